@@ -1,0 +1,116 @@
+# optgate - GNU make, no autotools.  See README.md.
+#
+#   make            build lib/ and every program into build/
+#   make check      install missing Debian packages, build, run all tests
+#   make asan       the whole suite under ASan + UBSan (clang)
+#   make fuzz       libFuzzer targets, FUZZ_SECONDS each (default 60)
+#   make bench      benchmarks (N=10000000 addresses by default)
+#   make demo       the README walk-through
+#   make install    PREFIX=/usr/local DESTDIR=
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+BUILD ?= build
+CC ?= cc
+SAN ?=
+WERROR ?= -Werror
+FUZZ_SECONDS ?= 60
+N ?= 10000000
+
+PKGS := lmdb libcrypto libidn2 inih
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN := -Wall -Wextra -Wformat=2 -Wshadow -Wno-unused-parameter $(WERROR)
+CFLAGS ?= -O2 -g
+OG_CFLAGS := -std=c11 -D_GNU_SOURCE -Ilib $(WARN) $(PKG_CFLAGS) $(SAN) \
+	-MMD -MP
+OG_LDFLAGS := $(SAN)
+LIBS := $(PKG_LIBS) -lpthread
+
+LIB := $(BUILD)/lib/liboptgate.a
+LIB_SRCS := $(filter-out %_test.c %_fuzz.c,$(wildcard lib/*.c))
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+
+UNIT_SRCS := $(wildcard lib/*_test.c tools/*_test.c)
+UNIT_BINS := $(UNIT_SRCS:%.c=$(BUILD)/test/%)
+
+BINDIR := $(BUILD)/bin
+PROGS :=
+
+all: build
+
+# Each program folder adds itself to PROGS with its own rules.
+include $(sort $(wildcard */module.mk))
+
+build: $(LIB) $(PROGS) $(UNIT_BINS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(OG_CFLAGS) -c -o $@ $<
+
+$(LIB): $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/test/%_test: $(BUILD)/%_test.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(OG_LDFLAGS) -o $@ $< $(LIB) $(LIBS) -lcmocka
+
+deps:
+	@sh tools/install-deps.sh
+
+check: deps
+	@$(MAKE) --no-print-directory build
+	@BUILD=$(BUILD) sh tests/run
+
+asan:
+	@sh tools/install-deps.sh
+	@$(MAKE) --no-print-directory BUILD=build/asan CC=clang \
+	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
+	    CFLAGS="-O1 -g" build
+	@BUILD=build/asan ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 sh tests/run
+
+FUZZ_SRCS := $(wildcard tests/fuzz/*_fuzz.c)
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build/fuzz/bin/%)
+
+build/fuzz/bin/%: tests/fuzz/%.c
+	@$(MAKE) --no-print-directory BUILD=build/fuzz CC=clang \
+	    SAN="-fsanitize=fuzzer-no-link,address,undefined" CFLAGS="-O1 -g" \
+	    build/fuzz/lib/liboptgate.a $(FUZZ_EXTRA_LIBS_$*)
+	@mkdir -p $(dir $@)
+	clang -std=c11 -D_GNU_SOURCE -Ilib -O1 -g \
+	    -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) \
+	    $(FUZZ_CFLAGS_$*) -o $@ $< $(FUZZ_OBJS_$*) \
+	    build/fuzz/lib/liboptgate.a $(FUZZ_LIBS_$*) $(LIBS)
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: deps fuzz-build
+	@sh tests/fuzz/run $(FUZZ_SECONDS) $(FUZZ_BINS)
+
+bench: deps
+	@$(MAKE) --no-print-directory build
+	@BUILD=$(BUILD) N=$(N) sh tests/bench/run
+
+demo: deps
+	@$(MAKE) --no-print-directory build
+	@BUILD=$(BUILD) sh tests/demo.sh
+
+install: build
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/optgate
+	install -m 0755 $(PROGS) $(DESTDIR)$(PREFIX)/sbin/
+	install -m 0644 conf/optgate.conf $(DESTDIR)$(PREFIX)/share/optgate/
+
+format:
+	clang-format -i $(wildcard lib/*.[ch] */*.c */*.h)
+
+clean:
+	rm -rf build
+
+.PHONY: all build deps check asan fuzz fuzz-build bench demo install \
+	format clean
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,83 @@
+/*
+ * og_gate.h - the decision: may this stream send this message to this
+ * person now?
+ *
+ * og_gate_decide() is one pure function of (config, store snapshot,
+ * stream, sender, recipient, now): it reads, never writes.  Rules, in
+ * order:
+ *   1. the recipient must be a deliverable address (og_addr);
+ *   2. suppressions (hard bounce, complaint, manual, erased, partner list)
+ *      and opt-outs, by scope: all, sender, partner, stream; expired
+ *      temporary suppressions no longer count; an opt-out is lifted by a
+ *      newer opt-in of a scope it covers; hard bounces hold for every
+ *      class of stream;
+ *   3. consent per the stream's rule (a pending double opt-in is not
+ *      consent) - marketing streams only;
+ *   4. frequency caps over the recorded sends, the segment's caps
+ *      replacing the stream's, and the person's own chosen cap added -
+ *      marketing streams only.
+ * Counting a send is a separate call (og_gate_count), made only once a
+ * message is accepted.
+ *
+ * Thread-safe: no state; the caller owns the read handle.
+ */
+#ifndef OG_GATE_H
+#define OG_GATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "og_buf.h"
+#include "og_config.h"
+#include "og_store.h"
+
+enum og_action { OG_ACCEPT = 0, OG_REFUSE = 1, OG_TEMPFAIL = 2 };
+
+typedef struct og_verdict {
+	int action;      /* enum og_action */
+	int refuse;      /* enum og_refuse: what the daemon does on REFUSE */
+	int code;        /* SMTP reply code: 250, 550, 450, 451 */
+	char dsn[8];     /* enhanced status: "5.7.1" */
+	char text[256];  /* reply text, for the sender */
+	char rule[24];   /* short token: ok, invalid, hard-bounce, complaint,
+			  * suppressed, optout, erased, no-consent, pending,
+			  * cap, store-error */
+	char reason[256]; /* for logs: "unsubscribed(all) 2026-11-02 one-click" */
+	int64_t next_allowed; /* cap: when the next send would pass (0: n/a) */
+	char key[OG_ADDR_MAX + 1]; /* the recipient's match key ("" invalid) */
+} og_verdict;
+
+/*
+ * og_gate_decide - fill *v.  tx is the caller's read handle (may be NULL
+ * only when the store could not be opened: the verdict is then the store
+ * error rule).  sender may be NULL or "" (null sender).  Returns 0, or the
+ * store error that made the verdict a store-error one (v is always
+ * filled: marketing tempfails with 451 4.3.0, transactional follows
+ * on_store_error).
+ */
+int og_gate_decide(const og_config *cfg, og_rtxn *tx, const og_stream *st,
+    const char *sender, const char *rcpt, int64_t now, og_verdict *v);
+
+/*
+ * og_gate_count - record accepted sends of stream st to the n match keys
+ * (the verdicts' key fields).  Marketing streams with caps only; others
+ * still count toward the stream's daily totals.  0 or a store error.
+ */
+int og_gate_count(og_store *store, const og_stream *st,
+    const char *const *keys, size_t n, int64_t now);
+
+/*
+ * og_gate_logline - the one log line of a decision, Postfix style:
+ *   QUEUEID: to=<r>, from=<s>, client=name[addr], stream=S,
+ *   action=reject, reason=...
+ * queueid NULL means "NOQUEUE"; client parts may be NULL.  Peer text is
+ * escaped and capped.  Appends to b.
+ */
+void og_gate_logline(og_buf *b, const char *queueid, const char *rcpt,
+    const char *sender, const char *client_name, const char *client_addr,
+    const og_stream *st, const og_verdict *v);
+
+/* Action word for logs: accept, reject, discard, defer, tempfail. */
+const char *og_gate_action_name(const og_verdict *v);
+
+#endif

@@ -1,0 +1,35 @@
+/*
+ * og_log.h - logging for mail admins.
+ *
+ * Programs call og_log_open() once: to stderr in the foreground (-f), to
+ * syslog (mail facility) otherwise.  The library itself never logs except
+ * through og_log_*, and never exits except og_log_fatal/og_panic.
+ * One decision gets one line (see og_gate.h for its format).
+ *
+ * Thread-safe: syslog(3) and single fprintf calls.
+ */
+#ifndef OG_LOG_H
+#define OG_LOG_H
+
+#include <stdarg.h>
+
+#define OG_LOG_STDERR 1 /* log to stderr instead of syslog */
+
+/* ident: program name for syslog and stderr prefixes. */
+void og_log_open(const char *ident, int flags);
+/* 0 quiet, 1 verbose, 2 debug; og_log_debug prints at >= 1. */
+void og_log_set_verbose(int level);
+int og_log_verbose(void);
+
+void og_log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void og_log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void og_log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void og_log_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Log and exit(1). */
+void og_log_fatal(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2), noreturn));
+/* Caller bug: log and abort(). */
+void og_panic(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2), noreturn));
+
+#endif

@@ -1,0 +1,307 @@
+/*
+ * og_store.h - the LMDB store of consent, suppressions, events and sends.
+ *
+ * Only og_store.c includes lmdb.h.  A store is a folder with two LMDB
+ * environments:
+ *
+ *   PATH/consent/   durable: every write transaction is committed with sync
+ *                   on, and og_store_apply() returns only after that, so an
+ *                   acknowledged opt-out survives kill -9 and power loss.
+ *   PATH/counters/  soft state: per-recipient send times and per-stream
+ *                   daily totals, written with MDB_NOSYNC and flushed by
+ *                   og_store_sync_counters() (daemons call it every
+ *                   [store] counter_sync seconds).  If it does not open
+ *                   cleanly after a crash it is moved aside and rebuilt
+ *                   empty, with a warning.
+ *
+ * Record layout (one unnamed database per environment; every key starts
+ * with a namespace byte; integers are big-endian so ranges scan in order;
+ * every value starts with a version byte and unknown versions are refused):
+ *
+ * consent:
+ *   'M' name            meta: "schema" u32, "seq" u64 (next event),
+ *                       "origin" u32 (host id), "secret" 32 bytes (keyed
+ *                       hashes), "created" u64
+ *   'A' key             address record (og_record), one per match key:
+ *                       v1 | flags u8 | created u32 | last_event u64 |
+ *                       rawlen u8 [raw] | nseg u8 {len u8, seg} |
+ *                       nent u8 {scope u8, state u8, reason u8, via u8,
+ *                       namelen u8 name, time u32, expires u32, event u64,
+ *                       cap_limit u16, cap_period u32}
+ *                       (raw is stored only when it differs from key)
+ *   'E' seq u64         event (og_event), append-only:
+ *                       v1 | time u32 | kind u8 | scope u8 | old u8 |
+ *                       new u8 | reason u8 | via u8 | prev u64 |
+ *                       origin u32 | origin_seq u64 | expires u32 |
+ *                       {tag u8, len u16, bytes}...  (tags: OG_EVF_*)
+ *                       prev links the events of one address newest to
+ *                       oldest, so audit needs no second index.
+ *   'H' ns u8 hash[32] [name]  keyed-hash suppressions (erasure, partner
+ *                       lists): v1 | time u32 | event u64 | reason u8
+ *   'K' name            keys for partner hashes: v1 | key bytes
+ *
+ * counters:
+ *   'S' key 0x00 stream  send times, newest first: v1 | n u8 | {u32}
+ *                       (at most OG_SENDS_MAX kept: windows saturate)
+ *   'D' stream 0x00 day u32   accepted sends of a stream that day: u64
+ *   'B' key             soft-bounce times: v1 | n u8 | {u32}
+ *
+ * Thread-safety: one og_store per process, opened after fork, shared by
+ * threads.  Both environments are opened with MDB_NOTLS; read handles are
+ * cached per thread (og_store_rbegin resets and renews them) and never
+ * outlive one callback.  A process-wide rwlock keeps map resizes
+ * (MDB_MAP_FULL: double up to map_size; MDB_MAP_RESIZED: adopt) apart
+ * from transactions.  Stale reader slots are cleared at open and by
+ * og_store_reader_check().
+ *
+ * LIMITS: keys <= 511 bytes; OG_ENTRIES_MAX entries and OG_SEGMENTS_MAX
+ * segments per address; event text fields are capped (OG_EVF_MAX).
+ */
+#ifndef OG_STORE_H
+#define OG_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "og_addr.h"
+#include "og_config.h"
+
+#define OG_SCHEMA_VERSION 1
+#define OG_ENTRIES_MAX 64
+#define OG_SEGMENTS_MAX 8
+#define OG_SEGMENT_LEN 32
+#define OG_SENDS_MAX 32
+#define OG_EVF_MAX 512
+
+/* State of one scope entry of an address. */
+enum og_state {
+	OG_ST_NONE = 0,
+	OG_ST_PENDING = 1,   /* double opt-in asked, not confirmed */
+	OG_ST_OPTIN = 2,     /* single opt-in */
+	OG_ST_CONFIRMED = 3, /* confirmed (double) opt-in, or admin-vouched */
+	OG_ST_OPTOUT = 4,    /* the person unsubscribed */
+	OG_ST_SUPPRESSED = 5 /* bounce, complaint, admin: see reason */
+};
+
+/* Why a suppression (or opt-out) exists. */
+enum og_reason {
+	OG_RS_NONE = 0,
+	OG_RS_HARD_BOUNCE = 1,
+	OG_RS_COMPLAINT = 2,
+	OG_RS_MANUAL = 3,
+	OG_RS_SOFT_BOUNCE = 4, /* too many soft bounces: temporary */
+	OG_RS_ERASED = 5,
+	OG_RS_PARTNER = 6      /* on a partner's shared suppression list */
+};
+
+/* How a change arrived. */
+enum og_via {
+	OG_VIA_ADMIN = 0,
+	OG_VIA_IMPORT = 1,
+	OG_VIA_ONECLICK = 2,
+	OG_VIA_PAGE = 3,
+	OG_VIA_MAIL = 4,
+	OG_VIA_FBL = 5,
+	OG_VIA_BOUNCE = 6,
+	OG_VIA_CONFIRM = 7,
+	OG_VIA_EXPIRE = 8
+};
+
+/* Kinds of event. */
+enum og_evkind {
+	OG_EV_OPTIN = 1,     /* new state OPTIN/CONFIRMED/PENDING */
+	OG_EV_OPTOUT = 2,
+	OG_EV_SUPPRESS = 3,
+	OG_EV_UNSUPPRESS = 4,
+	OG_EV_CONFIRM = 5,
+	OG_EV_ERASE = 6,
+	OG_EV_SEGMENT = 7,   /* segments replaced */
+	OG_EV_PREF = 8       /* person chose a lower cap for a stream */
+};
+
+/* Event text fields (tags). */
+enum og_evf {
+	OG_EVF_KEY = 1, OG_EVF_RAW, OG_EVF_NAME, OG_EVF_SOURCE, OG_EVF_IP,
+	OG_EVF_UA, OG_EVF_PROOF, OG_EVF_REPORT_ID, OG_EVF_MESSAGE_ID,
+	OG_EVF_STATUS, OG_EVF_DIAG, OG_EVF_MTA, OG_EVF_NOTE, OG_EVF_SEGMENT,
+	OG_EVF_NFIELDS
+};
+
+typedef struct og_entry {
+	uint8_t scope;  /* enum og_scope */
+	uint8_t state;  /* enum og_state */
+	uint8_t reason; /* enum og_reason */
+	uint8_t via;    /* enum og_via */
+	char name[OG_STREAM_NAME_MAX + 1]; /* stream/partner/sender; "" = all */
+	int64_t time;
+	int64_t expires;   /* 0: never */
+	uint64_t event;    /* event that set this entry */
+	og_cap pref;       /* person's own cap for the stream (limit 0: none) */
+} og_entry;
+
+typedef struct og_record {
+	char key[OG_ADDR_MAX + 1];
+	char raw[OG_ADDR_MAX + 1];
+	unsigned flags;
+	int64_t created;
+	uint64_t last_event;
+	char segments[OG_SEGMENTS_MAX][OG_SEGMENT_LEN + 1];
+	int nsegments;
+	og_entry entries[OG_ENTRIES_MAX];
+	int nentries;
+} og_record;
+
+typedef struct og_event {
+	uint64_t seq;
+	int64_t time;
+	uint8_t kind, scope, old_state, new_state, reason, via;
+	uint64_t prev;
+	uint32_t origin;
+	uint64_t origin_seq;
+	int64_t expires;
+	/* text fields, indexed by enum og_evf; "" when absent */
+	char f[OG_EVF_NFIELDS][OG_EVF_MAX + 1];
+} og_event;
+
+/* One logical change: one event, and the record updated to match. */
+typedef struct og_change {
+	const char *key;      /* match key (required) */
+	const char *raw;      /* address as given (display) */
+	uint8_t kind;         /* enum og_evkind */
+	uint8_t scope;        /* enum og_scope */
+	const char *name;     /* scope name; NULL/"" for ALL */
+	uint8_t state;        /* new state (OPTIN kinds, OPTOUT, SUPPRESSED) */
+	uint8_t reason, via;
+	int64_t time;
+	int64_t expires;      /* 0: never */
+	og_cap pref;          /* OG_EV_PREF */
+	const char *segments; /* OG_EV_SEGMENT or with an opt-in: "a,b" */
+	const char *f[OG_EVF_NFIELDS]; /* proof fields; NULL = absent */
+	unsigned flags;       /* OG_CH_* */
+} og_change;
+
+#define OG_CH_IF_NEWER 0x01 /* skip when the entry is as new or newer */
+
+/* Result of one change in og_store_apply(). */
+#define OG_APPLIED 0
+#define OG_UNCHANGED 1   /* state already so: no event written */
+#define OG_SKIPPED_OLDER 2 /* an equal or newer entry exists */
+#define OG_SKIPPED_OPTOUT 3 /* an opt-in may not lift this opt-out */
+
+typedef struct og_store og_store;
+typedef struct og_rtxn og_rtxn;
+
+#define OG_STORE_RDONLY 0x01 /* consent read-only (counters still writable) */
+#define OG_STORE_CREATE 0x02 /* create an empty store (optgate init) */
+
+typedef struct og_store_opts {
+	uint64_t map_size;         /* consent ceiling (0: 4 GiB) */
+	uint64_t counter_map_size; /* counters ceiling (0: 1 GiB) */
+	int max_readers;           /* 0: 256 */
+	unsigned flags;            /* OG_STORE_* */
+} og_store_opts;
+
+/*
+ * og_store_open - open the store folder.  Returns 0, OG_ENOSTORE (no
+ * store here: run optgate init), OG_ECORRUPT (damaged; nothing was
+ * changed; restore a backup), OG_EVERSION (made by a newer optgate),
+ * OG_EIO.  err gets a sentence for the admin.  Never overwrites an
+ * existing file that is not an optgate store.
+ */
+int og_store_open(const char *path, const og_store_opts *opts,
+    og_store **out, char *err, size_t errlen);
+void og_store_close(og_store *st);
+
+/* Flush the counters environment (MDB_NOSYNC) to disk. */
+int og_store_sync_counters(og_store *st);
+/* Clear stale reader slots; returns how many were cleared. */
+int og_store_reader_check(og_store *st);
+
+/*
+ * og_store_apply - apply n changes in one durable transaction (group
+ * commit), then sync.  results[i] (may be NULL) gets OG_APPLIED,
+ * OG_UNCHANGED, OG_SKIPPED_OLDER or OG_SKIPPED_OPTOUT.  Returns 0 after
+ * the commit is on disk, or an error with nothing written (OG_EFULL when
+ * map_size is reached).
+ */
+int og_store_apply(og_store *st, const og_change *ch, size_t n,
+    int *results);
+
+/*
+ * Read handles.  og_store_rbegin gives this thread's cached snapshot of
+ * both environments; og_store_rend must be called before the callback or
+ * loop turn ends.  Returns 0, OG_EBUSY (reader slots full), OG_ESTORE.
+ */
+int og_store_rbegin(og_store *st, og_rtxn **out);
+void og_store_rend(og_rtxn *tx);
+
+/* 0, OG_NOTFOUND, or an error.  rec is a copy (valid after rend). */
+int og_store_get(og_rtxn *tx, const char *key, og_record *rec);
+/*
+ * Recent send times for (key, stream), newest first, at most max.
+ * *n gets the count (0 when none).  Returns 0 or an error.
+ */
+int og_store_get_sends(og_rtxn *tx, const char *key, const char *stream,
+    int64_t *times, int max, int *n);
+/* Event by sequence number: 0, OG_NOTFOUND or an error. */
+int og_store_event_get(og_rtxn *tx, uint64_t seq, og_event *ev);
+/*
+ * Whether a keyed-hash suppression exists in namespace ns for hash
+ * (32 bytes) and name (NULL or ""): 0 found, OG_NOTFOUND, error.
+ */
+int og_store_hashed_get(og_rtxn *tx, int ns, const unsigned char *hash,
+    const char *name);
+#define OG_HASH_ERASED 1
+#define OG_HASH_PARTNER 2
+
+/* HMAC-SHA256 of key under this store's secret (erasure hashes). */
+int og_store_hash(og_store *st, const char *key, unsigned char out[32]);
+
+/*
+ * og_store_count_sends - record one accepted send at now for each of the
+ * n keys of stream (one NOSYNC transaction).  0 or an error.
+ */
+int og_store_count_sends(og_store *st, const char *const *keys, size_t n,
+    const char *stream, int64_t now);
+
+/*
+ * Iterate records in key order from start (NULL: first).  fn returns 0 to
+ * go on, anything else stops (and is returned).  The record is a copy.
+ * Runs in read transactions of at most OG_ITER_BATCH records each, so a
+ * long export does not pin old pages.
+ */
+int og_store_foreach(og_store *st, const char *start,
+    int (*fn)(const og_record *rec, void *ctx), void *ctx);
+/* Events of one address, newest first (the prev chain). */
+int og_store_foreach_event(og_store *st, const char *key,
+    int (*fn)(const og_event *ev, void *ctx), void *ctx);
+
+/* Store facts for status/stats. */
+typedef struct og_store_info {
+	uint64_t records, events, next_seq;
+	uint64_t map_size, map_used;    /* consent */
+	uint64_t cmap_size, cmap_used;  /* counters */
+	uint32_t schema;
+} og_store_info;
+int og_store_info_get(og_store *st, og_store_info *info);
+
+/* The record codec, exposed for the fuzz target and tests. */
+int og_record_decode(const void *val, size_t len, const char *key,
+    og_record *rec);
+int og_event_decode(const void *val, size_t len, uint64_t seq,
+    og_event *ev);
+
+/* Names for logs and output. */
+const char *og_state_name(int state);
+const char *og_reason_name(int reason);
+const char *og_via_name(int via);
+const char *og_evkind_name(int kind);
+int og_reason_parse(const char *s);
+
+/*
+ * og_store_copy - consistent compacted copy of the consent environment
+ * (and counters) into dest folder, while others keep writing.
+ */
+int og_store_copy(og_store *st, const char *dest, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,89 @@
+/*
+ * og_token.h - signed, encrypted unsubscribe tokens.
+ *
+ * A token names a recipient (its match key) and a stream, without server
+ * state, unreadable to whoever holds only the URL, forgery-proof, and with
+ * a key id so keys rotate: every key in the keyring verifies, the last one
+ * in the file signs.
+ *
+ * Wire form (before base64url without padding):
+ *   kid(1) | nonce(12) | AES-256-GCM(purpose(1) | stream_id(2) | day(2) |
+ *   key) | tag(16)
+ * kid is authenticated as AAD.  stream_id is og_token_stream_id(name), a
+ * 16-bit hash the config checks for collisions; day counts days since
+ * 2020-01-01 UTC.  A 40-byte address gives a 98-character token.
+ *
+ * Keys file: one key per line, "ID SECRET", ID 1..255, SECRET 32 bytes in
+ * base64url (43 chars); '#' starts a comment.  The file must not be
+ * readable by group or others.
+ *
+ * LIMITS: tokens longer than OG_TOKEN_MAX characters are rejected before
+ * decoding; at most 255 keys.
+ * Thread-safe once loaded (the keyring is read-only).  Secrets are wiped
+ * with OPENSSL_cleanse on free; tags compare in constant time.
+ */
+#ifndef OG_TOKEN_H
+#define OG_TOKEN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "og_addr.h"
+
+#define OG_TOKEN_MAX 512          /* longest token accepted */
+#define OG_TOKEN_HEADER "X-Optgate-Token" /* our header in sent mail */
+
+typedef struct og_keyring og_keyring;
+
+/* What a token is for: an unsubscribe token never confirms an opt-in. */
+#define OG_TOKEN_UNSUB 1
+#define OG_TOKEN_CONFIRM 2
+
+typedef struct og_token_info {
+	char key[OG_ADDR_MAX + 1]; /* the recipient's match key */
+	uint16_t stream_id;        /* og_token_stream_id() of the stream */
+	int64_t issued;            /* issue day, as epoch seconds (00:00 UTC) */
+	uint8_t kid;               /* key that verified it */
+	uint8_t purpose;           /* OG_TOKEN_UNSUB or OG_TOKEN_CONFIRM */
+} og_token_info;
+
+/*
+ * og_keyring_load - read a keys file.  Returns 0, OG_EIO (cannot open),
+ * OG_EINVAL (bad line or permissions; err says "FILE:LINE: reason"),
+ * OG_ENOKEY (no key in the file).  *out is freed with og_keyring_free.
+ */
+int og_keyring_load(const char *path, og_keyring **out, char *err,
+    size_t errlen);
+/* The same from a string (tests, fuzzing); no permission check. */
+int og_keyring_parse(const char *text, og_keyring **out, char *err,
+    size_t errlen);
+void og_keyring_free(og_keyring *kr);
+/* Id of the signing (newest) key. */
+uint8_t og_keyring_signing_id(const og_keyring *kr);
+
+/*
+ * og_keygen_line - a new random key line "ID SECRET\n" for a keys file.
+ * Returns 0 or OG_EIO (no randomness).  size >= 64.
+ */
+int og_keygen_line(uint8_t id, char *buf, size_t size);
+
+/* 16-bit id of a stream name, as carried in tokens. */
+uint16_t og_token_stream_id(const char *stream);
+
+/*
+ * og_token_make - the token for (key, stream) issued at time now, signed
+ * with the newest key.  out gets a NUL-terminated base64url string.
+ * Returns 0, OG_ETOOBIG (out too small), OG_EINVAL (key too long).
+ */
+int og_token_make(const og_keyring *kr, int purpose, const char *key,
+    const char *stream, int64_t now, char *out, size_t outsize);
+
+/*
+ * og_token_open - verify and decode.  s/len need not be NUL-terminated.
+ * Returns 0, OG_EBADTOKEN (malformed, forged, tampered), OG_ENOKEY
+ * (unknown key id).  Never reveals which part failed beyond that.
+ */
+int og_token_open(const og_keyring *kr, const char *s, size_t len,
+    og_token_info *out);
+
+#endif
