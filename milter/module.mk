@@ -21,3 +21,8 @@ $(BUILD)/test/milter/mg_hdr_test: $(BUILD)/milter/mg_hdr_test.o \
 $(BUILD)/test/milter/floor-milter: $(BUILD)/milter/floor-milter.o
 	@mkdir -p $(dir $@)
 	$(CC) $(OG_LDFLAGS) -o $@ $^ -lmilter -lpthread
+
+UNIT_BINS += $(BUILD)/test/milter/mg-tokdecode
+$(BUILD)/test/milter/mg-tokdecode: $(BUILD)/milter/mg_tokdecode.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(OG_LDFLAGS) -o $@ $^ $(LIBS)
