@@ -53,17 +53,20 @@ test_fold(void **state)
 		    cases[i].items, cases[i].n), 0);
 		print_message("# %s\n", cases[i].name);
 		assert_string_equal(b.data, cases[i].want);
-		/* No line of the header passes 78 unless one item does. */
+		/* A line passes 78 only when it holds one long item. */
 		for (line = b.data; line; line = nl ? nl + 1 : NULL) {
 			size_t len;
+			char seg[512];
+
 			nl = strchr(line, '\n');
 			len = nl ? (size_t)(nl - line) : strlen(line);
+			assert_true(len < sizeof(seg));
+			memcpy(seg, line, len);
+			seg[len] = '\0';
 			if (line == b.data)
 				len += strlen("List-Unsubscribe: ");
-			if (strchr(line, ',') != NULL &&
-			    (nl == NULL || strchr(line, ',') < nl) &&
-			    cases[i].n > 1)
-				assert_true(len <= MG_FOLD_WIDTH + 1);
+			if (len > MG_FOLD_WIDTH)
+				assert_null(strstr(seg, ", "));
 		}
 		og_buf_free(&b);
 	}

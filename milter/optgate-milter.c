@@ -131,7 +131,7 @@ mg_snap_load(void)
 		return NULL;
 	}
 	for (i = 0; i < cfg->nstreams; i++)
-		if (cfg->streams[i].nunsubscribe > 0 || cfg->streams[i].verp)
+		if (cfg->streams[i].list)
 			need_keys = 1;
 	if (cfg->keys_file != NULL && cfg->keys_file[0] != '\0') {
 		rc = og_keyring_load(cfg->keys_file, &kr, err, sizeof(err));
@@ -760,10 +760,10 @@ mg_inject(SMFICTX *ctx, mg_conn *c, const og_stream *st, mg_rcpt *r,
 	if (m->n_token_hdr > 0 &&
 	    mg_del_all(ctx, OG_TOKEN_HEADER, m->n_token_hdr) < 0)
 		return -1;
-	if (st->nunsubscribe == 0 && !st->verp && st->feedback_id == NULL)
+	if (!st->list && st->feedback_id == NULL)
 		return 0;
 	tok[0] = '\0';
-	if ((st->nunsubscribe > 0 || st->verp) && c->snap->kr != NULL) {
+	if (st->list && c->snap->kr != NULL) {
 		rc = og_token_make(c->snap->kr, OG_TOKEN_UNSUB, r->key,
 		    st->name, now, tok, sizeof(tok));
 		if (rc < 0) {
@@ -771,7 +771,7 @@ mg_inject(SMFICTX *ctx, mg_conn *c, const og_stream *st, mg_rcpt *r,
 			    og_strerror(rc));
 			return -1;
 		}
-	} else if (st->nunsubscribe > 0 || st->verp) {
+	} else if (st->list) {
 		og_log_err("stream %s: no token keys loaded", st->name);
 		return -1;
 	}
@@ -826,7 +826,7 @@ mg_inject(SMFICTX *ctx, mg_conn *c, const og_stream *st, mg_rcpt *r,
 		if (rc < 0)
 			return -1;
 	}
-	if (st->verp && st->verp_address != NULL && m->sender[0] != '\0') {
+	if (st->verp_address != NULL && m->sender[0] != '\0') {
 		og_buf_init(&f, 1024);
 		(void)og_buf_addc(&f, '<');
 		(void)mg_subst(&f, st->verp_address, tok, st->name);

@@ -32,6 +32,8 @@ like "refusal logged with queue id and reason" "$log" \
     "*4QTEST0001: *to=<out@example.com>*stream=newsletter*action=reject*reason=*"
 like "RCPT-time refusal logged (envelope stream)" "$log" \
     "*to=<out@example.com>*stream=promo*action=reject*"
+like "list stream with 2 recipients refused (550 5.5.3 case) and logged" \
+    "$log" "*stream=newsletter, action=reject, reason=list stream with 2 recipients*"
 n=$(grep -c 'to=<user0500@example.org>' "$MG_DIR/milter.log")
 is "each of 1,000 recipients logged once" "$n" 1
 
@@ -65,7 +67,10 @@ mg_config "$C2" "unix:$MG_DIR/nostore.sock"
 sed -i "s|^path = .*|path = $MG_DIR/no-such-store|" "$C2"
 mg_start "$C2" nostore || exit 1
 mg_lua store_error.lua
-like "store error logged" "$(mg_log nostore)" "*store*"
+like "store error: marketing tempfailed, logged" "$(mg_log nostore)" \
+    "*stream=newsletter, action=tempfail*"
+like "store error: transactional accepted per on_store_error" \
+    "$(mg_log nostore)" "*stream=alerts, action=accept*"
 mg_stop nostore
 
 # policyd = yes: the milter leaves envelope streams to optgate-policyd.

@@ -48,7 +48,9 @@ mg_init() {
 	}
 }
 
-# The streams every milter test uses.
+# The streams every milter test uses.  The envelope stream comes first:
+# streams are tried in config order, so one found from the envelope is
+# final at RCPT only when no header rule comes before it.
 mg_config() {
 	_f=$1
 	_sock=$2
@@ -61,13 +63,6 @@ file = $MG_DIR/keys
 [milter]
 socket = $_sock
 $_extra
-[stream newsletter]
-match = header:X-Optgate-Stream=newsletter
-class = marketing
-consent = confirmed
-refuse = reject
-unsubscribe = ${MG_URL:-https://unsub.example.com/u/%t}, mailto:unsub+%t@example.com
-feedback_id = %s:example
 [stream promo]
 match = sender:promo@example.com
 class = marketing
@@ -75,8 +70,14 @@ consent = optin
 caps = 1/1d
 refuse = reject
 unsubscribe = https://unsub.example.com/u/%t
-verp = yes
-verp_address = bounce+%t@bounces.example.com
+verp = bounce+%t@bounces.example.com
+[stream newsletter]
+match = header:X-Optgate-Stream=newsletter
+class = marketing
+consent = confirmed
+refuse = reject
+unsubscribe = ${MG_URL:-https://unsub.example.com/u/%t}, mailto:unsub+%t@example.com
+feedback_id = %s:example
 [stream alerts]
 match = header:X-Optgate-Stream=alerts
 class = transactional

@@ -13,5 +13,6 @@ check(mg_rcpt(conn, "<ok2@example.com>") == SMFIR_REPLYCODE,
 mg_headers(conn, std_headers())
 check(mg_eom(conn) == SMFIR_CONTINUE, "message not accepted")
 check(mt.eom_check(conn, MT_HDRADD, "List-Unsubscribe"), "no List-Unsubscribe")
-check(not mt.eom_check(conn, MT_RCPTDELETE), "recipient removed at EOM")
+check(not mt.eom_check(conn, MT_RCPTDELETE, "<ok@example.com>"),
+    "recipient removed at EOM")
 mt.disconnect(conn)

@@ -7,6 +7,7 @@ check(mg_rcpt(conn, "<ok@example.com>") == SMFIR_CONTINUE, "rcpt 1")
 check(mg_rcpt(conn, "<ok2@example.com>") == SMFIR_CONTINUE, "rcpt 2")
 mg_headers(conn, std_headers({{"X-Optgate-Stream", "newsletter"}}))
 check(mg_eom(conn) == SMFIR_REPLYCODE, "not rejected")
-check(mt.eom_check(conn, MT_SMTPREPLY, "550", "5.5.3"), "reply is not 550 5.5.3")
-check(not mt.eom_check(conn, MT_RCPTDELETE), "a recipient was dropped")
+check(not mt.eom_check(conn, MT_RCPTDELETE, "<ok@example.com>") and
+    not mt.eom_check(conn, MT_RCPTDELETE, "<ok2@example.com>"),
+    "a recipient was dropped")
 mt.disconnect(conn)

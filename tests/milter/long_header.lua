@@ -1,8 +1,10 @@
--- A 10,000-character header (and a List-Id that long) is handled: the
--- stream is still found from the other header, no crash, and the long
--- List-Id does not match any stream by accident.
+-- Long headers (and a List-Id that long) are handled: the stream is
+-- still found from the other header, no crash, and the long List-Id does
+-- not match any stream by accident.  miltertest itself overflows a stack
+-- buffer on headers over ~2,000 bytes, so the 10,000-character header
+-- of issue 6 goes through real Postfix (milter_postfix.sh); here 1,000.
 dofile(TOP .. "/tests/milter/lib.lua")
-local long = string.rep("x", 10000)
+local long = string.rep("x", 1000)
 local conn = mg_connect()
 mg_mail(conn, "<news@example.com>")
 check(mg_rcpt(conn, "<ok@example.com>") == SMFIR_CONTINUE, "rcpt")
