@@ -210,6 +210,15 @@ __wrap_accept(int fd, struct sockaddr *sa, socklen_t *len)
 		    sizeof(one)) < 0)
 			og_log_warn("setsockopt TCP_NODELAY: %s",
 			    strerror(errno));
+		else if (og_log_verbose() > 1) {
+			socklen_t ol = sizeof(one);
+
+			one = 0;
+			(void)getsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one,
+			    &ol);
+			og_log_debug("accepted fd %d: TCP_NODELAY %s", s,
+			    one ? "on" : "off");
+		}
 	}
 	return s;
 }

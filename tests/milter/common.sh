@@ -20,18 +20,27 @@ mg_cleanup_add() {
 $1"
 }
 
-_mg_exit() {
-	_rc=$?
+# Stop what we started and remove $MG_DIR.  tests/lib/postfix.sh installs
+# its own EXIT trap: register this there with pf_cleanup_add mg_cleanup.
+mg_cleanup() {
 	[ -n "$_mg_cleanup" ] && eval "$_mg_cleanup" >/dev/null 2>&1
+	_mg_cleanup=
 	for _p in $MG_PIDS; do
 		kill "$_p" 2>/dev/null
 	done
 	for _p in $MG_PIDS; do
 		wait "$_p" 2>/dev/null
 	done
+	MG_PIDS=
 	if [ -n "$MG_DIR" ] && [ "${MG_KEEP:-0}" != 1 ]; then
 		rm -rf "$MG_DIR"
 	fi
+	MG_DIR=
+}
+
+_mg_exit() {
+	_rc=$?
+	mg_cleanup
 	exit $_rc
 }
 
