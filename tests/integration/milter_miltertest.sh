@@ -9,6 +9,17 @@ mg_init
 C=$MG_DIR/optgate.conf
 mg_config "$C" "unix:$MG_DIR/milter.sock"
 mg_fill_store "$C"
+# Store unreadable: a config whose store does not exist.
+C2=$MG_DIR/nostore.conf
+mg_config "$C2" "unix:$MG_DIR/nostore.sock"
+sed -i "s|^path = .*|path = $MG_DIR/no-such-store|" "$C2"
+# policyd = yes: the milter leaves envelope streams to optgate-policyd.
+C3=$MG_DIR/policyd.conf
+mg_config "$C3" "inet:10061@127.0.0.1" "policyd = yes"
+# All three run side by side: libmilter takes up to 5 s to stop (its
+# listener polls with a 5 s timeout), and the exit trap stops them at once.
+mg_start "$C2" nostore || exit 1
+mg_start "$C3" policyd || exit 1
 mg_start "$C" || exit 1
 
 for s in negotiate header_accept header_refuse header_multi \
@@ -59,25 +70,15 @@ ok "broken config on SIGHUP: logged, old one kept" \
     grep -q 'reload failed' "$MG_DIR/milter.log"
 mg_lua reload.lua -D "URL=https://reloaded.example/u/"
 ok "milter still running after SIGHUPs" kill -0 "$(mg_pid)"
-mg_stop
 
-# Store unreadable: a config whose store does not exist.
-C2=$MG_DIR/nostore.conf
-mg_config "$C2" "unix:$MG_DIR/nostore.sock"
-sed -i "s|^path = .*|path = $MG_DIR/no-such-store|" "$C2"
-mg_start "$C2" nostore || exit 1
+MG_SOCK=unix:$MG_DIR/nostore.sock
 mg_lua store_error.lua
 like "store error: marketing tempfailed, logged" "$(mg_log nostore)" \
     "*stream=newsletter, action=tempfail*"
 like "store error: transactional accepted per on_store_error" \
     "$(mg_log nostore)" "*stream=alerts, action=accept*"
-mg_stop nostore
 
-# policyd = yes: the milter leaves envelope streams to optgate-policyd.
-C3=$MG_DIR/policyd.conf
-mg_config "$C3" "inet:10061@127.0.0.1" "policyd = yes"
-mg_start "$C3" policyd || exit 1
+MG_SOCK=inet:10061@127.0.0.1
 mg_lua policyd_mode.lua
-mg_stop policyd
 
 done_testing
