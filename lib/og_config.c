@@ -771,10 +771,42 @@ handler(void *user, const char *section, const char *name, const char *value)
 		if (strcmp(keys[i].section, sect) == 0)
 			break;
 	if (i == NKEYS)
-		perr(ps, "[%s]: unknown section", section);
+		return 0; /* the reader reported the section itself */
 	else
 		perr(ps, "[%s] %s: unknown key", section, name);
 	return 0;
+}
+
+/*
+ * libinih calls the handler only for keys, so an unknown or empty-named
+ * section would go unnoticed: look at section lines as they are read.
+ */
+static void
+check_section_line(struct pstate *ps, const char *line)
+{
+	static const char *const known[] = {"store", "keys", "address",
+	    "feedback", "log", "policyd", "milter", "unsubd", "spf", NULL};
+	char name[128];
+	const char *p = line, *end;
+	size_t n;
+	int i;
+
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p != '[' || (end = strchr(p, ']')) == NULL)
+		return;
+	n = (size_t)(end - p - 1);
+	if (n >= sizeof(name))
+		n = sizeof(name) - 1;
+	memcpy(name, p + 1, n);
+	name[n] = 0;
+	for (i = 0; known[i]; i++)
+		if (strcmp(name, known[i]) == 0)
+			return;
+	if (strncmp(name, "stream", 6) == 0 && (name[6] == ' ' ||
+	    name[6] == '\t' || name[6] == 0))
+		return;
+	perr(ps, "[%s]: unknown section", name);
 }
 
 /* libinih line reader that counts lines and refuses long ones. */
@@ -804,6 +836,7 @@ reader(char *str, int num, void *stream)
 	memcpy(str, ps->text + start, n);
 	str[n] = '\n';
 	str[n + 1] = 0;
+	check_section_line(ps, str);
 	return str;
 }
 

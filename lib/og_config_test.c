@@ -39,8 +39,10 @@ static const struct ccase cases[] = {
 	"[milter]\nsocket = inet:10041@127.0.0.1\n"
 	"[unsubd]\nlisten = 127.0.0.1:8080\n",
 	NULL},
-    {"unknown section", "[nope]\nx = 1\n", "test.conf:2: [nope]: unknown "
+    {"unknown section", "[nope]\nx = 1\n", "test.conf:1: [nope]: unknown "
 	"section"},
+    {"unknown empty section", "[store]\npath = /x\n[polcyd]\n",
+	"test.conf:3: [polcyd]: unknown section"},
     {"unknown key", "[store]\npath = /x\nmapsize = 4G\n",
 	"test.conf:3: [store] mapsize: unknown key"},
     {"bad size", "[store]\nmap_size = lots\n", "test.conf:2: [store] "
