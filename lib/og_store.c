@@ -294,6 +294,7 @@ t32(int64_t t)
 
 #define ENT_EXPIRES 0x01
 #define ENT_PREF 0x02
+#define ENT_EVLAST 0x04 /* event == the record's last_event: not stored */
 
 int
 og_record_decode(const void *val, size_t len, const char *key,
@@ -335,7 +336,7 @@ og_record_decode(const void *val, size_t len, const char *key,
 		fl = rd_u8(&r);
 		rd_str(&r, rd_u8(&r), e->name, sizeof(e->name));
 		e->time = rd_u32(&r);
-		e->event = rd_u64(&r);
+		e->event = fl & ENT_EVLAST ? rec->last_event : rd_u64(&r);
 		e->expires = fl & ENT_EXPIRES ? rd_u32(&r) : 0;
 		if (fl & ENT_PREF) {
 			e->pref.limit = rd_u16(&r);
@@ -379,7 +380,8 @@ record_encode(const og_record *rec, unsigned char *buf, size_t size,
 	for (i = 0; i < rec->nentries; i++) {
 		const og_entry *e = &rec->entries[i];
 		unsigned fl = (e->expires ? ENT_EXPIRES : 0) |
-		    (e->pref.limit ? ENT_PREF : 0);
+		    (e->pref.limit ? ENT_PREF : 0) |
+		    (e->event == rec->last_event ? ENT_EVLAST : 0);
 		size_t nl = strlen(e->name);
 
 		wr_u8(&w, e->scope);
@@ -390,7 +392,8 @@ record_encode(const og_record *rec, unsigned char *buf, size_t size,
 		wr_u8(&w, (unsigned)nl);
 		wr_bytes(&w, e->name, nl);
 		wr_u32(&w, t32(e->time));
-		wr_u64(&w, e->event);
+		if (!(fl & ENT_EVLAST))
+			wr_u64(&w, e->event);
 		if (fl & ENT_EXPIRES)
 			wr_u32(&w, t32(e->expires));
 		if (fl & ENT_PREF) {
@@ -406,6 +409,7 @@ record_encode(const og_record *rec, unsigned char *buf, size_t size,
 
 #define EVF_FOREIGN 0x01 /* origin/origin_seq present */
 #define EVF_EXPIRES 0x02
+#define EVF_PREV 0x04    /* prev present (else 0: first event) */
 
 int
 og_event_decode(const void *val, size_t len, uint64_t seq, og_event *ev)
@@ -426,7 +430,7 @@ og_event_decode(const void *val, size_t len, uint64_t seq, og_event *ev)
 	ev->new_state = (uint8_t)rd_u8(&r);
 	ev->reason = (uint8_t)rd_u8(&r);
 	ev->via = (uint8_t)rd_u8(&r);
-	ev->prev = rd_u64(&r);
+	ev->prev = fl & EVF_PREV ? rd_u64(&r) : 0;
 	ev->expires = fl & EVF_EXPIRES ? rd_u32(&r) : 0;
 	if (fl & EVF_FOREIGN) {
 		ev->origin = rd_u32(&r);
@@ -437,7 +441,10 @@ og_event_decode(const void *val, size_t len, uint64_t seq, og_event *ev)
 	}
 	while (!r.bad && r.p < r.end) {
 		unsigned tag = rd_u8(&r);
-		unsigned n = rd_u16(&r);
+		unsigned n = rd_u8(&r);
+
+		if (n & 0x80) /* lengths >= 128 take two bytes */
+			n = (n & 0x7f) << 8 | rd_u8(&r);
 
 		if (tag == 0 || tag >= OG_EVF_NFIELDS) {
 			r.bad = 1;
@@ -454,7 +461,7 @@ event_encode(const og_event *ev, unsigned char *buf, size_t size,
 {
 	struct wr w = {buf, buf + size, 0};
 	unsigned fl = (ev->expires ? EVF_EXPIRES : 0) |
-	    (ev->origin ? EVF_FOREIGN : 0);
+	    (ev->origin ? EVF_FOREIGN : 0) | (ev->prev ? EVF_PREV : 0);
 	int i;
 
 	wr_u8(&w, 1);
@@ -466,7 +473,8 @@ event_encode(const og_event *ev, unsigned char *buf, size_t size,
 	wr_u8(&w, ev->new_state);
 	wr_u8(&w, ev->reason);
 	wr_u8(&w, ev->via);
-	wr_u64(&w, ev->prev);
+	if (fl & EVF_PREV)
+		wr_u64(&w, ev->prev);
 	if (fl & EVF_EXPIRES)
 		wr_u32(&w, t32(ev->expires));
 	if (fl & EVF_FOREIGN) {
@@ -479,7 +487,10 @@ event_encode(const og_event *ev, unsigned char *buf, size_t size,
 		if (n == 0)
 			continue;
 		wr_u8(&w, (unsigned)i);
-		wr_u16(&w, (uint32_t)n);
+		if (n < 128)
+			wr_u8(&w, (unsigned)n);
+		else
+			wr_u16(&w, (uint32_t)n | 0x8000);
 		wr_bytes(&w, ev->f[i], n);
 	}
 	if (w.bad)
