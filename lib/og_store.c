@@ -9,7 +9,8 @@
  * nothing returned points into the LMDB map.
  * Thread-safety: one og_store per process, shared by threads.  Writers in
  * this process are serialised by a mutex (LMDB allows one writer anyway);
- * a rwlock keeps map resizes apart from every transaction.  Read handles
+ * map resizes are kept apart from every transaction by per-thread mutexes
+ * that a resize takes all of (readers never contend with each other).  Read handles
  * are per thread (pthread key), reset after each use and renewed on the
  * next.
  * Errors: LMDB codes are mapped to OG_* codes; "not found" is OG_NOTFOUND.
@@ -51,12 +52,21 @@
 #define EV_MAX 16384
 #define LMDB_MAGIC 0xBEEFC0DEU
 
+/*
+ * A thread's handle: its cached read transactions, and its share of the
+ * resize lock.  Every transaction of a thread holds the thread's own
+ * mutex (uncontended: no cache line bounces between cores); a resize
+ * takes every thread's mutex.  held counts nesting, so a thread may write
+ * from inside its own read loop.
+ */
 struct og_rtxn {
 	og_store *st;
 	MDB_txn *c, *k;
 	int active;
-	struct og_rtxn *next; /* registry, for close */
-};
+	int held;
+	pthread_mutex_t lk;
+	struct og_rtxn *next; /* registry, for close and resize */
+} __attribute__((aligned(64)));
 
 struct og_store {
 	MDB_env *cenv, *kenv;
@@ -67,7 +77,6 @@ struct og_store {
 	char *path;
 	unsigned char secret[32];
 	uint32_t origin;
-	pthread_rwlock_t rw;
 	pthread_mutex_t wlock;
 	pthread_mutex_t reglock;
 	pthread_key_t tkey;
@@ -819,7 +828,6 @@ og_store_open(const char *path, const og_store_opts *opts, og_store **out,
 	st->cmax = opts && opts->map_size ? opts->map_size : 4ULL << 30;
 	st->kmax = opts && opts->counter_map_size ? opts->counter_map_size :
 	    1ULL << 30;
-	pthread_rwlock_init(&st->rw, NULL);
 	pthread_mutex_init(&st->wlock, NULL);
 	pthread_mutex_init(&st->reglock, NULL);
 	pthread_key_create(&st->tkey, tkey_free);
@@ -874,6 +882,7 @@ og_store_close(og_store *st)
 			mdb_txn_abort(tx->c);
 		if (tx->k)
 			mdb_txn_abort(tx->k);
+		pthread_mutex_destroy(&tx->lk);
 		free(tx);
 	}
 	if (st->kenv) {
@@ -883,7 +892,6 @@ og_store_close(og_store *st)
 	if (st->cenv)
 		mdb_env_close(st->cenv);
 	pthread_key_delete(st->tkey);
-	pthread_rwlock_destroy(&st->rw);
 	pthread_mutex_destroy(&st->wlock);
 	pthread_mutex_destroy(&st->reglock);
 	OPENSSL_cleanse(st->secret, sizeof(st->secret));
@@ -910,15 +918,18 @@ og_store_reader_check(og_store *st)
 /*
  * Adopt a map grown by another process (MDB_MAP_RESIZED), or grow ours
  * (MDB_MAP_FULL), with every transaction of this process kept out.
- * Called without the rwlock held.  Returns 0 to retry, or an error.
+ * Called with none of the thread locks held.  Returns 0 to retry, or an error.
  */
 static int
 resize(og_store *st, MDB_env *env, uint64_t max, int full)
 {
 	MDB_envinfo info;
+	struct og_rtxn *tx;
 	int rc = 0;
 
-	pthread_rwlock_wrlock(&st->rw);
+	pthread_mutex_lock(&st->reglock);
+	for (tx = st->reg; tx; tx = tx->next)
+		pthread_mutex_lock(&tx->lk);
 	if (full) {
 		mdb_env_info(env, &info);
 		if (info.me_mapsize >= max) {
@@ -938,31 +949,62 @@ resize(og_store *st, MDB_env *env, uint64_t max, int full)
 	} else {
 		rc = map_err(mdb_env_set_mapsize(env, 0));
 	}
-	pthread_rwlock_unlock(&st->rw);
+	for (tx = st->reg; tx; tx = tx->next)
+		pthread_mutex_unlock(&tx->lk);
+	pthread_mutex_unlock(&st->reglock);
 	return rc;
 }
 
 /* ---------- reads ---------- */
 
-int
-og_store_rbegin(og_store *st, og_rtxn **out)
+static struct og_rtxn *
+thread_handle(og_store *st)
 {
 	struct og_rtxn *tx = pthread_getspecific(st->tkey);
-	int rc, tries;
 
 	if (tx == NULL) {
-		tx = og_xcalloc(1, sizeof(*tx));
+		if (posix_memalign((void **)&tx, 64, sizeof(*tx)) != 0)
+			og_panic("out of memory for a read handle");
+		memset(tx, 0, sizeof(*tx));
 		tx->st = st;
+		pthread_mutex_init(&tx->lk, NULL);
 		pthread_mutex_lock(&st->reglock);
 		tx->next = st->reg;
 		st->reg = tx;
 		pthread_mutex_unlock(&st->reglock);
 		pthread_setspecific(st->tkey, tx);
 	}
+	return tx;
+}
+
+/* Keep resizes out while this thread has a transaction open. */
+static void
+rd_lock(og_store *st)
+{
+	struct og_rtxn *tx = thread_handle(st);
+
+	if (tx->held++ == 0)
+		pthread_mutex_lock(&tx->lk);
+}
+
+static void
+rd_unlock(og_store *st)
+{
+	struct og_rtxn *tx = thread_handle(st);
+
+	if (--tx->held == 0)
+		pthread_mutex_unlock(&tx->lk);
+}
+
+int
+og_store_rbegin(og_store *st, og_rtxn **out)
+{
+	struct og_rtxn *tx = thread_handle(st);
+	int rc, tries;
 	if (tx->active)
 		og_panic("og_store_rbegin: read handle already active");
 	for (tries = 0; tries < 3; tries++) {
-		pthread_rwlock_rdlock(&st->rw);
+		rd_lock(st);
 		rc = tx->c ? mdb_txn_renew(tx->c) :
 		    mdb_txn_begin(st->cenv, NULL, MDB_RDONLY, &tx->c);
 		if (rc == 0) {
@@ -973,7 +1015,7 @@ og_store_rbegin(og_store *st, og_rtxn **out)
 		}
 		if (rc != MDB_MAP_RESIZED)
 			break;
-		pthread_rwlock_unlock(&st->rw);
+		rd_unlock(st);
 		/* A failed begin leaves no handle; forget it. */
 		if (tx->c) {
 			mdb_txn_abort(tx->c);
@@ -988,7 +1030,7 @@ og_store_rbegin(og_store *st, og_rtxn **out)
 	}
 	if (rc != 0) {
 		if (rc != MDB_MAP_RESIZED)
-			pthread_rwlock_unlock(&st->rw);
+			rd_unlock(st);
 		if (tx->c && rc != 0) {
 			mdb_txn_abort(tx->c);
 			tx->c = NULL;
@@ -1012,7 +1054,7 @@ og_store_rend(og_rtxn *tx)
 	mdb_txn_reset(tx->c);
 	mdb_txn_reset(tx->k);
 	tx->active = 0;
-	pthread_rwlock_unlock(&tx->st->rw);
+	rd_unlock(tx->st);
 }
 
 static int
@@ -1434,16 +1476,16 @@ og_store_apply(og_store *st, const og_change *ch, size_t n, int *results)
 	w = og_xmalloc(sizeof(*w));
 	pthread_mutex_lock(&st->wlock);
 	for (tries = 0; tries < 40; tries++) {
-		pthread_rwlock_rdlock(&st->rw);
+		rd_lock(st);
 		rc = mdb_txn_begin(st->cenv, NULL, 0, &w->txn);
 		if (rc == MDB_MAP_RESIZED) {
-			pthread_rwlock_unlock(&st->rw);
+			rd_unlock(st);
 			if ((rc = resize(st, st->cenv, st->cmax, 0)) != 0)
 				break;
 			continue;
 		}
 		if (rc != 0) {
-			pthread_rwlock_unlock(&st->rw);
+			rd_unlock(st);
 			rc = map_err(rc);
 			break;
 		}
@@ -1469,7 +1511,7 @@ og_store_apply(og_store *st, const og_change *ch, size_t n, int *results)
 			rc = map_err(mdb_txn_commit(w->txn));
 		else
 			mdb_txn_abort(w->txn);
-		pthread_rwlock_unlock(&st->rw);
+		rd_unlock(st);
 		if (rc != OG_EFULL)
 			break;
 		if ((rc = resize(st, st->cenv, st->cmax, 1)) != 0)
@@ -1522,16 +1564,16 @@ og_store_count_sends(og_store *st, const char *const *keys, size_t n,
 	if (strlen(stream) > OG_STREAM_NAME_MAX)
 		return OG_EINVAL;
 	for (tries = 0; tries < 40; tries++) {
-		pthread_rwlock_rdlock(&st->rw);
+		rd_lock(st);
 		rc = mdb_txn_begin(st->kenv, NULL, 0, &txn);
 		if (rc == MDB_MAP_RESIZED) {
-			pthread_rwlock_unlock(&st->rw);
+			rd_unlock(st);
 			if ((rc = resize(st, st->kenv, st->kmax, 0)) != 0)
 				return rc;
 			continue;
 		}
 		if (rc != 0) {
-			pthread_rwlock_unlock(&st->rw);
+			rd_unlock(st);
 			return map_err(rc);
 		}
 		for (i = 0; rc == 0 && i < n; i++)
@@ -1556,7 +1598,7 @@ og_store_count_sends(og_store *st, const char *const *keys, size_t n,
 			rc = map_err(mdb_txn_commit(txn));
 		else
 			mdb_txn_abort(txn);
-		pthread_rwlock_unlock(&st->rw);
+		rd_unlock(st);
 		if (rc != OG_EFULL)
 			return rc;
 		if ((rc = resize(st, st->kenv, st->kmax, 1)) != 0)

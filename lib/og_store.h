@@ -55,9 +55,9 @@
  * Thread-safety: one og_store per process, opened after fork, shared by
  * threads.  Both environments are opened with MDB_NOTLS; read handles are
  * cached per thread (og_store_rbegin resets and renews them) and never
- * outlive one callback.  A process-wide rwlock keeps map resizes
- * (MDB_MAP_FULL: double up to map_size; MDB_MAP_RESIZED: adopt) apart
- * from transactions.  Stale reader slots are cleared at open and by
+ * outlive one callback.  Map resizes (MDB_MAP_FULL: double up to
+ * map_size; MDB_MAP_RESIZED: adopt) take every thread's lock, so they
+ * never run beside a transaction of this process.  Stale reader slots are cleared at open and by
  * og_store_reader_check().
  *
  * LIMITS: keys <= 511 bytes; OG_ENTRIES_MAX entries and OG_SEGMENTS_MAX
