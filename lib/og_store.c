@@ -1945,16 +1945,16 @@ cwrite(og_store *st, int (*fn)(og_store *, MDB_txn *, void *), void *ctx)
 		return OG_EINVAL;
 	pthread_mutex_lock(&st->wlock);
 	for (tries = 0; tries < 40; tries++) {
-		pthread_rwlock_rdlock(&st->rw);
+		rd_lock(st);
 		rc = mdb_txn_begin(st->cenv, NULL, 0, &txn);
 		if (rc == MDB_MAP_RESIZED) {
-			pthread_rwlock_unlock(&st->rw);
+			rd_unlock(st);
 			if ((rc = resize(st, st->cenv, st->cmax, 0)) != 0)
 				break;
 			continue;
 		}
 		if (rc != 0) {
-			pthread_rwlock_unlock(&st->rw);
+			rd_unlock(st);
 			rc = map_err(rc);
 			break;
 		}
@@ -1963,7 +1963,7 @@ cwrite(og_store *st, int (*fn)(og_store *, MDB_txn *, void *), void *ctx)
 			rc = map_err(mdb_txn_commit(txn));
 		else
 			mdb_txn_abort(txn);
-		pthread_rwlock_unlock(&st->rw);
+		rd_unlock(st);
 		if (rc != OG_EFULL)
 			break;
 		if ((rc = resize(st, st->cenv, st->cmax, 1)) != 0)
@@ -2121,9 +2121,9 @@ counters_del_prefix(og_store *st, const unsigned char *prefix, size_t n)
 	MDB_val k, v;
 	int rc;
 
-	pthread_rwlock_rdlock(&st->rw);
+	rd_lock(st);
 	if ((rc = mdb_txn_begin(st->kenv, NULL, 0, &txn)) != 0) {
-		pthread_rwlock_unlock(&st->rw);
+		rd_unlock(st);
 		return map_err(rc);
 	}
 	if ((rc = mdb_cursor_open(txn, st->kdbi, &cur)) != 0)
@@ -2145,7 +2145,7 @@ out:
 		rc = mdb_txn_commit(txn);
 	else
 		mdb_txn_abort(txn);
-	pthread_rwlock_unlock(&st->rw);
+	rd_unlock(st);
 	return map_err(rc);
 }
 
@@ -2633,22 +2633,22 @@ og_store_expire_counters(og_store *st, int64_t sends_before,
 		MDB_val k, v;
 		int n = 0, mrc;
 
-		pthread_rwlock_rdlock(&st->rw);
+		rd_lock(st);
 		mrc = mdb_txn_begin(st->kenv, NULL, 0, &txn);
 		if (mrc == MDB_MAP_RESIZED && tries++ < 3) {
-			pthread_rwlock_unlock(&st->rw);
+			rd_unlock(st);
 			if ((rc = resize(st, st->kenv, st->kmax, 0)) != 0)
 				break;
 			continue;
 		}
 		if (mrc != 0) {
-			pthread_rwlock_unlock(&st->rw);
+			rd_unlock(st);
 			rc = map_err(mrc);
 			break;
 		}
 		if ((mrc = mdb_cursor_open(txn, st->kdbi, &cur)) != 0) {
 			mdb_txn_abort(txn);
-			pthread_rwlock_unlock(&st->rw);
+			rd_unlock(st);
 			rc = map_err(mrc);
 			break;
 		}
@@ -2685,7 +2685,7 @@ og_store_expire_counters(og_store *st, int64_t sends_before,
 			mrc = mdb_txn_commit(txn);
 		else
 			mdb_txn_abort(txn);
-		pthread_rwlock_unlock(&st->rw);
+		rd_unlock(st);
 		if (mrc != 0) {
 			rc = map_err(mrc);
 			break;
