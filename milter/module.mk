@@ -2,7 +2,8 @@
 # that its sigwait and accept can be wrapped (see optgate-milter.c).
 MILTER_SRCS := milter/optgate-milter.c milter/mg_hdr.c
 MILTER_OBJS := $(MILTER_SRCS:%.c=$(BUILD)/%.o)
-MILTER_LIBS := -Wl,--wrap=sigwait -Wl,--wrap=accept -l:libmilter.a
+MILTER_LIBS := -Wl,--wrap=sigwait -Wl,--wrap=accept -Wl,--wrap=read \
+    -l:libmilter.a
 PROGS += $(BINDIR)/optgate-milter
 
 $(BINDIR)/optgate-milter: $(MILTER_OBJS) $(LIB)
