@@ -60,6 +60,7 @@ printf 'From: News <news@example.com>\r\nTo: <ok@example.com>\r\nSubject: Novemb
 out=$(pf_send news@example.com ok@example.com "$MG_DIR/m")
 like "message accepted through optgate + OpenDKIM" "$out" "*DATA 250*"
 pf_sink_wait 1 20
+sleep 0.3 # smtp-sink writes the file as data arrives
 f=$(pf_sink_files | head -1)
 # smtp-sink puts its X-Client-Addr etc. lines first: keep the message.
 sed -e '/^X-\(Client-Addr\|Client-Proto\|Helo-Args\|Mail-Args\|Rcpt-Args\):/d' \

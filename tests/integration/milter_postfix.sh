@@ -66,6 +66,7 @@ like "RCPT: second recipient of a list stream gets 452 4.5.3" "$out" \
     "*RCPT <ok2@example.com> 452 4.5.3*"
 like "message accepted" "$out" "*DATA 250*"
 pf_sink_wait 1 20
+sleep 0.3 # smtp-sink writes the file as data arrives
 is "sink: only the accepted recipient arrived" "$(pf_sink_rcpts)" \
     "ok@example.com"
 f=$(sink_msg_for ok@example.com)
@@ -95,6 +96,7 @@ msg "$MG_DIR/m3" ok@example.com newsletter "X-Long: $long"
 out=$(pf_send news@example.com ok@example.com "$MG_DIR/m3")
 like "10,000-character header: accepted" "$out" "*DATA 250*"
 pf_sink_wait 1 20
+sleep 0.3 # smtp-sink writes the file as data arrives
 f=$(sink_msg_for ok@example.com)
 ok "internal stream header removed before delivery" \
     sh -c "! grep -qi '^X-Optgate-Stream' '$f'"
@@ -140,6 +142,7 @@ msg "$MG_DIR/m6" ok@example.com newsletter
 smtp-source -s 100 -m 200 -c -F "$MG_DIR/m6" -f news@example.com \
     -t ok@example.com 127.0.0.1:25200 >/dev/null 2>&1
 pf_sink_wait 200 60
+sleep 0.3 # smtp-sink writes the file as data arrives
 is "100 concurrent sessions: 200 messages delivered" "$(pf_sink_count)" 200
 n=$(pf_sink_grep '^List-Unsubscribe-Post:' | wc -l)
 is "100 concurrent sessions: each has its unsubscribe headers" "$n" 200

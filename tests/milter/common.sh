@@ -166,6 +166,27 @@ mg_stop() {
 	return 0
 }
 
+# Stop every milter (in parallel: libmilter takes up to 5 s to stop) and
+# check that each exited 0 with no sanitizer report in its log (make asan).
+mg_stop_all_check() {
+	for _p in $MG_PIDS; do
+		kill "$_p" 2>/dev/null
+	done
+	_bad=
+	for _p in $MG_PIDS; do
+		wait "$_p" 2>/dev/null || _bad="$_bad $_p"
+	done
+	MG_PIDS=
+	if [ -n "$_bad" ]; then
+		fail "milters stopped cleanly on SIGTERM" "exit status != 0:$_bad"
+	elif grep -l 'Sanitizer\|runtime error' "$MG_DIR"/*.log >/dev/null 2>&1; then
+		fail "milters stopped cleanly on SIGTERM" \
+		    "$(grep -h -A5 'Sanitizer\|runtime error' "$MG_DIR"/*.log | head -20)"
+	else
+		pass "milters stopped cleanly on SIGTERM, no sanitizer report"
+	fi
+}
+
 mg_log() {
 	cat "$MG_DIR/${1:-milter}.log"
 }
