@@ -8,7 +8,8 @@ PKGS="build-essential pkg-config clang libclang-rt-14-dev llvm
 liblmdb-dev lmdb-utils libssl-dev libidn2-dev libinih-dev libcmocka-dev
 libmilter-dev miltertest libgmime-3.0-dev libmicrohttpd-dev libspf2-dev
 postfix opendkim opendkim-tools dnsmasq-base faketime libfaketime
-curl chromium python3 iproute2 postfwd util-linux procps psmisc"
+curl chromium python3 iproute2 postfwd util-linux procps psmisc
+m4 libwrap0"
 
 missing=""
 for p in $PKGS; do
