@@ -57,6 +57,7 @@
 #include <libmilter/mfapi.h>
 
 #include "mg_hdr.h"
+#include "og_addr.h"
 #include "og_buf.h"
 #include "og_config.h"
 #include "og_err.h"
@@ -442,12 +443,16 @@ mg_env_final(const og_config *cfg, const og_stream *st)
 /*
  * With [milter] policyd = yes, optgate-policyd decides and counts every
  * recipient of a stream found without headers (it asks the same
- * og_config_find_stream at RCPT); the milter then only adds headers.
+ * og_config_find_stream at RCPT and counts at END-OF-MESSAGE); the
+ * milter then only adds headers.  A stream that only a header rule finds
+ * is decided and counted here.  So each recipient is decided once and
+ * counted once, whichever of the two daemons sees it.
  */
 static int
 mg_policyd_owns(const mg_conn *c, const og_stream *st)
 {
-	return c->snap->cfg->milter_policyd && st != NULL &&
+	/* sendmail(1)/pickup mail never meets the policy service. */
+	return c->snap->cfg->milter_policyd && !c->non_smtpd && st != NULL &&
 	    st == c->msg.st_env;
 }
 
@@ -861,11 +866,14 @@ mg_inject(SMFICTX *ctx, mg_conn *c, const og_stream *st, mg_rcpt *r,
 	    smfi_addheader(ctx, OG_TOKEN_HEADER, tok) != MI_SUCCESS)
 		return -1;
 	if (st->feedback_id != NULL && m->n_fbid == 0) {
-		/* Feedback-ID: a:b:c:SenderId (Gmail's FBL form). */
+		/*
+		 * Feedback-ID: a:b:c:SenderId (Gmail's FBL form): the
+		 * stream's template (%s: stream name) gives the first fields,
+		 * [milter] feedback_id_sender the last.
+		 */
 		og_buf_init(&f, 1024);
 		(void)mg_subst(&f, st->feedback_id, "", st->name);
-		if (cfg->feedback_id_sender != NULL &&
-		    strchr(st->feedback_id, ':') == NULL)
+		if (cfg->feedback_id_sender != NULL)
 			(void)og_buf_printf(&f, ":%s", cfg->feedback_id_sender);
 		if (smfi_addheader(ctx, FBID_NAME, f.data) != MI_SUCCESS)
 			rc = -1;
@@ -1011,10 +1019,12 @@ mlfi_eom(SMFICTX *ctx)
 		}
 	if (nleft == 1) {
 		if (last->key[0] == '\0') {
-			/* policyd decided it: we still need the key. */
-			og_gate_decide(cfg, NULL, st, m->sender, last->addr,
-			    now, &v);
-			og_strlcpy(last->key, v.key, sizeof(last->key));
+			/* policyd decided it: we still need the match key. */
+			og_addr a;
+
+			if (og_addr_parse(last->addr, strlen(last->addr),
+			    &cfg->rules, &a) == 0)
+				og_strlcpy(last->key, a.key, sizeof(last->key));
 		}
 		if (last->key[0] != '\0' &&
 		    mg_inject(ctx, c, st, last, now) < 0)

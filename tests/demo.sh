@@ -48,6 +48,7 @@ file = $DEMO/keys
 [milter]
 socket = unix:$DEMO/milter.sock
 user = postfix
+feedback_id_sender = shop
 policyd = ${POLICYD:+yes}${POLICYD:-no}
 [policyd]
 listen = inet:127.0.0.1:25510
@@ -61,7 +62,7 @@ consent = confirmed
 caps = 1/7d
 refuse = reject
 unsubscribe = https://unsub.shop.example/u/%t, mailto:unsub+%t@shop.example
-feedback_id = %s:shop
+feedback_id = %s:nov:marketing
 
 ; Offers of a co-registration partner, recognised by envelope sender.
 [stream partner-offers]

@@ -9,6 +9,7 @@
 . "$TOP/tests/lib/postfix.sh"
 
 mg_init
+mg_wait_free 25210 25211 10064 || exit 1
 C=$MG_DIR/optgate.conf
 mg_config "$C" "unix:$MG_DIR/milter.sock" "user = postfix"
 mg_fill_store "$C"

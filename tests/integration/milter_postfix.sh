@@ -12,6 +12,7 @@
 . "$TOP/tests/lib/postfix.sh"
 
 mg_init
+mg_wait_free 25200 25201 25202 10062 || exit 1
 C=$MG_DIR/optgate.conf
 mg_config "$C" "unix:$MG_DIR/milter.sock" "user = postfix"
 mg_fill_store "$C"
@@ -108,7 +109,7 @@ lu=$(sed -n '/^List-Unsubscribe:/,/^[^ \t]/p' "$f" | sed '$d' | tr -d '\r')
 is "List-Unsubscribe folded: https first, mailto on its continuation line" \
     "$lu" "List-Unsubscribe: <https://unsub.example.com/u/$tok>,
 	<mailto:unsub+$tok@example.com>"
-ok "Feedback-ID added" grep -q '^Feedback-ID: newsletter:example' "$f"
+ok "Feedback-ID added" grep -q '^Feedback-ID: newsletter:nov:example' "$f"
 pf_sink_clear
 
 # --- transactional: refused recipient removed, others delivered -----

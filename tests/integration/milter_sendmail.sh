@@ -26,10 +26,15 @@ if [ ! -x "$SMROOT/usr/libexec/sendmail/sendmail" ]; then
 	for d in "$TOP/$BUILD/sendmail/debs"/*.deb; do
 		dpkg -x "$d" "$SMROOT" || exit 1
 	done
+	# Only the binaries and the m4 files are used; the Makefile reads
+	# every *.d below $BUILD as a dependency file (etc/init.d would break
+	# make).
+	rm -rf "$SMROOT/etc" "$SMROOT/usr/share/doc" "$SMROOT/usr/share/man"
 fi
 SENDMAIL=$SMROOT/usr/libexec/sendmail/sendmail
 
 mg_init
+mg_wait_free 25230 25231 || exit 1
 SM=$(mktemp -d "$TOP/$BUILD/sendmail/run.XXXXXX") || exit 1
 chmod 755 "$SM"
 [ "${MG_KEEP:-0}" = 1 ] || mg_cleanup_add "rm -rf '$SM'"

@@ -71,6 +71,7 @@ path = $MG_DIR/store
 file = $MG_DIR/keys
 [milter]
 socket = $_sock
+feedback_id_sender = example
 $_extra
 [stream promo]
 match = sender:promo@example.com
@@ -86,7 +87,7 @@ class = marketing
 consent = confirmed
 refuse = reject
 unsubscribe = ${MG_URL:-https://unsub.example.com/u/%t}, mailto:unsub+%t@example.com
-feedback_id = %s:example
+feedback_id = %s:nov
 [stream alerts]
 match = header:X-Optgate-Stream=alerts
 class = transactional
@@ -150,6 +151,26 @@ mg_start() {
 	done
 	echo "# optgate-milter did not start:"
 	sed 's/^/#   /' "$MG_DIR/$_n.log"
+	return 1
+}
+
+# Wait (up to 120 s) until none of the TCP ports is listening: another
+# worktree that merged this branch may be running the same test on the
+# same ports.
+mg_wait_free() {
+	_i=0
+	while [ $_i -lt 1200 ]; do
+		_busy=
+		for _port in "$@"; do
+			ss -ltn 2>/dev/null | grep -q "127.0.0.1:$_port " &&
+			    _busy=$_port
+		done
+		[ -z "$_busy" ] && return 0
+		[ $_i -eq 0 ] && echo "# port $_busy in use: waiting for it"
+		sleep 0.1
+		_i=$((_i + 1))
+	done
+	echo "# port $_busy still in use after 120 s"
 	return 1
 }
 
