@@ -137,6 +137,15 @@ ok "sendmail(1): no RCPT-stage milter reject (no config error)" \
     sh -c "! tail -n +$((nlog + 1)) '$PF_LOG' |
     grep -E 'milter-reject: RCPT|configuration error'"
 pf_sink_clear
+msg "$MG_DIR/m7" out@example.com ""
+sendmail -C "$PF_CONF" -f promo@example.com out@example.com <"$MG_DIR/m7"
+pf_sink_wait 1 20
+sleep 0.3 # smtp-sink writes the file as data arrives
+is "sendmail(1), every recipient refused: the sender gets a bounce" \
+    "$(pf_sink_rcpts)" "promo@example.com"
+ok "sendmail(1): the bounce gives the reason" \
+    pf_sink_grep 'unsubscribed'
+pf_sink_clear
 
 # --- 100 concurrent sessions ----------------------------------------
 msg "$MG_DIR/m6" ok@example.com newsletter
