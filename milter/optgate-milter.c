@@ -221,16 +221,16 @@ __wrap_accept(int fd, struct sockaddr *sa, socklen_t *len)
 	    (ss.ss_family == AF_INET || ss.ss_family == AF_INET6)) {
 		if (s < MG_FD_MAX)
 			__atomic_store_n(&mg_tcp_fd[s], 1, __ATOMIC_RELAXED);
-		if (setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one,
-		    sizeof(one)) < 0)
-			og_log_warn("setsockopt TCP_NODELAY: %s",
-			    strerror(errno));
+		if (setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) <
+		    0)
+			og_log_warn(
+			    "setsockopt TCP_NODELAY: %s", strerror(errno));
 		else if (og_log_verbose() > 1) {
 			socklen_t ol = sizeof(one);
 
 			one = 0;
-			(void)getsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one,
-			    &ol);
+			(void)getsockopt(
+			    s, IPPROTO_TCP, TCP_NODELAY, &one, &ol);
 			og_log_debug("accepted fd %d: TCP_NODELAY %s", s,
 			    one ? "on" : "off");
 		}
@@ -295,7 +295,8 @@ mg_store_try_open(const og_config *cfg, int force)
 	rc = og_store_open(cfg->store_path, &o, &st, err, sizeof(err));
 	if (rc < 0)
 		og_log_err("store %s: %s; marketing mail is tempfailed until "
-		    "it opens", cfg->store_path, err[0] ? err : og_strerror(rc));
+		           "it opens",
+		    cfg->store_path, err[0] ? err : og_strerror(rc));
 	else {
 		__atomic_store_n(&g_store, st, __ATOMIC_RELEASE);
 		if (!force)
@@ -404,7 +405,7 @@ mg_header_wanted(const og_config *cfg, const char *name)
 		for (j = 0; j < cfg->streams[i].nmatch; j++)
 			if (cfg->streams[i].match[j].kind == OG_MATCH_HEADER &&
 			    strcasecmp(cfg->streams[i].match[j].name, name) ==
-			    0)
+			        0)
 				return 1;
 	return 0;
 }
@@ -453,15 +454,15 @@ mg_policyd_owns(const mg_conn *c, const og_stream *st)
 {
 	/* sendmail(1)/pickup mail never meets the policy service. */
 	return c->snap->cfg->milter_policyd && !c->non_smtpd && st != NULL &&
-	    st == c->msg.st_env;
+	       st == c->msg.st_env;
 }
 
 /* ---------------------------------------------------------------- */
 /* Logging and replies                                               */
 
 static void
-mg_log_decision(SMFICTX *ctx, mg_conn *c, const char *rcpt,
-    const og_stream *st, const og_verdict *v)
+mg_log_decision(SMFICTX *ctx, mg_conn *c, const char *rcpt, const og_stream *st,
+    const og_verdict *v)
 {
 	og_buf b;
 
@@ -474,13 +475,11 @@ mg_log_decision(SMFICTX *ctx, mg_conn *c, const char *rcpt,
 }
 
 /* One line for a message-level decision that is not one recipient's. */
-static void
-mg_log_msg(SMFICTX *ctx, mg_conn *c, const char *action, const char *fmt,
-    ...) __attribute__((format(printf, 4, 5)));
+static void mg_log_msg(SMFICTX *ctx, mg_conn *c, const char *action,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 static void
-mg_log_msg(SMFICTX *ctx, mg_conn *c, const char *action, const char *fmt,
-    ...)
+mg_log_msg(SMFICTX *ctx, mg_conn *c, const char *action, const char *fmt, ...)
 {
 	og_buf b, r;
 	va_list ap;
@@ -493,11 +492,11 @@ mg_log_msg(SMFICTX *ctx, mg_conn *c, const char *action, const char *fmt,
 	va_end(ap);
 	(void)og_buf_printf(&b, "%s: from=<", q ? q : "NOQUEUE");
 	if (c->msg.sender)
-		(void)og_buf_add_escaped(&b, c->msg.sender,
-		    strlen(c->msg.sender), 256);
+		(void)og_buf_add_escaped(
+		    &b, c->msg.sender, strlen(c->msg.sender), 256);
 	(void)og_buf_printf(&b, ">, nrcpt=%d, client=", c->msg.nrcpt);
-	(void)og_buf_add_escaped(&b, c->client_name, strlen(c->client_name),
-	    128);
+	(void)og_buf_add_escaped(
+	    &b, c->client_name, strlen(c->client_name), 128);
 	(void)og_buf_addc(&b, '[');
 	(void)og_buf_adds(&b, c->client_addr);
 	(void)og_buf_printf(&b, "], stream=%s, action=%s, reason=%s",
@@ -542,24 +541,25 @@ mg_refuse_rcpt(SMFICTX *ctx, const og_verdict *v)
 
 static sfsistat
 mlfi_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
-    unsigned long f2, unsigned long f3, unsigned long *pf0,
-    unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
+    unsigned long f2, unsigned long f3, unsigned long *pf0, unsigned long *pf1,
+    unsigned long *pf2, unsigned long *pf3)
 {
-	unsigned long want = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_DELRCPT |
-	    SMFIF_CHGFROM;
-	unsigned long skip = SMFIP_NOHELO | SMFIP_NOBODY | SMFIP_NOUNKNOWN |
-	    SMFIP_NODATA;
+	unsigned long want =
+	    SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_DELRCPT | SMFIF_CHGFROM;
+	unsigned long skip =
+	    SMFIP_NOHELO | SMFIP_NOBODY | SMFIP_NOUNKNOWN | SMFIP_NODATA;
 	/*
 	 * "No reply" for the events that always continue saves a round trip
 	 * each.  Over TCP the MTA then writes small packets back to back;
 	 * __wrap_read's TCP_QUICKACK keeps Nagle from holding them.
 	 */
-	unsigned long noreply = SMFIP_NR_CONN | SMFIP_NR_MAIL |
-	    SMFIP_NR_HDR | SMFIP_NR_EOH;
+	unsigned long noreply =
+	    SMFIP_NR_CONN | SMFIP_NR_MAIL | SMFIP_NR_HDR | SMFIP_NR_EOH;
 
 	if ((f0 & want) != want) {
 		og_log_err("the MTA does not offer the actions optgate needs "
-		    "(offered 0x%lx, need 0x%lx)", f0, want);
+		           "(offered 0x%lx, need 0x%lx)",
+		    f0, want);
 		return SMFIS_REJECT;
 	}
 	*pf0 = want;
@@ -641,8 +641,8 @@ mlfi_envfrom(SMFICTX *ctx, char **argv)
 	if ((sasl = mg_macro(ctx, "{auth_authen}")) != NULL)
 		c->msg.sasl = og_xstrdup(sasl);
 	c->msg.st_env = mg_find(c, 0);
-	c->msg.st_final = c->msg.st_env != NULL &&
-	    mg_env_final(c->snap->cfg, c->msg.st_env);
+	c->msg.st_final =
+	    c->msg.st_env != NULL && mg_env_final(c->snap->cfg, c->msg.st_env);
 	return SMFIS_CONTINUE;
 }
 
@@ -666,17 +666,21 @@ mlfi_envrcpt(SMFICTX *ctx, char **argv)
 		/* Postfix and Sendmail send the rest in a new transaction. */
 		if (c->non_smtpd)
 			return SMFIS_CONTINUE;
-		snprintf(t, sizeof(t), "Too many recipients: optgate takes "
-		    "at most %d per message", MG_RCPT_MAX);
+		snprintf(t, sizeof(t),
+		    "Too many recipients: optgate takes "
+		    "at most %d per message",
+		    MG_RCPT_MAX);
 		mg_setreply(ctx, 452, "4.5.3", t);
 		return SMFIS_TEMPFAIL;
 	}
 	/* A list stream takes one recipient per transaction. */
-	if (st != NULL && st->list && m->naccepted_rcpt >= 1 &&
-	    !c->non_smtpd && !mg_policyd_owns(c, st)) {
-		snprintf(t, sizeof(t), "Stream %s takes one recipient per "
+	if (st != NULL && st->list && m->naccepted_rcpt >= 1 && !c->non_smtpd &&
+	    !mg_policyd_owns(c, st)) {
+		snprintf(t, sizeof(t),
+		    "Stream %s takes one recipient per "
 		    "message (each gets its own unsubscribe link): send this "
-		    "one in a new transaction", st->name);
+		    "one in a new transaction",
+		    st->name);
 		mg_setreply(ctx, 452, "4.5.3", t);
 		return SMFIS_TEMPFAIL;
 	}
@@ -697,11 +701,10 @@ mlfi_envrcpt(SMFICTX *ctx, char **argv)
 		return SMFIS_CONTINUE;
 	}
 	/* Known now: decide now, with the reason, like the policy service. */
-	if ((store = mg_store()) == NULL ||
-	    og_store_rbegin(store, &tx) < 0)
+	if ((store = mg_store()) == NULL || og_store_rbegin(store, &tx) < 0)
 		tx = NULL;
-	og_gate_decide(c->snap->cfg, tx, st, m->sender, r->addr,
-	    og_time_now(), &v);
+	og_gate_decide(
+	    c->snap->cfg, tx, st, m->sender, r->addr, og_time_now(), &v);
 	if (tx != NULL)
 		og_store_rend(tx);
 	mg_log_decision(ctx, c, r->addr, st, &v);
@@ -753,8 +756,9 @@ mlfi_header(SMFICTX *ctx, char *name, char *value)
 	if (m->hdr_bytes + sz > MG_HDR_KEEP_MAX) {
 		if (!m->hdr_dropped)
 			og_log_warn("%s: headers over %d bytes: %s not used to "
-			    "find the stream", mg_qid(ctx) ? mg_qid(ctx) :
-			    "NOQUEUE", MG_HDR_KEEP_MAX, name);
+			            "find the stream",
+			    mg_qid(ctx) ? mg_qid(ctx) : "NOQUEUE",
+			    MG_HDR_KEEP_MAX, name);
 		m->hdr_dropped = 1;
 		return SMFIS_CONTINUE;
 	}
@@ -798,8 +802,8 @@ mg_del_all(SMFICTX *ctx, const char *name, int n)
 
 /* Headers and envelope changes for the one accepted recipient r. */
 static int
-mg_inject(SMFICTX *ctx, mg_conn *c, const og_stream *st, mg_rcpt *r,
-    int64_t now)
+mg_inject(
+    SMFICTX *ctx, mg_conn *c, const og_stream *st, mg_rcpt *r, int64_t now)
 {
 	const og_config *cfg = c->snap->cfg;
 	mg_msg *m = &c->msg;
@@ -819,8 +823,8 @@ mg_inject(SMFICTX *ctx, mg_conn *c, const og_stream *st, mg_rcpt *r,
 		rc = og_token_make(c->snap->kr, OG_TOKEN_UNSUB, r->key,
 		    st->name, now, tok, sizeof(tok));
 		if (rc < 0) {
-			og_log_err("token for %s: %s", r->addr,
-			    og_strerror(rc));
+			og_log_err(
+			    "token for %s: %s", r->addr, og_strerror(rc));
 			return -1;
 		}
 	} else if (st->list) {
@@ -837,13 +841,13 @@ mg_inject(SMFICTX *ctx, mg_conn *c, const og_stream *st, mg_rcpt *r,
 		for (https_first = 1; https_first >= 0; https_first--)
 			for (i = 0; i < st->nunsubscribe; i++) {
 				int is_http = strncasecmp(st->unsubscribe[i],
-				    "http", 4) == 0;
+				                  "http", 4) == 0;
 				if (is_http != https_first)
 					continue;
 				og_buf_init(&u[n], 2048);
 				(void)og_buf_addc(&u[n], '<');
-				(void)mg_subst(&u[n], st->unsubscribe[i], tok,
-				    st->name);
+				(void)mg_subst(
+				    &u[n], st->unsubscribe[i], tok, st->name);
 				(void)og_buf_addc(&u[n], '>');
 				items[n] = u[n].data;
 				n++;
@@ -857,7 +861,7 @@ mg_inject(SMFICTX *ctx, mg_conn *c, const og_stream *st, mg_rcpt *r,
 			rc = -1;
 		og_buf_free(&h);
 		if (rc == 0 && smfi_addheader(ctx, LUP_NAME,
-		    "List-Unsubscribe=One-Click") != MI_SUCCESS)
+		                   "List-Unsubscribe=One-Click") != MI_SUCCESS)
 			rc = -1;
 		if (rc < 0)
 			return -1;
@@ -932,12 +936,14 @@ mlfi_eom(SMFICTX *ctx)
 		if (m->rcpt[i].state != MG_R_DROP)
 			nlive++;
 	if (st->list && nlive > 1) {
-		snprintf(t, sizeof(t), "Stream %s takes one recipient per "
+		snprintf(t, sizeof(t),
+		    "Stream %s takes one recipient per "
 		    "message (each gets its own unsubscribe link); this one "
-		    "has %d: send one message per recipient", st->name, nlive);
+		    "has %d: send one message per recipient",
+		    st->name, nlive);
 		mg_setreply(ctx, 550, "5.5.3", t);
-		mg_log_msg(ctx, c, "reject", "list stream with %d recipients",
-		    nlive);
+		mg_log_msg(
+		    ctx, c, "reject", "list stream with %d recipients", nlive);
 		ret = SMFIS_REJECT;
 		goto out;
 	}
@@ -959,13 +965,13 @@ mlfi_eom(SMFICTX *ctx)
 
 			if (r->state != MG_R_PENDING)
 				continue;
-			og_gate_decide(cfg, tx, st, m->sender, r->addr, now,
-			    &v);
+			og_gate_decide(
+			    cfg, tx, st, m->sender, r->addr, now, &v);
 			og_strlcpy(r->key, v.key, sizeof(r->key));
 			if (v.action == OG_ACCEPT) {
 				r->state = MG_R_ACCEPTED;
 			} else if (v.action == OG_TEMPFAIL ||
-			    v.refuse == OG_REFUSE_DEFER) {
+			           v.refuse == OG_REFUSE_DEFER) {
 				/* No per-recipient tempfail at end of data. */
 				tempfail = 1;
 				if (!have_refusal)
@@ -984,8 +990,10 @@ mlfi_eom(SMFICTX *ctx)
 			og_store_rend(tx);
 	}
 	if (tempfail) {
-		mg_setreply(ctx, first_refusal.code >= 400 &&
-		    first_refusal.code < 500 ? first_refusal.code : 451,
+		mg_setreply(ctx,
+		    first_refusal.code >= 400 && first_refusal.code < 500
+		        ? first_refusal.code
+		        : 451,
 		    first_refusal.dsn[0] ? first_refusal.dsn : "4.3.0",
 		    first_refusal.text);
 		return SMFIS_TEMPFAIL;
@@ -1001,10 +1009,13 @@ mlfi_eom(SMFICTX *ctx)
 		if (!have_refusal || st->refuse == OG_REFUSE_DROP) {
 			ret = SMFIS_DISCARD;
 		} else {
-			mg_setreply(ctx, first_refusal.code >= 500 &&
-			    first_refusal.code < 600 ? first_refusal.code :
-			    550, first_refusal.dsn[0] ? first_refusal.dsn :
-			    "5.7.1", first_refusal.text);
+			mg_setreply(ctx,
+			    first_refusal.code >= 500 &&
+			            first_refusal.code < 600
+			        ? first_refusal.code
+			        : 550,
+			    first_refusal.dsn[0] ? first_refusal.dsn : "5.7.1",
+			    first_refusal.text);
 			ret = SMFIS_REJECT;
 		}
 		goto out;
@@ -1023,7 +1034,7 @@ mlfi_eom(SMFICTX *ctx)
 			og_addr a;
 
 			if (og_addr_parse(last->addr, strlen(last->addr),
-			    &cfg->rules, &a) == 0)
+			        &cfg->rules, &a) == 0)
 				og_strlcpy(last->key, a.key, sizeof(last->key));
 		}
 		if (last->key[0] != '\0' &&
@@ -1083,22 +1094,22 @@ mlfi_close(SMFICTX *ctx)
 }
 
 static struct smfiDesc mg_desc = {
-	MG_NAME,
-	SMFI_VERSION,
-	SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_DELRCPT | SMFIF_CHGFROM,
-	mlfi_connect,
-	NULL, /* helo */
-	mlfi_envfrom,
-	mlfi_envrcpt,
-	mlfi_header,
-	mlfi_eoh,
-	NULL, /* body */
-	mlfi_eom,
-	mlfi_abort,
-	mlfi_close,
-	NULL, /* unknown */
-	NULL, /* data */
-	mlfi_negotiate,
+    MG_NAME,
+    SMFI_VERSION,
+    SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_DELRCPT | SMFIF_CHGFROM,
+    mlfi_connect,
+    NULL, /* helo */
+    mlfi_envfrom,
+    mlfi_envrcpt,
+    mlfi_header,
+    mlfi_eoh,
+    NULL, /* body */
+    mlfi_eom,
+    mlfi_abort,
+    mlfi_close,
+    NULL, /* unknown */
+    NULL, /* data */
+    mlfi_negotiate,
 };
 
 /* ---------------------------------------------------------------- */
@@ -1127,7 +1138,8 @@ mg_housekeeping(void *arg)
 		pthread_mutex_unlock(&hk_lock);
 		s = mg_snap_get();
 		now = time(NULL);
-		sync_every = s->cfg->counter_sync > 0 ? s->cfg->counter_sync : 1;
+		sync_every =
+		    s->cfg->counter_sync > 0 ? s->cfg->counter_sync : 1;
 		if ((st = mg_store()) == NULL) {
 			mg_store_try_open(s->cfg, 0);
 		} else {
@@ -1175,7 +1187,7 @@ mg_drop_privileges(const char *user, const char *sock)
 	    chown(sock + 5, pw->pw_uid, pw->pw_gid) < 0)
 		og_log_fatal("chown %s: %s", sock + 5, strerror(errno));
 	else if (sock != NULL && strncmp(sock, "local:", 6) == 0 &&
-	    chown(sock + 6, pw->pw_uid, pw->pw_gid) < 0)
+	         chown(sock + 6, pw->pw_uid, pw->pw_gid) < 0)
 		og_log_fatal("chown %s: %s", sock + 6, strerror(errno));
 	if (setgid(pw->pw_gid) < 0 || initgroups(pw->pw_name, pw->pw_gid) < 0 ||
 	    setuid(pw->pw_uid) < 0)
