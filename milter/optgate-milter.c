@@ -336,6 +336,7 @@ typedef struct mg_msg {
 	size_t hdr_bytes;
 	int n_lu, n_lup, n_stream_hdr, n_token_hdr, n_fbid;
 	int hdr_dropped;
+	int overflow; /* recipients past MG_RCPT_MAX (sendmail(1) only) */
 } mg_msg;
 
 typedef struct mg_conn {
@@ -663,9 +664,15 @@ mlfi_envrcpt(SMFICTX *ctx, char **argv)
 	m = &c->msg;
 	st = m->st_final ? m->st_env : NULL;
 	if (m->nrcpt >= MG_RCPT_MAX) {
-		/* Postfix and Sendmail send the rest in a new transaction. */
-		if (c->non_smtpd)
+		/*
+		 * Postfix and Sendmail send the rest in a new transaction.
+		 * sendmail(1) mail may not be refused here: it is refused
+		 * at end of message if it is stream mail.
+		 */
+		if (c->non_smtpd) {
+			m->overflow = 1;
 			return SMFIS_CONTINUE;
+		}
 		snprintf(t, sizeof(t),
 		    "Too many recipients: optgate takes "
 		    "at most %d per message",
@@ -932,6 +939,17 @@ mlfi_eom(SMFICTX *ctx)
 			goto tempfail;
 		goto out;
 	}
+	if (m->overflow) {
+		/* Recipients we never saw must not go out unchecked. */
+		snprintf(t, sizeof(t),
+		    "Too many recipients: optgate takes at most %d per "
+		    "message of stream %s",
+		    MG_RCPT_MAX, st->name);
+		mg_setreply(ctx, 550, "5.5.3", t);
+		mg_log_msg(ctx, c, "reject", "over %d recipients", MG_RCPT_MAX);
+		ret = SMFIS_REJECT;
+		goto out;
+	}
 	for (i = 0; i < m->nrcpt; i++)
 		if (m->rcpt[i].state != MG_R_DROP)
 			nlive++;
@@ -996,7 +1014,8 @@ mlfi_eom(SMFICTX *ctx)
 		        : 451,
 		    first_refusal.dsn[0] ? first_refusal.dsn : "4.3.0",
 		    first_refusal.text);
-		return SMFIS_TEMPFAIL;
+		ret = SMFIS_TEMPFAIL;
+		goto out;
 	}
 
 	for (i = 0; i < m->nrcpt; i++)
