@@ -745,13 +745,19 @@ static const char *
 result_word(const req *r)
 {
 	size_t i;
-	int applied = 0;
+	int applied = 0, skipped = 0;
 
 	if (r->job.rc != 0)
 		return "failed";
-	for (i = 0; i < r->nch; i++)
+	for (i = 0; i < r->nch; i++) {
 		if (r->results[i] == OG_APPLIED)
 			applied = 1;
+		else if (r->results[i] == OG_SKIPPED_OLDER ||
+		    r->results[i] == OG_SKIPPED_OPTOUT)
+			skipped = 1;
+	}
+	if (skipped)
+		return applied ? "partly-applied" : "skipped";
 	return applied ? "applied" : "unchanged";
 }
 
@@ -785,6 +791,10 @@ committed(req *r)
 		return respond_short(r, MHD_HTTP_OK, r->st, M_TITLE,
 		    M_DONE_ONE, label, 1);
 	}
+	if (strcmp(result_word(r), "partly-applied") == 0 ||
+	    strcmp(result_word(r), "skipped") == 0)
+		return render_page(r, MHD_HTTP_OK,
+		    unsubd_msg(r->lang, M_PARTLY), 1);
 	return render_page(r, MHD_HTTP_OK,
 	    unsubd_msg(r->lang, r->kind == K_ALL ? M_DONE_ALL : M_SAVED), 0);
 }
@@ -960,13 +970,17 @@ handler(void *cls, struct MHD_Connection *conn, const char *url,
 		return MHD_YES;
 	}
 	if (*upload_size > 0) {
+		/*
+		 * Past the cap the rest is read and dropped (libmicrohttpd
+		 * cannot answer in the middle of an upload); the deadline
+		 * bounds how long that may take.
+		 */
 		if (!r->too_big &&
-		    og_buf_add(&r->body, upload, *upload_size) != 0)
+		    og_buf_add(&r->body, upload, *upload_size) != 0) {
 			r->too_big = 1;
+			og_buf_free(&r->body);
+		}
 		*upload_size = 0;
-		if (r->too_big)
-			return respond_short(r, MHD_HTTP_CONTENT_TOO_LARGE,
-			    NULL, M_ERROR, M_TOOBIG, NULL, 0);
 		return MHD_YES;
 	}
 	if (r->state == 2)

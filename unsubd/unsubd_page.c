@@ -102,6 +102,12 @@ static const char *const msgs[M_NMSG][UNSUBD_NLANG] = {
 	    "Nada que cambiar."},
 	[M_ERROR] = {"Something went wrong", "Algo deu errado",
 	    "Algo salió mal"},
+	[M_PARTLY] = {"Some of your choices could not be saved just now. "
+		      "Please check them and save again in a moment.",
+	    "Algumas escolhas não puderam ser salvas agora. Confira e salve "
+	    "novamente em instantes.",
+	    "Algunas preferencias no se pudieron guardar ahora. Revíselas y "
+	    "guárdelas de nuevo en un momento."},
 };
 
 static const char *const lang_names[UNSUBD_NLANG] = {
