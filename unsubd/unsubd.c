@@ -1326,7 +1326,8 @@ main(int argc, char **argv)
 			(void)og_store_reader_check(store);
 		}
 	}
-	og_log_info("stopping");
+	og_log_info("stopping: deadline: cut %llu request(s)",
+	    (unsigned long long)unsubd_reaper_cut());
 	for (i = 0; i < nl; i++)
 		(void)MHD_quiesce_daemon(d[i]);
 	/* Let queued opt-outs finish: their connections then resume. */

@@ -25,6 +25,15 @@ ud_setup() {
 	UD_DIR=$(mktemp -d "$TOP/$BUILD/tmp/unsubd.XXXXXX")
 	CONF=$UD_DIR/optgate.conf
 	UD_URL=http://127.0.0.1:$UD_PORT
+	# Defaults for the [unsubd] keys the caller does not set.
+	_extra=${2:-}
+	for _kv in "timeout = 3s" "rate_limit = 0" "token_max_age = 30d"; do
+		case "$_extra" in
+		*"${_kv%% *} ="*) ;;
+		*) _extra="$_extra
+$_kv" ;;
+		esac
+	done
 	cat >"$CONF" <<EOC
 [store]
 path = $UD_DIR/store
@@ -35,10 +44,7 @@ file = $UD_DIR/keys
 full_address = no
 [unsubd]
 listen = 127.0.0.1:$UD_PORT
-timeout = 3s
-rate_limit = 0
-token_max_age = 30d
-${2:-}
+$_extra
 
 [stream news]
 match = header:X-Optgate-Stream=news
