@@ -203,6 +203,8 @@ head(og_buf *b, int lang, const og_stream *st, int title)
 	    "h1{font-size:1.4rem;margin:.4rem 0 .8rem}\n"
 	    "nav{font-size:.95rem;margin-bottom:.5rem}\n"
 	    "nav a{color:#0b4f9c;margin-right:.8rem}\n"
+	    "nav a[aria-current]{color:#1a1a1a;font-weight:700;"
+	    "text-decoration:none}\n"
 	    "a{color:#0b4f9c}\n"
 	    "fieldset{border:1px solid #767676;border-radius:.4rem;"
 	    "margin:1rem 0;padding:.6rem .8rem}\n"
