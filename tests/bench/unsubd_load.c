@@ -6,8 +6,8 @@
  * the status counts.
  *
  *   unsubd_load -p PORT -c CLIENTS -n REQUESTS [-t SECONDS] [-g] PATHFILE
- *   unsubd_load -k KEYSFILE -s STREAM -m N    print N token paths for
- *                                             user0..N-1@bench.example
+ *   unsubd_load -k KEYSFILE -s STREAM -m N [-f FIRST]
+ *                           print N token paths for userFIRST..@bench.example
  * Built by the bench script against liboptgate (for the tokens).
  */
 #define _GNU_SOURCE
@@ -170,13 +170,14 @@ main(int argc, char **argv)
 	double el, *ok;
 
 	const char *keys = NULL, *stream = NULL;
-	int make = 0;
+	int make = 0, first = 0;
 
-	while ((ch = getopt(argc, argv, "p:c:n:t:gk:s:m:")) != -1) {
+	while ((ch = getopt(argc, argv, "p:c:n:t:gk:s:m:f:")) != -1) {
 		switch (ch) {
 		case 'k': keys = optarg; break;
 		case 's': stream = optarg; break;
 		case 'm': make = atoi(optarg); break;
+		case 'f': first = atoi(optarg); break;
 		case 'p': port = atoi(optarg); break;
 		case 'c': clients = atoi(optarg); break;
 		case 'n': total = atoi(optarg); break;
@@ -194,7 +195,8 @@ main(int argc, char **argv)
 			return 2;
 		}
 		for (i = 0; i < make; i++) {
-			snprintf(key, sizeof(key), "user%d@bench.example", i);
+			snprintf(key, sizeof(key), "user%d@bench.example",
+			    first + i);
 			if (og_token_make(kr, OG_TOKEN_UNSUB, key, stream,
 				time(NULL), tok, sizeof(tok)) != 0)
 				return 2;
