@@ -1243,6 +1243,9 @@ main(int argc, char **argv)
 			og_log_fatal("cannot read TLS certificate or key");
 		tls = 1;
 	}
+	/* Detach before any thread exists and before the store opens. */
+	if (!fg && daemon(0, 0) != 0)
+		og_log_fatal("cannot detach: %s", strerror(errno));
 	drop_privileges(cfg->unsubd_user);
 
 	memset(&so, 0, sizeof(so));
