@@ -445,8 +445,10 @@ mg_env_final(const og_config *cfg, const og_stream *st)
 /*
  * With [milter] policyd = yes, optgate-policyd decides and counts every
  * recipient of a stream found without headers (it asks the same
- * og_config_find_stream at RCPT and counts at END-OF-MESSAGE); the
- * milter then only adds headers.  A stream that only a header rule finds
+ * og_config_find_stream at RCPT and counts at END-OF-MESSAGE) when no
+ * header rule comes before that stream (policyd answers DUNNO then, as
+ * the stream is not known before the headers); the milter then only adds
+ * headers.  A stream that only a header rule finds
  * is decided and counted here.  So each recipient is decided once and
  * counted once, whichever of the two daemons sees it.
  */
@@ -455,7 +457,7 @@ mg_policyd_owns(const mg_conn *c, const og_stream *st)
 {
 	/* sendmail(1)/pickup mail never meets the policy service. */
 	return c->snap->cfg->milter_policyd && !c->non_smtpd && st != NULL &&
-	       st == c->msg.st_env;
+	       c->msg.st_final && st == c->msg.st_env;
 }
 
 /* ---------------------------------------------------------------- */

@@ -22,7 +22,11 @@ for p in optgate optgate-milter; do
 	    exit 2; }
 done
 POLICYD=
-[ -x "$BIN/optgate-policyd" ] && POLICYD=$BIN/optgate-policyd
+PD=no
+if [ -x "$BIN/optgate-policyd" ]; then
+	POLICYD=$BIN/optgate-policyd
+	PD=yes
+fi
 
 say() { printf '\n== %s\n' "$*"; }
 
@@ -32,7 +36,7 @@ PIDS=
 demo_cleanup() {
 	for p in $PIDS; do kill "$p" 2>/dev/null; done
 	for p in $PIDS; do wait "$p" 2>/dev/null; done
-	rm -rf "$DEMO"
+	[ "${DEMO_KEEP:-0}" = 1 ] || rm -rf "$DEMO"
 }
 trap 'demo_cleanup' EXIT
 trap 'exit 130' INT TERM HUP
@@ -49,20 +53,10 @@ file = $DEMO/keys
 socket = unix:$DEMO/milter.sock
 user = postfix
 feedback_id_sender = shop
-policyd = ${POLICYD:+yes}${POLICYD:-no}
+policyd = $PD
 [policyd]
 listen = inet:127.0.0.1:25510
 user = postfix
-
-; The monthly newsletter: the sending app marks it with a header.
-[stream newsletter]
-match = header:X-Optgate-Stream=newsletter
-class = marketing
-consent = confirmed
-caps = 1/7d
-refuse = reject
-unsubscribe = https://unsub.shop.example/u/%t, mailto:unsub+%t@shop.example
-feedback_id = %s:nov:marketing
 
 ; Offers of a co-registration partner, recognised by envelope sender.
 [stream partner-offers]
@@ -74,6 +68,16 @@ caps = 2/7d
 refuse = reject
 unsubscribe = https://unsub.shop.example/u/%t
 verp = bounce+%t@shop.example
+
+; The monthly newsletter: the sending app marks it with a header.
+[stream newsletter]
+match = header:X-Optgate-Stream=newsletter
+class = marketing
+consent = confirmed
+caps = 1/7d
+refuse = reject
+unsubscribe = https://unsub.shop.example/u/%t, mailto:unsub+%t@shop.example
+feedback_id = %s:nov:marketing
 EOF
 cat "$C" | sed -n '/^\[stream/,$p' | grep -v '^;' | sed 's/^/   /'
 
@@ -124,6 +128,18 @@ until [ -S "$DEMO/milter.sock" ] || [ $i -ge 100 ]; do
 	sleep 0.05
 	i=$((i + 1))
 done
+if [ ! -S "$DEMO/milter.sock" ]; then
+	echo "make demo: optgate-milter did not start:" >&2
+	cat "$DEMO/milter.log" >&2
+	exit 1
+fi
+if [ -n "$POLICYD" ]; then
+	i=0
+	until ss -ltn | grep -q '127.0.0.1:25510 ' || [ $i -ge 100 ]; do
+		sleep 0.05
+		i=$((i + 1))
+	done
+fi
 pf_init 25500 25501 "smtpd_milters=unix:$DEMO/milter.sock" \
     "non_smtpd_milters=unix:$DEMO/milter.sock" \
     milter_default_action=tempfail milter_protocol=6 || exit 1
@@ -134,7 +150,12 @@ fi
 # postfix.sh owns the EXIT trap from here on.
 pf_cleanup_add demo_cleanup
 pf_start 25500 25501 || { cat "$DEMO/milter.log"; exit 1; }
-echo "   optgate-milter: yes   optgate-policyd: ${POLICYD:+yes}${POLICYD:-no (not built)}"
+if [ -n "$POLICYD" ]; then
+	echo "   optgate-policyd at RCPT: envelope streams (partner-offers);"
+	echo "   optgate-milter: header streams (newsletter) and every header"
+else
+	echo "   optgate-milter decides everything (optgate-policyd is not built)"
+fi
 
 newsletter() { # RCPT
 	cat >"$DEMO/msg" <<EOF
@@ -185,16 +206,26 @@ for p in ana bruno carla diego eva fabio gabi hugo; do
 done
 pf_wait_queue_empty 20
 
-# Reasons: the decision's log line (milter or policyd).
-reason() { # RCPT STREAM
-	cat "$DEMO/milter.log" "$DEMO/policyd.log" 2>/dev/null |
-	    grep "to=<$1>" | grep "stream=$2," | tail -1 |
-	    sed -n 's/.*reason=//p'
+# Reasons: the decision's log line; where: which daemon, at which stage.
+decision() { # RCPT STREAM -> "where|reason"
+	l=$(grep -h "to=<$1>.*stream=$2," "$DEMO/policyd.log" 2>/dev/null |
+	    tail -1)
+	if [ -n "$l" ]; then
+		w="RCPT, policyd"
+	else
+		l=$(grep -h "to=<$1>.*stream=$2," "$DEMO/milter.log" | tail -1)
+		case "$l" in
+		*NOQUEUE:*) w="RCPT, milter" ;;
+		"") w="-" ;;
+		*) w="end of data, milter" ;;
+		esac
+	fi
+	printf '%s|%s' "$w" "$(echo "$l" | sed -n 's/.*reason=//p')"
 }
 {
-	printf 'RECIPIENT|STREAM|VERDICT|REASON\n'
+	printf 'RECIPIENT|STREAM|VERDICT|DECIDED AT|REASON\n'
 	while IFS='|' read -r r s v; do
-		printf '%s|%s|%s|%s\n' "$r" "$s" "$v" "$(reason "$r" "$s")"
+		printf '%s|%s|%s|%s\n' "$r" "$s" "$v" "$(decision "$r" "$s")"
 	done <"$DEMO/results"
 } | column -t -s '|' | sed 's/^/   /'
 

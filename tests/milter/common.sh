@@ -99,6 +99,12 @@ class = marketing
 consent = optin
 existing = keep
 unsubscribe = https://unsub.example.com/u/%t
+[stream late]
+# an envelope rule after header rules: not known until end of header
+match = sender:late@example.com
+class = marketing
+consent = optin
+unsubscribe = https://unsub.example.com/u/%t
 EOF
 }
 

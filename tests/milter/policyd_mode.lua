@@ -12,6 +12,13 @@ for i = 1, 2 do
 	check(mt.eom_check(conn, MT_HDRADD, "List-Unsubscribe"),
 	    "no List-Unsubscribe " .. i)
 end
+-- An envelope stream after a header rule is not known at RCPT: policyd
+-- answers DUNNO for it, so the milter decides it at end of message.
+mg_mail(conn, "<late@example.com>")
+check(mg_rcpt(conn, "<out@example.com>") == SMFIR_CONTINUE, "rcpt")
+mg_headers(conn, std_headers())
+check(mg_eom(conn) == SMFIR_REPLYCODE,
+    "envelope stream after a header rule not decided by the milter")
 mg_mail(conn, "<news@example.com>")
 check(mg_rcpt(conn, "<out@example.com>") == SMFIR_CONTINUE, "rcpt")
 mg_headers(conn, std_headers({{"X-Optgate-Stream", "newsletter"}}))
