@@ -40,6 +40,8 @@ demo_cleanup() {
 }
 trap 'demo_cleanup' EXIT
 trap 'exit 130' INT TERM HUP
+# postfix.sh takes over the EXIT trap at pf_init; it runs this then.
+pf_cleanup_add demo_cleanup
 
 say "A store and two streams ($DEMO)"
 (umask 077 && "$BIN/optgate" keygen >"$DEMO/keys")
@@ -147,8 +149,6 @@ if [ -n "$POLICYD" ]; then
 	pf_conf "$PF_EXTRA" \
 	    "smtpd_end_of_data_restrictions=check_policy_service inet:127.0.0.1:25510"
 fi
-# postfix.sh owns the EXIT trap from here on.
-pf_cleanup_add demo_cleanup
 pf_start 25500 25501 || { cat "$DEMO/milter.log"; exit 1; }
 if [ -n "$POLICYD" ]; then
 	echo "   optgate-policyd at RCPT: envelope streams (partner-offers);"

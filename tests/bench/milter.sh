@@ -38,6 +38,8 @@ bench_cleanup() {
 }
 trap bench_cleanup EXIT
 trap 'exit 130' INT TERM HUP
+# postfix.sh takes over the EXIT trap at pf_init; it runs this then.
+pf_cleanup_add bench_cleanup
 
 wait_sock() { # unix path or tcp port
 	_i=0
@@ -130,7 +132,6 @@ done
 # --- Postfix: one smtpd per configuration ------------------------------
 pf_init 25240 25241 milter_default_action=tempfail milter_protocol=6 \
     default_process_limit=150 || exit 1
-pf_cleanup_add bench_cleanup
 U="unix:$D/sock"
 T="inet:127.0.0.1"
 CONFIGS="postfix floor-unix floor-tcp optgate-unix optgate-tcp dkim-unix dkim-tcp optgate+dkim-unix optgate+dkim-tcp"

@@ -18,6 +18,8 @@ fi
 . "$TOP/tests/lib/postfix.sh"
 
 mg_init
+# tests/lib/postfix.sh takes over the EXIT trap at pf_init: stop ours there.
+pf_cleanup_add mg_cleanup
 mg_wait_free 25220 25221 10065 || exit 1
 C=$MG_DIR/optgate.conf
 mg_config "$C" "unix:$MG_DIR/milter.sock" "user = postfix
@@ -43,7 +45,6 @@ pf_start 25220 25221 "smtpd_milters=unix:$MG_DIR/milter.sock" \
     "smtpd_recipient_restrictions=check_policy_service inet:127.0.0.1:10065, permit_mynetworks, reject" \
     "smtpd_end_of_data_restrictions=check_policy_service inet:127.0.0.1:10065" ||
     exit 1
-pf_cleanup_add mg_cleanup
 
 r=""
 for n in 1 2 3; do

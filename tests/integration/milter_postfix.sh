@@ -12,6 +12,8 @@
 . "$TOP/tests/lib/postfix.sh"
 
 mg_init
+# tests/lib/postfix.sh takes over the EXIT trap at pf_init: stop ours there.
+pf_cleanup_add mg_cleanup
 mg_wait_free 25200 25201 25202 10062 || exit 1
 C=$MG_DIR/optgate.conf
 mg_config "$C" "unix:$MG_DIR/milter.sock" "user = postfix"
@@ -33,8 +35,6 @@ pf_init 25200 25201 "smtpd_milters=unix:$MG_DIR/milter.sock" \
 pf_master "127.0.0.1:25202 inet n - n - - smtpd
   -o smtpd_milters=inet:127.0.0.1:10062"
 pf_start 25200 25201 || exit 1
-# postfix.sh owns the EXIT trap now.
-pf_cleanup_add mg_cleanup
 
 uid=$(awk '/^Uid:/ {print $2}' "/proc/$(mg_pid)/status")
 is "privileges dropped to [milter] user" "$uid" "$(id -u postfix)"
