@@ -305,6 +305,29 @@ mg_store_try_open(const og_config *cfg, int force)
 	pthread_mutex_unlock(&store_lock);
 }
 
+/*
+ * This callback's read handle, or NULL (logged) when the store cannot be
+ * read now: the gate then gives the store-error verdict.
+ */
+static og_rtxn *
+mg_rbegin(SMFICTX *ctx)
+{
+	og_store *store = mg_store();
+	og_rtxn *tx = NULL;
+	const char *q;
+	int rc;
+
+	if (store == NULL)
+		return NULL;
+	if ((rc = og_store_rbegin(store, &tx)) < 0) {
+		q = smfi_getsymval(ctx, "i");
+		og_log_warn("%s: cannot read the store: %s",
+		    q != NULL && *q != '\0' ? q : "NOQUEUE", og_strerror(rc));
+		return NULL;
+	}
+	return tx;
+}
+
 /* ---------------------------------------------------------------- */
 /* Per-connection and per-message state                              */
 
@@ -344,6 +367,7 @@ typedef struct mg_conn {
 	char client_name[256];
 	char client_addr[INET6_ADDRSTRLEN + 8];
 	int non_smtpd; /* mail from sendmail(1)/pickup: never refuse at RCPT */
+	unsigned long nr; /* SMFIP_NR_* negotiated: those events get no reply */
 	mg_msg msg;
 } mg_conn;
 
@@ -547,6 +571,7 @@ mlfi_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
     unsigned long f2, unsigned long f3, unsigned long *pf0, unsigned long *pf1,
     unsigned long *pf2, unsigned long *pf3)
 {
+	mg_conn *c;
 	unsigned long want =
 	    SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_DELRCPT | SMFIF_CHGFROM;
 	unsigned long skip =
@@ -569,6 +594,10 @@ mlfi_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	*pf1 = (f1 & skip) | (f1 & noreply);
 	*pf2 = 0;
 	*pf3 = 0;
+	/* Connection state starts here: it must know what needs no reply. */
+	c = og_xcalloc(1, sizeof(*c));
+	c->nr = *pf1 & noreply;
+	smfi_setpriv(ctx, c);
 	/* Ask only for the macros used; Postfix then sends no others. */
 	if (f0 & SMFIF_SETSYMLIST) {
 		*pf0 |= SMFIF_SETSYMLIST;
@@ -604,12 +633,28 @@ mg_detect_non_smtpd(SMFICTX *ctx, const struct sockaddr *sa)
 	return 0;
 }
 
+/*
+ * For an event negotiated as "no reply" libmilter wants SMFIS_NOREPLY
+ * (it logs an error for anything else, and then sends no reply anyway).
+ */
 static sfsistat
-mlfi_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
+mg_nr(SMFICTX *ctx, unsigned long bit, sfsistat r)
 {
-	mg_conn *c = og_xcalloc(1, sizeof(*c));
+	mg_conn *c = smfi_getpriv(ctx);
+
+	if (r == SMFIS_CONTINUE && c != NULL && (c->nr & bit) != 0)
+		return SMFIS_NOREPLY;
+	return r;
+}
+
+static sfsistat
+mg_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
+{
+	mg_conn *c = smfi_getpriv(ctx);
 	const char *a;
 
+	if (c == NULL) /* an MTA that does not negotiate */
+		c = og_xcalloc(1, sizeof(*c));
 	c->snap = mg_snap_get();
 	og_strlcpy(c->client_name, hostname ? hostname : "unknown",
 	    sizeof(c->client_name));
@@ -632,12 +677,18 @@ mlfi_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
 }
 
 static sfsistat
-mlfi_envfrom(SMFICTX *ctx, char **argv)
+mlfi_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
+{
+	return mg_nr(ctx, SMFIP_NR_CONN, mg_connect(ctx, hostname, sa));
+}
+
+static sfsistat
+mg_envfrom(SMFICTX *ctx, char **argv)
 {
 	mg_conn *c = smfi_getpriv(ctx);
 	const char *sasl;
 
-	if (c == NULL)
+	if (c == NULL || c->snap == NULL)
 		return SMFIS_TEMPFAIL;
 	mg_msg_reset(&c->msg);
 	c->msg.sender = mg_unbracket(argv[0] ? argv[0] : "");
@@ -650,6 +701,12 @@ mlfi_envfrom(SMFICTX *ctx, char **argv)
 }
 
 static sfsistat
+mlfi_envfrom(SMFICTX *ctx, char **argv)
+{
+	return mg_nr(ctx, SMFIP_NR_MAIL, mg_envfrom(ctx, argv));
+}
+
+static sfsistat
 mlfi_envrcpt(SMFICTX *ctx, char **argv)
 {
 	mg_conn *c = smfi_getpriv(ctx);
@@ -658,10 +715,9 @@ mlfi_envrcpt(SMFICTX *ctx, char **argv)
 	const og_stream *st;
 	og_verdict v;
 	og_rtxn *tx = NULL;
-	og_store *store;
 	char t[200];
 
-	if (c == NULL || argv[0] == NULL)
+	if (c == NULL || c->snap == NULL || argv[0] == NULL)
 		return SMFIS_TEMPFAIL;
 	m = &c->msg;
 	st = m->st_final ? m->st_env : NULL;
@@ -710,8 +766,7 @@ mlfi_envrcpt(SMFICTX *ctx, char **argv)
 		return SMFIS_CONTINUE;
 	}
 	/* Known now: decide now, with the reason, like the policy service. */
-	if ((store = mg_store()) == NULL || og_store_rbegin(store, &tx) < 0)
-		tx = NULL;
+	tx = mg_rbegin(ctx);
 	og_gate_decide(
 	    c->snap->cfg, tx, st, m->sender, r->addr, og_time_now(), &v);
 	if (tx != NULL)
@@ -736,7 +791,7 @@ mlfi_envrcpt(SMFICTX *ctx, char **argv)
 }
 
 static sfsistat
-mlfi_header(SMFICTX *ctx, char *name, char *value)
+mg_header(SMFICTX *ctx, char *name, char *value)
 {
 	mg_conn *c = smfi_getpriv(ctx);
 	mg_msg *m;
@@ -744,7 +799,7 @@ mlfi_header(SMFICTX *ctx, char *name, char *value)
 	og_buf b;
 	size_t sz;
 
-	if (c == NULL)
+	if (c == NULL || c->snap == NULL)
 		return SMFIS_CONTINUE;
 	m = &c->msg;
 	cfg = c->snap->cfg;
@@ -789,14 +844,19 @@ mlfi_header(SMFICTX *ctx, char *name, char *value)
 }
 
 static sfsistat
+mlfi_header(SMFICTX *ctx, char *name, char *value)
+{
+	return mg_nr(ctx, SMFIP_NR_HDR, mg_header(ctx, name, value));
+}
+
+static sfsistat
 mlfi_eoh(SMFICTX *ctx)
 {
 	mg_conn *c = smfi_getpriv(ctx);
 
-	if (c == NULL)
-		return SMFIS_CONTINUE;
-	c->msg.st = mg_find(c, 1);
-	return SMFIS_CONTINUE;
+	if (c != NULL && c->snap != NULL)
+		c->msg.st = mg_find(c, 1);
+	return mg_nr(ctx, SMFIP_NR_EOH, SMFIS_CONTINUE);
 }
 
 /* Remove every copy of a header, from the last index down. */
@@ -924,7 +984,7 @@ mlfi_eom(SMFICTX *ctx)
 	char t[300];
 	sfsistat ret = SMFIS_CONTINUE;
 
-	if (c == NULL)
+	if (c == NULL || c->snap == NULL)
 		return SMFIS_TEMPFAIL;
 	memset(&first_refusal, 0, sizeof(first_refusal));
 	cfg = c->snap->cfg;
@@ -977,9 +1037,7 @@ mlfi_eom(SMFICTX *ctx)
 				m->rcpt[i].state = MG_R_PENDING;
 	}
 	if (decide) {
-		if ((store = mg_store()) == NULL ||
-		    og_store_rbegin(store, &tx) < 0)
-			tx = NULL;
+		tx = mg_rbegin(ctx);
 		for (i = 0; i < m->nrcpt; i++) {
 			mg_rcpt *r = &m->rcpt[i];
 

@@ -34,7 +34,7 @@ PIDS=
 bench_cleanup() {
 	for p in $PIDS; do kill "$p" 2>/dev/null; done
 	for p in $PIDS; do wait "$p" 2>/dev/null; done
-	rm -rf "$D"
+	[ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$D"
 }
 trap bench_cleanup EXIT
 trap 'exit 130' INT TERM HUP

@@ -82,6 +82,7 @@ like "store error: transactional accepted per on_store_error" \
 MG_SOCK=inet:10061@127.0.0.1
 mg_lua policyd_mode.lua
 
+
 mg_stop_all_check
 
 done_testing
