@@ -147,6 +147,43 @@ ok "sendmail(1): the bounce gives the reason" \
     pf_sink_grep 'unsubscribed'
 pf_sink_clear
 
+# --- SMTP clients that disconnect at every stage -------------------
+for stage in connect mail rcpt data headers; do
+	python3 - "$stage" <<'PY' 2>/dev/null
+import socket, sys
+stage = sys.argv[1]
+s = socket.create_connection(("127.0.0.1", 25200), timeout=10)
+f = s.makefile("rb")
+def cmd(line):
+    s.sendall(line.encode() + b"\r\n")
+    while True:
+        r = f.readline()
+        if r[3:4] != b"-":
+            return r
+f.readline()
+if stage != "connect":
+    cmd("EHLO client.optgate.test")
+    cmd("MAIL FROM:<news@example.com>")
+if stage in ("rcpt", "data", "headers"):
+    cmd("RCPT TO:<ok@example.com>")
+if stage in ("data", "headers"):
+    cmd("DATA")
+if stage == "headers":
+    s.sendall(b"From: <news@example.com>\r\nX-Optgate-Stream: newsletter\r\n")
+s.close()
+PY
+done
+msg "$MG_DIR/m8" ok@example.com newsletter
+out=$(pf_send news@example.com ok@example.com "$MG_DIR/m8")
+like "clients that vanished at each stage: the next message passes" "$out" \
+    "*DATA 250*"
+pf_sink_wait 1 20
+sleep 0.3 # smtp-sink writes the file as data arrives
+is "clients that vanished: nothing of theirs was delivered" \
+    "$(pf_sink_count)" 1
+ok "clients that vanished: milter still running" kill -0 "$(mg_pid)"
+pf_sink_clear
+
 # --- 100 concurrent sessions ----------------------------------------
 msg "$MG_DIR/m6" ok@example.com newsletter
 smtp-source -s 100 -m 200 -c -F "$MG_DIR/m6" -f news@example.com \
