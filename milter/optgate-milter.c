@@ -174,13 +174,14 @@ mg_reload(void)
 		return;
 	}
 	og_log_set_verbose(s->cfg->verbose);
+	/* Log while s is still ours alone: once published it may go. */
+	og_log_info("configuration reloaded from %s",
+	    s->cfg->path ? s->cfg->path : OG_CONFIG_DEFAULT);
 	pthread_mutex_lock(&snap_lock);
 	old = cur_snap;
 	cur_snap = s;
 	pthread_mutex_unlock(&snap_lock);
 	mg_snap_put(old);
-	og_log_info("configuration reloaded from %s",
-	    s->cfg->path ? s->cfg->path : OG_CONFIG_DEFAULT);
 }
 
 /* ---------------------------------------------------------------- */
@@ -1362,7 +1363,11 @@ main(int argc, char **argv)
 		(void)og_store_sync_counters(st);
 		og_store_close(st);
 	}
-	mg_snap_put(cur_snap);
+	pthread_mutex_lock(&snap_lock);
+	s = cur_snap;
+	cur_snap = NULL;
+	pthread_mutex_unlock(&snap_lock);
+	mg_snap_put(s);
 	og_log_info("stopped");
 	free(sock);
 	return rc == MI_SUCCESS ? 0 : 1;

@@ -201,7 +201,12 @@ msg "$MG_DIR/mout" out@example.com newsletter
 : >"$MG_DIR/sent"
 i=0
 while [ $i -lt 14 ]; do
-	[ $i -eq 6 ] && kill -9 "$(mg_pid)"
+	if [ $i -eq 6 ]; then
+		p=$(mg_pid)
+		kill -9 "$p"
+		wait "$p" 2>/dev/null
+		MG_PIDS=$(echo "$MG_PIDS" | tr ' ' '\n' | grep -vx "$p" | tr '\n' ' ')
+	fi
 	if [ $((i % 2)) -eq 0 ]; then r=ok; else r=out; fi
 	pf_send news@example.com "$r@example.com" "$MG_DIR/m$r" |
 	    sed -n "s/^DATA \([0-9]*\).*/$r \1/p; s/^MAIL \(4[0-9]*\).*/$r \1/p" \
@@ -224,5 +229,6 @@ out=$(PF_PORT=25202 pf_send promo@example.com ok2@example.com)
 like "TCP milter: message accepted" "$out" "*DATA 250*"
 like "TCP_NODELAY set on the accepted connection" "$(mg_log tcp)" \
     "*TCP_NODELAY on*"
+mg_stop_all_check
 
 done_testing
