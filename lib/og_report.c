@@ -276,16 +276,10 @@ add_tokens_str(og_report *out, const char *s)
 /* ------------------------------------------------------------------ */
 /* Classification                                                      */
 
-struct reason_rule {
-	const char *reason;
-	int class;
-	const char *const *phrases;
-};
-
 /*
- * Phrases MTAs put in their diagnostics, by reason.  Checked in table
- * order, so the specific ones (full, too big, disabled) come before the
- * generic "user unknown" and those before the catch-all "rejected".
+ * Phrases MTAs put in their diagnostics, by reason.  The reasons and the
+ * order they are tried in follow the widely used Sisimai taxonomy, so that
+ * "hard" means what list managers mean by it: the address is gone.
  */
 static const char *const ph_full[] = {"mailbox full", "mailbox is full",
     "mailbox has exceeded", "quota exceeded", "over quota", "overquota",
@@ -296,14 +290,22 @@ static const char *const ph_full[] = {"mailbox full", "mailbox is full",
     "disk quota", "mail box full", "mailbox quota", "storage limit",
     "no space left", "too much mail", "account is full", "quota full",
     "mailbox exceeds", "inbox is full", "full mailbox", "mailbox is over",
-    NULL};
+    "quota violation", "exceeded the storage", "is full", "quota",
+    "storage allocation", NULL};
 static const char *const ph_toobig[] = {"message too large",
     "message too big", "message is too large", "message is too big",
     "message size exceeds", "size exceeds", "exceeds the maximum size",
     "exceeds size limit", "too large for", "message length exceeds",
     "message file too big", "message size limit", "mail size limit",
-    "size limit", "exceeds maximum", "message too long", "is too large",
-    NULL};
+    "max message size", "exceeds maximum", "message too long",
+    "is too large", "size limit", NULL};
+static const char *const ph_expired[] = {"failing for a long time",
+    "retry time", "retry timeout", "delivery time expired",
+    "too long in queue", "could not be delivered within",
+    "message expired", "has expired", "after multiple retries",
+    "were last tried", "delivery attempts will continue",
+    "has not yet been delivered", "will be retried", "still trying",
+    "not yet been delivered", "delivery delayed", "delayed", NULL};
 static const char *const ph_suspend[] = {"account disabled",
     "account has been disabled", "account is disabled",
     "mailbox disabled", "mailbox is disabled", "mailbox has been disabled",
@@ -311,38 +313,66 @@ static const char *const ph_suspend[] = {"account disabled",
     "account is inactive", "mailbox is inactive", "inactive account",
     "account has been deactivated", "mailbox is frozen",
     "account is locked", "account expired", "mailbox has been suspended",
-    "deactivated", "not active", "is not activated", NULL};
+    "deactivated", "mailbox unavailable or not active",
+    "is not activated", "temporarily disabled", "mailbox is not active",
+    "account is frozen", "user suspended", "boite du destinataire archivee",
+    "is disabled", "disabled recipient", "account is blocked",
+    "temporary locked", "temporarily locked",
+    NULL};
 static const char *const ph_moved[] = {"has been moved", "has moved",
-    "address has changed", "no longer valid", NULL};
+    "address has changed", NULL};
 static const char *const ph_relay[] = {"relay access denied",
     "relaying denied", "relay denied", "relay not permitted",
-    "relaying not permitted", "relaying not allowed", "not permitted to relay",
-    "unable to relay", "we do not relay", "no relaying", "relay prohibited",
-    "not allowed to relay", "relaying mail to", "cannot relay",
-    "relay not allowed", "relaying is prohibited", NULL};
+    "relaying not permitted", "relaying not allowed",
+    "not permitted to relay", "unable to relay", "we do not relay",
+    "no relaying", "relay prohibited", "not allowed to relay",
+    "relaying mail to", "cannot relay", "relay not allowed",
+    "relaying is prohibited", "not a gateway", "relay to", NULL};
 static const char *const ph_user[] = {"user unknown", "unknown user",
     "no such user", "user not found", "user doesn't exist",
     "user does not exist", "unknown recipient", "recipient unknown",
     "recipient not found", "invalid recipient", "no such recipient",
     "recipient does not exist", "no such mailbox", "mailbox not found",
-    "mailbox unavailable", "mailbox does not exist",
+    "mailbox does not exist",
     "mailbox doesn't exist", "invalid mailbox", "unknown mailbox",
     "no mailbox", "mailbox not available", "unknown address",
     "address unknown", "addressee unknown", "invalid address",
     "no such address", "address does not exist", "address doesn't exist",
-    "email account does not exist", "account does not exist",
-    "account doesn't exist", "not a valid user", "not a valid mailbox",
-    "isn't a valid", "is not a valid", "unrouteable address",
-    "unknown local part", "unknown local-part", "not listed in",
-    "no account", "bad destination mailbox", "does not exist",
-    "doesn't exist", "no longer available", "recipient no longer",
+    "account does not exist", "account doesn't exist",
+    "not a valid user", "not a valid mailbox", "isn't a valid",
+    "unrouteable address", "unknown local part", "unknown local-part",
+    "not listed in", "no account", "bad destination mailbox",
+    "does not exist", "doesn't exist", "recipient no longer",
     "user invalid", "invalid user", "unknown or illegal",
     "doesn't have a", "does not have an account", "not our customer",
-    "user not known", "no valid recipients", "recipient rejected",
-    "addressee not", "no such person", "not found in directory",
-    "no longer active", "not exist", "was not found", "user missing",
-    "undeliverable address", "mailbox unknown", "name is not recognized",
-    "not a known user", "unknown in", "rejected: user", NULL};
+    "user not known", "no valid recipients", "addressee not",
+    "no such person", "not found in directory", "no longer active",
+    "user missing", "mailbox unknown", "name is not recognized",
+    "not a known user", "unknown in", "rejected: user",
+    "badrcptto", "no mailbox here", "sorry, no mailbox",
+    "not exist", "was not found", "user reject",
+    "destination addresses were unknown", "unknown e-mail address",
+    "said: 550 5.1.1", "recipient rejected", NULL};
+/* Phrases that name a missing mailbox whatever the status code says:
+ * Microsoft's directory-based edge blocking, Exchange's resolver. */
+static const char *const ph_user_strong[] = {
+    "recipient address rejected: access denied",
+    "recipientnotfound", "recipient not found by smtp address lookup",
+    NULL};
+/* What may override a status that says "unknown user". */
+static const char *const ph_blocked[] = {"blocked", "blacklist",
+    "black list", "block list", "blocklist", "spamhaus", "listed", "rbl",
+    "dnsbl", "reputation", "not allowed", "spf", NULL};
+static const char *const ph_filtered[] = {"filtered", "content filter",
+    "refused due to recipient preferences", "rejected by recipient",
+    "not accepting any mail", "only accepting mail from",
+    "due to extended inactivity",
+    "has restricted sms e-mail", "refuse to receive", NULL};
+static const char *const ph_sender[] = {"sender rejected",
+    "sender address rejected", "domain of sender", "sender verify",
+    "sender domain", "unroutable sender", "invalid sender", "bad sender",
+    "sender not", "rejected: sender", "envelope sender",
+    "sender is rejected", "address of sender", "from address", NULL};
 static const char *const ph_host[] = {"host unknown", "unknown host",
     "host not found", "domain not found", "domain does not exist",
     "no such domain", "unrouteable mail domain", "name service error",
@@ -350,121 +380,198 @@ static const char *const ph_host[] = {"host unknown", "unknown host",
     "couldn't find any host", "could not find any host",
     "domain name not found", "bad destination system",
     "unknown domain", "nxdomain", "unable to route", "no route to domain",
-    "mail domain", "dns error", "domain is not", NULL};
+    "dns error", "domain is not", "illegal host",
+    NULL};
 static const char *const ph_notaccept[] = {"does not accept mail",
-    "not accepting mail", "null mx", "accepts no mail", NULL};
+    "not accepting mail", "null mx", "accepts no mail",
+    "no smtp service", NULL};
+/* Everything a sender's reputation, content or the network explains. */
 static const char *const ph_block[] = {"blocked", "block list",
     "blocklist", "blacklist", "black list", "spam", "rbl", "dnsbl",
     "spamhaus", "spamcop", "barracuda", "reputation", "listed",
     "policy", "not allowed", "prohibited", "access denied", "denied",
-    "refused", "rejected", "reject", "filter", "virus", "malware",
-    "content", "dmarc", "spf", "dkim", "authentication", "unauthenticated",
-    "ptr", "reverse dns", "rdns", "helo", "too many", "rate limit",
-    "throttl", "try again", "temporar", "greylist", "graylist",
-    "timed out", "timeout", "connection", "expired", "too long",
-    "retry", "not permitted", "security", "syntax", "unsolicited",
-    "abuse", "forbidden", "fraud", "suspicious", "poor", "sender",
-    NULL};
+    "refused", "virus", "malware", "content", "dmarc", "spf", "dkim",
+    "authentication", "unauthenticated", "ptr", "reverse dns", "rdns",
+    "helo", "too many", "rate limit", "throttl", "try again", "temporar",
+    "greylist", "graylist", "timed out", "timeout", "connection",
+    "expired", "too long", "retry", "not permitted", "security",
+    "syntax", "unsolicited", "abuse", "forbidden", "fraud", "suspicious",
+    "poor", "rejected", "reject", "not delivered", "tls", "encrypt",
+    "loop", "hop count", "system", "resources", "congestion", "busy",
+    "unavailable", "error", NULL};
 
-static const struct reason_rule reason_rules[] = {
-    {"mailbox-full", OG_RC_SOFT, ph_full},
-    {"message-too-big", OG_RC_SOFT, ph_toobig},
-    {"mailbox-disabled", OG_RC_HARD, ph_suspend},
-    {"has-moved", OG_RC_HARD, ph_moved},
-    {"relay-denied", OG_RC_HARD, ph_relay},
-    {"user-unknown", OG_RC_HARD, ph_user},
-    {"host-unknown", OG_RC_HARD, ph_host},
-    {"not-accepting-mail", OG_RC_HARD, ph_notaccept},
-    {"blocked", OG_RC_SOFT, ph_block},
-};
-
-/* RFC 3463 enhanced status codes, for when the text says nothing known. */
-static const struct {
-	const char *code; /* "X.1.1" matched on subject.detail */
-	const char *reason;
-	int class;
-} status_rules[] = {
-    {"1.0", "user-unknown", OG_RC_HARD},
-    {"1.1", "user-unknown", OG_RC_HARD},
-    {"1.2", "host-unknown", OG_RC_HARD},
-    {"1.3", "user-unknown", OG_RC_HARD},
-    {"1.4", "user-unknown", OG_RC_HARD},
-    {"1.5", "user-unknown", OG_RC_HARD},
-    {"1.6", "has-moved", OG_RC_HARD},
-    {"1.10", "not-accepting-mail", OG_RC_HARD},
-    {"2.2", "mailbox-full", OG_RC_SOFT},
-    {"2.3", "message-too-big", OG_RC_SOFT},
-    {"3.2", "not-accepting-mail", OG_RC_HARD},
-    {"3.4", "message-too-big", OG_RC_SOFT},
-    {"4.4", "host-unknown", OG_RC_HARD},
-    {"4.7", "expired", OG_RC_SOFT},
-};
-
-/* Subjects whose failures are never the mailbox's fault. */
 static int
-status_soft_subject(const char *sub)
+match(const char *diag, const char *const *ph)
 {
-	/* 1.7/1.8 bad sender; 2.x mailbox status other than moved/unknown;
-	 * 3.x system; 4.x network; 5.x protocol; 6.x content; 7.x policy. */
-	return strcmp(sub, "1.7") == 0 || strcmp(sub, "1.8") == 0 ||
-	    sub[0] == '2' || sub[0] == '3' || sub[0] == '4' ||
-	    sub[0] == '5' || sub[0] == '6' || sub[0] == '7';
+	if (diag == NULL || diag[0] == '\0')
+		return 0;
+	for (; *ph != NULL; ph++)
+		if (ci_has(diag, *ph))
+			return 1;
+	return 0;
 }
 
-int
-og_report_classify(const char *status, int smtp_code, const char *diag,
-    const char **reason)
+/* Reason named by an enhanced status code (RFC 3463), or NULL. */
+static const char *
+status_name(const char *status)
 {
-	const char *dummy;
-	int klass = 0;
-	const char *sub = NULL;
+	static const struct {
+		const char *sub;
+		const char *name;
+	} tab[] = {
+	    {"1.0", "user-unknown"}, {"1.1", "user-unknown"},
+	    {"1.2", "host-unknown"}, {"1.3", "user-unknown"},
+	    {"1.4", "filtered"}, {"1.5", "user-unknown"},
+	    {"1.6", "has-moved"}, {"1.7", "sender-rejected"},
+	    {"1.8", "sender-rejected"}, {"1.9", "system-error"},
+	    {"1.10", "not-accepting-mail"}, {"2.0", "filtered"},
+	    {"2.1", "filtered"}, {"2.2", "mailbox-full"},
+	    {"2.3", "message-too-big"}, {"2.4", "filtered"},
+	    {"3.0", "system-error"}, {"3.1", "system-full"},
+	    {"3.2", "not-accepting-mail"}, {"3.3", "system-error"},
+	    {"3.4", "message-too-big"}, {"3.5", "system-error"},
+	    {"4.0", "network-error"}, {"4.1", "network-error"},
+	    {"4.2", "network-error"}, {"4.3", "system-error"},
+	    {"4.4", "host-unknown"}, {"4.5", "too-many-connections"},
+	    {"4.6", "network-error"}, {"4.7", "expired"},
+	};
 
-	if (reason == NULL)
-		reason = &dummy;
+	if (status == NULL || status[0] == '\0' || status[1] != '.')
+		return NULL;
+	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
+		if (strcmp(status + 2, tab[i].sub) == 0)
+			return tab[i].name;
+	switch (status[2]) {
+	case '5':
+		return "syntax-error";
+	case '6':
+		return "content-error";
+	case '7':
+		return "security-error";
+	}
+	return NULL;
+}
+
+static int
+name_class(const char *name)
+{
+	static const char *const hard[] = {"user-unknown", "host-unknown",
+	    "has-moved", "not-accepting-mail", "mailbox-disabled",
+	    "relay-denied", NULL};
+
+	for (const char *const *p = hard; *p != NULL; p++)
+		if (strcmp(name, *p) == 0)
+			return OG_RC_HARD;
+	return OG_RC_SOFT;
+}
+
+/*
+ * The SMTP command a failure answered, from the diagnostic: "RCPT",
+ * "MAIL", "DATA", "CONN" or "".  The last one named wins, as transcripts
+ * name the earlier commands before the one that failed.
+ */
+static const char *
+smtp_command(const char *diag)
+{
+	static const struct {
+		const char *pat, *cmd;
+	} tab[] = {
+	    {"HELO", "HELO"}, {"EHLO", "HELO"}, {"MAIL F", "MAIL"},
+	    {"MAIL FROM", "MAIL"}, {"RCPT", "RCPT"}, {"rcpt to", "RCPT"},
+	    {"DATA", "DATA"}, {"end of data", "DATA"},
+	    {"after end of data", "DATA"}, {"end of message", "DATA"},
+	};
+	const char *best = "";
+	const char *bestp = NULL;
+
+	if (diag == NULL)
+		return "";
+	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {
+		const char *p = islower((unsigned char)tab[i].pat[0]) ?
+		    ci_memmem(diag, strlen(diag), tab[i].pat) :
+		    strstr(diag, tab[i].pat);
+
+		if (p != NULL && (bestp == NULL || p >= bestp)) {
+			bestp = p;
+			best = tab[i].cmd;
+		}
+	}
+	return best;
+}
+
+static int
+classify(const char *status, int smtp_code, const char *cmd,
+    const char *diag, const char **reason)
+{
+	const char *name = status_name(status);
+	int klass = 0;
+	int cls;
+
 	*reason = "unknown";
 	if (status != NULL && (status[0] == '2' || status[0] == '4' ||
-	    status[0] == '5') && status[1] == '.') {
+	    status[0] == '5') && status[1] == '.')
 		klass = status[0] - '0';
-		sub = status + 2;
-	} else if (smtp_code >= 200 && smtp_code < 600) {
+	else if (smtp_code >= 200 && smtp_code < 600)
 		klass = smtp_code / 100;
-	}
 	if (klass == 2) {
 		*reason = "delivered";
 		return OG_RC_IGNORE;
 	}
-	if (diag != NULL && diag[0] != '\0') {
-		for (size_t i = 0; i < sizeof(reason_rules) /
-		    sizeof(reason_rules[0]); i++) {
-			const struct reason_rule *r = &reason_rules[i];
+	if (name == NULL)
+		name = "";
+	/* A temporary failure is never proof that the mailbox is gone. */
+#define RET(r, c)                                                    \
+	do {                                                         \
+		*reason = (r);                                       \
+		cls = (c);                                           \
+		return klass == 4 ? OG_RC_SOFT : cls;                \
+	} while (0)
 
-			for (const char *const *p = r->phrases; *p != NULL;
-			    p++) {
-				if (!ci_has(diag, *p))
-					continue;
-				*reason = r->reason;
-				/* A temporary failure is never proof that
-				 * the mailbox is gone. */
-				if (klass == 4)
-					return OG_RC_SOFT;
-				return r->class;
-			}
-		}
-	}
-	if (sub != NULL) {
-		for (size_t i = 0; i < sizeof(status_rules) /
-		    sizeof(status_rules[0]); i++) {
-			if (strcmp(sub, status_rules[i].code) == 0) {
-				*reason = status_rules[i].reason;
-				return klass == 4 ? OG_RC_SOFT :
-				    status_rules[i].class;
-			}
-		}
-		if (status_soft_subject(sub)) {
-			*reason = klass == 4 ? "temporary" : "rejected";
-			return OG_RC_SOFT;
-		}
-	}
+	if (strcmp(name, "mailbox-full") == 0 || match(diag, ph_full))
+		RET("mailbox-full", OG_RC_SOFT);
+	if (strcmp(name, "message-too-big") == 0 || match(diag, ph_toobig))
+		RET("message-too-big", OG_RC_SOFT);
+	if (strcmp(name, "expired") == 0 || match(diag, ph_expired))
+		RET("expired", OG_RC_SOFT);
+	if (match(diag, ph_suspend))
+		RET("mailbox-disabled", OG_RC_HARD);
+	if (match(diag, ph_user_strong))
+		RET("user-unknown", OG_RC_HARD);
+	/* "User unknown" is proof only when the status says so or the
+	 * server said it to RCPT TO; said to DATA it is a filter's. */
+	if (strcmp(name, "user-unknown") == 0 && !match(diag, ph_relay) &&
+	    !match(diag, ph_sender) && !match(diag, ph_moved) &&
+	    !match(diag, ph_notaccept) &&
+	    !(match(diag, ph_blocked) && !match(diag, ph_user)))
+		RET("user-unknown", OG_RC_HARD);
+	if (strcmp(name, "user-unknown") != 0 && strcmp(cmd, "RCPT") == 0 &&
+	    match(diag, ph_user) && !match(diag, ph_sender))
+		RET("user-unknown", OG_RC_HARD);
+	if ((strcmp(name, "filtered") == 0 && (match(diag, ph_user) ||
+	    match(diag, ph_filtered))) ||
+	    (strcmp(cmd, "DATA") == 0 &&
+	    (match(diag, ph_filtered) || match(diag, ph_user))) ||
+	    match(diag, ph_filtered))
+		RET("filtered", OG_RC_SOFT);
+	if (cmd[0] == '\0' && (name[0] == '\0' || strcmp(status + 1,
+	    ".0.0") == 0) && match(diag, ph_user) && !match(diag, ph_sender))
+		RET("user-unknown", OG_RC_HARD);
+	if (strcmp(name, "sender-rejected") == 0 || match(diag, ph_sender))
+		RET("sender-rejected", OG_RC_SOFT);
+	if (strcmp(name, "host-unknown") == 0 || match(diag, ph_host))
+		RET("host-unknown", OG_RC_HARD);
+	if (match(diag, ph_relay))
+		RET("relay-denied", OG_RC_HARD);
+	if (strcmp(name, "has-moved") == 0 || match(diag, ph_moved))
+		RET("has-moved", OG_RC_HARD);
+	if (strcmp(name, "not-accepting-mail") == 0 ||
+	    match(diag, ph_notaccept))
+		RET("not-accepting-mail", OG_RC_HARD);
+	if (match(diag, ph_block))
+		RET("blocked", OG_RC_SOFT);
+	if (name[0] != '\0')
+		RET(name, name_class(name));
+#undef RET
 	if (klass == 5) {
 		*reason = "permanent";
 		return OG_RC_HARD;
@@ -474,6 +581,16 @@ og_report_classify(const char *status, int smtp_code, const char *diag,
 		return OG_RC_SOFT;
 	}
 	return OG_RC_UNKNOWN;
+}
+
+int
+og_report_classify(const char *status, int smtp_code, const char *diag,
+    const char **reason)
+{
+	const char *dummy;
+
+	return classify(status != NULL ? status : "", smtp_code,
+	    smtp_command(diag), diag, reason != NULL ? reason : &dummy);
 }
 
 /* ------------------------------------------------------------------ */
@@ -524,9 +641,8 @@ find_status(const char *s, char *out, size_t outsize)
 
 /* First SMTP reply code (a 4xx/5xx number standing alone) in s, or 0. */
 static int
-find_smtp_code(const char *s)
+find_smtp_code_n(const char *s, size_t len)
 {
-	size_t len = strlen(s);
 
 	for (size_t i = 0; i + 3 <= len; i++) {
 		if ((s[i] != '4' && s[i] != '5') ||
@@ -545,6 +661,12 @@ find_smtp_code(const char *s)
 		    (s[i + 2] - '0');
 	}
 	return 0;
+}
+
+static int
+find_smtp_code(const char *s)
+{
+	return find_smtp_code_n(s, strlen(s));
 }
 
 /* ------------------------------------------------------------------ */
@@ -1111,7 +1233,7 @@ addr_line_kind(const char *line, size_t n, size_t a, size_t b)
 	}
 next:
 	/* Sendmail "550 5.1.1 <addr>... User unknown" and the like. */
-	if (find_smtp_code(line) != 0 || ci_memmem(line, n, "rcpt to") ||
+	if (find_smtp_code_n(line, n) != 0 || ci_memmem(line, n, "rcpt to") ||
 	    ci_memmem(line, n, "recipient") || ci_memmem(line, n, "address") ||
 	    ci_memmem(line, n, "user ") || ci_memmem(line, n, "mailbox"))
 		return 3;
@@ -1131,7 +1253,7 @@ gather_diag(const char *s, size_t len, size_t from, const char *line,
 	if (line + n > line + b)
 		(void)og_buf_add(&d, line + b, n - b);
 	if (line[0] != '\0' && (size_t)(line - s) < from &&
-	    find_smtp_code(line) != 0) {
+	    find_smtp_code_n(line, n) != 0) {
 		og_buf_reset(&d);
 		(void)og_buf_add(&d, line, n);
 	}
@@ -1419,7 +1541,7 @@ finish(parse_ctx *c, const char *human, size_t hlen)
 	for (int i = 0; i < r->nrcpt; i++) {
 		og_report_rcpt *rc = &r->rcpt[i];
 		int code;
-		const char *why = NULL;
+		const char *why = NULL, *cmd;
 
 		if (rc->class != OG_RC_UNKNOWN)
 			continue;
@@ -1451,7 +1573,17 @@ finish(parse_ctx *c, const char *human, size_t hlen)
 			rc->reason = "delivered";
 			continue;
 		}
-		rc->class = og_report_classify(rc->status, code, rc->diag,
+		cmd = smtp_command(rc->diag);
+		if (cmd[0] == '\0') {
+			/* The explanation may name the command apart from
+			 * the reply ("in reply to RCPT TO command"). */
+			char buf[4096];
+
+			copy_line(buf, sizeof(buf), human,
+			    hlen < sizeof(buf) ? hlen : sizeof(buf));
+			cmd = smtp_command(buf);
+		}
+		rc->class = classify(rc->status, code, cmd, rc->diag,
 		    &rc->reason);
 		if (rc->class == OG_RC_UNKNOWN && hlen > 0) {
 			/* No code at all: the prose says how final it is. */
@@ -1478,6 +1610,12 @@ finish(parse_ctx *c, const char *human, size_t hlen)
 				rc->class = OG_RC_SOFT;
 				rc->reason = "temporary";
 			}
+		}
+		/* A failure nobody explained proves nothing about the
+		 * mailbox: count it, do not suppress for good. */
+		if (rc->class == OG_RC_UNKNOWN && r->kind == OG_RK_DSN) {
+			rc->class = OG_RC_SOFT;
+			rc->reason = "unexplained";
 		}
 		if (rc->status[0] == '\0' && rc->class == OG_RC_HARD &&
 		    rc->reason != NULL) {
