@@ -16,6 +16,7 @@ SAN ?=
 WERROR ?= -Werror
 FUZZ_SECONDS ?= 60
 N ?= 10000000
+VERSION := 0.1.0
 
 PKGS := lmdb libcrypto libidn2 inih
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -23,7 +24,7 @@ PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 WARN := -Wall -Wextra -Wformat=2 -Wshadow -Wno-unused-parameter $(WERROR)
 CFLAGS ?= -O2 -g
-OG_CFLAGS := -std=c11 -D_GNU_SOURCE -Ilib $(WARN) $(PKG_CFLAGS) $(SAN) \
+OG_CFLAGS := -std=c11 -D_GNU_SOURCE -DOG_VERSION=\"$(VERSION)\" -Ilib $(WARN) $(PKG_CFLAGS) $(SAN) \
 	-MMD -MP
 OG_LDFLAGS := $(SAN)
 LIBS := $(PKG_LIBS) -lpthread

@@ -38,11 +38,11 @@ typedef struct og_verdict {
 	int refuse;      /* enum og_refuse: what the daemon does on REFUSE */
 	int code;        /* SMTP reply code: 250, 550, 450, 451 */
 	char dsn[8];     /* enhanced status: "5.7.1" */
-	char text[256];  /* reply text, for the sender */
+	char text[448];  /* reply text, for the sender (fits a 512-byte reply) */
 	char rule[24];   /* short token: ok, invalid, hard-bounce, complaint,
 			  * suppressed, optout, erased, no-consent, pending,
 			  * cap, store-error */
-	char reason[256]; /* for logs: "unsubscribed(all) 2026-11-02 one-click" */
+	char reason[384]; /* for logs: "unsubscribed(all) 2026-11-02 one-click" */
 	int64_t next_allowed; /* cap: when the next send would pass (0: n/a) */
 	char key[OG_ADDR_MAX + 1]; /* the recipient's match key ("" invalid) */
 } og_verdict;

@@ -14,7 +14,8 @@
  *                   cleanly after a crash it is moved aside and rebuilt
  *                   empty, with a warning.
  *
- * Record layout (one unnamed database per environment; every key starts
+ * Record layout (database "main" in each environment, plus "events" in
+ * consent, so that appended events fill their pages; every key starts
  * with a namespace byte; integers are big-endian so ranges scan in order;
  * every value starts with a version byte and unknown versions are refused):
  *
@@ -256,6 +257,8 @@ int og_store_hashed_get(og_rtxn *tx, int ns, const unsigned char *hash,
 
 /* HMAC-SHA256 of key under this store's secret (erasure hashes). */
 int og_store_hash(og_store *st, const char *key, unsigned char out[32]);
+/* The same through a read handle. */
+int og_store_hash_of(og_rtxn *tx, const char *key, unsigned char out[32]);
 
 /*
  * og_store_count_sends - record one accepted send at now for each of the

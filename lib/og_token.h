@@ -11,11 +11,11 @@
  *   key) | tag(16)
  * kid is authenticated as AAD.  stream_id is og_token_stream_id(name), a
  * 16-bit hash the config checks for collisions; day counts days since
- * 2020-01-01 UTC.  A 40-byte address gives a 98-character token.
+ * 2020-01-01 UTC.  A 40-byte address gives a 99-character token.
  *
  * Keys file: one key per line, "ID SECRET", ID 1..255, SECRET 32 bytes in
- * base64url (43 chars); '#' starts a comment.  The file must not be
- * readable by group or others.
+ * base64url (43 chars); '#' starts a comment.  The file must be a regular
+ * file without any group or other permission bits (0600 or 0400).
  *
  * LIMITS: tokens longer than OG_TOKEN_MAX characters are rejected before
  * decoding; at most 255 keys.
@@ -49,12 +49,16 @@ typedef struct og_token_info {
 
 /*
  * og_keyring_load - read a keys file.  Returns 0, OG_EIO (cannot open),
- * OG_EINVAL (bad line or permissions; err says "FILE:LINE: reason"),
- * OG_ENOKEY (no key in the file).  *out is freed with og_keyring_free.
+ * OG_EINVAL (bad line or permissions; err says "FILE:LINE: reason", or
+ * "FILE: reason" for the whole file), OG_ENOKEY (no key in the file).
+ * *out is freed with og_keyring_free.
  */
 int og_keyring_load(const char *path, og_keyring **out, char *err,
     size_t errlen);
-/* The same from a string (tests, fuzzing); no permission check. */
+/*
+ * The same from a string (tests, fuzzing); no permission check; err names
+ * the input "<string>".
+ */
 int og_keyring_parse(const char *text, og_keyring **out, char *err,
     size_t errlen);
 void og_keyring_free(og_keyring *kr);
@@ -63,7 +67,8 @@ uint8_t og_keyring_signing_id(const og_keyring *kr);
 
 /*
  * og_keygen_line - a new random key line "ID SECRET\n" for a keys file.
- * Returns 0 or OG_EIO (no randomness).  size >= 64.
+ * Returns 0, OG_EIO (no randomness), OG_EINVAL (id 0), OG_ETOOBIG
+ * (size < 64).
  */
 int og_keygen_line(uint8_t id, char *buf, size_t size);
 
@@ -73,7 +78,9 @@ uint16_t og_token_stream_id(const char *stream);
 /*
  * og_token_make - the token for (key, stream) issued at time now, signed
  * with the newest key.  out gets a NUL-terminated base64url string.
- * Returns 0, OG_ETOOBIG (out too small), OG_EINVAL (key too long).
+ * Returns 0, OG_ETOOBIG (out too small), OG_EINVAL (key empty or too
+ * long, purpose unknown, now before 2020 or after 2199), OG_EIO (no
+ * randomness or cipher failure), OG_ENOMEM.
  */
 int og_token_make(const og_keyring *kr, int purpose, const char *key,
     const char *stream, int64_t now, char *out, size_t outsize);

@@ -1,0 +1,1142 @@
+/*
+ * og_config.c - the INI configuration: one table row per key.
+ *
+ * Public: og_config_load, og_config_parse_string, og_config_ref/unref,
+ * og_config_stream*, og_config_find_stream, og_config_parse_caps/size,
+ * og_scope_parse/name, og_stream_needs_headers.
+ * Parsing uses libinih with our own line reader, so every message can name
+ * FILE:LINE.  All errors of a file are reported (through the report
+ * callback), the first one is returned; a config with any error is never
+ * returned to a program.
+ * Ownership: a snapshot is immutable after load and freed by the last
+ * og_config_unref (atomic reference count: safe across threads).
+ *
+ * LIMITS: file <= 1 MiB; lines as long as libinih's INI_MAX_LINE (longer
+ * lines are an error: use continuation lines, indented); OG_MULTI_MAX
+ * values per multi-valued key; OG_CAPS_MAX caps per stream or segment;
+ * 256 streams.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "og_buf.h"
+#include "og_config.h"
+#include "og_err.h"
+#include "og_time.h"
+#include "og_token.h"
+
+#define CONFIG_FILE_MAX (1024 * 1024)
+#define STREAMS_MAX 256
+
+enum ktype {
+	T_STR, T_BOOL, T_INT, T_SIZE, T_DUR, T_ENUM, T_LIST, T_MULTI,
+	T_CAPS, T_CAP1, T_MODE, T_MATCH
+};
+
+/* Where a key lives: the global struct or the current stream. */
+enum kwhere { W_GLOBAL, W_STREAM };
+
+struct key {
+	const char *section; /* "stream" for [stream NAME] */
+	const char *name;
+	enum ktype type;
+	const char *def;     /* default, parsed like a value; NULL: none */
+	size_t off;          /* offset of the field */
+	size_t cnt_off;      /* T_LIST/T_MULTI/T_CAPS: offset of the count */
+	int64_t min, max;    /* T_INT, T_DUR bounds */
+	const char *const *names; /* T_ENUM: names, index = value */
+};
+
+static const char *const classes[] = {"marketing", "transactional", NULL};
+static const char *const consents[] = {"none", "optin", "confirmed", NULL};
+static const char *const refuses[] = {"reject", "drop", "defer", NULL};
+static const char *const onerrs[] = {"tempfail", "accept", NULL};
+static const char *const scopes[] = {"", "all", "sender", "partner",
+    "stream", NULL};
+static const char *const spfmodes[] = {"off", "warn", "defer", "reject",
+    NULL};
+static const char *const existings[] = {"replace", "keep", NULL};
+static const char *const cases[] = {"insensitive", "sensitive", NULL};
+
+#define G(f) offsetof(og_config, f)
+#define S(f) offsetof(og_stream, f)
+#define DAY 86400LL
+#define YEAR (366 * DAY)
+
+static const struct key keys[] = {
+	{"store", "path", T_STR, "/var/lib/optgate", G(store_path), 0, 0, 0, NULL},
+	{"store", "map_size", T_SIZE, "4G", G(map_size), 0, 0, 0, NULL},
+	{"store", "counter_map_size", T_SIZE, "1G", G(counter_map_size), 0, 0, 0, NULL},
+	{"store", "max_readers", T_INT, "512", G(max_readers), 0, 16, 65536, NULL},
+	{"store", "counter_sync", T_DUR, "1s", G(counter_sync), 0, 1, 3600, NULL},
+	{"keys", "file", T_STR, "/etc/optgate/keys", G(keys_file), 0, 0, 0, NULL},
+	{"address", "gmail_dots", T_BOOL, "yes", G(gmail_dots), 0, 0, 0, NULL},
+	{"address", "plus_tags", T_LIST,
+	    "gmail.com, googlemail.com, outlook.com, hotmail.com, live.com, "
+	    "msn.com, icloud.com, me.com, mac.com, fastmail.com, proton.me, "
+	    "protonmail.com",
+	    G(plus_tags), G(nplus_tags), 0, 0, NULL},
+	{"address", "local_part", T_ENUM, "insensitive", G(local_case_sensitive), 0, 0, 0, cases},
+	{"feedback", "complaint_scope", T_ENUM, "sender", G(complaint_scope), 0, 0, 0, scopes},
+	{"feedback", "hard_bounce_scope", T_ENUM, "all", G(hard_bounce_scope), 0, 0, 0, scopes},
+	{"feedback", "soft_bounce", T_CAP1, "5/14d", G(soft_bounce), 0, 0, 0, NULL},
+	{"feedback", "soft_bounce_suppress", T_DUR, "30d", G(soft_bounce_suppress), 0, 60, 10 * YEAR, NULL},
+	{"feedback", "trusted_reporters", T_MULTI, NULL, G(trusted_reporters), G(ntrusted_reporters), 0, 0, NULL},
+	{"feedback", "quarantine", T_STR, "/var/lib/optgate/quarantine", G(quarantine), 0, 0, 0, NULL},
+	{"log", "verbose", T_INT, "0", G(verbose), 0, 0, 3, NULL},
+	{"log", "full_address", T_BOOL, "yes", G(log_full_address), 0, 0, 0, NULL},
+	{"policyd", "listen", T_MULTI, "inet:127.0.0.1:10040", G(policyd_listen), G(npolicyd_listen), 0, 0, NULL},
+	{"policyd", "user", T_STR, NULL, G(policyd_user), 0, 0, 0, NULL},
+	{"policyd", "socket_owner", T_STR, "postfix", G(policyd_socket_owner), 0, 0, 0, NULL},
+	{"policyd", "socket_group", T_STR, "postfix", G(policyd_socket_group), 0, 0, 0, NULL},
+	{"policyd", "socket_mode", T_MODE, "0660", G(policyd_socket_mode), 0, 0, 0, NULL},
+	{"policyd", "idle_timeout", T_DUR, "300s", G(policyd_idle_timeout), 0, 1, DAY, NULL},
+	{"policyd", "instance_timeout", T_DUR, "1h", G(policyd_instance_timeout), 0, 1, DAY, NULL},
+	{"policyd", "max_connections", T_INT, "1000", G(policyd_max_connections), 0, 1, 100000, NULL},
+	{"milter", "socket", T_STR, "inet:10041@127.0.0.1", G(milter_socket), 0, 0, 0, NULL},
+	{"milter", "user", T_STR, NULL, G(milter_user), 0, 0, 0, NULL},
+	{"milter", "timeout", T_DUR, "300s", G(milter_timeout), 0, 1, DAY, NULL},
+	{"milter", "stream_header", T_STR, "X-Optgate-Stream", G(milter_stream_header), 0, 0, 0, NULL},
+	{"milter", "feedback_id_sender", T_STR, NULL, G(feedback_id_sender), 0, 0, 0, NULL},
+	{"unsubd", "listen", T_MULTI, "127.0.0.1:8080", G(unsubd_listen), G(nunsubd_listen), 0, 0, NULL},
+	{"unsubd", "user", T_STR, NULL, G(unsubd_user), 0, 0, 0, NULL},
+	{"unsubd", "tls_cert", T_STR, NULL, G(unsubd_tls_cert), 0, 0, 0, NULL},
+	{"unsubd", "tls_key", T_STR, NULL, G(unsubd_tls_key), 0, 0, 0, NULL},
+	{"unsubd", "scope", T_ENUM, "stream", G(unsubd_scope), 0, 0, 0, scopes},
+	{"unsubd", "max_connections", T_INT, "2000", G(unsubd_max_connections), 0, 1, 100000, NULL},
+	{"unsubd", "timeout", T_DUR, "10s", G(unsubd_timeout), 0, 1, 3600, NULL},
+	{"unsubd", "rate_limit", T_INT, "120", G(unsubd_rate_limit), 0, 0, 1000000, NULL},
+	{"unsubd", "base_url", T_STR, NULL, G(unsubd_base_url), 0, 0, 0, NULL},
+	{"unsubd", "token_max_age", T_DUR, "0", G(unsubd_token_max_age), 0, 0, 100 * YEAR, NULL},
+	{"spf", "egress", T_MULTI, NULL, G(spf_egress), G(nspf_egress), 0, 0, NULL},
+	{"spf", "timeout", T_DUR, "5s", G(spf_timeout), 0, 1, 300, NULL},
+	{"spf", "cache_ttl", T_DUR, "1h", G(spf_cache_ttl), 0, 0, DAY, NULL},
+	{"stream", "match", T_MATCH, NULL, S(match), S(nmatch), 0, 0, NULL},
+	{"stream", "class", T_ENUM, "marketing", S(class), 0, 0, 0, classes},
+	{"stream", "consent", T_ENUM, "confirmed", S(consent), 0, 0, 0, consents},
+	{"stream", "partner", T_STR, NULL, S(partner), 0, 0, 0, NULL},
+	{"stream", "sender", T_STR, NULL, S(sender), 0, 0, 0, NULL},
+	{"stream", "caps", T_CAPS, NULL, S(caps), S(ncaps), 0, 0, NULL},
+	{"stream", "refuse", T_ENUM, "reject", S(refuse), 0, 0, 0, refuses},
+	{"stream", "unsubscribe", T_MULTI, NULL, S(unsubscribe), S(nunsubscribe), 0, 0, NULL},
+	{"stream", "on_store_error", T_ENUM, "tempfail", S(on_store_error), 0, 0, 0, onerrs},
+	{"stream", "existing", T_ENUM, "replace", S(existing), 0, 0, 0, existings},
+	{"stream", "feedback_id", T_STR, NULL, S(feedback_id), 0, 0, 0, NULL},
+	{"stream", "verp", T_STR, NULL, S(verp_address), 0, 0, 0, NULL},
+	{"stream", "spf", T_ENUM, "off", S(spf), 0, 0, 0, spfmodes},
+	{"stream", "brand.name", T_STR, NULL, S(brand_name), 0, 0, 0, NULL},
+	{"stream", "brand.logo", T_STR, NULL, S(brand_logo), 0, 0, 0, NULL},
+	{"stream", "brand.color", T_STR, NULL, S(brand_color), 0, 0, 0, NULL},
+	{"stream", "description", T_STR, NULL, S(description), 0, 0, 0, NULL},
+};
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+/* Parser state. */
+struct pstate {
+	og_config *cfg;
+	const char *name;     /* file name for messages */
+	const char *text;
+	size_t pos, len;
+	int line;
+	int errors;
+	char *err;
+	size_t errlen;
+	void (*report)(const char *, void *);
+	void *ctx;
+	og_stream *cur;        /* current [stream] */
+	char cursect[128];
+	unsigned char seen[STREAMS_MAX + 1][NKEYS]; /* [0]: global */
+	int seg_seen;
+};
+
+static void
+perr(struct pstate *ps, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+perr(struct pstate *ps, const char *fmt, ...)
+{
+	char msg[512], full[700];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (ps->line > 0)
+		snprintf(full, sizeof(full), "%s:%d: %s", ps->name, ps->line,
+		    msg);
+	else
+		snprintf(full, sizeof(full), "%s: %s", ps->name, msg);
+	if (ps->errors++ == 0 && ps->err)
+		snprintf(ps->err, ps->errlen, "%s", full);
+	if (ps->report)
+		ps->report(full, ps->ctx);
+}
+
+int
+og_config_parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+	uint64_t mul = 1;
+
+	if (!isdigit((unsigned char)*s))
+		return OG_EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return OG_EINVAL;
+	switch (toupper((unsigned char)*end)) {
+	case 0:
+		break;
+	case 'K':
+		mul = 1ULL << 10;
+		break;
+	case 'M':
+		mul = 1ULL << 20;
+		break;
+	case 'G':
+		mul = 1ULL << 30;
+		break;
+	case 'T':
+		mul = 1ULL << 40;
+		break;
+	default:
+		return OG_EINVAL;
+	}
+	if (*end && end[1] && !(toupper((unsigned char)end[1]) == 'B' &&
+	    end[2] == 0))
+		return OG_EINVAL;
+	if (v > UINT64_MAX / mul)
+		return OG_EINVAL;
+	*out = v * mul;
+	return 0;
+}
+
+int
+og_config_parse_caps(const char *s, og_cap *caps, int max)
+{
+	int n = 0;
+
+	while (*s) {
+		char item[64], *slash;
+		const char *comma = strchr(s, ',');
+		size_t len = comma ? (size_t)(comma - s) : strlen(s);
+		uint64_t lim;
+		int64_t per;
+		char *a, *e;
+
+		if (len >= sizeof(item))
+			return OG_EINVAL;
+		memcpy(item, s, len);
+		item[len] = 0;
+		a = item;
+		while (isspace((unsigned char)*a))
+			a++;
+		e = a + strlen(a);
+		while (e > a && isspace((unsigned char)e[-1]))
+			*--e = 0;
+		if ((slash = strchr(a, '/')) == NULL)
+			return OG_EINVAL;
+		*slash = 0;
+		if (og_parse_u64(a, 65535, &lim) != 0 || lim == 0)
+			return OG_EINVAL;
+		if (og_duration_parse(slash + 1, 3650 * DAY, &per) != 0 ||
+		    per < 60)
+			return OG_EINVAL;
+		if (n >= max)
+			return OG_EINVAL;
+		caps[n].limit = (uint32_t)lim;
+		caps[n].period = (uint32_t)per;
+		n++;
+		if (!comma)
+			break;
+		s = comma + 1;
+		if (*s == 0)
+			return OG_EINVAL;
+	}
+	return n > 0 ? n : OG_EINVAL;
+}
+
+int
+og_scope_parse(const char *s)
+{
+	int i;
+
+	for (i = 1; scopes[i]; i++)
+		if (strcasecmp(s, scopes[i]) == 0)
+			return i;
+	return -1;
+}
+
+const char *
+og_scope_name(int scope)
+{
+	if (scope >= 1 && scope <= 4)
+		return scopes[scope];
+	return "?";
+}
+
+static char *
+trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = 0;
+	return s;
+}
+
+static int
+parse_bool(const char *v, int *out)
+{
+	if (!strcasecmp(v, "yes") || !strcasecmp(v, "true") ||
+	    !strcasecmp(v, "on") || !strcmp(v, "1"))
+		*out = 1;
+	else if (!strcasecmp(v, "no") || !strcasecmp(v, "false") ||
+	    !strcasecmp(v, "off") || !strcmp(v, "0"))
+		*out = 0;
+	else
+		return OG_EINVAL;
+	return 0;
+}
+
+static int
+parse_cidr(const char *v, og_match *m)
+{
+	char addr[64], *slash;
+	unsigned char b4[4];
+	uint64_t pfx;
+	int max = 128, v4 = 0;
+
+	if (og_strlcpy(addr, v, sizeof(addr)) >= sizeof(addr))
+		return OG_EINVAL;
+	if ((slash = strchr(addr, '/')) != NULL)
+		*slash++ = 0;
+	memset(m->net, 0, sizeof(m->net));
+	if (inet_pton(AF_INET, addr, b4) == 1) {
+		m->net[10] = m->net[11] = 0xff;
+		memcpy(m->net + 12, b4, 4);
+		v4 = 1;
+	} else if (inet_pton(AF_INET6, addr, m->net) != 1) {
+		return OG_EINVAL;
+	}
+	if (slash) {
+		if (og_parse_u64(slash, v4 ? 32 : 128, &pfx) != 0)
+			return OG_EINVAL;
+		m->prefix = (int)pfx + (v4 ? 96 : 0);
+	} else {
+		m->prefix = max;
+	}
+	return 0;
+}
+
+static int
+parse_match(struct pstate *ps, const char *v, og_match *m)
+{
+	const char *colon = strchr(v, ':');
+	const char *arg;
+
+	memset(m, 0, sizeof(*m));
+	if (colon == NULL) {
+		perr(ps, "match: expected TYPE:VALUE (header:NAME=VALUE, "
+		    "sender:ADDR, sasl:USER, client:CIDR), got \"%s\"", v);
+		return OG_EINVAL;
+	}
+	arg = colon + 1;
+	if (!strncasecmp(v, "header:", 7)) {
+		const char *eq = strchr(arg, '=');
+		size_t i, nlen;
+
+		if (eq == NULL || eq == arg || eq[1] == 0) {
+			perr(ps, "match: header needs NAME=VALUE");
+			return OG_EINVAL;
+		}
+		nlen = (size_t)(eq - arg);
+		for (i = 0; i < nlen; i++) {
+			unsigned char c = (unsigned char)arg[i];
+
+			if (c <= 32 || c >= 127 || c == ':') {
+				perr(ps, "match: bad header name");
+				return OG_EINVAL;
+			}
+		}
+		m->kind = OG_MATCH_HEADER;
+		m->name = og_xstrndup(arg, nlen);
+		m->value = og_xstrdup(eq + 1);
+	} else if (!strncasecmp(v, "sender:", 7)) {
+		if (*arg == 0 || strchr(arg, '@') == NULL) {
+			perr(ps, "match: sender needs ADDR or @DOMAIN");
+			return OG_EINVAL;
+		}
+		m->kind = OG_MATCH_SENDER;
+		m->value = og_xstrdup(arg);
+	} else if (!strncasecmp(v, "sasl:", 5)) {
+		if (*arg == 0) {
+			perr(ps, "match: sasl needs a user name");
+			return OG_EINVAL;
+		}
+		m->kind = OG_MATCH_SASL;
+		m->value = og_xstrdup(arg);
+	} else if (!strncasecmp(v, "client:", 7)) {
+		m->kind = OG_MATCH_CLIENT;
+		if (parse_cidr(arg, m) != 0) {
+			perr(ps, "match: client needs an address or CIDR, "
+			    "got \"%s\"", arg);
+			return OG_EINVAL;
+		}
+		m->value = og_xstrdup(arg);
+	} else {
+		perr(ps, "match: unknown type in \"%s\" (header, sender, sasl, "
+		    "client)", v);
+		return OG_EINVAL;
+	}
+	return 0;
+}
+
+/* Split a comma list into a multi array, appending. */
+static int
+add_multi(struct pstate *ps, const struct key *k, char **arr, int *n,
+    const char *v)
+{
+	char *copy = og_xstrdup(v), *p = copy, *item;
+	int rc = 0;
+
+	while (p && rc == 0) {
+		char *comma = strchr(p, ',');
+
+		if (comma)
+			*comma = 0;
+		item = trim(p);
+		p = comma ? comma + 1 : NULL;
+		if (*item == 0) {
+			perr(ps, "[%s] %s: empty item in list", k->section,
+			    k->name);
+			rc = OG_EINVAL;
+		} else if (*n >= OG_MULTI_MAX) {
+			perr(ps, "[%s] %s: more than %d values", k->section,
+			    k->name, OG_MULTI_MAX);
+			rc = OG_EINVAL;
+		} else {
+			arr[(*n)++] = og_xstrdup(item);
+		}
+	}
+	free(copy);
+	return rc;
+}
+
+static void
+free_multi(char **arr, int *n)
+{
+	int i;
+
+	for (i = 0; i < *n; i++)
+		free(arr[i]);
+	*n = 0;
+}
+
+static int
+enum_lookup(const struct key *k, const char *v)
+{
+	int i;
+
+	for (i = 0; k->names[i]; i++)
+		if (*k->names[i] && strcasecmp(k->names[i], v) == 0)
+			return i;
+	return -1;
+}
+
+/* Parse one value of key k into base (og_config or og_stream). */
+static int
+set_value(struct pstate *ps, const struct key *k, char *base,
+    const char *value, int first)
+{
+	void *f = base + k->off;
+	char v[4096];
+	int64_t d;
+	uint64_t u;
+	int i;
+
+	og_strlcpy(v, value, sizeof(v));
+	value = trim(v);
+	switch (k->type) {
+	case T_STR:
+		if (*value == 0) {
+			perr(ps, "[%s] %s: empty value", k->section, k->name);
+			return OG_EINVAL;
+		}
+		free(*(char **)f);
+		*(char **)f = og_xstrdup(value);
+		return 0;
+	case T_BOOL:
+		if (parse_bool(value, f) != 0) {
+			perr(ps, "[%s] %s: expected yes or no, got \"%s\"",
+			    k->section, k->name, value);
+			return OG_EINVAL;
+		}
+		return 0;
+	case T_INT:
+		if (og_parse_u64(value, (uint64_t)k->max, &u) != 0 ||
+		    (int64_t)u < k->min) {
+			perr(ps, "[%s] %s: expected a number from %lld to "
+			    "%lld, got \"%s\"", k->section, k->name,
+			    (long long)k->min, (long long)k->max, value);
+			return OG_EINVAL;
+		}
+		*(int *)f = (int)u;
+		return 0;
+	case T_MODE:
+		if (strlen(value) > 4 || strspn(value, "01234567") !=
+		    strlen(value) || *value == 0) {
+			perr(ps, "[%s] %s: expected an octal mode such as 0660",
+			    k->section, k->name);
+			return OG_EINVAL;
+		}
+		*(int *)f = (int)strtol(value, NULL, 8);
+		return 0;
+	case T_SIZE:
+		if (og_config_parse_size(value, f) != 0 || *(uint64_t *)f <
+		    (1ULL << 20)) {
+			perr(ps, "[%s] %s: expected a size of at least 1M such "
+			    "as 512M or 4G, got \"%s\"", k->section, k->name,
+			    value);
+			return OG_EINVAL;
+		}
+		return 0;
+	case T_DUR:
+		if (og_duration_parse(value, k->max, &d) != 0 || d < k->min) {
+			perr(ps, "[%s] %s: expected a duration such as 30s, 15m, "
+			    "12h, 7d, got \"%s\"", k->section, k->name, value);
+			return OG_EINVAL;
+		}
+		*(int64_t *)f = d;
+		return 0;
+	case T_ENUM:
+		if ((i = enum_lookup(k, value)) < 0) {
+			char opts[256] = "";
+
+			for (i = 0; k->names[i]; i++)
+				if (*k->names[i]) {
+					if (*opts)
+						og_strlcpy(opts + strlen(opts),
+						    " | ", sizeof(opts) -
+						    strlen(opts));
+					og_strlcpy(opts + strlen(opts),
+					    k->names[i], sizeof(opts) -
+					    strlen(opts));
+				}
+			perr(ps, "[%s] %s: expected %s, got \"%s\"", k->section,
+			    k->name, opts, value);
+			return OG_EINVAL;
+		}
+		*(int *)f = i;
+		return 0;
+	case T_LIST: {
+		char ***arr = f;
+		size_t *n = (size_t *)(base + k->cnt_off);
+		char *copy, *p;
+
+		if (first) {
+			for (size_t j = 0; j < *n; j++)
+				free((*arr)[j]);
+			free(*arr);
+			*arr = NULL;
+			*n = 0;
+		}
+		copy = og_xstrdup(value);
+		for (p = copy; p;) {
+			char *comma = strchr(p, ','), *item;
+
+			if (comma)
+				*comma = 0;
+			item = trim(p);
+			p = comma ? comma + 1 : NULL;
+			if (*item == 0)
+				continue;
+			if (*n >= 4096) {
+				perr(ps, "[%s] %s: too many values",
+				    k->section, k->name);
+				free(copy);
+				return OG_EINVAL;
+			}
+			for (char *c = item; *c; c++)
+				*c = (char)tolower((unsigned char)*c);
+			*arr = og_xrealloc(*arr, (*n + 1) * sizeof(char *));
+			(*arr)[(*n)++] = og_xstrdup(item);
+		}
+		free(copy);
+		return 0;
+	}
+	case T_MULTI: {
+		int *n = (int *)(base + k->cnt_off);
+
+		if (first)
+			free_multi(f, n);
+		return add_multi(ps, k, f, n, value);
+	}
+	case T_CAPS:
+	case T_CAP1: {
+		og_cap tmp[OG_CAPS_MAX];
+		int n = og_config_parse_caps(value, tmp,
+		    k->type == T_CAP1 ? 1 : OG_CAPS_MAX);
+
+		if (n < 0) {
+			perr(ps, "[%s] %s: expected caps such as \"2/7d, 1/1d\" "
+			    "(count/period, period >= 1m), got \"%s\"",
+			    k->section, k->name, value);
+			return OG_EINVAL;
+		}
+		if (k->type == T_CAP1) {
+			*(og_cap *)f = tmp[0];
+		} else {
+			memcpy(f, tmp, sizeof(tmp[0]) * (size_t)n);
+			*(int *)(base + k->cnt_off) = n;
+		}
+		return 0;
+	}
+	case T_MATCH: {
+		int *n = (int *)(base + k->cnt_off);
+		og_match *m = f;
+
+		if (*n >= OG_MULTI_MAX) {
+			perr(ps, "[stream] match: more than %d lines",
+			    OG_MULTI_MAX);
+			return OG_EINVAL;
+		}
+		if (parse_match(ps, value, &m[*n]) != 0)
+			return OG_EINVAL;
+		(*n)++;
+		return 0;
+	}
+	}
+	return OG_EINVAL;
+}
+
+static void
+apply_defaults(struct pstate *ps, const char *section, char *base)
+{
+	size_t i;
+	int line = ps->line;
+
+	ps->line = 0;
+	for (i = 0; i < NKEYS; i++)
+		if (strcmp(keys[i].section, section) == 0 && keys[i].def)
+			(void)set_value(ps, &keys[i], base, keys[i].def, 1);
+	ps->line = line;
+}
+
+static int
+valid_stream_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > OG_STREAM_NAME_MAX)
+		return 0;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && !strchr("._-", *s))
+			return 0;
+	return 1;
+}
+
+static int
+stream_section(struct pstate *ps, const char *section)
+{
+	og_config *cfg = ps->cfg;
+	const char *name = section + 6;
+	og_stream *st;
+	int i;
+
+	while (*name == ' ' || *name == '\t')
+		name++;
+	if (!valid_stream_name(name)) {
+		perr(ps, "[%s]: stream names are 1-%d letters, digits, '.', "
+		    "'_' or '-'", section, OG_STREAM_NAME_MAX);
+		return -1;
+	}
+	for (i = 0; i < cfg->nstreams; i++)
+		if (strcmp(cfg->streams[i].name, name) == 0) {
+			ps->cur = &cfg->streams[i];
+			return 0;
+		}
+	if (cfg->nstreams >= STREAMS_MAX) {
+		perr(ps, "more than %d streams", STREAMS_MAX);
+		return -1;
+	}
+	cfg->streams = og_xrealloc(cfg->streams,
+	    (size_t)(cfg->nstreams + 1) * sizeof(og_stream));
+	st = &cfg->streams[cfg->nstreams++];
+	memset(st, 0, sizeof(*st));
+	st->name = og_xstrdup(name);
+	st->id = og_token_stream_id(name);
+	apply_defaults(ps, "stream", (char *)st);
+	ps->cur = st;
+	return 0;
+}
+
+static int
+handler(void *user, const char *section, const char *name, const char *value)
+{
+	struct pstate *ps = user;
+	const char *sect = section;
+	char *base = (char *)ps->cfg;
+	int idx = 0;
+	size_t i;
+
+	if (!strncmp(section, "stream", 6) && (section[6] == ' ' ||
+	    section[6] == '\t' || section[6] == 0)) {
+		if (section[6] == 0) {
+			perr(ps, "[stream]: needs a name: [stream NAME]");
+			return 0;
+		}
+		if (strcmp(ps->cursect, section) != 0 || ps->cur == NULL) {
+			if (stream_section(ps, section) != 0) {
+				ps->cur = NULL;
+				og_strlcpy(ps->cursect, section,
+				    sizeof(ps->cursect));
+				return 0;
+			}
+		}
+		og_strlcpy(ps->cursect, section, sizeof(ps->cursect));
+		if (ps->cur == NULL)
+			return 0;
+		sect = "stream";
+		base = (char *)ps->cur;
+		idx = (int)(ps->cur - ps->cfg->streams) + 1;
+		if (!strncmp(name, "caps.segment.", 13)) {
+			og_stream *st = ps->cur;
+			og_segcaps *sc;
+			const char *seg = name + 13;
+			int n, j;
+
+			if (*seg == 0 || strlen(seg) > 32) {
+				perr(ps, "[%s] %s: bad segment name", section,
+				    name);
+				return 0;
+			}
+			for (j = 0; j < st->nsegcaps; j++)
+				if (!strcmp(st->segcaps[j].segment, seg)) {
+					perr(ps, "[%s] %s: given twice",
+					    section, name);
+					return 0;
+				}
+			st->segcaps = og_xrealloc(st->segcaps,
+			    (size_t)(st->nsegcaps + 1) * sizeof(og_segcaps));
+			sc = &st->segcaps[st->nsegcaps];
+			memset(sc, 0, sizeof(*sc));
+			n = og_config_parse_caps(value, sc->caps, OG_CAPS_MAX);
+			if (n < 0) {
+				perr(ps, "[%s] %s: expected caps such as "
+				    "\"4/7d\", got \"%s\"", section, name,
+				    value);
+				return 0;
+			}
+			sc->ncaps = n;
+			sc->segment = og_xstrdup(seg);
+			st->nsegcaps++;
+			return 1;
+		}
+	} else {
+		og_strlcpy(ps->cursect, section, sizeof(ps->cursect));
+		ps->cur = NULL;
+	}
+	for (i = 0; i < NKEYS; i++) {
+		const struct key *k = &keys[i];
+		int first;
+
+		if (strcmp(k->section, sect) || strcmp(k->name, name))
+			continue;
+		first = !ps->seen[idx][i];
+		if (!first && k->type != T_MULTI && k->type != T_LIST &&
+		    k->type != T_MATCH) {
+			perr(ps, "[%s] %s: given twice", section, name);
+			return 0;
+		}
+		ps->seen[idx][i] = 1;
+		return set_value(ps, k, base, value, first) == 0;
+	}
+	for (i = 0; i < NKEYS; i++)
+		if (strcmp(keys[i].section, sect) == 0)
+			break;
+	if (i == NKEYS)
+		perr(ps, "[%s]: unknown section", section);
+	else
+		perr(ps, "[%s] %s: unknown key", section, name);
+	return 0;
+}
+
+/* libinih line reader that counts lines and refuses long ones. */
+static char *
+reader(char *str, int num, void *stream)
+{
+	struct pstate *ps = stream;
+	size_t n = 0, start = ps->pos;
+
+	if (ps->pos >= ps->len)
+		return NULL;
+	while (ps->pos < ps->len && ps->text[ps->pos] != '\n')
+		ps->pos++;
+	n = ps->pos - start;
+	if (ps->pos < ps->len)
+		ps->pos++;
+	ps->line++;
+	if (n + 2 > (size_t)num) {
+		perr(ps, "line longer than %d characters: split it with "
+		    "indented continuation lines", num - 2);
+		n = 0;
+	}
+	if (memchr(ps->text + start, 0, n) != NULL) {
+		perr(ps, "NUL byte in line");
+		n = 0;
+	}
+	memcpy(str, ps->text + start, n);
+	str[n] = '\n';
+	str[n + 1] = 0;
+	return str;
+}
+
+static void
+free_stream(og_stream *st)
+{
+	int i;
+
+	free(st->name);
+	free(st->partner);
+	free(st->sender);
+	for (i = 0; i < st->nsegcaps; i++)
+		free(st->segcaps[i].segment);
+	free(st->segcaps);
+	free_multi(st->unsubscribe, &st->nunsubscribe);
+	for (i = 0; i < st->nmatch; i++) {
+		free(st->match[i].name);
+		free(st->match[i].value);
+	}
+	free(st->feedback_id);
+	free(st->verp_address);
+	free(st->brand_name);
+	free(st->brand_logo);
+	free(st->brand_color);
+	free(st->description);
+}
+
+static void
+config_free(og_config *cfg)
+{
+	size_t i;
+	int j;
+
+	if (cfg == NULL)
+		return;
+	for (i = 0; i < NKEYS; i++) {
+		const struct key *k = &keys[i];
+		char *f = (char *)cfg + k->off;
+
+		if (strcmp(k->section, "stream") == 0)
+			continue;
+		if (k->type == T_STR) {
+			free(*(char **)f);
+		} else if (k->type == T_MULTI) {
+			free_multi((char **)f, (int *)((char *)cfg +
+			    k->cnt_off));
+		} else if (k->type == T_LIST) {
+			char **arr = *(char ***)f;
+			size_t n = *(size_t *)((char *)cfg + k->cnt_off);
+
+			for (size_t m = 0; m < n; m++)
+				free(arr[m]);
+			free(arr);
+		}
+	}
+	for (j = 0; j < cfg->nstreams; j++)
+		free_stream(&cfg->streams[j]);
+	free(cfg->streams);
+	free(cfg->path);
+	free(cfg);
+}
+
+/* Checks that need the whole file. */
+static void
+validate(struct pstate *ps)
+{
+	og_config *cfg = ps->cfg;
+	int i, j;
+
+	ps->line = 0;
+	for (i = 0; i < cfg->nstreams; i++) {
+		og_stream *st = &cfg->streams[i];
+
+		for (j = 0; j < st->nunsubscribe; j++) {
+			const char *u = st->unsubscribe[j];
+
+			if (strstr(u, "%t") == NULL)
+				perr(ps, "[stream %s] unsubscribe: \"%s\" has "
+				    "no %%t (the token)", st->name, u);
+			if (strncmp(u, "https://", 8) &&
+			    strncmp(u, "http://", 7) && strncmp(u, "mailto:", 7))
+				perr(ps, "[stream %s] unsubscribe: \"%s\" is "
+				    "neither https:, http: nor mailto:",
+				    st->name, u);
+		}
+		if (st->verp_address && (strstr(st->verp_address, "%t") ==
+		    NULL || strchr(st->verp_address, '@') == NULL))
+			perr(ps, "[stream %s] verp: needs LOCAL+%%t@DOMAIN",
+			    st->name);
+		st->list = st->nunsubscribe > 0 || st->verp_address != NULL;
+		for (j = 0; j < i; j++)
+			if (cfg->streams[j].id == st->id)
+				perr(ps, "streams \"%s\" and \"%s\" share a "
+				    "token id: rename one", cfg->streams[j].name,
+				    st->name);
+	}
+	cfg->local_case_sensitive = cfg->local_case_sensitive == 1;
+	cfg->rules.gmail_dots = cfg->gmail_dots;
+	cfg->rules.local_case_sensitive = cfg->local_case_sensitive;
+	cfg->rules.plus_tags = (const char *const *)cfg->plus_tags;
+	cfg->rules.nplus_tags = cfg->nplus_tags;
+}
+
+int
+og_config_parse_string(const char *text, const char *name, og_config **out,
+    char *err, size_t errlen, void (*report)(const char *, void *),
+    void *ctx)
+{
+	struct pstate *ps = og_xcalloc(1, sizeof(*ps));
+	int rc;
+
+	if (err && errlen)
+		*err = 0;
+	ps->cfg = og_xcalloc(1, sizeof(og_config));
+	ps->cfg->refs = 1;
+	ps->cfg->path = og_xstrdup(name);
+	ps->name = name;
+	ps->text = text;
+	ps->len = strlen(text);
+	ps->err = err;
+	ps->errlen = errlen;
+	ps->report = report;
+	ps->ctx = ctx;
+	apply_defaults(ps, "store", (char *)ps->cfg);
+	apply_defaults(ps, "keys", (char *)ps->cfg);
+	apply_defaults(ps, "address", (char *)ps->cfg);
+	apply_defaults(ps, "feedback", (char *)ps->cfg);
+	apply_defaults(ps, "log", (char *)ps->cfg);
+	apply_defaults(ps, "policyd", (char *)ps->cfg);
+	apply_defaults(ps, "milter", (char *)ps->cfg);
+	apply_defaults(ps, "unsubd", (char *)ps->cfg);
+	apply_defaults(ps, "spf", (char *)ps->cfg);
+	rc = ini_parse_stream(reader, ps, handler, ps);
+	if (rc < 0) {
+		ps->line = 0;
+		perr(ps, "cannot parse (error %d)", rc);
+	} else if (rc > 0 && ps->errors == 0) {
+		ps->line = rc;
+		perr(ps, "syntax error: expected [section] or key = value");
+	}
+	if (ps->errors == 0)
+		validate(ps);
+	rc = ps->errors ? OG_ECONFIG : 0;
+	if (rc == 0)
+		*out = ps->cfg;
+	else
+		config_free(ps->cfg);
+	free(ps);
+	return rc;
+}
+
+int
+og_config_load(const char *path, og_config **out, char *err, size_t errlen,
+    void (*report)(const char *, void *), void *ctx)
+{
+	const char *p = path ? path : OG_CONFIG_DEFAULT;
+	og_buf b;
+	FILE *fp;
+	char chunk[8192];
+	size_t n;
+	int rc;
+
+	if ((fp = fopen(p, "r")) == NULL) {
+		if (path == NULL && errno == ENOENT)
+			return og_config_parse_string("", "(defaults)", out, err,
+			    errlen, report, ctx);
+		snprintf(err, errlen, "%s: cannot open: %s", p,
+		    strerror(errno));
+		if (report)
+			report(err, ctx);
+		return errno == ENOENT ? OG_ECONFIG : OG_EIO;
+	}
+	og_buf_init(&b, CONFIG_FILE_MAX);
+	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
+		if (og_buf_add(&b, chunk, n) != 0) {
+			snprintf(err, errlen, "%s: larger than %d bytes", p,
+			    CONFIG_FILE_MAX);
+			fclose(fp);
+			og_buf_free(&b);
+			return OG_ECONFIG;
+		}
+	fclose(fp);
+	if (b.len && memchr(b.data, 0, b.len)) {
+		snprintf(err, errlen, "%s: contains a NUL byte", p);
+		og_buf_free(&b);
+		return OG_ECONFIG;
+	}
+	rc = og_config_parse_string(b.data ? b.data : "", p, out, err, errlen,
+	    report, ctx);
+	og_buf_free(&b);
+	return rc;
+}
+
+og_config *
+og_config_ref(og_config *cfg)
+{
+	__atomic_add_fetch(&cfg->refs, 1, __ATOMIC_ACQ_REL);
+	return cfg;
+}
+
+void
+og_config_unref(og_config *cfg)
+{
+	if (cfg && __atomic_sub_fetch(&cfg->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		config_free(cfg);
+}
+
+const og_stream *
+og_config_stream(const og_config *cfg, const char *name)
+{
+	int i;
+
+	for (i = 0; i < cfg->nstreams; i++)
+		if (strcmp(cfg->streams[i].name, name) == 0)
+			return &cfg->streams[i];
+	return NULL;
+}
+
+const og_stream *
+og_config_stream_by_id(const og_config *cfg, uint16_t id)
+{
+	int i;
+
+	for (i = 0; i < cfg->nstreams; i++)
+		if (cfg->streams[i].id == id)
+			return &cfg->streams[i];
+	return NULL;
+}
+
+/* Header value matches: equal without case, or the <...> part of List-Id. */
+static int
+header_matches(const char *have, const char *want)
+{
+	const char *lt, *gt;
+	size_t wl = strlen(want), hl;
+
+	while (isspace((unsigned char)*have))
+		have++;
+	hl = strlen(have);
+	while (hl && isspace((unsigned char)have[hl - 1]))
+		hl--;
+	if (hl == wl && strncasecmp(have, want, wl) == 0)
+		return 1;
+	if ((lt = strrchr(have, '<')) != NULL &&
+	    (gt = strchr(lt, '>')) != NULL && (size_t)(gt - lt - 1) == wl &&
+	    strncasecmp(lt + 1, want, wl) == 0)
+		return 1;
+	if (want[0] == '<' && (lt = strrchr(have, '<')) != NULL &&
+	    (gt = strchr(lt, '>')) != NULL && (size_t)(gt - lt + 1) == wl &&
+	    strncasecmp(lt, want, wl) == 0)
+		return 1;
+	return 0;
+}
+
+static int
+client_matches(const og_match *m, const char *addr)
+{
+	unsigned char a[16], b4[4];
+	int bits = m->prefix, i;
+
+	memset(a, 0, sizeof(a));
+	if (inet_pton(AF_INET, addr, b4) == 1) {
+		a[10] = a[11] = 0xff;
+		memcpy(a + 12, b4, 4);
+	} else if (inet_pton(AF_INET6, addr, a) != 1) {
+		return 0;
+	}
+	for (i = 0; bits > 0; i++, bits -= 8) {
+		unsigned char mask = bits >= 8 ? 0xff :
+		    (unsigned char)(0xff << (8 - bits));
+
+		if ((a[i] & mask) != (m->net[i] & mask))
+			return 0;
+	}
+	return 1;
+}
+
+static int
+sender_matches(const char *want, const char *sender)
+{
+	const char *at;
+
+	if (want[0] == '@') {
+		at = strrchr(sender, '@');
+		return at && strcasecmp(at, want) == 0;
+	}
+	return strcasecmp(want, sender) == 0;
+}
+
+const og_stream *
+og_config_find_stream(const og_config *cfg, const og_msginfo *mi)
+{
+	int i, j;
+
+	for (i = 0; i < cfg->nstreams; i++) {
+		const og_stream *st = &cfg->streams[i];
+
+		for (j = 0; j < st->nmatch; j++) {
+			const og_match *m = &st->match[j];
+			const char *h;
+
+			switch (m->kind) {
+			case OG_MATCH_HEADER:
+				if (mi->header && (h = mi->header(mi->header_ctx,
+				    m->name)) != NULL && header_matches(h,
+				    m->value))
+					return st;
+				break;
+			case OG_MATCH_SENDER:
+				if (mi->sender && sender_matches(m->value,
+				    mi->sender))
+					return st;
+				break;
+			case OG_MATCH_SASL:
+				if (mi->sasl_user && *mi->sasl_user &&
+				    strcmp(m->value, mi->sasl_user) == 0)
+					return st;
+				break;
+			case OG_MATCH_CLIENT:
+				if (mi->client_addr && client_matches(m,
+				    mi->client_addr))
+					return st;
+				break;
+			}
+		}
+	}
+	return NULL;
+}
+
+int
+og_stream_needs_headers(const og_stream *st)
+{
+	int j;
+
+	for (j = 0; j < st->nmatch; j++)
+		if (st->match[j].kind != OG_MATCH_HEADER)
+			return 0;
+	return 1;
+}

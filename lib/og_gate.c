@@ -1,0 +1,524 @@
+/*
+ * og_gate.c - the decision (see og_gate.h for the rules and their order).
+ *
+ * Public: og_gate_decide, og_gate_count, og_gate_logline,
+ * og_gate_action_name.
+ * The decision reads one address record and, for capped marketing
+ * streams, one counter; it never writes.  Every refusal names the record
+ * it came from, in a reply text for the sender and a reason for the log.
+ * Errors: a store error never becomes an accept for marketing streams
+ * (451 4.3.0); transactional streams follow on_store_error.
+ * Thread-safe: no state.
+ *
+ * LIMITS: reply text and reason are cut at their buffer sizes; peer text in log
+ * lines is escaped and capped at 256 bytes per field.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "og_addr.h"
+#include "og_err.h"
+#include "og_gate.h"
+#include "og_time.h"
+
+static void
+set_refuse(og_verdict *v, const og_stream *st, const char *rule,
+    const char *dsn5)
+{
+	v->action = OG_REFUSE;
+	v->refuse = st->refuse;
+	og_strlcpy(v->rule, rule, sizeof(v->rule));
+	switch (st->refuse) {
+	case OG_REFUSE_REJECT:
+		v->code = 550;
+		og_strlcpy(v->dsn, dsn5, sizeof(v->dsn));
+		break;
+	case OG_REFUSE_DEFER:
+		v->code = 450;
+		og_strlcpy(v->dsn, "4.7.1", sizeof(v->dsn));
+		break;
+	default: /* drop: the sender sees success */
+		v->code = 250;
+		og_strlcpy(v->dsn, "2.0.0", sizeof(v->dsn));
+		break;
+	}
+}
+
+/* Printable ASCII only, for SMTP reply text. */
+static void
+safe_copy(char *dst, size_t size, const char *src)
+{
+	size_t i;
+
+	for (i = 0; src[i] && i + 1 < size; i++) {
+		unsigned char c = (unsigned char)src[i];
+
+		dst[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+	}
+	dst[i] = 0;
+}
+
+static void
+store_error(og_verdict *v, const og_stream *st, int rc)
+{
+	og_strlcpy(v->rule, "store-error", sizeof(v->rule));
+	snprintf(v->reason, sizeof(v->reason), "store-error: %s",
+	    og_strerror(rc));
+	if (st->class == OG_CLASS_TRANSACTIONAL &&
+	    st->on_store_error == OG_ONERR_ACCEPT) {
+		v->action = OG_ACCEPT;
+		v->code = 250;
+		og_strlcpy(v->dsn, "2.0.0", sizeof(v->dsn));
+		snprintf(v->text, sizeof(v->text), "accepted without consent "
+		    "check (store unavailable)");
+		return;
+	}
+	v->action = OG_TEMPFAIL;
+	v->refuse = OG_REFUSE_DEFER;
+	v->code = 451;
+	og_strlcpy(v->dsn, "4.3.0", sizeof(v->dsn));
+	snprintf(v->text, sizeof(v->text), "consent store unavailable, try "
+	    "again later");
+}
+
+/* Does an entry of (scope, name) apply to this stream? */
+static int
+covers(const og_entry *e, const og_stream *st, const char *sender_scope)
+{
+	switch (e->scope) {
+	case OG_SCOPE_ALL:
+		return 1;
+	case OG_SCOPE_SENDER:
+		return *sender_scope && strcasecmp(e->name, sender_scope) == 0;
+	case OG_SCOPE_PARTNER:
+		return st->partner && strcmp(e->name, st->partner) == 0;
+	case OG_SCOPE_STREAM:
+		return strcmp(e->name, st->name) == 0;
+	}
+	return 0;
+}
+
+static void
+scope_words(const og_entry *e, char *buf, size_t size, int log)
+{
+	if (log) {
+		if (e->scope == OG_SCOPE_ALL)
+			snprintf(buf, size, "all");
+		else
+			snprintf(buf, size, "%s:%s", og_scope_name(e->scope),
+			    e->name);
+	} else {
+		switch (e->scope) {
+		case OG_SCOPE_ALL:
+			snprintf(buf, size, "all streams");
+			break;
+		case OG_SCOPE_SENDER:
+			snprintf(buf, size, "all mail from %s", e->name);
+			break;
+		case OG_SCOPE_PARTNER:
+			snprintf(buf, size, "all mail of partner %s", e->name);
+			break;
+		default:
+			snprintf(buf, size, "%s", e->name);
+		}
+	}
+}
+
+/* Precedence of a blocking entry: lower wins. */
+static int
+rank(const og_entry *e)
+{
+	if (e->state == OG_ST_SUPPRESSED) {
+		switch (e->reason) {
+		case OG_RS_HARD_BOUNCE:
+			return 0;
+		case OG_RS_COMPLAINT:
+			return 1;
+		case OG_RS_MANUAL:
+			return 2;
+		case OG_RS_ERASED:
+			return 3;
+		case OG_RS_PARTNER:
+			return 4;
+		default:
+			return 5;
+		}
+	}
+	return 6 + e->scope; /* opt-outs, broadest scope first */
+}
+
+static void
+refuse_entry(og_verdict *v, const og_stream *st, const og_entry *e,
+    const char *addr)
+{
+	char date[16], words[160], lw[100];
+	const char *rule, *dsn = "5.7.1";
+
+	og_date_fmt(e->time, date, sizeof(date));
+	scope_words(e, words, sizeof(words), 0);
+	scope_words(e, lw, sizeof(lw), 1);
+	if (e->state == OG_ST_OPTOUT) {
+		rule = "optout";
+		snprintf(v->text, sizeof(v->text), "<%s>: unsubscribed from %s "
+		    "on %s via %s", addr, words, date, og_via_name(e->via));
+		snprintf(v->reason, sizeof(v->reason), "unsubscribed(%s) %s %s",
+		    lw, date, og_via_name(e->via));
+	} else {
+		rule = og_reason_name(e->reason);
+		if (e->reason == OG_RS_HARD_BOUNCE) {
+			dsn = "5.1.1";
+			snprintf(v->text, sizeof(v->text), "<%s>: address "
+			    "hard-bounced on %s; not mailed again", addr, date);
+		} else if (e->reason == OG_RS_COMPLAINT) {
+			snprintf(v->text, sizeof(v->text), "<%s>: recipient "
+			    "complained about %s on %s", addr, words, date);
+		} else if (e->expires) {
+			char until[16];
+
+			snprintf(v->text, sizeof(v->text), "<%s>: suppressed "
+			    "(%s) for %s until %s", addr,
+			    og_reason_name(e->reason), words,
+			    og_date_fmt(e->expires, until, sizeof(until)));
+		} else {
+			snprintf(v->text, sizeof(v->text), "<%s>: suppressed "
+			    "(%s) for %s since %s", addr,
+			    og_reason_name(e->reason), words, date);
+		}
+		snprintf(v->reason, sizeof(v->reason), "%s(%s) %s %s", rule, lw,
+		    date, og_via_name(e->via));
+	}
+	set_refuse(v, st, rule, dsn);
+}
+
+/* Caps that apply: a segment's caps replace the stream's. */
+static const og_cap *
+caps_for(const og_stream *st, const og_record *rec, int *n)
+{
+	int i, j;
+
+	if (rec)
+		for (i = 0; i < rec->nsegments; i++)
+			for (j = 0; j < st->nsegcaps; j++)
+				if (strcmp(rec->segments[i],
+				    st->segcaps[j].segment) == 0) {
+					*n = st->segcaps[j].ncaps;
+					return st->segcaps[j].caps;
+				}
+	*n = st->ncaps;
+	return st->caps;
+}
+
+/*
+ * Check one cap against send times (newest first).  Returns 1 and sets
+ * *next when the cap is reached.
+ */
+static int
+cap_reached(const og_cap *c, const int64_t *times, int n, int64_t now,
+    int64_t *next)
+{
+	int cnt = 0, i;
+
+	for (i = 0; i < n; i++)
+		if (times[i] > now - (int64_t)c->period)
+			cnt++;
+	if (cnt < (int)c->limit)
+		return 0;
+	/* the oldest send inside the window must leave it */
+	*next = times[c->limit - 1] + c->period;
+	return 1;
+}
+
+int
+og_gate_decide(const og_config *cfg, og_rtxn *tx, const og_stream *st,
+    const char *sender, const char *rcpt, int64_t now, og_verdict *v)
+{
+	og_addr a;
+	og_record rec;
+	const og_entry *block = NULL;
+	char sscope[OG_DOMAIN_MAX + 1] = "";
+	char addr[200];
+	int rc, i, have = 0, best = OG_ST_NONE;
+	int64_t best_time = 0;
+
+	memset(v, 0, offsetof(og_verdict, key));
+	v->key[0] = 0;
+	v->action = OG_ACCEPT;
+	v->refuse = st->refuse;
+	v->code = 250;
+	og_strlcpy(v->dsn, "2.0.0", sizeof(v->dsn));
+	og_strlcpy(v->rule, "ok", sizeof(v->rule));
+
+	if (og_addr_parse(rcpt, strlen(rcpt), &cfg->rules, &a) != 0) {
+		safe_copy(addr, sizeof(addr), rcpt);
+		set_refuse(v, st, "invalid", "5.1.3");
+		snprintf(v->text, sizeof(v->text), "<%s>: invalid recipient "
+		    "address: %s", addr, a.error ? a.error : "syntax");
+		snprintf(v->reason, sizeof(v->reason), "invalid-address: %s",
+		    a.error ? a.error : "syntax");
+		return 0;
+	}
+	og_strlcpy(v->key, a.key, sizeof(v->key));
+	safe_copy(addr, sizeof(addr), a.norm);
+	if (tx == NULL) {
+		store_error(v, st, OG_ESTORE);
+		return OG_ESTORE;
+	}
+
+	if (st->sender) {
+		og_strlcpy(sscope, st->sender, sizeof(sscope));
+	} else if (sender && *sender) {
+		const char *at = strrchr(sender, '@');
+
+		if (at) {
+			og_strlcpy(sscope, at + 1, sizeof(sscope));
+			for (i = 0; sscope[i]; i++)
+				sscope[i] = (char)tolower(
+				    (unsigned char)sscope[i]);
+		}
+	}
+
+	rc = og_store_get(tx, a.key, &rec);
+	if (rc == 0) {
+		have = 1;
+	} else if (rc == OG_NOTFOUND) {
+		unsigned char h[32];
+
+		/* An erased person keeps only a keyed hash. */
+		if (og_store_hash_of(tx, a.key, h) == 0 &&
+		    og_store_hashed_get(tx, OG_HASH_ERASED, h, NULL) == 0) {
+			set_refuse(v, st, "erased", "5.7.1");
+			snprintf(v->text, sizeof(v->text), "<%s>: address "
+			    "erased at the person's request; not mailed again",
+			    addr);
+			snprintf(v->reason, sizeof(v->reason),
+			    "erased(all)");
+			return 0;
+		}
+	} else {
+		store_error(v, st, rc);
+		return rc;
+	}
+
+	/* 2. suppressions and opt-outs */
+	for (i = 0; have && i < rec.nentries; i++) {
+		const og_entry *e = &rec.entries[i];
+
+		if (!covers(e, st, sscope))
+			continue;
+		if (e->state == OG_ST_SUPPRESSED) {
+			if (e->expires && e->expires <= now)
+				continue;
+			if (st->class == OG_CLASS_TRANSACTIONAL &&
+			    e->reason != OG_RS_HARD_BOUNCE &&
+			    e->reason != OG_RS_MANUAL)
+				continue;
+		} else if (e->state == OG_ST_OPTOUT) {
+			if (st->class == OG_CLASS_TRANSACTIONAL)
+				continue;
+			if (e->expires && e->expires <= now)
+				continue;
+		} else {
+			continue;
+		}
+		if (block == NULL || rank(e) < rank(block))
+			block = e;
+	}
+	if (block && block->state == OG_ST_OPTOUT) {
+		/* A newer opt-in of a scope the opt-out covers lifts it. */
+		for (i = 0; i < rec.nentries; i++) {
+			const og_entry *e = &rec.entries[i];
+
+			if ((e->state == OG_ST_OPTIN ||
+			    e->state == OG_ST_CONFIRMED) && covers(e, st,
+			    sscope) && e->scope >= block->scope &&
+			    e->time > block->time) {
+				block = NULL;
+				break;
+			}
+		}
+		/* ...unless another opt-out still holds. */
+		if (block == NULL)
+			for (i = 0; i < rec.nentries; i++) {
+				const og_entry *e = &rec.entries[i];
+				int j, lifted = 0;
+
+				if (e->state != OG_ST_OPTOUT || !covers(e, st,
+				    sscope))
+					continue;
+				for (j = 0; j < rec.nentries; j++) {
+					const og_entry *o = &rec.entries[j];
+
+					if ((o->state == OG_ST_OPTIN ||
+					    o->state == OG_ST_CONFIRMED) &&
+					    covers(o, st, sscope) &&
+					    o->scope >= e->scope &&
+					    o->time > e->time)
+						lifted = 1;
+				}
+				if (!lifted) {
+					block = e;
+					break;
+				}
+			}
+	}
+	if (block) {
+		refuse_entry(v, st, block, addr);
+		return 0;
+	}
+	if (st->class == OG_CLASS_TRANSACTIONAL)
+		return 0;
+
+	/* 3. consent */
+	for (i = 0; have && i < rec.nentries; i++) {
+		const og_entry *e = &rec.entries[i];
+
+		if ((e->state == OG_ST_PENDING || e->state == OG_ST_OPTIN ||
+		    e->state == OG_ST_CONFIRMED) && covers(e, st, sscope) &&
+		    e->state > best) {
+			best = e->state;
+			best_time = e->time;
+		}
+	}
+	if (st->consent != OG_CONSENT_NONE) {
+		int need = st->consent == OG_CONSENT_CONFIRMED ?
+		    OG_ST_CONFIRMED : OG_ST_OPTIN;
+
+		if (best < need) {
+			char date[16];
+
+			if (best == OG_ST_PENDING) {
+				set_refuse(v, st, "pending", "5.7.1");
+				snprintf(v->text, sizeof(v->text), "<%s>: double "
+				    "opt-in for %s not confirmed yet", addr,
+				    st->name);
+				snprintf(v->reason, sizeof(v->reason),
+				    "pending(%s) asked %s", st->name,
+				    og_date_fmt(best_time, date, sizeof(date)));
+			} else if (best == OG_ST_OPTIN) {
+				set_refuse(v, st, "no-consent", "5.7.1");
+				snprintf(v->text, sizeof(v->text), "<%s>: only a "
+				    "single opt-in; %s needs a confirmed opt-in",
+				    addr, st->name);
+				snprintf(v->reason, sizeof(v->reason),
+				    "no-consent(%s) single-optin-only",
+				    st->name);
+			} else {
+				set_refuse(v, st, "no-consent", "5.7.1");
+				snprintf(v->text, sizeof(v->text), "<%s>: no "
+				    "opt-in on record for %s", addr, st->name);
+				snprintf(v->reason, sizeof(v->reason),
+				    "no-consent(%s)", st->name);
+			}
+			return 0;
+		}
+	}
+
+	/* 4. frequency caps */
+	{
+		int ncaps, n = 0, hit = 0;
+		const og_cap *caps = caps_for(st, have ? &rec : NULL, &ncaps);
+		og_cap pref = {0, 0};
+		int64_t times[OG_SENDS_MAX], next = 0, nx;
+		const og_cap *which = NULL;
+
+		for (i = 0; have && i < rec.nentries; i++)
+			if (rec.entries[i].scope == OG_SCOPE_STREAM &&
+			    rec.entries[i].pref.limit &&
+			    strcmp(rec.entries[i].name, st->name) == 0)
+				pref = rec.entries[i].pref;
+		if (ncaps == 0 && pref.limit == 0)
+			return 0;
+		rc = og_store_get_sends(tx, a.key, st->name, times,
+		    OG_SENDS_MAX, &n);
+		if (rc != 0) {
+			store_error(v, st, rc);
+			return rc;
+		}
+		for (i = 0; i < ncaps; i++)
+			if (caps[i].limit <= OG_SENDS_MAX &&
+			    cap_reached(&caps[i], times, n, now, &nx)) {
+				hit = 1;
+				if (nx > next) {
+					next = nx;
+					which = &caps[i];
+				}
+			}
+		if (pref.limit && pref.limit <= OG_SENDS_MAX &&
+		    cap_reached(&pref, times, n, now, &nx) && nx > next) {
+			hit = 1;
+			next = nx;
+			which = &pref;
+		}
+		if (hit) {
+			char per[16], nt[32];
+
+			og_duration_fmt(which->period, per, sizeof(per));
+			og_time_fmt(next, nt, sizeof(nt));
+			set_refuse(v, st, "cap", "5.7.1");
+			v->next_allowed = next;
+			snprintf(v->text, sizeof(v->text), "<%s>: frequency cap "
+			    "%u/%s for %s reached%s; next send allowed after %s",
+			    addr, which->limit, per, st->name,
+			    which == &pref ? " (recipient's choice)" : "", nt);
+			snprintf(v->reason, sizeof(v->reason), "cap(%s) %u/%s%s "
+			    "next=%s", st->name, which->limit, per,
+			    which == &pref ? " pref" : "", nt);
+		}
+	}
+	return 0;
+}
+
+int
+og_gate_count(og_store *store, const og_stream *st, const char *const *keys,
+    size_t n, int64_t now)
+{
+	if (n == 0)
+		return 0;
+	return og_store_count_sends(store, keys, n, st->name, now);
+}
+
+const char *
+og_gate_action_name(const og_verdict *v)
+{
+	if (v->action == OG_ACCEPT)
+		return "accept";
+	if (v->action == OG_TEMPFAIL)
+		return "tempfail";
+	switch (v->refuse) {
+	case OG_REFUSE_DROP:
+		return "discard";
+	case OG_REFUSE_DEFER:
+		return "defer";
+	}
+	return "reject";
+}
+
+void
+og_gate_logline(og_buf *b, const char *queueid, const char *rcpt,
+    const char *sender, const char *client_name, const char *client_addr,
+    const og_stream *st, const og_verdict *v)
+{
+	const char *q = queueid && *queueid ? queueid : "NOQUEUE";
+
+	og_buf_add_escaped(b, q, strlen(q), 64);
+	og_buf_adds(b, ": to=<");
+	og_buf_add_escaped(b, rcpt ? rcpt : "", rcpt ? strlen(rcpt) : 0, 256);
+	og_buf_adds(b, ">, from=<");
+	og_buf_add_escaped(b, sender ? sender : "",
+	    sender ? strlen(sender) : 0, 256);
+	og_buf_adds(b, ">");
+	if (client_name || client_addr) {
+		og_buf_adds(b, ", client=");
+		og_buf_add_escaped(b, client_name ? client_name : "unknown",
+		    client_name ? strlen(client_name) : 7, 256);
+		og_buf_addc(b, '[');
+		og_buf_add_escaped(b, client_addr ? client_addr : "",
+		    client_addr ? strlen(client_addr) : 0, 64);
+		og_buf_addc(b, ']');
+	}
+	og_buf_printf(b, ", stream=%s, action=%s, reason=%s",
+	    st ? st->name : "none", og_gate_action_name(v),
+	    v->reason[0] ? v->reason : v->rule);
+}

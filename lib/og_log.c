@@ -1,0 +1,148 @@
+/*
+ * og_log.c - syslog or stderr logging, and og_strerror().
+ *
+ * Public: og_log_open, og_log_set_verbose, og_log_{debug,info,warn,err,
+ * fatal}, og_panic, og_strerror.
+ * Thread-safety: the sink is chosen once at start; each line is written
+ * with one syslog(3) or one fprintf(3) call.
+ *
+ * LIMITS: a line is cut at 2048 bytes.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "og_err.h"
+#include "og_log.h"
+
+static int use_stderr = 1;
+static int verbose;
+static char ident[64] = "optgate";
+
+void
+og_log_open(const char *name, int flags)
+{
+	snprintf(ident, sizeof(ident), "%s", name);
+	use_stderr = (flags & OG_LOG_STDERR) != 0;
+	if (!use_stderr)
+		openlog(ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
+}
+
+void
+og_log_set_verbose(int level)
+{
+	verbose = level;
+}
+
+int
+og_log_verbose(void)
+{
+	return verbose;
+}
+
+static void vlog(int prio, const char *tag, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
+static void
+vlog(int prio, const char *tag, const char *fmt, va_list ap)
+{
+	char line[2048];
+
+	vsnprintf(line, sizeof(line), fmt, ap);
+	if (use_stderr)
+		fprintf(stderr, "%s[%ld]: %s%s\n", ident, (long)getpid(), tag,
+		    line);
+	else
+		syslog(prio, "%s%s", tag, line);
+}
+
+#define LOGFN(fn, prio, tag)                                                   \
+	void fn(const char *fmt, ...)                                          \
+	{                                                                      \
+		va_list ap;                                                    \
+		va_start(ap, fmt);                                             \
+		vlog(prio, tag, fmt, ap);                                      \
+		va_end(ap);                                                    \
+	}
+
+LOGFN(og_log_info, LOG_INFO, "")
+LOGFN(og_log_warn, LOG_WARNING, "warning: ")
+LOGFN(og_log_err, LOG_ERR, "error: ")
+
+void
+og_log_debug(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (verbose < 1)
+		return;
+	va_start(ap, fmt);
+	vlog(LOG_DEBUG, "debug: ", fmt, ap);
+	va_end(ap);
+}
+
+void
+og_log_fatal(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_CRIT, "fatal: ", fmt, ap);
+	va_end(ap);
+	exit(1);
+}
+
+void
+og_panic(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_CRIT, "panic: ", fmt, ap);
+	va_end(ap);
+	abort();
+}
+
+const char *
+og_strerror(int code)
+{
+	switch (code) {
+	case OG_OK:
+		return "success";
+	case OG_NOTFOUND:
+		return "not found";
+	case OG_EINVAL:
+		return "invalid input";
+	case OG_ENOMEM:
+		return "out of memory";
+	case OG_EIO:
+		return "input/output error";
+	case OG_ESTORE:
+		return "store error";
+	case OG_EFULL:
+		return "store is full (map_size reached): raise [store] map_size";
+	case OG_ECORRUPT:
+		return "store is damaged: restore a backup (optgate backup)";
+	case OG_EVERSION:
+		return "store was made by a newer optgate";
+	case OG_EBUSY:
+		return "store busy (reader slots full)";
+	case OG_EBADTOKEN:
+		return "invalid token";
+	case OG_ENOKEY:
+		return "no such key";
+	case OG_ECONFIG:
+		return "configuration error";
+	case OG_ETOOBIG:
+		return "input too large";
+	case OG_EEXPIRED:
+		return "expired";
+	case OG_ENOSTORE:
+		return "no store here: run optgate init";
+	}
+	if (code > 0)
+		return strerror(code);
+	return "unknown error";
+}

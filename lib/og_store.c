@@ -1,0 +1,1692 @@
+/*
+ * og_store.c - the LMDB store (see og_store.h for the record layout).
+ *
+ * Public: og_store_open/close, og_store_apply (durable group commit),
+ * og_store_rbegin/rend and the readers, og_store_count_sends (soft
+ * state), iteration, info, copy, and the record/event codecs.
+ *
+ * Ownership: records and events handed out are copies in caller memory;
+ * nothing returned points into the LMDB map.
+ * Thread-safety: one og_store per process, shared by threads.  Writers in
+ * this process are serialised by a mutex (LMDB allows one writer anyway);
+ * a rwlock keeps map resizes apart from every transaction.  Read handles
+ * are per thread (pthread key), reset after each use and renewed on the
+ * next.
+ * Errors: LMDB codes are mapped to OG_* codes; "not found" is OG_NOTFOUND.
+ *
+ * Durability: the consent environment is opened without MDB_NOSYNC, so
+ * mdb_txn_commit() returns after fsync; og_store_apply() returns only
+ * then.  Both environments use MDB_WRITEMAP so that dirty pages live in
+ * the file mapping (page cache), not in anonymous memory: a 10M-line
+ * import keeps a bounded RSS.  The counters environment adds MDB_NOSYNC
+ * and MDB_MAPASYNC; og_store_sync_counters() flushes it.
+ *
+ * LIMITS: times are stored as unsigned 32-bit seconds (until 2106); a map
+ * starts at 64 MiB (or the file's size) and doubles up to its ceiling.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <lmdb.h>
+#include <openssl/hmac.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "og_buf.h"
+#include "og_err.h"
+#include "og_log.h"
+#include "og_store.h"
+
+#define INITIAL_MAP (64ULL << 20)
+#define OG_ITER_BATCH 1000
+#define REC_MAX 16384
+#define EV_MAX 16384
+#define LMDB_MAGIC 0xBEEFC0DEU
+
+struct og_rtxn {
+	og_store *st;
+	MDB_txn *c, *k;
+	int active;
+	struct og_rtxn *next; /* registry, for close */
+};
+
+struct og_store {
+	MDB_env *cenv, *kenv;
+	MDB_dbi cdbi, kdbi;
+	MDB_dbi edbi; /* events: own B-tree so appends fill pages */
+	uint64_t cmax, kmax;
+	unsigned flags;
+	char *path;
+	unsigned char secret[32];
+	uint32_t origin;
+	pthread_rwlock_t rw;
+	pthread_mutex_t wlock;
+	pthread_mutex_t reglock;
+	pthread_key_t tkey;
+	struct og_rtxn *reg;
+};
+
+/* ---------- error mapping ---------- */
+
+static int
+map_err(int rc)
+{
+	switch (rc) {
+	case 0:
+		return 0;
+	case MDB_NOTFOUND:
+		return OG_NOTFOUND;
+	case MDB_MAP_FULL:
+		return OG_EFULL;
+	case MDB_CORRUPTED:
+	case MDB_PAGE_NOTFOUND:
+	case MDB_INVALID:
+	case MDB_VERSION_MISMATCH:
+		return OG_ECORRUPT;
+	case MDB_READERS_FULL:
+	case MDB_TXN_FULL:
+		return OG_EBUSY;
+	case ENOMEM:
+		return OG_ENOMEM;
+	case EIO:
+	case ENOSPC:
+	case EACCES:
+	case EROFS:
+		return OG_EIO;
+	}
+	return OG_ESTORE;
+}
+
+/* ---------- names ---------- */
+
+const char *
+og_state_name(int s)
+{
+	static const char *const n[] = {"none", "pending", "optin",
+	    "confirmed", "optout", "suppressed"};
+
+	return s >= 0 && s <= 5 ? n[s] : "?";
+}
+
+static const char *const reason_names[] = {"none", "hard-bounce",
+    "complaint", "manual", "soft-bounce", "erased", "partner-list"};
+
+const char *
+og_reason_name(int r)
+{
+	return r >= 0 && r <= 6 ? reason_names[r] : "?";
+}
+
+int
+og_reason_parse(const char *s)
+{
+	int i;
+
+	for (i = 1; i <= 6; i++)
+		if (strcmp(s, reason_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+const char *
+og_via_name(int v)
+{
+	static const char *const n[] = {"admin", "import", "one-click",
+	    "preference-page", "mail", "fbl", "bounce", "confirmation",
+	    "expiry"};
+
+	return v >= 0 && v <= 8 ? n[v] : "?";
+}
+
+const char *
+og_evkind_name(int k)
+{
+	static const char *const n[] = {"?", "optin", "optout", "suppress",
+	    "unsuppress", "confirm", "erase", "segment", "preference"};
+
+	return k >= 1 && k <= 8 ? n[k] : "?";
+}
+
+/* ---------- codecs ---------- */
+
+struct rd {
+	const unsigned char *p, *end;
+	int bad;
+};
+
+static int
+rd_need(struct rd *r, size_t n)
+{
+	if (r->bad || (size_t)(r->end - r->p) < n) {
+		r->bad = 1;
+		return 0;
+	}
+	return 1;
+}
+
+static unsigned
+rd_u8(struct rd *r)
+{
+	return rd_need(r, 1) ? *r->p++ : 0;
+}
+
+static uint32_t
+rd_u16(struct rd *r)
+{
+	uint32_t v = 0;
+
+	if (rd_need(r, 2)) {
+		v = og_get_be16(r->p);
+		r->p += 2;
+	}
+	return v;
+}
+
+static uint32_t
+rd_u32(struct rd *r)
+{
+	uint32_t v = 0;
+
+	if (rd_need(r, 4)) {
+		v = og_get_be32(r->p);
+		r->p += 4;
+	}
+	return v;
+}
+
+static uint64_t
+rd_u64(struct rd *r)
+{
+	uint64_t v = 0;
+
+	if (rd_need(r, 8)) {
+		v = og_get_be64(r->p);
+		r->p += 8;
+	}
+	return v;
+}
+
+/* Copy n bytes as a string into dst (size dsz); too long is bad. */
+static void
+rd_str(struct rd *r, size_t n, char *dst, size_t dsz)
+{
+	if (n >= dsz || !rd_need(r, n)) {
+		r->bad = 1;
+		if (dsz)
+			dst[0] = 0;
+		return;
+	}
+	memcpy(dst, r->p, n);
+	dst[n] = 0;
+	if (memchr(dst, 0, n) != NULL)
+		r->bad = 1;
+	r->p += n;
+}
+
+struct wr {
+	unsigned char *p, *end;
+	int bad;
+};
+
+static void
+wr_bytes(struct wr *w, const void *s, size_t n)
+{
+	if (w->bad || (size_t)(w->end - w->p) < n) {
+		w->bad = 1;
+		return;
+	}
+	memcpy(w->p, s, n);
+	w->p += n;
+}
+
+static void
+wr_u8(struct wr *w, unsigned v)
+{
+	unsigned char b = (unsigned char)v;
+
+	wr_bytes(w, &b, 1);
+}
+
+static void
+wr_u16(struct wr *w, uint32_t v)
+{
+	unsigned char b[2];
+
+	og_put_be16(b, (uint16_t)v);
+	wr_bytes(w, b, 2);
+}
+
+static void
+wr_u32(struct wr *w, uint32_t v)
+{
+	unsigned char b[4];
+
+	og_put_be32(b, v);
+	wr_bytes(w, b, 4);
+}
+
+static void
+wr_u64(struct wr *w, uint64_t v)
+{
+	unsigned char b[8];
+
+	og_put_be64(b, v);
+	wr_bytes(w, b, 8);
+}
+
+static uint32_t
+t32(int64_t t)
+{
+	if (t < 0)
+		return 0;
+	if (t > (int64_t)UINT32_MAX)
+		return UINT32_MAX;
+	return (uint32_t)t;
+}
+
+#define ENT_EXPIRES 0x01
+#define ENT_PREF 0x02
+
+int
+og_record_decode(const void *val, size_t len, const char *key,
+    og_record *rec)
+{
+	struct rd r = {val, (const unsigned char *)val + len, 0};
+	unsigned n, i;
+
+	memset(rec, 0, offsetof(og_record, entries));
+	rec->nentries = 0;
+	og_strlcpy(rec->key, key ? key : "", sizeof(rec->key));
+	if (rd_u8(&r) != 1)
+		return OG_EVERSION;
+	rec->flags = rd_u8(&r);
+	rec->created = rd_u32(&r);
+	rec->last_event = rd_u64(&r);
+	n = rd_u8(&r);
+	if (n)
+		rd_str(&r, n, rec->raw, sizeof(rec->raw));
+	else
+		og_strlcpy(rec->raw, rec->key, sizeof(rec->raw));
+	n = rd_u8(&r);
+	if (n > OG_SEGMENTS_MAX)
+		return OG_ECORRUPT;
+	for (i = 0; i < n; i++)
+		rd_str(&r, rd_u8(&r), rec->segments[i], OG_SEGMENT_LEN + 1);
+	rec->nsegments = (int)n;
+	n = rd_u8(&r);
+	if (n > OG_ENTRIES_MAX)
+		return OG_ECORRUPT;
+	for (i = 0; i < n && !r.bad; i++) {
+		og_entry *e = &rec->entries[i];
+		unsigned fl;
+
+		e->scope = (uint8_t)rd_u8(&r);
+		e->state = (uint8_t)rd_u8(&r);
+		e->reason = (uint8_t)rd_u8(&r);
+		e->via = (uint8_t)rd_u8(&r);
+		fl = rd_u8(&r);
+		rd_str(&r, rd_u8(&r), e->name, sizeof(e->name));
+		e->time = rd_u32(&r);
+		e->event = rd_u64(&r);
+		e->expires = fl & ENT_EXPIRES ? rd_u32(&r) : 0;
+		if (fl & ENT_PREF) {
+			e->pref.limit = rd_u16(&r);
+			e->pref.period = rd_u32(&r);
+		} else {
+			e->pref.limit = e->pref.period = 0;
+		}
+		if (e->scope < OG_SCOPE_ALL || e->scope > OG_SCOPE_STREAM ||
+		    e->state > OG_ST_SUPPRESSED)
+			r.bad = 1;
+	}
+	rec->nentries = (int)n;
+	if (r.bad || r.p != r.end)
+		return OG_ECORRUPT;
+	return 0;
+}
+
+static int
+record_encode(const og_record *rec, unsigned char *buf, size_t size,
+    size_t *len)
+{
+	struct wr w = {buf, buf + size, 0};
+	int i;
+
+	wr_u8(&w, 1);
+	wr_u8(&w, rec->flags);
+	wr_u32(&w, t32(rec->created));
+	wr_u64(&w, rec->last_event);
+	if (strcmp(rec->raw, rec->key) != 0 && strlen(rec->raw) < 256) {
+		wr_u8(&w, (unsigned)strlen(rec->raw));
+		wr_bytes(&w, rec->raw, strlen(rec->raw));
+	} else {
+		wr_u8(&w, 0);
+	}
+	wr_u8(&w, (unsigned)rec->nsegments);
+	for (i = 0; i < rec->nsegments; i++) {
+		wr_u8(&w, (unsigned)strlen(rec->segments[i]));
+		wr_bytes(&w, rec->segments[i], strlen(rec->segments[i]));
+	}
+	wr_u8(&w, (unsigned)rec->nentries);
+	for (i = 0; i < rec->nentries; i++) {
+		const og_entry *e = &rec->entries[i];
+		unsigned fl = (e->expires ? ENT_EXPIRES : 0) |
+		    (e->pref.limit ? ENT_PREF : 0);
+		size_t nl = strlen(e->name);
+
+		wr_u8(&w, e->scope);
+		wr_u8(&w, e->state);
+		wr_u8(&w, e->reason);
+		wr_u8(&w, e->via);
+		wr_u8(&w, fl);
+		wr_u8(&w, (unsigned)nl);
+		wr_bytes(&w, e->name, nl);
+		wr_u32(&w, t32(e->time));
+		wr_u64(&w, e->event);
+		if (fl & ENT_EXPIRES)
+			wr_u32(&w, t32(e->expires));
+		if (fl & ENT_PREF) {
+			wr_u16(&w, e->pref.limit);
+			wr_u32(&w, e->pref.period);
+		}
+	}
+	if (w.bad)
+		return OG_ETOOBIG;
+	*len = (size_t)(w.p - buf);
+	return 0;
+}
+
+#define EVF_FOREIGN 0x01 /* origin/origin_seq present */
+#define EVF_EXPIRES 0x02
+
+int
+og_event_decode(const void *val, size_t len, uint64_t seq, og_event *ev)
+{
+	struct rd r = {val, (const unsigned char *)val + len, 0};
+	unsigned fl, i;
+
+	for (i = 0; i < OG_EVF_NFIELDS; i++)
+		ev->f[i][0] = 0;
+	ev->seq = seq;
+	if (rd_u8(&r) != 1)
+		return OG_EVERSION;
+	fl = rd_u8(&r);
+	ev->time = rd_u32(&r);
+	ev->kind = (uint8_t)rd_u8(&r);
+	ev->scope = (uint8_t)rd_u8(&r);
+	ev->old_state = (uint8_t)rd_u8(&r);
+	ev->new_state = (uint8_t)rd_u8(&r);
+	ev->reason = (uint8_t)rd_u8(&r);
+	ev->via = (uint8_t)rd_u8(&r);
+	ev->prev = rd_u64(&r);
+	ev->expires = fl & EVF_EXPIRES ? rd_u32(&r) : 0;
+	if (fl & EVF_FOREIGN) {
+		ev->origin = rd_u32(&r);
+		ev->origin_seq = rd_u64(&r);
+	} else {
+		ev->origin = 0;
+		ev->origin_seq = seq;
+	}
+	while (!r.bad && r.p < r.end) {
+		unsigned tag = rd_u8(&r);
+		unsigned n = rd_u16(&r);
+
+		if (tag == 0 || tag >= OG_EVF_NFIELDS) {
+			r.bad = 1;
+			break;
+		}
+		rd_str(&r, n, ev->f[tag], OG_EVF_MAX + 1);
+	}
+	return r.bad ? OG_ECORRUPT : 0;
+}
+
+static int
+event_encode(const og_event *ev, unsigned char *buf, size_t size,
+    size_t *len)
+{
+	struct wr w = {buf, buf + size, 0};
+	unsigned fl = (ev->expires ? EVF_EXPIRES : 0) |
+	    (ev->origin ? EVF_FOREIGN : 0);
+	int i;
+
+	wr_u8(&w, 1);
+	wr_u8(&w, fl);
+	wr_u32(&w, t32(ev->time));
+	wr_u8(&w, ev->kind);
+	wr_u8(&w, ev->scope);
+	wr_u8(&w, ev->old_state);
+	wr_u8(&w, ev->new_state);
+	wr_u8(&w, ev->reason);
+	wr_u8(&w, ev->via);
+	wr_u64(&w, ev->prev);
+	if (fl & EVF_EXPIRES)
+		wr_u32(&w, t32(ev->expires));
+	if (fl & EVF_FOREIGN) {
+		wr_u32(&w, ev->origin);
+		wr_u64(&w, ev->origin_seq);
+	}
+	for (i = 1; i < OG_EVF_NFIELDS; i++) {
+		size_t n = strlen(ev->f[i]);
+
+		if (n == 0)
+			continue;
+		wr_u8(&w, (unsigned)i);
+		wr_u16(&w, (uint32_t)n);
+		wr_bytes(&w, ev->f[i], n);
+	}
+	if (w.bad)
+		return OG_ETOOBIG;
+	*len = (size_t)(w.p - buf);
+	return 0;
+}
+
+/* ---------- keys ---------- */
+
+static size_t
+mkkey(unsigned char *buf, char ns, const char *a, const char *b)
+{
+	size_t n = 1, la = strlen(a);
+
+	buf[0] = (unsigned char)ns;
+	memcpy(buf + 1, a, la);
+	n += la;
+	if (b) {
+		size_t lb = strlen(b);
+
+		buf[n++] = 0;
+		memcpy(buf + n, b, lb);
+		n += lb;
+	}
+	return n;
+}
+
+/* ---------- environments ---------- */
+
+/*
+ * Check data.mdb looks like an LMDB file before LMDB touches it, so a
+ * garbage or foreign file is refused and never written to.
+ */
+static int
+precheck_file(const char *file, char *err, size_t errlen)
+{
+	unsigned char hdr[64];
+	struct stat sb;
+	int fd;
+	ssize_t n;
+
+	if ((fd = open(file, O_RDONLY | O_CLOEXEC)) < 0)
+		return errno == ENOENT ? OG_NOTFOUND : OG_EIO;
+	if (fstat(fd, &sb) != 0 || (n = read(fd, hdr, sizeof(hdr))) < 0) {
+		close(fd);
+		snprintf(err, errlen, "%s: cannot read: %s", file,
+		    strerror(errno));
+		return OG_EIO;
+	}
+	close(fd);
+	if (n < 24 || sb.st_size < 8192 ||
+	    hdr[16] + (hdr[17] << 8) + (hdr[18] << 16) +
+		    ((uint32_t)hdr[19] << 24) != LMDB_MAGIC) {
+		snprintf(err, errlen, "%s: not an LMDB file (damaged or "
+		    "foreign); nothing was changed: move it away and restore "
+		    "a backup (optgate backup), or run optgate init in an "
+		    "empty folder", file);
+		return OG_ECORRUPT;
+	}
+	return 0;
+}
+
+/* After opening: the file must hold every page the meta page names. */
+static int
+check_size(MDB_env *env, const char *file, char *err, size_t errlen)
+{
+	MDB_envinfo info;
+	MDB_stat ms;
+	struct stat sb;
+
+	if (mdb_env_info(env, &info) != 0 || mdb_env_stat(env, &ms) != 0 ||
+	    stat(file, &sb) != 0)
+		return OG_EIO;
+	if ((uint64_t)(info.me_last_pgno + 1) * ms.ms_psize >
+	    (uint64_t)sb.st_size) {
+		snprintf(err, errlen, "%s: truncated (%lld bytes, needs "
+		    "%llu); nothing was changed: restore a backup",
+		    file, (long long)sb.st_size,
+		    (unsigned long long)(info.me_last_pgno + 1) *
+			ms.ms_psize);
+		return OG_ECORRUPT;
+	}
+	return 0;
+}
+
+static int
+open_env(const char *dir, uint64_t max, int maxreaders, unsigned extra,
+    int create, MDB_env **envp, MDB_dbi *dbi, MDB_dbi *edbi, char *err,
+    size_t errlen)
+{
+	char file[4096];
+	struct stat sb;
+	MDB_env *env = NULL;
+	MDB_txn *txn = NULL;
+	uint64_t size = INITIAL_MAP;
+	int rc;
+
+	snprintf(file, sizeof(file), "%s/data.mdb", dir);
+	rc = precheck_file(file, err, errlen);
+	if (rc == OG_NOTFOUND && !create) {
+		snprintf(err, errlen, "%s: no optgate store here (run optgate "
+		    "init)", dir);
+		return OG_ENOSTORE;
+	}
+	if (rc != 0 && rc != OG_NOTFOUND)
+		return rc;
+	if (rc == OG_NOTFOUND && mkdir(dir, 0750) != 0 && errno != EEXIST) {
+		snprintf(err, errlen, "%s: cannot create: %s", dir,
+		    strerror(errno));
+		return OG_EIO;
+	}
+	if (stat(file, &sb) == 0 && (uint64_t)sb.st_size > size)
+		size = (uint64_t)sb.st_size;
+	if (size > max)
+		size = max;
+	if ((rc = mdb_env_create(&env)) != 0 ||
+	    (rc = mdb_env_set_maxreaders(env, (unsigned)maxreaders)) != 0 ||
+	    (rc = mdb_env_set_maxdbs(env, 4)) != 0 ||
+	    (rc = mdb_env_set_mapsize(env, size)) != 0)
+		goto fail;
+	rc = mdb_env_open(env, dir, MDB_NOTLS | MDB_WRITEMAP | extra, 0640);
+	if (rc != 0)
+		goto fail;
+	if ((rc = check_size(env, file, err, errlen)) != 0) {
+		mdb_env_close(env);
+		return rc;
+	}
+	{
+		int dead = 0;
+
+		mdb_reader_check(env, &dead);
+		if (dead)
+			og_log_warn("%s: cleared %d stale reader slots", dir,
+			    dead);
+	}
+	if ((rc = mdb_txn_begin(env, NULL, 0, &txn)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "main", MDB_CREATE, dbi)) != 0 ||
+	    (edbi && (rc = mdb_dbi_open(txn, "events", MDB_CREATE,
+	    edbi)) != 0) ||
+	    (rc = mdb_txn_commit(txn)) != 0) {
+		txn = NULL;
+		goto fail;
+	}
+	*envp = env;
+	return 0;
+fail:
+	if (txn)
+		mdb_txn_abort(txn);
+	snprintf(err, errlen, "%s: %s", dir, mdb_strerror(rc));
+	if (env)
+		mdb_env_close(env);
+	return map_err(rc);
+}
+
+static int
+meta_get(MDB_txn *txn, MDB_dbi dbi, const char *name, void *out, size_t n)
+{
+	unsigned char kb[64];
+	MDB_val k, v;
+	int rc;
+
+	k.mv_size = mkkey(kb, 'M', name, NULL);
+	k.mv_data = kb;
+	if ((rc = mdb_get(txn, dbi, &k, &v)) != 0)
+		return map_err(rc);
+	if (v.mv_size != n)
+		return OG_ECORRUPT;
+	memcpy(out, v.mv_data, n);
+	return 0;
+}
+
+static int
+meta_put(MDB_txn *txn, MDB_dbi dbi, const char *name, const void *val,
+    size_t n)
+{
+	unsigned char kb[64];
+	MDB_val k, v;
+
+	k.mv_size = mkkey(kb, 'M', name, NULL);
+	k.mv_data = kb;
+	v.mv_size = n;
+	v.mv_data = (void *)val;
+	return mdb_put(txn, dbi, &k, &v, 0);
+}
+
+static uint32_t
+host_origin(void)
+{
+	char host[256] = "localhost";
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+
+	gethostname(host, sizeof(host) - 1);
+	EVP_Digest(host, strlen(host), md, &mdlen, EVP_sha256(), NULL);
+	return og_get_be32(md) | 1; /* never 0: 0 means "this host" */
+}
+
+static int
+init_meta(og_store *st, int create, char *err, size_t errlen)
+{
+	MDB_txn *txn;
+	unsigned char b[8];
+	uint32_t schema;
+	int rc;
+
+	if ((rc = mdb_txn_begin(st->cenv, NULL, 0, &txn)) != 0)
+		return map_err(rc);
+	rc = meta_get(txn, st->cdbi, "schema", b, 4);
+	if (rc == OG_NOTFOUND) {
+		MDB_stat ms;
+
+		mdb_stat(txn, st->cdbi, &ms);
+		if (!create || ms.ms_entries != 0) {
+			mdb_txn_abort(txn);
+			snprintf(err, errlen, "%s: an LMDB file but not an "
+			    "optgate store; nothing was changed", st->path);
+			return OG_ECORRUPT;
+		}
+		og_put_be32(b, OG_SCHEMA_VERSION);
+		if ((rc = meta_put(txn, st->cdbi, "schema", b, 4)) != 0)
+			goto fail;
+		og_put_be64(b, 1);
+		if ((rc = meta_put(txn, st->cdbi, "seq", b, 8)) != 0)
+			goto fail;
+		og_put_be64(b, 0);
+		if ((rc = meta_put(txn, st->cdbi, "records", b, 8)) != 0)
+			goto fail;
+		og_put_be32(b, host_origin());
+		if ((rc = meta_put(txn, st->cdbi, "origin", b, 4)) != 0)
+			goto fail;
+		og_put_be64(b, (uint64_t)time(NULL));
+		if ((rc = meta_put(txn, st->cdbi, "created", b, 8)) != 0)
+			goto fail;
+		if (RAND_bytes(st->secret, sizeof(st->secret)) != 1) {
+			mdb_txn_abort(txn);
+			snprintf(err, errlen, "no randomness for the store "
+			    "secret");
+			return OG_EIO;
+		}
+		if ((rc = meta_put(txn, st->cdbi, "secret", st->secret,
+		    32)) != 0)
+			goto fail;
+		if ((rc = mdb_txn_commit(txn)) != 0) {
+			snprintf(err, errlen, "%s: %s", st->path,
+			    mdb_strerror(rc));
+			return map_err(rc);
+		}
+		if ((rc = mdb_txn_begin(st->cenv, NULL, MDB_RDONLY, &txn)) != 0)
+			return map_err(rc);
+	} else if (rc != 0) {
+		mdb_txn_abort(txn);
+		snprintf(err, errlen, "%s: meta record damaged: %s", st->path,
+		    og_strerror(rc));
+		return OG_ECORRUPT;
+	}
+	meta_get(txn, st->cdbi, "schema", b, 4);
+	schema = og_get_be32(b);
+	if (schema > OG_SCHEMA_VERSION || schema == 0) {
+		mdb_txn_abort(txn);
+		snprintf(err, errlen, "%s: store schema %u is newer than this "
+		    "optgate understands (%u): upgrade optgate", st->path,
+		    schema, OG_SCHEMA_VERSION);
+		return OG_EVERSION;
+	}
+	if (meta_get(txn, st->cdbi, "secret", st->secret, 32) != 0 ||
+	    meta_get(txn, st->cdbi, "origin", b, 4) != 0) {
+		mdb_txn_abort(txn);
+		snprintf(err, errlen, "%s: meta record damaged", st->path);
+		return OG_ECORRUPT;
+	}
+	st->origin = og_get_be32(b);
+	mdb_txn_abort(txn);
+	return 0;
+fail:
+	mdb_txn_abort(txn);
+	snprintf(err, errlen, "%s: %s", st->path, mdb_strerror(rc));
+	return map_err(rc);
+}
+
+static void
+tkey_free(void *p)
+{
+	struct og_rtxn *tx = p;
+
+	/* The registry keeps the handle; og_store_close frees it. */
+	(void)tx;
+}
+
+int
+og_store_open(const char *path, const og_store_opts *opts, og_store **out,
+    char *err, size_t errlen)
+{
+	og_store *st;
+	char dir[4096];
+	struct stat sb;
+	int create = opts && (opts->flags & OG_STORE_CREATE);
+	int maxr = opts && opts->max_readers ? opts->max_readers : 256;
+	int rc;
+
+	*out = NULL;
+	if (err && errlen)
+		*err = 0;
+	if (stat(path, &sb) != 0) {
+		if (!create || mkdir(path, 0750) != 0) {
+			snprintf(err, errlen, "%s: %s%s", path,
+			    strerror(errno), create ? "" :
+			    " (run optgate init)");
+			return errno == ENOENT ? OG_ENOSTORE : OG_EIO;
+		}
+	}
+	st = og_xcalloc(1, sizeof(*st));
+	st->path = og_xstrdup(path);
+	st->flags = opts ? opts->flags : 0;
+	st->cmax = opts && opts->map_size ? opts->map_size : 4ULL << 30;
+	st->kmax = opts && opts->counter_map_size ? opts->counter_map_size :
+	    1ULL << 30;
+	pthread_rwlock_init(&st->rw, NULL);
+	pthread_mutex_init(&st->wlock, NULL);
+	pthread_mutex_init(&st->reglock, NULL);
+	pthread_key_create(&st->tkey, tkey_free);
+
+	snprintf(dir, sizeof(dir), "%s/consent", path);
+	rc = open_env(dir, st->cmax, maxr, 0, create, &st->cenv, &st->cdbi,
+	    &st->edbi, err, errlen);
+	if (rc != 0)
+		goto fail;
+	if ((rc = init_meta(st, create, err, errlen)) != 0)
+		goto fail;
+
+	snprintf(dir, sizeof(dir), "%s/counters", path);
+	rc = open_env(dir, st->kmax, maxr, MDB_NOSYNC | MDB_MAPASYNC, 1,
+	    &st->kenv, &st->kdbi, NULL, err, errlen);
+	if (rc == OG_ECORRUPT || rc == OG_ESTORE) {
+		/* Soft state: rebuild empty rather than refuse to run. */
+		char aside[4200];
+
+		snprintf(aside, sizeof(aside), "%s.broken-%lld", dir,
+		    (long long)time(NULL));
+		og_log_warn("%s; counters moved to %s and rebuilt empty "
+		    "(frequency caps restart from zero)", err, aside);
+		if (rename(dir, aside) != 0) {
+			snprintf(err, errlen, "%s: cannot move aside: %s", dir,
+			    strerror(errno));
+			rc = OG_EIO;
+			goto fail;
+		}
+		rc = open_env(dir, st->kmax, maxr, MDB_NOSYNC | MDB_MAPASYNC, 1,
+		    &st->kenv, &st->kdbi, NULL, err, errlen);
+	}
+	if (rc != 0)
+		goto fail;
+	*out = st;
+	return 0;
+fail:
+	og_store_close(st);
+	return rc;
+}
+
+void
+og_store_close(og_store *st)
+{
+	struct og_rtxn *tx, *next;
+
+	if (st == NULL)
+		return;
+	for (tx = st->reg; tx; tx = next) {
+		next = tx->next;
+		if (tx->c)
+			mdb_txn_abort(tx->c);
+		if (tx->k)
+			mdb_txn_abort(tx->k);
+		free(tx);
+	}
+	if (st->kenv) {
+		mdb_env_sync(st->kenv, 1);
+		mdb_env_close(st->kenv);
+	}
+	if (st->cenv)
+		mdb_env_close(st->cenv);
+	pthread_key_delete(st->tkey);
+	pthread_rwlock_destroy(&st->rw);
+	pthread_mutex_destroy(&st->wlock);
+	pthread_mutex_destroy(&st->reglock);
+	OPENSSL_cleanse(st->secret, sizeof(st->secret));
+	free(st->path);
+	free(st);
+}
+
+int
+og_store_sync_counters(og_store *st)
+{
+	return map_err(mdb_env_sync(st->kenv, 1));
+}
+
+int
+og_store_reader_check(og_store *st)
+{
+	int a = 0, b = 0;
+
+	mdb_reader_check(st->cenv, &a);
+	mdb_reader_check(st->kenv, &b);
+	return a + b;
+}
+
+/*
+ * Adopt a map grown by another process (MDB_MAP_RESIZED), or grow ours
+ * (MDB_MAP_FULL), with every transaction of this process kept out.
+ * Called without the rwlock held.  Returns 0 to retry, or an error.
+ */
+static int
+resize(og_store *st, MDB_env *env, uint64_t max, int full)
+{
+	MDB_envinfo info;
+	int rc = 0;
+
+	pthread_rwlock_wrlock(&st->rw);
+	if (full) {
+		mdb_env_info(env, &info);
+		if (info.me_mapsize >= max) {
+			rc = OG_EFULL;
+		} else {
+			uint64_t n = (uint64_t)info.me_mapsize * 2;
+
+			if (n > max)
+				n = max;
+			rc = map_err(mdb_env_set_mapsize(env, n));
+			if (rc == 0)
+				og_log_warn("%s: store map grown to %llu MiB "
+				    "(ceiling %llu MiB)", st->path,
+				    (unsigned long long)(n >> 20),
+				    (unsigned long long)(max >> 20));
+		}
+	} else {
+		rc = map_err(mdb_env_set_mapsize(env, 0));
+	}
+	pthread_rwlock_unlock(&st->rw);
+	return rc;
+}
+
+/* ---------- reads ---------- */
+
+int
+og_store_rbegin(og_store *st, og_rtxn **out)
+{
+	struct og_rtxn *tx = pthread_getspecific(st->tkey);
+	int rc, tries;
+
+	if (tx == NULL) {
+		tx = og_xcalloc(1, sizeof(*tx));
+		tx->st = st;
+		pthread_mutex_lock(&st->reglock);
+		tx->next = st->reg;
+		st->reg = tx;
+		pthread_mutex_unlock(&st->reglock);
+		pthread_setspecific(st->tkey, tx);
+	}
+	if (tx->active)
+		og_panic("og_store_rbegin: read handle already active");
+	for (tries = 0; tries < 3; tries++) {
+		pthread_rwlock_rdlock(&st->rw);
+		rc = tx->c ? mdb_txn_renew(tx->c) :
+		    mdb_txn_begin(st->cenv, NULL, MDB_RDONLY, &tx->c);
+		if (rc == 0) {
+			rc = tx->k ? mdb_txn_renew(tx->k) :
+			    mdb_txn_begin(st->kenv, NULL, MDB_RDONLY, &tx->k);
+			if (rc != 0)
+				mdb_txn_reset(tx->c);
+		}
+		if (rc != MDB_MAP_RESIZED)
+			break;
+		pthread_rwlock_unlock(&st->rw);
+		/* A failed begin leaves no handle; forget it. */
+		if (tx->c) {
+			mdb_txn_abort(tx->c);
+			tx->c = NULL;
+		}
+		if (tx->k) {
+			mdb_txn_abort(tx->k);
+			tx->k = NULL;
+		}
+		resize(st, st->cenv, st->cmax, 0);
+		resize(st, st->kenv, st->kmax, 0);
+	}
+	if (rc != 0) {
+		if (rc != MDB_MAP_RESIZED)
+			pthread_rwlock_unlock(&st->rw);
+		if (tx->c && rc != 0) {
+			mdb_txn_abort(tx->c);
+			tx->c = NULL;
+		}
+		if (tx->k) {
+			mdb_txn_abort(tx->k);
+			tx->k = NULL;
+		}
+		return map_err(rc);
+	}
+	tx->active = 1;
+	*out = tx;
+	return 0;
+}
+
+void
+og_store_rend(og_rtxn *tx)
+{
+	if (tx == NULL || !tx->active)
+		return;
+	mdb_txn_reset(tx->c);
+	mdb_txn_reset(tx->k);
+	tx->active = 0;
+	pthread_rwlock_unlock(&tx->st->rw);
+}
+
+static int
+get_record(MDB_txn *txn, MDB_dbi dbi, const char *key, og_record *rec)
+{
+	unsigned char kb[OG_ADDR_MAX + 2];
+	MDB_val k, v;
+	int rc;
+
+	if (strlen(key) > OG_ADDR_MAX || *key == 0)
+		return OG_EINVAL;
+	k.mv_size = mkkey(kb, 'A', key, NULL);
+	k.mv_data = kb;
+	if ((rc = mdb_get(txn, dbi, &k, &v)) != 0)
+		return map_err(rc);
+	return og_record_decode(v.mv_data, v.mv_size, key, rec);
+}
+
+int
+og_store_get(og_rtxn *tx, const char *key, og_record *rec)
+{
+	return get_record(tx->c, tx->st->cdbi, key, rec);
+}
+
+static int
+decode_sends(const MDB_val *v, int64_t *times, int max, int *n)
+{
+	const unsigned char *p = v->mv_data;
+	int cnt, i;
+
+	*n = 0;
+	if (v->mv_size < 2 || p[0] != 1)
+		return OG_ECORRUPT;
+	cnt = p[1];
+	if (v->mv_size != 2 + (size_t)cnt * 4)
+		return OG_ECORRUPT;
+	for (i = 0; i < cnt && i < max; i++)
+		times[i] = og_get_be32(p + 2 + 4 * i);
+	*n = i;
+	return 0;
+}
+
+int
+og_store_get_sends(og_rtxn *tx, const char *key, const char *stream,
+    int64_t *times, int max, int *n)
+{
+	unsigned char kb[OG_ADDR_MAX + OG_STREAM_NAME_MAX + 3];
+	MDB_val k, v;
+	int rc;
+
+	*n = 0;
+	if (strlen(key) > OG_ADDR_MAX || strlen(stream) > OG_STREAM_NAME_MAX)
+		return OG_EINVAL;
+	k.mv_size = mkkey(kb, 'S', key, stream);
+	k.mv_data = kb;
+	rc = mdb_get(tx->k, tx->st->kdbi, &k, &v);
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc != 0)
+		return map_err(rc);
+	/* A damaged counter is soft state: treat as no sends, say so. */
+	if (decode_sends(&v, times, max, n) != 0) {
+		og_log_warn("counter for %s/%s damaged: ignored", key, stream);
+		*n = 0;
+	}
+	return 0;
+}
+
+int
+og_store_event_get(og_rtxn *tx, uint64_t seq, og_event *ev)
+{
+	unsigned char kb[9];
+	MDB_val k, v;
+	int rc;
+
+	kb[0] = 'E';
+	og_put_be64(kb + 1, seq);
+	k.mv_size = 9;
+	k.mv_data = kb;
+	if ((rc = mdb_get(tx->c, tx->st->edbi, &k, &v)) != 0)
+		return map_err(rc);
+	return og_event_decode(v.mv_data, v.mv_size, seq, ev);
+}
+
+int
+og_store_hashed_get(og_rtxn *tx, int ns, const unsigned char *hash,
+    const char *name)
+{
+	unsigned char kb[2 + 32 + OG_STREAM_NAME_MAX + 1];
+	size_t n = 34;
+	MDB_val k, v;
+
+	kb[0] = 'H';
+	kb[1] = (unsigned char)ns;
+	memcpy(kb + 2, hash, 32);
+	if (name && *name) {
+		size_t l = strlen(name);
+
+		if (l > OG_STREAM_NAME_MAX)
+			return OG_EINVAL;
+		memcpy(kb + n, name, l);
+		n += l;
+	}
+	k.mv_size = n;
+	k.mv_data = kb;
+	return map_err(mdb_get(tx->c, tx->st->cdbi, &k, &v));
+}
+
+int
+og_store_hash(og_store *st, const char *key, unsigned char out[32])
+{
+	unsigned int len = 32;
+
+	if (HMAC(EVP_sha256(), st->secret, sizeof(st->secret),
+	    (const unsigned char *)key, strlen(key), out, &len) == NULL)
+		return OG_EIO;
+	return 0;
+}
+
+int
+og_store_hash_of(og_rtxn *tx, const char *key, unsigned char out[32])
+{
+	return og_store_hash(tx->st, key, out);
+}
+
+/* ---------- writes ---------- */
+
+/* Find the entry for (scope, name), or -1. */
+static int
+find_entry(const og_record *rec, int scope, const char *name)
+{
+	int i;
+
+	for (i = 0; i < rec->nentries; i++)
+		if (rec->entries[i].scope == scope &&
+		    strcmp(rec->entries[i].name, name) == 0)
+			return i;
+	return -1;
+}
+
+static void
+set_segments(og_record *rec, const char *segs)
+{
+	const char *p = segs;
+
+	rec->nsegments = 0;
+	while (*p && rec->nsegments < OG_SEGMENTS_MAX) {
+		const char *c = strchr(p, ',');
+		size_t n = c ? (size_t)(c - p) : strlen(p);
+
+		while (n && (*p == ' ' || *p == '\t')) {
+			p++;
+			n--;
+		}
+		while (n && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+			n--;
+		if (n && n <= OG_SEGMENT_LEN) {
+			memcpy(rec->segments[rec->nsegments], p, n);
+			rec->segments[rec->nsegments][n] = 0;
+			rec->nsegments++;
+		}
+		if (!c)
+			break;
+		p = c + 1;
+	}
+}
+
+/* Per-apply scratch, kept off the stack (records are large). */
+struct wctx {
+	MDB_txn *txn;
+	MDB_dbi dbi, edbi;
+	uint64_t seq;
+	uint64_t records;
+	og_record rec;
+	og_event ev;
+	unsigned char buf[REC_MAX > EV_MAX ? REC_MAX : EV_MAX];
+};
+
+static int
+apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
+{
+	og_record *rec = &w->rec;
+	og_event *ev = &w->ev;
+	const char *name = ch->name && ch->scope != OG_SCOPE_ALL ? ch->name :
+	    "";
+	unsigned char kb[OG_ADDR_MAX + 2];
+	MDB_val k, v;
+	og_entry *e = NULL;
+	int rc, i, isnew = 0, old_state = OG_ST_NONE;
+	size_t len;
+	int64_t now = ch->time ? ch->time : (int64_t)time(NULL);
+
+	*result = OG_APPLIED;
+	if (ch->key == NULL || *ch->key == 0 || strlen(ch->key) > OG_ADDR_MAX ||
+	    strlen(name) > OG_STREAM_NAME_MAX)
+		return OG_EINVAL;
+	if (ch->kind != OG_EV_SEGMENT && ch->kind != OG_EV_ERASE &&
+	    (ch->scope < OG_SCOPE_ALL || ch->scope > OG_SCOPE_STREAM))
+		return OG_EINVAL;
+	rc = get_record(w->txn, w->dbi, ch->key, rec);
+	if (rc == OG_NOTFOUND) {
+		memset(rec, 0, offsetof(og_record, entries));
+		rec->nentries = 0;
+		og_strlcpy(rec->key, ch->key, sizeof(rec->key));
+		og_strlcpy(rec->raw, ch->raw && *ch->raw ? ch->raw : ch->key,
+		    sizeof(rec->raw));
+		rec->created = now;
+		isnew = 1;
+	} else if (rc != 0) {
+		return rc;
+	}
+	i = ch->kind == OG_EV_SEGMENT ? -1 : find_entry(rec, ch->scope, name);
+	if (i >= 0) {
+		e = &rec->entries[i];
+		old_state = e->state;
+	}
+
+	switch (ch->kind) {
+	case OG_EV_OPTIN:
+		if (ch->state != OG_ST_PENDING && ch->state != OG_ST_OPTIN &&
+		    ch->state != OG_ST_CONFIRMED)
+			return OG_EINVAL;
+		if (e && (ch->flags & OG_CH_IF_NEWER) && e->time >= now) {
+			*result = e->state == ch->state ? OG_UNCHANGED :
+			    OG_SKIPPED_OLDER;
+			return 0;
+		}
+		if (e && e->state == OG_ST_SUPPRESSED) {
+			/* Bounces and complaints are lifted by an admin. */
+			*result = OG_SKIPPED_OPTOUT;
+			return 0;
+		}
+		if (e && e->state == OG_ST_OPTOUT && e->time >= now) {
+			*result = OG_SKIPPED_OPTOUT;
+			return 0;
+		}
+		if (e && (e->state == ch->state ||
+		    (ch->state == OG_ST_PENDING && e->state ==
+		    OG_ST_CONFIRMED) ||
+		    (ch->state == OG_ST_OPTIN && e->state ==
+		    OG_ST_CONFIRMED))) {
+			if (ch->segments == NULL) {
+				*result = OG_UNCHANGED;
+				return 0;
+			}
+		}
+		break;
+	case OG_EV_CONFIRM:
+		if (e == NULL || (e->state != OG_ST_PENDING &&
+		    e->state != OG_ST_CONFIRMED)) {
+			*result = OG_SKIPPED_OLDER;
+			return 0;
+		}
+		if (e->state == OG_ST_CONFIRMED) {
+			*result = OG_UNCHANGED;
+			return 0;
+		}
+		break;
+	case OG_EV_OPTOUT:
+	case OG_EV_SUPPRESS:
+		if (e && (ch->flags & OG_CH_IF_NEWER) && e->time > now) {
+			*result = OG_SKIPPED_OLDER;
+			return 0;
+		}
+		if (e && ch->kind == OG_EV_OPTOUT && e->state == OG_ST_OPTOUT) {
+			*result = OG_UNCHANGED;
+			return 0;
+		}
+		if (e && ch->kind == OG_EV_SUPPRESS &&
+		    e->state == OG_ST_SUPPRESSED && e->reason == ch->reason &&
+		    (e->expires == 0 || (ch->expires && e->expires >=
+		    ch->expires))) {
+			*result = OG_UNCHANGED;
+			return 0;
+		}
+		if (e && ch->kind == OG_EV_OPTOUT &&
+		    e->state == OG_ST_SUPPRESSED && (e->expires == 0 ||
+		    e->expires > now)) {
+			/* A live suppression already stops mail; keep it. */
+			*result = OG_UNCHANGED;
+			return 0;
+		}
+		break;
+	case OG_EV_UNSUPPRESS:
+		if (e == NULL || (e->state != OG_ST_SUPPRESSED &&
+		    e->state != OG_ST_OPTOUT)) {
+			*result = OG_UNCHANGED;
+			return 0;
+		}
+		break;
+	case OG_EV_SEGMENT:
+		break;
+	case OG_EV_PREF:
+		if (e && e->pref.limit == ch->pref.limit &&
+		    e->pref.period == ch->pref.period) {
+			*result = OG_UNCHANGED;
+			return 0;
+		}
+		break;
+	default:
+		return OG_EINVAL;
+	}
+
+	/* The event first: it is the record of truth. */
+	memset(ev, 0, offsetof(og_event, f));
+	for (i = 0; i < OG_EVF_NFIELDS; i++) {
+		ev->f[i][0] = 0;
+		if (ch->f[i])
+			og_strlcpy(ev->f[i], ch->f[i], OG_EVF_MAX + 1);
+	}
+	og_strlcpy(ev->f[OG_EVF_KEY], ch->key, OG_EVF_MAX + 1);
+	if (strcmp(rec->raw, ch->key) != 0)
+		og_strlcpy(ev->f[OG_EVF_RAW], rec->raw, OG_EVF_MAX + 1);
+	og_strlcpy(ev->f[OG_EVF_NAME], name, OG_EVF_MAX + 1);
+	if (ch->segments)
+		og_strlcpy(ev->f[OG_EVF_SEGMENT], ch->segments, OG_EVF_MAX + 1);
+	ev->seq = w->seq;
+	ev->time = now;
+	ev->kind = ch->kind;
+	ev->scope = ch->kind == OG_EV_SEGMENT ? 0 : ch->scope;
+	ev->old_state = (uint8_t)old_state;
+	ev->reason = ch->reason;
+	ev->via = ch->via;
+	ev->prev = rec->last_event;
+	ev->expires = ch->expires;
+	ev->origin = 0;
+
+	/* Then the record. */
+	if (ch->segments)
+		set_segments(rec, ch->segments);
+	if (ch->kind == OG_EV_UNSUPPRESS) {
+		i = find_entry(rec, ch->scope, name);
+		memmove(&rec->entries[i], &rec->entries[i + 1],
+		    (size_t)(rec->nentries - i - 1) * sizeof(og_entry));
+		rec->nentries--;
+		ev->new_state = OG_ST_NONE;
+	} else if (ch->kind != OG_EV_SEGMENT) {
+		if (e == NULL) {
+			if (rec->nentries >= OG_ENTRIES_MAX)
+				return OG_ETOOBIG;
+			e = &rec->entries[rec->nentries++];
+			memset(e, 0, sizeof(*e));
+			e->scope = ch->scope;
+			og_strlcpy(e->name, name, sizeof(e->name));
+		}
+		switch (ch->kind) {
+		case OG_EV_OPTIN:
+			e->state = ch->state;
+			e->reason = OG_RS_NONE;
+			e->expires = 0;
+			break;
+		case OG_EV_CONFIRM:
+			e->state = OG_ST_CONFIRMED;
+			break;
+		case OG_EV_OPTOUT:
+			e->state = OG_ST_OPTOUT;
+			e->reason = ch->reason;
+			e->expires = ch->expires;
+			break;
+		case OG_EV_SUPPRESS:
+			e->state = OG_ST_SUPPRESSED;
+			e->reason = ch->reason;
+			e->expires = ch->expires;
+			break;
+		case OG_EV_PREF:
+			e->pref = ch->pref;
+			break;
+		}
+		if (ch->kind != OG_EV_PREF) {
+			e->time = now;
+			e->via = ch->via;
+		}
+		e->event = w->seq;
+		ev->new_state = e->state;
+	}
+	rec->last_event = w->seq;
+
+	if ((rc = event_encode(ev, w->buf, sizeof(w->buf), &len)) != 0)
+		return rc;
+	{
+		unsigned char ek[9];
+
+		ek[0] = 'E';
+		og_put_be64(ek + 1, w->seq);
+		k.mv_size = 9;
+		k.mv_data = ek;
+		v.mv_size = len;
+		v.mv_data = w->buf;
+		if ((rc = mdb_put(w->txn, w->edbi, &k, &v, MDB_APPEND)) != 0 &&
+		    rc != MDB_KEYEXIST)
+			return map_err(rc);
+		if (rc == MDB_KEYEXIST)
+			return OG_ECORRUPT; /* sequence went backwards */
+	}
+	w->seq++;
+	if ((rc = record_encode(rec, w->buf, sizeof(w->buf), &len)) != 0)
+		return rc;
+	k.mv_size = mkkey(kb, 'A', ch->key, NULL);
+	k.mv_data = kb;
+	v.mv_size = len;
+	v.mv_data = w->buf;
+	if ((rc = mdb_put(w->txn, w->dbi, &k, &v, 0)) != 0)
+		return map_err(rc);
+	if (isnew)
+		w->records++;
+	return 0;
+}
+
+int
+og_store_apply(og_store *st, const og_change *ch, size_t n, int *results)
+{
+	struct wctx *w;
+	unsigned char b[8];
+	int rc = 0, tries, dummy;
+	size_t i;
+
+	if (st->flags & OG_STORE_RDONLY)
+		return OG_EINVAL;
+	w = og_xmalloc(sizeof(*w));
+	pthread_mutex_lock(&st->wlock);
+	for (tries = 0; tries < 40; tries++) {
+		pthread_rwlock_rdlock(&st->rw);
+		rc = mdb_txn_begin(st->cenv, NULL, 0, &w->txn);
+		if (rc == MDB_MAP_RESIZED) {
+			pthread_rwlock_unlock(&st->rw);
+			if ((rc = resize(st, st->cenv, st->cmax, 0)) != 0)
+				break;
+			continue;
+		}
+		if (rc != 0) {
+			pthread_rwlock_unlock(&st->rw);
+			rc = map_err(rc);
+			break;
+		}
+		w->dbi = st->cdbi;
+		w->edbi = st->edbi;
+		if ((rc = meta_get(w->txn, w->dbi, "seq", b, 8)) == 0) {
+			w->seq = og_get_be64(b);
+			rc = meta_get(w->txn, w->dbi, "records", b, 8);
+			w->records = og_get_be64(b);
+		}
+		for (i = 0; rc == 0 && i < n; i++)
+			rc = apply_one(st, w, &ch[i],
+			    results ? &results[i] : &dummy);
+		if (rc == 0) {
+			og_put_be64(b, w->seq);
+			rc = map_err(meta_put(w->txn, w->dbi, "seq", b, 8));
+		}
+		if (rc == 0) {
+			og_put_be64(b, w->records);
+			rc = map_err(meta_put(w->txn, w->dbi, "records", b, 8));
+		}
+		if (rc == 0)
+			rc = map_err(mdb_txn_commit(w->txn));
+		else
+			mdb_txn_abort(w->txn);
+		pthread_rwlock_unlock(&st->rw);
+		if (rc != OG_EFULL)
+			break;
+		if ((rc = resize(st, st->cenv, st->cmax, 1)) != 0)
+			break;
+	}
+	pthread_mutex_unlock(&st->wlock);
+	free(w);
+	return rc;
+}
+
+static int
+count_one(MDB_txn *txn, MDB_dbi dbi, const char *key, const char *stream,
+    int64_t now)
+{
+	unsigned char kb[OG_ADDR_MAX + OG_STREAM_NAME_MAX + 3];
+	unsigned char vb[2 + 4 * OG_SENDS_MAX];
+	int64_t times[OG_SENDS_MAX];
+	MDB_val k, v;
+	int n = 0, i, rc;
+
+	if (strlen(key) > OG_ADDR_MAX || *key == 0)
+		return OG_EINVAL;
+	k.mv_size = mkkey(kb, 'S', key, stream);
+	k.mv_data = kb;
+	rc = mdb_get(txn, dbi, &k, &v);
+	if (rc == 0 && decode_sends(&v, times, OG_SENDS_MAX, &n) != 0)
+		n = 0;
+	else if (rc != 0 && rc != MDB_NOTFOUND)
+		return map_err(rc);
+	vb[0] = 1;
+	og_put_be32(vb + 2, t32(now));
+	for (i = 0; i < n && i + 1 < OG_SENDS_MAX; i++)
+		og_put_be32(vb + 2 + 4 * (i + 1), t32(times[i]));
+	vb[1] = (unsigned char)(i + 1);
+	v.mv_size = 2 + 4 * (size_t)(i + 1);
+	v.mv_data = vb;
+	return map_err(mdb_put(txn, dbi, &k, &v, 0));
+}
+
+int
+og_store_count_sends(og_store *st, const char *const *keys, size_t n,
+    const char *stream, int64_t now)
+{
+	unsigned char kb[OG_STREAM_NAME_MAX + 6];
+	MDB_txn *txn;
+	MDB_val k, v;
+	size_t i;
+	int rc = 0, tries;
+
+	if (strlen(stream) > OG_STREAM_NAME_MAX)
+		return OG_EINVAL;
+	for (tries = 0; tries < 40; tries++) {
+		pthread_rwlock_rdlock(&st->rw);
+		rc = mdb_txn_begin(st->kenv, NULL, 0, &txn);
+		if (rc == MDB_MAP_RESIZED) {
+			pthread_rwlock_unlock(&st->rw);
+			if ((rc = resize(st, st->kenv, st->kmax, 0)) != 0)
+				return rc;
+			continue;
+		}
+		if (rc != 0) {
+			pthread_rwlock_unlock(&st->rw);
+			return map_err(rc);
+		}
+		for (i = 0; rc == 0 && i < n; i++)
+			rc = count_one(txn, st->kdbi, keys[i], stream, now);
+		if (rc == 0) {
+			uint64_t total = 0;
+			unsigned char tb[8];
+			size_t kl = mkkey(kb, 'D', stream, "");
+
+			og_put_be32(kb + kl, t32(now / 86400));
+			k.mv_size = kl + 4;
+			k.mv_data = kb;
+			if (mdb_get(txn, st->kdbi, &k, &v) == 0 &&
+			    v.mv_size == 8)
+				total = og_get_be64(v.mv_data);
+			og_put_be64(tb, total + n);
+			v.mv_size = 8;
+			v.mv_data = tb;
+			rc = map_err(mdb_put(txn, st->kdbi, &k, &v, 0));
+		}
+		if (rc == 0)
+			rc = map_err(mdb_txn_commit(txn));
+		else
+			mdb_txn_abort(txn);
+		pthread_rwlock_unlock(&st->rw);
+		if (rc != OG_EFULL)
+			return rc;
+		if ((rc = resize(st, st->kenv, st->kmax, 1)) != 0)
+			return rc;
+	}
+	return rc;
+}
+
+/* ---------- iteration ---------- */
+
+int
+og_store_foreach(og_store *st, const char *start,
+    int (*fn)(const og_record *, void *), void *ctx)
+{
+	unsigned char kb[OG_ADDR_MAX + 2];
+	char last[OG_ADDR_MAX + 1];
+	og_record *rec = og_xmalloc(sizeof(*rec));
+	int rc = 0, skip_eq = 0;
+
+	og_strlcpy(last, start ? start : "", sizeof(last));
+	for (;;) {
+		og_rtxn *tx;
+		MDB_cursor *cur;
+		MDB_val k, v;
+		int n = 0, mrc;
+
+		if ((rc = og_store_rbegin(st, &tx)) != 0)
+			break;
+		if ((mrc = mdb_cursor_open(tx->c, st->cdbi, &cur)) != 0) {
+			og_store_rend(tx);
+			rc = map_err(mrc);
+			break;
+		}
+		k.mv_size = mkkey(kb, 'A', last, NULL);
+		k.mv_data = kb;
+		mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+		while (mrc == 0 && rc == 0) {
+			const char *key = (const char *)k.mv_data + 1;
+			size_t kl = k.mv_size - 1;
+
+			if (((const char *)k.mv_data)[0] != 'A' ||
+			    kl > OG_ADDR_MAX)
+				break;
+			if (skip_eq && kl == strlen(last) &&
+			    memcmp(key, last, kl) == 0) {
+				mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+				continue;
+			}
+			if (n >= OG_ITER_BATCH)
+				break;
+			memcpy(last, key, kl);
+			last[kl] = 0;
+			rc = og_record_decode(v.mv_data, v.mv_size, last, rec);
+			if (rc == 0)
+				rc = fn(rec, ctx);
+			n++;
+			mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+		}
+		mdb_cursor_close(cur);
+		og_store_rend(tx);
+		skip_eq = 1;
+		if (rc != 0 || n < OG_ITER_BATCH)
+			break;
+	}
+	free(rec);
+	return rc;
+}
+
+int
+og_store_foreach_event(og_store *st, const char *key,
+    int (*fn)(const og_event *, void *), void *ctx)
+{
+	og_record *rec = og_xmalloc(sizeof(*rec));
+	og_event *ev = og_xmalloc(sizeof(*ev));
+	uint64_t seq;
+	og_rtxn *tx;
+	int rc;
+
+	if ((rc = og_store_rbegin(st, &tx)) != 0)
+		goto out;
+	rc = og_store_get(tx, key, rec);
+	seq = rc == 0 ? rec->last_event : 0;
+	while (rc == 0 && seq != 0) {
+		if ((rc = og_store_event_get(tx, seq, ev)) != 0)
+			break;
+		if ((rc = fn(ev, ctx)) != 0)
+			break;
+		if (ev->prev >= seq) {
+			rc = OG_ECORRUPT;
+			break;
+		}
+		seq = ev->prev;
+	}
+	og_store_rend(tx);
+out:
+	free(rec);
+	free(ev);
+	return rc;
+}
+
+int
+og_store_info_get(og_store *st, og_store_info *info)
+{
+	MDB_envinfo ei;
+	MDB_stat ms;
+	unsigned char b[8];
+	og_rtxn *tx;
+	int rc;
+
+	memset(info, 0, sizeof(*info));
+	if ((rc = og_store_rbegin(st, &tx)) != 0)
+		return rc;
+	if (meta_get(tx->c, st->cdbi, "records", b, 8) == 0)
+		info->records = og_get_be64(b);
+	if (meta_get(tx->c, st->cdbi, "seq", b, 8) == 0)
+		info->next_seq = og_get_be64(b);
+	info->events = info->next_seq ? info->next_seq - 1 : 0;
+	if (meta_get(tx->c, st->cdbi, "schema", b, 4) == 0)
+		info->schema = og_get_be32(b);
+	mdb_env_info(st->cenv, &ei);
+	mdb_env_stat(st->cenv, &ms);
+	info->map_size = ei.me_mapsize;
+	info->map_used = (uint64_t)(ei.me_last_pgno + 1) * ms.ms_psize;
+	mdb_env_info(st->kenv, &ei);
+	mdb_env_stat(st->kenv, &ms);
+	info->cmap_size = ei.me_mapsize;
+	info->cmap_used = (uint64_t)(ei.me_last_pgno + 1) * ms.ms_psize;
+	og_store_rend(tx);
+	return 0;
+}
+
+int
+og_store_copy(og_store *st, const char *dest, char *err, size_t errlen)
+{
+	char dir[4096];
+	int rc;
+
+	if (mkdir(dest, 0750) != 0) {
+		snprintf(err, errlen, "%s: %s (the destination must not exist)",
+		    dest, strerror(errno));
+		return OG_EIO;
+	}
+	snprintf(dir, sizeof(dir), "%s/consent", dest);
+	if (mkdir(dir, 0750) != 0 ||
+	    (rc = mdb_env_copy2(st->cenv, dir, MDB_CP_COMPACT)) != 0) {
+		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		return OG_EIO;
+	}
+	snprintf(dir, sizeof(dir), "%s/counters", dest);
+	if (mkdir(dir, 0750) != 0 ||
+	    (rc = mdb_env_copy2(st->kenv, dir, MDB_CP_COMPACT)) != 0) {
+		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		return OG_EIO;
+	}
+	return 0;
+}

@@ -1,0 +1,50 @@
+/*
+ * addr_fuzz.c - libFuzzer target for og_addr_parse() and og_addr_typo().
+ *
+ * Feeds the input as one address under two rule sets, checks the
+ * invariants a caller relies on (NUL-terminated forms within their
+ * limits, domain inside norm, error set exactly on failure) and runs the
+ * typo check on every parsed domain and on the raw input.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "og_addr.h"
+
+static const char *const plus[] = {"outlook.com", "hotmail.com"};
+
+static void
+check(const og_addr *a, int rc)
+{
+	if (rc != 0) {
+		if (a->error == NULL || a->norm[0] != 0 || a->key[0] != 0)
+			abort();
+		return;
+	}
+	if (a->error != NULL || strlen(a->norm) > 254 ||
+	    strlen(a->key) > strlen(a->norm) || a->domain < a->norm ||
+	    a->domain > a->norm + strlen(a->norm) || a->domain[-1] != '@')
+		abort();
+	if (og_addr_domain_valid(a->domain, strlen(a->domain)) != 0)
+		abort();
+	(void)og_addr_typo(a->domain);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static og_addr a;
+	og_addr_rules r = {0, 1, plus, 2};
+	char d[OG_DOMAIN_MAX + 1];
+	size_t n = size < OG_DOMAIN_MAX ? size : OG_DOMAIN_MAX;
+
+	check(&a, og_addr_parse((const char *)data, size, NULL, &a));
+	check(&a, og_addr_parse((const char *)data, size, &r, &a));
+	memcpy(d, data, n);
+	d[n] = 0;
+	(void)og_addr_typo(d);
+	(void)og_addr_domain_valid((const char *)data, size);
+	return 0;
+}

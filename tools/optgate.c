@@ -1,0 +1,139 @@
+/*
+ * optgate.c - the admin CLI: option parsing and command dispatch.
+ *
+ * Usage: optgate [-c FILE] [--json] [-v] COMMAND [ARGS]
+ * The commands live in optgate_*.c; this file only finds them.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "og_log.h"
+#include "optgate.h"
+
+static const struct cmd {
+	const char *name;
+	og_cmd_fn fn;
+	const char *usage;
+} cmds[] = {
+	{"init", cmd_init, "init                       create the store (and "
+	    "a keys file if none)"},
+	{"keygen", cmd_keygen, "keygen [--id N]            print a new token "
+	    "key line for the keys file"},
+	{"optin", cmd_optin, "optin ADDR --stream S [--single|--double] "
+	    "[--source T] [--ip IP] [--user-agent UA] [--segment SEG]"},
+	{"confirm", cmd_confirm, "confirm TOKEN              confirm a double "
+	    "opt-in"},
+	{"optout", cmd_optout, "optout ADDR [--stream S | --partner P | "
+	    "--sender D | --all]"},
+	{"suppress", cmd_suppress, "suppress ADDR --reason hard-bounce|"
+	    "complaint|manual [--expires 30d] [scope]"},
+	{"unsuppress", cmd_unsuppress, "unsuppress ADDR [--stream S | "
+	    "--partner P | --sender D | --all]"},
+	{"status", cmd_status, "status ADDR [--stream S]  verdict and reason "
+	    "(exit 0 accepted, 1 refused)"},
+	{"check-address", cmd_check_address, "check-address ADDR         "
+	    "normalised form, match key, typo check"},
+	{"token", cmd_token, "token ADDR --stream S      the unsubscribe token "
+	    "and URLs"},
+	{"config", cmd_config, "config check               validate the "
+	    "configuration"},
+};
+#define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
+
+static void
+help(FILE *fp)
+{
+	size_t i;
+
+	fprintf(fp, "usage: optgate [-c FILE] [--json] [-v] COMMAND [ARGS]\n"
+	    "\ncommands:\n");
+	for (i = 0; i < NCMDS; i++)
+		fprintf(fp, "  %s\n", cmds[i].usage);
+	fprintf(fp, "\noptions (before or after the command):\n"
+	    "  -c FILE   configuration (default %s)\n"
+	    "  --json    one JSON object per line\n"
+	    "  -v        more detail\n"
+	    "\nexit codes:\n"
+	    "  0   success (status: would be accepted)\n"
+	    "  1   no, not found, refused, invalid address\n"
+	    "  2   usage or configuration error\n"
+	    "  3   store cannot be opened (missing, damaged, newer schema)\n"
+	    "  4   store write failed (map full, I/O error)\n"
+	    "  5   other system error (keys file, files)\n"
+	    "  75  temporary failure (pipe commands: Postfix retries)\n",
+	    OG_CONFIG_DEFAULT);
+}
+
+int
+main(int argc, char **argv)
+{
+	og_cli cli;
+	char **rest;
+	int i, n = 0, rc;
+	size_t c;
+
+	memset(&cli, 0, sizeof(cli));
+	og_log_open("optgate", OG_LOG_STDERR);
+	/* Take the common options out wherever they stand. */
+	rest = calloc((size_t)argc + 1, sizeof(char *));
+	if (rest == NULL)
+		return OG_EXIT_SYSTEM;
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-c") == 0 ||
+		    strcmp(argv[i], "--config") == 0) {
+			if (i + 1 >= argc) {
+				free(rest);
+				return og_cli_usage("-c FILE");
+			}
+			cli.config_path = argv[++i];
+		} else if (strncmp(argv[i], "--config=", 9) == 0) {
+			cli.config_path = argv[i] + 9;
+		} else if (strcmp(argv[i], "--json") == 0) {
+			cli.json = 1;
+		} else if (strcmp(argv[i], "-v") == 0) {
+			cli.verbose++;
+		} else if (strcmp(argv[i], "-h") == 0 ||
+		    strcmp(argv[i], "--help") == 0) {
+			help(stdout);
+			free(rest);
+			return 0;
+		} else if (strcmp(argv[i], "-V") == 0 ||
+		    strcmp(argv[i], "--version") == 0) {
+			printf("optgate %s\n", OG_VERSION);
+			free(rest);
+			return 0;
+		} else if (strcmp(argv[i], "--") == 0) {
+			while (++i < argc)
+				rest[n++] = argv[i];
+		} else {
+			rest[n++] = argv[i];
+		}
+	}
+	og_log_set_verbose(cli.verbose);
+	if (n == 0) {
+		help(stderr);
+		free(rest);
+		return OG_EXIT_USAGE;
+	}
+	for (c = 0; c < NCMDS; c++)
+		if (strcmp(rest[0], cmds[c].name) == 0)
+			break;
+	if (c == NCMDS) {
+		fprintf(stderr, "optgate: unknown command \"%s\" (optgate "
+		    "--help lists them)\n", rest[0]);
+		free(rest);
+		return OG_EXIT_USAGE;
+	}
+	optind = 1;
+	rc = cmds[c].fn(&cli, n, rest);
+	if (cli.store)
+		og_store_close(cli.store);
+	if (cli.keys)
+		og_keyring_free(cli.keys);
+	if (cli.cfg)
+		og_config_unref(cli.cfg);
+	free(rest);
+	return rc;
+}

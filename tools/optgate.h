@@ -1,0 +1,68 @@
+/*
+ * optgate.h - shared pieces of the optgate CLI (tools/optgate*.c).
+ *
+ * Every command is `int cmd_NAME(og_cli *cli, int argc, char **argv)`:
+ * argv[0] is the command name; the common options (-c FILE, --json, -v)
+ * have been taken out already.  Commands return an exit code (OG_EXIT_*).
+ */
+#ifndef OPTGATE_H
+#define OPTGATE_H
+
+#include <stdio.h>
+
+#include "og_buf.h"
+#include "og_config.h"
+#include "og_store.h"
+#include "og_token.h"
+
+/* Exit codes, in the spirit of sysexits.h (documented in --help). */
+#define OG_EXIT_OK 0
+#define OG_EXIT_NO 1       /* no / not found / refused */
+#define OG_EXIT_USAGE 2    /* usage or configuration error */
+#define OG_EXIT_STORE 3    /* store cannot be opened (missing, damaged) */
+#define OG_EXIT_WRITE 4    /* store write failed (full, I/O) */
+#define OG_EXIT_SYSTEM 5   /* other system error (keys file, files) */
+#define OG_EXIT_TEMPFAIL 75 /* EX_TEMPFAIL: Postfix pipe retries */
+
+typedef struct og_cli {
+	const char *config_path; /* -c, or NULL for the default */
+	int json;                /* --json */
+	int verbose;
+	og_config *cfg;
+	og_store *store;
+	og_keyring *keys;
+} og_cli;
+
+/* Load the config (once); on error print every message, return 2. */
+int og_cli_config(og_cli *cli);
+/* Open the store (once); flags OG_STORE_*.  Returns 0 or an exit code. */
+int og_cli_store(og_cli *cli, unsigned flags);
+/* Load the keyring (once).  Returns 0 or an exit code. */
+int og_cli_keys(og_cli *cli);
+/* Exit code for a library error from a store write/read. */
+int og_cli_exit_for(int rc);
+/* Parse and normalise an address; prints the error, returns 0 or 1. */
+int og_cli_addr(og_cli *cli, const char *s, og_addr *a);
+/* Print a usage line to stderr and return OG_EXIT_USAGE. */
+int og_cli_usage(const char *line);
+/* Append s as a JSON string (with quotes). */
+void og_json_str(og_buf *b, const char *s);
+/* Print b followed by a newline, then reset it. */
+void og_cli_flush(og_buf *b);
+
+typedef int (*og_cmd_fn)(og_cli *cli, int argc, char **argv);
+
+/* Foundation commands (optgate_core.c). */
+int cmd_init(og_cli *, int, char **);
+int cmd_keygen(og_cli *, int, char **);
+int cmd_optin(og_cli *, int, char **);
+int cmd_confirm(og_cli *, int, char **);
+int cmd_optout(og_cli *, int, char **);
+int cmd_suppress(og_cli *, int, char **);
+int cmd_unsuppress(og_cli *, int, char **);
+int cmd_status(og_cli *, int, char **);
+int cmd_check_address(og_cli *, int, char **);
+int cmd_token(og_cli *, int, char **);
+int cmd_config(og_cli *, int, char **);
+
+#endif

@@ -1,0 +1,1059 @@
+/*
+ * optgate_core.c - the foundation commands of the optgate CLI: init,
+ * keygen, optin, confirm, optout, suppress, unsuppress, status,
+ * check-address, token, config check; and the helpers every command
+ * shares (config, store and keys loading, JSON output).
+ *
+ * Every change goes through og_store_apply(), which returns after the
+ * commit is synced: a command that printed success has its change on disk.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "og_addr.h"
+#include "og_err.h"
+#include "og_gate.h"
+#include "og_log.h"
+#include "og_time.h"
+#include "optgate.h"
+
+/* ---------- shared helpers ---------- */
+
+static void
+print_report(const char *msg, void *ctx)
+{
+	(void)ctx;
+	fprintf(stderr, "%s\n", msg);
+}
+
+int
+og_cli_config(og_cli *cli)
+{
+	char err[1024];
+
+	if (cli->cfg)
+		return 0;
+	if (og_config_load(cli->config_path, &cli->cfg, err, sizeof(err),
+	    print_report, NULL) != 0)
+		return OG_EXIT_USAGE;
+	if (cli->verbose > og_log_verbose())
+		og_log_set_verbose(cli->verbose);
+	return 0;
+}
+
+int
+og_cli_exit_for(int rc)
+{
+	switch (rc) {
+	case 0:
+		return OG_EXIT_OK;
+	case OG_NOTFOUND:
+		return OG_EXIT_NO;
+	case OG_ENOSTORE:
+	case OG_ECORRUPT:
+	case OG_EVERSION:
+		return OG_EXIT_STORE;
+	case OG_EFULL:
+	case OG_EIO:
+	case OG_ESTORE:
+	case OG_EBUSY:
+		return OG_EXIT_WRITE;
+	case OG_EINVAL:
+		return OG_EXIT_USAGE;
+	}
+	return OG_EXIT_SYSTEM;
+}
+
+int
+og_cli_store(og_cli *cli, unsigned flags)
+{
+	og_store_opts o;
+	char err[1024];
+	int rc;
+
+	if (cli->store)
+		return 0;
+	if ((rc = og_cli_config(cli)) != 0)
+		return rc;
+	memset(&o, 0, sizeof(o));
+	o.map_size = cli->cfg->map_size;
+	o.counter_map_size = cli->cfg->counter_map_size;
+	o.max_readers = cli->cfg->max_readers;
+	o.flags = flags;
+	rc = og_store_open(cli->cfg->store_path, &o, &cli->store, err,
+	    sizeof(err));
+	if (rc != 0) {
+		fprintf(stderr, "optgate: %s\n", err[0] ? err :
+		    og_strerror(rc));
+		return OG_EXIT_STORE;
+	}
+	return 0;
+}
+
+int
+og_cli_keys(og_cli *cli)
+{
+	char err[1024];
+	int rc;
+
+	if (cli->keys)
+		return 0;
+	if ((rc = og_cli_config(cli)) != 0)
+		return rc;
+	rc = og_keyring_load(cli->cfg->keys_file, &cli->keys, err, sizeof(err));
+	if (rc != 0) {
+		fprintf(stderr, "optgate: %s\n", err[0] ? err :
+		    og_strerror(rc));
+		if (rc == OG_EIO)
+			fprintf(stderr, "optgate: create it with: optgate "
+			    "keygen > %s && chmod 600 %s\n",
+			    cli->cfg->keys_file, cli->cfg->keys_file);
+		return OG_EXIT_SYSTEM;
+	}
+	return 0;
+}
+
+int
+og_cli_addr(og_cli *cli, const char *s, og_addr *a)
+{
+	int rc;
+
+	if ((rc = og_cli_config(cli)) != 0)
+		return rc;
+	if (og_addr_parse(s, strlen(s), &cli->cfg->rules, a) != 0) {
+		fprintf(stderr, "optgate: %s: invalid address: %s\n", s,
+		    a->error ? a->error : "syntax");
+		return OG_EXIT_NO;
+	}
+	if (a->typo[0])
+		fprintf(stderr, "optgate: warning: %s: did you mean @%s? "
+		    "(recorded as given)\n", a->norm, a->typo);
+	return 0;
+}
+
+int
+og_cli_usage(const char *line)
+{
+	fprintf(stderr, "usage: optgate %s\n", line);
+	return OG_EXIT_USAGE;
+}
+
+void
+og_json_str(og_buf *b, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	og_buf_addc(b, '"');
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\') {
+			og_buf_addc(b, '\\');
+			og_buf_addc(b, c);
+		} else if (c < 0x20 || c == 0x7f) {
+			char e[6] = {'\\', 'u', '0', '0', hex[c >> 4],
+			    hex[c & 15]};
+
+			og_buf_add(b, e, 6);
+		} else {
+			og_buf_addc(b, c);
+		}
+	}
+	og_buf_addc(b, '"');
+}
+
+void
+og_cli_flush(og_buf *b)
+{
+	fwrite(b->data ? b->data : "", 1, b->len, stdout);
+	fputc('\n', stdout);
+	og_buf_reset(b);
+}
+
+/* ---------- scope options shared by optout/suppress/unsuppress ---------- */
+
+struct scope_opt {
+	int scope;
+	const char *name;
+	int given;
+};
+
+/* Handle --stream/--partner/--sender/--all; 1 if the option was one. */
+static int
+scope_option(struct scope_opt *so, int c, const char *arg)
+{
+	int scope;
+
+	switch (c) {
+	case 'S':
+		scope = OG_SCOPE_STREAM;
+		break;
+	case 'P':
+		scope = OG_SCOPE_PARTNER;
+		break;
+	case 'D':
+		scope = OG_SCOPE_SENDER;
+		break;
+	case 'A':
+		scope = OG_SCOPE_ALL;
+		break;
+	default:
+		return 0;
+	}
+	so->given++;
+	so->scope = scope;
+	so->name = scope == OG_SCOPE_ALL ? NULL : arg;
+	return 1;
+}
+
+static int
+scope_check(og_cli *cli, const struct scope_opt *so)
+{
+	if (so->given > 1) {
+		fprintf(stderr, "optgate: give one of --stream, --partner, "
+		    "--sender, --all\n");
+		return OG_EXIT_USAGE;
+	}
+	if (so->scope == OG_SCOPE_STREAM &&
+	    og_config_stream(cli->cfg, so->name) == NULL) {
+		fprintf(stderr, "optgate: unknown stream \"%s\" (not in %s)\n",
+		    so->name, cli->cfg->path);
+		return OG_EXIT_USAGE;
+	}
+	if (so->name && strlen(so->name) > OG_STREAM_NAME_MAX) {
+		fprintf(stderr, "optgate: scope name longer than %d\n",
+		    OG_STREAM_NAME_MAX);
+		return OG_EXIT_USAGE;
+	}
+	return 0;
+}
+
+static const char *
+scope_text(int scope, const char *name, char *buf, size_t size)
+{
+	if (scope == OG_SCOPE_ALL)
+		snprintf(buf, size, "all");
+	else
+		snprintf(buf, size, "%s %s", og_scope_name(scope), name);
+	return buf;
+}
+
+static const char *
+result_text(int r)
+{
+	switch (r) {
+	case OG_APPLIED:
+		return "recorded";
+	case OG_UNCHANGED:
+		return "unchanged (already so)";
+	case OG_SKIPPED_OLDER:
+		return "not recorded (a newer entry exists)";
+	case OG_SKIPPED_OPTOUT:
+		return "not recorded (a newer opt-out or a suppression holds)";
+	}
+	return "?";
+}
+
+/* Apply one change; print the outcome; return the exit code. */
+static int
+apply_print(og_cli *cli, og_change *ch, const char *what)
+{
+	int rc, result = 0;
+
+	rc = og_store_apply(cli->store, ch, 1, &result);
+	if (rc != 0) {
+		fprintf(stderr, "optgate: %s: %s: %s\n", what, ch->key,
+		    og_strerror(rc));
+		return og_cli_exit_for(rc);
+	}
+	if (cli->json) {
+		og_buf b;
+
+		og_buf_init(&b, 0);
+		og_buf_adds(&b, "{\"address\":");
+		og_json_str(&b, ch->raw ? ch->raw : ch->key);
+		og_buf_adds(&b, ",\"key\":");
+		og_json_str(&b, ch->key);
+		og_buf_adds(&b, ",\"action\":");
+		og_json_str(&b, what);
+		og_buf_adds(&b, ",\"result\":");
+		og_json_str(&b, result == OG_APPLIED ? "recorded" :
+		    result == OG_UNCHANGED ? "unchanged" : "skipped");
+		og_buf_adds(&b, "}");
+		og_cli_flush(&b);
+		og_buf_free(&b);
+	} else {
+		printf("%s: %s: %s\n", ch->raw ? ch->raw : ch->key, what,
+		    result_text(result));
+	}
+	return result == OG_APPLIED || result == OG_UNCHANGED ? OG_EXIT_OK :
+	    OG_EXIT_NO;
+}
+
+/* ---------- init, keygen ---------- */
+
+/* Highest key id in a keys file, 0 if none or unreadable. */
+static int
+max_key_id(const char *path)
+{
+	FILE *fp = fopen(path, "r");
+	char line[1024];
+	int max = 0;
+
+	if (fp == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), fp)) {
+		char *end;
+		long id = strtol(line, &end, 10);
+
+		if (end != line && id > max && id < 256)
+			max = (int)id;
+	}
+	fclose(fp);
+	return max;
+}
+
+int
+cmd_init(og_cli *cli, int argc, char **argv)
+{
+	og_store_info info;
+	char line[128];
+	int rc, fd;
+
+	if (argc != 1)
+		return og_cli_usage("init");
+	if ((rc = og_cli_store(cli, OG_STORE_CREATE)) != 0)
+		return rc;
+	og_store_info_get(cli->store, &info);
+	printf("store %s ready (schema %u, %llu addresses)\n",
+	    cli->cfg->store_path, info.schema,
+	    (unsigned long long)info.records);
+	if (access(cli->cfg->keys_file, F_OK) == 0)
+		return 0;
+	/* A newcomer needs a key to make tokens: create the file. */
+	if (og_keygen_line(1, line, sizeof(line)) != 0) {
+		fprintf(stderr, "optgate: cannot make a key\n");
+		return OG_EXIT_SYSTEM;
+	}
+	fd = open(cli->cfg->keys_file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	    0600);
+	if (fd < 0 || write(fd, line, strlen(line)) != (ssize_t)strlen(line) ||
+	    fsync(fd) != 0) {
+		fprintf(stderr, "optgate: %s: %s\n", cli->cfg->keys_file,
+		    strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return OG_EXIT_SYSTEM;
+	}
+	close(fd);
+	printf("keys file %s created with key 1 (mode 0600)\n",
+	    cli->cfg->keys_file);
+	return 0;
+}
+
+int
+cmd_keygen(og_cli *cli, int argc, char **argv)
+{
+	static const struct option lo[] = {{"id", 1, NULL, 'i'},
+	    {NULL, 0, NULL, 0}};
+	char line[128];
+	uint64_t id = 0;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "i:", lo, NULL)) != -1) {
+		if (c != 'i' || og_parse_u64(optarg, 255, &id) != 0 || id == 0)
+			return og_cli_usage("keygen [--id 1-255]");
+	}
+	if (optind != argc)
+		return og_cli_usage("keygen [--id 1-255]");
+	if (id == 0) {
+		int max = 0;
+
+		if (og_cli_config(cli) == 0)
+			max = max_key_id(cli->cfg->keys_file);
+		if (max >= 255) {
+			fprintf(stderr, "optgate: key ids 1-255 are used: "
+			    "give --id\n");
+			return OG_EXIT_USAGE;
+		}
+		id = (uint64_t)max + 1;
+	}
+	if (og_keygen_line((uint8_t)id, line, sizeof(line)) != 0) {
+		fprintf(stderr, "optgate: no randomness\n");
+		return OG_EXIT_SYSTEM;
+	}
+	fputs(line, stdout);
+	return 0;
+}
+
+/* ---------- optin, confirm ---------- */
+
+static void
+token_hash(const char *tok, char *out, size_t size)
+{
+	unsigned char md[32];
+	unsigned int n = 0;
+	int i;
+
+	EVP_Digest(tok, strlen(tok), md, &n, EVP_sha256(), NULL);
+	for (i = 0; i < 12 && (size_t)(2 * i + 2) < size; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+int
+cmd_optin(og_cli *cli, int argc, char **argv)
+{
+	static const struct option lo[] = {{"stream", 1, NULL, 'S'},
+	    {"single", 0, NULL, '1'}, {"double", 0, NULL, '2'},
+	    {"source", 1, NULL, 's'}, {"ip", 1, NULL, 'i'},
+	    {"user-agent", 1, NULL, 'u'}, {"segment", 1, NULL, 'g'},
+	    {"time", 1, NULL, 't'}, {NULL, 0, NULL, 0}};
+	const char *usage = "optin ADDR --stream S [--single | --double] "
+	    "[--source T] [--ip IP] [--user-agent UA] [--segment SEG] "
+	    "[--time RFC3339]";
+	const char *stream = NULL, *source = NULL, *ip = NULL, *ua = NULL;
+	const char *seg = NULL;
+	int state = OG_ST_CONFIRMED, c, rc, result = 0;
+	int64_t t = 0;
+	og_change ch;
+	og_addr a;
+
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case 'S':
+			stream = optarg;
+			break;
+		case '1':
+			state = OG_ST_OPTIN;
+			break;
+		case '2':
+			state = OG_ST_PENDING;
+			break;
+		case 's':
+			source = optarg;
+			break;
+		case 'i':
+			ip = optarg;
+			break;
+		case 'u':
+			ua = optarg;
+			break;
+		case 'g':
+			seg = optarg;
+			break;
+		case 't':
+			if (og_time_parse_rfc3339(optarg, &t) != 0) {
+				fprintf(stderr, "optgate: --time: not an RFC "
+				    "3339 time: %s\n", optarg);
+				return OG_EXIT_USAGE;
+			}
+			break;
+		default:
+			return og_cli_usage(usage);
+		}
+	}
+	if (optind + 1 != argc || stream == NULL)
+		return og_cli_usage(usage);
+	if ((rc = og_cli_addr(cli, argv[optind], &a)) != 0)
+		return rc;
+	if (og_config_stream(cli->cfg, stream) == NULL) {
+		fprintf(stderr, "optgate: unknown stream \"%s\" (not in %s)\n",
+		    stream, cli->cfg->path);
+		return OG_EXIT_USAGE;
+	}
+	if (state == OG_ST_PENDING && (rc = og_cli_keys(cli)) != 0)
+		return rc;
+	if ((rc = og_cli_store(cli, 0)) != 0)
+		return rc;
+	memset(&ch, 0, sizeof(ch));
+	ch.key = a.key;
+	ch.raw = a.raw;
+	ch.kind = OG_EV_OPTIN;
+	ch.scope = OG_SCOPE_STREAM;
+	ch.name = stream;
+	ch.state = (uint8_t)state;
+	ch.via = OG_VIA_ADMIN;
+	ch.time = t ? t : og_time_now();
+	ch.segments = seg;
+	ch.f[OG_EVF_SOURCE] = source ? source : "admin";
+	ch.f[OG_EVF_IP] = ip;
+	ch.f[OG_EVF_UA] = ua;
+	if (state == OG_ST_PENDING) {
+		char tok[OG_TOKEN_MAX + 1], th[32];
+
+		rc = og_token_make(cli->keys, OG_TOKEN_CONFIRM, a.key, stream,
+		    ch.time, tok, sizeof(tok));
+		if (rc != 0) {
+			fprintf(stderr, "optgate: token: %s\n",
+			    og_strerror(rc));
+			return OG_EXIT_SYSTEM;
+		}
+		token_hash(tok, th, sizeof(th));
+		ch.f[OG_EVF_PROOF] = th;
+		rc = og_store_apply(cli->store, &ch, 1, &result);
+		if (rc != 0) {
+			fprintf(stderr, "optgate: optin: %s\n", og_strerror(rc));
+			return og_cli_exit_for(rc);
+		}
+		if (result != OG_APPLIED && result != OG_UNCHANGED) {
+			printf("%s: optin: %s\n", a.raw, result_text(result));
+			return OG_EXIT_NO;
+		}
+		if (cli->json)
+			printf("{\"address\":\"%s\",\"stream\":\"%s\","
+			    "\"state\":\"pending\",\"confirm_token\":\"%s\"}\n",
+			    a.key, stream, tok);
+		else
+			printf("%s: double opt-in for %s pending; confirm "
+			    "with: optgate confirm %s\n", a.raw, stream, tok);
+		return 0;
+	}
+	return apply_print(cli, &ch, state == OG_ST_OPTIN ? "optin (single)" :
+	    "optin (confirmed)");
+}
+
+int
+cmd_confirm(og_cli *cli, int argc, char **argv)
+{
+	static const struct option lo[] = {{"ip", 1, NULL, 'i'},
+	    {"user-agent", 1, NULL, 'u'}, {NULL, 0, NULL, 0}};
+	const char *ip = NULL, *ua = NULL;
+	const og_stream *st;
+	og_token_info ti;
+	og_change ch;
+	char th[32];
+	int c, rc;
+
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		if (c == 'i')
+			ip = optarg;
+		else if (c == 'u')
+			ua = optarg;
+		else
+			return og_cli_usage("confirm TOKEN [--ip IP] "
+			    "[--user-agent UA]");
+	}
+	if (optind + 1 != argc)
+		return og_cli_usage("confirm TOKEN [--ip IP] [--user-agent UA]");
+	if ((rc = og_cli_keys(cli)) != 0)
+		return rc;
+	rc = og_token_open(cli->keys, argv[optind], strlen(argv[optind]), &ti);
+	if (rc != 0 || ti.purpose != OG_TOKEN_CONFIRM) {
+		fprintf(stderr, "optgate: confirm: invalid confirmation "
+		    "token\n");
+		return OG_EXIT_NO;
+	}
+	if ((st = og_config_stream_by_id(cli->cfg, ti.stream_id)) == NULL) {
+		fprintf(stderr, "optgate: confirm: the token's stream is no "
+		    "longer configured\n");
+		return OG_EXIT_NO;
+	}
+	if ((rc = og_cli_store(cli, 0)) != 0)
+		return rc;
+	token_hash(argv[optind], th, sizeof(th));
+	memset(&ch, 0, sizeof(ch));
+	ch.key = ti.key;
+	ch.kind = OG_EV_CONFIRM;
+	ch.scope = OG_SCOPE_STREAM;
+	ch.name = st->name;
+	ch.via = OG_VIA_CONFIRM;
+	ch.time = og_time_now();
+	ch.f[OG_EVF_PROOF] = th;
+	ch.f[OG_EVF_IP] = ip;
+	ch.f[OG_EVF_UA] = ua;
+	ch.f[OG_EVF_SOURCE] = "confirmation";
+	return apply_print(cli, &ch, "confirm");
+}
+
+/* ---------- optout, suppress, unsuppress ---------- */
+
+static const struct option scope_lo[] = {{"stream", 1, NULL, 'S'},
+    {"partner", 1, NULL, 'P'}, {"sender", 1, NULL, 'D'},
+    {"all", 0, NULL, 'A'}, {"reason", 1, NULL, 'r'},
+    {"expires", 1, NULL, 'e'}, {"source", 1, NULL, 's'},
+    {"note", 1, NULL, 'n'}, {NULL, 0, NULL, 0}};
+
+int
+cmd_optout(og_cli *cli, int argc, char **argv)
+{
+	const char *usage = "optout ADDR [--stream S | --partner P | "
+	    "--sender D | --all] [--source T]";
+	struct scope_opt so = {OG_SCOPE_ALL, NULL, 0};
+	const char *source = NULL;
+	char sw[128], scbuf[96];
+	og_change ch;
+	og_addr a;
+	int c, rc;
+
+	while ((c = getopt_long(argc, argv, "", scope_lo, NULL)) != -1) {
+		if (scope_option(&so, c, optarg))
+			continue;
+		if (c == 's')
+			source = optarg;
+		else
+			return og_cli_usage(usage);
+	}
+	if (optind + 1 != argc)
+		return og_cli_usage(usage);
+	if ((rc = og_cli_addr(cli, argv[optind], &a)) != 0)
+		return rc;
+	if ((rc = scope_check(cli, &so)) != 0 ||
+	    (rc = og_cli_store(cli, 0)) != 0)
+		return rc;
+	memset(&ch, 0, sizeof(ch));
+	ch.key = a.key;
+	ch.raw = a.raw;
+	ch.kind = OG_EV_OPTOUT;
+	ch.scope = (uint8_t)so.scope;
+	ch.name = so.name;
+	ch.via = OG_VIA_ADMIN;
+	ch.time = og_time_now();
+	ch.f[OG_EVF_SOURCE] = source ? source : "admin";
+	snprintf(sw, sizeof(sw), "optout (%s)",
+	    scope_text(so.scope, so.name, scbuf, sizeof(scbuf)));
+	return apply_print(cli, &ch, sw);
+}
+
+int
+cmd_suppress(og_cli *cli, int argc, char **argv)
+{
+	const char *usage = "suppress ADDR --reason hard-bounce|complaint|"
+	    "manual [--expires 30d] [--stream S | --partner P | --sender D | "
+	    "--all] [--note TEXT]";
+	struct scope_opt so = {OG_SCOPE_ALL, NULL, 0};
+	const char *note = NULL, *source = NULL;
+	int reason = -1, c, rc;
+	int64_t exp = 0;
+	char sw[160], scbuf[96];
+	og_change ch;
+	og_addr a;
+
+	while ((c = getopt_long(argc, argv, "", scope_lo, NULL)) != -1) {
+		if (scope_option(&so, c, optarg))
+			continue;
+		switch (c) {
+		case 'r':
+			reason = og_reason_parse(optarg);
+			if (reason != OG_RS_HARD_BOUNCE &&
+			    reason != OG_RS_COMPLAINT &&
+			    reason != OG_RS_MANUAL) {
+				fprintf(stderr, "optgate: --reason: expected "
+				    "hard-bounce, complaint or manual\n");
+				return OG_EXIT_USAGE;
+			}
+			break;
+		case 'e':
+			if (og_duration_parse(optarg, 100LL * 366 * 86400,
+			    &exp) != 0 || exp == 0) {
+				fprintf(stderr, "optgate: --expires: expected a "
+				    "duration such as 30d, got %s\n", optarg);
+				return OG_EXIT_USAGE;
+			}
+			break;
+		case 'n':
+			note = optarg;
+			break;
+		case 's':
+			source = optarg;
+			break;
+		default:
+			return og_cli_usage(usage);
+		}
+	}
+	if (optind + 1 != argc || reason < 0)
+		return og_cli_usage(usage);
+	if ((rc = og_cli_addr(cli, argv[optind], &a)) != 0)
+		return rc;
+	if ((rc = scope_check(cli, &so)) != 0 ||
+	    (rc = og_cli_store(cli, 0)) != 0)
+		return rc;
+	memset(&ch, 0, sizeof(ch));
+	ch.key = a.key;
+	ch.raw = a.raw;
+	ch.kind = OG_EV_SUPPRESS;
+	ch.scope = (uint8_t)so.scope;
+	ch.name = so.name;
+	ch.reason = (uint8_t)reason;
+	ch.via = OG_VIA_ADMIN;
+	ch.time = og_time_now();
+	ch.expires = exp ? ch.time + exp : 0;
+	ch.f[OG_EVF_SOURCE] = source ? source : "admin";
+	ch.f[OG_EVF_NOTE] = note;
+	snprintf(sw, sizeof(sw), "suppress %s (%s)%s", og_reason_name(reason),
+	    scope_text(so.scope, so.name, scbuf, sizeof(scbuf)),
+	    exp ? " temporary" : "");
+	return apply_print(cli, &ch, sw);
+}
+
+int
+cmd_unsuppress(og_cli *cli, int argc, char **argv)
+{
+	const char *usage = "unsuppress ADDR [--stream S | --partner P | "
+	    "--sender D | --all] [--note TEXT]";
+	struct scope_opt so = {OG_SCOPE_ALL, NULL, 0};
+	const char *note = NULL;
+	og_change ch;
+	og_addr a;
+	int c, rc;
+
+	while ((c = getopt_long(argc, argv, "", scope_lo, NULL)) != -1) {
+		if (scope_option(&so, c, optarg))
+			continue;
+		if (c == 'n')
+			note = optarg;
+		else
+			return og_cli_usage(usage);
+	}
+	if (optind + 1 != argc)
+		return og_cli_usage(usage);
+	if ((rc = og_cli_addr(cli, argv[optind], &a)) != 0)
+		return rc;
+	if ((rc = scope_check(cli, &so)) != 0 ||
+	    (rc = og_cli_store(cli, 0)) != 0)
+		return rc;
+	memset(&ch, 0, sizeof(ch));
+	ch.key = a.key;
+	ch.raw = a.raw;
+	ch.kind = OG_EV_UNSUPPRESS;
+	ch.scope = (uint8_t)so.scope;
+	ch.name = so.name;
+	ch.via = OG_VIA_ADMIN;
+	ch.time = og_time_now();
+	ch.f[OG_EVF_SOURCE] = "admin";
+	ch.f[OG_EVF_NOTE] = note;
+	return apply_print(cli, &ch, "unsuppress");
+}
+
+/* ---------- status ---------- */
+
+static void
+status_stream(og_cli *cli, og_rtxn *tx, const og_stream *st,
+    const char *addr, int64_t now, og_buf *b, int *accepted)
+{
+	og_verdict v;
+	int64_t times[OG_SENDS_MAX];
+	int n = 0, i;
+
+	og_gate_decide(cli->cfg, tx, st, NULL, addr, now, &v);
+	if (v.action == OG_ACCEPT)
+		(*accepted)++;
+	if (tx && v.key[0])
+		og_store_get_sends(tx, v.key, st->name, times, OG_SENDS_MAX,
+		    &n);
+	if (cli->json) {
+		og_buf_adds(b, "{\"address\":");
+		og_json_str(b, addr);
+		og_buf_adds(b, ",\"stream\":");
+		og_json_str(b, st->name);
+		og_buf_adds(b, ",\"verdict\":");
+		og_json_str(b, v.action == OG_ACCEPT ? "accept" :
+		    og_gate_action_name(&v));
+		og_buf_adds(b, ",\"rule\":");
+		og_json_str(b, v.rule);
+		og_buf_adds(b, ",\"reason\":");
+		og_json_str(b, v.reason);
+		og_buf_adds(b, ",\"reply\":");
+		og_buf_printf(b, "\"%d %s\"", v.code, v.dsn);
+		og_buf_adds(b, ",\"text\":");
+		og_json_str(b, v.text);
+		og_buf_adds(b, ",\"sends\":[");
+		for (i = 0; i < n; i++) {
+			char ts[32];
+
+			og_buf_printf(b, "%s\"%s\"", i ? "," : "",
+			    og_time_fmt(times[i], ts, sizeof(ts)));
+		}
+		og_buf_adds(b, "]");
+		if (v.next_allowed) {
+			char ts[32];
+
+			og_buf_printf(b, ",\"next_allowed\":\"%s\"",
+			    og_time_fmt(v.next_allowed, ts, sizeof(ts)));
+		}
+		og_buf_adds(b, "}");
+		og_cli_flush(b);
+		return;
+	}
+	printf("  %-16s %-8s %s\n", st->name, v.action == OG_ACCEPT ?
+	    "accept" : og_gate_action_name(&v),
+	    v.action == OG_ACCEPT ? (st->class == OG_CLASS_TRANSACTIONAL ?
+	    "transactional" : "consent ok") : v.text);
+	for (i = 0; i < st->ncaps; i++) {
+		char per[16];
+		int cnt = 0, j;
+
+		for (j = 0; j < n; j++)
+			if (times[j] > now - (int64_t)st->caps[i].period)
+				cnt++;
+		printf("  %-16s          cap %u/%s: %d sent in window\n", "",
+		    st->caps[i].limit, og_duration_fmt(st->caps[i].period,
+		    per, sizeof(per)), cnt);
+	}
+	if (v.next_allowed) {
+		char ts[32];
+
+		printf("  %-16s          next send allowed after %s\n", "",
+		    og_time_fmt(v.next_allowed, ts, sizeof(ts)));
+	}
+}
+
+static void
+print_record(const og_record *rec)
+{
+	char t[32], x[32];
+	int i;
+
+	printf("address %s (match key %s), since %s\n", rec->raw, rec->key,
+	    og_time_fmt(rec->created, t, sizeof(t)));
+	if (rec->nsegments) {
+		printf("  segments:");
+		for (i = 0; i < rec->nsegments; i++)
+			printf(" %s", rec->segments[i]);
+		printf("\n");
+	}
+	for (i = 0; i < rec->nentries; i++) {
+		const og_entry *e = &rec->entries[i];
+
+		printf("  %-8s %-14s %-10s %s%s%s via %s", og_scope_name(e->scope),
+		    e->name[0] ? e->name : "-", og_state_name(e->state),
+		    e->reason ? og_reason_name(e->reason) : "",
+		    e->reason ? " " : "", og_time_fmt(e->time, t, sizeof(t)),
+		    og_via_name(e->via));
+		if (e->expires)
+			printf(", expires %s", og_time_fmt(e->expires, x,
+			    sizeof(x)));
+		if (e->pref.limit) {
+			char per[16];
+
+			printf(", chose %u/%s", e->pref.limit,
+			    og_duration_fmt(e->pref.period, per, sizeof(per)));
+		}
+		printf("\n");
+	}
+}
+
+int
+cmd_status(og_cli *cli, int argc, char **argv)
+{
+	static const struct option lo[] = {{"stream", 1, NULL, 'S'},
+	    {NULL, 0, NULL, 0}};
+	const char *usage = "status ADDR [--stream S] [--json]";
+	const char *stream = NULL;
+	const og_stream *one = NULL;
+	og_record *rec;
+	og_rtxn *tx = NULL;
+	og_addr a;
+	og_buf b;
+	int c, rc, accepted = 0, i, found;
+	int64_t now;
+
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		if (c == 'S')
+			stream = optarg;
+		else
+			return og_cli_usage(usage);
+	}
+	if (optind + 1 != argc)
+		return og_cli_usage(usage);
+	if ((rc = og_cli_addr(cli, argv[optind], &a)) != 0)
+		return rc;
+	if (stream && (one = og_config_stream(cli->cfg, stream)) == NULL) {
+		fprintf(stderr, "optgate: unknown stream \"%s\" (not in %s)\n",
+		    stream, cli->cfg->path);
+		return OG_EXIT_USAGE;
+	}
+	if ((rc = og_cli_store(cli, OG_STORE_RDONLY)) != 0)
+		return rc;
+	if ((rc = og_store_rbegin(cli->store, &tx)) != 0) {
+		fprintf(stderr, "optgate: store: %s\n", og_strerror(rc));
+		return og_cli_exit_for(rc);
+	}
+	now = og_time_now();
+	rec = og_xmalloc(sizeof(*rec));
+	found = og_store_get(tx, a.key, rec) == 0;
+	og_buf_init(&b, 0);
+	if (!cli->json) {
+		if (found)
+			print_record(rec);
+		else
+			printf("address %s (match key %s): no record\n", a.norm,
+			    a.key);
+		if (a.typo[0])
+			printf("  warning: domain looks like a typo of %s\n",
+			    a.typo);
+		if (cli->cfg->nstreams == 0)
+			printf("  (no streams configured)\n");
+	}
+	if (one) {
+		status_stream(cli, tx, one, argv[optind], now, &b, &accepted);
+	} else {
+		for (i = 0; i < cli->cfg->nstreams; i++)
+			status_stream(cli, tx, &cli->cfg->streams[i],
+			    argv[optind], now, &b, &accepted);
+	}
+	og_store_rend(tx);
+	og_buf_free(&b);
+	free(rec);
+	if (one)
+		return accepted ? OG_EXIT_OK : OG_EXIT_NO;
+	return found || accepted ? OG_EXIT_OK : OG_EXIT_NO;
+}
+
+/* ---------- check-address, token, config ---------- */
+
+int
+cmd_check_address(og_cli *cli, int argc, char **argv)
+{
+	og_addr a;
+	og_buf b;
+	int rc;
+
+	if (argc != 2)
+		return og_cli_usage("check-address ADDR");
+	if ((rc = og_cli_config(cli)) != 0)
+		return rc;
+	rc = og_addr_parse(argv[1], strlen(argv[1]), &cli->cfg->rules, &a);
+	og_buf_init(&b, 0);
+	if (cli->json) {
+		og_buf_adds(&b, "{\"input\":");
+		og_json_str(&b, argv[1]);
+		og_buf_printf(&b, ",\"valid\":%s", rc == 0 ? "true" : "false");
+		if (rc == 0) {
+			og_buf_adds(&b, ",\"normalised\":");
+			og_json_str(&b, a.norm);
+			og_buf_adds(&b, ",\"key\":");
+			og_json_str(&b, a.key);
+			og_buf_adds(&b, ",\"typo\":");
+			if (a.typo[0])
+				og_json_str(&b, a.typo);
+			else
+				og_buf_adds(&b, "null");
+		} else {
+			og_buf_adds(&b, ",\"error\":");
+			og_json_str(&b, a.error ? a.error : "syntax");
+		}
+		og_buf_adds(&b, "}");
+		og_cli_flush(&b);
+	} else if (rc == 0) {
+		printf("address:    %s\nnormalised: %s\nmatch key:  %s\n", a.raw,
+		    a.norm, a.key);
+		if (a.typo[0])
+			printf("warning:    the domain looks like a typo of %s "
+			    "(not changed)\n", a.typo);
+	} else {
+		printf("invalid: %s\n", a.error ? a.error : "syntax");
+	}
+	og_buf_free(&b);
+	return rc == 0 ? OG_EXIT_OK : OG_EXIT_NO;
+}
+
+/* Replace %t in a template with the token. */
+static void
+expand(og_buf *b, const char *tmpl, const char *tok)
+{
+	const char *p;
+
+	for (p = tmpl; *p; p++) {
+		if (p[0] == '%' && p[1] == 't') {
+			og_buf_adds(b, tok);
+			p++;
+		} else {
+			og_buf_addc(b, *p);
+		}
+	}
+}
+
+int
+cmd_token(og_cli *cli, int argc, char **argv)
+{
+	static const struct option lo[] = {{"stream", 1, NULL, 'S'},
+	    {NULL, 0, NULL, 0}};
+	const char *stream = NULL;
+	const og_stream *st;
+	char tok[OG_TOKEN_MAX + 1];
+	og_addr a;
+	og_buf b;
+	int c, rc, i;
+
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		if (c == 'S')
+			stream = optarg;
+		else
+			return og_cli_usage("token ADDR --stream S");
+	}
+	if (optind + 1 != argc || stream == NULL)
+		return og_cli_usage("token ADDR --stream S");
+	if ((rc = og_cli_addr(cli, argv[optind], &a)) != 0)
+		return rc;
+	if ((st = og_config_stream(cli->cfg, stream)) == NULL) {
+		fprintf(stderr, "optgate: unknown stream \"%s\" (not in %s)\n",
+		    stream, cli->cfg->path);
+		return OG_EXIT_USAGE;
+	}
+	if ((rc = og_cli_keys(cli)) != 0)
+		return rc;
+	rc = og_token_make(cli->keys, OG_TOKEN_UNSUB, a.key, st->name,
+	    og_time_now(), tok, sizeof(tok));
+	if (rc != 0) {
+		fprintf(stderr, "optgate: token: %s\n", og_strerror(rc));
+		return OG_EXIT_SYSTEM;
+	}
+	og_buf_init(&b, 0);
+	if (cli->json) {
+		og_buf_adds(&b, "{\"address\":");
+		og_json_str(&b, a.norm);
+		og_buf_adds(&b, ",\"stream\":");
+		og_json_str(&b, st->name);
+		og_buf_adds(&b, ",\"token\":");
+		og_json_str(&b, tok);
+		og_buf_adds(&b, ",\"unsubscribe\":[");
+		for (i = 0; i < st->nunsubscribe; i++) {
+			og_buf e;
+
+			og_buf_init(&e, 0);
+			expand(&e, st->unsubscribe[i], tok);
+			if (i)
+				og_buf_addc(&b, ',');
+			og_json_str(&b, e.data);
+			og_buf_free(&e);
+		}
+		og_buf_adds(&b, "]}");
+		og_cli_flush(&b);
+	} else {
+		printf("token: %s\n", tok);
+		for (i = 0; i < st->nunsubscribe; i++) {
+			expand(&b, st->unsubscribe[i], tok);
+			printf("unsubscribe: %s\n", b.data);
+			og_buf_reset(&b);
+		}
+		if (st->nunsubscribe == 0)
+			printf("(stream %s has no unsubscribe targets)\n",
+			    st->name);
+	}
+	og_buf_free(&b);
+	return 0;
+}
+
+int
+cmd_config(og_cli *cli, int argc, char **argv)
+{
+	int i, rc;
+
+	if (argc != 2 || strcmp(argv[1], "check") != 0)
+		return og_cli_usage("config check [-c FILE]");
+	if ((rc = og_cli_config(cli)) != 0)
+		return rc;
+	printf("%s: ok (%d stream%s", cli->cfg->path, cli->cfg->nstreams,
+	    cli->cfg->nstreams == 1 ? "" : "s");
+	for (i = 0; i < cli->cfg->nstreams; i++)
+		printf("%s%s", i ? ", " : ": ", cli->cfg->streams[i].name);
+	printf(")\n");
+	return 0;
+}
