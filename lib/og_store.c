@@ -22,7 +22,8 @@
  * and MDB_MAPASYNC; og_store_sync_counters() flushes it.
  *
  * LIMITS: times are stored as unsigned 32-bit seconds (until 2106); a map
- * starts at 64 MiB (or the file's size) and doubles up to its ceiling.
+ * starts at 64 MiB (a quarter of a smaller ceiling, or the file's size)
+ * and doubles up to its ceiling.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -293,6 +294,7 @@ t32(int64_t t)
 
 #define ENT_EXPIRES 0x01
 #define ENT_PREF 0x02
+#define ENT_EVLAST 0x04 /* event == the record's last_event: not stored */
 
 int
 og_record_decode(const void *val, size_t len, const char *key,
@@ -334,7 +336,7 @@ og_record_decode(const void *val, size_t len, const char *key,
 		fl = rd_u8(&r);
 		rd_str(&r, rd_u8(&r), e->name, sizeof(e->name));
 		e->time = rd_u32(&r);
-		e->event = rd_u64(&r);
+		e->event = fl & ENT_EVLAST ? rec->last_event : rd_u64(&r);
 		e->expires = fl & ENT_EXPIRES ? rd_u32(&r) : 0;
 		if (fl & ENT_PREF) {
 			e->pref.limit = rd_u16(&r);
@@ -378,7 +380,8 @@ record_encode(const og_record *rec, unsigned char *buf, size_t size,
 	for (i = 0; i < rec->nentries; i++) {
 		const og_entry *e = &rec->entries[i];
 		unsigned fl = (e->expires ? ENT_EXPIRES : 0) |
-		    (e->pref.limit ? ENT_PREF : 0);
+		    (e->pref.limit ? ENT_PREF : 0) |
+		    (e->event == rec->last_event ? ENT_EVLAST : 0);
 		size_t nl = strlen(e->name);
 
 		wr_u8(&w, e->scope);
@@ -389,7 +392,8 @@ record_encode(const og_record *rec, unsigned char *buf, size_t size,
 		wr_u8(&w, (unsigned)nl);
 		wr_bytes(&w, e->name, nl);
 		wr_u32(&w, t32(e->time));
-		wr_u64(&w, e->event);
+		if (!(fl & ENT_EVLAST))
+			wr_u64(&w, e->event);
 		if (fl & ENT_EXPIRES)
 			wr_u32(&w, t32(e->expires));
 		if (fl & ENT_PREF) {
@@ -405,6 +409,7 @@ record_encode(const og_record *rec, unsigned char *buf, size_t size,
 
 #define EVF_FOREIGN 0x01 /* origin/origin_seq present */
 #define EVF_EXPIRES 0x02
+#define EVF_PREV 0x04    /* prev present (else 0: first event) */
 
 int
 og_event_decode(const void *val, size_t len, uint64_t seq, og_event *ev)
@@ -425,7 +430,7 @@ og_event_decode(const void *val, size_t len, uint64_t seq, og_event *ev)
 	ev->new_state = (uint8_t)rd_u8(&r);
 	ev->reason = (uint8_t)rd_u8(&r);
 	ev->via = (uint8_t)rd_u8(&r);
-	ev->prev = rd_u64(&r);
+	ev->prev = fl & EVF_PREV ? rd_u64(&r) : 0;
 	ev->expires = fl & EVF_EXPIRES ? rd_u32(&r) : 0;
 	if (fl & EVF_FOREIGN) {
 		ev->origin = rd_u32(&r);
@@ -436,7 +441,10 @@ og_event_decode(const void *val, size_t len, uint64_t seq, og_event *ev)
 	}
 	while (!r.bad && r.p < r.end) {
 		unsigned tag = rd_u8(&r);
-		unsigned n = rd_u16(&r);
+		unsigned n = rd_u8(&r);
+
+		if (n & 0x80) /* lengths >= 128 take two bytes */
+			n = (n & 0x7f) << 8 | rd_u8(&r);
 
 		if (tag == 0 || tag >= OG_EVF_NFIELDS) {
 			r.bad = 1;
@@ -453,7 +461,7 @@ event_encode(const og_event *ev, unsigned char *buf, size_t size,
 {
 	struct wr w = {buf, buf + size, 0};
 	unsigned fl = (ev->expires ? EVF_EXPIRES : 0) |
-	    (ev->origin ? EVF_FOREIGN : 0);
+	    (ev->origin ? EVF_FOREIGN : 0) | (ev->prev ? EVF_PREV : 0);
 	int i;
 
 	wr_u8(&w, 1);
@@ -465,7 +473,8 @@ event_encode(const og_event *ev, unsigned char *buf, size_t size,
 	wr_u8(&w, ev->new_state);
 	wr_u8(&w, ev->reason);
 	wr_u8(&w, ev->via);
-	wr_u64(&w, ev->prev);
+	if (fl & EVF_PREV)
+		wr_u64(&w, ev->prev);
 	if (fl & EVF_EXPIRES)
 		wr_u32(&w, t32(ev->expires));
 	if (fl & EVF_FOREIGN) {
@@ -478,7 +487,10 @@ event_encode(const og_event *ev, unsigned char *buf, size_t size,
 		if (n == 0)
 			continue;
 		wr_u8(&w, (unsigned)i);
-		wr_u16(&w, (uint32_t)n);
+		if (n < 128)
+			wr_u8(&w, (unsigned)n);
+		else
+			wr_u16(&w, (uint32_t)n | 0x8000);
 		wr_bytes(&w, ev->f[i], n);
 	}
 	if (w.bad)
@@ -513,56 +525,69 @@ mkkey(unsigned char *buf, char ns, const char *a, const char *b)
  * Check data.mdb looks like an LMDB file before LMDB touches it, so a
  * garbage or foreign file is refused and never written to.
  */
+/* Little-endian readers for LMDB's on-disk meta page (x86-64 layout). */
+static uint64_t
+le64(const unsigned char *p)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/*
+ * Check data.mdb before LMDB touches it, so that a garbage, foreign or
+ * truncated file is refused and never written to (with MDB_WRITEMAP,
+ * mdb_env_open() would extend a short file).  Reads the two meta pages:
+ * magic, page size (in the free DB's md_pad), last page of the newest.
+ */
 static int
 precheck_file(const char *file, char *err, size_t errlen)
 {
-	unsigned char hdr[64];
+	unsigned char m0[160], m1[160];
 	struct stat sb;
+	uint64_t psize, last, need, t0, t1;
 	int fd;
-	ssize_t n;
 
 	if ((fd = open(file, O_RDONLY | O_CLOEXEC)) < 0)
 		return errno == ENOENT ? OG_NOTFOUND : OG_EIO;
-	if (fstat(fd, &sb) != 0 || (n = read(fd, hdr, sizeof(hdr))) < 0) {
+	if (fstat(fd, &sb) != 0) {
 		close(fd);
 		snprintf(err, errlen, "%s: cannot read: %s", file,
 		    strerror(errno));
 		return OG_EIO;
 	}
+	if (sb.st_size < 2 * 4096 || pread(fd, m0, sizeof(m0), 0) !=
+	    (ssize_t)sizeof(m0) || (uint32_t)le64(m0 + 16) != LMDB_MAGIC)
+		goto foreign;
+	psize = (uint32_t)le64(m0 + 40);
+	if (psize < 4096 || psize > 65536 || (psize & (psize - 1)) ||
+	    (uint64_t)sb.st_size < 2 * psize ||
+	    pread(fd, m1, sizeof(m1), (off_t)psize) != (ssize_t)sizeof(m1) ||
+	    (uint32_t)le64(m1 + 16) != LMDB_MAGIC)
+		goto foreign;
 	close(fd);
-	if (n < 24 || sb.st_size < 8192 ||
-	    hdr[16] + (hdr[17] << 8) + (hdr[18] << 16) +
-		    ((uint32_t)hdr[19] << 24) != LMDB_MAGIC) {
-		snprintf(err, errlen, "%s: not an LMDB file (damaged or "
-		    "foreign); nothing was changed: move it away and restore "
-		    "a backup (optgate backup), or run optgate init in an "
-		    "empty folder", file);
-		return OG_ECORRUPT;
-	}
-	return 0;
-}
-
-/* After opening: the file must hold every page the meta page names. */
-static int
-check_size(MDB_env *env, const char *file, char *err, size_t errlen)
-{
-	MDB_envinfo info;
-	MDB_stat ms;
-	struct stat sb;
-
-	if (mdb_env_info(env, &info) != 0 || mdb_env_stat(env, &ms) != 0 ||
-	    stat(file, &sb) != 0)
-		return OG_EIO;
-	if ((uint64_t)(info.me_last_pgno + 1) * ms.ms_psize >
-	    (uint64_t)sb.st_size) {
+	t0 = le64(m0 + 144);
+	t1 = le64(m1 + 144);
+	last = t1 > t0 ? le64(m1 + 136) : le64(m0 + 136);
+	need = (last + 1) * psize;
+	if (need > (uint64_t)sb.st_size) {
 		snprintf(err, errlen, "%s: truncated (%lld bytes, needs "
-		    "%llu); nothing was changed: restore a backup",
-		    file, (long long)sb.st_size,
-		    (unsigned long long)(info.me_last_pgno + 1) *
-			ms.ms_psize);
+		    "%llu); nothing was changed: restore a backup (optgate "
+		    "backup)", file, (long long)sb.st_size,
+		    (unsigned long long)need);
 		return OG_ECORRUPT;
 	}
 	return 0;
+foreign:
+	close(fd);
+	snprintf(err, errlen, "%s: not an LMDB file (damaged or "
+	    "foreign); nothing was changed: move it away and restore "
+	    "a backup (optgate backup), or run optgate init in an "
+	    "empty folder", file);
+	return OG_ECORRUPT;
 }
 
 static int
@@ -593,6 +618,8 @@ open_env(const char *dir, uint64_t max, int maxreaders, unsigned extra,
 	}
 	if (stat(file, &sb) == 0 && (uint64_t)sb.st_size > size)
 		size = (uint64_t)sb.st_size;
+	if (size > max / 4 && size == INITIAL_MAP)
+		size = max / 4 > (1 << 20) ? max / 4 : (1 << 20);
 	if (size > max)
 		size = max;
 	if ((rc = mdb_env_create(&env)) != 0 ||
@@ -603,10 +630,6 @@ open_env(const char *dir, uint64_t max, int maxreaders, unsigned extra,
 	rc = mdb_env_open(env, dir, MDB_NOTLS | MDB_WRITEMAP | extra, 0640);
 	if (rc != 0)
 		goto fail;
-	if ((rc = check_size(env, file, err, errlen)) != 0) {
-		mdb_env_close(env);
-		return rc;
-	}
 	{
 		int dead = 0;
 

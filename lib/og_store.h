@@ -27,14 +27,19 @@
  *                       v1 | flags u8 | created u32 | last_event u64 |
  *                       rawlen u8 [raw] | nseg u8 {len u8, seg} |
  *                       nent u8 {scope u8, state u8, reason u8, via u8,
- *                       namelen u8 name, time u32, expires u32, event u64,
- *                       cap_limit u16, cap_period u32}
- *                       (raw is stored only when it differs from key)
+ *                       flags u8, namelen u8 name, time u32,
+ *                       [event u64], [expires u32],
+ *                       [cap_limit u16, cap_period u32]}
+ *                       (raw is stored only when it differs from key;
+ *                       flags say which optional fields are present:
+ *                       event is left out when it is last_event)
  *   'E' seq u64         event (og_event), append-only:
- *                       v1 | time u32 | kind u8 | scope u8 | old u8 |
- *                       new u8 | reason u8 | via u8 | prev u64 |
- *                       origin u32 | origin_seq u64 | expires u32 |
- *                       {tag u8, len u16, bytes}...  (tags: OG_EVF_*)
+ *                       v1 | flags u8 | time u32 | kind u8 | scope u8 |
+ *                       old u8 | new u8 | reason u8 | via u8 |
+ *                       [prev u64] | [expires u32] |
+ *                       [origin u32, origin_seq u64] |
+ *                       {tag u8, len (1 byte < 128, else 2 with the top
+ *                       bit set), bytes}...  (tags: OG_EVF_*)
  *                       prev links the events of one address newest to
  *                       oldest, so audit needs no second index.
  *   'H' ns u8 hash[32] [name]  keyed-hash suppressions (erasure, partner
