@@ -392,7 +392,7 @@ trusted(og_cli *cli, const fb_opts *o, const og_report *r)
 	return 0;
 }
 
-/* ---------- applying ---------- */
+/* ---------- deciding ---------- */
 
 static void
 logline(const fb_opts *o, const char *to, const og_report *r,
@@ -451,21 +451,35 @@ duplicate(og_cli *cli, const char *key, const char *id)
 	return d.found;
 }
 
-static int
-apply_one(og_cli *cli, og_change *ch, int *result)
-{
-	int rc = og_store_apply(cli->store, ch, 1, result);
-
-	if (rc != 0)
-		og_log_err("store write failed: %s", og_strerror(rc));
-	return rc;
-}
+/*
+ * One message on its way through a batch.  The change waits in ch
+ * (pointing into this item) until the batch is committed in one durable
+ * transaction, so a Maildir of reports costs one sync, not one each.
+ */
+typedef struct item {
+	const char *label;  /* file name, or "-" */
+	og_report *r;
+	int prc;            /* og_report_parse result */
+	who w;
+	og_change ch;
+	int pending;        /* ch waits for the commit */
+	int result;         /* OG_APPLIED, OG_UNCHANGED, ... */
+	char name[OG_STREAM_NAME_MAX + 1];
+	char note[OG_EVF_MAX + 1];
+	char proof[OG_REPORT_FIELD_MAX + 8];
+	char detail[OG_STREAM_NAME_MAX + 64];
+	const char *done_word; /* action word once applied */
+	fb_result res;
+	int out;            /* O_* */
+} item;
 
 /* The proof fields every change from a report carries. */
 static void
-report_fields(og_change *ch, const og_report *r, char *note, size_t nsize)
+report_fields(item *it)
 {
+	const og_report *r = it->r;
 	const og_report_rcpt *rc = r->nrcpt > 0 ? &r->rcpt[0] : NULL;
+	og_change *ch = &it->ch;
 
 	if (rc != NULL && rc->status[0] != '\0')
 		ch->f[OG_EVF_STATUS] = rc->status;
@@ -483,215 +497,199 @@ report_fields(og_change *ch, const og_report *r, char *note, size_t nsize)
 		ch->f[OG_EVF_UA] = r->user_agent;
 	if (r->source_ip[0] != '\0')
 		ch->f[OG_EVF_IP] = r->source_ip;
-	snprintf(note, nsize, "format=%s reason=%s%s%s%s%s", r->format,
-	    r->reason != NULL ? r->reason : "-",
+	snprintf(it->note, sizeof(it->note), "format=%s reason=%s%s%s%s%.200s",
+	    r->format, r->reason != NULL ? r->reason : "-",
 	    r->feedback_type[0] ? " feedback-type=" : "", r->feedback_type,
 	    r->arrival_date[0] ? " arrival-date=" : "", r->arrival_date);
-	ch->f[OG_EVF_NOTE] = note;
+	ch->f[OG_EVF_NOTE] = it->note;
 }
 
-static int
-handle_bounce_or_fbl(og_cli *cli, const fb_opts *o, const og_report *r,
-    fb_result *res)
+static void
+decide_bounce_or_fbl(og_cli *cli, const fb_opts *o, item *it)
 {
-	og_change ch;
-	who w;
-	int result = 0, rc, err, klass = r->class;
-	char name[OG_STREAM_NAME_MAX + 1], note[OG_EVF_MAX + 1];
+	const og_report *r = it->r;
+	og_change *ch = &it->ch;
+	fb_result *res = &it->res;
+	int err, klass = r->class;
 	int64_t now = og_time_now();
 
-	memset(&w, 0, sizeof(w));
+	it->out = O_DONE;
 	if (klass == OG_RC_IGNORE) {
 		logline(o, r->nrcpt ? r->rcpt[0].addr : "", r, "ignored", NULL);
 		og_strlcpy(res->action, "ignored", sizeof(res->action));
-		return O_DONE;
+		return;
 	}
+	it->out = O_QUARANTINE;
 	if (klass == OG_RC_UNKNOWN) {
 		snprintf(res->why, sizeof(res->why), "not a report: %.200s",
 		    r->reason != NULL ? r->reason : "unknown");
-		return O_QUARANTINE;
+		return;
 	}
 	if (o->mode == M_FBL && klass != OG_RC_COMPLAINT) {
 		snprintf(res->why, sizeof(res->why),
 		    "not a complaint (%s) at the FBL address",
 		    og_report_class_name(klass));
-		return O_QUARANTINE;
+		return;
 	}
 	if (klass == OG_RC_COMPLAINT && !trusted(cli, o, r)) {
 		snprintf(res->why, sizeof(res->why),
-		    "reporter not trusted: from=%.200s mta=%.200s client=%.200s "
-		    "(see [feedback] trusted_reporters)", r->from,
+		    "reporter not trusted: from=%.200s mta=%.200s "
+		    "client=%.200s (see [feedback] trusted_reporters)", r->from,
 		    r->reporting_mta, o->client ? o->client : "");
-		return O_QUARANTINE;
+		return;
 	}
-	if (!who_by_token(cli, r, &w)) {
-		int ok = 0;
+	if (!who_by_token(cli, r, &it->w)) {
+		int found = 0;
 
-		for (int i = 0; i < r->nrcpt && !ok; i++)
-			ok = who_by_addr(cli, r->rcpt[i].addr, &w);
-		if (!ok) {
+		for (int i = 0; i < r->nrcpt && !found; i++)
+			found = who_by_addr(cli, r->rcpt[i].addr, &it->w);
+		if (!found) {
 			snprintf(res->why, sizeof(res->why),
 			    "no recipient found (%s)",
 			    r->ntokens ? "no token verified" : "no token");
-			return O_QUARANTINE;
+			return;
 		}
 		/* Without our token, only act on addresses we mail: a
 		 * report about anyone else is backscatter or forgery. */
-		if (!known_address(cli, w.key, &err)) {
+		if (!known_address(cli, it->w.key, &err)) {
 			if (err != 0) {
 				og_log_err("store read failed: %s",
 				    og_strerror(err));
-				return O_TEMPFAIL;
+				it->out = O_TEMPFAIL;
+				return;
 			}
-			og_strlcpy(res->addr, w.display, sizeof(res->addr));
-			logline(o, w.display, r, "ignored",
+			it->out = O_DONE;
+			og_strlcpy(res->addr, it->w.display, sizeof(res->addr));
+			logline(o, it->w.display, r, "ignored",
 			    "detail=unknown-address");
 			og_strlcpy(res->action, "ignored-unknown",
 			    sizeof(res->action));
-			return O_DONE;
+			return;
 		}
 	}
-	og_strlcpy(res->addr, w.display, sizeof(res->addr));
+	it->out = O_DONE;
+	og_strlcpy(res->addr, it->w.display, sizeof(res->addr));
 
-	memset(&ch, 0, sizeof(ch));
-	ch.key = w.key;
-	ch.raw = w.by_token ? NULL : w.addr.raw;
-	ch.kind = OG_EV_SUPPRESS;
-	ch.state = OG_ST_SUPPRESSED;
-	ch.time = now;
-	ch.f[OG_EVF_SOURCE] = mode_names[o->mode];
-	report_fields(&ch, r, note, sizeof(note));
+	memset(ch, 0, sizeof(*ch));
+	ch->key = it->w.key;
+	ch->raw = it->w.by_token ? NULL : it->w.addr.raw;
+	ch->kind = OG_EV_SUPPRESS;
+	ch->state = OG_ST_SUPPRESSED;
+	ch->time = now;
+	ch->f[OG_EVF_SOURCE] = mode_names[o->mode];
+	report_fields(it);
 
 	if (klass == OG_RC_COMPLAINT) {
-		if (duplicate(cli, w.key, r->message_id)) {
-			logline(o, w.display, r, "duplicate", NULL);
+		if (duplicate(cli, it->w.key, r->message_id)) {
+			logline(o, it->w.display, r, "duplicate", NULL);
 			og_strlcpy(res->action, "duplicate",
 			    sizeof(res->action));
-			return O_DONE;
+			return;
 		}
-		ch.scope = (uint8_t)scope_name(r, &w, cli->cfg->complaint_scope,
-		    name, sizeof(name));
-		ch.reason = OG_RS_COMPLAINT;
-		ch.via = OG_VIA_FBL;
+		ch->scope = (uint8_t)scope_name(r, &it->w,
+		    cli->cfg->complaint_scope, it->name, sizeof(it->name));
+		ch->reason = OG_RS_COMPLAINT;
+		ch->via = OG_VIA_FBL;
 	} else if (klass == OG_RC_HARD) {
-		ch.scope = (uint8_t)scope_name(r, &w,
-		    cli->cfg->hard_bounce_scope, name, sizeof(name));
-		ch.reason = OG_RS_HARD_BOUNCE;
-		ch.via = OG_VIA_BOUNCE;
+		ch->scope = (uint8_t)scope_name(r, &it->w,
+		    cli->cfg->hard_bounce_scope, it->name, sizeof(it->name));
+		ch->reason = OG_RS_HARD_BOUNCE;
+		ch->via = OG_VIA_BOUNCE;
 	} else {
-		int count = 0;
+		int count = 0, rc;
 		char det[96];
 
-		rc = og_store_soft_bounce(cli->store, w.key, now,
+		rc = og_store_soft_bounce(cli->store, it->w.key, now,
 		    (int64_t)cli->cfg->soft_bounce.period, &count);
 		if (rc != 0) {
 			og_log_err("store write failed: %s", og_strerror(rc));
-			return O_TEMPFAIL;
+			it->out = O_TEMPFAIL;
+			return;
 		}
 		snprintf(det, sizeof(det), "soft_bounces=%d/%u", count,
 		    cli->cfg->soft_bounce.limit);
 		if ((unsigned)count < cli->cfg->soft_bounce.limit) {
-			logline(o, w.display, r, "counted", det);
+			logline(o, it->w.display, r, "counted", det);
 			og_strlcpy(res->action, "counted", sizeof(res->action));
-			return O_DONE;
+			return;
 		}
-		ch.scope = OG_SCOPE_ALL;
-		ch.reason = OG_RS_SOFT_BOUNCE;
-		ch.via = OG_VIA_BOUNCE;
-		ch.expires = now + cli->cfg->soft_bounce_suppress;
+		ch->scope = OG_SCOPE_ALL;
+		ch->reason = OG_RS_SOFT_BOUNCE;
+		ch->via = OG_VIA_BOUNCE;
+		ch->expires = now + cli->cfg->soft_bounce_suppress;
 	}
-	ch.name = name[0] ? name : NULL;
-	if (apply_one(cli, &ch, &result) != 0)
-		return O_TEMPFAIL;
-	{
-		char det[OG_STREAM_NAME_MAX + 32];
-
-		snprintf(det, sizeof(det), "scope=%s%s%s%s",
-		    og_scope_name(ch.scope), name[0] ? ":" : "", name,
-		    w.by_token ? " by=token" : "");
-		logline(o, w.display, r, result == OG_APPLIED ? "suppressed" :
-		    "unchanged", det);
-	}
-	og_strlcpy(res->action, result == OG_APPLIED ? "suppressed" :
-	    "unchanged", sizeof(res->action));
-	return O_DONE;
+	ch->name = it->name[0] ? it->name : NULL;
+	snprintf(it->detail, sizeof(it->detail), "scope=%s%s%s%s",
+	    og_scope_name(ch->scope), it->name[0] ? ":" : "", it->name,
+	    it->w.by_token ? " by=token" : "");
+	it->done_word = "suppressed";
+	it->pending = 1;
 }
 
-static int
-handle_unsub(og_cli *cli, const fb_opts *o, og_report *r, fb_result *res)
+static void
+decide_unsub(og_cli *cli, item *it)
 {
-	og_change ch;
-	who w;
-	int result = 0;
-	char proof[OG_REPORT_FIELD_MAX + 8];
+	og_report *r = it->r;
+	og_change *ch = &it->ch;
+	const og_stream *st;
 
-	memset(&w, 0, sizeof(w));
 	/* Some clients put the token in the subject or the body. */
 	og_report_add_tokens(r, r->subject, strlen(r->subject));
 	og_report_add_tokens(r, r->body, strlen(r->body));
-	if (!who_by_token(cli, r, &w)) {
-		snprintf(res->why, sizeof(res->why), "%s",
+	if (!who_by_token(cli, r, &it->w)) {
+		snprintf(it->res.why, sizeof(it->res.why), "%s",
 		    r->ntokens ? "bad token" : "no token");
-		return O_QUARANTINE;
+		it->out = O_QUARANTINE;
+		return;
 	}
-	og_strlcpy(res->addr, w.display, sizeof(res->addr));
-	memset(&ch, 0, sizeof(ch));
-	ch.key = w.key;
-	ch.kind = OG_EV_OPTOUT;
-	ch.state = OG_ST_OPTOUT;
-	ch.via = OG_VIA_MAIL;
-	ch.time = og_time_now();
-	ch.scope = (uint8_t)cli->cfg->unsubd_scope;
-	ch.name = NULL;
-	if (ch.scope == OG_SCOPE_STREAM && w.stream != NULL)
-		ch.name = w.stream->name;
-	else if (ch.scope == OG_SCOPE_PARTNER && w.stream != NULL &&
-	    w.stream->partner != NULL)
-		ch.name = w.stream->partner;
-	else if (ch.scope == OG_SCOPE_SENDER && w.stream != NULL &&
-	    w.stream->sender != NULL)
-		ch.name = w.stream->sender;
+	it->out = O_DONE;
+	st = it->w.stream;
+	og_strlcpy(it->res.addr, it->w.display, sizeof(it->res.addr));
+	memset(ch, 0, sizeof(*ch));
+	ch->key = it->w.key;
+	ch->kind = OG_EV_OPTOUT;
+	ch->state = OG_ST_OPTOUT;
+	ch->via = OG_VIA_MAIL;
+	ch->time = og_time_now();
+	ch->scope = (uint8_t)cli->cfg->unsubd_scope;
+	if (ch->scope == OG_SCOPE_STREAM && st != NULL)
+		ch->name = st->name;
+	else if (ch->scope == OG_SCOPE_PARTNER && st != NULL && st->partner)
+		ch->name = st->partner;
+	else if (ch->scope == OG_SCOPE_SENDER && st != NULL && st->sender)
+		ch->name = st->sender;
 	else
-		ch.scope = OG_SCOPE_ALL;
-	snprintf(proof, sizeof(proof), "from=%s", r->from);
-	ch.f[OG_EVF_SOURCE] = "unsub-mail";
-	ch.f[OG_EVF_PROOF] = proof;
+		ch->scope = OG_SCOPE_ALL;
+	snprintf(it->proof, sizeof(it->proof), "from=%s", r->from);
+	ch->f[OG_EVF_SOURCE] = "unsub-mail";
+	ch->f[OG_EVF_PROOF] = it->proof;
 	if (r->message_id[0] != '\0')
-		ch.f[OG_EVF_MESSAGE_ID] = r->message_id;
-	if (apply_one(cli, &ch, &result) != 0)
-		return O_TEMPFAIL;
-	{
-		char det[OG_STREAM_NAME_MAX + 32];
-
-		snprintf(det, sizeof(det), "scope=%s%s%s",
-		    og_scope_name(ch.scope), ch.name ? ":" : "",
-		    ch.name ? ch.name : "");
-		r->reason = "unsubscribe";
-		logline(o, w.display, r, result == OG_APPLIED ? "unsubscribed" :
-		    "unchanged", det);
-	}
-	og_strlcpy(res->action, result == OG_APPLIED ? "unsubscribed" :
-	    "unchanged", sizeof(res->action));
-	return O_DONE;
+		ch->f[OG_EVF_MESSAGE_ID] = r->message_id;
+	snprintf(it->detail, sizeof(it->detail), "scope=%s%s%s",
+	    og_scope_name(ch->scope), ch->name ? ":" : "",
+	    ch->name ? ch->name : "");
+	r->reason = "unsubscribe";
+	it->done_word = "unsubscribed";
+	it->pending = 1;
 }
 
-/* ---------- one message ---------- */
+/* ---------- one batch ---------- */
 
 static void
-print_json(og_cli *cli, const char *file, const og_report *r, int prc,
-    const fb_result *res)
+print_json(og_cli *cli, const item *it)
 {
 	og_buf b;
+	const og_report *r = it->r;
 	const og_report_rcpt *rc = r->nrcpt > 0 ? &r->rcpt[0] : NULL;
 
 	og_buf_init(&b, 0);
 	og_buf_adds(&b, "{\"file\":");
-	og_json_str(&b, file);
+	og_json_str(&b, it->label);
 	og_buf_adds(&b, ",\"class\":");
-	og_json_str(&b, og_report_class_name(prc == 0 ? r->class :
+	og_json_str(&b, og_report_class_name(it->prc == 0 ? r->class :
 	    OG_RC_UNKNOWN));
 	og_buf_adds(&b, ",\"recipient\":");
-	og_json_str(&b, res != NULL && res->addr[0] ? res->addr :
+	og_json_str(&b, it->res.addr[0] ? it->res.addr :
 	    rc != NULL ? rc->addr : "");
 	og_buf_adds(&b, ",\"status\":");
 	og_json_str(&b, rc != NULL ? rc->status : "");
@@ -712,13 +710,13 @@ print_json(og_cli *cli, const char *file, const og_report *r, int prc,
 		}
 		og_buf_addc(&b, ']');
 	}
-	if (res != NULL && res->action[0] != '\0') {
+	if (it->res.action[0] != '\0') {
 		og_buf_adds(&b, ",\"action\":");
-		og_json_str(&b, res->action);
+		og_json_str(&b, it->res.action);
 	}
-	if (res != NULL && res->why[0] != '\0') {
+	if (it->out == O_QUARANTINE) {
 		og_buf_adds(&b, ",\"quarantine\":");
-		og_json_str(&b, res->why);
+		og_json_str(&b, it->res.why);
 	}
 	og_buf_adds(&b, "}");
 	(void)cli;
@@ -726,101 +724,208 @@ print_json(og_cli *cli, const char *file, const og_report *r, int prc,
 	og_buf_free(&b);
 }
 
-/*
- * Process one message; returns an outcome.  label names it in output
- * ("-" for stdin).
- */
-static int
-process(og_cli *cli, const fb_opts *o, const char *label, const char *data,
-    size_t len)
+/* Parse and decide one message; quarantine it at once if need be. */
+static void
+decide(og_cli *cli, const fb_opts *o, item *it, const char *data, size_t len)
 {
-	og_report *r = og_xcalloc(1, sizeof(*r));
-	fb_result res;
-	int prc, out;
 	char qname[128];
 
-	memset(&res, 0, sizeof(res));
-	prc = og_report_parse(data, len, o->rcpt, r);
+	it->r = og_xcalloc(1, sizeof(*it->r));
+	it->prc = og_report_parse(data, len, o->rcpt, it->r);
 	if (o->dry_run) {
-		/* Acts on nothing: the token is still tried when keys are
-		 * there, as it decides the recipient. */
-		if (prc == 0 && cli->keys != NULL) {
-			who w;
+		/* Acts on nothing; the token still decides the recipient
+		 * when the keys are there. */
+		if (it->prc == 0 && cli->keys != NULL &&
+		    who_by_token(cli, it->r, &it->w))
+			og_strlcpy(it->res.addr, it->w.display,
+			    sizeof(it->res.addr));
+		it->out = O_DONE;
+		return;
+	}
+	if (it->prc != 0) {
+		snprintf(it->res.why, sizeof(it->res.why), "unparseable: %.200s",
+		    it->r->reason != NULL ? it->r->reason :
+		    og_strerror(it->prc));
+		it->out = O_QUARANTINE;
+	} else if (o->mode == M_UNSUB) {
+		decide_unsub(cli, it);
+	} else {
+		decide_bounce_or_fbl(cli, o, it);
+	}
+	if (it->out != O_QUARANTINE)
+		return;
+	if (o->retry_file != NULL) {
+		og_log_info("%s: %s: still quarantined: %s",
+		    mode_names[o->mode], o->retry_file, it->res.why);
+	} else if (quarantine_save(cli, o->mode, data, len, it->res.why,
+	    o->rcpt, qname, sizeof(qname)) != 0) {
+		og_log_err("%s: cannot write quarantine %s: %s",
+		    mode_names[o->mode], cli->cfg->quarantine,
+		    strerror(errno));
+		it->out = O_TEMPFAIL;
+	} else {
+		og_log_warn("%s: quarantined as %s: %s", mode_names[o->mode],
+		    qname, it->res.why);
+	}
+}
 
-			memset(&w, 0, sizeof(w));
-			if (who_by_token(cli, r, &w))
-				og_strlcpy(res.addr, w.display,
-				    sizeof(res.addr));
+/*
+ * Commit the pending changes of n items in one durable transaction, then
+ * log and print each.  A failed commit turns every pending item into a
+ * temporary failure (nothing of the batch was written).
+ */
+static void
+commit_batch(og_cli *cli, const fb_opts *o, item *its, size_t n)
+{
+	og_change *chs = og_xcalloc(n ? n : 1, sizeof(*chs));
+	int *results = og_xcalloc(n ? n : 1, sizeof(*results));
+	size_t k = 0;
+	int rc = 0;
+
+	/* The same report twice in one batch counts once, too. */
+	for (size_t i = 0; i < n; i++) {
+		item *a = &its[i];
+
+		if (!a->pending || a->ch.reason != OG_RS_COMPLAINT ||
+		    a->r->message_id[0] == '\0')
+			continue;
+		for (size_t j = 0; j < i; j++) {
+			item *b = &its[j];
+
+			if (b->pending && b->ch.reason == OG_RS_COMPLAINT &&
+			    strcmp(a->w.key, b->w.key) == 0 &&
+			    strcmp(a->r->message_id, b->r->message_id) == 0) {
+				a->pending = 0;
+				logline(o, a->w.display, a->r, "duplicate",
+				    NULL);
+				og_strlcpy(a->res.action, "duplicate",
+				    sizeof(a->res.action));
+				break;
+			}
 		}
-		if (cli->json)
-			print_json(cli, label, r, prc, &res);
-		else
-			printf("%s: %s %s %s %s\n", label,
-			    og_report_class_name(prc == 0 ? r->class :
-			    OG_RC_UNKNOWN), res.addr[0] ? res.addr :
+	}
+	for (size_t i = 0; i < n; i++)
+		if (its[i].pending)
+			chs[k++] = its[i].ch;
+	if (k > 0 && (rc = og_store_apply(cli->store, chs, k, results)) != 0)
+		og_log_err("%s: store write failed: %s (%zu reports kept "
+		    "for a retry)", mode_names[o->mode], og_strerror(rc), k);
+	k = 0;
+	for (size_t i = 0; i < n; i++) {
+		item *it = &its[i];
+
+		if (it->pending) {
+			if (rc != 0) {
+				it->out = O_TEMPFAIL;
+			} else {
+				const char *w = results[k] == OG_APPLIED ?
+				    it->done_word : "unchanged";
+
+				logline(o, it->w.display, it->r, w,
+				    it->detail);
+				og_strlcpy(it->res.action, w,
+				    sizeof(it->res.action));
+			}
+			k++;
+		}
+		if (cli->json && it->out != O_TEMPFAIL)
+			print_json(cli, it);
+		else if (o->dry_run && !cli->json) {
+			const og_report *r = it->r;
+
+			printf("%s: %s %s %s %s\n", it->label,
+			    og_report_class_name(it->prc == 0 ? r->class :
+			    OG_RC_UNKNOWN), it->res.addr[0] ? it->res.addr :
 			    r->nrcpt ? r->rcpt[0].addr : "-",
 			    r->nrcpt && r->rcpt[0].status[0] ?
 			    r->rcpt[0].status : "-",
 			    r->reason != NULL ? r->reason : "-");
-		free(r);
-		return O_DONE;
-	}
-	if (prc != 0) {
-		snprintf(res.why, sizeof(res.why), "unparseable: %.200s",
-		    r->reason != NULL ? r->reason : og_strerror(prc));
-		out = O_QUARANTINE;
-	} else if (o->mode == M_UNSUB) {
-		out = handle_unsub(cli, o, r, &res);
-	} else {
-		out = handle_bounce_or_fbl(cli, o, r, &res);
-	}
-	if (out == O_QUARANTINE) {
-		if (o->retry_file != NULL) {
-			og_log_info("%s: %s: still quarantined: %s",
-			    mode_names[o->mode], o->retry_file, res.why);
-		} else if (quarantine_save(cli, o->mode, data, len, res.why,
-		    o->rcpt, qname, sizeof(qname)) != 0) {
-			og_log_err("%s: cannot write quarantine %s: %s",
-			    mode_names[o->mode], cli->cfg->quarantine,
-			    strerror(errno));
-			out = O_TEMPFAIL;
-		} else {
-			og_log_warn("%s: quarantined as %s: %s",
-			    mode_names[o->mode], qname, res.why);
 		}
 	}
-	if (cli->json && out != O_TEMPFAIL)
-		print_json(cli, label, r, prc, &res);
-	free(r);
-	return out;
+	free(chs);
+	free(results);
 }
 
-static int
-process_file(og_cli *cli, const fb_opts *o, const char *path)
+#define BATCH_MAX 256
+
+typedef struct batch {
+	item its[BATCH_MAX];
+	char *paths[BATCH_MAX]; /* maildir files to move when done */
+	size_t n;
+	int worst;
+	char done_dir[PATH_MAX];
+} batch;
+
+static void
+batch_flush(og_cli *cli, const fb_opts *o, batch *bt)
+{
+	commit_batch(cli, o, bt->its, bt->n);
+	for (size_t i = 0; i < bt->n; i++) {
+		item *it = &bt->its[i];
+
+		if (it->out > bt->worst)
+			bt->worst = it->out;
+		if (bt->paths[i] != NULL && it->out != O_TEMPFAIL &&
+		    !o->dry_run && mkdir_p(bt->done_dir) == 0) {
+			char to[PATH_MAX];
+			const char *base = strrchr(bt->paths[i], '/');
+
+			base = base != NULL ? base + 1 : bt->paths[i];
+			if ((size_t)snprintf(to, sizeof(to), "%s/%s",
+			    bt->done_dir, base) < sizeof(to))
+				(void)rename(bt->paths[i], to);
+		}
+		free(bt->paths[i]);
+		bt->paths[i] = NULL;
+		free(it->r);
+		free((char *)it->label);
+		memset(it, 0, sizeof(*it));
+	}
+	bt->n = 0;
+}
+
+/* Add one message to the batch (flushing it when full). */
+static void
+batch_add(og_cli *cli, const fb_opts *o, batch *bt, const char *label,
+    const char *path, const char *data, size_t len)
+{
+	item *it;
+
+	if (bt->n == BATCH_MAX)
+		batch_flush(cli, o, bt);
+	it = &bt->its[bt->n];
+	memset(it, 0, sizeof(*it));
+	it->label = og_xstrdup(label);
+	bt->paths[bt->n] = path != NULL ? og_xstrdup(path) : NULL;
+	bt->n++;
+	decide(cli, o, it, data, len);
+}
+
+static void
+batch_file(og_cli *cli, const fb_opts *o, batch *bt, const char *path,
+    int move)
 {
 	og_buf b;
-	int out;
 
 	og_buf_init(&b, 0);
 	if (read_file(path, &b) != 0) {
 		og_log_err("%s: cannot read: %s", path, strerror(errno));
-		og_buf_free(&b);
-		return O_TEMPFAIL;
+		bt->worst = O_TEMPFAIL;
+	} else {
+		batch_add(cli, o, bt, path, move ? path : NULL,
+		    b.data ? b.data : "", b.len);
 	}
-	out = process(cli, o, path, b.data ? b.data : "", b.len);
 	og_buf_free(&b);
-	return out;
 }
 
 /* Every file of DIR/new and DIR/cur; processed ones move to DIR/.done
- * unless dry-run; quarantined ones too (their copy is in quarantine). */
+ * (their copy is in the quarantine when they were kept for a human). */
 static int
-process_maildir(og_cli *cli, const fb_opts *o, const char *dir, int *worst)
+batch_maildir(og_cli *cli, const fb_opts *o, batch *bt, const char *dir)
 {
 	static const char *const subs[] = {"new", "cur"};
-	char done[PATH_MAX];
 
-	snprintf(done, sizeof(done), "%s/.done", dir);
+	snprintf(bt->done_dir, sizeof(bt->done_dir), "%s/.done", dir);
 	for (size_t s = 0; s < 2; s++) {
 		char path[PATH_MAX];
 		DIR *d;
@@ -834,27 +939,33 @@ process_maildir(og_cli *cli, const fb_opts *o, const char *dir, int *worst)
 			return -1;
 		}
 		while ((de = readdir(d)) != NULL) {
-			char f[PATH_MAX], to[PATH_MAX];
-			int out;
+			char f[PATH_MAX];
 
 			if (de->d_name[0] == '.')
 				continue;
 			if ((size_t)snprintf(f, sizeof(f), "%s/%s", path,
 			    de->d_name) >= sizeof(f))
 				continue;
-			out = process_file(cli, o, f);
-			if (out > *worst)
-				*worst = out;
-			if (out == O_TEMPFAIL || o->dry_run)
-				continue;
-			if (mkdir_p(done) == 0 &&
-			    (size_t)snprintf(to, sizeof(to), "%s/%s", done,
-			    de->d_name) < sizeof(to))
-				(void)rename(f, to);
+			batch_file(cli, o, bt, f, 1);
 		}
 		closedir(d);
+		batch_flush(cli, o, bt);
 	}
 	return 0;
+}
+
+/* One file on its own (quarantine retry): its outcome. */
+static int
+process_file(og_cli *cli, const fb_opts *o, const char *path)
+{
+	batch *bt = og_xcalloc(1, sizeof(*bt));
+	int out;
+
+	batch_file(cli, o, bt, path, 0);
+	batch_flush(cli, o, bt);
+	out = bt->worst;
+	free(bt);
+	return out;
 }
 
 static int
@@ -865,8 +976,9 @@ feedback_main(og_cli *cli, int mode, int argc, char **argv)
 	    {"client", 1, NULL, 'C'}, {NULL, 0, NULL, 0}};
 	char usage[160];
 	const char *maildir = NULL;
+	batch *bt;
 	fb_opts o;
-	int c, rc, worst = O_DONE;
+	int c, worst;
 
 	snprintf(usage, sizeof(usage), "%s [--dry-run] [--json] [--rcpt ADDR] "
 	    "[--client HOST] [--maildir DIR | FILE...]", mode_names[mode]);
@@ -895,8 +1007,8 @@ feedback_main(og_cli *cli, int mode, int argc, char **argv)
 	og_report_init();
 	if (o.dry_run) {
 		/* Without a config, dry runs still parse (defaults). */
-		if ((rc = og_cli_config(cli)) != 0)
-			return rc;
+		if (og_cli_config(cli) != 0)
+			return OG_EXIT_USAGE;
 		if (access(cli->cfg->keys_file, R_OK) == 0)
 			(void)og_cli_keys(cli);
 	} else {
@@ -910,16 +1022,13 @@ feedback_main(og_cli *cli, int mode, int argc, char **argv)
 		    og_cli_keys(cli) != 0)
 			return OG_EXIT_TEMPFAIL;
 	}
+	bt = og_xcalloc(1, sizeof(*bt));
 	if (maildir != NULL) {
-		if (process_maildir(cli, &o, maildir, &worst) != 0)
-			return OG_EXIT_TEMPFAIL;
+		if (batch_maildir(cli, &o, bt, maildir) != 0)
+			bt->worst = O_TEMPFAIL;
 	} else if (optind < argc) {
-		for (int i = optind; i < argc; i++) {
-			int out = process_file(cli, &o, argv[i]);
-
-			if (out > worst)
-				worst = out;
-		}
+		for (int i = optind; i < argc; i++)
+			batch_file(cli, &o, bt, argv[i], 0);
 	} else {
 		og_buf b;
 
@@ -927,12 +1036,16 @@ feedback_main(og_cli *cli, int mode, int argc, char **argv)
 		if (read_all(0, &b, OG_REPORT_INPUT_MAX) != 0) {
 			og_log_err("%s: cannot read stdin: %s",
 			    mode_names[mode], strerror(errno));
-			og_buf_free(&b);
-			return OG_EXIT_TEMPFAIL;
+			bt->worst = O_TEMPFAIL;
+		} else {
+			batch_add(cli, &o, bt, "-", NULL,
+			    b.data ? b.data : "", b.len);
 		}
-		worst = process(cli, &o, "-", b.data ? b.data : "", b.len);
 		og_buf_free(&b);
 	}
+	batch_flush(cli, &o, bt);
+	worst = bt->worst;
+	free(bt);
 	return worst == O_TEMPFAIL ? OG_EXIT_TEMPFAIL : OG_EXIT_OK;
 }
 
