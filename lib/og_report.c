@@ -362,7 +362,7 @@ static const char *const ph_user_strong[] = {
 /* What may override a status that says "unknown user". */
 static const char *const ph_blocked[] = {"blocked", "blacklist",
     "black list", "block list", "blocklist", "spamhaus", "listed", "rbl",
-    "dnsbl", "reputation", "not allowed", "spf", NULL};
+    "dnsbl", "reputation", "not allowed", "spf", "too many", NULL};
 static const char *const ph_filtered[] = {"filtered", "content filter",
     "refused due to recipient preferences", "rejected by recipient",
     "not accepting any mail", "only accepting mail from",
@@ -499,9 +499,14 @@ smtp_command(const char *diag)
 	return best;
 }
 
+/*
+ * strict: the text is a whole report's prose, not one diagnostic, so the
+ * broad "something went wrong" words (error, rejected, unavailable ...)
+ * say nothing about this recipient and are not used.
+ */
 static int
-classify(const char *status, int smtp_code, const char *cmd,
-    const char *diag, const char **reason)
+classify_x(const char *status, int smtp_code, const char *cmd,
+    const char *diag, int strict, const char **reason)
 {
 	const char *name = status_name(status);
 	int klass = 0;
@@ -567,7 +572,7 @@ classify(const char *status, int smtp_code, const char *cmd,
 	if (strcmp(name, "not-accepting-mail") == 0 ||
 	    match(diag, ph_notaccept))
 		RET("not-accepting-mail", OG_RC_HARD);
-	if (match(diag, ph_block))
+	if (match(diag, strict ? ph_blocked : ph_block))
 		RET("blocked", OG_RC_SOFT);
 	if (name[0] != '\0')
 		RET(name, name_class(name));
@@ -581,6 +586,13 @@ classify(const char *status, int smtp_code, const char *cmd,
 		return OG_RC_SOFT;
 	}
 	return OG_RC_UNKNOWN;
+}
+
+static int
+classify(const char *status, int smtp_code, const char *cmd,
+    const char *diag, const char **reason)
+{
+	return classify_x(status, smtp_code, cmd, diag, 0, reason);
 }
 
 int
@@ -884,6 +896,14 @@ walk(parse_ctx *c, GMimeObject *o, int depth)
 
 		for (int i = 0; i < n && !c->truncated; i++)
 			walk(c, g_mime_multipart_get_part(mp, i), depth + 1);
+		/* A boundary that never occurs (mangled by a relay) leaves
+		 * everything in the prologue: read it as text. */
+		if (n == 0) {
+			const char *pro = g_mime_multipart_get_prologue(mp);
+
+			if (pro != NULL)
+				(void)og_buf_adds(&c->text, pro);
+		}
 	} else if (GMIME_IS_MESSAGE_PART(o)) {
 		GMimeMessage *m =
 		    g_mime_message_part_get_message(GMIME_MESSAGE_PART(o));
@@ -1105,6 +1125,41 @@ parse_arf(parse_ctx *c)
 	g_object_unref(o);
 }
 
+/*
+ * Delivery-status fields in the text itself (a DSN whose MIME structure
+ * was lost, or an MTA that writes them inline): from the Reporting-MTA
+ * or first Final-Recipient line on, as field blocks.
+ */
+static void
+inline_dsn(parse_ctx *c, size_t hlen)
+{
+	const char *s = c->text.data;
+	size_t i = 0, start = (size_t)-1;
+
+	if (s == NULL)
+		return;
+	while (i < hlen) {
+		const char *nl = memchr(s + i, '\n', hlen - i);
+		size_t e = nl != NULL ? (size_t)(nl - s) : hlen;
+
+		if (start == (size_t)-1 && e - i > 14 &&
+		    strncasecmp(s + i, "Reporting-MTA:", 14) == 0)
+			start = i;
+		if (e - i > 16 && strncasecmp(s + i, "Final-Recipient:", 16) ==
+		    0) {
+			if (start == (size_t)-1)
+				start = i;
+			break;
+		}
+		i = e + 1;
+	}
+	if (i >= hlen || start == (size_t)-1)
+		return;
+	(void)og_buf_add(&c->dsn, s + start, hlen - start);
+	(void)og_buf_adds(&c->dsn, "\n\n");
+	c->have_dsn = 1;
+}
+
 /* ------------------------------------------------------------------ */
 /* Human-readable text                                                 */
 
@@ -1243,7 +1298,7 @@ next:
 /* Lines after the address line that explain it: until a blank line. */
 static void
 gather_diag(const char *s, size_t len, size_t from, const char *line,
-    size_t n, size_t b, char *out, size_t outsize)
+    size_t n, size_t b, const char *cur, char *out, size_t outsize)
 {
 	og_buf d;
 	size_t i = from, lines = 0;
@@ -1274,7 +1329,7 @@ gather_diag(const char *s, size_t len, size_t from, const char *line,
 		}
 		/* The next address line starts the next recipient. */
 		if (find_addr(s + k, e - k, 0, a, sizeof(a), &as, &ae) &&
-		    as <= 1 && e - k - ae <= 2)
+		    as <= 1 && e - k - ae <= 2 && strcmp(a, cur) != 0)
 			break;
 		if (is_separator(s + i, e - i))
 			break;
@@ -1345,7 +1400,7 @@ scan_text(parse_ctx *c, const char *s, size_t len)
 						og_strlcpy(rc->addr, a,
 						    sizeof(rc->addr));
 						gather_diag(s, len, e + 1,
-						    s + i, e - i, ae,
+						    s + i, e - i, ae, a,
 						    rc->diag,
 						    sizeof(rc->diag));
 					}
@@ -1360,7 +1415,7 @@ scan_text(parse_ctx *c, const char *s, size_t len)
 
 		og_strlcpy(rc->addr, best, sizeof(rc->addr));
 		gather_diag(s, len, best_next, s + best_line, best_n, best_b,
-		    rc->diag, sizeof(rc->diag));
+		    best, rc->diag, sizeof(rc->diag));
 	} else if (r->nrcpt > 0 && best_kind < 1) {
 		(void)0;
 	}
@@ -1585,13 +1640,29 @@ finish(parse_ctx *c, const char *human, size_t hlen)
 		}
 		rc->class = classify(rc->status, code, cmd, rc->diag,
 		    &rc->reason);
+		if (rc->class == OG_RC_HARD && rc->diag[0] == '\0' &&
+		    hlen > 0 && strcmp(rc->reason, "permanent") == 0) {
+			/* A bare permanent code: the prose may say why. */
+			char buf[4096];
+			int k;
+
+			copy_line(buf, sizeof(buf), human,
+			    hlen < sizeof(buf) ? hlen : sizeof(buf));
+			k = classify_x(rc->status, 0, smtp_command(buf), buf, 1,
+			    &why);
+			if (k != OG_RC_UNKNOWN && strcmp(why, "permanent") != 0) {
+				rc->class = k;
+				rc->reason = why;
+			}
+		}
 		if (rc->class == OG_RC_UNKNOWN && hlen > 0) {
 			/* No code at all: the prose says how final it is. */
 			char buf[4096];
 
 			copy_line(buf, sizeof(buf), human,
 			    hlen < sizeof(buf) ? hlen : sizeof(buf));
-			rc->class = og_report_classify("", 0, buf, &why);
+			rc->class = classify_x("", 0, smtp_command(buf), buf, 1,
+			    &why);
 			if (rc->class != OG_RC_UNKNOWN)
 				rc->reason = why;
 			if (rc->class == OG_RC_UNKNOWN &&
@@ -1757,6 +1828,8 @@ og_report_parse(const char *data, size_t len, const char *envelope_rcpt,
 	exclude(&c, c.orig_return_path);
 	exclude(&c, c.orig_sender);
 
+	if (!c.have_arf && !c.have_dsn)
+		inline_dsn(&c, hlen);
 	if (c.have_arf) {
 		out->kind = OG_RK_ARF;
 		out->format = "arf";
