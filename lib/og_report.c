@@ -699,6 +699,7 @@ typedef struct parse_ctx {
 	char orig_sender[OG_ADDR_MAX + 1];
 	char delivered_to[OG_ADDR_MAX + 1];
 	int auto_submitted, autoreply_hdr, apple_unsub, orig_found;
+	int auto_submitted_reply; /* vacation-style headers or subject */
 	char excl[8][OG_ADDR_MAX + 1];
 	int nexcl;
 } parse_ctx;
@@ -1290,7 +1291,8 @@ next:
 	/* Sendmail "550 5.1.1 <addr>... User unknown" and the like. */
 	if (find_smtp_code_n(line, n) != 0 || ci_memmem(line, n, "rcpt to") ||
 	    ci_memmem(line, n, "recipient") || ci_memmem(line, n, "address") ||
-	    ci_memmem(line, n, "user ") || ci_memmem(line, n, "mailbox"))
+	    ci_memmem(line, n, "user ") || ci_memmem(line, n, "mailbox") ||
+	    ci_memmem(line, n, "delivered to"))
 		return 3;
 	return 0;
 }
@@ -1439,7 +1441,7 @@ text_diag(const char *s, size_t len, char *out, size_t outsize)
 
 		copy_line(line, sizeof(line), s + i, e - i);
 		if (find_smtp_code(line) != 0 ||
-		    find_status(line, st, sizeof(st))) {
+		    (find_status(line, st, sizeof(st)) && st[0] != '2')) {
 			og_strlcpy(out, line, outsize);
 			return;
 		}
@@ -1482,7 +1484,20 @@ parse_ses_json(parse_ctx *c)
 	char type[32], sub[64], v[OG_REPORT_DIAG_MAX + 1];
 	og_report_rcpt *rc;
 
-	if (s == NULL || (p = strstr(s, "\"notificationType\":\"")) == NULL)
+	if (s == NULL)
+		return 0;
+	/* An SNS envelope carries the notification as an escaped JSON
+	 * string: read it unescaped. */
+	if (strstr(s, "\\\"notificationType\\\"") != NULL) {
+		size_t o = 0;
+
+		for (size_t i = 0; i < c->text.len; i++)
+			if (!(s[i] == '\\' && s[i + 1] == '"'))
+				c->text.data[o++] = s[i];
+		c->text.data[o] = '\0';
+		c->text.len = o;
+	}
+	if ((p = strstr(s, "\"notificationType\":\"")) == NULL)
 		return 0;
 	json_str(s, p, "notificationType", type, sizeof(type));
 	r->format = "amazon-ses";
@@ -1558,14 +1573,31 @@ looks_like_bounce(const og_report *r, const parse_ctx *c)
 	    "delivery has failed", "message status", "nicht zustellbar",
 	    "unzustellbar", "returned", "bounce", "failure", NULL};
 
+	/* What the failure notices of mobile carriers and appliances
+	 * say in their first lines when their subject does not. */
+	static const char *const body[] = {"could not be delivered",
+	    "was not delivered", "delivery has failed", "delivery failed",
+	    "undeliverable", "permanent error", "permanent failure",
+	    "invalid user address", "unable to deliver",
+	    "delivery to the following recipient", "could not deliver",
+	    "message could not be sent", NULL};
+
 	if (ci_prefix(r->from, "mailer-daemon@") ||
 	    ci_prefix(r->from, "postmaster@") ||
+	    ci_prefix(r->from, "post_master@") ||
 	    ci_prefix(r->from, "mail-daemon@") ||
 	    ci_prefix(r->from, "mailerdaemon@") || c->xfailed[0] != '\0')
 		return 1;
 	for (const char *const *p = subj; *p != NULL; p++)
 		if (ci_has(r->subject, *p))
 			return 1;
+	if (c->text.data != NULL && !c->auto_submitted_reply) {
+		size_t n = c->text.len < 2048 ? c->text.len : 2048;
+
+		for (const char *const *p = body; *p != NULL; p++)
+			if (ci_memmem(c->text.data, n, *p) != NULL)
+				return 1;
+	}
 	return 0;
 }
 
@@ -1612,6 +1644,7 @@ finish(parse_ctx *c, const char *human, size_t hlen)
 			char st[16];
 
 			if (find_status(rc->diag, st, sizeof(st)) &&
+			    st[0] != '2' &&
 			    (rc->status[0] == '\0' || st[0] == rc->status[0]))
 				og_strlcpy(rc->status, st, sizeof(rc->status));
 		}
@@ -1788,7 +1821,7 @@ og_report_parse(const char *data, size_t len, const char *envelope_rcpt,
 	    ci_has(v, "auto_reply")) ||
 	    ((v = hdr(top, "X-Auto-Response-Suppress")) != NULL &&
 	    ci_has(v, "oof")))
-		c.autoreply_hdr = 1;
+		c.autoreply_hdr = c.auto_submitted_reply = 1;
 	if ((v = hdr(top, "X-Apple-Unsubscribe")) != NULL &&
 	    ci_has(v, "true"))
 		c.apple_unsub = 1;
