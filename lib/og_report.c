@@ -306,6 +306,10 @@ static const char *const ph_expired[] = {"failing for a long time",
     "were last tried", "delivery attempts will continue",
     "has not yet been delivered", "will be retried", "still trying",
     "not yet been delivered", "delivery delayed", "delayed", NULL};
+/* A local delivery program failed: the mailbox may well exist. */
+static const char *const ph_mailer[] = {"mailer error", "pipe to |",
+    "procmail", "x-unix;", "local delivery failed", "exit code",
+    "exited with", "returned non-zero", "child process", NULL};
 static const char *const ph_suspend[] = {"account disabled",
     "account has been disabled", "account is disabled",
     "mailbox disabled", "mailbox is disabled", "mailbox has been disabled",
@@ -540,6 +544,8 @@ classify_x(const char *status, int smtp_code, const char *cmd,
 		RET("expired", OG_RC_SOFT);
 	if (match(diag, ph_suspend))
 		RET("mailbox-disabled", OG_RC_HARD);
+	if (match(diag, ph_mailer))
+		RET("mailer-error", OG_RC_SOFT);
 	if (match(diag, ph_user_strong))
 		RET("user-unknown", OG_RC_HARD);
 	/* "User unknown" is proof only when the status says so or the
@@ -1051,8 +1057,12 @@ parse_dsn(parse_ctx *c)
 			if ((v = field(o, "Status")) != NULL &&
 			    !find_status(v, rc->status, sizeof(rc->status)))
 				rc->status[0] = '\0';
-			typed_text(field(o, "Diagnostic-Code"), rc->diag,
-			    sizeof(rc->diag));
+			v = field(o, "Diagnostic-Code");
+			if (v != NULL && g_ascii_strncasecmp(v, "x-unix", 6) == 0)
+				copy_line(rc->diag, sizeof(rc->diag), v,
+				    strlen(v));
+			else
+				typed_text(v, rc->diag, sizeof(rc->diag));
 			typed_text(field(o, "Remote-MTA"), rc->remote_mta,
 			    sizeof(rc->remote_mta));
 		}
