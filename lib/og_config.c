@@ -115,6 +115,7 @@ static const struct key keys[] = {
 	{"unsubd", "rate_limit", T_INT, "120", G(unsubd_rate_limit), 0, 0, 1000000, NULL},
 	{"unsubd", "base_url", T_STR, NULL, G(unsubd_base_url), 0, 0, 0, NULL},
 	{"unsubd", "token_max_age", T_DUR, "0", G(unsubd_token_max_age), 0, 0, 100 * YEAR, NULL},
+	{"unsubd", "trusted_proxy", T_MULTI, NULL, G(unsubd_trusted_proxy), G(nunsubd_trusted_proxy), 0, 0, NULL},
 	{"spf", "egress", T_MULTI, NULL, G(spf_egress), G(nspf_egress), 0, 0, NULL},
 	{"spf", "timeout", T_DUR, "5s", G(spf_timeout), 0, 1, 300, NULL},
 	{"spf", "cache_ttl", T_DUR, "1h", G(spf_cache_ttl), 0, 0, DAY, NULL},

@@ -155,6 +155,8 @@ typedef struct og_config {
 	int64_t unsubd_timeout;
 	int unsubd_rate_limit; /* requests per IP per minute */
 	char *unsubd_base_url;
+	char *unsubd_trusted_proxy[OG_MULTI_MAX]; /* may set X-Real-IP */
+	int nunsubd_trusted_proxy;
 	int64_t unsubd_token_max_age;
 
 	/* [spf] */
