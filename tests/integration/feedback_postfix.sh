@@ -66,7 +66,9 @@ for t in bounce fbl unsub-mail; do
 	pf_master "fb-$t unix - n n - - pipe flags=R user=nobody argv=$O -c $T/optgate.conf $t --rcpt \${original_recipient}"
 done
 pf_conf "transport_maps=inline:{bounces.optgate.test=fb-bounce:, fbl.optgate.test=fb-fbl:, unsub.optgate.test=fb-unsub-mail:}" \
-    "relay_domains=bounces.optgate.test, fbl.optgate.test, unsub.optgate.test"
+    "relay_domains=bounces.optgate.test, fbl.optgate.test, unsub.optgate.test" \
+    fb-bounce_destination_recipient_limit=1 fb-fbl_destination_recipient_limit=1 \
+    fb-unsub-mail_destination_recipient_limit=1
 IFS='|'
 pf_start 25300 25301
 rc=$?
