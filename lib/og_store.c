@@ -1716,16 +1716,16 @@ og_store_soft_bounce(og_store *st, const char *key, int64_t now,
 	if (strlen(key) > OG_ADDR_MAX || *key == 0)
 		return OG_EINVAL;
 	for (tries = 0; tries < 40; tries++) {
-		pthread_rwlock_rdlock(&st->rw);
+		rd_lock(st);
 		rc = mdb_txn_begin(st->kenv, NULL, 0, &txn);
 		if (rc == MDB_MAP_RESIZED) {
-			pthread_rwlock_unlock(&st->rw);
+			rd_unlock(st);
 			if ((rc = resize(st, st->kenv, st->kmax, 0)) != 0)
 				return rc;
 			continue;
 		}
 		if (rc != 0) {
-			pthread_rwlock_unlock(&st->rw);
+			rd_unlock(st);
 			return map_err(rc);
 		}
 		rc = soft_one(txn, st->kdbi, key, now, period, count);
@@ -1733,7 +1733,7 @@ og_store_soft_bounce(og_store *st, const char *key, int64_t now,
 			rc = map_err(mdb_txn_commit(txn));
 		else
 			mdb_txn_abort(txn);
-		pthread_rwlock_unlock(&st->rw);
+		rd_unlock(st);
 		if (rc != OG_EFULL)
 			return rc;
 		if ((rc = resize(st, st->kenv, st->kmax, 1)) != 0)
