@@ -356,7 +356,8 @@ static const char *const ph_user[] = {"user unknown", "unknown user",
     "badrcptto", "no mailbox here", "sorry, no mailbox",
     "not exist", "was not found", "user reject",
     "destination addresses were unknown", "unknown e-mail address",
-    "said: 550 5.1.1", "recipient rejected", NULL};
+    "said: 550 5.1.1", "recipient rejected", "invalid final delivery",
+    NULL};
 /* Phrases that name a missing mailbox whatever the status code says:
  * Microsoft's directory-based edge blocking, Exchange's resolver. */
 static const char *const ph_user_strong[] = {
@@ -1712,7 +1713,11 @@ finish(parse_ctx *c, const char *human, size_t hlen)
 			    (ci_has(buf, "permanent") ||
 			    ci_has(buf, "fatal error") ||
 			    ci_has(buf, "unable to deliver") ||
-			    ci_has(buf, "could not be delivered"))) {
+			    ci_has(buf, "could not be delivered") ||
+			    ci_has(buf, "recipients failed") ||
+			    ci_has(buf, "undeliverable to") ||
+			    ci_has(buf, "was not delivered") ||
+			    ci_has(buf, "failure reasons"))) {
 				rc->class = OG_RC_HARD;
 				rc->reason = "permanent";
 			} else if (rc->class == OG_RC_UNKNOWN &&
