@@ -305,7 +305,8 @@ static const char *const ph_expired[] = {"failing for a long time",
     "message expired", "has expired", "after multiple retries",
     "were last tried", "delivery attempts will continue",
     "has not yet been delivered", "will be retried", "still trying",
-    "not yet been delivered", "delivery delayed", "delayed", NULL};
+    "not yet been delivered", "delivery delayed", "delayed",
+    "queue period", "not reachable", "unreachable", NULL};
 /* A local delivery program failed: the mailbox may well exist. */
 static const char *const ph_mailer[] = {"mailer error", "pipe to |",
     "procmail", "x-unix;", "local delivery failed", "exit code",
@@ -387,6 +388,9 @@ static const char *const ph_host[] = {"host unknown", "unknown host",
     "unknown domain", "nxdomain", "unable to route", "no route to domain",
     "dns error", "domain is not", "illegal host",
     NULL};
+/* The server itself says it may work later. */
+static const char *const ph_tempfail[] = {"try again", "try later",
+    "please retry", NULL};
 static const char *const ph_notaccept[] = {"does not accept mail",
     "not accepting mail", "null mx", "accepts no mail",
     "no smtp service", NULL};
@@ -403,7 +407,8 @@ static const char *const ph_block[] = {"blocked", "block list",
     "syntax", "unsolicited", "abuse", "forbidden", "fraud", "suspicious",
     "poor", "rejected", "reject", "not delivered", "tls", "encrypt",
     "loop", "hop count", "system", "resources", "congestion", "busy",
-    "unavailable", "error", NULL};
+    "unavailable", "error", "protocol", "not implemented",
+    "transaction failed", NULL};
 
 static int
 match(const char *diag, const char *const *ph)
@@ -570,6 +575,8 @@ classify_x(const char *status, int smtp_code, const char *cmd,
 		RET("user-unknown", OG_RC_HARD);
 	if (strcmp(name, "sender-rejected") == 0 || match(diag, ph_sender))
 		RET("sender-rejected", OG_RC_SOFT);
+	if (match(diag, ph_tempfail))
+		RET("temporary", OG_RC_SOFT);
 	if (strcmp(name, "host-unknown") == 0 || match(diag, ph_host))
 		RET("host-unknown", OG_RC_HARD);
 	if (match(diag, ph_relay))
@@ -707,6 +714,7 @@ typedef struct parse_ctx {
 	char delivered_to[OG_ADDR_MAX + 1];
 	int auto_submitted, autoreply_hdr, apple_unsub, orig_found;
 	int auto_submitted_reply; /* vacation-style headers or subject */
+	int precedence_bulk;      /* Precedence: bulk / junk */
 	char excl[8][OG_ADDR_MAX + 1];
 	int nexcl;
 } parse_ctx;
@@ -1623,12 +1631,26 @@ looks_like_autoreply(const og_report *r, const parse_ctx *c)
 	    "please confirm", "verify your", "confirm your", "challenge",
 	    "odpowied", "nieobecno", NULL};
 
+	/* Challenge-response systems ask the sender to prove itself. */
+	static const char *const body[] = {"allowed list",
+	    "to ensure delivery of your", "verify that you are",
+	    "confirm that you are", "click on the following link to have",
+	    "approved senders", "i will be out of", "i am out of the office",
+	    "i am currently out", NULL};
+
 	if (c->autoreply_hdr)
 		return 1;
 	for (const char *const *p = subj; *p != NULL; p++)
 		if (ci_has(r->subject, *p))
 			return 1;
-	return c->auto_submitted;
+	if (c->text.data != NULL) {
+		size_t n = c->text.len < 2048 ? c->text.len : 2048;
+
+		for (const char *const *p = body; *p != NULL; p++)
+			if (ci_memmem(c->text.data, n, *p) != NULL)
+				return 1;
+	}
+	return c->auto_submitted || c->precedence_bulk;
 }
 
 static void
@@ -1826,6 +1848,9 @@ og_report_parse(const char *data, size_t len, const char *envelope_rcpt,
 		copy_line(out->subject, sizeof(out->subject), v, strlen(v));
 	if ((v = hdr(top, "X-Failed-Recipients")) != NULL)
 		og_strlcpy(c.xfailed, v, sizeof(c.xfailed));
+	if ((v = hdr(top, "Precedence")) != NULL &&
+	    (ci_has(v, "bulk") || ci_has(v, "junk")))
+		c.precedence_bulk = 1;
 	if ((v = hdr(top, "Auto-Submitted")) != NULL &&
 	    g_ascii_strncasecmp(v, "no", 2) != 0)
 		c.auto_submitted = 1;
