@@ -306,7 +306,7 @@ static const char *const ph_expired[] = {"failing for a long time",
     "were last tried", "delivery attempts will continue",
     "has not yet been delivered", "will be retried", "still trying",
     "not yet been delivered", "delivery delayed", "delayed",
-    "queue period", "not reachable", "unreachable", NULL};
+    "queue period", "host not reachable", NULL};
 /* A local delivery program failed: the mailbox may well exist. */
 static const char *const ph_mailer[] = {"mailer error", "pipe to |",
     "procmail", "x-unix;", "local delivery failed", "exit code",
@@ -332,7 +332,8 @@ static const char *const ph_relay[] = {"relay access denied",
     "not permitted to relay", "unable to relay", "we do not relay",
     "no relaying", "relay prohibited", "not allowed to relay",
     "relaying mail to", "cannot relay", "relay not allowed",
-    "relaying is prohibited", "not a gateway", "relay to", NULL};
+    "relaying is prohibited", "not a gateway", "relay to",
+    "not configured to relay", "as a relay", NULL};
 static const char *const ph_user[] = {"user unknown", "unknown user",
     "no such user", "user not found", "user doesn't exist",
     "user does not exist", "unknown recipient", "recipient unknown",
@@ -386,7 +387,7 @@ static const char *const ph_host[] = {"host unknown", "unknown host",
     "couldn't find any host", "could not find any host",
     "domain name not found", "bad destination system",
     "unknown domain", "nxdomain", "unable to route", "no route to domain",
-    "dns error", "domain is not", "illegal host",
+    "dns error", "domain is not", "illegal host", "domain is not reachable",
     NULL};
 /* The server itself says it may work later. */
 static const char *const ph_tempfail[] = {"try again", "try later",
@@ -405,7 +406,7 @@ static const char *const ph_block[] = {"blocked", "block list",
     "greylist", "graylist", "timed out", "timeout", "connection",
     "expired", "too long", "retry", "not permitted", "security",
     "syntax", "unsolicited", "abuse", "forbidden", "fraud", "suspicious",
-    "poor", "rejected", "reject", "not delivered", "tls", "encrypt",
+    "poor", "not delivered", "tls", "encrypt",
     "loop", "hop count", "system", "resources", "congestion", "busy",
     "unavailable", "error", "protocol", "not implemented",
     "transaction failed", NULL};

@@ -222,6 +222,11 @@ static const struct pcase pcases[] = {
 	"Subject: Out of Office: News\nAuto-Submitted: auto-replied\n\n"
 	"I am away until Monday.\n",
 	0, OG_RC_IGNORE, OG_RK_AUTOREPLY, NULL, NULL, NULL},
+    {"challenge-response is ignored",
+	"From: someone@example.org\nTo: news@example.com\nSubject: RE: News"
+	"\n\nThis account is protected. Please click on the following link "
+	"to have your address added to the recipient's allowed list.\n",
+	0, OG_RC_IGNORE, OG_RK_AUTOREPLY, NULL, NULL, NULL},
     {"plain mail is not a report",
 	"From: Bob <bob@example.org>\nTo: news@example.com\n"
 	"Subject: hello\n\nJust saying hi.\n",
@@ -336,8 +341,18 @@ static const struct ccase ccases[] = {
 	"553 5.1.8 Domain of sender address does not exist", OG_RC_SOFT},
     {"null MX is hard", "5.1.10", "556 5.1.10 domain has null MX",
 	OG_RC_HARD},
-    {"rejected without a reason is soft", "5.0.0", "550 rejected",
+    {"permanent rejection without a reason is hard", "5.0.0",
+	"550 rejected", OG_RC_HARD},
+    {"host not found, try again is soft", "5.1.2",
+	"Name service error for domain x: Host not found, try again",
 	OG_RC_SOFT},
+    {"open relay refusal is hard", "5.7.1",
+	"553 you are trying to use me as a relay", OG_RC_HARD},
+    {"local delivery program failed is soft", "5.3.0",
+	"X-Unix; 255", OG_RC_SOFT},
+    {"sender rejected by a list is soft", "5.7.1",
+	"554 5.7.1 Service unavailable; Client host blocked using "
+	"bl.spamcop.net", OG_RC_SOFT},
     {"bare permanent code is hard", "5.0.0", "", OG_RC_HARD},
     {"bare temporary code is soft", "4.0.0", "", OG_RC_SOFT},
     {"2.0.0 delivered is ignored", "2.0.0", "250 ok", OG_RC_IGNORE},
