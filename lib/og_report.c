@@ -22,9 +22,15 @@
  *      the reply), then any address that is not the sender's.
  *   4. Auto-replies (RFC 3834 Auto-Submitted, vacation headers and
  *      subjects) that are not failures are ignored.
- * Classification looks at the diagnostic text first (the phrases MTAs use
- * for unknown users, full mailboxes, blocks ...), then at the enhanced
- * status code (RFC 3463 subjects), then at the class digit.
+ * Classification follows the widely used Sisimai taxonomy of reasons:
+ * the diagnostic's phrases (full mailbox, size, expiry, disabled account,
+ * local mailer failure, unknown user, unknown host, relaying, blocks and
+ * policy), weighed with the enhanced status code (RFC 3463) and the SMTP
+ * command the failure answered ("user unknown" said to RCPT TO is proof,
+ * said after DATA it is a content filter's); then the code's subject;
+ * then its class digit.  A temporary (4.x.x) failure is never hard.  A
+ * failure with neither code nor explanation is soft: it is counted, not
+ * taken as proof that the mailbox is gone.
  *
  * Ownership: everything GMime allocates is released before return; the
  * og_report holds only fixed buffers and static strings.
@@ -286,131 +292,117 @@ static const char *const ph_full[] = {"mailbox full", "mailbox is full",
     "exceeded storage", "exceeds quota", "exceed the quota",
     "exceeded the quota", "exceeded its quota", "is over quota",
     "over its quota", "mailbox size limit", "insufficient storage",
-    "not enough storage", "user is over", "mailfolder is full",
-    "disk quota", "mail box full", "mailbox quota", "storage limit",
-    "no space left", "too much mail", "account is full", "quota full",
-    "mailbox exceeds", "inbox is full", "full mailbox", "mailbox is over",
-    "quota violation", "exceeded the storage", "is full", "quota",
-    "storage allocation", NULL};
-static const char *const ph_toobig[] = {"message too large",
-    "message too big", "message is too large", "message is too big",
-    "message size exceeds", "size exceeds", "exceeds the maximum size",
-    "exceeds size limit", "too large for", "message length exceeds",
-    "message file too big", "message size limit", "mail size limit",
-    "max message size", "exceeds maximum", "message too long",
-    "is too large", "size limit", NULL};
+    "not enough storage", "user is over", "mailfolder is full", "disk quota",
+    "mail box full", "mailbox quota", "storage limit", "no space left",
+    "too much mail", "account is full", "quota full", "mailbox exceeds",
+    "inbox is full", "full mailbox", "mailbox is over", "quota violation",
+    "exceeded the storage", "is full", "quota", "storage allocation", NULL};
+static const char *const ph_toobig[] = {"message too large", "message too big",
+    "message is too large", "message is too big", "message size exceeds",
+    "size exceeds", "exceeds the maximum size", "exceeds size limit",
+    "too large for", "message length exceeds", "message file too big",
+    "message size limit", "mail size limit", "max message size",
+    "exceeds maximum", "message too long", "is too large", "size limit", NULL};
 static const char *const ph_expired[] = {"failing for a long time",
-    "retry time", "retry timeout", "delivery time expired",
-    "too long in queue", "could not be delivered within",
-    "message expired", "has expired", "after multiple retries",
-    "were last tried", "delivery attempts will continue",
-    "has not yet been delivered", "will be retried", "still trying",
-    "not yet been delivered", "delivery delayed", "delayed",
-    "queue period", "host not reachable", NULL};
+    "retry time", "retry timeout", "delivery time expired", "too long in queue",
+    "could not be delivered within", "message expired", "has expired",
+    "after multiple retries", "were last tried",
+    "delivery attempts will continue", "has not yet been delivered",
+    "will be retried", "still trying", "not yet been delivered",
+    "delivery delayed", "delayed", "queue period", "host not reachable", NULL};
 /* A local delivery program failed: the mailbox may well exist. */
-static const char *const ph_mailer[] = {"mailer error", "pipe to |",
-    "procmail", "x-unix;", "local delivery failed", "exit code",
-    "exited with", "returned non-zero", "child process", NULL};
+static const char *const ph_mailer[] = {"mailer error", "pipe to |", "procmail",
+    "x-unix;", "local delivery failed", "exit code", "exited with",
+    "returned non-zero", "child process", NULL};
 static const char *const ph_suspend[] = {"account disabled",
-    "account has been disabled", "account is disabled",
-    "mailbox disabled", "mailbox is disabled", "mailbox has been disabled",
-    "has been suspended", "account suspended", "is suspended",
-    "account is inactive", "mailbox is inactive", "inactive account",
-    "account has been deactivated", "mailbox is frozen",
-    "account is locked", "account expired", "mailbox has been suspended",
-    "deactivated", "mailbox unavailable or not active",
-    "is not activated", "temporarily disabled", "mailbox is not active",
-    "account is frozen", "user suspended", "boite du destinataire archivee",
-    "is disabled", "disabled recipient", "account is blocked",
-    "temporary locked", "temporarily locked",
-    NULL};
-static const char *const ph_moved[] = {"has been moved", "has moved",
-    "address has changed", NULL};
-static const char *const ph_relay[] = {"relay access denied",
-    "relaying denied", "relay denied", "relay not permitted",
-    "relaying not permitted", "relaying not allowed",
-    "not permitted to relay", "unable to relay", "we do not relay",
-    "no relaying", "relay prohibited", "not allowed to relay",
-    "relaying mail to", "cannot relay", "relay not allowed",
-    "relaying is prohibited", "not a gateway", "relay to",
+    "account has been disabled", "account is disabled", "mailbox disabled",
+    "mailbox is disabled", "mailbox has been disabled", "has been suspended",
+    "account suspended", "is suspended", "account is inactive",
+    "mailbox is inactive", "inactive account", "account has been deactivated",
+    "mailbox is frozen", "account is locked", "account expired",
+    "mailbox has been suspended", "deactivated",
+    "mailbox unavailable or not active", "is not activated",
+    "temporarily disabled", "mailbox is not active", "account is frozen",
+    "user suspended", "boite du destinataire archivee", "is disabled",
+    "disabled recipient", "account is blocked", "temporary locked",
+    "temporarily locked", NULL};
+static const char *const ph_moved[] = {
+    "has been moved", "has moved", "address has changed", NULL};
+static const char *const ph_relay[] = {"relay access denied", "relaying denied",
+    "relay denied", "relay not permitted", "relaying not permitted",
+    "relaying not allowed", "not permitted to relay", "unable to relay",
+    "we do not relay", "no relaying", "relay prohibited",
+    "not allowed to relay", "relaying mail to", "cannot relay",
+    "relay not allowed", "relaying is prohibited", "not a gateway", "relay to",
     "not configured to relay", "as a relay", NULL};
 static const char *const ph_user[] = {"user unknown", "unknown user",
     "no such user", "user not found", "user doesn't exist",
     "user does not exist", "unknown recipient", "recipient unknown",
     "recipient not found", "invalid recipient", "no such recipient",
     "recipient does not exist", "no such mailbox", "mailbox not found",
-    "mailbox does not exist",
-    "mailbox doesn't exist", "invalid mailbox", "unknown mailbox",
-    "no mailbox", "mailbox not available", "unknown address",
+    "mailbox does not exist", "mailbox doesn't exist", "invalid mailbox",
+    "unknown mailbox", "no mailbox", "mailbox not available", "unknown address",
     "address unknown", "addressee unknown", "invalid address",
     "no such address", "address does not exist", "address doesn't exist",
-    "account does not exist", "account doesn't exist",
-    "not a valid user", "not a valid mailbox", "isn't a valid",
-    "unrouteable address", "unknown local part", "unknown local-part",
-    "not listed in", "no account", "bad destination mailbox",
-    "does not exist", "doesn't exist", "recipient no longer",
-    "user invalid", "invalid user", "unknown or illegal",
+    "account does not exist", "account doesn't exist", "not a valid user",
+    "not a valid mailbox", "isn't a valid", "unrouteable address",
+    "unknown local part", "unknown local-part", "not listed in", "no account",
+    "bad destination mailbox", "does not exist", "doesn't exist",
+    "recipient no longer", "user invalid", "invalid user", "unknown or illegal",
     "doesn't have a", "does not have an account", "not our customer",
-    "user not known", "no valid recipients", "addressee not",
-    "no such person", "not found in directory", "no longer active",
-    "user missing", "mailbox unknown", "name is not recognized",
-    "not a known user", "unknown in", "rejected: user",
-    "badrcptto", "no mailbox here", "sorry, no mailbox",
-    "not exist", "was not found", "user reject",
+    "user not known", "no valid recipients", "addressee not", "no such person",
+    "not found in directory", "no longer active", "user missing",
+    "mailbox unknown", "name is not recognized", "not a known user",
+    "unknown in", "rejected: user", "badrcptto", "no mailbox here",
+    "sorry, no mailbox", "not exist", "was not found", "user reject",
     "destination addresses were unknown", "unknown e-mail address",
-    "said: 550 5.1.1", "recipient rejected", "invalid final delivery",
-    NULL};
+    "said: 550 5.1.1", "recipient rejected", "invalid final delivery", NULL};
 /* Phrases that name a missing mailbox whatever the status code says:
  * Microsoft's directory-based edge blocking, Exchange's resolver. */
 static const char *const ph_user_strong[] = {
-    "recipient address rejected: access denied",
-    "recipientnotfound", "recipient not found by smtp address lookup",
-    NULL};
+    "recipient address rejected: access denied", "recipientnotfound",
+    "recipient not found by smtp address lookup", NULL};
 /* What may override a status that says "unknown user". */
-static const char *const ph_blocked[] = {"blocked", "blacklist",
-    "black list", "block list", "blocklist", "spamhaus", "listed", "rbl",
-    "dnsbl", "reputation", "not allowed", "spf", "too many", NULL};
+static const char *const ph_blocked[] = {"blocked", "blacklist", "black list",
+    "block list", "blocklist", "spamhaus", "listed", "rbl", "dnsbl",
+    "reputation", "not allowed", "spf", "too many", NULL};
 static const char *const ph_filtered[] = {"filtered", "content filter",
     "refused due to recipient preferences", "rejected by recipient",
     "not accepting any mail", "only accepting mail from",
-    "due to extended inactivity",
-    "has restricted sms e-mail", "refuse to receive", NULL};
+    "due to extended inactivity", "has restricted sms e-mail",
+    "refuse to receive", NULL};
 static const char *const ph_sender[] = {"sender rejected",
     "sender address rejected", "domain of sender", "sender verify",
     "sender domain", "unroutable sender", "invalid sender", "bad sender",
-    "sender not", "rejected: sender", "envelope sender",
-    "sender is rejected", "address of sender", "from address", NULL};
+    "sender not", "rejected: sender", "envelope sender", "sender is rejected",
+    "address of sender", "from address", NULL};
 static const char *const ph_host[] = {"host unknown", "unknown host",
     "host not found", "domain not found", "domain does not exist",
     "no such domain", "unrouteable mail domain", "name service error",
     "host or domain name not found", "no mx", "no mail exchanger",
     "couldn't find any host", "could not find any host",
-    "domain name not found", "bad destination system",
-    "unknown domain", "nxdomain", "unable to route", "no route to domain",
-    "dns error", "domain is not", "illegal host", "domain is not reachable",
-    NULL};
+    "domain name not found", "bad destination system", "unknown domain",
+    "nxdomain", "unable to route", "no route to domain", "dns error",
+    "domain is not", "illegal host", "domain is not reachable", NULL};
 /* The server itself says it may work later. */
-static const char *const ph_tempfail[] = {"try again", "try later",
-    "please retry", NULL};
+static const char *const ph_tempfail[] = {
+    "try again", "try later", "please retry", NULL};
 static const char *const ph_notaccept[] = {"does not accept mail",
-    "not accepting mail", "null mx", "accepts no mail",
-    "no smtp service", NULL};
+    "not accepting mail", "null mx", "accepts no mail", "no smtp service",
+    NULL};
 /* Everything a sender's reputation, content or the network explains. */
-static const char *const ph_block[] = {"blocked", "block list",
-    "blocklist", "blacklist", "black list", "spam", "rbl", "dnsbl",
-    "spamhaus", "spamcop", "barracuda", "reputation", "listed",
-    "policy", "not allowed", "prohibited", "access denied", "denied",
-    "refused", "virus", "malware", "content", "dmarc", "spf", "dkim",
-    "authentication", "unauthenticated", "ptr", "reverse dns", "rdns",
-    "helo", "too many", "rate limit", "at a rate", "throttl", "try again",
-    "temporar",
-    "greylist", "graylist", "timed out", "timeout", "connection",
-    "expired", "too long", "retry", "not permitted", "security",
-    "syntax", "unsolicited", "abuse", "forbidden", "fraud", "suspicious",
-    "poor", "not delivered", "tls", "encrypt",
-    "loop", "hop count", "system", "resources", "congestion", "busy",
-    "unavailable", "error", "protocol", "not implemented",
-    "transaction failed", NULL};
+static const char *const ph_block[] = {"blocked", "block list", "blocklist",
+    "blacklist", "black list", "spam", "rbl", "dnsbl", "spamhaus", "spamcop",
+    "barracuda", "reputation", "listed", "policy", "not allowed", "prohibited",
+    "access denied", "denied", "refused", "virus", "malware", "content",
+    "dmarc", "spf", "dkim", "authentication", "unauthenticated", "ptr",
+    "reverse dns", "rdns", "helo", "too many", "rate limit", "at a rate",
+    "throttl", "try again", "temporar", "greylist", "graylist", "timed out",
+    "timeout", "connection", "expired", "too long", "retry", "not permitted",
+    "security", "syntax", "unsolicited", "abuse", "forbidden", "fraud",
+    "suspicious", "poor", "not delivered", "tls", "encrypt", "loop",
+    "hop count", "system", "resources", "congestion", "busy", "unavailable",
+    "error", "protocol", "not implemented", "transaction failed", NULL};
 
 static int
 match(const char *diag, const char *const *ph)
@@ -431,21 +423,36 @@ status_name(const char *status)
 		const char *sub;
 		const char *name;
 	} tab[] = {
-	    {"1.0", "user-unknown"}, {"1.1", "user-unknown"},
-	    {"1.2", "host-unknown"}, {"1.3", "user-unknown"},
-	    {"1.4", "filtered"}, {"1.5", "user-unknown"},
-	    {"1.6", "has-moved"}, {"1.7", "sender-rejected"},
-	    {"1.8", "sender-rejected"}, {"1.9", "system-error"},
-	    {"1.10", "not-accepting-mail"}, {"2.0", "filtered"},
-	    {"2.1", "mailbox-disabled"}, {"2.2", "mailbox-full"},
-	    {"2.3", "message-too-big"}, {"2.4", "filtered"},
-	    {"3.0", "system-error"}, {"3.1", "system-full"},
-	    {"3.2", "not-accepting-mail"}, {"3.3", "system-error"},
-	    {"3.4", "message-too-big"}, {"3.5", "system-error"},
-	    {"4.0", "network-error"}, {"4.1", "network-error"},
-	    {"4.2", "network-error"}, {"4.3", "system-error"},
-	    {"4.4", "host-unknown"}, {"4.5", "too-many-connections"},
-	    {"4.6", "network-error"}, {"4.7", "expired"},
+	    {"1.0", "user-unknown"},
+	    {"1.1", "user-unknown"},
+	    {"1.2", "host-unknown"},
+	    {"1.3", "user-unknown"},
+	    {"1.4", "filtered"},
+	    {"1.5", "user-unknown"},
+	    {"1.6", "has-moved"},
+	    {"1.7", "sender-rejected"},
+	    {"1.8", "sender-rejected"},
+	    {"1.9", "system-error"},
+	    {"1.10", "not-accepting-mail"},
+	    {"2.0", "filtered"},
+	    {"2.1", "mailbox-disabled"},
+	    {"2.2", "mailbox-full"},
+	    {"2.3", "message-too-big"},
+	    {"2.4", "filtered"},
+	    {"3.0", "system-error"},
+	    {"3.1", "system-full"},
+	    {"3.2", "not-accepting-mail"},
+	    {"3.3", "system-error"},
+	    {"3.4", "message-too-big"},
+	    {"3.5", "system-error"},
+	    {"4.0", "network-error"},
+	    {"4.1", "network-error"},
+	    {"4.2", "network-error"},
+	    {"4.3", "system-error"},
+	    {"4.4", "host-unknown"},
+	    {"4.5", "too-many-connections"},
+	    {"4.6", "network-error"},
+	    {"4.7", "expired"},
 	};
 
 	if (status == NULL || status[0] == '\0' || status[1] != '.')
@@ -488,10 +495,16 @@ smtp_command(const char *diag)
 	static const struct {
 		const char *pat, *cmd;
 	} tab[] = {
-	    {"HELO", "HELO"}, {"EHLO", "HELO"}, {"MAIL F", "MAIL"},
-	    {"MAIL FROM", "MAIL"}, {"RCPT", "RCPT"}, {"rcpt to", "RCPT"},
-	    {"DATA", "DATA"}, {"end of data", "DATA"},
-	    {"after end of data", "DATA"}, {"end of message", "DATA"},
+	    {"HELO", "HELO"},
+	    {"EHLO", "HELO"},
+	    {"MAIL F", "MAIL"},
+	    {"MAIL FROM", "MAIL"},
+	    {"RCPT", "RCPT"},
+	    {"rcpt to", "RCPT"},
+	    {"DATA", "DATA"},
+	    {"end of data", "DATA"},
+	    {"after end of data", "DATA"},
+	    {"end of message", "DATA"},
 	};
 	const char *best = "";
 	const char *bestp = NULL;
@@ -499,9 +512,9 @@ smtp_command(const char *diag)
 	if (diag == NULL)
 		return "";
 	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {
-		const char *p = islower((unsigned char)tab[i].pat[0]) ?
-		    ci_memmem(diag, strlen(diag), tab[i].pat) :
-		    strstr(diag, tab[i].pat);
+		const char *p = islower((unsigned char)tab[i].pat[0])
+		                    ? ci_memmem(diag, strlen(diag), tab[i].pat)
+		                    : strstr(diag, tab[i].pat);
 
 		if (p != NULL && (bestp == NULL || p >= bestp)) {
 			bestp = p;
@@ -517,16 +530,17 @@ smtp_command(const char *diag)
  * say nothing about this recipient and are not used.
  */
 static int
-classify_x(const char *status, int smtp_code, const char *cmd,
-    const char *diag, int strict, const char **reason)
+classify_x(const char *status, int smtp_code, const char *cmd, const char *diag,
+    int strict, const char **reason)
 {
 	const char *name = status_name(status);
 	int klass = 0;
 	int cls;
 
 	*reason = "unknown";
-	if (status != NULL && (status[0] == '2' || status[0] == '4' ||
-	    status[0] == '5') && status[1] == '.')
+	if (status != NULL &&
+	    (status[0] == '2' || status[0] == '4' || status[0] == '5') &&
+	    status[1] == '.')
 		klass = status[0] - '0';
 	else if (smtp_code >= 200 && smtp_code < 600)
 		klass = smtp_code / 100;
@@ -536,12 +550,13 @@ classify_x(const char *status, int smtp_code, const char *cmd,
 	}
 	if (name == NULL)
 		name = "";
-	/* A temporary failure is never proof that the mailbox is gone. */
-#define RET(r, c)                                                    \
-	do {                                                         \
-		*reason = (r);                                       \
-		cls = (c);                                           \
-		return klass == 4 ? OG_RC_SOFT : cls;                \
+		/* A temporary failure is never proof that the mailbox is gone.
+		 */
+#define RET(r, c)                                                              \
+	do {                                                                   \
+		*reason = (r);                                                 \
+		cls = (c);                                                     \
+		return klass == 4 ? OG_RC_SOFT : cls;                          \
 	} while (0)
 
 	if (strcmp(name, "mailbox-full") == 0 || match(diag, ph_full))
@@ -566,14 +581,15 @@ classify_x(const char *status, int smtp_code, const char *cmd,
 	if (strcmp(name, "user-unknown") != 0 && strcmp(cmd, "RCPT") == 0 &&
 	    match(diag, ph_user) && !match(diag, ph_sender))
 		RET("user-unknown", OG_RC_HARD);
-	if ((strcmp(name, "filtered") == 0 && (match(diag, ph_user) ||
-	    match(diag, ph_filtered))) ||
+	if ((strcmp(name, "filtered") == 0 &&
+	        (match(diag, ph_user) || match(diag, ph_filtered))) ||
 	    (strcmp(cmd, "DATA") == 0 &&
-	    (match(diag, ph_filtered) || match(diag, ph_user))) ||
+	        (match(diag, ph_filtered) || match(diag, ph_user))) ||
 	    match(diag, ph_filtered))
 		RET("filtered", OG_RC_SOFT);
-	if (cmd[0] == '\0' && (name[0] == '\0' || strcmp(status + 1,
-	    ".0.0") == 0) && match(diag, ph_user) && !match(diag, ph_sender))
+	if (cmd[0] == '\0' &&
+	    (name[0] == '\0' || strcmp(status + 1, ".0.0") == 0) &&
+	    match(diag, ph_user) && !match(diag, ph_sender))
 		RET("user-unknown", OG_RC_HARD);
 	if (strcmp(name, "sender-rejected") == 0 || match(diag, ph_sender))
 		RET("sender-rejected", OG_RC_SOFT);
@@ -605,15 +621,15 @@ classify_x(const char *status, int smtp_code, const char *cmd,
 }
 
 static int
-classify(const char *status, int smtp_code, const char *cmd,
-    const char *diag, const char **reason)
+classify(const char *status, int smtp_code, const char *cmd, const char *diag,
+    const char **reason)
 {
 	return classify_x(status, smtp_code, cmd, diag, 0, reason);
 }
 
 int
-og_report_classify(const char *status, int smtp_code, const char *diag,
-    const char **reason)
+og_report_classify(
+    const char *status, int smtp_code, const char *diag, const char **reason)
 {
 	const char *dummy;
 
@@ -640,7 +656,7 @@ find_status(const char *s, char *out, size_t outsize)
 		    s[i + 1] != '.')
 			continue;
 		if (i > 0 && (isalnum((unsigned char)s[i - 1]) ||
-		    s[i - 1] == '.' || s[i - 1] == '-'))
+		                 s[i - 1] == '.' || s[i - 1] == '-'))
 			continue;
 		j = i + 2;
 		a = j;
@@ -655,8 +671,8 @@ find_status(const char *s, char *out, size_t outsize)
 		if (j == b)
 			continue;
 		if (j < len && (isalnum((unsigned char)s[j]) ||
-		    (s[j] == '.' && j + 1 < len &&
-		    isdigit((unsigned char)s[j + 1]))))
+		                   (s[j] == '.' && j + 1 < len &&
+		                       isdigit((unsigned char)s[j + 1]))))
 			continue;
 		if (j - i >= outsize)
 			continue;
@@ -678,7 +694,7 @@ find_smtp_code_n(const char *s, size_t len)
 		    !isdigit((unsigned char)s[i + 2]))
 			continue;
 		if (i > 0 && (isalnum((unsigned char)s[i - 1]) ||
-		    strchr(".:-#/=[", s[i - 1]) != NULL))
+		                 strchr(".:-#/=[", s[i - 1]) != NULL))
 			continue;
 		if (i + 3 < len && s[i + 3] != ' ' && s[i + 3] != '-' &&
 		    s[i + 3] != '\t')
@@ -686,7 +702,7 @@ find_smtp_code_n(const char *s, size_t len)
 		if (s[i + 1] > '5')
 			continue;
 		return (s[i] - '0') * 100 + (s[i + 1] - '0') * 10 +
-		    (s[i + 2] - '0');
+		       (s[i + 2] - '0');
 	}
 	return 0;
 }
@@ -704,9 +720,9 @@ typedef struct parse_ctx {
 	og_report *r;
 	int nparts;
 	int truncated;
-	og_buf text;      /* human-readable text of the report */
-	og_buf dsn;       /* delivery-status field blocks */
-	og_buf arf;       /* feedback-report field block */
+	og_buf text; /* human-readable text of the report */
+	og_buf dsn;  /* delivery-status field blocks */
+	og_buf arf;  /* feedback-report field block */
 	int have_dsn, have_arf;
 	int report_type_dsn, report_type_arf;
 	char xfailed[1024];
@@ -736,8 +752,9 @@ excluded(const parse_ctx *c, const char *addr)
 		if (strcmp(c->excl[i], addr) == 0)
 			return 1;
 	return ci_prefix(addr, "mailer-daemon@") ||
-	    ci_prefix(addr, "postmaster@") ||
-	    ci_prefix(addr, "mail-daemon@") || ci_prefix(addr, "mailerdaemon@");
+	       ci_prefix(addr, "postmaster@") ||
+	       ci_prefix(addr, "mail-daemon@") ||
+	       ci_prefix(addr, "mailerdaemon@");
 }
 
 static const char *
@@ -762,8 +779,8 @@ part_text(GMimePart *part, og_buf *b)
 	mem = g_mime_stream_mem_new();
 	filt = g_mime_stream_filter_new(mem);
 	ct = g_mime_object_get_content_type(GMIME_OBJECT(part));
-	cs = ct != NULL ? g_mime_content_type_get_parameter(ct, "charset") :
-	    NULL;
+	cs = ct != NULL ? g_mime_content_type_get_parameter(ct, "charset")
+	                : NULL;
 	if (cs != NULL && g_ascii_strcasecmp(cs, "utf-8") != 0 &&
 	    g_ascii_strcasecmp(cs, "us-ascii") != 0) {
 		GMimeFilter *f = g_mime_filter_charset_new(cs, "UTF-8");
@@ -805,12 +822,11 @@ orig_headers(parse_ctx *c, GMimeObject *o)
 		 * may look like an address itself. */
 		const char *lt = strrchr(v, '<');
 
-		first_addr(lt != NULL ? lt : v, r->orig_from,
-		    sizeof(r->orig_from));
+		first_addr(
+		    lt != NULL ? lt : v, r->orig_from, sizeof(r->orig_from));
 	}
 	if ((v = hdr(o, "Return-Path")) != NULL)
-		first_addr(v, c->orig_return_path,
-		    sizeof(c->orig_return_path));
+		first_addr(v, c->orig_return_path, sizeof(c->orig_return_path));
 	if ((v = hdr(o, "Sender")) != NULL)
 		first_addr(v, c->orig_sender, sizeof(c->orig_sender));
 	if ((v = hdr(o, "X-HmXmrOriginalRecipient")) != NULL)
@@ -852,19 +868,19 @@ walk_leaf(parse_ctx *c, GMimePart *part, int depth)
 		return;
 	if (g_ascii_strcasecmp(type, "message") == 0 &&
 	    (g_ascii_strcasecmp(sub, "delivery-status") == 0 ||
-	    g_ascii_strcasecmp(sub, "global-delivery-status") == 0)) {
+	        g_ascii_strcasecmp(sub, "global-delivery-status") == 0)) {
 		c->have_dsn = 1;
 		part_text(part, &c->dsn);
 		(void)og_buf_adds(&c->dsn, "\n\n");
 	} else if (g_ascii_strcasecmp(type, "message") == 0 &&
-	    g_ascii_strcasecmp(sub, "feedback-report") == 0) {
+	           g_ascii_strcasecmp(sub, "feedback-report") == 0) {
 		c->have_arf = 1;
 		part_text(part, &c->arf);
 	} else if ((g_ascii_strcasecmp(type, "text") == 0 &&
-	    g_ascii_strcasecmp(sub, "rfc822-headers") == 0) ||
-	    (g_ascii_strcasecmp(type, "message") == 0 &&
-	    (g_ascii_strcasecmp(sub, "rfc822-headers") == 0 ||
-	    g_ascii_strcasecmp(sub, "global-headers") == 0))) {
+	               g_ascii_strcasecmp(sub, "rfc822-headers") == 0) ||
+	           (g_ascii_strcasecmp(type, "message") == 0 &&
+	               (g_ascii_strcasecmp(sub, "rfc822-headers") == 0 ||
+	                   g_ascii_strcasecmp(sub, "global-headers") == 0))) {
 		og_buf t;
 		GMimeObject *h;
 
@@ -877,8 +893,8 @@ walk_leaf(parse_ctx *c, GMimePart *part, int depth)
 			g_object_unref(h);
 		}
 		og_buf_free(&t);
-	} else if (g_ascii_strcasecmp(type, "text") == 0 &&
-	    !c->orig_found && depth < 4) {
+	} else if (g_ascii_strcasecmp(type, "text") == 0 && !c->orig_found &&
+	           depth < 4) {
 		/* Human-readable text of the report (plain, or HTML as the
 		 * last resort when nothing else is there). */
 		if (g_ascii_strcasecmp(sub, "html") == 0 && c->text.len > 0)
@@ -889,8 +905,8 @@ walk_leaf(parse_ctx *c, GMimePart *part, int depth)
 			og_buf_init(&t, sizeof(c->r->body) - 1);
 			part_text(part, &t);
 			if (t.data != NULL)
-				og_strlcpy(c->r->body, t.data,
-				    sizeof(c->r->body));
+				og_strlcpy(
+				    c->r->body, t.data, sizeof(c->r->body));
 			og_buf_free(&t);
 			part_text(part, &c->text);
 		} else {
@@ -939,10 +955,11 @@ walk(parse_ctx *c, GMimeObject *o, int depth)
 			if (body != NULL && GMIME_IS_MULTIPART(body)) {
 				GMimeContentType *ct =
 				    g_mime_object_get_content_type(body);
-				const char *rt = ct != NULL ?
-				    g_mime_content_type_get_parameter(ct,
-					"report-type") :
-				    NULL;
+				const char *rt =
+				    ct != NULL
+				        ? g_mime_content_type_get_parameter(
+				              ct, "report-type")
+				        : NULL;
 
 				if (rt != NULL && ci_has(rt, "feedback-report"))
 					walk(c, body, depth + 1);
@@ -1018,8 +1035,8 @@ parse_dsn(parse_ctx *c)
 			size_t e = nl != NULL ? (size_t)(nl - s) : len;
 			size_t k = j;
 
-			while (k < e && (s[k] == '\r' || s[k] == ' ' ||
-			    s[k] == '\t'))
+			while (k < e &&
+			       (s[k] == '\r' || s[k] == ' ' || s[k] == '\t'))
 				k++;
 			if (k == e && j > i) {
 				break;
@@ -1044,13 +1061,13 @@ parse_dsn(parse_ctx *c)
 		if (o == NULL)
 			continue;
 		if (first && (v = field(o, "Reporting-MTA")) != NULL)
-			typed_text(v, r->reporting_mta,
-			    sizeof(r->reporting_mta));
+			typed_text(
+			    v, r->reporting_mta, sizeof(r->reporting_mta));
 		first = 0;
 		typed_addr(field(o, "Final-Recipient"), addr, sizeof(addr));
 		if (addr[0] == '\0')
-			typed_addr(field(o, "Original-Recipient"), addr,
-			    sizeof(addr));
+			typed_addr(
+			    field(o, "Original-Recipient"), addr, sizeof(addr));
 		if (addr[0] == '\0' && field(o, "Action") == NULL &&
 		    field(o, "Status") == NULL) {
 			g_object_unref(o);
@@ -1069,9 +1086,10 @@ parse_dsn(parse_ctx *c)
 			    !find_status(v, rc->status, sizeof(rc->status)))
 				rc->status[0] = '\0';
 			v = field(o, "Diagnostic-Code");
-			if (v != NULL && g_ascii_strncasecmp(v, "x-unix", 6) == 0)
-				copy_line(rc->diag, sizeof(rc->diag), v,
-				    strlen(v));
+			if (v != NULL &&
+			    g_ascii_strncasecmp(v, "x-unix", 6) == 0)
+				copy_line(
+				    rc->diag, sizeof(rc->diag), v, strlen(v));
 			else
 				typed_text(v, rc->diag, sizeof(rc->diag));
 			typed_text(field(o, "Remote-MTA"), rc->remote_mta,
@@ -1097,8 +1115,8 @@ parse_arf(parse_ctx *c)
 	if (o == NULL)
 		return;
 	if ((v = field(o, "Feedback-Type")) != NULL) {
-		copy_line(r->feedback_type, sizeof(r->feedback_type), v,
-		    strlen(v));
+		copy_line(
+		    r->feedback_type, sizeof(r->feedback_type), v, strlen(v));
 		lower(r->feedback_type);
 	}
 	if ((v = field(o, "User-Agent")) != NULL)
@@ -1107,8 +1125,8 @@ parse_arf(parse_ctx *c)
 		copy_line(r->source_ip, sizeof(r->source_ip), v, strlen(v));
 	if ((v = field(o, "Arrival-Date")) != NULL ||
 	    (v = field(o, "Received-Date")) != NULL)
-		copy_line(r->arrival_date, sizeof(r->arrival_date), v,
-		    strlen(v));
+		copy_line(
+		    r->arrival_date, sizeof(r->arrival_date), v, strlen(v));
 	if ((v = field(o, "Reporting-MTA")) != NULL)
 		typed_text(v, r->reporting_mta, sizeof(r->reporting_mta));
 	if ((v = field(o, "Reported-Domain")) != NULL)
@@ -1127,7 +1145,7 @@ parse_arf(parse_ctx *c)
 
 		for (size_t k = 0; k < 2; k++)
 			for (int i = 0; i < n && r->nrcpt < OG_REPORT_RCPT_MAX;
-			    i++) {
+			     i++) {
 				GMimeHeader *h =
 				    g_mime_header_list_get_header_at(hl, i);
 				const char *nm = g_mime_header_get_name(h);
@@ -1136,8 +1154,8 @@ parse_arf(parse_ctx *c)
 				if (nm == NULL ||
 				    g_ascii_strcasecmp(nm, names[k]) != 0)
 					continue;
-				first_addr(g_mime_header_get_value(h), a,
-				    sizeof(a));
+				first_addr(
+				    g_mime_header_get_value(h), a, sizeof(a));
 				if (a[0] == '\0')
 					continue;
 				og_strlcpy(r->rcpt[r->nrcpt++].addr, a,
@@ -1167,8 +1185,8 @@ inline_dsn(parse_ctx *c, size_t hlen)
 		if (start == (size_t)-1 && e - i > 14 &&
 		    strncasecmp(s + i, "Reporting-MTA:", 14) == 0)
 			start = i;
-		if (e - i > 16 && strncasecmp(s + i, "Final-Recipient:", 16) ==
-		    0) {
+		if (e - i > 16 &&
+		    strncasecmp(s + i, "Final-Recipient:", 16) == 0) {
 			if (start == (size_t)-1)
 				start = i;
 			break;
@@ -1198,8 +1216,8 @@ is_separator(const char *line, size_t n)
 	static const char *const marks[] = {"copy of the message",
 	    "original message", "unsent message", "returned message",
 	    "below this line", "message headers follow",
-	    "original message headers", "message follows",
-	    "rejected message", "undelivered message", "copy of your message",
+	    "original message headers", "message follows", "rejected message",
+	    "undelivered message", "copy of your message",
 	    "headers of the original", "original mail", NULL};
 	size_t k = 0;
 
@@ -1249,11 +1267,11 @@ split_inline_original(parse_ctx *c)
 			size_t rest = e < len ? e + 1 : len;
 
 			/* The copy may start after blank lines. */
-			while (rest < len &&
-			    (s[rest] == '\n' || s[rest] == '\r'))
+			while (
+			    rest < len && (s[rest] == '\n' || s[rest] == '\r'))
 				rest++;
-			if (!c->orig_found && looks_like_headers(s + rest,
-			    len - rest)) {
+			if (!c->orig_found &&
+			    looks_like_headers(s + rest, len - rest)) {
 				GMimeObject *h =
 				    parse_entity(s + rest, len - rest);
 
@@ -1279,7 +1297,7 @@ addr_line_kind(const char *line, size_t n, size_t a, size_t b)
 	while (k < n && (line[k] == ' ' || line[k] == '\t' || line[k] == '>'))
 		k++;
 	while (e > k && (line[e - 1] == ' ' || line[e - 1] == '\r' ||
-	    line[e - 1] == '\t'))
+	                    line[e - 1] == '\t'))
 		e--;
 	pre = a - k;
 	post = e - b;
@@ -1320,8 +1338,8 @@ next:
 
 /* Lines after the address line that explain it: until a blank line. */
 static void
-gather_diag(const char *s, size_t len, size_t from, const char *line,
-    size_t n, size_t b, const char *cur, char *out, size_t outsize)
+gather_diag(const char *s, size_t len, size_t from, const char *line, size_t n,
+    size_t b, const char *cur, char *out, size_t outsize)
 {
 	og_buf d;
 	size_t i = from, lines = 0;
@@ -1414,7 +1432,7 @@ scan_text(parse_ctx *c, const char *s, size_t len)
 
 					for (int k = 0; k < r->nrcpt; k++)
 						if (strcmp(r->rcpt[k].addr,
-						    a) == 0)
+						        a) == 0)
 							dup = 1;
 					if (!dup) {
 						og_report_rcpt *rc =
@@ -1424,8 +1442,7 @@ scan_text(parse_ctx *c, const char *s, size_t len)
 						    sizeof(rc->addr));
 						gather_diag(s, len, e + 1,
 						    s + i, e - i, ae, a,
-						    rc->diag,
-						    sizeof(rc->diag));
+						    rc->diag, sizeof(rc->diag));
 					}
 				}
 			}
@@ -1439,13 +1456,48 @@ scan_text(parse_ctx *c, const char *s, size_t len)
 		og_strlcpy(rc->addr, best, sizeof(rc->addr));
 		gather_diag(s, len, best_next, s + best_line, best_n, best_b,
 		    best, rc->diag, sizeof(rc->diag));
-	} else if (r->nrcpt > 0 && best_kind < 1) {
-		(void)0;
 	}
 	if (r->nrcpt == 0 && any[0] != '\0') {
-		og_strlcpy(r->rcpt[r->nrcpt++].addr, any,
-		    sizeof(r->rcpt[0].addr));
+		og_strlcpy(
+		    r->rcpt[r->nrcpt++].addr, any, sizeof(r->rcpt[0].addr));
 	}
+}
+
+/*
+ * Exim and others list the failed addresses in X-Failed-Recipients: that
+ * list is the recipients, in its order; the text scan gives each its
+ * diagnostic when it found the same address.
+ */
+static void
+xfailed_rcpts(parse_ctx *c)
+{
+	og_report *r = c->r;
+	og_report_rcpt *found = og_xmalloc(sizeof(r->rcpt));
+	int nfound = r->nrcpt;
+	size_t pos = 0, a, b, len = strlen(c->xfailed);
+	char ad[OG_ADDR_MAX + 1];
+
+	memcpy(found, r->rcpt, sizeof(r->rcpt));
+	memset(r->rcpt, 0, sizeof(r->rcpt));
+	r->nrcpt = 0;
+	while (r->nrcpt < OG_REPORT_RCPT_MAX &&
+	       find_addr(c->xfailed, len, pos, ad, sizeof(ad), &a, &b)) {
+		og_report_rcpt *rc = &r->rcpt[r->nrcpt++];
+
+		og_strlcpy(rc->addr, ad, sizeof(rc->addr));
+		for (int i = 0; i < nfound; i++)
+			if (strcmp(found[i].addr, ad) == 0)
+				og_strlcpy(
+				    rc->diag, found[i].diag, sizeof(rc->diag));
+		pos = b;
+	}
+	if (r->nrcpt > 0) {
+		r->format = "exim";
+	} else {
+		memcpy(r->rcpt, found, sizeof(r->rcpt));
+		r->nrcpt = nfound;
+	}
+	free(found);
 }
 
 /* A line of the text that carries an SMTP reply, for the diagnostic. */
@@ -1476,8 +1528,8 @@ text_diag(const char *s, size_t len, char *out, size_t outsize)
 
 /* Value of "key":"value" after from in s; "" when absent. */
 static void
-json_str(const char *s, const char *from, const char *key, char *out,
-    size_t outsize)
+json_str(
+    const char *s, const char *from, const char *key, char *out, size_t outsize)
 {
 	char pat[64];
 	const char *p;
@@ -1531,8 +1583,8 @@ parse_ses_json(parse_ctx *c)
 		first_addr(v, rc->addr, sizeof(rc->addr));
 		json_str(s, NULL, "complaintFeedbackType", r->feedback_type,
 		    sizeof(r->feedback_type));
-		json_str(s, NULL, "userAgent", r->user_agent,
-		    sizeof(r->user_agent));
+		json_str(
+		    s, NULL, "userAgent", r->user_agent, sizeof(r->user_agent));
 		rc->class = OG_RC_COMPLAINT;
 		rc->reason = "complaint";
 		return 1;
@@ -1552,15 +1604,14 @@ parse_ses_json(parse_ctx *c)
 		json_str(s, NULL, "bounceSubType", sub, sizeof(sub));
 		rc->class = og_report_classify(rc->status,
 		    find_smtp_code(rc->diag), rc->diag, &rc->reason);
-		if (strcmp(type, "Transient") == 0 &&
-		    rc->class == OG_RC_HARD)
+		if (strcmp(type, "Transient") == 0 && rc->class == OG_RC_HARD)
 			rc->class = OG_RC_SOFT;
 		if (strcmp(type, "Permanent") == 0 &&
 		    strcmp(sub, "General") != 0 && rc->class == OG_RC_UNKNOWN)
 			rc->class = OG_RC_HARD;
 		if (rc->class == OG_RC_UNKNOWN)
-			rc->class = strcmp(type, "Permanent") == 0 ?
-			    OG_RC_HARD : OG_RC_SOFT;
+			rc->class = strcmp(type, "Permanent") == 0 ? OG_RC_HARD
+			                                           : OG_RC_SOFT;
 		return 1;
 	}
 	/* Delivery and anything else: not a failure. */
@@ -1629,9 +1680,9 @@ looks_like_autoreply(const og_report *r, const parse_ctx *c)
 	    "autoreply", "auto-reply", "auto reply", "out of office",
 	    "out of the office", "vacation", "away from", "abwesenheit",
 	    "autosvar", "respuesta automática", "réponse automatique",
-	    "risposta automatica", "automatische antwort",
-	    "please confirm", "verify your", "confirm your", "challenge",
-	    "odpowied", "nieobecno", NULL};
+	    "risposta automatica", "automatische antwort", "please confirm",
+	    "verify your", "confirm your", "challenge", "odpowied", "nieobecno",
+	    NULL};
 
 	/* Challenge-response systems ask the sender to prove itself. */
 	static const char *const body[] = {"allowed list",
@@ -1674,8 +1725,8 @@ finish(parse_ctx *c, const char *human, size_t hlen)
 		}
 		if (rc->diag[0] == '\0' && i == 0)
 			text_diag(human, hlen, rc->diag, sizeof(rc->diag));
-		if (rc->status[0] == '\0' || strcmp(rc->status + 1, ".0.0") ==
-		    0) {
+		if (rc->status[0] == '\0' ||
+		    strcmp(rc->status + 1, ".0.0") == 0) {
 			char st[16];
 
 			if (find_status(rc->diag, st, sizeof(st)) &&
@@ -1706,8 +1757,8 @@ finish(parse_ctx *c, const char *human, size_t hlen)
 			    hlen < sizeof(buf) ? hlen : sizeof(buf));
 			cmd = smtp_command(buf);
 		}
-		rc->class = classify(rc->status, code, cmd, rc->diag,
-		    &rc->reason);
+		rc->class =
+		    classify(rc->status, code, cmd, rc->diag, &rc->reason);
 		if (rc->class == OG_RC_HARD && rc->diag[0] == '\0' &&
 		    hlen > 0 && strcmp(rc->reason, "permanent") == 0) {
 			/* A bare permanent code: the prose may say why. */
@@ -1716,9 +1767,10 @@ finish(parse_ctx *c, const char *human, size_t hlen)
 
 			copy_line(buf, sizeof(buf), human,
 			    hlen < sizeof(buf) ? hlen : sizeof(buf));
-			k = classify_x(rc->status, 0, smtp_command(buf), buf, 1,
-			    &why);
-			if (k != OG_RC_UNKNOWN && strcmp(why, "permanent") != 0) {
+			k = classify_x(
+			    rc->status, 0, smtp_command(buf), buf, 1, &why);
+			if (k != OG_RC_UNKNOWN &&
+			    strcmp(why, "permanent") != 0) {
 				rc->class = k;
 				rc->reason = why;
 			}
@@ -1729,27 +1781,27 @@ finish(parse_ctx *c, const char *human, size_t hlen)
 
 			copy_line(buf, sizeof(buf), human,
 			    hlen < sizeof(buf) ? hlen : sizeof(buf));
-			rc->class = classify_x("", 0, smtp_command(buf), buf, 1,
-			    &why);
+			rc->class =
+			    classify_x("", 0, smtp_command(buf), buf, 1, &why);
 			if (rc->class != OG_RC_UNKNOWN)
 				rc->reason = why;
 			if (rc->class == OG_RC_UNKNOWN &&
 			    (ci_has(buf, "permanent") ||
-			    ci_has(buf, "fatal error") ||
-			    ci_has(buf, "unable to deliver") ||
-			    ci_has(buf, "could not be delivered") ||
-			    ci_has(buf, "recipients failed") ||
-			    ci_has(buf, "undeliverable to") ||
-			    ci_has(buf, "was not delivered") ||
-			    ci_has(buf, "failure reasons"))) {
+			        ci_has(buf, "fatal error") ||
+			        ci_has(buf, "unable to deliver") ||
+			        ci_has(buf, "could not be delivered") ||
+			        ci_has(buf, "recipients failed") ||
+			        ci_has(buf, "undeliverable to") ||
+			        ci_has(buf, "was not delivered") ||
+			        ci_has(buf, "failure reasons"))) {
 				rc->class = OG_RC_HARD;
 				rc->reason = "permanent";
 			} else if (rc->class == OG_RC_UNKNOWN &&
-			    (ci_has(buf, "temporar") ||
-			    ci_has(buf, "will retry") ||
-			    ci_has(buf, "still trying") ||
-			    ci_has(buf, "delayed") ||
-			    ci_has(buf, "will be retried"))) {
+			           (ci_has(buf, "temporar") ||
+			               ci_has(buf, "will retry") ||
+			               ci_has(buf, "still trying") ||
+			               ci_has(buf, "delayed") ||
+			               ci_has(buf, "will be retried"))) {
 				rc->class = OG_RC_SOFT;
 				rc->reason = "temporary";
 			}
@@ -1763,11 +1815,11 @@ finish(parse_ctx *c, const char *human, size_t hlen)
 		if (rc->status[0] == '\0' && rc->class == OG_RC_HARD &&
 		    rc->reason != NULL) {
 			if (strcmp(rc->reason, "user-unknown") == 0)
-				og_strlcpy(rc->status, "5.1.1",
-				    sizeof(rc->status));
+				og_strlcpy(
+				    rc->status, "5.1.1", sizeof(rc->status));
 			else if (strcmp(rc->reason, "host-unknown") == 0)
-				og_strlcpy(rc->status, "5.1.2",
-				    sizeof(rc->status));
+				og_strlcpy(
+				    rc->status, "5.1.2", sizeof(rc->status));
 		}
 	}
 	if (r->nrcpt > 0) {
@@ -1777,8 +1829,8 @@ finish(parse_ctx *c, const char *human, size_t hlen)
 }
 
 int
-og_report_parse(const char *data, size_t len, const char *envelope_rcpt,
-    og_report *out)
+og_report_parse(
+    const char *data, size_t len, const char *envelope_rcpt, og_report *out)
 {
 	parse_ctx c;
 	GMimeStream *st;
@@ -1798,7 +1850,7 @@ og_report_parse(const char *data, size_t len, const char *envelope_rcpt,
 	/* GMime recurses once per nested multipart: refuse structures no
 	 * report has before it does (a multipart bomb). */
 	for (const char *p = data, *end = data + len;
-	    (p = memchr(p, '/', (size_t)(end - p))) != NULL; p++) {
+	     (p = memchr(p, '/', (size_t)(end - p))) != NULL; p++) {
 		if (p - data >= 9 && strncasecmp(p - 9, "multipart", 9) == 0 &&
 		    ++mp > OG_REPORT_MULTIPARTS_MAX) {
 			out->reason = "too many nested MIME parts";
@@ -1837,8 +1889,8 @@ og_report_parse(const char *data, size_t len, const char *envelope_rcpt,
 	top = GMIME_OBJECT(msg);
 
 	if ((v = hdr(top, "Message-ID")) != NULL)
-		copy_line(out->message_id, sizeof(out->message_id), v,
-		    strlen(v));
+		copy_line(
+		    out->message_id, sizeof(out->message_id), v, strlen(v));
 	if ((v = hdr(top, "From")) != NULL) {
 		const char *lt = strrchr(v, '<');
 
@@ -1859,13 +1911,11 @@ og_report_parse(const char *data, size_t len, const char *envelope_rcpt,
 	if (hdr(top, "X-Autoreply") != NULL ||
 	    hdr(top, "X-Autorespond") != NULL ||
 	    hdr(top, "X-Autoresponder") != NULL ||
-	    ((v = hdr(top, "Precedence")) != NULL &&
-	    ci_has(v, "auto_reply")) ||
+	    ((v = hdr(top, "Precedence")) != NULL && ci_has(v, "auto_reply")) ||
 	    ((v = hdr(top, "X-Auto-Response-Suppress")) != NULL &&
-	    ci_has(v, "oof")))
+	        ci_has(v, "oof")))
 		c.autoreply_hdr = c.auto_submitted_reply = 1;
-	if ((v = hdr(top, "X-Apple-Unsubscribe")) != NULL &&
-	    ci_has(v, "true"))
+	if ((v = hdr(top, "X-Apple-Unsubscribe")) != NULL && ci_has(v, "true"))
 		c.apple_unsub = 1;
 	if ((v = hdr(top, "Delivered-To")) != NULL)
 		first_addr(v, c.delivered_to, sizeof(c.delivered_to));
@@ -1879,9 +1929,9 @@ og_report_parse(const char *data, size_t len, const char *envelope_rcpt,
 
 	{
 		GMimeContentType *ct = g_mime_object_get_content_type(top);
-		const char *rt = ct != NULL ?
-		    g_mime_content_type_get_parameter(ct, "report-type") :
-		    NULL;
+		const char *rt = ct != NULL ? g_mime_content_type_get_parameter(
+		                                  ct, "report-type")
+		                            : NULL;
 
 		if (rt != NULL && ci_has(rt, "feedback-report"))
 			c.report_type_arf = 1;
@@ -1944,72 +1994,17 @@ og_report_parse(const char *data, size_t len, const char *envelope_rcpt,
 	} else if (c.apple_unsub) {
 		out->kind = OG_RK_UNSUB;
 		out->format = "apple-unsubscribe";
-		og_strlcpy(out->rcpt[0].addr, out->from,
-		    sizeof(out->rcpt[0].addr));
+		og_strlcpy(
+		    out->rcpt[0].addr, out->from, sizeof(out->rcpt[0].addr));
 		out->rcpt[0].class = OG_RC_COMPLAINT;
 		out->rcpt[0].reason = "unsubscribe";
 		out->nrcpt = 1;
 	} else if (looks_like_bounce(out, &c) || c.report_type_dsn) {
 		out->kind = OG_RK_DSN;
 		out->format = "text";
-		if (c.xfailed[0] != '\0') {
-			size_t pos = 0, a, b;
-			char ad[OG_ADDR_MAX + 1];
-
-			out->format = "exim";
-			while (out->nrcpt < OG_REPORT_RCPT_MAX &&
-			    find_addr(c.xfailed, strlen(c.xfailed), pos, ad,
-				sizeof(ad), &a, &b)) {
-				og_strlcpy(out->rcpt[out->nrcpt++].addr, ad,
-				    sizeof(out->rcpt[0].addr));
-				pos = b;
-			}
-			/* The text explains the first one. */
-			if (out->nrcpt > 0) {
-				og_report tmp;
-				(void)tmp;
-			}
-		}
-		if (out->nrcpt == 0)
-			scan_text(&c, c.text.data, hlen);
-		else {
-			/* Diagnostic for the X-Failed-Recipients address. */
-			parse_ctx c2 = c;
-			og_report *saved = c.r;
-			og_report_rcpt first = out->rcpt[0];
-			int n = out->nrcpt;
-
-			(void)c2;
-			out->nrcpt = 0;
-			scan_text(&c, c.text.data, hlen);
-			for (int i = 0; i < out->nrcpt; i++)
-				if (strcmp(out->rcpt[i].addr, first.addr) ==
-				    0)
-					og_strlcpy(first.diag,
-					    out->rcpt[i].diag,
-					    sizeof(first.diag));
-			c.r = saved;
-			out->nrcpt = 0;
-			out->rcpt[out->nrcpt++] = first;
-			(void)n;
-			{
-				size_t pos = 0, a, b;
-				char ad[OG_ADDR_MAX + 1];
-
-				(void)find_addr(c.xfailed, strlen(c.xfailed),
-				    0, ad, sizeof(ad), &a, &b);
-				pos = b;
-				while (out->nrcpt < OG_REPORT_RCPT_MAX &&
-				    find_addr(c.xfailed, strlen(c.xfailed),
-					pos, ad, sizeof(ad), &a, &b)) {
-					memset(&out->rcpt[out->nrcpt], 0,
-					    sizeof(out->rcpt[0]));
-					og_strlcpy(out->rcpt[out->nrcpt++].addr,
-					    ad, sizeof(out->rcpt[0].addr));
-					pos = b;
-				}
-			}
-		}
+		scan_text(&c, c.text.data, hlen);
+		if (c.xfailed[0] != '\0')
+			xfailed_rcpts(&c);
 		if (out->nrcpt == 0 && out->orig_to[0] != '\0')
 			og_strlcpy(out->rcpt[out->nrcpt++].addr, out->orig_to,
 			    sizeof(out->rcpt[0].addr));

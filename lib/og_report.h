@@ -75,13 +75,13 @@ enum og_report_kind {
 };
 
 typedef struct og_report_rcpt {
-	char addr[OG_ADDR_MAX + 1];  /* as found, lowercased; may be "" */
-	char status[16];             /* enhanced code "5.1.1", or "" */
-	char action[16];             /* DSN Action, lowercased, or "" */
+	char addr[OG_ADDR_MAX + 1];        /* as found, lowercased; may be "" */
+	char status[16];                   /* enhanced code "5.1.1", or "" */
+	char action[16];                   /* DSN Action, lowercased, or "" */
 	char diag[OG_REPORT_DIAG_MAX + 1]; /* diagnostic, one line */
 	char remote_mta[OG_REPORT_FIELD_MAX + 1];
-	int class;                   /* enum og_report_class */
-	const char *reason;          /* static token: "user-unknown", ... */
+	int class;          /* enum og_report_class */
+	const char *reason; /* static token: "user-unknown", ... */
 } og_report_rcpt;
 
 typedef struct og_report {
@@ -131,8 +131,8 @@ void og_report_init(void);
  * token in it is the first candidate.  out is cleared first.
  * Returns 0, OG_ETOOBIG or OG_EINVAL (then out->reason says why).
  */
-int og_report_parse(const char *data, size_t len, const char *envelope_rcpt,
-    og_report *out);
+int og_report_parse(
+    const char *data, size_t len, const char *envelope_rcpt, og_report *out);
 
 /*
  * og_report_add_tokens - add every run of base64url characters of at
@@ -146,8 +146,8 @@ void og_report_add_tokens(og_report *out, const char *s, size_t len);
  * or "", an SMTP reply code may be 0) and diagnostic text (may be NULL).
  * *reason (may be NULL) gets a static token.  Exposed for tests.
  */
-int og_report_classify(const char *status, int smtp_code, const char *diag,
-    const char **reason);
+int og_report_classify(
+    const char *status, int smtp_code, const char *diag, const char **reason);
 
 /* "hard", "soft", "complaint", "ignore", "unknown". */
 const char *og_report_class_name(int class);

@@ -63,13 +63,13 @@ enum outcome {
 typedef struct fb_opts {
 	int mode;
 	int dry_run;
-	const char *rcpt;   /* envelope recipient (pipe ${original_recipient}) */
-	const char *client; /* client hostname or address (FBL trust) */
+	const char *rcpt; /* envelope recipient (pipe ${original_recipient}) */
+	const char *client;     /* client hostname or address (FBL trust) */
 	const char *retry_file; /* set by quarantine retry: do not re-save */
 } fb_opts;
 
 typedef struct fb_result {
-	char why[1024];     /* quarantine reason or log detail */
+	char why[1024]; /* quarantine reason or log detail */
 	char action[32];
 	char addr[OG_ADDR_MAX + 1];
 } fb_result;
@@ -190,11 +190,11 @@ quarantine_save(og_cli *cli, int mode, const char *data, size_t len,
 	snprintf(name, namesize, "%lld.%09ld.%ld_%u.%s", (long long)ts.tv_sec,
 	    ts.tv_nsec, (long)getpid(), seq++, mode_names[mode]);
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s/.tmp.%s", dir, name) >=
-	    sizeof(tmp) ||
+	        sizeof(tmp) ||
 	    (size_t)snprintf(fin, sizeof(fin), "%s/%s", dir, name) >=
-	    sizeof(fin) ||
+	        sizeof(fin) ||
 	    (size_t)snprintf(rs, sizeof(rs), "%s/%s.reason", dir, name) >=
-	    sizeof(rs)) {
+	        sizeof(rs)) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
@@ -246,8 +246,9 @@ known_address(og_cli *cli, const char *key, int *err)
 		int64_t t[1];
 		int n = 0;
 
-		if (og_store_get_sends(tx, key, cli->cfg->streams[i].name, t, 1,
-		    &n) == 0 && n > 0)
+		if (og_store_get_sends(
+		        tx, key, cli->cfg->streams[i].name, t, 1, &n) == 0 &&
+		    n > 0)
 			found = 1;
 	}
 	og_store_rend(tx);
@@ -256,12 +257,12 @@ known_address(og_cli *cli, const char *key, int *err)
 }
 
 typedef struct who {
-	og_addr addr;            /* parsed recipient (when from an address) */
+	og_addr addr; /* parsed recipient (when from an address) */
 	char key[OG_ADDR_MAX + 1];
 	char display[OG_ADDR_MAX + 1];
 	const og_stream *stream; /* from the token, or NULL */
 	int by_token;
-	int forged;              /* a token-shaped candidate failed */
+	int forged; /* a token-shaped candidate failed */
 } who;
 
 /*
@@ -276,8 +277,8 @@ who_by_token(og_cli *cli, const og_report *r, who *w)
 	for (int i = 0; i < r->ntokens; i++) {
 		og_token_info ti;
 
-		if (og_token_open(cli->keys, r->tokens[i],
-		    strlen(r->tokens[i]), &ti) != 0)
+		if (og_token_open(cli->keys, r->tokens[i], strlen(r->tokens[i]),
+		        &ti) != 0)
 			continue;
 		if (ti.purpose != OG_TOKEN_UNSUB)
 			continue;
@@ -313,8 +314,7 @@ domain_of(const char *a)
 
 /* Scope name for a suppression of the given scope, or NULL for ALL. */
 static int
-scope_name(const og_report *r, const who *w, int scope, char *name,
-    size_t size)
+scope_name(const og_report *r, const who *w, int scope, char *name, size_t size)
 {
 	const char *d;
 
@@ -368,7 +368,7 @@ host_in(const char *host, const char *entry)
 	if (hl == el)
 		return strcasecmp(host, entry) == 0;
 	return hl > el && host[hl - el - 1] == '.' &&
-	    strcasecmp(host + hl - el, entry) == 0;
+	       strcasecmp(host + hl - el, entry) == 0;
 }
 
 /*
@@ -415,8 +415,8 @@ logline(const fb_opts *o, const char *to, const og_report *r,
 	og_buf_printf(&b, " reason=%s", r->reason != NULL ? r->reason : "-");
 	if (r->message_id[0] != '\0') {
 		og_buf_adds(&b, " report=");
-		og_buf_add_escaped(&b, r->message_id, strlen(r->message_id),
-		    200);
+		og_buf_add_escaped(
+		    &b, r->message_id, strlen(r->message_id), 200);
 	}
 	og_log_info("%s", b.data);
 	og_buf_free(&b);
@@ -457,20 +457,20 @@ duplicate(og_cli *cli, const char *key, const char *id)
  * transaction, so a Maildir of reports costs one sync, not one each.
  */
 typedef struct item {
-	const char *label;  /* file name, or "-" */
+	const char *label; /* file name, or "-" */
 	og_report *r;
-	int prc;            /* og_report_parse result */
+	int prc; /* og_report_parse result */
 	who w;
 	og_change ch;
-	int pending;        /* ch waits for the commit */
-	int result;         /* OG_APPLIED, OG_UNCHANGED, ... */
+	int pending; /* ch waits for the commit */
+	int result;  /* OG_APPLIED, OG_UNCHANGED, ... */
 	char name[OG_STREAM_NAME_MAX + 1];
 	char note[OG_EVF_MAX + 1];
 	char proof[OG_REPORT_FIELD_MAX + 8];
 	char detail[OG_STREAM_NAME_MAX + 64];
 	const char *done_word; /* action word once applied */
 	fb_result res;
-	int out;            /* O_* */
+	int out; /* O_* */
 } item;
 
 /* The proof fields every change from a report carries. */
@@ -534,8 +534,8 @@ decide_bounce_or_fbl(og_cli *cli, const fb_opts *o, item *it)
 	if (klass == OG_RC_COMPLAINT && !trusted(cli, o, r)) {
 		snprintf(res->why, sizeof(res->why),
 		    "reporter not trusted: from=%.200s mta=%.200s "
-		    "client=%.200s (see [feedback] trusted_reporters)", r->from,
-		    r->reporting_mta, o->client ? o->client : "");
+		    "client=%.200s (see [feedback] trusted_reporters)",
+		    r->from, r->reporting_mta, o->client ? o->client : "");
 		return;
 	}
 	if (!who_by_token(cli, r, &it->w)) {
@@ -553,8 +553,8 @@ decide_bounce_or_fbl(og_cli *cli, const fb_opts *o, item *it)
 		 * report about anyone else is backscatter or forgery. */
 		if (!known_address(cli, it->w.key, &err)) {
 			if (err != 0) {
-				og_log_err("store read failed: %s",
-				    og_strerror(err));
+				og_log_err(
+				    "store read failed: %s", og_strerror(err));
 				it->out = O_TEMPFAIL;
 				return;
 			}
@@ -582,8 +582,8 @@ decide_bounce_or_fbl(og_cli *cli, const fb_opts *o, item *it)
 	if (klass == OG_RC_COMPLAINT) {
 		if (duplicate(cli, it->w.key, r->message_id)) {
 			logline(o, it->w.display, r, "duplicate", NULL);
-			og_strlcpy(res->action, "duplicate",
-			    sizeof(res->action));
+			og_strlcpy(
+			    res->action, "duplicate", sizeof(res->action));
 			return;
 		}
 		ch->scope = (uint8_t)scope_name(r, &it->w,
@@ -686,11 +686,12 @@ print_json(og_cli *cli, const item *it)
 	og_buf_adds(&b, "{\"file\":");
 	og_json_str(&b, it->label);
 	og_buf_adds(&b, ",\"class\":");
-	og_json_str(&b, og_report_class_name(it->prc == 0 ? r->class :
-	    OG_RC_UNKNOWN));
+	og_json_str(
+	    &b, og_report_class_name(it->prc == 0 ? r->class : OG_RC_UNKNOWN));
 	og_buf_adds(&b, ",\"recipient\":");
-	og_json_str(&b, it->res.addr[0] ? it->res.addr :
-	    rc != NULL ? rc->addr : "");
+	og_json_str(&b, it->res.addr[0] ? it->res.addr
+	                : rc != NULL    ? rc->addr
+	                                : "");
 	og_buf_adds(&b, ",\"status\":");
 	og_json_str(&b, rc != NULL ? rc->status : "");
 	og_buf_adds(&b, ",\"reason\":");
@@ -737,15 +738,16 @@ decide(og_cli *cli, const fb_opts *o, item *it, const char *data, size_t len)
 		 * when the keys are there. */
 		if (it->prc == 0 && cli->keys != NULL &&
 		    who_by_token(cli, it->r, &it->w))
-			og_strlcpy(it->res.addr, it->w.display,
-			    sizeof(it->res.addr));
+			og_strlcpy(
+			    it->res.addr, it->w.display, sizeof(it->res.addr));
 		it->out = O_DONE;
 		return;
 	}
 	if (it->prc != 0) {
-		snprintf(it->res.why, sizeof(it->res.why), "unparseable: %.200s",
-		    it->r->reason != NULL ? it->r->reason :
-		    og_strerror(it->prc));
+		snprintf(it->res.why, sizeof(it->res.why),
+		    "unparseable: %.200s",
+		    it->r->reason != NULL ? it->r->reason
+		                          : og_strerror(it->prc));
 		it->out = O_QUARANTINE;
 	} else if (o->mode == M_UNSUB) {
 		decide_unsub(cli, it);
@@ -758,10 +760,9 @@ decide(og_cli *cli, const fb_opts *o, item *it, const char *data, size_t len)
 		og_log_info("%s: %s: still quarantined: %s",
 		    mode_names[o->mode], o->retry_file, it->res.why);
 	} else if (quarantine_save(cli, o->mode, data, len, it->res.why,
-	    o->rcpt, qname, sizeof(qname)) != 0) {
+	               o->rcpt, qname, sizeof(qname)) != 0) {
 		og_log_err("%s: cannot write quarantine %s: %s",
-		    mode_names[o->mode], cli->cfg->quarantine,
-		    strerror(errno));
+		    mode_names[o->mode], cli->cfg->quarantine, strerror(errno));
 		it->out = O_TEMPFAIL;
 	} else {
 		og_log_warn("%s: quarantined as %s: %s", mode_names[o->mode],
@@ -796,8 +797,8 @@ commit_batch(og_cli *cli, const fb_opts *o, item *its, size_t n)
 			    strcmp(a->w.key, b->w.key) == 0 &&
 			    strcmp(a->r->message_id, b->r->message_id) == 0) {
 				a->pending = 0;
-				logline(o, a->w.display, a->r, "duplicate",
-				    NULL);
+				logline(
+				    o, a->w.display, a->r, "duplicate", NULL);
 				og_strlcpy(a->res.action, "duplicate",
 				    sizeof(a->res.action));
 				break;
@@ -809,7 +810,8 @@ commit_batch(og_cli *cli, const fb_opts *o, item *its, size_t n)
 			chs[k++] = its[i].ch;
 	if (k > 0 && (rc = og_store_apply(cli->store, chs, k, results)) != 0)
 		og_log_err("%s: store write failed: %s (%zu reports kept "
-		    "for a retry)", mode_names[o->mode], og_strerror(rc), k);
+		           "for a retry)",
+		    mode_names[o->mode], og_strerror(rc), k);
 	k = 0;
 	for (size_t i = 0; i < n; i++) {
 		item *it = &its[i];
@@ -818,13 +820,13 @@ commit_batch(og_cli *cli, const fb_opts *o, item *its, size_t n)
 			if (rc != 0) {
 				it->out = O_TEMPFAIL;
 			} else {
-				const char *w = results[k] == OG_APPLIED ?
-				    it->done_word : "unchanged";
+				const char *w = results[k] == OG_APPLIED
+				                    ? it->done_word
+				                    : "unchanged";
 
-				logline(o, it->w.display, it->r, w,
-				    it->detail);
-				og_strlcpy(it->res.action, w,
-				    sizeof(it->res.action));
+				logline(o, it->w.display, it->r, w, it->detail);
+				og_strlcpy(
+				    it->res.action, w, sizeof(it->res.action));
 			}
 			k++;
 		}
@@ -834,11 +836,13 @@ commit_batch(og_cli *cli, const fb_opts *o, item *its, size_t n)
 			const og_report *r = it->r;
 
 			printf("%s: %s %s %s %s\n", it->label,
-			    og_report_class_name(it->prc == 0 ? r->class :
-			    OG_RC_UNKNOWN), it->res.addr[0] ? it->res.addr :
-			    r->nrcpt ? r->rcpt[0].addr : "-",
-			    r->nrcpt && r->rcpt[0].status[0] ?
-			    r->rcpt[0].status : "-",
+			    og_report_class_name(
+			        it->prc == 0 ? r->class : OG_RC_UNKNOWN),
+			    it->res.addr[0] ? it->res.addr
+			    : r->nrcpt      ? r->rcpt[0].addr
+			                    : "-",
+			    r->nrcpt && r->rcpt[0].status[0] ? r->rcpt[0].status
+			                                     : "-",
 			    r->reason != NULL ? r->reason : "-");
 		}
 	}
@@ -872,7 +876,7 @@ batch_flush(og_cli *cli, const fb_opts *o, batch *bt)
 
 			base = base != NULL ? base + 1 : bt->paths[i];
 			if ((size_t)snprintf(to, sizeof(to), "%s/%s",
-			    bt->done_dir, base) < sizeof(to))
+			        bt->done_dir, base) < sizeof(to))
 				(void)rename(bt->paths[i], to);
 		}
 		free(bt->paths[i]);
@@ -902,8 +906,7 @@ batch_add(og_cli *cli, const fb_opts *o, batch *bt, const char *label,
 }
 
 static void
-batch_file(og_cli *cli, const fb_opts *o, batch *bt, const char *path,
-    int move)
+batch_file(og_cli *cli, const fb_opts *o, batch *bt, const char *path, int move)
 {
 	og_buf b;
 
@@ -944,7 +947,7 @@ batch_maildir(og_cli *cli, const fb_opts *o, batch *bt, const char *dir)
 			if (de->d_name[0] == '.')
 				continue;
 			if ((size_t)snprintf(f, sizeof(f), "%s/%s", path,
-			    de->d_name) >= sizeof(f))
+			        de->d_name) >= sizeof(f))
 				continue;
 			batch_file(cli, o, bt, f, 1);
 		}
@@ -980,8 +983,10 @@ feedback_main(og_cli *cli, int mode, int argc, char **argv)
 	fb_opts o;
 	int c, worst;
 
-	snprintf(usage, sizeof(usage), "%s [--dry-run] [--json] [--rcpt ADDR] "
-	    "[--client HOST] [--maildir DIR | FILE...]", mode_names[mode]);
+	snprintf(usage, sizeof(usage),
+	    "%s [--dry-run] [--json] [--rcpt ADDR] "
+	    "[--client HOST] [--maildir DIR | FILE...]",
+	    mode_names[mode]);
 	memset(&o, 0, sizeof(o));
 	o.mode = mode;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -1038,8 +1043,8 @@ feedback_main(og_cli *cli, int mode, int argc, char **argv)
 			    mode_names[mode], strerror(errno));
 			bt->worst = O_TEMPFAIL;
 		} else {
-			batch_add(cli, &o, bt, "-", NULL,
-			    b.data ? b.data : "", b.len);
+			batch_add(cli, &o, bt, "-", NULL, b.data ? b.data : "",
+			    b.len);
 		}
 		og_buf_free(&b);
 	}
@@ -1074,8 +1079,8 @@ is_entry(const char *name)
 {
 	size_t n = strlen(name);
 
-	return name[0] != '.' && !(n > 7 && strcmp(name + n - 7, ".reason")
-	    == 0);
+	return name[0] != '.' &&
+	       !(n > 7 && strcmp(name + n - 7, ".reason") == 0);
 }
 
 /* Read NAME.reason into mode / reason / rcpt. */
@@ -1189,8 +1194,7 @@ cmd_quarantine(og_cli *cli, int argc, char **argv)
 		return og_cli_usage(usage);
 	if ((rc = og_cli_store(cli, 0)) != 0)
 		return OG_EXIT_TEMPFAIL;
-	if (access(cli->cfg->keys_file, R_OK) == 0 &&
-	    og_cli_keys(cli) != 0)
+	if (access(cli->cfg->keys_file, R_OK) == 0 && og_cli_keys(cli) != 0)
 		return OG_EXIT_TEMPFAIL;
 	og_report_init();
 	names = list_entries(dir, &n);
@@ -1210,8 +1214,9 @@ cmd_quarantine(og_cli *cli, int argc, char **argv)
 		read_reason(dir, names[i], mode, sizeof(mode), reason,
 		    sizeof(reason), rcpt, sizeof(rcpt));
 		memset(&o, 0, sizeof(o));
-		o.mode = strcmp(mode, "fbl") == 0 ? M_FBL :
-		    strcmp(mode, "unsub-mail") == 0 ? M_UNSUB : M_BOUNCE;
+		o.mode = strcmp(mode, "fbl") == 0          ? M_FBL
+		         : strcmp(mode, "unsub-mail") == 0 ? M_UNSUB
+		                                           : M_BOUNCE;
 		o.rcpt = rcpt[0] ? rcpt : NULL;
 		o.retry_file = names[i];
 		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);

@@ -24,8 +24,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (r == NULL)
 			abort();
 	}
-	(void)og_report_parse((const char *)data, size, "bounce+x@example.com",
-	    r);
+	(void)og_report_parse(
+	    (const char *)data, size, "bounce+x@example.com", r);
 	/* The classifier alone, on the same bytes as a diagnostic. */
 	if (size < 2048) {
 		char d[2048];
