@@ -195,6 +195,11 @@ find_addr(const char *s, size_t len, size_t from, char *out, size_t outsize,
 			b--;
 		while (a < i && (s[a] == '.' || s[a] == '\'' || s[a] == '='))
 			a++;
+		/* X.400-style "SMTP=user@domain" (Exchange, Notes). */
+		if (i - a > 5 && strncasecmp(s + a, "smtp=", 5) == 0)
+			a += 5;
+		else if (i - a > 7 && strncasecmp(s + a, "rfc822=", 7) == 0)
+			a += 7;
 		if (a == i || b == i + 1 || !dot)
 			continue;
 		if (s[b - 1] == '.')
@@ -1383,6 +1388,21 @@ gather_diag(const char *s, size_t len, size_t from, const char *line, size_t n,
 	og_buf_free(&d);
 }
 
+/* A line that announces the list of failed recipients. */
+static int
+is_rcpt_marker(const char *line, size_t n)
+{
+	static const char *const marks[] = {"following recipient",
+	    "following address", "following destination",
+	    "did not reach the following", "could not be delivered to:",
+	    "was not delivered to:", "failed recipient", NULL};
+
+	for (const char *const *m = marks; *m != NULL; m++)
+		if (ci_memmem(line, n, *m) != NULL)
+			return 1;
+	return 0;
+}
+
 /* Find failed recipients in the human text. */
 static void
 scan_text(parse_ctx *c, const char *s, size_t len)
@@ -1393,6 +1413,7 @@ scan_text(parse_ctx *c, const char *s, size_t len)
 	char best[OG_ADDR_MAX + 1] = "";
 	size_t best_line = 0, best_n = 0, best_b = 0, best_next = 0;
 	char any[OG_ADDR_MAX + 1] = "";
+	int marker = 0;
 
 	while (i < len) {
 		const char *nl = memchr(s + i, '\n', len - i);
@@ -1401,6 +1422,10 @@ scan_text(parse_ctx *c, const char *s, size_t len)
 		char a[OG_ADDR_MAX + 1];
 		size_t as, ae;
 
+		if (is_rcpt_marker(s + i, e - i))
+			marker = 6;
+		else if (marker > 0 && e > i)
+			marker--;
 		while (find_addr(s + i, e - i, pos, a, sizeof(a), &as, &ae)) {
 			int kind;
 
@@ -1414,6 +1439,10 @@ scan_text(parse_ctx *c, const char *s, size_t len)
 			    ci_memmem(s + i, as, "rcpt") == NULL)
 				continue;
 			kind = addr_line_kind(s + i, e - i, as, ae);
+			/* Right under "... the following recipient(s):" an
+			 * address in any shape is one of them. */
+			if (marker > 0 && (kind == 0 || kind == 3))
+				kind = 1;
 			if (kind == 0)
 				continue;
 			if (best_kind == 0 || kind < best_kind) {
@@ -1980,8 +2009,24 @@ og_report_parse(
 		out->kind = OG_RK_DSN;
 		out->format = "rfc3464";
 		parse_dsn(&c);
-		if (out->nrcpt == 0)
+		if (out->nrcpt == 0) {
 			scan_text(&c, c.text.data, hlen);
+		} else if (out->rcpt[0].addr[0] == '\0') {
+			/* A Final-Recipient without a mailbox: the text
+			 * usually names it. */
+			og_report_rcpt *saved = og_xmalloc(sizeof(out->rcpt));
+			int n = out->nrcpt;
+
+			memcpy(saved, out->rcpt, sizeof(out->rcpt));
+			out->nrcpt = 0;
+			scan_text(&c, c.text.data, hlen);
+			if (out->nrcpt > 0)
+				og_strlcpy(saved[0].addr, out->rcpt[0].addr,
+				    sizeof(saved[0].addr));
+			memcpy(out->rcpt, saved, sizeof(out->rcpt));
+			out->nrcpt = n;
+			free(saved);
+		}
 	} else if (parse_ses_json(&c)) {
 		/* done */
 	} else if (c.hm_rcpt[0] != '\0' && !looks_like_bounce(out, &c)) {
