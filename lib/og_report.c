@@ -759,7 +759,7 @@ excluded(const parse_ctx *c, const char *addr)
 	return ci_prefix(addr, "mailer-daemon@") ||
 	       ci_prefix(addr, "postmaster@") ||
 	       ci_prefix(addr, "mail-daemon@") ||
-	       ci_prefix(addr, "mailerdaemon@");
+	       ci_prefix(addr, "mailerdaemon@") || ci_prefix(addr, "mdaemon@");
 }
 
 static const char *
