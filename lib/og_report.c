@@ -738,6 +738,7 @@ typedef struct parse_ctx {
 	int auto_submitted, autoreply_hdr, apple_unsub, orig_found;
 	int auto_submitted_reply; /* vacation-style headers or subject */
 	int precedence_bulk;      /* Precedence: bulk / junk */
+	int auth_report;          /* DMARC aggregate or TLS report */
 	char excl[8][OG_ADDR_MAX + 1];
 	int nexcl;
 } parse_ctx;
@@ -877,6 +878,15 @@ walk_leaf(parse_ctx *c, GMimePart *part, int depth)
 		c->have_dsn = 1;
 		part_text(part, &c->dsn);
 		(void)og_buf_adds(&c->dsn, "\n\n");
+	} else if (g_ascii_strcasecmp(type, "application") == 0 &&
+	           (ci_has(sub, "zip") || ci_has(sub, "tlsrpt") ||
+	               ci_has(sub, "xml"))) {
+		/* DMARC aggregate reports are named receiver!domain!begin!end
+		 * (RFC 7489 7.2.1.1); TLS-RPT has its own media types. */
+		const char *fn = g_mime_part_get_filename(part);
+
+		if (ci_has(sub, "tlsrpt") || (fn != NULL && strchr(fn, '!')))
+			c->auth_report = 1;
 	} else if (g_ascii_strcasecmp(type, "message") == 0 &&
 	           g_ascii_strcasecmp(sub, "feedback-report") == 0) {
 		c->have_arf = 1;
@@ -1931,6 +1941,10 @@ og_report_parse(
 		copy_line(out->subject, sizeof(out->subject), v, strlen(v));
 	if ((v = hdr(top, "X-Failed-Recipients")) != NULL)
 		og_strlcpy(c.xfailed, v, sizeof(c.xfailed));
+	if ((v = hdr(top, "Subject")) != NULL &&
+	    (g_ascii_strncasecmp(v, "Report domain:", 14) == 0 ||
+	        g_ascii_strncasecmp(v, "Report-ID:", 10) == 0))
+		c.auth_report = 1;
 	if ((v = hdr(top, "Precedence")) != NULL &&
 	    (ci_has(v, "bulk") || ci_has(v, "junk")))
 		c.precedence_bulk = 1;
@@ -1966,6 +1980,8 @@ og_report_parse(
 			c.report_type_arf = 1;
 		if (rt != NULL && ci_has(rt, "delivery-status"))
 			c.report_type_dsn = 1;
+		if (rt != NULL && ci_has(rt, "tlsrpt"))
+			c.auth_report = 1;
 	}
 	walk(&c, g_mime_message_get_mime_part(msg), 0);
 	hlen = c.orig_found ? c.text.len : split_inline_original(&c);
@@ -2005,6 +2021,10 @@ og_report_parse(
 				out->rcpt[i].reason = "auth-failure";
 			}
 		}
+	} else if (c.auth_report && !c.have_dsn) {
+		out->format = "dmarc-or-tls-report";
+		out->class = OG_RC_IGNORE;
+		out->reason = "auth-report";
 	} else if (c.have_dsn) {
 		out->kind = OG_RK_DSN;
 		out->format = "rfc3464";

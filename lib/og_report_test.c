@@ -227,6 +227,16 @@ static const struct pcase pcases[] = {
         "\n\nThis account is protected. Please click on the following link "
         "to have your address added to the recipient's allowed list.\n",
         0, OG_RC_IGNORE, OG_RK_AUTOREPLY, NULL, NULL, NULL},
+    {"DMARC aggregate report is ignored",
+        "From: noreply-dmarc-support@google.com\nTo: bounce@example.com\n"
+        "Subject: Report domain: example.com Submitter: google.com "
+        "Report-ID: 123\nContent-Type: multipart/mixed; boundary=\"d\"\n\n"
+        "--d\nContent-Type: application/zip; "
+        "name=\"google.com!example.com!1!2.zip\"\n"
+        "Content-Disposition: attachment; "
+        "filename=\"google.com!example.com!1!2.zip\"\n"
+        "Content-Transfer-Encoding: base64\n\nUEsDBA==\n--d--\n",
+        0, OG_RC_IGNORE, -1, NULL, NULL, NULL},
     {"plain mail is not a report",
         "From: Bob <bob@example.org>\nTo: news@example.com\n"
         "Subject: hello\n\nJust saying hi.\n",

@@ -195,6 +195,33 @@ og unsub-mail --rcpt unsub@example.com <"$T/unsub2.eml" 2>"$T/log"
 is "unsub-mail without token: exits 0" "$?" 0
 like "unsub-mail without token: quarantined" "$(cat "$T/log")" "*quarantined*no token*"
 
+# the token in the subject, as some clients send it
+og optin u3@example.org --stream news >/dev/null 2>&1
+tok3=$(og token u3@example.org --stream news | sed -n 's/^token: //p')
+printf 'From: u3@example.org\nTo: unsub@example.com\nSubject: unsubscribe %s\n\nx\n' "$tok3" >"$T/unsub3.eml"
+og unsub-mail --rcpt unsub@example.com <"$T/unsub3.eml" 2>/dev/null
+og status u3@example.org --stream news >/dev/null 2>&1
+is "unsub-mail: token in the subject works" "$?" 1
+
+# a Maildir of reports: one batch, the same complaint twice counts once
+for a in m1@example.org m2@example.org m3@example.org; do
+	og optin "$a" --stream news >/dev/null 2>&1
+done
+mkdir -p "$T/md/new" "$T/md/cur" "$T/md/tmp"
+dsn m1@example.org 5.1.1 "550 5.1.1 User unknown" >"$T/md/new/1"
+dsn m2@example.org 5.1.1 "550 5.1.1 User unknown" >"$T/md/new/2"
+arf m3@example.org report-md@fbl.example.net "https://x/u/y" >"$T/md/new/3"
+cp "$T/md/new/3" "$T/md/new/4"
+og bounce --maildir "$T/md" 2>"$T/log"
+is "maildir: exit 0" "$?" 0
+is "maildir: processed files moved to .done" "$(ls "$T/md/new" | wc -l):$(ls "$T/md/.done" | wc -l)" "0:4"
+like "maildir: the second copy of a report is a duplicate" "$(cat "$T/log")" "*to=<m3@example.org>*action=duplicate*"
+n=0
+for a in m1@example.org m2@example.org m3@example.org; do
+	og status "$a" --stream news >/dev/null 2>&1 || n=$((n + 1))
+done
+is "maildir: all three refused" "$n" 3
+
 # a report about an address never sent to: nothing changes
 dsn stranger@example.net 5.1.1 "550 5.1.1 User unknown" >"$T/stranger.eml"
 og bounce <"$T/stranger.eml" 2>"$T/log"
