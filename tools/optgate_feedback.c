@@ -65,6 +65,7 @@ typedef struct fb_opts {
 	int dry_run;
 	const char *rcpt; /* envelope recipient (pipe ${original_recipient}) */
 	const char *client;     /* client hostname or address (FBL trust) */
+	const char *queue_id;   /* Postfix ${queue_id}, for the log line */
 	const char *retry_file; /* set by quarantine retry: do not re-save */
 } fb_opts;
 
@@ -402,7 +403,12 @@ logline(const fb_opts *o, const char *to, const og_report *r,
 	const og_report_rcpt *rc = r->nrcpt > 0 ? &r->rcpt[0] : NULL;
 
 	og_buf_init(&b, 0);
-	og_buf_printf(&b, "%s: to=<", mode_names[o->mode]);
+	/* Postfix style: the queue id of the report first. */
+	if (o->queue_id != NULL && o->queue_id[0] != '\0')
+		og_buf_add_escaped(&b, o->queue_id, strlen(o->queue_id), 32);
+	else
+		og_buf_adds(&b, "NOQUEUE");
+	og_buf_printf(&b, ": %s: to=<", mode_names[o->mode]);
 	og_buf_add_escaped(&b, to, strlen(to), 320);
 	og_buf_printf(&b, "> class=%s", og_report_class_name(r->class));
 	if (rc != NULL && rc->status[0] != '\0')
@@ -976,16 +982,17 @@ feedback_main(og_cli *cli, int mode, int argc, char **argv)
 {
 	static const struct option lo[] = {{"dry-run", 0, NULL, 'n'},
 	    {"maildir", 1, NULL, 'm'}, {"rcpt", 1, NULL, 'r'},
-	    {"client", 1, NULL, 'C'}, {NULL, 0, NULL, 0}};
-	char usage[160];
+	    {"client", 1, NULL, 'C'}, {"queue-id", 1, NULL, 'q'},
+	    {NULL, 0, NULL, 0}};
+	char usage[200];
 	const char *maildir = NULL;
 	batch *bt;
 	fb_opts o;
 	int c, worst;
 
 	snprintf(usage, sizeof(usage),
-	    "%s [--dry-run] [--json] [--rcpt ADDR] "
-	    "[--client HOST] [--maildir DIR | FILE...]",
+	    "%s [--dry-run] [--json] [--rcpt ADDR] [--client HOST] "
+	    "[--queue-id ID] [--maildir DIR | FILE...]",
 	    mode_names[mode]);
 	memset(&o, 0, sizeof(o));
 	o.mode = mode;
@@ -1003,6 +1010,9 @@ feedback_main(og_cli *cli, int mode, int argc, char **argv)
 		case 'C':
 			o.client = optarg;
 			break;
+		case 'q':
+			o.queue_id = optarg;
+			break;
 		default:
 			return og_cli_usage(usage);
 		}
@@ -1010,6 +1020,10 @@ feedback_main(og_cli *cli, int mode, int argc, char **argv)
 	if (maildir != NULL && optind < argc)
 		return og_cli_usage(usage);
 	og_report_init();
+	/* Run by Postfix's pipe, stderr goes nowhere: the mail log is
+	 * where an admin looks.  A copy stays on stderr for a terminal. */
+	if (!o.dry_run)
+		og_log_open("optgate", OG_LOG_BOTH);
 	if (o.dry_run) {
 		/* Without a config, dry runs still parse (defaults). */
 		if (og_cli_config(cli) != 0)

@@ -63,7 +63,7 @@ IFS='|'
 pf_init 25300 25301
 IFS=$oldifs
 for t in bounce fbl unsub-mail; do
-	pf_master "fb-$t unix - n n - - pipe flags=R user=nobody argv=$O -c $T/optgate.conf $t --rcpt \${original_recipient}"
+	pf_master "fb-$t unix - n n - - pipe flags=R user=nobody argv=$O -c $T/optgate.conf $t --rcpt \${original_recipient} --queue-id \${queue_id}"
 done
 pf_conf "transport_maps=inline:{bounces.optgate.test=fb-bounce:, fbl.optgate.test=fb-fbl:, unsub.optgate.test=fb-unsub-mail:}" \
     "relay_domains=bounces.optgate.test, fbl.optgate.test, unsub.optgate.test" \
