@@ -384,11 +384,24 @@ trusted(og_cli *cli, const fb_opts *o, const og_report *r)
 	const char *fd = domain_of(r->from);
 
 	for (int i = 0; i < cli->cfg->ntrusted_reporters; i++) {
-		const char *e = cli->cfg->trusted_reporters[i];
+		/* One name per line, or several separated by commas. */
+		const char *p = cli->cfg->trusted_reporters[i];
 
-		if (host_in(fd, e) || host_in(r->reporting_mta, e) ||
-		    host_in(o->client, e))
-			return 1;
+		while (*p != '\0') {
+			char e[256];
+			size_t n = strcspn(p, ", \t");
+
+			if (n > 0 && n < sizeof(e)) {
+				memcpy(e, p, n);
+				e[n] = '\0';
+				if (host_in(fd, e) ||
+				    host_in(r->reporting_mta, e) ||
+				    host_in(o->client, e))
+					return 1;
+			}
+			p += n;
+			p += strspn(p, ", \t");
+		}
 	}
 	return 0;
 }
