@@ -420,6 +420,13 @@ match(const char *diag, const char *const *ph)
 	return 0;
 }
 
+/* "5.0.0", "4.0.0": a class without a subject. */
+static int
+generic_status(const char *status)
+{
+	return status[0] != '\0' && strcmp(status + 1, ".0.0") == 0;
+}
+
 /* Reason named by an enhanced status code (RFC 3463), or NULL. */
 static const char *
 status_name(const char *status)
@@ -592,8 +599,7 @@ classify_x(const char *status, int smtp_code, const char *cmd, const char *diag,
 	        (match(diag, ph_filtered) || match(diag, ph_user))) ||
 	    match(diag, ph_filtered))
 		RET("filtered", OG_RC_SOFT);
-	if (cmd[0] == '\0' &&
-	    (name[0] == '\0' || strcmp(status + 1, ".0.0") == 0) &&
+	if (cmd[0] == '\0' && (name[0] == '\0' || generic_status(status)) &&
 	    match(diag, ph_user) && !match(diag, ph_sender))
 		RET("user-unknown", OG_RC_HARD);
 	if (strcmp(name, "sender-rejected") == 0 || match(diag, ph_sender))
@@ -1764,8 +1770,7 @@ finish(parse_ctx *c, const char *human, size_t hlen)
 		}
 		if (rc->diag[0] == '\0' && i == 0)
 			text_diag(human, hlen, rc->diag, sizeof(rc->diag));
-		if (rc->status[0] == '\0' ||
-		    strcmp(rc->status + 1, ".0.0") == 0) {
+		if (rc->status[0] == '\0' || generic_status(rc->status)) {
 			char st[16];
 
 			if (find_status(rc->diag, st, sizeof(st)) &&
