@@ -538,6 +538,15 @@ decide_bounce_or_fbl(og_cli *cli, const fb_opts *o, item *it)
 		og_strlcpy(res->action, "ignored", sizeof(res->action));
 		return;
 	}
+	/* A delay notice is soft by class but no failure yet: Postfix is
+	 * still trying, and its final word will come as its own report. */
+	if (klass == OG_RC_SOFT && r->reason != NULL &&
+	    strcmp(r->reason, "delayed") == 0) {
+		logline(o, r->nrcpt ? r->rcpt[0].addr : "", r, "ignored",
+		    "detail=delay-notice");
+		og_strlcpy(res->action, "ignored", sizeof(res->action));
+		return;
+	}
 	it->out = O_QUARANTINE;
 	if (klass == OG_RC_UNKNOWN) {
 		snprintf(res->why, sizeof(res->why), "not a report: %.200s",

@@ -56,7 +56,7 @@ Content-Type: message/delivery-status
 Reporting-MTA: dns; mx.example.com
 
 Final-Recipient: rfc822; $1
-Action: $( [ "${2%%.*}" = 5 ] && echo failed || echo delayed )
+Action: ${ACTION:-failed}
 Status: $2
 Diagnostic-Code: smtp; $3
 
@@ -138,6 +138,14 @@ is "third soft bounce: refused" "$?" 1
 like "soft bounce suppression expires" "$(cat "$T/st")" "*soft-bounce*expires*"
 OPTGATE_NOW=$(( $(date +%s) + 8 * 86400 )) og status soft@example.org --stream news >/dev/null 2>&1
 is "soft bounce suppression over after 7d" "$?" 0
+
+# a delay notice is no failure yet: not counted
+og optin late@example.org --stream news >/dev/null 2>&1
+ACTION=delayed dsn late@example.org 4.4.1 "connect to mx.example.org: Connection timed out" >"$T/delay.eml"
+for i in 1 2 3 4; do og bounce <"$T/delay.eml" 2>"$T/log"; done
+like "delay notice: ignored, not counted" "$(cat "$T/log")" "*class=soft*action=ignored detail=delay-notice*"
+og status late@example.org --stream news >/dev/null 2>&1
+is "four delay notices: still accepted" "$?" 0
 
 # complaint from a trusted reporter, by Original-Rcpt-To
 arf compl@example.org report-1@fbl.example.net "https://unsub.example.com/u/x" >"$T/arf1.eml"
