@@ -408,12 +408,20 @@ trusted(og_cli *cli, const fb_opts *o, const og_report *r)
 
 /* ---------- deciding ---------- */
 
+/* One log line: rc is the report recipient it is about (or -1). */
 static void
-logline(const fb_opts *o, const char *to, const og_report *r,
+logline(const fb_opts *o, const char *to, const og_report *r, int rc,
     const char *action, const char *detail)
 {
 	og_buf b;
-	const og_report_rcpt *rc = r->nrcpt > 0 ? &r->rcpt[0] : NULL;
+	const og_report_rcpt *rp = rc >= 0 && rc < r->nrcpt ? &r->rcpt[rc]
+	                           : r->nrcpt > 0           ? &r->rcpt[0]
+	                                                    : NULL;
+	int klass =
+	    rp != NULL && rp->class != OG_RC_UNKNOWN ? rp->class : r->class;
+	const char *why = rp != NULL && rp->reason != NULL ? rp->reason
+	                  : r->reason != NULL              ? r->reason
+	                                                   : "-";
 
 	og_buf_init(&b, 0);
 	/* Postfix style: the queue id of the report first. */
@@ -423,15 +431,15 @@ logline(const fb_opts *o, const char *to, const og_report *r,
 		og_buf_adds(&b, "NOQUEUE");
 	og_buf_printf(&b, ": %s: to=<", mode_names[o->mode]);
 	og_buf_add_escaped(&b, to, strlen(to), 320);
-	og_buf_printf(&b, "> class=%s", og_report_class_name(r->class));
-	if (rc != NULL && rc->status[0] != '\0')
-		og_buf_printf(&b, " status=%s", rc->status);
+	og_buf_printf(&b, "> class=%s", og_report_class_name(klass));
+	if (rp != NULL && rp->status[0] != '\0')
+		og_buf_printf(&b, " status=%s", rp->status);
 	og_buf_printf(&b, " action=%s", action);
 	if (detail != NULL && detail[0] != '\0') {
 		og_buf_adds(&b, " ");
 		og_buf_add_escaped(&b, detail, strlen(detail), 300);
 	}
-	og_buf_printf(&b, " reason=%s", r->reason != NULL ? r->reason : "-");
+	og_buf_printf(&b, " reason=%s", why);
 	if (r->message_id[0] != '\0') {
 		og_buf_adds(&b, " report=");
 		og_buf_add_escaped(
@@ -470,35 +478,69 @@ duplicate(og_cli *cli, const char *key, const char *id)
 	return d.found;
 }
 
+/* One store change a report asks for, waiting for the batch commit. */
+typedef struct slot {
+	og_change ch;
+	char key[OG_ADDR_MAX + 1];
+	char raw[OG_ADDR_INPUT_MAX + 1];
+	char display[OG_ADDR_MAX + 1];
+	char name[OG_STREAM_NAME_MAX + 1];
+	char note[OG_EVF_MAX + 1];
+	char detail[OG_STREAM_NAME_MAX + 64];
+	const char *done_word; /* action word once applied */
+	int rcpt;              /* index into r->rcpt */
+	int pending;
+} slot;
+
 /*
- * One message on its way through a batch.  The change waits in ch
- * (pointing into this item) until the batch is committed in one durable
+ * One message on its way through a batch.  Its changes wait in slots
+ * (pointing into the item) until the batch is committed in one durable
  * transaction, so a Maildir of reports costs one sync, not one each.
  */
 typedef struct item {
 	const char *label; /* file name, or "-" */
 	og_report *r;
-	int prc; /* og_report_parse result */
-	who w;
-	og_change ch;
-	int pending; /* ch waits for the commit */
-	int result;  /* OG_APPLIED, OG_UNCHANGED, ... */
-	char name[OG_STREAM_NAME_MAX + 1];
-	char note[OG_EVF_MAX + 1];
+	int prc;     /* og_report_parse result */
+	slot *slots; /* at most OG_REPORT_RCPT_MAX */
+	int nslots;
 	char proof[OG_REPORT_FIELD_MAX + 8];
-	char detail[OG_STREAM_NAME_MAX + 64];
-	const char *done_word; /* action word once applied */
 	fb_result res;
 	int out; /* O_* */
 } item;
 
+static slot *
+slot_new(item *it)
+{
+	slot *s;
+
+	if (it->slots == NULL)
+		it->slots = og_xcalloc(OG_REPORT_RCPT_MAX, sizeof(*it->slots));
+	if (it->nslots >= OG_REPORT_RCPT_MAX)
+		return NULL;
+	s = &it->slots[it->nslots++];
+	memset(s, 0, sizeof(*s));
+	return s;
+}
+
+/* Copy the person into the slot: the change points into it. */
+static void
+slot_who(slot *s, const who *w)
+{
+	og_strlcpy(s->key, w->key, sizeof(s->key));
+	og_strlcpy(s->display, w->display, sizeof(s->display));
+	if (!w->by_token)
+		og_strlcpy(s->raw, w->addr.raw, sizeof(s->raw));
+	s->ch.key = s->key;
+	s->ch.raw = s->raw[0] ? s->raw : NULL;
+}
+
 /* The proof fields every change from a report carries. */
 static void
-report_fields(item *it)
+report_fields(slot *s, const og_report *r)
 {
-	const og_report *r = it->r;
-	const og_report_rcpt *rc = r->nrcpt > 0 ? &r->rcpt[0] : NULL;
-	og_change *ch = &it->ch;
+	const og_report_rcpt *rc =
+	    s->rcpt < r->nrcpt ? &r->rcpt[s->rcpt] : NULL;
+	og_change *ch = &s->ch;
 
 	if (rc != NULL && rc->status[0] != '\0')
 		ch->f[OG_EVF_STATUS] = rc->status;
@@ -516,189 +558,233 @@ report_fields(item *it)
 		ch->f[OG_EVF_UA] = r->user_agent;
 	if (r->source_ip[0] != '\0')
 		ch->f[OG_EVF_IP] = r->source_ip;
-	snprintf(it->note, sizeof(it->note), "format=%s reason=%s%s%s%s%.200s",
-	    r->format, r->reason != NULL ? r->reason : "-",
+	snprintf(s->note, sizeof(s->note), "format=%s reason=%s%s%s%s%.200s",
+	    r->format,
+	    rc != NULL && rc->reason != NULL ? rc->reason
+	    : r->reason != NULL              ? r->reason
+	                                     : "-",
 	    r->feedback_type[0] ? " feedback-type=" : "", r->feedback_type,
 	    r->arrival_date[0] ? " arrival-date=" : "", r->arrival_date);
-	ch->f[OG_EVF_NOTE] = it->note;
+	ch->f[OG_EVF_NOTE] = s->note;
 }
 
-static void
-decide_bounce_or_fbl(og_cli *cli, const fb_opts *o, item *it)
+/*
+ * The change for one person and one class: hard and complaint suppress,
+ * soft counts (and suppresses for a while at the threshold).  Returns
+ * O_DONE or O_TEMPFAIL; a pending change is left in a new slot.
+ */
+static int
+decide_one(
+    og_cli *cli, const fb_opts *o, item *it, const who *w, int ri, int klass)
 {
 	const og_report *r = it->r;
-	og_change *ch = &it->ch;
-	fb_result *res = &it->res;
-	int err, klass = r->class;
 	int64_t now = og_time_now();
+	slot *s;
+	og_change *ch;
 
-	it->out = O_DONE;
-	if (klass == OG_RC_IGNORE) {
-		logline(o, r->nrcpt ? r->rcpt[0].addr : "", r, "ignored", NULL);
-		og_strlcpy(res->action, "ignored", sizeof(res->action));
-		return;
+	if (klass == OG_RC_COMPLAINT && duplicate(cli, w->key, r->message_id)) {
+		logline(o, w->display, r, ri, "duplicate", NULL);
+		og_strlcpy(it->res.action, "duplicate", sizeof(it->res.action));
+		return O_DONE;
 	}
-	/* A delay notice is soft by class but no failure yet: Postfix is
-	 * still trying, and its final word will come as its own report. */
-	if (klass == OG_RC_SOFT && r->reason != NULL &&
-	    strcmp(r->reason, "delayed") == 0) {
-		logline(o, r->nrcpt ? r->rcpt[0].addr : "", r, "ignored",
-		    "detail=delay-notice");
-		og_strlcpy(res->action, "ignored", sizeof(res->action));
-		return;
-	}
-	it->out = O_QUARANTINE;
-	if (klass == OG_RC_UNKNOWN) {
-		snprintf(res->why, sizeof(res->why), "not a report: %.200s",
-		    r->reason != NULL ? r->reason : "unknown");
-		return;
-	}
-	if (o->mode == M_FBL && klass != OG_RC_COMPLAINT) {
-		snprintf(res->why, sizeof(res->why),
-		    "not a complaint (%s) at the FBL address",
-		    og_report_class_name(klass));
-		return;
-	}
-	if (klass == OG_RC_COMPLAINT && !trusted(cli, o, r)) {
-		snprintf(res->why, sizeof(res->why),
-		    "reporter not trusted: from=%.200s mta=%.200s "
-		    "client=%.200s (see [feedback] trusted_reporters)",
-		    r->from, r->reporting_mta, o->client ? o->client : "");
-		return;
-	}
-	if (!who_by_token(cli, r, &it->w)) {
-		int found = 0;
-
-		for (int i = 0; i < r->nrcpt && !found; i++)
-			found = who_by_addr(cli, r->rcpt[i].addr, &it->w);
-		if (!found) {
-			snprintf(res->why, sizeof(res->why),
-			    "no recipient found (%s)",
-			    r->ntokens ? "no token verified" : "no token");
-			return;
-		}
-		/* Without our token, only act on addresses we mail: a
-		 * report about anyone else is backscatter or forgery. */
-		if (!known_address(cli, it->w.key, &err)) {
-			if (err != 0) {
-				og_log_err(
-				    "store read failed: %s", og_strerror(err));
-				it->out = O_TEMPFAIL;
-				return;
-			}
-			it->out = O_DONE;
-			og_strlcpy(res->addr, it->w.display, sizeof(res->addr));
-			logline(o, it->w.display, r, "ignored",
-			    "detail=unknown-address");
-			og_strlcpy(res->action, "ignored-unknown",
-			    sizeof(res->action));
-			return;
-		}
-	}
-	it->out = O_DONE;
-	og_strlcpy(res->addr, it->w.display, sizeof(res->addr));
-
-	memset(ch, 0, sizeof(*ch));
-	ch->key = it->w.key;
-	ch->raw = it->w.by_token ? NULL : it->w.addr.raw;
+	if ((s = slot_new(it)) == NULL)
+		return O_DONE;
+	s->rcpt = ri;
+	slot_who(s, w);
+	ch = &s->ch;
 	ch->kind = OG_EV_SUPPRESS;
 	ch->state = OG_ST_SUPPRESSED;
 	ch->time = now;
 	ch->f[OG_EVF_SOURCE] = mode_names[o->mode];
-	report_fields(it);
-
+	report_fields(s, r);
 	if (klass == OG_RC_COMPLAINT) {
-		if (duplicate(cli, it->w.key, r->message_id)) {
-			logline(o, it->w.display, r, "duplicate", NULL);
-			og_strlcpy(
-			    res->action, "duplicate", sizeof(res->action));
-			return;
-		}
-		ch->scope = (uint8_t)scope_name(r, &it->w,
-		    cli->cfg->complaint_scope, it->name, sizeof(it->name));
+		ch->scope = (uint8_t)scope_name(
+		    r, w, cli->cfg->complaint_scope, s->name, sizeof(s->name));
 		ch->reason = OG_RS_COMPLAINT;
 		ch->via = OG_VIA_FBL;
 	} else if (klass == OG_RC_HARD) {
-		ch->scope = (uint8_t)scope_name(r, &it->w,
-		    cli->cfg->hard_bounce_scope, it->name, sizeof(it->name));
+		ch->scope = (uint8_t)scope_name(r, w,
+		    cli->cfg->hard_bounce_scope, s->name, sizeof(s->name));
 		ch->reason = OG_RS_HARD_BOUNCE;
 		ch->via = OG_VIA_BOUNCE;
 	} else {
 		int count = 0, rc;
 		char det[96];
 
-		rc = og_store_soft_bounce(cli->store, it->w.key, now,
+		rc = og_store_soft_bounce(cli->store, w->key, now,
 		    (int64_t)cli->cfg->soft_bounce.period, &count);
 		if (rc != 0) {
 			og_log_err("store write failed: %s", og_strerror(rc));
-			it->out = O_TEMPFAIL;
-			return;
+			it->nslots--;
+			return O_TEMPFAIL;
 		}
 		snprintf(det, sizeof(det), "soft_bounces=%d/%u", count,
 		    cli->cfg->soft_bounce.limit);
 		if ((unsigned)count < cli->cfg->soft_bounce.limit) {
-			logline(o, it->w.display, r, "counted", det);
-			og_strlcpy(res->action, "counted", sizeof(res->action));
-			return;
+			logline(o, w->display, r, ri, "counted", det);
+			og_strlcpy(
+			    it->res.action, "counted", sizeof(it->res.action));
+			it->nslots--;
+			return O_DONE;
 		}
 		ch->scope = OG_SCOPE_ALL;
 		ch->reason = OG_RS_SOFT_BOUNCE;
 		ch->via = OG_VIA_BOUNCE;
 		ch->expires = now + cli->cfg->soft_bounce_suppress;
 	}
-	ch->name = it->name[0] ? it->name : NULL;
-	snprintf(it->detail, sizeof(it->detail), "scope=%s%s%s%s",
-	    og_scope_name(ch->scope), it->name[0] ? ":" : "", it->name,
-	    it->w.by_token ? " by=token" : "");
-	it->done_word = "suppressed";
-	it->pending = 1;
+	ch->name = s->name[0] ? s->name : NULL;
+	snprintf(s->detail, sizeof(s->detail), "scope=%s%s%s%s",
+	    og_scope_name(ch->scope), s->name[0] ? ":" : "", s->name,
+	    w->by_token ? " by=token" : "");
+	s->done_word = "suppressed";
+	s->pending = 1;
+	return O_DONE;
+}
+
+static void
+decide_bounce_or_fbl(og_cli *cli, const fb_opts *o, item *it)
+{
+	const og_report *r = it->r;
+	fb_result *res = &it->res;
+	int err, klass = r->class, acted = 0, known = 0;
+	who *w = og_xcalloc(1, sizeof(*w));
+
+	it->out = O_DONE;
+	if (klass == OG_RC_IGNORE) {
+		logline(
+		    o, r->nrcpt ? r->rcpt[0].addr : "", r, 0, "ignored", NULL);
+		og_strlcpy(res->action, "ignored", sizeof(res->action));
+		goto out;
+	}
+	/* A delay notice is soft by class but no failure yet: the MTA is
+	 * still trying, and its final word will come as its own report. */
+	if (klass == OG_RC_SOFT && r->reason != NULL &&
+	    strcmp(r->reason, "delayed") == 0) {
+		logline(o, r->nrcpt ? r->rcpt[0].addr : "", r, 0, "ignored",
+		    "detail=delay-notice");
+		og_strlcpy(res->action, "ignored", sizeof(res->action));
+		goto out;
+	}
+	it->out = O_QUARANTINE;
+	if (klass == OG_RC_UNKNOWN) {
+		snprintf(res->why, sizeof(res->why), "not a report: %.200s",
+		    r->reason != NULL ? r->reason : "unknown");
+		goto out;
+	}
+	if (o->mode == M_FBL && klass != OG_RC_COMPLAINT) {
+		snprintf(res->why, sizeof(res->why),
+		    "not a complaint (%s) at the FBL address",
+		    og_report_class_name(klass));
+		goto out;
+	}
+	if (klass == OG_RC_COMPLAINT && !trusted(cli, o, r)) {
+		snprintf(res->why, sizeof(res->why),
+		    "reporter not trusted: from=%.200s mta=%.200s "
+		    "client=%.200s (see [feedback] trusted_reporters)",
+		    r->from, r->reporting_mta, o->client ? o->client : "");
+		goto out;
+	}
+	it->out = O_DONE;
+	/* Our token names exactly one person, whatever the report says. */
+	if (who_by_token(cli, r, w)) {
+		og_strlcpy(res->addr, w->display, sizeof(res->addr));
+		it->out = decide_one(cli, o, it, w, 0, klass);
+		goto out;
+	}
+	/* Otherwise each failed recipient of the report, by its own class;
+	 * a complaint is about one person (the first named). */
+	for (int i = 0; i < r->nrcpt && it->out == O_DONE; i++) {
+		int k = klass == OG_RC_COMPLAINT ? OG_RC_COMPLAINT
+		                                 : r->rcpt[i].class;
+
+		if (k != OG_RC_HARD && k != OG_RC_SOFT && k != OG_RC_COMPLAINT)
+			continue;
+		memset(w, 0, sizeof(*w));
+		if (!who_by_addr(cli, r->rcpt[i].addr, w))
+			continue;
+		acted++;
+		if (res->addr[0] == '\0')
+			og_strlcpy(res->addr, w->display, sizeof(res->addr));
+		/* Without our token, only act on addresses we mail: a
+		 * report about anyone else is backscatter or forgery. */
+		if (!known_address(cli, w->key, &err)) {
+			if (err != 0) {
+				og_log_err(
+				    "store read failed: %s", og_strerror(err));
+				it->out = O_TEMPFAIL;
+				break;
+			}
+			logline(o, w->display, r, i, "ignored",
+			    "detail=unknown-address");
+			if (res->action[0] == '\0')
+				og_strlcpy(res->action, "ignored-unknown",
+				    sizeof(res->action));
+			continue;
+		}
+		known++;
+		it->out = decide_one(cli, o, it, w, i, k);
+		if (klass == OG_RC_COMPLAINT)
+			break;
+	}
+	if (acted == 0) {
+		snprintf(res->why, sizeof(res->why), "no recipient found (%s)",
+		    r->ntokens ? "no token verified" : "no token");
+		it->out = O_QUARANTINE;
+	}
+out:
+	free(w);
 }
 
 static void
 decide_unsub(og_cli *cli, item *it)
 {
 	og_report *r = it->r;
-	og_change *ch = &it->ch;
 	const og_stream *st;
+	og_change *ch;
+	slot *s;
+	who *w = og_xcalloc(1, sizeof(*w));
 
 	/* Some clients put the token in the subject or the body. */
 	og_report_add_tokens(r, r->subject, strlen(r->subject));
 	og_report_add_tokens(r, r->body, strlen(r->body));
-	if (!who_by_token(cli, r, &it->w)) {
+	if (!who_by_token(cli, r, w)) {
 		snprintf(it->res.why, sizeof(it->res.why), "%s",
 		    r->ntokens ? "bad token" : "no token");
 		it->out = O_QUARANTINE;
+		free(w);
 		return;
 	}
 	it->out = O_DONE;
-	st = it->w.stream;
-	og_strlcpy(it->res.addr, it->w.display, sizeof(it->res.addr));
-	memset(ch, 0, sizeof(*ch));
-	ch->key = it->w.key;
+	st = w->stream;
+	og_strlcpy(it->res.addr, w->display, sizeof(it->res.addr));
+	s = slot_new(it);
+	slot_who(s, w);
+	ch = &s->ch;
 	ch->kind = OG_EV_OPTOUT;
 	ch->state = OG_ST_OPTOUT;
 	ch->via = OG_VIA_MAIL;
 	ch->time = og_time_now();
 	ch->scope = (uint8_t)cli->cfg->unsubd_scope;
 	if (ch->scope == OG_SCOPE_STREAM && st != NULL)
-		ch->name = st->name;
+		og_strlcpy(s->name, st->name, sizeof(s->name));
 	else if (ch->scope == OG_SCOPE_PARTNER && st != NULL && st->partner)
-		ch->name = st->partner;
+		og_strlcpy(s->name, st->partner, sizeof(s->name));
 	else if (ch->scope == OG_SCOPE_SENDER && st != NULL && st->sender)
-		ch->name = st->sender;
+		og_strlcpy(s->name, st->sender, sizeof(s->name));
 	else
 		ch->scope = OG_SCOPE_ALL;
+	ch->name = s->name[0] ? s->name : NULL;
 	snprintf(it->proof, sizeof(it->proof), "from=%s", r->from);
 	ch->f[OG_EVF_SOURCE] = "unsub-mail";
 	ch->f[OG_EVF_PROOF] = it->proof;
 	if (r->message_id[0] != '\0')
 		ch->f[OG_EVF_MESSAGE_ID] = r->message_id;
-	snprintf(it->detail, sizeof(it->detail), "scope=%s%s%s",
-	    og_scope_name(ch->scope), ch->name ? ":" : "",
-	    ch->name ? ch->name : "");
+	snprintf(s->detail, sizeof(s->detail), "scope=%s%s%s",
+	    og_scope_name(ch->scope), s->name[0] ? ":" : "", s->name);
 	r->reason = "unsubscribe";
-	it->done_word = "unsubscribed";
-	it->pending = 1;
+	s->done_word = "unsubscribed";
+	s->pending = 1;
+	free(w);
 }
 
 /* ---------- one batch ---------- */
@@ -735,7 +821,13 @@ print_json(og_cli *cli, const item *it)
 		for (int i = 0; i < r->nrcpt; i++) {
 			if (i)
 				og_buf_addc(&b, ',');
+			og_buf_adds(&b, "{\"recipient\":");
 			og_json_str(&b, r->rcpt[i].addr);
+			og_buf_adds(&b, ",\"class\":");
+			og_json_str(&b, og_report_class_name(r->rcpt[i].class));
+			og_buf_adds(&b, ",\"status\":");
+			og_json_str(&b, r->rcpt[i].status);
+			og_buf_adds(&b, "}");
 		}
 		og_buf_addc(&b, ']');
 	}
@@ -764,10 +856,13 @@ decide(og_cli *cli, const fb_opts *o, item *it, const char *data, size_t len)
 	if (o->dry_run) {
 		/* Acts on nothing; the token still decides the recipient
 		 * when the keys are there. */
+		who *w = og_xcalloc(1, sizeof(*w));
+
 		if (it->prc == 0 && cli->keys != NULL &&
-		    who_by_token(cli, it->r, &it->w))
+		    who_by_token(cli, it->r, w))
 			og_strlcpy(
-			    it->res.addr, it->w.display, sizeof(it->res.addr));
+			    it->res.addr, w->display, sizeof(it->res.addr));
+		free(w);
 		it->out = O_DONE;
 		return;
 	}
@@ -800,63 +895,78 @@ decide(og_cli *cli, const fb_opts *o, item *it, const char *data, size_t len)
 
 /*
  * Commit the pending changes of n items in one durable transaction, then
- * log and print each.  A failed commit turns every pending item into a
- * temporary failure (nothing of the batch was written).
+ * log and print each.  A failed commit turns every item with a pending
+ * change into a temporary failure (nothing of the batch was written).
  */
 static void
 commit_batch(og_cli *cli, const fb_opts *o, item *its, size_t n)
 {
-	og_change *chs = og_xcalloc(n ? n : 1, sizeof(*chs));
-	int *results = og_xcalloc(n ? n : 1, sizeof(*results));
-	size_t k = 0;
+	size_t total = 0, k = 0;
+	og_change *chs;
+	int *results;
 	int rc = 0;
 
+	/* A report that is to be retried is applied on its retry. */
+	for (size_t i = 0; i < n; i++)
+		if (its[i].out == O_TEMPFAIL)
+			for (int j = 0; j < its[i].nslots; j++)
+				its[i].slots[j].pending = 0;
 	/* The same report twice in one batch counts once, too. */
 	for (size_t i = 0; i < n; i++) {
 		item *a = &its[i];
+		slot *sa = a->nslots > 0 ? &a->slots[0] : NULL;
 
-		if (!a->pending || a->ch.reason != OG_RS_COMPLAINT ||
+		total += (size_t)a->nslots;
+		if (sa == NULL || !sa->pending ||
+		    sa->ch.reason != OG_RS_COMPLAINT ||
 		    a->r->message_id[0] == '\0')
 			continue;
 		for (size_t j = 0; j < i; j++) {
 			item *b = &its[j];
+			slot *sb = b->nslots > 0 ? &b->slots[0] : NULL;
 
-			if (b->pending && b->ch.reason == OG_RS_COMPLAINT &&
-			    strcmp(a->w.key, b->w.key) == 0 &&
+			if (sb != NULL && sb->pending &&
+			    sb->ch.reason == OG_RS_COMPLAINT &&
+			    strcmp(sa->key, sb->key) == 0 &&
 			    strcmp(a->r->message_id, b->r->message_id) == 0) {
-				a->pending = 0;
-				logline(
-				    o, a->w.display, a->r, "duplicate", NULL);
+				sa->pending = 0;
+				logline(o, sa->display, a->r, sa->rcpt,
+				    "duplicate", NULL);
 				og_strlcpy(a->res.action, "duplicate",
 				    sizeof(a->res.action));
 				break;
 			}
 		}
 	}
+	chs = og_xcalloc(total ? total : 1, sizeof(*chs));
+	results = og_xcalloc(total ? total : 1, sizeof(*results));
 	for (size_t i = 0; i < n; i++)
-		if (its[i].pending)
-			chs[k++] = its[i].ch;
+		for (int j = 0; j < its[i].nslots; j++)
+			if (its[i].slots[j].pending)
+				chs[k++] = its[i].slots[j].ch;
 	if (k > 0 && (rc = og_store_apply(cli->store, chs, k, results)) != 0)
-		og_log_err("%s: store write failed: %s (%zu reports kept "
+		og_log_err("%s: store write failed: %s (%zu changes kept "
 		           "for a retry)",
 		    mode_names[o->mode], og_strerror(rc), k);
 	k = 0;
 	for (size_t i = 0; i < n; i++) {
 		item *it = &its[i];
 
-		if (it->pending) {
+		for (int j = 0; j < it->nslots; j++) {
+			slot *s = &it->slots[j];
+			const char *w;
+
+			if (!s->pending)
+				continue;
 			if (rc != 0) {
 				it->out = O_TEMPFAIL;
-			} else {
-				const char *w = results[k] == OG_APPLIED
-				                    ? it->done_word
-				                    : "unchanged";
-
-				logline(o, it->w.display, it->r, w, it->detail);
-				og_strlcpy(
-				    it->res.action, w, sizeof(it->res.action));
+				k++;
+				continue;
 			}
-			k++;
+			w = results[k++] == OG_APPLIED ? s->done_word
+			                               : "unchanged";
+			logline(o, s->display, it->r, s->rcpt, w, s->detail);
+			og_strlcpy(it->res.action, w, sizeof(it->res.action));
 		}
 		if (cli->json && it->out != O_TEMPFAIL)
 			print_json(cli, it);
@@ -910,6 +1020,7 @@ batch_flush(og_cli *cli, const fb_opts *o, batch *bt)
 		free(bt->paths[i]);
 		bt->paths[i] = NULL;
 		free(it->r);
+		free(it->slots);
 		free((char *)it->label);
 		memset(it, 0, sizeof(*it));
 	}

@@ -203,6 +203,41 @@ og unsub-mail --rcpt unsub@example.com <"$T/unsub2.eml" 2>"$T/log"
 is "unsub-mail without token: exits 0" "$?" 0
 like "unsub-mail without token: quarantined" "$(cat "$T/log")" "*quarantined*no token*"
 
+# one DSN, two failed recipients: each by its own class
+og optin two-a@example.org --stream news >/dev/null 2>&1
+og optin two-b@example.org --stream news >/dev/null 2>&1
+cat >"$T/two.eml" <<MSG
+From: MAILER-DAEMON@mx.example.com
+To: news@example.com
+Subject: Undelivered Mail Returned to Sender
+Message-Id: <two-1@mx.example.com>
+Content-Type: multipart/report; report-type=delivery-status; boundary="B2"
+
+--B2
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.example.com
+
+Final-Recipient: rfc822; two-a@example.org
+Action: failed
+Status: 5.1.1
+Diagnostic-Code: smtp; 550 5.1.1 User unknown
+
+Final-Recipient: rfc822; two-b@example.org
+Action: failed
+Status: 5.2.2
+Diagnostic-Code: smtp; 552 5.2.2 Mailbox full
+
+--B2--
+MSG
+og bounce <"$T/two.eml" 2>"$T/log"
+like "two recipients: the unknown one suppressed" "$(cat "$T/log")" "*to=<two-a@example.org> class=hard status=5.1.1 action=suppressed*"
+like "two recipients: the full one counted" "$(cat "$T/log")" "*to=<two-b@example.org> class=soft status=5.2.2 action=counted*"
+og status two-a@example.org --stream news >/dev/null 2>&1
+is "two recipients: first refused" "$?" 1
+og status two-b@example.org --stream news >/dev/null 2>&1
+is "two recipients: second still accepted" "$?" 0
+
 # the token in the subject, as some clients send it
 og optin u3@example.org --stream news >/dev/null 2>&1
 tok3=$(og token u3@example.org --stream news | sed -n 's/^token: //p')
