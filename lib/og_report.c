@@ -43,6 +43,7 @@
  */
 #include <ctype.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -2009,6 +2010,21 @@ og_report_parse(
 		out->kind = OG_RK_ARF;
 		out->format = "arf";
 		parse_arf(&c);
+		/* Duplicates are found by report id: a report without a
+		 * Message-ID gets one from what it reports. */
+		if (out->message_id[0] == '\0') {
+			uint64_t h = 1469598103934665603ULL;
+			const char *parts[] = {
+			    c.arf.data, out->orig_message_id};
+
+			for (size_t k = 0; k < 2; k++)
+				for (const char *p = parts[k]; p && *p; p++)
+					h = (h ^ (unsigned char)*p) *
+					    1099511628211ULL;
+			snprintf(out->message_id, sizeof(out->message_id),
+			    "<arf-%016llx@optgate.invalid>",
+			    (unsigned long long)h);
+		}
 		if (out->nrcpt == 0 && c.hm_rcpt[0] != '\0')
 			og_strlcpy(out->rcpt[out->nrcpt++].addr, c.hm_rcpt,
 			    sizeof(out->rcpt[0].addr));

@@ -94,10 +94,12 @@ typedef struct og_report {
 	int nrcpt;
 
 	/* The report itself. */
-	char message_id[OG_REPORT_FIELD_MAX + 1];
-	char from[OG_REPORT_FIELD_MAX + 1];    /* address only */
-	char to[OG_REPORT_FIELD_MAX + 1];      /* address only */
-	char subject[OG_REPORT_FIELD_MAX + 1]; /* decoded, UTF-8 */
+	char message_id[OG_REPORT_FIELD_MAX + 1]; /* a complaint without one
+	                                           * gets a digest of its
+	                                           * report fields */
+	char from[OG_REPORT_FIELD_MAX + 1];       /* address only */
+	char to[OG_REPORT_FIELD_MAX + 1];         /* address only */
+	char subject[OG_REPORT_FIELD_MAX + 1];    /* decoded, UTF-8 */
 	char reporting_mta[OG_REPORT_FIELD_MAX + 1];
 
 	/* The returned original, when the report carries it. */

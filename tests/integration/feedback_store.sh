@@ -158,6 +158,13 @@ n1=$(og -v status compl@example.org 2>/dev/null | wc -l)
 og fbl <"$T/arf1.eml" 2>"$T/log"
 like "same report again: duplicate" "$(cat "$T/log")" "*action=duplicate*"
 
+# a report without a Message-ID is still recognised the second time
+og optin noid@example.org --stream news >/dev/null 2>&1
+arf noid@example.org unused@fbl.example.net "https://x/u/y" | grep -v '^Message-Id:' >"$T/noid.eml"
+og fbl <"$T/noid.eml" 2>/dev/null
+og fbl <"$T/noid.eml" 2>"$T/log"
+like "report without Message-ID: duplicate the second time" "$(cat "$T/log")" "*to=<noid@example.org>*action=duplicate*"
+
 # redacted report: the token in List-Unsubscribe names the person
 tok=$(og token redacted@example.org --stream news | sed -n 's/^token: //p')
 arf "" report-2@fbl.example.net "https://unsub.example.com/u/$tok" >"$T/arf2.eml"
