@@ -234,6 +234,45 @@ first_addr(const char *v, char *out, size_t outsize)
 		(void)find_addr(v, strlen(v), 0, out, outsize, NULL, NULL);
 }
 
+const char *
+og_report_orig_header(
+    const og_report *r, const char *name, char *buf, size_t size)
+{
+	const char *s = r->orig_headers;
+	size_t n = strlen(name);
+
+	while (*s != '\0') {
+		const char *e = strchr(s, '\n');
+		size_t len = e != NULL ? (size_t)(e - s) : strlen(s);
+
+		if (len > n && s[n] == ':' && strncasecmp(s, name, n) == 0) {
+			og_buf b;
+			const char *p = s + n + 1;
+
+			og_buf_init(&b, size > 0 ? size - 1 : 0);
+			for (;;) {
+				const char *le = strchr(p, '\n');
+				size_t l =
+				    le != NULL ? (size_t)(le - p) : strlen(p);
+
+				(void)og_buf_add(&b, p, l);
+				if (le == NULL ||
+				    (le[1] != ' ' && le[1] != '\t'))
+					break;
+				p = le + 1;
+			}
+			copy_line(
+			    buf, size, b.data != NULL ? b.data : "", b.len);
+			og_buf_free(&b);
+			return buf;
+		}
+		if (e == NULL)
+			break;
+		s = e + 1;
+	}
+	return NULL;
+}
+
 /* ------------------------------------------------------------------ */
 /* Tokens                                                              */
 
@@ -847,6 +886,16 @@ orig_headers(parse_ctx *c, GMimeObject *o)
 	add_tokens_str(r, hdr(o, OG_TOKEN_HEADER));
 	add_tokens_str(r, hdr(o, "Return-Path"));
 	add_tokens_str(r, hdr(o, "List-Unsubscribe"));
+	og_strlcpy(r->orig_return_path, c->orig_return_path,
+	    sizeof(r->orig_return_path));
+	if (r->orig_headers[0] == '\0') {
+		char *h = g_mime_object_get_headers(o, NULL);
+
+		if (h != NULL) {
+			og_strlcpy(r->orig_headers, h, sizeof(r->orig_headers));
+			g_free(h);
+		}
+	}
 }
 
 /* Parse text as a header block with GMime; NULL when it is none. */

@@ -106,6 +106,8 @@ typedef struct og_report {
 	char orig_message_id[OG_REPORT_FIELD_MAX + 1];
 	char orig_to[OG_REPORT_FIELD_MAX + 1];   /* first address of To: */
 	char orig_from[OG_REPORT_FIELD_MAX + 1]; /* address only */
+	char orig_return_path[OG_REPORT_FIELD_MAX + 1]; /* address only */
+	char orig_headers[8192]; /* its header block, truncated */
 
 	/* Feedback report fields (RFC 5965) when kind is OG_RK_ARF. */
 	char feedback_type[64];
@@ -150,6 +152,13 @@ void og_report_add_tokens(og_report *out, const char *s, size_t len);
  */
 int og_report_classify(
     const char *status, int smtp_code, const char *diag, const char **reason);
+
+/*
+ * og_report_orig_header - first value of header name in the returned
+ * original (unfolded, at most size - 1 bytes into buf), or NULL.
+ */
+const char *og_report_orig_header(
+    const og_report *r, const char *name, char *buf, size_t size);
 
 /* "hard", "soft", "complaint", "ignore", "unknown". */
 const char *og_report_class_name(int class);

@@ -257,6 +257,44 @@ known_address(og_cli *cli, const char *key, int *err)
 	return found;
 }
 
+struct hdrctx {
+	const og_report *r;
+	char buf[1024];
+};
+
+static const char *
+orig_hdr(void *ctx, const char *name)
+{
+	struct hdrctx *h = ctx;
+
+	return og_report_orig_header(h->r, name, h->buf, sizeof(h->buf));
+}
+
+/*
+ * The stream of the returned original, when it is mail of ours: the
+ * configured stream rules applied to its headers and envelope sender
+ * (its Return-Path, the complaint's Original-Mail-From, or the address
+ * the report was sent to).  NULL when it is nobody's we know.
+ */
+static const og_stream *
+original_stream(og_cli *cli, const og_report *r)
+{
+	struct hdrctx h;
+	og_msginfo mi;
+
+	if (r->orig_headers[0] == '\0' && r->orig_return_path[0] == '\0' &&
+	    r->orig_mail_from[0] == '\0')
+		return NULL;
+	memset(&mi, 0, sizeof(mi));
+	h.r = r;
+	mi.sender = r->orig_return_path[0] ? r->orig_return_path
+	            : r->orig_mail_from[0] ? r->orig_mail_from
+	                                   : r->to;
+	mi.header = orig_hdr;
+	mi.header_ctx = &h;
+	return og_config_find_stream(cli->cfg, &mi);
+}
+
 typedef struct who {
 	og_addr addr; /* parsed recipient (when from an address) */
 	char key[OG_ADDR_MAX + 1];
@@ -705,9 +743,11 @@ decide_bounce_or_fbl(og_cli *cli, const fb_opts *o, item *it)
 		acted++;
 		if (res->addr[0] == '\0')
 			og_strlcpy(res->addr, w->display, sizeof(res->addr));
-		/* Without our token, only act on addresses we mail: a
-		 * report about anyone else is backscatter or forgery. */
-		if (!known_address(cli, w->key, &err)) {
+		/* Without our token, act on addresses we know, or on a
+		 * report whose returned original is mail of one of our
+		 * streams: anything else is backscatter or forgery. */
+		w->stream = original_stream(cli, r);
+		if (w->stream == NULL && !known_address(cli, w->key, &err)) {
 			if (err != 0) {
 				og_log_err(
 				    "store read failed: %s", og_strerror(err));

@@ -280,6 +280,14 @@ like "unknown address: ignored" "$(cat "$T/log")" "*action=ignored detail=unknow
 og status stranger@example.net >"$T/st" 2>&1
 like "unknown address: no record created" "$(cat "$T/st")" "*no record*"
 
+# no record, but the returned original is mail of one of our streams
+# (a transactional mail, say): the hard bounce is recorded
+dsn txn@example.net 5.1.1 "550 5.1.1 User unknown" "X-Optgate-Stream: news" >"$T/txn.eml"
+og bounce <"$T/txn.eml" 2>"$T/log"
+like "our stream's mail, no record: suppressed" "$(cat "$T/log")" "*to=<txn@example.net> class=hard*action=suppressed*"
+og status txn@example.net --stream news >/dev/null 2>&1
+is "our stream's mail, no record: refused afterwards" "$?" 1
+
 # store unwritable (gone): 75 so Postfix keeps the message and retries
 mv "$T/store" "$T/store.away"
 og bounce <"$T/hard.eml" 2>/dev/null
