@@ -401,7 +401,8 @@ static const char *const ph_user[] = {"user unknown", "unknown user",
     "unknown in", "rejected: user", "badrcptto", "no mailbox here",
     "sorry, no mailbox", "not exist", "was not found", "user reject",
     "destination addresses were unknown", "unknown e-mail address",
-    "said: 550 5.1.1", "recipient rejected", "invalid final delivery", NULL};
+    "said: 550 5.1.1", "recipient rejected", "invalid final delivery",
+    "address couldn't be found", "address not found", NULL};
 /* Phrases that name a missing mailbox whatever the status code says:
  * Microsoft's directory-based edge blocking, Exchange's resolver. */
 static const char *const ph_user_strong[] = {
@@ -429,6 +430,11 @@ static const char *const ph_host[] = {"host unknown", "unknown host",
     "domain name not found", "bad destination system", "unknown domain",
     "nxdomain", "unable to route", "no route to domain", "dns error",
     "domain is not", "illegal host", "domain is not reachable", NULL};
+/* A domain that does not resolve, even when the text adds "try again"
+ * (Outlook.com's "domain is not reachable ... check the domain and try
+ * again"). */
+static const char *const ph_host_strong[] = {"domain is not reachable",
+    "host or domain name not found", "no such domain", "nxdomain", NULL};
 /* The server itself says it may work later. */
 static const char *const ph_tempfail[] = {
     "try again", "try later", "please retry", NULL};
@@ -644,6 +650,8 @@ classify_x(const char *status, int smtp_code, const char *cmd, const char *diag,
 		RET("user-unknown", OG_RC_HARD);
 	if (strcmp(name, "sender-rejected") == 0 || match(diag, ph_sender))
 		RET("sender-rejected", OG_RC_SOFT);
+	if (match(diag, ph_host_strong))
+		RET("host-unknown", OG_RC_HARD);
 	if (match(diag, ph_tempfail))
 		RET("temporary", OG_RC_SOFT);
 	if (strcmp(name, "host-unknown") == 0 || match(diag, ph_host))
@@ -1460,7 +1468,8 @@ is_rcpt_marker(const char *line, size_t n)
 {
 	static const char *const marks[] = {"following recipient",
 	    "following address", "following destination",
-	    "did not reach the following", "could not be delivered to:",
+	    "did not reach the following",
+	    "could not be delivered to:", "wasn't delivered to",
 	    "was not delivered to:", "failed recipient", NULL};
 
 	for (const char *const *m = marks; *m != NULL; m++)
