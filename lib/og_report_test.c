@@ -352,6 +352,14 @@ static const struct ccase ccases[] = {
     {"host not found, try again is soft", "5.1.2",
         "Name service error for domain x: Host not found, try again",
         OG_RC_SOFT},
+    {"unreachable domain, try again: still unknown host", "5.5.0",
+        "554 The mail could not be delivered to the recipient because the "
+        "domain is not reachable. Please check the domain and try again",
+        OG_RC_HARD},
+    {"Gmail address not found", "",
+        "Address not found: your message wasn't delivered because the "
+        "address couldn't be found",
+        OG_RC_HARD},
     {"open relay refusal is hard", "5.7.1",
         "553 you are trying to use me as a relay", OG_RC_HARD},
     {"local delivery program failed is soft", "5.3.0", "X-Unix; 255",
