@@ -1052,10 +1052,6 @@ walk(parse_ctx *c, GMimeObject *o, int depth)
 /* ------------------------------------------------------------------ */
 /* Field blocks (RFC 3464, RFC 5965) through GMime's header parser     */
 
-struct fields {
-	GMimeObject *o;
-};
-
 /* Value of a field in a block parsed by GMime, or NULL. */
 static const char *
 field(GMimeObject *o, const char *name)

@@ -301,7 +301,6 @@ typedef struct who {
 	char display[OG_ADDR_MAX + 1];
 	const og_stream *stream; /* from the token, or NULL */
 	int by_token;
-	int forged; /* a token-shaped candidate failed */
 } who;
 
 /*
