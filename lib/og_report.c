@@ -3,7 +3,7 @@
  * mails (see og_report.h for the contract).
  *
  * Public: og_report_init, og_report_parse, og_report_add_tokens,
- * og_report_classify, og_report_class_name.
+ * og_report_classify, og_report_orig_header, og_report_class_name.
  *
  * How a message is read, in order of trust:
  *   1. GMime builds the MIME tree.  message/delivery-status and
@@ -21,7 +21,8 @@
  *      <addr>... User unknown" transcript; "RCPT TO:<addr>" followed by
  *      the reply), then any address that is not the sender's.
  *   4. Auto-replies (RFC 3834 Auto-Submitted, vacation headers and
- *      subjects) that are not failures are ignored.
+ *      subjects, challenge-response requests) and DMARC/TLS reports
+ *      that are not failures are ignored.
  * Classification follows the widely used Sisimai taxonomy of reasons:
  * the diagnostic's phrases (full mailbox, size, expiry, disabled account,
  * local mailer failure, unknown user, unknown host, relaying, blocks and
