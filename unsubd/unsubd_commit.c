@@ -158,7 +158,7 @@ committer(void *arg)
 		batch = last = q_head;
 		total = batch->n;
 		while (last->next != NULL &&
-		    total + last->next->n <= COMMIT_BATCH_MAX) {
+		       total + last->next->n <= COMMIT_BATCH_MAX) {
 			last = last->next;
 			total += last->n;
 		}
@@ -220,7 +220,7 @@ unsubd_commit_stop(void)
 	q_running = 0;
 	unsubd_commit_stats_get(&s);
 	og_log_info("commit statistics: batches=%llu jobs=%llu changes=%llu "
-		    "mean_batch=%.1f mean_commit_ms=%.2f max_commit_ms=%.2f",
+	            "mean_batch=%.1f mean_commit_ms=%.2f max_commit_ms=%.2f",
 	    (unsigned long long)s.batches, (unsigned long long)s.jobs,
 	    (unsigned long long)s.changes,
 	    s.batches ? (double)s.jobs / (double)s.batches : 0.0,

@@ -53,6 +53,7 @@ consent = optin
 description = Weekly newsletter
 brand.name = Loja Exemplo
 brand.color = #1b5e20
+brand.logo = /static/logo.png
 unsubscribe = $UD_URL/u/%t
 
 [stream offers]
@@ -68,6 +69,9 @@ match = header:X-Optgate-Stream=tips
 class = marketing
 consent = optin
 description = Tips and tricks
+brand.name = Tips <b>"&
+brand.color = #fff;background:url(//x)
+brand.logo = javascript:alert(1)
 unsubscribe = $UD_URL/u/%t
 
 [stream receipts]
