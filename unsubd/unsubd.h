@@ -26,7 +26,7 @@
 #include "og_store.h"
 
 #define UNSUBD_BODY_MAX 8192  /* request body cap (issue 8) */
-#define UNSUBD_FIELDS_MAX 128 /* form fields per body */
+#define UNSUBD_FIELDS_MAX 256 /* form fields per body */
 #define UNSUBD_UA_MAX 256     /* user agent kept as proof */
 
 /* Routes of the request path. */
