@@ -105,6 +105,7 @@ static const struct key keys[] = {
 	{"milter", "timeout", T_DUR, "300s", G(milter_timeout), 0, 1, DAY, NULL},
 	{"milter", "stream_header", T_STR, "X-Optgate-Stream", G(milter_stream_header), 0, 0, 0, NULL},
 	{"milter", "feedback_id_sender", T_STR, NULL, G(feedback_id_sender), 0, 0, 0, NULL},
+	{"milter", "policyd", T_BOOL, "no", G(milter_policyd), 0, 0, 0, NULL},
 	{"unsubd", "listen", T_MULTI, "127.0.0.1:8080", G(unsubd_listen), G(nunsubd_listen), 0, 0, NULL},
 	{"unsubd", "user", T_STR, NULL, G(unsubd_user), 0, 0, 0, NULL},
 	{"unsubd", "tls_cert", T_STR, NULL, G(unsubd_tls_cert), 0, 0, 0, NULL},

@@ -144,6 +144,8 @@ typedef struct og_config {
 	int64_t milter_timeout;
 	char *milter_stream_header;  /* internal header removed on delivery */
 	char *feedback_id_sender;
+	int milter_policyd;          /* optgate-policyd decides and counts
+				      * streams found without headers */
 
 	/* [unsubd] */
 	char *unsubd_listen[OG_MULTI_MAX];
