@@ -94,15 +94,17 @@ finish(unsubd_job *jobs)
 	unsubd_job *j, *next;
 	uint64_t n = 0;
 
+	/* Count first: done() wakes the waiter, who may read the stats. */
+	for (j = jobs; j != NULL; j = j->next)
+		n++;
+	pthread_mutex_lock(&q_lock);
+	q_stats.jobs += n;
+	pthread_mutex_unlock(&q_lock);
 	for (j = jobs; j != NULL; j = next) {
 		next = j->next; /* done() may free the job */
 		j->next = NULL;
 		j->done(j);
-		n++;
 	}
-	pthread_mutex_lock(&q_lock);
-	q_stats.jobs += n;
-	pthread_mutex_unlock(&q_lock);
 }
 
 static void
