@@ -144,6 +144,7 @@ typedef struct req {
 	snap *sn;
 	int route;
 	char tok[OG_TOKEN_MAX + 1];
+	char prefix[256]; /* path of [unsubd] base_url, for links */
 	og_buf body;
 	int too_big;
 	int state; /* 0 reading, 1 committing, 2 committed */
@@ -306,7 +307,7 @@ respond_short(req *r, unsigned code, const og_stream *st, int title, int text,
 
 	og_buf_init(&b, 0);
 	unsubd_page_short(
-	    &b, r->lang, st, title, text, arg, link ? r->tok : NULL);
+	    &b, r->lang, st, title, text, arg, r->prefix, link ? r->tok : NULL);
 	return respond(r->conn, code, &b, r->lang, NULL);
 }
 
@@ -551,6 +552,7 @@ render_page(req *r, unsigned code, const char *notice, int notice_error)
 	    masked, sizeof(masked));
 	p->lang = r->lang;
 	p->token = r->tok;
+	p->prefix = r->prefix;
 	p->masked = masked;
 	p->st = r->st;
 	p->csrf_time = og_time_now();
@@ -920,6 +922,8 @@ handler(void *cls, struct MHD_Connection *conn, const char *url,
 		*con_cls = r;
 		r->sn = snap_get();
 		r->conn = conn;
+		unsubd_base_path(
+		    r->sn->cfg->unsubd_base_url, r->prefix, sizeof(r->prefix));
 		ci = MHD_get_connection_info(
 		    conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 		if (ci != NULL)

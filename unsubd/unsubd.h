@@ -106,6 +106,13 @@ int unsubd_color_ok(const char *s);
 int unsubd_color_dark(const char *s);
 /* Whether a logo URL may be put into a page: https:// or /path. */
 int unsubd_url_ok(const char *s);
+/*
+ * unsubd_base_path - the path part of [unsubd] base_url, which prefixes
+ * the links of the pages when a proxy serves them under a path
+ * ("https://www.example.com/optout/" -> "/optout"); "" when base_url is
+ * NULL, has no path, or is not a plain http(s) URL.
+ */
+void unsubd_base_path(const char *base_url, char *out, size_t size);
 
 /* ---- group commit (unsubd_commit.c) ---- */
 
@@ -174,6 +181,7 @@ typedef struct unsubd_pref {
 typedef struct unsubd_page {
 	int lang;
 	const char *token;   /* base64url: safe in paths */
+	const char *prefix;  /* unsubd_base_path() of base_url */
 	const char *masked;  /* masked address */
 	const og_stream *st; /* the token's stream: branding */
 	unsubd_pref prefs[OG_ENTRIES_MAX + 8];
@@ -225,9 +233,9 @@ void unsubd_page_render(og_buf *b, const unsubd_page *p);
 /*
  * A short page: title and text (message keys), formatted with arg
  * (NULL: none), branded by st (NULL: neutral), with a link back to the
- * preference page when token is not NULL.
+ * preference page (under prefix) when token is not NULL.
  */
 void unsubd_page_short(og_buf *b, int lang, const og_stream *st, int title,
-    int text, const char *arg, const char *token);
+    int text, const char *arg, const char *prefix, const char *token);
 
 #endif

@@ -242,7 +242,7 @@ foot(og_buf *b)
 
 /* Language switcher: links to the same page in each language. */
 static void
-switcher(og_buf *b, int lang, const char *token)
+switcher(og_buf *b, int lang, const char *prefix, const char *token)
 {
 	int i;
 
@@ -251,9 +251,9 @@ switcher(og_buf *b, int lang, const char *token)
 	(void)og_buf_adds(b, "\">");
 	for (i = 0; i < UNSUBD_NLANG; i++) {
 		(void)og_buf_printf(b,
-		    "<a href=\"/u/%s?lang=%s\" lang=\"%s\" hreflang=\"%s\"%s>"
+		    "<a href=\"%s/u/%s?lang=%s\" lang=\"%s\" hreflang=\"%s\"%s>"
 		    "%s</a>",
-		    token, unsubd_lang_tag(i), unsubd_lang_tag(i),
+		    prefix, token, unsubd_lang_tag(i), unsubd_lang_tag(i),
 		    unsubd_lang_tag(i),
 		    i == lang ? " aria-current=\"page\"" : "", lang_names[i]);
 	}
@@ -321,7 +321,7 @@ unsubd_page_render(og_buf *b, const unsubd_page *p)
 	char ts[24];
 
 	head(b, p->lang, p->st, M_TITLE);
-	switcher(b, p->lang, p->token);
+	switcher(b, p->lang, p->prefix, p->token);
 	if (p->notice != NULL) {
 		(void)og_buf_printf(b, "<p class=\"notice%s\" role=\"%s\">",
 		    p->notice_error ? " error" : "",
@@ -336,8 +336,8 @@ unsubd_page_render(og_buf *b, const unsubd_page *p)
 	(void)og_buf_adds(b, "</p>\n");
 
 	/* The one button: the same POST a mailbox provider sends. */
-	(void)og_buf_printf(
-	    b, "<form method=\"post\" action=\"/u/%s\">\n", p->token);
+	(void)og_buf_printf(b, "<form method=\"post\" action=\"%s/u/%s\">\n",
+	    p->prefix, p->token);
 	hidden(b, "List-Unsubscribe", "One-Click");
 	hidden(b, "lang", unsubd_lang_tag(p->lang));
 	(void)og_buf_adds(
@@ -346,8 +346,9 @@ unsubd_page_render(og_buf *b, const unsubd_page *p)
 	(void)og_buf_adds(b, "</button>\n</form>\n");
 
 	/* The preference center. */
-	(void)og_buf_printf(
-	    b, "<form method=\"post\" action=\"/u/%s/prefs\">\n", p->token);
+	(void)og_buf_printf(b,
+	    "<form method=\"post\" action=\"%s/u/%s/prefs\">\n", p->prefix,
+	    p->token);
 	hidden(b, "csrf", p->csrf);
 	(void)snprintf(ts, sizeof(ts), "%lld", (long long)p->csrf_time);
 	hidden(b, "ts", ts);
@@ -386,7 +387,7 @@ unsubd_page_render(og_buf *b, const unsubd_page *p)
 
 void
 unsubd_page_short(og_buf *b, int lang, const og_stream *st, int title, int text,
-    const char *arg, const char *token)
+    const char *arg, const char *prefix, const char *token)
 {
 	head(b, lang, st, title);
 	(void)og_buf_adds(b, "<h1>");
@@ -395,8 +396,8 @@ unsubd_page_short(og_buf *b, int lang, const og_stream *st, int title, int text,
 	put_msg(b, lang, text, arg);
 	(void)og_buf_adds(b, "</p>\n");
 	if (token != NULL) {
-		(void)og_buf_printf(b, "<p><a href=\"/u/%s?lang=%s\">", token,
-		    unsubd_lang_tag(lang));
+		(void)og_buf_printf(b, "<p><a href=\"%s/u/%s?lang=%s\">",
+		    prefix, token, unsubd_lang_tag(lang));
 		put_msg(b, lang, M_MANAGE, NULL);
 		(void)og_buf_adds(b, "</a></p>\n");
 	}

@@ -435,3 +435,35 @@ unsubd_url_ok(const char *s)
 			return 0;
 	return 1;
 }
+
+void
+unsubd_base_path(const char *base_url, char *out, size_t size)
+{
+	const char *p, *slash;
+	size_t n;
+
+	if (size > 0)
+		out[0] = '\0';
+	if (base_url == NULL)
+		return;
+	if (strncmp(base_url, "https://", 8) == 0)
+		p = base_url + 8;
+	else if (strncmp(base_url, "http://", 7) == 0)
+		p = base_url + 7;
+	else
+		return;
+	slash = strchr(p, '/');
+	if (slash == NULL)
+		return;
+	n = strlen(slash);
+	while (n > 0 && slash[n - 1] == '/')
+		n--;
+	if (n == 0 || n >= size)
+		return;
+	/* Only plain path characters: it goes into attributes as is. */
+	if (strspn(slash, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	                  "0123456789-._~/") < n)
+		return;
+	memcpy(out, slash, n);
+	out[n] = '\0';
+}

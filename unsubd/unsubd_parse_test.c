@@ -248,6 +248,36 @@ test_html_color_url(void **state)
 }
 
 static void
+test_base_path(void **state)
+{
+	static const struct {
+		const char *in, *out;
+	} t[] = {
+	    {NULL, ""},
+	    {"", ""},
+	    {"https://unsub.example.com", ""},
+	    {"https://unsub.example.com/", ""},
+	    {"https://www.example.com/optout", "/optout"},
+	    {"https://www.example.com/optout/", "/optout"},
+	    {"http://x.example/a/b-c_d.e~f/", "/a/b-c_d.e~f"},
+	    {"https://x.example/a\"><script>", ""},
+	    {"https://x.example/a b", ""},
+	    {"ftp://x.example/a", ""},
+	    {"/relative", ""},
+	};
+	size_t i;
+	char out[128];
+
+	(void)state;
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		unsubd_base_path(t[i].in, out, sizeof(out));
+		if (strcmp(out, t[i].out) != 0)
+			fail_msg("%s: got '%s' want '%s'",
+			    t[i].in ? t[i].in : "(null)", out, t[i].out);
+	}
+}
+
+static void
 test_caps(void **state)
 {
 	og_cap week = {1, 7 * 86400}, odd = {3, 86400}, none = {0, 0};
@@ -273,6 +303,7 @@ main(void)
 	    cmocka_unit_test(test_lang),
 	    cmocka_unit_test(test_mask),
 	    cmocka_unit_test(test_html_color_url),
+	    cmocka_unit_test(test_base_path),
 	    cmocka_unit_test(test_caps),
 	};
 

@@ -45,6 +45,20 @@ while [ $i -lt 50 ]; do
 done
 like "SIGHUP reloads the config" "$(curl -s "$UD_URL/u/$TOK")" "*Marca Nova*"
 like "reload logged" "$(cat "$UD_DIR/log")" "*reloaded*"
+like "links are root paths without base_url" "$(curl -s "$UD_URL/u/$TOK")" \
+    "*action=\"/u/$TOK/prefs\"*"
+sed -i 's|^user = nobody|user = nobody\nbase_url = https://www.example.com/optout/|' "$CONF"
+kill -HUP $UD_PID
+i=0
+while [ $i -lt 50 ]; do
+	case "$(curl -s "$UD_URL/u/$TOK")" in *'"/optout/u/'*) break ;; esac
+	sleep 0.1
+	i=$((i + 1))
+done
+P=$(curl -s "$UD_URL/u/$TOK")
+like "base_url with a path prefixes the form actions" "$P" \
+    "*action=\"/optout/u/$TOK/prefs\"*"
+like "... and the language links" "$P" "*href=\"/optout/u/$TOK?lang=es\"*"
 
 # Keys: a new signing key is honoured after SIGHUP, the old one still is.
 "$BIN/optgate" keygen --id 2 >>"$UD_DIR/keys"
