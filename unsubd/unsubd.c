@@ -133,7 +133,6 @@ snap_load(const char *path)
 /* ---- process state ---- */
 
 static og_store *store;
-static unsigned char csrf_key[32];
 static volatile int stopping;
 
 /* ---- requests ---- */
@@ -357,21 +356,33 @@ open_token(req *r)
 	return NULL;
 }
 
-static void
-csrf_make(const char *tok, int64_t ts, char *out, size_t size)
+/*
+ * The form's protection: "KID.MAC", MAC = HMAC-SHA256 under a key derived
+ * from token key KID of "unsubd-csrf|TOKEN|TS", base64url.  Hosts sharing
+ * the keys file agree on it; a form stays valid while its key is in the
+ * file (and for CSRF_MAX_AGE).  0, or -1 when the key is gone.
+ */
+static int
+csrf_make(const og_keyring *kr, uint8_t kid, const char *tok, int64_t ts,
+    char *out, size_t size)
 {
-	unsigned char mac[32];
+	unsigned char key[32], mac[32];
 	unsigned int maclen = sizeof(mac);
 	char msg[OG_TOKEN_MAX + 64];
 	unsigned char b64[64];
 	int n, i;
 
+	if (kid == 0)
+		kid = og_keyring_signing_id(kr);
+	if (og_keyring_derive(kr, kid, "optgate-unsubd csrf v1", key) != 0)
+		return -1;
 	n = snprintf(
 	    msg, sizeof(msg), "unsubd-csrf|%s|%lld", tok, (long long)ts);
 	if (n < 0 || (size_t)n >= sizeof(msg))
 		n = 0;
-	HMAC(EVP_sha256(), csrf_key, sizeof(csrf_key), (unsigned char *)msg,
-	    (size_t)n, mac, &maclen);
+	HMAC(EVP_sha256(), key, sizeof(key), (unsigned char *)msg, (size_t)n,
+	    mac, &maclen);
+	OPENSSL_cleanse(key, sizeof(key));
 	n = EVP_EncodeBlock(b64, mac, (int)maclen);
 	/* base64url without padding: safe in a form value */
 	for (i = 0; i < n; i++) {
@@ -382,14 +393,17 @@ csrf_make(const char *tok, int64_t ts, char *out, size_t size)
 		else if (b64[i] == '=')
 			b64[i] = '\0';
 	}
-	og_strlcpy(out, (char *)b64, size);
+	(void)snprintf(out, size, "%u.%s", (unsigned)kid, (char *)b64);
+	return 0;
 }
 
 static int
-csrf_ok(const char *tok, const char *value, const char *ts_s)
+csrf_ok(const og_keyring *kr, const char *tok, const char *value,
+    const char *ts_s)
 {
-	char want[64];
-	uint64_t ts;
+	char want[80], kids[4];
+	const char *dot;
+	uint64_t ts, kid;
 	int64_t now = og_time_now();
 
 	if (value == NULL || ts_s == NULL ||
@@ -397,7 +411,16 @@ csrf_ok(const char *tok, const char *value, const char *ts_s)
 		return 0;
 	if ((int64_t)ts > now + 60 || now - (int64_t)ts > CSRF_MAX_AGE)
 		return 0;
-	csrf_make(tok, (int64_t)ts, want, sizeof(want));
+	dot = strchr(value, '.');
+	if (dot == NULL || dot == value || dot - value > 3)
+		return 0;
+	memcpy(kids, value, (size_t)(dot - value));
+	kids[dot - value] = '\0';
+	if (og_parse_u64(kids, 255, &kid) != 0 || kid == 0)
+		return 0;
+	if (csrf_make(kr, (uint8_t)kid, tok, (int64_t)ts, want,
+		sizeof(want)) != 0)
+		return 0;
 	if (strlen(value) != strlen(want))
 		return 0;
 	return CRYPTO_memcmp(value, want, strlen(want)) == 0;
@@ -556,7 +579,9 @@ render_page(req *r, unsigned code, const char *notice, int notice_error)
 	p->masked = masked;
 	p->st = r->st;
 	p->csrf_time = og_time_now();
-	csrf_make(r->tok, p->csrf_time, csrf, sizeof(csrf));
+	if (csrf_make(r->sn->kr, 0, r->tok, p->csrf_time, csrf,
+		sizeof(csrf)) != 0)
+		csrf[0] = '\0'; /* not reached: the keyring has a signing key */
 	p->csrf = csrf;
 	p->notice = notice;
 	p->notice_error = notice_error;
@@ -847,7 +872,7 @@ post_done(req *r)
 		return respond_short(r, MHD_HTTP_BAD_REQUEST, r->st, M_ERROR,
 		    M_EXPIRED, NULL, 1);
 	}
-	if (!csrf_ok(r->tok, unsubd_form_get(&f, "csrf"),
+	if (!csrf_ok(r->sn->kr, r->tok, unsubd_form_get(&f, "csrf"),
 	        unsubd_form_get(&f, "ts"))) {
 		unsubd_form_free(&f);
 		og_log_info("NOQUEUE: optgate: reject: stream=%s, client=[%s], "
@@ -1274,11 +1299,6 @@ main(int argc, char **argv)
 	if (rc != 0)
 		og_log_fatal("store %s: %s", cfg->store_path,
 		    err[0] != '\0' ? err : og_strerror(rc));
-	/* The form key: from the store's secret, stable across restarts. */
-	rc = og_store_hash(store, "optgate-unsubd csrf v1", csrf_key);
-	if (rc != 0)
-		og_log_fatal("store secret: %s", og_strerror(rc));
-
 	/* Signals are taken by sigwait in this thread only. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGHUP);
@@ -1359,7 +1379,6 @@ main(int argc, char **argv)
 	unsubd_rate_reset();
 	og_store_close(store);
 	snap_put(cur_snap);
-	OPENSSL_cleanse(csrf_key, sizeof(csrf_key));
 	free(cert);
 	if (key != NULL) {
 		OPENSSL_cleanse(key, strlen(key));

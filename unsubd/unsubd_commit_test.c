@@ -15,6 +15,7 @@
 
 #include "og_err.h"
 #include "og_store.h"
+#include "og_token.h"
 #include "unsubd.h"
 
 #define NTHREADS 8
@@ -209,6 +210,39 @@ test_rate(void **state)
 	unsubd_rate_reset();
 }
 
+/* og_keyring_derive (added to og_token for the form protection). */
+static void
+test_keyring_derive(void **state)
+{
+	og_keyring *kr1, *kr2;
+	char err[256];
+	unsigned char a[32], b[32], c[32], d[32];
+
+	(void)state;
+	assert_int_equal(
+	    og_keyring_parse("1 AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n"
+	                     "2 BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBA\n",
+	        &kr1, err, sizeof(err)),
+	    0);
+	assert_int_equal(
+	    og_keyring_parse("2 BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBA\n",
+	        &kr2, err, sizeof(err)),
+	    0);
+	assert_int_equal(og_keyring_derive(kr1, 0, "x", a), 0);
+	assert_int_equal(og_keyring_derive(kr1, 2, "x", b), 0);
+	/* 0 means the signing (last) key; another host with it agrees. */
+	assert_memory_equal(a, b, 32);
+	assert_int_equal(og_keyring_derive(kr2, 2, "x", c), 0);
+	assert_memory_equal(a, c, 32);
+	assert_int_equal(og_keyring_derive(kr1, 1, "x", d), 0);
+	assert_memory_not_equal(a, d, 32);
+	assert_int_equal(og_keyring_derive(kr1, 2, "y", d), 0);
+	assert_memory_not_equal(a, d, 32);
+	assert_int_equal(og_keyring_derive(kr2, 1, "x", d), OG_ENOKEY);
+	og_keyring_free(kr1);
+	og_keyring_free(kr2);
+}
+
 int
 main(void)
 {
@@ -217,6 +251,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 	        test_bad_job_isolated, setup, teardown),
 	    cmocka_unit_test(test_rate),
+	    cmocka_unit_test(test_keyring_derive),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -61,6 +61,10 @@ like "base_url with a path prefixes the form actions" "$P" \
 like "... and the language links" "$P" "*href=\"/optout/u/$TOK?lang=es\"*"
 
 # Keys: a new signing key is honoured after SIGHUP, the old one still is.
+FORM=$(curl -s "$UD_URL/u/$TOK")
+CSRF=$(printf '%s' "$FORM" | sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p')
+TS=$(printf '%s' "$FORM" | sed -n 's/.*name="ts" value="\([^"]*\)".*/\1/p')
+like "the form is protected under key 1" "$CSRF" "1.*"
 "$BIN/optgate" keygen --id 2 >>"$UD_DIR/keys"
 NEW=$(ud_token $A tips)
 is "token of a key not loaded yet: 400" "$(ud_code GET "$UD_URL/u/$NEW")" 400
@@ -72,6 +76,10 @@ while [ $i -lt 50 ] && [ "$(ud_code GET "$UD_URL/u/$NEW")" != 200 ]; do
 done
 is "after SIGHUP the new key verifies" "$(ud_code GET "$UD_URL/u/$NEW")" 200
 is "the old key still verifies" "$(ud_code GET "$UD_URL/u/$TOK")" 200
+is "a form from before the rotation is still accepted" \
+    "$(ud_code POST "$UD_URL/u/$TOK/prefs" -d "csrf=$CSRF&ts=$TS&s=news&action=save")" 200
+like "new forms are protected under the new key" "$(curl -s "$UD_URL/u/$TOK")" \
+    '*name="csrf" value="2.*'
 
 # A broken config on reload: keep serving with the running one.
 echo "this is not ini" >>"$CONF"
