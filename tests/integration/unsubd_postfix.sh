@@ -116,6 +116,30 @@ ok "refused within 1 s of the 200 (${MS:-?} ms)" test "${MS:-99999}" -lt 1000
 msg 3
 like "and every later one" "$(pf_send news@example.com $A "$UD_DIR/msg3")" \
     "*DATA 550 5.7.1*"
+# "Fewer mails": one a week, chosen on the page, then two newsletters.
+B=leitora@example.com.br
+ud_optin $B news
+TB=$(ud_token $B news)
+P=$($UD_CURL "https://unsub.example.com:25402/u/$TB")
+CSRF=$(printf '%s' "$P" | sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p')
+TS=$(printf '%s' "$P" | sed -n 's/.*name="ts" value="\([^"]*\)".*/\1/p')
+is "choosing one a week on the page" "$($UD_CURL -o /dev/null -w '%{http_code}' \
+    -d "csrf=$CSRF&ts=$TS&s=news&c.news=1%2F7d&action=save" \
+    "https://unsub.example.com:25402/u/$TB/prefs")" 200
+mb() {
+	{
+		printf 'From: Loja <news@example.com>\r\nTo: <%s>\r\n' $B
+		printf 'Subject: Semana %s\r\nMessage-ID: <b%s.%s@example.com>\r\n' \
+		    "$1" "$1" "$$"
+		printf 'X-Optgate-Stream: news\r\n\r\nOla.\r\n'
+	} >"$UD_DIR/mb$1"
+}
+mb 1
+like "first newsletter of the week accepted" \
+    "$(pf_send news@example.com $B "$UD_DIR/mb1")" "*DATA 250*"
+mb 2
+like "second one that week refused by the person's own cap" \
+    "$(pf_send news@example.com $B "$UD_DIR/mb2")" "*DATA 550*"
 like "Postfix logged the refusal" "$(pf_log)" "*milter-reject*"
 like "optgate-unsubd logged the click with the client's address" \
     "$(cat "$UD_DIR/log")" "*unsubscribe: to=<a\*\*\*\*\*e@example.com.br>*client=\[127.0.0.9\]*"
