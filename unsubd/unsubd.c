@@ -23,8 +23,13 @@
  * SECURITY: sockets are bound and TLS files read as root, then the
  * process drops to [unsubd] user before it opens the store or reads any
  * request.  A token's text is never logged, and addresses are logged
- * masked unless [log] log_full_address.  Pages reveal nothing about an
- * address to whoever holds a bad token.
+ * masked unless [log] full_address.  Pages reveal nothing about an
+ * address to whoever holds a bad token.  The preference form carries an
+ * HMAC of token and time under a key derived from the token keyring (no
+ * cookies); client addresses come from X-Real-IP/X-Forwarded-For only
+ * when the peer is an [unsubd] trusted_proxy.  Valid one-click POSTs are
+ * exempt from the rate limit (providers send everyone's from a few
+ * addresses); bad tokens count.
  *
  * LIMITS: body UNSUBD_BODY_MAX; header memory per connection
  * HEADER_MEMORY; [unsubd] max_connections, timeout (absolute, per
