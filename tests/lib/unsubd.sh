@@ -90,13 +90,20 @@ ud_start() {
 	"$BIN/optgate-unsubd" -c "$CONF" -f "$@" >>"$UD_DIR/log" 2>&1 &
 	UD_PID=$!
 	UD_PIDS="$UD_PIDS $UD_PID"
-	# Poll until it answers (at most 10 s: ASan start-up is slower).
+	# Poll until this daemon says it serves (not some other process on
+	# the port: then it exits with "cannot listen"), at most 10 s.
 	_i=0
 	while [ $_i -lt 100 ]; do
-		if curl -s -o /dev/null --max-time 1 "$UD_URL/healthz"; then
+		if [ "$(grep -c "optgate-unsubd\[$UD_PID\]: started:" \
+		    "$UD_DIR/log")" -gt 0 ] &&
+		    curl -s -o /dev/null --max-time 1 "$UD_URL/healthz"; then
 			return 0
 		fi
-		kill -0 "$UD_PID" 2>/dev/null || return 1
+		if ! kill -0 "$UD_PID" 2>/dev/null; then
+			echo "# optgate-unsubd did not start:"
+			tail -3 "$UD_DIR/log" | sed 's/^/#   /'
+			return 1
+		fi
 		sleep 0.1
 		_i=$((_i + 1))
 	done
