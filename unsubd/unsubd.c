@@ -1341,6 +1341,9 @@ main(int argc, char **argv)
 			og_log_fatal("cannot start the HTTP server on %s",
 			    cfg->unsubd_listen[i]);
 	}
+	for (i = 1; i < nl; i++)
+		og_log_info("also listening on %s%s", cfg->unsubd_listen[i],
+		    tls ? " (TLS)" : "");
 	og_log_info("started: listen=%s%s, threads=%u, max_connections=%d, "
 	            "timeout=%llds, rate_limit=%d/min, scope=%s",
 	    cfg->unsubd_listen[0], tls ? " (TLS)" : "", threads,

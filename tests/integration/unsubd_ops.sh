@@ -10,7 +10,8 @@ like "-V prints the version" "$("$BIN/optgate-unsubd" -V)" "optgate-unsubd *"
 "$BIN/optgate-unsubd" -x >/dev/null 2>&1
 is "bad option: usage, exit 2" "$?" 2
 
-ud_setup 18084 "user = nobody" || { fail "setup"; done_testing; exit 1; }
+ud_setup 18084 "user = nobody
+listen = [::1]:18097" || { fail "setup"; done_testing; exit 1; }
 cp "$CONF" "$UD_DIR/good.conf"
 printf '[unsubd]\nlisten = 127.0.0.1:18084\nno_such_key = 1\n' >"$UD_DIR/bad.conf"
 ERR=$("$BIN/optgate-unsubd" -c "$UD_DIR/bad.conf" -f 2>&1)
@@ -28,6 +29,8 @@ ok "daemon starts as root" ud_start
 is "it runs as nobody" "$(awk '/^Uid:/ {print $2 $3 $4 $5}' /proc/$UD_PID/status)" \
     65534655346553465534
 is "no supplementary groups" "$(awk '/^Groups:/ {print $2}' /proc/$UD_PID/status)" ""
+is "second listen line: IPv6 loopback" \
+    "$(curl -s -g --max-time 5 'http://[::1]:18097/healthz')" ok
 TOK=$(ud_token $A news)
 is "one-click as nobody 200" "$(ud_code POST "$UD_URL/u/$TOK" \
     -d List-Unsubscribe=One-Click)" 200
