@@ -403,8 +403,8 @@ csrf_make(const og_keyring *kr, uint8_t kid, const char *tok, int64_t ts,
 }
 
 static int
-csrf_ok(const og_keyring *kr, const char *tok, const char *value,
-    const char *ts_s)
+csrf_ok(
+    const og_keyring *kr, const char *tok, const char *value, const char *ts_s)
 {
 	char want[80], kids[4];
 	const char *dot;
@@ -423,8 +423,8 @@ csrf_ok(const og_keyring *kr, const char *tok, const char *value,
 	kids[dot - value] = '\0';
 	if (og_parse_u64(kids, 255, &kid) != 0 || kid == 0)
 		return 0;
-	if (csrf_make(kr, (uint8_t)kid, tok, (int64_t)ts, want,
-		sizeof(want)) != 0)
+	if (csrf_make(kr, (uint8_t)kid, tok, (int64_t)ts, want, sizeof(want)) !=
+	    0)
 		return 0;
 	if (strlen(value) != strlen(want))
 		return 0;
@@ -584,8 +584,8 @@ render_page(req *r, unsigned code, const char *notice, int notice_error)
 	p->masked = masked;
 	p->st = r->st;
 	p->csrf_time = og_time_now();
-	if (csrf_make(r->sn->kr, 0, r->tok, p->csrf_time, csrf,
-		sizeof(csrf)) != 0)
+	if (csrf_make(r->sn->kr, 0, r->tok, p->csrf_time, csrf, sizeof(csrf)) !=
+	    0)
 		csrf[0] = '\0'; /* not reached: the keyring has a signing key */
 	p->csrf = csrf;
 	p->notice = notice;

@@ -11,20 +11,20 @@
 trap ud_cleanup EXIT INT TERM
 
 ud_setup 18086 || { fail "setup"; 
-# SIGTERM in the middle of 300 concurrent one-clicks: a clean, quick exit,
+# SIGTERM in the middle of 150 concurrent one-clicks: a clean, quick exit,
 # and every POST that got its 200 is in the store (the rest were told to
 # come back: 503, or never answered).
 ok "daemon restarts" ud_start
 : >"$UD_DIR/paths"
-for i in $(seq 1 300); do
+for i in $(seq 1 150); do
 	echo "/u/$(ud_token "term-$i@example.com" news)" >>"$UD_DIR/paths"
 done
 BURST_LOG=$UD_DIR/burst.log python3 "$TOP/tests/lib/unsubd_clients.py" \
-    burst $UD_PORT 300 POST "$UD_DIR/paths" >/dev/null &
+    burst $UD_PORT 150 POST "$UD_DIR/paths" >/dev/null &
 BP=$!
 UD_PIDS="$UD_PIDS $BP"
 i=0
-while [ $i -lt 200 ] && [ "$(grep -c 'unsubscribe: to=<t' "$UD_DIR/log")" -lt 30 ]; do
+while [ $i -lt 200 ] && [ "$(grep -c 'unsubscribe: to=<t' "$UD_DIR/log")" -lt 20 ]; do
 	sleep 0.02
 	i=$((i + 1))
 done
@@ -91,20 +91,20 @@ for i in $(seq 1 40); do
 done
 is "after kill -9: every acknowledged opt-out is in the store" "$bad" 0
 
-# SIGTERM in the middle of 300 concurrent one-clicks: a clean, quick exit,
+# SIGTERM in the middle of 150 concurrent one-clicks: a clean, quick exit,
 # and every POST that got its 200 is in the store (the rest were told to
 # come back: 503, or never answered).
 ok "daemon restarts" ud_start
 : >"$UD_DIR/paths"
-for i in $(seq 1 300); do
+for i in $(seq 1 150); do
 	echo "/u/$(ud_token "term-$i@example.com" news)" >>"$UD_DIR/paths"
 done
 BURST_LOG=$UD_DIR/burst.log python3 "$TOP/tests/lib/unsubd_clients.py" \
-    burst $UD_PORT 300 POST "$UD_DIR/paths" >/dev/null &
+    burst $UD_PORT 150 POST "$UD_DIR/paths" >/dev/null &
 BP=$!
 UD_PIDS="$UD_PIDS $BP"
 i=0
-while [ $i -lt 200 ] && [ "$(grep -c 'unsubscribe: to=<t' "$UD_DIR/log")" -lt 30 ]; do
+while [ $i -lt 200 ] && [ "$(grep -c 'unsubscribe: to=<t' "$UD_DIR/log")" -lt 20 ]; do
 	sleep 0.02
 	i=$((i + 1))
 done
