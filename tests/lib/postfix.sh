@@ -249,10 +249,12 @@ pf_start() {
 		fi
 	done
 	# smtp-sink writes its dump files as the postfix user.
-	_pf_dump="-d $PF_SINKDIR/%Y%m%d%H%M%S."
+	# (no word splitting of the path: callers may have changed IFS to
+	# split PF_SINK_OPTS)
+	_pf_dump="$PF_SINKDIR/%Y%m%d%H%M%S."
 	[ "${PF_SINK_DUMP:-1}" = 0 ] && _pf_dump=
 	smtp-sink -u postfix -4 -h sink.optgate.test -m 400 \
-	    $_pf_dump $PF_SINK_OPTS \
+	    ${_pf_dump:+-d} ${_pf_dump:+"$_pf_dump"} $PF_SINK_OPTS \
 	    "127.0.0.1:$PF_SINKPORT" 256 >"$PF_DIR/sink.log" 2>&1 &
 	PF_SINK_PID=$!
 	if ! _pf_wait_port "$PF_SINKPORT"; then
