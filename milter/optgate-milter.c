@@ -571,6 +571,35 @@ mg_refuse_rcpt(SMFICTX *ctx, const og_verdict *v)
 	return SMFIS_REJECT;
 }
 
+/*
+ * Whether this config can refuse a recipient at RCPT: a stream with an
+ * envelope rule that no header-rule stream precedes (mg_env_final), and
+ * not left to optgate-policyd.  When it cannot, the milter negotiates
+ * "no reply" for RCPT and saves the MTA a round trip per recipient.
+ */
+static int
+mg_cfg_rcpt_answers(const og_config *cfg)
+{
+	int i, j, env, hdr;
+
+	if (cfg->milter_policyd)
+		return 0;
+	for (i = 0; i < cfg->nstreams; i++) {
+		env = hdr = 0;
+		for (j = 0; j < cfg->streams[i].nmatch; j++) {
+			if (cfg->streams[i].match[j].kind == OG_MATCH_HEADER)
+				hdr = 1;
+			else
+				env = 1;
+		}
+		if (env)
+			return 1;
+		if (hdr)
+			return 0;
+	}
+	return 0;
+}
+
 /* ---------------------------------------------------------------- */
 /* Callbacks                                                         */
 
@@ -602,8 +631,16 @@ mlfi_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	*pf1 = (f1 & skip) | (f1 & noreply);
 	*pf2 = 0;
 	*pf3 = 0;
-	/* Connection state starts here: it must know what needs no reply. */
+	/*
+	 * Connection state starts here: it must know what needs no reply,
+	 * and RCPT needs none when this config never refuses there.
+	 */
 	c = og_xcalloc(1, sizeof(*c));
+	c->snap = mg_snap_get();
+	if (!mg_cfg_rcpt_answers(c->snap->cfg) && (f1 & SMFIP_NR_RCPT)) {
+		*pf1 |= SMFIP_NR_RCPT;
+		noreply |= SMFIP_NR_RCPT;
+	}
 	c->nr = *pf1 & noreply;
 	smfi_setpriv(ctx, c);
 	/* Ask only for the macros used; Postfix then sends no others. */
@@ -663,7 +700,8 @@ mg_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
 
 	if (c == NULL) /* an MTA that does not negotiate */
 		c = og_xcalloc(1, sizeof(*c));
-	c->snap = mg_snap_get();
+	if (c->snap == NULL)
+		c->snap = mg_snap_get();
 	og_strlcpy(c->client_name, hostname ? hostname : "unknown",
 	    sizeof(c->client_name));
 	if ((a = mg_macro(ctx, "{client_addr}")) != NULL)
@@ -715,7 +753,7 @@ mlfi_envfrom(SMFICTX *ctx, char **argv)
 }
 
 static sfsistat
-mlfi_envrcpt(SMFICTX *ctx, char **argv)
+mg_envrcpt(SMFICTX *ctx, char **argv)
 {
 	mg_conn *c = smfi_getpriv(ctx);
 	mg_msg *m;
@@ -732,10 +770,11 @@ mlfi_envrcpt(SMFICTX *ctx, char **argv)
 	if (m->nrcpt >= MG_RCPT_MAX) {
 		/*
 		 * Postfix and Sendmail send the rest in a new transaction.
-		 * sendmail(1) mail may not be refused here: it is refused
-		 * at end of message if it is stream mail.
+		 * sendmail(1) mail may not be refused here, nor can we
+		 * answer without RCPT replies: stream mail is then refused
+		 * at end of message.
 		 */
-		if (c->non_smtpd) {
+		if (c->non_smtpd || (c->nr & SMFIP_NR_RCPT)) {
 			m->overflow = 1;
 			return SMFIS_CONTINUE;
 		}
@@ -796,6 +835,12 @@ mlfi_envrcpt(SMFICTX *ctx, char **argv)
 	free(r->given);
 	free(r->addr);
 	return mg_refuse_rcpt(ctx, &v);
+}
+
+static sfsistat
+mlfi_envrcpt(SMFICTX *ctx, char **argv)
+{
+	return mg_nr(ctx, SMFIP_NR_RCPT, mg_envrcpt(ctx, argv));
 }
 
 static sfsistat

@@ -11,4 +11,6 @@ check(mt.test_option(conn, SMFIP_NOBODY), "body not skipped")
 check(mt.test_option(conn, SMFIP_NOHELO), "HELO not skipped")
 check(not mt.test_option(conn, SMFIP_NOHDRS), "headers skipped")
 check(not mt.test_option(conn, SMFIP_NORCPT), "RCPT skipped")
+check(not mt.test_option(conn, SMFIP_NR_RCPT),
+    "RCPT without replies although this config refuses at RCPT")
 mt.disconnect(conn)

@@ -24,3 +24,18 @@ check(mg_rcpt(conn, "<out@example.com>") == SMFIR_CONTINUE, "rcpt")
 mg_headers(conn, std_headers({{"X-Optgate-Stream", "newsletter"}}))
 check(mg_eom(conn) == SMFIR_REPLYCODE, "header stream not decided by the milter")
 mt.disconnect(conn)
+
+-- This config never refuses at RCPT (policyd does), so RCPT needs no
+-- reply; past 1,000 recipients the stream message is refused at end of
+-- message instead of at RCPT.
+conn = mg_connect()
+check(mt.test_option(conn, SMFIP_NR_RCPT), "RCPT replies not turned off")
+mg_mail(conn, "<alerts@example.com>", "4QOVER0002")
+for i = 1, 1001 do
+	check(mg_rcpt(conn, string.format("<user%04d@example.org>", i)) ==
+	    SMFIR_CONTINUE, "rcpt " .. i)
+end
+mg_headers(conn, std_headers({{"X-Optgate-Stream", "alerts"}}))
+check(mg_eom(conn) == SMFIR_REPLYCODE,
+    "message over the limit not refused at end of message")
+mt.disconnect(conn)
