@@ -221,7 +221,7 @@ done
 if [ "${BENCH_PERF:-0}" = 1 ]; then
 	kill -INT "$PERFPID"
 	wait "$PERFPID"
-	perf report -i "$D/perf.data" --no-children --stdio -g none --sort sym 2>/dev/null |
+	perf report -i "$D/perf.data" --no-children --stdio -g none --sort dso,sym 2>/dev/null |
 	    grep -v '^$' | head -60 >"${BENCH_PERF_OUT:-/tmp/og-milter-perf.txt}"
 fi
 median() {
