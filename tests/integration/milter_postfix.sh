@@ -112,6 +112,37 @@ is "List-Unsubscribe folded: https first, mailto on its continuation line" \
 ok "Feedback-ID added" grep -q '^Feedback-ID: newsletter:nov:example' "$f"
 pf_sink_clear
 
+# --- SMTPUTF8: a UTF-8 local part and an IDN domain ------------------
+out=$(python3 - <<'PY' 2>&1
+import smtplib
+msg = ("From: <news@example.com>\r\nTo: <jos\u00e9@example.com>\r\n"
+       "Subject: utf8\r\nX-Optgate-Stream: newsletter\r\n\r\nhi\r\n")
+s = smtplib.SMTP("127.0.0.1", 25200, timeout=30)
+s.ehlo("client.optgate.test")
+for rcpt in ("jos\u00e9@example.com", "kunde@b\u00fccher.example"):
+    try:
+        s.sendmail("news@example.com", [rcpt], msg.encode("utf-8"),
+                   mail_options=["SMTPUTF8"])
+        print("accepted", rcpt)
+    except smtplib.SMTPException as e:
+        print("refused", rcpt, e)
+s.quit()
+PY
+)
+eacute=$(printf '\303\251')
+uuml=$(printf '\303\274')
+like "SMTPUTF8: UTF-8 local part with consent accepted" "$out" \
+    "*accepted jos$eacute@example.com*"
+like "SMTPUTF8: IDN domain (U-labels) matches its A-label record" "$out" \
+    "*accepted kunde@b${uuml}cher.example*"
+# (the log escapes non-ASCII bytes as \xHH)
+like "SMTPUTF8: the milter decided the UTF-8 recipient by its record" \
+    "$(mg_log)" "*to=<jos?xc3?xa9@example.com>*stream=newsletter, action=accept*"
+# (smtp-sink offers no SMTPUTF8, so Postfix bounces these on delivery.)
+pf_wait_queue_empty 20
+sleep 0.3
+pf_sink_clear
+
 # --- transactional: refused recipient removed, others delivered -----
 msg "$MG_DIR/m4" ok@example.com alerts
 out=$(pf_send alerts@example.com \
