@@ -27,3 +27,7 @@ UNIT_BINS += $(BUILD)/test/milter/mg-tokdecode
 $(BUILD)/test/milter/mg-tokdecode: $(BUILD)/milter/mg_tokdecode.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(OG_LDFLAGS) -o $@ $^ $(LIBS)
+
+# libFuzzer target for the header text the milter takes from the MTA.
+FUZZ_OBJS_milter_hdr_fuzz := milter/mg_hdr.c
+FUZZ_CFLAGS_milter_hdr_fuzz := -Imilter
