@@ -611,8 +611,12 @@ mlfi_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	mg_conn *c;
 	unsigned long want =
 	    SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_DELRCPT | SMFIF_CHGFROM;
-	unsigned long skip =
-	    SMFIP_NOHELO | SMFIP_NOBODY | SMFIP_NOUNKNOWN | SMFIP_NODATA;
+	/*
+	 * No end-of-header event either: the stream is found at end of
+	 * message, from the headers kept on the way.
+	 */
+	unsigned long skip = SMFIP_NOHELO | SMFIP_NOBODY | SMFIP_NOUNKNOWN |
+	                     SMFIP_NODATA | SMFIP_NOEOH;
 	/*
 	 * "No reply" for the events that always continue saves a round trip
 	 * each.  Over TCP the MTA then writes small packets back to back;
@@ -651,7 +655,6 @@ mlfi_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 		    "{daemon_addr} j _");
 		(void)smfi_setsymlist(ctx, SMFIM_ENVFROM, "i {auth_authen}");
 		(void)smfi_setsymlist(ctx, SMFIM_ENVRCPT, "i");
-		(void)smfi_setsymlist(ctx, SMFIM_EOH, "i");
 		(void)smfi_setsymlist(ctx, SMFIM_EOM, "i");
 	}
 	return SMFIS_CONTINUE;
@@ -1042,6 +1045,9 @@ mlfi_eom(SMFICTX *ctx)
 	memset(&first_refusal, 0, sizeof(first_refusal));
 	cfg = c->snap->cfg;
 	m = &c->msg;
+	/* (SMFIP_NOEOH: an MTA that still sends end of header found it.) */
+	if (m->st == NULL)
+		m->st = mg_find(c, 1);
 	st = m->st;
 
 	if (m->n_stream_hdr > 0 &&
