@@ -39,6 +39,24 @@ static const struct cmd {
 	    "and URLs"},
 	{"config", cmd_config, "config check               validate the "
 	    "configuration"},
+	{"import", cmd_import, "import FILE|- [--rejects F] [--warnings F] "
+	    "[--source T]  CSV of consent"},
+	{"audit", cmd_audit, "audit ADDR                 the address's whole "
+	    "history, oldest first"},
+	{"export", cmd_export, "export [--stream S] [--state LIST] "
+	    "[--hashed KEYFILE]  CSV of addresses"},
+	{"import-hashed", cmd_import_hashed, "import-hashed FILE --partner P "
+	    "--key KEYFILE [--replace]  partner's hashed list"},
+	{"erase", cmd_erase, "erase ADDR [--note REF]    right to erasure "
+	    "(keeps a keyed hash)"},
+	{"stats", cmd_stats, "stats                      counts, store use, "
+	    "events per day, complaint rates"},
+	{"backup", cmd_backup, "backup DEST                consistent "
+	    "compacted copy (daemons may run)"},
+	{"verify", cmd_verify, "verify [PATH]              check a store or "
+	    "a backup (exit 1: problems)"},
+	{"expire", cmd_expire, "expire [--keep DURATION]   drop expired "
+	    "suppressions and counters (cron)"},
 };
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
 
@@ -62,7 +80,8 @@ help(FILE *fp)
 	    "  3   store cannot be opened (missing, damaged, newer schema)\n"
 	    "  4   store write failed (map full, I/O error)\n"
 	    "  5   other system error (keys file, files)\n"
-	    "  75  temporary failure (pipe commands: Postfix retries)\n",
+	    "  75  temporary failure (pipe commands: Postfix retries)\n"
+	    "  130 import interrupted (run the same import again)\n",
 	    OG_CONFIG_DEFAULT);
 }
 
