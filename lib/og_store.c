@@ -1200,6 +1200,28 @@ liftable_optout(const og_record *rec, int scope, const char *name)
 }
 
 struct wctx;
+/*
+ * Is there an opt-out an opt-in of (scope, name) could lift that is
+ * newer than the entry's time but older than now?  Then a repeated
+ * opt-in is news: it renews the entry's time (and lifts the opt-out).
+ */
+static int
+optout_between(const og_record *rec, int scope, const char *name,
+    int64_t since, int64_t now)
+{
+	int i;
+
+	for (i = 0; i < rec->nentries; i++) {
+		const og_entry *e = &rec->entries[i];
+
+		if (e->state == OG_ST_OPTOUT && e->time >= since &&
+		    e->time < now && (e->scope < scope || (e->scope == scope &&
+		    strcmp(e->name, name) == 0)))
+			return 1;
+	}
+	return 0;
+}
+
 static int erased_hash_exists(og_store *st, struct wctx *w,
     const char *key);
 
@@ -1291,8 +1313,10 @@ apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 		    OG_ST_CONFIRMED) ||
 		    (ch->state == OG_ST_OPTIN && e->state ==
 		    OG_ST_CONFIRMED))) {
-			if (ch->segments == NULL ||
-			    same_segments(rec, ch->segments)) {
+			if ((ch->segments == NULL ||
+			    same_segments(rec, ch->segments)) &&
+			    !optout_between(rec, ch->scope, name, e->time,
+			    now)) {
 				*result = OG_UNCHANGED;
 				return 0;
 			}

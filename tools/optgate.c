@@ -5,9 +5,11 @@
  * The commands live in optgate_*.c; this file only finds them.
  */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "og_log.h"
 #include "optgate.h"
@@ -85,6 +87,27 @@ help(FILE *fp)
 	    OG_CONFIG_DEFAULT);
 }
 
+/*
+ * The store's files are written through a shared map (MDB_WRITEMAP): when
+ * the disk is full, the kernel answers a write to a new page with
+ * SIGBUS.  Nothing after the last commit is referenced by the store, so
+ * it stays consistent; say so instead of dying silently.
+ */
+static void
+on_sigbus(int sig)
+{
+	static const char msg[] = "optgate: fatal: the store's file could "
+	    "not grow (disk full?); stopped. Everything committed before is "
+	    "intact (check with optgate verify); free space and run the "
+	    "command again\n";
+	ssize_t n;
+
+	(void)sig;
+	n = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+	(void)n;
+	_exit(OG_EXIT_WRITE);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -95,6 +118,13 @@ main(int argc, char **argv)
 
 	memset(&cli, 0, sizeof(cli));
 	og_log_open("optgate", OG_LOG_STDERR);
+	{
+		struct sigaction sa;
+
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_sigbus;
+		sigaction(SIGBUS, &sa, NULL);
+	}
 	/* Take the common options out wherever they stand. */
 	rest = calloc((size_t)argc + 1, sizeof(char *));
 	if (rest == NULL)

@@ -1256,7 +1256,8 @@ export_one(const og_record *rec, void *ctx)
 			og_buf_adds(b, "}\n");
 		} else {
 			/* address,stream,partner,sender,state,time,reason,
-			 * segment: what import reads back */
+			 * source,segment: what import reads back (source:
+			 * the channel the entry came through) */
 			csv_field(b, rec->raw);
 			og_buf_addc(b, ',');
 			if (e->scope == OG_SCOPE_STREAM)
@@ -1267,9 +1268,10 @@ export_one(const og_record *rec, void *ctx)
 			og_buf_addc(b, ',');
 			if (e->scope == OG_SCOPE_SENDER)
 				csv_field(b, e->name);
-			og_buf_printf(b, ",%s,%s,%s,", og_state_name(e->state),
+			og_buf_printf(b, ",%s,%s,%s,%s,", og_state_name(e->state),
 			    t, e->state == OG_ST_SUPPRESSED ?
-			    og_reason_name(e->reason) : "");
+			    og_reason_name(e->reason) : "",
+			    og_via_name(e->via));
 			csv_field(b, segs);
 			og_buf_addc(b, '\n');
 		}
@@ -1387,7 +1389,7 @@ cmd_export(og_cli *cli, int argc, char **argv)
 	if (!cli->json)
 		og_buf_adds(&x.b, keyfile ? "hash\n" :
 		    "address,stream,partner,sender,state,time,reason,"
-		    "segment\n");
+		    "source,segment\n");
 	rc = og_store_foreach(cli->store, NULL, export_one, &x);
 	if (rc == 0 && x.b.len && fwrite(x.b.data, 1, x.b.len, stdout) !=
 	    x.b.len) {

@@ -376,8 +376,25 @@ og_csv_next(og_csv *c, og_csv_rec *rec)
 		}
 		if (n == 0)
 			continue; /* blank line */
-		if ((rc = split(c, raw, n, rec)) != 0)
+		if ((rc = split(c, raw, n, rec)) != 0) {
+			char *nl = lines ? memchr(raw, '\n', n) : NULL;
+
+			/*
+			 * A bad record over several lines is most likely a
+			 * stray quote that swallowed the lines after it:
+			 * report its first line, read the others again.
+			 */
+			if (nl) {
+				c->pos = (size_t)(nl - c->buf) + 1;
+				c->line = rec->line + 1;
+				rec->rawlen = (size_t)(nl - raw);
+				if (rec->rawlen && raw[rec->rawlen - 1] == '\r')
+					rec->rawlen--;
+				rec->error = "bad quoting: unterminated quoted "
+				    "field";
+			}
 			return rc;
+		}
 		return 1;
 	}
 }
