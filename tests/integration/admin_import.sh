@@ -139,7 +139,8 @@ is "header problems changed nothing" "$(events)" "$ev2"
 
 # --- stdin, any column order, --rejects --------------------------------
 printf 'State,Time,Email,Stream\nconfirmed,2026-01-05T00:00:00Z,uma@example.com,newsletter\noops,,,\n' |
-    $OG import - --rejects "$T/stdin.rej" >"$T/out4" 2>&1
+    $OG import - --rejects "$T/stdin.rej" --warnings "$T/stdin.warn" \
+    >"$T/out4" 2>&1
 like "stdin import summary" "$(cat "$T/out4")" '*2 lines: 1 imported*1 rejected*'
 like "--rejects names the reject file" "$(cat "$T/stdin.rej")" '3: *'
 $OG status uma@example.com --stream newsletter >/dev/null
