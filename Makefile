@@ -38,13 +38,14 @@ UNIT_BINS := $(UNIT_SRCS:%.c=$(BUILD)/test/%)
 
 BINDIR := $(BUILD)/bin
 PROGS :=
+PROGS_TEST :=
 
 all: build
 
 # Each program folder adds itself to PROGS with its own rules.
 include $(sort $(wildcard */module.mk))
 
-build: $(LIB) $(PROGS) $(UNIT_BINS)
+build: $(LIB) $(PROGS) $(PROGS_TEST) $(UNIT_BINS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)

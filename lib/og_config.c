@@ -105,6 +105,7 @@ static const struct key keys[] = {
 	{"milter", "timeout", T_DUR, "300s", G(milter_timeout), 0, 1, DAY, NULL},
 	{"milter", "stream_header", T_STR, "X-Optgate-Stream", G(milter_stream_header), 0, 0, 0, NULL},
 	{"milter", "feedback_id_sender", T_STR, NULL, G(feedback_id_sender), 0, 0, 0, NULL},
+	{"milter", "policyd", T_BOOL, "no", G(milter_policyd), 0, 0, 0, NULL},
 	{"unsubd", "listen", T_MULTI, "127.0.0.1:8080", G(unsubd_listen), G(nunsubd_listen), 0, 0, NULL},
 	{"unsubd", "user", T_STR, NULL, G(unsubd_user), 0, 0, 0, NULL},
 	{"unsubd", "tls_cert", T_STR, NULL, G(unsubd_tls_cert), 0, 0, 0, NULL},
@@ -115,6 +116,7 @@ static const struct key keys[] = {
 	{"unsubd", "rate_limit", T_INT, "120", G(unsubd_rate_limit), 0, 0, 1000000, NULL},
 	{"unsubd", "base_url", T_STR, NULL, G(unsubd_base_url), 0, 0, 0, NULL},
 	{"unsubd", "token_max_age", T_DUR, "0", G(unsubd_token_max_age), 0, 0, 100 * YEAR, NULL},
+	{"unsubd", "trusted_proxy", T_MULTI, NULL, G(unsubd_trusted_proxy), G(nunsubd_trusted_proxy), 0, 0, NULL},
 	{"spf", "egress", T_MULTI, NULL, G(spf_egress), G(nspf_egress), 0, 0, NULL},
 	{"spf", "timeout", T_DUR, "5s", G(spf_timeout), 0, 1, 300, NULL},
 	{"spf", "cache_ttl", T_DUR, "1h", G(spf_cache_ttl), 0, 0, DAY, NULL},
@@ -404,6 +406,9 @@ parse_match(struct pstate *ps, const char *v, og_match *m)
 	return 0;
 }
 
+/* The section as the admin wrote it, for messages. */
+#define SECT(ps, k) ((ps)->cursect[0] ? (ps)->cursect : (k)->section)
+
 /* Split a comma list into a multi array, appending. */
 static int
 add_multi(struct pstate *ps, const struct key *k, char **arr, int *n,
@@ -420,11 +425,11 @@ add_multi(struct pstate *ps, const struct key *k, char **arr, int *n,
 		item = trim(p);
 		p = comma ? comma + 1 : NULL;
 		if (*item == 0) {
-			perr(ps, "[%s] %s: empty item in list", k->section,
+			perr(ps, "[%s] %s: empty item in list", SECT(ps, k),
 			    k->name);
 			rc = OG_EINVAL;
 		} else if (*n >= OG_MULTI_MAX) {
-			perr(ps, "[%s] %s: more than %d values", k->section,
+			perr(ps, "[%s] %s: more than %d values", SECT(ps, k),
 			    k->name, OG_MULTI_MAX);
 			rc = OG_EINVAL;
 		} else {
@@ -472,7 +477,7 @@ set_value(struct pstate *ps, const struct key *k, char *base,
 	switch (k->type) {
 	case T_STR:
 		if (*value == 0) {
-			perr(ps, "[%s] %s: empty value", k->section, k->name);
+			perr(ps, "[%s] %s: empty value", SECT(ps, k), k->name);
 			return OG_EINVAL;
 		}
 		free(*(char **)f);
@@ -481,7 +486,7 @@ set_value(struct pstate *ps, const struct key *k, char *base,
 	case T_BOOL:
 		if (parse_bool(value, f) != 0) {
 			perr(ps, "[%s] %s: expected yes or no, got \"%s\"",
-			    k->section, k->name, value);
+			    SECT(ps, k), k->name, value);
 			return OG_EINVAL;
 		}
 		return 0;
@@ -489,7 +494,7 @@ set_value(struct pstate *ps, const struct key *k, char *base,
 		if (og_parse_u64(value, (uint64_t)k->max, &u) != 0 ||
 		    (int64_t)u < k->min) {
 			perr(ps, "[%s] %s: expected a number from %lld to "
-			    "%lld, got \"%s\"", k->section, k->name,
+			    "%lld, got \"%s\"", SECT(ps, k), k->name,
 			    (long long)k->min, (long long)k->max, value);
 			return OG_EINVAL;
 		}
@@ -499,7 +504,7 @@ set_value(struct pstate *ps, const struct key *k, char *base,
 		if (strlen(value) > 4 || strspn(value, "01234567") !=
 		    strlen(value) || *value == 0) {
 			perr(ps, "[%s] %s: expected an octal mode such as 0660",
-			    k->section, k->name);
+			    SECT(ps, k), k->name);
 			return OG_EINVAL;
 		}
 		*(int *)f = (int)strtol(value, NULL, 8);
@@ -508,7 +513,7 @@ set_value(struct pstate *ps, const struct key *k, char *base,
 		if (og_config_parse_size(value, f) != 0 || *(uint64_t *)f <
 		    (1ULL << 20)) {
 			perr(ps, "[%s] %s: expected a size of at least 1M such "
-			    "as 512M or 4G, got \"%s\"", k->section, k->name,
+			    "as 512M or 4G, got \"%s\"", SECT(ps, k), k->name,
 			    value);
 			return OG_EINVAL;
 		}
@@ -516,7 +521,7 @@ set_value(struct pstate *ps, const struct key *k, char *base,
 	case T_DUR:
 		if (og_duration_parse(value, k->max, &d) != 0 || d < k->min) {
 			perr(ps, "[%s] %s: expected a duration such as 30s, 15m, "
-			    "12h, 7d, got \"%s\"", k->section, k->name, value);
+			    "12h, 7d, got \"%s\"", SECT(ps, k), k->name, value);
 			return OG_EINVAL;
 		}
 		*(int64_t *)f = d;
@@ -535,7 +540,7 @@ set_value(struct pstate *ps, const struct key *k, char *base,
 					    k->names[i], sizeof(opts) -
 					    strlen(opts));
 				}
-			perr(ps, "[%s] %s: expected %s, got \"%s\"", k->section,
+			perr(ps, "[%s] %s: expected %s, got \"%s\"", SECT(ps, k),
 			    k->name, opts, value);
 			return OG_EINVAL;
 		}
@@ -565,7 +570,7 @@ set_value(struct pstate *ps, const struct key *k, char *base,
 				continue;
 			if (*n >= 4096) {
 				perr(ps, "[%s] %s: too many values",
-				    k->section, k->name);
+				    SECT(ps, k), k->name);
 				free(copy);
 				return OG_EINVAL;
 			}
@@ -593,7 +598,7 @@ set_value(struct pstate *ps, const struct key *k, char *base,
 		if (n < 0) {
 			perr(ps, "[%s] %s: expected caps such as \"2/7d, 1/1d\" "
 			    "(count/period, period >= 1m), got \"%s\"",
-			    k->section, k->name, value);
+			    SECT(ps, k), k->name, value);
 			return OG_EINVAL;
 		}
 		if (k->type == T_CAP1) {
@@ -768,10 +773,42 @@ handler(void *user, const char *section, const char *name, const char *value)
 		if (strcmp(keys[i].section, sect) == 0)
 			break;
 	if (i == NKEYS)
-		perr(ps, "[%s]: unknown section", section);
+		return 0; /* the reader reported the section itself */
 	else
 		perr(ps, "[%s] %s: unknown key", section, name);
 	return 0;
+}
+
+/*
+ * libinih calls the handler only for keys, so an unknown or empty-named
+ * section would go unnoticed: look at section lines as they are read.
+ */
+static void
+check_section_line(struct pstate *ps, const char *line)
+{
+	static const char *const known[] = {"store", "keys", "address",
+	    "feedback", "log", "policyd", "milter", "unsubd", "spf", NULL};
+	char name[128];
+	const char *p = line, *end;
+	size_t n;
+	int i;
+
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p != '[' || (end = strchr(p, ']')) == NULL)
+		return;
+	n = (size_t)(end - p - 1);
+	if (n >= sizeof(name))
+		n = sizeof(name) - 1;
+	memcpy(name, p + 1, n);
+	name[n] = 0;
+	for (i = 0; known[i]; i++)
+		if (strcmp(name, known[i]) == 0)
+			return;
+	if (strncmp(name, "stream", 6) == 0 && (name[6] == ' ' ||
+	    name[6] == '\t' || name[6] == 0))
+		return;
+	perr(ps, "[%s]: unknown section", name);
 }
 
 /* libinih line reader that counts lines and refuses long ones. */
@@ -801,6 +838,7 @@ reader(char *str, int num, void *stream)
 	memcpy(str, ps->text + start, n);
 	str[n] = '\n';
 	str[n + 1] = 0;
+	check_section_line(ps, str);
 	return str;
 }
 

@@ -9,7 +9,8 @@
  * nothing returned points into the LMDB map.
  * Thread-safety: one og_store per process, shared by threads.  Writers in
  * this process are serialised by a mutex (LMDB allows one writer anyway);
- * a rwlock keeps map resizes apart from every transaction.  Read handles
+ * map resizes are kept apart from every transaction by per-thread mutexes
+ * that a resize takes all of (readers never contend with each other).  Read handles
  * are per thread (pthread key), reset after each use and renewed on the
  * next.
  * Errors: LMDB codes are mapped to OG_* codes; "not found" is OG_NOTFOUND.
@@ -22,7 +23,8 @@
  * and MDB_MAPASYNC; og_store_sync_counters() flushes it.
  *
  * LIMITS: times are stored as unsigned 32-bit seconds (until 2106); a map
- * starts at 64 MiB (or the file's size) and doubles up to its ceiling.
+ * starts at 64 MiB (a quarter of a smaller ceiling, or the file's size)
+ * and doubles up to its ceiling.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -52,12 +54,21 @@
 #define EV_MAX 16384
 #define LMDB_MAGIC 0xBEEFC0DEU
 
+/*
+ * A thread's handle: its cached read transactions, and its share of the
+ * resize lock.  Every transaction of a thread holds the thread's own
+ * mutex (uncontended: no cache line bounces between cores); a resize
+ * takes every thread's mutex.  held counts nesting, so a thread may write
+ * from inside its own read loop.
+ */
 struct og_rtxn {
 	og_store *st;
 	MDB_txn *c, *k;
 	int active;
-	struct og_rtxn *next; /* registry, for close */
-};
+	int held;
+	pthread_mutex_t lk;
+	struct og_rtxn *next; /* registry, for close and resize */
+} __attribute__((aligned(64)));
 
 struct og_store {
 	MDB_env *cenv, *kenv;
@@ -68,7 +79,6 @@ struct og_store {
 	char *path;
 	unsigned char secret[32];
 	uint32_t origin;
-	pthread_rwlock_t rw;
 	pthread_mutex_t wlock;
 	pthread_mutex_t reglock;
 	pthread_key_t tkey;
@@ -295,6 +305,7 @@ t32(int64_t t)
 
 #define ENT_EXPIRES 0x01
 #define ENT_PREF 0x02
+#define ENT_EVLAST 0x04 /* event == the record's last_event: not stored */
 
 int
 og_record_decode(const void *val, size_t len, const char *key,
@@ -336,7 +347,7 @@ og_record_decode(const void *val, size_t len, const char *key,
 		fl = rd_u8(&r);
 		rd_str(&r, rd_u8(&r), e->name, sizeof(e->name));
 		e->time = rd_u32(&r);
-		e->event = rd_u64(&r);
+		e->event = fl & ENT_EVLAST ? rec->last_event : rd_u64(&r);
 		e->expires = fl & ENT_EXPIRES ? rd_u32(&r) : 0;
 		if (fl & ENT_PREF) {
 			e->pref.limit = rd_u16(&r);
@@ -380,7 +391,8 @@ record_encode(const og_record *rec, unsigned char *buf, size_t size,
 	for (i = 0; i < rec->nentries; i++) {
 		const og_entry *e = &rec->entries[i];
 		unsigned fl = (e->expires ? ENT_EXPIRES : 0) |
-		    (e->pref.limit ? ENT_PREF : 0);
+		    (e->pref.limit ? ENT_PREF : 0) |
+		    (e->event == rec->last_event ? ENT_EVLAST : 0);
 		size_t nl = strlen(e->name);
 
 		wr_u8(&w, e->scope);
@@ -391,7 +403,8 @@ record_encode(const og_record *rec, unsigned char *buf, size_t size,
 		wr_u8(&w, (unsigned)nl);
 		wr_bytes(&w, e->name, nl);
 		wr_u32(&w, t32(e->time));
-		wr_u64(&w, e->event);
+		if (!(fl & ENT_EVLAST))
+			wr_u64(&w, e->event);
 		if (fl & ENT_EXPIRES)
 			wr_u32(&w, t32(e->expires));
 		if (fl & ENT_PREF) {
@@ -407,6 +420,7 @@ record_encode(const og_record *rec, unsigned char *buf, size_t size,
 
 #define EVF_FOREIGN 0x01 /* origin/origin_seq present */
 #define EVF_EXPIRES 0x02
+#define EVF_PREV 0x04    /* prev present (else 0: first event) */
 
 int
 og_event_decode(const void *val, size_t len, uint64_t seq, og_event *ev)
@@ -427,7 +441,7 @@ og_event_decode(const void *val, size_t len, uint64_t seq, og_event *ev)
 	ev->new_state = (uint8_t)rd_u8(&r);
 	ev->reason = (uint8_t)rd_u8(&r);
 	ev->via = (uint8_t)rd_u8(&r);
-	ev->prev = rd_u64(&r);
+	ev->prev = fl & EVF_PREV ? rd_u64(&r) : 0;
 	ev->expires = fl & EVF_EXPIRES ? rd_u32(&r) : 0;
 	if (fl & EVF_FOREIGN) {
 		ev->origin = rd_u32(&r);
@@ -438,7 +452,10 @@ og_event_decode(const void *val, size_t len, uint64_t seq, og_event *ev)
 	}
 	while (!r.bad && r.p < r.end) {
 		unsigned tag = rd_u8(&r);
-		unsigned n = rd_u16(&r);
+		unsigned n = rd_u8(&r);
+
+		if (n & 0x80) /* lengths >= 128 take two bytes */
+			n = (n & 0x7f) << 8 | rd_u8(&r);
 
 		if (tag == 0 || tag >= OG_EVF_NFIELDS) {
 			r.bad = 1;
@@ -455,7 +472,7 @@ event_encode(const og_event *ev, unsigned char *buf, size_t size,
 {
 	struct wr w = {buf, buf + size, 0};
 	unsigned fl = (ev->expires ? EVF_EXPIRES : 0) |
-	    (ev->origin ? EVF_FOREIGN : 0);
+	    (ev->origin ? EVF_FOREIGN : 0) | (ev->prev ? EVF_PREV : 0);
 	int i;
 
 	wr_u8(&w, 1);
@@ -467,7 +484,8 @@ event_encode(const og_event *ev, unsigned char *buf, size_t size,
 	wr_u8(&w, ev->new_state);
 	wr_u8(&w, ev->reason);
 	wr_u8(&w, ev->via);
-	wr_u64(&w, ev->prev);
+	if (fl & EVF_PREV)
+		wr_u64(&w, ev->prev);
 	if (fl & EVF_EXPIRES)
 		wr_u32(&w, t32(ev->expires));
 	if (fl & EVF_FOREIGN) {
@@ -480,7 +498,10 @@ event_encode(const og_event *ev, unsigned char *buf, size_t size,
 		if (n == 0)
 			continue;
 		wr_u8(&w, (unsigned)i);
-		wr_u16(&w, (uint32_t)n);
+		if (n < 128)
+			wr_u8(&w, (unsigned)n);
+		else
+			wr_u16(&w, (uint32_t)n | 0x8000);
 		wr_bytes(&w, ev->f[i], n);
 	}
 	if (w.bad)
@@ -515,56 +536,69 @@ mkkey(unsigned char *buf, char ns, const char *a, const char *b)
  * Check data.mdb looks like an LMDB file before LMDB touches it, so a
  * garbage or foreign file is refused and never written to.
  */
+/* Little-endian readers for LMDB's on-disk meta page (x86-64 layout). */
+static uint64_t
+le64(const unsigned char *p)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/*
+ * Check data.mdb before LMDB touches it, so that a garbage, foreign or
+ * truncated file is refused and never written to (with MDB_WRITEMAP,
+ * mdb_env_open() would extend a short file).  Reads the two meta pages:
+ * magic, page size (in the free DB's md_pad), last page of the newest.
+ */
 static int
 precheck_file(const char *file, char *err, size_t errlen)
 {
-	unsigned char hdr[64];
+	unsigned char m0[160], m1[160];
 	struct stat sb;
+	uint64_t psize, last, need, t0, t1;
 	int fd;
-	ssize_t n;
 
 	if ((fd = open(file, O_RDONLY | O_CLOEXEC)) < 0)
 		return errno == ENOENT ? OG_NOTFOUND : OG_EIO;
-	if (fstat(fd, &sb) != 0 || (n = read(fd, hdr, sizeof(hdr))) < 0) {
+	if (fstat(fd, &sb) != 0) {
 		close(fd);
 		snprintf(err, errlen, "%s: cannot read: %s", file,
 		    strerror(errno));
 		return OG_EIO;
 	}
+	if (sb.st_size < 2 * 4096 || pread(fd, m0, sizeof(m0), 0) !=
+	    (ssize_t)sizeof(m0) || (uint32_t)le64(m0 + 16) != LMDB_MAGIC)
+		goto foreign;
+	psize = (uint32_t)le64(m0 + 40);
+	if (psize < 4096 || psize > 65536 || (psize & (psize - 1)) ||
+	    (uint64_t)sb.st_size < 2 * psize ||
+	    pread(fd, m1, sizeof(m1), (off_t)psize) != (ssize_t)sizeof(m1) ||
+	    (uint32_t)le64(m1 + 16) != LMDB_MAGIC)
+		goto foreign;
 	close(fd);
-	if (n < 24 || sb.st_size < 8192 ||
-	    hdr[16] + (hdr[17] << 8) + (hdr[18] << 16) +
-		    ((uint32_t)hdr[19] << 24) != LMDB_MAGIC) {
-		snprintf(err, errlen, "%s: not an LMDB file (damaged or "
-		    "foreign); nothing was changed: move it away and restore "
-		    "a backup (optgate backup), or run optgate init in an "
-		    "empty folder", file);
-		return OG_ECORRUPT;
-	}
-	return 0;
-}
-
-/* After opening: the file must hold every page the meta page names. */
-static int
-check_size(MDB_env *env, const char *file, char *err, size_t errlen)
-{
-	MDB_envinfo info;
-	MDB_stat ms;
-	struct stat sb;
-
-	if (mdb_env_info(env, &info) != 0 || mdb_env_stat(env, &ms) != 0 ||
-	    stat(file, &sb) != 0)
-		return OG_EIO;
-	if ((uint64_t)(info.me_last_pgno + 1) * ms.ms_psize >
-	    (uint64_t)sb.st_size) {
+	t0 = le64(m0 + 144);
+	t1 = le64(m1 + 144);
+	last = t1 > t0 ? le64(m1 + 136) : le64(m0 + 136);
+	need = (last + 1) * psize;
+	if (need > (uint64_t)sb.st_size) {
 		snprintf(err, errlen, "%s: truncated (%lld bytes, needs "
-		    "%llu); nothing was changed: restore a backup",
-		    file, (long long)sb.st_size,
-		    (unsigned long long)(info.me_last_pgno + 1) *
-			ms.ms_psize);
+		    "%llu); nothing was changed: restore a backup (optgate "
+		    "backup)", file, (long long)sb.st_size,
+		    (unsigned long long)need);
 		return OG_ECORRUPT;
 	}
 	return 0;
+foreign:
+	close(fd);
+	snprintf(err, errlen, "%s: not an LMDB file (damaged or "
+	    "foreign); nothing was changed: move it away and restore "
+	    "a backup (optgate backup), or run optgate init in an "
+	    "empty folder", file);
+	return OG_ECORRUPT;
 }
 
 static int
@@ -595,6 +629,8 @@ open_env(const char *dir, uint64_t max, int maxreaders, unsigned extra,
 	}
 	if (stat(file, &sb) == 0 && (uint64_t)sb.st_size > size)
 		size = (uint64_t)sb.st_size;
+	if (size > max / 4 && size == INITIAL_MAP)
+		size = max / 4 > (1 << 20) ? max / 4 : (1 << 20);
 	if (size > max)
 		size = max;
 	if ((rc = mdb_env_create(&env)) != 0 ||
@@ -605,10 +641,6 @@ open_env(const char *dir, uint64_t max, int maxreaders, unsigned extra,
 	rc = mdb_env_open(env, dir, MDB_NOTLS | MDB_WRITEMAP | extra, 0640);
 	if (rc != 0)
 		goto fail;
-	if ((rc = check_size(env, file, err, errlen)) != 0) {
-		mdb_env_close(env);
-		return rc;
-	}
 	{
 		int dead = 0;
 
@@ -798,7 +830,6 @@ og_store_open(const char *path, const og_store_opts *opts, og_store **out,
 	st->cmax = opts && opts->map_size ? opts->map_size : 4ULL << 30;
 	st->kmax = opts && opts->counter_map_size ? opts->counter_map_size :
 	    1ULL << 30;
-	pthread_rwlock_init(&st->rw, NULL);
 	pthread_mutex_init(&st->wlock, NULL);
 	pthread_mutex_init(&st->reglock, NULL);
 	pthread_key_create(&st->tkey, tkey_free);
@@ -853,6 +884,7 @@ og_store_close(og_store *st)
 			mdb_txn_abort(tx->c);
 		if (tx->k)
 			mdb_txn_abort(tx->k);
+		pthread_mutex_destroy(&tx->lk);
 		free(tx);
 	}
 	if (st->kenv) {
@@ -862,7 +894,6 @@ og_store_close(og_store *st)
 	if (st->cenv)
 		mdb_env_close(st->cenv);
 	pthread_key_delete(st->tkey);
-	pthread_rwlock_destroy(&st->rw);
 	pthread_mutex_destroy(&st->wlock);
 	pthread_mutex_destroy(&st->reglock);
 	OPENSSL_cleanse(st->secret, sizeof(st->secret));
@@ -889,15 +920,18 @@ og_store_reader_check(og_store *st)
 /*
  * Adopt a map grown by another process (MDB_MAP_RESIZED), or grow ours
  * (MDB_MAP_FULL), with every transaction of this process kept out.
- * Called without the rwlock held.  Returns 0 to retry, or an error.
+ * Called with none of the thread locks held.  Returns 0 to retry, or an error.
  */
 static int
 resize(og_store *st, MDB_env *env, uint64_t max, int full)
 {
 	MDB_envinfo info;
+	struct og_rtxn *tx;
 	int rc = 0;
 
-	pthread_rwlock_wrlock(&st->rw);
+	pthread_mutex_lock(&st->reglock);
+	for (tx = st->reg; tx; tx = tx->next)
+		pthread_mutex_lock(&tx->lk);
 	if (full) {
 		mdb_env_info(env, &info);
 		if (info.me_mapsize >= max) {
@@ -917,31 +951,62 @@ resize(og_store *st, MDB_env *env, uint64_t max, int full)
 	} else {
 		rc = map_err(mdb_env_set_mapsize(env, 0));
 	}
-	pthread_rwlock_unlock(&st->rw);
+	for (tx = st->reg; tx; tx = tx->next)
+		pthread_mutex_unlock(&tx->lk);
+	pthread_mutex_unlock(&st->reglock);
 	return rc;
 }
 
 /* ---------- reads ---------- */
 
-int
-og_store_rbegin(og_store *st, og_rtxn **out)
+static struct og_rtxn *
+thread_handle(og_store *st)
 {
 	struct og_rtxn *tx = pthread_getspecific(st->tkey);
-	int rc, tries;
 
 	if (tx == NULL) {
-		tx = og_xcalloc(1, sizeof(*tx));
+		if (posix_memalign((void **)&tx, 64, sizeof(*tx)) != 0)
+			og_panic("out of memory for a read handle");
+		memset(tx, 0, sizeof(*tx));
 		tx->st = st;
+		pthread_mutex_init(&tx->lk, NULL);
 		pthread_mutex_lock(&st->reglock);
 		tx->next = st->reg;
 		st->reg = tx;
 		pthread_mutex_unlock(&st->reglock);
 		pthread_setspecific(st->tkey, tx);
 	}
+	return tx;
+}
+
+/* Keep resizes out while this thread has a transaction open. */
+static void
+rd_lock(og_store *st)
+{
+	struct og_rtxn *tx = thread_handle(st);
+
+	if (tx->held++ == 0)
+		pthread_mutex_lock(&tx->lk);
+}
+
+static void
+rd_unlock(og_store *st)
+{
+	struct og_rtxn *tx = thread_handle(st);
+
+	if (--tx->held == 0)
+		pthread_mutex_unlock(&tx->lk);
+}
+
+int
+og_store_rbegin(og_store *st, og_rtxn **out)
+{
+	struct og_rtxn *tx = thread_handle(st);
+	int rc, tries;
 	if (tx->active)
 		og_panic("og_store_rbegin: read handle already active");
 	for (tries = 0; tries < 3; tries++) {
-		pthread_rwlock_rdlock(&st->rw);
+		rd_lock(st);
 		rc = tx->c ? mdb_txn_renew(tx->c) :
 		    mdb_txn_begin(st->cenv, NULL, MDB_RDONLY, &tx->c);
 		if (rc == 0) {
@@ -952,7 +1017,7 @@ og_store_rbegin(og_store *st, og_rtxn **out)
 		}
 		if (rc != MDB_MAP_RESIZED)
 			break;
-		pthread_rwlock_unlock(&st->rw);
+		rd_unlock(st);
 		/* A failed begin leaves no handle; forget it. */
 		if (tx->c) {
 			mdb_txn_abort(tx->c);
@@ -967,7 +1032,7 @@ og_store_rbegin(og_store *st, og_rtxn **out)
 	}
 	if (rc != 0) {
 		if (rc != MDB_MAP_RESIZED)
-			pthread_rwlock_unlock(&st->rw);
+			rd_unlock(st);
 		if (tx->c && rc != 0) {
 			mdb_txn_abort(tx->c);
 			tx->c = NULL;
@@ -991,7 +1056,7 @@ og_store_rend(og_rtxn *tx)
 	mdb_txn_reset(tx->c);
 	mdb_txn_reset(tx->k);
 	tx->active = 0;
-	pthread_rwlock_unlock(&tx->st->rw);
+	rd_unlock(tx->st);
 }
 
 static int
@@ -1501,16 +1566,16 @@ og_store_apply(og_store *st, const og_change *ch, size_t n, int *results)
 	w = og_xmalloc(sizeof(*w));
 	pthread_mutex_lock(&st->wlock);
 	for (tries = 0; tries < 40; tries++) {
-		pthread_rwlock_rdlock(&st->rw);
+		rd_lock(st);
 		rc = mdb_txn_begin(st->cenv, NULL, 0, &w->txn);
 		if (rc == MDB_MAP_RESIZED) {
-			pthread_rwlock_unlock(&st->rw);
+			rd_unlock(st);
 			if ((rc = resize(st, st->cenv, st->cmax, 0)) != 0)
 				break;
 			continue;
 		}
 		if (rc != 0) {
-			pthread_rwlock_unlock(&st->rw);
+			rd_unlock(st);
 			rc = map_err(rc);
 			break;
 		}
@@ -1537,7 +1602,7 @@ og_store_apply(og_store *st, const og_change *ch, size_t n, int *results)
 			rc = map_err(mdb_txn_commit(w->txn));
 		else
 			mdb_txn_abort(w->txn);
-		pthread_rwlock_unlock(&st->rw);
+		rd_unlock(st);
 		if (rc != OG_EFULL)
 			break;
 		if ((rc = resize(st, st->cenv, st->cmax, 1)) != 0)
@@ -1590,16 +1655,16 @@ og_store_count_sends(og_store *st, const char *const *keys, size_t n,
 	if (strlen(stream) > OG_STREAM_NAME_MAX)
 		return OG_EINVAL;
 	for (tries = 0; tries < 40; tries++) {
-		pthread_rwlock_rdlock(&st->rw);
+		rd_lock(st);
 		rc = mdb_txn_begin(st->kenv, NULL, 0, &txn);
 		if (rc == MDB_MAP_RESIZED) {
-			pthread_rwlock_unlock(&st->rw);
+			rd_unlock(st);
 			if ((rc = resize(st, st->kenv, st->kmax, 0)) != 0)
 				return rc;
 			continue;
 		}
 		if (rc != 0) {
-			pthread_rwlock_unlock(&st->rw);
+			rd_unlock(st);
 			return map_err(rc);
 		}
 		for (i = 0; rc == 0 && i < n; i++)
@@ -1624,7 +1689,7 @@ og_store_count_sends(og_store *st, const char *const *keys, size_t n,
 			rc = map_err(mdb_txn_commit(txn));
 		else
 			mdb_txn_abort(txn);
-		pthread_rwlock_unlock(&st->rw);
+		rd_unlock(st);
 		if (rc != OG_EFULL)
 			return rc;
 		if ((rc = resize(st, st->kenv, st->kmax, 1)) != 0)
@@ -1904,16 +1969,16 @@ cwrite(og_store *st, int (*fn)(og_store *, MDB_txn *, void *), void *ctx)
 		return OG_EINVAL;
 	pthread_mutex_lock(&st->wlock);
 	for (tries = 0; tries < 40; tries++) {
-		pthread_rwlock_rdlock(&st->rw);
+		rd_lock(st);
 		rc = mdb_txn_begin(st->cenv, NULL, 0, &txn);
 		if (rc == MDB_MAP_RESIZED) {
-			pthread_rwlock_unlock(&st->rw);
+			rd_unlock(st);
 			if ((rc = resize(st, st->cenv, st->cmax, 0)) != 0)
 				break;
 			continue;
 		}
 		if (rc != 0) {
-			pthread_rwlock_unlock(&st->rw);
+			rd_unlock(st);
 			rc = map_err(rc);
 			break;
 		}
@@ -1922,7 +1987,7 @@ cwrite(og_store *st, int (*fn)(og_store *, MDB_txn *, void *), void *ctx)
 			rc = map_err(mdb_txn_commit(txn));
 		else
 			mdb_txn_abort(txn);
-		pthread_rwlock_unlock(&st->rw);
+		rd_unlock(st);
 		if (rc != OG_EFULL)
 			break;
 		if ((rc = resize(st, st->cenv, st->cmax, 1)) != 0)
@@ -2080,9 +2145,9 @@ counters_del_prefix(og_store *st, const unsigned char *prefix, size_t n)
 	MDB_val k, v;
 	int rc;
 
-	pthread_rwlock_rdlock(&st->rw);
+	rd_lock(st);
 	if ((rc = mdb_txn_begin(st->kenv, NULL, 0, &txn)) != 0) {
-		pthread_rwlock_unlock(&st->rw);
+		rd_unlock(st);
 		return map_err(rc);
 	}
 	if ((rc = mdb_cursor_open(txn, st->kdbi, &cur)) != 0)
@@ -2104,7 +2169,7 @@ out:
 		rc = mdb_txn_commit(txn);
 	else
 		mdb_txn_abort(txn);
-	pthread_rwlock_unlock(&st->rw);
+	rd_unlock(st);
 	return map_err(rc);
 }
 
@@ -2592,22 +2657,22 @@ og_store_expire_counters(og_store *st, int64_t sends_before,
 		MDB_val k, v;
 		int n = 0, mrc;
 
-		pthread_rwlock_rdlock(&st->rw);
+		rd_lock(st);
 		mrc = mdb_txn_begin(st->kenv, NULL, 0, &txn);
 		if (mrc == MDB_MAP_RESIZED && tries++ < 3) {
-			pthread_rwlock_unlock(&st->rw);
+			rd_unlock(st);
 			if ((rc = resize(st, st->kenv, st->kmax, 0)) != 0)
 				break;
 			continue;
 		}
 		if (mrc != 0) {
-			pthread_rwlock_unlock(&st->rw);
+			rd_unlock(st);
 			rc = map_err(mrc);
 			break;
 		}
 		if ((mrc = mdb_cursor_open(txn, st->kdbi, &cur)) != 0) {
 			mdb_txn_abort(txn);
-			pthread_rwlock_unlock(&st->rw);
+			rd_unlock(st);
 			rc = map_err(mrc);
 			break;
 		}
@@ -2644,7 +2709,7 @@ og_store_expire_counters(og_store *st, int64_t sends_before,
 			mrc = mdb_txn_commit(txn);
 		else
 			mdb_txn_abort(txn);
-		pthread_rwlock_unlock(&st->rw);
+		rd_unlock(st);
 		if (mrc != 0) {
 			rc = map_err(mrc);
 			break;

@@ -27,14 +27,19 @@
  *                       v1 | flags u8 | created u32 | last_event u64 |
  *                       rawlen u8 [raw] | nseg u8 {len u8, seg} |
  *                       nent u8 {scope u8, state u8, reason u8, via u8,
- *                       namelen u8 name, time u32, expires u32, event u64,
- *                       cap_limit u16, cap_period u32}
- *                       (raw is stored only when it differs from key)
+ *                       flags u8, namelen u8 name, time u32,
+ *                       [event u64], [expires u32],
+ *                       [cap_limit u16, cap_period u32]}
+ *                       (raw is stored only when it differs from key;
+ *                       flags say which optional fields are present:
+ *                       event is left out when it is last_event)
  *   'E' seq u64         event (og_event), append-only:
- *                       v1 | time u32 | kind u8 | scope u8 | old u8 |
- *                       new u8 | reason u8 | via u8 | prev u64 |
- *                       origin u32 | origin_seq u64 | expires u32 |
- *                       {tag u8, len u16, bytes}...  (tags: OG_EVF_*)
+ *                       v1 | flags u8 | time u32 | kind u8 | scope u8 |
+ *                       old u8 | new u8 | reason u8 | via u8 |
+ *                       [prev u64] | [expires u32] |
+ *                       [origin u32, origin_seq u64] |
+ *                       {tag u8, len (1 byte < 128, else 2 with the top
+ *                       bit set), bytes}...  (tags: OG_EVF_*)
  *                       prev links the events of one address newest to
  *                       oldest, so audit needs no second index.
  *   'H' ns u8 hash[32] [name]  keyed-hash suppressions (erasure, partner
@@ -53,9 +58,9 @@
  * Thread-safety: one og_store per process, opened after fork, shared by
  * threads.  Both environments are opened with MDB_NOTLS; read handles are
  * cached per thread (og_store_rbegin resets and renews them) and never
- * outlive one callback.  A process-wide rwlock keeps map resizes
- * (MDB_MAP_FULL: double up to map_size; MDB_MAP_RESIZED: adopt) apart
- * from transactions.  Stale reader slots are cleared at open and by
+ * outlive one callback.  Map resizes (MDB_MAP_FULL: double up to
+ * map_size; MDB_MAP_RESIZED: adopt) take every thread's lock, so they
+ * never run beside a transaction of this process.  Stale reader slots are cleared at open and by
  * og_store_reader_check().
  *
  * LIMITS: keys <= 511 bytes; OG_ENTRIES_MAX entries and OG_SEGMENTS_MAX

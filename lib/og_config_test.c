@@ -1,0 +1,280 @@
+/*
+ * og_config_test.c - the configuration: every kind of value, every kind
+ * of mistake reported as FILE:LINE, stream matching.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "og_config.h"
+#include "og_err.h"
+#include "og_time.h"
+
+struct ccase {
+	const char *name;
+	const char *text;
+	const char *error; /* NULL: must load; else a substring of the error */
+};
+
+static const struct ccase cases[] = {
+    {"empty file gives defaults", "", NULL},
+    {"the README example",
+	"[store]\npath = /var/lib/optgate            ; folder\n"
+	"map_size = 4G\n[keys]\nfile = /etc/optgate/keys\n"
+	"[address]\ngmail_dots = yes\n"
+	"plus_tags = gmail.com, googlemail.com, outlook.com, hotmail.com\n"
+	"                                   ; a comment line\n"
+	"[stream newsletter]\nmatch = header:X-Optgate-Stream=newsletter\n"
+	"match = sender:news@example.com\nclass = marketing\n"
+	"consent = confirmed\npartner = acme\ncaps = 2/7d, 1/1d\n"
+	"caps.segment.vip = 4/7d\nrefuse = reject\n"
+	"unsubscribe = https://unsub.example.com/u/%t, "
+	"mailto:unsub+%t@example.com\n"
+	"[policyd]\nlisten = inet:127.0.0.1:10040\n"
+	"[milter]\nsocket = inet:10041@127.0.0.1\n"
+	"[unsubd]\nlisten = 127.0.0.1:8080\n",
+	NULL},
+    {"unknown section", "[nope]\nx = 1\n", "test.conf:1: [nope]: unknown "
+	"section"},
+    {"unknown empty section", "[store]\npath = /x\n[polcyd]\n",
+	"test.conf:3: [polcyd]: unknown section"},
+    {"unknown key", "[store]\npath = /x\nmapsize = 4G\n",
+	"test.conf:3: [store] mapsize: unknown key"},
+    {"bad size", "[store]\nmap_size = lots\n", "test.conf:2: [store] "
+	"map_size: expected a size"},
+    {"size too small", "[store]\nmap_size = 10K\n", "at least 1M"},
+    {"bad bool", "[address]\ngmail_dots = perhaps\n", "test.conf:2: "
+	"[address] gmail_dots: expected yes or no"},
+    {"bad enum", "[stream s]\nclass = promo\n", "test.conf:2: [stream s] "
+	"class: expected marketing | transactional, got \"promo\""},
+    {"bad consent", "[stream s]\nconsent = maybe\n", "none | optin | "
+	"confirmed"},
+    {"bad refuse", "[stream s]\nrefuse = bounce\n", "reject | drop | defer"},
+    {"caps without period", "[stream s]\ncaps = 2\n", "test.conf:2: "
+	"[stream s] caps: expected caps"},
+    {"caps with zero", "[stream s]\ncaps = 0/7d\n", "expected caps"},
+    {"caps period too short", "[stream s]\ncaps = 2/10s\n", "expected caps"},
+    {"caps trailing comma", "[stream s]\ncaps = 2/7d,\n", "expected caps"},
+    {"caps bad unit", "[stream s]\ncaps = 2/7y\n", "expected caps"},
+    {"segment caps bad", "[stream s]\ncaps.segment.vip = x\n",
+	"test.conf:2: [stream s] caps.segment.vip"},
+    {"segment caps twice",
+	"[stream s]\ncaps.segment.v = 1/1d\ncaps.segment.v = 2/1d\n",
+	"test.conf:3: [stream s] caps.segment.v: given twice"},
+    {"key twice", "[stream s]\nclass = marketing\nclass = marketing\n",
+	"test.conf:3: [stream s] class: given twice"},
+    {"match without type", "[stream s]\nmatch = newsletter\n",
+	"test.conf:2: match: expected TYPE:VALUE"},
+    {"match unknown type", "[stream s]\nmatch = subject:hi\n",
+	"unknown type"},
+    {"match header without value", "[stream s]\nmatch = header:List-Id\n",
+	"header needs NAME=VALUE"},
+    {"match bad cidr", "[stream s]\nmatch = client:10.0.0.0/33\n",
+	"client needs an address or CIDR"},
+    {"match sender without @", "[stream s]\nmatch = sender:news\n",
+	"sender needs ADDR or @DOMAIN"},
+    {"unsubscribe without %t",
+	"[stream s]\nunsubscribe = https://u.example/x\n", "has no %t"},
+    {"unsubscribe bad scheme",
+	"[stream s]\nunsubscribe = ftp://u.example/%t\n",
+	"neither https:, http: nor mailto:"},
+    {"stream without name", "[stream]\nclass = marketing\n",
+	"needs a name"},
+    {"stream bad name", "[stream a/b]\nclass = marketing\n",
+	"stream names are"},
+    {"bad duration", "[policyd]\nidle_timeout = soon\n",
+	"test.conf:2: [policyd] idle_timeout: expected a duration"},
+    {"int out of range", "[store]\nmax_readers = 3\n", "expected a number "
+	"from 16"},
+    {"bad mode", "[policyd]\nsocket_mode = rw\n", "octal mode"},
+    {"syntax error", "[store]\njust words\n", "test.conf:2: syntax error"},
+    {"second error line reported first error",
+	"[store]\npath = /x\nbogus = 1\n[stream s]\nclass = x\n",
+	"test.conf:3: [store] bogus"},
+    {"long line refused",
+	"[stream s]\nmatch = header:X-Very-Long=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	"\n", "test.conf:2: line longer than"},
+    {"continuation lines", "[policyd]\nlisten = inet:127.0.0.1:1\n"
+	"  unix:/run/x\n", NULL},
+    {"transactional stream", "[stream r]\nclass = transactional\n"
+	"on_store_error = accept\n", NULL},
+    {"every section recognised",
+	"[feedback]\ncomplaint_scope = sender\nhard_bounce_scope = all\n"
+	"soft_bounce = 5/14d\nsoft_bounce_suppress = 30d\n"
+	"trusted_reporters = fbl.example.net\n[log]\nverbose = 1\n"
+	"[spf]\negress = 203.0.113.5, 2001:db8::5\ntimeout = 5s\n"
+	"[unsubd]\nscope = all\nrate_limit = 60\n", NULL},
+};
+
+static void
+run_case(void **state)
+{
+	const struct ccase *c = *state;
+	og_config *cfg = NULL;
+	char err[1024] = "";
+	int rc;
+
+	rc = og_config_parse_string(c->text, "test.conf", &cfg, err,
+	    sizeof(err), NULL, NULL);
+	if (c->error == NULL) {
+		if (rc != 0)
+			fail_msg("%s: unexpected error: %s", c->name, err);
+		og_config_unref(cfg);
+	} else {
+		if (rc != OG_ECONFIG)
+			fail_msg("%s: loaded, want error \"%s\"", c->name,
+			    c->error);
+		if (strstr(err, c->error) == NULL)
+			fail_msg("%s: error \"%s\" lacks \"%s\"", c->name, err,
+			    c->error);
+	}
+}
+
+static void
+values(void **state)
+{
+	og_config *cfg;
+	const og_stream *s;
+	char err[512];
+
+	(void)state;
+	assert_int_equal(og_config_parse_string(cases[1].text, "t", &cfg, err,
+	    sizeof(err), NULL, NULL), 0);
+	assert_int_equal(cfg->map_size, 4ULL << 30);
+	assert_int_equal(cfg->nplus_tags, 4);
+	assert_string_equal(cfg->plus_tags[3], "hotmail.com");
+	s = og_config_stream(cfg, "newsletter");
+	assert_non_null(s);
+	assert_int_equal(s->consent, OG_CONSENT_CONFIRMED);
+	assert_int_equal(s->ncaps, 2);
+	assert_int_equal(s->caps[0].limit, 2);
+	assert_int_equal(s->caps[0].period, 7 * 86400);
+	assert_int_equal(s->caps[1].period, 86400);
+	assert_int_equal(s->nsegcaps, 1);
+	assert_string_equal(s->segcaps[0].segment, "vip");
+	assert_int_equal(s->segcaps[0].caps[0].limit, 4);
+	assert_int_equal(s->nunsubscribe, 2);
+	assert_string_equal(s->unsubscribe[1], "mailto:unsub+%t@example.com");
+	assert_true(s->list);
+	assert_string_equal(s->partner, "acme");
+	assert_ptr_equal(og_config_stream_by_id(cfg, s->id), s);
+	assert_int_equal(cfg->npolicyd_listen, 1);
+	og_config_unref(og_config_ref(cfg));
+	og_config_unref(cfg);
+}
+
+static const char *
+hdr(void *ctx, const char *name)
+{
+	const char *const *h = ctx;
+
+	for (; *h; h += 2)
+		if (strcasecmp(h[0], name) == 0)
+			return h[1];
+	return NULL;
+}
+
+static void
+matching(void **state)
+{
+	static const char *conf =
+	    "[stream news]\nmatch = header:List-Id=<news.example.com>\n"
+	    "[stream partner]\nmatch = sender:@partner.example\n"
+	    "[stream app]\nmatch = sasl:appuser\nmatch = client:192.0.2.0/24\n"
+	    "match = client:2001:db8::/32\n"
+	    "[stream byheader]\nmatch = header:X-Optgate-Stream=promo\n";
+	const char *h1[] = {"List-Id", "Our News <news.example.com>", NULL};
+	const char *h2[] = {"X-Optgate-Stream", " PROMO ", NULL};
+	og_msginfo mi;
+	og_config *cfg;
+	char err[256];
+	const og_stream *s;
+
+	(void)state;
+	assert_int_equal(og_config_parse_string(conf, "t", &cfg, err,
+	    sizeof(err), NULL, NULL), 0);
+	memset(&mi, 0, sizeof(mi));
+	mi.header = hdr;
+	mi.header_ctx = h1;
+	s = og_config_find_stream(cfg, &mi);
+	assert_non_null(s);
+	assert_string_equal(s->name, "news");
+	mi.header_ctx = h2;
+	assert_string_equal(og_config_find_stream(cfg, &mi)->name, "byheader");
+	mi.header = NULL;
+	mi.sender = "Offers@Partner.Example";
+	assert_string_equal(og_config_find_stream(cfg, &mi)->name, "partner");
+	mi.sender = "x@other.example";
+	assert_null(og_config_find_stream(cfg, &mi));
+	mi.client_addr = "192.0.2.77";
+	assert_string_equal(og_config_find_stream(cfg, &mi)->name, "app");
+	mi.client_addr = "192.0.3.1";
+	assert_null(og_config_find_stream(cfg, &mi));
+	mi.client_addr = "2001:db8:1::5";
+	assert_string_equal(og_config_find_stream(cfg, &mi)->name, "app");
+	mi.client_addr = NULL;
+	mi.sasl_user = "appuser";
+	assert_string_equal(og_config_find_stream(cfg, &mi)->name, "app");
+	assert_true(og_stream_needs_headers(og_config_stream(cfg, "news")));
+	assert_false(og_stream_needs_headers(og_config_stream(cfg, "app")));
+	og_config_unref(cfg);
+}
+
+static void
+durations_and_times(void **state)
+{
+	int64_t v;
+
+	(void)state;
+	assert_int_equal(og_duration_parse("30", 1000, &v), 0);
+	assert_int_equal(v, 30);
+	assert_int_equal(og_duration_parse("15m", 100000, &v), 0);
+	assert_int_equal(v, 900);
+	assert_int_equal(og_duration_parse("2w", 10000000, &v), 0);
+	assert_int_equal(v, 14 * 86400);
+	assert_int_equal(og_duration_parse("7d", 1000, &v), OG_EINVAL);
+	assert_int_equal(og_duration_parse("-1d", 1000000, &v), OG_EINVAL);
+	assert_int_equal(og_duration_parse("1dd", 1000000, &v), OG_EINVAL);
+	assert_int_equal(og_time_parse_rfc3339("2026-11-02T10:00:00Z", &v), 0);
+	assert_int_equal(v, 1793613600);
+	assert_int_equal(og_time_parse_rfc3339("2026-11-02T07:00:00-03:00",
+	    &v), 0);
+	assert_int_equal(v, 1793613600);
+	assert_int_equal(og_time_parse_rfc3339("2026-11-02", &v), 0);
+	assert_int_equal(og_time_parse_rfc3339("2026-02-29T00:00:00Z", &v),
+	    OG_EINVAL);
+	assert_int_equal(og_time_parse_rfc3339("2026-11-02T10:00:00", &v),
+	    OG_EINVAL);
+	assert_int_equal(og_time_parse_rfc3339("yesterday", &v), OG_EINVAL);
+}
+
+int
+main(void)
+{
+	enum { N = sizeof(cases) / sizeof(cases[0]) };
+	struct CMUnitTest t[N + 3];
+	size_t i;
+
+	for (i = 0; i < N; i++) {
+		memset(&t[i], 0, sizeof(t[i]));
+		t[i].name = cases[i].name;
+		t[i].test_func = run_case;
+		t[i].initial_state = (void *)&cases[i];
+	}
+	memset(&t[N], 0, 3 * sizeof(t[0]));
+	t[N].name = "values";
+	t[N].test_func = values;
+	t[N + 1].name = "stream matching";
+	t[N + 1].test_func = matching;
+	t[N + 2].name = "durations and RFC 3339 times";
+	t[N + 2].test_func = durations_and_times;
+	return _cmocka_run_group_tests("og_config", t, N + 3, NULL, NULL);
+}

@@ -1,0 +1,519 @@
+/*
+ * og_store_test.c - the store: changes and their rules, events, damaged
+ * and foreign files, schema versions, a map that fills, soft counters.
+ * Every test gets its own temporary store folder.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <lmdb.h> /* only to forge a newer schema */
+
+#include "og_buf.h"
+#include "og_err.h"
+#include "og_log.h"
+#include "og_store.h"
+
+#define T0 1800000000LL
+
+struct fx {
+	char dir[64];
+	og_store *st;
+};
+
+static int
+setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	og_store_opts o = {0, 0, 0, OG_STORE_CREATE};
+	char err[512];
+
+	snprintf(f->dir, sizeof(f->dir), "/tmp/og_store_test.XXXXXX");
+	if (mkdtemp(f->dir) == NULL)
+		return -1;
+	if (og_store_open(f->dir, &o, &f->st, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s\n", err);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *f = *state;
+	char cmd[128];
+
+	og_store_close(f->st);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	if (system(cmd) != 0)
+		return -1;
+	free(f);
+	return 0;
+}
+
+static og_change
+mk(const char *key, int kind, int scope, const char *name, int state,
+    int64_t t)
+{
+	og_change ch;
+
+	memset(&ch, 0, sizeof(ch));
+	ch.key = key;
+	ch.kind = (uint8_t)kind;
+	ch.scope = (uint8_t)scope;
+	ch.name = name;
+	ch.state = (uint8_t)state;
+	ch.time = t;
+	ch.via = OG_VIA_ADMIN;
+	return ch;
+}
+
+static int
+apply1(og_store *st, og_change ch)
+{
+	int res = -1;
+
+	assert_int_equal(og_store_apply(st, &ch, 1, &res), 0);
+	return res;
+}
+
+static void
+optin_idempotent(void **state)
+{
+	struct fx *f = *state;
+	og_change ch = mk("a@x.example", OG_EV_OPTIN, OG_SCOPE_STREAM, "news",
+	    OG_ST_CONFIRMED, T0);
+	og_store_info info;
+
+	ch.f[OG_EVF_IP] = "192.0.2.1";
+	assert_int_equal(apply1(f->st, ch), OG_APPLIED);
+	assert_int_equal(apply1(f->st, ch), OG_UNCHANGED);
+	ch.flags = OG_CH_IF_NEWER;
+	assert_int_equal(apply1(f->st, ch), OG_UNCHANGED);
+	og_store_info_get(f->st, &info);
+	assert_int_equal(info.records, 1);
+	assert_int_equal(info.events, 1);
+}
+
+static void
+older_optin_never_lifts_optout(void **state)
+{
+	struct fx *f = *state;
+	og_change out = mk("a@x.example", OG_EV_OPTOUT, OG_SCOPE_STREAM, "news",
+	    0, T0 + 100);
+	og_change in = mk("a@x.example", OG_EV_OPTIN, OG_SCOPE_STREAM, "news",
+	    OG_ST_CONFIRMED, T0 + 50);
+
+	assert_int_equal(apply1(f->st, out), OG_APPLIED);
+	in.flags = OG_CH_IF_NEWER;
+	assert_int_equal(apply1(f->st, in), OG_SKIPPED_OLDER);
+	in.flags = 0;
+	assert_int_equal(apply1(f->st, in), OG_SKIPPED_OPTOUT);
+	in.time = T0 + 200;
+	assert_int_equal(apply1(f->st, in), OG_APPLIED);
+}
+
+static void
+suppression_needs_admin(void **state)
+{
+	struct fx *f = *state;
+	og_change s = mk("b@x.example", OG_EV_SUPPRESS, OG_SCOPE_ALL, NULL, 0,
+	    T0);
+	og_change in = mk("b@x.example", OG_EV_OPTIN, OG_SCOPE_ALL, NULL,
+	    OG_ST_CONFIRMED, T0 + 100);
+	og_change un = mk("b@x.example", OG_EV_UNSUPPRESS, OG_SCOPE_ALL, NULL,
+	    0, T0 + 200);
+
+	s.reason = OG_RS_HARD_BOUNCE;
+	assert_int_equal(apply1(f->st, s), OG_APPLIED);
+	assert_int_equal(apply1(f->st, s), OG_UNCHANGED);
+	assert_int_equal(apply1(f->st, in), OG_SKIPPED_OPTOUT);
+	assert_int_equal(apply1(f->st, un), OG_APPLIED);
+	assert_int_equal(apply1(f->st, un), OG_UNCHANGED);
+	in.time = T0 + 300;
+	assert_int_equal(apply1(f->st, in), OG_APPLIED);
+}
+
+static void
+confirm_needs_pending(void **state)
+{
+	struct fx *f = *state;
+	og_change c = mk("c@x.example", OG_EV_CONFIRM, OG_SCOPE_STREAM, "news",
+	    0, T0);
+	og_change p = mk("c@x.example", OG_EV_OPTIN, OG_SCOPE_STREAM, "news",
+	    OG_ST_PENDING, T0);
+
+	assert_int_equal(apply1(f->st, c), OG_SKIPPED_OLDER);
+	assert_int_equal(apply1(f->st, p), OG_APPLIED);
+	c.time = T0 + 10;
+	assert_int_equal(apply1(f->st, c), OG_APPLIED);
+	assert_int_equal(apply1(f->st, c), OG_UNCHANGED);
+	/* a new pending never downgrades a confirmation */
+	assert_int_equal(apply1(f->st, p), OG_UNCHANGED);
+}
+
+struct evs {
+	int n;
+	int kinds[16];
+	char ip[64];
+};
+
+static int
+collect(const og_event *ev, void *ctx)
+{
+	struct evs *e = ctx;
+
+	if (e->n < 16)
+		e->kinds[e->n] = ev->kind;
+	if (ev->f[OG_EVF_IP][0])
+		og_strlcpy(e->ip, ev->f[OG_EVF_IP], sizeof(e->ip));
+	e->n++;
+	return 0;
+}
+
+static void
+events_chain(void **state)
+{
+	struct fx *f = *state;
+	og_change ch = mk("d@x.example", OG_EV_OPTIN, OG_SCOPE_STREAM, "news",
+	    OG_ST_PENDING, T0);
+	struct evs e;
+
+	memset(&e, 0, sizeof(e));
+	ch.f[OG_EVF_IP] = "198.51.100.9";
+	apply1(f->st, ch);
+	apply1(f->st, mk("other@x.example", OG_EV_OPTOUT, OG_SCOPE_ALL, NULL, 0,
+	    T0 + 1));
+	apply1(f->st, mk("d@x.example", OG_EV_CONFIRM, OG_SCOPE_STREAM, "news",
+	    0, T0 + 2));
+	apply1(f->st, mk("d@x.example", OG_EV_OPTOUT, OG_SCOPE_ALL, NULL, 0,
+	    T0 + 3));
+	assert_int_equal(og_store_foreach_event(f->st, "d@x.example", collect,
+	    &e), 0);
+	assert_int_equal(e.n, 3);
+	assert_int_equal(e.kinds[0], OG_EV_OPTOUT); /* newest first */
+	assert_int_equal(e.kinds[1], OG_EV_CONFIRM);
+	assert_int_equal(e.kinds[2], OG_EV_OPTIN);
+	assert_string_equal(e.ip, "198.51.100.9");
+}
+
+static int
+count_rec(const og_record *rec, void *ctx)
+{
+	static char last[OG_ADDR_MAX + 1];
+	int *n = ctx;
+
+	if (*n > 0 && strcmp(last, rec->key) >= 0)
+		return -99;
+	og_strlcpy(last, rec->key, sizeof(last));
+	(*n)++;
+	return 0;
+}
+
+static void
+group_commit_and_foreach(void **state)
+{
+	struct fx *f = *state;
+	enum { N = 2500 };
+	og_change *ch = calloc(N, sizeof(*ch));
+	int *res = calloc(N, sizeof(int));
+	char (*keys)[32] = calloc(N, 32);
+	int i, n = 0;
+
+	for (i = 0; i < N; i++) {
+		snprintf(keys[i], 32, "u%05d@x.example", (i * 7919) % N);
+		ch[i] = mk(keys[i], OG_EV_OPTIN, OG_SCOPE_STREAM, "news",
+		    OG_ST_CONFIRMED, T0);
+	}
+	assert_int_equal(og_store_apply(f->st, ch, N, res), 0);
+	for (i = 0; i < N; i++)
+		assert_int_equal(res[i], OG_APPLIED);
+	assert_int_equal(og_store_foreach(f->st, NULL, count_rec, &n), 0);
+	assert_int_equal(n, N);
+	free(ch);
+	free(res);
+	free(keys);
+}
+
+static void
+sends_saturate(void **state)
+{
+	struct fx *f = *state;
+	const char *k = "e@x.example";
+	int64_t times[OG_SENDS_MAX + 4];
+	og_rtxn *tx;
+	int i, n = -1;
+
+	for (i = 0; i < OG_SENDS_MAX + 5; i++)
+		assert_int_equal(og_store_count_sends(f->st, &k, 1, "news",
+		    T0 + i), 0);
+	assert_int_equal(og_store_rbegin(f->st, &tx), 0);
+	assert_int_equal(og_store_get_sends(tx, k, "news", times,
+	    OG_SENDS_MAX + 4, &n), 0);
+	og_store_rend(tx);
+	assert_int_equal(n, OG_SENDS_MAX);
+	assert_int_equal(times[0], T0 + OG_SENDS_MAX + 4);
+}
+
+static void
+codec_rejects_garbage(void **state)
+{
+	og_record rec;
+	og_event ev;
+	unsigned char v2[] = {2, 0, 0, 0, 0, 0};
+	unsigned char trunc[] = {1, 0, 0, 0, 0};
+
+	(void)state;
+	assert_int_equal(og_record_decode(v2, sizeof(v2), "k", &rec),
+	    OG_EVERSION);
+	assert_int_equal(og_record_decode(trunc, sizeof(trunc), "k", &rec),
+	    OG_ECORRUPT);
+	assert_int_equal(og_event_decode(v2, sizeof(v2), 1, &ev), OG_EVERSION);
+	assert_int_equal(og_event_decode(trunc, sizeof(trunc), 1, &ev),
+	    OG_ECORRUPT);
+}
+
+static char *
+slurp(const char *path, size_t *len)
+{
+	FILE *fp = fopen(path, "rb");
+	char *buf;
+	long n;
+
+	assert_non_null(fp);
+	fseek(fp, 0, SEEK_END);
+	n = ftell(fp);
+	fseek(fp, 0, SEEK_SET);
+	buf = malloc((size_t)n + 1);
+	assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
+	fclose(fp);
+	*len = (size_t)n;
+	return buf;
+}
+
+static void
+refuses_garbage_file(void **state)
+{
+	char dir[] = "/tmp/og_store_bad.XXXXXX", path[128], err[512];
+	og_store_opts o = {0, 0, 0, OG_STORE_CREATE};
+	og_store *st = NULL;
+	char *before, *after;
+	size_t l1, l2;
+	FILE *fp;
+	int i;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/consent", dir);
+	mkdir(path, 0700);
+	snprintf(path, sizeof(path), "%s/consent/data.mdb", dir);
+	fp = fopen(path, "wb");
+	for (i = 0; i < 20000; i++)
+		fputc((i * 31 + 7) & 0xff, fp);
+	fclose(fp);
+	before = slurp(path, &l1);
+	assert_int_equal(og_store_open(dir, &o, &st, err, sizeof(err)),
+	    OG_ECORRUPT);
+	assert_null(st);
+	assert_non_null(strstr(err, "not an LMDB file"));
+	after = slurp(path, &l2);
+	assert_int_equal(l1, l2);
+	assert_memory_equal(before, after, l1);
+	free(before);
+	free(after);
+	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
+	assert_int_equal(system(path), 0);
+}
+
+static void
+refuses_truncated_file(void **state)
+{
+	struct fx *f = *state;
+	char path[128], err[512];
+	og_store_opts o = {0, 0, 0, 0};
+	og_store *st = NULL;
+	og_change ch[3000];
+	char keys[3000][24];
+	struct stat sb;
+	int i;
+
+	for (i = 0; i < 3000; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "t%d@x.example", i);
+		ch[i] = mk(keys[i], OG_EV_OPTOUT, OG_SCOPE_ALL, NULL, 0, T0);
+	}
+	assert_int_equal(og_store_apply(f->st, ch, 3000, NULL), 0);
+	og_store_close(f->st);
+	f->st = NULL;
+	snprintf(path, sizeof(path), "%s/consent/data.mdb", f->dir);
+	/* WRITEMAP files are sparse at map size: cut below the last page */
+	assert_int_equal(truncate(path, 16384), 0);
+	assert_int_equal(og_store_open(f->dir, &o, &st, err, sizeof(err)),
+	    OG_ECORRUPT);
+	assert_non_null(strstr(err, "truncated"));
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_size, 16384);
+	/* reopen for teardown */
+	o.flags = OG_STORE_CREATE;
+	snprintf(f->dir + strlen(f->dir), sizeof(f->dir) - strlen(f->dir), "x");
+	assert_int_equal(og_store_open(f->dir, &o, &f->st, err, sizeof(err)),
+	    0);
+}
+
+static void
+refuses_newer_schema(void **state)
+{
+	struct fx *f = *state;
+	char path[128], err[512];
+	og_store_opts o = {0, 0, 0, 0};
+	og_store *st = NULL;
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val k, v;
+	unsigned char kb[] = "Mschema", vb[4];
+
+	og_store_close(f->st);
+	f->st = NULL;
+	snprintf(path, sizeof(path), "%s/consent", f->dir);
+	assert_int_equal(mdb_env_create(&env), 0);
+	mdb_env_set_maxdbs(env, 4);
+	mdb_env_set_mapsize(env, 1 << 24);
+	assert_int_equal(mdb_env_open(env, path, 0, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "main", 0, &dbi), 0);
+	og_put_be32(vb, 99);
+	k.mv_data = kb;
+	k.mv_size = 7;
+	v.mv_data = vb;
+	v.mv_size = 4;
+	assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+	assert_int_equal(og_store_open(f->dir, &o, &st, err, sizeof(err)),
+	    OG_EVERSION);
+	assert_non_null(strstr(err, "newer"));
+	snprintf(f->dir + strlen(f->dir), sizeof(f->dir) - strlen(f->dir), "x");
+	o.flags = OG_STORE_CREATE;
+	assert_int_equal(og_store_open(f->dir, &o, &f->st, err, sizeof(err)),
+	    0);
+}
+
+static void
+missing_store(void **state)
+{
+	og_store_opts o = {0, 0, 0, 0};
+	og_store *st = NULL;
+	char err[512];
+
+	(void)state;
+	assert_int_equal(og_store_open("/tmp/og-no-such-store-here", &o, &st,
+	    err, sizeof(err)), OG_ENOSTORE);
+	assert_non_null(strstr(err, "optgate init"));
+}
+
+static void
+map_full_grows_then_fails_cleanly(void **state)
+{
+	char dir[] = "/tmp/og_store_full.XXXXXX", err[512], cmd[128];
+	og_store_opts o = {4 << 20, 0, 0, OG_STORE_CREATE};
+	og_store *st;
+	og_store_info info;
+	uint64_t first_map;
+	enum { B = 500 };
+	og_change ch[B];
+	char keys[B][64];
+	int i, batch, rc = 0, ok_batches = 0;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(og_store_open(dir, &o, &st, err, sizeof(err)), 0);
+	og_store_info_get(st, &info);
+	first_map = info.map_size;
+	assert_true(first_map < (4 << 20));
+	for (batch = 0; batch < 200 && rc == 0; batch++) {
+		for (i = 0; i < B; i++) {
+			snprintf(keys[i], sizeof(keys[i]),
+			    "someone.with.a.long.name.%d.%d@x.example", batch,
+			    i);
+			ch[i] = mk(keys[i], OG_EV_OPTIN, OG_SCOPE_STREAM,
+			    "newsletter", OG_ST_CONFIRMED, T0);
+			ch[i].f[OG_EVF_UA] = "Mozilla/5.0 (X11; Linux x86_64)";
+		}
+		rc = og_store_apply(st, ch, B, NULL);
+		if (rc == 0)
+			ok_batches++;
+	}
+	assert_int_equal(rc, OG_EFULL);
+	og_store_info_get(st, &info);
+	assert_true(info.map_size > first_map);
+	assert_int_equal(info.map_size, 4 << 20);
+	/* nothing half-written: exactly the acknowledged batches */
+	assert_int_equal(info.records, (uint64_t)ok_batches * B);
+	og_store_close(st);
+	o.flags = 0;
+	assert_int_equal(og_store_open(dir, &o, &st, err, sizeof(err)), 0);
+	og_store_info_get(st, &info);
+	assert_int_equal(info.records, (uint64_t)ok_batches * B);
+	og_store_close(st);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+static void
+broken_counters_rebuilt(void **state)
+{
+	struct fx *f = *state;
+	char path[128], err[512];
+	og_store_opts o = {0, 0, 0, 0};
+	FILE *fp;
+	int i;
+
+	og_store_close(f->st);
+	f->st = NULL;
+	snprintf(path, sizeof(path), "%s/counters/data.mdb", f->dir);
+	fp = fopen(path, "wb");
+	for (i = 0; i < 9000; i++)
+		fputc(i & 0xff, fp);
+	fclose(fp);
+	assert_int_equal(og_store_open(f->dir, &o, &f->st, err, sizeof(err)),
+	    0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(optin_idempotent, setup, teardown),
+	    cmocka_unit_test_setup_teardown(older_optin_never_lifts_optout,
+		setup, teardown),
+	    cmocka_unit_test_setup_teardown(suppression_needs_admin, setup,
+		teardown),
+	    cmocka_unit_test_setup_teardown(confirm_needs_pending, setup,
+		teardown),
+	    cmocka_unit_test_setup_teardown(events_chain, setup, teardown),
+	    cmocka_unit_test_setup_teardown(group_commit_and_foreach, setup,
+		teardown),
+	    cmocka_unit_test_setup_teardown(sends_saturate, setup, teardown),
+	    cmocka_unit_test(codec_rejects_garbage),
+	    cmocka_unit_test(refuses_garbage_file),
+	    cmocka_unit_test_setup_teardown(refuses_truncated_file, setup,
+		teardown),
+	    cmocka_unit_test_setup_teardown(refuses_newer_schema, setup,
+		teardown),
+	    cmocka_unit_test(missing_store),
+	    cmocka_unit_test(map_full_grows_then_fails_cleanly),
+	    cmocka_unit_test_setup_teardown(broken_counters_rebuilt, setup,
+		teardown),
+	};
+
+	og_log_open("og_store_test", OG_LOG_STDERR);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,178 @@
+#!/bin/sh
+# The optgate CLI as a mail admin uses it: the README walk-through, exit
+# codes, bad input, acknowledged opt-outs surviving kill -9, damaged
+# stores refused without being touched.
+. "$OPTGATE_TOP/tests/lib/tap.sh"
+
+T=$(mktemp -d /tmp/og-cli.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+OG="$BIN/optgate -c $T/optgate.conf"
+
+cat >"$T/optgate.conf" <<EOF
+[store]
+path = $T/store
+[keys]
+file = $T/keys
+[stream newsletter]
+match = sender:news@example.com
+consent = confirmed
+caps = 2/7d, 1/1d
+unsubscribe = https://unsub.example.com/u/%t, mailto:unsub+%t@example.com
+[stream offers]
+match = sender:offers@example.com
+partner = acme
+consent = optin
+[stream resets]
+match = sender:noreply@example.com
+class = transactional
+EOF
+
+out=$($OG config check)
+is "config check ok" "$?" 0
+like "config check names the streams" "$out" "*3 streams: newsletter, offers, resets*"
+
+$OG status ana@example.com >/dev/null 2>"$T/err"
+is "status before init: exit 3" "$?" 3
+like "status before init says what to do" "$(cat "$T/err")" "*optgate init*"
+
+out=$($OG init)
+is "init" "$?" 0
+like "init creates a keys file" "$out" "*keys file*created*"
+perm=$(stat -c %a "$T/keys")
+is "keys file mode 600" "$perm" 600
+$OG init >/dev/null
+is "init twice is harmless" "$?" 0
+
+$OG optin ana@example.com --stream newsletter --source signup-form \
+    --ip 192.0.2.10 >/dev/null
+is "optin" "$?" 0
+$OG status ana@example.com --stream newsletter >"$T/out"
+is "status after optin: exit 0 (accepted)" "$?" 0
+like "status says accept" "$(cat "$T/out")" "*newsletter*accept*"
+
+$OG status ana@example.com --stream offers >/dev/null
+is "no consent for offers: exit 1" "$?" 1
+
+$OG optout ana@example.com --stream newsletter >/dev/null
+is "optout" "$?" 0
+out=$($OG status ana@example.com --stream newsletter)
+is "status after optout: exit 1 (refused)" "$?" 1
+like "status names the opt-out" "$out" "*unsubscribed from newsletter*via admin*"
+
+out=$($OG status ANA@Example.COM --stream newsletter --json)
+like "json status" "$out" '{"address":"ANA@Example.COM","stream":"newsletter","verdict":"reject","rule":"optout"*'
+
+# single opt-in is not enough for a confirmed stream
+$OG optin bo@example.com --stream newsletter --single >/dev/null
+$OG status bo@example.com --stream newsletter >/dev/null
+is "single opt-in refused on a confirmed stream" "$?" 1
+$OG status bo@example.com --stream offers >/dev/null
+is "single opt-in ok ... but for its own stream only" "$?" 1
+
+# double opt-in: pending until confirmed
+out=$($OG optin cy@example.com --stream newsletter --double)
+tok=$(echo "$out" | sed -n 's/.*optgate confirm //p')
+like "double opt-in prints a confirmation command" "$out" "*pending*optgate confirm *"
+$OG status cy@example.com --stream newsletter >/dev/null
+is "pending is not consent" "$?" 1
+$OG confirm "garbage$tok" >/dev/null 2>&1
+is "bad confirmation token: exit 1" "$?" 1
+$OG confirm "$tok" >/dev/null
+is "confirm" "$?" 0
+$OG status cy@example.com --stream newsletter >/dev/null
+is "confirmed is consent" "$?" 0
+
+# an unsubscribe token never confirms
+utok=$($OG token dee@example.com --stream newsletter | sed -n 's/^token: //p')
+$OG optin dee@example.com --stream newsletter --double >/dev/null
+$OG confirm "$utok" >/dev/null 2>&1
+is "an unsubscribe token does not confirm" "$?" 1
+
+# suppressions
+$OG optin ed@example.com --stream newsletter >/dev/null
+$OG suppress ed@example.com --reason hard-bounce >/dev/null
+out=$($OG status ed@example.com --stream resets)
+is "hard bounce stops transactional mail" "$?" 1
+like "hard bounce reason" "$out" "*hard-bounced*"
+$OG suppress fi@example.com --reason complaint --expires 30d >/dev/null
+is "temporary suppression" "$?" 0
+$OG suppress fi@example.com --reason sideways >/dev/null 2>&1
+is "bad reason: exit 2" "$?" 2
+
+# token and URLs
+out=$($OG token ana@example.com --stream newsletter)
+like "token prints the https URL" "$out" "*unsubscribe: https://unsub.example.com/u/*"
+like "token prints the mailto URL" "$out" "*unsubscribe: mailto:unsub+*@example.com*"
+case "$out" in *ana*) fail "token hides the address" "$out" ;;
+*) pass "token hides the address" ;; esac
+
+# addresses
+out=$($OG check-address 'C.Liente+promo@GoogleMail.com')
+like "check-address match key" "$out" "*match key:  cliente@gmail.com*"
+out=$($OG check-address 'cliente@yaho.com')
+like "check-address typo" "$out" "*typo of yahoo.com*"
+$OG check-address 'not an address' >/dev/null
+is "invalid address: exit 1" "$?" 1
+$OG optin 'bad@@example.com' --stream newsletter >/dev/null 2>&1
+is "optin of an invalid address: exit 1" "$?" 1
+
+# usage and config errors
+$OG optin ana@example.com >/dev/null 2>&1
+is "optin without --stream: exit 2" "$?" 2
+$OG optin ana@example.com --stream nosuch >/dev/null 2>&1
+is "unknown stream: exit 2" "$?" 2
+$OG frobnicate >/dev/null 2>&1
+is "unknown command: exit 2" "$?" 2
+printf '[store]\npath = %s/store\nmap_size = huge\n[strem x]\n' "$T" \
+    >"$T/bad.conf"
+out=$($BIN/optgate -c "$T/bad.conf" config check 2>&1)
+is "bad config: exit 2" "$?" 2
+like "bad value reported with file and line" "$out" "*bad.conf:3: \\[store\\] map_size: expected a size*"
+like "unknown section reported too" "$out" "*bad.conf:4: \\[strem x\\]: unknown section*"
+$BIN/optgate -c "$T/missing.conf" status a@b.example >/dev/null 2>&1
+is "missing -c file: exit 2" "$?" 2
+
+# An acknowledged opt-out survives kill -9 right after the ack.
+i=0
+: >"$T/acked"
+while [ $i -lt 40 ]; do
+	$OG optout "k$i@example.com" --all >"$T/o$i" 2>&1 &
+	pid=$!
+	n=0
+	while ! grep -q recorded "$T/o$i" 2>/dev/null && [ $n -lt 2000 ]; do
+		n=$((n + 1))
+	done
+	kill -9 $pid 2>/dev/null
+	wait $pid 2>/dev/null
+	grep -q recorded "$T/o$i" && echo "k$i@example.com" >>"$T/acked"
+	i=$((i + 1))
+done
+lost=0
+while read -r a; do
+	$OG status "$a" --stream newsletter >/dev/null 2>&1 || continue
+	lost=$((lost + 1))
+done <"$T/acked"
+acked=$(wc -l <"$T/acked")
+[ "$acked" -gt 0 ] && pass "kill -9 loop acknowledged $acked opt-outs" ||
+    fail "kill -9 loop acknowledged nothing"
+is "no acknowledged opt-out lost after kill -9" "$lost" 0
+
+# Damaged stores are refused and left as they were.
+cp -r "$T/store" "$T/good"
+head -c 65536 /dev/urandom >"$T/store/consent/data.mdb"
+sum1=$(md5sum <"$T/store/consent/data.mdb")
+out=$($OG status ana@example.com 2>&1)
+is "garbage store: exit 3" "$?" 3
+like "garbage store message" "$out" "*not an LMDB file*nothing was changed*"
+$OG optout ana@example.com >/dev/null 2>&1
+is "garbage store: writes refused too" "$?" 3
+is "garbage store untouched" "$(md5sum <"$T/store/consent/data.mdb")" "$sum1"
+
+rm -rf "$T/store" && cp -r "$T/good" "$T/store"
+truncate -s 12288 "$T/store/consent/data.mdb"
+out=$($OG status ana@example.com 2>&1)
+is "truncated store: exit 3" "$?" 3
+like "truncated store message" "$out" "*truncated*restore a backup*"
+is "truncated store not extended" "$(stat -c %s "$T/store/consent/data.mdb")" 12288
+
+done_testing
