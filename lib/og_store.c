@@ -1287,6 +1287,25 @@ optout_between(const og_record *rec, int scope, const char *name,
 	return 0;
 }
 
+/*
+ * Is there an opt-in of a scope an opt-out of this scope covers (the same
+ * or narrower) newer than the opt-out's time and older than now?
+ */
+static int
+optin_between(const og_record *rec, int scope, int64_t since, int64_t now)
+{
+	int i;
+
+	for (i = 0; i < rec->nentries; i++) {
+		const og_entry *e = &rec->entries[i];
+
+		if ((e->state == OG_ST_OPTIN || e->state == OG_ST_CONFIRMED) &&
+		    e->scope >= scope && e->time > since && e->time <= now)
+			return 1;
+	}
+	return 0;
+}
+
 static int erased_hash_exists(og_store *st, struct wctx *w,
     const char *key);
 
@@ -1404,7 +1423,9 @@ apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 			*result = OG_SKIPPED_OLDER;
 			return 0;
 		}
-		if (e && ch->kind == OG_EV_OPTOUT && e->state == OG_ST_OPTOUT) {
+		if (e && ch->kind == OG_EV_OPTOUT && e->state == OG_ST_OPTOUT &&
+		    !optin_between(rec, ch->scope, e->time, now)) {
+			/* (an opt-in since lifted it: then this is news) */
 			*result = OG_UNCHANGED;
 			return 0;
 		}
