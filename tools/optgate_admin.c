@@ -18,6 +18,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -216,6 +217,7 @@ static const char *const colnames[NCOLS] = {"address", "stream", "state",
     "sender"};
 
 #define IMP_BATCH_MAX 100000 /* lines per durable commit (--batch) */
+#define IMP_BATCH_DEFAULT 50000
 #define IMP_BATCH_MIN 100
 #define IMP_ARENA (32u << 20)
 #define FUTURE_SKEW 300 /* a row time may be this far ahead of our clock */
@@ -226,17 +228,32 @@ struct imp_row {
 	int warned;
 };
 
+/* One batch: rows parsed, their strings, and scratch for the commit. */
+struct batch {
+	struct imp_row *rows;
+	og_change *sorted;
+	int *order, *results;
+	size_t n, used;
+	char *arena;
+};
+
+/*
+ * The reader thread parses into one batch while the writer thread sorts
+ * and commits the other, so parsing and the durable commit overlap.
+ */
 struct import {
 	og_cli *cli;
 	const char *input;
 	int col[NCOLS];
 	int ncols;
-	struct imp_row *rows;
-	og_change *sorted;
-	int *order, *results;
-	size_t n, batch;
-	char *arena;
-	size_t used;
+	struct batch bt[2], *cb; /* cb: the batch being filled */
+	size_t batch;
+	pthread_t writer;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct batch *todo;     /* handed to the writer */
+	int quit, werr, started;
+	size_t lost;            /* lines of a batch that failed */
 	char source[300];
 	int64_t now;
 	uint64_t lines, imported, unchanged, skipped, rejected, warned;
@@ -252,14 +269,15 @@ struct import {
 static char *
 arena_dup(struct import *im, const char *s, size_t n)
 {
+	struct batch *b = im->cb;
 	char *p;
 
-	if (im->used + n + 1 > IMP_ARENA)
+	if (b->used + n + 1 > IMP_ARENA)
 		og_panic("import arena overflow");
-	p = im->arena + im->used;
+	p = b->arena + b->used;
 	memcpy(p, s, n);
 	p[n] = 0;
-	im->used += n + 1;
+	b->used += n + 1;
 	return p;
 }
 
@@ -336,25 +354,25 @@ skip_text(int result)
  * a transaction too big for LMDB (OG_EBUSY) is split in halves.
  */
 static int
-apply_range(struct import *im, size_t from, size_t n)
+apply_range(struct import *im, struct batch *b, size_t from, size_t n)
 {
 	size_t i;
 	int rc;
 
 	for (i = 0; i < n; i++)
-		im->sorted[i] = im->rows[im->order[from + i]].ch;
-	rc = og_store_apply(im->cli->store, im->sorted, n, im->results);
+		b->sorted[i] = b->rows[b->order[from + i]].ch;
+	rc = og_store_apply(im->cli->store, b->sorted, n, b->results);
 	if (rc == OG_EBUSY && n > 1) {
-		if ((rc = apply_range(im, from, n / 2)) != 0)
+		if ((rc = apply_range(im, b, from, n / 2)) != 0)
 			return rc;
-		return apply_range(im, from + n / 2, n - n / 2);
+		return apply_range(im, b, from + n / 2, n - n / 2);
 	}
 	if (rc != 0)
 		return rc;
 	for (i = 0; i < n; i++) {
-		struct imp_row *r = &im->rows[im->order[from + i]];
+		struct imp_row *r = &b->rows[b->order[from + i]];
 
-		switch (im->results[i]) {
+		switch (b->results[i]) {
 		case OG_APPLIED:
 			im->imported++;
 			break;
@@ -365,29 +383,93 @@ apply_range(struct import *im, size_t from, size_t n)
 			im->skipped++;
 			if (im->warn)
 				fprintf(im->warn, "%lu: %s: %s\n", r->line,
-				    r->ch.raw, skip_text(im->results[i]));
+				    r->ch.raw, skip_text(b->results[i]));
 		}
 	}
 	return 0;
 }
 
+/* Sort a batch by address (file order within one) and commit it. */
+static int
+commit_batch(struct import *im, struct batch *b)
+{
+	size_t i;
+
+	for (i = 0; i < b->n; i++)
+		b->order[i] = (int)i;
+	qsort_r(b->order, b->n, sizeof(int), cmp_rows, b->rows);
+	return apply_range(im, b, 0, b->n);
+}
+
+static void *
+writer_main(void *arg)
+{
+	struct import *im = arg;
+	struct batch *b;
+	int rc;
+
+	pthread_mutex_lock(&im->mu);
+	for (;;) {
+		while (im->todo == NULL && !im->quit)
+			pthread_cond_wait(&im->cv, &im->mu);
+		if ((b = im->todo) == NULL)
+			break;
+		pthread_mutex_unlock(&im->mu);
+		rc = commit_batch(im, b);
+		pthread_mutex_lock(&im->mu);
+		if (rc != 0) {
+			im->werr = rc;
+			im->lost += b->n;
+		}
+		b->n = 0;
+		b->used = 0;
+		im->todo = NULL;
+		pthread_cond_broadcast(&im->cv);
+	}
+	pthread_mutex_unlock(&im->mu);
+	return NULL;
+}
+
+/*
+ * Hand the batch being filled to the writer (after the previous one is
+ * committed) and fill the other.  Returns the writer's error, if any.
+ */
 static int
 flush_batch(struct import *im)
 {
-	size_t i;
 	int rc;
 
-	if (im->n == 0)
+	pthread_mutex_lock(&im->mu);
+	while (im->todo != NULL)
+		pthread_cond_wait(&im->cv, &im->mu);
+	rc = im->werr;
+	if (rc == 0 && im->cb->n) {
+		im->todo = im->cb;
+		im->cb = im->cb == &im->bt[0] ? &im->bt[1] : &im->bt[0];
+		pthread_cond_broadcast(&im->cv);
+	}
+	pthread_mutex_unlock(&im->mu);
+	return rc;
+}
+
+/* Wait for the writer to finish everything handed over; stop it. */
+static int
+writer_stop(struct import *im)
+{
+	int rc;
+
+	if (!im->started)
 		return 0;
-	for (i = 0; i < im->n; i++)
-		im->order[i] = (int)i;
-	qsort_r(im->order, im->n, sizeof(int), cmp_rows, im->rows);
-	rc = apply_range(im, 0, im->n);
-	if (rc != 0)
-		return rc;
-	im->n = 0;
-	im->used = 0;
-	return 0;
+	pthread_mutex_lock(&im->mu);
+	while (im->todo != NULL)
+		pthread_cond_wait(&im->cv, &im->mu);
+	im->quit = 1;
+	pthread_cond_broadcast(&im->cv);
+	rc = im->werr;
+	pthread_mutex_unlock(&im->mu);
+	pthread_join(im->writer, NULL);
+	im->started = 0;
+	return rc;
 }
 
 /* Trim spaces and tabs around a field, in place. */
@@ -655,7 +737,7 @@ import_row(struct import *im, const og_csv_rec *r)
 	}
 
 	/* Valid: into the batch. */
-	row = &im->rows[im->n];
+	row = &im->cb->rows[im->cb->n];
 	ch = &row->ch;
 	memset(row, 0, sizeof(*row));
 	row->line = r->line;
@@ -719,7 +801,7 @@ import_row(struct import *im, const og_csv_rec *r)
 			    "of %s (imported as given)\n", r->line, a.raw,
 			    a.typo);
 	}
-	im->n++;
+	im->cb->n++;
 }
 
 static void
@@ -779,14 +861,14 @@ cmd_import(og_cli *cli, int argc, char **argv)
 	    {"batch", 1, NULL, 'b'}, {NULL, 0, NULL, 0}};
 	const char *usage = "import FILE|- [--rejects FILE] [--warnings FILE] "
 	    "[--source TEXT] [--batch LINES]";
-	uint64_t batch = IMP_BATCH_MAX;
+	uint64_t batch = IMP_BATCH_DEFAULT;
 	const char *rej = NULL, *warn = NULL, *source = NULL;
 	char rejbuf[4200], warnbuf[4200];
 	struct import *im;
 	og_csv_rec *r;
 	struct sigaction sa;
 	struct stat sb;
-	int c, rc, fd, ret = OG_EXIT_OK, header = 0, wrc = 0;
+	int c, rc, fd, i, ret = OG_EXIT_OK, header = 0, wrc = 0;
 	double t0;
 
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -848,11 +930,16 @@ cmd_import(og_cli *cli, int argc, char **argv)
 	im->csv = og_csv_new_fd(fd, 0);
 	r = og_xmalloc(sizeof(*r));
 	im->batch = batch;
-	im->rows = og_xcalloc(batch, sizeof(*im->rows));
-	im->sorted = og_xcalloc(batch, sizeof(*im->sorted));
-	im->order = og_xcalloc(batch, sizeof(int));
-	im->results = og_xcalloc(batch, sizeof(int));
-	im->arena = og_xmalloc(IMP_ARENA);
+	for (i = 0; i < 2; i++) {
+		im->bt[i].rows = og_xcalloc(batch, sizeof(*im->bt[i].rows));
+		im->bt[i].sorted = og_xcalloc(batch, sizeof(og_change));
+		im->bt[i].order = og_xcalloc(batch, sizeof(int));
+		im->bt[i].results = og_xcalloc(batch, sizeof(int));
+		im->bt[i].arena = og_xmalloc(IMP_ARENA);
+	}
+	im->cb = &im->bt[0];
+	pthread_mutex_init(&im->mu, NULL);
+	pthread_cond_init(&im->cv, NULL);
 
 	/* The header first: a file we cannot understand changes nothing. */
 	for (;;) {
@@ -888,6 +975,12 @@ cmd_import(og_cli *cli, int argc, char **argv)
 		ret = OG_EXIT_SYSTEM;
 		goto out;
 	}
+	if (pthread_create(&im->writer, NULL, writer_main, im) != 0) {
+		fprintf(stderr, "optgate: import: cannot start a thread\n");
+		ret = OG_EXIT_SYSTEM;
+		goto out;
+	}
+	im->started = 1;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
@@ -917,8 +1010,8 @@ cmd_import(og_cli *cli, int argc, char **argv)
 		} else {
 			import_row(im, r);
 		}
-		if (im->n == im->batch ||
-		    im->used + 4 * OG_CSV_RECORD_MAX > IMP_ARENA) {
+		if (im->cb->n == im->batch ||
+		    im->cb->used + 4 * OG_CSV_RECORD_MAX > IMP_ARENA) {
 			if ((wrc = flush_batch(im)) != 0)
 				break;
 		}
@@ -928,6 +1021,8 @@ cmd_import(og_cli *cli, int argc, char **argv)
 	/* What was read and is valid goes in, also when interrupted. */
 	if (wrc == 0)
 		wrc = flush_batch(im);
+	if ((rc = writer_stop(im)) != 0 && wrc == 0)
+		wrc = rc;
 	draw_progress(im, 1);
 	if (wrc != 0) {
 		fprintf(stderr, "optgate: %s: store write failed near line %lu:"
@@ -936,7 +1031,7 @@ cmd_import(og_cli *cli, int argc, char **argv)
 		    wrc == OG_EIO ? " (disk full or I/O error)" : "");
 		fprintf(stderr, "optgate: the last %zu lines read were not "
 		    "imported; the store is consistent: fix the cause and run "
-		    "the same import again\n", im->n);
+		    "the same import again\n", im->lost + im->cb->n);
 		ret = og_cli_exit_for(wrc);
 		if (ret < OG_EXIT_STORE)
 			ret = OG_EXIT_WRITE;
@@ -969,11 +1064,16 @@ out:
 		close(fd);
 	og_csv_free(im->csv);
 	free(r);
-	free(im->rows);
-	free(im->sorted);
-	free(im->order);
-	free(im->results);
-	free(im->arena);
+	writer_stop(im);
+	for (i = 0; i < 2; i++) {
+		free(im->bt[i].rows);
+		free(im->bt[i].sorted);
+		free(im->bt[i].order);
+		free(im->bt[i].results);
+		free(im->bt[i].arena);
+	}
+	pthread_mutex_destroy(&im->mu);
+	pthread_cond_destroy(&im->cv);
 	free(im);
 	return ret;
 }
@@ -1120,9 +1220,16 @@ cmd_audit(og_cli *cli, int argc, char **argv)
 	}
 	og_store_rend(tx);
 	if (rc == OG_NOTFOUND) {
-		if (cli->json)
-			printf("{\"address\":\"%s\",\"events\":0}\n", a.key);
-		else
+		if (cli->json) {
+			og_buf b;
+
+			og_buf_init(&b, 0);
+			og_buf_adds(&b, "{\"address\":");
+			og_json_str(&b, a.norm);
+			og_buf_adds(&b, ",\"events\":0}");
+			og_cli_flush(&b);
+			og_buf_free(&b);
+		} else
 			printf("%s: no history (never recorded)\n", a.norm);
 		free(rec);
 		free(ev);
@@ -1590,14 +1697,21 @@ cmd_import_hashed(og_cli *cli, int argc, char **argv)
 		if (ret < OG_EXIT_STORE)
 			ret = OG_EXIT_WRITE;
 	}
-	if (cli->json)
-		printf("{\"partner\":\"%s\",\"lines\":%llu,\"added\":%llu,"
-		    "\"unchanged\":%llu,\"rejected\":%llu,\"dropped\":%llu}\n",
-		    partner, (unsigned long long)lines,
+	if (cli->json) {
+		og_buf b;
+
+		og_buf_init(&b, 0);
+		og_buf_adds(&b, "{\"partner\":");
+		og_json_str(&b, partner);
+		og_buf_printf(&b, ",\"lines\":%llu,\"added\":%llu,"
+		    "\"unchanged\":%llu,\"rejected\":%llu,\"dropped\":%llu}",
+		    (unsigned long long)lines,
 		    (unsigned long long)total_added,
 		    (unsigned long long)(lines - rejected - total_added),
 		    (unsigned long long)rejected, (unsigned long long)dropped);
-	else
+		og_cli_flush(&b);
+		og_buf_free(&b);
+	} else {
 		printf("import-hashed %s for partner %s: %llu lines: %llu added, "
 		    "%llu unchanged, %llu rejected%s\n", fd == STDIN_FILENO ?
 		    "stdin" : input, partner, (unsigned long long)lines,
@@ -1605,6 +1719,7 @@ cmd_import_hashed(og_cli *cli, int argc, char **argv)
 		    (unsigned long long)(lines - rejected - total_added),
 		    (unsigned long long)rejected, replace ?
 		    " (previous list dropped)" : "");
+	}
 	if (rejected && !cli->json)
 		printf("rejected lines: %s\n", rej ? rej : rejbuf);
 out:
@@ -1711,11 +1826,18 @@ cmd_backup(og_cli *cli, int argc, char **argv)
 		return OG_EXIT_SYSTEM;
 	}
 	og_store_info_get(cli->store, &info);
-	if (cli->json)
-		printf("{\"backup\":\"%s\",\"records\":%llu,\"events\":%llu}\n",
-		    argv[1], (unsigned long long)info.records,
+	if (cli->json) {
+		og_buf b;
+
+		og_buf_init(&b, 0);
+		og_buf_adds(&b, "{\"backup\":");
+		og_json_str(&b, argv[1]);
+		og_buf_printf(&b, ",\"records\":%llu,\"events\":%llu}",
+		    (unsigned long long)info.records,
 		    (unsigned long long)info.events);
-	else
+		og_cli_flush(&b);
+		og_buf_free(&b);
+	} else
 		printf("backup %s: consistent compacted copy written (about "
 		    "%llu addresses, %llu events); check it with: optgate "
 		    "verify %s\n", argv[1], (unsigned long long)info.records,
@@ -1783,18 +1905,25 @@ cmd_verify(og_cli *cli, int argc, char **argv)
 		return og_cli_exit_for(rc) == OG_EXIT_NO ? OG_EXIT_STORE :
 		    og_cli_exit_for(rc);
 	}
-	if (cli->json)
-		printf("{\"path\":\"%s\",\"ok\":%s,\"problems\":%llu,"
+	if (cli->json) {
+		og_buf b;
+
+		og_buf_init(&b, 0);
+		og_buf_adds(&b, "{\"path\":");
+		og_json_str(&b, path);
+		og_buf_printf(&b, ",\"ok\":%s,\"problems\":%llu,"
 		    "\"records\":%llu,\"events\":%llu,\"chained\":%llu,"
-		    "\"hashes\":%llu,\"partner_keys\":%llu,\"counters\":%llu}\n",
-		    path, vs.problems ? "false" : "true",
+		    "\"hashes\":%llu,\"partner_keys\":%llu,\"counters\":%llu}",
+		    vs.problems ? "false" : "true",
 		    (unsigned long long)vs.problems,
 		    (unsigned long long)vs.records,
 		    (unsigned long long)vs.events,
 		    (unsigned long long)vs.chained,
 		    (unsigned long long)vs.hashes, (unsigned long long)vs.keys,
 		    (unsigned long long)vs.counters);
-	else
+		og_cli_flush(&b);
+		og_buf_free(&b);
+	} else {
 		printf("%s: %s: schema %d, %llu address records, %llu events "
 		    "(%llu on address chains), %llu keyed hashes, %llu partner "
 		    "keys, %llu counters\n", path, vs.problems ? "PROBLEMS" :
@@ -1803,6 +1932,7 @@ cmd_verify(og_cli *cli, int argc, char **argv)
 		    (unsigned long long)vs.chained,
 		    (unsigned long long)vs.hashes, (unsigned long long)vs.keys,
 		    (unsigned long long)vs.counters);
+	}
 	if (vs.problems && !cli->json)
 		printf("%llu problem%s found%s; restore a backup or ask for "
 		    "help with the output above\n",
@@ -2183,7 +2313,6 @@ cmd_stats(og_cli *cli, int argc, char **argv)
 		tsends += sends;
 		tc += x.complaints[i];
 		th += x.bounces[i];
-		x.complaints[ns] += 0;
 		stats_rate_row(cli, cli->cfg->streams[i].name, sends,
 		    x.complaints[i], x.bounces[i]);
 	}
@@ -2219,7 +2348,7 @@ static int
 expire_record(const og_record *rec, void *ctx)
 {
 	struct expire *x = ctx;
-	int i, any = 0;
+	int i;
 
 	if (x->skip_start && strcmp(rec->key, x->start) == 0)
 		return 0;
@@ -2247,9 +2376,7 @@ expire_record(const og_record *rec, void *ctx)
 		c->flags = OG_CH_IF_EXPIRED;
 		c->f[OG_EVF_SOURCE] = "expire";
 		x->n++;
-		any = 1;
 	}
-	(void)any;
 	og_strlcpy(x->start, rec->key, sizeof(x->start));
 	return 0;
 }
