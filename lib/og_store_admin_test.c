@@ -28,17 +28,16 @@
 
 #define T0 1800000000LL
 
-static const char conf[] =
-    "[stream news]\n"
-    "match = header:X-Optgate-Stream=news\n"
-    "class = marketing\n"
-    "consent = none\n"
-    "caps = 1/1d\n"
-    "[stream offers]\n"
-    "match = header:X-Optgate-Stream=offers\n"
-    "class = marketing\n"
-    "consent = none\n"
-    "partner = acme\n";
+static const char conf[] = "[stream news]\n"
+                           "match = header:X-Optgate-Stream=news\n"
+                           "class = marketing\n"
+                           "consent = none\n"
+                           "caps = 1/1d\n"
+                           "[stream offers]\n"
+                           "match = header:X-Optgate-Stream=offers\n"
+                           "class = marketing\n"
+                           "consent = none\n"
+                           "partner = acme\n";
 
 struct fx {
 	char dir[64];
@@ -57,8 +56,8 @@ setup(void **state)
 	if (mkdtemp(f->dir) == NULL)
 		return -1;
 	if (og_store_open(f->dir, &o, &f->st, err, sizeof(err)) != 0 ||
-	    og_config_parse_string(conf, "test.conf", &f->cfg, err,
-	    sizeof(err), NULL, NULL) != 0) {
+	    og_config_parse_string(conf, "test.conf", &f->cfg, err, sizeof(err),
+	        NULL, NULL) != 0) {
 		fprintf(stderr, "%s\n", err);
 		return -1;
 	}
@@ -82,8 +81,7 @@ teardown(void **state)
 }
 
 static og_change
-mk(const char *key, int kind, int scope, const char *name, int state,
-    int64_t t)
+mk(const char *key, int kind, int scope, const char *name, int state, int64_t t)
 {
 	og_change ch;
 
@@ -115,8 +113,8 @@ rule(struct fx *f, const char *stream, const char *addr, int64_t now)
 	og_rtxn *tx;
 
 	assert_int_equal(og_store_rbegin(f->st, &tx), 0);
-	og_gate_decide(f->cfg, tx, og_config_stream(f->cfg, stream), NULL,
-	    addr, now, &v);
+	og_gate_decide(
+	    f->cfg, tx, og_config_stream(f->cfg, stream), NULL, addr, now, &v);
 	og_store_rend(tx);
 	return v.rule;
 }
@@ -157,36 +155,38 @@ test_erase(void **state)
 	ch.f[OG_EVF_IP] = "203.0.113.9";
 	ch.f[OG_EVF_SOURCE] = "form";
 	assert_int_equal(apply1(f->st, ch), OG_APPLIED);
-	ch = mk("ana@example.com", OG_EV_OPTOUT, OG_SCOPE_ALL, NULL, 0,
-	    T0 + 10);
+	ch =
+	    mk("ana@example.com", OG_EV_OPTOUT, OG_SCOPE_ALL, NULL, 0, T0 + 10);
 	ch.f[OG_EVF_UA] = "Mozilla";
 	assert_int_equal(apply1(f->st, ch), OG_APPLIED);
 	assert_int_equal(og_store_count_sends(f->st, keys, 1, "news", T0), 0);
 
-	assert_int_equal(og_store_erase(f->st, "ana@example.com", T0 + 20,
-	    "ticket 7", &nev), 0);
+	assert_int_equal(
+	    og_store_erase(f->st, "ana@example.com", T0 + 20, "ticket 7", &nev),
+	    0);
 	assert_int_equal(nev, 2);
 	assert_int_equal(og_store_rbegin(f->st, &tx), 0);
-	assert_int_equal(og_store_get(tx, "ana@example.com", &rec),
-	    OG_NOTFOUND);
+	assert_int_equal(
+	    og_store_get(tx, "ana@example.com", &rec), OG_NOTFOUND);
 	assert_int_equal(og_store_hash_of(tx, "ana@example.com", h), 0);
-	assert_int_equal(og_store_hashed_read(tx, OG_HASH_ERASED, h, NULL,
-	    &hs), 0);
+	assert_int_equal(
+	    og_store_hashed_read(tx, OG_HASH_ERASED, h, NULL, &hs), 0);
 	assert_int_equal(hs.time, T0 + 20);
-	assert_int_equal(og_store_get_sends(tx, "ana@example.com", "news",
-	    times, 4, &n), 0);
+	assert_int_equal(
+	    og_store_get_sends(tx, "ana@example.com", "news", times, 4, &n), 0);
 	assert_int_equal(n, 0);
 	og_store_rend(tx);
 	/* the chain from the erase event: erase + the two stripped ones */
 	n = 0;
-	assert_int_equal(og_store_foreach_event_from(f->st, hs.event,
-	    count_ev, &n), 0);
+	assert_int_equal(
+	    og_store_foreach_event_from(f->st, hs.event, count_ev, &n), 0);
 	assert_int_equal(n, 3);
-	assert_string_equal(rule(f, "news", "ana@example.com", T0 + 30),
-	    "erased");
+	assert_string_equal(
+	    rule(f, "news", "ana@example.com", T0 + 30), "erased");
 	/* a second erase finds nothing */
-	assert_int_equal(og_store_erase(f->st, "ana@example.com", T0 + 40,
-	    NULL, NULL), OG_NOTFOUND);
+	assert_int_equal(
+	    og_store_erase(f->st, "ana@example.com", T0 + 40, NULL, NULL),
+	    OG_NOTFOUND);
 	/* bulk paths do not bring the person back ... */
 	ch = mk("ana@example.com", OG_EV_OPTIN, OG_SCOPE_STREAM, "news",
 	    OG_ST_CONFIRMED, T0 + 50);
@@ -195,8 +195,7 @@ test_erase(void **state)
 	/* ... an explicit new opt-in does */
 	ch.flags = 0;
 	assert_int_equal(apply1(f->st, ch), OG_APPLIED);
-	assert_string_equal(rule(f, "news", "ana@example.com", T0 + 60),
-	    "ok");
+	assert_string_equal(rule(f, "news", "ana@example.com", T0 + 60), "ok");
 	assert_int_equal(og_store_verify(f->st, NULL, NULL, &vs), 0);
 	assert_int_equal(vs.records, 1);
 	assert_int_equal(vs.hashes, 1);
@@ -207,8 +206,8 @@ hmac(const unsigned char *k, size_t kl, const char *s, unsigned char *out)
 {
 	unsigned int n = 32;
 
-	assert_non_null(HMAC(EVP_sha256(), k, (int)kl,
-	    (const unsigned char *)s, strlen(s), out, &n));
+	assert_non_null(HMAC(EVP_sha256(), k, (int)kl, (const unsigned char *)s,
+	    strlen(s), out, &n));
 }
 
 static void
@@ -225,28 +224,33 @@ test_partner(void **state)
 	hmac(key, 32, "bob@example.com", hs[0]);
 	hmac(key, 32, "cy@example.com", hs[1]);
 	assert_string_equal(rule(f, "offers", "bob@example.com", T0), "ok");
-	assert_int_equal(og_store_import_hashed(f->st, "acme", key, 32,
-	    (const unsigned char (*)[32])hs, 2, T0, "list.csv", &added), 0);
+	assert_int_equal(
+	    og_store_import_hashed(f->st, "acme", key, 32,
+	        (const unsigned char(*)[32])hs, 2, T0, "list.csv", &added),
+	    0);
 	assert_int_equal(added, 2);
-	assert_int_equal(og_store_import_hashed(f->st, "acme", key, 32,
-	    (const unsigned char (*)[32])hs, 2, T0, "list.csv", &added), 0);
+	assert_int_equal(
+	    og_store_import_hashed(f->st, "acme", key, 32,
+	        (const unsigned char(*)[32])hs, 2, T0, "list.csv", &added),
+	    0);
 	assert_int_equal(added, 0);
-	assert_string_equal(rule(f, "offers", "bob@example.com", T0),
-	    "partner-list");
-	assert_string_equal(rule(f, "offers", "BOB@example.com", T0),
-	    "partner-list");
+	assert_string_equal(
+	    rule(f, "offers", "bob@example.com", T0), "partner-list");
+	assert_string_equal(
+	    rule(f, "offers", "BOB@example.com", T0), "partner-list");
 	assert_string_equal(rule(f, "news", "bob@example.com", T0), "ok");
 	assert_string_equal(rule(f, "offers", "dee@example.com", T0), "ok");
 	/* another key for the same partner is refused */
 	assert_int_equal(og_store_import_hashed(f->st, "acme", other, 32,
-	    (const unsigned char (*)[32])hs, 1, T0, NULL, NULL), OG_EINVAL);
+	                     (const unsigned char(*)[32])hs, 1, T0, NULL, NULL),
+	    OG_EINVAL);
 	assert_int_equal(og_store_import_hashed(f->st, "acme", key, 8,
-	    (const unsigned char (*)[32])hs, 1, T0, NULL, NULL), OG_EINVAL);
+	                     (const unsigned char(*)[32])hs, 1, T0, NULL, NULL),
+	    OG_EINVAL);
 	assert_int_equal(og_store_verify(f->st, NULL, NULL, &vs), 0);
 	assert_int_equal(vs.hashes, 2);
 	assert_int_equal(vs.keys, 1);
-	assert_int_equal(og_store_partner_drop(f->st, "acme", T0, &dropped),
-	    0);
+	assert_int_equal(og_store_partner_drop(f->st, "acme", T0, &dropped), 0);
 	assert_int_equal(dropped, 2);
 	assert_string_equal(rule(f, "offers", "bob@example.com", T0), "ok");
 	assert_int_equal(og_store_verify(f->st, NULL, NULL, &vs), 0);
@@ -264,23 +268,23 @@ test_expire_counters(void **state)
 	uint64_t dropped = 0, d;
 	int n;
 
-	assert_int_equal(og_store_count_sends(f->st, old, 1, "news",
-	    T0 - 100 * 86400), 0);
-	assert_int_equal(og_store_count_sends(f->st, fresh, 1, "news", T0),
+	assert_int_equal(
+	    og_store_count_sends(f->st, old, 1, "news", T0 - 100 * 86400), 0);
+	assert_int_equal(og_store_count_sends(f->st, fresh, 1, "news", T0), 0);
+	assert_int_equal(
+	    og_store_expire_counters(f->st, T0 - 90 * 86400, T0 - 90 * 86400,
+	        (uint32_t)((T0 - 99 * 86400) / 86400), &dropped),
 	    0);
-	assert_int_equal(og_store_expire_counters(f->st, T0 - 90 * 86400,
-	    T0 - 90 * 86400, (uint32_t)((T0 - 99 * 86400) / 86400),
-	    &dropped), 0);
 	assert_int_equal(dropped, 2); /* the old list and its day total */
 	assert_int_equal(og_store_rbegin(f->st, &tx), 0);
-	assert_int_equal(og_store_get_sends(tx, "old@example.com", "news",
-	    times, 4, &n), 0);
+	assert_int_equal(
+	    og_store_get_sends(tx, "old@example.com", "news", times, 4, &n), 0);
 	assert_int_equal(n, 0);
-	assert_int_equal(og_store_get_sends(tx, "new@example.com", "news",
-	    times, 4, &n), 0);
+	assert_int_equal(
+	    og_store_get_sends(tx, "new@example.com", "news", times, 4, &n), 0);
 	assert_int_equal(n, 1);
-	assert_int_equal(og_store_day_sends(tx, "news", (uint32_t)(T0 / 86400),
-	    &d), 0);
+	assert_int_equal(
+	    og_store_day_sends(tx, "news", (uint32_t)(T0 / 86400), &d), 0);
 	assert_int_equal(d, 1);
 	og_store_rend(tx);
 }
@@ -293,7 +297,8 @@ test_flags(void **state)
 
 	/* opt-in without time or proof does not lift an opt-out */
 	assert_int_equal(apply1(f->st, mk("eva@example.com", OG_EV_OPTOUT,
-	    OG_SCOPE_ALL, NULL, 0, T0)), OG_APPLIED);
+	                                   OG_SCOPE_ALL, NULL, 0, T0)),
+	    OG_APPLIED);
 	ch = mk("eva@example.com", OG_EV_OPTIN, OG_SCOPE_STREAM, "news",
 	    OG_ST_CONFIRMED, T0 + 10);
 	ch.flags = OG_CH_IF_NEWER | OG_CH_NO_LIFT;
@@ -301,17 +306,16 @@ test_flags(void **state)
 	/* with proof and a newer time it does */
 	ch.flags = OG_CH_IF_NEWER;
 	assert_int_equal(apply1(f->st, ch), OG_APPLIED);
-	assert_string_equal(rule(f, "news", "eva@example.com", T0 + 20),
-	    "ok");
+	assert_string_equal(rule(f, "news", "eva@example.com", T0 + 20), "ok");
 	/* a renewed opt-in after a newer opt-out is news */
 	assert_int_equal(apply1(f->st, mk("eva@example.com", OG_EV_OPTOUT,
-	    OG_SCOPE_ALL, NULL, 0, T0 + 30)), OG_APPLIED);
-	assert_string_equal(rule(f, "news", "eva@example.com", T0 + 35),
-	    "optout");
+	                                   OG_SCOPE_ALL, NULL, 0, T0 + 30)),
+	    OG_APPLIED);
+	assert_string_equal(
+	    rule(f, "news", "eva@example.com", T0 + 35), "optout");
 	ch.time = T0 + 40;
 	assert_int_equal(apply1(f->st, ch), OG_APPLIED);
-	assert_string_equal(rule(f, "news", "eva@example.com", T0 + 45),
-	    "ok");
+	assert_string_equal(rule(f, "news", "eva@example.com", T0 + 45), "ok");
 	assert_int_equal(apply1(f->st, ch), OG_UNCHANGED);
 
 	/* expiry only takes an entry that is still expired */
@@ -324,12 +328,11 @@ test_flags(void **state)
 	ch.flags = OG_CH_IF_EXPIRED;
 	ch.via = OG_VIA_EXPIRE;
 	assert_int_equal(apply1(f->st, ch), OG_UNCHANGED);
-	assert_string_equal(rule(f, "news", "fio@example.com", T0 + 50),
-	    "manual");
+	assert_string_equal(
+	    rule(f, "news", "fio@example.com", T0 + 50), "manual");
 	ch.time = T0 + 200;
 	assert_int_equal(apply1(f->st, ch), OG_APPLIED);
-	assert_string_equal(rule(f, "news", "fio@example.com", T0 + 200),
-	    "ok");
+	assert_string_equal(rule(f, "news", "fio@example.com", T0 + 200), "ok");
 
 	/* segments: the same list again is no change */
 	ch = mk("gil@example.com", OG_EV_OPTIN, OG_SCOPE_STREAM, "news",
@@ -364,12 +367,13 @@ test_verify_and_scan(void **state)
 
 	for (i = 0; i < 2500; i++) {
 		snprintf(key, sizeof(key), "u%d@example.com", i);
-		assert_int_equal(apply1(f->st, mk(key, OG_EV_OPTIN,
-		    OG_SCOPE_STREAM, "news", OG_ST_OPTIN, T0 + i)),
+		assert_int_equal(
+		    apply1(f->st, mk(key, OG_EV_OPTIN, OG_SCOPE_STREAM, "news",
+		                      OG_ST_OPTIN, T0 + i)),
 		    OG_APPLIED);
 	}
-	assert_int_equal(og_store_foreach_event_all(f->st, 1, count_all, &n),
-	    0);
+	assert_int_equal(
+	    og_store_foreach_event_all(f->st, 1, count_all, &n), 0);
 	assert_int_equal(n, 2500);
 	assert_int_equal(og_store_verify(f->st, NULL, NULL, &vs), 0);
 	assert_int_equal(vs.records, 2500);
@@ -384,13 +388,13 @@ int
 main(void)
 {
 	const struct CMUnitTest t[] = {
-		cmocka_unit_test_setup_teardown(test_erase, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_partner, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_expire_counters, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_flags, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_verify_and_scan, setup,
-		    teardown),
+	    cmocka_unit_test_setup_teardown(test_erase, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_partner, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_expire_counters, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_flags, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_verify_and_scan, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("og_store_admin", t, NULL, NULL);

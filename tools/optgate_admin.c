@@ -97,8 +97,8 @@ csv_field(og_buf *b, const char *s)
 {
 	size_t n = strlen(s);
 
-	if (strpbrk(s, ",\"\r\n") == NULL && (n == 0 || (s[0] != ' ' &&
-	    s[n - 1] != ' ' && s[0] != '\t'))) {
+	if (strpbrk(s, ",\"\r\n") == NULL &&
+	    (n == 0 || (s[0] != ' ' && s[n - 1] != ' ' && s[0] != '\t'))) {
 		og_buf_add(b, s, n);
 		return;
 	}
@@ -129,20 +129,24 @@ read_keyfile(const char *path, unsigned char *key, size_t *len)
 		return OG_EXIT_SYSTEM;
 	}
 	if (fstat(fileno(fp), &sb) == 0 && (sb.st_mode & 077))
-		fprintf(stderr, "optgate: warning: %s is readable by others "
-		    "(chmod 600 it)\n", path);
+		fprintf(stderr,
+		    "optgate: warning: %s is readable by others "
+		    "(chmod 600 it)\n",
+		    path);
 	while (fgets(line, sizeof(line), fp)) {
 		size_t n = strlen(line);
 
 		while (n && (line[n - 1] == '\n' || line[n - 1] == '\r' ||
-		    line[n - 1] == ' ' || line[n - 1] == '\t'))
+		                line[n - 1] == ' ' || line[n - 1] == '\t'))
 			line[--n] = 0;
 		if (n == 0 || line[0] == '#')
 			continue;
 		if (n < 2 * OG_PARTNER_KEY_MIN || n > 2 * OG_PARTNER_KEY_MAX ||
 		    hexdec(line, n, key) != 0) {
-			fprintf(stderr, "optgate: %s: the key must be %d to %d "
-			    "hex digits (make one with: openssl rand -hex 32)\n",
+			fprintf(stderr,
+			    "optgate: %s: the key must be %d to %d "
+			    "hex digits (make one with: openssl rand -hex "
+			    "32)\n",
 			    path, 2 * OG_PARTNER_KEY_MIN,
 			    2 * OG_PARTNER_KEY_MAX);
 			break;
@@ -159,13 +163,15 @@ read_keyfile(const char *path, unsigned char *key, size_t *len)
 }
 
 static int
-hmac_key(const unsigned char *k, size_t kl, const char *key,
-    unsigned char out[32])
+hmac_key(
+    const unsigned char *k, size_t kl, const char *key, unsigned char out[32])
 {
 	unsigned int n = 32;
 
 	return HMAC(EVP_sha256(), k, (int)kl, (const unsigned char *)key,
-	    strlen(key), out, &n) == NULL ? -1 : 0;
+	           strlen(key), out, &n) == NULL
+	           ? -1
+	           : 0;
 }
 
 /* Open an output file (truncating); prints the error. */
@@ -208,8 +214,18 @@ on_signal(int sig)
 /* ---------- import ---------- */
 
 enum {
-	C_ADDRESS, C_STREAM, C_STATE, C_TIME, C_SOURCE, C_IP, C_UA,
-	C_SEGMENT, C_PARTNER, C_REASON, C_SENDER, NCOLS
+	C_ADDRESS,
+	C_STREAM,
+	C_STATE,
+	C_TIME,
+	C_SOURCE,
+	C_IP,
+	C_UA,
+	C_SEGMENT,
+	C_PARTNER,
+	C_REASON,
+	C_SENDER,
+	NCOLS
 };
 
 static const char *const colnames[NCOLS] = {"address", "stream", "state",
@@ -251,9 +267,9 @@ struct import {
 	pthread_t writer;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	struct batch *todo;     /* handed to the writer */
+	struct batch *todo; /* handed to the writer */
 	int quit, werr, started;
-	size_t lost;            /* lines of a batch that failed */
+	size_t lost; /* lines of a batch that failed */
 	char source[300];
 	int64_t now;
 	uint64_t lines, imported, unchanged, skipped, rejected, warned;
@@ -282,8 +298,8 @@ arena_dup(struct import *im, const char *s, size_t n)
 }
 
 static void
-reject(struct import *im, unsigned long line, const char *why,
-    const char *raw, size_t rawlen)
+reject(struct import *im, unsigned long line, const char *why, const char *raw,
+    size_t rawlen)
 {
 	im->rejected++;
 	if (im->rej == NULL)
@@ -311,16 +327,19 @@ draw_progress(struct import *im, int final)
 	if (im->total_bytes > 0) {
 		int pct = (int)(done * 100 / im->total_bytes), i;
 		double bps = el > 0 ? (double)done / el : 0;
-		long eta = bps > 0 ? (long)((double)(im->total_bytes - done) /
-		    bps) : 0;
+		long eta = bps > 0
+		               ? (long)((double)(im->total_bytes - done) / bps)
+		               : 0;
 		char bar[31];
 
 		for (i = 0; i < 30; i++)
 			bar[i] = i < pct * 30 / 100 ? '#' : '-';
 		bar[30] = 0;
-		fprintf(stderr, "\r[%s] %3d%% %llu lines %.0f lines/s ETA "
-		    "%ld:%02ld \033[K", bar, pct, (unsigned long long)im->lines,
-		    rate, eta / 60, eta % 60);
+		fprintf(stderr,
+		    "\r[%s] %3d%% %llu lines %.0f lines/s ETA "
+		    "%ld:%02ld \033[K",
+		    bar, pct, (unsigned long long)im->lines, rate, eta / 60,
+		    eta % 60);
 	} else {
 		fprintf(stderr, "\r%llu lines %.0f lines/s\033[K",
 		    (unsigned long long)im->lines, rate);
@@ -343,10 +362,13 @@ cmp_rows(const void *a, const void *b, void *ctx)
 static const char *
 skip_text(int result)
 {
-	return result == OG_SKIPPED_OLDER ? "not imported: the store has a "
-	    "newer entry for this scope" : "not imported: an opt-out or "
-	    "suppression holds (an opt-in lifts an opt-out only with a newer "
-	    "time and proof: source, ip or user_agent)";
+	return result == OG_SKIPPED_OLDER
+	           ? "not imported: the store has a "
+	             "newer entry for this scope"
+	           : "not imported: an opt-out or "
+	             "suppression holds (an opt-in lifts an opt-out only with "
+	             "a newer "
+	             "time and proof: source, ip or user_agent)";
 }
 
 /*
@@ -535,22 +557,28 @@ parse_header(struct import *im, const og_csv_rec *r)
 			continue;
 		}
 		if (im->col[j] >= 0) {
-			fprintf(stderr, "optgate: %s:%lu: column %s appears "
-			    "twice\n", im->input, r->line, colnames[j]);
+			fprintf(stderr,
+			    "optgate: %s:%lu: column %s appears "
+			    "twice\n",
+			    im->input, r->line, colnames[j]);
 			bad = 1;
 		}
 		im->col[j] = i;
 	}
 	if (unknown[0]) {
-		fprintf(stderr, "optgate: %s:%lu: unknown column%s %s (known: "
+		fprintf(stderr,
+		    "optgate: %s:%lu: unknown column%s %s (known: "
 		    "address, stream, state, time, source, ip, user_agent, "
-		    "segment, partner, sender, reason)\n", im->input, r->line,
-		    strchr(unknown, ',') ? "s" : "", unknown);
+		    "segment, partner, sender, reason)\n",
+		    im->input, r->line, strchr(unknown, ',') ? "s" : "",
+		    unknown);
 		bad = 1;
 	}
 	if (im->col[C_ADDRESS] < 0 || im->col[C_STATE] < 0) {
-		fprintf(stderr, "optgate: %s:%lu: the header needs the columns "
-		    "address and state\n", im->input, r->line);
+		fprintf(stderr,
+		    "optgate: %s:%lu: the header needs the columns "
+		    "address and state\n",
+		    im->input, r->line);
 		bad = 1;
 	}
 	return bad ? OG_EXIT_USAGE : 0;
@@ -572,8 +600,10 @@ import_row(struct import *im, const og_csv_rec *r)
 	int64_t t = 0;
 
 	if (r->nfields != im->ncols) {
-		snprintf(why, sizeof(why), "wrong column count: %d fields, the "
-		    "header has %d", r->nfields, im->ncols);
+		snprintf(why, sizeof(why),
+		    "wrong column count: %d fields, the "
+		    "header has %d",
+		    r->nfields, im->ncols);
 		reject(im, r->line, why, r->raw, r->rawlen);
 		return;
 	}
@@ -585,11 +615,12 @@ import_row(struct import *im, const og_csv_rec *r)
 
 			for (j = 0; j < NCOLS && im->col[j] != i; j++)
 				;
-			snprintf(why, sizeof(why), "not valid UTF-8 in column "
+			snprintf(why, sizeof(why),
+			    "not valid UTF-8 in column "
 			    "%s (byte 0x%02x at offset %zu; convert the file "
-			    "with iconv -f latin1 -t utf-8)", j < NCOLS ?
-			    colnames[j] : "?", (unsigned char)r->field[i][bad],
-			    bad);
+			    "with iconv -f latin1 -t utf-8)",
+			    j < NCOLS ? colnames[j] : "?",
+			    (unsigned char)r->field[i][bad], bad);
 			reject(im, r->line, why, r->raw, r->rawlen);
 			return;
 		}
@@ -618,15 +649,17 @@ import_row(struct import *im, const og_csv_rec *r)
 	else if (strcmp(state, "pending") == 0)
 		st = OG_ST_PENDING;
 	else {
-		reject(im, r->line, "unknown state (expected optin, confirmed, "
-		    "optout, suppressed or pending)", r->raw, r->rawlen);
+		reject(im, r->line,
+		    "unknown state (expected optin, confirmed, "
+		    "optout, suppressed or pending)",
+		    r->raw, r->rawlen);
 		return;
 	}
 	stream = fld(im, r, C_STREAM, &nstream);
 	partner = fld(im, r, C_PARTNER, &npartner);
 	sender = fld(im, r, C_SENDER, &nsender);
 	if (nstream && (nstream > OG_STREAM_NAME_MAX ||
-	    og_config_stream(cfg, stream) == NULL)) {
+	                   og_config_stream(cfg, stream) == NULL)) {
 		reject(im, r->line, "unknown stream (not in the configuration)",
 		    r->raw, r->rawlen);
 		return;
@@ -640,10 +673,13 @@ import_row(struct import *im, const og_csv_rec *r)
 	if (n) {
 		char tb[64];
 
-		if (n >= sizeof(tb) || (memcpy(tb, s, n), tb[n] = 0,
-		    og_time_parse_rfc3339(tb, &t) != 0)) {
-			reject(im, r->line, "bad time (expected RFC 3339, e.g. "
-			    "2026-11-02T10:00:00Z)", r->raw, r->rawlen);
+		if (n >= sizeof(tb) ||
+		    (memcpy(tb, s, n), tb[n] = 0,
+		        og_time_parse_rfc3339(tb, &t) != 0)) {
+			reject(im, r->line,
+			    "bad time (expected RFC 3339, e.g. "
+			    "2026-11-02T10:00:00Z)",
+			    r->raw, r->rawlen);
 			return;
 		}
 		if (t > im->now + FUTURE_SKEW) {
@@ -662,19 +698,24 @@ import_row(struct import *im, const og_csv_rec *r)
 		char ib[64];
 		unsigned char bin[16];
 
-		if (nip >= sizeof(ib) || (memcpy(ib, ip, nip), ib[nip] = 0,
-		    inet_pton(strchr(ib, ':') ? AF_INET6 : AF_INET, ib,
-		    bin) != 1)) {
-			reject(im, r->line, "bad ip (expected an IPv4 or IPv6 "
-			    "address)", r->raw, r->rawlen);
+		if (nip >= sizeof(ib) ||
+		    (memcpy(ib, ip, nip), ib[nip] = 0,
+		        inet_pton(strchr(ib, ':') ? AF_INET6 : AF_INET, ib,
+		            bin) != 1)) {
+			reject(im, r->line,
+			    "bad ip (expected an IPv4 or IPv6 "
+			    "address)",
+			    r->raw, r->rawlen);
 			return;
 		}
 	}
 	src = fld(im, r, C_SOURCE, &nsrc);
 	ua = fld(im, r, C_UA, &nua);
 	if (nsrc > OG_EVF_MAX || nua > OG_EVF_MAX) {
-		reject(im, r->line, "source or user_agent longer than 512 "
-		    "bytes", r->raw, r->rawlen);
+		reject(im, r->line,
+		    "source or user_agent longer than 512 "
+		    "bytes",
+		    r->raw, r->rawlen);
 		return;
 	}
 	reason = fld(im, r, C_REASON, &nreason);
@@ -696,9 +737,10 @@ import_row(struct import *im, const og_csv_rec *r)
 			rs = og_reason_parse(rb);
 			if (rs != OG_RS_HARD_BOUNCE && rs != OG_RS_COMPLAINT &&
 			    rs != OG_RS_MANUAL) {
-				reject(im, r->line, "unknown reason (expected "
-				    "hard-bounce, complaint or manual)", r->raw,
-				    r->rawlen);
+				reject(im, r->line,
+				    "unknown reason (expected "
+				    "hard-bounce, complaint or manual)",
+				    r->raw, r->rawlen);
 				return;
 			}
 			nreason = 0; /* not a note */
@@ -722,15 +764,16 @@ import_row(struct import *im, const og_csv_rec *r)
 			}
 		}
 		if (cnt > OG_SEGMENTS_MAX) {
-			reject(im, r->line, "bad segment list (at most 8 "
+			reject(im, r->line,
+			    "bad segment list (at most 8 "
 			    "segments of 1 to 32 bytes, separated by , ; or |)",
 			    r->raw, r->rawlen);
 			return;
 		}
 	}
 	if ((st == OG_ST_OPTIN || st == OG_ST_CONFIRMED ||
-	    st == OG_ST_PENDING) && !nstream &&
-	    !npartner) {
+	        st == OG_ST_PENDING) &&
+	    !nstream && !npartner) {
 		reject(im, r->line, "an opt-in needs a stream or a partner",
 		    r->raw, r->rawlen);
 		return;
@@ -776,8 +819,8 @@ import_row(struct import *im, const og_csv_rec *r)
 	ch->via = OG_VIA_IMPORT;
 	ch->time = t ? t : im->now;
 	ch->flags = OG_CH_IF_NEWER;
-	if (ch->kind == OG_EV_OPTIN && (t == 0 || (nsrc == 0 && nip == 0 &&
-	    nua == 0)))
+	if (ch->kind == OG_EV_OPTIN &&
+	    (t == 0 || (nsrc == 0 && nip == 0 && nua == 0)))
 		ch->flags |= OG_CH_NO_LIFT;
 	ch->f[OG_EVF_SOURCE] = nsrc ? arena_dup(im, src, nsrc) : im->source;
 	if (nip)
@@ -797,9 +840,10 @@ import_row(struct import *im, const og_csv_rec *r)
 	if (a.typo[0]) {
 		im->warned++;
 		if (im->warn)
-			fprintf(im->warn, "%lu: %s: the domain looks like a typo "
-			    "of %s (imported as given)\n", r->line, a.raw,
-			    a.typo);
+			fprintf(im->warn,
+			    "%lu: %s: the domain looks like a typo "
+			    "of %s (imported as given)\n",
+			    r->line, a.raw, a.typo);
 	}
 	im->cb->n++;
 }
@@ -815,9 +859,11 @@ import_summary(struct import *im, int rc, double secs)
 		og_buf_init(&b, 0);
 		og_buf_adds(&b, "{\"file\":");
 		og_json_str(&b, im->input);
-		og_buf_printf(&b, ",\"lines\":%llu,\"imported\":%llu,"
+		og_buf_printf(&b,
+		    ",\"lines\":%llu,\"imported\":%llu,"
 		    "\"unchanged\":%llu,\"skipped\":%llu,\"rejected\":%llu,"
-		    "\"warned\":%llu,\"seconds\":%.3f,\"lines_per_second\":%.0f",
+		    "\"warned\":%llu,\"seconds\":%.3f,\"lines_per_second\":%."
+		    "0f",
 		    (unsigned long long)im->lines,
 		    (unsigned long long)im->imported,
 		    (unsigned long long)im->unchanged,
@@ -828,19 +874,17 @@ import_summary(struct import *im, int rc, double secs)
 		og_json_str(&b, im->rej_path);
 		og_buf_adds(&b, ",\"warnings\":");
 		og_json_str(&b, im->warn_path);
-		og_buf_printf(&b, ",\"complete\":%s}", rc == 0 ? "true" :
-		    "false");
+		og_buf_printf(
+		    &b, ",\"complete\":%s}", rc == 0 ? "true" : "false");
 		og_cli_flush(&b);
 		og_buf_free(&b);
 		return;
 	}
 	printf("import %s: %llu lines: %llu imported, %llu unchanged, %llu "
-	    "skipped, %llu rejected, %llu warned (%.1f s, %.0f lines/s)\n",
+	       "skipped, %llu rejected, %llu warned (%.1f s, %.0f lines/s)\n",
 	    im->input, (unsigned long long)im->lines,
-	    (unsigned long long)im->imported,
-	    (unsigned long long)im->unchanged,
-	    (unsigned long long)im->skipped,
-	    (unsigned long long)im->rejected,
+	    (unsigned long long)im->imported, (unsigned long long)im->unchanged,
+	    (unsigned long long)im->skipped, (unsigned long long)im->rejected,
 	    (unsigned long long)im->warned, secs, rate);
 	if (im->rejected)
 		printf("rejected lines (line number and reason): %s\n",
@@ -848,7 +892,8 @@ import_summary(struct import *im, int rc, double secs)
 	if (im->warned || im->skipped)
 		printf("warnings and skipped lines: %s\n", im->warn_path);
 	if (rc != 0)
-		printf("import incomplete: every line up to the last commit is "
+		printf(
+		    "import incomplete: every line up to the last commit is "
 		    "in the store; run the same import again to finish (lines "
 		    "already imported count as unchanged)\n");
 }
@@ -860,7 +905,7 @@ cmd_import(og_cli *cli, int argc, char **argv)
 	    {"warnings", 1, NULL, 'w'}, {"source", 1, NULL, 's'},
 	    {"batch", 1, NULL, 'b'}, {NULL, 0, NULL, 0}};
 	const char *usage = "import FILE|- [--rejects FILE] [--warnings FILE] "
-	    "[--source TEXT] [--batch LINES]";
+	                    "[--source TEXT] [--batch LINES]";
 	uint64_t batch = IMP_BATCH_DEFAULT;
 	const char *rej = NULL, *warn = NULL, *source = NULL;
 	char rejbuf[4200], warnbuf[4200];
@@ -904,15 +949,15 @@ cmd_import(og_cli *cli, int argc, char **argv)
 		fd = STDIN_FILENO;
 		im->input = "stdin";
 	} else if ((fd = open(im->input, O_RDONLY | O_CLOEXEC)) < 0) {
-		fprintf(stderr, "optgate: %s: %s\n", im->input,
-		    strerror(errno));
+		fprintf(
+		    stderr, "optgate: %s: %s\n", im->input, strerror(errno));
 		free(im);
 		return OG_EXIT_SYSTEM;
 	}
-	snprintf(rejbuf, sizeof(rejbuf), "%s.rejects", fd == STDIN_FILENO ?
-	    "import" : im->input);
-	snprintf(warnbuf, sizeof(warnbuf), "%s.warnings", fd == STDIN_FILENO ?
-	    "import" : im->input);
+	snprintf(rejbuf, sizeof(rejbuf), "%s.rejects",
+	    fd == STDIN_FILENO ? "import" : im->input);
+	snprintf(warnbuf, sizeof(warnbuf), "%s.warnings",
+	    fd == STDIN_FILENO ? "import" : im->input);
 	im->rej_path = rej ? rej : rejbuf;
 	im->warn_path = warn ? warn : warnbuf;
 	if (source) {
@@ -945,7 +990,8 @@ cmd_import(og_cli *cli, int argc, char **argv)
 	for (;;) {
 		rc = og_csv_next(im->csv, r);
 		if (rc == 0) {
-			fprintf(stderr, "optgate: %s: empty file: no header line "
+			fprintf(stderr,
+			    "optgate: %s: empty file: no header line "
 			    "(expected e.g. address,stream,state,time)\n",
 			    im->input);
 			ret = OG_EXIT_USAGE;
@@ -1003,8 +1049,10 @@ cmd_import(og_cli *cli, int argc, char **argv)
 			char why[128];
 
 			if (rc == OG_ETOOBIG)
-				snprintf(why, sizeof(why), "line longer than "
-				    "%d bytes", OG_CSV_RECORD_MAX);
+				snprintf(why, sizeof(why),
+				    "line longer than "
+				    "%d bytes",
+				    OG_CSV_RECORD_MAX);
 			reject(im, r->line, rc == OG_ETOOBIG ? why : r->error,
 			    r->raw, r->rawlen);
 		} else {
@@ -1025,25 +1073,32 @@ cmd_import(og_cli *cli, int argc, char **argv)
 		wrc = rc;
 	draw_progress(im, 1);
 	if (wrc != 0) {
-		fprintf(stderr, "optgate: %s: store write failed near line %lu:"
-		    " %s%s\n", im->input, r->line, og_strerror(wrc),
-		    wrc == OG_EFULL ? " (raise [store] map_size)" :
-		    wrc == OG_EIO ? " (disk full or I/O error)" : "");
-		fprintf(stderr, "optgate: the last %zu lines read were not "
+		fprintf(stderr,
+		    "optgate: %s: store write failed near line %lu:"
+		    " %s%s\n",
+		    im->input, r->line, og_strerror(wrc),
+		    wrc == OG_EFULL ? " (raise [store] map_size)"
+		    : wrc == OG_EIO ? " (disk full or I/O error)"
+		                    : "");
+		fprintf(stderr,
+		    "optgate: the last %zu lines read were not "
 		    "imported; the store is consistent: fix the cause and run "
-		    "the same import again\n", im->lost + im->cb->n);
+		    "the same import again\n",
+		    im->lost + im->cb->n);
 		ret = og_cli_exit_for(wrc);
 		if (ret < OG_EXIT_STORE)
 			ret = OG_EXIT_WRITE;
 	}
 	if (interrupted && ret == OG_EXIT_OK) {
-		fprintf(stderr, "optgate: interrupted after line %lu; run the "
-		    "same import again to finish\n", r->line);
+		fprintf(stderr,
+		    "optgate: interrupted after line %lu; run the "
+		    "same import again to finish\n",
+		    r->line);
 		ret = 130;
 	}
 	if (im->rej && fflush(im->rej) != 0) {
-		fprintf(stderr, "optgate: %s: %s\n", im->rej_path,
-		    strerror(errno));
+		fprintf(
+		    stderr, "optgate: %s: %s\n", im->rej_path, strerror(errno));
 		if (ret == OG_EXIT_OK)
 			ret = OG_EXIT_SYSTEM;
 	}
@@ -1239,8 +1294,8 @@ cmd_audit(og_cli *cli, int argc, char **argv)
 		goto fail;
 	rc = 0;
 	if (erased)
-		rc = og_store_foreach_event_from(cli->store, h.event,
-		    collect_seq, &s);
+		rc = og_store_foreach_event_from(
+		    cli->store, h.event, collect_seq, &s);
 	if (rc == 0 && found)
 		rc = og_store_foreach_event(cli->store, a.key, collect_seq, &s);
 	if (rc != 0)
@@ -1248,15 +1303,18 @@ cmd_audit(og_cli *cli, int argc, char **argv)
 	qsort(s.v, s.n, sizeof(*s.v), cmp_seq_desc);
 	if (!cli->json) {
 		printf("history of %s (match key %s): %zu event%s, oldest "
-		    "first\n", found ? rec->raw : a.norm, a.key, s.n,
-		    s.n == 1 ? "" : "s");
+		       "first\n",
+		    found ? rec->raw : a.norm, a.key, s.n, s.n == 1 ? "" : "s");
 		if (erased)
 			printf("erased at the person's request on %s: earlier "
-			    "events keep only their time and kind; a keyed hash "
-			    "keeps the address suppressed%s\n",
-			    og_date_fmt(h.time, tb, sizeof(tb)), found ?
-			    " (it came back later with the events after the "
-			    "erasure)" : "");
+			       "events keep only their time and kind; a keyed "
+			       "hash "
+			       "keeps the address suppressed%s\n",
+			    og_date_fmt(h.time, tb, sizeof(tb)),
+			    found ? " (it came back later with the events "
+			            "after the "
+			            "erasure)"
+			          : "");
 	}
 	if ((rc = og_store_rbegin(cli->store, &tx)) != 0)
 		goto fail;
@@ -1277,16 +1335,17 @@ fail:
 	free(s.v);
 	free(rec);
 	free(ev);
-	return og_cli_exit_for(rc) == OG_EXIT_NO ? OG_EXIT_STORE :
-	    og_cli_exit_for(rc);
+	return og_cli_exit_for(rc) == OG_EXIT_NO ? OG_EXIT_STORE
+	                                         : og_cli_exit_for(rc);
 }
 
 /* ---------- export ---------- */
 
-struct export {
+struct export
+{
 	og_cli *cli;
 	const og_stream *stream;
-	unsigned states;       /* bit per og_state */
+	unsigned states; /* bit per og_state */
 	int hashed;
 	unsigned char key[OG_PARTNER_KEY_MAX];
 	size_t keylen;
@@ -1351,8 +1410,8 @@ export_one(const og_record *rec, void *ctx)
 			og_buf_adds(b, ",\"state\":");
 			og_json_str(b, og_state_name(e->state));
 			og_buf_printf(b, ",\"time\":\"%s\",\"reason\":", t);
-			og_json_str(b, e->reason ? og_reason_name(e->reason) :
-			    "");
+			og_json_str(
+			    b, e->reason ? og_reason_name(e->reason) : "");
 			og_buf_adds(b, ",\"via\":");
 			og_json_str(b, og_via_name(e->via));
 			og_buf_adds(b, ",\"segment\":");
@@ -1375,9 +1434,11 @@ export_one(const og_record *rec, void *ctx)
 			og_buf_addc(b, ',');
 			if (e->scope == OG_SCOPE_SENDER)
 				csv_field(b, e->name);
-			og_buf_printf(b, ",%s,%s,%s,%s,", og_state_name(e->state),
-			    t, e->state == OG_ST_SUPPRESSED ?
-			    og_reason_name(e->reason) : "",
+			og_buf_printf(b, ",%s,%s,%s,%s,",
+			    og_state_name(e->state), t,
+			    e->state == OG_ST_SUPPRESSED
+			        ? og_reason_name(e->reason)
+			        : "",
 			    og_via_name(e->via));
 			csv_field(b, segs);
 			og_buf_addc(b, '\n');
@@ -1411,8 +1472,8 @@ export_one(const og_record *rec, void *ctx)
 static unsigned
 parse_states(const char *s)
 {
-	static const char *const names[] = {"none", "pending", "optin",
-	    "confirmed", "optout", "suppressed"};
+	static const char *const names[] = {
+	    "none", "pending", "optin", "confirmed", "optout", "suppressed"};
 	unsigned set = 0;
 
 	while (*s) {
@@ -1440,7 +1501,8 @@ cmd_export(og_cli *cli, int argc, char **argv)
 	static const struct option lo[] = {{"stream", 1, NULL, 'S'},
 	    {"state", 1, NULL, 's'}, {"hashed", 1, NULL, 'H'},
 	    {NULL, 0, NULL, 0}};
-	const char *usage = "export [--stream S] [--state optin,confirmed,"
+	const char *usage =
+	    "export [--stream S] [--state optin,confirmed,"
 	    "pending,optout,suppressed] [--hashed KEYFILE] [--json]";
 	const char *stream = NULL, *states = NULL, *keyfile = NULL;
 	struct export x;
@@ -1468,22 +1530,23 @@ cmd_export(og_cli *cli, int argc, char **argv)
 	x.cli = cli;
 	if ((rc = og_cli_config(cli)) != 0)
 		return rc;
-	if (stream && (x.stream = og_config_stream(cli->cfg, stream)) ==
-	    NULL) {
+	if (stream && (x.stream = og_config_stream(cli->cfg, stream)) == NULL) {
 		fprintf(stderr, "optgate: unknown stream \"%s\" (not in %s)\n",
 		    stream, cli->cfg->path);
 		return OG_EXIT_USAGE;
 	}
 	if (states) {
 		if ((x.states = parse_states(states)) == 0) {
-			fprintf(stderr, "optgate: --state: expected a list of "
+			fprintf(stderr,
+			    "optgate: --state: expected a list of "
 			    "optin, confirmed, pending, optout, suppressed\n");
 			return OG_EXIT_USAGE;
 		}
 	} else {
 		/* a hashed list is a suppression list */
-		x.states = keyfile ? (1u << OG_ST_OPTOUT) |
-		    (1u << OG_ST_SUPPRESSED) : 0x3e;
+		x.states = keyfile
+		               ? (1u << OG_ST_OPTOUT) | (1u << OG_ST_SUPPRESSED)
+		               : 0x3e;
 	}
 	if (keyfile) {
 		if ((rc = read_keyfile(keyfile, x.key, &x.keylen)) != 0)
@@ -1494,12 +1557,13 @@ cmd_export(og_cli *cli, int argc, char **argv)
 		goto out;
 	og_buf_init(&x.b, 0);
 	if (!cli->json)
-		og_buf_adds(&x.b, keyfile ? "hash\n" :
-		    "address,stream,partner,sender,state,time,reason,"
-		    "source,segment\n");
+		og_buf_adds(&x.b,
+		    keyfile ? "hash\n"
+		            : "address,stream,partner,sender,state,time,reason,"
+		              "source,segment\n");
 	rc = og_store_foreach(cli->store, NULL, export_one, &x);
-	if (rc == 0 && x.b.len && fwrite(x.b.data, 1, x.b.len, stdout) !=
-	    x.b.len) {
+	if (rc == 0 && x.b.len &&
+	    fwrite(x.b.data, 1, x.b.len, stdout) != x.b.len) {
 		x.werr = errno;
 		rc = OG_EIO;
 	}
@@ -1509,8 +1573,8 @@ cmd_export(og_cli *cli, int argc, char **argv)
 		rc = OG_EIO;
 	}
 	if (rc != 0) {
-		fprintf(stderr, "optgate: export: %s\n", x.werr ?
-		    strerror(x.werr) : og_strerror(rc));
+		fprintf(stderr, "optgate: export: %s\n",
+		    x.werr ? strerror(x.werr) : og_strerror(rc));
 		rc = x.werr ? OG_EXIT_SYSTEM : og_cli_exit_for(rc);
 		goto out;
 	}
@@ -1533,10 +1597,10 @@ cmd_import_hashed(og_cli *cli, int argc, char **argv)
 	    {"key", 1, NULL, 'k'}, {"replace", 0, NULL, 'R'},
 	    {"rejects", 1, NULL, 'r'}, {NULL, 0, NULL, 0}};
 	const char *usage = "import-hashed FILE|- --partner P --key KEYFILE "
-	    "[--replace] [--rejects FILE]";
+	                    "[--replace] [--rejects FILE]";
 	const char *partner = NULL, *keyfile = NULL, *input, *rej = NULL;
 	unsigned char key[OG_PARTNER_KEY_MAX], old[OG_PARTNER_KEY_MAX];
-	unsigned char (*hashes)[32] = NULL;
+	unsigned char(*hashes)[32] = NULL;
 	size_t keylen = 0, oldlen = 0, n = 0, added;
 	uint64_t lines = 0, total_added = 0, rejected = 0, dropped = 0;
 	int c, rc, fd = -1, replace = 0, col = 0, first = 1, i, ret = 0;
@@ -1577,7 +1641,8 @@ cmd_import_hashed(og_cli *cli, int argc, char **argv)
 		    strcmp(cli->cfg->streams[i].partner, partner) == 0)
 			break;
 	if (i == cli->cfg->nstreams)
-		fprintf(stderr, "optgate: warning: no configured stream has "
+		fprintf(stderr,
+		    "optgate: warning: no configured stream has "
 		    "partner = %s: these hashes stop nothing until one does\n",
 		    partner);
 	if ((ret = og_cli_store(cli, 0)) != 0)
@@ -1594,11 +1659,14 @@ cmd_import_hashed(og_cli *cli, int argc, char **argv)
 		ret = og_cli_exit_for(rc);
 		goto out;
 	}
-	if (rc == 0 && (oldlen != keylen || CRYPTO_memcmp(old, key,
-	    keylen) != 0) && !replace) {
-		fprintf(stderr, "optgate: partner %s already has hashes made "
+	if (rc == 0 &&
+	    (oldlen != keylen || CRYPTO_memcmp(old, key, keylen) != 0) &&
+	    !replace) {
+		fprintf(stderr,
+		    "optgate: partner %s already has hashes made "
 		    "with another key; to drop them and start over with this "
-		    "key, add --replace\n", partner);
+		    "key, add --replace\n",
+		    partner);
 		ret = OG_EXIT_NO;
 		goto out;
 	}
@@ -1609,15 +1677,15 @@ cmd_import_hashed(og_cli *cli, int argc, char **argv)
 		ret = OG_EXIT_SYSTEM;
 		goto out;
 	}
-	snprintf(rejbuf, sizeof(rejbuf), "%s.rejects", fd == STDIN_FILENO ?
-	    "import-hashed" : input);
+	snprintf(rejbuf, sizeof(rejbuf), "%s.rejects",
+	    fd == STDIN_FILENO ? "import-hashed" : input);
 	if ((rf = open_out(rej ? rej : rejbuf)) == NULL) {
 		ret = OG_EXIT_SYSTEM;
 		goto out;
 	}
 	if (replace) {
-		rc = og_store_partner_drop(cli->store, partner, og_time_now(),
-		    &dropped);
+		rc = og_store_partner_drop(
+		    cli->store, partner, og_time_now(), &dropped);
 		if (rc != 0) {
 			fprintf(stderr, "optgate: partner %s: %s\n", partner,
 			    og_strerror(rc));
@@ -1665,15 +1733,17 @@ cmd_import_hashed(og_cli *cli, int argc, char **argv)
 		s = col < r->nfields ? trim(r->field[col], &len) : "";
 		if (len != 64 || hexdec(s, 64, hashes[n]) != 0) {
 			rejected++;
-			fprintf(rf, "%lu: not a hex HMAC-SHA256 (64 hex "
-			    "digits): ", r->line);
+			fprintf(rf,
+			    "%lu: not a hex HMAC-SHA256 (64 hex "
+			    "digits): ",
+			    r->line);
 			put_escaped(rf, r->raw, r->rawlen, 100);
 			fputc('\n', rf);
 			continue;
 		}
 		if (++n == HASH_BATCH) {
 			rc = og_store_import_hashed(cli->store, partner, key,
-			    keylen, (const unsigned char (*)[32])hashes, n,
+			    keylen, (const unsigned char(*)[32])hashes, n,
 			    og_time_now(), note, &added);
 			if (rc != 0)
 				break;
@@ -1684,15 +1754,17 @@ cmd_import_hashed(og_cli *cli, int argc, char **argv)
 	}
 	if (rc >= 0 && ret == 0 && n) {
 		rc = og_store_import_hashed(cli->store, partner, key, keylen,
-		    (const unsigned char (*)[32])hashes, n, og_time_now(),
-		    note, &added);
+		    (const unsigned char(*)[32])hashes, n, og_time_now(), note,
+		    &added);
 		if (rc == 0)
 			total_added += added;
 	}
 	if (rc < 0 && ret == 0) {
 		fprintf(stderr, "optgate: import-hashed: %s%s\n",
-		    og_strerror(rc), rc == OG_EINVAL ? " (the partner's key "
-		    "changed meanwhile)" : "");
+		    og_strerror(rc),
+		    rc == OG_EINVAL ? " (the partner's key "
+		                      "changed meanwhile)"
+		                    : "");
 		ret = og_cli_exit_for(rc);
 		if (ret < OG_EXIT_STORE)
 			ret = OG_EXIT_WRITE;
@@ -1703,22 +1775,23 @@ cmd_import_hashed(og_cli *cli, int argc, char **argv)
 		og_buf_init(&b, 0);
 		og_buf_adds(&b, "{\"partner\":");
 		og_json_str(&b, partner);
-		og_buf_printf(&b, ",\"lines\":%llu,\"added\":%llu,"
+		og_buf_printf(&b,
+		    ",\"lines\":%llu,\"added\":%llu,"
 		    "\"unchanged\":%llu,\"rejected\":%llu,\"dropped\":%llu}",
-		    (unsigned long long)lines,
-		    (unsigned long long)total_added,
+		    (unsigned long long)lines, (unsigned long long)total_added,
 		    (unsigned long long)(lines - rejected - total_added),
 		    (unsigned long long)rejected, (unsigned long long)dropped);
 		og_cli_flush(&b);
 		og_buf_free(&b);
 	} else {
-		printf("import-hashed %s for partner %s: %llu lines: %llu added, "
-		    "%llu unchanged, %llu rejected%s\n", fd == STDIN_FILENO ?
-		    "stdin" : input, partner, (unsigned long long)lines,
-		    (unsigned long long)total_added,
+		printf(
+		    "import-hashed %s for partner %s: %llu lines: %llu added, "
+		    "%llu unchanged, %llu rejected%s\n",
+		    fd == STDIN_FILENO ? "stdin" : input, partner,
+		    (unsigned long long)lines, (unsigned long long)total_added,
 		    (unsigned long long)(lines - rejected - total_added),
-		    (unsigned long long)rejected, replace ?
-		    " (previous list dropped)" : "");
+		    (unsigned long long)rejected,
+		    replace ? " (previous list dropped)" : "");
 	}
 	if (rejected && !cli->json)
 		printf("rejected lines: %s\n", rej ? rej : rejbuf);
@@ -1740,8 +1813,8 @@ out:
 int
 cmd_erase(og_cli *cli, int argc, char **argv)
 {
-	static const struct option lo[] = {{"note", 1, NULL, 'n'},
-	    {NULL, 0, NULL, 0}};
+	static const struct option lo[] = {
+	    {"note", 1, NULL, 'n'}, {NULL, 0, NULL, 0}};
 	const char *usage = "erase ADDR [--note REFERENCE]";
 	const char *note = NULL;
 	unsigned char h[32];
@@ -1775,10 +1848,11 @@ cmd_erase(og_cli *cli, int argc, char **argv)
 			og_date_fmt(hs.time, date, sizeof(date));
 			if (cli->json)
 				printf("{\"result\":\"already-erased\","
-				    "\"erased\":\"%s\"}\n", date);
-			else
-				printf("%s: already erased on %s\n", a.norm,
+				       "\"erased\":\"%s\"}\n",
 				    date);
+			else
+				printf(
+				    "%s: already erased on %s\n", a.norm, date);
 			return OG_EXIT_OK;
 		}
 		if (rc != OG_NOTFOUND)
@@ -1795,10 +1869,11 @@ cmd_erase(og_cli *cli, int argc, char **argv)
 		printf("{\"result\":\"erased\",\"events_stripped\":%llu}\n",
 		    (unsigned long long)nev);
 	else
-		printf("%s: erased: record removed, %llu event%s stripped of "
+		printf(
+		    "%s: erased: record removed, %llu event%s stripped of "
 		    "personal data, send counters removed; a keyed hash keeps "
-		    "it suppressed\n", a.norm, (unsigned long long)nev,
-		    nev == 1 ? "" : "s");
+		    "it suppressed\n",
+		    a.norm, (unsigned long long)nev, nev == 1 ? "" : "s");
 	return OG_EXIT_OK;
 fail:
 	fprintf(stderr, "optgate: erase: %s\n", og_strerror(rc));
@@ -1817,12 +1892,12 @@ cmd_backup(og_cli *cli, int argc, char **argv)
 
 	if (argc != 2)
 		return og_cli_usage("backup DEST (a folder that does not "
-		    "exist yet)");
+		                    "exist yet)");
 	if ((rc = og_cli_store(cli, OG_STORE_RDONLY)) != 0)
 		return rc;
 	if ((rc = og_store_copy(cli->store, argv[1], err, sizeof(err))) != 0) {
-		fprintf(stderr, "optgate: backup: %s\n", err[0] ? err :
-		    og_strerror(rc));
+		fprintf(stderr, "optgate: backup: %s\n",
+		    err[0] ? err : og_strerror(rc));
 		return OG_EXIT_SYSTEM;
 	}
 	og_store_info_get(cli->store, &info);
@@ -1839,8 +1914,9 @@ cmd_backup(og_cli *cli, int argc, char **argv)
 		og_buf_free(&b);
 	} else
 		printf("backup %s: consistent compacted copy written (about "
-		    "%llu addresses, %llu events); check it with: optgate "
-		    "verify %s\n", argv[1], (unsigned long long)info.records,
+		       "%llu addresses, %llu events); check it with: optgate "
+		       "verify %s\n",
+		    argv[1], (unsigned long long)info.records,
 		    (unsigned long long)info.events, argv[1]);
 	return OG_EXIT_OK;
 }
@@ -1886,8 +1962,8 @@ cmd_verify(og_cli *cli, int argc, char **argv)
 		}
 		rc = og_store_open(path, &o, &st, err, sizeof(err));
 		if (rc != 0) {
-			fprintf(stderr, "optgate: verify: %s\n", err[0] ? err :
-			    og_strerror(rc));
+			fprintf(stderr, "optgate: verify: %s\n",
+			    err[0] ? err : og_strerror(rc));
 			return OG_EXIT_STORE;
 		}
 	} else {
@@ -1902,8 +1978,8 @@ cmd_verify(og_cli *cli, int argc, char **argv)
 		    og_strerror(rc));
 		if (st != cli->store)
 			og_store_close(st);
-		return og_cli_exit_for(rc) == OG_EXIT_NO ? OG_EXIT_STORE :
-		    og_cli_exit_for(rc);
+		return og_cli_exit_for(rc) == OG_EXIT_NO ? OG_EXIT_STORE
+		                                         : og_cli_exit_for(rc);
 	}
 	if (cli->json) {
 		og_buf b;
@@ -1911,7 +1987,8 @@ cmd_verify(og_cli *cli, int argc, char **argv)
 		og_buf_init(&b, 0);
 		og_buf_adds(&b, "{\"path\":");
 		og_json_str(&b, path);
-		og_buf_printf(&b, ",\"ok\":%s,\"problems\":%llu,"
+		og_buf_printf(&b,
+		    ",\"ok\":%s,\"problems\":%llu,"
 		    "\"records\":%llu,\"events\":%llu,\"chained\":%llu,"
 		    "\"hashes\":%llu,\"partner_keys\":%llu,\"counters\":%llu}",
 		    vs.problems ? "false" : "true",
@@ -1924,10 +2001,12 @@ cmd_verify(og_cli *cli, int argc, char **argv)
 		og_cli_flush(&b);
 		og_buf_free(&b);
 	} else {
-		printf("%s: %s: schema %d, %llu address records, %llu events "
+		printf(
+		    "%s: %s: schema %d, %llu address records, %llu events "
 		    "(%llu on address chains), %llu keyed hashes, %llu partner "
-		    "keys, %llu counters\n", path, vs.problems ? "PROBLEMS" :
-		    "ok", OG_SCHEMA_VERSION, (unsigned long long)vs.records,
+		    "keys, %llu counters\n",
+		    path, vs.problems ? "PROBLEMS" : "ok", OG_SCHEMA_VERSION,
+		    (unsigned long long)vs.records,
 		    (unsigned long long)vs.events,
 		    (unsigned long long)vs.chained,
 		    (unsigned long long)vs.hashes, (unsigned long long)vs.keys,
@@ -1935,9 +2014,10 @@ cmd_verify(og_cli *cli, int argc, char **argv)
 	}
 	if (vs.problems && !cli->json)
 		printf("%llu problem%s found%s; restore a backup or ask for "
-		    "help with the output above\n",
-		    (unsigned long long)vs.problems, vs.problems == 1 ? "" :
-		    "s", vs.problems > 100 ? " (the first 100 shown)" : "");
+		       "help with the output above\n",
+		    (unsigned long long)vs.problems,
+		    vs.problems == 1 ? "" : "s",
+		    vs.problems > 100 ? " (the first 100 shown)" : "");
 	if (st != cli->store)
 		og_store_close(st);
 	return vs.problems ? OG_EXIT_NO : OG_EXIT_OK;
@@ -1969,7 +2049,7 @@ struct stats {
 		uint64_t n;
 	} partners[64];
 	int npartners;
-	int64_t today;                  /* days since the epoch */
+	int64_t today; /* days since the epoch */
 	uint64_t days[DAYS];
 	/* per configured stream, plus one for the other scopes */
 	uint64_t *complaints, *bounces;
@@ -2023,8 +2103,8 @@ stats_hashed(const og_hashed *h, void *ctx)
 		if (strcmp(x->partners[i].name, h->name) == 0)
 			break;
 	if (i == x->npartners && i < 64) {
-		og_strlcpy(x->partners[i].name, h->name,
-		    sizeof(x->partners[i].name));
+		og_strlcpy(
+		    x->partners[i].name, h->name, sizeof(x->partners[i].name));
 		x->npartners++;
 	}
 	if (i < x->npartners)
@@ -2047,12 +2127,12 @@ event_stream(const og_config *cfg, const og_event *ev)
 			m = strcmp(st->name, ev->f[OG_EVF_NAME]) == 0;
 			break;
 		case OG_SCOPE_PARTNER:
-			m = st->partner && strcmp(st->partner,
-			    ev->f[OG_EVF_NAME]) == 0;
+			m = st->partner &&
+			    strcmp(st->partner, ev->f[OG_EVF_NAME]) == 0;
 			break;
 		case OG_SCOPE_SENDER:
-			m = st->sender && strcasecmp(st->sender,
-			    ev->f[OG_EVF_NAME]) == 0;
+			m = st->sender &&
+			    strcasecmp(st->sender, ev->f[OG_EVF_NAME]) == 0;
 			break;
 		}
 		if (m) {
@@ -2073,8 +2153,9 @@ stats_event(const og_event *ev, void *ctx)
 	if (d > x->today - DAYS && d <= x->today)
 		x->days[x->today - d]++;
 	if (ev->kind == OG_EV_SUPPRESS && d > x->today - RATE_DAYS &&
-	    d <= x->today && (ev->reason == OG_RS_COMPLAINT ||
-	    ev->reason == OG_RS_HARD_BOUNCE)) {
+	    d <= x->today &&
+	    (ev->reason == OG_RS_COMPLAINT ||
+	        ev->reason == OG_RS_HARD_BOUNCE)) {
 		int s = event_stream(x->cli->cfg, ev);
 
 		if (ev->reason == OG_RS_COMPLAINT)
@@ -2092,8 +2173,8 @@ rate_level(double r)
 }
 
 static void
-stats_rate_row(og_cli *cli, const char *name, uint64_t sends, uint64_t cpl,
-    uint64_t hb)
+stats_rate_row(
+    og_cli *cli, const char *name, uint64_t sends, uint64_t cpl, uint64_t hb)
 {
 	double cr = sends ? (double)cpl / (double)sends : 0;
 	double hr = sends ? (double)hb / (double)sends : 0;
@@ -2105,21 +2186,24 @@ stats_rate_row(og_cli *cli, const char *name, uint64_t sends, uint64_t cpl,
 		og_buf_init(&b, 0);
 		og_buf_adds(&b, "{\"type\":\"rate\",\"stream\":");
 		og_json_str(&b, name);
-		og_buf_printf(&b, ",\"days\":%d,\"sends\":%llu,\"complaints\":"
+		og_buf_printf(&b,
+		    ",\"days\":%d,\"sends\":%llu,\"complaints\":"
 		    "%llu,\"complaint_rate\":%.6f,\"hard_bounces\":%llu,"
-		    "\"hard_bounce_rate\":%.6f,\"level\":\"%s\"}", RATE_DAYS,
-		    (unsigned long long)sends, (unsigned long long)cpl, cr,
-		    (unsigned long long)hb, hr, lv);
+		    "\"hard_bounce_rate\":%.6f,\"level\":\"%s\"}",
+		    RATE_DAYS, (unsigned long long)sends,
+		    (unsigned long long)cpl, cr, (unsigned long long)hb, hr,
+		    lv);
 		og_cli_flush(&b);
 		og_buf_free(&b);
 		return;
 	}
 	printf("  %-20s %10llu %10llu %8.3f%% %10llu %8.3f%%  %s\n", name,
 	    (unsigned long long)sends, (unsigned long long)cpl, cr * 100,
-	    (unsigned long long)hb, hr * 100, !sends ? "(no sends counted)" :
-	    cr >= RATE_ALARM ? "ALARM: complaint rate at or above 0.3%" :
-	    cr >= RATE_WARN ? "WARNING: complaint rate at or above 0.1%" :
-	    "ok");
+	    (unsigned long long)hb, hr * 100,
+	    !sends             ? "(no sends counted)"
+	    : cr >= RATE_ALARM ? "ALARM: complaint rate at or above 0.3%"
+	    : cr >= RATE_WARN  ? "WARNING: complaint rate at or above 0.1%"
+	                       : "ok");
 }
 
 static double
@@ -2156,8 +2240,8 @@ cmd_stats(og_cli *cli, int argc, char **argv)
 	if ((rc = og_store_info_get(cli->store, &info)) != 0 ||
 	    (rc = og_store_foreach(cli->store, NULL, stats_record, &x)) != 0 ||
 	    (rc = og_store_foreach_hashed(cli->store, stats_hashed, &x)) != 0 ||
-	    (rc = og_store_foreach_event_all(cli->store, 1, stats_event,
-	    &x)) != 0) {
+	    (rc = og_store_foreach_event_all(cli->store, 1, stats_event, &x)) !=
+	        0) {
 		fprintf(stderr, "optgate: stats: %s\n", og_strerror(rc));
 		rc = og_cli_exit_for(rc);
 		goto out;
@@ -2166,12 +2250,13 @@ cmd_stats(og_cli *cli, int argc, char **argv)
 	if (cli->json) {
 		og_buf_adds(&b, "{\"type\":\"store\",\"path\":");
 		og_json_str(&b, cli->cfg->store_path);
-		og_buf_printf(&b, ",\"schema\":%u,\"addresses\":%llu,"
+		og_buf_printf(&b,
+		    ",\"schema\":%u,\"addresses\":%llu,"
 		    "\"events\":%llu,\"map_used\":%llu,\"map_size\":%llu,"
 		    "\"map_max\":%llu,\"counters_used\":%llu,"
 		    "\"counters_size\":%llu,\"erased_hashes\":%llu,"
-		    "\"partner_hashes\":%llu}", info.schema,
-		    (unsigned long long)info.records,
+		    "\"partner_hashes\":%llu}",
+		    info.schema, (unsigned long long)info.records,
 		    (unsigned long long)info.events,
 		    (unsigned long long)info.map_used,
 		    (unsigned long long)info.map_size,
@@ -2187,11 +2272,14 @@ cmd_stats(og_cli *cli, int argc, char **argv)
 		    (unsigned long long)info.records,
 		    (unsigned long long)info.events);
 		printf("  consent map: %.1f MiB used of %.1f MiB mapped "
-		    "(%.0f%%), may grow to %.0f MiB; counters: %.1f MiB of "
-		    "%.1f MiB\n", mib(info.map_used), mib(info.map_size),
-		    info.map_size ? 100.0 * (double)info.map_used /
-		    (double)info.map_size : 0, mib(cli->cfg->map_size),
-		    mib(info.cmap_used), mib(info.cmap_size));
+		       "(%.0f%%), may grow to %.0f MiB; counters: %.1f MiB of "
+		       "%.1f MiB\n",
+		    mib(info.map_used), mib(info.map_size),
+		    info.map_size
+		        ? 100.0 * (double)info.map_used / (double)info.map_size
+		        : 0,
+		    mib(cli->cfg->map_size), mib(info.cmap_used),
+		    mib(info.cmap_size));
 		printf("addresses by scope and state:\n");
 	}
 	for (i = 0; i <= x.nnames; i++) {
@@ -2205,21 +2293,26 @@ cmd_stats(og_cli *cli, int argc, char **argv)
 				break;
 			og_strlcpy(sc, "(other scopes)", sizeof(sc));
 		} else {
-			scope_str(x.names[i].scope, x.names[i].name, sc,
-			    sizeof(sc));
+			scope_str(
+			    x.names[i].scope, x.names[i].name, sc, sizeof(sc));
 		}
 		if (cli->json) {
 			for (j = 0; j < 5; j++) {
 				if (!n[states[j]])
 					continue;
-				og_buf_adds(&b, "{\"type\":\"state\",\"scope\":");
-				og_json_str(&b, i < x.nnames ?
-				    og_scope_name(x.names[i].scope) : "other");
+				og_buf_adds(
+				    &b, "{\"type\":\"state\",\"scope\":");
+				og_json_str(
+				    &b, i < x.nnames
+				            ? og_scope_name(x.names[i].scope)
+				            : "other");
 				og_buf_adds(&b, ",\"name\":");
-				og_json_str(&b, i < x.nnames ? x.names[i].name :
-				    "");
-				og_buf_printf(&b, ",\"state\":\"%s\",\"count\":"
-				    "%llu}", og_state_name(states[j]),
+				og_json_str(
+				    &b, i < x.nnames ? x.names[i].name : "");
+				og_buf_printf(&b,
+				    ",\"state\":\"%s\",\"count\":"
+				    "%llu}",
+				    og_state_name(states[j]),
 				    (unsigned long long)n[states[j]]);
 				og_cli_flush(&b);
 			}
@@ -2240,16 +2333,16 @@ cmd_stats(og_cli *cli, int argc, char **argv)
 		og_buf_adds(&b, ",\"optout_via\":{");
 		for (i = 0, k = 0; i < 9; i++)
 			if (x.optout_via[i])
-				og_buf_printf(&b, "%s\"%s\":%llu", k++ ? "," :
-				    "", og_via_name(i),
+				og_buf_printf(&b, "%s\"%s\":%llu",
+				    k++ ? "," : "", og_via_name(i),
 				    (unsigned long long)x.optout_via[i]);
 		og_buf_adds(&b, "},\"partner_hashes\":{");
 		for (i = 0; i < x.npartners; i++) {
 			if (i)
 				og_buf_addc(&b, ',');
 			og_json_str(&b, x.partners[i].name);
-			og_buf_printf(&b, ":%llu",
-			    (unsigned long long)x.partners[i].n);
+			og_buf_printf(
+			    &b, ":%llu", (unsigned long long)x.partners[i].n);
 		}
 		og_buf_printf(&b, "},\"erased\":%llu}",
 		    (unsigned long long)x.erased_hashes);
@@ -2262,7 +2355,8 @@ cmd_stats(og_cli *cli, int argc, char **argv)
 				    og_reason_name(i),
 				    (unsigned long long)x.reasons[i]);
 		printf(", erased %llu (keyed hashes), partner lists %llu "
-		    "hashes", (unsigned long long)x.erased_hashes,
+		       "hashes",
+		    (unsigned long long)x.erased_hashes,
 		    (unsigned long long)x.partner_hashes);
 		for (i = 0; i < x.npartners; i++)
 			printf("%s%s %llu", i ? ", " : " (", x.partners[i].name,
@@ -2282,21 +2376,23 @@ cmd_stats(og_cli *cli, int argc, char **argv)
 
 		og_date_fmt((x.today - i) * 86400, d, sizeof(d));
 		if (cli->json) {
-			og_buf_printf(&b, "{\"type\":\"day\",\"date\":\"%s\","
-			    "\"events\":%llu}", d,
-			    (unsigned long long)x.days[i]);
+			og_buf_printf(&b,
+			    "{\"type\":\"day\",\"date\":\"%s\","
+			    "\"events\":%llu}",
+			    d, (unsigned long long)x.days[i]);
 			og_cli_flush(&b);
 		} else if (x.days[i]) {
-			printf("  %s %10llu\n", d,
-			    (unsigned long long)x.days[i]);
+			printf(
+			    "  %s %10llu\n", d, (unsigned long long)x.days[i]);
 		}
 	}
 	/* rates over the last 7 days from accepted-send day totals */
 	if (!cli->json)
 		printf("complaint and hard-bounce rates, last %d days (warning "
-		    "at 0.1%%, alarm at 0.3%% complaints):\n"
-		    "  %-20s %10s %10s %9s %10s %9s\n", RATE_DAYS, "stream",
-		    "sends", "complaints", "rate", "hard-bnc", "rate");
+		       "at 0.1%%, alarm at 0.3%% complaints):\n"
+		       "  %-20s %10s %10s %9s %10s %9s\n",
+		    RATE_DAYS, "stream", "sends", "complaints", "rate",
+		    "hard-bnc", "rate");
 	if ((rc = og_store_rbegin(cli->store, &tx)) != 0) {
 		fprintf(stderr, "optgate: stats: %s\n", og_strerror(rc));
 		rc = og_cli_exit_for(rc);
@@ -2308,7 +2404,7 @@ cmd_stats(og_cli *cli, int argc, char **argv)
 
 		for (j = 0; j < RATE_DAYS; j++)
 			if (og_store_day_sends(tx, cli->cfg->streams[i].name,
-			    (uint32_t)(x.today - j), &d) == 0)
+			        (uint32_t)(x.today - j), &d) == 0)
 				sends += d;
 		tsends += sends;
 		tc += x.complaints[i];
@@ -2384,8 +2480,8 @@ expire_record(const og_record *rec, void *ctx)
 int
 cmd_expire(og_cli *cli, int argc, char **argv)
 {
-	static const struct option lo[] = {{"keep", 1, NULL, 'k'},
-	    {NULL, 0, NULL, 0}};
+	static const struct option lo[] = {
+	    {"keep", 1, NULL, 'k'}, {NULL, 0, NULL, 0}};
 	const char *usage = "expire [--keep DURATION]";
 	struct expire x;
 	int64_t keep = 0, horizon, bhorizon;
@@ -2393,8 +2489,9 @@ cmd_expire(og_cli *cli, int argc, char **argv)
 	int c, rc, i, j, *res;
 
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-		if (c == 'k' && og_duration_parse(optarg, 10LL * 366 * 86400,
-		    &keep) == 0 && keep > 0)
+		if (c == 'k' &&
+		    og_duration_parse(optarg, 10LL * 366 * 86400, &keep) == 0 &&
+		    keep > 0)
 			continue;
 		return og_cli_usage(usage);
 	}
@@ -2423,8 +2520,8 @@ cmd_expire(og_cli *cli, int argc, char **argv)
 			goto fail;
 		more = rc == 1;
 		if (x.n) {
-			if ((rc = og_store_apply(cli->store, x.ch, (size_t)x.n,
-			    res)) != 0)
+			if ((rc = og_store_apply(
+			         cli->store, x.ch, (size_t)x.n, res)) != 0)
 				goto fail;
 			for (i = 0; i < x.n; i++)
 				if (res[i] == OG_APPLIED)
@@ -2452,8 +2549,9 @@ cmd_expire(og_cli *cli, int argc, char **argv)
 	}
 	if (keep)
 		horizon = keep;
-	bhorizon = cli->cfg->soft_bounce.period > 0 ?
-	    (int64_t)cli->cfg->soft_bounce.period : horizon;
+	bhorizon = cli->cfg->soft_bounce.period > 0
+	               ? (int64_t)cli->cfg->soft_bounce.period
+	               : horizon;
 	if (keep)
 		bhorizon = keep;
 	rc = og_store_expire_counters(cli->store, x.now - horizon,
@@ -2463,12 +2561,14 @@ cmd_expire(og_cli *cli, int argc, char **argv)
 		goto fail;
 	if (cli->json)
 		printf("{\"suppressions_dropped\":%llu,\"counters_dropped\":"
-		    "%llu}\n", (unsigned long long)suppressions,
+		       "%llu}\n",
+		    (unsigned long long)suppressions,
 		    (unsigned long long)dropped);
 	else
 		printf("expire: %llu expired suppression%s and opt-out%s "
-		    "dropped (each recorded as an event), %llu counter "
-		    "record%s dropped\n", (unsigned long long)suppressions,
+		       "dropped (each recorded as an event), %llu counter "
+		       "record%s dropped\n",
+		    (unsigned long long)suppressions,
 		    suppressions == 1 ? "" : "s", suppressions == 1 ? "" : "s",
 		    (unsigned long long)dropped, dropped == 1 ? "" : "s");
 	rc = OG_EXIT_OK;

@@ -25,18 +25,18 @@
 #define CHUNK (64 * 1024)
 
 struct og_csv {
-	int fd;                 /* -1: memory */
+	int fd; /* -1: memory */
 	const char *mem;
 	size_t memlen, memoff;
-	char *buf;              /* raw window */
+	char *buf; /* raw window */
 	size_t cap, pos, end;
 	int eof;
-	int started;            /* BOM looked at */
-	uint64_t consumed;      /* bytes before buf[0] */
+	int started;       /* BOM looked at */
+	uint64_t consumed; /* bytes before buf[0] */
 	size_t max;
-	unsigned long line;     /* line number of buf[pos] */
-	char *fbuf;             /* unescaped fields */
-	char rawcopy[200];      /* start of a skipped too-long line */
+	unsigned long line; /* line number of buf[pos] */
+	char *fbuf;         /* unescaped fields */
+	char rawcopy[200];  /* start of a skipped too-long line */
 };
 
 static og_csv *
@@ -107,8 +107,9 @@ fill(og_csv *c)
 	if (room == 0)
 		return 0;
 	if (c->fd < 0) {
-		n = (ssize_t)(c->memlen - c->memoff < room ?
-		    c->memlen - c->memoff : room);
+		n = (ssize_t)(c->memlen - c->memoff < room
+		                  ? c->memlen - c->memoff
+		                  : room);
 		memcpy(c->buf + c->end, c->mem + c->memoff, (size_t)n);
 		c->memoff += (size_t)n;
 	} else {
@@ -221,7 +222,8 @@ split(og_csv *c, const char *raw, size_t n, og_csv_rec *rec)
 			i = j + 1;
 			for (;;) {
 				if (i >= n) {
-					rec->error = "bad quoting: unterminated "
+					rec->error =
+					    "bad quoting: unterminated "
 					    "quoted field";
 					return OG_EINVAL;
 				}
@@ -239,22 +241,26 @@ split(og_csv *c, const char *raw, size_t n, og_csv_rec *rec)
 			while (i < n && is_blank((unsigned char)raw[i]))
 				i++;
 			if (i < n && raw[i] != ',') {
-				rec->error = "bad quoting: text after a closing "
+				rec->error =
+				    "bad quoting: text after a closing "
 				    "quote";
 				return OG_EINVAL;
 			}
 		} else {
 			while (i < n && raw[i] != ',') {
 				if (raw[i] == '"') {
-					rec->error = "bad quoting: a quote inside "
-					    "an unquoted field (quote the field "
+					rec->error =
+					    "bad quoting: a quote inside "
+					    "an unquoted field (quote the "
+					    "field "
 					    "and double the quote)";
 					return OG_EINVAL;
 				}
 				*out++ = raw[i++];
 			}
 		}
-		rec->len[rec->nfields] = (size_t)(out - rec->field[rec->nfields]);
+		rec->len[rec->nfields] =
+		    (size_t)(out - rec->field[rec->nfields]);
 		*out++ = 0;
 		rec->nfields++;
 		if (i >= n)
@@ -292,8 +298,9 @@ og_csv_next(og_csv *c, og_csv_rec *rec)
 			if (qs != Q_IN && qs != Q_SEEN) {
 				char *nl = memchr(c->buf + i, '\n', c->end - i);
 
-				if (nl && memchr(c->buf + i, '"',
-				    (size_t)(nl - (c->buf + i))) == NULL) {
+				if (nl &&
+				    memchr(c->buf + i, '"',
+				        (size_t)(nl - (c->buf + i))) == NULL) {
 					i = (size_t)(nl - c->buf);
 					found = 1;
 					break;
@@ -321,16 +328,16 @@ og_csv_next(og_csv *c, og_csv_rec *rec)
 			return 0;
 		if (!found && !c->eof) {
 			/* over max_record before a line end */
-			char *nl = memchr(c->buf + c->pos, '\n',
-			    c->end - c->pos);
+			char *nl =
+			    memchr(c->buf + c->pos, '\n', c->end - c->pos);
 
 			rec->raw = c->buf + c->pos;
-			rec->rawlen = c->end - c->pos < 200 ? c->end - c->pos :
-			    200;
+			rec->rawlen =
+			    c->end - c->pos < 200 ? c->end - c->pos : 200;
 			if (inq && nl) {
 				/* a quote opened and never closed */
 				rec->error = "bad quoting: unterminated quoted "
-				    "field";
+				             "field";
 				c->pos = (size_t)(nl - c->buf) + 1;
 				c->line++;
 				return OG_EINVAL;
@@ -344,12 +351,12 @@ og_csv_next(og_csv *c, og_csv_rec *rec)
 		}
 		if (!found && inq) {
 			/* end of input inside quotes */
-			char *nl = memchr(c->buf + c->pos, '\n',
-			    c->end - c->pos);
+			char *nl =
+			    memchr(c->buf + c->pos, '\n', c->end - c->pos);
 
 			rec->raw = c->buf + c->pos;
-			rec->rawlen = nl ? (size_t)(nl - rec->raw) :
-			    c->end - c->pos;
+			rec->rawlen =
+			    nl ? (size_t)(nl - rec->raw) : c->end - c->pos;
 			if (rec->rawlen > 200)
 				rec->rawlen = 200;
 			rec->error = "bad quoting: unterminated quoted field";
@@ -391,7 +398,7 @@ og_csv_next(og_csv *c, og_csv_rec *rec)
 				if (rec->rawlen && raw[rec->rawlen - 1] == '\r')
 					rec->rawlen--;
 				rec->error = "bad quoting: unterminated quoted "
-				    "field";
+				             "field";
 			}
 			return rc;
 		}

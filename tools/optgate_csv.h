@@ -28,13 +28,13 @@
 typedef struct og_csv og_csv;
 
 typedef struct og_csv_rec {
-	unsigned long line;  /* physical line the record starts on (1-based) */
+	unsigned long line; /* physical line the record starts on (1-based) */
 	int nfields;
 	const char *field[OG_CSV_FIELDS_MAX]; /* unescaped, NUL-terminated */
 	size_t len[OG_CSV_FIELDS_MAX];        /* may contain NUL bytes */
-	const char *raw;     /* the record as read (no line end), capped */
+	const char *raw; /* the record as read (no line end), capped */
 	size_t rawlen;
-	const char *error;   /* static reason after OG_EINVAL / OG_ETOOBIG */
+	const char *error; /* static reason after OG_EINVAL / OG_ETOOBIG */
 } og_csv_rec;
 
 /*

@@ -29,42 +29,44 @@ struct csv_case {
 };
 
 static const struct csv_case cases[] = {
-	{"simple", "a,b,c\n1,2,3\n", 0, "1:a|b|c;2:1|2|3"},
-	{"crlf", "a,b\r\n1,2\r\n", 0, "1:a|b;2:1|2"},
-	{"no final newline", "a,b\n1,2", 0, "1:a|b;2:1|2"},
-	{"bom skipped", "\xEF\xBB\xBF" "address\nx@y.z\n", 0,
-	    "1:address;2:x@y.z"},
-	{"blank lines skipped", "a\n\n\r\nb\n", 0, "1:a;4:b"},
-	{"empty fields", ",,\n", 0, "1:||"},
-	{"quoted comma", "\"a,b\",c\n", 0, "1:a,b|c"},
-	{"doubled quote", "\"say \"\"hi\"\"\",x\n", 0, "1:say \"hi\"|x"},
-	{"newline inside quotes", "\"a\nb\",c\nd\n", 0, "1:a\nb|c;3:d"},
-	{"spaces around quoted", "  \"a\"  ,b\n", 0, "1:a|b"},
-	{"unquoted spaces kept", " a , b \n", 0, "1: a | b "},
-	{"quote inside unquoted", "ab\"c,d\nok\n", 0,
-	    "1:!bad quoting: a quote inside;2:ok"},
-	{"text after closing quote", "\"ab\"c,d\nok\n", 0,
-	    "1:!bad quoting: text after;2:ok"},
-	{"unterminated quote at eof", "ok\n\"abc,d\n", 0,
-	    "1:ok;2:!bad quoting: unterminated"},
-	{"unterminated quote resyncs", "\"abc,d\nx,y\n", 16,
-	    "1:!bad quoting: unterminated;2:x|y"},
-	{"line too long skipped", "0123456789012345678901234567890123\nok\n",
-	    16, "1:!line too long;2:ok"},
-	{"long line at eof", "ok\n0123456789012345678901234567890123", 16,
-	    "1:ok;2:!line too long"},
-	{"too many columns",
-	    ",,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,\n"
-	    "a\n", 0, "1:!more than 64 columns;2:a"},
-	{"empty input", "", 0, ""},
-	{"only blank lines", "\n\n", 0, ""},
-	{"nul byte kept", "a\0b,c\n", 0, "1:a\\0b|c"},
-	{"stray quote does not swallow the next line",
-	    "a,\"b\nc\"d,e\nf\n", 0,
-	    "1:!bad quoting: unterminated;2:!bad quoting: a quote inside;3:f"},
-	{"lone cr kept", "a\rb\n", 0, "1:a\rb"},
-	{"line numbers after quoted newlines", "\"1\n2\n3\"\nx\n", 0,
-	    "1:1\n2\n3;4:x"},
+    {"simple", "a,b,c\n1,2,3\n", 0, "1:a|b|c;2:1|2|3"},
+    {"crlf", "a,b\r\n1,2\r\n", 0, "1:a|b;2:1|2"},
+    {"no final newline", "a,b\n1,2", 0, "1:a|b;2:1|2"},
+    {"bom skipped",
+        "\xEF\xBB\xBF"
+        "address\nx@y.z\n",
+        0, "1:address;2:x@y.z"},
+    {"blank lines skipped", "a\n\n\r\nb\n", 0, "1:a;4:b"},
+    {"empty fields", ",,\n", 0, "1:||"},
+    {"quoted comma", "\"a,b\",c\n", 0, "1:a,b|c"},
+    {"doubled quote", "\"say \"\"hi\"\"\",x\n", 0, "1:say \"hi\"|x"},
+    {"newline inside quotes", "\"a\nb\",c\nd\n", 0, "1:a\nb|c;3:d"},
+    {"spaces around quoted", "  \"a\"  ,b\n", 0, "1:a|b"},
+    {"unquoted spaces kept", " a , b \n", 0, "1: a | b "},
+    {"quote inside unquoted", "ab\"c,d\nok\n", 0,
+        "1:!bad quoting: a quote inside;2:ok"},
+    {"text after closing quote", "\"ab\"c,d\nok\n", 0,
+        "1:!bad quoting: text after;2:ok"},
+    {"unterminated quote at eof", "ok\n\"abc,d\n", 0,
+        "1:ok;2:!bad quoting: unterminated"},
+    {"unterminated quote resyncs", "\"abc,d\nx,y\n", 16,
+        "1:!bad quoting: unterminated;2:x|y"},
+    {"line too long skipped", "0123456789012345678901234567890123\nok\n", 16,
+        "1:!line too long;2:ok"},
+    {"long line at eof", "ok\n0123456789012345678901234567890123", 16,
+        "1:ok;2:!line too long"},
+    {"too many columns",
+        ",,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,\n"
+        "a\n",
+        0, "1:!more than 64 columns;2:a"},
+    {"empty input", "", 0, ""},
+    {"only blank lines", "\n\n", 0, ""},
+    {"nul byte kept", "a\0b,c\n", 0, "1:a\\0b|c"},
+    {"stray quote does not swallow the next line", "a,\"b\nc\"d,e\nf\n", 0,
+        "1:!bad quoting: unterminated;2:!bad quoting: a quote inside;3:f"},
+    {"lone cr kept", "a\rb\n", 0, "1:a\rb"},
+    {"line numbers after quoted newlines", "\"1\n2\n3\"\nx\n", 0,
+        "1:1\n2\n3;4:x"},
 };
 
 /* Render every record of the input like the want strings. */
@@ -110,8 +112,8 @@ matches(const char *got, const char *want)
 		size_t gl = ge ? (size_t)(ge - got) : strlen(got);
 		const char *bang = memchr(want, '!', wl);
 
-		if (bang ? gl < wl || memcmp(got, want, wl) != 0 :
-		    gl != wl || memcmp(got, want, wl) != 0)
+		if (bang ? gl < wl || memcmp(got, want, wl) != 0
+		         : gl != wl || memcmp(got, want, wl) != 0)
 			return 0;
 		want += wl + (we ? 1 : 0);
 		got += gl + (ge ? 1 : 0);
@@ -222,25 +224,25 @@ test_utf8(void **state)
 		int ok;
 		size_t bad;
 	} u[] = {
-		{"plain ascii", 1, 0},
-		{"Jo\xC3\xA3o", 1, 0},            /* João */
-		{"\xE2\x82\xAC", 1, 0},           /* euro */
-		{"\xF0\x9F\x98\x80", 1, 0},       /* emoji */
-		{"Jo\xE3o", 0, 2},                /* latin1 */
-		{"\xC0\xAF", 0, 0},               /* overlong */
-		{"\xE0\x80\xAF", 0, 0},           /* overlong 3 */
-		{"\xED\xA0\x80", 0, 0},           /* surrogate */
-		{"\xF4\x90\x80\x80", 0, 0},       /* > U+10FFFF */
-		{"ab\xC3", 0, 2},                 /* truncated */
-		{"\xFF", 0, 0},
+	    {"plain ascii", 1, 0},
+	    {"Jo\xC3\xA3o", 1, 0},      /* João */
+	    {"\xE2\x82\xAC", 1, 0},     /* euro */
+	    {"\xF0\x9F\x98\x80", 1, 0}, /* emoji */
+	    {"Jo\xE3o", 0, 2},          /* latin1 */
+	    {"\xC0\xAF", 0, 0},         /* overlong */
+	    {"\xE0\x80\xAF", 0, 0},     /* overlong 3 */
+	    {"\xED\xA0\x80", 0, 0},     /* surrogate */
+	    {"\xF4\x90\x80\x80", 0, 0}, /* > U+10FFFF */
+	    {"ab\xC3", 0, 2},           /* truncated */
+	    {"\xFF", 0, 0},
 	};
 	size_t i, bad;
 
 	(void)state;
 	for (i = 0; i < sizeof(u) / sizeof(u[0]); i++) {
 		bad = 99;
-		assert_int_equal(og_csv_utf8_valid(u[i].s, strlen(u[i].s),
-		    &bad), u[i].ok);
+		assert_int_equal(
+		    og_csv_utf8_valid(u[i].s, strlen(u[i].s), &bad), u[i].ok);
 		if (!u[i].ok)
 			assert_int_equal(bad, u[i].bad);
 	}

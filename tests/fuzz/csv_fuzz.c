@@ -40,8 +40,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (rc == OG_EIO)
 			abort();
 		if (rc < 0) {
-			if (r.error == NULL || r.rawlen > 200 + (max ? max : 0)
-			    + 65536)
+			if (r.error == NULL ||
+			    r.rawlen > 200 + (max ? max : 0) + 65536)
 				abort();
 			continue;
 		}
@@ -51,7 +51,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (r.field[i][r.len[i]] != 0 ||
 			    r.len[i] > (max ? max : OG_CSV_RECORD_MAX))
 				abort();
-			if (og_csv_utf8_valid(r.field[i], r.len[i], &bad) == 0 &&
+			if (og_csv_utf8_valid(r.field[i], r.len[i], &bad) ==
+			        0 &&
 			    bad >= r.len[i])
 				abort();
 		}

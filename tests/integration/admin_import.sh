@@ -155,6 +155,14 @@ $BIN/optgate -c "$T/og2.conf" export >"$T/export2.csv"
 ok "export, import into a new store, export again: the same" cmp -s "$T/export.csv" "$T/export2.csv"
 is "export has a header and a line per entry" "$(head -1 "$T/export.csv")" "address,stream,partner,sender,state,time,reason,source,segment"
 
+# --- progress: a bar on a terminal only ----------------------------------
+awk 'BEGIN { print "address,stream,state,time"
+	for (i = 1; i <= 20000; i++) printf "p%d@example.com,newsletter,confirmed,2026-01-01T00:00:00Z\n", i }' >"$T/p.csv"
+script -qec "$OG import $T/p.csv" /dev/null >"$T/tty.out" 2>&1
+like "on a terminal: a progress bar with rate and ETA" "$(tr '\r' '\n' <"$T/tty.out")" '*lines/s ETA *'
+$OG import "$T/p.csv" >"$T/notty.out" 2>"$T/notty.err"
+is "not a terminal: no progress bar" "$(grep -c 'ETA' "$T/notty.err" "$T/notty.out" | awk -F: '{s += $2} END {print s}')" 0
+
 $OG verify >/dev/null
 is "store verifies after all of it" "$?" 0
 done_testing
