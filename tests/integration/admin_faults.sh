@@ -2,7 +2,8 @@
 # optgate import under faults: kill -9 in the middle of a 1M-line import
 # and the same import again (exact counts, no duplicate events); disk
 # full during an import (clear error, the store opens and verifies, and
-# the rerun finishes); an import while readers loop over status.
+# the rerun finishes); an import while readers loop over status and a
+# backup is taken.
 . "${OPTGATE_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/tap.sh"
 
 T=$(mktemp -d /tmp/og-admin-faults.XXXXXX)
@@ -144,6 +145,10 @@ while kill -0 $ipid 2>/dev/null && [ $loops -lt 400 ]; do
 	$OG status user7@example.com --stream newsletter >/dev/null 2>&1
 	[ $? -eq 1 ] || bad=$((bad + 1))
 	loops=$((loops + 1))
+	if [ $loops -eq 3 ]; then
+		$OG backup "$T/live-backup" >/dev/null 2>&1 ||
+		    bad=$((bad + 100))
+	fi
 done
 wait $ipid
 is "concurrent: the import finishes" "$?" 0
@@ -151,4 +156,6 @@ ok "concurrent: status ran meanwhile ($loops rounds)" test "$loops" -gt 0
 is "concurrent: every status answer right during the import" "$bad" 0
 $OG verify >/dev/null
 is "concurrent: the store verifies" "$?" 0
+$OG verify "$T/live-backup" >/dev/null 2>&1
+is "concurrent: a backup taken during the import verifies" "$?" 0
 done_testing
