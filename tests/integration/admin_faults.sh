@@ -101,6 +101,32 @@ $OG verify >/dev/null
 is "after the rerun: the store verifies" "$?" 0
 ok "rejects file lists every invalid line" test "$(wc -l <"$T/big.csv.rejects")" -eq "$rej"
 
+# --- Ctrl-C: the batch read so far goes in, exit 130, rerun finishes ------
+mkconf "$T/intr" >"$T/intr.conf"
+I="$BIN/optgate -c $T/intr.conf"
+$I init >/dev/null 2>&1
+$I --json import "$T/big.csv" --batch 20000 >"$T/intr.out" 2>"$T/intr.err" &
+pid=$!
+pids="$pids $pid"
+i=0
+while [ $i -lt 600 ]; do
+	e=$(mdb_stat -s events "$T/intr/consent" 2>/dev/null | sed -n 's/ *Entries: //p')
+	[ "${e:-0}" -ge 100000 ] && break
+	kill -0 $pid 2>/dev/null || break
+	sleep 0.05
+	i=$((i + 1))
+done
+kill -INT $pid 2>/dev/null
+wait $pid
+is "interrupted: exit 130" "$?" 130
+like "interrupted: says how to finish" "$(cat "$T/intr.err")" '*interrupted after line*run the same import again*'
+like "interrupted: the summary says incomplete" "$(cat "$T/intr.out")" '*"complete":false*'
+$I --json import "$T/big.csv" >"$T/intr2.out" 2>/dev/null
+read a e <<EOF
+$(store_counts "$T/intr.conf")
+EOF
+is "interrupted, then rerun: every valid address once" "$a $e" "$uniq $uniq"
+
 # --- disk full ---------------------------------------------------------------
 mkdir -p "$MNT"
 if mount -t tmpfs -o size=2m tmpfs "$MNT" 2>/dev/null; then
