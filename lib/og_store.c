@@ -3,7 +3,11 @@
  *
  * Public: og_store_open/close, og_store_apply (durable group commit),
  * og_store_rbegin/rend and the readers, og_store_count_sends (soft
- * state), iteration, info, copy, and the record/event codecs.
+ * state), iteration, info, copy, and the record/event codecs; for the
+ * admin CLI: og_store_erase, the keyed-hash lists (og_store_hashed_read,
+ * og_store_import_hashed, og_store_partner_key_get/_drop), batched scans
+ * (og_store_foreach_event_from/_all, og_store_foreach_hashed),
+ * og_store_day_sends, og_store_expire_counters and og_store_verify.
  *
  * Ownership: records and events handed out are copies in caller memory;
  * nothing returned points into the LMDB map.
