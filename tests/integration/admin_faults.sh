@@ -2,8 +2,8 @@
 # optgate import under faults: kill -9 in the middle of a 1M-line import
 # and the same import again (exact counts, no duplicate events); disk
 # full during an import (clear error, the store opens and verifies, and
-# the rerun finishes); an import while readers loop over status and a
-# backup is taken.
+# the rerun finishes); an import while readers loop over status, a
+# backup is taken and expire runs.
 . "${OPTGATE_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/tap.sh"
 
 T=$(mktemp -d /tmp/og-admin-faults.XXXXXX)
@@ -175,11 +175,14 @@ while kill -0 $ipid 2>/dev/null && [ $loops -lt 400 ]; do
 		$OG backup "$T/live-backup" >/dev/null 2>&1 ||
 		    bad=$((bad + 100))
 	fi
+	if [ $loops -eq 5 ]; then
+		$OG expire >/dev/null 2>&1 || bad=$((bad + 1000))
+	fi
 done
 wait $ipid
 is "concurrent: the import finishes" "$?" 0
 ok "concurrent: status ran meanwhile ($loops rounds)" test "$loops" -gt 0
-is "concurrent: every status answer right during the import" "$bad" 0
+is "concurrent: every status, backup and expire right during the import" "$bad" 0
 $OG verify >/dev/null
 is "concurrent: the store verifies" "$?" 0
 $OG verify "$T/live-backup" >/dev/null 2>&1
