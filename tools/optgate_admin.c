@@ -190,14 +190,38 @@ open_out(const char *path)
 	return fp;
 }
 
-/* Escape peer text for a one-line report: at most cap bytes. */
+/*
+ * A line of input for a one-line report, at most cap bytes: as it was
+ * when it is valid UTF-8 (so an admin can fix it and import it again),
+ * control bytes and backslashes escaped; otherwise every byte outside
+ * printable ASCII escaped.
+ */
 static void
 put_escaped(FILE *fp, const char *s, size_t n, size_t cap)
 {
 	og_buf b;
+	size_t i, m = n < cap ? n : cap;
 
 	og_buf_init(&b, 0);
-	og_buf_add_escaped(&b, s, n, cap);
+	/* cut at a character boundary */
+	while (m < n && m > 0 && ((unsigned char)s[m] & 0xC0) == 0x80)
+		m--;
+	if (og_csv_utf8_valid(s, m, NULL)) {
+		for (i = 0; i < m; i++) {
+			unsigned char c = (unsigned char)s[i];
+
+			if (c == '\\')
+				og_buf_adds(&b, "\\\\");
+			else if (c < 0x20 || c == 0x7f)
+				og_buf_printf(&b, "\\x%02x", c);
+			else
+				og_buf_addc(&b, c);
+		}
+		if (m < n)
+			og_buf_adds(&b, "...");
+	} else {
+		og_buf_add_escaped(&b, s, n, cap);
+	}
 	fputs(b.data ? b.data : "", fp);
 	og_buf_free(&b);
 }
@@ -297,16 +321,24 @@ arena_dup(struct import *im, const char *s, size_t n)
 	return p;
 }
 
+/* Count and list a rejected line; cut: raw is only its start. */
 static void
-reject(struct import *im, unsigned long line, const char *why, const char *raw,
-    size_t rawlen)
+reject_line(struct import *im, unsigned long line, const char *why,
+    const char *raw, size_t rawlen, int cut)
 {
 	im->rejected++;
 	if (im->rej == NULL)
 		return;
 	fprintf(im->rej, "%lu: %s: ", line, why);
 	put_escaped(im->rej, raw, rawlen, 200);
-	fputc('\n', im->rej);
+	fputs(cut ? "...\n" : "\n", im->rej);
+}
+
+static void
+reject(struct import *im, unsigned long line, const char *why, const char *raw,
+    size_t rawlen)
+{
+	reject_line(im, line, why, raw, rawlen, 0);
 }
 
 static void
@@ -1053,8 +1085,9 @@ cmd_import(og_cli *cli, int argc, char **argv)
 				    "line longer than "
 				    "%d bytes",
 				    OG_CSV_RECORD_MAX);
-			reject(im, r->line, rc == OG_ETOOBIG ? why : r->error,
-			    r->raw, r->rawlen);
+			reject_line(im, r->line,
+			    rc == OG_ETOOBIG ? why : r->error, r->raw,
+			    r->rawlen, rc == OG_ETOOBIG);
 		} else {
 			import_row(im, r);
 		}

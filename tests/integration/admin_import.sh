@@ -73,6 +73,11 @@ like "bad ip rejected" "$(grep '^11: ' "$R")" '11: bad ip*'
 like "unknown stream rejected" "$(grep '^12: ' "$R")" '12: unknown stream*'
 like "1 MB line rejected" "$(grep '^16: ' "$R")" '16: line longer than 65536 bytes*'
 ok "reject file stays small (1 MB line cut)" test "$(wc -c <"$R")" -lt 8192
+like "reject file keeps the line as it was, to fix and import again" \
+    "$(grep '^7: ' "$R")" '*: eve@example.com,newsletter,"confirmed,2026-01-02T03:04:05Z,form,,,'
+like "reject file escapes bytes that are not UTF-8" "$(grep '^9: ' "$R")" '*: jo\\xe3o@example.com,*'
+like "reject file cuts a long line" "$(grep '^16: ' "$R")" '*: lee@example.com,newsletter,confirmed,*xxx...'
+
 like "typo imported as given and listed" "$(cat "$T/dirty.csv.warnings")" '13: cliente@yaho.com: the domain looks like a typo of yahoo.com*'
 $OG status cliente@yaho.com --stream newsletter >/dev/null 2>&1
 is "typo address is in the store as given (single opt-in: refused by a confirmed stream)" "$?" 1
