@@ -76,4 +76,10 @@ int cmd_backup(og_cli *, int, char **);
 int cmd_verify(og_cli *, int, char **);
 int cmd_expire(og_cli *, int, char **);
 
+/* Feedback processors (optgate_feedback.c). */
+int cmd_bounce(og_cli *, int, char **);
+int cmd_fbl(og_cli *, int, char **);
+int cmd_unsub_mail(og_cli *, int, char **);
+int cmd_quarantine(og_cli *, int, char **);
+
 #endif
