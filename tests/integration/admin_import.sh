@@ -118,7 +118,7 @@ $OG status pam@example.com --stream newsletter >/dev/null
 is "older stream opt-in after a newer global opt-out: still refused" "$?" 1
 $OG status ron@example.com --stream newsletter >/dev/null
 is "opt-in without time or proof never lifts an opt-out" "$?" 1
-like "skipped lines listed with the reason" "$(cat "$T/order.csv.warnings")" '*olga@example.com: not imported*'
+like "skipped lines listed with their number and reason" "$(cat "$T/order.csv.warnings")" '*3: olga@example.com: not imported*'
 cat >"$T/newer.csv" <<'EOF'
 address,stream,state,time,source,ip
 pam@example.com,newsletter,confirmed,2026-04-01T00:00:00Z,resubscribe-form,198.51.100.7
@@ -150,6 +150,11 @@ like "stdin import summary" "$(cat "$T/out4")" '*2 lines: 1 imported*1 rejected*
 like "--rejects names the reject file" "$(cat "$T/stdin.rej")" '3: *'
 $OG status uma@example.com --stream newsletter >/dev/null
 is "columns in any order, Email alias" "$?" 0
+
+printf 'address , stream , state\n  vic@example.com ,  newsletter  , confirmed \n' >"$T/spaces.csv"
+$OG import "$T/spaces.csv" >/dev/null 2>&1
+$OG status vic@example.com --stream newsletter >/dev/null
+is "spaces around fields and names are ignored" "$?" 0
 
 # --- export round trip ----------------------------------------------------
 $OG export >"$T/export.csv"
