@@ -469,19 +469,21 @@ apply_range(struct import *im, struct batch *b, size_t from, size_t n)
 	return 0;
 }
 
-/* Sort a batch by address (file order within one) and commit it. */
-static int
-commit_batch(struct import *im, struct batch *b)
+/*
+ * Sort a batch by address (file order within one), in place: commits
+ * then walk the B-tree in order.  Done by the reader thread, which
+ * otherwise waits for the writer.
+ */
+static void
+sort_batch(struct batch *b)
 {
-	size_t i;
-
 	og_change tmp;
-	size_t j, k;
+	size_t i, j, k;
 
 	for (i = 0; i < b->n; i++)
 		b->order[i] = (int)i;
 	qsort_r(b->order, b->n, sizeof(int), cmp_rows, b->ch);
-	/* put ch[order[i]] at i, in place, cycle by cycle */
+	/* put ch[order[i]] at i, cycle by cycle */
 	for (i = 0; i < b->n; i++) {
 		if (b->order[i] < 0 || (size_t)b->order[i] == i)
 			continue;
@@ -494,6 +496,11 @@ commit_batch(struct import *im, struct batch *b)
 		b->ch[j] = tmp;
 		b->order[j] = -1;
 	}
+}
+
+static int
+commit_batch(struct import *im, struct batch *b)
+{
 	return apply_range(im, b, 0, b->n);
 }
 
@@ -535,6 +542,7 @@ flush_batch(struct import *im)
 {
 	int rc;
 
+	sort_batch(im->cb);
 	pthread_mutex_lock(&im->mu);
 	while (im->todo != NULL)
 		pthread_cond_wait(&im->cv, &im->mu);
