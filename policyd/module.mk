@@ -20,3 +20,4 @@ $(BUILD)/test/policyd/pd_proto_test: $(BUILD)/policyd/pd_proto_test.o \
 # libFuzzer target for the request parser (see the Makefile's fuzz rules).
 FUZZ_EXTRA_LIBS_policy_fuzz := build/fuzz/policyd/pd_proto.o
 FUZZ_OBJS_policy_fuzz := build/fuzz/policyd/pd_proto.o
+FUZZ_CFLAGS_policy_fuzz := -Ipolicyd
