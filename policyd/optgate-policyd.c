@@ -765,9 +765,13 @@ conn_readable(struct conn *c)
 	for (;;) {
 		if (c->inlen == c->incap) {
 			if (c->incap >= PD_IN_MAX) {
-				/* The parser has said PD_MORE up to here,
-				 * so a request is stuck mid-way: should not
-				 * happen within the caps. */
+				/* Full: the parser names what is wrong. */
+				if (c->state == C_READ) {
+					conn_input(c);
+					if (c->state != C_READ ||
+					    c->inlen < c->incap)
+						return;
+				}
 				og_log_warn("%s: input over %d bytes; closing",
 				    c->peer, PD_IN_MAX);
 				conn_close(c);

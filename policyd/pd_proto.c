@@ -48,16 +48,15 @@ check_line(const char *s, size_t n)
 		return "line too long";
 	if (memchr(s, 0, n) != NULL)
 		return "NUL byte in request";
-	for (i = 0; i < n && s[i] != '='; i++) {
+	if (memchr(s, '=', n) == NULL)
+		return "line without '='";
+	for (i = 0; s[i] != '='; i++) {
 		unsigned char c = (unsigned char)s[i];
 
 		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
 		    c == '_'))
-			return i + 1 == n && c == '\r' ?
-			    "line without '='" : "bad attribute name";
+			return "bad attribute name";
 	}
-	if (i == n)
-		return "line without '='";
 	if (i == 0)
 		return "empty attribute name";
 	return NULL;

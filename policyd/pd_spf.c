@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include <arpa/nameser.h>
+#include <resolv.h>
 #include <spf2/spf.h>
 #include <spf2/spf_dns.h>
 
@@ -699,6 +700,18 @@ eval_one(SPF_server_t *srv, const char *domain, const char *ip,
 		return PD_SPF_TEMPERROR;
 	}
 	result = map_result(SPF_response_result(rs));
+	/* A DNS failure is temporary, whatever libspf2 calls the result
+	 * (1.2.10 says "invalid" for a SERVFAIL). */
+	if (result != PD_SPF_PASS) {
+		int i, n = SPF_response_messages(rs);
+
+		for (i = 0; i < n; i++) {
+			SPF_error_t *e = SPF_response_message(rs, i);
+
+			if (e && SPF_error_code(e) == SPF_E_DNS_ERROR)
+				result = PD_SPF_TEMPERROR;
+		}
+	}
 	cm = SPF_response_get_smtp_comment(rs);
 	if (cm == NULL)
 		cm = SPF_response_get_received_spf_value(rs);
@@ -710,17 +723,25 @@ eval_one(SPF_server_t *srv, const char *domain, const char *ip,
 	return result;
 }
 
+/* TTL of the domain's TXT RRset (libspf2's resolver layer leaves it 0). */
 static long
-txt_ttl(SPF_server_t *srv, const char *domain)
+txt_ttl(const char *domain)
 {
-	SPF_dns_rr_t *rr;
+	unsigned char ans[4096];
+	ns_msg msg;
+	ns_rr rr;
 	long ttl = 0;
+	int n, i;
 
-	rr = SPF_dns_lookup(srv->resolver, domain, ns_t_txt, 1);
-	if (rr) {
-		if (rr->herrno == NETDB_SUCCESS && rr->num_rr > 0)
-			ttl = (long)rr->ttl;
-		SPF_dns_rr_free(rr);
+	n = res_query(domain, ns_c_in, ns_t_txt, ans, sizeof(ans));
+	if (n <= 0 || ns_initparse(ans, n, &msg) != 0)
+		return 0;
+	for (i = 0; i < ns_msg_count(msg, ns_s_an); i++) {
+		if (ns_parserr(&msg, ns_s_an, i, &rr) != 0)
+			break;
+		if (ns_rr_type(rr) == ns_t_txt &&
+		    (ttl == 0 || (long)ns_rr_ttl(rr) < ttl))
+			ttl = (long)ns_rr_ttl(rr);
 	}
 	return ttl;
 }
@@ -731,7 +752,9 @@ pd_spf_helper_main(void)
 	SPF_server_t *srv;
 	char line[LINE_MAX_ + OG_SPF_EGRESS_TEXT];
 
-	srv = SPF_server_new(SPF_DNS_CACHE, 0);
+	/* No libspf2 cache: the daemon caches per domain, and the TTL we
+	 * read must be the record's, not the cache layer's minimum. */
+	srv = SPF_server_new(SPF_DNS_RESOLV, 0);
 	if (srv == NULL)
 		return 1;
 	while (fgets(line, sizeof(line), stdin)) {
@@ -773,7 +796,7 @@ pd_spf_helper_main(void)
 			}
 		}
 		if (overall != PD_SPF_TEMPERROR)
-			ttl = txt_ttl(srv, line);
+			ttl = txt_ttl(line);
 		printf("%s %ld %s %s\n", pd_spf_name(overall), ttl,
 		    *bad_ip ? bad_ip : "-", bad_detail[0] ? bad_detail : "-");
 		if (fflush(stdout) != 0)
