@@ -144,6 +144,8 @@ typedef struct og_config {
 	int64_t milter_timeout;
 	char *milter_stream_header;  /* internal header removed on delivery */
 	char *feedback_id_sender;
+	int milter_policyd;          /* optgate-policyd decides and counts
+				      * streams found without headers */
 
 	/* [unsubd] */
 	char *unsubd_listen[OG_MULTI_MAX];
@@ -155,6 +157,8 @@ typedef struct og_config {
 	int64_t unsubd_timeout;
 	int unsubd_rate_limit; /* requests per IP per minute */
 	char *unsubd_base_url;
+	char *unsubd_trusted_proxy[OG_MULTI_MAX]; /* may set X-Real-IP */
+	int nunsubd_trusted_proxy;
 	int64_t unsubd_token_max_age;
 
 	/* [spf] */

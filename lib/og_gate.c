@@ -14,6 +14,9 @@
  * lines is escaped and capped at 256 bytes per field.
  */
 #include <ctype.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -369,6 +372,47 @@ og_gate_decide(const og_config *cfg, og_rtxn *tx, const og_stream *st,
 	}
 	if (st->class == OG_CLASS_TRANSACTIONAL)
 		return 0;
+
+	/*
+	 * 2b. the partner's hashed suppression list: the HMAC is computed
+	 * only when the store holds a key (and so hashes) for the partner.
+	 */
+	if (st->partner) {
+		unsigned char pk[OG_PARTNER_KEY_MAX], h[32];
+		unsigned int hl = sizeof(h);
+		size_t pkl = 0;
+		og_hashed hs;
+
+		rc = og_store_partner_key_get(tx, st->partner, pk, sizeof(pk),
+		    &pkl);
+		if (rc == 0) {
+			if (HMAC(EVP_sha256(), pk, (int)pkl,
+			    (const unsigned char *)a.key, strlen(a.key), h,
+			    &hl) == NULL)
+				rc = OG_EIO;
+			else
+				rc = og_store_hashed_read(tx, OG_HASH_PARTNER, h,
+				    st->partner, &hs);
+			OPENSSL_cleanse(pk, sizeof(pk));
+			if (rc == 0) {
+				char date[16];
+
+				set_refuse(v, st, "partner-list", "5.7.1");
+				og_date_fmt(hs.time, date, sizeof(date));
+				snprintf(v->text, sizeof(v->text), "<%s>: on "
+				    "partner %s's suppression list (shared %s)",
+				    addr, st->partner, date);
+				snprintf(v->reason, sizeof(v->reason),
+				    "partner-list(partner:%s) %s", st->partner,
+				    date);
+				return 0;
+			}
+		}
+		if (rc != OG_NOTFOUND) {
+			store_error(v, st, rc);
+			return rc;
+		}
+	}
 
 	/* 3. consent */
 	for (i = 0; have && i < rec.nentries; i++) {

@@ -10,7 +10,10 @@
  *      and opt-outs, by scope: all, sender, partner, stream; expired
  *      temporary suppressions no longer count; an opt-out is lifted by a
  *      newer opt-in of a scope it covers; hard bounces hold for every
- *      class of stream;
+ *      class of stream; for a marketing stream with a partner, the
+ *      partner's hashed suppression list (HMAC-SHA256 of the match key
+ *      under the partner's key, computed only when the store holds a key
+ *      for that partner);
  *   3. consent per the stream's rule (a pending double opt-in is not
  *      consent) - marketing streams only;
  *   4. frequency caps over the recorded sends, the segment's caps
@@ -40,8 +43,8 @@ typedef struct og_verdict {
 	char dsn[8];     /* enhanced status: "5.7.1" */
 	char text[448];  /* reply text, for the sender (fits a 512-byte reply) */
 	char rule[24];   /* short token: ok, invalid, hard-bounce, complaint,
-			  * suppressed, optout, erased, no-consent, pending,
-			  * cap, store-error */
+			  * suppressed, optout, erased, partner-list,
+			  * no-consent, pending, cap, store-error */
 	char reason[384]; /* for logs: "unsubscribed(all) 2026-11-02 one-click" */
 	int64_t next_allowed; /* cap: when the next send would pass (0: n/a) */
 	char key[OG_ADDR_MAX + 1]; /* the recipient's match key ("" invalid) */

@@ -9,7 +9,8 @@
  * nothing returned points into the LMDB map.
  * Thread-safety: one og_store per process, shared by threads.  Writers in
  * this process are serialised by a mutex (LMDB allows one writer anyway);
- * a rwlock keeps map resizes apart from every transaction.  Read handles
+ * map resizes are kept apart from every transaction by per-thread mutexes
+ * that a resize takes all of (readers never contend with each other).  Read handles
  * are per thread (pthread key), reset after each use and renewed on the
  * next.
  * Errors: LMDB codes are mapped to OG_* codes; "not found" is OG_NOTFOUND.
@@ -26,9 +27,11 @@
  * and doubles up to its ceiling.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <lmdb.h>
 #include <openssl/hmac.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <pthread.h>
@@ -51,12 +54,21 @@
 #define EV_MAX 16384
 #define LMDB_MAGIC 0xBEEFC0DEU
 
+/*
+ * A thread's handle: its cached read transactions, and its share of the
+ * resize lock.  Every transaction of a thread holds the thread's own
+ * mutex (uncontended: no cache line bounces between cores); a resize
+ * takes every thread's mutex.  held counts nesting, so a thread may write
+ * from inside its own read loop.
+ */
 struct og_rtxn {
 	og_store *st;
 	MDB_txn *c, *k;
 	int active;
-	struct og_rtxn *next; /* registry, for close */
-};
+	int held;
+	pthread_mutex_t lk;
+	struct og_rtxn *next; /* registry, for close and resize */
+} __attribute__((aligned(64)));
 
 struct og_store {
 	MDB_env *cenv, *kenv;
@@ -67,7 +79,6 @@ struct og_store {
 	char *path;
 	unsigned char secret[32];
 	uint32_t origin;
-	pthread_rwlock_t rw;
 	pthread_mutex_t wlock;
 	pthread_mutex_t reglock;
 	pthread_key_t tkey;
@@ -819,7 +830,6 @@ og_store_open(const char *path, const og_store_opts *opts, og_store **out,
 	st->cmax = opts && opts->map_size ? opts->map_size : 4ULL << 30;
 	st->kmax = opts && opts->counter_map_size ? opts->counter_map_size :
 	    1ULL << 30;
-	pthread_rwlock_init(&st->rw, NULL);
 	pthread_mutex_init(&st->wlock, NULL);
 	pthread_mutex_init(&st->reglock, NULL);
 	pthread_key_create(&st->tkey, tkey_free);
@@ -874,6 +884,7 @@ og_store_close(og_store *st)
 			mdb_txn_abort(tx->c);
 		if (tx->k)
 			mdb_txn_abort(tx->k);
+		pthread_mutex_destroy(&tx->lk);
 		free(tx);
 	}
 	if (st->kenv) {
@@ -883,7 +894,6 @@ og_store_close(og_store *st)
 	if (st->cenv)
 		mdb_env_close(st->cenv);
 	pthread_key_delete(st->tkey);
-	pthread_rwlock_destroy(&st->rw);
 	pthread_mutex_destroy(&st->wlock);
 	pthread_mutex_destroy(&st->reglock);
 	OPENSSL_cleanse(st->secret, sizeof(st->secret));
@@ -910,15 +920,18 @@ og_store_reader_check(og_store *st)
 /*
  * Adopt a map grown by another process (MDB_MAP_RESIZED), or grow ours
  * (MDB_MAP_FULL), with every transaction of this process kept out.
- * Called without the rwlock held.  Returns 0 to retry, or an error.
+ * Called with none of the thread locks held.  Returns 0 to retry, or an error.
  */
 static int
 resize(og_store *st, MDB_env *env, uint64_t max, int full)
 {
 	MDB_envinfo info;
+	struct og_rtxn *tx;
 	int rc = 0;
 
-	pthread_rwlock_wrlock(&st->rw);
+	pthread_mutex_lock(&st->reglock);
+	for (tx = st->reg; tx; tx = tx->next)
+		pthread_mutex_lock(&tx->lk);
 	if (full) {
 		mdb_env_info(env, &info);
 		if (info.me_mapsize >= max) {
@@ -938,31 +951,62 @@ resize(og_store *st, MDB_env *env, uint64_t max, int full)
 	} else {
 		rc = map_err(mdb_env_set_mapsize(env, 0));
 	}
-	pthread_rwlock_unlock(&st->rw);
+	for (tx = st->reg; tx; tx = tx->next)
+		pthread_mutex_unlock(&tx->lk);
+	pthread_mutex_unlock(&st->reglock);
 	return rc;
 }
 
 /* ---------- reads ---------- */
 
-int
-og_store_rbegin(og_store *st, og_rtxn **out)
+static struct og_rtxn *
+thread_handle(og_store *st)
 {
 	struct og_rtxn *tx = pthread_getspecific(st->tkey);
-	int rc, tries;
 
 	if (tx == NULL) {
-		tx = og_xcalloc(1, sizeof(*tx));
+		if (posix_memalign((void **)&tx, 64, sizeof(*tx)) != 0)
+			og_panic("out of memory for a read handle");
+		memset(tx, 0, sizeof(*tx));
 		tx->st = st;
+		pthread_mutex_init(&tx->lk, NULL);
 		pthread_mutex_lock(&st->reglock);
 		tx->next = st->reg;
 		st->reg = tx;
 		pthread_mutex_unlock(&st->reglock);
 		pthread_setspecific(st->tkey, tx);
 	}
+	return tx;
+}
+
+/* Keep resizes out while this thread has a transaction open. */
+static void
+rd_lock(og_store *st)
+{
+	struct og_rtxn *tx = thread_handle(st);
+
+	if (tx->held++ == 0)
+		pthread_mutex_lock(&tx->lk);
+}
+
+static void
+rd_unlock(og_store *st)
+{
+	struct og_rtxn *tx = thread_handle(st);
+
+	if (--tx->held == 0)
+		pthread_mutex_unlock(&tx->lk);
+}
+
+int
+og_store_rbegin(og_store *st, og_rtxn **out)
+{
+	struct og_rtxn *tx = thread_handle(st);
+	int rc, tries;
 	if (tx->active)
 		og_panic("og_store_rbegin: read handle already active");
 	for (tries = 0; tries < 3; tries++) {
-		pthread_rwlock_rdlock(&st->rw);
+		rd_lock(st);
 		rc = tx->c ? mdb_txn_renew(tx->c) :
 		    mdb_txn_begin(st->cenv, NULL, MDB_RDONLY, &tx->c);
 		if (rc == 0) {
@@ -973,7 +1017,7 @@ og_store_rbegin(og_store *st, og_rtxn **out)
 		}
 		if (rc != MDB_MAP_RESIZED)
 			break;
-		pthread_rwlock_unlock(&st->rw);
+		rd_unlock(st);
 		/* A failed begin leaves no handle; forget it. */
 		if (tx->c) {
 			mdb_txn_abort(tx->c);
@@ -988,7 +1032,7 @@ og_store_rbegin(og_store *st, og_rtxn **out)
 	}
 	if (rc != 0) {
 		if (rc != MDB_MAP_RESIZED)
-			pthread_rwlock_unlock(&st->rw);
+			rd_unlock(st);
 		if (tx->c && rc != 0) {
 			mdb_txn_abort(tx->c);
 			tx->c = NULL;
@@ -1012,7 +1056,7 @@ og_store_rend(og_rtxn *tx)
 	mdb_txn_reset(tx->c);
 	mdb_txn_reset(tx->k);
 	tx->active = 0;
-	pthread_rwlock_unlock(&tx->st->rw);
+	rd_unlock(tx->st);
 }
 
 static int
@@ -1153,13 +1197,13 @@ find_entry(const og_record *rec, int scope, const char *name)
 	return -1;
 }
 
-static void
-set_segments(og_record *rec, const char *segs)
+static int
+parse_segments(char out[][OG_SEGMENT_LEN + 1], const char *segs)
 {
 	const char *p = segs;
+	int k = 0;
 
-	rec->nsegments = 0;
-	while (*p && rec->nsegments < OG_SEGMENTS_MAX) {
+	while (*p && k < OG_SEGMENTS_MAX) {
 		const char *c = strchr(p, ',');
 		size_t n = c ? (size_t)(c - p) : strlen(p);
 
@@ -1170,15 +1214,59 @@ set_segments(og_record *rec, const char *segs)
 		while (n && (p[n - 1] == ' ' || p[n - 1] == '\t'))
 			n--;
 		if (n && n <= OG_SEGMENT_LEN) {
-			memcpy(rec->segments[rec->nsegments], p, n);
-			rec->segments[rec->nsegments][n] = 0;
-			rec->nsegments++;
+			memcpy(out[k], p, n);
+			out[k][n] = 0;
+			k++;
 		}
 		if (!c)
 			break;
 		p = c + 1;
 	}
+	return k;
 }
+
+static void
+set_segments(og_record *rec, const char *segs)
+{
+	rec->nsegments = parse_segments(rec->segments, segs);
+}
+
+/* Would set_segments(rec, segs) leave rec as it is? */
+static int
+same_segments(const og_record *rec, const char *segs)
+{
+	char tmp[OG_SEGMENTS_MAX][OG_SEGMENT_LEN + 1];
+	int n = parse_segments(tmp, segs), i;
+
+	if (n != rec->nsegments)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (strcmp(tmp[i], rec->segments[i]) != 0)
+			return 0;
+	return 1;
+}
+
+/* Is there an opt-out that an opt-in of (scope, name) could lift? */
+static int
+liftable_optout(const og_record *rec, int scope, const char *name)
+{
+	int i;
+
+	for (i = 0; i < rec->nentries; i++) {
+		const og_entry *e = &rec->entries[i];
+
+		if (e->state != OG_ST_OPTOUT)
+			continue;
+		if (e->scope < scope || (e->scope == scope &&
+		    strcmp(e->name, name) == 0))
+			return 1;
+	}
+	return 0;
+}
+
+struct wctx;
+static int erased_hash_exists(og_store *st, struct wctx *w,
+    const char *key);
 
 /* Per-apply scratch, kept off the stack (records are large). */
 struct wctx {
@@ -1186,6 +1274,7 @@ struct wctx {
 	MDB_dbi dbi, edbi;
 	uint64_t seq;
 	uint64_t records;
+	int have_erased; /* -1: not looked yet */
 	og_record rec;
 	og_event ev;
 	unsigned char buf[REC_MAX > EV_MAX ? REC_MAX : EV_MAX];
@@ -1240,6 +1329,19 @@ apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 			    OG_SKIPPED_OLDER;
 			return 0;
 		}
+		if ((ch->flags & OG_CH_NO_LIFT) && !isnew &&
+		    liftable_optout(rec, ch->scope, name)) {
+			*result = OG_SKIPPED_OPTOUT;
+			return 0;
+		}
+		if (isnew && (ch->flags & OG_CH_IF_NEWER)) {
+			if ((rc = erased_hash_exists(st, w, ch->key)) < 0)
+				return rc;
+			if (rc) {
+				*result = OG_SKIPPED_OPTOUT;
+				return 0;
+			}
+		}
 		if (e && e->state == OG_ST_SUPPRESSED) {
 			/* Bounces and complaints are lifted by an admin. */
 			*result = OG_SKIPPED_OPTOUT;
@@ -1254,7 +1356,8 @@ apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 		    OG_ST_CONFIRMED) ||
 		    (ch->state == OG_ST_OPTIN && e->state ==
 		    OG_ST_CONFIRMED))) {
-			if (ch->segments == NULL) {
+			if (ch->segments == NULL ||
+			    same_segments(rec, ch->segments)) {
 				*result = OG_UNCHANGED;
 				return 0;
 			}
@@ -1299,6 +1402,11 @@ apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 	case OG_EV_UNSUPPRESS:
 		if (e == NULL || (e->state != OG_ST_SUPPRESSED &&
 		    e->state != OG_ST_OPTOUT)) {
+			*result = OG_UNCHANGED;
+			return 0;
+		}
+		if ((ch->flags & OG_CH_IF_EXPIRED) && (e->expires == 0 ||
+		    e->expires > now)) {
 			*result = OG_UNCHANGED;
 			return 0;
 		}
@@ -1434,21 +1542,22 @@ og_store_apply(og_store *st, const og_change *ch, size_t n, int *results)
 	w = og_xmalloc(sizeof(*w));
 	pthread_mutex_lock(&st->wlock);
 	for (tries = 0; tries < 40; tries++) {
-		pthread_rwlock_rdlock(&st->rw);
+		rd_lock(st);
 		rc = mdb_txn_begin(st->cenv, NULL, 0, &w->txn);
 		if (rc == MDB_MAP_RESIZED) {
-			pthread_rwlock_unlock(&st->rw);
+			rd_unlock(st);
 			if ((rc = resize(st, st->cenv, st->cmax, 0)) != 0)
 				break;
 			continue;
 		}
 		if (rc != 0) {
-			pthread_rwlock_unlock(&st->rw);
+			rd_unlock(st);
 			rc = map_err(rc);
 			break;
 		}
 		w->dbi = st->cdbi;
 		w->edbi = st->edbi;
+		w->have_erased = -1;
 		if ((rc = meta_get(w->txn, w->dbi, "seq", b, 8)) == 0) {
 			w->seq = og_get_be64(b);
 			rc = meta_get(w->txn, w->dbi, "records", b, 8);
@@ -1469,7 +1578,7 @@ og_store_apply(og_store *st, const og_change *ch, size_t n, int *results)
 			rc = map_err(mdb_txn_commit(w->txn));
 		else
 			mdb_txn_abort(w->txn);
-		pthread_rwlock_unlock(&st->rw);
+		rd_unlock(st);
 		if (rc != OG_EFULL)
 			break;
 		if ((rc = resize(st, st->cenv, st->cmax, 1)) != 0)
@@ -1522,16 +1631,16 @@ og_store_count_sends(og_store *st, const char *const *keys, size_t n,
 	if (strlen(stream) > OG_STREAM_NAME_MAX)
 		return OG_EINVAL;
 	for (tries = 0; tries < 40; tries++) {
-		pthread_rwlock_rdlock(&st->rw);
+		rd_lock(st);
 		rc = mdb_txn_begin(st->kenv, NULL, 0, &txn);
 		if (rc == MDB_MAP_RESIZED) {
-			pthread_rwlock_unlock(&st->rw);
+			rd_unlock(st);
 			if ((rc = resize(st, st->kenv, st->kmax, 0)) != 0)
 				return rc;
 			continue;
 		}
 		if (rc != 0) {
-			pthread_rwlock_unlock(&st->rw);
+			rd_unlock(st);
 			return map_err(rc);
 		}
 		for (i = 0; rc == 0 && i < n; i++)
@@ -1556,7 +1665,7 @@ og_store_count_sends(og_store *st, const char *const *keys, size_t n,
 			rc = map_err(mdb_txn_commit(txn));
 		else
 			mdb_txn_abort(txn);
-		pthread_rwlock_unlock(&st->rw);
+		rd_unlock(st);
 		if (rc != OG_EFULL)
 			return rc;
 		if ((rc = resize(st, st->kenv, st->kmax, 1)) != 0)
@@ -1712,4 +1821,1197 @@ og_store_copy(og_store *st, const char *dest, char *err, size_t errlen)
 		return OG_EIO;
 	}
 	return 0;
+}
+
+/* ---------- admin: erasure, hashed lists, scans, expiry, verify ---------- */
+
+#define HV_LEN 14 /* 'H' value: v1 | time u32 | event u64 | reason u8 */
+
+static size_t
+hkey(unsigned char *kb, int ns, const unsigned char *hash, const char *name)
+{
+	size_t n = 34, l = name ? strlen(name) : 0;
+
+	kb[0] = 'H';
+	kb[1] = (unsigned char)ns;
+	memcpy(kb + 2, hash, 32);
+	memcpy(kb + n, name ? name : "", l);
+	return n + l;
+}
+
+static void
+hval(unsigned char *vb, int64_t t, uint64_t event, int reason)
+{
+	vb[0] = 1;
+	og_put_be32(vb + 1, t32(t));
+	og_put_be64(vb + 5, event);
+	vb[13] = (unsigned char)reason;
+}
+
+/* Decode an 'H' key and value into h: 0 or OG_ECORRUPT. */
+static int
+hashed_decode(const MDB_val *k, const MDB_val *v, og_hashed *h)
+{
+	const unsigned char *kp = k->mv_data, *vp = v->mv_data;
+	size_t nl;
+
+	if (k->mv_size < 34 || k->mv_size > 34 + OG_STREAM_NAME_MAX ||
+	    v->mv_size != HV_LEN || vp[0] != 1)
+		return OG_ECORRUPT;
+	h->ns = kp[1];
+	memcpy(h->hash, kp + 2, 32);
+	nl = k->mv_size - 34;
+	memcpy(h->name, kp + 34, nl);
+	h->name[nl] = 0;
+	h->time = og_get_be32(vp + 1);
+	h->event = og_get_be64(vp + 5);
+	h->reason = vp[13];
+	if ((h->ns != OG_HASH_ERASED && h->ns != OG_HASH_PARTNER) ||
+	    (h->ns == OG_HASH_PARTNER) != (nl > 0) ||
+	    memchr(h->name, 0, nl) != NULL)
+		return OG_ECORRUPT;
+	return 0;
+}
+
+int
+og_store_hashed_read(og_rtxn *tx, int ns, const unsigned char *hash,
+    const char *name, og_hashed *out)
+{
+	unsigned char kb[34 + OG_STREAM_NAME_MAX];
+	MDB_val k, v;
+	int rc;
+
+	if (name && strlen(name) > OG_STREAM_NAME_MAX)
+		return OG_EINVAL;
+	k.mv_size = hkey(kb, ns, hash, name);
+	k.mv_data = kb;
+	if ((rc = mdb_get(tx->c, tx->st->cdbi, &k, &v)) != 0)
+		return map_err(rc);
+	return hashed_decode(&k, &v, out);
+}
+
+/*
+ * Whether the store holds any erased hash (looked up once per apply) and
+ * then whether key's is one: 1, 0 or an error.
+ */
+static int
+erased_hash_exists(og_store *st, struct wctx *w, const char *key)
+{
+	unsigned char kb[34], h[32];
+	MDB_val k, v;
+	int rc;
+
+	if (w->have_erased < 0) {
+		MDB_cursor *cur;
+
+		if ((rc = mdb_cursor_open(w->txn, w->dbi, &cur)) != 0)
+			return map_err(rc);
+		kb[0] = 'H';
+		kb[1] = OG_HASH_ERASED;
+		k.mv_size = 2;
+		k.mv_data = kb;
+		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+		w->have_erased = rc == 0 && k.mv_size >= 2 &&
+		    memcmp(k.mv_data, kb, 2) == 0;
+		mdb_cursor_close(cur);
+		if (rc != 0 && rc != MDB_NOTFOUND)
+			return map_err(rc);
+	}
+	if (!w->have_erased)
+		return 0;
+	if ((rc = og_store_hash(st, key, h)) != 0)
+		return rc;
+	k.mv_size = hkey(kb, OG_HASH_ERASED, h, NULL);
+	k.mv_data = kb;
+	rc = mdb_get(w->txn, w->dbi, &k, &v);
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	return rc == 0 ? 1 : map_err(rc);
+}
+
+/*
+ * Run fn in one durable write transaction of the consent environment,
+ * with the writer lock, map growth and adoption handled as in
+ * og_store_apply.  fn must be repeatable (it may run again after
+ * MDB_MAP_FULL grew the map).
+ */
+static int
+cwrite(og_store *st, int (*fn)(og_store *, MDB_txn *, void *), void *ctx)
+{
+	MDB_txn *txn;
+	int rc = 0, tries;
+
+	if (st->flags & OG_STORE_RDONLY)
+		return OG_EINVAL;
+	pthread_mutex_lock(&st->wlock);
+	for (tries = 0; tries < 40; tries++) {
+		rd_lock(st);
+		rc = mdb_txn_begin(st->cenv, NULL, 0, &txn);
+		if (rc == MDB_MAP_RESIZED) {
+			rd_unlock(st);
+			if ((rc = resize(st, st->cenv, st->cmax, 0)) != 0)
+				break;
+			continue;
+		}
+		if (rc != 0) {
+			rd_unlock(st);
+			rc = map_err(rc);
+			break;
+		}
+		rc = fn(st, txn, ctx);
+		if (rc == 0)
+			rc = map_err(mdb_txn_commit(txn));
+		else
+			mdb_txn_abort(txn);
+		rd_unlock(st);
+		if (rc != OG_EFULL)
+			break;
+		if ((rc = resize(st, st->cenv, st->cmax, 1)) != 0)
+			break;
+	}
+	pthread_mutex_unlock(&st->wlock);
+	return rc;
+}
+
+static int
+meta_get64(MDB_txn *txn, MDB_dbi dbi, const char *name, uint64_t *v)
+{
+	unsigned char b[8];
+	int rc;
+
+	if ((rc = meta_get(txn, dbi, name, b, 8)) != 0)
+		return rc;
+	*v = og_get_be64(b);
+	return 0;
+}
+
+static int
+meta_put64(MDB_txn *txn, MDB_dbi dbi, const char *name, uint64_t v)
+{
+	unsigned char b[8];
+
+	og_put_be64(b, v);
+	return map_err(meta_put(txn, dbi, name, b, 8));
+}
+
+/* Append ev as event number seq. */
+static int
+event_append(og_store *st, MDB_txn *txn, og_event *ev, uint64_t seq,
+    unsigned char *buf, size_t size)
+{
+	unsigned char ek[9];
+	MDB_val k, v;
+	size_t len;
+	int rc;
+
+	ev->seq = seq;
+	if ((rc = event_encode(ev, buf, size, &len)) != 0)
+		return rc;
+	ek[0] = 'E';
+	og_put_be64(ek + 1, seq);
+	k.mv_size = 9;
+	k.mv_data = ek;
+	v.mv_size = len;
+	v.mv_data = buf;
+	rc = mdb_put(txn, st->edbi, &k, &v, MDB_APPEND);
+	if (rc == MDB_KEYEXIST)
+		return OG_ECORRUPT;
+	return map_err(rc);
+}
+
+static void
+event_clear(og_event *ev)
+{
+	int i;
+
+	memset(ev, 0, offsetof(og_event, f));
+	for (i = 0; i < OG_EVF_NFIELDS; i++)
+		ev->f[i][0] = 0;
+}
+
+struct erase_ctx {
+	const char *key;
+	int64_t now;
+	const char *note;
+	uint64_t nevents;
+	og_record rec;
+	og_event ev;
+	unsigned char buf[EV_MAX];
+};
+
+static int
+erase_txn(og_store *st, MDB_txn *txn, void *vctx)
+{
+	struct erase_ctx *x = vctx;
+	unsigned char kb[OG_ADDR_MAX + 40], h[32], vb[HV_LEN];
+	uint64_t seq, records, s;
+	MDB_val k, v;
+	size_t len;
+	int rc, i;
+
+	x->nevents = 0;
+	if ((rc = get_record(txn, st->cdbi, x->key, &x->rec)) != 0)
+		return rc;
+	if ((rc = meta_get64(txn, st->cdbi, "seq", &seq)) != 0 ||
+	    (rc = meta_get64(txn, st->cdbi, "records", &records)) != 0)
+		return rc;
+	/* Strip the chain: keep what says when and what, not who. */
+	for (s = x->rec.last_event; s != 0; s = x->ev.prev) {
+		og_put_be64(kb + 1, s);
+		kb[0] = 'E';
+		k.mv_size = 9;
+		k.mv_data = kb;
+		if ((rc = mdb_get(txn, st->edbi, &k, &v)) != 0)
+			return map_err(rc);
+		if ((rc = og_event_decode(v.mv_data, v.mv_size, s,
+		    &x->ev)) != 0)
+			return rc;
+		for (i = 1; i < OG_EVF_NFIELDS; i++)
+			if (i != OG_EVF_NAME && i != OG_EVF_STATUS)
+				x->ev.f[i][0] = 0;
+		if ((rc = event_encode(&x->ev, x->buf, sizeof(x->buf),
+		    &len)) != 0)
+			return rc;
+		v.mv_size = len;
+		v.mv_data = x->buf;
+		if ((rc = mdb_put(txn, st->edbi, &k, &v, 0)) != 0)
+			return map_err(rc);
+		x->nevents++;
+		if (x->ev.prev >= s)
+			return OG_ECORRUPT;
+	}
+	k.mv_size = mkkey(kb, 'A', x->key, NULL);
+	k.mv_data = kb;
+	if ((rc = mdb_del(txn, st->cdbi, &k, NULL)) != 0)
+		return map_err(rc);
+	/* The erase event continues the (stripped) chain. */
+	event_clear(&x->ev);
+	x->ev.time = x->now;
+	x->ev.kind = OG_EV_ERASE;
+	x->ev.scope = OG_SCOPE_ALL;
+	x->ev.new_state = OG_ST_SUPPRESSED;
+	x->ev.reason = OG_RS_ERASED;
+	x->ev.via = OG_VIA_ADMIN;
+	x->ev.prev = x->rec.last_event;
+	if (x->note)
+		og_strlcpy(x->ev.f[OG_EVF_NOTE], x->note, OG_EVF_MAX + 1);
+	if ((rc = event_append(st, txn, &x->ev, seq, x->buf,
+	    sizeof(x->buf))) != 0)
+		return rc;
+	if ((rc = og_store_hash(st, x->key, h)) != 0)
+		return rc;
+	k.mv_size = hkey(kb, OG_HASH_ERASED, h, NULL);
+	k.mv_data = kb;
+	hval(vb, x->now, seq, OG_RS_ERASED);
+	v.mv_size = HV_LEN;
+	v.mv_data = vb;
+	if ((rc = mdb_put(txn, st->cdbi, &k, &v, 0)) != 0)
+		return map_err(rc);
+	if ((rc = meta_put64(txn, st->cdbi, "seq", seq + 1)) != 0)
+		return rc;
+	return meta_put64(txn, st->cdbi, "records", records ? records - 1 : 0);
+}
+
+/* Delete counter records whose key starts with prefix (n bytes). */
+static int
+counters_del_prefix(og_store *st, const unsigned char *prefix, size_t n)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc;
+
+	rd_lock(st);
+	if ((rc = mdb_txn_begin(st->kenv, NULL, 0, &txn)) != 0) {
+		rd_unlock(st);
+		return map_err(rc);
+	}
+	if ((rc = mdb_cursor_open(txn, st->kdbi, &cur)) != 0)
+		goto out;
+	k.mv_size = n;
+	k.mv_data = (void *)prefix;
+	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	while (rc == 0 && k.mv_size >= n && memcmp(k.mv_data, prefix, n) == 0) {
+		if ((rc = mdb_cursor_del(cur, 0)) != 0)
+			break;
+		/* after a delete, NEXT yields the item now current */
+		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+	}
+	mdb_cursor_close(cur);
+	if (rc == MDB_NOTFOUND)
+		rc = 0;
+out:
+	if (rc == 0)
+		rc = mdb_txn_commit(txn);
+	else
+		mdb_txn_abort(txn);
+	rd_unlock(st);
+	return map_err(rc);
+}
+
+int
+og_store_erase(og_store *st, const char *key, int64_t now, const char *note,
+    uint64_t *nevents)
+{
+	struct erase_ctx *x;
+	unsigned char kb[OG_ADDR_MAX + 3];
+	size_t kl;
+	int rc;
+
+	if (key == NULL || *key == 0 || strlen(key) > OG_ADDR_MAX)
+		return OG_EINVAL;
+	x = og_xcalloc(1, sizeof(*x));
+	x->key = key;
+	x->now = now;
+	x->note = note;
+	rc = cwrite(st, erase_txn, x);
+	if (nevents)
+		*nevents = rc == 0 ? x->nevents : 0;
+	free(x);
+	if (rc != 0)
+		return rc;
+	/* Send and bounce times are personal data too. */
+	kl = mkkey(kb, 'S', key, "");
+	if ((rc = counters_del_prefix(st, kb, kl)) != 0)
+		return rc;
+	kl = mkkey(kb, 'B', key, NULL);
+	rc = counters_del_prefix(st, kb, kl);
+	if (rc == 0)
+		rc = og_store_sync_counters(st);
+	return rc;
+}
+
+int
+og_store_foreach_event_from(og_store *st, uint64_t seq,
+    int (*fn)(const og_event *, void *), void *ctx)
+{
+	og_event *ev = og_xmalloc(sizeof(*ev));
+	og_rtxn *tx;
+	int rc;
+
+	if ((rc = og_store_rbegin(st, &tx)) != 0)
+		goto out;
+	while (seq != 0) {
+		if ((rc = og_store_event_get(tx, seq, ev)) != 0)
+			break;
+		if ((rc = fn(ev, ctx)) != 0)
+			break;
+		if (ev->prev >= seq) {
+			rc = OG_ECORRUPT;
+			break;
+		}
+		seq = ev->prev;
+	}
+	og_store_rend(tx);
+out:
+	free(ev);
+	return rc;
+}
+
+/*
+ * Walk the keys of one database (counters main, consent events or consent
+ * main) from start (slen bytes) while they begin with prefix (plen
+ * bytes), OG_ITER_BATCH per read transaction, so a long walk does not pin
+ * old pages.  fn gets key and value (valid during the call only).
+ */
+enum { DB_MAIN, DB_EVENTS, DB_COUNTERS };
+
+static int
+scan(og_store *st, int db, const unsigned char *start, size_t slen,
+    const unsigned char *prefix, size_t plen, int (*fn)(og_rtxn *,
+    const MDB_val *, const MDB_val *, void *), void *ctx)
+{
+	unsigned char last[600];
+	size_t llen = slen;
+	int rc = 0, skip_eq = 0;
+
+	if (slen > sizeof(last))
+		return OG_EINVAL;
+	memcpy(last, start, slen);
+	for (;;) {
+		og_rtxn *tx;
+		MDB_cursor *cur;
+		MDB_val k, v;
+		int n = 0, mrc;
+
+		if ((rc = og_store_rbegin(st, &tx)) != 0)
+			break;
+		mrc = mdb_cursor_open(db == DB_COUNTERS ? tx->k : tx->c,
+		    db == DB_COUNTERS ? st->kdbi : db == DB_EVENTS ? st->edbi :
+		    st->cdbi, &cur);
+		if (mrc != 0) {
+			og_store_rend(tx);
+			rc = map_err(mrc);
+			break;
+		}
+		k.mv_size = llen;
+		k.mv_data = last;
+		mrc = mdb_cursor_get(cur, &k, &v, llen ? MDB_SET_RANGE :
+		    MDB_FIRST);
+		while (mrc == 0 && rc == 0) {
+			if (k.mv_size < plen ||
+			    memcmp(k.mv_data, prefix, plen) != 0) {
+				mrc = MDB_NOTFOUND;
+				break;
+			}
+			if (skip_eq && k.mv_size == llen &&
+			    memcmp(k.mv_data, last, llen) == 0) {
+				mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+				continue;
+			}
+			if (n >= OG_ITER_BATCH)
+				break;
+			if (k.mv_size > sizeof(last)) {
+				rc = OG_ECORRUPT;
+				break;
+			}
+			memcpy(last, k.mv_data, k.mv_size);
+			llen = k.mv_size;
+			rc = fn(tx, &k, &v, ctx);
+			n++;
+			mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+		}
+		if (mrc != 0 && mrc != MDB_NOTFOUND && rc == 0)
+			rc = map_err(mrc);
+		mdb_cursor_close(cur);
+		og_store_rend(tx);
+		skip_eq = 1;
+		if (rc != 0 || n < OG_ITER_BATCH)
+			break;
+	}
+	return rc;
+}
+
+struct evall_ctx {
+	int (*fn)(const og_event *, void *);
+	void *ctx;
+	og_event ev;
+};
+
+static int
+evall_one(og_rtxn *tx, const MDB_val *k, const MDB_val *v, void *vctx)
+{
+	struct evall_ctx *x = vctx;
+	int rc;
+
+	(void)tx;
+	if (k->mv_size != 9)
+		return OG_ECORRUPT;
+	rc = og_event_decode(v->mv_data, v->mv_size,
+	    og_get_be64((const unsigned char *)k->mv_data + 1), &x->ev);
+	return rc != 0 ? rc : x->fn(&x->ev, x->ctx);
+}
+
+int
+og_store_foreach_event_all(og_store *st, uint64_t seq,
+    int (*fn)(const og_event *, void *), void *ctx)
+{
+	struct evall_ctx *x = og_xmalloc(sizeof(*x));
+	unsigned char kb[9];
+	int rc;
+
+	x->fn = fn;
+	x->ctx = ctx;
+	kb[0] = 'E';
+	og_put_be64(kb + 1, seq);
+	rc = scan(st, DB_EVENTS, kb, 9, kb, 1, evall_one, x);
+	free(x);
+	return rc;
+}
+
+struct hall_ctx {
+	int (*fn)(const og_hashed *, void *);
+	void *ctx;
+	og_hashed h;
+};
+
+static int
+hall_one(og_rtxn *tx, const MDB_val *k, const MDB_val *v, void *vctx)
+{
+	struct hall_ctx *x = vctx;
+	int rc;
+
+	(void)tx;
+	if ((rc = hashed_decode(k, v, &x->h)) != 0)
+		return rc;
+	return x->fn(&x->h, x->ctx);
+}
+
+int
+og_store_foreach_hashed(og_store *st, int (*fn)(const og_hashed *, void *),
+    void *ctx)
+{
+	struct hall_ctx x;
+	unsigned char kb[1] = {'H'};
+
+	x.fn = fn;
+	x.ctx = ctx;
+	return scan(st, DB_MAIN, kb, 1, kb, 1, hall_one, &x);
+}
+
+int
+og_store_partner_key_get(og_rtxn *tx, const char *partner,
+    unsigned char *key, size_t size, size_t *len)
+{
+	unsigned char kb[OG_STREAM_NAME_MAX + 2];
+	MDB_val k, v;
+	int rc;
+
+	*len = 0;
+	if (partner == NULL || *partner == 0 ||
+	    strlen(partner) > OG_STREAM_NAME_MAX)
+		return OG_EINVAL;
+	k.mv_size = mkkey(kb, 'K', partner, NULL);
+	k.mv_data = kb;
+	if ((rc = mdb_get(tx->c, tx->st->cdbi, &k, &v)) != 0)
+		return map_err(rc);
+	if (v.mv_size < 1 + OG_PARTNER_KEY_MIN ||
+	    v.mv_size > 1 + OG_PARTNER_KEY_MAX ||
+	    ((const unsigned char *)v.mv_data)[0] != 1)
+		return OG_ECORRUPT;
+	if (v.mv_size - 1 > size)
+		return OG_ETOOBIG;
+	memcpy(key, (const unsigned char *)v.mv_data + 1, v.mv_size - 1);
+	*len = v.mv_size - 1;
+	return 0;
+}
+
+struct hashimp_ctx {
+	const char *partner;
+	const unsigned char *key;
+	size_t keylen;
+	const unsigned char (*hashes)[32];
+	size_t n, added;
+	int64_t now;
+	const char *note;
+	og_event ev;
+	unsigned char buf[EV_MAX];
+};
+
+static int
+hashimp_txn(og_store *st, MDB_txn *txn, void *vctx)
+{
+	struct hashimp_ctx *x = vctx;
+	unsigned char kb[34 + OG_STREAM_NAME_MAX], vb[1 + OG_PARTNER_KEY_MAX];
+	unsigned char hv[HV_LEN];
+	uint64_t seq;
+	MDB_val k, v;
+	size_t i;
+	int rc;
+
+	x->added = 0;
+	if ((rc = meta_get64(txn, st->cdbi, "seq", &seq)) != 0)
+		return rc;
+	k.mv_size = mkkey(kb, 'K', x->partner, NULL);
+	k.mv_data = kb;
+	rc = mdb_get(txn, st->cdbi, &k, &v);
+	if (rc == 0) {
+		if (v.mv_size != 1 + x->keylen || CRYPTO_memcmp(
+		    (const unsigned char *)v.mv_data + 1, x->key,
+		    x->keylen) != 0)
+			return OG_EINVAL;
+	} else if (rc == MDB_NOTFOUND) {
+		vb[0] = 1;
+		memcpy(vb + 1, x->key, x->keylen);
+		v.mv_size = 1 + x->keylen;
+		v.mv_data = vb;
+		if ((rc = mdb_put(txn, st->cdbi, &k, &v, 0)) != 0)
+			return map_err(rc);
+	} else {
+		return map_err(rc);
+	}
+	hval(hv, x->now, seq, OG_RS_PARTNER);
+	for (i = 0; i < x->n; i++) {
+		k.mv_size = hkey(kb, OG_HASH_PARTNER, x->hashes[i], x->partner);
+		k.mv_data = kb;
+		v.mv_size = HV_LEN;
+		v.mv_data = hv;
+		rc = mdb_put(txn, st->cdbi, &k, &v, MDB_NOOVERWRITE);
+		if (rc == MDB_KEYEXIST)
+			continue;
+		if (rc != 0)
+			return map_err(rc);
+		x->added++;
+	}
+	if (x->added == 0)
+		return 0;
+	event_clear(&x->ev);
+	x->ev.time = x->now;
+	x->ev.kind = OG_EV_SUPPRESS;
+	x->ev.scope = OG_SCOPE_PARTNER;
+	x->ev.new_state = OG_ST_SUPPRESSED;
+	x->ev.reason = OG_RS_PARTNER;
+	x->ev.via = OG_VIA_IMPORT;
+	og_strlcpy(x->ev.f[OG_EVF_NAME], x->partner, OG_EVF_MAX + 1);
+	snprintf(x->ev.f[OG_EVF_NOTE], OG_EVF_MAX + 1, "%zu hashes%s%s",
+	    x->added, x->note ? ": " : "", x->note ? x->note : "");
+	if ((rc = event_append(st, txn, &x->ev, seq, x->buf,
+	    sizeof(x->buf))) != 0)
+		return rc;
+	return meta_put64(txn, st->cdbi, "seq", seq + 1);
+}
+
+int
+og_store_import_hashed(og_store *st, const char *partner,
+    const unsigned char *key, size_t keylen,
+    const unsigned char (*hashes)[32], size_t n, int64_t now,
+    const char *note, size_t *added)
+{
+	struct hashimp_ctx *x;
+	int rc;
+
+	if (added)
+		*added = 0;
+	if (partner == NULL || *partner == 0 ||
+	    strlen(partner) > OG_STREAM_NAME_MAX ||
+	    keylen < OG_PARTNER_KEY_MIN || keylen > OG_PARTNER_KEY_MAX)
+		return OG_EINVAL;
+	x = og_xcalloc(1, sizeof(*x));
+	x->partner = partner;
+	x->key = key;
+	x->keylen = keylen;
+	x->hashes = hashes;
+	x->n = n;
+	x->now = now;
+	x->note = note;
+	rc = cwrite(st, hashimp_txn, x);
+	if (rc == 0 && added)
+		*added = x->added;
+	free(x);
+	return rc;
+}
+
+struct pdrop_ctx {
+	const char *partner;
+	int64_t now;
+	uint64_t dropped;
+	og_event ev;
+	unsigned char buf[EV_MAX];
+};
+
+static int
+pdrop_txn(og_store *st, MDB_txn *txn, void *vctx)
+{
+	struct pdrop_ctx *x = vctx;
+	unsigned char kb[34 + OG_STREAM_NAME_MAX];
+	size_t pl = strlen(x->partner);
+	MDB_cursor *cur;
+	MDB_val k, v;
+	uint64_t seq;
+	int rc;
+
+	x->dropped = 0;
+	if ((rc = meta_get64(txn, st->cdbi, "seq", &seq)) != 0)
+		return rc;
+	if ((rc = mdb_cursor_open(txn, st->cdbi, &cur)) != 0)
+		return map_err(rc);
+	kb[0] = 'H';
+	kb[1] = OG_HASH_PARTNER;
+	k.mv_size = 2;
+	k.mv_data = kb;
+	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	while (rc == 0 && k.mv_size >= 34 &&
+	    memcmp(k.mv_data, kb, 2) == 0) {
+		if (k.mv_size == 34 + pl && memcmp((const char *)k.mv_data +
+		    34, x->partner, pl) == 0) {
+			if ((rc = mdb_cursor_del(cur, 0)) != 0)
+				break;
+			x->dropped++;
+			rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+			continue;
+		}
+		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+	}
+	mdb_cursor_close(cur);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return map_err(rc);
+	k.mv_size = mkkey(kb, 'K', x->partner, NULL);
+	k.mv_data = kb;
+	rc = mdb_del(txn, st->cdbi, &k, NULL);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return map_err(rc);
+	if (x->dropped == 0)
+		return 0;
+	event_clear(&x->ev);
+	x->ev.time = x->now;
+	x->ev.kind = OG_EV_UNSUPPRESS;
+	x->ev.scope = OG_SCOPE_PARTNER;
+	x->ev.old_state = OG_ST_SUPPRESSED;
+	x->ev.reason = OG_RS_PARTNER;
+	x->ev.via = OG_VIA_ADMIN;
+	og_strlcpy(x->ev.f[OG_EVF_NAME], x->partner, OG_EVF_MAX + 1);
+	snprintf(x->ev.f[OG_EVF_NOTE], OG_EVF_MAX + 1,
+	    "partner list dropped: %llu hashes",
+	    (unsigned long long)x->dropped);
+	if ((rc = event_append(st, txn, &x->ev, seq, x->buf,
+	    sizeof(x->buf))) != 0)
+		return rc;
+	return meta_put64(txn, st->cdbi, "seq", seq + 1);
+}
+
+int
+og_store_partner_drop(og_store *st, const char *partner, int64_t now,
+    uint64_t *dropped)
+{
+	struct pdrop_ctx *x;
+	int rc;
+
+	if (partner == NULL || *partner == 0 ||
+	    strlen(partner) > OG_STREAM_NAME_MAX)
+		return OG_EINVAL;
+	x = og_xcalloc(1, sizeof(*x));
+	x->partner = partner;
+	x->now = now;
+	rc = cwrite(st, pdrop_txn, x);
+	if (dropped)
+		*dropped = rc == 0 ? x->dropped : 0;
+	free(x);
+	return rc;
+}
+
+int
+og_store_day_sends(og_rtxn *tx, const char *stream, uint32_t day,
+    uint64_t *n)
+{
+	unsigned char kb[OG_STREAM_NAME_MAX + 6];
+	size_t kl;
+	MDB_val k, v;
+	int rc;
+
+	*n = 0;
+	if (strlen(stream) > OG_STREAM_NAME_MAX)
+		return OG_EINVAL;
+	kl = mkkey(kb, 'D', stream, "");
+	og_put_be32(kb + kl, day);
+	k.mv_size = kl + 4;
+	k.mv_data = kb;
+	rc = mdb_get(tx->k, tx->st->kdbi, &k, &v);
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc != 0)
+		return map_err(rc);
+	if (v.mv_size != 8)
+		return OG_ECORRUPT;
+	*n = og_get_be64(v.mv_data);
+	return 0;
+}
+
+/* Is this counter record past its horizon?  1 yes, 0 no. */
+static int
+counter_expired(const MDB_val *k, const MDB_val *v, int64_t sends_before,
+    int64_t bounces_before, uint32_t days_before)
+{
+	const unsigned char *kp = k->mv_data, *vp = v->mv_data;
+
+	switch (kp[0]) {
+	case 'S':
+	case 'B':
+		/* newest first; a damaged one goes too */
+		if (v->mv_size < 6 || vp[0] != 1 || vp[1] == 0)
+			return 1;
+		return (int64_t)og_get_be32(vp + 2) <
+		    (kp[0] == 'S' ? sends_before : bounces_before);
+	case 'D':
+		return k->mv_size >= 6 &&
+		    og_get_be32(kp + k->mv_size - 4) < days_before;
+	}
+	return 0;
+}
+
+int
+og_store_expire_counters(og_store *st, int64_t sends_before,
+    int64_t bounces_before, uint32_t days_before, uint64_t *dropped)
+{
+	unsigned char last[600];
+	size_t llen = 0;
+	uint64_t total = 0;
+	int rc = 0, done = 0, tries = 0;
+
+	while (!done) {
+		MDB_txn *txn;
+		MDB_cursor *cur;
+		MDB_val k, v;
+		int n = 0, mrc;
+
+		rd_lock(st);
+		mrc = mdb_txn_begin(st->kenv, NULL, 0, &txn);
+		if (mrc == MDB_MAP_RESIZED && tries++ < 3) {
+			rd_unlock(st);
+			if ((rc = resize(st, st->kenv, st->kmax, 0)) != 0)
+				break;
+			continue;
+		}
+		if (mrc != 0) {
+			rd_unlock(st);
+			rc = map_err(mrc);
+			break;
+		}
+		if ((mrc = mdb_cursor_open(txn, st->kdbi, &cur)) != 0) {
+			mdb_txn_abort(txn);
+			rd_unlock(st);
+			rc = map_err(mrc);
+			break;
+		}
+		k.mv_size = llen;
+		k.mv_data = last;
+		mrc = mdb_cursor_get(cur, &k, &v, llen ? MDB_SET_RANGE :
+		    MDB_FIRST);
+		/* Up to 5000 records a transaction: writers wait little. */
+		while (mrc == 0 && n < 5000) {
+			if (k.mv_size > sizeof(last)) {
+				mrc = MDB_NOTFOUND; /* not ours: stop */
+				break;
+			}
+			memcpy(last, k.mv_data, k.mv_size);
+			llen = k.mv_size;
+			if (counter_expired(&k, &v, sends_before,
+			    bounces_before, days_before)) {
+				if ((mrc = mdb_cursor_del(cur, 0)) != 0)
+					break;
+				total++;
+				/* NEXT after a delete: the item now current */
+				mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+			} else {
+				mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+			}
+			n++;
+		}
+		mdb_cursor_close(cur);
+		if (mrc == MDB_NOTFOUND) {
+			done = 1;
+			mrc = 0;
+		}
+		if (mrc == 0)
+			mrc = mdb_txn_commit(txn);
+		else
+			mdb_txn_abort(txn);
+		rd_unlock(st);
+		if (mrc != 0) {
+			rc = map_err(mrc);
+			break;
+		}
+	}
+	if (rc == 0)
+		rc = og_store_sync_counters(st);
+	if (dropped)
+		*dropped = total;
+	return rc;
+}
+
+#define VERIFY_REPORT_MAX 100
+#define CHAIN_MAX 4096
+
+struct verify_ctx {
+	og_store *st;
+	void (*report)(const char *, void *);
+	void *rctx;
+	og_verify_stats *vs;
+	uint64_t next_seq;
+	og_record rec;
+	og_event ev;
+	uint64_t chain[CHAIN_MAX];
+};
+
+static void
+problem(struct verify_ctx *x, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+problem(struct verify_ctx *x, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	if (x->vs->problems++ >= VERIFY_REPORT_MAX || x->report == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	x->report(msg, x->rctx);
+}
+
+static void
+hex8(const unsigned char *h, char *out)
+{
+	int i;
+
+	for (i = 0; i < 8; i++)
+		snprintf(out + 2 * i, 3, "%02x", h[i]);
+}
+
+static void
+verify_record(struct verify_ctx *x, og_rtxn *tx, const MDB_val *k,
+    const MDB_val *v)
+{
+	char key[OG_ADDR_MAX + 1];
+	size_t kl = k->mv_size - 1;
+	uint64_t s;
+	int rc, n = 0, i, j;
+
+	x->vs->records++;
+	if (kl == 0 || kl > OG_ADDR_MAX) {
+		problem(x, "record with a key of %zu bytes", kl);
+		return;
+	}
+	memcpy(key, (const char *)k->mv_data + 1, kl);
+	key[kl] = 0;
+	if (memchr(key, 0, kl) != NULL) {
+		problem(x, "record key with a NUL byte");
+		return;
+	}
+	if ((rc = og_record_decode(v->mv_data, v->mv_size, key,
+	    &x->rec)) != 0) {
+		problem(x, "record %s does not decode: %s", key,
+		    og_strerror(rc));
+		return;
+	}
+	if (x->rec.last_event == 0 || x->rec.last_event >= x->next_seq) {
+		problem(x, "record %s: last event %llu out of range", key,
+		    (unsigned long long)x->rec.last_event);
+		return;
+	}
+	for (s = x->rec.last_event; s != 0; s = x->ev.prev) {
+		if ((rc = og_store_event_get(tx, s, &x->ev)) != 0) {
+			problem(x, "record %s: event %llu on its chain: %s",
+			    key, (unsigned long long)s, rc == OG_NOTFOUND ?
+			    "missing" : og_strerror(rc));
+			return;
+		}
+		if (strcmp(x->ev.f[OG_EVF_KEY], key) != 0) {
+			problem(x, "record %s: event %llu belongs to \"%s\"",
+			    key, (unsigned long long)s, x->ev.f[OG_EVF_KEY]);
+			return;
+		}
+		if (x->ev.prev >= s) {
+			problem(x, "record %s: event %llu links forward to "
+			    "%llu", key, (unsigned long long)s,
+			    (unsigned long long)x->ev.prev);
+			return;
+		}
+		if (n < CHAIN_MAX)
+			x->chain[n] = s;
+		n++;
+		x->vs->chained++;
+	}
+	if (n > CHAIN_MAX)
+		return;
+	for (i = 0; i < x->rec.nentries; i++) {
+		for (j = 0; j < n; j++)
+			if (x->chain[j] == x->rec.entries[i].event)
+				break;
+		if (j == n)
+			problem(x, "record %s: entry %s/%s names event %llu, "
+			    "not on its chain", key,
+			    og_scope_name(x->rec.entries[i].scope),
+			    x->rec.entries[i].name, (unsigned long long)
+			    x->rec.entries[i].event);
+	}
+}
+
+static int
+verify_main(og_rtxn *tx, const MDB_val *k, const MDB_val *v, void *vctx)
+{
+	struct verify_ctx *x = vctx;
+	const unsigned char *kp = k->mv_data;
+	og_hashed h;
+	char hx[17];
+	int rc;
+
+	if (k->mv_size == 0) {
+		problem(x, "empty key in the consent database");
+		return 0;
+	}
+	switch (kp[0]) {
+	case 'M':
+		x->vs->meta++;
+		break;
+	case 'A':
+		verify_record(x, tx, k, v);
+		break;
+	case 'H':
+		x->vs->hashes++;
+		if (hashed_decode(k, v, &h) != 0) {
+			problem(x, "keyed-hash record of %zu/%zu bytes does "
+			    "not decode", k->mv_size, v->mv_size);
+			break;
+		}
+		hex8(h.hash, hx);
+		if (h.event == 0 || h.event >= x->next_seq ||
+		    (rc = og_store_event_get(tx, h.event, &x->ev)) != 0)
+			problem(x, "keyed hash %s...: its event %llu is "
+			    "missing", hx, (unsigned long long)h.event);
+		if (h.ns == OG_HASH_PARTNER) {
+			unsigned char key[OG_PARTNER_KEY_MAX];
+			size_t len;
+
+			if (og_store_partner_key_get(tx, h.name, key,
+			    sizeof(key), &len) != 0)
+				problem(x, "keyed hash %s... of partner %s: "
+				    "no usable partner key", hx, h.name);
+			OPENSSL_cleanse(key, sizeof(key));
+		}
+		break;
+	case 'K':
+		x->vs->keys++;
+		{
+			const unsigned char *vp = v->mv_data;
+
+			if (v->mv_size < 1 + OG_PARTNER_KEY_MIN ||
+			    v->mv_size > 1 + OG_PARTNER_KEY_MAX || vp[0] != 1)
+				problem(x, "partner key record %.*s does not "
+				    "decode", (int)(k->mv_size - 1),
+				    (const char *)kp + 1);
+		}
+		break;
+	default:
+		problem(x, "unknown record type 0x%02x in the consent "
+		    "database", kp[0]);
+	}
+	return 0;
+}
+
+static int
+verify_event(og_rtxn *tx, const MDB_val *k, const MDB_val *v, void *vctx)
+{
+	struct verify_ctx *x = vctx;
+	uint64_t seq;
+	int rc;
+
+	(void)tx;
+	x->vs->events++;
+	if (k->mv_size != 9 || ((const unsigned char *)k->mv_data)[0] != 'E') {
+		problem(x, "event with a bad key (%zu bytes)", k->mv_size);
+		return 0;
+	}
+	seq = og_get_be64((const unsigned char *)k->mv_data + 1);
+	if (seq == 0 || seq >= x->next_seq)
+		problem(x, "event %llu beyond the next sequence number %llu",
+		    (unsigned long long)seq, (unsigned long long)x->next_seq);
+	if ((rc = og_event_decode(v->mv_data, v->mv_size, seq,
+	    &x->ev)) != 0) {
+		problem(x, "event %llu does not decode: %s",
+		    (unsigned long long)seq, og_strerror(rc));
+		return 0;
+	}
+	if (x->ev.kind < OG_EV_OPTIN || x->ev.kind > OG_EV_PREF ||
+	    x->ev.scope > OG_SCOPE_STREAM ||
+	    x->ev.old_state > OG_ST_SUPPRESSED ||
+	    x->ev.new_state > OG_ST_SUPPRESSED || x->ev.prev >= seq)
+		problem(x, "event %llu has impossible fields (kind %u, "
+		    "scope %u, states %u>%u, prev %llu)",
+		    (unsigned long long)seq, x->ev.kind, x->ev.scope,
+		    x->ev.old_state, x->ev.new_state,
+		    (unsigned long long)x->ev.prev);
+	return 0;
+}
+
+static int
+verify_counter(og_rtxn *tx, const MDB_val *k, const MDB_val *v, void *vctx)
+{
+	struct verify_ctx *x = vctx;
+	const unsigned char *kp = k->mv_data;
+	int64_t times[OG_SENDS_MAX];
+	int n;
+
+	(void)tx;
+	x->vs->counters++;
+	if (k->mv_size == 0) {
+		problem(x, "empty key in the counters database");
+		return 0;
+	}
+	switch (kp[0]) {
+	case 'S':
+	case 'B':
+		if (decode_sends(v, times, OG_SENDS_MAX, &n) != 0)
+			problem(x, "counter %c%.*s does not decode", kp[0],
+			    (int)(k->mv_size > 60 ? 60 : k->mv_size - 1),
+			    (const char *)kp + 1);
+		break;
+	case 'D':
+		if (v->mv_size != 8 || k->mv_size < 6)
+			problem(x, "day total %.*s does not decode",
+			    (int)(k->mv_size > 60 ? 60 : k->mv_size - 1),
+			    (const char *)kp + 1);
+		break;
+	default:
+		problem(x, "unknown record type 0x%02x in the counters "
+		    "database", kp[0]);
+	}
+	return 0;
+}
+
+int
+og_store_verify(og_store *st, void (*report)(const char *, void *),
+    void *ctx, og_verify_stats *vs)
+{
+	struct verify_ctx *x;
+	unsigned char none[1] = {0};
+	uint64_t records0 = 0, seq0 = 0, records1 = 0, seq1 = 0;
+	og_rtxn *tx;
+	int rc;
+
+	memset(vs, 0, sizeof(*vs));
+	x = og_xcalloc(1, sizeof(*x));
+	x->st = st;
+	x->report = report;
+	x->rctx = ctx;
+	x->vs = vs;
+	if ((rc = og_store_rbegin(st, &tx)) != 0)
+		goto out;
+	{
+		unsigned char b[32];
+
+		if (meta_get(tx->c, st->cdbi, "schema", b, 4) != 0)
+			problem(x, "meta: schema version missing");
+		else if (og_get_be32(b) == 0 ||
+		    og_get_be32(b) > OG_SCHEMA_VERSION)
+			problem(x, "meta: schema version %u unknown",
+			    og_get_be32(b));
+		if (meta_get64(tx->c, st->cdbi, "seq", &seq0) != 0 ||
+		    seq0 == 0)
+			problem(x, "meta: event sequence missing");
+		if (meta_get64(tx->c, st->cdbi, "records", &records0) != 0)
+			problem(x, "meta: record count missing");
+		if (meta_get(tx->c, st->cdbi, "secret", b, 32) != 0)
+			problem(x, "meta: store secret missing");
+		if (meta_get(tx->c, st->cdbi, "origin", b, 4) != 0)
+			problem(x, "meta: origin missing");
+		OPENSSL_cleanse(b, sizeof(b));
+	}
+	og_store_rend(tx);
+	/* Concurrent writers only add: the end value bounds everything. */
+	x->next_seq = UINT64_MAX;
+	if ((rc = scan(st, DB_EVENTS, none, 0, none, 0, verify_event,
+	    x)) != 0)
+		goto out;
+	if ((rc = og_store_rbegin(st, &tx)) != 0)
+		goto out;
+	meta_get64(tx->c, st->cdbi, "seq", &seq1);
+	og_store_rend(tx);
+	x->next_seq = seq1 ? seq1 : UINT64_MAX;
+	if ((rc = scan(st, DB_MAIN, none, 0, none, 0, verify_main, x)) != 0)
+		goto out;
+	if ((rc = scan(st, DB_COUNTERS, none, 0, none, 0, verify_counter,
+	    x)) != 0)
+		goto out;
+	if ((rc = og_store_rbegin(st, &tx)) != 0)
+		goto out;
+	meta_get64(tx->c, st->cdbi, "records", &records1);
+	meta_get64(tx->c, st->cdbi, "seq", &seq1);
+	og_store_rend(tx);
+	/* Counts are only comparable when nobody wrote meanwhile. */
+	if (records0 == records1 && seq0 == seq1) {
+		if (vs->records != records1)
+			problem(x, "meta says %llu address records, found "
+			    "%llu", (unsigned long long)records1,
+			    (unsigned long long)vs->records);
+		if (seq1 && vs->events != seq1 - 1)
+			problem(x, "meta says %llu events, found %llu",
+			    (unsigned long long)(seq1 - 1),
+			    (unsigned long long)vs->events);
+	}
+	rc = vs->problems ? OG_ECORRUPT : 0;
+out:
+	free(x);
+	return rc;
 }

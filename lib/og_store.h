@@ -45,6 +45,9 @@
  *   'H' ns u8 hash[32] [name]  keyed-hash suppressions (erasure, partner
  *                       lists): v1 | time u32 | event u64 | reason u8
  *   'K' name            keys for partner hashes: v1 | key bytes
+ *                       (an 'H' OG_HASH_PARTNER name record exists only
+ *                       with its 'K' name record, so the gate computes a
+ *                       partner HMAC only for partners that have hashes)
  *
  * counters:
  *   'S' key 0x00 stream  send times, newest first: v1 | n u8 | {u32}
@@ -55,9 +58,9 @@
  * Thread-safety: one og_store per process, opened after fork, shared by
  * threads.  Both environments are opened with MDB_NOTLS; read handles are
  * cached per thread (og_store_rbegin resets and renews them) and never
- * outlive one callback.  A process-wide rwlock keeps map resizes
- * (MDB_MAP_FULL: double up to map_size; MDB_MAP_RESIZED: adopt) apart
- * from transactions.  Stale reader slots are cleared at open and by
+ * outlive one callback.  Map resizes (MDB_MAP_FULL: double up to
+ * map_size; MDB_MAP_RESIZED: adopt) take every thread's lock, so they
+ * never run beside a transaction of this process.  Stale reader slots are cleared at open and by
  * og_store_reader_check().
  *
  * LIMITS: keys <= 511 bytes; OG_ENTRIES_MAX entries and OG_SEGMENTS_MAX
@@ -186,7 +189,17 @@ typedef struct og_change {
 	unsigned flags;       /* OG_CH_* */
 } og_change;
 
-#define OG_CH_IF_NEWER 0x01 /* skip when the entry is as new or newer */
+#define OG_CH_IF_NEWER 0x01 /* skip when the entry is as new or newer;
+			    * an opt-in that would create the record of an
+			    * erased address (OG_HASH_ERASED) is skipped
+			    * (OG_SKIPPED_OPTOUT): bulk paths never bring an
+			    * erased person back */
+#define OG_CH_NO_LIFT 0x02  /* opt-in without time or proof: skipped
+			    * (OG_SKIPPED_OPTOUT) when an opt-out of the same
+			    * or a broader scope exists, whatever its time */
+#define OG_CH_IF_EXPIRED 0x04 /* unsuppress only an entry whose expires
+			    * is set and <= time (expire from cron races
+			    * with a renewed suppression) */
 
 /* Result of one change in og_store_apply(). */
 #define OG_APPLIED 0
@@ -311,5 +324,116 @@ int og_reason_parse(const char *s);
  * (and counters) into dest folder, while others keep writing.
  */
 int og_store_copy(og_store *st, const char *dest, char *err, size_t errlen);
+
+/* ---------- admin (optgate erase, import-hashed, audit, stats, verify,
+ * expire) ---------- */
+
+/* A keyed-hash suppression ('H' value). */
+typedef struct og_hashed {
+	int ns;             /* OG_HASH_ERASED, OG_HASH_PARTNER */
+	unsigned char hash[32];
+	char name[OG_STREAM_NAME_MAX + 1]; /* partner, "" for erased */
+	int64_t time;
+	uint64_t event;     /* the event that wrote it */
+	int reason;         /* enum og_reason */
+} og_hashed;
+
+/* The 'H' record for (ns, hash, name): 0, OG_NOTFOUND or an error. */
+int og_store_hashed_read(og_rtxn *tx, int ns, const unsigned char *hash,
+    const char *name, og_hashed *out);
+
+/*
+ * og_store_erase - right to erasure, in one durable transaction: every
+ * event of key's chain is rewritten keeping time, kind, scope, states,
+ * reason, via and the scope name (every other field, address and proofs,
+ * is dropped); the 'A' record is deleted; an 'H' OG_HASH_ERASED record of
+ * og_store_hash(key) is written; an OG_EV_ERASE event (note: NULL or a
+ * request reference, not personal data) ends the chain.  Then the
+ * address's send and bounce counters are deleted.  *nevents (may be
+ * NULL) gets the number of events stripped.  Returns 0, OG_NOTFOUND (no
+ * record: nothing changed) or an error with nothing changed.
+ */
+int og_store_erase(og_store *st, const char *key, int64_t now,
+    const char *note, uint64_t *nevents);
+
+/*
+ * Events from seq along the prev chain (newest first): as
+ * og_store_foreach_event, starting at an event (e.g. og_hashed.event).
+ */
+int og_store_foreach_event_from(og_store *st, uint64_t seq,
+    int (*fn)(const og_event *ev, void *ctx), void *ctx);
+/* Every event in sequence order from seq, in read batches. */
+int og_store_foreach_event_all(og_store *st, uint64_t seq,
+    int (*fn)(const og_event *ev, void *ctx), void *ctx);
+/* Every 'H' record, in key order, in read batches. */
+int og_store_foreach_hashed(og_store *st,
+    int (*fn)(const og_hashed *h, void *ctx), void *ctx);
+
+/*
+ * The HMAC key of a partner's hashed list ('K'): copies at most size
+ * bytes into key, *len gets the length.  0, OG_NOTFOUND or an error.
+ */
+int og_store_partner_key_get(og_rtxn *tx, const char *partner,
+    unsigned char *key, size_t size, size_t *len);
+
+#define OG_PARTNER_KEY_MIN 16
+#define OG_PARTNER_KEY_MAX 64
+
+/*
+ * og_store_import_hashed - suppress n hashes (HMAC-SHA256 of match keys
+ * under key) for partner in one durable transaction, storing key as the
+ * partner's 'K' record.  Hashes already present count as unchanged; one
+ * OG_EV_SUPPRESS event (scope partner, reason partner-list, via import,
+ * note) records the batch when something was added.  *added (may be
+ * NULL) gets the number of new hashes.  Returns 0, OG_EINVAL (the
+ * partner already has a different key: og_store_partner_drop first) or
+ * an error with nothing changed.
+ */
+int og_store_import_hashed(og_store *st, const char *partner,
+    const unsigned char *key, size_t keylen,
+    const unsigned char (*hashes)[32], size_t n, int64_t now,
+    const char *note, size_t *added);
+/*
+ * og_store_partner_drop - delete a partner's key and every hash of it
+ * (one durable transaction, one OG_EV_UNSUPPRESS event when something was
+ * dropped).  *dropped (may be NULL) gets the number of hashes.
+ */
+int og_store_partner_drop(og_store *st, const char *partner, int64_t now,
+    uint64_t *dropped);
+
+/* Accepted sends of stream on day (days since the epoch, UTC): 'D'. */
+int og_store_day_sends(og_rtxn *tx, const char *stream, uint32_t day,
+    uint64_t *n);
+
+/*
+ * og_store_expire_counters - delete, in short NOSYNC write transactions
+ * (daemons keep counting in between), send lists ('S') whose newest send
+ * is before sends_before, bounce lists ('B') whose newest is before
+ * bounces_before and day totals ('D') of days before days_before (days
+ * since the epoch); then sync.  *dropped (may be NULL) gets the count.
+ */
+int og_store_expire_counters(og_store *st, int64_t sends_before,
+    int64_t bounces_before, uint32_t days_before, uint64_t *dropped);
+
+/* What og_store_verify found. */
+typedef struct og_verify_stats {
+	uint64_t records, events, chained, hashes, keys, counters, meta;
+	uint64_t problems;
+} og_verify_stats;
+
+/*
+ * og_store_verify - check the store: meta (schema, seq, records count,
+ * secret), every record decodes and its event chain is intact (each
+ * event exists, decodes, names the record's key, prev strictly
+ * decreasing, every entry's event on the chain), every event decodes and
+ * its sequence is below the next one, the event count matches, every
+ * 'H' and 'K' record decodes and 'H' names an existing event and partner
+ * key, every counter decodes.  report() gets one sentence per problem (at
+ * most 100 reported; all counted).  Reads in batches (safe while daemons
+ * write).  Returns 0 when clean, OG_ECORRUPT when problems were found, or
+ * the error that stopped the walk.
+ */
+int og_store_verify(og_store *st, void (*report)(const char *msg,
+    void *ctx), void *ctx, og_verify_stats *vs);
 
 #endif

@@ -8,7 +8,8 @@ PKGS="build-essential pkg-config clang libclang-rt-14-dev llvm
 liblmdb-dev lmdb-utils libssl-dev libidn2-dev libinih-dev libcmocka-dev
 libmilter-dev miltertest libgmime-3.0-dev libmicrohttpd-dev libspf2-dev
 postfix opendkim opendkim-tools dnsmasq-base faketime libfaketime
-curl chromium python3 iproute2 postfwd util-linux procps psmisc"
+curl chromium python3 iproute2 postfwd util-linux procps psmisc
+nginx-light openssl"
 
 missing=""
 for p in $PKGS; do
@@ -39,7 +40,7 @@ if ! apt-get install -y -q --no-install-recommends $missing >/tmp/optgate-apt.lo
 	}
 fi
 # Debian starts services from postinst where it can; tests run their own.
-for s in postfix opendkim; do
+for s in postfix opendkim nginx; do
 	service "$s" stop >/dev/null 2>&1 || true
 done
 exit 0

@@ -1,0 +1,132 @@
+/*
+ * mg_hdr.c - header text helpers of optgate-milter: folding the headers we
+ * add, unfolding the ones we read, and making text safe for SMTP replies.
+ *
+ * Public: mg_hdr_fold_list, mg_hdr_unfold, mg_reply_text, mg_subst,
+ * mg_unbracket.  Pure functions over og_buf; thread-safe.
+ *
+ * LIMITS: one item is never broken, so a line can exceed 78 characters
+ * when a single URI does (RFC 5322 allows up to 998); the caller's og_buf
+ * max caps the result.
+ */
+#include "mg_hdr.h"
+
+#include <string.h>
+
+#include "og_err.h"
+
+int
+mg_hdr_fold_list(og_buf *out, const char *name, const char *const *items,
+    size_t n)
+{
+	size_t col, i, len;
+	int rc;
+
+	/* "Name: " is on the first line. */
+	col = strlen(name) + 2;
+	for (i = 0; i < n; i++) {
+		len = strlen(items[i]);
+		if (i > 0) {
+			/* ", " or ",\n\t" */
+			if (col + 2 + len > MG_FOLD_WIDTH) {
+				if ((rc = og_buf_adds(out, ",\n\t")) < 0)
+					return rc;
+				col = 1;
+			} else {
+				if ((rc = og_buf_adds(out, ", ")) < 0)
+					return rc;
+				col += 2;
+			}
+		}
+		if ((rc = og_buf_add(out, items[i], len)) < 0)
+			return rc;
+		col += len;
+	}
+	return 0;
+}
+
+int
+mg_hdr_unfold(og_buf *out, const char *value)
+{
+	const char *p = value;
+	int rc;
+
+	while (*p == ' ' || *p == '\t')
+		p++;
+	for (; *p != '\0'; p++) {
+		if (*p == '\r' || *p == '\n')
+			continue;
+		if ((rc = og_buf_addc(out, (unsigned char)*p)) < 0)
+			return rc;
+	}
+	/* Trailing white space is not part of the value either. */
+	while (out->len > 0 &&
+	    (out->data[out->len - 1] == ' ' || out->data[out->len - 1] == '\t'))
+		out->data[--out->len] = '\0';
+	return 0;
+}
+
+char *
+mg_reply_text(char *dst, size_t max, const char *src)
+{
+	size_t o = 0;
+	unsigned char c;
+
+	if (max == 0)
+		return dst;
+	for (; *src != '\0' && o + 1 < max; src++) {
+		c = (unsigned char)*src;
+		if (c == '%') {
+			if (o + 2 >= max)
+				break;
+			dst[o++] = '%';
+			dst[o++] = '%';
+		} else if (c < 0x20 || c == 0x7f) {
+			dst[o++] = ' ';
+		} else {
+			dst[o++] = (char)c;
+		}
+	}
+	dst[o] = '\0';
+	return dst;
+}
+
+int
+mg_subst(og_buf *out, const char *tmpl, const char *tok, const char *stream)
+{
+	const char *p;
+	int rc = 0;
+
+	for (p = tmpl; *p != '\0' && rc == 0; p++) {
+		if (p[0] == '%' && p[1] == 't') {
+			rc = og_buf_adds(out, tok);
+			p++;
+		} else if (p[0] == '%' && p[1] == 's') {
+			rc = og_buf_adds(out, stream);
+			p++;
+		} else if (p[0] == '%' && p[1] == '%') {
+			rc = og_buf_addc(out, '%');
+			p++;
+		} else {
+			rc = og_buf_addc(out, (unsigned char)*p);
+		}
+	}
+	return rc;
+}
+
+char *
+mg_unbracket(const char *s)
+{
+	size_t len;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	len = strlen(s);
+	while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+		len--;
+	if (len >= 2 && s[0] == '<' && s[len - 1] == '>') {
+		s++;
+		len -= 2;
+	}
+	return og_xstrndup(s, len);
+}

@@ -1,0 +1,28 @@
+# milter/: optgate-milter (libmilter).  libmilter is linked statically so
+# that its sigwait and accept can be wrapped (see optgate-milter.c).
+MILTER_SRCS := milter/optgate-milter.c milter/mg_hdr.c
+MILTER_OBJS := $(MILTER_SRCS:%.c=$(BUILD)/%.o)
+MILTER_LIBS := -Wl,--wrap=sigwait -Wl,--wrap=accept -l:libmilter.a
+PROGS += $(BINDIR)/optgate-milter
+
+$(BINDIR)/optgate-milter: $(MILTER_OBJS) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(OG_LDFLAGS) -o $@ $(MILTER_OBJS) $(LIB) $(MILTER_LIBS) $(LIBS)
+
+# Unit test of the header helpers, and the benchmark's floor milter (a
+# libmilter milter that only adds one header at end of message).
+UNIT_BINS += $(BUILD)/test/milter/mg_hdr_test $(BUILD)/test/milter/floor-milter
+
+$(BUILD)/test/milter/mg_hdr_test: $(BUILD)/milter/mg_hdr_test.o \
+    $(BUILD)/milter/mg_hdr.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(OG_LDFLAGS) -o $@ $^ $(LIBS) -lcmocka
+
+$(BUILD)/test/milter/floor-milter: $(BUILD)/milter/floor-milter.o
+	@mkdir -p $(dir $@)
+	$(CC) $(OG_LDFLAGS) -o $@ $^ -lmilter -lpthread
+
+UNIT_BINS += $(BUILD)/test/milter/mg-tokdecode
+$(BUILD)/test/milter/mg-tokdecode: $(BUILD)/milter/mg_tokdecode.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(OG_LDFLAGS) -o $@ $^ $(LIBS)

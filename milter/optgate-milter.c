@@ -1,0 +1,1223 @@
+/*
+ * optgate-milter - the per-message gate for Postfix and Sendmail.
+ *
+ * For every recipient of a message of a configured stream it asks
+ * og_gate_decide(); refused recipients are refused at RCPT when the
+ * stream is known then (envelope sender, SASL user, client address) and
+ * removed at end of message (smfi_delrcpt) otherwise; a message that
+ * passes gets the stream's one-click unsubscribe headers (RFC 8058) with
+ * the recipient's token, optionally Feedback-ID and a VERP envelope
+ * sender; accepted sends are counted at end of message.
+ *
+ * Structure: main() parses options and sets up; the xxfi_* callbacks are
+ * thin: protocol in, og_gate_decide(), protocol out.  Connection state
+ * (mg_conn) lives in smfi_setpriv and pins one config snapshot (mg_snap:
+ * config + keyring, refcounted, immutable) for its whole life; the
+ * message state (mg_msg) inside it is reset at eom/abort.
+ *
+ * Threads: libmilter may run one session's callbacks on different worker
+ * threads, so no LMDB read handle outlives a callback (og_store_rbegin and
+ * og_store_rend inside each callback).  The store is opened once per
+ * process, after the privilege drop; when it cannot be opened the milter
+ * still answers (marketing streams tempfail, transactional streams follow
+ * on_store_error) and the housekeeping thread retries every few seconds.
+ *
+ * Signals: libmilter's own signal thread sigwaits on SIGHUP, SIGTERM and
+ * SIGINT and stops the milter on SIGHUP.  We link libmilter statically and
+ * wrap its sigwait (-Wl,--wrap=sigwait): SIGHUP then reloads the config in
+ * that thread (mg_reload) and every other signal goes to libmilter as
+ * before.  Its accept is wrapped too, to set TCP_NODELAY on each accepted
+ * TCP connection: libmilter writes each reply in small pieces, and Nagle
+ * plus the MTA's delayed ACK would otherwise stall every message ~40-90 ms.
+ *
+ * LIMITS: MG_RCPT_MAX recipients per message (more are tempfailed with
+ * 452 4.5.3); MG_HDR_KEEP_MAX bytes of the headers we keep for matching
+ * (further ones are not used for matching, with a warning).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libmilter/mfapi.h>
+
+#include "mg_hdr.h"
+#include "og_buf.h"
+#include "og_config.h"
+#include "og_err.h"
+#include "og_gate.h"
+#include "og_log.h"
+#include "og_store.h"
+#include "og_time.h"
+#include "og_token.h"
+
+#define MG_NAME "optgate-milter"
+#define MG_RCPT_MAX 1000
+#define MG_HDR_KEEP_MAX (256 * 1024)
+#define MG_TOKEN_BUF 600
+#define MG_HDR_VALUE_MAX 4096
+#define MG_STORE_RETRY 5 /* seconds between attempts to open the store */
+
+#define LU_NAME "List-Unsubscribe"
+#define LUP_NAME "List-Unsubscribe-Post"
+#define FBID_NAME "Feedback-ID"
+
+/* ---------------------------------------------------------------- */
+/* Config snapshots                                                  */
+
+typedef struct mg_snap {
+	int refs; /* __atomic */
+	og_config *cfg;
+	og_keyring *kr; /* NULL when the keys file is not configured */
+} mg_snap;
+
+static pthread_mutex_t snap_lock = PTHREAD_MUTEX_INITIALIZER;
+static mg_snap *cur_snap;     /* under snap_lock */
+static const char *conf_path; /* -c FILE, or NULL */
+
+static mg_snap *
+mg_snap_get(void)
+{
+	mg_snap *s;
+
+	pthread_mutex_lock(&snap_lock);
+	s = cur_snap;
+	__atomic_add_fetch(&s->refs, 1, __ATOMIC_ACQ_REL);
+	pthread_mutex_unlock(&snap_lock);
+	return s;
+}
+
+static void
+mg_snap_put(mg_snap *s)
+{
+	if (s == NULL)
+		return;
+	if (__atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+		og_config_unref(s->cfg);
+		if (s->kr != NULL)
+			og_keyring_free(s->kr);
+		free(s);
+	}
+}
+
+/* Load config and keys into a new snapshot; NULL and logged on error. */
+static mg_snap *
+mg_snap_load(void)
+{
+	char err[512];
+	og_config *cfg = NULL;
+	og_keyring *kr = NULL;
+	mg_snap *s;
+	int i, rc, need_keys = 0;
+
+	rc = og_config_load(conf_path, &cfg, err, sizeof(err), NULL, NULL);
+	if (rc < 0) {
+		og_log_err("%s", err);
+		return NULL;
+	}
+	for (i = 0; i < cfg->nstreams; i++)
+		if (cfg->streams[i].list)
+			need_keys = 1;
+	if (cfg->keys_file != NULL && cfg->keys_file[0] != '\0') {
+		rc = og_keyring_load(cfg->keys_file, &kr, err, sizeof(err));
+		if (rc < 0 && need_keys) {
+			og_log_err("keys: %s: %s", cfg->keys_file,
+			    err[0] ? err : og_strerror(rc));
+			og_config_unref(cfg);
+			return NULL;
+		}
+		if (rc < 0)
+			kr = NULL;
+	}
+	s = og_xcalloc(1, sizeof(*s));
+	s->refs = 1;
+	s->cfg = cfg;
+	s->kr = kr;
+	return s;
+}
+
+/*
+ * The one function that applies a reload.  A config that does not load
+ * is logged and the old one kept; connections keep the snapshot they
+ * pinned until they close.
+ */
+static void
+mg_reload(void)
+{
+	mg_snap *s, *old;
+
+	if ((s = mg_snap_load()) == NULL) {
+		og_log_err("reload failed: keeping the old configuration");
+		return;
+	}
+	og_log_set_verbose(s->cfg->verbose);
+	pthread_mutex_lock(&snap_lock);
+	old = cur_snap;
+	cur_snap = s;
+	pthread_mutex_unlock(&snap_lock);
+	mg_snap_put(old);
+	og_log_info("configuration reloaded from %s",
+	    s->cfg->path ? s->cfg->path : OG_CONFIG_DEFAULT);
+}
+
+/* ---------------------------------------------------------------- */
+/* libmilter wrappers (see the header comment)                       */
+
+int __real_sigwait(const sigset_t *set, int *sig);
+int __wrap_sigwait(const sigset_t *set, int *sig);
+int __real_accept(int fd, struct sockaddr *sa, socklen_t *len);
+int __wrap_accept(int fd, struct sockaddr *sa, socklen_t *len);
+
+int
+__wrap_sigwait(const sigset_t *set, int *sig)
+{
+	int rc;
+
+	for (;;) {
+		rc = __real_sigwait(set, sig);
+		if (rc != 0 || *sig != SIGHUP)
+			return rc;
+		mg_reload();
+	}
+}
+
+int
+__wrap_accept(int fd, struct sockaddr *sa, socklen_t *len)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	int s, one = 1;
+
+	s = __real_accept(fd, sa, len);
+	if (s >= 0 && getsockname(s, (struct sockaddr *)&ss, &sl) == 0 &&
+	    (ss.ss_family == AF_INET || ss.ss_family == AF_INET6)) {
+		if (setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one,
+		    sizeof(one)) < 0)
+			og_log_warn("setsockopt TCP_NODELAY: %s",
+			    strerror(errno));
+		else if (og_log_verbose() > 1) {
+			socklen_t ol = sizeof(one);
+
+			one = 0;
+			(void)getsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one,
+			    &ol);
+			og_log_debug("accepted fd %d: TCP_NODELAY %s", s,
+			    one ? "on" : "off");
+		}
+	}
+	return s;
+}
+
+/* ---------------------------------------------------------------- */
+/* The store                                                         */
+
+static og_store *g_store; /* __atomic; NULL while it cannot be opened */
+static pthread_mutex_t store_lock = PTHREAD_MUTEX_INITIALIZER;
+static time_t store_tried;
+
+static og_store *
+mg_store(void)
+{
+	return __atomic_load_n(&g_store, __ATOMIC_ACQUIRE);
+}
+
+/* Try to open the store (at most every MG_STORE_RETRY seconds). */
+static void
+mg_store_try_open(const og_config *cfg, int force)
+{
+	og_store_opts o;
+	og_store *st = NULL;
+	char err[512];
+	time_t now = time(NULL);
+	int rc;
+
+	pthread_mutex_lock(&store_lock);
+	if (mg_store() != NULL ||
+	    (!force && now - store_tried < MG_STORE_RETRY)) {
+		pthread_mutex_unlock(&store_lock);
+		return;
+	}
+	store_tried = now;
+	memset(&o, 0, sizeof(o));
+	o.map_size = cfg->map_size;
+	o.counter_map_size = cfg->counter_map_size;
+	o.max_readers = cfg->max_readers;
+	err[0] = '\0';
+	rc = og_store_open(cfg->store_path, &o, &st, err, sizeof(err));
+	if (rc < 0)
+		og_log_err("store %s: %s; marketing mail is tempfailed until "
+		    "it opens", cfg->store_path, err[0] ? err : og_strerror(rc));
+	else {
+		__atomic_store_n(&g_store, st, __ATOMIC_RELEASE);
+		if (!force)
+			og_log_info("store %s opened", cfg->store_path);
+	}
+	pthread_mutex_unlock(&store_lock);
+}
+
+/* ---------------------------------------------------------------- */
+/* Per-connection and per-message state                              */
+
+enum { MG_R_PENDING = 0, MG_R_ACCEPTED, MG_R_DROP };
+
+typedef struct mg_rcpt {
+	char *given; /* argument of RCPT TO exactly as received */
+	char *addr;  /* the same without <> */
+	int state;   /* MG_R_* */
+	char key[OG_ADDR_MAX + 1];
+} mg_rcpt;
+
+typedef struct mg_hdr {
+	char *name;
+	char *value; /* unfolded */
+} mg_hdr;
+
+typedef struct mg_msg {
+	char *sender; /* without <>; "" for the null sender */
+	char *sasl;
+	mg_rcpt *rcpt;
+	int nrcpt, arcpt;
+	const og_stream *st_env; /* stream found without headers */
+	int st_final;            /* st_env cannot change at end of header */
+	const og_stream *st;     /* the message's stream (after eoh) */
+	int naccepted_rcpt;      /* accepted at RCPT (list-stream limit) */
+	mg_hdr *hdr;             /* headers kept for matching */
+	int nhdr, ahdr;
+	size_t hdr_bytes;
+	int n_lu, n_lup, n_stream_hdr, n_token_hdr, n_fbid;
+	int hdr_dropped;
+} mg_msg;
+
+typedef struct mg_conn {
+	mg_snap *snap;
+	char client_name[256];
+	char client_addr[INET6_ADDRSTRLEN + 8];
+	int non_smtpd; /* mail from sendmail(1)/pickup: never refuse at RCPT */
+	mg_msg msg;
+} mg_conn;
+
+static void
+mg_msg_reset(mg_msg *m)
+{
+	int i;
+
+	free(m->sender);
+	free(m->sasl);
+	for (i = 0; i < m->nrcpt; i++) {
+		free(m->rcpt[i].given);
+		free(m->rcpt[i].addr);
+	}
+	free(m->rcpt);
+	for (i = 0; i < m->nhdr; i++) {
+		free(m->hdr[i].name);
+		free(m->hdr[i].value);
+	}
+	free(m->hdr);
+	memset(m, 0, sizeof(*m));
+}
+
+static const char *
+mg_macro(SMFICTX *ctx, const char *name)
+{
+	const char *v = smfi_getsymval(ctx, (char *)name);
+
+	return (v != NULL && v[0] != '\0') ? v : NULL;
+}
+
+static const char *
+mg_qid(SMFICTX *ctx)
+{
+	return mg_macro(ctx, "i");
+}
+
+/* Header lookup for og_config_find_stream. */
+static const char *
+mg_header_fn(void *vctx, const char *name)
+{
+	mg_msg *m = vctx;
+	int i;
+
+	if (m == NULL)
+		return NULL;
+	for (i = 0; i < m->nhdr; i++)
+		if (strcasecmp(m->hdr[i].name, name) == 0)
+			return m->hdr[i].value;
+	return NULL;
+}
+
+/* Whether any stream's match lines name this header. */
+static int
+mg_header_wanted(const og_config *cfg, const char *name)
+{
+	int i, j;
+
+	for (i = 0; i < cfg->nstreams; i++)
+		for (j = 0; j < cfg->streams[i].nmatch; j++)
+			if (cfg->streams[i].match[j].kind == OG_MATCH_HEADER &&
+			    strcasecmp(cfg->streams[i].match[j].name, name) ==
+			    0)
+				return 1;
+	return 0;
+}
+
+static const og_stream *
+mg_find(mg_conn *c, int with_headers)
+{
+	og_msginfo mi;
+
+	memset(&mi, 0, sizeof(mi));
+	mi.sender = c->msg.sender;
+	mi.sasl_user = c->msg.sasl;
+	mi.client_addr = c->client_addr[0] ? c->client_addr : NULL;
+	mi.header = mg_header_fn;
+	mi.header_ctx = with_headers ? &c->msg : NULL;
+	return og_config_find_stream(c->snap->cfg, &mi);
+}
+
+/*
+ * Whether the stream found without headers is final: no stream before it
+ * in config order has a header rule that could still match at end of
+ * header (og_config_find_stream takes the first match in order).
+ */
+static int
+mg_env_final(const og_config *cfg, const og_stream *st)
+{
+	int i, j;
+
+	for (i = 0; i < cfg->nstreams && &cfg->streams[i] != st; i++)
+		for (j = 0; j < cfg->streams[i].nmatch; j++)
+			if (cfg->streams[i].match[j].kind == OG_MATCH_HEADER)
+				return 0;
+	return 1;
+}
+
+/*
+ * With [milter] policyd = yes, optgate-policyd decides and counts every
+ * recipient of a stream found without headers (it asks the same
+ * og_config_find_stream at RCPT); the milter then only adds headers.
+ */
+static int
+mg_policyd_owns(const mg_conn *c, const og_stream *st)
+{
+	return c->snap->cfg->milter_policyd && st != NULL &&
+	    st == c->msg.st_env;
+}
+
+/* ---------------------------------------------------------------- */
+/* Logging and replies                                               */
+
+static void
+mg_log_decision(SMFICTX *ctx, mg_conn *c, const char *rcpt,
+    const og_stream *st, const og_verdict *v)
+{
+	og_buf b;
+
+	og_buf_init(&b, 4096);
+	og_gate_logline(&b, mg_qid(ctx), rcpt, c->msg.sender,
+	    c->client_name[0] ? c->client_name : NULL,
+	    c->client_addr[0] ? c->client_addr : NULL, st, v);
+	og_log_info("%s", b.data ? b.data : "");
+	og_buf_free(&b);
+}
+
+/* One line for a message-level decision that is not one recipient's. */
+static void
+mg_log_msg(SMFICTX *ctx, mg_conn *c, const char *action, const char *fmt,
+    ...) __attribute__((format(printf, 4, 5)));
+
+static void
+mg_log_msg(SMFICTX *ctx, mg_conn *c, const char *action, const char *fmt,
+    ...)
+{
+	og_buf b, r;
+	va_list ap;
+	const char *q = mg_qid(ctx);
+
+	og_buf_init(&b, 4096);
+	og_buf_init(&r, 1024);
+	va_start(ap, fmt);
+	(void)og_buf_vprintf(&r, fmt, ap);
+	va_end(ap);
+	(void)og_buf_printf(&b, "%s: from=<", q ? q : "NOQUEUE");
+	if (c->msg.sender)
+		(void)og_buf_add_escaped(&b, c->msg.sender,
+		    strlen(c->msg.sender), 256);
+	(void)og_buf_printf(&b, ">, nrcpt=%d, client=", c->msg.nrcpt);
+	(void)og_buf_add_escaped(&b, c->client_name, strlen(c->client_name),
+	    128);
+	(void)og_buf_addc(&b, '[');
+	(void)og_buf_adds(&b, c->client_addr);
+	(void)og_buf_printf(&b, "], stream=%s, action=%s, reason=%s",
+	    c->msg.st ? c->msg.st->name : "-", action, r.data ? r.data : "");
+	og_log_info("%s", b.data);
+	og_buf_free(&r);
+	og_buf_free(&b);
+}
+
+static void
+mg_setreply(SMFICTX *ctx, int code, const char *dsn, const char *text)
+{
+	char codes[8], dsns[16], t[300];
+
+	snprintf(codes, sizeof(codes), "%d", code);
+	mg_reply_text(dsns, sizeof(dsns), dsn);
+	mg_reply_text(t, sizeof(t), text);
+	if (smfi_setreply(ctx, codes, dsns[0] ? dsns : NULL, t) != MI_SUCCESS)
+		og_log_warn("smfi_setreply %s %s failed", codes, dsns);
+}
+
+/* The milter answer for a refused or tempfailed verdict at RCPT. */
+static sfsistat
+mg_refuse_rcpt(SMFICTX *ctx, const og_verdict *v)
+{
+	int code = v->code;
+
+	if (v->action == OG_TEMPFAIL || v->refuse == OG_REFUSE_DEFER) {
+		if (code < 400 || code > 499)
+			code = v->action == OG_TEMPFAIL ? 451 : 450;
+		mg_setreply(ctx, code, v->dsn[0] ? v->dsn : "4.7.1", v->text);
+		return SMFIS_TEMPFAIL;
+	}
+	if (code < 500 || code > 599)
+		code = 550;
+	mg_setreply(ctx, code, v->dsn[0] ? v->dsn : "5.7.1", v->text);
+	return SMFIS_REJECT;
+}
+
+/* ---------------------------------------------------------------- */
+/* Callbacks                                                         */
+
+static sfsistat
+mlfi_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
+    unsigned long f2, unsigned long f3, unsigned long *pf0,
+    unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
+{
+	unsigned long want = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_DELRCPT |
+	    SMFIF_CHGFROM;
+	unsigned long skip = SMFIP_NOHELO | SMFIP_NOBODY | SMFIP_NOUNKNOWN |
+	    SMFIP_NODATA;
+	unsigned long noreply = SMFIP_NR_CONN | SMFIP_NR_MAIL |
+	    SMFIP_NR_HDR | SMFIP_NR_EOH;
+
+	if ((f0 & want) != want) {
+		og_log_err("the MTA does not offer the actions optgate needs "
+		    "(offered 0x%lx, need 0x%lx)", f0, want);
+		return SMFIS_REJECT;
+	}
+	*pf0 = want;
+	*pf1 = (f1 & skip) | (f1 & noreply);
+	*pf2 = 0;
+	*pf3 = 0;
+	/* Ask only for the macros used; Postfix then sends no others. */
+	if (f0 & SMFIF_SETSYMLIST) {
+		*pf0 |= SMFIF_SETSYMLIST;
+		(void)smfi_setsymlist(ctx, SMFIM_CONNECT,
+		    "{daemon_name} {client_addr} {client_name} {client_port} "
+		    "{daemon_addr} j _");
+		(void)smfi_setsymlist(ctx, SMFIM_ENVFROM, "i {auth_authen}");
+		(void)smfi_setsymlist(ctx, SMFIM_ENVRCPT, "i");
+		(void)smfi_setsymlist(ctx, SMFIM_EOH, "i");
+		(void)smfi_setsymlist(ctx, SMFIM_EOM, "i");
+	}
+	return SMFIS_CONTINUE;
+}
+
+/*
+ * Mail from sendmail(1)/pickup (Postfix non_smtpd_milters): Postfix's
+ * cleanup emulates the SMTP connect with client "localhost", address
+ * 127.0.0.1 and port 0, and sends no {daemon_addr} and no {client_port}
+ * of a real connection.  A real SMTP client always has a port (smtpd
+ * sends {client_port}), so port 0 marks the emulated connection.
+ */
+static int
+mg_detect_non_smtpd(SMFICTX *ctx, const struct sockaddr *sa)
+{
+	const char *port = mg_macro(ctx, "{client_port}");
+
+	if (port != NULL)
+		return strcmp(port, "0") == 0;
+	if (sa != NULL && sa->sa_family == AF_INET)
+		return ((const struct sockaddr_in *)sa)->sin_port == 0;
+	if (sa != NULL && sa->sa_family == AF_INET6)
+		return ((const struct sockaddr_in6 *)sa)->sin6_port == 0;
+	return 0;
+}
+
+static sfsistat
+mlfi_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
+{
+	mg_conn *c = og_xcalloc(1, sizeof(*c));
+	const char *a;
+
+	c->snap = mg_snap_get();
+	og_strlcpy(c->client_name, hostname ? hostname : "unknown",
+	    sizeof(c->client_name));
+	if ((a = mg_macro(ctx, "{client_addr}")) != NULL)
+		og_strlcpy(c->client_addr, a, sizeof(c->client_addr));
+	else if (sa != NULL && sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((struct sockaddr_in *)sa)->sin_addr,
+		    c->client_addr, sizeof(c->client_addr));
+	else if (sa != NULL && sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)sa)->sin6_addr,
+		    c->client_addr, sizeof(c->client_addr));
+	c->non_smtpd = mg_detect_non_smtpd(ctx, sa);
+	if (og_log_verbose() > 1)
+		og_log_debug("connect %s[%s] %s", c->client_name,
+		    c->client_addr, c->non_smtpd ? "non-smtpd" : "smtpd");
+	smfi_setpriv(ctx, c);
+	if (mg_store() == NULL)
+		mg_store_try_open(c->snap->cfg, 0);
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+mlfi_envfrom(SMFICTX *ctx, char **argv)
+{
+	mg_conn *c = smfi_getpriv(ctx);
+	const char *sasl;
+
+	if (c == NULL)
+		return SMFIS_TEMPFAIL;
+	mg_msg_reset(&c->msg);
+	c->msg.sender = mg_unbracket(argv[0] ? argv[0] : "");
+	if ((sasl = mg_macro(ctx, "{auth_authen}")) != NULL)
+		c->msg.sasl = og_xstrdup(sasl);
+	c->msg.st_env = mg_find(c, 0);
+	c->msg.st_final = c->msg.st_env != NULL &&
+	    mg_env_final(c->snap->cfg, c->msg.st_env);
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+mlfi_envrcpt(SMFICTX *ctx, char **argv)
+{
+	mg_conn *c = smfi_getpriv(ctx);
+	mg_msg *m;
+	mg_rcpt *r;
+	const og_stream *st;
+	og_verdict v;
+	og_rtxn *tx = NULL;
+	og_store *store;
+	char t[200];
+
+	if (c == NULL || argv[0] == NULL)
+		return SMFIS_TEMPFAIL;
+	m = &c->msg;
+	st = m->st_final ? m->st_env : NULL;
+	if (m->nrcpt >= MG_RCPT_MAX) {
+		/* Postfix and Sendmail send the rest in a new transaction. */
+		if (c->non_smtpd)
+			return SMFIS_CONTINUE;
+		snprintf(t, sizeof(t), "Too many recipients: optgate takes "
+		    "at most %d per message", MG_RCPT_MAX);
+		mg_setreply(ctx, 452, "4.5.3", t);
+		return SMFIS_TEMPFAIL;
+	}
+	/* A list stream takes one recipient per transaction. */
+	if (st != NULL && st->list && m->naccepted_rcpt >= 1 &&
+	    !c->non_smtpd && !mg_policyd_owns(c, st)) {
+		snprintf(t, sizeof(t), "Stream %s takes one recipient per "
+		    "message (each gets its own unsubscribe link): send this "
+		    "one in a new transaction", st->name);
+		mg_setreply(ctx, 452, "4.5.3", t);
+		return SMFIS_TEMPFAIL;
+	}
+	if (m->nrcpt == m->arcpt) {
+		m->arcpt = m->arcpt ? m->arcpt * 2 : 4;
+		m->rcpt = og_xrealloc(m->rcpt, m->arcpt * sizeof(*m->rcpt));
+	}
+	r = &m->rcpt[m->nrcpt];
+	memset(r, 0, sizeof(*r));
+	r->given = og_xstrdup(argv[0]);
+	r->addr = mg_unbracket(argv[0]);
+	r->state = MG_R_PENDING;
+
+	if (st == NULL || c->non_smtpd || mg_policyd_owns(c, st)) {
+		m->nrcpt++;
+		if (st != NULL)
+			m->naccepted_rcpt++;
+		return SMFIS_CONTINUE;
+	}
+	/* Known now: decide now, with the reason, like the policy service. */
+	if ((store = mg_store()) == NULL ||
+	    og_store_rbegin(store, &tx) < 0)
+		tx = NULL;
+	og_gate_decide(c->snap->cfg, tx, st, m->sender, r->addr,
+	    og_time_now(), &v);
+	if (tx != NULL)
+		og_store_rend(tx);
+	mg_log_decision(ctx, c, r->addr, st, &v);
+	if (v.action == OG_ACCEPT) {
+		r->state = MG_R_ACCEPTED;
+		og_strlcpy(r->key, v.key, sizeof(r->key));
+		m->nrcpt++;
+		m->naccepted_rcpt++;
+		return SMFIS_CONTINUE;
+	}
+	if (v.action == OG_REFUSE && v.refuse == OG_REFUSE_DROP) {
+		/* Silently dropped: removed at end of message. */
+		r->state = MG_R_DROP;
+		m->nrcpt++;
+		return SMFIS_CONTINUE;
+	}
+	free(r->given);
+	free(r->addr);
+	return mg_refuse_rcpt(ctx, &v);
+}
+
+static sfsistat
+mlfi_header(SMFICTX *ctx, char *name, char *value)
+{
+	mg_conn *c = smfi_getpriv(ctx);
+	mg_msg *m;
+	const og_config *cfg;
+	og_buf b;
+	size_t sz;
+
+	if (c == NULL)
+		return SMFIS_CONTINUE;
+	m = &c->msg;
+	cfg = c->snap->cfg;
+	if (strcasecmp(name, LU_NAME) == 0)
+		m->n_lu++;
+	else if (strcasecmp(name, LUP_NAME) == 0)
+		m->n_lup++;
+	else if (strcasecmp(name, OG_TOKEN_HEADER) == 0)
+		m->n_token_hdr++;
+	else if (strcasecmp(name, FBID_NAME) == 0)
+		m->n_fbid++;
+	if (cfg->milter_stream_header != NULL &&
+	    strcasecmp(name, cfg->milter_stream_header) == 0)
+		m->n_stream_hdr++;
+	if (!mg_header_wanted(cfg, name))
+		return SMFIS_CONTINUE;
+	sz = strlen(name) + strlen(value) + 2;
+	if (m->hdr_bytes + sz > MG_HDR_KEEP_MAX) {
+		if (!m->hdr_dropped)
+			og_log_warn("%s: headers over %d bytes: %s not used to "
+			    "find the stream", mg_qid(ctx) ? mg_qid(ctx) :
+			    "NOQUEUE", MG_HDR_KEEP_MAX, name);
+		m->hdr_dropped = 1;
+		return SMFIS_CONTINUE;
+	}
+	og_buf_init(&b, MG_HDR_KEEP_MAX);
+	if (mg_hdr_unfold(&b, value) < 0) {
+		og_buf_free(&b);
+		return SMFIS_CONTINUE;
+	}
+	if (m->nhdr == m->ahdr) {
+		m->ahdr = m->ahdr ? m->ahdr * 2 : 4;
+		m->hdr = og_xrealloc(m->hdr, m->ahdr * sizeof(*m->hdr));
+	}
+	m->hdr[m->nhdr].name = og_xstrdup(name);
+	m->hdr[m->nhdr].value = b.data ? og_buf_take(&b) : og_xstrdup("");
+	m->nhdr++;
+	m->hdr_bytes += sz;
+	og_buf_free(&b);
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+mlfi_eoh(SMFICTX *ctx)
+{
+	mg_conn *c = smfi_getpriv(ctx);
+
+	if (c == NULL)
+		return SMFIS_CONTINUE;
+	c->msg.st = mg_find(c, 1);
+	return SMFIS_CONTINUE;
+}
+
+/* Remove every copy of a header, from the last index down. */
+static int
+mg_del_all(SMFICTX *ctx, const char *name, int n)
+{
+	for (; n > 0; n--)
+		if (smfi_chgheader(ctx, (char *)name, n, NULL) != MI_SUCCESS)
+			return -1;
+	return 0;
+}
+
+/* Headers and envelope changes for the one accepted recipient r. */
+static int
+mg_inject(SMFICTX *ctx, mg_conn *c, const og_stream *st, mg_rcpt *r,
+    int64_t now)
+{
+	const og_config *cfg = c->snap->cfg;
+	mg_msg *m = &c->msg;
+	char tok[MG_TOKEN_BUF];
+	const char *items[OG_MULTI_MAX];
+	og_buf u[OG_MULTI_MAX], h, f;
+	int i, n = 0, rc = 0, https_first;
+
+	/* A token header of the sender's would map complaints wrongly. */
+	if (m->n_token_hdr > 0 &&
+	    mg_del_all(ctx, OG_TOKEN_HEADER, m->n_token_hdr) < 0)
+		return -1;
+	if (!st->list && st->feedback_id == NULL)
+		return 0;
+	tok[0] = '\0';
+	if (st->list && c->snap->kr != NULL) {
+		rc = og_token_make(c->snap->kr, OG_TOKEN_UNSUB, r->key,
+		    st->name, now, tok, sizeof(tok));
+		if (rc < 0) {
+			og_log_err("token for %s: %s", r->addr,
+			    og_strerror(rc));
+			return -1;
+		}
+	} else if (st->list) {
+		og_log_err("stream %s: no token keys loaded", st->name);
+		return -1;
+	}
+
+	if (st->nunsubscribe > 0 &&
+	    !(m->n_lu > 0 && st->existing == OG_EXISTING_KEEP)) {
+		if (mg_del_all(ctx, LU_NAME, m->n_lu) < 0 ||
+		    mg_del_all(ctx, LUP_NAME, m->n_lup) < 0)
+			return -1;
+		/* HTTPS first (RFC 8058 one-click), then mailto. */
+		for (https_first = 1; https_first >= 0; https_first--)
+			for (i = 0; i < st->nunsubscribe; i++) {
+				int is_http = strncasecmp(st->unsubscribe[i],
+				    "http", 4) == 0;
+				if (is_http != https_first)
+					continue;
+				og_buf_init(&u[n], 2048);
+				(void)og_buf_addc(&u[n], '<');
+				(void)mg_subst(&u[n], st->unsubscribe[i], tok,
+				    st->name);
+				(void)og_buf_addc(&u[n], '>');
+				items[n] = u[n].data;
+				n++;
+			}
+		og_buf_init(&h, 8192);
+		rc = mg_hdr_fold_list(&h, LU_NAME, items, (size_t)n);
+		for (i = 0; i < n; i++)
+			og_buf_free(&u[i]);
+		if (rc == 0 &&
+		    smfi_addheader(ctx, LU_NAME, h.data) != MI_SUCCESS)
+			rc = -1;
+		og_buf_free(&h);
+		if (rc == 0 && smfi_addheader(ctx, LUP_NAME,
+		    "List-Unsubscribe=One-Click") != MI_SUCCESS)
+			rc = -1;
+		if (rc < 0)
+			return -1;
+	}
+	if (tok[0] != '\0' &&
+	    smfi_addheader(ctx, OG_TOKEN_HEADER, tok) != MI_SUCCESS)
+		return -1;
+	if (st->feedback_id != NULL && m->n_fbid == 0) {
+		/* Feedback-ID: a:b:c:SenderId (Gmail's FBL form). */
+		og_buf_init(&f, 1024);
+		(void)mg_subst(&f, st->feedback_id, "", st->name);
+		if (cfg->feedback_id_sender != NULL &&
+		    strchr(st->feedback_id, ':') == NULL)
+			(void)og_buf_printf(&f, ":%s", cfg->feedback_id_sender);
+		if (smfi_addheader(ctx, FBID_NAME, f.data) != MI_SUCCESS)
+			rc = -1;
+		og_buf_free(&f);
+		if (rc < 0)
+			return -1;
+	}
+	if (st->verp_address != NULL && m->sender[0] != '\0') {
+		og_buf_init(&f, 1024);
+		(void)og_buf_addc(&f, '<');
+		(void)mg_subst(&f, st->verp_address, tok, st->name);
+		(void)og_buf_addc(&f, '>');
+		if (smfi_chgfrom(ctx, f.data, NULL) != MI_SUCCESS)
+			rc = -1;
+		og_buf_free(&f);
+	}
+	return rc;
+}
+
+static sfsistat
+mlfi_eom(SMFICTX *ctx)
+{
+	mg_conn *c = smfi_getpriv(ctx);
+	const og_config *cfg;
+	const og_stream *st;
+	mg_msg *m;
+	og_verdict v, first_refusal;
+	og_rtxn *tx = NULL;
+	og_store *store;
+	int64_t now = og_time_now();
+	int i, nleft = 0, nlive = 0, tempfail = 0, decide, have_refusal = 0;
+	const char **keys = NULL;
+	size_t nkeys = 0;
+	mg_rcpt *last = NULL;
+	char t[300];
+	sfsistat ret = SMFIS_CONTINUE;
+
+	if (c == NULL)
+		return SMFIS_TEMPFAIL;
+	memset(&first_refusal, 0, sizeof(first_refusal));
+	cfg = c->snap->cfg;
+	m = &c->msg;
+	st = m->st;
+
+	if (m->n_stream_hdr > 0 &&
+	    mg_del_all(ctx, cfg->milter_stream_header, m->n_stream_hdr) < 0)
+		goto tempfail;
+	if (st == NULL) {
+		/* Not a stream of ours: a token header would lie. */
+		if (m->n_token_hdr > 0 &&
+		    mg_del_all(ctx, OG_TOKEN_HEADER, m->n_token_hdr) < 0)
+			goto tempfail;
+		goto out;
+	}
+	for (i = 0; i < m->nrcpt; i++)
+		if (m->rcpt[i].state != MG_R_DROP)
+			nlive++;
+	if (st->list && nlive > 1) {
+		snprintf(t, sizeof(t), "Stream %s takes one recipient per "
+		    "message (each gets its own unsubscribe link); this one "
+		    "has %d: send one message per recipient", st->name, nlive);
+		mg_setreply(ctx, 550, "5.5.3", t);
+		mg_log_msg(ctx, c, "reject", "list stream with %d recipients",
+		    nlive);
+		ret = SMFIS_REJECT;
+		goto out;
+	}
+
+	/* Decide what was not decided at RCPT. */
+	decide = !mg_policyd_owns(c, st);
+	if (decide && st != m->st_env) {
+		/* A header rule chose another stream than RCPT assumed. */
+		for (i = 0; i < m->nrcpt; i++)
+			if (m->rcpt[i].state == MG_R_ACCEPTED)
+				m->rcpt[i].state = MG_R_PENDING;
+	}
+	if (decide) {
+		if ((store = mg_store()) == NULL ||
+		    og_store_rbegin(store, &tx) < 0)
+			tx = NULL;
+		for (i = 0; i < m->nrcpt; i++) {
+			mg_rcpt *r = &m->rcpt[i];
+
+			if (r->state != MG_R_PENDING)
+				continue;
+			og_gate_decide(cfg, tx, st, m->sender, r->addr, now,
+			    &v);
+			og_strlcpy(r->key, v.key, sizeof(r->key));
+			if (v.action == OG_ACCEPT) {
+				r->state = MG_R_ACCEPTED;
+			} else if (v.action == OG_TEMPFAIL ||
+			    v.refuse == OG_REFUSE_DEFER) {
+				/* No per-recipient tempfail at end of data. */
+				tempfail = 1;
+				if (!have_refusal)
+					first_refusal = v;
+				have_refusal = 1;
+				r->state = MG_R_DROP;
+			} else {
+				if (!have_refusal)
+					first_refusal = v;
+				have_refusal = 1;
+				r->state = MG_R_DROP;
+			}
+			mg_log_decision(ctx, c, r->addr, st, &v);
+		}
+		if (tx != NULL)
+			og_store_rend(tx);
+	}
+	if (tempfail) {
+		mg_setreply(ctx, first_refusal.code >= 400 &&
+		    first_refusal.code < 500 ? first_refusal.code : 451,
+		    first_refusal.dsn[0] ? first_refusal.dsn : "4.3.0",
+		    first_refusal.text);
+		return SMFIS_TEMPFAIL;
+	}
+
+	for (i = 0; i < m->nrcpt; i++)
+		if (m->rcpt[i].state != MG_R_DROP) {
+			nleft++;
+			last = &m->rcpt[i];
+		}
+	if (nleft == 0) {
+		/* Every recipient refused: the stream's refuse action. */
+		if (!have_refusal || st->refuse == OG_REFUSE_DROP) {
+			ret = SMFIS_DISCARD;
+		} else {
+			mg_setreply(ctx, first_refusal.code >= 500 &&
+			    first_refusal.code < 600 ? first_refusal.code :
+			    550, first_refusal.dsn[0] ? first_refusal.dsn :
+			    "5.7.1", first_refusal.text);
+			ret = SMFIS_REJECT;
+		}
+		goto out;
+	}
+	for (i = 0; i < m->nrcpt; i++)
+		if (m->rcpt[i].state == MG_R_DROP &&
+		    smfi_delrcpt(ctx, m->rcpt[i].given) != MI_SUCCESS) {
+			og_log_err("%s: smfi_delrcpt %s failed",
+			    mg_qid(ctx) ? mg_qid(ctx) : "NOQUEUE",
+			    m->rcpt[i].addr);
+			goto tempfail;
+		}
+	if (nleft == 1) {
+		if (last->key[0] == '\0') {
+			/* policyd decided it: we still need the key. */
+			og_gate_decide(cfg, NULL, st, m->sender, last->addr,
+			    now, &v);
+			og_strlcpy(last->key, v.key, sizeof(last->key));
+		}
+		if (last->key[0] != '\0' &&
+		    mg_inject(ctx, c, st, last, now) < 0)
+			goto tempfail;
+	} else if (m->n_token_hdr > 0) {
+		if (mg_del_all(ctx, OG_TOKEN_HEADER, m->n_token_hdr) < 0)
+			goto tempfail;
+	}
+
+	/* Count once per accepted recipient (see mg_policyd_owns). */
+	if (decide && (store = mg_store()) != NULL) {
+		keys = og_xcalloc((size_t)nleft, sizeof(*keys));
+		for (i = 0; i < m->nrcpt; i++)
+			if (m->rcpt[i].state != MG_R_DROP &&
+			    m->rcpt[i].key[0] != '\0')
+				keys[nkeys++] = m->rcpt[i].key;
+		if (nkeys > 0 &&
+		    (i = og_gate_count(store, st, keys, nkeys, now)) < 0)
+			og_log_warn("%s: counting sends: %s",
+			    mg_qid(ctx) ? mg_qid(ctx) : "NOQUEUE",
+			    og_strerror(i));
+		free(keys);
+	}
+	goto out;
+
+tempfail:
+	mg_setreply(ctx, 451, "4.3.0", "optgate: temporary failure, try again");
+	ret = SMFIS_TEMPFAIL;
+out:
+	mg_msg_reset(m);
+	return ret;
+}
+
+static sfsistat
+mlfi_abort(SMFICTX *ctx)
+{
+	mg_conn *c = smfi_getpriv(ctx);
+
+	if (c != NULL)
+		mg_msg_reset(&c->msg);
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+mlfi_close(SMFICTX *ctx)
+{
+	mg_conn *c = smfi_getpriv(ctx);
+
+	if (c == NULL)
+		return SMFIS_CONTINUE;
+	smfi_setpriv(ctx, NULL);
+	mg_msg_reset(&c->msg);
+	mg_snap_put(c->snap);
+	free(c);
+	return SMFIS_CONTINUE;
+}
+
+static struct smfiDesc mg_desc = {
+	MG_NAME,
+	SMFI_VERSION,
+	SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_DELRCPT | SMFIF_CHGFROM,
+	mlfi_connect,
+	NULL, /* helo */
+	mlfi_envfrom,
+	mlfi_envrcpt,
+	mlfi_header,
+	mlfi_eoh,
+	NULL, /* body */
+	mlfi_eom,
+	mlfi_abort,
+	mlfi_close,
+	NULL, /* unknown */
+	NULL, /* data */
+	mlfi_negotiate,
+};
+
+/* ---------------------------------------------------------------- */
+/* Housekeeping: counter sync, stale readers, store retries          */
+
+static volatile sig_atomic_t hk_stop;
+static pthread_mutex_t hk_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t hk_cond = PTHREAD_COND_INITIALIZER;
+
+static void *
+mg_housekeeping(void *arg)
+{
+	struct timespec ts;
+	mg_snap *s;
+	og_store *st;
+	int64_t sync_every;
+	time_t last_sync = time(NULL), last_check = time(NULL), now;
+
+	pthread_mutex_lock(&hk_lock);
+	while (!hk_stop) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 1;
+		pthread_cond_timedwait(&hk_cond, &hk_lock, &ts);
+		if (hk_stop)
+			break;
+		pthread_mutex_unlock(&hk_lock);
+		s = mg_snap_get();
+		now = time(NULL);
+		sync_every = s->cfg->counter_sync > 0 ? s->cfg->counter_sync : 1;
+		if ((st = mg_store()) == NULL) {
+			mg_store_try_open(s->cfg, 0);
+		} else {
+			if (now - last_sync >= sync_every) {
+				(void)og_store_sync_counters(st);
+				last_sync = now;
+			}
+			if (now - last_check >= 60) {
+				(void)og_store_reader_check(st);
+				last_check = now;
+			}
+		}
+		mg_snap_put(s);
+		pthread_mutex_lock(&hk_lock);
+	}
+	pthread_mutex_unlock(&hk_lock);
+	return NULL;
+}
+
+/* ---------------------------------------------------------------- */
+/* Setup                                                             */
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: %s [-f] [-v] [-c FILE]\n", MG_NAME);
+	exit(2);
+}
+
+/* Drop root for the configured user, after the socket exists. */
+static void
+mg_drop_privileges(const char *user, const char *sock)
+{
+	struct passwd *pw;
+
+	if (geteuid() != 0)
+		return;
+	if (user == NULL || user[0] == '\0') {
+		og_log_warn("running as root: set [milter] user");
+		return;
+	}
+	if ((pw = getpwnam(user)) == NULL)
+		og_log_fatal("[milter] user: no such user: %s", user);
+	if (sock != NULL && strncmp(sock, "unix:", 5) == 0 &&
+	    chown(sock + 5, pw->pw_uid, pw->pw_gid) < 0)
+		og_log_fatal("chown %s: %s", sock + 5, strerror(errno));
+	else if (sock != NULL && strncmp(sock, "local:", 6) == 0 &&
+	    chown(sock + 6, pw->pw_uid, pw->pw_gid) < 0)
+		og_log_fatal("chown %s: %s", sock + 6, strerror(errno));
+	if (setgid(pw->pw_gid) < 0 || initgroups(pw->pw_name, pw->pw_gid) < 0 ||
+	    setuid(pw->pw_uid) < 0)
+		og_log_fatal("cannot become %s: %s", user, strerror(errno));
+	if (setuid(0) == 0)
+		og_log_fatal("could regain root after dropping to %s", user);
+}
+
+int
+main(int argc, char **argv)
+{
+	int ch, fg = 0, verbose = 0, rc;
+	mg_snap *s;
+	pthread_t hk;
+	sigset_t set;
+	char *sock;
+	og_store *st;
+
+	while ((ch = getopt(argc, argv, "c:fvV")) != -1) {
+		switch (ch) {
+		case 'c':
+			conf_path = optarg;
+			break;
+		case 'f':
+			fg = 1;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case 'V':
+			printf("%s 0.1\n", MG_NAME);
+			return 0;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	og_log_open(MG_NAME, fg ? OG_LOG_STDERR : 0);
+
+	if ((s = mg_snap_load()) == NULL)
+		og_log_fatal("cannot start without a valid configuration");
+	if (verbose > s->cfg->verbose)
+		s->cfg->verbose = verbose;
+	og_log_set_verbose(s->cfg->verbose);
+	cur_snap = s;
+
+	sock = og_xstrdup(s->cfg->milter_socket);
+	if (smfi_setconn(sock) != MI_SUCCESS)
+		og_log_fatal("[milter] socket: cannot use %s", sock);
+	if (s->cfg->milter_timeout > 0)
+		smfi_settimeout((int)s->cfg->milter_timeout);
+	if (smfi_register(mg_desc) != MI_SUCCESS)
+		og_log_fatal("smfi_register failed");
+	/* The MTA (postfix or its group) connects to the unix socket. */
+	umask(0117);
+	if (smfi_opensocket(true) != MI_SUCCESS)
+		og_log_fatal("cannot listen on %s: %s", sock, strerror(errno));
+	umask(0077);
+	mg_drop_privileges(s->cfg->milter_user, sock);
+	if (!fg && daemon(0, 0) < 0)
+		og_log_fatal("daemon: %s", strerror(errno));
+
+	/* After the fork: one store environment per process. */
+	mg_store_try_open(s->cfg, 1);
+
+	/* Threads we start must leave these signals to libmilter. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if ((rc = pthread_create(&hk, NULL, mg_housekeeping, NULL)) != 0)
+		og_log_fatal("pthread_create: %s", strerror(rc));
+
+	og_log_info("listening on %s", sock);
+	rc = smfi_main();
+
+	pthread_mutex_lock(&hk_lock);
+	hk_stop = 1;
+	pthread_cond_signal(&hk_cond);
+	pthread_mutex_unlock(&hk_lock);
+	pthread_join(hk, NULL);
+	if ((st = mg_store()) != NULL) {
+		(void)og_store_sync_counters(st);
+		og_store_close(st);
+	}
+	mg_snap_put(cur_snap);
+	og_log_info("stopped");
+	free(sock);
+	return rc == MI_SUCCESS ? 0 : 1;
+}

@@ -1,0 +1,74 @@
+/*
+ * http_fuzz.c - libFuzzer target for optgate-unsubd's parsers of peer
+ * input: the request path, the form body, Accept-Language, and the
+ * HTML escaping of what they yield.
+ *
+ * Input: one selector byte, then the text.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "og_buf.h"
+#include "unsubd.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const char *s;
+	size_t len, toklen;
+	const char *tok;
+	char *z;
+	unsubd_form f;
+	og_buf b;
+	int i;
+
+	if (size < 1)
+		return 0;
+	s = (const char *)data + 1;
+	len = size - 1;
+	z = malloc(len + 1);
+	if (z == NULL)
+		return 0;
+	memcpy(z, s, len);
+	z[len] = '\0';
+	switch (data[0] % 4) {
+	case 0:
+		if (unsubd_route(s, len, &tok, &toklen) != 0 && tok != NULL &&
+		    (tok < s || tok + toklen > s + len))
+			abort();
+		break;
+	case 1:
+		og_buf_init(&b, 0);
+		if (unsubd_form_parse(s, len, &f) == 0) {
+			for (i = 0; i < f.n; i++) {
+				(void)unsubd_html(&b, f.name[i]);
+				(void)unsubd_html(&b, f.value[i]);
+			}
+			(void)unsubd_form_get(&f, "csrf");
+			(void)unsubd_cap_parse(unsubd_form_get(&f, "c.x"));
+		}
+		unsubd_form_free(&f);
+		og_buf_free(&b);
+		break;
+	case 2:
+		if (unsubd_lang_pick(z) >= UNSUBD_NLANG)
+			abort();
+		(void)unsubd_lang_code(z);
+		break;
+	default: {
+		char out[64];
+
+		unsubd_mask(z, out, sizeof(out));
+		(void)unsubd_color_ok(z);
+		(void)unsubd_color_dark(z);
+		(void)unsubd_url_ok(z);
+		break;
+	}
+	}
+	free(z);
+	return 0;
+}

@@ -1,0 +1,84 @@
+#!/bin/sh
+# optgate-milter against miltertest (the MTA side of the milter protocol,
+# Lua scripts in tests/milter/): every path of the milter, the bad input
+# of issue 6, store errors, SIGHUP reload and the policyd mode.
+. "$OPTGATE_TOP/tests/lib/tap.sh"
+. "$TOP/tests/milter/common.sh"
+
+mg_init
+C=$MG_DIR/optgate.conf
+mg_config "$C" "unix:$MG_DIR/milter.sock"
+mg_fill_store "$C"
+# Store unreadable: a config whose store does not exist.
+C2=$MG_DIR/nostore.conf
+mg_config "$C2" "unix:$MG_DIR/nostore.sock"
+sed -i "s|^path = .*|path = $MG_DIR/no-such-store|" "$C2"
+# policyd = yes: the milter leaves envelope streams to optgate-policyd.
+C3=$MG_DIR/policyd.conf
+mg_config "$C3" "inet:10061@127.0.0.1" "policyd = yes"
+# All three run side by side: libmilter takes up to 5 s to stop (its
+# listener polls with a 5 s timeout), and the exit trap stops them at once.
+mg_start "$C2" nostore || exit 1
+mg_start "$C3" policyd || exit 1
+mg_start "$C" || exit 1
+
+for s in negotiate header_accept header_refuse header_multi \
+    transactional_delrcpt envelope_rcpt cap existing_replace existing_keep \
+    non_smtpd disconnect many_rcpts long_header utf8_idn no_from; do
+	mg_lua "$s.lua"
+	[ "$s" = header_accept ] && cp "$MG_DIR/out" "$MG_DIR/accept.out"
+done
+
+# The token in the headers opens to the recipient and the stream.
+tok=$(sed -n 's/^TOKEN //p' "$MG_DIR/accept.out")
+dec=$("$TOP/$BUILD/test/milter/mg-tokdecode" "$MG_DIR/keys" "$tok" 2>&1)
+like "token in List-Unsubscribe decodes to the recipient" "$dec" \
+    "ok@example.com *"
+fbid=$(sed -n 's/^FBID //p' "$MG_DIR/accept.out")
+is "Feedback-ID from the stream's template" "$fbid" "newsletter:example"
+
+# One log line per decision, with the queue id and the reason.
+log=$(mg_log)
+like "refusal logged with queue id and reason" "$log" \
+    "*4QTEST0001: *to=<out@example.com>*stream=newsletter*action=reject*reason=*"
+like "RCPT-time refusal logged (envelope stream)" "$log" \
+    "*to=<out@example.com>*stream=promo*action=reject*"
+like "list stream with 2 recipients refused (550 5.5.3 case) and logged" \
+    "$log" "*stream=newsletter, action=reject, reason=list stream with 2 recipients*"
+n=$(grep -c 'to=<user0500@example.org>' "$MG_DIR/milter.log")
+is "each of 1,000 recipients logged once" "$n" 1
+
+# SIGHUP: a new config is used by new connections; a broken one is
+# refused and the old one kept.
+MG_URL="https://reloaded.example/u/%t" mg_config "$C" \
+    "unix:$MG_DIR/milter.sock"
+kill -HUP "$(mg_pid)"
+i=0
+until grep -q 'configuration reloaded' "$MG_DIR/milter.log" || [ $i -ge 50 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+mg_lua reload.lua -D "URL=https://reloaded.example/u/"
+echo "[stream broken" >>"$C"
+kill -HUP "$(mg_pid)"
+i=0
+until grep -q 'reload failed' "$MG_DIR/milter.log" || [ $i -ge 50 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+ok "broken config on SIGHUP: logged, old one kept" \
+    grep -q 'reload failed' "$MG_DIR/milter.log"
+mg_lua reload.lua -D "URL=https://reloaded.example/u/"
+ok "milter still running after SIGHUPs" kill -0 "$(mg_pid)"
+
+MG_SOCK=unix:$MG_DIR/nostore.sock
+mg_lua store_error.lua
+like "store error: marketing tempfailed, logged" "$(mg_log nostore)" \
+    "*stream=newsletter, action=tempfail*"
+like "store error: transactional accepted per on_store_error" \
+    "$(mg_log nostore)" "*stream=alerts, action=accept*"
+
+MG_SOCK=inet:10061@127.0.0.1
+mg_lua policyd_mode.lua
+
+done_testing

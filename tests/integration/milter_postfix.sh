@@ -1,0 +1,178 @@
+#!/bin/sh
+# optgate-milter in a real Postfix on loopback (tests/lib/postfix.sh), with
+# smtp-sink as the internet: assertions on what arrived.  Covers RCPT-time
+# refusals and 452 for envelope streams, header streams decided at end of
+# message, 550 5.5.3, transactional delrcpt, non_smtpd_milters (sendmail
+# command), VERP, tokens that decode to the recipient, a 10,000-character
+# header, 100 concurrent sessions, kill -9 of the milter under load, the
+# privilege drop and TCP_NODELAY.  Ports: Postfix 25200/25201, milter
+# inet 10062.
+. "$OPTGATE_TOP/tests/lib/tap.sh"
+. "$TOP/tests/milter/common.sh"
+. "$TOP/tests/lib/postfix.sh"
+
+mg_init
+C=$MG_DIR/optgate.conf
+mg_config "$C" "unix:$MG_DIR/milter.sock" "user = postfix"
+mg_fill_store "$C"
+chown -R postfix "$MG_DIR/store" "$MG_DIR/keys"
+# A second instance on TCP, for the TCP_NODELAY check at the end (started
+# now so that both stop together at exit: libmilter takes 5 s to stop).
+C2=$MG_DIR/tcp.conf
+mg_config "$C2" "inet:10062@127.0.0.1" "user = postfix
+[log]
+verbose = 2"
+mg_start "$C2" tcp || exit 1
+mg_start "$C" || exit 1
+
+pf_init 25200 25201 "smtpd_milters=unix:$MG_DIR/milter.sock" \
+    "non_smtpd_milters=unix:$MG_DIR/milter.sock" \
+    milter_default_action=tempfail milter_protocol=6 || exit 1
+# A second smtpd whose milter is the TCP instance.
+pf_master "127.0.0.1:25202 inet n - n - - smtpd
+  -o smtpd_milters=inet:127.0.0.1:10062"
+pf_start 25200 25201 || exit 1
+# postfix.sh owns the EXIT trap now.
+pf_cleanup_add mg_cleanup
+
+uid=$(awk '/^Uid:/ {print $2}' "/proc/$(mg_pid)/status")
+is "privileges dropped to [milter] user" "$uid" "$(id -u postfix)"
+
+msg() { # FILE RCPT STREAM [EXTRA HEADER LINE]
+	{
+		printf 'From: News <news@example.com>\r\nTo: <%s>\r\n' "$2"
+		printf 'Subject: November\r\nMessage-ID: <%s.%s@example.com>\r\n' \
+		    "$3" "$$"
+		[ -n "$3" ] && printf 'X-Optgate-Stream: %s\r\n' "$3"
+		[ -n "${4:-}" ] && printf '%s\r\n' "$4"
+		printf '\r\nHello.\r\n'
+	} >"$1"
+}
+tokdec() {
+	"$TOP/$BUILD/test/milter/mg-tokdecode" "$MG_DIR/keys" "$1" 2>&1
+}
+sink_msg_for() { # the dump file that went to RCPT
+	for f in $(pf_sink_files); do
+		grep -q "^X-Rcpt-Args: <$1>" "$f" && { echo "$f"; return; }
+	done
+}
+
+# --- envelope stream: decided at RCPT --------------------------------
+out=$(pf_send promo@example.com "out@example.com ok@example.com ok2@example.com")
+like "RCPT: unsubscribed recipient refused with the reason" "$out" \
+    "*RCPT <out@example.com> 550 5.7.1*"
+like "RCPT: first good recipient accepted" "$out" "*RCPT <ok@example.com> 250*"
+like "RCPT: second recipient of a list stream gets 452 4.5.3" "$out" \
+    "*RCPT <ok2@example.com> 452 4.5.3*"
+like "message accepted" "$out" "*DATA 250*"
+pf_sink_wait 1 20
+is "sink: only the accepted recipient arrived" "$(pf_sink_rcpts)" \
+    "ok@example.com"
+f=$(sink_msg_for ok@example.com)
+tok=$(sed -n 's/^X-Optgate-Token: *//p' "$f" | tr -d '\r')
+like "token decodes to the recipient" "$(tokdec "$tok")" "ok@example.com *"
+like "List-Unsubscribe carries the token" \
+    "$(grep -A1 '^List-Unsubscribe:' "$f" | tr -d '\r')" \
+    "*<https://unsub.example.com/u/$tok>*"
+ok "List-Unsubscribe-Post present" \
+    grep -q '^List-Unsubscribe-Post: List-Unsubscribe=One-Click' "$f"
+like "VERP: envelope sender carries the token" \
+    "$(grep '^X-Mail-Args:' "$f" | tr -d '\r')" \
+    "*bounce+$tok@bounces.example.com*"
+pf_sink_clear
+
+# --- header stream: decided at end of message ------------------------
+msg "$MG_DIR/m1" out@example.com newsletter
+out=$(pf_send news@example.com out@example.com "$MG_DIR/m1")
+like "header stream, unsubscribed: message rejected with the reason" \
+    "$out" "*DATA 550 5.7.1*"
+msg "$MG_DIR/m2" ok@example.com newsletter
+out=$(pf_send news@example.com "ok@example.com ok2@example.com" "$MG_DIR/m2")
+like "header list stream, 2 recipients: 550 5.5.3 saying why" "$out" \
+    "*DATA 550 5.5.3*one recipient per*"
+long=$(head -c 10000 /dev/zero | tr '\0' 'x')
+msg "$MG_DIR/m3" ok@example.com newsletter "X-Long: $long"
+out=$(pf_send news@example.com ok@example.com "$MG_DIR/m3")
+like "10,000-character header: accepted" "$out" "*DATA 250*"
+pf_sink_wait 1 20
+f=$(sink_msg_for ok@example.com)
+ok "internal stream header removed before delivery" \
+    sh -c "! grep -qi '^X-Optgate-Stream' '$f'"
+is "10,000-character header delivered intact" \
+    "$(sed -n '/^X-Long:/,/^[^ \t]/p' "$f" | sed '$d' | tr -d '\r\n\t ')" \
+    "X-Long:$long"
+tok=$(sed -n 's/^X-Optgate-Token: *//p' "$f" | tr -d '\r')
+lu=$(sed -n '/^List-Unsubscribe:/,/^[^ \t]/p' "$f" | sed '$d' | tr -d '\r')
+is "List-Unsubscribe folded: https first, mailto on its continuation line" \
+    "$lu" "List-Unsubscribe: <https://unsub.example.com/u/$tok>,
+	<mailto:unsub+$tok@example.com>"
+ok "Feedback-ID added" grep -q '^Feedback-ID: newsletter:example' "$f"
+pf_sink_clear
+
+# --- transactional: refused recipient removed, others delivered -----
+msg "$MG_DIR/m4" ok@example.com alerts
+out=$(pf_send alerts@example.com \
+    "ok@example.com bounced@example.com none@example.com" "$MG_DIR/m4")
+like "transactional: accepted" "$out" "*DATA 250*"
+# Postfix delivers both in one transaction: one file, two X-Rcpt-Args.
+pf_sink_wait 1 20
+sleep 0.3
+is "transactional: hard-bounced recipient absent, others delivered" \
+    "$(pf_sink_rcpts | sort | tr '\n' ' ')" "none@example.com ok@example.com "
+pf_sink_clear
+
+# --- sendmail(1) / pickup: never a RCPT reject -----------------------
+msg "$MG_DIR/m5" ok@example.com alerts
+nlog=$(wc -l <"$PF_LOG")
+sendmail -C "$PF_CONF" -f alerts@example.com bounced@example.com \
+    ok@example.com <"$MG_DIR/m5"
+pf_sink_wait 1 20
+sleep 0.5
+is "sendmail(1): refused recipient removed at end of message" \
+    "$(pf_sink_rcpts)" "ok@example.com"
+ok "sendmail(1): no RCPT-stage milter reject (no config error)" \
+    sh -c "! tail -n +$((nlog + 1)) '$PF_LOG' |
+    grep -E 'milter-reject: RCPT|configuration error'"
+pf_sink_clear
+
+# --- 100 concurrent sessions ----------------------------------------
+msg "$MG_DIR/m6" ok@example.com newsletter
+smtp-source -s 100 -m 200 -c -F "$MG_DIR/m6" -f news@example.com \
+    -t ok@example.com 127.0.0.1:25200 >/dev/null 2>&1
+pf_sink_wait 200 60
+is "100 concurrent sessions: 200 messages delivered" "$(pf_sink_count)" 200
+n=$(pf_sink_grep '^List-Unsubscribe-Post:' | wc -l)
+is "100 concurrent sessions: each has its unsubscribe headers" "$n" 200
+pf_sink_clear
+
+# --- kill -9 under load: tempfail, nothing lost, nothing wrong sent ---
+msg "$MG_DIR/mok" ok@example.com newsletter
+msg "$MG_DIR/mout" out@example.com newsletter
+: >"$MG_DIR/sent"
+i=0
+while [ $i -lt 14 ]; do
+	[ $i -eq 6 ] && kill -9 "$(mg_pid)"
+	if [ $((i % 2)) -eq 0 ]; then r=ok; else r=out; fi
+	pf_send news@example.com "$r@example.com" "$MG_DIR/m$r" |
+	    sed -n "s/^DATA \([0-9]*\).*/$r \1/p; s/^MAIL \(4[0-9]*\).*/$r \1/p" \
+	    >>"$MG_DIR/sent"
+	i=$((i + 1))
+done
+ok "after kill -9 Postfix tempfails (milter_default_action)" \
+    grep -q ' 4[0-9][0-9]$' "$MG_DIR/sent"
+ok "nothing to the unsubscribed recipient was accepted" \
+    sh -c "! grep -q '^out 250' '$MG_DIR/sent'"
+n250=$(grep -c '^ok 250' "$MG_DIR/sent")
+pf_sink_wait "$n250" 20
+sleep 0.5
+is "every accepted message arrived, none to the unsubscribed" \
+    "$(pf_sink_rcpts | sort | uniq -c | tr -s ' ')" " $n250 ok@example.com"
+
+# --- TCP: TCP_NODELAY on accepted connections ------------------------
+pf_sink_clear
+out=$(PF_PORT=25202 pf_send promo@example.com ok2@example.com)
+like "TCP milter: message accepted" "$out" "*DATA 250*"
+like "TCP_NODELAY set on the accepted connection" "$(mg_log tcp)" \
+    "*TCP_NODELAY on*"
+
+done_testing

@@ -1,0 +1,199 @@
+#!/bin/sh
+# optgate-unsubd over HTTP with a real client (curl): every endpoint and
+# every bad input of issue 8, checked against the real store.
+. "${OPTGATE_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/tap.sh"
+. "$TOP/tests/lib/unsubd.sh"
+trap ud_cleanup EXIT INT TERM
+
+ud_setup 18080 || { fail "setup"; done_testing; exit 1; }
+A=cliente@yahoo.com
+ud_optin $A news
+ud_optin $A offers
+ud_optin $A tips
+ok "daemon starts" ud_start
+
+# --- health and routing ---
+is "healthz answers 200" "$(ud_code GET "$UD_URL/healthz")" 200
+is "healthz body" "$(curl -s "$UD_URL/healthz")" "ok"
+is "unknown path 404" "$(ud_code GET "$UD_URL/")" 404
+is "PUT is 405" "$(ud_code PUT "$UD_URL/u/abc")" 405
+
+# --- bad tokens: one 400 page that reveals nothing ---
+TOK=$(ud_token $A news)
+is "no token 400" "$(ud_code GET "$UD_URL/u/")" 400
+is "garbage token 400" "$(ud_code GET "$UD_URL/u/garbage")" 400
+is "token with bad characters 400" \
+    "$(ud_code GET "$UD_URL/u/abc.def%21ghi")" 400
+# Flip one bit of one character in the middle of the token.
+FLIP=$(printf '%s' "$TOK" | python3 -c '
+import sys
+t = sys.stdin.read()
+a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+i = len(t) // 2
+print(t[:i] + a[a.index(t[i]) ^ 1] + t[i+1:])')
+is "bit-flipped token 400" "$(ud_code GET "$UD_URL/u/$FLIP")" 400
+is "bit-flipped token POST 400" \
+    "$(ud_code POST "$UD_URL/u/$FLIP" -d List-Unsubscribe=One-Click)" 400
+# A token from another keyring (same address and stream).
+mkdir -p "$UD_DIR/other"
+sed -e "s|^path = .*|path = $UD_DIR/other/store|" \
+    -e "s|^file = .*|file = $UD_DIR/other/keys|" "$CONF" >"$UD_DIR/other.conf"
+"$BIN/optgate" -c "$UD_DIR/other.conf" init >/dev/null
+WRONG=$("$BIN/optgate" -c "$UD_DIR/other.conf" token $A --stream news |
+    sed -n 's/^token: //p')
+is "wrong-key token 400" "$(ud_code GET "$UD_URL/u/$WRONG")" 400
+OLD=$(OPTGATE_NOW=$(($(date +%s) - 40 * 86400)) ud_token $A news)
+is "expired token (token_max_age 30d) 400" "$(ud_code GET "$UD_URL/u/$OLD")" 400
+LONG=$(python3 -c 'print("A" * 600)')
+is "overlong token 400" "$(ud_code GET "$UD_URL/u/$LONG")" 400
+BADPAGE=$(curl -s "$UD_URL/u/$FLIP")
+like "400 page says the link does not work" "$BADPAGE" "*link does not work*"
+case "$BADPAGE" in
+*yahoo*|*cliente*|*c\*\*\*\*\*e*|*"$FLIP"*) fail "400 page reveals nothing" ;;
+*) pass "400 page reveals nothing" ;;
+esac
+is "bad tokens changed nothing" "$(ud_status $A news)" 0
+
+# --- GET: the page, changes nothing ---
+PAGE=$(curl -s "$UD_URL/u/$TOK")
+like "page shows the masked address" "$PAGE" "*c\*\*\*\*\*e@yahoo.com*"
+case "$PAGE" in
+*cliente@*) fail "page hides the full address" ;;
+*) pass "page hides the full address" ;;
+esac
+like "page is English by default" "$PAGE" '*<html lang="en">*'
+like "page has the one-click button" "$PAGE" \
+    '*id="unsub-one">Unsubscribe from Weekly newsletter*'
+like "page lists the partner" "$PAGE" '*name="p" value="acme" checked*'
+like "page has the brand" "$PAGE" '*Loja Exemplo*'
+like "page has a CSRF field" "$PAGE" '*name="csrf" value="*'
+case "$PAGE" in *"<script"*) fail "page needs no JavaScript" ;;
+*) pass "page needs no JavaScript" ;; esac
+like "pt-BR from Accept-Language" \
+    "$(curl -s -H 'Accept-Language: pt-BR,pt;q=0.9,en;q=0.5' "$UD_URL/u/$TOK")" \
+    '*<html lang="pt-BR">*Cancelar inscrição em Weekly newsletter*'
+like "es from Accept-Language" \
+    "$(curl -s -H 'Accept-Language: es-AR,es;q=0.9' "$UD_URL/u/$TOK")" \
+    '*<html lang="es">*Darse de baja de Weekly newsletter*'
+like "?lang= switcher wins over Accept-Language" \
+    "$(curl -s -H 'Accept-Language: pt-BR' "$UD_URL/u/$TOK?lang=es")" \
+    '*<html lang="es">*'
+HDRS=$(curl -s -D - -o /dev/null "$UD_URL/u/$TOK")
+like "no-referrer keeps the token from third parties" "$HDRS" \
+    "*Referrer-Policy: no-referrer*"
+like "pages are not cached" "$HDRS" "*Cache-Control: no-store*"
+case "$HDRS" in *Set-Cookie*) fail "no cookie" ;; *) pass "no cookie" ;; esac
+is "HEAD works" "$(ud_code HEAD "$UD_URL/u/$TOK")" 200
+is "GET changed nothing" "$(ud_status $A news)" 0
+
+# --- POST: one-click (RFC 8058) ---
+T0=$(date +%s)
+R=$(curl -s -D "$UD_DIR/h1" -o "$UD_DIR/b1" -w '%{http_code}' \
+    -H 'User-Agent: GoogleOneClick/1.0' \
+    -d List-Unsubscribe=One-Click "$UD_URL/u/$TOK")
+is "one-click POST 200" "$R" 200
+case "$(cat "$UD_DIR/h1")" in *Location:*|*Set-Cookie:*)
+	fail "no redirect, no cookie" ;; *) pass "no redirect, no cookie" ;; esac
+is "after one-click: news refused" "$(ud_status $A news)" 1
+is "after one-click: offers still accepted (scope stream)" \
+    "$(ud_status $A offers)" 0
+like "status names one-click" \
+    "$("$BIN/optgate" -c "$CONF" status $A --stream news)" "*one-click*"
+is "repeated POST is harmless (200)" \
+    "$(ud_code POST "$UD_URL/u/$TOK" -d List-Unsubscribe=One-Click)" 200
+is "still refused after the repeat" "$(ud_status $A news)" 1
+B=bob.gomez@example.com
+ud_optin $B news
+TB=$(ud_token $B news)
+head -c 300 /dev/urandom >"$UD_DIR/junk"
+is "POST with any body unsubscribes (binary junk)" \
+    "$(ud_code POST "$UD_URL/u/$TB" --data-binary @"$UD_DIR/junk")" 200
+is "junk-body POST took effect" "$(ud_status $B news)" 1
+C=carla@example.org
+ud_optin $C news
+TC=$(ud_token $C news)
+is "POST with an empty body unsubscribes" \
+    "$(ud_code POST "$UD_URL/u/$TC" -H 'Content-Length: 0')" 200
+is "empty-body POST took effect" "$(ud_status $C news)" 1
+D=dario@example.net
+ud_optin $D news
+TD=$(ud_token $D news)
+python3 -c 'print("x=" + "a" * 20000, end="")' >"$UD_DIR/huge"
+is "huge body 413" \
+    "$(ud_code POST "$UD_URL/u/$TD" --data-binary @"$UD_DIR/huge")" 413
+is "huge chunked body 413" \
+    "$(ud_code POST "$UD_URL/u/$TD" -H 'Transfer-Encoding: chunked' \
+        --data-binary @"$UD_DIR/huge")" 413
+is "huge body changed nothing" "$(ud_status $D news)" 0
+is "a POST to the token's page path with 8 KB passes" \
+    "$(python3 -c 'print("List-Unsubscribe=One-Click&x=" + "a" * 8000, end="")' |
+        curl -s -o /dev/null -w '%{http_code}' --data-binary @- "$UD_URL/u/$TD")" 200
+
+# --- the preference form (CSRF protected) ---
+E=elena@example.com
+ud_optin $E news
+ud_optin $E offers
+ud_optin $E tips
+TE=$(ud_token $E news)
+P=$(curl -s "$UD_URL/u/$TE")
+CSRF=$(printf '%s' "$P" | sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p')
+TS=$(printf '%s' "$P" | sed -n 's/.*name="ts" value="\([^"]*\)".*/\1/p')
+is "form without CSRF 403" \
+    "$(ud_code POST "$UD_URL/u/$TE/prefs" -d 's=news&action=save')" 403
+BADC=$(printf '%s' "$CSRF" | tr 'A-Za-z' 'B-ZAb-za')
+is "form with tampered CSRF 403" "$(ud_code POST "$UD_URL/u/$TE/prefs" \
+    -d "csrf=$BADC&ts=$TS&s=news&action=save")" 403
+is "form with CSRF of another token 403" "$(ud_code POST "$UD_URL/u/$TB/prefs" \
+    -d "csrf=$CSRF&ts=$TS&action=all")" 403
+is "refused forms changed nothing" \
+    "$(ud_status $E offers)$(ud_status $E tips)$(ud_status $E news)" 000
+R=$(curl -s -w '\n%{http_code}' -A 'PrefTest/2.0' \
+    -d "csrf=$CSRF&ts=$TS&lang=en&s=news&c.news=1%2F7d&s=offers&c.offers=0&c.tips=0&p=acme&action=save" \
+    "$UD_URL/u/$TE/prefs")
+is "saving preferences 200" "$(printf '%s' "$R" | tail -1)" 200
+like "saved notice" "$R" "*Your choices are saved.*"
+is "unticked tips: refused" "$(ud_status $E tips)" 1
+is "kept news: accepted" "$(ud_status $E news)" 0
+is "kept offers: accepted" "$(ud_status $E offers)" 0
+like "chosen cap shown back from the store" "$(curl -s "$UD_URL/u/$TE")" \
+    '*name="c.news"><option value="0">*<option value="1/7d" selected>*'
+# Opt back in: recorded with its proof (time, IP, user agent).  The
+# store takes an opt-in only when it is newer than the opt-out, to the
+# second: let the clock turn.
+sleep 1
+R=$(curl -s -o /dev/null -w '%{http_code}' -A 'OptBackIn/3.0' \
+    -d "csrf=$CSRF&ts=$TS&s=news&s=offers&s=tips&p=acme&c.news=1%2F7d&action=save" \
+    "$UD_URL/u/$TE/prefs")
+is "opting back in 200" "$R" 200
+is "tips accepted again" "$(ud_status $E tips)" 0
+DUMP=$(mdb_dump -p -s events "$UD_DIR/store/consent" 2>/dev/null)
+like "opt-in proof keeps the user agent" "$DUMP" "*OptBackIn/3.0*"
+like "opt-in proof keeps the IP" "$DUMP" "*127.0.0.1*"
+R=$(curl -s -w '\n%{http_code}' -d "csrf=$CSRF&ts=$TS&action=all" \
+    "$UD_URL/u/$TE/prefs")
+is "unsubscribe from everything 200" "$(printf '%s' "$R" | tail -1)" 200
+is "everything refused" \
+    "$(ud_status $E news)$(ud_status $E offers)$(ud_status $E tips)" 111
+like "page shows all unticked" "$(curl -s "$UD_URL/u/$TE")" \
+    '*value="news"> <span>*'
+OLDTS=$(($(date +%s) - 3 * 86400))
+is "form older than a day 403" "$(ud_code POST "$UD_URL/u/$TE/prefs" \
+    -d "csrf=$CSRF&ts=$OLDTS&s=news&action=save")" 403
+
+# --- logs: one line per action, no token, masked addresses ---
+ok "daemon stops cleanly on SIGTERM" ud_stop
+LOG=$(cat "$UD_DIR/log")
+like "log has the one-click line" "$LOG" \
+    "*optgate: unsubscribe: to=<c\*\*\*\*\*e@yahoo.com>, stream=news, via=one-click*result=applied*"
+like "log says unchanged for the repeat" "$LOG" "*result=unchanged*"
+like "log has the preferences line" "$LOG" \
+    "*optgate: preferences: to=<e\*\*\*\*\*a@example.com>*optout(stream:tips)*"
+like "log has the rejects" "$LOG" "*reason=bad-token*"
+like "log names expired tokens" "$LOG" "*reason=expired*"
+case "$LOG" in *"$TOK"*|*"$TE"*|*"$FLIP"*|*"$CSRF"*)
+	fail "log never holds a token" ;; *) pass "log never holds a token" ;; esac
+case "$LOG" in *cliente@yahoo.com*|*elena@example.com*)
+	fail "log masks addresses (full_address = no)" ;;
+*) pass "log masks addresses (full_address = no)" ;; esac
+like "log has commit statistics" "$LOG" "*commit statistics: batches=*"
+done_testing

@@ -1,0 +1,117 @@
+#!/bin/sh
+# optgate-unsubd limits with real clients: slow headers and bodies are
+# cut at the absolute deadline (not an inactivity timeout), 1,000
+# concurrent connections stay bounded, 1,000 concurrent requests are all
+# served, per-IP rate limit (with a trusted proxy), header size.
+. "${OPTGATE_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/tap.sh"
+. "$TOP/tests/lib/unsubd.sh"
+trap ud_cleanup EXIT INT TERM
+CLI="python3 $TOP/tests/lib/unsubd_clients.py"
+
+ud_setup 18081 "timeout = 2s
+max_connections = 200
+rate_limit = 20
+trusted_proxy = 127.0.0.1" || { fail "setup"; done_testing; exit 1; }
+ok "daemon starts (timeout 2s, 200 connections, 20/min)" ud_start
+
+# Per-IP rate limit: 20 a minute.
+TOK=$(ud_token rate@example.com news)
+n200=0
+n429=0
+for i in $(seq 1 25); do
+	c=$(ud_code GET "$UD_URL/u/$TOK")
+	[ "$c" = 200 ] && n200=$((n200 + 1))
+	[ "$c" = 429 ] && n429=$((n429 + 1))
+done
+is "rate limit: 20 served" "$n200" 20
+is "rate limit: 5 refused with 429" "$n429" 5
+HDR=$(curl -s -D - -o /dev/null "$UD_URL/u/$TOK")
+like "429 has Retry-After" "$HDR" "*Retry-After: 60*"
+is "healthz is not rate limited" "$(ud_code GET "$UD_URL/healthz")" 200
+is "behind the trusted proxy each client has its own limit" \
+    "$(ud_code GET "$UD_URL/u/$TOK" -H 'X-Real-IP: 203.0.113.7')" 200
+is "X-Forwarded-For (last hop) is honoured too" \
+    "$(ud_code GET "$UD_URL/u/$TOK" -H 'X-Forwarded-For: 10.1.1.1, 198.51.100.9')" 200
+is "an untrusted peer cannot pick its address" \
+    "$(ud_code GET "$UD_URL/u/$TOK" --interface 127.0.0.2 -H 'X-Real-IP: 203.0.113.8')" 200
+for i in $(seq 1 20); do
+	curl -s -o /dev/null --interface 127.0.0.2 -H "X-Real-IP: 192.0.2.$i" \
+	    "$UD_URL/u/$TOK"
+done
+is "... it is counted under its own address" \
+    "$(ud_code GET "$UD_URL/u/$TOK" --interface 127.0.0.2 -H 'X-Real-IP: 192.0.2.99')" 429
+# One byte every 0.5 s: never idle for the 2 s timeout, so only an
+# absolute deadline stops it.
+set -- $($CLI slow $UD_PORT headers 0.5 12)
+is "slow headers: cut off" "$1" cut
+ok "slow headers: cut within the deadline (+1.5 s), at ${2:-?} s" \
+    python3 -c "import sys; sys.exit(not (1.5 <= float('${2:-99}') <= 3.5))"
+set -- $($CLI slow $UD_PORT body 0.5 12)
+is "slow body: cut off" "$1" cut
+ok "slow body: cut within the deadline, at ${2:-?} s" \
+    python3 -c "import sys; sys.exit(not (1.5 <= float('${2:-99}') <= 3.5))"
+
+# 1,000 connections at once against a cap of 200.
+$CLI many $UD_PORT 1000 3 >"$UD_DIR/many.out" &
+MANY=$!
+UD_PIDS="$UD_PIDS $MANY"
+i=0
+while [ $i -lt 50 ] && ! grep -q opened "$UD_DIR/many.out"; do
+	sleep 0.1
+	i=$((i + 1))
+done
+like "1,000 connections opened" "$(cat "$UD_DIR/many.out")" "opened 1000"
+NFD=$(ls /proc/$UD_PID/fd | wc -l)
+ok "open descriptors bounded by the cap ($NFD <= 260)" test "$NFD" -le 260
+# The idle flood is cut at the deadline; then the service answers again.
+i=0
+code=000
+while [ $i -lt 60 ]; do
+	code=$(ud_code GET "$UD_URL/healthz" --max-time 1)
+	[ "$code" = 200 ] && break
+	i=$((i + 1))
+done
+is "service answers again after the flood" "$code" 200
+wait $MANY
+ok "daemon survived the flood" kill -0 $UD_PID
+
+# The proof of a proxied one-click names the client, not the proxy.
+ud_optin proxied@example.com news
+TP=$(ud_token proxied@example.com news)
+is "one-click through the proxy 200" "$(ud_code POST "$UD_URL/u/$TP" \
+    -H 'X-Real-IP: 198.51.100.23' -d List-Unsubscribe=One-Click)" 200
+like "proof records the client address from the proxy" \
+    "$(mdb_dump -p -s events "$UD_DIR/store/consent")" "*198.51.100.23*"
+
+# Header size: 16 KB of headers per connection at most.
+BIG=$(python3 -c 'print("a" * 20000)')
+c=$(ud_code GET "$UD_URL/healthz" -H "X-Big: $BIG")
+case "$c" in 431|413|400) pass "oversized headers refused ($c)" ;;
+*) fail "oversized headers refused" "got $c" ;; esac
+ok "daemon stops cleanly" ud_stop
+like "the deadline cut slow clients (logged)" "$(cat "$UD_DIR/log")" \
+    "*deadline: cut [1-9]*"
+
+# 1,000 concurrent requests, all served, against the default cap (2000).
+ud_cleanup
+UD_PIDS=""
+ud_setup 18082 || { fail "setup 2"; done_testing; exit 1; }
+: >"$UD_DIR/paths"
+for i in $(seq 1 20); do
+	ud_optin "many$i@example.com" news
+	echo "/u/$(ud_token "many$i@example.com" news)" >>"$UD_DIR/paths"
+done
+ok "daemon starts (default limits)" ud_start
+R=$($CLI burst $UD_PORT 1000 GET "$UD_DIR/paths")
+like "1,000 concurrent GETs: all 200" "$R" "status 200 1000*errors 0*"
+R=$($CLI burst $UD_PORT 1000 POST "$UD_DIR/paths")
+like "1,000 concurrent one-click POSTs: all 200" "$R" "status 200 1000*errors 0*"
+bad=0
+for i in $(seq 1 20); do
+	[ "$(ud_status "many$i@example.com" news)" = 1 ] || bad=$((bad + 1))
+done
+is "every one of them is in the store" "$bad" 0
+ok "daemon stops cleanly" ud_stop
+like "they were group-committed (batches < 1000)" "$(cat "$UD_DIR/log")" \
+    "*commit statistics: batches=[1-9]* jobs=1000 *"
+done_testing

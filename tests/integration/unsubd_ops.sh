@@ -1,0 +1,105 @@
+#!/bin/sh
+# optgate-unsubd operations: version, refusing a bad config, privilege
+# drop, SIGHUP reload (config and keys; a broken file keeps the running
+# one), TLS with a certificate from the config, clean stop.
+. "${OPTGATE_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/tap.sh"
+. "$TOP/tests/lib/unsubd.sh"
+trap ud_cleanup EXIT INT TERM
+
+like "-V prints the version" "$("$BIN/optgate-unsubd" -V)" "optgate-unsubd *"
+"$BIN/optgate-unsubd" -x >/dev/null 2>&1
+is "bad option: usage, exit 2" "$?" 2
+
+ud_setup 18084 "user = nobody" || { fail "setup"; done_testing; exit 1; }
+cp "$CONF" "$UD_DIR/good.conf"
+printf '[unsubd]\nlisten = 127.0.0.1:18084\nno_such_key = 1\n' >"$UD_DIR/bad.conf"
+ERR=$("$BIN/optgate-unsubd" -c "$UD_DIR/bad.conf" -f 2>&1)
+is "unknown key: refuses to start" "$?" 1
+like "... and names file and line" "$ERR" "*bad.conf:3:*no_such_key*"
+
+# The unprivileged user owns the store; keys and config stay readable
+# to it for reloads.
+chmod 755 "$UD_DIR"
+chown -R nobody:nogroup "$UD_DIR/store" "$UD_DIR/keys"
+A=pessoa@example.com.br
+ud_optin $A news
+chown -R nobody:nogroup "$UD_DIR/store"
+ok "daemon starts as root" ud_start
+is "it runs as nobody" "$(awk '/^Uid:/ {print $2 $3 $4 $5}' /proc/$UD_PID/status)" \
+    65534655346553465534
+is "no supplementary groups" "$(awk '/^Groups:/ {print $2}' /proc/$UD_PID/status)" ""
+TOK=$(ud_token $A news)
+is "one-click as nobody 200" "$(ud_code POST "$UD_URL/u/$TOK" \
+    -d List-Unsubscribe=One-Click)" 200
+is "... and it is in the store" "$(ud_status $A news)" 1
+
+# Reload: a new brand name appears after SIGHUP.
+like "brand before reload" "$(curl -s "$UD_URL/u/$TOK")" "*Loja Exemplo*"
+sed -i 's/^brand.name = Loja Exemplo/brand.name = Marca Nova/' "$CONF"
+kill -HUP $UD_PID
+i=0
+while [ $i -lt 50 ]; do
+	case "$(curl -s "$UD_URL/u/$TOK")" in *"Marca Nova"*) break ;; esac
+	sleep 0.1
+	i=$((i + 1))
+done
+like "SIGHUP reloads the config" "$(curl -s "$UD_URL/u/$TOK")" "*Marca Nova*"
+like "reload logged" "$(cat "$UD_DIR/log")" "*reloaded*"
+
+# Keys: a new signing key is honoured after SIGHUP, the old one still is.
+"$BIN/optgate" keygen --id 2 >>"$UD_DIR/keys"
+NEW=$(ud_token $A tips)
+is "token of a key not loaded yet: 400" "$(ud_code GET "$UD_URL/u/$NEW")" 400
+kill -HUP $UD_PID
+i=0
+while [ $i -lt 50 ] && [ "$(ud_code GET "$UD_URL/u/$NEW")" != 200 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+is "after SIGHUP the new key verifies" "$(ud_code GET "$UD_URL/u/$NEW")" 200
+is "the old key still verifies" "$(ud_code GET "$UD_URL/u/$TOK")" 200
+
+# A broken config on reload: keep serving with the running one.
+echo "this is not ini" >>"$CONF"
+kill -HUP $UD_PID
+i=0
+while [ $i -lt 50 ] && ! grep -q "reload failed" "$UD_DIR/log"; do
+	sleep 0.1
+	i=$((i + 1))
+done
+like "broken config on reload: logged" "$(cat "$UD_DIR/log")" \
+    "*reload failed: keeping the running configuration*"
+is "... and still serving" "$(ud_code GET "$UD_URL/u/$TOK")" 200
+ok "SIGTERM: clean exit" ud_stop
+like "stop logged" "$(cat "$UD_DIR/log")" "*optgate-unsubd*stopped*"
+
+# TLS: certificate and key from the config (read before dropping root).
+cp "$UD_DIR/good.conf" "$CONF"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+    -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -days 2 \
+    -keyout "$UD_DIR/tls.key" -out "$UD_DIR/tls.crt" >/dev/null 2>&1
+chmod 600 "$UD_DIR/tls.key"
+sed -i "s|^listen = 127.0.0.1:18084|listen = 127.0.0.1:18085\ntls_cert = $UD_DIR/tls.crt\ntls_key = $UD_DIR/tls.key|" "$CONF"
+"$BIN/optgate-unsubd" -c "$CONF" -f >>"$UD_DIR/log" 2>&1 &
+UD_PID=$!
+UD_PIDS="$UD_PIDS $UD_PID"
+i=0
+while [ $i -lt 100 ] && ! curl -s -o /dev/null --cacert "$UD_DIR/tls.crt" \
+    https://127.0.0.1:18085/healthz; do
+	sleep 0.1
+	i=$((i + 1))
+done
+is "HTTPS healthz 200 (certificate verified)" "$(curl -s -o /dev/null \
+    -w '%{http_code}' --cacert "$UD_DIR/tls.crt" https://127.0.0.1:18085/healthz)" 200
+B=outra@example.com
+ud_optin $B news
+chown -R nobody:nogroup "$UD_DIR/store"
+TB=$(ud_token $B news)
+is "one-click over HTTPS 200" "$(curl -s -o /dev/null -w '%{http_code}' \
+    --cacert "$UD_DIR/tls.crt" -d List-Unsubscribe=One-Click \
+    https://127.0.0.1:18085/u/$TB)" 200
+is "... and it is in the store" "$(ud_status $B news)" 1
+is "plain HTTP to the TLS port gets no page" "$(curl -s -o /dev/null \
+    -w '%{http_code}' --max-time 3 http://127.0.0.1:18085/healthz)" 000
+ok "TLS daemon stops cleanly" ud_stop
+done_testing

@@ -1,0 +1,140 @@
+"""unsubd_clients.py - misbehaving and massed HTTP clients for the
+optgate-unsubd tests (standard library only; every loop bounded).
+
+  slow PORT MODE GAP LIMIT     one byte every GAP s (MODE headers|body);
+                               prints "cut SECONDS SENT" or "notcut ..."
+  many PORT N HOLD             open N connections at once and hold them
+                               HOLD s, then print "opened N"
+  burst PORT N METHOD PATHFILE N concurrent requests on N connections,
+                               paths round-robin from PATHFILE; prints
+                               "status COUNT" lines and "errors N"
+"""
+import selectors
+import socket
+import sys
+import time
+
+
+def slow(port, mode, gap, limit):
+    path = "/healthz"
+    if mode == "headers":
+        data = b"GET %s HTTP/1.1\r\nHost: slow\r\nX-Pad: %s\r\n\r\n" % (
+            path.encode(), b"a" * 200)
+        pre = b""
+    else:
+        pre = (b"POST /u/AAAA HTTP/1.1\r\nHost: slow\r\n"
+               b"Content-Type: application/x-www-form-urlencoded\r\n"
+               b"Content-Length: 400\r\n\r\n")
+        data = b"x" * 400
+    # From an address of its own, outside the rate limit tests' buckets.
+    s = socket.create_connection(("127.0.0.1", port), timeout=5,
+                                 source_address=("127.0.0.3", 0))
+    s.sendall(pre)
+    t0 = time.monotonic()
+    sent = 0
+    while time.monotonic() - t0 < limit and sent < len(data):
+        try:
+            s.send(data[sent:sent + 1])
+            sent += 1
+            s.settimeout(gap)
+            r = s.recv(4096)
+            if r == b"" or b"HTTP/1.1 4" in r or b"HTTP/1.1 5" in r:
+                print("cut %.2f %d" % (time.monotonic() - t0, sent))
+                return
+        except socket.timeout:
+            continue
+        except OSError:
+            print("cut %.2f %d" % (time.monotonic() - t0, sent))
+            return
+    print("notcut %.2f %d" % (time.monotonic() - t0, sent))
+
+
+def many(port, n, hold):
+    socks = []
+    for _ in range(n):
+        s = socket.socket()
+        s.setblocking(False)
+        try:
+            s.connect(("127.0.0.1", port))
+        except BlockingIOError:
+            pass
+        except OSError:
+            s.close()
+            continue
+        socks.append(s)
+    print("opened %d" % len(socks), flush=True)
+    time.sleep(hold)
+    for s in socks:
+        s.close()
+
+
+def burst(port, n, method, pathfile, limit=30.0):
+    paths = [l.strip() for l in open(pathfile) if l.strip()]
+    sel = selectors.DefaultSelector()
+    conns = {}
+    for i in range(n):
+        s = socket.socket()
+        s.setblocking(False)
+        try:
+            s.connect(("127.0.0.1", port))
+        except BlockingIOError:
+            pass
+        p = paths[i % len(paths)]
+        if method == "POST":
+            req = ("POST %s HTTP/1.1\r\nHost: burst\r\nConnection: close\r\n"
+                   "Content-Type: application/x-www-form-urlencoded\r\n"
+                   "Content-Length: 26\r\n\r\nList-Unsubscribe=One-Click"
+                   % p).encode()
+        else:
+            req = ("GET %s HTTP/1.1\r\nHost: burst\r\nConnection: close"
+                   "\r\n\r\n" % p).encode()
+        conns[s] = [req, b""]
+        sel.register(s, selectors.EVENT_WRITE)
+    status = {}
+    errors = 0
+    t0 = time.monotonic()
+    while conns and time.monotonic() - t0 < limit:
+        for key, ev in sel.select(timeout=1.0):
+            s = key.fileobj
+            st = conns[s]
+            try:
+                if ev & selectors.EVENT_WRITE and st[0]:
+                    k = s.send(st[0])
+                    st[0] = st[0][k:]
+                    if not st[0]:
+                        sel.modify(s, selectors.EVENT_READ)
+                    continue
+                r = s.recv(65536)
+            except (BlockingIOError, InterruptedError):
+                continue
+            except OSError:
+                r = None
+            if r:
+                st[1] += r
+                continue
+            code = st[1][9:12].decode(errors="replace") if st[1] else None
+            if code:
+                status[code] = status.get(code, 0) + 1
+            else:
+                errors += 1
+            sel.unregister(s)
+            s.close()
+            del conns[s]
+    errors += len(conns)
+    for s in conns:
+        s.close()
+    for code in sorted(status):
+        print("status %s %d" % (code, status[code]))
+    print("errors %d" % errors)
+    print("seconds %.2f" % (time.monotonic() - t0))
+
+
+if __name__ == "__main__":
+    cmd = sys.argv[1]
+    port = int(sys.argv[2])
+    if cmd == "slow":
+        slow(port, sys.argv[3], float(sys.argv[4]), float(sys.argv[5]))
+    elif cmd == "many":
+        many(port, int(sys.argv[3]), float(sys.argv[4]))
+    elif cmd == "burst":
+        burst(port, int(sys.argv[3]), sys.argv[4], sys.argv[5])

@@ -1,0 +1,15 @@
+-- A message without From (and without any header at all) is decided
+-- like any other; no crash.
+dofile(TOP .. "/tests/milter/lib.lua")
+local conn = mg_connect()
+mg_mail(conn, "<news@example.com>")
+check(mg_rcpt(conn, "<ok@example.com>") == SMFIR_CONTINUE, "rcpt")
+mg_headers(conn, {{"X-Optgate-Stream", "newsletter"}, {"Subject", "no from"}})
+check(mg_eom(conn) == SMFIR_CONTINUE, "not accepted")
+check(mt.eom_check(conn, MT_HDRADD, "List-Unsubscribe"), "no List-Unsubscribe")
+mg_mail(conn, "<>")
+check(mg_rcpt(conn, "<ok@example.com>") == SMFIR_CONTINUE, "rcpt")
+mg_headers(conn, {})
+check(mg_eom(conn) == SMFIR_CONTINUE, "headerless non-stream mail refused")
+check(not mt.eom_check(conn, MT_HDRADD), "headers added to non-stream mail")
+mt.disconnect(conn)

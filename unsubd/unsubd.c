@@ -1,0 +1,1352 @@
+/*
+ * unsubd.c - optgate-unsubd: one-click unsubscribe (RFC 8058) and the
+ * preference center, over HTTP(S) with libmicrohttpd.
+ *
+ *   POST /u/TOKEN         any body: opt out (scope [unsubd] scope,
+ *                         default the token's stream); 200 once synced
+ *   GET  /u/TOKEN         the page: masked address, one button, the
+ *                         preference center; changes nothing
+ *   POST /u/TOKEN/prefs   the preference form (CSRF-checked)
+ *   GET  /healthz         200 "ok" when the store can be read
+ *
+ * Threads: libmicrohttpd's epoll thread pool runs the callbacks; a POST
+ * that changes the store suspends its connection and queues a job for the
+ * committer (unsubd_commit.c), which resumes it once the change is on
+ * disk; the reaper (unsubd_limit.c) cuts requests past the absolute
+ * deadline; the main thread only waits for signals (SIGHUP reloads the
+ * config and keys, SIGTERM/SIGINT stop).
+ *
+ * Config: a refcounted snapshot (config + keyring) pinned by each request;
+ * a reload swaps the pointer under snap_lock.  Listen addresses, TLS files,
+ * the user and the store path are read once at start.
+ *
+ * SECURITY: sockets are bound and TLS files read as root, then the
+ * process drops to [unsubd] user before it opens the store or reads any
+ * request.  A token's text is never logged, and addresses are logged
+ * masked unless [log] log_full_address.  Pages reveal nothing about an
+ * address to whoever holds a bad token.
+ *
+ * LIMITS: body UNSUBD_BODY_MAX; header memory per connection
+ * HEADER_MEMORY; [unsubd] max_connections, timeout (absolute, per
+ * request), rate_limit (per client address per minute).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <grp.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "og_buf.h"
+#include "og_config.h"
+#include "og_err.h"
+#include "og_gate.h"
+#include "og_log.h"
+#include "og_store.h"
+#include "og_time.h"
+#include "og_token.h"
+#include "unsubd.h"
+
+#define UNSUBD_VERSION "optgate-unsubd 0.1"
+#define HEADER_MEMORY (16 * 1024) /* headers must fit (431 otherwise) */
+#define CSRF_MAX_AGE (24 * 3600)  /* a page may stay open a day */
+#define LISTEN_MAX OG_MULTI_MAX
+
+/* ---- config snapshot ---- */
+
+typedef struct snap {
+	int refs; /* atomic */
+	og_config *cfg;
+	og_keyring *kr;
+} snap;
+
+static pthread_mutex_t snap_lock = PTHREAD_MUTEX_INITIALIZER;
+static snap *cur_snap;
+
+static snap *
+snap_get(void)
+{
+	snap *s;
+
+	pthread_mutex_lock(&snap_lock);
+	s = cur_snap;
+	__atomic_add_fetch(&s->refs, 1, __ATOMIC_SEQ_CST);
+	pthread_mutex_unlock(&snap_lock);
+	return s;
+}
+
+static void
+snap_put(snap *s)
+{
+	if (s == NULL || __atomic_sub_fetch(&s->refs, 1, __ATOMIC_SEQ_CST) > 0)
+		return;
+	og_config_unref(s->cfg);
+	og_keyring_free(s->kr);
+	free(s);
+}
+
+static void
+report_cfg(const char *msg, void *ctx)
+{
+	(void)ctx;
+	og_log_err("%s", msg);
+}
+
+/* Load config and keys; NULL (logged) when either fails. */
+static snap *
+snap_load(const char *path)
+{
+	char err[512];
+	snap *s = og_xcalloc(1, sizeof(*s));
+	int rc;
+
+	rc = og_config_load(path, &s->cfg, err, sizeof(err), report_cfg, NULL);
+	if (rc != 0) {
+		og_log_err("%s", err);
+		free(s);
+		return NULL;
+	}
+	rc = og_keyring_load(s->cfg->keys_file, &s->kr, err, sizeof(err));
+	if (rc != 0) {
+		og_log_err("keys: %s: %s", s->cfg->keys_file,
+		    err[0] != '\0' ? err : og_strerror(rc));
+		og_config_unref(s->cfg);
+		free(s);
+		return NULL;
+	}
+	s->refs = 1;
+	return s;
+}
+
+/* ---- process state ---- */
+
+static og_store *store;
+static unsigned char csrf_key[32];
+static volatile int stopping;
+
+/* ---- requests ---- */
+
+enum req_kind { K_NONE = 0, K_ONECLICK, K_ALL, K_SAVE };
+
+typedef struct req {
+	snap *sn;
+	int route;
+	char tok[OG_TOKEN_MAX + 1];
+	og_buf body;
+	int too_big;
+	int state; /* 0 reading, 1 committing, 2 committed */
+	struct MHD_Connection *conn;
+	unsubd_conn *uc;
+	char ip[INET6_ADDRSTRLEN + 8];
+	char ua[UNSUBD_UA_MAX + 1];
+	char proof[128];
+	int lang;
+	int kind;
+	og_token_info info;
+	const og_stream *st;
+	unsubd_job job;
+	og_change *ch;
+	int *results;
+	size_t nch;
+	og_buf what; /* changes, for the log line */
+} req;
+
+static int
+lang_for(struct MHD_Connection *c, const char *explicit)
+{
+	int l = unsubd_lang_code(explicit);
+
+	if (l >= 0)
+		return l;
+	return unsubd_lang_pick(
+	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept-Language"));
+}
+
+/* Whether addr (text) is one of the trusted proxies. */
+static int
+trusted_proxy(const og_config *cfg, const char *addr)
+{
+	int i;
+
+	for (i = 0; i < cfg->nunsubd_trusted_proxy; i++)
+		if (strcmp(cfg->unsubd_trusted_proxy[i], addr) == 0)
+			return 1;
+	return 0;
+}
+
+/* The client's address: the peer, or what a trusted proxy says. */
+static void
+client_ip(req *r)
+{
+	const union MHD_ConnectionInfo *ci;
+	const char *fwd;
+	char buf[INET6_ADDRSTRLEN];
+
+	og_strlcpy(r->ip, "unknown", sizeof(r->ip));
+	ci = MHD_get_connection_info(r->conn,
+	    MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci == NULL || ci->client_addr == NULL)
+		return;
+	if (ci->client_addr->sa_family == AF_INET) {
+		const struct sockaddr_in *sin =
+		    (const struct sockaddr_in *)(const void *)ci->client_addr;
+
+		inet_ntop(AF_INET, &sin->sin_addr, buf, sizeof(buf));
+	} else if (ci->client_addr->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 =
+		    (const struct sockaddr_in6 *)(const void *)ci->client_addr;
+
+		if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr))
+			inet_ntop(AF_INET, &sin6->sin6_addr.s6_addr[12], buf,
+			    sizeof(buf));
+		else
+			inet_ntop(AF_INET6, &sin6->sin6_addr, buf,
+			    sizeof(buf));
+	} else {
+		return;
+	}
+	og_strlcpy(r->ip, buf, sizeof(r->ip));
+	if (!trusted_proxy(r->sn->cfg, buf))
+		return;
+	/* nginx: X-Real-IP $remote_addr; else the last X-Forwarded-For. */
+	fwd = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+	    "X-Real-IP");
+	if (fwd == NULL) {
+		fwd = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+		    "X-Forwarded-For");
+		if (fwd != NULL && strrchr(fwd, ',') != NULL)
+			fwd = strrchr(fwd, ',') + 1;
+	}
+	if (fwd != NULL) {
+		unsigned char tmp[16];
+		char t[INET6_ADDRSTRLEN + 1];
+
+		while (*fwd == ' ')
+			fwd++;
+		og_strlcpy(t, fwd, sizeof(t));
+		t[strcspn(t, " ")] = '\0';
+		if (inet_pton(AF_INET, t, tmp) == 1 ||
+		    inet_pton(AF_INET6, t, tmp) == 1)
+			og_strlcpy(r->ip, t, sizeof(r->ip));
+	}
+}
+
+/* Address as it may appear in logs. */
+static void
+log_addr(const og_config *cfg, const char *addr, char *out, size_t size)
+{
+	if (cfg->log_full_address)
+		og_strlcpy(out, addr, size);
+	else
+		unsubd_mask(addr, out, size);
+}
+
+/* ---- responses ---- */
+
+static enum MHD_Result
+respond(struct MHD_Connection *c, unsigned code, og_buf *b, int lang,
+    const char *ctype)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+	size_t len = b->len;
+	char *data = og_buf_take(b);
+
+	if (data == NULL) {
+		data = og_xstrdup("");
+		len = 0;
+	}
+	resp = MHD_create_response_from_buffer(len, data,
+	    MHD_RESPMEM_MUST_FREE);
+	if (resp == NULL) {
+		free(data);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, "Content-Type",
+	    ctype != NULL ? ctype : "text/html; charset=utf-8");
+	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	if (ctype == NULL) {
+		MHD_add_response_header(resp, "Content-Language",
+		    unsubd_lang_tag(lang));
+		/* The URL holds the token: never send it to a logo host. */
+		MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+		MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+		MHD_add_response_header(resp, "Content-Security-Policy",
+		    "default-src 'none'; style-src 'unsafe-inline'; "
+		    "img-src https: 'self'; form-action 'self'; "
+		    "frame-ancestors 'none'; base-uri 'none'");
+	}
+	if (code == MHD_HTTP_SERVICE_UNAVAILABLE ||
+	    code == MHD_HTTP_TOO_MANY_REQUESTS)
+		MHD_add_response_header(resp, "Retry-After", "60");
+	if (code == MHD_HTTP_METHOD_NOT_ALLOWED)
+		MHD_add_response_header(resp, "Allow", "GET, HEAD, POST");
+	ret = MHD_queue_response(c, code, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static enum MHD_Result
+respond_short(req *r, unsigned code, const og_stream *st, int title,
+    int text, const char *arg, int link)
+{
+	og_buf b;
+
+	og_buf_init(&b, 0);
+	unsubd_page_short(&b, r->lang, st, title, text, arg,
+	    link ? r->tok : NULL);
+	return respond(r->conn, code, &b, r->lang, NULL);
+}
+
+/* The one answer for every token that does not work. */
+static enum MHD_Result
+respond_bad(req *r, const char *why)
+{
+	og_log_info("NOQUEUE: optgate: reject: client=[%s], path=/u/(%zu "
+		    "chars), reason=%s",
+	    r->ip, strlen(r->tok), why);
+	return respond_short(r, MHD_HTTP_BAD_REQUEST, NULL, M_BAD_TITLE,
+	    M_BAD_TEXT, NULL, 0);
+}
+
+/* ---- tokens and CSRF ---- */
+
+/* Open r->tok; 0 and r->info, r->st, or a reason for the log. */
+static const char *
+open_token(req *r)
+{
+	const og_config *cfg = r->sn->cfg;
+	int rc;
+
+	rc = og_token_open(r->sn->kr, r->tok, strlen(r->tok), &r->info);
+	if (rc == OG_ENOKEY)
+		return "unknown-key";
+	if (rc != 0)
+		return "bad-token";
+	if (r->info.purpose != OG_TOKEN_UNSUB)
+		return "wrong-purpose";
+	r->st = og_config_stream_by_id(cfg, r->info.stream_id);
+	if (r->st == NULL)
+		return "unknown-stream";
+	if (cfg->unsubd_token_max_age > 0 &&
+	    og_time_now() - r->info.issued > cfg->unsubd_token_max_age)
+		return "expired";
+	return NULL;
+}
+
+static void
+csrf_make(const char *tok, int64_t ts, char *out, size_t size)
+{
+	unsigned char mac[32];
+	unsigned int maclen = sizeof(mac);
+	char msg[OG_TOKEN_MAX + 64];
+	unsigned char b64[64];
+	int n, i;
+
+	n = snprintf(msg, sizeof(msg), "unsubd-csrf|%s|%lld", tok,
+	    (long long)ts);
+	if (n < 0 || (size_t)n >= sizeof(msg))
+		n = 0;
+	HMAC(EVP_sha256(), csrf_key, sizeof(csrf_key), (unsigned char *)msg,
+	    (size_t)n, mac, &maclen);
+	n = EVP_EncodeBlock(b64, mac, (int)maclen);
+	/* base64url without padding: safe in a form value */
+	for (i = 0; i < n; i++) {
+		if (b64[i] == '+')
+			b64[i] = '-';
+		else if (b64[i] == '/')
+			b64[i] = '_';
+		else if (b64[i] == '=')
+			b64[i] = '\0';
+	}
+	og_strlcpy(out, (char *)b64, size);
+}
+
+static int
+csrf_ok(const char *tok, const char *value, const char *ts_s)
+{
+	char want[64];
+	uint64_t ts;
+	int64_t now = og_time_now();
+
+	if (value == NULL || ts_s == NULL ||
+	    og_parse_u64(ts_s, INT64_MAX, &ts) != 0)
+		return 0;
+	if ((int64_t)ts > now + 60 || now - (int64_t)ts > CSRF_MAX_AGE)
+		return 0;
+	csrf_make(tok, (int64_t)ts, want, sizeof(want));
+	if (strlen(value) != strlen(want))
+		return 0;
+	return CRYPTO_memcmp(value, want, strlen(want)) == 0;
+}
+
+/* ---- the preference center's state ---- */
+
+static const og_entry *
+find_entry(const og_record *rec, int scope, const char *name)
+{
+	int i;
+
+	for (i = 0; i < rec->nentries; i++)
+		if (rec->entries[i].scope == scope &&
+		    strcmp(rec->entries[i].name, name != NULL ? name : "") == 0)
+			return &rec->entries[i];
+	return NULL;
+}
+
+static int
+stream_on(const og_config *cfg, og_rtxn *tx, const og_stream *st,
+    const char *key)
+{
+	og_verdict v;
+
+	(void)og_gate_decide(cfg, tx, st, NULL, key, og_time_now(), &v);
+	return strcmp(v.rule, "ok") == 0 || strcmp(v.rule, "cap") == 0;
+}
+
+static int
+partner_on(const og_record *rec, const char *partner)
+{
+	const og_entry *pe = find_entry(rec, OG_SCOPE_PARTNER, partner);
+	const og_entry *all = find_entry(rec, OG_SCOPE_ALL, "");
+	int64_t in_time = -1;
+
+	if (pe != NULL) {
+		if (pe->state == OG_ST_OPTOUT || pe->state == OG_ST_SUPPRESSED)
+			return 0;
+		in_time = pe->time;
+	}
+	if (all != NULL &&
+	    (all->state == OG_ST_OPTOUT || all->state == OG_ST_SUPPRESSED) &&
+	    all->time >= in_time)
+		return 0;
+	return 1;
+}
+
+static int
+shown_already(const unsubd_page *p, const og_stream *st, const char *partner)
+{
+	int i;
+
+	for (i = 0; i < p->nprefs; i++) {
+		if (st != NULL && p->prefs[i].st == st)
+			return 1;
+		if (partner != NULL && p->prefs[i].st == NULL &&
+		    strcmp(p->prefs[i].partner, partner) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Fill p->prefs: the token's stream, every marketing stream and partner
+ * the record names, and the partners of those streams.  rec is NULL when
+ * the address has no record yet.
+ */
+static void
+build_prefs(const og_config *cfg, og_rtxn *tx, const og_record *rec,
+    const char *key, const og_stream *tst, unsubd_page *p)
+{
+	static const og_record empty;
+	const int max = (int)(sizeof(p->prefs) / sizeof(p->prefs[0]));
+	int i, n;
+
+	if (rec == NULL)
+		rec = &empty;
+	p->nprefs = 0;
+	for (i = -1; i < cfg->nstreams && p->nprefs < max; i++) {
+		const og_stream *st = i < 0 ? tst : &cfg->streams[i];
+		const og_entry *e;
+		unsubd_pref *pr;
+
+		if (i >= 0) {
+			if (st == tst ||
+			    st->class != OG_CLASS_MARKETING)
+				continue;
+			if (find_entry(rec, OG_SCOPE_STREAM, st->name) == NULL &&
+			    (st->partner == NULL ||
+				find_entry(rec, OG_SCOPE_PARTNER,
+				    st->partner) == NULL))
+				continue;
+		}
+		pr = &p->prefs[p->nprefs++];
+		memset(pr, 0, sizeof(*pr));
+		pr->st = st;
+		pr->on = stream_on(cfg, tx, st, key);
+		e = find_entry(rec, OG_SCOPE_STREAM, st->name);
+		pr->cap = e != NULL ? unsubd_cap_choice(e->pref) : 0;
+	}
+	n = p->nprefs;
+	for (i = 0; i < n && p->nprefs < max; i++) {
+		const char *partner = p->prefs[i].st->partner;
+		unsubd_pref *pr;
+
+		if (partner == NULL || shown_already(p, NULL, partner))
+			continue;
+		pr = &p->prefs[p->nprefs++];
+		memset(pr, 0, sizeof(*pr));
+		pr->partner = partner;
+		pr->on = partner_on(rec, partner);
+	}
+}
+
+/* ---- pages ---- */
+
+static enum MHD_Result
+render_page(req *r, unsigned code, const char *notice, int notice_error)
+{
+	unsubd_page *p;
+	og_record *rec;
+	og_rtxn *tx = NULL;
+	char masked[OG_ADDR_MAX + 16], csrf[64];
+	og_buf b;
+	int rc, have;
+	enum MHD_Result ret;
+
+	rec = og_xcalloc(1, sizeof(*rec));
+	p = og_xcalloc(1, sizeof(*p));
+	rc = og_store_rbegin(store, &tx);
+	if (rc != 0) {
+		og_log_warn("store read failed: %s", og_strerror(rc));
+		free(rec);
+		free(p);
+		return respond_short(r, MHD_HTTP_SERVICE_UNAVAILABLE, r->st,
+		    M_ERROR, M_BUSY, NULL, 0);
+	}
+	rc = og_store_get(tx, r->info.key, rec);
+	have = rc == 0;
+	if (rc != 0 && rc != OG_NOTFOUND) {
+		og_store_rend(tx);
+		og_log_warn("store read failed: %s", og_strerror(rc));
+		free(rec);
+		free(p);
+		return respond_short(r, MHD_HTTP_SERVICE_UNAVAILABLE, r->st,
+		    M_ERROR, M_BUSY, NULL, 0);
+	}
+	build_prefs(r->sn->cfg, tx, have ? rec : NULL, r->info.key, r->st, p);
+	og_store_rend(tx);
+	unsubd_mask(have && rec->raw[0] != '\0' ? rec->raw : r->info.key,
+	    masked, sizeof(masked));
+	p->lang = r->lang;
+	p->token = r->tok;
+	p->masked = masked;
+	p->st = r->st;
+	p->csrf_time = og_time_now();
+	csrf_make(r->tok, p->csrf_time, csrf, sizeof(csrf));
+	p->csrf = csrf;
+	p->notice = notice;
+	p->notice_error = notice_error;
+	og_buf_init(&b, 0);
+	unsubd_page_render(&b, p);
+	free(rec);
+	free(p);
+	ret = respond(r->conn, code, &b, r->lang, NULL);
+	return ret;
+}
+
+/* ---- changes ---- */
+
+static og_change *
+add_change(req *r, size_t max, uint8_t kind, uint8_t scope, const char *name,
+    uint8_t state)
+{
+	og_change *c;
+
+	if (r->nch >= max)
+		og_panic("unsubd: change array overflow");
+	c = &r->ch[r->nch++];
+	memset(c, 0, sizeof(*c));
+	c->key = r->info.key;
+	c->kind = kind;
+	c->scope = scope;
+	c->name = name;
+	c->state = state;
+	c->reason = OG_RS_NONE;
+	c->via = r->kind == K_ONECLICK ? OG_VIA_ONECLICK : OG_VIA_PAGE;
+	c->time = og_time_now();
+	c->f[OG_EVF_IP] = r->ip;
+	c->f[OG_EVF_UA] = r->ua;
+	c->f[OG_EVF_SOURCE] = "unsubd";
+	c->f[OG_EVF_PROOF] = r->proof;
+	return c;
+}
+
+static void
+note_change(req *r, const char *what, int scope, const char *name)
+{
+	if (r->what.len > 0)
+		(void)og_buf_addc(&r->what, ',');
+	(void)og_buf_printf(&r->what, "%s(%s%s%s)", what,
+	    og_scope_name(scope), name != NULL && name[0] != '\0' ? ":" : "",
+	    name != NULL ? name : "");
+}
+
+static void
+one_click_changes(req *r)
+{
+	const og_config *cfg = r->sn->cfg;
+	int scope = cfg->unsubd_scope;
+	const char *name = r->st->name;
+
+	if (scope == OG_SCOPE_ALL)
+		name = "";
+	else if (scope == OG_SCOPE_PARTNER && r->st->partner != NULL)
+		name = r->st->partner;
+	else if (scope == OG_SCOPE_SENDER && r->st->sender != NULL)
+		name = r->st->sender;
+	else
+		scope = OG_SCOPE_STREAM;
+	r->ch = og_xcalloc(1, sizeof(*r->ch));
+	add_change(r, 1, OG_EV_OPTOUT, (uint8_t)scope, name, OG_ST_OPTOUT);
+	note_change(r, "optout", scope, name);
+}
+
+/* Changes of a preference form against the current state.  0 or -1. */
+static int
+pref_changes(req *r, const unsubd_form *f)
+{
+	const og_config *cfg = r->sn->cfg;
+	unsubd_page *p;
+	og_record *rec;
+	og_rtxn *tx;
+	size_t max;
+	int i, rc, have;
+
+	r->ch = NULL;
+	r->nch = 0;
+	if (r->kind == K_ALL) {
+		r->ch = og_xcalloc(1, sizeof(*r->ch));
+		add_change(r, 1, OG_EV_OPTOUT, OG_SCOPE_ALL, "", OG_ST_OPTOUT);
+		note_change(r, "optout", OG_SCOPE_ALL, "");
+		return 0;
+	}
+	rec = og_xcalloc(1, sizeof(*rec));
+	p = og_xcalloc(1, sizeof(*p));
+	rc = og_store_rbegin(store, &tx);
+	if (rc != 0) {
+		og_log_warn("store read failed: %s", og_strerror(rc));
+		free(rec);
+		free(p);
+		return -1;
+	}
+	rc = og_store_get(tx, r->info.key, rec);
+	have = rc == 0;
+	if (rc != 0 && rc != OG_NOTFOUND) {
+		og_store_rend(tx);
+		og_log_warn("store read failed: %s", og_strerror(rc));
+		free(rec);
+		free(p);
+		return -1;
+	}
+	build_prefs(cfg, tx, have ? rec : NULL, r->info.key, r->st, p);
+	og_store_rend(tx);
+	max = 2 * (size_t)p->nprefs + 1;
+	r->ch = og_xcalloc(max, sizeof(*r->ch));
+	for (i = 0; i < p->nprefs; i++) {
+		const unsubd_pref *pr = &p->prefs[i];
+		int want;
+
+		if (pr->st != NULL) {
+			char fname[OG_STREAM_NAME_MAX + 8];
+			int cap;
+
+			want = unsubd_form_has(f, "s", pr->st->name);
+			if (pr->on && !want) {
+				add_change(r, max, OG_EV_OPTOUT,
+				    OG_SCOPE_STREAM, pr->st->name,
+				    OG_ST_OPTOUT);
+				note_change(r, "optout", OG_SCOPE_STREAM,
+				    pr->st->name);
+			} else if (!pr->on && want) {
+				add_change(r, max, OG_EV_OPTIN,
+				    OG_SCOPE_STREAM, pr->st->name,
+				    OG_ST_CONFIRMED);
+				note_change(r, "optin", OG_SCOPE_STREAM,
+				    pr->st->name);
+			}
+			(void)snprintf(fname, sizeof(fname), "c.%s",
+			    pr->st->name);
+			cap = unsubd_cap_parse(unsubd_form_get(f, fname));
+			if (want && cap >= 0 && cap != pr->cap) {
+				og_change *c = add_change(r, max, OG_EV_PREF,
+				    OG_SCOPE_STREAM, pr->st->name,
+				    OG_ST_NONE);
+
+				c->pref = unsubd_caps[cap];
+				note_change(r, unsubd_cap_values[cap],
+				    OG_SCOPE_STREAM, pr->st->name);
+			}
+		} else {
+			want = unsubd_form_has(f, "p", pr->partner);
+			if (pr->on && !want) {
+				add_change(r, max, OG_EV_OPTOUT,
+				    OG_SCOPE_PARTNER, pr->partner,
+				    OG_ST_OPTOUT);
+				note_change(r, "optout", OG_SCOPE_PARTNER,
+				    pr->partner);
+			} else if (!pr->on && want) {
+				add_change(r, max, OG_EV_OPTIN,
+				    OG_SCOPE_PARTNER, pr->partner,
+				    OG_ST_CONFIRMED);
+				note_change(r, "optin", OG_SCOPE_PARTNER,
+				    pr->partner);
+			}
+		}
+	}
+	free(rec);
+	free(p);
+	return 0;
+}
+
+static void
+job_done(unsubd_job *job)
+{
+	req *r = job->ctx;
+
+	r->state = 2;
+	unsubd_conn_hold(r->uc, 0);
+	MHD_resume_connection(r->conn);
+}
+
+/* Queue r's changes and suspend the connection until they are synced. */
+static enum MHD_Result
+commit(req *r)
+{
+	char pd[16];
+
+	og_date_fmt(r->info.issued, pd, sizeof(pd));
+	r->results = og_xcalloc(r->nch, sizeof(int));
+	r->job.ch = r->ch;
+	r->job.n = r->nch;
+	r->job.results = r->results;
+	r->job.done = job_done;
+	r->job.ctx = r;
+	r->state = 1;
+	unsubd_conn_hold(r->uc, 1);
+	MHD_suspend_connection(r->conn);
+	unsubd_commit_submit(&r->job);
+	return MHD_YES;
+}
+
+static const char *
+result_word(const req *r)
+{
+	size_t i;
+	int applied = 0, skipped = 0;
+
+	if (r->job.rc != 0)
+		return "failed";
+	for (i = 0; i < r->nch; i++) {
+		if (r->results[i] == OG_APPLIED)
+			applied = 1;
+		else if (r->results[i] == OG_SKIPPED_OLDER ||
+		    r->results[i] == OG_SKIPPED_OPTOUT)
+			skipped = 1;
+	}
+	if (skipped)
+		return applied ? "partly-applied" : "skipped";
+	return applied ? "applied" : "unchanged";
+}
+
+/* After the commit: log the action and answer. */
+static enum MHD_Result
+committed(req *r)
+{
+	const og_config *cfg = r->sn->cfg;
+	char la[OG_ADDR_MAX + 16];
+	const char *action = r->kind == K_ONECLICK ? "unsubscribe" :
+	    r->kind == K_ALL ? "unsubscribe-all" : "preferences";
+
+	log_addr(cfg, r->info.key, la, sizeof(la));
+	og_log_info("NOQUEUE: optgate: %s: to=<%s>, stream=%s, via=%s, "
+		    "changes=%s, client=[%s], kid=%u, result=%s",
+	    action, la, r->st->name,
+	    r->kind == K_ONECLICK ? "one-click" : "page",
+	    r->what.data != NULL ? r->what.data : "none", r->ip,
+	    (unsigned)r->info.kid, result_word(r));
+	if (r->job.rc != 0)
+		return respond_short(r, MHD_HTTP_SERVICE_UNAVAILABLE, r->st,
+		    M_ERROR, M_BUSY, NULL, 1);
+	if (r->kind == K_ONECLICK) {
+		const char *label = r->st->description != NULL &&
+			r->st->description[0] != '\0' ?
+		    r->st->description : r->st->name;
+
+		if (cfg->unsubd_scope == OG_SCOPE_ALL)
+			return respond_short(r, MHD_HTTP_OK, r->st, M_TITLE,
+			    M_DONE_ALL, NULL, 1);
+		return respond_short(r, MHD_HTTP_OK, r->st, M_TITLE,
+		    M_DONE_ONE, label, 1);
+	}
+	if (strcmp(result_word(r), "partly-applied") == 0 ||
+	    strcmp(result_word(r), "skipped") == 0)
+		return render_page(r, MHD_HTTP_OK,
+		    unsubd_msg(r->lang, M_PARTLY), 1);
+	return render_page(r, MHD_HTTP_OK,
+	    unsubd_msg(r->lang, r->kind == K_ALL ? M_DONE_ALL : M_SAVED), 0);
+}
+
+/* The end of a POST body: decide and queue. */
+static enum MHD_Result
+post_done(req *r)
+{
+	unsubd_form f;
+	const char *why;
+	int rc;
+
+	rc = unsubd_form_parse(r->body.data != NULL ? r->body.data : "",
+	    r->body.len, &f);
+	/* One-click: any body, even one that does not parse. */
+	if (rc == 0)
+		r->lang = lang_for(r->conn, unsubd_form_get(&f, "lang"));
+	why = open_token(r);
+	if (why != NULL) {
+		unsubd_form_free(&f);
+		return respond_bad(r, why);
+	}
+	(void)snprintf(r->proof, sizeof(r->proof),
+	    "token kid=%u stream=%s", (unsigned)r->info.kid, r->st->name);
+	if (r->route == UNSUBD_R_TOKEN) {
+		unsubd_form_free(&f);
+		r->kind = K_ONECLICK;
+		one_click_changes(r);
+		return commit(r);
+	}
+	if (rc != 0) {
+		unsubd_form_free(&f);
+		og_log_info("NOQUEUE: optgate: reject: client=[%s], "
+			    "reason=bad-form",
+		    r->ip);
+		return respond_short(r, MHD_HTTP_BAD_REQUEST, r->st, M_ERROR,
+		    M_EXPIRED, NULL, 1);
+	}
+	if (!csrf_ok(r->tok, unsubd_form_get(&f, "csrf"),
+		unsubd_form_get(&f, "ts"))) {
+		unsubd_form_free(&f);
+		og_log_info("NOQUEUE: optgate: reject: stream=%s, client=[%s], "
+			    "reason=csrf",
+		    r->st->name, r->ip);
+		return render_page(r, MHD_HTTP_FORBIDDEN,
+		    unsubd_msg(r->lang, M_EXPIRED), 1);
+	}
+	r->kind = unsubd_form_has(&f, "action", "all") ? K_ALL : K_SAVE;
+	rc = pref_changes(r, &f);
+	unsubd_form_free(&f);
+	if (rc != 0)
+		return respond_short(r, MHD_HTTP_SERVICE_UNAVAILABLE, r->st,
+		    M_ERROR, M_BUSY, NULL, 1);
+	if (r->nch == 0)
+		return render_page(r, MHD_HTTP_OK,
+		    unsubd_msg(r->lang, M_NOTHING), 0);
+	return commit(r);
+}
+
+static enum MHD_Result
+get_page(req *r)
+{
+	const char *why = open_token(r);
+	char la[OG_ADDR_MAX + 16];
+
+	if (why != NULL)
+		return respond_bad(r, why);
+	log_addr(r->sn->cfg, r->info.key, la, sizeof(la));
+	og_log_info("NOQUEUE: optgate: page: to=<%s>, stream=%s, "
+		    "client=[%s], kid=%u",
+	    la, r->st->name, r->ip, (unsigned)r->info.kid);
+	return render_page(r, MHD_HTTP_OK, NULL, 0);
+}
+
+static enum MHD_Result
+health(req *r)
+{
+	og_rtxn *tx;
+	og_buf b;
+	int rc = og_store_rbegin(store, &tx);
+
+	og_buf_init(&b, 0);
+	if (rc == 0) {
+		og_store_rend(tx);
+		(void)og_buf_adds(&b, "ok\n");
+		return respond(r->conn, MHD_HTTP_OK, &b, 0,
+		    "text/plain; charset=utf-8");
+	}
+	(void)og_buf_printf(&b, "store: %s\n", og_strerror(rc));
+	return respond(r->conn, MHD_HTTP_SERVICE_UNAVAILABLE, &b, 0,
+	    "text/plain; charset=utf-8");
+}
+
+static enum MHD_Result
+handler(void *cls, struct MHD_Connection *conn, const char *url,
+    const char *method, const char *version, const char *upload,
+    size_t *upload_size, void **con_cls)
+{
+	req *r = *con_cls;
+	const char *tok;
+	size_t toklen;
+	int is_post, is_get;
+
+	(void)cls;
+	(void)version;
+	if (r == NULL) {
+		const union MHD_ConnectionInfo *ci;
+		const char *cl, *ua;
+
+		r = og_xcalloc(1, sizeof(*r));
+		*con_cls = r;
+		r->sn = snap_get();
+		r->conn = conn;
+		ci = MHD_get_connection_info(conn,
+		    MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+		if (ci != NULL)
+			r->uc = ci->socket_context;
+		og_buf_init(&r->body, UNSUBD_BODY_MAX);
+		og_buf_init(&r->what, 4096);
+		client_ip(r);
+		ua = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+		    "User-Agent");
+		if (ua != NULL) {
+			og_buf eb;
+
+			og_buf_init(&eb, UNSUBD_UA_MAX);
+			(void)og_buf_add_escaped(&eb, ua, strlen(ua), 200);
+			og_strlcpy(r->ua, eb.data != NULL ? eb.data : "",
+			    sizeof(r->ua));
+			og_buf_free(&eb);
+		}
+		r->lang = lang_for(conn, MHD_lookup_connection_value(conn,
+		    MHD_GET_ARGUMENT_KIND, "lang"));
+		r->route = unsubd_route(url, strlen(url), &tok, &toklen);
+		if (tok != NULL) {
+			memcpy(r->tok, tok, toklen);
+			r->tok[toklen] = '\0';
+		}
+		is_get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
+		    strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+		is_post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
+		if (r->route == UNSUBD_R_HEALTH && is_get)
+			return health(r);
+		if (r->route == UNSUBD_R_NOTFOUND || r->route ==
+		    UNSUBD_R_HEALTH)
+			return respond_short(r, MHD_HTTP_NOT_FOUND, NULL,
+			    M_NOTFOUND, M_NOTFOUND, NULL, 0);
+		if (!is_get && !is_post)
+			return respond_short(r, MHD_HTTP_METHOD_NOT_ALLOWED,
+			    NULL, M_ERROR, M_NOTFOUND, NULL, 0);
+		if (unsubd_rate_hit(r->ip, r->sn->cfg->unsubd_rate_limit,
+			og_time_now()) != 0) {
+			og_log_debug("rate limit: client=[%s]", r->ip);
+			return respond_short(r, MHD_HTTP_TOO_MANY_REQUESTS,
+			    NULL, M_ERROR, M_RATE, NULL, 0);
+		}
+		if (r->route == UNSUBD_R_BADTOKEN)
+			return respond_bad(r, "malformed");
+		if (is_get)
+			return get_page(r);
+		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+		    "Content-Length");
+		if (cl != NULL) {
+			uint64_t n;
+
+			if (og_parse_u64(cl, UINT64_MAX, &n) == 0 &&
+			    n > UNSUBD_BODY_MAX)
+				r->too_big = 1;
+		}
+		if (r->too_big)
+			return respond_short(r, MHD_HTTP_CONTENT_TOO_LARGE,
+			    NULL, M_ERROR, M_TOOBIG, NULL, 0);
+		return MHD_YES;
+	}
+	if (*upload_size > 0) {
+		/*
+		 * Past the cap the rest is read and dropped (libmicrohttpd
+		 * cannot answer in the middle of an upload); the deadline
+		 * bounds how long that may take.
+		 */
+		if (!r->too_big &&
+		    og_buf_add(&r->body, upload, *upload_size) != 0) {
+			r->too_big = 1;
+			og_buf_free(&r->body);
+		}
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (r->state == 2)
+		return committed(r);
+	if (r->state == 1)
+		return MHD_YES; /* not reached: suspended */
+	if (r->too_big)
+		return respond_short(r, MHD_HTTP_CONTENT_TOO_LARGE, NULL,
+		    M_ERROR, M_TOOBIG, NULL, 0);
+	return post_done(r);
+}
+
+static void
+completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+    enum MHD_RequestTerminationCode toe)
+{
+	req *r = *con_cls;
+	const union MHD_ConnectionInfo *ci;
+
+	(void)cls;
+	(void)toe;
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	if (ci != NULL)
+		unsubd_conn_restart(ci->socket_context);
+	if (r == NULL)
+		return;
+	*con_cls = NULL;
+	og_buf_free(&r->body);
+	og_buf_free(&r->what);
+	free(r->ch);
+	free(r->results);
+	snap_put(r->sn);
+	free(r);
+}
+
+static void
+notify_conn(void *cls, struct MHD_Connection *conn, void **socket_context,
+    enum MHD_ConnectionNotificationCode toe)
+{
+	(void)cls;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+		    conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+		*socket_context = ci != NULL ? unsubd_conn_add(ci->connect_fd) :
+					       NULL;
+	} else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+		unsubd_conn_del(*socket_context);
+		*socket_context = NULL;
+	}
+}
+
+__attribute__((format(printf, 2, 0))) static void
+mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char buf[512];
+	size_t n;
+
+	(void)cls;
+	(void)vsnprintf(buf, sizeof(buf), fmt, ap);
+	n = strlen(buf);
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		buf[--n] = '\0';
+	og_log_debug("libmicrohttpd: %s", buf);
+}
+
+/* ---- setup ---- */
+
+/* Bind "HOST:PORT", "[V6]:PORT" or "PORT"; the socket or -1 (logged). */
+static int
+bind_listen(const char *spec)
+{
+	char host[256], port[16];
+	const char *colon;
+	struct addrinfo hints, *res = NULL;
+	int fd = -1, on = 1, rc;
+
+	if (spec[0] == '[') {
+		const char *rb = strchr(spec, ']');
+
+		if (rb == NULL || rb[1] != ':')
+			goto bad;
+		if ((size_t)(rb - spec - 1) >= sizeof(host))
+			goto bad;
+		memcpy(host, spec + 1, (size_t)(rb - spec - 1));
+		host[rb - spec - 1] = '\0';
+		colon = rb + 1;
+	} else {
+		colon = strrchr(spec, ':');
+		if (colon == NULL) {
+			og_strlcpy(host, "0.0.0.0", sizeof(host));
+			colon = spec - 1;
+		} else {
+			if ((size_t)(colon - spec) >= sizeof(host))
+				goto bad;
+			memcpy(host, spec, (size_t)(colon - spec));
+			host[colon - spec] = '\0';
+			if (host[0] == '\0' || strcmp(host, "*") == 0)
+				og_strlcpy(host, "0.0.0.0", sizeof(host));
+		}
+	}
+	if (og_strlcpy(port, colon + 1, sizeof(port)) >= sizeof(port))
+		goto bad;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	rc = getaddrinfo(host, port, &hints, &res);
+	if (rc != 0) {
+		og_log_err("listen %s: %s", spec, gai_strerror(rc));
+		return -1;
+	}
+	fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		og_log_err("listen %s: socket: %s", spec, strerror(errno));
+		goto out;
+	}
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	if (res->ai_family == AF_INET6)
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on,
+		    sizeof(on));
+	if (bind(fd, res->ai_addr, res->ai_addrlen) != 0 ||
+	    listen(fd, 1024) != 0) {
+		og_log_err("listen %s: %s", spec, strerror(errno));
+		close(fd);
+		fd = -1;
+	}
+out:
+	freeaddrinfo(res);
+	return fd;
+bad:
+	og_log_err("listen %s: expected HOST:PORT or [V6]:PORT", spec);
+	return -1;
+}
+
+static char *
+read_file(const char *path)
+{
+	FILE *fp = fopen(path, "r");
+	og_buf b;
+	char chunk[4096];
+	size_t n;
+
+	if (fp == NULL) {
+		og_log_err("%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	og_buf_init(&b, 1024 * 1024);
+	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
+		if (og_buf_add(&b, chunk, n) != 0) {
+			og_log_err("%s: larger than 1 MB", path);
+			fclose(fp);
+			og_buf_free(&b);
+			return NULL;
+		}
+	fclose(fp);
+	return og_buf_take(&b);
+}
+
+static void
+drop_privileges(const char *user)
+{
+	struct passwd *pw;
+
+	if (getuid() != 0)
+		return;
+	if (user == NULL || user[0] == '\0') {
+		og_log_warn("running as root: set [unsubd] user");
+		return;
+	}
+	pw = getpwnam(user);
+	if (pw == NULL)
+		og_log_fatal("[unsubd] user %s: no such user", user);
+	if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 ||
+	    setuid(pw->pw_uid) != 0)
+		og_log_fatal("cannot become user %s: %s", user,
+		    strerror(errno));
+	if (setuid(0) == 0)
+		og_log_fatal("privileges could not be dropped");
+}
+
+static void
+raise_nofile(int want)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (rl.rlim_cur >= (rlim_t)want)
+		return;
+	if (rl.rlim_max < (rlim_t)want && getuid() == 0)
+		rl.rlim_max = (rlim_t)want;
+	rl.rlim_cur = rl.rlim_max < (rlim_t)want ? rl.rlim_max : (rlim_t)want;
+	(void)setrlimit(RLIMIT_NOFILE, &rl);
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: optgate-unsubd [-fvV] [-c FILE]\n");
+	exit(2);
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *cfgpath = NULL;
+	int fg = 0, verbose = 0, ch, i, nl = 0, rc, tls = 0;
+	int fds[LISTEN_MAX];
+	struct MHD_Daemon *d[LISTEN_MAX];
+	char *cert = NULL, *key = NULL;
+	char err[512];
+	og_store_opts so;
+	og_config *cfg;
+	sigset_t set;
+	unsigned threads;
+	long ncpu;
+
+	while ((ch = getopt(argc, argv, "c:fvVh")) != -1) {
+		switch (ch) {
+		case 'c':
+			cfgpath = optarg;
+			break;
+		case 'f':
+			fg = 1;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case 'V':
+			printf("%s (libmicrohttpd %s)\n", UNSUBD_VERSION,
+			    MHD_get_version());
+			return 0;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	og_log_open("optgate-unsubd", fg ? OG_LOG_STDERR : 0);
+	cur_snap = snap_load(cfgpath);
+	if (cur_snap == NULL)
+		og_log_fatal("cannot start: configuration or keys not usable");
+	cfg = cur_snap->cfg;
+	og_log_set_verbose(verbose > cfg->verbose ? verbose : cfg->verbose);
+	if (cfg->nunsubd_listen == 0)
+		og_log_fatal("[unsubd] listen: no address");
+	raise_nofile(cfg->unsubd_max_connections + 64);
+	for (i = 0; i < cfg->nunsubd_listen && i < LISTEN_MAX; i++) {
+		fds[i] = bind_listen(cfg->unsubd_listen[i]);
+		if (fds[i] < 0)
+			og_log_fatal("cannot listen on %s",
+			    cfg->unsubd_listen[i]);
+		nl++;
+	}
+	if (cfg->unsubd_tls_cert != NULL && cfg->unsubd_tls_key != NULL) {
+		cert = read_file(cfg->unsubd_tls_cert);
+		key = read_file(cfg->unsubd_tls_key);
+		if (cert == NULL || key == NULL)
+			og_log_fatal("cannot read TLS certificate or key");
+		tls = 1;
+	}
+	/* Detach before any thread exists and before the store opens. */
+	if (!fg && daemon(0, 0) != 0)
+		og_log_fatal("cannot detach: %s", strerror(errno));
+	drop_privileges(cfg->unsubd_user);
+
+	memset(&so, 0, sizeof(so));
+	so.map_size = cfg->map_size;
+	so.counter_map_size = cfg->counter_map_size;
+	so.max_readers = cfg->max_readers;
+	rc = og_store_open(cfg->store_path, &so, &store, err, sizeof(err));
+	if (rc != 0)
+		og_log_fatal("store %s: %s", cfg->store_path,
+		    err[0] != '\0' ? err : og_strerror(rc));
+	/* The form key: from the store's secret, stable across restarts. */
+	rc = og_store_hash(store, "optgate-unsubd csrf v1", csrf_key);
+	if (rc != 0)
+		og_log_fatal("store secret: %s", og_strerror(rc));
+
+	/* Signals are taken by sigwait in this thread only. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (unsubd_commit_start(store) != 0 ||
+	    unsubd_reaper_start(cfg->unsubd_timeout * 1000) != 0)
+		og_log_fatal("cannot start threads");
+	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	threads = ncpu < 1 ? 1 : ncpu > 8 ? 8 : (unsigned)ncpu;
+	for (i = 0; i < nl; i++) {
+		unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD |
+		    MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+
+		if (tls)
+			flags |= MHD_USE_TLS;
+		d[i] = MHD_start_daemon(flags, 0, NULL, NULL, handler, NULL,
+		    MHD_OPTION_LISTEN_SOCKET, fds[i],
+		    MHD_OPTION_THREAD_POOL_SIZE, threads,
+		    MHD_OPTION_CONNECTION_LIMIT,
+		    (unsigned)cfg->unsubd_max_connections,
+		    MHD_OPTION_CONNECTION_TIMEOUT,
+		    (unsigned)(cfg->unsubd_timeout > 0 ? cfg->unsubd_timeout :
+							 10),
+		    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HEADER_MEMORY,
+		    MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+		    MHD_OPTION_NOTIFY_CONNECTION, notify_conn, NULL,
+		    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+		    tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert,
+		    MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_END);
+		if (d[i] == NULL)
+			og_log_fatal("cannot start the HTTP server on %s",
+			    cfg->unsubd_listen[i]);
+	}
+	og_log_info("started: listen=%s%s, threads=%u, max_connections=%d, "
+		    "timeout=%llds, rate_limit=%d/min, scope=%s",
+	    cfg->unsubd_listen[0], tls ? " (TLS)" : "", threads,
+	    cfg->unsubd_max_connections, (long long)cfg->unsubd_timeout,
+	    cfg->unsubd_rate_limit, og_scope_name(cfg->unsubd_scope));
+
+	while (!stopping) {
+		struct timespec ts = {60, 0};
+		int sig = sigtimedwait(&set, NULL, &ts);
+
+		if (sig == SIGHUP) {
+			snap *ns = snap_load(cfgpath);
+
+			if (ns == NULL) {
+				og_log_err("reload failed: keeping the running "
+					   "configuration");
+				continue;
+			}
+			pthread_mutex_lock(&snap_lock);
+			snap_put(cur_snap);
+			cur_snap = ns;
+			pthread_mutex_unlock(&snap_lock);
+			og_log_info("reloaded %s (listen, TLS, user and store "
+				    "apply at restart)",
+			    ns->cfg->path != NULL ? ns->cfg->path : "config");
+		} else if (sig == SIGTERM || sig == SIGINT) {
+			stopping = 1;
+		} else {
+			(void)og_store_reader_check(store);
+		}
+	}
+	og_log_info("stopping: deadline: cut %llu request(s)",
+	    (unsigned long long)unsubd_reaper_cut());
+	for (i = 0; i < nl; i++)
+		(void)MHD_quiesce_daemon(d[i]);
+	/* Let queued opt-outs finish: their connections then resume. */
+	unsubd_commit_stop();
+	for (i = 0; i < nl; i++)
+		MHD_stop_daemon(d[i]);
+	unsubd_reaper_stop();
+	unsubd_rate_reset();
+	og_store_close(store);
+	snap_put(cur_snap);
+	OPENSSL_cleanse(csrf_key, sizeof(csrf_key));
+	free(cert);
+	if (key != NULL) {
+		OPENSSL_cleanse(key, strlen(key));
+		free(key);
+	}
+	og_log_info("stopped");
+	return 0;
+}

@@ -1,0 +1,277 @@
+/*
+ * unsubd_limit.c - per-IP rate limit and the absolute request deadline.
+ *
+ * Rate limit: a table of client addresses, each with a count in a fixed
+ * one-minute window (Postfix anvil's way: the count saturates in its
+ * window and the window is forgotten when it ends).  Expired entries are
+ * swept when the table is full; when it is still full, new addresses are
+ * refused rather than letting the table grow without bound.
+ *
+ * Deadline: libmicrohttpd's connection timeout, like evhttp's, restarts
+ * on every byte, so a client sending one byte a second holds a connection
+ * for ever.  Every connection is registered here with its socket and the
+ * time its current request began; a reaper thread shuts down (shutdown(2),
+ * never close(2): the server still owns the descriptor) the socket of any
+ * request older than the deadline.  The server then sees end-of-file and
+ * closes the connection itself.  A connection whose opt-out is being
+ * written is held and never cut.
+ *
+ * Public: unsubd_rate_*, unsubd_conn_*, unsubd_reaper_*.  Thread-safe:
+ * one mutex per table.
+ *
+ * LIMITS: RATE_MAX addresses tracked at once; the reaper looks every
+ * REAP_TICK_MS.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "og_buf.h"
+#include "og_err.h"
+#include "og_log.h"
+#include "unsubd.h"
+
+#define RATE_BUCKETS 4096
+#define RATE_MAX 65536
+#define RATE_WINDOW 60
+#define REAP_TICK_MS 100
+
+typedef struct rate_ent {
+	char ip[48];
+	int64_t window; /* start of the current window */
+	int count;
+	struct rate_ent *next;
+} rate_ent;
+
+static pthread_mutex_t rate_lock = PTHREAD_MUTEX_INITIALIZER;
+static rate_ent *rate_tab[RATE_BUCKETS];
+static size_t rate_n;
+
+static unsigned
+rate_hash(const char *s)
+{
+	unsigned h = 2166136261u;
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h % RATE_BUCKETS;
+}
+
+static void
+rate_sweep(int64_t now)
+{
+	int i;
+
+	for (i = 0; i < RATE_BUCKETS; i++) {
+		rate_ent **pp = &rate_tab[i];
+
+		while (*pp != NULL) {
+			if (now - (*pp)->window >= RATE_WINDOW) {
+				rate_ent *dead = *pp;
+
+				*pp = dead->next;
+				free(dead);
+				rate_n--;
+			} else {
+				pp = &(*pp)->next;
+			}
+		}
+	}
+}
+
+int
+unsubd_rate_hit(const char *ip, int limit, int64_t now)
+{
+	unsigned h;
+	rate_ent *e;
+	int rc = 0;
+
+	if (limit <= 0)
+		return 0;
+	h = rate_hash(ip);
+	pthread_mutex_lock(&rate_lock);
+	for (e = rate_tab[h]; e != NULL; e = e->next)
+		if (strcmp(e->ip, ip) == 0)
+			break;
+	if (e == NULL) {
+		if (rate_n >= RATE_MAX)
+			rate_sweep(now);
+		if (rate_n >= RATE_MAX) {
+			rc = OG_EBUSY;
+			goto out;
+		}
+		e = og_xcalloc(1, sizeof(*e));
+		og_strlcpy(e->ip, ip, sizeof(e->ip));
+		e->window = now;
+		e->next = rate_tab[h];
+		rate_tab[h] = e;
+		rate_n++;
+	}
+	if (now - e->window >= RATE_WINDOW || now < e->window) {
+		e->window = now;
+		e->count = 0;
+	}
+	if (e->count >= limit)
+		rc = OG_EBUSY;
+	else
+		e->count++;
+out:
+	pthread_mutex_unlock(&rate_lock);
+	return rc;
+}
+
+void
+unsubd_rate_reset(void)
+{
+	pthread_mutex_lock(&rate_lock);
+	rate_sweep(INT64_MAX);
+	pthread_mutex_unlock(&rate_lock);
+}
+
+struct unsubd_conn {
+	int fd;
+	int held;
+	int cut;
+	uint64_t start_ms;
+	unsubd_conn *prev, *next;
+};
+
+static pthread_mutex_t conn_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t reap_cond = PTHREAD_COND_INITIALIZER;
+static unsubd_conn *conn_head;
+static uint64_t reap_deadline_ms;
+static uint64_t reap_cut;
+static int reap_stop;
+static int reap_running;
+static pthread_t reap_thread;
+
+static uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+unsubd_conn *
+unsubd_conn_add(int fd)
+{
+	unsubd_conn *c = og_xcalloc(1, sizeof(*c));
+
+	c->fd = fd;
+	c->start_ms = mono_ms();
+	pthread_mutex_lock(&conn_lock);
+	c->next = conn_head;
+	if (conn_head != NULL)
+		conn_head->prev = c;
+	conn_head = c;
+	pthread_mutex_unlock(&conn_lock);
+	return c;
+}
+
+void
+unsubd_conn_del(unsubd_conn *c)
+{
+	if (c == NULL)
+		return;
+	/* Under the lock: the reaper never touches a closed descriptor. */
+	pthread_mutex_lock(&conn_lock);
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		conn_head = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	pthread_mutex_unlock(&conn_lock);
+	free(c);
+}
+
+void
+unsubd_conn_restart(unsubd_conn *c)
+{
+	if (c == NULL)
+		return;
+	pthread_mutex_lock(&conn_lock);
+	c->start_ms = mono_ms();
+	pthread_mutex_unlock(&conn_lock);
+}
+
+void
+unsubd_conn_hold(unsubd_conn *c, int hold)
+{
+	if (c == NULL)
+		return;
+	pthread_mutex_lock(&conn_lock);
+	c->held = hold;
+	if (!hold)
+		c->start_ms = mono_ms();
+	pthread_mutex_unlock(&conn_lock);
+}
+
+static void *
+reaper(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&conn_lock);
+	while (!reap_stop) {
+		struct timespec ts;
+		uint64_t now = mono_ms();
+		unsubd_conn *c;
+
+		for (c = conn_head; c != NULL; c = c->next) {
+			if (c->held || c->cut ||
+			    now - c->start_ms < reap_deadline_ms)
+				continue;
+			(void)shutdown(c->fd, SHUT_RDWR);
+			c->cut = 1;
+			reap_cut++;
+		}
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += REAP_TICK_MS * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		(void)pthread_cond_timedwait(&reap_cond, &conn_lock, &ts);
+	}
+	pthread_mutex_unlock(&conn_lock);
+	return NULL;
+}
+
+int
+unsubd_reaper_start(int64_t deadline_ms)
+{
+	reap_deadline_ms = deadline_ms > 0 ? (uint64_t)deadline_ms : 10000;
+	reap_stop = 0;
+	if (pthread_create(&reap_thread, NULL, reaper, NULL) != 0)
+		return OG_EIO;
+	reap_running = 1;
+	return 0;
+}
+
+void
+unsubd_reaper_stop(void)
+{
+	if (!reap_running)
+		return;
+	pthread_mutex_lock(&conn_lock);
+	reap_stop = 1;
+	pthread_cond_signal(&reap_cond);
+	pthread_mutex_unlock(&conn_lock);
+	pthread_join(reap_thread, NULL);
+	reap_running = 0;
+}
+
+uint64_t
+unsubd_reaper_cut(void)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&conn_lock);
+	n = reap_cut;
+	pthread_mutex_unlock(&conn_lock);
+	return n;
+}

@@ -1,0 +1,435 @@
+/*
+ * unsubd_parse.c - the parsers of peer input in optgate-unsubd.
+ *
+ * Everything a client sends that the daemon interprets itself passes
+ * through here: the request path (MHD has parsed the request line and
+ * %-decoded the path), the form body, Accept-Language.  Pure functions,
+ * no allocation besides the form's copy; fuzzed by tests/fuzz/http_fuzz.c.
+ *
+ * Error convention: 0 or a negative OG_E* code; "no such field" is NULL.
+ * Thread-safe: no state.
+ *
+ * LIMITS: paths longer than "/u/" + OG_TOKEN_MAX + "/prefs" are bad
+ * tokens; bodies over UNSUBD_BODY_MAX bytes and more than
+ * UNSUBD_FIELDS_MAX fields are refused; Accept-Language is read for at
+ * most 64 ranges.
+ */
+#include <ctype.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "og_err.h"
+#include "og_token.h"
+#include "unsubd.h"
+
+static int
+b64url_char(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	    (c >= '0' && c <= '9') || c == '-' || c == '_';
+}
+
+int
+unsubd_route(const char *path, size_t len, const char **tok, size_t *toklen)
+{
+	size_t i, n;
+
+	*tok = NULL;
+	*toklen = 0;
+	if (len == 8 && memcmp(path, "/healthz", 8) == 0)
+		return UNSUBD_R_HEALTH;
+	if (len < 3 || memcmp(path, "/u/", 3) != 0)
+		return UNSUBD_R_NOTFOUND;
+	path += 3;
+	len -= 3;
+	for (n = 0; n < len && path[n] != '/'; n++)
+		;
+	if (n == 0 || n > OG_TOKEN_MAX)
+		return UNSUBD_R_BADTOKEN;
+	for (i = 0; i < n; i++)
+		if (!b64url_char((unsigned char)path[i]))
+			return UNSUBD_R_BADTOKEN;
+	*tok = path;
+	*toklen = n;
+	if (n == len)
+		return UNSUBD_R_TOKEN;
+	if (len - n == 6 && memcmp(path + n, "/prefs", 6) == 0)
+		return UNSUBD_R_PREFS;
+	/* A trailing slash is what some mail clients add. */
+	if (len - n == 1)
+		return UNSUBD_R_TOKEN;
+	return UNSUBD_R_NOTFOUND;
+}
+
+static int
+hexval(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int
+unsubd_form_parse(const char *body, size_t len, unsubd_form *f)
+{
+	size_t i;
+	char *o;
+	int hi, lo, in_value;
+
+	memset(f, 0, sizeof(*f));
+	if (len > UNSUBD_BODY_MAX)
+		return OG_ETOOBIG;
+	/* Decoding only shrinks: len + 1 bytes hold the result. */
+	f->buf = og_xmalloc(len + 1);
+	o = f->buf;
+	if (len == 0)
+		return 0;
+	f->name[0] = o;
+	f->value[0] = NULL;
+	f->n = 1;
+	in_value = 0;
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)body[i];
+
+		if (c == '&') {
+			*o++ = '\0';
+			if (!in_value)
+				f->value[f->n - 1] = o - 1; /* "" */
+			if (f->n == UNSUBD_FIELDS_MAX)
+				return OG_EINVAL;
+			f->name[f->n] = o;
+			f->value[f->n] = NULL;
+			f->n++;
+			in_value = 0;
+			continue;
+		}
+		if (c == '=' && !in_value) {
+			*o++ = '\0';
+			f->value[f->n - 1] = o;
+			in_value = 1;
+			continue;
+		}
+		if (c == '+') {
+			c = ' ';
+		} else if (c == '%') {
+			if (len - i < 3)
+				return OG_EINVAL;
+			hi = hexval((unsigned char)body[i + 1]);
+			lo = hexval((unsigned char)body[i + 2]);
+			if (hi < 0 || lo < 0)
+				return OG_EINVAL;
+			c = (unsigned char)(hi * 16 + lo);
+			i += 2;
+		}
+		if (c == '\0')
+			return OG_EINVAL;
+		*o++ = (char)c;
+	}
+	*o = '\0';
+	if (!in_value)
+		f->value[f->n - 1] = o;
+	/* A trailing '&' leaves an empty last field: drop it. */
+	if (f->n > 0 && f->name[f->n - 1][0] == '\0' &&
+	    f->value[f->n - 1][0] == '\0')
+		f->n--;
+	return 0;
+}
+
+void
+unsubd_form_free(unsubd_form *f)
+{
+	free(f->buf);
+	memset(f, 0, sizeof(*f));
+}
+
+const char *
+unsubd_form_get(const unsubd_form *f, const char *name)
+{
+	int i;
+
+	for (i = 0; i < f->n; i++)
+		if (strcmp(f->name[i], name) == 0)
+			return f->value[i];
+	return NULL;
+}
+
+int
+unsubd_form_has(const unsubd_form *f, const char *name, const char *value)
+{
+	int i;
+
+	for (i = 0; i < f->n; i++)
+		if (strcmp(f->name[i], name) == 0 &&
+		    strcmp(f->value[i], value) == 0)
+			return 1;
+	return 0;
+}
+
+static const char *const lang_tags[UNSUBD_NLANG] = {"en", "pt-BR", "es"};
+
+const char *
+unsubd_lang_tag(int lang)
+{
+	if (lang < 0 || lang >= UNSUBD_NLANG)
+		lang = UNSUBD_EN;
+	return lang_tags[lang];
+}
+
+/* Language of a range's primary subtag (len bytes); -1 when none. */
+static int
+lang_of(const char *s, size_t len)
+{
+	size_t n;
+
+	for (n = 0; n < len && s[n] != '-' && s[n] != '_'; n++)
+		;
+	if (n != 2)
+		return -1;
+	if (strncasecmp(s, "en", 2) == 0)
+		return UNSUBD_EN;
+	if (strncasecmp(s, "pt", 2) == 0)
+		return UNSUBD_PT;
+	if (strncasecmp(s, "es", 2) == 0)
+		return UNSUBD_ES;
+	return -1;
+}
+
+int
+unsubd_lang_code(const char *s)
+{
+	if (s == NULL)
+		return -1;
+	if (strlen(s) > 16)
+		return -1;
+	return lang_of(s, strlen(s));
+}
+
+/* q-value "0.5" as thousandths; -1 when malformed. */
+static int
+qvalue(const char *s, size_t len)
+{
+	int q = 0, scale = 1000;
+	size_t i;
+
+	if (len == 0 || (s[0] != '0' && s[0] != '1'))
+		return -1;
+	q = (s[0] - '0') * 1000;
+	if (len == 1)
+		return q;
+	if (s[1] != '.' || len > 5)
+		return -1;
+	for (i = 2; i < len; i++) {
+		if (!isdigit((unsigned char)s[i]))
+			return -1;
+		scale /= 10;
+		q += (s[i] - '0') * scale;
+	}
+	return q > 1000 ? -1 : q;
+}
+
+int
+unsubd_lang_pick(const char *accept)
+{
+	int best = UNSUBD_EN, bestq = 0, ranges = 0;
+	const char *p = accept;
+
+	if (accept == NULL)
+		return UNSUBD_EN;
+	while (*p != '\0' && ranges++ < 64) {
+		const char *start, *end, *semi;
+		int lang, q = 1000;
+
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (*p == '\0')
+			break;
+		start = p;
+		while (*p != '\0' && *p != ',')
+			p++;
+		end = p;
+		semi = memchr(start, ';', (size_t)(end - start));
+		if (semi != NULL) {
+			const char *qs = semi + 1;
+
+			while (qs < end && (*qs == ' ' || *qs == '\t'))
+				qs++;
+			if (end - qs >= 2 && qs[0] == 'q' && qs[1] == '=') {
+				const char *qe = qs + 2;
+
+				while (qe < end && *qe != ' ' && *qe != ';')
+					qe++;
+				q = qvalue(qs + 2, (size_t)(qe - qs - 2));
+				if (q < 0)
+					q = 0;
+			}
+		} else {
+			semi = end;
+		}
+		while (semi > start && (semi[-1] == ' ' || semi[-1] == '\t'))
+			semi--;
+		lang = lang_of(start, (size_t)(semi - start));
+		if (lang >= 0 && q > bestq) {
+			best = lang;
+			bestq = q;
+		}
+	}
+	return best;
+}
+
+void
+unsubd_mask(const char *addr, char *out, size_t size)
+{
+	const char *at = strrchr(addr, '@');
+	og_buf b;
+	size_t llen;
+
+	og_buf_init(&b, size > 0 ? size - 1 : 0);
+	if (at == NULL) {
+		(void)og_buf_adds(&b, "*****");
+		goto out;
+	}
+	llen = (size_t)(at - addr);
+	if (llen > 0)
+		(void)og_buf_addc(&b, addr[0]);
+	(void)og_buf_adds(&b, "*****");
+	if (llen > 2)
+		(void)og_buf_addc(&b, addr[llen - 1]);
+	(void)og_buf_adds(&b, at);
+out:
+	if (size > 0)
+		og_strlcpy(out, b.data != NULL ? b.data : "", size);
+	og_buf_free(&b);
+}
+
+int
+unsubd_html(og_buf *b, const char *s)
+{
+	const char *p;
+	int rc = 0;
+
+	for (p = s; *p != '\0' && rc == 0; p++) {
+		switch (*p) {
+		case '<':
+			rc = og_buf_adds(b, "&lt;");
+			break;
+		case '>':
+			rc = og_buf_adds(b, "&gt;");
+			break;
+		case '&':
+			rc = og_buf_adds(b, "&amp;");
+			break;
+		case '"':
+			rc = og_buf_adds(b, "&quot;");
+			break;
+		case '\'':
+			rc = og_buf_adds(b, "&#39;");
+			break;
+		default:
+			rc = og_buf_addc(b, *p);
+		}
+	}
+	return rc;
+}
+
+const og_cap unsubd_caps[UNSUBD_NCAPS] = {
+	{0, 0}, {1, 7 * 86400}, {2, 30 * 86400}, {1, 30 * 86400}};
+const char *const unsubd_cap_values[UNSUBD_NCAPS] = {
+	"0", "1/7d", "2/30d", "1/30d"};
+
+int
+unsubd_cap_choice(og_cap cap)
+{
+	int i;
+
+	if (cap.limit == 0)
+		return 0;
+	for (i = 1; i < UNSUBD_NCAPS; i++)
+		if (unsubd_caps[i].limit == cap.limit &&
+		    unsubd_caps[i].period == cap.period)
+			return i;
+	return -1;
+}
+
+int
+unsubd_cap_parse(const char *s)
+{
+	int i;
+
+	if (s == NULL)
+		return -1;
+	for (i = 0; i < UNSUBD_NCAPS; i++)
+		if (strcmp(s, unsubd_cap_values[i]) == 0)
+			return i;
+	return -1;
+}
+
+int
+unsubd_color_ok(const char *s)
+{
+	size_t i, n;
+
+	if (s == NULL || s[0] != '#')
+		return 0;
+	n = strlen(s + 1);
+	if (n != 3 && n != 6)
+		return 0;
+	for (i = 1; i <= n; i++)
+		if (!isxdigit((unsigned char)s[i]))
+			return 0;
+	return 1;
+}
+
+/* sRGB channel (0..255) to linear light, times 10000. */
+static long
+lin(int c)
+{
+	double v = c / 255.0;
+
+	v = v <= 0.03928 ? v / 12.92 : pow((v + 0.055) / 1.055, 2.4);
+	return (long)(v * 10000);
+}
+
+int
+unsubd_color_dark(const char *s)
+{
+	int r, g, bl;
+	long l;
+
+	if (!unsubd_color_ok(s))
+		return 1;
+	if (strlen(s) == 4) {
+		r = hexval((unsigned char)s[1]) * 17;
+		g = hexval((unsigned char)s[2]) * 17;
+		bl = hexval((unsigned char)s[3]) * 17;
+	} else {
+		r = hexval((unsigned char)s[1]) * 16 + hexval((unsigned char)s[2]);
+		g = hexval((unsigned char)s[3]) * 16 + hexval((unsigned char)s[4]);
+		bl = hexval((unsigned char)s[5]) * 16 +
+		    hexval((unsigned char)s[6]);
+	}
+	/* WCAG relative luminance; white wins below ~0.18. */
+	l = (2126 * lin(r) + 7152 * lin(g) + 722 * lin(bl)) / 10000;
+	return l < 1800;
+}
+
+int
+unsubd_url_ok(const char *s)
+{
+	const char *p;
+
+	if (s == NULL || s[0] == '\0')
+		return 0;
+	if (strncmp(s, "https://", 8) != 0 && !(s[0] == '/' && s[1] != '/'))
+		return 0;
+	for (p = s; *p != '\0'; p++)
+		if ((unsigned char)*p <= ' ' || *p == '"' || *p == '\'' ||
+		    *p == '<' || *p == '>' || *p == '\\' ||
+		    (unsigned char)*p >= 0x7f)
+			return 0;
+	return 1;
+}

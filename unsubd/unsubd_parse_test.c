@@ -1,0 +1,283 @@
+/*
+ * unsubd_parse_test.c - table-driven tests of optgate-unsubd's parsers.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "og_err.h"
+#include "og_token.h"
+#include "unsubd.h"
+
+static void
+test_route(void **state)
+{
+	static const struct {
+		const char *name, *path;
+		int route;
+		const char *tok;
+	} t[] = {
+		{"health", "/healthz", UNSUBD_R_HEALTH, NULL},
+		{"health slash", "/healthz/", UNSUBD_R_NOTFOUND, NULL},
+		{"root", "/", UNSUBD_R_NOTFOUND, NULL},
+		{"empty", "", UNSUBD_R_NOTFOUND, NULL},
+		{"no token", "/u/", UNSUBD_R_BADTOKEN, NULL},
+		{"u only", "/u", UNSUBD_R_NOTFOUND, NULL},
+		{"token", "/u/AbC-_09", UNSUBD_R_TOKEN, "AbC-_09"},
+		{"token slash", "/u/AbC/", UNSUBD_R_TOKEN, "AbC"},
+		{"prefs", "/u/AbC/prefs", UNSUBD_R_PREFS, "AbC"},
+		{"prefs slash", "/u/AbC/prefs/", UNSUBD_R_NOTFOUND, NULL},
+		{"other sub", "/u/AbC/x", UNSUBD_R_NOTFOUND, NULL},
+		{"plus", "/u/ab+c", UNSUBD_R_BADTOKEN, NULL},
+		{"equals", "/u/abc=", UNSUBD_R_BADTOKEN, NULL},
+		{"dot", "/u/a.b", UNSUBD_R_BADTOKEN, NULL},
+		{"space", "/u/a b", UNSUBD_R_BADTOKEN, NULL},
+		{"percent", "/u/a%41", UNSUBD_R_BADTOKEN, NULL},
+		{"double slash", "/u//x", UNSUBD_R_BADTOKEN, NULL},
+		{"other prefix", "/x/abc", UNSUBD_R_NOTFOUND, NULL},
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		const char *tok;
+		size_t toklen;
+		int r = unsubd_route(t[i].path, strlen(t[i].path), &tok,
+		    &toklen);
+
+		if (r != t[i].route)
+			fail_msg("%s: route %d, want %d", t[i].name, r,
+			    t[i].route);
+		if (t[i].tok != NULL &&
+		    (toklen != strlen(t[i].tok) ||
+			memcmp(tok, t[i].tok, toklen) != 0))
+			fail_msg("%s: wrong token span", t[i].name);
+	}
+}
+
+static void
+test_route_long(void **state)
+{
+	char path[OG_TOKEN_MAX + 16];
+	const char *tok;
+	size_t toklen;
+
+	(void)state;
+	memcpy(path, "/u/", 3);
+	memset(path + 3, 'A', OG_TOKEN_MAX);
+	assert_int_equal(unsubd_route(path, 3 + OG_TOKEN_MAX, &tok, &toklen),
+	    UNSUBD_R_TOKEN);
+	assert_int_equal(toklen, OG_TOKEN_MAX);
+	path[3 + OG_TOKEN_MAX] = 'A';
+	assert_int_equal(unsubd_route(path, 4 + OG_TOKEN_MAX, &tok, &toklen),
+	    UNSUBD_R_BADTOKEN);
+}
+
+static void
+test_form(void **state)
+{
+	static const struct {
+		const char *name, *body;
+		int rc, n;
+		const char *f0, *v0, *f1, *v1;
+	} t[] = {
+		{"rfc8058", "List-Unsubscribe=One-Click", 0, 1,
+		    "List-Unsubscribe", "One-Click", NULL, NULL},
+		{"empty", "", 0, 0, NULL, NULL, NULL, NULL},
+		{"two", "a=1&b=2", 0, 2, "a", "1", "b", "2"},
+		{"plus space", "a=x+y", 0, 1, "a", "x y", NULL, NULL},
+		{"escape", "c.news=1%2F7d", 0, 1, "c.news", "1/7d", NULL,
+		    NULL},
+		{"utf8", "n=%C3%A9", 0, 1, "n", "\xc3\xa9", NULL, NULL},
+		{"no value", "flag&b=2", 0, 2, "flag", "", "b", "2"},
+		{"empty value", "a=&b=", 0, 2, "a", "", "b", ""},
+		{"equals in value", "a=b=c", 0, 1, "a", "b=c", NULL, NULL},
+		{"trailing amp", "a=1&", 0, 1, "a", "1", NULL, NULL},
+		{"bad escape", "a=%G1", OG_EINVAL, 0, NULL, NULL, NULL, NULL},
+		{"short escape", "a=%4", OG_EINVAL, 0, NULL, NULL, NULL, NULL},
+		{"nul escape", "a=%00", OG_EINVAL, 0, NULL, NULL, NULL, NULL},
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		unsubd_form f;
+		int rc = unsubd_form_parse(t[i].body, strlen(t[i].body), &f);
+
+		if (rc != t[i].rc)
+			fail_msg("%s: rc %d want %d", t[i].name, rc, t[i].rc);
+		if (rc == 0) {
+			if (f.n != t[i].n)
+				fail_msg("%s: n %d want %d", t[i].name, f.n,
+				    t[i].n);
+			if (t[i].f0 != NULL &&
+			    (strcmp(f.name[0], t[i].f0) != 0 ||
+				strcmp(f.value[0], t[i].v0) != 0))
+				fail_msg("%s: field 0 %s=%s", t[i].name,
+				    f.name[0], f.value[0]);
+			if (t[i].f1 != NULL &&
+			    (strcmp(f.name[1], t[i].f1) != 0 ||
+				strcmp(f.value[1], t[i].v1) != 0))
+				fail_msg("%s: field 1 %s=%s", t[i].name,
+				    f.name[1], f.value[1]);
+		}
+		unsubd_form_free(&f);
+	}
+}
+
+static void
+test_form_limits(void **state)
+{
+	static char body[UNSUBD_BODY_MAX + 2];
+	unsubd_form f;
+	int i;
+	size_t n = 0;
+
+	(void)state;
+	memset(body, 'a', sizeof(body));
+	assert_int_equal(unsubd_form_parse(body, UNSUBD_BODY_MAX + 1, &f),
+	    OG_ETOOBIG);
+	unsubd_form_free(&f);
+	for (i = 0; i < UNSUBD_FIELDS_MAX + 1; i++) {
+		body[n++] = 'x';
+		body[n++] = '&';
+	}
+	assert_int_equal(unsubd_form_parse(body, n, &f), OG_EINVAL);
+	unsubd_form_free(&f);
+	assert_int_equal(unsubd_form_parse("s=a&s=b&c.a=0", 13, &f), 0);
+	assert_true(unsubd_form_has(&f, "s", "b"));
+	assert_false(unsubd_form_has(&f, "s", "c"));
+	assert_string_equal(unsubd_form_get(&f, "s"), "a");
+	assert_null(unsubd_form_get(&f, "x"));
+	unsubd_form_free(&f);
+}
+
+static void
+test_lang(void **state)
+{
+	static const struct {
+		const char *accept;
+		int lang;
+	} t[] = {
+		{NULL, UNSUBD_EN},
+		{"", UNSUBD_EN},
+		{"pt-BR,pt;q=0.9,en;q=0.8", UNSUBD_PT},
+		{"es-419,es;q=0.9", UNSUBD_ES},
+		{"de-DE,de;q=0.9,es;q=0.5,en;q=0.4", UNSUBD_ES},
+		{"fr", UNSUBD_EN},
+		{"en;q=0.1, pt;q=0.2", UNSUBD_PT},
+		{"es;q=0", UNSUBD_EN},
+		{"PT_br", UNSUBD_PT},
+		{"es;q=garbage, pt", UNSUBD_PT},
+		{"*", UNSUBD_EN},
+		{"en-US,en;q=0.9,pt-BR;q=0.8", UNSUBD_EN},
+		{",,,;;;q=", UNSUBD_EN},
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		int l = unsubd_lang_pick(t[i].accept);
+
+		if (l != t[i].lang)
+			fail_msg("%s: got %d want %d",
+			    t[i].accept ? t[i].accept : "(null)", l,
+			    t[i].lang);
+	}
+	assert_int_equal(unsubd_lang_code("pt-BR"), UNSUBD_PT);
+	assert_int_equal(unsubd_lang_code("es"), UNSUBD_ES);
+	assert_int_equal(unsubd_lang_code("xx"), -1);
+	assert_int_equal(unsubd_lang_code(NULL), -1);
+	assert_string_equal(unsubd_lang_tag(UNSUBD_PT), "pt-BR");
+}
+
+static void
+test_mask(void **state)
+{
+	static const struct {
+		const char *in, *out;
+	} t[] = {
+		{"cliente@yahoo.com", "c*****e@yahoo.com"},
+		{"ab@x.org", "a*****@x.org"},
+		{"a@x.org", "a*****@x.org"},
+		{"abc@x.org", "a*****c@x.org"},
+		{"noat", "*****"},
+		{"@x.org", "*****@x.org"},
+	};
+	size_t i;
+	char out[64];
+
+	(void)state;
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		unsubd_mask(t[i].in, out, sizeof(out));
+		assert_string_equal(out, t[i].out);
+	}
+	/* The length of the local part is never shown. */
+	unsubd_mask("averyveryverylongname@x.org", out, sizeof(out));
+	assert_string_equal(out, "a*****e@x.org");
+}
+
+static void
+test_html_color_url(void **state)
+{
+	og_buf b;
+
+	(void)state;
+	og_buf_init(&b, 0);
+	assert_int_equal(unsubd_html(&b, "<a href=\"x\">&'</a>"), 0);
+	assert_string_equal(b.data,
+	    "&lt;a href=&quot;x&quot;&gt;&amp;&#39;&lt;/a&gt;");
+	og_buf_free(&b);
+	assert_true(unsubd_color_ok("#fff"));
+	assert_true(unsubd_color_ok("#1A2b3c"));
+	assert_false(unsubd_color_ok("red"));
+	assert_false(unsubd_color_ok("#ff;background:url(x)"));
+	assert_false(unsubd_color_ok(NULL));
+	assert_true(unsubd_color_dark("#000000"));
+	assert_true(unsubd_color_dark("#1f3a5f"));
+	assert_false(unsubd_color_dark("#ffffff"));
+	assert_false(unsubd_color_dark("#ffeb3b"));
+	assert_true(unsubd_url_ok("https://cdn.example.com/logo.png"));
+	assert_true(unsubd_url_ok("/logo.png"));
+	assert_false(unsubd_url_ok("//evil.example/x.png"));
+	assert_false(unsubd_url_ok("javascript:alert(1)"));
+	assert_false(unsubd_url_ok("http://x/y.png"));
+	assert_false(unsubd_url_ok("https://x/\"onerror=\"y"));
+	assert_false(unsubd_url_ok(""));
+}
+
+static void
+test_caps(void **state)
+{
+	og_cap week = {1, 7 * 86400}, odd = {3, 86400}, none = {0, 0};
+
+	(void)state;
+	assert_int_equal(unsubd_cap_choice(none), 0);
+	assert_int_equal(unsubd_cap_choice(week), 1);
+	assert_int_equal(unsubd_cap_choice(odd), -1);
+	assert_int_equal(unsubd_cap_parse("1/7d"), 1);
+	assert_int_equal(unsubd_cap_parse("0"), 0);
+	assert_int_equal(unsubd_cap_parse("5/1d"), -1);
+	assert_int_equal(unsubd_cap_parse(NULL), -1);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_route),
+		cmocka_unit_test(test_route_long),
+		cmocka_unit_test(test_form),
+		cmocka_unit_test(test_form_limits),
+		cmocka_unit_test(test_lang),
+		cmocka_unit_test(test_mask),
+		cmocka_unit_test(test_html_color_url),
+		cmocka_unit_test(test_caps),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
