@@ -6,8 +6,9 @@
 #                      Postfix fixture is loaded)
 #   pd_init            optgate init on $PD_CONF's store
 #   pd_start [ARGS]    start optgate-policyd -f -c $PD_CONF ARGS in the
-#                      background (env PD_ENV="VAR=x ..." is passed), log
-#                      to $PD_LOG; returns once it serves (or 1)
+#                      background (env PD_ENV="VAR=x ..." is passed; a
+#                      PD_WRAP command, e.g. $DNS_NS, runs it), log to
+#                      $PD_LOG; returns once it serves (or 1)
 #   pd_stop            SIGTERM and wait (SIGKILL after 5 s)
 #   pd_kill9           kill -9, no cleanup
 #   pd_hup             SIGHUP (reload)
@@ -59,8 +60,8 @@ pd_init() {
 
 pd_start() {
 	_n0=$(grep -c 'started' "$PD_LOG")
-	env ${PD_ENV:-} "$BIN/optgate-policyd" -f -c "$PD_CONF" "$@" \
-	    2>>"$PD_LOG" &
+	${PD_WRAP:-} env ${PD_ENV:-} "$BIN/optgate-policyd" -f -c "$PD_CONF" \
+	    "$@" 2>>"$PD_LOG" &
 	PD_PID=$!
 	_i=0
 	while [ "$(grep -c 'started' "$PD_LOG")" -le "$_n0" ]; do
