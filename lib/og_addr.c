@@ -441,7 +441,7 @@ plus_listed(const og_addr_rules *r, const char *domain)
 	return 0;
 }
 
-static const og_addr_rules default_rules = {1, 0, NULL, 0};
+static const og_addr_rules default_rules = {1, 0, NULL, 0, 0};
 
 static int
 fail(og_addr *out, const char *why)
@@ -636,7 +636,8 @@ og_addr_parse(const char *s, size_t len, const og_addr_rules *rules,
 	kdom = strlen(kd);
 	memcpy(out->key + klen, kd, kdom + 1);
 
-	typo = (out->flags & OG_ADDR_LITERAL) ? NULL : og_addr_typo(kd);
+	typo = (out->flags & OG_ADDR_LITERAL) || rules->skip_typo ? NULL :
+	    og_addr_typo(kd);
 	if (typo != NULL)
 		memcpy(out->typo, typo, strlen(typo) + 1);
 	else

@@ -42,6 +42,7 @@ typedef struct og_addr_rules {
 	int local_case_sensitive;  /* compare local parts exactly */
 	const char *const *plus_tags; /* domains whose +tag is dropped */
 	size_t nplus_tags;
+	int skip_typo;             /* leave typo[] empty (hot paths) */
 } og_addr_rules;
 
 typedef struct og_addr {

@@ -646,7 +646,7 @@ static void
 run_case(void **state)
 {
 	const struct tcase *tc = *state;
-	og_addr_rules r = {1, 0, NULL, 0};
+	og_addr_rules r = {1, 0, NULL, 0, 0};
 	const og_addr_rules *rp = NULL;
 	size_t len;
 	og_addr *a;

@@ -237,6 +237,7 @@ int
 og_gate_decide(const og_config *cfg, og_rtxn *tx, const og_stream *st,
     const char *sender, const char *rcpt, int64_t now, og_verdict *v)
 {
+	og_addr_rules rules;
 	og_addr a;
 	og_record rec;
 	const og_entry *block = NULL;
@@ -253,7 +254,9 @@ og_gate_decide(const og_config *cfg, og_rtxn *tx, const og_stream *st,
 	og_strlcpy(v->dsn, "2.0.0", sizeof(v->dsn));
 	og_strlcpy(v->rule, "ok", sizeof(v->rule));
 
-	if (og_addr_parse(rcpt, strlen(rcpt), &cfg->rules, &a) != 0) {
+	rules = cfg->rules;
+	rules.skip_typo = 1; /* a suggestion is for imports, not decisions */
+	if (og_addr_parse(rcpt, strlen(rcpt), &rules, &a) != 0) {
 		safe_copy(addr, sizeof(addr), rcpt);
 		set_refuse(v, st, "invalid", "5.1.3");
 		snprintf(v->text, sizeof(v->text), "<%s>: invalid recipient "
