@@ -21,3 +21,13 @@ $(BUILD)/test/policyd/pd_proto_test: $(BUILD)/policyd/pd_proto_test.o \
 FUZZ_EXTRA_LIBS_policy_fuzz := build/fuzz/policyd/pd_proto.o
 FUZZ_OBJS_policy_fuzz := build/fuzz/policyd/pd_proto.o
 FUZZ_CFLAGS_policy_fuzz := -Ipolicyd
+
+# Benchmark helpers (tests/bench/policyd.sh): the DUNNO floor server and
+# the load generator.  Built with everything else so they never rot.
+PROGS_TEST += $(BUILD)/bench/pd_floor $(BUILD)/bench/pd_load
+$(BUILD)/bench/pd_floor: $(BUILD)/tests/bench/pd_floor.o
+	@mkdir -p $(dir $@)
+	$(CC) $(OG_LDFLAGS) -o $@ $^
+$(BUILD)/bench/pd_load: $(BUILD)/tests/bench/pd_load.o
+	@mkdir -p $(dir $@)
+	$(CC) $(OG_LDFLAGS) -o $@ $^

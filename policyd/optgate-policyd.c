@@ -13,7 +13,9 @@
  * sends it in a new transaction.
  *
  * One thread, one epoll loop, non-blocking sockets, capped buffers, idle
- * timeouts.  Modes: listeners from [policyd] listen (unix:PATH,
+ * timeouts.  A second thread only flushes the counters environment to
+ * disk every [store] counter_sync seconds, so that fsync never stalls
+ * the loop (g.store is handed over under sync_lock).  Modes: listeners from [policyd] listen (unix:PATH,
  * inet:HOST:PORT), or -s: one connection on stdin/stdout (spawn(8)).
  * SPF runs in helper processes (pd_spf.c).  SIGHUP reloads the config (a
  * bad one is logged and the old one kept); SIGTERM/SIGINT stop.
@@ -32,6 +34,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -127,10 +130,21 @@ static struct {
 	struct inst *buckets[INST_BUCKETS];
 	struct inst *ihead, *itail;
 	int ninst;
-	int64_t last_sync, last_readers, last_tick;
+	int64_t last_readers, last_tick;
 	int64_t last_overload_log;
+	struct {
+		char stream[OG_STREAM_NAME_MAX + 1];
+		char *key;
+	} *pend;               /* sends to count at the end of this turn */
+	int npend, cappend;
 	unsigned long served;
-} g;
+	pthread_t sync_thread;
+	pthread_mutex_t sync_lock;
+	pthread_cond_t sync_cond;
+	int sync_stop;
+	int64_t sync_every;    /* seconds; read under sync_lock */
+} g = {.sync_lock = PTHREAD_MUTEX_INITIALIZER,
+    .sync_cond = PTHREAD_COND_INITIALIZER};
 
 static int64_t
 mono_ms(void)
@@ -275,6 +289,7 @@ static void
 store_open(void)
 {
 	og_store_opts o;
+	og_store *st = NULL;
 	char err[512] = "";
 	int rc;
 
@@ -284,16 +299,40 @@ store_open(void)
 	o.max_readers = g.cfg->max_readers;
 	/* Consent read-only: policyd writes counters only. */
 	o.flags = OG_STORE_RDONLY;
-	rc = og_store_open(g.cfg->store_path, &o, &g.store, err, sizeof(err));
+	rc = og_store_open(g.cfg->store_path, &o, &st, err, sizeof(err));
 	if (rc != 0) {
-		g.store = NULL;
 		og_log_err("store %s: %s; marketing mail is tempfailed until "
 		    "it opens (retry every %ds)", g.cfg->store_path,
 		    err[0] ? err : og_strerror(rc), PD_STORE_RETRY);
 		g.store_retry_at = mono_ms() + PD_STORE_RETRY * 1000;
 		return;
 	}
+	pthread_mutex_lock(&g.sync_lock);
+	g.store = st;
+	pthread_mutex_unlock(&g.sync_lock);
 	og_log_info("store %s open", g.cfg->store_path);
+}
+
+/*
+ * The counters environment is written without sync (soft state); this
+ * thread flushes it every counter_sync seconds, off the event loop.
+ */
+static void *
+sync_main(void *arg)
+{
+	struct timespec ts;
+	int rc;
+
+	pthread_mutex_lock(&g.sync_lock);
+	while (!g.sync_stop) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += g.sync_every > 0 ? g.sync_every : 1;
+		pthread_cond_timedwait(&g.sync_cond, &g.sync_lock, &ts);
+		if (g.store && (rc = og_store_sync_counters(g.store)) != 0)
+			og_log_warn("syncing counters: %s", og_strerror(rc));
+	}
+	pthread_mutex_unlock(&g.sync_lock);
+	return NULL;
 }
 
 /* ---------------------------------------------------------------- */
@@ -677,38 +716,82 @@ do_rcpt(struct conn *c, pd_req *r)
 	return 0;
 }
 
+/*
+ * Counting is a write transaction on the counters environment (no sync:
+ * soft state).  The sends of every message finished in one turn of the
+ * event loop share one transaction per stream: a group commit that
+ * costs nothing in latency and saves a commit per message under load.
+ */
+static void
+count_flush(void)
+{
+	const char **keys;
+	int i, j, n, rc;
+	int64_t now = og_time_now();
+
+	if (g.npend == 0)
+		return;
+	keys = og_xcalloc((size_t)g.npend, sizeof(*keys));
+	for (i = 0; i < g.npend; i++) {
+		const og_stream *st;
+
+		if (g.pend[i].key == NULL)
+			continue;
+		n = 0;
+		for (j = i; j < g.npend; j++)
+			if (g.pend[j].key && strcmp(g.pend[j].stream,
+			    g.pend[i].stream) == 0)
+				keys[n++] = g.pend[j].key;
+		st = og_config_stream(g.cfg, g.pend[i].stream);
+		if (st == NULL)
+			og_log_warn("stream %s gone after reload: %d sends not "
+			    "counted", g.pend[i].stream, n);
+		else if (g.store == NULL)
+			og_log_warn("store not open: %d sends of %s not "
+			    "counted", n, g.pend[i].stream);
+		else if ((rc = og_gate_count(g.store, st, keys, (size_t)n,
+		    now)) != 0)
+			og_log_warn("counting %d sends of %s: %s", n,
+			    g.pend[i].stream, og_strerror(rc));
+		else
+			og_log_debug("counted %d sends of %s", n,
+			    g.pend[i].stream);
+		for (j = i; j < g.npend; j++)
+			if (g.pend[j].key && strcmp(g.pend[j].stream,
+			    g.pend[i].stream) == 0) {
+				free(g.pend[j].key);
+				g.pend[j].key = NULL;
+			}
+	}
+	free(keys);
+	g.npend = 0;
+}
+
 static void
 do_eom(struct conn *c, const pd_req *r)
 {
 	struct inst *in = NULL;
-	const og_stream *st;
-	int rc;
+	int k;
 
 	if (r->a[PD_A_INSTANCE])
 		in = inst_find(r->a[PD_A_INSTANCE]);
 	reply(c, "DUNNO");
 	if (in == NULL)
 		return;
-	st = og_config_stream(g.cfg, in->stream);
-	if (st == NULL) {
-		og_log_warn("%s: stream %s gone after reload: %d sends not "
-		    "counted", r->a[PD_A_QUEUE_ID] ? r->a[PD_A_QUEUE_ID] :
-		    "NOQUEUE", in->stream, in->nkeys);
-	} else if (g.store == NULL) {
-		og_log_warn("%s: store not open: %d sends of %s not counted",
-		    r->a[PD_A_QUEUE_ID] ? r->a[PD_A_QUEUE_ID] : "NOQUEUE",
-		    in->nkeys, in->stream);
-	} else if ((rc = og_gate_count(g.store, st,
-	    (const char *const *)in->keys, (size_t)in->nkeys,
-	    og_time_now())) != 0) {
-		og_log_warn("%s: counting %d sends of %s: %s",
-		    r->a[PD_A_QUEUE_ID] ? r->a[PD_A_QUEUE_ID] : "NOQUEUE",
-		    in->nkeys, in->stream, og_strerror(rc));
-	} else {
-		og_log_debug("%s: counted %d sends of %s",
-		    r->a[PD_A_QUEUE_ID] ? r->a[PD_A_QUEUE_ID] : "NOQUEUE",
-		    in->nkeys, in->stream);
+	for (k = 0; k < in->nkeys; k++) {
+		if (g.npend == g.cappend) {
+			g.cappend = g.cappend ? g.cappend * 2 : 64;
+			g.pend = og_xrealloc(g.pend, (size_t)g.cappend *
+			    sizeof(*g.pend));
+		}
+		og_strlcpy(g.pend[g.npend].stream, in->stream,
+		    sizeof(g.pend[g.npend].stream));
+		g.pend[g.npend++].key = in->keys[k];
 	}
+	in->nkeys = 0; /* the keys belong to g.pend now */
+	og_log_debug("%s: message accepted: %d sends of %s to count",
+	    r->a[PD_A_QUEUE_ID] && *r->a[PD_A_QUEUE_ID] ?
+	    r->a[PD_A_QUEUE_ID] : "NOQUEUE", k, in->stream);
 	inst_free(in);
 }
 
@@ -757,65 +840,54 @@ conn_input(struct conn *c)
 	conn_flush(c);
 }
 
+/*
+ * One read per readiness event: the loop is level-triggered, so what is
+ * left is reported again, and a busy client cannot starve the others.
+ */
 static void
 conn_readable(struct conn *c)
 {
 	ssize_t n;
 
-	for (;;) {
-		if (c->inlen == c->incap) {
-			if (c->incap >= PD_IN_MAX) {
-				/* Full: the parser names what is wrong. */
-				if (c->state == C_READ) {
-					conn_input(c);
-					if (c->state != C_READ ||
-					    c->inlen < c->incap)
-						return;
-				}
-				og_log_warn("%s: input over %d bytes; closing",
-				    c->peer, PD_IN_MAX);
-				conn_close(c);
-				return;
-			}
-			c->incap = c->incap ? c->incap * 2 : 2048;
-			if (c->incap > PD_IN_MAX)
-				c->incap = PD_IN_MAX;
-			c->in = og_xrealloc(c->in, c->incap);
-		}
-		n = read(c->rfd, c->in + c->inlen, c->incap - c->inlen);
-		if (n > 0) {
-			c->inlen += (size_t)n;
-			c->last = mono_ms();
-			if (c->state != C_READ)
-				continue; /* buffered until SPF answers */
-			if (c->inlen >= 2 &&
-			    c->in[c->inlen - 1] == '\n') {
+	if (c->inlen == c->incap) {
+		if (c->incap >= PD_IN_MAX) {
+			/* Full: the parser names what is wrong. */
+			if (c->state == C_READ) {
 				conn_input(c);
-				/* closed or waiting: stop reading now */
-				if (c->state != C_READ)
+				if (c->state != C_READ || c->inlen < c->incap)
 					return;
 			}
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			if (c->state == C_READ)
-				conn_input(c);
+			og_log_warn("%s: input over %d bytes; closing", c->peer,
+			    PD_IN_MAX);
+			conn_close(c);
 			return;
 		}
-		if (n == 0) {
-			if (c->inlen > 0 && c->state == C_READ)
-				og_log_warn("%s: connection closed in the "
-				    "middle of a request", c->peer);
-			else
-				og_log_debug("%s: disconnect", c->peer);
-		} else {
-			og_log_info("%s: read: %s", c->peer, strerror(errno));
-		}
-		conn_close(c);
+		c->incap = c->incap ? c->incap * 2 : 2048;
+		if (c->incap > PD_IN_MAX)
+			c->incap = PD_IN_MAX;
+		c->in = og_xrealloc(c->in, c->incap);
+	}
+	n = read(c->rfd, c->in + c->inlen, c->incap - c->inlen);
+	if (n > 0) {
+		c->inlen += (size_t)n;
+		c->last = mono_ms();
+		if (c->state == C_READ)
+			conn_input(c); /* else buffered until SPF answers */
 		return;
 	}
+	if (n < 0 && (errno == EINTR || errno == EAGAIN ||
+	    errno == EWOULDBLOCK))
+		return;
+	if (n == 0) {
+		if (c->inlen > 0 && c->state == C_READ)
+			og_log_warn("%s: connection closed in the middle of a "
+			    "request", c->peer);
+		else
+			og_log_debug("%s: disconnect", c->peer);
+	} else {
+		og_log_info("%s: read: %s", c->peer, strerror(errno));
+	}
+	conn_close(c);
 }
 
 /* ---------------------------------------------------------------- */
@@ -1065,6 +1137,9 @@ apply_config(void)
 	if (g.spf)
 		pd_spf_configure(g.spf, g.cfg->spf_egress, g.cfg->nspf_egress,
 		    g.cfg->spf_timeout, g.cfg->spf_cache_ttl);
+	pthread_mutex_lock(&g.sync_lock);
+	g.sync_every = g.cfg->counter_sync;
+	pthread_mutex_unlock(&g.sync_lock);
 }
 
 static void
@@ -1124,13 +1199,6 @@ timers(void)
 	inst_expire(now);
 	if (g.store == NULL && now >= g.store_retry_at)
 		store_open();
-	if (g.store && now - g.last_sync >= g.cfg->counter_sync * 1000) {
-		int rc = og_store_sync_counters(g.store);
-
-		if (rc != 0)
-			og_log_warn("syncing counters: %s", og_strerror(rc));
-		g.last_sync = now;
-	}
 	if (g.store && now - g.last_readers >= 60000) {
 		og_store_reader_check(g.store);
 		g.last_readers = now;
@@ -1235,6 +1303,7 @@ loop(void)
 			}
 			}
 		}
+		count_flush();
 		timers();
 		conn_reap();
 	}
@@ -1303,7 +1372,9 @@ main(int argc, char **argv)
 	g.spf = pd_spf_new(g.epfd, g.exe);
 	apply_config();
 	store_open();
-	g.last_sync = g.last_readers = mono_ms();
+	g.last_readers = mono_ms();
+	if ((errno = pthread_create(&g.sync_thread, NULL, sync_main, NULL)) != 0)
+		og_log_fatal("pthread_create: %s", strerror(errno));
 	og_log_info("optgate-policyd %s started (%d streams)", OG_VERSION,
 	    g.cfg->nstreams);
 
@@ -1312,9 +1383,16 @@ main(int argc, char **argv)
 	while (g.conns)
 		conn_close(g.conns);
 	conn_reap();
+	count_flush();
+	free(g.pend);
 	while (g.ihead)
 		inst_free(g.ihead);
 	pd_spf_free(g.spf);
+	pthread_mutex_lock(&g.sync_lock);
+	g.sync_stop = 1;
+	pthread_cond_signal(&g.sync_cond);
+	pthread_mutex_unlock(&g.sync_lock);
+	pthread_join(g.sync_thread, NULL);
 	if (g.store) {
 		og_store_sync_counters(g.store);
 		og_store_close(g.store);
