@@ -161,7 +161,8 @@ usage(void)
 	fprintf(stderr, "usage: optgate-policyd [-c FILE] [-f] [-s] [-v] "
 	    "[-V]\n"
 	    "  -c FILE  config (default " OG_CONFIG_DEFAULT ")\n"
-	    "  -f       stay in the foreground, log to stderr\n"
+	    "  -f       stay in the foreground, log to stderr (default:\n"
+	    "           detach, log to syslog, mail facility)\n"
 	    "  -s       serve one connection on stdin/stdout "
 	    "(Postfix spawn(8))\n"
 	    "  -v       verbose (repeat for more)\n"
@@ -1341,6 +1342,13 @@ main(int argc, char **argv)
 	}
 	if (optind != argc)
 		usage();
+	/* SIGHUP re-reads it after daemon() went to "/". */
+	if (g.config_path && g.config_path[0] != '/') {
+		static char abs[4096];
+
+		if (realpath(g.config_path, abs) != NULL)
+			g.config_path = abs;
+	}
 	/* Under spawn(8) stderr is the Postfix connection: syslog only. */
 	og_log_open("optgate-policyd", fg && !g.spawn_mode ? OG_LOG_STDERR : 0);
 	og_log_set_verbose(verbose);
@@ -1367,6 +1375,9 @@ main(int argc, char **argv)
 	} else {
 		raise_nofile();
 		open_listeners();
+		/* Detach once binding worked, so bind errors still show. */
+		if (!fg && daemon(0, 0) != 0)
+			og_log_fatal("daemon: %s", strerror(errno));
 	}
 	drop_privileges();
 	g.spf = pd_spf_new(g.epfd, g.exe);
