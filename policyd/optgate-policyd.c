@@ -15,10 +15,11 @@
  * One thread, one epoll loop, non-blocking sockets, capped buffers, idle
  * timeouts.  A second thread only flushes the counters environment to
  * disk every [store] counter_sync seconds, so that fsync never stalls
- * the loop (g.store is handed over under sync_lock).  Modes: listeners from [policyd] listen (unix:PATH,
- * inet:HOST:PORT), or -s: one connection on stdin/stdout (spawn(8)).
- * SPF runs in helper processes (pd_spf.c).  SIGHUP reloads the config (a
- * bad one is logged and the old one kept); SIGTERM/SIGINT stop.
+ * the loop (g.store is handed over under sync_lock).  Modes: listeners from
+ * [policyd] listen (unix:PATH, inet:HOST:PORT), or -s: one connection on
+ * stdin/stdout (spawn(8)). SPF runs in helper processes (pd_spf.c).  SIGHUP
+ * reloads the config (a bad one is logged and the old one kept); SIGTERM/SIGINT
+ * stop.
  *
  * Errors: a malformed request is logged and its connection closed
  * without a reply (Postfix then retries); a store that cannot be read
@@ -82,16 +83,16 @@ enum conn_state { C_READ = 0, C_SPF, C_DEAD };
 
 struct conn {
 	struct ev ev;
-	int rfd, wfd;          /* the same socket, or stdin/stdout */
+	int rfd, wfd; /* the same socket, or stdin/stdout */
 	int state;
 	char *in;
 	size_t inlen, incap;
 	og_buf out;
 	size_t outoff;
-	uint32_t evmask;       /* registered epoll events */
-	int64_t last;          /* monotonic ms of the last activity */
+	uint32_t evmask; /* registered epoll events */
+	int64_t last;    /* monotonic ms of the last activity */
 	char peer[160];
-	pd_req req;            /* the request waiting for SPF */
+	pd_req req; /* the request waiting for SPF */
 	size_t req_used;
 	struct conn *prev, *next;
 };
@@ -102,9 +103,9 @@ struct inst {
 	char stream[OG_STREAM_NAME_MAX + 1];
 	char **keys;
 	int nkeys, capkeys;
-	int dropped;           /* recipients over PD_INST_RCPTS */
-	int64_t born;          /* monotonic ms */
-	struct inst *hnext;    /* hash chain */
+	int dropped;              /* recipients over PD_INST_RCPTS */
+	int64_t born;             /* monotonic ms */
+	struct inst *hnext;       /* hash chain */
 	struct inst *prev, *next; /* age list, oldest first */
 };
 
@@ -135,14 +136,14 @@ static struct {
 	struct {
 		char stream[OG_STREAM_NAME_MAX + 1];
 		char *key;
-	} *pend;               /* sends to count at the end of this turn */
+	} * pend; /* sends to count at the end of this turn */
 	int npend, cappend;
 	unsigned long served;
 	pthread_t sync_thread;
 	pthread_mutex_t sync_lock;
 	pthread_cond_t sync_cond;
 	int sync_stop;
-	int64_t sync_every;    /* seconds; read under sync_lock */
+	int64_t sync_every; /* seconds; read under sync_lock */
 } g = {.sync_lock = PTHREAD_MUTEX_INITIALIZER,
     .sync_cond = PTHREAD_COND_INITIALIZER};
 
@@ -158,7 +159,8 @@ mono_ms(void)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: optgate-policyd [-c FILE] [-f] [-s] [-v] "
+	fprintf(stderr,
+	    "usage: optgate-policyd [-c FILE] [-f] [-s] [-v] "
 	    "[-V]\n"
 	    "  -c FILE  config (default " OG_CONFIG_DEFAULT ")\n"
 	    "  -f       stay in the foreground, log to stderr (default:\n"
@@ -232,7 +234,8 @@ inst_get(const char *id, const char *stream)
 		return in;
 	if (g.ninst >= PD_INST_MAX) {
 		og_log_warn("%d open transactions: forgetting the oldest "
-		    "(instance %s) uncounted", g.ninst, g.ihead->id);
+		            "(instance %s) uncounted",
+		    g.ninst, g.ihead->id);
 		inst_free(g.ihead);
 	}
 	in = og_xcalloc(1, sizeof(*in));
@@ -258,13 +261,14 @@ inst_add_key(struct inst *in, const char *key)
 	if (in->nkeys >= PD_INST_RCPTS) {
 		if (in->dropped++ == 0)
 			og_log_warn("instance %s: over %d recipients; the rest "
-			    "are not counted", in->id, PD_INST_RCPTS);
+			            "are not counted",
+			    in->id, PD_INST_RCPTS);
 		return;
 	}
 	if (in->nkeys == in->capkeys) {
 		in->capkeys = in->capkeys ? in->capkeys * 2 : 4;
-		in->keys = og_xrealloc(in->keys,
-		    (size_t)in->capkeys * sizeof(*in->keys));
+		in->keys = og_xrealloc(
+		    in->keys, (size_t)in->capkeys * sizeof(*in->keys));
 	}
 	in->keys[in->nkeys++] = og_xstrdup(key);
 }
@@ -303,8 +307,9 @@ store_open(void)
 	rc = og_store_open(g.cfg->store_path, &o, &st, err, sizeof(err));
 	if (rc != 0) {
 		og_log_err("store %s: %s; marketing mail is tempfailed until "
-		    "it opens (retry every %ds)", g.cfg->store_path,
-		    err[0] ? err : og_strerror(rc), PD_STORE_RETRY);
+		           "it opens (retry every %ds)",
+		    g.cfg->store_path, err[0] ? err : og_strerror(rc),
+		    PD_STORE_RETRY);
 		g.store_retry_at = mono_ms() + PD_STORE_RETRY * 1000;
 		return;
 	}
@@ -445,8 +450,8 @@ static int
 conn_flush(struct conn *c)
 {
 	while (c->outoff < c->out.len) {
-		ssize_t n = write(c->wfd, c->out.data + c->outoff,
-		    c->out.len - c->outoff);
+		ssize_t n = write(
+		    c->wfd, c->out.data + c->outoff, c->out.len - c->outoff);
 
 		if (n > 0) {
 			c->outoff += (size_t)n;
@@ -489,8 +494,8 @@ log_decision(const pd_req *r, const og_stream *st, const og_verdict *v)
 
 	og_buf_init(&b, 4096);
 	og_gate_logline(&b, r->a[PD_A_QUEUE_ID], r->a[PD_A_RECIPIENT],
-	    r->a[PD_A_SENDER], r->a[PD_A_CLIENT_NAME],
-	    r->a[PD_A_CLIENT_ADDR], st, v);
+	    r->a[PD_A_SENDER], r->a[PD_A_CLIENT_NAME], r->a[PD_A_CLIENT_ADDR],
+	    st, v);
 	og_log_info("%s", b.data ? b.data : "");
 	og_buf_free(&b);
 }
@@ -559,7 +564,8 @@ verdict_action(const og_stream *st, og_verdict *v, char *buf, size_t size)
 		v->code = 550;
 		og_strlcpy(v->dsn, "5.7.1", sizeof(v->dsn));
 		n = strlen(v->reason);
-		snprintf(v->reason + n, sizeof(v->reason) - n, " (drop needs "
+		snprintf(v->reason + n, sizeof(v->reason) - n,
+		    " (drop needs "
 		    "one recipient per transaction: rejected)");
 	}
 	snprintf(buf, size, "%d %s %s", v->code, v->dsn, v->text);
@@ -567,8 +573,8 @@ verdict_action(const og_stream *st, og_verdict *v, char *buf, size_t size)
 
 /* SPF outcome for a stream: 0 go on to the gate, 1 answered. */
 static int
-spf_verdict(struct conn *c, const pd_req *r, const og_stream *st,
-    const pd_spf_res *res)
+spf_verdict(
+    struct conn *c, const pd_req *r, const og_stream *st, const pd_spf_res *res)
 {
 	og_verdict v;
 	char act[600];
@@ -581,26 +587,33 @@ spf_verdict(struct conn *c, const pd_req *r, const og_stream *st,
 	if (res->result == PD_SPF_TEMPERROR && st->spf != OG_SPF_WARN) {
 		verdict_set(&v, OG_TEMPFAIL, OG_REFUSE_DEFER, 451, "4.4.3",
 		    "spf-temperror");
-		snprintf(v.text, sizeof(v.text), "SPF check of %.100s could "
-		    "not be completed, try again later", dom);
+		snprintf(v.text, sizeof(v.text),
+		    "SPF check of %.100s could "
+		    "not be completed, try again later",
+		    dom);
 	} else if (st->spf == OG_SPF_WARN) {
 		og_log_warn("%s: from=<%.256s> stream=%s: spf=%s for %s: %s "
-		    "(warn only)", r->a[PD_A_QUEUE_ID] && *r->a[PD_A_QUEUE_ID] ?
-		    r->a[PD_A_QUEUE_ID] : "NOQUEUE", r->a[PD_A_SENDER],
-		    st->name, pd_spf_name(res->result), res->ip, res->detail);
+		            "(warn only)",
+		    r->a[PD_A_QUEUE_ID] && *r->a[PD_A_QUEUE_ID]
+		        ? r->a[PD_A_QUEUE_ID]
+		        : "NOQUEUE",
+		    r->a[PD_A_SENDER], st->name, pd_spf_name(res->result),
+		    res->ip, res->detail);
 		return 0;
 	} else if (st->spf == OG_SPF_DEFER) {
-		verdict_set(&v, OG_REFUSE, OG_REFUSE_DEFER, 450, "4.7.23",
-		    "spf");
-		snprintf(v.text, sizeof(v.text), "SPF record of %.100s does "
-		    "not authorize this server (%s for %s)", dom,
-		    pd_spf_name(res->result), res->ip);
+		verdict_set(
+		    &v, OG_REFUSE, OG_REFUSE_DEFER, 450, "4.7.23", "spf");
+		snprintf(v.text, sizeof(v.text),
+		    "SPF record of %.100s does "
+		    "not authorize this server (%s for %s)",
+		    dom, pd_spf_name(res->result), res->ip);
 	} else {
-		verdict_set(&v, OG_REFUSE, OG_REFUSE_REJECT, 550, "5.7.23",
-		    "spf");
-		snprintf(v.text, sizeof(v.text), "SPF record of %.100s does "
-		    "not authorize this server (%s for %s)", dom,
-		    pd_spf_name(res->result), res->ip);
+		verdict_set(
+		    &v, OG_REFUSE, OG_REFUSE_REJECT, 550, "5.7.23", "spf");
+		snprintf(v.text, sizeof(v.text),
+		    "SPF record of %.100s does "
+		    "not authorize this server (%s for %s)",
+		    dom, pd_spf_name(res->result), res->ip);
 	}
 	snprintf(v.reason, sizeof(v.reason), "spf(%s) %.100s ip=%s %.100s",
 	    pd_spf_name(res->result), dom, res->ip, res->detail);
@@ -647,11 +660,13 @@ rcpt_gate(struct conn *c, const pd_req *r, const og_stream *st)
 		in = inst_find(r->a[PD_A_INSTANCE]);
 	if (st->list && in && in->nkeys > 0 &&
 	    strcmp(in->stream, st->name) == 0) {
-		verdict_set(&v, OG_REFUSE, OG_REFUSE_DEFER, 452, "4.5.3",
-		    "one-rcpt");
-		snprintf(v.text, sizeof(v.text), "Too many recipients: %s "
+		verdict_set(
+		    &v, OG_REFUSE, OG_REFUSE_DEFER, 452, "4.5.3", "one-rcpt");
+		snprintf(v.text, sizeof(v.text),
+		    "Too many recipients: %s "
 		    "takes one recipient per transaction, send this one "
-		    "separately", st->name);
+		    "separately",
+		    st->name);
 		snprintf(v.reason, sizeof(v.reason),
 		    "one-recipient-per-transaction(%s)", st->name);
 		snprintf(act, sizeof(act), "%d %s %s", v.code, v.dsn, v.text);
@@ -663,8 +678,8 @@ rcpt_gate(struct conn *c, const pd_req *r, const og_stream *st)
 		og_log_warn("store read: %s", og_strerror(rc));
 		tx = NULL;
 	}
-	og_gate_decide(g.cfg, tx, st, r->a[PD_A_SENDER], rcpt, og_time_now(),
-	    &v);
+	og_gate_decide(
+	    g.cfg, tx, st, r->a[PD_A_SENDER], rcpt, og_time_now(), &v);
 	if (tx)
 		og_store_rend(tx);
 	verdict_action(st, &v, act, sizeof(act));
@@ -674,7 +689,8 @@ rcpt_gate(struct conn *c, const pd_req *r, const og_stream *st)
 		in = inst_get(r->a[PD_A_INSTANCE], st->name);
 		if (in == NULL)
 			og_log_debug("no instance attribute: send to <%s> not "
-			    "counted", v.key);
+			             "counted",
+			    v.key);
 		else
 			inst_add_key(in, v.key);
 	}
@@ -702,10 +718,11 @@ do_rcpt(struct conn *c, pd_req *r)
 	if (st->spf != OG_SPF_OFF && g.spf && sender && *sender) {
 		og_addr a;
 
-		if (og_addr_parse(sender, strlen(sender), &g.cfg->rules,
-		    &a) == 0 && !(a.flags & OG_ADDR_LITERAL)) {
-			if (pd_spf_check(g.spf, a.domain, &res, spf_done,
-			    c) == 0) {
+		if (og_addr_parse(sender, strlen(sender), &g.cfg->rules, &a) ==
+		        0 &&
+		    !(a.flags & OG_ADDR_LITERAL)) {
+			if (pd_spf_check(g.spf, a.domain, &res, spf_done, c) ==
+			    0) {
 				c->state = C_SPF;
 				return 1;
 			}
@@ -740,26 +757,28 @@ count_flush(void)
 			continue;
 		n = 0;
 		for (j = i; j < g.npend; j++)
-			if (g.pend[j].key && strcmp(g.pend[j].stream,
-			    g.pend[i].stream) == 0)
+			if (g.pend[j].key &&
+			    strcmp(g.pend[j].stream, g.pend[i].stream) == 0)
 				keys[n++] = g.pend[j].key;
 		st = og_config_stream(g.cfg, g.pend[i].stream);
 		if (st == NULL)
 			og_log_warn("stream %s gone after reload: %d sends not "
-			    "counted", g.pend[i].stream, n);
+			            "counted",
+			    g.pend[i].stream, n);
 		else if (g.store == NULL)
 			og_log_warn("store not open: %d sends of %s not "
-			    "counted", n, g.pend[i].stream);
-		else if ((rc = og_gate_count(g.store, st, keys, (size_t)n,
-		    now)) != 0)
+			            "counted",
+			    n, g.pend[i].stream);
+		else if ((rc = og_gate_count(
+		              g.store, st, keys, (size_t)n, now)) != 0)
 			og_log_warn("counting %d sends of %s: %s", n,
 			    g.pend[i].stream, og_strerror(rc));
 		else
-			og_log_debug("counted %d sends of %s", n,
-			    g.pend[i].stream);
+			og_log_debug(
+			    "counted %d sends of %s", n, g.pend[i].stream);
 		for (j = i; j < g.npend; j++)
-			if (g.pend[j].key && strcmp(g.pend[j].stream,
-			    g.pend[i].stream) == 0) {
+			if (g.pend[j].key &&
+			    strcmp(g.pend[j].stream, g.pend[i].stream) == 0) {
 				free(g.pend[j].key);
 				g.pend[j].key = NULL;
 			}
@@ -782,8 +801,8 @@ do_eom(struct conn *c, const pd_req *r)
 	for (k = 0; k < in->nkeys; k++) {
 		if (g.npend == g.cappend) {
 			g.cappend = g.cappend ? g.cappend * 2 : 64;
-			g.pend = og_xrealloc(g.pend, (size_t)g.cappend *
-			    sizeof(*g.pend));
+			g.pend = og_xrealloc(
+			    g.pend, (size_t)g.cappend * sizeof(*g.pend));
 		}
 		og_strlcpy(g.pend[g.npend].stream, in->stream,
 		    sizeof(g.pend[g.npend].stream));
@@ -791,8 +810,9 @@ do_eom(struct conn *c, const pd_req *r)
 	}
 	in->nkeys = 0; /* the keys belong to g.pend now */
 	og_log_debug("%s: message accepted: %d sends of %s to count",
-	    r->a[PD_A_QUEUE_ID] && *r->a[PD_A_QUEUE_ID] ?
-	    r->a[PD_A_QUEUE_ID] : "NOQUEUE", k, in->stream);
+	    r->a[PD_A_QUEUE_ID] && *r->a[PD_A_QUEUE_ID] ? r->a[PD_A_QUEUE_ID]
+	                                                : "NOQUEUE",
+	    k, in->stream);
 	inst_free(in);
 }
 
@@ -826,7 +846,8 @@ conn_input(struct conn *c)
 			break;
 		if (rc == PD_BAD) {
 			og_log_warn("%s: bad policy request: %s; closing the "
-			    "connection", c->peer, why);
+			            "connection",
+			    c->peer, why);
 			conn_close(c);
 			return;
 		}
@@ -876,13 +897,14 @@ conn_readable(struct conn *c)
 			conn_input(c); /* else buffered until SPF answers */
 		return;
 	}
-	if (n < 0 && (errno == EINTR || errno == EAGAIN ||
-	    errno == EWOULDBLOCK))
+	if (n < 0 &&
+	    (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
 		return;
 	if (n == 0) {
 		if (c->inlen > 0 && c->state == C_READ)
 			og_log_warn("%s: connection closed in the middle of a "
-			    "request", c->peer);
+			            "request",
+			    c->peer);
 		else
 			og_log_debug("%s: disconnect", c->peer);
 	} else {
@@ -921,7 +943,8 @@ listen_unix(const char *path, struct listener *l)
 	if (lstat(path, &sb) == 0) {
 		if (!S_ISSOCK(sb.st_mode))
 			og_log_fatal("listen unix:%s: exists and is not a "
-			    "socket", path);
+			             "socket",
+			    path);
 		unlink(path);
 	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -947,7 +970,8 @@ listen_unix(const char *path, struct listener *l)
 			    g.cfg->policyd_socket_group);
 		gid = gr->gr_gid;
 	}
-	if ((uid != (uid_t)-1 || gid != (gid_t)-1) && chown(path, uid, gid) != 0)
+	if ((uid != (uid_t)-1 || gid != (gid_t)-1) &&
+	    chown(path, uid, gid) != 0)
 		og_log_warn("chown unix:%s to %s:%s: %s", path,
 		    g.cfg->policyd_socket_owner, g.cfg->policyd_socket_group,
 		    strerror(errno));
@@ -973,8 +997,8 @@ listen_inet(const char *spec, struct listener *l)
 		const char *e = strchr(h, ']');
 
 		if (e == NULL || e[1] != ':')
-			og_log_fatal("listen inet:%s: expected [ADDR]:PORT",
-			    spec);
+			og_log_fatal(
+			    "listen inet:%s: expected [ADDR]:PORT", spec);
 		hl = (size_t)(e - h - 1);
 		h++;
 		port = e + 2;
@@ -982,7 +1006,8 @@ listen_inet(const char *spec, struct listener *l)
 		const char *e = strrchr(h, ':');
 
 		if (e == NULL)
-			og_log_fatal("listen inet:%s: expected HOST:PORT", spec);
+			og_log_fatal(
+			    "listen inet:%s: expected HOST:PORT", spec);
 		hl = (size_t)(e - h);
 		port = e + 1;
 	}
@@ -995,8 +1020,8 @@ listen_inet(const char *spec, struct listener *l)
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
 	if ((rc = getaddrinfo(*host ? host : NULL, port, &hints, &res)) != 0)
 		og_log_fatal("listen inet:%s: %s", spec, gai_strerror(rc));
-	fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC |
-	    SOCK_NONBLOCK, 0);
+	fd = socket(
+	    res->ai_family, res->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		og_log_fatal("socket: %s", strerror(errno));
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -1028,8 +1053,10 @@ open_listeners(void)
 		else if (strncmp(s, "inet:", 5) == 0)
 			listen_inet(s + 5, l);
 		else
-			og_log_fatal("[policyd] listen = %s: expected unix:PATH "
-			    "or inet:HOST:PORT", s);
+			og_log_fatal(
+			    "[policyd] listen = %s: expected unix:PATH "
+			    "or inet:HOST:PORT",
+			    s);
 		memset(&ev, 0, sizeof(ev));
 		ev.events = EPOLLIN;
 		ev.data.ptr = l;
@@ -1065,15 +1092,17 @@ accept_all(struct listener *l)
 
 			if (now - g.last_overload_log > 1000) {
 				og_log_warn("%d connections: refusing more "
-				    "([policyd] max_connections)", g.nconns);
+				            "([policyd] max_connections)",
+				    g.nconns);
 				g.last_overload_log = now;
 			}
 			close(fd);
 			continue;
 		}
-		if (ss.ss_family == AF_UNIX || getnameinfo((struct sockaddr *)
-		    &ss, sl, host, sizeof(host), serv, sizeof(serv),
-		    NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+		if (ss.ss_family == AF_UNIX ||
+		    getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host),
+		        serv, sizeof(serv),
+		        NI_NUMERICHOST | NI_NUMERICSERV) != 0)
 			snprintf(peer, sizeof(peer), "%s#%d", l->name, fd);
 		else
 			snprintf(peer, sizeof(peer), "%s:%s", host, serv);
@@ -1121,10 +1150,12 @@ config_usable(const og_config *cfg)
 	int i;
 
 	for (i = 0; i < cfg->nstreams; i++)
-		if (cfg->streams[i].spf != OG_SPF_OFF && cfg->nspf_egress == 0) {
-			og_log_err("%s: [stream %s] spf = on needs [spf] egress "
-			    "(this server's sending addresses)", cfg->path,
-			    cfg->streams[i].name);
+		if (cfg->streams[i].spf != OG_SPF_OFF &&
+		    cfg->nspf_egress == 0) {
+			og_log_err(
+			    "%s: [stream %s] spf = on needs [spf] egress "
+			    "(this server's sending addresses)",
+			    cfg->path, cfg->streams[i].name);
 			return 0;
 		}
 	return 1;
@@ -1133,8 +1164,9 @@ config_usable(const og_config *cfg)
 static void
 apply_config(void)
 {
-	og_log_set_verbose(g.cfg->verbose > og_log_verbose() ? g.cfg->verbose :
-	    og_log_verbose());
+	og_log_set_verbose(g.cfg->verbose > og_log_verbose()
+	                       ? g.cfg->verbose
+	                       : og_log_verbose());
 	if (g.spf)
 		pd_spf_configure(g.spf, g.cfg->spf_egress, g.cfg->nspf_egress,
 		    g.cfg->spf_timeout, g.cfg->spf_cache_ttl);
@@ -1150,8 +1182,8 @@ reload(void)
 	char err[1024] = "";
 	int rc;
 
-	rc = og_config_load(g.config_path, &n, err, sizeof(err),
-	    config_report, NULL);
+	rc = og_config_load(
+	    g.config_path, &n, err, sizeof(err), config_report, NULL);
 	if (rc != 0) {
 		og_log_err("reload: %s; keeping the running config",
 		    err[0] ? err : og_strerror(rc));
@@ -1164,7 +1196,7 @@ reload(void)
 	}
 	if (strcmp(n->store_path, g.cfg->store_path) != 0)
 		og_log_warn("reload: [store] path changed: takes effect at "
-		    "restart");
+		            "restart");
 	og_config_unref(g.cfg);
 	g.cfg = n;
 	apply_config();
@@ -1187,10 +1219,11 @@ timers(void)
 			continue;
 		if (c->inlen > 0)
 			og_log_warn("%s: timeout in the middle of a request; "
-			    "closing", c->peer);
-		else if (c->outoff < c->out.len)
-			og_log_warn("%s: timeout sending a reply; closing",
+			            "closing",
 			    c->peer);
+		else if (c->outoff < c->out.len)
+			og_log_warn(
+			    "%s: timeout sending a reply; closing", c->peer);
 		else
 			og_log_debug("%s: idle timeout", c->peer);
 		conn_close(c);
@@ -1353,7 +1386,7 @@ main(int argc, char **argv)
 	og_log_open("optgate-policyd", fg && !g.spawn_mode ? OG_LOG_STDERR : 0);
 	og_log_set_verbose(verbose);
 	if (og_config_load(g.config_path, &g.cfg, err, sizeof(err),
-	    config_report, NULL) != 0)
+	        config_report, NULL) != 0)
 		og_log_fatal("%s", err);
 	if (!config_usable(g.cfg))
 		og_log_fatal("cannot start with this config");
@@ -1384,7 +1417,8 @@ main(int argc, char **argv)
 	apply_config();
 	store_open();
 	g.last_readers = mono_ms();
-	if ((errno = pthread_create(&g.sync_thread, NULL, sync_main, NULL)) != 0)
+	if ((errno = pthread_create(&g.sync_thread, NULL, sync_main, NULL)) !=
+	    0)
 		og_log_fatal("pthread_create: %s", strerror(errno));
 	og_log_info("optgate-policyd %s started (%d streams)", OG_VERSION,
 	    g.cfg->nstreams);

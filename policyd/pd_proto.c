@@ -17,17 +17,17 @@
 #include "pd_proto.h"
 
 static const char *const attr_names[PD_A_N] = {
-	[PD_A_REQUEST] = "request",
-	[PD_A_STATE] = "protocol_state",
-	[PD_A_NAME] = "protocol_name",
-	[PD_A_SENDER] = "sender",
-	[PD_A_RECIPIENT] = "recipient",
-	[PD_A_RCPT_COUNT] = "recipient_count",
-	[PD_A_CLIENT_ADDR] = "client_address",
-	[PD_A_CLIENT_NAME] = "client_name",
-	[PD_A_SASL_USER] = "sasl_username",
-	[PD_A_INSTANCE] = "instance",
-	[PD_A_QUEUE_ID] = "queue_id",
+    [PD_A_REQUEST] = "request",
+    [PD_A_STATE] = "protocol_state",
+    [PD_A_NAME] = "protocol_name",
+    [PD_A_SENDER] = "sender",
+    [PD_A_RECIPIENT] = "recipient",
+    [PD_A_RCPT_COUNT] = "recipient_count",
+    [PD_A_CLIENT_ADDR] = "client_address",
+    [PD_A_CLIENT_NAME] = "client_name",
+    [PD_A_SASL_USER] = "sasl_username",
+    [PD_A_INSTANCE] = "instance",
+    [PD_A_QUEUE_ID] = "queue_id",
 };
 
 const char *
@@ -54,7 +54,7 @@ check_line(const char *s, size_t n)
 		unsigned char c = (unsigned char)s[i];
 
 		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		    c == '_'))
+		        c == '_'))
 			return "bad attribute name";
 	}
 	if (i == 0)
@@ -74,8 +74,8 @@ lookup(const char *name)
 }
 
 int
-pd_proto_parse(char *buf, size_t len, pd_req *req, size_t *used,
-    const char **why)
+pd_proto_parse(
+    char *buf, size_t len, pd_req *req, size_t *used, const char **why)
 {
 	size_t pos = 0, end = 0, ll;
 	const char *nl, *r;

@@ -28,14 +28,14 @@
 /* The attributes optgate uses; each points into the parsed buffer. */
 enum pd_attr {
 	PD_A_REQUEST = 0,
-	PD_A_STATE,        /* protocol_state */
-	PD_A_NAME,         /* protocol_name */
+	PD_A_STATE, /* protocol_state */
+	PD_A_NAME,  /* protocol_name */
 	PD_A_SENDER,
 	PD_A_RECIPIENT,
-	PD_A_RCPT_COUNT,   /* recipient_count */
-	PD_A_CLIENT_ADDR,  /* client_address */
-	PD_A_CLIENT_NAME,  /* client_name */
-	PD_A_SASL_USER,    /* sasl_username */
+	PD_A_RCPT_COUNT,  /* recipient_count */
+	PD_A_CLIENT_ADDR, /* client_address */
+	PD_A_CLIENT_NAME, /* client_name */
+	PD_A_SASL_USER,   /* sasl_username */
 	PD_A_INSTANCE,
 	PD_A_QUEUE_ID,
 	PD_A_N
@@ -47,7 +47,7 @@ typedef struct pd_req {
 } pd_req;
 
 #define PD_OK 0
-#define PD_MORE 1  /* no complete request yet */
+#define PD_MORE 1 /* no complete request yet */
 #define PD_BAD (-1)
 
 /*
@@ -59,8 +59,8 @@ typedef struct pd_req {
  * PD_BAD: malformed or over a cap; *why is a static reason.
  * A request without request=smtpd_access_policy is PD_BAD.
  */
-int pd_proto_parse(char *buf, size_t len, pd_req *req, size_t *used,
-    const char **why);
+int pd_proto_parse(
+    char *buf, size_t len, pd_req *req, size_t *used, const char **why);
 
 /* Attribute name for logs. */
 const char *pd_attr_name(int attr);

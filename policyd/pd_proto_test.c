@@ -33,61 +33,64 @@ struct tcase {
 };
 
 static const struct tcase cases[] = {
-	{"minimal request", RQ "\n", 0, PD_OK, NULL, 0, NULL, NULL, G_NONE},
-	{"full RCPT request", RQ "protocol_state=RCPT\nprotocol_name=ESMTP\n"
-	    "client_address=192.0.2.1\nclient_name=mail.example\n"
-	    "sender=news@example.com\nrecipient=ana@example.org\n"
-	    "instance=12.34.5\nqueue_id=\nsize=0\n\n", 0, PD_OK, NULL, 0,
-	    "ana@example.org", "RCPT", G_NONE},
-	{"empty value kept", RQ "recipient=\n\n", 0, PD_OK, NULL, 0, "",
-	    NULL, G_NONE},
-	{"value with '=' and spaces", RQ "recipient=a=b c@d\n\n", 0, PD_OK,
-	    NULL, 0, "a=b c@d", NULL, G_NONE},
-	{"unknown attributes ignored", RQ "future_attr=x\nccert_subject=y\n\n",
-	    0, PD_OK, NULL, 0, NULL, NULL, G_NONE},
-	{"CRLF tolerated", "request=smtpd_access_policy\r\nrecipient=x@y\r\n"
-	    "\r\n", 0, PD_OK, NULL, 0, "x@y", NULL, G_NONE},
-	{"second request left in buffer", RQ "recipient=a@b\n\n" RQ, 0, PD_OK,
-	    NULL, sizeof(RQ "recipient=a@b\n\n") - 1, "a@b", NULL, G_NONE},
-	{"UTF-8 value", RQ "recipient=jos\xc3\xa9@example.org\n\n", 0, PD_OK,
-	    NULL, 0, "jos\xc3\xa9@example.org", NULL, G_NONE},
-	{"line at the cap", NULL, 0, PD_OK, NULL, 0, NULL, NULL, G_LINE_OK},
+    {"minimal request", RQ "\n", 0, PD_OK, NULL, 0, NULL, NULL, G_NONE},
+    {"full RCPT request",
+        RQ "protocol_state=RCPT\nprotocol_name=ESMTP\n"
+           "client_address=192.0.2.1\nclient_name=mail.example\n"
+           "sender=news@example.com\nrecipient=ana@example.org\n"
+           "instance=12.34.5\nqueue_id=\nsize=0\n\n",
+        0, PD_OK, NULL, 0, "ana@example.org", "RCPT", G_NONE},
+    {"empty value kept", RQ "recipient=\n\n", 0, PD_OK, NULL, 0, "", NULL,
+        G_NONE},
+    {"value with '=' and spaces", RQ "recipient=a=b c@d\n\n", 0, PD_OK, NULL, 0,
+        "a=b c@d", NULL, G_NONE},
+    {"unknown attributes ignored", RQ "future_attr=x\nccert_subject=y\n\n", 0,
+        PD_OK, NULL, 0, NULL, NULL, G_NONE},
+    {"CRLF tolerated",
+        "request=smtpd_access_policy\r\nrecipient=x@y\r\n"
+        "\r\n",
+        0, PD_OK, NULL, 0, "x@y", NULL, G_NONE},
+    {"second request left in buffer", RQ "recipient=a@b\n\n" RQ, 0, PD_OK, NULL,
+        sizeof(RQ "recipient=a@b\n\n") - 1, "a@b", NULL, G_NONE},
+    {"UTF-8 value", RQ "recipient=jos\xc3\xa9@example.org\n\n", 0, PD_OK, NULL,
+        0, "jos\xc3\xa9@example.org", NULL, G_NONE},
+    {"line at the cap", NULL, 0, PD_OK, NULL, 0, NULL, NULL, G_LINE_OK},
 
-	{"empty input", "", 0, PD_MORE, NULL, 0, NULL, NULL, G_NONE},
-	{"no blank line yet", RQ "recipient=a@b\n", 0, PD_MORE, NULL, 0,
-	    NULL, NULL, G_NONE},
-	{"half a line", RQ "recip", 0, PD_MORE, NULL, 0, NULL, NULL, G_NONE},
+    {"empty input", "", 0, PD_MORE, NULL, 0, NULL, NULL, G_NONE},
+    {"no blank line yet", RQ "recipient=a@b\n", 0, PD_MORE, NULL, 0, NULL, NULL,
+        G_NONE},
+    {"half a line", RQ "recip", 0, PD_MORE, NULL, 0, NULL, NULL, G_NONE},
 
-	{"no request attribute", "recipient=a@b\n\n", 0, PD_BAD,
-	    "no request= attribute", 0, NULL, NULL, G_NONE},
-	{"blank line only", "\n", 0, PD_BAD, "no request= attribute", 0, NULL,
-	    NULL, G_NONE},
-	{"unknown request type", "request=junk\n\n", 0, PD_BAD,
-	    "unknown request type", 0, NULL, NULL, G_NONE},
-	{"line without =", RQ "garbage\n\n", 0, PD_BAD, "line without '='", 0,
-	    NULL, NULL, G_NONE},
-	{"line without = before the end", RQ "garbage\n", 0, PD_BAD,
-	    "line without '='", 0, NULL, NULL, G_NONE},
-	{"empty name", RQ "=value\n\n", 0, PD_BAD, "empty attribute name", 0,
-	    NULL, NULL, G_NONE},
-	{"upper-case name", RQ "Recipient=a@b\n\n", 0, PD_BAD,
-	    "bad attribute name", 0, NULL, NULL, G_NONE},
-	{"space in name", RQ "reci pient=a@b\n\n", 0, PD_BAD,
-	    "bad attribute name", 0, NULL, NULL, G_NONE},
-	{"NUL in value", RQ "recipient=a\0b@c\n\n",
-	    sizeof(RQ "recipient=a\0b@c\n\n") - 1, PD_BAD,
-	    "NUL byte in request", 0, NULL, NULL, G_NONE},
-	{"NUL in name", RQ "reci\0pient=a@b\n\n",
-	    sizeof(RQ "reci\0pient=a@b\n\n") - 1, PD_BAD,
-	    "NUL byte in request", 0, NULL, NULL, G_NONE},
-	{"repeated known attribute", RQ "recipient=a@b\nrecipient=c@d\n\n", 0,
-	    PD_BAD, "repeated attribute", 0, NULL, NULL, G_NONE},
-	{"100 KB value", NULL, 0, PD_BAD, "line too long", 0, NULL, NULL,
-	    G_LONGVAL},
-	{"10,000 attributes", NULL, 0, PD_BAD, "too many attributes", 0, NULL,
-	    NULL, G_MANYATTRS},
-	{"request over the cap", NULL, 0, PD_BAD, "request too long", 0, NULL,
-	    NULL, G_BIGREQ},
+    {"no request attribute", "recipient=a@b\n\n", 0, PD_BAD,
+        "no request= attribute", 0, NULL, NULL, G_NONE},
+    {"blank line only", "\n", 0, PD_BAD, "no request= attribute", 0, NULL, NULL,
+        G_NONE},
+    {"unknown request type", "request=junk\n\n", 0, PD_BAD,
+        "unknown request type", 0, NULL, NULL, G_NONE},
+    {"line without =", RQ "garbage\n\n", 0, PD_BAD, "line without '='", 0, NULL,
+        NULL, G_NONE},
+    {"line without = before the end", RQ "garbage\n", 0, PD_BAD,
+        "line without '='", 0, NULL, NULL, G_NONE},
+    {"empty name", RQ "=value\n\n", 0, PD_BAD, "empty attribute name", 0, NULL,
+        NULL, G_NONE},
+    {"upper-case name", RQ "Recipient=a@b\n\n", 0, PD_BAD, "bad attribute name",
+        0, NULL, NULL, G_NONE},
+    {"space in name", RQ "reci pient=a@b\n\n", 0, PD_BAD, "bad attribute name",
+        0, NULL, NULL, G_NONE},
+    {"NUL in value", RQ "recipient=a\0b@c\n\n",
+        sizeof(RQ "recipient=a\0b@c\n\n") - 1, PD_BAD, "NUL byte in request", 0,
+        NULL, NULL, G_NONE},
+    {"NUL in name", RQ "reci\0pient=a@b\n\n",
+        sizeof(RQ "reci\0pient=a@b\n\n") - 1, PD_BAD, "NUL byte in request", 0,
+        NULL, NULL, G_NONE},
+    {"repeated known attribute", RQ "recipient=a@b\nrecipient=c@d\n\n", 0,
+        PD_BAD, "repeated attribute", 0, NULL, NULL, G_NONE},
+    {"100 KB value", NULL, 0, PD_BAD, "line too long", 0, NULL, NULL,
+        G_LONGVAL},
+    {"10,000 attributes", NULL, 0, PD_BAD, "too many attributes", 0, NULL, NULL,
+        G_MANYATTRS},
+    {"request over the cap", NULL, 0, PD_BAD, "request too long", 0, NULL, NULL,
+        G_BIGREQ},
 };
 
 static char *
@@ -183,8 +186,8 @@ test_incremental(void **state)
 
 	for (i = 0; i < n; i++) {
 		memcpy(buf, in, i);
-		assert_int_equal(pd_proto_parse(buf, i, &r, &used, &why),
-		    PD_MORE);
+		assert_int_equal(
+		    pd_proto_parse(buf, i, &r, &used, &why), PD_MORE);
 	}
 	memcpy(buf, in, n);
 	assert_int_equal(pd_proto_parse(buf, n, &r, &used, &why), PD_OK);

@@ -62,8 +62,8 @@
 #endif
 #endif
 
-static const char *const names[] = {"pass", "fail", "softfail", "neutral",
-    "none", "permerror", "temperror"};
+static const char *const names[] = {
+    "pass", "fail", "softfail", "neutral", "none", "permerror", "temperror"};
 
 struct waiter {
 	void (*done)(void *, const pd_spf_res *);
@@ -330,8 +330,8 @@ dispatch(pd_spf *s)
 		if (h->pid <= 0 && helper_spawn(s, h) != 0)
 			return; /* queued queries time out in pd_spf_tick */
 		q = s->qhead;
-		n = snprintf(line, sizeof(line), "%s %s\n", q->domain,
-		    s->egress);
+		n = snprintf(
+		    line, sizeof(line), "%s %s\n", q->domain, s->egress);
 		if (n < 0 || (size_t)n >= sizeof(line) ||
 		    write(h->wfd, line, (size_t)n) != n) {
 			/* A helper that cannot take a line is broken. */
@@ -390,8 +390,8 @@ pd_spf_free(pd_spf *s)
 }
 
 void
-pd_spf_configure(pd_spf *s, char *const *egress, int n, int64_t timeout,
-    int64_t cache_ttl)
+pd_spf_configure(
+    pd_spf *s, char *const *egress, int n, int64_t timeout, int64_t cache_ttl)
 {
 	og_buf b;
 	int i;
@@ -400,7 +400,8 @@ pd_spf_configure(pd_spf *s, char *const *egress, int n, int64_t timeout,
 	for (i = 0; i < n; i++)
 		if (og_buf_printf(&b, "%s%s", i ? "," : "", egress[i]) != 0)
 			og_log_err("[spf] egress: too many addresses; using "
-			    "the first %d", i);
+			           "the first %d",
+			    i);
 	og_strlcpy(s->egress, b.data ? b.data : "", sizeof(s->egress));
 	og_buf_free(&b);
 	s->negress = n;
@@ -432,7 +433,7 @@ pd_spf_check(pd_spf *s, const char *domain, pd_spf_res *out,
 			q = s->h[i].q;
 	if (q == NULL)
 		for (q = s->qhead; q && strcmp(q->domain, domain) != 0;
-		    q = q->next)
+		     q = q->next)
 			;
 	if (q == NULL) {
 		q = og_xcalloc(1, sizeof(*q));
@@ -501,16 +502,18 @@ helper_failed(pd_spf *s, struct helper *h, const char *why)
 	h->len = 0;
 	h->q = NULL;
 	if (sig)
-		snprintf(detail, sizeof(detail), "SPF evaluation crashed "
-		    "(signal %d)", sig);
+		snprintf(detail, sizeof(detail),
+		    "SPF evaluation crashed "
+		    "(signal %d)",
+		    sig);
 	else
-		snprintf(detail, sizeof(detail), "SPF evaluation failed: %s",
-		    why);
+		snprintf(
+		    detail, sizeof(detail), "SPF evaluation failed: %s", why);
 	if (q) {
 		og_log_warn("SPF helper for %s: %s", q->domain, detail);
 		res_set(&r, PD_SPF_PERMERROR, "", detail);
-		finish(s, q, &r, s->ttl_ms < CRASH_CACHE_MS ? s->ttl_ms :
-		    CRASH_CACHE_MS);
+		finish(s, q, &r,
+		    s->ttl_ms < CRASH_CACHE_MS ? s->ttl_ms : CRASH_CACHE_MS);
 	}
 }
 
@@ -568,8 +571,8 @@ pd_spf_event(pd_spf *s, void *tag, uint32_t events)
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
 		if (n <= 0) {
-			helper_failed(s, h, n == 0 ? "helper exited" :
-			    strerror(errno));
+			helper_failed(
+			    s, h, n == 0 ? "helper exited" : strerror(errno));
 			dispatch(s);
 			return;
 		}
@@ -610,7 +613,8 @@ pd_spf_tick(pd_spf *s)
 		if (q == NULL || now < q->deadline)
 			continue;
 		og_log_warn("SPF check of %s: no answer within %llds; killing "
-		    "the helper", q->domain, (long long)(s->timeout_ms / 1000));
+		            "the helper",
+		    q->domain, (long long)(s->timeout_ms / 1000));
 		h->q = NULL;
 		helper_reset(s, h, 1);
 		snprintf(detail, sizeof(detail), "no DNS answer within %llds",
@@ -666,8 +670,8 @@ clean(char *s)
 }
 
 static int
-eval_one(SPF_server_t *srv, const char *domain, const char *ip,
-    char *detail, size_t size)
+eval_one(SPF_server_t *srv, const char *domain, const char *ip, char *detail,
+    size_t size)
 {
 	SPF_request_t *rq;
 	SPF_response_t *rs = NULL;
@@ -680,14 +684,16 @@ eval_one(SPF_server_t *srv, const char *domain, const char *ip,
 		snprintf(detail, size, "out of memory");
 		return PD_SPF_TEMPERROR;
 	}
-	if ((strchr(ip, ':') ? SPF_request_set_ipv6_str(rq, ip) :
-	    SPF_request_set_ipv4_str(rq, ip)) != SPF_E_SUCCESS) {
+	if ((strchr(ip, ':')
+	            ? SPF_request_set_ipv6_str(rq, ip)
+	            : SPF_request_set_ipv4_str(rq, ip)) != SPF_E_SUCCESS) {
 		SPF_request_free(rq);
 		snprintf(detail, size, "bad egress address %s", ip);
 		return PD_SPF_PERMERROR;
 	}
-	if (strlen(domain) > DOMAIN_MAX || snprintf(from, sizeof(from),
-	    "postmaster@%s", domain) >= (int)sizeof(from) ||
+	if (strlen(domain) > DOMAIN_MAX ||
+	    snprintf(from, sizeof(from), "postmaster@%s", domain) >=
+	        (int)sizeof(from) ||
 	    SPF_request_set_env_from(rq, from) != 0) {
 		SPF_request_free(rq);
 		snprintf(detail, size, "bad domain");
@@ -715,8 +721,8 @@ eval_one(SPF_server_t *srv, const char *domain, const char *ip,
 	cm = SPF_response_get_smtp_comment(rs);
 	if (cm == NULL)
 		cm = SPF_response_get_received_spf_value(rs);
-	snprintf(detail, size, "%s", cm ? cm : SPF_strresult(
-	    SPF_response_result(rs)));
+	snprintf(detail, size, "%s",
+	    cm ? cm : SPF_strresult(SPF_response_result(rs)));
 	clean(detail);
 	SPF_response_free(rs);
 	SPF_request_free(rq);
@@ -777,8 +783,8 @@ pd_spf_helper_main(void)
 
 			if ((next = strchr(ip, ',')) != NULL)
 				*next++ = 0;
-			result = eval_one(srv, line, ip, detail,
-			    sizeof(detail));
+			result =
+			    eval_one(srv, line, ip, detail, sizeof(detail));
 			/* The worst result over the addresses wins. */
 			rank = ranks[result];
 			if (result != PD_SPF_PASS && rank > rank_o) {
@@ -786,13 +792,13 @@ pd_spf_helper_main(void)
 				rank_o = rank;
 				og_strlcpy(bad_ipbuf, ip, sizeof(bad_ipbuf));
 				bad_ip = bad_ipbuf;
-				og_strlcpy(bad_detail, detail,
-				    sizeof(bad_detail));
+				og_strlcpy(
+				    bad_detail, detail, sizeof(bad_detail));
 			} else if (rank_o < 0) {
 				og_strlcpy(bad_ipbuf, ip, sizeof(bad_ipbuf));
 				bad_ip = bad_ipbuf;
-				og_strlcpy(bad_detail, detail,
-				    sizeof(bad_detail));
+				og_strlcpy(
+				    bad_detail, detail, sizeof(bad_detail));
 			}
 		}
 		if (overall != PD_SPF_TEMPERROR)

@@ -23,7 +23,7 @@
 #include <stdint.h>
 
 #define PD_SPF_HELPER_ARG "--spf-helper"
-#define PD_SPF_HELPERS 4    /* at most this many concurrent evaluations */
+#define PD_SPF_HELPERS 4 /* at most this many concurrent evaluations */
 #define PD_SPF_CACHE_MAX 10000
 #define OG_SPF_EGRESS_TEXT 1024 /* "IP,IP,..." as sent to a helper */
 
@@ -38,9 +38,9 @@ enum pd_spf_result {
 };
 
 typedef struct pd_spf_res {
-	int result;         /* enum pd_spf_result */
-	char ip[48];        /* the egress address the result is about */
-	char detail[160];   /* short explanation for logs and replies */
+	int result;       /* enum pd_spf_result */
+	char ip[48];      /* the egress address the result is about */
+	char detail[160]; /* short explanation for logs and replies */
 } pd_spf_res;
 
 typedef struct pd_spf pd_spf;
@@ -49,8 +49,8 @@ typedef struct pd_spf pd_spf;
 pd_spf *pd_spf_new(int epfd, const char *exe);
 void pd_spf_free(pd_spf *s);
 /* Egress addresses (copied), evaluation timeout and cache lifetime. */
-void pd_spf_configure(pd_spf *s, char *const *egress, int n,
-    int64_t timeout, int64_t cache_ttl);
+void pd_spf_configure(
+    pd_spf *s, char *const *egress, int n, int64_t timeout, int64_t cache_ttl);
 
 /*
  * pd_spf_check - result for domain (an A-label domain).  Returns 1 with

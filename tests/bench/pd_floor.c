@@ -60,7 +60,7 @@ main(int argc, char **argv)
 				int fd;
 
 				while ((fd = accept4(lfd, NULL, NULL,
-				    SOCK_NONBLOCK)) >= 0) {
+				            SOCK_NONBLOCK)) >= 0) {
 					c = calloc(1, sizeof(*c));
 					c->fd = fd;
 					ev.events = EPOLLIN;
@@ -76,15 +76,15 @@ main(int argc, char **argv)
 					break;
 				c->len += (size_t)r;
 				while (c->len >= 2) {
-					char *e = memmem(c->buf, c->len,
-					    "\n\n", 2);
+					char *e =
+					    memmem(c->buf, c->len, "\n\n", 2);
 					size_t used;
 
 					if (e == NULL)
 						break;
 					used = (size_t)(e - c->buf) + 2;
-					if (write(c->fd, "action=DUNNO\n\n", 14) !=
-					    14)
+					if (write(c->fd, "action=DUNNO\n\n",
+					        14) != 14)
 						break;
 					memmove(c->buf, c->buf + used,
 					    c->len - used);

@@ -25,8 +25,8 @@
 
 #define MAXLAT (4u << 20)
 
-static const char *const first[] = {"ana", "joao", "maria", "jose",
-    "carlos", "lucia", "pedro", "sofia", "miguel", "laura", "john", "emma"};
+static const char *const first[] = {"ana", "joao", "maria", "jose", "carlos",
+    "lucia", "pedro", "sofia", "miguel", "laura", "john", "emma"};
 static const char *const domains[] = {"gmail.com", "yahoo.com.br",
     "hotmail.com", "outlook.com", "uol.com.br", "bol.com.br", "terra.com.br",
     "icloud.com", "example.org", "empresa.com.br", "yahoo.es", "live.com"};
@@ -64,7 +64,7 @@ now_s(void)
 struct conn {
 	int fd, id;
 	unsigned long msg;
-	int eom;          /* next request is the END-OF-MESSAGE */
+	int eom; /* next request is the END-OF-MESSAGE */
 	double sent;
 	char buf[4096];
 	size_t len;
@@ -94,20 +94,23 @@ send_req(struct conn *c)
 	if (!c->eom) {
 		c->msg++;
 		addr(rnd() % N, rcpt, sizeof(rcpt));
-		n = snprintf(req, sizeof(req), "request=smtpd_access_policy\n"
+		n = snprintf(req, sizeof(req),
+		    "request=smtpd_access_policy\n"
 		    "protocol_state=RCPT\nprotocol_name=ESMTP\n"
 		    "client_address=127.0.0.1\nclient_name=localhost\n"
 		    "helo_name=app.example\nsender=%s\nrecipient=%s\n"
 		    "recipient_count=0\nqueue_id=\ninstance=%d.%lu\n"
-		    "size=0\nsasl_username=\n\n", sender, rcpt, c->id, c->msg);
+		    "size=0\nsasl_username=\n\n",
+		    sender, rcpt, c->id, c->msg);
 	} else {
-		n = snprintf(req, sizeof(req), "request=smtpd_access_policy\n"
+		n = snprintf(req, sizeof(req),
+		    "request=smtpd_access_policy\n"
 		    "protocol_state=END-OF-MESSAGE\nprotocol_name=ESMTP\n"
 		    "client_address=127.0.0.1\nclient_name=localhost\n"
 		    "helo_name=app.example\nsender=%s\nrecipient=\n"
 		    "recipient_count=1\nqueue_id=Q%dX%lu\ninstance=%d.%lu\n"
-		    "size=500\nsasl_username=\n\n", sender, c->id, c->msg,
-		    c->id, c->msg);
+		    "size=500\nsasl_username=\n\n",
+		    sender, c->id, c->msg, c->id, c->msg);
 	}
 	c->sent = now_s();
 	return write(c->fd, req, (size_t)n) == n ? 0 : -1;
@@ -130,7 +133,8 @@ main(int argc, char **argv)
 	struct epoll_event ev, evs[256];
 
 	if (argc < 5) {
-		fprintf(stderr, "usage: pd_load PORT CONNS SECONDS N [SENDER]\n");
+		fprintf(
+		    stderr, "usage: pd_load PORT CONNS SECONDS N [SENDER]\n");
 		return 2;
 	}
 	port = atoi(argv[1]);
@@ -152,14 +156,14 @@ main(int argc, char **argv)
 
 		cs[i].id = i;
 		cs[i].fd = socket(AF_INET, SOCK_STREAM, 0);
-		setsockopt(cs[i].fd, IPPROTO_TCP, TCP_NODELAY, &one,
-		    sizeof(one));
+		setsockopt(
+		    cs[i].fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		memset(&sin, 0, sizeof(sin));
 		sin.sin_family = AF_INET;
 		sin.sin_port = htons((unsigned short)port);
 		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		if (connect(cs[i].fd, (struct sockaddr *)&sin,
-		    sizeof(sin)) != 0) {
+		if (connect(cs[i].fd, (struct sockaddr *)&sin, sizeof(sin)) !=
+		    0) {
 			perror("pd_load: connect");
 			return 1;
 		}
@@ -181,14 +185,16 @@ main(int argc, char **argv)
 			    sizeof(c->buf) - 1 - c->len);
 
 			if (r <= 0) {
-				fprintf(stderr, "pd_load: connection %d "
-				    "closed\n", c->id);
+				fprintf(stderr,
+				    "pd_load: connection %d "
+				    "closed\n",
+				    c->id);
 				return 1;
 			}
 			c->len += (size_t)r;
 			c->buf[c->len] = 0;
-			if (c->len < 2 || memcmp(c->buf + c->len - 2, "\n\n",
-			    2) != 0)
+			if (c->len < 2 ||
+			    memcmp(c->buf + c->len - 2, "\n\n", 2) != 0)
 				continue;
 			t = now_s();
 			if (nlat < MAXLAT)
@@ -197,8 +203,8 @@ main(int argc, char **argv)
 			if (strncmp(c->buf, "action=", 7) != 0)
 				nerr++;
 			else if (strncmp(c->buf + 7, "DUNNO", 5) == 0 ||
-			    strncmp(c->buf + 7, "dunno", 5) == 0 ||
-			    strncmp(c->buf + 7, "OK", 2) == 0)
+			         strncmp(c->buf + 7, "dunno", 5) == 0 ||
+			         strncmp(c->buf + 7, "OK", 2) == 0)
 				ndunno++;
 			else
 				nrefused++;
@@ -213,11 +219,10 @@ main(int argc, char **argv)
 	t = now_s() - t0;
 	qsort(lat, nlat, sizeof(*lat), cmp);
 	printf("requests=%llu seconds=%.2f rate=%.0f p50_us=%u p99_us=%u "
-	    "errors=%llu dunno=%llu refused=%llu\n",
-	    (unsigned long long)nreq, t, nreq / t,
-	    nlat ? lat[nlat / 2] : 0, nlat ? lat[nlat * 99 / 100] : 0,
-	    (unsigned long long)nerr, (unsigned long long)ndunno,
-	    (unsigned long long)nrefused);
+	       "errors=%llu dunno=%llu refused=%llu\n",
+	    (unsigned long long)nreq, t, nreq / t, nlat ? lat[nlat / 2] : 0,
+	    nlat ? lat[nlat * 99 / 100] : 0, (unsigned long long)nerr,
+	    (unsigned long long)ndunno, (unsigned long long)nrefused);
 	for (i = 0; i < nc; i++)
 		close(cs[i].fd);
 	free(cs);

@@ -38,8 +38,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (r.a[i])
 				(void)strlen(r.a[i]);
 		og_buf_reset(&out);
-		pd_proto_reply(&out, r.a[PD_A_RECIPIENT] ?
-		    r.a[PD_A_RECIPIENT] : "DUNNO");
+		pd_proto_reply(
+		    &out, r.a[PD_A_RECIPIENT] ? r.a[PD_A_RECIPIENT] : "DUNNO");
 		len -= used;
 	}
 	og_buf_free(&out);
