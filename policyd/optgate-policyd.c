@@ -490,14 +490,14 @@ reply(struct conn *c, const char *action)
 static void
 log_decision(const pd_req *r, const og_stream *st, const og_verdict *v)
 {
-	og_buf b;
+	/* Event-loop thread only: one buffer, kept between decisions. */
+	static og_buf b = {NULL, 0, 0, 4096};
 
-	og_buf_init(&b, 4096);
+	og_buf_reset(&b);
 	og_gate_logline(&b, r->a[PD_A_QUEUE_ID], r->a[PD_A_RECIPIENT],
 	    r->a[PD_A_SENDER], r->a[PD_A_CLIENT_NAME], r->a[PD_A_CLIENT_ADDR],
 	    st, v);
 	og_log_info("%s", b.data ? b.data : "");
-	og_buf_free(&b);
 }
 
 /*

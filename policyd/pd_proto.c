@@ -16,41 +16,54 @@
 #include "og_err.h"
 #include "pd_proto.h"
 
-static const char *const attr_names[PD_A_N] = {
-    [PD_A_REQUEST] = "request",
-    [PD_A_STATE] = "protocol_state",
-    [PD_A_NAME] = "protocol_name",
-    [PD_A_SENDER] = "sender",
-    [PD_A_RECIPIENT] = "recipient",
-    [PD_A_RCPT_COUNT] = "recipient_count",
-    [PD_A_CLIENT_ADDR] = "client_address",
-    [PD_A_CLIENT_NAME] = "client_name",
-    [PD_A_SASL_USER] = "sasl_username",
-    [PD_A_INSTANCE] = "instance",
-    [PD_A_QUEUE_ID] = "queue_id",
+#define A(s)                                                                   \
+	{                                                                      \
+		s, sizeof(s) - 1                                               \
+	}
+static const struct {
+	const char *name;
+	size_t len;
+} attrs[PD_A_N] = {
+    [PD_A_REQUEST] = A("request"),
+    [PD_A_STATE] = A("protocol_state"),
+    [PD_A_NAME] = A("protocol_name"),
+    [PD_A_SENDER] = A("sender"),
+    [PD_A_RECIPIENT] = A("recipient"),
+    [PD_A_RCPT_COUNT] = A("recipient_count"),
+    [PD_A_CLIENT_ADDR] = A("client_address"),
+    [PD_A_CLIENT_NAME] = A("client_name"),
+    [PD_A_SASL_USER] = A("sasl_username"),
+    [PD_A_INSTANCE] = A("instance"),
+    [PD_A_QUEUE_ID] = A("queue_id"),
 };
+#undef A
 
 const char *
 pd_attr_name(int attr)
 {
 	if (attr < 0 || attr >= PD_A_N)
 		return "?";
-	return attr_names[attr];
+	return attrs[attr].name;
 }
 
-/* One complete line (without its LF): NULL if fine, else the reason. */
+/*
+ * One complete line (without its LF): NULL if fine, else the reason.
+ * *eq gets the offset of the '='.
+ */
 static const char *
-check_line(const char *s, size_t n)
+check_line(const char *s, size_t n, size_t *eq)
 {
+	const char *e;
 	size_t i;
 
 	if (n > PD_LINE_MAX)
 		return "line too long";
 	if (memchr(s, 0, n) != NULL)
 		return "NUL byte in request";
-	if (memchr(s, '=', n) == NULL)
+	if ((e = memchr(s, '=', n)) == NULL)
 		return "line without '='";
-	for (i = 0; s[i] != '='; i++) {
+	*eq = (size_t)(e - s);
+	for (i = 0; i < *eq; i++) {
 		unsigned char c = (unsigned char)s[i];
 
 		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
@@ -63,12 +76,12 @@ check_line(const char *s, size_t n)
 }
 
 static int
-lookup(const char *name)
+lookup(const char *name, size_t n)
 {
 	int i;
 
 	for (i = 0; i < PD_A_N; i++)
-		if (strcmp(name, attr_names[i]) == 0)
+		if (attrs[i].len == n && memcmp(name, attrs[i].name, n) == 0)
 			return i;
 	return -1;
 }
@@ -77,9 +90,13 @@ int
 pd_proto_parse(
     char *buf, size_t len, pd_req *req, size_t *used, const char **why)
 {
-	size_t pos = 0, end = 0, ll;
+	/* Lines seen so far: start offset, length (no LF), '=' offset. */
+	struct {
+		size_t at, len, eq;
+	} ln[PD_ATTRS_MAX];
+	size_t pos = 0, end = 0, ll, eq = 0;
 	const char *nl, *r;
-	int n = 0, found = 0;
+	int n = 0, i, found = 0;
 
 	*why = NULL;
 	while (pos < len) {
@@ -97,14 +114,18 @@ pd_proto_parse(
 			found = 1;
 			break;
 		}
-		if ((r = check_line(buf + pos, ll)) != NULL) {
+		if ((r = check_line(buf + pos, ll, &eq)) != NULL) {
 			*why = r;
 			return PD_BAD;
 		}
-		if (++n > PD_ATTRS_MAX) {
+		if (n == PD_ATTRS_MAX) {
 			*why = "too many attributes";
 			return PD_BAD;
 		}
+		ln[n].at = pos;
+		ln[n].len = ll;
+		ln[n].eq = eq;
+		n++;
 		pos += ll + 1;
 		if (pos > PD_REQ_MAX) {
 			*why = "request too long";
@@ -122,30 +143,21 @@ pd_proto_parse(
 	/* Complete: split in place. */
 	memset(req, 0, sizeof(*req));
 	req->nattrs = n;
-	pos = 0;
-	for (; n > 0; n--) {
-		char *line = buf + pos, *eq, *e;
+	for (i = 0; i < n; i++) {
+		char *line = buf + ln[i].at;
 		int a;
 
-		e = memchr(line, '\n', end - pos);
-		ll = (size_t)(e - line);
-		pos += ll + 1;
-		*e = 0;
-		if (ll > 0 && line[ll - 1] == '\r')
-			line[ll - 1] = 0;
-		eq = strchr(line, '='); /* present: check_line */
-		if (eq == NULL) {
-			*why = "line without '='";
-			return PD_BAD;
-		}
-		*eq = 0;
-		if ((a = lookup(line)) < 0)
+		line[ln[i].len] = 0;
+		if (ln[i].len > 0 && line[ln[i].len - 1] == '\r')
+			line[ln[i].len - 1] = 0;
+		line[ln[i].eq] = 0;
+		if ((a = lookup(line, ln[i].eq)) < 0)
 			continue;
 		if (req->a[a] != NULL) {
 			*why = "repeated attribute";
 			return PD_BAD;
 		}
-		req->a[a] = eq + 1;
+		req->a[a] = line + ln[i].eq + 1;
 	}
 	*used = end;
 	if (req->a[PD_A_REQUEST] == NULL) {
