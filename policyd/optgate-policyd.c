@@ -872,6 +872,15 @@ conn_readable(struct conn *c)
 	ssize_t n;
 
 	if (c->inlen == c->incap) {
+		/* A request waiting for SPF points into c->in: no realloc
+		 * now.  Postfix never sends before it has its answer. */
+		if (c->state == C_SPF) {
+			og_log_warn("%s: more input while a request waits for "
+			            "SPF; closing",
+			    c->peer);
+			conn_close(c);
+			return;
+		}
 		if (c->incap >= PD_IN_MAX) {
 			/* Full: the parser names what is wrong. */
 			if (c->state == C_READ) {
@@ -1180,7 +1189,7 @@ reload(void)
 {
 	og_config *n = NULL;
 	char err[1024] = "";
-	int rc;
+	int rc, i;
 
 	rc = og_config_load(
 	    g.config_path, &n, err, sizeof(err), config_report, NULL);
@@ -1194,6 +1203,17 @@ reload(void)
 		og_config_unref(n);
 		return;
 	}
+	if (n->npolicyd_listen != g.cfg->npolicyd_listen)
+		og_log_warn("reload: [policyd] listen changed: takes effect at "
+		            "restart");
+	else
+		for (i = 0; i < n->npolicyd_listen; i++)
+			if (strcmp(n->policyd_listen[i],
+			        g.cfg->policyd_listen[i]) != 0) {
+				og_log_warn("reload: [policyd] listen changed: "
+				            "takes effect at restart");
+				break;
+			}
 	if (strcmp(n->store_path, g.cfg->store_path) != 0)
 		og_log_warn("reload: [store] path changed: takes effect at "
 		            "restart");

@@ -53,25 +53,29 @@ pd_attr_name(int attr)
 static const char *
 check_line(const char *s, size_t n, size_t *eq)
 {
-	const char *e;
 	size_t i;
 
 	if (n > PD_LINE_MAX)
 		return "line too long";
-	if (memchr(s, 0, n) != NULL)
-		return "NUL byte in request";
-	if ((e = memchr(s, '=', n)) == NULL)
-		return "line without '='";
-	*eq = (size_t)(e - s);
-	for (i = 0; i < *eq; i++) {
+	/* The name, up to '=': [a-z0-9_]+ (so no NUL either). */
+	for (i = 0; i < n && s[i] != '='; i++) {
 		unsigned char c = (unsigned char)s[i];
 
 		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		        c == '_'))
-			return "bad attribute name";
+		        c == '_')) {
+			if (c == 0)
+				return "NUL byte in request";
+			return memchr(s + i, '=', n - i) ? "bad attribute name"
+			                                 : "line without '='";
+		}
 	}
+	if (i == n)
+		return "line without '='";
 	if (i == 0)
 		return "empty attribute name";
+	*eq = i;
+	if (memchr(s + i + 1, 0, n - i - 1) != NULL)
+		return "NUL byte in request";
 	return NULL;
 }
 
