@@ -1319,6 +1319,8 @@ loop(void)
 	int i, n;
 
 	while (!g.stop) {
+		/* Log lines of the last turn leave in one write. */
+		fflush(stderr);
 		n = epoll_wait(g.epfd, evs, 128, 200);
 		if (n < 0 && errno != EINTR)
 			og_log_fatal("epoll_wait: %s", strerror(errno));
@@ -1405,6 +1407,13 @@ main(int argc, char **argv)
 	/* Under spawn(8) stderr is the Postfix connection: syslog only. */
 	og_log_open("optgate-policyd", fg && !g.spawn_mode ? OG_LOG_STDERR : 0);
 	og_log_set_verbose(verbose);
+	/*
+	 * In the foreground the decision lines go to stderr (journald under
+	 * systemd): buffer them and write once per loop turn instead of a
+	 * write per decision.  loop() flushes before it waits.
+	 */
+	if (fg && !g.spawn_mode)
+		setvbuf(stderr, NULL, _IOFBF, 1 << 16);
 	if (og_config_load(g.config_path, &g.cfg, err, sizeof(err),
 	        config_report, NULL) != 0)
 		og_log_fatal("%s", err);
