@@ -73,6 +73,7 @@ struct conn {
 static uint32_t *lat;
 static size_t nlat;
 static uint64_t seed = 88172645463325252ULL, nreq, nerr, ndunno, nrefused;
+static uint64_t nreconnect;
 static uint64_t N;
 static const char *sender = "news@example.com";
 
@@ -117,6 +118,29 @@ send_req(struct conn *c)
 }
 
 static int
+dial(struct conn *c, int port, int ep)
+{
+	struct sockaddr_in sin;
+	struct epoll_event ev;
+	int one = 1;
+
+	c->fd = socket(AF_INET, SOCK_STREAM, 0);
+	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((unsigned short)port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (connect(c->fd, (struct sockaddr *)&sin, sizeof(sin)) != 0) {
+		perror("pd_load: connect");
+		return -1;
+	}
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN;
+	ev.data.ptr = c;
+	return epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
+}
+
+static int
 cmp(const void *a, const void *b)
 {
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -127,10 +151,10 @@ cmp(const void *a, const void *b)
 int
 main(int argc, char **argv)
 {
-	int port, nc, i, ep, one = 1;
+	int port, nc, i, ep;
 	double secs, t0, end, t;
 	struct conn *cs;
-	struct epoll_event ev, evs[256];
+	struct epoll_event evs[256];
 
 	if (argc < 5) {
 		fprintf(
@@ -152,25 +176,9 @@ main(int argc, char **argv)
 	cs = calloc((size_t)nc, sizeof(*cs));
 	ep = epoll_create1(0);
 	for (i = 0; i < nc; i++) {
-		struct sockaddr_in sin;
-
 		cs[i].id = i;
-		cs[i].fd = socket(AF_INET, SOCK_STREAM, 0);
-		setsockopt(
-		    cs[i].fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		memset(&sin, 0, sizeof(sin));
-		sin.sin_family = AF_INET;
-		sin.sin_port = htons((unsigned short)port);
-		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		if (connect(cs[i].fd, (struct sockaddr *)&sin, sizeof(sin)) !=
-		    0) {
-			perror("pd_load: connect");
+		if (dial(&cs[i], port, ep) != 0)
 			return 1;
-		}
-		memset(&ev, 0, sizeof(ev));
-		ev.events = EPOLLIN;
-		ev.data.ptr = &cs[i];
-		epoll_ctl(ep, EPOLL_CTL_ADD, cs[i].fd, &ev);
 	}
 	t0 = now_s();
 	end = t0 + secs;
@@ -185,11 +193,19 @@ main(int argc, char **argv)
 			    sizeof(c->buf) - 1 - c->len);
 
 			if (r <= 0) {
-				fprintf(stderr,
-				    "pd_load: connection %d "
-				    "closed\n",
-				    c->id);
-				return 1;
+				/* The server closed (postfwd's children end
+				 * after a number of requests): reconnect and
+				 * ask again, as smtpd does. */
+				epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+				close(c->fd);
+				if (dial(c, port, ep) != 0)
+					return 1;
+				nreconnect++;
+				c->len = 0;
+				c->eom = 0;
+				if (send_req(c) != 0)
+					return 1;
+				continue;
 			}
 			c->len += (size_t)r;
 			c->buf[c->len] = 0;
@@ -219,10 +235,11 @@ main(int argc, char **argv)
 	t = now_s() - t0;
 	qsort(lat, nlat, sizeof(*lat), cmp);
 	printf("requests=%llu seconds=%.2f rate=%.0f p50_us=%u p99_us=%u "
-	       "errors=%llu dunno=%llu refused=%llu\n",
+	       "errors=%llu dunno=%llu refused=%llu reconnects=%llu\n",
 	    (unsigned long long)nreq, t, nreq / t, nlat ? lat[nlat / 2] : 0,
 	    nlat ? lat[nlat * 99 / 100] : 0, (unsigned long long)nerr,
-	    (unsigned long long)ndunno, (unsigned long long)nrefused);
+	    (unsigned long long)ndunno, (unsigned long long)nrefused,
+	    (unsigned long long)nreconnect);
 	for (i = 0; i < nc; i++)
 		close(cs[i].fd);
 	free(cs);
