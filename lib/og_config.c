@@ -91,7 +91,7 @@ static const struct key keys[] = {
 	{"feedback", "trusted_reporters", T_MULTI, NULL, G(trusted_reporters), G(ntrusted_reporters), 0, 0, NULL},
 	{"feedback", "quarantine", T_STR, "/var/lib/optgate/quarantine", G(quarantine), 0, 0, 0, NULL},
 	{"log", "verbose", T_INT, "0", G(verbose), 0, 0, 3, NULL},
-	{"log", "full_address", T_BOOL, "yes", G(log_full_address), 0, 0, 0, NULL},
+	{"log", "full_address", T_BOOL, "no", G(log_full_address), 0, 0, 0, NULL},
 	{"policyd", "listen", T_MULTI, "inet:127.0.0.1:10040", G(policyd_listen), G(npolicyd_listen), 0, 0, NULL},
 	{"policyd", "user", T_STR, NULL, G(policyd_user), 0, 0, 0, NULL},
 	{"policyd", "socket_owner", T_STR, "postfix", G(policyd_socket_owner), 0, 0, 0, NULL},

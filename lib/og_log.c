@@ -27,7 +27,9 @@ og_log_open(const char *name, int flags)
 	snprintf(ident, sizeof(ident), "%s", name);
 	use_stderr = (flags & OG_LOG_STDERR) != 0;
 	if (!use_stderr)
-		openlog(ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
+		openlog(ident,
+		    LOG_PID | LOG_NDELAY | (flags & OG_LOG_BOTH ? LOG_PERROR : 0),
+		    LOG_MAIL);
 }
 
 void

@@ -14,6 +14,7 @@
 #include <stdarg.h>
 
 #define OG_LOG_STDERR 1 /* log to stderr instead of syslog */
+#define OG_LOG_BOTH 2   /* syslog, and a copy on stderr (LOG_PERROR) */
 
 /* ident: program name for syslog and stderr prefixes. */
 void og_log_open(const char *ident, int flags);

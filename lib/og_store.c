@@ -1674,6 +1674,74 @@ og_store_count_sends(og_store *st, const char *const *keys, size_t n,
 	return rc;
 }
 
+static int
+soft_one(MDB_txn *txn, MDB_dbi dbi, const char *key, int64_t now,
+    int64_t period, int *count)
+{
+	unsigned char kb[OG_ADDR_MAX + 2];
+	unsigned char vb[2 + 4 * OG_SENDS_MAX];
+	int64_t times[OG_SENDS_MAX];
+	MDB_val k, v;
+	int n = 0, i, rc;
+
+	k.mv_size = mkkey(kb, 'B', key, NULL);
+	k.mv_data = kb;
+	rc = mdb_get(txn, dbi, &k, &v);
+	if (rc == 0 && decode_sends(&v, times, OG_SENDS_MAX, &n) != 0)
+		n = 0;
+	else if (rc != 0 && rc != MDB_NOTFOUND)
+		return map_err(rc);
+	vb[0] = 1;
+	og_put_be32(vb + 2, t32(now));
+	*count = 1;
+	for (i = 0; i < n && i + 1 < OG_SENDS_MAX; i++) {
+		og_put_be32(vb + 2 + 4 * (i + 1), t32(times[i]));
+		if (times[i] > now - period)
+			(*count)++;
+	}
+	vb[1] = (unsigned char)(i + 1);
+	v.mv_size = 2 + 4 * (size_t)(i + 1);
+	v.mv_data = vb;
+	return map_err(mdb_put(txn, dbi, &k, &v, 0));
+}
+
+int
+og_store_soft_bounce(og_store *st, const char *key, int64_t now,
+    int64_t period, int *count)
+{
+	MDB_txn *txn;
+	int rc = 0, tries;
+
+	*count = 0;
+	if (strlen(key) > OG_ADDR_MAX || *key == 0)
+		return OG_EINVAL;
+	for (tries = 0; tries < 40; tries++) {
+		rd_lock(st);
+		rc = mdb_txn_begin(st->kenv, NULL, 0, &txn);
+		if (rc == MDB_MAP_RESIZED) {
+			rd_unlock(st);
+			if ((rc = resize(st, st->kenv, st->kmax, 0)) != 0)
+				return rc;
+			continue;
+		}
+		if (rc != 0) {
+			rd_unlock(st);
+			return map_err(rc);
+		}
+		rc = soft_one(txn, st->kdbi, key, now, period, count);
+		if (rc == 0)
+			rc = map_err(mdb_txn_commit(txn));
+		else
+			mdb_txn_abort(txn);
+		rd_unlock(st);
+		if (rc != OG_EFULL)
+			return rc;
+		if ((rc = resize(st, st->kenv, st->kmax, 1)) != 0)
+			return rc;
+	}
+	return rc;
+}
+
 /* ---------- iteration ---------- */
 
 int

@@ -286,6 +286,15 @@ int og_store_count_sends(og_store *st, const char *const *keys, size_t n,
     const char *stream, int64_t now);
 
 /*
+ * og_store_soft_bounce - record a soft bounce of key at now (counters
+ * environment, 'B' record, at most OG_SENDS_MAX times kept) and set
+ * *count to the soft bounces within the last period seconds, this one
+ * included.  0 or an error.
+ */
+int og_store_soft_bounce(og_store *st, const char *key, int64_t now,
+    int64_t period, int *count);
+
+/*
  * Iterate records in key order from start (NULL: first).  fn returns 0 to
  * go on, anything else stops (and is returned).  The record is a copy.
  * Runs in read transactions of at most OG_ITER_BATCH records each, so a

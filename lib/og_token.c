@@ -37,6 +37,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
@@ -174,6 +175,27 @@ uint8_t
 og_keyring_signing_id(const og_keyring *kr)
 {
 	return kr->keys[kr->n - 1].id;
+}
+
+int
+og_keyring_derive(const og_keyring *kr, uint8_t id, const char *label,
+    unsigned char out[32])
+{
+	const struct og_keyring_key *k;
+	unsigned int len = 32;
+
+	if (kr == NULL || kr->n == 0)
+		return OG_ENOKEY;
+	if (id == 0)
+		id = og_keyring_signing_id(kr);
+	if (kr->slot[id] == 0)
+		return OG_ENOKEY;
+	k = &kr->keys[kr->slot[id] - 1];
+	if (HMAC(EVP_sha256(), k->secret, SECRET_LEN,
+	    (const unsigned char *)label, strlen(label), out, &len) == NULL ||
+	    len != 32)
+		return OG_EIO;
+	return 0;
 }
 
 static int

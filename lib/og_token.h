@@ -66,6 +66,15 @@ void og_keyring_free(og_keyring *kr);
 uint8_t og_keyring_signing_id(const og_keyring *kr);
 
 /*
+ * og_keyring_derive - a 32-byte key for another use of key id (0: the
+ * signing key), HMAC-SHA256(secret, label), so daemons on several hosts
+ * that share the keys file agree on it (optgate-unsubd's form
+ * protection).  Returns 0, OG_ENOKEY (no such key), OG_EIO.
+ */
+int og_keyring_derive(const og_keyring *kr, uint8_t id, const char *label,
+    unsigned char out[32]);
+
+/*
  * og_keygen_line - a new random key line "ID SECRET\n" for a keys file.
  * Returns 0, OG_EIO (no randomness), OG_EINVAL (id 0), OG_ETOOBIG
  * (size < 64).

@@ -5,4 +5,12 @@ PROGS += $(BINDIR)/optgate
 
 $(BINDIR)/optgate: $(OPTGATE_OBJS) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(OG_LDFLAGS) -o $@ $(OPTGATE_OBJS) $(LIB) $(LIBS)
+	$(CC) $(OG_LDFLAGS) -o $@ $(OPTGATE_OBJS) $(LIB) $(LIBS) $(GMIME_LIBS)
+
+# The report parser (lib/og_report.c) uses GMime; only programs that call
+# it link GMime.
+GMIME_CFLAGS := $(shell pkg-config --cflags gmime-3.0 2>/dev/null)
+GMIME_LIBS := $(shell pkg-config --libs gmime-3.0 2>/dev/null)
+$(BUILD)/lib/og_report.o: OG_CFLAGS += $(GMIME_CFLAGS)
+$(BUILD)/test/lib/og_report_test: LIBS += $(GMIME_LIBS)
+FUZZ_LIBS_report_fuzz := $(GMIME_LIBS)

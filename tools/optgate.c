@@ -39,6 +39,14 @@ static const struct cmd {
 	    "and URLs"},
 	{"config", cmd_config, "config check               validate the "
 	    "configuration"},
+	{"bounce", cmd_bounce, "bounce [--dry-run] [--rcpt ADDR] [--maildir "
+	    "DIR | FILE...]  bounces (pipe: stdin)"},
+	{"fbl", cmd_fbl, "fbl [--dry-run] [--rcpt ADDR] [--client HOST] "
+	    "[--maildir DIR | FILE...]  ARF complaints"},
+	{"unsub-mail", cmd_unsub_mail, "unsub-mail [--rcpt ADDR] [--maildir "
+	    "DIR | FILE...]  mails to the unsubscribe address"},
+	{"quarantine", cmd_quarantine, "quarantine list | retry [NAME...]  "
+	    "reports kept for a human"},
 };
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
 

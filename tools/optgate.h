@@ -65,4 +65,10 @@ int cmd_check_address(og_cli *, int, char **);
 int cmd_token(og_cli *, int, char **);
 int cmd_config(og_cli *, int, char **);
 
+/* Feedback processors (optgate_feedback.c). */
+int cmd_bounce(og_cli *, int, char **);
+int cmd_fbl(og_cli *, int, char **);
+int cmd_unsub_mail(og_cli *, int, char **);
+int cmd_quarantine(og_cli *, int, char **);
+
 #endif

@@ -21,3 +21,10 @@ $(BUILD)/test/unsubd/unsubd_parse_test: $(BUILD)/unsubd/unsubd_parse_test.o \
 FUZZ_OBJS_http_fuzz := unsubd/unsubd_parse.c
 FUZZ_CFLAGS_http_fuzz := -Iunsubd
 FUZZ_LIBS_http_fuzz := -lm
+
+# Group commit and rate limit against a real store.
+UNIT_BINS += $(BUILD)/test/unsubd/unsubd_commit_test
+$(BUILD)/test/unsubd/unsubd_commit_test: $(BUILD)/unsubd/unsubd_commit_test.o \
+    $(BUILD)/unsubd/unsubd_commit.o $(BUILD)/unsubd/unsubd_limit.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(OG_LDFLAGS) -o $@ $^ $(LIBS) -lcmocka

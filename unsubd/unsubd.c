@@ -23,8 +23,13 @@
  * SECURITY: sockets are bound and TLS files read as root, then the
  * process drops to [unsubd] user before it opens the store or reads any
  * request.  A token's text is never logged, and addresses are logged
- * masked unless [log] log_full_address.  Pages reveal nothing about an
- * address to whoever holds a bad token.
+ * masked unless [log] full_address.  Pages reveal nothing about an
+ * address to whoever holds a bad token.  The preference form carries an
+ * HMAC of token and time under a key derived from the token keyring (no
+ * cookies); client addresses come from X-Real-IP/X-Forwarded-For only
+ * when the peer is an [unsubd] trusted_proxy.  Valid one-click POSTs are
+ * exempt from the rate limit (providers send everyone's from a few
+ * addresses); bad tokens count.
  *
  * LIMITS: body UNSUBD_BODY_MAX; header memory per connection
  * HEADER_MEMORY; [unsubd] max_connections, timeout (absolute, per
@@ -133,7 +138,6 @@ snap_load(const char *path)
 /* ---- process state ---- */
 
 static og_store *store;
-static unsigned char csrf_key[32];
 static volatile int stopping;
 
 /* ---- requests ---- */
@@ -144,6 +148,7 @@ typedef struct req {
 	snap *sn;
 	int route;
 	char tok[OG_TOKEN_MAX + 1];
+	char prefix[256]; /* path of [unsubd] base_url, for links */
 	og_buf body;
 	int too_big;
 	int state; /* 0 reading, 1 committing, 2 committed */
@@ -195,8 +200,8 @@ client_ip(req *r)
 	char buf[INET6_ADDRSTRLEN];
 
 	og_strlcpy(r->ip, "unknown", sizeof(r->ip));
-	ci = MHD_get_connection_info(r->conn,
-	    MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	ci = MHD_get_connection_info(
+	    r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	if (ci == NULL || ci->client_addr == NULL)
 		return;
 	if (ci->client_addr->sa_family == AF_INET) {
@@ -212,8 +217,7 @@ client_ip(req *r)
 			inet_ntop(AF_INET, &sin6->sin6_addr.s6_addr[12], buf,
 			    sizeof(buf));
 		else
-			inet_ntop(AF_INET6, &sin6->sin6_addr, buf,
-			    sizeof(buf));
+			inet_ntop(AF_INET6, &sin6->sin6_addr, buf, sizeof(buf));
 	} else {
 		return;
 	}
@@ -221,11 +225,11 @@ client_ip(req *r)
 	if (!trusted_proxy(r->sn->cfg, buf))
 		return;
 	/* nginx: X-Real-IP $remote_addr; else the last X-Forwarded-For. */
-	fwd = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
-	    "X-Real-IP");
+	fwd =
+	    MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Real-IP");
 	if (fwd == NULL) {
-		fwd = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
-		    "X-Forwarded-For");
+		fwd = MHD_lookup_connection_value(
+		    r->conn, MHD_HEADER_KIND, "X-Forwarded-For");
 		if (fwd != NULL && strrchr(fwd, ',') != NULL)
 			fwd = strrchr(fwd, ',') + 1;
 	}
@@ -268,8 +272,8 @@ respond(struct MHD_Connection *c, unsigned code, og_buf *b, int lang,
 		data = og_xstrdup("");
 		len = 0;
 	}
-	resp = MHD_create_response_from_buffer(len, data,
-	    MHD_RESPMEM_MUST_FREE);
+	resp =
+	    MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
 	if (resp == NULL) {
 		free(data);
 		return MHD_NO;
@@ -279,8 +283,8 @@ respond(struct MHD_Connection *c, unsigned code, og_buf *b, int lang,
 	MHD_add_response_header(resp, "Cache-Control", "no-store");
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 	if (ctype == NULL) {
-		MHD_add_response_header(resp, "Content-Language",
-		    unsubd_lang_tag(lang));
+		MHD_add_response_header(
+		    resp, "Content-Language", unsubd_lang_tag(lang));
 		/* The URL holds the token: never send it to a logo host. */
 		MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
 		MHD_add_response_header(resp, "X-Frame-Options", "DENY");
@@ -300,14 +304,14 @@ respond(struct MHD_Connection *c, unsigned code, og_buf *b, int lang,
 }
 
 static enum MHD_Result
-respond_short(req *r, unsigned code, const og_stream *st, int title,
-    int text, const char *arg, int link)
+respond_short(req *r, unsigned code, const og_stream *st, int title, int text,
+    const char *arg, int link)
 {
 	og_buf b;
 
 	og_buf_init(&b, 0);
-	unsubd_page_short(&b, r->lang, st, title, text, arg,
-	    link ? r->tok : NULL);
+	unsubd_page_short(
+	    &b, r->lang, st, title, text, arg, r->prefix, link ? r->tok : NULL);
 	return respond(r->conn, code, &b, r->lang, NULL);
 }
 
@@ -316,10 +320,20 @@ static enum MHD_Result
 respond_bad(req *r, const char *why)
 {
 	og_log_info("NOQUEUE: optgate: reject: client=[%s], path=/u/(%zu "
-		    "chars), reason=%s",
+	            "chars), reason=%s",
 	    r->ip, strlen(r->tok), why);
-	return respond_short(r, MHD_HTTP_BAD_REQUEST, NULL, M_BAD_TITLE,
-	    M_BAD_TEXT, NULL, 0);
+	return respond_short(
+	    r, MHD_HTTP_BAD_REQUEST, NULL, M_BAD_TITLE, M_BAD_TEXT, NULL, 0);
+}
+
+static int
+rate_limited(req *r)
+{
+	if (unsubd_rate_hit(
+	        r->ip, r->sn->cfg->unsubd_rate_limit, og_time_now()) == 0)
+		return 0;
+	og_log_debug("rate limit: client=[%s]", r->ip);
+	return 1;
 }
 
 /* ---- tokens and CSRF ---- */
@@ -347,21 +361,33 @@ open_token(req *r)
 	return NULL;
 }
 
-static void
-csrf_make(const char *tok, int64_t ts, char *out, size_t size)
+/*
+ * The form's protection: "KID.MAC", MAC = HMAC-SHA256 under a key derived
+ * from token key KID of "unsubd-csrf|TOKEN|TS", base64url.  Hosts sharing
+ * the keys file agree on it; a form stays valid while its key is in the
+ * file (and for CSRF_MAX_AGE).  0, or -1 when the key is gone.
+ */
+static int
+csrf_make(const og_keyring *kr, uint8_t kid, const char *tok, int64_t ts,
+    char *out, size_t size)
 {
-	unsigned char mac[32];
+	unsigned char key[32], mac[32];
 	unsigned int maclen = sizeof(mac);
 	char msg[OG_TOKEN_MAX + 64];
 	unsigned char b64[64];
 	int n, i;
 
-	n = snprintf(msg, sizeof(msg), "unsubd-csrf|%s|%lld", tok,
-	    (long long)ts);
+	if (kid == 0)
+		kid = og_keyring_signing_id(kr);
+	if (og_keyring_derive(kr, kid, "optgate-unsubd csrf v1", key) != 0)
+		return -1;
+	n = snprintf(
+	    msg, sizeof(msg), "unsubd-csrf|%s|%lld", tok, (long long)ts);
 	if (n < 0 || (size_t)n >= sizeof(msg))
 		n = 0;
-	HMAC(EVP_sha256(), csrf_key, sizeof(csrf_key), (unsigned char *)msg,
-	    (size_t)n, mac, &maclen);
+	HMAC(EVP_sha256(), key, sizeof(key), (unsigned char *)msg, (size_t)n,
+	    mac, &maclen);
+	OPENSSL_cleanse(key, sizeof(key));
 	n = EVP_EncodeBlock(b64, mac, (int)maclen);
 	/* base64url without padding: safe in a form value */
 	for (i = 0; i < n; i++) {
@@ -372,14 +398,17 @@ csrf_make(const char *tok, int64_t ts, char *out, size_t size)
 		else if (b64[i] == '=')
 			b64[i] = '\0';
 	}
-	og_strlcpy(out, (char *)b64, size);
+	(void)snprintf(out, size, "%u.%s", (unsigned)kid, (char *)b64);
+	return 0;
 }
 
 static int
-csrf_ok(const char *tok, const char *value, const char *ts_s)
+csrf_ok(
+    const og_keyring *kr, const char *tok, const char *value, const char *ts_s)
 {
-	char want[64];
-	uint64_t ts;
+	char want[80], kids[4];
+	const char *dot;
+	uint64_t ts, kid;
 	int64_t now = og_time_now();
 
 	if (value == NULL || ts_s == NULL ||
@@ -387,7 +416,16 @@ csrf_ok(const char *tok, const char *value, const char *ts_s)
 		return 0;
 	if ((int64_t)ts > now + 60 || now - (int64_t)ts > CSRF_MAX_AGE)
 		return 0;
-	csrf_make(tok, (int64_t)ts, want, sizeof(want));
+	dot = strchr(value, '.');
+	if (dot == NULL || dot == value || dot - value > 3)
+		return 0;
+	memcpy(kids, value, (size_t)(dot - value));
+	kids[dot - value] = '\0';
+	if (og_parse_u64(kids, 255, &kid) != 0 || kid == 0)
+		return 0;
+	if (csrf_make(kr, (uint8_t)kid, tok, (int64_t)ts, want, sizeof(want)) !=
+	    0)
+		return 0;
 	if (strlen(value) != strlen(want))
 		return 0;
 	return CRYPTO_memcmp(value, want, strlen(want)) == 0;
@@ -408,8 +446,8 @@ find_entry(const og_record *rec, int scope, const char *name)
 }
 
 static int
-stream_on(const og_config *cfg, og_rtxn *tx, const og_stream *st,
-    const char *key)
+stream_on(
+    const og_config *cfg, og_rtxn *tx, const og_stream *st, const char *key)
 {
 	og_verdict v;
 
@@ -473,13 +511,13 @@ build_prefs(const og_config *cfg, og_rtxn *tx, const og_record *rec,
 		unsubd_pref *pr;
 
 		if (i >= 0) {
-			if (st == tst ||
-			    st->class != OG_CLASS_MARKETING)
+			if (st == tst || st->class != OG_CLASS_MARKETING)
 				continue;
-			if (find_entry(rec, OG_SCOPE_STREAM, st->name) == NULL &&
+			if (find_entry(rec, OG_SCOPE_STREAM, st->name) ==
+			        NULL &&
 			    (st->partner == NULL ||
-				find_entry(rec, OG_SCOPE_PARTNER,
-				    st->partner) == NULL))
+			        find_entry(rec, OG_SCOPE_PARTNER,
+			            st->partner) == NULL))
 				continue;
 		}
 		pr = &p->prefs[p->nprefs++];
@@ -542,10 +580,13 @@ render_page(req *r, unsigned code, const char *notice, int notice_error)
 	    masked, sizeof(masked));
 	p->lang = r->lang;
 	p->token = r->tok;
+	p->prefix = r->prefix;
 	p->masked = masked;
 	p->st = r->st;
 	p->csrf_time = og_time_now();
-	csrf_make(r->tok, p->csrf_time, csrf, sizeof(csrf));
+	if (csrf_make(r->sn->kr, 0, r->tok, p->csrf_time, csrf, sizeof(csrf)) !=
+	    0)
+		csrf[0] = '\0'; /* not reached: the keyring has a signing key */
 	p->csrf = csrf;
 	p->notice = notice;
 	p->notice_error = notice_error;
@@ -589,8 +630,8 @@ note_change(req *r, const char *what, int scope, const char *name)
 {
 	if (r->what.len > 0)
 		(void)og_buf_addc(&r->what, ',');
-	(void)og_buf_printf(&r->what, "%s(%s%s%s)", what,
-	    og_scope_name(scope), name != NULL && name[0] != '\0' ? ":" : "",
+	(void)og_buf_printf(&r->what, "%s(%s%s%s)", what, og_scope_name(scope),
+	    name != NULL && name[0] != '\0' ? ":" : "",
 	    name != NULL ? name : "");
 }
 
@@ -668,22 +709,20 @@ pref_changes(req *r, const unsubd_form *f)
 				add_change(r, max, OG_EV_OPTOUT,
 				    OG_SCOPE_STREAM, pr->st->name,
 				    OG_ST_OPTOUT);
-				note_change(r, "optout", OG_SCOPE_STREAM,
-				    pr->st->name);
+				note_change(
+				    r, "optout", OG_SCOPE_STREAM, pr->st->name);
 			} else if (!pr->on && want) {
-				add_change(r, max, OG_EV_OPTIN,
-				    OG_SCOPE_STREAM, pr->st->name,
-				    OG_ST_CONFIRMED);
-				note_change(r, "optin", OG_SCOPE_STREAM,
-				    pr->st->name);
+				add_change(r, max, OG_EV_OPTIN, OG_SCOPE_STREAM,
+				    pr->st->name, OG_ST_CONFIRMED);
+				note_change(
+				    r, "optin", OG_SCOPE_STREAM, pr->st->name);
 			}
-			(void)snprintf(fname, sizeof(fname), "c.%s",
-			    pr->st->name);
+			(void)snprintf(
+			    fname, sizeof(fname), "c.%s", pr->st->name);
 			cap = unsubd_cap_parse(unsubd_form_get(f, fname));
 			if (want && cap >= 0 && cap != pr->cap) {
 				og_change *c = add_change(r, max, OG_EV_PREF,
-				    OG_SCOPE_STREAM, pr->st->name,
-				    OG_ST_NONE);
+				    OG_SCOPE_STREAM, pr->st->name, OG_ST_NONE);
 
 				c->pref = unsubd_caps[cap];
 				note_change(r, unsubd_cap_values[cap],
@@ -695,14 +734,14 @@ pref_changes(req *r, const unsubd_form *f)
 				add_change(r, max, OG_EV_OPTOUT,
 				    OG_SCOPE_PARTNER, pr->partner,
 				    OG_ST_OPTOUT);
-				note_change(r, "optout", OG_SCOPE_PARTNER,
-				    pr->partner);
+				note_change(
+				    r, "optout", OG_SCOPE_PARTNER, pr->partner);
 			} else if (!pr->on && want) {
 				add_change(r, max, OG_EV_OPTIN,
 				    OG_SCOPE_PARTNER, pr->partner,
 				    OG_ST_CONFIRMED);
-				note_change(r, "optin", OG_SCOPE_PARTNER,
-				    pr->partner);
+				note_change(
+				    r, "optin", OG_SCOPE_PARTNER, pr->partner);
 			}
 		}
 	}
@@ -753,7 +792,7 @@ result_word(const req *r)
 		if (r->results[i] == OG_APPLIED)
 			applied = 1;
 		else if (r->results[i] == OG_SKIPPED_OLDER ||
-		    r->results[i] == OG_SKIPPED_OPTOUT)
+		         r->results[i] == OG_SKIPPED_OPTOUT)
 			skipped = 1;
 	}
 	if (skipped)
@@ -767,12 +806,13 @@ committed(req *r)
 {
 	const og_config *cfg = r->sn->cfg;
 	char la[OG_ADDR_MAX + 16];
-	const char *action = r->kind == K_ONECLICK ? "unsubscribe" :
-	    r->kind == K_ALL ? "unsubscribe-all" : "preferences";
+	const char *action = r->kind == K_ONECLICK ? "unsubscribe"
+	                     : r->kind == K_ALL    ? "unsubscribe-all"
+	                                           : "preferences";
 
 	log_addr(cfg, r->info.key, la, sizeof(la));
 	og_log_info("NOQUEUE: optgate: %s: to=<%s>, stream=%s, via=%s, "
-		    "changes=%s, client=[%s], kid=%u, result=%s",
+	            "changes=%s, client=[%s], kid=%u, result=%s",
 	    action, la, r->st->name,
 	    r->kind == K_ONECLICK ? "one-click" : "page",
 	    r->what.data != NULL ? r->what.data : "none", r->ip,
@@ -781,20 +821,21 @@ committed(req *r)
 		return respond_short(r, MHD_HTTP_SERVICE_UNAVAILABLE, r->st,
 		    M_ERROR, M_BUSY, NULL, 1);
 	if (r->kind == K_ONECLICK) {
-		const char *label = r->st->description != NULL &&
-			r->st->description[0] != '\0' ?
-		    r->st->description : r->st->name;
+		const char *label =
+		    r->st->description != NULL && r->st->description[0] != '\0'
+		        ? r->st->description
+		        : r->st->name;
 
 		if (cfg->unsubd_scope == OG_SCOPE_ALL)
 			return respond_short(r, MHD_HTTP_OK, r->st, M_TITLE,
 			    M_DONE_ALL, NULL, 1);
-		return respond_short(r, MHD_HTTP_OK, r->st, M_TITLE,
-		    M_DONE_ONE, label, 1);
+		return respond_short(
+		    r, MHD_HTTP_OK, r->st, M_TITLE, M_DONE_ONE, label, 1);
 	}
 	if (strcmp(result_word(r), "partly-applied") == 0 ||
 	    strcmp(result_word(r), "skipped") == 0)
-		return render_page(r, MHD_HTTP_OK,
-		    unsubd_msg(r->lang, M_PARTLY), 1);
+		return render_page(
+		    r, MHD_HTTP_OK, unsubd_msg(r->lang, M_PARTLY), 1);
 	return render_page(r, MHD_HTTP_OK,
 	    unsubd_msg(r->lang, r->kind == K_ALL ? M_DONE_ALL : M_SAVED), 0);
 }
@@ -807,18 +848,21 @@ post_done(req *r)
 	const char *why;
 	int rc;
 
-	rc = unsubd_form_parse(r->body.data != NULL ? r->body.data : "",
-	    r->body.len, &f);
+	rc = unsubd_form_parse(
+	    r->body.data != NULL ? r->body.data : "", r->body.len, &f);
 	/* One-click: any body, even one that does not parse. */
 	if (rc == 0)
 		r->lang = lang_for(r->conn, unsubd_form_get(&f, "lang"));
 	why = open_token(r);
 	if (why != NULL) {
 		unsubd_form_free(&f);
+		if (r->route == UNSUBD_R_TOKEN && rate_limited(r))
+			return respond_short(r, MHD_HTTP_TOO_MANY_REQUESTS,
+			    NULL, M_ERROR, M_RATE, NULL, 0);
 		return respond_bad(r, why);
 	}
-	(void)snprintf(r->proof, sizeof(r->proof),
-	    "token kid=%u stream=%s", (unsigned)r->info.kid, r->st->name);
+	(void)snprintf(r->proof, sizeof(r->proof), "token kid=%u stream=%s",
+	    (unsigned)r->info.kid, r->st->name);
 	if (r->route == UNSUBD_R_TOKEN) {
 		unsubd_form_free(&f);
 		r->kind = K_ONECLICK;
@@ -828,19 +872,19 @@ post_done(req *r)
 	if (rc != 0) {
 		unsubd_form_free(&f);
 		og_log_info("NOQUEUE: optgate: reject: client=[%s], "
-			    "reason=bad-form",
+		            "reason=bad-form",
 		    r->ip);
 		return respond_short(r, MHD_HTTP_BAD_REQUEST, r->st, M_ERROR,
 		    M_EXPIRED, NULL, 1);
 	}
-	if (!csrf_ok(r->tok, unsubd_form_get(&f, "csrf"),
-		unsubd_form_get(&f, "ts"))) {
+	if (!csrf_ok(r->sn->kr, r->tok, unsubd_form_get(&f, "csrf"),
+	        unsubd_form_get(&f, "ts"))) {
 		unsubd_form_free(&f);
 		og_log_info("NOQUEUE: optgate: reject: stream=%s, client=[%s], "
-			    "reason=csrf",
+		            "reason=csrf",
 		    r->st->name, r->ip);
-		return render_page(r, MHD_HTTP_FORBIDDEN,
-		    unsubd_msg(r->lang, M_EXPIRED), 1);
+		return render_page(
+		    r, MHD_HTTP_FORBIDDEN, unsubd_msg(r->lang, M_EXPIRED), 1);
 	}
 	r->kind = unsubd_form_has(&f, "action", "all") ? K_ALL : K_SAVE;
 	rc = pref_changes(r, &f);
@@ -849,8 +893,8 @@ post_done(req *r)
 		return respond_short(r, MHD_HTTP_SERVICE_UNAVAILABLE, r->st,
 		    M_ERROR, M_BUSY, NULL, 1);
 	if (r->nch == 0)
-		return render_page(r, MHD_HTTP_OK,
-		    unsubd_msg(r->lang, M_NOTHING), 0);
+		return render_page(
+		    r, MHD_HTTP_OK, unsubd_msg(r->lang, M_NOTHING), 0);
 	return commit(r);
 }
 
@@ -864,7 +908,7 @@ get_page(req *r)
 		return respond_bad(r, why);
 	log_addr(r->sn->cfg, r->info.key, la, sizeof(la));
 	og_log_info("NOQUEUE: optgate: page: to=<%s>, stream=%s, "
-		    "client=[%s], kid=%u",
+	            "client=[%s], kid=%u",
 	    la, r->st->name, r->ip, (unsigned)r->info.kid);
 	return render_page(r, MHD_HTTP_OK, NULL, 0);
 }
@@ -880,8 +924,8 @@ health(req *r)
 	if (rc == 0) {
 		og_store_rend(tx);
 		(void)og_buf_adds(&b, "ok\n");
-		return respond(r->conn, MHD_HTTP_OK, &b, 0,
-		    "text/plain; charset=utf-8");
+		return respond(
+		    r->conn, MHD_HTTP_OK, &b, 0, "text/plain; charset=utf-8");
 	}
 	(void)og_buf_printf(&b, "store: %s\n", og_strerror(rc));
 	return respond(r->conn, MHD_HTTP_SERVICE_UNAVAILABLE, &b, 0,
@@ -908,15 +952,17 @@ handler(void *cls, struct MHD_Connection *conn, const char *url,
 		*con_cls = r;
 		r->sn = snap_get();
 		r->conn = conn;
-		ci = MHD_get_connection_info(conn,
-		    MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+		unsubd_base_path(
+		    r->sn->cfg->unsubd_base_url, r->prefix, sizeof(r->prefix));
+		ci = MHD_get_connection_info(
+		    conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 		if (ci != NULL)
 			r->uc = ci->socket_context;
 		og_buf_init(&r->body, UNSUBD_BODY_MAX);
 		og_buf_init(&r->what, 4096);
 		client_ip(r);
-		ua = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-		    "User-Agent");
+		ua = MHD_lookup_connection_value(
+		    conn, MHD_HEADER_KIND, "User-Agent");
 		if (ua != NULL) {
 			og_buf eb;
 
@@ -927,36 +973,38 @@ handler(void *cls, struct MHD_Connection *conn, const char *url,
 			og_buf_free(&eb);
 		}
 		r->lang = lang_for(conn, MHD_lookup_connection_value(conn,
-		    MHD_GET_ARGUMENT_KIND, "lang"));
+		                             MHD_GET_ARGUMENT_KIND, "lang"));
 		r->route = unsubd_route(url, strlen(url), &tok, &toklen);
 		if (tok != NULL) {
 			memcpy(r->tok, tok, toklen);
 			r->tok[toklen] = '\0';
 		}
 		is_get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
-		    strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+		         strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
 		is_post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
 		if (r->route == UNSUBD_R_HEALTH && is_get)
 			return health(r);
-		if (r->route == UNSUBD_R_NOTFOUND || r->route ==
-		    UNSUBD_R_HEALTH)
+		if (r->route == UNSUBD_R_NOTFOUND ||
+		    r->route == UNSUBD_R_HEALTH)
 			return respond_short(r, MHD_HTTP_NOT_FOUND, NULL,
 			    M_NOTFOUND, M_NOTFOUND, NULL, 0);
 		if (!is_get && !is_post)
 			return respond_short(r, MHD_HTTP_METHOD_NOT_ALLOWED,
 			    NULL, M_ERROR, M_NOTFOUND, NULL, 0);
-		if (unsubd_rate_hit(r->ip, r->sn->cfg->unsubd_rate_limit,
-			og_time_now()) != 0) {
-			og_log_debug("rate limit: client=[%s]", r->ip);
+		/*
+		 * One-click POSTs are counted only when their token fails
+		 * (post_done): mailbox providers send everyone's clicks
+		 * from a few addresses, and a valid one must always work.
+		 */
+		if (!(is_post && r->route == UNSUBD_R_TOKEN) && rate_limited(r))
 			return respond_short(r, MHD_HTTP_TOO_MANY_REQUESTS,
 			    NULL, M_ERROR, M_RATE, NULL, 0);
-		}
 		if (r->route == UNSUBD_R_BADTOKEN)
 			return respond_bad(r, "malformed");
 		if (is_get)
 			return get_page(r);
-		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-		    "Content-Length");
+		cl = MHD_lookup_connection_value(
+		    conn, MHD_HEADER_KIND, "Content-Length");
 		if (cl != NULL) {
 			uint64_t n;
 
@@ -1025,8 +1073,8 @@ notify_conn(void *cls, struct MHD_Connection *conn, void **socket_context,
 		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
 		    conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 
-		*socket_context = ci != NULL ? unsubd_conn_add(ci->connect_fd) :
-					       NULL;
+		*socket_context =
+		    ci != NULL ? unsubd_conn_add(ci->connect_fd) : NULL;
 	} else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
 		unsubd_conn_del(*socket_context);
 		*socket_context = NULL;
@@ -1100,8 +1148,8 @@ bind_listen(const char *spec)
 	}
 	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
 	if (res->ai_family == AF_INET6)
-		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on,
-		    sizeof(on));
+		(void)setsockopt(
+		    fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
 	if (bind(fd, res->ai_addr, res->ai_addrlen) != 0 ||
 	    listen(fd, 1024) != 0) {
 		og_log_err("listen %s: %s", spec, strerror(errno));
@@ -1156,8 +1204,8 @@ drop_privileges(const char *user)
 		og_log_fatal("[unsubd] user %s: no such user", user);
 	if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 ||
 	    setuid(pw->pw_uid) != 0)
-		og_log_fatal("cannot become user %s: %s", user,
-		    strerror(errno));
+		og_log_fatal(
+		    "cannot become user %s: %s", user, strerror(errno));
 	if (setuid(0) == 0)
 		og_log_fatal("privileges could not be dropped");
 }
@@ -1232,8 +1280,8 @@ main(int argc, char **argv)
 	for (i = 0; i < cfg->nunsubd_listen && i < LISTEN_MAX; i++) {
 		fds[i] = bind_listen(cfg->unsubd_listen[i]);
 		if (fds[i] < 0)
-			og_log_fatal("cannot listen on %s",
-			    cfg->unsubd_listen[i]);
+			og_log_fatal(
+			    "cannot listen on %s", cfg->unsubd_listen[i]);
 		nl++;
 	}
 	if (cfg->unsubd_tls_cert != NULL && cfg->unsubd_tls_key != NULL) {
@@ -1256,11 +1304,6 @@ main(int argc, char **argv)
 	if (rc != 0)
 		og_log_fatal("store %s: %s", cfg->store_path,
 		    err[0] != '\0' ? err : og_strerror(rc));
-	/* The form key: from the store's secret, stable across restarts. */
-	rc = og_store_hash(store, "optgate-unsubd csrf v1", csrf_key);
-	if (rc != 0)
-		og_log_fatal("store secret: %s", og_strerror(rc));
-
 	/* Signals are taken by sigwait in this thread only. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGHUP);
@@ -1276,7 +1319,7 @@ main(int argc, char **argv)
 	threads = ncpu < 1 ? 1 : ncpu > 8 ? 8 : (unsigned)ncpu;
 	for (i = 0; i < nl; i++) {
 		unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD |
-		    MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+		                 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 
 		if (tls)
 			flags |= MHD_USE_TLS;
@@ -1286,8 +1329,8 @@ main(int argc, char **argv)
 		    MHD_OPTION_CONNECTION_LIMIT,
 		    (unsigned)cfg->unsubd_max_connections,
 		    MHD_OPTION_CONNECTION_TIMEOUT,
-		    (unsigned)(cfg->unsubd_timeout > 0 ? cfg->unsubd_timeout :
-							 10),
+		    (unsigned)(cfg->unsubd_timeout > 0 ? cfg->unsubd_timeout
+		                                       : 10),
 		    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HEADER_MEMORY,
 		    MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
 		    MHD_OPTION_NOTIFY_CONNECTION, notify_conn, NULL,
@@ -1298,8 +1341,11 @@ main(int argc, char **argv)
 			og_log_fatal("cannot start the HTTP server on %s",
 			    cfg->unsubd_listen[i]);
 	}
+	for (i = 1; i < nl; i++)
+		og_log_info("also listening on %s%s", cfg->unsubd_listen[i],
+		    tls ? " (TLS)" : "");
 	og_log_info("started: listen=%s%s, threads=%u, max_connections=%d, "
-		    "timeout=%llds, rate_limit=%d/min, scope=%s",
+	            "timeout=%llds, rate_limit=%d/min, scope=%s",
 	    cfg->unsubd_listen[0], tls ? " (TLS)" : "", threads,
 	    cfg->unsubd_max_connections, (long long)cfg->unsubd_timeout,
 	    cfg->unsubd_rate_limit, og_scope_name(cfg->unsubd_scope));
@@ -1313,7 +1359,7 @@ main(int argc, char **argv)
 
 			if (ns == NULL) {
 				og_log_err("reload failed: keeping the running "
-					   "configuration");
+				           "configuration");
 				continue;
 			}
 			pthread_mutex_lock(&snap_lock);
@@ -1321,7 +1367,7 @@ main(int argc, char **argv)
 			cur_snap = ns;
 			pthread_mutex_unlock(&snap_lock);
 			og_log_info("reloaded %s (listen, TLS, user and store "
-				    "apply at restart)",
+			            "apply at restart)",
 			    ns->cfg->path != NULL ? ns->cfg->path : "config");
 		} else if (sig == SIGTERM || sig == SIGINT) {
 			stopping = 1;
@@ -1341,7 +1387,6 @@ main(int argc, char **argv)
 	unsubd_rate_reset();
 	og_store_close(store);
 	snap_put(cur_snap);
-	OPENSSL_cleanse(csrf_key, sizeof(csrf_key));
 	free(cert);
 	if (key != NULL) {
 		OPENSSL_cleanse(key, strlen(key));

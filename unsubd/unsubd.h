@@ -25,9 +25,9 @@
 #include "og_config.h"
 #include "og_store.h"
 
-#define UNSUBD_BODY_MAX 8192   /* request body cap (issue 8) */
-#define UNSUBD_FIELDS_MAX 128  /* form fields per body */
-#define UNSUBD_UA_MAX 256      /* user agent kept as proof */
+#define UNSUBD_BODY_MAX 8192  /* request body cap (issue 8) */
+#define UNSUBD_FIELDS_MAX 256 /* form fields per body */
+#define UNSUBD_UA_MAX 256     /* user agent kept as proof */
 
 /* Routes of the request path. */
 enum unsubd_route {
@@ -43,12 +43,12 @@ enum unsubd_route {
  * server).  For TOKEN and PREFS, tok and toklen get the token span inside
  * path: base64url characters only, 1..OG_TOKEN_MAX of them.
  */
-int unsubd_route(const char *path, size_t len, const char **tok,
-    size_t *toklen);
+int unsubd_route(
+    const char *path, size_t len, const char **tok, size_t *toklen);
 
 /* A parsed application/x-www-form-urlencoded body. */
 typedef struct unsubd_form {
-	char *buf;                          /* decoded copy; owned */
+	char *buf;                           /* decoded copy; owned */
 	const char *name[UNSUBD_FIELDS_MAX]; /* point into buf */
 	const char *value[UNSUBD_FIELDS_MAX];
 	int n;
@@ -65,8 +65,7 @@ void unsubd_form_free(unsubd_form *f);
 /* First value of name, or NULL. */
 const char *unsubd_form_get(const unsubd_form *f, const char *name);
 /* Whether some field name has exactly this value. */
-int unsubd_form_has(const unsubd_form *f, const char *name,
-    const char *value);
+int unsubd_form_has(const unsubd_form *f, const char *name, const char *value);
 
 /* Page languages. */
 enum unsubd_lang { UNSUBD_EN = 0, UNSUBD_PT, UNSUBD_ES, UNSUBD_NLANG };
@@ -107,15 +106,22 @@ int unsubd_color_ok(const char *s);
 int unsubd_color_dark(const char *s);
 /* Whether a logo URL may be put into a page: https:// or /path. */
 int unsubd_url_ok(const char *s);
+/*
+ * unsubd_base_path - the path part of [unsubd] base_url, which prefixes
+ * the links of the pages when a proxy serves them under a path
+ * ("https://www.example.com/optout/" -> "/optout"); "" when base_url is
+ * NULL, has no path, or is not a plain http(s) URL.
+ */
+void unsubd_base_path(const char *base_url, char *out, size_t size);
 
 /* ---- group commit (unsubd_commit.c) ---- */
 
 typedef struct unsubd_job unsubd_job;
 struct unsubd_job {
-	og_change *ch;   /* changes; owned by the submitter */
+	og_change *ch; /* changes; owned by the submitter */
 	size_t n;
-	int *results;    /* n results, filled by the committer */
-	int rc;          /* og_store_apply's return for this job */
+	int *results; /* n results, filled by the committer */
+	int rc;       /* og_store_apply's return for this job */
 	void (*done)(unsubd_job *job); /* called by the committer thread */
 	void *ctx;
 	unsubd_job *next;
@@ -166,32 +172,59 @@ uint64_t unsubd_reaper_cut(void); /* connections cut so far */
 
 /* One stream or partner line of the preference center. */
 typedef struct unsubd_pref {
-	const og_stream *st;   /* stream, or NULL for a partner line */
-	const char *partner;   /* partner name for a partner line */
-	int on;                /* currently receiving */
-	int cap;               /* unsubd_caps index of the person's cap */
+	const og_stream *st; /* stream, or NULL for a partner line */
+	const char *partner; /* partner name for a partner line */
+	int on;              /* currently receiving */
+	int cap;             /* unsubd_caps index of the person's cap */
 } unsubd_pref;
 
 typedef struct unsubd_page {
 	int lang;
-	const char *token;      /* base64url: safe in paths */
-	const char *masked;     /* masked address */
-	const og_stream *st;    /* the token's stream: branding */
+	const char *token;   /* base64url: safe in paths */
+	const char *prefix;  /* unsubd_base_path() of base_url */
+	const char *masked;  /* masked address */
+	const og_stream *st; /* the token's stream: branding */
 	unsubd_pref prefs[OG_ENTRIES_MAX + 8];
 	int nprefs;
-	const char *csrf;       /* form protection value */
+	const char *csrf; /* form protection value */
 	int64_t csrf_time;
-	const char *notice;     /* message key shown on top, or NULL */
+	const char *notice; /* message key shown on top, or NULL */
 	int notice_error;
 } unsubd_page;
 
 /* Message keys. */
 enum unsubd_msg {
-	M_TITLE, M_FOR, M_UNSUB_ONE, M_PREFS, M_PARTNERS, M_PARTNER_OFFERS,
-	M_FREQ, M_FREQ_0, M_FREQ_1, M_FREQ_2, M_FREQ_3, M_SAVE, M_UNSUB_ALL,
-	M_DONE_ONE, M_DONE_ALL, M_SAVED, M_BAD_TITLE, M_BAD_TEXT, M_EXPIRED,
-	M_BUSY, M_RATE, M_LANG, M_OPTIN_NOTE, M_NOTFOUND, M_TOOBIG,
-	M_MANAGE, M_RECEIVE, M_NOTHING, M_ERROR, M_PARTLY, M_NMSG
+	M_TITLE,
+	M_FOR,
+	M_UNSUB_ONE,
+	M_PREFS,
+	M_PARTNERS,
+	M_PARTNER_OFFERS,
+	M_FREQ,
+	M_FREQ_0,
+	M_FREQ_1,
+	M_FREQ_2,
+	M_FREQ_3,
+	M_SAVE,
+	M_UNSUB_ALL,
+	M_DONE_ONE,
+	M_DONE_ALL,
+	M_SAVED,
+	M_BAD_TITLE,
+	M_BAD_TEXT,
+	M_EXPIRED,
+	M_BUSY,
+	M_RATE,
+	M_LANG,
+	M_OPTIN_NOTE,
+	M_NOTFOUND,
+	M_TOOBIG,
+	M_MANAGE,
+	M_RECEIVE,
+	M_NOTHING,
+	M_ERROR,
+	M_PARTLY,
+	M_NMSG
 };
 const char *unsubd_msg(int lang, int msg);
 
@@ -200,9 +233,9 @@ void unsubd_page_render(og_buf *b, const unsubd_page *p);
 /*
  * A short page: title and text (message keys), formatted with arg
  * (NULL: none), branded by st (NULL: neutral), with a link back to the
- * preference page when token is not NULL.
+ * preference page (under prefix) when token is not NULL.
  */
-void unsubd_page_short(og_buf *b, int lang, const og_stream *st,
-    int title, int text, const char *arg, const char *token);
+void unsubd_page_short(og_buf *b, int lang, const og_stream *st, int title,
+    int text, const char *arg, const char *prefix, const char *token);
 
 #endif

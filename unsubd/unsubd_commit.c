@@ -94,15 +94,17 @@ finish(unsubd_job *jobs)
 	unsubd_job *j, *next;
 	uint64_t n = 0;
 
+	/* Count first: done() wakes the waiter, who may read the stats. */
+	for (j = jobs; j != NULL; j = j->next)
+		n++;
+	pthread_mutex_lock(&q_lock);
+	q_stats.jobs += n;
+	pthread_mutex_unlock(&q_lock);
 	for (j = jobs; j != NULL; j = next) {
 		next = j->next; /* done() may free the job */
 		j->next = NULL;
 		j->done(j);
-		n++;
 	}
-	pthread_mutex_lock(&q_lock);
-	q_stats.jobs += n;
-	pthread_mutex_unlock(&q_lock);
 }
 
 static void
@@ -158,7 +160,7 @@ committer(void *arg)
 		batch = last = q_head;
 		total = batch->n;
 		while (last->next != NULL &&
-		    total + last->next->n <= COMMIT_BATCH_MAX) {
+		       total + last->next->n <= COMMIT_BATCH_MAX) {
 			last = last->next;
 			total += last->n;
 		}
@@ -220,7 +222,7 @@ unsubd_commit_stop(void)
 	q_running = 0;
 	unsubd_commit_stats_get(&s);
 	og_log_info("commit statistics: batches=%llu jobs=%llu changes=%llu "
-		    "mean_batch=%.1f mean_commit_ms=%.2f max_commit_ms=%.2f",
+	            "mean_batch=%.1f mean_commit_ms=%.2f max_commit_ms=%.2f",
 	    (unsigned long long)s.batches, (unsigned long long)s.jobs,
 	    (unsigned long long)s.changes,
 	    s.batches ? (double)s.jobs / (double)s.batches : 0.0,

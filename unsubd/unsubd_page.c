@@ -20,98 +20,91 @@
 #include "unsubd.h"
 
 static const char *const msgs[M_NMSG][UNSUBD_NLANG] = {
-	[M_TITLE] = {"Email preferences", "Preferências de e-mail",
-	    "Preferencias de correo"},
-	[M_FOR] = {"These settings are for %s.",
-	    "Estas configurações são para %s.",
-	    "Esta configuración es para %s."},
-	[M_UNSUB_ONE] = {"Unsubscribe from %s", "Cancelar inscrição em %s",
-	    "Darse de baja de %s"},
-	[M_PREFS] = {"Choose what you still want to receive",
-	    "Escolha o que ainda quer receber",
-	    "Elija lo que aún quiere recibir"},
-	[M_PARTNERS] = {"Partner offers", "Ofertas de parceiros",
-	    "Ofertas de socios"},
-	[M_PARTNER_OFFERS] = {"Offers from %s", "Ofertas de %s",
-	    "Ofertas de %s"},
-	[M_FREQ] = {"How often", "Com que frequência", "Con qué frecuencia"},
-	[M_FREQ_0] = {"As often as planned", "Frequência normal",
-	    "Frecuencia normal"},
-	[M_FREQ_1] = {"At most one a week", "No máximo um por semana",
-	    "Como máximo uno por semana"},
-	[M_FREQ_2] = {"At most two a month", "No máximo dois por mês",
-	    "Como máximo dos al mes"},
-	[M_FREQ_3] = {"At most one a month", "No máximo um por mês",
-	    "Como máximo uno al mes"},
-	[M_SAVE] = {"Save my choices", "Salvar minhas escolhas",
-	    "Guardar mis preferencias"},
-	[M_UNSUB_ALL] = {"Unsubscribe from everything",
-	    "Cancelar todas as inscrições", "Darse de baja de todo"},
-	[M_DONE_ONE] = {"You are unsubscribed from %s.",
-	    "Sua inscrição em %s foi cancelada.",
-	    "Se ha dado de baja de %s."},
-	[M_DONE_ALL] = {"You are unsubscribed from all our mail.",
-	    "Você não receberá mais nenhum e-mail nosso.",
-	    "Ya no recibirá ningún correo nuestro."},
-	[M_SAVED] = {"Your choices are saved.",
-	    "Suas escolhas foram salvas.",
-	    "Sus preferencias se han guardado."},
-	[M_BAD_TITLE] = {"This link does not work",
-	    "Este link não funciona", "Este enlace no funciona"},
-	[M_BAD_TEXT] = {"The link may be incomplete or too old. Please use "
-			"the unsubscribe link in a recent message.",
-	    "O link pode estar incompleto ou ser antigo demais. Use o link "
-	    "de cancelamento de uma mensagem recente.",
-	    "Puede que el enlace esté incompleto o sea demasiado antiguo. "
-	    "Use el enlace para darse de baja de un mensaje reciente."},
-	[M_EXPIRED] = {"This form has expired. Nothing was changed: please "
-		       "review your choices and save again.",
-	    "Este formulário expirou. Nada foi alterado: revise suas "
-	    "escolhas e salve novamente.",
-	    "Este formulario ha caducado. No se cambió nada: revise sus "
-	    "preferencias y guárdelas de nuevo."},
-	[M_BUSY] = {"We could not save your choice just now. Nothing was "
-		    "changed; please try again in a minute.",
-	    "Não foi possível salvar sua escolha agora. Nada foi alterado; "
-	    "tente novamente em um minuto.",
-	    "No pudimos guardar su elección ahora. No se cambió nada; "
-	    "inténtelo de nuevo en un minuto."},
-	[M_RATE] = {"Too many requests. Please wait a minute and try again.",
-	    "Muitas solicitações. Aguarde um minuto e tente novamente.",
-	    "Demasiadas solicitudes. Espere un minuto e inténtelo de nuevo."},
-	[M_LANG] = {"Language", "Idioma", "Idioma"},
-	[M_OPTIN_NOTE] = {"Ticking a box again subscribes you again; we keep "
-			  "the time, your IP address and browser as proof "
-			  "of your choice.",
-	    "Marcar uma caixa novamente reativa a inscrição; guardamos a "
-	    "data, o seu endereço IP e o navegador como comprovante da sua "
-	    "escolha.",
-	    "Marcar una casilla de nuevo le vuelve a suscribir; guardamos "
-	    "la fecha, su dirección IP y el navegador como prueba de su "
-	    "elección."},
-	[M_NOTFOUND] = {"Page not found", "Página não encontrada",
-	    "Página no encontrada"},
-	[M_TOOBIG] = {"The request is too large.",
-	    "A solicitação é grande demais.",
-	    "La solicitud es demasiado grande."},
-	[M_MANAGE] = {"Manage your email preferences",
-	    "Gerenciar suas preferências de e-mail",
-	    "Gestionar sus preferencias de correo"},
-	[M_RECEIVE] = {"Receive %s", "Receber %s", "Recibir %s"},
-	[M_NOTHING] = {"Nothing to change.", "Nada a alterar.",
-	    "Nada que cambiar."},
-	[M_ERROR] = {"Something went wrong", "Algo deu errado",
-	    "Algo salió mal"},
-	[M_PARTLY] = {"Some of your choices could not be saved just now. "
-		      "Please check them and save again in a moment.",
-	    "Algumas escolhas não puderam ser salvas agora. Confira e salve "
-	    "novamente em instantes.",
-	    "Algunas preferencias no se pudieron guardar ahora. Revíselas y "
-	    "guárdelas de nuevo en un momento."},
+    [M_TITLE] = {"Email preferences", "Preferências de e-mail",
+        "Preferencias de correo"},
+    [M_FOR] = {"These settings are for %s.", "Estas configurações são para %s.",
+        "Esta configuración es para %s."},
+    [M_UNSUB_ONE] = {"Unsubscribe from %s", "Cancelar inscrição em %s",
+        "Darse de baja de %s"},
+    [M_PREFS] = {"Choose what you still want to receive",
+        "Escolha o que ainda quer receber", "Elija lo que aún quiere recibir"},
+    [M_PARTNERS] = {"Partner offers", "Ofertas de parceiros",
+        "Ofertas de socios"},
+    [M_PARTNER_OFFERS] = {"Offers from %s", "Ofertas de %s", "Ofertas de %s"},
+    [M_FREQ] = {"How often", "Com que frequência", "Con qué frecuencia"},
+    [M_FREQ_0] = {"As often as planned", "Frequência normal",
+        "Frecuencia normal"},
+    [M_FREQ_1] = {"At most one a week", "No máximo um por semana",
+        "Como máximo uno por semana"},
+    [M_FREQ_2] = {"At most two a month", "No máximo dois por mês",
+        "Como máximo dos al mes"},
+    [M_FREQ_3] = {"At most one a month", "No máximo um por mês",
+        "Como máximo uno al mes"},
+    [M_SAVE] = {"Save my choices", "Salvar minhas escolhas",
+        "Guardar mis preferencias"},
+    [M_UNSUB_ALL] = {"Unsubscribe from everything",
+        "Cancelar todas as inscrições", "Darse de baja de todo"},
+    [M_DONE_ONE] = {"You are unsubscribed from %s.",
+        "Sua inscrição em %s foi cancelada.", "Se ha dado de baja de %s."},
+    [M_DONE_ALL] = {"You are unsubscribed from all our mail.",
+        "Você não receberá mais nenhum e-mail nosso.",
+        "Ya no recibirá ningún correo nuestro."},
+    [M_SAVED] = {"Your choices are saved.", "Suas escolhas foram salvas.",
+        "Sus preferencias se han guardado."},
+    [M_BAD_TITLE] = {"This link does not work", "Este link não funciona",
+        "Este enlace no funciona"},
+    [M_BAD_TEXT] = {"The link may be incomplete or too old. Please use "
+                    "the unsubscribe link in a recent message.",
+        "O link pode estar incompleto ou ser antigo demais. Use o link "
+        "de cancelamento de uma mensagem recente.",
+        "Puede que el enlace esté incompleto o sea demasiado antiguo. "
+        "Use el enlace para darse de baja de un mensaje reciente."},
+    [M_EXPIRED] = {"This form has expired. Nothing was changed: please "
+                   "review your choices and save again.",
+        "Este formulário expirou. Nada foi alterado: revise suas "
+        "escolhas e salve novamente.",
+        "Este formulario ha caducado. No se cambió nada: revise sus "
+        "preferencias y guárdelas de nuevo."},
+    [M_BUSY] = {"We could not save your choice just now. Nothing was "
+                "changed; please try again in a minute.",
+        "Não foi possível salvar sua escolha agora. Nada foi alterado; "
+        "tente novamente em um minuto.",
+        "No pudimos guardar su elección ahora. No se cambió nada; "
+        "inténtelo de nuevo en un minuto."},
+    [M_RATE] = {"Too many requests. Please wait a minute and try again.",
+        "Muitas solicitações. Aguarde um minuto e tente novamente.",
+        "Demasiadas solicitudes. Espere un minuto e inténtelo de nuevo."},
+    [M_LANG] = {"Language", "Idioma", "Idioma"},
+    [M_OPTIN_NOTE] = {"Ticking a box again subscribes you again; we keep "
+                      "the time, your IP address and browser as proof "
+                      "of your choice.",
+        "Marcar uma caixa novamente reativa a inscrição; guardamos a "
+        "data, o seu endereço IP e o navegador como comprovante da sua "
+        "escolha.",
+        "Marcar una casilla de nuevo le vuelve a suscribir; guardamos "
+        "la fecha, su dirección IP y el navegador como prueba de su "
+        "elección."},
+    [M_NOTFOUND] = {"Page not found", "Página não encontrada",
+        "Página no encontrada"},
+    [M_TOOBIG] = {"The request is too large.", "A solicitação é grande demais.",
+        "La solicitud es demasiado grande."},
+    [M_MANAGE] = {"Manage your email preferences",
+        "Gerenciar suas preferências de e-mail",
+        "Gestionar sus preferencias de correo"},
+    [M_RECEIVE] = {"Receive %s", "Receber %s", "Recibir %s"},
+    [M_NOTHING] = {"Nothing to change.", "Nada a alterar.",
+        "Nada que cambiar."},
+    [M_ERROR] = {"Something went wrong", "Algo deu errado", "Algo salió mal"},
+    [M_PARTLY] = {"Some of your choices could not be saved just now. "
+                  "Please check them and save again in a moment.",
+        "Algumas escolhas não puderam ser salvas agora. Confira e salve "
+        "novamente em instantes.",
+        "Algunas preferencias no se pudieron guardar ahora. Revíselas y "
+        "guárdelas de nuevo en un momento."},
 };
 
 static const char *const lang_names[UNSUBD_NLANG] = {
-	"English", "Português (Brasil)", "Español"};
+    "English", "Português (Brasil)", "Español"};
 
 const char *
 unsubd_msg(int lang, int msg)
@@ -249,7 +242,7 @@ foot(og_buf *b)
 
 /* Language switcher: links to the same page in each language. */
 static void
-switcher(og_buf *b, int lang, const char *token)
+switcher(og_buf *b, int lang, const char *prefix, const char *token)
 {
 	int i;
 
@@ -258,9 +251,9 @@ switcher(og_buf *b, int lang, const char *token)
 	(void)og_buf_adds(b, "\">");
 	for (i = 0; i < UNSUBD_NLANG; i++) {
 		(void)og_buf_printf(b,
-		    "<a href=\"/u/%s?lang=%s\" lang=\"%s\" hreflang=\"%s\"%s>"
+		    "<a href=\"%s/u/%s?lang=%s\" lang=\"%s\" hreflang=\"%s\"%s>"
 		    "%s</a>",
-		    token, unsubd_lang_tag(i), unsubd_lang_tag(i),
+		    prefix, token, unsubd_lang_tag(i), unsubd_lang_tag(i),
 		    unsubd_lang_tag(i),
 		    i == lang ? " aria-current=\"page\"" : "", lang_names[i]);
 	}
@@ -270,8 +263,8 @@ switcher(og_buf *b, int lang, const char *token)
 static void
 hidden(og_buf *b, const char *name, const char *value)
 {
-	(void)og_buf_printf(b, "<input type=\"hidden\" name=\"%s\" value=\"",
-	    name);
+	(void)og_buf_printf(
+	    b, "<input type=\"hidden\" name=\"%s\" value=\"", name);
 	(void)unsubd_html(b, value);
 	(void)og_buf_adds(b, "\">\n");
 }
@@ -285,17 +278,18 @@ pref_row(og_buf *b, int lang, const unsubd_pref *pr, int i)
 	if (pr->st != NULL) {
 		(void)og_buf_printf(b,
 		    "<label class=\"cb\"><input type=\"checkbox\" "
-		    "id=\"s%d\" name=\"s\" value=\"", i);
+		    "id=\"s%d\" name=\"s\" value=\"",
+		    i);
 		(void)unsubd_html(b, pr->st->name);
-		(void)og_buf_printf(b, "\"%s> <span>",
-		    pr->on ? " checked" : "");
+		(void)og_buf_printf(
+		    b, "\"%s> <span>", pr->on ? " checked" : "");
 		(void)unsubd_html(b, stream_label(pr->st));
 		(void)og_buf_adds(b, "</span></label>\n");
-		(void)og_buf_printf(b,
-		    "<div class=\"freq\"><label for=\"c%d\">", i);
+		(void)og_buf_printf(
+		    b, "<div class=\"freq\"><label for=\"c%d\">", i);
 		put_msg(b, lang, M_FREQ, NULL);
-		(void)og_buf_printf(b, "</label><select id=\"c%d\" name=\"c.",
-		    i);
+		(void)og_buf_printf(
+		    b, "</label><select id=\"c%d\" name=\"c.", i);
 		(void)unsubd_html(b, pr->st->name);
 		(void)og_buf_adds(b, "\">");
 		for (c = 0; c < UNSUBD_NCAPS; c++) {
@@ -309,10 +303,11 @@ pref_row(og_buf *b, int lang, const unsubd_pref *pr, int i)
 	} else {
 		(void)og_buf_printf(b,
 		    "<label class=\"cb\"><input type=\"checkbox\" "
-		    "id=\"p%d\" name=\"p\" value=\"", i);
+		    "id=\"p%d\" name=\"p\" value=\"",
+		    i);
 		(void)unsubd_html(b, pr->partner);
-		(void)og_buf_printf(b, "\"%s> <span>",
-		    pr->on ? " checked" : "");
+		(void)og_buf_printf(
+		    b, "\"%s> <span>", pr->on ? " checked" : "");
 		put_msg(b, lang, M_PARTNER_OFFERS, pr->partner);
 		(void)og_buf_adds(b, "</span></label>");
 	}
@@ -326,7 +321,7 @@ unsubd_page_render(og_buf *b, const unsubd_page *p)
 	char ts[24];
 
 	head(b, p->lang, p->st, M_TITLE);
-	switcher(b, p->lang, p->token);
+	switcher(b, p->lang, p->prefix, p->token);
 	if (p->notice != NULL) {
 		(void)og_buf_printf(b, "<p class=\"notice%s\" role=\"%s\">",
 		    p->notice_error ? " error" : "",
@@ -341,18 +336,19 @@ unsubd_page_render(og_buf *b, const unsubd_page *p)
 	(void)og_buf_adds(b, "</p>\n");
 
 	/* The one button: the same POST a mailbox provider sends. */
-	(void)og_buf_printf(b,
-	    "<form method=\"post\" action=\"/u/%s\">\n", p->token);
+	(void)og_buf_printf(b, "<form method=\"post\" action=\"%s/u/%s\">\n",
+	    p->prefix, p->token);
 	hidden(b, "List-Unsubscribe", "One-Click");
 	hidden(b, "lang", unsubd_lang_tag(p->lang));
-	(void)og_buf_adds(b,
-	    "<button type=\"submit\" class=\"primary\" id=\"unsub-one\">");
+	(void)og_buf_adds(
+	    b, "<button type=\"submit\" class=\"primary\" id=\"unsub-one\">");
 	put_msg(b, p->lang, M_UNSUB_ONE, stream_label(p->st));
 	(void)og_buf_adds(b, "</button>\n</form>\n");
 
 	/* The preference center. */
 	(void)og_buf_printf(b,
-	    "<form method=\"post\" action=\"/u/%s/prefs\">\n", p->token);
+	    "<form method=\"post\" action=\"%s/u/%s/prefs\">\n", p->prefix,
+	    p->token);
 	hidden(b, "csrf", p->csrf);
 	(void)snprintf(ts, sizeof(ts), "%lld", (long long)p->csrf_time);
 	hidden(b, "ts", ts);
@@ -379,19 +375,19 @@ unsubd_page_render(og_buf *b, const unsubd_page *p)
 	(void)og_buf_adds(b, "<p class=\"note\">");
 	put_msg(b, p->lang, M_OPTIN_NOTE, NULL);
 	(void)og_buf_adds(b, "</p>\n<button type=\"submit\" name=\"action\" "
-			     "value=\"save\" class=\"primary\" id=\"save\">");
+	                     "value=\"save\" class=\"primary\" id=\"save\">");
 	put_msg(b, p->lang, M_SAVE, NULL);
 	(void)og_buf_adds(b, "</button>\n<button type=\"submit\" "
-			     "name=\"action\" value=\"all\" "
-			     "class=\"secondary\" id=\"unsub-all\">");
+	                     "name=\"action\" value=\"all\" "
+	                     "class=\"secondary\" id=\"unsub-all\">");
 	put_msg(b, p->lang, M_UNSUB_ALL, NULL);
 	(void)og_buf_adds(b, "</button>\n</form>\n");
 	foot(b);
 }
 
 void
-unsubd_page_short(og_buf *b, int lang, const og_stream *st, int title,
-    int text, const char *arg, const char *token)
+unsubd_page_short(og_buf *b, int lang, const og_stream *st, int title, int text,
+    const char *arg, const char *prefix, const char *token)
 {
 	head(b, lang, st, title);
 	(void)og_buf_adds(b, "<h1>");
@@ -400,8 +396,8 @@ unsubd_page_short(og_buf *b, int lang, const og_stream *st, int title,
 	put_msg(b, lang, text, arg);
 	(void)og_buf_adds(b, "</p>\n");
 	if (token != NULL) {
-		(void)og_buf_printf(b, "<p><a href=\"/u/%s?lang=%s\">", token,
-		    unsubd_lang_tag(lang));
+		(void)og_buf_printf(b, "<p><a href=\"%s/u/%s?lang=%s\">",
+		    prefix, token, unsubd_lang_tag(lang));
 		put_msg(b, lang, M_MANAGE, NULL);
 		(void)og_buf_adds(b, "</a></p>\n");
 	}

@@ -27,7 +27,7 @@ static int
 b64url_char(unsigned char c)
 {
 	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-	    (c >= '0' && c <= '9') || c == '-' || c == '_';
+	       (c >= '0' && c <= '9') || c == '-' || c == '_';
 }
 
 int
@@ -337,9 +337,9 @@ unsubd_html(og_buf *b, const char *s)
 }
 
 const og_cap unsubd_caps[UNSUBD_NCAPS] = {
-	{0, 0}, {1, 7 * 86400}, {2, 30 * 86400}, {1, 30 * 86400}};
+    {0, 0}, {1, 7 * 86400}, {2, 30 * 86400}, {1, 30 * 86400}};
 const char *const unsubd_cap_values[UNSUBD_NCAPS] = {
-	"0", "1/7d", "2/30d", "1/30d"};
+    "0", "1/7d", "2/30d", "1/30d"};
 
 int
 unsubd_cap_choice(og_cap cap)
@@ -407,10 +407,12 @@ unsubd_color_dark(const char *s)
 		g = hexval((unsigned char)s[2]) * 17;
 		bl = hexval((unsigned char)s[3]) * 17;
 	} else {
-		r = hexval((unsigned char)s[1]) * 16 + hexval((unsigned char)s[2]);
-		g = hexval((unsigned char)s[3]) * 16 + hexval((unsigned char)s[4]);
+		r = hexval((unsigned char)s[1]) * 16 +
+		    hexval((unsigned char)s[2]);
+		g = hexval((unsigned char)s[3]) * 16 +
+		    hexval((unsigned char)s[4]);
 		bl = hexval((unsigned char)s[5]) * 16 +
-		    hexval((unsigned char)s[6]);
+		     hexval((unsigned char)s[6]);
 	}
 	/* WCAG relative luminance; white wins below ~0.18. */
 	l = (2126 * lin(r) + 7152 * lin(g) + 722 * lin(bl)) / 10000;
@@ -432,4 +434,36 @@ unsubd_url_ok(const char *s)
 		    (unsigned char)*p >= 0x7f)
 			return 0;
 	return 1;
+}
+
+void
+unsubd_base_path(const char *base_url, char *out, size_t size)
+{
+	const char *p, *slash;
+	size_t n;
+
+	if (size > 0)
+		out[0] = '\0';
+	if (base_url == NULL)
+		return;
+	if (strncmp(base_url, "https://", 8) == 0)
+		p = base_url + 8;
+	else if (strncmp(base_url, "http://", 7) == 0)
+		p = base_url + 7;
+	else
+		return;
+	slash = strchr(p, '/');
+	if (slash == NULL)
+		return;
+	n = strlen(slash);
+	while (n > 0 && slash[n - 1] == '/')
+		n--;
+	if (n == 0 || n >= size)
+		return;
+	/* Only plain path characters: it goes into attributes as is. */
+	if (strspn(slash, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	                  "0123456789-._~/") < n)
+		return;
+	memcpy(out, slash, n);
+	out[n] = '\0';
 }

@@ -21,24 +21,24 @@ test_route(void **state)
 		int route;
 		const char *tok;
 	} t[] = {
-		{"health", "/healthz", UNSUBD_R_HEALTH, NULL},
-		{"health slash", "/healthz/", UNSUBD_R_NOTFOUND, NULL},
-		{"root", "/", UNSUBD_R_NOTFOUND, NULL},
-		{"empty", "", UNSUBD_R_NOTFOUND, NULL},
-		{"no token", "/u/", UNSUBD_R_BADTOKEN, NULL},
-		{"u only", "/u", UNSUBD_R_NOTFOUND, NULL},
-		{"token", "/u/AbC-_09", UNSUBD_R_TOKEN, "AbC-_09"},
-		{"token slash", "/u/AbC/", UNSUBD_R_TOKEN, "AbC"},
-		{"prefs", "/u/AbC/prefs", UNSUBD_R_PREFS, "AbC"},
-		{"prefs slash", "/u/AbC/prefs/", UNSUBD_R_NOTFOUND, NULL},
-		{"other sub", "/u/AbC/x", UNSUBD_R_NOTFOUND, NULL},
-		{"plus", "/u/ab+c", UNSUBD_R_BADTOKEN, NULL},
-		{"equals", "/u/abc=", UNSUBD_R_BADTOKEN, NULL},
-		{"dot", "/u/a.b", UNSUBD_R_BADTOKEN, NULL},
-		{"space", "/u/a b", UNSUBD_R_BADTOKEN, NULL},
-		{"percent", "/u/a%41", UNSUBD_R_BADTOKEN, NULL},
-		{"double slash", "/u//x", UNSUBD_R_BADTOKEN, NULL},
-		{"other prefix", "/x/abc", UNSUBD_R_NOTFOUND, NULL},
+	    {"health", "/healthz", UNSUBD_R_HEALTH, NULL},
+	    {"health slash", "/healthz/", UNSUBD_R_NOTFOUND, NULL},
+	    {"root", "/", UNSUBD_R_NOTFOUND, NULL},
+	    {"empty", "", UNSUBD_R_NOTFOUND, NULL},
+	    {"no token", "/u/", UNSUBD_R_BADTOKEN, NULL},
+	    {"u only", "/u", UNSUBD_R_NOTFOUND, NULL},
+	    {"token", "/u/AbC-_09", UNSUBD_R_TOKEN, "AbC-_09"},
+	    {"token slash", "/u/AbC/", UNSUBD_R_TOKEN, "AbC"},
+	    {"prefs", "/u/AbC/prefs", UNSUBD_R_PREFS, "AbC"},
+	    {"prefs slash", "/u/AbC/prefs/", UNSUBD_R_NOTFOUND, NULL},
+	    {"other sub", "/u/AbC/x", UNSUBD_R_NOTFOUND, NULL},
+	    {"plus", "/u/ab+c", UNSUBD_R_BADTOKEN, NULL},
+	    {"equals", "/u/abc=", UNSUBD_R_BADTOKEN, NULL},
+	    {"dot", "/u/a.b", UNSUBD_R_BADTOKEN, NULL},
+	    {"space", "/u/a b", UNSUBD_R_BADTOKEN, NULL},
+	    {"percent", "/u/a%41", UNSUBD_R_BADTOKEN, NULL},
+	    {"double slash", "/u//x", UNSUBD_R_BADTOKEN, NULL},
+	    {"other prefix", "/x/abc", UNSUBD_R_NOTFOUND, NULL},
 	};
 	size_t i;
 
@@ -46,15 +46,14 @@ test_route(void **state)
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		const char *tok;
 		size_t toklen;
-		int r = unsubd_route(t[i].path, strlen(t[i].path), &tok,
-		    &toklen);
+		int r =
+		    unsubd_route(t[i].path, strlen(t[i].path), &tok, &toklen);
 
 		if (r != t[i].route)
-			fail_msg("%s: route %d, want %d", t[i].name, r,
-			    t[i].route);
-		if (t[i].tok != NULL &&
-		    (toklen != strlen(t[i].tok) ||
-			memcmp(tok, t[i].tok, toklen) != 0))
+			fail_msg(
+			    "%s: route %d, want %d", t[i].name, r, t[i].route);
+		if (t[i].tok != NULL && (toklen != strlen(t[i].tok) ||
+		                            memcmp(tok, t[i].tok, toklen) != 0))
 			fail_msg("%s: wrong token span", t[i].name);
 	}
 }
@@ -85,21 +84,20 @@ test_form(void **state)
 		int rc, n;
 		const char *f0, *v0, *f1, *v1;
 	} t[] = {
-		{"rfc8058", "List-Unsubscribe=One-Click", 0, 1,
-		    "List-Unsubscribe", "One-Click", NULL, NULL},
-		{"empty", "", 0, 0, NULL, NULL, NULL, NULL},
-		{"two", "a=1&b=2", 0, 2, "a", "1", "b", "2"},
-		{"plus space", "a=x+y", 0, 1, "a", "x y", NULL, NULL},
-		{"escape", "c.news=1%2F7d", 0, 1, "c.news", "1/7d", NULL,
-		    NULL},
-		{"utf8", "n=%C3%A9", 0, 1, "n", "\xc3\xa9", NULL, NULL},
-		{"no value", "flag&b=2", 0, 2, "flag", "", "b", "2"},
-		{"empty value", "a=&b=", 0, 2, "a", "", "b", ""},
-		{"equals in value", "a=b=c", 0, 1, "a", "b=c", NULL, NULL},
-		{"trailing amp", "a=1&", 0, 1, "a", "1", NULL, NULL},
-		{"bad escape", "a=%G1", OG_EINVAL, 0, NULL, NULL, NULL, NULL},
-		{"short escape", "a=%4", OG_EINVAL, 0, NULL, NULL, NULL, NULL},
-		{"nul escape", "a=%00", OG_EINVAL, 0, NULL, NULL, NULL, NULL},
+	    {"rfc8058", "List-Unsubscribe=One-Click", 0, 1, "List-Unsubscribe",
+	        "One-Click", NULL, NULL},
+	    {"empty", "", 0, 0, NULL, NULL, NULL, NULL},
+	    {"two", "a=1&b=2", 0, 2, "a", "1", "b", "2"},
+	    {"plus space", "a=x+y", 0, 1, "a", "x y", NULL, NULL},
+	    {"escape", "c.news=1%2F7d", 0, 1, "c.news", "1/7d", NULL, NULL},
+	    {"utf8", "n=%C3%A9", 0, 1, "n", "\xc3\xa9", NULL, NULL},
+	    {"no value", "flag&b=2", 0, 2, "flag", "", "b", "2"},
+	    {"empty value", "a=&b=", 0, 2, "a", "", "b", ""},
+	    {"equals in value", "a=b=c", 0, 1, "a", "b=c", NULL, NULL},
+	    {"trailing amp", "a=1&", 0, 1, "a", "1", NULL, NULL},
+	    {"bad escape", "a=%G1", OG_EINVAL, 0, NULL, NULL, NULL, NULL},
+	    {"short escape", "a=%4", OG_EINVAL, 0, NULL, NULL, NULL, NULL},
+	    {"nul escape", "a=%00", OG_EINVAL, 0, NULL, NULL, NULL, NULL},
 	};
 	size_t i;
 
@@ -112,16 +110,16 @@ test_form(void **state)
 			fail_msg("%s: rc %d want %d", t[i].name, rc, t[i].rc);
 		if (rc == 0) {
 			if (f.n != t[i].n)
-				fail_msg("%s: n %d want %d", t[i].name, f.n,
-				    t[i].n);
+				fail_msg(
+				    "%s: n %d want %d", t[i].name, f.n, t[i].n);
 			if (t[i].f0 != NULL &&
 			    (strcmp(f.name[0], t[i].f0) != 0 ||
-				strcmp(f.value[0], t[i].v0) != 0))
+			        strcmp(f.value[0], t[i].v0) != 0))
 				fail_msg("%s: field 0 %s=%s", t[i].name,
 				    f.name[0], f.value[0]);
 			if (t[i].f1 != NULL &&
 			    (strcmp(f.name[1], t[i].f1) != 0 ||
-				strcmp(f.value[1], t[i].v1) != 0))
+			        strcmp(f.value[1], t[i].v1) != 0))
 				fail_msg("%s: field 1 %s=%s", t[i].name,
 				    f.name[1], f.value[1]);
 		}
@@ -139,8 +137,8 @@ test_form_limits(void **state)
 
 	(void)state;
 	memset(body, 'a', sizeof(body));
-	assert_int_equal(unsubd_form_parse(body, UNSUBD_BODY_MAX + 1, &f),
-	    OG_ETOOBIG);
+	assert_int_equal(
+	    unsubd_form_parse(body, UNSUBD_BODY_MAX + 1, &f), OG_ETOOBIG);
 	unsubd_form_free(&f);
 	for (i = 0; i < UNSUBD_FIELDS_MAX + 1; i++) {
 		body[n++] = 'x';
@@ -163,19 +161,19 @@ test_lang(void **state)
 		const char *accept;
 		int lang;
 	} t[] = {
-		{NULL, UNSUBD_EN},
-		{"", UNSUBD_EN},
-		{"pt-BR,pt;q=0.9,en;q=0.8", UNSUBD_PT},
-		{"es-419,es;q=0.9", UNSUBD_ES},
-		{"de-DE,de;q=0.9,es;q=0.5,en;q=0.4", UNSUBD_ES},
-		{"fr", UNSUBD_EN},
-		{"en;q=0.1, pt;q=0.2", UNSUBD_PT},
-		{"es;q=0", UNSUBD_EN},
-		{"PT_br", UNSUBD_PT},
-		{"es;q=garbage, pt", UNSUBD_PT},
-		{"*", UNSUBD_EN},
-		{"en-US,en;q=0.9,pt-BR;q=0.8", UNSUBD_EN},
-		{",,,;;;q=", UNSUBD_EN},
+	    {NULL, UNSUBD_EN},
+	    {"", UNSUBD_EN},
+	    {"pt-BR,pt;q=0.9,en;q=0.8", UNSUBD_PT},
+	    {"es-419,es;q=0.9", UNSUBD_ES},
+	    {"de-DE,de;q=0.9,es;q=0.5,en;q=0.4", UNSUBD_ES},
+	    {"fr", UNSUBD_EN},
+	    {"en;q=0.1, pt;q=0.2", UNSUBD_PT},
+	    {"es;q=0", UNSUBD_EN},
+	    {"PT_br", UNSUBD_PT},
+	    {"es;q=garbage, pt", UNSUBD_PT},
+	    {"*", UNSUBD_EN},
+	    {"en-US,en;q=0.9,pt-BR;q=0.8", UNSUBD_EN},
+	    {",,,;;;q=", UNSUBD_EN},
 	};
 	size_t i;
 
@@ -185,8 +183,7 @@ test_lang(void **state)
 
 		if (l != t[i].lang)
 			fail_msg("%s: got %d want %d",
-			    t[i].accept ? t[i].accept : "(null)", l,
-			    t[i].lang);
+			    t[i].accept ? t[i].accept : "(null)", l, t[i].lang);
 	}
 	assert_int_equal(unsubd_lang_code("pt-BR"), UNSUBD_PT);
 	assert_int_equal(unsubd_lang_code("es"), UNSUBD_ES);
@@ -201,12 +198,12 @@ test_mask(void **state)
 	static const struct {
 		const char *in, *out;
 	} t[] = {
-		{"cliente@yahoo.com", "c*****e@yahoo.com"},
-		{"ab@x.org", "a*****@x.org"},
-		{"a@x.org", "a*****@x.org"},
-		{"abc@x.org", "a*****c@x.org"},
-		{"noat", "*****"},
-		{"@x.org", "*****@x.org"},
+	    {"cliente@yahoo.com", "c*****e@yahoo.com"},
+	    {"ab@x.org", "a*****@x.org"},
+	    {"a@x.org", "a*****@x.org"},
+	    {"abc@x.org", "a*****c@x.org"},
+	    {"noat", "*****"},
+	    {"@x.org", "*****@x.org"},
 	};
 	size_t i;
 	char out[64];
@@ -229,8 +226,8 @@ test_html_color_url(void **state)
 	(void)state;
 	og_buf_init(&b, 0);
 	assert_int_equal(unsubd_html(&b, "<a href=\"x\">&'</a>"), 0);
-	assert_string_equal(b.data,
-	    "&lt;a href=&quot;x&quot;&gt;&amp;&#39;&lt;/a&gt;");
+	assert_string_equal(
+	    b.data, "&lt;a href=&quot;x&quot;&gt;&amp;&#39;&lt;/a&gt;");
 	og_buf_free(&b);
 	assert_true(unsubd_color_ok("#fff"));
 	assert_true(unsubd_color_ok("#1A2b3c"));
@@ -248,6 +245,36 @@ test_html_color_url(void **state)
 	assert_false(unsubd_url_ok("http://x/y.png"));
 	assert_false(unsubd_url_ok("https://x/\"onerror=\"y"));
 	assert_false(unsubd_url_ok(""));
+}
+
+static void
+test_base_path(void **state)
+{
+	static const struct {
+		const char *in, *out;
+	} t[] = {
+	    {NULL, ""},
+	    {"", ""},
+	    {"https://unsub.example.com", ""},
+	    {"https://unsub.example.com/", ""},
+	    {"https://www.example.com/optout", "/optout"},
+	    {"https://www.example.com/optout/", "/optout"},
+	    {"http://x.example/a/b-c_d.e~f/", "/a/b-c_d.e~f"},
+	    {"https://x.example/a\"><script>", ""},
+	    {"https://x.example/a b", ""},
+	    {"ftp://x.example/a", ""},
+	    {"/relative", ""},
+	};
+	size_t i;
+	char out[128];
+
+	(void)state;
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		unsubd_base_path(t[i].in, out, sizeof(out));
+		if (strcmp(out, t[i].out) != 0)
+			fail_msg("%s: got '%s' want '%s'",
+			    t[i].in ? t[i].in : "(null)", out, t[i].out);
+	}
 }
 
 static void
@@ -269,14 +296,15 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_route),
-		cmocka_unit_test(test_route_long),
-		cmocka_unit_test(test_form),
-		cmocka_unit_test(test_form_limits),
-		cmocka_unit_test(test_lang),
-		cmocka_unit_test(test_mask),
-		cmocka_unit_test(test_html_color_url),
-		cmocka_unit_test(test_caps),
+	    cmocka_unit_test(test_route),
+	    cmocka_unit_test(test_route_long),
+	    cmocka_unit_test(test_form),
+	    cmocka_unit_test(test_form_limits),
+	    cmocka_unit_test(test_lang),
+	    cmocka_unit_test(test_mask),
+	    cmocka_unit_test(test_html_color_url),
+	    cmocka_unit_test(test_base_path),
+	    cmocka_unit_test(test_caps),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -77,7 +77,8 @@ one(int fd, const char *path, int *keep)
 	if (get_mode)
 		n = snprintf(req, sizeof(req),
 		    "GET %s HTTP/1.1\r\nHost: bench\r\n"
-		    "Accept-Language: pt-BR\r\n\r\n", path);
+		    "Accept-Language: pt-BR\r\n\r\n",
+		    path);
 	else
 		n = snprintf(req, sizeof(req),
 		    "POST %s HTTP/1.1\r\nHost: bench\r\n"
@@ -98,7 +99,8 @@ one(int fd, const char *path, int *keep)
 
 			status = atoi(buf + 9);
 			clen = cl != NULL && cl < hend ? atol(cl + 17) : 0;
-			*keep = strcasestr(buf, "\r\nConnection: close") == NULL;
+			*keep =
+			    strcasestr(buf, "\r\nConnection: close") == NULL;
 		}
 		if (hend != NULL &&
 		    have >= (size_t)(hend + 4 - buf) + (size_t)clen)
@@ -127,8 +129,8 @@ worker(void *arg)
 		double t0;
 
 		pthread_mutex_lock(&lk);
-		i = next_req < total && now() - t_start < limit_s ? next_req++ :
-								      -1;
+		i = next_req < total && now() - t_start < limit_s ? next_req++
+		                                                  : -1;
 		pthread_mutex_unlock(&lk);
 		if (i < 0)
 			break;
@@ -174,16 +176,35 @@ main(int argc, char **argv)
 
 	while ((ch = getopt(argc, argv, "p:c:n:t:gk:s:m:f:")) != -1) {
 		switch (ch) {
-		case 'k': keys = optarg; break;
-		case 's': stream = optarg; break;
-		case 'm': make = atoi(optarg); break;
-		case 'f': first = atoi(optarg); break;
-		case 'p': port = atoi(optarg); break;
-		case 'c': clients = atoi(optarg); break;
-		case 'n': total = atoi(optarg); break;
-		case 't': limit_s = atof(optarg); break;
-		case 'g': get_mode = 1; break;
-		default: return 2;
+		case 'k':
+			keys = optarg;
+			break;
+		case 's':
+			stream = optarg;
+			break;
+		case 'm':
+			make = atoi(optarg);
+			break;
+		case 'f':
+			first = atoi(optarg);
+			break;
+		case 'p':
+			port = atoi(optarg);
+			break;
+		case 'c':
+			clients = atoi(optarg);
+			break;
+		case 'n':
+			total = atoi(optarg);
+			break;
+		case 't':
+			limit_s = atof(optarg);
+			break;
+		case 'g':
+			get_mode = 1;
+			break;
+		default:
+			return 2;
 		}
 	}
 	if (keys != NULL && stream != NULL && make > 0) {
@@ -198,7 +219,7 @@ main(int argc, char **argv)
 			snprintf(key, sizeof(key), "user%d@bench.example",
 			    first + i);
 			if (og_token_make(kr, OG_TOKEN_UNSUB, key, stream,
-				time(NULL), tok, sizeof(tok)) != 0)
+			        time(NULL), tok, sizeof(tok)) != 0)
 				return 2;
 			printf("/u/%s\n", tok);
 		}
@@ -208,7 +229,7 @@ main(int argc, char **argv)
 	if (optind >= argc || port <= 0 || clients <= 0 || total <= 0 ||
 	    clients > 2000) {
 		fprintf(stderr, "usage: unsubd_load -p PORT -c CLIENTS "
-				"-n REQUESTS [-t SECONDS] [-g] PATHFILE\n");
+		                "-n REQUESTS [-t SECONDS] [-g] PATHFILE\n");
 		return 2;
 	}
 	fp = fopen(argv[optind], "r");
@@ -238,7 +259,7 @@ main(int argc, char **argv)
 	printf("requests=%d seconds=%.2f rate=%.0f/s p50_ms=%.2f p99_ms=%.2f "
 	       "max_ms=%.2f 2xx=%d 4xx=%d 5xx=%d errors=%d\n",
 	    next_req, el, next_req / el, n ? ok[n / 2] * 1e3 : 0,
-	    n ? ok[(int)(n * 0.99)] * 1e3 : 0, n ? ok[n - 1] * 1e3 : 0,
-	    st2xx, st4xx, st5xx, errs);
+	    n ? ok[(int)(n * 0.99)] * 1e3 : 0, n ? ok[n - 1] * 1e3 : 0, st2xx,
+	    st4xx, st5xx, errs);
 	return errs > 0 || st5xx > 0;
 }

@@ -157,17 +157,30 @@ class Page:
             "width": width, "height": height, "deviceScaleFactor": scale,
             "mobile": mobile})
 
-    def _drain(self, method):
-        self.b.events = [e for e in self.b.events
-                         if not (e.get("method") == method
-                                 and e.get("sessionId") == self.s)]
+    def _mark(self):
+        # A mark on the current document: a new document has none.
+        self.eval("window.__cdp_old = 1")
+
+    def _wait_new_document(self):
+        # Load events of an earlier document may still be queued, so
+        # wait for a document without the mark that finished loading.
+        deadline = time.monotonic() + self.b.timeout
+        while time.monotonic() < deadline:
+            try:
+                if self.eval("window.__cdp_old === undefined && "
+                             "document.readyState === 'complete'"):
+                    return
+            except CDPError:
+                pass  # the context is being replaced
+            time.sleep(0.05)
+        raise CDPError("timeout waiting for the new page")
 
     def navigate(self, url):
-        self._drain("Page.loadEventFired")
+        self._mark()
         r = self.call("Page.navigate", {"url": url})
         if r.get("errorText"):
             raise CDPError("navigate %s: %s" % (url, r["errorText"]))
-        self.b.wait_event("Page.loadEventFired", self.s)
+        self._wait_new_document()
 
     def eval(self, expr):
         r = self.call("Runtime.evaluate",
@@ -191,14 +204,14 @@ class Page:
         """A real mouse click (press and release) at the element's centre."""
         x, y = self.center(selector)
         if navigates:
-            self._drain("Page.loadEventFired")
+            self._mark()
         for t in ("mouseMoved", "mousePressed", "mouseReleased"):
             p = {"type": t, "x": x, "y": y}
             if t != "mouseMoved":
                 p.update({"button": "left", "clickCount": 1})
             self.call("Input.dispatchMouseEvent", p)
         if navigates:
-            self.b.wait_event("Page.loadEventFired", self.s)
+            self._wait_new_document()
 
     def key(self, key, code, keycode):
         for t in ("rawKeyDown", "keyUp"):

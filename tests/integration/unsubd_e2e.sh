@@ -3,9 +3,10 @@
 # does (RFC 8058), and the next decision for that recipient is a refusal.
 # Prints the time from the POST's 200 to the first refusal (target under
 # 1 s).  An acknowledged opt-out survives kill -9 of the daemon.
-# (With the milter merged, the same is checked through Postfix by the
-# milter's own tests; here the decision is `optgate status`, the same
-# og_gate_decide() call.)
+# Here the decision is `optgate status` (the same og_gate_decide() call
+# the daemons make); tests/integration/unsubd_postfix.sh does it through
+# Postfix and optgate-milter.  SIGTERM under load loses no acknowledged
+# opt-out.
 . "${OPTGATE_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/tap.sh"
 . "$TOP/tests/lib/unsubd.sh"
 trap ud_cleanup EXIT INT TERM
@@ -54,4 +55,40 @@ for i in $(seq 1 40); do
 	[ "$(ud_status "k9-$i@example.com" news)" = 1 ] || bad=$((bad + 1))
 done
 is "after kill -9: every acknowledged opt-out is in the store" "$bad" 0
+
+# SIGTERM in the middle of 150 concurrent one-clicks: a clean, quick exit,
+# and every POST that got its 200 is in the store (the rest were told to
+# come back: 503, or never answered).
+ok "daemon restarts" ud_start
+: >"$UD_DIR/paths"
+for i in $(seq 1 150); do
+	echo "/u/$(ud_token "term-$i@example.com" news)" >>"$UD_DIR/paths"
+done
+BURST_LOG=$UD_DIR/burst.log python3 "$TOP/tests/lib/unsubd_clients.py" \
+    burst $UD_PORT 150 POST "$UD_DIR/paths" >/dev/null &
+BP=$!
+UD_PIDS="$UD_PIDS $BP"
+i=0
+while [ $i -lt 200 ] && [ "$(grep -c 'unsubscribe: to=<t' "$UD_DIR/log")" -lt 20 ]; do
+	sleep 0.02
+	i=$((i + 1))
+done
+T0=$(date +%s%N)
+kill $UD_PID
+wait $UD_PID
+rc=$?
+MS=$((($(date +%s%N) - T0) / 1000000))
+is "SIGTERM under load: exit status 0" "$rc" 0
+ok "... within 5 s (${MS} ms)" test "$MS" -lt 5000
+wait $BP
+N200=$(grep -c '^200 ' "$UD_DIR/burst.log")
+ok "some POSTs were acknowledged before the stop ($N200)" test "$N200" -gt 0
+bad=0
+for p in $(sed -n 's|^200 /u/||p' "$UD_DIR/burst.log"); do
+	a=$(grep -n "^/u/$p\$" "$UD_DIR/paths" | cut -d: -f1)
+	[ "$(ud_status "term-$a@example.com" news)" = 1 ] || bad=$((bad + 1))
+done
+is "every acknowledged one is in the store" "$bad" 0
+is "the others were told to retry (503) or not answered at all" \
+    "$(grep -vcE '^(200|503|000) ' "$UD_DIR/burst.log")" 0
 done_testing

@@ -67,6 +67,13 @@ like "page has the one-click button" "$PAGE" \
 like "page lists the partner" "$PAGE" '*name="p" value="acme" checked*'
 like "page has the brand" "$PAGE" '*Loja Exemplo*'
 like "page has a CSRF field" "$PAGE" '*name="csrf" value="*'
+like "page has the stream's logo" "$PAGE" '*<img src="/static/logo.png" alt="">*'
+like "page has the stream's colour" "$PAGE" '*header{background:#1b5e20;color:#ffffff;*'
+TIPS=$(curl -s "$UD_URL/u/$(ud_token $A tips)")
+like "brand name is escaped" "$TIPS" '*Tips &lt;b&gt;&quot;&amp;*'
+case "$TIPS" in *javascript:*|*"url(//x)"*|*"<b>"*)
+	fail "unsafe brand colour and logo are left out" ;;
+*) pass "unsafe brand colour and logo are left out" ;; esac
 case "$PAGE" in *"<script"*) fail "page needs no JavaScript" ;;
 *) pass "page needs no JavaScript" ;; esac
 like "pt-BR from Accept-Language" \

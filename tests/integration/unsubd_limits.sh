@@ -28,6 +28,18 @@ is "rate limit: 5 refused with 429" "$n429" 5
 HDR=$(curl -s -D - -o /dev/null "$UD_URL/u/$TOK")
 like "429 has Retry-After" "$HDR" "*Retry-After: 60*"
 is "healthz is not rate limited" "$(ud_code GET "$UD_URL/healthz")" 200
+# Valid one-click POSTs always work (Gmail sends everyone's from a few
+# addresses); POSTs with bad tokens are counted.
+ud_optin rate@example.com news
+n200=0
+for i in $(seq 1 25); do
+	[ "$(ud_code POST "$UD_URL/u/$TOK" -d List-Unsubscribe=One-Click)" = 200 ] &&
+	    n200=$((n200 + 1))
+done
+is "valid one-click POSTs over the limit: all 25 served" "$n200" 25
+is "... and the opt-out is in the store" "$(ud_status rate@example.com news)" 1
+is "a bad-token POST over the limit gets 429" \
+    "$(ud_code POST "$UD_URL/u/AAAAAAAAAAAAAAAAAAAAAAAA" -d x=1)" 429
 is "behind the trusted proxy each client has its own limit" \
     "$(ud_code GET "$UD_URL/u/$TOK" -H 'X-Real-IP: 203.0.113.7')" 200
 is "X-Forwarded-For (last hop) is honoured too" \

@@ -6,55 +6,20 @@
 # at the edge, no token in nginx's logs.
 . "${OPTGATE_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/tap.sh"
 . "$TOP/tests/lib/unsubd.sh"
-NGX_PID=
-trap 'ud_cleanup' EXIT INT TERM
+trap ud_cleanup EXIT INT TERM
 
-NGINX=$(command -v nginx || echo /usr/sbin/nginx)
-if [ ! -x "$NGINX" ]; then
+ud_setup 18087 "trusted_proxy = 127.0.0.1" || { fail "setup"; done_testing; exit 1; }
+ok "optgate-unsubd starts" ud_start
+
+if [ ! -x "$(command -v nginx || echo /usr/sbin/nginx)" ]; then
 	fail "nginx installed (tools/install-deps.sh: nginx-light)"
 	done_testing
 	exit 1
 fi
-ud_setup 18087 "trusted_proxy = 127.0.0.1" || { fail "setup"; done_testing; exit 1; }
-ok "optgate-unsubd starts" ud_start
-
-N=$UD_DIR/nginx
-mkdir -p "$N/tmp"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-    -subj /CN=unsub.example.com -addext subjectAltName=DNS:unsub.example.com \
-    -days 2 -keyout "$N/key.pem" -out "$N/cert.pem" >/dev/null 2>&1
-sed -e 's/server 127\.0\.0\.1:8080;/server 127.0.0.1:18087;/' \
-    -e 's/listen 443 ssl http2;/listen 127.0.0.1:18088 ssl http2;/' \
-    -e '/listen \[::\]:443/d' -e '/listen \[::\]:80;/d' \
-    -e 's/listen 80;/listen 127.0.0.1:18089;/' \
-    -e "s|ssl_certificate /etc/letsencrypt/live/unsub.example.com/fullchain.pem|ssl_certificate $N/cert.pem|" \
-    -e "s|ssl_certificate_key /etc/letsencrypt/live/unsub.example.com/privkey.pem|ssl_certificate_key $N/key.pem|" \
-    "$TOP/conf/nginx-unsubd.conf" >"$N/site.conf"
-cat >"$N/nginx.conf" <<EOC
-user root;
-worker_processes 1;
-pid $N/nginx.pid;
-error_log $N/error.log info;
-events { worker_connections 256; }
-http {
-	client_body_temp_path $N/tmp/body;
-	proxy_temp_path $N/tmp/proxy;
-	fastcgi_temp_path $N/tmp/fastcgi;
-	uwsgi_temp_path $N/tmp/uwsgi;
-	scgi_temp_path $N/tmp/scgi;
-	include $N/site.conf;
-}
-EOC
-ok "nginx accepts the example config" "$NGINX" -t -q -c "$N/nginx.conf" -p "$N"
-"$NGINX" -c "$N/nginx.conf" -p "$N" -g 'daemon off;' 2>>"$N/error.log" &
-NGX_PID=$!
-UD_PIDS="$UD_PIDS $NGX_PID"
-CURL="curl -s --max-time 10 --cacert $N/cert.pem --resolve unsub.example.com:18088:127.0.0.1 --resolve unsub.example.com:18089:127.0.0.1"
-i=0
-while [ $i -lt 100 ] && ! $CURL -o /dev/null https://unsub.example.com:18088/healthz; do
-	sleep 0.1
-	i=$((i + 1))
-done
+ok "nginx starts with the example config" ud_nginx_start 18088 18089
+N=$UD_NGX
+NGX_PID=$UD_NGX_PID
+CURL=$UD_CURL
 is "healthz through nginx from the host" \
     "$($CURL -o /dev/null -w '%{http_code}' https://unsub.example.com:18088/healthz)" 200
 is "healthz hidden from others" "$($CURL -o /dev/null -w '%{http_code}' \

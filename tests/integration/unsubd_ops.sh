@@ -10,7 +10,8 @@ like "-V prints the version" "$("$BIN/optgate-unsubd" -V)" "optgate-unsubd *"
 "$BIN/optgate-unsubd" -x >/dev/null 2>&1
 is "bad option: usage, exit 2" "$?" 2
 
-ud_setup 18084 "user = nobody" || { fail "setup"; done_testing; exit 1; }
+ud_setup 18084 "user = nobody
+listen = [::1]:18097" || { fail "setup"; done_testing; exit 1; }
 cp "$CONF" "$UD_DIR/good.conf"
 printf '[unsubd]\nlisten = 127.0.0.1:18084\nno_such_key = 1\n' >"$UD_DIR/bad.conf"
 ERR=$("$BIN/optgate-unsubd" -c "$UD_DIR/bad.conf" -f 2>&1)
@@ -28,6 +29,8 @@ ok "daemon starts as root" ud_start
 is "it runs as nobody" "$(awk '/^Uid:/ {print $2 $3 $4 $5}' /proc/$UD_PID/status)" \
     65534655346553465534
 is "no supplementary groups" "$(awk '/^Groups:/ {print $2}' /proc/$UD_PID/status)" ""
+is "second listen line: IPv6 loopback" \
+    "$(curl -s -g --max-time 5 'http://[::1]:18097/healthz')" ok
 TOK=$(ud_token $A news)
 is "one-click as nobody 200" "$(ud_code POST "$UD_URL/u/$TOK" \
     -d List-Unsubscribe=One-Click)" 200
@@ -45,8 +48,26 @@ while [ $i -lt 50 ]; do
 done
 like "SIGHUP reloads the config" "$(curl -s "$UD_URL/u/$TOK")" "*Marca Nova*"
 like "reload logged" "$(cat "$UD_DIR/log")" "*reloaded*"
+like "links are root paths without base_url" "$(curl -s "$UD_URL/u/$TOK")" \
+    "*action=\"/u/$TOK/prefs\"*"
+sed -i 's|^user = nobody|user = nobody\nbase_url = https://www.example.com/optout/|' "$CONF"
+kill -HUP $UD_PID
+i=0
+while [ $i -lt 50 ]; do
+	case "$(curl -s "$UD_URL/u/$TOK")" in *'"/optout/u/'*) break ;; esac
+	sleep 0.1
+	i=$((i + 1))
+done
+P=$(curl -s "$UD_URL/u/$TOK")
+like "base_url with a path prefixes the form actions" "$P" \
+    "*action=\"/optout/u/$TOK/prefs\"*"
+like "... and the language links" "$P" "*href=\"/optout/u/$TOK?lang=es\"*"
 
 # Keys: a new signing key is honoured after SIGHUP, the old one still is.
+FORM=$(curl -s "$UD_URL/u/$TOK")
+CSRF=$(printf '%s' "$FORM" | sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p')
+TS=$(printf '%s' "$FORM" | sed -n 's/.*name="ts" value="\([^"]*\)".*/\1/p')
+like "the form is protected under key 1" "$CSRF" "1.*"
 "$BIN/optgate" keygen --id 2 >>"$UD_DIR/keys"
 NEW=$(ud_token $A tips)
 is "token of a key not loaded yet: 400" "$(ud_code GET "$UD_URL/u/$NEW")" 400
@@ -58,6 +79,10 @@ while [ $i -lt 50 ] && [ "$(ud_code GET "$UD_URL/u/$NEW")" != 200 ]; do
 done
 is "after SIGHUP the new key verifies" "$(ud_code GET "$UD_URL/u/$NEW")" 200
 is "the old key still verifies" "$(ud_code GET "$UD_URL/u/$TOK")" 200
+is "a form from before the rotation is still accepted" \
+    "$(ud_code POST "$UD_URL/u/$TOK/prefs" -d "csrf=$CSRF&ts=$TS&s=news&action=save")" 200
+like "new forms are protected under the new key" "$(curl -s "$UD_URL/u/$TOK")" \
+    '*name="csrf" value="2.*'
 
 # A broken config on reload: keep serving with the running one.
 echo "this is not ini" >>"$CONF"

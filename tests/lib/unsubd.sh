@@ -5,6 +5,10 @@
 #   ud_token ADDR STREAM                     a fresh unsubscribe token
 #   ud_code METHOD URL [curl args]           HTTP status code only
 #   ud_status ADDR STREAM                    optgate status exit code
+#   ud_nginx_start HTTPS HTTP                nginx from conf/nginx-unsubd.conf
+#                                            as unsub.example.com on those
+#                                            loopback ports (UD_CURL: curl
+#                                            that trusts and resolves it)
 # Everything lives under $BUILD/tmp/ and is removed by ud_cleanup (trap).
 
 UD_PIDS=""
@@ -53,6 +57,7 @@ consent = optin
 description = Weekly newsletter
 brand.name = Loja Exemplo
 brand.color = #1b5e20
+brand.logo = /static/logo.png
 unsubscribe = $UD_URL/u/%t
 
 [stream offers]
@@ -68,6 +73,9 @@ match = header:X-Optgate-Stream=tips
 class = marketing
 consent = optin
 description = Tips and tricks
+brand.name = Tips <b>"&
+brand.color = #fff;background:url(//x)
+brand.logo = javascript:alert(1)
 unsubscribe = $UD_URL/u/%t
 
 [stream receipts]
@@ -82,13 +90,20 @@ ud_start() {
 	"$BIN/optgate-unsubd" -c "$CONF" -f "$@" >>"$UD_DIR/log" 2>&1 &
 	UD_PID=$!
 	UD_PIDS="$UD_PIDS $UD_PID"
-	# Poll until it answers (at most 10 s: ASan start-up is slower).
+	# Poll until this daemon says it serves (not some other process on
+	# the port: then it exits with "cannot listen"), at most 10 s.
 	_i=0
 	while [ $_i -lt 100 ]; do
-		if curl -s -o /dev/null --max-time 1 "$UD_URL/healthz"; then
+		if [ "$(grep -c "optgate-unsubd\[$UD_PID\]: started:" \
+		    "$UD_DIR/log")" -gt 0 ] &&
+		    curl -s -o /dev/null --max-time 1 "$UD_URL/healthz"; then
 			return 0
 		fi
-		kill -0 "$UD_PID" 2>/dev/null || return 1
+		if ! kill -0 "$UD_PID" 2>/dev/null; then
+			echo "# optgate-unsubd did not start:"
+			tail -3 "$UD_DIR/log" | sed 's/^/#   /'
+			return 1
+		fi
 		sleep 0.1
 		_i=$((_i + 1))
 	done
@@ -124,4 +139,57 @@ ud_status() {
 ud_optin() {
 	"$BIN/optgate" -c "$CONF" optin "$1" --stream "$2" --single \
 	    >/dev/null 2>&1
+}
+
+# nginx configured from the shipped example, as the README says: only the
+# ports, the certificate (self-signed here) and the upstream differ.
+ud_nginx_start() {
+	_https=$1
+	_http=$2
+	UD_NGX=$UD_DIR/nginx
+	mkdir -p "$UD_NGX/tmp"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+	    -nodes -subj /CN=unsub.example.com \
+	    -addext subjectAltName=DNS:unsub.example.com -days 2 \
+	    -keyout "$UD_NGX/key.pem" -out "$UD_NGX/cert.pem" >/dev/null 2>&1 ||
+	    return 1
+	sed -e "s/server 127\.0\.0\.1:8080;/server 127.0.0.1:$UD_PORT;/" \
+	    -e "s/listen 443 ssl http2;/listen 127.0.0.1:$_https ssl http2;/" \
+	    -e '/listen \[::\]:443/d' -e '/listen \[::\]:80;/d' \
+	    -e "s/listen 80;/listen 127.0.0.1:$_http;/" \
+	    -e "s|ssl_certificate /etc/letsencrypt/live/unsub.example.com/fullchain.pem|ssl_certificate $UD_NGX/cert.pem|" \
+	    -e "s|ssl_certificate_key /etc/letsencrypt/live/unsub.example.com/privkey.pem|ssl_certificate_key $UD_NGX/key.pem|" \
+	    "$TOP/conf/nginx-unsubd.conf" >"$UD_NGX/site.conf"
+	cat >"$UD_NGX/nginx.conf" <<EOC
+user root;
+worker_processes 1;
+pid $UD_NGX/nginx.pid;
+error_log $UD_NGX/error.log info;
+events { worker_connections 256; }
+http {
+	client_body_temp_path $UD_NGX/tmp/body;
+	proxy_temp_path $UD_NGX/tmp/proxy;
+	fastcgi_temp_path $UD_NGX/tmp/fastcgi;
+	uwsgi_temp_path $UD_NGX/tmp/uwsgi;
+	scgi_temp_path $UD_NGX/tmp/scgi;
+	include $UD_NGX/site.conf;
+}
+EOC
+	UD_NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+	"$UD_NGINX" -t -q -c "$UD_NGX/nginx.conf" -p "$UD_NGX" \
+	    2>>"$UD_NGX/error.log" || return 1
+	"$UD_NGINX" -c "$UD_NGX/nginx.conf" -p "$UD_NGX" -g 'daemon off;' \
+	    2>>"$UD_NGX/error.log" &
+	UD_NGX_PID=$!
+	UD_PIDS="$UD_PIDS $UD_NGX_PID"
+	UD_CURL="curl -s --max-time 10 --cacert $UD_NGX/cert.pem --resolve unsub.example.com:$_https:127.0.0.1 --resolve unsub.example.com:$_http:127.0.0.1"
+	_i=0
+	while [ $_i -lt 100 ]; do
+		$UD_CURL -o /dev/null "https://unsub.example.com:$_https/healthz" &&
+		    return 0
+		kill -0 "$UD_NGX_PID" 2>/dev/null || return 1
+		sleep 0.1
+		_i=$((_i + 1))
+	done
+	return 1
 }

@@ -8,7 +8,9 @@ optgate-unsubd tests (standard library only; every loop bounded).
   burst PORT N METHOD PATHFILE N concurrent requests on N connections,
                                paths round-robin from PATHFILE; prints
                                "status COUNT" lines and "errors N"
+                               (BURST_LOG=FILE: "STATUS PATH" lines)
 """
+import os
 import selectors
 import socket
 import sys
@@ -70,6 +72,9 @@ def many(port, n, hold):
 
 def burst(port, n, method, pathfile, limit=30.0):
     paths = [l.strip() for l in open(pathfile) if l.strip()]
+    # BURST_LOG=FILE: one "STATUS PATH" line per request.
+    log = open(os.environ["BURST_LOG"], "w") if os.environ.get(
+        "BURST_LOG") else None
     sel = selectors.DefaultSelector()
     conns = {}
     for i in range(n):
@@ -88,7 +93,7 @@ def burst(port, n, method, pathfile, limit=30.0):
         else:
             req = ("GET %s HTTP/1.1\r\nHost: burst\r\nConnection: close"
                    "\r\n\r\n" % p).encode()
-        conns[s] = [req, b""]
+        conns[s] = [req, b"", p]
         sel.register(s, selectors.EVENT_WRITE)
     status = {}
     errors = 0
@@ -113,6 +118,8 @@ def burst(port, n, method, pathfile, limit=30.0):
                 st[1] += r
                 continue
             code = st[1][9:12].decode(errors="replace") if st[1] else None
+            if log:
+                log.write("%s %s\n" % (code or "000", st[2]))
             if code:
                 status[code] = status.get(code, 0) + 1
             else:
@@ -122,7 +129,11 @@ def burst(port, n, method, pathfile, limit=30.0):
             del conns[s]
     errors += len(conns)
     for s in conns:
+        if log:
+            log.write("000 %s\n" % conns[s][2])
         s.close()
+    if log:
+        log.close()
     for code in sorted(status):
         print("status %s %d" % (code, status[code]))
     print("errors %d" % errors)

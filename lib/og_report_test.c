@@ -1,0 +1,517 @@
+/*
+ * og_report_test.c - table-driven tests of og_report: one message per
+ * MTA format the parser recognises (standard DSN and ARF, and the body
+ * formats of qmail, Exim, Sendmail, Postfix, Exchange, Gmail, Yahoo,
+ * Lotus Notes, Amazon SES), auto-replies, token candidates, bad input;
+ * and a table of classification cases.  One cmocka test per named case.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "og_err.h"
+#include "og_report.h"
+
+struct pcase {
+	const char *name;
+	const char *msg;
+	int rc;             /* og_report_parse result */
+	int class;          /* OG_RC_* */
+	int kind;           /* OG_RK_* (-1: any) */
+	const char *rcpt;   /* first recipient, NULL: do not check */
+	const char *status; /* NULL: do not check */
+	const char *token;  /* a candidate that must be there, or NULL */
+};
+
+#define TOK "AQZ9bcyX1anqftivq12NSL9QFXS2JWUJezEmwZVgoO4QWW18wDaZBwWhERkHN1jSnA"
+
+static const struct pcase pcases[] = {
+    {"RFC 3464 DSN from Postfix, user unknown",
+        "From: MAILER-DAEMON@mx.example.com\n"
+        "To: news@example.com\n"
+        "Subject: Undelivered Mail Returned to Sender\n"
+        "MIME-Version: 1.0\n"
+        "Content-Type: multipart/report; report-type=delivery-status; "
+        "boundary=\"b\"\n\n"
+        "--b\nContent-Type: text/plain\n\nThis is the mail system.\n\n"
+        "--b\nContent-Type: message/delivery-status\n\n"
+        "Reporting-MTA: dns; mx.example.com\n\n"
+        "Final-Recipient: rfc822; Bob@Example.ORG\nAction: failed\n"
+        "Status: 5.1.1\nDiagnostic-Code: smtp; 550 5.1.1 <bob@example.org>:"
+        " Recipient address rejected: User unknown in local recipient "
+        "table\n\n"
+        "--b\nContent-Type: text/rfc822-headers\n\n"
+        "From: news@example.com\nTo: bob@example.org\n"
+        "X-Optgate-Token: " TOK "\n\n--b--\n",
+        0, OG_RC_HARD, OG_RK_DSN, "bob@example.org", "5.1.1", TOK},
+    {"RFC 3464 DSN, mailbox full is soft",
+        "From: MAILER-DAEMON@mx.example.com\n"
+        "Subject: Undelivered Mail Returned to Sender\n"
+        "Content-Type: multipart/report; report-type=delivery-status; "
+        "boundary=\"b\"\n\n"
+        "--b\nContent-Type: message/delivery-status\n\n"
+        "Reporting-MTA: dns; mx.example.com\n\n"
+        "Final-Recipient: rfc822; full@example.org\nAction: failed\n"
+        "Status: 5.2.2\nDiagnostic-Code: smtp; 552 5.2.2 Mailbox full\n\n"
+        "--b--\n",
+        0, OG_RC_SOFT, OG_RK_DSN, "full@example.org", "5.2.2", NULL},
+    {"RFC 3464 delay notice is soft",
+        "From: MAILER-DAEMON@mx.example.com\n"
+        "Subject: Delayed Mail (still being retried)\n"
+        "Content-Type: multipart/report; report-type=delivery-status; "
+        "boundary=\"b\"\n\n"
+        "--b\nContent-Type: message/delivery-status\n\n"
+        "Reporting-MTA: dns; mx.example.com\n\n"
+        "Final-Recipient: rfc822; slow@example.org\nAction: delayed\n"
+        "Status: 4.4.1\nDiagnostic-Code: X-Postfix; connect to "
+        "mx.example.org: Connection timed out\n\n--b--\n",
+        0, OG_RC_SOFT, OG_RK_DSN, "slow@example.org", "4.4.1", NULL},
+    {"RFC 6533 global DSN, blocked is soft",
+        "From: MAILER-DAEMON@mx.example.com\n"
+        "Subject: Undelivered Mail Returned to Sender\n"
+        "Content-Type: multipart/report; "
+        "report-type=global-delivery-status; boundary=\"b\"\n\n"
+        "--b\nContent-Type: message/global-delivery-status\n\n"
+        "Reporting-MTA: dns; mx.example.com\n\n"
+        "Final-Recipient: rfc822; blocked@example.org\nAction: failed\n"
+        "Status: 5.7.1\nDiagnostic-Code: smtp; 554 5.7.1 Service "
+        "unavailable; Client host [192.0.2.1] blocked using "
+        "zen.spamhaus.org\n\n--b--\n",
+        0, OG_RC_SOFT, OG_RK_DSN, "blocked@example.org", "5.7.1", NULL},
+    {"delivered notice is ignored",
+        "From: MAILER-DAEMON@mx.example.com\n"
+        "Subject: Successful Mail Delivery Report\n"
+        "Content-Type: multipart/report; report-type=delivery-status; "
+        "boundary=\"b\"\n\n"
+        "--b\nContent-Type: message/delivery-status\n\n"
+        "Reporting-MTA: dns; mx.example.com\n\n"
+        "Final-Recipient: rfc822; ok@example.org\nAction: delivered\n"
+        "Status: 2.0.0\n\n--b--\n",
+        0, OG_RC_IGNORE, OG_RK_DSN, "ok@example.org", "2.0.0", NULL},
+    {"qmail: address line and #5.1.1",
+        "From: MAILER-DAEMON@mx4.example.jp\nTo: news@example.com\n"
+        "Subject: failure notice\n\n"
+        "Hi. This is the qmail-send program at mx4.example.jp.\n"
+        "I'm afraid I wasn't able to deliver your message to the following "
+        "addresses.\nThis is a permanent error; I've given up. Sorry it "
+        "didn't work out.\n\n<kijitora@example.ne.jp>:\n"
+        "192.0.2.32 does not like recipient.\nRemote host said: 550 5.1.1 "
+        "<kijitora@example.ne.jp>... User Unknown\nGiving up on "
+        "192.0.2.32.\n\n"
+        "--- Below this line is a copy of the message.\n\n"
+        "Return-Path: <bounce+" TOK "@example.com>\nFrom: news@example.com\n"
+        "To: kijitora@example.ne.jp\nSubject: hi\n\nbody\n",
+        0, OG_RC_HARD, OG_RK_DSN, "kijitora@example.ne.jp", "5.1.1", TOK},
+    {"Exim: X-Failed-Recipients and RCPT TO",
+        "From: Mail Delivery System <Mailer-Daemon@e1.example.org>\n"
+        "To: news@example.com\nX-Failed-Recipients: gone@example.ed.jp\n"
+        "Auto-Submitted: auto-replied\n"
+        "Subject: Mail delivery failed: returning message to sender\n\n"
+        "This message was created automatically by mail delivery software.\n"
+        "\nA message that you sent could not be delivered to one or more of "
+        "its\nrecipients. This is a permanent error. The following "
+        "address(es) failed:\n\n  gone@example.ed.jp\n    SMTP error from "
+        "remote mail server after RCPT TO:<gone@example.ed.jp>:\n    host "
+        "mx.example.ed.jp [192.0.2.20]: 550 5.1.1 <gone@example.ed.jp>: "
+        "User unknown\n\n"
+        "------ This is a copy of the message, including all the headers. "
+        "------\n\nFrom: news@example.com\nTo: gone@example.ed.jp\n"
+        "Subject: x\n\nbody\n",
+        0, OG_RC_HARD, OG_RK_DSN, "gone@example.ed.jp", "5.1.1", NULL},
+    {"Sendmail without MIME: transcript",
+        "From: Mail Delivery Subsystem <MAILER-DAEMON@mx.example.net>\n"
+        "To: news@example.com\nSubject: Returned mail: see transcript for "
+        "details\n\n"
+        "The original message was received at Thu, 1 Jan 2015 from "
+        "localhost\n\n   ----- The following addresses had permanent fatal "
+        "errors -----\n<nobody@example.net>\n    (reason: 550 5.1.1 "
+        "<nobody@example.net>... User unknown)\n\n   ----- Transcript of "
+        "session follows -----\n... while talking to mx.example.net.:\n>>> "
+        "RCPT To:<nobody@example.net>\n<<< 550 5.1.1 <nobody@example.net>... "
+        "User unknown\n550 5.1.1 <nobody@example.net>... User unknown\n",
+        0, OG_RC_HARD, OG_RK_DSN, "nobody@example.net", "5.1.1", NULL},
+    {"Gmail: failed permanently, rejected as spam is soft",
+        "From: Mail Delivery Subsystem <mailer-daemon@googlemail.com>\n"
+        "To: news@example.com\n"
+        "Subject: Delivery Status Notification (Failure)\n\n"
+        "Delivery to the following recipient failed permanently:\n\n"
+        "     spam@example.com\n\nTechnical details of permanent failure:\n"
+        "Google tried to deliver your message, but it was rejected by the "
+        "recipient domain. The error that the other server returned was: "
+        "554 5.7.1 Message rejected as spam\n\n"
+        "----- Original message -----\n\nFrom: news@example.com\n"
+        "To: spam@example.com\n\nx\n",
+        0, OG_RC_SOFT, OG_RK_DSN, "spam@example.com", "5.7.1", NULL},
+    {"Exchange: recipient(s) could not be reached",
+        "From: System Administrator <postmaster@corp.example>\n"
+        "To: news@example.com\nSubject: Undeliverable: News\n\n"
+        "Your message did not reach some or all of the intended "
+        "recipients.\n\n      Subject:  News\n      Sent:     1/1/2010\n\n"
+        "The following recipient(s) could not be reached:\n\n"
+        "      gone@corp.example on 1/1/2010 10:00 AM\n"
+        "            The e-mail account does not exist at the organization "
+        "this message was sent to.\n            <mx.corp.example #5.1.1>\n",
+        0, OG_RC_HARD, OG_RK_DSN, "gone@corp.example", "5.1.1", NULL},
+    {"Lotus Notes: was not delivered to",
+        "From: Postmaster@notes.example\nTo: news@example.com\n"
+        "Subject: DELIVERY FAILURE: User gone not listed in Domino "
+        "Directory\n\n"
+        "Your message\n\n  Subject: News\n\nwas not delivered to:\n\n"
+        "  gone@notes.example\n\nbecause:\n\n  User gone "
+        "(gone@notes.example) not listed in Domino Directory\n",
+        0, OG_RC_HARD, OG_RK_DSN, "gone@notes.example", NULL, NULL},
+    {"Yahoo: remote host said, quota",
+        "From: MAILER-DAEMON@yahoo.com\nTo: news@example.com\n"
+        "Subject: Failure Notice\n\n"
+        "Sorry, we were unable to deliver your message to the following "
+        "address.\n\n<full@example.jp>:\nRemote host said: 552 mailbox full "
+        "[RCPT_TO]\n\n--- Below this line is a copy of the message.\n\n"
+        "From: news@example.com\nTo: full@example.jp\n\nx\n",
+        0, OG_RC_SOFT, OG_RK_DSN, "full@example.jp", NULL, NULL},
+    {"Amazon SES bounce notification (JSON)",
+        "From: no-reply@sns.amazonaws.com\nTo: news@example.com\n"
+        "Subject: AWS Notification Message\n\n"
+        "{\"notificationType\":\"Bounce\",\"bounce\":{\"bounceType\":"
+        "\"Permanent\",\"bounceSubType\":\"General\",\"bouncedRecipients\":"
+        "[{\"emailAddress\":\"bounce@simulator.amazonses.com\",\"status\":"
+        "\"5.1.1\",\"diagnosticCode\":\"smtp; 550 5.1.1 user unknown\"}]}}\n",
+        0, OG_RC_HARD, OG_RK_DSN, "bounce@simulator.amazonses.com", "5.1.1",
+        NULL},
+    {"ARF abuse report with redacted recipient and our token",
+        "From: feedback@fbl.example.net\nTo: fbl@example.com\n"
+        "Subject: complaint\nMessage-Id: <r1@fbl.example.net>\n"
+        "Content-Type: multipart/report; report-type=feedback-report; "
+        "boundary=\"a\"\n\n"
+        "--a\nContent-Type: text/plain\n\nabuse report\n"
+        "--a\nContent-Type: message/feedback-report\n\n"
+        "Feedback-Type: abuse\nUser-Agent: FBL/1.0\nVersion: 1\n"
+        "Original-Mail-From: <news@example.com>\n"
+        "Original-Rcpt-To: <redacted@example.net>\n"
+        "Source-IP: 192.0.2.7\nArrival-Date: Thu, 8 Mar 2026 14:00:00 "
+        "EDT\n\n"
+        "--a\nContent-Type: message/rfc822\n\nFrom: news@example.com\n"
+        "To: redacted@example.net\nList-Unsubscribe: "
+        "<https://unsub.example.com/u/" TOK ">, <mailto:unsub+" TOK
+        "@example.com>\n\nhi\n--a--\n",
+        0, OG_RC_COMPLAINT, OG_RK_ARF, "redacted@example.net", NULL, TOK},
+    {"ARF auth-failure report is ignored",
+        "From: dmarc@fbl.example.net\nSubject: auth failure\n"
+        "Content-Type: multipart/report; report-type=feedback-report; "
+        "boundary=\"a\"\n\n"
+        "--a\nContent-Type: message/feedback-report\n\n"
+        "Feedback-Type: auth-failure\nUser-Agent: x/1\nVersion: 1\n"
+        "Original-Rcpt-To: someone@example.org\nAuth-Failure: dkim\n\n"
+        "--a--\n",
+        0, OG_RC_IGNORE, OG_RK_ARF, "someone@example.org", NULL, NULL},
+    {"Microsoft JMRP before ARF",
+        "From: staff@hotmail.com\nTo: fbl@example.com\n"
+        "Subject: complaint about message from 192.0.2.1\n"
+        "Content-Type: multipart/mixed; boundary=\"m\"\n\n"
+        "--m\nContent-Type: message/rfc822\n\n"
+        "X-HmXmrOriginalRecipient: who@hotmail.com\nFrom: news@example.com\n"
+        "To: who@hotmail.com\n\nhi\n--m--\n",
+        0, OG_RC_COMPLAINT, OG_RK_ARF, "who@hotmail.com", NULL, NULL},
+    {"vacation auto-reply is ignored",
+        "From: Bob <bob@example.org>\nTo: news@example.com\n"
+        "Subject: Out of Office: News\nAuto-Submitted: auto-replied\n\n"
+        "I am away until Monday.\n",
+        0, OG_RC_IGNORE, OG_RK_AUTOREPLY, NULL, NULL, NULL},
+    {"challenge-response is ignored",
+        "From: someone@example.org\nTo: news@example.com\nSubject: RE: News"
+        "\n\nThis account is protected. Please click on the following link "
+        "to have your address added to the recipient's allowed list.\n",
+        0, OG_RC_IGNORE, OG_RK_AUTOREPLY, NULL, NULL, NULL},
+    {"DMARC aggregate report is ignored",
+        "From: noreply-dmarc-support@google.com\nTo: bounce@example.com\n"
+        "Subject: Report domain: example.com Submitter: google.com "
+        "Report-ID: 123\nContent-Type: multipart/mixed; boundary=\"d\"\n\n"
+        "--d\nContent-Type: application/zip; "
+        "name=\"google.com!example.com!1!2.zip\"\n"
+        "Content-Disposition: attachment; "
+        "filename=\"google.com!example.com!1!2.zip\"\n"
+        "Content-Transfer-Encoding: base64\n\nUEsDBA==\n--d--\n",
+        0, OG_RC_IGNORE, -1, NULL, NULL, NULL},
+    {"plain mail is not a report",
+        "From: Bob <bob@example.org>\nTo: news@example.com\n"
+        "Subject: hello\n\nJust saying hi.\n",
+        0, OG_RC_UNKNOWN, OG_RK_NONE, NULL, NULL, NULL},
+    {"mbox From line is skipped",
+        "From MAILER-DAEMON Thu Oct  4 15:25:26 2001\n"
+        "From: MAILER-DAEMON@mx.example.com\nSubject: failure notice\n\n"
+        "<x@example.org>:\n550 5.1.1 no such user\n",
+        0, OG_RC_HARD, OG_RK_DSN, "x@example.org", "5.1.1", NULL},
+    {"truncated MIME: DSN cut in the middle",
+        "From: MAILER-DAEMON@mx.example.com\n"
+        "Subject: Undelivered Mail Returned to Sender\n"
+        "Content-Type: multipart/report; report-type=delivery-status; "
+        "boundary=\"b\"\n\n"
+        "--b\nContent-Type: message/delivery-status\n\n"
+        "Reporting-MTA: dns; mx.example.com\n\n"
+        "Final-Recipient: rfc822; cut@example.org\nAction: failed\n"
+        "Status: 5.1.1\nDiagnos",
+        0, OG_RC_HARD, OG_RK_DSN, "cut@example.org", "5.1.1", NULL},
+    {"missing parts: report with no status part",
+        "From: MAILER-DAEMON@mx.example.com\n"
+        "Subject: Undelivered Mail Returned to Sender\n"
+        "Content-Type: multipart/report; report-type=delivery-status; "
+        "boundary=\"b\"\n\n--b--\n",
+        0, OG_RC_UNKNOWN, OG_RK_DSN, NULL, NULL, NULL},
+    {"base64 garbage in the status part",
+        "From: MAILER-DAEMON@mx.example.com\n"
+        "Subject: Undelivered Mail Returned to Sender\n"
+        "Content-Type: multipart/report; report-type=delivery-status; "
+        "boundary=\"b\"\n\n"
+        "--b\nContent-Type: message/delivery-status\n"
+        "Content-Transfer-Encoding: base64\n\n"
+        "!!!!****%%%%\x01\x02\xff\xfe====AAAA@@@@\n--b--\n",
+        0, -1, OG_RK_DSN, NULL, NULL, NULL},
+    {"unknown charset in the text part",
+        "From: MAILER-DAEMON@mx.example.com\nSubject: failure notice\n"
+        "Content-Type: text/plain; charset=x-no-such-charset\n"
+        "Content-Transfer-Encoding: 8bit\n\n"
+        "<w@example.org>:\n\xe9\xe8\xff 550 5.1.1 user unknown\n",
+        0, OG_RC_HARD, OG_RK_DSN, "w@example.org", "5.1.1", NULL},
+    {"empty input", "", OG_EINVAL, OG_RC_UNKNOWN, OG_RK_NONE, NULL, NULL, NULL},
+};
+
+static void
+run_pcase(void **state)
+{
+	const struct pcase *c = *state;
+	og_report *r = calloc(1, sizeof(*r));
+	int rc;
+
+	assert_non_null(r);
+	rc = og_report_parse(c->msg, strlen(c->msg), NULL, r);
+	assert_int_equal(rc, c->rc);
+	if (c->class >= 0)
+		assert_string_equal(og_report_class_name(r->class),
+		    og_report_class_name(c->class));
+	if (c->kind >= 0)
+		assert_int_equal(r->kind, c->kind);
+	if (c->rcpt != NULL) {
+		assert_true(r->nrcpt > 0);
+		assert_string_equal(r->rcpt[0].addr, c->rcpt);
+	}
+	if (c->status != NULL) {
+		assert_true(r->nrcpt > 0);
+		assert_string_equal(r->rcpt[0].status, c->status);
+	}
+	if (c->token != NULL) {
+		int found = 0;
+
+		for (int i = 0; i < r->ntokens; i++)
+			if (strcmp(r->tokens[i], c->token) == 0)
+				found = 1;
+		assert_true(found);
+	}
+	free(r);
+}
+
+struct ccase {
+	const char *name;
+	const char *status;
+	const char *diag;
+	int class;
+};
+
+static const struct ccase ccases[] = {
+    {"5.1.1 user unknown", "5.1.1", "550 5.1.1 User unknown", OG_RC_HARD},
+    {"4.1.1 is only temporary", "4.1.1", "450 4.1.1 User unknown", OG_RC_SOFT},
+    {"5.1.2 host unknown", "5.1.2", "Host or domain name not found",
+        OG_RC_HARD},
+    {"5.2.2 mailbox full", "5.2.2", "552 Mailbox full", OG_RC_SOFT},
+    {"quota text without code", "", "user is over quota", OG_RC_SOFT},
+    {"5.3.4 too big", "5.3.4", "552 message size exceeds limit", OG_RC_SOFT},
+    {"5.7.1 blocked by a list", "5.7.1",
+        "554 5.7.1 blocked using zen.spamhaus.org", OG_RC_SOFT},
+    {"5.1.1 overridden by blocklist text", "5.1.1",
+        "550 5.1.1 sender blocked by blacklist", OG_RC_SOFT},
+    {"disabled account is hard", "5.2.1",
+        "550 5.2.1 The email account that you tried to reach is disabled",
+        OG_RC_HARD},
+    {"relay denied is hard", "5.7.1", "554 5.7.1 Relay access denied",
+        OG_RC_HARD},
+    {"user unknown said to DATA is a filter", "",
+        "550 User unknown (in reply to end of DATA command)", OG_RC_SOFT},
+    {"user unknown said to RCPT is hard", "5.0.0",
+        "550 User unknown (in reply to RCPT TO command)", OG_RC_HARD},
+    {"Office 365 edge block is a missing mailbox", "5.4.1",
+        "550 5.4.1 Recipient address rejected: Access denied", OG_RC_HARD},
+    {"sender rejected is soft", "5.1.8",
+        "553 5.1.8 Domain of sender address does not exist", OG_RC_SOFT},
+    {"null MX is hard", "5.1.10", "556 5.1.10 domain has null MX", OG_RC_HARD},
+    {"permanent rejection without a reason is hard", "5.0.0", "550 rejected",
+        OG_RC_HARD},
+    {"host not found, try again is soft", "5.1.2",
+        "Name service error for domain x: Host not found, try again",
+        OG_RC_SOFT},
+    {"unreachable domain, try again: still unknown host", "5.5.0",
+        "554 The mail could not be delivered to the recipient because the "
+        "domain is not reachable. Please check the domain and try again",
+        OG_RC_HARD},
+    {"Gmail address not found", "",
+        "Address not found: your message wasn't delivered because the "
+        "address couldn't be found",
+        OG_RC_HARD},
+    {"open relay refusal is hard", "5.7.1",
+        "553 you are trying to use me as a relay", OG_RC_HARD},
+    {"local delivery program failed is soft", "5.3.0", "X-Unix; 255",
+        OG_RC_SOFT},
+    {"sender rejected by a list is soft", "5.7.1",
+        "554 5.7.1 Service unavailable; Client host blocked using "
+        "bl.spamcop.net",
+        OG_RC_SOFT},
+    {"bare permanent code is hard", "5.0.0", "", OG_RC_HARD},
+    {"bare temporary code is soft", "4.0.0", "", OG_RC_SOFT},
+    {"2.0.0 delivered is ignored", "2.0.0", "250 ok", OG_RC_IGNORE},
+    {"nothing at all is unknown", "", "", OG_RC_UNKNOWN},
+};
+
+static void
+run_ccase(void **state)
+{
+	const struct ccase *c = *state;
+	const char *why = NULL;
+	int cls = og_report_classify(c->status, 0, c->diag, &why);
+
+	assert_non_null(why);
+	assert_string_equal(
+	    og_report_class_name(cls), og_report_class_name(c->class));
+}
+
+/* Tokens: runs of base64url of the right length, each once. */
+static void
+test_tokens(void **state)
+{
+	og_report *r = calloc(1, sizeof(*r));
+	const char *s = "<https://u.example/u/" TOK "?x=1>, <mailto:unsub+" TOK
+	                "@example.com>, short-run, " TOK "X";
+
+	(void)state;
+	assert_non_null(r);
+	og_report_add_tokens(r, s, strlen(s));
+	assert_int_equal(r->ntokens, 2);
+	assert_string_equal(r->tokens[0], TOK);
+	assert_string_equal(r->tokens[1], TOK "X");
+	free(r);
+}
+
+/* The envelope recipient's VERP token comes first. */
+static void
+test_envelope_first(void **state)
+{
+	og_report *r = calloc(1, sizeof(*r));
+	const char *m = "From: MAILER-DAEMON@x.example\nSubject: failure "
+	                "notice\n\n<a@example.org>:\n550 5.1.1 unknown\n";
+
+	(void)state;
+	assert_non_null(r);
+	assert_int_equal(
+	    og_report_parse(m, strlen(m), "bounce+" TOK "@example.com", r), 0);
+	assert_true(r->ntokens >= 1);
+	assert_string_equal(r->tokens[0], TOK);
+	free(r);
+}
+
+/* A multipart bomb is refused before GMime recurses into it. */
+static void
+test_multipart_bomb(void **state)
+{
+	og_report *r = calloc(1, sizeof(*r));
+	size_t n = 5000, cap = n * 80 + 256, len = 0;
+	char *m = malloc(cap);
+
+	(void)state;
+	assert_non_null(r);
+	assert_non_null(m);
+	len += (size_t)snprintf(m + len, cap - len, "From: x@example.org\n");
+	for (size_t i = 0; i < n; i++)
+		len += (size_t)snprintf(m + len, cap - len,
+		    "Content-Type: multipart/mixed; boundary=\"b%zu\"\n\n"
+		    "--b%zu\n",
+		    i, i);
+	assert_int_equal(og_report_parse(m, len, NULL, r), OG_ETOOBIG);
+	free(m);
+	free(r);
+}
+
+/* Thousands of sibling parts: parsed, capped, no recipient invented. */
+static void
+test_many_parts(void **state)
+{
+	og_report *r = calloc(1, sizeof(*r));
+	size_t n = 5000, cap = n * 64 + 512, len = 0;
+	char *m = malloc(cap);
+
+	(void)state;
+	assert_non_null(r);
+	assert_non_null(m);
+	len += (size_t)snprintf(m + len, cap - len,
+	    "From: MAILER-DAEMON@"
+	    "x.example\nSubject: failure notice\nContent-Type: "
+	    "multipart/mixed; boundary=\"q\"\n\n");
+	for (size_t i = 0; i < n; i++)
+		len += (size_t)snprintf(m + len, cap - len,
+		    "--q\nContent-Type: application/x-a\n\n%zu\n", i);
+	len += (size_t)snprintf(m + len, cap - len, "--q--\n");
+	assert_int_equal(og_report_parse(m, len, NULL, r), 0);
+	assert_int_equal(r->nrcpt, 0);
+	free(m);
+	free(r);
+}
+
+static void
+test_too_big(void **state)
+{
+	og_report *r = calloc(1, sizeof(*r));
+
+	(void)state;
+	assert_non_null(r);
+	assert_int_equal(
+	    og_report_parse("x", (size_t)OG_REPORT_INPUT_MAX + 1, NULL, r),
+	    OG_ETOOBIG);
+	free(r);
+}
+
+int
+main(void)
+{
+	size_t np = sizeof(pcases) / sizeof(pcases[0]);
+	size_t nc = sizeof(ccases) / sizeof(ccases[0]);
+	size_t n = np + nc + 5, k = 0;
+	struct CMUnitTest *t = calloc(n, sizeof(*t));
+	int rc;
+
+	if (t == NULL)
+		return 1;
+	for (size_t i = 0; i < np; i++, k++) {
+		t[k].name = pcases[i].name;
+		t[k].test_func = run_pcase;
+		t[k].initial_state = (void *)&pcases[i];
+	}
+	for (size_t i = 0; i < nc; i++, k++) {
+		t[k].name = ccases[i].name;
+		t[k].test_func = run_ccase;
+		t[k].initial_state = (void *)&ccases[i];
+	}
+	t[k].name = "token candidates";
+	t[k++].test_func = test_tokens;
+	t[k].name = "envelope recipient token first";
+	t[k++].test_func = test_envelope_first;
+	t[k].name = "multipart bomb refused";
+	t[k++].test_func = test_multipart_bomb;
+	t[k].name = "thousands of parts";
+	t[k++].test_func = test_many_parts;
+	t[k].name = "input over the cap refused";
+	t[k++].test_func = test_too_big;
+	rc = _cmocka_run_group_tests("og_report", t, k, NULL, NULL);
+	free(t);
+	return rc;
+}

@@ -1,0 +1,312 @@
+#!/bin/sh
+# optgate bounce / fbl / unsub-mail / quarantine against a real store:
+# what each class of report changes, tokens first, duplicates once,
+# untrusted reporters and bad tokens quarantined, exit codes for a pipe.
+. "${OPTGATE_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/tap.sh"
+T=$(mktemp -d /tmp/optgate-fb.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+O="$BIN/optgate"
+cat >"$T/optgate.conf" <<CONF
+[store]
+path = $T/store
+[keys]
+file = $T/keys
+[feedback]
+quarantine = $T/quarantine
+trusted_reporters = other.example, fbl.example.net
+soft_bounce = 3/14d
+soft_bounce_suppress = 7d
+[stream news]
+match = header:X-Optgate-Stream=news
+class = marketing
+consent = none
+sender = example.com
+unsubscribe = https://unsub.example.com/u/%t, mailto:unsub+%t@example.com
+CONF
+og() { "$O" -c "$T/optgate.conf" "$@"; }
+og init >/dev/null 2>&1 || { echo "not ok 1 - optgate init"; exit 1; }
+for a in hard@example.org soft@example.org compl@example.org \
+    redacted@example.org unsub@example.org; do
+	og optin "$a" --stream news >/dev/null 2>&1
+done
+
+# A Postfix-style DSN: $1 recipient, $2 status, $3 diagnostic, $4 extra
+# header lines of the returned original.
+dsn() {
+	cat <<MSG
+Return-Path: <>
+From: MAILER-DAEMON@mx.example.com (Mail Delivery System)
+To: news@example.com
+Subject: Undelivered Mail Returned to Sender
+Message-Id: <dsn-$(date +%s%N)@mx.example.com>
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status;
+	boundary="B1"
+
+--B1
+Content-Type: text/plain
+
+This is the mail system at host mx.example.com.
+
+<$1>: host mx.example.org[192.0.2.1] said: $3 (in reply to RCPT TO command)
+
+--B1
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.example.com
+
+Final-Recipient: rfc822; $1
+Action: ${ACTION:-failed}
+Status: $2
+Diagnostic-Code: smtp; $3
+
+--B1
+Content-Type: text/rfc822-headers
+
+From: news@example.com
+To: $1
+Subject: News
+Message-Id: <orig-1@example.com>
+$4
+
+--B1--
+MSG
+}
+
+# An ARF report: $1 Original-Rcpt-To (may be empty), $2 report id, $3
+# List-Unsubscribe of the original, $4 From of the report.
+arf() {
+	cat <<MSG
+From: ${4:-feedback@fbl.example.net}
+To: fbl@example.com
+Subject: complaint
+Message-Id: <$2>
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=feedback-report;
+	boundary="A1"
+
+--A1
+Content-Type: text/plain
+
+This is an email abuse report.
+
+--A1
+Content-Type: message/feedback-report
+
+Feedback-Type: abuse
+User-Agent: ExampleFBL/1.0
+Version: 1
+Original-Mail-From: <news@example.com>
+$( [ -n "$1" ] && echo "Original-Rcpt-To: <$1>" )
+Arrival-Date: Thu, 8 Mar 2026 14:00:00 EDT
+Source-IP: 192.0.2.7
+
+--A1
+Content-Type: message/rfc822
+
+From: news@example.com
+To: undisclosed-recipients:;
+Subject: News
+Message-Id: <orig-2@example.com>
+List-Unsubscribe: <$3>
+
+hello
+--A1--
+MSG
+}
+
+# hard bounce: refused afterwards, event carries status and diagnostic
+dsn hard@example.org 5.1.1 "550 5.1.1 <hard@example.org>: Recipient address rejected: User unknown" >"$T/hard.eml"
+og status hard@example.org --stream news >/dev/null 2>&1
+is "before: hard@example.org accepted" "$?" 0
+og bounce <"$T/hard.eml" 2>"$T/log"
+is "hard bounce exits 0" "$?" 0
+og status hard@example.org --stream news >"$T/st" 2>&1
+is "hard bounce: next message refused" "$?" 1
+like "hard bounce: suppression recorded as hard-bounce" "$(cat "$T/st")" "*suppressed*hard-bounce*"
+like "hard bounce: one log line with class and status" "$(cat "$T/log")" "*bounce: to=<hard@example.org> class=hard status=5.1.1 action=suppressed*"
+
+# soft bounces: counted, the third in the period suppresses for a while
+dsn soft@example.org 4.2.2 "452 4.2.2 Mailbox full" >"$T/soft.eml"
+og bounce <"$T/soft.eml" 2>/dev/null
+og bounce <"$T/soft.eml" 2>/dev/null
+og status soft@example.org --stream news >/dev/null 2>&1
+is "two soft bounces: still accepted" "$?" 0
+og bounce <"$T/soft.eml" 2>"$T/log"
+og status soft@example.org --stream news >"$T/st" 2>&1
+is "third soft bounce: refused" "$?" 1
+like "soft bounce suppression expires" "$(cat "$T/st")" "*soft-bounce*expires*"
+OPTGATE_NOW=$(( $(date +%s) + 8 * 86400 )) og status soft@example.org --stream news >/dev/null 2>&1
+is "soft bounce suppression over after 7d" "$?" 0
+
+# a delay notice is no failure yet: not counted
+og optin late@example.org --stream news >/dev/null 2>&1
+ACTION=delayed dsn late@example.org 4.4.1 "connect to mx.example.org: Connection timed out" >"$T/delay.eml"
+for i in 1 2 3 4; do og bounce <"$T/delay.eml" 2>"$T/log"; done
+like "delay notice: ignored, not counted" "$(cat "$T/log")" "*class=soft*action=ignored detail=delay-notice*"
+og status late@example.org --stream news >/dev/null 2>&1
+is "four delay notices: still accepted" "$?" 0
+
+# complaint from a trusted reporter, by Original-Rcpt-To
+arf compl@example.org report-1@fbl.example.net "https://unsub.example.com/u/x" >"$T/arf1.eml"
+og fbl <"$T/arf1.eml" 2>"$T/log"
+is "complaint exits 0" "$?" 0
+og status compl@example.org --stream news >"$T/st" 2>&1
+is "complaint: next message refused" "$?" 1
+like "complaint: sender scope" "$(cat "$T/st")" "*sender*example.com*complaint*"
+n1=$(og -v status compl@example.org 2>/dev/null | wc -l)
+og fbl <"$T/arf1.eml" 2>"$T/log"
+like "same report again: duplicate" "$(cat "$T/log")" "*action=duplicate*"
+
+# a report without a Message-ID is still recognised the second time
+og optin noid@example.org --stream news >/dev/null 2>&1
+arf noid@example.org unused@fbl.example.net "https://x/u/y" | grep -v '^Message-Id:' >"$T/noid.eml"
+og fbl <"$T/noid.eml" 2>/dev/null
+og fbl <"$T/noid.eml" 2>"$T/log"
+like "report without Message-ID: duplicate the second time" "$(cat "$T/log")" "*to=<noid@example.org>*action=duplicate*"
+
+# redacted report: the token in List-Unsubscribe names the person
+tok=$(og token redacted@example.org --stream news | sed -n 's/^token: //p')
+arf "" report-2@fbl.example.net "https://unsub.example.com/u/$tok" >"$T/arf2.eml"
+og fbl <"$T/arf2.eml" 2>"$T/log"
+og status redacted@example.org --stream news >/dev/null 2>&1
+is "redacted complaint: recipient from the token" "$?" 1
+like "redacted complaint: logged by=token" "$(cat "$T/log")" "*to=<redacted@example.org>*by=token*"
+
+# forged token: not believed, nothing changed, kept for a human
+forged=$(printf '%s' "$tok" | tr 'A-Za-z' 'B-ZAb-za')
+og optin victim@example.org --stream news >/dev/null 2>&1
+arf "" report-3@fbl.example.net "https://unsub.example.com/u/$forged" >"$T/arf3.eml"
+og fbl <"$T/arf3.eml" 2>"$T/log"
+is "forged token: exits 0" "$?" 0
+like "forged token: quarantined" "$(cat "$T/log")" "*quarantined*no token verified*"
+og status victim@example.org --stream news >/dev/null 2>&1
+is "forged token: nobody suppressed" "$?" 0
+
+# untrusted reporter: quarantined, listed, retried once trusted
+arf unsub@example.org report-4@evil.example "https://x/u/y" abuse@evil.example >"$T/arf4.eml"
+og fbl <"$T/arf4.eml" 2>"$T/log"
+is "untrusted reporter: exits 0" "$?" 0
+og status unsub@example.org --stream news >/dev/null 2>&1
+is "untrusted reporter: no change" "$?" 0
+like "quarantine list names the reason" "$(og quarantine list)" "*fbl*reporter not trusted*"
+sed -i 's/^trusted_reporters = .*/&\ntrusted_reporters = evil.example/' "$T/optgate.conf"
+og quarantine retry >"$T/out" 2>&1
+like "quarantine retry processes it, keeps the forged one" "$(cat "$T/out")" "*2 retried, 1 processed, 1 still quarantined*"
+og status unsub@example.org --stream news >/dev/null 2>&1
+is "after retry: refused" "$?" 1
+
+# unsubscribe mail: token in the address; a bad token changes nothing
+og optin u2@example.org --stream news >/dev/null 2>&1
+tok2=$(og token u2@example.org --stream news | sed -n 's/^token: //p')
+printf 'From: U Two <u2@example.org>\nTo: unsub+%s@example.com\nSubject: unsubscribe\nMessage-Id: <u2-1@example.org>\n\nplease\n' "$tok2" >"$T/unsub.eml"
+og unsub-mail --rcpt "unsub+$tok2@example.com" <"$T/unsub.eml" 2>"$T/log"
+is "unsub-mail exits 0" "$?" 0
+og status u2@example.org --stream news >"$T/st" 2>&1
+is "unsub-mail: opted out" "$?" 1
+like "unsub-mail: via mail" "$(cat "$T/st")" "*optout*via mail*"
+printf 'From: someone@example.org\nTo: unsub@example.com\nSubject: unsubscribe me\n\nplease\n' >"$T/unsub2.eml"
+og unsub-mail --rcpt unsub@example.com <"$T/unsub2.eml" 2>"$T/log"
+is "unsub-mail without token: exits 0" "$?" 0
+like "unsub-mail without token: quarantined" "$(cat "$T/log")" "*quarantined*no token*"
+
+# one DSN, two failed recipients: each by its own class
+og optin two-a@example.org --stream news >/dev/null 2>&1
+og optin two-b@example.org --stream news >/dev/null 2>&1
+cat >"$T/two.eml" <<MSG
+From: MAILER-DAEMON@mx.example.com
+To: news@example.com
+Subject: Undelivered Mail Returned to Sender
+Message-Id: <two-1@mx.example.com>
+Content-Type: multipart/report; report-type=delivery-status; boundary="B2"
+
+--B2
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.example.com
+
+Final-Recipient: rfc822; two-a@example.org
+Action: failed
+Status: 5.1.1
+Diagnostic-Code: smtp; 550 5.1.1 User unknown
+
+Final-Recipient: rfc822; two-b@example.org
+Action: failed
+Status: 5.2.2
+Diagnostic-Code: smtp; 552 5.2.2 Mailbox full
+
+--B2--
+MSG
+og bounce <"$T/two.eml" 2>"$T/log"
+like "two recipients: the unknown one suppressed" "$(cat "$T/log")" "*to=<two-a@example.org> class=hard status=5.1.1 action=suppressed*"
+like "two recipients: the full one counted" "$(cat "$T/log")" "*to=<two-b@example.org> class=soft status=5.2.2 action=counted*"
+og status two-a@example.org --stream news >/dev/null 2>&1
+is "two recipients: first refused" "$?" 1
+og status two-b@example.org --stream news >/dev/null 2>&1
+is "two recipients: second still accepted" "$?" 0
+
+# the token in the subject, as some clients send it
+og optin u3@example.org --stream news >/dev/null 2>&1
+tok3=$(og token u3@example.org --stream news | sed -n 's/^token: //p')
+printf 'From: u3@example.org\nTo: unsub@example.com\nSubject: unsubscribe %s\n\nx\n' "$tok3" >"$T/unsub3.eml"
+og unsub-mail --rcpt unsub@example.com <"$T/unsub3.eml" 2>/dev/null
+og status u3@example.org --stream news >/dev/null 2>&1
+is "unsub-mail: token in the subject works" "$?" 1
+
+# a Maildir of reports: one batch, the same complaint twice counts once
+for a in m1@example.org m2@example.org m3@example.org; do
+	og optin "$a" --stream news >/dev/null 2>&1
+done
+mkdir -p "$T/md/new" "$T/md/cur" "$T/md/tmp"
+dsn m1@example.org 5.1.1 "550 5.1.1 User unknown" >"$T/md/new/1"
+dsn m2@example.org 5.1.1 "550 5.1.1 User unknown" >"$T/md/new/2"
+arf m3@example.org report-md@fbl.example.net "https://x/u/y" >"$T/md/new/3"
+cp "$T/md/new/3" "$T/md/new/4"
+og bounce --maildir "$T/md" 2>"$T/log"
+is "maildir: exit 0" "$?" 0
+is "maildir: processed files moved to .done" "$(ls "$T/md/new" | wc -l):$(ls "$T/md/.done" | wc -l)" "0:4"
+like "maildir: the second copy of a report is a duplicate" "$(cat "$T/log")" "*to=<m3@example.org>*action=duplicate*"
+n=0
+for a in m1@example.org m2@example.org m3@example.org; do
+	og status "$a" --stream news >/dev/null 2>&1 || n=$((n + 1))
+done
+is "maildir: all three refused" "$n" 3
+
+# a report about an address never sent to: nothing changes
+dsn stranger@example.net 5.1.1 "550 5.1.1 User unknown" >"$T/stranger.eml"
+og bounce <"$T/stranger.eml" 2>"$T/log"
+is "unknown address: exits 0" "$?" 0
+like "unknown address: ignored" "$(cat "$T/log")" "*action=ignored detail=unknown-address*"
+og status stranger@example.net >"$T/st" 2>&1
+like "unknown address: no record created" "$(cat "$T/st")" "*no record*"
+
+# no record, but the returned original is mail of one of our streams
+# (a transactional mail, say): the hard bounce is recorded
+dsn txn@example.net 5.1.1 "550 5.1.1 User unknown" "X-Optgate-Stream: news" >"$T/txn.eml"
+og bounce <"$T/txn.eml" 2>"$T/log"
+like "our stream's mail, no record: suppressed" "$(cat "$T/log")" "*to=<txn@example.net> class=hard*action=suppressed*"
+og status txn@example.net --stream news >/dev/null 2>&1
+is "our stream's mail, no record: refused afterwards" "$?" 1
+
+# store unwritable (gone): 75 so Postfix keeps the message and retries
+mv "$T/store" "$T/store.away"
+og bounce <"$T/hard.eml" 2>/dev/null
+is "store missing: exit 75" "$?" 75
+og bounce "$T/hard.eml" 2>/dev/null
+is "store missing, file given: exit 75" "$?" 75
+ok "store missing: the message file is still there" test -s "$T/hard.eml"
+mv "$T/store.away" "$T/store"
+
+# an auto-reply is ignored
+printf 'From: bob@example.org\nTo: news@example.com\nSubject: Out of Office\nAuto-Submitted: auto-replied\n\nI am away.\n' >"$T/ooo.eml"
+og bounce <"$T/ooo.eml" 2>"$T/log"
+like "auto-reply ignored" "$(cat "$T/log")" "*class=ignore*action=ignored*"
+
+# --dry-run --json changes nothing and prints the fields
+og optin dry@example.org --stream news >/dev/null 2>&1
+dsn dry@example.org 5.1.1 "550 5.1.1 User unknown" >"$T/dry.eml"
+out=$(og bounce --dry-run --json "$T/dry.eml" 2>/dev/null)
+like "dry-run json" "$out" '{"file":"*dry.eml","class":"hard","recipient":"dry@example.org","status":"5.1.1","reason":"user-unknown"*'
+og status dry@example.org --stream news >/dev/null 2>&1
+is "dry-run changes nothing" "$?" 0
+done_testing

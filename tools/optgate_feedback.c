@@ -1,0 +1,1429 @@
+/*
+ * optgate_feedback.c - what comes back: `optgate bounce`, `optgate fbl`,
+ * `optgate unsub-mail` (Postfix pipe transports or files / a Maildir) and
+ * `optgate quarantine list|retry`.
+ *
+ * Each message is parsed by og_report, its recipient found (our token
+ * first: the VERP address it came to, our header or List-Unsubscribe in
+ * the returned original; then the report's own fields; then the body),
+ * and the result applied to the store as one durable change:
+ *   hard bounce  suppression, scope [feedback] hard_bounce_scope;
+ *   soft bounce  counted; [feedback] soft_bounce within its period gives
+ *                a temporary suppression of soft_bounce_suppress;
+ *   complaint    suppression, scope [feedback] complaint_scope, once per
+ *                report (a report id already in the address's history is
+ *                a duplicate);
+ *   unsubscribe  opt-out, scope [unsubd] scope, proof From + Message-ID.
+ * What cannot be used is kept in [feedback] quarantine with the reason.
+ *
+ * Exit codes follow Postfix pipe(8): 0 when recorded, ignored or
+ * quarantined; 75 (EX_TEMPFAIL) when the store cannot be opened or
+ * written, or the quarantine cannot be written, so Postfix keeps the
+ * message and retries.  A processor of bounces never bounces: usage
+ * errors are the only other exit (2).
+ *
+ * Every decision is one log line:
+ *   optgate: bounce: to=<a> class=hard status=5.1.1 action=suppressed
+ *   scope=all reason=user-unknown report=<id>
+ *
+ * LIMITS: one message at most OG_REPORT_INPUT_MAX bytes (larger ones are
+ * quarantined unread past the cap); quarantine file names are generated,
+ * never taken from input.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "og_addr.h"
+#include "og_err.h"
+#include "og_log.h"
+#include "og_report.h"
+#include "og_time.h"
+#include "optgate.h"
+
+enum mode { M_BOUNCE, M_FBL, M_UNSUB };
+
+static const char *const mode_names[] = {"bounce", "fbl", "unsub-mail"};
+
+/* What happened to one message. */
+enum outcome {
+	O_DONE = 0,       /* recorded, ignored or duplicate */
+	O_QUARANTINE = 1, /* keep for a human */
+	O_TEMPFAIL = 2    /* store trouble: retry later */
+};
+
+typedef struct fb_opts {
+	int mode;
+	int dry_run;
+	const char *rcpt; /* envelope recipient (pipe ${original_recipient}) */
+	const char *client;     /* client hostname or address (FBL trust) */
+	const char *queue_id;   /* Postfix ${queue_id}, for the log line */
+	const char *retry_file; /* set by quarantine retry: do not re-save */
+} fb_opts;
+
+typedef struct fb_result {
+	char why[1024]; /* quarantine reason or log detail */
+	char action[32];
+	char addr[OG_ADDR_MAX + 1];
+} fb_result;
+
+/* ---------- reading input ---------- */
+
+/*
+ * Read all of fd, at most cap + 1 bytes (so "too big" is seen).  Returns
+ * 0 or OG_EIO.
+ */
+static int
+read_all(int fd, og_buf *b, size_t cap)
+{
+	char tmp[65536];
+
+	for (;;) {
+		ssize_t n = read(fd, tmp, sizeof(tmp));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return OG_EIO;
+		if (n == 0)
+			return 0;
+		if (b->len + (size_t)n > cap + 1)
+			n = (ssize_t)(cap + 1 - b->len);
+		if (og_buf_add(b, tmp, (size_t)n) != 0)
+			return OG_EIO;
+		if (b->len > cap)
+			return 0;
+	}
+}
+
+static int
+read_file(const char *path, og_buf *b)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int rc;
+
+	if (fd < 0)
+		return OG_EIO;
+	rc = read_all(fd, b, OG_REPORT_INPUT_MAX);
+	close(fd);
+	return rc;
+}
+
+/* ---------- quarantine ---------- */
+
+static int
+mkdir_p(const char *dir)
+{
+	char tmp[PATH_MAX];
+	size_t n;
+
+	if (og_strlcpy(tmp, dir, sizeof(tmp)) >= sizeof(tmp))
+		return -1;
+	n = strlen(tmp);
+	for (size_t i = 1; i < n; i++) {
+		if (tmp[i] != '/')
+			continue;
+		tmp[i] = '\0';
+		if (mkdir(tmp, 0750) != 0 && errno != EEXIST)
+			return -1;
+		tmp[i] = '/';
+	}
+	if (mkdir(tmp, 0750) != 0 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+static int
+write_file(const char *path, const char *data, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	size_t off = 0;
+
+	if (fd < 0)
+		return -1;
+	while (off < len) {
+		ssize_t n = write(fd, data + off, len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			close(fd);
+			unlink(path);
+			return -1;
+		}
+		off += (size_t)n;
+	}
+	if (fsync(fd) != 0 || close(fd) != 0) {
+		unlink(path);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Keep the message in the quarantine folder: NAME (the message, as
+ * received) and NAME.reason ("mode: ...\nreason: ...\n").  The message
+ * is written first and renamed into place last, so a listed entry is
+ * always complete.  Returns 0 or -1 (errno kept).
+ */
+static int
+quarantine_save(og_cli *cli, int mode, const char *data, size_t len,
+    const char *reason, const char *rcpt, char *name, size_t namesize)
+{
+	static unsigned seq;
+	char tmp[PATH_MAX], fin[PATH_MAX], rs[PATH_MAX];
+	og_buf r;
+	const char *dir = cli->cfg->quarantine;
+	struct timespec ts;
+	int rc;
+
+	if (mkdir_p(dir) != 0)
+		return -1;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	snprintf(name, namesize, "%lld.%09ld.%ld_%u.%s", (long long)ts.tv_sec,
+	    ts.tv_nsec, (long)getpid(), seq++, mode_names[mode]);
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s/.tmp.%s", dir, name) >=
+	        sizeof(tmp) ||
+	    (size_t)snprintf(fin, sizeof(fin), "%s/%s", dir, name) >=
+	        sizeof(fin) ||
+	    (size_t)snprintf(rs, sizeof(rs), "%s/%s.reason", dir, name) >=
+	        sizeof(rs)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	og_buf_init(&r, 0);
+	og_buf_printf(&r, "mode: %s\nreason: ", mode_names[mode]);
+	og_buf_add_escaped(&r, reason, strlen(reason), 200);
+	og_buf_adds(&r, "\n");
+	if (rcpt != NULL && rcpt[0] != '\0') {
+		og_buf_adds(&r, "rcpt: ");
+		og_buf_add_escaped(&r, rcpt, strlen(rcpt), 320);
+		og_buf_adds(&r, "\n");
+	}
+	rc = write_file(tmp, data, len);
+	if (rc == 0 && write_file(rs, r.data, r.len) != 0) {
+		unlink(tmp);
+		rc = -1;
+	}
+	if (rc == 0 && rename(tmp, fin) != 0) {
+		unlink(tmp);
+		unlink(rs);
+		rc = -1;
+	}
+	og_buf_free(&r);
+	return rc;
+}
+
+/* ---------- resolving the recipient ---------- */
+
+/* Is this address one we know: a record, or sends in any stream? */
+static int
+known_address(og_cli *cli, const char *key, int *err)
+{
+	og_rtxn *tx;
+	og_record *rec;
+	int rc, found = 0;
+
+	*err = 0;
+	if ((rc = og_store_rbegin(cli->store, &tx)) != 0) {
+		*err = rc;
+		return 0;
+	}
+	rec = og_xmalloc(sizeof(*rec));
+	rc = og_store_get(tx, key, rec);
+	if (rc == 0)
+		found = 1;
+	else if (rc != OG_NOTFOUND)
+		*err = rc;
+	for (int i = 0; !found && *err == 0 && i < cli->cfg->nstreams; i++) {
+		int64_t t[1];
+		int n = 0;
+
+		if (og_store_get_sends(
+		        tx, key, cli->cfg->streams[i].name, t, 1, &n) == 0 &&
+		    n > 0)
+			found = 1;
+	}
+	og_store_rend(tx);
+	free(rec);
+	return found;
+}
+
+struct hdrctx {
+	const og_report *r;
+	char buf[1024];
+};
+
+static const char *
+orig_hdr(void *ctx, const char *name)
+{
+	struct hdrctx *h = ctx;
+
+	return og_report_orig_header(h->r, name, h->buf, sizeof(h->buf));
+}
+
+/*
+ * The stream of the returned original, when it is mail of ours: the
+ * configured stream rules applied to its headers and envelope sender
+ * (its Return-Path, the complaint's Original-Mail-From, or the address
+ * the report was sent to).  NULL when it is nobody's we know.
+ */
+static const og_stream *
+original_stream(og_cli *cli, const og_report *r)
+{
+	struct hdrctx h;
+	og_msginfo mi;
+
+	if (r->orig_headers[0] == '\0' && r->orig_return_path[0] == '\0' &&
+	    r->orig_mail_from[0] == '\0')
+		return NULL;
+	memset(&mi, 0, sizeof(mi));
+	h.r = r;
+	mi.sender = r->orig_return_path[0] ? r->orig_return_path
+	            : r->orig_mail_from[0] ? r->orig_mail_from
+	                                   : r->to;
+	mi.header = orig_hdr;
+	mi.header_ctx = &h;
+	return og_config_find_stream(cli->cfg, &mi);
+}
+
+typedef struct who {
+	og_addr addr; /* parsed recipient (when from an address) */
+	char key[OG_ADDR_MAX + 1];
+	char display[OG_ADDR_MAX + 1];
+	const og_stream *stream; /* from the token, or NULL */
+	int by_token;
+} who;
+
+/*
+ * Try the candidate tokens; the first that verifies names the person.
+ * purpose: OG_TOKEN_UNSUB (every token we put in mail is one).
+ */
+static int
+who_by_token(og_cli *cli, const og_report *r, who *w)
+{
+	if (cli->keys == NULL)
+		return 0;
+	for (int i = 0; i < r->ntokens; i++) {
+		og_token_info ti;
+
+		if (og_token_open(cli->keys, r->tokens[i], strlen(r->tokens[i]),
+		        &ti) != 0)
+			continue;
+		if (ti.purpose != OG_TOKEN_UNSUB)
+			continue;
+		og_strlcpy(w->key, ti.key, sizeof(w->key));
+		og_strlcpy(w->display, ti.key, sizeof(w->display));
+		w->stream = og_config_stream_by_id(cli->cfg, ti.stream_id);
+		w->by_token = 1;
+		return 1;
+	}
+	return 0;
+}
+
+static int
+who_by_addr(og_cli *cli, const char *s, who *w)
+{
+	if (s == NULL || s[0] == '\0')
+		return 0;
+	if (og_addr_parse(s, strlen(s), &cli->cfg->rules, &w->addr) != 0)
+		return 0;
+	og_strlcpy(w->key, w->addr.key, sizeof(w->key));
+	og_strlcpy(w->display, w->addr.norm, sizeof(w->display));
+	return 1;
+}
+
+/* The domain part of an address, or NULL. */
+static const char *
+domain_of(const char *a)
+{
+	const char *at = a != NULL ? strrchr(a, '@') : NULL;
+
+	return at != NULL && at[1] != '\0' ? at + 1 : NULL;
+}
+
+/* Scope name for a suppression of the given scope, or NULL for ALL. */
+static int
+scope_name(const og_report *r, const who *w, int scope, char *name, size_t size)
+{
+	const char *d;
+
+	name[0] = '\0';
+	switch (scope) {
+	case OG_SCOPE_STREAM:
+		if (w->stream != NULL) {
+			og_strlcpy(name, w->stream->name, size);
+			return OG_SCOPE_STREAM;
+		}
+		break;
+	case OG_SCOPE_PARTNER:
+		if (w->stream != NULL && w->stream->partner != NULL) {
+			og_strlcpy(name, w->stream->partner, size);
+			return OG_SCOPE_PARTNER;
+		}
+		break;
+	case OG_SCOPE_SENDER:
+		if (w->stream != NULL && w->stream->sender != NULL) {
+			og_strlcpy(name, w->stream->sender, size);
+			return OG_SCOPE_SENDER;
+		}
+		/* The gate names a sender by its envelope domain. */
+		d = domain_of(r->orig_mail_from);
+		if (d == NULL)
+			d = domain_of(r->orig_from);
+		if (d != NULL) {
+			og_strlcpy(name, d, size);
+			for (char *p = name; *p; p++)
+				if (*p >= 'A' && *p <= 'Z')
+					*p = (char)(*p - 'A' + 'a');
+			return OG_SCOPE_SENDER;
+		}
+		break;
+	}
+	/* Not enough known for a narrower scope: the broader one is safe. */
+	return OG_SCOPE_ALL;
+}
+
+/* ---------- trust ---------- */
+
+static int
+host_in(const char *host, const char *entry)
+{
+	size_t hl, el;
+
+	if (host == NULL || host[0] == '\0')
+		return 0;
+	hl = strlen(host);
+	el = strlen(entry);
+	if (hl == el)
+		return strcasecmp(host, entry) == 0;
+	return hl > el && host[hl - el - 1] == '.' &&
+	       strcasecmp(host + hl - el, entry) == 0;
+}
+
+/*
+ * A reporter is trusted when the report's From domain, its Reporting-MTA
+ * or the SMTP client (pipe ${client_hostname} / ${client_address}) is,
+ * or is under, a [feedback] trusted_reporters entry.  The From domain is
+ * only as good as the DMARC check in front of this transport.
+ */
+static int
+trusted(og_cli *cli, const fb_opts *o, const og_report *r)
+{
+	const char *fd = domain_of(r->from);
+
+	for (int i = 0; i < cli->cfg->ntrusted_reporters; i++) {
+		/* One name per line, or several separated by commas. */
+		const char *p = cli->cfg->trusted_reporters[i];
+
+		while (*p != '\0') {
+			char e[256];
+			size_t n = strcspn(p, ", \t");
+
+			if (n > 0 && n < sizeof(e)) {
+				memcpy(e, p, n);
+				e[n] = '\0';
+				if (host_in(fd, e) ||
+				    host_in(r->reporting_mta, e) ||
+				    host_in(o->client, e))
+					return 1;
+			}
+			p += n;
+			p += strspn(p, ", \t");
+		}
+	}
+	return 0;
+}
+
+/* ---------- deciding ---------- */
+
+/* One log line: rc is the report recipient it is about (or -1). */
+static void
+logline(const fb_opts *o, const char *to, const og_report *r, int rc,
+    const char *action, const char *detail)
+{
+	og_buf b;
+	const og_report_rcpt *rp = rc >= 0 && rc < r->nrcpt ? &r->rcpt[rc]
+	                           : r->nrcpt > 0           ? &r->rcpt[0]
+	                                                    : NULL;
+	int klass =
+	    rp != NULL && rp->class != OG_RC_UNKNOWN ? rp->class : r->class;
+	const char *why = rp != NULL && rp->reason != NULL ? rp->reason
+	                  : r->reason != NULL              ? r->reason
+	                                                   : "-";
+
+	og_buf_init(&b, 0);
+	/* Postfix style: the queue id of the report first. */
+	if (o->queue_id != NULL && o->queue_id[0] != '\0')
+		og_buf_add_escaped(&b, o->queue_id, strlen(o->queue_id), 32);
+	else
+		og_buf_adds(&b, "NOQUEUE");
+	og_buf_printf(&b, ": %s: to=<", mode_names[o->mode]);
+	og_buf_add_escaped(&b, to, strlen(to), 320);
+	og_buf_printf(&b, "> class=%s", og_report_class_name(klass));
+	if (rp != NULL && rp->status[0] != '\0')
+		og_buf_printf(&b, " status=%s", rp->status);
+	og_buf_printf(&b, " action=%s", action);
+	if (detail != NULL && detail[0] != '\0') {
+		og_buf_adds(&b, " ");
+		og_buf_add_escaped(&b, detail, strlen(detail), 300);
+	}
+	og_buf_printf(&b, " reason=%s", why);
+	if (r->message_id[0] != '\0') {
+		og_buf_adds(&b, " report=");
+		og_buf_add_escaped(
+		    &b, r->message_id, strlen(r->message_id), 200);
+	}
+	og_log_info("%s", b.data);
+	og_buf_free(&b);
+}
+
+struct dupctx {
+	const char *id;
+	int found;
+};
+
+static int
+dup_cb(const og_event *ev, void *ctx)
+{
+	struct dupctx *d = ctx;
+
+	if (strcmp(ev->f[OG_EVF_REPORT_ID], d->id) == 0) {
+		d->found = 1;
+		return 1;
+	}
+	return 0;
+}
+
+/* Has a report with this id been applied to key already? */
+static int
+duplicate(og_cli *cli, const char *key, const char *id)
+{
+	struct dupctx d = {id, 0};
+
+	if (id[0] == '\0')
+		return 0;
+	(void)og_store_foreach_event(cli->store, key, dup_cb, &d);
+	return d.found;
+}
+
+/* One store change a report asks for, waiting for the batch commit. */
+typedef struct slot {
+	og_change ch;
+	char key[OG_ADDR_MAX + 1];
+	char raw[OG_ADDR_INPUT_MAX + 1];
+	char display[OG_ADDR_MAX + 1];
+	char name[OG_STREAM_NAME_MAX + 1];
+	char note[OG_EVF_MAX + 1];
+	char detail[OG_STREAM_NAME_MAX + 64];
+	const char *done_word; /* action word once applied */
+	int rcpt;              /* index into r->rcpt */
+	int pending;
+} slot;
+
+/*
+ * One message on its way through a batch.  Its changes wait in slots
+ * (pointing into the item) until the batch is committed in one durable
+ * transaction, so a Maildir of reports costs one sync, not one each.
+ */
+typedef struct item {
+	const char *label; /* file name, or "-" */
+	og_report *r;
+	int prc;     /* og_report_parse result */
+	slot *slots; /* at most OG_REPORT_RCPT_MAX */
+	int nslots;
+	char proof[OG_REPORT_FIELD_MAX + 8];
+	fb_result res;
+	int out; /* O_* */
+} item;
+
+static slot *
+slot_new(item *it)
+{
+	slot *s;
+
+	if (it->slots == NULL)
+		it->slots = og_xcalloc(OG_REPORT_RCPT_MAX, sizeof(*it->slots));
+	if (it->nslots >= OG_REPORT_RCPT_MAX)
+		return NULL;
+	s = &it->slots[it->nslots++];
+	memset(s, 0, sizeof(*s));
+	return s;
+}
+
+/* Copy the person into the slot: the change points into it. */
+static void
+slot_who(slot *s, const who *w)
+{
+	og_strlcpy(s->key, w->key, sizeof(s->key));
+	og_strlcpy(s->display, w->display, sizeof(s->display));
+	if (!w->by_token)
+		og_strlcpy(s->raw, w->addr.raw, sizeof(s->raw));
+	s->ch.key = s->key;
+	s->ch.raw = s->raw[0] ? s->raw : NULL;
+}
+
+/* The proof fields every change from a report carries. */
+static void
+report_fields(slot *s, const og_report *r)
+{
+	const og_report_rcpt *rc =
+	    s->rcpt < r->nrcpt ? &r->rcpt[s->rcpt] : NULL;
+	og_change *ch = &s->ch;
+
+	if (rc != NULL && rc->status[0] != '\0')
+		ch->f[OG_EVF_STATUS] = rc->status;
+	if (rc != NULL && rc->diag[0] != '\0')
+		ch->f[OG_EVF_DIAG] = rc->diag;
+	if (r->reporting_mta[0] != '\0')
+		ch->f[OG_EVF_MTA] = r->reporting_mta;
+	else if (rc != NULL && rc->remote_mta[0] != '\0')
+		ch->f[OG_EVF_MTA] = rc->remote_mta;
+	if (r->message_id[0] != '\0')
+		ch->f[OG_EVF_REPORT_ID] = r->message_id;
+	if (r->orig_message_id[0] != '\0')
+		ch->f[OG_EVF_MESSAGE_ID] = r->orig_message_id;
+	if (r->user_agent[0] != '\0')
+		ch->f[OG_EVF_UA] = r->user_agent;
+	if (r->source_ip[0] != '\0')
+		ch->f[OG_EVF_IP] = r->source_ip;
+	snprintf(s->note, sizeof(s->note), "format=%s reason=%s%s%s%s%.200s",
+	    r->format,
+	    rc != NULL && rc->reason != NULL ? rc->reason
+	    : r->reason != NULL              ? r->reason
+	                                     : "-",
+	    r->feedback_type[0] ? " feedback-type=" : "", r->feedback_type,
+	    r->arrival_date[0] ? " arrival-date=" : "", r->arrival_date);
+	ch->f[OG_EVF_NOTE] = s->note;
+}
+
+/*
+ * The change for one person and one class: hard and complaint suppress,
+ * soft counts (and suppresses for a while at the threshold).  Returns
+ * O_DONE or O_TEMPFAIL; a pending change is left in a new slot.
+ */
+static int
+decide_one(
+    og_cli *cli, const fb_opts *o, item *it, const who *w, int ri, int klass)
+{
+	const og_report *r = it->r;
+	int64_t now = og_time_now();
+	slot *s;
+	og_change *ch;
+
+	if (klass == OG_RC_COMPLAINT && duplicate(cli, w->key, r->message_id)) {
+		logline(o, w->display, r, ri, "duplicate", NULL);
+		og_strlcpy(it->res.action, "duplicate", sizeof(it->res.action));
+		return O_DONE;
+	}
+	if ((s = slot_new(it)) == NULL)
+		return O_DONE;
+	s->rcpt = ri;
+	slot_who(s, w);
+	ch = &s->ch;
+	ch->kind = OG_EV_SUPPRESS;
+	ch->state = OG_ST_SUPPRESSED;
+	ch->time = now;
+	ch->f[OG_EVF_SOURCE] = mode_names[o->mode];
+	report_fields(s, r);
+	if (klass == OG_RC_COMPLAINT) {
+		ch->scope = (uint8_t)scope_name(
+		    r, w, cli->cfg->complaint_scope, s->name, sizeof(s->name));
+		ch->reason = OG_RS_COMPLAINT;
+		ch->via = OG_VIA_FBL;
+	} else if (klass == OG_RC_HARD) {
+		ch->scope = (uint8_t)scope_name(r, w,
+		    cli->cfg->hard_bounce_scope, s->name, sizeof(s->name));
+		ch->reason = OG_RS_HARD_BOUNCE;
+		ch->via = OG_VIA_BOUNCE;
+	} else {
+		int count = 0, rc;
+		char det[96];
+
+		rc = og_store_soft_bounce(cli->store, w->key, now,
+		    (int64_t)cli->cfg->soft_bounce.period, &count);
+		if (rc != 0) {
+			og_log_err("store write failed: %s", og_strerror(rc));
+			it->nslots--;
+			return O_TEMPFAIL;
+		}
+		snprintf(det, sizeof(det), "soft_bounces=%d/%u", count,
+		    cli->cfg->soft_bounce.limit);
+		if ((unsigned)count < cli->cfg->soft_bounce.limit) {
+			logline(o, w->display, r, ri, "counted", det);
+			og_strlcpy(
+			    it->res.action, "counted", sizeof(it->res.action));
+			it->nslots--;
+			return O_DONE;
+		}
+		ch->scope = OG_SCOPE_ALL;
+		ch->reason = OG_RS_SOFT_BOUNCE;
+		ch->via = OG_VIA_BOUNCE;
+		ch->expires = now + cli->cfg->soft_bounce_suppress;
+	}
+	ch->name = s->name[0] ? s->name : NULL;
+	snprintf(s->detail, sizeof(s->detail), "scope=%s%s%s%s",
+	    og_scope_name(ch->scope), s->name[0] ? ":" : "", s->name,
+	    w->by_token ? " by=token" : "");
+	s->done_word = "suppressed";
+	s->pending = 1;
+	return O_DONE;
+}
+
+static void
+decide_bounce_or_fbl(og_cli *cli, const fb_opts *o, item *it)
+{
+	const og_report *r = it->r;
+	fb_result *res = &it->res;
+	int err, klass = r->class, acted = 0, known = 0;
+	who *w = og_xcalloc(1, sizeof(*w));
+
+	it->out = O_DONE;
+	if (klass == OG_RC_IGNORE) {
+		logline(
+		    o, r->nrcpt ? r->rcpt[0].addr : "", r, 0, "ignored", NULL);
+		og_strlcpy(res->action, "ignored", sizeof(res->action));
+		goto out;
+	}
+	/* A delay notice is soft by class but no failure yet: the MTA is
+	 * still trying, and its final word will come as its own report. */
+	if (klass == OG_RC_SOFT && r->reason != NULL &&
+	    strcmp(r->reason, "delayed") == 0) {
+		logline(o, r->nrcpt ? r->rcpt[0].addr : "", r, 0, "ignored",
+		    "detail=delay-notice");
+		og_strlcpy(res->action, "ignored", sizeof(res->action));
+		goto out;
+	}
+	it->out = O_QUARANTINE;
+	if (klass == OG_RC_UNKNOWN) {
+		snprintf(res->why, sizeof(res->why), "not a report: %.200s",
+		    r->reason != NULL ? r->reason : "unknown");
+		goto out;
+	}
+	if (o->mode == M_FBL && klass != OG_RC_COMPLAINT) {
+		snprintf(res->why, sizeof(res->why),
+		    "not a complaint (%s) at the FBL address",
+		    og_report_class_name(klass));
+		goto out;
+	}
+	if (klass == OG_RC_COMPLAINT && !trusted(cli, o, r)) {
+		snprintf(res->why, sizeof(res->why),
+		    "reporter not trusted: from=%.200s mta=%.200s "
+		    "client=%.200s (see [feedback] trusted_reporters)",
+		    r->from, r->reporting_mta, o->client ? o->client : "");
+		goto out;
+	}
+	it->out = O_DONE;
+	/* Our token names exactly one person, whatever the report says. */
+	if (who_by_token(cli, r, w)) {
+		og_strlcpy(res->addr, w->display, sizeof(res->addr));
+		it->out = decide_one(cli, o, it, w, 0, klass);
+		goto out;
+	}
+	/* Otherwise each failed recipient of the report, by its own class;
+	 * a complaint is about one person (the first named). */
+	for (int i = 0; i < r->nrcpt && it->out == O_DONE; i++) {
+		int k = klass == OG_RC_COMPLAINT ? OG_RC_COMPLAINT
+		                                 : r->rcpt[i].class;
+
+		if (k != OG_RC_HARD && k != OG_RC_SOFT && k != OG_RC_COMPLAINT)
+			continue;
+		memset(w, 0, sizeof(*w));
+		if (!who_by_addr(cli, r->rcpt[i].addr, w))
+			continue;
+		acted++;
+		if (res->addr[0] == '\0')
+			og_strlcpy(res->addr, w->display, sizeof(res->addr));
+		/* Without our token, act on addresses we know, or on a
+		 * report whose returned original is mail of one of our
+		 * streams: anything else is backscatter or forgery. */
+		w->stream = original_stream(cli, r);
+		if (w->stream == NULL && !known_address(cli, w->key, &err)) {
+			if (err != 0) {
+				og_log_err(
+				    "store read failed: %s", og_strerror(err));
+				it->out = O_TEMPFAIL;
+				break;
+			}
+			logline(o, w->display, r, i, "ignored",
+			    "detail=unknown-address");
+			if (res->action[0] == '\0')
+				og_strlcpy(res->action, "ignored-unknown",
+				    sizeof(res->action));
+			continue;
+		}
+		known++;
+		it->out = decide_one(cli, o, it, w, i, k);
+		if (klass == OG_RC_COMPLAINT)
+			break;
+	}
+	if (acted == 0) {
+		snprintf(res->why, sizeof(res->why), "no recipient found (%s)",
+		    r->ntokens ? "no token verified" : "no token");
+		it->out = O_QUARANTINE;
+	}
+out:
+	free(w);
+}
+
+static void
+decide_unsub(og_cli *cli, item *it)
+{
+	og_report *r = it->r;
+	const og_stream *st;
+	og_change *ch;
+	slot *s;
+	who *w = og_xcalloc(1, sizeof(*w));
+
+	/* Some clients put the token in the subject or the body. */
+	og_report_add_tokens(r, r->subject, strlen(r->subject));
+	og_report_add_tokens(r, r->body, strlen(r->body));
+	if (!who_by_token(cli, r, w)) {
+		snprintf(it->res.why, sizeof(it->res.why), "%s",
+		    r->ntokens ? "bad token" : "no token");
+		it->out = O_QUARANTINE;
+		free(w);
+		return;
+	}
+	it->out = O_DONE;
+	st = w->stream;
+	og_strlcpy(it->res.addr, w->display, sizeof(it->res.addr));
+	s = slot_new(it);
+	slot_who(s, w);
+	ch = &s->ch;
+	ch->kind = OG_EV_OPTOUT;
+	ch->state = OG_ST_OPTOUT;
+	ch->via = OG_VIA_MAIL;
+	ch->time = og_time_now();
+	ch->scope = (uint8_t)cli->cfg->unsubd_scope;
+	if (ch->scope == OG_SCOPE_STREAM && st != NULL)
+		og_strlcpy(s->name, st->name, sizeof(s->name));
+	else if (ch->scope == OG_SCOPE_PARTNER && st != NULL && st->partner)
+		og_strlcpy(s->name, st->partner, sizeof(s->name));
+	else if (ch->scope == OG_SCOPE_SENDER && st != NULL && st->sender)
+		og_strlcpy(s->name, st->sender, sizeof(s->name));
+	else
+		ch->scope = OG_SCOPE_ALL;
+	ch->name = s->name[0] ? s->name : NULL;
+	snprintf(it->proof, sizeof(it->proof), "from=%s", r->from);
+	ch->f[OG_EVF_SOURCE] = "unsub-mail";
+	ch->f[OG_EVF_PROOF] = it->proof;
+	if (r->message_id[0] != '\0')
+		ch->f[OG_EVF_MESSAGE_ID] = r->message_id;
+	snprintf(s->detail, sizeof(s->detail), "scope=%s%s%s",
+	    og_scope_name(ch->scope), s->name[0] ? ":" : "", s->name);
+	r->reason = "unsubscribe";
+	s->done_word = "unsubscribed";
+	s->pending = 1;
+	free(w);
+}
+
+/* ---------- one batch ---------- */
+
+static void
+print_json(og_cli *cli, const item *it)
+{
+	og_buf b;
+	const og_report *r = it->r;
+	const og_report_rcpt *rc = r->nrcpt > 0 ? &r->rcpt[0] : NULL;
+
+	og_buf_init(&b, 0);
+	og_buf_adds(&b, "{\"file\":");
+	og_json_str(&b, it->label);
+	og_buf_adds(&b, ",\"class\":");
+	og_json_str(
+	    &b, og_report_class_name(it->prc == 0 ? r->class : OG_RC_UNKNOWN));
+	og_buf_adds(&b, ",\"recipient\":");
+	og_json_str(&b, it->res.addr[0] ? it->res.addr
+	                : rc != NULL    ? rc->addr
+	                                : "");
+	og_buf_adds(&b, ",\"status\":");
+	og_json_str(&b, rc != NULL ? rc->status : "");
+	og_buf_adds(&b, ",\"reason\":");
+	og_json_str(&b, r->reason != NULL ? r->reason : "");
+	og_buf_adds(&b, ",\"format\":");
+	og_json_str(&b, r->format != NULL ? r->format : "none");
+	if (rc != NULL && rc->diag[0] != '\0') {
+		og_buf_adds(&b, ",\"diagnostic\":");
+		og_json_str(&b, rc->diag);
+	}
+	if (r->nrcpt > 1) {
+		og_buf_adds(&b, ",\"recipients\":[");
+		for (int i = 0; i < r->nrcpt; i++) {
+			if (i)
+				og_buf_addc(&b, ',');
+			og_buf_adds(&b, "{\"recipient\":");
+			og_json_str(&b, r->rcpt[i].addr);
+			og_buf_adds(&b, ",\"class\":");
+			og_json_str(&b, og_report_class_name(r->rcpt[i].class));
+			og_buf_adds(&b, ",\"status\":");
+			og_json_str(&b, r->rcpt[i].status);
+			og_buf_adds(&b, "}");
+		}
+		og_buf_addc(&b, ']');
+	}
+	if (it->res.action[0] != '\0') {
+		og_buf_adds(&b, ",\"action\":");
+		og_json_str(&b, it->res.action);
+	}
+	if (it->out == O_QUARANTINE) {
+		og_buf_adds(&b, ",\"quarantine\":");
+		og_json_str(&b, it->res.why);
+	}
+	og_buf_adds(&b, "}");
+	(void)cli;
+	og_cli_flush(&b);
+	og_buf_free(&b);
+}
+
+/* Parse and decide one message; quarantine it at once if need be. */
+static void
+decide(og_cli *cli, const fb_opts *o, item *it, const char *data, size_t len)
+{
+	char qname[128];
+
+	it->r = og_xcalloc(1, sizeof(*it->r));
+	it->prc = og_report_parse(data, len, o->rcpt, it->r);
+	if (o->dry_run) {
+		/* Acts on nothing; the token still decides the recipient
+		 * when the keys are there. */
+		who *w = og_xcalloc(1, sizeof(*w));
+
+		if (it->prc == 0 && cli->keys != NULL &&
+		    who_by_token(cli, it->r, w))
+			og_strlcpy(
+			    it->res.addr, w->display, sizeof(it->res.addr));
+		free(w);
+		it->out = O_DONE;
+		return;
+	}
+	if (it->prc != 0) {
+		snprintf(it->res.why, sizeof(it->res.why),
+		    "unparseable: %.200s",
+		    it->r->reason != NULL ? it->r->reason
+		                          : og_strerror(it->prc));
+		it->out = O_QUARANTINE;
+	} else if (o->mode == M_UNSUB) {
+		decide_unsub(cli, it);
+	} else {
+		decide_bounce_or_fbl(cli, o, it);
+	}
+	if (it->out != O_QUARANTINE)
+		return;
+	if (o->retry_file != NULL) {
+		og_log_info("%s: %s: still quarantined: %s",
+		    mode_names[o->mode], o->retry_file, it->res.why);
+	} else if (quarantine_save(cli, o->mode, data, len, it->res.why,
+	               o->rcpt, qname, sizeof(qname)) != 0) {
+		og_log_err("%s: cannot write quarantine %s: %s",
+		    mode_names[o->mode], cli->cfg->quarantine, strerror(errno));
+		it->out = O_TEMPFAIL;
+	} else {
+		og_log_warn("%s: quarantined as %s: %s", mode_names[o->mode],
+		    qname, it->res.why);
+	}
+}
+
+/*
+ * Commit the pending changes of n items in one durable transaction, then
+ * log and print each.  A failed commit turns every item with a pending
+ * change into a temporary failure (nothing of the batch was written).
+ */
+static void
+commit_batch(og_cli *cli, const fb_opts *o, item *its, size_t n)
+{
+	size_t total = 0, k = 0;
+	og_change *chs;
+	int *results;
+	int rc = 0;
+
+	/* A report that is to be retried is applied on its retry. */
+	for (size_t i = 0; i < n; i++)
+		if (its[i].out == O_TEMPFAIL)
+			for (int j = 0; j < its[i].nslots; j++)
+				its[i].slots[j].pending = 0;
+	/* The same report twice in one batch counts once, too. */
+	for (size_t i = 0; i < n; i++) {
+		item *a = &its[i];
+		slot *sa = a->nslots > 0 ? &a->slots[0] : NULL;
+
+		total += (size_t)a->nslots;
+		if (sa == NULL || !sa->pending ||
+		    sa->ch.reason != OG_RS_COMPLAINT ||
+		    a->r->message_id[0] == '\0')
+			continue;
+		for (size_t j = 0; j < i; j++) {
+			item *b = &its[j];
+			slot *sb = b->nslots > 0 ? &b->slots[0] : NULL;
+
+			if (sb != NULL && sb->pending &&
+			    sb->ch.reason == OG_RS_COMPLAINT &&
+			    strcmp(sa->key, sb->key) == 0 &&
+			    strcmp(a->r->message_id, b->r->message_id) == 0) {
+				sa->pending = 0;
+				logline(o, sa->display, a->r, sa->rcpt,
+				    "duplicate", NULL);
+				og_strlcpy(a->res.action, "duplicate",
+				    sizeof(a->res.action));
+				break;
+			}
+		}
+	}
+	chs = og_xcalloc(total ? total : 1, sizeof(*chs));
+	results = og_xcalloc(total ? total : 1, sizeof(*results));
+	for (size_t i = 0; i < n; i++)
+		for (int j = 0; j < its[i].nslots; j++)
+			if (its[i].slots[j].pending)
+				chs[k++] = its[i].slots[j].ch;
+	if (k > 0 && (rc = og_store_apply(cli->store, chs, k, results)) != 0)
+		og_log_err("%s: store write failed: %s (%zu changes kept "
+		           "for a retry)",
+		    mode_names[o->mode], og_strerror(rc), k);
+	k = 0;
+	for (size_t i = 0; i < n; i++) {
+		item *it = &its[i];
+
+		for (int j = 0; j < it->nslots; j++) {
+			slot *s = &it->slots[j];
+			const char *w;
+
+			if (!s->pending)
+				continue;
+			if (rc != 0) {
+				it->out = O_TEMPFAIL;
+				k++;
+				continue;
+			}
+			w = results[k++] == OG_APPLIED ? s->done_word
+			                               : "unchanged";
+			logline(o, s->display, it->r, s->rcpt, w, s->detail);
+			og_strlcpy(it->res.action, w, sizeof(it->res.action));
+		}
+		if (cli->json && it->out != O_TEMPFAIL)
+			print_json(cli, it);
+		else if (o->dry_run && !cli->json) {
+			const og_report *r = it->r;
+
+			printf("%s: %s %s %s %s\n", it->label,
+			    og_report_class_name(
+			        it->prc == 0 ? r->class : OG_RC_UNKNOWN),
+			    it->res.addr[0] ? it->res.addr
+			    : r->nrcpt      ? r->rcpt[0].addr
+			                    : "-",
+			    r->nrcpt && r->rcpt[0].status[0] ? r->rcpt[0].status
+			                                     : "-",
+			    r->reason != NULL ? r->reason : "-");
+		}
+	}
+	free(chs);
+	free(results);
+}
+
+#define BATCH_MAX 256
+
+typedef struct batch {
+	item its[BATCH_MAX];
+	char *paths[BATCH_MAX]; /* maildir files to move when done */
+	size_t n;
+	int worst;
+	char done_dir[PATH_MAX];
+} batch;
+
+static void
+batch_flush(og_cli *cli, const fb_opts *o, batch *bt)
+{
+	commit_batch(cli, o, bt->its, bt->n);
+	for (size_t i = 0; i < bt->n; i++) {
+		item *it = &bt->its[i];
+
+		if (it->out > bt->worst)
+			bt->worst = it->out;
+		if (bt->paths[i] != NULL && it->out != O_TEMPFAIL &&
+		    !o->dry_run && mkdir_p(bt->done_dir) == 0) {
+			char to[PATH_MAX];
+			const char *base = strrchr(bt->paths[i], '/');
+
+			base = base != NULL ? base + 1 : bt->paths[i];
+			if ((size_t)snprintf(to, sizeof(to), "%s/%s",
+			        bt->done_dir, base) < sizeof(to))
+				(void)rename(bt->paths[i], to);
+		}
+		free(bt->paths[i]);
+		bt->paths[i] = NULL;
+		free(it->r);
+		free(it->slots);
+		free((char *)it->label);
+		memset(it, 0, sizeof(*it));
+	}
+	bt->n = 0;
+}
+
+/* Add one message to the batch (flushing it when full). */
+static void
+batch_add(og_cli *cli, const fb_opts *o, batch *bt, const char *label,
+    const char *path, const char *data, size_t len)
+{
+	item *it;
+
+	if (bt->n == BATCH_MAX)
+		batch_flush(cli, o, bt);
+	it = &bt->its[bt->n];
+	memset(it, 0, sizeof(*it));
+	it->label = og_xstrdup(label);
+	bt->paths[bt->n] = path != NULL ? og_xstrdup(path) : NULL;
+	bt->n++;
+	decide(cli, o, it, data, len);
+}
+
+static void
+batch_file(og_cli *cli, const fb_opts *o, batch *bt, const char *path, int move)
+{
+	og_buf b;
+
+	og_buf_init(&b, 0);
+	if (read_file(path, &b) != 0) {
+		og_log_err("%s: cannot read: %s", path, strerror(errno));
+		bt->worst = O_TEMPFAIL;
+	} else {
+		batch_add(cli, o, bt, path, move ? path : NULL,
+		    b.data ? b.data : "", b.len);
+	}
+	og_buf_free(&b);
+}
+
+/* Every file of DIR/new and DIR/cur; processed ones move to DIR/.done
+ * (their copy is in the quarantine when they were kept for a human). */
+static int
+batch_maildir(og_cli *cli, const fb_opts *o, batch *bt, const char *dir)
+{
+	static const char *const subs[] = {"new", "cur"};
+
+	snprintf(bt->done_dir, sizeof(bt->done_dir), "%s/.done", dir);
+	for (size_t s = 0; s < 2; s++) {
+		char path[PATH_MAX];
+		DIR *d;
+		struct dirent *de;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, subs[s]);
+		if ((d = opendir(path)) == NULL) {
+			if (errno == ENOENT)
+				continue;
+			og_log_err("%s: %s", path, strerror(errno));
+			return -1;
+		}
+		while ((de = readdir(d)) != NULL) {
+			char f[PATH_MAX];
+
+			if (de->d_name[0] == '.')
+				continue;
+			if ((size_t)snprintf(f, sizeof(f), "%s/%s", path,
+			        de->d_name) >= sizeof(f))
+				continue;
+			batch_file(cli, o, bt, f, 1);
+		}
+		closedir(d);
+		batch_flush(cli, o, bt);
+	}
+	return 0;
+}
+
+/* One file on its own (quarantine retry): its outcome. */
+static int
+process_file(og_cli *cli, const fb_opts *o, const char *path)
+{
+	batch *bt = og_xcalloc(1, sizeof(*bt));
+	int out;
+
+	batch_file(cli, o, bt, path, 0);
+	batch_flush(cli, o, bt);
+	out = bt->worst;
+	free(bt);
+	return out;
+}
+
+static int
+feedback_main(og_cli *cli, int mode, int argc, char **argv)
+{
+	static const struct option lo[] = {{"dry-run", 0, NULL, 'n'},
+	    {"maildir", 1, NULL, 'm'}, {"rcpt", 1, NULL, 'r'},
+	    {"client", 1, NULL, 'C'}, {"queue-id", 1, NULL, 'q'},
+	    {NULL, 0, NULL, 0}};
+	char usage[200];
+	const char *maildir = NULL;
+	batch *bt;
+	fb_opts o;
+	int c, worst;
+
+	snprintf(usage, sizeof(usage),
+	    "%s [--dry-run] [--json] [--rcpt ADDR] [--client HOST] "
+	    "[--queue-id ID] [--maildir DIR | FILE...]",
+	    mode_names[mode]);
+	memset(&o, 0, sizeof(o));
+	o.mode = mode;
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			o.dry_run = 1;
+			break;
+		case 'm':
+			maildir = optarg;
+			break;
+		case 'r':
+			o.rcpt = optarg;
+			break;
+		case 'C':
+			o.client = optarg;
+			break;
+		case 'q':
+			o.queue_id = optarg;
+			break;
+		default:
+			return og_cli_usage(usage);
+		}
+	}
+	if (maildir != NULL && optind < argc)
+		return og_cli_usage(usage);
+	og_report_init();
+	/* Run by Postfix's pipe, stderr goes nowhere: the mail log is
+	 * where an admin looks.  A copy stays on stderr for a terminal. */
+	if (!o.dry_run)
+		og_log_open("optgate", OG_LOG_BOTH);
+	if (o.dry_run) {
+		/* Without a config, dry runs still parse (defaults). */
+		if (og_cli_config(cli) != 0)
+			return OG_EXIT_USAGE;
+		if (access(cli->cfg->keys_file, R_OK) == 0)
+			(void)og_cli_keys(cli);
+	} else {
+		/* Pipe semantics: anything that keeps us from recording
+		 * is a temporary failure, so Postfix retries. */
+		if (og_cli_config(cli) != 0)
+			return OG_EXIT_TEMPFAIL;
+		if (og_cli_store(cli, 0) != 0)
+			return OG_EXIT_TEMPFAIL;
+		if (access(cli->cfg->keys_file, R_OK) == 0 &&
+		    og_cli_keys(cli) != 0)
+			return OG_EXIT_TEMPFAIL;
+	}
+	bt = og_xcalloc(1, sizeof(*bt));
+	if (maildir != NULL) {
+		if (batch_maildir(cli, &o, bt, maildir) != 0)
+			bt->worst = O_TEMPFAIL;
+	} else if (optind < argc) {
+		for (int i = optind; i < argc; i++)
+			batch_file(cli, &o, bt, argv[i], 0);
+	} else {
+		og_buf b;
+
+		og_buf_init(&b, 0);
+		if (read_all(0, &b, OG_REPORT_INPUT_MAX) != 0) {
+			og_log_err("%s: cannot read stdin: %s",
+			    mode_names[mode], strerror(errno));
+			bt->worst = O_TEMPFAIL;
+		} else {
+			batch_add(cli, &o, bt, "-", NULL, b.data ? b.data : "",
+			    b.len);
+		}
+		og_buf_free(&b);
+	}
+	batch_flush(cli, &o, bt);
+	worst = bt->worst;
+	free(bt);
+	return worst == O_TEMPFAIL ? OG_EXIT_TEMPFAIL : OG_EXIT_OK;
+}
+
+int
+cmd_bounce(og_cli *cli, int argc, char **argv)
+{
+	return feedback_main(cli, M_BOUNCE, argc, argv);
+}
+
+int
+cmd_fbl(og_cli *cli, int argc, char **argv)
+{
+	return feedback_main(cli, M_FBL, argc, argv);
+}
+
+int
+cmd_unsub_mail(og_cli *cli, int argc, char **argv)
+{
+	return feedback_main(cli, M_UNSUB, argc, argv);
+}
+
+/* ---------- quarantine list | retry ---------- */
+
+static int
+is_entry(const char *name)
+{
+	size_t n = strlen(name);
+
+	return name[0] != '.' &&
+	       !(n > 7 && strcmp(name + n - 7, ".reason") == 0);
+}
+
+/* Read NAME.reason into mode / reason / rcpt. */
+static void
+read_reason(const char *dir, const char *name, char *mode, size_t ms,
+    char *reason, size_t rs, char *rcpt, size_t rcs)
+{
+	char path[PATH_MAX], line[1024];
+	FILE *fp;
+
+	mode[0] = reason[0] = rcpt[0] = '\0';
+	snprintf(path, sizeof(path), "%s/%s.reason", dir, name);
+	if ((fp = fopen(path, "r")) == NULL)
+		return;
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		line[strcspn(line, "\n")] = '\0';
+		if (strncmp(line, "mode: ", 6) == 0)
+			og_strlcpy(mode, line + 6, ms);
+		else if (strncmp(line, "reason: ", 8) == 0)
+			og_strlcpy(reason, line + 8, rs);
+		else if (strncmp(line, "rcpt: ", 6) == 0)
+			og_strlcpy(rcpt, line + 6, rcs);
+	}
+	fclose(fp);
+}
+
+static int
+name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sorted entry names of the quarantine; *n gets the count. */
+static char **
+list_entries(const char *dir, int *n)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char **v = NULL;
+	int cap = 0;
+
+	*n = 0;
+	if (d == NULL)
+		return NULL;
+	while ((de = readdir(d)) != NULL) {
+		if (!is_entry(de->d_name))
+			continue;
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 16;
+			v = og_xrealloc(v, (size_t)cap * sizeof(*v));
+		}
+		v[(*n)++] = og_xstrdup(de->d_name);
+	}
+	closedir(d);
+	if (*n > 0)
+		qsort(v, (size_t)*n, sizeof(*v), name_cmp);
+	return v;
+}
+
+int
+cmd_quarantine(og_cli *cli, int argc, char **argv)
+{
+	const char *usage = "quarantine list | quarantine retry [NAME...]";
+	const char *dir;
+	char **names;
+	int n, rc, retried = 0, left = 0, tempfail = 0;
+	og_buf b;
+
+	if (argc < 2)
+		return og_cli_usage(usage);
+	if ((rc = og_cli_config(cli)) != 0)
+		return rc;
+	dir = cli->cfg->quarantine;
+	og_buf_init(&b, 0);
+	if (strcmp(argv[1], "list") == 0) {
+		if (argc != 2)
+			return og_cli_usage(usage);
+		names = list_entries(dir, &n);
+		for (int i = 0; i < n; i++) {
+			char mode[32], reason[512], rcpt[400], path[PATH_MAX];
+			struct stat sb;
+
+			read_reason(dir, names[i], mode, sizeof(mode), reason,
+			    sizeof(reason), rcpt, sizeof(rcpt));
+			snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+			if (stat(path, &sb) != 0)
+				sb.st_size = 0;
+			if (cli->json) {
+				og_buf_adds(&b, "{\"name\":");
+				og_json_str(&b, names[i]);
+				og_buf_adds(&b, ",\"mode\":");
+				og_json_str(&b, mode);
+				og_buf_printf(&b, ",\"size\":%lld,\"reason\":",
+				    (long long)sb.st_size);
+				og_json_str(&b, reason);
+				og_buf_adds(&b, "}");
+				og_cli_flush(&b);
+			} else {
+				printf("%s  %s  %lld bytes  %s\n", names[i],
+				    mode, (long long)sb.st_size, reason);
+			}
+			free(names[i]);
+		}
+		free(names);
+		if (!cli->json)
+			printf("%d quarantined in %s\n", n, dir);
+		og_buf_free(&b);
+		return OG_EXIT_OK;
+	}
+	if (strcmp(argv[1], "retry") != 0)
+		return og_cli_usage(usage);
+	if ((rc = og_cli_store(cli, 0)) != 0)
+		return OG_EXIT_TEMPFAIL;
+	if (access(cli->cfg->keys_file, R_OK) == 0 && og_cli_keys(cli) != 0)
+		return OG_EXIT_TEMPFAIL;
+	og_report_init();
+	names = list_entries(dir, &n);
+	for (int i = 0; i < n; i++) {
+		char mode[32], reason[512], rcpt[400], path[PATH_MAX];
+		char rpath[PATH_MAX];
+		fb_opts o;
+		int out, want = argc == 2;
+
+		for (int j = 2; j < argc; j++)
+			if (strcmp(argv[j], names[i]) == 0)
+				want = 1;
+		if (!want) {
+			free(names[i]);
+			continue;
+		}
+		read_reason(dir, names[i], mode, sizeof(mode), reason,
+		    sizeof(reason), rcpt, sizeof(rcpt));
+		memset(&o, 0, sizeof(o));
+		o.mode = strcmp(mode, "fbl") == 0          ? M_FBL
+		         : strcmp(mode, "unsub-mail") == 0 ? M_UNSUB
+		                                           : M_BOUNCE;
+		o.rcpt = rcpt[0] ? rcpt : NULL;
+		o.retry_file = names[i];
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		snprintf(rpath, sizeof(rpath), "%s/%s.reason", dir, names[i]);
+		out = process_file(cli, &o, path);
+		retried++;
+		if (out == O_DONE) {
+			unlink(path);
+			unlink(rpath);
+		} else if (out == O_TEMPFAIL) {
+			tempfail++;
+			left++;
+		} else {
+			left++;
+		}
+		free(names[i]);
+	}
+	free(names);
+	og_buf_free(&b);
+	if (!cli->json)
+		printf("%d retried, %d processed, %d still quarantined\n",
+		    retried, retried - left, left);
+	return tempfail ? OG_EXIT_TEMPFAIL : OG_EXIT_OK;
+}
