@@ -91,6 +91,7 @@ struct conn {
 	size_t outoff;
 	uint32_t evmask; /* registered epoll events */
 	int64_t last;    /* monotonic ms of the last activity */
+	int64_t started; /* monotonic ms the pending request began */
 	char peer[160];
 	pd_req req; /* the request waiting for SPF */
 	size_t req_used;
@@ -858,6 +859,7 @@ conn_input(struct conn *c)
 		}
 		memmove(c->in, c->in + used, c->inlen - used);
 		c->inlen -= used;
+		c->started = mono_ms(); /* of what is left, if anything */
 	}
 	conn_flush(c);
 }
@@ -900,8 +902,10 @@ conn_readable(struct conn *c)
 	}
 	n = read(c->rfd, c->in + c->inlen, c->incap - c->inlen);
 	if (n > 0) {
-		c->inlen += (size_t)n;
 		c->last = mono_ms();
+		if (c->inlen == 0)
+			c->started = c->last;
+		c->inlen += (size_t)n;
 		if (c->state == C_READ)
 			conn_input(c); /* else buffered until SPF answers */
 		return;
@@ -1235,7 +1239,10 @@ timers(void)
 	g.last_tick = now;
 	for (c = g.conns; c; c = next) {
 		next = c->next;
-		if (c->state == C_SPF || now - c->last < idle)
+		/* Idle, or a request dripping in for longer than that. */
+		if (c->state == C_SPF ||
+		    (now - c->last < idle &&
+		        (c->inlen == 0 || now - c->started < idle)))
 			continue;
 		if (c->inlen > 0)
 			og_log_warn("%s: timeout in the middle of a request; "

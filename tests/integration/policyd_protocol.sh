@@ -122,6 +122,9 @@ ok "... logged" pd_log_wait 'bad policy request: (too many attributes|request to
 r=$(pd_client half)
 like "half a request then silence: closed after the idle timeout" "$r" "closed [123].*"
 ok "... logged" pd_log_wait 'timeout in the middle of a request'
+r=$(pd_client drip)
+like "a request dripping in byte by byte: closed after the idle timeout" "$r" "closed [234].*"
+ok "... logged" pd_log_wait 'timeout in the middle of a request; closing' 1
 pd_client hangup
 pd_client hangup
 ok "client closing mid-reply: daemon still answers" \

@@ -16,6 +16,9 @@ TARGET is inet:HOST:PORT or unix:PATH.
   half TARGET
       half a request, then silence; prints "closed N.N" (seconds until the
       server closed) or TIMEOUT
+  drip TARGET
+      a request one byte every 0.3 s; prints "closed N.N" (seconds until
+      the server closed) or the reply
   hangup TARGET
       a full request, then an immediate close (RST)
   hold TARGET GOFILE
@@ -131,6 +134,21 @@ def cmd_half(target):
         print(r)
 
 
+def cmd_drip(target):
+    s = connect(target)
+    t0 = time.time()
+    for b in request([]):
+        try:
+            s.sendall(bytes([b]))
+        except (BrokenPipeError, ConnectionResetError):
+            break
+        readable, _, _ = select.select([s], [], [], 0.3)
+        if readable:
+            break
+    r = read_reply(s)
+    print("closed %.1f" % (time.time() - t0) if r == "CLOSED" else r)
+
+
 def cmd_hangup(target):
     s = connect(target)
     s.sendall(request([]))
@@ -215,6 +233,8 @@ def main():
             cmd_send(target)
         elif cmd == "half":
             cmd_half(target)
+        elif cmd == "drip":
+            cmd_drip(target)
         elif cmd == "hangup":
             cmd_hangup(target)
         elif cmd == "hold":
