@@ -3,7 +3,11 @@
  *
  * Public: og_store_open/close, og_store_apply (durable group commit),
  * og_store_rbegin/rend and the readers, og_store_count_sends (soft
- * state), iteration, info, copy, and the record/event codecs.
+ * state), iteration, info, copy, and the record/event codecs; for the
+ * admin CLI: og_store_erase, the keyed-hash lists (og_store_hashed_read,
+ * og_store_import_hashed, og_store_partner_key_get/_drop), batched scans
+ * (og_store_foreach_event_from/_all, og_store_foreach_hashed),
+ * og_store_day_sends, og_store_expire_counters and og_store_verify.
  *
  * Ownership: records and events handed out are copies in caller memory;
  * nothing returned points into the LMDB map.
@@ -1283,6 +1287,47 @@ liftable_optout(const og_record *rec, int scope, const char *name)
 }
 
 struct wctx;
+/*
+ * Is there an opt-out an opt-in of (scope, name) could lift that is
+ * newer than the entry's time but older than now?  Then a repeated
+ * opt-in is news: it renews the entry's time (and lifts the opt-out).
+ */
+static int
+optout_between(const og_record *rec, int scope, const char *name,
+    int64_t since, int64_t now)
+{
+	int i;
+
+	for (i = 0; i < rec->nentries; i++) {
+		const og_entry *e = &rec->entries[i];
+
+		if (e->state == OG_ST_OPTOUT && e->time >= since &&
+		    e->time < now && (e->scope < scope || (e->scope == scope &&
+		    strcmp(e->name, name) == 0)))
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Is there an opt-in of a scope an opt-out of this scope covers (the same
+ * or narrower) newer than the opt-out's time and older than now?
+ */
+static int
+optin_between(const og_record *rec, int scope, int64_t since, int64_t now)
+{
+	int i;
+
+	for (i = 0; i < rec->nentries; i++) {
+		const og_entry *e = &rec->entries[i];
+
+		if ((e->state == OG_ST_OPTIN || e->state == OG_ST_CONFIRMED) &&
+		    e->scope >= scope && e->time > since && e->time <= now)
+			return 1;
+	}
+	return 0;
+}
+
 static int erased_hash_exists(og_store *st, struct wctx *w,
     const char *key);
 
@@ -1374,8 +1419,10 @@ apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 		    OG_ST_CONFIRMED) ||
 		    (ch->state == OG_ST_OPTIN && e->state ==
 		    OG_ST_CONFIRMED))) {
-			if (ch->segments == NULL ||
-			    same_segments(rec, ch->segments)) {
+			if ((ch->segments == NULL ||
+			    same_segments(rec, ch->segments)) &&
+			    !optout_between(rec, ch->scope, name, e->time,
+			    now)) {
 				*result = OG_UNCHANGED;
 				return 0;
 			}
@@ -1398,7 +1445,9 @@ apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 			*result = OG_SKIPPED_OLDER;
 			return 0;
 		}
-		if (e && ch->kind == OG_EV_OPTOUT && e->state == OG_ST_OPTOUT) {
+		if (e && ch->kind == OG_EV_OPTOUT && e->state == OG_ST_OPTOUT &&
+		    !optin_between(rec, ch->scope, e->time, now)) {
+			/* (an opt-in since lifted it: then this is news) */
 			*result = OG_UNCHANGED;
 			return 0;
 		}

@@ -14,3 +14,8 @@ GMIME_LIBS := $(shell pkg-config --libs gmime-3.0 2>/dev/null)
 $(BUILD)/lib/og_report.o: OG_CFLAGS += $(GMIME_CFLAGS)
 $(BUILD)/test/lib/og_report_test: LIBS += $(GMIME_LIBS)
 FUZZ_LIBS_report_fuzz := $(GMIME_LIBS)
+
+# The import CSV reader's fuzz target (tests/fuzz/csv_fuzz.c) compiles the
+# reader from source.
+FUZZ_OBJS_csv_fuzz := tools/optgate_csv.c
+FUZZ_CFLAGS_csv_fuzz := -Itools

@@ -5,9 +5,11 @@
  * The commands live in optgate_*.c; this file only finds them.
  */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "og_log.h"
 #include "optgate.h"
@@ -39,6 +41,24 @@ static const struct cmd {
 	    "and URLs"},
 	{"config", cmd_config, "config check               validate the "
 	    "configuration"},
+	{"import", cmd_import, "import FILE|- [--rejects F] [--warnings F] "
+	    "[--source T]  CSV of consent"},
+	{"audit", cmd_audit, "audit ADDR                 the address's whole "
+	    "history, oldest first"},
+	{"export", cmd_export, "export [--stream S] [--state LIST] "
+	    "[--hashed KEYFILE]  CSV of addresses"},
+	{"import-hashed", cmd_import_hashed, "import-hashed FILE --partner P "
+	    "--key KEYFILE [--replace]  partner's hashed list"},
+	{"erase", cmd_erase, "erase ADDR [--note REF]    right to erasure "
+	    "(keeps a keyed hash)"},
+	{"stats", cmd_stats, "stats                      counts, store use, "
+	    "events per day, complaint rates"},
+	{"backup", cmd_backup, "backup DEST                consistent "
+	    "compacted copy (daemons may run)"},
+	{"verify", cmd_verify, "verify [PATH]              check a store or "
+	    "a backup (exit 1: problems)"},
+	{"expire", cmd_expire, "expire [--keep DURATION]   drop expired "
+	    "suppressions and counters (cron)"},
 	{"bounce", cmd_bounce, "bounce [--dry-run] [--rcpt ADDR] [--maildir "
 	    "DIR | FILE...]  bounces (pipe: stdin)"},
 	{"fbl", cmd_fbl, "fbl [--dry-run] [--rcpt ADDR] [--client HOST] "
@@ -70,8 +90,30 @@ help(FILE *fp)
 	    "  3   store cannot be opened (missing, damaged, newer schema)\n"
 	    "  4   store write failed (map full, I/O error)\n"
 	    "  5   other system error (keys file, files)\n"
-	    "  75  temporary failure (pipe commands: Postfix retries)\n",
+	    "  75  temporary failure (pipe commands: Postfix retries)\n"
+	    "  130 import interrupted (run the same import again)\n",
 	    OG_CONFIG_DEFAULT);
+}
+
+/*
+ * The store's files are written through a shared map (MDB_WRITEMAP): when
+ * the disk is full, the kernel answers a write to a new page with
+ * SIGBUS.  Nothing after the last commit is referenced by the store, so
+ * it stays consistent; say so instead of dying silently.
+ */
+static void
+on_sigbus(int sig)
+{
+	static const char msg[] = "optgate: fatal: the store's file could "
+	    "not grow (disk full?); stopped. Everything committed before is "
+	    "intact (check with optgate verify); free space and run the "
+	    "command again\n";
+	ssize_t n;
+
+	(void)sig;
+	n = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+	(void)n;
+	_exit(OG_EXIT_WRITE);
 }
 
 int
@@ -84,6 +126,13 @@ main(int argc, char **argv)
 
 	memset(&cli, 0, sizeof(cli));
 	og_log_open("optgate", OG_LOG_STDERR);
+	{
+		struct sigaction sa;
+
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_sigbus;
+		sigaction(SIGBUS, &sa, NULL);
+	}
 	/* Take the common options out wherever they stand. */
 	rest = calloc((size_t)argc + 1, sizeof(char *));
 	if (rest == NULL)

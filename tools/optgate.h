@@ -65,6 +65,17 @@ int cmd_check_address(og_cli *, int, char **);
 int cmd_token(og_cli *, int, char **);
 int cmd_config(og_cli *, int, char **);
 
+/* Admin commands (optgate_admin.c). */
+int cmd_import(og_cli *, int, char **);
+int cmd_audit(og_cli *, int, char **);
+int cmd_export(og_cli *, int, char **);
+int cmd_import_hashed(og_cli *, int, char **);
+int cmd_erase(og_cli *, int, char **);
+int cmd_stats(og_cli *, int, char **);
+int cmd_backup(og_cli *, int, char **);
+int cmd_verify(og_cli *, int, char **);
+int cmd_expire(og_cli *, int, char **);
+
 /* Feedback processors (optgate_feedback.c). */
 int cmd_bounce(og_cli *, int, char **);
 int cmd_fbl(og_cli *, int, char **);

@@ -733,13 +733,45 @@ cmd_unsuppress(og_cli *cli, int argc, char **argv)
 
 /* ---------- status ---------- */
 
+/*
+ * The caps that apply to this address on st: a segment's caps replace
+ * the stream's (as in og_gate), and the person's own cap is added.
+ */
+static int
+status_caps(const og_stream *st, const og_record *rec, og_cap *out,
+    int *nbase)
+{
+	const og_cap *caps = st->caps;
+	int n = st->ncaps, i, j;
+
+	for (i = 0; rec && i < rec->nsegments && caps == st->caps; i++)
+		for (j = 0; j < st->nsegcaps; j++)
+			if (strcmp(rec->segments[i], st->segcaps[j].segment) ==
+			    0) {
+				caps = st->segcaps[j].caps;
+				n = st->segcaps[j].ncaps;
+				break;
+			}
+	memcpy(out, caps, (size_t)n * sizeof(*out));
+	*nbase = n;
+	for (i = 0; rec && i < rec->nentries; i++)
+		if (rec->entries[i].scope == OG_SCOPE_STREAM &&
+		    rec->entries[i].pref.limit &&
+		    strcmp(rec->entries[i].name, st->name) == 0)
+			out[n++] = rec->entries[i].pref;
+	return n;
+}
+
 static void
 status_stream(og_cli *cli, og_rtxn *tx, const og_stream *st,
-    const char *addr, int64_t now, og_buf *b, int *accepted)
+    const og_record *rec, const char *addr, int64_t now, og_buf *b,
+    int *accepted)
 {
 	og_verdict v;
-	int64_t times[OG_SENDS_MAX];
-	int n = 0, i;
+	og_cap caps[OG_CAPS_MAX + 1];
+	int64_t times[OG_SENDS_MAX], next;
+	int n = 0, i, j, ncaps = 0, nbase = 0;
+	char ts[32], per[16];
 
 	og_gate_decide(cli->cfg, tx, st, NULL, addr, now, &v);
 	if (v.action == OG_ACCEPT)
@@ -747,6 +779,11 @@ status_stream(og_cli *cli, og_rtxn *tx, const og_stream *st,
 	if (tx && v.key[0])
 		og_store_get_sends(tx, v.key, st->name, times, OG_SENDS_MAX,
 		    &n);
+	if (st->class != OG_CLASS_TRANSACTIONAL)
+		ncaps = status_caps(st, rec, caps, &nbase);
+	/* when the caps let the next message through */
+	next = v.next_allowed ? v.next_allowed : v.action == OG_ACCEPT ?
+	    now : 0;
 	if (cli->json) {
 		og_buf_adds(b, "{\"address\":");
 		og_json_str(b, addr);
@@ -764,19 +801,26 @@ status_stream(og_cli *cli, og_rtxn *tx, const og_stream *st,
 		og_buf_adds(b, ",\"text\":");
 		og_json_str(b, v.text);
 		og_buf_adds(b, ",\"sends\":[");
-		for (i = 0; i < n; i++) {
-			char ts[32];
-
+		for (i = 0; i < n; i++)
 			og_buf_printf(b, "%s\"%s\"", i ? "," : "",
 			    og_time_fmt(times[i], ts, sizeof(ts)));
+		og_buf_adds(b, "],\"caps\":[");
+		for (i = 0; i < ncaps; i++) {
+			int cnt = 0;
+
+			for (j = 0; j < n; j++)
+				if (times[j] > now - (int64_t)caps[i].period)
+					cnt++;
+			og_buf_printf(b, "%s{\"cap\":\"%u/%s\",\"sent\":%d",
+			    i ? "," : "", caps[i].limit,
+			    og_duration_fmt(caps[i].period, per, sizeof(per)),
+			    cnt);
+			og_buf_adds(b, i >= nbase ? ",\"chosen\":true}" : "}");
 		}
 		og_buf_adds(b, "]");
-		if (v.next_allowed) {
-			char ts[32];
-
+		if (next)
 			og_buf_printf(b, ",\"next_allowed\":\"%s\"",
-			    og_time_fmt(v.next_allowed, ts, sizeof(ts)));
-		}
+			    og_time_fmt(next, ts, sizeof(ts)));
 		og_buf_adds(b, "}");
 		og_cli_flush(b);
 		return;
@@ -785,23 +829,21 @@ status_stream(og_cli *cli, og_rtxn *tx, const og_stream *st,
 	    "accept" : og_gate_action_name(&v),
 	    v.action == OG_ACCEPT ? (st->class == OG_CLASS_TRANSACTIONAL ?
 	    "transactional" : "consent ok") : v.text);
-	for (i = 0; i < st->ncaps; i++) {
-		char per[16];
-		int cnt = 0, j;
+	for (i = 0; i < ncaps; i++) {
+		int cnt = 0;
 
 		for (j = 0; j < n; j++)
-			if (times[j] > now - (int64_t)st->caps[i].period)
+			if (times[j] > now - (int64_t)caps[i].period)
 				cnt++;
-		printf("  %-16s          cap %u/%s: %d sent in window\n", "",
-		    st->caps[i].limit, og_duration_fmt(st->caps[i].period,
-		    per, sizeof(per)), cnt);
+		printf("  %-16s          cap %u/%s%s: %d sent in window\n", "",
+		    caps[i].limit, og_duration_fmt(caps[i].period, per,
+		    sizeof(per)), i >= nbase ? " (recipient's choice)" : "",
+		    cnt);
 	}
-	if (v.next_allowed) {
-		char ts[32];
-
-		printf("  %-16s          next send allowed after %s\n", "",
-		    og_time_fmt(v.next_allowed, ts, sizeof(ts)));
-	}
+	if (next)
+		printf("  %-16s          next send allowed %s%s\n", "",
+		    next <= now ? "now" : "after ", next <= now ? "" :
+		    og_time_fmt(next, ts, sizeof(ts)));
 }
 
 static void
@@ -892,11 +934,13 @@ cmd_status(og_cli *cli, int argc, char **argv)
 			printf("  (no streams configured)\n");
 	}
 	if (one) {
-		status_stream(cli, tx, one, argv[optind], now, &b, &accepted);
+		status_stream(cli, tx, one, found ? rec : NULL, argv[optind],
+		    now, &b, &accepted);
 	} else {
 		for (i = 0; i < cli->cfg->nstreams; i++)
 			status_stream(cli, tx, &cli->cfg->streams[i],
-			    argv[optind], now, &b, &accepted);
+			    found ? rec : NULL, argv[optind], now, &b,
+			    &accepted);
 	}
 	og_store_rend(tx);
 	og_buf_free(&b);

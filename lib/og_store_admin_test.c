@@ -1,0 +1,401 @@
+/*
+ * og_store_admin_test.c - the store's admin transactions and the gate's
+ * use of them: erasure (chain stripped, record gone, hash refuses, bulk
+ * re-import skipped, counters gone), partner hashed lists (only the
+ * partner's streams, key mismatch refused, drop), counter expiry, the
+ * OG_CH_NO_LIFT / OG_CH_IF_EXPIRED flags, renewed opt-ins, verify.
+ * Every test gets its own temporary store folder.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "og_buf.h"
+#include "og_config.h"
+#include "og_err.h"
+#include "og_gate.h"
+#include "og_store.h"
+
+#define T0 1800000000LL
+
+static const char conf[] = "[stream news]\n"
+                           "match = header:X-Optgate-Stream=news\n"
+                           "class = marketing\n"
+                           "consent = none\n"
+                           "caps = 1/1d\n"
+                           "[stream offers]\n"
+                           "match = header:X-Optgate-Stream=offers\n"
+                           "class = marketing\n"
+                           "consent = none\n"
+                           "partner = acme\n";
+
+struct fx {
+	char dir[64];
+	og_store *st;
+	og_config *cfg;
+};
+
+static int
+setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	og_store_opts o = {0, 0, 0, OG_STORE_CREATE};
+	char err[512];
+
+	snprintf(f->dir, sizeof(f->dir), "/tmp/og_store_admin_test.XXXXXX");
+	if (mkdtemp(f->dir) == NULL)
+		return -1;
+	if (og_store_open(f->dir, &o, &f->st, err, sizeof(err)) != 0 ||
+	    og_config_parse_string(conf, "test.conf", &f->cfg, err, sizeof(err),
+	        NULL, NULL) != 0) {
+		fprintf(stderr, "%s\n", err);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *f = *state;
+	char cmd[128];
+
+	og_store_close(f->st);
+	og_config_unref(f->cfg);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	if (system(cmd) != 0)
+		return -1;
+	free(f);
+	return 0;
+}
+
+static og_change
+mk(const char *key, int kind, int scope, const char *name, int state, int64_t t)
+{
+	og_change ch;
+
+	memset(&ch, 0, sizeof(ch));
+	ch.key = key;
+	ch.kind = (uint8_t)kind;
+	ch.scope = (uint8_t)scope;
+	ch.name = name;
+	ch.state = (uint8_t)state;
+	ch.time = t;
+	ch.via = OG_VIA_ADMIN;
+	return ch;
+}
+
+static int
+apply1(og_store *st, og_change ch)
+{
+	int res = -1;
+
+	assert_int_equal(og_store_apply(st, &ch, 1, &res), 0);
+	return res;
+}
+
+/* The gate's rule for addr on stream name at now. */
+static const char *
+rule(struct fx *f, const char *stream, const char *addr, int64_t now)
+{
+	static og_verdict v;
+	og_rtxn *tx;
+
+	assert_int_equal(og_store_rbegin(f->st, &tx), 0);
+	og_gate_decide(
+	    f->cfg, tx, og_config_stream(f->cfg, stream), NULL, addr, now, &v);
+	og_store_rend(tx);
+	return v.rule;
+}
+
+static int
+count_ev(const og_event *ev, void *ctx)
+{
+	int *n = ctx;
+	int i;
+
+	/* after an erasure only time, kind and scope name remain */
+	for (i = 1; i < OG_EVF_NFIELDS; i++)
+		if (i != OG_EVF_NAME && i != OG_EVF_STATUS && ev->f[i][0] &&
+		    ev->kind != OG_EV_ERASE)
+			fail_msg("event %llu keeps field %d: %s",
+			    (unsigned long long)ev->seq, i, ev->f[i]);
+	assert_true(ev->time > 0);
+	(*n)++;
+	return 0;
+}
+
+static void
+test_erase(void **state)
+{
+	struct fx *f = *state;
+	og_change ch = mk("ana@example.com", OG_EV_OPTIN, OG_SCOPE_STREAM,
+	    "news", OG_ST_CONFIRMED, T0);
+	const char *keys[] = {"ana@example.com"};
+	og_verify_stats vs;
+	unsigned char h[32];
+	og_hashed hs;
+	og_rtxn *tx;
+	og_record rec;
+	uint64_t nev = 0;
+	int64_t times[4];
+	int n = 0;
+
+	ch.f[OG_EVF_IP] = "203.0.113.9";
+	ch.f[OG_EVF_SOURCE] = "form";
+	assert_int_equal(apply1(f->st, ch), OG_APPLIED);
+	ch =
+	    mk("ana@example.com", OG_EV_OPTOUT, OG_SCOPE_ALL, NULL, 0, T0 + 10);
+	ch.f[OG_EVF_UA] = "Mozilla";
+	assert_int_equal(apply1(f->st, ch), OG_APPLIED);
+	assert_int_equal(og_store_count_sends(f->st, keys, 1, "news", T0), 0);
+
+	assert_int_equal(
+	    og_store_erase(f->st, "ana@example.com", T0 + 20, "ticket 7", &nev),
+	    0);
+	assert_int_equal(nev, 2);
+	assert_int_equal(og_store_rbegin(f->st, &tx), 0);
+	assert_int_equal(
+	    og_store_get(tx, "ana@example.com", &rec), OG_NOTFOUND);
+	assert_int_equal(og_store_hash_of(tx, "ana@example.com", h), 0);
+	assert_int_equal(
+	    og_store_hashed_read(tx, OG_HASH_ERASED, h, NULL, &hs), 0);
+	assert_int_equal(hs.time, T0 + 20);
+	assert_int_equal(
+	    og_store_get_sends(tx, "ana@example.com", "news", times, 4, &n), 0);
+	assert_int_equal(n, 0);
+	og_store_rend(tx);
+	/* the chain from the erase event: erase + the two stripped ones */
+	n = 0;
+	assert_int_equal(
+	    og_store_foreach_event_from(f->st, hs.event, count_ev, &n), 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(
+	    rule(f, "news", "ana@example.com", T0 + 30), "erased");
+	/* a second erase finds nothing */
+	assert_int_equal(
+	    og_store_erase(f->st, "ana@example.com", T0 + 40, NULL, NULL),
+	    OG_NOTFOUND);
+	/* bulk paths do not bring the person back ... */
+	ch = mk("ana@example.com", OG_EV_OPTIN, OG_SCOPE_STREAM, "news",
+	    OG_ST_CONFIRMED, T0 + 50);
+	ch.flags = OG_CH_IF_NEWER;
+	assert_int_equal(apply1(f->st, ch), OG_SKIPPED_OPTOUT);
+	/* ... an explicit new opt-in does */
+	ch.flags = 0;
+	assert_int_equal(apply1(f->st, ch), OG_APPLIED);
+	assert_string_equal(rule(f, "news", "ana@example.com", T0 + 60), "ok");
+	assert_int_equal(og_store_verify(f->st, NULL, NULL, &vs), 0);
+	assert_int_equal(vs.records, 1);
+	assert_int_equal(vs.hashes, 1);
+}
+
+static void
+hmac(const unsigned char *k, size_t kl, const char *s, unsigned char *out)
+{
+	unsigned int n = 32;
+
+	assert_non_null(HMAC(EVP_sha256(), k, (int)kl, (const unsigned char *)s,
+	    strlen(s), out, &n));
+}
+
+static void
+test_partner(void **state)
+{
+	struct fx *f = *state;
+	unsigned char key[32], other[32], hs[2][32];
+	og_verify_stats vs;
+	uint64_t dropped = 0;
+	size_t added = 9;
+
+	memset(key, 0x42, sizeof(key));
+	memset(other, 0x43, sizeof(other));
+	hmac(key, 32, "bob@example.com", hs[0]);
+	hmac(key, 32, "cy@example.com", hs[1]);
+	assert_string_equal(rule(f, "offers", "bob@example.com", T0), "ok");
+	assert_int_equal(
+	    og_store_import_hashed(f->st, "acme", key, 32,
+	        (const unsigned char(*)[32])hs, 2, T0, "list.csv", &added),
+	    0);
+	assert_int_equal(added, 2);
+	assert_int_equal(
+	    og_store_import_hashed(f->st, "acme", key, 32,
+	        (const unsigned char(*)[32])hs, 2, T0, "list.csv", &added),
+	    0);
+	assert_int_equal(added, 0);
+	assert_string_equal(
+	    rule(f, "offers", "bob@example.com", T0), "partner-list");
+	assert_string_equal(
+	    rule(f, "offers", "BOB@example.com", T0), "partner-list");
+	assert_string_equal(rule(f, "news", "bob@example.com", T0), "ok");
+	assert_string_equal(rule(f, "offers", "dee@example.com", T0), "ok");
+	/* another key for the same partner is refused */
+	assert_int_equal(og_store_import_hashed(f->st, "acme", other, 32,
+	                     (const unsigned char(*)[32])hs, 1, T0, NULL, NULL),
+	    OG_EINVAL);
+	assert_int_equal(og_store_import_hashed(f->st, "acme", key, 8,
+	                     (const unsigned char(*)[32])hs, 1, T0, NULL, NULL),
+	    OG_EINVAL);
+	assert_int_equal(og_store_verify(f->st, NULL, NULL, &vs), 0);
+	assert_int_equal(vs.hashes, 2);
+	assert_int_equal(vs.keys, 1);
+	assert_int_equal(og_store_partner_drop(f->st, "acme", T0, &dropped), 0);
+	assert_int_equal(dropped, 2);
+	assert_string_equal(rule(f, "offers", "bob@example.com", T0), "ok");
+	assert_int_equal(og_store_verify(f->st, NULL, NULL, &vs), 0);
+	assert_int_equal(vs.hashes, 0);
+}
+
+static void
+test_expire_counters(void **state)
+{
+	struct fx *f = *state;
+	const char *old[] = {"old@example.com"};
+	const char *fresh[] = {"new@example.com"};
+	og_rtxn *tx;
+	int64_t times[4];
+	uint64_t dropped = 0, d;
+	int n;
+
+	assert_int_equal(
+	    og_store_count_sends(f->st, old, 1, "news", T0 - 100 * 86400), 0);
+	assert_int_equal(og_store_count_sends(f->st, fresh, 1, "news", T0), 0);
+	assert_int_equal(
+	    og_store_expire_counters(f->st, T0 - 90 * 86400, T0 - 90 * 86400,
+	        (uint32_t)((T0 - 99 * 86400) / 86400), &dropped),
+	    0);
+	assert_int_equal(dropped, 2); /* the old list and its day total */
+	assert_int_equal(og_store_rbegin(f->st, &tx), 0);
+	assert_int_equal(
+	    og_store_get_sends(tx, "old@example.com", "news", times, 4, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(
+	    og_store_get_sends(tx, "new@example.com", "news", times, 4, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(
+	    og_store_day_sends(tx, "news", (uint32_t)(T0 / 86400), &d), 0);
+	assert_int_equal(d, 1);
+	og_store_rend(tx);
+}
+
+static void
+test_flags(void **state)
+{
+	struct fx *f = *state;
+	og_change ch;
+
+	/* opt-in without time or proof does not lift an opt-out */
+	assert_int_equal(apply1(f->st, mk("eva@example.com", OG_EV_OPTOUT,
+	                                   OG_SCOPE_ALL, NULL, 0, T0)),
+	    OG_APPLIED);
+	ch = mk("eva@example.com", OG_EV_OPTIN, OG_SCOPE_STREAM, "news",
+	    OG_ST_CONFIRMED, T0 + 10);
+	ch.flags = OG_CH_IF_NEWER | OG_CH_NO_LIFT;
+	assert_int_equal(apply1(f->st, ch), OG_SKIPPED_OPTOUT);
+	/* with proof and a newer time it does */
+	ch.flags = OG_CH_IF_NEWER;
+	assert_int_equal(apply1(f->st, ch), OG_APPLIED);
+	assert_string_equal(rule(f, "news", "eva@example.com", T0 + 20), "ok");
+	/* a renewed opt-in after a newer opt-out is news */
+	assert_int_equal(apply1(f->st, mk("eva@example.com", OG_EV_OPTOUT,
+	                                   OG_SCOPE_ALL, NULL, 0, T0 + 30)),
+	    OG_APPLIED);
+	assert_string_equal(
+	    rule(f, "news", "eva@example.com", T0 + 35), "optout");
+	ch.time = T0 + 40;
+	assert_int_equal(apply1(f->st, ch), OG_APPLIED);
+	assert_string_equal(rule(f, "news", "eva@example.com", T0 + 45), "ok");
+	assert_int_equal(apply1(f->st, ch), OG_UNCHANGED);
+
+	/* expiry only takes an entry that is still expired */
+	ch = mk("fio@example.com", OG_EV_SUPPRESS, OG_SCOPE_ALL, NULL, 0, T0);
+	ch.reason = OG_RS_MANUAL;
+	ch.expires = T0 + 100;
+	assert_int_equal(apply1(f->st, ch), OG_APPLIED);
+	ch = mk("fio@example.com", OG_EV_UNSUPPRESS, OG_SCOPE_ALL, NULL, 0,
+	    T0 + 50);
+	ch.flags = OG_CH_IF_EXPIRED;
+	ch.via = OG_VIA_EXPIRE;
+	assert_int_equal(apply1(f->st, ch), OG_UNCHANGED);
+	assert_string_equal(
+	    rule(f, "news", "fio@example.com", T0 + 50), "manual");
+	ch.time = T0 + 200;
+	assert_int_equal(apply1(f->st, ch), OG_APPLIED);
+	assert_string_equal(rule(f, "news", "fio@example.com", T0 + 200), "ok");
+
+	/* segments: the same list again is no change */
+	ch = mk("gil@example.com", OG_EV_OPTIN, OG_SCOPE_STREAM, "news",
+	    OG_ST_CONFIRMED, T0);
+	ch.segments = "vip, br";
+	assert_int_equal(apply1(f->st, ch), OG_APPLIED);
+	ch.time = T0 + 1;
+	assert_int_equal(apply1(f->st, ch), OG_UNCHANGED);
+	ch.segments = "vip";
+	assert_int_equal(apply1(f->st, ch), OG_APPLIED);
+}
+
+static int
+count_all(const og_event *ev, void *ctx)
+{
+	uint64_t *n = ctx;
+
+	assert_int_equal(ev->seq, *n + 1);
+	(*n)++;
+	return 0;
+}
+
+static void
+test_verify_and_scan(void **state)
+{
+	struct fx *f = *state;
+	og_verify_stats vs;
+	og_store_info info;
+	uint64_t n = 0;
+	char key[64];
+	int i;
+
+	for (i = 0; i < 2500; i++) {
+		snprintf(key, sizeof(key), "u%d@example.com", i);
+		assert_int_equal(
+		    apply1(f->st, mk(key, OG_EV_OPTIN, OG_SCOPE_STREAM, "news",
+		                      OG_ST_OPTIN, T0 + i)),
+		    OG_APPLIED);
+	}
+	assert_int_equal(
+	    og_store_foreach_event_all(f->st, 1, count_all, &n), 0);
+	assert_int_equal(n, 2500);
+	assert_int_equal(og_store_verify(f->st, NULL, NULL, &vs), 0);
+	assert_int_equal(vs.records, 2500);
+	assert_int_equal(vs.events, 2500);
+	assert_int_equal(vs.chained, 2500);
+	assert_int_equal(vs.problems, 0);
+	assert_int_equal(og_store_info_get(f->st, &info), 0);
+	assert_int_equal(info.records, 2500);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest t[] = {
+	    cmocka_unit_test_setup_teardown(test_erase, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_partner, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_expire_counters, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_flags, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_verify_and_scan, setup, teardown),
+	};
+
+	return cmocka_run_group_tests_name("og_store_admin", t, NULL, NULL);
+}

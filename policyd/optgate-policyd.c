@@ -1,0 +1,1485 @@
+/*
+ * optgate-policyd - the Postfix policy service: consent, caps and SPF
+ * verdicts at RCPT time.
+ *
+ * Postfix's smtpd asks about every recipient (check_policy_service in
+ * smtpd_recipient_restrictions) and, when also listed in
+ * smtpd_end_of_data_restrictions, once more when a message has been
+ * received.  RCPT: find the stream from the envelope, ask og_gate_decide,
+ * answer DUNNO for a pass or the verdict's refusal; remember passed
+ * recipients per transaction ("instance").  END-OF-MESSAGE: count those
+ * recipients as sent (og_gate_count).  A list stream (one token per
+ * recipient) gets 452 4.5.3 for a second passed recipient, so the client
+ * sends it in a new transaction.
+ *
+ * One thread, one epoll loop, non-blocking sockets, capped buffers, idle
+ * timeouts.  A second thread only flushes the counters environment to
+ * disk every [store] counter_sync seconds, so that fsync never stalls
+ * the loop (g.store is handed over under sync_lock).  Modes: listeners from
+ * [policyd] listen (unix:PATH, inet:HOST:PORT), or -s: one connection on
+ * stdin/stdout (spawn(8)). SPF runs in helper processes (pd_spf.c).  SIGHUP
+ * reloads the config (a bad one is logged and the old one kept); SIGTERM/SIGINT
+ * stop.
+ *
+ * Errors: a malformed request is logged and its connection closed
+ * without a reply (Postfix then retries); a store that cannot be read
+ * gives the gate's store-error verdict (marketing: 451 4.3.0); nothing
+ * ever turns a failure into an accept.
+ *
+ * LIMITS: request caps in pd_proto.h; PD_IN_MAX input bytes buffered per
+ * connection; PD_INST_MAX open transactions and PD_INST_RCPTS recipients
+ * each (more are not remembered, so not counted: logged); connections
+ * capped by [policyd] max_connections.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "og_addr.h"
+#include "og_buf.h"
+#include "og_config.h"
+#include "og_err.h"
+#include "og_gate.h"
+#include "og_log.h"
+#include "og_store.h"
+#include "og_time.h"
+#include "pd_proto.h"
+#include "pd_spf.h"
+
+#define PD_IN_MAX (PD_REQ_MAX + PD_LINE_MAX)
+#define PD_INST_MAX 100000
+#define PD_INST_RCPTS 1000
+#define PD_LISTEN_MAX OG_MULTI_MAX
+#define PD_STORE_RETRY 5 /* seconds between store open attempts */
+
+enum ev_type { EV_LISTEN = 1, EV_CONN, EV_SIGNAL };
+
+struct ev {
+	int type;
+};
+
+struct listener {
+	struct ev ev;
+	int fd;
+	char name[128];
+};
+
+enum conn_state { C_READ = 0, C_SPF, C_DEAD };
+
+struct conn {
+	struct ev ev;
+	int rfd, wfd; /* the same socket, or stdin/stdout */
+	int state;
+	char *in;
+	size_t inlen, incap;
+	og_buf out;
+	size_t outoff;
+	uint32_t evmask; /* registered epoll events */
+	int64_t last;    /* monotonic ms of the last activity */
+	int64_t started; /* monotonic ms the pending request began */
+	char peer[160];
+	pd_req req; /* the request waiting for SPF */
+	size_t req_used;
+	struct conn *prev, *next;
+};
+
+/* One open SMTP transaction: recipients passed, waiting for EOM. */
+struct inst {
+	char id[64];
+	char stream[OG_STREAM_NAME_MAX + 1];
+	char **keys;
+	int nkeys, capkeys;
+	int dropped;              /* recipients over PD_INST_RCPTS */
+	int64_t born;             /* monotonic ms */
+	struct inst *hnext;       /* hash chain */
+	struct inst *prev, *next; /* age list, oldest first */
+};
+
+#define INST_BUCKETS 16384
+
+static struct {
+	const char *config_path;
+	og_config *cfg;
+	og_store *store;
+	int64_t store_retry_at;
+	int epfd;
+	int sigfd;
+	struct ev sigev;
+	struct listener listeners[PD_LISTEN_MAX];
+	int nlisteners;
+	struct conn *conns; /* list head */
+	struct conn *dead;  /* closed, freed after the event batch */
+	int nconns;
+	int spawn_mode;
+	int stop;
+	pd_spf *spf;
+	char exe[4096];
+	struct inst *buckets[INST_BUCKETS];
+	struct inst *ihead, *itail;
+	int ninst;
+	int64_t last_readers, last_tick;
+	int64_t last_overload_log;
+	struct {
+		char stream[OG_STREAM_NAME_MAX + 1];
+		char *key;
+	} * pend; /* sends to count at the end of this turn */
+	int npend, cappend;
+	unsigned long served;
+	pthread_t sync_thread;
+	pthread_mutex_t sync_lock;
+	pthread_cond_t sync_cond;
+	int sync_stop;
+	int64_t sync_every; /* seconds; read under sync_lock */
+} g = {.sync_lock = PTHREAD_MUTEX_INITIALIZER,
+    .sync_cond = PTHREAD_COND_INITIALIZER};
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: optgate-policyd [-c FILE] [-f] [-s] [-v] "
+	    "[-V]\n"
+	    "  -c FILE  config (default " OG_CONFIG_DEFAULT ")\n"
+	    "  -f       stay in the foreground, log to stderr (default:\n"
+	    "           detach, log to syslog, mail facility)\n"
+	    "  -s       serve one connection on stdin/stdout "
+	    "(Postfix spawn(8))\n"
+	    "  -v       verbose (repeat for more)\n"
+	    "  -V       print the version\n");
+	exit(2);
+}
+
+/* ---------------------------------------------------------------- */
+/* Transactions (instances) */
+
+static unsigned
+inst_hash(const char *s)
+{
+	unsigned h = 2166136261u;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h % INST_BUCKETS;
+}
+
+static struct inst *
+inst_find(const char *id)
+{
+	struct inst *i;
+
+	for (i = g.buckets[inst_hash(id)]; i; i = i->hnext)
+		if (strcmp(i->id, id) == 0)
+			return i;
+	return NULL;
+}
+
+static void
+inst_free(struct inst *in)
+{
+	struct inst **pp;
+	int k;
+
+	for (pp = &g.buckets[inst_hash(in->id)]; *pp; pp = &(*pp)->hnext)
+		if (*pp == in) {
+			*pp = in->hnext;
+			break;
+		}
+	if (in->prev)
+		in->prev->next = in->next;
+	else
+		g.ihead = in->next;
+	if (in->next)
+		in->next->prev = in->prev;
+	else
+		g.itail = in->prev;
+	for (k = 0; k < in->nkeys; k++)
+		free(in->keys[k]);
+	free(in->keys);
+	free(in);
+	g.ninst--;
+}
+
+static struct inst *
+inst_get(const char *id, const char *stream)
+{
+	struct inst *in;
+	unsigned h;
+
+	if (id == NULL || *id == 0 || strlen(id) >= sizeof(in->id))
+		return NULL;
+	if ((in = inst_find(id)) != NULL)
+		return in;
+	if (g.ninst >= PD_INST_MAX) {
+		og_log_warn("%d open transactions: forgetting the oldest "
+		            "(instance %s) uncounted",
+		    g.ninst, g.ihead->id);
+		inst_free(g.ihead);
+	}
+	in = og_xcalloc(1, sizeof(*in));
+	og_strlcpy(in->id, id, sizeof(in->id));
+	og_strlcpy(in->stream, stream, sizeof(in->stream));
+	in->born = mono_ms();
+	h = inst_hash(id);
+	in->hnext = g.buckets[h];
+	g.buckets[h] = in;
+	in->prev = g.itail;
+	if (g.itail)
+		g.itail->next = in;
+	else
+		g.ihead = in;
+	g.itail = in;
+	g.ninst++;
+	return in;
+}
+
+static void
+inst_add_key(struct inst *in, const char *key)
+{
+	if (in->nkeys >= PD_INST_RCPTS) {
+		if (in->dropped++ == 0)
+			og_log_warn("instance %s: over %d recipients; the rest "
+			            "are not counted",
+			    in->id, PD_INST_RCPTS);
+		return;
+	}
+	if (in->nkeys == in->capkeys) {
+		in->capkeys = in->capkeys ? in->capkeys * 2 : 4;
+		in->keys = og_xrealloc(
+		    in->keys, (size_t)in->capkeys * sizeof(*in->keys));
+	}
+	in->keys[in->nkeys++] = og_xstrdup(key);
+}
+
+static void
+inst_expire(int64_t now)
+{
+	int64_t max = g.cfg->policyd_instance_timeout * 1000;
+	int n = 0;
+
+	while (g.ihead && now - g.ihead->born > max) {
+		inst_free(g.ihead);
+		n++;
+	}
+	if (n)
+		og_log_debug("forgot %d unfinished transactions", n);
+}
+
+/* ---------------------------------------------------------------- */
+/* Store */
+
+static void
+store_open(void)
+{
+	og_store_opts o;
+	og_store *st = NULL;
+	char err[512] = "";
+	int rc;
+
+	memset(&o, 0, sizeof(o));
+	o.map_size = g.cfg->map_size;
+	o.counter_map_size = g.cfg->counter_map_size;
+	o.max_readers = g.cfg->max_readers;
+	/* Consent read-only: policyd writes counters only. */
+	o.flags = OG_STORE_RDONLY;
+	rc = og_store_open(g.cfg->store_path, &o, &st, err, sizeof(err));
+	if (rc != 0) {
+		og_log_err("store %s: %s; marketing mail is tempfailed until "
+		           "it opens (retry every %ds)",
+		    g.cfg->store_path, err[0] ? err : og_strerror(rc),
+		    PD_STORE_RETRY);
+		g.store_retry_at = mono_ms() + PD_STORE_RETRY * 1000;
+		return;
+	}
+	pthread_mutex_lock(&g.sync_lock);
+	g.store = st;
+	pthread_mutex_unlock(&g.sync_lock);
+	og_log_info("store %s open", g.cfg->store_path);
+}
+
+/*
+ * The counters environment is written without sync (soft state); this
+ * thread flushes it every counter_sync seconds, off the event loop.
+ */
+static void *
+sync_main(void *arg)
+{
+	struct timespec ts;
+	int rc;
+
+	pthread_mutex_lock(&g.sync_lock);
+	while (!g.sync_stop) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += g.sync_every > 0 ? g.sync_every : 1;
+		pthread_cond_timedwait(&g.sync_cond, &g.sync_lock, &ts);
+		if (g.store && (rc = og_store_sync_counters(g.store)) != 0)
+			og_log_warn("syncing counters: %s", og_strerror(rc));
+	}
+	pthread_mutex_unlock(&g.sync_lock);
+	return NULL;
+}
+
+/* ---------------------------------------------------------------- */
+/* Connections */
+
+static void
+conn_events(struct conn *c, uint32_t want)
+{
+	struct epoll_event ev;
+
+	if (c->evmask == want)
+		return;
+	memset(&ev, 0, sizeof(ev));
+	ev.data.ptr = c;
+	ev.events = c->wfd == c->rfd ? want : want & EPOLLIN;
+	if (epoll_ctl(g.epfd, EPOLL_CTL_MOD, c->rfd, &ev) != 0)
+		og_log_warn("epoll_ctl: %s", strerror(errno));
+	if (c->wfd != c->rfd) {
+		/* spawn(8): stdin and stdout are two fds of one socket */
+		ev.events = want & EPOLLOUT;
+		if (epoll_ctl(g.epfd, EPOLL_CTL_MOD, c->wfd, &ev) != 0)
+			og_log_warn("epoll_ctl: %s", strerror(errno));
+	}
+	c->evmask = want;
+}
+
+/*
+ * Closed connections are freed after the current batch of events, which
+ * may still name them.
+ */
+static void
+conn_close(struct conn *c)
+{
+	if (c->state == C_DEAD)
+		return;
+	if (c->state == C_SPF && g.spf)
+		pd_spf_cancel(g.spf, c);
+	c->state = C_DEAD;
+	epoll_ctl(g.epfd, EPOLL_CTL_DEL, c->rfd, NULL);
+	if (c->wfd != c->rfd)
+		epoll_ctl(g.epfd, EPOLL_CTL_DEL, c->wfd, NULL);
+	close(c->rfd);
+	if (c->wfd != c->rfd)
+		close(c->wfd);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		g.conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	c->prev = NULL;
+	c->next = g.dead;
+	g.dead = c;
+	g.nconns--;
+	if (g.spawn_mode)
+		g.stop = 1;
+}
+
+static void
+conn_reap(void)
+{
+	struct conn *c;
+
+	while ((c = g.dead) != NULL) {
+		g.dead = c->next;
+		free(c->in);
+		og_buf_free(&c->out);
+		free(c);
+	}
+}
+
+static struct conn *
+conn_new(int rfd, int wfd, const char *peer)
+{
+	struct conn *c = og_xcalloc(1, sizeof(*c));
+	struct epoll_event ev;
+
+	c->ev.type = EV_CONN;
+	c->rfd = rfd;
+	c->wfd = wfd;
+	og_strlcpy(c->peer, peer, sizeof(c->peer));
+	og_buf_init(&c->out, 4096);
+	c->last = mono_ms();
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN;
+	ev.data.ptr = c;
+	if (epoll_ctl(g.epfd, EPOLL_CTL_ADD, rfd, &ev) != 0) {
+		og_log_err("epoll_ctl add: %s", strerror(errno));
+		close(rfd);
+		og_buf_free(&c->out);
+		free(c);
+		return NULL;
+	}
+	if (wfd != rfd) {
+		ev.events = 0;
+		epoll_ctl(g.epfd, EPOLL_CTL_ADD, wfd, &ev);
+	}
+	c->evmask = EPOLLIN;
+	c->next = g.conns;
+	if (g.conns)
+		g.conns->prev = c;
+	g.conns = c;
+	g.nconns++;
+	return c;
+}
+
+/* Write what is pending; 0 or -1 when the connection was closed. */
+static int
+conn_flush(struct conn *c)
+{
+	while (c->outoff < c->out.len) {
+		ssize_t n = write(
+		    c->wfd, c->out.data + c->outoff, c->out.len - c->outoff);
+
+		if (n > 0) {
+			c->outoff += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			conn_events(c, EPOLLOUT);
+			return 0;
+		}
+		og_log_info("%s: connection lost before the reply was sent: %s",
+		    c->peer, n < 0 ? strerror(errno) : "closed");
+		conn_close(c);
+		return -1;
+	}
+	og_buf_reset(&c->out);
+	c->outoff = 0;
+	return 0;
+}
+
+static void conn_input(struct conn *c);
+
+static void
+reply(struct conn *c, const char *action)
+{
+	if (pd_proto_reply(&c->out, action) != 0)
+		og_panic("reply buffer full for %s", c->peer);
+	g.served++;
+}
+
+/* ---------------------------------------------------------------- */
+/* Decisions */
+
+/* Log the one line of a decision. */
+static void
+log_decision(const pd_req *r, const og_stream *st, const og_verdict *v)
+{
+	/* Event-loop thread only: one buffer, kept between decisions. */
+	static og_buf b = {NULL, 0, 0, 4096};
+
+	og_buf_reset(&b);
+	og_gate_logline(&b, r->a[PD_A_QUEUE_ID], r->a[PD_A_RECIPIENT],
+	    r->a[PD_A_SENDER], r->a[PD_A_CLIENT_NAME], r->a[PD_A_CLIENT_ADDR],
+	    st, v);
+	og_log_info("%s", b.data ? b.data : "");
+}
+
+/*
+ * The stream of a transaction from its envelope alone.  An earlier
+ * stream that could match on a header makes the answer unknown here:
+ * policyd then leaves the message to the milter (DUNNO) rather than
+ * judge it by the wrong stream.
+ */
+static const og_stream *
+find_stream(const og_config *cfg, const pd_req *r)
+{
+	og_msginfo mi;
+	const og_stream *st;
+	int i, j;
+
+	memset(&mi, 0, sizeof(mi));
+	mi.sender = r->a[PD_A_SENDER] ? r->a[PD_A_SENDER] : "";
+	mi.sasl_user = r->a[PD_A_SASL_USER];
+	mi.client_addr = r->a[PD_A_CLIENT_ADDR];
+	st = og_config_find_stream(cfg, &mi);
+	if (st == NULL)
+		return NULL;
+	for (i = 0; i < cfg->nstreams && &cfg->streams[i] != st; i++)
+		for (j = 0; j < cfg->streams[i].nmatch; j++)
+			if (cfg->streams[i].match[j].kind == OG_MATCH_HEADER)
+				return NULL;
+	return st;
+}
+
+static void
+verdict_set(og_verdict *v, int action, int refuse, int code, const char *dsn,
+    const char *rule)
+{
+	memset(v, 0, sizeof(*v));
+	v->action = action;
+	v->refuse = refuse;
+	v->code = code;
+	og_strlcpy(v->dsn, dsn, sizeof(v->dsn));
+	og_strlcpy(v->rule, rule, sizeof(v->rule));
+}
+
+/* The Postfix action for a verdict. */
+static void
+verdict_action(const og_stream *st, og_verdict *v, char *buf, size_t size)
+{
+	size_t n;
+
+	if (v->action == OG_ACCEPT) {
+		snprintf(buf, size, "DUNNO");
+		return;
+	}
+	if (v->action == OG_REFUSE && v->refuse == OG_REFUSE_DROP) {
+		/*
+		 * DISCARD drops the whole message.  A list stream has one
+		 * recipient per transaction, so that is this recipient
+		 * only; otherwise it would lose the other recipients'
+		 * copies, and a rejection is the honest answer.
+		 */
+		if (st->list) {
+			snprintf(buf, size, "DISCARD %s", v->text);
+			return;
+		}
+		v->refuse = OG_REFUSE_REJECT;
+		v->code = 550;
+		og_strlcpy(v->dsn, "5.7.1", sizeof(v->dsn));
+		n = strlen(v->reason);
+		snprintf(v->reason + n, sizeof(v->reason) - n,
+		    " (drop needs "
+		    "one recipient per transaction: rejected)");
+	}
+	snprintf(buf, size, "%d %s %s", v->code, v->dsn, v->text);
+}
+
+/* SPF outcome for a stream: 0 go on to the gate, 1 answered. */
+static int
+spf_verdict(
+    struct conn *c, const pd_req *r, const og_stream *st, const pd_spf_res *res)
+{
+	og_verdict v;
+	char act[600];
+	const char *dom;
+
+	if (res->result == PD_SPF_PASS)
+		return 0;
+	dom = strrchr(r->a[PD_A_SENDER], '@');
+	dom = dom ? dom + 1 : r->a[PD_A_SENDER];
+	if (res->result == PD_SPF_TEMPERROR && st->spf != OG_SPF_WARN) {
+		verdict_set(&v, OG_TEMPFAIL, OG_REFUSE_DEFER, 451, "4.4.3",
+		    "spf-temperror");
+		snprintf(v.text, sizeof(v.text),
+		    "SPF check of %.100s could "
+		    "not be completed, try again later",
+		    dom);
+	} else if (st->spf == OG_SPF_WARN) {
+		og_log_warn("%s: from=<%.256s> stream=%s: spf=%s for %s: %s "
+		            "(warn only)",
+		    r->a[PD_A_QUEUE_ID] && *r->a[PD_A_QUEUE_ID]
+		        ? r->a[PD_A_QUEUE_ID]
+		        : "NOQUEUE",
+		    r->a[PD_A_SENDER], st->name, pd_spf_name(res->result),
+		    res->ip, res->detail);
+		return 0;
+	} else if (st->spf == OG_SPF_DEFER) {
+		verdict_set(
+		    &v, OG_REFUSE, OG_REFUSE_DEFER, 450, "4.7.23", "spf");
+		snprintf(v.text, sizeof(v.text),
+		    "SPF record of %.100s does "
+		    "not authorize this server (%s for %s)",
+		    dom, pd_spf_name(res->result), res->ip);
+	} else {
+		verdict_set(
+		    &v, OG_REFUSE, OG_REFUSE_REJECT, 550, "5.7.23", "spf");
+		snprintf(v.text, sizeof(v.text),
+		    "SPF record of %.100s does "
+		    "not authorize this server (%s for %s)",
+		    dom, pd_spf_name(res->result), res->ip);
+	}
+	snprintf(v.reason, sizeof(v.reason), "spf(%s) %.100s ip=%s %.100s",
+	    pd_spf_name(res->result), dom, res->ip, res->detail);
+	snprintf(act, sizeof(act), "%d %s %s", v.code, v.dsn, v.text);
+	log_decision(r, st, &v);
+	reply(c, act);
+	return 1;
+}
+
+static void rcpt_gate(struct conn *c, const pd_req *r, const og_stream *st);
+
+static void
+spf_done(void *ctx, const pd_spf_res *res)
+{
+	struct conn *c = ctx;
+	const og_stream *st;
+
+	c->state = C_READ;
+	c->last = mono_ms();
+	/* The config may have been reloaded meanwhile. */
+	st = find_stream(g.cfg, &c->req);
+	if (st == NULL) {
+		reply(c, "DUNNO");
+	} else if (spf_verdict(c, &c->req, st, res) == 0) {
+		rcpt_gate(c, &c->req, st);
+	}
+	memmove(c->in, c->in + c->req_used, c->inlen - c->req_used);
+	c->inlen -= c->req_used;
+	if (conn_flush(c) == 0)
+		conn_input(c);
+}
+
+static void
+rcpt_gate(struct conn *c, const pd_req *r, const og_stream *st)
+{
+	og_verdict v;
+	og_rtxn *tx = NULL;
+	char act[600];
+	const char *rcpt = r->a[PD_A_RECIPIENT];
+	struct inst *in = NULL;
+	int rc;
+
+	if (r->a[PD_A_INSTANCE])
+		in = inst_find(r->a[PD_A_INSTANCE]);
+	if (st->list && in && in->nkeys > 0 &&
+	    strcmp(in->stream, st->name) == 0) {
+		verdict_set(
+		    &v, OG_REFUSE, OG_REFUSE_DEFER, 452, "4.5.3", "one-rcpt");
+		snprintf(v.text, sizeof(v.text),
+		    "Too many recipients: %s "
+		    "takes one recipient per transaction, send this one "
+		    "separately",
+		    st->name);
+		snprintf(v.reason, sizeof(v.reason),
+		    "one-recipient-per-transaction(%s)", st->name);
+		snprintf(act, sizeof(act), "%d %s %s", v.code, v.dsn, v.text);
+		log_decision(r, st, &v);
+		reply(c, act);
+		return;
+	}
+	if (g.store && (rc = og_store_rbegin(g.store, &tx)) != 0) {
+		og_log_warn("store read: %s", og_strerror(rc));
+		tx = NULL;
+	}
+	og_gate_decide(
+	    g.cfg, tx, st, r->a[PD_A_SENDER], rcpt, og_time_now(), &v);
+	if (tx)
+		og_store_rend(tx);
+	verdict_action(st, &v, act, sizeof(act));
+	log_decision(r, st, &v);
+	reply(c, act);
+	if (v.action == OG_ACCEPT && v.key[0]) {
+		in = inst_get(r->a[PD_A_INSTANCE], st->name);
+		if (in == NULL)
+			og_log_debug("no instance attribute: send to <%s> not "
+			             "counted",
+			    v.key);
+		else
+			inst_add_key(in, v.key);
+	}
+}
+
+/* Returns 1 when the request is waiting for SPF. */
+static int
+do_rcpt(struct conn *c, pd_req *r)
+{
+	const og_stream *st;
+	const char *sender = r->a[PD_A_SENDER];
+	pd_spf_res res;
+
+	if (r->a[PD_A_RECIPIENT] == NULL || *r->a[PD_A_RECIPIENT] == 0) {
+		reply(c, "DUNNO");
+		return 0;
+	}
+	st = find_stream(g.cfg, r);
+	if (st == NULL) {
+		og_log_debug("%s: to=<%.256s>: no stream from the envelope",
+		    c->peer, r->a[PD_A_RECIPIENT]);
+		reply(c, "DUNNO");
+		return 0;
+	}
+	if (st->spf != OG_SPF_OFF && g.spf && sender && *sender) {
+		og_addr a;
+
+		if (og_addr_parse(sender, strlen(sender), &g.cfg->rules, &a) ==
+		        0 &&
+		    !(a.flags & OG_ADDR_LITERAL)) {
+			if (pd_spf_check(g.spf, a.domain, &res, spf_done, c) ==
+			    0) {
+				c->state = C_SPF;
+				return 1;
+			}
+			if (spf_verdict(c, r, st, &res))
+				return 0;
+		}
+	}
+	rcpt_gate(c, r, st);
+	return 0;
+}
+
+/*
+ * Counting is a write transaction on the counters environment (no sync:
+ * soft state).  The sends of every message finished in one turn of the
+ * event loop share one transaction per stream: a group commit that
+ * costs nothing in latency and saves a commit per message under load.
+ */
+static void
+count_flush(void)
+{
+	const char **keys;
+	int i, j, n, rc;
+	int64_t now = og_time_now();
+
+	if (g.npend == 0)
+		return;
+	keys = og_xcalloc((size_t)g.npend, sizeof(*keys));
+	for (i = 0; i < g.npend; i++) {
+		const og_stream *st;
+
+		if (g.pend[i].key == NULL)
+			continue;
+		n = 0;
+		for (j = i; j < g.npend; j++)
+			if (g.pend[j].key &&
+			    strcmp(g.pend[j].stream, g.pend[i].stream) == 0)
+				keys[n++] = g.pend[j].key;
+		st = og_config_stream(g.cfg, g.pend[i].stream);
+		if (st == NULL)
+			og_log_warn("stream %s gone after reload: %d sends not "
+			            "counted",
+			    g.pend[i].stream, n);
+		else if (g.store == NULL)
+			og_log_warn("store not open: %d sends of %s not "
+			            "counted",
+			    n, g.pend[i].stream);
+		else if ((rc = og_gate_count(
+		              g.store, st, keys, (size_t)n, now)) != 0)
+			og_log_warn("counting %d sends of %s: %s", n,
+			    g.pend[i].stream, og_strerror(rc));
+		else
+			og_log_debug(
+			    "counted %d sends of %s", n, g.pend[i].stream);
+		for (j = i; j < g.npend; j++)
+			if (g.pend[j].key &&
+			    strcmp(g.pend[j].stream, g.pend[i].stream) == 0) {
+				free(g.pend[j].key);
+				g.pend[j].key = NULL;
+			}
+	}
+	free(keys);
+	g.npend = 0;
+}
+
+static void
+do_eom(struct conn *c, const pd_req *r)
+{
+	struct inst *in = NULL;
+	int k;
+
+	if (r->a[PD_A_INSTANCE])
+		in = inst_find(r->a[PD_A_INSTANCE]);
+	reply(c, "DUNNO");
+	if (in == NULL)
+		return;
+	for (k = 0; k < in->nkeys; k++) {
+		if (g.npend == g.cappend) {
+			g.cappend = g.cappend ? g.cappend * 2 : 64;
+			g.pend = og_xrealloc(
+			    g.pend, (size_t)g.cappend * sizeof(*g.pend));
+		}
+		og_strlcpy(g.pend[g.npend].stream, in->stream,
+		    sizeof(g.pend[g.npend].stream));
+		g.pend[g.npend++].key = in->keys[k];
+	}
+	in->nkeys = 0; /* the keys belong to g.pend now */
+	og_log_debug("%s: message accepted: %d sends of %s to count",
+	    r->a[PD_A_QUEUE_ID] && *r->a[PD_A_QUEUE_ID] ? r->a[PD_A_QUEUE_ID]
+	                                                : "NOQUEUE",
+	    k, in->stream);
+	inst_free(in);
+}
+
+/* Returns 1 when the request is waiting for SPF. */
+static int
+handle(struct conn *c, pd_req *r)
+{
+	const char *state = r->a[PD_A_STATE];
+
+	if (state && strcmp(state, "RCPT") == 0)
+		return do_rcpt(c, r);
+	if (state && strcmp(state, "END-OF-MESSAGE") == 0)
+		do_eom(c, r);
+	else
+		reply(c, "DUNNO");
+	return 0;
+}
+
+/* Parse and answer every complete request in the input buffer. */
+static void
+conn_input(struct conn *c)
+{
+	pd_req r;
+	size_t used;
+	const char *why;
+	int rc;
+
+	while (c->state == C_READ && c->inlen > 0) {
+		rc = pd_proto_parse(c->in, c->inlen, &r, &used, &why);
+		if (rc == PD_MORE)
+			break;
+		if (rc == PD_BAD) {
+			og_log_warn("%s: bad policy request: %s; closing the "
+			            "connection",
+			    c->peer, why);
+			conn_close(c);
+			return;
+		}
+		if (handle(c, &r)) {
+			c->req = r;
+			c->req_used = used;
+			return; /* resumed by spf_done */
+		}
+		memmove(c->in, c->in + used, c->inlen - used);
+		c->inlen -= used;
+		c->started = mono_ms(); /* of what is left, if anything */
+	}
+	conn_flush(c);
+}
+
+/*
+ * One read per readiness event: the loop is level-triggered, so what is
+ * left is reported again, and a busy client cannot starve the others.
+ */
+static void
+conn_readable(struct conn *c)
+{
+	ssize_t n;
+
+	if (c->inlen == c->incap) {
+		/* A request waiting for SPF points into c->in: no realloc
+		 * now.  Postfix never sends before it has its answer. */
+		if (c->state == C_SPF) {
+			og_log_warn("%s: more input while a request waits for "
+			            "SPF; closing",
+			    c->peer);
+			conn_close(c);
+			return;
+		}
+		if (c->incap >= PD_IN_MAX) {
+			/* Full: the parser names what is wrong. */
+			if (c->state == C_READ) {
+				conn_input(c);
+				if (c->state != C_READ || c->inlen < c->incap)
+					return;
+			}
+			og_log_warn("%s: input over %d bytes; closing", c->peer,
+			    PD_IN_MAX);
+			conn_close(c);
+			return;
+		}
+		c->incap = c->incap ? c->incap * 2 : 2048;
+		if (c->incap > PD_IN_MAX)
+			c->incap = PD_IN_MAX;
+		c->in = og_xrealloc(c->in, c->incap);
+	}
+	n = read(c->rfd, c->in + c->inlen, c->incap - c->inlen);
+	if (n > 0) {
+		c->last = mono_ms();
+		if (c->inlen == 0)
+			c->started = c->last;
+		c->inlen += (size_t)n;
+		if (c->state == C_READ)
+			conn_input(c); /* else buffered until SPF answers */
+		return;
+	}
+	if (n < 0 &&
+	    (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
+		return;
+	if (n == 0) {
+		if (c->inlen > 0 && c->state == C_READ)
+			og_log_warn("%s: connection closed in the middle of a "
+			            "request",
+			    c->peer);
+		else
+			og_log_debug("%s: disconnect", c->peer);
+	} else {
+		og_log_info("%s: read: %s", c->peer, strerror(errno));
+	}
+	conn_close(c);
+}
+
+/* ---------------------------------------------------------------- */
+/* Listeners */
+
+static int
+set_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return -1;
+	return 0;
+}
+
+static int
+listen_unix(const char *path, struct listener *l)
+{
+	struct sockaddr_un sun;
+	struct stat sb;
+	uid_t uid = (uid_t)-1;
+	gid_t gid = (gid_t)-1;
+	struct passwd *pw;
+	struct group *gr;
+	mode_t old;
+	int fd;
+
+	if (strlen(path) >= sizeof(sun.sun_path))
+		og_log_fatal("listen unix:%s: path too long", path);
+	if (lstat(path, &sb) == 0) {
+		if (!S_ISSOCK(sb.st_mode))
+			og_log_fatal("listen unix:%s: exists and is not a "
+			             "socket",
+			    path);
+		unlink(path);
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		og_log_fatal("socket: %s", strerror(errno));
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	og_strlcpy(sun.sun_path, path, sizeof(sun.sun_path));
+	/* Nobody may connect before the mode is right. */
+	old = umask(0177);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0)
+		og_log_fatal("bind unix:%s: %s", path, strerror(errno));
+	umask(old);
+	if (g.cfg->policyd_socket_owner && *g.cfg->policyd_socket_owner) {
+		if ((pw = getpwnam(g.cfg->policyd_socket_owner)) == NULL)
+			og_log_fatal("[policyd] socket_owner: no user %s",
+			    g.cfg->policyd_socket_owner);
+		uid = pw->pw_uid;
+	}
+	if (g.cfg->policyd_socket_group && *g.cfg->policyd_socket_group) {
+		if ((gr = getgrnam(g.cfg->policyd_socket_group)) == NULL)
+			og_log_fatal("[policyd] socket_group: no group %s",
+			    g.cfg->policyd_socket_group);
+		gid = gr->gr_gid;
+	}
+	if ((uid != (uid_t)-1 || gid != (gid_t)-1) &&
+	    chown(path, uid, gid) != 0)
+		og_log_warn("chown unix:%s to %s:%s: %s", path,
+		    g.cfg->policyd_socket_owner, g.cfg->policyd_socket_group,
+		    strerror(errno));
+	if (chmod(path, (mode_t)g.cfg->policyd_socket_mode) != 0)
+		og_log_fatal("chmod unix:%s: %s", path, strerror(errno));
+	if (listen(fd, 1024) != 0)
+		og_log_fatal("listen unix:%s: %s", path, strerror(errno));
+	l->fd = fd;
+	snprintf(l->name, sizeof(l->name), "unix:%s", path);
+	return 0;
+}
+
+static int
+listen_inet(const char *spec, struct listener *l)
+{
+	char host[256];
+	const char *port, *h = spec;
+	struct addrinfo hints, *res = NULL;
+	size_t hl;
+	int fd, one = 1, rc;
+
+	if (*h == '[') {
+		const char *e = strchr(h, ']');
+
+		if (e == NULL || e[1] != ':')
+			og_log_fatal(
+			    "listen inet:%s: expected [ADDR]:PORT", spec);
+		hl = (size_t)(e - h - 1);
+		h++;
+		port = e + 2;
+	} else {
+		const char *e = strrchr(h, ':');
+
+		if (e == NULL)
+			og_log_fatal(
+			    "listen inet:%s: expected HOST:PORT", spec);
+		hl = (size_t)(e - h);
+		port = e + 1;
+	}
+	if (hl >= sizeof(host))
+		og_log_fatal("listen inet:%s: host too long", spec);
+	memcpy(host, h, hl);
+	host[hl] = 0;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	if ((rc = getaddrinfo(*host ? host : NULL, port, &hints, &res)) != 0)
+		og_log_fatal("listen inet:%s: %s", spec, gai_strerror(rc));
+	fd = socket(
+	    res->ai_family, res->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		og_log_fatal("socket: %s", strerror(errno));
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, res->ai_addr, res->ai_addrlen) != 0)
+		og_log_fatal("bind inet:%s: %s", spec, strerror(errno));
+	freeaddrinfo(res);
+	if (listen(fd, 1024) != 0)
+		og_log_fatal("listen inet:%s: %s", spec, strerror(errno));
+	l->fd = fd;
+	snprintf(l->name, sizeof(l->name), "inet:%s", spec);
+	return 0;
+}
+
+static void
+open_listeners(void)
+{
+	int i;
+	struct epoll_event ev;
+
+	if (g.cfg->npolicyd_listen > PD_LISTEN_MAX)
+		og_log_fatal("too many [policyd] listen lines");
+	for (i = 0; i < g.cfg->npolicyd_listen; i++) {
+		const char *s = g.cfg->policyd_listen[i];
+		struct listener *l = &g.listeners[g.nlisteners];
+
+		l->ev.type = EV_LISTEN;
+		if (strncmp(s, "unix:", 5) == 0)
+			listen_unix(s + 5, l);
+		else if (strncmp(s, "inet:", 5) == 0)
+			listen_inet(s + 5, l);
+		else
+			og_log_fatal(
+			    "[policyd] listen = %s: expected unix:PATH "
+			    "or inet:HOST:PORT",
+			    s);
+		memset(&ev, 0, sizeof(ev));
+		ev.events = EPOLLIN;
+		ev.data.ptr = l;
+		if (epoll_ctl(g.epfd, EPOLL_CTL_ADD, l->fd, &ev) != 0)
+			og_log_fatal("epoll_ctl: %s", strerror(errno));
+		g.nlisteners++;
+		og_log_info("listening on %s", l->name);
+	}
+	if (g.nlisteners == 0)
+		og_log_fatal("no [policyd] listen address");
+}
+
+static void
+accept_all(struct listener *l)
+{
+	for (;;) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		char peer[160], host[64], serv[16];
+		int fd = accept4(l->fd, (struct sockaddr *)&ss, &sl,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				og_log_warn("accept on %s: %s", l->name,
+				    strerror(errno));
+			return;
+		}
+		if (g.nconns >= g.cfg->policyd_max_connections) {
+			int64_t now = mono_ms();
+
+			if (now - g.last_overload_log > 1000) {
+				og_log_warn("%d connections: refusing more "
+				            "([policyd] max_connections)",
+				    g.nconns);
+				g.last_overload_log = now;
+			}
+			close(fd);
+			continue;
+		}
+		if (ss.ss_family == AF_UNIX ||
+		    getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host),
+		        serv, sizeof(serv),
+		        NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+			snprintf(peer, sizeof(peer), "%s#%d", l->name, fd);
+		else
+			snprintf(peer, sizeof(peer), "%s:%s", host, serv);
+		if (conn_new(fd, fd, peer))
+			og_log_debug("%s: connect", peer);
+	}
+}
+
+/* ---------------------------------------------------------------- */
+/* Setup */
+
+static void
+drop_privileges(void)
+{
+	struct passwd *pw;
+	const char *user = g.cfg->policyd_user;
+
+	if (user == NULL || *user == 0)
+		return;
+	if ((pw = getpwnam(user)) == NULL)
+		og_log_fatal("[policyd] user: no user %s", user);
+	if (geteuid() != 0) {
+		if (geteuid() != pw->pw_uid)
+			og_log_warn("not root: cannot become %s", user);
+		return;
+	}
+	if (setgroups(0, NULL) != 0 || initgroups(user, pw->pw_gid) != 0 ||
+	    setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0)
+		og_log_fatal("cannot become %s: %s", user, strerror(errno));
+	if (setuid(0) == 0)
+		og_log_fatal("could get root back after dropping to %s", user);
+	og_log_info("running as %s", user);
+}
+
+static void
+config_report(const char *msg, void *ctx)
+{
+	og_log_err("%s", msg);
+}
+
+/* Policy-specific checks a config must pass before policyd uses it. */
+static int
+config_usable(const og_config *cfg)
+{
+	int i;
+
+	for (i = 0; i < cfg->nstreams; i++)
+		if (cfg->streams[i].spf != OG_SPF_OFF &&
+		    cfg->nspf_egress == 0) {
+			og_log_err(
+			    "%s: [stream %s] spf = on needs [spf] egress "
+			    "(this server's sending addresses)",
+			    cfg->path, cfg->streams[i].name);
+			return 0;
+		}
+	return 1;
+}
+
+static void
+apply_config(void)
+{
+	og_log_set_verbose(g.cfg->verbose > og_log_verbose()
+	                       ? g.cfg->verbose
+	                       : og_log_verbose());
+	if (g.spf)
+		pd_spf_configure(g.spf, g.cfg->spf_egress, g.cfg->nspf_egress,
+		    g.cfg->spf_timeout, g.cfg->spf_cache_ttl);
+	pthread_mutex_lock(&g.sync_lock);
+	g.sync_every = g.cfg->counter_sync;
+	pthread_mutex_unlock(&g.sync_lock);
+}
+
+static void
+reload(void)
+{
+	og_config *n = NULL;
+	char err[1024] = "";
+	int rc, i;
+
+	rc = og_config_load(
+	    g.config_path, &n, err, sizeof(err), config_report, NULL);
+	if (rc != 0) {
+		og_log_err("reload: %s; keeping the running config",
+		    err[0] ? err : og_strerror(rc));
+		return;
+	}
+	if (!config_usable(n)) {
+		og_log_err("reload: keeping the running config");
+		og_config_unref(n);
+		return;
+	}
+	if (n->npolicyd_listen != g.cfg->npolicyd_listen)
+		og_log_warn("reload: [policyd] listen changed: takes effect at "
+		            "restart");
+	else
+		for (i = 0; i < n->npolicyd_listen; i++)
+			if (strcmp(n->policyd_listen[i],
+			        g.cfg->policyd_listen[i]) != 0) {
+				og_log_warn("reload: [policyd] listen changed: "
+				            "takes effect at restart");
+				break;
+			}
+	if (strcmp(n->store_path, g.cfg->store_path) != 0)
+		og_log_warn("reload: [store] path changed: takes effect at "
+		            "restart");
+	og_config_unref(g.cfg);
+	g.cfg = n;
+	apply_config();
+	og_log_info("reloaded %s (%d streams)", g.cfg->path, g.cfg->nstreams);
+}
+
+static void
+timers(void)
+{
+	int64_t now = mono_ms();
+	int64_t idle = g.cfg->policyd_idle_timeout * 1000;
+	struct conn *c, *next;
+
+	if (now - g.last_tick < 200)
+		return;
+	g.last_tick = now;
+	for (c = g.conns; c; c = next) {
+		next = c->next;
+		/* Idle, or a request dripping in for longer than that. */
+		if (c->state == C_SPF ||
+		    (now - c->last < idle &&
+		        (c->inlen == 0 || now - c->started < idle)))
+			continue;
+		if (c->inlen > 0)
+			og_log_warn("%s: timeout in the middle of a request; "
+			            "closing",
+			    c->peer);
+		else if (c->outoff < c->out.len)
+			og_log_warn(
+			    "%s: timeout sending a reply; closing", c->peer);
+		else
+			og_log_debug("%s: idle timeout", c->peer);
+		conn_close(c);
+	}
+	if (g.spf)
+		pd_spf_tick(g.spf);
+	inst_expire(now);
+	if (g.store == NULL && now >= g.store_retry_at)
+		store_open();
+	if (g.store && now - g.last_readers >= 60000) {
+		og_store_reader_check(g.store);
+		g.last_readers = now;
+	}
+}
+
+static void
+signals_setup(void)
+{
+	sigset_t set;
+	struct epoll_event ev;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) != 0)
+		og_log_fatal("sigprocmask: %s", strerror(errno));
+	g.sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (g.sigfd < 0)
+		og_log_fatal("signalfd: %s", strerror(errno));
+	g.sigev.type = EV_SIGNAL;
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN;
+	ev.data.ptr = &g.sigev;
+	if (epoll_ctl(g.epfd, EPOLL_CTL_ADD, g.sigfd, &ev) != 0)
+		og_log_fatal("epoll_ctl: %s", strerror(errno));
+}
+
+static void
+signal_event(void)
+{
+	struct signalfd_siginfo si;
+
+	while (read(g.sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGHUP)
+			reload();
+		else
+			g.stop = 1;
+	}
+}
+
+static void
+raise_nofile(void)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)g.cfg->policyd_max_connections + 64;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+	if (geteuid() == 0 && rl.rlim_max < want)
+		rl.rlim_cur = rl.rlim_max = want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+		og_log_warn("cannot raise the open files limit to %lu: %s",
+		    (unsigned long)want, strerror(errno));
+}
+
+static void
+loop(void)
+{
+	struct epoll_event evs[128];
+	int i, n;
+
+	while (!g.stop) {
+		/* Log lines of the last turn leave in one write. */
+		fflush(stderr);
+		n = epoll_wait(g.epfd, evs, 128, 200);
+		if (n < 0 && errno != EINTR)
+			og_log_fatal("epoll_wait: %s", strerror(errno));
+		for (i = 0; i < n && !g.stop; i++) {
+			void *p = evs[i].data.ptr;
+			uint32_t e = evs[i].events;
+
+			if (g.spf && pd_spf_owns(g.spf, p)) {
+				pd_spf_event(g.spf, p, e);
+				continue;
+			}
+			switch (((struct ev *)p)->type) {
+			case EV_LISTEN:
+				accept_all(p);
+				break;
+			case EV_SIGNAL:
+				signal_event();
+				break;
+			case EV_CONN: {
+				struct conn *c = p;
+
+				if (c->state == C_DEAD)
+					break;
+				if (e & EPOLLOUT) {
+					if (conn_flush(c) != 0)
+						break;
+					if (c->outoff == c->out.len) {
+						conn_events(c, EPOLLIN);
+						conn_input(c);
+					}
+					break;
+				}
+				if (e & (EPOLLIN | EPOLLHUP | EPOLLERR))
+					conn_readable(c);
+				break;
+			}
+			}
+		}
+		count_flush();
+		timers();
+		conn_reap();
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	int ch, fg = 0, verbose = 0;
+	char err[1024] = "";
+	ssize_t n;
+
+	if (argc == 2 && strcmp(argv[1], PD_SPF_HELPER_ARG) == 0)
+		return pd_spf_helper_main();
+	while ((ch = getopt(argc, argv, "c:fsvV")) != -1) {
+		switch (ch) {
+		case 'c':
+			g.config_path = optarg;
+			break;
+		case 'f':
+			fg = 1;
+			break;
+		case 's':
+			g.spawn_mode = 1;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case 'V':
+			printf("optgate-policyd %s\n", OG_VERSION);
+			return 0;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	/* SIGHUP re-reads it after daemon() went to "/". */
+	if (g.config_path && g.config_path[0] != '/') {
+		static char abs[4096];
+
+		if (realpath(g.config_path, abs) != NULL)
+			g.config_path = abs;
+	}
+	/* Under spawn(8) stderr is the Postfix connection: syslog only. */
+	og_log_open("optgate-policyd", fg && !g.spawn_mode ? OG_LOG_STDERR : 0);
+	og_log_set_verbose(verbose);
+	/*
+	 * In the foreground the decision lines go to stderr (journald under
+	 * systemd): buffer them and write once per loop turn instead of a
+	 * write per decision.  loop() flushes before it waits.
+	 */
+	if (fg && !g.spawn_mode)
+		setvbuf(stderr, NULL, _IOFBF, 1 << 16);
+	if (og_config_load(g.config_path, &g.cfg, err, sizeof(err),
+	        config_report, NULL) != 0)
+		og_log_fatal("%s", err);
+	if (!config_usable(g.cfg))
+		og_log_fatal("cannot start with this config");
+	n = readlink("/proc/self/exe", g.exe, sizeof(g.exe) - 1);
+	if (n <= 0 || (size_t)n >= sizeof(g.exe) - 1)
+		og_strlcpy(g.exe, argv[0], sizeof(g.exe));
+	else
+		g.exe[n] = 0;
+
+	g.epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (g.epfd < 0)
+		og_log_fatal("epoll_create1: %s", strerror(errno));
+	signals_setup();
+	if (g.spawn_mode) {
+		if (set_nonblock(0) != 0 || set_nonblock(1) != 0)
+			og_log_fatal("stdin/stdout: %s", strerror(errno));
+		if (conn_new(0, 1, "spawn") == NULL)
+			og_log_fatal("cannot serve stdin");
+	} else {
+		raise_nofile();
+		open_listeners();
+		/* Detach once binding worked, so bind errors still show. */
+		if (!fg && daemon(0, 0) != 0)
+			og_log_fatal("daemon: %s", strerror(errno));
+	}
+	drop_privileges();
+	g.spf = pd_spf_new(g.epfd, g.exe);
+	apply_config();
+	store_open();
+	g.last_readers = mono_ms();
+	if ((errno = pthread_create(&g.sync_thread, NULL, sync_main, NULL)) !=
+	    0)
+		og_log_fatal("pthread_create: %s", strerror(errno));
+	og_log_info("optgate-policyd %s started (%d streams)", OG_VERSION,
+	    g.cfg->nstreams);
+
+	loop();
+
+	while (g.conns)
+		conn_close(g.conns);
+	conn_reap();
+	count_flush();
+	free(g.pend);
+	while (g.ihead)
+		inst_free(g.ihead);
+	pd_spf_free(g.spf);
+	pthread_mutex_lock(&g.sync_lock);
+	g.sync_stop = 1;
+	pthread_cond_signal(&g.sync_cond);
+	pthread_mutex_unlock(&g.sync_lock);
+	pthread_join(g.sync_thread, NULL);
+	if (g.store) {
+		og_store_sync_counters(g.store);
+		og_store_close(g.store);
+	}
+	og_config_unref(g.cfg);
+	if (!g.spawn_mode)
+		og_log_info("stopped after %lu requests", g.served);
+	return 0;
+}

@@ -1,0 +1,813 @@
+/*
+ * pd_spf.c - SPF evaluation in helper processes (see pd_spf.h).
+ *
+ * Public: pd_spf_new, pd_spf_free, pd_spf_configure, pd_spf_check,
+ * pd_spf_cancel, pd_spf_event, pd_spf_tick, pd_spf_owns, pd_spf_name,
+ * pd_spf_helper_main.
+ *
+ * Daemon side: a FIFO of queries (one per domain, with the connections
+ * waiting for it), PD_SPF_HELPERS helper slots each busy with at most one
+ * query, and a hash cache.  Helper protocol, one line each way:
+ *   daemon -> helper   "DOMAIN IP[,IP...]\n"
+ *   helper -> daemon   "RESULT TTL IP DETAIL\n"
+ * where RESULT is a pd_spf_name, TTL the TXT record's TTL in seconds (0
+ * unknown), IP the egress address the result is about (the first one
+ * that did not pass) and DETAIL free text.  A helper that does not answer
+ * within the timeout is killed (temperror); a helper that dies or says
+ * something else is a permerror for that domain, cached briefly so a
+ * hostile record cannot make us fork in a loop.
+ *
+ * Helper side: libspf2 with its caching resolver over res_query, so
+ * /etc/resolv.conf decides the DNS server.  The helper runs as the
+ * daemon's user with no core dumps, few file descriptors, an address
+ * space limit (except under ASan) and SIGKILL when the daemon dies.
+ *
+ * LIMITS: PD_SPF_CACHE_MAX cached domains (the cache is emptied when
+ * full); domains over 253 bytes are a permerror.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <arpa/nameser.h>
+#include <resolv.h>
+#include <spf2/spf.h>
+#include <spf2/spf_dns.h>
+
+#include "og_buf.h"
+#include "og_log.h"
+#include "pd_spf.h"
+
+#define DOMAIN_MAX 253
+#define LINE_MAX_ 512
+#define CRASH_CACHE_MS (300 * 1000)
+#define CACHE_BUCKETS 4096
+
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+
+static const char *const names[] = {
+    "pass", "fail", "softfail", "neutral", "none", "permerror", "temperror"};
+
+struct waiter {
+	void (*done)(void *, const pd_spf_res *);
+	void *ctx;
+};
+
+struct query {
+	char domain[DOMAIN_MAX + 1];
+	struct waiter *w;
+	int nw, capw;
+	int64_t deadline; /* mono ms: queued too long, or helper too slow */
+	struct query *next;
+};
+
+struct helper {
+	pid_t pid;
+	int wfd, rfd;
+	char buf[LINE_MAX_];
+	size_t len;
+	struct query *q;
+};
+
+struct centry {
+	char domain[DOMAIN_MAX + 1];
+	pd_spf_res res;
+	int64_t expires;
+	struct centry *next;
+};
+
+struct pd_spf {
+	int epfd;
+	char *exe;
+	char egress[OG_SPF_EGRESS_TEXT];
+	int negress;
+	int64_t timeout_ms, ttl_ms;
+	struct helper h[PD_SPF_HELPERS];
+	struct query *qhead, *qtail;
+	struct centry *cache[CACHE_BUCKETS];
+	int ncache;
+};
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+const char *
+pd_spf_name(int result)
+{
+	if (result < 0 || result > PD_SPF_TEMPERROR)
+		return "?";
+	return names[result];
+}
+
+static int
+name_parse(const char *s)
+{
+	int i;
+
+	for (i = 0; i <= PD_SPF_TEMPERROR; i++)
+		if (strcmp(s, names[i]) == 0)
+			return i;
+	return -1;
+}
+
+/* ---------------------------------------------------------------- */
+/* Cache */
+
+static unsigned
+dhash(const char *s)
+{
+	unsigned h = 5381;
+
+	for (; *s; s++)
+		h = h * 33 + (unsigned char)*s;
+	return h % CACHE_BUCKETS;
+}
+
+static void
+cache_clear(pd_spf *s)
+{
+	int i;
+
+	for (i = 0; i < CACHE_BUCKETS; i++)
+		while (s->cache[i]) {
+			struct centry *e = s->cache[i];
+
+			s->cache[i] = e->next;
+			free(e);
+		}
+	s->ncache = 0;
+}
+
+static const struct centry *
+cache_get(pd_spf *s, const char *domain)
+{
+	struct centry **pp, *e;
+	int64_t now = mono_ms();
+
+	for (pp = &s->cache[dhash(domain)]; (e = *pp) != NULL;) {
+		if (e->expires <= now) {
+			*pp = e->next;
+			free(e);
+			s->ncache--;
+			continue;
+		}
+		if (strcmp(e->domain, domain) == 0)
+			return e;
+		pp = &e->next;
+	}
+	return NULL;
+}
+
+static void
+cache_put(pd_spf *s, const char *domain, const pd_spf_res *r, int64_t ms)
+{
+	struct centry *e;
+	unsigned h;
+
+	if (ms <= 0 || cache_get(s, domain))
+		return;
+	if (s->ncache >= PD_SPF_CACHE_MAX)
+		cache_clear(s);
+	e = og_xcalloc(1, sizeof(*e));
+	og_strlcpy(e->domain, domain, sizeof(e->domain));
+	e->res = *r;
+	e->expires = mono_ms() + ms;
+	h = dhash(domain);
+	e->next = s->cache[h];
+	s->cache[h] = e;
+	s->ncache++;
+}
+
+/* ---------------------------------------------------------------- */
+/* Queries and helpers */
+
+static void
+helper_reset(pd_spf *s, struct helper *h, int kill_it)
+{
+	int st;
+
+	if (h->pid <= 0)
+		return;
+	epoll_ctl(s->epfd, EPOLL_CTL_DEL, h->rfd, NULL);
+	close(h->rfd);
+	close(h->wfd);
+	if (kill_it)
+		kill(h->pid, SIGKILL);
+	while (waitpid(h->pid, &st, 0) < 0 && errno == EINTR)
+		;
+	h->pid = 0;
+	h->len = 0;
+}
+
+static int
+helper_spawn(pd_spf *s, struct helper *h)
+{
+	int in[2], out[2];
+	pid_t pid;
+	struct epoll_event ev;
+
+	if (pipe2(in, O_CLOEXEC) != 0)
+		return -1;
+	if (pipe2(out, O_CLOEXEC) != 0) {
+		close(in[0]);
+		close(in[1]);
+		return -1;
+	}
+	pid = fork();
+	if (pid < 0) {
+		og_log_err("SPF helper: fork: %s", strerror(errno));
+		close(in[0]);
+		close(in[1]);
+		close(out[0]);
+		close(out[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		struct rlimit rl;
+		char *argv[] = {"optgate-policyd", PD_SPF_HELPER_ARG, NULL};
+		int fd;
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0)
+			_exit(127);
+		/* Under spawn(8) stderr is Postfix's socket. */
+		if (fcntl(2, F_GETFD) < 0 || !isatty(2)) {
+			fd = open("/dev/null", O_WRONLY);
+			if (fd >= 0 && fd != 2) {
+				dup2(fd, 2);
+				close(fd);
+			}
+		}
+		rl.rlim_cur = rl.rlim_max = 0;
+		setrlimit(RLIMIT_CORE, &rl);
+		rl.rlim_cur = rl.rlim_max = 64;
+		setrlimit(RLIMIT_NOFILE, &rl);
+#ifndef UNDER_ASAN
+		rl.rlim_cur = rl.rlim_max = 256UL << 20;
+		setrlimit(RLIMIT_AS, &rl);
+#endif
+		signal(SIGPIPE, SIG_DFL);
+		execv(s->exe, argv);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	h->pid = pid;
+	h->wfd = in[1];
+	h->rfd = out[0];
+	h->len = 0;
+	fcntl(h->rfd, F_SETFL, fcntl(h->rfd, F_GETFL) | O_NONBLOCK);
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN;
+	ev.data.ptr = h;
+	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, h->rfd, &ev) != 0) {
+		og_log_err("SPF helper: epoll_ctl: %s", strerror(errno));
+		helper_reset(s, h, 1);
+		return -1;
+	}
+	return 0;
+}
+
+/* Answer everyone waiting for q, then free it.  q is detached already. */
+static void
+finish(pd_spf *s, struct query *q, const pd_spf_res *r, int64_t cache_ms)
+{
+	int i;
+
+	cache_put(s, q->domain, r, cache_ms);
+	for (i = 0; i < q->nw; i++)
+		if (q->w[i].done)
+			q->w[i].done(q->w[i].ctx, r);
+	free(q->w);
+	free(q);
+}
+
+static void
+res_set(pd_spf_res *r, int result, const char *ip, const char *detail)
+{
+	memset(r, 0, sizeof(*r));
+	r->result = result;
+	og_strlcpy(r->ip, ip ? ip : "", sizeof(r->ip));
+	og_strlcpy(r->detail, detail, sizeof(r->detail));
+}
+
+static void
+dispatch(pd_spf *s)
+{
+	int i;
+
+	for (i = 0; i < PD_SPF_HELPERS && s->qhead; i++) {
+		struct helper *h = &s->h[i];
+		struct query *q;
+		char line[DOMAIN_MAX + OG_SPF_EGRESS_TEXT + 4];
+		int n;
+
+		if (h->q)
+			continue;
+		if (h->pid <= 0 && helper_spawn(s, h) != 0)
+			return; /* queued queries time out in pd_spf_tick */
+		q = s->qhead;
+		n = snprintf(
+		    line, sizeof(line), "%s %s\n", q->domain, s->egress);
+		if (n < 0 || (size_t)n >= sizeof(line) ||
+		    write(h->wfd, line, (size_t)n) != n) {
+			/* A helper that cannot take a line is broken. */
+			og_log_warn("SPF helper %d: write: %s", (int)h->pid,
+			    strerror(errno));
+			helper_reset(s, h, 1);
+			continue;
+		}
+		s->qhead = q->next;
+		if (s->qhead == NULL)
+			s->qtail = NULL;
+		q->next = NULL;
+		q->deadline = mono_ms() + s->timeout_ms;
+		h->q = q;
+	}
+}
+
+pd_spf *
+pd_spf_new(int epfd, const char *exe)
+{
+	pd_spf *s = og_xcalloc(1, sizeof(*s));
+
+	s->epfd = epfd;
+	s->exe = og_xstrdup(exe);
+	s->timeout_ms = 5000;
+	s->ttl_ms = 3600 * 1000;
+	return s;
+}
+
+void
+pd_spf_free(pd_spf *s)
+{
+	int i;
+	pd_spf_res r;
+
+	if (s == NULL)
+		return;
+	res_set(&r, PD_SPF_TEMPERROR, "", "shutting down");
+	for (i = 0; i < PD_SPF_HELPERS; i++) {
+		struct query *q = s->h[i].q;
+
+		helper_reset(s, &s->h[i], 1);
+		s->h[i].q = NULL;
+		if (q)
+			finish(s, q, &r, 0);
+	}
+	while (s->qhead) {
+		struct query *q = s->qhead;
+
+		s->qhead = q->next;
+		finish(s, q, &r, 0);
+	}
+	cache_clear(s);
+	free(s->exe);
+	free(s);
+}
+
+void
+pd_spf_configure(
+    pd_spf *s, char *const *egress, int n, int64_t timeout, int64_t cache_ttl)
+{
+	og_buf b;
+	int i;
+
+	og_buf_init(&b, sizeof(s->egress) - 1);
+	for (i = 0; i < n; i++)
+		if (og_buf_printf(&b, "%s%s", i ? "," : "", egress[i]) != 0)
+			og_log_err("[spf] egress: too many addresses; using "
+			           "the first %d",
+			    i);
+	og_strlcpy(s->egress, b.data ? b.data : "", sizeof(s->egress));
+	og_buf_free(&b);
+	s->negress = n;
+	s->timeout_ms = timeout * 1000;
+	s->ttl_ms = cache_ttl * 1000;
+	/* New addresses or lifetimes: old answers no longer apply. */
+	cache_clear(s);
+}
+
+int
+pd_spf_check(pd_spf *s, const char *domain, pd_spf_res *out,
+    void (*done)(void *ctx, const pd_spf_res *r), void *ctx)
+{
+	const struct centry *e;
+	struct query *q = NULL;
+	int i;
+
+	if (strlen(domain) > DOMAIN_MAX || strchr(domain, ' ') ||
+	    strchr(domain, '\n')) {
+		res_set(out, PD_SPF_PERMERROR, "", "bad domain");
+		return 1;
+	}
+	if ((e = cache_get(s, domain)) != NULL) {
+		*out = e->res;
+		return 1;
+	}
+	for (i = 0; i < PD_SPF_HELPERS && q == NULL; i++)
+		if (s->h[i].q && strcmp(s->h[i].q->domain, domain) == 0)
+			q = s->h[i].q;
+	if (q == NULL)
+		for (q = s->qhead; q && strcmp(q->domain, domain) != 0;
+		     q = q->next)
+			;
+	if (q == NULL) {
+		q = og_xcalloc(1, sizeof(*q));
+		og_strlcpy(q->domain, domain, sizeof(q->domain));
+		q->deadline = mono_ms() + s->timeout_ms;
+		if (s->qtail)
+			s->qtail->next = q;
+		else
+			s->qhead = q;
+		s->qtail = q;
+	}
+	if (q->nw == q->capw) {
+		q->capw = q->capw ? q->capw * 2 : 4;
+		q->w = og_xrealloc(q->w, (size_t)q->capw * sizeof(*q->w));
+	}
+	q->w[q->nw].done = done;
+	q->w[q->nw].ctx = ctx;
+	q->nw++;
+	dispatch(s);
+	return 0;
+}
+
+void
+pd_spf_cancel(pd_spf *s, void *ctx)
+{
+	struct query *q;
+	int i, j;
+
+	for (i = 0; i < PD_SPF_HELPERS; i++)
+		if ((q = s->h[i].q) != NULL)
+			for (j = 0; j < q->nw; j++)
+				if (q->w[j].ctx == ctx)
+					q->w[j].done = NULL;
+	for (q = s->qhead; q; q = q->next)
+		for (j = 0; j < q->nw; j++)
+			if (q->w[j].ctx == ctx)
+				q->w[j].done = NULL;
+}
+
+int
+pd_spf_owns(const pd_spf *s, const void *tag)
+{
+	const char *p = tag, *a = (const char *)&s->h[0];
+
+	return p >= a && p < a + sizeof(s->h);
+}
+
+/* The helper died or talked nonsense: a permerror for its domain. */
+static void
+helper_failed(pd_spf *s, struct helper *h, const char *why)
+{
+	struct query *q = h->q;
+	int st = 0, sig = 0;
+	char detail[160];
+	pd_spf_res r;
+
+	epoll_ctl(s->epfd, EPOLL_CTL_DEL, h->rfd, NULL);
+	close(h->rfd);
+	close(h->wfd);
+	kill(h->pid, SIGKILL);
+	while (waitpid(h->pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (WIFSIGNALED(st))
+		sig = WTERMSIG(st);
+	h->pid = 0;
+	h->len = 0;
+	h->q = NULL;
+	if (sig)
+		snprintf(detail, sizeof(detail),
+		    "SPF evaluation crashed "
+		    "(signal %d)",
+		    sig);
+	else
+		snprintf(
+		    detail, sizeof(detail), "SPF evaluation failed: %s", why);
+	if (q) {
+		og_log_warn("SPF helper for %s: %s", q->domain, detail);
+		res_set(&r, PD_SPF_PERMERROR, "", detail);
+		finish(s, q, &r,
+		    s->ttl_ms < CRASH_CACHE_MS ? s->ttl_ms : CRASH_CACHE_MS);
+	}
+}
+
+static void
+helper_line(pd_spf *s, struct helper *h, char *line)
+{
+	struct query *q = h->q;
+	char *f[4], *p = line;
+	int i, result;
+	long ttl;
+	char *end;
+	pd_spf_res r;
+	int64_t ms;
+
+	for (i = 0; i < 3; i++) {
+		f[i] = p;
+		p = strchr(p, ' ');
+		if (p == NULL)
+			break;
+		*p++ = 0;
+	}
+	f[3] = p;
+	if (i < 3 || q == NULL || (result = name_parse(f[0])) < 0) {
+		helper_failed(s, h, "garbled answer");
+		return;
+	}
+	errno = 0;
+	ttl = strtol(f[1], &end, 10);
+	if (errno || *end || ttl < 0)
+		ttl = 0;
+	res_set(&r, result, f[2], f[3]);
+	h->q = NULL;
+	if (result == PD_SPF_TEMPERROR)
+		ms = 0;
+	else if (ttl > 0 && ttl * 1000 < s->ttl_ms)
+		ms = ttl * 1000;
+	else
+		ms = s->ttl_ms;
+	og_log_debug("SPF %s: %s for %s (%s), cached %llds", q->domain,
+	    pd_spf_name(result), r.ip, r.detail, (long long)(ms / 1000));
+	finish(s, q, &r, ms);
+}
+
+void
+pd_spf_event(pd_spf *s, void *tag, uint32_t events)
+{
+	struct helper *h = tag;
+	ssize_t n;
+	char *nl;
+
+	for (;;) {
+		n = read(h->rfd, h->buf + h->len, sizeof(h->buf) - 1 - h->len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n <= 0) {
+			helper_failed(
+			    s, h, n == 0 ? "helper exited" : strerror(errno));
+			dispatch(s);
+			return;
+		}
+		h->len += (size_t)n;
+		h->buf[h->len] = 0;
+		while ((nl = memchr(h->buf, '\n', h->len)) != NULL) {
+			size_t used = (size_t)(nl - h->buf) + 1;
+
+			*nl = 0;
+			helper_line(s, h, h->buf);
+			if (h->pid <= 0)
+				break;
+			memmove(h->buf, h->buf + used, h->len - used);
+			h->len -= used;
+		}
+		if (h->pid <= 0)
+			break;
+		if (h->len >= sizeof(h->buf) - 1) {
+			helper_failed(s, h, "answer too long");
+			break;
+		}
+	}
+	dispatch(s);
+}
+
+void
+pd_spf_tick(pd_spf *s)
+{
+	int64_t now = mono_ms();
+	char detail[160];
+	pd_spf_res r;
+	int i;
+
+	for (i = 0; i < PD_SPF_HELPERS; i++) {
+		struct helper *h = &s->h[i];
+		struct query *q = h->q;
+
+		if (q == NULL || now < q->deadline)
+			continue;
+		og_log_warn("SPF check of %s: no answer within %llds; killing "
+		            "the helper",
+		    q->domain, (long long)(s->timeout_ms / 1000));
+		h->q = NULL;
+		helper_reset(s, h, 1);
+		snprintf(detail, sizeof(detail), "no DNS answer within %llds",
+		    (long long)(s->timeout_ms / 1000));
+		res_set(&r, PD_SPF_TEMPERROR, "", detail);
+		finish(s, q, &r, 0);
+	}
+	while (s->qhead && now >= s->qhead->deadline) {
+		struct query *q = s->qhead;
+
+		s->qhead = q->next;
+		if (s->qhead == NULL)
+			s->qtail = NULL;
+		og_log_warn("SPF check of %s: no helper free within %llds",
+		    q->domain, (long long)(s->timeout_ms / 1000));
+		res_set(&r, PD_SPF_TEMPERROR, "", "SPF helpers busy");
+		finish(s, q, &r, 0);
+	}
+	dispatch(s);
+}
+
+/* ---------------------------------------------------------------- */
+/* The helper process */
+
+static int
+map_result(SPF_result_t r)
+{
+	switch (r) {
+	case SPF_RESULT_PASS:
+		return PD_SPF_PASS;
+	case SPF_RESULT_FAIL:
+		return PD_SPF_FAIL;
+	case SPF_RESULT_SOFTFAIL:
+		return PD_SPF_SOFTFAIL;
+	case SPF_RESULT_NEUTRAL:
+		return PD_SPF_NEUTRAL;
+	case SPF_RESULT_NONE:
+		return PD_SPF_NONE;
+	case SPF_RESULT_TEMPERROR:
+		return PD_SPF_TEMPERROR;
+	default:
+		return PD_SPF_PERMERROR;
+	}
+}
+
+/* One line of free text: printable, no newline. */
+static void
+clean(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
+			*s = '?';
+}
+
+static int
+eval_one(SPF_server_t *srv, const char *domain, const char *ip, char *detail,
+    size_t size)
+{
+	SPF_request_t *rq;
+	SPF_response_t *rs = NULL;
+	char from[DOMAIN_MAX + 16];
+	const char *cm;
+	int result;
+
+	rq = SPF_request_new(srv);
+	if (rq == NULL) {
+		snprintf(detail, size, "out of memory");
+		return PD_SPF_TEMPERROR;
+	}
+	if ((strchr(ip, ':')
+	            ? SPF_request_set_ipv6_str(rq, ip)
+	            : SPF_request_set_ipv4_str(rq, ip)) != SPF_E_SUCCESS) {
+		SPF_request_free(rq);
+		snprintf(detail, size, "bad egress address %s", ip);
+		return PD_SPF_PERMERROR;
+	}
+	if (strlen(domain) > DOMAIN_MAX ||
+	    snprintf(from, sizeof(from), "postmaster@%s", domain) >=
+	        (int)sizeof(from) ||
+	    SPF_request_set_env_from(rq, from) != 0) {
+		SPF_request_free(rq);
+		snprintf(detail, size, "bad domain");
+		return PD_SPF_PERMERROR;
+	}
+	SPF_request_query_mailfrom(rq, &rs);
+	if (rs == NULL) {
+		SPF_request_free(rq);
+		snprintf(detail, size, "no SPF response");
+		return PD_SPF_TEMPERROR;
+	}
+	result = map_result(SPF_response_result(rs));
+	/* A DNS failure is temporary, whatever libspf2 calls the result
+	 * (1.2.10 says "invalid" for a SERVFAIL). */
+	if (result != PD_SPF_PASS) {
+		int i, n = SPF_response_messages(rs);
+
+		for (i = 0; i < n; i++) {
+			SPF_error_t *e = SPF_response_message(rs, i);
+
+			if (e && SPF_error_code(e) == SPF_E_DNS_ERROR)
+				result = PD_SPF_TEMPERROR;
+		}
+	}
+	cm = SPF_response_get_smtp_comment(rs);
+	if (cm == NULL)
+		cm = SPF_response_get_received_spf_value(rs);
+	snprintf(detail, size, "%s",
+	    cm ? cm : SPF_strresult(SPF_response_result(rs)));
+	clean(detail);
+	SPF_response_free(rs);
+	SPF_request_free(rq);
+	return result;
+}
+
+/* TTL of the domain's TXT RRset (libspf2's resolver layer leaves it 0). */
+static long
+txt_ttl(const char *domain)
+{
+	unsigned char ans[4096];
+	ns_msg msg;
+	ns_rr rr;
+	long ttl = 0;
+	int n, i;
+
+	n = res_query(domain, ns_c_in, ns_t_txt, ans, sizeof(ans));
+	if (n <= 0 || ns_initparse(ans, n, &msg) != 0)
+		return 0;
+	for (i = 0; i < ns_msg_count(msg, ns_s_an); i++) {
+		if (ns_parserr(&msg, ns_s_an, i, &rr) != 0)
+			break;
+		if (ns_rr_type(rr) == ns_t_txt &&
+		    (ttl == 0 || (long)ns_rr_ttl(rr) < ttl))
+			ttl = (long)ns_rr_ttl(rr);
+	}
+	return ttl;
+}
+
+int
+pd_spf_helper_main(void)
+{
+	SPF_server_t *srv;
+	char line[LINE_MAX_ + OG_SPF_EGRESS_TEXT];
+
+	/* No libspf2 cache: the daemon caches per domain, and the TTL we
+	 * read must be the record's, not the cache layer's minimum. */
+	srv = SPF_server_new(SPF_DNS_RESOLV, 0);
+	if (srv == NULL)
+		return 1;
+	while (fgets(line, sizeof(line), stdin)) {
+		static const int ranks[] = {0, 5, 4, 3, 2, 6, 7};
+		char *sp, *ips, *ip, *next, *nl;
+		char detail[200], bad_detail[200] = "";
+		const char *bad_ip = "";
+		char bad_ipbuf[48] = "";
+		int result, overall = PD_SPF_PASS, rank_o = -1;
+		long ttl = 0;
+
+		if ((nl = strchr(line, '\n')) != NULL)
+			*nl = 0;
+		if ((sp = strchr(line, ' ')) == NULL)
+			return 1;
+		*sp = 0;
+		ips = sp + 1;
+		for (ip = ips; ip && *ip; ip = next) {
+			int rank;
+
+			if ((next = strchr(ip, ',')) != NULL)
+				*next++ = 0;
+			result =
+			    eval_one(srv, line, ip, detail, sizeof(detail));
+			/* The worst result over the addresses wins. */
+			rank = ranks[result];
+			if (result != PD_SPF_PASS && rank > rank_o) {
+				overall = result;
+				rank_o = rank;
+				og_strlcpy(bad_ipbuf, ip, sizeof(bad_ipbuf));
+				bad_ip = bad_ipbuf;
+				og_strlcpy(
+				    bad_detail, detail, sizeof(bad_detail));
+			} else if (rank_o < 0) {
+				og_strlcpy(bad_ipbuf, ip, sizeof(bad_ipbuf));
+				bad_ip = bad_ipbuf;
+				og_strlcpy(
+				    bad_detail, detail, sizeof(bad_detail));
+			}
+		}
+		if (overall != PD_SPF_TEMPERROR)
+			ttl = txt_ttl(line);
+		printf("%s %ld %s %s\n", pd_spf_name(overall), ttl,
+		    *bad_ip ? bad_ip : "-", bad_detail[0] ? bad_detail : "-");
+		if (fflush(stdout) != 0)
+			return 1;
+	}
+	SPF_server_free(srv);
+	return 0;
+}

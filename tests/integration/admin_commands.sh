@@ -1,0 +1,175 @@
+#!/bin/sh
+# optgate audit, erase, export --hashed / import-hashed, stats, backup,
+# verify, expire and status: what an admin runs to answer a regulator, a
+# partner or a cron job.
+. "${OPTGATE_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/tap.sh"
+
+T=$(mktemp -d /tmp/og-admin-cmd.XXXXXX)
+trap 'rm -rf "$T"' EXIT INT TERM
+mkconf() { # DIR: a config whose store lives in DIR
+	cat <<EOF
+[store]
+path = $1/store
+[keys]
+file = $1/keys
+[stream newsletter]
+match = header:X-Optgate-Stream=newsletter
+class = marketing
+consent = confirmed
+caps = 2/7d, 1/1d
+caps.segment.vip = 4/7d
+[stream offers]
+match = header:X-Optgate-Stream=offers
+class = marketing
+consent = none
+partner = acme
+[stream digest]
+match = header:X-Optgate-Stream=digest
+class = marketing
+consent = none
+EOF
+}
+mkdir -p "$T/a" "$T/b"
+mkconf "$T/a" >"$T/a.conf"
+mkconf "$T/b" >"$T/b.conf"
+A="$BIN/optgate -c $T/a.conf"
+B="$BIN/optgate -c $T/b.conf"
+OPTGATE_NOW=1780272000 # 2026-06-01T00:00:00Z
+export OPTGATE_NOW
+$A init >/dev/null 2>&1
+$B init >/dev/null 2>&1
+
+cat >"$T/list.csv" <<'EOF'
+address,stream,state,time,source,ip,user_agent,segment,reason
+ana@example.com,newsletter,confirmed,2026-01-02T03:04:05Z,signup-form,203.0.113.5,Mozilla/5.0 (X11),vip,
+bia@example.com,newsletter,confirmed,2026-01-02T03:04:05Z,signup-form,203.0.113.6,,,
+cid@example.com,,suppressed,2026-02-01T00:00:00Z,,,,,complaint
+dan@example.com,,optout,2026-02-02T00:00:00Z,unsub-page,,,,
+EOF
+$A import "$T/list.csv" >/dev/null 2>&1
+
+# --- audit -----------------------------------------------------------------
+$A optout ana@example.com --stream newsletter --source "reply to campaign" >/dev/null
+out=$($A audit ana@example.com)
+is "audit: exit 0" "$?" 0
+like "audit: opt-in first, with its proof" "$(echo "$out" | sed -n 2,3p)" \
+    '*optin*stream newsletter*none -> confirmed via import*source=signup-form ip=203.0.113.5 user_agent=Mozilla/5.0 (X11) segments=vip*'
+like "audit: the opt-out after it, with its channel" "$(echo "$out" | sed -n 4,5p)" \
+    '*optout*stream newsletter*confirmed -> optout via admin*source=reply to campaign*'
+is "audit --json: one object per event" "$($A --json audit ana@example.com | grep -c '^{"address":"ana@example.com","event":')" 2
+$A audit nobody@example.com >/dev/null
+is "audit of an unknown address: exit 1" "$?" 1
+
+# --- status: caps per window and the segment override ------------------------
+$A optin bia@example.com --stream newsletter >/dev/null 2>&1
+js=$($A --json status bia@example.com --stream newsletter)
+like "status --json: each cap window with its count" "$js" '*"caps":\[{"cap":"2/7d","sent":0},{"cap":"1/1d","sent":0}\]*'
+like "status --json: next send allowed now" "$js" '*"next_allowed":"2026-06-01T00:00:00Z"*'
+$A import /dev/stdin >/dev/null 2>&1 <<'EOF'
+address,stream,state,time,source,segment
+eli@example.com,newsletter,confirmed,2026-01-02T03:04:05Z,form,vip
+EOF
+like "status: a segment's caps replace the stream's" \
+    "$($A --json status eli@example.com --stream newsletter)" '*"caps":\[{"cap":"4/7d","sent":0}\]*'
+
+# --- erase -----------------------------------------------------------------
+$A erase bia@example.com --note "request 2026-17" >"$T/out"
+is "erase: exit 0" "$?" 0
+like "erase: says what it did" "$(cat "$T/out")" '*erased: record removed, 1 event stripped*'
+$A status bia@example.com --stream digest >"$T/out"
+is "erased address is refused" "$?" 1
+like "erased address: the reason says so" "$(cat "$T/out")" '*erased at the person*'
+out=$($A audit bia@example.com)
+like "audit after erase: shows the erasure" "$out" '*erase *all*suppressed (erased) via admin*note=request 2026-17*'
+case "$out" in *203.0.113.6*|*signup-form*) fail "audit after erase: personal data gone" ;; *) pass "audit after erase: personal data gone" ;; esac
+is "audit after erase: times and kinds kept" "$(echo "$out" | grep -c '^2026-01-02T03:04:05Z .* optin ')" 1
+$A export | grep -q bia@
+is "erased address not exported" "$?" 1
+printf 'address,stream,state,time,source\nbia@example.com,newsletter,confirmed,2026-01-02T03:04:05Z,old-list\n' >"$T/again.csv"
+$A --json import "$T/again.csv" >"$T/out" 2>&1
+like "re-importing an erased address skips it" "$(cat "$T/out")" '*"imported":0*"skipped":1*'
+$A erase bia@example.com >"$T/out"
+like "erase twice: already erased" "$(cat "$T/out")" '*already erased on 2026-06-01*'
+$A erase nobody@example.com >/dev/null
+is "erase of an unknown address: exit 1" "$?" 1
+
+# --- hashed suppression lists between partners --------------------------------
+printf '# shared with acme\n%s\n' "$(printf 'k%.0s' 1 2 3 4 5 6 7 8 | od -An -tx1 | tr -d ' \n')0123456789abcdef0123456789abcdef" >"$T/acme.key"
+chmod 600 "$T/acme.key"
+$A export --hashed "$T/acme.key" >"$T/hashes.csv"
+is "export --hashed: header and one hash per suppressed address" "$(wc -l <"$T/hashes.csv")" 4
+case "$(cat "$T/hashes.csv")" in *@*) fail "hashed export holds no address" ;; *) pass "hashed export holds no address" ;; esac
+$B import-hashed "$T/hashes.csv" --partner acme --key "$T/acme.key" >"$T/out"
+is "import-hashed: exit 0" "$?" 0
+like "import-hashed: counts" "$(cat "$T/out")" '*3 lines: 3 added, 0 unchanged, 0 rejected*'
+$B status cid@example.com --stream offers >"$T/out"
+is "the partner's stream refuses a hashed suppression" "$?" 1
+like "refusal names the partner list" "$(cat "$T/out")" '*partner acme*suppression list*'
+$B status cid@example.com --stream digest >/dev/null
+is "other streams are not affected" "$?" 0
+$B status Dan@Example.com --stream offers >/dev/null
+is "match keys are compared, not spellings" "$?" 1
+$B status fay@example.com --stream offers >/dev/null
+is "an address not on the list passes" "$?" 0
+$B import-hashed "$T/hashes.csv" --partner acme --key "$T/acme.key" >"$T/out"
+like "import-hashed again: unchanged" "$(cat "$T/out")" '*0 added, 3 unchanged*'
+echo "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff" >"$T/other.key"
+$B import-hashed "$T/hashes.csv" --partner acme --key "$T/other.key" >/dev/null 2>"$T/err"
+is "another key for the same partner: refused" "$?" 1
+like "another key: says how to replace" "$(cat "$T/err")" '*--replace*'
+printf 'hash\nnot-a-hash\n' | $B import-hashed - --partner acme --key "$T/acme.key" \
+    --rejects "$T/h.rej" >/dev/null
+like "bad hash line rejected with its number" "$(cat "$T/h.rej")" '2: not a hex HMAC-SHA256*'
+
+# --- stats -----------------------------------------------------------------
+$A --json stats >"$T/stats"
+is "stats --json: exit 0" "$?" 0
+like "stats: store line" "$(grep '"type":"store"' "$T/stats")" '*"addresses":4*"erased_hashes":1*'
+like "stats: counts by scope and state" "$(grep '"name":"newsletter","state":"confirmed"' "$T/stats")" '*"count":1*'
+like "stats: suppressions by reason" "$(grep '"type":"suppressions"' "$T/stats")" '*"complaint":1*'
+is "stats: 30 days of events" "$(grep -c '"type":"day"' "$T/stats")" 30
+like "stats: rate per stream" "$(grep '"type":"rate","stream":"newsletter"' "$T/stats")" '*"days":7,"sends":0*"level":"no-sends"*'
+like "stats: human output" "$($A stats)" '*complaint and hard-bounce rates, last 7 days*'
+
+# --- backup and verify -------------------------------------------------------
+$A backup "$T/backup" >/dev/null
+is "backup: exit 0" "$?" 0
+$A verify "$T/backup" >"$T/out"
+is "verify the backup: exit 0" "$?" 0
+like "verify: counts" "$(cat "$T/out")" "$T/backup: ok: schema 1, 4 address records*"
+$A backup "$T/backup" >/dev/null 2>"$T/err"
+is "backup into an existing folder: refused" "$?" 5
+# damage one address record in a copy of the backup: verify must say so
+mkdir -p "$T/bad/consent" "$T/bad/counters"
+# (hex dump: key and value lines alternate; 41 = 'A', 01 = version 1)
+mdb_dump -a "$T/backup/consent" |
+    awk '/^database=main/ { m = 1 } m && /^HEADER=END/ { h = 1; print; next }
+	h && !done { n++; if (n % 2) isa = /^ 41/
+	    else if (isa) { sub(/^ 01/, " 09"); done = 1 } } { print }' >"$T/dump"
+mdb_load -f "$T/dump" "$T/bad/consent" 2>/dev/null
+cp "$T/backup/counters/data.mdb" "$T/bad/counters/"
+$A verify "$T/bad" >"$T/out"
+is "verify a damaged copy: exit 1" "$?" 1
+like "verify names the damaged record" "$(cat "$T/out")" '*problem: record *does not decode*'
+printf 'garbage' >"$T/junk"
+mkdir -p "$T/junkstore/consent"
+cp "$T/junk" "$T/junkstore/consent/data.mdb"
+$A verify "$T/junkstore" >/dev/null 2>&1
+is "verify a store that does not open: exit 3" "$?" 3
+
+# --- expire ------------------------------------------------------------------
+$A suppress gus@example.com --reason manual --expires 1d --stream newsletter >/dev/null 2>&1
+$A suppress hal@example.com --reason manual --expires 30d >/dev/null 2>&1
+OPTGATE_NOW=$((OPTGATE_NOW + 2 * 86400)) $A expire >"$T/out"
+is "expire: exit 0" "$?" 0
+like "expire: one expired suppression dropped" "$(cat "$T/out")" '*expire: 1 expired suppression*'
+like "expire: the drop is an event" "$($A audit gus@example.com)" '*unsuppress*stream newsletter*suppressed -> none (manual) via expiry*'
+like "expire: the live one stays" "$($A audit hal@example.com)" '*1 event*'
+OPTGATE_NOW=$((OPTGATE_NOW + 2 * 86400)) $A expire >"$T/out"
+like "expire again: nothing to do" "$(cat "$T/out")" '*expire: 0 expired*'
+
+$A verify >/dev/null
+is "store verifies at the end" "$?" 0
+$B verify >/dev/null
+is "partner store verifies at the end" "$?" 0
+done_testing

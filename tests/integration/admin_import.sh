@@ -1,0 +1,178 @@
+#!/bin/sh
+# optgate import: dirty CSV files, as an admin meets them.  Every bad line
+# is rejected with its number and reason and changes nothing; good lines
+# go in; a rerun changes nothing; an older opt-in never lifts a newer
+# opt-out; header problems stop the import before the store is touched.
+. "${OPTGATE_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/tap.sh"
+
+T=$(mktemp -d /tmp/og-admin-import.XXXXXX)
+trap 'rm -rf "$T"' EXIT INT TERM
+cat >"$T/og.conf" <<EOF
+[store]
+path = $T/store
+[keys]
+file = $T/keys
+[stream newsletter]
+match = header:X-Optgate-Stream=newsletter
+class = marketing
+consent = confirmed
+[stream offers]
+match = header:X-Optgate-Stream=offers
+class = marketing
+consent = optin
+partner = acme
+EOF
+OG="$BIN/optgate -c $T/og.conf"
+# A fixed clock: 2026-06-01T00:00:00Z.
+OPTGATE_NOW=1780272000
+export OPTGATE_NOW
+$OG init >/dev/null 2>&1
+
+# n_of KEY FILE: a number from the one-line JSON summary.
+n_of() { sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p" "$2"; }
+records() { $OG stats --json | sed -n 's/.*"addresses":\([0-9]*\).*/\1/p'; }
+events() { $OG stats --json | sed -n 's/.*"type":"store".*"events":\([0-9]*\).*/\1/p'; }
+
+# --- a dirty file: one bad line of every kind -------------------------
+printf 'address,stream,state,time,source,ip,user_agent,segment\n' >"$T/dirty.csv"
+{
+	echo 'ana@example.com,newsletter,confirmed,2026-01-02T03:04:05Z,form,203.0.113.5,Mozilla/5.0,vip'
+	echo 'bad@@example.com,newsletter,confirmed,2026-01-02T03:04:05Z,form,,,'
+	echo 'bob@example.com,newsletter,maybe,2026-01-02T03:04:05Z,form,,,'
+	echo 'carl@example.com,newsletter,confirmed,yesterday,form,,,'
+	echo 'dora@example.com,newsletter,confirmed,2026-01-02T03:04:05Z,form'
+	echo 'eve@example.com,newsletter,"confirmed,2026-01-02T03:04:05Z,form,,,'
+	echo 'fred@example.com,newsletter,confirmed,2026-01-02T03:04:05Z,fo"rm,,,'
+	printf 'jo\343o@example.com,newsletter,confirmed,2026-01-02T03:04:05Z,form,,,\n'
+	echo 'gil@example.com,newsletter,confirmed,2030-01-01T00:00:00Z,form,,,'
+	echo 'hal@example.com,newsletter,confirmed,2026-01-02T03:04:05Z,form,300.1.2.3,,'
+	echo 'ida@example.com,nosuchstream,confirmed,2026-01-02T03:04:05Z,form,,,'
+	echo 'cliente@yaho.com,newsletter,optin,2026-01-02T03:04:05Z,form,,,'
+	echo ''
+	echo '"kim@example.com",newsletter,confirmed,2026-01-03T00:00:00Z,"form, page 2",,,'
+} >>"$T/dirty.csv"
+# a 1 MB line in the middle, then one more good line
+awk 'BEGIN { s = "x"; while (length(s) < 1048576) s = s s; print "lee@example.com,newsletter,confirmed,2026-01-02T03:04:05Z," s ",,," }' >>"$T/dirty.csv"
+echo 'max@example.com,,optout,2026-01-04T00:00:00Z,,,,' >>"$T/dirty.csv"
+
+$OG --json import "$T/dirty.csv" >"$T/out" 2>"$T/err"
+is "dirty file: exit 0 (the file was read to its end)" "$?" 0
+is "dirty file: 4 imported" "$(n_of imported "$T/out")" 4
+is "dirty file: 11 rejected" "$(n_of rejected "$T/out")" 11
+is "dirty file: 1 warned (typo)" "$(n_of warned "$T/out")" 1
+R="$T/dirty.csv.rejects"
+like "invalid address rejected with its line" "$(grep '^3: ' "$R")" '3: invalid address: *'
+like "unknown state rejected" "$(grep '^4: ' "$R")" '4: unknown state*'
+like "bad time rejected" "$(grep '^5: ' "$R")" '5: bad time*'
+like "wrong column count rejected" "$(grep '^6: ' "$R")" '6: wrong column count: 5 fields, the header has 8*'
+like "bad quoting (stray open quote) rejected" "$(grep '^7: ' "$R")" '7: bad quoting*'
+like "bad quoting (quote inside a field) rejected" "$(grep '^8: ' "$R")" '8: bad quoting: a quote inside*'
+like "non-UTF-8 rejected" "$(grep '^9: ' "$R")" '9: not valid UTF-8 in column address*'
+like "future time rejected" "$(grep '^10: ' "$R")" '10: time is in the future*'
+like "bad ip rejected" "$(grep '^11: ' "$R")" '11: bad ip*'
+like "unknown stream rejected" "$(grep '^12: ' "$R")" '12: unknown stream*'
+like "1 MB line rejected" "$(grep '^16: ' "$R")" '16: line longer than 65536 bytes*'
+ok "reject file stays small (1 MB line cut)" test "$(wc -c <"$R")" -lt 8192
+like "reject file keeps the line as it was, to fix and import again" \
+    "$(grep '^7: ' "$R")" '*: eve@example.com,newsletter,"confirmed,2026-01-02T03:04:05Z,form,,,'
+like "reject file escapes bytes that are not UTF-8" "$(grep '^9: ' "$R")" '*: jo\\xe3o@example.com,*'
+like "reject file cuts a long line" "$(grep '^16: ' "$R")" '*: lee@example.com,newsletter,confirmed,*xxx...'
+
+like "typo imported as given and listed" "$(cat "$T/dirty.csv.warnings")" '13: cliente@yaho.com: the domain looks like a typo of yahoo.com*'
+$OG status cliente@yaho.com --stream newsletter >/dev/null 2>&1
+is "typo address is in the store as given (single opt-in: refused by a confirmed stream)" "$?" 1
+$OG status kim@example.com --stream newsletter >/dev/null
+is "quoted address with a quoted comma field imported" "$?" 0
+like "quoted source kept with its comma" "$($OG audit kim@example.com)" '*source=form, page 2*'
+$OG status max@example.com --stream newsletter >/dev/null
+is "line after the 1 MB line imported (opt-out of all)" "$?" 1
+for a in bad@@example.com bob@example.com carl@example.com dora@example.com \
+    fred@example.com gil@example.com hal@example.com ida@example.com lee@example.com; do
+	$OG audit "$a" >/dev/null 2>&1
+	[ $? -eq 0 ] && fail "rejected line changed nothing: $a has history" && continue
+done
+pass "rejected lines left no trace in the store"
+is "store holds exactly the good lines" "$(records)" 4
+
+# --- rerun: idempotent ---------------------------------------------------
+ev1=$(events)
+$OG --json import "$T/dirty.csv" >"$T/out2" 2>/dev/null
+is "rerun: nothing imported" "$(n_of imported "$T/out2")" 0
+is "rerun: 4 unchanged" "$(n_of unchanged "$T/out2")" 4
+is "rerun: no new events" "$(events)" "$ev1"
+
+# --- newer opt-out wins over an older opt-in -------------------------
+cat >"$T/order.csv" <<'EOF'
+address,stream,state,time,source
+olga@example.com,newsletter,optout,2026-03-01T00:00:00Z,form
+olga@example.com,newsletter,confirmed,2026-02-01T00:00:00Z,form
+pam@example.com,,optout,2026-03-01T00:00:00Z,unsub
+pam@example.com,newsletter,confirmed,2026-02-01T00:00:00Z,form
+ron@example.com,,optout,2026-03-01T00:00:00Z,unsub
+ron@example.com,newsletter,confirmed,,
+EOF
+$OG --json import "$T/order.csv" >"$T/out3" 2>/dev/null
+$OG status olga@example.com --stream newsletter >/dev/null
+is "older opt-in after a newer opt-out (same stream): still refused" "$?" 1
+$OG status pam@example.com --stream newsletter >/dev/null
+is "older stream opt-in after a newer global opt-out: still refused" "$?" 1
+$OG status ron@example.com --stream newsletter >/dev/null
+is "opt-in without time or proof never lifts an opt-out" "$?" 1
+like "skipped lines listed with their number and reason" "$(cat "$T/order.csv.warnings")" '*3: olga@example.com: not imported*'
+cat >"$T/newer.csv" <<'EOF'
+address,stream,state,time,source,ip
+pam@example.com,newsletter,confirmed,2026-04-01T00:00:00Z,resubscribe-form,198.51.100.7
+EOF
+$OG import "$T/newer.csv" >/dev/null 2>&1
+$OG status pam@example.com --stream newsletter >/dev/null
+is "a newer explicit opt-in with proof lifts the opt-out" "$?" 0
+
+# --- header problems: nothing changes ----------------------------------
+ev2=$(events)
+printf 'address,stream,state,colour,mood\nzed@example.com,newsletter,confirmed,red,ok\n' >"$T/cols.csv"
+$OG import "$T/cols.csv" >/dev/null 2>"$T/err"
+is "unknown columns: exit 2" "$?" 2
+like "unknown columns named" "$(cat "$T/err")" '*unknown columns "colour", "mood"*'
+: >"$T/empty.csv"
+$OG import "$T/empty.csv" >/dev/null 2>"$T/err"
+is "empty file: exit 2" "$?" 2
+like "empty file: clear error" "$(cat "$T/err")" '*empty file: no header line*'
+printf 'stream,state\nnewsletter,optin\n' >"$T/noaddr.csv"
+$OG import "$T/noaddr.csv" >/dev/null 2>"$T/err"
+is "header without address: exit 2" "$?" 2
+is "header problems changed nothing" "$(events)" "$ev2"
+
+# --- stdin, any column order, --rejects --------------------------------
+printf 'State,Time,Email,Stream\nconfirmed,2026-01-05T00:00:00Z,uma@example.com,newsletter\noops,,,\n' |
+    $OG import - --rejects "$T/stdin.rej" --warnings "$T/stdin.warn" \
+    >"$T/out4" 2>&1
+like "stdin import summary" "$(cat "$T/out4")" '*2 lines: 1 imported*1 rejected*'
+like "--rejects names the reject file" "$(cat "$T/stdin.rej")" '3: *'
+$OG status uma@example.com --stream newsletter >/dev/null
+is "columns in any order, Email alias" "$?" 0
+
+printf 'address , stream , state\n  vic@example.com ,  newsletter  , confirmed \n' >"$T/spaces.csv"
+$OG import "$T/spaces.csv" >/dev/null 2>&1
+$OG status vic@example.com --stream newsletter >/dev/null
+is "spaces around fields and names are ignored" "$?" 0
+
+# --- export round trip ----------------------------------------------------
+$OG export >"$T/export.csv"
+sed "s#$T/store#$T/store2#" "$T/og.conf" >"$T/og2.conf"
+$BIN/optgate -c "$T/og2.conf" init >/dev/null 2>&1
+$BIN/optgate -c "$T/og2.conf" import "$T/export.csv" >/dev/null 2>&1
+$BIN/optgate -c "$T/og2.conf" export >"$T/export2.csv"
+ok "export, import into a new store, export again: the same" cmp -s "$T/export.csv" "$T/export2.csv"
+is "export has a header and a line per entry" "$(head -1 "$T/export.csv")" "address,stream,partner,sender,state,time,reason,source,segment"
+
+# --- progress: a bar on a terminal only ----------------------------------
+awk 'BEGIN { print "address,stream,state,time"
+	for (i = 1; i <= 20000; i++) printf "p%d@example.com,newsletter,confirmed,2026-01-01T00:00:00Z\n", i }' >"$T/p.csv"
+script -qec "$OG import $T/p.csv" /dev/null >"$T/tty.out" 2>&1
+like "on a terminal: a progress bar with rate and ETA" "$(tr '\r' '\n' <"$T/tty.out")" '*lines/s ETA *'
+$OG import "$T/p.csv" >"$T/notty.out" 2>"$T/notty.err"
+is "not a terminal: no progress bar" "$(grep -c 'ETA' "$T/notty.err" "$T/notty.out" | awk -F: '{s += $2} END {print s}')" 0
+
+$OG verify >/dev/null
+is "store verifies after all of it" "$?" 0
+done_testing

@@ -1,0 +1,168 @@
+#!/bin/sh
+# optgate-policyd wired into a real Postfix (tests/lib/postfix.sh) as the
+# README says: check_policy_service in smtpd_recipient_restrictions and
+# smtpd_end_of_data_restrictions.  What a mail admin checks: refusals with
+# the reason at RCPT while the other recipients are delivered; one
+# recipient per list transaction; caps let exactly N messages through per
+# window (clock set with OPTGATE_NOW); an aborted transaction counts
+# nothing; an opt-out is enforced on the next message without a restart;
+# kill -9 under load tempfails and lets nothing through that should not;
+# the same under spawn(8).
+TOP=${OPTGATE_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
+. "$TOP/tests/lib/tap.sh"
+. "$TOP/tests/lib/postfix.sh"
+. "$TOP/tests/lib/policyd.sh"
+
+POLICY=inet:127.0.0.1:10042
+pf_init 25120 25121 \
+    "smtpd_recipient_restrictions=check_policy_service $POLICY, permit_mynetworks, reject" \
+    "smtpd_end_of_data_restrictions=check_policy_service $POLICY" \
+    "smtpd_policy_service_default_action=451 4.3.5 Policy service unavailable" \
+    "smtpd_policy_service_timeout=10s" \
+    "smtpd_policy_service_try_limit=2" \
+    "smtpd_policy_service_retry_delay=1s"
+pd_setup 10042
+cat >"$PD_CONF" <<EOF
+[store]
+path = $PD_T/store
+[keys]
+file = $PD_T/keys
+[policyd]
+listen = inet:127.0.0.1:10042
+[stream offers]
+match = sender:offers@shop.example
+consent = optin
+[stream newsletter]
+match = sender:news@shop.example
+consent = optin
+unsubscribe = https://unsub.shop.example/u/%t
+[stream capped]
+match = sender:daily@shop.example
+consent = none
+caps = 2/1d
+EOF
+pd_init
+for a in ana bob cid; do
+	og optin $a@example.org --stream offers --single >/dev/null
+	og optin $a@example.org --stream newsletter --single >/dev/null
+done
+og optout bob@example.org --all >/dev/null
+T0=1795000000
+PD_ENV="OPTGATE_NOW=$T0"
+ok "optgate-policyd starts" pd_start
+ok "postfix starts" pf_start 25120 25121
+
+# --- refusal at RCPT with the reason, the others delivered ---
+out=$(pf_send offers@shop.example 'ana@example.org bob@example.org cid@example.org')
+like "unsubscribed recipient refused at RCPT with the reason" \
+    "$(echo "$out" | grep 'RCPT <bob')" \
+    "RCPT <bob@example.org> 550 5.7.1 *unsubscribed from all streams on * via admin"
+like "the other recipients accepted, message queued" "$out" \
+    "*RCPT <ana@example.org> 250*RCPT <cid@example.org> 250*DATA 250*"
+pf_wait_queue_empty 10
+is "the sink got ana and cid only" "$(pf_sink_rcpts | sort | tr '\n' ' ')" \
+    "ana@example.org cid@example.org "
+ok "postfix logged the refusal with the reason" pf_log_wait \
+    '(NOQUEUE|[0-9A-F]+): reject: RCPT from .*: 550 5.7.1 <bob@example.org>: .*unsubscribed from all streams'
+ok "optgate-policyd logged the decision" pd_log_wait \
+    'to=<bob@example.org>, from=<offers@shop.example>, client=.*stream=offers, action=reject, reason=unsubscribed\(all\)'
+
+# --- list stream: one recipient per transaction ---
+pf_sink_clear
+out=$(pf_send news@shop.example 'ana@example.org cid@example.org')
+like "list stream: the second recipient gets 452 4.5.3" \
+    "$(echo "$out" | grep 'RCPT <cid')" "RCPT <cid@example.org> 452 4.5.3 *one recipient per transaction*"
+pf_wait_queue_empty 10
+is "list stream: only the first recipient was sent" "$(pf_sink_rcpts)" \
+    "ana@example.org"
+
+# --- caps: exactly N per window, with a clock the test controls ---
+pf_sink_clear
+PF_SEND_ABORT=1 pf_send daily@shop.example dora@example.org >/dev/null
+PF_SEND_ABORT=1 pf_send daily@shop.example dora@example.org >/dev/null
+PF_SEND_ABORT=1 pf_send daily@shop.example dora@example.org >/dev/null
+n=0
+for i in 1 2 3; do
+	pf_send daily@shop.example dora@example.org >"$PD_T/send$i" && n=$((n + 1))
+done
+is "caps 2/1d: exactly 2 of 3 messages accepted (3 aborted before counted nothing)" "$n" 2
+like "the third is refused at RCPT naming the cap" "$(grep RCPT "$PD_T/send3")" \
+    "RCPT <dora@example.org> 550 5.7.1 *frequency cap 2/1d for capped reached*"
+pf_wait_queue_empty 10
+is "the sink got 2 messages for dora" "$(pf_sink_rcpts | grep -c dora)" 2
+pd_stop
+PD_ENV="OPTGATE_NOW=$((T0 + 86400 + 60))"
+pd_start
+pf_send daily@shop.example dora@example.org >/dev/null
+is "a day later the window has moved: accepted again" "$?" 0
+
+# --- opt-out enforced on the next message, no restart ---
+pf_send offers@shop.example cid@example.org >/dev/null
+is "cid receives offers" "$?" 0
+og optout cid@example.org --stream offers >/dev/null
+out=$(pf_send offers@shop.example cid@example.org)
+like "after optgate optout: refused at RCPT on the next message" \
+    "$(echo "$out" | grep RCPT)" "RCPT <cid@example.org> 550 5.7.1 *unsubscribed from offers*"
+
+# --- kill -9 under load ---
+pf_sink_clear
+python3 - "$PF_PORT" 40 >"$PD_T/load.out" 2>&1 <<'EOF' &
+import smtplib, sys, time
+port, n = int(sys.argv[1]), int(sys.argv[2])
+for i in range(n):
+    rcpts = ["ana@example.org", "bob@example.org"]
+    line = []
+    try:
+        s = smtplib.SMTP("127.0.0.1", port, timeout=30)
+        s.ehlo("load.test")
+        s.mail("offers@shop.example")
+        good = 0
+        for r in rcpts:
+            code, _ = s.rcpt(r)
+            line.append("%s=%d" % (r.split("@")[0], code))
+            good += code == 250
+        if good:
+            code, _ = s.data(b"Subject: load %d\r\n\r\nx\r\n" % i)
+            line.append("data=%d" % code)
+        s.quit()
+    except Exception as e:
+        line.append("error=%s" % e)
+    print(" ".join(line), flush=True)
+    time.sleep(0.05)
+EOF
+loadpid=$!
+for i in $(seq 1 100); do
+	[ "$(wc -l <"$PD_T/load.out")" -ge 8 ] && break
+	sleep 0.1
+done
+pd_kill9
+sleep 2
+pd_start
+wait $loadpid
+accepted=$(grep -c 'data=250' "$PD_T/load.out")
+ok "while policyd was down Postfix tempfailed (4xx at RCPT)" \
+    grep -q 'ana=4[0-9][0-9]' "$PD_T/load.out"
+ok "after the restart mail flows again" \
+    sh -c "tail -3 '$PD_T/load.out' | grep -q 'ana=250'"
+ok "the unsubscribed recipient was never accepted" \
+    sh -c "! grep -q 'bob=250' '$PD_T/load.out'"
+pf_wait_queue_empty 20
+is "every accepted message, and nothing else, reached the sink" \
+    "$(pf_sink_count)" "$accepted"
+is "no message to the unsubscribed recipient reached the sink" \
+    "$(pf_sink_rcpts | grep -c bob)" 0
+
+# --- spawn(8) mode ---
+pd_stop
+chown -R nobody "$PD_T/store"
+pf_master "optgate-policy unix - n n - 0 spawn user=nobody argv=$BIN/optgate-policyd -s -c $PD_CONF"
+pf_conf "smtpd_recipient_restrictions=check_policy_service unix:private/optgate-policy, permit_mynetworks, reject" \
+    "smtpd_end_of_data_restrictions=check_policy_service unix:private/optgate-policy"
+pf_reload
+pf_log_wait 'reload' 5
+out=$(pf_send offers@shop.example 'ana@example.org bob@example.org')
+like "spawn(8): refusal with the reason at RCPT" \
+    "$(echo "$out" | grep 'RCPT <bob')" "RCPT <bob@example.org> 550 5.7.1 *unsubscribed*"
+like "spawn(8): the other recipient accepted" "$out" \
+    "*RCPT <ana@example.org> 250*DATA 250*"
+done_testing

@@ -1,0 +1,226 @@
+#!/bin/sh
+# optgate-policyd on its own, spoken to as Postfix's smtpd would: verdicts,
+# one recipient per list transaction, counting at END-OF-MESSAGE only, and
+# every "bad input and fault" of the issue: each is answered or its
+# connection closed with a log line while the daemon keeps serving the
+# others with bounded memory.  Also: unix socket owner/group/mode, the
+# spawn(8) mode on stdin/stdout, SIGHUP reload (a bad config keeps the old
+# one), privilege drop, an unreadable store.
+TOP=${OPTGATE_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
+. "$TOP/tests/lib/tap.sh"
+. "$TOP/tests/lib/policyd.sh"
+
+pd_setup 10041
+write_conf() {
+	cat >"$PD_CONF" <<EOF
+[store]
+path = $PD_T/store
+[keys]
+file = $PD_T/keys
+[policyd]
+listen = inet:127.0.0.1:10041
+listen = unix:$PD_T/policy.sock
+idle_timeout = ${IDLE:-2s}
+max_connections = 1100
+$EXTRA_POLICYD
+[stream newsletter]
+match = sender:news@example.com
+consent = confirmed
+caps = 2/7d
+unsubscribe = https://unsub.example.com/u/%t
+[stream offers]
+match = sender:offers@example.com
+consent = optin
+refuse = drop
+[stream digest]
+match = sender:digest@example.com
+consent = optin
+refuse = drop
+unsubscribe = mailto:unsub+%t@example.com
+[stream resets]
+match = sender:noreply@example.com
+class = transactional
+$EXTRA_STREAMS
+EOF
+}
+write_conf
+pd_init
+og optin ana@example.org --stream newsletter >/dev/null
+og optin bob@example.org --stream newsletter >/dev/null
+og optout bob@example.org --all >/dev/null
+og optin cid@example.org --stream offers --single >/dev/null
+ok "daemon starts" pd_start
+
+# --- verdicts ---
+is "opted-in recipient: DUNNO" "$(pd_q recipient=ana@example.org)" DUNNO
+r=$(pd_q recipient=bob@example.org instance=i2)
+like "unsubscribed recipient: 550 with the reason" "$r" \
+    "550 5.7.1 <bob@example.org>: unsubscribed from all streams*"
+like "no consent: 550" "$(pd_q recipient=dan@example.org instance=i3)" \
+    "550 5.7.1 <dan@example.org>: no opt-in on record for newsletter"
+is "unknown sender: no stream, DUNNO" \
+    "$(pd_q sender=someone@else.example recipient=bob@example.org)" DUNNO
+is "transactional skips opt-outs" \
+    "$(pd_q sender=noreply@example.com recipient=bob@example.org)" DUNNO
+like "drop, not a list stream: rejected (DISCARD would lose the others)" \
+    "$(pd_q sender=offers@example.com recipient=dan@example.org)" "550 5.7.1 *"
+like "drop, list stream: DISCARD" \
+    "$(pd_q sender=digest@example.com recipient=dan@example.org)" "DISCARD *"
+ok "one log line per decision, Postfix style" pd_log_wait \
+    'NOQUEUE: to=<bob@example.org>, from=<news@example.com>, client=localhost\[127.0.0.1\], stream=newsletter, action=reject, reason=unsubscribed\(all\)'
+
+# --- one recipient per list transaction; counting at END-OF-MESSAGE ---
+out=$(printf '%s\n' \
+    'instance=t1 recipient=ana@example.org' \
+    'instance=t1 recipient=ana2@example.org' \
+    'instance=t1 recipient=ana@example.org sender=offers@example.com' |
+    pd_client session)
+is "list stream: second recipient gets 452 4.5.3" "$(echo "$out" | sed -n 2p | cut -c1-9)" \
+    "452 4.5.3"
+ok "452 logged as defer" pd_log_wait \
+    'to=<ana2@example.org>.*action=defer, reason=one-recipient-per-transaction\(newsletter\)'
+og status ana@example.org --stream newsletter >/dev/null
+is "nothing counted before END-OF-MESSAGE" "$?" 0
+# An aborted transaction (no END-OF-MESSAGE) counts nothing: t1 above,
+# and t2 here.  Then two finished transactions hit the 2/7d cap.
+printf '%s\n' 'instance=t2 recipient=ana@example.org' | pd_client session >/dev/null
+for t in t3 t4; do
+	printf '%s\n' "instance=$t recipient=ana@example.org" \
+	    "instance=$t protocol_state=END-OF-MESSAGE recipient= queue_id=Q$t" |
+	    pd_client session >/dev/null
+done
+like "two accepted messages reach the 2/7d cap" \
+    "$(pd_q recipient=ana@example.org instance=t5)" \
+    "550 5.7.1 <ana@example.org>: frequency cap 2/7d for newsletter reached*"
+og status ana@example.org --stream newsletter >/dev/null
+is "optgate status sees the same counters" "$?" 1
+
+# --- bad input and faults ---
+rss0=$(pd_rss)
+pd_client hold "$PD_T/go" >"$PD_T/hold.out" &
+holdpid=$!
+for i in 1 2 3 4 5 6 7 8 9 10; do
+	[ -s "$PD_T/hold.out" ] && break
+	sleep 0.1
+done
+
+r=$(printf 'protocol_state=RCPT\nrecipient=a@b\n\n' | pd_client send)
+is "request without request=: closed without reply" "$r" CLOSED
+ok "... with a log line" pd_log_wait 'bad policy request: no request= attribute'
+r=$(printf 'request=smtpd_access_policy\njunk line\n\n' | pd_client send)
+is "line without '=': closed" "$r" CLOSED
+ok "... logged" pd_log_wait "bad policy request: line without '='"
+r=$(python3 -c "import sys; sys.stdout.write('request=smtpd_access_policy\nrecipient=' + 'x' * 102400 + '\n\n')" | pd_client send)
+is "100 KB value: closed" "$r" CLOSED
+ok "... logged" pd_log_wait 'bad policy request: line too long'
+r=$(printf 'request=smtpd_access_policy\nrecipient=a\000b@c\n\n' | pd_client send)
+is "NUL byte: closed" "$r" CLOSED
+ok "... logged" pd_log_wait 'bad policy request: NUL byte'
+r=$(python3 -c "import sys; sys.stdout.write('request=smtpd_access_policy\n' + ''.join('a%d=1\n' % i for i in range(10000)) + '\n')" | pd_client send)
+is "10,000 attributes: closed" "$r" CLOSED
+ok "... logged" pd_log_wait 'bad policy request: (too many attributes|request too long)'
+r=$(pd_client half)
+like "half a request then silence: closed after the idle timeout" "$r" "closed [123].*"
+ok "... logged" pd_log_wait 'timeout in the middle of a request'
+r=$(pd_client drip)
+like "a request dripping in byte by byte: closed after the idle timeout" "$r" "closed [234].*"
+ok "... logged" pd_log_wait 'timeout in the middle of a request; closing' 1
+pd_client hangup
+pd_client hangup
+ok "client closing mid-reply: daemon still answers" \
+    test "$(pd_q recipient=ana2@example.org instance=x9)" != ""
+r=$(pd_client many 1000)
+is "1,000 connections at once: all answered" "$r" "answered=1000 closed=0 other=0"
+: >"$PD_T/go"
+wait $holdpid
+like "a connection kept busy meanwhile was served throughout" \
+    "$(tail -1 "$PD_T/hold.out")" "requests=[1-9]* different=0"
+rss1=$(pd_rss)
+echo "# RssAnon before ${rss0} kB, after bad input and 1000 connections ${rss1} kB"
+ok "memory stays bounded (RssAnon < 64 MB)" test "$rss1" -lt 65536
+
+# --- unix socket ---
+ok "unix socket answers" test "$(python3 "$TOP/tests/lib/policyclient.py" query "unix:$PD_T/policy.sock" recipient=ana@example.org instance=u1 | cut -c1-3)" = 550
+is "unix socket owner, group, mode (defaults postfix:postfix 0660)" \
+    "$(stat -c '%U:%G %a' "$PD_T/policy.sock")" "postfix:postfix 660"
+
+# --- reload ---
+EXTRA_STREAMS='[stream promo]
+match = sender:promo@example.com
+consent = none' write_conf
+pd_hup
+pd_log_wait 'reloaded' 5
+like "SIGHUP: a new stream is used without restart" \
+    "$(pd_q sender=promo@example.com recipient=bob@example.org)" "550 5.7.1 <bob@example.org>: unsubscribed*"
+printf '[policyd]\nbogus_key = 1\n' >>"$PD_CONF"
+pd_hup
+ok "SIGHUP with a bad config: logged" pd_log_wait 'keeping the running config'
+like "... and the old config keeps serving" \
+    "$(pd_q sender=promo@example.com recipient=bob@example.org)" "550 5.7.1 *"
+ok "daemon exits cleanly on SIGTERM" pd_stop
+
+# --- spawn(8) mode: one connection on stdin/stdout ---
+write_conf
+r=$(python3 - "$BIN/optgate-policyd" "$PD_CONF" <<'EOF'
+import socket, subprocess, sys
+a, b = socket.socketpair()
+p = subprocess.Popen([sys.argv[1], "-s", "-c", sys.argv[2]], stdin=b, stdout=b,
+                     stderr=subprocess.DEVNULL)
+b.close()
+a.settimeout(10)
+out = []
+for rcpt in ("ana2@example.org", "bob@example.org"):
+    a.sendall(("request=smtpd_access_policy\nprotocol_state=RCPT\n"
+               "sender=news@example.com\nrecipient=%s\ninstance=s%s\n\n"
+               % (rcpt, rcpt[0])).encode())
+    d = b""
+    while not d.endswith(b"\n\n"):
+        c = a.recv(4096)
+        if not c:
+            break
+        d += c
+    out.append(d.decode().strip())
+a.close()
+print(" | ".join(out), "| exit", p.wait(timeout=10))
+EOF
+)
+like "spawn mode (-s): answers on stdin/stdout, exits at EOF" "$r" \
+    "action=550 5.7.1 <ana2@example.org>: no opt-in* | action=550 5.7.1 <bob@example.org>: unsubscribed* | exit 0"
+
+# --- privilege drop and socket ownership from the config ---
+chown -R nobody "$PD_T/store"
+EXTRA_POLICYD='user = nobody
+socket_owner = nobody
+socket_group = nogroup
+socket_mode = 0600' write_conf
+ok "starts with user = nobody" pd_start
+is "runs as nobody after binding" \
+    "$(sed -n 's/^Uid:[[:space:]]*\([0-9]*\).*/\1/p' /proc/$PD_PID/status)" \
+    "$(id -u nobody)"
+is "socket owner/group/mode from the config" \
+    "$(stat -c '%U:%G %a' "$PD_T/policy.sock")" "nobody:nogroup 600"
+like "serves as nobody (counters writable)" \
+    "$(pd_q recipient=ana@example.org instance=n1)" "550 5.7.1 *frequency cap*"
+pd_stop
+
+# --- store unreadable ---
+mv "$PD_T/store" "$PD_T/store.away"
+EXTRA_STREAMS='[stream alerts]
+match = sender:alerts@example.com
+class = transactional
+on_store_error = accept' write_conf
+: >"$PD_LOG"
+ok "starts without a store" pd_start
+ok "... and says so" pd_log_wait 'store .*: .*tempfailed until it opens'
+is "store unreadable: marketing gets 451 4.3.0" \
+    "$(pd_q recipient=ana@example.org | cut -c1-9)" "451 4.3.0"
+is "store unreadable: transactional default tempfails" \
+    "$(pd_q sender=noreply@example.com recipient=ana@example.org | cut -c1-9)" "451 4.3.0"
+is "store unreadable: transactional with on_store_error = accept passes" \
+    "$(pd_q sender=alerts@example.com recipient=ana@example.org)" DUNNO
+mv "$PD_T/store.away" "$PD_T/store"
+ok "store reopened without restart" pd_log_wait 'store .* open$' 8
+is "... and decisions are back" "$(pd_q recipient=cid@example.org)" \
+    "550 5.7.1 <cid@example.org>: no opt-in on record for newsletter"
+ok "daemon exits cleanly" pd_stop
+done_testing

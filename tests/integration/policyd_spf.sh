@@ -1,0 +1,158 @@
+#!/bin/sh
+# SPF in optgate-policyd against a real DNS server: dnsmasq on 127.0.0.53
+# serving a test zone, the daemon in a mount namespace whose resolv.conf
+# points there (tests/lib/dns.sh).  A stream with spf = reject requires
+# that the sender domain's SPF record authorizes every [spf] egress
+# address: pass, fail, softfail, none, a DNS timeout (tempfail, never a
+# pass), hostile records (answered, never a crash or a hang), a helper
+# that crashes, defer and warn modes, the cache and its TTL.
+TOP=${OPTGATE_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
+. "$TOP/tests/lib/tap.sh"
+. "$TOP/tests/lib/policyd.sh"
+. "$TOP/tests/lib/dns.sh"
+
+pd_setup 10043
+dns_init 127.0.0.53
+dns_conf 'local-ttl=120'
+dns_conf 'server=/timeout.test/127.0.0.54'
+dns_conf 'server=/slow.test/127.0.0.54'
+dns_txt pass.test 'v=spf1 ip4:203.0.113.5 ip6:2001:db8::5 -all'
+dns_txt partial.test 'v=spf1 ip4:203.0.113.5 -all'
+dns_txt fail.test 'v=spf1 ip4:198.51.100.1 -all'
+dns_txt soft.test 'v=spf1 ip4:198.51.100.1 ~all'
+dns_txt neutral.test 'v=spf1 ?all'
+dns_txt fresh.test 'v=spf1 ip4:203.0.113.5 ip6:2001:db8::5 -all'
+dns_txt defer.test 'v=spf1 -all'
+dns_txt warn.test 'v=spf1 -all'
+# Hostile records: macro expansions libspf2 mishandled in the past
+# (CVE-2021-20314, the 2023 integer underflow), loops, too many lookups,
+# huge expansions, bad syntax.
+L=$(python3 -c "print('%{l}' * 200)")
+D=$(python3 -c "print('%{d}.' * 60)")
+dns_txt h1.test 'v=spf1 exists:%{d1r-}.x -all'
+dns_txt h2.test 'v=spf1 exists:%{l4294967295r}.x -all'
+dns_txt h3.test 'v=spf1 exists:%{ir+-.=_/,}.%{l0r}.%{d99999999999r} -all'
+dns_txt h4.test "v=spf1 exists:$L -all"
+dns_txt h5.test 'v=spf1 include:h6.test -all'
+dns_txt h6.test 'v=spf1 include:h5.test -all'
+dns_txt h7.test 'v=spf1 redirect=h7.test'
+dns_txt h8.test 'v=spf1 a:a1.test a:a2.test a:a3.test a:a4.test a:a5.test a:a6.test a:a7.test a:a8.test a:a9.test a:a10.test a:a11.test -all'
+dns_txt h9.test "v=spf1 exists:$D -all"
+dns_txt h10.test 'v=spf1 exists:%{p}%{p}%{v}%{h}%{c}%{r}%{t}%{o}%{s}.x -all'
+dns_txt h11.test 'v=spf1 exp=%{l1r-}%{d2147483648} -all'
+dns_txt h12.test 'v=spf1 ip4:203.0.113.5/0 ip6:::/-1 ip4:1.2.3.4/99 -all'
+dns_txt h13.test 'v=spf1 exists:%{d-1r}.x exists:%{d0r}.x -all'
+dns_txt h14.test 'v=spf1 exists:%%%%%_%-%{%}.x -all'
+dns_txt h15.test 'v=spf1 include:slow.test -all'
+ok "dnsmasq starts on 127.0.0.53" dns_start
+dns_silent 127.0.0.54
+
+matches=""
+for d in pass partial fail soft neutral none timeout slow fresh \
+    h1 h2 h3 h4 h5 h7 h8 h9 h10 h11 h12 h13 h14 h15; do
+	matches="${matches}match = sender:@$d.test
+"
+done
+cat >"$PD_CONF" <<CONF
+[store]
+path = $PD_T/store
+[keys]
+file = $PD_T/keys
+[policyd]
+listen = inet:127.0.0.1:10043
+[spf]
+egress = 203.0.113.5, 2001:db8::5
+timeout = 2s
+cache_ttl = 1h
+[stream strict]
+${matches}consent = none
+spf = reject
+[stream deferred]
+match = sender:@defer.test
+consent = none
+spf = defer
+[stream warned]
+match = sender:@warn.test
+consent = none
+spf = warn
+CONF
+pd_init
+PD_WRAP=$DNS_NS
+ok "optgate-policyd starts in the DNS namespace" pd_start -v
+
+q() { pd_q sender="postmaster@$1" recipient=ana@example.org instance="$1"; }
+is "pass (every egress address authorized): DUNNO" "$(q pass.test)" DUNNO
+is "one egress address not authorized: 550 5.7.23 names it" \
+    "$(q partial.test)" "550 5.7.23 SPF record of partial.test does not authorize this server (fail for 2001:db8::5)"
+like "fail: 550 5.7.23" "$(q fail.test)" "550 5.7.23 *(fail for 203.0.113.5)"
+like "softfail: 550 5.7.23" "$(q soft.test)" "550 5.7.23 *(softfail for *"
+like "neutral: 550 5.7.23" "$(q neutral.test)" "550 5.7.23 *(neutral for *"
+like "none (no record): 550 5.7.23" "$(q none.test)" "550 5.7.23 *(none for *"
+ok "decision logged with the SPF reason" pd_log_wait \
+    'to=<ana@example.org>, from=<postmaster@fail.test>.*stream=strict, action=reject, reason=spf\(fail\) fail.test ip=203.0.113.5'
+t0=$(date +%s)
+r=$(q timeout.test)
+t1=$(date +%s)
+like "DNS timeout: tempfail 451 4.4.3, never a pass" "$r" "451 4.4.3 *"
+ok "... within the [spf] timeout (2s; took $((t1 - t0))s)" test $((t1 - t0)) -le 4
+ok "... logged" pd_log_wait 'SPF check of timeout.test: no answer within 2s'
+r=$( (printf 'request=smtpd_access_policy\nprotocol_state=RCPT\nsender=postmaster@timeout.test\nrecipient=a@b.example\n\n'
+	python3 -c "print('x' * 30000)") | pd_client send)
+is "more input while a request waits for SPF: closed" "$r" CLOSED
+ok "... logged" pd_log_wait 'more input while a request waits for SPF'
+like "defer mode: 450 4.7.23" "$(q defer.test)" "450 4.7.23 *"
+is "warn mode: DUNNO" "$(q warn.test)" DUNNO
+ok "warn mode: logged" pd_log_wait 'spf=fail for 203.0.113.5.*\(warn only\)'
+is "null sender: no SPF check" \
+    "$(pd_q sender= recipient=ana@example.org)" DUNNO
+
+# Hostile records: each answered (refused or tempfailed), quickly.
+t0=$(date +%s)
+bad=""
+for h in h1 h2 h3 h4 h5 h7 h8 h9 h10 h11 h12 h13 h14; do
+	r=$(q $h.test)
+	case "$r" in
+	"550 5.7.23 "* | "451 4.4.3 "*) ;;
+	*) bad="$bad $h:$r" ;;
+	esac
+done
+t1=$(date +%s)
+is "hostile records: each refused or tempfailed, never a pass" "$bad" ""
+ok "... 13 records in $((t1 - t0))s, no hang" test $((t1 - t0)) -le 20
+ok "daemon still alive" kill -0 "$PD_PID"
+
+# A helper that dies mid-evaluation (what a crashing record does):
+# h15.test includes slow.test, which waits on the silent server while we
+# kill the helpers (all of them: which one has the query is not visible).
+# (first let the abandoned timeout.test query above time out)
+for i in $(seq 1 100); do
+	[ "$(pd_log_count 'SPF check of timeout.test: no answer')" -ge 2 ] && break
+	sleep 0.05
+done
+n0=$(grep -c 'query\[TXT\] slow.test' "$DNS_DIR/dnsmasq.log")
+q h15.test >"$PD_T/h15.out" &
+qpid=$!
+hp=""
+for i in $(seq 1 200); do
+	if [ "$(grep -c 'query\[TXT\] slow.test' "$DNS_DIR/dnsmasq.log")" -gt "$n0" ]; then
+		hp=$(pgrep -P "$PD_PID" -f -- '--spf-helper')
+		[ -n "$hp" ] && break
+	fi
+	sleep 0.05
+done
+[ -n "$hp" ] && kill -SEGV $hp
+wait $qpid
+like "a helper crash: 550 permerror, the daemon goes on" \
+    "$(cat "$PD_T/h15.out")" "550 5.7.23 *(permerror for *"
+ok "... logged with the signal" pd_log_wait \
+    'SPF helper for h15.test: SPF evaluation crashed \(signal [0-9]+\)'
+is "... and the next check works" "$(q pass.test)" DUNNO
+
+# Cache: answers kept for the record's TTL (120 s here, under cache_ttl).
+ok "cached for the record's TTL" pd_log_wait 'SPF pass.test: pass .*cached 120s'
+dns_stop
+is "with DNS gone, a cached pass still passes" "$(q pass.test)" DUNNO
+like "... a cached fail still fails" "$(q fail.test)" "550 5.7.23 *(fail for *"
+like "... an uncached domain tempfails" "$(q fresh.test)" "451 4.4.3 *"
+ok "daemon exits cleanly" pd_stop
+done_testing
