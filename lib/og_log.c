@@ -32,16 +32,17 @@ og_log_open(const char *name, int flags)
 		    LOG_MAIL);
 }
 
+/* Atomic: a daemon's reload thread sets it while workers read it. */
 void
 og_log_set_verbose(int level)
 {
-	verbose = level;
+	__atomic_store_n(&verbose, level, __ATOMIC_RELAXED);
 }
 
 int
 og_log_verbose(void)
 {
-	return verbose;
+	return __atomic_load_n(&verbose, __ATOMIC_RELAXED);
 }
 
 static void vlog(int prio, const char *tag, const char *fmt, va_list ap)
@@ -78,7 +79,7 @@ og_log_debug(const char *fmt, ...)
 {
 	va_list ap;
 
-	if (verbose < 1)
+	if (og_log_verbose() < 1)
 		return;
 	va_start(ap, fmt);
 	vlog(LOG_DEBUG, "debug: ", fmt, ap);

@@ -797,13 +797,31 @@ fail:
 	return map_err(rc);
 }
 
+/*
+ * A thread that ends gives its handle back: with MDB_NOTLS a reset read
+ * transaction keeps its reader slot, so daemons that run a thread per
+ * connection (libmilter) would otherwise fill the reader table
+ * (MDB_READERS_FULL after max_readers connections) and leak the handles.
+ */
 static void
 tkey_free(void *p)
 {
-	struct og_rtxn *tx = p;
+	struct og_rtxn *tx = p, **pp;
+	og_store *st = tx->st;
 
-	/* The registry keeps the handle; og_store_close frees it. */
-	(void)tx;
+	pthread_mutex_lock(&st->reglock);
+	for (pp = &st->reg; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == tx) {
+			*pp = tx->next;
+			break;
+		}
+	pthread_mutex_unlock(&st->reglock);
+	if (tx->c)
+		mdb_txn_abort(tx->c);
+	if (tx->k)
+		mdb_txn_abort(tx->k);
+	pthread_mutex_destroy(&tx->lk);
+	free(tx);
 }
 
 int

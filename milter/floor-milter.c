@@ -22,22 +22,36 @@ fl_eom(SMFICTX *ctx)
 }
 
 static sfsistat
-fl_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
-    unsigned long f2, unsigned long f3, unsigned long *pf0,
-    unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
+fl_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, unsigned long f2,
+    unsigned long f3, unsigned long *pf0, unsigned long *pf1,
+    unsigned long *pf2, unsigned long *pf3)
 {
 	*pf0 = SMFIF_ADDHDRS;
 	*pf1 = f1 & (SMFIP_NOHELO | SMFIP_NOBODY | SMFIP_NOUNKNOWN |
-	    SMFIP_NODATA | SMFIP_NOHDRS | SMFIP_NOEOH | SMFIP_NOMAIL |
-	    SMFIP_NORCPT | SMFIP_NR_CONN);
+	                SMFIP_NODATA | SMFIP_NOHDRS | SMFIP_NOEOH |
+	                SMFIP_NOMAIL | SMFIP_NORCPT | SMFIP_NR_CONN);
 	*pf2 = 0;
 	*pf3 = 0;
 	return SMFIS_CONTINUE;
 }
 
 static struct smfiDesc fl_desc = {
-	"floor", SMFI_VERSION, SMFIF_ADDHDRS, NULL, NULL, NULL, NULL, NULL,
-	NULL, NULL, fl_eom, NULL, NULL, NULL, NULL, fl_negotiate,
+    "floor",
+    SMFI_VERSION,
+    SMFIF_ADDHDRS,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    fl_eom,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    fl_negotiate,
 };
 
 int

@@ -16,8 +16,8 @@
 #include "og_err.h"
 
 int
-mg_hdr_fold_list(og_buf *out, const char *name, const char *const *items,
-    size_t n)
+mg_hdr_fold_list(
+    og_buf *out, const char *name, const char *const *items, size_t n)
 {
 	size_t col, i, len;
 	int rc;
@@ -60,8 +60,8 @@ mg_hdr_unfold(og_buf *out, const char *value)
 			return rc;
 	}
 	/* Trailing white space is not part of the value either. */
-	while (out->len > 0 &&
-	    (out->data[out->len - 1] == ' ' || out->data[out->len - 1] == '\t'))
+	while (out->len > 0 && (out->data[out->len - 1] == ' ' ||
+	                           out->data[out->len - 1] == '\t'))
 		out->data[--out->len] = '\0';
 	return 0;
 }

@@ -19,8 +19,8 @@
  * would take the line past MG_FOLD_WIDTH.  items[i] are appended as given.
  * Returns 0 or OG_ETOOBIG.
  */
-int mg_hdr_fold_list(og_buf *out, const char *name, const char *const *items,
-    size_t n);
+int mg_hdr_fold_list(
+    og_buf *out, const char *name, const char *const *items, size_t n);
 
 /*
  * mg_hdr_unfold - copy a header value as the milter received it into out
@@ -41,8 +41,8 @@ char *mg_reply_text(char *dst, size_t max, const char *src);
  * "%s" with stream (for unsubscribe URLs, the VERP address and the
  * Feedback-ID); "%%" is a percent sign.  Returns 0 or OG_ETOOBIG.
  */
-int mg_subst(og_buf *out, const char *tmpl, const char *tok,
-    const char *stream);
+int mg_subst(
+    og_buf *out, const char *tmpl, const char *tok, const char *stream);
 
 /* Strip one pair of surrounding <> (and blanks); returns a new string. */
 char *mg_unbracket(const char *s);

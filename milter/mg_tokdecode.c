@@ -57,8 +57,8 @@ main(int argc, char **argv)
 		og_keyring_free(kr);
 		return 1;
 	}
-	printf("%s %u %u\n", ti.key, (unsigned)ti.stream_id,
-	    (unsigned)ti.purpose);
+	printf(
+	    "%s %u %u\n", ti.key, (unsigned)ti.stream_id, (unsigned)ti.purpose);
 	og_keyring_free(kr);
 	return 0;
 }

@@ -2,7 +2,8 @@
 # that its sigwait and accept can be wrapped (see optgate-milter.c).
 MILTER_SRCS := milter/optgate-milter.c milter/mg_hdr.c
 MILTER_OBJS := $(MILTER_SRCS:%.c=$(BUILD)/%.o)
-MILTER_LIBS := -Wl,--wrap=sigwait -Wl,--wrap=accept -l:libmilter.a
+MILTER_LIBS := -Wl,--wrap=sigwait -Wl,--wrap=accept -Wl,--wrap=read \
+    -l:libmilter.a
 PROGS += $(BINDIR)/optgate-milter
 
 $(BINDIR)/optgate-milter: $(MILTER_OBJS) $(LIB)
@@ -26,3 +27,7 @@ UNIT_BINS += $(BUILD)/test/milter/mg-tokdecode
 $(BUILD)/test/milter/mg-tokdecode: $(BUILD)/milter/mg_tokdecode.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(OG_LDFLAGS) -o $@ $^ $(LIBS)
+
+# libFuzzer target for the header text the milter takes from the MTA.
+FUZZ_OBJS_milter_hdr_fuzz := milter/mg_hdr.c
+FUZZ_CFLAGS_milter_hdr_fuzz := -Imilter

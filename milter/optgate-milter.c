@@ -27,12 +27,19 @@
  * wrap its sigwait (-Wl,--wrap=sigwait): SIGHUP then reloads the config in
  * that thread (mg_reload) and every other signal goes to libmilter as
  * before.  Its accept is wrapped too, to set TCP_NODELAY on each accepted
- * TCP connection: libmilter writes each reply in small pieces, and Nagle
- * plus the MTA's delayed ACK would otherwise stall every message ~40-90 ms.
+ * TCP connection (our replies go out at once), and its read, to re-arm
+ * TCP_QUICKACK after each read (the MTA's back-to-back macro and command
+ * writes are not held by Nagle waiting for our delayed ACK).  A plain
+ * libmilter milter stalls ~40-90 ms per message on loopback TCP.
+ *
+ * Who decides: see mg_policyd_owns() ([milter] policyd = yes) and
+ * mg_detect_non_smtpd() (mail from sendmail(1) is never refused at RCPT).
  *
  * LIMITS: MG_RCPT_MAX recipients per message (more are tempfailed with
- * 452 4.5.3); MG_HDR_KEEP_MAX bytes of the headers we keep for matching
- * (further ones are not used for matching, with a warning).
+ * 452 4.5.3; sendmail(1) stream mail with more is refused at end of
+ * message); MG_HDR_KEEP_MAX bytes of the headers we keep for matching
+ * (further ones are not used for matching, with a warning); tokens and
+ * List-Unsubscribe only for a message left with one recipient.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -57,6 +64,7 @@
 #include <libmilter/mfapi.h>
 
 #include "mg_hdr.h"
+#include "og_addr.h"
 #include "og_buf.h"
 #include "og_config.h"
 #include "og_err.h"
@@ -166,13 +174,14 @@ mg_reload(void)
 		return;
 	}
 	og_log_set_verbose(s->cfg->verbose);
+	/* Log while s is still ours alone: once published it may go. */
+	og_log_info("configuration reloaded from %s",
+	    s->cfg->path ? s->cfg->path : OG_CONFIG_DEFAULT);
 	pthread_mutex_lock(&snap_lock);
 	old = cur_snap;
 	cur_snap = s;
 	pthread_mutex_unlock(&snap_lock);
 	mg_snap_put(old);
-	og_log_info("configuration reloaded from %s",
-	    s->cfg->path ? s->cfg->path : OG_CONFIG_DEFAULT);
 }
 
 /* ---------------------------------------------------------------- */
@@ -182,6 +191,16 @@ int __real_sigwait(const sigset_t *set, int *sig);
 int __wrap_sigwait(const sigset_t *set, int *sig);
 int __real_accept(int fd, struct sockaddr *sa, socklen_t *len);
 int __wrap_accept(int fd, struct sockaddr *sa, socklen_t *len);
+ssize_t __real_read(int fd, void *buf, size_t n);
+ssize_t __wrap_read(int fd, void *buf, size_t n);
+
+/*
+ * Accepted TCP connections, by fd (reads on them re-arm TCP_QUICKACK).
+ * Written by libmilter's listener at accept, read by the session's
+ * worker afterwards: the accept happens-before the session starts.
+ */
+#define MG_FD_MAX 65536
+static unsigned char mg_tcp_fd[MG_FD_MAX];
 
 int
 __wrap_sigwait(const sigset_t *set, int *sig)
@@ -204,23 +223,46 @@ __wrap_accept(int fd, struct sockaddr *sa, socklen_t *len)
 	int s, one = 1;
 
 	s = __real_accept(fd, sa, len);
+	if (s >= 0 && s < MG_FD_MAX)
+		__atomic_store_n(&mg_tcp_fd[s], 0, __ATOMIC_RELAXED);
 	if (s >= 0 && getsockname(s, (struct sockaddr *)&ss, &sl) == 0 &&
 	    (ss.ss_family == AF_INET || ss.ss_family == AF_INET6)) {
-		if (setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one,
-		    sizeof(one)) < 0)
-			og_log_warn("setsockopt TCP_NODELAY: %s",
-			    strerror(errno));
+		if (s < MG_FD_MAX)
+			__atomic_store_n(&mg_tcp_fd[s], 1, __ATOMIC_RELAXED);
+		if (setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) <
+		    0)
+			og_log_warn(
+			    "setsockopt TCP_NODELAY: %s", strerror(errno));
 		else if (og_log_verbose() > 1) {
 			socklen_t ol = sizeof(one);
 
 			one = 0;
-			(void)getsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one,
-			    &ol);
+			(void)getsockopt(
+			    s, IPPROTO_TCP, TCP_NODELAY, &one, &ol);
 			og_log_debug("accepted fd %d: TCP_NODELAY %s", s,
 			    one ? "on" : "off");
 		}
 	}
 	return s;
+}
+
+/*
+ * The MTA sends a macro packet and then its command as two writes; when
+ * it does not set TCP_NODELAY (Postfix does not, for milters), Nagle holds
+ * the command until we ACK the macros, and Linux delays that ACK up to
+ * 40 ms.  Re-arming TCP_QUICKACK after each read makes the ACK immediate.
+ */
+ssize_t
+__wrap_read(int fd, void *buf, size_t n)
+{
+	ssize_t r = __real_read(fd, buf, n);
+	int one = 1;
+
+	if (r > 0 && fd >= 0 && fd < MG_FD_MAX &&
+	    __atomic_load_n(&mg_tcp_fd[fd], __ATOMIC_RELAXED) &&
+	    setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one)) < 0)
+		__atomic_store_n(&mg_tcp_fd[fd], 0, __ATOMIC_RELAXED);
+	return r;
 }
 
 /* ---------------------------------------------------------------- */
@@ -261,13 +303,37 @@ mg_store_try_open(const og_config *cfg, int force)
 	rc = og_store_open(cfg->store_path, &o, &st, err, sizeof(err));
 	if (rc < 0)
 		og_log_err("store %s: %s; marketing mail is tempfailed until "
-		    "it opens", cfg->store_path, err[0] ? err : og_strerror(rc));
+		           "it opens",
+		    cfg->store_path, err[0] ? err : og_strerror(rc));
 	else {
 		__atomic_store_n(&g_store, st, __ATOMIC_RELEASE);
 		if (!force)
 			og_log_info("store %s opened", cfg->store_path);
 	}
 	pthread_mutex_unlock(&store_lock);
+}
+
+/*
+ * This callback's read handle, or NULL (logged) when the store cannot be
+ * read now: the gate then gives the store-error verdict.
+ */
+static og_rtxn *
+mg_rbegin(SMFICTX *ctx)
+{
+	og_store *store = mg_store();
+	og_rtxn *tx = NULL;
+	const char *q;
+	int rc;
+
+	if (store == NULL)
+		return NULL;
+	if ((rc = og_store_rbegin(store, &tx)) < 0) {
+		q = smfi_getsymval(ctx, "i");
+		og_log_warn("%s: cannot read the store: %s",
+		    q != NULL && *q != '\0' ? q : "NOQUEUE", og_strerror(rc));
+		return NULL;
+	}
+	return tx;
 }
 
 /* ---------------------------------------------------------------- */
@@ -301,6 +367,7 @@ typedef struct mg_msg {
 	size_t hdr_bytes;
 	int n_lu, n_lup, n_stream_hdr, n_token_hdr, n_fbid;
 	int hdr_dropped;
+	int overflow; /* recipients past MG_RCPT_MAX (sendmail(1) only) */
 } mg_msg;
 
 typedef struct mg_conn {
@@ -308,6 +375,7 @@ typedef struct mg_conn {
 	char client_name[256];
 	char client_addr[INET6_ADDRSTRLEN + 8];
 	int non_smtpd; /* mail from sendmail(1)/pickup: never refuse at RCPT */
+	unsigned long nr; /* SMFIP_NR_* negotiated: those events get no reply */
 	mg_msg msg;
 } mg_conn;
 
@@ -370,7 +438,7 @@ mg_header_wanted(const og_config *cfg, const char *name)
 		for (j = 0; j < cfg->streams[i].nmatch; j++)
 			if (cfg->streams[i].match[j].kind == OG_MATCH_HEADER &&
 			    strcasecmp(cfg->streams[i].match[j].name, name) ==
-			    0)
+			        0)
 				return 1;
 	return 0;
 }
@@ -409,21 +477,27 @@ mg_env_final(const og_config *cfg, const og_stream *st)
 /*
  * With [milter] policyd = yes, optgate-policyd decides and counts every
  * recipient of a stream found without headers (it asks the same
- * og_config_find_stream at RCPT); the milter then only adds headers.
+ * og_config_find_stream at RCPT and counts at END-OF-MESSAGE) when no
+ * header rule comes before that stream (policyd answers DUNNO then, as
+ * the stream is not known before the headers); the milter then only adds
+ * headers.  A stream that only a header rule finds
+ * is decided and counted here.  So each recipient is decided once and
+ * counted once, whichever of the two daemons sees it.
  */
 static int
 mg_policyd_owns(const mg_conn *c, const og_stream *st)
 {
-	return c->snap->cfg->milter_policyd && st != NULL &&
-	    st == c->msg.st_env;
+	/* sendmail(1)/pickup mail never meets the policy service. */
+	return c->snap->cfg->milter_policyd && !c->non_smtpd && st != NULL &&
+	       c->msg.st_final && st == c->msg.st_env;
 }
 
 /* ---------------------------------------------------------------- */
 /* Logging and replies                                               */
 
 static void
-mg_log_decision(SMFICTX *ctx, mg_conn *c, const char *rcpt,
-    const og_stream *st, const og_verdict *v)
+mg_log_decision(SMFICTX *ctx, mg_conn *c, const char *rcpt, const og_stream *st,
+    const og_verdict *v)
 {
 	og_buf b;
 
@@ -436,13 +510,11 @@ mg_log_decision(SMFICTX *ctx, mg_conn *c, const char *rcpt,
 }
 
 /* One line for a message-level decision that is not one recipient's. */
-static void
-mg_log_msg(SMFICTX *ctx, mg_conn *c, const char *action, const char *fmt,
-    ...) __attribute__((format(printf, 4, 5)));
+static void mg_log_msg(SMFICTX *ctx, mg_conn *c, const char *action,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 static void
-mg_log_msg(SMFICTX *ctx, mg_conn *c, const char *action, const char *fmt,
-    ...)
+mg_log_msg(SMFICTX *ctx, mg_conn *c, const char *action, const char *fmt, ...)
 {
 	og_buf b, r;
 	va_list ap;
@@ -455,11 +527,11 @@ mg_log_msg(SMFICTX *ctx, mg_conn *c, const char *action, const char *fmt,
 	va_end(ap);
 	(void)og_buf_printf(&b, "%s: from=<", q ? q : "NOQUEUE");
 	if (c->msg.sender)
-		(void)og_buf_add_escaped(&b, c->msg.sender,
-		    strlen(c->msg.sender), 256);
+		(void)og_buf_add_escaped(
+		    &b, c->msg.sender, strlen(c->msg.sender), 256);
 	(void)og_buf_printf(&b, ">, nrcpt=%d, client=", c->msg.nrcpt);
-	(void)og_buf_add_escaped(&b, c->client_name, strlen(c->client_name),
-	    128);
+	(void)og_buf_add_escaped(
+	    &b, c->client_name, strlen(c->client_name), 128);
 	(void)og_buf_addc(&b, '[');
 	(void)og_buf_adds(&b, c->client_addr);
 	(void)og_buf_printf(&b, "], stream=%s, action=%s, reason=%s",
@@ -499,30 +571,82 @@ mg_refuse_rcpt(SMFICTX *ctx, const og_verdict *v)
 	return SMFIS_REJECT;
 }
 
+/*
+ * Whether this config can refuse a recipient at RCPT: a stream with an
+ * envelope rule that no header-rule stream precedes (mg_env_final), and
+ * not left to optgate-policyd.  When it cannot, the milter negotiates
+ * "no reply" for RCPT and saves the MTA a round trip per recipient.
+ */
+static int
+mg_cfg_rcpt_answers(const og_config *cfg)
+{
+	int i, j, env, hdr;
+
+	if (cfg->milter_policyd)
+		return 0;
+	for (i = 0; i < cfg->nstreams; i++) {
+		env = hdr = 0;
+		for (j = 0; j < cfg->streams[i].nmatch; j++) {
+			if (cfg->streams[i].match[j].kind == OG_MATCH_HEADER)
+				hdr = 1;
+			else
+				env = 1;
+		}
+		if (env)
+			return 1;
+		if (hdr)
+			return 0;
+	}
+	return 0;
+}
+
 /* ---------------------------------------------------------------- */
 /* Callbacks                                                         */
 
 static sfsistat
 mlfi_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
-    unsigned long f2, unsigned long f3, unsigned long *pf0,
-    unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
+    unsigned long f2, unsigned long f3, unsigned long *pf0, unsigned long *pf1,
+    unsigned long *pf2, unsigned long *pf3)
 {
-	unsigned long want = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_DELRCPT |
-	    SMFIF_CHGFROM;
+	mg_conn *c;
+	unsigned long want =
+	    SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_DELRCPT | SMFIF_CHGFROM;
+	/*
+	 * No end-of-header event either: the stream is found at end of
+	 * message, from the headers kept on the way.
+	 */
 	unsigned long skip = SMFIP_NOHELO | SMFIP_NOBODY | SMFIP_NOUNKNOWN |
-	    SMFIP_NODATA;
-	unsigned long noreply = SMFIP_NR_CONN | SMFIP_NR_MAIL |
-	    SMFIP_NR_HDR | SMFIP_NR_EOH;
+	                     SMFIP_NODATA | SMFIP_NOEOH;
+	/*
+	 * "No reply" for the events that always continue saves a round trip
+	 * each.  Over TCP the MTA then writes small packets back to back;
+	 * __wrap_read's TCP_QUICKACK keeps Nagle from holding them.
+	 */
+	unsigned long noreply =
+	    SMFIP_NR_CONN | SMFIP_NR_MAIL | SMFIP_NR_HDR | SMFIP_NR_EOH;
 
 	if ((f0 & want) != want) {
 		og_log_err("the MTA does not offer the actions optgate needs "
-		    "(offered 0x%lx, need 0x%lx)", f0, want);
+		           "(offered 0x%lx, need 0x%lx)",
+		    f0, want);
 		return SMFIS_REJECT;
 	}
 	*pf0 = want;
 	*pf1 = (f1 & skip) | (f1 & noreply);
 	*pf2 = 0;
 	*pf3 = 0;
+	/*
+	 * Connection state starts here: it must know what needs no reply,
+	 * and RCPT needs none when this config never refuses there.
+	 */
+	c = og_xcalloc(1, sizeof(*c));
+	c->snap = mg_snap_get();
+	if (!mg_cfg_rcpt_answers(c->snap->cfg) && (f1 & SMFIP_NR_RCPT)) {
+		*pf1 |= SMFIP_NR_RCPT;
+		noreply |= SMFIP_NR_RCPT;
+	}
+	c->nr = *pf1 & noreply;
+	smfi_setpriv(ctx, c);
 	/* Ask only for the macros used; Postfix then sends no others. */
 	if (f0 & SMFIF_SETSYMLIST) {
 		*pf0 |= SMFIF_SETSYMLIST;
@@ -531,7 +655,6 @@ mlfi_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 		    "{daemon_addr} j _");
 		(void)smfi_setsymlist(ctx, SMFIM_ENVFROM, "i {auth_authen}");
 		(void)smfi_setsymlist(ctx, SMFIM_ENVRCPT, "i");
-		(void)smfi_setsymlist(ctx, SMFIM_EOH, "i");
 		(void)smfi_setsymlist(ctx, SMFIM_EOM, "i");
 	}
 	return SMFIS_CONTINUE;
@@ -558,13 +681,30 @@ mg_detect_non_smtpd(SMFICTX *ctx, const struct sockaddr *sa)
 	return 0;
 }
 
+/*
+ * For an event negotiated as "no reply" libmilter wants SMFIS_NOREPLY
+ * (it logs an error for anything else, and then sends no reply anyway).
+ */
 static sfsistat
-mlfi_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
+mg_nr(SMFICTX *ctx, unsigned long bit, sfsistat r)
 {
-	mg_conn *c = og_xcalloc(1, sizeof(*c));
+	mg_conn *c = smfi_getpriv(ctx);
+
+	if (r == SMFIS_CONTINUE && c != NULL && (c->nr & bit) != 0)
+		return SMFIS_NOREPLY;
+	return r;
+}
+
+static sfsistat
+mg_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
+{
+	mg_conn *c = smfi_getpriv(ctx);
 	const char *a;
 
-	c->snap = mg_snap_get();
+	if (c == NULL) /* an MTA that does not negotiate */
+		c = og_xcalloc(1, sizeof(*c));
+	if (c->snap == NULL)
+		c->snap = mg_snap_get();
 	og_strlcpy(c->client_name, hostname ? hostname : "unknown",
 	    sizeof(c->client_name));
 	if ((a = mg_macro(ctx, "{client_addr}")) != NULL)
@@ -586,25 +726,37 @@ mlfi_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
 }
 
 static sfsistat
-mlfi_envfrom(SMFICTX *ctx, char **argv)
+mlfi_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
+{
+	return mg_nr(ctx, SMFIP_NR_CONN, mg_connect(ctx, hostname, sa));
+}
+
+static sfsistat
+mg_envfrom(SMFICTX *ctx, char **argv)
 {
 	mg_conn *c = smfi_getpriv(ctx);
 	const char *sasl;
 
-	if (c == NULL)
+	if (c == NULL || c->snap == NULL)
 		return SMFIS_TEMPFAIL;
 	mg_msg_reset(&c->msg);
 	c->msg.sender = mg_unbracket(argv[0] ? argv[0] : "");
 	if ((sasl = mg_macro(ctx, "{auth_authen}")) != NULL)
 		c->msg.sasl = og_xstrdup(sasl);
 	c->msg.st_env = mg_find(c, 0);
-	c->msg.st_final = c->msg.st_env != NULL &&
-	    mg_env_final(c->snap->cfg, c->msg.st_env);
+	c->msg.st_final =
+	    c->msg.st_env != NULL && mg_env_final(c->snap->cfg, c->msg.st_env);
 	return SMFIS_CONTINUE;
 }
 
 static sfsistat
-mlfi_envrcpt(SMFICTX *ctx, char **argv)
+mlfi_envfrom(SMFICTX *ctx, char **argv)
+{
+	return mg_nr(ctx, SMFIP_NR_MAIL, mg_envfrom(ctx, argv));
+}
+
+static sfsistat
+mg_envrcpt(SMFICTX *ctx, char **argv)
 {
 	mg_conn *c = smfi_getpriv(ctx);
 	mg_msg *m;
@@ -612,28 +764,38 @@ mlfi_envrcpt(SMFICTX *ctx, char **argv)
 	const og_stream *st;
 	og_verdict v;
 	og_rtxn *tx = NULL;
-	og_store *store;
 	char t[200];
 
-	if (c == NULL || argv[0] == NULL)
+	if (c == NULL || c->snap == NULL || argv[0] == NULL)
 		return SMFIS_TEMPFAIL;
 	m = &c->msg;
 	st = m->st_final ? m->st_env : NULL;
 	if (m->nrcpt >= MG_RCPT_MAX) {
-		/* Postfix and Sendmail send the rest in a new transaction. */
-		if (c->non_smtpd)
+		/*
+		 * Postfix and Sendmail send the rest in a new transaction.
+		 * sendmail(1) mail may not be refused here, nor can we
+		 * answer without RCPT replies: stream mail is then refused
+		 * at end of message.
+		 */
+		if (c->non_smtpd || (c->nr & SMFIP_NR_RCPT)) {
+			m->overflow = 1;
 			return SMFIS_CONTINUE;
-		snprintf(t, sizeof(t), "Too many recipients: optgate takes "
-		    "at most %d per message", MG_RCPT_MAX);
+		}
+		snprintf(t, sizeof(t),
+		    "Too many recipients: optgate takes "
+		    "at most %d per message",
+		    MG_RCPT_MAX);
 		mg_setreply(ctx, 452, "4.5.3", t);
 		return SMFIS_TEMPFAIL;
 	}
 	/* A list stream takes one recipient per transaction. */
-	if (st != NULL && st->list && m->naccepted_rcpt >= 1 &&
-	    !c->non_smtpd && !mg_policyd_owns(c, st)) {
-		snprintf(t, sizeof(t), "Stream %s takes one recipient per "
+	if (st != NULL && st->list && m->naccepted_rcpt >= 1 && !c->non_smtpd &&
+	    !mg_policyd_owns(c, st)) {
+		snprintf(t, sizeof(t),
+		    "Stream %s takes one recipient per "
 		    "message (each gets its own unsubscribe link): send this "
-		    "one in a new transaction", st->name);
+		    "one in a new transaction",
+		    st->name);
 		mg_setreply(ctx, 452, "4.5.3", t);
 		return SMFIS_TEMPFAIL;
 	}
@@ -654,11 +816,9 @@ mlfi_envrcpt(SMFICTX *ctx, char **argv)
 		return SMFIS_CONTINUE;
 	}
 	/* Known now: decide now, with the reason, like the policy service. */
-	if ((store = mg_store()) == NULL ||
-	    og_store_rbegin(store, &tx) < 0)
-		tx = NULL;
-	og_gate_decide(c->snap->cfg, tx, st, m->sender, r->addr,
-	    og_time_now(), &v);
+	tx = mg_rbegin(ctx);
+	og_gate_decide(
+	    c->snap->cfg, tx, st, m->sender, r->addr, og_time_now(), &v);
 	if (tx != NULL)
 		og_store_rend(tx);
 	mg_log_decision(ctx, c, r->addr, st, &v);
@@ -681,7 +841,13 @@ mlfi_envrcpt(SMFICTX *ctx, char **argv)
 }
 
 static sfsistat
-mlfi_header(SMFICTX *ctx, char *name, char *value)
+mlfi_envrcpt(SMFICTX *ctx, char **argv)
+{
+	return mg_nr(ctx, SMFIP_NR_RCPT, mg_envrcpt(ctx, argv));
+}
+
+static sfsistat
+mg_header(SMFICTX *ctx, char *name, char *value)
 {
 	mg_conn *c = smfi_getpriv(ctx);
 	mg_msg *m;
@@ -689,7 +855,7 @@ mlfi_header(SMFICTX *ctx, char *name, char *value)
 	og_buf b;
 	size_t sz;
 
-	if (c == NULL)
+	if (c == NULL || c->snap == NULL)
 		return SMFIS_CONTINUE;
 	m = &c->msg;
 	cfg = c->snap->cfg;
@@ -710,8 +876,9 @@ mlfi_header(SMFICTX *ctx, char *name, char *value)
 	if (m->hdr_bytes + sz > MG_HDR_KEEP_MAX) {
 		if (!m->hdr_dropped)
 			og_log_warn("%s: headers over %d bytes: %s not used to "
-			    "find the stream", mg_qid(ctx) ? mg_qid(ctx) :
-			    "NOQUEUE", MG_HDR_KEEP_MAX, name);
+			            "find the stream",
+			    mg_qid(ctx) ? mg_qid(ctx) : "NOQUEUE",
+			    MG_HDR_KEEP_MAX, name);
 		m->hdr_dropped = 1;
 		return SMFIS_CONTINUE;
 	}
@@ -733,14 +900,19 @@ mlfi_header(SMFICTX *ctx, char *name, char *value)
 }
 
 static sfsistat
+mlfi_header(SMFICTX *ctx, char *name, char *value)
+{
+	return mg_nr(ctx, SMFIP_NR_HDR, mg_header(ctx, name, value));
+}
+
+static sfsistat
 mlfi_eoh(SMFICTX *ctx)
 {
 	mg_conn *c = smfi_getpriv(ctx);
 
-	if (c == NULL)
-		return SMFIS_CONTINUE;
-	c->msg.st = mg_find(c, 1);
-	return SMFIS_CONTINUE;
+	if (c != NULL && c->snap != NULL)
+		c->msg.st = mg_find(c, 1);
+	return mg_nr(ctx, SMFIP_NR_EOH, SMFIS_CONTINUE);
 }
 
 /* Remove every copy of a header, from the last index down. */
@@ -755,8 +927,8 @@ mg_del_all(SMFICTX *ctx, const char *name, int n)
 
 /* Headers and envelope changes for the one accepted recipient r. */
 static int
-mg_inject(SMFICTX *ctx, mg_conn *c, const og_stream *st, mg_rcpt *r,
-    int64_t now)
+mg_inject(
+    SMFICTX *ctx, mg_conn *c, const og_stream *st, mg_rcpt *r, int64_t now)
 {
 	const og_config *cfg = c->snap->cfg;
 	mg_msg *m = &c->msg;
@@ -776,8 +948,8 @@ mg_inject(SMFICTX *ctx, mg_conn *c, const og_stream *st, mg_rcpt *r,
 		rc = og_token_make(c->snap->kr, OG_TOKEN_UNSUB, r->key,
 		    st->name, now, tok, sizeof(tok));
 		if (rc < 0) {
-			og_log_err("token for %s: %s", r->addr,
-			    og_strerror(rc));
+			og_log_err(
+			    "token for %s: %s", r->addr, og_strerror(rc));
 			return -1;
 		}
 	} else if (st->list) {
@@ -794,13 +966,13 @@ mg_inject(SMFICTX *ctx, mg_conn *c, const og_stream *st, mg_rcpt *r,
 		for (https_first = 1; https_first >= 0; https_first--)
 			for (i = 0; i < st->nunsubscribe; i++) {
 				int is_http = strncasecmp(st->unsubscribe[i],
-				    "http", 4) == 0;
+				                  "http", 4) == 0;
 				if (is_http != https_first)
 					continue;
 				og_buf_init(&u[n], 2048);
 				(void)og_buf_addc(&u[n], '<');
-				(void)mg_subst(&u[n], st->unsubscribe[i], tok,
-				    st->name);
+				(void)mg_subst(
+				    &u[n], st->unsubscribe[i], tok, st->name);
 				(void)og_buf_addc(&u[n], '>');
 				items[n] = u[n].data;
 				n++;
@@ -814,7 +986,7 @@ mg_inject(SMFICTX *ctx, mg_conn *c, const og_stream *st, mg_rcpt *r,
 			rc = -1;
 		og_buf_free(&h);
 		if (rc == 0 && smfi_addheader(ctx, LUP_NAME,
-		    "List-Unsubscribe=One-Click") != MI_SUCCESS)
+		                   "List-Unsubscribe=One-Click") != MI_SUCCESS)
 			rc = -1;
 		if (rc < 0)
 			return -1;
@@ -823,11 +995,14 @@ mg_inject(SMFICTX *ctx, mg_conn *c, const og_stream *st, mg_rcpt *r,
 	    smfi_addheader(ctx, OG_TOKEN_HEADER, tok) != MI_SUCCESS)
 		return -1;
 	if (st->feedback_id != NULL && m->n_fbid == 0) {
-		/* Feedback-ID: a:b:c:SenderId (Gmail's FBL form). */
+		/*
+		 * Feedback-ID: a:b:c:SenderId (Gmail's FBL form): the
+		 * stream's template (%s: stream name) gives the first fields,
+		 * [milter] feedback_id_sender the last.
+		 */
 		og_buf_init(&f, 1024);
 		(void)mg_subst(&f, st->feedback_id, "", st->name);
-		if (cfg->feedback_id_sender != NULL &&
-		    strchr(st->feedback_id, ':') == NULL)
+		if (cfg->feedback_id_sender != NULL)
 			(void)og_buf_printf(&f, ":%s", cfg->feedback_id_sender);
 		if (smfi_addheader(ctx, FBID_NAME, f.data) != MI_SUCCESS)
 			rc = -1;
@@ -865,11 +1040,14 @@ mlfi_eom(SMFICTX *ctx)
 	char t[300];
 	sfsistat ret = SMFIS_CONTINUE;
 
-	if (c == NULL)
+	if (c == NULL || c->snap == NULL)
 		return SMFIS_TEMPFAIL;
 	memset(&first_refusal, 0, sizeof(first_refusal));
 	cfg = c->snap->cfg;
 	m = &c->msg;
+	/* (SMFIP_NOEOH: an MTA that still sends end of header found it.) */
+	if (m->st == NULL)
+		m->st = mg_find(c, 1);
 	st = m->st;
 
 	if (m->n_stream_hdr > 0 &&
@@ -882,16 +1060,29 @@ mlfi_eom(SMFICTX *ctx)
 			goto tempfail;
 		goto out;
 	}
+	if (m->overflow) {
+		/* Recipients we never saw must not go out unchecked. */
+		snprintf(t, sizeof(t),
+		    "Too many recipients: optgate takes at most %d per "
+		    "message of stream %s",
+		    MG_RCPT_MAX, st->name);
+		mg_setreply(ctx, 550, "5.5.3", t);
+		mg_log_msg(ctx, c, "reject", "over %d recipients", MG_RCPT_MAX);
+		ret = SMFIS_REJECT;
+		goto out;
+	}
 	for (i = 0; i < m->nrcpt; i++)
 		if (m->rcpt[i].state != MG_R_DROP)
 			nlive++;
 	if (st->list && nlive > 1) {
-		snprintf(t, sizeof(t), "Stream %s takes one recipient per "
+		snprintf(t, sizeof(t),
+		    "Stream %s takes one recipient per "
 		    "message (each gets its own unsubscribe link); this one "
-		    "has %d: send one message per recipient", st->name, nlive);
+		    "has %d: send one message per recipient",
+		    st->name, nlive);
 		mg_setreply(ctx, 550, "5.5.3", t);
-		mg_log_msg(ctx, c, "reject", "list stream with %d recipients",
-		    nlive);
+		mg_log_msg(
+		    ctx, c, "reject", "list stream with %d recipients", nlive);
 		ret = SMFIS_REJECT;
 		goto out;
 	}
@@ -905,21 +1096,19 @@ mlfi_eom(SMFICTX *ctx)
 				m->rcpt[i].state = MG_R_PENDING;
 	}
 	if (decide) {
-		if ((store = mg_store()) == NULL ||
-		    og_store_rbegin(store, &tx) < 0)
-			tx = NULL;
+		tx = mg_rbegin(ctx);
 		for (i = 0; i < m->nrcpt; i++) {
 			mg_rcpt *r = &m->rcpt[i];
 
 			if (r->state != MG_R_PENDING)
 				continue;
-			og_gate_decide(cfg, tx, st, m->sender, r->addr, now,
-			    &v);
+			og_gate_decide(
+			    cfg, tx, st, m->sender, r->addr, now, &v);
 			og_strlcpy(r->key, v.key, sizeof(r->key));
 			if (v.action == OG_ACCEPT) {
 				r->state = MG_R_ACCEPTED;
 			} else if (v.action == OG_TEMPFAIL ||
-			    v.refuse == OG_REFUSE_DEFER) {
+			           v.refuse == OG_REFUSE_DEFER) {
 				/* No per-recipient tempfail at end of data. */
 				tempfail = 1;
 				if (!have_refusal)
@@ -938,11 +1127,14 @@ mlfi_eom(SMFICTX *ctx)
 			og_store_rend(tx);
 	}
 	if (tempfail) {
-		mg_setreply(ctx, first_refusal.code >= 400 &&
-		    first_refusal.code < 500 ? first_refusal.code : 451,
+		mg_setreply(ctx,
+		    first_refusal.code >= 400 && first_refusal.code < 500
+		        ? first_refusal.code
+		        : 451,
 		    first_refusal.dsn[0] ? first_refusal.dsn : "4.3.0",
 		    first_refusal.text);
-		return SMFIS_TEMPFAIL;
+		ret = SMFIS_TEMPFAIL;
+		goto out;
 	}
 
 	for (i = 0; i < m->nrcpt; i++)
@@ -955,10 +1147,13 @@ mlfi_eom(SMFICTX *ctx)
 		if (!have_refusal || st->refuse == OG_REFUSE_DROP) {
 			ret = SMFIS_DISCARD;
 		} else {
-			mg_setreply(ctx, first_refusal.code >= 500 &&
-			    first_refusal.code < 600 ? first_refusal.code :
-			    550, first_refusal.dsn[0] ? first_refusal.dsn :
-			    "5.7.1", first_refusal.text);
+			mg_setreply(ctx,
+			    first_refusal.code >= 500 &&
+			            first_refusal.code < 600
+			        ? first_refusal.code
+			        : 550,
+			    first_refusal.dsn[0] ? first_refusal.dsn : "5.7.1",
+			    first_refusal.text);
 			ret = SMFIS_REJECT;
 		}
 		goto out;
@@ -973,10 +1168,12 @@ mlfi_eom(SMFICTX *ctx)
 		}
 	if (nleft == 1) {
 		if (last->key[0] == '\0') {
-			/* policyd decided it: we still need the key. */
-			og_gate_decide(cfg, NULL, st, m->sender, last->addr,
-			    now, &v);
-			og_strlcpy(last->key, v.key, sizeof(last->key));
+			/* policyd decided it: we still need the match key. */
+			og_addr a;
+
+			if (og_addr_parse(last->addr, strlen(last->addr),
+			        &cfg->rules, &a) == 0)
+				og_strlcpy(last->key, a.key, sizeof(last->key));
 		}
 		if (last->key[0] != '\0' &&
 		    mg_inject(ctx, c, st, last, now) < 0)
@@ -1035,22 +1232,22 @@ mlfi_close(SMFICTX *ctx)
 }
 
 static struct smfiDesc mg_desc = {
-	MG_NAME,
-	SMFI_VERSION,
-	SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_DELRCPT | SMFIF_CHGFROM,
-	mlfi_connect,
-	NULL, /* helo */
-	mlfi_envfrom,
-	mlfi_envrcpt,
-	mlfi_header,
-	mlfi_eoh,
-	NULL, /* body */
-	mlfi_eom,
-	mlfi_abort,
-	mlfi_close,
-	NULL, /* unknown */
-	NULL, /* data */
-	mlfi_negotiate,
+    MG_NAME,
+    SMFI_VERSION,
+    SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_DELRCPT | SMFIF_CHGFROM,
+    mlfi_connect,
+    NULL, /* helo */
+    mlfi_envfrom,
+    mlfi_envrcpt,
+    mlfi_header,
+    mlfi_eoh,
+    NULL, /* body */
+    mlfi_eom,
+    mlfi_abort,
+    mlfi_close,
+    NULL, /* unknown */
+    NULL, /* data */
+    mlfi_negotiate,
 };
 
 /* ---------------------------------------------------------------- */
@@ -1079,7 +1276,8 @@ mg_housekeeping(void *arg)
 		pthread_mutex_unlock(&hk_lock);
 		s = mg_snap_get();
 		now = time(NULL);
-		sync_every = s->cfg->counter_sync > 0 ? s->cfg->counter_sync : 1;
+		sync_every =
+		    s->cfg->counter_sync > 0 ? s->cfg->counter_sync : 1;
 		if ((st = mg_store()) == NULL) {
 			mg_store_try_open(s->cfg, 0);
 		} else {
@@ -1127,7 +1325,7 @@ mg_drop_privileges(const char *user, const char *sock)
 	    chown(sock + 5, pw->pw_uid, pw->pw_gid) < 0)
 		og_log_fatal("chown %s: %s", sock + 5, strerror(errno));
 	else if (sock != NULL && strncmp(sock, "local:", 6) == 0 &&
-	    chown(sock + 6, pw->pw_uid, pw->pw_gid) < 0)
+	         chown(sock + 6, pw->pw_uid, pw->pw_gid) < 0)
 		og_log_fatal("chown %s: %s", sock + 6, strerror(errno));
 	if (setgid(pw->pw_gid) < 0 || initgroups(pw->pw_name, pw->pw_gid) < 0 ||
 	    setuid(pw->pw_uid) < 0)
@@ -1216,7 +1414,11 @@ main(int argc, char **argv)
 		(void)og_store_sync_counters(st);
 		og_store_close(st);
 	}
-	mg_snap_put(cur_snap);
+	pthread_mutex_lock(&snap_lock);
+	s = cur_snap;
+	cur_snap = NULL;
+	pthread_mutex_unlock(&snap_lock);
+	mg_snap_put(s);
 	og_log_info("stopped");
 	free(sock);
 	return rc == MI_SUCCESS ? 0 : 1;

@@ -6,6 +6,7 @@
 . "$TOP/tests/milter/common.sh"
 
 mg_init
+mg_wait_free 10061 || exit 1
 C=$MG_DIR/optgate.conf
 mg_config "$C" "unix:$MG_DIR/milter.sock"
 mg_fill_store "$C"
@@ -35,7 +36,7 @@ dec=$("$TOP/$BUILD/test/milter/mg-tokdecode" "$MG_DIR/keys" "$tok" 2>&1)
 like "token in List-Unsubscribe decodes to the recipient" "$dec" \
     "ok@example.com *"
 fbid=$(sed -n 's/^FBID //p' "$MG_DIR/accept.out")
-is "Feedback-ID from the stream's template" "$fbid" "newsletter:example"
+is "Feedback-ID from the stream's template" "$fbid" "newsletter:nov:example"
 
 # One log line per decision, with the queue id and the reason.
 log=$(mg_log)
@@ -80,5 +81,8 @@ like "store error: transactional accepted per on_store_error" \
 
 MG_SOCK=inet:10061@127.0.0.1
 mg_lua policyd_mode.lua
+
+
+mg_stop_all_check
 
 done_testing

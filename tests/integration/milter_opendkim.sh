@@ -9,6 +9,9 @@
 . "$TOP/tests/lib/postfix.sh"
 
 mg_init
+# tests/lib/postfix.sh takes over the EXIT trap at pf_init: stop ours there.
+pf_cleanup_add mg_cleanup
+mg_wait_free 25210 25211 10064 || exit 1
 C=$MG_DIR/optgate.conf
 mg_config "$C" "unix:$MG_DIR/milter.sock" "user = postfix"
 mg_fill_store "$C"
@@ -53,13 +56,13 @@ printf 'Mode v\nTestPublicKeys %s\nRequireSafeKeys false\nSyslog no\n' \
 pf_start 25210 25211 \
     "smtpd_milters=unix:$MG_DIR/milter.sock, inet:127.0.0.1:10064" \
     milter_default_action=tempfail milter_protocol=6 || exit 1
-pf_cleanup_add mg_cleanup
 
 printf 'From: News <news@example.com>\r\nTo: <ok@example.com>\r\nSubject: November\r\nX-Optgate-Stream: newsletter\r\n\r\nHello.\r\n' \
     >"$MG_DIR/m"
 out=$(pf_send news@example.com ok@example.com "$MG_DIR/m")
 like "message accepted through optgate + OpenDKIM" "$out" "*DATA 250*"
 pf_sink_wait 1 20
+sleep 0.3 # smtp-sink writes the file as data arrives
 f=$(pf_sink_files | head -1)
 # smtp-sink puts its X-Client-Addr etc. lines first: keep the message.
 sed -e '/^X-\(Client-Addr\|Client-Proto\|Helo-Args\|Mail-Args\|Rcpt-Args\):/d' \

@@ -12,6 +12,9 @@
 . "$TOP/tests/lib/postfix.sh"
 
 mg_init
+# tests/lib/postfix.sh takes over the EXIT trap at pf_init: stop ours there.
+pf_cleanup_add mg_cleanup
+mg_wait_free 25200 25201 25202 10062 || exit 1
 C=$MG_DIR/optgate.conf
 mg_config "$C" "unix:$MG_DIR/milter.sock" "user = postfix"
 mg_fill_store "$C"
@@ -32,8 +35,6 @@ pf_init 25200 25201 "smtpd_milters=unix:$MG_DIR/milter.sock" \
 pf_master "127.0.0.1:25202 inet n - n - - smtpd
   -o smtpd_milters=inet:127.0.0.1:10062"
 pf_start 25200 25201 || exit 1
-# postfix.sh owns the EXIT trap now.
-pf_cleanup_add mg_cleanup
 
 uid=$(awk '/^Uid:/ {print $2}' "/proc/$(mg_pid)/status")
 is "privileges dropped to [milter] user" "$uid" "$(id -u postfix)"
@@ -66,6 +67,7 @@ like "RCPT: second recipient of a list stream gets 452 4.5.3" "$out" \
     "*RCPT <ok2@example.com> 452 4.5.3*"
 like "message accepted" "$out" "*DATA 250*"
 pf_sink_wait 1 20
+sleep 0.3 # smtp-sink writes the file as data arrives
 is "sink: only the accepted recipient arrived" "$(pf_sink_rcpts)" \
     "ok@example.com"
 f=$(sink_msg_for ok@example.com)
@@ -95,6 +97,7 @@ msg "$MG_DIR/m3" ok@example.com newsletter "X-Long: $long"
 out=$(pf_send news@example.com ok@example.com "$MG_DIR/m3")
 like "10,000-character header: accepted" "$out" "*DATA 250*"
 pf_sink_wait 1 20
+sleep 0.3 # smtp-sink writes the file as data arrives
 f=$(sink_msg_for ok@example.com)
 ok "internal stream header removed before delivery" \
     sh -c "! grep -qi '^X-Optgate-Stream' '$f'"
@@ -106,7 +109,38 @@ lu=$(sed -n '/^List-Unsubscribe:/,/^[^ \t]/p' "$f" | sed '$d' | tr -d '\r')
 is "List-Unsubscribe folded: https first, mailto on its continuation line" \
     "$lu" "List-Unsubscribe: <https://unsub.example.com/u/$tok>,
 	<mailto:unsub+$tok@example.com>"
-ok "Feedback-ID added" grep -q '^Feedback-ID: newsletter:example' "$f"
+ok "Feedback-ID added" grep -q '^Feedback-ID: newsletter:nov:example' "$f"
+pf_sink_clear
+
+# --- SMTPUTF8: a UTF-8 local part and an IDN domain ------------------
+out=$(python3 - <<'PY' 2>&1
+import smtplib
+msg = ("From: <news@example.com>\r\nTo: <jos\u00e9@example.com>\r\n"
+       "Subject: utf8\r\nX-Optgate-Stream: newsletter\r\n\r\nhi\r\n")
+s = smtplib.SMTP("127.0.0.1", 25200, timeout=30)
+s.ehlo("client.optgate.test")
+for rcpt in ("jos\u00e9@example.com", "kunde@b\u00fccher.example"):
+    try:
+        s.sendmail("news@example.com", [rcpt], msg.encode("utf-8"),
+                   mail_options=["SMTPUTF8"])
+        print("accepted", rcpt)
+    except smtplib.SMTPException as e:
+        print("refused", rcpt, e)
+s.quit()
+PY
+)
+eacute=$(printf '\303\251')
+uuml=$(printf '\303\274')
+like "SMTPUTF8: UTF-8 local part with consent accepted" "$out" \
+    "*accepted jos$eacute@example.com*"
+like "SMTPUTF8: IDN domain (U-labels) matches its A-label record" "$out" \
+    "*accepted kunde@b${uuml}cher.example*"
+# (the log escapes non-ASCII bytes as \xHH)
+like "SMTPUTF8: the milter decided the UTF-8 recipient by its record" \
+    "$(mg_log)" "*to=<jos?xc3?xa9@example.com>*stream=newsletter, action=accept*"
+# (smtp-sink offers no SMTPUTF8, so Postfix bounces these on delivery.)
+pf_wait_queue_empty 20
+sleep 0.3
 pf_sink_clear
 
 # --- transactional: refused recipient removed, others delivered -----
@@ -134,12 +168,59 @@ ok "sendmail(1): no RCPT-stage milter reject (no config error)" \
     sh -c "! tail -n +$((nlog + 1)) '$PF_LOG' |
     grep -E 'milter-reject: RCPT|configuration error'"
 pf_sink_clear
+msg "$MG_DIR/m7" out@example.com ""
+sendmail -C "$PF_CONF" -f promo@example.com out@example.com <"$MG_DIR/m7"
+pf_sink_wait 1 20
+sleep 0.3 # smtp-sink writes the file as data arrives
+is "sendmail(1), every recipient refused: the sender gets a bounce" \
+    "$(pf_sink_rcpts)" "promo@example.com"
+ok "sendmail(1): the bounce gives the reason" \
+    pf_sink_grep 'unsubscribed'
+pf_sink_clear
+
+# --- SMTP clients that disconnect at every stage -------------------
+for stage in connect mail rcpt data headers; do
+	python3 - "$stage" <<'PY' 2>/dev/null
+import socket, sys
+stage = sys.argv[1]
+s = socket.create_connection(("127.0.0.1", 25200), timeout=10)
+f = s.makefile("rb")
+def cmd(line):
+    s.sendall(line.encode() + b"\r\n")
+    while True:
+        r = f.readline()
+        if r[3:4] != b"-":
+            return r
+f.readline()
+if stage != "connect":
+    cmd("EHLO client.optgate.test")
+    cmd("MAIL FROM:<news@example.com>")
+if stage in ("rcpt", "data", "headers"):
+    cmd("RCPT TO:<ok@example.com>")
+if stage in ("data", "headers"):
+    cmd("DATA")
+if stage == "headers":
+    s.sendall(b"From: <news@example.com>\r\nX-Optgate-Stream: newsletter\r\n")
+s.close()
+PY
+done
+msg "$MG_DIR/m8" ok@example.com newsletter
+out=$(pf_send news@example.com ok@example.com "$MG_DIR/m8")
+like "clients that vanished at each stage: the next message passes" "$out" \
+    "*DATA 250*"
+pf_sink_wait 1 20
+sleep 0.3 # smtp-sink writes the file as data arrives
+is "clients that vanished: nothing of theirs was delivered" \
+    "$(pf_sink_count)" 1
+ok "clients that vanished: milter still running" kill -0 "$(mg_pid)"
+pf_sink_clear
 
 # --- 100 concurrent sessions ----------------------------------------
 msg "$MG_DIR/m6" ok@example.com newsletter
 smtp-source -s 100 -m 200 -c -F "$MG_DIR/m6" -f news@example.com \
     -t ok@example.com 127.0.0.1:25200 >/dev/null 2>&1
 pf_sink_wait 200 60
+sleep 0.3 # smtp-sink writes the file as data arrives
 is "100 concurrent sessions: 200 messages delivered" "$(pf_sink_count)" 200
 n=$(pf_sink_grep '^List-Unsubscribe-Post:' | wc -l)
 is "100 concurrent sessions: each has its unsubscribe headers" "$n" 200
@@ -151,7 +232,12 @@ msg "$MG_DIR/mout" out@example.com newsletter
 : >"$MG_DIR/sent"
 i=0
 while [ $i -lt 14 ]; do
-	[ $i -eq 6 ] && kill -9 "$(mg_pid)"
+	if [ $i -eq 6 ]; then
+		p=$(mg_pid)
+		kill -9 "$p"
+		wait "$p" 2>/dev/null
+		MG_PIDS=$(echo "$MG_PIDS" | tr ' ' '\n' | grep -vx "$p" | tr '\n' ' ')
+	fi
 	if [ $((i % 2)) -eq 0 ]; then r=ok; else r=out; fi
 	pf_send news@example.com "$r@example.com" "$MG_DIR/m$r" |
 	    sed -n "s/^DATA \([0-9]*\).*/$r \1/p; s/^MAIL \(4[0-9]*\).*/$r \1/p" \
@@ -174,5 +260,6 @@ out=$(PF_PORT=25202 pf_send promo@example.com ok2@example.com)
 like "TCP milter: message accepted" "$out" "*DATA 250*"
 like "TCP_NODELAY set on the accepted connection" "$(mg_log tcp)" \
     "*TCP_NODELAY on*"
+mg_stop_all_check
 
 done_testing

@@ -73,6 +73,8 @@
 # Variables you may set before pf_init/pf_start:
 #   PF_SINK_OPTS   extra smtp-sink options (e.g. "-f RCPT" to refuse RCPT)
 #   PF_KEEP=1      keep $PF_DIR after the test (for debugging)
+#   PF_SINK_DUMP=0 smtp-sink keeps no files (benchmarks: pf_sink_* helpers
+#                  then see nothing)
 # Variables set for you: PF_DIR PF_CONF PF_PORT PF_SINKPORT PF_QUEUE
 #   PF_SINKDIR PF_LOG PF_SINK_PID
 #
@@ -247,8 +249,12 @@ pf_start() {
 		fi
 	done
 	# smtp-sink writes its dump files as the postfix user.
+	# (no word splitting of the path: callers may have changed IFS to
+	# split PF_SINK_OPTS)
+	_pf_dump="$PF_SINKDIR/%Y%m%d%H%M%S."
+	[ "${PF_SINK_DUMP:-1}" = 0 ] && _pf_dump=
 	smtp-sink -u postfix -4 -h sink.optgate.test -m 400 \
-	    -d "$PF_SINKDIR/%Y%m%d%H%M%S." $PF_SINK_OPTS \
+	    ${_pf_dump:+-d} ${_pf_dump:+"$_pf_dump"} $PF_SINK_OPTS \
 	    "127.0.0.1:$PF_SINKPORT" 256 >"$PF_DIR/sink.log" 2>&1 &
 	PF_SINK_PID=$!
 	if ! _pf_wait_port "$PF_SINKPORT"; then

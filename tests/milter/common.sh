@@ -71,6 +71,7 @@ path = $MG_DIR/store
 file = $MG_DIR/keys
 [milter]
 socket = $_sock
+feedback_id_sender = example
 $_extra
 [stream promo]
 match = sender:promo@example.com
@@ -86,7 +87,7 @@ class = marketing
 consent = confirmed
 refuse = reject
 unsubscribe = ${MG_URL:-https://unsub.example.com/u/%t}, mailto:unsub+%t@example.com
-feedback_id = %s:example
+feedback_id = %s:nov
 [stream alerts]
 match = header:X-Optgate-Stream=alerts
 class = transactional
@@ -97,6 +98,12 @@ match = header:List-Id=Weekly digest <digest.example.com>
 class = marketing
 consent = optin
 existing = keep
+unsubscribe = https://unsub.example.com/u/%t
+[stream late]
+# an envelope rule after header rules: not known until end of header
+match = sender:late@example.com
+class = marketing
+consent = optin
 unsubscribe = https://unsub.example.com/u/%t
 EOF
 }
@@ -153,6 +160,26 @@ mg_start() {
 	return 1
 }
 
+# Wait (up to 120 s) until none of the TCP ports is listening: another
+# worktree that merged this branch may be running the same test on the
+# same ports.
+mg_wait_free() {
+	_i=0
+	while [ $_i -lt 1200 ]; do
+		_busy=
+		for _port in "$@"; do
+			ss -ltn 2>/dev/null | grep -q "127.0.0.1:$_port " &&
+			    _busy=$_port
+		done
+		[ -z "$_busy" ] && return 0
+		[ $_i -eq 0 ] && echo "# port $_busy in use: waiting for it"
+		sleep 0.1
+		_i=$((_i + 1))
+	done
+	echo "# port $_busy still in use after 120 s"
+	return 1
+}
+
 mg_pid() {
 	eval "echo \$MG_PID_${1:-milter}"
 }
@@ -164,6 +191,27 @@ mg_stop() {
 	wait "$_p" 2>/dev/null
 	eval "MG_PID_${1:-milter}="
 	return 0
+}
+
+# Stop every milter (in parallel: libmilter takes up to 5 s to stop) and
+# check that each exited 0 with no sanitizer report in its log (make asan).
+mg_stop_all_check() {
+	for _p in $MG_PIDS; do
+		kill "$_p" 2>/dev/null
+	done
+	_bad=
+	for _p in $MG_PIDS; do
+		wait "$_p" 2>/dev/null || _bad="$_bad $_p"
+	done
+	MG_PIDS=
+	if [ -n "$_bad" ]; then
+		fail "milters stopped cleanly on SIGTERM" "exit status != 0:$_bad"
+	elif grep -l 'Sanitizer\|runtime error' "$MG_DIR"/*.log >/dev/null 2>&1; then
+		fail "milters stopped cleanly on SIGTERM" \
+		    "$(grep -h -A5 'Sanitizer\|runtime error' "$MG_DIR"/*.log | head -20)"
+	else
+		pass "milters stopped cleanly on SIGTERM, no sanitizer report"
+	fi
 }
 
 mg_log() {

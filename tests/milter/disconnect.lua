@@ -10,7 +10,9 @@ for _, stage in ipairs(stages) do
 	if stage == "header" or stage == "eoh" then
 		mt.header(conn, "X-Optgate-Stream", "newsletter")
 	end
-	if stage == "eoh" then mt.eoh(conn) end
+	if stage == "eoh" and not mt.test_option(conn, SMFIP_NOEOH) then
+		mt.eoh(conn)
+	end
 	mt.disconnect(conn, false)
 end
 -- still serving:

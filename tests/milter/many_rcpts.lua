@@ -23,3 +23,16 @@ end
 check(mg_rcpt(conn, "<one-too-many@example.org>") == SMFIR_REPLYCODE,
     "recipient 1,001 not tempfailed")
 mt.disconnect(conn)
+
+-- sendmail(1) mail (port 0) is never refused at RCPT: past the limit the
+-- stream message is refused at end of message, never sent unchecked.
+conn = mg_connect("0")
+mg_mail(conn, "alerts@example.com", "4QOVER0001")
+for i = 1, 1001 do
+	check(mg_rcpt(conn, string.format("user%04d@example.org", i)) ==
+	    SMFIR_CONTINUE, "non-SMTP rcpt " .. i .. " refused at RCPT")
+end
+mg_headers(conn, std_headers({{"X-Optgate-Stream", "alerts"}}))
+check(mg_eom(conn) == SMFIR_REPLYCODE,
+    "non-SMTP message over the limit not refused at end of message")
+mt.disconnect(conn)

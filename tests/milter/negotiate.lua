@@ -10,5 +10,8 @@ check(not mt.test_action(conn, SMFIF_QUARANTINE), "QUARANTINE requested")
 check(mt.test_option(conn, SMFIP_NOBODY), "body not skipped")
 check(mt.test_option(conn, SMFIP_NOHELO), "HELO not skipped")
 check(not mt.test_option(conn, SMFIP_NOHDRS), "headers skipped")
+check(mt.test_option(conn, SMFIP_NOEOH), "end of header not skipped")
 check(not mt.test_option(conn, SMFIP_NORCPT), "RCPT skipped")
+check(not mt.test_option(conn, SMFIP_NR_RCPT),
+    "RCPT without replies although this config refuses at RCPT")
 mt.disconnect(conn)

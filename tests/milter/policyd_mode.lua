@@ -12,8 +12,30 @@ for i = 1, 2 do
 	check(mt.eom_check(conn, MT_HDRADD, "List-Unsubscribe"),
 	    "no List-Unsubscribe " .. i)
 end
+-- An envelope stream after a header rule is not known at RCPT: policyd
+-- answers DUNNO for it, so the milter decides it at end of message.
+mg_mail(conn, "<late@example.com>")
+check(mg_rcpt(conn, "<out@example.com>") == SMFIR_CONTINUE, "rcpt")
+mg_headers(conn, std_headers())
+check(mg_eom(conn) == SMFIR_REPLYCODE,
+    "envelope stream after a header rule not decided by the milter")
 mg_mail(conn, "<news@example.com>")
 check(mg_rcpt(conn, "<out@example.com>") == SMFIR_CONTINUE, "rcpt")
 mg_headers(conn, std_headers({{"X-Optgate-Stream", "newsletter"}}))
 check(mg_eom(conn) == SMFIR_REPLYCODE, "header stream not decided by the milter")
+mt.disconnect(conn)
+
+-- This config never refuses at RCPT (policyd does), so RCPT needs no
+-- reply; past 1,000 recipients the stream message is refused at end of
+-- message instead of at RCPT.
+conn = mg_connect()
+check(mt.test_option(conn, SMFIP_NR_RCPT), "RCPT replies not turned off")
+mg_mail(conn, "<alerts@example.com>", "4QOVER0002")
+for i = 1, 1001 do
+	check(mg_rcpt(conn, string.format("<user%04d@example.org>", i)) ==
+	    SMFIR_CONTINUE, "rcpt " .. i)
+end
+mg_headers(conn, std_headers({{"X-Optgate-Stream", "alerts"}}))
+check(mg_eom(conn) == SMFIR_REPLYCODE,
+    "message over the limit not refused at end of message")
 mt.disconnect(conn)
