@@ -1,5 +1,5 @@
 #!/bin/sh
-# End to end, set up as docs/README-unsubd.md says: optgate-unsubd behind
+# End to end, set up as the README (optgate-unsubd section) says: optgate-unsubd behind
 # nginx (conf/nginx-unsubd.conf) as https://unsub.example.com, a real
 # Postfix with optgate-milter.  A newsletter is delivered with a
 # List-Unsubscribe URL; the URL from the delivered copy is POSTed as Gmail
