@@ -43,20 +43,87 @@
 #define MAILBOX_MAX 254 /* path <...> <= 256 */
 
 static const unsigned char atext_tab[256] = {
-    ['a'] = 1, ['b'] = 1,  ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
-    ['g'] = 1, ['h'] = 1,  ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1,
-    ['m'] = 1, ['n'] = 1,  ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1,
-    ['s'] = 1, ['t'] = 1,  ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
-    ['y'] = 1, ['z'] = 1,  ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1,
-    ['E'] = 1, ['F'] = 1,  ['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1,
-    ['K'] = 1, ['L'] = 1,  ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1,
-    ['Q'] = 1, ['R'] = 1,  ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1,
-    ['W'] = 1, ['X'] = 1,  ['Y'] = 1, ['Z'] = 1, ['0'] = 1, ['1'] = 1,
-    ['2'] = 1, ['3'] = 1,  ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
-    ['8'] = 1, ['9'] = 1,  ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1,
-    ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1, ['-'] = 1, ['/'] = 1,
-    ['='] = 1, ['?'] = 1,  ['^'] = 1, ['_'] = 1, ['`'] = 1, ['{'] = 1,
-    ['|'] = 1, ['}'] = 1,  ['~'] = 1,
+    ['a'] = 1,
+    ['b'] = 1,
+    ['c'] = 1,
+    ['d'] = 1,
+    ['e'] = 1,
+    ['f'] = 1,
+    ['g'] = 1,
+    ['h'] = 1,
+    ['i'] = 1,
+    ['j'] = 1,
+    ['k'] = 1,
+    ['l'] = 1,
+    ['m'] = 1,
+    ['n'] = 1,
+    ['o'] = 1,
+    ['p'] = 1,
+    ['q'] = 1,
+    ['r'] = 1,
+    ['s'] = 1,
+    ['t'] = 1,
+    ['u'] = 1,
+    ['v'] = 1,
+    ['w'] = 1,
+    ['x'] = 1,
+    ['y'] = 1,
+    ['z'] = 1,
+    ['A'] = 1,
+    ['B'] = 1,
+    ['C'] = 1,
+    ['D'] = 1,
+    ['E'] = 1,
+    ['F'] = 1,
+    ['G'] = 1,
+    ['H'] = 1,
+    ['I'] = 1,
+    ['J'] = 1,
+    ['K'] = 1,
+    ['L'] = 1,
+    ['M'] = 1,
+    ['N'] = 1,
+    ['O'] = 1,
+    ['P'] = 1,
+    ['Q'] = 1,
+    ['R'] = 1,
+    ['S'] = 1,
+    ['T'] = 1,
+    ['U'] = 1,
+    ['V'] = 1,
+    ['W'] = 1,
+    ['X'] = 1,
+    ['Y'] = 1,
+    ['Z'] = 1,
+    ['0'] = 1,
+    ['1'] = 1,
+    ['2'] = 1,
+    ['3'] = 1,
+    ['4'] = 1,
+    ['5'] = 1,
+    ['6'] = 1,
+    ['7'] = 1,
+    ['8'] = 1,
+    ['9'] = 1,
+    ['!'] = 1,
+    ['#'] = 1,
+    ['$'] = 1,
+    ['%'] = 1,
+    ['&'] = 1,
+    ['\''] = 1,
+    ['*'] = 1,
+    ['+'] = 1,
+    ['-'] = 1,
+    ['/'] = 1,
+    ['='] = 1,
+    ['?'] = 1,
+    ['^'] = 1,
+    ['_'] = 1,
+    ['`'] = 1,
+    ['{'] = 1,
+    ['|'] = 1,
+    ['}'] = 1,
+    ['~'] = 1,
 };
 
 static int
@@ -163,7 +230,7 @@ is_dot_atom(const unsigned char *s, size_t n)
  */
 static const char *
 quoted_parse(const unsigned char *s, size_t n, unsigned char *out, size_t cap,
-             size_t *olen, size_t *used, int *utf8)
+    size_t *olen, size_t *used, int *utf8)
 {
 	size_t i = 1, o = 0, k;
 
@@ -319,7 +386,7 @@ literal_canon(const unsigned char *s, size_t n, char *out, size_t cap)
 		if (parts != 4)
 			return "invalid IPv4 address literal";
 		if ((size_t)snprintf(out, cap, "[%u.%u.%u.%u]", v[0], v[1],
-		                     v[2], v[3]) >= cap)
+		        v[2], v[3]) >= cap)
 			return "invalid IPv4 address literal";
 		return NULL;
 	}
@@ -375,17 +442,17 @@ domain_norm(const unsigned char *d, size_t n, char *out, unsigned *flags)
 		for (i = 0; i < n; i++)
 			out[i] = (char)lower(d[i]);
 		out[n] = 0;
-		if ((why = hostname_check((const unsigned char *)out, n,
-		                          &alabel)) != NULL)
+		if ((why = hostname_check(
+		         (const unsigned char *)out, n, &alabel)) != NULL)
 			return why;
 		if (alabel) {
 			char *res = NULL;
 
 			/* Punycode that does not decode to a valid U-label. */
 			if (idn2_lookup_u8((const uint8_t *)out,
-			                   (uint8_t **)&res,
-			                   IDN2_NONTRANSITIONAL |
-			                       IDN2_NFC_INPUT) != IDN2_OK)
+			        (uint8_t **)&res,
+			        IDN2_NONTRANSITIONAL | IDN2_NFC_INPUT) !=
+			    IDN2_OK)
 				return "invalid A-label in domain";
 			idn2_free(res);
 		}
@@ -400,8 +467,7 @@ domain_norm(const unsigned char *d, size_t n, char *out, unsigned *flags)
 		memcpy(in, d, n);
 		in[n] = 0;
 		if (idn2_lookup_u8((const uint8_t *)in, (uint8_t **)&res,
-		                   IDN2_NONTRANSITIONAL | IDN2_NFC_INPUT) !=
-		        IDN2_OK ||
+		        IDN2_NONTRANSITIONAL | IDN2_NFC_INPUT) != IDN2_OK ||
 		    res == NULL) {
 			idn2_free(res);
 			return "invalid internationalised domain name";
@@ -478,8 +544,8 @@ source_route(const unsigned char *s, size_t n)
 }
 
 int
-og_addr_parse(const char *s, size_t len, const og_addr_rules *rules,
-              og_addr *out)
+og_addr_parse(
+    const char *s, size_t len, const og_addr_rules *rules, og_addr *out)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	unsigned char content[OG_ADDR_INPUT_MAX];
@@ -537,8 +603,8 @@ og_addr_parse(const char *s, size_t len, const og_addr_rules *rules,
 
 	/* Local part. */
 	if (p[0] == '"') {
-		why = quoted_parse(p, len, content, sizeof(content), &clen,
-		                   &used, &utf8);
+		why = quoted_parse(
+		    p, len, content, sizeof(content), &clen, &used, &utf8);
 		if (why != NULL)
 			return fail(out, why);
 		if (used >= len || p[used] != '@')
@@ -550,8 +616,8 @@ og_addr_parse(const char *s, size_t len, const og_addr_rules *rules,
 			return fail(out, "empty local part");
 		if (is_dot_atom(content, clen)) {
 			if (clen > LOCAL_MAX)
-				return fail(out,
-				            "local part longer than 64 octets");
+				return fail(
+				    out, "local part longer than 64 octets");
 			memcpy(local, content, clen);
 			llen = clen;
 		} else {
@@ -593,8 +659,8 @@ og_addr_parse(const char *s, size_t len, const og_addr_rules *rules,
 	/* Domain, written straight into place after "local@". */
 	memcpy(out->norm, local, llen);
 	out->norm[llen] = '@';
-	why = domain_norm(p + dstart, len - dstart, out->norm + llen + 1,
-	                  &out->flags);
+	why = domain_norm(
+	    p + dstart, len - dstart, out->norm + llen + 1, &out->flags);
 	if (why != NULL)
 		return fail(out, why);
 	out->domain = out->norm + llen + 1;
@@ -636,8 +702,9 @@ og_addr_parse(const char *s, size_t len, const og_addr_rules *rules,
 	kdom = strlen(kd);
 	memcpy(out->key + klen, kd, kdom + 1);
 
-	typo = (out->flags & OG_ADDR_LITERAL) || rules->skip_typo ? NULL :
-	    og_addr_typo(kd);
+	typo = (out->flags & OG_ADDR_LITERAL) || rules->skip_typo
+	           ? NULL
+	           : og_addr_typo(kd);
 	if (typo != NULL)
 		memcpy(out->typo, typo, strlen(typo) + 1);
 	else
@@ -668,43 +735,117 @@ struct known {
 	}
 
 static const struct known known_tab[] = {
-    KD("gmail.com", F),      KD("hotmail.com", F),     KD("yahoo.com", F),
-    KD("outlook.com", F),    KD("yahoo.com.br", F),    KD("hotmail.com.br", F),
-    KD("uol.com.br", 0),     KD("bol.com.br", 0),      KD("icloud.com", F),
-    KD("live.com", 0),       KD("aol.com", 0),         KD("terra.com.br", F),
-    KD("ig.com.br", 0),      KD("globo.com", F),       KD("r7.com", 0),
-    KD("msn.com", 0),        KD("outlook.com.br", F),  KD("googlemail.com", F),
-    KD("yahoo.es", F),       KD("hotmail.es", F),      KD("outlook.es", F),
-    KD("yahoo.com.mx", F),   KD("hotmail.com.mx", K),  KD("live.com.mx", 0),
-    KD("prodigy.net.mx", F), KD("yahoo.com.ar", F),    KD("hotmail.com.ar", F),
-    KD("live.com.ar", 0),    KD("fibertel.com.ar", F), KD("speedy.com.ar", F),
-    KD("arnet.com.ar", F),   KD("telefonica.net", F),  KD("movistar.es", F),
-    KD("terra.es", F),       KD("ono.com", 0),         KD("yahoo.com.co", K),
-    KD("yahoo.com.pe", K),   KD("yahoo.com.ve", K),    KD("yahoo.cl", K),
-    KD("yahoo.com.au", K),   KD("yahoo.com.my", K),    KD("hotmail.com.au", K),
-    KD("hotmail.com.tr", K), KD("outlook.com.ar", K),  KD("outlook.com.tr", K),
-    KD("hotmail.cl", K),     KD("gmx.de", 0),          KD("gmx.net", 0),
-    KD("gmx.com", 0),        KD("web.de", 0),          KD("t-online.de", F),
-    KD("orange.fr", F),      KD("wanadoo.fr", F),      KD("free.fr", 0),
-    KD("laposte.net", F),    KD("sfr.fr", 0),          KD("comcast.net", F),
-    KD("verizon.net", F),    KD("att.net", 0),         KD("sbcglobal.net", F),
-    KD("bellsouth.net", F),  KD("charter.net", F),     KD("cox.net", 0),
-    KD("me.com", 0),         KD("mac.com", 0),         KD("ymail.com", F),
-    KD("rocketmail.com", F), KD("protonmail.com", F),  KD("proton.me", 0),
-    KD("mail.com", K),       KD("email.com", K),       KD("zoho.com", 0),
-    KD("yandex.ru", F),      KD("mail.ru", K),         KD("libero.it", F),
-    KD("virgilio.it", F),    KD("btinternet.com", F),  KD("zipmail.com.br", F),
-    KD("oi.com.br", 0),      KD("globomail.com", F),   KD("yahoo.co.uk", K),
-    KD("yahoo.fr", K),       KD("yahoo.de", K),        KD("yahoo.it", K),
-    KD("yahoo.ca", K),       KD("yahoo.in", K),        KD("hotmail.co.uk", K),
-    KD("hotmail.fr", K),     KD("hotmail.de", K),      KD("hotmail.it", K),
-    KD("hotmail.se", K),     KD("hotmail.be", K),      KD("hotmail.nl", K),
-    KD("hotmail.ca", K),     KD("live.co.uk", K),      KD("live.fr", K),
-    KD("live.nl", K),        KD("live.it", K),         KD("outlook.fr", K),
-    KD("outlook.de", K),     KD("outlook.it", K),      KD("outlook.pt", K),
-    KD("outlook.cl", K),     KD("gmx.at", K),          KD("gmx.ch", K),
-    KD("gmx.es", K),         KD("gmx.fr", K),          KD("qq.com", K),
-    KD("163.com", K),        KD("126.com", K),         KD("naver.com", K),
+    KD("gmail.com", F),
+    KD("hotmail.com", F),
+    KD("yahoo.com", F),
+    KD("outlook.com", F),
+    KD("yahoo.com.br", F),
+    KD("hotmail.com.br", F),
+    KD("uol.com.br", 0),
+    KD("bol.com.br", 0),
+    KD("icloud.com", F),
+    KD("live.com", 0),
+    KD("aol.com", 0),
+    KD("terra.com.br", F),
+    KD("ig.com.br", 0),
+    KD("globo.com", F),
+    KD("r7.com", 0),
+    KD("msn.com", 0),
+    KD("outlook.com.br", F),
+    KD("googlemail.com", F),
+    KD("yahoo.es", F),
+    KD("hotmail.es", F),
+    KD("outlook.es", F),
+    KD("yahoo.com.mx", F),
+    KD("hotmail.com.mx", K),
+    KD("live.com.mx", 0),
+    KD("prodigy.net.mx", F),
+    KD("yahoo.com.ar", F),
+    KD("hotmail.com.ar", F),
+    KD("live.com.ar", 0),
+    KD("fibertel.com.ar", F),
+    KD("speedy.com.ar", F),
+    KD("arnet.com.ar", F),
+    KD("telefonica.net", F),
+    KD("movistar.es", F),
+    KD("terra.es", F),
+    KD("ono.com", 0),
+    KD("yahoo.com.co", K),
+    KD("yahoo.com.pe", K),
+    KD("yahoo.com.ve", K),
+    KD("yahoo.cl", K),
+    KD("yahoo.com.au", K),
+    KD("yahoo.com.my", K),
+    KD("hotmail.com.au", K),
+    KD("hotmail.com.tr", K),
+    KD("outlook.com.ar", K),
+    KD("outlook.com.tr", K),
+    KD("hotmail.cl", K),
+    KD("gmx.de", 0),
+    KD("gmx.net", 0),
+    KD("gmx.com", 0),
+    KD("web.de", 0),
+    KD("t-online.de", F),
+    KD("orange.fr", F),
+    KD("wanadoo.fr", F),
+    KD("free.fr", 0),
+    KD("laposte.net", F),
+    KD("sfr.fr", 0),
+    KD("comcast.net", F),
+    KD("verizon.net", F),
+    KD("att.net", 0),
+    KD("sbcglobal.net", F),
+    KD("bellsouth.net", F),
+    KD("charter.net", F),
+    KD("cox.net", 0),
+    KD("me.com", 0),
+    KD("mac.com", 0),
+    KD("ymail.com", F),
+    KD("rocketmail.com", F),
+    KD("protonmail.com", F),
+    KD("proton.me", 0),
+    KD("mail.com", K),
+    KD("email.com", K),
+    KD("zoho.com", 0),
+    KD("yandex.ru", F),
+    KD("mail.ru", K),
+    KD("libero.it", F),
+    KD("virgilio.it", F),
+    KD("btinternet.com", F),
+    KD("zipmail.com.br", F),
+    KD("oi.com.br", 0),
+    KD("globomail.com", F),
+    KD("yahoo.co.uk", K),
+    KD("yahoo.fr", K),
+    KD("yahoo.de", K),
+    KD("yahoo.it", K),
+    KD("yahoo.ca", K),
+    KD("yahoo.in", K),
+    KD("hotmail.co.uk", K),
+    KD("hotmail.fr", K),
+    KD("hotmail.de", K),
+    KD("hotmail.it", K),
+    KD("hotmail.se", K),
+    KD("hotmail.be", K),
+    KD("hotmail.nl", K),
+    KD("hotmail.ca", K),
+    KD("live.co.uk", K),
+    KD("live.fr", K),
+    KD("live.nl", K),
+    KD("live.it", K),
+    KD("outlook.fr", K),
+    KD("outlook.de", K),
+    KD("outlook.it", K),
+    KD("outlook.pt", K),
+    KD("outlook.cl", K),
+    KD("gmx.at", K),
+    KD("gmx.ch", K),
+    KD("gmx.es", K),
+    KD("gmx.fr", K),
+    KD("qq.com", K),
+    KD("163.com", K),
+    KD("126.com", K),
+    KD("naver.com", K),
 };
 
 #undef KD
@@ -821,15 +962,32 @@ static const char *const typo_tab[][2] = {
 
 /* Top-level typos: bad suffix -> meant suffix. */
 static const char *const tld_tab[][2] = {
-    {".com.bt", ".com.br"}, {".com.vr", ".com.br"}, {".com.brr", ".com.br"},
-    {".con.br", ".com.br"}, {".cmo.br", ".com.br"}, {".cm.br", ".com.br"},
-    {".com.b", ".com.br"},  {".com.r", ".com.br"},  {".comm", ".com"},
-    {".coom", ".com"},      {".comn", ".com"},      {".con", ".com"},
-    {".cmo", ".com"},       {".ocm", ".com"},       {".vom", ".com"},
-    {".xom", ".com"},       {".cpm", ".com"},       {".c0m", ".com"},
-    {".cim", ".com"},       {".om", ".com"},        {".cm", ".com"},
-    {".nte", ".net"},       {".ner", ".net"},       {".nett", ".net"},
-    {".met", ".net"},       {".bet", ".net"},
+    {".com.bt", ".com.br"},
+    {".com.vr", ".com.br"},
+    {".com.brr", ".com.br"},
+    {".con.br", ".com.br"},
+    {".cmo.br", ".com.br"},
+    {".cm.br", ".com.br"},
+    {".com.b", ".com.br"},
+    {".com.r", ".com.br"},
+    {".comm", ".com"},
+    {".coom", ".com"},
+    {".comn", ".com"},
+    {".con", ".com"},
+    {".cmo", ".com"},
+    {".ocm", ".com"},
+    {".vom", ".com"},
+    {".xom", ".com"},
+    {".cpm", ".com"},
+    {".c0m", ".com"},
+    {".cim", ".com"},
+    {".om", ".com"},
+    {".cm", ".com"},
+    {".nte", ".net"},
+    {".ner", ".net"},
+    {".nett", ".net"},
+    {".met", ".net"},
+    {".bet", ".net"},
 };
 
 /* Exactly one insertion, deletion, substitution or adjacent swap apart. */

@@ -32,27 +32,27 @@
 #define OG_ADDR_INPUT_MAX 1024 /* longest input considered at all */
 #define OG_DOMAIN_MAX 255
 
-#define OG_ADDR_UTF8 0x01   /* local part has non-ASCII (SMTPUTF8) */
-#define OG_ADDR_QUOTED 0x02 /* local part needs quoting */
-#define OG_ADDR_IDN 0x04    /* domain was given in Unicode (U-labels) */
+#define OG_ADDR_UTF8 0x01    /* local part has non-ASCII (SMTPUTF8) */
+#define OG_ADDR_QUOTED 0x02  /* local part needs quoting */
+#define OG_ADDR_IDN 0x04     /* domain was given in Unicode (U-labels) */
 #define OG_ADDR_LITERAL 0x08 /* domain is an address literal [1.2.3.4] */
 
 typedef struct og_addr_rules {
-	int gmail_dots;            /* gmail.com: dots do not count */
-	int local_case_sensitive;  /* compare local parts exactly */
+	int gmail_dots;               /* gmail.com: dots do not count */
+	int local_case_sensitive;     /* compare local parts exactly */
 	const char *const *plus_tags; /* domains whose +tag is dropped */
 	size_t nplus_tags;
-	int skip_typo;             /* leave typo[] empty (hot paths) */
+	int skip_typo; /* leave typo[] empty (hot paths) */
 } og_addr_rules;
 
 typedef struct og_addr {
 	char raw[OG_ADDR_INPUT_MAX + 1];
 	char norm[OG_ADDR_MAX + 1];
 	char key[OG_ADDR_MAX + 1];
-	const char *domain;   /* points into norm: the A-label domain */
+	const char *domain;           /* points into norm: the A-label domain */
 	char typo[OG_DOMAIN_MAX + 1]; /* suggested domain, or "" */
-	unsigned flags;       /* OG_ADDR_* */
-	const char *error;    /* static reason when parse failed */
+	unsigned flags;               /* OG_ADDR_* */
+	const char *error;            /* static reason when parse failed */
 } og_addr;
 
 /*
@@ -62,8 +62,8 @@ typedef struct og_addr {
  * Returns 0, or OG_EINVAL with out->error set to a short static reason
  * ("missing @", "local part longer than 64 octets", ...).
  */
-int og_addr_parse(const char *s, size_t len, const og_addr_rules *rules,
-    og_addr *out);
+int og_addr_parse(
+    const char *s, size_t len, const og_addr_rules *rules, og_addr *out);
 
 /*
  * og_addr_typo - the big mailbox domain a misspelt A-label domain was

@@ -32,10 +32,10 @@ size_t og_strlcpy(char *dst, const char *src, size_t size);
 int og_parse_u64(const char *s, uint64_t max, uint64_t *out);
 
 typedef struct og_buf {
-	char *data;  /* NUL-terminated; owned by the buf */
-	size_t len;  /* bytes used, excluding the NUL */
-	size_t cap;  /* bytes allocated */
-	size_t max;  /* len may never exceed this (0: SIZE_MAX / 2) */
+	char *data; /* NUL-terminated; owned by the buf */
+	size_t len; /* bytes used, excluding the NUL */
+	size_t cap; /* bytes allocated */
+	size_t max; /* len may never exceed this (0: SIZE_MAX / 2) */
 } og_buf;
 
 /* Initialise an empty buffer (no allocation until the first add). */

@@ -36,8 +36,18 @@
 #define STREAMS_MAX 256
 
 enum ktype {
-	T_STR, T_BOOL, T_INT, T_SIZE, T_DUR, T_ENUM, T_LIST, T_MULTI,
-	T_CAPS, T_CAP1, T_MODE, T_MATCH
+	T_STR,
+	T_BOOL,
+	T_INT,
+	T_SIZE,
+	T_DUR,
+	T_ENUM,
+	T_LIST,
+	T_MULTI,
+	T_CAPS,
+	T_CAP1,
+	T_MODE,
+	T_MATCH
 };
 
 /* Where a key lives: the global struct or the current stream. */
@@ -47,10 +57,10 @@ struct key {
 	const char *section; /* "stream" for [stream NAME] */
 	const char *name;
 	enum ktype type;
-	const char *def;     /* default, parsed like a value; NULL: none */
-	size_t off;          /* offset of the field */
-	size_t cnt_off;      /* T_LIST/T_MULTI/T_CAPS: offset of the count */
-	int64_t min, max;    /* T_INT, T_DUR bounds */
+	const char *def;  /* default, parsed like a value; NULL: none */
+	size_t off;       /* offset of the field */
+	size_t cnt_off;   /* T_LIST/T_MULTI/T_CAPS: offset of the count */
+	int64_t min, max; /* T_INT, T_DUR bounds */
 	const char *const *names; /* T_ENUM: names, index = value */
 };
 
@@ -58,10 +68,9 @@ static const char *const classes[] = {"marketing", "transactional", NULL};
 static const char *const consents[] = {"none", "optin", "confirmed", NULL};
 static const char *const refuses[] = {"reject", "drop", "defer", NULL};
 static const char *const onerrs[] = {"tempfail", "accept", NULL};
-static const char *const scopes[] = {"", "all", "sender", "partner",
-    "stream", NULL};
-static const char *const spfmodes[] = {"off", "warn", "defer", "reject",
-    NULL};
+static const char *const scopes[] = {
+    "", "all", "sender", "partner", "stream", NULL};
+static const char *const spfmodes[] = {"off", "warn", "defer", "reject", NULL};
 static const char *const existings[] = {"replace", "keep", NULL};
 static const char *const cases[] = {"insensitive", "sensitive", NULL};
 
@@ -71,79 +80,103 @@ static const char *const cases[] = {"insensitive", "sensitive", NULL};
 #define YEAR (366 * DAY)
 
 static const struct key keys[] = {
-	{"store", "path", T_STR, "/var/lib/optgate", G(store_path), 0, 0, 0, NULL},
-	{"store", "map_size", T_SIZE, "4G", G(map_size), 0, 0, 0, NULL},
-	{"store", "counter_map_size", T_SIZE, "1G", G(counter_map_size), 0, 0, 0, NULL},
-	{"store", "max_readers", T_INT, "512", G(max_readers), 0, 16, 65536, NULL},
-	{"store", "counter_sync", T_DUR, "1s", G(counter_sync), 0, 1, 3600, NULL},
-	{"keys", "file", T_STR, "/etc/optgate/keys", G(keys_file), 0, 0, 0, NULL},
-	{"address", "gmail_dots", T_BOOL, "yes", G(gmail_dots), 0, 0, 0, NULL},
-	{"address", "plus_tags", T_LIST,
-	    "gmail.com, googlemail.com, outlook.com, hotmail.com, live.com, "
-	    "msn.com, icloud.com, me.com, mac.com, fastmail.com, proton.me, "
-	    "protonmail.com",
-	    G(plus_tags), G(nplus_tags), 0, 0, NULL},
-	{"address", "local_part", T_ENUM, "insensitive", G(local_case_sensitive), 0, 0, 0, cases},
-	{"feedback", "complaint_scope", T_ENUM, "sender", G(complaint_scope), 0, 0, 0, scopes},
-	{"feedback", "hard_bounce_scope", T_ENUM, "all", G(hard_bounce_scope), 0, 0, 0, scopes},
-	{"feedback", "soft_bounce", T_CAP1, "5/14d", G(soft_bounce), 0, 0, 0, NULL},
-	{"feedback", "soft_bounce_suppress", T_DUR, "30d", G(soft_bounce_suppress), 0, 60, 10 * YEAR, NULL},
-	{"feedback", "trusted_reporters", T_MULTI, NULL, G(trusted_reporters), G(ntrusted_reporters), 0, 0, NULL},
-	{"feedback", "quarantine", T_STR, "/var/lib/optgate/quarantine", G(quarantine), 0, 0, 0, NULL},
-	{"log", "verbose", T_INT, "0", G(verbose), 0, 0, 3, NULL},
-	{"log", "full_address", T_BOOL, "no", G(log_full_address), 0, 0, 0, NULL},
-	{"policyd", "listen", T_MULTI, "inet:127.0.0.1:10040", G(policyd_listen), G(npolicyd_listen), 0, 0, NULL},
-	{"policyd", "user", T_STR, NULL, G(policyd_user), 0, 0, 0, NULL},
-	{"policyd", "socket_owner", T_STR, "postfix", G(policyd_socket_owner), 0, 0, 0, NULL},
-	{"policyd", "socket_group", T_STR, "postfix", G(policyd_socket_group), 0, 0, 0, NULL},
-	{"policyd", "socket_mode", T_MODE, "0660", G(policyd_socket_mode), 0, 0, 0, NULL},
-	{"policyd", "idle_timeout", T_DUR, "300s", G(policyd_idle_timeout), 0, 1, DAY, NULL},
-	{"policyd", "instance_timeout", T_DUR, "1h", G(policyd_instance_timeout), 0, 1, DAY, NULL},
-	{"policyd", "max_connections", T_INT, "1000", G(policyd_max_connections), 0, 1, 100000, NULL},
-	{"milter", "socket", T_STR, "inet:10041@127.0.0.1", G(milter_socket), 0, 0, 0, NULL},
-	{"milter", "user", T_STR, NULL, G(milter_user), 0, 0, 0, NULL},
-	{"milter", "timeout", T_DUR, "300s", G(milter_timeout), 0, 1, DAY, NULL},
-	{"milter", "stream_header", T_STR, "X-Optgate-Stream", G(milter_stream_header), 0, 0, 0, NULL},
-	{"milter", "feedback_id_sender", T_STR, NULL, G(feedback_id_sender), 0, 0, 0, NULL},
-	{"milter", "policyd", T_BOOL, "no", G(milter_policyd), 0, 0, 0, NULL},
-	{"unsubd", "listen", T_MULTI, "127.0.0.1:8080", G(unsubd_listen), G(nunsubd_listen), 0, 0, NULL},
-	{"unsubd", "user", T_STR, NULL, G(unsubd_user), 0, 0, 0, NULL},
-	{"unsubd", "tls_cert", T_STR, NULL, G(unsubd_tls_cert), 0, 0, 0, NULL},
-	{"unsubd", "tls_key", T_STR, NULL, G(unsubd_tls_key), 0, 0, 0, NULL},
-	{"unsubd", "scope", T_ENUM, "stream", G(unsubd_scope), 0, 0, 0, scopes},
-	{"unsubd", "max_connections", T_INT, "2000", G(unsubd_max_connections), 0, 1, 100000, NULL},
-	{"unsubd", "timeout", T_DUR, "10s", G(unsubd_timeout), 0, 1, 3600, NULL},
-	{"unsubd", "rate_limit", T_INT, "120", G(unsubd_rate_limit), 0, 0, 1000000, NULL},
-	{"unsubd", "base_url", T_STR, NULL, G(unsubd_base_url), 0, 0, 0, NULL},
-	{"unsubd", "token_max_age", T_DUR, "0", G(unsubd_token_max_age), 0, 0, 100 * YEAR, NULL},
-	{"unsubd", "trusted_proxy", T_MULTI, NULL, G(unsubd_trusted_proxy), G(nunsubd_trusted_proxy), 0, 0, NULL},
-	{"spf", "egress", T_MULTI, NULL, G(spf_egress), G(nspf_egress), 0, 0, NULL},
-	{"spf", "timeout", T_DUR, "5s", G(spf_timeout), 0, 1, 300, NULL},
-	{"spf", "cache_ttl", T_DUR, "1h", G(spf_cache_ttl), 0, 0, DAY, NULL},
-	{"stream", "match", T_MATCH, NULL, S(match), S(nmatch), 0, 0, NULL},
-	{"stream", "class", T_ENUM, "marketing", S(class), 0, 0, 0, classes},
-	{"stream", "consent", T_ENUM, "confirmed", S(consent), 0, 0, 0, consents},
-	{"stream", "partner", T_STR, NULL, S(partner), 0, 0, 0, NULL},
-	{"stream", "sender", T_STR, NULL, S(sender), 0, 0, 0, NULL},
-	{"stream", "caps", T_CAPS, NULL, S(caps), S(ncaps), 0, 0, NULL},
-	{"stream", "refuse", T_ENUM, "reject", S(refuse), 0, 0, 0, refuses},
-	{"stream", "unsubscribe", T_MULTI, NULL, S(unsubscribe), S(nunsubscribe), 0, 0, NULL},
-	{"stream", "on_store_error", T_ENUM, "tempfail", S(on_store_error), 0, 0, 0, onerrs},
-	{"stream", "existing", T_ENUM, "replace", S(existing), 0, 0, 0, existings},
-	{"stream", "feedback_id", T_STR, NULL, S(feedback_id), 0, 0, 0, NULL},
-	{"stream", "verp", T_STR, NULL, S(verp_address), 0, 0, 0, NULL},
-	{"stream", "spf", T_ENUM, "off", S(spf), 0, 0, 0, spfmodes},
-	{"stream", "brand.name", T_STR, NULL, S(brand_name), 0, 0, 0, NULL},
-	{"stream", "brand.logo", T_STR, NULL, S(brand_logo), 0, 0, 0, NULL},
-	{"stream", "brand.color", T_STR, NULL, S(brand_color), 0, 0, 0, NULL},
-	{"stream", "description", T_STR, NULL, S(description), 0, 0, 0, NULL},
+    {"store", "path", T_STR, "/var/lib/optgate", G(store_path), 0, 0, 0, NULL},
+    {"store", "map_size", T_SIZE, "4G", G(map_size), 0, 0, 0, NULL},
+    {"store", "counter_map_size", T_SIZE, "1G", G(counter_map_size), 0, 0, 0,
+        NULL},
+    {"store", "max_readers", T_INT, "512", G(max_readers), 0, 16, 65536, NULL},
+    {"store", "counter_sync", T_DUR, "1s", G(counter_sync), 0, 1, 3600, NULL},
+    {"keys", "file", T_STR, "/etc/optgate/keys", G(keys_file), 0, 0, 0, NULL},
+    {"address", "gmail_dots", T_BOOL, "yes", G(gmail_dots), 0, 0, 0, NULL},
+    {"address", "plus_tags", T_LIST,
+        "gmail.com, googlemail.com, outlook.com, hotmail.com, live.com, "
+        "msn.com, icloud.com, me.com, mac.com, fastmail.com, proton.me, "
+        "protonmail.com",
+        G(plus_tags), G(nplus_tags), 0, 0, NULL},
+    {"address", "local_part", T_ENUM, "insensitive", G(local_case_sensitive), 0,
+        0, 0, cases},
+    {"feedback", "complaint_scope", T_ENUM, "sender", G(complaint_scope), 0, 0,
+        0, scopes},
+    {"feedback", "hard_bounce_scope", T_ENUM, "all", G(hard_bounce_scope), 0, 0,
+        0, scopes},
+    {"feedback", "soft_bounce", T_CAP1, "5/14d", G(soft_bounce), 0, 0, 0, NULL},
+    {"feedback", "soft_bounce_suppress", T_DUR, "30d", G(soft_bounce_suppress),
+        0, 60, 10 * YEAR, NULL},
+    {"feedback", "trusted_reporters", T_MULTI, NULL, G(trusted_reporters),
+        G(ntrusted_reporters), 0, 0, NULL},
+    {"feedback", "quarantine", T_STR, "/var/lib/optgate/quarantine",
+        G(quarantine), 0, 0, 0, NULL},
+    {"log", "verbose", T_INT, "0", G(verbose), 0, 0, 3, NULL},
+    {"log", "full_address", T_BOOL, "no", G(log_full_address), 0, 0, 0, NULL},
+    {"policyd", "listen", T_MULTI, "inet:127.0.0.1:10040", G(policyd_listen),
+        G(npolicyd_listen), 0, 0, NULL},
+    {"policyd", "user", T_STR, NULL, G(policyd_user), 0, 0, 0, NULL},
+    {"policyd", "socket_owner", T_STR, "postfix", G(policyd_socket_owner), 0, 0,
+        0, NULL},
+    {"policyd", "socket_group", T_STR, "postfix", G(policyd_socket_group), 0, 0,
+        0, NULL},
+    {"policyd", "socket_mode", T_MODE, "0660", G(policyd_socket_mode), 0, 0, 0,
+        NULL},
+    {"policyd", "idle_timeout", T_DUR, "300s", G(policyd_idle_timeout), 0, 1,
+        DAY, NULL},
+    {"policyd", "instance_timeout", T_DUR, "1h", G(policyd_instance_timeout), 0,
+        1, DAY, NULL},
+    {"policyd", "max_connections", T_INT, "1000", G(policyd_max_connections), 0,
+        1, 100000, NULL},
+    {"milter", "socket", T_STR, "inet:10041@127.0.0.1", G(milter_socket), 0, 0,
+        0, NULL},
+    {"milter", "user", T_STR, NULL, G(milter_user), 0, 0, 0, NULL},
+    {"milter", "timeout", T_DUR, "300s", G(milter_timeout), 0, 1, DAY, NULL},
+    {"milter", "stream_header", T_STR, "X-Optgate-Stream",
+        G(milter_stream_header), 0, 0, 0, NULL},
+    {"milter", "feedback_id_sender", T_STR, NULL, G(feedback_id_sender), 0, 0,
+        0, NULL},
+    {"milter", "policyd", T_BOOL, "no", G(milter_policyd), 0, 0, 0, NULL},
+    {"unsubd", "listen", T_MULTI, "127.0.0.1:8080", G(unsubd_listen),
+        G(nunsubd_listen), 0, 0, NULL},
+    {"unsubd", "user", T_STR, NULL, G(unsubd_user), 0, 0, 0, NULL},
+    {"unsubd", "tls_cert", T_STR, NULL, G(unsubd_tls_cert), 0, 0, 0, NULL},
+    {"unsubd", "tls_key", T_STR, NULL, G(unsubd_tls_key), 0, 0, 0, NULL},
+    {"unsubd", "scope", T_ENUM, "stream", G(unsubd_scope), 0, 0, 0, scopes},
+    {"unsubd", "max_connections", T_INT, "2000", G(unsubd_max_connections), 0,
+        1, 100000, NULL},
+    {"unsubd", "timeout", T_DUR, "10s", G(unsubd_timeout), 0, 1, 3600, NULL},
+    {"unsubd", "rate_limit", T_INT, "120", G(unsubd_rate_limit), 0, 0, 1000000,
+        NULL},
+    {"unsubd", "base_url", T_STR, NULL, G(unsubd_base_url), 0, 0, 0, NULL},
+    {"unsubd", "token_max_age", T_DUR, "0", G(unsubd_token_max_age), 0, 0,
+        100 * YEAR, NULL},
+    {"unsubd", "trusted_proxy", T_MULTI, NULL, G(unsubd_trusted_proxy),
+        G(nunsubd_trusted_proxy), 0, 0, NULL},
+    {"spf", "egress", T_MULTI, NULL, G(spf_egress), G(nspf_egress), 0, 0, NULL},
+    {"spf", "timeout", T_DUR, "5s", G(spf_timeout), 0, 1, 300, NULL},
+    {"spf", "cache_ttl", T_DUR, "1h", G(spf_cache_ttl), 0, 0, DAY, NULL},
+    {"stream", "match", T_MATCH, NULL, S(match), S(nmatch), 0, 0, NULL},
+    {"stream", "class", T_ENUM, "marketing", S(class), 0, 0, 0, classes},
+    {"stream", "consent", T_ENUM, "confirmed", S(consent), 0, 0, 0, consents},
+    {"stream", "partner", T_STR, NULL, S(partner), 0, 0, 0, NULL},
+    {"stream", "sender", T_STR, NULL, S(sender), 0, 0, 0, NULL},
+    {"stream", "caps", T_CAPS, NULL, S(caps), S(ncaps), 0, 0, NULL},
+    {"stream", "refuse", T_ENUM, "reject", S(refuse), 0, 0, 0, refuses},
+    {"stream", "unsubscribe", T_MULTI, NULL, S(unsubscribe), S(nunsubscribe), 0,
+        0, NULL},
+    {"stream", "on_store_error", T_ENUM, "tempfail", S(on_store_error), 0, 0, 0,
+        onerrs},
+    {"stream", "existing", T_ENUM, "replace", S(existing), 0, 0, 0, existings},
+    {"stream", "feedback_id", T_STR, NULL, S(feedback_id), 0, 0, 0, NULL},
+    {"stream", "verp", T_STR, NULL, S(verp_address), 0, 0, 0, NULL},
+    {"stream", "spf", T_ENUM, "off", S(spf), 0, 0, 0, spfmodes},
+    {"stream", "brand.name", T_STR, NULL, S(brand_name), 0, 0, 0, NULL},
+    {"stream", "brand.logo", T_STR, NULL, S(brand_logo), 0, 0, 0, NULL},
+    {"stream", "brand.color", T_STR, NULL, S(brand_color), 0, 0, 0, NULL},
+    {"stream", "description", T_STR, NULL, S(description), 0, 0, 0, NULL},
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
 /* Parser state. */
 struct pstate {
 	og_config *cfg;
-	const char *name;     /* file name for messages */
+	const char *name; /* file name for messages */
 	const char *text;
 	size_t pos, len;
 	int line;
@@ -152,14 +185,13 @@ struct pstate {
 	size_t errlen;
 	void (*report)(const char *, void *);
 	void *ctx;
-	og_stream *cur;        /* current [stream] */
+	og_stream *cur; /* current [stream] */
 	char cursect[128];
 	unsigned char seen[STREAMS_MAX + 1][NKEYS]; /* [0]: global */
 	int seg_seen;
 };
 
-static void
-perr(struct pstate *ps, const char *fmt, ...)
+static void perr(struct pstate *ps, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 static void
@@ -172,8 +204,8 @@ perr(struct pstate *ps, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (ps->line > 0)
-		snprintf(full, sizeof(full), "%s:%d: %s", ps->name, ps->line,
-		    msg);
+		snprintf(
+		    full, sizeof(full), "%s:%d: %s", ps->name, ps->line, msg);
 	else
 		snprintf(full, sizeof(full), "%s: %s", ps->name, msg);
 	if (ps->errors++ == 0 && ps->err)
@@ -213,8 +245,8 @@ og_config_parse_size(const char *s, uint64_t *out)
 	default:
 		return OG_EINVAL;
 	}
-	if (*end && end[1] && !(toupper((unsigned char)end[1]) == 'B' &&
-	    end[2] == 0))
+	if (*end && end[1] &&
+	    !(toupper((unsigned char)end[1]) == 'B' && end[2] == 0))
 		return OG_EINVAL;
 	if (v > UINT64_MAX / mul)
 		return OG_EINVAL;
@@ -306,7 +338,7 @@ parse_bool(const char *v, int *out)
 	    !strcasecmp(v, "on") || !strcmp(v, "1"))
 		*out = 1;
 	else if (!strcasecmp(v, "no") || !strcasecmp(v, "false") ||
-	    !strcasecmp(v, "off") || !strcmp(v, "0"))
+	         !strcasecmp(v, "off") || !strcmp(v, "0"))
 		*out = 0;
 	else
 		return OG_EINVAL;
@@ -351,8 +383,10 @@ parse_match(struct pstate *ps, const char *v, og_match *m)
 
 	memset(m, 0, sizeof(*m));
 	if (colon == NULL) {
-		perr(ps, "match: expected TYPE:VALUE (header:NAME=VALUE, "
-		    "sender:ADDR, sasl:USER, client:CIDR), got \"%s\"", v);
+		perr(ps,
+		    "match: expected TYPE:VALUE (header:NAME=VALUE, "
+		    "sender:ADDR, sasl:USER, client:CIDR), got \"%s\"",
+		    v);
 		return OG_EINVAL;
 	}
 	arg = colon + 1;
@@ -393,14 +427,18 @@ parse_match(struct pstate *ps, const char *v, og_match *m)
 	} else if (!strncasecmp(v, "client:", 7)) {
 		m->kind = OG_MATCH_CLIENT;
 		if (parse_cidr(arg, m) != 0) {
-			perr(ps, "match: client needs an address or CIDR, "
-			    "got \"%s\"", arg);
+			perr(ps,
+			    "match: client needs an address or CIDR, "
+			    "got \"%s\"",
+			    arg);
 			return OG_EINVAL;
 		}
 		m->value = og_xstrdup(arg);
 	} else {
-		perr(ps, "match: unknown type in \"%s\" (header, sender, sasl, "
-		    "client)", v);
+		perr(ps,
+		    "match: unknown type in \"%s\" (header, sender, sasl, "
+		    "client)",
+		    v);
 		return OG_EINVAL;
 	}
 	return 0;
@@ -411,8 +449,8 @@ parse_match(struct pstate *ps, const char *v, og_match *m)
 
 /* Split a comma list into a multi array, appending. */
 static int
-add_multi(struct pstate *ps, const struct key *k, char **arr, int *n,
-    const char *v)
+add_multi(
+    struct pstate *ps, const struct key *k, char **arr, int *n, const char *v)
 {
 	char *copy = og_xstrdup(v), *p = copy, *item;
 	int rc = 0;
@@ -463,8 +501,8 @@ enum_lookup(const struct key *k, const char *v)
 
 /* Parse one value of key k into base (og_config or og_stream). */
 static int
-set_value(struct pstate *ps, const struct key *k, char *base,
-    const char *value, int first)
+set_value(struct pstate *ps, const struct key *k, char *base, const char *value,
+    int first)
 {
 	void *f = base + k->off;
 	char v[4096];
@@ -493,16 +531,18 @@ set_value(struct pstate *ps, const struct key *k, char *base,
 	case T_INT:
 		if (og_parse_u64(value, (uint64_t)k->max, &u) != 0 ||
 		    (int64_t)u < k->min) {
-			perr(ps, "[%s] %s: expected a number from %lld to "
-			    "%lld, got \"%s\"", SECT(ps, k), k->name,
-			    (long long)k->min, (long long)k->max, value);
+			perr(ps,
+			    "[%s] %s: expected a number from %lld to "
+			    "%lld, got \"%s\"",
+			    SECT(ps, k), k->name, (long long)k->min,
+			    (long long)k->max, value);
 			return OG_EINVAL;
 		}
 		*(int *)f = (int)u;
 		return 0;
 	case T_MODE:
-		if (strlen(value) > 4 || strspn(value, "01234567") !=
-		    strlen(value) || *value == 0) {
+		if (strlen(value) > 4 ||
+		    strspn(value, "01234567") != strlen(value) || *value == 0) {
 			perr(ps, "[%s] %s: expected an octal mode such as 0660",
 			    SECT(ps, k), k->name);
 			return OG_EINVAL;
@@ -510,18 +550,21 @@ set_value(struct pstate *ps, const struct key *k, char *base,
 		*(int *)f = (int)strtol(value, NULL, 8);
 		return 0;
 	case T_SIZE:
-		if (og_config_parse_size(value, f) != 0 || *(uint64_t *)f <
-		    (1ULL << 20)) {
-			perr(ps, "[%s] %s: expected a size of at least 1M such "
-			    "as 512M or 4G, got \"%s\"", SECT(ps, k), k->name,
-			    value);
+		if (og_config_parse_size(value, f) != 0 ||
+		    *(uint64_t *)f < (1ULL << 20)) {
+			perr(ps,
+			    "[%s] %s: expected a size of at least 1M such "
+			    "as 512M or 4G, got \"%s\"",
+			    SECT(ps, k), k->name, value);
 			return OG_EINVAL;
 		}
 		return 0;
 	case T_DUR:
 		if (og_duration_parse(value, k->max, &d) != 0 || d < k->min) {
-			perr(ps, "[%s] %s: expected a duration such as 30s, 15m, "
-			    "12h, 7d, got \"%s\"", SECT(ps, k), k->name, value);
+			perr(ps,
+			    "[%s] %s: expected a duration such as 30s, 15m, "
+			    "12h, 7d, got \"%s\"",
+			    SECT(ps, k), k->name, value);
 			return OG_EINVAL;
 		}
 		*(int64_t *)f = d;
@@ -534,14 +577,15 @@ set_value(struct pstate *ps, const struct key *k, char *base,
 				if (*k->names[i]) {
 					if (*opts)
 						og_strlcpy(opts + strlen(opts),
-						    " | ", sizeof(opts) -
-						    strlen(opts));
+						    " | ",
+						    sizeof(opts) -
+						        strlen(opts));
 					og_strlcpy(opts + strlen(opts),
-					    k->names[i], sizeof(opts) -
-					    strlen(opts));
+					    k->names[i],
+					    sizeof(opts) - strlen(opts));
 				}
-			perr(ps, "[%s] %s: expected %s, got \"%s\"", SECT(ps, k),
-			    k->name, opts, value);
+			perr(ps, "[%s] %s: expected %s, got \"%s\"",
+			    SECT(ps, k), k->name, opts, value);
 			return OG_EINVAL;
 		}
 		*(int *)f = i;
@@ -592,11 +636,12 @@ set_value(struct pstate *ps, const struct key *k, char *base,
 	case T_CAPS:
 	case T_CAP1: {
 		og_cap tmp[OG_CAPS_MAX];
-		int n = og_config_parse_caps(value, tmp,
-		    k->type == T_CAP1 ? 1 : OG_CAPS_MAX);
+		int n = og_config_parse_caps(
+		    value, tmp, k->type == T_CAP1 ? 1 : OG_CAPS_MAX);
 
 		if (n < 0) {
-			perr(ps, "[%s] %s: expected caps such as \"2/7d, 1/1d\" "
+			perr(ps,
+			    "[%s] %s: expected caps such as \"2/7d, 1/1d\" "
 			    "(count/period, period >= 1m), got \"%s\"",
 			    SECT(ps, k), k->name, value);
 			return OG_EINVAL;
@@ -664,8 +709,10 @@ stream_section(struct pstate *ps, const char *section)
 	while (*name == ' ' || *name == '\t')
 		name++;
 	if (!valid_stream_name(name)) {
-		perr(ps, "[%s]: stream names are 1-%d letters, digits, '.', "
-		    "'_' or '-'", section, OG_STREAM_NAME_MAX);
+		perr(ps,
+		    "[%s]: stream names are 1-%d letters, digits, '.', "
+		    "'_' or '-'",
+		    section, OG_STREAM_NAME_MAX);
 		return -1;
 	}
 	for (i = 0; i < cfg->nstreams; i++)
@@ -677,8 +724,8 @@ stream_section(struct pstate *ps, const char *section)
 		perr(ps, "more than %d streams", STREAMS_MAX);
 		return -1;
 	}
-	cfg->streams = og_xrealloc(cfg->streams,
-	    (size_t)(cfg->nstreams + 1) * sizeof(og_stream));
+	cfg->streams = og_xrealloc(
+	    cfg->streams, (size_t)(cfg->nstreams + 1) * sizeof(og_stream));
 	st = &cfg->streams[cfg->nstreams++];
 	memset(st, 0, sizeof(*st));
 	st->name = og_xstrdup(name);
@@ -697,8 +744,8 @@ handler(void *user, const char *section, const char *name, const char *value)
 	int idx = 0;
 	size_t i;
 
-	if (!strncmp(section, "stream", 6) && (section[6] == ' ' ||
-	    section[6] == '\t' || section[6] == 0)) {
+	if (!strncmp(section, "stream", 6) &&
+	    (section[6] == ' ' || section[6] == '\t' || section[6] == 0)) {
 		if (section[6] == 0) {
 			perr(ps, "[stream]: needs a name: [stream NAME]");
 			return 0;
@@ -706,8 +753,8 @@ handler(void *user, const char *section, const char *name, const char *value)
 		if (strcmp(ps->cursect, section) != 0 || ps->cur == NULL) {
 			if (stream_section(ps, section) != 0) {
 				ps->cur = NULL;
-				og_strlcpy(ps->cursect, section,
-				    sizeof(ps->cursect));
+				og_strlcpy(
+				    ps->cursect, section, sizeof(ps->cursect));
 				return 0;
 			}
 		}
@@ -740,9 +787,10 @@ handler(void *user, const char *section, const char *name, const char *value)
 			memset(sc, 0, sizeof(*sc));
 			n = og_config_parse_caps(value, sc->caps, OG_CAPS_MAX);
 			if (n < 0) {
-				perr(ps, "[%s] %s: expected caps such as "
-				    "\"4/7d\", got \"%s\"", section, name,
-				    value);
+				perr(ps,
+				    "[%s] %s: expected caps such as "
+				    "\"4/7d\", got \"%s\"",
+				    section, name, value);
 				return 0;
 			}
 			sc->ncaps = n;
@@ -805,8 +853,8 @@ check_section_line(struct pstate *ps, const char *line)
 	for (i = 0; known[i]; i++)
 		if (strcmp(name, known[i]) == 0)
 			return;
-	if (strncmp(name, "stream", 6) == 0 && (name[6] == ' ' ||
-	    name[6] == '\t' || name[6] == 0))
+	if (strncmp(name, "stream", 6) == 0 &&
+	    (name[6] == ' ' || name[6] == '\t' || name[6] == 0))
 		return;
 	perr(ps, "[%s]: unknown section", name);
 }
@@ -827,8 +875,10 @@ reader(char *str, int num, void *stream)
 		ps->pos++;
 	ps->line++;
 	if (n + 2 > (size_t)num) {
-		perr(ps, "line longer than %d characters: split it with "
-		    "indented continuation lines", num - 2);
+		perr(ps,
+		    "line longer than %d characters: split it with "
+		    "indented continuation lines",
+		    num - 2);
 		n = 0;
 	}
 	if (memchr(ps->text + start, 0, n) != NULL) {
@@ -883,8 +933,8 @@ config_free(og_config *cfg)
 		if (k->type == T_STR) {
 			free(*(char **)f);
 		} else if (k->type == T_MULTI) {
-			free_multi((char **)f, (int *)((char *)cfg +
-			    k->cnt_off));
+			free_multi(
+			    (char **)f, (int *)((char *)cfg + k->cnt_off));
 		} else if (k->type == T_LIST) {
 			char **arr = *(char ***)f;
 			size_t n = *(size_t *)((char *)cfg + k->cnt_off);
@@ -916,24 +966,30 @@ validate(struct pstate *ps)
 			const char *u = st->unsubscribe[j];
 
 			if (strstr(u, "%t") == NULL)
-				perr(ps, "[stream %s] unsubscribe: \"%s\" has "
-				    "no %%t (the token)", st->name, u);
+				perr(ps,
+				    "[stream %s] unsubscribe: \"%s\" has "
+				    "no %%t (the token)",
+				    st->name, u);
 			if (strncmp(u, "https://", 8) &&
-			    strncmp(u, "http://", 7) && strncmp(u, "mailto:", 7))
-				perr(ps, "[stream %s] unsubscribe: \"%s\" is "
+			    strncmp(u, "http://", 7) &&
+			    strncmp(u, "mailto:", 7))
+				perr(ps,
+				    "[stream %s] unsubscribe: \"%s\" is "
 				    "neither https:, http: nor mailto:",
 				    st->name, u);
 		}
-		if (st->verp_address && (strstr(st->verp_address, "%t") ==
-		    NULL || strchr(st->verp_address, '@') == NULL))
+		if (st->verp_address &&
+		    (strstr(st->verp_address, "%t") == NULL ||
+		        strchr(st->verp_address, '@') == NULL))
 			perr(ps, "[stream %s] verp: needs LOCAL+%%t@DOMAIN",
 			    st->name);
 		st->list = st->nunsubscribe > 0 || st->verp_address != NULL;
 		for (j = 0; j < i; j++)
 			if (cfg->streams[j].id == st->id)
-				perr(ps, "streams \"%s\" and \"%s\" share a "
-				    "token id: rename one", cfg->streams[j].name,
-				    st->name);
+				perr(ps,
+				    "streams \"%s\" and \"%s\" share a "
+				    "token id: rename one",
+				    cfg->streams[j].name, st->name);
 	}
 	cfg->local_case_sensitive = cfg->local_case_sensitive == 1;
 	cfg->rules.gmail_dots = cfg->gmail_dots;
@@ -944,8 +1000,7 @@ validate(struct pstate *ps)
 
 int
 og_config_parse_string(const char *text, const char *name, og_config **out,
-    char *err, size_t errlen, void (*report)(const char *, void *),
-    void *ctx)
+    char *err, size_t errlen, void (*report)(const char *, void *), void *ctx)
 {
 	struct pstate *ps = og_xcalloc(1, sizeof(*ps));
 	int rc;
@@ -1003,10 +1058,10 @@ og_config_load(const char *path, og_config **out, char *err, size_t errlen,
 
 	if ((fp = fopen(p, "r")) == NULL) {
 		if (path == NULL && errno == ENOENT)
-			return og_config_parse_string("", "(defaults)", out, err,
-			    errlen, report, ctx);
-		snprintf(err, errlen, "%s: cannot open: %s", p,
-		    strerror(errno));
+			return og_config_parse_string(
+			    "", "(defaults)", out, err, errlen, report, ctx);
+		snprintf(
+		    err, errlen, "%s: cannot open: %s", p, strerror(errno));
 		if (report)
 			report(err, ctx);
 		return errno == ENOENT ? OG_ECONFIG : OG_EIO;
@@ -1026,8 +1081,8 @@ og_config_load(const char *path, og_config **out, char *err, size_t errlen,
 		og_buf_free(&b);
 		return OG_ECONFIG;
 	}
-	rc = og_config_parse_string(b.data ? b.data : "", p, out, err, errlen,
-	    report, ctx);
+	rc = og_config_parse_string(
+	    b.data ? b.data : "", p, out, err, errlen, report, ctx);
 	og_buf_free(&b);
 	return rc;
 }
@@ -1107,8 +1162,8 @@ client_matches(const og_match *m, const char *addr)
 		return 0;
 	}
 	for (i = 0; bits > 0; i++, bits -= 8) {
-		unsigned char mask = bits >= 8 ? 0xff :
-		    (unsigned char)(0xff << (8 - bits));
+		unsigned char mask =
+		    bits >= 8 ? 0xff : (unsigned char)(0xff << (8 - bits));
 
 		if ((a[i] & mask) != (m->net[i] & mask))
 			return 0;
@@ -1142,14 +1197,15 @@ og_config_find_stream(const og_config *cfg, const og_msginfo *mi)
 
 			switch (m->kind) {
 			case OG_MATCH_HEADER:
-				if (mi->header && (h = mi->header(mi->header_ctx,
-				    m->name)) != NULL && header_matches(h,
-				    m->value))
+				if (mi->header &&
+				    (h = mi->header(mi->header_ctx, m->name)) !=
+				        NULL &&
+				    header_matches(h, m->value))
 					return st;
 				break;
 			case OG_MATCH_SENDER:
-				if (mi->sender && sender_matches(m->value,
-				    mi->sender))
+				if (mi->sender &&
+				    sender_matches(m->value, mi->sender))
 					return st;
 				break;
 			case OG_MATCH_SASL:
@@ -1158,8 +1214,8 @@ og_config_find_stream(const og_config *cfg, const og_msginfo *mi)
 					return st;
 				break;
 			case OG_MATCH_CLIENT:
-				if (mi->client_addr && client_matches(m,
-				    mi->client_addr))
+				if (mi->client_addr &&
+				    client_matches(m, mi->client_addr))
 					return st;
 				break;
 			}

@@ -54,10 +54,11 @@ typedef struct og_segcaps {
 } og_segcaps;
 
 enum og_match_kind {
-	OG_MATCH_HEADER = 1, /* header:NAME=VALUE (value compared without case) */
-	OG_MATCH_SENDER,     /* sender:ADDR or sender:@DOMAIN */
-	OG_MATCH_SASL,       /* sasl:USER */
-	OG_MATCH_CLIENT      /* client:CIDR */
+	OG_MATCH_HEADER =
+	    1,           /* header:NAME=VALUE (value compared without case) */
+	OG_MATCH_SENDER, /* sender:ADDR or sender:@DOMAIN */
+	OG_MATCH_SASL,   /* sasl:USER */
+	OG_MATCH_CLIENT  /* client:CIDR */
 };
 
 typedef struct og_match {
@@ -70,40 +71,40 @@ typedef struct og_match {
 
 typedef struct og_stream {
 	char *name;
-	uint16_t id;           /* og_token_stream_id(name) */
-	int class;             /* enum og_class */
-	int consent;           /* enum og_consent */
-	char *partner;         /* co-registration partner scope, or NULL */
-	char *sender;          /* sender scope name, or NULL: envelope domain */
+	uint16_t id;   /* og_token_stream_id(name) */
+	int class;     /* enum og_class */
+	int consent;   /* enum og_consent */
+	char *partner; /* co-registration partner scope, or NULL */
+	char *sender;  /* sender scope name, or NULL: envelope domain */
 	og_cap caps[OG_CAPS_MAX];
 	int ncaps;
 	og_segcaps *segcaps;
 	int nsegcaps;
-	int refuse;            /* enum og_refuse */
+	int refuse;                      /* enum og_refuse */
 	char *unsubscribe[OG_MULTI_MAX]; /* URL templates, %t = token */
 	int nunsubscribe;
 	og_match match[OG_MULTI_MAX];
 	int nmatch;
-	int on_store_error;    /* enum og_onerr (transactional only) */
-	int existing;          /* enum og_existing: sender's List-Unsubscribe */
-	char *feedback_id;     /* Feedback-ID value template, or NULL */
-	int verp;              /* rewrite envelope sender to carry the token */
-	char *verp_address;    /* e.g. "bounce+%t@example.com" */
-	int spf;               /* enum og_spfmode */
+	int on_store_error; /* enum og_onerr (transactional only) */
+	int existing;       /* enum og_existing: sender's List-Unsubscribe */
+	char *feedback_id;  /* Feedback-ID value template, or NULL */
+	int verp;           /* rewrite envelope sender to carry the token */
+	char *verp_address; /* e.g. "bounce+%t@example.com" */
+	int spf;            /* enum og_spfmode */
 	char *brand_name, *brand_logo, *brand_color, *description;
-	int list;              /* one recipient per transaction (has tokens) */
+	int list; /* one recipient per transaction (has tokens) */
 } og_stream;
 
 typedef struct og_config {
-	int refs;              /* og_config_ref/unref; atomic */
+	int refs; /* og_config_ref/unref; atomic */
 	char *path;
 
 	/* [store] */
 	char *store_path;
-	uint64_t map_size;     /* consent environment ceiling, bytes */
+	uint64_t map_size; /* consent environment ceiling, bytes */
 	uint64_t counter_map_size;
 	int max_readers;
-	int64_t counter_sync;  /* seconds between counter syncs */
+	int64_t counter_sync; /* seconds between counter syncs */
 
 	/* [keys] */
 	char *keys_file;
@@ -113,16 +114,16 @@ typedef struct og_config {
 	int local_case_sensitive;
 	char **plus_tags;
 	size_t nplus_tags;
-	og_addr_rules rules;   /* view over the three above */
+	og_addr_rules rules; /* view over the three above */
 
 	/* [feedback] */
-	int complaint_scope;   /* enum og_scope */
+	int complaint_scope; /* enum og_scope */
 	int hard_bounce_scope;
-	og_cap soft_bounce;    /* N soft bounces per period ... */
+	og_cap soft_bounce;           /* N soft bounces per period ... */
 	int64_t soft_bounce_suppress; /* ... give a suppression this long */
 	char *trusted_reporters[OG_MULTI_MAX];
 	int ntrusted_reporters;
-	char *quarantine;      /* folder for reports we could not use */
+	char *quarantine; /* folder for reports we could not use */
 
 	/* [log] */
 	int verbose;
@@ -142,17 +143,17 @@ typedef struct og_config {
 	char *milter_socket;
 	char *milter_user;
 	int64_t milter_timeout;
-	char *milter_stream_header;  /* internal header removed on delivery */
+	char *milter_stream_header; /* internal header removed on delivery */
 	char *feedback_id_sender;
-	int milter_policyd;          /* optgate-policyd decides and counts
-				      * streams found without headers */
+	int milter_policyd; /* optgate-policyd decides and counts
+	                     * streams found without headers */
 
 	/* [unsubd] */
 	char *unsubd_listen[OG_MULTI_MAX];
 	int nunsubd_listen;
 	char *unsubd_user;
 	char *unsubd_tls_cert, *unsubd_tls_key;
-	int unsubd_scope;      /* enum og_scope of a one-click opt-out */
+	int unsubd_scope; /* enum og_scope of a one-click opt-out */
 	int unsubd_max_connections;
 	int64_t unsubd_timeout;
 	int unsubd_rate_limit; /* requests per IP per minute */
@@ -180,12 +181,12 @@ typedef struct og_config {
  * holding "FILE:LINE: reason" (the first error; all errors are also
  * passed to report() when it is not NULL).
  */
-int og_config_load(const char *path, og_config **out, char *err,
-    size_t errlen, void (*report)(const char *msg, void *ctx), void *ctx);
-/* The same from a string; name is used in messages. */
-int og_config_parse_string(const char *text, const char *name,
-    og_config **out, char *err, size_t errlen,
+int og_config_load(const char *path, og_config **out, char *err, size_t errlen,
     void (*report)(const char *msg, void *ctx), void *ctx);
+/* The same from a string; name is used in messages. */
+int og_config_parse_string(const char *text, const char *name, og_config **out,
+    char *err, size_t errlen, void (*report)(const char *msg, void *ctx),
+    void *ctx);
 
 og_config *og_config_ref(og_config *cfg);
 void og_config_unref(og_config *cfg);
@@ -212,14 +213,14 @@ const char *og_scope_name(int scope);
  * matches wins.  Returns the stream or NULL.
  */
 typedef struct og_msginfo {
-	const char *sender;      /* envelope sender, no brackets */
+	const char *sender; /* envelope sender, no brackets */
 	const char *sasl_user;
 	const char *client_addr; /* textual IPv4/IPv6 */
 	const char *(*header)(void *ctx, const char *name);
 	void *header_ctx;
 } og_msginfo;
-const og_stream *og_config_find_stream(const og_config *cfg,
-    const og_msginfo *mi);
+const og_stream *og_config_find_stream(
+    const og_config *cfg, const og_msginfo *mi);
 /*
  * Whether the stream could be found without headers (sender, SASL or
  * client rules only matched): daemons decide at RCPT time then.

@@ -24,94 +24,105 @@ struct ccase {
 static const struct ccase cases[] = {
     {"empty file gives defaults", "", NULL},
     {"the README example",
-	"[store]\npath = /var/lib/optgate            ; folder\n"
-	"map_size = 4G\n[keys]\nfile = /etc/optgate/keys\n"
-	"[address]\ngmail_dots = yes\n"
-	"plus_tags = gmail.com, googlemail.com, outlook.com, hotmail.com\n"
-	"                                   ; a comment line\n"
-	"[stream newsletter]\nmatch = header:X-Optgate-Stream=newsletter\n"
-	"match = sender:news@example.com\nclass = marketing\n"
-	"consent = confirmed\npartner = acme\ncaps = 2/7d, 1/1d\n"
-	"caps.segment.vip = 4/7d\nrefuse = reject\n"
-	"unsubscribe = https://unsub.example.com/u/%t, "
-	"mailto:unsub+%t@example.com\n"
-	"[policyd]\nlisten = inet:127.0.0.1:10040\n"
-	"[milter]\nsocket = inet:10041@127.0.0.1\n"
-	"[unsubd]\nlisten = 127.0.0.1:8080\n",
-	NULL},
-    {"unknown section", "[nope]\nx = 1\n", "test.conf:1: [nope]: unknown "
-	"section"},
+        "[store]\npath = /var/lib/optgate            ; folder\n"
+        "map_size = 4G\n[keys]\nfile = /etc/optgate/keys\n"
+        "[address]\ngmail_dots = yes\n"
+        "plus_tags = gmail.com, googlemail.com, outlook.com, hotmail.com\n"
+        "                                   ; a comment line\n"
+        "[stream newsletter]\nmatch = header:X-Optgate-Stream=newsletter\n"
+        "match = sender:news@example.com\nclass = marketing\n"
+        "consent = confirmed\npartner = acme\ncaps = 2/7d, 1/1d\n"
+        "caps.segment.vip = 4/7d\nrefuse = reject\n"
+        "unsubscribe = https://unsub.example.com/u/%t, "
+        "mailto:unsub+%t@example.com\n"
+        "[policyd]\nlisten = inet:127.0.0.1:10040\n"
+        "[milter]\nsocket = inet:10041@127.0.0.1\n"
+        "[unsubd]\nlisten = 127.0.0.1:8080\n",
+        NULL},
+    {"unknown section", "[nope]\nx = 1\n",
+        "test.conf:1: [nope]: unknown "
+        "section"},
     {"unknown empty section", "[store]\npath = /x\n[polcyd]\n",
-	"test.conf:3: [polcyd]: unknown section"},
+        "test.conf:3: [polcyd]: unknown section"},
     {"unknown key", "[store]\npath = /x\nmapsize = 4G\n",
-	"test.conf:3: [store] mapsize: unknown key"},
-    {"bad size", "[store]\nmap_size = lots\n", "test.conf:2: [store] "
-	"map_size: expected a size"},
+        "test.conf:3: [store] mapsize: unknown key"},
+    {"bad size", "[store]\nmap_size = lots\n",
+        "test.conf:2: [store] "
+        "map_size: expected a size"},
     {"size too small", "[store]\nmap_size = 10K\n", "at least 1M"},
-    {"bad bool", "[address]\ngmail_dots = perhaps\n", "test.conf:2: "
-	"[address] gmail_dots: expected yes or no"},
-    {"bad enum", "[stream s]\nclass = promo\n", "test.conf:2: [stream s] "
-	"class: expected marketing | transactional, got \"promo\""},
-    {"bad consent", "[stream s]\nconsent = maybe\n", "none | optin | "
-	"confirmed"},
+    {"bad bool", "[address]\ngmail_dots = perhaps\n",
+        "test.conf:2: "
+        "[address] gmail_dots: expected yes or no"},
+    {"bad enum", "[stream s]\nclass = promo\n",
+        "test.conf:2: [stream s] "
+        "class: expected marketing | transactional, got \"promo\""},
+    {"bad consent", "[stream s]\nconsent = maybe\n",
+        "none | optin | "
+        "confirmed"},
     {"bad refuse", "[stream s]\nrefuse = bounce\n", "reject | drop | defer"},
-    {"caps without period", "[stream s]\ncaps = 2\n", "test.conf:2: "
-	"[stream s] caps: expected caps"},
+    {"caps without period", "[stream s]\ncaps = 2\n",
+        "test.conf:2: "
+        "[stream s] caps: expected caps"},
     {"caps with zero", "[stream s]\ncaps = 0/7d\n", "expected caps"},
     {"caps period too short", "[stream s]\ncaps = 2/10s\n", "expected caps"},
     {"caps trailing comma", "[stream s]\ncaps = 2/7d,\n", "expected caps"},
     {"caps bad unit", "[stream s]\ncaps = 2/7y\n", "expected caps"},
     {"segment caps bad", "[stream s]\ncaps.segment.vip = x\n",
-	"test.conf:2: [stream s] caps.segment.vip"},
+        "test.conf:2: [stream s] caps.segment.vip"},
     {"segment caps twice",
-	"[stream s]\ncaps.segment.v = 1/1d\ncaps.segment.v = 2/1d\n",
-	"test.conf:3: [stream s] caps.segment.v: given twice"},
+        "[stream s]\ncaps.segment.v = 1/1d\ncaps.segment.v = 2/1d\n",
+        "test.conf:3: [stream s] caps.segment.v: given twice"},
     {"key twice", "[stream s]\nclass = marketing\nclass = marketing\n",
-	"test.conf:3: [stream s] class: given twice"},
+        "test.conf:3: [stream s] class: given twice"},
     {"match without type", "[stream s]\nmatch = newsletter\n",
-	"test.conf:2: match: expected TYPE:VALUE"},
-    {"match unknown type", "[stream s]\nmatch = subject:hi\n",
-	"unknown type"},
+        "test.conf:2: match: expected TYPE:VALUE"},
+    {"match unknown type", "[stream s]\nmatch = subject:hi\n", "unknown type"},
     {"match header without value", "[stream s]\nmatch = header:List-Id\n",
-	"header needs NAME=VALUE"},
+        "header needs NAME=VALUE"},
     {"match bad cidr", "[stream s]\nmatch = client:10.0.0.0/33\n",
-	"client needs an address or CIDR"},
+        "client needs an address or CIDR"},
     {"match sender without @", "[stream s]\nmatch = sender:news\n",
-	"sender needs ADDR or @DOMAIN"},
+        "sender needs ADDR or @DOMAIN"},
     {"unsubscribe without %t",
-	"[stream s]\nunsubscribe = https://u.example/x\n", "has no %t"},
-    {"unsubscribe bad scheme",
-	"[stream s]\nunsubscribe = ftp://u.example/%t\n",
-	"neither https:, http: nor mailto:"},
-    {"stream without name", "[stream]\nclass = marketing\n",
-	"needs a name"},
+        "[stream s]\nunsubscribe = https://u.example/x\n", "has no %t"},
+    {"unsubscribe bad scheme", "[stream s]\nunsubscribe = ftp://u.example/%t\n",
+        "neither https:, http: nor mailto:"},
+    {"stream without name", "[stream]\nclass = marketing\n", "needs a name"},
     {"stream bad name", "[stream a/b]\nclass = marketing\n",
-	"stream names are"},
+        "stream names are"},
     {"bad duration", "[policyd]\nidle_timeout = soon\n",
-	"test.conf:2: [policyd] idle_timeout: expected a duration"},
-    {"int out of range", "[store]\nmax_readers = 3\n", "expected a number "
-	"from 16"},
+        "test.conf:2: [policyd] idle_timeout: expected a duration"},
+    {"int out of range", "[store]\nmax_readers = 3\n",
+        "expected a number "
+        "from 16"},
     {"bad mode", "[policyd]\nsocket_mode = rw\n", "octal mode"},
     {"syntax error", "[store]\njust words\n", "test.conf:2: syntax error"},
     {"second error line reported first error",
-	"[store]\npath = /x\nbogus = 1\n[stream s]\nclass = x\n",
-	"test.conf:3: [store] bogus"},
+        "[store]\npath = /x\nbogus = 1\n[stream s]\nclass = x\n",
+        "test.conf:3: [store] bogus"},
     {"long line refused",
-	"[stream s]\nmatch = header:X-Very-Long=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-	"\n", "test.conf:2: line longer than"},
-    {"continuation lines", "[policyd]\nlisten = inet:127.0.0.1:1\n"
-	"  unix:/run/x\n", NULL},
-    {"transactional stream", "[stream r]\nclass = transactional\n"
-	"on_store_error = accept\n", NULL},
+        "[stream s]\nmatch = "
+        "header:X-Very-Long=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+        "\n",
+        "test.conf:2: line longer than"},
+    {"continuation lines",
+        "[policyd]\nlisten = inet:127.0.0.1:1\n"
+        "  unix:/run/x\n",
+        NULL},
+    {"transactional stream",
+        "[stream r]\nclass = transactional\n"
+        "on_store_error = accept\n",
+        NULL},
     {"every section recognised",
-	"[feedback]\ncomplaint_scope = sender\nhard_bounce_scope = all\n"
-	"soft_bounce = 5/14d\nsoft_bounce_suppress = 30d\n"
-	"trusted_reporters = fbl.example.net\n[log]\nverbose = 1\n"
-	"[spf]\negress = 203.0.113.5, 2001:db8::5\ntimeout = 5s\n"
-	"[unsubd]\nscope = all\nrate_limit = 60\n", NULL},
+        "[feedback]\ncomplaint_scope = sender\nhard_bounce_scope = all\n"
+        "soft_bounce = 5/14d\nsoft_bounce_suppress = 30d\n"
+        "trusted_reporters = fbl.example.net\n[log]\nverbose = 1\n"
+        "[spf]\negress = 203.0.113.5, 2001:db8::5\ntimeout = 5s\n"
+        "[unsubd]\nscope = all\nrate_limit = 60\n",
+        NULL},
 };
 
 static void
@@ -122,16 +133,16 @@ run_case(void **state)
 	char err[1024] = "";
 	int rc;
 
-	rc = og_config_parse_string(c->text, "test.conf", &cfg, err,
-	    sizeof(err), NULL, NULL);
+	rc = og_config_parse_string(
+	    c->text, "test.conf", &cfg, err, sizeof(err), NULL, NULL);
 	if (c->error == NULL) {
 		if (rc != 0)
 			fail_msg("%s: unexpected error: %s", c->name, err);
 		og_config_unref(cfg);
 	} else {
 		if (rc != OG_ECONFIG)
-			fail_msg("%s: loaded, want error \"%s\"", c->name,
-			    c->error);
+			fail_msg(
+			    "%s: loaded, want error \"%s\"", c->name, c->error);
 		if (strstr(err, c->error) == NULL)
 			fail_msg("%s: error \"%s\" lacks \"%s\"", c->name, err,
 			    c->error);
@@ -147,7 +158,8 @@ values(void **state)
 
 	(void)state;
 	assert_int_equal(og_config_parse_string(cases[1].text, "t", &cfg, err,
-	    sizeof(err), NULL, NULL), 0);
+	                     sizeof(err), NULL, NULL),
+	    0);
 	assert_int_equal(cfg->map_size, 4ULL << 30);
 	assert_int_equal(cfg->nplus_tags, 4);
 	assert_string_equal(cfg->plus_tags[3], "hotmail.com");
@@ -199,8 +211,9 @@ matching(void **state)
 	const og_stream *s;
 
 	(void)state;
-	assert_int_equal(og_config_parse_string(conf, "t", &cfg, err,
-	    sizeof(err), NULL, NULL), 0);
+	assert_int_equal(og_config_parse_string(
+	                     conf, "t", &cfg, err, sizeof(err), NULL, NULL),
+	    0);
 	memset(&mi, 0, sizeof(mi));
 	mi.header = hdr;
 	mi.header_ctx = h1;
@@ -245,14 +258,14 @@ durations_and_times(void **state)
 	assert_int_equal(og_duration_parse("1dd", 1000000, &v), OG_EINVAL);
 	assert_int_equal(og_time_parse_rfc3339("2026-11-02T10:00:00Z", &v), 0);
 	assert_int_equal(v, 1793613600);
-	assert_int_equal(og_time_parse_rfc3339("2026-11-02T07:00:00-03:00",
-	    &v), 0);
+	assert_int_equal(
+	    og_time_parse_rfc3339("2026-11-02T07:00:00-03:00", &v), 0);
 	assert_int_equal(v, 1793613600);
 	assert_int_equal(og_time_parse_rfc3339("2026-11-02", &v), 0);
-	assert_int_equal(og_time_parse_rfc3339("2026-02-29T00:00:00Z", &v),
-	    OG_EINVAL);
-	assert_int_equal(og_time_parse_rfc3339("2026-11-02T10:00:00", &v),
-	    OG_EINVAL);
+	assert_int_equal(
+	    og_time_parse_rfc3339("2026-02-29T00:00:00Z", &v), OG_EINVAL);
+	assert_int_equal(
+	    og_time_parse_rfc3339("2026-11-02T10:00:00", &v), OG_EINVAL);
 	assert_int_equal(og_time_parse_rfc3339("yesterday", &v), OG_EINVAL);
 }
 

@@ -27,8 +27,8 @@
 #include "og_time.h"
 
 static void
-set_refuse(og_verdict *v, const og_stream *st, const char *rule,
-    const char *dsn5)
+set_refuse(
+    og_verdict *v, const og_stream *st, const char *rule, const char *dsn5)
 {
 	v->action = OG_REFUSE;
 	v->refuse = st->refuse;
@@ -67,14 +67,15 @@ static void
 store_error(og_verdict *v, const og_stream *st, int rc)
 {
 	og_strlcpy(v->rule, "store-error", sizeof(v->rule));
-	snprintf(v->reason, sizeof(v->reason), "store-error: %s",
-	    og_strerror(rc));
+	snprintf(
+	    v->reason, sizeof(v->reason), "store-error: %s", og_strerror(rc));
 	if (st->class == OG_CLASS_TRANSACTIONAL &&
 	    st->on_store_error == OG_ONERR_ACCEPT) {
 		v->action = OG_ACCEPT;
 		v->code = 250;
 		og_strlcpy(v->dsn, "2.0.0", sizeof(v->dsn));
-		snprintf(v->text, sizeof(v->text), "accepted without consent "
+		snprintf(v->text, sizeof(v->text),
+		    "accepted without consent "
 		    "check (store unavailable)");
 		return;
 	}
@@ -82,7 +83,8 @@ store_error(og_verdict *v, const og_stream *st, int rc)
 	v->refuse = OG_REFUSE_DEFER;
 	v->code = 451;
 	og_strlcpy(v->dsn, "4.3.0", sizeof(v->dsn));
-	snprintf(v->text, sizeof(v->text), "consent store unavailable, try "
+	snprintf(v->text, sizeof(v->text),
+	    "consent store unavailable, try "
 	    "again later");
 }
 
@@ -153,8 +155,8 @@ rank(const og_entry *e)
 }
 
 static void
-refuse_entry(og_verdict *v, const og_stream *st, const og_entry *e,
-    const char *addr)
+refuse_entry(
+    og_verdict *v, const og_stream *st, const og_entry *e, const char *addr)
 {
 	char date[16], words[160], lw[100];
 	const char *rule, *dsn = "5.7.1";
@@ -164,30 +166,38 @@ refuse_entry(og_verdict *v, const og_stream *st, const og_entry *e,
 	scope_words(e, lw, sizeof(lw), 1);
 	if (e->state == OG_ST_OPTOUT) {
 		rule = "optout";
-		snprintf(v->text, sizeof(v->text), "<%s>: unsubscribed from %s "
-		    "on %s via %s", addr, words, date, og_via_name(e->via));
+		snprintf(v->text, sizeof(v->text),
+		    "<%s>: unsubscribed from %s "
+		    "on %s via %s",
+		    addr, words, date, og_via_name(e->via));
 		snprintf(v->reason, sizeof(v->reason), "unsubscribed(%s) %s %s",
 		    lw, date, og_via_name(e->via));
 	} else {
 		rule = og_reason_name(e->reason);
 		if (e->reason == OG_RS_HARD_BOUNCE) {
 			dsn = "5.1.1";
-			snprintf(v->text, sizeof(v->text), "<%s>: address "
-			    "hard-bounced on %s; not mailed again", addr, date);
+			snprintf(v->text, sizeof(v->text),
+			    "<%s>: address "
+			    "hard-bounced on %s; not mailed again",
+			    addr, date);
 		} else if (e->reason == OG_RS_COMPLAINT) {
-			snprintf(v->text, sizeof(v->text), "<%s>: recipient "
-			    "complained about %s on %s", addr, words, date);
+			snprintf(v->text, sizeof(v->text),
+			    "<%s>: recipient "
+			    "complained about %s on %s",
+			    addr, words, date);
 		} else if (e->expires) {
 			char until[16];
 
-			snprintf(v->text, sizeof(v->text), "<%s>: suppressed "
-			    "(%s) for %s until %s", addr,
-			    og_reason_name(e->reason), words,
+			snprintf(v->text, sizeof(v->text),
+			    "<%s>: suppressed "
+			    "(%s) for %s until %s",
+			    addr, og_reason_name(e->reason), words,
 			    og_date_fmt(e->expires, until, sizeof(until)));
 		} else {
-			snprintf(v->text, sizeof(v->text), "<%s>: suppressed "
-			    "(%s) for %s since %s", addr,
-			    og_reason_name(e->reason), words, date);
+			snprintf(v->text, sizeof(v->text),
+			    "<%s>: suppressed "
+			    "(%s) for %s since %s",
+			    addr, og_reason_name(e->reason), words, date);
 		}
 		snprintf(v->reason, sizeof(v->reason), "%s(%s) %s %s", rule, lw,
 		    date, og_via_name(e->via));
@@ -205,7 +215,7 @@ caps_for(const og_stream *st, const og_record *rec, int *n)
 		for (i = 0; i < rec->nsegments; i++)
 			for (j = 0; j < st->nsegcaps; j++)
 				if (strcmp(rec->segments[i],
-				    st->segcaps[j].segment) == 0) {
+				        st->segcaps[j].segment) == 0) {
 					*n = st->segcaps[j].ncaps;
 					return st->segcaps[j].caps;
 				}
@@ -218,8 +228,8 @@ caps_for(const og_stream *st, const og_record *rec, int *n)
  * *next when the cap is reached.
  */
 static int
-cap_reached(const og_cap *c, const int64_t *times, int n, int64_t now,
-    int64_t *next)
+cap_reached(
+    const og_cap *c, const int64_t *times, int n, int64_t now, int64_t *next)
 {
 	int cnt = 0, i;
 
@@ -259,8 +269,10 @@ og_gate_decide(const og_config *cfg, og_rtxn *tx, const og_stream *st,
 	if (og_addr_parse(rcpt, strlen(rcpt), &rules, &a) != 0) {
 		safe_copy(addr, sizeof(addr), rcpt);
 		set_refuse(v, st, "invalid", "5.1.3");
-		snprintf(v->text, sizeof(v->text), "<%s>: invalid recipient "
-		    "address: %s", addr, a.error ? a.error : "syntax");
+		snprintf(v->text, sizeof(v->text),
+		    "<%s>: invalid recipient "
+		    "address: %s",
+		    addr, a.error ? a.error : "syntax");
 		snprintf(v->reason, sizeof(v->reason), "invalid-address: %s",
 		    a.error ? a.error : "syntax");
 		return 0;
@@ -280,8 +292,8 @@ og_gate_decide(const og_config *cfg, og_rtxn *tx, const og_stream *st,
 		if (at) {
 			og_strlcpy(sscope, at + 1, sizeof(sscope));
 			for (i = 0; sscope[i]; i++)
-				sscope[i] = (char)tolower(
-				    (unsigned char)sscope[i]);
+				sscope[i] =
+				    (char)tolower((unsigned char)sscope[i]);
 		}
 	}
 
@@ -295,11 +307,11 @@ og_gate_decide(const og_config *cfg, og_rtxn *tx, const og_stream *st,
 		if (og_store_hash_of(tx, a.key, h) == 0 &&
 		    og_store_hashed_get(tx, OG_HASH_ERASED, h, NULL) == 0) {
 			set_refuse(v, st, "erased", "5.7.1");
-			snprintf(v->text, sizeof(v->text), "<%s>: address "
+			snprintf(v->text, sizeof(v->text),
+			    "<%s>: address "
 			    "erased at the person's request; not mailed again",
 			    addr);
-			snprintf(v->reason, sizeof(v->reason),
-			    "erased(all)");
+			snprintf(v->reason, sizeof(v->reason), "erased(all)");
 			return 0;
 		}
 	} else {
@@ -337,8 +349,8 @@ og_gate_decide(const og_config *cfg, og_rtxn *tx, const og_stream *st,
 			const og_entry *e = &rec.entries[i];
 
 			if ((e->state == OG_ST_OPTIN ||
-			    e->state == OG_ST_CONFIRMED) && covers(e, st,
-			    sscope) && e->scope >= block->scope &&
+			        e->state == OG_ST_CONFIRMED) &&
+			    covers(e, st, sscope) && e->scope >= block->scope &&
 			    e->time > block->time) {
 				block = NULL;
 				break;
@@ -350,14 +362,14 @@ og_gate_decide(const og_config *cfg, og_rtxn *tx, const og_stream *st,
 				const og_entry *e = &rec.entries[i];
 				int j, lifted = 0;
 
-				if (e->state != OG_ST_OPTOUT || !covers(e, st,
-				    sscope))
+				if (e->state != OG_ST_OPTOUT ||
+				    !covers(e, st, sscope))
 					continue;
 				for (j = 0; j < rec.nentries; j++) {
 					const og_entry *o = &rec.entries[j];
 
 					if ((o->state == OG_ST_OPTIN ||
-					    o->state == OG_ST_CONFIRMED) &&
+					        o->state == OG_ST_CONFIRMED) &&
 					    covers(o, st, sscope) &&
 					    o->scope >= e->scope &&
 					    o->time > e->time)
@@ -386,23 +398,24 @@ og_gate_decide(const og_config *cfg, og_rtxn *tx, const og_stream *st,
 		size_t pkl = 0;
 		og_hashed hs;
 
-		rc = og_store_partner_key_get(tx, st->partner, pk, sizeof(pk),
-		    &pkl);
+		rc = og_store_partner_key_get(
+		    tx, st->partner, pk, sizeof(pk), &pkl);
 		if (rc == 0) {
 			if (HMAC(EVP_sha256(), pk, (int)pkl,
-			    (const unsigned char *)a.key, strlen(a.key), h,
-			    &hl) == NULL)
+			        (const unsigned char *)a.key, strlen(a.key), h,
+			        &hl) == NULL)
 				rc = OG_EIO;
 			else
-				rc = og_store_hashed_read(tx, OG_HASH_PARTNER, h,
-				    st->partner, &hs);
+				rc = og_store_hashed_read(
+				    tx, OG_HASH_PARTNER, h, st->partner, &hs);
 			OPENSSL_cleanse(pk, sizeof(pk));
 			if (rc == 0) {
 				char date[16];
 
 				set_refuse(v, st, "partner-list", "5.7.1");
 				og_date_fmt(hs.time, date, sizeof(date));
-				snprintf(v->text, sizeof(v->text), "<%s>: on "
+				snprintf(v->text, sizeof(v->text),
+				    "<%s>: on "
 				    "partner %s's suppression list (shared %s)",
 				    addr, st->partner, date);
 				snprintf(v->reason, sizeof(v->reason),
@@ -422,39 +435,44 @@ og_gate_decide(const og_config *cfg, og_rtxn *tx, const og_stream *st,
 		const og_entry *e = &rec.entries[i];
 
 		if ((e->state == OG_ST_PENDING || e->state == OG_ST_OPTIN ||
-		    e->state == OG_ST_CONFIRMED) && covers(e, st, sscope) &&
-		    e->state > best) {
+		        e->state == OG_ST_CONFIRMED) &&
+		    covers(e, st, sscope) && e->state > best) {
 			best = e->state;
 			best_time = e->time;
 		}
 	}
 	if (st->consent != OG_CONSENT_NONE) {
-		int need = st->consent == OG_CONSENT_CONFIRMED ?
-		    OG_ST_CONFIRMED : OG_ST_OPTIN;
+		int need = st->consent == OG_CONSENT_CONFIRMED ? OG_ST_CONFIRMED
+		                                               : OG_ST_OPTIN;
 
 		if (best < need) {
 			char date[16];
 
 			if (best == OG_ST_PENDING) {
 				set_refuse(v, st, "pending", "5.7.1");
-				snprintf(v->text, sizeof(v->text), "<%s>: double "
-				    "opt-in for %s not confirmed yet", addr,
-				    st->name);
+				snprintf(v->text, sizeof(v->text),
+				    "<%s>: double "
+				    "opt-in for %s not confirmed yet",
+				    addr, st->name);
 				snprintf(v->reason, sizeof(v->reason),
 				    "pending(%s) asked %s", st->name,
 				    og_date_fmt(best_time, date, sizeof(date)));
 			} else if (best == OG_ST_OPTIN) {
 				set_refuse(v, st, "no-consent", "5.7.1");
-				snprintf(v->text, sizeof(v->text), "<%s>: only a "
-				    "single opt-in; %s needs a confirmed opt-in",
+				snprintf(v->text, sizeof(v->text),
+				    "<%s>: only a "
+				    "single opt-in; %s needs a confirmed "
+				    "opt-in",
 				    addr, st->name);
 				snprintf(v->reason, sizeof(v->reason),
 				    "no-consent(%s) single-optin-only",
 				    st->name);
 			} else {
 				set_refuse(v, st, "no-consent", "5.7.1");
-				snprintf(v->text, sizeof(v->text), "<%s>: no "
-				    "opt-in on record for %s", addr, st->name);
+				snprintf(v->text, sizeof(v->text),
+				    "<%s>: no "
+				    "opt-in on record for %s",
+				    addr, st->name);
 				snprintf(v->reason, sizeof(v->reason),
 				    "no-consent(%s)", st->name);
 			}
@@ -477,8 +495,8 @@ og_gate_decide(const og_config *cfg, og_rtxn *tx, const og_stream *st,
 				pref = rec.entries[i].pref;
 		if (ncaps == 0 && pref.limit == 0)
 			return 0;
-		rc = og_store_get_sends(tx, a.key, st->name, times,
-		    OG_SENDS_MAX, &n);
+		rc = og_store_get_sends(
+		    tx, a.key, st->name, times, OG_SENDS_MAX, &n);
 		if (rc != 0) {
 			store_error(v, st, rc);
 			return rc;
@@ -505,12 +523,16 @@ og_gate_decide(const og_config *cfg, og_rtxn *tx, const og_stream *st,
 			og_time_fmt(next, nt, sizeof(nt));
 			set_refuse(v, st, "cap", "5.7.1");
 			v->next_allowed = next;
-			snprintf(v->text, sizeof(v->text), "<%s>: frequency cap "
-			    "%u/%s for %s reached%s; next send allowed after %s",
+			snprintf(v->text, sizeof(v->text),
+			    "<%s>: frequency cap "
+			    "%u/%s for %s reached%s; next send allowed after "
+			    "%s",
 			    addr, which->limit, per, st->name,
 			    which == &pref ? " (recipient's choice)" : "", nt);
-			snprintf(v->reason, sizeof(v->reason), "cap(%s) %u/%s%s "
-			    "next=%s", st->name, which->limit, per,
+			snprintf(v->reason, sizeof(v->reason),
+			    "cap(%s) %u/%s%s "
+			    "next=%s",
+			    st->name, which->limit, per,
 			    which == &pref ? " pref" : "", nt);
 		}
 	}
@@ -553,8 +575,8 @@ og_gate_logline(og_buf *b, const char *queueid, const char *rcpt,
 	og_buf_adds(b, ": to=<");
 	og_buf_add_escaped(b, rcpt ? rcpt : "", rcpt ? strlen(rcpt) : 0, 256);
 	og_buf_adds(b, ">, from=<");
-	og_buf_add_escaped(b, sender ? sender : "",
-	    sender ? strlen(sender) : 0, 256);
+	og_buf_add_escaped(
+	    b, sender ? sender : "", sender ? strlen(sender) : 0, 256);
 	og_buf_adds(b, ">");
 	if (client_name || client_addr) {
 		og_buf_adds(b, ", client=");

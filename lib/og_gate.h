@@ -37,15 +37,16 @@
 enum og_action { OG_ACCEPT = 0, OG_REFUSE = 1, OG_TEMPFAIL = 2 };
 
 typedef struct og_verdict {
-	int action;      /* enum og_action */
-	int refuse;      /* enum og_refuse: what the daemon does on REFUSE */
-	int code;        /* SMTP reply code: 250, 550, 450, 451 */
-	char dsn[8];     /* enhanced status: "5.7.1" */
-	char text[448];  /* reply text, for the sender (fits a 512-byte reply) */
-	char rule[24];   /* short token: ok, invalid, hard-bounce, complaint,
-			  * suppressed, optout, erased, partner-list,
-			  * no-consent, pending, cap, store-error */
-	char reason[384]; /* for logs: "unsubscribed(all) 2026-11-02 one-click" */
+	int action;     /* enum og_action */
+	int refuse;     /* enum og_refuse: what the daemon does on REFUSE */
+	int code;       /* SMTP reply code: 250, 550, 450, 451 */
+	char dsn[8];    /* enhanced status: "5.7.1" */
+	char text[448]; /* reply text, for the sender (fits a 512-byte reply) */
+	char rule[24];  /* short token: ok, invalid, hard-bounce, complaint,
+	                 * suppressed, optout, erased, partner-list,
+	                 * no-consent, pending, cap, store-error */
+	char reason[384]; /* for logs: "unsubscribed(all) 2026-11-02 one-click"
+	                   */
 	int64_t next_allowed; /* cap: when the next send would pass (0: n/a) */
 	char key[OG_ADDR_MAX + 1]; /* the recipient's match key ("" invalid) */
 } og_verdict;
@@ -66,8 +67,8 @@ int og_gate_decide(const og_config *cfg, og_rtxn *tx, const og_stream *st,
  * (the verdicts' key fields).  Marketing streams with caps only; others
  * still count toward the stream's daily totals.  0 or a store error.
  */
-int og_gate_count(og_store *store, const og_stream *st,
-    const char *const *keys, size_t n, int64_t now);
+int og_gate_count(og_store *store, const og_stream *st, const char *const *keys,
+    size_t n, int64_t now);
 
 /*
  * og_gate_logline - the one log line of a decision, Postfix style:

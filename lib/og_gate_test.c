@@ -24,42 +24,41 @@
 #define DAY 86400
 #define T0 1800000000LL /* 2027-01-15 */
 
-static const char *conf =
-    "[stream news]\n"
-    "match = sender:news@example.com\n"
-    "consent = confirmed\n"
-    "sender = example.com\n"
-    "caps = 2/7d, 1/1d\n"
-    "caps.segment.vip = 4/7d\n"
-    "[stream offers]\n"
-    "match = sender:offers@example.com\n"
-    "consent = optin\n"
-    "partner = acme\n"
-    "sender = example.com\n"
-    "[stream resets]\n"
-    "match = sender:noreply@example.com\n"
-    "class = transactional\n"
-    "[stream slow]\n"
-    "match = sender:slow@example.com\n"
-    "consent = none\n"
-    "caps = 1/1d\n"
-    "refuse = defer\n"
-    "[stream quiet]\n"
-    "match = sender:quiet@example.com\n"
-    "consent = optin\n"
-    "refuse = drop\n"
-    "[stream other]\n"
-    "match = sender:x@other.example\n"
-    "consent = none\n";
+static const char *conf = "[stream news]\n"
+                          "match = sender:news@example.com\n"
+                          "consent = confirmed\n"
+                          "sender = example.com\n"
+                          "caps = 2/7d, 1/1d\n"
+                          "caps.segment.vip = 4/7d\n"
+                          "[stream offers]\n"
+                          "match = sender:offers@example.com\n"
+                          "consent = optin\n"
+                          "partner = acme\n"
+                          "sender = example.com\n"
+                          "[stream resets]\n"
+                          "match = sender:noreply@example.com\n"
+                          "class = transactional\n"
+                          "[stream slow]\n"
+                          "match = sender:slow@example.com\n"
+                          "consent = none\n"
+                          "caps = 1/1d\n"
+                          "refuse = defer\n"
+                          "[stream quiet]\n"
+                          "match = sender:quiet@example.com\n"
+                          "consent = optin\n"
+                          "refuse = drop\n"
+                          "[stream other]\n"
+                          "match = sender:x@other.example\n"
+                          "consent = none\n";
 
 /* One setup step. */
 struct step {
-	int kind;           /* OG_EV_*; 0 ends; 99 = count a send */
+	int kind; /* OG_EV_*; 0 ends; 99 = count a send */
 	int scope;
 	const char *name;
 	int state, reason;
-	int64_t at;         /* relative to T0 */
-	int64_t expires;    /* relative to T0, 0 never */
+	int64_t at;      /* relative to T0 */
+	int64_t expires; /* relative to T0, 0 never */
 	const char *segments;
 	const char *stream; /* for 99 */
 };
@@ -76,121 +75,145 @@ struct gcase {
 	const char *reason_part;
 };
 
-#define OPTIN(sc, n, stt, t) {OG_EV_OPTIN, sc, n, stt, 0, t, 0, NULL, NULL}
-#define OPTOUT(sc, n, t) {OG_EV_OPTOUT, sc, n, 0, 0, t, 0, NULL, NULL}
-#define SUPP(sc, n, r, t, x) {OG_EV_SUPPRESS, sc, n, 0, r, t, x, NULL, NULL}
-#define SEG(s, t) {OG_EV_SEGMENT, 0, NULL, 0, 0, t, 0, s, NULL}
-#define PREF(n, t) {OG_EV_PREF, OG_SCOPE_STREAM, n, 0, 0, t, 0, NULL, NULL}
-#define SEND(s, t) {99, 0, NULL, 0, 0, t, 0, NULL, s}
+#define OPTIN(sc, n, stt, t)                                                   \
+	{                                                                      \
+		OG_EV_OPTIN, sc, n, stt, 0, t, 0, NULL, NULL                   \
+	}
+#define OPTOUT(sc, n, t)                                                       \
+	{                                                                      \
+		OG_EV_OPTOUT, sc, n, 0, 0, t, 0, NULL, NULL                    \
+	}
+#define SUPP(sc, n, r, t, x)                                                   \
+	{                                                                      \
+		OG_EV_SUPPRESS, sc, n, 0, r, t, x, NULL, NULL                  \
+	}
+#define SEG(s, t)                                                              \
+	{                                                                      \
+		OG_EV_SEGMENT, 0, NULL, 0, 0, t, 0, s, NULL                    \
+	}
+#define PREF(n, t)                                                             \
+	{                                                                      \
+		OG_EV_PREF, OG_SCOPE_STREAM, n, 0, 0, t, 0, NULL, NULL         \
+	}
+#define SEND(s, t)                                                             \
+	{                                                                      \
+		99, 0, NULL, 0, 0, t, 0, NULL, s                               \
+	}
 #define CONF(n) OPTIN(OG_SCOPE_STREAM, n, OG_ST_CONFIRMED, -10 * DAY)
 #define R OG_REFUSE
 #define A OG_ACCEPT
 
 static const struct gcase cases[] = {
     {"no record, confirmed stream", {{0}}, "news", "a@x.example", 0, R,
-	"no-consent", 550, "no-consent(news)"},
+        "no-consent", 550, "no-consent(news)"},
     {"confirmed opt-in passes", {CONF("news")}, "news", "a@x.example", 0, A,
-	"ok", 250, ""},
+        "ok", 250, ""},
     {"pending double opt-in is not consent",
-	{OPTIN(OG_SCOPE_STREAM, "news", OG_ST_PENDING, -DAY)}, "news",
-	"a@x.example", 0, R, "pending", 550, "pending(news)"},
+        {OPTIN(OG_SCOPE_STREAM, "news", OG_ST_PENDING, -DAY)}, "news",
+        "a@x.example", 0, R, "pending", 550, "pending(news)"},
     {"single opt-in not enough for confirmed stream",
-	{OPTIN(OG_SCOPE_STREAM, "news", OG_ST_OPTIN, -DAY)}, "news",
-	"a@x.example", 0, R, "no-consent", 550, "single-optin-only"},
+        {OPTIN(OG_SCOPE_STREAM, "news", OG_ST_OPTIN, -DAY)}, "news",
+        "a@x.example", 0, R, "no-consent", 550, "single-optin-only"},
     {"single opt-in enough for optin stream",
-	{OPTIN(OG_SCOPE_STREAM, "offers", OG_ST_OPTIN, -DAY)}, "offers",
-	"a@x.example", 0, A, "ok", 250, ""},
-    {"opt-in to another stream is not consent",
-	{CONF("offers")}, "news", "a@x.example", 0, R, "no-consent", 550, ""},
+        {OPTIN(OG_SCOPE_STREAM, "offers", OG_ST_OPTIN, -DAY)}, "offers",
+        "a@x.example", 0, A, "ok", 250, ""},
+    {"opt-in to another stream is not consent", {CONF("offers")}, "news",
+        "a@x.example", 0, R, "no-consent", 550, ""},
     {"partner-scope opt-in is consent for the partner's stream",
-	{OPTIN(OG_SCOPE_PARTNER, "acme", OG_ST_OPTIN, -DAY)}, "offers",
-	"a@x.example", 0, A, "ok", 250, ""},
+        {OPTIN(OG_SCOPE_PARTNER, "acme", OG_ST_OPTIN, -DAY)}, "offers",
+        "a@x.example", 0, A, "ok", 250, ""},
     {"stream opt-out", {CONF("news"), OPTOUT(OG_SCOPE_STREAM, "news", -DAY)},
-	"news", "a@x.example", 0, R, "optout", 550,
-	"unsubscribed(stream:news)"},
-    {"opt-out of all", {CONF("news"), OPTOUT(OG_SCOPE_ALL, NULL, -DAY)},
-	"news", "a@x.example", 0, R, "optout", 550, "unsubscribed(all)"},
-    {"opt-out of the sender", {CONF("news"),
-	OPTOUT(OG_SCOPE_SENDER, "example.com", -DAY)}, "news", "a@x.example",
-	0, R, "optout", 550, "unsubscribed(sender:example.com)"},
-    {"opt-out of another sender does not apply", {CONF("news"),
-	OPTOUT(OG_SCOPE_SENDER, "other.example", -DAY)}, "news",
-	"a@x.example", 0, A, "ok", 250, ""},
+        "news", "a@x.example", 0, R, "optout", 550,
+        "unsubscribed(stream:news)"},
+    {"opt-out of all", {CONF("news"), OPTOUT(OG_SCOPE_ALL, NULL, -DAY)}, "news",
+        "a@x.example", 0, R, "optout", 550, "unsubscribed(all)"},
+    {"opt-out of the sender",
+        {CONF("news"), OPTOUT(OG_SCOPE_SENDER, "example.com", -DAY)}, "news",
+        "a@x.example", 0, R, "optout", 550, "unsubscribed(sender:example.com)"},
+    {"opt-out of another sender does not apply",
+        {CONF("news"), OPTOUT(OG_SCOPE_SENDER, "other.example", -DAY)}, "news",
+        "a@x.example", 0, A, "ok", 250, ""},
     {"partner opt-out blocks the partner stream",
-	{CONF("offers"), OPTOUT(OG_SCOPE_PARTNER, "acme", -DAY)}, "offers",
-	"a@x.example", 0, R, "optout", 550, "unsubscribed(partner:acme)"},
+        {CONF("offers"), OPTOUT(OG_SCOPE_PARTNER, "acme", -DAY)}, "offers",
+        "a@x.example", 0, R, "optout", 550, "unsubscribed(partner:acme)"},
     {"partner opt-out leaves the brand's own stream",
-	{CONF("news"), OPTOUT(OG_SCOPE_PARTNER, "acme", -DAY)}, "news",
-	"a@x.example", 0, A, "ok", 250, ""},
+        {CONF("news"), OPTOUT(OG_SCOPE_PARTNER, "acme", -DAY)}, "news",
+        "a@x.example", 0, A, "ok", 250, ""},
     {"newer stream opt-in lifts an older opt-out of all",
-	{OPTOUT(OG_SCOPE_ALL, NULL, -20 * DAY), CONF("news")}, "news",
-	"a@x.example", 0, A, "ok", 250, ""},
+        {OPTOUT(OG_SCOPE_ALL, NULL, -20 * DAY), CONF("news")}, "news",
+        "a@x.example", 0, A, "ok", 250, ""},
     {"older opt-in does not lift an opt-out",
-	{CONF("news"), OPTOUT(OG_SCOPE_ALL, NULL, -DAY)}, "news",
-	"a@x.example", 0, R, "optout", 550, ""},
-    {"hard bounce", {CONF("news"),
-	SUPP(OG_SCOPE_ALL, NULL, OG_RS_HARD_BOUNCE, -DAY, 0)}, "news",
-	"a@x.example", 0, R, "hard-bounce", 550, "hard-bounce(all)"},
+        {CONF("news"), OPTOUT(OG_SCOPE_ALL, NULL, -DAY)}, "news", "a@x.example",
+        0, R, "optout", 550, ""},
+    {"hard bounce",
+        {CONF("news"), SUPP(OG_SCOPE_ALL, NULL, OG_RS_HARD_BOUNCE, -DAY, 0)},
+        "news", "a@x.example", 0, R, "hard-bounce", 550, "hard-bounce(all)"},
     {"hard bounce stops transactional mail too",
-	{SUPP(OG_SCOPE_ALL, NULL, OG_RS_HARD_BOUNCE, -DAY, 0)}, "resets",
-	"a@x.example", 0, R, "hard-bounce", 550, ""},
-    {"complaint on the sender", {CONF("news"),
-	SUPP(OG_SCOPE_SENDER, "example.com", OG_RS_COMPLAINT, -DAY, 0)},
-	"news", "a@x.example", 0, R, "complaint", 550,
-	"complaint(sender:example.com)"},
+        {SUPP(OG_SCOPE_ALL, NULL, OG_RS_HARD_BOUNCE, -DAY, 0)}, "resets",
+        "a@x.example", 0, R, "hard-bounce", 550, ""},
+    {"complaint on the sender",
+        {CONF("news"),
+            SUPP(OG_SCOPE_SENDER, "example.com", OG_RS_COMPLAINT, -DAY, 0)},
+        "news", "a@x.example", 0, R, "complaint", 550,
+        "complaint(sender:example.com)"},
     {"complaint does not stop transactional mail",
-	{SUPP(OG_SCOPE_ALL, NULL, OG_RS_COMPLAINT, -DAY, 0)}, "resets",
-	"a@x.example", 0, A, "ok", 250, ""},
+        {SUPP(OG_SCOPE_ALL, NULL, OG_RS_COMPLAINT, -DAY, 0)}, "resets",
+        "a@x.example", 0, A, "ok", 250, ""},
     {"opt-out does not stop transactional mail",
-	{OPTOUT(OG_SCOPE_ALL, NULL, -DAY)}, "resets", "a@x.example", 0, A,
-	"ok", 250, ""},
+        {OPTOUT(OG_SCOPE_ALL, NULL, -DAY)}, "resets", "a@x.example", 0, A, "ok",
+        250, ""},
     {"transactional needs no consent", {{0}}, "resets", "a@x.example", 0, A,
-	"ok", 250, ""},
-    {"temporary suppression in force", {CONF("news"),
-	SUPP(OG_SCOPE_ALL, NULL, OG_RS_SOFT_BOUNCE, -DAY, 5 * DAY)}, "news",
-	"a@x.example", 0, R, "soft-bounce", 550, "soft-bounce(all)"},
-    {"expired temporary suppression no longer counts", {CONF("news"),
-	SUPP(OG_SCOPE_ALL, NULL, OG_RS_MANUAL, -9 * DAY, -2 * DAY)}, "news",
-	"a@x.example", 0, A, "ok", 250, ""},
-    {"hard bounce outranks an opt-out", {CONF("news"),
-	OPTOUT(OG_SCOPE_ALL, NULL, -2 * DAY),
-	SUPP(OG_SCOPE_ALL, NULL, OG_RS_HARD_BOUNCE, -DAY, 0)}, "news",
-	"a@x.example", 0, R, "hard-bounce", 550, ""},
-    {"suppression beats a newer opt-in", {
-	SUPP(OG_SCOPE_ALL, NULL, OG_RS_COMPLAINT, -20 * DAY, 0),
-	CONF("news")}, "news", "a@x.example", 0, R, "complaint", 550, ""},
+        "ok", 250, ""},
+    {"temporary suppression in force",
+        {CONF("news"),
+            SUPP(OG_SCOPE_ALL, NULL, OG_RS_SOFT_BOUNCE, -DAY, 5 * DAY)},
+        "news", "a@x.example", 0, R, "soft-bounce", 550, "soft-bounce(all)"},
+    {"expired temporary suppression no longer counts",
+        {CONF("news"),
+            SUPP(OG_SCOPE_ALL, NULL, OG_RS_MANUAL, -9 * DAY, -2 * DAY)},
+        "news", "a@x.example", 0, A, "ok", 250, ""},
+    {"hard bounce outranks an opt-out",
+        {CONF("news"), OPTOUT(OG_SCOPE_ALL, NULL, -2 * DAY),
+            SUPP(OG_SCOPE_ALL, NULL, OG_RS_HARD_BOUNCE, -DAY, 0)},
+        "news", "a@x.example", 0, R, "hard-bounce", 550, ""},
+    {"suppression beats a newer opt-in",
+        {SUPP(OG_SCOPE_ALL, NULL, OG_RS_COMPLAINT, -20 * DAY, 0), CONF("news")},
+        "news", "a@x.example", 0, R, "complaint", 550, ""},
     {"cap 1/1d reached", {CONF("news"), SEND("news", -3600)}, "news",
-	"a@x.example", 0, R, "cap", 550, "cap(news) 1/1d"},
+        "a@x.example", 0, R, "cap", 550, "cap(news) 1/1d"},
     {"cap 1/1d passes after a day", {CONF("news"), SEND("news", -DAY - 1)},
-	"news", "a@x.example", 0, A, "ok", 250, ""},
-    {"cap 2/7d reached", {CONF("news"), SEND("news", -3 * DAY),
-	SEND("news", -2 * DAY)}, "news", "a@x.example", 0, R, "cap", 550,
-	"cap(news) 2/7d"},
+        "news", "a@x.example", 0, A, "ok", 250, ""},
+    {"cap 2/7d reached",
+        {CONF("news"), SEND("news", -3 * DAY), SEND("news", -2 * DAY)}, "news",
+        "a@x.example", 0, R, "cap", 550, "cap(news) 2/7d"},
     {"cap 2/7d passes when the oldest leaves the window",
-	{CONF("news"), SEND("news", -8 * DAY), SEND("news", -2 * DAY)},
-	"news", "a@x.example", 0, A, "ok", 250, ""},
-    {"segment caps replace the stream's", {CONF("news"), SEG("vip", -DAY),
-	SEND("news", -4 * DAY), SEND("news", -3 * DAY),
-	SEND("news", -2 * DAY)}, "news", "a@x.example", 0, A, "ok", 250, ""},
-    {"segment cap reached", {CONF("news"), SEG("vip", -DAY),
-	SEND("news", -5 * DAY), SEND("news", -4 * DAY),
-	SEND("news", -3 * DAY), SEND("news", -2 * DAY)}, "news",
-	"a@x.example", 0, R, "cap", 550, "4/7d"},
-    {"sends of another stream do not count", {CONF("news"),
-	SEND("offers", -3600)}, "news", "a@x.example", 0, A, "ok", 250, ""},
-    {"person's own cap", {CONF("news"), PREF("news", -DAY),
-	SEND("news", -6 * DAY)}, "news", "a@x.example", 0, R, "cap", 550,
-	"pref"},
+        {CONF("news"), SEND("news", -8 * DAY), SEND("news", -2 * DAY)}, "news",
+        "a@x.example", 0, A, "ok", 250, ""},
+    {"segment caps replace the stream's",
+        {CONF("news"), SEG("vip", -DAY), SEND("news", -4 * DAY),
+            SEND("news", -3 * DAY), SEND("news", -2 * DAY)},
+        "news", "a@x.example", 0, A, "ok", 250, ""},
+    {"segment cap reached",
+        {CONF("news"), SEG("vip", -DAY), SEND("news", -5 * DAY),
+            SEND("news", -4 * DAY), SEND("news", -3 * DAY),
+            SEND("news", -2 * DAY)},
+        "news", "a@x.example", 0, R, "cap", 550, "4/7d"},
+    {"sends of another stream do not count",
+        {CONF("news"), SEND("offers", -3600)}, "news", "a@x.example", 0, A,
+        "ok", 250, ""},
+    {"person's own cap",
+        {CONF("news"), PREF("news", -DAY), SEND("news", -6 * DAY)}, "news",
+        "a@x.example", 0, R, "cap", 550, "pref"},
     {"cap with refuse = defer gives 450", {SEND("slow", -3600)}, "slow",
-	"a@x.example", 0, R, "cap", 450, "cap(slow)"},
+        "a@x.example", 0, R, "cap", 450, "cap(slow)"},
     {"refuse = drop gives 250", {{0}}, "quiet", "a@x.example", 0, R,
-	"no-consent", 250, ""},
-    {"invalid address", {{0}}, "news", "not-an-address", 0, R, "invalid",
-	550, "invalid-address"},
+        "no-consent", 250, ""},
+    {"invalid address", {{0}}, "news", "not-an-address", 0, R, "invalid", 550,
+        "invalid-address"},
     {"match key: gmail dots and +tag", {OPTOUT(OG_SCOPE_ALL, NULL, -DAY)},
-	"other", "A.N.A+promo@googlemail.com", 0, R, "optout", 550, ""},
-    {"consent = none accepts strangers", {{0}}, "other", "a@x.example", 0,
-	A, "ok", 250, ""},
+        "other", "A.N.A+promo@googlemail.com", 0, R, "optout", 550, ""},
+    {"consent = none accepts strangers", {{0}}, "other", "a@x.example", 0, A,
+        "ok", 250, ""},
 };
 
 static og_config *cfg;
@@ -201,8 +224,8 @@ setup(void **state)
 	char err[512];
 
 	(void)state;
-	if (og_config_parse_string(conf, "test.conf", &cfg, err, sizeof(err),
-	    NULL, NULL) != 0) {
+	if (og_config_parse_string(
+	        conf, "test.conf", &cfg, err, sizeof(err), NULL, NULL) != 0) {
 		fprintf(stderr, "%s\n", err);
 		return -1;
 	}
@@ -233,16 +256,18 @@ run_case(void **state)
 
 	assert_non_null(mkdtemp(dir));
 	assert_int_equal(og_store_open(dir, &o, &st, err, sizeof(err)), 0);
-	assert_int_equal(og_addr_parse(c->rcpt, strlen(c->rcpt), &cfg->rules,
-	    &a), og_addr_parse(c->rcpt, strlen(c->rcpt), &cfg->rules, &a));
+	assert_int_equal(
+	    og_addr_parse(c->rcpt, strlen(c->rcpt), &cfg->rules, &a),
+	    og_addr_parse(c->rcpt, strlen(c->rcpt), &cfg->rules, &a));
 	for (i = 0; c->steps[i].kind; i++) {
 		const struct step *p = &c->steps[i];
 
 		if (p->kind == 99) {
 			const char *k = a.key;
 
-			assert_int_equal(og_store_count_sends(st, &k, 1,
-			    p->stream, T0 + p->at), 0);
+			assert_int_equal(og_store_count_sends(
+			                     st, &k, 1, p->stream, T0 + p->at),
+			    0);
 		} else {
 			og_change ch;
 			int res = -1;
@@ -250,8 +275,8 @@ run_case(void **state)
 			memset(&ch, 0, sizeof(ch));
 			ch.key = a.key;
 			ch.kind = (uint8_t)p->kind;
-			ch.scope = (uint8_t)(p->scope ? p->scope :
-			    OG_SCOPE_ALL);
+			ch.scope =
+			    (uint8_t)(p->scope ? p->scope : OG_SCOPE_ALL);
 			ch.name = p->name;
 			ch.state = (uint8_t)p->state;
 			ch.reason = (uint8_t)p->reason;
@@ -269,8 +294,8 @@ run_case(void **state)
 	s = og_config_stream(cfg, c->stream);
 	assert_non_null(s);
 	assert_int_equal(og_store_rbegin(st, &tx), 0);
-	rc = og_gate_decide(cfg, tx, s, "news@example.com", c->rcpt,
-	    T0 + c->at, &v);
+	rc = og_gate_decide(
+	    cfg, tx, s, "news@example.com", c->rcpt, T0 + c->at, &v);
 	og_store_rend(tx);
 	og_store_close(st);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
@@ -279,7 +304,8 @@ run_case(void **state)
 	assert_int_equal(rc, 0);
 	if (v.action != c->action || strcmp(v.rule, c->rule) != 0 ||
 	    v.code != c->code || strstr(v.reason, c->reason_part) == NULL)
-		fail_msg("%s: got action=%d rule=%s code=%d reason=\"%s\" "
+		fail_msg(
+		    "%s: got action=%d rule=%s code=%d reason=\"%s\" "
 		    "text=\"%s\"; want action=%d rule=%s code=%d reason~\"%s\"",
 		    c->name, v.action, v.rule, v.code, v.reason, v.text,
 		    c->action, c->rule, c->code, c->reason_part);
@@ -292,8 +318,10 @@ store_error(void **state)
 	og_verdict v;
 
 	(void)state;
-	assert_int_equal(og_gate_decide(cfg, NULL, og_config_stream(cfg,
-	    "news"), NULL, "a@x.example", T0, &v), OG_ESTORE);
+	assert_int_equal(
+	    og_gate_decide(cfg, NULL, og_config_stream(cfg, "news"), NULL,
+	        "a@x.example", T0, &v),
+	    OG_ESTORE);
 	assert_int_equal(v.action, OG_TEMPFAIL);
 	assert_int_equal(v.code, 451);
 	assert_string_equal(v.dsn, "4.3.0");
@@ -310,9 +338,11 @@ transactional_accept_on_error(void **state)
 	char err[256];
 
 	(void)state;
-	assert_int_equal(og_config_parse_string("[stream r]\nclass = "
-	    "transactional\non_store_error = accept\n", "t", &c2, err,
-	    sizeof(err), NULL, NULL), 0);
+	assert_int_equal(
+	    og_config_parse_string("[stream r]\nclass = "
+	                           "transactional\non_store_error = accept\n",
+	        "t", &c2, err, sizeof(err), NULL, NULL),
+	    0);
 	og_gate_decide(c2, NULL, &c2->streams[0], NULL, "a@x.example", T0, &v);
 	assert_int_equal(v.action, OG_ACCEPT);
 	assert_string_equal(v.rule, "store-error");
@@ -331,12 +361,14 @@ logline(void **state)
 	og_buf_init(&b, 0);
 	og_gate_logline(&b, "4F1A2B", "a@x.example", "news@example.com",
 	    "app.example", "192.0.2.7", og_config_stream(cfg, "news"), &v);
-	assert_string_equal(b.data, "4F1A2B: to=<a@x.example>, "
+	assert_string_equal(b.data,
+	    "4F1A2B: to=<a@x.example>, "
 	    "from=<news@example.com>, client=app.example[192.0.2.7], "
 	    "stream=news, action=tempfail, reason=store-error: store error");
 	og_buf_reset(&b);
 	og_gate_logline(&b, NULL, "a\"\n@x", NULL, NULL, NULL, NULL, &v);
-	assert_string_equal(b.data, "NOQUEUE: to=<a\\x22\\x0a@x>, from=<>, "
+	assert_string_equal(b.data,
+	    "NOQUEUE: to=<a\\x22\\x0a@x>, from=<>, "
 	    "stream=none, action=tempfail, reason=store-error: store error");
 	og_buf_free(&b);
 }

@@ -28,7 +28,8 @@ og_log_open(const char *name, int flags)
 	use_stderr = (flags & OG_LOG_STDERR) != 0;
 	if (!use_stderr)
 		openlog(ident,
-		    LOG_PID | LOG_NDELAY | (flags & OG_LOG_BOTH ? LOG_PERROR : 0),
+		    LOG_PID | LOG_NDELAY |
+		        (flags & OG_LOG_BOTH ? LOG_PERROR : 0),
 		    LOG_MAIL);
 }
 
@@ -125,7 +126,8 @@ og_strerror(int code)
 	case OG_ESTORE:
 		return "store error";
 	case OG_EFULL:
-		return "store is full (map_size reached): raise [store] map_size";
+		return "store is full (map_size reached): raise [store] "
+		       "map_size";
 	case OG_ECORRUPT:
 		return "store is damaged: restore a backup (optgate backup)";
 	case OG_EVERSION:

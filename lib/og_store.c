@@ -14,8 +14,8 @@
  * Thread-safety: one og_store per process, shared by threads.  Writers in
  * this process are serialised by a mutex (LMDB allows one writer anyway);
  * map resizes are kept apart from every transaction by per-thread mutexes
- * that a resize takes all of (readers never contend with each other).  Read handles
- * are per thread (pthread key), reset after each use and renewed on the
+ * that a resize takes all of (readers never contend with each other).  Read
+ * handles are per thread (pthread key), reset after each use and renewed on the
  * next.
  * Errors: LMDB codes are mapped to OG_* codes; "not found" is OG_NOTFOUND.
  *
@@ -31,14 +31,14 @@
  * and doubles up to its ceiling.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <fcntl.h>
 #include <lmdb.h>
-#include <openssl/hmac.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,14 +125,14 @@ map_err(int rc)
 const char *
 og_state_name(int s)
 {
-	static const char *const n[] = {"none", "pending", "optin",
-	    "confirmed", "optout", "suppressed"};
+	static const char *const n[] = {
+	    "none", "pending", "optin", "confirmed", "optout", "suppressed"};
 
 	return s >= 0 && s <= 5 ? n[s] : "?";
 }
 
-static const char *const reason_names[] = {"none", "hard-bounce",
-    "complaint", "manual", "soft-bounce", "erased", "partner-list"};
+static const char *const reason_names[] = {"none", "hard-bounce", "complaint",
+    "manual", "soft-bounce", "erased", "partner-list"};
 
 const char *
 og_reason_name(int r)
@@ -312,8 +312,7 @@ t32(int64_t t)
 #define ENT_EVLAST 0x04 /* event == the record's last_event: not stored */
 
 int
-og_record_decode(const void *val, size_t len, const char *key,
-    og_record *rec)
+og_record_decode(const void *val, size_t len, const char *key, og_record *rec)
 {
 	struct rd r = {val, (const unsigned char *)val + len, 0};
 	unsigned n, i;
@@ -370,8 +369,8 @@ og_record_decode(const void *val, size_t len, const char *key,
 }
 
 static int
-record_encode(const og_record *rec, unsigned char *buf, size_t size,
-    size_t *len)
+record_encode(
+    const og_record *rec, unsigned char *buf, size_t size, size_t *len)
 {
 	struct wr w = {buf, buf + size, 0};
 	int i;
@@ -395,8 +394,8 @@ record_encode(const og_record *rec, unsigned char *buf, size_t size,
 	for (i = 0; i < rec->nentries; i++) {
 		const og_entry *e = &rec->entries[i];
 		unsigned fl = (e->expires ? ENT_EXPIRES : 0) |
-		    (e->pref.limit ? ENT_PREF : 0) |
-		    (e->event == rec->last_event ? ENT_EVLAST : 0);
+		              (e->pref.limit ? ENT_PREF : 0) |
+		              (e->event == rec->last_event ? ENT_EVLAST : 0);
 		size_t nl = strlen(e->name);
 
 		wr_u8(&w, e->scope);
@@ -424,7 +423,7 @@ record_encode(const og_record *rec, unsigned char *buf, size_t size,
 
 #define EVF_FOREIGN 0x01 /* origin/origin_seq present */
 #define EVF_EXPIRES 0x02
-#define EVF_PREV 0x04    /* prev present (else 0: first event) */
+#define EVF_PREV 0x04 /* prev present (else 0: first event) */
 
 int
 og_event_decode(const void *val, size_t len, uint64_t seq, og_event *ev)
@@ -471,12 +470,12 @@ og_event_decode(const void *val, size_t len, uint64_t seq, og_event *ev)
 }
 
 static int
-event_encode(const og_event *ev, unsigned char *buf, size_t size,
-    size_t *len)
+event_encode(const og_event *ev, unsigned char *buf, size_t size, size_t *len)
 {
 	struct wr w = {buf, buf + size, 0};
 	unsigned fl = (ev->expires ? EVF_EXPIRES : 0) |
-	    (ev->origin ? EVF_FOREIGN : 0) | (ev->prev ? EVF_PREV : 0);
+	              (ev->origin ? EVF_FOREIGN : 0) |
+	              (ev->prev ? EVF_PREV : 0);
 	int i;
 
 	wr_u8(&w, 1);
@@ -570,12 +569,13 @@ precheck_file(const char *file, char *err, size_t errlen)
 		return errno == ENOENT ? OG_NOTFOUND : OG_EIO;
 	if (fstat(fd, &sb) != 0) {
 		close(fd);
-		snprintf(err, errlen, "%s: cannot read: %s", file,
-		    strerror(errno));
+		snprintf(
+		    err, errlen, "%s: cannot read: %s", file, strerror(errno));
 		return OG_EIO;
 	}
-	if (sb.st_size < 2 * 4096 || pread(fd, m0, sizeof(m0), 0) !=
-	    (ssize_t)sizeof(m0) || (uint32_t)le64(m0 + 16) != LMDB_MAGIC)
+	if (sb.st_size < 2 * 4096 ||
+	    pread(fd, m0, sizeof(m0), 0) != (ssize_t)sizeof(m0) ||
+	    (uint32_t)le64(m0 + 16) != LMDB_MAGIC)
 		goto foreign;
 	psize = (uint32_t)le64(m0 + 40);
 	if (psize < 4096 || psize > 65536 || (psize & (psize - 1)) ||
@@ -589,19 +589,22 @@ precheck_file(const char *file, char *err, size_t errlen)
 	last = t1 > t0 ? le64(m1 + 136) : le64(m0 + 136);
 	need = (last + 1) * psize;
 	if (need > (uint64_t)sb.st_size) {
-		snprintf(err, errlen, "%s: truncated (%lld bytes, needs "
+		snprintf(err, errlen,
+		    "%s: truncated (%lld bytes, needs "
 		    "%llu); nothing was changed: restore a backup (optgate "
-		    "backup)", file, (long long)sb.st_size,
-		    (unsigned long long)need);
+		    "backup)",
+		    file, (long long)sb.st_size, (unsigned long long)need);
 		return OG_ECORRUPT;
 	}
 	return 0;
 foreign:
 	close(fd);
-	snprintf(err, errlen, "%s: not an LMDB file (damaged or "
+	snprintf(err, errlen,
+	    "%s: not an LMDB file (damaged or "
 	    "foreign); nothing was changed: move it away and restore "
 	    "a backup (optgate backup), or run optgate init in an "
-	    "empty folder", file);
+	    "empty folder",
+	    file);
 	return OG_ECORRUPT;
 }
 
@@ -620,15 +623,17 @@ open_env(const char *dir, uint64_t max, int maxreaders, unsigned extra,
 	snprintf(file, sizeof(file), "%s/data.mdb", dir);
 	rc = precheck_file(file, err, errlen);
 	if (rc == OG_NOTFOUND && !create) {
-		snprintf(err, errlen, "%s: no optgate store here (run optgate "
-		    "init)", dir);
+		snprintf(err, errlen,
+		    "%s: no optgate store here (run optgate "
+		    "init)",
+		    dir);
 		return OG_ENOSTORE;
 	}
 	if (rc != 0 && rc != OG_NOTFOUND)
 		return rc;
 	if (rc == OG_NOTFOUND && mkdir(dir, 0750) != 0 && errno != EEXIST) {
-		snprintf(err, errlen, "%s: cannot create: %s", dir,
-		    strerror(errno));
+		snprintf(
+		    err, errlen, "%s: cannot create: %s", dir, strerror(errno));
 		return OG_EIO;
 	}
 	if (stat(file, &sb) == 0 && (uint64_t)sb.st_size > size)
@@ -650,13 +655,13 @@ open_env(const char *dir, uint64_t max, int maxreaders, unsigned extra,
 
 		mdb_reader_check(env, &dead);
 		if (dead)
-			og_log_warn("%s: cleared %d stale reader slots", dir,
-			    dead);
+			og_log_warn(
+			    "%s: cleared %d stale reader slots", dir, dead);
 	}
 	if ((rc = mdb_txn_begin(env, NULL, 0, &txn)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "main", MDB_CREATE, dbi)) != 0 ||
-	    (edbi && (rc = mdb_dbi_open(txn, "events", MDB_CREATE,
-	    edbi)) != 0) ||
+	    (edbi &&
+	        (rc = mdb_dbi_open(txn, "events", MDB_CREATE, edbi)) != 0) ||
 	    (rc = mdb_txn_commit(txn)) != 0) {
 		txn = NULL;
 		goto fail;
@@ -690,8 +695,7 @@ meta_get(MDB_txn *txn, MDB_dbi dbi, const char *name, void *out, size_t n)
 }
 
 static int
-meta_put(MDB_txn *txn, MDB_dbi dbi, const char *name, const void *val,
-    size_t n)
+meta_put(MDB_txn *txn, MDB_dbi dbi, const char *name, const void *val, size_t n)
 {
 	unsigned char kb[64];
 	MDB_val k, v;
@@ -732,8 +736,10 @@ init_meta(og_store *st, int create, char *err, size_t errlen)
 		mdb_stat(txn, st->cdbi, &ms);
 		if (!create || ms.ms_entries != 0) {
 			mdb_txn_abort(txn);
-			snprintf(err, errlen, "%s: an LMDB file but not an "
-			    "optgate store; nothing was changed", st->path);
+			snprintf(err, errlen,
+			    "%s: an LMDB file but not an "
+			    "optgate store; nothing was changed",
+			    st->path);
 			return OG_ECORRUPT;
 		}
 		og_put_be32(b, OG_SCHEMA_VERSION);
@@ -753,16 +759,17 @@ init_meta(og_store *st, int create, char *err, size_t errlen)
 			goto fail;
 		if (RAND_bytes(st->secret, sizeof(st->secret)) != 1) {
 			mdb_txn_abort(txn);
-			snprintf(err, errlen, "no randomness for the store "
+			snprintf(err, errlen,
+			    "no randomness for the store "
 			    "secret");
 			return OG_EIO;
 		}
-		if ((rc = meta_put(txn, st->cdbi, "secret", st->secret,
-		    32)) != 0)
+		if ((rc = meta_put(txn, st->cdbi, "secret", st->secret, 32)) !=
+		    0)
 			goto fail;
 		if ((rc = mdb_txn_commit(txn)) != 0) {
-			snprintf(err, errlen, "%s: %s", st->path,
-			    mdb_strerror(rc));
+			snprintf(
+			    err, errlen, "%s: %s", st->path, mdb_strerror(rc));
 			return map_err(rc);
 		}
 		if ((rc = mdb_txn_begin(st->cenv, NULL, MDB_RDONLY, &txn)) != 0)
@@ -777,9 +784,10 @@ init_meta(og_store *st, int create, char *err, size_t errlen)
 	schema = og_get_be32(b);
 	if (schema > OG_SCHEMA_VERSION || schema == 0) {
 		mdb_txn_abort(txn);
-		snprintf(err, errlen, "%s: store schema %u is newer than this "
-		    "optgate understands (%u): upgrade optgate", st->path,
-		    schema, OG_SCHEMA_VERSION);
+		snprintf(err, errlen,
+		    "%s: store schema %u is newer than this "
+		    "optgate understands (%u): upgrade optgate",
+		    st->path, schema, OG_SCHEMA_VERSION);
 		return OG_EVERSION;
 	}
 	if (meta_get(txn, st->cdbi, "secret", st->secret, 32) != 0 ||
@@ -840,9 +848,8 @@ og_store_open(const char *path, const og_store_opts *opts, og_store **out,
 		*err = 0;
 	if (stat(path, &sb) != 0) {
 		if (!create || mkdir(path, 0750) != 0) {
-			snprintf(err, errlen, "%s: %s%s", path,
-			    strerror(errno), create ? "" :
-			    " (run optgate init)");
+			snprintf(err, errlen, "%s: %s%s", path, strerror(errno),
+			    create ? "" : " (run optgate init)");
 			return errno == ENOENT ? OG_ENOSTORE : OG_EIO;
 		}
 	}
@@ -850,8 +857,8 @@ og_store_open(const char *path, const og_store_opts *opts, og_store **out,
 	st->path = og_xstrdup(path);
 	st->flags = opts ? opts->flags : 0;
 	st->cmax = opts && opts->map_size ? opts->map_size : 4ULL << 30;
-	st->kmax = opts && opts->counter_map_size ? opts->counter_map_size :
-	    1ULL << 30;
+	st->kmax = opts && opts->counter_map_size ? opts->counter_map_size
+	                                          : 1ULL << 30;
 	pthread_mutex_init(&st->wlock, NULL);
 	pthread_mutex_init(&st->reglock, NULL);
 	pthread_key_create(&st->tkey, tkey_free);
@@ -874,7 +881,8 @@ og_store_open(const char *path, const og_store_opts *opts, og_store **out,
 		snprintf(aside, sizeof(aside), "%s.broken-%lld", dir,
 		    (long long)time(NULL));
 		og_log_warn("%s; counters moved to %s and rebuilt empty "
-		    "(frequency caps restart from zero)", err, aside);
+		            "(frequency caps restart from zero)",
+		    err, aside);
 		if (rename(dir, aside) != 0) {
 			snprintf(err, errlen, "%s: cannot move aside: %s", dir,
 			    strerror(errno));
@@ -966,8 +974,8 @@ resize(og_store *st, MDB_env *env, uint64_t max, int full)
 			rc = map_err(mdb_env_set_mapsize(env, n));
 			if (rc == 0)
 				og_log_warn("%s: store map grown to %llu MiB "
-				    "(ceiling %llu MiB)", st->path,
-				    (unsigned long long)(n >> 20),
+				            "(ceiling %llu MiB)",
+				    st->path, (unsigned long long)(n >> 20),
 				    (unsigned long long)(max >> 20));
 		}
 	} else {
@@ -1029,11 +1037,12 @@ og_store_rbegin(og_store *st, og_rtxn **out)
 		og_panic("og_store_rbegin: read handle already active");
 	for (tries = 0; tries < 3; tries++) {
 		rd_lock(st);
-		rc = tx->c ? mdb_txn_renew(tx->c) :
-		    mdb_txn_begin(st->cenv, NULL, MDB_RDONLY, &tx->c);
+		rc = tx->c ? mdb_txn_renew(tx->c)
+		           : mdb_txn_begin(st->cenv, NULL, MDB_RDONLY, &tx->c);
 		if (rc == 0) {
-			rc = tx->k ? mdb_txn_renew(tx->k) :
-			    mdb_txn_begin(st->kenv, NULL, MDB_RDONLY, &tx->k);
+			rc = tx->k ? mdb_txn_renew(tx->k)
+			           : mdb_txn_begin(
+			                 st->kenv, NULL, MDB_RDONLY, &tx->k);
 			if (rc != 0)
 				mdb_txn_reset(tx->c);
 		}
@@ -1164,8 +1173,8 @@ og_store_event_get(og_rtxn *tx, uint64_t seq, og_event *ev)
 }
 
 int
-og_store_hashed_get(og_rtxn *tx, int ns, const unsigned char *hash,
-    const char *name)
+og_store_hashed_get(
+    og_rtxn *tx, int ns, const unsigned char *hash, const char *name)
 {
 	unsigned char kb[2 + 32 + OG_STREAM_NAME_MAX + 1];
 	size_t n = 34;
@@ -1193,7 +1202,7 @@ og_store_hash(og_store *st, const char *key, unsigned char out[32])
 	unsigned int len = 32;
 
 	if (HMAC(EVP_sha256(), st->secret, sizeof(st->secret),
-	    (const unsigned char *)key, strlen(key), out, &len) == NULL)
+	        (const unsigned char *)key, strlen(key), out, &len) == NULL)
 		return OG_EIO;
 	return 0;
 }
@@ -1279,8 +1288,8 @@ liftable_optout(const og_record *rec, int scope, const char *name)
 
 		if (e->state != OG_ST_OPTOUT)
 			continue;
-		if (e->scope < scope || (e->scope == scope &&
-		    strcmp(e->name, name) == 0))
+		if (e->scope < scope ||
+		    (e->scope == scope && strcmp(e->name, name) == 0))
 			return 1;
 	}
 	return 0;
@@ -1293,8 +1302,8 @@ struct wctx;
  * opt-in is news: it renews the entry's time (and lifts the opt-out).
  */
 static int
-optout_between(const og_record *rec, int scope, const char *name,
-    int64_t since, int64_t now)
+optout_between(const og_record *rec, int scope, const char *name, int64_t since,
+    int64_t now)
 {
 	int i;
 
@@ -1302,8 +1311,9 @@ optout_between(const og_record *rec, int scope, const char *name,
 		const og_entry *e = &rec->entries[i];
 
 		if (e->state == OG_ST_OPTOUT && e->time >= since &&
-		    e->time < now && (e->scope < scope || (e->scope == scope &&
-		    strcmp(e->name, name) == 0)))
+		    e->time < now &&
+		    (e->scope < scope ||
+		        (e->scope == scope && strcmp(e->name, name) == 0)))
 			return 1;
 	}
 	return 0;
@@ -1328,8 +1338,7 @@ optin_between(const og_record *rec, int scope, int64_t since, int64_t now)
 	return 0;
 }
 
-static int erased_hash_exists(og_store *st, struct wctx *w,
-    const char *key);
+static int erased_hash_exists(og_store *st, struct wctx *w, const char *key);
 
 /* Per-apply scratch, kept off the stack (records are large). */
 struct wctx {
@@ -1348,8 +1357,8 @@ apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 {
 	og_record *rec = &w->rec;
 	og_event *ev = &w->ev;
-	const char *name = ch->name && ch->scope != OG_SCOPE_ALL ? ch->name :
-	    "";
+	const char *name =
+	    ch->name && ch->scope != OG_SCOPE_ALL ? ch->name : "";
 	unsigned char kb[OG_ADDR_MAX + 2];
 	MDB_val k, v;
 	og_entry *e = NULL;
@@ -1388,8 +1397,8 @@ apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 		    ch->state != OG_ST_CONFIRMED)
 			return OG_EINVAL;
 		if (e && (ch->flags & OG_CH_IF_NEWER) && e->time >= now) {
-			*result = e->state == ch->state ? OG_UNCHANGED :
-			    OG_SKIPPED_OLDER;
+			*result = e->state == ch->state ? OG_UNCHANGED
+			                                : OG_SKIPPED_OLDER;
 			return 0;
 		}
 		if ((ch->flags & OG_CH_NO_LIFT) && !isnew &&
@@ -1415,14 +1424,14 @@ apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 			return 0;
 		}
 		if (e && (e->state == ch->state ||
-		    (ch->state == OG_ST_PENDING && e->state ==
-		    OG_ST_CONFIRMED) ||
-		    (ch->state == OG_ST_OPTIN && e->state ==
-		    OG_ST_CONFIRMED))) {
+		             (ch->state == OG_ST_PENDING &&
+		                 e->state == OG_ST_CONFIRMED) ||
+		             (ch->state == OG_ST_OPTIN &&
+		                 e->state == OG_ST_CONFIRMED))) {
 			if ((ch->segments == NULL ||
-			    same_segments(rec, ch->segments)) &&
-			    !optout_between(rec, ch->scope, name, e->time,
-			    now)) {
+			        same_segments(rec, ch->segments)) &&
+			    !optout_between(
+			        rec, ch->scope, name, e->time, now)) {
 				*result = OG_UNCHANGED;
 				return 0;
 			}
@@ -1430,7 +1439,7 @@ apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 		break;
 	case OG_EV_CONFIRM:
 		if (e == NULL || (e->state != OG_ST_PENDING &&
-		    e->state != OG_ST_CONFIRMED)) {
+		                     e->state != OG_ST_CONFIRMED)) {
 			*result = OG_SKIPPED_OLDER;
 			return 0;
 		}
@@ -1453,14 +1462,14 @@ apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 		}
 		if (e && ch->kind == OG_EV_SUPPRESS &&
 		    e->state == OG_ST_SUPPRESSED && e->reason == ch->reason &&
-		    (e->expires == 0 || (ch->expires && e->expires >=
-		    ch->expires))) {
+		    (e->expires == 0 ||
+		        (ch->expires && e->expires >= ch->expires))) {
 			*result = OG_UNCHANGED;
 			return 0;
 		}
 		if (e && ch->kind == OG_EV_OPTOUT &&
-		    e->state == OG_ST_SUPPRESSED && (e->expires == 0 ||
-		    e->expires > now)) {
+		    e->state == OG_ST_SUPPRESSED &&
+		    (e->expires == 0 || e->expires > now)) {
 			/* A live suppression already stops mail; keep it. */
 			*result = OG_UNCHANGED;
 			return 0;
@@ -1468,12 +1477,12 @@ apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 		break;
 	case OG_EV_UNSUPPRESS:
 		if (e == NULL || (e->state != OG_ST_SUPPRESSED &&
-		    e->state != OG_ST_OPTOUT)) {
+		                     e->state != OG_ST_OPTOUT)) {
 			*result = OG_UNCHANGED;
 			return 0;
 		}
-		if ((ch->flags & OG_CH_IF_EXPIRED) && (e->expires == 0 ||
-		    e->expires > now)) {
+		if ((ch->flags & OG_CH_IF_EXPIRED) &&
+		    (e->expires == 0 || e->expires > now)) {
 			*result = OG_UNCHANGED;
 			return 0;
 		}
@@ -1631,8 +1640,8 @@ og_store_apply(og_store *st, const og_change *ch, size_t n, int *results)
 			w->records = og_get_be64(b);
 		}
 		for (i = 0; rc == 0 && i < n; i++)
-			rc = apply_one(st, w, &ch[i],
-			    results ? &results[i] : &dummy);
+			rc = apply_one(
+			    st, w, &ch[i], results ? &results[i] : &dummy);
 		if (rc == 0) {
 			og_put_be64(b, w->seq);
 			rc = map_err(meta_put(w->txn, w->dbi, "seq", b, 8));
@@ -1657,8 +1666,8 @@ og_store_apply(og_store *st, const og_change *ch, size_t n, int *results)
 }
 
 static int
-count_one(MDB_txn *txn, MDB_dbi dbi, const char *key, const char *stream,
-    int64_t now)
+count_one(
+    MDB_txn *txn, MDB_dbi dbi, const char *key, const char *stream, int64_t now)
 {
 	unsigned char kb[OG_ADDR_MAX + OG_STREAM_NAME_MAX + 3];
 	unsigned char vb[2 + 4 * OG_SENDS_MAX];
@@ -1773,8 +1782,8 @@ soft_one(MDB_txn *txn, MDB_dbi dbi, const char *key, int64_t now,
 }
 
 int
-og_store_soft_bounce(og_store *st, const char *key, int64_t now,
-    int64_t period, int *count)
+og_store_soft_bounce(
+    og_store *st, const char *key, int64_t now, int64_t period, int *count)
 {
 	MDB_txn *txn;
 	int rc = 0, tries;
@@ -2046,8 +2055,8 @@ erased_hash_exists(og_store *st, struct wctx *w, const char *key)
 		k.mv_size = 2;
 		k.mv_data = kb;
 		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-		w->have_erased = rc == 0 && k.mv_size >= 2 &&
-		    memcmp(k.mv_data, kb, 2) == 0;
+		w->have_erased =
+		    rc == 0 && k.mv_size >= 2 && memcmp(k.mv_data, kb, 2) == 0;
 		mdb_cursor_close(cur);
 		if (rc != 0 && rc != MDB_NOTFOUND)
 			return map_err(rc);
@@ -2198,14 +2207,14 @@ erase_txn(og_store *st, MDB_txn *txn, void *vctx)
 		k.mv_data = kb;
 		if ((rc = mdb_get(txn, st->edbi, &k, &v)) != 0)
 			return map_err(rc);
-		if ((rc = og_event_decode(v.mv_data, v.mv_size, s,
-		    &x->ev)) != 0)
+		if ((rc = og_event_decode(v.mv_data, v.mv_size, s, &x->ev)) !=
+		    0)
 			return rc;
 		for (i = 1; i < OG_EVF_NFIELDS; i++)
 			if (i != OG_EVF_NAME && i != OG_EVF_STATUS)
 				x->ev.f[i][0] = 0;
-		if ((rc = event_encode(&x->ev, x->buf, sizeof(x->buf),
-		    &len)) != 0)
+		if ((rc = event_encode(&x->ev, x->buf, sizeof(x->buf), &len)) !=
+		    0)
 			return rc;
 		v.mv_size = len;
 		v.mv_data = x->buf;
@@ -2230,8 +2239,8 @@ erase_txn(og_store *st, MDB_txn *txn, void *vctx)
 	x->ev.prev = x->rec.last_event;
 	if (x->note)
 		og_strlcpy(x->ev.f[OG_EVF_NOTE], x->note, OG_EVF_MAX + 1);
-	if ((rc = event_append(st, txn, &x->ev, seq, x->buf,
-	    sizeof(x->buf))) != 0)
+	if ((rc = event_append(st, txn, &x->ev, seq, x->buf, sizeof(x->buf))) !=
+	    0)
 		return rc;
 	if ((rc = og_store_hash(st, x->key, h)) != 0)
 		return rc;
@@ -2317,8 +2326,8 @@ og_store_erase(og_store *st, const char *key, int64_t now, const char *note,
 }
 
 int
-og_store_foreach_event_from(og_store *st, uint64_t seq,
-    int (*fn)(const og_event *, void *), void *ctx)
+og_store_foreach_event_from(
+    og_store *st, uint64_t seq, int (*fn)(const og_event *, void *), void *ctx)
 {
 	og_event *ev = og_xmalloc(sizeof(*ev));
 	og_rtxn *tx;
@@ -2353,8 +2362,8 @@ enum { DB_MAIN, DB_EVENTS, DB_COUNTERS };
 
 static int
 scan(og_store *st, int db, const unsigned char *start, size_t slen,
-    const unsigned char *prefix, size_t plen, int (*fn)(og_rtxn *,
-    const MDB_val *, const MDB_val *, void *), void *ctx)
+    const unsigned char *prefix, size_t plen,
+    int (*fn)(og_rtxn *, const MDB_val *, const MDB_val *, void *), void *ctx)
 {
 	unsigned char last[600];
 	size_t llen = slen;
@@ -2372,8 +2381,10 @@ scan(og_store *st, int db, const unsigned char *start, size_t slen,
 		if ((rc = og_store_rbegin(st, &tx)) != 0)
 			break;
 		mrc = mdb_cursor_open(db == DB_COUNTERS ? tx->k : tx->c,
-		    db == DB_COUNTERS ? st->kdbi : db == DB_EVENTS ? st->edbi :
-		    st->cdbi, &cur);
+		    db == DB_COUNTERS ? st->kdbi
+		    : db == DB_EVENTS ? st->edbi
+		                      : st->cdbi,
+		    &cur);
 		if (mrc != 0) {
 			og_store_rend(tx);
 			rc = map_err(mrc);
@@ -2381,8 +2392,8 @@ scan(og_store *st, int db, const unsigned char *start, size_t slen,
 		}
 		k.mv_size = llen;
 		k.mv_data = last;
-		mrc = mdb_cursor_get(cur, &k, &v, llen ? MDB_SET_RANGE :
-		    MDB_FIRST);
+		mrc = mdb_cursor_get(
+		    cur, &k, &v, llen ? MDB_SET_RANGE : MDB_FIRST);
 		while (mrc == 0 && rc == 0) {
 			if (k.mv_size < plen ||
 			    memcmp(k.mv_data, prefix, plen) != 0) {
@@ -2438,8 +2449,8 @@ evall_one(og_rtxn *tx, const MDB_val *k, const MDB_val *v, void *vctx)
 }
 
 int
-og_store_foreach_event_all(og_store *st, uint64_t seq,
-    int (*fn)(const og_event *, void *), void *ctx)
+og_store_foreach_event_all(
+    og_store *st, uint64_t seq, int (*fn)(const og_event *, void *), void *ctx)
 {
 	struct evall_ctx *x = og_xmalloc(sizeof(*x));
 	unsigned char kb[9];
@@ -2473,8 +2484,8 @@ hall_one(og_rtxn *tx, const MDB_val *k, const MDB_val *v, void *vctx)
 }
 
 int
-og_store_foreach_hashed(og_store *st, int (*fn)(const og_hashed *, void *),
-    void *ctx)
+og_store_foreach_hashed(
+    og_store *st, int (*fn)(const og_hashed *, void *), void *ctx)
 {
 	struct hall_ctx x;
 	unsigned char kb[1] = {'H'};
@@ -2485,8 +2496,8 @@ og_store_foreach_hashed(og_store *st, int (*fn)(const og_hashed *, void *),
 }
 
 int
-og_store_partner_key_get(og_rtxn *tx, const char *partner,
-    unsigned char *key, size_t size, size_t *len)
+og_store_partner_key_get(og_rtxn *tx, const char *partner, unsigned char *key,
+    size_t size, size_t *len)
 {
 	unsigned char kb[OG_STREAM_NAME_MAX + 2];
 	MDB_val k, v;
@@ -2541,9 +2552,9 @@ hashimp_txn(og_store *st, MDB_txn *txn, void *vctx)
 	k.mv_data = kb;
 	rc = mdb_get(txn, st->cdbi, &k, &v);
 	if (rc == 0) {
-		if (v.mv_size != 1 + x->keylen || CRYPTO_memcmp(
-		    (const unsigned char *)v.mv_data + 1, x->key,
-		    x->keylen) != 0)
+		if (v.mv_size != 1 + x->keylen ||
+		    CRYPTO_memcmp((const unsigned char *)v.mv_data + 1, x->key,
+		        x->keylen) != 0)
 			return OG_EINVAL;
 	} else if (rc == MDB_NOTFOUND) {
 		vb[0] = 1;
@@ -2580,17 +2591,16 @@ hashimp_txn(og_store *st, MDB_txn *txn, void *vctx)
 	og_strlcpy(x->ev.f[OG_EVF_NAME], x->partner, OG_EVF_MAX + 1);
 	snprintf(x->ev.f[OG_EVF_NOTE], OG_EVF_MAX + 1, "%zu hashes%s%s",
 	    x->added, x->note ? ": " : "", x->note ? x->note : "");
-	if ((rc = event_append(st, txn, &x->ev, seq, x->buf,
-	    sizeof(x->buf))) != 0)
+	if ((rc = event_append(st, txn, &x->ev, seq, x->buf, sizeof(x->buf))) !=
+	    0)
 		return rc;
 	return meta_put64(txn, st->cdbi, "seq", seq + 1);
 }
 
 int
 og_store_import_hashed(og_store *st, const char *partner,
-    const unsigned char *key, size_t keylen,
-    const unsigned char (*hashes)[32], size_t n, int64_t now,
-    const char *note, size_t *added)
+    const unsigned char *key, size_t keylen, const unsigned char (*hashes)[32],
+    size_t n, int64_t now, const char *note, size_t *added)
 {
 	struct hashimp_ctx *x;
 	int rc;
@@ -2645,10 +2655,9 @@ pdrop_txn(og_store *st, MDB_txn *txn, void *vctx)
 	k.mv_size = 2;
 	k.mv_data = kb;
 	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-	while (rc == 0 && k.mv_size >= 34 &&
-	    memcmp(k.mv_data, kb, 2) == 0) {
-		if (k.mv_size == 34 + pl && memcmp((const char *)k.mv_data +
-		    34, x->partner, pl) == 0) {
+	while (rc == 0 && k.mv_size >= 34 && memcmp(k.mv_data, kb, 2) == 0) {
+		if (k.mv_size == 34 + pl &&
+		    memcmp((const char *)k.mv_data + 34, x->partner, pl) == 0) {
 			if ((rc = mdb_cursor_del(cur, 0)) != 0)
 				break;
 			x->dropped++;
@@ -2678,15 +2687,15 @@ pdrop_txn(og_store *st, MDB_txn *txn, void *vctx)
 	snprintf(x->ev.f[OG_EVF_NOTE], OG_EVF_MAX + 1,
 	    "partner list dropped: %llu hashes",
 	    (unsigned long long)x->dropped);
-	if ((rc = event_append(st, txn, &x->ev, seq, x->buf,
-	    sizeof(x->buf))) != 0)
+	if ((rc = event_append(st, txn, &x->ev, seq, x->buf, sizeof(x->buf))) !=
+	    0)
 		return rc;
 	return meta_put64(txn, st->cdbi, "seq", seq + 1);
 }
 
 int
-og_store_partner_drop(og_store *st, const char *partner, int64_t now,
-    uint64_t *dropped)
+og_store_partner_drop(
+    og_store *st, const char *partner, int64_t now, uint64_t *dropped)
 {
 	struct pdrop_ctx *x;
 	int rc;
@@ -2705,8 +2714,7 @@ og_store_partner_drop(og_store *st, const char *partner, int64_t now,
 }
 
 int
-og_store_day_sends(og_rtxn *tx, const char *stream, uint32_t day,
-    uint64_t *n)
+og_store_day_sends(og_rtxn *tx, const char *stream, uint32_t day, uint64_t *n)
 {
 	unsigned char kb[OG_STREAM_NAME_MAX + 6];
 	size_t kl;
@@ -2745,10 +2753,10 @@ counter_expired(const MDB_val *k, const MDB_val *v, int64_t sends_before,
 		if (v->mv_size < 6 || vp[0] != 1 || vp[1] == 0)
 			return 1;
 		return (int64_t)og_get_be32(vp + 2) <
-		    (kp[0] == 'S' ? sends_before : bounces_before);
+		       (kp[0] == 'S' ? sends_before : bounces_before);
 	case 'D':
 		return k->mv_size >= 6 &&
-		    og_get_be32(kp + k->mv_size - 4) < days_before;
+		       og_get_be32(kp + k->mv_size - 4) < days_before;
 	}
 	return 0;
 }
@@ -2789,8 +2797,8 @@ og_store_expire_counters(og_store *st, int64_t sends_before,
 		}
 		k.mv_size = llen;
 		k.mv_data = last;
-		mrc = mdb_cursor_get(cur, &k, &v, llen ? MDB_SET_RANGE :
-		    MDB_FIRST);
+		mrc = mdb_cursor_get(
+		    cur, &k, &v, llen ? MDB_SET_RANGE : MDB_FIRST);
 		/* Up to 5000 records a transaction: writers wait little. */
 		while (mrc == 0 && n < 5000) {
 			if (k.mv_size > sizeof(last)) {
@@ -2800,7 +2808,7 @@ og_store_expire_counters(og_store *st, int64_t sends_before,
 			memcpy(last, k.mv_data, k.mv_size);
 			llen = k.mv_size;
 			if (counter_expired(&k, &v, sends_before,
-			    bounces_before, days_before)) {
+			        bounces_before, days_before)) {
 				if ((mrc = mdb_cursor_del(cur, 0)) != 0)
 					break;
 				total++;
@@ -2847,8 +2855,7 @@ struct verify_ctx {
 	uint64_t chain[CHAIN_MAX];
 };
 
-static void
-problem(struct verify_ctx *x, const char *fmt, ...)
+static void problem(struct verify_ctx *x, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 static void
@@ -2875,8 +2882,8 @@ hex8(const unsigned char *h, char *out)
 }
 
 static void
-verify_record(struct verify_ctx *x, og_rtxn *tx, const MDB_val *k,
-    const MDB_val *v)
+verify_record(
+    struct verify_ctx *x, og_rtxn *tx, const MDB_val *k, const MDB_val *v)
 {
 	char key[OG_ADDR_MAX + 1];
 	size_t kl = k->mv_size - 1;
@@ -2894,10 +2901,10 @@ verify_record(struct verify_ctx *x, og_rtxn *tx, const MDB_val *k,
 		problem(x, "record key with a NUL byte");
 		return;
 	}
-	if ((rc = og_record_decode(v->mv_data, v->mv_size, key,
-	    &x->rec)) != 0) {
-		problem(x, "record %s does not decode: %s", key,
-		    og_strerror(rc));
+	if ((rc = og_record_decode(v->mv_data, v->mv_size, key, &x->rec)) !=
+	    0) {
+		problem(
+		    x, "record %s does not decode: %s", key, og_strerror(rc));
 		return;
 	}
 	if (x->rec.last_event == 0 || x->rec.last_event >= x->next_seq) {
@@ -2908,8 +2915,8 @@ verify_record(struct verify_ctx *x, og_rtxn *tx, const MDB_val *k,
 	for (s = x->rec.last_event; s != 0; s = x->ev.prev) {
 		if ((rc = og_store_event_get(tx, s, &x->ev)) != 0) {
 			problem(x, "record %s: event %llu on its chain: %s",
-			    key, (unsigned long long)s, rc == OG_NOTFOUND ?
-			    "missing" : og_strerror(rc));
+			    key, (unsigned long long)s,
+			    rc == OG_NOTFOUND ? "missing" : og_strerror(rc));
 			return;
 		}
 		if (strcmp(x->ev.f[OG_EVF_KEY], key) != 0) {
@@ -2918,8 +2925,10 @@ verify_record(struct verify_ctx *x, og_rtxn *tx, const MDB_val *k,
 			return;
 		}
 		if (x->ev.prev >= s) {
-			problem(x, "record %s: event %llu links forward to "
-			    "%llu", key, (unsigned long long)s,
+			problem(x,
+			    "record %s: event %llu links forward to "
+			    "%llu",
+			    key, (unsigned long long)s,
 			    (unsigned long long)x->ev.prev);
 			return;
 		}
@@ -2935,11 +2944,12 @@ verify_record(struct verify_ctx *x, og_rtxn *tx, const MDB_val *k,
 			if (x->chain[j] == x->rec.entries[i].event)
 				break;
 		if (j == n)
-			problem(x, "record %s: entry %s/%s names event %llu, "
-			    "not on its chain", key,
-			    og_scope_name(x->rec.entries[i].scope),
-			    x->rec.entries[i].name, (unsigned long long)
-			    x->rec.entries[i].event);
+			problem(x,
+			    "record %s: entry %s/%s names event %llu, "
+			    "not on its chain",
+			    key, og_scope_name(x->rec.entries[i].scope),
+			    x->rec.entries[i].name,
+			    (unsigned long long)x->rec.entries[i].event);
 	}
 }
 
@@ -2966,23 +2976,29 @@ verify_main(og_rtxn *tx, const MDB_val *k, const MDB_val *v, void *vctx)
 	case 'H':
 		x->vs->hashes++;
 		if (hashed_decode(k, v, &h) != 0) {
-			problem(x, "keyed-hash record of %zu/%zu bytes does "
-			    "not decode", k->mv_size, v->mv_size);
+			problem(x,
+			    "keyed-hash record of %zu/%zu bytes does "
+			    "not decode",
+			    k->mv_size, v->mv_size);
 			break;
 		}
 		hex8(h.hash, hx);
 		if (h.event == 0 || h.event >= x->next_seq ||
 		    (rc = og_store_event_get(tx, h.event, &x->ev)) != 0)
-			problem(x, "keyed hash %s...: its event %llu is "
-			    "missing", hx, (unsigned long long)h.event);
+			problem(x,
+			    "keyed hash %s...: its event %llu is "
+			    "missing",
+			    hx, (unsigned long long)h.event);
 		if (h.ns == OG_HASH_PARTNER) {
 			unsigned char key[OG_PARTNER_KEY_MAX];
 			size_t len;
 
-			if (og_store_partner_key_get(tx, h.name, key,
-			    sizeof(key), &len) != 0)
-				problem(x, "keyed hash %s... of partner %s: "
-				    "no usable partner key", hx, h.name);
+			if (og_store_partner_key_get(
+			        tx, h.name, key, sizeof(key), &len) != 0)
+				problem(x,
+				    "keyed hash %s... of partner %s: "
+				    "no usable partner key",
+				    hx, h.name);
 			OPENSSL_cleanse(key, sizeof(key));
 		}
 		break;
@@ -2993,14 +3009,18 @@ verify_main(og_rtxn *tx, const MDB_val *k, const MDB_val *v, void *vctx)
 
 			if (v->mv_size < 1 + OG_PARTNER_KEY_MIN ||
 			    v->mv_size > 1 + OG_PARTNER_KEY_MAX || vp[0] != 1)
-				problem(x, "partner key record %.*s does not "
-				    "decode", (int)(k->mv_size - 1),
+				problem(x,
+				    "partner key record %.*s does not "
+				    "decode",
+				    (int)(k->mv_size - 1),
 				    (const char *)kp + 1);
 		}
 		break;
 	default:
-		problem(x, "unknown record type 0x%02x in the consent "
-		    "database", kp[0]);
+		problem(x,
+		    "unknown record type 0x%02x in the consent "
+		    "database",
+		    kp[0]);
 	}
 	return 0;
 }
@@ -3022,8 +3042,7 @@ verify_event(og_rtxn *tx, const MDB_val *k, const MDB_val *v, void *vctx)
 	if (seq == 0 || seq >= x->next_seq)
 		problem(x, "event %llu beyond the next sequence number %llu",
 		    (unsigned long long)seq, (unsigned long long)x->next_seq);
-	if ((rc = og_event_decode(v->mv_data, v->mv_size, seq,
-	    &x->ev)) != 0) {
+	if ((rc = og_event_decode(v->mv_data, v->mv_size, seq, &x->ev)) != 0) {
 		problem(x, "event %llu does not decode: %s",
 		    (unsigned long long)seq, og_strerror(rc));
 		return 0;
@@ -3032,7 +3051,8 @@ verify_event(og_rtxn *tx, const MDB_val *k, const MDB_val *v, void *vctx)
 	    x->ev.scope > OG_SCOPE_STREAM ||
 	    x->ev.old_state > OG_ST_SUPPRESSED ||
 	    x->ev.new_state > OG_ST_SUPPRESSED || x->ev.prev >= seq)
-		problem(x, "event %llu has impossible fields (kind %u, "
+		problem(x,
+		    "event %llu has impossible fields (kind %u, "
 		    "scope %u, states %u>%u, prev %llu)",
 		    (unsigned long long)seq, x->ev.kind, x->ev.scope,
 		    x->ev.old_state, x->ev.new_state,
@@ -3069,15 +3089,17 @@ verify_counter(og_rtxn *tx, const MDB_val *k, const MDB_val *v, void *vctx)
 			    (const char *)kp + 1);
 		break;
 	default:
-		problem(x, "unknown record type 0x%02x in the counters "
-		    "database", kp[0]);
+		problem(x,
+		    "unknown record type 0x%02x in the counters "
+		    "database",
+		    kp[0]);
 	}
 	return 0;
 }
 
 int
-og_store_verify(og_store *st, void (*report)(const char *, void *),
-    void *ctx, og_verify_stats *vs)
+og_store_verify(og_store *st, void (*report)(const char *, void *), void *ctx,
+    og_verify_stats *vs)
 {
 	struct verify_ctx *x;
 	unsigned char none[1] = {0};
@@ -3099,11 +3121,10 @@ og_store_verify(og_store *st, void (*report)(const char *, void *),
 		if (meta_get(tx->c, st->cdbi, "schema", b, 4) != 0)
 			problem(x, "meta: schema version missing");
 		else if (og_get_be32(b) == 0 ||
-		    og_get_be32(b) > OG_SCHEMA_VERSION)
+		         og_get_be32(b) > OG_SCHEMA_VERSION)
 			problem(x, "meta: schema version %u unknown",
 			    og_get_be32(b));
-		if (meta_get64(tx->c, st->cdbi, "seq", &seq0) != 0 ||
-		    seq0 == 0)
+		if (meta_get64(tx->c, st->cdbi, "seq", &seq0) != 0 || seq0 == 0)
 			problem(x, "meta: event sequence missing");
 		if (meta_get64(tx->c, st->cdbi, "records", &records0) != 0)
 			problem(x, "meta: record count missing");
@@ -3116,8 +3137,7 @@ og_store_verify(og_store *st, void (*report)(const char *, void *),
 	og_store_rend(tx);
 	/* Concurrent writers only add: the end value bounds everything. */
 	x->next_seq = UINT64_MAX;
-	if ((rc = scan(st, DB_EVENTS, none, 0, none, 0, verify_event,
-	    x)) != 0)
+	if ((rc = scan(st, DB_EVENTS, none, 0, none, 0, verify_event, x)) != 0)
 		goto out;
 	if ((rc = og_store_rbegin(st, &tx)) != 0)
 		goto out;
@@ -3126,8 +3146,8 @@ og_store_verify(og_store *st, void (*report)(const char *, void *),
 	x->next_seq = seq1 ? seq1 : UINT64_MAX;
 	if ((rc = scan(st, DB_MAIN, none, 0, none, 0, verify_main, x)) != 0)
 		goto out;
-	if ((rc = scan(st, DB_COUNTERS, none, 0, none, 0, verify_counter,
-	    x)) != 0)
+	if ((rc = scan(st, DB_COUNTERS, none, 0, none, 0, verify_counter, x)) !=
+	    0)
 		goto out;
 	if ((rc = og_store_rbegin(st, &tx)) != 0)
 		goto out;
@@ -3137,8 +3157,10 @@ og_store_verify(og_store *st, void (*report)(const char *, void *),
 	/* Counts are only comparable when nobody wrote meanwhile. */
 	if (records0 == records1 && seq0 == seq1) {
 		if (vs->records != records1)
-			problem(x, "meta says %llu address records, found "
-			    "%llu", (unsigned long long)records1,
+			problem(x,
+			    "meta says %llu address records, found "
+			    "%llu",
+			    (unsigned long long)records1,
 			    (unsigned long long)vs->records);
 		if (seq1 && vs->events != seq1 - 1)
 			problem(x, "meta says %llu events, found %llu",

@@ -60,8 +60,8 @@
  * cached per thread (og_store_rbegin resets and renews them) and never
  * outlive one callback.  Map resizes (MDB_MAP_FULL: double up to
  * map_size; MDB_MAP_RESIZED: adopt) take every thread's lock, so they
- * never run beside a transaction of this process.  Stale reader slots are cleared at open and by
- * og_store_reader_check().
+ * never run beside a transaction of this process.  Stale reader slots are
+ * cleared at open and by og_store_reader_check().
  *
  * LIMITS: keys <= 511 bytes; OG_ENTRIES_MAX entries and OG_SEGMENTS_MAX
  * segments per address; event text fields are capped (OG_EVF_MAX).
@@ -100,7 +100,7 @@ enum og_reason {
 	OG_RS_MANUAL = 3,
 	OG_RS_SOFT_BOUNCE = 4, /* too many soft bounces: temporary */
 	OG_RS_ERASED = 5,
-	OG_RS_PARTNER = 6      /* on a partner's shared suppression list */
+	OG_RS_PARTNER = 6 /* on a partner's shared suppression list */
 };
 
 /* How a change arrived. */
@@ -118,34 +118,45 @@ enum og_via {
 
 /* Kinds of event. */
 enum og_evkind {
-	OG_EV_OPTIN = 1,     /* new state OPTIN/CONFIRMED/PENDING */
+	OG_EV_OPTIN = 1, /* new state OPTIN/CONFIRMED/PENDING */
 	OG_EV_OPTOUT = 2,
 	OG_EV_SUPPRESS = 3,
 	OG_EV_UNSUPPRESS = 4,
 	OG_EV_CONFIRM = 5,
 	OG_EV_ERASE = 6,
-	OG_EV_SEGMENT = 7,   /* segments replaced */
-	OG_EV_PREF = 8       /* person chose a lower cap for a stream */
+	OG_EV_SEGMENT = 7, /* segments replaced */
+	OG_EV_PREF = 8     /* person chose a lower cap for a stream */
 };
 
 /* Event text fields (tags). */
 enum og_evf {
-	OG_EVF_KEY = 1, OG_EVF_RAW, OG_EVF_NAME, OG_EVF_SOURCE, OG_EVF_IP,
-	OG_EVF_UA, OG_EVF_PROOF, OG_EVF_REPORT_ID, OG_EVF_MESSAGE_ID,
-	OG_EVF_STATUS, OG_EVF_DIAG, OG_EVF_MTA, OG_EVF_NOTE, OG_EVF_SEGMENT,
+	OG_EVF_KEY = 1,
+	OG_EVF_RAW,
+	OG_EVF_NAME,
+	OG_EVF_SOURCE,
+	OG_EVF_IP,
+	OG_EVF_UA,
+	OG_EVF_PROOF,
+	OG_EVF_REPORT_ID,
+	OG_EVF_MESSAGE_ID,
+	OG_EVF_STATUS,
+	OG_EVF_DIAG,
+	OG_EVF_MTA,
+	OG_EVF_NOTE,
+	OG_EVF_SEGMENT,
 	OG_EVF_NFIELDS
 };
 
 typedef struct og_entry {
-	uint8_t scope;  /* enum og_scope */
-	uint8_t state;  /* enum og_state */
-	uint8_t reason; /* enum og_reason */
-	uint8_t via;    /* enum og_via */
+	uint8_t scope;                     /* enum og_scope */
+	uint8_t state;                     /* enum og_state */
+	uint8_t reason;                    /* enum og_reason */
+	uint8_t via;                       /* enum og_via */
 	char name[OG_STREAM_NAME_MAX + 1]; /* stream/partner/sender; "" = all */
 	int64_t time;
-	int64_t expires;   /* 0: never */
-	uint64_t event;    /* event that set this entry */
-	og_cap pref;       /* person's own cap for the stream (limit 0: none) */
+	int64_t expires; /* 0: never */
+	uint64_t event;  /* event that set this entry */
+	og_cap pref;     /* person's own cap for the stream (limit 0: none) */
 } og_entry;
 
 typedef struct og_record {
@@ -174,37 +185,40 @@ typedef struct og_event {
 
 /* One logical change: one event, and the record updated to match. */
 typedef struct og_change {
-	const char *key;      /* match key (required) */
-	const char *raw;      /* address as given (display) */
-	uint8_t kind;         /* enum og_evkind */
-	uint8_t scope;        /* enum og_scope */
-	const char *name;     /* scope name; NULL/"" for ALL */
-	uint8_t state;        /* new state (OPTIN kinds, OPTOUT, SUPPRESSED) */
+	const char *key;  /* match key (required) */
+	const char *raw;  /* address as given (display) */
+	uint8_t kind;     /* enum og_evkind */
+	uint8_t scope;    /* enum og_scope */
+	const char *name; /* scope name; NULL/"" for ALL */
+	uint8_t state;    /* new state (OPTIN kinds, OPTOUT, SUPPRESSED) */
 	uint8_t reason, via;
 	int64_t time;
 	int64_t expires;      /* 0: never */
 	og_cap pref;          /* OG_EV_PREF */
 	const char *segments; /* OG_EV_SEGMENT or with an opt-in: "a,b" */
 	const char *f[OG_EVF_NFIELDS]; /* proof fields; NULL = absent */
-	unsigned flags;       /* OG_CH_* */
+	unsigned flags;                /* OG_CH_* */
 } og_change;
 
-#define OG_CH_IF_NEWER 0x01 /* skip when the entry is as new or newer;
-			    * an opt-in that would create the record of an
-			    * erased address (OG_HASH_ERASED) is skipped
-			    * (OG_SKIPPED_OPTOUT): bulk paths never bring an
-			    * erased person back */
-#define OG_CH_NO_LIFT 0x02  /* opt-in without time or proof: skipped
-			    * (OG_SKIPPED_OPTOUT) when an opt-out of the same
-			    * or a broader scope exists, whatever its time */
-#define OG_CH_IF_EXPIRED 0x04 /* unsuppress only an entry whose expires
-			    * is set and <= time (expire from cron races
-			    * with a renewed suppression) */
+#define OG_CH_IF_NEWER                                                         \
+	0x01 /* skip when the entry is as new or newer;                        \
+	      * an opt-in that would create the record of an                   \
+	      * erased address (OG_HASH_ERASED) is skipped                     \
+	      * (OG_SKIPPED_OPTOUT): bulk paths never bring an                 \
+	      * erased person back */
+#define OG_CH_NO_LIFT                                                          \
+	0x02 /* opt-in without time or proof: skipped                          \
+	      * (OG_SKIPPED_OPTOUT) when an opt-out of the same                \
+	      * or a broader scope exists, whatever its time */
+#define OG_CH_IF_EXPIRED                                                       \
+	0x04 /* unsuppress only an entry whose expires                         \
+	      * is set and <= time (expire from cron races                     \
+	      * with a renewed suppression) */
 
 /* Result of one change in og_store_apply(). */
 #define OG_APPLIED 0
-#define OG_UNCHANGED 1   /* state already so: no event written */
-#define OG_SKIPPED_OLDER 2 /* an equal or newer entry exists */
+#define OG_UNCHANGED 1      /* state already so: no event written */
+#define OG_SKIPPED_OLDER 2  /* an equal or newer entry exists */
 #define OG_SKIPPED_OPTOUT 3 /* an opt-in may not lift this opt-out */
 
 typedef struct og_store og_store;
@@ -227,8 +241,8 @@ typedef struct og_store_opts {
  * OG_EIO.  err gets a sentence for the admin.  Never overwrites an
  * existing file that is not an optgate store.
  */
-int og_store_open(const char *path, const og_store_opts *opts,
-    og_store **out, char *err, size_t errlen);
+int og_store_open(const char *path, const og_store_opts *opts, og_store **out,
+    char *err, size_t errlen);
 void og_store_close(og_store *st);
 
 /* Flush the counters environment (MDB_NOSYNC) to disk. */
@@ -243,8 +257,7 @@ int og_store_reader_check(og_store *st);
  * the commit is on disk, or an error with nothing written (OG_EFULL when
  * map_size is reached).
  */
-int og_store_apply(og_store *st, const og_change *ch, size_t n,
-    int *results);
+int og_store_apply(og_store *st, const og_change *ch, size_t n, int *results);
 
 /*
  * Read handles.  og_store_rbegin gives this thread's cached snapshot of
@@ -268,8 +281,8 @@ int og_store_event_get(og_rtxn *tx, uint64_t seq, og_event *ev);
  * Whether a keyed-hash suppression exists in namespace ns for hash
  * (32 bytes) and name (NULL or ""): 0 found, OG_NOTFOUND, error.
  */
-int og_store_hashed_get(og_rtxn *tx, int ns, const unsigned char *hash,
-    const char *name);
+int og_store_hashed_get(
+    og_rtxn *tx, int ns, const unsigned char *hash, const char *name);
 #define OG_HASH_ERASED 1
 #define OG_HASH_PARTNER 2
 
@@ -291,8 +304,8 @@ int og_store_count_sends(og_store *st, const char *const *keys, size_t n,
  * *count to the soft bounces within the last period seconds, this one
  * included.  0 or an error.
  */
-int og_store_soft_bounce(og_store *st, const char *key, int64_t now,
-    int64_t period, int *count);
+int og_store_soft_bounce(
+    og_store *st, const char *key, int64_t now, int64_t period, int *count);
 
 /*
  * Iterate records in key order from start (NULL: first).  fn returns 0 to
@@ -309,17 +322,16 @@ int og_store_foreach_event(og_store *st, const char *key,
 /* Store facts for status/stats. */
 typedef struct og_store_info {
 	uint64_t records, events, next_seq;
-	uint64_t map_size, map_used;    /* consent */
-	uint64_t cmap_size, cmap_used;  /* counters */
+	uint64_t map_size, map_used;   /* consent */
+	uint64_t cmap_size, cmap_used; /* counters */
 	uint32_t schema;
 } og_store_info;
 int og_store_info_get(og_store *st, og_store_info *info);
 
 /* The record codec, exposed for the fuzz target and tests. */
-int og_record_decode(const void *val, size_t len, const char *key,
-    og_record *rec);
-int og_event_decode(const void *val, size_t len, uint64_t seq,
-    og_event *ev);
+int og_record_decode(
+    const void *val, size_t len, const char *key, og_record *rec);
+int og_event_decode(const void *val, size_t len, uint64_t seq, og_event *ev);
 
 /* Names for logs and output. */
 const char *og_state_name(int state);
@@ -339,12 +351,12 @@ int og_store_copy(og_store *st, const char *dest, char *err, size_t errlen);
 
 /* A keyed-hash suppression ('H' value). */
 typedef struct og_hashed {
-	int ns;             /* OG_HASH_ERASED, OG_HASH_PARTNER */
+	int ns; /* OG_HASH_ERASED, OG_HASH_PARTNER */
 	unsigned char hash[32];
 	char name[OG_STREAM_NAME_MAX + 1]; /* partner, "" for erased */
 	int64_t time;
-	uint64_t event;     /* the event that wrote it */
-	int reason;         /* enum og_reason */
+	uint64_t event; /* the event that wrote it */
+	int reason;     /* enum og_reason */
 } og_hashed;
 
 /* The 'H' record for (ns, hash, name): 0, OG_NOTFOUND or an error. */
@@ -362,8 +374,8 @@ int og_store_hashed_read(og_rtxn *tx, int ns, const unsigned char *hash,
  * NULL) gets the number of events stripped.  Returns 0, OG_NOTFOUND (no
  * record: nothing changed) or an error with nothing changed.
  */
-int og_store_erase(og_store *st, const char *key, int64_t now,
-    const char *note, uint64_t *nevents);
+int og_store_erase(og_store *st, const char *key, int64_t now, const char *note,
+    uint64_t *nevents);
 
 /*
  * Events from seq along the prev chain (newest first): as
@@ -375,8 +387,8 @@ int og_store_foreach_event_from(og_store *st, uint64_t seq,
 int og_store_foreach_event_all(og_store *st, uint64_t seq,
     int (*fn)(const og_event *ev, void *ctx), void *ctx);
 /* Every 'H' record, in key order, in read batches. */
-int og_store_foreach_hashed(og_store *st,
-    int (*fn)(const og_hashed *h, void *ctx), void *ctx);
+int og_store_foreach_hashed(
+    og_store *st, int (*fn)(const og_hashed *h, void *ctx), void *ctx);
 
 /*
  * The HMAC key of a partner's hashed list ('K'): copies at most size
@@ -399,20 +411,19 @@ int og_store_partner_key_get(og_rtxn *tx, const char *partner,
  * an error with nothing changed.
  */
 int og_store_import_hashed(og_store *st, const char *partner,
-    const unsigned char *key, size_t keylen,
-    const unsigned char (*hashes)[32], size_t n, int64_t now,
-    const char *note, size_t *added);
+    const unsigned char *key, size_t keylen, const unsigned char (*hashes)[32],
+    size_t n, int64_t now, const char *note, size_t *added);
 /*
  * og_store_partner_drop - delete a partner's key and every hash of it
  * (one durable transaction, one OG_EV_UNSUPPRESS event when something was
  * dropped).  *dropped (may be NULL) gets the number of hashes.
  */
-int og_store_partner_drop(og_store *st, const char *partner, int64_t now,
-    uint64_t *dropped);
+int og_store_partner_drop(
+    og_store *st, const char *partner, int64_t now, uint64_t *dropped);
 
 /* Accepted sends of stream on day (days since the epoch, UTC): 'D'. */
-int og_store_day_sends(og_rtxn *tx, const char *stream, uint32_t day,
-    uint64_t *n);
+int og_store_day_sends(
+    og_rtxn *tx, const char *stream, uint32_t day, uint64_t *n);
 
 /*
  * og_store_expire_counters - delete, in short NOSYNC write transactions
@@ -442,7 +453,7 @@ typedef struct og_verify_stats {
  * write).  Returns 0 when clean, OG_ECORRUPT when problems were found, or
  * the error that stopped the walk.
  */
-int og_store_verify(og_store *st, void (*report)(const char *msg,
-    void *ctx), void *ctx, og_verify_stats *vs);
+int og_store_verify(og_store *st, void (*report)(const char *msg, void *ctx),
+    void *ctx, og_verify_stats *vs);
 
 #endif

@@ -60,8 +60,7 @@ teardown(void **state)
 }
 
 static og_change
-mk(const char *key, int kind, int scope, const char *name, int state,
-    int64_t t)
+mk(const char *key, int kind, int scope, const char *name, int state, int64_t t)
 {
 	og_change ch;
 
@@ -107,8 +106,8 @@ static void
 older_optin_never_lifts_optout(void **state)
 {
 	struct fx *f = *state;
-	og_change out = mk("a@x.example", OG_EV_OPTOUT, OG_SCOPE_STREAM, "news",
-	    0, T0 + 100);
+	og_change out = mk(
+	    "a@x.example", OG_EV_OPTOUT, OG_SCOPE_STREAM, "news", 0, T0 + 100);
 	og_change in = mk("a@x.example", OG_EV_OPTIN, OG_SCOPE_STREAM, "news",
 	    OG_ST_CONFIRMED, T0 + 50);
 
@@ -125,12 +124,12 @@ static void
 suppression_needs_admin(void **state)
 {
 	struct fx *f = *state;
-	og_change s = mk("b@x.example", OG_EV_SUPPRESS, OG_SCOPE_ALL, NULL, 0,
-	    T0);
+	og_change s =
+	    mk("b@x.example", OG_EV_SUPPRESS, OG_SCOPE_ALL, NULL, 0, T0);
 	og_change in = mk("b@x.example", OG_EV_OPTIN, OG_SCOPE_ALL, NULL,
 	    OG_ST_CONFIRMED, T0 + 100);
-	og_change un = mk("b@x.example", OG_EV_UNSUPPRESS, OG_SCOPE_ALL, NULL,
-	    0, T0 + 200);
+	og_change un = mk(
+	    "b@x.example", OG_EV_UNSUPPRESS, OG_SCOPE_ALL, NULL, 0, T0 + 200);
 
 	s.reason = OG_RS_HARD_BOUNCE;
 	assert_int_equal(apply1(f->st, s), OG_APPLIED);
@@ -146,8 +145,8 @@ static void
 confirm_needs_pending(void **state)
 {
 	struct fx *f = *state;
-	og_change c = mk("c@x.example", OG_EV_CONFIRM, OG_SCOPE_STREAM, "news",
-	    0, T0);
+	og_change c =
+	    mk("c@x.example", OG_EV_CONFIRM, OG_SCOPE_STREAM, "news", 0, T0);
 	og_change p = mk("c@x.example", OG_EV_OPTIN, OG_SCOPE_STREAM, "news",
 	    OG_ST_PENDING, T0);
 
@@ -190,14 +189,14 @@ events_chain(void **state)
 	memset(&e, 0, sizeof(e));
 	ch.f[OG_EVF_IP] = "198.51.100.9";
 	apply1(f->st, ch);
-	apply1(f->st, mk("other@x.example", OG_EV_OPTOUT, OG_SCOPE_ALL, NULL, 0,
-	    T0 + 1));
+	apply1(f->st,
+	    mk("other@x.example", OG_EV_OPTOUT, OG_SCOPE_ALL, NULL, 0, T0 + 1));
 	apply1(f->st, mk("d@x.example", OG_EV_CONFIRM, OG_SCOPE_STREAM, "news",
-	    0, T0 + 2));
-	apply1(f->st, mk("d@x.example", OG_EV_OPTOUT, OG_SCOPE_ALL, NULL, 0,
-	    T0 + 3));
-	assert_int_equal(og_store_foreach_event(f->st, "d@x.example", collect,
-	    &e), 0);
+	                  0, T0 + 2));
+	apply1(f->st,
+	    mk("d@x.example", OG_EV_OPTOUT, OG_SCOPE_ALL, NULL, 0, T0 + 3));
+	assert_int_equal(
+	    og_store_foreach_event(f->st, "d@x.example", collect, &e), 0);
 	assert_int_equal(e.n, 3);
 	assert_int_equal(e.kinds[0], OG_EV_OPTOUT); /* newest first */
 	assert_int_equal(e.kinds[1], OG_EV_CONFIRM);
@@ -225,7 +224,7 @@ group_commit_and_foreach(void **state)
 	enum { N = 2500 };
 	og_change *ch = calloc(N, sizeof(*ch));
 	int *res = calloc(N, sizeof(int));
-	char (*keys)[32] = calloc(N, 32);
+	char(*keys)[32] = calloc(N, 32);
 	int i, n = 0;
 
 	for (i = 0; i < N; i++) {
@@ -253,11 +252,11 @@ sends_saturate(void **state)
 	int i, n = -1;
 
 	for (i = 0; i < OG_SENDS_MAX + 5; i++)
-		assert_int_equal(og_store_count_sends(f->st, &k, 1, "news",
-		    T0 + i), 0);
+		assert_int_equal(
+		    og_store_count_sends(f->st, &k, 1, "news", T0 + i), 0);
 	assert_int_equal(og_store_rbegin(f->st, &tx), 0);
-	assert_int_equal(og_store_get_sends(tx, k, "news", times,
-	    OG_SENDS_MAX + 4, &n), 0);
+	assert_int_equal(
+	    og_store_get_sends(tx, k, "news", times, OG_SENDS_MAX + 4, &n), 0);
 	og_store_rend(tx);
 	assert_int_equal(n, OG_SENDS_MAX);
 	assert_int_equal(times[0], T0 + OG_SENDS_MAX + 4);
@@ -272,13 +271,13 @@ codec_rejects_garbage(void **state)
 	unsigned char trunc[] = {1, 0, 0, 0, 0};
 
 	(void)state;
-	assert_int_equal(og_record_decode(v2, sizeof(v2), "k", &rec),
-	    OG_EVERSION);
-	assert_int_equal(og_record_decode(trunc, sizeof(trunc), "k", &rec),
-	    OG_ECORRUPT);
+	assert_int_equal(
+	    og_record_decode(v2, sizeof(v2), "k", &rec), OG_EVERSION);
+	assert_int_equal(
+	    og_record_decode(trunc, sizeof(trunc), "k", &rec), OG_ECORRUPT);
 	assert_int_equal(og_event_decode(v2, sizeof(v2), 1, &ev), OG_EVERSION);
-	assert_int_equal(og_event_decode(trunc, sizeof(trunc), 1, &ev),
-	    OG_ECORRUPT);
+	assert_int_equal(
+	    og_event_decode(trunc, sizeof(trunc), 1, &ev), OG_ECORRUPT);
 }
 
 static char *
@@ -320,8 +319,8 @@ refuses_garbage_file(void **state)
 		fputc((i * 31 + 7) & 0xff, fp);
 	fclose(fp);
 	before = slurp(path, &l1);
-	assert_int_equal(og_store_open(dir, &o, &st, err, sizeof(err)),
-	    OG_ECORRUPT);
+	assert_int_equal(
+	    og_store_open(dir, &o, &st, err, sizeof(err)), OG_ECORRUPT);
 	assert_null(st);
 	assert_non_null(strstr(err, "not an LMDB file"));
 	after = slurp(path, &l2);
@@ -355,16 +354,16 @@ refuses_truncated_file(void **state)
 	snprintf(path, sizeof(path), "%s/consent/data.mdb", f->dir);
 	/* WRITEMAP files are sparse at map size: cut below the last page */
 	assert_int_equal(truncate(path, 16384), 0);
-	assert_int_equal(og_store_open(f->dir, &o, &st, err, sizeof(err)),
-	    OG_ECORRUPT);
+	assert_int_equal(
+	    og_store_open(f->dir, &o, &st, err, sizeof(err)), OG_ECORRUPT);
 	assert_non_null(strstr(err, "truncated"));
 	assert_int_equal(stat(path, &sb), 0);
 	assert_int_equal(sb.st_size, 16384);
 	/* reopen for teardown */
 	o.flags = OG_STORE_CREATE;
 	snprintf(f->dir + strlen(f->dir), sizeof(f->dir) - strlen(f->dir), "x");
-	assert_int_equal(og_store_open(f->dir, &o, &f->st, err, sizeof(err)),
-	    0);
+	assert_int_equal(
+	    og_store_open(f->dir, &o, &f->st, err, sizeof(err)), 0);
 }
 
 static void
@@ -397,13 +396,13 @@ refuses_newer_schema(void **state)
 	assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
 	assert_int_equal(mdb_txn_commit(txn), 0);
 	mdb_env_close(env);
-	assert_int_equal(og_store_open(f->dir, &o, &st, err, sizeof(err)),
-	    OG_EVERSION);
+	assert_int_equal(
+	    og_store_open(f->dir, &o, &st, err, sizeof(err)), OG_EVERSION);
 	assert_non_null(strstr(err, "newer"));
 	snprintf(f->dir + strlen(f->dir), sizeof(f->dir) - strlen(f->dir), "x");
 	o.flags = OG_STORE_CREATE;
-	assert_int_equal(og_store_open(f->dir, &o, &f->st, err, sizeof(err)),
-	    0);
+	assert_int_equal(
+	    og_store_open(f->dir, &o, &f->st, err, sizeof(err)), 0);
 }
 
 static void
@@ -415,7 +414,8 @@ missing_store(void **state)
 
 	(void)state;
 	assert_int_equal(og_store_open("/tmp/og-no-such-store-here", &o, &st,
-	    err, sizeof(err)), OG_ENOSTORE);
+	                     err, sizeof(err)),
+	    OG_ENOSTORE);
 	assert_non_null(strstr(err, "optgate init"));
 }
 
@@ -483,8 +483,8 @@ broken_counters_rebuilt(void **state)
 	for (i = 0; i < 9000; i++)
 		fputc(i & 0xff, fp);
 	fclose(fp);
-	assert_int_equal(og_store_open(f->dir, &o, &f->st, err, sizeof(err)),
-	    0);
+	assert_int_equal(
+	    og_store_open(f->dir, &o, &f->st, err, sizeof(err)), 0);
 }
 
 int
@@ -492,26 +492,26 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(optin_idempotent, setup, teardown),
-	    cmocka_unit_test_setup_teardown(older_optin_never_lifts_optout,
-		setup, teardown),
-	    cmocka_unit_test_setup_teardown(suppression_needs_admin, setup,
-		teardown),
-	    cmocka_unit_test_setup_teardown(confirm_needs_pending, setup,
-		teardown),
+	    cmocka_unit_test_setup_teardown(
+	        older_optin_never_lifts_optout, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        suppression_needs_admin, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        confirm_needs_pending, setup, teardown),
 	    cmocka_unit_test_setup_teardown(events_chain, setup, teardown),
-	    cmocka_unit_test_setup_teardown(group_commit_and_foreach, setup,
-		teardown),
+	    cmocka_unit_test_setup_teardown(
+	        group_commit_and_foreach, setup, teardown),
 	    cmocka_unit_test_setup_teardown(sends_saturate, setup, teardown),
 	    cmocka_unit_test(codec_rejects_garbage),
 	    cmocka_unit_test(refuses_garbage_file),
-	    cmocka_unit_test_setup_teardown(refuses_truncated_file, setup,
-		teardown),
-	    cmocka_unit_test_setup_teardown(refuses_newer_schema, setup,
-		teardown),
+	    cmocka_unit_test_setup_teardown(
+	        refuses_truncated_file, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        refuses_newer_schema, setup, teardown),
 	    cmocka_unit_test(missing_store),
 	    cmocka_unit_test(map_full_grows_then_fails_cleanly),
-	    cmocka_unit_test_setup_teardown(broken_counters_rebuilt, setup,
-		teardown),
+	    cmocka_unit_test_setup_teardown(
+	        broken_counters_rebuilt, setup, teardown),
 	};
 
 	og_log_open("og_store_test", OG_LOG_STDERR);

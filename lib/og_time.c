@@ -132,8 +132,8 @@ days_from_civil(int y, int m, int d)
 int
 og_time_parse_rfc3339(const char *s, int64_t *out)
 {
-	static const int mdays[] = {31, 29, 31, 30, 31, 30,
-	    31, 31, 30, 31, 30, 31};
+	static const int mdays[] = {
+	    31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 	const char *p = s;
 	int y, mo, d, h = 0, mi = 0, se = 0, oh = 0, om = 0, sign = 0;
 	int64_t t;

@@ -178,8 +178,8 @@ og_keyring_signing_id(const og_keyring *kr)
 }
 
 int
-og_keyring_derive(const og_keyring *kr, uint8_t id, const char *label,
-    unsigned char out[32])
+og_keyring_derive(
+    const og_keyring *kr, uint8_t id, const char *label, unsigned char out[32])
 {
 	const struct og_keyring_key *k;
 	unsigned int len = 32;
@@ -192,7 +192,8 @@ og_keyring_derive(const og_keyring *kr, uint8_t id, const char *label,
 		return OG_ENOKEY;
 	k = &kr->keys[kr->slot[id] - 1];
 	if (HMAC(EVP_sha256(), k->secret, SECRET_LEN,
-	    (const unsigned char *)label, strlen(label), out, &len) == NULL ||
+	        (const unsigned char *)label, strlen(label), out,
+	        &len) == NULL ||
 	    len != 32)
 		return OG_EIO;
 	return 0;
@@ -267,7 +268,7 @@ parse_line(og_keyring *kr, const char *p, size_t len)
 
 static int
 keyring_parse(const char *text, size_t size, const char *name, og_keyring **out,
-              char *err, size_t errlen)
+    char *err, size_t errlen)
 {
 	og_keyring *kr;
 	const char *p = text, *end = text + size, *nl, *why;
@@ -285,8 +286,8 @@ keyring_parse(const char *text, size_t size, const char *name, og_keyring **out,
 			nl = end;
 		if ((why = parse_line(kr, p, (size_t)(nl - p))) != NULL) {
 			if (err != NULL && errlen > 0)
-				snprintf(err, errlen, "%s:%lu: %s", name, line,
-				         why);
+				snprintf(
+				    err, errlen, "%s:%lu: %s", name, line, why);
 			og_keyring_free(kr);
 			return OG_EINVAL;
 		}
@@ -301,8 +302,8 @@ keyring_parse(const char *text, size_t size, const char *name, og_keyring **out,
 	if ((kr->cipher = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL)) ==
 	    NULL) {
 		if (err != NULL && errlen > 0)
-			snprintf(err, errlen, "%s: AES-256-GCM not available",
-			         name);
+			snprintf(
+			    err, errlen, "%s: AES-256-GCM not available", name);
 		og_keyring_free(kr);
 		return OG_EIO;
 	}
@@ -347,8 +348,7 @@ og_keyring_load(const char *path, og_keyring **out, char *err, size_t errlen)
 	/* Group or other access would let them read or replace the keys. */
 	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
 		if (err != NULL && errlen > 0)
-			snprintf(
-			    err, errlen,
+			snprintf(err, errlen,
 			    "%s: mode %04o lets group or others access the "
 			    "keys; chmod 600",
 			    path, (unsigned)(st.st_mode & 07777));
@@ -357,7 +357,7 @@ og_keyring_load(const char *path, og_keyring **out, char *err, size_t errlen)
 	if (st.st_size > KEYS_FILE_MAX) {
 		if (err != NULL && errlen > 0)
 			snprintf(err, errlen, "%s: larger than %d bytes", path,
-			         KEYS_FILE_MAX);
+			    KEYS_FILE_MAX);
 		goto out;
 	}
 	rc = OG_ENOMEM;
@@ -371,7 +371,7 @@ og_keyring_load(const char *path, og_keyring **out, char *err, size_t errlen)
 		if (r < 0) {
 			if (err != NULL && errlen > 0)
 				snprintf(err, errlen, "%s: %s", path,
-				         strerror(errno));
+				    strerror(errno));
 			goto out;
 		}
 		if (r == 0)
@@ -380,8 +380,8 @@ og_keyring_load(const char *path, og_keyring **out, char *err, size_t errlen)
 		if (got > KEYS_FILE_MAX) {
 			if (err != NULL && errlen > 0)
 				snprintf(err, errlen,
-				         "%s: larger than %d bytes", path,
-				         KEYS_FILE_MAX);
+				    "%s: larger than %d bytes", path,
+				    KEYS_FILE_MAX);
 			rc = OG_EINVAL;
 			goto out;
 		}
@@ -424,13 +424,13 @@ og_keygen_line(uint8_t id, char *buf, size_t size)
  */
 static int
 gcm_start(EVP_CIPHER_CTX *ctx, const EVP_CIPHER *cipher,
-          const unsigned char *secret, const unsigned char *raw, int enc)
+    const unsigned char *secret, const unsigned char *raw, int enc)
 {
 	int n;
 
 	return EVP_CipherInit_ex(ctx, cipher, NULL, NULL, NULL, enc) == 1 &&
-	       EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, NONCE_LEN,
-	                           NULL) == 1 &&
+	       EVP_CIPHER_CTX_ctrl(
+	           ctx, EVP_CTRL_GCM_SET_IVLEN, NONCE_LEN, NULL) == 1 &&
 	       EVP_CipherInit_ex(ctx, NULL, NULL, secret, raw + 1, enc) == 1 &&
 	       EVP_CipherUpdate(ctx, NULL, &n, raw, 1) == 1;
 }
@@ -448,7 +448,7 @@ og_token_stream_id(const char *stream)
 
 int
 og_token_make(const og_keyring *kr, int purpose, const char *key,
-              const char *stream, int64_t now, char *out, size_t outsize)
+    const char *stream, int64_t now, char *out, size_t outsize)
 {
 	unsigned char plain[INNER_FIXED + OG_ADDR_MAX];
 	unsigned char raw[MAX_RAW];
@@ -498,8 +498,8 @@ og_token_make(const og_keyring *kr, int purpose, const char *key,
 	    EVP_EncryptUpdate(ctx, raw + HDR_LEN, &n, plain, (int)plen) != 1 ||
 	    (size_t)n != plen ||
 	    EVP_EncryptFinal_ex(ctx, raw + HDR_LEN + plen, &n) != 1 || n != 0 ||
-	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, TAG_LEN,
-	                        raw + HDR_LEN + plen) != 1)
+	    EVP_CIPHER_CTX_ctrl(
+	        ctx, EVP_CTRL_GCM_GET_TAG, TAG_LEN, raw + HDR_LEN + plen) != 1)
 		goto done;
 	b64_encode(raw, rawlen, out);
 	rc = 0;
@@ -510,8 +510,8 @@ done:
 }
 
 int
-og_token_open(const og_keyring *kr, const char *s, size_t len,
-              og_token_info *out)
+og_token_open(
+    const og_keyring *kr, const char *s, size_t len, og_token_info *out)
 {
 	unsigned char raw[MAX_RAW + 3];
 	unsigned char plain[INNER_FIXED + OG_ADDR_MAX];
@@ -539,7 +539,7 @@ og_token_open(const og_keyring *kr, const char *s, size_t len,
 	    EVP_DecryptUpdate(ctx, plain, &n, raw + HDR_LEN, (int)plen) != 1 ||
 	    (size_t)n != plen ||
 	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TAG_LEN,
-	                        raw + HDR_LEN + plen) != 1 ||
+	        raw + HDR_LEN + plen) != 1 ||
 	    EVP_DecryptFinal_ex(ctx, plain + plen, &n) != 1)
 		goto done;
 

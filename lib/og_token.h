@@ -30,7 +30,7 @@
 
 #include "og_addr.h"
 
-#define OG_TOKEN_MAX 512          /* longest token accepted */
+#define OG_TOKEN_MAX 512                  /* longest token accepted */
 #define OG_TOKEN_HEADER "X-Optgate-Token" /* our header in sent mail */
 
 typedef struct og_keyring og_keyring;
@@ -53,14 +53,14 @@ typedef struct og_token_info {
  * "FILE: reason" for the whole file), OG_ENOKEY (no key in the file).
  * *out is freed with og_keyring_free.
  */
-int og_keyring_load(const char *path, og_keyring **out, char *err,
-    size_t errlen);
+int og_keyring_load(
+    const char *path, og_keyring **out, char *err, size_t errlen);
 /*
  * The same from a string (tests, fuzzing); no permission check; err names
  * the input "<string>".
  */
-int og_keyring_parse(const char *text, og_keyring **out, char *err,
-    size_t errlen);
+int og_keyring_parse(
+    const char *text, og_keyring **out, char *err, size_t errlen);
 void og_keyring_free(og_keyring *kr);
 /* Id of the signing (newest) key. */
 uint8_t og_keyring_signing_id(const og_keyring *kr);
@@ -71,8 +71,8 @@ uint8_t og_keyring_signing_id(const og_keyring *kr);
  * that share the keys file agree on it (optgate-unsubd's form
  * protection).  Returns 0, OG_ENOKEY (no such key), OG_EIO.
  */
-int og_keyring_derive(const og_keyring *kr, uint8_t id, const char *label,
-    unsigned char out[32]);
+int og_keyring_derive(
+    const og_keyring *kr, uint8_t id, const char *label, unsigned char out[32]);
 
 /*
  * og_keygen_line - a new random key line "ID SECRET\n" for a keys file.
@@ -99,7 +99,7 @@ int og_token_make(const og_keyring *kr, int purpose, const char *key,
  * Returns 0, OG_EBADTOKEN (malformed, forged, tampered), OG_ENOKEY
  * (unknown key id).  Never reveals which part failed beyond that.
  */
-int og_token_open(const og_keyring *kr, const char *s, size_t len,
-    og_token_info *out);
+int og_token_open(
+    const og_keyring *kr, const char *s, size_t len, og_token_info *out);
 
 #endif

@@ -112,11 +112,11 @@ test_round_trip(void **state)
 	    {"40 chars", OG_TOKEN_UNSUB, ADDR40, "offers", NOW},
 	    {"confirm", OG_TOKEN_CONFIRM, "bob@example.org", "news", NOW},
 	    {"utf8 local", OG_TOKEN_UNSUB, "jos\xc3\xa9@exemplo.com.br", "n",
-	     NOW},
+	        NOW},
 	    {"quoted", OG_TOKEN_UNSUB, "\"a b\"@example.com", "n", NOW},
 	    {"first day", OG_TOKEN_UNSUB, "x@y.z", "n", T2020},
 	    {"last day", OG_TOKEN_UNSUB, "x@y.z", "n",
-	     T2020 + 65535 * 86400LL + 86399},
+	        T2020 + 65535 * 86400LL + 86399},
 	    {"empty stream", OG_TOKEN_UNSUB, "x@y.z", "", NOW},
 	    {"longest key", OG_TOKEN_UNSUB, longkey, "n", NOW},
 	};
@@ -128,19 +128,19 @@ test_round_trip(void **state)
 	memset(longkey, 'k', OG_ADDR_MAX);
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		print_message("# round trip: %s\n", cases[i].name);
-		assert_int_equal(og_token_make(kr, cases[i].purpose,
-		                               cases[i].key, cases[i].stream,
-		                               cases[i].now, tok, sizeof tok),
-		                 0);
+		assert_int_equal(
+		    og_token_make(kr, cases[i].purpose, cases[i].key,
+		        cases[i].stream, cases[i].now, tok, sizeof tok),
+		    0);
 		assert_true(strlen(tok) <= OG_TOKEN_MAX);
 		assert_int_equal(open_str(kr, tok, &info), 0);
 		assert_string_equal(info.key, cases[i].key);
-		assert_int_equal(info.stream_id,
-		                 og_token_stream_id(cases[i].stream));
+		assert_int_equal(
+		    info.stream_id, og_token_stream_id(cases[i].stream));
 		assert_int_equal(info.purpose, cases[i].purpose);
 		assert_int_equal(info.kid, 7);
-		assert_int_equal(info.issued,
-		                 cases[i].now - cases[i].now % 86400);
+		assert_int_equal(
+		    info.issued, cases[i].now - cases[i].now % 86400);
 	}
 	og_keyring_free(kr);
 }
@@ -163,7 +163,7 @@ test_make_rejects(void **state)
 	    {"key too long", OG_TOKEN_UNSUB, toolong, NOW, 600, OG_EINVAL},
 	    {"before 2020", OG_TOKEN_UNSUB, "a@b.c", T2020 - 1, 200, OG_EINVAL},
 	    {"after day 65535", OG_TOKEN_UNSUB, "a@b.c",
-	     T2020 + 65536 * 86400LL, 200, OG_EINVAL},
+	        T2020 + 65536 * 86400LL, 200, OG_EINVAL},
 	    /* "a@b.c": 39 bytes -> 52 characters + NUL */
 	    {"no room for NUL", OG_TOKEN_UNSUB, "a@b.c", NOW, 52, OG_ETOOBIG},
 	    {"exact fit", OG_TOKEN_UNSUB, "a@b.c", NOW, 53, 0},
@@ -175,10 +175,10 @@ test_make_rejects(void **state)
 	memset(toolong, 'k', OG_ADDR_MAX + 1);
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		print_message("# make: %s\n", cases[i].name);
-		assert_int_equal(og_token_make(kr, cases[i].purpose,
-		                               cases[i].key, "n", cases[i].now,
-		                               tok, cases[i].outsize),
-		                 cases[i].rc);
+		assert_int_equal(
+		    og_token_make(kr, cases[i].purpose, cases[i].key, "n",
+		        cases[i].now, tok, cases[i].outsize),
+		    cases[i].rc);
 		if (cases[i].rc != 0)
 			assert_string_equal(tok, "");
 	}
@@ -195,15 +195,15 @@ test_length(void **state)
 	(void)state;
 	assert_int_equal(strlen(ADDR40), 40);
 	assert_int_equal(og_token_make(kr, OG_TOKEN_UNSUB, ADDR40, "newsletter",
-	                               NOW, tok, sizeof tok),
-	                 0);
+	                     NOW, tok, sizeof tok),
+	    0);
 	print_message("# 40-char address -> %zu-char token\n", strlen(tok));
 	assert_true(strlen(tok) <= 100);
 	assert_int_equal(strlen(tok), 99);
 	/* URL-safe as is: no escaping in a URL path, query or mailto. */
 	assert_int_equal(strspn(tok, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 	                             "abcdefghijklmnopqrstuvwxyz0123456789-_"),
-	                 strlen(tok));
+	    strlen(tok));
 	og_keyring_free(kr);
 }
 
@@ -215,10 +215,10 @@ test_nonce_fresh(void **state)
 	og_token_info info;
 
 	(void)state;
-	assert_int_equal(og_token_make(kr, 1, "a@b.c", "n", NOW, a, sizeof a),
-	                 0);
-	assert_int_equal(og_token_make(kr, 1, "a@b.c", "n", NOW, b, sizeof b),
-	                 0);
+	assert_int_equal(
+	    og_token_make(kr, 1, "a@b.c", "n", NOW, a, sizeof a), 0);
+	assert_int_equal(
+	    og_token_make(kr, 1, "a@b.c", "n", NOW, b, sizeof b), 0);
 	assert_string_not_equal(a, b);
 	assert_int_equal(open_str(kr, a, &info), 0);
 	assert_int_equal(open_str(kr, b, &info), 0);
@@ -324,8 +324,8 @@ test_char_substitutions(void **state)
 	(void)state;
 	for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
 		assert_int_equal(og_token_make(kr, 1, keys[k], "newsletter",
-		                               NOW, tok, sizeof tok),
-		                 0);
+		                     NOW, tok, sizeof tok),
+		    0);
 		n = strlen(tok);
 		assert_int_equal(n % 4, (k + 2) % 4);
 		for (size_t i = 0; i < n; i++) {
@@ -336,7 +336,7 @@ test_char_substitutions(void **state)
 				bad[i] = (char)c;
 				if (og_token_open(kr, bad, n, &info) == 0)
 					fail_msg("%s: pos %zu char %d accepted",
-					         keys[k], i, c);
+					    keys[k], i, c);
 			}
 		}
 		assert_int_equal(og_token_open(kr, tok, n, &info), 0);
@@ -352,8 +352,8 @@ test_malformed(void **state)
 	char tok[OG_TOKEN_MAX + 1], bad[OG_TOKEN_MAX * 2 + 8];
 	og_token_info info;
 	size_t n;
-	static const char *const suffixes[] = {"=",    "==", "A",  "AA", "AAA",
-	                                       "AAAA", " ",  "\n", "%3D"};
+	static const char *const suffixes[] = {
+	    "=", "==", "A", "AA", "AAA", "AAAA", " ", "\n", "%3D"};
 
 	(void)state;
 	assert_int_equal(
@@ -361,8 +361,8 @@ test_malformed(void **state)
 	    0);
 	n = strlen(tok);
 	for (size_t i = 0; i < n; i++)
-		assert_int_equal(og_token_open(kr, tok, i, &info),
-		                 OG_EBADTOKEN);
+		assert_int_equal(
+		    og_token_open(kr, tok, i, &info), OG_EBADTOKEN);
 	for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
 		snprintf(bad, sizeof bad, "%s%s", tok, suffixes[i]);
 		assert_int_equal(open_str(kr, bad, &info), OG_EBADTOKEN);
@@ -510,36 +510,36 @@ test_keyring_parse_bad(void **state)
 	} cases[] = {
 	    {"id 0", "0 " S1, "<string>:1: key id must be 1..255"},
 	    {"id 256", "1 " S1 "\n256 " S2,
-	     "<string>:2: key id must be 1..255"},
+	        "<string>:2: key id must be 1..255"},
 	    {"id word", "# c\n\nabc " S1,
-	     "<string>:3: key id must be a number 1..255"},
+	        "<string>:3: key id must be a number 1..255"},
 	    {"id sign", "+1 " S1, "<string>:1: key id must be a number 1..255"},
 	    {"id minus", "-1 " S1,
-	     "<string>:1: key id must be a number 1..255"},
+	        "<string>:1: key id must be a number 1..255"},
 	    {"id glued", "1x " S1,
-	     "<string>:1: key id must be a number 1..255"},
+	        "<string>:1: key id must be a number 1..255"},
 	    {"leading zero", "01 " S1, "<string>:1: key id has a leading zero"},
 	    {"no secret", "1", "<string>:1: missing secret after key id"},
 	    {"no secret, comment", "1 # " S1,
-	     "<string>:1: missing secret after key id"},
+	        "<string>:1: missing secret after key id"},
 	    {"short secret",
-	     "1 " S1 "\n2 AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh",
-	     "<string>:2: secret must be 43 base64url characters (32 "
-	     "bytes)"},
+	        "1 " S1 "\n2 AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh",
+	        "<string>:2: secret must be 43 base64url characters (32 "
+	        "bytes)"},
 	    {"long secret", "1 " S1 "A",
-	     "<string>:1: secret must be 43 base64url characters (32 "
-	     "bytes)"},
+	        "<string>:1: secret must be 43 base64url characters (32 "
+	        "bytes)"},
 	    {"padded secret", "1 " S1 "=",
-	     "<string>:1: secret must be 43 base64url characters (32 "
-	     "bytes)"},
+	        "<string>:1: secret must be 43 base64url characters (32 "
+	        "bytes)"},
 	    {"std alphabet", "1 yMnKy8zNzs/Q0dLT1NXW19jZ2tvc3d7f4OHi4+Tl5uc",
-	     "<string>:1: secret is not valid base64url"},
+	        "<string>:1: secret is not valid base64url"},
 	    {"non-canonical", "1 AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh9",
-	     "<string>:1: secret is not valid base64url"},
+	        "<string>:1: secret is not valid base64url"},
 	    {"extra field", "1 " S1 " x",
-	     "<string>:1: unexpected text after the secret"},
+	        "<string>:1: unexpected text after the secret"},
 	    {"duplicate", "1 " S1 "\n2 " S2 "\n1 " S3,
-	     "<string>:3: duplicate key id"},
+	        "<string>:3: duplicate key id"},
 	    {"long line", longline, "<string>:1: line too long"},
 	};
 	og_keyring *kr = (og_keyring *)&kr;
@@ -613,18 +613,18 @@ test_keyring_load(void **state)
 	    {"0600", "1 " S1 "\n2 " S2 "\n", 0, 0600, 0, ""},
 	    {"0400", "1 " S1 "\n", 0, 0400, 0, ""},
 	    {"0640", "1 " S1 "\n", 0, 0640, OG_EINVAL,
-	     ": mode 0640 lets group or others access the keys; chmod "
-	     "600"},
+	        ": mode 0640 lets group or others access the keys; chmod "
+	        "600"},
 	    {"0604", "1 " S1 "\n", 0, 0604, OG_EINVAL,
-	     ": mode 0604 lets group or others access the keys; chmod "
-	     "600"},
+	        ": mode 0604 lets group or others access the keys; chmod "
+	        "600"},
 	    {"0620", "1 " S1 "\n", 0, 0620, OG_EINVAL,
-	     ": mode 0620 lets group or others access the keys; chmod "
-	     "600"},
+	        ": mode 0620 lets group or others access the keys; chmod "
+	        "600"},
 	    {"bad line 3", "# keys\n1 " S1 "\n2 nope\n", 0, 0600, OG_EINVAL,
-	     ":3: secret must be 43 base64url characters (32 bytes)"},
+	        ":3: secret must be 43 base64url characters (32 bytes)"},
 	    {"NUL byte", NULCASE, sizeof NULCASE - 1, 0600, OG_EINVAL,
-	     ":2: NUL byte in line"},
+	        ":2: NUL byte in line"},
 	    {"empty", "", 0, 0600, OG_ENOKEY, ": no key in the file"},
 	};
 	char path[128], want[256], err[256];
@@ -636,8 +636,8 @@ test_keyring_load(void **state)
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		print_message("# load: %s\n", cases[i].name);
 		write_file(path, cases[i].data,
-		           cases[i].len ? cases[i].len : strlen(cases[i].data),
-		           cases[i].mode);
+		    cases[i].len ? cases[i].len : strlen(cases[i].data),
+		    cases[i].mode);
 		rc = og_keyring_load(path, &kr, err, sizeof err);
 		assert_int_equal(rc, cases[i].rc);
 		if (rc == 0) {
@@ -653,8 +653,8 @@ test_keyring_load(void **state)
 	assert_int_equal(og_keyring_load(path, &kr, err, sizeof err), OG_EIO);
 	snprintf(want, sizeof want, "%s: %s", path, strerror(ENOENT));
 	assert_string_equal(err, want);
-	assert_int_equal(og_keyring_load(tmpdir, &kr, err, sizeof err),
-	                 OG_EINVAL);
+	assert_int_equal(
+	    og_keyring_load(tmpdir, &kr, err, sizeof err), OG_EINVAL);
 	snprintf(want, sizeof want, "%s: not a regular file", tmpdir);
 	assert_string_equal(err, want);
 }
@@ -695,13 +695,13 @@ test_stream_id(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
 		assert_int_equal(EVP_Digest(names[i], strlen(names[i]), md,
-		                            &mdlen, EVP_sha256(), NULL),
-		                 1);
-		assert_int_equal(og_token_stream_id(names[i]),
-		                 (md[0] << 8) | md[1]);
+		                     &mdlen, EVP_sha256(), NULL),
+		    1);
+		assert_int_equal(
+		    og_token_stream_id(names[i]), (md[0] << 8) | md[1]);
 	}
-	assert_int_not_equal(og_token_stream_id("newsletter"),
-	                     og_token_stream_id("offers"));
+	assert_int_not_equal(
+	    og_token_stream_id("newsletter"), og_token_stream_id("offers"));
 }
 
 /* ---- the address stays unreadable ---- */
@@ -753,8 +753,7 @@ static void
 test_address_unreadable(void **state)
 {
 	static const char *const parts[] = {ADDR40, "marketing.reader.one",
-	                                    "mail.example-isp.br",
-	                                    "@mail.example-isp.br"};
+	    "mail.example-isp.br", "@mail.example-isp.br"};
 	og_keyring *kr = ring("1 " S1);
 	char tok[OG_TOKEN_MAX + 1];
 	unsigned char raw[OG_TOKEN_MAX];
@@ -772,16 +771,16 @@ test_address_unreadable(void **state)
 		    readable(tok, (const unsigned char *)"", 0, parts[i]));
 		for (size_t shift = 1; shift < 3; shift++) {
 			ref_encode(raw + shift, 74 - shift, tok);
-			assert_true(readable(tok, (const unsigned char *)"", 0,
-			                     parts[i]));
+			assert_true(readable(
+			    tok, (const unsigned char *)"", 0, parts[i]));
 		}
 		ref_encode(raw, 74, tok);
 	}
 
 	for (int round = 0; round < 50; round++) {
 		assert_int_equal(og_token_make(kr, 1, ADDR40, "newsletter", NOW,
-		                               tok, sizeof tok),
-		                 0);
+		                     tok, sizeof tok),
+		    0);
 		n = ref_decode(tok, raw);
 		for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
 			if (readable(tok, raw, n, parts[i]))
@@ -808,7 +807,7 @@ worker_run(void *arg)
 	for (int i = 0; i < 3000; i++) {
 		snprintf(key, sizeof key, "t%d.n%d@example.com", w->id, i);
 		if (og_token_make(w->kr, 1 + i % 2, key, "newsletter", NOW, tok,
-		                  sizeof tok) != 0 ||
+		        sizeof tok) != 0 ||
 		    og_token_open(w->kr, tok, strlen(tok), &info) != 0 ||
 		    strcmp(info.key, key) != 0 || info.purpose != 1 + i % 2)
 			w->failures++;
@@ -828,8 +827,8 @@ test_threads(void **state)
 
 	(void)state;
 	for (int i = 0; i < 2; i++)
-		assert_int_equal(pthread_create(&t[i], NULL, worker_run, &w[i]),
-		                 0);
+		assert_int_equal(
+		    pthread_create(&t[i], NULL, worker_run, &w[i]), 0);
 	for (int i = 0; i < 2; i++)
 		assert_int_equal(pthread_join(t[i], NULL), 0);
 	assert_int_equal(w[0].failures, 0);
@@ -856,8 +855,8 @@ main(void)
 	    cmocka_unit_test(test_kid_authenticated),
 	    cmocka_unit_test(test_keyring_parse_good),
 	    cmocka_unit_test(test_keyring_parse_bad),
-	    cmocka_unit_test_setup_teardown(test_keyring_load, setup_tmpdir,
-	                                    teardown_tmpdir),
+	    cmocka_unit_test_setup_teardown(
+	        test_keyring_load, setup_tmpdir, teardown_tmpdir),
 	    cmocka_unit_test(test_keygen),
 	    cmocka_unit_test(test_stream_id),
 	    cmocka_unit_test(test_address_unreadable),

@@ -19,54 +19,78 @@ static const struct cmd {
 	og_cmd_fn fn;
 	const char *usage;
 } cmds[] = {
-	{"init", cmd_init, "init                       create the store (and "
-	    "a keys file if none)"},
-	{"keygen", cmd_keygen, "keygen [--id N]            print a new token "
-	    "key line for the keys file"},
-	{"optin", cmd_optin, "optin ADDR --stream S [--single|--double] "
-	    "[--source T] [--ip IP] [--user-agent UA] [--segment SEG]"},
-	{"confirm", cmd_confirm, "confirm TOKEN              confirm a double "
-	    "opt-in"},
-	{"optout", cmd_optout, "optout ADDR [--stream S | --partner P | "
-	    "--sender D | --all]"},
-	{"suppress", cmd_suppress, "suppress ADDR --reason hard-bounce|"
-	    "complaint|manual [--expires 30d] [scope]"},
-	{"unsuppress", cmd_unsuppress, "unsuppress ADDR [--stream S | "
-	    "--partner P | --sender D | --all]"},
-	{"status", cmd_status, "status ADDR [--stream S]  verdict and reason "
-	    "(exit 0 accepted, 1 refused)"},
-	{"check-address", cmd_check_address, "check-address ADDR         "
-	    "normalised form, match key, typo check"},
-	{"token", cmd_token, "token ADDR --stream S      the unsubscribe token "
-	    "and URLs"},
-	{"config", cmd_config, "config check               validate the "
-	    "configuration"},
-	{"import", cmd_import, "import FILE|- [--rejects F] [--warnings F] "
-	    "[--source T]  CSV of consent"},
-	{"audit", cmd_audit, "audit ADDR                 the address's whole "
-	    "history, oldest first"},
-	{"export", cmd_export, "export [--stream S] [--state LIST] "
-	    "[--hashed KEYFILE]  CSV of addresses"},
-	{"import-hashed", cmd_import_hashed, "import-hashed FILE --partner P "
-	    "--key KEYFILE [--replace]  partner's hashed list"},
-	{"erase", cmd_erase, "erase ADDR [--note REF]    right to erasure "
-	    "(keeps a keyed hash)"},
-	{"stats", cmd_stats, "stats                      counts, store use, "
-	    "events per day, complaint rates"},
-	{"backup", cmd_backup, "backup DEST                consistent "
-	    "compacted copy (daemons may run)"},
-	{"verify", cmd_verify, "verify [PATH]              check a store or "
-	    "a backup (exit 1: problems)"},
-	{"expire", cmd_expire, "expire [--keep DURATION]   drop expired "
-	    "suppressions and counters (cron)"},
-	{"bounce", cmd_bounce, "bounce [--dry-run] [--rcpt ADDR] [--maildir "
-	    "DIR | FILE...]  bounces (pipe: stdin)"},
-	{"fbl", cmd_fbl, "fbl [--dry-run] [--rcpt ADDR] [--client HOST] "
-	    "[--maildir DIR | FILE...]  ARF complaints"},
-	{"unsub-mail", cmd_unsub_mail, "unsub-mail [--rcpt ADDR] [--maildir "
-	    "DIR | FILE...]  mails to the unsubscribe address"},
-	{"quarantine", cmd_quarantine, "quarantine list | retry [NAME...]  "
-	    "reports kept for a human"},
+    {"init", cmd_init,
+        "init                       create the store (and "
+        "a keys file if none)"},
+    {"keygen", cmd_keygen,
+        "keygen [--id N]            print a new token "
+        "key line for the keys file"},
+    {"optin", cmd_optin,
+        "optin ADDR --stream S [--single|--double] "
+        "[--source T] [--ip IP] [--user-agent UA] [--segment SEG]"},
+    {"confirm", cmd_confirm,
+        "confirm TOKEN              confirm a double "
+        "opt-in"},
+    {"optout", cmd_optout,
+        "optout ADDR [--stream S | --partner P | "
+        "--sender D | --all]"},
+    {"suppress", cmd_suppress,
+        "suppress ADDR --reason hard-bounce|"
+        "complaint|manual [--expires 30d] [scope]"},
+    {"unsuppress", cmd_unsuppress,
+        "unsuppress ADDR [--stream S | "
+        "--partner P | --sender D | --all]"},
+    {"status", cmd_status,
+        "status ADDR [--stream S]  verdict and reason "
+        "(exit 0 accepted, 1 refused)"},
+    {"check-address", cmd_check_address,
+        "check-address ADDR         "
+        "normalised form, match key, typo check"},
+    {"token", cmd_token,
+        "token ADDR --stream S      the unsubscribe token "
+        "and URLs"},
+    {"config", cmd_config,
+        "config check               validate the "
+        "configuration"},
+    {"import", cmd_import,
+        "import FILE|- [--rejects F] [--warnings F] "
+        "[--source T]  CSV of consent"},
+    {"audit", cmd_audit,
+        "audit ADDR                 the address's whole "
+        "history, oldest first"},
+    {"export", cmd_export,
+        "export [--stream S] [--state LIST] "
+        "[--hashed KEYFILE]  CSV of addresses"},
+    {"import-hashed", cmd_import_hashed,
+        "import-hashed FILE --partner P "
+        "--key KEYFILE [--replace]  partner's hashed list"},
+    {"erase", cmd_erase,
+        "erase ADDR [--note REF]    right to erasure "
+        "(keeps a keyed hash)"},
+    {"stats", cmd_stats,
+        "stats                      counts, store use, "
+        "events per day, complaint rates"},
+    {"backup", cmd_backup,
+        "backup DEST                consistent "
+        "compacted copy (daemons may run)"},
+    {"verify", cmd_verify,
+        "verify [PATH]              check a store or "
+        "a backup (exit 1: problems)"},
+    {"expire", cmd_expire,
+        "expire [--keep DURATION]   drop expired "
+        "suppressions and counters (cron)"},
+    {"bounce", cmd_bounce,
+        "bounce [--dry-run] [--rcpt ADDR] [--maildir "
+        "DIR | FILE...]  bounces (pipe: stdin)"},
+    {"fbl", cmd_fbl,
+        "fbl [--dry-run] [--rcpt ADDR] [--client HOST] "
+        "[--maildir DIR | FILE...]  ARF complaints"},
+    {"unsub-mail", cmd_unsub_mail,
+        "unsub-mail [--rcpt ADDR] [--maildir "
+        "DIR | FILE...]  mails to the unsubscribe address"},
+    {"quarantine", cmd_quarantine,
+        "quarantine list | retry [NAME...]  "
+        "reports kept for a human"},
 };
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
 
@@ -76,10 +100,11 @@ help(FILE *fp)
 	size_t i;
 
 	fprintf(fp, "usage: optgate [-c FILE] [--json] [-v] COMMAND [ARGS]\n"
-	    "\ncommands:\n");
+	            "\ncommands:\n");
 	for (i = 0; i < NCMDS; i++)
 		fprintf(fp, "  %s\n", cmds[i].usage);
-	fprintf(fp, "\noptions (before or after the command):\n"
+	fprintf(fp,
+	    "\noptions (before or after the command):\n"
 	    "  -c FILE   configuration (default %s)\n"
 	    "  --json    one JSON object per line\n"
 	    "  -v        more detail\n"
@@ -104,7 +129,8 @@ help(FILE *fp)
 static void
 on_sigbus(int sig)
 {
-	static const char msg[] = "optgate: fatal: the store's file could "
+	static const char msg[] =
+	    "optgate: fatal: the store's file could "
 	    "not grow (disk full?); stopped. Everything committed before is "
 	    "intact (check with optgate verify); free space and run the "
 	    "command again\n";
@@ -152,12 +178,12 @@ main(int argc, char **argv)
 		} else if (strcmp(argv[i], "-v") == 0) {
 			cli.verbose++;
 		} else if (strcmp(argv[i], "-h") == 0 ||
-		    strcmp(argv[i], "--help") == 0) {
+		           strcmp(argv[i], "--help") == 0) {
 			help(stdout);
 			free(rest);
 			return 0;
 		} else if (strcmp(argv[i], "-V") == 0 ||
-		    strcmp(argv[i], "--version") == 0) {
+		           strcmp(argv[i], "--version") == 0) {
 			printf("optgate %s\n", OG_VERSION);
 			free(rest);
 			return 0;
@@ -178,8 +204,10 @@ main(int argc, char **argv)
 		if (strcmp(rest[0], cmds[c].name) == 0)
 			break;
 	if (c == NCMDS) {
-		fprintf(stderr, "optgate: unknown command \"%s\" (optgate "
-		    "--help lists them)\n", rest[0]);
+		fprintf(stderr,
+		    "optgate: unknown command \"%s\" (optgate "
+		    "--help lists them)\n",
+		    rest[0]);
 		free(rest);
 		return OG_EXIT_USAGE;
 	}

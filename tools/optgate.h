@@ -17,11 +17,11 @@
 
 /* Exit codes, in the spirit of sysexits.h (documented in --help). */
 #define OG_EXIT_OK 0
-#define OG_EXIT_NO 1       /* no / not found / refused */
-#define OG_EXIT_USAGE 2    /* usage or configuration error */
-#define OG_EXIT_STORE 3    /* store cannot be opened (missing, damaged) */
-#define OG_EXIT_WRITE 4    /* store write failed (full, I/O) */
-#define OG_EXIT_SYSTEM 5   /* other system error (keys file, files) */
+#define OG_EXIT_NO 1        /* no / not found / refused */
+#define OG_EXIT_USAGE 2     /* usage or configuration error */
+#define OG_EXIT_STORE 3     /* store cannot be opened (missing, damaged) */
+#define OG_EXIT_WRITE 4     /* store write failed (full, I/O) */
+#define OG_EXIT_SYSTEM 5    /* other system error (keys file, files) */
 #define OG_EXIT_TEMPFAIL 75 /* EX_TEMPFAIL: Postfix pipe retries */
 
 typedef struct og_cli {

@@ -41,7 +41,7 @@ og_cli_config(og_cli *cli)
 	if (cli->cfg)
 		return 0;
 	if (og_config_load(cli->config_path, &cli->cfg, err, sizeof(err),
-	    print_report, NULL) != 0)
+	        print_report, NULL) != 0)
 		return OG_EXIT_USAGE;
 	if (cli->verbose > og_log_verbose())
 		og_log_set_verbose(cli->verbose);
@@ -87,11 +87,11 @@ og_cli_store(og_cli *cli, unsigned flags)
 	o.counter_map_size = cli->cfg->counter_map_size;
 	o.max_readers = cli->cfg->max_readers;
 	o.flags = flags;
-	rc = og_store_open(cli->cfg->store_path, &o, &cli->store, err,
-	    sizeof(err));
+	rc = og_store_open(
+	    cli->cfg->store_path, &o, &cli->store, err, sizeof(err));
 	if (rc != 0) {
-		fprintf(stderr, "optgate: %s\n", err[0] ? err :
-		    og_strerror(rc));
+		fprintf(
+		    stderr, "optgate: %s\n", err[0] ? err : og_strerror(rc));
 		return OG_EXIT_STORE;
 	}
 	return 0;
@@ -109,10 +109,11 @@ og_cli_keys(og_cli *cli)
 		return rc;
 	rc = og_keyring_load(cli->cfg->keys_file, &cli->keys, err, sizeof(err));
 	if (rc != 0) {
-		fprintf(stderr, "optgate: %s\n", err[0] ? err :
-		    og_strerror(rc));
+		fprintf(
+		    stderr, "optgate: %s\n", err[0] ? err : og_strerror(rc));
 		if (rc == OG_EIO)
-			fprintf(stderr, "optgate: create it with: optgate "
+			fprintf(stderr,
+			    "optgate: create it with: optgate "
 			    "keygen > %s && chmod 600 %s\n",
 			    cli->cfg->keys_file, cli->cfg->keys_file);
 		return OG_EXIT_SYSTEM;
@@ -133,8 +134,10 @@ og_cli_addr(og_cli *cli, const char *s, og_addr *a)
 		return OG_EXIT_NO;
 	}
 	if (a->typo[0])
-		fprintf(stderr, "optgate: warning: %s: did you mean @%s? "
-		    "(recorded as given)\n", a->norm, a->typo);
+		fprintf(stderr,
+		    "optgate: warning: %s: did you mean @%s? "
+		    "(recorded as given)\n",
+		    a->norm, a->typo);
 	return 0;
 }
 
@@ -158,8 +161,8 @@ og_json_str(og_buf *b, const char *s)
 			og_buf_addc(b, '\\');
 			og_buf_addc(b, c);
 		} else if (c < 0x20 || c == 0x7f) {
-			char e[6] = {'\\', 'u', '0', '0', hex[c >> 4],
-			    hex[c & 15]};
+			char e[6] = {
+			    '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
 
 			og_buf_add(b, e, 6);
 		} else {
@@ -218,7 +221,7 @@ scope_check(og_cli *cli, const struct scope_opt *so)
 {
 	if (so->given > 1) {
 		fprintf(stderr, "optgate: give one of --stream, --partner, "
-		    "--sender, --all\n");
+		                "--sender, --all\n");
 		return OG_EXIT_USAGE;
 	}
 	if (so->scope == OG_SCOPE_STREAM &&
@@ -284,8 +287,9 @@ apply_print(og_cli *cli, og_change *ch, const char *what)
 		og_buf_adds(&b, ",\"action\":");
 		og_json_str(&b, what);
 		og_buf_adds(&b, ",\"result\":");
-		og_json_str(&b, result == OG_APPLIED ? "recorded" :
-		    result == OG_UNCHANGED ? "unchanged" : "skipped");
+		og_json_str(&b, result == OG_APPLIED     ? "recorded"
+		                : result == OG_UNCHANGED ? "unchanged"
+		                                         : "skipped");
 		og_buf_adds(&b, "}");
 		og_cli_flush(&b);
 		og_buf_free(&b);
@@ -293,8 +297,8 @@ apply_print(og_cli *cli, og_change *ch, const char *what)
 		printf("%s: %s: %s\n", ch->raw ? ch->raw : ch->key, what,
 		    result_text(result));
 	}
-	return result == OG_APPLIED || result == OG_UNCHANGED ? OG_EXIT_OK :
-	    OG_EXIT_NO;
+	return result == OG_APPLIED || result == OG_UNCHANGED ? OG_EXIT_OK
+	                                                      : OG_EXIT_NO;
 }
 
 /* ---------- init, keygen ---------- */
@@ -342,8 +346,8 @@ cmd_init(og_cli *cli, int argc, char **argv)
 		fprintf(stderr, "optgate: cannot make a key\n");
 		return OG_EXIT_SYSTEM;
 	}
-	fd = open(cli->cfg->keys_file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-	    0600);
+	fd = open(
+	    cli->cfg->keys_file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0 || write(fd, line, strlen(line)) != (ssize_t)strlen(line) ||
 	    fsync(fd) != 0) {
 		fprintf(stderr, "optgate: %s: %s\n", cli->cfg->keys_file,
@@ -361,8 +365,8 @@ cmd_init(og_cli *cli, int argc, char **argv)
 int
 cmd_keygen(og_cli *cli, int argc, char **argv)
 {
-	static const struct option lo[] = {{"id", 1, NULL, 'i'},
-	    {NULL, 0, NULL, 0}};
+	static const struct option lo[] = {
+	    {"id", 1, NULL, 'i'}, {NULL, 0, NULL, 0}};
 	char line[128];
 	uint64_t id = 0;
 	int c;
@@ -380,7 +384,7 @@ cmd_keygen(og_cli *cli, int argc, char **argv)
 			max = max_key_id(cli->cfg->keys_file);
 		if (max >= 255) {
 			fprintf(stderr, "optgate: key ids 1-255 are used: "
-			    "give --id\n");
+			                "give --id\n");
 			return OG_EXIT_USAGE;
 		}
 		id = (uint64_t)max + 1;
@@ -415,7 +419,8 @@ cmd_optin(og_cli *cli, int argc, char **argv)
 	    {"source", 1, NULL, 's'}, {"ip", 1, NULL, 'i'},
 	    {"user-agent", 1, NULL, 'u'}, {"segment", 1, NULL, 'g'},
 	    {"time", 1, NULL, 't'}, {NULL, 0, NULL, 0}};
-	const char *usage = "optin ADDR --stream S [--single | --double] "
+	const char *usage =
+	    "optin ADDR --stream S [--single | --double] "
 	    "[--source T] [--ip IP] [--user-agent UA] [--segment SEG] "
 	    "[--time RFC3339]";
 	const char *stream = NULL, *source = NULL, *ip = NULL, *ua = NULL;
@@ -450,8 +455,10 @@ cmd_optin(og_cli *cli, int argc, char **argv)
 			break;
 		case 't':
 			if (og_time_parse_rfc3339(optarg, &t) != 0) {
-				fprintf(stderr, "optgate: --time: not an RFC "
-				    "3339 time: %s\n", optarg);
+				fprintf(stderr,
+				    "optgate: --time: not an RFC "
+				    "3339 time: %s\n",
+				    optarg);
 				return OG_EXIT_USAGE;
 			}
 			break;
@@ -491,15 +498,16 @@ cmd_optin(og_cli *cli, int argc, char **argv)
 		rc = og_token_make(cli->keys, OG_TOKEN_CONFIRM, a.key, stream,
 		    ch.time, tok, sizeof(tok));
 		if (rc != 0) {
-			fprintf(stderr, "optgate: token: %s\n",
-			    og_strerror(rc));
+			fprintf(
+			    stderr, "optgate: token: %s\n", og_strerror(rc));
 			return OG_EXIT_SYSTEM;
 		}
 		token_hash(tok, th, sizeof(th));
 		ch.f[OG_EVF_PROOF] = th;
 		rc = og_store_apply(cli->store, &ch, 1, &result);
 		if (rc != 0) {
-			fprintf(stderr, "optgate: optin: %s\n", og_strerror(rc));
+			fprintf(
+			    stderr, "optgate: optin: %s\n", og_strerror(rc));
 			return og_cli_exit_for(rc);
 		}
 		if (result != OG_APPLIED && result != OG_UNCHANGED) {
@@ -507,16 +515,18 @@ cmd_optin(og_cli *cli, int argc, char **argv)
 			return OG_EXIT_NO;
 		}
 		if (cli->json)
-			printf("{\"address\":\"%s\",\"stream\":\"%s\","
+			printf(
+			    "{\"address\":\"%s\",\"stream\":\"%s\","
 			    "\"state\":\"pending\",\"confirm_token\":\"%s\"}\n",
 			    a.key, stream, tok);
 		else
 			printf("%s: double opt-in for %s pending; confirm "
-			    "with: optgate confirm %s\n", a.raw, stream, tok);
+			       "with: optgate confirm %s\n",
+			    a.raw, stream, tok);
 		return 0;
 	}
-	return apply_print(cli, &ch, state == OG_ST_OPTIN ? "optin (single)" :
-	    "optin (confirmed)");
+	return apply_print(cli, &ch,
+	    state == OG_ST_OPTIN ? "optin (single)" : "optin (confirmed)");
 }
 
 int
@@ -538,21 +548,22 @@ cmd_confirm(og_cli *cli, int argc, char **argv)
 			ua = optarg;
 		else
 			return og_cli_usage("confirm TOKEN [--ip IP] "
-			    "[--user-agent UA]");
+			                    "[--user-agent UA]");
 	}
 	if (optind + 1 != argc)
-		return og_cli_usage("confirm TOKEN [--ip IP] [--user-agent UA]");
+		return og_cli_usage(
+		    "confirm TOKEN [--ip IP] [--user-agent UA]");
 	if ((rc = og_cli_keys(cli)) != 0)
 		return rc;
 	rc = og_token_open(cli->keys, argv[optind], strlen(argv[optind]), &ti);
 	if (rc != 0 || ti.purpose != OG_TOKEN_CONFIRM) {
 		fprintf(stderr, "optgate: confirm: invalid confirmation "
-		    "token\n");
+		                "token\n");
 		return OG_EXIT_NO;
 	}
 	if ((st = og_config_stream_by_id(cli->cfg, ti.stream_id)) == NULL) {
 		fprintf(stderr, "optgate: confirm: the token's stream is no "
-		    "longer configured\n");
+		                "longer configured\n");
 		return OG_EXIT_NO;
 	}
 	if ((rc = og_cli_store(cli, 0)) != 0)
@@ -575,16 +586,15 @@ cmd_confirm(og_cli *cli, int argc, char **argv)
 /* ---------- optout, suppress, unsuppress ---------- */
 
 static const struct option scope_lo[] = {{"stream", 1, NULL, 'S'},
-    {"partner", 1, NULL, 'P'}, {"sender", 1, NULL, 'D'},
-    {"all", 0, NULL, 'A'}, {"reason", 1, NULL, 'r'},
-    {"expires", 1, NULL, 'e'}, {"source", 1, NULL, 's'},
-    {"note", 1, NULL, 'n'}, {NULL, 0, NULL, 0}};
+    {"partner", 1, NULL, 'P'}, {"sender", 1, NULL, 'D'}, {"all", 0, NULL, 'A'},
+    {"reason", 1, NULL, 'r'}, {"expires", 1, NULL, 'e'},
+    {"source", 1, NULL, 's'}, {"note", 1, NULL, 'n'}, {NULL, 0, NULL, 0}};
 
 int
 cmd_optout(og_cli *cli, int argc, char **argv)
 {
 	const char *usage = "optout ADDR [--stream S | --partner P | "
-	    "--sender D | --all] [--source T]";
+	                    "--sender D | --all] [--source T]";
 	struct scope_opt so = {OG_SCOPE_ALL, NULL, 0};
 	const char *source = NULL;
 	char sw[128], scbuf[96];
@@ -624,7 +634,8 @@ cmd_optout(og_cli *cli, int argc, char **argv)
 int
 cmd_suppress(og_cli *cli, int argc, char **argv)
 {
-	const char *usage = "suppress ADDR --reason hard-bounce|complaint|"
+	const char *usage =
+	    "suppress ADDR --reason hard-bounce|complaint|"
 	    "manual [--expires 30d] [--stream S | --partner P | --sender D | "
 	    "--all] [--note TEXT]";
 	struct scope_opt so = {OG_SCOPE_ALL, NULL, 0};
@@ -644,16 +655,20 @@ cmd_suppress(og_cli *cli, int argc, char **argv)
 			if (reason != OG_RS_HARD_BOUNCE &&
 			    reason != OG_RS_COMPLAINT &&
 			    reason != OG_RS_MANUAL) {
-				fprintf(stderr, "optgate: --reason: expected "
+				fprintf(stderr,
+				    "optgate: --reason: expected "
 				    "hard-bounce, complaint or manual\n");
 				return OG_EXIT_USAGE;
 			}
 			break;
 		case 'e':
-			if (og_duration_parse(optarg, 100LL * 366 * 86400,
-			    &exp) != 0 || exp == 0) {
-				fprintf(stderr, "optgate: --expires: expected a "
-				    "duration such as 30d, got %s\n", optarg);
+			if (og_duration_parse(
+			        optarg, 100LL * 366 * 86400, &exp) != 0 ||
+			    exp == 0) {
+				fprintf(stderr,
+				    "optgate: --expires: expected a "
+				    "duration such as 30d, got %s\n",
+				    optarg);
 				return OG_EXIT_USAGE;
 			}
 			break;
@@ -696,7 +711,7 @@ int
 cmd_unsuppress(og_cli *cli, int argc, char **argv)
 {
 	const char *usage = "unsuppress ADDR [--stream S | --partner P | "
-	    "--sender D | --all] [--note TEXT]";
+	                    "--sender D | --all] [--note TEXT]";
 	struct scope_opt so = {OG_SCOPE_ALL, NULL, 0};
 	const char *note = NULL;
 	og_change ch;
@@ -738,8 +753,7 @@ cmd_unsuppress(og_cli *cli, int argc, char **argv)
  * the stream's (as in og_gate), and the person's own cap is added.
  */
 static int
-status_caps(const og_stream *st, const og_record *rec, og_cap *out,
-    int *nbase)
+status_caps(const og_stream *st, const og_record *rec, og_cap *out, int *nbase)
 {
 	const og_cap *caps = st->caps;
 	int n = st->ncaps, i, j;
@@ -777,21 +791,22 @@ status_stream(og_cli *cli, og_rtxn *tx, const og_stream *st,
 	if (v.action == OG_ACCEPT)
 		(*accepted)++;
 	if (tx && v.key[0])
-		og_store_get_sends(tx, v.key, st->name, times, OG_SENDS_MAX,
-		    &n);
+		og_store_get_sends(
+		    tx, v.key, st->name, times, OG_SENDS_MAX, &n);
 	if (st->class != OG_CLASS_TRANSACTIONAL)
 		ncaps = status_caps(st, rec, caps, &nbase);
 	/* when the caps let the next message through */
-	next = v.next_allowed ? v.next_allowed : v.action == OG_ACCEPT ?
-	    now : 0;
+	next = v.next_allowed          ? v.next_allowed
+	       : v.action == OG_ACCEPT ? now
+	                               : 0;
 	if (cli->json) {
 		og_buf_adds(b, "{\"address\":");
 		og_json_str(b, addr);
 		og_buf_adds(b, ",\"stream\":");
 		og_json_str(b, st->name);
 		og_buf_adds(b, ",\"verdict\":");
-		og_json_str(b, v.action == OG_ACCEPT ? "accept" :
-		    og_gate_action_name(&v));
+		og_json_str(b,
+		    v.action == OG_ACCEPT ? "accept" : og_gate_action_name(&v));
 		og_buf_adds(b, ",\"rule\":");
 		og_json_str(b, v.rule);
 		og_buf_adds(b, ",\"reason\":");
@@ -825,10 +840,12 @@ status_stream(og_cli *cli, og_rtxn *tx, const og_stream *st,
 		og_cli_flush(b);
 		return;
 	}
-	printf("  %-16s %-8s %s\n", st->name, v.action == OG_ACCEPT ?
-	    "accept" : og_gate_action_name(&v),
-	    v.action == OG_ACCEPT ? (st->class == OG_CLASS_TRANSACTIONAL ?
-	    "transactional" : "consent ok") : v.text);
+	printf("  %-16s %-8s %s\n", st->name,
+	    v.action == OG_ACCEPT ? "accept" : og_gate_action_name(&v),
+	    v.action == OG_ACCEPT
+	        ? (st->class == OG_CLASS_TRANSACTIONAL ? "transactional"
+	                                               : "consent ok")
+	        : v.text);
 	for (i = 0; i < ncaps; i++) {
 		int cnt = 0;
 
@@ -836,14 +853,14 @@ status_stream(og_cli *cli, og_rtxn *tx, const og_stream *st,
 			if (times[j] > now - (int64_t)caps[i].period)
 				cnt++;
 		printf("  %-16s          cap %u/%s%s: %d sent in window\n", "",
-		    caps[i].limit, og_duration_fmt(caps[i].period, per,
-		    sizeof(per)), i >= nbase ? " (recipient's choice)" : "",
-		    cnt);
+		    caps[i].limit,
+		    og_duration_fmt(caps[i].period, per, sizeof(per)),
+		    i >= nbase ? " (recipient's choice)" : "", cnt);
 	}
 	if (next)
 		printf("  %-16s          next send allowed %s%s\n", "",
-		    next <= now ? "now" : "after ", next <= now ? "" :
-		    og_time_fmt(next, ts, sizeof(ts)));
+		    next <= now ? "now" : "after ",
+		    next <= now ? "" : og_time_fmt(next, ts, sizeof(ts)));
 }
 
 static void
@@ -863,14 +880,15 @@ print_record(const og_record *rec)
 	for (i = 0; i < rec->nentries; i++) {
 		const og_entry *e = &rec->entries[i];
 
-		printf("  %-8s %-14s %-10s %s%s%s via %s", og_scope_name(e->scope),
-		    e->name[0] ? e->name : "-", og_state_name(e->state),
+		printf("  %-8s %-14s %-10s %s%s%s via %s",
+		    og_scope_name(e->scope), e->name[0] ? e->name : "-",
+		    og_state_name(e->state),
 		    e->reason ? og_reason_name(e->reason) : "",
 		    e->reason ? " " : "", og_time_fmt(e->time, t, sizeof(t)),
 		    og_via_name(e->via));
 		if (e->expires)
-			printf(", expires %s", og_time_fmt(e->expires, x,
-			    sizeof(x)));
+			printf(", expires %s",
+			    og_time_fmt(e->expires, x, sizeof(x)));
 		if (e->pref.limit) {
 			char per[16];
 
@@ -884,8 +902,8 @@ print_record(const og_record *rec)
 int
 cmd_status(og_cli *cli, int argc, char **argv)
 {
-	static const struct option lo[] = {{"stream", 1, NULL, 'S'},
-	    {NULL, 0, NULL, 0}};
+	static const struct option lo[] = {
+	    {"stream", 1, NULL, 'S'}, {NULL, 0, NULL, 0}};
 	const char *usage = "status ADDR [--stream S] [--json]";
 	const char *stream = NULL;
 	const og_stream *one = NULL;
@@ -986,11 +1004,12 @@ cmd_check_address(og_cli *cli, int argc, char **argv)
 		og_buf_adds(&b, "}");
 		og_cli_flush(&b);
 	} else if (rc == 0) {
-		printf("address:    %s\nnormalised: %s\nmatch key:  %s\n", a.raw,
-		    a.norm, a.key);
+		printf("address:    %s\nnormalised: %s\nmatch key:  %s\n",
+		    a.raw, a.norm, a.key);
 		if (a.typo[0])
 			printf("warning:    the domain looks like a typo of %s "
-			    "(not changed)\n", a.typo);
+			       "(not changed)\n",
+			    a.typo);
 	} else {
 		printf("invalid: %s\n", a.error ? a.error : "syntax");
 	}
@@ -1017,8 +1036,8 @@ expand(og_buf *b, const char *tmpl, const char *tok)
 int
 cmd_token(og_cli *cli, int argc, char **argv)
 {
-	static const struct option lo[] = {{"stream", 1, NULL, 'S'},
-	    {NULL, 0, NULL, 0}};
+	static const struct option lo[] = {
+	    {"stream", 1, NULL, 'S'}, {NULL, 0, NULL, 0}};
 	const char *stream = NULL;
 	const og_stream *st;
 	char tok[OG_TOKEN_MAX + 1];

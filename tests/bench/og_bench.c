@@ -29,8 +29,8 @@
 #include "og_log.h"
 #include "og_store.h"
 
-static const char *const first[] = {"ana", "joao", "maria", "jose",
-    "carlos", "lucia", "pedro", "sofia", "miguel", "laura", "john", "emma"};
+static const char *const first[] = {"ana", "joao", "maria", "jose", "carlos",
+    "lucia", "pedro", "sofia", "miguel", "laura", "john", "emma"};
 static const char *const domains[] = {"gmail.com", "yahoo.com.br",
     "hotmail.com", "outlook.com", "uol.com.br", "bol.com.br", "terra.com.br",
     "icloud.com", "example.org", "empresa.com.br", "yahoo.es", "live.com"};
@@ -100,7 +100,7 @@ load(const char *dir, uint64_t n)
 	og_store_opts o = {64ULL << 30, 0, 0, OG_STORE_CREATE};
 	enum { B = 20000 };
 	og_change *ch = og_xcalloc(B, sizeof(*ch));
-	char (*keys)[96] = og_xcalloc(B, 96);
+	char(*keys)[96] = og_xcalloc(B, 96);
 	og_store *st;
 	char err[512];
 	uint64_t i = 0, j;
@@ -147,7 +147,7 @@ load(const char *dir, uint64_t n)
 	t = now_s() - t0;
 	og_store_close(st);
 	printf("load n=%llu seconds=%.2f rate=%.0f bytes_per_addr=%.1f "
-	    "rss_anon_first_kb=%ld rss_anon_max_kb=%ld\n",
+	       "rss_anon_first_kb=%ld rss_anon_max_kb=%ld\n",
 	    (unsigned long long)n, t, n / t, (double)disk_bytes(dir) / n,
 	    rss_first, maxrss);
 	free(ch);
@@ -215,8 +215,7 @@ worker(void *p)
 				mdb_txn_begin(a->env, NULL, MDB_RDONLY, &txn);
 			else
 				mdb_txn_renew(txn);
-			if (mdb_get(txn, a->dbi, &k, &v) == 0 &&
-			    v.mv_size > 0)
+			if (mdb_get(txn, a->dbi, &k, &v) == 0 && v.mv_size > 0)
 				a->accepted++;
 			mdb_txn_reset(txn);
 		} else {
@@ -271,12 +270,13 @@ run(int raw, const char *dir, uint64_t n, int threads, double secs)
 		mdb_txn_commit(txn);
 	} else {
 		og_store_opts o = {64ULL << 30, 0, 0, 0};
-		const char *conf = "[stream news]\nconsent = confirmed\n"
+		const char *conf =
+		    "[stream news]\nconsent = confirmed\n"
 		    "caps = 2/7d, 1/1d\ncaps.segment.vip = 4/7d\n";
 
 		if (og_store_open(dir, &o, &st, err, sizeof(err)) != 0 ||
 		    og_config_parse_string(conf, "bench", &cfg, err,
-		    sizeof(err), NULL, NULL) != 0) {
+		        sizeof(err), NULL, NULL) != 0) {
 			fprintf(stderr, "%s\n", err);
 			return 1;
 		}
@@ -303,8 +303,8 @@ run(int raw, const char *dir, uint64_t n, int threads, double secs)
 			t = a[i].took;
 	}
 	printf("%s threads=%d ops=%llu seconds=%.2f rate=%.0f found=%llu\n",
-	    raw ? "raw" : "gate", threads, (unsigned long long)total, t,
-	    rate, (unsigned long long)acc);
+	    raw ? "raw" : "gate", threads, (unsigned long long)total, t, rate,
+	    (unsigned long long)acc);
 	if (env)
 		mdb_env_close(env);
 	if (st)
@@ -344,7 +344,7 @@ main(int argc, char **argv)
 	og_log_open("og_bench", OG_LOG_STDERR);
 	if (argc < 4 || og_parse_u64(argv[3], 1ULL << 34, &n) != 0 || n == 0) {
 		fprintf(stderr, "usage: og_bench load|sends|gate|raw DIR N "
-		    "[THREADS SECONDS]\n");
+		                "[THREADS SECONDS]\n");
 		return 2;
 	}
 	if (strcmp(argv[1], "load") == 0)

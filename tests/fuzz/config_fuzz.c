@@ -20,8 +20,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	text = malloc(size + 1);
 	memcpy(text, data, size);
 	text[size] = 0;
-	if (og_config_parse_string(text, "fuzz.conf", &cfg, err, sizeof(err),
-	    NULL, NULL) == 0) {
+	if (og_config_parse_string(
+	        text, "fuzz.conf", &cfg, err, sizeof(err), NULL, NULL) == 0) {
 		og_msginfo mi;
 
 		memset(&mi, 0, sizeof(mi));

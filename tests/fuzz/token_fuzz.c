@@ -30,7 +30,7 @@ round_trip(const og_keyring *kr, const char *key, uint8_t kid)
 	og_token_info info;
 
 	check(og_token_make(kr, OG_TOKEN_CONFIRM, key, "newsletter", NOW, tok,
-	                    sizeof tok) == 0);
+	          sizeof tok) == 0);
 	check(og_token_open(kr, tok, strlen(tok), &info) == 0);
 	check(strcmp(info.key, key) == 0);
 	check(info.kid == kid && info.purpose == OG_TOKEN_CONFIRM);
@@ -49,7 +49,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (ring == NULL &&
 	    og_keyring_parse("1 AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8\n"
 	                     "2 ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8\n",
-	                     &ring, err, sizeof err) != 0)
+	        &ring, err, sizeof err) != 0)
 		abort();
 
 	rc = og_token_open(ring, (const char *)data, size, &info);
