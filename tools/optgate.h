@@ -43,6 +43,8 @@ int og_cli_keys(og_cli *cli);
 int og_cli_exit_for(int rc);
 /* Parse and normalise an address; prints the error, returns 0 or 1. */
 int og_cli_addr(og_cli *cli, const char *s, og_addr *a);
+/* The configured stream, or NULL after telling the admin it is unknown. */
+const og_stream *og_cli_stream(og_cli *cli, const char *name);
 /* Print a usage line to stderr and return OG_EXIT_USAGE. */
 int og_cli_usage(const char *line);
 /* Append s as a JSON string (with quotes). */

@@ -1619,11 +1619,8 @@ cmd_export(og_cli *cli, int argc, char **argv)
 	x.cli = cli;
 	if ((rc = og_cli_config(cli)) != 0)
 		return rc;
-	if (stream && (x.stream = og_config_stream(cli->cfg, stream)) == NULL) {
-		fprintf(stderr, "optgate: unknown stream \"%s\" (not in %s)\n",
-		    stream, cli->cfg->path);
+	if (stream && (x.stream = og_cli_stream(cli, stream)) == NULL)
 		return OG_EXIT_USAGE;
-	}
 	if (states) {
 		if ((x.states = parse_states(states)) == 0) {
 			fprintf(stderr,

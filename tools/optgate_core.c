@@ -148,6 +148,17 @@ og_cli_usage(const char *line)
 	return OG_EXIT_USAGE;
 }
 
+const og_stream *
+og_cli_stream(og_cli *cli, const char *name)
+{
+	const og_stream *st = og_config_stream(cli->cfg, name);
+
+	if (st == NULL)
+		fprintf(stderr, "optgate: unknown stream \"%s\" (not in %s)\n",
+		    name, cli->cfg->path);
+	return st;
+}
+
 void
 og_json_str(og_buf *b, const char *s)
 {
@@ -225,11 +236,8 @@ scope_check(og_cli *cli, const struct scope_opt *so)
 		return OG_EXIT_USAGE;
 	}
 	if (so->scope == OG_SCOPE_STREAM &&
-	    og_config_stream(cli->cfg, so->name) == NULL) {
-		fprintf(stderr, "optgate: unknown stream \"%s\" (not in %s)\n",
-		    so->name, cli->cfg->path);
+	    og_cli_stream(cli, so->name) == NULL)
 		return OG_EXIT_USAGE;
-	}
 	if (so->name && strlen(so->name) > OG_STREAM_NAME_MAX) {
 		fprintf(stderr, "optgate: scope name longer than %d\n",
 		    OG_STREAM_NAME_MAX);
@@ -470,11 +478,8 @@ cmd_optin(og_cli *cli, int argc, char **argv)
 		return og_cli_usage(usage);
 	if ((rc = og_cli_addr(cli, argv[optind], &a)) != 0)
 		return rc;
-	if (og_config_stream(cli->cfg, stream) == NULL) {
-		fprintf(stderr, "optgate: unknown stream \"%s\" (not in %s)\n",
-		    stream, cli->cfg->path);
+	if (og_cli_stream(cli, stream) == NULL)
 		return OG_EXIT_USAGE;
-	}
 	if (state == OG_ST_PENDING && (rc = og_cli_keys(cli)) != 0)
 		return rc;
 	if ((rc = og_cli_store(cli, 0)) != 0)
@@ -924,11 +929,8 @@ cmd_status(og_cli *cli, int argc, char **argv)
 		return og_cli_usage(usage);
 	if ((rc = og_cli_addr(cli, argv[optind], &a)) != 0)
 		return rc;
-	if (stream && (one = og_config_stream(cli->cfg, stream)) == NULL) {
-		fprintf(stderr, "optgate: unknown stream \"%s\" (not in %s)\n",
-		    stream, cli->cfg->path);
+	if (stream && (one = og_cli_stream(cli, stream)) == NULL)
 		return OG_EXIT_USAGE;
-	}
 	if ((rc = og_cli_store(cli, OG_STORE_RDONLY)) != 0)
 		return rc;
 	if ((rc = og_store_rbegin(cli->store, &tx)) != 0) {
@@ -1055,11 +1057,8 @@ cmd_token(og_cli *cli, int argc, char **argv)
 		return og_cli_usage("token ADDR --stream S");
 	if ((rc = og_cli_addr(cli, argv[optind], &a)) != 0)
 		return rc;
-	if ((st = og_config_stream(cli->cfg, stream)) == NULL) {
-		fprintf(stderr, "optgate: unknown stream \"%s\" (not in %s)\n",
-		    stream, cli->cfg->path);
+	if ((st = og_cli_stream(cli, stream)) == NULL)
 		return OG_EXIT_USAGE;
-	}
 	if ((rc = og_cli_keys(cli)) != 0)
 		return rc;
 	rc = og_token_make(cli->keys, OG_TOKEN_UNSUB, a.key, st->name,
