@@ -2211,7 +2211,8 @@ erase_txn(og_store *st, MDB_txn *txn, void *vctx)
 		    0)
 			return rc;
 		for (i = 1; i < OG_EVF_NFIELDS; i++)
-			if (i != OG_EVF_NAME && i != OG_EVF_STATUS)
+			if (i != OG_EVF_NAME && i != OG_EVF_STATUS &&
+			    i != OG_EVF_STREAM)
 				x->ev.f[i][0] = 0;
 		if ((rc = event_encode(&x->ev, x->buf, sizeof(x->buf), &len)) !=
 		    0)

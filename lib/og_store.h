@@ -144,6 +144,7 @@ enum og_evf {
 	OG_EVF_MTA,
 	OG_EVF_NOTE,
 	OG_EVF_SEGMENT,
+	OG_EVF_STREAM, /* the stream of the mail a report was about */
 	OG_EVF_NFIELDS
 };
 

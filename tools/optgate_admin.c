@@ -1252,7 +1252,7 @@ cmp_seq_desc(const void *a, const void *b)
 
 static const char *const evf_names[OG_EVF_NFIELDS] = {"", "key", "address",
     "scope_name", "source", "ip", "user_agent", "proof", "report_id",
-    "message_id", "status", "diagnostic", "mta", "note", "segments"};
+    "message_id", "status", "diagnostic", "mta", "note", "segments", "stream"};
 
 static void
 scope_str(int scope, const char *name, char *buf, size_t size)
@@ -2204,6 +2204,12 @@ event_stream(const og_config *cfg, const og_event *ev)
 {
 	int i, hit = -1;
 
+	/* Reports that named the mail (a token, our headers) say so. */
+	if (ev->f[OG_EVF_STREAM][0])
+		for (i = 0; i < cfg->nstreams; i++)
+			if (strcmp(cfg->streams[i].name,
+			        ev->f[OG_EVF_STREAM]) == 0)
+				return i;
 	for (i = 0; i < cfg->nstreams; i++) {
 		const og_stream *st = &cfg->streams[i];
 		int m = 0;

@@ -634,6 +634,8 @@ decide_one(
 	ch->time = now;
 	ch->f[OG_EVF_SOURCE] = mode_names[o->mode];
 	report_fields(s, r);
+	if (w->stream != NULL) /* for per-stream complaint and bounce rates */
+		ch->f[OG_EVF_STREAM] = w->stream->name;
 	if (klass == OG_RC_COMPLAINT) {
 		ch->scope = (uint8_t)scope_name(
 		    r, w, cli->cfg->complaint_scope, s->name, sizeof(s->name));
@@ -815,6 +817,8 @@ decide_unsub(og_cli *cli, item *it)
 	ch->name = s->name[0] ? s->name : NULL;
 	snprintf(it->proof, sizeof(it->proof), "from=%s", r->from);
 	ch->f[OG_EVF_SOURCE] = "unsub-mail";
+	if (st != NULL)
+		ch->f[OG_EVF_STREAM] = st->name;
 	ch->f[OG_EVF_PROOF] = it->proof;
 	if (r->message_id[0] != '\0')
 		ch->f[OG_EVF_MESSAGE_ID] = r->message_id;

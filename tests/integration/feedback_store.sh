@@ -22,6 +22,10 @@ class = marketing
 consent = none
 sender = example.com
 unsubscribe = https://unsub.example.com/u/%t, mailto:unsub+%t@example.com
+[stream offers]
+match = header:X-Optgate-Stream=offers
+consent = none
+sender = example.com
 CONF
 og() { "$O" -c "$T/optgate.conf" "$@"; }
 og init >/dev/null 2>&1 || { echo "not ok 1 - optgate init"; exit 1; }
@@ -172,6 +176,10 @@ og fbl <"$T/arf2.eml" 2>"$T/log"
 og status redacted@example.org --stream news >/dev/null 2>&1
 is "redacted complaint: recipient from the token" "$?" 1
 like "redacted complaint: logged by=token" "$(cat "$T/log")" "*to=<redacted@example.org>*by=token*"
+# two streams share the sender: only the token says which mail it was
+og --json stats >"$T/stats"
+like "complaint by token counts for the token's stream" "$(grep '"type":"rate","stream":"news"' "$T/stats")" '*"complaints":1,*'
+like "audit names the stream of the mail complained about" "$(og audit redacted@example.org)" "* stream=news*"
 
 # forged token: not believed, nothing changed, kept for a human
 forged=$(printf '%s' "$tok" | tr 'A-Za-z' 'B-ZAb-za')
