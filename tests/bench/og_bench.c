@@ -22,49 +22,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_addr.h"
+
 #include "og_buf.h"
 #include "og_config.h"
 #include "og_err.h"
 #include "og_gate.h"
 #include "og_log.h"
 #include "og_store.h"
-
-static const char *const first[] = {"ana", "joao", "maria", "jose", "carlos",
-    "lucia", "pedro", "sofia", "miguel", "laura", "john", "emma"};
-static const char *const domains[] = {"gmail.com", "yahoo.com.br",
-    "hotmail.com", "outlook.com", "uol.com.br", "bol.com.br", "terra.com.br",
-    "icloud.com", "example.org", "empresa.com.br", "yahoo.es", "live.com"};
-
-static uint64_t
-mix(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	x ^= x >> 33;
-	return x;
-}
-
-/* The i-th address (already a match key: lowercase, no dots/tags). */
-static void
-addr(uint64_t i, char *buf, size_t size)
-{
-	uint64_t h = mix(i + 1);
-
-	snprintf(buf, size, "%s%llu@%s", first[h % 12],
-	    (unsigned long long)(i * 7 + h % 7), domains[(h >> 8) % 12]);
-	/* gmail keys drop dots; these have none */
-}
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static long
 rss_anon_kb(void)
