@@ -21,10 +21,14 @@
  *
  * Durability: the consent environment is opened without MDB_NOSYNC, so
  * mdb_txn_commit() returns after fsync; og_store_apply() returns only
- * then.  Both environments use MDB_WRITEMAP so that dirty pages live in
- * the file mapping (page cache), not in anonymous memory: a 10M-line
- * import keeps a bounded RSS.  The counters environment adds MDB_NOSYNC
- * and MDB_MAPASYNC; og_store_sync_counters() flushes it.
+ * then.  The counters environment uses MDB_NOSYNC; og_store_sync_counters()
+ * flushes it.  Daemons and small commands write through write(2), so a
+ * full disk is an error (OG_EIO) that they answer with a tempfail.  Bulk
+ * writers (OG_STORE_BULK: imports) use MDB_WRITEMAP instead, so that the
+ * dirty pages of large batches live in the file mapping (page cache), not
+ * in anonymous memory: a 10M-line import keeps a bounded RSS; the price
+ * is that a full disk is a SIGBUS there (the CLI turns it into a message;
+ * the last commit stays intact).
  *
  * LIMITS: times are stored as unsigned 32-bit seconds (until 2106); a map
  * starts at 64 MiB (a quarter of a smaller ceiling, or the file's size)
@@ -647,7 +651,7 @@ open_env(const char *dir, uint64_t max, int maxreaders, unsigned extra,
 	    (rc = mdb_env_set_maxdbs(env, 4)) != 0 ||
 	    (rc = mdb_env_set_mapsize(env, size)) != 0)
 		goto fail;
-	rc = mdb_env_open(env, dir, MDB_NOTLS | MDB_WRITEMAP | extra, 0640);
+	rc = mdb_env_open(env, dir, MDB_NOTLS | extra, 0640);
 	if (rc != 0)
 		goto fail;
 	{
@@ -840,6 +844,9 @@ og_store_open(const char *path, const og_store_opts *opts, og_store **out,
 	char dir[4096];
 	struct stat sb;
 	int create = opts && (opts->flags & OG_STORE_CREATE);
+	int bulk = opts && (opts->flags & OG_STORE_BULK);
+	unsigned wmap = bulk ? MDB_WRITEMAP : 0;
+	unsigned kwmap = bulk ? MDB_WRITEMAP | MDB_MAPASYNC : 0;
 	int maxr = opts && opts->max_readers ? opts->max_readers : 256;
 	int rc;
 
@@ -864,7 +871,7 @@ og_store_open(const char *path, const og_store_opts *opts, og_store **out,
 	pthread_key_create(&st->tkey, tkey_free);
 
 	snprintf(dir, sizeof(dir), "%s/consent", path);
-	rc = open_env(dir, st->cmax, maxr, 0, create, &st->cenv, &st->cdbi,
+	rc = open_env(dir, st->cmax, maxr, wmap, create, &st->cenv, &st->cdbi,
 	    &st->edbi, err, errlen);
 	if (rc != 0)
 		goto fail;
@@ -872,8 +879,8 @@ og_store_open(const char *path, const og_store_opts *opts, og_store **out,
 		goto fail;
 
 	snprintf(dir, sizeof(dir), "%s/counters", path);
-	rc = open_env(dir, st->kmax, maxr, MDB_NOSYNC | MDB_MAPASYNC, 1,
-	    &st->kenv, &st->kdbi, NULL, err, errlen);
+	rc = open_env(dir, st->kmax, maxr, MDB_NOSYNC | kwmap, 1, &st->kenv,
+	    &st->kdbi, NULL, err, errlen);
 	if (rc == OG_ECORRUPT || rc == OG_ESTORE) {
 		/* Soft state: rebuild empty rather than refuse to run. */
 		char aside[4200];
@@ -889,7 +896,7 @@ og_store_open(const char *path, const og_store_opts *opts, og_store **out,
 			rc = OG_EIO;
 			goto fail;
 		}
-		rc = open_env(dir, st->kmax, maxr, MDB_NOSYNC | MDB_MAPASYNC, 1,
+		rc = open_env(dir, st->kmax, maxr, MDB_NOSYNC | kwmap, 1,
 		    &st->kenv, &st->kdbi, NULL, err, errlen);
 	}
 	if (rc != 0)

@@ -227,6 +227,11 @@ typedef struct og_rtxn og_rtxn;
 
 #define OG_STORE_RDONLY 0x01 /* consent read-only (counters still writable) */
 #define OG_STORE_CREATE 0x02 /* create an empty store (optgate init) */
+/*
+ * Bulk writer (imports): MDB_WRITEMAP, so large batches cost page cache
+ * rather than anonymous memory; a full disk is then a SIGBUS, not OG_EIO.
+ */
+#define OG_STORE_BULK 0x04
 
 typedef struct og_store_opts {
 	uint64_t map_size;         /* consent ceiling (0: 4 GiB) */

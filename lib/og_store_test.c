@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -487,6 +488,53 @@ broken_counters_rebuilt(void **state)
 	    og_store_open(f->dir, &o, &f->st, err, sizeof(err)), 0);
 }
 
+/*
+ * A daemon's write on a full disk is an error it can answer (OG_EIO ->
+ * tempfail), not a SIGBUS: only bulk writers map the file writable.
+ */
+static void
+disk_full_is_an_error(void **state)
+{
+	char dir[] = "/tmp/og_store_disk.XXXXXX", err[512];
+	og_store_opts o = {0, 0, 0, OG_STORE_CREATE};
+	og_store_info info;
+	og_store *st;
+	enum { B = 500 };
+	og_change ch[B];
+	char keys[B][64];
+	int i, batch, rc = 0, ok_batches = 0;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	if (mount("tmpfs", dir, "tmpfs", 0, "size=1m") != 0) {
+		rmdir(dir);
+		skip(); /* needs root, as make check has */
+	}
+	assert_int_equal(og_store_open(dir, &o, &st, err, sizeof(err)), 0);
+	for (batch = 0; batch < 400 && rc == 0; batch++) {
+		for (i = 0; i < B; i++) {
+			snprintf(keys[i], sizeof(keys[i]),
+			    "someone.with.a.long.name.%d.%d@x.example", batch,
+			    i);
+			ch[i] = mk(
+			    keys[i], OG_EV_OPTOUT, OG_SCOPE_ALL, NULL, 0, T0);
+		}
+		rc = og_store_apply(st, ch, B, NULL);
+		if (rc == 0)
+			ok_batches++;
+	}
+	assert_int_equal(rc, OG_EIO);
+	assert_true(ok_batches > 0);
+	og_store_close(st);
+	o.flags = 0;
+	assert_int_equal(og_store_open(dir, &o, &st, err, sizeof(err)), 0);
+	og_store_info_get(st, &info);
+	assert_int_equal(info.records, (uint64_t)ok_batches * B);
+	og_store_close(st);
+	assert_int_equal(umount(dir), 0);
+	rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -512,6 +560,7 @@ main(void)
 	    cmocka_unit_test(map_full_grows_then_fails_cleanly),
 	    cmocka_unit_test_setup_teardown(
 	        broken_counters_rebuilt, setup, teardown),
+	    cmocka_unit_test(disk_full_is_an_error),
 	};
 
 	og_log_open("og_store_test", OG_LOG_STDERR);

@@ -1103,7 +1103,7 @@ cmd_import(og_cli *cli, int argc, char **argv)
 	if ((ret = parse_header(im, r)) != 0)
 		goto out;
 	header = 1;
-	if ((ret = og_cli_store(cli, 0)) != 0)
+	if ((ret = og_cli_store(cli, OG_STORE_BULK)) != 0)
 		goto out;
 	if ((im->rej = open_out(im->rej_path)) == NULL ||
 	    (im->warn = open_out(im->warn_path)) == NULL) {

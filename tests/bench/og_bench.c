@@ -62,7 +62,7 @@ disk_bytes(const char *dir)
 static int
 load(const char *dir, uint64_t n)
 {
-	og_store_opts o = {64ULL << 30, 0, 0, OG_STORE_CREATE};
+	og_store_opts o = {64ULL << 30, 0, 0, OG_STORE_CREATE | OG_STORE_BULK};
 	enum { B = 20000 };
 	og_change *ch = og_xcalloc(B, sizeof(*ch));
 	char(*keys)[96] = og_xcalloc(B, 96);
