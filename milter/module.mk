@@ -1,9 +1,11 @@
 # milter/: optgate-milter (libmilter).  libmilter is linked statically so
-# that its sigwait and accept can be wrapped (see optgate-milter.c).
-MILTER_SRCS := milter/optgate-milter.c milter/mg_hdr.c
+# that its sigwait and socket calls can be wrapped (optgate-milter.c,
+# mg_io.c).
+MILTER_SRCS := milter/optgate-milter.c milter/mg_hdr.c milter/mg_io.c
 MILTER_OBJS := $(MILTER_SRCS:%.c=$(BUILD)/%.o)
-MILTER_LIBS := -Wl,--wrap=sigwait -Wl,--wrap=accept -Wl,--wrap=read \
-    -l:libmilter.a
+MILTER_WRAP := -Wl,--wrap=accept -Wl,--wrap=read -Wl,--wrap=poll \
+    -Wl,--wrap=close
+MILTER_LIBS := -Wl,--wrap=sigwait $(MILTER_WRAP) -l:libmilter.a
 PROGS += $(BINDIR)/optgate-milter
 
 $(BINDIR)/optgate-milter: $(MILTER_OBJS) $(LIB)
@@ -18,6 +20,12 @@ $(BUILD)/test/milter/mg_hdr_test: $(BUILD)/milter/mg_hdr_test.o \
     $(BUILD)/milter/mg_hdr.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(OG_LDFLAGS) -o $@ $^ $(LIBS) -lcmocka
+
+UNIT_BINS += $(BUILD)/test/milter/mg_io_test
+$(BUILD)/test/milter/mg_io_test: $(BUILD)/milter/mg_io_test.o \
+    $(BUILD)/milter/mg_io.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(OG_LDFLAGS) -o $@ $^ $(MILTER_WRAP) $(LIBS) -lcmocka
 
 $(BUILD)/test/milter/floor-milter: $(BUILD)/milter/floor-milter.o
 	@mkdir -p $(dir $@)
