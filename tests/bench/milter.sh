@@ -90,6 +90,7 @@ mkconf() { # NAME SOCKET [EXTRA]
 # --- the milters ------------------------------------------------------
 FLOOR="$TOP/$BUILD/test/milter/floor-milter"
 setpriv --reuid=postfix --regid=postfix --init-groups "$FLOOR" "unix:$D/sock/floor.sock" &
+FLPID=$!
 PIDS="$PIDS $!"
 setpriv --reuid=postfix --regid=postfix --init-groups "$FLOOR" "inet:10070@127.0.0.1" &
 PIDS="$PIDS $!"
@@ -189,6 +190,7 @@ run() { # CONFIG -> messages/s
 	_p=$(portof "$1")
 	_c0=$(cpu "$OGPID")
 	_c0t=$(cpu "$OGTPID")
+	_c0f=$(cpu "$FLPID")
 	_t0=$(date +%s.%N)
 	smtp-source -d -s "$SESSIONS" -m "$MSGS" -F "$D/msg" \
 	    -f news@example.com -t bench@example.com "127.0.0.1:$_p" \
@@ -200,6 +202,7 @@ run() { # CONFIG -> messages/s
 	case "$1" in
 	optgate*-unix) echo "$(($(cpu "$OGPID") - _c0))" >>"$D/cpu" ;;
 	optgate*-tcp) echo "$(($(cpu "$OGTPID") - _c0t))" >>"$D/cpu" ;;
+	floor-unix) echo "$(($(cpu "$FLPID") - _c0f))" >>"$D/cpu-floor" ;;
 	esac
 	pf_wait_queue_empty 120
 	awk -v m="$MSGS" -v a="$_t0" -v b="$_t1" 'BEGIN {printf "%.0f", m / (b - a)}'
@@ -250,6 +253,9 @@ done
 printf '%-44s %s\n' "optgate-milter CPU per message (user+sys):" \
     "$(awk -v m="$MSGS" -v hz="$(getconf CLK_TCK)" '{t += $1; n++}
         END {if (n) printf "%.3f ms", 1000 * t / hz / (n * m)}' "$D/cpu")"
+printf '%-44s %s\n' "floor milter CPU per message (user+sys):" \
+    "$(awk -v m="$MSGS" -v hz="$(getconf CLK_TCK)" '{t += $1; n++}
+        END {if (n) printf "%.3f ms", 1000 * t / hz / (n * m)}' "$D/cpu-floor" 2>/dev/null)"
 printf '%-44s %s\n' "optgate-milter TCP / its unix rate:" \
     "$(pct "$(median optgate-tcp)" "$ou")"
 printf '%-44s %s\n' "floor milter TCP / its unix rate:" "$(pct "$ft" "$fu")"
