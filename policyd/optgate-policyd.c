@@ -8,9 +8,9 @@
  * received.  RCPT: find the stream from the envelope, ask og_gate_decide,
  * answer DUNNO for a pass or the verdict's refusal; remember passed
  * recipients per transaction ("instance").  END-OF-MESSAGE: count those
- * recipients as sent (og_gate_count).  A list stream (one token per
- * recipient) gets 452 4.5.3 for a second passed recipient, so the client
- * sends it in a new transaction.
+ * recipients as sent (og_gate_count; in groups, see count_flush).  A
+ * list stream (one token per recipient) gets 452 4.5.3 for a second passed
+ * recipient, so the client sends it in a new transaction.
  *
  * One thread, one epoll loop, non-blocking sockets, capped buffers, idle
  * timeouts.  A second thread only flushes the counters environment to
@@ -65,7 +65,9 @@
 #define PD_INST_MAX 100000
 #define PD_INST_RCPTS 1000
 #define PD_LISTEN_MAX OG_MULTI_MAX
-#define PD_STORE_RETRY 5 /* seconds between store open attempts */
+#define PD_STORE_RETRY 5  /* seconds between store open attempts */
+#define PD_COUNT_BATCH 64 /* sends that make a counters commit at once */
+#define PD_COUNT_DELAY 5  /* ms a send waits at most for its commit */
 
 enum ev_type { EV_LISTEN = 1, EV_CONN, EV_SIGNAL };
 
@@ -137,8 +139,10 @@ static struct {
 	struct {
 		char stream[OG_STREAM_NAME_MAX + 1];
 		char *key;
-	} * pend; /* sends to count at the end of this turn */
+		uint32_t h; /* pend_hash(key) */
+	} * pend;           /* sends waiting for their commit */
 	int npend, cappend;
+	int64_t pend_since; /* monotonic ms of the oldest */
 	unsigned long served;
 	pthread_t sync_thread;
 	pthread_mutex_t sync_lock;
@@ -625,6 +629,8 @@ spf_verdict(
 }
 
 static void rcpt_gate(struct conn *c, const pd_req *r, const og_stream *st);
+static int pend_has(const char *stream, const char *key);
+static void count_flush(void);
 
 static void
 spf_done(void *ctx, const pd_spf_res *res)
@@ -675,14 +681,23 @@ rcpt_gate(struct conn *c, const pd_req *r, const og_stream *st)
 		reply(c, act);
 		return;
 	}
-	if (g.store && (rc = og_store_rbegin(g.store, &tx)) != 0) {
-		og_log_warn("store read: %s", og_strerror(rc));
+	for (;;) {
+		if (g.store && (rc = og_store_rbegin(g.store, &tx)) != 0) {
+			og_log_warn("store read: %s", og_strerror(rc));
+			tx = NULL;
+		}
+		og_gate_decide(
+		    g.cfg, tx, st, r->a[PD_A_SENDER], rcpt, og_time_now(), &v);
+		if (tx)
+			og_store_rend(tx);
 		tx = NULL;
+		/* Its last send still waits for the commit: commit, decide
+		 * again (count_flush empties g.pend: once at most). */
+		if (v.action != OG_ACCEPT || !v.key[0] ||
+		    !pend_has(st->name, v.key))
+			break;
+		count_flush();
 	}
-	og_gate_decide(
-	    g.cfg, tx, st, r->a[PD_A_SENDER], rcpt, og_time_now(), &v);
-	if (tx)
-		og_store_rend(tx);
 	verdict_action(st, &v, act, sizeof(act));
 	log_decision(r, st, &v);
 	reply(c, act);
@@ -737,10 +752,39 @@ do_rcpt(struct conn *c, pd_req *r)
 
 /*
  * Counting is a write transaction on the counters environment (no sync:
- * soft state).  The sends of every message finished in one turn of the
- * event loop share one transaction per stream: a group commit that
- * costs nothing in latency and saves a commit per message under load.
+ * soft state).  Sends wait in g.pend and are committed together, one
+ * transaction per stream, once PD_COUNT_BATCH are waiting or the oldest
+ * has waited PD_COUNT_DELAY ms (loop()): under load a commit serves
+ * dozens of messages instead of the few of one loop turn.  A recipient
+ * whose send still waits is committed before its next decision
+ * (rcpt_gate), so caps see every send; a kill -9 loses at most the
+ * sends of the last PD_COUNT_DELAY ms (a crash of the machine loses up
+ * to [store] counter_sync seconds anyway).
  */
+static uint32_t
+pend_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 16777619u;
+	return h;
+}
+
+static int
+pend_has(const char *stream, const char *key)
+{
+	uint32_t h = pend_hash(key);
+	int i;
+
+	for (i = 0; i < g.npend; i++)
+		if (g.pend[i].h == h && g.pend[i].key &&
+		    strcmp(g.pend[i].key, key) == 0 &&
+		    strcmp(g.pend[i].stream, stream) == 0)
+			return 1;
+	return 0;
+}
+
 static void
 count_flush(void)
 {
@@ -799,6 +843,8 @@ do_eom(struct conn *c, const pd_req *r)
 	reply(c, "DUNNO");
 	if (in == NULL)
 		return;
+	if (g.npend == 0 && in->nkeys > 0)
+		g.pend_since = mono_ms();
 	for (k = 0; k < in->nkeys; k++) {
 		if (g.npend == g.cappend) {
 			g.cappend = g.cappend ? g.cappend * 2 : 64;
@@ -807,6 +853,7 @@ do_eom(struct conn *c, const pd_req *r)
 		}
 		og_strlcpy(g.pend[g.npend].stream, in->stream,
 		    sizeof(g.pend[g.npend].stream));
+		g.pend[g.npend].h = pend_hash(in->keys[k]);
 		g.pend[g.npend++].key = in->keys[k];
 	}
 	in->nkeys = 0; /* the keys belong to g.pend now */
@@ -1222,6 +1269,7 @@ reload(void)
 		og_log_warn("reload: [store] path changed: takes effect at "
 		            "restart");
 	og_config_unref(g.cfg);
+	count_flush(); /* under the streams they were counted for */
 	g.cfg = n;
 	apply_config();
 	og_log_info("reloaded %s (%d streams)", g.cfg->path, g.cfg->nstreams);
@@ -1323,12 +1371,18 @@ static void
 loop(void)
 {
 	struct epoll_event evs[128];
-	int i, n;
+	int64_t left;
+	int i, n, timeout;
 
 	while (!g.stop) {
 		/* Log lines of the last turn leave in one write. */
 		fflush(stderr);
-		n = epoll_wait(g.epfd, evs, 128, 200);
+		timeout = 200;
+		if (g.npend > 0) {
+			left = g.pend_since + PD_COUNT_DELAY - mono_ms();
+			timeout = left > 0 ? (int)left : 0;
+		}
+		n = epoll_wait(g.epfd, evs, 128, timeout);
 		if (n < 0 && errno != EINTR)
 			og_log_fatal("epoll_wait: %s", strerror(errno));
 		for (i = 0; i < n && !g.stop; i++) {
@@ -1366,7 +1420,10 @@ loop(void)
 			}
 			}
 		}
-		count_flush();
+		if (g.npend > 0 &&
+		    (g.spawn_mode || g.npend >= PD_COUNT_BATCH ||
+		        mono_ms() - g.pend_since >= PD_COUNT_DELAY))
+			count_flush();
 		timers();
 		conn_reap();
 	}

@@ -94,6 +94,17 @@ like "two accepted messages reach the 2/7d cap" \
     "550 5.7.1 <ana@example.org>: frequency cap 2/7d for newsletter reached*"
 og status ana@example.org --stream newsletter >/dev/null
 is "optgate status sees the same counters" "$?" 1
+# Sends are committed in groups (a few ms later); a recipient's next
+# message on the same connection, right after the first, must still see
+# every earlier send: the third of three back-to-back messages hits 2/7d.
+og optin eva@example.org --stream newsletter >/dev/null
+out=$(printf '%s\n' 'instance=b1 recipient=eva@example.org' \
+    'instance=b1 protocol_state=END-OF-MESSAGE recipient= queue_id=QB1' \
+    'instance=b2 recipient=eva@example.org' \
+    'instance=b2 protocol_state=END-OF-MESSAGE recipient= queue_id=QB2' \
+    'instance=b3 recipient=eva@example.org' | pd_client session | tr '\n' '|')
+like "back-to-back messages on one connection: the third hits the cap" \
+    "$out" "DUNNO|DUNNO|DUNNO|DUNNO|550 5.7.1 <eva@example.org>: frequency cap 2/7d*"
 
 # --- bad input and faults ---
 rss0=$(pd_rss)
