@@ -70,6 +70,7 @@
 #include "og_err.h"
 #include "og_gate.h"
 #include "og_log.h"
+#include "og_priv.h"
 #include "og_store.h"
 #include "og_time.h"
 #include "og_token.h"
@@ -1250,26 +1251,20 @@ static void
 mg_drop_privileges(const char *user, const char *sock)
 {
 	struct passwd *pw;
+	char err[256];
 
-	if (geteuid() != 0)
-		return;
-	if (user == NULL || user[0] == '\0') {
-		og_log_warn("running as root: set [milter] user");
-		return;
+	/* The socket becomes the user's, so it can remove it at exit. */
+	if (geteuid() == 0 && user != NULL && *user != '\0' &&
+	    (pw = getpwnam(user)) != NULL) {
+		if (sock != NULL && strncmp(sock, "unix:", 5) == 0 &&
+		    chown(sock + 5, pw->pw_uid, pw->pw_gid) < 0)
+			og_log_fatal("chown %s: %s", sock + 5, strerror(errno));
+		else if (sock != NULL && strncmp(sock, "local:", 6) == 0 &&
+		         chown(sock + 6, pw->pw_uid, pw->pw_gid) < 0)
+			og_log_fatal("chown %s: %s", sock + 6, strerror(errno));
 	}
-	if ((pw = getpwnam(user)) == NULL)
-		og_log_fatal("[milter] user: no such user: %s", user);
-	if (sock != NULL && strncmp(sock, "unix:", 5) == 0 &&
-	    chown(sock + 5, pw->pw_uid, pw->pw_gid) < 0)
-		og_log_fatal("chown %s: %s", sock + 5, strerror(errno));
-	else if (sock != NULL && strncmp(sock, "local:", 6) == 0 &&
-	         chown(sock + 6, pw->pw_uid, pw->pw_gid) < 0)
-		og_log_fatal("chown %s: %s", sock + 6, strerror(errno));
-	if (setgid(pw->pw_gid) < 0 || initgroups(pw->pw_name, pw->pw_gid) < 0 ||
-	    setuid(pw->pw_uid) < 0)
-		og_log_fatal("cannot become %s: %s", user, strerror(errno));
-	if (setuid(0) == 0)
-		og_log_fatal("could regain root after dropping to %s", user);
+	if (og_priv_drop("milter", user, err, sizeof(err)) != 0)
+		og_log_fatal("%s", err);
 }
 
 int

@@ -56,6 +56,7 @@
 #include "og_err.h"
 #include "og_gate.h"
 #include "og_log.h"
+#include "og_priv.h"
 #include "og_store.h"
 #include "og_time.h"
 #include "pd_proto.h"
@@ -1177,24 +1178,10 @@ accept_all(struct listener *l)
 static void
 drop_privileges(void)
 {
-	struct passwd *pw;
-	const char *user = g.cfg->policyd_user;
+	char err[256];
 
-	if (user == NULL || *user == 0)
-		return;
-	if ((pw = getpwnam(user)) == NULL)
-		og_log_fatal("[policyd] user: no user %s", user);
-	if (geteuid() != 0) {
-		if (geteuid() != pw->pw_uid)
-			og_log_warn("not root: cannot become %s", user);
-		return;
-	}
-	if (setgroups(0, NULL) != 0 || initgroups(user, pw->pw_gid) != 0 ||
-	    setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0)
-		og_log_fatal("cannot become %s: %s", user, strerror(errno));
-	if (setuid(0) == 0)
-		og_log_fatal("could get root back after dropping to %s", user);
-	og_log_info("running as %s", user);
+	if (og_priv_drop("policyd", g.cfg->policyd_user, err, sizeof(err)) != 0)
+		og_log_fatal("%s", err);
 }
 
 static void

@@ -59,6 +59,7 @@
 #include "og_err.h"
 #include "og_gate.h"
 #include "og_log.h"
+#include "og_priv.h"
 #include "og_store.h"
 #include "og_time.h"
 #include "og_token.h"
@@ -1191,23 +1192,10 @@ read_file(const char *path)
 static void
 drop_privileges(const char *user)
 {
-	struct passwd *pw;
+	char err[256];
 
-	if (getuid() != 0)
-		return;
-	if (user == NULL || user[0] == '\0') {
-		og_log_warn("running as root: set [unsubd] user");
-		return;
-	}
-	pw = getpwnam(user);
-	if (pw == NULL)
-		og_log_fatal("[unsubd] user %s: no such user", user);
-	if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 ||
-	    setuid(pw->pw_uid) != 0)
-		og_log_fatal(
-		    "cannot become user %s: %s", user, strerror(errno));
-	if (setuid(0) == 0)
-		og_log_fatal("privileges could not be dropped");
+	if (og_priv_drop("unsubd", user, err, sizeof(err)) != 0)
+		og_log_fatal("%s", err);
 }
 
 static void

@@ -28,7 +28,10 @@ chown -R nobody:nogroup "$UD_DIR/store"
 ok "daemon starts as root" ud_start
 is "it runs as nobody" "$(awk '/^Uid:/ {print $2 $3 $4 $5}' /proc/$UD_PID/status)" \
     65534655346553465534
-is "no supplementary groups" "$(awk '/^Groups:/ {print $2}' /proc/$UD_PID/status)" ""
+# Root's groups are gone; the user's own (initgroups) are what is left.
+is "only nobody's groups" \
+    "$(awk '/^Groups:/ {$1 = ""; print}' /proc/$UD_PID/status | tr -s ' ' '\n' | grep . | sort -n | tr '\n' ' ')" \
+    "$(id -G nobody | tr ' ' '\n' | sort -n | tr '\n' ' ')"
 is "second listen line: IPv6 loopback" \
     "$(curl -s -g --max-time 5 'http://[::1]:18097/healthz')" ok
 TOK=$(ud_token $A news)
