@@ -8,18 +8,18 @@
  * received.  RCPT: find the stream from the envelope, ask og_gate_decide,
  * answer DUNNO for a pass or the verdict's refusal; remember passed
  * recipients per transaction ("instance").  END-OF-MESSAGE: count those
- * recipients as sent (og_gate_count; in groups, see count_flush).  A
+ * recipients as sent (in groups, see pend_hash and writer_main).  A
  * list stream (one token per recipient) gets 452 4.5.3 for a second passed
  * recipient, so the client sends it in a new transaction.
  *
  * One thread, one epoll loop, non-blocking sockets, capped buffers, idle
- * timeouts.  A second thread only flushes the counters environment to
- * disk every [store] counter_sync seconds, so that fsync never stalls
- * the loop (g.store is handed over under sync_lock).  Modes: listeners from
- * [policyd] listen (unix:PATH, inet:HOST:PORT), or -s: one connection on
- * stdin/stdout (spawn(8)). SPF runs in helper processes (pd_spf.c).  SIGHUP
- * reloads the config (a bad one is logged and the old one kept); SIGTERM/SIGINT
- * stop.
+ * timeouts.  A second thread writes the counters (writer_main): the sends
+ * the loop hands over, and the flush to disk every [store] counter_sync
+ * seconds, so that neither a commit nor an fsync stalls the loop.  Modes:
+ * listeners from [policyd] listen (unix:PATH, inet:HOST:PORT), or -s: one
+ * connection on stdin/stdout (spawn(8)). SPF runs in helper processes
+ * (pd_spf.c).  SIGHUP reloads the config (a bad one is logged and the old one
+ * kept); SIGTERM/SIGINT stop.
  *
  * Errors: a malformed request is logged and its connection closed
  * without a reply (Postfix then retries); a store that cannot be read
@@ -101,6 +101,13 @@ struct conn {
 	struct conn *prev, *next;
 };
 
+/* A send to count: a recipient's key in a stream. */
+struct pend {
+	char stream[OG_STREAM_NAME_MAX + 1];
+	char *key;
+	uint32_t h; /* pend_hash(key) */
+};
+
 /* One open SMTP transaction: recipients passed, waiting for EOM. */
 struct inst {
 	char id[64];
@@ -137,21 +144,29 @@ static struct {
 	int ninst;
 	int64_t last_readers, last_tick;
 	int64_t last_overload_log;
-	struct {
-		char stream[OG_STREAM_NAME_MAX + 1];
-		char *key;
-		uint32_t h; /* pend_hash(key) */
-	} * pend;           /* sends waiting for their commit */
+	struct pend *pend; /* sends waiting to be handed to the writer */
 	int npend, cappend;
 	int64_t pend_since; /* monotonic ms of the oldest */
 	unsigned long served;
+	/*
+	 * The writer thread (writer_main) and what it shares with the
+	 * loop, under sync_lock: a batch of sends handed over (busy until
+	 * committed), the store, the counter_sync period.
+	 */
 	pthread_t sync_thread;
 	pthread_mutex_t sync_lock;
-	pthread_cond_t sync_cond;
+	pthread_cond_t sync_cond; /* to the writer: work, or stop */
+	pthread_cond_t done_cond; /* to the loop: batch committed */
 	int sync_stop;
-	int64_t sync_every; /* seconds; read under sync_lock */
+	int64_t sync_every; /* seconds */
+	og_store *wstore;
+	struct pend *batch;
+	int nbatch, capbatch;
+	int busy;
+	int64_t batch_now; /* og_time_now() of the hand-over */
 } g = {.sync_lock = PTHREAD_MUTEX_INITIALIZER,
-    .sync_cond = PTHREAD_COND_INITIALIZER};
+    .sync_cond = PTHREAD_COND_INITIALIZER,
+    .done_cond = PTHREAD_COND_INITIALIZER};
 
 static int64_t
 mono_ms(void)
@@ -319,29 +334,97 @@ store_open(void)
 		g.store_retry_at = mono_ms() + PD_STORE_RETRY * 1000;
 		return;
 	}
-	pthread_mutex_lock(&g.sync_lock);
 	g.store = st;
+	pthread_mutex_lock(&g.sync_lock);
+	g.wstore = st;
 	pthread_mutex_unlock(&g.sync_lock);
 	og_log_info("store %s open", g.cfg->store_path);
 }
 
 /*
- * The counters environment is written without sync (soft state); this
- * thread flushes it every counter_sync seconds, off the event loop.
+ * Commit n sends, one transaction per stream.  Reads p only: the loop
+ * may look at it meanwhile (pend_has).
+ */
+static void
+count_commit(og_store *store, const struct pend *p, int n, int64_t now)
+{
+	const char **keys;
+	char *done;
+	int i, j, k, rc;
+
+	keys = og_xcalloc((size_t)n, sizeof(*keys));
+	done = og_xcalloc((size_t)n, 1);
+	for (i = 0; i < n; i++) {
+		if (p[i].key == NULL || done[i])
+			continue;
+		k = 0;
+		for (j = i; j < n; j++)
+			if (p[j].key && !done[j] &&
+			    strcmp(p[j].stream, p[i].stream) == 0) {
+				keys[k++] = p[j].key;
+				done[j] = 1;
+			}
+		if (store == NULL)
+			og_log_warn("store not open: %d sends of %s not "
+			            "counted",
+			    k, p[i].stream);
+		else if ((rc = og_store_count_sends(
+		              store, keys, (size_t)k, p[i].stream, now)) != 0)
+			og_log_warn("counting %d sends of %s: %s", k,
+			    p[i].stream, og_strerror(rc));
+		else
+			og_log_debug("counted %d sends of %s", k, p[i].stream);
+	}
+	free(done);
+	free(keys);
+}
+
+/*
+ * The writer thread: commits the batches of sends the loop hands over
+ * (count_handover), and flushes the counters environment (written
+ * without sync: soft state) every counter_sync seconds.  Both off the
+ * event loop, so a commit never delays an answer.  It works outside the
+ * lock; the loop only waits for it when a recipient's earlier send is in
+ * the batch being committed (rcpt_gate).
  */
 static void *
-sync_main(void *arg)
+writer_main(void *arg)
 {
-	struct timespec ts;
-	int rc;
+	struct timespec ts, now;
+	og_store *st;
+	int64_t t;
+	int i, rc;
 
 	pthread_mutex_lock(&g.sync_lock);
-	while (!g.sync_stop) {
-		clock_gettime(CLOCK_REALTIME, &ts);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += g.sync_every > 0 ? g.sync_every : 1;
+	while (!g.sync_stop || g.busy) {
+		if (!g.busy)
+			pthread_cond_timedwait(&g.sync_cond, &g.sync_lock, &ts);
+		if (g.busy) {
+			st = g.wstore;
+			t = g.batch_now;
+			pthread_mutex_unlock(&g.sync_lock);
+			count_commit(st, g.batch, g.nbatch, t);
+			pthread_mutex_lock(&g.sync_lock);
+			for (i = 0; i < g.nbatch; i++)
+				free(g.batch[i].key);
+			g.nbatch = 0;
+			g.busy = 0;
+			pthread_cond_broadcast(&g.done_cond);
+		}
+		clock_gettime(CLOCK_REALTIME, &now);
+		if (now.tv_sec < ts.tv_sec ||
+		    (now.tv_sec == ts.tv_sec && now.tv_nsec < ts.tv_nsec))
+			continue;
+		ts = now;
 		ts.tv_sec += g.sync_every > 0 ? g.sync_every : 1;
-		pthread_cond_timedwait(&g.sync_cond, &g.sync_lock, &ts);
-		if (g.store && (rc = og_store_sync_counters(g.store)) != 0)
+		if ((st = g.wstore) == NULL)
+			continue;
+		pthread_mutex_unlock(&g.sync_lock);
+		if ((rc = og_store_sync_counters(st)) != 0)
 			og_log_warn("syncing counters: %s", og_strerror(rc));
+		pthread_mutex_lock(&g.sync_lock);
 	}
 	pthread_mutex_unlock(&g.sync_lock);
 	return NULL;
@@ -631,7 +714,7 @@ spf_verdict(
 
 static void rcpt_gate(struct conn *c, const pd_req *r, const og_stream *st);
 static int pend_has(const char *stream, const char *key);
-static void count_flush(void);
+static int count_handover(int wait);
 
 static void
 spf_done(void *ctx, const pd_spf_res *res)
@@ -693,11 +776,12 @@ rcpt_gate(struct conn *c, const pd_req *r, const og_stream *st)
 			og_store_rend(tx);
 		tx = NULL;
 		/* Its last send still waits for the commit: commit, decide
-		 * again (count_flush empties g.pend: once at most). */
+		 * again (after count_handover(1) nothing waits: once at most).
+		 */
 		if (v.action != OG_ACCEPT || !v.key[0] ||
 		    !pend_has(st->name, v.key))
 			break;
-		count_flush();
+		count_handover(1);
 	}
 	verdict_action(st, &v, act, sizeof(act));
 	log_decision(r, st, &v);
@@ -753,14 +837,14 @@ do_rcpt(struct conn *c, pd_req *r)
 
 /*
  * Counting is a write transaction on the counters environment (no sync:
- * soft state).  Sends wait in g.pend and are committed together, one
- * transaction per stream, once PD_COUNT_BATCH are waiting or the oldest
- * has waited PD_COUNT_DELAY ms (loop()): under load a commit serves
- * dozens of messages instead of the few of one loop turn.  A recipient
- * whose send still waits is committed before its next decision
- * (rcpt_gate), so caps see every send; a kill -9 loses at most the
- * sends of the last PD_COUNT_DELAY ms (a crash of the machine loses up
- * to [store] counter_sync seconds anyway).
+ * soft state), made by the writer thread.  Sends wait in g.pend until
+ * PD_COUNT_BATCH are waiting or the oldest has waited PD_COUNT_DELAY ms
+ * (loop()), then go to the writer in one batch, one transaction per
+ * stream; while it commits, the next batch gathers.  A recipient whose
+ * send still waits (here or in the writer's batch) is committed before
+ * its next decision (rcpt_gate), so caps see every send; a kill -9
+ * loses at most the sends of the last few ms (a crash of the machine
+ * loses up to [store] counter_sync seconds anyway).
  */
 static uint32_t
 pend_hash(const char *s)
@@ -773,64 +857,67 @@ pend_hash(const char *s)
 }
 
 static int
-pend_has(const char *stream, const char *key)
+pend_in(const struct pend *p, int n, const char *stream, const char *key,
+    uint32_t h)
 {
-	uint32_t h = pend_hash(key);
 	int i;
 
-	for (i = 0; i < g.npend; i++)
-		if (g.pend[i].h == h && g.pend[i].key &&
-		    strcmp(g.pend[i].key, key) == 0 &&
-		    strcmp(g.pend[i].stream, stream) == 0)
+	for (i = 0; i < n; i++)
+		if (p[i].h == h && p[i].key && strcmp(p[i].key, key) == 0 &&
+		    strcmp(p[i].stream, stream) == 0)
 			return 1;
 	return 0;
 }
 
-static void
-count_flush(void)
+/* Whether a send of key in stream waits: here or in the writer's batch. */
+static int
+pend_has(const char *stream, const char *key)
 {
-	const char **keys;
-	int i, j, n, rc;
-	int64_t now = og_time_now();
+	uint32_t h = pend_hash(key);
+	int r;
 
-	if (g.npend == 0)
-		return;
-	keys = og_xcalloc((size_t)g.npend, sizeof(*keys));
-	for (i = 0; i < g.npend; i++) {
-		const og_stream *st;
+	if (pend_in(g.pend, g.npend, stream, key, h))
+		return 1;
+	pthread_mutex_lock(&g.sync_lock);
+	r = g.busy && pend_in(g.batch, g.nbatch, stream, key, h);
+	pthread_mutex_unlock(&g.sync_lock);
+	return r;
+}
 
-		if (g.pend[i].key == NULL)
-			continue;
-		n = 0;
-		for (j = i; j < g.npend; j++)
-			if (g.pend[j].key &&
-			    strcmp(g.pend[j].stream, g.pend[i].stream) == 0)
-				keys[n++] = g.pend[j].key;
-		st = og_config_stream(g.cfg, g.pend[i].stream);
-		if (st == NULL)
-			og_log_warn("stream %s gone after reload: %d sends not "
-			            "counted",
-			    g.pend[i].stream, n);
-		else if (g.store == NULL)
-			og_log_warn("store not open: %d sends of %s not "
-			            "counted",
-			    n, g.pend[i].stream);
-		else if ((rc = og_gate_count(
-		              g.store, st, keys, (size_t)n, now)) != 0)
-			og_log_warn("counting %d sends of %s: %s", n,
-			    g.pend[i].stream, og_strerror(rc));
-		else
-			og_log_debug(
-			    "counted %d sends of %s", n, g.pend[i].stream);
-		for (j = i; j < g.npend; j++)
-			if (g.pend[j].key &&
-			    strcmp(g.pend[j].stream, g.pend[i].stream) == 0) {
-				free(g.pend[j].key);
-				g.pend[j].key = NULL;
-			}
+/*
+ * Hand the waiting sends to the writer thread, if it is idle; returns 0
+ * when it was busy (they stay, and the batch grows meanwhile).  wait:
+ * also wait until the writer has committed everything.
+ */
+static int
+count_handover(int wait)
+{
+	struct pend *t;
+	int c, ok = 0;
+
+	pthread_mutex_lock(&g.sync_lock);
+	while (wait && g.busy)
+		pthread_cond_wait(&g.done_cond, &g.sync_lock);
+	if (!g.busy) {
+		ok = 1;
+		if (g.npend > 0) {
+			t = g.batch;
+			c = g.capbatch;
+			g.batch = g.pend;
+			g.capbatch = g.cappend;
+			g.nbatch = g.npend;
+			g.pend = t;
+			g.cappend = c;
+			g.npend = 0;
+			g.batch_now = og_time_now();
+			g.busy = 1;
+			pthread_cond_signal(&g.sync_cond);
+		}
 	}
-	free(keys);
-	g.npend = 0;
+	while (wait && g.busy)
+		pthread_cond_wait(&g.done_cond, &g.sync_lock);
+	pthread_mutex_unlock(&g.sync_lock);
+	return ok;
 }
 
 static void
@@ -1256,7 +1343,7 @@ reload(void)
 		og_log_warn("reload: [store] path changed: takes effect at "
 		            "restart");
 	og_config_unref(g.cfg);
-	count_flush(); /* under the streams they were counted for */
+	count_handover(1); /* under the streams they were counted for */
 	g.cfg = n;
 	apply_config();
 	og_log_info("reloaded %s (%d streams)", g.cfg->path, g.cfg->nstreams);
@@ -1366,8 +1453,9 @@ loop(void)
 		fflush(stderr);
 		timeout = 200;
 		if (g.npend > 0) {
+			/* Due, but the writer was busy: look again in 1 ms. */
 			left = g.pend_since + PD_COUNT_DELAY - mono_ms();
-			timeout = left > 0 ? (int)left : 0;
+			timeout = left > 0 ? (int)left : 1;
 		}
 		n = epoll_wait(g.epfd, evs, 128, timeout);
 		if (n < 0 && errno != EINTR)
@@ -1410,7 +1498,7 @@ loop(void)
 		if (g.npend > 0 &&
 		    (g.spawn_mode || g.npend >= PD_COUNT_BATCH ||
 		        mono_ms() - g.pend_since >= PD_COUNT_DELAY))
-			count_flush();
+			count_handover(g.spawn_mode);
 		timers();
 		conn_reap();
 	}
@@ -1497,7 +1585,7 @@ main(int argc, char **argv)
 	apply_config();
 	store_open();
 	g.last_readers = mono_ms();
-	if ((errno = pthread_create(&g.sync_thread, NULL, sync_main, NULL)) !=
+	if ((errno = pthread_create(&g.sync_thread, NULL, writer_main, NULL)) !=
 	    0)
 		og_log_fatal("pthread_create: %s", strerror(errno));
 	og_log_info("optgate-policyd %s started (%d streams)", OG_VERSION,
@@ -1508,8 +1596,7 @@ main(int argc, char **argv)
 	while (g.conns)
 		conn_close(g.conns);
 	conn_reap();
-	count_flush();
-	free(g.pend);
+	count_handover(1);
 	while (g.ihead)
 		inst_free(g.ihead);
 	pd_spf_free(g.spf);
@@ -1518,6 +1605,8 @@ main(int argc, char **argv)
 	pthread_cond_signal(&g.sync_cond);
 	pthread_mutex_unlock(&g.sync_lock);
 	pthread_join(g.sync_thread, NULL);
+	free(g.pend);
+	free(g.batch);
 	if (g.store) {
 		og_store_sync_counters(g.store);
 		og_store_close(g.store);
