@@ -20,7 +20,10 @@
  * Helper side: libspf2 with its caching resolver over res_query, so
  * /etc/resolv.conf decides the DNS server.  The helper runs as the
  * daemon's user with no core dumps, few file descriptors, an address
- * space limit (except under ASan) and SIGKILL when the daemon dies.
+ * space limit (except under a sanitizer) and SIGKILL when the daemon dies.
+ * A helper that cannot be started at all (exec fails: exit 127) is a
+ * temperror: that is not the record's fault, and mail must wait, not be
+ * refused.
  *
  * LIMITS: PD_SPF_CACHE_MAX cached domains (the cache is emptied when
  * full); domains over 253 bytes are a permerror.
@@ -54,11 +57,12 @@
 #define CRASH_CACHE_MS (300 * 1000)
 #define CACHE_BUCKETS 4096
 
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
+/* Sanitizer runtimes map terabytes of shadow: no RLIMIT_AS for them. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define UNDER_SANITIZER 1
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define UNDER_SANITIZER 1
 #endif
 #endif
 
@@ -265,7 +269,7 @@ helper_spawn(pd_spf *s, struct helper *h)
 		setrlimit(RLIMIT_CORE, &rl);
 		rl.rlim_cur = rl.rlim_max = 64;
 		setrlimit(RLIMIT_NOFILE, &rl);
-#ifndef UNDER_ASAN
+#ifndef UNDER_SANITIZER
 		rl.rlim_cur = rl.rlim_max = 256UL << 20;
 		setrlimit(RLIMIT_AS, &rl);
 #endif
@@ -501,6 +505,16 @@ helper_failed(pd_spf *s, struct helper *h, const char *why)
 	h->pid = 0;
 	h->len = 0;
 	h->q = NULL;
+	if (!sig && WIFEXITED(st) && WEXITSTATUS(st) == 127) {
+		if (q) {
+			og_log_err("SPF helper for %s: cannot start %s",
+			    q->domain, s->exe);
+			res_set(&r, PD_SPF_TEMPERROR, "",
+			    "SPF helper cannot start");
+			finish(s, q, &r, 0);
+		}
+		return;
+	}
 	if (sig)
 		snprintf(detail, sizeof(detail),
 		    "SPF evaluation crashed "

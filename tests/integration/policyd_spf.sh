@@ -155,4 +155,19 @@ is "with DNS gone, a cached pass still passes" "$(q pass.test)" DUNNO
 like "... a cached fail still fails" "$(q fail.test)" "550 5.7.23 *(fail for *"
 like "... an uncached domain tempfails" "$(q fresh.test)" "451 4.4.3 *"
 ok "daemon exits cleanly" pd_stop
+
+# A helper that cannot start at all (here: the program file was replaced
+# under a running daemon, as an upgrade does) is not the record's fault:
+# tempfail, never a refusal.
+ok "dnsmasq back" dns_start
+mkdir -p "$PD_T/bin"
+cp "$BIN/optgate-policyd" "$PD_T/bin/"
+BIN0=$BIN
+BIN=$PD_T/bin
+ok "daemon from a copy of the program" pd_start
+rm -f "$PD_T/bin/optgate-policyd"
+like "helper cannot start: 451 4.4.3, not a refusal" "$(q fail.test)" "451 4.4.3 *"
+ok "... logged" pd_log_wait 'SPF helper for fail.test: cannot start'
+BIN=$BIN0
+ok "daemon exits cleanly" pd_stop
 done_testing
