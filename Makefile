@@ -67,6 +67,18 @@ check: deps
 	@$(MAKE) --no-print-directory build
 	@BUILD=$(BUILD) sh tests/run
 
+# ThreadSanitizer over the tests of the threaded parts: the store's
+# reader threads, optgate-milter (libmilter's workers) and optgate-policyd
+# (its counters thread).  Not part of check or .ci/run (slow under TSan).
+tsan:
+	@sh tools/install-deps.sh
+	@$(MAKE) --no-print-directory BUILD=build/tsan CC=clang \
+	    SAN="-fsanitize=thread" CFLAGS="-O1 -g" build
+	@for t in store_threads milter_ policyd_; do \
+	    BUILD=build/tsan \
+	    TSAN_OPTIONS="halt_on_error=1 handle_segv=0 suppressions=$(CURDIR)/tests/milter/tsan.supp" \
+	    sh tests/run $$t || exit 1; done
+
 asan:
 	@sh tools/install-deps.sh
 	@$(MAKE) --no-print-directory BUILD=build/asan CC=clang \
@@ -112,7 +124,7 @@ format:
 clean:
 	rm -rf build
 
-.PHONY: all build deps check asan fuzz fuzz-build bench demo install \
+.PHONY: tsan all build deps check asan fuzz fuzz-build bench demo install \
 	format clean
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
