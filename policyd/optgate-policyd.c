@@ -67,8 +67,8 @@
 #define PD_INST_RCPTS 1000
 #define PD_LISTEN_MAX OG_MULTI_MAX
 #define PD_STORE_RETRY 5  /* seconds between store open attempts */
-#define PD_COUNT_BATCH 64 /* sends that make a counters commit at once */
-#define PD_COUNT_DELAY 5  /* ms a send waits at most for its commit */
+#define PD_COUNT_BATCH 16 /* sends that make a counters commit at once */
+#define PD_COUNT_DELAY 2  /* ms a send waits at most for its commit */
 
 enum ev_type { EV_LISTEN = 1, EV_CONN, EV_SIGNAL };
 
