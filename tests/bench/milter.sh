@@ -8,7 +8,7 @@
 #   optgate+dkim + optgate-milter, then OpenDKIM
 #   daemons      + optgate-policyd and optgate-milter (when policyd is built)
 # Milters over a unix socket and over loopback TCP.  The configurations
-# alternate (ABCDE ABCDE ...), ROUNDS rounds (default 3), medians.  Then
+# alternate (ABCDE ABCDE ...), ROUNDS rounds (default 5), medians.  Then
 # the peak memory of optgate-milter under 100 concurrent sessions.
 #
 #   N=1000000 ROUNDS=3 MSGS=1000 SESSIONS=10 sh tests/bench/milter.sh
@@ -20,8 +20,8 @@ TOP=${OPTGATE_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 BUILD=${BUILD:-build}
 BIN="$TOP/$BUILD/bin"
 N=${N:-10000000}
-ROUNDS=${ROUNDS:-3}
-MSGS=${MSGS:-1000}
+ROUNDS=${ROUNDS:-5}
+MSGS=${MSGS:-2000}
 SESSIONS=${SESSIONS:-10}
 PF_SINK_DUMP=0
 . "$TOP/tests/lib/postfix.sh"
