@@ -595,6 +595,36 @@ static const struct option scope_lo[] = {{"stream", 1, NULL, 'S'},
     {"reason", 1, NULL, 'r'}, {"expires", 1, NULL, 'e'},
     {"source", 1, NULL, 's'}, {"note", 1, NULL, 'n'}, {NULL, 0, NULL, 0}};
 
+/*
+ * What optout, suppress and unsuppress share once their options are
+ * read: the one operand ADDR, the scope checked against the config, the
+ * store opened, and ch filled for an admin change of kind at that scope
+ * (a->key and a->raw must outlive ch).
+ */
+static int
+scoped_change(og_cli *cli, int argc, char **argv, const char *usage,
+    const struct scope_opt *so, int kind, og_addr *a, og_change *ch)
+{
+	int rc;
+
+	if (optind + 1 != argc)
+		return og_cli_usage(usage);
+	if ((rc = og_cli_addr(cli, argv[optind], a)) != 0)
+		return rc;
+	if ((rc = scope_check(cli, so)) != 0 ||
+	    (rc = og_cli_store(cli, 0)) != 0)
+		return rc;
+	memset(ch, 0, sizeof(*ch));
+	ch->key = a->key;
+	ch->raw = a->raw;
+	ch->kind = kind;
+	ch->scope = (uint8_t)so->scope;
+	ch->name = so->name;
+	ch->via = OG_VIA_ADMIN;
+	ch->time = og_time_now();
+	return 0;
+}
+
 int
 cmd_optout(og_cli *cli, int argc, char **argv)
 {
@@ -615,21 +645,9 @@ cmd_optout(og_cli *cli, int argc, char **argv)
 		else
 			return og_cli_usage(usage);
 	}
-	if (optind + 1 != argc)
-		return og_cli_usage(usage);
-	if ((rc = og_cli_addr(cli, argv[optind], &a)) != 0)
+	if ((rc = scoped_change(
+	         cli, argc, argv, usage, &so, OG_EV_OPTOUT, &a, &ch)) != 0)
 		return rc;
-	if ((rc = scope_check(cli, &so)) != 0 ||
-	    (rc = og_cli_store(cli, 0)) != 0)
-		return rc;
-	memset(&ch, 0, sizeof(ch));
-	ch.key = a.key;
-	ch.raw = a.raw;
-	ch.kind = OG_EV_OPTOUT;
-	ch.scope = (uint8_t)so.scope;
-	ch.name = so.name;
-	ch.via = OG_VIA_ADMIN;
-	ch.time = og_time_now();
 	ch.f[OG_EVF_SOURCE] = source ? source : "admin";
 	snprintf(sw, sizeof(sw), "optout (%s)",
 	    scope_text(so.scope, so.name, scbuf, sizeof(scbuf)));
@@ -687,22 +705,12 @@ cmd_suppress(og_cli *cli, int argc, char **argv)
 			return og_cli_usage(usage);
 		}
 	}
-	if (optind + 1 != argc || reason < 0)
+	if (reason < 0)
 		return og_cli_usage(usage);
-	if ((rc = og_cli_addr(cli, argv[optind], &a)) != 0)
+	if ((rc = scoped_change(
+	         cli, argc, argv, usage, &so, OG_EV_SUPPRESS, &a, &ch)) != 0)
 		return rc;
-	if ((rc = scope_check(cli, &so)) != 0 ||
-	    (rc = og_cli_store(cli, 0)) != 0)
-		return rc;
-	memset(&ch, 0, sizeof(ch));
-	ch.key = a.key;
-	ch.raw = a.raw;
-	ch.kind = OG_EV_SUPPRESS;
-	ch.scope = (uint8_t)so.scope;
-	ch.name = so.name;
 	ch.reason = (uint8_t)reason;
-	ch.via = OG_VIA_ADMIN;
-	ch.time = og_time_now();
 	ch.expires = exp ? ch.time + exp : 0;
 	ch.f[OG_EVF_SOURCE] = source ? source : "admin";
 	ch.f[OG_EVF_NOTE] = note;
@@ -731,21 +739,9 @@ cmd_unsuppress(og_cli *cli, int argc, char **argv)
 		else
 			return og_cli_usage(usage);
 	}
-	if (optind + 1 != argc)
-		return og_cli_usage(usage);
-	if ((rc = og_cli_addr(cli, argv[optind], &a)) != 0)
+	if ((rc = scoped_change(
+	         cli, argc, argv, usage, &so, OG_EV_UNSUPPRESS, &a, &ch)) != 0)
 		return rc;
-	if ((rc = scope_check(cli, &so)) != 0 ||
-	    (rc = og_cli_store(cli, 0)) != 0)
-		return rc;
-	memset(&ch, 0, sizeof(ch));
-	ch.key = a.key;
-	ch.raw = a.raw;
-	ch.kind = OG_EV_UNSUPPRESS;
-	ch.scope = (uint8_t)so.scope;
-	ch.name = so.name;
-	ch.via = OG_VIA_ADMIN;
-	ch.time = og_time_now();
 	ch.f[OG_EVF_SOURCE] = "admin";
 	ch.f[OG_EVF_NOTE] = note;
 	return apply_print(cli, &ch, "unsuppress");
