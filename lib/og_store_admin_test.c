@@ -25,6 +25,7 @@
 #include "og_err.h"
 #include "og_gate.h"
 #include "og_store.h"
+#include "og_testfx.h"
 
 #define T0 1800000000LL
 
@@ -40,7 +41,7 @@ static const char conf[] = "[stream news]\n"
                            "partner = acme\n";
 
 struct fx {
-	char dir[64];
+	char dir[96];
 	og_store *st;
 	og_config *cfg;
 };
@@ -49,14 +50,12 @@ static int
 setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	og_store_opts o = {0, 0, 0, OG_STORE_CREATE};
 	char err[512];
 
-	snprintf(f->dir, sizeof(f->dir), "/tmp/og_store_admin_test.XXXXXX");
-	if (mkdtemp(f->dir) == NULL)
+	if (og_testfx_open(
+	        f->dir, sizeof(f->dir), "og_store_admin_test", &f->st) != 0)
 		return -1;
-	if (og_store_open(f->dir, &o, &f->st, err, sizeof(err)) != 0 ||
-	    og_config_parse_string(conf, "test.conf", &f->cfg, err, sizeof(err),
+	if (og_config_parse_string(conf, "test.conf", &f->cfg, err, sizeof(err),
 	        NULL, NULL) != 0) {
 		fprintf(stderr, "%s\n", err);
 		return -1;
@@ -69,12 +68,9 @@ static int
 teardown(void **state)
 {
 	struct fx *f = *state;
-	char cmd[128];
 
-	og_store_close(f->st);
 	og_config_unref(f->cfg);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	if (system(cmd) != 0)
+	if (og_testfx_close(f->dir, f->st) != 0)
 		return -1;
 	free(f);
 	return 0;

@@ -20,11 +20,12 @@
 #include "og_err.h"
 #include "og_log.h"
 #include "og_store.h"
+#include "og_testfx.h"
 
 #define T0 1800000000LL
 
 struct fx {
-	char dir[64];
+	char dir[96];
 	og_store *st;
 };
 
@@ -32,16 +33,10 @@ static int
 setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	og_store_opts o = {0, 0, 0, OG_STORE_CREATE};
-	char err[512];
 
-	snprintf(f->dir, sizeof(f->dir), "/tmp/og_store_test.XXXXXX");
-	if (mkdtemp(f->dir) == NULL)
+	if (og_testfx_open(f->dir, sizeof(f->dir), "og_store_test", &f->st) !=
+	    0)
 		return -1;
-	if (og_store_open(f->dir, &o, &f->st, err, sizeof(err)) != 0) {
-		fprintf(stderr, "%s\n", err);
-		return -1;
-	}
 	*state = f;
 	return 0;
 }
@@ -50,11 +45,8 @@ static int
 teardown(void **state)
 {
 	struct fx *f = *state;
-	char cmd[128];
 
-	og_store_close(f->st);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	if (system(cmd) != 0)
+	if (og_testfx_close(f->dir, f->st) != 0)
 		return -1;
 	free(f);
 	return 0;
@@ -360,11 +352,10 @@ refuses_truncated_file(void **state)
 	assert_non_null(strstr(err, "truncated"));
 	assert_int_equal(stat(path, &sb), 0);
 	assert_int_equal(sb.st_size, 16384);
-	/* reopen for teardown */
-	o.flags = OG_STORE_CREATE;
-	snprintf(f->dir + strlen(f->dir), sizeof(f->dir) - strlen(f->dir), "x");
+	/* a fresh store for teardown; this one goes now */
+	assert_int_equal(og_testfx_close(f->dir, NULL), 0);
 	assert_int_equal(
-	    og_store_open(f->dir, &o, &f->st, err, sizeof(err)), 0);
+	    og_testfx_open(f->dir, sizeof(f->dir), "og_store_test", &f->st), 0);
 }
 
 static void
@@ -400,10 +391,10 @@ refuses_newer_schema(void **state)
 	assert_int_equal(
 	    og_store_open(f->dir, &o, &st, err, sizeof(err)), OG_EVERSION);
 	assert_non_null(strstr(err, "newer"));
-	snprintf(f->dir + strlen(f->dir), sizeof(f->dir) - strlen(f->dir), "x");
-	o.flags = OG_STORE_CREATE;
+	/* a fresh store for teardown; this one goes now */
+	assert_int_equal(og_testfx_close(f->dir, NULL), 0);
 	assert_int_equal(
-	    og_store_open(f->dir, &o, &f->st, err, sizeof(err)), 0);
+	    og_testfx_open(f->dir, sizeof(f->dir), "og_store_test", &f->st), 0);
 }
 
 static void

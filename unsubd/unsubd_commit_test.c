@@ -15,6 +15,7 @@
 
 #include "og_err.h"
 #include "og_store.h"
+#include "og_testfx.h"
 #include "og_token.h"
 #include "unsubd.h"
 
@@ -22,7 +23,7 @@
 #define PER_THREAD 50
 
 struct fx {
-	char dir[64];
+	char dir[96];
 	og_store *st;
 };
 
@@ -30,16 +31,10 @@ static int
 setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	og_store_opts o = {0, 0, 0, OG_STORE_CREATE};
-	char err[512];
 
-	snprintf(f->dir, sizeof(f->dir), "/tmp/unsubd_commit_test.XXXXXX");
-	if (mkdtemp(f->dir) == NULL)
+	if (og_testfx_open(
+	        f->dir, sizeof(f->dir), "unsubd_commit_test", &f->st) != 0)
 		return -1;
-	if (og_store_open(f->dir, &o, &f->st, err, sizeof(err)) != 0) {
-		fprintf(stderr, "%s\n", err);
-		return -1;
-	}
 	*state = f;
 	return 0;
 }
@@ -48,11 +43,8 @@ static int
 teardown(void **state)
 {
 	struct fx *f = *state;
-	char cmd[128];
 
-	og_store_close(f->st);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	if (system(cmd) != 0)
+	if (og_testfx_close(f->dir, f->st) != 0)
 		return -1;
 	free(f);
 	return 0;
