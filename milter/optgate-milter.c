@@ -11,7 +11,7 @@
  *
  * Structure: main() parses options and sets up; the xxfi_* callbacks are
  * thin: protocol in, og_gate_decide(), protocol out.  Connection state
- * (mg_conn) lives in smfi_setpriv and pins one config snapshot (mg_snap:
+ * (mg_conn) lives in smfi_setpriv and pins one config snapshot (og_snap:
  * config + keyring, refcounted, immutable) for its whole life; the
  * message state (mg_msg) inside it is reset at eom/abort.
  *
@@ -71,6 +71,7 @@
 #include "og_gate.h"
 #include "og_log.h"
 #include "og_priv.h"
+#include "og_snap.h"
 #include "og_store.h"
 #include "og_time.h"
 #include "og_token.h"
@@ -89,76 +90,8 @@
 /* ---------------------------------------------------------------- */
 /* Config snapshots                                                  */
 
-typedef struct mg_snap {
-	int refs; /* __atomic */
-	og_config *cfg;
-	og_keyring *kr; /* NULL when the keys file is not configured */
-} mg_snap;
-
-static pthread_mutex_t snap_lock = PTHREAD_MUTEX_INITIALIZER;
-static mg_snap *cur_snap;     /* under snap_lock */
+static og_snap_cell snaps = OG_SNAP_CELL_INIT;
 static const char *conf_path; /* -c FILE, or NULL */
-
-static mg_snap *
-mg_snap_get(void)
-{
-	mg_snap *s;
-
-	pthread_mutex_lock(&snap_lock);
-	s = cur_snap;
-	__atomic_add_fetch(&s->refs, 1, __ATOMIC_ACQ_REL);
-	pthread_mutex_unlock(&snap_lock);
-	return s;
-}
-
-static void
-mg_snap_put(mg_snap *s)
-{
-	if (s == NULL)
-		return;
-	if (__atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) == 0) {
-		og_config_unref(s->cfg);
-		if (s->kr != NULL)
-			og_keyring_free(s->kr);
-		free(s);
-	}
-}
-
-/* Load config and keys into a new snapshot; NULL and logged on error. */
-static mg_snap *
-mg_snap_load(void)
-{
-	char err[512];
-	og_config *cfg = NULL;
-	og_keyring *kr = NULL;
-	mg_snap *s;
-	int i, rc, need_keys = 0;
-
-	rc = og_config_load(conf_path, &cfg, err, sizeof(err), NULL, NULL);
-	if (rc < 0) {
-		og_log_err("%s", err);
-		return NULL;
-	}
-	for (i = 0; i < cfg->nstreams; i++)
-		if (cfg->streams[i].list)
-			need_keys = 1;
-	if (cfg->keys_file != NULL && cfg->keys_file[0] != '\0') {
-		rc = og_keyring_load(cfg->keys_file, &kr, err, sizeof(err));
-		if (rc < 0 && need_keys) {
-			og_log_err("keys: %s: %s", cfg->keys_file,
-			    err[0] ? err : og_strerror(rc));
-			og_config_unref(cfg);
-			return NULL;
-		}
-		if (rc < 0)
-			kr = NULL;
-	}
-	s = og_xcalloc(1, sizeof(*s));
-	s->refs = 1;
-	s->cfg = cfg;
-	s->kr = kr;
-	return s;
-}
 
 /*
  * The one function that applies a reload.  A config that does not load
@@ -168,9 +101,9 @@ mg_snap_load(void)
 static void
 mg_reload(void)
 {
-	mg_snap *s, *old;
+	og_snap *s;
 
-	if ((s = mg_snap_load()) == NULL) {
+	if ((s = og_snap_load(conf_path, OG_SNAP_KEYS_IF_LISTS)) == NULL) {
 		og_log_err("reload failed: keeping the old configuration");
 		return;
 	}
@@ -178,11 +111,7 @@ mg_reload(void)
 	/* Log while s is still ours alone: once published it may go. */
 	og_log_info("configuration reloaded from %s",
 	    s->cfg->path ? s->cfg->path : OG_CONFIG_DEFAULT);
-	pthread_mutex_lock(&snap_lock);
-	old = cur_snap;
-	cur_snap = s;
-	pthread_mutex_unlock(&snap_lock);
-	mg_snap_put(old);
+	og_snap_set(&snaps, s);
 }
 
 /* ---------------------------------------------------------------- */
@@ -310,7 +239,7 @@ typedef struct mg_msg {
 } mg_msg;
 
 typedef struct mg_conn {
-	mg_snap *snap;
+	og_snap *snap;
 	char client_name[256];
 	char client_addr[INET6_ADDRSTRLEN + 8];
 	int non_smtpd; /* mail from sendmail(1)/pickup: never refuse at RCPT */
@@ -579,7 +508,7 @@ mlfi_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	 * and RCPT needs none when this config never refuses there.
 	 */
 	c = og_xcalloc(1, sizeof(*c));
-	c->snap = mg_snap_get();
+	c->snap = og_snap_get(&snaps);
 	if (!mg_cfg_rcpt_answers(c->snap->cfg) && (f1 & SMFIP_NR_RCPT)) {
 		*pf1 |= SMFIP_NR_RCPT;
 		noreply |= SMFIP_NR_RCPT;
@@ -643,7 +572,7 @@ mg_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
 	if (c == NULL) /* an MTA that does not negotiate */
 		c = og_xcalloc(1, sizeof(*c));
 	if (c->snap == NULL)
-		c->snap = mg_snap_get();
+		c->snap = og_snap_get(&snaps);
 	og_strlcpy(c->client_name, hostname ? hostname : "unknown",
 	    sizeof(c->client_name));
 	if ((a = mg_macro(ctx, "{client_addr}")) != NULL)
@@ -1165,7 +1094,7 @@ mlfi_close(SMFICTX *ctx)
 		return SMFIS_CONTINUE;
 	smfi_setpriv(ctx, NULL);
 	mg_msg_reset(&c->msg);
-	mg_snap_put(c->snap);
+	og_snap_put(c->snap);
 	free(c);
 	return SMFIS_CONTINUE;
 }
@@ -1200,7 +1129,7 @@ static void *
 mg_housekeeping(void *arg)
 {
 	struct timespec ts;
-	mg_snap *s;
+	og_snap *s;
 	og_store *st;
 	int64_t sync_every;
 	time_t last_sync = time(NULL), last_check = time(NULL), now;
@@ -1213,7 +1142,7 @@ mg_housekeeping(void *arg)
 		if (hk_stop)
 			break;
 		pthread_mutex_unlock(&hk_lock);
-		s = mg_snap_get();
+		s = og_snap_get(&snaps);
 		now = time(NULL);
 		sync_every =
 		    s->cfg->counter_sync > 0 ? s->cfg->counter_sync : 1;
@@ -1229,7 +1158,7 @@ mg_housekeeping(void *arg)
 				last_check = now;
 			}
 		}
-		mg_snap_put(s);
+		og_snap_put(s);
 		pthread_mutex_lock(&hk_lock);
 	}
 	pthread_mutex_unlock(&hk_lock);
@@ -1271,7 +1200,7 @@ int
 main(int argc, char **argv)
 {
 	int ch, fg = 0, verbose = 0, rc;
-	mg_snap *s;
+	og_snap *s;
 	pthread_t hk;
 	sigset_t set;
 	char *sock;
@@ -1299,12 +1228,12 @@ main(int argc, char **argv)
 		usage();
 	og_log_open(MG_NAME, fg ? OG_LOG_STDERR : 0);
 
-	if ((s = mg_snap_load()) == NULL)
+	if ((s = og_snap_load(conf_path, OG_SNAP_KEYS_IF_LISTS)) == NULL)
 		og_log_fatal("cannot start without a valid configuration");
 	if (verbose > s->cfg->verbose)
 		s->cfg->verbose = verbose;
 	og_log_set_verbose(s->cfg->verbose);
-	cur_snap = s;
+	og_snap_set(&snaps, s);
 
 	sock = og_xstrdup(s->cfg->milter_socket);
 	if (smfi_setconn(sock) != MI_SUCCESS)
@@ -1347,11 +1276,7 @@ main(int argc, char **argv)
 		(void)og_store_sync_counters(st);
 		og_store_close(st);
 	}
-	pthread_mutex_lock(&snap_lock);
-	s = cur_snap;
-	cur_snap = NULL;
-	pthread_mutex_unlock(&snap_lock);
-	mg_snap_put(s);
+	og_snap_set(&snaps, NULL);
 	og_log_info("stopped");
 	free(sock);
 	return rc == MI_SUCCESS ? 0 : 1;

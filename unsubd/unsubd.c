@@ -17,7 +17,7 @@
  * config and keys, SIGTERM/SIGINT stop).
  *
  * Config: a refcounted snapshot (config + keyring) pinned by each request;
- * a reload swaps the pointer under snap_lock.  Listen addresses, TLS files,
+ * a reload swaps it (og_snap_set).  Listen addresses, TLS files,
  * the user and the store path are read once at start.
  *
  * SECURITY: sockets are bound and TLS files read as root, then the
@@ -60,6 +60,7 @@
 #include "og_gate.h"
 #include "og_log.h"
 #include "og_priv.h"
+#include "og_snap.h"
 #include "og_store.h"
 #include "og_time.h"
 #include "og_token.h"
@@ -72,69 +73,7 @@
 
 /* ---- config snapshot ---- */
 
-typedef struct snap {
-	int refs; /* atomic */
-	og_config *cfg;
-	og_keyring *kr;
-} snap;
-
-static pthread_mutex_t snap_lock = PTHREAD_MUTEX_INITIALIZER;
-static snap *cur_snap;
-
-static snap *
-snap_get(void)
-{
-	snap *s;
-
-	pthread_mutex_lock(&snap_lock);
-	s = cur_snap;
-	__atomic_add_fetch(&s->refs, 1, __ATOMIC_SEQ_CST);
-	pthread_mutex_unlock(&snap_lock);
-	return s;
-}
-
-static void
-snap_put(snap *s)
-{
-	if (s == NULL || __atomic_sub_fetch(&s->refs, 1, __ATOMIC_SEQ_CST) > 0)
-		return;
-	og_config_unref(s->cfg);
-	og_keyring_free(s->kr);
-	free(s);
-}
-
-static void
-report_cfg(const char *msg, void *ctx)
-{
-	(void)ctx;
-	og_log_err("%s", msg);
-}
-
-/* Load config and keys; NULL (logged) when either fails. */
-static snap *
-snap_load(const char *path)
-{
-	char err[512];
-	snap *s = og_xcalloc(1, sizeof(*s));
-	int rc;
-
-	rc = og_config_load(path, &s->cfg, err, sizeof(err), report_cfg, NULL);
-	if (rc != 0) {
-		og_log_err("%s", err);
-		free(s);
-		return NULL;
-	}
-	rc = og_keyring_load(s->cfg->keys_file, &s->kr, err, sizeof(err));
-	if (rc != 0) {
-		og_log_err("keys: %s: %s", s->cfg->keys_file,
-		    err[0] != '\0' ? err : og_strerror(rc));
-		og_config_unref(s->cfg);
-		free(s);
-		return NULL;
-	}
-	s->refs = 1;
-	return s;
-}
+static og_snap_cell snaps = OG_SNAP_CELL_INIT;
 
 /* ---- process state ---- */
 
@@ -146,7 +85,7 @@ static volatile int stopping;
 enum req_kind { K_NONE = 0, K_ONECLICK, K_ALL, K_SAVE };
 
 typedef struct req {
-	snap *sn;
+	og_snap *sn;
 	int route;
 	char tok[OG_TOKEN_MAX + 1];
 	char prefix[256]; /* path of [unsubd] base_url, for links */
@@ -951,7 +890,7 @@ handler(void *cls, struct MHD_Connection *conn, const char *url,
 
 		r = og_xcalloc(1, sizeof(*r));
 		*con_cls = r;
-		r->sn = snap_get();
+		r->sn = og_snap_get(&snaps);
 		r->conn = conn;
 		unsubd_base_path(
 		    r->sn->cfg->unsubd_base_url, r->prefix, sizeof(r->prefix));
@@ -1061,7 +1000,7 @@ completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	og_buf_free(&r->what);
 	free(r->ch);
 	free(r->results);
-	snap_put(r->sn);
+	og_snap_put(r->sn);
 	free(r);
 }
 
@@ -1231,6 +1170,7 @@ main(int argc, char **argv)
 	char err[512];
 	og_store_opts so;
 	og_config *cfg;
+	og_snap *sn;
 	sigset_t set;
 	unsigned threads;
 	long ncpu;
@@ -1257,10 +1197,10 @@ main(int argc, char **argv)
 	if (optind != argc)
 		usage();
 	og_log_open("optgate-unsubd", fg ? OG_LOG_STDERR : 0);
-	cur_snap = snap_load(cfgpath);
-	if (cur_snap == NULL)
+	if ((sn = og_snap_load(cfgpath, OG_SNAP_KEYS)) == NULL)
 		og_log_fatal("cannot start: configuration or keys not usable");
-	cfg = cur_snap->cfg;
+	og_snap_set(&snaps, sn);
+	cfg = sn->cfg;
 	og_log_set_verbose(verbose > cfg->verbose ? verbose : cfg->verbose);
 	if (cfg->nunsubd_listen == 0)
 		og_log_fatal("[unsubd] listen: no address");
@@ -1343,20 +1283,17 @@ main(int argc, char **argv)
 		int sig = sigtimedwait(&set, NULL, &ts);
 
 		if (sig == SIGHUP) {
-			snap *ns = snap_load(cfgpath);
+			og_snap *ns = og_snap_load(cfgpath, OG_SNAP_KEYS);
 
 			if (ns == NULL) {
 				og_log_err("reload failed: keeping the running "
 				           "configuration");
 				continue;
 			}
-			pthread_mutex_lock(&snap_lock);
-			snap_put(cur_snap);
-			cur_snap = ns;
-			pthread_mutex_unlock(&snap_lock);
 			og_log_info("reloaded %s (listen, TLS, user and store "
 			            "apply at restart)",
 			    ns->cfg->path != NULL ? ns->cfg->path : "config");
+			og_snap_set(&snaps, ns);
 		} else if (sig == SIGTERM || sig == SIGINT) {
 			stopping = 1;
 		} else {
@@ -1374,7 +1311,7 @@ main(int argc, char **argv)
 	unsubd_reaper_stop();
 	unsubd_rate_reset();
 	og_store_close(store);
-	snap_put(cur_snap);
+	og_snap_set(&snaps, NULL);
 	free(cert);
 	if (key != NULL) {
 		OPENSSL_cleanse(key, strlen(key));
