@@ -303,8 +303,10 @@ og_gate_decide(const og_config *cfg, og_rtxn *tx, const og_stream *st,
 	} else if (rc == OG_NOTFOUND) {
 		unsigned char h[32];
 
-		/* An erased person keeps only a keyed hash. */
-		if (og_store_hash_of(tx, a.key, h) == 0 &&
+		/* An erased person keeps only a keyed hash (the HMAC only
+		 * when the store has erasures at all). */
+		if (og_store_hashed_any(tx, OG_HASH_ERASED) != 0 &&
+		    og_store_hash_of(tx, a.key, h) == 0 &&
 		    og_store_hashed_get(tx, OG_HASH_ERASED, h, NULL) == 0) {
 			set_refuse(v, st, "erased", "5.7.1");
 			snprintf(v->text, sizeof(v->text),

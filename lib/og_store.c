@@ -1204,6 +1204,29 @@ og_store_hashed_get(
 }
 
 int
+og_store_hashed_any(og_rtxn *tx, int ns)
+{
+	unsigned char kb[2] = {'H', (unsigned char)ns};
+	const unsigned char *p;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc;
+
+	if ((rc = mdb_cursor_open(tx->c, tx->st->cdbi, &cur)) != 0)
+		return map_err(rc);
+	k.mv_size = sizeof(kb);
+	k.mv_data = kb;
+	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	mdb_cursor_close(cur);
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc != 0)
+		return map_err(rc);
+	p = k.mv_data;
+	return k.mv_size > 2 && p[0] == 'H' && p[1] == (unsigned char)ns;
+}
+
+int
 og_store_hash(og_store *st, const char *key, unsigned char out[32])
 {
 	unsigned int len = 32;

@@ -291,6 +291,12 @@ int og_store_hashed_get(
     og_rtxn *tx, int ns, const unsigned char *hash, const char *name);
 #define OG_HASH_ERASED 1
 #define OG_HASH_PARTNER 2
+/*
+ * Whether namespace ns holds any hash at all: 1, 0, or an error.  One
+ * seek, so a decision skips computing the HMAC in a store without
+ * erasures (most stores).
+ */
+int og_store_hashed_any(og_rtxn *tx, int ns);
 
 /* HMAC-SHA256 of key under this store's secret (erasure hashes). */
 int og_store_hash(og_store *st, const char *key, unsigned char out[32]);

@@ -157,12 +157,18 @@ test_erase(void **state)
 	ch.f[OG_EVF_UA] = "Mozilla";
 	assert_int_equal(apply1(f->st, ch), OG_APPLIED);
 	assert_int_equal(og_store_count_sends(f->st, keys, 1, "news", T0), 0);
+	/* no erasure yet: the gate needs no HMAC for unknown addresses */
+	assert_int_equal(og_store_rbegin(f->st, &tx), 0);
+	assert_int_equal(og_store_hashed_any(tx, OG_HASH_ERASED), 0);
+	og_store_rend(tx);
 
 	assert_int_equal(
 	    og_store_erase(f->st, "ana@example.com", T0 + 20, "ticket 7", &nev),
 	    0);
 	assert_int_equal(nev, 2);
 	assert_int_equal(og_store_rbegin(f->st, &tx), 0);
+	assert_int_equal(og_store_hashed_any(tx, OG_HASH_ERASED), 1);
+	assert_int_equal(og_store_hashed_any(tx, OG_HASH_PARTNER), 0);
 	assert_int_equal(
 	    og_store_get(tx, "ana@example.com", &rec), OG_NOTFOUND);
 	assert_int_equal(og_store_hash_of(tx, "ana@example.com", h), 0);
@@ -226,6 +232,15 @@ test_partner(void **state)
 	        (const unsigned char(*)[32])hs, 2, T0, "list.csv", &added),
 	    0);
 	assert_int_equal(added, 2);
+	{
+		og_rtxn *tx;
+
+		/* partner hashes sort after erased ones: none of those */
+		assert_int_equal(og_store_rbegin(f->st, &tx), 0);
+		assert_int_equal(og_store_hashed_any(tx, OG_HASH_ERASED), 0);
+		assert_int_equal(og_store_hashed_any(tx, OG_HASH_PARTNER), 1);
+		og_store_rend(tx);
+	}
 	assert_int_equal(
 	    og_store_import_hashed(f->st, "acme", key, 32,
 	        (const unsigned char(*)[32])hs, 2, T0, "list.csv", &added),
