@@ -68,13 +68,14 @@ check: deps
 	@BUILD=$(BUILD) sh tests/run
 
 # ThreadSanitizer over the tests of the threaded parts: the store's
-# reader threads, optgate-milter (libmilter's workers) and optgate-policyd
-# (its counters thread).  Not part of check or .ci/run (slow under TSan).
+# reader threads, config snapshots, optgate-milter (libmilter's workers),
+# optgate-policyd (its counters thread) and optgate-unsubd (HTTP threads,
+# committer, reaper).  Not part of check or .ci/run (slow under TSan).
 tsan:
 	@sh tools/install-deps.sh
 	@$(MAKE) --no-print-directory BUILD=build/tsan CC=clang \
 	    SAN="-fsanitize=thread" CFLAGS="-O1 -g" build
-	@for t in store_threads milter_ policyd_; do \
+	@for t in store_threads og_snap milter_ policyd_ unsubd; do \
 	    BUILD=build/tsan \
 	    TSAN_OPTIONS="halt_on_error=1 handle_segv=0 suppressions=$(CURDIR)/tests/milter/tsan.supp" \
 	    sh tests/run $$t || exit 1; done
