@@ -151,7 +151,8 @@ static struct {
 	/*
 	 * The writer thread (writer_main) and what it shares with the
 	 * loop, under sync_lock: a batch of sends handed over (busy until
-	 * committed), the store, the counter_sync period.
+	 * committed), the counter_sync period, and g.store (written by
+	 * the loop under the lock, so the loop itself reads it without).
 	 */
 	pthread_t sync_thread;
 	pthread_mutex_t sync_lock;
@@ -159,7 +160,6 @@ static struct {
 	pthread_cond_t done_cond; /* to the loop: batch committed */
 	int sync_stop;
 	int64_t sync_every; /* seconds */
-	og_store *wstore;
 	struct pend *batch;
 	int nbatch, capbatch;
 	int busy;
@@ -334,9 +334,8 @@ store_open(void)
 		g.store_retry_at = mono_ms() + PD_STORE_RETRY * 1000;
 		return;
 	}
-	g.store = st;
 	pthread_mutex_lock(&g.sync_lock);
-	g.wstore = st;
+	g.store = st;
 	pthread_mutex_unlock(&g.sync_lock);
 	og_log_info("store %s open", g.cfg->store_path);
 }
@@ -355,12 +354,11 @@ count_commit(og_store *store, const struct pend *p, int n, int64_t now)
 	keys = og_xcalloc((size_t)n, sizeof(*keys));
 	done = og_xcalloc((size_t)n, 1);
 	for (i = 0; i < n; i++) {
-		if (p[i].key == NULL || done[i])
+		if (done[i])
 			continue;
 		k = 0;
 		for (j = i; j < n; j++)
-			if (p[j].key && !done[j] &&
-			    strcmp(p[j].stream, p[i].stream) == 0) {
+			if (!done[j] && strcmp(p[j].stream, p[i].stream) == 0) {
 				keys[k++] = p[j].key;
 				done[j] = 1;
 			}
@@ -402,7 +400,7 @@ writer_main(void *arg)
 		if (!g.busy)
 			pthread_cond_timedwait(&g.sync_cond, &g.sync_lock, &ts);
 		if (g.busy) {
-			st = g.wstore;
+			st = g.store;
 			t = g.batch_now;
 			pthread_mutex_unlock(&g.sync_lock);
 			count_commit(st, g.batch, g.nbatch, t);
@@ -419,7 +417,7 @@ writer_main(void *arg)
 			continue;
 		ts = now;
 		ts.tv_sec += g.sync_every > 0 ? g.sync_every : 1;
-		if ((st = g.wstore) == NULL)
+		if ((st = g.store) == NULL)
 			continue;
 		pthread_mutex_unlock(&g.sync_lock);
 		if ((rc = og_store_sync_counters(st)) != 0)
@@ -714,7 +712,7 @@ spf_verdict(
 
 static void rcpt_gate(struct conn *c, const pd_req *r, const og_stream *st);
 static int pend_has(const char *stream, const char *key);
-static int count_handover(int wait);
+static void count_handover(int wait);
 
 static void
 spf_done(void *ctx, const pd_spf_res *res)
@@ -863,7 +861,7 @@ pend_in(const struct pend *p, int n, const char *stream, const char *key,
 	int i;
 
 	for (i = 0; i < n; i++)
-		if (p[i].h == h && p[i].key && strcmp(p[i].key, key) == 0 &&
+		if (p[i].h == h && strcmp(p[i].key, key) == 0 &&
 		    strcmp(p[i].stream, stream) == 0)
 			return 1;
 	return 0;
@@ -885,39 +883,35 @@ pend_has(const char *stream, const char *key)
 }
 
 /*
- * Hand the waiting sends to the writer thread, if it is idle; returns 0
- * when it was busy (they stay, and the batch grows meanwhile).  wait:
- * also wait until the writer has committed everything.
+ * Hand the waiting sends to the writer thread, if it is idle (when it is
+ * busy they stay, and the batch grows meanwhile).  wait: also wait until
+ * the writer has committed everything.
  */
-static int
+static void
 count_handover(int wait)
 {
 	struct pend *t;
-	int c, ok = 0;
+	int c;
 
 	pthread_mutex_lock(&g.sync_lock);
 	while (wait && g.busy)
 		pthread_cond_wait(&g.done_cond, &g.sync_lock);
-	if (!g.busy) {
-		ok = 1;
-		if (g.npend > 0) {
-			t = g.batch;
-			c = g.capbatch;
-			g.batch = g.pend;
-			g.capbatch = g.cappend;
-			g.nbatch = g.npend;
-			g.pend = t;
-			g.cappend = c;
-			g.npend = 0;
-			g.batch_now = og_time_now();
-			g.busy = 1;
-			pthread_cond_signal(&g.sync_cond);
-		}
+	if (!g.busy && g.npend > 0) {
+		t = g.batch;
+		c = g.capbatch;
+		g.batch = g.pend;
+		g.capbatch = g.cappend;
+		g.nbatch = g.npend;
+		g.pend = t;
+		g.cappend = c;
+		g.npend = 0;
+		g.batch_now = og_time_now();
+		g.busy = 1;
+		pthread_cond_signal(&g.sync_cond);
 	}
 	while (wait && g.busy)
 		pthread_cond_wait(&g.done_cond, &g.sync_lock);
 	pthread_mutex_unlock(&g.sync_lock);
-	return ok;
 }
 
 static void
@@ -1343,7 +1337,6 @@ reload(void)
 		og_log_warn("reload: [store] path changed: takes effect at "
 		            "restart");
 	og_config_unref(g.cfg);
-	count_handover(1); /* under the streams they were counted for */
 	g.cfg = n;
 	apply_config();
 	og_log_info("reloaded %s (%d streams)", g.cfg->path, g.cfg->nstreams);
