@@ -76,31 +76,6 @@ teardown(void **state)
 	return 0;
 }
 
-static og_change
-mk(const char *key, int kind, int scope, const char *name, int state, int64_t t)
-{
-	og_change ch;
-
-	memset(&ch, 0, sizeof(ch));
-	ch.key = key;
-	ch.kind = (uint8_t)kind;
-	ch.scope = (uint8_t)scope;
-	ch.name = name;
-	ch.state = (uint8_t)state;
-	ch.time = t;
-	ch.via = OG_VIA_ADMIN;
-	return ch;
-}
-
-static int
-apply1(og_store *st, og_change ch)
-{
-	int res = -1;
-
-	assert_int_equal(og_store_apply(st, &ch, 1, &res), 0);
-	return res;
-}
-
 /* The gate's rule for addr on stream name at now. */
 static const char *
 rule(struct fx *f, const char *stream, const char *addr, int64_t now)
@@ -137,8 +112,8 @@ static void
 test_erase(void **state)
 {
 	struct fx *f = *state;
-	og_change ch = mk("ana@example.com", OG_EV_OPTIN, OG_SCOPE_STREAM,
-	    "news", OG_ST_CONFIRMED, T0);
+	og_change ch = og_testfx_change("ana@example.com", OG_EV_OPTIN,
+	    OG_SCOPE_STREAM, "news", OG_ST_CONFIRMED, T0);
 	const char *keys[] = {"ana@example.com"};
 	og_verify_stats vs;
 	unsigned char h[32];
@@ -151,11 +126,11 @@ test_erase(void **state)
 
 	ch.f[OG_EVF_IP] = "203.0.113.9";
 	ch.f[OG_EVF_SOURCE] = "form";
-	assert_int_equal(apply1(f->st, ch), OG_APPLIED);
-	ch =
-	    mk("ana@example.com", OG_EV_OPTOUT, OG_SCOPE_ALL, NULL, 0, T0 + 10);
+	assert_int_equal(og_testfx_apply(f->st, ch), OG_APPLIED);
+	ch = og_testfx_change(
+	    "ana@example.com", OG_EV_OPTOUT, OG_SCOPE_ALL, NULL, 0, T0 + 10);
 	ch.f[OG_EVF_UA] = "Mozilla";
-	assert_int_equal(apply1(f->st, ch), OG_APPLIED);
+	assert_int_equal(og_testfx_apply(f->st, ch), OG_APPLIED);
 	assert_int_equal(og_store_count_sends(f->st, keys, 1, "news", T0), 0);
 	/* no erasure yet: the gate needs no HMAC for unknown addresses */
 	assert_int_equal(og_store_rbegin(f->st, &tx), 0);
@@ -191,13 +166,13 @@ test_erase(void **state)
 	    og_store_erase(f->st, "ana@example.com", T0 + 40, NULL, NULL),
 	    OG_NOTFOUND);
 	/* bulk paths do not bring the person back ... */
-	ch = mk("ana@example.com", OG_EV_OPTIN, OG_SCOPE_STREAM, "news",
-	    OG_ST_CONFIRMED, T0 + 50);
+	ch = og_testfx_change("ana@example.com", OG_EV_OPTIN, OG_SCOPE_STREAM,
+	    "news", OG_ST_CONFIRMED, T0 + 50);
 	ch.flags = OG_CH_IF_NEWER;
-	assert_int_equal(apply1(f->st, ch), OG_SKIPPED_OPTOUT);
+	assert_int_equal(og_testfx_apply(f->st, ch), OG_SKIPPED_OPTOUT);
 	/* ... an explicit new opt-in does */
 	ch.flags = 0;
-	assert_int_equal(apply1(f->st, ch), OG_APPLIED);
+	assert_int_equal(og_testfx_apply(f->st, ch), OG_APPLIED);
 	assert_string_equal(rule(f, "news", "ana@example.com", T0 + 60), "ok");
 	assert_int_equal(og_store_verify(f->st, NULL, NULL, &vs), 0);
 	assert_int_equal(vs.records, 1);
@@ -308,53 +283,56 @@ test_flags(void **state)
 	og_change ch;
 
 	/* opt-in without time or proof does not lift an opt-out */
-	assert_int_equal(apply1(f->st, mk("eva@example.com", OG_EV_OPTOUT,
-	                                   OG_SCOPE_ALL, NULL, 0, T0)),
+	assert_int_equal(og_testfx_apply(f->st,
+	                     og_testfx_change("eva@example.com", OG_EV_OPTOUT,
+	                         OG_SCOPE_ALL, NULL, 0, T0)),
 	    OG_APPLIED);
-	ch = mk("eva@example.com", OG_EV_OPTIN, OG_SCOPE_STREAM, "news",
-	    OG_ST_CONFIRMED, T0 + 10);
+	ch = og_testfx_change("eva@example.com", OG_EV_OPTIN, OG_SCOPE_STREAM,
+	    "news", OG_ST_CONFIRMED, T0 + 10);
 	ch.flags = OG_CH_IF_NEWER | OG_CH_NO_LIFT;
-	assert_int_equal(apply1(f->st, ch), OG_SKIPPED_OPTOUT);
+	assert_int_equal(og_testfx_apply(f->st, ch), OG_SKIPPED_OPTOUT);
 	/* with proof and a newer time it does */
 	ch.flags = OG_CH_IF_NEWER;
-	assert_int_equal(apply1(f->st, ch), OG_APPLIED);
+	assert_int_equal(og_testfx_apply(f->st, ch), OG_APPLIED);
 	assert_string_equal(rule(f, "news", "eva@example.com", T0 + 20), "ok");
 	/* a renewed opt-in after a newer opt-out is news */
-	assert_int_equal(apply1(f->st, mk("eva@example.com", OG_EV_OPTOUT,
-	                                   OG_SCOPE_ALL, NULL, 0, T0 + 30)),
+	assert_int_equal(og_testfx_apply(f->st,
+	                     og_testfx_change("eva@example.com", OG_EV_OPTOUT,
+	                         OG_SCOPE_ALL, NULL, 0, T0 + 30)),
 	    OG_APPLIED);
 	assert_string_equal(
 	    rule(f, "news", "eva@example.com", T0 + 35), "optout");
 	ch.time = T0 + 40;
-	assert_int_equal(apply1(f->st, ch), OG_APPLIED);
+	assert_int_equal(og_testfx_apply(f->st, ch), OG_APPLIED);
 	assert_string_equal(rule(f, "news", "eva@example.com", T0 + 45), "ok");
-	assert_int_equal(apply1(f->st, ch), OG_UNCHANGED);
+	assert_int_equal(og_testfx_apply(f->st, ch), OG_UNCHANGED);
 
 	/* expiry only takes an entry that is still expired */
-	ch = mk("fio@example.com", OG_EV_SUPPRESS, OG_SCOPE_ALL, NULL, 0, T0);
+	ch = og_testfx_change(
+	    "fio@example.com", OG_EV_SUPPRESS, OG_SCOPE_ALL, NULL, 0, T0);
 	ch.reason = OG_RS_MANUAL;
 	ch.expires = T0 + 100;
-	assert_int_equal(apply1(f->st, ch), OG_APPLIED);
-	ch = mk("fio@example.com", OG_EV_UNSUPPRESS, OG_SCOPE_ALL, NULL, 0,
-	    T0 + 50);
+	assert_int_equal(og_testfx_apply(f->st, ch), OG_APPLIED);
+	ch = og_testfx_change("fio@example.com", OG_EV_UNSUPPRESS, OG_SCOPE_ALL,
+	    NULL, 0, T0 + 50);
 	ch.flags = OG_CH_IF_EXPIRED;
 	ch.via = OG_VIA_EXPIRE;
-	assert_int_equal(apply1(f->st, ch), OG_UNCHANGED);
+	assert_int_equal(og_testfx_apply(f->st, ch), OG_UNCHANGED);
 	assert_string_equal(
 	    rule(f, "news", "fio@example.com", T0 + 50), "manual");
 	ch.time = T0 + 200;
-	assert_int_equal(apply1(f->st, ch), OG_APPLIED);
+	assert_int_equal(og_testfx_apply(f->st, ch), OG_APPLIED);
 	assert_string_equal(rule(f, "news", "fio@example.com", T0 + 200), "ok");
 
 	/* segments: the same list again is no change */
-	ch = mk("gil@example.com", OG_EV_OPTIN, OG_SCOPE_STREAM, "news",
-	    OG_ST_CONFIRMED, T0);
+	ch = og_testfx_change("gil@example.com", OG_EV_OPTIN, OG_SCOPE_STREAM,
+	    "news", OG_ST_CONFIRMED, T0);
 	ch.segments = "vip, br";
-	assert_int_equal(apply1(f->st, ch), OG_APPLIED);
+	assert_int_equal(og_testfx_apply(f->st, ch), OG_APPLIED);
 	ch.time = T0 + 1;
-	assert_int_equal(apply1(f->st, ch), OG_UNCHANGED);
+	assert_int_equal(og_testfx_apply(f->st, ch), OG_UNCHANGED);
 	ch.segments = "vip";
-	assert_int_equal(apply1(f->st, ch), OG_APPLIED);
+	assert_int_equal(og_testfx_apply(f->st, ch), OG_APPLIED);
 }
 
 static int
@@ -380,8 +358,9 @@ test_verify_and_scan(void **state)
 	for (i = 0; i < 2500; i++) {
 		snprintf(key, sizeof(key), "u%d@example.com", i);
 		assert_int_equal(
-		    apply1(f->st, mk(key, OG_EV_OPTIN, OG_SCOPE_STREAM, "news",
-		                      OG_ST_OPTIN, T0 + i)),
+		    og_testfx_apply(f->st,
+		        og_testfx_change(key, OG_EV_OPTIN, OG_SCOPE_STREAM,
+		            "news", OG_ST_OPTIN, T0 + i)),
 		    OG_APPLIED);
 	}
 	assert_int_equal(

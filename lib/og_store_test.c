@@ -52,44 +52,19 @@ teardown(void **state)
 	return 0;
 }
 
-static og_change
-mk(const char *key, int kind, int scope, const char *name, int state, int64_t t)
-{
-	og_change ch;
-
-	memset(&ch, 0, sizeof(ch));
-	ch.key = key;
-	ch.kind = (uint8_t)kind;
-	ch.scope = (uint8_t)scope;
-	ch.name = name;
-	ch.state = (uint8_t)state;
-	ch.time = t;
-	ch.via = OG_VIA_ADMIN;
-	return ch;
-}
-
-static int
-apply1(og_store *st, og_change ch)
-{
-	int res = -1;
-
-	assert_int_equal(og_store_apply(st, &ch, 1, &res), 0);
-	return res;
-}
-
 static void
 optin_idempotent(void **state)
 {
 	struct fx *f = *state;
-	og_change ch = mk("a@x.example", OG_EV_OPTIN, OG_SCOPE_STREAM, "news",
-	    OG_ST_CONFIRMED, T0);
+	og_change ch = og_testfx_change("a@x.example", OG_EV_OPTIN,
+	    OG_SCOPE_STREAM, "news", OG_ST_CONFIRMED, T0);
 	og_store_info info;
 
 	ch.f[OG_EVF_IP] = "192.0.2.1";
-	assert_int_equal(apply1(f->st, ch), OG_APPLIED);
-	assert_int_equal(apply1(f->st, ch), OG_UNCHANGED);
+	assert_int_equal(og_testfx_apply(f->st, ch), OG_APPLIED);
+	assert_int_equal(og_testfx_apply(f->st, ch), OG_UNCHANGED);
 	ch.flags = OG_CH_IF_NEWER;
-	assert_int_equal(apply1(f->st, ch), OG_UNCHANGED);
+	assert_int_equal(og_testfx_apply(f->st, ch), OG_UNCHANGED);
 	og_store_info_get(f->st, &info);
 	assert_int_equal(info.records, 1);
 	assert_int_equal(info.events, 1);
@@ -99,57 +74,57 @@ static void
 older_optin_never_lifts_optout(void **state)
 {
 	struct fx *f = *state;
-	og_change out = mk(
+	og_change out = og_testfx_change(
 	    "a@x.example", OG_EV_OPTOUT, OG_SCOPE_STREAM, "news", 0, T0 + 100);
-	og_change in = mk("a@x.example", OG_EV_OPTIN, OG_SCOPE_STREAM, "news",
-	    OG_ST_CONFIRMED, T0 + 50);
+	og_change in = og_testfx_change("a@x.example", OG_EV_OPTIN,
+	    OG_SCOPE_STREAM, "news", OG_ST_CONFIRMED, T0 + 50);
 
-	assert_int_equal(apply1(f->st, out), OG_APPLIED);
+	assert_int_equal(og_testfx_apply(f->st, out), OG_APPLIED);
 	in.flags = OG_CH_IF_NEWER;
-	assert_int_equal(apply1(f->st, in), OG_SKIPPED_OLDER);
+	assert_int_equal(og_testfx_apply(f->st, in), OG_SKIPPED_OLDER);
 	in.flags = 0;
-	assert_int_equal(apply1(f->st, in), OG_SKIPPED_OPTOUT);
+	assert_int_equal(og_testfx_apply(f->st, in), OG_SKIPPED_OPTOUT);
 	in.time = T0 + 200;
-	assert_int_equal(apply1(f->st, in), OG_APPLIED);
+	assert_int_equal(og_testfx_apply(f->st, in), OG_APPLIED);
 }
 
 static void
 suppression_needs_admin(void **state)
 {
 	struct fx *f = *state;
-	og_change s =
-	    mk("b@x.example", OG_EV_SUPPRESS, OG_SCOPE_ALL, NULL, 0, T0);
-	og_change in = mk("b@x.example", OG_EV_OPTIN, OG_SCOPE_ALL, NULL,
-	    OG_ST_CONFIRMED, T0 + 100);
-	og_change un = mk(
+	og_change s = og_testfx_change(
+	    "b@x.example", OG_EV_SUPPRESS, OG_SCOPE_ALL, NULL, 0, T0);
+	og_change in = og_testfx_change("b@x.example", OG_EV_OPTIN,
+	    OG_SCOPE_ALL, NULL, OG_ST_CONFIRMED, T0 + 100);
+	og_change un = og_testfx_change(
 	    "b@x.example", OG_EV_UNSUPPRESS, OG_SCOPE_ALL, NULL, 0, T0 + 200);
 
 	s.reason = OG_RS_HARD_BOUNCE;
-	assert_int_equal(apply1(f->st, s), OG_APPLIED);
-	assert_int_equal(apply1(f->st, s), OG_UNCHANGED);
-	assert_int_equal(apply1(f->st, in), OG_SKIPPED_OPTOUT);
-	assert_int_equal(apply1(f->st, un), OG_APPLIED);
-	assert_int_equal(apply1(f->st, un), OG_UNCHANGED);
+	assert_int_equal(og_testfx_apply(f->st, s), OG_APPLIED);
+	assert_int_equal(og_testfx_apply(f->st, s), OG_UNCHANGED);
+	assert_int_equal(og_testfx_apply(f->st, in), OG_SKIPPED_OPTOUT);
+	assert_int_equal(og_testfx_apply(f->st, un), OG_APPLIED);
+	assert_int_equal(og_testfx_apply(f->st, un), OG_UNCHANGED);
 	in.time = T0 + 300;
-	assert_int_equal(apply1(f->st, in), OG_APPLIED);
+	assert_int_equal(og_testfx_apply(f->st, in), OG_APPLIED);
 }
 
 static void
 confirm_needs_pending(void **state)
 {
 	struct fx *f = *state;
-	og_change c =
-	    mk("c@x.example", OG_EV_CONFIRM, OG_SCOPE_STREAM, "news", 0, T0);
-	og_change p = mk("c@x.example", OG_EV_OPTIN, OG_SCOPE_STREAM, "news",
-	    OG_ST_PENDING, T0);
+	og_change c = og_testfx_change(
+	    "c@x.example", OG_EV_CONFIRM, OG_SCOPE_STREAM, "news", 0, T0);
+	og_change p = og_testfx_change("c@x.example", OG_EV_OPTIN,
+	    OG_SCOPE_STREAM, "news", OG_ST_PENDING, T0);
 
-	assert_int_equal(apply1(f->st, c), OG_SKIPPED_OLDER);
-	assert_int_equal(apply1(f->st, p), OG_APPLIED);
+	assert_int_equal(og_testfx_apply(f->st, c), OG_SKIPPED_OLDER);
+	assert_int_equal(og_testfx_apply(f->st, p), OG_APPLIED);
 	c.time = T0 + 10;
-	assert_int_equal(apply1(f->st, c), OG_APPLIED);
-	assert_int_equal(apply1(f->st, c), OG_UNCHANGED);
+	assert_int_equal(og_testfx_apply(f->st, c), OG_APPLIED);
+	assert_int_equal(og_testfx_apply(f->st, c), OG_UNCHANGED);
 	/* a new pending never downgrades a confirmation */
-	assert_int_equal(apply1(f->st, p), OG_UNCHANGED);
+	assert_int_equal(og_testfx_apply(f->st, p), OG_UNCHANGED);
 }
 
 struct evs {
@@ -175,19 +150,19 @@ static void
 events_chain(void **state)
 {
 	struct fx *f = *state;
-	og_change ch = mk("d@x.example", OG_EV_OPTIN, OG_SCOPE_STREAM, "news",
-	    OG_ST_PENDING, T0);
+	og_change ch = og_testfx_change("d@x.example", OG_EV_OPTIN,
+	    OG_SCOPE_STREAM, "news", OG_ST_PENDING, T0);
 	struct evs e;
 
 	memset(&e, 0, sizeof(e));
 	ch.f[OG_EVF_IP] = "198.51.100.9";
-	apply1(f->st, ch);
-	apply1(f->st,
-	    mk("other@x.example", OG_EV_OPTOUT, OG_SCOPE_ALL, NULL, 0, T0 + 1));
-	apply1(f->st, mk("d@x.example", OG_EV_CONFIRM, OG_SCOPE_STREAM, "news",
-	                  0, T0 + 2));
-	apply1(f->st,
-	    mk("d@x.example", OG_EV_OPTOUT, OG_SCOPE_ALL, NULL, 0, T0 + 3));
+	og_testfx_apply(f->st, ch);
+	og_testfx_apply(f->st, og_testfx_change("other@x.example", OG_EV_OPTOUT,
+	                           OG_SCOPE_ALL, NULL, 0, T0 + 1));
+	og_testfx_apply(f->st, og_testfx_change("d@x.example", OG_EV_CONFIRM,
+	                           OG_SCOPE_STREAM, "news", 0, T0 + 2));
+	og_testfx_apply(f->st, og_testfx_change("d@x.example", OG_EV_OPTOUT,
+	                           OG_SCOPE_ALL, NULL, 0, T0 + 3));
 	assert_int_equal(
 	    og_store_foreach_event(f->st, "d@x.example", collect, &e), 0);
 	assert_int_equal(e.n, 3);
@@ -222,8 +197,8 @@ group_commit_and_foreach(void **state)
 
 	for (i = 0; i < N; i++) {
 		snprintf(keys[i], 32, "u%05d@x.example", (i * 7919) % N);
-		ch[i] = mk(keys[i], OG_EV_OPTIN, OG_SCOPE_STREAM, "news",
-		    OG_ST_CONFIRMED, T0);
+		ch[i] = og_testfx_change(keys[i], OG_EV_OPTIN, OG_SCOPE_STREAM,
+		    "news", OG_ST_CONFIRMED, T0);
 	}
 	assert_int_equal(og_store_apply(f->st, ch, N, res), 0);
 	for (i = 0; i < N; i++)
@@ -339,7 +314,8 @@ refuses_truncated_file(void **state)
 
 	for (i = 0; i < 3000; i++) {
 		snprintf(keys[i], sizeof(keys[i]), "t%d@x.example", i);
-		ch[i] = mk(keys[i], OG_EV_OPTOUT, OG_SCOPE_ALL, NULL, 0, T0);
+		ch[i] = og_testfx_change(
+		    keys[i], OG_EV_OPTOUT, OG_SCOPE_ALL, NULL, 0, T0);
 	}
 	assert_int_equal(og_store_apply(f->st, ch, 3000, NULL), 0);
 	og_store_close(f->st);
@@ -435,8 +411,8 @@ map_full_grows_then_fails_cleanly(void **state)
 			snprintf(keys[i], sizeof(keys[i]),
 			    "someone.with.a.long.name.%d.%d@x.example", batch,
 			    i);
-			ch[i] = mk(keys[i], OG_EV_OPTIN, OG_SCOPE_STREAM,
-			    "newsletter", OG_ST_CONFIRMED, T0);
+			ch[i] = og_testfx_change(keys[i], OG_EV_OPTIN,
+			    OG_SCOPE_STREAM, "newsletter", OG_ST_CONFIRMED, T0);
 			ch[i].f[OG_EVF_UA] = "Mozilla/5.0 (X11; Linux x86_64)";
 		}
 		rc = og_store_apply(st, ch, B, NULL);
@@ -507,7 +483,7 @@ disk_full_is_an_error(void **state)
 			snprintf(keys[i], sizeof(keys[i]),
 			    "someone.with.a.long.name.%d.%d@x.example", batch,
 			    i);
-			ch[i] = mk(
+			ch[i] = og_testfx_change(
 			    keys[i], OG_EV_OPTOUT, OG_SCOPE_ALL, NULL, 0, T0);
 		}
 		rc = og_store_apply(st, ch, B, NULL);

@@ -9,12 +9,19 @@
  *
  * Both return 0, or -1 after saying why on stderr (cmocka setup/teardown
  * results).
+ *
+ *   og_testfx_change(key, kind, scope, name, state, t)   an admin change
+ *   og_testfx_apply(st, ch)     apply one change (asserting the call
+ *                               worked), its per-change result
+ *
+ * Include after <cmocka.h>.
  */
 #ifndef OG_TESTFX_H
 #define OG_TESTFX_H
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "og_store.h"
 
@@ -45,6 +52,32 @@ og_testfx_close(const char *dir, og_store *st)
 		og_store_close(st);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	return system(cmd) == 0 ? 0 : -1;
+}
+
+static inline og_change
+og_testfx_change(const char *key, int kind, int scope, const char *name,
+    int state, int64_t t)
+{
+	og_change ch;
+
+	memset(&ch, 0, sizeof(ch));
+	ch.key = key;
+	ch.kind = (uint8_t)kind;
+	ch.scope = (uint8_t)scope;
+	ch.name = name;
+	ch.state = (uint8_t)state;
+	ch.time = t;
+	ch.via = OG_VIA_ADMIN;
+	return ch;
+}
+
+static inline int
+og_testfx_apply(og_store *st, og_change ch)
+{
+	int res = -1;
+
+	assert_int_equal(og_store_apply(st, &ch, 1, &res), 0);
+	return res;
 }
 
 #endif
