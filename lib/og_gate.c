@@ -1,7 +1,7 @@
 /*
  * og_gate.c - the decision (see og_gate.h for the rules and their order).
  *
- * Public: og_gate_decide, og_gate_count, og_gate_logline,
+ * Public: og_gate_decide, og_gate_caps, og_gate_count, og_gate_logline,
  * og_gate_action_name.
  * The decision reads one address record and, for capped marketing
  * streams, one counter; it never writes.  Every refusal names the record
@@ -205,9 +205,8 @@ refuse_entry(
 	set_refuse(v, st, rule, dsn);
 }
 
-/* Caps that apply: a segment's caps replace the stream's. */
-static const og_cap *
-caps_for(const og_stream *st, const og_record *rec, int *n)
+const og_cap *
+og_gate_caps(const og_stream *st, const og_record *rec, int *n)
 {
 	int i, j;
 
@@ -485,7 +484,8 @@ og_gate_decide(const og_config *cfg, og_rtxn *tx, const og_stream *st,
 	/* 4. frequency caps */
 	{
 		int ncaps, n = 0, hit = 0;
-		const og_cap *caps = caps_for(st, have ? &rec : NULL, &ncaps);
+		const og_cap *caps =
+		    og_gate_caps(st, have ? &rec : NULL, &ncaps);
 		og_cap pref = {0, 0};
 		int64_t times[OG_SENDS_MAX], next = 0, nx;
 		const og_cap *which = NULL;

@@ -63,6 +63,12 @@ int og_gate_decide(const og_config *cfg, og_rtxn *tx, const og_stream *st,
     const char *sender, const char *rcpt, int64_t now, og_verdict *v);
 
 /*
+ * og_gate_caps - the caps of st that apply to the person of rec (NULL: no
+ * record): a segment's caps replace the stream's.  *n gets their number.
+ */
+const og_cap *og_gate_caps(const og_stream *st, const og_record *rec, int *n);
+
+/*
  * og_gate_count - record accepted sends of stream st to the n match keys
  * (the verdicts' key fields).  Marketing streams with caps only; others
  * still count toward the stream's daily totals.  0 or a store error.

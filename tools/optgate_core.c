@@ -751,22 +751,15 @@ cmd_unsuppress(og_cli *cli, int argc, char **argv)
 
 /*
  * The caps that apply to this address on st: a segment's caps replace
- * the stream's (as in og_gate), and the person's own cap is added.
+ * the stream's (og_gate_caps, as the gate decides), and the person's
+ * own cap is added.
  */
 static int
 status_caps(const og_stream *st, const og_record *rec, og_cap *out, int *nbase)
 {
-	const og_cap *caps = st->caps;
-	int n = st->ncaps, i, j;
+	int n, i;
+	const og_cap *caps = og_gate_caps(st, rec, &n);
 
-	for (i = 0; rec && i < rec->nsegments && caps == st->caps; i++)
-		for (j = 0; j < st->nsegcaps; j++)
-			if (strcmp(rec->segments[i], st->segcaps[j].segment) ==
-			    0) {
-				caps = st->segcaps[j].caps;
-				n = st->segcaps[j].ncaps;
-				break;
-			}
 	memcpy(out, caps, (size_t)n * sizeof(*out));
 	*nbase = n;
 	for (i = 0; rec && i < rec->nentries; i++)
