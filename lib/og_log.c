@@ -8,6 +8,7 @@
  *
  * LIMITS: a line is cut at 2048 bytes.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,11 +21,27 @@
 static int use_stderr = 1;
 static int verbose;
 static char ident[64] = "optgate";
+static long pid; /* for stderr lines: a decision logs one each */
+static pthread_once_t pid_once = PTHREAD_ONCE_INIT;
+
+static void
+pid_forked(void)
+{
+	pid = (long)getpid();
+}
+
+static void
+pid_init(void)
+{
+	pid_forked();
+	pthread_atfork(NULL, NULL, pid_forked);
+}
 
 void
 og_log_open(const char *name, int flags)
 {
 	snprintf(ident, sizeof(ident), "%s", name);
+	pthread_once(&pid_once, pid_init);
 	use_stderr = (flags & OG_LOG_STDERR) != 0;
 	if (!use_stderr)
 		openlog(ident,
@@ -55,10 +72,10 @@ vlog(int prio, const char *tag, const char *fmt, va_list ap)
 	char line[2048];
 
 	vsnprintf(line, sizeof(line), fmt, ap);
-	if (use_stderr)
-		fprintf(stderr, "%s[%ld]: %s%s\n", ident, (long)getpid(), tag,
-		    line);
-	else
+	if (use_stderr) {
+		pthread_once(&pid_once, pid_init);
+		fprintf(stderr, "%s[%ld]: %s%s\n", ident, pid, tag, line);
+	} else
 		syslog(prio, "%s%s", tag, line);
 }
 
