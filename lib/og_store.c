@@ -22,8 +22,14 @@
  * Durability: the consent environment is opened without MDB_NOSYNC, so
  * mdb_txn_commit() returns after fsync; og_store_apply() returns only
  * then.  The counters environment uses MDB_NOSYNC; og_store_sync_counters()
- * flushes it.  Daemons and small commands write through write(2), so a
- * full disk is an error (OG_EIO) that they answer with a tempfail.  Bulk
+ * flushes it.  Daemons and small commands write consent through write(2),
+ * so a full disk is an error (OG_EIO) that they answer with a tempfail.
+ * The counters, written on every accepted message, are written in place
+ * (MDB_WRITEMAP) over a file whose blocks are reserved up to the map size
+ * (fallocate): a page fault into a hole on a full disk would be a SIGBUS,
+ * so a counters write that finds the map larger than the reservation
+ * reserves first and is refused (OG_EIO) while it cannot; where the file
+ * cannot be reserved at open, the counters use write(2) too.  Bulk
  * writers (OG_STORE_BULK: imports) use MDB_WRITEMAP instead, so that the
  * dirty pages of large batches live in the file mapping (page cache), not
  * in anonymous memory: a 10M-line import keeps a bounded RSS; the price
@@ -91,6 +97,9 @@ struct og_store {
 	pthread_mutex_t reglock;
 	pthread_key_t tkey;
 	struct og_rtxn *reg;
+	int kwmap;       /* counters map written in place (kreserve) */
+	uint64_t kalloc; /* bytes of it reserved on disk (writer's lock) */
+	int kshort;      /* the last reservation failed (said once) */
 };
 
 /* ---------- error mapping ---------- */
@@ -612,10 +621,31 @@ foreign:
 	return OG_ECORRUPT;
 }
 
+/*
+ * Reserve the blocks of an in-place written map's file up to its size
+ * (see the top): 0, or an errno.
+ */
+static int
+reserve_map(MDB_env *env, uint64_t size)
+{
+	int fd;
+
+	if (mdb_env_get_fd(env, &fd) != 0)
+		return EBADF;
+	if (fallocate(fd, 0, 0, (off_t)size) != 0)
+		return errno;
+	return 0;
+}
+
+/*
+ * reserve: with MDB_WRITEMAP in extra, reserve the file's blocks before
+ * the first write; NO_RESERVE (err says why) when they cannot be.
+ */
+#define NO_RESERVE (-100) /* open_env to open_counters only */
 static int
 open_env(const char *dir, uint64_t max, int maxreaders, unsigned extra,
-    int create, MDB_env **envp, MDB_dbi *dbi, MDB_dbi *edbi, char *err,
-    size_t errlen)
+    int create, int reserve, MDB_env **envp, MDB_dbi *dbi, MDB_dbi *edbi,
+    char *err, size_t errlen)
 {
 	char file[4096];
 	struct stat sb;
@@ -654,6 +684,20 @@ open_env(const char *dir, uint64_t max, int maxreaders, unsigned extra,
 	rc = mdb_env_open(env, dir, MDB_NOTLS | extra, 0640);
 	if (rc != 0)
 		goto fail;
+	if (reserve && (extra & MDB_WRITEMAP)) {
+		MDB_envinfo info;
+
+		mdb_env_info(env, &info);
+		if ((rc = reserve_map(env, info.me_mapsize)) != 0) {
+			snprintf(err, errlen,
+			    "%s: cannot reserve %llu MiB on disk for the map: "
+			    "%s",
+			    dir, (unsigned long long)(info.me_mapsize >> 20),
+			    strerror(rc));
+			mdb_env_close(env);
+			return NO_RESERVE;
+		}
+	}
 	{
 		int dead = 0;
 
@@ -836,6 +880,35 @@ tkey_free(void *p)
 	free(tx);
 }
 
+/*
+ * The counters environment, written in place when its file can be
+ * reserved (the disk has room for the map), else through write(2).
+ */
+static int
+open_counters(og_store *st, const char *dir, int maxr, unsigned wmap, char *err,
+    size_t errlen)
+{
+	MDB_envinfo info;
+	int rc;
+
+	rc = open_env(dir, st->kmax, maxr, MDB_NOSYNC | wmap, 1, 1, &st->kenv,
+	    &st->kdbi, NULL, err, errlen);
+	if (rc == NO_RESERVE) {
+		og_log_warn(
+		    "%s; counters written through write(2) instead", err);
+		*err = 0;
+		rc = open_env(dir, st->kmax, maxr, MDB_NOSYNC, 1, 0, &st->kenv,
+		    &st->kdbi, NULL, err, errlen);
+		wmap = 0;
+	}
+	if (rc == 0 && (wmap & MDB_WRITEMAP)) {
+		mdb_env_info(st->kenv, &info);
+		st->kwmap = 1;
+		st->kalloc = info.me_mapsize;
+	}
+	return rc;
+}
+
 int
 og_store_open(const char *path, const og_store_opts *opts, og_store **out,
     char *err, size_t errlen)
@@ -846,7 +919,7 @@ og_store_open(const char *path, const og_store_opts *opts, og_store **out,
 	int create = opts && (opts->flags & OG_STORE_CREATE);
 	int bulk = opts && (opts->flags & OG_STORE_BULK);
 	unsigned wmap = bulk ? MDB_WRITEMAP : 0;
-	unsigned kwmap = bulk ? MDB_WRITEMAP | MDB_MAPASYNC : 0;
+	unsigned kwmap = MDB_WRITEMAP | (bulk ? MDB_MAPASYNC : 0);
 	int maxr = opts && opts->max_readers ? opts->max_readers : 256;
 	int rc;
 
@@ -871,16 +944,15 @@ og_store_open(const char *path, const og_store_opts *opts, og_store **out,
 	pthread_key_create(&st->tkey, tkey_free);
 
 	snprintf(dir, sizeof(dir), "%s/consent", path);
-	rc = open_env(dir, st->cmax, maxr, wmap, create, &st->cenv, &st->cdbi,
-	    &st->edbi, err, errlen);
+	rc = open_env(dir, st->cmax, maxr, wmap, create, 0, &st->cenv,
+	    &st->cdbi, &st->edbi, err, errlen);
 	if (rc != 0)
 		goto fail;
 	if ((rc = init_meta(st, create, err, errlen)) != 0)
 		goto fail;
 
 	snprintf(dir, sizeof(dir), "%s/counters", path);
-	rc = open_env(dir, st->kmax, maxr, MDB_NOSYNC | kwmap, 1, &st->kenv,
-	    &st->kdbi, NULL, err, errlen);
+	rc = open_counters(st, dir, maxr, kwmap, err, errlen);
 	if (rc == OG_ECORRUPT || rc == OG_ESTORE) {
 		/* Soft state: rebuild empty rather than refuse to run. */
 		char aside[4200];
@@ -896,8 +968,7 @@ og_store_open(const char *path, const og_store_opts *opts, og_store **out,
 			rc = OG_EIO;
 			goto fail;
 		}
-		rc = open_env(dir, st->kmax, maxr, MDB_NOSYNC | kwmap, 1,
-		    &st->kenv, &st->kdbi, NULL, err, errlen);
+		rc = open_counters(st, dir, maxr, kwmap, err, errlen);
 	}
 	if (rc != 0)
 		goto fail;
@@ -1724,6 +1795,43 @@ count_one(
 	return map_err(mdb_put(txn, dbi, &k, &v, 0));
 }
 
+/*
+ * Before a counters write transaction (called inside it, so writers are
+ * serialised): reserve the blocks of a map that grew since the last
+ * reservation, here or in another process.  OG_EIO while the disk has no
+ * room; nothing has touched the map then.
+ */
+static int
+kreserve(og_store *st)
+{
+	MDB_envinfo info;
+	int e;
+
+	if (!st->kwmap)
+		return 0;
+	mdb_env_info(st->kenv, &info);
+	if (info.me_mapsize <= st->kalloc)
+		return 0;
+	if ((e = reserve_map(st->kenv, info.me_mapsize)) != 0) {
+		if (!st->kshort)
+			og_log_warn("%s/counters: cannot reserve %llu MiB on "
+			            "disk for the counters map: %s; sends are "
+			            "not counted until there is room",
+			    st->path,
+			    (unsigned long long)(info.me_mapsize >> 20),
+			    strerror(e));
+		st->kshort = 1;
+		return OG_EIO;
+	}
+	if (st->kshort)
+		og_log_info("%s/counters: counters map reserved again (%llu "
+		            "MiB); counting resumes",
+		    st->path, (unsigned long long)(info.me_mapsize >> 20));
+	st->kshort = 0;
+	st->kalloc = info.me_mapsize;
+	return 0;
+}
+
 int
 og_store_count_sends(og_store *st, const char *const *keys, size_t n,
     const char *stream, int64_t now)
@@ -1748,6 +1856,11 @@ og_store_count_sends(og_store *st, const char *const *keys, size_t n,
 		if (rc != 0) {
 			rd_unlock(st);
 			return map_err(rc);
+		}
+		if ((rc = kreserve(st)) != 0) {
+			mdb_txn_abort(txn);
+			rd_unlock(st);
+			return rc;
 		}
 		for (i = 0; rc == 0 && i < n; i++)
 			rc = count_one(txn, st->kdbi, keys[i], stream, now);
@@ -1833,6 +1946,11 @@ og_store_soft_bounce(
 		if (rc != 0) {
 			rd_unlock(st);
 			return map_err(rc);
+		}
+		if ((rc = kreserve(st)) != 0) {
+			mdb_txn_abort(txn);
+			rd_unlock(st);
+			return rc;
 		}
 		rc = soft_one(txn, st->kdbi, key, now, period, count);
 		if (rc == 0)
@@ -2300,6 +2418,11 @@ counters_del_prefix(og_store *st, const unsigned char *prefix, size_t n)
 	if ((rc = mdb_txn_begin(st->kenv, NULL, 0, &txn)) != 0) {
 		rd_unlock(st);
 		return map_err(rc);
+	}
+	if ((rc = kreserve(st)) != 0) {
+		mdb_txn_abort(txn);
+		rd_unlock(st);
+		return rc;
 	}
 	if ((rc = mdb_cursor_open(txn, st->kdbi, &cur)) != 0)
 		goto out;
@@ -2818,6 +2941,11 @@ og_store_expire_counters(og_store *st, int64_t sends_before,
 		if (mrc != 0) {
 			rd_unlock(st);
 			rc = map_err(mrc);
+			break;
+		}
+		if ((rc = kreserve(st)) != 0) {
+			mdb_txn_abort(txn);
+			rd_unlock(st);
 			break;
 		}
 		if ((mrc = mdb_cursor_open(txn, st->kdbi, &cur)) != 0) {

@@ -502,6 +502,105 @@ disk_full_is_an_error(void **state)
 	rmdir(dir);
 }
 
+/* Count one send each for keys n0..n0+n-1 ("c<i>@x.example"). */
+static int
+count_range(og_store *st, int n0, int n)
+{
+	char buf[200][32];
+	const char *keys[200];
+	int i;
+
+	assert_true(n <= 200);
+	for (i = 0; i < n; i++) {
+		snprintf(buf[i], sizeof(buf[i]), "c%d@x.example", n0 + i);
+		keys[i] = buf[i];
+	}
+	return og_store_count_sends(st, keys, (size_t)n, "news", T0);
+}
+
+static int
+sends_of(og_store *st, int i)
+{
+	char key[32];
+	int64_t times[4];
+	og_rtxn *tx;
+	int n = -1;
+
+	snprintf(key, sizeof(key), "c%d@x.example", i);
+	assert_int_equal(og_store_rbegin(st, &tx), 0);
+	assert_int_equal(og_store_get_sends(tx, key, "news", times, 4, &n), 0);
+	og_store_rend(tx);
+	return n;
+}
+
+/* The counters map is written in place over blocks reserved on disk. */
+static void
+counters_file_reserved(void **state)
+{
+	struct fx *f = *state;
+	char path[160];
+	struct stat sb;
+
+	assert_int_equal(count_range(f->st, 0, 100), 0);
+	assert_int_equal(sends_of(f->st, 99), 1);
+	snprintf(path, sizeof(path), "%s/counters/data.mdb", f->dir);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_true(sb.st_size >= 64 << 20); /* the initial map */
+	assert_true((uint64_t)sb.st_blocks * 512 >= (uint64_t)sb.st_size);
+}
+
+/*
+ * A full disk while the counters map grows: counting is refused with an
+ * error (the daemons log it and go on), never a SIGBUS from a write into
+ * an unreserved page; what was counted stays; with room again, counting
+ * resumes.  And a disk without room for the first map: written through
+ * write(2), counting works.
+ */
+static void
+counters_disk_full(void **state)
+{
+	char dir[] = "/tmp/og_store_kfull.XXXXXX", err[512];
+	og_store_opts o = {4 << 20, 4 << 20, 0, OG_STORE_CREATE};
+	og_store *st;
+	struct stat sb;
+	char path[160];
+	int b, rc = 0, done = 0;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	if (mount("tmpfs", dir, "tmpfs", 0, "size=3m") != 0) {
+		rmdir(dir);
+		skip(); /* needs root, as make check has */
+	}
+	assert_int_equal(og_store_open(dir, &o, &st, err, sizeof(err)), 0);
+	for (b = 0; b < 1000 && rc == 0; b++)
+		if ((rc = count_range(st, b * 200, 200)) == 0)
+			done = (b + 1) * 200;
+	assert_int_equal(rc, OG_EIO);
+	assert_true(done > 0);
+	assert_int_equal(sends_of(st, 0), 1);
+	assert_int_equal(sends_of(st, done - 1), 1);
+	assert_int_equal(sends_of(st, done), 0);
+	assert_int_equal(
+	    mount("tmpfs", dir, "tmpfs", MS_REMOUNT, "size=32m"), 0);
+	assert_int_equal(count_range(st, done, 200), 0);
+	assert_int_equal(sends_of(st, done), 1);
+	og_store_close(st);
+	assert_int_equal(umount(dir), 0);
+
+	/* No room for the first map (1 MiB, a quarter of the ceiling). */
+	assert_int_equal(mount("tmpfs", dir, "tmpfs", 0, "size=900k"), 0);
+	assert_int_equal(og_store_open(dir, &o, &st, err, sizeof(err)), 0);
+	assert_int_equal(count_range(st, 0, 100), 0);
+	assert_int_equal(sends_of(st, 99), 1);
+	og_store_close(st);
+	snprintf(path, sizeof(path), "%s/counters/data.mdb", dir);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_true((uint64_t)sb.st_blocks * 512 < (uint64_t)sb.st_size);
+	assert_int_equal(umount(dir), 0);
+	rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -528,6 +627,9 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 	        broken_counters_rebuilt, setup, teardown),
 	    cmocka_unit_test(disk_full_is_an_error),
+	    cmocka_unit_test_setup_teardown(
+	        counters_file_reserved, setup, teardown),
+	    cmocka_unit_test(counters_disk_full),
 	};
 
 	og_log_open("og_store_test", OG_LOG_STDERR);
