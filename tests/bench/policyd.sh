@@ -12,7 +12,7 @@
 # Finally the sync calls optgate-policyd makes while counting.
 #
 # Env: N (store size, default 10000000), BENCH_SECONDS (per load run,
-# default 4), BENCH_ROUNDS (default 3), BENCH_MESSAGES (per end-to-end
+# default 4), BENCH_ROUNDS (default 5), BENCH_MESSAGES (per end-to-end
 # run, default 2000).  Ports: 10050-10053 (policy), 25150-25151 (SMTP).
 TOP=${OPTGATE_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$TOP/tests/lib/tap.sh"
@@ -176,11 +176,12 @@ for r in $(seq 1 "$ROUNDS"); do
 	done
 done
 ea=$(echo $e_alone | median)
-printf '%-22s %12s %12s\n' configuration "messages/s" "vs alone"
+printf '%-22s %12s %12s  %s\n' configuration "messages/s" "vs alone" "runs"
 for s in alone floor postfwd optgate; do
 	eval "m=\$(echo \$e_$s | median)"
 	eval "E_$s=$m"
-	printf '%-22s %12s %12s\n' "$s" "$m" "$(pct "$m" "$ea")"
+	eval "runs=\$e_$s"
+	printf '%-22s %12s %12s  %s\n' "$s" "$m" "$(pct "$m" "$ea")" "$runs"
 done
 echo "optgate-policyd / floor end to end: $(pct "$E_optgate" "$E_floor") (target >= 95%)"
 grep -q 'refused\|error' "$D/src.err" && { echo "smtp-source errors:"; head -3 "$D/src.err"; }
