@@ -1832,6 +1832,36 @@ kreserve(og_store *st)
 	return 0;
 }
 
+/*
+ * Begin a write transaction on the counters, holding this thread's share
+ * of the resize lock (rd_unlock after the commit or abort): adopts a map
+ * another process grew, reserves what the map needs on disk.  0 or an
+ * OG_* code (nothing held then).
+ */
+static int
+kwrite_begin(og_store *st, MDB_txn **txn)
+{
+	int rc, tries;
+
+	for (tries = 0; tries < 3; tries++) {
+		rd_lock(st);
+		rc = mdb_txn_begin(st->kenv, NULL, 0, txn);
+		if (rc == 0) {
+			if ((rc = kreserve(st)) == 0)
+				return 0;
+			mdb_txn_abort(*txn);
+			rd_unlock(st);
+			return rc;
+		}
+		rd_unlock(st);
+		if (rc != MDB_MAP_RESIZED)
+			return map_err(rc);
+		if ((rc = resize(st, st->kenv, st->kmax, 0)) != 0)
+			return rc;
+	}
+	return map_err(MDB_MAP_RESIZED);
+}
+
 int
 og_store_count_sends(og_store *st, const char *const *keys, size_t n,
     const char *stream, int64_t now)
@@ -1845,23 +1875,8 @@ og_store_count_sends(og_store *st, const char *const *keys, size_t n,
 	if (strlen(stream) > OG_STREAM_NAME_MAX)
 		return OG_EINVAL;
 	for (tries = 0; tries < 40; tries++) {
-		rd_lock(st);
-		rc = mdb_txn_begin(st->kenv, NULL, 0, &txn);
-		if (rc == MDB_MAP_RESIZED) {
-			rd_unlock(st);
-			if ((rc = resize(st, st->kenv, st->kmax, 0)) != 0)
-				return rc;
-			continue;
-		}
-		if (rc != 0) {
-			rd_unlock(st);
-			return map_err(rc);
-		}
-		if ((rc = kreserve(st)) != 0) {
-			mdb_txn_abort(txn);
-			rd_unlock(st);
+		if ((rc = kwrite_begin(st, &txn)) != 0)
 			return rc;
-		}
 		for (i = 0; rc == 0 && i < n; i++)
 			rc = count_one(txn, st->kdbi, keys[i], stream, now);
 		if (rc == 0) {
@@ -1935,23 +1950,8 @@ og_store_soft_bounce(
 	if (strlen(key) > OG_ADDR_MAX || *key == 0)
 		return OG_EINVAL;
 	for (tries = 0; tries < 40; tries++) {
-		rd_lock(st);
-		rc = mdb_txn_begin(st->kenv, NULL, 0, &txn);
-		if (rc == MDB_MAP_RESIZED) {
-			rd_unlock(st);
-			if ((rc = resize(st, st->kenv, st->kmax, 0)) != 0)
-				return rc;
-			continue;
-		}
-		if (rc != 0) {
-			rd_unlock(st);
-			return map_err(rc);
-		}
-		if ((rc = kreserve(st)) != 0) {
-			mdb_txn_abort(txn);
-			rd_unlock(st);
+		if ((rc = kwrite_begin(st, &txn)) != 0)
 			return rc;
-		}
 		rc = soft_one(txn, st->kdbi, key, now, period, count);
 		if (rc == 0)
 			rc = map_err(mdb_txn_commit(txn));
@@ -2414,16 +2414,8 @@ counters_del_prefix(og_store *st, const unsigned char *prefix, size_t n)
 	MDB_val k, v;
 	int rc;
 
-	rd_lock(st);
-	if ((rc = mdb_txn_begin(st->kenv, NULL, 0, &txn)) != 0) {
-		rd_unlock(st);
-		return map_err(rc);
-	}
-	if ((rc = kreserve(st)) != 0) {
-		mdb_txn_abort(txn);
-		rd_unlock(st);
+	if ((rc = kwrite_begin(st, &txn)) != 0)
 		return rc;
-	}
 	if ((rc = mdb_cursor_open(txn, st->kdbi, &cur)) != 0)
 		goto out;
 	k.mv_size = n;
@@ -2922,7 +2914,7 @@ og_store_expire_counters(og_store *st, int64_t sends_before,
 	unsigned char last[600];
 	size_t llen = 0;
 	uint64_t total = 0;
-	int rc = 0, done = 0, tries = 0;
+	int rc = 0, done = 0;
 
 	while (!done) {
 		MDB_txn *txn;
@@ -2930,24 +2922,8 @@ og_store_expire_counters(og_store *st, int64_t sends_before,
 		MDB_val k, v;
 		int n = 0, mrc;
 
-		rd_lock(st);
-		mrc = mdb_txn_begin(st->kenv, NULL, 0, &txn);
-		if (mrc == MDB_MAP_RESIZED && tries++ < 3) {
-			rd_unlock(st);
-			if ((rc = resize(st, st->kenv, st->kmax, 0)) != 0)
-				break;
-			continue;
-		}
-		if (mrc != 0) {
-			rd_unlock(st);
-			rc = map_err(mrc);
+		if ((rc = kwrite_begin(st, &txn)) != 0)
 			break;
-		}
-		if ((rc = kreserve(st)) != 0) {
-			mdb_txn_abort(txn);
-			rd_unlock(st);
-			break;
-		}
 		if ((mrc = mdb_cursor_open(txn, st->kdbi, &cur)) != 0) {
 			mdb_txn_abort(txn);
 			rd_unlock(st);

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "og_buf.h"
@@ -106,6 +107,65 @@ count_ev(const og_event *ev, void *ctx)
 	assert_true(ev->time > 0);
 	(*n)++;
 	return 0;
+}
+
+/*
+ * An erase after another process grew the counters map (a daemon
+ * counting while the admin erases): the erase adopts the new size.
+ */
+static void
+erase_after_counters_grew_elsewhere(void **state)
+{
+	char dir[64], err[512], cmd[96];
+	og_store_opts o = {0, 4 << 20, 0, OG_STORE_CREATE};
+	const char *ana = "ana@example.com";
+	og_store *st;
+	og_change ch = og_testfx_change(
+	    ana, OG_EV_OPTIN, OG_SCOPE_STREAM, "news", OG_ST_CONFIRMED, T0);
+	og_store_info info;
+	uint64_t before;
+	int status;
+	pid_t pid;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/og_store_kgrow.XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(og_store_open(dir, &o, &st, err, sizeof(err)), 0);
+	assert_int_equal(og_testfx_apply(st, ch), OG_APPLIED);
+	assert_int_equal(og_store_count_sends(st, &ana, 1, "news", T0), 0);
+	og_store_info_get(st, &info);
+	before = info.cmap_size;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		og_store *st2;
+		char b[200][32];
+		const char *k[200];
+		int i, j;
+
+		o.flags = 0;
+		if (og_store_open(dir, &o, &st2, err, sizeof(err)) != 0)
+			_exit(2);
+		for (j = 0; j < 150; j++) {
+			for (i = 0; i < 200; i++) {
+				snprintf(b[i], sizeof(b[i]), "g%d.%d@x.example",
+				    j, i);
+				k[i] = b[i];
+			}
+			if (og_store_count_sends(st2, k, 200, "news", T0) != 0)
+				_exit(3);
+		}
+		og_store_info_get(st2, &info);
+		og_store_close(st2);
+		_exit(info.cmap_size > before ? 0 : 4);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(og_store_erase(st, ana, T0 + 10, NULL, NULL), 0);
+	og_store_close(st);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
 }
 
 static void
@@ -380,6 +440,7 @@ main(void)
 {
 	const struct CMUnitTest t[] = {
 	    cmocka_unit_test_setup_teardown(test_erase, setup, teardown),
+	    cmocka_unit_test(erase_after_counters_grew_elsewhere),
 	    cmocka_unit_test_setup_teardown(test_partner, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_expire_counters, setup, teardown),
