@@ -13,7 +13,8 @@
 #
 # Env: N (store size, default 10000000), BENCH_SECONDS (per load run,
 # default 4), BENCH_ROUNDS (default 5), BENCH_MESSAGES (per end-to-end
-# run, default 2000).  Ports: 10050-10053 (policy), 25150-25151 (SMTP).
+# run, default 2000), BENCH_PARTS (default "load e2e": the load-generator
+# table with the sync count, and the end-to-end table).  Ports: 10050-10053 (policy), 25150-25151 (SMTP).
 TOP=${OPTGATE_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$TOP/tests/lib/tap.sh"
 . "$TOP/tests/lib/postfix.sh"
@@ -21,6 +22,8 @@ BB="$TOP/${BUILD:-build}/bench"
 N=${N:-10000000}
 SECS=${BENCH_SECONDS:-4}
 ROUNDS=${BENCH_ROUNDS:-5}
+PARTS=${BENCH_PARTS:-load e2e}
+part() { case " $PARTS " in *" $1 "*) return 0 ;; esac; return 1; }
 MSGS=${BENCH_MESSAGES:-2000}
 P_FLOOR=10050
 P_POSTFWD=10051
@@ -96,44 +99,48 @@ for p in $P_FLOOR $P_POSTFWD $P_OPTGATE; do
 	wait_port $p || { echo "server on port $p did not start"; exit 1; }
 done
 
-echo
-echo "load generator: pd_load, RCPT + END-OF-MESSAGE per message, ${SECS}s per run, median of $ROUNDS (alternating)"
-printf '%-6s %-9s %10s %9s %9s %9s\n' conns server "req/s" "p50 us" "p99 us" "vs floor"
-for c in 1 8 100; do
-	for s in floor postfwd optgate; do eval "r_$s='' a_$s='' b_$s=''"; done
-	for r in $(seq 1 "$ROUNDS"); do
+if part load; then
+	echo
+	echo "load generator: pd_load, RCPT + END-OF-MESSAGE per message, ${SECS}s per run, median of $ROUNDS (alternating)"
+	printf '%-6s %-9s %10s %9s %9s %9s\n' conns server "req/s" "p50 us" "p99 us" "vs floor"
+	for c in 1 8 100; do
+		for s in floor postfwd optgate; do eval "r_$s='' a_$s='' b_$s=''"; done
+		for r in $(seq 1 "$ROUNDS"); do
+			for s in floor postfwd optgate; do
+				eval "port=\$P_$(echo $s | tr a-z A-Z)"
+				o=$("$BB/pd_load" "$port" "$c" "$SECS" "$N")
+				eval "r_$s=\"\$r_$s $(get "$o" rate)\""
+				eval "a_$s=\"\$a_$s $(get "$o" p50_us)\""
+				eval "b_$s=\"\$b_$s $(get "$o" p99_us)\""
+			done
+		done
+		fl=$(echo $r_floor | median)
 		for s in floor postfwd optgate; do
-			eval "port=\$P_$(echo $s | tr a-z A-Z)"
-			o=$("$BB/pd_load" "$port" "$c" "$SECS" "$N")
-			eval "r_$s=\"\$r_$s $(get "$o" rate)\""
-			eval "a_$s=\"\$a_$s $(get "$o" p50_us)\""
-			eval "b_$s=\"\$b_$s $(get "$o" p99_us)\""
+			eval "rr=\$(echo \$r_$s | median); aa=\$(echo \$a_$s | median); bb=\$(echo \$b_$s | median)"
+			printf '%-6s %-9s %10s %9s %9s %9s\n' "$c" "$s" "$rr" "$aa" "$bb" "$(pct "$rr" "$fl")"
+			eval "M_${s}_$c=$rr P99_${s}_$c=$bb"
 		done
 	done
-	fl=$(echo $r_floor | median)
-	for s in floor postfwd optgate; do
-		eval "rr=\$(echo \$r_$s | median); aa=\$(echo \$a_$s | median); bb=\$(echo \$b_$s | median)"
-		printf '%-6s %-9s %10s %9s %9s %9s\n' "$c" "$s" "$rr" "$aa" "$bb" "$(pct "$rr" "$fl")"
-		eval "M_${s}_$c=$rr P99_${s}_$c=$bb"
-	done
-done
-echo
-echo "optgate-policyd / postfwd req/s: 1 conn $(pct "$M_optgate_1" "$M_postfwd_1"), 8 conns $(pct "$M_optgate_8" "$M_postfwd_8"), 100 conns $(pct "$M_optgate_100" "$M_postfwd_100") (target >= 1000%)"
-echo "optgate-policyd / floor req/s: 1 conn $(pct "$M_optgate_1" "$M_floor_1"), 8 conns $(pct "$M_optgate_8" "$M_floor_8"), 100 conns $(pct "$M_optgate_100" "$M_floor_100") (target >= 70%)"
-echo "p99 at 8 connections: optgate-policyd ${P99_optgate_8} us, floor ${P99_floor_8} us, postfwd ${P99_postfwd_8} us (target < 500 us)"
+	echo
+	echo "optgate-policyd / postfwd req/s: 1 conn $(pct "$M_optgate_1" "$M_postfwd_1"), 8 conns $(pct "$M_optgate_8" "$M_postfwd_8"), 100 conns $(pct "$M_optgate_100" "$M_postfwd_100") (target >= 1000%)"
+	echo "optgate-policyd / floor req/s: 1 conn $(pct "$M_optgate_1" "$M_floor_1"), 8 conns $(pct "$M_optgate_8" "$M_floor_8"), 100 conns $(pct "$M_optgate_100" "$M_floor_100") (target >= 70%)"
+	echo "p99 at 8 connections: optgate-policyd ${P99_optgate_8} us, floor ${P99_floor_8} us, postfwd ${P99_postfwd_8} us (target < 500 us)"
 
-# --- sync calls while counting ---
-if command -v strace >/dev/null 2>&1; then
-	strace -f -p "$OG_PID" -e trace=fsync,fdatasync,msync,sync_file_range \
-	    -c -o "$D/strace.out" 2>/dev/null &
-	spid=$!
-	sleep 0.5
-	o=$("$BB/pd_load" "$P_OPTGATE" 8 3 "$N")
-	kill -INT $spid 2>/dev/null
-	wait $spid 2>/dev/null
-	syncs=$(awk '$NF ~ /^(fsync|fdatasync|msync|sync_file_range)$/ {n += $4} END {print n + 0}' "$D/strace.out")
-	echo "sync calls by optgate-policyd during $(( $(get "$o" requests) / 2 )) messages in 3s: $syncs (counters are synced every [store] counter_sync = 1s, not per message)"
+	# --- sync calls while counting ---
+	if command -v strace >/dev/null 2>&1; then
+		strace -f -p "$OG_PID" -e trace=fsync,fdatasync,msync,sync_file_range \
+		    -c -o "$D/strace.out" 2>/dev/null &
+		spid=$!
+		sleep 0.5
+		o=$("$BB/pd_load" "$P_OPTGATE" 8 3 "$N")
+		kill -INT $spid 2>/dev/null
+		wait $spid 2>/dev/null
+		syncs=$(awk '$NF ~ /^(fsync|fdatasync|msync|sync_file_range)$/ {n += $4} END {print n + 0}' "$D/strace.out")
+		echo "sync calls by optgate-policyd during $(( $(get "$o" requests) / 2 )) messages in 3s: $syncs (counters are synced every [store] counter_sync = 1s, not per message)"
+	fi
 fi
+
+part e2e || exit 0
 
 # --- end to end: smtp-source -> Postfix -> smtp-sink ---
 kill $OG_PID 2>/dev/null
