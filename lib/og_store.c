@@ -53,6 +53,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
@@ -623,17 +624,39 @@ foreign:
 
 /*
  * Reserve the blocks of an in-place written map's file up to its size
- * (see the top): 0, or an errno.
+ * (see the top).  Only while as much disk stays free as the reservation
+ * takes: a nearly full disk is left to consent writes (opt-outs), and a
+ * failing fallocate cannot eat the last free blocks (ext4 keeps what it
+ * allocated before it failed).  0, or OG_EIO with why in err.
  */
 static int
-reserve_map(MDB_env *env, uint64_t size)
+reserve_map(MDB_env *env, uint64_t size, char *err, size_t errlen)
 {
+	struct statvfs vfs;
+	struct stat sb;
+	uint64_t need, avail;
 	int fd;
 
-	if (mdb_env_get_fd(env, &fd) != 0)
-		return EBADF;
-	if (fallocate(fd, 0, 0, (off_t)size) != 0)
-		return errno;
+	if (mdb_env_get_fd(env, &fd) != 0 || fstat(fd, &sb) != 0 ||
+	    fstatvfs(fd, &vfs) != 0) {
+		snprintf(err, errlen, "%s", strerror(errno));
+		return OG_EIO;
+	}
+	need = (uint64_t)sb.st_blocks * 512 < size
+	           ? size - (uint64_t)sb.st_blocks * 512
+	           : 0;
+	avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+	if (need > avail / 2) {
+		snprintf(err, errlen,
+		    "it needs %.1f MiB more and as much again free, the disk "
+		    "has %.1f MiB",
+		    need / 1048576.0, avail / 1048576.0);
+		return OG_EIO;
+	}
+	if (fallocate(fd, 0, 0, (off_t)size) != 0) {
+		snprintf(err, errlen, "%s", strerror(errno));
+		return OG_EIO;
+	}
 	return 0;
 }
 
@@ -686,14 +709,15 @@ open_env(const char *dir, uint64_t max, int maxreaders, unsigned extra,
 		goto fail;
 	if (reserve && (extra & MDB_WRITEMAP)) {
 		MDB_envinfo info;
+		char why[160];
 
 		mdb_env_info(env, &info);
-		if ((rc = reserve_map(env, info.me_mapsize)) != 0) {
+		if (reserve_map(env, info.me_mapsize, why, sizeof(why)) != 0) {
 			snprintf(err, errlen,
 			    "%s: cannot reserve %llu MiB on disk for the map: "
 			    "%s",
 			    dir, (unsigned long long)(info.me_mapsize >> 20),
-			    strerror(rc));
+			    why);
 			mdb_env_close(env);
 			return NO_RESERVE;
 		}
@@ -1805,21 +1829,20 @@ static int
 kreserve(og_store *st)
 {
 	MDB_envinfo info;
-	int e;
+	char why[160];
 
 	if (!st->kwmap)
 		return 0;
 	mdb_env_info(st->kenv, &info);
 	if (info.me_mapsize <= st->kalloc)
 		return 0;
-	if ((e = reserve_map(st->kenv, info.me_mapsize)) != 0) {
+	if (reserve_map(st->kenv, info.me_mapsize, why, sizeof(why)) != 0) {
 		if (!st->kshort)
 			og_log_warn("%s/counters: cannot reserve %llu MiB on "
 			            "disk for the counters map: %s; sends are "
 			            "not counted until there is room",
 			    st->path,
-			    (unsigned long long)(info.me_mapsize >> 20),
-			    strerror(e));
+			    (unsigned long long)(info.me_mapsize >> 20), why);
 		st->kshort = 1;
 		return OG_EIO;
 	}
