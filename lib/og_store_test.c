@@ -455,6 +455,17 @@ broken_counters_rebuilt(void **state)
 	    og_store_open(f->dir, &o, &f->st, err, sizeof(err)), 0);
 }
 
+/* mkdtemp dir and mount a tmpfs of that size on it; skip without root. */
+static void
+small_disk(char *dir, const char *size)
+{
+	assert_non_null(mkdtemp(dir));
+	if (mount("tmpfs", dir, "tmpfs", 0, size) != 0) {
+		rmdir(dir);
+		skip(); /* needs root, as make check has */
+	}
+}
+
 /*
  * A daemon's write on a full disk is an error it can answer (OG_EIO ->
  * tempfail), not a SIGBUS: only bulk writers map the file writable.
@@ -472,11 +483,7 @@ disk_full_is_an_error(void **state)
 	int i, batch, rc = 0, ok_batches = 0;
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
-	if (mount("tmpfs", dir, "tmpfs", 0, "size=1m") != 0) {
-		rmdir(dir);
-		skip(); /* needs root, as make check has */
-	}
+	small_disk(dir, "size=1m");
 	assert_int_equal(og_store_open(dir, &o, &st, err, sizeof(err)), 0);
 	for (batch = 0; batch < 400 && rc == 0; batch++) {
 		for (i = 0; i < B; i++) {
@@ -567,11 +574,7 @@ counters_disk_full(void **state)
 	int b, rc = 0, done = 0;
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
-	if (mount("tmpfs", dir, "tmpfs", 0, "size=3m") != 0) {
-		rmdir(dir);
-		skip(); /* needs root, as make check has */
-	}
+	small_disk(dir, "size=3m");
 	assert_int_equal(og_store_open(dir, &o, &st, err, sizeof(err)), 0);
 	for (b = 0; b < 1000 && rc == 0; b++)
 		if ((rc = count_range(st, b * 200, 200)) == 0)
