@@ -75,8 +75,9 @@ vlog(int prio, const char *tag, const char *fmt, va_list ap)
 	if (use_stderr) {
 		pthread_once(&pid_once, pid_init);
 		fprintf(stderr, "%s[%ld]: %s%s\n", ident, pid, tag, line);
-	} else
+	} else {
 		syslog(prio, "%s%s", tag, line);
+	}
 }
 
 #define LOGFN(fn, prio, tag)                                                   \
