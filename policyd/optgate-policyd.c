@@ -8,7 +8,7 @@
  * received.  RCPT: find the stream from the envelope, ask og_gate_decide,
  * answer DUNNO for a pass or the verdict's refusal; remember passed
  * recipients per transaction ("instance").  END-OF-MESSAGE: count those
- * recipients as sent (in groups, see pend_hash and writer_main).  A
+ * recipients as sent (in groups, see pend_in and writer_main).  A
  * list stream (one token per recipient) gets 452 4.5.3 for a second passed
  * recipient, so the client sends it in a new transaction.
  *
@@ -105,7 +105,7 @@ struct conn {
 struct pend {
 	char stream[OG_STREAM_NAME_MAX + 1];
 	char *key;
-	uint32_t h; /* pend_hash(key) */
+	uint32_t h; /* str_hash(key) */
 };
 
 /* One open SMTP transaction: recipients passed, waiting for EOM. */
@@ -196,14 +196,21 @@ usage(void)
 /* ---------------------------------------------------------------- */
 /* Transactions (instances) */
 
+/* FNV-1a: instance ids into buckets, pending sends' keys (pend_in). */
+static uint32_t
+str_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 16777619u;
+	return h;
+}
+
 static unsigned
 inst_hash(const char *s)
 {
-	unsigned h = 2166136261u;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h % INST_BUCKETS;
+	return str_hash(s) % INST_BUCKETS;
 }
 
 static struct inst *
@@ -844,16 +851,6 @@ do_rcpt(struct conn *c, pd_req *r)
  * loses at most the sends of the last few ms (a crash of the machine
  * loses up to [store] counter_sync seconds anyway).
  */
-static uint32_t
-pend_hash(const char *s)
-{
-	uint32_t h = 2166136261u;
-
-	while (*s)
-		h = (h ^ (unsigned char)*s++) * 16777619u;
-	return h;
-}
-
 static int
 pend_in(const struct pend *p, int n, const char *stream, const char *key,
     uint32_t h)
@@ -871,7 +868,7 @@ pend_in(const struct pend *p, int n, const char *stream, const char *key,
 static int
 pend_has(const char *stream, const char *key)
 {
-	uint32_t h = pend_hash(key);
+	uint32_t h = str_hash(key);
 	int r;
 
 	if (pend_in(g.pend, g.npend, stream, key, h))
@@ -935,7 +932,7 @@ do_eom(struct conn *c, const pd_req *r)
 		}
 		og_strlcpy(g.pend[g.npend].stream, in->stream,
 		    sizeof(g.pend[g.npend].stream));
-		g.pend[g.npend].h = pend_hash(in->keys[k]);
+		g.pend[g.npend].h = str_hash(in->keys[k]);
 		g.pend[g.npend++].key = in->keys[k];
 	}
 	in->nkeys = 0; /* the keys belong to g.pend now */
