@@ -2462,6 +2462,29 @@ out:
 	return map_err(rc);
 }
 
+/* Delete the counter record with exactly this key (n bytes), if any. */
+static int
+counters_del_key(og_store *st, const unsigned char *key, size_t n)
+{
+	MDB_txn *txn;
+	MDB_val k;
+	int rc;
+
+	if ((rc = kwrite_begin(st, &txn)) != 0)
+		return rc;
+	k.mv_size = n;
+	k.mv_data = (void *)key;
+	rc = mdb_del(txn, st->kdbi, &k, NULL);
+	if (rc == MDB_NOTFOUND)
+		rc = 0;
+	if (rc == 0)
+		rc = mdb_txn_commit(txn);
+	else
+		mdb_txn_abort(txn);
+	rd_unlock(st);
+	return map_err(rc);
+}
+
 int
 og_store_erase(og_store *st, const char *key, int64_t now, const char *note,
     uint64_t *nevents)
@@ -2469,7 +2492,7 @@ og_store_erase(og_store *st, const char *key, int64_t now, const char *note,
 	struct erase_ctx *x;
 	unsigned char kb[OG_ADDR_MAX + 3];
 	size_t kl;
-	int rc;
+	int rc, krc;
 
 	if (key == NULL || *key == 0 || strlen(key) > OG_ADDR_MAX)
 		return OG_EINVAL;
@@ -2481,17 +2504,21 @@ og_store_erase(og_store *st, const char *key, int64_t now, const char *note,
 	if (nevents)
 		*nevents = rc == 0 ? x->nevents : 0;
 	free(x);
-	if (rc != 0)
+	if (rc != 0 && rc != OG_NOTFOUND)
 		return rc;
-	/* Send and bounce times are personal data too. */
+	/*
+	 * Send and bounce times are personal data too.  Also without a
+	 * record (only transactional mail was counted, or an earlier erase
+	 * stopped after its commit): the counters go all the same.
+	 */
 	kl = mkkey(kb, 'S', key, "");
-	if ((rc = counters_del_prefix(st, kb, kl)) != 0)
-		return rc;
+	if ((krc = counters_del_prefix(st, kb, kl)) != 0)
+		return krc;
+	/* 'B' key has no terminator: delete exactly it, not a prefix */
 	kl = mkkey(kb, 'B', key, NULL);
-	rc = counters_del_prefix(st, kb, kl);
-	if (rc == 0)
-		rc = og_store_sync_counters(st);
-	return rc;
+	if ((krc = counters_del_key(st, kb, kl)) == 0)
+		krc = og_store_sync_counters(st);
+	return krc != 0 ? krc : rc;
 }
 
 int

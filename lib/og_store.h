@@ -382,9 +382,11 @@ int og_store_hashed_read(og_rtxn *tx, int ns, const unsigned char *hash,
  * is dropped); the 'A' record is deleted; an 'H' OG_HASH_ERASED record of
  * og_store_hash(key) is written; an OG_EV_ERASE event (note: NULL or a
  * request reference, not personal data) ends the chain.  Then the
- * address's send and bounce counters are deleted.  *nevents (may be
- * NULL) gets the number of events stripped.  Returns 0, OG_NOTFOUND (no
- * record: nothing changed) or an error with nothing changed.
+ * address's send and bounce counters are deleted, also when there is no
+ * record (so a repeated erase finishes one whose counters step failed).
+ * *nevents (may be NULL) gets the number of events stripped.  Returns 0,
+ * OG_NOTFOUND (no record: consent unchanged, counters deleted) or an
+ * error (from the counters step: consent already erased; run it again).
  */
 int og_store_erase(og_store *st, const char *key, int64_t now, const char *note,
     uint64_t *nevents);

@@ -239,6 +239,46 @@ test_erase(void **state)
 	assert_int_equal(vs.hashes, 1);
 }
 
+/*
+ * Erasure takes the person's counters and nobody else's: also when only
+ * counters exist (transactional mail, no consent record), and not the
+ * soft bounces of an address that merely starts with hers.
+ */
+static void
+test_erase_counters(void **state)
+{
+	struct fx *f = *state;
+	const char *cy = "cy@example.com", *bo = "bo@example.co";
+	og_rtxn *tx;
+	int64_t times[4];
+	int n = 0, cnt = 0;
+
+	assert_int_equal(og_store_count_sends(f->st, &cy, 1, "news", T0), 0);
+	assert_int_equal(og_store_soft_bounce(f->st, cy, T0, 86400, &cnt), 0);
+	assert_int_equal(
+	    og_store_erase(f->st, cy, T0 + 10, NULL, NULL), OG_NOTFOUND);
+	assert_int_equal(og_store_rbegin(f->st, &tx), 0);
+	assert_int_equal(og_store_get_sends(tx, cy, "news", times, 4, &n), 0);
+	og_store_rend(tx);
+	assert_int_equal(n, 0);
+	assert_int_equal(
+	    og_store_soft_bounce(f->st, cy, T0 + 20, 86400, &cnt), 0);
+	assert_int_equal(cnt, 1);
+
+	/* bo@example.com keeps her soft bounces when bo@example.co goes */
+	assert_int_equal(og_testfx_apply(f->st,
+	                     og_testfx_change(bo, OG_EV_OPTIN, OG_SCOPE_STREAM,
+	                         "news", OG_ST_CONFIRMED, T0)),
+	    OG_APPLIED);
+	assert_int_equal(
+	    og_store_soft_bounce(f->st, "bo@example.com", T0, 86400, &cnt), 0);
+	assert_int_equal(og_store_erase(f->st, bo, T0 + 10, NULL, NULL), 0);
+	assert_int_equal(
+	    og_store_soft_bounce(f->st, "bo@example.com", T0 + 20, 86400, &cnt),
+	    0);
+	assert_int_equal(cnt, 2);
+}
+
 static void
 hmac(const unsigned char *k, size_t kl, const char *s, unsigned char *out)
 {
@@ -441,6 +481,8 @@ main(void)
 	const struct CMUnitTest t[] = {
 	    cmocka_unit_test_setup_teardown(test_erase, setup, teardown),
 	    cmocka_unit_test(erase_after_counters_grew_elsewhere),
+	    cmocka_unit_test_setup_teardown(
+	        test_erase_counters, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_partner, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_expire_counters, setup, teardown),
