@@ -1463,6 +1463,16 @@ optin_between(const og_record *rec, int scope, int64_t since, int64_t now)
 	return 0;
 }
 
+/*
+ * Does a suppression for this reason stop no more than an opt-out of its
+ * scope (marketing only: the gate lets transactional mail pass it)?
+ */
+static int
+weak_suppression(int reason)
+{
+	return reason != OG_RS_HARD_BOUNCE && reason != OG_RS_MANUAL;
+}
+
 static int erased_hash_exists(og_store *st, struct wctx *w, const char *key);
 
 /* Per-apply scratch, kept off the stack (records are large). */
@@ -1594,8 +1604,26 @@ apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 		}
 		if (e && ch->kind == OG_EV_OPTOUT &&
 		    e->state == OG_ST_SUPPRESSED &&
-		    (e->expires == 0 || e->expires > now)) {
-			/* A live suppression already stops mail; keep it. */
+		    (e->expires == 0 || e->expires > now) &&
+		    !(weak_suppression(e->reason) && e->expires &&
+		        (ch->expires == 0 || ch->expires > e->expires))) {
+			/*
+			 * A live suppression already stops mail; keep it,
+			 * unless it ends before the opt-out and stops no
+			 * more than the opt-out does (soft bounces).
+			 */
+			*result = OG_UNCHANGED;
+			return 0;
+		}
+		if (e && ch->kind == OG_EV_SUPPRESS &&
+		    e->state == OG_ST_OPTOUT && weak_suppression(ch->reason) &&
+		    ch->expires &&
+		    (e->expires == 0 || e->expires >= ch->expires)) {
+			/*
+			 * A temporary suppression that stops no more than
+			 * this opt-out must not replace it: the opt-out
+			 * would be gone at its expiry.
+			 */
 			*result = OG_UNCHANGED;
 			return 0;
 		}

@@ -279,6 +279,47 @@ test_erase_counters(void **state)
 	assert_int_equal(cnt, 2);
 }
 
+/*
+ * A temporary soft-bounce suppression and an opt-out of the same scope
+ * share one entry: whichever comes second, the opt-out must outlive the
+ * suppression's expiry (transactional mail keeps going to people who
+ * opted out, so their soft bounces keep coming).
+ */
+static void
+test_optout_outlives_soft_bounce(void **state)
+{
+	struct fx *f = *state;
+	const int64_t days30 = 30 * 86400;
+	og_change ch;
+
+	/* opted out of everything, then soft bounces suppress for 30 days */
+	ch = og_testfx_change(
+	    "ana@example.com", OG_EV_OPTOUT, OG_SCOPE_ALL, NULL, 0, T0);
+	assert_int_equal(og_testfx_apply(f->st, ch), OG_APPLIED);
+	ch = og_testfx_change(
+	    "ana@example.com", OG_EV_SUPPRESS, OG_SCOPE_ALL, NULL, 0, T0 + 10);
+	ch.reason = OG_RS_SOFT_BOUNCE;
+	ch.via = OG_VIA_BOUNCE;
+	ch.expires = T0 + 10 + days30;
+	og_testfx_apply(f->st, ch);
+	assert_string_not_equal(
+	    rule(f, "news", "ana@example.com", T0 + 20 + days30), "ok");
+
+	/* suppressed for 30 days by soft bounces, then opts out of all */
+	ch = og_testfx_change(
+	    "bo@example.com", OG_EV_SUPPRESS, OG_SCOPE_ALL, NULL, 0, T0);
+	ch.reason = OG_RS_SOFT_BOUNCE;
+	ch.via = OG_VIA_BOUNCE;
+	ch.expires = T0 + days30;
+	assert_int_equal(og_testfx_apply(f->st, ch), OG_APPLIED);
+	ch = og_testfx_change(
+	    "bo@example.com", OG_EV_OPTOUT, OG_SCOPE_ALL, NULL, 0, T0 + 10);
+	ch.via = OG_VIA_PAGE;
+	assert_int_equal(og_testfx_apply(f->st, ch), OG_APPLIED);
+	assert_string_not_equal(
+	    rule(f, "news", "bo@example.com", T0 + 20 + days30), "ok");
+}
+
 static void
 hmac(const unsigned char *k, size_t kl, const char *s, unsigned char *out)
 {
@@ -483,6 +524,8 @@ main(void)
 	    cmocka_unit_test(erase_after_counters_grew_elsewhere),
 	    cmocka_unit_test_setup_teardown(
 	        test_erase_counters, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_optout_outlives_soft_bounce, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_partner, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_expire_counters, setup, teardown),
