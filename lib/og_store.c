@@ -1134,7 +1134,7 @@ int
 og_store_rbegin(og_store *st, og_rtxn **out)
 {
 	struct og_rtxn *tx = thread_handle(st);
-	int rc, tries;
+	int rc, tries, checked = 0;
 	if (tx->active)
 		og_panic("og_store_rbegin: read handle already active");
 	for (tries = 0; tries < 3; tries++) {
@@ -1147,6 +1147,20 @@ og_store_rbegin(og_store *st, og_rtxn **out)
 			                 st->kenv, NULL, MDB_RDONLY, &tx->k);
 			if (rc != 0)
 				mdb_txn_reset(tx->c);
+		}
+		if (rc == MDB_READERS_FULL && !checked) {
+			/* slots of a killed process: clear them, once */
+			int dead;
+
+			checked = 1;
+			rd_unlock(st);
+			if ((dead = og_store_reader_check(st)) > 0) {
+				og_log_warn("%s: reader table full: cleared %d "
+				            "stale reader slots",
+				    st->path, dead);
+				continue;
+			}
+			rd_lock(st);
 		}
 		if (rc != MDB_MAP_RESIZED)
 			break;

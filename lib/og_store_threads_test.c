@@ -5,15 +5,18 @@
  * come and go.  Each thread's cached read handle holds an LMDB reader
  * slot (MDB_NOTLS, reset transactions keep their slot); a thread that
  * ends must give it back, or after max_readers threads every read fails
- * with MDB_READERS_FULL.
+ * with MDB_READERS_FULL.  Slots a killed process left behind are
+ * cleared when a read finds the table full.
  */
 #include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -66,11 +69,80 @@ test_ended_threads_give_back_reader_slots(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+static int holder_pipe = -1;
+
+/* Take a reader slot and keep it: report, then wait to be killed. */
+static void *
+holder(void *arg)
+{
+	og_rtxn *tx;
+	char c;
+
+	c = og_store_rbegin(arg, &tx) == 0 ? 'y' : 'n';
+	if (write(holder_pipe, &c, 1) != 1)
+		_exit(3);
+	for (;;)
+		pause();
+	return NULL;
+}
+
+/*
+ * A process killed -9 while its threads held every reader slot: a
+ * running process's next read clears them and succeeds, rather than
+ * failing (marketing mail deferred) until its periodic reader check.
+ */
+static void
+test_slots_of_killed_process_cleared(void **state)
+{
+	char dir[] = "/tmp/og-store-killed.XXXXXX", err[512], cmd[600];
+	og_store_opts o = {0, 0, 8, OG_STORE_CREATE};
+	og_store *st;
+	og_rtxn *tx;
+	pthread_t th;
+	int p[2], status, n = 0;
+	pid_t pid;
+	char c = 'y';
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(og_store_open(dir, &o, &st, err, sizeof(err)), 0);
+	og_store_close(st);
+	assert_int_equal(pipe(p), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(p[0]);
+		holder_pipe = p[1];
+		o.flags = 0;
+		if (og_store_open(dir, &o, &st, err, sizeof(err)) != 0)
+			_exit(2);
+		for (;;)
+			if (pthread_create(&th, NULL, holder, st) != 0)
+				_exit(4);
+	}
+	close(p[1]);
+	/* until the table is full (a thread could not get a slot) */
+	while (c == 'y' && n < 1000 && read(p[0], &c, 1) == 1)
+		n++;
+	assert_int_equal(c, 'n');
+	o.flags = 0;
+	assert_int_equal(og_store_open(dir, &o, &st, err, sizeof(err)), 0);
+	kill(pid, SIGKILL);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	close(p[0]);
+	assert_int_equal(og_store_rbegin(st, &tx), 0);
+	og_store_rend(tx);
+	og_store_close(st);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_ended_threads_give_back_reader_slots),
+	    cmocka_unit_test(test_slots_of_killed_process_cleared),
 	};
 
 	og_log_open("og_store_threads_test", OG_LOG_STDERR);
