@@ -693,12 +693,22 @@ open_env(const char *dir, uint64_t max, int maxreaders, unsigned extra,
 		    err, errlen, "%s: cannot create: %s", dir, strerror(errno));
 		return OG_EIO;
 	}
-	if (stat(file, &sb) == 0 && (uint64_t)sb.st_size > size)
+	if (stat(file, &sb) != 0)
+		sb.st_size = 0;
+	if ((uint64_t)sb.st_size > size)
 		size = (uint64_t)sb.st_size;
 	if (size > max / 4 && size == INITIAL_MAP)
 		size = max / 4 > (1 << 20) ? max / 4 : (1 << 20);
 	if (size > max)
 		size = max;
+	/*
+	 * Never a map smaller than the file (grown by another process, or
+	 * a ceiling lowered since): with MDB_WRITEMAP, LMDB would cut the
+	 * file to it under the other processes' writable maps, and their
+	 * next write there is a SIGBUS.  The ceiling still stops growth.
+	 */
+	if (size < (uint64_t)sb.st_size)
+		size = (uint64_t)sb.st_size;
 	if ((rc = mdb_env_create(&env)) != 0 ||
 	    (rc = mdb_env_set_maxreaders(env, (unsigned)maxreaders)) != 0 ||
 	    (rc = mdb_env_set_maxdbs(env, 4)) != 0 ||

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -611,6 +612,64 @@ counters_disk_full(void **state)
 	rmdir(dir);
 }
 
+/*
+ * A process that opens the store after another grew the counters map
+ * beyond a quarter of a small counter_map_size, or with a ceiling
+ * lowered since: opening must not cut the counters file under the
+ * running process's writable map (its next write there: SIGBUS).
+ */
+static void
+open_keeps_grown_counters_file(void **state)
+{
+	char dir[] = "/tmp/og_store_kceil.XXXXXX", err[512], cmd[128];
+	char path[160];
+	og_store_opts o = {0, 16 << 20, 0, OG_STORE_CREATE};
+	og_store *st;
+	og_store_info info;
+	struct stat sb;
+	int b, status;
+	pid_t pid;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(og_store_open(dir, &o, &st, err, sizeof(err)), 0);
+	info.cmap_size = 0;
+	for (b = 0; b < 2000 && info.cmap_size < (16 << 20); b++) {
+		assert_int_equal(count_range(st, b * 200, 200), 0);
+		og_store_info_get(st, &info);
+	}
+	assert_int_equal(info.cmap_size, 16 << 20);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		og_store *st2;
+
+		o.flags = 0;
+		if (og_store_open(dir, &o, &st2, err, sizeof(err)) != 0)
+			_exit(2);
+		og_store_close(st2);
+		o.counter_map_size = 4 << 20; /* lowered */
+		if (og_store_open(dir, &o, &st2, err, sizeof(err)) != 0)
+			_exit(3);
+		og_store_close(st2);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	snprintf(path, sizeof(path), "%s/counters/data.mdb", dir);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_true(sb.st_size >= 16 << 20);
+	/* and the running process counts on into its whole map */
+	for (; b < 4000; b++)
+		if (count_range(st, b * 200, 200) != 0)
+			break;
+	assert_int_equal(sends_of(st, 0), 1);
+	og_store_close(st);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int
 main(void)
 {
@@ -640,6 +699,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 	        counters_file_reserved, setup, teardown),
 	    cmocka_unit_test(counters_disk_full),
+	    cmocka_unit_test(open_keeps_grown_counters_file),
 	};
 
 	og_log_open("og_store_test", OG_LOG_STDERR);
