@@ -1639,14 +1639,18 @@ apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 			*result = OG_UNCHANGED;
 			return 0;
 		}
-		if (e && ch->kind == OG_EV_SUPPRESS &&
-		    e->state == OG_ST_OPTOUT && weak_suppression(ch->reason) &&
-		    ch->expires &&
-		    (e->expires == 0 || e->expires >= ch->expires)) {
+		if (e && ch->kind == OG_EV_SUPPRESS && ch->expires &&
+		    (e->expires == 0 || e->expires >= ch->expires) &&
+		    ((e->state == OG_ST_OPTOUT &&
+		         weak_suppression(ch->reason)) ||
+		        (e->state == OG_ST_SUPPRESSED &&
+		            (weak_suppression(ch->reason) ||
+		                !weak_suppression(e->reason))))) {
 			/*
 			 * A temporary suppression that stops no more than
-			 * this opt-out must not replace it: the opt-out
-			 * would be gone at its expiry.
+			 * this opt-out or suppression, which lasts longer,
+			 * must not replace it: it would be gone at the
+			 * temporary one's expiry.
 			 */
 			*result = OG_UNCHANGED;
 			return 0;

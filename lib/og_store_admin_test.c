@@ -320,6 +320,37 @@ test_optout_outlives_soft_bounce(void **state)
 	    rule(f, "news", "bo@example.com", T0 + 20 + days30), "ok");
 }
 
+/*
+ * Soft bounces of mail sent before a permanent suppression (a DSN comes
+ * days later) end in a temporary suppression of the same scope: it must
+ * not replace the permanent one, which would be gone at its expiry.
+ */
+static void
+test_soft_bounce_keeps_permanent_suppression(void **state)
+{
+	struct fx *f = *state;
+	const int64_t days30 = 30 * 86400;
+	const char *who[] = {"ana@example.com", "bo@example.com"};
+	const int why[] = {OG_RS_COMPLAINT, OG_RS_MANUAL};
+	og_change ch;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		ch = og_testfx_change(
+		    who[i], OG_EV_SUPPRESS, OG_SCOPE_ALL, NULL, 0, T0);
+		ch.reason = (uint8_t)why[i];
+		assert_int_equal(og_testfx_apply(f->st, ch), OG_APPLIED);
+		ch = og_testfx_change(
+		    who[i], OG_EV_SUPPRESS, OG_SCOPE_ALL, NULL, 0, T0 + 10);
+		ch.reason = OG_RS_SOFT_BOUNCE;
+		ch.via = OG_VIA_BOUNCE;
+		ch.expires = T0 + 10 + days30;
+		og_testfx_apply(f->st, ch);
+		assert_string_not_equal(
+		    rule(f, "news", who[i], T0 + 20 + days30), "ok");
+	}
+}
+
 static void
 hmac(const unsigned char *k, size_t kl, const char *s, unsigned char *out)
 {
@@ -526,6 +557,8 @@ main(void)
 	        test_erase_counters, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_optout_outlives_soft_bounce, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_soft_bounce_keeps_permanent_suppression, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_partner, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_expire_counters, setup, teardown),
