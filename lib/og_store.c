@@ -943,13 +943,37 @@ open_counters(og_store *st, const char *dir, int maxr, unsigned wmap, char *err,
 	return rc;
 }
 
+/*
+ * Give a counters folder this process made to the store folder's owner:
+ * root (an admin's command after a crash) rebuilding it in a store the
+ * daemons own would otherwise lock them out of the whole store.
+ */
+static void
+give_to_owner(const char *dir, const struct stat *owner)
+{
+	static const char *const names[] = {"", "/data.mdb", "/lock.mdb"};
+	char p[4200];
+	size_t i;
+
+	if (geteuid() != 0 || (owner->st_uid == 0 && owner->st_gid == 0))
+		return;
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(p, sizeof(p), "%s%s", dir, names[i]);
+		if (chown(p, owner->st_uid, owner->st_gid) != 0)
+			og_log_warn("%s: cannot give it to the store's owner "
+			            "(uid %u): %s",
+			    p, (unsigned)owner->st_uid, strerror(errno));
+	}
+}
+
 int
 og_store_open(const char *path, const og_store_opts *opts, og_store **out,
     char *err, size_t errlen)
 {
 	og_store *st;
-	char dir[4096];
+	char dir[4096], file[4200];
 	struct stat sb;
+	int made;
 	int create = opts && (opts->flags & OG_STORE_CREATE);
 	int bulk = opts && (opts->flags & OG_STORE_BULK);
 	unsigned wmap = bulk ? MDB_WRITEMAP : 0;
@@ -966,6 +990,8 @@ og_store_open(const char *path, const og_store_opts *opts, og_store **out,
 			    create ? "" : " (run optgate init)");
 			return errno == ENOENT ? OG_ENOSTORE : OG_EIO;
 		}
+		sb.st_uid = geteuid();
+		sb.st_gid = getegid();
 	}
 	st = og_xcalloc(1, sizeof(*st));
 	st->path = og_xstrdup(path);
@@ -986,6 +1012,8 @@ og_store_open(const char *path, const og_store_opts *opts, og_store **out,
 		goto fail;
 
 	snprintf(dir, sizeof(dir), "%s/counters", path);
+	snprintf(file, sizeof(file), "%s/data.mdb", dir);
+	made = access(file, F_OK) != 0;
 	rc = open_counters(st, dir, maxr, kwmap, err, errlen);
 	if (rc == OG_ECORRUPT || rc == OG_ESTORE) {
 		/* Soft state: rebuild empty rather than refuse to run. */
@@ -1003,9 +1031,12 @@ og_store_open(const char *path, const og_store_opts *opts, og_store **out,
 			goto fail;
 		}
 		rc = open_counters(st, dir, maxr, kwmap, err, errlen);
+		made = 1;
 	}
 	if (rc != 0)
 		goto fail;
+	if (made)
+		give_to_owner(dir, &sb);
 	*out = st;
 	return 0;
 fail:

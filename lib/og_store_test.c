@@ -467,6 +467,46 @@ broken_counters_rebuilt(void **state)
 	    og_store_open(f->dir, &o, &f->st, err, sizeof(err)), 0);
 }
 
+/*
+ * Counters rebuilt by root (an admin's command after a crash) in a store
+ * the daemons own: the new counters belong to the store's owner, or the
+ * daemons, no longer root, cannot open the store at all.
+ */
+static void
+rebuilt_counters_keep_store_owner(void **state)
+{
+	struct fx *f = *state;
+	char path[160], err[512], cmd[256];
+	og_store_opts o = {0, 0, 0, 0};
+	struct stat sb;
+	FILE *fp;
+	int i;
+
+	if (geteuid() != 0)
+		skip();
+	og_store_close(f->st);
+	f->st = NULL;
+	snprintf(cmd, sizeof(cmd), "chown -R 65534:65534 '%s'", f->dir);
+	assert_int_equal(system(cmd), 0);
+	snprintf(path, sizeof(path), "%s/counters/data.mdb", f->dir);
+	fp = fopen(path, "wb");
+	for (i = 0; i < 9000; i++)
+		fputc(i & 0xff, fp);
+	fclose(fp);
+	assert_int_equal(
+	    og_store_open(f->dir, &o, &f->st, err, sizeof(err)), 0);
+	snprintf(path, sizeof(path), "%s/counters", f->dir);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_uid, 65534);
+	assert_int_equal(sb.st_gid, 65534);
+	snprintf(path, sizeof(path), "%s/counters/data.mdb", f->dir);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_uid, 65534);
+	snprintf(path, sizeof(path), "%s/counters/lock.mdb", f->dir);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_uid, 65534);
+}
+
 /* mkdtemp dir and mount a tmpfs of that size on it; skip without root. */
 static void
 small_disk(char *dir, const char *size)
@@ -695,6 +735,8 @@ main(void)
 	    cmocka_unit_test(map_full_grows_then_fails_cleanly),
 	    cmocka_unit_test_setup_teardown(
 	        broken_counters_rebuilt, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        rebuilt_counters_keep_store_owner, setup, teardown),
 	    cmocka_unit_test(disk_full_is_an_error),
 	    cmocka_unit_test_setup_teardown(
 	        counters_file_reserved, setup, teardown),
