@@ -69,7 +69,7 @@ test_ended_threads_give_back_reader_slots(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
-static int holder_pipe = -1;
+static int holder_pipe = -1, holder_full, holder_done;
 
 /* Take a reader slot and keep it: report, then wait to be killed. */
 static void *
@@ -81,6 +81,9 @@ holder(void *arg)
 	c = og_store_rbegin(arg, &tx) == 0 ? 'y' : 'n';
 	if (write(holder_pipe, &c, 1) != 1)
 		_exit(3);
+	if (c == 'n')
+		__atomic_store_n(&holder_full, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&holder_done, 1, __ATOMIC_RELEASE);
 	for (;;)
 		pause();
 	return NULL;
@@ -116,9 +119,16 @@ test_slots_of_killed_process_cleared(void **state)
 		o.flags = 0;
 		if (og_store_open(dir, &o, &st, err, sizeof(err)) != 0)
 			_exit(2);
-		for (;;)
+		/* one thread at a time, until one finds the table full */
+		while (!__atomic_load_n(&holder_full, __ATOMIC_ACQUIRE)) {
 			if (pthread_create(&th, NULL, holder, st) != 0)
 				_exit(4);
+			while (!__atomic_load_n(&holder_done, __ATOMIC_ACQUIRE))
+				usleep(1000);
+			__atomic_store_n(&holder_done, 0, __ATOMIC_RELEASE);
+		}
+		for (;;)
+			pause();
 	}
 	close(p[1]);
 	/* until the table is full (a thread could not get a slot) */
