@@ -579,8 +579,13 @@ precheck_file(const char *file, char *err, size_t errlen)
 	uint64_t psize, last, need, t0, t1;
 	int fd;
 
-	if ((fd = open(file, O_RDONLY | O_CLOEXEC)) < 0)
-		return errno == ENOENT ? OG_NOTFOUND : OG_EIO;
+	if ((fd = open(file, O_RDONLY | O_CLOEXEC)) < 0) {
+		if (errno == ENOENT)
+			return OG_NOTFOUND;
+		snprintf(
+		    err, errlen, "%s: cannot read: %s", file, strerror(errno));
+		return OG_EIO;
+	}
 	if (fstat(fd, &sb) != 0) {
 		close(fd);
 		snprintf(
@@ -986,9 +991,11 @@ og_store_open(const char *path, const og_store_opts *opts, og_store **out,
 		*err = 0;
 	if (stat(path, &sb) != 0) {
 		if (!create || mkdir(path, 0750) != 0) {
-			snprintf(err, errlen, "%s: %s%s", path, strerror(errno),
-			    create ? "" : " (run optgate init)");
-			return errno == ENOENT ? OG_ENOSTORE : OG_EIO;
+			int e = errno;
+
+			snprintf(err, errlen, "%s: %s%s", path, strerror(e),
+			    !create && e == ENOENT ? " (run optgate init)" : "");
+			return e == ENOENT ? OG_ENOSTORE : OG_EIO;
 		}
 		sb.st_uid = geteuid();
 		sb.st_gid = getegid();

@@ -507,6 +507,83 @@ rebuilt_counters_keep_store_owner(void **state)
 	assert_int_equal(sb.st_uid, 65534);
 }
 
+/*
+ * A store the user may not read (made by the daemons' user): the error
+ * says which file and why, and does not send the admin to optgate init.
+ */
+static void
+unreadable_store_says_why(void **state)
+{
+	struct fx *f = *state;
+	char err[512], cmd[256];
+	og_store_opts o = {0, 0, 0, 0};
+	og_store *st;
+	int p[2], status;
+	ssize_t n;
+	pid_t pid;
+
+	if (geteuid() != 0)
+		skip();
+	og_store_close(f->st);
+	f->st = NULL;
+	snprintf(cmd, sizeof(cmd), "chmod 755 '%s' && chmod 700 '%s/consent'",
+	    f->dir, f->dir);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(pipe(p), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(p[0]);
+		if (setgid(65534) != 0 || setuid(65534) != 0)
+			_exit(2);
+		err[0] = 0;
+		if (og_store_open(f->dir, &o, &st, err, sizeof(err)) == 0)
+			_exit(3);
+		if (write(p[1], err, strlen(err) + 1) < 0)
+			_exit(4);
+		_exit(0);
+	}
+	close(p[1]);
+	n = read(p[0], err, sizeof(err) - 1);
+	close(p[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_true(n > 0);
+	err[n] = 0;
+	assert_non_null(strstr(err, "consent"));
+	assert_non_null(strstr(err, "Permission denied"));
+	assert_null(strstr(err, "optgate init"));
+
+	/* a store path the user cannot even look up */
+	assert_int_equal(pipe(p), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(p[0]);
+		if (setgid(65534) != 0 || setuid(65534) != 0)
+			_exit(2);
+		err[0] = 0;
+		snprintf(cmd, sizeof(cmd), "%s/consent/x", f->dir);
+		if (og_store_open(cmd, &o, &st, err, sizeof(err)) == 0)
+			_exit(3);
+		if (write(p[1], err, strlen(err) + 1) < 0)
+			_exit(4);
+		_exit(0);
+	}
+	close(p[1]);
+	n = read(p[0], err, sizeof(err) - 1);
+	close(p[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_true(n > 0);
+	err[n] = 0;
+	assert_non_null(strstr(err, "Permission denied"));
+	assert_null(strstr(err, "optgate init"));
+	assert_int_equal(
+	    og_store_open(f->dir, &o, &f->st, err, sizeof(err)), 0);
+}
+
 /* mkdtemp dir and mount a tmpfs of that size on it; skip without root. */
 static void
 small_disk(char *dir, const char *size)
@@ -737,6 +814,8 @@ main(void)
 	        broken_counters_rebuilt, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        rebuilt_counters_keep_store_owner, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        unreadable_store_says_why, setup, teardown),
 	    cmocka_unit_test(disk_full_is_an_error),
 	    cmocka_unit_test_setup_teardown(
 	        counters_file_reserved, setup, teardown),
