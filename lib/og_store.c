@@ -1588,6 +1588,22 @@ apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 		old_state = e->state;
 	}
 
+	/*
+	 * A bulk line of any kind for an erased person is skipped: a new
+	 * record would hold her address again, and the gate looks at the
+	 * erasure's hash only while she has no record.
+	 */
+	if (isnew && (ch->flags & OG_CH_IF_NEWER) &&
+	    (ch->kind == OG_EV_OPTIN || ch->kind == OG_EV_OPTOUT ||
+	        ch->kind == OG_EV_SUPPRESS)) {
+		if ((rc = erased_hash_exists(st, w, ch->key)) < 0)
+			return rc;
+		if (rc) {
+			*result = OG_SKIPPED_ERASED;
+			return 0;
+		}
+	}
+
 	switch (ch->kind) {
 	case OG_EV_OPTIN:
 		if (ch->state != OG_ST_PENDING && ch->state != OG_ST_OPTIN &&
@@ -1602,14 +1618,6 @@ apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 		    liftable_optout(rec, ch->scope, name)) {
 			*result = OG_SKIPPED_OPTOUT;
 			return 0;
-		}
-		if (isnew && (ch->flags & OG_CH_IF_NEWER)) {
-			if ((rc = erased_hash_exists(st, w, ch->key)) < 0)
-				return rc;
-			if (rc) {
-				*result = OG_SKIPPED_OPTOUT;
-				return 0;
-			}
 		}
 		if (e && e->state == OG_ST_SUPPRESSED) {
 			/* Bounces and complaints are lifted by an admin. */

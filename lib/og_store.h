@@ -203,10 +203,10 @@ typedef struct og_change {
 
 #define OG_CH_IF_NEWER                                                         \
 	0x01 /* skip when the entry is as new or newer;                        \
-	      * an opt-in that would create the record of an                   \
-	      * erased address (OG_HASH_ERASED) is skipped                     \
-	      * (OG_SKIPPED_OPTOUT): bulk paths never bring an                 \
-	      * erased person back */
+	      * an opt-in, opt-out or suppression that would                   \
+	      * create the record of an erased address                         \
+	      * (OG_HASH_ERASED) is skipped (OG_SKIPPED_ERASED):               \
+	      * bulk paths never bring an erased person back */
 #define OG_CH_NO_LIFT                                                          \
 	0x02 /* opt-in without time or proof: skipped                          \
 	      * (OG_SKIPPED_OPTOUT) when an opt-out of the same                \
@@ -221,6 +221,7 @@ typedef struct og_change {
 #define OG_UNCHANGED 1      /* state already so: no event written */
 #define OG_SKIPPED_OLDER 2  /* an equal or newer entry exists */
 #define OG_SKIPPED_OPTOUT 3 /* an opt-in may not lift this opt-out */
+#define OG_SKIPPED_ERASED 4 /* OG_CH_IF_NEWER: the address was erased */
 
 typedef struct og_store og_store;
 typedef struct og_rtxn og_rtxn;
@@ -259,9 +260,9 @@ int og_store_reader_check(og_store *st);
 /*
  * og_store_apply - apply n changes in one durable transaction (group
  * commit), then sync.  results[i] (may be NULL) gets OG_APPLIED,
- * OG_UNCHANGED, OG_SKIPPED_OLDER or OG_SKIPPED_OPTOUT.  Returns 0 after
- * the commit is on disk, or an error with nothing written (OG_EFULL when
- * map_size is reached).
+ * OG_UNCHANGED, OG_SKIPPED_OLDER, OG_SKIPPED_OPTOUT or OG_SKIPPED_ERASED.
+ * Returns 0 after the commit is on disk, or an error with nothing written
+ * (OG_EFULL when map_size is reached).
  */
 int og_store_apply(og_store *st, const og_change *ch, size_t n, int *results);
 

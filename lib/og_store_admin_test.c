@@ -229,7 +229,23 @@ test_erase(void **state)
 	ch = og_testfx_change("ana@example.com", OG_EV_OPTIN, OG_SCOPE_STREAM,
 	    "news", OG_ST_CONFIRMED, T0 + 50);
 	ch.flags = OG_CH_IF_NEWER;
-	assert_int_equal(og_testfx_apply(f->st, ch), OG_SKIPPED_OPTOUT);
+	assert_int_equal(og_testfx_apply(f->st, ch), OG_SKIPPED_ERASED);
+	/* ... nor do their opt-out and suppression lines, which would
+	 * store her address again and end the erasure's refusal */
+	{
+		og_change o = og_testfx_change("ana@example.com", OG_EV_OPTOUT,
+		    OG_SCOPE_STREAM, "news", 0, T0 + 50);
+
+		o.flags = OG_CH_IF_NEWER;
+		assert_int_equal(og_testfx_apply(f->st, o), OG_SKIPPED_ERASED);
+		o.kind = OG_EV_SUPPRESS;
+		o.scope = OG_SCOPE_ALL;
+		o.name = NULL;
+		o.reason = OG_RS_COMPLAINT;
+		assert_int_equal(og_testfx_apply(f->st, o), OG_SKIPPED_ERASED);
+		assert_string_equal(
+		    rule(f, "offers", "ana@example.com", T0 + 55), "erased");
+	}
 	/* ... an explicit new opt-in does */
 	ch.flags = 0;
 	assert_int_equal(og_testfx_apply(f->st, ch), OG_APPLIED);

@@ -422,6 +422,9 @@ cmp_rows(const void *a, const void *b, void *ctx)
 static const char *
 skip_text(int result)
 {
+	if (result == OG_SKIPPED_ERASED)
+		return "not imported: the address was erased (optgate erase); "
+		       "it stays suppressed";
 	return result == OG_SKIPPED_OLDER
 	           ? "not imported: the store has a "
 	             "newer entry for this scope"

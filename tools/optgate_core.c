@@ -268,6 +268,8 @@ result_text(int r)
 		return "not recorded (a newer entry exists)";
 	case OG_SKIPPED_OPTOUT:
 		return "not recorded (a newer opt-out or a suppression holds)";
+	case OG_SKIPPED_ERASED:
+		return "not recorded (the address was erased)";
 	}
 	return "?";
 }

@@ -88,6 +88,14 @@ is "erased address not exported" "$?" 1
 printf 'address,stream,state,time,source\nbia@example.com,newsletter,confirmed,2026-01-02T03:04:05Z,old-list\n' >"$T/again.csv"
 $A --json import "$T/again.csv" >"$T/out" 2>&1
 like "re-importing an erased address skips it" "$(cat "$T/out")" '*"imported":0*"skipped":1*'
+printf 'address,stream,state,reason\nbia@example.com,newsletter,optout,\nbia@example.com,,suppressed,complaint\n' >"$T/again2.csv"
+$A --json import "$T/again2.csv" >"$T/out" 2>&1
+like "importing an erased address's opt-out and suppression skips them" "$(cat "$T/out")" '*"imported":0*"skipped":2*'
+like "the warnings say the address was erased" "$(cat "$T/again2.csv.warnings")" '*2: bia@example.com: not imported: the address was erased*'
+$A export | grep -q bia@
+is "erased address still not exported after an import" "$?" 1
+$A status bia@example.com --stream digest >"$T/out"
+like "erased address still refused as erased after an import" "$(cat "$T/out")" '*erased at the person*'
 $A erase bia@example.com >"$T/out"
 like "erase twice: already erased" "$(cat "$T/out")" '*already erased on 2026-06-01*'
 $A erase nobody@example.com >/dev/null
