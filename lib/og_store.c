@@ -1666,6 +1666,22 @@ apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 			return 0;
 		}
 		if (e && ch->kind == OG_EV_SUPPRESS &&
+		    (ch->flags & OG_CH_IF_NEWER) &&
+		    e->state == OG_ST_SUPPRESSED &&
+		    (e->expires == 0 || e->expires > now) &&
+		    (e->reason == OG_RS_HARD_BOUNCE ||
+		        e->reason == OG_RS_MANUAL) &&
+		    ch->reason != OG_RS_HARD_BOUNCE &&
+		    ch->reason != OG_RS_MANUAL) {
+			/*
+			 * A bulk line does not trade a suppression that
+			 * also stops transactional mail for one that does
+			 * not (a complaint).
+			 */
+			*result = OG_SKIPPED_OPTOUT;
+			return 0;
+		}
+		if (e && ch->kind == OG_EV_SUPPRESS &&
 		    e->state == OG_ST_SUPPRESSED && e->reason == ch->reason &&
 		    (e->expires == 0 ||
 		        (ch->expires && e->expires >= ch->expires))) {

@@ -206,7 +206,10 @@ typedef struct og_change {
 	      * an opt-in, opt-out or suppression that would                   \
 	      * create the record of an erased address                         \
 	      * (OG_HASH_ERASED) is skipped (OG_SKIPPED_ERASED):               \
-	      * bulk paths never bring an erased person back */
+	      * bulk paths never bring an erased person back;                  \
+	      * a suppression that would replace a live hard-bounce            \
+	      * or manual one with one that lets transactional mail            \
+	      * through is skipped (OG_SKIPPED_OPTOUT) */
 #define OG_CH_NO_LIFT                                                          \
 	0x02 /* opt-in without time or proof: skipped                          \
 	      * (OG_SKIPPED_OPTOUT) when an opt-out of the same                \

@@ -420,8 +420,11 @@ cmp_rows(const void *a, const void *b, void *ctx)
 }
 
 static const char *
-skip_text(int result)
+skip_text(const og_change *c, int result)
 {
+	if (result == OG_SKIPPED_OPTOUT && c->kind == OG_EV_SUPPRESS)
+		return "not imported: a hard-bounce or manual suppression "
+		       "holds (it also stops transactional mail)";
 	if (result == OG_SKIPPED_ERASED)
 		return "not imported: the address was erased (optgate erase); "
 		       "it stays suppressed";
@@ -466,7 +469,7 @@ apply_range(struct import *im, struct batch *b, size_t from, size_t n)
 			im->skipped++;
 			if (im->warn)
 				fprintf(im->warn, "%lu: %s: %s\n", line_of(c),
-				    c->raw, skip_text(b->results[i]));
+				    c->raw, skip_text(c, b->results[i]));
 		}
 	}
 	return 0;

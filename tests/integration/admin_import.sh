@@ -21,6 +21,9 @@ match = header:X-Optgate-Stream=offers
 class = marketing
 consent = optin
 partner = acme
+[stream receipts]
+match = header:X-Optgate-Stream=receipts
+class = transactional
 EOF
 OG="$BIN/optgate -c $T/og.conf"
 # A fixed clock: 2026-06-01T00:00:00Z.
@@ -126,6 +129,17 @@ EOF
 $OG import "$T/newer.csv" >/dev/null 2>&1
 $OG status pam@example.com --stream newsletter >/dev/null
 is "a newer explicit opt-in with proof lifts the opt-out" "$?" 0
+
+# --- a suppression line never weakens a hard bounce ----------------------
+printf 'address,state,reason,time\nquin@example.com,suppressed,hard-bounce,2026-03-01T00:00:00Z\n' >"$T/hard.csv"
+$OG import "$T/hard.csv" >/dev/null 2>&1
+printf 'address,state,reason\nquin@example.com,suppressed,complaint\n' >"$T/weaker.csv"
+$OG --json import "$T/weaker.csv" >"$T/out5" 2>/dev/null
+is "complaint line over a hard bounce: skipped" "$(n_of skipped "$T/out5")" 1
+$OG status quin@example.com --stream receipts >"$T/st5"
+is "a hard-bounced address still gets no transactional mail" "$?" 1
+like "the refusal still says hard bounce" "$(cat "$T/st5")" '*hard-bounced*'
+like "the skipped line says why" "$(cat "$T/weaker.csv.warnings")" '*2: quin@example.com: not imported: a hard-bounce or manual suppression holds*'
 
 # --- header problems: nothing changes ----------------------------------
 ev2=$(events)
