@@ -186,6 +186,8 @@ struct pstate {
 	void (*report)(const char *, void *);
 	void *ctx;
 	og_stream *cur; /* current [stream] */
+	int cont;       /* the line being parsed is indented (a continuation) */
+	char last[4096]; /* the value of the last string or caps key */
 	char cursect[128];
 	unsigned char seen[STREAMS_MAX + 1][NKEYS]; /* [0]: global */
 	int seg_seen;
@@ -735,6 +737,27 @@ stream_section(struct pstate *ps, const char *section)
 	return 0;
 }
 
+/*
+ * An indented line continues a string (joined with a space) or a caps
+ * list (more caps) given on the lines before: the value is parsed again
+ * with the continuation added.
+ */
+static int
+append_value(
+    struct pstate *ps, const struct key *k, char *base, const char *value)
+{
+	size_t n = strlen(ps->last);
+
+	if (n + 2 + strlen(value) >= sizeof(ps->last)) {
+		perr(ps, "[%s] %s: value longer than %zu characters",
+		    SECT(ps, k), k->name, sizeof(ps->last) - 1);
+		return OG_EINVAL;
+	}
+	snprintf(ps->last + n, sizeof(ps->last) - n, "%s%s",
+	    k->type == T_STR ? " " : ", ", value);
+	return set_value(ps, k, base, ps->last, 0);
+}
+
 static int
 handler(void *user, const char *section, const char *name, const char *value)
 {
@@ -809,12 +832,20 @@ handler(void *user, const char *section, const char *name, const char *value)
 		if (strcmp(k->section, sect) || strcmp(k->name, name))
 			continue;
 		first = !ps->seen[idx][i];
+		if (!first && ps->cont &&
+		    (k->type == T_STR || k->type == T_CAPS))
+			return append_value(ps, k, base, value) == 0;
 		if (!first && k->type != T_MULTI && k->type != T_LIST &&
 		    k->type != T_MATCH) {
-			perr(ps, "[%s] %s: given twice", section, name);
+			perr(ps, "[%s] %s: given twice%s", section, name,
+			    ps->cont ? " (an indented line continues the "
+			               "key above it)"
+			             : "");
 			return 0;
 		}
 		ps->seen[idx][i] = 1;
+		if (k->type == T_STR || k->type == T_CAPS)
+			og_strlcpy(ps->last, value, sizeof(ps->last));
 		return set_value(ps, k, base, value, first) == 0;
 	}
 	for (i = 0; i < NKEYS; i++)
@@ -888,6 +919,7 @@ reader(char *str, int num, void *stream)
 	memcpy(str, ps->text + start, n);
 	str[n] = '\n';
 	str[n + 1] = 0;
+	ps->cont = n > 0 && (str[0] == ' ' || str[0] == '\t');
 	check_section_line(ps, str);
 	return str;
 }

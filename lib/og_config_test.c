@@ -112,6 +112,13 @@ static const struct ccase cases[] = {
         "[policyd]\nlisten = inet:127.0.0.1:1\n"
         "  unix:/run/x\n",
         NULL},
+    {"continuation of a one-value key",
+        "[stream s]\nclass = marketing\n  transactional\n",
+        "test.conf:3: [stream s] class: given twice (an indented line"},
+    {"continued caps over their limit",
+        "[stream s]\ncaps = 1/1d, 2/2d, 3/3d, 4/4d\n"
+        "  5/5d, 6/6d, 7/7d, 8/8d, 9/9d\n",
+        "test.conf:3: [stream s] caps: expected caps"},
     {"transactional stream",
         "[stream r]\nclass = transactional\n"
         "on_store_error = accept\n",
@@ -147,6 +154,34 @@ run_case(void **state)
 			fail_msg("%s: error \"%s\" lacks \"%s\"", c->name, err,
 			    c->error);
 	}
+}
+
+/* "A long value continues on indented lines" (conf/optgate.conf). */
+static void
+continuations(void **state)
+{
+	og_config *cfg;
+	const og_stream *s;
+	char err[512] = "";
+
+	(void)state;
+	if (og_config_parse_string("[stream s]\n"
+	                           "caps = 2/7d\n"
+	                           "  1/1d\n"
+	                           "description = Our weekly letter\n"
+	                           "\tabout gardens\n"
+	                           "brand.name = Example Gardens\n"
+	                           "  and Sons\n",
+	        "t", &cfg, err, sizeof(err), NULL, NULL) != 0)
+		fail_msg("continuation lines refused: %s", err);
+	s = og_config_stream(cfg, "s");
+	assert_non_null(s);
+	assert_int_equal(s->ncaps, 2);
+	assert_int_equal(s->caps[0].limit, 2);
+	assert_int_equal(s->caps[1].period, 86400);
+	assert_string_equal(s->description, "Our weekly letter about gardens");
+	assert_string_equal(s->brand_name, "Example Gardens and Sons");
+	og_config_unref(cfg);
 }
 
 static void
@@ -273,7 +308,7 @@ int
 main(void)
 {
 	enum { N = sizeof(cases) / sizeof(cases[0]) };
-	struct CMUnitTest t[N + 3];
+	struct CMUnitTest t[N + 4];
 	size_t i;
 
 	for (i = 0; i < N; i++) {
@@ -282,12 +317,14 @@ main(void)
 		t[i].test_func = run_case;
 		t[i].initial_state = (void *)&cases[i];
 	}
-	memset(&t[N], 0, 3 * sizeof(t[0]));
+	memset(&t[N], 0, 4 * sizeof(t[0]));
 	t[N].name = "values";
 	t[N].test_func = values;
 	t[N + 1].name = "stream matching";
 	t[N + 1].test_func = matching;
 	t[N + 2].name = "durations and RFC 3339 times";
 	t[N + 2].test_func = durations_and_times;
-	return _cmocka_run_group_tests("og_config", t, N + 3, NULL, NULL);
+	t[N + 3].name = "continuation lines";
+	t[N + 3].test_func = continuations;
+	return _cmocka_run_group_tests("og_config", t, N + 4, NULL, NULL);
 }
