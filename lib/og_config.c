@@ -824,6 +824,10 @@ handler(void *user, const char *section, const char *name, const char *value)
 	} else {
 		og_strlcpy(ps->cursect, section, sizeof(ps->cursect));
 		ps->cur = NULL;
+		if (*section == 0) {
+			perr(ps, "%s: key before any [section]", name);
+			return 0;
+		}
 	}
 	for (i = 0; i < NKEYS; i++) {
 		const struct key *k = &keys[i];

@@ -97,6 +97,8 @@ static const struct ccase cases[] = {
         "from 16"},
     {"bad mode", "[policyd]\nsocket_mode = rw\n", "octal mode"},
     {"syntax error", "[store]\njust words\n", "test.conf:2: syntax error"},
+    {"key before any section", "; comment\npath = /x\n[store]\n",
+        "test.conf:2: path: key before any [section]"},
     {"second error line reported first error",
         "[store]\npath = /x\nbogus = 1\n[stream s]\nclass = x\n",
         "test.conf:3: [store] bogus"},
