@@ -1682,6 +1682,33 @@ out:
 
 #define HASH_BATCH 50000
 
+/*
+ * Store one batch of a partner's hashes.  With *replace set, the
+ * partner's old list is dropped first (and *replace cleared): only once
+ * the new file has given a valid hash, so a wrong file keeps the list.
+ */
+static int
+hashed_batch(og_cli *cli, const char *partner, const unsigned char *key,
+    size_t keylen, unsigned char (*hashes)[32], size_t n, const char *note,
+    int *replace, uint64_t *dropped, uint64_t *total)
+{
+	size_t added = 0;
+	int rc;
+
+	if (*replace) {
+		rc = og_store_partner_drop(
+		    cli->store, partner, og_time_now(), dropped);
+		if (rc != 0)
+			return rc;
+		*replace = 0;
+	}
+	rc = og_store_import_hashed(cli->store, partner, key, keylen,
+	    (const unsigned char(*)[32])hashes, n, og_time_now(), note, &added);
+	if (rc == 0)
+		*total += added;
+	return rc;
+}
+
 int
 cmd_import_hashed(og_cli *cli, int argc, char **argv)
 {
@@ -1693,9 +1720,10 @@ cmd_import_hashed(og_cli *cli, int argc, char **argv)
 	const char *partner = NULL, *keyfile = NULL, *input, *rej = NULL;
 	unsigned char key[OG_PARTNER_KEY_MAX], old[OG_PARTNER_KEY_MAX];
 	unsigned char(*hashes)[32] = NULL;
-	size_t keylen = 0, oldlen = 0, n = 0, added;
+	size_t keylen = 0, oldlen = 0, n = 0;
 	uint64_t lines = 0, total_added = 0, rejected = 0, dropped = 0;
 	int c, rc, fd = -1, replace = 0, col = 0, first = 1, i, ret = 0;
+	int drop; /* --replace: the old list is still to be dropped */
 	char rejbuf[4200], note[300];
 	og_csv *csv = NULL;
 	og_csv_rec *r = NULL;
@@ -1775,16 +1803,7 @@ cmd_import_hashed(og_cli *cli, int argc, char **argv)
 		ret = OG_EXIT_SYSTEM;
 		goto out;
 	}
-	if (replace) {
-		rc = og_store_partner_drop(
-		    cli->store, partner, og_time_now(), &dropped);
-		if (rc != 0) {
-			fprintf(stderr, "optgate: partner %s: %s\n", partner,
-			    og_strerror(rc));
-			ret = og_cli_exit_for(rc);
-			goto out;
-		}
-	}
+	drop = replace;
 	snprintf(note, sizeof(note), "partner list %s",
 	    fd == STDIN_FILENO ? "stdin" : input);
 	csv = og_csv_new_fd(fd, 4096);
@@ -1834,22 +1853,24 @@ cmd_import_hashed(og_cli *cli, int argc, char **argv)
 			continue;
 		}
 		if (++n == HASH_BATCH) {
-			rc = og_store_import_hashed(cli->store, partner, key,
-			    keylen, (const unsigned char(*)[32])hashes, n,
-			    og_time_now(), note, &added);
+			rc = hashed_batch(cli, partner, key, keylen, hashes, n,
+			    note, &drop, &dropped, &total_added);
 			if (rc != 0)
 				break;
-			total_added += added;
 			n = 0;
 		}
 		rc = 0;
 	}
-	if (rc >= 0 && ret == 0 && n) {
-		rc = og_store_import_hashed(cli->store, partner, key, keylen,
-		    (const unsigned char(*)[32])hashes, n, og_time_now(), note,
-		    &added);
-		if (rc == 0)
-			total_added += added;
+	if (rc >= 0 && ret == 0 && n)
+		rc = hashed_batch(cli, partner, key, keylen, hashes, n, note,
+		    &drop, &dropped, &total_added);
+	if (rc >= 0 && ret == 0 && drop) {
+		/* not one valid hash: the old list stays */
+		fprintf(stderr,
+		    "optgate: %s: no valid hash; partner %s's list was "
+		    "kept\n",
+		    fd == STDIN_FILENO ? "stdin" : input, partner);
+		ret = OG_EXIT_NO;
 	}
 	if (rc < 0 && ret == 0) {
 		fprintf(stderr, "optgate: import-hashed: %s%s\n",
@@ -1883,7 +1904,7 @@ cmd_import_hashed(og_cli *cli, int argc, char **argv)
 		    (unsigned long long)lines, (unsigned long long)total_added,
 		    (unsigned long long)(lines - rejected - total_added),
 		    (unsigned long long)rejected,
-		    replace ? " (previous list dropped)" : "");
+		    replace && !drop ? " (previous list dropped)" : "");
 	}
 	if (rejected && !cli->json)
 		printf("rejected lines: %s\n", rej ? rej : rejbuf);

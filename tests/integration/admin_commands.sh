@@ -128,6 +128,12 @@ like "another key: says how to replace" "$(cat "$T/err")" '*--replace*'
 printf 'hash\nnot-a-hash\n' | $B import-hashed - --partner acme --key "$T/acme.key" \
     --rejects "$T/h.rej" >/dev/null
 like "bad hash line rejected with its number" "$(cat "$T/h.rej")" '2: not a hex HMAC-SHA256*'
+printf 'email\ncid@example.com\n' >"$T/wrong.csv"
+$B import-hashed "$T/wrong.csv" --partner acme --key "$T/other.key" --replace >/dev/null 2>"$T/err"
+is "--replace with a file of no valid hash: exit 1" "$?" 1
+like "--replace with a file of no valid hash: says the list was kept" "$(cat "$T/err")" "*no valid hash; partner acme's list was kept*"
+$B status cid@example.com --stream offers >/dev/null
+is "--replace with a wrong file keeps the partner's suppressions" "$?" 1
 
 # --- stats -----------------------------------------------------------------
 $A --json stats >"$T/stats"
