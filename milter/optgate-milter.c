@@ -897,7 +897,7 @@ mlfi_eom(SMFICTX *ctx)
 	const og_config *cfg;
 	const og_stream *st;
 	mg_msg *m;
-	og_verdict v, first_refusal;
+	og_verdict v, first_refusal, first_tempfail;
 	og_rtxn *tx = NULL;
 	og_store *store;
 	int64_t now = og_time_now();
@@ -911,6 +911,7 @@ mlfi_eom(SMFICTX *ctx)
 	if (c == NULL || c->snap == NULL)
 		return SMFIS_TEMPFAIL;
 	memset(&first_refusal, 0, sizeof(first_refusal));
+	memset(&first_tempfail, 0, sizeof(first_tempfail));
 	cfg = c->snap->cfg;
 	m = &c->msg;
 	/* (SMFIP_NOEOH: an MTA that still sends end of header found it.) */
@@ -977,11 +978,15 @@ mlfi_eom(SMFICTX *ctx)
 				r->state = MG_R_ACCEPTED;
 			} else if (v.action == OG_TEMPFAIL ||
 			           v.refuse == OG_REFUSE_DEFER) {
-				/* No per-recipient tempfail at end of data. */
+				/*
+				 * No per-recipient tempfail at end of data.
+				 * The reply is this verdict's (a 4xx code
+				 * with a 4.x.x status), not that of an
+				 * earlier rejected recipient.
+				 */
+				if (!tempfail)
+					first_tempfail = v;
 				tempfail = 1;
-				if (!have_refusal)
-					first_refusal = v;
-				have_refusal = 1;
 				r->state = MG_R_DROP;
 			} else {
 				if (!have_refusal)
@@ -996,11 +1001,11 @@ mlfi_eom(SMFICTX *ctx)
 	}
 	if (tempfail) {
 		mg_setreply(ctx,
-		    first_refusal.code >= 400 && first_refusal.code < 500
-		        ? first_refusal.code
+		    first_tempfail.code >= 400 && first_tempfail.code < 500
+		        ? first_tempfail.code
 		        : 451,
-		    first_refusal.dsn[0] ? first_refusal.dsn : "4.3.0",
-		    first_refusal.text);
+		    first_tempfail.dsn[0] == '4' ? first_tempfail.dsn : "4.3.0",
+		    first_tempfail.text);
 		ret = SMFIS_TEMPFAIL;
 		goto out;
 	}

@@ -17,7 +17,25 @@ pf_cleanup_add mg_cleanup
 mg_wait_free 25200 25201 25202 10062 || exit 1
 C=$MG_DIR/optgate.conf
 mg_config "$C" "unix:$MG_DIR/milter.sock" "user = postfix"
+# A header stream without unsubscribe links: several recipients each.
+cat >>"$C" <<EOF
+[stream bulk]
+match = header:X-Optgate-Stream=bulk
+class = marketing
+consent = none
+refuse = reject
+EOF
 mg_fill_store "$C"
+# A record this optgate cannot read (a newer version byte, as a newer
+# optgate would write it): deciding broken@ is a store error.
+"$BIN/optgate" -c "$C" optin broken@example.com --stream bulk >/dev/null
+k=$(printf 'Abroken@example.com' | od -An -tx1 | tr -d ' \n')
+v=$(mdb_dump -s main "$MG_DIR/store/consent" | grep -A1 "^ $k\$" | tail -1)
+{
+	mdb_dump -s main "$MG_DIR/store/consent" | sed -n '1,/^HEADER=END/p'
+	printf ' %s\n 7f%s\nDATA=END\n' "$k" "${v#' 01'}"
+} >"$MG_DIR/broken.dump"
+mdb_load -s main -f "$MG_DIR/broken.dump" "$MG_DIR/store/consent" 2>/dev/null
 chown -R postfix "$MG_DIR/store" "$MG_DIR/keys"
 # A second instance on TCP, for the TCP_NODELAY check at the end (started
 # now so that both stop together at exit: libmilter takes 5 s to stop).
@@ -154,6 +172,15 @@ sleep 0.3
 is "transactional: hard-bounced recipient absent, others delivered" \
     "$(pf_sink_rcpts | sort | tr '\n' ' ')" "none@example.com ok@example.com "
 pf_sink_clear
+
+# --- a refused recipient and a store error in one message -----------
+msg "$MG_DIR/m9" out@example.com bulk
+out=$(pf_send news@example.com "out@example.com broken@example.com" \
+    "$MG_DIR/m9")
+like "refused + unreadable recipient: 451 4.3.0 for the store error" \
+    "$out" "*DATA 451 4.3.0 consent store unavailable*"
+ok "refused + unreadable recipient: no malformed milter reply" \
+    sh -c "! grep -q 'malformed reply' '$PF_LOG'"
 
 # --- sendmail(1) / pickup: never a RCPT reject -----------------------
 msg "$MG_DIR/m5" ok@example.com alerts
