@@ -573,7 +573,15 @@ mg_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
 		c = og_xcalloc(1, sizeof(*c));
 	if (c->snap == NULL)
 		c->snap = og_snap_get(&snaps);
-	og_strlcpy(c->client_name, hostname ? hostname : "unknown",
+	/*
+	 * A client without a name comes as "[addr]" (Sendmail's form, which
+	 * Postfix copies for milters); log it as Postfix and policyd do,
+	 * unknown[addr], not [addr][addr].
+	 */
+	og_strlcpy(c->client_name,
+	    hostname != NULL && hostname[0] != '\0' && hostname[0] != '['
+	        ? hostname
+	        : "unknown",
 	    sizeof(c->client_name));
 	if ((a = mg_macro(ctx, "{client_addr}")) != NULL)
 		og_strlcpy(c->client_addr, a, sizeof(c->client_addr));

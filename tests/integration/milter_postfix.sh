@@ -181,6 +181,10 @@ like "refused + unreadable recipient: 451 4.3.0 for the store error" \
     "$out" "*DATA 451 4.3.0 consent store unavailable*"
 ok "refused + unreadable recipient: no malformed milter reply" \
     sh -c "! grep -q 'malformed reply' '$PF_LOG'"
+# Postfix has no name for 127.0.0.1 here: unknown[127.0.0.1], as it logs.
+like "a client without a name is logged unknown[addr]" \
+    "$(grep 'to=<broken@example.com>' "$MG_DIR/milter.log")" \
+    "*, client=unknown?127.0.0.1?, stream=bulk*"
 
 # --- sendmail(1) / pickup: never a RCPT reject -----------------------
 msg "$MG_DIR/m5" ok@example.com alerts
