@@ -811,7 +811,7 @@ mg_inject(
 	char tok[MG_TOKEN_BUF];
 	const char *items[OG_MULTI_MAX];
 	og_buf u[OG_MULTI_MAX], h, f;
-	int i, n = 0, rc = 0, https_first;
+	int i, n = 0, rc = 0, https_first, one_click = 0;
 
 	/* A token header of the sender's would map complaints wrongly. */
 	if (m->n_token_hdr > 0 &&
@@ -845,6 +845,7 @@ mg_inject(
 				                  "http", 4) == 0;
 				if (is_http != https_first)
 					continue;
+				one_click |= is_http;
 				og_buf_init(&u[n], 2048);
 				(void)og_buf_addc(&u[n], '<');
 				(void)mg_subst(
@@ -861,8 +862,10 @@ mg_inject(
 		    smfi_addheader(ctx, LU_NAME, h.data) != MI_SUCCESS)
 			rc = -1;
 		og_buf_free(&h);
-		if (rc == 0 && smfi_addheader(ctx, LUP_NAME,
-		                   "List-Unsubscribe=One-Click") != MI_SUCCESS)
+		/* One-click is a POST to a web URI: none, no claim of it. */
+		if (rc == 0 && one_click &&
+		    smfi_addheader(ctx, LUP_NAME,
+		        "List-Unsubscribe=One-Click") != MI_SUCCESS)
 			rc = -1;
 		if (rc < 0)
 			return -1;

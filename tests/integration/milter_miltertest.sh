@@ -9,6 +9,13 @@ mg_init
 mg_wait_free 10061 || exit 1
 C=$MG_DIR/optgate.conf
 mg_config "$C" "unix:$MG_DIR/milter.sock"
+cat >>"$C" <<EOF
+[stream mailonly]
+match = header:X-Optgate-Stream=mailonly
+class = marketing
+consent = none
+unsubscribe = mailto:unsub+%t@example.com
+EOF
 mg_fill_store "$C"
 # Store unreadable: a config whose store does not exist.
 C2=$MG_DIR/nostore.conf
@@ -25,7 +32,8 @@ mg_start "$C" || exit 1
 
 for s in negotiate header_accept header_refuse header_multi \
     transactional_delrcpt envelope_rcpt cap existing_replace existing_keep \
-    non_smtpd disconnect many_rcpts long_header utf8_idn no_from; do
+    non_smtpd disconnect many_rcpts long_header utf8_idn no_from \
+    mailto_only; do
 	mg_lua "$s.lua"
 	[ "$s" = header_accept ] && cp "$MG_DIR/out" "$MG_DIR/accept.out"
 done
