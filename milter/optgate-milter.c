@@ -92,6 +92,7 @@
 
 static og_snap_cell snaps = OG_SNAP_CELL_INIT;
 static const char *conf_path; /* -c FILE, or NULL */
+static int cli_verbose;       /* -v count: a floor for [log] verbose */
 
 /*
  * The one function that applies a reload.  A config that does not load
@@ -107,6 +108,8 @@ mg_reload(void)
 		og_log_err("reload failed: keeping the old configuration");
 		return;
 	}
+	if (cli_verbose > s->cfg->verbose)
+		s->cfg->verbose = cli_verbose;
 	og_log_set_verbose(s->cfg->verbose);
 	/* Log while s is still ours alone: once published it may go. */
 	og_log_info("configuration reloaded from %s",
@@ -1215,7 +1218,7 @@ mg_drop_privileges(const char *user, const char *sock)
 int
 main(int argc, char **argv)
 {
-	int ch, fg = 0, verbose = 0, rc;
+	int ch, fg = 0, rc;
 	og_snap *s;
 	pthread_t hk;
 	sigset_t set;
@@ -1231,7 +1234,7 @@ main(int argc, char **argv)
 			fg = 1;
 			break;
 		case 'v':
-			verbose++;
+			cli_verbose++;
 			break;
 		case 'V':
 			printf("%s 0.1\n", MG_NAME);
@@ -1246,8 +1249,8 @@ main(int argc, char **argv)
 
 	if ((s = og_snap_load(conf_path, OG_SNAP_KEYS_IF_LISTS)) == NULL)
 		og_log_fatal("cannot start without a valid configuration");
-	if (verbose > s->cfg->verbose)
-		s->cfg->verbose = verbose;
+	if (cli_verbose > s->cfg->verbose)
+		s->cfg->verbose = cli_verbose;
 	og_log_set_verbose(s->cfg->verbose);
 	og_snap_set(&snaps, s);
 

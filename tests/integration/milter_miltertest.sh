@@ -24,10 +24,14 @@ sed -i "s|^path = .*|path = $MG_DIR/no-such-store|" "$C2"
 # policyd = yes: the milter leaves envelope streams to optgate-policyd.
 C3=$MG_DIR/policyd.conf
 mg_config "$C3" "inet:10061@127.0.0.1" "policyd = yes"
+# -vv on the command line (debug lines for each connection).
+C4=$MG_DIR/verbose.conf
+mg_config "$C4" "unix:$MG_DIR/verbose.sock"
 # All three run side by side: libmilter takes up to 5 s to stop (its
 # listener polls with a 5 s timeout), and the exit trap stops them at once.
 mg_start "$C2" nostore || exit 1
 mg_start "$C3" policyd || exit 1
+mg_start "$C4" verbose -vv || exit 1
 mg_start "$C" || exit 1
 
 for s in negotiate header_accept header_refuse header_multi \
@@ -79,6 +83,19 @@ ok "broken config on SIGHUP: logged, old one kept" \
     grep -q 'reload failed' "$MG_DIR/milter.log"
 mg_lua reload.lua -D "URL=https://reloaded.example/u/"
 ok "milter still running after SIGHUPs" kill -0 "$(mg_pid)"
+
+# A reload keeps the -v of the command line.
+MG_SOCK=unix:$MG_DIR/verbose.sock
+mg_lua header_refuse.lua
+kill -HUP "$(mg_pid verbose)"
+i=0
+until grep -q 'configuration reloaded' "$MG_DIR/verbose.log" || [ $i -ge 50 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+mg_lua header_refuse.lua
+is "-vv still in force after SIGHUP (a debug line per connection)" \
+    "$(grep -c 'debug: connect ' "$MG_DIR/verbose.log")" 2
 
 MG_SOCK=unix:$MG_DIR/nostore.sock
 mg_lua store_error.lua

@@ -5,8 +5,8 @@
 #   mg_config FILE SOCK [EXTRA] write a config with the test streams;
 #                               EXTRA lines are appended to [milter]
 #   mg_fill_store CONF          create the store and the test people
-#   mg_start CONF [NAME]        start optgate-milter -f; waits for its
-#                               socket; log in $MG_DIR/NAME.log
+#   mg_start CONF [NAME [OPT]]  start optgate-milter -f [OPT]; waits for
+#                               its socket; log in $MG_DIR/NAME.log
 #   mg_stop [NAME]              SIGTERM and wait (also done at exit)
 #   mg_lua SCRIPT [-D ...]      run tests/milter/SCRIPT with miltertest
 #                               against $MG_SOCK: one TAP line
@@ -135,7 +135,8 @@ mg_start() {
 	_c=$1
 	_n=${2:-milter}
 	_s=$(sed -n 's/^socket *= *//p' "$_c" | head -1)
-	"$BIN/optgate-milter" -f -c "$_c" >>"$MG_DIR/$_n.log" 2>&1 &
+	# shellcheck disable=SC2086 # ${3} is one option or none
+	"$BIN/optgate-milter" -f ${3:-} -c "$_c" >>"$MG_DIR/$_n.log" 2>&1 &
 	_p=$!
 	MG_PIDS="$MG_PIDS $_p"
 	eval "MG_PID_$_n=$_p"
