@@ -571,6 +571,7 @@ mg_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
 {
 	mg_conn *c = smfi_getpriv(ctx);
 	const char *a;
+	struct in6_addr a6;
 
 	if (c == NULL) /* an MTA that does not negotiate */
 		c = og_xcalloc(1, sizeof(*c));
@@ -586,9 +587,19 @@ mg_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
 	        ? hostname
 	        : "unknown",
 	    sizeof(c->client_name));
-	if ((a = mg_macro(ctx, "{client_addr}")) != NULL)
-		og_strlcpy(c->client_addr, a, sizeof(c->client_addr));
-	else if (sa != NULL && sa->sa_family == AF_INET)
+	if ((a = mg_macro(ctx, "{client_addr}")) != NULL) {
+		/*
+		 * Sendmail writes an IPv6 client as "IPv6:" and the address
+		 * (often uncompressed): client: rules and the log want the
+		 * address, as Postfix sends it.
+		 */
+		if (strncasecmp(a, "IPv6:", 5) == 0 &&
+		    inet_pton(AF_INET6, a + 5, &a6) == 1)
+			inet_ntop(AF_INET6, &a6, c->client_addr,
+			    sizeof(c->client_addr));
+		else
+			og_strlcpy(c->client_addr, a, sizeof(c->client_addr));
+	} else if (sa != NULL && sa->sa_family == AF_INET)
 		inet_ntop(AF_INET, &((struct sockaddr_in *)sa)->sin_addr,
 		    c->client_addr, sizeof(c->client_addr));
 	else if (sa != NULL && sa->sa_family == AF_INET6)

@@ -10,7 +10,7 @@
 # resolves its own host name at start; there is no DNS here): nothing in
 # /etc changes.  Its milter socket lives below $BUILD, because sendmail
 # refuses a socket in a world-writable directory such as /tmp.
-# Ports: sendmail 25230, smtp-sink 25231.
+# Ports: sendmail 25230 (and [::1]:25232), smtp-sink 25231.
 . "$OPTGATE_TOP/tests/lib/tap.sh"
 . "$TOP/tests/milter/common.sh"
 
@@ -34,12 +34,21 @@ fi
 SENDMAIL=$SMROOT/usr/libexec/sendmail/sendmail
 
 mg_init
-mg_wait_free 25230 25231 || exit 1
+mg_wait_free 25230 25231 25232 || exit 1
 SM=$(mktemp -d "$TOP/$BUILD/sendmail/run.XXXXXX") || exit 1
 chmod 755 "$SM"
 [ "${MG_KEEP:-0}" = 1 ] || mg_cleanup_add "rm -rf '$SM'"
 C=$MG_DIR/optgate.conf
 mg_config "$C" "unix:$SM/milter.sock"
+# A stream found by the client address (sendmail's {client_addr} for an
+# IPv6 client is "IPv6:0:0:0:0:0:0:0:1").
+cat >>"$C" <<EOF
+[stream v6]
+match = client:::1
+class = marketing
+consent = optin
+refuse = reject
+EOF
 mg_fill_store "$C"
 mg_start "$C" || exit 1
 
@@ -78,6 +87,7 @@ FEATURE(\`nocanonify')dnl
 FEATURE(\`accept_unresolvable_domains')dnl
 FEATURE(\`no_default_msa')dnl
 DAEMON_OPTIONS(\`Port=25230, Addr=127.0.0.1, Name=MTA')dnl
+DAEMON_OPTIONS(\`Port=25232, Addr=::1, Family=inet6, Name=MTA6')dnl
 EOF
 sed -e "s|unix:/run/optgate/milter.sock|unix:$SM/milter.sock|" \
     "$TOP/conf/sendmail-optgate.mc" >>"$SM/test.mc"
@@ -148,5 +158,13 @@ is "sendmail: refused recipient removed at end of message" "$(rcpts)" \
     ok@example.com
 ok "sendmail: internal stream header removed" \
     sh -c "! grep -qi '^X-Optgate-Stream' $SM/sink/*"
+
+# An IPv6 client: the client: rule finds its stream (decided at end of
+# message: header rules come before it), so the unsubscribed recipient
+# is refused.
+out=$(python3 "$TOP/tests/lib/smtpclient.py" ::1 25232 v6@example.com \
+    out@example.com)
+like "sendmail, IPv6 client: client: rule matches, unsubscribed refused" \
+    "$out" "*DATA 550 5.7.1 <out@example.com>: unsubscribed*"
 
 done_testing
