@@ -205,6 +205,39 @@ refuse_entry(
 	set_refuse(v, st, rule, dsn);
 }
 
+/*
+ * Whether key was erased: 1 when the store keeps its erasure hash (the
+ * HMAC only when the store has erasures at all), else 0.
+ */
+static int
+erased(og_rtxn *tx, const char *key)
+{
+	unsigned char h[32];
+
+	return og_store_hashed_any(tx, OG_HASH_ERASED) != 0 &&
+	       og_store_hash_of(tx, key, h) == 0 &&
+	       og_store_hashed_get(tx, OG_HASH_ERASED, h, NULL) == 0;
+}
+
+/*
+ * Whether a record says the person came back after an erasure: an erasure
+ * deletes the record, so every entry is newer than it, and only an opt-in
+ * (asked, single or confirmed) brings the person back.  An opt-out by an
+ * old link, a complaint or a bounce about an old message does not.
+ */
+static int
+came_back(const og_record *rec)
+{
+	int i;
+
+	for (i = 0; i < rec->nentries; i++)
+		if (rec->entries[i].state == OG_ST_PENDING ||
+		    rec->entries[i].state == OG_ST_OPTIN ||
+		    rec->entries[i].state == OG_ST_CONFIRMED)
+			return 1;
+	return 0;
+}
+
 const og_cap *
 og_gate_caps(const og_stream *st, const og_record *rec, int *n)
 {
@@ -299,23 +332,7 @@ og_gate_decide(const og_config *cfg, og_rtxn *tx, const og_stream *st,
 	rc = og_store_get(tx, a.key, &rec);
 	if (rc == 0) {
 		have = 1;
-	} else if (rc == OG_NOTFOUND) {
-		unsigned char h[32];
-
-		/* An erased person keeps only a keyed hash (the HMAC only
-		 * when the store has erasures at all). */
-		if (og_store_hashed_any(tx, OG_HASH_ERASED) != 0 &&
-		    og_store_hash_of(tx, a.key, h) == 0 &&
-		    og_store_hashed_get(tx, OG_HASH_ERASED, h, NULL) == 0) {
-			set_refuse(v, st, "erased", "5.7.1");
-			snprintf(v->text, sizeof(v->text),
-			    "<%s>: address "
-			    "erased at the person's request; not mailed again",
-			    addr);
-			snprintf(v->reason, sizeof(v->reason), "erased(all)");
-			return 0;
-		}
-	} else {
+	} else if (rc != OG_NOTFOUND) {
 		store_error(v, st, rc);
 		return rc;
 	}
@@ -384,6 +401,16 @@ og_gate_decide(const og_config *cfg, og_rtxn *tx, const og_stream *st,
 	}
 	if (block) {
 		refuse_entry(v, st, block, addr);
+		return 0;
+	}
+	/* An erased person keeps only a keyed hash. */
+	if ((!have || !came_back(&rec)) && erased(tx, a.key)) {
+		set_refuse(v, st, "erased", "5.7.1");
+		snprintf(v->text, sizeof(v->text),
+		    "<%s>: address "
+		    "erased at the person's request; not mailed again",
+		    addr);
+		snprintf(v->reason, sizeof(v->reason), "erased(all)");
 		return 0;
 	}
 	if (st->class == OG_CLASS_TRANSACTIONAL)

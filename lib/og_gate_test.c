@@ -53,7 +53,7 @@ static const char *conf = "[stream news]\n"
 
 /* One setup step. */
 struct step {
-	int kind; /* OG_EV_*; 0 ends; 99 = count a send */
+	int kind; /* OG_EV_*; 0 ends; 99 = count a send; 98 = erase */
 	int scope;
 	const char *name;
 	int state, reason;
@@ -98,6 +98,10 @@ struct gcase {
 #define SEND(s, t)                                                             \
 	{                                                                      \
 		99, 0, NULL, 0, 0, t, 0, NULL, s                               \
+	}
+#define ERASE(t)                                                               \
+	{                                                                      \
+		98, 0, NULL, 0, 0, t, 0, NULL, NULL                            \
 	}
 #define CONF(n) OPTIN(OG_SCOPE_STREAM, n, OG_ST_CONFIRMED, -10 * DAY)
 #define R OG_REFUSE
@@ -214,6 +218,24 @@ static const struct gcase cases[] = {
         "other", "A.N.A+promo@googlemail.com", 0, R, "optout", 550, ""},
     {"consent = none accepts strangers", {{0}}, "other", "a@x.example", 0, A,
         "ok", 250, ""},
+    {"erased: not even transactional mail", {CONF("news"), ERASE(-5 * DAY)},
+        "resets", "a@x.example", 0, R, "erased", 550, "erased(all)"},
+    {"an opt-out after the erasure (old link) leaves it erased",
+        {CONF("news"), ERASE(-5 * DAY), OPTOUT(OG_SCOPE_STREAM, "news", -DAY)},
+        "resets", "a@x.example", 0, R, "erased", 550, "erased(all)"},
+    {"a complaint after the erasure leaves it erased",
+        {CONF("news"), ERASE(-5 * DAY),
+            SUPP(OG_SCOPE_SENDER, "elsewhere.example", OG_RS_COMPLAINT, -DAY,
+                0)},
+        "other", "a@x.example", 0, R, "erased", 550, "erased(all)"},
+    {"a new opt-in after the erasure brings the person back",
+        {CONF("news"), ERASE(-5 * DAY),
+            OPTIN(OG_SCOPE_STREAM, "news", OG_ST_CONFIRMED, -DAY)},
+        "news", "a@x.example", 0, A, "ok", 250, ""},
+    {"a double opt-in asked after the erasure: its confirmation goes out",
+        {CONF("news"), ERASE(-5 * DAY),
+            OPTIN(OG_SCOPE_STREAM, "news", OG_ST_PENDING, -DAY)},
+        "resets", "a@x.example", 0, A, "ok", 250, ""},
 };
 
 static og_config *cfg;
@@ -267,6 +289,10 @@ run_case(void **state)
 
 			assert_int_equal(og_store_count_sends(
 			                     st, &k, 1, p->stream, T0 + p->at),
+			    0);
+		} else if (p->kind == 98) {
+			assert_int_equal(
+			    og_store_erase(st, a.key, T0 + p->at, NULL, NULL),
 			    0);
 		} else {
 			og_change ch;
