@@ -115,6 +115,7 @@ struct inst {
 	char **keys;
 	int nkeys, capkeys;
 	int dropped;              /* recipients over PD_INST_RCPTS */
+	int discarded;            /* a list stream's recipient got DISCARD */
 	int64_t born;             /* monotonic ms */
 	struct inst *hnext;       /* hash chain */
 	struct inst *prev, *next; /* age list, oldest first */
@@ -754,7 +755,11 @@ rcpt_gate(struct conn *c, const pd_req *r, const og_stream *st)
 
 	if (r->a[PD_A_INSTANCE])
 		in = inst_find(r->a[PD_A_INSTANCE]);
-	if (st->list && in && in->nkeys > 0 &&
+	/*
+	 * After a DISCARD the whole message is dropped: a second recipient
+	 * accepted now would lose its copy (and be counted).
+	 */
+	if (st->list && in && (in->nkeys > 0 || in->discarded) &&
 	    strcmp(in->stream, st->name) == 0) {
 		verdict_set(
 		    &v, OG_REFUSE, OG_REFUSE_DEFER, 452, "4.5.3", "one-rcpt");
@@ -791,6 +796,9 @@ rcpt_gate(struct conn *c, const pd_req *r, const og_stream *st)
 	verdict_action(st, &v, act, sizeof(act));
 	log_decision(r, st, &v);
 	reply(c, act);
+	if (v.action == OG_REFUSE && v.refuse == OG_REFUSE_DROP &&
+	    (in = inst_get(r->a[PD_A_INSTANCE], st->name)) != NULL)
+		in->discarded = 1;
 	if (v.action == OG_ACCEPT && v.key[0]) {
 		in = inst_get(r->a[PD_A_INSTANCE], st->name);
 		if (in == NULL)

@@ -81,6 +81,17 @@ ok "452 logged as defer" pd_log_wait \
     'to=<ana2@example.org>.*action=defer, reason=one-recipient-per-transaction\(newsletter\)'
 og status ana@example.org --stream newsletter >/dev/null
 is "nothing counted before END-OF-MESSAGE" "$?" 0
+# DISCARD drops the whole message: after it, a second recipient of the
+# list transaction would lose its copy, so it gets 452 too.
+og optin fay@example.org --stream digest >/dev/null
+out=$(printf '%s\n' \
+    'instance=d1 sender=digest@example.com recipient=dan@example.org' \
+    'instance=d1 sender=digest@example.com recipient=fay@example.org' |
+    pd_client session)
+like "list stream: DISCARD for the first recipient" \
+    "$(echo "$out" | sed -n 1p)" "DISCARD *"
+is "list stream: a recipient after a DISCARD gets 452 4.5.3" \
+    "$(echo "$out" | sed -n 2p | cut -c1-9)" "452 4.5.3"
 # An aborted transaction (no END-OF-MESSAGE) counts nothing: t1 above,
 # and t2 here.  Then two finished transactions hit the 2/7d cap.
 printf '%s\n' 'instance=t2 recipient=ana@example.org' | pd_client session >/dev/null
