@@ -287,6 +287,12 @@ inst_get(const char *id, const char *stream)
 static void
 inst_add_key(struct inst *in, const char *key)
 {
+	int k;
+
+	/* Postfix's cleanup delivers a repeated recipient once: count once. */
+	for (k = 0; k < in->nkeys; k++)
+		if (strcmp(in->keys[k], key) == 0)
+			return;
 	if (in->nkeys >= PD_INST_RCPTS) {
 		if (in->dropped++ == 0)
 			og_log_warn("instance %s: over %d recipients; the rest "

@@ -40,6 +40,10 @@ unsubscribe = mailto:unsub+%t@example.com
 [stream resets]
 match = sender:noreply@example.com
 class = transactional
+[stream alerts]
+match = sender:alerts@example.com
+consent = optin
+caps = 2/7d
 $EXTRA_STREAMS
 EOF
 }
@@ -81,6 +85,16 @@ ok "452 logged as defer" pd_log_wait \
     'to=<ana2@example.org>.*action=defer, reason=one-recipient-per-transaction\(newsletter\)'
 og status ana@example.org --stream newsletter >/dev/null
 is "nothing counted before END-OF-MESSAGE" "$?" 0
+# A recipient given twice in one transaction is delivered once (Postfix's
+# cleanup drops the copy): it is counted once, so 2/7d still lets one more
+# message through.
+og optin gus@example.org --stream alerts --single >/dev/null
+printf '%s\n' 'instance=g1 sender=alerts@example.com recipient=gus@example.org' \
+    'instance=g1 sender=alerts@example.com recipient=gus@example.org' \
+    'instance=g1 protocol_state=END-OF-MESSAGE recipient= queue_id=Qg1' |
+    pd_client session >/dev/null
+is "a repeated recipient is counted once" \
+    "$(pd_q sender=alerts@example.com recipient=gus@example.org instance=g2)" DUNNO
 # DISCARD drops the whole message: after it, a second recipient of the
 # list transaction would lose its copy, so it gets 452 too.
 og optin fay@example.org --stream digest >/dev/null
