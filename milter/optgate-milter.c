@@ -1084,10 +1084,20 @@ mlfi_eom(SMFICTX *ctx)
 	/* Count once per accepted recipient (see mg_policyd_owns). */
 	if (decide && (store = mg_store()) != NULL) {
 		keys = og_xcalloc((size_t)nleft, sizeof(*keys));
-		for (i = 0; i < m->nrcpt; i++)
-			if (m->rcpt[i].state != MG_R_DROP &&
-			    m->rcpt[i].key[0] != '\0')
+		for (i = 0; i < m->nrcpt; i++) {
+			size_t k;
+
+			if (m->rcpt[i].state == MG_R_DROP ||
+			    m->rcpt[i].key[0] == '\0')
+				continue;
+			/* A repeated recipient is delivered once (Postfix's
+			 * cleanup, sendmail's queue): counted once. */
+			for (k = 0; k < nkeys; k++)
+				if (strcmp(keys[k], m->rcpt[i].key) == 0)
+					break;
+			if (k == nkeys)
 				keys[nkeys++] = m->rcpt[i].key;
+		}
 		if (nkeys > 0 &&
 		    (i = og_gate_count(store, st, keys, nkeys, now)) < 0)
 			og_log_warn("%s: counting sends: %s",

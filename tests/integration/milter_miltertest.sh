@@ -15,8 +15,14 @@ match = header:X-Optgate-Stream=mailonly
 class = marketing
 consent = none
 unsubscribe = mailto:unsub+%t@example.com
+[stream weekly]
+match = sender:weekly@example.com
+class = marketing
+consent = optin
+caps = 2/7d
 EOF
 mg_fill_store "$C"
+_mg_og optin dup@example.com --stream weekly
 # Store unreadable: a config whose store does not exist.
 C2=$MG_DIR/nostore.conf
 mg_config "$C2" "unix:$MG_DIR/nostore.sock"
@@ -37,7 +43,7 @@ mg_start "$C" || exit 1
 for s in negotiate header_accept header_refuse header_multi \
     transactional_delrcpt envelope_rcpt cap existing_replace existing_keep \
     non_smtpd disconnect many_rcpts long_header utf8_idn no_from \
-    mailto_only; do
+    mailto_only dup_rcpt; do
 	mg_lua "$s.lua"
 	[ "$s" = header_accept ] && cp "$MG_DIR/out" "$MG_DIR/accept.out"
 done
