@@ -680,14 +680,45 @@ decide_one(
 	return O_DONE;
 }
 
+/* A delay notice is soft by class but no failure yet: the MTA is still
+ * trying, and its final word will come as its own report. */
+static int
+delayed(const og_report_rcpt *rc)
+{
+	return rc->class == OG_RC_SOFT && rc->reason != NULL &&
+	       strcmp(rc->reason, "delayed") == 0;
+}
+
+/*
+ * The first recipient of a report that it asks us to act on (a failure
+ * or a complaint), or -1.  One DSN may list delivered, delayed and failed
+ * recipients together (RFC 3464): the first one does not speak for all.
+ */
+static int
+first_failed(const og_report *r)
+{
+	for (int i = 0; i < r->nrcpt; i++) {
+		int k = r->rcpt[i].class;
+
+		if ((k == OG_RC_HARD || k == OG_RC_SOFT ||
+		        k == OG_RC_COMPLAINT) &&
+		    !delayed(&r->rcpt[i]))
+			return i;
+	}
+	return -1;
+}
+
 static void
 decide_bounce_or_fbl(og_cli *cli, const fb_opts *o, item *it)
 {
 	const og_report *r = it->r;
 	fb_result *res = &it->res;
 	int err, klass = r->class, acted = 0, known = 0;
+	int first = first_failed(r);
 	who *w = og_xcalloc(1, sizeof(*w));
 
+	if (first >= 0)
+		klass = r->rcpt[first].class;
 	it->out = O_DONE;
 	if (klass == OG_RC_IGNORE) {
 		logline(
@@ -695,9 +726,7 @@ decide_bounce_or_fbl(og_cli *cli, const fb_opts *o, item *it)
 		og_strlcpy(res->action, "ignored", sizeof(res->action));
 		goto out;
 	}
-	/* A delay notice is soft by class but no failure yet: the MTA is
-	 * still trying, and its final word will come as its own report. */
-	if (klass == OG_RC_SOFT && r->reason != NULL &&
+	if (first < 0 && klass == OG_RC_SOFT && r->reason != NULL &&
 	    strcmp(r->reason, "delayed") == 0) {
 		logline(o, r->nrcpt ? r->rcpt[0].addr : "", r, 0, "ignored",
 		    "detail=delay-notice");
@@ -727,7 +756,8 @@ decide_bounce_or_fbl(og_cli *cli, const fb_opts *o, item *it)
 	/* Our token names exactly one person, whatever the report says. */
 	if (who_by_token(cli, r, w)) {
 		og_strlcpy(res->addr, w->display, sizeof(res->addr));
-		it->out = decide_one(cli, o, it, w, 0, klass);
+		it->out =
+		    decide_one(cli, o, it, w, first < 0 ? 0 : first, klass);
 		goto out;
 	}
 	/* Otherwise each failed recipient of the report, by its own class;
@@ -738,6 +768,11 @@ decide_bounce_or_fbl(og_cli *cli, const fb_opts *o, item *it)
 
 		if (k != OG_RC_HARD && k != OG_RC_SOFT && k != OG_RC_COMPLAINT)
 			continue;
+		if (k != OG_RC_COMPLAINT && delayed(&r->rcpt[i])) {
+			logline(o, r->rcpt[i].addr, r, i, "ignored",
+			    "detail=delay-notice");
+			continue;
+		}
 		memset(w, 0, sizeof(*w));
 		if (!who_by_addr(cli, r->rcpt[i].addr, w))
 			continue;

@@ -253,6 +253,52 @@ is "two recipients: first refused" "$?" 1
 og status two-b@example.org --stream news >/dev/null 2>&1
 is "two recipients: second still accepted" "$?" 0
 
+# one DSN, several recipients with different actions (RFC 3464): the
+# first one does not speak for the others
+mixed() { # $1 $2 first recipient and its action, $3 $4 the second one
+	cat <<MSG
+From: MAILER-DAEMON@mx.example.com
+To: news@example.com
+Subject: Delivery Status Notification
+Message-Id: <mixed-$1-$3@mx.example.com>
+Content-Type: multipart/report; report-type=delivery-status; boundary="B3"
+
+--B3
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.example.com
+
+Final-Recipient: rfc822; $1
+Action: $2
+Status: $( [ "$2" = failed ] && echo 5.1.1 || { [ "$2" = delayed ] && echo 4.4.1 || echo 2.0.0; } )
+Diagnostic-Code: smtp; $( [ "$2" = failed ] && echo "550 5.1.1 User unknown" || echo "250 ok" )
+
+Final-Recipient: rfc822; $3
+Action: $4
+Status: $( [ "$4" = failed ] && echo 5.1.1 || { [ "$4" = delayed ] && echo 4.4.1 || echo 2.0.0; } )
+Diagnostic-Code: smtp; $( [ "$4" = failed ] && echo "550 5.1.1 User unknown" || echo "connect to mx.example.org: Connection timed out" )
+
+--B3--
+MSG
+}
+for a in mx-a@example.org mx-b@example.org mx-c@example.org \
+    mx-d@example.org mx-e@example.org mx-f@example.org; do
+	og optin "$a" --stream news >/dev/null 2>&1
+done
+mixed mx-a@example.org delayed mx-b@example.org failed >"$T/mixed1.eml"
+og bounce <"$T/mixed1.eml" 2>"$T/log"
+og status mx-b@example.org --stream news >/dev/null 2>&1
+is "delayed, then failed: the failed one suppressed" "$?" 1
+mixed mx-c@example.org relayed mx-d@example.org failed >"$T/mixed2.eml"
+og bounce <"$T/mixed2.eml" 2>"$T/log"
+og status mx-d@example.org --stream news >/dev/null 2>&1
+is "relayed, then failed: the failed one suppressed" "$?" 1
+mixed mx-e@example.org failed mx-f@example.org delayed >"$T/mixed3.eml"
+for i in 1 2 3; do og bounce <"$T/mixed3.eml" 2>"$T/log"; done
+like "failed, then delayed: the delayed one not counted" "$(cat "$T/log")" "*to=<mx-f@example.org>*action=ignored detail=delay-notice*"
+og status mx-f@example.org --stream news >/dev/null 2>&1
+is "failed, then delayed three times: the delayed one still accepted" "$?" 0
+
 # the token in the subject, as some clients send it
 og optin u3@example.org --stream news >/dev/null 2>&1
 tok3=$(og token u3@example.org --stream news | sed -n 's/^token: //p')
