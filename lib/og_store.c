@@ -1688,6 +1688,14 @@ apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 			*result = OG_UNCHANGED;
 			return 0;
 		}
+		/* A suppression for a while (soft bounces) never cuts short
+		 * one that lasts longer: a hard bounce stays for good. */
+		if (e && ch->kind == OG_EV_SUPPRESS &&
+		    e->state == OG_ST_SUPPRESSED && ch->expires != 0 &&
+		    (e->expires == 0 || e->expires >= ch->expires)) {
+			*result = OG_UNCHANGED;
+			return 0;
+		}
 		if (e && ch->kind == OG_EV_OPTOUT &&
 		    e->state == OG_ST_SUPPRESSED &&
 		    (e->expires == 0 || e->expires > now) &&

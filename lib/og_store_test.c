@@ -111,6 +111,31 @@ suppression_needs_admin(void **state)
 }
 
 static void
+temporary_never_shortens_suppression(void **state)
+{
+	struct fx *f = *state;
+	og_change hard = og_testfx_change(
+	    "t@x.example", OG_EV_SUPPRESS, OG_SCOPE_ALL, NULL, 0, T0);
+	og_change soft = og_testfx_change(
+	    "t@x.example", OG_EV_SUPPRESS, OG_SCOPE_ALL, NULL, 0, T0 + 100);
+	og_rtxn *tx;
+	og_record *rec = og_xmalloc(sizeof(*rec));
+
+	hard.reason = OG_RS_HARD_BOUNCE;
+	soft.reason = OG_RS_SOFT_BOUNCE;
+	soft.expires = T0 + 100 + 30 * 86400;
+	assert_int_equal(og_testfx_apply(f->st, hard), OG_APPLIED);
+	assert_int_equal(og_testfx_apply(f->st, soft), OG_UNCHANGED);
+	assert_int_equal(og_store_rbegin(f->st, &tx), 0);
+	assert_int_equal(og_store_get(tx, "t@x.example", rec), 0);
+	og_store_rend(tx);
+	assert_int_equal(rec->nentries, 1);
+	assert_int_equal(rec->entries[0].reason, OG_RS_HARD_BOUNCE);
+	assert_int_equal(rec->entries[0].expires, 0);
+	free(rec);
+}
+
+static void
 confirm_needs_pending(void **state)
 {
 	struct fx *f = *state;
@@ -796,6 +821,8 @@ main(void)
 	        older_optin_never_lifts_optout, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        suppression_needs_admin, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        temporary_never_shortens_suppression, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        confirm_needs_pending, setup, teardown),
 	    cmocka_unit_test_setup_teardown(events_chain, setup, teardown),

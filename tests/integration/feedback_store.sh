@@ -143,6 +143,16 @@ like "soft bounce suppression expires" "$(cat "$T/st")" "*soft-bounce*expires*"
 OPTGATE_NOW=$(( $(date +%s) + 8 * 86400 )) og status soft@example.org --stream news >/dev/null 2>&1
 is "soft bounce suppression over after 7d" "$?" 0
 
+# soft bounces after a hard bounce: the hard bounce stays for good
+og optin gone@example.org --stream news >/dev/null 2>&1
+dsn gone@example.org 5.1.1 "550 5.1.1 User unknown" >"$T/gone-hard.eml"
+dsn gone@example.org 4.2.2 "452 4.2.2 Mailbox full" >"$T/gone-soft.eml"
+og bounce <"$T/gone-hard.eml" 2>/dev/null
+for i in 1 2 3; do og bounce <"$T/gone-soft.eml" 2>"$T/log"; done
+OPTGATE_NOW=$(( $(date +%s) + 8 * 86400 )) og status gone@example.org --stream news >"$T/st" 2>&1
+is "hard bounce, then soft bounces: still refused after the soft suppression's 7d" "$?" 1
+like "hard bounce, then soft bounces: the hard bounce kept" "$(cat "$T/st")" "*suppressed hard-bounce*"
+
 # a delay notice is no failure yet: not counted
 og optin late@example.org --stream news >/dev/null 2>&1
 ACTION=delayed dsn late@example.org 4.4.1 "connect to mx.example.org: Connection timed out" >"$T/delay.eml"
