@@ -2089,12 +2089,17 @@ og_report_parse(
 		if (out->nrcpt == 0)
 			out->nrcpt = 1; /* redacted: the token may say who */
 		/* Authentication-failure reports (RFC 6591) are about
-		 * the sender's DNS, not a person's complaint. */
+		 * the sender's DNS, not a person's complaint; a not-spam
+		 * report (RFC 5965) says the person wants the mail. */
 		if (strcmp(out->feedback_type, "auth-failure") == 0 ||
-		    strcmp(out->feedback_type, "dmarc") == 0) {
+		    strcmp(out->feedback_type, "dmarc") == 0 ||
+		    strcmp(out->feedback_type, "not-spam") == 0) {
 			for (int i = 0; i < out->nrcpt; i++) {
 				out->rcpt[i].class = OG_RC_IGNORE;
-				out->rcpt[i].reason = "auth-failure";
+				out->rcpt[i].reason =
+				    out->feedback_type[0] == 'n'
+				        ? "not-spam"
+				        : "auth-failure";
 			}
 		}
 	} else if (c.auth_report && !c.have_dsn) {

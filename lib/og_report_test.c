@@ -209,6 +209,15 @@ static const struct pcase pcases[] = {
         "Original-Rcpt-To: someone@example.org\nAuth-Failure: dkim\n\n"
         "--a--\n",
         0, OG_RC_IGNORE, OG_RK_ARF, "someone@example.org", NULL, NULL},
+    {"ARF not-spam report is no complaint",
+        "From: feedback@fbl.example.net\nSubject: not spam\n"
+        "Content-Type: multipart/report; report-type=feedback-report; "
+        "boundary=\"a\"\n\n"
+        "--a\nContent-Type: message/feedback-report\n\n"
+        "Feedback-Type: not-spam\nUser-Agent: FBL/1.0\nVersion: 1\n"
+        "Original-Rcpt-To: fan@example.org\n\n"
+        "--a--\n",
+        0, OG_RC_IGNORE, OG_RK_ARF, "fan@example.org", NULL, NULL},
     {"Microsoft JMRP before ARF",
         "From: staff@hotmail.com\nTo: fbl@example.com\n"
         "Subject: complaint about message from 192.0.2.1\n"

@@ -172,6 +172,16 @@ n1=$(og -v status compl@example.org 2>/dev/null | wc -l)
 og fbl <"$T/arf1.eml" 2>"$T/log"
 like "same report again: duplicate" "$(cat "$T/log")" "*action=duplicate*"
 
+# a not-spam report (RFC 5965): the person wants the mail, nothing changes
+og optin fan@example.org --stream news >/dev/null 2>&1
+arf fan@example.org report-ns@fbl.example.net "https://x/u/y" |
+    sed 's/^Feedback-Type: abuse/Feedback-Type: not-spam/' >"$T/notspam.eml"
+og fbl <"$T/notspam.eml" 2>"$T/log"
+is "not-spam report: exits 0" "$?" 0
+like "not-spam report: ignored" "$(cat "$T/log")" "*to=<fan@example.org>*action=ignored*not-spam*"
+og status fan@example.org --stream news >/dev/null 2>&1
+is "not-spam report: still accepted" "$?" 0
+
 # a report without a Message-ID is still recognised the second time
 og optin noid@example.org --stream news >/dev/null 2>&1
 arf noid@example.org unused@fbl.example.net "https://x/u/y" | grep -v '^Message-Id:' >"$T/noid.eml"
