@@ -18,9 +18,10 @@
  *
  * Exit codes follow Postfix pipe(8): 0 when recorded, ignored or
  * quarantined; 75 (EX_TEMPFAIL) when the store cannot be opened or
- * written, or the quarantine cannot be written, so Postfix keeps the
- * message and retries.  A processor of bounces never bounces: usage
- * errors are the only other exit (2).
+ * written, the keys file is there but cannot be read, or the quarantine
+ * cannot be written, so Postfix keeps the message and retries.  A
+ * processor of bounces never bounces: usage errors are the only other
+ * exit (2).
  *
  * Every decision is one log line:
  *   optgate: bounce: to=<a> class=hard status=5.1.1 action=suppressed
@@ -825,7 +826,9 @@ decide_unsub(og_cli *cli, item *it)
 	og_report_add_tokens(r, r->body, strlen(r->body));
 	if (!who_by_token(cli, r, w)) {
 		snprintf(it->res.why, sizeof(it->res.why), "%s",
-		    r->ntokens ? "bad token" : "no token");
+		    r->ntokens == 0     ? "no token"
+		    : cli->keys == NULL ? "no keys file: tokens not verified"
+		                        : "bad token");
 		it->out = O_QUARANTINE;
 		free(w);
 		return;
@@ -1188,6 +1191,26 @@ process_file(og_cli *cli, const fb_opts *o, const char *path)
 	return out;
 }
 
+/*
+ * Load the token keys when there is a keys file.  One that is there but
+ * cannot be read (not owned by the pipe's user=) is trouble to fix, not
+ * a setup without tokens: every genuine token would be taken for a bad
+ * one.  Returns 0 or -1 (logged).
+ */
+static int
+keys_or_log(og_cli *cli, const char *what)
+{
+	if (access(cli->cfg->keys_file, F_OK) != 0 && errno == ENOENT)
+		return 0;
+	if (og_cli_keys(cli) != 0) {
+		og_log_err("%s: cannot load the keys file %s, so no token "
+		           "can be verified (see above)",
+		    what, cli->cfg->keys_file);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 feedback_main(og_cli *cli, int mode, int argc, char **argv)
 {
@@ -1248,8 +1271,7 @@ feedback_main(og_cli *cli, int mode, int argc, char **argv)
 			return OG_EXIT_TEMPFAIL;
 		if (og_cli_store(cli, 0) != 0)
 			return OG_EXIT_TEMPFAIL;
-		if (access(cli->cfg->keys_file, R_OK) == 0 &&
-		    og_cli_keys(cli) != 0)
+		if (keys_or_log(cli, mode_names[mode]) != 0)
 			return OG_EXIT_TEMPFAIL;
 	}
 	bt = og_xcalloc(1, sizeof(*bt));
@@ -1419,7 +1441,7 @@ cmd_quarantine(og_cli *cli, int argc, char **argv)
 		return og_cli_usage(usage);
 	if ((rc = og_cli_store(cli, 0)) != 0)
 		return OG_EXIT_TEMPFAIL;
-	if (access(cli->cfg->keys_file, R_OK) == 0 && og_cli_keys(cli) != 0)
+	if (keys_or_log(cli, "quarantine retry") != 0)
 		return OG_EXIT_TEMPFAIL;
 	og_report_init();
 	names = list_entries(dir, &n);

@@ -383,4 +383,28 @@ out=$(og bounce --dry-run --json "$T/dry.eml" 2>/dev/null)
 like "dry-run json" "$out" '{"file":"*dry.eml","class":"hard","recipient":"dry@example.org","status":"5.1.1","reason":"user-unknown"*'
 og status dry@example.org --stream news >/dev/null 2>&1
 is "dry-run changes nothing" "$?" 0
+# a keys file the pipe's user= cannot read: 75 (Postfix retries), not a
+# genuine opt-out quarantined as a "bad token"
+og optin pk@example.org --stream news >/dev/null 2>&1
+tokk=$(og token pk@example.org --stream news | sed -n 's/^token: //p')
+printf 'From: pk@example.org\nTo: unsub+%s@example.com\nSubject: unsubscribe\nMessage-Id: <pk-1@example.org>\n\nplease\n' "$tokk" >"$T/unsubk.eml"
+if [ "$(id -u)" = 0 ]; then
+	# root reads every file: run as the pipe's own user would
+	chmod 755 "$T"
+	chown -R nobody "$T/store" "$T/quarantine"
+	pipe_og() { runuser -u nobody -- "$O" -c "$T/optgate.conf" "$@"; }
+else
+	chmod 000 "$T/keys"
+	pipe_og() { og "$@"; }
+fi
+q0=$(ls "$T/quarantine" | wc -l)
+pipe_og unsub-mail --rcpt "unsub+$tokk@example.com" <"$T/unsubk.eml" 2>"$T/log"
+is "unreadable keys file: exit 75" "$?" 75
+is "unreadable keys file: nothing quarantined" "$(ls "$T/quarantine" | wc -l)" "$q0"
+like "unreadable keys file: logged" "$(cat "$T/log")" "*cannot load the keys file*"
+if [ "$(id -u)" = 0 ]; then chown nobody "$T/keys"; else chmod 600 "$T/keys"; fi
+pipe_og unsub-mail --rcpt "unsub+$tokk@example.com" <"$T/unsubk.eml" 2>"$T/log"
+is "keys readable again: exit 0" "$?" 0
+og status pk@example.org --stream news >/dev/null 2>&1
+is "keys readable again: opted out" "$?" 1
 done_testing
