@@ -1928,6 +1928,60 @@ finish(parse_ctx *c, const char *human, size_t hlen)
 	}
 }
 
+/*
+ * Count what GMime would build before it does: each line that may be a
+ * MIME boundary becomes a part object, and each few bytes of a header
+ * block may become a header, parameter or address object of its own
+ * (hundreds of bytes each), so 10 MB of empty parts or of address lists
+ * take gigabytes.  Header blocks are where GMime reads headers: the top
+ * of the message, after a boundary, and the body of a message/ part or
+ * of a part without a Content-Type (a digest's parts are messages).
+ * Returns why the message is refused, or NULL.
+ */
+static const char *
+too_complex(const char *data, size_t len)
+{
+	size_t i = 0, delims = 0, hbytes = 0;
+	int inhdr = 1, part = 0, msg = 0, ct = 0, inct = 0;
+
+	while (i < len) {
+		const char *nl = memchr(data + i, '\n', len - i);
+		size_t e = nl != NULL ? (size_t)(nl - data) : len;
+		size_t n = e - i;
+
+		if (n >= 2 && data[i] == '-' && data[i + 1] == '-') {
+			if (++delims > OG_REPORT_DELIMS_MAX)
+				return "too many MIME parts";
+			inhdr = part = 1;
+			msg = ct = inct = 0;
+		} else if (inhdr && (n == 0 || (n == 1 && data[i] == '\r'))) {
+			inhdr = msg || (part && !ct);
+			part = msg = ct = inct = 0;
+		} else if (inhdr) {
+			size_t k = 12;
+
+			hbytes += n + 1;
+			if (hbytes > OG_REPORT_HEADERS_MAX)
+				return "too many header lines";
+			if (data[i] != ' ' && data[i] != '\t') {
+				while (k < n && (data[i + k] == ' ' ||
+				                    data[i + k] == '\t'))
+					k++;
+				inct = k < n && data[i + k] == ':' &&
+				       strncasecmp(
+				           data + i, "content-type", 12) == 0;
+				ct |= inct;
+			}
+			/* Any "message" in the type (a comment may split
+			 * "message / rfc822"): too much is the safe side. */
+			if (inct && ci_memmem(data + i, n, "message") != NULL)
+				msg = 1;
+		}
+		i = e + 1;
+	}
+	return NULL;
+}
+
 int
 og_report_parse(
     const char *data, size_t len, const char *envelope_rcpt, og_report *out)
@@ -1956,6 +2010,10 @@ og_report_parse(
 			out->reason = "too many nested MIME parts";
 			return OG_ETOOBIG;
 		}
+	}
+	if ((v = too_complex(data, len)) != NULL) {
+		out->reason = v;
+		return OG_ETOOBIG;
 	}
 	og_report_init();
 	/* An mbox "From " line is no header. */

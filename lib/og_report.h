@@ -33,7 +33,10 @@
  * LIMITS: input <= OG_REPORT_INPUT_MAX bytes; at most OG_REPORT_PARTS_MAX
  * MIME parts are looked at and at most OG_REPORT_MULTIPARTS_MAX multipart
  * containers may be declared (a deeper or larger structure is no report
- * and is refused before GMime recurses into it); only the first
+ * and is refused before GMime recurses into it); a message with more than
+ * OG_REPORT_DELIMS_MAX lines that may be boundaries or more than
+ * OG_REPORT_HEADERS_MAX bytes of header blocks is refused before GMime
+ * builds an object for each (memory many times the input); only the first
  * OG_REPORT_TEXT_SCAN bytes of human-readable text are scanned; at most
  * OG_REPORT_RCPT_MAX recipients and OG_REPORT_TOKENS_MAX candidate tokens
  * are kept; every text field is truncated to its buffer.
@@ -49,6 +52,8 @@
 #define OG_REPORT_INPUT_MAX (64u * 1024 * 1024)
 #define OG_REPORT_PARTS_MAX 1000
 #define OG_REPORT_MULTIPARTS_MAX 64
+#define OG_REPORT_DELIMS_MAX 10000 /* lines that may be MIME boundaries */
+#define OG_REPORT_HEADERS_MAX (512u * 1024) /* bytes of header blocks */
 #define OG_REPORT_TEXT_SCAN (256u * 1024)
 #define OG_REPORT_RCPT_MAX 32
 #define OG_REPORT_TOKENS_MAX 16

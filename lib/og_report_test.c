@@ -476,6 +476,87 @@ test_many_parts(void **state)
 	free(r);
 }
 
+/*
+ * Shapes GMime turns into an object per few bytes (hundreds of bytes
+ * each): header lines, address groups, empty parts, and the headers of a
+ * digest's part, which GMime reads as a message.  Each is refused before
+ * GMime builds them.
+ */
+static void
+test_object_bombs(void **state)
+{
+	static const struct {
+		const char *head, *unit, *tail, *why;
+	} b[] = {
+	    {"From: x@example.org\n", "X: y\n", "\nbody\n",
+	        "too many header lines"},
+	    {"From: x@example.org\nTo: ", "g:;", "\n\nbody\n",
+	        "too many header lines"},
+	    {"From: x@example.org\nContent-Type: multipart/mixed; "
+	     "boundary=q\n\n",
+	        "--q\n\n", "--q--\n", "too many MIME parts"},
+	    {"From: x@example.org\nContent-Type: multipart/digest; "
+	     "boundary=q\n\n--q\n\n",
+	        "X: y\n", "\nbody\n--q--\n", "too many header lines"},
+	};
+	og_report *r = calloc(1, sizeof(*r));
+	size_t cap = (size_t)OG_REPORT_HEADERS_MAX + 4096;
+	char *m = malloc(cap);
+
+	(void)state;
+	assert_non_null(r);
+	assert_non_null(m);
+	for (size_t i = 0; i < sizeof(b) / sizeof(b[0]); i++) {
+		size_t len = 0, ul = strlen(b[i].unit);
+
+		len += (size_t)snprintf(m, cap, "%s", b[i].head);
+		while (len + ul + 64 < cap) {
+			memcpy(m + len, b[i].unit, ul);
+			len += ul;
+		}
+		len += (size_t)snprintf(m + len, cap - len, "%s", b[i].tail);
+		assert_int_equal(og_report_parse(m, len, NULL, r), OG_ETOOBIG);
+		assert_string_equal(r->reason, b[i].why);
+	}
+	free(m);
+	free(r);
+}
+
+/* A returned original of one big HTML body without blank lines is no
+ * header bomb: its Message-ID says "message", its type is text/html. */
+static void
+test_big_original(void **state)
+{
+	og_report *r = calloc(1, sizeof(*r));
+	size_t cap = (size_t)OG_REPORT_HEADERS_MAX * 2, len = 0;
+	char *m = malloc(cap);
+
+	(void)state;
+	assert_non_null(r);
+	assert_non_null(m);
+	len += (size_t)snprintf(m, cap,
+	    "From: MAILER-DAEMON@mx.example.com\n"
+	    "Subject: Undelivered Mail Returned to Sender\n"
+	    "Content-Type: multipart/report; report-type=delivery-status; "
+	    "boundary=\"b\"\n\n"
+	    "--b\nContent-Type: message/delivery-status\n\n"
+	    "Reporting-MTA: dns; mx.example.com\n\n"
+	    "Final-Recipient: rfc822; big@example.org\nAction: failed\n"
+	    "Status: 5.1.1\n\n"
+	    "--b\nContent-Type: message/rfc822\n\n"
+	    "Message-ID: <n-1@example.com>\nFrom: news@example.com\n"
+	    "To: big@example.org\nContent-Type: text/html\n\n");
+	while (len + 64 < cap)
+		len += (size_t)snprintf(
+		    m + len, cap - len, "<p>News: a, b; c</p>\n");
+	len += (size_t)snprintf(m + len, cap - len, "--b--\n");
+	assert_int_equal(og_report_parse(m, len, NULL, r), 0);
+	assert_string_equal(og_report_class_name(r->class), "hard");
+	assert_string_equal(r->rcpt[0].addr, "big@example.org");
+	free(m);
+	free(r);
+}
+
 static void
 test_too_big(void **state)
 {
@@ -494,7 +575,7 @@ main(void)
 {
 	size_t np = sizeof(pcases) / sizeof(pcases[0]);
 	size_t nc = sizeof(ccases) / sizeof(ccases[0]);
-	size_t n = np + nc + 5, k = 0;
+	size_t n = np + nc + 7, k = 0;
 	struct CMUnitTest *t = calloc(n, sizeof(*t));
 	int rc;
 
@@ -518,6 +599,10 @@ main(void)
 	t[k++].test_func = test_multipart_bomb;
 	t[k].name = "thousands of parts";
 	t[k++].test_func = test_many_parts;
+	t[k].name = "header and part bombs refused";
+	t[k++].test_func = test_object_bombs;
+	t[k].name = "big returned original is no bomb";
+	t[k++].test_func = test_big_original;
 	t[k].name = "input over the cap refused";
 	t[k++].test_func = test_too_big;
 	rc = _cmocka_run_group_tests("og_report", t, k, NULL, NULL);

@@ -78,6 +78,29 @@ is "thousands of parts: exit 0" "$?" 0
 end=$(date +%s)
 ok "both bombs handled within 20 s" test $((end - start)) -lt 20
 
+# object bombs: 10 MB (Postfix's default size limit) of address groups in
+# a header, or of empty parts, would take GMime gigabytes; refused within
+# 300 MB of data (a real DSN of 50 MB fits in that, below)
+python3 - "$T/hbomb.eml" "$T/pbomb.eml" <<'PY'
+import sys
+with open(sys.argv[1], "w") as f:
+    f.write("From: MAILER-DAEMON@x.example\nSubject: failure notice\nTo: ")
+    f.write("g:;" * (10 * 1024 * 1024 // 3))
+    f.write("\n\n<cut@example.org>: 550 5.1.1 user unknown\n")
+with open(sys.argv[2], "w") as f:
+    f.write("From: MAILER-DAEMON@x.example\nSubject: failure notice\n"
+            "Content-Type: multipart/mixed; boundary=\"q\"\n\n")
+    f.write("--q\n\n" * (10 * 1024 * 1024 // 5))
+    f.write("--q--\n")
+PY
+for b in hbomb pbomb; do
+	q0=$(nq)
+	(ulimit -d 300000; og bounce <"$T/$b.eml" 2>"$T/log")
+	is "$b: exit 0 within 300 MB" "$?" 0
+	is "$b: quarantined" "$(nq)" "$((q0 + 1))"
+	like "$b: reason" "$(cat "$T/log")" "*quarantined*too many*"
+done
+
 # a 50 MB message: a real DSN with a big returned original
 python3 - "$T/big.eml" <<'PY'
 import sys, base64, os
@@ -96,7 +119,7 @@ with open(sys.argv[1], "w") as f:
     f.write("\n--b--\n")
 PY
 start=$(date +%s)
-og bounce <"$T/big.eml" 2>"$T/log"
+(ulimit -d 300000; og bounce <"$T/big.eml" 2>"$T/log")
 is "50 MB message: exit 0" "$?" 0
 end=$(date +%s)
 like "50 MB message: recorded" "$(cat "$T/log")" "*to=<big@example.org> class=hard*action=suppressed*"
