@@ -351,9 +351,31 @@ domain_of(const char *a)
 	return at != NULL && at[1] != '\0' ? at + 1 : NULL;
 }
 
+/*
+ * Is a the envelope sender optgate-milter gave the mail (a stream's
+ * verp address)?  The gate judged that mail by the sender it came with,
+ * not by this one.
+ */
+static int
+our_verp(og_cli *cli, const char *a)
+{
+	const char *d = domain_of(a);
+
+	if (d == NULL)
+		return 0;
+	for (int i = 0; i < cli->cfg->nstreams; i++) {
+		const char *v = domain_of(cli->cfg->streams[i].verp_address);
+
+		if (v != NULL && strcasecmp(v, d) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 /* Scope name for a suppression of the given scope, or NULL for ALL. */
 static int
-scope_name(const og_report *r, const who *w, int scope, char *name, size_t size)
+scope_name(og_cli *cli, const og_report *r, const who *w, int scope, char *name,
+    size_t size)
 {
 	const char *d;
 
@@ -376,8 +398,11 @@ scope_name(const og_report *r, const who *w, int scope, char *name, size_t size)
 			og_strlcpy(name, w->stream->sender, size);
 			return OG_SCOPE_SENDER;
 		}
-		/* The gate names a sender by its envelope domain. */
-		d = domain_of(r->orig_mail_from);
+		/* The gate names a sender by its envelope domain; after a
+		 * VERP rewrite only the From: is left of it. */
+		d = our_verp(cli, r->orig_mail_from)
+		        ? NULL
+		        : domain_of(r->orig_mail_from);
 		if (d == NULL)
 			d = domain_of(r->orig_from);
 		if (d != NULL) {
@@ -638,12 +663,12 @@ decide_one(
 	if (w->stream != NULL) /* for per-stream complaint and bounce rates */
 		ch->f[OG_EVF_STREAM] = w->stream->name;
 	if (klass == OG_RC_COMPLAINT) {
-		ch->scope = (uint8_t)scope_name(
-		    r, w, cli->cfg->complaint_scope, s->name, sizeof(s->name));
+		ch->scope = (uint8_t)scope_name(cli, r, w,
+		    cli->cfg->complaint_scope, s->name, sizeof(s->name));
 		ch->reason = OG_RS_COMPLAINT;
 		ch->via = OG_VIA_FBL;
 	} else if (klass == OG_RC_HARD) {
-		ch->scope = (uint8_t)scope_name(r, w,
+		ch->scope = (uint8_t)scope_name(cli, r, w,
 		    cli->cfg->hard_bounce_scope, s->name, sizeof(s->name));
 		ch->reason = OG_RS_HARD_BOUNCE;
 		ch->via = OG_VIA_BOUNCE;

@@ -26,6 +26,10 @@ unsubscribe = https://unsub.example.com/u/%t, mailto:unsub+%t@example.com
 match = header:X-Optgate-Stream=offers
 consent = none
 sender = example.com
+[stream promo]
+match = sender:promo@example.com
+consent = none
+verp = bounce+%t@bounces.example.com
 CONF
 og() { "$O" -c "$T/optgate.conf" "$@"; }
 og init >/dev/null 2>&1 || { echo "not ok 1 - optgate init"; exit 1; }
@@ -200,6 +204,16 @@ like "redacted complaint: logged by=token" "$(cat "$T/log")" "*to=<redacted@exam
 og --json stats >"$T/stats"
 like "complaint by token counts for the token's stream" "$(grep '"type":"rate","stream":"news"' "$T/stats")" '*"complaints":1,*'
 like "audit names the stream of the mail complained about" "$(og audit redacted@example.org)" "* stream=news*"
+
+# a VERP stream without "sender =": the complaint's Original-Mail-From is
+# our bounce address, not the sender the gate judged the mail by
+og optin vp@example.org --stream promo >/dev/null 2>&1
+tokv=$(og token vp@example.org --stream promo | sed -n 's/^token: //p')
+arf "" report-vp@fbl.example.net "https://x/u/y" |
+    sed "s/^Original-Mail-From: .*/Original-Mail-From: <bounce+$tokv@bounces.example.com>/;
+        s/^From: news@example.com/From: Promo <promo@example.com>/" >"$T/arfvp.eml"
+og fbl <"$T/arfvp.eml" 2>"$T/log"
+like "VERP complaint: suppressed for the mail's sender" "$(og status vp@example.org --stream promo 2>&1)" "*sender   example.com *suppressed complaint*"
 
 # forged token: not believed, nothing changed, kept for a human
 forged=$(printf '%s' "$tok" | tr 'A-Za-z' 'B-ZAb-za')
