@@ -111,6 +111,30 @@ suppression_needs_admin(void **state)
 }
 
 static void
+optout_outlives_temporary_suppression(void **state)
+{
+	struct fx *f = *state;
+	og_change soft = og_testfx_change(
+	    "o@x.example", OG_EV_SUPPRESS, OG_SCOPE_ALL, NULL, 0, T0);
+	og_change out = og_testfx_change(
+	    "o@x.example", OG_EV_OPTOUT, OG_SCOPE_ALL, NULL, 0, T0 + 100);
+	og_rtxn *tx;
+	og_record *rec = og_xmalloc(sizeof(*rec));
+
+	soft.reason = OG_RS_SOFT_BOUNCE;
+	soft.expires = T0 + 30 * 86400;
+	assert_int_equal(og_testfx_apply(f->st, soft), OG_APPLIED);
+	assert_int_equal(og_testfx_apply(f->st, out), OG_APPLIED);
+	assert_int_equal(og_store_rbegin(f->st, &tx), 0);
+	assert_int_equal(og_store_get(tx, "o@x.example", rec), 0);
+	og_store_rend(tx);
+	assert_int_equal(rec->nentries, 1);
+	assert_int_equal(rec->entries[0].state, OG_ST_OPTOUT);
+	assert_int_equal(rec->entries[0].expires, 0);
+	free(rec);
+}
+
+static void
 temporary_never_shortens_suppression(void **state)
 {
 	struct fx *f = *state;
@@ -823,6 +847,8 @@ main(void)
 	        suppression_needs_admin, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        temporary_never_shortens_suppression, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        optout_outlives_temporary_suppression, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        confirm_needs_pending, setup, teardown),
 	    cmocka_unit_test_setup_teardown(events_chain, setup, teardown),

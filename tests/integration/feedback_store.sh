@@ -252,6 +252,19 @@ og unsub-mail --rcpt unsub@example.com <"$T/unsub2.eml" 2>"$T/log"
 is "unsub-mail without token: exits 0" "$?" 0
 like "unsub-mail without token: quarantined" "$(cat "$T/log")" "*quarantined*no token*"
 
+# [unsubd] scope = all: an unsubscribe mail while soft bounces keep the
+# person suppressed for a while outlives that suppression
+sed 's/^\[feedback\]/[unsubd]\nscope = all\n&/' "$T/optgate.conf" >"$T/all.conf"
+og optin sb@example.org --stream news >/dev/null 2>&1
+dsn sb@example.org 4.2.2 "452 4.2.2 Mailbox full" >"$T/sb.eml"
+for i in 1 2 3; do og bounce <"$T/sb.eml" 2>/dev/null; done
+toksb=$(og token sb@example.org --stream news | sed -n 's/^token: //p')
+printf 'From: sb@example.org\nTo: unsub+%s@example.com\nSubject: unsubscribe\nMessage-Id: <sb-1@example.org>\n\nplease\n' "$toksb" >"$T/unsubsb.eml"
+"$O" -c "$T/all.conf" unsub-mail --rcpt "unsub+$toksb@example.com" <"$T/unsubsb.eml" 2>"$T/log"
+like "unsubscribe during a soft-bounce suppression: recorded" "$(cat "$T/log")" "*action=unsubscribed scope=all*"
+OPTGATE_NOW=$(( $(date +%s) + 8 * 86400 )) og status sb@example.org --stream news >/dev/null 2>&1
+is "unsubscribe during a soft-bounce suppression: still refused after it" "$?" 1
+
 # one DSN, two failed recipients: each by its own class
 og optin two-a@example.org --stream news >/dev/null 2>&1
 og optin two-b@example.org --stream news >/dev/null 2>&1
