@@ -171,13 +171,14 @@ write_file(const char *path, const char *data, size_t len)
 
 /*
  * Keep the message in the quarantine folder: NAME (the message, as
- * received) and NAME.reason ("mode: ...\nreason: ...\n").  The message
- * is written first and renamed into place last, so a listed entry is
- * always complete.  Returns 0 or -1 (errno kept).
+ * received) and NAME.reason ("mode: ...\nreason: ...\n", then the
+ * envelope recipient and the client when known, for a retry).  The
+ * message is written first and renamed into place last, so a listed
+ * entry is always complete.  Returns 0 or -1 (errno kept).
  */
 static int
 quarantine_save(og_cli *cli, int mode, const char *data, size_t len,
-    const char *reason, const char *rcpt, char *name, size_t namesize)
+    const char *reason, const fb_opts *o, char *name, size_t namesize)
 {
 	static unsigned seq;
 	char tmp[PATH_MAX], fin[PATH_MAX], rs[PATH_MAX];
@@ -204,9 +205,15 @@ quarantine_save(og_cli *cli, int mode, const char *data, size_t len,
 	og_buf_printf(&r, "mode: %s\nreason: ", mode_names[mode]);
 	og_buf_add_escaped(&r, reason, strlen(reason), 200);
 	og_buf_adds(&r, "\n");
-	if (rcpt != NULL && rcpt[0] != '\0') {
+	if (o->rcpt != NULL && o->rcpt[0] != '\0') {
 		og_buf_adds(&r, "rcpt: ");
-		og_buf_add_escaped(&r, rcpt, strlen(rcpt), 320);
+		og_buf_add_escaped(&r, o->rcpt, strlen(o->rcpt), 320);
+		og_buf_adds(&r, "\n");
+	}
+	/* A reporter trusted by its SMTP client stays trusted on retry. */
+	if (o->client != NULL && o->client[0] != '\0') {
+		og_buf_adds(&r, "client: ");
+		og_buf_add_escaped(&r, o->client, strlen(o->client), 255);
 		og_buf_adds(&r, "\n");
 	}
 	rc = write_file(tmp, data, len);
@@ -988,8 +995,8 @@ decide(og_cli *cli, const fb_opts *o, item *it, const char *data, size_t len)
 	if (o->retry_file != NULL) {
 		og_log_info("%s: %s: still quarantined: %s",
 		    mode_names[o->mode], o->retry_file, it->res.why);
-	} else if (quarantine_save(cli, o->mode, data, len, it->res.why,
-	               o->rcpt, qname, sizeof(qname)) != 0) {
+	} else if (quarantine_save(cli, o->mode, data, len, it->res.why, o,
+	               qname, sizeof(qname)) != 0) {
 		og_log_err("%s: cannot write quarantine %s: %s",
 		    mode_names[o->mode], cli->cfg->quarantine, strerror(errno));
 		it->out = O_TEMPFAIL;
@@ -1355,15 +1362,17 @@ is_entry(const char *name)
 	       !(n > 7 && strcmp(name + n - 7, ".reason") == 0);
 }
 
-/* Read NAME.reason into mode / reason / rcpt. */
+/* Read NAME.reason into mode / reason / rcpt / client (may be NULL). */
 static void
 read_reason(const char *dir, const char *name, char *mode, size_t ms,
-    char *reason, size_t rs, char *rcpt, size_t rcs)
+    char *reason, size_t rs, char *rcpt, size_t rcs, char *client, size_t cs)
 {
 	char path[PATH_MAX], line[1024];
 	FILE *fp;
 
 	mode[0] = reason[0] = rcpt[0] = '\0';
+	if (client != NULL)
+		client[0] = '\0';
 	snprintf(path, sizeof(path), "%s/%s.reason", dir, name);
 	if ((fp = fopen(path, "r")) == NULL)
 		return;
@@ -1375,6 +1384,8 @@ read_reason(const char *dir, const char *name, char *mode, size_t ms,
 			og_strlcpy(reason, line + 8, rs);
 		else if (strncmp(line, "rcpt: ", 6) == 0)
 			og_strlcpy(rcpt, line + 6, rcs);
+		else if (client != NULL && strncmp(line, "client: ", 8) == 0)
+			og_strlcpy(client, line + 8, cs);
 	}
 	fclose(fp);
 }
@@ -1436,7 +1447,7 @@ cmd_quarantine(og_cli *cli, int argc, char **argv)
 			struct stat sb;
 
 			read_reason(dir, names[i], mode, sizeof(mode), reason,
-			    sizeof(reason), rcpt, sizeof(rcpt));
+			    sizeof(reason), rcpt, sizeof(rcpt), NULL, 0);
 			snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
 			if (stat(path, &sb) != 0)
 				sb.st_size = 0;
@@ -1472,7 +1483,7 @@ cmd_quarantine(og_cli *cli, int argc, char **argv)
 	names = list_entries(dir, &n);
 	for (int i = 0; i < n; i++) {
 		char mode[32], reason[512], rcpt[400], path[PATH_MAX];
-		char rpath[PATH_MAX];
+		char rpath[PATH_MAX], client[300];
 		fb_opts o;
 		int out, want = argc == 2;
 
@@ -1484,12 +1495,13 @@ cmd_quarantine(og_cli *cli, int argc, char **argv)
 			continue;
 		}
 		read_reason(dir, names[i], mode, sizeof(mode), reason,
-		    sizeof(reason), rcpt, sizeof(rcpt));
+		    sizeof(reason), rcpt, sizeof(rcpt), client, sizeof(client));
 		memset(&o, 0, sizeof(o));
 		o.mode = strcmp(mode, "fbl") == 0          ? M_FBL
 		         : strcmp(mode, "unsub-mail") == 0 ? M_UNSUB
 		                                           : M_BOUNCE;
 		o.rcpt = rcpt[0] ? rcpt : NULL;
+		o.client = client[0] ? client : NULL;
 		o.retry_file = names[i];
 		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
 		snprintf(rpath, sizeof(rpath), "%s/%s.reason", dir, names[i]);

@@ -410,6 +410,21 @@ out=$(og bounce --dry-run --json "$T/dry.eml" 2>/dev/null)
 like "dry-run json" "$out" '{"file":"*dry.eml","class":"hard","recipient":"dry@example.org","status":"5.1.1","reason":"user-unknown"*'
 og status dry@example.org --stream news >/dev/null 2>&1
 is "dry-run changes nothing" "$?" 0
+# a reporter trusted by its SMTP client (--client) stays trusted when its
+# quarantined report is retried
+og optin cl@example.org --stream news >/dev/null 2>&1
+tokc=$(og token cl@example.org --stream news | sed -n 's/^token: //p')
+arf "" report-cl@reports.example "https://unsub.example.com/u/$tokc" feedback@reports.example >"$T/arfcl.eml"
+mv "$T/keys" "$T/keys.away"
+og fbl --client mx.other.example <"$T/arfcl.eml" 2>"$T/log"
+mv "$T/keys.away" "$T/keys"
+qn=$(sed -n 's/.*quarantined as \([^:]*\):.*/\1/p' "$T/log")
+ok "client-trusted report: quarantined while the keys were away" test -n "$qn"
+og quarantine retry "$qn" >"$T/out" 2>&1
+like "client-trusted report: processed on retry" "$(cat "$T/out")" "*1 retried, 1 processed, 0 still quarantined*"
+og status cl@example.org --stream news >/dev/null 2>&1
+is "client-trusted report: refused after the retry" "$?" 1
+
 # a keys file the pipe's user= cannot read: 75 (Postfix retries), not a
 # genuine opt-out quarantined as a "bad token"
 og optin pk@example.org --stream news >/dev/null 2>&1
