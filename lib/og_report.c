@@ -170,7 +170,8 @@ is_domain_char(int c)
 
 /*
  * Find the next mail address in s[0..len) at or after *pos.  On success
- * copies it, lowercased, into out and sets start and end to its span.
+ * copies it, its domain lowercased, into out and sets start and end to
+ * its span.
  * An address needs a local part, an '@' and a dotted domain.
  */
 static int
@@ -215,7 +216,9 @@ find_addr(const char *s, size_t len, size_t from, char *out, size_t outsize,
 				continue;
 			memcpy(out, s + a, n);
 			out[n] = '\0';
-			lower(out);
+			/* The local part as found: whether its case matters
+			 * is the store's [address] local_part rule. */
+			lower(out + (i - a));
 		}
 		if (start != NULL)
 			*start = a;
@@ -810,7 +813,7 @@ static int
 excluded(const parse_ctx *c, const char *addr)
 {
 	for (int i = 0; i < c->nexcl; i++)
-		if (strcmp(c->excl[i], addr) == 0)
+		if (strcasecmp(c->excl[i], addr) == 0)
 			return 1;
 	return ci_prefix(addr, "mailer-daemon@") ||
 	       ci_prefix(addr, "postmaster@") ||
@@ -1060,7 +1063,7 @@ field(GMimeObject *o, const char *name)
 	return o != NULL ? g_mime_object_get_header(o, name) : NULL;
 }
 
-/* "rfc822; user@example.com" -> address (lowercased), "" when none. */
+/* "rfc822; User@Example.com" -> "User@example.com", "" when none. */
 static void
 typed_addr(const char *v, char *out, size_t outsize)
 {
@@ -1446,7 +1449,7 @@ gather_diag(const char *s, size_t len, size_t from, const char *line, size_t n,
 		}
 		/* The next address line starts the next recipient. */
 		if (find_addr(s + k, e - k, 0, a, sizeof(a), &as, &ae) &&
-		    as <= 1 && e - k - ae <= 2 && strcmp(a, cur) != 0)
+		    as <= 1 && e - k - ae <= 2 && strcasecmp(a, cur) != 0)
 			break;
 		if (is_separator(s + i, e - i))
 			break;
@@ -1532,7 +1535,7 @@ scan_text(parse_ctx *c, const char *s, size_t len)
 					int dup = 0;
 
 					for (int k = 0; k < r->nrcpt; k++)
-						if (strcmp(r->rcpt[k].addr,
+						if (strcasecmp(r->rcpt[k].addr,
 						        a) == 0)
 							dup = 1;
 					if (!dup) {
@@ -1587,7 +1590,7 @@ xfailed_rcpts(parse_ctx *c)
 
 		og_strlcpy(rc->addr, ad, sizeof(rc->addr));
 		for (int i = 0; i < nfound; i++)
-			if (strcmp(found[i].addr, ad) == 0)
+			if (strcasecmp(found[i].addr, ad) == 0)
 				og_strlcpy(
 				    rc->diag, found[i].diag, sizeof(rc->diag));
 		pos = b;

@@ -49,7 +49,7 @@ static const struct pcase pcases[] = {
         "--b\nContent-Type: text/rfc822-headers\n\n"
         "From: news@example.com\nTo: bob@example.org\n"
         "X-Optgate-Token: " TOK "\n\n--b--\n",
-        0, OG_RC_HARD, OG_RK_DSN, "bob@example.org", "5.1.1", TOK},
+        0, OG_RC_HARD, OG_RK_DSN, "Bob@example.org", "5.1.1", TOK},
     {"RFC 3464 DSN, mailbox full is soft",
         "From: MAILER-DAEMON@mx.example.com\n"
         "Subject: Undelivered Mail Returned to Sender\n"

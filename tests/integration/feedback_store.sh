@@ -373,6 +373,16 @@ for a in m1@example.org m2@example.org m3@example.org; do
 done
 is "maildir: all three refused" "$n" 3
 
+# [address] local_part = sensitive: the DSN names the address as it was
+# sent, case and all, and that is the record it suppresses
+sed 's/^\[feedback\]/[address]\nlocal_part = sensitive\n&/' "$T/optgate.conf" >"$T/cs.conf"
+"$O" -c "$T/cs.conf" optin Mixed.Case@example.org --stream news >/dev/null 2>&1
+dsn Mixed.Case@example.org 5.1.1 "550 5.1.1 User unknown" >"$T/cs.eml"
+"$O" -c "$T/cs.conf" bounce <"$T/cs.eml" 2>"$T/log"
+like "case-sensitive local part: suppressed" "$(cat "$T/log")" "*to=<Mixed.Case@example.org> class=hard*action=suppressed*"
+"$O" -c "$T/cs.conf" status Mixed.Case@example.org --stream news >/dev/null 2>&1
+is "case-sensitive local part: refused afterwards" "$?" 1
+
 # a report about an address never sent to: nothing changes
 dsn stranger@example.net 5.1.1 "550 5.1.1 User unknown" >"$T/stranger.eml"
 og bounce <"$T/stranger.eml" 2>"$T/log"
