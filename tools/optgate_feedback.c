@@ -170,11 +170,33 @@ write_file(const char *path, const char *data, size_t len)
 }
 
 /*
+ * The NAME.reason text: "mode: ...\nreason: ...\n", then the envelope
+ * recipient and the client when known, for a retry.
+ */
+static void
+reason_text(og_buf *r, int mode, const char *reason, const fb_opts *o)
+{
+	og_buf_printf(r, "mode: %s\nreason: ", mode_names[mode]);
+	og_buf_add_escaped(r, reason, strlen(reason), 200);
+	og_buf_adds(r, "\n");
+	if (o->rcpt != NULL && o->rcpt[0] != '\0') {
+		og_buf_adds(r, "rcpt: ");
+		og_buf_add_escaped(r, o->rcpt, strlen(o->rcpt), 320);
+		og_buf_adds(r, "\n");
+	}
+	/* A reporter trusted by its SMTP client stays trusted on retry. */
+	if (o->client != NULL && o->client[0] != '\0') {
+		og_buf_adds(r, "client: ");
+		og_buf_add_escaped(r, o->client, strlen(o->client), 255);
+		og_buf_adds(r, "\n");
+	}
+}
+
+/*
  * Keep the message in the quarantine folder: NAME (the message, as
- * received) and NAME.reason ("mode: ...\nreason: ...\n", then the
- * envelope recipient and the client when known, for a retry).  The
- * message is written first and renamed into place last, so a listed
- * entry is always complete.  Returns 0 or -1 (errno kept).
+ * received) and NAME.reason (reason_text).  The message is written first
+ * and renamed into place last, so a listed entry is always complete.
+ * Returns 0 or -1 (errno kept).
  */
 static int
 quarantine_save(og_cli *cli, int mode, const char *data, size_t len,
@@ -202,20 +224,7 @@ quarantine_save(og_cli *cli, int mode, const char *data, size_t len,
 		return -1;
 	}
 	og_buf_init(&r, 0);
-	og_buf_printf(&r, "mode: %s\nreason: ", mode_names[mode]);
-	og_buf_add_escaped(&r, reason, strlen(reason), 200);
-	og_buf_adds(&r, "\n");
-	if (o->rcpt != NULL && o->rcpt[0] != '\0') {
-		og_buf_adds(&r, "rcpt: ");
-		og_buf_add_escaped(&r, o->rcpt, strlen(o->rcpt), 320);
-		og_buf_adds(&r, "\n");
-	}
-	/* A reporter trusted by its SMTP client stays trusted on retry. */
-	if (o->client != NULL && o->client[0] != '\0') {
-		og_buf_adds(&r, "client: ");
-		og_buf_add_escaped(&r, o->client, strlen(o->client), 255);
-		og_buf_adds(&r, "\n");
-	}
+	reason_text(&r, mode, reason, o);
 	rc = write_file(tmp, data, len);
 	if (rc == 0 && write_file(rs, r.data, r.len) != 0) {
 		unlink(tmp);
@@ -225,6 +234,36 @@ quarantine_save(og_cli *cli, int mode, const char *data, size_t len,
 		unlink(tmp);
 		unlink(rs);
 		rc = -1;
+	}
+	og_buf_free(&r);
+	return rc;
+}
+
+/*
+ * A retried entry that is still kept gets the reason it has now (the
+ * old one may be what the admin just fixed).  Returns 0 or -1.
+ */
+static int
+quarantine_rereason(og_cli *cli, int mode, const char *name, const char *reason,
+    const fb_opts *o)
+{
+	char tmp[PATH_MAX], rs[PATH_MAX];
+	const char *dir = cli->cfg->quarantine;
+	og_buf r;
+	int rc = -1;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s/.tmp.%s.reason", dir,
+	        name) >= sizeof(tmp) ||
+	    (size_t)snprintf(rs, sizeof(rs), "%s/%s.reason", dir, name) >=
+	        sizeof(rs))
+		return -1;
+	og_buf_init(&r, 0);
+	reason_text(&r, mode, reason, o);
+	(void)unlink(tmp);
+	if (write_file(tmp, r.data, r.len) == 0) {
+		rc = rename(tmp, rs);
+		if (rc != 0)
+			unlink(tmp);
 	}
 	og_buf_free(&r);
 	return rc;
@@ -995,6 +1034,11 @@ decide(og_cli *cli, const fb_opts *o, item *it, const char *data, size_t len)
 	if (o->retry_file != NULL) {
 		og_log_info("%s: %s: still quarantined: %s",
 		    mode_names[o->mode], o->retry_file, it->res.why);
+		if (quarantine_rereason(
+		        cli, o->mode, o->retry_file, it->res.why, o) != 0)
+			og_log_warn("%s: %s: cannot update its reason: %s",
+			    mode_names[o->mode], o->retry_file,
+			    strerror(errno));
 	} else if (quarantine_save(cli, o->mode, data, len, it->res.why, o,
 	               qname, sizeof(qname)) != 0) {
 		og_log_err("%s: cannot write quarantine %s: %s",

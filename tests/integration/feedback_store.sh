@@ -435,6 +435,15 @@ like "client-trusted report: processed on retry" "$(cat "$T/out")" "*1 retried, 
 og status cl@example.org --stream news >/dev/null 2>&1
 is "client-trusted report: refused after the retry" "$?" 1
 
+# a retried entry that is still kept shows the reason it has now
+arf "" report-rr@rr.example "https://unsub.example.com/u/$forged" abuse@rr.example >"$T/arfrr.eml"
+og fbl <"$T/arfrr.eml" 2>"$T/log"
+qn=$(sed -n 's/.*quarantined as \([^:]*\):.*/\1/p' "$T/log")
+like "untrusted, forged: quarantined as untrusted" "$(og quarantine list | grep "^$qn ")" "*reporter not trusted*"
+sed -i 's/^trusted_reporters = other.*/&\ntrusted_reporters = rr.example/' "$T/optgate.conf"
+og quarantine retry "$qn" >/dev/null 2>&1
+like "trusted now, retried: listed with the new reason" "$(og quarantine list | grep "^$qn ")" "*no recipient found (no token verified)*"
+
 # a keys file the pipe's user= cannot read: 75 (Postfix retries), not a
 # genuine opt-out quarantined as a "bad token"
 og optin pk@example.org --stream news >/dev/null 2>&1
