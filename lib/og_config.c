@@ -988,6 +988,55 @@ config_free(og_config *cfg)
 }
 
 /* Checks that need the whole file. */
+/*
+ * Does every %t in a template stand apart from the text around it?  The
+ * feedback processors find a token in an address as a run of base64url
+ * characters ([A-Za-z0-9_-]), so "unsub-%t@" would read as one run
+ * "unsub-TOKEN" and never verify.
+ */
+static int
+b64url_char(unsigned char c)
+{
+	return isalnum(c) || c == '-' || c == '_';
+}
+
+/* The value of the %XX escape at s (a URL's), or -1. */
+static int
+pct_escape(const char *s)
+{
+	char h[3] = {s[1], s[1] != '\0' ? s[2] : '\0', '\0'};
+
+	if (s[0] != '%' || !isxdigit((unsigned char)h[0]) ||
+	    !isxdigit((unsigned char)h[1]))
+		return -1;
+	return (int)strtol(h, NULL, 16);
+}
+
+/* url: a mailto: URL, whose %XX escapes the mail client decodes. */
+static int
+token_apart(const char *tpl, int url)
+{
+	for (const char *p = strstr(tpl, "%t"); p != NULL;
+	     p = strstr(p + 2, "%t")) {
+		int b = p > tpl ? (unsigned char)p[-1] : ' ';
+		int a = (unsigned char)p[2];
+
+		if (url && p - tpl >= 3 && pct_escape(p - 3) >= 0)
+			b = pct_escape(p - 3);
+		if (url && pct_escape(p + 2) >= 0)
+			a = pct_escape(p + 2);
+		/* %s, the stream name, is letters and digits. */
+		if (p - tpl >= 2 && p[-2] == '%' && p[-1] == 's')
+			b = 's';
+		if (a == '%' && p[3] == 's')
+			a = 's';
+		if (b64url_char((unsigned char)b) ||
+		    b64url_char((unsigned char)a))
+			return 0;
+	}
+	return 1;
+}
+
 static void
 validate(struct pstate *ps)
 {
@@ -1013,11 +1062,23 @@ validate(struct pstate *ps)
 				    "[stream %s] unsubscribe: \"%s\" is "
 				    "neither https:, http: nor mailto:",
 				    st->name, u);
+			else if (strncmp(u, "mailto:", 7) == 0 &&
+			         !token_apart(u, 1))
+				perr(ps,
+				    "[stream %s] unsubscribe: \"%s\": a "
+				    "letter, digit, '-' or '_' next to %%t "
+				    "reads as part of the token (use "
+				    "unsub+%%t@DOMAIN)",
+				    st->name, u);
 		}
 		if (st->verp_address &&
 		    (strstr(st->verp_address, "%t") == NULL ||
-		        strchr(st->verp_address, '@') == NULL))
-			perr(ps, "[stream %s] verp: needs LOCAL+%%t@DOMAIN",
+		        strchr(st->verp_address, '@') == NULL ||
+		        !token_apart(st->verp_address, 0)))
+			perr(ps,
+			    "[stream %s] verp: needs LOCAL+%%t@DOMAIN (a "
+			    "letter, digit, '-' or '_' next to %%t reads as "
+			    "part of the token)",
 			    st->name);
 		st->list = st->nunsubscribe > 0 || st->verp_address != NULL;
 		for (j = 0; j < i; j++)
