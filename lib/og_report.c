@@ -1932,6 +1932,28 @@ finish(parse_ctx *c, const char *human, size_t hlen)
 }
 
 /*
+ * The address of the report's From, as RFC 5322 (and a DMARC check in
+ * front of us) reads it: GMime's address parser, one mailbox or none.
+ * Text in a comment or an encoded display name ("<x@evil> (<fbl@isp>)")
+ * is no address: the domain decides whether a reporter is trusted.
+ */
+static void
+report_from(GMimeMessage *msg, char *out, size_t size)
+{
+	InternetAddressList *l = g_mime_message_get_from(msg);
+	InternetAddress *ia;
+
+	out[0] = '\0';
+	if (l == NULL || internet_address_list_length(l) != 1)
+		return;
+	ia = internet_address_list_get_address(l, 0);
+	if (ia != NULL && INTERNET_ADDRESS_IS_MAILBOX(ia))
+		first_addr(internet_address_mailbox_get_addr(
+		               INTERNET_ADDRESS_MAILBOX(ia)),
+		    out, size);
+}
+
+/*
  * Count what GMime would build before it does: each line that may be a
  * MIME boundary becomes a part object, and each few bytes of a header
  * block may become a header, parameter or address object of its own
@@ -2052,11 +2074,7 @@ og_report_parse(
 	if ((v = hdr(top, "Message-ID")) != NULL)
 		copy_line(
 		    out->message_id, sizeof(out->message_id), v, strlen(v));
-	if ((v = hdr(top, "From")) != NULL) {
-		const char *lt = strrchr(v, '<');
-
-		first_addr(lt != NULL ? lt : v, out->from, sizeof(out->from));
-	}
+	report_from(msg, out->from, sizeof(out->from));
 	if ((v = hdr(top, "To")) != NULL)
 		first_addr(v, out->to, sizeof(out->to));
 	if ((v = hdr(top, "Subject")) != NULL)

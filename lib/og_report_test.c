@@ -557,6 +557,34 @@ test_big_original(void **state)
 	free(r);
 }
 
+/* The From a DMARC check reads: a comment or an encoded display name
+ * that looks like an address is not the reporter. */
+static void
+test_from_is_the_mailbox(void **state)
+{
+	static const char *const froms[] = {
+	    "\"x\" <a@evil.example> (<feedback@fbl.example.net>)",
+	    "<a@evil.example> =?utf-8?q?=3Cfeedback=40fbl=2Eexample=2Enet=3E?=",
+	    "a@evil.example, <feedback@fbl.example.net>",
+	};
+	og_report *r = calloc(1, sizeof(*r));
+	char m[512];
+
+	(void)state;
+	assert_non_null(r);
+	for (size_t i = 0; i < sizeof(froms) / sizeof(froms[0]); i++) {
+		int n = snprintf(m, sizeof(m),
+		    "From: %s\nSubject: complaint\n\nhi\n", froms[i]);
+
+		assert_int_equal(og_report_parse(m, (size_t)n, NULL, r), 0);
+		assert_null(strstr(r->from, "fbl.example.net"));
+	}
+	snprintf(m, sizeof(m), "From: FBL <Feedback@FBL.Example.NET>\n\nhi\n");
+	assert_int_equal(og_report_parse(m, strlen(m), NULL, r), 0);
+	assert_string_equal(r->from, "Feedback@fbl.example.net");
+	free(r);
+}
+
 static void
 test_too_big(void **state)
 {
@@ -575,7 +603,7 @@ main(void)
 {
 	size_t np = sizeof(pcases) / sizeof(pcases[0]);
 	size_t nc = sizeof(ccases) / sizeof(ccases[0]);
-	size_t n = np + nc + 7, k = 0;
+	size_t n = np + nc + 8, k = 0;
 	struct CMUnitTest *t = calloc(n, sizeof(*t));
 	int rc;
 
@@ -603,6 +631,8 @@ main(void)
 	t[k++].test_func = test_object_bombs;
 	t[k].name = "big returned original is no bomb";
 	t[k++].test_func = test_big_original;
+	t[k].name = "From is the mailbox, not a comment";
+	t[k++].test_func = test_from_is_the_mailbox;
 	t[k].name = "input over the cap refused";
 	t[k++].test_func = test_too_big;
 	rc = _cmocka_run_group_tests("og_report", t, k, NULL, NULL);

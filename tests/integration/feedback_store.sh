@@ -225,6 +225,18 @@ like "forged token: quarantined" "$(cat "$T/log")" "*quarantined*no token verifi
 og status victim@example.org --stream news >/dev/null 2>&1
 is "forged token: nobody suppressed" "$?" 0
 
+# a trusted name in a comment of the From is not the reporter (a DMARC
+# check in front reads the mailbox, evil.example)
+og optin cm@example.org --stream news >/dev/null 2>&1
+arf cm@example.org report-cm@evil.example "https://x/u/y" \
+    '"x" <abuse@evil.example> (<feedback@fbl.example.net>)' >"$T/arfcm.eml"
+og fbl <"$T/arfcm.eml" 2>"$T/log"
+like "From with a trusted name in a comment: quarantined" "$(cat "$T/log")" "*reporter not trusted: from=abuse@evil.example*"
+og status cm@example.org --stream news >/dev/null 2>&1
+is "From with a trusted name in a comment: no change" "$?" 0
+qn=$(sed -n 's/.*quarantined as \([^:]*\):.*/\1/p' "$T/log")
+rm -f "$T/quarantine/$qn" "$T/quarantine/$qn.reason"
+
 # untrusted reporter: quarantined, listed, retried once trusted
 arf unsub@example.org report-4@evil.example "https://x/u/y" abuse@evil.example >"$T/arf4.eml"
 og fbl <"$T/arf4.eml" 2>"$T/log"
