@@ -994,7 +994,8 @@ og_store_open(const char *path, const og_store_opts *opts, og_store **out,
 			int e = errno;
 
 			snprintf(err, errlen, "%s: %s%s", path, strerror(e),
-			    !create && e == ENOENT ? " (run optgate init)" : "");
+			    !create && e == ENOENT ? " (run optgate init)"
+			                           : "");
 			return e == ENOENT ? OG_ENOSTORE : OG_EIO;
 		}
 		sb.st_uid = geteuid();
@@ -1535,6 +1536,38 @@ weak_suppression(int reason)
 	return reason != OG_RS_HARD_BOUNCE && reason != OG_RS_MANUAL;
 }
 
+/*
+ * A full record (OG_ENTRIES_MAX) must still take an opt-out or a
+ * suppression: drop an entry that no longer acts (expired), else the
+ * oldest consent (asked, single or confirmed opt-in; its event stays in
+ * the history).  Losing a consent can only stop mail, never start it.
+ * Opt-outs, suppressions and a person's own caps are kept.
+ */
+static void
+make_room(og_record *rec, int64_t now)
+{
+	int i, s, victim = -1;
+
+	for (i = 0; i < rec->nentries && victim < 0; i++)
+		if (rec->entries[i].expires != 0 &&
+		    rec->entries[i].expires <= now)
+			victim = i;
+	if (victim < 0)
+		for (i = 0; i < rec->nentries; i++) {
+			s = rec->entries[i].state;
+			if ((s == OG_ST_PENDING || s == OG_ST_OPTIN ||
+			        s == OG_ST_CONFIRMED) &&
+			    (victim < 0 || rec->entries[i].time <
+			                       rec->entries[victim].time))
+				victim = i;
+		}
+	if (victim < 0)
+		return;
+	memmove(&rec->entries[victim], &rec->entries[victim + 1],
+	    (size_t)(rec->nentries - victim - 1) * sizeof(og_entry));
+	rec->nentries--;
+}
+
 static int erased_hash_exists(og_store *st, struct wctx *w, const char *key);
 
 /* Per-apply scratch, kept off the stack (records are large). */
@@ -1786,6 +1819,10 @@ apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 		ev->new_state = OG_ST_NONE;
 	} else if (ch->kind != OG_EV_SEGMENT) {
 		if (e == NULL) {
+			if (rec->nentries >= OG_ENTRIES_MAX &&
+			    (ch->kind == OG_EV_OPTOUT ||
+			        ch->kind == OG_EV_SUPPRESS))
+				make_room(rec, now);
 			if (rec->nentries >= OG_ENTRIES_MAX)
 				return OG_ETOOBIG;
 			e = &rec->entries[rec->nentries++];

@@ -134,6 +134,53 @@ optout_outlives_temporary_suppression(void **state)
 	free(rec);
 }
 
+/*
+ * A record with OG_ENTRIES_MAX entries refuses one more opt-in, but an
+ * opt-out or a suppression still goes in: the oldest opt-in makes room
+ * (an expired entry first).  An unsubscribe is never lost for want of room.
+ */
+static void
+full_record_takes_optout(void **state)
+{
+	struct fx *f = *state;
+	og_change ch;
+	og_rtxn *tx;
+	og_record *rec = og_xmalloc(sizeof(*rec));
+	char name[16];
+	int i, res;
+
+	for (i = 0; i < OG_ENTRIES_MAX; i++) {
+		snprintf(name, sizeof(name), "s%d", i);
+		ch = og_testfx_change("full@x.example", OG_EV_OPTIN,
+		    OG_SCOPE_STREAM, name, OG_ST_CONFIRMED, T0 + i);
+		assert_int_equal(og_testfx_apply(f->st, ch), OG_APPLIED);
+	}
+	ch = og_testfx_change("full@x.example", OG_EV_OPTIN, OG_SCOPE_STREAM,
+	    "one-more", OG_ST_CONFIRMED, T0 + 100);
+	assert_int_equal(og_store_apply(f->st, &ch, 1, &res), OG_ETOOBIG);
+	/* a hard bounce for all streams: in, in place of s0's opt-in */
+	ch = og_testfx_change(
+	    "full@x.example", OG_EV_SUPPRESS, OG_SCOPE_ALL, NULL, 0, T0 + 200);
+	ch.reason = OG_RS_HARD_BOUNCE;
+	assert_int_equal(og_testfx_apply(f->st, ch), OG_APPLIED);
+	/* an opt-out of a stream: in, in place of s1's */
+	ch = og_testfx_change("full@x.example", OG_EV_OPTOUT, OG_SCOPE_STREAM,
+	    "other", 0, T0 + 300);
+	assert_int_equal(og_testfx_apply(f->st, ch), OG_APPLIED);
+	assert_int_equal(og_store_rbegin(f->st, &tx), 0);
+	assert_int_equal(og_store_get(tx, "full@x.example", rec), 0);
+	og_store_rend(tx);
+	assert_int_equal(rec->nentries, OG_ENTRIES_MAX);
+	for (i = 0; i < rec->nentries; i++) {
+		assert_string_not_equal(rec->entries[i].name, "s0");
+		assert_string_not_equal(rec->entries[i].name, "s1");
+	}
+	assert_int_equal(
+	    rec->entries[OG_ENTRIES_MAX - 2].state, OG_ST_SUPPRESSED);
+	assert_int_equal(rec->entries[OG_ENTRIES_MAX - 1].state, OG_ST_OPTOUT);
+	free(rec);
+}
+
 static void
 temporary_never_shortens_suppression(void **state)
 {
@@ -847,6 +894,8 @@ main(void)
 	        suppression_needs_admin, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        temporary_never_shortens_suppression, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        full_record_takes_optout, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        optout_outlives_temporary_suppression, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
