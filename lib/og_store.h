@@ -64,7 +64,9 @@
  * cleared at open and by og_store_reader_check().
  *
  * LIMITS: keys <= 511 bytes; OG_ENTRIES_MAX entries and OG_SEGMENTS_MAX
- * segments per address; event text fields are capped (OG_EVF_MAX).
+ * segments per address (in a full record, a new opt-out or suppression
+ * takes the place of an expired entry or the oldest opt-in; anything else
+ * is OG_ETOOBIG); event text fields are capped (OG_EVF_MAX).
  */
 #ifndef OG_STORE_H
 #define OG_STORE_H
