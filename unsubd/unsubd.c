@@ -295,8 +295,13 @@ open_token(req *r)
 	r->st = og_config_stream_by_id(cfg, r->info.stream_id);
 	if (r->st == NULL)
 		return "unknown-stream";
+	/*
+	 * A token knows only its issue day: it may have been made as late
+	 * as that day's last second, so it is too old only from then on.
+	 */
 	if (cfg->unsubd_token_max_age > 0 &&
-	    og_time_now() - r->info.issued > cfg->unsubd_token_max_age)
+	    og_time_now() - (r->info.issued + 86399) >
+	        cfg->unsubd_token_max_age)
 		return "expired";
 	return NULL;
 }

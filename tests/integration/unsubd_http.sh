@@ -44,6 +44,12 @@ WRONG=$("$BIN/optgate" -c "$UD_DIR/other.conf" token $A --stream news |
 is "wrong-key token 400" "$(ud_code GET "$UD_URL/u/$WRONG")" 400
 OLD=$(OPTGATE_NOW=$(($(date +%s) - 40 * 86400)) ud_token $A news)
 is "expired token (token_max_age 30d) 400" "$(ud_code GET "$UD_URL/u/$OLD")" 400
+# A token carries only its issue day: one made at 23:59:59 thirty days
+# ago is younger than 30 days and must still work (CAN-SPAM: 30 days).
+NOW=$(date +%s)
+YOUNG=$(OPTGATE_NOW=$((NOW - NOW % 86400 - 30 * 86400 + 86399)) ud_token $A news)
+is "token 30 days old to the day, younger to the second: 200" \
+    "$(ud_code GET "$UD_URL/u/$YOUNG")" 200
 LONG=$(python3 -c 'print("A" * 600)')
 is "overlong token 400" "$(ud_code GET "$UD_URL/u/$LONG")" 400
 BADPAGE=$(curl -s "$UD_URL/u/$FLIP")
