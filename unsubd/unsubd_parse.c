@@ -281,24 +281,45 @@ unsubd_lang_pick(const char *accept)
 	return best;
 }
 
+/* A UTF-8 continuation byte (10xxxxxx). */
+static int
+utf8_cont(unsigned char c)
+{
+	return (c & 0xc0) == 0x80;
+}
+
 void
 unsubd_mask(const char *addr, char *out, size_t size)
 {
 	const char *at = strrchr(addr, '@');
 	og_buf b;
-	size_t llen;
+	size_t llen, first = 0, last;
 
 	og_buf_init(&b, size > 0 ? size - 1 : 0);
 	if (at == NULL) {
 		(void)og_buf_adds(&b, "*****");
 		goto out;
 	}
+	/*
+	 * First and last character, not byte: an SMTPUTF8 local part must
+	 * not lose half of a character (the page and logs are UTF-8).
+	 */
 	llen = (size_t)(at - addr);
 	if (llen > 0)
-		(void)og_buf_addc(&b, addr[0]);
+		for (first = 1; first < llen && first < 4 &&
+		                utf8_cont((unsigned char)addr[first]);
+		     first++)
+			;
+	for (last = llen; last > first && llen - last < 4;) {
+		last--;
+		if (!utf8_cont((unsigned char)addr[last]))
+			break;
+	}
+	(void)og_buf_add(&b, addr, first);
 	(void)og_buf_adds(&b, "*****");
-	if (llen > 2)
-		(void)og_buf_addc(&b, addr[llen - 1]);
+	/* Two characters: show only the first (the length stays hidden). */
+	if (last > first && first + (llen - last) < llen)
+		(void)og_buf_add(&b, addr + last, llen - last);
 	(void)og_buf_adds(&b, at);
 out:
 	if (size > 0)

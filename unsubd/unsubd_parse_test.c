@@ -204,6 +204,13 @@ test_mask(void **state)
 	    {"abc@x.org", "a*****c@x.org"},
 	    {"noat", "*****"},
 	    {"@x.org", "*****@x.org"},
+	    /* SMTPUTF8 local parts: whole characters, never half of one. */
+	    {"jos\xc3\xa9@x.org", "j*****\xc3\xa9@x.org"},
+	    {"\xc3\xa9mile@x.org", "\xc3\xa9*****e@x.org"},
+	    {"j\xc3\xa9@x.org", "j*****@x.org"},
+	    {"\xe7\x94\xb0\xe4\xb8\xad@x.org", "\xe7\x94\xb0*****@x.org"},
+	    {"\xf0\x9f\x98\x80x\xf0\x9f\x98\x80@x.org",
+	        "\xf0\x9f\x98\x80*****\xf0\x9f\x98\x80@x.org"},
 	};
 	size_t i;
 	char out[64];
