@@ -705,14 +705,65 @@ job_done(unsubd_job *job)
 	MHD_resume_connection(r->conn);
 }
 
+/*
+ * Whether r's address was erased and has not come back: no record, and
+ * the erasure's keyed hash.  An opt-out must then write nothing: a record
+ * of any kind lifts the hash (the gate reads it only for an address
+ * without one), and transactional mail, which opt-outs do not stop,
+ * would flow again.  A read error gives 0: the write goes ahead.
+ */
+static int
+erased_address(const req *r)
+{
+	og_rtxn *tx;
+	og_record *rec;
+	unsigned char h[32];
+	int rc, gone = 0;
+
+	if (og_store_rbegin(store, &tx) != 0)
+		return 0;
+	rec = og_xcalloc(1, sizeof(*rec));
+	rc = og_store_get(tx, r->info.key, rec);
+	free(rec);
+	if (rc == OG_NOTFOUND && og_store_hashed_any(tx, OG_HASH_ERASED) > 0 &&
+	    og_store_hash_of(tx, r->info.key, h) == 0 &&
+	    og_store_hashed_get(tx, OG_HASH_ERASED, h, NULL) == 0)
+		gone = 1;
+	og_store_rend(tx);
+	return gone;
+}
+
+/* Whether every change of r is an opt-out. */
+static int
+only_optouts(const req *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->nch; i++)
+		if (r->ch[i].kind != OG_EV_OPTOUT)
+			return 0;
+	return 1;
+}
+
+static enum MHD_Result committed(req *r);
+
 /* Queue r's changes and suspend the connection until they are synced. */
 static enum MHD_Result
 commit(req *r)
 {
 	char pd[16];
+	size_t i;
 
 	og_date_fmt(r->info.issued, pd, sizeof(pd));
 	r->results = og_xcalloc(r->nch, sizeof(int));
+	if (only_optouts(r) && erased_address(r)) {
+		/* Already kept from every stream: nothing to write. */
+		for (i = 0; i < r->nch; i++)
+			r->results[i] = OG_UNCHANGED;
+		r->job.rc = 0;
+		r->state = 2;
+		return committed(r);
+	}
 	r->job.ch = r->ch;
 	r->job.n = r->nch;
 	r->job.results = r->results;

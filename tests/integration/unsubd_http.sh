@@ -142,6 +142,28 @@ is "a POST to the token's page path with 8 KB passes" \
     "$(python3 -c 'print("List-Unsubscribe=One-Click&x=" + "a" * 8000, end="")' |
         curl -s -o /dev/null -w '%{http_code}' --data-binary @- "$UD_URL/u/$TD")" 200
 
+# --- an erased person: a click must not bring the address back ---
+# (a record of any kind lifts the erasure's keyed hash: transactional
+# mail, which ignores opt-outs, would flow again)
+G=gone@example.com
+ud_optin $G news
+TG=$(ud_token $G news)
+"$BIN/optgate" -c "$CONF" erase $G >/dev/null
+is "erased: receipts refused" "$(ud_status $G receipts)" 1
+is "erased: one-click POST 200" \
+    "$(ud_code POST "$UD_URL/u/$TG" -d List-Unsubscribe=One-Click)" 200
+is "erased: receipts still refused after the one-click" \
+    "$(ud_status $G receipts)" 1
+P=$(curl -s "$UD_URL/u/$TG")
+GC=$(printf '%s' "$P" | sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p')
+GT=$(printf '%s' "$P" | sed -n 's/.*name="ts" value="\([^"]*\)".*/\1/p')
+is "erased: unsubscribe from everything 200" "$(ud_code POST \
+    "$UD_URL/u/$TG/prefs" -d "csrf=$GC&ts=$GT&action=all")" 200
+is "erased: receipts still refused after 'everything'" \
+    "$(ud_status $G receipts)" 1
+like "erased: no record came back" \
+    "$("$BIN/optgate" -c "$CONF" status $G --stream news)" "*no record*"
+
 # --- the preference form (CSRF protected) ---
 E=elena@example.com
 ud_optin $E news
