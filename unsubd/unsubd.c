@@ -18,7 +18,7 @@
  *
  * Config: a refcounted snapshot (config + keyring) pinned by each request;
  * a reload swaps it (og_snap_set).  Listen addresses, TLS files,
- * the user and the store path are read once at start.
+ * the user, the store path and max_connections are read once at start.
  *
  * SECURITY: sockets are bound and TLS files read as root, then the
  * process drops to [unsubd] user before it opens the store or reads any
@@ -948,6 +948,10 @@ handler(void *cls, struct MHD_Connection *conn, const char *url,
 		*con_cls = r;
 		r->sn = og_snap_get(&snaps);
 		r->conn = conn;
+		/* A reloaded timeout applies to idle waits too. */
+		(void)MHD_set_connection_option(conn,
+		    MHD_CONNECTION_OPTION_TIMEOUT,
+		    (unsigned)r->sn->cfg->unsubd_timeout);
 		unsubd_base_path(
 		    r->sn->cfg->unsubd_base_url, r->prefix, sizeof(r->prefix));
 		ci = MHD_get_connection_info(
@@ -1346,9 +1350,10 @@ main(int argc, char **argv)
 				           "configuration");
 				continue;
 			}
-			og_log_info("reloaded %s (listen, TLS, user and store "
-			            "apply at restart)",
+			og_log_info("reloaded %s (listen, TLS, user, store and "
+			            "max_connections apply at restart)",
 			    ns->cfg->path != NULL ? ns->cfg->path : "config");
+			unsubd_reaper_set(ns->cfg->unsubd_timeout * 1000);
 			og_snap_set(&snaps, ns);
 		} else if (sig == SIGTERM || sig == SIGINT) {
 			stopping = 1;

@@ -165,6 +165,7 @@ void unsubd_conn_del(unsubd_conn *c);
 void unsubd_conn_restart(unsubd_conn *c); /* a new request begins */
 void unsubd_conn_hold(unsubd_conn *c, int hold);
 int unsubd_reaper_start(int64_t deadline_ms);
+void unsubd_reaper_set(int64_t deadline_ms); /* a reloaded [unsubd] timeout */
 void unsubd_reaper_stop(void);
 uint64_t unsubd_reaper_cut(void); /* connections cut so far */
 

@@ -253,6 +253,14 @@ unsubd_reaper_start(int64_t deadline_ms)
 }
 
 void
+unsubd_reaper_set(int64_t deadline_ms)
+{
+	pthread_mutex_lock(&conn_lock);
+	reap_deadline_ms = deadline_ms > 0 ? (uint64_t)deadline_ms : 10000;
+	pthread_mutex_unlock(&conn_lock);
+}
+
+void
 unsubd_reaper_stop(void)
 {
 	if (!reap_running)

@@ -62,6 +62,24 @@ set -- $($CLI slow $UD_PORT body 0.5 12)
 is "slow body: cut off" "$1" cut
 ok "slow body: cut within the deadline, at ${2:-?} s" \
     python3 -c "import sys; sys.exit(not (1.5 <= float('${2:-99}') <= 3.5))"
+# SIGHUP re-reads the config, the deadline included.
+sed -i 's/^timeout = 2s/timeout = 5s/' "$CONF"
+kill -HUP $UD_PID
+i=0
+while [ $i -lt 50 ] && [ "$(grep -c reloaded "$UD_DIR/log")" -lt 1 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+set -- $($CLI slow $UD_PORT headers 0.5 12)
+ok "after SIGHUP to timeout 5s: slow headers cut at the new deadline, at ${2:-?} s" \
+    python3 -c "import sys; sys.exit(not (4.0 <= float('${2:-0}') <= 6.5))"
+sed -i 's/^timeout = 5s/timeout = 2s/' "$CONF"
+kill -HUP $UD_PID
+i=0
+while [ $i -lt 50 ] && [ "$(grep -c reloaded "$UD_DIR/log")" -lt 2 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
 
 # 1,000 connections at once against a cap of 200.
 $CLI many $UD_PORT 1000 3 >"$UD_DIR/many.out" &
