@@ -38,6 +38,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <grp.h>
+#include <limits.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -1256,6 +1257,13 @@ main(int argc, char **argv)
 	}
 	if (optind != argc)
 		usage();
+	/* SIGHUP re-reads it after daemon() went to "/". */
+	if (cfgpath != NULL && cfgpath[0] != '/') {
+		static char abs[PATH_MAX];
+
+		if (realpath(cfgpath, abs) != NULL)
+			cfgpath = abs;
+	}
 	og_log_open("optgate-unsubd", fg ? OG_LOG_STDERR : 0);
 	if ((sn = og_snap_load(cfgpath, OG_SNAP_KEYS)) == NULL)
 		og_log_fatal("cannot start: configuration or keys not usable");

@@ -130,4 +130,32 @@ is "... and it is in the store" "$(ud_status $B news)" 1
 is "plain HTTP to the TLS port gets no page" "$(curl -s -o /dev/null \
     -w '%{http_code}' --max-time 3 http://127.0.0.1:18085/healthz)" 000
 ok "TLS daemon stops cleanly" ud_stop
+
+# Detached (no -f) with a relative config path: daemon() goes to "/",
+# and SIGHUP must still find the file.
+REL=rel$$.conf
+sed -e 's|^listen = 127.0.0.1:18084|listen = 127.0.0.1:18098|' \
+    -e '/^listen = \[::1\]/d' "$UD_DIR/good.conf" >"$UD_DIR/$REL"
+(cd "$UD_DIR" && "$BIN/optgate-unsubd" -c "$REL")
+i=0
+while [ $i -lt 50 ] && ! curl -s -o /dev/null --max-time 1 \
+    http://127.0.0.1:18098/healthz; do
+	sleep 0.1
+	i=$((i + 1))
+done
+DPID=$(pgrep -f "optgate-unsubd -c $REL")
+UD_PIDS="$UD_PIDS $DPID"
+like "detached daemon serves" "$(curl -s http://127.0.0.1:18098/u/$TB)" \
+    "*Loja Exemplo*"
+sed -i 's/^brand.name = Loja Exemplo/brand.name = Marca Relativa/' "$UD_DIR/$REL"
+kill -HUP $DPID
+i=0
+while [ $i -lt 50 ]; do
+	case "$(curl -s http://127.0.0.1:18098/u/$TB)" in *"Marca Relativa"*) break ;; esac
+	sleep 0.1
+	i=$((i + 1))
+done
+like "detached, relative -c: SIGHUP reloads the config" \
+    "$(curl -s http://127.0.0.1:18098/u/$TB)" "*Marca Relativa*"
+kill $DPID
 done_testing
