@@ -1316,14 +1316,23 @@ main(int argc, char **argv)
 	for (i = 0; i < nl; i++) {
 		unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD |
 		                 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+		unsigned limit;
 
+		/*
+		 * libmicrohttpd's limit is per listening socket: share
+		 * max_connections out so that all of them together stay
+		 * within it (a pool thread needs at least one).
+		 */
+		limit = (unsigned)(cfg->unsubd_max_connections / nl +
+		                   (i < cfg->unsubd_max_connections % nl));
+		if (limit < threads)
+			limit = threads;
 		if (tls)
 			flags |= MHD_USE_TLS;
 		d[i] = MHD_start_daemon(flags, 0, NULL, NULL, handler, NULL,
 		    MHD_OPTION_LISTEN_SOCKET, fds[i],
 		    MHD_OPTION_THREAD_POOL_SIZE, threads,
-		    MHD_OPTION_CONNECTION_LIMIT,
-		    (unsigned)cfg->unsubd_max_connections,
+		    MHD_OPTION_CONNECTION_LIMIT, limit,
 		    MHD_OPTION_CONNECTION_TIMEOUT,
 		    (unsigned)(cfg->unsubd_timeout > 0 ? cfg->unsubd_timeout
 		                                       : 10),

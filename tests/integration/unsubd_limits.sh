@@ -10,6 +10,7 @@ CLI="python3 $TOP/tests/lib/unsubd_clients.py"
 
 ud_setup 18081 "timeout = 2s
 max_connections = 200
+listen = 127.0.0.1:18099
 rate_limit = 20
 trusted_proxy = 127.0.0.1" || { fail "setup"; done_testing; exit 1; }
 ok "daemon starts (timeout 2s, 200 connections, 20/min)" ud_start
@@ -81,18 +82,26 @@ while [ $i -lt 50 ] && [ "$(grep -c reloaded "$UD_DIR/log")" -lt 2 ]; do
 	i=$((i + 1))
 done
 
-# 1,000 connections at once against a cap of 200.
+# 1,000 connections at once to each of the two listen addresses against
+# a cap of 200 for the daemon.
 $CLI many $UD_PORT 1000 3 >"$UD_DIR/many.out" &
 MANY=$!
-UD_PIDS="$UD_PIDS $MANY"
+$CLI many 18099 1000 3 >"$UD_DIR/many2.out" &
+MANY2=$!
+UD_PIDS="$UD_PIDS $MANY $MANY2"
 i=0
-while [ $i -lt 50 ] && ! grep -q opened "$UD_DIR/many.out"; do
+while [ $i -lt 50 ] && ! { grep -q opened "$UD_DIR/many.out" &&
+    grep -q opened "$UD_DIR/many2.out"; }; do
 	sleep 0.1
 	i=$((i + 1))
 done
 like "1,000 connections opened" "$(cat "$UD_DIR/many.out")" "opened 1000"
+like "1,000 connections opened on the second address" \
+    "$(cat "$UD_DIR/many2.out")" "opened 1000"
+sleep 0.5
 NFD=$(ls /proc/$UD_PID/fd | wc -l)
-ok "open descriptors bounded by the cap ($NFD <= 260)" test "$NFD" -le 260
+ok "open descriptors bounded by the cap over both addresses ($NFD <= 260)" \
+    test "$NFD" -le 260
 # The idle flood is cut at the deadline; then the service answers again.
 i=0
 code=000
@@ -102,7 +111,7 @@ while [ $i -lt 60 ]; do
 	i=$((i + 1))
 done
 is "service answers again after the flood" "$code" 200
-wait $MANY
+wait $MANY $MANY2
 ok "daemon survived the flood" kill -0 $UD_PID
 
 # The proof of a proxied one-click names the client, not the proxy.
