@@ -1105,6 +1105,7 @@ bind_listen(const char *spec)
 	char host[256], port[16];
 	const char *colon;
 	struct addrinfo hints, *res = NULL;
+	uint64_t pnum;
 	int fd = -1, on = 1, rc;
 
 	if (spec[0] == '[') {
@@ -1132,6 +1133,9 @@ bind_listen(const char *spec)
 		}
 	}
 	if (og_strlcpy(port, colon + 1, sizeof(port)) >= sizeof(port))
+		goto bad;
+	/* No port, or port 0, would bind one the kernel picks. */
+	if (og_parse_u64(port, 65535, &pnum) != 0 || pnum == 0)
 		goto bad;
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;

@@ -17,6 +17,11 @@ printf '[unsubd]\nlisten = 127.0.0.1:18084\nno_such_key = 1\n' >"$UD_DIR/bad.con
 ERR=$("$BIN/optgate-unsubd" -c "$UD_DIR/bad.conf" -f 2>&1)
 is "unknown key: refuses to start" "$?" 1
 like "... and names file and line" "$ERR" "*bad.conf:3:*no_such_key*"
+# A listen address without a port must not bind a random one.
+sed 's|^listen = 127.0.0.1:18084|listen = 127.0.0.1:|' "$CONF" >"$UD_DIR/noport.conf"
+ERR=$(timeout 5 "$BIN/optgate-unsubd" -c "$UD_DIR/noport.conf" -f 2>&1)
+is "listen without a port: refuses to start" "$?" 1
+like "... and says so" "$ERR" "*listen 127.0.0.1:*PORT*"
 
 # The unprivileged user owns the store; keys and config stay readable
 # to it for reloads.
