@@ -89,6 +89,7 @@ typedef struct req {
 	og_snap *sn;
 	int route;
 	char tok[OG_TOKEN_MAX + 1];
+	size_t badlen;    /* length of a malformed token, for the log */
 	char prefix[256]; /* path of [unsubd] base_url, for links */
 	og_buf body;
 	int too_big;
@@ -262,7 +263,7 @@ respond_bad(req *r, const char *why)
 {
 	og_log_info("NOQUEUE: optgate: reject: client=[%s], path=/u/(%zu "
 	            "chars), reason=%s",
-	    r->ip, strlen(r->tok), why);
+	    r->ip, r->tok[0] != '\0' ? strlen(r->tok) : r->badlen, why);
 	return respond_short(
 	    r, MHD_HTTP_BAD_REQUEST, NULL, M_BAD_TITLE, M_BAD_TEXT, NULL, 0);
 }
@@ -979,6 +980,8 @@ handler(void *cls, struct MHD_Connection *conn, const char *url,
 		if (tok != NULL) {
 			memcpy(r->tok, tok, toklen);
 			r->tok[toklen] = '\0';
+		} else if (r->route == UNSUBD_R_BADTOKEN) {
+			r->badlen = strcspn(url + 3, "/");
 		}
 		is_get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
 		         strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;

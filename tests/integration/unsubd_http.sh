@@ -225,6 +225,8 @@ like "log has the preferences line" "$LOG" \
     "*optgate: preferences: to=<e\*\*\*\*\*a@example.com>*optout(stream:tips)*"
 like "log has the rejects" "$LOG" "*reason=bad-token*"
 like "log names expired tokens" "$LOG" "*reason=expired*"
+like "log gives the length of a malformed token" "$LOG" \
+    "*path=/u/(600 chars), reason=malformed*"
 case "$LOG" in *"$TOK"*|*"$TE"*|*"$FLIP"*|*"$CSRF"*)
 	fail "log never holds a token" ;; *) pass "log never holds a token" ;; esac
 case "$LOG" in *cliente@yahoo.com*|*elena@example.com*)
