@@ -113,6 +113,31 @@ like "store error: transactional accepted per on_store_error" \
 MG_SOCK=inet:10061@127.0.0.1
 mg_lua policyd_mode.lua
 
+# Detached (no -f) with a relative -c path: daemon() goes to "/", and
+# SIGHUP must still find the file.
+mg_config "$MG_DIR/rel.conf" "unix:$MG_DIR/rel.sock"
+(cd "$MG_DIR" && "$BIN/optgate-milter" -c rel.conf)
+i=0
+until [ -S "$MG_DIR/rel.sock" ] || [ $i -ge 50 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+DPID=$(pgrep -f "optgate-milter -c rel.conf")
+mg_cleanup_add "kill $DPID"
+MG_URL="https://relative.example/u/%t" mg_config "$MG_DIR/rel.conf" \
+    "unix:$MG_DIR/rel.sock"
+kill -HUP "$DPID"
+MG_SOCK=unix:$MG_DIR/rel.sock
+i=0
+until miltertest -s "$TOP/tests/milter/reload.lua" -D "TOP=$TOP" \
+    -D "SOCK=$MG_SOCK" -D "URL=https://relative.example/u/" \
+    >/dev/null 2>&1 || [ $i -ge 30 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+mg_lua reload.lua -D "URL=https://relative.example/u/"
+kill "$DPID"
+
 
 mg_stop_all_check
 
