@@ -2275,27 +2275,58 @@ og_store_info_get(og_store *st, og_store_info *info)
 	return 0;
 }
 
+/* fsync a file or a folder (its names) by path: 0 or -1 with errno. */
+static int
+fsync_path(const char *path)
+{
+	int fd, rc, e;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	rc = fsync(fd);
+	e = errno;
+	close(fd);
+	errno = e;
+	return rc;
+}
+
 int
 og_store_copy(og_store *st, const char *dest, char *err, size_t errlen)
 {
-	char dir[4096];
+	static const char *const parts[] = {"consent", "counters"};
+	MDB_env *envs[2];
+	char dir[4096], file[4200];
+	size_t i;
 	int rc;
 
+	envs[0] = st->cenv;
+	envs[1] = st->kenv;
 	if (mkdir(dest, 0750) != 0) {
 		snprintf(err, errlen, "%s: %s (the destination must not exist)",
 		    dest, strerror(errno));
 		return OG_EIO;
 	}
-	snprintf(dir, sizeof(dir), "%s/consent", dest);
-	if (mkdir(dir, 0750) != 0 ||
-	    (rc = mdb_env_copy2(st->cenv, dir, MDB_CP_COMPACT)) != 0) {
-		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
-		return OG_EIO;
+	for (i = 0; i < 2; i++) {
+		snprintf(dir, sizeof(dir), "%s/%s", dest, parts[i]);
+		snprintf(file, sizeof(file), "%s/data.mdb", dir);
+		if (mkdir(dir, 0750) != 0) {
+			snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+			return OG_EIO;
+		}
+		if ((rc = mdb_env_copy2(envs[i], dir, MDB_CP_COMPACT)) != 0) {
+			snprintf(err, errlen, "%s: %s", dir, mdb_strerror(rc));
+			return OG_EIO;
+		}
+		/* A backup is one only once it is on disk: LMDB's copy
+		 * does not sync the file or its name. */
+		if (fsync_path(file) != 0 || fsync_path(dir) != 0) {
+			snprintf(
+			    err, errlen, "%s: sync: %s", dir, strerror(errno));
+			return OG_EIO;
+		}
 	}
-	snprintf(dir, sizeof(dir), "%s/counters", dest);
-	if (mkdir(dir, 0750) != 0 ||
-	    (rc = mdb_env_copy2(st->kenv, dir, MDB_CP_COMPACT)) != 0) {
-		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+	if (fsync_path(dest) != 0) {
+		snprintf(err, errlen, "%s: sync: %s", dest, strerror(errno));
 		return OG_EIO;
 	}
 	return 0;

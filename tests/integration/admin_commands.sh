@@ -153,6 +153,14 @@ is "verify the backup: exit 0" "$?" 0
 like "verify: counts" "$(cat "$T/out")" "$T/backup: ok: schema 1, 4 address records*"
 $A backup "$T/backup" >/dev/null 2>"$T/err"
 is "backup into an existing folder: refused" "$?" 5
+# A backup is one once it is on disk (LMDB's copy does not sync): the
+# data files and the folders that name them are synced before exit 0.
+strace -f -y -e trace=fsync -o "$T/strace" $A backup "$T/backup2" >/dev/null
+is "backup (under strace): exit 0" "$?" 0
+for f in consent/data.mdb counters/data.mdb consent counters ""; do
+	ok "backup syncs backup2/$f" \
+	    grep -q "fsync([0-9]*<$T/backup2/\{0,1\}$f>) = 0" "$T/strace"
+done
 # damage one address record in a copy of the backup: verify must say so
 mkdir -p "$T/bad/consent" "$T/bad/counters"
 # (hex dump: key and value lines alternate; 41 = 'A', 01 = version 1)
