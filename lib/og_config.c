@@ -1004,11 +1004,15 @@ b64url_char(unsigned char c)
 static int
 pct_escape(const char *s)
 {
-	char h[3] = {s[1], s[1] != '\0' ? s[2] : '\0', '\0'};
+	char h[3];
 
-	if (s[0] != '%' || !isxdigit((unsigned char)h[0]) ||
-	    !isxdigit((unsigned char)h[1]))
+	/* in this order: never a byte past the string's end */
+	if (s[0] != '%' || !isxdigit((unsigned char)s[1]) ||
+	    !isxdigit((unsigned char)s[2]))
 		return -1;
+	h[0] = s[1];
+	h[1] = s[2];
+	h[2] = '\0';
 	return (int)strtol(h, NULL, 16);
 }
 
