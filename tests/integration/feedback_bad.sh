@@ -93,9 +93,17 @@ with open(sys.argv[2], "w") as f:
     f.write("--q\n\n" * (10 * 1024 * 1024 // 5))
     f.write("--q--\n")
 PY
+# AddressSanitizer's shadow memory cannot live under a data limit: the
+# asan build runs these without it (the plain build checks the limit).
+capped() {
+	case "$BUILD" in
+	*asan*) "$@" ;;
+	*) (ulimit -d 300000; "$@") ;;
+	esac
+}
 for b in hbomb pbomb; do
 	q0=$(nq)
-	(ulimit -d 300000; og bounce <"$T/$b.eml" 2>"$T/log")
+	capped og bounce <"$T/$b.eml" 2>"$T/log"
 	is "$b: exit 0 within 300 MB" "$?" 0
 	is "$b: quarantined" "$(nq)" "$((q0 + 1))"
 	like "$b: reason" "$(cat "$T/log")" "*quarantined*too many*"
@@ -119,7 +127,7 @@ with open(sys.argv[1], "w") as f:
     f.write("\n--b--\n")
 PY
 start=$(date +%s)
-(ulimit -d 300000; og bounce <"$T/big.eml" 2>"$T/log")
+capped og bounce <"$T/big.eml" 2>"$T/log"
 is "50 MB message: exit 0" "$?" 0
 end=$(date +%s)
 like "50 MB message: recorded" "$(cat "$T/log")" "*to=<big@example.org> class=hard*action=suppressed*"
