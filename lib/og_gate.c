@@ -98,7 +98,7 @@ covers(const og_entry *e, const og_stream *st, const char *sender_scope)
 	case OG_SCOPE_SENDER:
 		return *sender_scope && strcasecmp(e->name, sender_scope) == 0;
 	case OG_SCOPE_PARTNER:
-		return st->partner && strcmp(e->name, st->partner) == 0;
+		return st->partner && strcasecmp(e->name, st->partner) == 0;
 	case OG_SCOPE_STREAM:
 		return strcmp(e->name, st->name) == 0;
 	}

@@ -673,6 +673,25 @@ parse_header(struct import *im, const og_csv_rec *r)
 }
 
 /* Validate one record and add it to the batch; rejects are reported. */
+
+/*
+ * The configuration's spelling of partner p (n bytes), matched without
+ * regard to case as the gate matches it, or NULL when no stream has it.
+ */
+static const char *
+config_partner(const og_config *cfg, const char *p, size_t n)
+{
+	int i;
+
+	for (i = 0; i < cfg->nstreams; i++) {
+		const char *q = cfg->streams[i].partner;
+
+		if (q && strlen(q) == n && strncasecmp(q, p, n) == 0)
+			return q; /* the config outlives the import */
+	}
+	return NULL;
+}
+
 static void
 import_row(struct import *im, const og_csv_rec *r)
 {
@@ -887,7 +906,17 @@ import_row(struct import *im, const og_csv_rec *r)
 		ch->name = ost->name; /* the config outlives the import */
 	} else if (npartner) {
 		ch->scope = OG_SCOPE_PARTNER;
-		ch->name = arena_dup(im, partner, npartner);
+		ch->name = config_partner(cfg, partner, npartner);
+		if (ch->name == NULL) {
+			ch->name = arena_dup(im, partner, npartner);
+			im->warned++;
+			if (im->warn)
+				fprintf(im->warn,
+				    "%lu: %s: no stream in the configuration "
+				    "has partner = %s: stored, it stops "
+				    "nothing until one does\n",
+				    r->line, a.raw, ch->name);
+		}
 	} else if (nsender) {
 		char *d = arena_dup(im, sender, nsender);
 

@@ -170,6 +170,14 @@ $OG import "$T/spaces.csv" >/dev/null 2>&1
 $OG status vic@example.com --stream newsletter >/dev/null
 is "spaces around fields and names are ignored" "$?" 0
 
+# --- partner names: the config's spelling, whatever the file's case -----
+printf 'address,stream,partner,state,time\nwes@example.com,offers,,optin,2026-01-04T00:00:00Z\nwes@example.com,,ACME,optout,2026-01-05T00:00:00Z\nxia@example.com,,globex,optout,2026-01-05T00:00:00Z\n' >"$T/partner.csv"
+$OG import "$T/partner.csv" --warnings "$T/partner.warn" >/dev/null 2>&1
+$OG status wes@example.com --stream offers >/dev/null 2>&1
+is "opt-out of partner ACME stops the stream of partner acme" "$?" 1
+like "a partner no stream has: warned" "$(cat "$T/partner.warn")" \
+    "*4: xia@example.com: no stream in the configuration has partner = globex*"
+
 # --- export round trip ----------------------------------------------------
 $OG export >"$T/export.csv"
 sed "s#$T/store#$T/store2#" "$T/og.conf" >"$T/og2.conf"
