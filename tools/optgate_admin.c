@@ -174,6 +174,16 @@ hmac_key(
 	           : 0;
 }
 
+/* Whether path names the file of in (an fstat of the input). */
+static int
+same_file(const char *path, const struct stat *in)
+{
+	struct stat sb;
+
+	return stat(path, &sb) == 0 && sb.st_dev == in->st_dev &&
+	       sb.st_ino == in->st_ino;
+}
+
 /* Open an output file (truncating); prints the error. */
 static FILE *
 open_out(const char *path)
@@ -1094,7 +1104,9 @@ cmd_import(og_cli *cli, int argc, char **argv)
 		    base ? base + 1 : im->input);
 	}
 	im->now = og_time_now();
-	if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode))
+	if (fstat(fd, &sb) != 0)
+		memset(&sb, 0, sizeof(sb)); /* same_file: matches nothing */
+	if (S_ISREG(sb.st_mode))
 		im->total_bytes = (uint64_t)sb.st_size;
 	im->tty = !cli->json && isatty(STDERR_FILENO);
 	im->csv = og_csv_new_fd(fd, 0);
@@ -1138,6 +1150,15 @@ cmd_import(og_cli *cli, int argc, char **argv)
 	if ((ret = parse_header(im, r)) != 0)
 		goto out;
 	header = 1;
+	if (same_file(im->rej_path, &sb) || same_file(im->warn_path, &sb)) {
+		fprintf(stderr,
+		    "optgate: %s: the rejects or warnings file is the input "
+		    "itself (it would be emptied): name another with "
+		    "--rejects/--warnings\n",
+		    im->input);
+		ret = OG_EXIT_USAGE;
+		goto out;
+	}
 	if ((ret = og_cli_store(cli, OG_STORE_BULK)) != 0)
 		goto out;
 	if ((im->rej = open_out(im->rej_path)) == NULL ||

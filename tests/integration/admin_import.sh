@@ -170,6 +170,16 @@ $OG import "$T/spaces.csv" >/dev/null 2>&1
 $OG status vic@example.com --stream newsletter >/dev/null
 is "spaces around fields and names are ignored" "$?" 0
 
+# --- --rejects or --warnings naming the input: refused, input intact -----
+printf 'address,state\nyul@example.com,optout\n' >"$T/self.csv"
+sum0=$(cksum <"$T/self.csv")
+$OG import "$T/self.csv" --rejects "$T/self.csv" >/dev/null 2>"$T/self.err"
+is "--rejects FILE naming the input: usage error" "$?" 2
+like "... says why" "$(cat "$T/self.err")" "*is the input itself*"
+is "... and the input is intact" "$(cksum <"$T/self.csv")" "$sum0"
+$OG import - --warnings "$T/self.csv" <"$T/self.csv" >/dev/null 2>&1
+is "--warnings naming the file on stdin: refused too" "$?" 2
+
 # --- partner names: the config's spelling, whatever the file's case -----
 printf 'address,stream,partner,state,time\nwes@example.com,offers,,optin,2026-01-04T00:00:00Z\nwes@example.com,,ACME,optout,2026-01-05T00:00:00Z\nxia@example.com,,globex,optout,2026-01-05T00:00:00Z\n' >"$T/partner.csv"
 $OG import "$T/partner.csv" --warnings "$T/partner.warn" >/dev/null 2>&1
