@@ -54,7 +54,7 @@ static const struct cmd {
         "configuration"},
     {"import", cmd_import,
         "import FILE|- [--rejects F] [--warnings F] "
-        "[--source T]  CSV of consent"},
+        "[--source T] [--batch N]  CSV of consent"},
     {"audit", cmd_audit,
         "audit ADDR                 the address's whole "
         "history, oldest first"},
