@@ -53,6 +53,17 @@ teardown(void **state)
 	return 0;
 }
 
+/* The record of key, as a reader sees it now (asserting it exists). */
+static void
+read_record(struct fx *f, const char *key, og_record *rec)
+{
+	og_rtxn *tx;
+
+	assert_int_equal(og_store_rbegin(f->st, &tx), 0);
+	assert_int_equal(og_store_get(tx, key, rec), 0);
+	og_store_rend(tx);
+}
+
 static void
 optin_idempotent(void **state)
 {
@@ -118,16 +129,13 @@ optout_outlives_temporary_suppression(void **state)
 	    "o@x.example", OG_EV_SUPPRESS, OG_SCOPE_ALL, NULL, 0, T0);
 	og_change out = og_testfx_change(
 	    "o@x.example", OG_EV_OPTOUT, OG_SCOPE_ALL, NULL, 0, T0 + 100);
-	og_rtxn *tx;
 	og_record *rec = og_xmalloc(sizeof(*rec));
 
 	soft.reason = OG_RS_SOFT_BOUNCE;
 	soft.expires = T0 + 30 * 86400;
 	assert_int_equal(og_testfx_apply(f->st, soft), OG_APPLIED);
 	assert_int_equal(og_testfx_apply(f->st, out), OG_APPLIED);
-	assert_int_equal(og_store_rbegin(f->st, &tx), 0);
-	assert_int_equal(og_store_get(tx, "o@x.example", rec), 0);
-	og_store_rend(tx);
+	read_record(f, "o@x.example", rec);
 	assert_int_equal(rec->nentries, 1);
 	assert_int_equal(rec->entries[0].state, OG_ST_OPTOUT);
 	assert_int_equal(rec->entries[0].expires, 0);
@@ -144,7 +152,6 @@ full_record_takes_optout(void **state)
 {
 	struct fx *f = *state;
 	og_change ch;
-	og_rtxn *tx;
 	og_record *rec = og_xmalloc(sizeof(*rec));
 	char name[16];
 	int i, res;
@@ -167,9 +174,7 @@ full_record_takes_optout(void **state)
 	ch = og_testfx_change("full@x.example", OG_EV_OPTOUT, OG_SCOPE_STREAM,
 	    "other", 0, T0 + 300);
 	assert_int_equal(og_testfx_apply(f->st, ch), OG_APPLIED);
-	assert_int_equal(og_store_rbegin(f->st, &tx), 0);
-	assert_int_equal(og_store_get(tx, "full@x.example", rec), 0);
-	og_store_rend(tx);
+	read_record(f, "full@x.example", rec);
 	assert_int_equal(rec->nentries, OG_ENTRIES_MAX);
 	for (i = 0; i < rec->nentries; i++) {
 		assert_string_not_equal(rec->entries[i].name, "s0");
@@ -189,7 +194,6 @@ temporary_never_shortens_suppression(void **state)
 	    "t@x.example", OG_EV_SUPPRESS, OG_SCOPE_ALL, NULL, 0, T0);
 	og_change soft = og_testfx_change(
 	    "t@x.example", OG_EV_SUPPRESS, OG_SCOPE_ALL, NULL, 0, T0 + 100);
-	og_rtxn *tx;
 	og_record *rec = og_xmalloc(sizeof(*rec));
 
 	hard.reason = OG_RS_HARD_BOUNCE;
@@ -197,9 +201,7 @@ temporary_never_shortens_suppression(void **state)
 	soft.expires = T0 + 100 + 30 * 86400;
 	assert_int_equal(og_testfx_apply(f->st, hard), OG_APPLIED);
 	assert_int_equal(og_testfx_apply(f->st, soft), OG_UNCHANGED);
-	assert_int_equal(og_store_rbegin(f->st, &tx), 0);
-	assert_int_equal(og_store_get(tx, "t@x.example", rec), 0);
-	og_store_rend(tx);
+	read_record(f, "t@x.example", rec);
 	assert_int_equal(rec->nentries, 1);
 	assert_int_equal(rec->entries[0].reason, OG_RS_HARD_BOUNCE);
 	assert_int_equal(rec->entries[0].expires, 0);
