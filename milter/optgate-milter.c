@@ -1319,10 +1319,14 @@ main(int argc, char **argv)
 	pthread_cond_signal(&hk_cond);
 	pthread_mutex_unlock(&hk_lock);
 	pthread_join(hk, NULL);
-	if ((st = mg_store()) != NULL) {
+	/*
+	 * smfi_main does not wait for the sessions' threads: one may still
+	 * be counting.  Flush the counters, but leave the store open (the
+	 * exit releases it); closing it under a session would crash that
+	 * session at the last moment.
+	 */
+	if ((st = mg_store()) != NULL)
 		(void)og_store_sync_counters(st);
-		og_store_close(st);
-	}
 	og_snap_set(&snaps, NULL);
 	og_log_info("stopped");
 	free(sock);
