@@ -811,13 +811,16 @@ committed(req *r)
 	log_addr(cfg, r->info.key, la, sizeof(la));
 	og_log_info("NOQUEUE: optgate: %s: to=<%s>, stream=%s, via=%s, "
 	            "changes=%s, client=[%s], kid=%u, result=%s",
-	    action, la, r->st->name,
+	    action, la, r->st != NULL ? r->st->name : "(not configured)",
 	    r->kind == K_ONECLICK ? "one-click" : "page",
 	    r->what.data != NULL ? r->what.data : "none", r->ip,
 	    (unsigned)r->info.kid, result_word(r));
 	if (r->job.rc != 0)
 		return respond_short(r, MHD_HTTP_SERVICE_UNAVAILABLE, r->st,
 		    M_ERROR, M_BUSY, NULL, 1);
+	if (r->kind == K_ONECLICK && r->st == NULL)
+		return respond_short(
+		    r, MHD_HTTP_OK, NULL, M_TITLE, M_DONE_ALL, NULL, 0);
 	if (r->kind == K_ONECLICK) {
 		const char *label =
 		    r->st->description != NULL && r->st->description[0] != '\0'
@@ -852,6 +855,26 @@ post_done(req *r)
 	if (rc == 0)
 		r->lang = lang_for(r->conn, unsubd_form_get(&f, "lang"));
 	why = open_token(r);
+	if (why != NULL && r->route == UNSUBD_R_TOKEN &&
+	    strcmp(why, "unknown-stream") == 0) {
+		/*
+		 * An authentic one-click of a stream since renamed or
+		 * removed: the token holds only a hash of its name, so the
+		 * opt-out cannot name it.  Out of all our mail, rather than
+		 * of nothing (a lost unsubscribe).  Not a bad token: no
+		 * rate-limit hit (a mailbox provider posts many from one
+		 * address).
+		 */
+		unsubd_form_free(&f);
+		(void)snprintf(r->proof, sizeof(r->proof),
+		    "token kid=%u stream-id=%u (not in the configuration)",
+		    (unsigned)r->info.kid, (unsigned)r->info.stream_id);
+		r->kind = K_ONECLICK;
+		r->ch = og_xcalloc(1, sizeof(*r->ch));
+		add_change(r, 1, OG_EV_OPTOUT, OG_SCOPE_ALL, "", OG_ST_OPTOUT);
+		note_change(r, "optout", OG_SCOPE_ALL, "");
+		return commit(r);
+	}
 	if (why != NULL) {
 		unsubd_form_free(&f);
 		if (r->route == UNSUBD_R_TOKEN && rate_limited(r))

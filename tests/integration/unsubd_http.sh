@@ -115,6 +115,19 @@ like "status names one-click" \
 is "repeated POST is harmless (200)" \
     "$(ud_code POST "$UD_URL/u/$TOK" -d List-Unsubscribe=One-Click)" 200
 is "still refused after the repeat" "$(ud_status $A news)" 1
+# A one-click of a stream since renamed or removed (an authentic token of
+# a stream the config no longer has): out of all mail, not lost.
+G=gone@example.org
+ud_optin $G news
+{ cat "$CONF"; printf '[stream oldletter]\nmatch = header:X-Optgate-Stream=oldletter\nclass = marketing\nconsent = optin\nunsubscribe = https://unsub.example.com/u/%%t\n'; } >"$UD_DIR/old.conf"
+TG=$("$BIN/optgate" -c "$UD_DIR/old.conf" token $G --stream oldletter | sed -n 's/^token: //p')
+is "page of a removed stream's link: 400" "$(ud_code GET "$UD_URL/u/$TG")" 400
+is "GET changed nothing" "$(ud_status $G news)" 0
+is "one-click of a removed stream's link: 200" \
+    "$(ud_code POST "$UD_URL/u/$TG" -d List-Unsubscribe=One-Click)" 200
+is "... opted out of all mail" "$(ud_status $G news)" 1
+like "... with the token as proof" "$("$BIN/optgate" -c "$CONF" audit $G)" \
+    "*not in the configuration*"
 B=bob.gomez@example.com
 ud_optin $B news
 TB=$(ud_token $B news)
