@@ -259,12 +259,13 @@ enum {
 	C_PARTNER,
 	C_REASON,
 	C_SENDER,
+	C_EXPIRES,
 	NCOLS
 };
 
 static const char *const colnames[NCOLS] = {"address", "stream", "state",
     "time", "source", "ip", "user_agent", "segment", "partner", "reason",
-    "sender"};
+    "sender", "expires"};
 
 /*
  * Lines per durable commit (--batch).  Big commits matter: each one
@@ -714,7 +715,7 @@ import_row(struct import *im, const og_csv_rec *r)
 	size_t n, nstream, npartner, nsender, nsrc, nip, nua, nseg, nreason;
 	char why[256], state[16];
 	int i, st, rs = OG_RS_NONE;
-	int64_t t = 0;
+	int64_t t = 0, exp = 0;
 
 	if (r->nfields != im->ncols) {
 		snprintf(why, sizeof(why),
@@ -843,6 +844,27 @@ import_row(struct import *im, const og_csv_rec *r)
 		    r->raw, r->rawlen);
 		return;
 	}
+	s = fld(im, r, C_EXPIRES, &n);
+	if (n) {
+		char tb[64];
+
+		if (n >= sizeof(tb) ||
+		    (memcpy(tb, s, n), tb[n] = 0,
+		        og_time_parse_rfc3339(tb, &exp) != 0) ||
+		    exp <= 0) {
+			reject(im, r->line,
+			    "bad expires (expected RFC 3339, e.g. "
+			    "2026-12-02T10:00:00Z)",
+			    r->raw, r->rawlen);
+			return;
+		}
+		if (st != OG_ST_OPTOUT && st != OG_ST_SUPPRESSED) {
+			reject(im, r->line,
+			    "expires is for an optout or suppressed line",
+			    r->raw, r->rawlen);
+			return;
+		}
+	}
 	reason = fld(im, r, C_REASON, &nreason);
 	if (nreason > OG_EVF_MAX) {
 		reject(im, r->line, "reason longer than 512 bytes", r->raw,
@@ -860,11 +882,19 @@ import_row(struct import *im, const og_csv_rec *r)
 				rb[i] = (char)tolower((unsigned char)reason[i]);
 			rb[nreason] = 0;
 			rs = og_reason_parse(rb);
+			if (rs == OG_RS_SOFT_BOUNCE && exp == 0) {
+				reject(im, r->line,
+				    "a soft-bounce suppression needs "
+				    "expires (it is temporary)",
+				    r->raw, r->rawlen);
+				return;
+			}
 			if (rs != OG_RS_HARD_BOUNCE && rs != OG_RS_COMPLAINT &&
-			    rs != OG_RS_MANUAL) {
+			    rs != OG_RS_MANUAL && rs != OG_RS_SOFT_BOUNCE) {
 				reject(im, r->line,
 				    "unknown reason (expected "
-				    "hard-bounce, complaint or manual)",
+				    "hard-bounce, complaint, manual or "
+				    "soft-bounce)",
 				    r->raw, r->rawlen);
 				return;
 			}
@@ -952,6 +982,7 @@ import_row(struct import *im, const og_csv_rec *r)
 		ch->reason = (uint8_t)rs;
 	}
 	ch->via = OG_VIA_IMPORT;
+	ch->expires = exp;
 	ch->time = t ? t : im->now;
 	ch->flags = OG_CH_IF_NEWER;
 	if (ch->kind == OG_EV_OPTIN &&
@@ -1567,8 +1598,8 @@ export_one(const og_record *rec, void *ctx)
 			og_buf_adds(b, "}\n");
 		} else {
 			/* address,stream,partner,sender,state,time,reason,
-			 * source,segment: what import reads back (source:
-			 * the channel the entry came through) */
+			 * source,segment,expires: what import reads back
+			 * (source: the channel the entry came through) */
 			csv_field(b, rec->raw);
 			og_buf_addc(b, ',');
 			if (e->scope == OG_SCOPE_STREAM)
@@ -1586,6 +1617,10 @@ export_one(const og_record *rec, void *ctx)
 			        : "",
 			    og_via_name(e->via));
 			csv_field(b, segs);
+			og_buf_addc(b, ',');
+			if (e->expires)
+				og_buf_adds(
+				    b, og_time_fmt(e->expires, t, sizeof(t)));
 			og_buf_addc(b, '\n');
 		}
 		x->rows++;
@@ -1702,7 +1737,7 @@ cmd_export(og_cli *cli, int argc, char **argv)
 		og_buf_adds(&x.b,
 		    keyfile ? "hash\n"
 		            : "address,stream,partner,sender,state,time,reason,"
-		              "source,segment\n");
+		              "source,segment,expires\n");
 	rc = og_store_foreach(cli->store, NULL, export_one, &x);
 	if (rc == 0 && x.b.len &&
 	    fwrite(x.b.data, 1, x.b.len, stdout) != x.b.len) {

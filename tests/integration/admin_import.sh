@@ -188,6 +188,18 @@ is "opt-out of partner ACME stops the stream of partner acme" "$?" 1
 like "a partner no stream has: warned" "$(cat "$T/partner.warn")" \
     "*4: xia@example.com: no stream in the configuration has partner = globex*"
 
+# --- temporary entries keep their end (expires) ----------------------------
+printf 'address,stream,state,reason,time,expires\nzed@example.com,,suppressed,soft-bounce,2026-05-20T00:00:00Z,2026-06-19T00:00:00Z\nzoe@example.com,newsletter,optout,,2026-05-20T00:00:00Z,2026-07-01T00:00:00Z\nzip@example.com,,suppressed,soft-bounce,2026-05-20T00:00:00Z,\nzak@example.com,newsletter,confirmed,,2026-05-20T00:00:00Z,2026-07-01T00:00:00Z\n' >"$T/exp.csv"
+$OG import "$T/exp.csv" --rejects "$T/exp.rej" >"$T/exp.out" 2>&1
+like "expires: two lines in, two rejected" "$(cat "$T/exp.out")" "*2 imported*2 rejected*"
+like "a soft bounce without expires: rejected" "$(cat "$T/exp.rej")" "*4: *needs expires*"
+like "expires on an opt-in: rejected" "$(cat "$T/exp.rej")" "*5: *expires is for an optout or suppressed line*"
+$OG export >"$T/exp-export.csv"
+like "export writes a suppression's end" "$(grep '^zed@' "$T/exp-export.csv")" \
+    "zed@example.com,,,,suppressed,*,soft-bounce,import,,2026-06-19T00:00:00Z"
+like "... and an opt-out's" "$(grep '^zoe@' "$T/exp-export.csv")" \
+    "*,optout,*,2026-07-01T00:00:00Z"
+
 # --- export round trip ----------------------------------------------------
 $OG export >"$T/export.csv"
 sed "s#$T/store#$T/store2#" "$T/og.conf" >"$T/og2.conf"
@@ -195,7 +207,7 @@ $BIN/optgate -c "$T/og2.conf" init >/dev/null 2>&1
 $BIN/optgate -c "$T/og2.conf" import "$T/export.csv" >/dev/null 2>&1
 $BIN/optgate -c "$T/og2.conf" export >"$T/export2.csv"
 ok "export, import into a new store, export again: the same" cmp -s "$T/export.csv" "$T/export2.csv"
-is "export has a header and a line per entry" "$(head -1 "$T/export.csv")" "address,stream,partner,sender,state,time,reason,source,segment"
+is "export has a header and a line per entry" "$(head -1 "$T/export.csv")" "address,stream,partner,sender,state,time,reason,source,segment,expires"
 
 # --- progress: a bar on a terminal only ----------------------------------
 awk 'BEGIN { print "address,stream,state,time"
