@@ -1108,5 +1108,16 @@ cmd_config(og_cli *cli, int argc, char **argv)
 	for (i = 0; i < cli->cfg->nstreams; i++)
 		printf("%s%s", i ? ", " : ": ", cli->cfg->streams[i].name);
 	printf(")\n");
+	for (i = 0; i < cli->cfg->nstreams; i++) {
+		const og_stream *st = &cli->cfg->streams[i];
+		int sc = cli->cfg->unsubd_scope;
+
+		if (st->list && ((sc == OG_SCOPE_PARTNER && !st->partner) ||
+		                    (sc == OG_SCOPE_SENDER && !st->sender)))
+			printf("note: stream %s has no %s: its unsubscribes "
+			       "(one-click, mail) opt out of the stream only "
+			       "([unsubd] scope = %s)\n",
+			    st->name, og_scope_name(sc), og_scope_name(sc));
+	}
 	return 0;
 }

@@ -915,13 +915,16 @@ decide_unsub(og_cli *cli, item *it)
 	ch->via = OG_VIA_MAIL;
 	ch->time = og_time_now();
 	ch->scope = (uint8_t)cli->cfg->unsubd_scope;
-	if (ch->scope == OG_SCOPE_STREAM && st != NULL)
-		og_strlcpy(s->name, st->name, sizeof(s->name));
-	else if (ch->scope == OG_SCOPE_PARTNER && st != NULL && st->partner)
+	if (ch->scope == OG_SCOPE_PARTNER && st != NULL && st->partner)
 		og_strlcpy(s->name, st->partner, sizeof(s->name));
 	else if (ch->scope == OG_SCOPE_SENDER && st != NULL && st->sender)
 		og_strlcpy(s->name, st->sender, sizeof(s->name));
-	else
+	else if (ch->scope != OG_SCOPE_ALL && st != NULL) {
+		/* the stream itself, as optgate-unsubd's one-click does when
+		 * it has no partner or sender to name */
+		ch->scope = OG_SCOPE_STREAM;
+		og_strlcpy(s->name, st->name, sizeof(s->name));
+	} else
 		ch->scope = OG_SCOPE_ALL;
 	ch->name = s->name[0] ? s->name : NULL;
 	snprintf(it->proof, sizeof(it->proof), "from=%s", r->from);

@@ -277,6 +277,21 @@ like "unsubscribe during a soft-bounce suppression: recorded" "$(cat "$T/log")" 
 OPTGATE_NOW=$(( $(date +%s) + 8 * 86400 )) og status sb@example.org --stream news >/dev/null 2>&1
 is "unsubscribe during a soft-bounce suppression: still refused after it" "$?" 1
 
+# [unsubd] scope = partner, a stream without one: an unsubscribe mail opts
+# out of that stream, as a one-click does (not of all mail); config check
+# says so
+sed 's/^\[feedback\]/[unsubd]\nscope = partner\n&/' "$T/optgate.conf" >"$T/partner.conf"
+tokpa=$(og token pa@example.org --stream news | sed -n 's/^token: //p')
+printf 'From: pa@example.org\nTo: unsub+%s@example.com\nSubject: unsubscribe\nMessage-Id: <pa-1@example.org>\n\nplease\n' "$tokpa" >"$T/unsubpa.eml"
+"$O" -c "$T/partner.conf" unsub-mail --rcpt "unsub+$tokpa@example.com" <"$T/unsubpa.eml" 2>"$T/log"
+like "scope = partner, stream without one: the stream" "$(cat "$T/log")" \
+    "*action=unsubscribed scope=stream:news*"
+og status pa@example.org --stream offers >/dev/null 2>&1
+is "... other streams still mailed" "$?" 0
+like "config check notes the stream without a partner" \
+    "$("$O" -c "$T/partner.conf" config check)" \
+    "*note: stream news has no partner: its unsubscribes*"
+
 # one DSN, two failed recipients: each by its own class
 og optin two-a@example.org --stream news >/dev/null 2>&1
 og optin two-b@example.org --stream news >/dev/null 2>&1
