@@ -1041,6 +1041,35 @@ token_apart(const char *tpl, int url)
 	return 1;
 }
 
+/*
+ * A trusted proxy is an address, compared with the peer's as text:
+ * written the way inet_ntop writes the peer (IPv4 for a mapped IPv6).
+ * Names and ranges would silently match nothing: refused.
+ */
+static void
+canon_proxy(struct pstate *ps, char **p)
+{
+	unsigned char a[16];
+	char buf[INET6_ADDRSTRLEN];
+	const char *ok = NULL;
+
+	if (inet_pton(AF_INET, *p, a) == 1)
+		ok = inet_ntop(AF_INET, a, buf, sizeof(buf));
+	else if (inet_pton(AF_INET6, *p, a) == 1)
+		ok = IN6_IS_ADDR_V4MAPPED((struct in6_addr *)(void *)a)
+		         ? inet_ntop(AF_INET, a + 12, buf, sizeof(buf))
+		         : inet_ntop(AF_INET6, a, buf, sizeof(buf));
+	if (ok == NULL) {
+		perr(ps,
+		    "[unsubd] trusted_proxy: \"%s\" is not an IP address "
+		    "(names and ranges are not supported)",
+		    *p);
+		return;
+	}
+	free(*p);
+	*p = og_xstrdup(buf);
+}
+
 static void
 validate(struct pstate *ps)
 {
@@ -1048,6 +1077,8 @@ validate(struct pstate *ps)
 	int i, j;
 
 	ps->line = 0;
+	for (i = 0; i < cfg->nunsubd_trusted_proxy; i++)
+		canon_proxy(ps, &cfg->unsubd_trusted_proxy[i]);
 	for (i = 0; i < cfg->nstreams; i++) {
 		og_stream *st = &cfg->streams[i];
 

@@ -113,6 +113,10 @@ static const struct ccase cases[] = {
         "from 16"},
     {"bad mode", "[policyd]\nsocket_mode = rw\n", "octal mode"},
     {"syntax error", "[store]\njust words\n", "test.conf:2: syntax error"},
+    {"trusted proxy by name", "[unsubd]\ntrusted_proxy = localhost\n",
+        "trusted_proxy: \"localhost\" is not an IP address"},
+    {"trusted proxy range", "[unsubd]\ntrusted_proxy = 10.0.0.0/8\n",
+        "trusted_proxy: \"10.0.0.0/8\" is not an IP address"},
     {"key before any section", "; comment\npath = /x\n[store]\n",
         "test.conf:2: path: key before any [section]"},
     {"second error line reported first error",
@@ -172,6 +176,25 @@ run_case(void **state)
 			fail_msg("%s: error \"%s\" lacks \"%s\"", c->name, err,
 			    c->error);
 	}
+}
+
+/* Trusted proxies are compared with the peer as inet_ntop writes it. */
+static void
+trusted_proxies(void **state)
+{
+	og_config *cfg;
+	char err[512] = "";
+
+	(void)state;
+	if (og_config_parse_string("[unsubd]\n"
+	                           "trusted_proxy = 0:0:0:0:0:0:0:1\n"
+	                           "trusted_proxy = ::ffff:127.0.0.1\n",
+	        "t", &cfg, err, sizeof(err), NULL, NULL) != 0)
+		fail_msg("trusted_proxy refused: %s", err);
+	assert_int_equal(cfg->nunsubd_trusted_proxy, 2);
+	assert_string_equal(cfg->unsubd_trusted_proxy[0], "::1");
+	assert_string_equal(cfg->unsubd_trusted_proxy[1], "127.0.0.1");
+	og_config_unref(cfg);
 }
 
 /* "A long value continues on indented lines" (conf/optgate.conf). */
@@ -326,7 +349,7 @@ int
 main(void)
 {
 	enum { N = sizeof(cases) / sizeof(cases[0]) };
-	struct CMUnitTest t[N + 4];
+	struct CMUnitTest t[N + 5];
 	size_t i;
 
 	for (i = 0; i < N; i++) {
@@ -335,7 +358,7 @@ main(void)
 		t[i].test_func = run_case;
 		t[i].initial_state = (void *)&cases[i];
 	}
-	memset(&t[N], 0, 4 * sizeof(t[0]));
+	memset(&t[N], 0, 5 * sizeof(t[0]));
 	t[N].name = "values";
 	t[N].test_func = values;
 	t[N + 1].name = "stream matching";
@@ -344,5 +367,7 @@ main(void)
 	t[N + 2].test_func = durations_and_times;
 	t[N + 3].name = "continuation lines";
 	t[N + 3].test_func = continuations;
-	return _cmocka_run_group_tests("og_config", t, N + 4, NULL, NULL);
+	t[N + 4].name = "trusted proxies";
+	t[N + 4].test_func = trusted_proxies;
+	return _cmocka_run_group_tests("og_config", t, N + 5, NULL, NULL);
 }
