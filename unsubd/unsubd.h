@@ -147,8 +147,9 @@ void unsubd_commit_stats_get(unsubd_commit_stats *s);
 /* ---- limits (unsubd_limit.c) ---- */
 
 /*
- * unsubd_rate_hit - count one request of ip at now; 0 when allowed,
- * OG_EBUSY when over limit per minute (limit 0: no limit).
+ * unsubd_rate_hit - count one request of ip at now (an IPv6 address
+ * counts for its /64); 0 when allowed, OG_EBUSY when over limit per
+ * minute (limit 0: no limit).
  */
 int unsubd_rate_hit(const char *ip, int limit, int64_t now);
 void unsubd_rate_reset(void);

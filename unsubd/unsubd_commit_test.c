@@ -196,6 +196,13 @@ test_rate(void **state)
 	assert_int_equal(unsubd_rate_hit("192.0.2.2", 5, 1030), 0);
 	/* The window ends after a minute. */
 	assert_int_equal(unsubd_rate_hit("192.0.2.1", 5, 1060), 0);
+	/* IPv6: one count per /64, whatever the interface id. */
+	for (i = 0; i < 5; i++)
+		assert_int_equal(
+		    unsubd_rate_hit("2001:db8:1:2::1", 5, 1000), 0);
+	assert_int_equal(
+	    unsubd_rate_hit("2001:db8:1:2:ffff::9", 5, 1001), OG_EBUSY);
+	assert_int_equal(unsubd_rate_hit("2001:db8:1:3::1", 5, 1001), 0);
 	/* No limit configured. */
 	for (i = 0; i < 100; i++)
 		assert_int_equal(unsubd_rate_hit("192.0.2.3", 0, 1000), 0);

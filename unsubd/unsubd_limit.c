@@ -1,7 +1,8 @@
 /*
  * unsubd_limit.c - per-IP rate limit and the absolute request deadline.
  *
- * Rate limit: a table of client addresses, each with a count in a fixed
+ * Rate limit: a table of client addresses (IPv6: their /64), each with a
+ * count in a fixed
  * one-minute window (Postfix anvil's way: the count saturates in its
  * window and the window is forgotten when it ends).  Expired entries are
  * swept when the table is full; when it is still full, new addresses are
@@ -22,7 +23,9 @@
  * LIMITS: RATE_MAX addresses tracked at once; the reaper looks every
  * REAP_TICK_MS.
  */
+#include <arpa/inet.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -81,9 +84,31 @@ rate_sweep(int64_t now)
 	}
 }
 
-int
-unsubd_rate_hit(const char *ip, int limit, int64_t now)
+/*
+ * The unit an address is counted in: an IPv4 address, or an IPv6 /64
+ * (one subscriber's network; counting single IPv6 addresses would let
+ * one client fill the table from its own /64).
+ */
+static const char *
+rate_unit(const char *ip, char *buf, size_t size)
 {
+	unsigned char a[16];
+	char t[INET6_ADDRSTRLEN];
+
+	if (strchr(ip, ':') == NULL || inet_pton(AF_INET6, ip, a) != 1)
+		return ip;
+	memset(a + 8, 0, 8);
+	if (inet_ntop(AF_INET6, a, t, sizeof(t)) == NULL)
+		return ip;
+	snprintf(buf, size, "%s/64", t);
+	return buf;
+}
+
+int
+unsubd_rate_hit(const char *addr, int limit, int64_t now)
+{
+	char ub[INET6_ADDRSTRLEN + 4];
+	const char *ip = rate_unit(addr, ub, sizeof(ub));
 	unsigned h;
 	rate_ent *e;
 	int rc = 0;
