@@ -602,6 +602,21 @@ one_click_changes(req *r)
 	note_change(r, "optout", scope, name);
 }
 
+/* Whether the form turns partner on (it was off): an opt-in now. */
+static int
+partner_turned_on(
+    const unsubd_page *p, const unsubd_form *f, const char *partner)
+{
+	int i;
+
+	for (i = 0; i < p->nprefs; i++)
+		if (p->prefs[i].st == NULL &&
+		    strcmp(p->prefs[i].partner, partner) == 0)
+			return !p->prefs[i].on &&
+			       unsubd_form_has(f, "p", partner);
+	return 0;
+}
+
 /* Changes of a preference form against the current state.  0 or -1. */
 static int
 pref_changes(req *r, const unsubd_form *f)
@@ -663,6 +678,15 @@ pref_changes(req *r, const unsubd_form *f)
 				    pr->st->name, OG_ST_CONFIRMED);
 				note_change(
 				    r, "optin", OG_SCOPE_STREAM, pr->st->name);
+			} else if (!want && pr->st->partner != NULL &&
+			           partner_turned_on(p, f, pr->st->partner)) {
+				/* The partner's opt-in would cover this
+				 * stream, which the same form left off. */
+				add_change(r, max, OG_EV_OPTOUT,
+				    OG_SCOPE_STREAM, pr->st->name,
+				    OG_ST_OPTOUT);
+				note_change(
+				    r, "optout", OG_SCOPE_STREAM, pr->st->name);
 			}
 			(void)snprintf(
 			    fname, sizeof(fname), "c.%s", pr->st->name);

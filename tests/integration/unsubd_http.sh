@@ -205,6 +205,20 @@ is "kept news: accepted" "$(ud_status $E news)" 0
 is "kept offers: accepted" "$(ud_status $E offers)" 0
 like "chosen cap shown back from the store" "$(curl -s "$UD_URL/u/$TE")" \
     '*name="c.news"><option value="0">*<option value="1/7d" selected>*'
+# Ticking a partner the person had left, with its stream left unticked:
+# the partner's opt-in must not bring that stream back.
+H=hugo@example.com
+ud_optin $H news
+"$BIN/optgate" -c "$CONF" optout $H --partner acme >/dev/null 2>&1
+TH=$(ud_token $H news)
+PH=$(curl -s "$UD_URL/u/$TH")
+HC=$(printf '%s' "$PH" | sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p')
+HT=$(printf '%s' "$PH" | sed -n 's/.*name="ts" value="\([^"]*\)".*/\1/p')
+sleep 1
+is "partner ticked, its stream not: 200" "$(ud_code POST \
+    "$UD_URL/u/$TH/prefs" -d "csrf=$HC&ts=$HT&s=news&p=acme&action=save")" 200
+is "... the unticked partner stream stays refused" "$(ud_status $H offers)" 1
+is "... news still accepted" "$(ud_status $H news)" 0
 # Opt back in: recorded with its proof (time, IP, user agent).  The
 # store takes an opt-in only when it is newer than the opt-out, to the
 # second: let the clock turn.
