@@ -982,7 +982,8 @@ og_store_open(const char *path, const og_store_opts *opts, og_store **out,
 	int create = opts && (opts->flags & OG_STORE_CREATE);
 	int bulk = opts && (opts->flags & OG_STORE_BULK);
 	unsigned wmap = bulk ? MDB_WRITEMAP : 0;
-	unsigned kwmap = MDB_WRITEMAP | (bulk ? MDB_MAPASYNC : 0);
+	int check = opts && (opts->flags & OG_STORE_CHECK);
+	unsigned kwmap = check ? 0 : MDB_WRITEMAP | (bulk ? MDB_MAPASYNC : 0);
 	int maxr = opts && opts->max_readers ? opts->max_readers : 256;
 	int rc;
 
@@ -1023,7 +1024,7 @@ og_store_open(const char *path, const og_store_opts *opts, og_store **out,
 	snprintf(file, sizeof(file), "%s/data.mdb", dir);
 	made = access(file, F_OK) != 0;
 	rc = open_counters(st, dir, maxr, kwmap, err, errlen);
-	if (rc == OG_ECORRUPT || rc == OG_ESTORE) {
+	if (!check && (rc == OG_ECORRUPT || rc == OG_ESTORE)) {
 		/* Soft state: rebuild empty rather than refuse to run. */
 		char aside[4200];
 

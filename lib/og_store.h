@@ -238,6 +238,12 @@ typedef struct og_rtxn og_rtxn;
  * rather than anonymous memory; a full disk is then a SIGBUS, not OG_EIO.
  */
 #define OG_STORE_BULK 0x04
+/*
+ * Check (optgate verify): the store as found.  Damaged counters are an
+ * error, not moved aside and rebuilt; the counters file is not extended
+ * for a writable map.  Nothing is to be written through such a handle.
+ */
+#define OG_STORE_CHECK 0x08
 
 typedef struct og_store_opts {
 	uint64_t map_size;         /* consent ceiling (0: 4 GiB) */

@@ -2153,7 +2153,8 @@ cmd_verify(og_cli *cli, int argc, char **argv)
 	if (argc == 2) {
 		path = argv[1];
 		memset(&o, 0, sizeof(o));
-		o.flags = OG_STORE_RDONLY;
+		/* a backup is checked as it is, never repaired */
+		o.flags = OG_STORE_RDONLY | OG_STORE_CHECK;
 		if (og_cli_config(cli) == 0) {
 			o.map_size = cli->cfg->map_size;
 			o.counter_map_size = cli->cfg->counter_map_size;

@@ -175,6 +175,15 @@ cp "$T/backup/counters/data.mdb" "$T/bad/counters/"
 $A verify "$T/bad" >"$T/out"
 is "verify a damaged copy: exit 1" "$?" 1
 like "verify names the damaged record" "$(cat "$T/out")" '*problem: record *does not decode*'
+# damaged counters in a copy: verify reports them and leaves the copy as
+# it is (a daemon's open would move them aside and rebuild them)
+cp -r "$T/backup" "$T/badk"
+head -c 9000 /dev/urandom >"$T/badk/counters/data.mdb"
+sum0=$(cksum <"$T/badk/counters/data.mdb")
+$A verify "$T/badk" >"$T/out" 2>&1
+is "verify a copy with damaged counters: exit 3" "$?" 3
+like "verify names the counters" "$(cat "$T/out")" "*$T/badk/counters*"
+is "... and repairs nothing" "$(cksum <"$T/badk/counters/data.mdb") $(ls -d "$T"/badk/counters.broken-* 2>/dev/null | wc -l)" "$sum0 0"
 printf 'garbage' >"$T/junk"
 mkdir -p "$T/junkstore/consent"
 cp "$T/junk" "$T/junkstore/consent/data.mdb"
