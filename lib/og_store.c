@@ -1744,6 +1744,19 @@ apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 			return 0;
 		}
 		if (e && ch->kind == OG_EV_SUPPRESS && ch->expires &&
+		    e->state == OG_ST_OPTOUT && !weak_suppression(ch->reason) &&
+		    (e->expires == 0 || e->expires >= ch->expires)) {
+			/*
+			 * A temporary suppression that also stops
+			 * transactional mail would take this longer opt-out
+			 * with it at its end: refused (one entry per scope
+			 * holds one of them; make it permanent, or name
+			 * another scope).
+			 */
+			*result = OG_SKIPPED_OPTOUT;
+			return 0;
+		}
+		if (e && ch->kind == OG_EV_SUPPRESS && ch->expires &&
 		    (e->expires == 0 || e->expires >= ch->expires) &&
 		    ((e->state == OG_ST_OPTOUT &&
 		         weak_suppression(ch->reason)) ||

@@ -143,6 +143,34 @@ optout_outlives_temporary_suppression(void **state)
 }
 
 /*
+ * A temporary manual suppression over an opt-out that outlasts it is
+ * refused: in its place, the opt-out would be gone at its end.
+ */
+static void
+temporary_suppression_keeps_optout(void **state)
+{
+	struct fx *f = *state;
+	og_change out = og_testfx_change(
+	    "k@x.example", OG_EV_OPTOUT, OG_SCOPE_ALL, NULL, 0, T0);
+	og_change man = og_testfx_change(
+	    "k@x.example", OG_EV_SUPPRESS, OG_SCOPE_ALL, NULL, 0, T0 + 100);
+	og_record *rec = og_xmalloc(sizeof(*rec));
+
+	man.reason = OG_RS_MANUAL;
+	man.expires = T0 + 100 + 30 * 86400;
+	assert_int_equal(og_testfx_apply(f->st, out), OG_APPLIED);
+	assert_int_equal(og_testfx_apply(f->st, man), OG_SKIPPED_OPTOUT);
+	read_record(f, "k@x.example", rec);
+	assert_int_equal(rec->nentries, 1);
+	assert_int_equal(rec->entries[0].state, OG_ST_OPTOUT);
+	assert_int_equal(rec->entries[0].expires, 0);
+	/* for good, it goes in */
+	man.expires = 0;
+	assert_int_equal(og_testfx_apply(f->st, man), OG_APPLIED);
+	free(rec);
+}
+
+/*
  * A record with OG_ENTRIES_MAX entries refuses one more opt-in, but an
  * opt-out or a suppression still goes in: the oldest opt-in makes room
  * (an expired entry first).  An unsubscribe is never lost for want of room.
@@ -898,6 +926,8 @@ main(void)
 	        temporary_never_shortens_suppression, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        full_record_takes_optout, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        temporary_suppression_keeps_optout, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        optout_outlives_temporary_suppression, setup, teardown),
 	    cmocka_unit_test_setup_teardown(

@@ -433,6 +433,10 @@ cmp_rows(const void *a, const void *b, void *ctx)
 static const char *
 skip_text(const og_change *c, int result)
 {
+	if (result == OG_SKIPPED_OPTOUT && c->kind == OG_EV_SUPPRESS &&
+	    c->expires)
+		return "not imported: an opt-out that lasts longer holds (a "
+		       "temporary suppression in its place would end it)";
 	if (result == OG_SKIPPED_OPTOUT && c->kind == OG_EV_SUPPRESS)
 		return "not imported: a hard-bounce or manual suppression "
 		       "holds (it also stops transactional mail)";

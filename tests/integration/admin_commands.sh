@@ -190,6 +190,15 @@ cp "$T/junk" "$T/junkstore/consent/data.mdb"
 $A verify "$T/junkstore" >/dev/null 2>&1
 is "verify a store that does not open: exit 3" "$?" 3
 
+# --- a temporary suppression never takes an opt-out with it --------------
+$A optin kay@example.com --stream newsletter >/dev/null 2>&1
+OPTGATE_NOW=$((OPTGATE_NOW + 1)) $A optout kay@example.com --all >/dev/null 2>&1
+OPTGATE_NOW=$((OPTGATE_NOW + 2)) $A suppress kay@example.com --reason manual --expires 30d >"$T/out" 2>&1
+is "temporary suppression over an opt-out: refused (exit 1)" "$?" 1
+like "... says so" "$(cat "$T/out")" "*not recorded*"
+OPTGATE_NOW=$((OPTGATE_NOW + 40 * 86400)) $A status kay@example.com --stream newsletter >/dev/null 2>&1
+is "... the opt-out still holds 40 days on" "$?" 1
+
 # --- expire ------------------------------------------------------------------
 $A suppress gus@example.com --reason manual --expires 1d --stream newsletter >/dev/null 2>&1
 $A suppress hal@example.com --reason manual --expires 30d >/dev/null 2>&1
