@@ -206,20 +206,6 @@ refuse_entry(
 }
 
 /*
- * Whether key was erased: 1 when the store keeps its erasure hash (the
- * HMAC only when the store has erasures at all), else 0.
- */
-static int
-erased(og_rtxn *tx, const char *key)
-{
-	unsigned char h[32];
-
-	return og_store_hashed_any(tx, OG_HASH_ERASED) != 0 &&
-	       og_store_hash_of(tx, key, h) == 0 &&
-	       og_store_hashed_get(tx, OG_HASH_ERASED, h, NULL) == 0;
-}
-
-/*
  * Whether a record says the person came back after an erasure: an erasure
  * deletes the record, so every entry is newer than it, and only an opt-in
  * (asked, single or confirmed) brings the person back.  An opt-out by an
@@ -404,7 +390,7 @@ og_gate_decide(const og_config *cfg, og_rtxn *tx, const og_stream *st,
 		return 0;
 	}
 	/* An erased person keeps only a keyed hash. */
-	if ((!have || !came_back(&rec)) && erased(tx, a.key)) {
+	if ((!have || !came_back(&rec)) && og_store_erased(tx, a.key) > 0) {
 		set_refuse(v, st, "erased", "5.7.1");
 		snprintf(v->text, sizeof(v->text),
 		    "<%s>: address "

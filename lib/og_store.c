@@ -1363,29 +1363,6 @@ og_store_hashed_get(
 }
 
 int
-og_store_hashed_any(og_rtxn *tx, int ns)
-{
-	unsigned char kb[2] = {'H', (unsigned char)ns};
-	const unsigned char *p;
-	MDB_cursor *cur;
-	MDB_val k, v;
-	int rc;
-
-	if ((rc = mdb_cursor_open(tx->c, tx->st->cdbi, &cur)) != 0)
-		return map_err(rc);
-	k.mv_size = sizeof(kb);
-	k.mv_data = kb;
-	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-	mdb_cursor_close(cur);
-	if (rc == MDB_NOTFOUND)
-		return 0;
-	if (rc != 0)
-		return map_err(rc);
-	p = k.mv_data;
-	return k.mv_size > 2 && p[0] == 'H' && p[1] == (unsigned char)ns;
-}
-
-int
 og_store_hash(og_store *st, const char *key, unsigned char out[32])
 {
 	unsigned int len = 32;
@@ -2413,6 +2390,62 @@ og_store_hashed_read(og_rtxn *tx, int ns, const unsigned char *hash,
 	return hashed_decode(&k, &v, out);
 }
 
+/* Whether dbi holds any 'H' hash of namespace ns: 1, 0, or an error. */
+static int
+hash_ns_any(MDB_txn *txn, MDB_dbi dbi, int ns)
+{
+	unsigned char kb[2] = {'H', (unsigned char)ns};
+	const unsigned char *p;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc;
+
+	if ((rc = mdb_cursor_open(txn, dbi, &cur)) != 0)
+		return map_err(rc);
+	k.mv_size = sizeof(kb);
+	k.mv_data = kb;
+	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	mdb_cursor_close(cur);
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc != 0)
+		return map_err(rc);
+	p = k.mv_data;
+	return k.mv_size > 2 && p[0] == 'H' && p[1] == (unsigned char)ns;
+}
+
+/* Whether dbi holds key's erasure hash: 1, 0 or an error. */
+static int
+erased_key(og_store *st, MDB_txn *txn, MDB_dbi dbi, const char *key)
+{
+	unsigned char kb[34], h[32];
+	MDB_val k, v;
+	int rc;
+
+	if ((rc = og_store_hash(st, key, h)) != 0)
+		return rc;
+	k.mv_size = hkey(kb, OG_HASH_ERASED, h, NULL);
+	k.mv_data = kb;
+	rc = mdb_get(txn, dbi, &k, &v);
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	return rc == 0 ? 1 : map_err(rc);
+}
+
+int
+og_store_hashed_any(og_rtxn *tx, int ns)
+{
+	return hash_ns_any(tx->c, tx->st->cdbi, ns);
+}
+
+int
+og_store_erased(og_rtxn *tx, const char *key)
+{
+	int rc = hash_ns_any(tx->c, tx->st->cdbi, OG_HASH_ERASED);
+
+	return rc <= 0 ? rc : erased_key(tx->st, tx->c, tx->st->cdbi, key);
+}
+
 /*
  * Whether the store holds any erased hash (looked up once per apply) and
  * then whether key's is one: 1, 0 or an error.
@@ -2420,36 +2453,10 @@ og_store_hashed_read(og_rtxn *tx, int ns, const unsigned char *hash,
 static int
 erased_hash_exists(og_store *st, struct wctx *w, const char *key)
 {
-	unsigned char kb[34], h[32];
-	MDB_val k, v;
-	int rc;
-
-	if (w->have_erased < 0) {
-		MDB_cursor *cur;
-
-		if ((rc = mdb_cursor_open(w->txn, w->dbi, &cur)) != 0)
-			return map_err(rc);
-		kb[0] = 'H';
-		kb[1] = OG_HASH_ERASED;
-		k.mv_size = 2;
-		k.mv_data = kb;
-		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-		w->have_erased =
-		    rc == 0 && k.mv_size >= 2 && memcmp(k.mv_data, kb, 2) == 0;
-		mdb_cursor_close(cur);
-		if (rc != 0 && rc != MDB_NOTFOUND)
-			return map_err(rc);
-	}
-	if (!w->have_erased)
-		return 0;
-	if ((rc = og_store_hash(st, key, h)) != 0)
-		return rc;
-	k.mv_size = hkey(kb, OG_HASH_ERASED, h, NULL);
-	k.mv_data = kb;
-	rc = mdb_get(w->txn, w->dbi, &k, &v);
-	if (rc == MDB_NOTFOUND)
-		return 0;
-	return rc == 0 ? 1 : map_err(rc);
+	if (w->have_erased < 0 &&
+	    (w->have_erased = hash_ns_any(w->txn, w->dbi, OG_HASH_ERASED)) < 0)
+		return w->have_erased;
+	return w->have_erased ? erased_key(st, w->txn, w->dbi, key) : 0;
 }
 
 /*

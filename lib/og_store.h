@@ -309,6 +309,11 @@ int og_store_hashed_get(
  * erasures (most stores).
  */
 int og_store_hashed_any(og_rtxn *tx, int ns);
+/*
+ * Whether key was erased (its OG_HASH_ERASED hash is kept): 1, 0, or an
+ * error.  The HMAC is computed only when the store has erasures at all.
+ */
+int og_store_erased(og_rtxn *tx, const char *key);
 
 /* HMAC-SHA256 of key under this store's secret (erasure hashes). */
 int og_store_hash(og_store *st, const char *key, unsigned char out[32]);

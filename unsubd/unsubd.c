@@ -743,18 +743,14 @@ erased_address(const req *r)
 {
 	og_rtxn *tx;
 	og_record *rec;
-	unsigned char h[32];
-	int rc, gone = 0;
+	int rc, gone;
 
 	if (og_store_rbegin(store, &tx) != 0)
 		return 0;
 	rec = og_xcalloc(1, sizeof(*rec));
 	rc = og_store_get(tx, r->info.key, rec);
 	free(rec);
-	if (rc == OG_NOTFOUND && og_store_hashed_any(tx, OG_HASH_ERASED) > 0 &&
-	    og_store_hash_of(tx, r->info.key, h) == 0 &&
-	    og_store_hashed_get(tx, OG_HASH_ERASED, h, NULL) == 0)
-		gone = 1;
+	gone = rc == OG_NOTFOUND && og_store_erased(tx, r->info.key) > 0;
 	og_store_rend(tx);
 	return gone;
 }
