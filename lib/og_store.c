@@ -1680,10 +1680,8 @@ apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 		    (ch->flags & OG_CH_IF_NEWER) &&
 		    e->state == OG_ST_SUPPRESSED &&
 		    (e->expires == 0 || e->expires > now) &&
-		    (e->reason == OG_RS_HARD_BOUNCE ||
-		        e->reason == OG_RS_MANUAL) &&
-		    ch->reason != OG_RS_HARD_BOUNCE &&
-		    ch->reason != OG_RS_MANUAL) {
+		    !weak_suppression(e->reason) &&
+		    weak_suppression(ch->reason)) {
 			/*
 			 * A bulk line does not trade a suppression that
 			 * also stops transactional mail for one that does
@@ -1699,12 +1697,23 @@ apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 			*result = OG_UNCHANGED;
 			return 0;
 		}
-		/* A suppression for a while (soft bounces) never cuts short
-		 * one that lasts longer: a hard bounce stays for good. */
-		if (e && ch->kind == OG_EV_SUPPRESS &&
-		    e->state == OG_ST_SUPPRESSED && ch->expires != 0 &&
+		/*
+		 * A temporary suppression never replaces an opt-out or a
+		 * suppression of its scope that lasts longer: that one
+		 * would be gone at the temporary one's end (a hard bounce
+		 * stays for good).  Over an opt-out, one that also stops
+		 * transactional mail is refused, so that the admin hears of
+		 * it (one entry per scope holds one of them: make it
+		 * permanent, or name another scope).
+		 */
+		if (e && ch->kind == OG_EV_SUPPRESS && ch->expires != 0 &&
+		    (e->state == OG_ST_SUPPRESSED ||
+		        e->state == OG_ST_OPTOUT) &&
 		    (e->expires == 0 || e->expires >= ch->expires)) {
-			*result = OG_UNCHANGED;
+			*result = e->state == OG_ST_OPTOUT &&
+			                  !weak_suppression(ch->reason)
+			              ? OG_SKIPPED_OPTOUT
+			              : OG_UNCHANGED;
 			return 0;
 		}
 		if (e && ch->kind == OG_EV_OPTOUT &&
@@ -1716,35 +1725,6 @@ apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 			 * A live suppression already stops mail; keep it,
 			 * unless it ends before the opt-out and stops no
 			 * more than the opt-out does (soft bounces).
-			 */
-			*result = OG_UNCHANGED;
-			return 0;
-		}
-		if (e && ch->kind == OG_EV_SUPPRESS && ch->expires &&
-		    e->state == OG_ST_OPTOUT && !weak_suppression(ch->reason) &&
-		    (e->expires == 0 || e->expires >= ch->expires)) {
-			/*
-			 * A temporary suppression that also stops
-			 * transactional mail would take this longer opt-out
-			 * with it at its end: refused (one entry per scope
-			 * holds one of them; make it permanent, or name
-			 * another scope).
-			 */
-			*result = OG_SKIPPED_OPTOUT;
-			return 0;
-		}
-		if (e && ch->kind == OG_EV_SUPPRESS && ch->expires &&
-		    (e->expires == 0 || e->expires >= ch->expires) &&
-		    ((e->state == OG_ST_OPTOUT &&
-		         weak_suppression(ch->reason)) ||
-		        (e->state == OG_ST_SUPPRESSED &&
-		            (weak_suppression(ch->reason) ||
-		                !weak_suppression(e->reason))))) {
-			/*
-			 * A temporary suppression that stops no more than
-			 * this opt-out or suppression, which lasts longer,
-			 * must not replace it: it would be gone at the
-			 * temporary one's expiry.
 			 */
 			*result = OG_UNCHANGED;
 			return 0;
