@@ -2623,9 +2623,12 @@ erase_txn(og_store *st, MDB_txn *txn, void *vctx)
 	return meta_put64(txn, st->cdbi, "records", records ? records - 1 : 0);
 }
 
-/* Delete counter records whose key starts with prefix (n bytes). */
+/*
+ * Delete the counter records whose key starts with prefix (n bytes), or
+ * with exact, only the one whose key is prefix.
+ */
 static int
-counters_del_prefix(og_store *st, const unsigned char *prefix, size_t n)
+counters_del(og_store *st, const unsigned char *prefix, size_t n, int exact)
 {
 	MDB_txn *txn;
 	MDB_cursor *cur;
@@ -2639,7 +2642,8 @@ counters_del_prefix(og_store *st, const unsigned char *prefix, size_t n)
 	k.mv_size = n;
 	k.mv_data = (void *)prefix;
 	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-	while (rc == 0 && k.mv_size >= n && memcmp(k.mv_data, prefix, n) == 0) {
+	while (rc == 0 && (exact ? k.mv_size == n : k.mv_size >= n) &&
+	       memcmp(k.mv_data, prefix, n) == 0) {
 		if ((rc = mdb_cursor_del(cur, 0)) != 0)
 			break;
 		/* after a delete, NEXT yields the item now current */
@@ -2649,29 +2653,6 @@ counters_del_prefix(og_store *st, const unsigned char *prefix, size_t n)
 	if (rc == MDB_NOTFOUND)
 		rc = 0;
 out:
-	if (rc == 0)
-		rc = mdb_txn_commit(txn);
-	else
-		mdb_txn_abort(txn);
-	rd_unlock(st);
-	return map_err(rc);
-}
-
-/* Delete the counter record with exactly this key (n bytes), if any. */
-static int
-counters_del_key(og_store *st, const unsigned char *key, size_t n)
-{
-	MDB_txn *txn;
-	MDB_val k;
-	int rc;
-
-	if ((rc = kwrite_begin(st, &txn)) != 0)
-		return rc;
-	k.mv_size = n;
-	k.mv_data = (void *)key;
-	rc = mdb_del(txn, st->kdbi, &k, NULL);
-	if (rc == MDB_NOTFOUND)
-		rc = 0;
 	if (rc == 0)
 		rc = mdb_txn_commit(txn);
 	else
@@ -2707,11 +2688,11 @@ og_store_erase(og_store *st, const char *key, int64_t now, const char *note,
 	 * stopped after its commit): the counters go all the same.
 	 */
 	kl = mkkey(kb, 'S', key, "");
-	if ((krc = counters_del_prefix(st, kb, kl)) != 0)
+	if ((krc = counters_del(st, kb, kl, 0)) != 0)
 		return krc;
 	/* 'B' key has no terminator: delete exactly it, not a prefix */
 	kl = mkkey(kb, 'B', key, NULL);
-	if ((krc = counters_del_key(st, kb, kl)) == 0)
+	if ((krc = counters_del(st, kb, kl, 1)) == 0)
 		krc = og_store_sync_counters(st);
 	return krc != 0 ? krc : rc;
 }
