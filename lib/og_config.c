@@ -987,19 +987,6 @@ config_free(og_config *cfg)
 	free(cfg);
 }
 
-/* Checks that need the whole file. */
-/*
- * Does every %t in a template stand apart from the text around it?  The
- * feedback processors find a token in an address as a run of base64url
- * characters ([A-Za-z0-9_-]), so "unsub-%t@" would read as one run
- * "unsub-TOKEN" and never verify.
- */
-static int
-b64url_char(unsigned char c)
-{
-	return isalnum(c) || c == '-' || c == '_';
-}
-
 /* The value of the %XX escape at s (a URL's), or -1. */
 static int
 pct_escape(const char *s)
@@ -1016,7 +1003,13 @@ pct_escape(const char *s)
 	return (int)strtol(h, NULL, 16);
 }
 
-/* url: a mailto: URL, whose %XX escapes the mail client decodes. */
+/*
+ * Does every %t in a template stand apart from the text around it?  The
+ * feedback processors find a token in an address as a run of token
+ * characters (og_token_char), so "unsub-%t@" would read as one run
+ * "unsub-TOKEN" and never verify.  url: a mailto: URL, whose %XX escapes
+ * the mail client decodes.
+ */
 static int
 token_apart(const char *tpl, int url)
 {
@@ -1034,8 +1027,7 @@ token_apart(const char *tpl, int url)
 			b = 's';
 		if (a == '%' && p[3] == 's')
 			a = 's';
-		if (b64url_char((unsigned char)b) ||
-		    b64url_char((unsigned char)a))
+		if (og_token_char(b) || og_token_char(a))
 			return 0;
 	}
 	return 1;
@@ -1070,6 +1062,7 @@ canon_proxy(struct pstate *ps, char **p)
 	*p = og_xstrdup(buf);
 }
 
+/* Checks that need the whole file. */
 static void
 validate(struct pstate *ps)
 {

@@ -280,12 +280,6 @@ og_report_orig_header(
 /* ------------------------------------------------------------------ */
 /* Tokens                                                              */
 
-static int
-is_b64url(int c)
-{
-	return isalnum(c) || c == '-' || c == '_';
-}
-
 void
 og_report_add_tokens(og_report *out, const char *s, size_t len)
 {
@@ -296,12 +290,12 @@ og_report_add_tokens(og_report *out, const char *s, size_t len)
 	while (i < len) {
 		size_t j;
 
-		if (!is_b64url((unsigned char)s[i])) {
+		if (!og_token_char((unsigned char)s[i])) {
 			i++;
 			continue;
 		}
 		j = i;
-		while (j < len && is_b64url((unsigned char)s[j]))
+		while (j < len && og_token_char((unsigned char)s[j]))
 			j++;
 		if (j - i >= OG_REPORT_TOKEN_MIN && j - i <= OG_TOKEN_MAX &&
 		    out->ntokens < OG_REPORT_TOKENS_MAX) {

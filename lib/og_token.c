@@ -121,6 +121,12 @@ b64_val(unsigned char c)
 	return -1;
 }
 
+int
+og_token_char(int c)
+{
+	return c >= 0 && c <= 255 && b64_val((unsigned char)c) >= 0;
+}
+
 /*
  * Strict decode of len characters into out (capacity cap).  Returns the
  * byte count, or -1 for a bad character, an impossible length, non-zero

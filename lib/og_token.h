@@ -81,6 +81,9 @@ int og_keyring_derive(
  */
 int og_keygen_line(uint8_t id, char *buf, size_t size);
 
+/* Whether c belongs to the token alphabet (base64url: A-Z a-z 0-9 - _). */
+int og_token_char(int c);
+
 /* 16-bit id of a stream name, as carried in tokens. */
 uint16_t og_token_stream_id(const char *stream);
 

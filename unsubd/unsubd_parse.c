@@ -23,13 +23,6 @@
 #include "og_token.h"
 #include "unsubd.h"
 
-static int
-b64url_char(unsigned char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-	       (c >= '0' && c <= '9') || c == '-' || c == '_';
-}
-
 int
 unsubd_route(const char *path, size_t len, const char **tok, size_t *toklen)
 {
@@ -48,7 +41,7 @@ unsubd_route(const char *path, size_t len, const char **tok, size_t *toklen)
 	if (n == 0 || n > OG_TOKEN_MAX)
 		return UNSUBD_R_BADTOKEN;
 	for (i = 0; i < n; i++)
-		if (!b64url_char((unsigned char)path[i]))
+		if (!og_token_char((unsigned char)path[i]))
 			return UNSUBD_R_BADTOKEN;
 	*tok = path;
 	*toklen = n;
