@@ -20,6 +20,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <ini.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1168,6 +1169,16 @@ og_config_parse_string(const char *text, const char *name, og_config **out,
 		config_free(ps->cfg);
 	free(ps);
 	return rc;
+}
+
+const char *
+og_config_abspath(const char *path)
+{
+	static char abs[PATH_MAX];
+
+	if (path == NULL || path[0] == '/' || realpath(path, abs) == NULL)
+		return path;
+	return abs;
 }
 
 int

@@ -183,6 +183,13 @@ typedef struct og_config {
  */
 int og_config_load(const char *path, og_config **out, char *err, size_t errlen,
     void (*report)(const char *msg, void *ctx), void *ctx);
+/*
+ * og_config_abspath - path made absolute against the current folder, for
+ * a daemon to call before daemon() moves to "/", so that SIGHUP finds the
+ * file again; path itself when it is NULL, absolute or cannot be
+ * resolved.  One path per process: the result may be a static buffer.
+ */
+const char *og_config_abspath(const char *path);
 /* The same from a string; name is used in messages. */
 int og_config_parse_string(const char *text, const char *name, og_config **out,
     char *err, size_t errlen, void (*report)(const char *msg, void *ctx),

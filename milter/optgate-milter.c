@@ -1267,12 +1267,7 @@ main(int argc, char **argv)
 	if (optind != argc)
 		usage();
 	/* SIGHUP re-reads it after daemon() went to "/". */
-	if (conf_path && conf_path[0] != '/') {
-		static char abs[4096];
-
-		if (realpath(conf_path, abs) != NULL)
-			conf_path = abs;
-	}
+	conf_path = og_config_abspath(conf_path);
 	og_log_open(MG_NAME, fg ? OG_LOG_STDERR : 0);
 
 	if ((s = og_snap_load(conf_path, OG_SNAP_KEYS_IF_LISTS)) == NULL)

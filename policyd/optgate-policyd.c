@@ -1541,12 +1541,7 @@ main(int argc, char **argv)
 	if (optind != argc)
 		usage();
 	/* SIGHUP re-reads it after daemon() went to "/". */
-	if (g.config_path && g.config_path[0] != '/') {
-		static char abs[4096];
-
-		if (realpath(g.config_path, abs) != NULL)
-			g.config_path = abs;
-	}
+	g.config_path = og_config_abspath(g.config_path);
 	/* Under spawn(8) stderr is the Postfix connection: syslog only. */
 	og_log_open("optgate-policyd", fg && !g.spawn_mode ? OG_LOG_STDERR : 0);
 	og_log_set_verbose(verbose);

@@ -38,7 +38,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <grp.h>
-#include <limits.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -1308,12 +1307,7 @@ main(int argc, char **argv)
 	if (optind != argc)
 		usage();
 	/* SIGHUP re-reads it after daemon() went to "/". */
-	if (cfgpath != NULL && cfgpath[0] != '/') {
-		static char abs[PATH_MAX];
-
-		if (realpath(cfgpath, abs) != NULL)
-			cfgpath = abs;
-	}
+	cfgpath = og_config_abspath(cfgpath);
 	og_log_open("optgate-unsubd", fg ? OG_LOG_STDERR : 0);
 	if ((sn = og_snap_load(cfgpath, OG_SNAP_KEYS)) == NULL)
 		og_log_fatal("cannot start: configuration or keys not usable");
