@@ -74,6 +74,16 @@ og_xstrndup(const char *s, size_t n)
 	return p;
 }
 
+uint32_t
+og_str_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 16777619u;
+	return h;
+}
+
 size_t
 og_strlcpy(char *dst, const char *src, size_t size)
 {

@@ -25,6 +25,9 @@ char *og_xstrndup(const char *s, size_t n);
 /* Copy with truncation; returns strlen(src), like BSD strlcpy. */
 size_t og_strlcpy(char *dst, const char *src, size_t size);
 
+/* FNV-1a hash of a string, for in-memory hash tables. */
+uint32_t og_str_hash(const char *s);
+
 /*
  * Parse a decimal unsigned integer of the whole string (no sign, no
  * spaces), checking errno, end and range.  Returns 0 or OG_EINVAL.

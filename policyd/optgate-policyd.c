@@ -105,7 +105,7 @@ struct conn {
 struct pend {
 	char stream[OG_STREAM_NAME_MAX + 1];
 	char *key;
-	uint32_t h; /* str_hash(key) */
+	uint32_t h; /* og_str_hash(key) */
 };
 
 /* One open SMTP transaction: recipients passed, waiting for EOM. */
@@ -197,21 +197,10 @@ usage(void)
 /* ---------------------------------------------------------------- */
 /* Transactions (instances) */
 
-/* FNV-1a: instance ids into buckets, pending sends' keys (pend_in). */
-static uint32_t
-str_hash(const char *s)
-{
-	uint32_t h = 2166136261u;
-
-	while (*s)
-		h = (h ^ (unsigned char)*s++) * 16777619u;
-	return h;
-}
-
 static unsigned
 inst_hash(const char *s)
 {
-	return str_hash(s) % INST_BUCKETS;
+	return og_str_hash(s) % INST_BUCKETS;
 }
 
 static struct inst *
@@ -882,7 +871,7 @@ pend_in(const struct pend *p, int n, const char *stream, const char *key,
 static int
 pend_has(const char *stream, const char *key)
 {
-	uint32_t h = str_hash(key);
+	uint32_t h = og_str_hash(key);
 	int r;
 
 	if (pend_in(g.pend, g.npend, stream, key, h))
@@ -946,7 +935,7 @@ do_eom(struct conn *c, const pd_req *r)
 		}
 		og_strlcpy(g.pend[g.npend].stream, in->stream,
 		    sizeof(g.pend[g.npend].stream));
-		g.pend[g.npend].h = str_hash(in->keys[k]);
+		g.pend[g.npend].h = og_str_hash(in->keys[k]);
 		g.pend[g.npend++].key = in->keys[k];
 	}
 	in->nkeys = 0; /* the keys belong to g.pend now */

@@ -52,16 +52,6 @@ static pthread_mutex_t rate_lock = PTHREAD_MUTEX_INITIALIZER;
 static rate_ent *rate_tab[RATE_BUCKETS];
 static size_t rate_n;
 
-static unsigned
-rate_hash(const char *s)
-{
-	unsigned h = 2166136261u;
-
-	for (; *s != '\0'; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h % RATE_BUCKETS;
-}
-
 static void
 rate_sweep(int64_t now)
 {
@@ -115,7 +105,7 @@ unsubd_rate_hit(const char *addr, int limit, int64_t now)
 
 	if (limit <= 0)
 		return 0;
-	h = rate_hash(ip);
+	h = og_str_hash(ip) % RATE_BUCKETS;
 	pthread_mutex_lock(&rate_lock);
 	for (e = rate_tab[h]; e != NULL; e = e->next)
 		if (strcmp(e->ip, ip) == 0)
