@@ -687,7 +687,18 @@ parse_header(struct import *im, const og_csv_rec *r)
 	return bad ? OG_EXIT_USAGE : 0;
 }
 
-/* Validate one record and add it to the batch; rejects are reported. */
+/* An RFC 3339 time in a field of n bytes: 0, or -1 when it is none. */
+static int
+field_time(const char *s, size_t n, int64_t *t)
+{
+	char tb[64];
+
+	if (n >= sizeof(tb))
+		return -1;
+	memcpy(tb, s, n);
+	tb[n] = 0;
+	return og_time_parse_rfc3339(tb, t) != 0 ? -1 : 0;
+}
 
 /*
  * The configuration's spelling of partner p (n bytes), matched without
@@ -707,6 +718,7 @@ config_partner(const og_config *cfg, const char *p, size_t n)
 	return NULL;
 }
 
+/* Validate one record and add it to the batch; rejects are reported. */
 static void
 import_row(struct import *im, const og_csv_rec *r)
 {
@@ -801,11 +813,7 @@ import_row(struct import *im, const og_csv_rec *r)
 	}
 	s = fld(im, r, C_TIME, &n);
 	if (n) {
-		char tb[64];
-
-		if (n >= sizeof(tb) ||
-		    (memcpy(tb, s, n), tb[n] = 0,
-		        og_time_parse_rfc3339(tb, &t) != 0)) {
+		if (field_time(s, n, &t) != 0) {
 			reject(im, r->line,
 			    "bad time (expected RFC 3339, e.g. "
 			    "2026-11-02T10:00:00Z)",
@@ -850,12 +858,7 @@ import_row(struct import *im, const og_csv_rec *r)
 	}
 	s = fld(im, r, C_EXPIRES, &n);
 	if (n) {
-		char tb[64];
-
-		if (n >= sizeof(tb) ||
-		    (memcpy(tb, s, n), tb[n] = 0,
-		        og_time_parse_rfc3339(tb, &exp) != 0) ||
-		    exp <= 0) {
+		if (field_time(s, n, &exp) != 0 || exp <= 0) {
 			reject(im, r->line,
 			    "bad expires (expected RFC 3339, e.g. "
 			    "2026-12-02T10:00:00Z)",
