@@ -217,9 +217,7 @@ came_back(const og_record *rec)
 	int i;
 
 	for (i = 0; i < rec->nentries; i++)
-		if (rec->entries[i].state == OG_ST_PENDING ||
-		    rec->entries[i].state == OG_ST_OPTIN ||
-		    rec->entries[i].state == OG_ST_CONFIRMED)
+		if (og_state_optin(rec->entries[i].state))
 			return 1;
 	return 0;
 }
@@ -448,9 +446,8 @@ og_gate_decide(const og_config *cfg, og_rtxn *tx, const og_stream *st,
 	for (i = 0; have && i < rec.nentries; i++) {
 		const og_entry *e = &rec.entries[i];
 
-		if ((e->state == OG_ST_PENDING || e->state == OG_ST_OPTIN ||
-		        e->state == OG_ST_CONFIRMED) &&
-		    covers(e, st, sscope) && e->state > best) {
+		if (og_state_optin(e->state) && covers(e, st, sscope) &&
+		    e->state > best) {
 			best = e->state;
 			best_time = e->time;
 		}

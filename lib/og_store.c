@@ -1524,21 +1524,18 @@ weak_suppression(int reason)
 static void
 make_room(og_record *rec, int64_t now)
 {
-	int i, s, victim = -1;
+	int i, victim = -1;
 
 	for (i = 0; i < rec->nentries && victim < 0; i++)
 		if (rec->entries[i].expires != 0 &&
 		    rec->entries[i].expires <= now)
 			victim = i;
 	if (victim < 0)
-		for (i = 0; i < rec->nentries; i++) {
-			s = rec->entries[i].state;
-			if ((s == OG_ST_PENDING || s == OG_ST_OPTIN ||
-			        s == OG_ST_CONFIRMED) &&
+		for (i = 0; i < rec->nentries; i++)
+			if (og_state_optin(rec->entries[i].state) &&
 			    (victim < 0 || rec->entries[i].time <
 			                       rec->entries[victim].time))
 				victim = i;
-		}
 	if (victim < 0)
 		return;
 	memmove(&rec->entries[victim], &rec->entries[victim + 1],
@@ -1617,8 +1614,7 @@ apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 
 	switch (ch->kind) {
 	case OG_EV_OPTIN:
-		if (ch->state != OG_ST_PENDING && ch->state != OG_ST_OPTIN &&
-		    ch->state != OG_ST_CONFIRMED)
+		if (!og_state_optin(ch->state))
 			return OG_EINVAL;
 		if (e && (ch->flags & OG_CH_IF_NEWER) && e->time >= now) {
 			*result = e->state == ch->state ? OG_UNCHANGED

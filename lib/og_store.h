@@ -94,6 +94,14 @@ enum og_state {
 	OG_ST_SUPPRESSED = 5 /* bounce, complaint, admin: see reason */
 };
 
+/* An opt-in of any strength: asked (pending), single or confirmed. */
+static inline int
+og_state_optin(int state)
+{
+	return state == OG_ST_PENDING || state == OG_ST_OPTIN ||
+	       state == OG_ST_CONFIRMED;
+}
+
 /* Why a suppression (or opt-out) exists. */
 enum og_reason {
 	OG_RS_NONE = 0,

@@ -933,9 +933,7 @@ import_row(struct import *im, const og_csv_rec *r)
 			return;
 		}
 	}
-	if ((st == OG_ST_OPTIN || st == OG_ST_CONFIRMED ||
-	        st == OG_ST_PENDING) &&
-	    !nstream && !npartner) {
+	if (og_state_optin(st) && !nstream && !npartner) {
 		reject(im, r->line, "an opt-in needs a stream or a partner",
 		    r->raw, r->rawlen);
 		return;
