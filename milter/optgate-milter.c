@@ -95,6 +95,21 @@ static const char *conf_path; /* -c FILE, or NULL */
 static int cli_verbose;       /* -v count: a floor for [log] verbose */
 
 /*
+ * Load config and keys; the -v of the command line is a floor for the
+ * config's verbose, at start and on every reload.  NULL when it fails
+ * (logged).
+ */
+static og_snap *
+mg_load(void)
+{
+	og_snap *s = og_snap_load(conf_path, OG_SNAP_KEYS_IF_LISTS);
+
+	if (s != NULL && cli_verbose > s->cfg->verbose)
+		s->cfg->verbose = cli_verbose;
+	return s;
+}
+
+/*
  * The one function that applies a reload.  A config that does not load
  * is logged and the old one kept; connections keep the snapshot they
  * pinned until they close.
@@ -104,12 +119,10 @@ mg_reload(void)
 {
 	og_snap *s;
 
-	if ((s = og_snap_load(conf_path, OG_SNAP_KEYS_IF_LISTS)) == NULL) {
+	if ((s = mg_load()) == NULL) {
 		og_log_err("reload failed: keeping the old configuration");
 		return;
 	}
-	if (cli_verbose > s->cfg->verbose)
-		s->cfg->verbose = cli_verbose;
 	og_log_set_verbose(s->cfg->verbose);
 	/* Log while s is still ours alone: once published it may go. */
 	og_log_info("configuration reloaded from %s",
@@ -1270,10 +1283,8 @@ main(int argc, char **argv)
 	conf_path = og_config_abspath(conf_path);
 	og_log_open(MG_NAME, fg ? OG_LOG_STDERR : 0);
 
-	if ((s = og_snap_load(conf_path, OG_SNAP_KEYS_IF_LISTS)) == NULL)
+	if ((s = mg_load()) == NULL)
 		og_log_fatal("cannot start without a valid configuration");
-	if (cli_verbose > s->cfg->verbose)
-		s->cfg->verbose = cli_verbose;
 	og_log_set_verbose(s->cfg->verbose);
 	og_snap_set(&snaps, s);
 
