@@ -193,8 +193,41 @@ reason_text(og_buf *r, int mode, const char *reason, const fb_opts *o)
 }
 
 /*
+ * Write NAME.reason (reason_text) in the quarantine folder through a
+ * temporary file renamed into place, so that it is whole, old or new.
+ * Returns 0 or -1 (errno kept).
+ */
+static int
+reason_save(og_cli *cli, int mode, const char *name, const char *reason,
+    const fb_opts *o)
+{
+	char tmp[PATH_MAX], rs[PATH_MAX];
+	const char *dir = cli->cfg->quarantine;
+	og_buf r;
+	int rc = -1;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s/.tmp.%s.reason", dir,
+	        name) >= sizeof(tmp) ||
+	    (size_t)snprintf(rs, sizeof(rs), "%s/%s.reason", dir, name) >=
+	        sizeof(rs)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	og_buf_init(&r, 0);
+	reason_text(&r, mode, reason, o);
+	(void)unlink(tmp);
+	if (write_file(tmp, r.data, r.len) == 0) {
+		rc = rename(tmp, rs);
+		if (rc != 0)
+			unlink(tmp);
+	}
+	og_buf_free(&r);
+	return rc;
+}
+
+/*
  * Keep the message in the quarantine folder: NAME (the message, as
- * received) and NAME.reason (reason_text).  The message is written first
+ * received) and NAME.reason (reason_save).  The message is written first
  * and renamed into place last, so a listed entry is always complete.
  * Returns 0 or -1 (errno kept).
  */
@@ -204,7 +237,6 @@ quarantine_save(og_cli *cli, int mode, const char *data, size_t len,
 {
 	static unsigned seq;
 	char tmp[PATH_MAX], fin[PATH_MAX], rs[PATH_MAX];
-	og_buf r;
 	const char *dir = cli->cfg->quarantine;
 	struct timespec ts;
 	int rc;
@@ -223,10 +255,8 @@ quarantine_save(og_cli *cli, int mode, const char *data, size_t len,
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	og_buf_init(&r, 0);
-	reason_text(&r, mode, reason, o);
 	rc = write_file(tmp, data, len);
-	if (rc == 0 && write_file(rs, r.data, r.len) != 0) {
+	if (rc == 0 && reason_save(cli, mode, name, reason, o) != 0) {
 		unlink(tmp);
 		rc = -1;
 	}
@@ -235,37 +265,6 @@ quarantine_save(og_cli *cli, int mode, const char *data, size_t len,
 		unlink(rs);
 		rc = -1;
 	}
-	og_buf_free(&r);
-	return rc;
-}
-
-/*
- * A retried entry that is still kept gets the reason it has now (the
- * old one may be what the admin just fixed).  Returns 0 or -1.
- */
-static int
-quarantine_rereason(og_cli *cli, int mode, const char *name, const char *reason,
-    const fb_opts *o)
-{
-	char tmp[PATH_MAX], rs[PATH_MAX];
-	const char *dir = cli->cfg->quarantine;
-	og_buf r;
-	int rc = -1;
-
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s/.tmp.%s.reason", dir,
-	        name) >= sizeof(tmp) ||
-	    (size_t)snprintf(rs, sizeof(rs), "%s/%s.reason", dir, name) >=
-	        sizeof(rs))
-		return -1;
-	og_buf_init(&r, 0);
-	reason_text(&r, mode, reason, o);
-	(void)unlink(tmp);
-	if (write_file(tmp, r.data, r.len) == 0) {
-		rc = rename(tmp, rs);
-		if (rc != 0)
-			unlink(tmp);
-	}
-	og_buf_free(&r);
 	return rc;
 }
 
@@ -1037,8 +1036,10 @@ decide(og_cli *cli, const fb_opts *o, item *it, const char *data, size_t len)
 	if (o->retry_file != NULL) {
 		og_log_info("%s: %s: still quarantined: %s",
 		    mode_names[o->mode], o->retry_file, it->res.why);
-		if (quarantine_rereason(
-		        cli, o->mode, o->retry_file, it->res.why, o) != 0)
+		/* the reason it has now: the old one may be what the admin
+		 * just fixed */
+		if (reason_save(cli, o->mode, o->retry_file, it->res.why, o) !=
+		    0)
 			og_log_warn("%s: %s: cannot update its reason: %s",
 			    mode_names[o->mode], o->retry_file,
 			    strerror(errno));
