@@ -72,19 +72,11 @@ is "each of 1,000 recipients logged once" "$n" 1
 MG_URL="https://reloaded.example/u/%t" mg_config "$C" \
     "unix:$MG_DIR/milter.sock"
 kill -HUP "$(mg_pid)"
-i=0
-until grep -q 'configuration reloaded' "$MG_DIR/milter.log" || [ $i -ge 50 ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
+mg_log_wait 'configuration reloaded'
 mg_lua reload.lua -D "URL=https://reloaded.example/u/"
 echo "[stream broken" >>"$C"
 kill -HUP "$(mg_pid)"
-i=0
-until grep -q 'reload failed' "$MG_DIR/milter.log" || [ $i -ge 50 ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
+mg_log_wait 'reload failed'
 ok "broken config on SIGHUP: logged, old one kept" \
     grep -q 'reload failed' "$MG_DIR/milter.log"
 mg_lua reload.lua -D "URL=https://reloaded.example/u/"
@@ -94,11 +86,7 @@ ok "milter still running after SIGHUPs" kill -0 "$(mg_pid)"
 MG_SOCK=unix:$MG_DIR/verbose.sock
 mg_lua header_refuse.lua
 kill -HUP "$(mg_pid verbose)"
-i=0
-until grep -q 'configuration reloaded' "$MG_DIR/verbose.log" || [ $i -ge 50 ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
+mg_log_wait 'configuration reloaded' verbose
 mg_lua header_refuse.lua
 is "-vv still in force after SIGHUP (a debug line per connection)" \
     "$(grep -c 'debug: connect ' "$MG_DIR/verbose.log")" 2

@@ -11,6 +11,7 @@
 #   mg_lua SCRIPT [-D ...]      run tests/milter/SCRIPT with miltertest
 #                               against $MG_SOCK: one TAP line
 #   mg_log [NAME]               the milter's log
+#   mg_log_wait PATTERN [NAME]  wait (at most 5 s) until the log has it
 MG_DIR=
 MG_PIDS=
 _mg_cleanup=
@@ -217,6 +218,14 @@ mg_stop_all_check() {
 
 mg_log() {
 	cat "$MG_DIR/${1:-milter}.log"
+}
+
+mg_log_wait() {
+	_i=0
+	until grep -q "$1" "$MG_DIR/${2:-milter}.log" || [ $_i -ge 50 ]; do
+		sleep 0.1
+		_i=$((_i + 1))
+	done
 }
 
 # Run one miltertest script; ok/not ok with its name.
