@@ -971,6 +971,14 @@ conn_input(struct conn *c)
 	int rc;
 
 	while (c->state == C_READ && c->inlen > 0) {
+		/*
+		 * Requests sent ahead of their answers: room for one more
+		 * reply first, else wait until the client has read (the
+		 * EPOLLOUT event comes back here).
+		 */
+		if (c->out.max - c->out.len < PD_REPLY_MAX &&
+		    (conn_flush(c) != 0 || c->out.len > 0))
+			return;
 		rc = pd_proto_parse(c->in, c->inlen, &r, &used, &why);
 		if (rc == PD_MORE)
 			break;

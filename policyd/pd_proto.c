@@ -181,8 +181,8 @@ pd_proto_reply(og_buf *out, const char *action)
 	size_t i, n = strlen(action);
 	size_t start = out->len;
 
-	if (n > 512)
-		n = 512;
+	if (n > PD_ACTION_MAX)
+		n = PD_ACTION_MAX;
 	if (og_buf_add(out, "action=", 7) != 0)
 		return OG_ETOOBIG;
 	for (i = 0; i < n; i++) {

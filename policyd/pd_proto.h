@@ -24,6 +24,8 @@
 #define PD_LINE_MAX 4096
 #define PD_REQ_MAX 16384
 #define PD_ATTRS_MAX 128
+#define PD_ACTION_MAX 512 /* action text kept by pd_proto_reply */
+#define PD_REPLY_MAX (PD_ACTION_MAX + 9) /* "action=" ACTION "\n\n" */
 
 /* The attributes optgate uses; each points into the parsed buffer. */
 enum pd_attr {

@@ -165,6 +165,11 @@ pd_client hangup
 pd_client hangup
 ok "client closing mid-reply: daemon still answers" \
     test "$(pd_q recipient=ana2@example.org instance=x9)" != ""
+r=$(pd_client pipeline 300)
+is "300 requests in one write, answers read afterwards: all answered" \
+    "$r" "answered=300"
+like "... and the daemon still serves" \
+    "$(pd_q recipient=ana2@example.org instance=x10)" "550 5.7.1 <ana2@example.org>: no opt-in*"
 r=$(pd_client many 1000)
 is "1,000 connections at once: all answered" "$r" "answered=1000 closed=0 other=0"
 : >"$PD_T/go"

@@ -28,6 +28,10 @@ TARGET is inet:HOST:PORT or unix:PATH.
   many TARGET N
       N connections at once, a request on each; prints "answered=A
       closed=C other=O"
+  pipeline TARGET N
+      on one connection, a request with long attributes (Postfix's
+      ccert_* ones can be), then N short requests in one write before
+      reading any answer; prints "answered=A" or "answered=A CLOSED"
 Env: PC_TIMEOUT (seconds, default 10).
 """
 import os
@@ -219,6 +223,28 @@ def cmd_many(target, n):
         s.close()
 
 
+def cmd_pipeline(target, n):
+    s = connect(target)
+    s.sendall(request(["ccert_%d=%s" % (i, "x" * 4000) for i in range(3)]))
+    read_reply(s)
+    req = (b"request=smtpd_access_policy\nprotocol_state=RCPT\n"
+           b"sender=news@example.com\nrecipient=dan@example.org\n"
+           b"instance=p1\n\n")
+    s.sendall(req * n)
+    data = b""
+    answered = 0
+    try:
+        while answered < n:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+            answered = data.count(b"\n\n")
+    except (socket.timeout, ConnectionResetError):
+        pass
+    print("answered=%d%s" % (answered, "" if answered == n else " CLOSED"))
+
+
 def main():
     if len(sys.argv) < 3:
         sys.stderr.write(__doc__)
@@ -241,6 +267,8 @@ def main():
             cmd_hold(target, sys.argv[3])
         elif cmd == "many":
             cmd_many(target, int(sys.argv[3]))
+        elif cmd == "pipeline":
+            cmd_pipeline(target, int(sys.argv[3]))
         else:
             sys.stderr.write(__doc__)
             return 2
