@@ -70,6 +70,20 @@ like "drop, not a list stream: rejected (DISCARD would lose the others)" \
     "$(pd_q sender=offers@example.com recipient=dan@example.org)" "550 5.7.1 *"
 like "drop, list stream: DISCARD" \
     "$(pd_q sender=digest@example.com recipient=dan@example.org)" "DISCARD *"
+# Postfix sends addresses in its internal form: <"john doe"@example.org>
+# as john doe@example.org, and a trailing dot of the domain as given
+# (Postfix delivers to bob@example.org).
+og optin '"john doe"@example.org' --stream newsletter >/dev/null
+is "internal form: unquoted local part is the quoted address" \
+    "$(pd_q 'recipient=john doe@example.org' instance=q1)" DUNNO
+is "internal form: recipient domain with a trailing dot" \
+    "$(pd_q sender=noreply@example.com recipient=ana@example.org.)" DUNNO
+like "... the same person's opt-out applies" \
+    "$(pd_q recipient=bob@example.org. instance=q2)" \
+    "550 5.7.1 <bob@example.org>: unsubscribed from all streams*"
+like "internal form: sender domain with a trailing dot finds the stream" \
+    "$(pd_q sender=news@example.com. recipient=bob@example.org instance=q3)" \
+    "550 5.7.1 <bob@example.org>: unsubscribed from all streams*"
 ok "one log line per decision, Postfix style" pd_log_wait \
     'NOQUEUE: to=<bob@example.org>, from=<news@example.com>, client=localhost\[127.0.0.1\], stream=newsletter, action=reject, reason=unsubscribed\(all\)'
 
