@@ -578,6 +578,10 @@ pd_spf_event(pd_spf *s, void *tag, uint32_t events)
 	ssize_t n;
 	char *nl;
 
+	/* An event of this batch for a helper that dispatch() found dead
+	 * and reset meanwhile: its fds are closed (or already reused). */
+	if (h->pid <= 0)
+		return;
 	for (;;) {
 		n = read(h->rfd, h->buf + h->len, sizeof(h->buf) - 1 - h->len);
 		if (n < 0 && errno == EINTR)

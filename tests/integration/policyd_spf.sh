@@ -170,4 +170,48 @@ like "helper cannot start: 451 4.4.3, not a refusal" "$(q fail.test)" "451 4.4.3
 ok "... logged" pd_log_wait 'SPF helper for fail.test: cannot start'
 BIN=$BIN0
 ok "daemon exits cleanly" pd_stop
+
+# Idle helpers that died, found dead by a write in the same batch of
+# events that reports their end (the daemon stopped meanwhile): the
+# stale events must not touch the reset helpers (their fds are closed or
+# reused; it used to end in kill(0, SIGKILL) on its own process group).
+# Its own session, so that cannot hit the test.
+PD_WRAP="setsid $DNS_NS"
+ok "daemon in its own session" pd_start
+# two checks at once: two helpers
+python3 - "$PD_PORT" <<'EOF2'
+import socket, sys
+ss = [socket.create_connection(("127.0.0.1", int(sys.argv[1])), 10)
+      for d in (0, 1)]
+for s, d in zip(ss, ("fail.test", "partial.test")):
+    s.sendall(("request=smtpd_access_policy\nprotocol_state=RCPT\n"
+               "sender=postmaster@%s\nrecipient=ana@example.org\n\n"
+               % d).encode())
+for s in ss:
+    s.recv(4096)
+EOF2
+mkfifo "$PD_T/sess"
+pd_client session <"$PD_T/sess" >"$PD_T/sess.out" &
+spid=$!
+exec 3>"$PD_T/sess"
+echo "sender=postmaster@pass.test instance=s1" >&3
+for i in $(seq 1 100); do
+	[ -s "$PD_T/sess.out" ] && break
+	sleep 0.05
+done
+hp=$(pgrep -P "$PD_PID" -f -- '--spf-helper' | sort -n)
+is "... two helpers" "$(echo "$hp" | wc -l)" 2
+kill -STOP "$PD_PID"
+echo "sender=postmaster@soft.test instance=s2" >&3
+sleep 0.3
+kill -9 $(echo "$hp" | head -1) # the first helper, slot 0
+sleep 0.3
+kill -CONT "$PD_PID"
+exec 3>&-
+wait $spid
+is "idle helpers died: the next check is answered" \
+    "$(sed -n 2p "$PD_T/sess.out")" "550 5.7.23 SPF record of soft.test does not authorize this server (softfail for 203.0.113.5)"
+ok "... and the daemon is alive" kill -0 "$PD_PID"
+PD_WRAP=$DNS_NS
+ok "daemon exits cleanly" pd_stop
 done_testing
