@@ -1073,6 +1073,17 @@ validate(struct pstate *ps)
 	ps->line = 0;
 	for (i = 0; i < cfg->nunsubd_trusted_proxy; i++)
 		canon_proxy(ps, &cfg->unsubd_trusted_proxy[i]);
+	/* Else every SPF check would be a permerror, a 550 for any sender. */
+	for (i = 0; i < cfg->nspf_egress; i++) {
+		unsigned char a[16];
+
+		if (inet_pton(AF_INET, cfg->spf_egress[i], a) != 1 &&
+		    inet_pton(AF_INET6, cfg->spf_egress[i], a) != 1)
+			perr(ps,
+			    "[spf] egress: \"%s\" is not an IP address "
+			    "(names and ranges are not supported)",
+			    cfg->spf_egress[i]);
+	}
 	for (i = 0; i < cfg->nstreams; i++) {
 		og_stream *st = &cfg->streams[i];
 
