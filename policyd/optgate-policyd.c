@@ -727,11 +727,12 @@ spf_done(void *ctx, const pd_spf_res *res)
 
 	c->state = C_READ;
 	c->last = mono_ms();
-	/* The config may have been reloaded meanwhile. */
+	/* The config may have been reloaded meanwhile (SPF off, even). */
 	st = find_stream(g.cfg, &c->req);
 	if (st == NULL) {
 		reply(c, "DUNNO");
-	} else if (spf_verdict(c, &c->req, st, res) == 0) {
+	} else if (st->spf == OG_SPF_OFF ||
+	           spf_verdict(c, &c->req, st, res) == 0) {
 		rcpt_gate(c, &c->req, st);
 	}
 	memmove(c->in, c->in + c->req_used, c->inlen - c->req_used);

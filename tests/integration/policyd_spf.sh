@@ -212,6 +212,20 @@ wait $spid
 is "idle helpers died: the next check is answered" \
     "$(sed -n 2p "$PD_T/sess.out")" "550 5.7.23 SPF record of soft.test does not authorize this server (softfail for 203.0.113.5)"
 ok "... and the daemon is alive" kill -0 "$PD_PID"
+
+# A reload that turns SPF off applies to a request waiting for SPF.
+dns_silent 127.0.0.54
+q timeout.test >"$PD_T/reload.out" &
+qpid=$!
+sleep 0.3
+cp "$PD_CONF" "$PD_T/conf.spf"
+sed 's/^spf = reject$/spf = off/' "$PD_T/conf.spf" >"$PD_CONF"
+pd_hup
+ok "reload: spf = off" pd_log_wait 'reloaded'
+wait $qpid
+is "... the waiting request is no longer judged by SPF" \
+    "$(cat "$PD_T/reload.out")" DUNNO
+cp "$PD_T/conf.spf" "$PD_CONF"
 PD_WRAP=$DNS_NS
 ok "daemon exits cleanly" pd_stop
 done_testing
