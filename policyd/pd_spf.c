@@ -79,6 +79,7 @@ struct query {
 	struct waiter *w;
 	int nw, capw;
 	int64_t deadline; /* mono ms: queued too long, or helper too slow */
+	unsigned gen;     /* pd_spf.gen when sent to a helper */
 	struct query *next;
 };
 
@@ -107,6 +108,7 @@ struct pd_spf {
 	struct query *qhead, *qtail;
 	struct centry *cache[CACHE_BUCKETS];
 	int ncache;
+	unsigned gen; /* of the settings: one per pd_spf_configure */
 };
 
 static int64_t
@@ -349,6 +351,7 @@ dispatch(pd_spf *s)
 			s->qtail = NULL;
 		q->next = NULL;
 		q->deadline = mono_ms() + s->timeout_ms;
+		q->gen = s->gen;
 		h->q = q;
 	}
 }
@@ -411,8 +414,10 @@ pd_spf_configure(
 	s->negress = n;
 	s->timeout_ms = timeout * 1000;
 	s->ttl_ms = cache_ttl * 1000;
-	/* New addresses or lifetimes: old answers no longer apply. */
+	/* New addresses or lifetimes: old answers no longer apply, nor do
+	 * those of checks under way (about the old addresses). */
 	cache_clear(s);
+	s->gen++;
 }
 
 int
@@ -433,7 +438,8 @@ pd_spf_check(pd_spf *s, const char *domain, pd_spf_res *out,
 		return 1;
 	}
 	for (i = 0; i < PD_SPF_HELPERS && q == NULL; i++)
-		if (s->h[i].q && strcmp(s->h[i].q->domain, domain) == 0)
+		if (s->h[i].q && s->h[i].q->gen == s->gen &&
+		    strcmp(s->h[i].q->domain, domain) == 0)
 			q = s->h[i].q;
 	if (q == NULL)
 		for (q = s->qhead; q && strcmp(q->domain, domain) != 0;
@@ -560,7 +566,7 @@ helper_line(pd_spf *s, struct helper *h, char *line)
 		ttl = 0;
 	res_set(&r, result, f[2], f[3]);
 	h->q = NULL;
-	if (result == PD_SPF_TEMPERROR)
+	if (result == PD_SPF_TEMPERROR || q->gen != s->gen)
 		ms = 0;
 	else if (ttl > 0 && ttl * 1000 < s->ttl_ms)
 		ms = ttl * 1000;

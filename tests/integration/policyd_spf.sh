@@ -49,7 +49,7 @@ dns_silent 127.0.0.54
 
 matches=""
 for d in pass partial fail soft neutral none timeout slow fresh \
-    h1 h2 h3 h4 h5 h7 h8 h9 h10 h11 h12 h13 h14 h15; do
+    h1 h2 h3 h4 h5 h7 h8 h9 h10 h11 h12 h13 h14 h15 delayed; do
 	matches="${matches}match = sender:@$d.test
 "
 done
@@ -213,6 +213,17 @@ is "idle helpers died: the next check is answered" \
     "$(sed -n 2p "$PD_T/sess.out")" "550 5.7.23 SPF record of soft.test does not authorize this server (softfail for 203.0.113.5)"
 ok "... and the daemon is alive" kill -0 "$PD_PID"
 
+# SIGHUP, then wait for the reload's log line.
+hup_wait() {
+	hw_n=$(pd_log_count 'reloaded ')
+	pd_hup
+	for hw_i in $(seq 1 100); do
+		[ "$(pd_log_count 'reloaded ')" -gt "$hw_n" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
 # A reload that turns SPF off applies to a request waiting for SPF.
 dns_silent 127.0.0.54
 q timeout.test >"$PD_T/reload.out" &
@@ -220,11 +231,57 @@ qpid=$!
 sleep 0.3
 cp "$PD_CONF" "$PD_T/conf.spf"
 sed 's/^spf = reject$/spf = off/' "$PD_T/conf.spf" >"$PD_CONF"
-pd_hup
-ok "reload: spf = off" pd_log_wait 'reloaded'
+ok "reload: spf = off" hup_wait
 wait $qpid
 is "... the waiting request is no longer judged by SPF" \
     "$(cat "$PD_T/reload.out")" DUNNO
+cp "$PD_T/conf.spf" "$PD_CONF"
+ok "reload: spf back on" hup_wait
+
+# A reload that adds an egress address while a check is under way: that
+# check's pass (about the old addresses) must not be cached for the new.
+dns_stop
+dns_conf 'server=/delayed.test/127.0.0.55'
+ok "dnsmasq with delayed.test" dns_start
+python3 - <<'EOF2' &
+import socket, struct, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.55", 53))
+txt = b"v=spf1 ip4:203.0.113.5 ip6:2001:db8::5 -all"
+first = True  # dnsmasq does not cache TXT: only the first one is slow
+while True:
+    q, peer = s.recvfrom(4096)
+    end = 12
+    while q[end]:
+        end += 1 + q[end]
+    qtype = struct.unpack(">H", q[end + 1:end + 3])[0]
+    if first:
+        time.sleep(1)
+        first = False
+    an = qtype == 16
+    r = q[:2] + struct.pack(">HHHHH", 0x8180, 1, an, 0, 0) + q[12:end + 5]
+    if an:
+        r += struct.pack(">HHHIHB", 0xC00C, 16, 1, 120, len(txt) + 1,
+                         len(txt)) + txt
+    s.sendto(r, peer)
+EOF2
+slowpid=$!
+for i in $(seq 1 50); do
+	_dns_bound 127.0.0.55 && break
+	sleep 0.1
+done
+q delayed.test >"$PD_T/egress.out" &
+qpid=$!
+sleep 0.3
+sed 's/^egress = .*/egress = 203.0.113.5, 2001:db8::5, 198.51.100.9/' \
+    "$PD_T/conf.spf" >"$PD_CONF"
+ok "reload: a third egress address" hup_wait
+wait $qpid
+is "... the check under way answers (for the old addresses)" \
+    "$(cat "$PD_T/egress.out")" DUNNO
+is "... and is not cached: the next check is about the new address" \
+    "$(q delayed.test)" "550 5.7.23 SPF record of delayed.test does not authorize this server (fail for 198.51.100.9)"
+kill $slowpid
 cp "$PD_T/conf.spf" "$PD_CONF"
 PD_WRAP=$DNS_NS
 ok "daemon exits cleanly" pd_stop
