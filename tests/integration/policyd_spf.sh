@@ -75,6 +75,10 @@ spf = defer
 match = sender:@warn.test
 consent = none
 spf = warn
+[stream app]
+match = client:192.0.2.7
+consent = none
+spf = reject
 CONF
 pd_init
 PD_WRAP=$DNS_NS
@@ -103,6 +107,12 @@ ok "... logged" pd_log_wait 'more input while a request waits for SPF'
 like "defer mode: 450 4.7.23" "$(q defer.test)" "450 4.7.23 *"
 is "warn mode: DUNNO" "$(q warn.test)" DUNNO
 ok "warn mode: logged" pd_log_wait 'spf=fail for 203.0.113.5.*\(warn only\)'
+is "sender domain with a trailing dot: checked as without" \
+    "$(pd_q sender=postmaster@fail.test. client_address=192.0.2.7)" \
+    "550 5.7.23 SPF record of fail.test. does not authorize this server (fail for 203.0.113.5)"
+is "... odd case too" \
+    "$(pd_q sender=postmaster@FAIL.Test client_address=192.0.2.7)" \
+    "550 5.7.23 SPF record of FAIL.Test does not authorize this server (fail for 203.0.113.5)"
 is "null sender: no SPF check" \
     "$(pd_q sender= recipient=ana@example.org)" DUNNO
 
