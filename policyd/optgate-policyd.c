@@ -895,12 +895,10 @@ do_rcpt(struct conn *c, pd_req *r)
 	}
 	if (st->spf != OG_SPF_OFF && g.spf && sender && *sender) {
 		og_addr a;
-		size_t n = strlen(sender);
 
-		/* a@b.example. is a@b.example (else it skipped SPF). */
-		if (n > 1 && sender[n - 1] == '.')
-			n--;
-		if (og_addr_parse(sender, n, &g.cfg->rules, &a) == 0 &&
+		/* Its trailing dot is gone (addr_external): checked too. */
+		if (og_addr_parse(sender, strlen(sender), &g.cfg->rules, &a) ==
+		        0 &&
 		    !(a.flags & OG_ADDR_LITERAL)) {
 			if (pd_spf_check(g.spf, a.domain, &res, spf_done, c) ==
 			    0) {

@@ -109,7 +109,7 @@ is "warn mode: DUNNO" "$(q warn.test)" DUNNO
 ok "warn mode: logged" pd_log_wait 'spf=fail for 203.0.113.5.*\(warn only\)'
 is "sender domain with a trailing dot: checked as without" \
     "$(pd_q sender=postmaster@fail.test. client_address=192.0.2.7)" \
-    "550 5.7.23 SPF record of fail.test. does not authorize this server (fail for 203.0.113.5)"
+    "550 5.7.23 SPF record of fail.test does not authorize this server (fail for 203.0.113.5)"
 is "... odd case too" \
     "$(pd_q sender=postmaster@FAIL.Test client_address=192.0.2.7)" \
     "550 5.7.23 SPF record of FAIL.Test does not authorize this server (fail for 203.0.113.5)"
