@@ -712,6 +712,81 @@ og_addr_parse(
 	return 0;
 }
 
+/* A dot-atom as far as ASCII goes (UTF-8 is og_addr_parse's to check). */
+static int
+dot_atom_ascii(const unsigned char *s, size_t n)
+{
+	size_t i;
+
+	if (n == 0 || s[0] == '.' || s[n - 1] == '.')
+		return 0;
+	for (i = 0; i < n; i++)
+		if (s[i] == '.' ? s[i + 1] == '.'
+		                : s[i] < 0x80 && !atext_tab[s[i]])
+			return 0;
+	return 1;
+}
+
+const char *
+og_addr_envelope(const char *s, char *buf, size_t size)
+{
+	const unsigned char *p = (const unsigned char *)s, *at = NULL;
+	size_t n, i, ll, dl, o = 0, route;
+	int quote = 0, unquote = 0;
+
+	n = strlen(s);
+	while (n > 0 && is_ws(p[0])) {
+		p++;
+		n--;
+	}
+	while (n > 0 && is_ws(p[n - 1]))
+		n--;
+	if (n > 0 && (p[0] == '<') != (p[n - 1] == '>'))
+		return s; /* og_addr_parse names it */
+	if (n >= 2 && p[0] == '<') {
+		p++;
+		n -= 2;
+		while (n > 0 && is_ws(p[0])) {
+			p++;
+			n--;
+		}
+		while (n > 0 && is_ws(p[n - 1]))
+			n--;
+	}
+	if (n > 0 && p[0] == '@') {
+		if ((route = source_route(p, n)) == 0)
+			return s;
+		p += route;
+		n -= route;
+	}
+	for (i = 0; i < n; i++)
+		if (p[i] == '@')
+			at = p + i;
+	ll = at ? (size_t)(at - p) : n;
+	dl = at ? n - ll - 1 : 0;
+	if (ll >= 2 && p[0] == '"' && p[ll - 1] == '"')
+		unquote = dot_atom_ascii(p + 1, ll - 2);
+	else if (at && ll > 0)
+		quote = !dot_atom_ascii(p, ll);
+	/* One trailing dot of the domain, as the MTA drops it. */
+	if (dl > 1 && p[n - 1] == '.' && p[n - 2] != '.')
+		n--;
+	if (2 * ll + (n - ll) + 3 > size)
+		return s;
+	if (quote)
+		buf[o++] = '"';
+	for (i = (size_t)unquote; i < ll - (size_t)unquote; i++) {
+		if (quote && (p[i] == '"' || p[i] == '\\'))
+			buf[o++] = '\\';
+		buf[o++] = (char)p[i];
+	}
+	if (quote)
+		buf[o++] = '"';
+	memcpy(buf + o, p + ll, n - ll);
+	buf[o + n - ll] = 0;
+	return buf;
+}
+
 /*
  * Typo table.  Known mailbox domains, most used first: the first match
  * wins when a misspelling is one edit from several.  F: a target of the

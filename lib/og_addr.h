@@ -66,6 +66,22 @@ int og_addr_parse(
     const char *s, size_t len, const og_addr_rules *rules, og_addr *out);
 
 /*
+ * og_addr_envelope - a MAIL FROM or RCPT TO address as the MTA passed it,
+ * in the external form og_addr_parse and sender: lines read.  Sendmail
+ * and Postfix's milter client pass the client's text (<> and blanks,
+ * source route, quotes around a plain local part, trailing dot of the
+ * domain); Postfix's policy client the internal form ("john doe@x" for
+ * <"john doe"@x>).  The MTA delivers to and from the mailbox these name,
+ * so: blanks, <> and a source route removed, a local part that is not a
+ * dot-atom quoted and quotes around one that is dropped, one trailing
+ * dot of the domain dropped.  "" for the null sender.  Returns buf
+ * (2 * strlen(s) + 3 bytes always suffice), or s itself when the result
+ * does not fit in size bytes or s is malformed (unbalanced <>, a bad
+ * route): og_addr_parse then names why.
+ */
+const char *og_addr_envelope(const char *s, char *buf, size_t size);
+
+/*
  * og_addr_typo - the big mailbox domain a misspelt A-label domain was
  * probably meant to be ("yaho.com" -> "yahoo.com"), or NULL.  Never
  * suggests for a domain that is itself in the table.  Static result.

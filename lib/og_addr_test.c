@@ -757,11 +757,42 @@ norm_idempotent(void **state)
 	free(b);
 }
 
+/* What an MTA passes for MAIL FROM / RCPT TO, as og_addr_envelope reads it. */
+static void
+envelope_forms(void **state)
+{
+	static const char *const env[][2] = {
+	    {"<promo@example.com.>", "promo@example.com"},
+	    {"< promo@example.com >", "promo@example.com"},
+	    {"<@r1.example,@r2.example:\"promo\"@example.com>",
+	        "promo@example.com"},
+	    {"john doe@example.org", "\"john doe\"@example.org"},
+	    {"<\"john doe\"@example.org>", "\"john doe\"@example.org"},
+	    {"a\"b@example.org.", "\"a\\\"b\"@example.org"},
+	    {"<a@[IPv6:::1]>", "a@[IPv6:::1]"},
+	    {"<>", ""},
+	    {"postmaster", "postmaster"},
+	    {"bob@example.org..", "bob@example.org.."},
+	    {"<@bad_route:a@example.com>", "<@bad_route:a@example.com>"},
+	    {"<a@example.com", "<a@example.com"},
+	};
+	char buf[64];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(env) / sizeof(env[0]); i++)
+		assert_string_equal(
+		    og_addr_envelope(env[i][0], buf, sizeof(buf)), env[i][1]);
+	/* Too small: the input as it is. */
+	assert_string_equal(
+	    og_addr_envelope("<a@example.com.>", buf, 8), "<a@example.com.>");
+}
+
 int
 main(void)
 {
 	size_t n = sizeof(cases) / sizeof(cases[0]), i;
-	struct CMUnitTest *t = calloc(n + 1, sizeof(*t));
+	struct CMUnitTest *t = calloc(n + 2, sizeof(*t));
 	char **bufs = calloc(n, sizeof(*bufs));
 	int rc;
 
@@ -780,7 +811,9 @@ main(void)
 	}
 	t[n].name = "norm form is a fixed point";
 	t[n].test_func = norm_idempotent;
-	rc = _cmocka_run_group_tests("og_addr", t, n + 1, NULL, NULL);
+	t[n + 1].name = "envelope forms";
+	t[n + 1].test_func = envelope_forms;
+	rc = _cmocka_run_group_tests("og_addr", t, n + 2, NULL, NULL);
 	for (i = 0; i < n; i++)
 		free(bufs[i]);
 	free(bufs);

@@ -227,7 +227,7 @@ enum { MG_R_PENDING = 0, MG_R_ACCEPTED, MG_R_DROP };
 
 typedef struct mg_rcpt {
 	char *given; /* argument of RCPT TO exactly as received */
-	char *addr;  /* the same without <> */
+	char *addr;  /* the mailbox it names (mg_envaddr) */
 	int state;   /* MG_R_* */
 	char key[OG_ADDR_MAX + 1];
 } mg_rcpt;
@@ -238,7 +238,7 @@ typedef struct mg_hdr {
 } mg_hdr;
 
 typedef struct mg_msg {
-	char *sender; /* without <>; "" for the null sender */
+	char *sender; /* mg_envaddr; "" for the null sender */
 	char *sasl;
 	mg_rcpt *rcpt;
 	int nrcpt, arcpt;
@@ -634,6 +634,24 @@ mlfi_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
 	return mg_nr(ctx, SMFIP_NR_CONN, mg_connect(ctx, hostname, sa));
 }
 
+/*
+ * The mailbox an envelope argument names, as og_addr_envelope reads it:
+ * Postfix and Sendmail pass the client's text, e.g.
+ * <@relay.example:"promo"@example.com.> for promo@example.com.
+ */
+static char *
+mg_envaddr(const char *arg)
+{
+	size_t size = 2 * strlen(arg) + 3;
+	char *buf = og_xmalloc(size);
+	const char *a = og_addr_envelope(arg, buf, size);
+
+	if (a == buf)
+		return buf;
+	free(buf);
+	return og_xstrdup(a);
+}
+
 static sfsistat
 mg_envfrom(SMFICTX *ctx, char **argv)
 {
@@ -643,7 +661,7 @@ mg_envfrom(SMFICTX *ctx, char **argv)
 	if (c == NULL || c->snap == NULL)
 		return SMFIS_TEMPFAIL;
 	mg_msg_reset(&c->msg);
-	c->msg.sender = mg_unbracket(argv[0] ? argv[0] : "");
+	c->msg.sender = mg_envaddr(argv[0] ? argv[0] : "");
 	if ((sasl = mg_macro(ctx, "{auth_authen}")) != NULL)
 		c->msg.sasl = og_xstrdup(sasl);
 	c->msg.st_env = mg_find(c, 0);

@@ -98,7 +98,7 @@ struct conn {
 	char peer[160];
 	pd_req req; /* the request waiting for SPF */
 	size_t req_used;
-	/* its sender and recipient in external form (addr_external) */
+	/* its sender and recipient in external form (og_addr_envelope) */
 	char sender[OG_ADDR_INPUT_MAX + 1], rcpt[OG_ADDR_INPUT_MAX + 1];
 	struct conn *prev, *next;
 };
@@ -808,66 +808,6 @@ rcpt_gate(struct conn *c, const pd_req *r, const og_stream *st)
 	}
 }
 
-/* RFC 5322 atext, ASCII part. */
-static int
-atext(unsigned char ch)
-{
-	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-	       (ch >= '0' && ch <= '9') ||
-	       (ch && strchr("!#$%&'*+-/=?^_`{|}~", ch));
-}
-
-/*
- * Postfix sends addresses in its internal form: the local part unquoted
- * ("john doe@example.org" for <"john doe"@example.org>) and the domain as
- * the client gave it, a trailing dot included (trivial-rewrite drops it
- * before the message goes anywhere).  og_addr_parse reads the external
- * form: quote a local part that is not a dot-atom, as Postfix's
- * quote_822_local does, and drop that dot.  Returns buf, or a itself
- * when it needs neither (or does not fit: og_addr_parse names why).
- */
-static const char *
-addr_external(const char *a, char *buf, size_t size)
-{
-	const char *at = strrchr(a, '@');
-	size_t ll, dl, i, o = 0;
-	int quote = 0, trail;
-
-	if (at == NULL)
-		return a;
-	ll = (size_t)(at - a);
-	dl = strlen(at + 1);
-	/* Quoted already (a hand-made request), or empty: as it is. */
-	if (ll > 0 && !(ll >= 2 && a[0] == '"' && a[ll - 1] == '"'))
-		for (i = 0; i < ll; i++) {
-			unsigned char ch = (unsigned char)a[i];
-
-			if (ch == '.' ? i == 0 || i + 1 == ll || a[i + 1] == '.'
-			              : ch < 0x80 && !atext(ch))
-				quote = 1;
-		}
-	trail = dl > 1 && at[dl] == '.' && at[dl - 1] != '.';
-	if (!quote && !trail)
-		return a;
-	if (2 * ll + dl + 3 >= size)
-		return a;
-	if (quote) {
-		buf[o++] = '"';
-		for (i = 0; i < ll; i++) {
-			if (a[i] == '"' || a[i] == '\\')
-				buf[o++] = '\\';
-			buf[o++] = a[i];
-		}
-		buf[o++] = '"';
-	} else {
-		memcpy(buf, a, ll);
-		o = ll;
-	}
-	memcpy(buf + o, at, dl + 1 - (size_t)trail);
-	buf[o + dl + 1 - (size_t)trail] = 0;
-	return buf;
-}
-
 /* Returns 1 when the request is waiting for SPF. */
 static int
 do_rcpt(struct conn *c, pd_req *r)
@@ -881,9 +821,9 @@ do_rcpt(struct conn *c, pd_req *r)
 		return 0;
 	}
 	r->a[PD_A_RECIPIENT] =
-	    addr_external(r->a[PD_A_RECIPIENT], c->rcpt, sizeof(c->rcpt));
+	    og_addr_envelope(r->a[PD_A_RECIPIENT], c->rcpt, sizeof(c->rcpt));
 	if (r->a[PD_A_SENDER])
-		r->a[PD_A_SENDER] = addr_external(
+		r->a[PD_A_SENDER] = og_addr_envelope(
 		    r->a[PD_A_SENDER], c->sender, sizeof(c->sender));
 	sender = r->a[PD_A_SENDER];
 	st = find_stream(g.cfg, r);

@@ -42,6 +42,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	check(&a, og_addr_parse((const char *)data, size, NULL, &a));
 	check(&a, og_addr_parse((const char *)data, size, &r, &a));
+	if (size <= OG_ADDR_INPUT_MAX && memchr(data, 0, size) == NULL) {
+		static char in[OG_ADDR_INPUT_MAX + 1],
+		    env[2 * OG_ADDR_INPUT_MAX + 3];
+		const char *e;
+
+		memcpy(in, data, size);
+		in[size] = 0;
+		e = og_addr_envelope(in, env, sizeof(env));
+		if ((e != in && e != env) || strlen(e) > 2 * size + 2)
+			abort();
+		check(&a, og_addr_parse(e, strlen(e), NULL, &a));
+	}
 	memcpy(d, data, n);
 	d[n] = 0;
 	(void)og_addr_typo(d);

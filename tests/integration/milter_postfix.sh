@@ -101,6 +101,17 @@ like "VERP: envelope sender carries the token" \
     "*bounce+$tok@bounces.example.com*"
 pf_sink_clear
 
+# --- envelope sender as the client wrote it ------------------------
+# Postfix passes MAIL FROM as given; it sends the mail from the mailbox
+# named (a trailing dot, a source route or quotes around a plain local
+# part are no part of it), so the sender: line must find the stream.
+for from in '<promo@example.com.>' '<"promo"@example.com>' \
+    '<@relay.example:promo@example.com>' '< promo@example.com >'; do
+	like "MAIL FROM:$from finds the stream of promo@example.com" \
+	    "$(mg_smtp 25200 "MAIL FROM:$from" 'RCPT TO:<out@example.com>')" \
+	    "*RCPT TO:<out@example.com> -> 550 5.7.1 <out@example.com>: unsub*"
+done
+
 # --- header stream: decided at end of message ------------------------
 msg "$MG_DIR/m1" out@example.com newsletter
 out=$(pf_send news@example.com out@example.com "$MG_DIR/m1")

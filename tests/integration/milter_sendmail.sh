@@ -150,6 +150,11 @@ like "sendmail: VERP envelope sender" "$(grep '^X-Mail-Args:' "$f")" \
     "*bounce+$tok@bounces.example.com*"
 rm -f "$SM"/sink/*
 
+# Sendmail passes MAIL FROM as the client wrote it.
+like "sendmail: MAIL FROM:<promo@example.com.> finds the stream" \
+    "$(mg_smtp 25230 'MAIL FROM:<promo@example.com.>' \
+    'RCPT TO:<out@example.com>')" "*<out@example.com> -> 550 5.7.1 *"
+
 printf 'From: n@example.com\r\nTo: ok@example.com\r\nSubject: x\r\nX-Optgate-Stream: alerts\r\n\r\nhi\r\n' >"$SM/m"
 out=$(send alerts@example.com "ok@example.com bounced@example.com" "$SM/m")
 like "sendmail header stream: accepted" "$out" "*DATA 250*"

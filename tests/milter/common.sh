@@ -12,6 +12,10 @@
 #                               against $MG_SOCK: one TAP line
 #   mg_log [NAME]               the milter's log
 #   mg_log_wait PATTERN [NAME]  wait (at most 5 s) until the log has it
+#   mg_smtp PORT CMD...         one SMTP session with 127.0.0.1:PORT, each
+#                               CMD sent verbatim ("MAIL FROM:<x.>"); prints
+#                               "CMD -> REPLY" per command; CMD DATA sends
+#                               $MG_SMTP_MSG (default: a tiny message)
 MG_DIR=
 MG_PIDS=
 _mg_cleanup=
@@ -226,6 +230,34 @@ mg_log_wait() {
 		sleep 0.1
 		_i=$((_i + 1))
 	done
+}
+
+mg_smtp() {
+	python3 - "$@" <<'PY'
+import os, socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=30)
+f = s.makefile("rb")
+def reply():
+    while True:
+        r = f.readline().decode("utf-8", "replace").rstrip()
+        if r[3:4] != "-":
+            return r
+def cmd(c):
+    s.sendall(c.encode() + b"\r\n")
+    return reply()
+reply()
+cmd("EHLO client.optgate.test")
+for c in sys.argv[2:]:
+    r = cmd(c)
+    if c == "DATA" and r.startswith("354"):
+        m = os.environ.get("MG_SMTP_MSG")
+        body = open(m, "rb").read() if m else \
+            b"From: <news@example.com>\r\nSubject: t\r\n\r\nhi\r\n"
+        s.sendall(body + b".\r\n")
+        r = reply()
+    print(c, "->", r, flush=True)
+cmd("QUIT")
+PY
 }
 
 # Run one miltertest script; ok/not ok with its name.
