@@ -2,8 +2,8 @@
  * mg_hdr.c - header text helpers of optgate-milter: folding the headers we
  * add, unfolding the ones we read, and making text safe for SMTP replies.
  *
- * Public: mg_hdr_fold_list, mg_hdr_unfold, mg_reply_text, mg_subst,
- * mg_unbracket.  Pure functions over og_buf; thread-safe.
+ * Public: mg_hdr_fold_list, mg_hdr_unfold, mg_reply_text, mg_subst.  Pure
+ * functions over og_buf; thread-safe.
  *
  * LIMITS: one item is never broken, so a line can exceed 78 characters
  * when a single URI does (RFC 5322 allows up to 998); the caller's og_buf
@@ -112,21 +112,4 @@ mg_subst(og_buf *out, const char *tmpl, const char *tok, const char *stream)
 		}
 	}
 	return rc;
-}
-
-char *
-mg_unbracket(const char *s)
-{
-	size_t len;
-
-	while (*s == ' ' || *s == '\t')
-		s++;
-	len = strlen(s);
-	while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
-		len--;
-	if (len >= 2 && s[0] == '<' && s[len - 1] == '>') {
-		s++;
-		len -= 2;
-	}
-	return og_xstrndup(s, len);
 }

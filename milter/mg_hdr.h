@@ -44,7 +44,4 @@ char *mg_reply_text(char *dst, size_t max, const char *src);
 int mg_subst(
     og_buf *out, const char *tmpl, const char *tok, const char *stream);
 
-/* Strip one pair of surrounding <> (and blanks); returns a new string. */
-char *mg_unbracket(const char *s);
-
 #endif

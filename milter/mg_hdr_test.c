@@ -150,27 +150,6 @@ test_subst(void **state)
 	og_buf_free(&b);
 }
 
-static void
-test_unbracket(void **state)
-{
-	static const struct {
-		const char *in, *want;
-	} cases[] = {
-	    {"<a@b.example>", "a@b.example"},
-	    {" <a@b.example> ", "a@b.example"},
-	    {"a@b.example", "a@b.example"},
-	    {"<>", ""},
-	    {"<a@b", "<a@b"},
-	};
-	size_t i;
-
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		char *s = mg_unbracket(cases[i].in);
-		assert_string_equal(s, cases[i].want);
-		free(s);
-	}
-}
-
 int
 main(void)
 {
@@ -180,7 +159,6 @@ main(void)
 	    cmocka_unit_test(test_unfold),
 	    cmocka_unit_test(test_reply_text),
 	    cmocka_unit_test(test_subst),
-	    cmocka_unit_test(test_unbracket),
 	};
 	return cmocka_run_group_tests_name("mg_hdr", tests, NULL, NULL);
 }

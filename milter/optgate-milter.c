@@ -727,7 +727,7 @@ mg_envrcpt(SMFICTX *ctx, char **argv)
 	r = &m->rcpt[m->nrcpt];
 	memset(r, 0, sizeof(*r));
 	r->given = og_xstrdup(argv[0]);
-	r->addr = mg_unbracket(argv[0]);
+	r->addr = mg_envaddr(argv[0]);
 	r->state = MG_R_PENDING;
 
 	if (st == NULL || c->non_smtpd || mg_policyd_owns(c, st)) {

@@ -112,6 +112,31 @@ for from in '<promo@example.com.>' '<"promo"@example.com>' \
 	    "*RCPT TO:<out@example.com> -> 550 5.7.1 <out@example.com>: unsub*"
 done
 
+# --- envelope recipient as the client wrote it ---------------------
+# Postfix delivers <ok@example.com.> and <@relay.example:ok@example.com>
+# to ok@example.com: decided as that address, not refused as invalid
+# (nor silently dropped from transactional mail).
+like "RCPT TO:<out@example.com.>: refused as the unsubscribed address" \
+    "$(mg_smtp 25200 'MAIL FROM:<promo@example.com>' \
+    'RCPT TO:<out@example.com.>')" \
+    "*-> 550 5.7.1 <out@example.com>: unsubscribed*"
+like "RCPT TO:<@relay.example:ok2@example.com>: accepted, it has consent" \
+    "$(mg_smtp 25200 'MAIL FROM:<promo@example.com>' \
+    'RCPT TO:<@relay.example:ok2@example.com>')" \
+    "*RCPT TO:<@relay.example:ok2@example.com> -> 250 *"
+msg "$MG_DIR/ma" ok@example.com alerts
+out=$(MG_SMTP_MSG=$MG_DIR/ma mg_smtp 25200 'MAIL FROM:<alerts@example.com>' \
+    'RCPT TO:<ok@example.com>' 'RCPT TO:<none@example.com.>' \
+    'RCPT TO:<@relay.example:none2@example.com>' DATA)
+like "transactional, trailing dot and source route: accepted" "$out" \
+    "*DATA -> 250 *"
+pf_sink_wait 1 20
+sleep 0.3 # smtp-sink writes the file as data arrives
+is "transactional: trailing dot and source route recipients delivered" \
+    "$(pf_sink_rcpts | sort | tr '\n' ' ')" \
+    "none2@example.com none@example.com ok@example.com "
+pf_sink_clear
+
 # --- header stream: decided at end of message ------------------------
 msg "$MG_DIR/m1" out@example.com newsletter
 out=$(pf_send news@example.com out@example.com "$MG_DIR/m1")

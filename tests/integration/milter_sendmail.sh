@@ -154,6 +154,9 @@ rm -f "$SM"/sink/*
 like "sendmail: MAIL FROM:<promo@example.com.> finds the stream" \
     "$(mg_smtp 25230 'MAIL FROM:<promo@example.com.>' \
     'RCPT TO:<out@example.com>')" "*<out@example.com> -> 550 5.7.1 *"
+like "sendmail: RCPT TO:<out@example.com.> refused as unsubscribed" \
+    "$(mg_smtp 25230 'MAIL FROM:<promo@example.com>' \
+    'RCPT TO:<out@example.com.>')" "*-> 550 5.7.1 *<out@example.com>: unsub*"
 
 printf 'From: n@example.com\r\nTo: ok@example.com\r\nSubject: x\r\nX-Optgate-Stream: alerts\r\n\r\nhi\r\n' >"$SM/m"
 out=$(send alerts@example.com "ok@example.com bounced@example.com" "$SM/m")
