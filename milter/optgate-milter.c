@@ -652,6 +652,29 @@ mg_envaddr(const char *arg)
 	return og_xstrdup(a);
 }
 
+/*
+ * Remove a recipient.  Postfix matches the argument against the recipient
+ * as smtpd stored it: a trailing dot kept, a source route removed, so
+ * <@relay.example:a@example.com> matches only as <a@example.com>.  Both
+ * forms name the same mailbox.
+ */
+static int
+mg_delrcpt(SMFICTX *ctx, const mg_rcpt *r)
+{
+	og_buf b;
+	int rc = 0;
+
+	if (smfi_delrcpt(ctx, r->given) != MI_SUCCESS)
+		return -1;
+	og_buf_init(&b, 1024);
+	if (og_buf_printf(&b, "<%s>", r->addr) == 0 &&
+	    strcmp(b.data, r->given) != 0 &&
+	    smfi_delrcpt(ctx, b.data) != MI_SUCCESS)
+		rc = -1;
+	og_buf_free(&b);
+	return rc;
+}
+
 static sfsistat
 mg_envfrom(SMFICTX *ctx, char **argv)
 {
@@ -1089,7 +1112,7 @@ mlfi_eom(SMFICTX *ctx)
 	}
 	for (i = 0; i < m->nrcpt; i++)
 		if (m->rcpt[i].state == MG_R_DROP &&
-		    smfi_delrcpt(ctx, m->rcpt[i].given) != MI_SUCCESS) {
+		    mg_delrcpt(ctx, &m->rcpt[i]) < 0) {
 			og_log_err("%s: smfi_delrcpt %s failed",
 			    mg_qid(ctx) ? mg_qid(ctx) : "NOQUEUE",
 			    m->rcpt[i].addr);

@@ -115,7 +115,8 @@ done
 # --- envelope recipient as the client wrote it ---------------------
 # Postfix delivers <ok@example.com.> and <@relay.example:ok@example.com>
 # to ok@example.com: decided as that address, not refused as invalid
-# (nor silently dropped from transactional mail).
+# (nor silently dropped from transactional mail), and a suppressed one
+# written with a route is removed.
 like "RCPT TO:<out@example.com.>: refused as the unsubscribed address" \
     "$(mg_smtp 25200 'MAIL FROM:<promo@example.com>' \
     'RCPT TO:<out@example.com.>')" \
@@ -127,7 +128,8 @@ like "RCPT TO:<@relay.example:ok2@example.com>: accepted, it has consent" \
 msg "$MG_DIR/ma" ok@example.com alerts
 out=$(MG_SMTP_MSG=$MG_DIR/ma mg_smtp 25200 'MAIL FROM:<alerts@example.com>' \
     'RCPT TO:<ok@example.com>' 'RCPT TO:<none@example.com.>' \
-    'RCPT TO:<@relay.example:none2@example.com>' DATA)
+    'RCPT TO:<@relay.example:none2@example.com>' \
+    'RCPT TO:<@relay.example:bounced@example.com>' DATA)
 like "transactional, trailing dot and source route: accepted" "$out" \
     "*DATA -> 250 *"
 pf_sink_wait 1 20
