@@ -354,7 +354,9 @@ sends_saturate(void **state)
 	    og_store_get_sends(tx, k, "news", times, OG_SENDS_MAX + 4, &n), 0);
 	og_store_rend(tx);
 	assert_int_equal(n, OG_SENDS_MAX);
-	assert_int_equal(times[0], T0 + OG_SENDS_MAX + 4);
+	/* the newest OG_SENDS_MAX times, newest first, each one kept */
+	for (i = 0; i < n; i++)
+		assert_int_equal(times[i], T0 + OG_SENDS_MAX + 4 - i);
 }
 
 static void
