@@ -99,6 +99,18 @@ ok "452 logged as defer" pd_log_wait \
     'to=<ana2@example.org>.*action=defer, reason=one-recipient-per-transaction\(newsletter\)'
 og status ana@example.org --stream newsletter >/dev/null
 is "nothing counted before END-OF-MESSAGE" "$?" 0
+# A transaction that gets as far as DATA (check_policy_service in
+# smtpd_data_restrictions) and then ends without END-OF-MESSAGE (a header
+# check or a milter rejected it) delivered nothing: nothing is counted.
+# The next decision for the recipient commits any send still waiting.
+og optin ivy@example.org --stream newsletter >/dev/null
+printf '%s\n' 'instance=x1 recipient=ivy@example.org' \
+    'instance=x1 protocol_state=DATA recipient= queue_id=Qx1' |
+    pd_client session >/dev/null
+pd_q recipient=ivy@example.org instance=x2 >/dev/null
+is "a transaction rejected after DATA counts nothing" \
+    "$(og status ivy@example.org --stream newsletter --json |
+        sed -n 's|.*"cap":"2/7d","sent":\([0-9]*\).*|\1|p')" 0
 # A recipient given twice in one transaction is delivered once (Postfix's
 # cleanup drops the copy): it is counted once, so 2/7d still lets one more
 # message through.
