@@ -345,6 +345,9 @@ static const struct ccase ccases[] = {
     {"disabled account is hard", "5.2.1",
         "550 5.2.1 The email account that you tried to reach is disabled",
         OG_RC_HARD},
+    {"5.2.1 alone (a DSN without diagnostic text) is a disabled mailbox: "
+     "hard",
+        "5.2.1", "", OG_RC_HARD},
     {"relay denied is hard", "5.7.1", "554 5.7.1 Relay access denied",
         OG_RC_HARD},
     {"user unknown said to DATA is a filter", "",
