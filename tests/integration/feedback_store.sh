@@ -146,6 +146,18 @@ is "third soft bounce: refused" "$?" 1
 like "soft bounce suppression expires" "$(cat "$T/st")" "*soft-bounce*expires*"
 OPTGATE_NOW=$(( $(date +%s) + 8 * 86400 )) og status soft@example.org --stream news >/dev/null 2>&1
 is "soft bounce suppression over after 7d" "$?" 0
+# soft_bounce = 3/14d counts the soft bounces of the last 14 days only:
+# two from three weeks ago and one today are not three in the period
+og optin spread@example.org --stream news >/dev/null 2>&1
+dsn spread@example.org 4.2.2 "452 4.2.2 Mailbox full" >"$T/spread.eml"
+for i in 1 2; do
+	OPTGATE_NOW=$(( $(date +%s) - 21 * 86400 )) og bounce <"$T/spread.eml" 2>/dev/null
+done
+og bounce <"$T/spread.eml" 2>"$T/log"
+like "soft bounces older than the period: the new one only counted" \
+    "$(cat "$T/log")" "*to=<spread@example.org> class=soft*action=counted soft_bounces=1/3 *"
+og status spread@example.org --stream news >/dev/null 2>&1
+is "soft bounces older than the period: still accepted" "$?" 0
 
 # soft bounces after a hard bounce: the hard bounce stays for good
 og optin gone@example.org --stream news >/dev/null 2>&1
