@@ -182,6 +182,24 @@ test_bad_job_isolated(void **state)
 	assert_int_equal(good1.job.rc, OG_EBUSY);
 }
 
+/*
+ * A change that cannot be written, alone in its batch, is reported
+ * failed: the person is told to try again (503), never that it worked.
+ */
+static void
+test_lone_bad_job_fails(void **state)
+{
+	struct fx *f = *state;
+	struct wjob bad;
+
+	wjob_init(&bad, "");
+	assert_int_equal(unsubd_commit_start(f->st), 0);
+	unsubd_commit_submit(&bad.job);
+	wjob_wait(&bad);
+	assert_int_not_equal(bad.job.rc, 0);
+	unsubd_commit_stop();
+}
+
 static void
 test_rate(void **state)
 {
@@ -249,6 +267,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_bad_job_isolated, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_lone_bad_job_fails, setup, teardown),
 	    cmocka_unit_test(test_rate),
 	    cmocka_unit_test(test_keyring_derive),
 	};
