@@ -260,4 +260,19 @@ case "$LOG" in *cliente@yahoo.com*|*elena@example.com*)
 	fail "log masks addresses (full_address = no)" ;;
 *) pass "log masks addresses (full_address = no)" ;; esac
 like "log has commit statistics" "$LOG" "*commit statistics: batches=*"
+
+# --- [unsubd] scope = sender: one-click leaves all mail of the sender ---
+S=sam@example.org
+sed -e 's/^\[unsubd\]$/&\nscope = sender/' \
+    -e 's/^\[stream news\]$/&\nsender = example.com/' \
+    -e 's/^\[stream tips\]$/&\nsender = example.com/' \
+    "$CONF" >"$UD_DIR/sender.conf"
+CONF=$UD_DIR/sender.conf
+for s in news tips offers; do ud_optin $S $s; done
+ok "daemon starts with scope = sender" ud_start
+is "scope = sender: one-click POST 200" "$(ud_code POST \
+    "$UD_URL/u/$(ud_token $S news)" -d List-Unsubscribe=One-Click)" 200
+is "scope = sender: news and tips (sender example.com) refused, offers kept" \
+    "$(ud_status $S news)$(ud_status $S tips)$(ud_status $S offers)" 110
+ok "daemon with scope = sender stops cleanly" ud_stop
 done_testing
