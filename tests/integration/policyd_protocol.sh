@@ -224,6 +224,20 @@ pd_hup
 ok "SIGHUP with a bad config: logged" pd_log_wait 'keeping the running config'
 like "... and the old config keeps serving" \
     "$(pd_q sender=promo@example.com recipient=bob@example.org)" "550 5.7.1 *"
+# A config that parses but policyd cannot use (spf on, no [spf] egress:
+# no address to check the SPF records against) is not taken either.
+EXTRA_STREAMS='[stream promo]
+match = sender:promo@example.com
+consent = none
+[stream strict]
+match = sender:strict@example.com
+consent = optin
+spf = reject' write_conf
+pd_hup
+ok "SIGHUP with spf but no [spf] egress: logged" \
+    pd_log_wait 'stream strict\] spf = on needs \[spf\] egress'
+is "... the running config kept: no stream strict yet" \
+    "$(pd_q sender=strict@example.com recipient=zed@example.org)" DUNNO
 ok "daemon exits cleanly on SIGTERM" pd_stop
 
 # --- spawn(8) mode: one connection on stdin/stdout ---
