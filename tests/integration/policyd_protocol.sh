@@ -111,6 +111,16 @@ pd_q recipient=ivy@example.org instance=x2 >/dev/null
 is "a transaction rejected after DATA counts nothing" \
     "$(og status ivy@example.org --stream newsletter --json |
         sed -n 's|.*"cap":"2/7d","sent":\([0-9]*\).*|\1|p')" 0
+# A refused recipient gets no copy: its transaction's END-OF-MESSAGE
+# counts nothing for it.
+printf '%s\n' 'instance=r1 sender=alerts@example.com recipient=ray@example.org' \
+    'instance=r1 protocol_state=END-OF-MESSAGE recipient= queue_id=Qr1' |
+    pd_client session >/dev/null
+og optin ray@example.org --stream alerts --single >/dev/null
+pd_q sender=alerts@example.com recipient=ray@example.org instance=r2 >/dev/null
+is "a refused recipient is not counted" \
+    "$(og status ray@example.org --stream alerts --json |
+        sed -n 's|.*"cap":"2/7d","sent":\([0-9]*\).*|\1|p')" 0
 # A recipient given twice in one transaction is delivered once (Postfix's
 # cleanup drops the copy): it is counted once, so 2/7d still lets one more
 # message through.
