@@ -285,9 +285,10 @@ run_case(void **state)
 
 	assert_non_null(mkdtemp(dir));
 	assert_int_equal(og_store_open(dir, &o, &st, err, sizeof(err)), 0);
-	assert_int_equal(
-	    og_addr_parse(c->rcpt, strlen(c->rcpt), &cfg->rules, &a),
-	    og_addr_parse(c->rcpt, strlen(c->rcpt), &cfg->rules, &a));
+	/* Steps need the address's key: only a case without steps may
+	 * give an address that does not parse (the "invalid" verdict). */
+	if (og_addr_parse(c->rcpt, strlen(c->rcpt), &cfg->rules, &a) != 0)
+		assert_int_equal(c->steps[0].kind, 0);
 	for (i = 0; c->steps[i].kind; i++) {
 		const struct step *p = &c->steps[i];
 
