@@ -500,6 +500,9 @@ helper_failed(pd_spf *s, struct helper *h, const char *why)
 	char detail[160];
 	pd_spf_res r;
 
+	/* Reset already: kill(0) or kill(-1) would hit far more than it. */
+	if (h->pid <= 0)
+		return;
 	epoll_ctl(s->epfd, EPOLL_CTL_DEL, h->rfd, NULL);
 	close(h->rfd);
 	close(h->wfd);
