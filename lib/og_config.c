@@ -1356,8 +1356,11 @@ og_config_find_stream(const og_config *cfg, const og_msginfo *mi)
 					return st;
 				break;
 			case OG_MATCH_SASL:
+				/* Without case, like sender: lines: a login
+				 * typed in other case must not skip the gate.
+				 */
 				if (mi->sasl_user && *mi->sasl_user &&
-				    strcmp(m->value, mi->sasl_user) == 0)
+				    strcasecmp(m->value, mi->sasl_user) == 0)
 					return st;
 				break;
 			case OG_MATCH_CLIENT:

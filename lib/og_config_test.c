@@ -316,6 +316,10 @@ matching(void **state)
 	mi.client_addr = NULL;
 	mi.sasl_user = "appuser";
 	assert_string_equal(og_config_find_stream(cfg, &mi)->name, "app");
+	mi.sasl_user = "AppUser";
+	assert_string_equal(og_config_find_stream(cfg, &mi)->name, "app");
+	mi.sasl_user = "appuser2";
+	assert_null(og_config_find_stream(cfg, &mi));
 	assert_true(og_stream_needs_headers(og_config_stream(cfg, "news")));
 	assert_false(og_stream_needs_headers(og_config_stream(cfg, "app")));
 	og_config_unref(cfg);
