@@ -551,8 +551,14 @@ smtp_command(const char *diag)
 	static const struct {
 		const char *pat, *cmd;
 	} tab[] = {
-	    {"HELO", "HELO"},
-	    {"EHLO", "HELO"},
+	    /* Not a bare "HELO": Received fields in a quoted header
+	     * copy say "(HELO host)". */
+	    {"after HELO", "HELO"},
+	    {"after EHLO", "HELO"},
+	    {">>> HELO", "HELO"},
+	    {">>> EHLO", "HELO"},
+	    {"HELO command", "HELO"},
+	    {"EHLO command", "HELO"},
 	    {"MAIL F", "MAIL"},
 	    {"MAIL FROM", "MAIL"},
 	    {"RCPT", "RCPT"},
@@ -594,6 +600,18 @@ classify_x(const char *status, int smtp_code, const char *cmd, const char *diag,
 	int cls;
 
 	*reason = "unknown";
+	/* Refused before any recipient was named (Exim's "after EHLO" /
+	 * "after MAIL FROM", Postfix's "in reply to MAIL FROM command"):
+	 * the server refused the sending host or the sender and said
+	 * nothing about the mailbox, whatever words the reply uses.  The
+	 * reply still names the reason (a block list, DMARC ...). */
+	if (strcmp(cmd, "HELO") == 0 || strcmp(cmd, "MAIL") == 0) {
+		cls = classify_x(status, smtp_code, "", diag, strict, reason);
+		if (cls != OG_RC_HARD)
+			return cls;
+		*reason = cmd[0] == 'H' ? "blocked" : "sender-rejected";
+		return OG_RC_SOFT;
+	}
 	if (status != NULL &&
 	    (status[0] == '2' || status[0] == '4' || status[0] == '5') &&
 	    status[1] == '.')

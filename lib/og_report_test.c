@@ -124,6 +124,21 @@ static const struct pcase pcases[] = {
         "------\n\nFrom: news@example.com\nTo: gone@example.ed.jp\n"
         "Subject: x\n\nbody\n",
         0, OG_RC_HARD, OG_RK_DSN, "gone@example.ed.jp", "5.1.1", NULL},
+    {"Exim: refused after EHLO says nothing about the mailbox",
+        "From: Mail Delivery System <Mailer-Daemon@mx.example.com>\n"
+        "Subject: Mail delivery failed: returning message to sender\n"
+        "Content-Type: multipart/report; report-type=delivery-status; "
+        "boundary=\"b\"\n\n"
+        "--b\nContent-Type: text/plain\n\n"
+        "The following address(es) failed:\n\n  ann@example.org\n"
+        "    host mx.example.org [192.0.2.1]\n"
+        "    SMTP error from remote mail server after EHLO "
+        "mx.example.com:\n    550 Rejected\n\n"
+        "--b\nContent-Type: message/delivery-status\n\n"
+        "Reporting-MTA: dns; mx.example.com\n\n"
+        "Action: failed\nFinal-Recipient: rfc822;ann@example.org\n"
+        "Status: 5.0.0\nDiagnostic-Code: smtp; 550 Rejected\n\n--b--\n",
+        0, OG_RC_SOFT, OG_RK_DSN, "ann@example.org", "5.0.0", NULL},
     {"Sendmail without MIME: transcript",
         "From: Mail Delivery Subsystem <MAILER-DAEMON@mx.example.net>\n"
         "To: news@example.com\nSubject: Returned mail: see transcript for "
@@ -354,6 +369,11 @@ static const struct ccase ccases[] = {
         "550 User unknown (in reply to end of DATA command)", OG_RC_SOFT},
     {"user unknown said to RCPT is hard", "5.0.0",
         "550 User unknown (in reply to RCPT TO command)", OG_RC_HARD},
+    {"Exim: \"does not exist\" said after MAIL FROM is the sender's", "5.1.0",
+        "SMTP error from remote mail server after MAIL "
+        "FROM:<news@example.com> SIZE=1234: 553 5.1.0 example.com does "
+        "not exist",
+        OG_RC_SOFT},
     {"Office 365 edge block is a missing mailbox", "5.4.1",
         "550 5.4.1 Recipient address rejected: Access denied", OG_RC_HARD},
     {"sender rejected is soft", "5.1.8",
