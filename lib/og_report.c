@@ -348,8 +348,8 @@ static const char *const ph_toobig[] = {"message too large", "message too big",
     "exceeds maximum", "message too long", "is too large", "size limit", NULL};
 static const char *const ph_expired[] = {"failing for a long time",
     "retry time", "retry timeout", "delivery time expired", "too long in queue",
-    "could not be delivered within", "message expired", "has expired",
-    "after multiple retries", "were last tried",
+    "could not be delivered within", "not delivered within", "message expired",
+    "has expired", "after multiple retries", "were last tried",
     "delivery attempts will continue", "has not yet been delivered",
     "will be retried", "still trying", "not yet been delivered",
     "delivery delayed", "delayed", "queue period", "host not reachable", NULL};

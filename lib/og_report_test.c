@@ -139,6 +139,14 @@ static const struct pcase pcases[] = {
         "Action: failed\nFinal-Recipient: rfc822;ann@example.org\n"
         "Status: 5.0.0\nDiagnostic-Code: smtp; 550 Rejected\n\n--b--\n",
         0, OG_RC_SOFT, OG_RK_DSN, "ann@example.org", "5.0.0", NULL},
+    {"expiry notice: \"not delivered within\" N days is soft",
+        "From: Postmaster@mail.example.ne.jp\nTo: news@example.com\n"
+        "Subject: Mail System Error - Returned Mail\n\n"
+        "Your message was not delivered within 2 days and 0 hours.\n"
+        "Remote host is not responding.\n\n"
+        "The following recipients did not receive this message:\n"
+        "<ann@example.ne.jp>\n",
+        0, OG_RC_SOFT, OG_RK_DSN, "ann@example.ne.jp", NULL, NULL},
     {"Sendmail without MIME: transcript",
         "From: Mail Delivery Subsystem <MAILER-DAEMON@mx.example.net>\n"
         "To: news@example.com\nSubject: Returned mail: see transcript for "
