@@ -410,11 +410,14 @@ static const char *const ph_user_strong[] = {
 static const char *const ph_blocked[] = {"blocked", "blacklist", "black list",
     "block list", "blocklist", "spamhaus", "listed", "rbl", "dnsbl",
     "reputation", "not allowed", "spf", "too many", NULL};
+/* The recipient (or a list server: Google Groups' "may not exist, or you
+ * may not have permission to post", Mailman's members-only lists)
+ * refuses this sender; the address itself may well be alive. */
 static const char *const ph_filtered[] = {"filtered", "content filter",
     "refused due to recipient preferences", "rejected by recipient",
     "not accepting any mail", "only accepting mail from",
     "due to extended inactivity", "has restricted sms e-mail",
-    "refuse to receive", NULL};
+    "refuse to receive", "permission to post", NULL};
 static const char *const ph_sender[] = {"sender rejected",
     "sender address rejected", "domain of sender", "sender verify",
     "sender domain", "unroutable sender", "invalid sender", "bad sender",

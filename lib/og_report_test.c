@@ -147,6 +147,15 @@ static const struct pcase pcases[] = {
         "The following recipients did not receive this message:\n"
         "<ann@example.ne.jp>\n",
         0, OG_RC_SOFT, OG_RK_DSN, "ann@example.ne.jp", NULL, NULL},
+    {"list server: \"may not exist, or ... no permission to post\" is "
+     "soft",
+        "From: Mail Delivery Subsystem <mailer-daemon@mail.example.com>\n"
+        "To: ann@example.org\nX-Failed-Recipients: team@lists.example.com\n"
+        "Subject: Delivery Status Notification (Failure)\n\n"
+        "We're writing to let you know that the group you tried to contact "
+        "(team) may not exist, or you may not have permission to post "
+        "messages to the group.\n",
+        0, OG_RC_SOFT, OG_RK_DSN, "team@lists.example.com", NULL, NULL},
     {"Sendmail without MIME: transcript",
         "From: Mail Delivery Subsystem <MAILER-DAEMON@mx.example.net>\n"
         "To: news@example.com\nSubject: Returned mail: see transcript for "
