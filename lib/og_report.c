@@ -345,7 +345,9 @@ static const char *const ph_toobig[] = {"message too large", "message too big",
     "size exceeds", "exceeds the maximum size", "exceeds size limit",
     "too large for", "message length exceeds", "message file too big",
     "message size limit", "mail size limit", "max message size",
-    "exceeds maximum", "message too long", "is too large", "size limit", NULL};
+    "exceeds maximum", "message too long", "is too large", "size limit",
+    "maximum message size", "incoming message size", "inbound message size",
+    NULL};
 static const char *const ph_expired[] = {"failing for a long time",
     "retry time", "retry timeout", "delivery time expired", "too long in queue",
     "could not be delivered within", "not delivered within", "message expired",

@@ -370,6 +370,8 @@ static const struct ccase ccases[] = {
     {"5.2.2 mailbox full", "5.2.2", "552 Mailbox full", OG_RC_SOFT},
     {"quota text without code", "", "user is over quota", OG_RC_SOFT},
     {"5.3.4 too big", "5.3.4", "552 message size exceeds limit", OG_RC_SOFT},
+    {"exceeded maximum incoming message size is too big", "5.0.0",
+        "553 Exceeded maximum incoming message size", OG_RC_SOFT},
     {"5.7.1 blocked by a list", "5.7.1",
         "554 5.7.1 blocked using zen.spamhaus.org", OG_RC_SOFT},
     {"5.1.1 overridden by blocklist text", "5.1.1",
