@@ -1432,6 +1432,34 @@ next:
 	return 0;
 }
 
+/*
+ * Does this line of a Sendmail transcript start what another recipient
+ * was told: "554 <other@example.org>... reason" or the per-host line
+ * "550 example.org (smtp)... reason" before that host's recipients?
+ */
+static int
+sendmail_next(const char *p, size_t n, const char *cur)
+{
+	char a[OG_ADDR_MAX + 1];
+	size_t as, ae, i;
+
+	if (n < 10 || !isdigit((unsigned char)p[0]) ||
+	    !isdigit((unsigned char)p[1]) || !isdigit((unsigned char)p[2]) ||
+	    p[3] != ' ')
+		return 0;
+	if (p[4] == '<')
+		return find_addr(p, n, 0, a, sizeof(a), &as, &ae) && as == 5 &&
+		       n - ae >= 4 && memcmp(p + ae, ">...", 4) == 0 &&
+		       strcasecmp(a, cur) != 0;
+	for (i = 4; i < n && is_domain_char((unsigned char)p[i]); i++)
+		;
+	if (i == 4 || i + 2 >= n || p[i] != ' ' || p[i + 1] != '(')
+		return 0;
+	for (i += 2; i < n && isalnum((unsigned char)p[i]); i++)
+		;
+	return n - i >= 4 && memcmp(p + i, ")...", 4) == 0;
+}
+
 /* Lines after the address line that explain it: until a blank line. */
 static void
 gather_diag(const char *s, size_t len, size_t from, const char *line, size_t n,
@@ -1467,6 +1495,8 @@ gather_diag(const char *s, size_t len, size_t from, const char *line, size_t n,
 		/* The next address line starts the next recipient. */
 		if (find_addr(s + k, e - k, 0, a, sizeof(a), &as, &ae) &&
 		    as <= 1 && e - k - ae <= 2 && strcasecmp(a, cur) != 0)
+			break;
+		if (sendmail_next(s + k, e - k, cur))
 			break;
 		if (is_separator(s + i, e - i))
 			break;

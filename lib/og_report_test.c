@@ -168,6 +168,19 @@ static const struct pcase pcases[] = {
         "RCPT To:<nobody@example.net>\n<<< 550 5.1.1 <nobody@example.net>... "
         "User unknown\n550 5.1.1 <nobody@example.net>... User unknown\n",
         0, OG_RC_HARD, OG_RK_DSN, "nobody@example.net", "5.1.1", NULL},
+    {"Sendmail transcript: the next host's and recipient's lines are "
+     "theirs",
+        "From: Mail Delivery Subsystem <MAILER-DAEMON@mx.example.net>\n"
+        "To: news@example.com\nSubject: Returned mail: Host unknown\n\n"
+        "   ----- Transcript of session follows -----\n"
+        "554 <ann@example.edu>... Remote protocol error: Connection reset "
+        "by peer\n"
+        "550 example.org (smtp)... 550 Host unknown\n"
+        "554 <bob@example.org>... 550 Host unknown (Authoritative answer "
+        "from name server)\n\n"
+        "   ----- Unsent message follows -----\n"
+        "From: news@example.com\nSubject: x\n\nbody\n",
+        0, OG_RC_SOFT, OG_RK_DSN, "ann@example.edu", NULL, NULL},
     {"Gmail: failed permanently, rejected as spam is soft",
         "From: Mail Delivery Subsystem <mailer-daemon@googlemail.com>\n"
         "To: news@example.com\n"
