@@ -114,10 +114,15 @@ demo: deps
 	@$(MAKE) --no-print-directory build
 	@BUILD=$(BUILD) sh tests/demo.sh
 
+# Programs in sbin (where conf/*.service and the Postfix snippets look),
+# the example config and snippets in share/optgate, the README where the
+# units' Documentation= points.
 install: build
-	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/optgate
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/optgate \
+	    $(DESTDIR)$(PREFIX)/share/doc/optgate
 	install -m 0755 $(PROGS) $(DESTDIR)$(PREFIX)/sbin/
-	install -m 0644 conf/optgate.conf $(DESTDIR)$(PREFIX)/share/optgate/
+	install -m 0644 conf/* $(DESTDIR)$(PREFIX)/share/optgate/
+	install -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/optgate/
 
 format:
 	clang-format -i $(wildcard lib/*.[ch] */*.c */*.h)

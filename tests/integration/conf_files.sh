@@ -1,0 +1,85 @@
+#!/bin/sh
+# The files in conf/ as an admin uses them: the Postfix snippets appended
+# to a stock main.cf / master.cf are read by Postfix's own postconf without
+# a warning (an unknown or unused parameter is one), and keep the safe
+# settings the README promises; the systemd units pass systemd-analyze
+# verify against the programs `make install` puts where they point.
+TOP=${OPTGATE_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
+. "$TOP/tests/lib/tap.sh"
+
+D=$(mktemp -d /tmp/optgate-conf.XXXXXX)
+trap 'rm -rf "$D"' EXIT
+C="$TOP/conf"
+
+# A config folder: the stock master.cf, an empty main.cf.
+fresh() {
+	rm -rf "$D/$1"
+	mkdir -p "$D/$1"
+	cp /usr/share/postfix/master.cf.dist "$D/$1/master.cf"
+	: >"$D/$1/main.cf"
+}
+# postconf's complaints about a config folder (empty when it has none).
+complaints() { postconf -c "$D/$1" -n 2>&1 >/dev/null; }
+
+# --- Mode 1 (policyd as a service), the milter and the feedback pipes ---
+fresh m1
+cat "$C/postfix-policyd-main.cf" "$C/milter-postfix.cf" \
+    "$C/main.cf-feedback" >>"$D/m1/main.cf"
+grep -v '^#' "$C/master.cf-feedback" >>"$D/m1/master.cf"
+is "mode 1, milter and feedback snippets: postconf has no complaint" \
+    "$(complaints m1)" ""
+is "a down policy service tempfails (451)" \
+    "$(postconf -c "$D/m1" -h smtpd_policy_service_default_action |
+    cut -c1-3)" 451
+is "a down milter tempfails" \
+    "$(postconf -c "$D/m1" -h milter_default_action)" tempfail
+like "RCPT restrictions ask optgate-policyd before permit_mynetworks" \
+    "$(postconf -c "$D/m1" -h smtpd_recipient_restrictions)" \
+    "check_policy_service inet:127.0.0.1:10040,*permit_mynetworks*"
+like "sends counted at end of data" \
+    "$(postconf -c "$D/m1" -h smtpd_end_of_data_restrictions)" \
+    "check_policy_service inet:127.0.0.1:10040"
+for s in optgate-bounce optgate-fbl optgate-unsub; do
+	like "master.cf: $s is a pipe to the optgate CLI" \
+	    "$(postconf -c "$D/m1" -M "$s/unix" 2>&1)" \
+	    "$s *unix *- *n *n *- *4 *pipe *flags=R user=optgate argv=/usr/local/sbin/optgate *"
+done
+
+# --- Mode 2 (spawn): the commented block of the main.cf snippet, with
+# the master.cf line; without that line postconf must object. ---
+fresh m2
+sed -n '/--- Mode 2/,/--- When/p' "$C/postfix-policyd-main.cf" |
+    sed -n 's/^#   //p' >>"$D/m2/main.cf"
+sed -n '/--- When/,$p' "$C/postfix-policyd-main.cf" >>"$D/m2/main.cf"
+like "mode 2 block taken from the snippet" "$(postconf -c "$D/m2" -n 2>&1)" \
+    "*check_policy_service unix:private/optgate-policy*"
+like "without its master.cf line postconf objects (the check can fail)" \
+    "$(complaints m2)" "*unused parameter: optgate-policy_time_limit*"
+grep -v '^#' "$C/postfix-policyd-master.cf" >>"$D/m2/master.cf"
+is "mode 2 with its master.cf line: postconf has no complaint" \
+    "$(complaints m2)" ""
+like "master.cf: optgate-policy runs optgate-policyd under spawn(8), on stdin" \
+    "$(postconf -c "$D/m2" -M optgate-policy/unix 2>&1)" \
+    "*spawn user=optgate argv=/usr/local/sbin/optgate-policyd -s -c *"
+
+# --- systemd units against an installed tree ---
+if command -v systemd-analyze >/dev/null 2>&1; then
+	make -s -C "$TOP" install BUILD="$BUILD" PREFIX=/usr/local \
+	    DESTDIR="$D/root" >/dev/null 2>&1
+	ok "make install puts the programs in sbin" \
+	    test -x "$D/root/usr/local/sbin/optgate-policyd"
+	mkdir -p "$D/units"
+	for u in "$C"/*.service; do
+		n=$(basename "$u")
+		# The unit as installed, its paths under DESTDIR.
+		sed "s#/usr/local/#$D/root/usr/local/#g" "$u" >"$D/units/$n"
+		is "$n: systemd-analyze verify has no complaint" \
+		    "$(systemd-analyze verify "$D/units/$n" 2>&1)" ""
+		doc=$(sed -n 's#^Documentation=file:##p' "$D/units/$n")
+		ok "$n: its Documentation= file is installed" test -f "$doc"
+	done
+else
+	echo "ok - # SKIP systemd-analyze not installed"
+fi
+
+done_testing
