@@ -2,8 +2,9 @@
 # The files in conf/ as an admin uses them: the Postfix snippets appended
 # to a stock main.cf / master.cf are read by Postfix's own postconf without
 # a warning (an unknown or unused parameter is one), and keep the safe
-# settings the README promises; the systemd units pass systemd-analyze
-# verify against the programs `make install` puts where they point.
+# settings the README promises; the example configs pass `optgate config
+# check`; the systemd units pass systemd-analyze verify against the
+# programs `make install` puts where they point.
 TOP=${OPTGATE_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$TOP/tests/lib/tap.sh"
 
@@ -61,6 +62,12 @@ is "mode 2 with its master.cf line: postconf has no complaint" \
 like "master.cf: optgate-policy runs optgate-policyd under spawn(8), on stdin" \
     "$(postconf -c "$D/m2" -M optgate-policy/unix 2>&1)" \
     "*spawn user=optgate argv=/usr/local/sbin/optgate-policyd -s -c *"
+
+# --- the example configs ---
+for f in optgate.conf unsubd.conf policyd-example.conf; do
+	like "conf/$f passes optgate config check" \
+	    "$("$BIN/optgate" -c "$C/$f" config check 2>&1)" "*: ok (*"
+done
 
 # --- systemd units against an installed tree ---
 if command -v systemd-analyze >/dev/null 2>&1; then
