@@ -10,7 +10,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
 #include <openssl/evp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1094,6 +1096,52 @@ cmd_token(og_cli *cli, int argc, char **argv)
 	return 0;
 }
 
+/*
+ * What this host lacks for the config (the file itself is fine, and may
+ * be meant for another host): said as notes, so that `config check`
+ * before the first start names what the daemons would die of.
+ */
+static void
+host_notes(const og_config *cfg)
+{
+	const struct {
+		const char *key, *name;
+		int group;
+	} who[] = {
+	    {"[policyd] user", cfg->policyd_user, 0},
+	    {"[policyd] socket_owner", cfg->policyd_socket_owner, 0},
+	    {"[policyd] socket_group", cfg->policyd_socket_group, 1},
+	    {"[milter] user", cfg->milter_user, 0},
+	    {"[unsubd] user", cfg->unsubd_user, 0},
+	};
+	struct stat sb;
+	size_t i;
+	int list = 0;
+
+	for (i = 0; i < sizeof(who) / sizeof(who[0]); i++) {
+		if (who[i].name == NULL || *who[i].name == 0)
+			continue;
+		if (who[i].group ? getgrnam(who[i].name) == NULL
+		                 : getpwnam(who[i].name) == NULL)
+			printf("note: %s: no %s \"%s\" on this host: the "
+			       "daemon will not start (adduser --system "
+			       "--group %s)\n",
+			    who[i].key, who[i].group ? "group" : "user",
+			    who[i].name, who[i].name);
+	}
+	if (stat(cfg->store_path, &sb) != 0)
+		printf("note: [store] path %s: %s on this host (run "
+		       "optgate init)\n",
+		    cfg->store_path, strerror(errno));
+	for (i = 0; i < (size_t)cfg->nstreams; i++)
+		list |= cfg->streams[i].list;
+	if (list && stat(cfg->keys_file, &sb) != 0)
+		printf("note: [keys] file %s: %s on this host (optgate init "
+		       "makes one): optgate-milter and optgate-unsubd will "
+		       "not start without it\n",
+		    cfg->keys_file, strerror(errno));
+}
+
 int
 cmd_config(og_cli *cli, int argc, char **argv)
 {
@@ -1119,5 +1167,6 @@ cmd_config(og_cli *cli, int argc, char **argv)
 			       "([unsubd] scope = %s)\n",
 			    st->name, og_scope_name(sc), og_scope_name(sc));
 	}
+	host_notes(cli->cfg);
 	return 0;
 }

@@ -30,6 +30,14 @@ EOF
 out=$($OG config check)
 is "config check ok" "$?" 0
 like "config check names the streams" "$out" "*3 streams: newsletter, offers, resets*"
+like "config check before init: notes the missing store" "$out" \
+    "*note: [[]store] path $T/store: No such file or directory on this host (run optgate init)*"
+like "... and the missing keys file" "$out" "*note: [[]keys] file*optgate init makes one*"
+out=$(sed 's/^\[stream newsletter\]/[policyd]\nuser = og-no-such-user\n&/' "$T/optgate.conf" >"$T/u.conf" &&
+    $BIN/optgate -c "$T/u.conf" config check)
+is "config check with a daemon user missing: still exit 0 (may be for another host)" "$?" 0
+like "... and says the daemon will not start" "$out" \
+    '*note: [[]policyd] user: no user "og-no-such-user" on this host: the daemon will not start*'
 
 $OG status ana@example.com >/dev/null 2>"$T/err"
 is "status before init: exit 3" "$?" 3
@@ -38,6 +46,7 @@ like "status before init says what to do" "$(cat "$T/err")" "*optgate init*"
 out=$($OG init)
 is "init" "$?" 0
 like "init creates a keys file" "$out" "*keys file*created*"
+is "config check after init: no notes" "$($OG config check | grep -c '^note:')" 0
 perm=$(stat -c %a "$T/keys")
 is "keys file mode 600" "$perm" 600
 $OG init >/dev/null
