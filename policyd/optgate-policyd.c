@@ -9,8 +9,9 @@
  * answer DUNNO for a pass or the verdict's refusal; remember passed
  * recipients per transaction ("instance").  END-OF-MESSAGE: count those
  * recipients as sent (in groups, see pend_in and writer_main).  A
- * list stream (one token per recipient) gets 452 4.5.3 for a second passed
- * recipient, so the client sends it in a new transaction.
+ * list stream (one token per recipient) gets 452 4.5.3 for a second
+ * recipient that would pass, so the client sends it in a new transaction
+ * (one refused anyway gets its refusal).
  *
  * One thread, one epoll loop, non-blocking sockets, capped buffers, idle
  * timeouts.  A second thread writes the counters (writer_main): the sends
@@ -753,26 +754,6 @@ rcpt_gate(struct conn *c, const pd_req *r, const og_stream *st)
 
 	if (r->a[PD_A_INSTANCE])
 		in = inst_find(r->a[PD_A_INSTANCE]);
-	/*
-	 * After a DISCARD the whole message is dropped: a second recipient
-	 * accepted now would lose its copy (and be counted).
-	 */
-	if (st->list && in && (in->nkeys > 0 || in->discarded) &&
-	    strcmp(in->stream, st->name) == 0) {
-		verdict_set(
-		    &v, OG_REFUSE, OG_REFUSE_DEFER, 452, "4.5.3", "one-rcpt");
-		snprintf(v.text, sizeof(v.text),
-		    "Too many recipients: %s "
-		    "takes one recipient per transaction, send this one "
-		    "separately",
-		    st->name);
-		snprintf(v.reason, sizeof(v.reason),
-		    "one-recipient-per-transaction(%s)", st->name);
-		snprintf(act, sizeof(act), "%d %s %s", v.code, v.dsn, v.text);
-		log_decision(r, st, &v);
-		reply(c, act);
-		return;
-	}
 	for (;;) {
 		if (g.store && (rc = og_store_rbegin(g.store, &tx)) != 0) {
 			og_log_warn("store read: %s", og_strerror(rc));
@@ -790,6 +771,29 @@ rcpt_gate(struct conn *c, const pd_req *r, const og_stream *st)
 		    !pend_has(st->name, v.key))
 			break;
 		count_handover(1);
+	}
+	/*
+	 * A list stream's second recipient: one that would pass (or be
+	 * dropped: DISCARD drops the whole message) comes back in its own
+	 * transaction; one refused anyway hears why now.  After a DISCARD
+	 * a recipient accepted now would lose its copy (and be counted).
+	 */
+	if (st->list && in && (in->nkeys > 0 || in->discarded) &&
+	    strcmp(in->stream, st->name) == 0 &&
+	    (v.action == OG_ACCEPT || v.refuse == OG_REFUSE_DROP)) {
+		verdict_set(
+		    &v, OG_REFUSE, OG_REFUSE_DEFER, 452, "4.5.3", "one-rcpt");
+		snprintf(v.text, sizeof(v.text),
+		    "Too many recipients: %s "
+		    "takes one recipient per transaction, send this one "
+		    "separately",
+		    st->name);
+		snprintf(v.reason, sizeof(v.reason),
+		    "one-recipient-per-transaction(%s)", st->name);
+		snprintf(act, sizeof(act), "%d %s %s", v.code, v.dsn, v.text);
+		log_decision(r, st, &v);
+		reply(c, act);
+		return;
 	}
 	verdict_action(st, &v, act, sizeof(act));
 	log_decision(r, st, &v);

@@ -88,15 +88,23 @@ ok "one log line per decision, Postfix style" pd_log_wait \
     'NOQUEUE: to=<bob@example.org>, from=<news@example.com>, client=localhost\[127.0.0.1\], stream=newsletter, action=reject, reason=unsubscribed\(all\)'
 
 # --- one recipient per list transaction; counting at END-OF-MESSAGE ---
+og optin ann@example.org --stream newsletter >/dev/null
 out=$(printf '%s\n' \
     'instance=t1 recipient=ana@example.org' \
-    'instance=t1 recipient=ana2@example.org' \
+    'instance=t1 recipient=ann@example.org' \
     'instance=t1 recipient=ana@example.org sender=offers@example.com' |
     pd_client session)
-is "list stream: second recipient gets 452 4.5.3" "$(echo "$out" | sed -n 2p | cut -c1-9)" \
+is "list stream: a second recipient that would pass gets 452 4.5.3" "$(echo "$out" | sed -n 2p | cut -c1-9)" \
     "452 4.5.3"
 ok "452 logged as defer" pd_log_wait \
-    'to=<ana2@example.org>.*action=defer, reason=one-recipient-per-transaction\(newsletter\)'
+    'to=<ann@example.org>.*action=defer, reason=one-recipient-per-transaction\(newsletter\)'
+out=$(printf '%s\n' \
+    'instance=t9 recipient=ana@example.org' \
+    'instance=t9 recipient=bob@example.org' |
+    pd_client session)
+like "list stream: a second recipient refused anyway hears why, not 452" \
+    "$(echo "$out" | sed -n 2p)" \
+    "550 5.7.1 <bob@example.org>: unsubscribed from all streams*"
 og status ana@example.org --stream newsletter >/dev/null
 is "nothing counted before END-OF-MESSAGE" "$?" 0
 # A transaction that gets as far as DATA (check_policy_service in
