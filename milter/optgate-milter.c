@@ -732,17 +732,6 @@ mg_envrcpt(SMFICTX *ctx, char **argv)
 		mg_setreply(ctx, 452, "4.5.3", t);
 		return SMFIS_TEMPFAIL;
 	}
-	/* A list stream takes one recipient per transaction. */
-	if (st != NULL && st->list && m->naccepted_rcpt >= 1 && !c->non_smtpd &&
-	    !mg_policyd_owns(c, st)) {
-		snprintf(t, sizeof(t),
-		    "Stream %s takes one recipient per "
-		    "message (each gets its own unsubscribe link): send this "
-		    "one in a new transaction",
-		    st->name);
-		mg_setreply(ctx, 452, "4.5.3", t);
-		return SMFIS_TEMPFAIL;
-	}
 	if (m->nrcpt == m->arcpt) {
 		m->arcpt = m->arcpt ? m->arcpt * 2 : 4;
 		m->rcpt = og_xrealloc(m->rcpt, m->arcpt * sizeof(*m->rcpt));
@@ -765,6 +754,32 @@ mg_envrcpt(SMFICTX *ctx, char **argv)
 	    c->snap->cfg, tx, st, m->sender, r->addr, og_time_now(), &v);
 	if (tx != NULL)
 		og_store_rend(tx);
+	/*
+	 * A list stream takes one recipient per transaction (each gets its
+	 * own unsubscribe link).  A second one that would pass comes back
+	 * in a new transaction; one refused anyway hears why now, and one
+	 * to drop is removed at end of message like any other.
+	 */
+	if (st->list && m->naccepted_rcpt >= 1 && v.action == OG_ACCEPT) {
+		snprintf(t, sizeof(t),
+		    "Stream %s takes one recipient per "
+		    "message (each gets its own unsubscribe link): send this "
+		    "one in a new transaction",
+		    st->name);
+		v.action = OG_REFUSE;
+		v.refuse = OG_REFUSE_DEFER;
+		v.code = 452;
+		og_strlcpy(v.dsn, "4.5.3", sizeof(v.dsn));
+		og_strlcpy(v.rule, "one-rcpt", sizeof(v.rule));
+		og_strlcpy(v.text, t, sizeof(v.text));
+		snprintf(v.reason, sizeof(v.reason),
+		    "one-recipient-per-transaction(%s)", st->name);
+		mg_log_decision(ctx, c, r->addr, st, &v);
+		free(r->given);
+		free(r->addr);
+		mg_setreply(ctx, 452, "4.5.3", t);
+		return SMFIS_TEMPFAIL;
+	}
 	mg_log_decision(ctx, c, r->addr, st, &v);
 	if (v.action == OG_ACCEPT) {
 		r->state = MG_R_ACCEPTED;

@@ -76,6 +76,17 @@ sink_msg_for() { # the dump file that went to RCPT
 	done
 }
 
+# A list stream's second recipient: refused anyway -> the refusal and
+# its reason now; one that would pass -> 452 4.5.3 (a new transaction).
+out=$(mg_smtp 25200 'MAIL FROM:<promo@example.com>' 'RCPT TO:<ok@example.com>' \
+    'RCPT TO:<out@example.com>' 'RCPT TO:<ok2@example.com>')
+like "RCPT: a list stream's second recipient refused anyway hears why, not 452" \
+    "$out" "*RCPT TO:<out@example.com> -> 550 5.7.1 <out@example.com>: unsub*"
+like "RCPT: ... one that would pass gets 452 4.5.3" "$out" \
+    "*RCPT TO:<ok2@example.com> -> 452 4.5.3 *"
+ok "the 452 is logged as a decision" mg_log_wait \
+    'to=<ok2@example.com>.*action=defer, reason=one-recipient-per-transaction(promo)'
+
 # --- envelope stream: decided at RCPT --------------------------------
 out=$(pf_send promo@example.com "out@example.com ok@example.com ok2@example.com")
 like "RCPT: unsubscribed recipient refused with the reason" "$out" \

@@ -226,7 +226,8 @@ mg_log() {
 
 mg_log_wait() {
 	_i=0
-	until grep -q "$1" "$MG_DIR/${2:-milter}.log" || [ $_i -ge 50 ]; do
+	until grep -q "$1" "$MG_DIR/${2:-milter}.log"; do
+		[ $_i -ge 50 ] && return 1
 		sleep 0.1
 		_i=$((_i + 1))
 	done
