@@ -22,7 +22,8 @@
  *      the reply), then any address that is not the sender's.
  *   4. Auto-replies (RFC 3834 Auto-Submitted, vacation headers and
  *      subjects, challenge-response requests) and DMARC/TLS reports
- *      that are not failures are ignored.
+ *      that are not failures are ignored; so is a recipient whose
+ *      server answered with a challenge-response or whitelist request.
  * Classification follows the widely used Sisimai taxonomy of reasons:
  * the diagnostic's phrases (full mailbox, size, expiry, disabled account,
  * local mailer failure, unknown user, unknown host, relaying, blocks and
@@ -444,6 +445,29 @@ static const char *const ph_tempfail[] = {
 static const char *const ph_notaccept[] = {"does not accept mail",
     "not accepting mail", "null mx", "accepts no mail", "no smtp service",
     NULL};
+/*
+ * Challenge-response and whitelist systems (Boxbe, SpamArrest,
+ * Mailblocks, TMDA, Bluebottle, ChoiceMail, Sendio): the mailbox is alive
+ * and holds the mail until the sender confirms itself, so the failure is
+ * no bounce.  Said at RCPT inside a DSN as much as in an auto-reply.
+ */
+static const char *const ph_challenge[] = {"boxbe", "spamarrest", "spam arrest",
+    "mailblocks", "tmda", "bluebottle", "choicemail", "sendio",
+    "challenge-response", "challenge/response", "challenge response",
+    "requires confirmation", "not pre-approved", "not been pre-approved",
+    "you are human", "you are a human", "you're human", "you are a real person",
+    "confirm your message", "confirm your email", "confirm your e-mail",
+    "confirm this mail server", NULL};
+/* A whitelist named with a request to confirm or verify is one too;
+ * named by a spam filter ("add you to our whitelist") it is a block. */
+static const char *const ph_whitelist[] = {"whitelist", "white list",
+    "white-list", "allowed list", "approved senders", "guest list", "safe list",
+    "safelist", NULL};
+static const char *const ph_confirm[] = {
+    "confirm", "verif", "click", "approv", NULL};
+static const char *const ph_spam[] = {"spam", "unsolicited", "blacklist",
+    "black list", "blocklist", "block list", "rbl", "reputation", NULL};
+
 /* Everything a sender's reputation, content or the network explains. */
 static const char *const ph_block[] = {"blocked", "block list", "blocklist",
     "blacklist", "black list", "spam", "rbl", "dnsbl", "spamhaus", "spamcop",
@@ -629,8 +653,17 @@ classify_x(const char *status, int smtp_code, const char *cmd, const char *diag,
 	}
 	if (name == NULL)
 		name = "";
-		/* A temporary failure is never proof that the mailbox is gone.
-		 */
+	/* A challenge, not a failure: whatever the code's class, unless the
+	 * server also says the mailbox does not exist. */
+	if ((match(diag, ph_challenge) ||
+	        (match(diag, ph_whitelist) && match(diag, ph_confirm) &&
+	            !match(diag, ph_spam))) &&
+	    !(strcmp(name, "user-unknown") == 0 && match(diag, ph_user))) {
+		*reason = "challenge-response";
+		return OG_RC_IGNORE;
+	}
+	/* A temporary failure is never proof that the mailbox is gone.
+	 */
 #define RET(r, c)                                                              \
 	do {                                                                   \
 		*reason = (r);                                                 \

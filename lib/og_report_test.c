@@ -331,6 +331,18 @@ static const struct pcase pcases[] = {
         "Content-Transfer-Encoding: 8bit\n\n"
         "<w@example.org>:\n\xe9\xe8\xff 550 5.1.1 user unknown\n",
         0, OG_RC_HARD, OG_RK_DSN, "w@example.org", "5.1.1", NULL},
+    {"challenge-response request at RCPT inside a DSN is ignored",
+        "From: MAILER-DAEMON@mx.example.com\n"
+        "Subject: Undelivered Mail Returned to Sender\n"
+        "Content-Type: multipart/report; report-type=delivery-status; "
+        "boundary=\"b\"\n\n"
+        "--b\nContent-Type: message/delivery-status\n\n"
+        "Reporting-MTA: dns; mx.example.com\n\n"
+        "Final-Recipient: rfc822; pat@example.org\nAction: failed\n"
+        "Status: 5.0.0\nDiagnostic-Code: smtp; 550 Sender requires "
+        "confirmation: please verify your address at "
+        "https://cr.example.net/whitelist\n\n--b--\n",
+        0, OG_RC_IGNORE, OG_RK_DSN, "pat@example.org", "5.0.0", NULL},
     {"empty input", "", OG_EINVAL, OG_RC_UNKNOWN, OG_RK_NONE, NULL, NULL, NULL},
 };
 
@@ -431,6 +443,17 @@ static const struct ccase ccases[] = {
     {"sender rejected by a list is soft", "5.7.1",
         "554 5.7.1 Service unavailable; Client host blocked using "
         "bl.spamcop.net",
+        OG_RC_SOFT},
+    {"challenge-response vendor notice is ignored", "4.7.0",
+        "Sender not pre-approved. Follow the instructions of the notice",
+        OG_RC_IGNORE},
+    {"whitelist with a request to confirm is a challenge", "5.7.1",
+        "550 5.7.1 Click the link to add yourself to my allowed list and "
+        "confirm",
+        OG_RC_IGNORE},
+    {"whitelist named by a spam filter stays a block", "5.0.0",
+        "500 Mail appears to be unsolicited; ask the recipient to add you "
+        "to the whitelist and confirm",
         OG_RC_SOFT},
     {"bare permanent code is hard", "5.0.0", "", OG_RC_HARD},
     {"bare temporary code is soft", "4.0.0", "", OG_RC_SOFT},
