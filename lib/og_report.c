@@ -1081,7 +1081,8 @@ walk(parse_ctx *c, GMimeObject *o, int depth)
 			orig_headers(c, GMIME_OBJECT(m));
 		}
 		/* A report forwarded as an attachment (some FBLs wrap the
-		 * ARF report in message/rfc822): look inside once. */
+		 * ARF report in message/rfc822; gateways and mail filters
+		 * forward the DSN they received in it): look inside once. */
 		if (depth < 3 && !c->have_arf && !c->have_dsn) {
 			GMimeObject *body = g_mime_message_get_mime_part(m);
 
@@ -1094,7 +1095,9 @@ walk(parse_ctx *c, GMimeObject *o, int depth)
 				              ct, "report-type")
 				        : NULL;
 
-				if (rt != NULL && ci_has(rt, "feedback-report"))
+				if (rt != NULL &&
+				    (ci_has(rt, "feedback-report") ||
+				        ci_has(rt, "delivery-status")))
 					walk(c, body, depth + 1);
 			}
 		}

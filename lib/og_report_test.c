@@ -343,6 +343,23 @@ static const struct pcase pcases[] = {
         "confirmation: please verify your address at "
         "https://cr.example.net/whitelist\n\n--b--\n",
         0, OG_RC_IGNORE, OG_RK_DSN, "pat@example.org", "5.0.0", NULL},
+    {"DSN forwarded as a message/rfc822 attachment is read",
+        "From: gateway@example.com\n"
+        "Subject: Fwd: Delivery Status Notification (Failure)\n"
+        "Content-Type: multipart/mixed; boundary=\"o\"\n\n"
+        "--o\nContent-Type: text/plain\n\nForwarded report.\n\n"
+        "--o\nContent-Type: message/rfc822\n\n"
+        "From: postmaster@mx.example.org\n"
+        "To: news@example.com\n"
+        "Subject: Delivery Status Notification (Failure)\n"
+        "Content-Type: multipart/report; report-type=delivery-status; "
+        "boundary=\"i\"\n\n"
+        "--i\nContent-Type: text/plain\n\nDelivery failed.\n\n"
+        "--i\nContent-Type: message/delivery-status\n\n"
+        "Reporting-MTA: dns; mx.example.org\n\n"
+        "Final-Recipient: rfc822; gone@example.org\nAction: failed\n"
+        "Status: 5.1.1\n\n--i--\n\n--o--\n",
+        0, OG_RC_HARD, OG_RK_DSN, "gone@example.org", "5.1.1", NULL},
     {"empty input", "", OG_EINVAL, OG_RC_UNKNOWN, OG_RK_NONE, NULL, NULL, NULL},
 };
 
