@@ -1545,6 +1545,26 @@ gather_diag(const char *s, size_t len, size_t from, const char *line, size_t n,
 	og_buf_free(&d);
 }
 
+/*
+ * Sendmail names the address an alias or .forward expanded to and adds
+ * "(expanded from: <addr>)": the sender wrote to that one, and it is the
+ * one the sender knows.
+ */
+static void
+expanded_from(og_report_rcpt *rc)
+{
+	const char *p = ci_memmem(rc->diag, strlen(rc->diag), "expanded from:");
+	char a[OG_ADDR_MAX + 1];
+	size_t as, ae, n;
+
+	if (p == NULL)
+		return;
+	p += strlen("expanded from:");
+	n = strcspn(p, ")");
+	if (find_addr(p, n, 0, a, sizeof(a), &as, &ae))
+		og_strlcpy(rc->addr, a, sizeof(rc->addr));
+}
+
 /* A line that announces the list of failed recipients. */
 static int
 is_rcpt_marker(const char *line, size_t n)
@@ -1630,6 +1650,7 @@ scan_text(parse_ctx *c, const char *s, size_t len)
 						gather_diag(s, len, e + 1,
 						    s + i, e - i, ae, a,
 						    rc->diag, sizeof(rc->diag));
+						expanded_from(rc);
 					}
 				}
 			}
@@ -1643,6 +1664,7 @@ scan_text(parse_ctx *c, const char *s, size_t len)
 		og_strlcpy(rc->addr, best, sizeof(rc->addr));
 		gather_diag(s, len, best_next, s + best_line, best_n, best_b,
 		    best, rc->diag, sizeof(rc->diag));
+		expanded_from(rc);
 	}
 	if (r->nrcpt == 0 && any[0] != '\0') {
 		og_strlcpy(

@@ -360,6 +360,17 @@ static const struct pcase pcases[] = {
         "Final-Recipient: rfc822; gone@example.org\nAction: failed\n"
         "Status: 5.1.1\n\n--i--\n\n--o--\n",
         0, OG_RC_HARD, OG_RK_DSN, "gone@example.org", "5.1.1", NULL},
+    {"Sendmail: the alias the sender wrote to, not its expansion",
+        "From: Mail Delivery Subsystem <MAILER-DAEMON@mx.example.org>\n"
+        "To: news@example.com\nSubject: Returned mail: see transcript\n\n"
+        "   ----- The following addresses had permanent fatal errors "
+        "-----\n"
+        "sam@host.example.net\n"
+        "    (reason: 550 5.1.1 User unknown)\n"
+        "    (expanded from: <Sam@example.org>)\n\n"
+        "   ----- Transcript of session follows -----\n"
+        "550 5.1.1 sam@host.example.net... User unknown\n",
+        0, OG_RC_HARD, OG_RK_DSN, "Sam@example.org", NULL, NULL},
     {"empty input", "", OG_EINVAL, OG_RC_UNKNOWN, OG_RK_NONE, NULL, NULL, NULL},
 };
 
