@@ -1200,8 +1200,16 @@ parse_dsn(parse_ctx *c)
 		if (addr[0] == '\0')
 			typed_addr(
 			    field(o, "Original-Recipient"), addr, sizeof(addr));
-		if (addr[0] == '\0' && field(o, "Action") == NULL &&
-		    field(o, "Status") == NULL) {
+		/* The per-message block (Reporting-MTA) names no
+		 * recipient even when it carries an Action (Boxbe and
+		 * others put one there): the later blocks do. */
+		if ((addr[0] == '\0' && field(o, "Action") == NULL &&
+		        field(o, "Status") == NULL) ||
+		    (field(o, "Final-Recipient") == NULL &&
+		        field(o, "Original-Recipient") == NULL &&
+		        field(o, "Reporting-MTA") != NULL &&
+		        ci_memmem(s + i, len - i, "Final-Recipient:") !=
+		            NULL)) {
 			g_object_unref(o);
 			continue;
 		}

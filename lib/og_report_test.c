@@ -371,6 +371,16 @@ static const struct pcase pcases[] = {
         "   ----- Transcript of session follows -----\n"
         "550 5.1.1 sam@host.example.net... User unknown\n",
         0, OG_RC_HARD, OG_RK_DSN, "Sam@example.org", NULL, NULL},
+    {"an Action in the per-message block is no recipient",
+        "From: MAILER-DAEMON@mx.example.com\n"
+        "Subject: Undelivered Mail Returned to Sender\n"
+        "Content-Type: multipart/report; report-type=delivery-status; "
+        "boundary=\"b\"\n\n"
+        "--b\nContent-Type: message/delivery-status\n\n"
+        "Reporting-MTA: dns; mx.example.com\nAction: failed\n\n"
+        "Final-Recipient: rfc822; lee@example.org\n"
+        "Status: 5.1.1\n\n--b--\n",
+        0, OG_RC_HARD, OG_RK_DSN, "lee@example.org", "5.1.1", NULL},
     {"empty input", "", OG_EINVAL, OG_RC_UNKNOWN, OG_RK_NONE, NULL, NULL, NULL},
 };
 
