@@ -2304,6 +2304,12 @@ og_report_parse(
 		parse_dsn(&c);
 		if (out->nrcpt == 0) {
 			scan_text(&c, c.text.data, hlen);
+			/* No recipient block and none in the text (Postfix's
+			 * "Delivery report unavailable"): the returned
+			 * original's To, as for a text report. */
+			if (out->nrcpt == 0 && out->orig_to[0] != '\0')
+				og_strlcpy(out->rcpt[out->nrcpt++].addr,
+				    out->orig_to, sizeof(out->rcpt[0].addr));
 		} else if (out->rcpt[0].addr[0] == '\0') {
 			/* A Final-Recipient without a mailbox: the text
 			 * usually names it. */

@@ -381,6 +381,19 @@ static const struct pcase pcases[] = {
         "Final-Recipient: rfc822; lee@example.org\n"
         "Status: 5.1.1\n\n--b--\n",
         0, OG_RC_HARD, OG_RK_DSN, "lee@example.org", "5.1.1", NULL},
+    {"DSN without a recipient block: the returned original's To",
+        "From: MAILER-DAEMON@mx.example.com\n"
+        "Subject: Undelivered Mail Returned to Sender\n"
+        "Content-Type: multipart/report; report-type=delivery-status; "
+        "boundary=\"b\"\n\n"
+        "--b\nContent-Type: text/plain\n\nYour message could not be "
+        "delivered.\n\n\t--- Delivery report unavailable ---\n\n"
+        "--b\nContent-Type: message/delivery-status\n\n"
+        "Reporting-MTA: dns; mx.example.com\n\n"
+        "--b\nContent-Type: message/rfc822\n\n"
+        "From: news@example.com\nTo: kim@example.org\nSubject: hi\n\n"
+        "hi\n--b--\n",
+        0, OG_RC_HARD, OG_RK_DSN, "kim@example.org", NULL, NULL},
     {"empty input", "", OG_EINVAL, OG_RC_UNKNOWN, OG_RK_NONE, NULL, NULL, NULL},
 };
 
