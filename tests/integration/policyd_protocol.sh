@@ -60,6 +60,11 @@ is "opted-in recipient: DUNNO" "$(pd_q recipient=ana@example.org)" DUNNO
 r=$(pd_q recipient=bob@example.org instance=i2)
 like "unsubscribed recipient: 550 with the reason" "$r" \
     "550 5.7.1 <bob@example.org>: unsubscribed from all streams*"
+# The README's "Checking it by hand", with nc as it says.
+like "README's nc check: the refusal with its reason" \
+    "$(printf 'request=smtpd_access_policy\nprotocol_state=RCPT\nsender=news@example.com\nrecipient=bob@example.org\ninstance=1\n\n' |
+    nc -q1 127.0.0.1 10041)" \
+    "action=550 5.7.1 <bob@example.org>: unsubscribed from all streams*"
 like "no consent: 550" "$(pd_q recipient=dan@example.org instance=i3)" \
     "550 5.7.1 <dan@example.org>: no opt-in on record for newsletter"
 is "unknown sender: no stream, DUNNO" \
