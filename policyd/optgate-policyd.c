@@ -1577,7 +1577,6 @@ main(int argc, char **argv)
 	g.epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (g.epfd < 0)
 		og_log_fatal("epoll_create1: %s", strerror(errno));
-	signals_setup();
 	if (g.spawn_mode) {
 		if (set_nonblock(0) != 0 || set_nonblock(1) != 0)
 			og_log_fatal("stdin/stdout: %s", strerror(errno));
@@ -1590,6 +1589,12 @@ main(int argc, char **argv)
 		if (!fg && daemon(0, 0) != 0)
 			og_log_fatal("daemon: %s", strerror(errno));
 	}
+	/*
+	 * After daemon(): a signalfd wakes the epoll of the process that
+	 * registered it, so one set up before the fork would never report
+	 * a SIGTERM or SIGHUP sent to the daemon.
+	 */
+	signals_setup();
 	drop_privileges();
 	g.spf = pd_spf_new(g.epfd, g.exe);
 	apply_config();

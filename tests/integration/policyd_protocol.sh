@@ -327,4 +327,31 @@ ok "store reopened without restart" pd_log_wait 'store .* open$' 8
 is "... and decisions are back" "$(pd_q recipient=cid@example.org)" \
     "550 5.7.1 <cid@example.org>: no opt-in on record for newsletter"
 ok "daemon exits cleanly" pd_stop
+
+# --- detached (no -f), as README's mode 1 starts it: SIGHUP reloads,
+# SIGTERM stops (signals reach the daemon, not only the parent) ---
+"$BIN/optgate-policyd" -c "$PD_CONF" 2>>"$PD_LOG"
+r=
+for _i in $(seq 50); do
+	r=$(pd_q recipient=cid@example.org 2>/dev/null) && [ -n "$r" ] && break
+	sleep 0.1
+done
+like "detached: answers" "$r" "550 5.7.1 <cid@example.org>: no opt-in*"
+dpid=$(pgrep -f -- "optgate-policyd -c $PD_CONF\$")
+sed -i 's/^match = sender:news@example.com$/match = sender:other@example.com/' \
+    "$PD_CONF"
+kill -HUP "$dpid"
+for _i in $(seq 50); do
+	r=$(pd_q recipient=cid@example.org)
+	[ "$r" = DUNNO ] && break
+	sleep 0.1
+done
+is "detached: SIGHUP reloads (the stream no longer matches news@)" "$r" DUNNO
+kill -TERM "$dpid"
+for _i in $(seq 50); do
+	kill -0 "$dpid" 2>/dev/null || break
+	sleep 0.1
+done
+ok "detached: SIGTERM stops it" sh -c "! kill -0 $dpid 2>/dev/null"
+kill -9 "$dpid" 2>/dev/null
 done_testing
