@@ -71,7 +71,9 @@ done
 
 # --- systemd units against an installed tree ---
 if command -v systemd-analyze >/dev/null 2>&1; then
-	make -s -C "$TOP" install BUILD="$BUILD" PREFIX=/usr/local \
+	# -o build: install what this suite built (make asan builds with
+	# other flags than a plain make would use to rebuild it).
+	make -s -C "$TOP" -o build install BUILD="$BUILD" PREFIX=/usr/local \
 	    DESTDIR="$D/root" >/dev/null 2>&1
 	ok "make install puts the programs in sbin" \
 	    test -x "$D/root/usr/local/sbin/optgate-policyd"

@@ -254,9 +254,17 @@ dns_stop
 dns_conf 'server=/delayed.test/127.0.0.55'
 ok "dnsmasq with delayed.test" dns_start
 python3 - <<'EOF2' &
-import socket, struct, time
+import os, socket, struct, time
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("127.0.0.55", 53))
+for i in range(50):  # seen busy once, for a moment: retry, then say who
+    try:
+        s.bind(("127.0.0.55", 53))
+        break
+    except OSError:
+        if i == 49:
+            os.system("ss -ulpn | grep -F ':53 ' | sed 's/^/# /'")
+            raise
+        time.sleep(0.1)
 txt = b"v=spf1 ip4:203.0.113.5 ip6:2001:db8::5 -all"
 first = True  # dnsmasq does not cache TXT: only the first one is slow
 while True:
