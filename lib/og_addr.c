@@ -133,6 +133,18 @@ is_ws(unsigned char c)
 	       c == '\f';
 }
 
+/* Drop blanks at both ends of p[0..*n). */
+static void
+trim_ws(const unsigned char **p, size_t *n)
+{
+	while (*n > 0 && is_ws((*p)[0])) {
+		(*p)++;
+		(*n)--;
+	}
+	while (*n > 0 && is_ws((*p)[*n - 1]))
+		(*n)--;
+}
+
 static unsigned char
 lower(unsigned char c)
 {
@@ -567,23 +579,13 @@ og_addr_parse(
 	if (memchr(s, 0, len) != NULL)
 		return fail(out, "NUL byte in address");
 
-	while (len > 0 && is_ws(p[0])) {
-		p++;
-		len--;
-	}
-	while (len > 0 && is_ws(p[len - 1]))
-		len--;
+	trim_ws(&p, &len);
 	if (len > 0 && p[0] == '<') {
 		if (p[len - 1] != '>')
 			return fail(out, "unbalanced angle brackets");
 		p++;
 		len -= 2;
-		while (len > 0 && is_ws(p[0])) {
-			p++;
-			len--;
-		}
-		while (len > 0 && is_ws(p[len - 1]))
-			len--;
+		trim_ws(&p, &len);
 		memcpy(out->raw, p, len);
 		out->raw[len] = 0;
 		if (len > 0 && p[0] == '@') {
@@ -735,23 +737,13 @@ og_addr_envelope(const char *s, char *buf, size_t size)
 	int quote = 0, unquote = 0;
 
 	n = strlen(s);
-	while (n > 0 && is_ws(p[0])) {
-		p++;
-		n--;
-	}
-	while (n > 0 && is_ws(p[n - 1]))
-		n--;
+	trim_ws(&p, &n);
 	if (n > 0 && (p[0] == '<') != (p[n - 1] == '>'))
 		return s; /* og_addr_parse names it */
 	if (n >= 2 && p[0] == '<') {
 		p++;
 		n -= 2;
-		while (n > 0 && is_ws(p[0])) {
-			p++;
-			n--;
-		}
-		while (n > 0 && is_ws(p[n - 1]))
-			n--;
+		trim_ws(&p, &n);
 	}
 	if (n > 0 && p[0] == '@') {
 		if ((route = source_route(p, n)) == 0)
