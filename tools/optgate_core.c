@@ -1099,7 +1099,8 @@ cmd_token(og_cli *cli, int argc, char **argv)
 /*
  * What this host lacks for the config (the file itself is fine, and may
  * be meant for another host): said as notes, so that `config check`
- * before the first start names what the daemons would die of.
+ * before the first start names what the daemons would die of: users and
+ * groups, the folders of unix sockets, the store, the keys file.
  */
 static void
 host_notes(const og_config *cfg)
@@ -1128,6 +1129,29 @@ host_notes(const og_config *cfg)
 			       "--group %s)\n",
 			    who[i].key, who[i].group ? "group" : "user",
 			    who[i].name, who[i].name);
+	}
+	for (i = 0; i <= (size_t)cfg->npolicyd_listen; i++) {
+		const char *l = i < (size_t)cfg->npolicyd_listen
+		                    ? cfg->policyd_listen[i]
+		                    : cfg->milter_socket;
+		const char *path = NULL, *slash;
+		char dir[4096];
+
+		if (l == NULL)
+			continue;
+		if (strncmp(l, "unix:", 5) == 0)
+			path = l + 5;
+		else if (strncmp(l, "local:", 6) == 0)
+			path = l + 6;
+		if (path == NULL || (slash = strrchr(path, '/')) == NULL ||
+		    slash == path || (size_t)(slash - path) >= sizeof(dir))
+			continue;
+		memcpy(dir, path, (size_t)(slash - path));
+		dir[slash - path] = 0;
+		if (stat(dir, &sb) != 0)
+			printf("note: %s: folder %s: %s on this host (the "
+			       "daemon does not create it)\n",
+			    l, dir, strerror(errno));
 	}
 	if (stat(cfg->store_path, &sb) != 0)
 		printf("note: [store] path %s: %s on this host (run "

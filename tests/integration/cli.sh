@@ -36,6 +36,10 @@ like "... and the missing keys file" "$out" "*note: [[]keys] file*optgate init m
 out=$(sed 's/^\[stream newsletter\]/[policyd]\nuser = og-no-such-user\n&/' "$T/optgate.conf" >"$T/u.conf" &&
     $BIN/optgate -c "$T/u.conf" config check)
 is "config check with a daemon user missing: still exit 0 (may be for another host)" "$?" 0
+like "... a unix socket in a missing folder is noted" \
+    "$(printf '[policyd]\nlisten = unix:%s/nodir/p.sock\n' "$T" >>"$T/u.conf" &&
+    $BIN/optgate -c "$T/u.conf" config check)" \
+    "*note: unix:$T/nodir/p.sock: folder $T/nodir: No such file or directory*"
 like "... and says the daemon will not start" "$out" \
     '*note: [[]policyd] user: no user "og-no-such-user" on this host: the daemon will not start*'
 
