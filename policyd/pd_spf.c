@@ -55,6 +55,8 @@
 #define DOMAIN_MAX 253
 #define LINE_MAX_ 512
 #define CRASH_CACHE_MS (300 * 1000)
+#define PD_SPF_NONE_MS (300 * 1000) /* a "none" (no record) is kept this long  \
+	                             */
 #define CACHE_BUCKETS 4096
 
 /* Sanitizer runtimes map terabytes of shadow: no RLIMIT_AS for them. */
@@ -573,6 +575,10 @@ helper_line(pd_spf *s, struct helper *h, char *line)
 		ms = 0;
 	else if (ttl > 0 && ttl * 1000 < s->ttl_ms)
 		ms = ttl * 1000;
+	else if (result == PD_SPF_NONE && s->ttl_ms > PD_SPF_NONE_MS)
+		/* No record, so no TTL to honour: a sender who publishes
+		 * one after a refusal waits minutes, not cache_ttl. */
+		ms = PD_SPF_NONE_MS;
 	else
 		ms = s->ttl_ms;
 	og_log_debug("SPF %s: %s for %s (%s), cached %llds", q->domain,

@@ -92,6 +92,8 @@ like "fail: 550 5.7.23" "$(q fail.test)" "550 5.7.23 *(fail for 203.0.113.5)"
 like "softfail: 550 5.7.23" "$(q soft.test)" "550 5.7.23 *(softfail for *"
 like "neutral: 550 5.7.23" "$(q neutral.test)" "550 5.7.23 *(neutral for *"
 like "none (no record): 550 5.7.23" "$(q none.test)" "550 5.7.23 *(none for *"
+ok "... kept 300s, not cache_ttl: a record published after it counts soon" \
+    pd_log_wait 'SPF none.test: none .*cached 300s'
 ok "decision logged with the SPF reason" pd_log_wait \
     'to=<ana@example.org>, from=<postmaster@fail.test>.*stream=strict, action=reject, reason=spf\(fail\) fail.test ip=203.0.113.5'
 t0=$(date +%s)
