@@ -1427,6 +1427,29 @@ split_inline_original(parse_ctx *c)
 	return len;
 }
 
+/*
+ * Is the address at line[a..b) the display name of an RFC 5322
+ * name-addr, a@x <b@y> or "a@x" <b@y>?  Then <b@y> is the
+ * mailbox; Exim quotes such a To: whole when it refuses it.
+ */
+static int
+display_name(const char *line, size_t n, size_t a, size_t b)
+{
+	char x[OG_ADDR_MAX + 1];
+	size_t k = b, xs, xe;
+
+	if (a > 0 && line[a - 1] == '<')
+		return 0;
+	if (k < n && line[k] == '"')
+		k++;
+	while (k < n && (line[k] == ' ' || line[k] == '\t'))
+		k++;
+	if (k == b || k >= n || line[k] != '<')
+		return 0;
+	return find_addr(line, n, k, x, sizeof(x), &xs, &xe) && xs == k + 1 &&
+	       xe < n && line[xe] == '>';
+}
+
 /* Is this line where the report names a failed address? */
 static int
 addr_line_kind(const char *line, size_t n, size_t a, size_t b)
@@ -1466,6 +1489,15 @@ addr_line_kind(const char *line, size_t n, size_t a, size_t b)
 		if (p + 2 < e && line[p] == ' ' && line[p + 1] == '(')
 			return 2;
 	}
+	/* "Name <addr>: reason": Exim names a recipient it could not
+	 * parse as it was written, display name and all.  A colon before
+	 * the '<' ("RCPT TO:<addr>", "Final-Recipient: <addr>") or a
+	 * reply code in front makes it some other line. */
+	if (pre > 1 && pre <= 80 && line[a - 1] == '<' && b + 1 < e &&
+	    line[b] == '>' && line[b + 1] == ':' &&
+	    !isdigit((unsigned char)line[k]) &&
+	    memchr(line + k, ':', pre) == NULL)
+		return 2;
 next:
 	/* Sendmail "550 5.1.1 <addr>... User unknown" and the like. */
 	if (find_smtp_code_n(line, n) != 0 || ci_memmem(line, n, "rcpt to") ||
@@ -1617,6 +1649,8 @@ scan_text(parse_ctx *c, const char *s, size_t len)
 
 			pos = ae;
 			if (excluded(c, a))
+				continue;
+			if (display_name(s + i, e - i, as, ae))
 				continue;
 			if (any[0] == '\0')
 				og_strlcpy(any, a, sizeof(any));

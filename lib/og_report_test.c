@@ -394,6 +394,23 @@ static const struct pcase pcases[] = {
         "From: news@example.com\nTo: kim@example.org\nSubject: hi\n\n"
         "hi\n--b--\n",
         0, OG_RC_HARD, OG_RK_DSN, "kim@example.org", NULL, NULL},
+    {"Exim: an address-shaped display name is not the recipient",
+        "From: Mail Delivery System <Mailer-Daemon@mx.example.com>\n"
+        "To: news@example.com\n"
+        "Subject: Mail failure - malformed recipient address\n\n"
+        "A message that you sent contained one or more recipient "
+        "addresses that were\nincorrectly constructed:\n\n"
+        "  ann@example.net <pat@example.org>: malformed address: "
+        "<pat@example.org> may not follow ann@example.net\n\n"
+        "This address has been ignored.\n",
+        0, -1, OG_RK_DSN, "pat@example.org", NULL, NULL},
+    {"a recipient written as Name <addr>: reason",
+        "From: MAILER-DAEMON@mx.example.com\nTo: news@example.com\n"
+        "Subject: failure notice\n\n"
+        "The mail server mx.example.org (address "
+        "help@example.org) said:\n\n"
+        "Pat Doe <pat@example.org>: no such user here\n",
+        0, -1, OG_RK_DSN, "pat@example.org", NULL, NULL},
     {"empty input", "", OG_EINVAL, OG_RC_UNKNOWN, OG_RK_NONE, NULL, NULL, NULL},
 };
 
