@@ -1371,6 +1371,28 @@ is_separator(const char *line, size_t n)
 	return 0;
 }
 
+/*
+ * The same announcement as a sentence without the dashes ("A copy of
+ * the original message below this line:", "Original message follows.").
+ * Such words also come in prose, so the caller wants a header block
+ * right after it.
+ */
+static int
+is_copy_intro(const char *line, size_t n)
+{
+	static const char *const marks[] = {"copy of the original message",
+	    "copy of the message", "copy of your message", "below this line",
+	    "original message follows", "message headers follow",
+	    "headers of the original", NULL};
+
+	if (n > 100)
+		return 0;
+	for (const char *const *m = marks; *m != NULL; m++)
+		if (ci_memmem(line, n, *m) != NULL)
+			return 1;
+	return 0;
+}
+
 /* Does the text at s look like the start of a header block? */
 static int
 looks_like_headers(const char *s, size_t n)
@@ -1403,13 +1425,19 @@ split_inline_original(parse_ctx *c)
 		const char *nl = memchr(s + i, '\n', len - i);
 		size_t e = nl != NULL ? (size_t)(nl - s) : len;
 
-		if (is_separator(s + i, e - i)) {
+		int sep = is_separator(s + i, e - i);
+
+		if (sep || is_copy_intro(s + i, e - i)) {
 			size_t rest = e < len ? e + 1 : len;
 
 			/* The copy may start after blank lines. */
 			while (
 			    rest < len && (s[rest] == '\n' || s[rest] == '\r'))
 				rest++;
+			if (!sep && !looks_like_headers(s + rest, len - rest)) {
+				i = e + 1;
+				continue;
+			}
 			if (!c->orig_found &&
 			    looks_like_headers(s + rest, len - rest)) {
 				GMimeObject *h =
@@ -1448,6 +1476,23 @@ display_name(const char *line, size_t n, size_t a, size_t b)
 		return 0;
 	return find_addr(line, n, k, x, sizeof(x), &xs, &xe) && xs == k + 1 &&
 	       xe < n && line[xe] == '>';
+}
+
+/*
+ * "Sorry, unable to deliver your message to addr", "could not deliver
+ * the message to addr": the sentence names the recipient.
+ */
+static int
+deliver_to(const char *line, size_t n)
+{
+	static const char *const marks[] = {"deliver your message to",
+	    "deliver the message to", "deliver this message to", "deliver to ",
+	    NULL};
+
+	for (const char *const *m = marks; *m != NULL; m++)
+		if (ci_memmem(line, n, *m) != NULL)
+			return 1;
+	return 0;
 }
 
 /* Is this line where the report names a failed address? */
@@ -1503,7 +1548,7 @@ next:
 	if (find_smtp_code_n(line, n) != 0 || ci_memmem(line, n, "rcpt to") ||
 	    ci_memmem(line, n, "recipient") || ci_memmem(line, n, "address") ||
 	    ci_memmem(line, n, "user ") || ci_memmem(line, n, "mailbox") ||
-	    ci_memmem(line, n, "delivered to"))
+	    ci_memmem(line, n, "delivered to") || deliver_to(line, n))
 		return 3;
 	return 0;
 }

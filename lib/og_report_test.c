@@ -411,6 +411,23 @@ static const struct pcase pcases[] = {
         "help@example.org) said:\n\n"
         "Pat Doe <pat@example.org>: no such user here\n",
         0, -1, OG_RK_DSN, "pat@example.org", NULL, NULL},
+    {"a copy announced without dashes ends the report text",
+        "From: MAILER-DAEMON@mx.example.org\nTo: news@example.com\n"
+        "Subject: failure notice\n\n"
+        "Sorry, unable to deliver your message to pat@example.org for\n"
+        "the following reason:\n\n 552 Quota exceeded\n\n"
+        "A copy of the original message below this line:\n\n"
+        "From: news@example.com\nTo: pat@example.org\nSubject: hi\n\n"
+        "Write to the list owner at\nowner@example.com\n",
+        0, OG_RC_SOFT, OG_RK_DSN, "pat@example.org", NULL, NULL},
+    {"\"unable to deliver your message to addr\" names the recipient",
+        "From: MAILER-DAEMON@mx.example.org\nTo: news@example.com\n"
+        "Subject: failure notice\n\n"
+        "This is the mail system at mx.example.org (help desk: "
+        "help@example.org).\n\n"
+        "Sorry, unable to deliver your message to pat@example.org for\n"
+        "the following reason:\n\n 552 Quota exceeded\n",
+        0, OG_RC_SOFT, OG_RK_DSN, "pat@example.org", NULL, NULL},
     {"empty input", "", OG_EINVAL, OG_RC_UNKNOWN, OG_RK_NONE, NULL, NULL, NULL},
 };
 
