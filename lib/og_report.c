@@ -197,7 +197,12 @@ find_addr(const char *s, size_t len, size_t from, char *out, size_t outsize,
 		}
 		while (b > i + 1 && (s[b - 1] == '.' || s[b - 1] == '-'))
 			b--;
-		while (a < i && (s[a] == '.' || s[a] == '\'' || s[a] == '='))
+		/* A local part that is an RFC 2047 encoded word
+		 * ("=?utf-8?B?...?=@example.org") is no encoded word: RFC
+		 * 2047 keeps them out of addresses, so it is what went to
+		 * RCPT TO and stays as written. */
+		while (a < i && (s[a] == '.' || s[a] == '\'' ||
+		                    (s[a] == '=' && s[a + 1] != '?')))
 			a++;
 		/* X.400-style "SMTP=user@domain" (Exchange, Notes). */
 		if (i - a > 5 && strncasecmp(s + a, "smtp=", 5) == 0)

@@ -428,6 +428,13 @@ static const struct pcase pcases[] = {
         "Sorry, unable to deliver your message to pat@example.org for\n"
         "the following reason:\n\n 552 Quota exceeded\n",
         0, OG_RC_SOFT, OG_RK_DSN, "pat@example.org", NULL, NULL},
+    {"an encoded-word local part is kept as written",
+        "From: MAILER-DAEMON@mx.example.org\nTo: news@example.com\n"
+        "Subject: failure notice\n\n"
+        "<=?utf-8?B?w6lsw6h2ZQ==?=@example.org>:\n"
+        "550 5.1.1 user unknown\n",
+        0, OG_RC_HARD, OG_RK_DSN, "=?utf-8?B?w6lsw6h2ZQ==?=@example.org",
+        "5.1.1", NULL},
     {"empty input", "", OG_EINVAL, OG_RC_UNKNOWN, OG_RK_NONE, NULL, NULL, NULL},
 };
 
