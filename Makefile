@@ -91,10 +91,16 @@ asan:
 FUZZ_SRCS := $(wildcard tests/fuzz/*_fuzz.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build/fuzz/bin/%)
 
-build/fuzz/bin/%: tests/fuzz/%.c
+# The instrumented library and extra objects, made once by one sub-make
+# before any target links (one sub-make per target raced on the archive
+# under -j).
+fuzz-objs:
 	@$(MAKE) --no-print-directory BUILD=build/fuzz CC=clang \
 	    SAN="-fsanitize=fuzzer-no-link,address,undefined" CFLAGS="-O1 -g" \
-	    build/fuzz/lib/liboptgate.a $(FUZZ_EXTRA_LIBS_$*)
+	    build/fuzz/lib/liboptgate.a \
+	    $(foreach t,$(FUZZ_SRCS:tests/fuzz/%.c=%),$(FUZZ_EXTRA_LIBS_$(t)))
+
+build/fuzz/bin/%: tests/fuzz/%.c fuzz-objs
 	@mkdir -p $(dir $@)
 	clang -std=c11 -D_GNU_SOURCE -Ilib -O1 -g \
 	    -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) \
@@ -130,7 +136,7 @@ format:
 clean:
 	rm -rf build
 
-.PHONY: tsan all build deps check asan fuzz fuzz-build bench demo install \
+.PHONY: tsan all build deps check asan fuzz fuzz-build fuzz-objs bench demo install \
 	format clean
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
