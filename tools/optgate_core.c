@@ -1125,10 +1125,12 @@ host_notes(const og_config *cfg)
 		if (who[i].group ? getgrnam(who[i].name) == NULL
 		                 : getpwnam(who[i].name) == NULL)
 			printf("note: %s: no %s \"%s\" on this host: the "
-			       "daemon will not start (adduser --system "
-			       "--group %s)\n",
+			       "daemon will not start (%s %s)\n",
 			    who[i].key, who[i].group ? "group" : "user",
-			    who[i].name, who[i].name);
+			    who[i].name,
+			    who[i].group ? "addgroup --system"
+			                 : "adduser --system --group",
+			    who[i].name);
 	}
 	for (i = 0; i <= (size_t)cfg->npolicyd_listen; i++) {
 		const char *l = i < (size_t)cfg->npolicyd_listen
@@ -1153,13 +1155,14 @@ host_notes(const og_config *cfg)
 			       "daemon does not create it)\n",
 			    l, dir, strerror(errno));
 	}
-	if (stat(cfg->store_path, &sb) != 0)
+	if (cfg->store_path && stat(cfg->store_path, &sb) != 0)
 		printf("note: [store] path %s: %s on this host (run "
 		       "optgate init)\n",
 		    cfg->store_path, strerror(errno));
 	for (i = 0; i < (size_t)cfg->nstreams; i++)
 		list |= cfg->streams[i].list;
-	if (list && stat(cfg->keys_file, &sb) != 0)
+	if (list && cfg->keys_file && *cfg->keys_file &&
+	    stat(cfg->keys_file, &sb) != 0)
 		printf("note: [keys] file %s: %s on this host (optgate init "
 		       "makes one): optgate-milter and optgate-unsubd will "
 		       "not start without it\n",
