@@ -928,20 +928,53 @@ count_handover(int wait)
 	pthread_mutex_unlock(&g.sync_lock);
 }
 
+/*
+ * A later restriction may refuse a recipient passed here.  When Postfix
+ * accepted exactly one, END-OF-MESSAGE names it (recipient_count=1,
+ * recipient=): the index of its key, to count that one alone.  Else -1:
+ * all passed are counted (a send counted for a recipient refused later
+ * makes a cap stricter, never looser).
+ */
+static int
+eom_only(const pd_req *r, const struct inst *in)
+{
+	const char *rc = r->a[PD_A_RCPT_COUNT], *one = r->a[PD_A_RECIPIENT];
+	char buf[2 * OG_ADDR_INPUT_MAX + 3];
+	const char *e;
+	og_addr a;
+	int k;
+
+	if (in->nkeys < 2 || rc == NULL || strcmp(rc, "1") != 0 ||
+	    one == NULL || *one == 0 || strlen(one) > OG_ADDR_INPUT_MAX)
+		return -1;
+	e = og_addr_envelope(one, buf, sizeof(buf));
+	if (og_addr_parse(e, strlen(e), &g.cfg->rules, &a) != 0)
+		return -1;
+	for (k = 0; k < in->nkeys; k++)
+		if (strcmp(in->keys[k], a.key) == 0)
+			return k;
+	return -1;
+}
+
 static void
 do_eom(struct conn *c, const pd_req *r)
 {
 	struct inst *in = NULL;
-	int k;
+	int k, n, only;
 
 	if (r->a[PD_A_INSTANCE])
 		in = inst_find(r->a[PD_A_INSTANCE]);
 	reply(c, "DUNNO");
 	if (in == NULL)
 		return;
+	only = eom_only(r, in);
 	if (g.npend == 0 && in->nkeys > 0)
 		g.pend_since = mono_ms();
 	for (k = 0; k < in->nkeys; k++) {
+		if (only >= 0 && k != only) {
+			free(in->keys[k]);
+			continue;
+		}
 		if (g.npend == g.cappend) {
 			g.cappend = g.cappend ? g.cappend * 2 : 64;
 			g.pend = og_xrealloc(
@@ -952,11 +985,12 @@ do_eom(struct conn *c, const pd_req *r)
 		g.pend[g.npend].h = og_str_hash(in->keys[k]);
 		g.pend[g.npend++].key = in->keys[k];
 	}
-	in->nkeys = 0; /* the keys belong to g.pend now */
+	n = only >= 0 ? 1 : in->nkeys;
+	in->nkeys = 0; /* the keys belong to g.pend now (or are freed) */
 	og_log_debug("%s: message accepted: %d sends of %s to count",
 	    r->a[PD_A_QUEUE_ID] && *r->a[PD_A_QUEUE_ID] ? r->a[PD_A_QUEUE_ID]
 	                                                : "NOQUEUE",
-	    k, in->stream);
+	    n, in->stream);
 	inst_free(in);
 }
 

@@ -15,7 +15,7 @@ TOP=${OPTGATE_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 
 POLICY=inet:127.0.0.1:10042
 pf_init 25120 25121 \
-    "smtpd_recipient_restrictions=check_policy_service $POLICY, permit_mynetworks, reject" \
+    "smtpd_recipient_restrictions=check_policy_service $POLICY, check_recipient_access inline:{gil@example.org=REJECT}, permit_mynetworks, reject" \
     "smtpd_end_of_data_restrictions=check_policy_service $POLICY" \
     "smtpd_policy_service_default_action=451 4.3.5 Policy service unavailable" \
     "smtpd_policy_service_timeout=10s" \
@@ -42,7 +42,7 @@ consent = none
 caps = 2/1d
 EOF
 pd_init
-for a in ana bob cid; do
+for a in ana bob cid gil; do
 	og optin $a@example.org --stream offers --single >/dev/null
 	og optin $a@example.org --stream newsletter --single >/dev/null
 done
@@ -75,6 +75,18 @@ like "list stream: the second recipient gets 452 4.5.3" \
 pf_wait_queue_empty 10
 is "list stream: only the first recipient was sent" "$(pf_sink_rcpts)" \
     "ana@example.org"
+
+# --- a recipient passed here but refused by a later restriction ---
+pf_sink_clear
+out=$(pf_send offers@shop.example 'cid@example.org gil@example.org')
+like "a later restriction refuses gil after policyd passed it" \
+    "$(echo "$out" | grep 'RCPT <gil')" "RCPT <gil@example.org> 554 *"
+pf_wait_queue_empty 10
+is "... cid's copy was sent" "$(pf_sink_rcpts)" "cid@example.org"
+ok "... policyd counted cid's send" sh -c \
+    "for i in \$(seq 40); do '$BIN/optgate' -c '$PD_CONF' status cid@example.org --stream offers --json | grep -q '\"sends\":\[\"' && exit 0; sleep 0.05; done; exit 1"
+like "... but not gil's: Postfix named the one recipient it accepted" \
+    "$(og status gil@example.org --stream offers --json)" '*"sends":\[\]*'
 
 # --- caps: exactly N per window, with a clock the test controls ---
 pf_sink_clear

@@ -112,6 +112,23 @@ like "list stream: a second recipient refused anyway hears why, not 452" \
     "550 5.7.1 <bob@example.org>: unsubscribed from all streams*"
 og status ana@example.org --stream newsletter >/dev/null
 is "nothing counted before END-OF-MESSAGE" "$?" 0
+# Two recipients passed here, one refused by a later restriction: Postfix
+# names the one it accepted at END-OF-MESSAGE; only that one counts.
+og optin kim@example.org --stream offers --single >/dev/null
+og optin lou@example.org --stream offers --single >/dev/null
+printf '%s\n' \
+    'instance=m1 sender=offers@example.com recipient=kim@example.org' \
+    'instance=m1 sender=offers@example.com recipient=lou@example.org' \
+    'instance=m1 sender=offers@example.com protocol_state=END-OF-MESSAGE recipient=kim@example.org recipient_count=1 queue_id=Qm1' |
+    pd_client session >/dev/null
+for _i in $(seq 40); do
+	og status kim@example.org --stream offers --json | grep -q '"sends":\["' && break
+	sleep 0.05
+done
+like "END-OF-MESSAGE names the one accepted recipient: it is counted" \
+    "$(og status kim@example.org --stream offers --json)" '*"sends":\["2*'
+like "... the one a later restriction refused is not" \
+    "$(og status lou@example.org --stream offers --json)" '*"sends":\[\]*'
 # A transaction that gets as far as DATA (check_policy_service in
 # smtpd_data_restrictions) and then ends without END-OF-MESSAGE (a header
 # check or a milter rejected it) delivered nothing: nothing is counted.
