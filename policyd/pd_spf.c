@@ -55,8 +55,8 @@
 #define DOMAIN_MAX 253
 #define LINE_MAX_ 512
 #define CRASH_CACHE_MS (300 * 1000)
-#define PD_SPF_NONE_MS (300 * 1000) /* a "none" (no record) is kept this long  \
-	                             */
+/* A "none" (no record, so no TTL) is cached this long at most. */
+#define PD_SPF_NONE_MS (300 * 1000)
 #define CACHE_BUCKETS 4096
 
 /* Sanitizer runtimes map terabytes of shadow: no RLIMIT_AS for them. */
@@ -212,13 +212,18 @@ cache_put(pd_spf *s, const char *domain, const pd_spf_res *r, int64_t ms)
 /* ---------------------------------------------------------------- */
 /* Queries and helpers */
 
-static void
+/*
+ * Close a helper's pipes and reap it (SIGKILL first with kill_it).
+ * Returns its wait status, or -1 when it was reset already: no pid is
+ * signalled then (kill(0) or kill(-1) would hit far more than it).
+ */
+static int
 helper_reset(pd_spf *s, struct helper *h, int kill_it)
 {
-	int st;
+	int st = 0;
 
 	if (h->pid <= 0)
-		return;
+		return -1;
 	epoll_ctl(s->epfd, EPOLL_CTL_DEL, h->rfd, NULL);
 	close(h->rfd);
 	close(h->wfd);
@@ -228,6 +233,7 @@ helper_reset(pd_spf *s, struct helper *h, int kill_it)
 		;
 	h->pid = 0;
 	h->len = 0;
+	return st;
 }
 
 static int
@@ -502,19 +508,10 @@ helper_failed(pd_spf *s, struct helper *h, const char *why)
 	char detail[160];
 	pd_spf_res r;
 
-	/* Reset already: kill(0) or kill(-1) would hit far more than it. */
-	if (h->pid <= 0)
+	if ((st = helper_reset(s, h, 1)) < 0)
 		return;
-	epoll_ctl(s->epfd, EPOLL_CTL_DEL, h->rfd, NULL);
-	close(h->rfd);
-	close(h->wfd);
-	kill(h->pid, SIGKILL);
-	while (waitpid(h->pid, &st, 0) < 0 && errno == EINTR)
-		;
 	if (WIFSIGNALED(st))
 		sig = WTERMSIG(st);
-	h->pid = 0;
-	h->len = 0;
 	h->q = NULL;
 	if (!sig && WIFEXITED(st) && WEXITSTATUS(st) == 127) {
 		if (q) {
