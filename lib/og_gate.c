@@ -551,6 +551,19 @@ og_gate_decide(const og_config *cfg, og_rtxn *tx, const og_stream *st,
 	return 0;
 }
 
+void
+og_gate_one_rcpt(og_verdict *v, const og_stream *st)
+{
+	memset(v, 0, sizeof(*v));
+	v->action = OG_REFUSE;
+	v->refuse = OG_REFUSE_DEFER;
+	v->code = 452;
+	og_strlcpy(v->dsn, "4.5.3", sizeof(v->dsn));
+	og_strlcpy(v->rule, "one-rcpt", sizeof(v->rule));
+	snprintf(v->reason, sizeof(v->reason),
+	    "one-recipient-per-transaction(%s)", st->name);
+}
+
 int
 og_gate_count(og_store *store, const og_stream *st, const char *const *keys,
     size_t n, int64_t now)

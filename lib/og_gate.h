@@ -69,6 +69,15 @@ int og_gate_decide(const og_config *cfg, og_rtxn *tx, const og_stream *st,
 const og_cap *og_gate_caps(const og_stream *st, const og_record *rec, int *n);
 
 /*
+ * og_gate_one_rcpt - turn *v into the answer for a list stream's second
+ * recipient that would pass: 452 4.5.3, so the client sends it in a new
+ * transaction (each recipient gets its own token).  Rule "one-rcpt",
+ * reason "one-recipient-per-transaction(STREAM)"; v->text is the
+ * caller's to write.
+ */
+void og_gate_one_rcpt(og_verdict *v, const og_stream *st);
+
+/*
  * og_gate_count - record accepted sends of stream st to the n match keys
  * (the verdicts' key fields).  Marketing streams with caps only; others
  * still count toward the stream's daily totals.  0 or a store error.

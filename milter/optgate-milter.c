@@ -761,24 +761,16 @@ mg_envrcpt(SMFICTX *ctx, char **argv)
 	 * to drop is removed at end of message like any other.
 	 */
 	if (st->list && m->naccepted_rcpt >= 1 && v.action == OG_ACCEPT) {
-		snprintf(t, sizeof(t),
+		og_gate_one_rcpt(&v, st);
+		snprintf(v.text, sizeof(v.text),
 		    "Stream %s takes one recipient per "
 		    "message (each gets its own unsubscribe link): send this "
 		    "one in a new transaction",
 		    st->name);
-		v.action = OG_REFUSE;
-		v.refuse = OG_REFUSE_DEFER;
-		v.code = 452;
-		og_strlcpy(v.dsn, "4.5.3", sizeof(v.dsn));
-		og_strlcpy(v.rule, "one-rcpt", sizeof(v.rule));
-		og_strlcpy(v.text, t, sizeof(v.text));
-		snprintf(v.reason, sizeof(v.reason),
-		    "one-recipient-per-transaction(%s)", st->name);
 		mg_log_decision(ctx, c, r->addr, st, &v);
 		free(r->given);
 		free(r->addr);
-		mg_setreply(ctx, 452, "4.5.3", t);
-		return SMFIS_TEMPFAIL;
+		return mg_refuse_rcpt(ctx, &v);
 	}
 	mg_log_decision(ctx, c, r->addr, st, &v);
 	if (v.action == OG_ACCEPT) {
