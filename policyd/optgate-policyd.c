@@ -781,15 +781,12 @@ rcpt_gate(struct conn *c, const pd_req *r, const og_stream *st)
 	if (st->list && in && (in->nkeys > 0 || in->discarded) &&
 	    strcmp(in->stream, st->name) == 0 &&
 	    (v.action == OG_ACCEPT || v.refuse == OG_REFUSE_DROP)) {
-		verdict_set(
-		    &v, OG_REFUSE, OG_REFUSE_DEFER, 452, "4.5.3", "one-rcpt");
+		og_gate_one_rcpt(&v, st);
 		snprintf(v.text, sizeof(v.text),
 		    "Too many recipients: %s "
 		    "takes one recipient per transaction, send this one "
 		    "separately",
 		    st->name);
-		snprintf(v.reason, sizeof(v.reason),
-		    "one-recipient-per-transaction(%s)", st->name);
 		snprintf(act, sizeof(act), "%d %s %s", v.code, v.dsn, v.text);
 		log_decision(r, st, &v);
 		reply(c, act);
@@ -840,7 +837,8 @@ do_rcpt(struct conn *c, pd_req *r)
 	if (st->spf != OG_SPF_OFF && g.spf && sender && *sender) {
 		og_addr a;
 
-		/* Its trailing dot is gone (addr_external): checked too. */
+		/* Its trailing dot is gone (og_addr_envelope): checked
+		 * too. */
 		if (og_addr_parse(sender, strlen(sender), &g.cfg->rules, &a) ==
 		        0 &&
 		    !(a.flags & OG_ADDR_LITERAL)) {
@@ -936,18 +934,17 @@ count_handover(int wait)
  * makes a cap stricter, never looser).
  */
 static int
-eom_only(const pd_req *r, const struct inst *in)
+eom_only(struct conn *c, const pd_req *r, const struct inst *in)
 {
 	const char *rc = r->a[PD_A_RCPT_COUNT], *one = r->a[PD_A_RECIPIENT];
-	char buf[2 * OG_ADDR_INPUT_MAX + 3];
 	const char *e;
 	og_addr a;
 	int k;
 
 	if (in->nkeys < 2 || rc == NULL || strcmp(rc, "1") != 0 ||
-	    one == NULL || *one == 0 || strlen(one) > OG_ADDR_INPUT_MAX)
+	    one == NULL || *one == 0)
 		return -1;
-	e = og_addr_envelope(one, buf, sizeof(buf));
+	e = og_addr_envelope(one, c->rcpt, sizeof(c->rcpt));
 	if (og_addr_parse(e, strlen(e), &g.cfg->rules, &a) != 0)
 		return -1;
 	for (k = 0; k < in->nkeys; k++)
@@ -967,7 +964,7 @@ do_eom(struct conn *c, const pd_req *r)
 	reply(c, "DUNNO");
 	if (in == NULL)
 		return;
-	only = eom_only(r, in);
+	only = eom_only(c, r, in);
 	if (g.npend == 0 && in->nkeys > 0)
 		g.pend_since = mono_ms();
 	for (k = 0; k < in->nkeys; k++) {
