@@ -1035,12 +1035,14 @@ token_apart(const char *tpl, int url)
 }
 
 /*
- * A trusted proxy is an address, compared with the peer's as text:
- * written the way inet_ntop writes the peer (IPv4 for a mapped IPv6).
- * Names and ranges would silently match nothing: refused.
+ * A key whose values are IP addresses (what: "[unsubd] trusted_proxy").
+ * Names and ranges would silently match nothing (a trusted proxy) or
+ * make every SPF check a permerror (an egress address): refused.  canon:
+ * rewrite the value the way inet_ntop writes a peer (IPv4 for a mapped
+ * IPv6), for keys compared with the peer's address as text.
  */
 static void
-canon_proxy(struct pstate *ps, char **p)
+ip_value(struct pstate *ps, const char *what, char **p, int canon)
 {
 	unsigned char a[16];
 	char buf[INET6_ADDRSTRLEN];
@@ -1054,13 +1056,15 @@ canon_proxy(struct pstate *ps, char **p)
 		         : inet_ntop(AF_INET6, a, buf, sizeof(buf));
 	if (ok == NULL) {
 		perr(ps,
-		    "[unsubd] trusted_proxy: \"%s\" is not an IP address "
+		    "%s: \"%s\" is not an IP address "
 		    "(names and ranges are not supported)",
-		    *p);
+		    what, *p);
 		return;
 	}
-	free(*p);
-	*p = og_xstrdup(buf);
+	if (canon) {
+		free(*p);
+		*p = og_xstrdup(buf);
+	}
 }
 
 /* Checks that need the whole file. */
@@ -1072,18 +1076,10 @@ validate(struct pstate *ps)
 
 	ps->line = 0;
 	for (i = 0; i < cfg->nunsubd_trusted_proxy; i++)
-		canon_proxy(ps, &cfg->unsubd_trusted_proxy[i]);
-	/* Else every SPF check would be a permerror, a 550 for any sender. */
-	for (i = 0; i < cfg->nspf_egress; i++) {
-		unsigned char a[16];
-
-		if (inet_pton(AF_INET, cfg->spf_egress[i], a) != 1 &&
-		    inet_pton(AF_INET6, cfg->spf_egress[i], a) != 1)
-			perr(ps,
-			    "[spf] egress: \"%s\" is not an IP address "
-			    "(names and ranges are not supported)",
-			    cfg->spf_egress[i]);
-	}
+		ip_value(ps, "[unsubd] trusted_proxy",
+		    &cfg->unsubd_trusted_proxy[i], 1);
+	for (i = 0; i < cfg->nspf_egress; i++)
+		ip_value(ps, "[spf] egress", &cfg->spf_egress[i], 0);
 	for (i = 0; i < cfg->nstreams; i++) {
 		og_stream *st = &cfg->streams[i];
 
