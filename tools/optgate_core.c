@@ -1096,6 +1096,31 @@ cmd_token(og_cli *cli, int argc, char **argv)
 	return 0;
 }
 
+/* A unix socket (unix:PATH, local:PATH) whose folder is missing here. */
+static void
+socket_note(const char *l)
+{
+	const char *path = NULL, *slash;
+	char dir[4096];
+	struct stat sb;
+
+	if (l == NULL)
+		return;
+	if (strncmp(l, "unix:", 5) == 0)
+		path = l + 5;
+	else if (strncmp(l, "local:", 6) == 0)
+		path = l + 6;
+	if (path == NULL || (slash = strrchr(path, '/')) == NULL ||
+	    slash == path || (size_t)(slash - path) >= sizeof(dir))
+		return;
+	memcpy(dir, path, (size_t)(slash - path));
+	dir[slash - path] = 0;
+	if (stat(dir, &sb) != 0)
+		printf("note: %s: folder %s: %s on this host (the daemon "
+		       "does not create it)\n",
+		    l, dir, strerror(errno));
+}
+
 /*
  * What this host lacks for the config (the file itself is fine, and may
  * be meant for another host): said as notes, so that `config check`
@@ -1132,29 +1157,9 @@ host_notes(const og_config *cfg)
 			                 : "adduser --system --group",
 			    who[i].name);
 	}
-	for (i = 0; i <= (size_t)cfg->npolicyd_listen; i++) {
-		const char *l = i < (size_t)cfg->npolicyd_listen
-		                    ? cfg->policyd_listen[i]
-		                    : cfg->milter_socket;
-		const char *path = NULL, *slash;
-		char dir[4096];
-
-		if (l == NULL)
-			continue;
-		if (strncmp(l, "unix:", 5) == 0)
-			path = l + 5;
-		else if (strncmp(l, "local:", 6) == 0)
-			path = l + 6;
-		if (path == NULL || (slash = strrchr(path, '/')) == NULL ||
-		    slash == path || (size_t)(slash - path) >= sizeof(dir))
-			continue;
-		memcpy(dir, path, (size_t)(slash - path));
-		dir[slash - path] = 0;
-		if (stat(dir, &sb) != 0)
-			printf("note: %s: folder %s: %s on this host (the "
-			       "daemon does not create it)\n",
-			    l, dir, strerror(errno));
-	}
+	for (i = 0; i < (size_t)cfg->npolicyd_listen; i++)
+		socket_note(cfg->policyd_listen[i]);
+	socket_note(cfg->milter_socket);
 	if (cfg->store_path && stat(cfg->store_path, &sb) != 0)
 		printf("note: [store] path %s: %s on this host (run "
 		       "optgate init)\n",
