@@ -487,15 +487,20 @@ static const char *const ph_block[] = {"blocked", "block list", "blocklist",
     "hop count", "system", "resources", "congestion", "busy", "unavailable",
     "error", "protocol", "not implemented", "transaction failed", NULL};
 
+/* Does s[0..n) hold one of the phrases ph (NULL-ended), without case? */
+static int
+match_n(const char *s, size_t n, const char *const *ph)
+{
+	for (; *ph != NULL; ph++)
+		if (ci_memmem(s, n, *ph) != NULL)
+			return 1;
+	return 0;
+}
+
 static int
 match(const char *diag, const char *const *ph)
 {
-	if (diag == NULL || diag[0] == '\0')
-		return 0;
-	for (; *ph != NULL; ph++)
-		if (ci_has(diag, *ph))
-			return 1;
-	return 0;
+	return diag != NULL && match_n(diag, strlen(diag), ph);
 }
 
 /* "5.0.0", "4.0.0": a class without a subject. */
@@ -1370,10 +1375,7 @@ is_separator(const char *line, size_t n)
 		k++;
 	if (n - k < 3 || (line[k] != '-' && line[k] != '=' && line[k] != '*'))
 		return 0;
-	for (const char *const *m = marks; *m != NULL; m++)
-		if (ci_memmem(line, n, *m) != NULL)
-			return 1;
-	return 0;
+	return match_n(line, n, marks);
 }
 
 /*
@@ -1392,10 +1394,7 @@ is_copy_intro(const char *line, size_t n)
 
 	if (n > 100)
 		return 0;
-	for (const char *const *m = marks; *m != NULL; m++)
-		if (ci_memmem(line, n, *m) != NULL)
-			return 1;
-	return 0;
+	return match_n(line, n, marks);
 }
 
 /* Does the text at s look like the start of a header block? */
@@ -1494,10 +1493,7 @@ deliver_to(const char *line, size_t n)
 	    "deliver the message to", "deliver this message to", "deliver to ",
 	    NULL};
 
-	for (const char *const *m = marks; *m != NULL; m++)
-		if (ci_memmem(line, n, *m) != NULL)
-			return 1;
-	return 0;
+	return match_n(line, n, marks);
 }
 
 /* Is this line where the report names a failed address? */
@@ -1665,10 +1661,7 @@ is_rcpt_marker(const char *line, size_t n)
 	    "could not be delivered to:", "wasn't delivered to",
 	    "was not delivered to:", "failed recipient", NULL};
 
-	for (const char *const *m = marks; *m != NULL; m++)
-		if (ci_memmem(line, n, *m) != NULL)
-			return 1;
-	return 0;
+	return match_n(line, n, marks);
 }
 
 /* Find failed recipients in the human text. */
@@ -1961,15 +1954,13 @@ looks_like_bounce(const og_report *r, const parse_ctx *c)
 	    ci_prefix(r->from, "mail-daemon@") ||
 	    ci_prefix(r->from, "mailerdaemon@") || c->xfailed[0] != '\0')
 		return 1;
-	for (const char *const *p = subj; *p != NULL; p++)
-		if (ci_has(r->subject, *p))
-			return 1;
+	if (match(r->subject, subj))
+		return 1;
 	if (c->text.data != NULL && !c->auto_submitted_reply) {
 		size_t n = c->text.len < 2048 ? c->text.len : 2048;
 
-		for (const char *const *p = body; *p != NULL; p++)
-			if (ci_memmem(c->text.data, n, *p) != NULL)
-				return 1;
+		if (match_n(c->text.data, n, body))
+			return 1;
 	}
 	return 0;
 }
@@ -1994,15 +1985,13 @@ looks_like_autoreply(const og_report *r, const parse_ctx *c)
 
 	if (c->autoreply_hdr)
 		return 1;
-	for (const char *const *p = subj; *p != NULL; p++)
-		if (ci_has(r->subject, *p))
-			return 1;
+	if (match(r->subject, subj))
+		return 1;
 	if (c->text.data != NULL) {
 		size_t n = c->text.len < 2048 ? c->text.len : 2048;
 
-		for (const char *const *p = body; *p != NULL; p++)
-			if (ci_memmem(c->text.data, n, *p) != NULL)
-				return 1;
+		if (match_n(c->text.data, n, body))
+			return 1;
 	}
 	return c->auto_submitted || c->precedence_bulk;
 }
