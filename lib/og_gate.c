@@ -17,7 +17,9 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -259,9 +261,110 @@ cap_reached(
 	return 1;
 }
 
+static int decide(const og_config *cfg, og_rtxn *tx, const og_stream *st,
+    const char *sender, const char *rcpt, int64_t now, int held, og_verdict *v);
+
 int
 og_gate_decide(const og_config *cfg, og_rtxn *tx, const og_stream *st,
     const char *sender, const char *rcpt, int64_t now, og_verdict *v)
+{
+	return decide(cfg, tx, st, sender, rcpt, now, 0, v);
+}
+
+int
+og_gate_held_check(const og_config *cfg, og_rtxn *tx, const og_stream *st,
+    const char *sender, const char *rcpt, int64_t now, int held, og_verdict *v)
+{
+	og_verdict h;
+
+	if (v->action != OG_ACCEPT || held <= 0)
+		return 0;
+	(void)decide(cfg, tx, st, sender, rcpt, now, held, &h);
+	if (h.action != OG_REFUSE)
+		return 0;
+	*v = h;
+	return 1;
+}
+
+/*
+ * Sends held: a chained hash of "stream\0key" -> count, under one mutex
+ * (a lookup per passed recipient; the daemons' other work dwarfs it).
+ */
+#define HOLD_BUCKETS 4096
+
+struct hold {
+	struct hold *next;
+	int n;
+	size_t len;
+	char k[]; /* stream, NUL, key, NUL */
+};
+
+static struct hold *holds[HOLD_BUCKETS];
+static pthread_mutex_t hold_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static struct hold **
+hold_find(const char *stream, const char *key, char *k, size_t *len)
+{
+	size_t sl = strlen(stream), kl = strlen(key);
+	struct hold **pp;
+	unsigned h = 2166136261u;
+	size_t i;
+
+	memcpy(k, stream, sl + 1);
+	memcpy(k + sl + 1, key, kl + 1);
+	*len = sl + kl + 2;
+	for (i = 0; i < *len; i++)
+		h = (h ^ (unsigned char)k[i]) * 16777619u;
+	for (pp = &holds[h % HOLD_BUCKETS]; *pp; pp = &(*pp)->next)
+		if ((*pp)->len == *len && memcmp((*pp)->k, k, *len) == 0)
+			break;
+	return pp;
+}
+
+void
+og_gate_hold(const char *stream, const char *key, int delta)
+{
+	char k[OG_STREAM_NAME_MAX + OG_ADDR_MAX + 4];
+	struct hold **pp, *e;
+	size_t len;
+
+	if (strlen(stream) > OG_STREAM_NAME_MAX || strlen(key) > OG_ADDR_MAX)
+		return;
+	pthread_mutex_lock(&hold_lock);
+	pp = hold_find(stream, key, k, &len);
+	if ((e = *pp) == NULL && delta > 0) {
+		e = og_xcalloc(1, sizeof(*e) + len);
+		memcpy(e->k, k, len);
+		e->len = len;
+		*pp = e;
+	}
+	if (e != NULL && (e->n += delta) <= 0) {
+		*pp = e->next;
+		free(e);
+	}
+	pthread_mutex_unlock(&hold_lock);
+}
+
+int
+og_gate_held(const char *stream, const char *key)
+{
+	char k[OG_STREAM_NAME_MAX + OG_ADDR_MAX + 4];
+	struct hold **pp;
+	size_t len;
+	int n;
+
+	if (strlen(stream) > OG_STREAM_NAME_MAX || strlen(key) > OG_ADDR_MAX)
+		return 0;
+	pthread_mutex_lock(&hold_lock);
+	pp = hold_find(stream, key, k, &len);
+	n = *pp ? (*pp)->n : 0;
+	pthread_mutex_unlock(&hold_lock);
+	return n;
+}
+
+static int
+decide(const og_config *cfg, og_rtxn *tx, const og_stream *st,
+    const char *sender, const char *rcpt, int64_t now, int held, og_verdict *v)
 {
 	og_addr_rules rules;
 	og_addr a;
@@ -513,6 +616,16 @@ og_gate_decide(const og_config *cfg, og_rtxn *tx, const og_stream *st,
 			store_error(v, st, rc);
 			return rc;
 		}
+		/* Sends held (og_gate_held_check): newest of all, now. */
+		if (held > 0) {
+			int k = held < OG_SENDS_MAX ? held : OG_SENDS_MAX;
+
+			n = n + k < OG_SENDS_MAX ? n : OG_SENDS_MAX - k;
+			memmove(times + k, times, (size_t)n * sizeof(*times));
+			for (i = 0; i < k; i++)
+				times[i] = now;
+			n += k;
+		}
 		for (i = 0; i < ncaps; i++)
 			if (caps[i].limit <= OG_SENDS_MAX &&
 			    cap_reached(&caps[i], times, n, now, &nx)) {
@@ -528,7 +641,28 @@ og_gate_decide(const og_config *cfg, og_rtxn *tx, const og_stream *st,
 			next = nx;
 			which = &pref;
 		}
-		if (hit) {
+		if (hit && held > 0) {
+			/* Reached only with the held sends (the caller
+			 * decided without them first): they may still be
+			 * aborted, so a deferral whatever the refuse action. */
+			char per[16];
+
+			og_duration_fmt(which->period, per, sizeof(per));
+			set_refuse(v, st, "cap", "5.7.1");
+			v->refuse = OG_REFUSE_DEFER;
+			v->code = 450;
+			og_strlcpy(v->dsn, "4.7.1", sizeof(v->dsn));
+			snprintf(v->text, sizeof(v->text),
+			    "<%s>: %d other message%s to this recipient "
+			    "for %s not accepted yet would reach frequency "
+			    "cap %u/%s%s; try again later",
+			    addr, held, held == 1 ? "" : "s", st->name,
+			    which->limit, per,
+			    which == &pref ? " (recipient's choice)" : "");
+			snprintf(v->reason, sizeof(v->reason),
+			    "cap(%s) %u/%s%s held=%d", st->name, which->limit,
+			    per, which == &pref ? " pref" : "", held);
+		} else if (hit) {
 			char per[16], nt[32];
 
 			og_duration_fmt(which->period, per, sizeof(per));

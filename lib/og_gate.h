@@ -22,7 +22,8 @@
  * Counting a send is a separate call (og_gate_count), made only once a
  * message is accepted.
  *
- * Thread-safe: no state; the caller owns the read handle.
+ * Thread-safe: the only state is the table of held sends (below), under
+ * a mutex; the caller owns the read handle.
  */
 #ifndef OG_GATE_H
 #define OG_GATE_H
@@ -61,6 +62,25 @@ typedef struct og_verdict {
  */
 int og_gate_decide(const og_config *cfg, og_rtxn *tx, const og_stream *st,
     const char *sender, const char *rcpt, int64_t now, og_verdict *v);
+
+/*
+ * Sends held: recipients passed at RCPT whose message is not accepted
+ * yet (counting waits for its END-OF-MESSAGE).  Without them, two
+ * transactions to the same person in parallel would both pass a cap that
+ * lets one through.  og_gate_hold(stream, key, +1 / -1) takes and gives
+ * back a hold (process-wide, thread-safe); og_gate_held() counts them.
+ *
+ * og_gate_held_check - after a pass (v), count held sends of other
+ * transactions (held: og_gate_held() less the caller's own) as sends made
+ * now.  When they reach a cap, *v becomes a deferral (450 4.7.1, rule
+ * "cap", reason "... held=N"): the held message may still be aborted,
+ * so the client tries again later and then meets the real count.
+ * Returns 1 when *v changed.  tx as for og_gate_decide.
+ */
+void og_gate_hold(const char *stream, const char *key, int delta);
+int og_gate_held(const char *stream, const char *key);
+int og_gate_held_check(const og_config *cfg, og_rtxn *tx, const og_stream *st,
+    const char *sender, const char *rcpt, int64_t now, int held, og_verdict *v);
 
 /*
  * og_gate_caps - the caps of st that apply to the person of rec (NULL: no

@@ -75,6 +75,12 @@ struct gcase {
 	const char *reason_part;
 };
 
+/* A case with sends held by other transactions (og_gate_held_check). */
+struct hcase {
+	struct gcase c;
+	int held;
+};
+
 #define OPTIN(sc, n, stt, t)                                                   \
 	{                                                                      \
 		OG_EV_OPTIN, sc, n, stt, 0, t, 0, NULL, NULL                   \
@@ -245,6 +251,26 @@ static const struct gcase cases[] = {
         "resets", "a@x.example", 0, A, "ok", 250, ""},
 };
 
+static const struct hcase hcases[] = {
+    {{"a send held by another transaction defers at the cap", {CONF("news")},
+         "news", "a@x.example", 0, R, "cap", 450, "cap(news) 1/1d held=1"},
+        1},
+    {{"held and recorded sends add up", {CONF("news"), SEND("news", -3 * DAY)},
+         "news", "a@x.example", 0, R, "cap", 450, "cap(news) 2/7d held=1"},
+        1},
+    {{"held sends under the cap pass", {CONF("news"), SEG("vip", -DAY)}, "news",
+         "a@x.example", 0, A, "ok", 250, ""},
+        3},
+    {{"held sends reaching a segment's cap defer",
+         {CONF("news"), SEG("vip", -DAY)}, "news", "a@x.example", 0, R, "cap",
+         450, "4/7d"},
+        4},
+    {{"held sends leave a refusal as it was",
+         {CONF("news"), OPTOUT(OG_SCOPE_ALL, NULL, -DAY)}, "news",
+         "a@x.example", 0, R, "optout", 550, "unsubscribed(all)"},
+        1},
+};
+
 static og_config *cfg;
 
 static int
@@ -270,9 +296,8 @@ teardown(void **state)
 }
 
 static void
-run_case(void **state)
+run(const struct gcase *c, int held)
 {
-	const struct gcase *c = *state;
 	char dir[] = "/tmp/og_gate_test.XXXXXX";
 	char cmd[600], err[512];
 	og_store_opts o = {0, 0, 0, OG_STORE_CREATE};
@@ -330,6 +355,9 @@ run_case(void **state)
 	assert_int_equal(og_store_rbegin(st, &tx), 0);
 	rc = og_gate_decide(
 	    cfg, tx, s, "news@example.com", c->rcpt, T0 + c->at, &v);
+	if (held)
+		(void)og_gate_held_check(cfg, tx, s, "news@example.com",
+		    c->rcpt, T0 + c->at, held, &v);
 	og_store_rend(tx);
 	og_store_close(st);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
@@ -343,6 +371,20 @@ run_case(void **state)
 		    "text=\"%s\"; want action=%d rule=%s code=%d reason~\"%s\"",
 		    c->name, v.action, v.rule, v.code, v.reason, v.text,
 		    c->action, c->rule, c->code, c->reason_part);
+}
+
+static void
+run_case(void **state)
+{
+	run(*state, 0);
+}
+
+static void
+run_held(void **state)
+{
+	const struct hcase *h = *state;
+
+	run(&h->c, h->held);
 }
 
 /* A store error is never an accept for marketing mail. */
@@ -407,24 +449,61 @@ logline(void **state)
 	og_buf_free(&b);
 }
 
+/* The table of held sends: per stream and key, back to nothing. */
+static void
+holds(void **state)
+{
+	(void)state;
+	assert_int_equal(og_gate_held("news", "a@x.example"), 0);
+	og_gate_hold("news", "a@x.example", 1);
+	og_gate_hold("news", "a@x.example", 1);
+	og_gate_hold("offers", "a@x.example", 1);
+	assert_int_equal(og_gate_held("news", "a@x.example"), 2);
+	assert_int_equal(og_gate_held("offers", "a@x.example"), 1);
+	assert_int_equal(og_gate_held("news", "b@x.example"), 0);
+	/* "news\0a@x" and "newsa\0@x" are different holds */
+	assert_int_equal(og_gate_held("newsa", "@x.example"), 0);
+	og_gate_hold("news", "a@x.example", -1);
+	assert_int_equal(og_gate_held("news", "a@x.example"), 1);
+	og_gate_hold("news", "a@x.example", -1);
+	og_gate_hold("offers", "a@x.example", -1);
+	assert_int_equal(og_gate_held("news", "a@x.example"), 0);
+	assert_int_equal(og_gate_held("offers", "a@x.example"), 0);
+	/* giving back what is not held changes nothing */
+	og_gate_hold("news", "a@x.example", -1);
+	og_gate_hold("news", "a@x.example", 1);
+	assert_int_equal(og_gate_held("news", "a@x.example"), 1);
+	og_gate_hold("news", "a@x.example", -1);
+}
+
 int
 main(void)
 {
-	struct CMUnitTest t[sizeof(cases) / sizeof(cases[0]) + 3];
-	size_t i, n = sizeof(cases) / sizeof(cases[0]);
+	size_t n = sizeof(cases) / sizeof(cases[0]);
+	size_t nh = sizeof(hcases) / sizeof(hcases[0]);
+	struct CMUnitTest t[sizeof(cases) / sizeof(cases[0]) +
+	                    sizeof(hcases) / sizeof(hcases[0]) + 4];
+	size_t i;
 
+	memset(t, 0, sizeof(t));
 	for (i = 0; i < n; i++) {
-		memset(&t[i], 0, sizeof(t[i]));
 		t[i].name = cases[i].name;
 		t[i].test_func = run_case;
 		t[i].initial_state = (void *)&cases[i];
 	}
-	memset(&t[n], 0, sizeof(t[0]) * 3);
+	for (i = 0; i < nh; i++) {
+		t[n + i].name = hcases[i].c.name;
+		t[n + i].test_func = run_held;
+		t[n + i].initial_state = (void *)&hcases[i];
+	}
+	n += nh;
 	t[n].name = "store error tempfails";
 	t[n].test_func = store_error;
 	t[n + 1].name = "transactional on_store_error = accept";
 	t[n + 1].test_func = transactional_accept_on_error;
 	t[n + 2].name = "log line format";
 	t[n + 2].test_func = logline;
-	return _cmocka_run_group_tests("og_gate", t, n + 3, setup, teardown);
+	t[n + 3].name = "held sends table";
+	t[n + 3].test_func = holds;
+	return _cmocka_run_group_tests("og_gate", t, n + 4, setup, teardown);
 }

@@ -101,6 +101,7 @@ struct conn {
 	size_t req_used;
 	/* its sender and recipient in external form (og_addr_envelope) */
 	char sender[OG_ADDR_INPUT_MAX + 1], rcpt[OG_ADDR_INPUT_MAX + 1];
+	char inst[64]; /* the instance of its last request */
 	struct conn *prev, *next;
 };
 
@@ -119,6 +120,7 @@ struct inst {
 	int nkeys, capkeys;
 	int dropped;              /* recipients over PD_INST_RCPTS */
 	int discarded;            /* a list stream's recipient got DISCARD */
+	int held;                 /* its keys are held (og_gate_hold) */
 	int64_t born;             /* monotonic ms */
 	struct inst *hnext;       /* hash chain */
 	struct inst *prev, *next; /* age list, oldest first */
@@ -217,6 +219,19 @@ inst_find(const char *id)
 	return NULL;
 }
 
+/* Give back the sends the transaction holds (og_gate_hold). */
+static void
+inst_unhold(struct inst *in)
+{
+	int k;
+
+	if (!in->held)
+		return;
+	for (k = 0; k < in->nkeys; k++)
+		og_gate_hold(in->stream, in->keys[k], -1);
+	in->held = 0;
+}
+
 static void
 inst_free(struct inst *in)
 {
@@ -236,6 +251,7 @@ inst_free(struct inst *in)
 		in->next->prev = in->prev;
 	else
 		g.itail = in->prev;
+	inst_unhold(in);
 	for (k = 0; k < in->nkeys; k++)
 		free(in->keys[k]);
 	free(in->keys);
@@ -263,6 +279,7 @@ inst_get(const char *id, const char *stream)
 	og_strlcpy(in->id, id, sizeof(in->id));
 	og_strlcpy(in->stream, stream, sizeof(in->stream));
 	in->born = mono_ms();
+	in->held = 1;
 	h = inst_hash(id);
 	in->hnext = g.buckets[h];
 	g.buckets[h] = in;
@@ -298,6 +315,43 @@ inst_add_key(struct inst *in, const char *key)
 		    in->keys, (size_t)in->capkeys * sizeof(*in->keys));
 	}
 	in->keys[in->nkeys++] = og_xstrdup(key);
+	if (in->held)
+		og_gate_hold(in->stream, key, 1);
+}
+
+/* Whether the transaction holds key (a recipient it passed). */
+static int
+inst_has_key(const struct inst *in, const char *key)
+{
+	int k;
+
+	for (k = 0; k < in->nkeys; k++)
+		if (strcmp(in->keys[k], key) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * A connection's requests come from one smtpd process, one transaction
+ * after the other: a request of another instance means the previous
+ * transaction is over.  One that never reached END-OF-MESSAGE was
+ * aborted (RSET, QUIT, a lost client): forget it uncounted, and give
+ * back its held sends now rather than at instance_timeout.
+ */
+static void
+inst_switch(struct conn *c, const char *id)
+{
+	struct inst *old;
+
+	if (id == NULL || *id == 0 || strcmp(c->inst, id) == 0)
+		return;
+	if (c->inst[0] && (old = inst_find(c->inst)) != NULL) {
+		og_log_debug("%s: instance %s ended without END-OF-MESSAGE: "
+		             "%d recipients not counted",
+		    c->peer, old->id, old->nkeys);
+		inst_free(old);
+	}
+	og_strlcpy(c->inst, id, sizeof(c->inst));
 }
 
 static void
@@ -465,8 +519,19 @@ conn_events(struct conn *c, uint32_t want)
 static void
 conn_close(struct conn *c)
 {
+	struct inst *in;
+
 	if (c->state == C_DEAD)
 		return;
+	/*
+	 * Its last transaction is most often over with it (the smtpd
+	 * process ended), or its client went away: its held sends are given
+	 * back now, not at instance_timeout.  When it goes on over another
+	 * connection (Postfix reconnects after a request limit or TTL), its
+	 * END-OF-MESSAGE there still counts it.
+	 */
+	if (c->inst[0] && (in = inst_find(c->inst)) != NULL)
+		inst_unhold(in);
 	if (c->state == C_SPF && g.spf)
 		pd_spf_cancel(g.spf, c);
 	c->state = C_DEAD;
@@ -750,7 +815,8 @@ rcpt_gate(struct conn *c, const pd_req *r, const og_stream *st)
 	char act[600];
 	const char *rcpt = r->a[PD_A_RECIPIENT];
 	struct inst *in = NULL;
-	int rc;
+	int64_t now;
+	int rc, held;
 
 	if (r->a[PD_A_INSTANCE])
 		in = inst_find(r->a[PD_A_INSTANCE]);
@@ -759,8 +825,18 @@ rcpt_gate(struct conn *c, const pd_req *r, const og_stream *st)
 			og_log_warn("store read: %s", og_strerror(rc));
 			tx = NULL;
 		}
-		og_gate_decide(
-		    g.cfg, tx, st, r->a[PD_A_SENDER], rcpt, og_time_now(), &v);
+		now = og_time_now();
+		og_gate_decide(g.cfg, tx, st, r->a[PD_A_SENDER], rcpt, now, &v);
+		/* Passed: unless sends other transactions hold reach a cap. */
+		if (v.action == OG_ACCEPT && v.key[0] &&
+		    (held = og_gate_held(st->name, v.key)) > 0) {
+			if (in && in->held &&
+			    strcmp(in->stream, st->name) == 0 &&
+			    inst_has_key(in, v.key))
+				held--;
+			og_gate_held_check(g.cfg, tx, st, r->a[PD_A_SENDER],
+			    rcpt, now, held, &v);
+		}
 		if (tx)
 			og_store_rend(tx);
 		tx = NULL;
@@ -965,6 +1041,8 @@ do_eom(struct conn *c, const pd_req *r)
 	if (in == NULL)
 		return;
 	only = eom_only(c, r, in);
+	/* Counted from now on (g.pend, then the store): no longer held. */
+	inst_unhold(in);
 	if (g.npend == 0 && in->nkeys > 0)
 		g.pend_since = mono_ms();
 	for (k = 0; k < in->nkeys; k++) {
@@ -997,6 +1075,7 @@ handle(struct conn *c, pd_req *r)
 {
 	const char *state = r->a[PD_A_STATE];
 
+	inst_switch(c, r->a[PD_A_INSTANCE]);
 	if (state && strcmp(state, "RCPT") == 0)
 		return do_rcpt(c, r);
 	if (state && strcmp(state, "END-OF-MESSAGE") == 0)

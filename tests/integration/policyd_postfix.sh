@@ -108,6 +108,34 @@ pd_start
 pf_send daily@shop.example dora@example.org >/dev/null
 is "a day later the window has moved: accepted again" "$?" 0
 
+# Four SMTP sessions at once to one recipient (four smtpd processes, each
+# with its own policy connection), every RCPT before any DATA: a recipient
+# passed but not yet accepted holds a send, so 2/1d lets exactly two in.
+pf_sink_clear
+python3 - "$PF_PORT" >"$PD_T/par.out" 2>&1 <<'PY'
+import smtplib, sys
+port = int(sys.argv[1])
+sessions = []
+for i in range(4):
+    s = smtplib.SMTP("127.0.0.1", port, timeout=30)
+    s.ehlo("parallel.test")
+    s.mail("daily@shop.example")
+    code, msg = s.rcpt("eve@example.org")
+    print("RCPT", code, msg.decode())
+    sessions.append((s, code))
+for s, code in sessions:
+    if code == 250:
+        print("DATA", s.data(b"Subject: parallel\r\n\r\nhi\r\n")[0])
+    s.quit()
+PY
+is "four sessions in parallel, cap 2/1d: two RCPTs pass, two are deferred" \
+    "$(sed -n 's/^RCPT \([0-9]*\).*/\1/p' "$PD_T/par.out" | tr '\n' ' ')" \
+    "250 250 450 450 "
+like "... the deferral names the messages in flight" "$(grep -m1 'RCPT 450' "$PD_T/par.out")" \
+    "RCPT 450 4.7.1 <eve@example.org>: *2 other messages to this recipient for capped not accepted yet would reach frequency cap 2/1d; try again later"
+pf_wait_queue_empty 10
+is "... the sink got exactly 2 messages for eve" "$(pf_sink_rcpts | grep -c eve)" 2
+
 # --- opt-out enforced on the next message, no restart ---
 pf_send offers@shop.example cid@example.org >/dev/null
 is "cid receives offers" "$?" 0

@@ -197,6 +197,42 @@ out=$(printf '%s\n' 'instance=b1 recipient=eva@example.org' \
 like "back-to-back messages on one connection: the third hits the cap" \
     "$out" "DUNNO|DUNNO|DUNNO|DUNNO|550 5.7.1 <eva@example.org>: frequency cap 2/7d*"
 
+# Transactions in parallel (several smtpd processes, one connection each):
+# a recipient passed at RCPT but not yet accepted holds a send, so two
+# messages in flight cannot both pass a cap that lets one through.  One
+# the held sends alone would stop is deferred (its hold may still be
+# aborted); a finished transaction turns its hold into a count, an
+# aborted one (the next transaction on its connection, or the connection
+# closed) gives it back.
+og optin hal@example.org --stream newsletter >/dev/null
+out=$(printf '%s\n' \
+    'A instance=h1 recipient=hal@example.org' \
+    'B instance=h2 recipient=hal@example.org' \
+    'C instance=h3 recipient=hal@example.org' \
+    'A instance=h1 protocol_state=END-OF-MESSAGE recipient= queue_id=QH1' \
+    'C instance=h3 recipient=hal@example.org' \
+    'B instance=h4 recipient=zed@example.org' \
+    'C instance=h3 recipient=hal@example.org' \
+    'D instance=h5 recipient=hal@example.org' \
+    'C close' \
+    'D instance=h5 recipient=hal@example.org' |
+    pd_client parallel)
+is "two transactions in flight: both pass a 2/7d cap" \
+    "$(echo "$out" | sed -n 1,2p | tr '\n' '|')" "A DUNNO|B DUNNO|"
+like "a third, while both are in flight, is deferred" \
+    "$(echo "$out" | sed -n 3p)" \
+    "C 450 4.7.1 <hal@example.org>: 2 other messages to this recipient for newsletter not accepted yet would reach frequency cap 2/7d; try again later"
+ok "... logged as a defer with the held sends" pd_log_wait \
+    'to=<hal@example.org>.*action=defer, reason=cap\(newsletter\) 2/7d held=2'
+is "one accepted, one still in flight: deferred" \
+    "$(echo "$out" | sed -n 5p | cut -c1-11)" "C 450 4.7.1"
+is "the one in flight aborted (its connection's next transaction): passes" \
+    "$(echo "$out" | sed -n 7p)" "C DUNNO"
+is "another in flight meanwhile: deferred" \
+    "$(echo "$out" | sed -n 8p | cut -c1-11)" "D 450 4.7.1"
+is "its connection closed: the hold is given back" \
+    "$(echo "$out" | sed -n 9p)" "D DUNNO"
+
 # --- bad input and faults ---
 rss0=$(pd_rss)
 pd_client hold "$PD_T/go" >"$PD_T/hold.out" &

@@ -10,6 +10,11 @@ TARGET is inet:HOST:PORT or unix:PATH.
   session TARGET
       one connection; each stdin line is a request ("name=value" words,
       added to the defaults); prints one action per line
+  parallel TARGET
+      several connections, as several smtpd processes hold them: each
+      stdin line is "LABEL name=value ..." (a request on connection LABEL,
+      opened at its first line) or "LABEL close"; lines run in order,
+      each answered before the next; prints "LABEL action" per request
   send TARGET
       stdin bytes as they are; prints the reply (without "action=") or
       CLOSED (the server closed without replying) or TIMEOUT
@@ -116,6 +121,24 @@ def cmd_session(target):
             continue
         s.sendall(request(line.split()))
         print(read_reply(s), flush=True)
+
+
+def cmd_parallel(target):
+    conns = {}
+    for line in sys.stdin:
+        words = line.split()
+        if not words:
+            continue
+        label, args = words[0], words[1:]
+        if args == ["close"]:
+            conns.pop(label).close()
+            continue
+        if label not in conns:
+            conns[label] = connect(target)
+        conns[label].sendall(request(args))
+        print(label, read_reply(conns[label]), flush=True)
+    for s in conns.values():
+        s.close()
 
 
 def cmd_send(target):
@@ -255,6 +278,8 @@ def main():
             cmd_query(target, sys.argv[3:])
         elif cmd == "session":
             cmd_session(target)
+        elif cmd == "parallel":
+            cmd_parallel(target)
         elif cmd == "send":
             cmd_send(target)
         elif cmd == "half":
