@@ -230,6 +230,7 @@ typedef struct mg_rcpt {
 	char *addr;  /* the mailbox it names (mg_envaddr) */
 	int state;   /* MG_R_* */
 	char key[OG_ADDR_MAX + 1];
+	const char *hstream; /* its send is held in this stream (mg_hold) */
 } mg_rcpt;
 
 typedef struct mg_hdr {
@@ -263,6 +264,46 @@ typedef struct mg_conn {
 	mg_msg msg;
 } mg_conn;
 
+/* Give back r's held send (mg_hold). */
+static void
+mg_unhold(mg_rcpt *r)
+{
+	if (r->hstream == NULL)
+		return;
+	og_gate_hold(r->hstream, r->key, -1);
+	r->hstream = NULL;
+}
+
+/*
+ * After a pass (v) of r in stream st: when sends that other messages hold
+ * (passed, not accepted yet) reach a cap, v becomes a deferral; else r's
+ * send is held until the message is over (mg_msg_reset, after counting),
+ * so messages in parallel cannot all pass a cap.  A recipient given twice
+ * holds once.  The stream's name lives in the connection's snapshot,
+ * which outlives its messages.
+ */
+static void
+mg_hold(mg_msg *m, mg_rcpt *r, const og_config *cfg, og_rtxn *tx,
+    const og_stream *st, int64_t now, og_verdict *v)
+{
+	int i, held;
+
+	mg_unhold(r);
+	if (v->action != OG_ACCEPT || v->key[0] == '\0')
+		return;
+	for (i = 0; i < m->nrcpt; i++)
+		if (&m->rcpt[i] != r && m->rcpt[i].hstream != NULL &&
+		    strcmp(m->rcpt[i].hstream, st->name) == 0 &&
+		    strcmp(m->rcpt[i].key, v->key) == 0)
+			return;
+	if ((held = og_gate_held(st->name, v->key)) > 0 &&
+	    og_gate_held_check(cfg, tx, st, m->sender, r->addr, now, held, v))
+		return;
+	og_strlcpy(r->key, v->key, sizeof(r->key));
+	og_gate_hold(st->name, r->key, 1);
+	r->hstream = st->name;
+}
+
 static void
 mg_msg_reset(mg_msg *m)
 {
@@ -271,6 +312,7 @@ mg_msg_reset(mg_msg *m)
 	free(m->sender);
 	free(m->sasl);
 	for (i = 0; i < m->nrcpt; i++) {
+		mg_unhold(&m->rcpt[i]);
 		free(m->rcpt[i].given);
 		free(m->rcpt[i].addr);
 	}
@@ -708,6 +750,7 @@ mg_envrcpt(SMFICTX *ctx, char **argv)
 	const og_stream *st;
 	og_verdict v;
 	og_rtxn *tx = NULL;
+	int64_t now;
 	char t[200];
 
 	if (c == NULL || c->snap == NULL || argv[0] == NULL)
@@ -750,10 +793,8 @@ mg_envrcpt(SMFICTX *ctx, char **argv)
 	}
 	/* Known now: decide now, with the reason, like the policy service. */
 	tx = mg_rbegin(ctx);
-	og_gate_decide(
-	    c->snap->cfg, tx, st, m->sender, r->addr, og_time_now(), &v);
-	if (tx != NULL)
-		og_store_rend(tx);
+	now = og_time_now();
+	og_gate_decide(c->snap->cfg, tx, st, m->sender, r->addr, now, &v);
 	/*
 	 * A list stream takes one recipient per transaction (each gets its
 	 * own unsubscribe link).  A second one that would pass comes back
@@ -761,6 +802,8 @@ mg_envrcpt(SMFICTX *ctx, char **argv)
 	 * to drop is removed at end of message like any other.
 	 */
 	if (st->list && m->naccepted_rcpt >= 1 && v.action == OG_ACCEPT) {
+		if (tx != NULL)
+			og_store_rend(tx);
 		og_gate_one_rcpt(&v, st);
 		snprintf(v.text, sizeof(v.text),
 		    "Stream %s takes one recipient per "
@@ -772,6 +815,9 @@ mg_envrcpt(SMFICTX *ctx, char **argv)
 		free(r->addr);
 		return mg_refuse_rcpt(ctx, &v);
 	}
+	mg_hold(m, r, c->snap->cfg, tx, st, now, &v);
+	if (tx != NULL)
+		og_store_rend(tx);
 	mg_log_decision(ctx, c, r->addr, st, &v);
 	if (v.action == OG_ACCEPT) {
 		r->state = MG_R_ACCEPTED;
@@ -1060,6 +1106,7 @@ mlfi_eom(SMFICTX *ctx)
 			og_gate_decide(
 			    cfg, tx, st, m->sender, r->addr, now, &v);
 			og_strlcpy(r->key, v.key, sizeof(r->key));
+			mg_hold(m, r, cfg, tx, st, now, &v);
 			if (v.action == OG_ACCEPT) {
 				r->state = MG_R_ACCEPTED;
 			} else if (v.action == OG_TEMPFAIL ||

@@ -23,6 +23,7 @@ caps = 2/7d
 EOF
 mg_fill_store "$C"
 _mg_og optin dup@example.com --stream weekly
+_mg_og optin par@example.com --stream promo
 # Store unreadable: a config whose store does not exist.
 C2=$MG_DIR/nostore.conf
 mg_config "$C2" "unix:$MG_DIR/nostore.sock"
@@ -43,7 +44,7 @@ mg_start "$C" || exit 1
 for s in negotiate header_accept header_refuse header_multi \
     transactional_delrcpt envelope_rcpt cap existing_replace existing_keep \
     non_smtpd disconnect many_rcpts long_header utf8_idn no_from \
-    mailto_only dup_rcpt; do
+    mailto_only dup_rcpt parallel_cap; do
 	mg_lua "$s.lua"
 	[ "$s" = header_accept ] && cp "$MG_DIR/out" "$MG_DIR/accept.out"
 done
@@ -64,6 +65,10 @@ like "RCPT-time refusal logged (envelope stream)" "$log" \
     "*to=<out@example.com>*stream=promo*action=reject*"
 like "list stream with 2 recipients refused (550 5.5.3 case) and logged" \
     "$log" "*stream=newsletter, action=reject, reason=list stream with 2 recipients*"
+like "a message deferred for the sends in flight is logged with them" "$log" \
+    "*4QPAR00002: to=<par@example.com>*stream=promo, action=defer, reason=cap(promo) 1/1d held=1*"
+like "... and the message after the accepted one meets the cap itself" "$log" \
+    "*4QPAR00003: to=<par@example.com>*stream=promo, action=reject, reason=cap(promo) 1/1d next=*"
 n=$(grep -c 'to=<user0500@example.org>' "$MG_DIR/milter.log")
 is "each of 1,000 recipients logged once" "$n" 1
 
