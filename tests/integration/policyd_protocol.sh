@@ -214,8 +214,7 @@ out=$(printf '%s\n' \
     'B instance=h4 recipient=zed@example.org' \
     'C instance=h3 recipient=hal@example.org' \
     'D instance=h5 recipient=hal@example.org' \
-    'C close' \
-    'D instance=h5 recipient=hal@example.org' |
+    'C close' |
     pd_client parallel)
 is "two transactions in flight: both pass a 2/7d cap" \
     "$(echo "$out" | sed -n 1,2p | tr '\n' '|')" "A DUNNO|B DUNNO|"
@@ -230,8 +229,13 @@ is "the one in flight aborted (its connection's next transaction): passes" \
     "$(echo "$out" | sed -n 7p)" "C DUNNO"
 is "another in flight meanwhile: deferred" \
     "$(echo "$out" | sed -n 8p | cut -c1-11)" "D 450 4.7.1"
-is "its connection closed: the hold is given back" \
-    "$(echo "$out" | sed -n 9p)" "D DUNNO"
+# The daemon sees the close when its loop gets to it: ask until then.
+for _i in $(seq 40); do
+	r=$(pd_q instance=h6 recipient=hal@example.org)
+	[ "$r" = DUNNO ] && break
+	sleep 0.05
+done
+is "its connection closed: the hold is given back" "$r" DUNNO
 
 # --- bad input and faults ---
 rss0=$(pd_rss)
