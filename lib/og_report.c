@@ -857,6 +857,7 @@ typedef struct parse_ctx {
 	int auto_submitted_reply; /* vacation-style headers or subject */
 	int precedence_bulk;      /* Precedence: bulk / junk */
 	int auth_report;          /* DMARC aggregate or TLS report */
+	int arf_redacted;         /* ARF Redacted-Address: To is hidden */
 	char excl[8][OG_ADDR_MAX + 1];
 	int nexcl;
 } parse_ctx;
@@ -1249,6 +1250,26 @@ parse_dsn(parse_ctx *c)
 	}
 }
 
+/*
+ * A feedback loop that hides whom it reports about puts a placeholder
+ * where the address was: AOL and Comcast "redacted@aol.com", others a
+ * local part of x's or asterisks.  That is nobody; the token may say
+ * who it was.
+ */
+static int
+redacted_addr(const char *a)
+{
+	const char *at = strchr(a, '@');
+	size_t n = at != NULL ? (size_t)(at - a) : strlen(a);
+	size_t k = 0;
+
+	if (n == 8 && strncasecmp(a, "redacted", 8) == 0)
+		return 1;
+	while (k < n && (a[k] == 'x' || a[k] == 'X' || a[k] == '*'))
+		k++;
+	return n >= 3 && k == n;
+}
+
 static void
 parse_arf(parse_ctx *c)
 {
@@ -1282,6 +1303,10 @@ parse_arf(parse_ctx *c)
 	if ((v = field(o, "Reported-Domain")) != NULL)
 		copy_line(r->reported_domain, sizeof(r->reported_domain), v,
 		    strlen(v));
+	/* RFC 6590: the report says it hid the address, so the
+	 * returned original's To is hidden as well. */
+	if (field(o, "Redacted-Address") != NULL)
+		c->arf_redacted = 1;
 	if ((v = field(o, "Original-Mail-From")) != NULL) {
 		first_addr(v, r->orig_mail_from, sizeof(r->orig_mail_from));
 		add_tokens_str(r, v);
@@ -1306,7 +1331,7 @@ parse_arf(parse_ctx *c)
 					continue;
 				first_addr(
 				    g_mime_header_get_value(h), a, sizeof(a));
-				if (a[0] == '\0')
+				if (a[0] == '\0' || redacted_addr(a))
 					continue;
 				og_strlcpy(r->rcpt[r->nrcpt++].addr, a,
 				    sizeof(r->rcpt[0].addr));
@@ -1924,6 +1949,30 @@ parse_ses_json(parse_ctx *c)
 /* ------------------------------------------------------------------ */
 /* Whole-message judgement                                             */
 
+/*
+ * "Re: ...", "Automatic reply: ...", "Out of Office: ...": a person's
+ * answer (or their vacation program's).  What follows is the subject of
+ * the mail answered, so its words ("returned", "failure") say nothing
+ * about a failed delivery.  No MTA starts a failure notice so.
+ */
+static int
+reply_subject(const char *subj)
+{
+	static const char *const pre[] = {"re:", "aw:", "sv:", "antw:", "odp:",
+	    "res:", "vs:", "auto:", "autoreply", "auto-reply", "auto reply",
+	    "automatic reply", "out of office", "out of the office",
+	    "abwesenheit", "automatische antwort", "automatisch antwoord",
+	    "autosvar", "risposta automatica", "réponse automatique",
+	    "respuesta automática", "vacation", NULL};
+
+	while (*subj == ' ' || *subj == '\t')
+		subj++;
+	for (const char *const *p = pre; *p != NULL; p++)
+		if (ci_prefix(subj, *p))
+			return 1;
+	return 0;
+}
+
 /* Subjects and senders of failure notices (not of auto-replies). */
 static int
 looks_like_bounce(const og_report *r, const parse_ctx *c)
@@ -1954,6 +2003,8 @@ looks_like_bounce(const og_report *r, const parse_ctx *c)
 	    ci_prefix(r->from, "mail-daemon@") ||
 	    ci_prefix(r->from, "mailerdaemon@") || c->xfailed[0] != '\0')
 		return 1;
+	if (reply_subject(r->subject))
+		return 0;
 	if (match(r->subject, subj))
 		return 1;
 	if (c->text.data != NULL && !c->auto_submitted_reply) {
@@ -2348,7 +2399,8 @@ og_report_parse(
 		if (out->nrcpt == 0 && c.hm_rcpt[0] != '\0')
 			og_strlcpy(out->rcpt[out->nrcpt++].addr, c.hm_rcpt,
 			    sizeof(out->rcpt[0].addr));
-		if (out->nrcpt == 0 && out->orig_to[0] != '\0')
+		if (out->nrcpt == 0 && out->orig_to[0] != '\0' &&
+		    !c.arf_redacted && !redacted_addr(out->orig_to))
 			og_strlcpy(out->rcpt[out->nrcpt++].addr, out->orig_to,
 			    sizeof(out->rcpt[0].addr));
 		if (out->nrcpt == 0)

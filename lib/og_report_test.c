@@ -244,7 +244,7 @@ static const struct pcase pcases[] = {
         "To: redacted@example.net\nList-Unsubscribe: "
         "<https://unsub.example.com/u/" TOK ">, <mailto:unsub+" TOK
         "@example.com>\n\nhi\n--a--\n",
-        0, OG_RC_COMPLAINT, OG_RK_ARF, "redacted@example.net", NULL, TOK},
+        0, OG_RC_COMPLAINT, OG_RK_ARF, "", NULL, TOK},
     {"ARF auth-failure report is ignored",
         "From: dmarc@fbl.example.net\nSubject: auth failure\n"
         "Content-Type: multipart/report; report-type=feedback-report; "
@@ -435,6 +435,42 @@ static const struct pcase pcases[] = {
         "550 5.1.1 user unknown\n",
         0, OG_RC_HARD, OG_RK_DSN, "=?utf-8?B?w6lsw6h2ZQ==?=@example.org",
         "5.1.1", NULL},
+    {"a vacation reply quoting a subject with bounce words is no bounce",
+        "From: <ann@example.org>\nTo: <news@example.com>\n"
+        "Subject: Automatic reply: Returned items\n"
+        "Auto-Submitted: auto-replied (vacation)\n\n"
+        "I have permanently left the company; please write to "
+        "mary@example.org.\n",
+        0, OG_RC_IGNORE, OG_RK_AUTOREPLY, "ann@example.org", NULL, NULL},
+    {"a person's \"Re:\" is no bounce, whatever the subject says",
+        "From: <ann@example.org>\nTo: <news@example.com>\n"
+        "Subject: Re: Your parcel was returned to sender\n\n"
+        "Please call mary@example.org, she knows.\n",
+        0, OG_RC_UNKNOWN, OG_RK_NONE, NULL, NULL, NULL},
+    {"ARF with Redacted-Address: the original's To is hidden",
+        "From: scomp@aol.net\nTo: fbl@example.com\n"
+        "Subject: Email Feedback Report for IP 192.0.2.1\n"
+        "Content-Type: multipart/report; report-type=feedback-report; "
+        "boundary=\"b\"\n\n"
+        "--b\nContent-Type: message/feedback-report\n\n"
+        "Feedback-Type: abuse\nUser-Agent: AOL SComp\nVersion: 0.1\n"
+        "Redacted-Address: redacted\n\n"
+        "--b\nContent-Type: message/rfc822\n\n"
+        "From: news@example.com\nTo: someone@aol.com\nSubject: hi\n\n"
+        "hi\n--b--\n",
+        0, OG_RC_COMPLAINT, OG_RK_ARF, "", NULL, NULL},
+    {"ARF Original-Rcpt-To redacted@ is nobody",
+        "From: feedbackloop@fbl.example.net\nTo: fbl@example.com\n"
+        "Subject: Abuse Report\n"
+        "Content-Type: multipart/report; report-type=feedback-report; "
+        "boundary=\"b\"\n\n"
+        "--b\nContent-Type: message/feedback-report\n\n"
+        "Feedback-Type: abuse\nUser-Agent: FBL\nVersion: 1\n"
+        "Original-Rcpt-To: undisclosed <redacted@example.net>\n\n"
+        "--b\nContent-Type: message/rfc822\n\n"
+        "From: news@example.com\nTo: <xxxxxx@example.net>\n"
+        "Subject: hi\n\nhi\n--b--\n",
+        0, OG_RC_COMPLAINT, OG_RK_ARF, "", NULL, NULL},
     {"empty input", "", OG_EINVAL, OG_RC_UNKNOWN, OG_RK_NONE, NULL, NULL, NULL},
 };
 
