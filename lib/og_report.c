@@ -2047,10 +2047,43 @@ looks_like_autoreply(const og_report *r, const parse_ctx *c)
 	return c->auto_submitted || c->precedence_bulk;
 }
 
+/*
+ * A warning that delivery is late, in words only (Exim's "Warning:
+ * message ... delayed 24 hours ... has not yet been delivered", Gmail's
+ * and Sendmail's "THIS IS A WARNING MESSAGE ONLY", Domino's "Delivery
+ * attempts will continue", Exchange's "has been delayed").  The MTA is
+ * still trying: whatever reply it quotes from the last attempt, its
+ * final answer comes as a report of its own.  A report that also says it
+ * gave up is not one.
+ */
+static int
+delay_notice(const og_report *r, const char *human, size_t hlen)
+{
+	static const char *const subj[] = {"(delay)", "delayed mail",
+	    "delivery delayed", "delivery delay", "message delayed",
+	    "delayed 24 hours", "delayed 4 hours", "has not yet been delivered",
+	    "could not send message for past", NULL};
+	static const char *const body[] = {"warning message only",
+	    "has not yet been delivered", "has been delayed",
+	    "have been delayed", "delivery attempts will continue",
+	    "will be retried", "still being retried", "will continue to try",
+	    "do not need to resend", "do not resend your original", NULL};
+	static const char *const final[] = {"permanent error",
+	    "permanent fatal", "permanent failure", "given up", "gave up",
+	    "not going to try again", "will not be retried", NULL};
+	size_t n = hlen < 4096 ? hlen : 4096;
+
+	if (human == NULL || match_n(human, n, final))
+		return 0;
+	return match(r->subject, subj) || match_n(human, n, body);
+}
+
 static void
 finish(parse_ctx *c, const char *human, size_t hlen)
 {
 	og_report *r = c->r;
+	int delay = !c->have_dsn && r->kind == OG_RK_DSN &&
+	            delay_notice(r, human, hlen);
 
 	for (int i = 0; i < r->nrcpt; i++) {
 		og_report_rcpt *rc = &r->rcpt[i];
@@ -2075,7 +2108,8 @@ finish(parse_ctx *c, const char *human, size_t hlen)
 				og_strlcpy(rc->status, st, sizeof(rc->status));
 		}
 		code = find_smtp_code(rc->diag);
-		if (strcmp(rc->action, "delayed") == 0) {
+		if (strcmp(rc->action, "delayed") == 0 ||
+		    (delay && rc->action[0] == '\0')) {
 			rc->class = OG_RC_SOFT;
 			rc->reason = "delayed";
 			continue;

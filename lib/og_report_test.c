@@ -31,6 +31,23 @@ struct pcase {
 
 #define TOK "AQZ9bcyX1anqftivq12NSL9QFXS2JWUJezEmwZVgoO4QWW18wDaZBwWhERkHN1jSnA"
 
+/* Exim's delay warning, with the last attempt's reply a 5xx. */
+#define EXIM_DELAY                                                             \
+	"From: Mail Delivery System <Mailer-Daemon@mx.example.com>\n"          \
+	"To: news@example.com\n"                                               \
+	"Subject: Warning: message 1Pb4x2-0003ZK-8S delayed 24 hours\n\n"      \
+	"This message was created automatically by mail delivery "             \
+	"software.\nA message that you sent has not yet been delivered "       \
+	"to one or more of its\nrecipients after more than 24 hours on "       \
+	"the queue on mx.example.com.\n\n"                                     \
+	"The address to which the message has not yet been delivered "         \
+	"is:\n\n  bob@example.org\n"                                           \
+	"    Delay reason: SMTP error from remote mail server after RCPT "     \
+	"TO:<bob@example.org>:\n    550 5.1.1 <bob@example.org>: "             \
+	"Recipient address rejected: User unknown\n\n"                         \
+	"No action is required on your part. Delivery attempts will "          \
+	"continue for\nsome time.\n"
+
 static const struct pcase pcases[] = {
     {"RFC 3464 DSN from Postfix, user unknown",
         "From: MAILER-DAEMON@mx.example.com\n"
@@ -471,6 +488,19 @@ static const struct pcase pcases[] = {
         "From: news@example.com\nTo: <xxxxxx@example.net>\n"
         "Subject: hi\n\nhi\n--b--\n",
         0, OG_RC_COMPLAINT, OG_RK_ARF, "", NULL, NULL},
+    {"Exim delay warning in words: soft, whatever the last reply said",
+        EXIM_DELAY, 0, OG_RC_SOFT, OG_RK_DSN, "bob@example.org", NULL, NULL},
+    {"a failure notice that says it gave up is no delay notice",
+        "From: MAILER-DAEMON@mx.example.com\nTo: news@example.com\n"
+        "Subject: failure notice\n\n"
+        "Hi. This is the qmail-send program at mx.example.com.\n"
+        "I'm afraid I wasn't able to deliver your message to the "
+        "following addresses.\nThis is a permanent error; I've given "
+        "up. Sorry it didn't work out.\n\n"
+        "<bob@example.org>:\nSorry, no mailbox here by that name. "
+        "(#5.1.1)\n\nThe message has been delayed and will be retried "
+        "by nobody.\n",
+        0, OG_RC_HARD, OG_RK_DSN, "bob@example.org", "5.1.1", NULL},
     {"empty input", "", OG_EINVAL, OG_RC_UNKNOWN, OG_RK_NONE, NULL, NULL, NULL},
 };
 
@@ -804,12 +834,27 @@ test_too_big(void **state)
 	free(r);
 }
 
+/* Its recipient is "delayed": the processors ignore it, not count it. */
+static void
+test_delay_reason(void **state)
+{
+	og_report *r = calloc(1, sizeof(*r));
+
+	(void)state;
+	assert_non_null(r);
+	assert_int_equal(
+	    og_report_parse(EXIM_DELAY, strlen(EXIM_DELAY), NULL, r), 0);
+	assert_int_equal(r->nrcpt, 1);
+	assert_string_equal(r->rcpt[0].reason, "delayed");
+	free(r);
+}
+
 int
 main(void)
 {
 	size_t np = sizeof(pcases) / sizeof(pcases[0]);
 	size_t nc = sizeof(ccases) / sizeof(ccases[0]);
-	size_t n = np + nc + 8, k = 0;
+	size_t n = np + nc + 9, k = 0;
 	struct CMUnitTest *t = calloc(n, sizeof(*t));
 	int rc;
 
@@ -841,6 +886,8 @@ main(void)
 	t[k++].test_func = test_from_is_the_mailbox;
 	t[k].name = "input over the cap refused";
 	t[k++].test_func = test_too_big;
+	t[k].name = "a delay warning in words is a delay";
+	t[k++].test_func = test_delay_reason;
 	rc = _cmocka_run_group_tests("og_report", t, k, NULL, NULL);
 	free(t);
 	return rc;
