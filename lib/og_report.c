@@ -430,7 +430,8 @@ static const char *const ph_sender[] = {"sender rejected",
     "sender address rejected", "domain of sender", "sender verify",
     "sender domain", "unroutable sender", "invalid sender", "bad sender",
     "sender not", "rejected: sender", "envelope sender", "sender is rejected",
-    "address of sender", "from address", NULL};
+    "address of sender", "from address", "sender address not",
+    "sender verification", NULL};
 static const char *const ph_host[] = {"host unknown", "unknown host",
     "host not found", "domain not found", "domain does not exist",
     "no such domain", "unrouteable mail domain", "name service error",
@@ -438,7 +439,8 @@ static const char *const ph_host[] = {"host unknown", "unknown host",
     "couldn't find any host", "could not find any host",
     "domain name not found", "bad destination system", "unknown domain",
     "nxdomain", "unable to route", "no route to domain", "dns error",
-    "domain is not", "illegal host", "domain is not reachable", NULL};
+    "domain is not", "illegal host", "domain is not reachable",
+    "non-existent host", NULL};
 /* A domain that does not resolve, even when the text adds "try again"
  * (Outlook.com's "domain is not reachable ... check the domain and try
  * again"). */
@@ -555,7 +557,15 @@ status_name(const char *status)
 	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
 		if (strcmp(status + 2, tab[i].sub) == 0)
 			return tab[i].name;
+	/* A detail this table does not know still names the layer that
+	 * failed (RFC 3463): the mail system or the network and routing
+	 * are not the recipient's mailbox (Exchange's 5.4.312 "DNS query
+	 * failed", 5.4.316 "connection refused"). */
 	switch (status[2]) {
+	case '3':
+		return "system-error";
+	case '4':
+		return "network-error";
 	case '5':
 		return "syntax-error";
 	case '6':
