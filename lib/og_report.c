@@ -21,7 +21,8 @@
  *      <addr>... User unknown" transcript; "RCPT TO:<addr>" followed by
  *      the reply), then any address that is not the sender's.
  *   4. Auto-replies (RFC 3834 Auto-Submitted, vacation headers and
- *      subjects, challenge-response requests) and DMARC/TLS reports
+ *      subjects, challenge-response requests), read receipts (RFC 8098
+ *      message/disposition-notification) and DMARC/TLS reports
  *      that are not failures are ignored; so is a recipient whose
  *      server answered with a challenge-response or whitelist request.
  * Classification follows the widely used Sisimai taxonomy of reasons:
@@ -864,10 +865,12 @@ typedef struct parse_ctx {
 	char orig_sender[OG_ADDR_MAX + 1];
 	char delivered_to[OG_ADDR_MAX + 1];
 	int auto_submitted, autoreply_hdr, apple_unsub, orig_found;
-	int auto_submitted_reply; /* vacation-style headers or subject */
-	int precedence_bulk;      /* Precedence: bulk / junk */
-	int auth_report;          /* DMARC aggregate or TLS report */
-	int arf_redacted;         /* ARF Redacted-Address: To is hidden */
+	int auto_submitted_reply;       /* vacation-style headers or subject */
+	int precedence_bulk;            /* Precedence: bulk / junk */
+	int auth_report;                /* DMARC aggregate or TLS report */
+	int arf_redacted;               /* ARF Redacted-Address: To is hidden */
+	int have_mdn;                   /* message/disposition-notification */
+	char mdn_rcpt[OG_ADDR_MAX + 1]; /* its Final-Recipient */
 	char excl[8][OG_ADDR_MAX + 1];
 	int nexcl;
 } parse_ctx;
@@ -1026,6 +1029,28 @@ walk_leaf(parse_ctx *c, GMimePart *part, int depth)
 
 		if (ci_has(sub, "tlsrpt") || (fn != NULL && strchr(fn, '!')))
 			c->auth_report = 1;
+	} else if (g_ascii_strcasecmp(type, "message") == 0 &&
+	           (g_ascii_strcasecmp(sub, "disposition-notification") == 0 ||
+	               g_ascii_strcasecmp(
+	                   sub, "global-disposition-notification") == 0)) {
+		og_buf t;
+		GMimeObject *h;
+
+		c->have_mdn = 1;
+		og_buf_init(&t, 64 * 1024);
+		part_text(part, &t);
+		(void)og_buf_adds(&t, "\n\n");
+		h = parse_entity(t.data, t.len);
+		if (h != NULL) {
+			const char *v =
+			    g_mime_object_get_header(h, "Final-Recipient");
+			const char *semi = v != NULL ? strchr(v, ';') : NULL;
+
+			first_addr(semi != NULL ? semi + 1 : v, c->mdn_rcpt,
+			    sizeof(c->mdn_rcpt));
+			g_object_unref(h);
+		}
+		og_buf_free(&t);
 	} else if (g_ascii_strcasecmp(type, "message") == 0 &&
 	           g_ascii_strcasecmp(sub, "feedback-report") == 0) {
 		c->have_arf = 1;
@@ -2495,6 +2520,17 @@ og_report_parse(
 			out->nrcpt = n;
 			free(saved);
 		}
+	} else if (c.have_mdn) {
+		/* A read receipt (RFC 8098), whatever its subject quotes:
+		 * the mail reached a mailbox that is alive. */
+		out->kind = OG_RK_AUTOREPLY;
+		out->format = "mdn";
+		og_strlcpy(out->rcpt[0].addr,
+		    c.mdn_rcpt[0] != '\0' ? c.mdn_rcpt : out->from,
+		    sizeof(out->rcpt[0].addr));
+		out->rcpt[0].class = OG_RC_IGNORE;
+		out->rcpt[0].reason = "auto-reply";
+		out->nrcpt = 1;
 	} else if (parse_ses_json(&c)) {
 		/* done */
 	} else if (c.hm_rcpt[0] != '\0' && !looks_like_bounce(out, &c)) {

@@ -75,7 +75,7 @@ enum og_report_kind {
 	OG_RK_NONE = 0,      /* not recognised */
 	OG_RK_DSN = 1,       /* a delivery report, standard or not */
 	OG_RK_ARF = 2,       /* a feedback report, standard or not */
-	OG_RK_AUTOREPLY = 3, /* vacation, challenge-response */
+	OG_RK_AUTOREPLY = 3, /* vacation, challenge-response, read receipt */
 	OG_RK_UNSUB = 4      /* a person's unsubscribe mail (RFC 8058 mailto) */
 };
 

@@ -501,6 +501,17 @@ static const struct pcase pcases[] = {
         "(#5.1.1)\n\nThe message has been delayed and will be retried "
         "by nobody.\n",
         0, OG_RC_HARD, OG_RK_DSN, "bob@example.org", "5.1.1", NULL},
+    {"a read receipt is no bounce, whatever its subject quotes",
+        "From: Joe <joe@example.org>\nTo: news@example.com\n"
+        "Subject: Not read: Returned items\n"
+        "Content-Type: multipart/report; "
+        "report-type=disposition-notification; boundary=\"b\"\n\n"
+        "--b\n\nYour message was deleted without being read.\n"
+        "--b\nContent-Type: message/disposition-notification\n\n"
+        "Reporting-UA: pc.example.org; Foomail 97.1\n"
+        "Final-Recipient: rfc822;joe@example.org\n"
+        "Disposition: manual-action/MDN-sent-manually; deleted\n\n--b--\n",
+        0, OG_RC_IGNORE, OG_RK_AUTOREPLY, "joe@example.org", NULL, NULL},
     {"empty input", "", OG_EINVAL, OG_RC_UNKNOWN, OG_RK_NONE, NULL, NULL, NULL},
 };
 
