@@ -11,9 +11,9 @@
  *      message/feedback-report gives a complaint.  Their field blocks are
  *      parsed by GMime's header parser (folding, encoded words).
  *   2. Formats that carry their facts elsewhere: Amazon SES / SNS JSON
- *      notifications, Microsoft's older JMRP (X-HmXmrOriginalRecipient),
- *      Apple Mail's unsubscribe mail (X-Apple-Unsubscribe), the Exim
- *      family's X-Failed-Recipients header.
+ *      notifications and event-publishing records, Microsoft's older JMRP
+ * (X-HmXmrOriginalRecipient), Apple Mail's unsubscribe mail
+ * (X-Apple-Unsubscribe), the Exim family's X-Failed-Recipients header.
  *   3. Human-readable text, line by line: the shapes every classic MTA
  *      uses to name a failed address (an address alone on a line as
  *      qmail, Exim, Gmail, Lotus Notes and Exchange print it; "<addr>:
@@ -1880,27 +1880,54 @@ text_diag(const char *s, size_t len, char *out, size_t outsize)
 /* ------------------------------------------------------------------ */
 /* Amazon SES notifications (JSON in a text part)                      */
 
-/* Value of "key":"value" after from in s; "" when absent. */
-static void
-json_str(
-    const char *s, const char *from, const char *key, char *out, size_t outsize)
+/*
+ * Where the string value of "key" starts, after from in s, or NULL.  JSON
+ * allows white space around the colon (SES's documentation and
+ * pretty-printed SNS deliveries have it).
+ */
+static const char *
+json_value(const char *s, const char *from, const char *key)
 {
 	char pat[64];
-	const char *p;
+	const char *p = from != NULL ? from : s;
+
+	snprintf(pat, sizeof(pat), "\"%s\"", key);
+	while ((p = strstr(p, pat)) != NULL) {
+		p += strlen(pat);
+		p += strspn(p, " \t\r\n");
+		if (*p != ':')
+			continue;
+		p++;
+		p += strspn(p, " \t\r\n");
+		if (*p == '"')
+			return p + 1;
+	}
+	return NULL;
+}
+
+/* The string value starting at p (see json_value) into out. */
+static void
+json_copy(const char *p, char *out, size_t outsize)
+{
 	size_t o = 0;
 
 	out[0] = '\0';
-	snprintf(pat, sizeof(pat), "\"%s\":\"", key);
-	p = strstr(from != NULL ? from : s, pat);
 	if (p == NULL)
 		return;
-	p += strlen(pat);
 	while (*p != '\0' && *p != '"' && o + 1 < outsize) {
 		if (*p == '\\' && p[1] != '\0')
 			p++;
 		out[o++] = *p++;
 	}
 	out[o] = '\0';
+}
+
+/* Value of "key":"value" after from in s; "" when absent. */
+static void
+json_str(
+    const char *s, const char *from, const char *key, char *out, size_t outsize)
+{
+	json_copy(json_value(s, from, key), out, outsize);
 }
 
 static int
@@ -1915,7 +1942,8 @@ parse_ses_json(parse_ctx *c)
 		return 0;
 	/* An SNS envelope carries the notification as an escaped JSON
 	 * string: read it unescaped. */
-	if (strstr(s, "\\\"notificationType\\\"") != NULL) {
+	if (strstr(s, "\\\"notificationType\\\"") != NULL ||
+	    strstr(s, "\\\"eventType\\\"") != NULL) {
 		size_t o = 0;
 
 		for (size_t i = 0; i < c->text.len; i++)
@@ -1924,9 +1952,12 @@ parse_ses_json(parse_ctx *c)
 		c->text.data[o] = '\0';
 		c->text.len = o;
 	}
-	if ((p = strstr(s, "\"notificationType\":\"")) == NULL)
+	/* SES notifications name their kind "notificationType", SES
+	 * event publishing "eventType"; the objects inside are alike. */
+	if ((p = json_value(s, NULL, "notificationType")) == NULL &&
+	    (p = json_value(s, NULL, "eventType")) == NULL)
 		return 0;
-	json_str(s, p, "notificationType", type, sizeof(type));
+	json_copy(p, type, sizeof(type));
 	r->format = "amazon-ses";
 	rc = &r->rcpt[r->nrcpt++];
 	if (strcmp(type, "Complaint") == 0) {
@@ -1968,9 +1999,22 @@ parse_ses_json(parse_ctx *c)
 			                                           : OG_RC_SOFT;
 		return 1;
 	}
+	/* A delay (event publishing's "DeliveryDelay"): SES still tries. */
+	if (strcmp(type, "DeliveryDelay") == 0) {
+		const char *q = strstr(s, "\"delayedRecipients\"");
+
+		json_str(s, q, "emailAddress", v, sizeof(v));
+		first_addr(v, rc->addr, sizeof(rc->addr));
+		json_str(s, q, "status", v, sizeof(v));
+		(void)find_status(v, rc->status, sizeof(rc->status));
+		json_str(s, q, "diagnosticCode", rc->diag, sizeof(rc->diag));
+		rc->class = OG_RC_SOFT;
+		rc->reason = "delayed";
+		return 1;
+	}
 	/* Delivery and anything else: not a failure. */
 	json_str(s, strstr(s, "\"delivery\""), "recipients", v, sizeof(v));
-	p = strstr(s, "\"destination\":[\"");
+	p = strstr(s, "\"destination\"");
 	if (p != NULL)
 		first_addr(p, rc->addr, sizeof(rc->addr));
 	json_str(s, strstr(s, "\"delivery\""), "smtpResponse", rc->diag,

@@ -48,6 +48,15 @@ struct pcase {
 	"No action is required on your part. Delivery attempts will "          \
 	"continue for\nsome time.\n"
 
+/* SES event publishing's delay, as SNS mails it. */
+#define SES_DELAY                                                              \
+	"From: AWS Notifications <no-reply@sns.amazonaws.com>\n"               \
+	"Subject: AWS Notification Message\n\n"                                \
+	"{\"eventType\":\"DeliveryDelay\",\"mail\":{\"destination\":"          \
+	"[\"pat@example.org\"]},\"deliveryDelay\":{\"delayType\":"             \
+	"\"TransientCommunicationFailure\",\"delayedRecipients\":"             \
+	"[{\"emailAddress\":\"pat@example.org\",\"status\":\"4.4.1\"}]}}\n"
+
 static const struct pcase pcases[] = {
     {"RFC 3464 DSN from Postfix, user unknown",
         "From: MAILER-DAEMON@mx.example.com\n"
@@ -512,6 +521,20 @@ static const struct pcase pcases[] = {
         "Final-Recipient: rfc822;joe@example.org\n"
         "Disposition: manual-action/MDN-sent-manually; deleted\n\n--b--\n",
         0, OG_RC_IGNORE, OG_RK_AUTOREPLY, "joe@example.org", NULL, NULL},
+    {"SES event publishing (\"eventType\"), pretty-printed JSON",
+        "From: AWS Notifications <no-reply@sns.amazonaws.com>\n"
+        "Subject: AWS Notification Message\n\n"
+        "{\n  \"eventType\": \"Bounce\",\n  \"bounce\": {\n"
+        "    \"bounceType\": \"Permanent\",\n"
+        "    \"bounceSubType\": \"General\",\n"
+        "    \"bouncedRecipients\": [\n      {\n"
+        "        \"emailAddress\": \"pat@example.org\",\n"
+        "        \"status\": \"5.1.1\",\n"
+        "        \"diagnosticCode\": \"smtp; 550 5.1.1 user unknown\"\n"
+        "      }\n    ]\n  }\n}\n",
+        0, OG_RC_HARD, OG_RK_DSN, "pat@example.org", "5.1.1", NULL},
+    {"SES DeliveryDelay is soft", SES_DELAY, 0, OG_RC_SOFT, OG_RK_DSN,
+        "pat@example.org", "4.4.1", NULL},
     {"empty input", "", OG_EINVAL, OG_RC_UNKNOWN, OG_RK_NONE, NULL, NULL, NULL},
 };
 
@@ -865,6 +888,10 @@ test_delay_reason(void **state)
 	assert_int_equal(
 	    og_report_parse(EXIM_DELAY, strlen(EXIM_DELAY), NULL, r), 0);
 	assert_int_equal(r->nrcpt, 1);
+	assert_string_equal(r->rcpt[0].reason, "delayed");
+	memset(r, 0, sizeof(*r));
+	assert_int_equal(
+	    og_report_parse(SES_DELAY, strlen(SES_DELAY), NULL, r), 0);
 	assert_string_equal(r->rcpt[0].reason, "delayed");
 	free(r);
 }
