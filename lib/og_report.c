@@ -2032,20 +2032,26 @@ parse_ses_json(parse_ctx *c)
  * "Re: ...", "Automatic reply: ...", "Out of Office: ...": a person's
  * answer (or their vacation program's).  What follows is the subject of
  * the mail answered, so its words ("returned", "failure") say nothing
- * about a failed delivery.  No MTA starts a failure notice so.
+ * about a failed delivery; no MTA starts a failure notice so.  Returns 2
+ * for an auto-reply's prefix (its text is no notice either), 1 for a
+ * reply's, 0 for neither.
  */
 static int
 reply_subject(const char *subj)
 {
-	static const char *const pre[] = {"re:", "aw:", "sv:", "antw:", "odp:",
-	    "res:", "vs:", "auto:", "autoreply", "auto-reply", "auto reply",
-	    "automatic reply", "out of office", "out of the office",
-	    "abwesenheit", "automatische antwort", "automatisch antwoord",
-	    "autosvar", "risposta automatica", "réponse automatique",
-	    "respuesta automática", "vacation", NULL};
+	static const char *const autopre[] = {"auto:", "autoreply",
+	    "auto-reply", "auto reply", "automatic reply", "out of office",
+	    "out of the office", "abwesenheit", "automatische antwort",
+	    "automatisch antwoord", "autosvar", "risposta automatica",
+	    "réponse automatique", "respuesta automática", "vacation", NULL};
+	static const char *const pre[] = {
+	    "re:", "aw:", "sv:", "antw:", "odp:", "res:", "vs:", NULL};
 
 	while (*subj == ' ' || *subj == '\t')
 		subj++;
+	for (const char *const *p = autopre; *p != NULL; p++)
+		if (ci_prefix(subj, *p))
+			return 2;
 	for (const char *const *p = pre; *p != NULL; p++)
 		if (ci_prefix(subj, *p))
 			return 1;
@@ -2075,6 +2081,7 @@ looks_like_bounce(const og_report *r, const parse_ctx *c)
 	    "invalid user address", "unable to deliver",
 	    "delivery to the following recipient", "could not deliver",
 	    "message could not be sent", NULL};
+	int reply;
 
 	if (ci_prefix(r->from, "mailer-daemon@") ||
 	    ci_prefix(r->from, "postmaster@") ||
@@ -2082,11 +2089,10 @@ looks_like_bounce(const og_report *r, const parse_ctx *c)
 	    ci_prefix(r->from, "mail-daemon@") ||
 	    ci_prefix(r->from, "mailerdaemon@") || c->xfailed[0] != '\0')
 		return 1;
-	if (reply_subject(r->subject))
-		return 0;
-	if (match(r->subject, subj))
+	reply = reply_subject(r->subject);
+	if (reply == 0 && match(r->subject, subj))
 		return 1;
-	if (c->text.data != NULL && !c->auto_submitted_reply) {
+	if (c->text.data != NULL && !c->auto_submitted_reply && reply != 2) {
 		size_t n = c->text.len < 2048 ? c->text.len : 2048;
 
 		if (match_n(c->text.data, n, body))

@@ -473,6 +473,12 @@ static const struct pcase pcases[] = {
         "Subject: Re: Your parcel was returned to sender\n\n"
         "Please call mary@example.org, she knows.\n",
         0, OG_RC_UNKNOWN, OG_RK_NONE, NULL, NULL, NULL},
+    {"a \"Re:\" notice whose text says the mail failed is a bounce",
+        "From: Mail Administrator <admin@sms.example.net>\n"
+        "To: news@example.com\nSubject: Re: hi\n\n"
+        "Your message could not be delivered to:\n\n"
+        "bob@example.org\n550 5.1.1 user unknown\n",
+        0, OG_RC_HARD, OG_RK_DSN, "bob@example.org", NULL, NULL},
     {"ARF with Redacted-Address: the original's To is hidden",
         "From: scomp@aol.net\nTo: fbl@example.com\n"
         "Subject: Email Feedback Report for IP 192.0.2.1\n"
