@@ -2135,8 +2135,10 @@ looks_like_autoreply(const og_report *r, const parse_ctx *c)
 /*
  * A warning that delivery is late, in words only (Exim's "Warning:
  * message ... delayed 24 hours ... has not yet been delivered", Gmail's
- * and Sendmail's "THIS IS A WARNING MESSAGE ONLY", Domino's "Delivery
- * attempts will continue", Exchange's "has been delayed").  The MTA is
+ * and Sendmail's "THIS IS A WARNING MESSAGE ONLY", Postfix's "THIS IS A
+ * WARNING ONLY", Domino's "Delivery attempts will continue", Exchange's
+ * "Delivery is delayed to these recipients ... hasn't been delivered
+ * yet").  The MTA is
  * still trying: whatever reply it quotes from the last attempt, its
  * final answer comes as a report of its own.  A report that also says it
  * gave up is not one.
@@ -2152,7 +2154,10 @@ delay_notice(const og_report *r, const char *human, size_t hlen)
 	    "has not yet been delivered", "has been delayed",
 	    "have been delayed", "delivery attempts will continue",
 	    "will be retried", "still being retried", "will continue to try",
-	    "do not need to resend", "do not resend your original", NULL};
+	    "do not need to resend", "do not resend your original",
+	    "warning only", "is delayed to", "hasn't been delivered yet",
+	    "has not been delivered yet", "will keep trying",
+	    "will continue to be attempted", NULL};
 	static const char *const final[] = {"permanent error",
 	    "permanent fatal", "permanent failure", "given up", "gave up",
 	    "not going to try again", "will not be retried", NULL};

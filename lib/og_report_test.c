@@ -505,6 +505,15 @@ static const struct pcase pcases[] = {
         0, OG_RC_COMPLAINT, OG_RK_ARF, "", NULL, NULL},
     {"Exim delay warning in words: soft, whatever the last reply said",
         EXIM_DELAY, 0, OG_RC_SOFT, OG_RK_DSN, "bob@example.org", NULL, NULL},
+    {"Exchange's delay notice in words is no failure",
+        "From: Microsoft Outlook <postmaster@contoso.example>\n"
+        "To: news@example.com\nSubject: Spring offers\n\n"
+        "Delivery is delayed to these recipients or groups:\n\n"
+        "bob@fabrikam.example\n\nThis message hasn't been delivered yet. "
+        "Delivery will continue to be attempted.\n\n"
+        "Last remote server error: 550 5.1.1 <bob@fabrikam.example> User "
+        "unknown\n",
+        0, OG_RC_SOFT, OG_RK_DSN, "bob@fabrikam.example", NULL, NULL},
     {"a failure notice that says it gave up is no delay notice",
         "From: MAILER-DAEMON@mx.example.com\nTo: news@example.com\n"
         "Subject: failure notice\n\n"
