@@ -2089,6 +2089,10 @@ looks_like_bounce(const og_report *r, const parse_ctx *c)
 	    ci_prefix(r->from, "mail-daemon@") ||
 	    ci_prefix(r->from, "mailerdaemon@") || c->xfailed[0] != '\0')
 		return 1;
+	/* A mail that says it is a vacation or auto-reply, and is not
+	 * from a mailer daemon, quotes the subject it answers. */
+	if (c->autoreply_hdr)
+		return 0;
 	reply = reply_subject(r->subject);
 	if (reply == 0 && match(r->subject, subj))
 		return 1;
@@ -2457,7 +2461,8 @@ og_report_parse(
 	    hdr(top, "X-Autoresponder") != NULL ||
 	    ((v = hdr(top, "Precedence")) != NULL && ci_has(v, "auto_reply")) ||
 	    ((v = hdr(top, "X-Auto-Response-Suppress")) != NULL &&
-	        ci_has(v, "oof")))
+	        ci_has(v, "oof")) ||
+	    ((v = hdr(top, "Auto-Submitted")) != NULL && ci_has(v, "vacation")))
 		c.autoreply_hdr = c.auto_submitted_reply = 1;
 	if ((v = hdr(top, "X-Apple-Unsubscribe")) != NULL && ci_has(v, "true"))
 		c.apple_unsub = 1;

@@ -468,6 +468,12 @@ static const struct pcase pcases[] = {
         "I have permanently left the company; please write to "
         "mary@example.org.\n",
         0, OG_RC_IGNORE, OG_RK_AUTOREPLY, "ann@example.org", NULL, NULL},
+    {"a vacation reply that repeats the subject as it was is no bounce",
+        "From: <ann@example.org>\nTo: <news@example.com>\n"
+        "Subject: Returned items: your refund\n"
+        "Auto-Submitted: auto-replied (vacation)\n\n"
+        "I have left permanently; write to mary@example.org.\n",
+        0, OG_RC_IGNORE, OG_RK_AUTOREPLY, "ann@example.org", NULL, NULL},
     {"a person's \"Re:\" is no bounce, whatever the subject says",
         "From: <ann@example.org>\nTo: <news@example.com>\n"
         "Subject: Re: Your parcel was returned to sender\n\n"
