@@ -2058,6 +2058,22 @@ reply_subject(const char *subj)
 	return 0;
 }
 
+/*
+ * Is the report from a mail system (a mailer daemon or postmaster, or
+ * one that speaks RFC 3464 or names X-Failed-Recipients), not a person?
+ */
+static int
+from_mail_system(const og_report *r, const parse_ctx *c)
+{
+	return ci_prefix(r->from, "mailer-daemon@") ||
+	       ci_prefix(r->from, "postmaster@") ||
+	       ci_prefix(r->from, "post_master@") ||
+	       ci_prefix(r->from, "mail-daemon@") ||
+	       ci_prefix(r->from, "mailerdaemon@") ||
+	       ci_prefix(r->from, "mdaemon@") || c->xfailed[0] != '\0' ||
+	       c->have_dsn || c->report_type_dsn;
+}
+
 /* Subjects and senders of failure notices (not of auto-replies). */
 static int
 looks_like_bounce(const og_report *r, const parse_ctx *c)
@@ -2083,11 +2099,7 @@ looks_like_bounce(const og_report *r, const parse_ctx *c)
 	    "message could not be sent", NULL};
 	int reply;
 
-	if (ci_prefix(r->from, "mailer-daemon@") ||
-	    ci_prefix(r->from, "postmaster@") ||
-	    ci_prefix(r->from, "post_master@") ||
-	    ci_prefix(r->from, "mail-daemon@") ||
-	    ci_prefix(r->from, "mailerdaemon@") || c->xfailed[0] != '\0')
+	if (from_mail_system(r, c))
 		return 1;
 	/* A mail that says it is a vacation or auto-reply, and is not
 	 * from a mailer daemon, quotes the subject it answers. */
@@ -2253,7 +2265,10 @@ finish(parse_ctx *c, const char *human, size_t hlen)
 			    classify_x("", 0, smtp_command(buf), buf, 1, &why);
 			if (rc->class != OG_RC_UNKNOWN)
 				rc->reason = why;
+			/* Words alone are proof only from a mail system: a
+			 * person's text that says "permanent" is no bounce. */
 			if (rc->class == OG_RC_UNKNOWN &&
+			    from_mail_system(r, c) &&
 			    (ci_has(buf, "permanent") ||
 			        ci_has(buf, "fatal error") ||
 			        ci_has(buf, "unable to deliver") ||

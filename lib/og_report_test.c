@@ -474,6 +474,19 @@ static const struct pcase pcases[] = {
         "Auto-Submitted: auto-replied (vacation)\n\n"
         "I have left permanently; write to mary@example.org.\n",
         0, OG_RC_IGNORE, OG_RK_AUTOREPLY, "ann@example.org", NULL, NULL},
+    {"words alone are no proof unless a mail system says them",
+        "From: Shop Support <help@shop.example>\nTo: news@example.com\n"
+        "Subject: Delivery failure of your order\n\n"
+        "We could not deliver your parcel to bob@example.org; this is a "
+        "permanent problem with the street address.\n",
+        0, OG_RC_SOFT, OG_RK_DSN, "bob@example.org", NULL, NULL},
+    {"MDaemon's notice is from a mail system",
+        "From: MDaemon@mail.example.com\nTo: news@example.com\n"
+        "Subject: Permanent Delivery Failure\n\n"
+        "The attached message had PERMANENT fatal delivery errors!\n\n"
+        "YOUR MESSAGE WAS NOT DELIVERED TO ONE OR MORE RECIPIENTS!\n\n"
+        "bob@example.org\n",
+        0, OG_RC_HARD, OG_RK_DSN, "bob@example.org", NULL, NULL},
     {"a person's \"Re:\" is no bounce, whatever the subject says",
         "From: <ann@example.org>\nTo: <news@example.com>\n"
         "Subject: Re: Your parcel was returned to sender\n\n"
