@@ -865,11 +865,12 @@ typedef struct parse_ctx {
 	char orig_sender[OG_ADDR_MAX + 1];
 	char delivered_to[OG_ADDR_MAX + 1];
 	int auto_submitted, autoreply_hdr, apple_unsub, orig_found;
-	int auto_submitted_reply;       /* vacation-style headers or subject */
-	int precedence_bulk;            /* Precedence: bulk / junk */
-	int auth_report;                /* DMARC aggregate or TLS report */
-	int arf_redacted;               /* ARF Redacted-Address: To is hidden */
-	int have_mdn;                   /* message/disposition-notification */
+	int auto_submitted_reply; /* vacation-style headers or subject */
+	int precedence_bulk;      /* Precedence: bulk / junk */
+	int auth_report;          /* DMARC aggregate or TLS report */
+	int arf_redacted;         /* ARF Redacted-Address: To is hidden */
+	int have_mdn;             /* message/disposition-notification */
+	int system_from; /* From names a mail system ("Mail Delivery ...") */
 	char mdn_rcpt[OG_ADDR_MAX + 1]; /* its Final-Recipient */
 	char excl[8][OG_ADDR_MAX + 1];
 	int nexcl;
@@ -2065,7 +2066,7 @@ reply_subject(const char *subj)
 static int
 from_mail_system(const og_report *r, const parse_ctx *c)
 {
-	return ci_prefix(r->from, "mailer-daemon@") ||
+	return c->system_from || ci_prefix(r->from, "mailer-daemon@") ||
 	       ci_prefix(r->from, "postmaster@") ||
 	       ci_prefix(r->from, "post_master@") ||
 	       ci_prefix(r->from, "mail-daemon@") ||
@@ -2289,6 +2290,13 @@ finish(parse_ctx *c, const char *human, size_t hlen)
 				rc->reason = "temporary";
 			}
 		}
+		/* Neither a code nor a mail system behind the words: a
+		 * person's note ("address unknown") is not proof. */
+		if (rc->class == OG_RC_HARD && rc->status[0] == '\0' &&
+		    code == 0 && !from_mail_system(r, c)) {
+			rc->class = OG_RC_SOFT;
+			rc->reason = "unexplained";
+		}
 		/* A failure nobody explained proves nothing about the
 		 * mailbox: count it, do not suppress for good. */
 		if (rc->class == OG_RC_UNKNOWN && r->kind == OG_RK_DSN) {
@@ -2455,6 +2463,16 @@ og_report_parse(
 		copy_line(
 		    out->message_id, sizeof(out->message_id), v, strlen(v));
 	report_from(msg, out->from, sizeof(out->from));
+	/* Mail systems sign with a name when their address says little:
+	 * "Mail Delivery System <Mail.Delivery.System@...>", "MMSC NDR
+	 * Administrator", a bare "MAILER-DAEMON". */
+	if ((v = hdr(top, "From")) != NULL) {
+		static const char *const sys[] = {"mailer-daemon",
+		    "mailer_daemon", "mail delivery", "mail.delivery",
+		    "postmaster", "mdaemon", "ndr administrator", NULL};
+
+		c.system_from = match(v, sys);
+	}
 	if ((v = hdr(top, "To")) != NULL)
 		first_addr(v, out->to, sizeof(out->to));
 	if ((v = hdr(top, "Subject")) != NULL)

@@ -480,6 +480,16 @@ static const struct pcase pcases[] = {
         "We could not deliver your parcel to bob@example.org; this is a "
         "permanent problem with the street address.\n",
         0, OG_RC_SOFT, OG_RK_DSN, "bob@example.org", NULL, NULL},
+    {"a person's \"address unknown\" without a code is no proof",
+        "From: Shop Support <help@shop.example>\nTo: news@example.com\n"
+        "Subject: Delivery failure of your order\n\n"
+        "bob@example.org: address unknown at this building.\n",
+        0, OG_RC_SOFT, OG_RK_DSN, "bob@example.org", NULL, NULL},
+    {"a mail system that signs with its name only",
+        "From: Mail Delivery System <Mail.Delivery.System@mx.example.com>\n"
+        "To: news@example.com\nSubject: Delivery status notification\n\n"
+        "bob@example.org: address unknown\n",
+        0, OG_RC_HARD, OG_RK_DSN, "bob@example.org", NULL, NULL},
     {"MDaemon's notice is from a mail system",
         "From: MDaemon@mail.example.com\nTo: news@example.com\n"
         "Subject: Permanent Delivery Failure\n\n"
