@@ -1444,9 +1444,14 @@ name_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Sorted entry names of the quarantine; *n gets the count. */
-static char **
-list_entries(const char *dir, int *n)
+/*
+ * Sorted entry names of the quarantine; *n gets the count.  A folder
+ * that does not exist yet holds nothing (nothing was ever quarantined);
+ * one that cannot be read is an error (-1, reported on stderr), since
+ * "0 quarantined" would tell the admin there is nothing to look at.
+ */
+static int
+list_entries(const char *dir, char ***names, int *n)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;
@@ -1454,8 +1459,17 @@ list_entries(const char *dir, int *n)
 	int cap = 0;
 
 	*n = 0;
-	if (d == NULL)
-		return NULL;
+	*names = NULL;
+	if (d == NULL) {
+		if (errno == ENOENT)
+			return 0;
+		fprintf(stderr,
+		    "optgate: quarantine %s: %s (run optgate as the user= "
+		    "of the pipe transports, e.g. runuser -u optgate -- "
+		    "optgate quarantine list)\n",
+		    dir, strerror(errno));
+		return -1;
+	}
 	while ((de = readdir(d)) != NULL) {
 		if (!is_entry(de->d_name))
 			continue;
@@ -1468,7 +1482,29 @@ list_entries(const char *dir, int *n)
 	closedir(d);
 	if (*n > 0)
 		qsort(v, (size_t)*n, sizeof(*v), name_cmp);
-	return v;
+	*names = v;
+	return 0;
+}
+
+/*
+ * The entry a retry argument names: NAME as listed, and also the path
+ * to it or to its NAME.reason (what ls or a copied path gives).  Points
+ * into arg, or into buf for a name without ".reason".
+ */
+static const char *
+entry_arg(const char *arg, char *buf, size_t bufsize)
+{
+	const char *base = strrchr(arg, '/');
+	size_t n;
+
+	base = base != NULL ? base + 1 : arg;
+	n = strlen(base);
+	if (n > 7 && strcmp(base + n - 7, ".reason") == 0 && n - 7 < bufsize) {
+		memcpy(buf, base, n - 7);
+		buf[n - 7] = '\0';
+		return buf;
+	}
+	return base;
 }
 
 int
@@ -1476,8 +1512,8 @@ cmd_quarantine(og_cli *cli, int argc, char **argv)
 {
 	const char *usage = "quarantine list | quarantine retry [NAME...]";
 	const char *dir;
-	char **names;
-	int n, rc, retried = 0, left = 0, tempfail = 0;
+	char **names, *found = NULL;
+	int n, rc, retried = 0, left = 0, tempfail = 0, missing = 0;
 	og_buf b;
 
 	if (argc < 2)
@@ -1489,7 +1525,8 @@ cmd_quarantine(og_cli *cli, int argc, char **argv)
 	if (strcmp(argv[1], "list") == 0) {
 		if (argc != 2)
 			return og_cli_usage(usage);
-		names = list_entries(dir, &n);
+		if (list_entries(dir, &names, &n) != 0)
+			return OG_EXIT_SYSTEM;
 		for (int i = 0; i < n; i++) {
 			char mode[32], reason[512], rcpt[400], path[PATH_MAX];
 			struct stat sb;
@@ -1528,16 +1565,19 @@ cmd_quarantine(og_cli *cli, int argc, char **argv)
 	if (keys_or_log(cli, "quarantine retry") != 0)
 		return OG_EXIT_TEMPFAIL;
 	og_report_init();
-	names = list_entries(dir, &n);
+	if (list_entries(dir, &names, &n) != 0)
+		return OG_EXIT_SYSTEM;
+	found = og_xcalloc((size_t)argc, 1);
 	for (int i = 0; i < n; i++) {
 		char mode[32], reason[512], rcpt[400], path[PATH_MAX];
-		char rpath[PATH_MAX], client[300];
+		char rpath[PATH_MAX], client[300], eb[PATH_MAX];
 		fb_opts o;
 		int out, want = argc == 2;
 
 		for (int j = 2; j < argc; j++)
-			if (strcmp(argv[j], names[i]) == 0)
-				want = 1;
+			if (strcmp(entry_arg(argv[j], eb, sizeof(eb)),
+			        names[i]) == 0)
+				want = found[j] = 1;
 		if (!want) {
 			free(names[i]);
 			continue;
@@ -1568,8 +1608,19 @@ cmd_quarantine(og_cli *cli, int argc, char **argv)
 	}
 	free(names);
 	og_buf_free(&b);
+	/* A mistyped name must not look like a retry that worked. */
+	for (int j = 2; j < argc; j++) {
+		if (found[j])
+			continue;
+		fprintf(stderr,
+		    "optgate: quarantine retry: %s: not in the quarantine %s "
+		    "(optgate quarantine list names what is there)\n",
+		    argv[j], dir);
+		missing++;
+	}
+	free(found);
 	if (!cli->json)
 		printf("%d retried, %d processed, %d still quarantined\n",
 		    retried, retried - left, left);
-	return tempfail ? OG_EXIT_TEMPFAIL : OG_EXIT_OK;
+	return tempfail ? OG_EXIT_TEMPFAIL : missing ? OG_EXIT_NO : OG_EXIT_OK;
 }

@@ -507,4 +507,29 @@ pipe_og unsub-mail --rcpt "unsub+$tokk@example.com" <"$T/unsubk.eml" 2>"$T/log"
 is "keys readable again: exit 0" "$?" 0
 og status pk@example.org --stream news >/dev/null 2>&1
 is "keys readable again: opted out" "$?" 1
+# quarantine list / retry an admin gets wrong: a folder they cannot read
+# is not an empty quarantine; a name that is not there is not a retry
+if [ "$(id -u)" = 0 ]; then
+	chown root "$T/quarantine"
+	chmod 750 "$T/quarantine"
+	runuser -u nobody -- "$O" -c "$T/optgate.conf" quarantine list >"$T/out" 2>"$T/log"
+	rc=$?
+	chown nobody "$T/quarantine"
+else
+	chmod 000 "$T/quarantine"
+	og quarantine list >"$T/out" 2>"$T/log"
+	rc=$?
+	chmod 750 "$T/quarantine"
+fi
+is "quarantine list, folder unreadable: exit 5" "$rc" 5
+like "quarantine list, folder unreadable: says why" "$(cat "$T/log")" "*quarantine $T/quarantine: Permission denied*"
+is "quarantine list, folder unreadable: no \"0 quarantined\"" "$(cat "$T/out")" ""
+og quarantine retry 1795000000.000000000.1_0.fbl >"$T/out" 2>"$T/log"
+is "quarantine retry of a name not there: exit 1" "$?" 1
+like "quarantine retry of a name not there: named" "$(cat "$T/log")" "*1795000000.000000000.1_0.fbl: not in the quarantine*"
+og unsub-mail --rcpt unsub@example.com <"$T/unsub2.eml" 2>"$T/log"
+qn=$(sed -n 's/.*quarantined as \([^:]*\):.*/\1/p' "$T/log")
+og quarantine retry "$T/quarantine/$qn.reason" >"$T/out" 2>"$T/log"
+is "quarantine retry by the path of NAME.reason: exit 0" "$?" 0
+like "quarantine retry by the path of NAME.reason: retried" "$(cat "$T/out")" "1 retried, 0 processed, 1 still quarantined"
 done_testing
