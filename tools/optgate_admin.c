@@ -1912,6 +1912,14 @@ cmd_import_hashed(og_cli *cli, int argc, char **argv)
 			ret = OG_EXIT_SYSTEM;
 			break;
 		}
+		if (rc < 0 && og_csv_utf16(csv)) {
+			/* not one line of it can be read: stop before
+			 * anything is written, like import's header */
+			fprintf(stderr, "optgate: %s: %s\n",
+			    fd == STDIN_FILENO ? "stdin" : input, r->error);
+			ret = OG_EXIT_USAGE;
+			break;
+		}
 		if (rc < 0) {
 			lines++;
 			rejected++;

@@ -2,7 +2,7 @@
  * optgate_csv.c - streaming CSV reader (see optgate_csv.h).
  *
  * Public: og_csv_new_fd, og_csv_new_mem, og_csv_free, og_csv_next,
- * og_csv_offset, og_csv_utf8_valid.
+ * og_csv_offset, og_csv_utf16, og_csv_utf8_valid.
  * The reader keeps a window [pos, end) of raw input.  A record is found
  * first (the first line end outside quotes, quotes toggling a flag: ""
  * toggles twice), then split into fields with the strict rules; so a bad
@@ -32,6 +32,8 @@ struct og_csv {
 	size_t cap, pos, end;
 	int eof;
 	int started;       /* BOM looked at */
+	int utf16;         /* began with a UTF-16 BOM */
+	int utf16_told;    /* the first record reported it */
 	uint64_t consumed; /* bytes before buf[0] */
 	size_t max;
 	unsigned long line; /* line number of buf[pos] */
@@ -80,6 +82,12 @@ og_csv_free(og_csv *c)
 	free(c->buf);
 	free(c->fbuf);
 	free(c);
+}
+
+int
+og_csv_utf16(const og_csv *c)
+{
+	return c->utf16;
 }
 
 uint64_t
@@ -289,6 +297,16 @@ og_csv_next(og_csv *c, og_csv_rec *rec)
 			if (c->end - c->pos >= 3 &&
 			    memcmp(c->buf + c->pos, "\xEF\xBB\xBF", 3) == 0)
 				c->pos += 3;
+			/*
+			 * Excel's "Unicode Text" and "CSV UTF-16": every
+			 * other byte is NUL, so the header would read as
+			 * garbled names.  Say what it is instead.
+			 */
+			else if (c->end - c->pos >= 2 &&
+			         (memcmp(c->buf + c->pos, "\xFF\xFE", 2) == 0 ||
+			             memcmp(c->buf + c->pos, "\xFE\xFF", 2) ==
+			                 0))
+				c->utf16 = 1;
 			c->started = 1;
 		}
 		/* find the record end: a line end outside a quoted field */
@@ -380,6 +398,15 @@ og_csv_next(og_csv *c, og_csv_rec *rec)
 			rec->rawlen = n < 200 ? n : 200;
 			rec->error = "line too long";
 			return OG_ETOOBIG;
+		}
+		if (c->utf16 && !c->utf16_told) {
+			c->utf16_told = 1;
+			rec->rawlen = n < 200 ? n : 200;
+			rec->error = "UTF-16 text (it starts with a UTF-16 "
+			             "byte order mark), but optgate reads "
+			             "UTF-8: convert it with iconv -f utf-16 "
+			             "-t utf-8";
+			return OG_EINVAL;
 		}
 		if (n == 0)
 			continue; /* blank line */

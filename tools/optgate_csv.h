@@ -2,7 +2,8 @@
  * optgate_csv.h - a streaming CSV reader for optgate import.
  *
  * RFC 4180 with what real exports need: LF or CRLF line ends, a UTF-8 BOM
- * at the start skipped, quoted fields ("" for a quote, line breaks
+ * at the start skipped (a UTF-16 one makes the first record an error that
+ * says so), quoted fields ("" for a quote, line breaks
  * allowed inside), spaces or tabs around a quoted field ignored, blank
  * lines skipped.  It is strict where a lenient reader would guess: a
  * quote inside an unquoted field or text after a closing quote is bad
@@ -53,6 +54,13 @@ void og_csv_free(og_csv *c);
  * (reading may go on), or OG_EIO when read() failed (errno kept).
  */
 int og_csv_next(og_csv *c, og_csv_rec *rec);
+
+/*
+ * og_csv_utf16 - 1 when the input began with a UTF-16 byte order mark
+ * (known once og_csv_next() was called): its first record was the error
+ * that says so, and the rest is not text this reader can split.
+ */
+int og_csv_utf16(const og_csv *c);
 
 /* Input bytes consumed so far (for progress). */
 uint64_t og_csv_offset(const og_csv *c);

@@ -36,6 +36,14 @@ static const struct csv_case cases[] = {
         "\xEF\xBB\xBF"
         "address\nx@y.z\n",
         0, "1:address;2:x@y.z"},
+    {"utf-16 le bom: the first record says so",
+        "\xFF\xFE"
+        "a,b\nc\n",
+        0, "1:!UTF-16 text;2:c"},
+    {"utf-16 be bom: the first record says so",
+        "\xFE\xFF"
+        "a,b\n",
+        0, "1:!UTF-16 text"},
     {"blank lines skipped", "a\n\n\r\nb\n", 0, "1:a;4:b"},
     {"empty fields", ",,\n", 0, "1:||"},
     {"quoted comma", "\"a,b\",c\n", 0, "1:a,b|c"},

@@ -128,6 +128,11 @@ like "another key: says how to replace" "$(cat "$T/err")" '*--replace*'
 printf 'hash\nnot-a-hash\n' | $B import-hashed - --partner acme --key "$T/acme.key" \
     --rejects "$T/h.rej" >/dev/null
 like "bad hash line rejected with its number" "$(cat "$T/h.rej")" '2: not a hex HMAC-SHA256*'
+printf 'hash\r\nffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff\r\n' |
+    iconv -f utf-8 -t utf-16 >"$T/h16.csv"
+$B import-hashed "$T/h16.csv" --partner acme --key "$T/acme.key" >/dev/null 2>"$T/err"
+is "import-hashed of a UTF-16 file: exit 2, not 0 with every line rejected" "$?" 2
+like "import-hashed of a UTF-16 file: says how to convert it" "$(cat "$T/err")" '*h16.csv: UTF-16 text*iconv -f utf-16 -t utf-8*'
 printf 'email\ncid@example.com\n' >"$T/wrong.csv"
 $B import-hashed "$T/wrong.csv" --partner acme --key "$T/other.key" --replace >/dev/null 2>"$T/err"
 is "--replace with a file of no valid hash: exit 1" "$?" 1

@@ -154,6 +154,12 @@ like "empty file: clear error" "$(cat "$T/err")" '*empty file: no header line*'
 printf 'stream,state\nnewsletter,optin\n' >"$T/noaddr.csv"
 $OG import "$T/noaddr.csv" >/dev/null 2>"$T/err"
 is "header without address: exit 2" "$?" 2
+# Excel's "Unicode Text" / "CSV UTF-16": a BOM FF FE and NULs between
+printf 'address,stream,state\r\nzed@example.com,newsletter,confirmed\r\n' |
+    iconv -f utf-8 -t utf-16 >"$T/utf16.csv"
+$OG import "$T/utf16.csv" >/dev/null 2>"$T/err"
+is "UTF-16 file: exit 2" "$?" 2
+like "UTF-16 file: says what it is and how to convert it" "$(cat "$T/err")" '*utf16.csv:1: header: UTF-16 text*iconv -f utf-16 -t utf-8*'
 is "header problems changed nothing" "$(events)" "$ev2"
 
 # --- stdin, any column order, --rejects --------------------------------
