@@ -655,8 +655,15 @@ parse_header(struct import *im, const og_csv_rec *r)
 		if (j == NCOLS) {
 			size_t ul = strlen(unknown);
 
-			snprintf(unknown + ul, sizeof(unknown) - ul, "%s\"%s\"",
-			    ul ? ", " : "", name);
+			/* a spreadsheet's trailing empty columns: '""' would
+			 * not say which */
+			if (name[0] == '\0')
+				snprintf(unknown + ul, sizeof(unknown) - ul,
+				    "%s(column %d has no name)", ul ? ", " : "",
+				    i + 1);
+			else
+				snprintf(unknown + ul, sizeof(unknown) - ul,
+				    "%s\"%s\"", ul ? ", " : "", name);
 			continue;
 		}
 		if (im->col[j] >= 0) {
@@ -670,11 +677,19 @@ parse_header(struct import *im, const og_csv_rec *r)
 	}
 	if (unknown[0]) {
 		fprintf(stderr,
-		    "optgate: %s:%lu: unknown column%s %s (known: "
-		    "address, stream, state, time, source, ip, user_agent, "
-		    "segment, partner, sender, reason)\n",
-		    im->input, r->line, strchr(unknown, ',') ? "s" : "",
-		    unknown);
+		    "optgate: %s:%lu: unknown column%s %s (known: ", im->input,
+		    r->line, strchr(unknown, ',') ? "s" : "", unknown);
+		for (j = 0; j < NCOLS; j++)
+			fprintf(stderr, "%s%s", j ? ", " : "", colnames[j]);
+		fprintf(stderr, ")\n");
+		/* Excel in many locales writes ';', "Text" exports a tab */
+		if (r->nfields == 1 && strpbrk(r->field[0], ";\t") != NULL)
+			fprintf(stderr,
+			    "optgate: %s: the columns are separated by %s, "
+			    "optgate reads commas: export the file as CSV "
+			    "with commas\n",
+			    im->input,
+			    strchr(r->field[0], ';') != NULL ? "';'" : "tabs");
 		bad = 1;
 	}
 	if (im->col[C_ADDRESS] < 0 || im->col[C_STATE] < 0) {

@@ -147,6 +147,7 @@ printf 'address,stream,state,colour,mood\nzed@example.com,newsletter,confirmed,r
 $OG import "$T/cols.csv" >/dev/null 2>"$T/err"
 is "unknown columns: exit 2" "$?" 2
 like "unknown columns named" "$(cat "$T/err")" '*unknown columns "colour", "mood"*'
+like "unknown columns: the known ones listed, expires too" "$(cat "$T/err")" '*(known: address, *, expires)*'
 : >"$T/empty.csv"
 $OG import "$T/empty.csv" >/dev/null 2>"$T/err"
 is "empty file: exit 2" "$?" 2
@@ -154,6 +155,15 @@ like "empty file: clear error" "$(cat "$T/err")" '*empty file: no header line*'
 printf 'stream,state\nnewsletter,optin\n' >"$T/noaddr.csv"
 $OG import "$T/noaddr.csv" >/dev/null 2>"$T/err"
 is "header without address: exit 2" "$?" 2
+# a spreadsheet's trailing empty columns; ';' as Excel writes in many locales
+printf 'address,stream,state,,\nzed@example.com,newsletter,confirmed,,\n' >"$T/empties.csv"
+$OG import "$T/empties.csv" >/dev/null 2>"$T/err"
+is "unnamed columns: exit 2" "$?" 2
+like "unnamed columns: says which" "$(cat "$T/err")" '*unknown columns (column 4 has no name), (column 5 has no name)*'
+printf 'address;stream;state\nzed@example.com;newsletter;confirmed\n' >"$T/semi.csv"
+$OG import "$T/semi.csv" >/dev/null 2>"$T/err"
+is "';' separated: exit 2" "$?" 2
+like "';' separated: says so" "$(cat "$T/err")" "*semi.csv: the columns are separated by ';', optgate reads commas*"
 # Excel's "Unicode Text" / "CSV UTF-16": a BOM FF FE and NULs between
 printf 'address,stream,state\r\nzed@example.com,newsletter,confirmed\r\n' |
     iconv -f utf-8 -t utf-16 >"$T/utf16.csv"
