@@ -994,9 +994,12 @@ og_store_open(const char *path, const og_store_opts *opts, og_store **out,
 		if (!create || mkdir(path, 0750) != 0) {
 			int e = errno;
 
+			/* init is the cure for a missing live store, not
+			 * for a backup path that verify was given */
 			snprintf(err, errlen, "%s: %s%s", path, strerror(e),
-			    !create && e == ENOENT ? " (run optgate init)"
-			                           : "");
+			    !create && !check && e == ENOENT
+			        ? " (run optgate init)"
+			        : "");
 			return e == ENOENT ? OG_ENOSTORE : OG_EIO;
 		}
 		sb.st_uid = geteuid();
@@ -2269,8 +2272,16 @@ og_store_copy(og_store *st, const char *dest, char *err, size_t errlen)
 	envs[0] = st->cenv;
 	envs[1] = st->kenv;
 	if (mkdir(dest, 0750) != 0) {
-		snprintf(err, errlen, "%s: %s (the destination must not exist)",
-		    dest, strerror(errno));
+		int e = errno;
+
+		/* the hint must fit the failure: a missing parent folder
+		 * is ENOENT too, and then the destination indeed does not
+		 * exist */
+		snprintf(err, errlen, "%s: %s%s", dest, strerror(e),
+		    e == EEXIST   ? " (the destination must not exist)"
+		    : e == ENOENT ? " (the folder it goes in must exist: "
+		                    "mkdir -p it first)"
+		                  : "");
 		return OG_EIO;
 	}
 	for (i = 0; i < 2; i++) {

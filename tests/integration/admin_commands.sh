@@ -158,6 +158,13 @@ is "verify the backup: exit 0" "$?" 0
 like "verify: counts" "$(cat "$T/out")" "$T/backup: ok: schema 1, 4 address records*"
 $A backup "$T/backup" >/dev/null 2>"$T/err"
 is "backup into an existing folder: refused" "$?" 5
+like "backup into an existing folder: says so" "$(cat "$T/err")" "*backup: File exists (the destination must not exist)*"
+$A backup "$T/no-such-folder/backup" >/dev/null 2>"$T/err"
+is "backup into a folder that does not exist: refused" "$?" 5
+like "backup into a folder that does not exist: says the folder must exist" "$(cat "$T/err")" "*no-such-folder/backup: No such file or directory (the folder it goes in must exist*"
+$A verify "$T/no-such-backup" >/dev/null 2>"$T/err"
+is "verify of a path that does not exist: exit 3" "$?" 3
+like "verify of a path that does not exist: no \"run optgate init\" (that makes the live store)" "$(cat "$T/err")" "*verify: $T/no-such-backup: No such file or directory"
 # A backup is one once it is on disk (LMDB's copy does not sync): the
 # data files and the folders that name them are synced before exit 0.
 # (LeakSanitizer's exit check cannot run under strace, the asan build's)
