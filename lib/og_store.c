@@ -949,9 +949,12 @@ open_counters(og_store *st, const char *dir, int maxr, unsigned wmap, char *err,
 }
 
 /*
- * Give a counters folder this process made to the store folder's owner:
- * root (an admin's command after a crash) rebuilding it in a store the
- * daemons own would otherwise lock them out of the whole store.
+ * Give an environment folder whose files this process made (a counters
+ * folder rebuilt, a lock file LMDB created, a backup) to the store
+ * folder's owner: root (an admin's command after a crash, a restore or a
+ * verify) making them in a store the daemons own would otherwise lock
+ * the daemons and the pipe transports out of the whole store.  A file
+ * that is not there (no lock file in a backup) is skipped.
  */
 static void
 give_to_owner(const char *dir, const struct stat *owner)
@@ -964,11 +967,22 @@ give_to_owner(const char *dir, const struct stat *owner)
 		return;
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		snprintf(p, sizeof(p), "%s%s", dir, names[i]);
-		if (chown(p, owner->st_uid, owner->st_gid) != 0)
+		if (chown(p, owner->st_uid, owner->st_gid) != 0 &&
+		    errno != ENOENT)
 			og_log_warn("%s: cannot give it to the store's owner "
 			            "(uid %u): %s",
 			    p, (unsigned)owner->st_uid, strerror(errno));
 	}
+}
+
+/* Does DIR/NAME not exist (so that opening the environment makes it)? */
+static int
+absent(const char *dir, const char *name)
+{
+	char p[4200];
+
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	return access(p, F_OK) != 0 && errno == ENOENT;
 }
 
 int
@@ -1016,16 +1030,20 @@ og_store_open(const char *path, const og_store_opts *opts, og_store **out,
 	pthread_key_create(&st->tkey, tkey_free);
 
 	snprintf(dir, sizeof(dir), "%s/consent", path);
+	/* a restored backup has no lock file: the first to open makes it */
+	made = absent(dir, "lock.mdb");
 	rc = open_env(dir, st->cmax, maxr, wmap, create, 0, &st->cenv,
 	    &st->cdbi, &st->edbi, err, errlen);
 	if (rc != 0)
 		goto fail;
+	if (made)
+		give_to_owner(dir, &sb);
 	if ((rc = init_meta(st, create, err, errlen)) != 0)
 		goto fail;
 
 	snprintf(dir, sizeof(dir), "%s/counters", path);
 	snprintf(file, sizeof(file), "%s/data.mdb", dir);
-	made = access(file, F_OK) != 0;
+	made = access(file, F_OK) != 0 || absent(dir, "lock.mdb");
 	rc = open_counters(st, dir, maxr, kwmap, err, errlen);
 	if (!check && (rc == OG_ECORRUPT || rc == OG_ESTORE)) {
 		/* Soft state: rebuild empty rather than refuse to run. */
@@ -2266,11 +2284,16 @@ og_store_copy(og_store *st, const char *dest, char *err, size_t errlen)
 	static const char *const parts[] = {"consent", "counters"};
 	MDB_env *envs[2];
 	char dir[4096], file[4200];
+	struct stat owner;
 	size_t i;
 	int rc;
 
 	envs[0] = st->cenv;
 	envs[1] = st->kenv;
+	if (stat(st->path, &owner) != 0) {
+		snprintf(err, errlen, "%s: %s", st->path, strerror(errno));
+		return OG_EIO;
+	}
 	if (mkdir(dest, 0750) != 0) {
 		int e = errno;
 
@@ -2295,6 +2318,16 @@ og_store_copy(og_store *st, const char *dest, char *err, size_t errlen)
 			snprintf(err, errlen, "%s: %s", dir, mdb_strerror(rc));
 			return OG_EIO;
 		}
+		/*
+		 * LMDB makes the copy 0666 less the umask; it holds what
+		 * the store holds, so it gets the store's modes, and its
+		 * owner, so that moving it into place is a restore.
+		 */
+		if (chmod(file, 0640) != 0) {
+			snprintf(err, errlen, "%s: %s", file, strerror(errno));
+			return OG_EIO;
+		}
+		give_to_owner(dir, &owner);
 		/* A backup is one only once it is on disk: LMDB's copy
 		 * does not sync the file or its name. */
 		if (fsync_path(file) != 0 || fsync_path(dir) != 0) {
@@ -2303,6 +2336,7 @@ og_store_copy(og_store *st, const char *dest, char *err, size_t errlen)
 			return OG_EIO;
 		}
 	}
+	give_to_owner(dest, &owner);
 	if (fsync_path(dest) != 0) {
 		snprintf(err, errlen, "%s: sync: %s", dest, strerror(errno));
 		return OG_EIO;
