@@ -120,6 +120,27 @@ read_file(const char *path, og_buf *b)
 
 /* ---------- quarantine ---------- */
 
+/*
+ * Give a quarantine folder or file root made to the store's owner: the
+ * pipe transports run as that user (README: it owns the store and the
+ * quarantine), and one root-owned quarantine made by an admin's
+ * "optgate bounce FILE" would turn every later report that needs it
+ * into a temporary failure, until Postfix gives up on it.
+ */
+static void
+give_to_store_owner(og_cli *cli, const char *path)
+{
+	struct stat sb;
+
+	if (geteuid() != 0 || stat(cli->cfg->store_path, &sb) != 0 ||
+	    sb.st_uid == 0)
+		return;
+	if (chown(path, sb.st_uid, sb.st_gid) != 0)
+		og_log_warn("%s: cannot give it to the store's owner (uid "
+		            "%u): %s",
+		    path, (unsigned)sb.st_uid, strerror(errno));
+}
+
 static int
 mkdir_p(const char *dir)
 {
@@ -217,6 +238,7 @@ reason_save(og_cli *cli, int mode, const char *name, const char *reason,
 	reason_text(&r, mode, reason, o);
 	(void)unlink(tmp);
 	if (write_file(tmp, r.data, r.len) == 0) {
+		give_to_store_owner(cli, tmp);
 		rc = rename(tmp, rs);
 		if (rc != 0)
 			unlink(tmp);
@@ -241,8 +263,11 @@ quarantine_save(og_cli *cli, int mode, const char *data, size_t len,
 	struct timespec ts;
 	int rc;
 
-	if (mkdir_p(dir) != 0)
-		return -1;
+	if (access(dir, F_OK) != 0) {
+		if (mkdir_p(dir) != 0)
+			return -1;
+		give_to_store_owner(cli, dir);
+	}
 	clock_gettime(CLOCK_REALTIME, &ts);
 	snprintf(name, namesize, "%lld.%09ld.%ld_%u.%s", (long long)ts.tv_sec,
 	    ts.tv_nsec, (long)getpid(), seq++, mode_names[mode]);
@@ -256,6 +281,8 @@ quarantine_save(og_cli *cli, int mode, const char *data, size_t len,
 		return -1;
 	}
 	rc = write_file(tmp, data, len);
+	if (rc == 0)
+		give_to_store_owner(cli, tmp);
 	if (rc == 0 && reason_save(cli, mode, name, reason, o) != 0) {
 		unlink(tmp);
 		rc = -1;

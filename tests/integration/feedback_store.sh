@@ -532,4 +532,17 @@ qn=$(sed -n 's/.*quarantined as \([^:]*\):.*/\1/p' "$T/log")
 og quarantine retry "$T/quarantine/$qn.reason" >"$T/out" 2>"$T/log"
 is "quarantine retry by the path of NAME.reason: exit 0" "$?" 0
 like "quarantine retry by the path of NAME.reason: retried" "$(cat "$T/out")" "1 retried, 0 processed, 1 still quarantined"
+# an admin runs a processor by hand, as root, before any report needed the
+# quarantine: the folder it makes must stay the pipe user's to write
+if [ "$(id -u)" = 0 ]; then
+	sed "s|^quarantine = .*|quarantine = $T/q2|" "$T/optgate.conf" >"$T/q2.conf"
+	chmod 644 "$T/q2.conf"
+	printf 'not a report\n\0\1\2' >"$T/junk"
+	"$O" -c "$T/q2.conf" bounce "$T/junk" 2>/dev/null
+	is "root's bounce FILE: quarantined, exit 0" "$?" 0
+	is "root's bounce FILE: the quarantine it made belongs to the store's owner" \
+	    "$(find "$T/q2" ! -user nobody | wc -l)" 0
+	runuser -u nobody -- "$O" -c "$T/q2.conf" bounce <"$T/junk" 2>"$T/log"
+	is "then the pipe's user quarantines too: exit 0, not 75" "$?" 0
+fi
 done_testing
