@@ -47,6 +47,13 @@ int og_cli_addr(og_cli *cli, const char *s, og_addr *a);
 const og_stream *og_cli_stream(og_cli *cli, const char *name);
 /* Print a usage line to stderr and return OG_EXIT_USAGE. */
 int og_cli_usage(const char *line);
+/*
+ * A duration option (opt names it in the error): "30d", "2w", "12h",
+ * "15m", "30s", above 0 and at most max seconds; a bare number is
+ * refused (og_duration_parse would take it as seconds).  Prints the
+ * error; returns 0 or OG_EXIT_USAGE.
+ */
+int og_cli_duration(const char *opt, const char *s, int64_t max, int64_t *out);
 /* Append s as a JSON string (with quotes). */
 void og_json_str(og_buf *b, const char *s);
 /* Print b followed by a newline, then reset it. */

@@ -2710,6 +2710,54 @@ expire_record(const og_record *rec, void *ctx)
 	return 0;
 }
 
+/*
+ * --keep may shorten the 90 days, not the windows the gate counts in: a
+ * counter dropped inside a cap's window lets through the mail that cap
+ * refuses, and a soft bounce dropped inside [feedback] soft_bounce's
+ * period is never counted towards its suppression.  0 or OG_EXIT_USAGE.
+ */
+static int
+keep_check(og_cli *cli, int64_t keep)
+{
+	const char *what = NULL, *who = "";
+	int64_t need = 0;
+	char d[32], k[32];
+
+	if (og_cli_config(cli) != 0)
+		return OG_EXIT_USAGE;
+	for (int i = 0; i < cli->cfg->nstreams; i++) {
+		const og_stream *st = &cli->cfg->streams[i];
+
+		for (int j = 0; j < st->ncaps; j++)
+			if (st->caps[j].period > need) {
+				need = st->caps[j].period;
+				what = "the cap window of stream ";
+				who = st->name;
+			}
+		for (int j = 0; j < st->nsegcaps; j++)
+			for (int m = 0; m < st->segcaps[j].ncaps; m++)
+				if (st->segcaps[j].caps[m].period > need) {
+					need = st->segcaps[j].caps[m].period;
+					what =
+					    "a segment cap window of stream ";
+					who = st->name;
+				}
+	}
+	if ((int64_t)cli->cfg->soft_bounce.period > need) {
+		need = (int64_t)cli->cfg->soft_bounce.period;
+		what = "[feedback] soft_bounce's period";
+		who = "";
+	}
+	if (keep >= need)
+		return 0;
+	fprintf(stderr,
+	    "optgate: expire: --keep %s is shorter than %s%s (%s): the "
+	    "counts in it would be forgotten; keep at least %s\n",
+	    og_duration_fmt(keep, k, sizeof(k)), what, who,
+	    og_duration_fmt(need, d, sizeof(d)), d);
+	return OG_EXIT_USAGE;
+}
+
 int
 cmd_expire(og_cli *cli, int argc, char **argv)
 {
@@ -2722,14 +2770,16 @@ cmd_expire(og_cli *cli, int argc, char **argv)
 	int c, rc, i, j, *res;
 
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-		if (c == 'k' &&
-		    og_duration_parse(optarg, 10LL * 366 * 86400, &keep) == 0 &&
-		    keep > 0)
-			continue;
-		return og_cli_usage(usage);
+		if (c != 'k')
+			return og_cli_usage(usage);
+		if (og_cli_duration(
+		        "--keep", optarg, 10LL * 366 * 86400, &keep) != 0)
+			return OG_EXIT_USAGE;
 	}
 	if (optind != argc)
 		return og_cli_usage(usage);
+	if (keep && (rc = keep_check(cli, keep)) != 0)
+		return rc;
 	if ((rc = og_cli_store(cli, 0)) != 0)
 		return rc;
 	memset(&x, 0, sizeof(x));

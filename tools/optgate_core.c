@@ -150,6 +150,26 @@ og_cli_usage(const char *line)
 	return OG_EXIT_USAGE;
 }
 
+int
+og_cli_duration(const char *opt, const char *s, int64_t max, int64_t *out)
+{
+	size_t n = strlen(s);
+
+	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+		n--;
+	/* a bare number is seconds to og_duration_parse (config keys
+	 * have their floors); on a command line it is a missing unit */
+	if (n == 0 || (s[n - 1] >= '0' && s[n - 1] <= '9') ||
+	    og_duration_parse(s, max, out) != 0 || *out <= 0) {
+		fprintf(stderr,
+		    "optgate: %s: expected a duration with its unit, such as "
+		    "30d (days), 2w, 12h or 15m; got \"%s\"\n",
+		    opt, s);
+		return OG_EXIT_USAGE;
+	}
+	return 0;
+}
+
 const og_stream *
 og_cli_stream(og_cli *cli, const char *name)
 {
@@ -689,15 +709,9 @@ cmd_suppress(og_cli *cli, int argc, char **argv)
 			}
 			break;
 		case 'e':
-			if (og_duration_parse(
-			        optarg, 100LL * 366 * 86400, &exp) != 0 ||
-			    exp == 0) {
-				fprintf(stderr,
-				    "optgate: --expires: expected a "
-				    "duration such as 30d, got %s\n",
-				    optarg);
+			if (og_cli_duration("--expires", optarg,
+			        100LL * 366 * 86400, &exp) != 0)
 				return OG_EXIT_USAGE;
-			}
 			break;
 		case 'n':
 			note = optarg;

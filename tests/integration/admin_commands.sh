@@ -221,6 +221,25 @@ like "expire: the drop is an event" "$($A audit gus@example.com)" '*unsuppress*s
 like "expire: the live one stays" "$($A audit hal@example.com)" '*1 event*'
 OPTGATE_NOW=$((OPTGATE_NOW + 2 * 86400)) $A expire >"$T/out"
 like "expire again: nothing to do" "$(cat "$T/out")" '*expire: 0 expired*'
+# durations an admin mistypes: a bare number was seconds (a 30-second
+# suppression; every counter older than 30 s dropped, caps reset)
+$A suppress ida@example.com --reason manual --expires 30 >/dev/null 2>"$T/err"
+is "suppress --expires 30 (no unit): refused, exit 2" "$?" 2
+like "suppress --expires 30: asks for the unit" "$(cat "$T/err")" '*--expires: expected a duration with its unit, such as 30d*got "30"*'
+$A audit ida@example.com >/dev/null 2>&1
+is "suppress --expires 30: nothing recorded" "$?" 1
+$A expire --keep 30 >/dev/null 2>"$T/err"
+is "expire --keep 30 (no unit): refused, exit 2" "$?" 2
+# --keep may not drop counts the gate still uses: the caps' 7d window and
+# the soft-bounce period (default 5 in 14d), whichever is longer
+$A expire --keep 1d >/dev/null 2>"$T/err"
+is "expire --keep shorter than a window the gate counts in: refused, exit 2" "$?" 2
+like "expire --keep too short: names the window" "$(cat "$T/err")" "*--keep 1d is shorter than [[]feedback] soft_bounce's period (14d)*keep at least 14d*"
+sed 's/^caps = 2\/7d, 1\/1d/caps = 2\/30d, 1\/1d/' "$T/a.conf" >"$T/a30.conf"
+"$BIN/optgate" -c "$T/a30.conf" expire --keep 14d >/dev/null 2>"$T/err"
+like "expire --keep shorter than a cap window: names the stream" "$(cat "$T/err")" '*--keep 14d is shorter than the cap window of stream newsletter (30d)*'
+$A expire --keep 14d >"$T/out" 2>&1
+is "expire --keep as long as the longest window: exit 0" "$?" 0
 
 $A verify >/dev/null
 is "store verifies at the end" "$?" 0
