@@ -31,6 +31,7 @@
  * quarantined unread past the cap); quarantine file names are generated,
  * never taken from input.
  */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -544,6 +545,24 @@ trusted(og_cli *cli, const fb_opts *o, const og_report *r)
 /* ---------- deciding ---------- */
 
 /* One log line: rc is the report recipient it is about (or -1). */
+/*
+ * The report's queue id for a log line (Postfix's ${queue_id}: letters
+ * and digits, at most 32 kept), or NOQUEUE: every line about a report,
+ * quarantined or failed too, starts with it, so that grepping the mail
+ * log for a queue id finds what became of the report.
+ */
+static const char *
+qid(const fb_opts *o, char *buf, size_t size)
+{
+	size_t n = 0;
+
+	for (const char *p = o->queue_id; p != NULL && *p != '\0'; p++)
+		if (isalnum((unsigned char)*p) && n + 1 < size && n < 32)
+			buf[n++] = *p;
+	buf[n] = '\0';
+	return n > 0 ? buf : "NOQUEUE";
+}
+
 static void
 logline(const fb_opts *o, const char *to, const og_report *r, int rc,
     const char *action, const char *detail)
@@ -1030,7 +1049,7 @@ print_json(og_cli *cli, const item *it)
 static void
 decide(og_cli *cli, const fb_opts *o, item *it, const char *data, size_t len)
 {
-	char qname[128];
+	char qname[128], qb[40];
 
 	it->r = og_xcalloc(1, sizeof(*it->r));
 	it->prc = og_report_parse(data, len, o->rcpt, it->r);
@@ -1072,12 +1091,14 @@ decide(og_cli *cli, const fb_opts *o, item *it, const char *data, size_t len)
 			    strerror(errno));
 	} else if (quarantine_save(cli, o->mode, data, len, it->res.why, o,
 	               qname, sizeof(qname)) != 0) {
-		og_log_err("%s: cannot write quarantine %s: %s",
-		    mode_names[o->mode], cli->cfg->quarantine, strerror(errno));
+		og_log_err("%s: %s: cannot write quarantine %s: %s",
+		    qid(o, qb, sizeof(qb)), mode_names[o->mode],
+		    cli->cfg->quarantine, strerror(errno));
 		it->out = O_TEMPFAIL;
 	} else {
-		og_log_warn("%s: quarantined as %s: %s", mode_names[o->mode],
-		    qname, it->res.why);
+		og_log_warn("%s: %s: quarantined as %s: %s",
+		    qid(o, qb, sizeof(qb)), mode_names[o->mode], qname,
+		    it->res.why);
 	}
 }
 
@@ -1090,6 +1111,7 @@ static void
 commit_batch(og_cli *cli, const fb_opts *o, item *its, size_t n)
 {
 	size_t total = 0, k = 0;
+	char qb[40];
 	og_change *chs;
 	int *results;
 	int rc = 0;
@@ -1133,9 +1155,10 @@ commit_batch(og_cli *cli, const fb_opts *o, item *its, size_t n)
 			if (its[i].slots[j].pending)
 				chs[k++] = its[i].slots[j].ch;
 	if (k > 0 && (rc = og_store_apply(cli->store, chs, k, results)) != 0)
-		og_log_err("%s: store write failed: %s (%zu changes kept "
+		og_log_err("%s: %s: store write failed: %s (%zu changes kept "
 		           "for a retry)",
-		    mode_names[o->mode], og_strerror(rc), k);
+		    qid(o, qb, sizeof(qb)), mode_names[o->mode],
+		    og_strerror(rc), k);
 	k = 0;
 	for (size_t i = 0; i < n; i++) {
 		item *it = &its[i];
@@ -1393,8 +1416,11 @@ feedback_main(og_cli *cli, int mode, int argc, char **argv)
 
 		og_buf_init(&b, 0);
 		if (read_all(0, &b, OG_REPORT_INPUT_MAX) != 0) {
-			og_log_err("%s: cannot read stdin: %s",
-			    mode_names[mode], strerror(errno));
+			char qb[40];
+
+			og_log_err("%s: %s: cannot read stdin: %s",
+			    qid(&o, qb, sizeof(qb)), mode_names[mode],
+			    strerror(errno));
 			bt->worst = O_TEMPFAIL;
 		} else {
 			batch_add(cli, &o, bt, "-", NULL, b.data ? b.data : "",

@@ -181,6 +181,11 @@ pf_send someone@example.org "unsub+AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
 pf_wait_queue_empty 10
 ok "bad token: queue empty (no bounce of a bounce, no retry loop)" test "$(pf_queue_count)" -eq 0
 like "bad token: quarantined" "$(og quarantine list 2>&1)" "*unsub-mail*bad token*"
+# its log line starts with the queue id Postfix gave it, like every other
+# line about a report (Postfix's pipe shows what the command printed)
+bq=$(sed -n 's/.*postfix\/pipe\[[0-9]*\]: \([0-9A-F]*\): to=<unsub+AAAA.*/\1/p' "$PF_LOG" | tail -1)
+like "bad token: the quarantine line starts with the report's queue id" \
+    "$(grep "relay=fb-unsub-mail" "$PF_LOG" | tail -1)" "*(optgate\[[0-9]*\]: warning: $bq: unsub-mail: quarantined as *"
 # no DSN went back to anyone for the reports we processed
 ok "no bounce generated for the processed reports" \
     sh -c "! grep -q 'fb-.*status=bounced' '$PF_LOG'"
