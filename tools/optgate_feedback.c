@@ -18,10 +18,11 @@
  *
  * Exit codes follow Postfix pipe(8): 0 when recorded, ignored or
  * quarantined; 75 (EX_TEMPFAIL) when the store cannot be opened or
- * written, the keys file is there but cannot be read, or the quarantine
- * cannot be written, so Postfix keeps the message and retries.  A
- * processor of bounces never bounces: usage errors are the only other
- * exit (2).
+ * written, the keys file is there but cannot be read, the quarantine
+ * cannot be written, or the configuration or the command line (master.cf's
+ * argv) cannot be used, so Postfix keeps the message and retries.  A
+ * processor of bounces never bounces: pipe(8) bounces on any other
+ * non-zero exit.
  *
  * Every decision is one log line:
  *   optgate: bounce: to=<a> class=hard status=5.1.1 action=suppressed
@@ -1378,11 +1379,18 @@ feedback_main(og_cli *cli, int mode, int argc, char **argv)
 			o.queue_id = optarg;
 			break;
 		default:
-			return og_cli_usage(usage);
+			/* a typo in master.cf's argv: an exit 2 would bounce
+			 * every report (pipe(8) bounces on an exit status
+			 * that is not EX_TEMPFAIL), an unsubscribe mail back
+			 * to its sender; Postfix keeps them on 75 */
+			og_cli_usage(usage);
+			return OG_EXIT_TEMPFAIL;
 		}
 	}
-	if (maildir != NULL && optind < argc)
-		return og_cli_usage(usage);
+	if (maildir != NULL && optind < argc) {
+		og_cli_usage(usage);
+		return OG_EXIT_TEMPFAIL;
+	}
 	og_report_init();
 	/* Run by Postfix's pipe, stderr goes nowhere: the mail log is
 	 * where an admin looks.  A copy stays on stderr for a terminal. */

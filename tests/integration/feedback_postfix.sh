@@ -5,7 +5,8 @@
 #     bounce (the VERP token in the envelope sender names the person);
 #     the next message to that address is refused;
 #  2. an ARF report delivered to the FBL address through optgate fbl;
-#  3. an unsubscribe mail to unsub+TOKEN@ through optgate unsub-mail.
+#  3. an unsubscribe mail to unsub+TOKEN@ through optgate unsub-mail;
+#  4. a mistyped option in a pipe's argv defers (exit 75), never bounces.
 # Prints the time from arrival at Postfix to the store update (< 1 s).
 . "${OPTGATE_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/tap.sh"
 . "$TOP/tests/lib/postfix.sh"
@@ -65,10 +66,13 @@ IFS=$oldifs
 for t in bounce fbl unsub-mail; do
 	pf_master "fb-$t unix - n n - - pipe flags=R user=nobody argv=$O -c $T/optgate.conf $t --rcpt \${original_recipient} --queue-id \${queue_id}"
 done
-pf_conf "transport_maps=inline:{bounces.optgate.test=fb-bounce:, fbl.optgate.test=fb-fbl:, unsub.optgate.test=fb-unsub-mail:}" \
-    "relay_domains=bounces.optgate.test, fbl.optgate.test, unsub.optgate.test" \
+# an admin's typo in master.cf's argv (--queue_id): Postfix must keep
+# what comes in, not bounce it (an unsubscribe mail back to its sender)
+pf_master "fb-typo unix - n n - - pipe flags=R user=nobody argv=$O -c $T/optgate.conf unsub-mail --rcpt \${original_recipient} --queue_id \${queue_id}"
+pf_conf "transport_maps=inline:{bounces.optgate.test=fb-bounce:, fbl.optgate.test=fb-fbl:, unsub.optgate.test=fb-unsub-mail:, typo.optgate.test=fb-typo:}" \
+    "relay_domains=bounces.optgate.test, fbl.optgate.test, unsub.optgate.test, typo.optgate.test" \
     fb-bounce_destination_recipient_limit=1 fb-fbl_destination_recipient_limit=1 \
-    fb-unsub-mail_destination_recipient_limit=1
+    fb-unsub-mail_destination_recipient_limit=1 fb-typo_destination_recipient_limit=1
 IFS='|'
 pf_start 25300 25301
 rc=$?
@@ -186,6 +190,16 @@ like "bad token: quarantined" "$(og quarantine list 2>&1)" "*unsub-mail*bad toke
 bq=$(sed -n 's/.*postfix\/pipe\[[0-9]*\]: \([0-9A-F]*\): to=<unsub+AAAA.*/\1/p' "$PF_LOG" | tail -1)
 like "bad token: the quarantine line starts with the report's queue id" \
     "$(grep "relay=fb-unsub-mail" "$PF_LOG" | tail -1)" "*(optgate\[[0-9]*\]: warning: $bq: unsub-mail: quarantined as *"
+# a mistyped option in the pipe's argv: deferred and kept, never bounced
+og optin typo@example.org --stream news >/dev/null 2>&1
+tokt=$(og token typo@example.org --stream news | sed -n 's/^token: //p')
+printf 'From: typo@example.org\nTo: unsub+%s@typo.optgate.test\nSubject: unsubscribe\nMessage-Id: <typo-1@example.org>\n\nplease\n' "$tokt" >"$T/ut"
+pf_send typo@example.org "unsub+$tokt@typo.optgate.test" "$T/ut" >/dev/null 2>&1
+is "mistyped argv: the unsubscribe mail accepted by Postfix" "$?" 0
+pf_log_wait 'fb-typo.*status=' 10
+like "mistyped argv: deferred with the usage error (exit 75), not bounced" \
+    "$(grep 'relay=fb-typo' "$PF_LOG" | tail -1)" "*status=deferred*unrecognized option*--queue_id*"
+ok "mistyped argv: the unsubscribe mail is still in the queue" test "$(pf_queue_count)" -ge 1
 # no DSN went back to anyone for the reports we processed
 ok "no bounce generated for the processed reports" \
     sh -c "! grep -q 'fb-.*status=bounced' '$PF_LOG'"
