@@ -1107,6 +1107,18 @@ validate(struct pstate *ps)
 				    "unsub+%%t@DOMAIN)",
 				    st->name, u);
 		}
+		/*
+		 * The gate lets transactional mail past opt-outs: a link
+		 * there would answer "unsubscribed" and change nothing.
+		 */
+		if (st->class == OG_CLASS_TRANSACTIONAL && st->nunsubscribe > 0)
+			perr(ps,
+			    "[stream %s] unsubscribe: class = transactional "
+			    "mail ignores opt-outs, so the link would not "
+			    "stop it: remove the line, or make the stream "
+			    "class = marketing (consent = none mails "
+			    "everyone who has not opted out)",
+			    st->name);
 		if (st->verp_address &&
 		    (strstr(st->verp_address, "%t") == NULL ||
 		        strchr(st->verp_address, '@') == NULL ||

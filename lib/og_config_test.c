@@ -149,6 +149,15 @@ static const struct ccase cases[] = {
         "[stream r]\nclass = transactional\n"
         "on_store_error = accept\n",
         NULL},
+    {"transactional stream with VERP",
+        "[stream r]\nclass = transactional\n"
+        "verp = bounce+%t@b.example\n",
+        NULL},
+    {"unsubscribe link on a transactional stream",
+        "[stream r]\nunsubscribe = https://u.example/u/%t\n"
+        "class = transactional\n",
+        "[stream r] unsubscribe: class = transactional mail ignores "
+        "opt-outs"},
     {"every section recognised",
         "[feedback]\ncomplaint_scope = sender\nhard_bounce_scope = all\n"
         "soft_bounce = 5/14d\nsoft_bounce_suppress = 30d\n"

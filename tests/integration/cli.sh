@@ -142,6 +142,14 @@ out=$($BIN/optgate -c "$T/bad.conf" config check 2>&1)
 is "bad config: exit 2" "$?" 2
 like "bad value reported with file and line" "$out" "*bad.conf:3: \\[store\\] map_size: expected a size*"
 like "unknown section reported too" "$out" "*bad.conf:4: \\[strem x\\]: unknown section*"
+# A List-Unsubscribe link on mail that ignores opt-outs: the click would
+# be answered "unsubscribed" and the next receipt delivered all the same.
+sed 's|^class = transactional$|&\nunsubscribe = https://unsub.example.com/u/%t|' \
+    "$T/optgate.conf" >"$T/tx.conf"
+out=$($BIN/optgate -c "$T/tx.conf" config check 2>&1)
+is "unsubscribe link on a transactional stream: exit 2" "$?" 2
+like "... says why and what to do" "$out" \
+    "*[[]stream resets] unsubscribe: class = transactional mail ignores opt-outs*class = marketing*"
 $BIN/optgate -c "$T/missing.conf" status a@b.example >/dev/null 2>&1
 is "missing -c file: exit 2" "$?" 2
 
