@@ -1688,8 +1688,14 @@ apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 			return 0;
 		}
 		if (e && ch->kind == OG_EV_OPTOUT && e->state == OG_ST_OPTOUT &&
-		    !optin_between(rec, ch->scope, e->time, now)) {
-			/* (an opt-in since lifted it: then this is news) */
+		    !optin_between(rec, ch->scope, e->time, now) &&
+		    (e->expires == 0 ||
+		        (ch->expires != 0 && ch->expires <= e->expires))) {
+			/*
+			 * (an opt-in since lifted it: then this is news; so
+			 * is one that outlasts a temporary opt-out, which
+			 * would otherwise end with it)
+			 */
 			*result = OG_UNCHANGED;
 			return 0;
 		}

@@ -143,6 +143,45 @@ optout_outlives_temporary_suppression(void **state)
 }
 
 /*
+ * An opt-out for good over a temporary one (an imported pause) replaces
+ * it: kept as "unchanged", the unsubscribe would end with the pause.  A
+ * temporary one never shortens either.
+ */
+static void
+optout_outlives_temporary_optout(void **state)
+{
+	struct fx *f = *state;
+	og_change pause = og_testfx_change(
+	    "p@x.example", OG_EV_OPTOUT, OG_SCOPE_STREAM, "news", 0, T0);
+	og_change out = og_testfx_change(
+	    "p@x.example", OG_EV_OPTOUT, OG_SCOPE_STREAM, "news", 0, T0 + 100);
+	og_record *rec = og_xmalloc(sizeof(*rec));
+
+	pause.expires = T0 + 10 * 86400;
+	assert_int_equal(og_testfx_apply(f->st, pause), OG_APPLIED);
+	assert_int_equal(og_testfx_apply(f->st, pause), OG_UNCHANGED);
+	/* a shorter pause changes nothing; a longer one extends it */
+	out.expires = T0 + 5 * 86400;
+	assert_int_equal(og_testfx_apply(f->st, out), OG_UNCHANGED);
+	out.expires = T0 + 20 * 86400;
+	assert_int_equal(og_testfx_apply(f->st, out), OG_APPLIED);
+	out.expires = 0;
+	out.via = OG_VIA_ONECLICK;
+	assert_int_equal(og_testfx_apply(f->st, out), OG_APPLIED);
+	read_record(f, "p@x.example", rec);
+	assert_int_equal(rec->nentries, 1);
+	assert_int_equal(rec->entries[0].state, OG_ST_OPTOUT);
+	assert_int_equal(rec->entries[0].expires, 0);
+	assert_int_equal(rec->entries[0].via, OG_VIA_ONECLICK);
+	/* and is not shortened by a pause after it */
+	pause.time = T0 + 200;
+	assert_int_equal(og_testfx_apply(f->st, pause), OG_UNCHANGED);
+	read_record(f, "p@x.example", rec);
+	assert_int_equal(rec->entries[0].expires, 0);
+	free(rec);
+}
+
+/*
  * A temporary manual suppression over an opt-out that outlasts it is
  * refused: in its place, the opt-out would be gone at its end.
  */
@@ -932,6 +971,8 @@ main(void)
 	        temporary_suppression_keeps_optout, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        optout_outlives_temporary_suppression, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        optout_outlives_temporary_optout, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        confirm_needs_pending, setup, teardown),
 	    cmocka_unit_test_setup_teardown(events_chain, setup, teardown),

@@ -177,6 +177,21 @@ is "erased: receipts still refused after 'everything'" \
 like "erased: no record came back" \
     "$("$BIN/optgate" -c "$CONF" status $G --stream news)" "*no record*"
 
+# --- a one-click during a pause (a temporary opt-out, imported): for good
+P=paula@example.org
+ud_optin $P news
+printf 'address,state,stream,expires\n%s,optout,news,%s\n' $P \
+    "$(date -u -d '+10 days' +%Y-%m-%dT%H:%M:%SZ)" >"$UD_DIR/pause.csv"
+"$BIN/optgate" -c "$CONF" import "$UD_DIR/pause.csv" >/dev/null 2>&1
+TP=$(ud_token $P news)
+is "one-click during a pause: 200" \
+    "$(ud_code POST "$UD_URL/u/$TP" -d List-Unsubscribe=One-Click)" 200
+like "... the click is in the history" \
+    "$("$BIN/optgate" -c "$CONF" audit $P)" "*optout*via one-click*"
+like "... and still holds after the pause" \
+    "$(OPTGATE_NOW=$(($(date +%s) + 11 * 86400)) "$BIN/optgate" \
+        -c "$CONF" status $P --stream news)" "*unsubscribed from news*one-click*"
+
 # --- the preference form (CSRF protected) ---
 E=elena@example.com
 ud_optin $E news
