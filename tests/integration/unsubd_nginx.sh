@@ -48,6 +48,15 @@ H=$($CURL -D - -o /dev/null -d List-Unsubscribe=One-Click \
 like "plain HTTP: 308 (the POST stays a POST)" "$H" "HTTP/1.1 308*"
 like "... to the HTTPS URL" "$H" "*Location: https://unsub.example.com/u/$TB*"
 is "a redirect alone unsubscribes nobody" "$(ud_status $B news)" 0
+# certbot certonly --webroot: its HTTP-01 file is served on plain HTTP
+# (a 308 to the HTTPS site, which answers 404 there, fails the check).
+mkdir -p "$N/webroot/.well-known/acme-challenge"
+printf 'tok123.thumb\n' >"$N/webroot/.well-known/acme-challenge/tok123"
+is "plain HTTP serves the ACME challenge (certbot --webroot)" \
+    "$($CURL "http://unsub.example.com:18089/.well-known/acme-challenge/tok123")" \
+    tok123.thumb
+like "... and still redirects everything else" "$($CURL -D - -o /dev/null \
+    "http://unsub.example.com:18089/u/$TB")" "HTTP/1.1 308*"
 python3 -c 'print("x=" + "a" * 20000, end="")' >"$N/huge"
 is "nginx refuses bodies over 8 KB" "$($CURL -o /dev/null -w '%{http_code}' \
     --data-binary @"$N/huge" "https://unsub.example.com:18088/u/$TB")" 413

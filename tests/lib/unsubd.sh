@@ -159,6 +159,7 @@ ud_nginx_start() {
 	    -e "s/listen 80;/listen 127.0.0.1:$_http;/" \
 	    -e "s|ssl_certificate /etc/letsencrypt/live/unsub.example.com/fullchain.pem|ssl_certificate $UD_NGX/cert.pem|" \
 	    -e "s|ssl_certificate_key /etc/letsencrypt/live/unsub.example.com/privkey.pem|ssl_certificate_key $UD_NGX/key.pem|" \
+	    -e "s|root /var/www/html;|root $UD_NGX/webroot;|" \
 	    "$TOP/conf/nginx-unsubd.conf" >"$UD_NGX/site.conf"
 	cat >"$UD_NGX/nginx.conf" <<EOC
 user root;
