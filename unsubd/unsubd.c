@@ -391,13 +391,14 @@ find_entry(const og_record *rec, int scope, const char *name)
 	return NULL;
 }
 
+/* Whether st may mail key at time t (a cap only delays it). */
 static int
-stream_on(
-    const og_config *cfg, og_rtxn *tx, const og_stream *st, const char *key)
+stream_on(const og_config *cfg, og_rtxn *tx, const og_stream *st,
+    const char *key, int64_t t)
 {
 	og_verdict v;
 
-	(void)og_gate_decide(cfg, tx, st, NULL, key, og_time_now(), &v);
+	(void)og_gate_decide(cfg, tx, st, NULL, key, t, &v);
 	return strcmp(v.rule, "ok") == 0 || strcmp(v.rule, "cap") == 0;
 }
 
@@ -446,10 +447,15 @@ build_prefs(const og_config *cfg, og_rtxn *tx, const og_record *rec,
 {
 	static const og_record empty;
 	const int max = (int)(sizeof(p->prefs) / sizeof(p->prefs[0]));
+	int64_t now = og_time_now(), until = 0;
 	int i, n;
 
 	if (rec == NULL)
 		rec = &empty;
+	/* The end of the last temporary entry: a pause is over by then. */
+	for (i = 0; i < rec->nentries; i++)
+		if (rec->entries[i].expires > until)
+			until = rec->entries[i].expires;
 	p->nprefs = 0;
 	for (i = -1; i < cfg->nstreams && p->nprefs < max; i++) {
 		const og_stream *st = i < 0 ? tst : &cfg->streams[i];
@@ -469,7 +475,9 @@ build_prefs(const og_config *cfg, og_rtxn *tx, const og_record *rec,
 		pr = &p->prefs[p->nprefs++];
 		memset(pr, 0, sizeof(*pr));
 		pr->st = st;
-		pr->on = stream_on(cfg, tx, st, key);
+		pr->on = stream_on(cfg, tx, st, key, now);
+		pr->later = pr->on ||
+		            (until > now && stream_on(cfg, tx, st, key, until));
 		e = find_entry(rec, OG_SCOPE_STREAM, st->name);
 		pr->cap = e != NULL ? unsubd_cap_choice(e->pref) : 0;
 	}
@@ -666,7 +674,11 @@ pref_changes(req *r, const unsubd_form *f)
 			int cap;
 
 			want = unsubd_form_has(f, "s", pr->st->name);
-			if (pr->on && !want) {
+			/*
+			 * Left unticked during a pause (shown unticked): for
+			 * good, or the mail would come back when it ends.
+			 */
+			if (pr->later && !want) {
 				add_change(r, max, OG_EV_OPTOUT,
 				    OG_SCOPE_STREAM, pr->st->name,
 				    OG_ST_OPTOUT);

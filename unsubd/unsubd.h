@@ -177,6 +177,8 @@ typedef struct unsubd_pref {
 	const og_stream *st; /* stream, or NULL for a partner line */
 	const char *partner; /* partner name for a partner line */
 	int on;              /* currently receiving */
+	int later;           /* would receive once temporary opt-outs and
+	                        suppressions end (a pause) */
 	int cap;             /* unsubd_caps index of the person's cap */
 } unsubd_pref;
 

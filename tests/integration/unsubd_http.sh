@@ -191,6 +191,28 @@ like "... the click is in the history" \
 like "... and still holds after the pause" \
     "$(OPTGATE_NOW=$(($(date +%s) + 11 * 86400)) "$BIN/optgate" \
         -c "$CONF" status $P --stream news)" "*unsubscribed from news*one-click*"
+# A pause of all mail: the page shows every stream unticked; saving it so
+# means no more of them, not "until the pause ends".
+Q=quentin@example.org
+ud_optin $Q news
+ud_optin $Q tips
+printf 'address,state,expires\n%s,optout,%s\n' $Q \
+    "$(date -u -d '+10 days' +%Y-%m-%dT%H:%M:%SZ)" >"$UD_DIR/pause-all.csv"
+"$BIN/optgate" -c "$CONF" import "$UD_DIR/pause-all.csv" >/dev/null 2>&1
+TQ=$(ud_token $Q news)
+PQ=$(curl -s "$UD_URL/u/$TQ")
+like "during a pause the page shows news unticked" "$PQ" '*value="news"> <span>*'
+QC=$(printf '%s' "$PQ" | sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p')
+QT=$(printf '%s' "$PQ" | sed -n 's/.*name="ts" value="\([^"]*\)".*/\1/p')
+like "saving news unticked, tips ticked: saved" "$(curl -s -d \
+    "csrf=$QC&ts=$QT&s=tips&action=save" "$UD_URL/u/$TQ/prefs")" \
+    "*Your choices are saved.*"
+QL=$(($(date +%s) + 11 * 86400))
+like "... news stays refused after the pause" "$(OPTGATE_NOW=$QL \
+    "$BIN/optgate" -c "$CONF" status $Q --stream news)" \
+    "*unsubscribed from news*preference-page*"
+is "... tips comes back with it" "$(OPTGATE_NOW=$QL "$BIN/optgate" \
+    -c "$CONF" status $Q --stream tips >/dev/null 2>&1; echo $?)" 0
 
 # --- the preference form (CSRF protected) ---
 E=elena@example.com
