@@ -497,13 +497,38 @@ build_prefs(const og_config *cfg, og_rtxn *tx, const og_record *rec,
 
 /* ---- pages ---- */
 
+/*
+ * What a one-click of r leaves, as its button and its answer name it:
+ * what one_click_changes makes of [unsubd] scope for the token's stream.
+ * NULL: all mail.
+ */
+static const char *
+oneclick_label(const req *r, char *buf, size_t size)
+{
+	const og_stream *st = r->st;
+	int scope = r->sn->cfg->unsubd_scope;
+
+	if (scope == OG_SCOPE_ALL)
+		return NULL;
+	if (scope == OG_SCOPE_PARTNER && st->partner != NULL) {
+		unsubd_msg_fmt(
+		    r->lang, M_PARTNER_OFFERS, st->partner, buf, size);
+		return buf;
+	}
+	if (scope == OG_SCOPE_SENDER && st->sender != NULL)
+		return st->sender;
+	if (st->description != NULL && st->description[0] != '\0')
+		return st->description;
+	return st->name;
+}
+
 static enum MHD_Result
 render_page(req *r, unsigned code, const char *notice, int notice_error)
 {
 	unsubd_page *p;
 	og_record *rec;
 	og_rtxn *tx = NULL;
-	char masked[OG_ADDR_MAX + 16], csrf[64];
+	char masked[OG_ADDR_MAX + 16], csrf[64], label[256];
 	og_buf b;
 	int rc, have;
 	enum MHD_Result ret;
@@ -537,6 +562,7 @@ render_page(req *r, unsigned code, const char *notice, int notice_error)
 	p->prefix = r->prefix;
 	p->masked = masked;
 	p->st = r->st;
+	p->oneclick = oneclick_label(r, label, sizeof(label));
 	p->csrf_time = og_time_now();
 	if (csrf_make(r->sn->kr, 0, r->tok, p->csrf_time, csrf, sizeof(csrf)) !=
 	    0)
@@ -853,12 +879,10 @@ committed(req *r)
 		return respond_short(
 		    r, MHD_HTTP_OK, NULL, M_TITLE, M_DONE_ALL, NULL, 0);
 	if (r->kind == K_ONECLICK) {
-		const char *label =
-		    r->st->description != NULL && r->st->description[0] != '\0'
-		        ? r->st->description
-		        : r->st->name;
+		char buf[256];
+		const char *label = oneclick_label(r, buf, sizeof(buf));
 
-		if (cfg->unsubd_scope == OG_SCOPE_ALL)
+		if (label == NULL)
 			return respond_short(r, MHD_HTTP_OK, r->st, M_TITLE,
 			    M_DONE_ALL, NULL, 1);
 		return respond_short(

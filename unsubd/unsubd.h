@@ -184,10 +184,11 @@ typedef struct unsubd_pref {
 
 typedef struct unsubd_page {
 	int lang;
-	const char *token;   /* base64url: safe in paths */
-	const char *prefix;  /* unsubd_base_path() of base_url */
-	const char *masked;  /* masked address */
-	const og_stream *st; /* the token's stream: branding */
+	const char *token;    /* base64url: safe in paths */
+	const char *prefix;   /* unsubd_base_path() of base_url */
+	const char *masked;   /* masked address */
+	const og_stream *st;  /* the token's stream: branding */
+	const char *oneclick; /* what the one-click button leaves; NULL: all */
 	unsubd_pref prefs[OG_ENTRIES_MAX + 8];
 	int nprefs;
 	const char *csrf; /* form protection value */
@@ -231,6 +232,8 @@ enum unsubd_msg {
 	M_NMSG
 };
 const char *unsubd_msg(int lang, int msg);
+/* Message msg as plain text, its one "%s" replaced by arg, into out. */
+void unsubd_msg_fmt(int lang, int msg, const char *arg, char *out, size_t size);
 
 /* The preference page. */
 void unsubd_page_render(og_buf *b, const unsubd_page *p);

@@ -10,7 +10,7 @@
  * description) is HTML-escaped; a brand colour or logo URL that is not
  * plainly safe is left out.
  *
- * Public: unsubd_msg, unsubd_page_render, unsubd_page_short.
+ * Public: unsubd_msg, unsubd_msg_fmt, unsubd_page_render, unsubd_page_short.
  * Thread-safe: constant tables only.
  */
 #include <stdio.h>
@@ -114,6 +114,21 @@ unsubd_msg(int lang, int msg)
 	if (msg < 0 || msg >= M_NMSG || msgs[msg][lang] == NULL)
 		return "";
 	return msgs[msg][lang];
+}
+
+void
+unsubd_msg_fmt(int lang, int msg, const char *arg, char *out, size_t size)
+{
+	const char *m = unsubd_msg(lang, msg);
+	const char *pct = strstr(m, "%s");
+
+	if (size == 0)
+		return;
+	if (pct == NULL || arg == NULL)
+		(void)snprintf(out, size, "%s", m);
+	else
+		(void)snprintf(
+		    out, size, "%.*s%s%s", (int)(pct - m), m, arg, pct + 2);
 }
 
 /* Message msg with its one "%s" replaced by arg, HTML-escaped. */
@@ -342,7 +357,10 @@ unsubd_page_render(og_buf *b, const unsubd_page *p)
 	hidden(b, "lang", unsubd_lang_tag(p->lang));
 	(void)og_buf_adds(
 	    b, "<button type=\"submit\" class=\"primary\" id=\"unsub-one\">");
-	put_msg(b, p->lang, M_UNSUB_ONE, stream_label(p->st));
+	if (p->oneclick == NULL)
+		put_msg(b, p->lang, M_UNSUB_ALL, NULL);
+	else
+		put_msg(b, p->lang, M_UNSUB_ONE, p->oneclick);
 	(void)og_buf_adds(b, "</button>\n</form>\n");
 
 	/* The preference center. */

@@ -307,9 +307,41 @@ sed -e 's/^\[unsubd\]$/&\nscope = sender/' \
 CONF=$UD_DIR/sender.conf
 for s in news tips offers; do ud_optin $S $s; done
 ok "daemon starts with scope = sender" ud_start
-is "scope = sender: one-click POST 200" "$(ud_code POST \
-    "$UD_URL/u/$(ud_token $S news)" -d List-Unsubscribe=One-Click)" 200
+# The button and its answer name what the click leaves: the sender's
+# mail, not only the newsletter.
+like "scope = sender: the page's button names the sender" \
+    "$(curl -s "$UD_URL/u/$(ud_token $S news)")" \
+    '*id="unsub-one">Unsubscribe from example.com</button>*'
+R=$(curl -s -w '\n%{http_code}' -d List-Unsubscribe=One-Click \
+    "$UD_URL/u/$(ud_token $S news)")
+is "scope = sender: one-click POST 200" "$(printf '%s' "$R" | tail -1)" 200
+like "... says what it left" "$R" "*You are unsubscribed from example.com.*"
 is "scope = sender: news and tips (sender example.com) refused, offers kept" \
     "$(ud_status $S news)$(ud_status $S tips)$(ud_status $S offers)" 110
 ok "daemon with scope = sender stops cleanly" ud_stop
+
+# --- scope = partner and all: the same, in the person's language ---
+sed -e 's/^\[unsubd\]$/&\nscope = partner/' "$UD_DIR/optgate.conf" \
+    >"$UD_DIR/partner.conf"
+CONF=$UD_DIR/partner.conf
+U=ursula@example.org
+ud_optin $U offers
+ok "daemon starts with scope = partner" ud_start
+like "scope = partner: the button names the partner's offers (pt-BR)" \
+    "$(curl -s -H 'Accept-Language: pt-BR' "$UD_URL/u/$(ud_token $U offers)")" \
+    '*id="unsub-one">Cancelar inscrição em Ofertas de acme</button>*'
+like "... and its answer" "$(curl -s -H 'Accept-Language: pt-BR' \
+    -d List-Unsubscribe=One-Click "$UD_URL/u/$(ud_token $U offers)")" \
+    "*Sua inscrição em Ofertas de acme foi cancelada.*"
+ok "daemon with scope = partner stops cleanly" ud_stop
+sed -e 's/^\[unsubd\]$/&\nscope = all/' "$UD_DIR/optgate.conf" \
+    >"$UD_DIR/all.conf"
+CONF=$UD_DIR/all.conf
+V=vera@example.org
+ud_optin $V news
+ok "daemon starts with scope = all" ud_start
+like "scope = all: the button says everything" \
+    "$(curl -s "$UD_URL/u/$(ud_token $V news)")" \
+    '*id="unsub-one">Unsubscribe from everything</button>*'
+ok "daemon with scope = all stops cleanly" ud_stop
 done_testing
