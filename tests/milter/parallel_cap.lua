@@ -12,8 +12,11 @@ check(mg_rcpt(c1, rcpt) == SMFIR_CONTINUE, "first message in flight refused")
 check(mg_rcpt(c2, rcpt) == SMFIR_REPLYCODE,
     "second message while the first is in flight not deferred")
 check(mt.abort(c1) == nil, "abort failed")
--- An abort has no reply: c1's next MAIL (answered) shows it was handled.
+-- Neither the abort nor MAIL (SMFIP_NR_MAIL) is answered: a RCPT on c1
+-- (no consent: refused) shows both were handled before c2 goes on.
 mg_mail(c1, "<promo@example.com>", "4QPAR00003")
+check(mg_rcpt(c1, "<sync@example.com>") == SMFIR_REPLYCODE,
+    "a recipient without consent not refused")
 check(mg_rcpt(c2, rcpt) == SMFIR_CONTINUE,
     "the message in flight aborted: still refused")
 mg_headers(c2, std_headers())
