@@ -1741,13 +1741,16 @@ apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 		}
 		if (e && ch->kind == OG_EV_OPTOUT &&
 		    e->state == OG_ST_SUPPRESSED &&
-		    (e->expires == 0 || e->expires > now) &&
-		    !(weak_suppression(e->reason) && e->expires &&
-		        (ch->expires == 0 || ch->expires > e->expires))) {
+		    (e->expires == 0 || (e->expires > now && ch->expires != 0 &&
+		                            ch->expires <= e->expires))) {
 			/*
 			 * A live suppression already stops mail; keep it,
-			 * unless it ends before the opt-out and stops no
-			 * more than the opt-out does (soft bounces).
+			 * unless it ends before the opt-out: the opt-out
+			 * then replaces it, or it would end with it.  One
+			 * that also stopped transactional mail (a manual
+			 * pause, a hard bounce with an end) stops it no
+			 * longer: one entry per scope holds one of the two,
+			 * and an opt-out lost is the worse loss.
 			 */
 			*result = OG_UNCHANGED;
 			return 0;

@@ -210,6 +210,48 @@ temporary_suppression_keeps_optout(void **state)
 }
 
 /*
+ * And the other way round: an opt-out over a temporary manual suppression
+ * (an admin's pause) replaces it when it outlasts it, or the person's
+ * opt-out would be gone at the pause's end (it was "unchanged", and mail
+ * came back); one that ends first changes nothing, and a suppression for
+ * good stays.
+ */
+static void
+optout_outlives_manual_pause(void **state)
+{
+	struct fx *f = *state;
+	og_change man = og_testfx_change(
+	    "m@x.example", OG_EV_SUPPRESS, OG_SCOPE_ALL, NULL, 0, T0);
+	og_change out = og_testfx_change(
+	    "m@x.example", OG_EV_OPTOUT, OG_SCOPE_ALL, NULL, 0, T0 + 100);
+	og_record *rec = og_xmalloc(sizeof(*rec));
+
+	man.reason = OG_RS_MANUAL;
+	man.expires = T0 + 30 * 86400;
+	assert_int_equal(og_testfx_apply(f->st, man), OG_APPLIED);
+	out.expires = T0 + 10 * 86400;
+	assert_int_equal(og_testfx_apply(f->st, out), OG_UNCHANGED);
+	out.expires = 0;
+	out.via = OG_VIA_ONECLICK;
+	assert_int_equal(og_testfx_apply(f->st, out), OG_APPLIED);
+	read_record(f, "m@x.example", rec);
+	assert_int_equal(rec->nentries, 1);
+	assert_int_equal(rec->entries[0].state, OG_ST_OPTOUT);
+	assert_int_equal(rec->entries[0].expires, 0);
+	assert_int_equal(rec->entries[0].via, OG_VIA_ONECLICK);
+	/* a hard bounce for good is not replaced */
+	man = og_testfx_change(
+	    "h@x.example", OG_EV_SUPPRESS, OG_SCOPE_ALL, NULL, 0, T0);
+	man.reason = OG_RS_HARD_BOUNCE;
+	assert_int_equal(og_testfx_apply(f->st, man), OG_APPLIED);
+	out.key = "h@x.example";
+	assert_int_equal(og_testfx_apply(f->st, out), OG_UNCHANGED);
+	read_record(f, "h@x.example", rec);
+	assert_int_equal(rec->entries[0].state, OG_ST_SUPPRESSED);
+	free(rec);
+}
+
+/*
  * A record with OG_ENTRIES_MAX entries refuses one more opt-in, but an
  * opt-out or a suppression still goes in: the oldest opt-in makes room
  * (an expired entry first).  An unsubscribe is never lost for want of room.
@@ -973,6 +1015,8 @@ main(void)
 	        optout_outlives_temporary_suppression, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        optout_outlives_temporary_optout, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        optout_outlives_manual_pause, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        confirm_needs_pending, setup, teardown),
 	    cmocka_unit_test_setup_teardown(events_chain, setup, teardown),
