@@ -293,17 +293,19 @@ open_token(req *r)
 		return "bad-token";
 	if (r->info.purpose != OG_TOKEN_UNSUB)
 		return "wrong-purpose";
-	r->st = og_config_stream_by_id(cfg, r->info.stream_id);
-	if (r->st == NULL)
-		return "unknown-stream";
 	/*
 	 * A token knows only its issue day: it may have been made as late
 	 * as that day's last second, so it is too old only from then on.
+	 * Checked before the stream: an old token of a removed stream
+	 * would otherwise opt out of all mail (post_done).
 	 */
 	if (cfg->unsubd_token_max_age > 0 &&
 	    og_time_now() - (r->info.issued + 86399) >
 	        cfg->unsubd_token_max_age)
 		return "expired";
+	r->st = og_config_stream_by_id(cfg, r->info.stream_id);
+	if (r->st == NULL)
+		return "unknown-stream";
 	return NULL;
 }
 

@@ -122,6 +122,13 @@ ud_optin $G news
 { cat "$CONF"; printf '[stream oldletter]\nmatch = header:X-Optgate-Stream=oldletter\nclass = marketing\nconsent = optin\nunsubscribe = https://unsub.example.com/u/%%t\n'; } >"$UD_DIR/old.conf"
 TG=$("$BIN/optgate" -c "$UD_DIR/old.conf" token $G --stream oldletter | sed -n 's/^token: //p')
 is "page of a removed stream's link: 400" "$(ud_code GET "$UD_URL/u/$TG")" 400
+# token_max_age holds for them too: an old link (a leaked archive) must
+# not take the person out of all mail.
+TGOLD=$(OPTGATE_NOW=$(($(date +%s) - 40 * 86400)) "$BIN/optgate" \
+    -c "$UD_DIR/old.conf" token $G --stream oldletter | sed -n 's/^token: //p')
+is "one-click of a removed stream's expired link: 400" \
+    "$(ud_code POST "$UD_URL/u/$TGOLD" -d List-Unsubscribe=One-Click)" 400
+is "... changed nothing" "$(ud_status $G news)" 0
 is "GET changed nothing" "$(ud_status $G news)" 0
 is "one-click of a removed stream's link: 200" \
     "$(ud_code POST "$UD_URL/u/$TG" -d List-Unsubscribe=One-Click)" 200
