@@ -1035,6 +1035,48 @@ token_apart(const char *tpl, int url)
 }
 
 /*
+ * Refuse a value the milter would put into a header it writes
+ * (List-Unsubscribe, Feedback-ID) or into the envelope sender (verp)
+ * that would break out of it: a control character (a bare CR ends the
+ * header for many readers and starts one of the sender's choosing), a
+ * non-ASCII byte (a header is ASCII), and with uri also a space, '<',
+ * '>' or '"', which end the <URI> or <address> and start another URI or
+ * ESMTP parameters.  what: "[stream NAME] KEY" or "[milter] KEY";
+ * where: what the value goes into, for the error.
+ */
+static void
+header_value(struct pstate *ps, const char *what, const char *v, int uri,
+    const char *where)
+{
+	char why[96] = "";
+	og_buf b;
+
+	if (v == NULL)
+		return;
+	for (const unsigned char *p = (const unsigned char *)v;
+	     *p != '\0' && why[0] == '\0'; p++) {
+		if (*p < 0x20 || *p == 0x7f)
+			snprintf(why, sizeof(why),
+			    "a control character (\\x%02x)", *p);
+		else if (*p >= 0x80)
+			snprintf(why, sizeof(why),
+			    "a non-ASCII byte (write it %%-encoded, or a "
+			    "domain in its xn-- form)");
+		else if (uri && *p == ' ')
+			snprintf(why, sizeof(why), "a space");
+		else if (uri && (*p == '<' || *p == '>' || *p == '"'))
+			snprintf(why, sizeof(why), "'%c'", *p);
+	}
+	if (why[0] == '\0')
+		return;
+	og_buf_init(&b, 1024);
+	(void)og_buf_add_escaped(&b, v, strlen(v), 300);
+	perr(ps, "%s: \"%s\" has %s, which cannot be in %s", what,
+	    b.data != NULL ? b.data : "", why, where);
+	og_buf_free(&b);
+}
+
+/*
  * A key whose values are IP addresses (what: "[unsubd] trusted_proxy").
  * Names and ranges would silently match nothing (a trusted proxy) or
  * make every SPF check a permerror (an egress address): refused.  canon:
@@ -1072,6 +1114,7 @@ static void
 validate(struct pstate *ps)
 {
 	og_config *cfg = ps->cfg;
+	char what[OG_STREAM_NAME_MAX + 32];
 	int i, j;
 
 	ps->line = 0;
@@ -1080,9 +1123,22 @@ validate(struct pstate *ps)
 		    &cfg->unsubd_trusted_proxy[i], 1);
 	for (i = 0; i < cfg->nspf_egress; i++)
 		ip_value(ps, "[spf] egress", &cfg->spf_egress[i], 0);
+	header_value(ps, "[milter] feedback_id_sender", cfg->feedback_id_sender,
+	    0, "a header");
 	for (i = 0; i < cfg->nstreams; i++) {
 		og_stream *st = &cfg->streams[i];
 
+		snprintf(
+		    what, sizeof(what), "[stream %s] unsubscribe", st->name);
+		for (j = 0; j < st->nunsubscribe; j++)
+			header_value(
+			    ps, what, st->unsubscribe[j], 1, "a header's URI");
+		snprintf(what, sizeof(what), "[stream %s] verp", st->name);
+		header_value(
+		    ps, what, st->verp_address, 1, "the envelope sender");
+		snprintf(
+		    what, sizeof(what), "[stream %s] feedback_id", st->name);
+		header_value(ps, what, st->feedback_id, 0, "a header");
 		for (j = 0; j < st->nunsubscribe; j++) {
 			const char *u = st->unsubscribe[j];
 

@@ -101,6 +101,33 @@ static const struct ccase cases[] = {
         "unsubscribe = mailto:u+%t@u.example?subject=unsubscribe%20%t, "
         "https://u.example/u-%t\n",
         NULL},
+    /* What goes into a header the milter writes must not break it. */
+    {"unsubscribe with a space (a second URI)",
+        "[stream s]\nunsubscribe = https://u.example/u/%t "
+        "<https://evil.example/%t>\n",
+        "test.conf: [stream s] unsubscribe: \"https://u.example/u/%t "
+        "<https://evil.example/%t>\" has a space, which cannot be in a "
+        "header's URI"},
+    {"unsubscribe with a CR (a header of its own)",
+        "[stream s]\nunsubscribe = https://u.example/u/%t\rBcc: "
+        "x@evil.example\n",
+        "has a control character (\\x0d)"},
+    {"unsubscribe with an angle bracket",
+        "[stream s]\nunsubscribe = https://u.example/u/%t>\n",
+        "has '>', which cannot be in a header's URI"},
+    {"unsubscribe with 8-bit text",
+        "[stream s]\nunsubscribe = https://u.example/u/%t/\xc3\xa9\n",
+        "has a non-ASCII byte"},
+    {"verp with ESMTP parameters after it",
+        "[stream s]\nverp = bounce+%t@b.example> NOTIFY=NEVER\n",
+        "[stream s] verp: \"bounce+%t@b.example> NOTIFY=NEVER\" has '>'"},
+    {"feedback_id with a CR", "[stream s]\nfeedback_id = a:%s\rX-Evil: 1\n",
+        "[stream s] feedback_id: \"a:%s\\x0dX-Evil: 1\" has a control "
+        "character"},
+    {"feedback_id_sender with a CR",
+        "[milter]\nfeedback_id_sender = esp\rX-Evil: 1\n",
+        "[milter] feedback_id_sender: \"esp\\x0dX-Evil: 1\" has a control "
+        "character"},
     {"unsubscribe bad scheme", "[stream s]\nunsubscribe = ftp://u.example/%t\n",
         "neither https:, http: nor mailto:"},
     {"stream without name", "[stream]\nclass = marketing\n", "needs a name"},
