@@ -5,8 +5,9 @@
  * og_keyring_signing_id, og_keygen_line, og_token_stream_id, og_token_make,
  * og_token_open.  The wire form is in og_token.h.
  *
- * Ownership: a keyring is allocated by load/parse and freed (secrets wiped)
- * by og_keyring_free.  Tokens are written into caller buffers.
+ * Ownership: a keyring is allocated by load/parse (in a mapping left out
+ * of core dumps) and freed (secrets wiped) by og_keyring_free.  Tokens are
+ * written into caller buffers.
  *
  * Thread-safety: a loaded keyring is never written again; make and open
  * build their own EVP_CIPHER_CTX per call, so any number of threads may
@@ -32,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -44,6 +46,21 @@
 #include "og_addr.h"
 #include "og_err.h"
 #include "og_token.h"
+
+/*
+ * LeakSanitizer does not look into anonymous mappings: told of the
+ * keyring's, it still sees the cipher the keyring holds.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define OG_LSAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define OG_LSAN 1
+#endif
+#endif
+#ifdef OG_LSAN
+#include <sanitizer/lsan_interface.h>
+#endif
 
 #define SECRET_LEN 32
 #define SECRET_B64_LEN 43
@@ -167,6 +184,29 @@ b64_decode(const char *s, size_t len, unsigned char *out, size_t cap)
 
 /* ---- keyring ---- */
 
+/*
+ * The keyring gets a mapping of its own, left out of core dumps
+ * (MADV_DONTDUMP): a daemon's or a pipe(8) command's core, kept by
+ * systemd-coredump or attached to a bug report, would otherwise carry
+ * every secret, and with them the power to forge opt-outs and read
+ * addresses from tokens.  Where the kernel lacks the advice the mapping
+ * is still used (a core then holds the keys, as a heap copy would).
+ */
+static og_keyring *
+keyring_alloc(void)
+{
+	void *p = mmap(NULL, sizeof(og_keyring), PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	(void)madvise(p, sizeof(og_keyring), MADV_DONTDUMP);
+#ifdef OG_LSAN
+	__lsan_register_root_region(p, sizeof(og_keyring));
+#endif
+	return p; /* zero-filled */
+}
+
 void
 og_keyring_free(og_keyring *kr)
 {
@@ -174,7 +214,10 @@ og_keyring_free(og_keyring *kr)
 		return;
 	EVP_CIPHER_free(kr->cipher);
 	OPENSSL_cleanse(kr, sizeof *kr);
-	free(kr);
+#ifdef OG_LSAN
+	__lsan_unregister_root_region(kr, sizeof *kr);
+#endif
+	(void)munmap(kr, sizeof *kr);
 }
 
 uint8_t
@@ -283,7 +326,7 @@ keyring_parse(const char *text, size_t size, const char *name, og_keyring **out,
 	*out = NULL;
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
-	if ((kr = calloc(1, sizeof *kr)) == NULL)
+	if ((kr = keyring_alloc()) == NULL)
 		return OG_ENOMEM;
 	while (p < end) {
 		line++;

@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -836,6 +837,37 @@ test_threads(void **state)
 	og_keyring_free(kr);
 }
 
+/*
+ * The secrets stay out of core dumps: the keyring lives in a mapping
+ * marked MADV_DONTDUMP ("dd" in its VmFlags), not on the heap.
+ */
+static void
+test_keys_not_dumped(void **state)
+{
+	og_keyring *kr = ring("1 " S1 "\n2 " S2);
+	uintptr_t a = (uintptr_t)kr, lo, hi;
+	char line[512];
+	int in = 0, found = 0, dd = 0;
+	FILE *fp;
+
+	(void)state;
+	fp = fopen("/proc/self/smaps", "r");
+	assert_non_null(fp);
+	while (fgets(line, sizeof line, fp) != NULL) {
+		/* a mapping's first line; field lines are "Name: ..." */
+		if (sscanf(line, "%" SCNxPTR "-%" SCNxPTR " ", &lo, &hi) == 2) {
+			in = a >= lo && a < hi;
+			found |= in;
+		} else if (in && strncmp(line, "VmFlags:", 8) == 0) {
+			dd = strstr(line, " dd") != NULL;
+		}
+	}
+	fclose(fp);
+	assert_true(found);
+	assert_true(dd);
+	og_keyring_free(kr);
+}
+
 int
 main(void)
 {
@@ -861,6 +893,7 @@ main(void)
 	    cmocka_unit_test(test_stream_id),
 	    cmocka_unit_test(test_address_unreadable),
 	    cmocka_unit_test(test_threads),
+	    cmocka_unit_test(test_keys_not_dumped),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
