@@ -48,6 +48,13 @@ H=$($CURL -D - -o /dev/null -d List-Unsubscribe=One-Click \
 like "plain HTTP: 308 (the POST stays a POST)" "$H" "HTTP/1.1 308*"
 like "... to the HTTPS URL" "$H" "*Location: https://unsub.example.com/u/$TB*"
 is "a redirect alone unsubscribes nobody" "$(ud_status $B news)" 0
+# The redirect names our host, not the one the client sent: nginx gives
+# a server the requests for names it has no server for when it is the
+# only one on the port (or the default).
+H=$($CURL -D - -o /dev/null -H 'Host: evil.example' \
+    "http://unsub.example.com:18089/u/$TB")
+like "a foreign Host: still a 308 to our HTTPS URL" "$H" \
+    "*Location: https://unsub.example.com/u/$TB*"
 # certbot certonly --webroot: its HTTP-01 file is served on plain HTTP
 # (a 308 to the HTTPS site, which answers 404 there, fails the check).
 mkdir -p "$N/webroot/.well-known/acme-challenge"
