@@ -6,6 +6,8 @@
  * Thread-safety: the sink is chosen once at start; each line is written
  * with one syslog(3) or one fprintf(3) call.
  *
+ * Control bytes in a line are written as \xNN, so one call is one line.
+ *
  * LIMITS: a line is cut at 2048 bytes.
  */
 #include <pthread.h>
@@ -66,12 +68,46 @@ og_log_verbose(void)
 static void vlog(int prio, const char *tag, const char *fmt, va_list ap)
     __attribute__((format(printf, 3, 0)));
 
+/*
+ * Control bytes in place, as \xNN: a line is one line whatever a caller
+ * passed through %s (peer text with a newline would otherwise end it and
+ * start a forged one; a CR or an escape sequence would overwrite it on a
+ * terminal).  Text escaped upstream (og_buf_add_escaped) has none, so it
+ * is unchanged; so are UTF-8 bytes.  Cut at size - 1 bytes, never in the
+ * middle of an escape.
+ */
+static void
+printable(const char *in, char *out, size_t size)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+
+	for (; *in != '\0'; in++) {
+		unsigned char c = (unsigned char)*in;
+
+		if (c >= 0x20 && c != 0x7f) {
+			if (o + 1 >= size)
+				break;
+			out[o++] = (char)c;
+		} else {
+			if (o + 4 >= size)
+				break;
+			out[o++] = '\\';
+			out[o++] = 'x';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
+		}
+	}
+	out[o] = '\0';
+}
+
 static void
 vlog(int prio, const char *tag, const char *fmt, va_list ap)
 {
-	char line[2048];
+	char raw[2048], line[2048];
 
-	vsnprintf(line, sizeof(line), fmt, ap);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
+	printable(raw, line, sizeof(line));
 	if (use_stderr) {
 		pthread_once(&pid_once, pid_init);
 		fprintf(stderr, "%s[%ld]: %s%s\n", ident, pid, tag, line);
