@@ -184,14 +184,42 @@ same_file(const char *path, const struct stat *in)
 	       sb.st_ino == in->st_ino;
 }
 
-/* Open an output file (truncating); prints the error. */
+/*
+ * Open an output file (truncating); prints the error.  Its name is often
+ * made from the input's (FILE.rejects), in a folder others may write (an
+ * upload folder, /tmp): a symbolic or hard link planted there is refused,
+ * never truncated and written through (as root, any file on the system).
+ */
 static FILE *
 open_out(const char *path)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	int fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0640);
+	struct stat sb;
 	FILE *fp;
 
-	if (fd < 0 || (fp = fdopen(fd, "w")) == NULL) {
+	if (fd < 0 && errno == ELOOP) {
+		fprintf(stderr,
+		    "optgate: %s: a symbolic link: not written through "
+		    "(remove it, or name another file)\n",
+		    path);
+		return NULL;
+	}
+	if (fd >= 0 && fstat(fd, &sb) != 0) {
+		fprintf(stderr, "optgate: %s: %s\n", path, strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	if (fd >= 0 && S_ISREG(sb.st_mode) && sb.st_nlink > 1) {
+		fprintf(stderr,
+		    "optgate: %s: has other links (another name of another "
+		    "file): not written (remove it, or name another file)\n",
+		    path);
+		close(fd);
+		return NULL;
+	}
+	/* /dev/null and the like are written, not truncated */
+	if (fd < 0 || (S_ISREG(sb.st_mode) && ftruncate(fd, 0) != 0) ||
+	    (fp = fdopen(fd, "w")) == NULL) {
 		fprintf(stderr, "optgate: %s: %s\n", path, strerror(errno));
 		if (fd >= 0)
 			close(fd);

@@ -196,6 +196,29 @@ is "... and the input is intact" "$(cksum <"$T/self.csv")" "$sum0"
 $OG import - --warnings "$T/self.csv" <"$T/self.csv" >/dev/null 2>&1
 is "--warnings naming the file on stdin: refused too" "$?" 2
 
+# --- a reject or warnings file planted as a link: never written through --
+# (an admin importing as root from a folder others can write: the link
+# would have had root truncate and fill the file it names)
+printf 'address,state\nplant@example.com,optout\nnot-an-address,optout\n' >"$T/drop.csv"
+printf 'precious\n' >"$T/victim"
+ln -s "$T/victim" "$T/drop.csv.rejects"
+$OG import "$T/drop.csv" >/dev/null 2>"$T/drop.err"
+is "rejects file is a symbolic link: refused" "$?" 5
+like "... says why" "$(cat "$T/drop.err")" "*drop.csv.rejects: a symbolic link*"
+is "... and the file it names is intact" "$(cat "$T/victim")" precious
+rm -f "$T/drop.csv.rejects" "$T/drop.csv.warnings"
+ln "$T/victim" "$T/drop.csv.warnings"
+$OG import "$T/drop.csv" >/dev/null 2>"$T/drop.err"
+is "warnings file with another name (a hard link): refused" "$?" 5
+like "... says why" "$(cat "$T/drop.err")" "*drop.csv.warnings: has other links*"
+is "... and the file it shares is intact" "$(cat "$T/victim")" precious
+rm -f "$T/drop.csv.warnings" "$T/drop.csv.rejects"
+$OG import "$T/drop.csv" >/dev/null 2>&1
+is "a plain old rejects file is still overwritten" "$?" 0
+printf 'old\n' >"$T/drop.csv.rejects"
+$OG import "$T/drop.csv" >/dev/null 2>&1
+like "... with this import's rejects" "$(cat "$T/drop.csv.rejects")" "3: *"
+
 # --- partner names: the config's spelling, whatever the file's case -----
 printf 'address,stream,partner,state,time\nwes@example.com,offers,,optin,2026-01-04T00:00:00Z\nwes@example.com,,ACME,optout,2026-01-05T00:00:00Z\nxia@example.com,,globex,optout,2026-01-05T00:00:00Z\n' >"$T/partner.csv"
 $OG import "$T/partner.csv" --warnings "$T/partner.warn" >/dev/null 2>&1
