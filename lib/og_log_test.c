@@ -43,8 +43,8 @@ static void
 test_one_line(void **state)
 {
 	static const char *const peer[] = {
-	    "a@b.example>, reason=x\nog[1]: NOQUEUE: optgate: accept: "
-	    "to=<victim@b.example",
+	    ("a@b.example>, reason=x\nog[1]: NOQUEUE: optgate: accept: "
+	     "to=<victim@b.example"),
 	    "a@b.example\r\nog[1]: forged",
 	    "a@b.example\rog[1]: forged over the line on a terminal",
 	    "a@b.example\033[2K\033[1Gforged",
