@@ -469,6 +469,12 @@ unsubd_base_path(const char *base_url, char *out, size_t size)
 	slash = strchr(p, '/');
 	if (slash == NULL)
 		return;
+	/*
+	 * One leading slash: "//optout/u/TOKEN" in an href is the site
+	 * "optout" (a typo in base_url sent the token to another host).
+	 */
+	while (slash[1] == '/')
+		slash++;
 	n = strlen(slash);
 	while (n > 0 && slash[n - 1] == '/')
 		n--;

@@ -271,6 +271,10 @@ test_base_path(void **state)
 	    {"https://x.example/a b", ""},
 	    {"ftp://x.example/a", ""},
 	    {"/relative", ""},
+	    /* "//host/..." in an href is another site: never a prefix */
+	    {"https://www.example.com//optout", "/optout"},
+	    {"https://www.example.com//evil.example/x/", "/evil.example/x"},
+	    {"https://www.example.com///", ""},
 	};
 	size_t i;
 	char out[128];
