@@ -7,7 +7,9 @@
  * admin CLI: og_store_erase, the keyed-hash lists (og_store_hashed_read,
  * og_store_import_hashed, og_store_partner_key_get/_drop), batched scans
  * (og_store_foreach_event_from/_all, og_store_foreach_hashed),
- * og_store_day_sends, og_store_expire_counters and og_store_verify.
+ * og_store_day_sends, og_store_expire_counters and og_store_verify;
+ * og_store_give (root giving files to the store's owner, never through a
+ * link).
  *
  * Ownership: records and events handed out are copies in caller memory;
  * nothing returned points into the LMDB map.
@@ -948,6 +950,36 @@ open_counters(og_store *st, const char *dir, int maxr, unsigned wmap, char *err,
 	return rc;
 }
 
+int
+og_store_give(const char *path, uid_t uid, gid_t gid)
+{
+	struct stat sb;
+	int fd, rc = 0;
+
+	/* O_NONBLOCK: a FIFO put there must not hang the open */
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT  ? OG_NOTFOUND
+		       : errno == ELOOP ? OG_EINVAL
+		                        : OG_EIO;
+	if (fstat(fd, &sb) != 0)
+		rc = OG_EIO;
+	else if (!S_ISDIR(sb.st_mode) &&
+	         (!S_ISREG(sb.st_mode) || sb.st_nlink > 1))
+		rc = OG_EINVAL;
+	else if (fchown(fd, uid, gid) != 0)
+		rc = OG_EIO;
+	if (rc == OG_EIO) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return rc;
+	}
+	close(fd);
+	return rc;
+}
+
 /*
  * Give an environment folder whose files this process made (a counters
  * folder rebuilt, a lock file LMDB created, a backup) to the store
@@ -962,13 +994,18 @@ give_to_owner(const char *dir, const struct stat *owner)
 	static const char *const names[] = {"", "/data.mdb", "/lock.mdb"};
 	char p[4200];
 	size_t i;
+	int rc;
 
 	if (geteuid() != 0 || (owner->st_uid == 0 && owner->st_gid == 0))
 		return;
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		snprintf(p, sizeof(p), "%s%s", dir, names[i]);
-		if (chown(p, owner->st_uid, owner->st_gid) != 0 &&
-		    errno != ENOENT)
+		rc = og_store_give(p, owner->st_uid, owner->st_gid);
+		if (rc == OG_EINVAL)
+			og_log_warn("%s: not given to the store's owner (uid "
+			            "%u): a link, or not a file of its own",
+			    p, (unsigned)owner->st_uid);
+		else if (rc == OG_EIO)
 			og_log_warn("%s: cannot give it to the store's owner "
 			            "(uid %u): %s",
 			    p, (unsigned)owner->st_uid, strerror(errno));

@@ -73,6 +73,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "og_addr.h"
 #include "og_config.h"
@@ -364,6 +365,17 @@ typedef struct og_store_info {
 	uint32_t schema;
 } og_store_info;
 int og_store_info_get(og_store *st, og_store_info *info);
+
+/*
+ * og_store_give - give path, a file or folder root made in a folder the
+ * daemons' user owns (a lock file, a rebuilt counters folder, a backup,
+ * a quarantine entry), to uid:gid, through a descriptor, never through
+ * a link: that user could have put one in its place, and root would have
+ * given them the file it names.  Returns 0, OG_NOTFOUND, OG_EINVAL (a
+ * symbolic link, neither a regular file nor a folder, or a regular file
+ * with other names), OG_EIO (errno says why).
+ */
+int og_store_give(const char *path, uid_t uid, gid_t gid);
 
 /* The record codec, exposed for the fuzz target and tests. */
 int og_record_decode(

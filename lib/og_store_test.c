@@ -3,6 +3,7 @@
  * and foreign files, schema versions, a map that fills, soft counters.
  * Every test gets its own temporary store folder.
  */
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -717,6 +718,55 @@ rebuilt_counters_keep_store_owner(void **state)
 }
 
 /*
+ * Root gives files it made in a folder the daemons' user owns (lock
+ * files, a rebuilt counters folder, quarantine entries) to that user.
+ * That user may put a link in their place between the making and the
+ * giving: the link, and a file with another name (a hard link to
+ * /etc/shadow, say), must never pass the ownership on.
+ */
+static void
+give_never_follows_links(void **state)
+{
+	char dir[] = "/tmp/og-give.XXXXXX", p[128], q[128];
+	struct stat sb;
+	int fd;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	assert_non_null(mkdtemp(dir));
+	snprintf(q, sizeof(q), "%s/precious", dir);
+	fd = open(q, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+
+	snprintf(p, sizeof(p), "%s/lock.mdb", dir);
+	assert_int_equal(symlink(q, p), 0);
+	assert_int_equal(og_store_give(p, 65534, 65534), OG_EINVAL);
+	assert_int_equal(stat(q, &sb), 0);
+	assert_int_equal(sb.st_uid, 0);
+	assert_int_equal(unlink(p), 0);
+
+	assert_int_equal(link(q, p), 0);
+	assert_int_equal(og_store_give(p, 65534, 65534), OG_EINVAL);
+	assert_int_equal(stat(q, &sb), 0);
+	assert_int_equal(sb.st_uid, 0);
+	assert_int_equal(unlink(p), 0);
+
+	/* what it is for: a file and a folder of its own */
+	assert_int_equal(og_store_give(q, 65534, 65534), 0);
+	assert_int_equal(stat(q, &sb), 0);
+	assert_int_equal(sb.st_uid, 65534);
+	assert_int_equal(sb.st_gid, 65534);
+	assert_int_equal(og_store_give(dir, 65534, 65534), 0);
+	assert_int_equal(stat(dir, &sb), 0);
+	assert_int_equal(sb.st_uid, 65534);
+	assert_int_equal(og_store_give(p, 65534, 65534), OG_NOTFOUND);
+	assert_int_equal(unlink(q), 0);
+	assert_int_equal(rmdir(dir), 0);
+}
+
+/*
  * A store the user may not read (made by the daemons' user): the error
  * says which file and why, and does not send the admin to optgate init.
  */
@@ -1042,6 +1092,7 @@ main(void)
 	        counters_file_reserved, setup, teardown),
 	    cmocka_unit_test(counters_disk_full),
 	    cmocka_unit_test(open_keeps_grown_counters_file),
+	    cmocka_unit_test(give_never_follows_links),
 	};
 
 	og_log_open("og_store_test", OG_LOG_STDERR);
