@@ -1,11 +1,13 @@
 /*
- * og_priv.c - dropping root for a daemon's configured user (og_priv.h).
+ * og_priv.c - dropping root for a daemon's configured user, and giving
+ * it the sockets root made (og_priv.h).
  */
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -47,5 +49,25 @@ og_priv_drop(const char *section, const char *user, char *err, size_t errlen)
 		return OG_EIO;
 	}
 	og_log_info("running as %s", user);
+	return 0;
+}
+
+/*
+ * A socket cannot be opened for fchown(2): lchown then, which changes a
+ * link put there later, never the file it names.  A hard link to
+ * another file is refused (one name); one made between the lstat and
+ * the lchown needs protected_hardlinks off and that window.
+ */
+int
+og_priv_chown_socket(const char *path, uid_t uid, gid_t gid)
+{
+	struct stat sb;
+
+	if (lstat(path, &sb) != 0)
+		return OG_EIO;
+	if (!S_ISSOCK(sb.st_mode) || sb.st_nlink != 1)
+		return OG_EINVAL;
+	if (lchown(path, uid, gid) != 0)
+		return OG_EIO;
 	return 0;
 }

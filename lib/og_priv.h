@@ -10,6 +10,7 @@
 #define OG_PRIV_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 /*
  * og_priv_drop - become user (for section's error texts).  Not root:
@@ -19,5 +20,14 @@
  */
 int og_priv_drop(
     const char *section, const char *user, char *err, size_t errlen);
+
+/*
+ * og_priv_chown_socket - give the unix socket root just bound at path to
+ * uid:gid (-1: unchanged), never through a link: its folder may be the
+ * daemon user's, who could have put a link to any file in its place.
+ * Returns 0, OG_EINVAL (not a socket of one name: nothing changed),
+ * OG_EIO (errno says why).
+ */
+int og_priv_chown_socket(const char *path, uid_t uid, gid_t gid);
 
 #endif

@@ -4,14 +4,19 @@
  * back; a user that does not exist is an error that changes nothing.
  * Needs root (make check runs as root); skipped otherwise.
  */
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -98,11 +103,64 @@ test_drop(void **state)
 	assert_int_equal(in_child(child_no_user_stays), 0);
 }
 
+/*
+ * A daemon's unix socket is made by root in a folder its user may own
+ * (/var/spool/postfix/optgate): that user may swap the socket for a link
+ * before root gives it away, and must not get the file the link names.
+ */
+static void
+test_chown_socket(void **state)
+{
+	char dir[] = "/tmp/og-sock.XXXXXX", sp[64], q[64];
+	struct sockaddr_un sun;
+	struct stat sb;
+	int fd, s;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	assert_non_null(mkdtemp(dir));
+	snprintf(q, sizeof(q), "%s/precious", dir);
+	fd = open(q, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	snprintf(sp, sizeof(sp), "%s/milter.sock", dir);
+
+	assert_int_equal(symlink(q, sp), 0);
+	assert_int_equal(og_priv_chown_socket(sp, 65534, 65534), OG_EINVAL);
+	assert_int_equal(stat(q, &sb), 0);
+	assert_int_equal(sb.st_uid, 0);
+	assert_int_equal(unlink(sp), 0);
+
+	assert_int_equal(link(q, sp), 0);
+	assert_int_equal(og_priv_chown_socket(sp, 65534, 65534), OG_EINVAL);
+	assert_int_equal(stat(q, &sb), 0);
+	assert_int_equal(sb.st_uid, 0);
+	assert_int_equal(unlink(sp), 0);
+
+	/* the socket itself is given */
+	s = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_true(s >= 0);
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", sp);
+	assert_int_equal(bind(s, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	assert_int_equal(og_priv_chown_socket(sp, 65534, 65534), 0);
+	assert_int_equal(lstat(sp, &sb), 0);
+	assert_int_equal(sb.st_uid, 65534);
+	assert_int_equal(sb.st_gid, 65534);
+	close(s);
+	assert_int_equal(unlink(sp), 0);
+	assert_int_equal(unlink(q), 0);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_drop),
+	    cmocka_unit_test(test_chown_socket),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

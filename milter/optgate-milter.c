@@ -1333,12 +1333,20 @@ mg_drop_privileges(const char *user, const char *sock)
 	/* The socket becomes the user's, so it can remove it at exit. */
 	if (geteuid() == 0 && user != NULL && *user != '\0' &&
 	    (pw = getpwnam(user)) != NULL) {
-		if (sock != NULL && strncmp(sock, "unix:", 5) == 0 &&
-		    chown(sock + 5, pw->pw_uid, pw->pw_gid) < 0)
-			og_log_fatal("chown %s: %s", sock + 5, strerror(errno));
-		else if (sock != NULL && strncmp(sock, "local:", 6) == 0 &&
-		         chown(sock + 6, pw->pw_uid, pw->pw_gid) < 0)
-			og_log_fatal("chown %s: %s", sock + 6, strerror(errno));
+		const char *path = NULL;
+		int rc;
+
+		if (sock != NULL && strncmp(sock, "unix:", 5) == 0)
+			path = sock + 5;
+		else if (sock != NULL && strncmp(sock, "local:", 6) == 0)
+			path = sock + 6;
+		/* never through a link the user put in its folder */
+		if (path != NULL && (rc = og_priv_chown_socket(
+		                         path, pw->pw_uid, pw->pw_gid)) != 0)
+			og_log_fatal("chown %s: %s", path,
+			    rc == OG_EINVAL ? "not our socket any more (a link "
+			                      "or another file in its place)"
+			                    : strerror(errno));
 	}
 	if (og_priv_drop("milter", user, err, sizeof(err)) != 0)
 		og_log_fatal("%s", err);

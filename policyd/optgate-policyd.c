@@ -1210,7 +1210,7 @@ listen_unix(const char *path, struct listener *l)
 	struct passwd *pw;
 	struct group *gr;
 	mode_t old;
-	int fd;
+	int fd, rc;
 
 	if (strlen(path) >= sizeof(sun.sun_path))
 		og_log_fatal("listen unix:%s: path too long", path);
@@ -1227,8 +1227,12 @@ listen_unix(const char *path, struct listener *l)
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	og_strlcpy(sun.sun_path, path, sizeof(sun.sun_path));
-	/* Nobody may connect before the mode is right. */
-	old = umask(0177);
+	/*
+	 * The mode comes from the umask at bind: a chmod(2) by name after
+	 * it would follow a link put in the socket's place.  Nobody can
+	 * connect before listen(2), after the owner is set.
+	 */
+	old = umask(~(mode_t)g.cfg->policyd_socket_mode & 0777);
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0)
 		og_log_fatal("bind unix:%s: %s", path, strerror(errno));
 	umask(old);
@@ -1244,13 +1248,14 @@ listen_unix(const char *path, struct listener *l)
 			    g.cfg->policyd_socket_group);
 		gid = gr->gr_gid;
 	}
+	/* never through a link put in its place (lchown, one name) */
 	if ((uid != (uid_t)-1 || gid != (gid_t)-1) &&
-	    chown(path, uid, gid) != 0)
+	    (rc = og_priv_chown_socket(path, uid, gid)) != 0)
 		og_log_warn("chown unix:%s to %s:%s: %s", path,
 		    g.cfg->policyd_socket_owner, g.cfg->policyd_socket_group,
-		    strerror(errno));
-	if (chmod(path, (mode_t)g.cfg->policyd_socket_mode) != 0)
-		og_log_fatal("chmod unix:%s: %s", path, strerror(errno));
+		    rc == OG_EINVAL ? "not our socket any more (a link or "
+		                      "another file in its place)"
+		                    : strerror(errno));
 	if (listen(fd, 1024) != 0)
 		og_log_fatal("listen unix:%s: %s", path, strerror(errno));
 	l->fd = fd;
