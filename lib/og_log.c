@@ -200,6 +200,9 @@ og_strerror(int code)
 		return "expired";
 	case OG_ENOSTORE:
 		return "no store here: run optgate init";
+	case OG_ENOSPC:
+		return "disk full: no space left on the store's disk; free "
+		       "some space, then try again";
 	}
 	if (code > 0)
 		return strerror(code);

@@ -25,7 +25,8 @@
  * mdb_txn_commit() returns after fsync; og_store_apply() returns only
  * then.  The counters environment uses MDB_NOSYNC; og_store_sync_counters()
  * flushes it.  Daemons and small commands write consent through write(2),
- * so a full disk is an error (OG_EIO) that they answer with a tempfail.
+ * so a full disk is an error (OG_ENOSPC) that they answer with a
+ * tempfail.
  * The counters, written on every accepted message, are written in place
  * (MDB_WRITEMAP) over a file whose blocks are reserved up to the map size
  * (fallocate): a page fault into a hole on a full disk would be a SIGBUS,
@@ -127,8 +128,10 @@ map_err(int rc)
 		return OG_EBUSY;
 	case ENOMEM:
 		return OG_ENOMEM;
-	case EIO:
 	case ENOSPC:
+	case EDQUOT:
+		return OG_ENOSPC;
+	case EIO:
 	case EACCES:
 	case EROFS:
 		return OG_EIO;
@@ -1927,6 +1930,25 @@ apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 	return 0;
 }
 
+/*
+ * LMDB reports a short write during a commit as EIO, which is what a full
+ * disk gives for a commit of many pages (ENOSPC comes only when not one
+ * byte could be written).  Call it what it is when the disk has no room
+ * left, so the admin reads "disk full", not "input/output error".
+ */
+static int
+commit_err(og_store *st, int rc)
+{
+	struct statvfs sv;
+	uint64_t room;
+
+	if (rc != OG_EIO || statvfs(st->path, &sv) != 0)
+		return rc;
+	room =
+	    (uint64_t)(geteuid() == 0 ? sv.f_bfree : sv.f_bavail) * sv.f_frsize;
+	return room < (1ULL << 20) ? OG_ENOSPC : rc;
+}
+
 int
 og_store_apply(og_store *st, const og_change *ch, size_t n, int *results)
 {
@@ -1973,7 +1995,7 @@ og_store_apply(og_store *st, const og_change *ch, size_t n, int *results)
 			rc = map_err(meta_put(w->txn, w->dbi, "records", b, 8));
 		}
 		if (rc == 0)
-			rc = map_err(mdb_txn_commit(w->txn));
+			rc = commit_err(st, map_err(mdb_txn_commit(w->txn)));
 		else
 			mdb_txn_abort(w->txn);
 		rd_unlock(st);

@@ -244,7 +244,8 @@ typedef struct og_rtxn og_rtxn;
 #define OG_STORE_CREATE 0x02 /* create an empty store (optgate init) */
 /*
  * Bulk writer (imports): MDB_WRITEMAP, so large batches cost page cache
- * rather than anonymous memory; a full disk is then a SIGBUS, not OG_EIO.
+ * rather than anonymous memory; a full disk is then a SIGBUS, not
+ * OG_ENOSPC.
  */
 #define OG_STORE_BULK 0x04
 /*
@@ -282,7 +283,7 @@ int og_store_reader_check(og_store *st);
  * commit), then sync.  results[i] (may be NULL) gets OG_APPLIED,
  * OG_UNCHANGED, OG_SKIPPED_OLDER, OG_SKIPPED_OPTOUT or OG_SKIPPED_ERASED.
  * Returns 0 after the commit is on disk, or an error with nothing written
- * (OG_EFULL when map_size is reached).
+ * (OG_EFULL when map_size is reached, OG_ENOSPC when the disk is full).
  */
 int og_store_apply(og_store *st, const og_change *ch, size_t n, int *results);
 

@@ -855,7 +855,7 @@ small_disk(char *dir, const char *size)
 }
 
 /*
- * A daemon's write on a full disk is an error it can answer (OG_EIO ->
+ * A daemon's write on a full disk is an error it can answer (OG_ENOSPC ->
  * tempfail), not a SIGBUS: consent goes through write(2) (only bulk
  * writers map it writable); the counters' writable map is reserved
  * (counters_disk_full).
@@ -886,7 +886,7 @@ disk_full_is_an_error(void **state)
 		if (rc == 0)
 			ok_batches++;
 	}
-	assert_int_equal(rc, OG_EIO);
+	assert_int_equal(rc, OG_ENOSPC);
 	assert_true(ok_batches > 0);
 	assert_records_after_reopen(st, dir, o, (uint64_t)ok_batches * B);
 	assert_int_equal(umount(dir), 0);

@@ -1303,7 +1303,7 @@ cmd_import(og_cli *cli, int argc, char **argv)
 		    " %s%s\n",
 		    im->input, r->line, og_strerror(wrc),
 		    wrc == OG_EFULL ? " (raise [store] map_size)"
-		    : wrc == OG_EIO ? " (disk full or I/O error)"
+		    : wrc == OG_EIO ? " (I/O error)"
 		                    : "");
 		fprintf(stderr,
 		    "optgate: the last %zu lines read were not "

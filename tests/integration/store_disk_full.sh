@@ -1,0 +1,170 @@
+#!/bin/sh
+# Every writer on a full disk (a small tmpfs): the CLI says the disk is
+# full and exits 4 with nothing applied, a pipe processor exits 75
+# (Postfix keeps the report), optgate-unsubd answers 503 and does not
+# acknowledge the click, optgate-policyd keeps deciding; once space is
+# freed each of them works again with no repair, and the store verifies.
+. "${OPTGATE_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/tap.sh"
+. "$TOP/tests/lib/unsubd.sh"
+
+UDP=18088
+PDP=10044
+T=$(mktemp -d /tmp/og-disk-full.XXXXXX)
+MNT=$T/small
+PD_PID=
+cleanup() {
+	[ -n "$PD_PID" ] && kill "$PD_PID" 2>/dev/null && wait "$PD_PID"
+	ud_cleanup
+	mountpoint -q "$MNT" 2>/dev/null && umount "$MNT"
+	rm -rf "$T"
+}
+trap cleanup EXIT INT TERM
+mkdir -p "$MNT"
+if ! mount -t tmpfs -o size=4m tmpfs "$MNT" 2>/dev/null; then
+	fail "cannot mount a tmpfs (run as root)"
+	done_testing
+	exit 1
+fi
+CONF=$T/og.conf
+UD_DIR=$T
+UD_KEEP=1
+UD_PORT=$UDP
+UD_URL=http://127.0.0.1:$UDP
+cat >"$CONF" <<EOF
+[store]
+path = $MNT/store
+counter_map_size = 4M
+[keys]
+file = $T/keys
+[feedback]
+quarantine = $T/quarantine
+[unsubd]
+listen = 127.0.0.1:$UDP
+rate_limit = 0
+[policyd]
+listen = inet:127.0.0.1:$PDP
+[stream news]
+match = sender:news@example.com
+class = marketing
+consent = none
+sender = example.com
+unsubscribe = $UD_URL/u/%t
+[stream resets]
+match = sender:noreply@example.com
+class = transactional
+EOF
+OG="$BIN/optgate -c $CONF"
+$OG init >/dev/null 2>&1 || fail "init"
+for a in ann bob cid dan eve; do
+	$OG optin $a@example.org --stream news --single >/dev/null 2>&1
+done
+ok "unsubd starts" ud_start
+"$BIN/optgate-policyd" -c "$CONF" -f >"$T/pd.log" 2>&1 &
+PD_PID=$!
+PQ="python3 $TOP/tests/lib/policyclient.py query inet:127.0.0.1:$PDP"
+i=0
+until [ "$($PQ sender=news@example.com recipient=ann@example.org)" = DUNNO ] ||
+    [ $i -ge 50 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+TOK=$($OG token cid@example.org --stream news | sed -n 's/^token: //p')
+
+dsn() { # RCPT N
+	cat <<MSG
+Return-Path: <>
+From: MAILER-DAEMON@mx.example.com (Mail Delivery System)
+To: news@example.com
+Subject: Undelivered Mail Returned to Sender
+Message-Id: <dsn-$2@mx.example.com>
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status;
+	boundary="B1"
+
+--B1
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.example.com
+
+Final-Recipient: rfc822; $1
+Action: failed
+Status: 5.1.1
+Diagnostic-Code: smtp; 550 5.1.1 no such user
+
+--B1
+Content-Type: text/rfc822-headers
+
+From: news@example.com
+To: $1
+Message-Id: <orig-$2@example.com>
+
+--B1--
+MSG
+}
+oneclick() {
+	curl -s -o /dev/null -w '%{http_code}' -X POST --max-time 10 \
+	    -H 'Content-Type: application/x-www-form-urlencoded' \
+	    --data 'List-Unsubscribe=One-Click' "$UD_URL/u/$TOK"
+}
+
+# --- the disk fills -----------------------------------------------------------
+dd if=/dev/zero of="$MNT/fill" bs=64k >/dev/null 2>&1
+# LMDB reuses the free pages its file has: opt-outs go in until a commit
+# needs a new page.
+i=0
+rc=0
+while [ $i -lt 500 ]; do
+	i=$((i + 1))
+	$OG optout "fill$i@example.org" >/dev/null 2>"$T/err"
+	rc=$?
+	[ $rc -ne 0 ] && break
+done
+is "full: optout exits 4" "$rc" 4
+like "full: optout says the disk is full" "$(cat "$T/err")" \
+    "*fill$i@example.org*disk*full*"
+$OG status "fill$i@example.org" --stream news >/dev/null 2>&1
+is "full: the refused opt-out changed nothing (status accepts)" "$?" 0
+like "full: and wrote no event" "$($OG audit "fill$i@example.org" 2>&1)" \
+    '*no history*'
+$OG suppress dan@example.org --reason manual >/dev/null 2>"$T/err"
+is "full: suppress exits 4" "$?" 4
+like "full: suppress says the disk is full" "$(cat "$T/err")" '*disk*full*'
+dsn bob@example.org 1 | $OG bounce >/dev/null 2>"$T/err"
+is "full: bounce exits 75 (Postfix retries)" "$?" 75
+like "full: bounce logs the disk is full" "$(cat "$T/err")" '*disk*full*'
+$OG status bob@example.org --stream news >/dev/null 2>&1
+is "full: the bounce is not half-applied" "$?" 0
+is "full: a one-click is not acknowledged (503)" "$(oneclick)" 503
+$OG status cid@example.org --stream news >/dev/null 2>&1
+is "full: and not applied" "$?" 0
+is "full: policyd still decides (opted in: DUNNO)" \
+    "$($PQ sender=news@example.com recipient=eve@example.org instance=f1)" \
+    DUNNO
+like "full: policyd still refuses the opted-out" \
+    "$($PQ sender=news@example.com recipient=fill1@example.org instance=f2)" \
+    '5* *'
+is "full: policyd transactional" \
+    "$($PQ sender=noreply@example.com recipient=bob@example.org instance=f3)" \
+    DUNNO
+$OG verify >/dev/null 2>&1
+is "full: the store verifies" "$?" 0
+
+# --- space again: no repair -----------------------------------------------------
+rm -f "$MNT/fill"
+$OG optout "fill$i@example.org" >/dev/null 2>&1
+is "space: the same optout works" "$?" 0
+$OG suppress dan@example.org --reason manual >/dev/null 2>&1
+is "space: suppress works" "$?" 0
+dsn bob@example.org 1 | $OG bounce >/dev/null 2>&1
+is "space: the retried bounce exits 0" "$?" 0
+$OG status bob@example.org --stream news >/dev/null 2>&1
+is "space: the bounce is applied" "$?" 1
+is "space: the one-click is acknowledged" "$(oneclick)" 200
+$OG status cid@example.org --stream news >/dev/null 2>&1
+is "space: and applied" "$?" 1
+like "space: policyd refuses the bounced address" \
+    "$($PQ sender=news@example.com recipient=bob@example.org instance=s1)" \
+    '5* *'
+$OG verify >/dev/null 2>&1
+is "space: the store verifies" "$?" 0
+done_testing
