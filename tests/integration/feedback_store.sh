@@ -545,4 +545,20 @@ if [ "$(id -u)" = 0 ]; then
 	runuser -u nobody -- "$O" -c "$T/q2.conf" bounce <"$T/junk" 2>"$T/log"
 	is "then the pipe's user quarantines too: exit 0, not 75" "$?" 0
 fi
+# A quarantined report is answered 0 (Postfix deletes its copy) only once
+# its name is on disk: the folder is synced after the rename, and a folder
+# the processor made is synced into its parent (power loss: strace).
+if command -v strace >/dev/null 2>&1; then
+	sed "s|^quarantine = .*|quarantine = $T/q3/new|" "$T/optgate.conf" >"$T/q3.conf"
+	mkdir "$T/q3"
+	printf 'not a report\n' | strace -f -y -e trace=rename,fsync,mkdir \
+	    -o "$T/strace" "$O" -c "$T/q3.conf" fbl 2>/dev/null
+	is "quarantined under strace: exit 0" "$?" 0
+	last=$(grep -n "^[0-9]* *rename(.*$T/q3/new/[0-9]" "$T/strace" | tail -1 | cut -d: -f1)
+	ok "the quarantine folder is synced after the entry's rename" \
+	    test -n "$last" -a -n "$(sed -n "$((${last:-1} + 1)),\$p" "$T/strace" |
+	    grep "fsync([0-9]*<$T/q3/new>) = 0")"
+	ok "the folder it made is synced into its parent" \
+	    grep -q "fsync([0-9]*<$T/q3>) = 0" "$T/strace"
+fi
 done_testing
