@@ -924,6 +924,50 @@ tkey_free(void *p)
 	free(tx);
 }
 
+static int fsync_path(const char *path);
+
+/* fsync the folder that holds path (its name): 0 or -1 with errno. */
+static int
+sync_parent(const char *path)
+{
+	char dir[4200], *slash;
+
+	og_strlcpy(dir, path, sizeof(dir));
+	while ((slash = strrchr(dir, '/')) != NULL && slash != dir &&
+	       slash[1] == '\0')
+		*slash = '\0';
+	if ((slash = strrchr(dir, '/')) == NULL)
+		return fsync_path(".");
+	if (slash == dir) /* "/store": the root folder */
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	return fsync_path(dir);
+}
+
+/*
+ * fsync the store's folders and the folder the store is in: 0, or OG_EIO
+ * with err filled.
+ */
+static int
+sync_names(og_store *st, char *err, size_t errlen)
+{
+	static const char *const sub[] = {"/consent", "/counters", ""};
+	char dir[4200];
+
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(dir, sizeof(dir), "%s%s", st->path, sub[i]);
+		if (fsync_path(dir) != 0)
+			goto fail;
+	}
+	if (sync_parent(st->path) == 0)
+		return 0;
+	snprintf(dir, sizeof(dir), "%s/..", st->path);
+fail:
+	snprintf(err, errlen, "%s: sync: %s", dir, strerror(errno));
+	return OG_EIO;
+}
+
 /*
  * The counters environment, written in place when its file can be
  * reserved (the disk has room for the map), else through write(2).
@@ -1107,6 +1151,17 @@ og_store_open(const char *path, const og_store_opts *opts, og_store **out,
 		goto fail;
 	if (made)
 		give_to_owner(dir, &sb);
+	/*
+	 * LMDB syncs data.mdb, never the names leading to it: a store made
+	 * here (init) or counters moved aside and made again are on disk
+	 * only once their folders are, or a power cut can take the folder
+	 * with the opt-outs acknowledged since.
+	 */
+	if (create && (rc = sync_names(st, err, errlen)) != 0)
+		goto fail;
+	/* counters made again: soft state, at worst rebuilt again */
+	if (!create && made && sync_names(st, err, errlen) != 0 && errlen)
+		*err = 0;
 	*out = st;
 	return 0;
 fail:
@@ -2405,7 +2460,7 @@ og_store_copy(og_store *st, const char *dest, char *err, size_t errlen)
 		}
 	}
 	give_to_owner(dest, &owner);
-	if (fsync_path(dest) != 0) {
+	if (fsync_path(dest) != 0 || sync_parent(dest) != 0) {
 		snprintf(err, errlen, "%s: sync: %s", dest, strerror(errno));
 		return OG_EIO;
 	}
