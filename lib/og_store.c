@@ -633,6 +633,239 @@ foreign:
 }
 
 /*
+ * The B-trees of data.mdb, walked page by page from the newest meta page
+ * without LMDB: every page reachable from the free and main trees (and
+ * from the named databases and big values they hold) must carry its own
+ * page number and the kind its parent expects, lie below the last page
+ * and be reached once.  The counters are written without sync, so a power
+ * cut can leave a meta page that names pages which never reached the disk
+ * (zeros in a reserved file); LMDB opens such a file and then fails on
+ * the reads that reach those pages, or asserts (abort) in a cursor walk.
+ * Reads each used page once.  0, OG_NOTFOUND (no file), OG_EIO, or
+ * OG_ECORRUPT with the page in err.
+ */
+#define PG_BRANCH 0x01
+#define PG_LEAF 0x02
+#define PG_OVERFLOW 0x04
+#define PG_LEAF2 0x20
+#define ND_BIGDATA 0x01
+#define ND_SUBDATA 0x02
+#define ND_DUPDATA 0x04
+#define PG_INVALID UINT64_MAX
+
+typedef struct tree_walk {
+	int fd;
+	uint64_t psize, last;
+	unsigned char *seen; /* one bit per page */
+	unsigned char *pg;   /* one buffer per depth */
+	uint64_t bad;        /* the page found wrong */
+	const char *why;
+} tree_walk;
+
+static unsigned
+le16(const unsigned char *p)
+{
+	return (unsigned)p[0] | (unsigned)p[1] << 8;
+}
+
+static int walk_page(tree_walk *w, uint64_t pgno, int depth);
+
+static int
+walk_fail(tree_walk *w, uint64_t pgno, const char *why)
+{
+	w->bad = pgno;
+	w->why = why;
+	return -1;
+}
+
+/* Mark pgno..pgno+n-1 seen; -1 when one is past the end or seen already. */
+static int
+walk_mark(tree_walk *w, uint64_t pgno, uint64_t n)
+{
+	if (pgno < 2 || pgno > w->last || n > w->last - pgno + 1)
+		return walk_fail(w, pgno, "points past the last page");
+	for (uint64_t i = pgno; i < pgno + n; i++) {
+		if (w->seen[i >> 3] & (1u << (i & 7)))
+			return walk_fail(w, i, "is reached twice");
+		w->seen[i >> 3] |= (unsigned char)(1u << (i & 7));
+	}
+	return 0;
+}
+
+/* The root of an MDB_db (48 bytes: root at 40), walked if any. */
+static int
+walk_db(tree_walk *w, const unsigned char *db, int depth)
+{
+	uint64_t root = le64(db + 40);
+
+	return root == PG_INVALID ? 0 : walk_page(w, root, depth);
+}
+
+static int
+walk_leaf(tree_walk *w, const unsigned char *p, const unsigned char *nd,
+    uint64_t pgno, int depth)
+{
+	unsigned flags = le16(nd + 4), ksize = le16(nd + 6);
+	uint64_t dsize = le16(nd) | (uint64_t)le16(nd + 2) << 16;
+	const unsigned char *d = nd + 8 + ksize;
+	unsigned char oh[16];
+
+	if (flags & ND_BIGDATA) {
+		uint64_t op, n;
+
+		if (d + 8 > p + w->psize)
+			return walk_fail(w, pgno, "has a node past its end");
+		op = le64(d);
+		if (op < 2 || op > w->last)
+			return walk_fail(w, op, "points past the last page");
+		if (pread(w->fd, oh, sizeof(oh), (off_t)(op * w->psize)) !=
+		    (ssize_t)sizeof(oh))
+			return walk_fail(w, op, "cannot be read");
+		n = (uint32_t)(le16(oh + 12) | (uint32_t)le16(oh + 14) << 16);
+		if (le64(oh) != op || !(le16(oh + 10) & PG_OVERFLOW) || n == 0)
+			return walk_fail(w, op,
+			    "is not the big value it should "
+			    "be");
+		return walk_mark(w, op, n);
+	}
+	if (flags & ND_SUBDATA) {
+		if (d + 48 > p + w->psize)
+			return walk_fail(w, pgno, "has a node past its end");
+		return walk_db(w, d, depth + 1);
+	}
+	if (d + dsize > p + w->psize)
+		return walk_fail(w, pgno, "has a node past its end");
+	return 0;
+}
+
+static int
+walk_page(tree_walk *w, uint64_t pgno, int depth)
+{
+	unsigned char *p = w->pg + (size_t)depth * w->psize;
+	unsigned flags, lower, upper, n;
+
+	if (depth >= 32)
+		return walk_fail(w, pgno, "is too deep");
+	if (walk_mark(w, pgno, 1) != 0)
+		return -1;
+	if (pread(w->fd, p, w->psize, (off_t)(pgno * w->psize)) !=
+	    (ssize_t)w->psize)
+		return walk_fail(w, pgno, "cannot be read");
+	flags = le16(p + 10);
+	lower = le16(p + 12);
+	upper = le16(p + 14);
+	if (le64(p) != pgno)
+		return walk_fail(w, pgno, "holds another page (or zeros)");
+	if (!(flags & (PG_BRANCH | PG_LEAF)) || lower < 16 || lower > upper ||
+	    upper > w->psize)
+		return walk_fail(w, pgno, "has a bad header");
+	if (flags & PG_LEAF2)
+		return 0;
+	n = (lower - 16) / 2;
+	for (unsigned i = 0; i < n; i++) {
+		unsigned off = le16(p + 16 + 2 * i);
+		const unsigned char *nd = p + off;
+
+		if (off < upper || off + 8 > w->psize ||
+		    off + 8 + le16(nd + 6) > w->psize)
+			return walk_fail(w, pgno, "has a node past its end");
+		if (flags & PG_BRANCH) {
+			uint64_t child = le16(nd) |
+			                 (uint64_t)le16(nd + 2) << 16 |
+			                 (uint64_t)le16(nd + 4) << 32;
+
+			if (walk_page(w, child, depth + 1) != 0)
+				return -1;
+		} else if (walk_leaf(w, p, nd, pgno, depth) != 0) {
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+tree_check(const char *file, char *err, size_t errlen)
+{
+	unsigned char m0[160], m1[160], *m;
+	struct stat sb;
+	tree_walk w;
+	int rc = 0;
+
+	memset(&w, 0, sizeof(w));
+	if ((w.fd = open(file, O_RDONLY | O_CLOEXEC)) < 0) {
+		if (errno == ENOENT)
+			return OG_NOTFOUND;
+		snprintf(
+		    err, errlen, "%s: cannot read: %s", file, strerror(errno));
+		return OG_EIO;
+	}
+	if (fstat(w.fd, &sb) != 0 ||
+	    pread(w.fd, m0, sizeof(m0), 0) != (ssize_t)sizeof(m0)) {
+		snprintf(
+		    err, errlen, "%s: cannot read: %s", file, strerror(errno));
+		close(w.fd);
+		return OG_EIO;
+	}
+	/* a foreign or short file is precheck_file()'s to refuse */
+	w.psize = (uint32_t)le64(m0 + 40);
+	if ((uint32_t)le64(m0 + 16) != LMDB_MAGIC || w.psize < 4096 ||
+	    w.psize > 65536 || (w.psize & (w.psize - 1)) ||
+	    pread(w.fd, m1, sizeof(m1), (off_t)w.psize) !=
+	        (ssize_t)sizeof(m1) ||
+	    (uint32_t)le64(m1 + 16) != LMDB_MAGIC) {
+		close(w.fd);
+		return 0;
+	}
+	m = le64(m1 + 144) > le64(m0 + 144) ? m1 : m0;
+	w.last = le64(m + 136);
+	if ((w.last + 1) * w.psize > (uint64_t)sb.st_size) {
+		close(w.fd);
+		return 0; /* precheck_file() says so */
+	}
+	w.seen = og_xcalloc((size_t)(w.last / 8 + 1), 1);
+	w.pg = og_xmalloc((size_t)(w.psize * 33));
+	/* the free tree (dbs[0] at 40) and the main tree (dbs[1] at 88) */
+	if (walk_db(&w, m + 40, 0) != 0 || walk_db(&w, m + 88, 0) != 0) {
+		snprintf(err, errlen,
+		    "%s: damaged: page %llu %s (a write lost to a crash "
+		    "or a bad disk)",
+		    file, (unsigned long long)w.bad, w.why);
+		rc = OG_ECORRUPT;
+	}
+	free(w.seen);
+	free(w.pg);
+	close(w.fd);
+	return rc;
+}
+
+/*
+ * Is no other process using the environment in dir?  LMDB holds a read
+ * lock on the first byte of lock.mdb in every process that has it open
+ * (the first to open takes it exclusively), so nobody holds one after a
+ * reboot or once all users have exited.  Call before this process opens
+ * dir (closing the descriptor drops this process's locks on the file).
+ */
+static int
+env_unused(const char *dir)
+{
+	char file[4200];
+	struct flock fl;
+	int fd, unused;
+
+	snprintf(file, sizeof(file), "%s/lock.mdb", dir);
+	if ((fd = open(file, O_RDONLY | O_CLOEXEC)) < 0)
+		return 1;
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = 0;
+	fl.l_len = 1;
+	unused = fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type == F_UNLCK;
+	close(fd);
+	return unused;
+}
+
+/*
  * Reserve the blocks of an in-place written map's file up to its size
  * (see the top).  Only while as much disk stays free as the reservation
  * takes: a nearly full disk is left to consent writes (opt-outs), and a
@@ -1116,6 +1349,10 @@ og_store_open(const char *path, const og_store_opts *opts, og_store **out,
 	snprintf(dir, sizeof(dir), "%s/consent", path);
 	/* a restored backup has no lock file: the first to open makes it */
 	made = absent(dir, "lock.mdb");
+	/* verify says which page is damaged where LMDB would abort */
+	snprintf(file, sizeof(file), "%s/data.mdb", dir);
+	if (check && (rc = tree_check(file, err, errlen)) == OG_ECORRUPT)
+		goto fail;
 	rc = open_env(dir, st->cmax, maxr, wmap, create, 0, &st->cenv,
 	    &st->cdbi, &st->edbi, err, errlen);
 	if (rc != 0)
@@ -1128,7 +1365,14 @@ og_store_open(const char *path, const og_store_opts *opts, og_store **out,
 	snprintf(dir, sizeof(dir), "%s/counters", path);
 	snprintf(file, sizeof(file), "%s/data.mdb", dir);
 	made = access(file, F_OK) != 0 || absent(dir, "lock.mdb");
-	rc = open_counters(st, dir, maxr, kwmap, err, errlen);
+	/*
+	 * The counters are written without sync: after a power cut (the
+	 * first open since, when no process has them open) or for verify,
+	 * walk their pages, which LMDB itself does not check.
+	 */
+	rc = check || env_unused(dir) ? tree_check(file, err, errlen) : 0;
+	if (rc == 0 || rc == OG_NOTFOUND)
+		rc = open_counters(st, dir, maxr, kwmap, err, errlen);
 	if (!check && (rc == OG_ECORRUPT || rc == OG_ESTORE)) {
 		/* Soft state: rebuild empty rather than refuse to run. */
 		char aside[4200];
