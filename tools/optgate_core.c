@@ -357,6 +357,30 @@ max_key_id(const char *path)
 	return max;
 }
 
+/* fsync the folder that names path: 0 or -1 with errno. */
+static int
+sync_folder_of(const char *path)
+{
+	char dir[4096], *slash;
+	int fd, rc, e;
+
+	if (og_strlcpy(dir, path, sizeof(dir)) >= sizeof(dir)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((slash = strrchr(dir, '/')) == NULL)
+		og_strlcpy(dir, ".", sizeof(dir));
+	else
+		slash[slash == dir ? 1 : 0] = '\0';
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return -1;
+	rc = fsync(fd);
+	e = errno;
+	close(fd);
+	errno = e;
+	return rc;
+}
+
 int
 cmd_init(og_cli *cli, int argc, char **argv)
 {
@@ -390,6 +414,12 @@ cmd_init(og_cli *cli, int argc, char **argv)
 		return OG_EXIT_SYSTEM;
 	}
 	close(fd);
+	/* the tokens in sent mail need the key after a power cut too */
+	if (sync_folder_of(cli->cfg->keys_file) != 0) {
+		fprintf(stderr, "optgate: %s: sync: %s\n", cli->cfg->keys_file,
+		    strerror(errno));
+		return OG_EXIT_SYSTEM;
+	}
 	printf("keys file %s created with key 1 (mode 0600)\n",
 	    cli->cfg->keys_file);
 	return 0;

@@ -179,8 +179,8 @@ ok "backup syncs the folder it is in (its name)" \
     grep -q "fsync([0-9]*<$T>) = 0" "$T/strace"
 # init: LMDB syncs data.mdb, not the folders naming it; a store whose name
 # is not on disk loses every opt-out acknowledged in it to a power cut.
-mkdir "$T/in"
-mkconf "$T/in" >"$T/in.conf"
+mkdir "$T/in" "$T/inkeys"
+mkconf "$T/in" | sed "s|^file = .*|file = $T/inkeys/keys|" >"$T/in.conf"
 ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
     strace -f -y -e trace=fsync,fdatasync -o "$T/strace" \
     "$BIN/optgate" -c "$T/in.conf" init >/dev/null 2>&1
@@ -189,6 +189,8 @@ for f in store/consent store/counters store ""; do
 	ok "init syncs in/$f" \
 	    grep -q "fsync([0-9]*<$T/in/\{0,1\}$f>) = 0" "$T/strace"
 done
+ok "init syncs the keys file's folder" \
+    grep -q "fsync([0-9]*<$T/inkeys>) = 0" "$T/strace"
 # damage one address record in a copy of the backup: verify must say so
 mkdir -p "$T/bad/consent" "$T/bad/counters"
 # (hex dump: key and value lines alternate; 41 = 'A', 01 = version 1)
