@@ -31,7 +31,7 @@
  * (MDB_WRITEMAP) over a file whose blocks are reserved up to the map size
  * (fallocate): a page fault into a hole on a full disk would be a SIGBUS,
  * so a counters write that finds the map larger than the reservation
- * reserves first and is refused (OG_EIO) while it cannot; where the file
+ * reserves first and is refused (OG_ENOSPC) while it cannot; where the file
  * cannot be reserved at open, the counters use write(2) too.  Bulk
  * writers (OG_STORE_BULK: imports) use MDB_WRITEMAP instead, so that the
  * dirty pages of large batches live in the file mapping (page cache), not
@@ -2340,8 +2340,8 @@ count_one(
 /*
  * Before a counters write transaction (called inside it, so writers are
  * serialised): reserve the blocks of a map that grew since the last
- * reservation, here or in another process.  OG_EIO while the disk has no
- * room; nothing has touched the map then.
+ * reservation, here or in another process.  OG_ENOSPC while the disk has
+ * no room; nothing has touched the map then.
  */
 static int
 kreserve(og_store *st)
@@ -2362,7 +2362,7 @@ kreserve(og_store *st)
 			    st->path,
 			    (unsigned long long)(info.me_mapsize >> 20), why);
 		st->kshort = 1;
-		return OG_EIO;
+		return OG_ENOSPC;
 	}
 	if (st->kshort)
 		og_log_info("%s/counters: counters map reserved again (%llu "

@@ -963,7 +963,7 @@ counters_disk_full(void **state)
 	for (b = 0; b < 1000 && rc == 0; b++)
 		if ((rc = count_range(st, b * 200, 200)) == 0)
 			done = (b + 1) * 200;
-	assert_int_equal(rc, OG_EIO);
+	assert_int_equal(rc, OG_ENOSPC);
 	assert_true(done > 0);
 	assert_int_equal(sends_of(st, 0), 1);
 	assert_int_equal(sends_of(st, done - 1), 1);

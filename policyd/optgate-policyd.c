@@ -407,6 +407,7 @@ store_open(void)
 static void
 count_commit(og_store *store, const struct pend *p, int n, int64_t now)
 {
+	static int failing; /* the writer thread's only */
 	const char **keys;
 	char *done;
 	int i, j, k, rc;
@@ -427,11 +428,19 @@ count_commit(og_store *store, const struct pend *p, int n, int64_t now)
 			            "counted",
 			    k, p[i].stream);
 		else if ((rc = og_store_count_sends(
-		              store, keys, (size_t)k, p[i].stream, now)) != 0)
-			og_log_warn("counting %d sends of %s: %s", k,
-			    p[i].stream, og_strerror(rc));
-		else
+		              store, keys, (size_t)k, p[i].stream, now)) != 0) {
+			/* a full disk fails every batch: said once */
+			if (rc != failing)
+				og_log_warn("counting %d sends of %s: %s (said "
+				            "once until counting works again)",
+				    k, p[i].stream, og_strerror(rc));
+			failing = rc;
+		} else {
+			if (failing != 0)
+				og_log_info("counting sends again");
+			failing = 0;
 			og_log_debug("counted %d sends of %s", k, p[i].stream);
+		}
 	}
 	free(done);
 	free(keys);

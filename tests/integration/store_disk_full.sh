@@ -146,6 +146,24 @@ like "full: policyd still refuses the opted-out" \
 is "full: policyd transactional" \
     "$($PQ sender=noreply@example.com recipient=bob@example.org instance=f3)" \
     DUNNO
+# 15000 sends grow the counters past their first map (1 MiB): the disk
+# has no room to reserve the next, so counting stops, said once.
+sends() { # PREFIX N
+	awk -v p="$1" -v n="$2" 'BEGIN { for (i = 0; i < n; i++) {
+	    r = "sender=news@example.com recipient=" p i "@example.org instance=" p i
+	    print r; print r " protocol_state=END-OF-MESSAGE" } }' |
+	    python3 "$TOP/tests/lib/policyclient.py" session \
+	    inet:127.0.0.1:$PDP | sort | uniq -c | sort -rn | head -1 |
+	    awk '{ print $2 }'
+}
+is "full: policyd answers while the counters cannot grow" \
+    "$(sends c 15000)" DUNNO
+kill -0 "$PD_PID" 2>/dev/null
+is "full: policyd still runs (no SIGBUS)" "$?" 0
+is "full: a refused count is logged once" \
+    "$(grep -c 'counting [0-9]* sends of news' "$T/pd.log")" 1
+like "full: and says the disk is full" \
+    "$(grep 'counting [0-9]* sends of news' "$T/pd.log")" '*disk full*'
 $OG verify >/dev/null 2>&1
 is "full: the store verifies" "$?" 0
 
@@ -162,6 +180,13 @@ is "space: the bounce is applied" "$?" 1
 is "space: the one-click is acknowledged" "$(oneclick)" 200
 $OG status cid@example.org --stream news >/dev/null 2>&1
 is "space: and applied" "$?" 1
+sends d 200 >/dev/null
+i=0
+while [ $i -lt 30 ] && ! grep -q 'counting sends again' "$T/pd.log"; do
+	sleep 0.1
+	i=$((i + 1))
+done
+ok "space: counting resumes by itself" grep -q 'counting sends again' "$T/pd.log"
 like "space: policyd refuses the bounced address" \
     "$($PQ sender=news@example.com recipient=bob@example.org instance=s1)" \
     '5* *'
