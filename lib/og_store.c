@@ -55,6 +55,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/types.h>
@@ -1316,7 +1317,7 @@ og_store_open(const char *path, const og_store_opts *opts, og_store **out,
 	int check = opts && (opts->flags & OG_STORE_CHECK);
 	unsigned kwmap = check ? 0 : MDB_WRITEMAP | (bulk ? MDB_MAPASYNC : 0);
 	int maxr = opts && opts->max_readers ? opts->max_readers : 256;
-	int rc;
+	int rc, lk;
 
 	*out = NULL;
 	if (err && errlen)
@@ -1364,6 +1365,13 @@ og_store_open(const char *path, const og_store_opts *opts, og_store **out,
 
 	snprintf(dir, sizeof(dir), "%s/counters", path);
 	snprintf(file, sizeof(file), "%s/data.mdb", dir);
+	/*
+	 * Processes starting together (the daemons at boot) check and
+	 * rebuild the counters one at a time: the second then finds them
+	 * in use, rather than moving aside those the first just made.
+	 */
+	if ((lk = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0)
+		(void)flock(lk, LOCK_EX);
 	made = access(file, F_OK) != 0 || absent(dir, "lock.mdb");
 	/*
 	 * The counters are written without sync: after a power cut (the
@@ -1386,11 +1394,13 @@ og_store_open(const char *path, const og_store_opts *opts, og_store **out,
 			snprintf(err, errlen, "%s: cannot move aside: %s", dir,
 			    strerror(errno));
 			rc = OG_EIO;
-			goto fail;
+		} else {
+			rc = open_counters(st, dir, maxr, kwmap, err, errlen);
+			made = 1;
 		}
-		rc = open_counters(st, dir, maxr, kwmap, err, errlen);
-		made = 1;
 	}
+	if (lk >= 0)
+		close(lk);
 	if (rc != 0)
 		goto fail;
 	if (made)

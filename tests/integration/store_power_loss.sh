@@ -68,6 +68,33 @@ is "consent untouched: the opt-out still refuses" "$?" 1
 "$BIN/../bench/og_bench" sends "$T/store" 1000 >/dev/null 2>&1
 like "counting works again" "$($OG verify 2>&1)" '*, 101 counters*'
 
+# The daemons start together after the cut: one of them checks and
+# rebuilds, the others wait and open what it made (none fails to start).
+printf '[store]\npath = %s/race\n[keys]\nfile = %s/keys\n' "$T" "$T" >"$T/race.conf"
+R="$BIN/optgate -c $T/race.conf"
+$R init >/dev/null 2>&1
+"$BIN/../bench/og_bench" sends "$T/race" 2000000 >/dev/null 2>&1
+cp -a "$T/race" "$T/race.good"
+rm -f "$T/race.good/consent/lock.mdb" "$T/race.good/counters/lock.mdb"
+bad=0
+multi=0
+for r in 1 2 3 4 5 6 7 8; do
+	rm -rf "$T/race"
+	cp -a "$T/race.good" "$T/race"
+	zero_leaf "$T/race/counters/data.mdb" >/dev/null
+	for k in 1 2 3 4; do
+		($R status x@example.org >/dev/null 2>&1; echo $? >"$T/rc$k") &
+	done
+	wait
+	for k in 1 2 3 4; do
+		[ "$(cat "$T/rc$k")" -le 1 ] || bad=$((bad + 1))
+	done
+	[ "$(ls -d "$T"/race/counters.broken-* | wc -l)" -eq 1 ] ||
+	    multi=$((multi + 1))
+done
+is "4 first opens at once, 8 times: none fails" "$bad" 0
+is "and the counters are moved aside once each time" "$multi" 0
+
 $OG verify "$T/copy" >"$T/out" 2>"$T/err"
 is "verify of a damaged copy: exit 3, not an abort" "$?" 3
 like "verify of a damaged copy: names the page" "$(cat "$T/err")" \
