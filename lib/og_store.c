@@ -1350,9 +1350,13 @@ og_store_open(const char *path, const og_store_opts *opts, og_store **out,
 	snprintf(dir, sizeof(dir), "%s/consent", path);
 	/* a restored backup has no lock file: the first to open makes it */
 	made = absent(dir, "lock.mdb");
-	/* verify says which page is damaged where LMDB would abort */
+	/*
+	 * verify says which page is damaged where LMDB would abort; not of
+	 * an environment in use, whose writers change pages under the walk
+	 */
 	snprintf(file, sizeof(file), "%s/data.mdb", dir);
-	if (check && (rc = tree_check(file, err, errlen)) == OG_ECORRUPT)
+	if (check && env_unused(dir) &&
+	    (rc = tree_check(file, err, errlen)) == OG_ECORRUPT)
 		goto fail;
 	rc = open_env(dir, st->cmax, maxr, wmap, create, 0, &st->cenv,
 	    &st->cdbi, &st->edbi, err, errlen);
@@ -1375,10 +1379,10 @@ og_store_open(const char *path, const og_store_opts *opts, og_store **out,
 	made = access(file, F_OK) != 0 || absent(dir, "lock.mdb");
 	/*
 	 * The counters are written without sync: after a power cut (the
-	 * first open since, when no process has them open) or for verify,
-	 * walk their pages, which LMDB itself does not check.
+	 * first open since, when no process has them open), walk their
+	 * pages, which LMDB itself does not check.
 	 */
-	rc = check || env_unused(dir) ? tree_check(file, err, errlen) : 0;
+	rc = env_unused(dir) ? tree_check(file, err, errlen) : 0;
 	if (rc == 0 || rc == OG_NOTFOUND)
 		rc = open_counters(st, dir, maxr, kwmap, err, errlen);
 	if (!check && (rc == OG_ECORRUPT || rc == OG_ESTORE)) {
