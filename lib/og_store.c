@@ -105,6 +105,7 @@ struct og_store {
 	int kwmap;       /* counters map written in place (kreserve) */
 	uint64_t kalloc; /* bytes of it reserved on disk (writer's lock) */
 	int kshort;      /* the last reservation failed (said once) */
+	int kdamaged;    /* a counters page was found damaged (said once) */
 };
 
 /* ---------- error mapping ---------- */
@@ -1685,6 +1686,20 @@ og_store_get_sends(og_rtxn *tx, const char *key, const char *stream,
 	k.mv_data = kb;
 	rc = mdb_get(tx->k, tx->st->kdbi, &k, &v);
 	if (rc == MDB_NOTFOUND)
+		return 0;
+	/*
+	 * A damaged page too (a bad disk, or a power cut the first open
+	 * did not see): the counters are soft state, lost sends are what a
+	 * rebuild would give; tempfailing the recipients on that page until
+	 * someone restored a backup (of consent too) would be worse.
+	 */
+	if ((rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND) &&
+	    __atomic_exchange_n(&tx->st->kdamaged, 1, __ATOMIC_RELAXED) == 0)
+		og_log_err("%s/counters: damaged (%s): sends on the damaged "
+		           "pages read as none; stop every optgate process and "
+		           "start them again to rebuild the counters empty",
+		    tx->st->path, mdb_strerror(rc));
+	if (rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND)
 		return 0;
 	if (rc != 0)
 		return map_err(rc);

@@ -299,7 +299,8 @@ void og_store_rend(og_rtxn *tx);
 int og_store_get(og_rtxn *tx, const char *key, og_record *rec);
 /*
  * Recent send times for (key, stream), newest first, at most max.
- * *n gets the count (0 when none).  Returns 0 or an error.
+ * *n gets the count (0 when none).  Returns 0 or an error.  A damaged
+ * counter or counters page reads as no sends (soft state; logged once).
  */
 int og_store_get_sends(og_rtxn *tx, const char *key, const char *stream,
     int64_t *times, int max, int *n);

@@ -99,4 +99,33 @@ $OG verify "$T/copy" >"$T/out" 2>"$T/err"
 is "verify of a damaged copy: exit 3, not an abort" "$?" 3
 like "verify of a damaged copy: names the page" "$(cat "$T/err")" \
     "*copy/counters/data.mdb: damaged: page $pg *"
+
+# Damage found by a running daemon (a bad disk, or a cut the first open
+# did not see): the sends on that page read as none, said once; the
+# recipients are not tempfailed until someone restores a backup.
+printf '[store]\npath = %s/live\n[keys]\nfile = %s/keys\n[policyd]\nlisten = inet:127.0.0.1:10045\n[stream news]\nmatch = sender:news@example.com\nconsent = none\ncaps = 100/1d\n' \
+    "$T" "$T" >"$T/live.conf"
+"$BIN/optgate" -c "$T/live.conf" init >/dev/null 2>&1
+"$BIN/optgate-policyd" -c "$T/live.conf" -f >"$T/pd.log" 2>&1 &
+PD=$!
+trap 'kill $PD 2>/dev/null; wait $PD; rm -rf "$T"' EXIT INT TERM
+PC="python3 $TOP/tests/lib/policyclient.py"
+i=0
+until [ "$($PC query inet:127.0.0.1:10045 sender=news@example.com recipient=x@example.org)" = DUNNO ] ||
+    [ $i -ge 50 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+awk 'BEGIN { for (i = 0; i < 300; i++) {
+    r = "sender=news@example.com recipient=a" i "@example.org instance=a" i
+    print r; print r " protocol_state=END-OF-MESSAGE" } }' |
+    $PC session inet:127.0.0.1:10045 >/dev/null
+sleep 0.2
+zero_leaf "$T/live/counters/data.mdb" >/dev/null
+is "damaged under a running policyd: the recipient is not tempfailed" \
+    "$($PC query inet:127.0.0.1:10045 sender=news@example.com recipient=a0@example.org instance=z1)" \
+    DUNNO
+$PC query inet:127.0.0.1:10045 sender=news@example.com recipient=a1@example.org instance=z2 >/dev/null
+is "and says so once, with the cure" \
+    "$(grep -c 'counters: damaged.*start them again to rebuild' "$T/pd.log")" 1
 done_testing
