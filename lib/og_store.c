@@ -72,6 +72,7 @@
 #define REC_MAX 16384
 #define EV_MAX 16384
 #define LMDB_MAGIC 0xBEEFC0DEU
+#define LMDB_DATA_VERSION 1 /* MDB_DATA_VERSION of LMDB 0.9 */
 
 /*
  * A thread's handle: its cached read transactions, and its share of the
@@ -808,9 +809,14 @@ tree_check(const char *file, char *err, size_t errlen)
 		close(w.fd);
 		return OG_EIO;
 	}
-	/* a foreign or short file is precheck_file()'s to refuse */
+	/*
+	 * A foreign or short file is precheck_file()'s to refuse; the walk
+	 * knows LMDB 0.9's page layout (data version 1) only, and leaves
+	 * another alone rather than call it damaged.
+	 */
 	w.psize = (uint32_t)le64(m0 + 40);
-	if ((uint32_t)le64(m0 + 16) != LMDB_MAGIC || w.psize < 4096 ||
+	if ((uint32_t)le64(m0 + 16) != LMDB_MAGIC ||
+	    le64(m0 + 16) >> 32 != LMDB_DATA_VERSION || w.psize < 4096 ||
 	    w.psize > 65536 || (w.psize & (w.psize - 1)) ||
 	    pread(w.fd, m1, sizeof(m1), (off_t)w.psize) !=
 	        (ssize_t)sizeof(m1) ||
