@@ -1931,6 +1931,21 @@ json_str(
 	json_copy(json_value(s, from, key), out, outsize);
 }
 
+/* The first recipient of an SES list ("bouncedRecipients"...): its
+ * address, status and diagnostic. */
+static void
+ses_rcpt(const char *s, const char *list, og_report_rcpt *rc)
+{
+	const char *q = strstr(s, list);
+	char v[OG_REPORT_DIAG_MAX + 1];
+
+	json_str(s, q, "emailAddress", v, sizeof(v));
+	first_addr(v, rc->addr, sizeof(rc->addr));
+	json_str(s, q, "status", v, sizeof(v));
+	(void)find_status(v, rc->status, sizeof(rc->status));
+	json_str(s, q, "diagnosticCode", rc->diag, sizeof(rc->diag));
+}
+
 static int
 parse_ses_json(parse_ctx *c)
 {
@@ -1977,13 +1992,7 @@ parse_ses_json(parse_ctx *c)
 	}
 	r->kind = OG_RK_DSN;
 	if (strcmp(type, "Bounce") == 0) {
-		const char *q = strstr(s, "\"bouncedRecipients\"");
-
-		json_str(s, q, "emailAddress", v, sizeof(v));
-		first_addr(v, rc->addr, sizeof(rc->addr));
-		json_str(s, q, "status", v, sizeof(v));
-		(void)find_status(v, rc->status, sizeof(rc->status));
-		json_str(s, q, "diagnosticCode", rc->diag, sizeof(rc->diag));
+		ses_rcpt(s, "\"bouncedRecipients\"", rc);
 		json_str(s, NULL, "reportingMTA", r->reporting_mta,
 		    sizeof(r->reporting_mta));
 		json_str(s, NULL, "bounceType", type, sizeof(type));
@@ -2002,13 +2011,7 @@ parse_ses_json(parse_ctx *c)
 	}
 	/* A delay (event publishing's "DeliveryDelay"): SES still tries. */
 	if (strcmp(type, "DeliveryDelay") == 0) {
-		const char *q = strstr(s, "\"delayedRecipients\"");
-
-		json_str(s, q, "emailAddress", v, sizeof(v));
-		first_addr(v, rc->addr, sizeof(rc->addr));
-		json_str(s, q, "status", v, sizeof(v));
-		(void)find_status(v, rc->status, sizeof(rc->status));
-		json_str(s, q, "diagnosticCode", rc->diag, sizeof(rc->diag));
+		ses_rcpt(s, "\"delayedRecipients\"", rc);
 		rc->class = OG_RC_SOFT;
 		rc->reason = "delayed";
 		return 1;

@@ -13,6 +13,11 @@
  *   og_testfx_change(key, kind, scope, name, state, t)   an admin change
  *   og_testfx_apply(st, ch)     apply one change (asserting the call
  *                               worked), its per-change result
+ *   og_testfx_refuses_links(give, path, target)
+ *                               a symbolic, then a hard link at path to
+ *                               target (a file root owns) is refused by
+ *                               give(path, uid, gid) with OG_EINVAL, and
+ *                               target keeps its owner (root only)
  *
  * Include after <cmocka.h>.
  */
@@ -22,7 +27,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "og_err.h"
 #include "og_store.h"
 
 static inline int
@@ -78,6 +86,25 @@ og_testfx_apply(og_store *st, og_change ch)
 
 	assert_int_equal(og_store_apply(st, &ch, 1, &res), 0);
 	return res;
+}
+
+static inline void
+og_testfx_refuses_links(int (*give)(const char *, uid_t, gid_t),
+    const char *path, const char *target)
+{
+	struct stat sb;
+
+	assert_int_equal(symlink(target, path), 0);
+	assert_int_equal(give(path, 65534, 65534), OG_EINVAL);
+	assert_int_equal(stat(target, &sb), 0);
+	assert_int_equal(sb.st_uid, 0);
+	assert_int_equal(unlink(path), 0);
+
+	assert_int_equal(link(target, path), 0);
+	assert_int_equal(give(path, 65534, 65534), OG_EINVAL);
+	assert_int_equal(stat(target, &sb), 0);
+	assert_int_equal(sb.st_uid, 0);
+	assert_int_equal(unlink(path), 0);
 }
 
 #endif

@@ -142,6 +142,28 @@ def tokens(st, addrs):
     return out
 
 
+def kill_workers(rng, worker, procs, lock, stop, secs, gap, prob):
+    """Run worker(0..3) in threads; until a random moment within secs,
+    every random gap (up to gap s) kill -9 each process in procs with
+    probability prob; then stop and join them.  Returns the kills."""
+    ts = [threading.Thread(target=worker, args=(w,)) for w in range(4)]
+    for t in ts:
+        t.start()
+    t_end = time.time() + rng.uniform(0.3, secs)
+    kills = 0
+    while time.time() < t_end:
+        time.sleep(rng.uniform(gap / 10, gap))
+        with lock:
+            for p in list(procs):
+                if rng.random() < prob:
+                    p.send_signal(signal.SIGKILL)
+                    kills += 1
+    stop.set()
+    for t in ts:
+        t.join(30)
+    return kills
+
+
 def sc_unsubd(st, rounds, rng):
     """Many one-click POSTs from 8 clients; kill -9 at a random moment."""
     for r in range(rounds):
@@ -252,21 +274,7 @@ def sc_feedback(st, rounds, rng):
                     with lock:
                         acked.add(a)
 
-        ts = [threading.Thread(target=worker, args=(w,)) for w in range(4)]
-        for t in ts:
-            t.start()
-        t_end = time.time() + rng.uniform(0.3, 2.0)
-        kills = 0
-        while time.time() < t_end:
-            time.sleep(rng.uniform(0.005, 0.05))
-            with lock:
-                for p in list(procs):
-                    if rng.random() < 0.5:
-                        p.send_signal(signal.SIGKILL)
-                        kills += 1
-        stop.set()
-        for t in ts:
-            t.join(30)
+        kills = kill_workers(rng, worker, procs, lock, stop, 2.0, 0.05, 0.5)
         st.after_crash("feedback round %d (%d killed, %d exited 0)" %
                        (r, kills, len(acked)), acked,
                        "probe-fb%d@example.org" % r)
@@ -327,21 +335,7 @@ def sc_optout(st, rounds, rng):
                     with lock:
                         acked.add(a)
 
-        ts = [threading.Thread(target=worker, args=(w,)) for w in range(4)]
-        for t in ts:
-            t.start()
-        t_end = time.time() + rng.uniform(0.3, 1.5)
-        kills = 0
-        while time.time() < t_end:
-            time.sleep(rng.uniform(0.002, 0.03))
-            with lock:
-                for p in list(procs):
-                    if rng.random() < 0.3:
-                        p.send_signal(signal.SIGKILL)
-                        kills += 1
-        stop.set()
-        for t in ts:
-            t.join(30)
+        kills = kill_workers(rng, worker, procs, lock, stop, 1.5, 0.03, 0.3)
         st.after_crash("optout round %d (%d killed, %d exited 0)" %
                        (r, kills, len(acked)), acked,
                        "probe-cli%d@example.org" % r)
