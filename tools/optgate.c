@@ -142,6 +142,19 @@ on_sigbus(int sig)
 	_exit(OG_EXIT_WRITE);
 }
 
+/*
+ * A usage error's exit.  Run by Postfix's pipe(8) (which passes
+ * MAIL_CONFIG, in its default export_environment), a mistyped command or
+ * -c in master.cf's argv must defer the mail, not bounce it (an
+ * unsubscribe mail back to its sender, the opt-out lost): 75, as the
+ * feedback commands answer their own usage errors.
+ */
+static int
+usage_exit(void)
+{
+	return getenv("MAIL_CONFIG") != NULL ? OG_EXIT_TEMPFAIL : OG_EXIT_USAGE;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -168,7 +181,8 @@ main(int argc, char **argv)
 		    strcmp(argv[i], "--config") == 0) {
 			if (i + 1 >= argc) {
 				free(rest);
-				return og_cli_usage("-c FILE");
+				(void)og_cli_usage("-c FILE");
+				return usage_exit();
 			}
 			cli.config_path = argv[++i];
 		} else if (strncmp(argv[i], "--config=", 9) == 0) {
@@ -198,7 +212,7 @@ main(int argc, char **argv)
 	if (n == 0) {
 		help(stderr);
 		free(rest);
-		return OG_EXIT_USAGE;
+		return usage_exit();
 	}
 	for (c = 0; c < NCMDS; c++)
 		if (strcmp(rest[0], cmds[c].name) == 0)
@@ -209,7 +223,7 @@ main(int argc, char **argv)
 		    "--help lists them)\n",
 		    rest[0]);
 		free(rest);
-		return OG_EXIT_USAGE;
+		return usage_exit();
 	}
 	optind = 1;
 	rc = cmds[c].fn(&cli, n, rest);

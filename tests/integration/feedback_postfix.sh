@@ -69,10 +69,13 @@ done
 # an admin's typo in master.cf's argv (--queue_id): Postfix must keep
 # what comes in, not bounce it (an unsubscribe mail back to its sender)
 pf_master "fb-typo unix - n n - - pipe flags=R user=nobody argv=$O -c $T/optgate.conf unsub-mail --rcpt \${original_recipient} --queue_id \${queue_id}"
-pf_conf "transport_maps=inline:{bounces.optgate.test=fb-bounce:, fbl.optgate.test=fb-fbl:, unsub.optgate.test=fb-unsub-mail:, typo.optgate.test=fb-typo:}" \
-    "relay_domains=bounces.optgate.test, fbl.optgate.test, unsub.optgate.test, typo.optgate.test" \
+# ... and in the command's name (unsub_mail)
+pf_master "fb-cmd unix - n n - - pipe flags=R user=nobody argv=$O -c $T/optgate.conf unsub_mail --rcpt \${original_recipient} --queue-id \${queue_id}"
+pf_conf "transport_maps=inline:{bounces.optgate.test=fb-bounce:, fbl.optgate.test=fb-fbl:, unsub.optgate.test=fb-unsub-mail:, typo.optgate.test=fb-typo:, cmd.optgate.test=fb-cmd:}" \
+    "relay_domains=bounces.optgate.test, fbl.optgate.test, unsub.optgate.test, typo.optgate.test, cmd.optgate.test" \
     fb-bounce_destination_recipient_limit=1 fb-fbl_destination_recipient_limit=1 \
-    fb-unsub-mail_destination_recipient_limit=1 fb-typo_destination_recipient_limit=1
+    fb-unsub-mail_destination_recipient_limit=1 fb-typo_destination_recipient_limit=1 \
+    fb-cmd_destination_recipient_limit=1
 IFS='|'
 pf_start 25300 25301
 rc=$?
@@ -200,6 +203,11 @@ pf_log_wait 'fb-typo.*status=' 10
 like "mistyped argv: deferred with the usage error (exit 75), not bounced" \
     "$(grep 'relay=fb-typo' "$PF_LOG" | tail -1)" "*status=deferred*unrecognized option*--queue_id*"
 ok "mistyped argv: the unsubscribe mail is still in the queue" test "$(pf_queue_count)" -ge 1
+printf 'From: typo@example.org\nTo: unsub+%s@cmd.optgate.test\nSubject: unsubscribe\nMessage-Id: <typo-2@example.org>\n\nplease\n' "$tokt" >"$T/uc"
+pf_send typo@example.org "unsub+$tokt@cmd.optgate.test" "$T/uc" >/dev/null 2>&1
+pf_log_wait 'fb-cmd.*status=' 10
+like "mistyped command name: deferred (exit 75), not bounced" \
+    "$(grep 'relay=fb-cmd' "$PF_LOG" | tail -1)" "*status=deferred*unknown command*unsub_mail*"
 # no DSN went back to anyone for the reports we processed
 ok "no bounce generated for the processed reports" \
     sh -c "! grep -q 'fb-.*status=bounced' '$PF_LOG'"
