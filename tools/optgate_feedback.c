@@ -818,7 +818,11 @@ decide_one(
 		rc = og_store_soft_bounce(cli->store, w->key, now,
 		    (int64_t)cli->cfg->soft_bounce.period, &count);
 		if (rc != 0) {
-			og_log_err("store write failed: %s", og_strerror(rc));
+			char qb[40];
+
+			og_log_err("%s: %s: store write failed: %s",
+			    qid(o, qb, sizeof(qb)), mode_names[o->mode],
+			    og_strerror(rc));
 			it->nslots--;
 			return O_TEMPFAIL;
 		}
@@ -950,8 +954,11 @@ decide_bounce_or_fbl(og_cli *cli, const fb_opts *o, item *it)
 		w->stream = original_stream(cli, r);
 		if (w->stream == NULL && !known_address(cli, w->key, &err)) {
 			if (err != 0) {
-				og_log_err(
-				    "store read failed: %s", og_strerror(err));
+				char qb[40];
+
+				og_log_err("%s: %s: store read failed: %s",
+				    qid(o, qb, sizeof(qb)), mode_names[o->mode],
+				    og_strerror(err));
 				it->out = O_TEMPFAIL;
 				break;
 			}
