@@ -80,13 +80,13 @@ static const struct cmd {
         "expire [--keep DURATION]   drop expired "
         "suppressions and counters (cron)"},
     {"bounce", cmd_bounce,
-        "bounce [--dry-run] [--rcpt ADDR] [--maildir "
+        "bounce [--dry-run] [--rcpt ADDR] [--queue-id ID] [--maildir "
         "DIR | FILE...]  bounces (pipe: stdin)"},
     {"fbl", cmd_fbl,
-        "fbl [--dry-run] [--rcpt ADDR] [--client HOST] "
+        "fbl [--dry-run] [--rcpt ADDR] [--client HOST] [--queue-id ID] "
         "[--maildir DIR | FILE...]  ARF complaints"},
     {"unsub-mail", cmd_unsub_mail,
-        "unsub-mail [--rcpt ADDR] [--maildir "
+        "unsub-mail [--rcpt ADDR] [--queue-id ID] [--maildir "
         "DIR | FILE...]  mails to the unsubscribe address"},
     {"quarantine", cmd_quarantine,
         "quarantine list | retry [NAME...]  "
