@@ -273,11 +273,13 @@ og_gate_decide(const og_config *cfg, og_rtxn *tx, const og_stream *st,
 
 int
 og_gate_held_check(const og_config *cfg, og_rtxn *tx, const og_stream *st,
-    const char *sender, const char *rcpt, int64_t now, int held, og_verdict *v)
+    const char *sender, const char *rcpt, int64_t now, int own, og_verdict *v)
 {
 	og_verdict h;
+	int held;
 
-	if (v->action != OG_ACCEPT || held <= 0)
+	if (v->action != OG_ACCEPT || v->key[0] == '\0' ||
+	    (held = og_gate_held(st->name, v->key) - (own ? 1 : 0)) <= 0)
 		return 0;
 	(void)decide(cfg, tx, st, sender, rcpt, now, held, &h);
 	if (h.action != OG_REFUSE)
@@ -306,15 +308,12 @@ static struct hold **
 hold_find(const char *stream, const char *key, char *k, size_t *len)
 {
 	size_t sl = strlen(stream), kl = strlen(key);
+	uint32_t h = og_str_hash(key) * 31u + og_str_hash(stream);
 	struct hold **pp;
-	unsigned h = 2166136261u;
-	size_t i;
 
 	memcpy(k, stream, sl + 1);
 	memcpy(k + sl + 1, key, kl + 1);
 	*len = sl + kl + 2;
-	for (i = 0; i < *len; i++)
-		h = (h ^ (unsigned char)k[i]) * 16777619u;
 	for (pp = &holds[h % HOLD_BUCKETS]; *pp; pp = &(*pp)->next)
 		if ((*pp)->len == *len && memcmp((*pp)->k, k, *len) == 0)
 			break;

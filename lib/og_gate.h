@@ -70,17 +70,17 @@ int og_gate_decide(const og_config *cfg, og_rtxn *tx, const og_stream *st,
  * lets one through.  og_gate_hold(stream, key, +1 / -1) takes and gives
  * back a hold (process-wide, thread-safe); og_gate_held() counts them.
  *
- * og_gate_held_check - after a pass (v), count held sends of other
- * transactions (held: og_gate_held() less the caller's own) as sends made
- * now.  When they reach a cap, *v becomes a deferral (450 4.7.1, rule
- * "cap", reason "... held=N"): the held message may still be aborted,
- * so the client tries again later and then meets the real count.
- * Returns 1 when *v changed.  tx as for og_gate_decide.
+ * og_gate_held_check - after a pass (v), count the sends other
+ * transactions hold for v->key in st (og_gate_held(), less one when own:
+ * the caller's transaction holds it too) as sends made now.  When they reach a
+ * cap, *v becomes a deferral (450 4.7.1, rule "cap", reason "... held=N"): the
+ * held message may still be aborted, so the client tries again later and then
+ * meets the real count. Returns 1 when *v changed.  tx as for og_gate_decide.
  */
 void og_gate_hold(const char *stream, const char *key, int delta);
 int og_gate_held(const char *stream, const char *key);
 int og_gate_held_check(const og_config *cfg, og_rtxn *tx, const og_stream *st,
-    const char *sender, const char *rcpt, int64_t now, int held, og_verdict *v);
+    const char *sender, const char *rcpt, int64_t now, int own, og_verdict *v);
 
 /*
  * og_gate_caps - the caps of st that apply to the person of rec (NULL: no

@@ -286,7 +286,7 @@ static void
 mg_hold(mg_msg *m, mg_rcpt *r, const og_config *cfg, og_rtxn *tx,
     const og_stream *st, int64_t now, og_verdict *v)
 {
-	int i, held;
+	int i;
 
 	mg_unhold(r);
 	if (v->action != OG_ACCEPT || v->key[0] == '\0')
@@ -296,8 +296,7 @@ mg_hold(mg_msg *m, mg_rcpt *r, const og_config *cfg, og_rtxn *tx,
 		    strcmp(m->rcpt[i].hstream, st->name) == 0 &&
 		    strcmp(m->rcpt[i].key, v->key) == 0)
 			return;
-	if ((held = og_gate_held(st->name, v->key)) > 0 &&
-	    og_gate_held_check(cfg, tx, st, m->sender, r->addr, now, held, v))
+	if (og_gate_held_check(cfg, tx, st, m->sender, r->addr, now, 0, v))
 		return;
 	og_strlcpy(r->key, v->key, sizeof(r->key));
 	og_gate_hold(st->name, r->key, 1);

@@ -293,15 +293,24 @@ inst_get(const char *id, const char *stream)
 	return in;
 }
 
-static void
-inst_add_key(struct inst *in, const char *key)
+/* The index of key among the recipients the transaction passed, or -1. */
+static int
+inst_key_index(const struct inst *in, const char *key)
 {
 	int k;
 
-	/* Postfix's cleanup delivers a repeated recipient once: count once. */
 	for (k = 0; k < in->nkeys; k++)
 		if (strcmp(in->keys[k], key) == 0)
-			return;
+			return k;
+	return -1;
+}
+
+static void
+inst_add_key(struct inst *in, const char *key)
+{
+	/* Postfix's cleanup delivers a repeated recipient once: count once. */
+	if (inst_key_index(in, key) >= 0)
+		return;
 	if (in->nkeys >= PD_INST_RCPTS) {
 		if (in->dropped++ == 0)
 			og_log_warn("instance %s: over %d recipients; the rest "
@@ -317,18 +326,6 @@ inst_add_key(struct inst *in, const char *key)
 	in->keys[in->nkeys++] = og_xstrdup(key);
 	if (in->held)
 		og_gate_hold(in->stream, key, 1);
-}
-
-/* Whether the transaction holds key (a recipient it passed). */
-static int
-inst_has_key(const struct inst *in, const char *key)
-{
-	int k;
-
-	for (k = 0; k < in->nkeys; k++)
-		if (strcmp(in->keys[k], key) == 0)
-			return 1;
-	return 0;
 }
 
 /*
@@ -825,7 +822,7 @@ rcpt_gate(struct conn *c, const pd_req *r, const og_stream *st)
 	const char *rcpt = r->a[PD_A_RECIPIENT];
 	struct inst *in = NULL;
 	int64_t now;
-	int rc, held;
+	int rc;
 
 	if (r->a[PD_A_INSTANCE])
 		in = inst_find(r->a[PD_A_INSTANCE]);
@@ -837,15 +834,10 @@ rcpt_gate(struct conn *c, const pd_req *r, const og_stream *st)
 		now = og_time_now();
 		og_gate_decide(g.cfg, tx, st, r->a[PD_A_SENDER], rcpt, now, &v);
 		/* Passed: unless sends other transactions hold reach a cap. */
-		if (v.action == OG_ACCEPT && v.key[0] &&
-		    (held = og_gate_held(st->name, v.key)) > 0) {
-			if (in && in->held &&
-			    strcmp(in->stream, st->name) == 0 &&
-			    inst_has_key(in, v.key))
-				held--;
-			og_gate_held_check(g.cfg, tx, st, r->a[PD_A_SENDER],
-			    rcpt, now, held, &v);
-		}
+		og_gate_held_check(g.cfg, tx, st, r->a[PD_A_SENDER], rcpt, now,
+		    in && in->held && strcmp(in->stream, st->name) == 0 &&
+		        inst_key_index(in, v.key) >= 0,
+		    &v);
 		if (tx)
 			og_store_rend(tx);
 		tx = NULL;
@@ -1024,7 +1016,6 @@ eom_only(struct conn *c, const pd_req *r, const struct inst *in)
 	const char *rc = r->a[PD_A_RCPT_COUNT], *one = r->a[PD_A_RECIPIENT];
 	const char *e;
 	og_addr a;
-	int k;
 
 	if (in->nkeys < 2 || rc == NULL || strcmp(rc, "1") != 0 ||
 	    one == NULL || *one == 0)
@@ -1032,10 +1023,7 @@ eom_only(struct conn *c, const pd_req *r, const struct inst *in)
 	e = og_addr_envelope(one, c->rcpt, sizeof(c->rcpt));
 	if (og_addr_parse(e, strlen(e), &g.cfg->rules, &a) != 0)
 		return -1;
-	for (k = 0; k < in->nkeys; k++)
-		if (strcmp(in->keys[k], a.key) == 0)
-			return k;
-	return -1;
+	return inst_key_index(in, a.key);
 }
 
 static void
