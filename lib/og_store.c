@@ -1165,11 +1165,22 @@ tkey_free(void *p)
 	free(tx);
 }
 
-static int fsync_path(const char *path);
+int
+og_sync_path(const char *path)
+{
+	int fd, rc, e;
 
-/* fsync the folder that holds path (its name): 0 or -1 with errno. */
-static int
-sync_parent(const char *path)
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	rc = fsync(fd);
+	e = errno;
+	close(fd);
+	errno = e;
+	return rc;
+}
+
+int
+og_sync_parent(const char *path)
 {
 	char dir[4200], *slash;
 
@@ -1178,12 +1189,12 @@ sync_parent(const char *path)
 	       slash[1] == '\0')
 		*slash = '\0';
 	if ((slash = strrchr(dir, '/')) == NULL)
-		return fsync_path(".");
+		return og_sync_path(".");
 	if (slash == dir) /* "/store": the root folder */
 		slash[1] = '\0';
 	else
 		*slash = '\0';
-	return fsync_path(dir);
+	return og_sync_path(dir);
 }
 
 /*
@@ -1198,10 +1209,10 @@ sync_names(og_store *st, char *err, size_t errlen)
 
 	for (size_t i = 0; i < 3; i++) {
 		snprintf(dir, sizeof(dir), "%s%s", st->path, sub[i]);
-		if (fsync_path(dir) != 0)
+		if (og_sync_path(dir) != 0)
 			goto fail;
 	}
-	if (sync_parent(st->path) == 0)
+	if (og_sync_parent(st->path) == 0)
 		return 0;
 	snprintf(dir, sizeof(dir), "%s/..", st->path);
 fail:
@@ -2665,21 +2676,6 @@ og_store_info_get(og_store *st, og_store_info *info)
 	return 0;
 }
 
-/* fsync a file or a folder (its names) by path: 0 or -1 with errno. */
-static int
-fsync_path(const char *path)
-{
-	int fd, rc, e;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return -1;
-	rc = fsync(fd);
-	e = errno;
-	close(fd);
-	errno = e;
-	return rc;
-}
-
 int
 og_store_copy(og_store *st, const char *dest, char *err, size_t errlen)
 {
@@ -2732,14 +2728,14 @@ og_store_copy(og_store *st, const char *dest, char *err, size_t errlen)
 		give_to_owner(dir, &owner);
 		/* A backup is one only once it is on disk: LMDB's copy
 		 * does not sync the file or its name. */
-		if (fsync_path(file) != 0 || fsync_path(dir) != 0) {
+		if (og_sync_path(file) != 0 || og_sync_path(dir) != 0) {
 			snprintf(
 			    err, errlen, "%s: sync: %s", dir, strerror(errno));
 			return OG_EIO;
 		}
 	}
 	give_to_owner(dest, &owner);
-	if (fsync_path(dest) != 0 || sync_parent(dest) != 0) {
+	if (og_sync_path(dest) != 0 || og_sync_parent(dest) != 0) {
 		snprintf(err, errlen, "%s: sync: %s", dest, strerror(errno));
 		return OG_EIO;
 	}

@@ -379,6 +379,15 @@ int og_store_info_get(og_store *st, og_store_info *info);
  */
 int og_store_give(const char *path, uid_t uid, gid_t gid);
 
+/*
+ * og_sync_path - fsync a file, or a folder (the names in it), by path;
+ * og_sync_parent - fsync the folder that names path ("." for a bare
+ * name): a file made or renamed is on disk only once its name is.  Both
+ * 0, or -1 with errno.
+ */
+int og_sync_path(const char *path);
+int og_sync_parent(const char *path);
+
 /* The record codec, exposed for the fuzz target and tests. */
 int og_record_decode(
     const void *val, size_t len, const char *key, og_record *rec);

@@ -357,30 +357,6 @@ max_key_id(const char *path)
 	return max;
 }
 
-/* fsync the folder that names path: 0 or -1 with errno. */
-static int
-sync_folder_of(const char *path)
-{
-	char dir[4096], *slash;
-	int fd, rc, e;
-
-	if (og_strlcpy(dir, path, sizeof(dir)) >= sizeof(dir)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	if ((slash = strrchr(dir, '/')) == NULL)
-		og_strlcpy(dir, ".", sizeof(dir));
-	else
-		slash[slash == dir ? 1 : 0] = '\0';
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-		return -1;
-	rc = fsync(fd);
-	e = errno;
-	close(fd);
-	errno = e;
-	return rc;
-}
-
 int
 cmd_init(og_cli *cli, int argc, char **argv)
 {
@@ -415,7 +391,7 @@ cmd_init(og_cli *cli, int argc, char **argv)
 	}
 	close(fd);
 	/* the tokens in sent mail need the key after a power cut too */
-	if (sync_folder_of(cli->cfg->keys_file) != 0) {
+	if (og_sync_parent(cli->cfg->keys_file) != 0) {
 		fprintf(stderr, "optgate: %s: sync: %s\n", cli->cfg->keys_file,
 		    strerror(errno));
 		return OG_EXIT_SYSTEM;

@@ -151,24 +151,6 @@ give_to_store_owner(og_cli *cli, const char *path)
 		    rc == OG_EIO ? strerror(errno) : og_strerror(rc));
 }
 
-/*
- * fsync a folder, so that the names made in it (a rename, a mkdir) are on
- * disk: a report is kept only once its name is.  0 or -1 (errno kept).
- */
-static int
-sync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc, e;
-
-	if (fd < 0)
-		return -1;
-	rc = fsync(fd);
-	e = errno;
-	close(fd);
-	errno = e;
-	return rc;
-}
-
 /* mkdir -p; each folder made is synced into its parent.  0 or -1. */
 static int
 mkdir_p(const char *dir)
@@ -182,22 +164,14 @@ mkdir_p(const char *dir)
 	while (n > 1 && tmp[n - 1] == '/')
 		tmp[--n] = '\0';
 	for (i = 1; i <= n; i++) {
-		char *slash;
-
 		if (i < n && tmp[i] != '/')
 			continue;
 		tmp[i] = '\0';
 		if (mkdir(tmp, 0750) != 0) {
 			if (errno != EEXIST)
 				return -1;
-		} else if ((slash = strrchr(tmp, '/')) != NULL) {
-			int rc;
-
-			*slash = '\0';
-			rc = sync_dir(slash == tmp ? "/" : tmp);
-			*slash = '/';
-			if (rc != 0)
-				return -1;
+		} else if (og_sync_parent(tmp) != 0) {
+			return -1;
 		}
 		if (i < n)
 			tmp[i] = '/';
@@ -339,7 +313,7 @@ quarantine_save(og_cli *cli, int mode, const char *data, size_t len,
 	 * first, or a power cut loses the report the data of which was
 	 * synced.  A failure here is a retry (75), at worst a second entry.
 	 */
-	if (rc == 0 && sync_dir(dir) != 0)
+	if (rc == 0 && og_sync_path(dir) != 0)
 		rc = -1;
 	return rc;
 }
