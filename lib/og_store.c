@@ -1253,29 +1253,33 @@ int
 og_store_give(const char *path, uid_t uid, gid_t gid)
 {
 	struct stat sb;
-	int fd, rc = 0;
+	int fd, rc = 0, e;
 
 	/* O_NONBLOCK: a FIFO put there must not hang the open */
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
-		return errno == ENOENT  ? OG_NOTFOUND
-		       : errno == ELOOP ? OG_EINVAL
-		                        : OG_EIO;
-	if (fstat(fd, &sb) != 0)
+		rc = errno == ENOENT  ? OG_NOTFOUND
+		     : errno == ELOOP ? OG_EINVAL
+		                      : OG_EIO;
+	else if (fstat(fd, &sb) != 0)
 		rc = OG_EIO;
 	else if (!S_ISDIR(sb.st_mode) &&
 	         (!S_ISREG(sb.st_mode) || sb.st_nlink > 1))
 		rc = OG_EINVAL;
 	else if (fchown(fd, uid, gid) != 0)
 		rc = OG_EIO;
-	if (rc == OG_EIO) {
-		int e = errno;
-
+	e = errno;
+	if (fd >= 0)
 		close(fd);
-		errno = e;
-		return rc;
-	}
-	close(fd);
+	if (rc == OG_EINVAL)
+		og_log_warn("%s: not given to the store's owner (uid %u): a "
+		            "link, or not a file of its own",
+		    path, (unsigned)uid);
+	else if (rc == OG_EIO)
+		og_log_warn("%s: cannot give it to the store's owner (uid "
+		            "%u): %s",
+		    path, (unsigned)uid, strerror(e));
+	errno = e;
 	return rc;
 }
 
@@ -1293,21 +1297,12 @@ give_to_owner(const char *dir, const struct stat *owner)
 	static const char *const names[] = {"", "/data.mdb", "/lock.mdb"};
 	char p[4200];
 	size_t i;
-	int rc;
 
 	if (geteuid() != 0 || (owner->st_uid == 0 && owner->st_gid == 0))
 		return;
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		snprintf(p, sizeof(p), "%s%s", dir, names[i]);
-		rc = og_store_give(p, owner->st_uid, owner->st_gid);
-		if (rc == OG_EINVAL)
-			og_log_warn("%s: not given to the store's owner (uid "
-			            "%u): a link, or not a file of its own",
-			    p, (unsigned)owner->st_uid);
-		else if (rc == OG_EIO)
-			og_log_warn("%s: cannot give it to the store's owner "
-			            "(uid %u): %s",
-			    p, (unsigned)owner->st_uid, strerror(errno));
+		(void)og_store_give(p, owner->st_uid, owner->st_gid);
 	}
 }
 

@@ -375,7 +375,8 @@ int og_store_info_get(og_store *st, og_store_info *info);
  * a link: that user could have put one in its place, and root would have
  * given them the file it names.  Returns 0, OG_NOTFOUND, OG_EINVAL (a
  * symbolic link, neither a regular file nor a folder, or a regular file
- * with other names), OG_EIO (errno says why).
+ * with other names), OG_EIO (errno says why); the last two are logged
+ * as warnings, naming path.
  */
 int og_store_give(const char *path, uid_t uid, gid_t gid);
 

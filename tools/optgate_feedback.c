@@ -133,22 +133,12 @@ static void
 give_to_store_owner(og_cli *cli, const char *path)
 {
 	struct stat sb;
-	int rc;
 
 	if (geteuid() != 0 || stat(cli->cfg->store_path, &sb) != 0 ||
 	    sb.st_uid == 0)
 		return;
 	/* never through a link the store's owner put in its place */
-	rc = og_store_give(path, sb.st_uid, sb.st_gid);
-	if (rc == OG_EINVAL)
-		og_log_warn("%s: not given to the store's owner (uid %u): a "
-		            "link, or not a file of its own",
-		    path, (unsigned)sb.st_uid);
-	else if (rc != 0)
-		og_log_warn("%s: cannot give it to the store's owner (uid "
-		            "%u): %s",
-		    path, (unsigned)sb.st_uid,
-		    rc == OG_EIO ? strerror(errno) : og_strerror(rc));
+	(void)og_store_give(path, sb.st_uid, sb.st_gid);
 }
 
 /* mkdir -p; each folder made is synced into its parent.  0 or -1. */
