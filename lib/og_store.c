@@ -574,6 +574,32 @@ le64(const unsigned char *p)
 }
 
 /*
+ * Read data.mdb's two meta pages (magic, page size in the free DB's
+ * md_pad) into m0 and m1: the newest of them, or NULL when the file is
+ * not an LMDB file (short, no magic, an odd page size).  *psize gets the
+ * page size, *last the newest's last page.
+ */
+static unsigned char *
+meta_newest(int fd, const struct stat *sb, unsigned char m0[160],
+    unsigned char m1[160], uint64_t *psize, uint64_t *last)
+{
+	unsigned char *m;
+
+	if (sb->st_size < 2 * 4096 || pread(fd, m0, 160, 0) != 160 ||
+	    (uint32_t)le64(m0 + 16) != LMDB_MAGIC)
+		return NULL;
+	*psize = (uint32_t)le64(m0 + 40);
+	if (*psize < 4096 || *psize > 65536 || (*psize & (*psize - 1)) ||
+	    (uint64_t)sb->st_size < 2 * *psize ||
+	    pread(fd, m1, 160, (off_t)*psize) != 160 ||
+	    (uint32_t)le64(m1 + 16) != LMDB_MAGIC)
+		return NULL;
+	m = le64(m1 + 144) > le64(m0 + 144) ? m1 : m0;
+	*last = le64(m + 136);
+	return m;
+}
+
+/*
  * Check data.mdb before LMDB touches it, so that a garbage, foreign or
  * truncated file is refused and never written to (with MDB_WRITEMAP,
  * mdb_env_open() would extend a short file).  Reads the two meta pages:
@@ -582,9 +608,9 @@ le64(const unsigned char *p)
 static int
 precheck_file(const char *file, char *err, size_t errlen)
 {
-	unsigned char m0[160], m1[160];
+	unsigned char m0[160], m1[160], *m;
 	struct stat sb;
-	uint64_t psize, last, need, t0, t1;
+	uint64_t psize, last, need;
 	int fd;
 
 	if ((fd = open(file, O_RDONLY | O_CLOEXEC)) < 0) {
@@ -600,20 +626,10 @@ precheck_file(const char *file, char *err, size_t errlen)
 		    err, errlen, "%s: cannot read: %s", file, strerror(errno));
 		return OG_EIO;
 	}
-	if (sb.st_size < 2 * 4096 ||
-	    pread(fd, m0, sizeof(m0), 0) != (ssize_t)sizeof(m0) ||
-	    (uint32_t)le64(m0 + 16) != LMDB_MAGIC)
-		goto foreign;
-	psize = (uint32_t)le64(m0 + 40);
-	if (psize < 4096 || psize > 65536 || (psize & (psize - 1)) ||
-	    (uint64_t)sb.st_size < 2 * psize ||
-	    pread(fd, m1, sizeof(m1), (off_t)psize) != (ssize_t)sizeof(m1) ||
-	    (uint32_t)le64(m1 + 16) != LMDB_MAGIC)
-		goto foreign;
+	m = meta_newest(fd, &sb, m0, m1, &psize, &last);
 	close(fd);
-	t0 = le64(m0 + 144);
-	t1 = le64(m1 + 144);
-	last = t1 > t0 ? le64(m1 + 136) : le64(m0 + 136);
+	if (m == NULL)
+		goto foreign;
 	need = (last + 1) * psize;
 	if (need > (uint64_t)sb.st_size) {
 		snprintf(err, errlen,
@@ -802,33 +818,22 @@ tree_check(const char *file, char *err, size_t errlen)
 		    err, errlen, "%s: cannot read: %s", file, strerror(errno));
 		return OG_EIO;
 	}
-	if (fstat(w.fd, &sb) != 0 ||
-	    pread(w.fd, m0, sizeof(m0), 0) != (ssize_t)sizeof(m0)) {
+	if (fstat(w.fd, &sb) != 0) {
 		snprintf(
 		    err, errlen, "%s: cannot read: %s", file, strerror(errno));
 		close(w.fd);
 		return OG_EIO;
 	}
 	/*
-	 * A foreign or short file is precheck_file()'s to refuse; the walk
-	 * knows LMDB 0.9's page layout (data version 1) only, and leaves
-	 * another alone rather than call it damaged.
+	 * A foreign, short or truncated file is precheck_file()'s to
+	 * refuse; the walk knows LMDB 0.9's page layout (data version 1)
+	 * only, and leaves another alone rather than call it damaged.
 	 */
-	w.psize = (uint32_t)le64(m0 + 40);
-	if ((uint32_t)le64(m0 + 16) != LMDB_MAGIC ||
-	    le64(m0 + 16) >> 32 != LMDB_DATA_VERSION || w.psize < 4096 ||
-	    w.psize > 65536 || (w.psize & (w.psize - 1)) ||
-	    pread(w.fd, m1, sizeof(m1), (off_t)w.psize) !=
-	        (ssize_t)sizeof(m1) ||
-	    (uint32_t)le64(m1 + 16) != LMDB_MAGIC) {
+	if ((m = meta_newest(w.fd, &sb, m0, m1, &w.psize, &w.last)) == NULL ||
+	    le64(m0 + 16) >> 32 != LMDB_DATA_VERSION ||
+	    (w.last + 1) * w.psize > (uint64_t)sb.st_size) {
 		close(w.fd);
 		return 0;
-	}
-	m = le64(m1 + 144) > le64(m0 + 144) ? m1 : m0;
-	w.last = le64(m + 136);
-	if ((w.last + 1) * w.psize > (uint64_t)sb.st_size) {
-		close(w.fd);
-		return 0; /* precheck_file() says so */
 	}
 	w.seen = og_xcalloc((size_t)(w.last / 8 + 1), 1);
 	w.pg = og_xmalloc((size_t)(w.psize * 33));
