@@ -802,6 +802,27 @@ walk_page(tree_walk *w, uint64_t pgno, int depth)
 	return 0;
 }
 
+/*
+ * Read the first end bytes of fd in order, into the page cache.  The walk
+ * reads in tree order, which copy-on-write scatters over the file: after
+ * a reboot that was a random read per page (3.6 s for 235 MiB of
+ * counters here, 0.3-0.7 s with this).  posix_fadvise(WILLNEED) would
+ * not do: Linux reads ahead at most its readahead window per call.
+ * Errors are the walk's to report.
+ */
+static void
+preread(int fd, off_t end)
+{
+	size_t n = 1 << 20;
+	char *buf = og_xmalloc(n);
+	off_t o;
+
+	for (o = 0; o < end; o += (off_t)n)
+		if (pread(fd, buf, n, o) <= 0)
+			break;
+	free(buf);
+}
+
 static int
 tree_check(const char *file, char *err, size_t errlen)
 {
@@ -835,6 +856,7 @@ tree_check(const char *file, char *err, size_t errlen)
 		close(w.fd);
 		return 0;
 	}
+	preread(w.fd, (off_t)((w.last + 1) * w.psize));
 	w.seen = og_xcalloc((size_t)(w.last / 8 + 1), 1);
 	w.pg = og_xmalloc((size_t)(w.psize * 33));
 	/* the free tree (dbs[0] at 40) and the main tree (dbs[1] at 88) */

@@ -8,6 +8,9 @@
  *                             after S seconds of warm-up
  *   og_bench raw DIR N T S    the LMDB floor: mdb_get of the same keys in
  *                             the same kind of per-lookup read transaction
+ *   og_bench sends DIR N      count a send for every tenth address
+ *   og_bench open DIR N       time one og_store_open + close (the first
+ *                             open walks the counters: see store.sh)
  *
  * Each prints one line "key=value ..." that tests/bench/store.sh turns into
  * the table.  Loops are bounded in count and time.
@@ -301,6 +304,28 @@ sends(const char *dir, uint64_t n)
 	return 0;
 }
 
+/* One open and close; prints the seconds it took. */
+static int
+open_once(const char *dir)
+{
+	og_store_opts o = {64ULL << 30, 0, 0, 0};
+	og_store *st;
+	struct timespec a, b;
+	char err[512];
+
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	if (og_store_open(dir, &o, &st, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	og_store_close(st);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	printf(
+	    "open seconds=%.3f\n", (double)(b.tv_sec - a.tv_sec) +
+	                               (double)(b.tv_nsec - a.tv_nsec) / 1e9);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -308,14 +333,17 @@ main(int argc, char **argv)
 
 	og_log_open("og_bench", OG_LOG_STDERR);
 	if (argc < 4 || og_parse_u64(argv[3], 1ULL << 34, &n) != 0 || n == 0) {
-		fprintf(stderr, "usage: og_bench load|sends|gate|raw DIR N "
-		                "[THREADS SECONDS]\n");
+		fprintf(stderr,
+		    "usage: og_bench load|sends|open|gate|raw DIR N "
+		    "[THREADS SECONDS]\n");
 		return 2;
 	}
 	if (strcmp(argv[1], "load") == 0)
 		return load(argv[2], n);
 	if (strcmp(argv[1], "sends") == 0)
 		return sends(argv[2], n);
+	if (strcmp(argv[1], "open") == 0)
+		return open_once(argv[2]);
 	if (argc != 6)
 		return 2;
 	return run(strcmp(argv[1], "raw") == 0, argv[2], n, atoi(argv[4]),
