@@ -275,11 +275,19 @@ int
 og_gate_held_check(const og_config *cfg, og_rtxn *tx, const og_stream *st,
     const char *sender, const char *rcpt, int64_t now, int own, og_verdict *v)
 {
-	og_verdict h;
-	int held;
+	if (v->action != OG_ACCEPT || v->key[0] == '\0')
+		return 0;
+	return og_gate_held_check_n(cfg, tx, st, sender, rcpt, now,
+	    og_gate_held(st->name, v->key) - (own ? 1 : 0), v);
+}
 
-	if (v->action != OG_ACCEPT || v->key[0] == '\0' ||
-	    (held = og_gate_held(st->name, v->key) - (own ? 1 : 0)) <= 0)
+int
+og_gate_held_check_n(const og_config *cfg, og_rtxn *tx, const og_stream *st,
+    const char *sender, const char *rcpt, int64_t now, int held, og_verdict *v)
+{
+	og_verdict h;
+
+	if (v->action != OG_ACCEPT || v->key[0] == '\0' || held <= 0)
 		return 0;
 	(void)decide(cfg, tx, st, sender, rcpt, now, held, &h);
 	if (h.action != OG_REFUSE)

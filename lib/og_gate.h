@@ -81,6 +81,13 @@ void og_gate_hold(const char *stream, const char *key, int delta);
 int og_gate_held(const char *stream, const char *key);
 int og_gate_held_check(const og_config *cfg, og_rtxn *tx, const og_stream *st,
     const char *sender, const char *rcpt, int64_t now, int own, og_verdict *v);
+/*
+ * og_gate_held_check_n - the same with the number of sends other
+ * transactions hold given (held sends shared between processes:
+ * og_store_holds).
+ */
+int og_gate_held_check_n(const og_config *cfg, og_rtxn *tx, const og_stream *st,
+    const char *sender, const char *rcpt, int64_t now, int held, og_verdict *v);
 
 /*
  * og_gate_caps - the caps of st that apply to the person of rec (NULL: no

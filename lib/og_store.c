@@ -51,6 +51,7 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,6 +67,7 @@
 #include "og_err.h"
 #include "og_log.h"
 #include "og_store.h"
+#include "og_time.h"
 
 #define INITIAL_MAP (64ULL << 20)
 #define OG_ITER_BATCH 1000
@@ -2575,6 +2577,145 @@ og_store_soft_bounce(
 	return rc;
 }
 
+/* ---------- held sends shared between processes ---------- */
+
+/* Is process pid still there?  Its holds die with it. */
+static int
+pid_alive(uint32_t pid)
+{
+	return pid != 0 && pid <= INT32_MAX &&
+	       (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+}
+
+/*
+ * A hold record: version 1, a count, then count times (pid, until), both
+ * big-endian 32 bits.  The live entries (until after now, process there)
+ * go to pids and untils.  Their number, or -1 when the record is damaged.
+ */
+static int
+holds_decode(const MDB_val *v, int64_t now, uint32_t *pids, uint32_t *untils)
+{
+	const unsigned char *p = v->mv_data;
+	int cnt, i, n = 0;
+
+	if (v->mv_size < 2 || p[0] != 1)
+		return -1;
+	cnt = p[1];
+	if (cnt > OG_SENDS_MAX || v->mv_size != 2 + (size_t)cnt * 8)
+		return -1;
+	for (i = 0; i < cnt; i++) {
+		uint32_t pid = og_get_be32(p + 2 + 8 * i);
+		uint32_t until = og_get_be32(p + 6 + 8 * i);
+
+		if ((int64_t)until <= now || !pid_alive(pid))
+			continue;
+		pids[n] = pid;
+		untils[n++] = until;
+	}
+	return n;
+}
+
+static int
+hold_one(MDB_txn *txn, MDB_dbi dbi, const char *key, const char *stream,
+    uint32_t pid, int64_t until, int64_t now, int delta)
+{
+	unsigned char kb[OG_ADDR_MAX + OG_STREAM_NAME_MAX + 3];
+	unsigned char vb[2 + 8 * OG_SENDS_MAX];
+	uint32_t pids[OG_SENDS_MAX], untils[OG_SENDS_MAX];
+	MDB_val k, v;
+	int n = 0, i, rc;
+
+	k.mv_size = mkkey(kb, 'P', key, stream);
+	k.mv_data = kb;
+	rc = mdb_get(txn, dbi, &k, &v);
+	if (rc == 0 && (n = holds_decode(&v, now, pids, untils)) < 0)
+		n = 0; /* damaged: soft state, start again */
+	else if (rc != 0 && rc != MDB_NOTFOUND)
+		return map_err(rc);
+	if (delta > 0 && n < OG_SENDS_MAX) {
+		/* full: OG_SENDS_MAX holds already reach any enforced cap */
+		pids[n] = pid;
+		untils[n++] = t32(until);
+	} else if (delta < 0) {
+		for (i = 0; i < n && pids[i] != pid; i++)
+			;
+		if (i < n) {
+			memmove(pids + i, pids + i + 1,
+			    (size_t)(n - i - 1) * sizeof(*pids));
+			memmove(untils + i, untils + i + 1,
+			    (size_t)(n - i - 1) * sizeof(*untils));
+			n--;
+		}
+	}
+	if (n == 0) {
+		rc = mdb_del(txn, dbi, &k, NULL);
+		return rc == MDB_NOTFOUND ? 0 : map_err(rc);
+	}
+	vb[0] = 1;
+	vb[1] = (unsigned char)n;
+	for (i = 0; i < n; i++) {
+		og_put_be32(vb + 2 + 8 * i, pids[i]);
+		og_put_be32(vb + 6 + 8 * i, untils[i]);
+	}
+	v.mv_size = 2 + 8 * (size_t)n;
+	v.mv_data = vb;
+	return map_err(mdb_put(txn, dbi, &k, &v, 0));
+}
+
+int
+og_store_hold(og_store *st, const char *key, const char *stream, pid_t pid,
+    int64_t until, int64_t now, int delta)
+{
+	MDB_txn *txn;
+	int rc = 0, tries;
+
+	if (*key == 0 || strlen(key) > OG_ADDR_MAX ||
+	    strlen(stream) > OG_STREAM_NAME_MAX || pid <= 0 || delta == 0)
+		return OG_EINVAL;
+	for (tries = 0; tries < 40; tries++) {
+		if ((rc = kwrite_begin(st, &txn)) != 0)
+			return rc;
+		rc = hold_one(txn, st->kdbi, key, stream, (uint32_t)pid, until,
+		    now, delta);
+		if (rc == 0)
+			rc = map_err(mdb_txn_commit(txn));
+		else
+			mdb_txn_abort(txn);
+		rd_unlock(st);
+		if (rc != OG_EFULL)
+			return rc;
+		if ((rc = resize(st, st->kenv, st->kmax, 1)) != 0)
+			return rc;
+	}
+	return rc;
+}
+
+int
+og_store_holds(
+    og_rtxn *tx, const char *key, const char *stream, int64_t now, int *n)
+{
+	unsigned char kb[OG_ADDR_MAX + OG_STREAM_NAME_MAX + 3];
+	uint32_t pids[OG_SENDS_MAX], untils[OG_SENDS_MAX];
+	MDB_val k, v;
+	int rc;
+
+	*n = 0;
+	if (strlen(key) > OG_ADDR_MAX || strlen(stream) > OG_STREAM_NAME_MAX)
+		return OG_EINVAL;
+	k.mv_size = mkkey(kb, 'P', key, stream);
+	k.mv_data = kb;
+	rc = mdb_get(tx->k, tx->st->kdbi, &k, &v);
+	/* not there, or on a damaged page (og_store_get_sends says so) */
+	if (rc == MDB_NOTFOUND || rc == MDB_CORRUPTED ||
+	    rc == MDB_PAGE_NOTFOUND)
+		return 0;
+	if (rc != 0)
+		return map_err(rc);
+	if ((rc = holds_decode(&v, now, pids, untils)) > 0)
+		*n = rc;
+	return 0;
+}
+
 /* ---------- iteration ---------- */
 
 int
@@ -3151,6 +3292,9 @@ og_store_erase(og_store *st, const char *key, int64_t now, const char *note,
 	kl = mkkey(kb, 'S', key, "");
 	if ((krc = counters_del(st, kb, kl, 0)) != 0)
 		return krc;
+	kl = mkkey(kb, 'P', key, "");
+	if ((krc = counters_del(st, kb, kl, 0)) != 0)
+		return krc;
 	/* 'B' key has no terminator: delete exactly it, not a prefix */
 	kl = mkkey(kb, 'B', key, NULL);
 	if ((krc = counters_del(st, kb, kl, 1)) == 0)
@@ -3590,6 +3734,12 @@ counter_expired(const MDB_val *k, const MDB_val *v, int64_t sends_before,
 	case 'D':
 		return k->mv_size >= 6 &&
 		       og_get_be32(kp + k->mv_size - 4) < days_before;
+	case 'P': {
+		/* held sends: none left when none is live now */
+		uint32_t pids[OG_SENDS_MAX], untils[OG_SENDS_MAX];
+
+		return holds_decode(v, og_time_now(), pids, untils) <= 0;
+	}
 	}
 	return 0;
 }
@@ -3886,7 +4036,7 @@ static int
 verify_counter(og_rtxn *tx, const MDB_val *k, const MDB_val *v, void *vctx)
 {
 	struct verify_ctx *x = vctx;
-	const unsigned char *kp = k->mv_data;
+	const unsigned char *kp = k->mv_data, *vp = v->mv_data;
 	int64_t times[OG_SENDS_MAX];
 	int n;
 
@@ -3901,6 +4051,13 @@ verify_counter(og_rtxn *tx, const MDB_val *k, const MDB_val *v, void *vctx)
 	case 'B':
 		if (decode_sends(v, times, OG_SENDS_MAX, &n) != 0)
 			problem(x, "counter %c%.*s does not decode", kp[0],
+			    (int)(k->mv_size > 60 ? 60 : k->mv_size - 1),
+			    (const char *)kp + 1);
+		break;
+	case 'P':
+		if (v->mv_size < 2 || vp[0] != 1 || vp[1] > OG_SENDS_MAX ||
+		    v->mv_size != 2 + 8 * (size_t)vp[1])
+			problem(x, "held sends %.*s do not decode",
 			    (int)(k->mv_size > 60 ? 60 : k->mv_size - 1),
 			    (const char *)kp + 1);
 		break;

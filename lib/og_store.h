@@ -54,6 +54,8 @@
  *                       (at most OG_SENDS_MAX kept: windows saturate)
  *   'D' stream 0x00 day u32   accepted sends of a stream that day: u64
  *   'B' key             soft-bounce times: v1 | n u8 | {u32}
+ *   'P' key 0x00 stream  sends held by transactions of other processes
+ *                       (og_store_hold): v1 | n u8 | {pid u32, until u32}
  *
  * Thread-safety: one og_store per process, opened after fork, shared by
  * threads.  Both environments are opened with MDB_NOTLS; read handles are
@@ -346,6 +348,27 @@ int og_store_count_sends(og_store *st, const char *const *keys, size_t n,
  */
 int og_store_soft_bounce(
     og_store *st, const char *key, int64_t now, int64_t period, int *count);
+
+/*
+ * Held sends shared between processes: optgate-policyd under spawn(8)
+ * runs one process per smtpd connection, so a process-wide table
+ * (og_gate_hold) sees none of the others' transactions.  A hold is an
+ * entry (process id, until) in the counters environment ("P key 0
+ * stream", soft state written without sync, like the counts);
+ * at most OG_SENDS_MAX per key (caps above that are not enforced).
+ *
+ * og_store_hold - take (delta > 0) or give back (delta < 0) one hold of
+ * process pid on (key, stream), kept until `until` at the latest.
+ * Entries past their time or of a process that is gone are dropped on
+ * the way.  0 or an error.
+ * og_store_holds - *n gets the holds on (key, stream) in tx that are
+ * neither past their time at now nor of a process that is gone; the
+ * caller's own count too.  0 or an error; a damaged entry reads as none.
+ */
+int og_store_hold(og_store *st, const char *key, const char *stream, pid_t pid,
+    int64_t until, int64_t now, int delta);
+int og_store_holds(
+    og_rtxn *tx, const char *key, const char *stream, int64_t now, int *n);
 
 /*
  * Iterate records in key order from start (NULL: first).  fn returns 0 to

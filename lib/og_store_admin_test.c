@@ -272,11 +272,15 @@ test_erase_counters(void **state)
 	assert_int_equal(og_store_count_sends(f->st, &cy, 1, "news", T0), 0);
 	assert_int_equal(og_store_soft_bounce(f->st, cy, T0, 86400, &cnt), 0);
 	assert_int_equal(
+	    og_store_hold(f->st, cy, "news", getpid(), T0 + 60, T0, 1), 0);
+	assert_int_equal(
 	    og_store_erase(f->st, cy, T0 + 10, NULL, NULL), OG_NOTFOUND);
 	assert_int_equal(og_store_rbegin(f->st, &tx), 0);
 	assert_int_equal(og_store_get_sends(tx, cy, "news", times, 4, &n), 0);
-	og_store_rend(tx);
 	assert_int_equal(n, 0);
+	assert_int_equal(og_store_holds(tx, cy, "news", T0 + 11, &n), 0);
+	og_store_rend(tx);
+	assert_int_equal(n, 0); /* held sends name her too */
 	assert_int_equal(
 	    og_store_soft_bounce(f->st, cy, T0 + 20, 86400, &cnt), 0);
 	assert_int_equal(cnt, 1);

@@ -441,6 +441,70 @@ sends_saturate(void **state)
 		assert_int_equal(times[i], T0 + OG_SENDS_MAX + 4 - i);
 }
 
+/*
+ * Held sends shared between processes (og_store_hold): a hold counts
+ * until it is given back, its time is past, or its process is gone;
+ * verify reads the records and expire drops the stale ones.
+ */
+static void
+holds_shared(void **state)
+{
+	struct fx *f = *state;
+	const char *k = "h@x.example";
+	og_verify_stats vs;
+	uint64_t dropped = 0;
+	og_rtxn *tx;
+	pid_t gone;
+	int n = -1;
+
+	if ((gone = fork()) == 0)
+		_exit(0);
+	assert_true(gone > 0);
+	assert_int_equal(waitpid(gone, NULL, 0), gone);
+	assert_int_equal(
+	    og_store_hold(f->st, k, "news", getpid(), T0 + 60, T0, 1), 0);
+	assert_int_equal(
+	    og_store_hold(f->st, k, "news", getppid(), T0 + 60, T0, 1), 0);
+	assert_int_equal(
+	    og_store_hold(f->st, k, "news", gone, T0 + 60, T0, 1), 0);
+	assert_int_equal(
+	    og_store_hold(f->st, k, "other", getppid(), T0 + 30, T0, 1), 0);
+	assert_int_equal(og_store_rbegin(f->st, &tx), 0);
+	assert_int_equal(og_store_holds(tx, k, "news", T0 + 1, &n), 0);
+	assert_int_equal(n, 2); /* not the gone process's */
+	assert_int_equal(og_store_holds(tx, k, "other", T0 + 1, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(og_store_holds(tx, k, "news", T0 + 60, &n), 0);
+	assert_int_equal(n, 0); /* past their time */
+	assert_int_equal(og_store_holds(tx, "x@x.example", "news", T0, &n), 0);
+	assert_int_equal(n, 0);
+	og_store_rend(tx);
+	/* given back: one of this process's, then the other process's */
+	assert_int_equal(
+	    og_store_hold(f->st, k, "news", getpid(), T0 + 60, T0 + 2, -1), 0);
+	assert_int_equal(og_store_rbegin(f->st, &tx), 0);
+	assert_int_equal(og_store_holds(tx, k, "news", T0 + 2, &n), 0);
+	assert_int_equal(n, 1);
+	og_store_rend(tx);
+	assert_int_equal(
+	    og_store_hold(f->st, k, "news", getppid(), T0 + 60, T0 + 3, -1), 0);
+	assert_int_equal(og_store_rbegin(f->st, &tx), 0);
+	assert_int_equal(og_store_holds(tx, k, "news", T0 + 3, &n), 0);
+	assert_int_equal(n, 0);
+	og_store_rend(tx);
+	assert_int_equal(og_store_verify(f->st, NULL, NULL, &vs), 0);
+	assert_int_equal(vs.counters, 1); /* "other" only: "news" is gone */
+	/* expire: a hold past its time goes */
+	setenv("OPTGATE_NOW", "1800000100", 1);
+	assert_int_equal(og_store_expire_counters(
+	                     f->st, T0 - 86400, T0 - 86400, 0, &dropped),
+	    0);
+	unsetenv("OPTGATE_NOW");
+	assert_int_equal(dropped, 1);
+	assert_int_equal(og_store_verify(f->st, NULL, NULL, &vs), 0);
+	assert_int_equal(vs.counters, 0);
+}
+
 static void
 codec_rejects_garbage(void **state)
 {
@@ -1063,6 +1127,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 	        group_commit_and_foreach, setup, teardown),
 	    cmocka_unit_test_setup_teardown(sends_saturate, setup, teardown),
+	    cmocka_unit_test_setup_teardown(holds_shared, setup, teardown),
 	    cmocka_unit_test(codec_rejects_garbage),
 	    cmocka_unit_test(refuses_garbage_file),
 	    cmocka_unit_test_setup_teardown(

@@ -219,7 +219,47 @@ inst_find(const char *id)
 	return NULL;
 }
 
-/* Give back the sends the transaction holds (og_gate_hold). */
+/*
+ * Take (+1) or give back (-1) the hold of a passed recipient.  Under
+ * spawn(8) every smtpd connection has a process of its own, which would
+ * see none of the others' holds in og_gate_hold's table: the holds go to
+ * the store then (og_store_hold), where each process sees the others'.
+ * They last instance_timeout at most, and die with their process.
+ */
+static void
+hold(const char *stream, const char *key, int delta)
+{
+	int64_t now;
+	int rc;
+
+	if (!g.spawn_mode) {
+		og_gate_hold(stream, key, delta);
+		return;
+	}
+	if (g.store == NULL)
+		return;
+	now = og_time_now();
+	if ((rc = og_store_hold(g.store, key, stream, getpid(),
+	         now + g.cfg->policyd_instance_timeout, now, delta)) != 0)
+		og_log_warn("%s a send of %s to <%s>: %s",
+		    delta > 0 ? "holding" : "giving back", stream, key,
+		    og_strerror(rc));
+}
+
+/* The sends held for key in stream, this process's too. */
+static int
+held(og_rtxn *tx, const char *stream, const char *key, int64_t now)
+{
+	int n = 0;
+
+	if (!g.spawn_mode)
+		return og_gate_held(stream, key);
+	if (tx == NULL || og_store_holds(tx, key, stream, now, &n) != 0)
+		return 0;
+	return n;
+}
+
+/* Give back the sends the transaction holds (hold()). */
 static void
 inst_unhold(struct inst *in)
 {
@@ -228,7 +268,7 @@ inst_unhold(struct inst *in)
 	if (!in->held)
 		return;
 	for (k = 0; k < in->nkeys; k++)
-		og_gate_hold(in->stream, in->keys[k], -1);
+		hold(in->stream, in->keys[k], -1);
 	in->held = 0;
 }
 
@@ -325,7 +365,7 @@ inst_add_key(struct inst *in, const char *key)
 	}
 	in->keys[in->nkeys++] = og_xstrdup(key);
 	if (in->held)
-		og_gate_hold(in->stream, key, 1);
+		hold(in->stream, key, 1);
 }
 
 /*
@@ -834,10 +874,14 @@ rcpt_gate(struct conn *c, const pd_req *r, const og_stream *st)
 		now = og_time_now();
 		og_gate_decide(g.cfg, tx, st, r->a[PD_A_SENDER], rcpt, now, &v);
 		/* Passed: unless sends other transactions hold reach a cap. */
-		og_gate_held_check(g.cfg, tx, st, r->a[PD_A_SENDER], rcpt, now,
-		    in && in->held && strcmp(in->stream, st->name) == 0 &&
-		        inst_key_index(in, v.key) >= 0,
-		    &v);
+		if (v.action == OG_ACCEPT && v.key[0])
+			og_gate_held_check_n(g.cfg, tx, st, r->a[PD_A_SENDER],
+			    rcpt, now,
+			    held(tx, st->name, v.key, now) -
+			        (in && in->held &&
+			            strcmp(in->stream, st->name) == 0 &&
+			            inst_key_index(in, v.key) >= 0),
+			    &v);
 		if (tx)
 			og_store_rend(tx);
 		tx = NULL;

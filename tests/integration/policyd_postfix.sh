@@ -111,16 +111,17 @@ is "a day later the window has moved: accepted again" "$?" 0
 # Four SMTP sessions at once to one recipient (four smtpd processes, each
 # with its own policy connection), every RCPT before any DATA: a recipient
 # passed but not yet accepted holds a send, so 2/1d lets exactly two in.
-pf_sink_clear
-python3 - "$PF_PORT" >"$PD_T/par.out" 2>&1 <<'PY'
+# parallel4 RCPT OUT: the RCPT and DATA replies of the four, in order.
+parallel4() {
+	python3 - "$PF_PORT" "$1" >"$2" 2>&1 <<'PY'
 import smtplib, sys
-port = int(sys.argv[1])
+port, rcpt = int(sys.argv[1]), sys.argv[2]
 sessions = []
 for i in range(4):
     s = smtplib.SMTP("127.0.0.1", port, timeout=30)
     s.ehlo("parallel.test")
     s.mail("daily@shop.example")
-    code, msg = s.rcpt("eve@example.org")
+    code, msg = s.rcpt(rcpt)
     print("RCPT", code, msg.decode())
     sessions.append((s, code))
 for s, code in sessions:
@@ -128,6 +129,9 @@ for s, code in sessions:
         print("DATA", s.data(b"Subject: parallel\r\n\r\nhi\r\n")[0])
     s.quit()
 PY
+}
+pf_sink_clear
+parallel4 eve@example.org "$PD_T/par.out"
 is "four sessions in parallel, cap 2/1d: two RCPTs pass, two are deferred" \
     "$(sed -n 's/^RCPT \([0-9]*\).*/\1/p' "$PD_T/par.out" | tr '\n' ' ')" \
     "250 250 450 450 "
@@ -205,4 +209,16 @@ like "spawn(8): refusal with the reason at RCPT" \
     "$(echo "$out" | grep 'RCPT <bob')" "RCPT <bob@example.org> 550 5.7.1 *unsubscribed*"
 like "spawn(8): the other recipient accepted" "$out" \
     "*RCPT <ana@example.org> 250*DATA 250*"
+# One process per smtpd connection: the holds go through the store, so
+# the four processes see each other's.
+pf_sink_clear
+parallel4 fay@example.org "$PD_T/par2.out"
+is "spawn(8): four sessions in parallel, cap 2/1d: two pass, two are deferred" \
+    "$(sed -n 's/^RCPT \([0-9]*\).*/\1/p' "$PD_T/par2.out" | tr '\n' ' ')" \
+    "250 250 450 450 "
+pf_wait_queue_empty 10
+is "... the sink got exactly 2 messages for fay" "$(pf_sink_rcpts | grep -c fay)" 2
+like "... then the cap itself, no hold left behind" \
+    "$(pf_send daily@shop.example fay@example.org | grep 'RCPT <fay')" \
+    "RCPT <fay@example.org> 550 5.7.1 *frequency cap 2/1d for capped reached*"
 done_testing
