@@ -33,6 +33,8 @@ TOK=$(ud_token $A news)
 U=https://unsub.example.com:18088/u/$TOK
 like "GET page through nginx (HTTP/2)" "$($CURL --http2 --interface 127.0.0.5 "$U")" \
     "*l\*\*\*\*\*r@example.com.br*"
+like "HTTPS answers carry HSTS" "$($CURL -D - -o /dev/null "$U")" \
+    "*[Ss]trict-[Tt]ransport-[Ss]ecurity: max-age=31536000*"
 is "one-click POST over HTTPS through nginx 200" "$($CURL -o /dev/null \
     -w '%{http_code}' --interface 127.0.0.5 -d List-Unsubscribe=One-Click "$U")" 200
 is "the next message is refused" "$(ud_status $A news)" 1
