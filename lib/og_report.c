@@ -1264,6 +1264,12 @@ parse_dsn(parse_ctx *c)
 			og_report_rcpt *rc = &r->rcpt[r->nrcpt++];
 
 			og_strlcpy(rc->addr, addr, sizeof(rc->addr));
+			/* The address as the sender gave it (ORCPT), when
+			 * the receiver forwarded or rewrote it. */
+			typed_addr(field(o, "Original-Recipient"), rc->orig,
+			    sizeof(rc->orig));
+			if (strcmp(rc->orig, rc->addr) == 0)
+				rc->orig[0] = '\0';
 			if ((v = field(o, "Action")) != NULL) {
 				copy_line(rc->action, sizeof(rc->action), v,
 				    strlen(v));

@@ -82,6 +82,8 @@ enum og_report_kind {
 typedef struct og_report_rcpt {
 	char addr[OG_ADDR_MAX + 1];        /* as found, domain lowercased;
 	                                    * may be "" */
+	char orig[OG_ADDR_MAX + 1];        /* Original-Recipient when it
+	                                    * differs from addr, else "" */
 	char status[16];                   /* enhanced code "5.1.1", or "" */
 	char action[16];                   /* DSN Action, lowercased, or "" */
 	char diag[OG_REPORT_DIAG_MAX + 1]; /* diagnostic, one line */

@@ -427,6 +427,37 @@ who_by_addr(og_cli *cli, const char *s, who *w)
 	return 1;
 }
 
+/*
+ * Whom recipient rc of a report names.  A DSN's Original-Recipient is the
+ * address as our mail gave it (ORCPT), its Final-Recipient the mailbox
+ * the receiver ended at after forwarding or rewriting: the person to stop
+ * mailing is the original one, unless the store knows the final address
+ * and not the original (then the original field names something else).
+ * 0 when no address parses.
+ */
+static int
+who_by_rcpt(og_cli *cli, const og_report_rcpt *rc, who *w)
+{
+	who *o = og_xcalloc(1, sizeof(*o));
+	int kf, ko, ef = 0, eo = 0;
+
+	if (rc->orig[0] == '\0' || !who_by_addr(cli, rc->orig, o)) {
+		free(o);
+		return who_by_addr(cli, rc->addr, w);
+	}
+	if (!who_by_addr(cli, rc->addr, w)) {
+		*w = *o;
+	} else {
+		kf = known_address(cli, w->key, &ef);
+		ko = known_address(cli, o->key, &eo);
+		/* a read error: the final one, whose check reports it */
+		if (ef == 0 && eo == 0 && (ko || !kf))
+			*w = *o;
+	}
+	free(o);
+	return 1;
+}
+
 /* The domain part of an address, or NULL. */
 static const char *
 domain_of(const char *a)
@@ -907,7 +938,7 @@ decide_bounce_or_fbl(og_cli *cli, const fb_opts *o, item *it)
 			continue;
 		}
 		memset(w, 0, sizeof(*w));
-		if (!who_by_addr(cli, r->rcpt[i].addr, w))
+		if (!who_by_rcpt(cli, &r->rcpt[i], w))
 			continue;
 		acted++;
 		if (res->addr[0] == '\0')

@@ -39,7 +39,7 @@ for a in hard@example.org soft@example.org compl@example.org \
 done
 
 # A Postfix-style DSN: $1 recipient, $2 status, $3 diagnostic, $4 extra
-# header lines of the returned original.
+# header lines of the returned original; ORCPT: an Original-Recipient.
 dsn() {
 	cat <<MSG
 Return-Path: <>
@@ -63,7 +63,8 @@ Content-Type: message/delivery-status
 
 Reporting-MTA: dns; mx.example.com
 
-Final-Recipient: rfc822; $1
+${ORCPT:+Original-Recipient: rfc822; $ORCPT
+}Final-Recipient: rfc822; $1
 Action: ${ACTION:-failed}
 Status: $2
 Diagnostic-Code: smtp; $3
@@ -429,6 +430,26 @@ is "unknown address: exits 0" "$?" 0
 like "unknown address: ignored" "$(cat "$T/log")" "*action=ignored detail=unknown-address*"
 og status stranger@example.net >"$T/st" 2>&1
 like "unknown address: no record created" "$(cat "$T/st")" "*no record*"
+
+# The receiver forwarded our subscriber's mail and the forward failed:
+# the DSN's Final-Recipient is the other mailbox, its Original-Recipient
+# (ORCPT) the address we sent to.  That one is suppressed.
+og optin fwd@example.org --stream news >/dev/null 2>&1
+ORCPT=fwd@example.org dsn fwd.elsewhere@example.net 5.1.1 "550 5.1.1 User unknown" >"$T/fwd.eml"
+og bounce <"$T/fwd.eml" 2>"$T/log"
+like "forwarded: the original recipient is suppressed" "$(cat "$T/log")" \
+    "*to=<fwd@example.org> class=hard*action=suppressed*"
+og status fwd@example.org --stream news >/dev/null 2>&1
+is "forwarded: refused afterwards" "$?" 1
+og status fwd.elsewhere@example.net >"$T/st" 2>&1
+like "forwarded: no record for the final mailbox" "$(cat "$T/st")" "*no record*"
+# ... but an Original-Recipient the store does not know, beside a final
+# one it knows, is not ours: the final one is suppressed
+og optin fin@example.org --stream news >/dev/null 2>&1
+ORCPT=someone@relay.example dsn fin@example.org 5.1.1 "550 5.1.1 User unknown" >"$T/fin.eml"
+og bounce <"$T/fin.eml" 2>"$T/log"
+like "unknown original, known final: the final one is suppressed" "$(cat "$T/log")" \
+    "*to=<fin@example.org> class=hard*action=suppressed*"
 
 # no record, but the returned original is mail of one of our streams
 # (a transactional mail, say): the hard bounce is recorded
