@@ -903,6 +903,90 @@ env_unused(const char *dir)
 }
 
 /*
+ * The counters lose writes only to a crash of the machine (a killed
+ * process leaves them in the page cache), and a crash means a new boot.
+ * So once walked clean, or made, in this boot, a first open need not walk
+ * them again (a daemon restarted, policyd under spawn(8) started for each
+ * connection).  counters/walked holds the kernel's boot id and the
+ * identity of data.mdb, so a copy or a restored file is walked again.
+ * The mark is made under the store folder's flock (og_store_open).
+ */
+static int
+boot_mark(const char *dir, char *buf, size_t size)
+{
+	char bid[64], file[4200];
+	struct stat sb;
+	ssize_t n;
+	int fd;
+
+	if ((fd = open(
+	         "/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	n = read(fd, bid, sizeof(bid) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	bid[n] = '\0';
+	bid[strcspn(bid, "\n")] = '\0';
+	snprintf(file, sizeof(file), "%s/data.mdb", dir);
+	if (stat(file, &sb) != 0)
+		return -1;
+	snprintf(buf, size, "%s %llu %llu\n", bid,
+	    (unsigned long long)sb.st_dev, (unsigned long long)sb.st_ino);
+	return 0;
+}
+
+static int
+walked_this_boot(const char *dir)
+{
+	char want[160], have[160], file[4200];
+	ssize_t n;
+	int fd;
+
+	if (boot_mark(dir, want, sizeof(want)) != 0)
+		return 0;
+	snprintf(file, sizeof(file), "%s/walked", dir);
+	if ((fd = open(file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return 0;
+	n = read(fd, have, sizeof(have) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	have[n] = '\0';
+	return strcmp(have, want) == 0;
+}
+
+/*
+ * Soft: without the mark, the next first open walks again.  Root makes
+ * it the store owner's, as the rest of the folder.
+ */
+static void
+mark_walked(const char *dir, const struct stat *owner)
+{
+	char mark[160], tmp[4200], file[4200];
+	size_t len;
+	int fd, ok;
+
+	if (boot_mark(dir, mark, sizeof(mark)) != 0)
+		return;
+	len = strlen(mark);
+	snprintf(tmp, sizeof(tmp), "%s/walked.%ld", dir, (long)getpid());
+	snprintf(file, sizeof(file), "%s/walked", dir);
+	/* never through a link someone put there (root makes it too) */
+	(void)unlink(tmp);
+	if ((fd = open(tmp,
+	         O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644)) <
+	    0)
+		return;
+	ok = write(fd, mark, len) == (ssize_t)len;
+	if (ok && geteuid() == 0 && (owner->st_uid != 0 || owner->st_gid != 0))
+		ok = fchown(fd, owner->st_uid, owner->st_gid) == 0;
+	close(fd);
+	if (!ok || rename(tmp, file) != 0)
+		(void)unlink(tmp);
+}
+
+/*
  * Reserve the blocks of an in-place written map's file up to its size
  * (see the top).  Only while as much disk stays free as the reservation
  * takes: a nearly full disk is left to consent writes (opt-outs), and a
@@ -1352,7 +1436,7 @@ og_store_open(const char *path, const og_store_opts *opts, og_store **out,
 	og_store *st;
 	char dir[4096], file[4200];
 	struct stat sb;
-	int made;
+	int made, walked;
 	int create = opts && (opts->flags & OG_STORE_CREATE);
 	int bulk = opts && (opts->flags & OG_STORE_BULK);
 	unsigned wmap = bulk ? MDB_WRITEMAP : 0;
@@ -1421,10 +1505,12 @@ og_store_open(const char *path, const og_store_opts *opts, og_store **out,
 	made = access(file, F_OK) != 0 || absent(dir, "lock.mdb");
 	/*
 	 * The counters are written without sync: after a power cut (the
-	 * first open since, when no process has them open), walk their
-	 * pages, which LMDB itself does not check.
+	 * first open since, when no process has them open and none walked
+	 * them in this boot), walk their pages, which LMDB itself does not
+	 * check.
 	 */
-	rc = env_unused(dir) ? tree_check(file, err, errlen) : 0;
+	walked = env_unused(dir) && !walked_this_boot(dir);
+	rc = walked ? tree_check(file, err, errlen) : 0;
 	if (rc == 0 || rc == OG_NOTFOUND)
 		rc = open_counters(st, dir, maxr, kwmap, err, errlen);
 	if (!check && (rc == OG_ECORRUPT || rc == OG_ESTORE)) {
@@ -1445,6 +1531,8 @@ og_store_open(const char *path, const og_store_opts *opts, og_store **out,
 			made = 1;
 		}
 	}
+	if (rc == 0 && (walked || made))
+		mark_walked(dir, &sb);
 	if (lk >= 0)
 		close(lk);
 	if (rc != 0)
