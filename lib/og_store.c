@@ -2561,40 +2561,21 @@ kwrite_begin(og_store *st, MDB_txn **txn)
 	return map_err(MDB_MAP_RESIZED);
 }
 
-int
-og_store_count_sends(og_store *st, const char *const *keys, size_t n,
-    const char *stream, int64_t now)
+/*
+ * Run fn in a counters write transaction and commit it.  When the map is
+ * full, grow it and run fn again on a new transaction.  fn returns 0 or
+ * an OG_ error.  0 or an error.
+ */
+static int
+kwrite(og_store *st, int (*fn)(MDB_txn *, MDB_dbi, void *), void *ctx)
 {
-	unsigned char kb[OG_STREAM_NAME_MAX + 6];
 	MDB_txn *txn;
-	MDB_val k, v;
-	size_t i;
 	int rc = 0, tries;
 
-	if (strlen(stream) > OG_STREAM_NAME_MAX)
-		return OG_EINVAL;
 	for (tries = 0; tries < 40; tries++) {
 		if ((rc = kwrite_begin(st, &txn)) != 0)
 			return rc;
-		for (i = 0; rc == 0 && i < n; i++)
-			rc = count_one(txn, st->kdbi, keys[i], stream, now);
-		if (rc == 0) {
-			uint64_t total = 0;
-			unsigned char tb[8];
-			size_t kl = mkkey(kb, 'D', stream, "");
-
-			og_put_be32(kb + kl, t32(now / 86400));
-			k.mv_size = kl + 4;
-			k.mv_data = kb;
-			if (mdb_get(txn, st->kdbi, &k, &v) == 0 &&
-			    v.mv_size == 8)
-				total = og_get_be64(v.mv_data);
-			og_put_be64(tb, total + n);
-			v.mv_size = 8;
-			v.mv_data = tb;
-			rc = map_err(mdb_put(txn, st->kdbi, &k, &v, 0));
-		}
-		if (rc == 0)
+		if ((rc = fn(txn, st->kdbi, ctx)) == 0)
 			rc = map_err(mdb_txn_commit(txn));
 		else
 			mdb_txn_abort(txn);
@@ -2605,6 +2586,50 @@ og_store_count_sends(og_store *st, const char *const *keys, size_t n,
 			return rc;
 	}
 	return rc;
+}
+
+struct count_ctx {
+	const char *const *keys;
+	size_t n;
+	const char *stream;
+	int64_t now;
+};
+
+static int
+count_txn(MDB_txn *txn, MDB_dbi dbi, void *ctx)
+{
+	const struct count_ctx *c = ctx;
+	unsigned char kb[OG_STREAM_NAME_MAX + 6], tb[8];
+	uint64_t total = 0;
+	MDB_val k, v;
+	size_t i, kl;
+	int rc = 0;
+
+	for (i = 0; rc == 0 && i < c->n; i++)
+		rc = count_one(txn, dbi, c->keys[i], c->stream, c->now);
+	if (rc != 0)
+		return rc;
+	kl = mkkey(kb, 'D', c->stream, "");
+	og_put_be32(kb + kl, t32(c->now / 86400));
+	k.mv_size = kl + 4;
+	k.mv_data = kb;
+	if (mdb_get(txn, dbi, &k, &v) == 0 && v.mv_size == 8)
+		total = og_get_be64(v.mv_data);
+	og_put_be64(tb, total + c->n);
+	v.mv_size = 8;
+	v.mv_data = tb;
+	return map_err(mdb_put(txn, dbi, &k, &v, 0));
+}
+
+int
+og_store_count_sends(og_store *st, const char *const *keys, size_t n,
+    const char *stream, int64_t now)
+{
+	struct count_ctx c = {keys, n, stream, now};
+
+	if (strlen(stream) > OG_STREAM_NAME_MAX)
+		return OG_EINVAL;
+	return kwrite(st, count_txn, &c);
 }
 
 static int
@@ -2638,31 +2663,30 @@ soft_one(MDB_txn *txn, MDB_dbi dbi, const char *key, int64_t now,
 	return map_err(mdb_put(txn, dbi, &k, &v, 0));
 }
 
+struct soft_ctx {
+	const char *key;
+	int64_t now, period;
+	int *count;
+};
+
+static int
+soft_txn(MDB_txn *txn, MDB_dbi dbi, void *ctx)
+{
+	const struct soft_ctx *c = ctx;
+
+	return soft_one(txn, dbi, c->key, c->now, c->period, c->count);
+}
+
 int
 og_store_soft_bounce(
     og_store *st, const char *key, int64_t now, int64_t period, int *count)
 {
-	MDB_txn *txn;
-	int rc = 0, tries;
+	struct soft_ctx c = {key, now, period, count};
 
 	*count = 0;
 	if (strlen(key) > OG_ADDR_MAX || *key == 0)
 		return OG_EINVAL;
-	for (tries = 0; tries < 40; tries++) {
-		if ((rc = kwrite_begin(st, &txn)) != 0)
-			return rc;
-		rc = soft_one(txn, st->kdbi, key, now, period, count);
-		if (rc == 0)
-			rc = map_err(mdb_txn_commit(txn));
-		else
-			mdb_txn_abort(txn);
-		rd_unlock(st);
-		if (rc != OG_EFULL)
-			return rc;
-		if ((rc = resize(st, st->kenv, st->kmax, 1)) != 0)
-			return rc;
-	}
-	return rc;
+	return kwrite(st, soft_txn, &c);
 }
 
 /* ---------- held sends shared between processes ---------- */
@@ -2750,32 +2774,32 @@ hold_one(MDB_txn *txn, MDB_dbi dbi, const char *key, const char *stream,
 	return map_err(mdb_put(txn, dbi, &k, &v, 0));
 }
 
+struct hold_ctx {
+	const char *key, *stream;
+	uint32_t pid;
+	int64_t until, now;
+	int delta;
+};
+
+static int
+hold_txn(MDB_txn *txn, MDB_dbi dbi, void *ctx)
+{
+	const struct hold_ctx *c = ctx;
+
+	return hold_one(
+	    txn, dbi, c->key, c->stream, c->pid, c->until, c->now, c->delta);
+}
+
 int
 og_store_hold(og_store *st, const char *key, const char *stream, pid_t pid,
     int64_t until, int64_t now, int delta)
 {
-	MDB_txn *txn;
-	int rc = 0, tries;
+	struct hold_ctx c = {key, stream, (uint32_t)pid, until, now, delta};
 
 	if (*key == 0 || strlen(key) > OG_ADDR_MAX ||
 	    strlen(stream) > OG_STREAM_NAME_MAX || pid <= 0 || delta == 0)
 		return OG_EINVAL;
-	for (tries = 0; tries < 40; tries++) {
-		if ((rc = kwrite_begin(st, &txn)) != 0)
-			return rc;
-		rc = hold_one(txn, st->kdbi, key, stream, (uint32_t)pid, until,
-		    now, delta);
-		if (rc == 0)
-			rc = map_err(mdb_txn_commit(txn));
-		else
-			mdb_txn_abort(txn);
-		rd_unlock(st);
-		if (rc != OG_EFULL)
-			return rc;
-		if ((rc = resize(st, st->kenv, st->kmax, 1)) != 0)
-			return rc;
-	}
-	return rc;
+	return kwrite(st, hold_txn, &c);
 }
 
 int
