@@ -958,14 +958,19 @@ mg_inject(
 		if (mg_del_all(ctx, LU_NAME, m->n_lu) < 0 ||
 		    mg_del_all(ctx, LUP_NAME, m->n_lup) < 0)
 			return -1;
-		/* HTTPS first (RFC 8058 one-click), then mailto. */
+		/*
+		 * HTTPS first, then the others in config order.  One-click
+		 * (RFC 8058 3.1) is a POST to an HTTPS URI of this header:
+		 * with only http: or mailto: there is nothing a receiver may
+		 * POST to, so no List-Unsubscribe-Post.
+		 */
 		for (https_first = 1; https_first >= 0; https_first--)
 			for (i = 0; i < st->nunsubscribe; i++) {
-				int is_http = strncasecmp(st->unsubscribe[i],
-				                  "http", 4) == 0;
-				if (is_http != https_first)
+				int is_https = strncasecmp(st->unsubscribe[i],
+				                   "https:", 6) == 0;
+				if (is_https != https_first)
 					continue;
-				one_click |= is_http;
+				one_click |= is_https;
 				og_buf_init(&u[n], 2048);
 				(void)og_buf_addc(&u[n], '<');
 				(void)mg_subst(
@@ -982,7 +987,6 @@ mg_inject(
 		    smfi_addheader(ctx, LU_NAME, h.data) != MI_SUCCESS)
 			rc = -1;
 		og_buf_free(&h);
-		/* One-click is a POST to a web URI: none, no claim of it. */
 		if (rc == 0 && one_click &&
 		    smfi_addheader(ctx, LUP_NAME,
 		        "List-Unsubscribe=One-Click") != MI_SUCCESS)

@@ -15,6 +15,11 @@ match = header:X-Optgate-Stream=mailonly
 class = marketing
 consent = none
 unsubscribe = mailto:unsub+%t@example.com
+[stream plainhttp]
+match = header:X-Optgate-Stream=plainhttp
+class = marketing
+consent = none
+unsubscribe = mailto:unsub+%t@example.com, http://unsub.example.com/u/%t
 [stream weekly]
 match = sender:weekly@example.com
 class = marketing
@@ -44,7 +49,7 @@ mg_start "$C" || exit 1
 for s in negotiate header_accept header_refuse header_multi \
     transactional_delrcpt envelope_rcpt cap existing_replace existing_keep \
     non_smtpd disconnect many_rcpts long_header utf8_idn no_from \
-    mailto_only dup_rcpt parallel_cap; do
+    mailto_only plain_http dup_rcpt parallel_cap; do
 	mg_lua "$s.lua"
 	[ "$s" = header_accept ] && cp "$MG_DIR/out" "$MG_DIR/accept.out"
 done
