@@ -231,6 +231,7 @@ typedef struct mg_rcpt {
 	int state;   /* MG_R_* */
 	char key[OG_ADDR_MAX + 1];
 	const char *hstream; /* its send is held in this stream (mg_hold) */
+	char *log; /* its RCPT line past "QUEUEID: ", until {i} (mg_log_rcpt) */
 } mg_rcpt;
 
 typedef struct mg_hdr {
@@ -303,11 +304,30 @@ mg_hold(mg_msg *m, mg_rcpt *r, const og_config *cfg, og_rtxn *tx,
 	r->hstream = st->name;
 }
 
+/*
+ * Log the RCPT decisions kept for the queue id (mg_log_rcpt), with qid
+ * (NULL: NOQUEUE, the transaction never got a queue file).
+ */
+static void
+mg_log_pending(mg_msg *m, const char *qid)
+{
+	int i;
+
+	for (i = 0; i < m->nrcpt; i++)
+		if (m->rcpt[i].log != NULL) {
+			og_log_info(
+			    "%s: %s", qid ? qid : "NOQUEUE", m->rcpt[i].log);
+			free(m->rcpt[i].log);
+			m->rcpt[i].log = NULL;
+		}
+}
+
 static void
 mg_msg_reset(mg_msg *m)
 {
 	int i;
 
+	mg_log_pending(m, NULL);
 	free(m->sender);
 	free(m->sasl);
 	for (i = 0; i < m->nrcpt; i++) {
@@ -431,6 +451,39 @@ mg_log_decision(SMFICTX *ctx, mg_conn *c, const char *rcpt, const og_stream *st,
 	    c->client_name[0] ? c->client_name : NULL,
 	    c->client_addr[0] ? c->client_addr : NULL, st, v);
 	og_log_info("%s", b.data ? b.data : "");
+	og_buf_free(&b);
+}
+
+/*
+ * The line of a RCPT decision that keeps the recipient r in the message
+ * (accepted, or dropped at end of message).  Postfix opens the queue file
+ * only once a first recipient is accepted (smtpd_delay_open_until_valid_
+ * rcpt, the default), so at the first RCPT there is no {i}; the line then
+ * waits for the queue id (the next RCPT or end of message, mg_log_pending)
+ * so that grepping a message's queue id finds every recipient's decision.
+ * A refused recipient is logged at once, like Postfix's own NOQUEUE
+ * reject: it never enters a queue file.
+ */
+static void
+mg_log_rcpt(SMFICTX *ctx, mg_conn *c, mg_rcpt *r, const og_stream *st,
+    const og_verdict *v)
+{
+	static const char noq[] = "NOQUEUE: ";
+	og_buf b;
+
+	if (mg_qid(ctx) != NULL) {
+		mg_log_decision(ctx, c, r->addr, st, v);
+		return;
+	}
+	og_buf_init(&b, 4096);
+	og_gate_logline(&b, NULL, r->addr, c->msg.sender,
+	    c->client_name[0] ? c->client_name : NULL,
+	    c->client_addr[0] ? c->client_addr : NULL, st, v);
+	if (b.data != NULL && strncmp(b.data, noq, sizeof(noq) - 1) == 0) {
+		free(r->log);
+		r->log = og_xstrdup(b.data + sizeof(noq) - 1);
+	} else
+		og_log_info("%s", b.data ? b.data : "");
 	og_buf_free(&b);
 }
 
@@ -756,6 +809,8 @@ mg_envrcpt(SMFICTX *ctx, char **argv)
 		return SMFIS_TEMPFAIL;
 	m = &c->msg;
 	st = m->st_final ? m->st_env : NULL;
+	if (mg_qid(ctx) != NULL)
+		mg_log_pending(m, mg_qid(ctx));
 	if (m->nrcpt >= MG_RCPT_MAX) {
 		/*
 		 * Postfix and Sendmail send the rest in a new transaction.
@@ -817,7 +872,11 @@ mg_envrcpt(SMFICTX *ctx, char **argv)
 	mg_hold(m, r, c->snap->cfg, tx, st, now, &v);
 	if (tx != NULL)
 		og_store_rend(tx);
-	mg_log_decision(ctx, c, r->addr, st, &v);
+	if (v.action == OG_ACCEPT ||
+	    (v.action == OG_REFUSE && v.refuse == OG_REFUSE_DROP))
+		mg_log_rcpt(ctx, c, r, st, &v);
+	else
+		mg_log_decision(ctx, c, r->addr, st, &v);
 	if (v.action == OG_ACCEPT) {
 		r->state = MG_R_ACCEPTED;
 		og_strlcpy(r->key, v.key, sizeof(r->key));
@@ -1049,6 +1108,7 @@ mlfi_eom(SMFICTX *ctx)
 	memset(&first_tempfail, 0, sizeof(first_tempfail));
 	cfg = c->snap->cfg;
 	m = &c->msg;
+	mg_log_pending(m, mg_qid(ctx));
 	/* (SMFIP_NOEOH: an MTA that still sends end of header found it.) */
 	if (m->st == NULL)
 		m->st = mg_find(c, 1);
@@ -1231,8 +1291,10 @@ mlfi_abort(SMFICTX *ctx)
 {
 	mg_conn *c = smfi_getpriv(ctx);
 
-	if (c != NULL)
+	if (c != NULL) {
+		mg_log_pending(&c->msg, mg_qid(ctx));
 		mg_msg_reset(&c->msg);
+	}
 	return SMFIS_CONTINUE;
 }
 

@@ -29,6 +29,8 @@ EOF
 mg_fill_store "$C"
 _mg_og optin dup@example.com --stream weekly
 _mg_og optin par@example.com --stream promo
+_mg_og optin qid@example.com --stream promo
+_mg_og optin qid2@example.com --stream promo
 # Store unreadable: a config whose store does not exist.
 C2=$MG_DIR/nostore.conf
 mg_config "$C2" "unix:$MG_DIR/nostore.sock"
@@ -49,7 +51,7 @@ mg_start "$C" || exit 1
 for s in negotiate header_accept header_refuse header_multi \
     transactional_delrcpt envelope_rcpt cap existing_replace existing_keep \
     non_smtpd disconnect many_rcpts long_header utf8_idn no_from \
-    mailto_only plain_http dup_rcpt parallel_cap; do
+    mailto_only plain_http dup_rcpt parallel_cap rcpt_qid; do
 	mg_lua "$s.lua"
 	[ "$s" = header_accept ] && cp "$MG_DIR/out" "$MG_DIR/accept.out"
 done
@@ -74,6 +76,13 @@ like "a message deferred for the sends in flight is logged with them" "$log" \
     "*4QPAR00002: to=<par@example.com>*stream=promo, action=defer, reason=cap(promo) 1/1d held=1*"
 like "... and the message after the accepted one meets the cap itself" "$log" \
     "*4QPAR00003: to=<par@example.com>*stream=promo, action=reject, reason=cap(promo) 1/1d next=*"
+# The accept made before the queue file exists waits for its queue id.
+qidlog=$(grep 'to=<qid2\{0,1\}@example.com>' "$MG_DIR/milter.log" |
+    sed 's/^[^ ]* \([^ ]*\) to=<\([^>]*\)>.*action=\([a-z]*\).*/\1 \2 \3/')
+is "a RCPT accept is logged with the queue id that came later, once" \
+    "$qidlog" "4QLATE0001: qid@example.com accept
+4QLATE0002: qid2@example.com accept
+NOQUEUE: qid@example.com accept"
 n=$(grep -c 'to=<user0500@example.org>' "$MG_DIR/milter.log")
 is "each of 1,000 recipients logged once" "$n" 1
 

@@ -26,6 +26,7 @@ consent = none
 refuse = reject
 EOF
 mg_fill_store "$C"
+"$BIN/optgate" -c "$C" optin qid@example.com --stream promo >/dev/null
 # A record this optgate cannot read (a newer version byte, as a newer
 # optgate would write it): deciding broken@ is a store error.
 "$BIN/optgate" -c "$C" optin broken@example.com --stream bulk >/dev/null
@@ -110,6 +111,18 @@ ok "List-Unsubscribe-Post present" \
 like "VERP: envelope sender carries the token" \
     "$(grep '^X-Mail-Args:' "$f" | tr -d '\r')" \
     "*bounce+$tok@bounces.example.com*"
+pf_sink_clear
+
+# Postfix opens the queue file after the first accepted RCPT, so the
+# milter sees no {i} there: the accept is logged once the id is known.
+out=$(pf_send promo@example.com qid@example.com)
+qid=$(echo "$out" | sed -n 's/^DATA 250 .*queued as \([0-9A-F]*\).*/\1/p')
+like "one-recipient list message accepted" "$out" "*DATA 250*"
+ok "... its RCPT accept logged with its queue id ($qid)" mg_log_wait \
+    "^optgate-milter.*: $qid: to=<qid@example.com>, from=<promo@example.com>.*, stream=promo, action=accept"
+is "... once" "$(grep -c 'to=<qid@example.com>' "$MG_DIR/milter.log")" 1
+pf_wait_queue_empty 20
+sleep 0.3
 pf_sink_clear
 
 # --- envelope sender as the client wrote it ------------------------
