@@ -985,7 +985,6 @@ static int
 mg_inject(
     SMFICTX *ctx, mg_conn *c, const og_stream *st, mg_rcpt *r, int64_t now)
 {
-	const og_config *cfg = c->snap->cfg;
 	mg_msg *m = &c->msg;
 	char tok[MG_TOKEN_BUF];
 	const char *items[OG_MULTI_MAX];
@@ -996,7 +995,7 @@ mg_inject(
 	if (m->n_token_hdr > 0 &&
 	    mg_del_all(ctx, OG_TOKEN_HEADER, m->n_token_hdr) < 0)
 		return -1;
-	if (!st->list && st->feedback_id == NULL)
+	if (!st->list)
 		return 0;
 	tok[0] = '\0';
 	if (st->list && c->snap->kr != NULL) {
@@ -1056,22 +1055,6 @@ mg_inject(
 	if (tok[0] != '\0' &&
 	    smfi_addheader(ctx, OG_TOKEN_HEADER, tok) != MI_SUCCESS)
 		return -1;
-	if (st->feedback_id != NULL && m->n_fbid == 0) {
-		/*
-		 * Feedback-ID: a:b:c:SenderId (Gmail's FBL form): the
-		 * stream's template (%s: stream name) gives the first fields,
-		 * [milter] feedback_id_sender the last.
-		 */
-		og_buf_init(&f, 1024);
-		(void)mg_subst(&f, st->feedback_id, "", st->name);
-		if (cfg->feedback_id_sender != NULL)
-			(void)og_buf_printf(&f, ":%s", cfg->feedback_id_sender);
-		if (smfi_addheader(ctx, FBID_NAME, f.data) != MI_SUCCESS)
-			rc = -1;
-		og_buf_free(&f);
-		if (rc < 0)
-			return -1;
-	}
 	if (st->verp_address != NULL && m->sender[0] != '\0') {
 		og_buf_init(&f, 1024);
 		(void)og_buf_addc(&f, '<');
@@ -1081,6 +1064,32 @@ mg_inject(
 			rc = -1;
 		og_buf_free(&f);
 	}
+	return rc;
+}
+
+/*
+ * Feedback-ID: a:b:c:SenderId (Gmail's FBL form) names the stream, not a
+ * recipient, so every passing message of the stream gets it, whatever
+ * its number of recipients; a sender's own is kept.  The stream's
+ * template (%s: stream name) gives the first fields, [milter]
+ * feedback_id_sender the last.
+ */
+static int
+mg_feedback_id(SMFICTX *ctx, const mg_conn *c, const og_stream *st)
+{
+	const og_config *cfg = c->snap->cfg;
+	og_buf f;
+	int rc = 0;
+
+	if (st->feedback_id == NULL || c->msg.n_fbid > 0)
+		return 0;
+	og_buf_init(&f, 1024);
+	(void)mg_subst(&f, st->feedback_id, "", st->name);
+	if (cfg->feedback_id_sender != NULL)
+		(void)og_buf_printf(&f, ":%s", cfg->feedback_id_sender);
+	if (smfi_addheader(ctx, FBID_NAME, f.data) != MI_SUCCESS)
+		rc = -1;
+	og_buf_free(&f);
 	return rc;
 }
 
@@ -1251,6 +1260,8 @@ mlfi_eom(SMFICTX *ctx)
 		if (mg_del_all(ctx, OG_TOKEN_HEADER, m->n_token_hdr) < 0)
 			goto tempfail;
 	}
+	if (mg_feedback_id(ctx, c, st) < 0)
+		goto tempfail;
 
 	/* Count once per accepted recipient (see mg_policyd_owns). */
 	if (decide && (store = mg_store()) != NULL) {

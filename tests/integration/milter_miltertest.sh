@@ -20,6 +20,10 @@ match = header:X-Optgate-Stream=plainhttp
 class = marketing
 consent = none
 unsubscribe = mailto:unsub+%t@example.com, http://unsub.example.com/u/%t
+[stream receipts]
+match = header:X-Optgate-Stream=receipts
+class = transactional
+feedback_id = %s:tx
 [stream weekly]
 match = sender:weekly@example.com
 class = marketing
@@ -51,7 +55,7 @@ mg_start "$C" || exit 1
 for s in negotiate header_accept header_refuse header_multi \
     transactional_delrcpt envelope_rcpt cap existing_replace existing_keep \
     non_smtpd disconnect many_rcpts long_header utf8_idn no_from \
-    mailto_only plain_http dup_rcpt parallel_cap rcpt_qid; do
+    mailto_only plain_http feedback_multi dup_rcpt parallel_cap rcpt_qid; do
 	mg_lua "$s.lua"
 	[ "$s" = header_accept ] && cp "$MG_DIR/out" "$MG_DIR/accept.out"
 done
