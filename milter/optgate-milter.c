@@ -265,6 +265,67 @@ typedef struct mg_conn {
 	mg_msg msg;
 } mg_conn;
 
+/*
+ * Whether a and b name one person: the same match key (<Bob@example.com>
+ * and <bob@example.com>), or the same address when one has no key.
+ */
+static int
+mg_same_person(const mg_rcpt *a, const mg_rcpt *b)
+{
+	if (a->key[0] != '\0' && b->key[0] != '\0')
+		return strcmp(a->key, b->key) == 0;
+	return strcmp(a->addr, b->addr) == 0;
+}
+
+/*
+ * The people among the recipients still in the message (not dropped),
+ * and in *one the first of them.  Tokens are per person, so a person
+ * named twice (Postfix's cleanup drops an exact repeat; <Bob@x> and
+ * <bob@x> reach one mailbox) takes one set of headers, like one
+ * recipient.  Fills in the match keys not known yet (recipients not
+ * decided here: policyd's, or those before the end of message).
+ */
+static int
+mg_people(mg_msg *m, const og_config *cfg, mg_rcpt **one)
+{
+	og_addr_rules rules = cfg->rules;
+	og_addr a;
+	int i, j, n = 0;
+
+	rules.skip_typo = 1;
+	for (i = 0; i < m->nrcpt; i++) {
+		mg_rcpt *r = &m->rcpt[i];
+
+		if (r->state == MG_R_DROP)
+			continue;
+		if (r->key[0] == '\0' &&
+		    og_addr_parse(r->addr, strlen(r->addr), &rules, &a) == 0)
+			og_strlcpy(r->key, a.key, sizeof(r->key));
+		for (j = 0; j < i; j++)
+			if (m->rcpt[j].state != MG_R_DROP &&
+			    mg_same_person(&m->rcpt[j], r))
+				break;
+		if (j < i)
+			continue;
+		if (n++ == 0 && one != NULL)
+			*one = r;
+	}
+	return n;
+}
+
+/* Whether a recipient accepted at RCPT has this match key. */
+static int
+mg_key_accepted(const mg_msg *m, const char *key)
+{
+	int i;
+
+	for (i = 0; key[0] != '\0' && i < m->nrcpt; i++)
+		if (m->rcpt[i].state == MG_R_ACCEPTED &&
+		    strcmp(m->rcpt[i].key, key) == 0)
+			return 1;
+	return 0;
+}
+
 /* Give back r's held send (mg_hold). */
 static void
 mg_unhold(mg_rcpt *r)
@@ -855,7 +916,8 @@ mg_envrcpt(SMFICTX *ctx, char **argv)
 	 * in a new transaction; one refused anyway hears why now, and one
 	 * to drop is removed at end of message like any other.
 	 */
-	if (st->list && m->naccepted_rcpt >= 1 && v.action == OG_ACCEPT) {
+	if (st->list && m->naccepted_rcpt >= 1 && v.action == OG_ACCEPT &&
+	    !mg_key_accepted(m, v.key)) {
 		if (tx != NULL)
 			og_store_rend(tx);
 		og_gate_one_rcpt(&v, st);
@@ -878,10 +940,12 @@ mg_envrcpt(SMFICTX *ctx, char **argv)
 	else
 		mg_log_decision(ctx, c, r->addr, st, &v);
 	if (v.action == OG_ACCEPT) {
+		/* The same person again is no second recipient (mg_people). */
+		if (!mg_key_accepted(m, v.key))
+			m->naccepted_rcpt++;
 		r->state = MG_R_ACCEPTED;
 		og_strlcpy(r->key, v.key, sizeof(r->key));
 		m->nrcpt++;
-		m->naccepted_rcpt++;
 		return SMFIS_CONTINUE;
 	}
 	if (v.action == OG_REFUSE && v.refuse == OG_REFUSE_DROP) {
@@ -1147,7 +1211,7 @@ mlfi_eom(SMFICTX *ctx)
 	for (i = 0; i < m->nrcpt; i++)
 		if (m->rcpt[i].state != MG_R_DROP)
 			nlive++;
-	if (st->list && nlive > 1) {
+	if (st->list && nlive > 1 && (nlive = mg_people(m, cfg, NULL)) > 1) {
 		snprintf(t, sizeof(t),
 		    "Stream %s takes one recipient per "
 		    "message (each gets its own unsubscribe link); this one "
@@ -1244,15 +1308,9 @@ mlfi_eom(SMFICTX *ctx)
 			    m->rcpt[i].addr);
 			goto tempfail;
 		}
-	if (nleft == 1) {
-		if (last->key[0] == '\0') {
-			/* policyd decided it: we still need the match key. */
-			og_addr a;
-
-			if (og_addr_parse(last->addr, strlen(last->addr),
-			        &cfg->rules, &a) == 0)
-				og_strlcpy(last->key, a.key, sizeof(last->key));
-		}
+	/* One person left (a list stream has no more by now): headers. */
+	if (nleft == 1 || st->list) {
+		(void)mg_people(m, cfg, &last);
 		if (last->key[0] != '\0' &&
 		    mg_inject(ctx, c, st, last, now) < 0)
 			goto tempfail;

@@ -35,6 +35,7 @@ _mg_og optin dup@example.com --stream weekly
 _mg_og optin par@example.com --stream promo
 _mg_og optin qid@example.com --stream promo
 _mg_og optin qid2@example.com --stream promo
+_mg_og optin twice@example.com --stream promo
 # Store unreadable: a config whose store does not exist.
 C2=$MG_DIR/nostore.conf
 mg_config "$C2" "unix:$MG_DIR/nostore.sock"
@@ -55,10 +56,16 @@ mg_start "$C" || exit 1
 for s in negotiate header_accept header_refuse header_multi \
     transactional_delrcpt envelope_rcpt cap existing_replace existing_keep \
     non_smtpd disconnect many_rcpts long_header utf8_idn no_from \
-    mailto_only plain_http feedback_multi dup_rcpt parallel_cap rcpt_qid; do
+    mailto_only plain_http feedback_multi dup_rcpt dup_list parallel_cap \
+    rcpt_qid; do
 	mg_lua "$s.lua"
 	[ "$s" = header_accept ] && cp "$MG_DIR/out" "$MG_DIR/accept.out"
+	[ "$s" = dup_list ] && cp "$MG_DIR/out" "$MG_DIR/dup.out"
 done
+tok=$(sed -n 's/^DUPTOKEN //p' "$MG_DIR/dup.out")
+like "one person named twice: the token names that person" \
+    "$("$TOP/$BUILD/test/milter/mg-tokdecode" "$MG_DIR/keys" "$tok" 2>&1)" \
+    "ok@example.com *"
 
 # The token in the headers opens to the recipient and the stream.
 tok=$(sed -n 's/^TOKEN //p' "$MG_DIR/accept.out")
