@@ -864,7 +864,7 @@ mg_envrcpt(SMFICTX *ctx, char **argv)
 	og_verdict v;
 	og_rtxn *tx = NULL;
 	int64_t now;
-	char t[200];
+	char t[200], *addr;
 
 	if (c == NULL || c->snap == NULL || argv[0] == NULL)
 		return SMFIS_TEMPFAIL;
@@ -887,6 +887,14 @@ mg_envrcpt(SMFICTX *ctx, char **argv)
 		    "Too many recipients: optgate takes "
 		    "at most %d per message",
 		    MG_RCPT_MAX);
+		memset(&v, 0, sizeof(v));
+		v.action = OG_REFUSE;
+		v.refuse = OG_REFUSE_DEFER;
+		snprintf(v.reason, sizeof(v.reason), "too-many-recipients(%d)",
+		    MG_RCPT_MAX);
+		addr = mg_envaddr(argv[0]);
+		mg_log_decision(ctx, c, addr, st, &v);
+		free(addr);
 		mg_setreply(ctx, 452, "4.5.3", t);
 		return SMFIS_TEMPFAIL;
 	}

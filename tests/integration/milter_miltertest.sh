@@ -96,6 +96,8 @@ is "a RCPT accept is logged with the queue id that came later, once" \
 NOQUEUE: qid@example.com accept"
 n=$(grep -c 'to=<user0500@example.org>' "$MG_DIR/milter.log")
 is "each of 1,000 recipients logged once" "$n" 1
+like "recipient 1,001's 452 is logged as a decision" "$log" \
+    "*: to=<one-too-many@example.org>, from=<alerts@example.com>*, action=defer, reason=too-many-recipients(1000)*"
 
 # SIGHUP: a new config is used by new connections; a broken one is
 # refused and the old one kept.
