@@ -214,9 +214,12 @@ decision() { # RCPT STREAM -> "where|reason"
 		w="RCPT, policyd"
 	else
 		l=$(grep -h "to=<$1>.*stream=$2," "$DEMO/milter.log" | tail -1)
-		case "$l" in
-		*NOQUEUE:*) w="RCPT, milter" ;;
-		"") w="-" ;;
+		# partner-offers is found by envelope sender before any header
+		# rule: the milter decides it at RCPT (its accept is logged
+		# with the queue id, known only later), newsletter at the end.
+		case "$l:$2" in
+		:*) w="-" ;;
+		*:partner-offers) w="RCPT, milter" ;;
 		*) w="end of data, milter" ;;
 		esac
 	fi
