@@ -39,7 +39,8 @@
  * 452 4.5.3; sendmail(1) stream mail with more is refused at end of
  * message); MG_HDR_KEEP_MAX bytes of the headers we keep for matching
  * (further ones are not used for matching, with a warning); tokens and
- * List-Unsubscribe only for a message left with one recipient.
+ * List-Unsubscribe only for a message left with one person (one match
+ * key, however many times named); Feedback-ID for any.
  */
 #include <arpa/inet.h>
 #include <errno.h>
