@@ -224,6 +224,32 @@ came_back(const og_record *rec)
 	return 0;
 }
 
+/*
+ * Whether a later opt-out took back the consent of opt-in e: one that
+ * covers the stream, of e's scope or a broader one, as new as e or newer,
+ * and still in force.  A newer opt-in of a narrower scope lifts that
+ * opt-out (rule 2) but brings back only its own consent: someone who
+ * confirmed once, unsubscribed from everything and later gave a single
+ * opt-in has a single opt-in.
+ */
+static int
+revoked(const og_record *rec, const og_entry *e, const og_stream *st,
+    const char *sscope, int64_t now)
+{
+	int i;
+
+	for (i = 0; i < rec->nentries; i++) {
+		const og_entry *o = &rec->entries[i];
+
+		if (o->state == OG_ST_OPTOUT && o->scope <= e->scope &&
+		    o->time >= e->time &&
+		    (o->expires == 0 || o->expires > now) &&
+		    covers(o, st, sscope))
+			return 1;
+	}
+	return 0;
+}
+
 const og_cap *
 og_gate_caps(const og_stream *st, const og_record *rec, int *n)
 {
@@ -557,7 +583,7 @@ decide(const og_config *cfg, og_rtxn *tx, const og_stream *st,
 		const og_entry *e = &rec.entries[i];
 
 		if (og_state_optin(e->state) && covers(e, st, sscope) &&
-		    e->state > best) {
+		    e->state > best && !revoked(&rec, e, st, sscope, now)) {
 			best = e->state;
 			best_time = e->time;
 		}

@@ -15,7 +15,8 @@
  *      under the partner's key, computed only when the store holds a key
  *      for that partner);
  *   3. consent per the stream's rule (a pending double opt-in is not
- *      consent) - marketing streams only;
+ *      consent, nor is an opt-in an opt-out of its scope or a broader one
+ *      has since taken back) - marketing streams only;
  *   4. frequency caps over the recorded sends, the segment's caps
  *      replacing the stream's, and the person's own chosen cap added -
  *      marketing streams only.

@@ -49,7 +49,11 @@ static const char *conf = "[stream news]\n"
                           "refuse = drop\n"
                           "[stream other]\n"
                           "match = sender:x@other.example\n"
-                          "consent = none\n";
+                          "consent = none\n"
+                          "[stream deals]\n"
+                          "match = sender:deals@example.com\n"
+                          "consent = confirmed\n"
+                          "partner = acme\n";
 
 /* One setup step. */
 struct step {
@@ -152,6 +156,31 @@ static const struct gcase cases[] = {
     {"newer stream opt-in lifts an older opt-out of all",
         {OPTOUT(OG_SCOPE_ALL, NULL, -20 * DAY), CONF("news")}, "news",
         "a@x.example", 0, A, "ok", 250, ""},
+    {"an opt-out revokes older consent: a newer single opt-in lifts it "
+     "but is not the confirmed opt-in the stream needs",
+        {OPTIN(OG_SCOPE_PARTNER, "acme", OG_ST_CONFIRMED, -30 * DAY),
+            OPTOUT(OG_SCOPE_ALL, NULL, -20 * DAY),
+            OPTIN(OG_SCOPE_STREAM, "deals", OG_ST_OPTIN, -DAY)},
+        "deals", "a@x.example", 0, R, "no-consent", 550, "single-optin-only"},
+    {"an opt-out of the partner revokes its confirmed opt-in too",
+        {OPTIN(OG_SCOPE_PARTNER, "acme", OG_ST_CONFIRMED, -30 * DAY),
+            OPTOUT(OG_SCOPE_PARTNER, "acme", -20 * DAY),
+            OPTIN(OG_SCOPE_STREAM, "deals", OG_ST_OPTIN, -DAY)},
+        "deals", "a@x.example", 0, R, "no-consent", 550, "single-optin-only"},
+    {"a confirmed opt-in after the opt-out is consent",
+        {OPTIN(OG_SCOPE_STREAM, "deals", OG_ST_OPTIN, -30 * DAY),
+            OPTOUT(OG_SCOPE_ALL, NULL, -20 * DAY),
+            OPTIN(OG_SCOPE_PARTNER, "acme", OG_ST_CONFIRMED, -DAY)},
+        "deals", "a@x.example", 0, A, "ok", 250, ""},
+    {"consent given before a temporary opt-out that ended counts again",
+        {OPTIN(OG_SCOPE_PARTNER, "acme", OG_ST_CONFIRMED, -30 * DAY),
+            {OG_EV_OPTOUT, OG_SCOPE_ALL, NULL, 0, 0, -20 * DAY, -10 * DAY, NULL,
+                NULL}},
+        "deals", "a@x.example", 0, A, "ok", 250, ""},
+    {"an opt-out of another partner leaves the consent",
+        {OPTIN(OG_SCOPE_PARTNER, "acme", OG_ST_CONFIRMED, -30 * DAY),
+            OPTOUT(OG_SCOPE_PARTNER, "zeta", -20 * DAY)},
+        "deals", "a@x.example", 0, A, "ok", 250, ""},
     {"older opt-in does not lift an opt-out",
         {CONF("news"), OPTOUT(OG_SCOPE_ALL, NULL, -DAY)}, "news", "a@x.example",
         0, R, "optout", 550, ""},
