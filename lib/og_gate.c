@@ -210,17 +210,23 @@ refuse_entry(
 /*
  * Whether a record says the person came back after an erasure: an erasure
  * deletes the record, so every entry is newer than it, and only an opt-in
- * (asked, single or confirmed) brings the person back.  An opt-out by an
- * old link, a complaint or a bounce about an old message does not.
+ * brings the person back.  An opt-out by an old link, a complaint or a
+ * bounce about an old message does not.  A double opt-in only asked
+ * (pending) lets transactional mail through, so that its confirmation
+ * goes out, but not marketing: anyone can type an address into a form,
+ * and for a consent = none stream the erasure is all that stops it.
  */
 static int
-came_back(const og_record *rec)
+came_back(const og_record *rec, const og_stream *st)
 {
-	int i;
+	int i, s;
 
-	for (i = 0; i < rec->nentries; i++)
-		if (og_state_optin(rec->entries[i].state))
+	for (i = 0; i < rec->nentries; i++) {
+		s = rec->entries[i].state;
+		if (s == OG_ST_OPTIN || s == OG_ST_CONFIRMED ||
+		    (s == OG_ST_PENDING && st->class == OG_CLASS_TRANSACTIONAL))
 			return 1;
+	}
 	return 0;
 }
 
@@ -524,7 +530,7 @@ decide(const og_config *cfg, og_rtxn *tx, const og_stream *st,
 		return 0;
 	}
 	/* An erased person keeps only a keyed hash. */
-	if ((!have || !came_back(&rec)) && og_store_erased(tx, a.key) > 0) {
+	if ((!have || !came_back(&rec, st)) && og_store_erased(tx, a.key) > 0) {
 		set_refuse(v, st, "erased", "5.7.1");
 		snprintf(v->text, sizeof(v->text),
 		    "<%s>: address "

@@ -278,6 +278,14 @@ static const struct gcase cases[] = {
         {CONF("news"), ERASE(-5 * DAY),
             OPTIN(OG_SCOPE_STREAM, "news", OG_ST_PENDING, -DAY)},
         "resets", "a@x.example", 0, A, "ok", 250, ""},
+    {"a double opt-in only asked after the erasure: marketing stays stopped",
+        {CONF("news"), ERASE(-5 * DAY),
+            OPTIN(OG_SCOPE_STREAM, "news", OG_ST_PENDING, -DAY)},
+        "other", "a@x.example", 0, R, "erased", 550, "erased(all)"},
+    {"a single opt-in after the erasure: consent = none mail goes again",
+        {CONF("news"), ERASE(-5 * DAY),
+            OPTIN(OG_SCOPE_STREAM, "offers", OG_ST_OPTIN, -DAY)},
+        "other", "a@x.example", 0, A, "ok", 250, ""},
 };
 
 static const struct hcase hcases[] = {
