@@ -41,7 +41,7 @@ static const struct cmd {
         "unsuppress ADDR [--stream S | "
         "--partner P | --sender D | --all]"},
     {"status", cmd_status,
-        "status ADDR [--stream S]  verdict and reason "
+        "status ADDR [--stream S] [--from ADDR]  verdict and reason "
         "(exit 0 accepted, 1 refused)"},
     {"check-address", cmd_check_address,
         "check-address ADDR         "

@@ -795,18 +795,70 @@ status_caps(const og_stream *st, const og_record *rec, og_cap *out, int *nbase)
 	return n;
 }
 
+/*
+ * The envelope sender to judge st with, as the daemons do: --from, else
+ * the one domain of the stream's sender: lines (the daemons name the
+ * sender scope by the envelope's domain when the stream has no sender
+ * key).  NULL when neither says: sender-scope entries are then not
+ * judged, and *unknown is set for a stream without a sender key.
+ */
+static const char *
+status_sender(const og_stream *st, const char *from, int *unknown)
+{
+	const char *dom = NULL, *val = NULL, *at;
+	int i;
+
+	*unknown = 0;
+	if (from)
+		return from;
+	if (st->sender)
+		return NULL;
+	for (i = 0; i < st->nmatch; i++) {
+		if (st->match[i].kind != OG_MATCH_SENDER ||
+		    (at = strrchr(st->match[i].value, '@')) == NULL)
+			continue;
+		if (dom && strcasecmp(dom, at + 1) != 0) {
+			*unknown = 1;
+			return NULL;
+		}
+		dom = at + 1;
+		val = st->match[i].value;
+	}
+	/* a stream matched by anything else takes any sender */
+	for (i = 0; i < st->nmatch; i++)
+		if (st->match[i].kind != OG_MATCH_SENDER)
+			val = NULL;
+	*unknown = val == NULL;
+	return val;
+}
+
+/* Does rec hold an opt-out or suppression of a sender scope? */
+static int
+has_sender_stop(const og_record *rec)
+{
+	int i;
+
+	for (i = 0; rec && i < rec->nentries; i++)
+		if (rec->entries[i].scope == OG_SCOPE_SENDER &&
+		    (rec->entries[i].state == OG_ST_OPTOUT ||
+		        rec->entries[i].state == OG_ST_SUPPRESSED))
+			return 1;
+	return 0;
+}
+
 static void
 status_stream(og_cli *cli, og_rtxn *tx, const og_stream *st,
-    const og_record *rec, const char *addr, int64_t now, og_buf *b,
-    int *accepted)
+    const og_record *rec, const char *addr, const char *from, int64_t now,
+    og_buf *b, int *accepted)
 {
 	og_verdict v;
 	og_cap caps[OG_CAPS_MAX + 1];
 	int64_t times[OG_SENDS_MAX], next;
-	int n = 0, i, j, ncaps = 0, nbase = 0;
+	int n = 0, i, j, ncaps = 0, nbase = 0, unknown;
 	char ts[32], per[16];
+	const char *sender = status_sender(st, from, &unknown);
 
-	og_gate_decide(cli->cfg, tx, st, NULL, addr, now, &v);
+	og_gate_decide(cli->cfg, tx, st, sender, addr, now, &v);
 	if (v.action == OG_ACCEPT)
 		(*accepted)++;
 	if (tx && v.key[0])
@@ -855,6 +907,8 @@ status_stream(og_cli *cli, og_rtxn *tx, const og_stream *st,
 		if (next)
 			og_buf_printf(b, ",\"next_allowed\":\"%s\"",
 			    og_time_fmt(next, ts, sizeof(ts)));
+		if (unknown && has_sender_stop(rec))
+			og_buf_adds(b, ",\"sender_scope_judged\":false");
 		og_buf_adds(b, "}");
 		og_cli_flush(b);
 		return;
@@ -880,6 +934,11 @@ status_stream(og_cli *cli, og_rtxn *tx, const og_stream *st,
 		printf("  %-16s          next send allowed %s%s\n", "",
 		    next <= now ? "now" : "after ",
 		    next <= now ? "" : og_time_fmt(next, ts, sizeof(ts)));
+	if (unknown && has_sender_stop(rec))
+		printf("  %-16s          note: sender-scope entries not "
+		       "judged: the envelope sender's domain decides (give "
+		       "--from ADDR)\n",
+		    "");
 }
 
 static void
@@ -921,10 +980,11 @@ print_record(const og_record *rec)
 int
 cmd_status(og_cli *cli, int argc, char **argv)
 {
-	static const struct option lo[] = {
-	    {"stream", 1, NULL, 'S'}, {NULL, 0, NULL, 0}};
-	const char *usage = "status ADDR [--stream S] [--json]";
-	const char *stream = NULL;
+	static const struct option lo[] = {{"stream", 1, NULL, 'S'},
+	    {"from", 1, NULL, 'F'}, {NULL, 0, NULL, 0}};
+	const char *usage = "status ADDR [--stream S] [--from ADDR] [--json]";
+	const char *stream = NULL, *from = NULL;
+	char fbuf[OG_ADDR_INPUT_MAX + 1];
 	const og_stream *one = NULL;
 	og_record *rec;
 	og_rtxn *tx = NULL;
@@ -936,11 +996,25 @@ cmd_status(og_cli *cli, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		if (c == 'S')
 			stream = optarg;
+		else if (c == 'F')
+			from = optarg;
 		else
 			return og_cli_usage(usage);
 	}
 	if (optind + 1 != argc)
 		return og_cli_usage(usage);
+	if (from) {
+		/* as the daemons read MAIL FROM: <>, a route, quotes */
+		og_addr fa;
+
+		from = og_addr_envelope(from, fbuf, sizeof(fbuf));
+		if (*from &&
+		    og_addr_parse(from, strlen(from), NULL, &fa) != 0) {
+			fprintf(stderr, "optgate: --from: %s\n",
+			    fa.error ? fa.error : "invalid address");
+			return OG_EXIT_USAGE;
+		}
+	}
 	if ((rc = og_cli_addr(cli, argv[optind], &a)) != 0)
 		return rc;
 	if (stream && (one = og_cli_stream(cli, stream)) == NULL)
@@ -969,11 +1043,11 @@ cmd_status(og_cli *cli, int argc, char **argv)
 	}
 	if (one) {
 		status_stream(cli, tx, one, found ? rec : NULL, argv[optind],
-		    now, &b, &accepted);
+		    from, now, &b, &accepted);
 	} else {
 		for (i = 0; i < cli->cfg->nstreams; i++)
 			status_stream(cli, tx, &cli->cfg->streams[i],
-			    found ? rec : NULL, argv[optind], now, &b,
+			    found ? rec : NULL, argv[optind], from, now, &b,
 			    &accepted);
 	}
 	og_store_rend(tx);

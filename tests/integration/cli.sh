@@ -112,6 +112,28 @@ is "temporary suppression" "$?" 0
 $OG suppress fi@example.com --reason sideways >/dev/null 2>&1
 is "bad reason: exit 2" "$?" 2
 
+# Sender-scope entries: status judges with the envelope sender the
+# daemons would see (the stream's sender: line, or --from), as they do.
+$OG optin gu@example.com --stream newsletter >/dev/null
+$OG suppress gu@example.com --reason complaint --sender example.com >/dev/null
+out=$($OG status gu@example.com --stream newsletter)
+is "complaint on the sender: status refuses as the daemons do" "$?" 1
+like "... and names the sender" "$out" "*complained about all mail from example.com*"
+$OG status gu@example.com --stream newsletter --from news@other.example >/dev/null
+is "--from another sender domain: accepted" "$?" 0
+$OG status gu@example.com --stream newsletter --from '<News@Example.COM.>' >/dev/null
+is "--from read as an envelope (case, <>, trailing dot)" "$?" 1
+printf '[stream digest]\nmatch = header:List-Id=<digest.example.com>\nconsent = none\n' |
+    cat "$T/optgate.conf" - >"$T/hdr.conf"
+out=$($BIN/optgate -c "$T/hdr.conf" status gu@example.com --stream digest)
+like "a stream of any sender: status says sender scopes were not judged" "$out" \
+    "*note: sender-scope entries not judged*--from ADDR*"
+$BIN/optgate -c "$T/hdr.conf" status gu@example.com --stream digest \
+    --from news@example.com >/dev/null
+is "... and judges them with --from" "$?" 1
+$OG status gu@example.com --stream newsletter --from 'a@@b' >/dev/null 2>&1
+is "bad --from: exit 2" "$?" 2
+
 # token and URLs
 out=$($OG token ana@example.com --stream newsletter)
 like "token prints the https URL" "$out" "*unsubscribe: https://unsub.example.com/u/*"
