@@ -1031,7 +1031,13 @@ import_row(struct import *im, const og_csv_rec *r)
 	}
 	ch->via = OG_VIA_IMPORT;
 	ch->expires = exp;
-	ch->time = t ? t : im->now;
+	/*
+	 * A time ahead of our clock (allowed: the exporting host's clock
+	 * may run fast) is taken as the import's start: stored as given,
+	 * it would outrank an opt-out made after the import but before
+	 * that time, and an opt-in would lift it.
+	 */
+	ch->time = t && t < im->now ? t : im->now;
 	ch->flags = OG_CH_IF_NEWER;
 	if (ch->kind == OG_EV_OPTIN &&
 	    (t == 0 || (nsrc == 0 && nip == 0 && nua == 0)))

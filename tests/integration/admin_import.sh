@@ -227,6 +227,23 @@ is "opt-out of partner ACME stops the stream of partner acme" "$?" 1
 like "a partner no stream has: warned" "$(cat "$T/partner.warn")" \
     "*4: xia@example.com: no stream in the configuration has partner = globex*"
 
+# --- a time a little ahead (a clock's skew) never outranks what comes after
+# An opt-in stamped 4 minutes ahead of the import, then an opt-out of
+# everything a minute after the import: the opt-out is the newer word.
+# (a store of its own: its clock runs ahead of the others')
+sed "s#$T/store#$T/store-skew#" "$T/og.conf" >"$T/skew.conf"
+SK="$BIN/optgate -c $T/skew.conf"
+$SK init >/dev/null 2>&1
+printf 'address,stream,state,time,source\nyul@example.com,offers,optin,2026-06-01T00:04:00Z,form\n' >"$T/skew.csv"
+$SK import "$T/skew.csv" >"$T/skew.out" 2>&1
+like "a time up to 5 minutes ahead: imported" "$(cat "$T/skew.out")" "*1 imported*"
+OPTGATE_NOW=1780272060 $SK optout yul@example.com --all >/dev/null
+OPTGATE_NOW=1780272600 $SK status yul@example.com --stream offers >/dev/null
+is "... an opt-out of everything made after the import stops it" "$?" 1
+OPTGATE_NOW=1780272600 $SK optin yul@example.com --stream offers >/dev/null
+OPTGATE_NOW=1780272600 $SK status yul@example.com --stream offers >/dev/null
+is "... and a newer opt-in lifts that opt-out again" "$?" 0
+
 # --- temporary entries keep their end (expires) ----------------------------
 printf 'address,stream,state,reason,time,expires\nzed@example.com,,suppressed,soft-bounce,2026-05-20T00:00:00Z,2026-06-19T00:00:00Z\nzoe@example.com,newsletter,optout,,2026-05-20T00:00:00Z,2026-07-01T00:00:00Z\nzip@example.com,,suppressed,soft-bounce,2026-05-20T00:00:00Z,\nzak@example.com,newsletter,confirmed,,2026-05-20T00:00:00Z,2026-07-01T00:00:00Z\n' >"$T/exp.csv"
 $OG import "$T/exp.csv" --rejects "$T/exp.rej" >"$T/exp.out" 2>&1
