@@ -507,7 +507,8 @@ decide(const og_config *cfg, og_rtxn *tx, const og_stream *st,
 				int j, lifted = 0;
 
 				if (e->state != OG_ST_OPTOUT ||
-				    !covers(e, st, sscope))
+				    !covers(e, st, sscope) ||
+				    (e->expires && e->expires <= now))
 					continue;
 				for (j = 0; j < rec.nentries; j++) {
 					const og_entry *o = &rec.entries[j];
