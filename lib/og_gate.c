@@ -274,22 +274,30 @@ og_gate_caps(const og_stream *st, const og_record *rec, int *n)
 }
 
 /*
- * Check one cap against send times (newest first).  Returns 1 and sets
- * *next when the cap is reached.
+ * Check one cap against send times (n <= OG_SENDS_MAX, newest first as
+ * the store keeps them, but not trusted to be: a clock stepped back
+ * leaves a newer send behind an older one).  The window is
+ * (now - period, now].  Returns 1 and sets *next when the cap is reached.
  */
 static int
 cap_reached(
     const og_cap *c, const int64_t *times, int n, int64_t now, int64_t *next)
 {
-	int cnt = 0, i;
+	int64_t in[OG_SENDS_MAX], t;
+	int cnt = 0, i, j;
 
-	for (i = 0; i < n; i++)
-		if (times[i] > now - (int64_t)c->period)
-			cnt++;
+	for (i = 0; i < n && cnt < OG_SENDS_MAX; i++) {
+		if (times[i] <= now - (int64_t)c->period)
+			continue;
+		/* insertion, newest first */
+		for (t = times[i], j = cnt++; j > 0 && in[j - 1] < t; j--)
+			in[j] = in[j - 1];
+		in[j] = t;
+	}
 	if (cnt < (int)c->limit)
 		return 0;
-	/* the oldest send inside the window must leave it */
-	*next = times[c->limit - 1] + c->period;
+	/* the limit-th newest send must leave the window */
+	*next = in[c->limit - 1] + c->period;
 	return 1;
 }
 

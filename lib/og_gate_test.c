@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <lmdb.h> /* only to forge counters an older optgate wrote */
 
 #include "og_addr.h"
 #include "og_config.h"
@@ -245,6 +246,16 @@ static const struct gcase cases[] = {
     {"cap 2/7d passes when the oldest leaves the window",
         {CONF("news"), SEND("news", -8 * DAY), SEND("news", -2 * DAY)}, "news",
         "a@x.example", 0, A, "ok", 250, ""},
+    {"cap window: a send exactly one period ago has left it",
+        {SEND("slow", -DAY)}, "slow", "a@x.example", 0, A, "ok", 250, ""},
+    {"cap window: a send one second inside it counts", {SEND("slow", -DAY + 1)},
+        "slow", "a@x.example", 0, R, "cap", 450, "next=2027-01-15T08:00:01Z"},
+    {"a send stamped ahead of the clock counts, and next is after it",
+        {SEND("slow", 2 * 3600)}, "slow", "a@x.example", 0, R, "cap", 450,
+        "next=2027-01-16T10:00:00Z"},
+    {"clock stepped back between two sends: next is after the newer",
+        {SEND("slow", 2 * 3600), SEND("slow", -3600)}, "slow", "a@x.example", 0,
+        R, "cap", 450, "next=2027-01-16T10:00:00Z"},
     {"segment caps replace the stream's",
         {CONF("news"), SEG("vip", -DAY), SEND("news", -4 * DAY),
             SEND("news", -3 * DAY), SEND("news", -2 * DAY)},
@@ -440,6 +451,61 @@ run_held(void **state)
 	run(&h->c, h->held);
 }
 
+/*
+ * Send times an older optgate wrote out of order (it put each new send
+ * first, also after the clock stepped back): the cap still counts both
+ * and says the next send goes after the newer one has left the window.
+ */
+static void
+unordered_sends(void **state)
+{
+	char dir[] = "/tmp/og_gate_test.XXXXXX";
+	char path[64], cmd[600], err[512];
+	og_store_opts o = {0, 0, 0, OG_STORE_CREATE};
+	og_store *st;
+	og_rtxn *tx;
+	og_verdict v;
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val k, val;
+	unsigned char kb[] = "Sa@x.example\0slow", vb[10];
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(og_store_open(dir, &o, &st, err, sizeof(err)), 0);
+	og_store_close(st);
+	snprintf(path, sizeof(path), "%s/counters", dir);
+	assert_int_equal(mdb_env_create(&env), 0);
+	mdb_env_set_maxdbs(env, 4);
+	assert_int_equal(mdb_env_open(env, path, 0, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "main", 0, &dbi), 0);
+	vb[0] = 1;
+	vb[1] = 2;
+	og_put_be32(vb + 2, (uint32_t)(T0 - 3600));     /* counted last */
+	og_put_be32(vb + 6, (uint32_t)(T0 + 2 * 3600)); /* before the step */
+	k.mv_data = kb;
+	k.mv_size = sizeof(kb) - 1;
+	val.mv_data = vb;
+	val.mv_size = sizeof(vb);
+	assert_int_equal(mdb_put(txn, dbi, &k, &val, 0), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+	o.flags = 0;
+	assert_int_equal(og_store_open(dir, &o, &st, err, sizeof(err)), 0);
+	assert_int_equal(og_store_rbegin(st, &tx), 0);
+	og_gate_decide(cfg, tx, og_config_stream(cfg, "slow"),
+	    "slow@example.com", "a@x.example", T0, &v);
+	og_store_rend(tx);
+	og_store_close(st);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", dir);
+	assert_string_equal(v.rule, "cap");
+	assert_non_null(strstr(v.reason, "next=2027-01-16T10:00:00Z"));
+}
+
 /* A store error is never an accept for marketing mail. */
 static void
 store_error(void **state)
@@ -535,7 +601,7 @@ main(void)
 	size_t n = sizeof(cases) / sizeof(cases[0]);
 	size_t nh = sizeof(hcases) / sizeof(hcases[0]);
 	struct CMUnitTest t[sizeof(cases) / sizeof(cases[0]) +
-	                    sizeof(hcases) / sizeof(hcases[0]) + 4];
+	                    sizeof(hcases) / sizeof(hcases[0]) + 5];
 	size_t i;
 
 	memset(t, 0, sizeof(t));
@@ -558,5 +624,7 @@ main(void)
 	t[n + 2].test_func = logline;
 	t[n + 3].name = "held sends table";
 	t[n + 3].test_func = holds;
-	return _cmocka_run_group_tests("og_gate", t, n + 4, setup, teardown);
+	t[n + 4].name = "send times out of order";
+	t[n + 4].test_func = unordered_sends;
+	return _cmocka_run_group_tests("og_gate", t, n + 5, setup, teardown);
 }

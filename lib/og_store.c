@@ -2474,7 +2474,7 @@ count_one(
 	unsigned char vb[2 + 4 * OG_SENDS_MAX];
 	int64_t times[OG_SENDS_MAX];
 	MDB_val k, v;
-	int n = 0, i, rc;
+	int n = 0, i, j, rc, put = 0;
 
 	if (strlen(key) > OG_ADDR_MAX || *key == 0)
 		return OG_EINVAL;
@@ -2485,12 +2485,24 @@ count_one(
 		n = 0;
 	else if (rc != 0 && rc != MDB_NOTFOUND)
 		return map_err(rc);
+	/*
+	 * Newest first, now in its place: after the clock stepped back it
+	 * is not the newest, and a full list drops its oldest send.
+	 */
 	vb[0] = 1;
-	og_put_be32(vb + 2, t32(now));
-	for (i = 0; i < n && i + 1 < OG_SENDS_MAX; i++)
-		og_put_be32(vb + 2 + 4 * (i + 1), t32(times[i]));
-	vb[1] = (unsigned char)(i + 1);
-	v.mv_size = 2 + 4 * (size_t)(i + 1);
+	for (i = 0, j = 0; j < OG_SENDS_MAX && (i < n || !put); j++) {
+		int64_t t;
+
+		if (!put && (i == n || times[i] <= t32(now))) {
+			t = t32(now);
+			put = 1;
+		} else {
+			t = times[i++];
+		}
+		og_put_be32(vb + 2 + 4 * j, t32(t));
+	}
+	vb[1] = (unsigned char)j;
+	v.mv_size = 2 + 4 * (size_t)j;
 	v.mv_data = vb;
 	return map_err(mdb_put(txn, dbi, &k, &v, 0));
 }

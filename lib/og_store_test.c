@@ -505,6 +505,40 @@ holds_shared(void **state)
 	assert_int_equal(vs.counters, 0);
 }
 
+/*
+ * A clock stepped back between sends: the list stays newest first, and
+ * a full list drops its oldest send, not the one counted last.
+ */
+static void
+sends_stay_in_order(void **state)
+{
+	struct fx *f = *state;
+	const char *k = "e@x.example";
+	int64_t times[OG_SENDS_MAX];
+	og_rtxn *tx;
+	int i, n = -1;
+
+	for (i = 0; i < OG_SENDS_MAX; i++)
+		assert_int_equal(
+		    og_store_count_sends(f->st, &k, 1, "news", T0 + 100 + i),
+		    0);
+	/* the clock went back 1000 seconds, then on */
+	assert_int_equal(
+	    og_store_count_sends(f->st, &k, 1, "news", T0 - 900), 0);
+	assert_int_equal(
+	    og_store_count_sends(f->st, &k, 1, "news", T0 + 110), 0);
+	assert_int_equal(og_store_rbegin(f->st, &tx), 0);
+	assert_int_equal(
+	    og_store_get_sends(tx, k, "news", times, OG_SENDS_MAX, &n), 0);
+	og_store_rend(tx);
+	assert_int_equal(n, OG_SENDS_MAX);
+	for (i = 1; i < n; i++)
+		assert_true(times[i - 1] >= times[i]);
+	/* the two oldest were dropped: T0 - 900 and T0 + 100 */
+	assert_int_equal(times[0], T0 + 100 + OG_SENDS_MAX - 1);
+	assert_int_equal(times[n - 1], T0 + 101);
+}
+
 static void
 codec_rejects_garbage(void **state)
 {
@@ -1128,6 +1162,8 @@ main(void)
 	        group_commit_and_foreach, setup, teardown),
 	    cmocka_unit_test_setup_teardown(sends_saturate, setup, teardown),
 	    cmocka_unit_test_setup_teardown(holds_shared, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        sends_stay_in_order, setup, teardown),
 	    cmocka_unit_test(codec_rejects_garbage),
 	    cmocka_unit_test(refuses_garbage_file),
 	    cmocka_unit_test_setup_teardown(
