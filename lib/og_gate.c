@@ -539,7 +539,12 @@ decide(const og_config *cfg, og_rtxn *tx, const og_stream *st,
 		return 0;
 	}
 	/* An erased person keeps only a keyed hash. */
-	if ((!have || !came_back(&rec, st)) && og_store_erased(tx, a.key) > 0) {
+	if ((!have || !came_back(&rec, st)) &&
+	    (rc = og_store_erased(tx, a.key)) != 0) {
+		if (rc < 0) {
+			store_error(v, st, rc);
+			return rc;
+		}
 		set_refuse(v, st, "erased", "5.7.1");
 		snprintf(v->text, sizeof(v->text),
 		    "<%s>: address "

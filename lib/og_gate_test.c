@@ -506,6 +506,55 @@ unordered_sends(void **state)
 	assert_non_null(strstr(v.reason, "next=2027-01-16T10:00:00Z"));
 }
 
+/* og_store_erased, failing with fail_erased when it is set. */
+int __real_og_store_erased(og_rtxn *tx, const char *key);
+int __wrap_og_store_erased(og_rtxn *tx, const char *key);
+static int fail_erased;
+
+int
+__wrap_og_store_erased(og_rtxn *tx, const char *key)
+{
+	return fail_erased ? fail_erased : __real_og_store_erased(tx, key);
+}
+
+/*
+ * A read error while looking for an erasure: marketing tempfails, a
+ * transactional stream follows on_store_error (tempfail by default).
+ */
+static void
+erased_read_error(void **state)
+{
+	char dir[] = "/tmp/og_gate_test.XXXXXX";
+	char cmd[600], err[512];
+	og_store_opts o = {0, 0, 0, OG_STORE_CREATE};
+	og_store *st;
+	og_rtxn *tx;
+	og_verdict v, w;
+	int rc, rc2;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(og_store_open(dir, &o, &st, err, sizeof(err)), 0);
+	assert_int_equal(og_store_rbegin(st, &tx), 0);
+	fail_erased = OG_ECORRUPT;
+	rc = og_gate_decide(cfg, tx, og_config_stream(cfg, "other"),
+	    "x@other.example", "a@x.example", T0, &v);
+	rc2 = og_gate_decide(cfg, tx, og_config_stream(cfg, "resets"),
+	    "noreply@example.com", "a@x.example", T0, &w);
+	fail_erased = 0;
+	og_store_rend(tx);
+	og_store_close(st);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", dir);
+	assert_int_equal(rc, OG_ECORRUPT);
+	assert_int_equal(v.action, OG_TEMPFAIL);
+	assert_int_equal(v.code, 451);
+	assert_string_equal(v.rule, "store-error");
+	assert_int_equal(rc2, OG_ECORRUPT);
+	assert_int_equal(w.action, OG_TEMPFAIL);
+}
+
 /* A store error is never an accept for marketing mail. */
 static void
 store_error(void **state)
@@ -601,7 +650,7 @@ main(void)
 	size_t n = sizeof(cases) / sizeof(cases[0]);
 	size_t nh = sizeof(hcases) / sizeof(hcases[0]);
 	struct CMUnitTest t[sizeof(cases) / sizeof(cases[0]) +
-	                    sizeof(hcases) / sizeof(hcases[0]) + 5];
+	                    sizeof(hcases) / sizeof(hcases[0]) + 6];
 	size_t i;
 
 	memset(t, 0, sizeof(t));
@@ -626,5 +675,7 @@ main(void)
 	t[n + 3].test_func = holds;
 	t[n + 4].name = "send times out of order";
 	t[n + 4].test_func = unordered_sends;
-	return _cmocka_run_group_tests("og_gate", t, n + 5, setup, teardown);
+	t[n + 5].name = "erasure lookup fails: tempfail";
+	t[n + 5].test_func = erased_read_error;
+	return _cmocka_run_group_tests("og_gate", t, n + 6, setup, teardown);
 }
