@@ -4,7 +4,8 @@
  * og_addr_parse() turns one address as a sender, a CSV file or a report
  * gave it into the raw, norm and key forms described in og_addr.h;
  * og_addr_typo() names the big mailbox domain a misspelt one was probably
- * meant to be; og_addr_domain_valid() checks a hostname or address literal.
+ * meant to be; og_addr_domain_valid() checks a hostname or address literal;
+ * og_addr_sender_scope() names a sender scope by a domain.
  *
  * Grammar: RFC 5321 4.1.2 Mailbox (dot-atom or quoted local part, domain
  * or address literal), widened by RFC 6531 to UTF-8 in the local part and
@@ -403,6 +404,33 @@ literal_canon(const unsigned char *s, size_t n, char *out, size_t cap)
 		return NULL;
 	}
 	return "unknown address literal";
+}
+
+static const char *domain_norm(
+    const unsigned char *d, size_t n, char *out, unsigned *flags);
+
+int
+og_addr_sender_scope(const char *s, char *out, size_t size)
+{
+	const char *at = strrchr(s, '@'), *d = at ? at + 1 : s;
+	char buf[OG_DOMAIN_MAX + 1];
+	unsigned flags = 0;
+	size_t n = strlen(d), i;
+
+	if (size == 0)
+		return OG_EINVAL;
+	if (n > 1 && d[n - 1] == '.')
+		n--;
+	if (n <= OG_ADDR_INPUT_MAX &&
+	    domain_norm((const unsigned char *)d, n, buf, &flags) == NULL &&
+	    strlen(buf) < size) {
+		memcpy(out, buf, strlen(buf) + 1);
+		return 0;
+	}
+	for (i = 0; i < n && i + 1 < size; i++)
+		out[i] = (char)lower((unsigned char)d[i]);
+	out[i] = 0;
+	return OG_EINVAL;
 }
 
 int

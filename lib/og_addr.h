@@ -82,6 +82,17 @@ int og_addr_parse(
 const char *og_addr_envelope(const char *s, char *buf, size_t size);
 
 /*
+ * og_addr_sender_scope - the sender-scope name the domain of s gives (s
+ * is a domain, or an address: its domain): lowercase, A-labels, without
+ * a trailing dot, so that "News@Bücher.Example." and
+ * "xn--bcher-kva.example" name one scope.  out has size bytes
+ * (OG_DOMAIN_MAX + 1 always suffice).  Returns 0, or OG_EINVAL when that
+ * is not a valid domain (or does not fit): out then gets it lowercased
+ * (ASCII letters), as given otherwise.
+ */
+int og_addr_sender_scope(const char *s, char *out, size_t size);
+
+/*
  * og_addr_typo - the big mailbox domain a misspelt A-label domain was
  * probably meant to be ("yaho.com" -> "yahoo.com"), or NULL.  Never
  * suggests for a domain that is itself in the table.  Static result.

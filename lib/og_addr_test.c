@@ -788,11 +788,50 @@ envelope_forms(void **state)
 	    og_addr_envelope("<a@example.com.>", buf, 8), "<a@example.com.>");
 }
 
+/* Sender scopes: one name for a domain however it is spelt. */
+static void
+sender_scopes(void **state)
+{
+	static const char *const ok[][2] = {
+	    {"example.com", "example.com"},
+	    {"Example.COM.", "example.com"},
+	    {"News@Example.COM", "example.com"},
+	    {"\"a@b\"@example.com", "example.com"},
+	    {"bücher.example", "xn--bcher-kva.example"},
+	    {"news@Bücher.Example.", "xn--bcher-kva.example"},
+	    {"XN--BCHER-KVA.example", "xn--bcher-kva.example"},
+	};
+	static const char *const bad[][2] = {
+	    {"a b", "a b"},
+	    {"Brand-X", "brand-x"},
+	    {"news@", ""},
+	    {"", ""},
+	};
+	char out[OG_DOMAIN_MAX + 1];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		assert_int_equal(
+		    og_addr_sender_scope(ok[i][0], out, sizeof(out)), 0);
+		assert_string_equal(out, ok[i][1]);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(
+		    og_addr_sender_scope(bad[i][0], out, sizeof(out)),
+		    OG_EINVAL);
+		assert_string_equal(out, bad[i][1]);
+	}
+	/* no room for the name: an error */
+	assert_int_equal(
+	    og_addr_sender_scope("example.com", out, 5), OG_EINVAL);
+}
+
 int
 main(void)
 {
 	size_t n = sizeof(cases) / sizeof(cases[0]), i;
-	struct CMUnitTest *t = calloc(n + 2, sizeof(*t));
+	struct CMUnitTest *t = calloc(n + 3, sizeof(*t));
 	char **bufs = calloc(n, sizeof(*bufs));
 	int rc;
 
@@ -813,7 +852,9 @@ main(void)
 	t[n].test_func = norm_idempotent;
 	t[n + 1].name = "envelope forms";
 	t[n + 1].test_func = envelope_forms;
-	rc = _cmocka_run_group_tests("og_addr", t, n + 2, NULL, NULL);
+	t[n + 2].name = "sender scopes";
+	t[n + 2].test_func = sender_scopes;
+	rc = _cmocka_run_group_tests("og_addr", t, n + 3, NULL, NULL);
 	for (i = 0; i < n; i++)
 		free(bufs[i]);
 	free(bufs);

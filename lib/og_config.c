@@ -1334,6 +1334,23 @@ og_config_stream_by_id(const og_config *cfg, uint16_t id)
 	return NULL;
 }
 
+int
+og_config_sender_name(
+    const og_config *cfg, const char *in, char *out, size_t size)
+{
+	int i;
+
+	for (i = 0; i < cfg->nstreams; i++)
+		if (cfg->streams[i].sender &&
+		    strcasecmp(cfg->streams[i].sender, in) == 0 &&
+		    strlen(cfg->streams[i].sender) < size) {
+			memcpy(out, cfg->streams[i].sender,
+			    strlen(cfg->streams[i].sender) + 1);
+			return 0;
+		}
+	return og_addr_sender_scope(in, out, size);
+}
+
 /* Header value matches: equal without case, or the <...> part of List-Id. */
 static int
 header_matches(const char *have, const char *want)

@@ -203,6 +203,17 @@ const og_stream *og_config_stream(const og_config *cfg, const char *name);
 const og_stream *og_config_stream_by_id(const og_config *cfg, uint16_t id);
 
 /*
+ * og_config_sender_name - the sender scope an admin's --sender or an
+ * import's sender column names: a stream's `sender` key as the config
+ * spells it (given in any case), else the scope of a domain or of an
+ * address's domain (og_addr_sender_scope: lowercase, A-labels, no
+ * trailing dot), as the gate names the envelope sender's.  out has size
+ * bytes.  Returns 0, or OG_EINVAL when in is neither.
+ */
+int og_config_sender_name(
+    const og_config *cfg, const char *in, char *out, size_t size);
+
+/*
  * og_config_parse_caps - "2/7d, 1/1d" into caps (at most OG_CAPS_MAX).
  * Returns the number of caps or OG_EINVAL.
  */

@@ -452,15 +452,9 @@ decide(const og_config *cfg, og_rtxn *tx, const og_stream *st,
 
 	if (st->sender) {
 		og_strlcpy(sscope, st->sender, sizeof(sscope));
-	} else if (sender && *sender) {
-		const char *at = strrchr(sender, '@');
-
-		if (at) {
-			og_strlcpy(sscope, at + 1, sizeof(sscope));
-			for (i = 0; sscope[i]; i++)
-				sscope[i] =
-				    (char)tolower((unsigned char)sscope[i]);
-		}
+	} else if (sender && *sender && strchr(sender, '@')) {
+		/* named as the edges name it (og_config_sender_name) */
+		(void)og_addr_sender_scope(sender, sscope, sizeof(sscope));
 	}
 
 	rc = og_store_get(tx, a.key, &rec);

@@ -80,6 +80,12 @@ struct gcase {
 	const char *reason_part;
 };
 
+/* A case with another envelope sender than news@example.com. */
+struct scase {
+	struct gcase c;
+	const char *sender;
+};
+
 /* A case with sends held by other transactions (og_gate_held_check). */
 struct hcase {
 	struct gcase c;
@@ -309,6 +315,29 @@ static const struct gcase cases[] = {
         "other", "a@x.example", 0, A, "ok", 250, ""},
 };
 
+static const struct scase scases[] = {
+    {{"sender scope by the envelope's domain, whatever its case",
+         {OPTOUT(OG_SCOPE_SENDER, "other.example", -DAY)}, "other",
+         "a@x.example", 0, R, "optout", 550,
+         "unsubscribed(sender:other.example)"},
+        "X@Other.EXAMPLE"},
+    {{"an IDN envelope sender names the A-label scope",
+         {OPTOUT(OG_SCOPE_SENDER, "xn--bcher-kva.example", -DAY)}, "other",
+         "a@x.example", 0, R, "optout", 550,
+         "unsubscribed(sender:xn--bcher-kva.example)"},
+        "news@B\xc3\xbc"
+        "cher.example"},
+    {{"a complaint about another sender domain does not apply",
+         {SUPP(OG_SCOPE_SENDER, "xn--bcher-kva.example", OG_RS_COMPLAINT, -DAY,
+             0)},
+         "other", "a@x.example", 0, A, "ok", 250, ""},
+        "x@other.example"},
+    {{"the stream's sender key names the scope, not the envelope",
+         {OPTOUT(OG_SCOPE_SENDER, "example.com", -DAY), CONF("news")}, "news",
+         "a@x.example", 0, R, "optout", 550, ""},
+        "bulk@mailer.example"},
+};
+
 static const struct hcase hcases[] = {
     {{"a send held by another transaction defers at the cap", {CONF("news")},
          "news", "a@x.example", 0, R, "cap", 450, "cap(news) 1/1d held=1"},
@@ -354,7 +383,7 @@ teardown(void **state)
 }
 
 static void
-run(const struct gcase *c, int held)
+run(const struct gcase *c, int held, const char *sender)
 {
 	char dir[] = "/tmp/og_gate_test.XXXXXX";
 	char cmd[600], err[512];
@@ -411,14 +440,13 @@ run(const struct gcase *c, int held)
 	s = og_config_stream(cfg, c->stream);
 	assert_non_null(s);
 	assert_int_equal(og_store_rbegin(st, &tx), 0);
-	rc = og_gate_decide(
-	    cfg, tx, s, "news@example.com", c->rcpt, T0 + c->at, &v);
+	rc = og_gate_decide(cfg, tx, s, sender, c->rcpt, T0 + c->at, &v);
 	if (held) {
 		/* other transactions hold held sends */
 		for (i = 0; i < held; i++)
 			og_gate_hold(s->name, a.key, 1);
 		(void)og_gate_held_check(
-		    cfg, tx, s, "news@example.com", c->rcpt, T0 + c->at, 0, &v);
+		    cfg, tx, s, sender, c->rcpt, T0 + c->at, 0, &v);
 		for (i = 0; i < held; i++)
 			og_gate_hold(s->name, a.key, -1);
 	}
@@ -440,7 +468,15 @@ run(const struct gcase *c, int held)
 static void
 run_case(void **state)
 {
-	run(*state, 0);
+	run(*state, 0, "news@example.com");
+}
+
+static void
+run_sender(void **state)
+{
+	const struct scase *sc = *state;
+
+	run(&sc->c, 0, sc->sender);
 }
 
 static void
@@ -448,7 +484,7 @@ run_held(void **state)
 {
 	const struct hcase *h = *state;
 
-	run(&h->c, h->held);
+	run(&h->c, h->held, "news@example.com");
 }
 
 /*
@@ -649,8 +685,10 @@ main(void)
 {
 	size_t n = sizeof(cases) / sizeof(cases[0]);
 	size_t nh = sizeof(hcases) / sizeof(hcases[0]);
+	size_t ns = sizeof(scases) / sizeof(scases[0]);
 	struct CMUnitTest t[sizeof(cases) / sizeof(cases[0]) +
-	                    sizeof(hcases) / sizeof(hcases[0]) + 6];
+	                    sizeof(hcases) / sizeof(hcases[0]) +
+	                    sizeof(scases) / sizeof(scases[0]) + 6];
 	size_t i;
 
 	memset(t, 0, sizeof(t));
@@ -665,6 +703,12 @@ main(void)
 		t[n + i].initial_state = (void *)&hcases[i];
 	}
 	n += nh;
+	for (i = 0; i < ns; i++) {
+		t[n + i].name = scases[i].c.name;
+		t[n + i].test_func = run_sender;
+		t[n + i].initial_state = (void *)&scases[i];
+	}
+	n += ns;
 	t[n].name = "store error tempfails";
 	t[n].test_func = store_error;
 	t[n + 1].name = "transactional on_store_error = accept";

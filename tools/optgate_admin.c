@@ -772,7 +772,7 @@ import_row(struct import *im, const og_csv_rec *r)
 	const char *s, *stream, *partner, *sender, *src, *ip, *ua, *seg;
 	const char *reason;
 	size_t n, nstream, npartner, nsender, nsrc, nip, nua, nseg, nreason;
-	char why[256], state[16];
+	char why[256], state[16], sndr[OG_DOMAIN_MAX + 1];
 	int i, st, rs = OG_RS_NONE;
 	int64_t t = 0, exp = 0;
 
@@ -976,6 +976,20 @@ import_row(struct import *im, const og_csv_rec *r)
 			return;
 		}
 	}
+	if (nsender && !nstream && !npartner) {
+		char in[OG_STREAM_NAME_MAX + 1];
+
+		memcpy(in, sender, nsender);
+		in[nsender] = 0;
+		if (og_config_sender_name(cfg, in, sndr, sizeof(sndr)) != 0 ||
+		    strlen(sndr) > OG_STREAM_NAME_MAX) {
+			reject(im, r->line,
+			    "bad sender (expected a domain, an address or a "
+			    "stream's sender name)",
+			    r->raw, r->rawlen);
+			return;
+		}
+	}
 	if (og_state_optin(st) && !nstream && !npartner) {
 		reject(im, r->line, "an opt-in needs a stream or a partner",
 		    r->raw, r->rawlen);
@@ -1006,12 +1020,9 @@ import_row(struct import *im, const og_csv_rec *r)
 				    r->line, a.raw, ch->name);
 		}
 	} else if (nsender) {
-		char *d = arena_dup(im, sender, nsender);
-
-		for (i = 0; d[i]; i++)
-			d[i] = (char)tolower((unsigned char)d[i]);
+		/* named as the gate names it: see og_config_sender_name */
 		ch->scope = OG_SCOPE_SENDER;
-		ch->name = d;
+		ch->name = arena_dup(im, sndr, strlen(sndr));
 	} else {
 		ch->scope = OG_SCOPE_ALL;
 	}

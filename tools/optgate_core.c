@@ -220,6 +220,7 @@ struct scope_opt {
 	int scope;
 	const char *name;
 	int given;
+	char nbuf[OG_DOMAIN_MAX + 1]; /* --sender as the gate names it */
 };
 
 /* Handle --stream/--partner/--sender/--all; 1 if the option was one. */
@@ -634,7 +635,7 @@ static const struct option scope_lo[] = {{"stream", 1, NULL, 'S'},
  */
 static int
 scoped_change(og_cli *cli, int argc, char **argv, const char *usage,
-    const struct scope_opt *so, int kind, og_addr *a, og_change *ch)
+    struct scope_opt *so, int kind, og_addr *a, og_change *ch)
 {
 	int rc;
 
@@ -642,6 +643,24 @@ scoped_change(og_cli *cli, int argc, char **argv, const char *usage,
 		return og_cli_usage(usage);
 	if ((rc = og_cli_addr(cli, argv[optind], a)) != 0)
 		return rc;
+	/*
+	 * A sender scope as the gate names it ("news@Example.COM." is
+	 * example.com): spelt otherwise it would be recorded and stop
+	 * nothing.  unsuppress takes the name as given, to lift an entry
+	 * whatever its spelling.
+	 */
+	if (so->scope == OG_SCOPE_SENDER && kind != OG_EV_UNSUPPRESS) {
+		if (og_config_sender_name(
+		        cli->cfg, so->name, so->nbuf, sizeof(so->nbuf)) != 0) {
+			fprintf(stderr,
+			    "optgate: --sender %s: expected a domain, an "
+			    "address (its domain is the scope) or a stream's "
+			    "sender name\n",
+			    so->name);
+			return OG_EXIT_USAGE;
+		}
+		so->name = so->nbuf;
+	}
 	if ((rc = scope_check(cli, so)) != 0 ||
 	    (rc = og_cli_store(cli, 0)) != 0)
 		return rc;
@@ -661,7 +680,7 @@ cmd_optout(og_cli *cli, int argc, char **argv)
 {
 	const char *usage = "optout ADDR [--stream S | --partner P | "
 	                    "--sender D | --all] [--source T]";
-	struct scope_opt so = {OG_SCOPE_ALL, NULL, 0};
+	struct scope_opt so = {OG_SCOPE_ALL, NULL, 0, ""};
 	const char *source = NULL;
 	char sw[128], scbuf[96];
 	og_change ch;
@@ -692,7 +711,7 @@ cmd_suppress(og_cli *cli, int argc, char **argv)
 	    "suppress ADDR --reason hard-bounce|complaint|"
 	    "manual [--expires 30d] [--stream S | --partner P | --sender D | "
 	    "--all] [--note TEXT]";
-	struct scope_opt so = {OG_SCOPE_ALL, NULL, 0};
+	struct scope_opt so = {OG_SCOPE_ALL, NULL, 0, ""};
 	const char *note = NULL, *source = NULL;
 	int reason = -1, c, rc;
 	int64_t exp = 0;
@@ -750,7 +769,7 @@ cmd_unsuppress(og_cli *cli, int argc, char **argv)
 {
 	const char *usage = "unsuppress ADDR [--stream S | --partner P | "
 	                    "--sender D | --all] [--note TEXT]";
-	struct scope_opt so = {OG_SCOPE_ALL, NULL, 0};
+	struct scope_opt so = {OG_SCOPE_ALL, NULL, 0, ""};
 	const char *note = NULL;
 	og_change ch;
 	og_addr a;

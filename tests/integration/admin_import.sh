@@ -244,6 +244,14 @@ OPTGATE_NOW=1780272600 $SK optin yul@example.com --stream offers >/dev/null
 OPTGATE_NOW=1780272600 $SK status yul@example.com --stream offers >/dev/null
 is "... and a newer opt-in lifts that opt-out again" "$?" 0
 
+# --- sender scopes named as the gate names the envelope's domain ----------
+printf 'address,sender,state\nyan@example.com,News@Example.COM.,optout\nyin@example.com,not a domain,optout\n' >"$T/sender.csv"
+$OG import "$T/sender.csv" --rejects "$T/sender.rej" >"$T/sender.out" 2>&1
+like "sender column: one in, one rejected" "$(cat "$T/sender.out")" "*1 imported*1 rejected*"
+like "... a sender that is no domain: rejected with why" "$(cat "$T/sender.rej")" "*3: bad sender*"
+like "... an address's domain is the scope" "$($OG status yan@example.com)" \
+    "*sender   example.com*optout*"
+
 # --- temporary entries keep their end (expires) ----------------------------
 printf 'address,stream,state,reason,time,expires\nzed@example.com,,suppressed,soft-bounce,2026-05-20T00:00:00Z,2026-06-19T00:00:00Z\nzoe@example.com,newsletter,optout,,2026-05-20T00:00:00Z,2026-07-01T00:00:00Z\nzip@example.com,,suppressed,soft-bounce,2026-05-20T00:00:00Z,\nzak@example.com,newsletter,confirmed,,2026-05-20T00:00:00Z,2026-07-01T00:00:00Z\n' >"$T/exp.csv"
 $OG import "$T/exp.csv" --rejects "$T/exp.rej" >"$T/exp.out" 2>&1

@@ -134,6 +134,22 @@ is "... and judges them with --from" "$?" 1
 $OG status gu@example.com --stream newsletter --from 'a@@b' >/dev/null 2>&1
 is "bad --from: exit 2" "$?" 2
 
+# A sender scope named as the gate names the envelope's domain: given as
+# an address, in capitals, with a trailing dot or in Unicode, it is the
+# same scope (and recorded otherwise it would stop nothing).
+$OG optin hu@example.com --stream newsletter >/dev/null
+out=$($OG optout hu@example.com --sender 'News@Example.COM.')
+like "--sender given as an address: the scope is its domain" "$out" \
+    "*optout (sender example.com): recorded*"
+$OG status hu@example.com --stream newsletter >/dev/null
+is "... and it stops the sender's mail" "$?" 1
+out=$($OG suppress hu@example.com --reason manual --sender 'Bücher.Example')
+like "--sender in Unicode: the A-label scope" "$out" "*sender xn--bcher-kva.example*"
+$OG status hu@example.com --stream resets --from 'noreply@bücher.example' >/dev/null
+is "... which mail from that domain meets" "$?" 1
+$OG optout hu@example.com --sender 'not a domain' >/dev/null 2>&1
+is "--sender that names no domain and no stream's sender: exit 2" "$?" 2
+
 # token and URLs
 out=$($OG token ana@example.com --stream newsletter)
 like "token prints the https URL" "$out" "*unsubscribe: https://unsub.example.com/u/*"

@@ -228,6 +228,19 @@ arf "" report-vp@fbl.example.net "https://x/u/y" |
 og fbl <"$T/arfvp.eml" 2>"$T/log"
 like "VERP complaint: suppressed for the mail's sender" "$(og status vp@example.org --stream promo 2>&1)" "*sender   example.com *suppressed complaint*"
 
+# the sender scope of a complaint is named as the gate names the envelope
+# sender's domain: in capitals and with the root's trailing dot, an
+# A-label domain is the scope of mail from its Unicode form
+og optin idn@example.org --stream promo >/dev/null 2>&1
+toki=$(og token idn@example.org --stream promo | sed -n 's/^token: //p')
+arf "" report-idn@fbl.example.net "https://unsub.example.com/u/$toki" |
+    sed "s/^Original-Mail-From: .*/Original-Mail-From: <Promo@XN--BCHER-KVA.Example.>/" >"$T/arfidn.eml"
+og fbl <"$T/arfidn.eml" 2>"$T/log"
+like "IDN sender: the complaint names the A-label scope" "$(og status idn@example.org --stream promo 2>&1)" \
+    "*sender   xn--bcher-kva.example *suppressed complaint*"
+og status idn@example.org --stream promo --from 'promo@bücher.example' >/dev/null 2>&1
+is "... and mail from that domain is refused" "$?" 1
+
 # forged token: not believed, nothing changed, kept for a human
 forged=$(printf '%s' "$tok" | tr 'A-Za-z' 'B-ZAb-za')
 og optin victim@example.org --stream news >/dev/null 2>&1
