@@ -760,7 +760,8 @@ append_value(
 }
 
 static int
-handler(void *user, const char *section, const char *name, const char *value)
+handle_value(
+    void *user, const char *section, const char *name, const char *value)
 {
 	struct pstate *ps = user;
 	const char *sect = section;
@@ -861,6 +862,37 @@ handler(void *user, const char *section, const char *name, const char *value)
 	else
 		perr(ps, "[%s] %s: unknown key", section, name);
 	return 0;
+}
+
+/*
+ * libinih strips a comment (";" after a blank) from the first line of a
+ * value but, in the version Debian ships, not from a continuation line:
+ * strip it here, or "protonmail.com ; domains ..." is a plus_tags domain
+ * no address has (conf/optgate.conf) and a trusted reporter never
+ * matches.
+ */
+static int
+handler(void *user, const char *section, const char *name, const char *value)
+{
+	struct pstate *ps = user;
+	char *v, *c;
+	size_t n;
+	int rc;
+
+	if (!ps->cont)
+		return handle_value(user, section, name, value);
+	v = og_xstrdup(value);
+	for (c = v; (c = strchr(c, ';')) != NULL; c++)
+		if (c > v && (c[-1] == ' ' || c[-1] == '\t')) {
+			*c = 0;
+			break;
+		}
+	n = strlen(v);
+	while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+		v[--n] = 0;
+	rc = handle_value(user, section, name, v);
+	free(v);
+	return rc;
 }
 
 /*

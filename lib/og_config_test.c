@@ -237,6 +237,40 @@ trusted_proxies(void **state)
 	og_config_unref(cfg);
 }
 
+/*
+ * A comment after a continuation line is a comment, as after the first
+ * line of the value (conf/optgate.conf ends its plus_tags so): kept, it
+ * made "protonmail.com ; domains whose ..." a domain no address has.
+ */
+static void
+continuation_comments(void **state)
+{
+	og_config *cfg;
+	char err[512] = "";
+
+	(void)state;
+	if (og_config_parse_string("[address]\n"
+	                           "plus_tags = a.example,\n"
+	                           "    b.example    ; domains\n"
+	                           "[feedback]\n"
+	                           "trusted_reporters = x.example\n"
+	                           "   y.example   ; and its ;-) comment\n"
+	                           "[stream s]\n"
+	                           "description = one\n"
+	                           "   two;three    ; a comment\n"
+	                           "caps = 2/7d\n"
+	                           "  1/1d ; daily\n",
+	        "t", &cfg, err, sizeof(err), NULL, NULL) != 0)
+		fail_msg("continuation comments refused: %s", err);
+	assert_int_equal(cfg->nplus_tags, 2);
+	assert_string_equal(cfg->plus_tags[1], "b.example");
+	assert_int_equal(cfg->ntrusted_reporters, 2);
+	assert_string_equal(cfg->trusted_reporters[1], "y.example");
+	assert_string_equal(cfg->streams[0].description, "one two;three");
+	assert_int_equal(cfg->streams[0].ncaps, 2);
+	og_config_unref(cfg);
+}
+
 /* "A long value continues on indented lines" (conf/optgate.conf). */
 static void
 continuations(void **state)
@@ -393,7 +427,7 @@ int
 main(void)
 {
 	enum { N = sizeof(cases) / sizeof(cases[0]) };
-	struct CMUnitTest t[N + 5];
+	struct CMUnitTest t[N + 6];
 	size_t i;
 
 	for (i = 0; i < N; i++) {
@@ -402,7 +436,7 @@ main(void)
 		t[i].test_func = run_case;
 		t[i].initial_state = (void *)&cases[i];
 	}
-	memset(&t[N], 0, 5 * sizeof(t[0]));
+	memset(&t[N], 0, 6 * sizeof(t[0]));
 	t[N].name = "values";
 	t[N].test_func = values;
 	t[N + 1].name = "stream matching";
@@ -413,5 +447,7 @@ main(void)
 	t[N + 3].test_func = continuations;
 	t[N + 4].name = "trusted proxies";
 	t[N + 4].test_func = trusted_proxies;
-	return _cmocka_run_group_tests("og_config", t, N + 5, NULL, NULL);
+	t[N + 5].name = "comments after continuation lines";
+	t[N + 5].test_func = continuation_comments;
+	return _cmocka_run_group_tests("og_config", t, N + 6, NULL, NULL);
 }

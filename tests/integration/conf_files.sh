@@ -68,6 +68,13 @@ for f in optgate.conf unsubd.conf policyd-example.conf; do
 	like "conf/$f passes optgate config check" \
 	    "$("$BIN/optgate" -c "$C/$f" config check 2>&1)" "*: ok (*"
 done
+# its plus_tags end with a comment on a continuation line: every domain
+# listed drops the +tag, the last one too
+for d in gmail.com proton.me protonmail.com; do
+	like "conf/optgate.conf: +tags of $d are dropped for matching" \
+	    "$("$BIN/optgate" -c "$C/optgate.conf" check-address "ana+news@$d" 2>&1)" \
+	    "*match key:  ana@$d*"
+done
 
 # --- the milter's unit on a host of any MTA ---
 # systemd refuses to start a unit whose ReadWritePaths= names a missing
