@@ -623,6 +623,28 @@ set_value(struct pstate *ps, const struct key *k, char *base, const char *value,
 			}
 			for (char *c = item; *c; c++)
 				*c = (char)tolower((unsigned char)*c);
+			if (strcmp(k->name, "plus_tags") == 0) {
+				/*
+				 * As og_addr compares a domain: in
+				 * A-labels, or a Unicode one never
+				 * matches and its +tags stay in the key.
+				 */
+				char dom[OG_DOMAIN_MAX + 1];
+
+				if (og_addr_sender_scope(
+				        item, dom, sizeof(dom)) != 0 ||
+				    strchr(item, '@') != NULL) {
+					perr(ps,
+					    "[%s] %s: \"%s\" is not a domain",
+					    SECT(ps, k), k->name, item);
+					free(copy);
+					return OG_EINVAL;
+				}
+				*arr = og_xrealloc(
+				    *arr, (*n + 1) * sizeof(char *));
+				(*arr)[(*n)++] = og_xstrdup(dom);
+				continue;
+			}
 			*arr = og_xrealloc(*arr, (*n + 1) * sizeof(char *));
 			(*arr)[(*n)++] = og_xstrdup(item);
 		}

@@ -238,6 +238,41 @@ trusted_proxies(void **state)
 }
 
 /*
+ * plus_tags domains as og_addr compares them (lowercase A-labels): one
+ * written in Unicode strips the +tag of its addresses too, so that an
+ * opt-out of ana@ stops mail to ana+promo@.
+ */
+static void
+plus_tags_domains(void **state)
+{
+	og_config *cfg;
+	og_addr a;
+	char err[512] = "";
+	const char *in = "Ana+Promo@b\xc3\xbc"
+	                 "cher.example";
+
+	(void)state;
+	if (og_config_parse_string("[address]\n"
+	                           "plus_tags = B\xc3\xbc"
+	                           "cher.Example., Example.ORG\n",
+	        "t", &cfg, err, sizeof(err), NULL, NULL) != 0)
+		fail_msg("plus_tags refused: %s", err);
+	assert_int_equal(cfg->nplus_tags, 2);
+	assert_string_equal(cfg->plus_tags[0], "xn--bcher-kva.example");
+	assert_string_equal(cfg->plus_tags[1], "example.org");
+	assert_int_equal(og_addr_parse(in, strlen(in), &cfg->rules, &a), 0);
+	assert_string_equal(a.key, "ana@xn--bcher-kva.example");
+	og_config_unref(cfg);
+	assert_int_equal(og_config_parse_string("[address]\n"
+	                                        "plus_tags = example.org, "
+	                                        "not a domain\n",
+	                     "t", &cfg, err, sizeof(err), NULL, NULL),
+	    OG_ECONFIG);
+	assert_non_null(
+	    strstr(err, "t:2: [address] plus_tags: \"not a domain\""));
+}
+
+/*
  * A comment after a continuation line is a comment, as after the first
  * line of the value (conf/optgate.conf ends its plus_tags so): kept, it
  * made "protonmail.com ; domains whose ..." a domain no address has.
@@ -427,7 +462,7 @@ int
 main(void)
 {
 	enum { N = sizeof(cases) / sizeof(cases[0]) };
-	struct CMUnitTest t[N + 6];
+	struct CMUnitTest t[N + 7];
 	size_t i;
 
 	for (i = 0; i < N; i++) {
@@ -436,7 +471,7 @@ main(void)
 		t[i].test_func = run_case;
 		t[i].initial_state = (void *)&cases[i];
 	}
-	memset(&t[N], 0, 6 * sizeof(t[0]));
+	memset(&t[N], 0, 7 * sizeof(t[0]));
 	t[N].name = "values";
 	t[N].test_func = values;
 	t[N + 1].name = "stream matching";
@@ -447,7 +482,9 @@ main(void)
 	t[N + 3].test_func = continuations;
 	t[N + 4].name = "trusted proxies";
 	t[N + 4].test_func = trusted_proxies;
-	t[N + 5].name = "comments after continuation lines";
-	t[N + 5].test_func = continuation_comments;
-	return _cmocka_run_group_tests("og_config", t, N + 6, NULL, NULL);
+	t[N + 5].name = "plus_tags domains";
+	t[N + 5].test_func = plus_tags_domains;
+	t[N + 6].name = "comments after continuation lines";
+	t[N + 6].test_func = continuation_comments;
+	return _cmocka_run_group_tests("og_config", t, N + 7, NULL, NULL);
 }
