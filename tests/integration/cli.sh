@@ -150,6 +150,25 @@ is "... which mail from that domain meets" "$?" 1
 $OG optout hu@example.com --sender 'not a domain' >/dev/null 2>&1
 is "--sender that names no domain and no stream's sender: exit 2" "$?" 2
 
+# One person however the address is written, from import to opt-out to
+# decision: case, gmail dots and googlemail, +tags, Unicode domains.
+printf 'address,stream,state,time,source\nAna.Maria+Promo@GoogleMail.com,newsletter,confirmed,2026-01-02T03:04:05Z,form\nJos\303\251@B\303\274cher.Example,newsletter,confirmed,2026-01-02T03:04:05Z,form\n' >"$T/norm.csv"
+$OG import "$T/norm.csv" >/dev/null 2>&1
+$OG status 'anamaria@gmail.com' --stream newsletter >/dev/null
+is "imported with dots, +tag and googlemail: the gmail address is the person" "$?" 0
+$OG optout 'ANAMARIA+other@gmail.com' --stream newsletter >/dev/null
+$OG status 'Ana.Maria+Promo@GoogleMail.com' --stream newsletter >/dev/null
+is "... an opt-out in capitals with another +tag stops the imported form" "$?" 1
+$OG status 'josé@xn--bcher-kva.example' --stream newsletter >/dev/null
+is "a Unicode domain and its A-label are one address" "$?" 0
+$OG optout 'JOSé@XN--BCHER-KVA.EXAMPLE' --stream newsletter >/dev/null
+$OG status 'José@Bücher.Example' --stream newsletter >/dev/null
+is "... an opt-out in capitals and A-labels stops it" "$?" 1
+# (known: only ASCII letters of a local part are folded, see og_addr.c;
+# JOSÉ and josé are two match keys)
+like "... non-ASCII letters of a local part keep their case" \
+    "$($OG status 'JOSÉ@bücher.example' --stream newsletter)" "*match key josÉ@xn--bcher-kva.example): no record*"
+
 # token and URLs
 out=$($OG token ana@example.com --stream newsletter)
 like "token prints the https URL" "$out" "*unsubscribe: https://unsub.example.com/u/*"
