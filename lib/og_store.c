@@ -2062,6 +2062,9 @@ make_room(og_record *rec, int64_t now)
 }
 
 static int erased_hash_exists(og_store *st, struct wctx *w, const char *key);
+struct wctx;
+static int optout_under(struct wctx *w, const og_record *rec, int scope,
+    const char *name, int64_t now, og_event *ev);
 
 /* Per-apply scratch, kept off the stack (records are large). */
 struct wctx {
@@ -2075,6 +2078,56 @@ struct wctx {
 	unsigned char buf[REC_MAX > EV_MAX ? REC_MAX : EV_MAX];
 };
 
+/*
+ * One entry per scope holds a suppression or an opt-out, so an opt-out
+ * given while a suppression of its scope holds, or one a suppression
+ * replaced, lives on in the history only.  optout_under - walk rec's
+ * chain, newest first, for the state of (scope, name) under its
+ * suppressions: an opt-out still in force (1, *ev is its event), or
+ * consent, an admin's lifting or nothing (0); or an error.  Suppressions,
+ * caps and segments are passed over, and so is an unsuppress that
+ * brought an opt-out back (the opt-out is further down).
+ */
+static int
+optout_under(struct wctx *w, const og_record *rec, int scope, const char *name,
+    int64_t now, og_event *ev)
+{
+	unsigned char kb[9];
+	MDB_val k, v;
+	uint64_t seq = rec->last_event;
+	int rc;
+
+	while (seq != 0) {
+		kb[0] = 'E';
+		og_put_be64(kb + 1, seq);
+		k.mv_size = 9;
+		k.mv_data = kb;
+		if ((rc = mdb_get(w->txn, w->edbi, &k, &v)) != 0)
+			return map_err(rc);
+		if ((rc = og_event_decode(v.mv_data, v.mv_size, seq, ev)) != 0)
+			return rc;
+		if (ev->prev >= seq)
+			return OG_ECORRUPT;
+		seq = ev->prev;
+		if (ev->kind == OG_EV_ERASE)
+			return 0;
+		if (ev->scope != scope || strcmp(ev->f[OG_EVF_NAME], name) != 0)
+			continue;
+		switch (ev->kind) {
+		case OG_EV_OPTOUT:
+			return ev->expires == 0 || ev->expires > now;
+		case OG_EV_OPTIN:
+		case OG_EV_CONFIRM:
+			return 0;
+		case OG_EV_UNSUPPRESS:
+			if (ev->new_state != OG_ST_OPTOUT)
+				return 0;
+			break;
+		}
+	}
+	return 0;
+}
+
 static int
 apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 {
@@ -2084,8 +2137,10 @@ apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 	    ch->name && ch->scope != OG_SCOPE_ALL ? ch->name : "";
 	unsigned char kb[OG_ADDR_MAX + 2];
 	MDB_val k, v;
-	og_entry *e = NULL;
+	og_entry *e = NULL, under;
 	int rc, i, isnew = 0, old_state = OG_ST_NONE;
+	int keep = 0;    /* opt-out under a suppression: event only */
+	int restore = 0; /* unsuppress: the opt-out under it comes back */
 	size_t len;
 	int64_t now = ch->time ? ch->time : (int64_t)time(NULL);
 
@@ -2247,10 +2302,18 @@ apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 			 * that also stopped transactional mail (a manual
 			 * pause, a hard bounce with an end) stops it no
 			 * longer: one entry per scope holds one of the two,
-			 * and an opt-out lost is the worse loss.
+			 * and an opt-out lost is the worse loss.  The
+			 * opt-out goes into the history (once), and comes
+			 * back when an admin lifts the suppression.
 			 */
-			*result = OG_UNCHANGED;
-			return 0;
+			if ((rc = optout_under(
+			         w, rec, ch->scope, name, now, &w->ev)) < 0)
+				return rc;
+			if (rc) {
+				*result = OG_UNCHANGED;
+				return 0;
+			}
+			keep = 1;
 		}
 		break;
 	case OG_EV_UNSUPPRESS:
@@ -2263,6 +2326,24 @@ apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 		    (e->expires == 0 || e->expires > now)) {
 			*result = OG_UNCHANGED;
 			return 0;
+		}
+		if (e->state == OG_ST_SUPPRESSED) {
+			if ((rc = optout_under(
+			         w, rec, ch->scope, name, now, &w->ev)) < 0)
+				return rc;
+			if (rc) {
+				memset(&under, 0, sizeof(under));
+				under.scope = ch->scope;
+				og_strlcpy(
+				    under.name, name, sizeof(under.name));
+				under.state = OG_ST_OPTOUT;
+				under.reason = w->ev.reason;
+				under.via = w->ev.via;
+				under.time = w->ev.time;
+				under.expires = w->ev.expires;
+				under.pref = e->pref;
+				restore = 1;
+			}
 		}
 		break;
 	case OG_EV_SEGMENT:
@@ -2305,12 +2386,20 @@ apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 	/* Then the record. */
 	if (ch->segments)
 		set_segments(rec, ch->segments);
-	if (ch->kind == OG_EV_UNSUPPRESS) {
+	if (ch->kind == OG_EV_UNSUPPRESS && restore) {
+		i = find_entry(rec, ch->scope, name);
+		rec->entries[i] = under;
+		rec->entries[i].event = w->seq;
+		ev->new_state = OG_ST_OPTOUT;
+	} else if (ch->kind == OG_EV_UNSUPPRESS) {
 		i = find_entry(rec, ch->scope, name);
 		memmove(&rec->entries[i], &rec->entries[i + 1],
 		    (size_t)(rec->nentries - i - 1) * sizeof(og_entry));
 		rec->nentries--;
 		ev->new_state = OG_ST_NONE;
+	} else if (keep) {
+		/* the entry stays the suppression: the event says so */
+		ev->new_state = e->state;
 	} else if (ch->kind != OG_EV_SEGMENT) {
 		if (e == NULL) {
 			if (rec->nentries >= OG_ENTRIES_MAX &&

@@ -233,6 +233,12 @@ typedef struct og_change {
 	      * with a renewed suppression) */
 
 /* Result of one change in og_store_apply(). */
+/*
+ * An opt-out under a live suppression of its scope (which the entry
+ * keeps) is OG_APPLIED: its event is written, and an unsuppress of that
+ * entry later turns it into the opt-out again (also one the suppression
+ * replaced), rather than dropping the entry.
+ */
 #define OG_APPLIED 0
 #define OG_UNCHANGED 1      /* state already so: no event written */
 #define OG_SKIPPED_OLDER 2  /* an equal or newer entry exists */

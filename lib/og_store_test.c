@@ -230,8 +230,12 @@ optout_outlives_manual_pause(void **state)
 	man.reason = OG_RS_MANUAL;
 	man.expires = T0 + 30 * 86400;
 	assert_int_equal(og_testfx_apply(f->st, man), OG_APPLIED);
+	/* one that ends before the pause: kept in the history only */
 	out.expires = T0 + 10 * 86400;
+	assert_int_equal(og_testfx_apply(f->st, out), OG_APPLIED);
 	assert_int_equal(og_testfx_apply(f->st, out), OG_UNCHANGED);
+	read_record(f, "m@x.example", rec);
+	assert_int_equal(rec->entries[0].state, OG_ST_SUPPRESSED);
 	out.expires = 0;
 	out.via = OG_VIA_ONECLICK;
 	assert_int_equal(og_testfx_apply(f->st, out), OG_APPLIED);
@@ -246,9 +250,99 @@ optout_outlives_manual_pause(void **state)
 	man.reason = OG_RS_HARD_BOUNCE;
 	assert_int_equal(og_testfx_apply(f->st, man), OG_APPLIED);
 	out.key = "h@x.example";
+	assert_int_equal(og_testfx_apply(f->st, out), OG_APPLIED);
 	assert_int_equal(og_testfx_apply(f->st, out), OG_UNCHANGED);
 	read_record(f, "h@x.example", rec);
 	assert_int_equal(rec->entries[0].state, OG_ST_SUPPRESSED);
+	free(rec);
+}
+
+/*
+ * One entry per scope holds a suppression or an opt-out.  An opt-out
+ * under a suppression (given while it held, or before it replaced it)
+ * is not lost when an admin lifts the suppression: the entry becomes the
+ * opt-out again, with its own time, and the opt-out given while the
+ * suppression held is in the history.
+ */
+static void
+optout_survives_unsuppress(void **state)
+{
+	struct fx *f = *state;
+	og_change sup = og_testfx_change(
+	    "u@x.example", OG_EV_SUPPRESS, OG_SCOPE_ALL, NULL, 0, T0);
+	og_change out = og_testfx_change(
+	    "u@x.example", OG_EV_OPTOUT, OG_SCOPE_ALL, NULL, 0, T0 + 100);
+	og_change un = og_testfx_change(
+	    "u@x.example", OG_EV_UNSUPPRESS, OG_SCOPE_ALL, NULL, 0, T0 + 200);
+	og_record *rec = og_xmalloc(sizeof(*rec));
+	og_store_info i0, i1;
+
+	/* opted out while a manual suppression held */
+	sup.reason = OG_RS_MANUAL;
+	out.via = OG_VIA_ONECLICK;
+	assert_int_equal(og_testfx_apply(f->st, sup), OG_APPLIED);
+	og_store_info_get(f->st, &i0);
+	assert_int_equal(og_testfx_apply(f->st, out), OG_APPLIED);
+	og_store_info_get(f->st, &i1);
+	assert_int_equal(i1.events, i0.events + 1);
+	read_record(f, "u@x.example", rec);
+	assert_int_equal(rec->entries[0].state, OG_ST_SUPPRESSED);
+	/* said again: nothing new */
+	out.time = T0 + 150;
+	assert_int_equal(og_testfx_apply(f->st, out), OG_UNCHANGED);
+	assert_int_equal(og_testfx_apply(f->st, un), OG_APPLIED);
+	read_record(f, "u@x.example", rec);
+	assert_int_equal(rec->nentries, 1);
+	assert_int_equal(rec->entries[0].state, OG_ST_OPTOUT);
+	assert_int_equal(rec->entries[0].time, T0 + 100);
+	assert_int_equal(rec->entries[0].via, OG_VIA_ONECLICK);
+	/* lifting what is now an opt-out lifts it (an admin's choice) */
+	un.time = T0 + 300;
+	assert_int_equal(og_testfx_apply(f->st, un), OG_APPLIED);
+	read_record(f, "u@x.example", rec);
+	assert_int_equal(rec->nentries, 0);
+
+	/* opted out first, then a complaint replaced the entry */
+	out.key = sup.key = un.key = "v@x.example";
+	out.time = T0;
+	sup.time = T0 + 100;
+	sup.reason = OG_RS_COMPLAINT;
+	un.time = T0 + 200;
+	assert_int_equal(og_testfx_apply(f->st, out), OG_APPLIED);
+	assert_int_equal(og_testfx_apply(f->st, sup), OG_APPLIED);
+	assert_int_equal(og_testfx_apply(f->st, out), OG_UNCHANGED);
+	assert_int_equal(og_testfx_apply(f->st, un), OG_APPLIED);
+	read_record(f, "v@x.example", rec);
+	assert_int_equal(rec->nentries, 1);
+	assert_int_equal(rec->entries[0].state, OG_ST_OPTOUT);
+	assert_int_equal(rec->entries[0].time, T0);
+
+	/* a suppression over consent: lifted, nothing is left */
+	sup = og_testfx_change(
+	    "w@x.example", OG_EV_OPTIN, OG_SCOPE_ALL, NULL, OG_ST_OPTIN, T0);
+	assert_int_equal(og_testfx_apply(f->st, sup), OG_APPLIED);
+	sup.kind = OG_EV_SUPPRESS;
+	sup.reason = OG_RS_HARD_BOUNCE;
+	sup.time = T0 + 100;
+	assert_int_equal(og_testfx_apply(f->st, sup), OG_APPLIED);
+	un.key = "w@x.example";
+	assert_int_equal(og_testfx_apply(f->st, un), OG_APPLIED);
+	read_record(f, "w@x.example", rec);
+	assert_int_equal(rec->nentries, 0);
+
+	/* a temporary opt-out under it that has ended: nothing to restore */
+	out = og_testfx_change(
+	    "t@x.example", OG_EV_OPTOUT, OG_SCOPE_ALL, NULL, 0, T0);
+	out.expires = T0 + 50;
+	assert_int_equal(og_testfx_apply(f->st, out), OG_APPLIED);
+	sup = og_testfx_change(
+	    "t@x.example", OG_EV_SUPPRESS, OG_SCOPE_ALL, NULL, 0, T0 + 10);
+	sup.reason = OG_RS_MANUAL;
+	assert_int_equal(og_testfx_apply(f->st, sup), OG_APPLIED);
+	un.key = "t@x.example";
+	assert_int_equal(og_testfx_apply(f->st, un), OG_APPLIED);
+	read_record(f, "t@x.example", rec);
+	assert_int_equal(rec->nentries, 0);
 	free(rec);
 }
 
@@ -1160,6 +1254,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(events_chain, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        group_commit_and_foreach, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        optout_survives_unsuppress, setup, teardown),
 	    cmocka_unit_test_setup_teardown(sends_saturate, setup, teardown),
 	    cmocka_unit_test_setup_teardown(holds_shared, setup, teardown),
 	    cmocka_unit_test_setup_teardown(

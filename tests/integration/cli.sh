@@ -169,6 +169,24 @@ is "... an opt-out in capitals and A-labels stops it" "$?" 1
 like "... non-ASCII letters of a local part keep their case" \
     "$($OG status 'JOSÉ@bücher.example' --stream newsletter)" "*match key josÉ@xn--bcher-kva.example): no record*"
 
+# An opt-out is not lost under a suppression an admin later lifts: given
+# while it held, or before it replaced the opt-out's entry.
+$OG optin iv@example.com --stream newsletter >/dev/null
+$OG suppress iv@example.com --reason manual >/dev/null
+out=$($OG optout iv@example.com --all)
+like "opt-out under a manual suppression: recorded (in the history)" "$out" "*recorded*"
+like "... audit shows it" "$($OG audit iv@example.com)" "*optout*all*suppressed -> suppressed*"
+$OG unsuppress iv@example.com --all >/dev/null
+out=$($OG status iv@example.com --stream newsletter)
+is "... and after the admin lifts the suppression it still stops mail" "$?" 1
+like "... as the opt-out it is" "$out" "*unsubscribed from all streams*"
+$OG optin jo@example.com --stream newsletter >/dev/null
+$OG optout jo@example.com --all >/dev/null
+$OG suppress jo@example.com --reason complaint >/dev/null
+$OG unsuppress jo@example.com --all >/dev/null
+$OG status jo@example.com --stream newsletter >/dev/null
+is "an opt-out a complaint replaced comes back when the complaint is lifted" "$?" 1
+
 # token and URLs
 out=$($OG token ana@example.com --stream newsletter)
 like "token prints the https URL" "$out" "*unsubscribe: https://unsub.example.com/u/*"
