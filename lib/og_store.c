@@ -2117,6 +2117,10 @@ optout_under(struct wctx *w, const og_record *rec, int scope, const char *name,
 		case OG_EV_OPTOUT:
 			return ev->expires == 0 || ev->expires > now;
 		case OG_EV_OPTIN:
+			/* a double opt-in asked over the opt-out left it */
+			if (ev->new_state == OG_ST_OPTOUT)
+				break;
+			return 0;
 		case OG_EV_CONFIRM:
 			return 0;
 		case OG_EV_UNSUPPRESS:
@@ -2124,6 +2128,43 @@ optout_under(struct wctx *w, const og_record *rec, int scope, const char *name,
 				return 0;
 			break;
 		}
+	}
+	return 0;
+}
+
+/*
+ * asked_since_optout - whether the newest event of (scope, name) on rec's
+ * chain (caps and segments passed over) is a double opt-in asked over its
+ * opt-out: an OG_EV_OPTIN event that left the entry an opt-out.  1, 0 or
+ * an error; ev is scratch.
+ */
+static int
+asked_since_optout(struct wctx *w, const og_record *rec, int scope,
+    const char *name, og_event *ev)
+{
+	unsigned char kb[9];
+	MDB_val k, v;
+	uint64_t seq = rec->last_event;
+	int rc;
+
+	while (seq != 0) {
+		kb[0] = 'E';
+		og_put_be64(kb + 1, seq);
+		k.mv_size = 9;
+		k.mv_data = kb;
+		if ((rc = mdb_get(w->txn, w->edbi, &k, &v)) != 0)
+			return map_err(rc);
+		if ((rc = og_event_decode(v.mv_data, v.mv_size, seq, ev)) != 0)
+			return rc;
+		if (ev->prev >= seq)
+			return OG_ECORRUPT;
+		seq = ev->prev;
+		if (ev->kind == OG_EV_ERASE)
+			return 0;
+		if (ev->kind == OG_EV_SEGMENT || ev->kind == OG_EV_PREF ||
+		    ev->scope != scope || strcmp(ev->f[OG_EVF_NAME], name) != 0)
+			continue;
+		return ev->kind == OG_EV_OPTIN && ev->new_state == OG_ST_OPTOUT;
 	}
 	return 0;
 }
@@ -2208,6 +2249,24 @@ apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 			*result = OG_SKIPPED_OPTOUT;
 			return 0;
 		}
+		if (e && e->state == OG_ST_OPTOUT &&
+		    ch->state == OG_ST_PENDING) {
+			/*
+			 * Asked, not confirmed: anyone can type an address
+			 * into a form, so the opt-out holds (for a stream
+			 * without consent rule too) and the request goes
+			 * into the history, for OG_EV_CONFIRM to find.
+			 */
+			if ((rc = asked_since_optout(
+			         w, rec, ch->scope, name, &w->ev)) < 0)
+				return rc;
+			if (rc) {
+				*result = OG_UNCHANGED;
+				return 0;
+			}
+			keep = 1;
+			break;
+		}
 		if (e && (e->state == ch->state ||
 		             (ch->state == OG_ST_PENDING &&
 		                 e->state == OG_ST_CONFIRMED) ||
@@ -2223,6 +2282,17 @@ apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 		}
 		break;
 	case OG_EV_CONFIRM:
+		if (e && e->state == OG_ST_OPTOUT) {
+			/* a double opt-in asked since the opt-out */
+			if ((rc = asked_since_optout(
+			         w, rec, ch->scope, name, &w->ev)) < 0)
+				return rc;
+			if (!rc) {
+				*result = OG_SKIPPED_OLDER;
+				return 0;
+			}
+			break;
+		}
 		if (e == NULL || (e->state != OG_ST_PENDING &&
 		                     e->state != OG_ST_CONFIRMED)) {
 			*result = OG_SKIPPED_OLDER;
@@ -2398,7 +2468,8 @@ apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 		rec->nentries--;
 		ev->new_state = OG_ST_NONE;
 	} else if (keep) {
-		/* the entry stays the suppression: the event says so */
+		/* the entry stays (a suppression, an opt-out): the event
+		 * says so */
 		ev->new_state = e->state;
 	} else if (ch->kind != OG_EV_SEGMENT) {
 		if (e == NULL) {
@@ -2421,6 +2492,8 @@ apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 			break;
 		case OG_EV_CONFIRM:
 			e->state = OG_ST_CONFIRMED;
+			e->reason = OG_RS_NONE; /* from an opt-out */
+			e->expires = 0;
 			break;
 		case OG_EV_OPTOUT:
 			e->state = OG_ST_OPTOUT;

@@ -237,7 +237,9 @@ typedef struct og_change {
  * An opt-out under a live suppression of its scope (which the entry
  * keeps) is OG_APPLIED: its event is written, and an unsuppress of that
  * entry later turns it into the opt-out again (also one the suppression
- * replaced), rather than dropping the entry.
+ * replaced), rather than dropping the entry.  Likewise a double opt-in
+ * (OG_ST_PENDING) asked over an opt-out of its scope leaves the opt-out
+ * and writes its event; OG_EV_CONFIRM then confirms over the opt-out.
  */
 #define OG_APPLIED 0
 #define OG_UNCHANGED 1      /* state already so: no event written */

@@ -430,6 +430,69 @@ confirm_needs_pending(void **state)
 	assert_int_equal(og_testfx_apply(f->st, p), OG_UNCHANGED);
 }
 
+/*
+ * A double opt-in asked after an opt-out of its scope is not consent:
+ * the opt-out holds (the request is in the history) until the person
+ * confirms.  Before, the pending entry replaced the opt-out, and a
+ * consent = none stream mailed her again on a request anyone can make.
+ */
+static void
+pending_keeps_optout(void **state)
+{
+	struct fx *f = *state;
+	og_change out = og_testfx_change(
+	    "p@x.example", OG_EV_OPTOUT, OG_SCOPE_STREAM, "news", 0, T0);
+	og_change p = og_testfx_change("p@x.example", OG_EV_OPTIN,
+	    OG_SCOPE_STREAM, "news", OG_ST_PENDING, T0 + 100);
+	og_change c = og_testfx_change(
+	    "p@x.example", OG_EV_CONFIRM, OG_SCOPE_STREAM, "news", 0, T0 + 50);
+	og_record *rec = og_xmalloc(sizeof(*rec));
+
+	c.via = OG_VIA_CONFIRM;
+	assert_int_equal(og_testfx_apply(f->st, out), OG_APPLIED);
+	/* nothing asked since the opt-out: nothing to confirm */
+	assert_int_equal(og_testfx_apply(f->st, c), OG_SKIPPED_OLDER);
+	assert_int_equal(og_testfx_apply(f->st, p), OG_APPLIED);
+	read_record(f, "p@x.example", rec);
+	assert_int_equal(rec->nentries, 1);
+	assert_int_equal(rec->entries[0].state, OG_ST_OPTOUT);
+	assert_int_equal(rec->entries[0].time, T0);
+	p.time = T0 + 150;
+	assert_int_equal(og_testfx_apply(f->st, p), OG_UNCHANGED);
+	c.time = T0 + 200;
+	assert_int_equal(og_testfx_apply(f->st, c), OG_APPLIED);
+	read_record(f, "p@x.example", rec);
+	assert_int_equal(rec->entries[0].state, OG_ST_CONFIRMED);
+	assert_int_equal(rec->entries[0].time, T0 + 200);
+	assert_int_equal(rec->entries[0].expires, 0);
+	assert_int_equal(rec->entries[0].via, OG_VIA_CONFIRM);
+	/* unsubscribed again: an old confirmation does not undo it */
+	out.time = T0 + 300;
+	assert_int_equal(og_testfx_apply(f->st, out), OG_APPLIED);
+	c.time = T0 + 400;
+	assert_int_equal(og_testfx_apply(f->st, c), OG_SKIPPED_OLDER);
+	/* a request, then a suppression lifted: the opt-out is still there */
+	p.time = T0 + 410;
+	assert_int_equal(og_testfx_apply(f->st, p), OG_APPLIED);
+	c = og_testfx_change("p@x.example", OG_EV_SUPPRESS, OG_SCOPE_STREAM,
+	    "news", 0, T0 + 420);
+	c.reason = OG_RS_MANUAL;
+	assert_int_equal(og_testfx_apply(f->st, c), OG_APPLIED);
+	c.kind = OG_EV_UNSUPPRESS;
+	c.time = T0 + 430;
+	assert_int_equal(og_testfx_apply(f->st, c), OG_APPLIED);
+	read_record(f, "p@x.example", rec);
+	assert_int_equal(rec->entries[0].state, OG_ST_OPTOUT);
+	assert_int_equal(rec->entries[0].time, T0 + 300);
+	/* a single opt-in is the person's own word: it lifts as before */
+	p.state = OG_ST_OPTIN;
+	p.time = T0 + 500;
+	assert_int_equal(og_testfx_apply(f->st, p), OG_APPLIED);
+	read_record(f, "p@x.example", rec);
+	assert_int_equal(rec->entries[0].state, OG_ST_OPTIN);
+	free(rec);
+}
+
 struct evs {
 	int n;
 	int kinds[16];
@@ -1251,6 +1314,8 @@ main(void)
 	        optout_outlives_manual_pause, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        confirm_needs_pending, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        pending_keeps_optout, setup, teardown),
 	    cmocka_unit_test_setup_teardown(events_chain, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        group_commit_and_foreach, setup, teardown),

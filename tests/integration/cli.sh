@@ -187,6 +187,20 @@ $OG unsuppress jo@example.com --all >/dev/null
 $OG status jo@example.com --stream newsletter >/dev/null
 is "an opt-out a complaint replaced comes back when the complaint is lifted" "$?" 1
 
+# A double opt-in asked after an opt-out is no consent until confirmed,
+# also for a stream that needs none (anyone can type an address in a form).
+HD="$BIN/optgate -c $T/hdr.conf"
+now=$(date +%s)
+$HD optout kay@example.com --stream digest >/dev/null
+out=$(OPTGATE_NOW=$((now + 10)) $HD optin kay@example.com --stream digest --double)
+tok=$(echo "$out" | sed -n 's/.*optgate confirm //p')
+OPTGATE_NOW=$((now + 20)) $HD status kay@example.com --stream digest >/dev/null
+is "double opt-in asked after an opt-out: the opt-out holds" "$?" 1
+OPTGATE_NOW=$((now + 30)) $HD confirm "$tok" >/dev/null
+is "... the confirmation is taken" "$?" 0
+OPTGATE_NOW=$((now + 40)) $HD status kay@example.com --stream digest >/dev/null
+is "... and then she gets the stream" "$?" 0
+
 # token and URLs
 out=$($OG token ana@example.com --stream newsletter)
 like "token prints the https URL" "$out" "*unsubscribe: https://unsub.example.com/u/*"
