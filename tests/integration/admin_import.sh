@@ -244,6 +244,19 @@ OPTGATE_NOW=1780272600 $SK optin yul@example.com --stream offers >/dev/null
 OPTGATE_NOW=1780272600 $SK status yul@example.com --stream offers >/dev/null
 is "... and a newer opt-in lifts that opt-out again" "$?" 0
 
+# --- times with offsets are compared as instants (UTC) ----------------------
+# an opt-out at 10:00Z; an opt-in at 08:30-03:00 (11:30Z) is newer and
+# lifts it, one at 09:30+01:00 (08:30Z) is older and is skipped
+printf 'address,stream,state,time,source\ntz1@example.com,offers,optout,2026-01-05T10:00:00Z,form\ntz2@example.com,offers,optout,2026-01-05T10:00:00Z,form\n' >"$T/tz1.csv"
+printf 'address,stream,state,time,source\ntz1@example.com,offers,optin,2026-01-05T08:30:00-03:00,form\ntz2@example.com,offers,optin,2026-01-05T09:30:00+01:00,form\n' >"$T/tz2.csv"
+$SK import "$T/tz1.csv" >/dev/null 2>&1
+$SK import "$T/tz2.csv" --warnings "$T/tz.warn" >"$T/tz.out" 2>&1
+like "offsets: one opt-in newer in UTC imported, one older skipped" "$(cat "$T/tz.out")" "*1 imported*1 skipped*"
+$SK status tz1@example.com --stream offers >/dev/null
+is "... 08:30-03:00 is after 10:00Z: consent" "$?" 0
+$SK status tz2@example.com --stream offers >/dev/null
+is "... 09:30+01:00 is before 10:00Z: the opt-out holds" "$?" 1
+
 # --- sender scopes named as the gate names the envelope's domain ----------
 printf 'address,sender,state\nyan@example.com,News@Example.COM.,optout\nyin@example.com,not a domain,optout\n' >"$T/sender.csv"
 $OG import "$T/sender.csv" --rejects "$T/sender.rej" >"$T/sender.out" 2>&1
