@@ -418,8 +418,24 @@ parse_match(struct pstate *ps, const char *v, og_match *m)
 			perr(ps, "match: sender needs ADDR or @DOMAIN");
 			return OG_EINVAL;
 		}
-		m->kind = OG_MATCH_SENDER;
-		m->value = og_xstrdup(arg);
+		{
+			/*
+			 * The domain as sender_matches() compares it
+			 * (lowercase A-labels, no trailing dot), or a
+			 * Unicode domain would never meet its mail.
+			 */
+			const char *at = strrchr(arg, '@');
+			char dom[OG_DOMAIN_MAX + 1];
+			og_buf b;
+
+			(void)og_addr_sender_scope(at + 1, dom, sizeof(dom));
+			og_buf_init(&b, 0);
+			og_buf_add(&b, arg, (size_t)(at - arg) + 1);
+			og_buf_adds(&b, dom);
+			m->kind = OG_MATCH_SENDER;
+			m->value = og_xstrdup(b.data);
+			og_buf_free(&b);
+		}
 	} else if (!strncasecmp(v, "sasl:", 5)) {
 		if (*arg == 0) {
 			perr(ps, "match: sasl needs a user name");
@@ -1453,16 +1469,24 @@ client_matches(const og_match *m, const char *addr)
 	return 1;
 }
 
+/*
+ * want: "local@domain" or "@domain", its domain in lowercase A-labels
+ * (parse_match); the envelope's domain is taken the same way.
+ */
 static int
 sender_matches(const char *want, const char *sender)
 {
-	const char *at;
+	const char *at = strrchr(sender, '@'), *wat = strrchr(want, '@');
+	char dom[OG_DOMAIN_MAX + 1];
 
-	if (want[0] == '@') {
-		at = strrchr(sender, '@');
-		return at && strcasecmp(at, want) == 0;
-	}
-	return strcasecmp(want, sender) == 0;
+	if (at == NULL || wat == NULL)
+		return 0;
+	(void)og_addr_sender_scope(at + 1, dom, sizeof(dom));
+	if (strcmp(wat + 1, dom) != 0)
+		return 0;
+	return want[0] == '@' ||
+	       (at - sender == wat - want &&
+	           strncasecmp(want, sender, (size_t)(at - sender)) == 0);
 }
 
 const og_stream *

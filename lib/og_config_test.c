@@ -387,7 +387,10 @@ matching(void **state)
 	    "[stream partner]\nmatch = sender:@partner.example\n"
 	    "[stream app]\nmatch = sasl:appuser\nmatch = client:192.0.2.0/24\n"
 	    "match = client:2001:db8::/32\n"
-	    "[stream byheader]\nmatch = header:X-Optgate-Stream=promo\n";
+	    "[stream byheader]\nmatch = header:X-Optgate-Stream=promo\n"
+	    "[stream idn]\nmatch = sender:news@xn--bcher-kva.example\n"
+	    "[stream idn2]\nmatch = sender:@M\xc3\xbc"
+	    "nchen.Example.\n";
 	const char *h1[] = {"List-Id", "Our News <news.example.com>", NULL};
 	const char *h2[] = {"X-Optgate-Stream", " PROMO ", NULL};
 	og_msginfo mi;
@@ -412,6 +415,18 @@ matching(void **state)
 	assert_string_equal(og_config_find_stream(cfg, &mi)->name, "partner");
 	mi.sender = "x@other.example";
 	assert_null(og_config_find_stream(cfg, &mi));
+	/* a domain is one domain in Unicode, A-labels, any case */
+	mi.sender = "news@B\xc3\xbc"
+	            "cher.example";
+	assert_string_equal(og_config_find_stream(cfg, &mi)->name, "idn");
+	mi.sender = "NEWS@XN--BCHER-KVA.EXAMPLE";
+	assert_string_equal(og_config_find_stream(cfg, &mi)->name, "idn");
+	mi.sender = "other@b\xc3\xbc"
+	            "cher.example";
+	assert_null(og_config_find_stream(cfg, &mi));
+	mi.sender = "x@xn--mnchen-3ya.example";
+	assert_string_equal(og_config_find_stream(cfg, &mi)->name, "idn2");
+	mi.sender = "x@other.example";
 	mi.client_addr = "192.0.2.77";
 	assert_string_equal(og_config_find_stream(cfg, &mi)->name, "app");
 	mi.client_addr = "192.0.3.1";
