@@ -261,9 +261,14 @@ og_gate_caps(const og_stream *st, const og_record *rec, int *n)
 {
 	int i, j;
 
+	/*
+	 * The stream's caps.segment lines in file order: with several of
+	 * them on a person, the config decides, not the order the tags came
+	 * in an import.
+	 */
 	if (rec)
-		for (i = 0; i < rec->nsegments; i++)
-			for (j = 0; j < st->nsegcaps; j++)
+		for (j = 0; j < st->nsegcaps; j++)
+			for (i = 0; i < rec->nsegments; i++)
 				if (strcmp(rec->segments[i],
 				        st->segcaps[j].segment) == 0) {
 					*n = st->segcaps[j].ncaps;

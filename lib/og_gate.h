@@ -92,7 +92,9 @@ int og_gate_held_check_n(const og_config *cfg, og_rtxn *tx, const og_stream *st,
 
 /*
  * og_gate_caps - the caps of st that apply to the person of rec (NULL: no
- * record): a segment's caps replace the stream's.  *n gets their number.
+ * record): a segment's caps replace the stream's; of several segments the
+ * person carries, the first caps.segment line of the stream decides.  *n
+ * gets their number.
  */
 const og_cap *og_gate_caps(const og_stream *st, const og_record *rec, int *n);
 

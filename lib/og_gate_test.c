@@ -31,6 +31,7 @@ static const char *conf = "[stream news]\n"
                           "sender = example.com\n"
                           "caps = 2/7d, 1/1d\n"
                           "caps.segment.vip = 4/7d\n"
+                          "caps.segment.fragile = 1/30d\n"
                           "[stream offers]\n"
                           "match = sender:offers@example.com\n"
                           "consent = optin\n"
@@ -271,6 +272,17 @@ static const struct gcase cases[] = {
             SEND("news", -4 * DAY), SEND("news", -3 * DAY),
             SEND("news", -2 * DAY)},
         "news", "a@x.example", 0, R, "cap", 550, "4/7d"},
+    {"several segments with caps: the config's first one decides",
+        {CONF("news"), SEG("fragile,vip", -DAY), SEND("news", -4 * DAY),
+            SEND("news", -3 * DAY), SEND("news", -2 * DAY)},
+        "news", "a@x.example", 0, A, "ok", 250, ""},
+    {"... whatever the order the tags were imported in",
+        {CONF("news"), SEG("vip,fragile", -DAY), SEND("news", -4 * DAY),
+            SEND("news", -3 * DAY), SEND("news", -2 * DAY)},
+        "news", "a@x.example", 0, A, "ok", 250, ""},
+    {"a tag with no caps here is passed over for the next",
+        {CONF("news"), SEG("other,fragile", -DAY), SEND("news", -20 * DAY)},
+        "news", "a@x.example", 0, R, "cap", 550, "1/30d"},
     {"sends of another stream do not count",
         {CONF("news"), SEND("offers", -3600)}, "news", "a@x.example", 0, A,
         "ok", 250, ""},
