@@ -102,6 +102,7 @@ struct conn {
 	/* its sender and recipient in external form (og_addr_envelope) */
 	char sender[OG_ADDR_INPUT_MAX + 1], rcpt[OG_ADDR_INPUT_MAX + 1];
 	char inst[64]; /* the instance of its last request */
+	int eom_seen;  /* it carried END-OF-MESSAGE: that check is wired */
 	struct conn *prev, *next;
 };
 
@@ -119,7 +120,8 @@ struct inst {
 	char **keys;
 	int nkeys, capkeys;
 	int dropped;              /* recipients over PD_INST_RCPTS */
-	int discarded;            /* a list stream's recipient got DISCARD */
+	int discarded;            /* a list stream's recipient is dropped */
+	char *discard;            /* DISCARD text owed at END-OF-MESSAGE */
 	int held;                 /* its keys are held (og_gate_hold) */
 	int64_t born;             /* monotonic ms */
 	struct inst *hnext;       /* hash chain */
@@ -295,6 +297,7 @@ inst_free(struct inst *in)
 	for (k = 0; k < in->nkeys; k++)
 		free(in->keys[k]);
 	free(in->keys);
+	free(in->discard);
 	free(in);
 	g.ninst--;
 }
@@ -915,10 +918,25 @@ rcpt_gate(struct conn *c, const pd_req *r, const og_stream *st)
 	}
 	verdict_action(st, &v, act, sizeof(act));
 	log_decision(r, st, &v);
-	reply(c, act);
 	if (v.action == OG_REFUSE && v.refuse == OG_REFUSE_DROP &&
-	    (in = inst_get(r->a[PD_A_INSTANCE], st->name)) != NULL)
+	    (in = inst_get(r->a[PD_A_INSTANCE], st->name)) != NULL) {
 		in->discarded = 1;
+		/*
+		 * After a DISCARD at RCPT, Postfix asks no policy about the
+		 * transaction's further recipients: it accepts them and
+		 * drops their copies with the message, so the client's
+		 * next recipients would get 250 and nothing.  Where this
+		 * connection has carried END-OF-MESSAGE (that check is
+		 * wired), the DISCARD waits for it: the next recipients
+		 * are asked and get 452 4.5.3.
+		 */
+		if (c->eom_seen && in->discard == NULL) {
+			in->discard = og_xstrdup(act);
+			reply(c, "DUNNO");
+			return;
+		}
+	}
+	reply(c, act);
 	if (v.action == OG_ACCEPT && v.key[0]) {
 		in = inst_get(r->a[PD_A_INSTANCE], st->name);
 		if (in == NULL)
@@ -1078,7 +1096,16 @@ do_eom(struct conn *c, const pd_req *r)
 
 	if (r->a[PD_A_INSTANCE])
 		in = inst_find(r->a[PD_A_INSTANCE]);
-	reply(c, "DUNNO");
+	if (in && in->discard) {
+		og_log_debug("%s: %s",
+		    r->a[PD_A_QUEUE_ID] && *r->a[PD_A_QUEUE_ID]
+		        ? r->a[PD_A_QUEUE_ID]
+		        : "NOQUEUE",
+		    in->discard);
+		reply(c, in->discard);
+	} else {
+		reply(c, "DUNNO");
+	}
 	if (in == NULL)
 		return;
 	only = eom_only(c, r, in);
@@ -1119,9 +1146,10 @@ handle(struct conn *c, pd_req *r)
 	inst_switch(c, r->a[PD_A_INSTANCE]);
 	if (state && strcmp(state, "RCPT") == 0)
 		return do_rcpt(c, r);
-	if (state && strcmp(state, "END-OF-MESSAGE") == 0)
+	if (state && strcmp(state, "END-OF-MESSAGE") == 0) {
+		c->eom_seen = 1;
 		do_eom(c, r);
-	else
+	} else
 		reply(c, "DUNNO");
 	return 0;
 }

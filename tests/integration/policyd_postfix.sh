@@ -36,6 +36,11 @@ consent = optin
 match = sender:news@shop.example
 consent = optin
 unsubscribe = https://unsub.shop.example/u/%t
+[stream digest]
+match = sender:digest@shop.example
+consent = optin
+refuse = drop
+unsubscribe = mailto:unsub+%t@shop.example
 [stream capped]
 match = sender:daily@shop.example
 consent = none
@@ -45,6 +50,7 @@ pd_init
 for a in ana bob cid gil; do
 	og optin $a@example.org --stream offers --single >/dev/null
 	og optin $a@example.org --stream newsletter --single >/dev/null
+	og optin $a@example.org --stream digest --single >/dev/null
 done
 og optout bob@example.org --all >/dev/null
 T0=1795000000
@@ -75,6 +81,32 @@ like "list stream: the second recipient gets 452 4.5.3" \
 pf_wait_queue_empty 10
 is "list stream: only the first recipient was sent" "$(pf_sink_rcpts)" \
     "ana@example.org"
+
+# --- list stream with refuse = drop: after a DISCARD at RCPT, Postfix
+# asks no policy about the transaction's further recipients and drops
+# their copies; so the drop waits for END-OF-MESSAGE, and the next
+# recipient is asked (452 4.5.3) and sent in its own transaction.  One
+# session: its first message shows the connection carries END-OF-MESSAGE.
+pf_sink_clear
+python3 - "$PF_PORT" >"$PD_T/drop.out" 2>&1 <<'PY'
+import smtplib, sys
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=30)
+s.ehlo("drop.test")
+for rcpts in (["ana@example.org"], ["dan@example.org", "cid@example.org"]):
+    s.mail("digest@shop.example")
+    for r in rcpts:
+        print("RCPT", r, s.rcpt(r)[0])
+    print("DATA", s.data(b"Subject: digest\r\n\r\nx\r\n")[0])
+s.quit()
+PY
+is "drop, list stream: the dropped recipient 250, the next one 452" \
+    "$(sed -n 's/^RCPT \([^ ]*\) \([0-9]*\)$/\1=\2/p' "$PD_T/drop.out" | tr '\n' ' ')" \
+    "ana@example.org=250 dan@example.org=250 cid@example.org=452 "
+ok "... Postfix discarded the message at END-OF-MESSAGE" pf_log_wait \
+    'discard: END-OF-MESSAGE from .*<dan@example.org>: no opt-in'
+pf_wait_queue_empty 10
+is "... the sink got the first message only (cid's copy was not lost)" \
+    "$(pf_sink_rcpts | tr '\n' ' ')" "ana@example.org "
 
 # --- a recipient passed here but refused by a later restriction ---
 pf_sink_clear

@@ -172,6 +172,19 @@ like "list stream: DISCARD for the first recipient" \
     "$(echo "$out" | sed -n 1p)" "DISCARD *"
 is "list stream: a recipient after a DISCARD gets 452 4.5.3" \
     "$(echo "$out" | sed -n 2p | cut -c1-9)" "452 4.5.3"
+# Postfix asks no policy after a DISCARD at RCPT (it accepts and drops
+# the transaction's further recipients unasked): on a connection that
+# carries END-OF-MESSAGE, the DISCARD waits for it, so the next
+# recipient is still asked and gets 452 4.5.3.
+out=$(printf '%s\n' \
+    'instance=d2 sender=digest@example.com recipient=fay@example.org' \
+    'instance=d2 sender=digest@example.com protocol_state=END-OF-MESSAGE recipient= queue_id=Qd2' \
+    'instance=d3 sender=digest@example.com recipient=dan@example.org' \
+    'instance=d3 sender=digest@example.com recipient=fay@example.org' \
+    'instance=d3 sender=digest@example.com protocol_state=END-OF-MESSAGE recipient=dan@example.org recipient_count=1 queue_id=Qd3' |
+    pd_client session | tr '\n' '|')
+like "list stream, END-OF-MESSAGE wired: the drop waits for it, the next recipient gets 452" \
+    "$out" "DUNNO|DUNNO|DUNNO|452 4.5.3 *|DISCARD <dan@example.org>: *"
 # An aborted transaction (no END-OF-MESSAGE) counts nothing: t1 above,
 # and t2 here.  Then two finished transactions hit the 2/7d cap.
 printf '%s\n' 'instance=t2 recipient=ana@example.org' | pd_client session >/dev/null
