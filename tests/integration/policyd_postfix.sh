@@ -14,7 +14,11 @@ TOP=${OPTGATE_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$TOP/tests/lib/policyd.sh"
 
 POLICY=inet:127.0.0.1:10042
-pf_init 25120 25121 \
+# The error limits conf/postfix-policyd-main.cf sets for list streams
+# (their 452s count as client errors).
+errlim=$(sed -n 's/^\(smtpd_[a-z]*_error_limit\) = \([0-9]*\)$/\1=\2/p' \
+    "$TOP/conf/postfix-policyd-main.cf")
+pf_init 25120 25121 $errlim \
     "smtpd_recipient_restrictions=check_policy_service $POLICY, check_recipient_access inline:{gil@example.org=REJECT}, permit_mynetworks, reject" \
     "smtpd_end_of_data_restrictions=check_policy_service $POLICY" \
     "smtpd_policy_service_default_action=451 4.3.5 Policy service unavailable" \
@@ -41,6 +45,10 @@ match = sender:digest@shop.example
 consent = optin
 refuse = drop
 unsubscribe = mailto:unsub+%t@shop.example
+[stream bulk]
+match = sender:bulk@shop.example
+consent = none
+unsubscribe = https://unsub.shop.example/u/%t
 [stream capped]
 match = sender:daily@shop.example
 consent = none
@@ -81,6 +89,24 @@ like "list stream: the second recipient gets 452 4.5.3" \
 pf_wait_queue_empty 10
 is "list stream: only the first recipient was sent" "$(pf_sink_rcpts)" \
     "ana@example.org"
+
+# A list stream's message to 25 recipients: the first is sent, the 24
+# others get 452 4.5.3 each, which Postfix counts as client errors; with
+# its default limits it slept from the 11th and hung up at the 21st,
+# before DATA, so not even the first was sent.
+pf_sink_clear
+many=$(for i in $(seq 1 25); do printf 'r%d@example.org ' "$i"; done)
+t0=$(date +%s)
+out=$(pf_send bulk@shop.example "$many")
+t1=$(date +%s)
+is "list stream, 25 recipients: one 250, 24 times 452 4.5.3" \
+    "$(echo "$out" | sed -n 's/^RCPT <[^>]*> \([0-9]*\) .*/\1/p' | sort | uniq -c |
+        awk "{printf \"%s=%s \", \$2, \$1}")" "250=1 452=24 "
+like "... and the message to the first is accepted" "$out" "*DATA 250*"
+ok "... without error sleeps (took $((t1 - t0))s)" test $((t1 - t0)) -le 3
+pf_wait_queue_empty 10
+is "... the sink got the first recipient's copy" "$(pf_sink_rcpts)" \
+    "r1@example.org"
 
 # --- list stream with refuse = drop: after a DISCARD at RCPT, Postfix
 # asks no policy about the transaction's further recipients and drops
