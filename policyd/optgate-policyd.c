@@ -122,6 +122,7 @@ struct inst {
 	int dropped;              /* recipients over PD_INST_RCPTS */
 	int discarded;            /* a list stream's recipient is dropped */
 	char *discard;            /* DISCARD text owed at END-OF-MESSAGE */
+	char *discard_key;        /* ... for this recipient */
 	int held;                 /* its keys are held (og_gate_hold) */
 	int64_t born;             /* monotonic ms */
 	struct inst *hnext;       /* hash chain */
@@ -298,6 +299,7 @@ inst_free(struct inst *in)
 		free(in->keys[k]);
 	free(in->keys);
 	free(in->discard);
+	free(in->discard_key);
 	free(in);
 	g.ninst--;
 }
@@ -865,7 +867,7 @@ rcpt_gate(struct conn *c, const pd_req *r, const og_stream *st)
 	const char *rcpt = r->a[PD_A_RECIPIENT];
 	struct inst *in = NULL;
 	int64_t now;
-	int rc;
+	int rc, again;
 
 	if (r->a[PD_A_INSTANCE])
 		in = inst_find(r->a[PD_A_INSTANCE]);
@@ -897,12 +899,21 @@ rcpt_gate(struct conn *c, const pd_req *r, const og_stream *st)
 		count_handover(1);
 	}
 	/*
+	 * The same recipient asked again is no second one: Postfix asks
+	 * once per restriction list that names the service (both
+	 * smtpd_relay_restrictions and smtpd_recipient_restrictions), and
+	 * a client may repeat a RCPT (Postfix delivers it once).
+	 */
+	again = in && v.key[0] && strcmp(in->stream, st->name) == 0 &&
+	        (inst_key_index(in, v.key) >= 0 ||
+	            (in->discard_key && strcmp(in->discard_key, v.key) == 0));
+	/*
 	 * A list stream's second recipient: one that would pass (or be
 	 * dropped: DISCARD drops the whole message) comes back in its own
 	 * transaction; one refused anyway hears why now.  After a DISCARD
 	 * a recipient accepted now would lose its copy (and be counted).
 	 */
-	if (st->list && in && (in->nkeys > 0 || in->discarded) &&
+	if (st->list && in && !again && (in->nkeys > 0 || in->discarded) &&
 	    strcmp(in->stream, st->name) == 0 &&
 	    (v.action == OG_ACCEPT || v.refuse == OG_REFUSE_DROP)) {
 		og_gate_one_rcpt(&v, st);
@@ -930,8 +941,11 @@ rcpt_gate(struct conn *c, const pd_req *r, const og_stream *st)
 		 * wired), the DISCARD waits for it: the next recipients
 		 * are asked and get 452 4.5.3.
 		 */
-		if (c->eom_seen && in->discard == NULL) {
-			in->discard = og_xstrdup(act);
+		if (c->eom_seen && (in->discard == NULL || again)) {
+			if (in->discard == NULL) {
+				in->discard = og_xstrdup(act);
+				in->discard_key = og_xstrdup(v.key);
+			}
 			reply(c, "DUNNO");
 			return;
 		}

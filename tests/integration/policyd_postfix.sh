@@ -90,6 +90,26 @@ pf_wait_queue_empty 10
 is "list stream: only the first recipient was sent" "$(pf_sink_rcpts)" \
     "ana@example.org"
 
+# check_policy_service in smtpd_relay_restrictions as well: Postfix asks
+# twice about each recipient; the same recipient asked again is not a
+# second one (it got 452 4.5.3 from the second question: nothing sent).
+pf_sink_clear
+pf_conf "smtpd_relay_restrictions=check_policy_service $POLICY, permit_mynetworks, reject"
+pf_reload
+n0=$(pd_log_count 'to=<ana@example.org>, from=<news@shop.example>')
+for i in $(seq 1 20); do
+	out=$(pf_send news@shop.example ana@example.org)
+	[ "$(pd_log_count 'to=<ana@example.org>, from=<news@shop.example>')" -ge $((n0 + 2)) ] && break
+	sleep 0.2 # until a new smtpd (with the reloaded config) answers
+done
+ok "policy in relay and recipient restrictions: Postfix asks twice" \
+    test "$(pd_log_count 'to=<ana@example.org>, from=<news@shop.example>')" -ge $((n0 + 2))
+like "... and a list stream's recipient passes" \
+    "$out" "*RCPT <ana@example.org> 250*DATA 250*"
+pf_conf "smtpd_relay_restrictions=permit_mynetworks, reject"
+pf_reload
+pf_wait_queue_empty 10
+
 # A list stream's message to 25 recipients: the first is sent, the 24
 # others get 452 4.5.3 each, which Postfix counts as client errors; with
 # its default limits it slept from the 11th and hung up at the 21st,

@@ -185,6 +185,19 @@ out=$(printf '%s\n' \
     pd_client session | tr '\n' '|')
 like "list stream, END-OF-MESSAGE wired: the drop waits for it, the next recipient gets 452" \
     "$out" "DUNNO|DUNNO|DUNNO|452 4.5.3 *|DISCARD <dan@example.org>: *"
+# The same recipient asked twice in one transaction (check_policy_service
+# in smtpd_relay_restrictions and smtpd_recipient_restrictions) is not a
+# second recipient: the same answer both times.
+out=$(printf '%s\n' \
+    'instance=w1 recipient=ann@example.org' \
+    'instance=w1 recipient=ann@example.org' \
+    'instance=w1 protocol_state=END-OF-MESSAGE recipient= queue_id=Qw1' \
+    'instance=w2 sender=digest@example.com recipient=dan@example.org' \
+    'instance=w2 sender=digest@example.com recipient=dan@example.org' \
+    'instance=w2 sender=digest@example.com recipient=fay@example.org' |
+    pd_client session | tr '\n' '|')
+like "list stream: one recipient asked twice passes twice (a dropped one too)" \
+    "$out" "DUNNO|DUNNO|DUNNO|DUNNO|DUNNO|452 4.5.3 *"
 # An aborted transaction (no END-OF-MESSAGE) counts nothing: t1 above,
 # and t2 here.  Then two finished transactions hit the 2/7d cap.
 printf '%s\n' 'instance=t2 recipient=ana@example.org' | pd_client session >/dev/null
