@@ -63,6 +63,21 @@ like "master.cf: optgate-policy runs optgate-policyd under spawn(8), on stdin" \
     "$(postconf -c "$D/m2" -M optgate-policy/unix 2>&1)" \
     "*spawn user=optgate argv=/usr/local/sbin/optgate-policyd -s -c *"
 
+# --- README's mode 2, as an admin copies it: its master.cf and main.cf
+# blocks give spawn a time limit above the policy connections' lifetime
+# (smtpd_policy_service_max_ttl), which spawn's default (1000s) is not.
+fresh r2
+sed -n '/^### Wiring it into Postfix: mode 2/,/^### When/p' "$TOP/README.md" |
+    awk '/^```/ { n++; next } n == 1 { print > "'"$D"'/r2/master.add" }
+         n == 3 { print > "'"$D"'/r2/main.add" }'
+cat "$D/r2/master.add" >>"$D/r2/master.cf" 2>/dev/null
+cat "$D/r2/main.add" >>"$D/r2/main.cf" 2>/dev/null
+is "README mode 2 blocks: postconf has no complaint" "$(complaints r2)" ""
+tl=$(postconf -c "$D/r2" -h optgate-policy_time_limit 2>/dev/null)
+ttl=$(postconf -c "$D/r2" -h smtpd_policy_service_max_ttl)
+ok "README mode 2: spawn time limit ($tl) above the connections' max_ttl ($ttl)" \
+    test "${tl%s}" -gt "${ttl%s}" 2>/dev/null
+
 # --- the example configs ---
 for f in optgate.conf unsubd.conf policyd-example.conf; do
 	like "conf/$f passes optgate config check" \
