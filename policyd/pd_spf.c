@@ -12,10 +12,11 @@
  *   helper -> daemon   "RESULT TTL IP DETAIL\n"
  * where RESULT is a pd_spf_name, TTL the TXT record's TTL in seconds (0
  * unknown), IP the egress address the result is about (the first one
- * that did not pass) and DETAIL free text.  A helper that does not answer
- * within the timeout is killed (temperror); a helper that dies or says
- * something else is a permerror for that domain, cached briefly so a
- * hostile record cannot make us fork in a loop.
+ * that did not pass) and DETAIL free text.  A query not answered within
+ * the timeout of its arrival is a temperror (its helper, if it has one,
+ * is killed); a helper that dies or says something else is a
+ * permerror for that domain, cached briefly so a hostile record cannot
+ * make us fork in a loop.
  *
  * Helper side: libspf2 with its caching resolver over res_query, so
  * /etc/resolv.conf decides the DNS server.  The helper runs as the
@@ -80,7 +81,7 @@ struct query {
 	char domain[DOMAIN_MAX + 1];
 	struct waiter *w;
 	int nw, capw;
-	int64_t deadline; /* mono ms: queued too long, or helper too slow */
+	int64_t deadline; /* mono ms: arrival + timeout, queue included */
 	unsigned gen;     /* pd_spf.gen when sent to a helper */
 	struct query *next;
 };
@@ -358,7 +359,12 @@ dispatch(pd_spf *s)
 		if (s->qhead == NULL)
 			s->qtail = NULL;
 		q->next = NULL;
-		q->deadline = mono_ms() + s->timeout_ms;
+		/*
+		 * The deadline stays the one set at its arrival: time spent
+		 * waiting for a free helper counts, or a query queued behind
+		 * slow ones (a DNS outage) would be answered only after
+		 * twice the timeout, past smtpd_policy_service_timeout.
+		 */
 		q->gen = s->gen;
 		h->q = q;
 	}

@@ -5,9 +5,10 @@
  * of this server?  libspf2 (Debian 1.2.10) has known memory-safety bugs
  * on hostile records, so it never runs in the daemon: a pool of helper
  * processes (this binary re-executed with PD_SPF_HELPER_ARG, under the
- * daemon's user, with CPU, core and file limits) evaluates one domain at
- * a time.  A helper that takes longer than the timeout is killed and
- * the answer is a temporary error; one that dies answers a permanent
+ * daemon's user, with address space, core and file limits) evaluates one
+ * domain at a time.  A query not answered within the timeout of its
+ * arrival (the wait for a free helper included) is a temporary error, and
+ * its helper is killed; a helper that dies answers a permanent
  * error.  Either way the daemon goes on serving.  Results other than
  * temporary errors are cached for the record's TTL, at most cache_ttl.
  *

@@ -49,6 +49,7 @@ dns_silent 127.0.0.54
 
 matches=""
 for d in pass partial fail soft neutral none timeout slow fresh \
+    q1.timeout q2.timeout q3.timeout q4.timeout q5.timeout q6.timeout \
     h1 h2 h3 h4 h5 h7 h8 h9 h10 h11 h12 h13 h14 h15 delayed; do
 	matches="${matches}match = sender:@$d.test
 "
@@ -102,6 +103,40 @@ t1=$(date +%s)
 like "DNS timeout: tempfail 451 4.4.3, never a pass" "$r" "451 4.4.3 *"
 ok "... within the [spf] timeout (2s; took $((t1 - t0))s)" test $((t1 - t0)) -le 4
 ok "... logged" pd_log_wait 'SPF check of timeout.test: no answer within 2s'
+# A DNS outage: more slow domains than there are helpers (4), the last
+# two half a second after the others.  Those waiting for a free helper
+# are answered within the timeout of their arrival too, not after a
+# helper's full timeout once one is free (up to twice it: Postfix's
+# smtpd_policy_service_timeout is 10s for the default [spf] timeout 5s).
+r=$(python3 - "$PD_PORT" <<'EOF2'
+import socket, sys, threading, time
+out = []
+def one(d):
+    t = time.time()
+    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), 20)
+    s.sendall(("request=smtpd_access_policy\nprotocol_state=RCPT\n"
+               "sender=postmaster@%s\nrecipient=ana@example.org\n\n" % d).encode())
+    d = b""
+    while not d.endswith(b"\n\n"):
+        c = s.recv(4096)
+        if not c:
+            break
+        d += c
+    out.append((time.time() - t, d.decode().strip()))
+ts = [threading.Thread(target=one, args=("q%d.timeout.test" % i,)) for i in range(1, 7)]
+for i, t in enumerate(ts):
+    if i == 4:
+        time.sleep(0.5)
+    t.start()
+for t in ts:
+    t.join()
+print("slowest=%.1f" % max(o[0] for o in out),
+      "tempfails=%d" % sum(o[1].startswith("action=451 4.4.3") for o in out))
+EOF2
+)
+like "six slow domains at once: all tempfailed" "$r" "* tempfails=6"
+ok "... each within the [spf] timeout (2s; $r)" \
+    test "$(echo "$r" | sed 's/slowest=\([0-9]*\).*/\1/')" -lt 3
 r=$( (printf 'request=smtpd_access_policy\nprotocol_state=RCPT\nsender=postmaster@timeout.test\nrecipient=a@b.example\n\n'
 	python3 -c "print('x' * 30000)") | pd_client send)
 is "more input while a request waits for SPF: closed" "$r" CLOSED
