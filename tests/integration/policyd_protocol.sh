@@ -295,8 +295,16 @@ like "a request dripping in byte by byte: closed after the idle timeout" "$r" "c
 ok "... logged" pd_log_wait 'timeout in the middle of a request; closing' 1
 pd_client hangup
 pd_client hangup
-like "client closing mid-reply: daemon still answers" \
+like "client closing right after its request: daemon still answers" \
     "$(pd_q recipient=ana2@example.org instance=x9)" \
+    "550 5.7.1 <ana2@example.org>: no opt-in*"
+# Closing in the middle of the replies: a client that sends and never
+# reads until the daemon's replies back up, then resets the connection.
+r=$(python3 "$TOP/tests/lib/policyclient.py" unread "unix:$PD_T/policy.sock")
+like "client closing mid-reply: its replies had backed up" "$r" "stalled after *"
+ok "... logged" pd_log_wait 'connection lost before the reply was sent' 5
+like "... and the daemon still answers" \
+    "$(pd_q recipient=ana2@example.org instance=x9b)" \
     "550 5.7.1 <ana2@example.org>: no opt-in*"
 r=$(pd_client pipeline 300)
 is "300 requests in one write, answers read afterwards: all answered" \

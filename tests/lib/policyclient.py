@@ -26,6 +26,10 @@ TARGET is inet:HOST:PORT or unix:PATH.
       the server closed) or the reply
   hangup TARGET
       a full request, then an immediate close (RST)
+  unread TARGET
+      requests without reading an answer until the server stops taking
+      them (its replies back up), then a close (RST) while it still has
+      replies to write; prints "stalled after N requests"
   hold TARGET GOFILE
       on one connection, a request every 0.3 s until GOFILE exists;
       prints the first action and "requests=N different=M" (answers that
@@ -183,6 +187,22 @@ def cmd_hangup(target):
     s.close()
 
 
+def cmd_unread(target):
+    s = connect(target)
+    req = request(["recipient=dan@example.org", "instance=u1"])
+    s.settimeout(1.0)
+    n = 0
+    try:
+        while n < 1000000:
+            s.sendall(req * 100)
+            n += 100
+    except socket.timeout:
+        pass
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()
+    print("stalled after %d requests" % n)
+
+
 def cmd_hold(target, gofile):
     s = connect(target)
     s.sendall(request([]))
@@ -288,6 +308,8 @@ def main():
             cmd_drip(target)
         elif cmd == "hangup":
             cmd_hangup(target)
+        elif cmd == "unread":
+            cmd_unread(target)
         elif cmd == "hold":
             cmd_hold(target, sys.argv[3])
         elif cmd == "many":
