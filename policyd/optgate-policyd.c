@@ -103,6 +103,7 @@ struct conn {
 	char sender[OG_ADDR_INPUT_MAX + 1], rcpt[OG_ADDR_INPUT_MAX + 1];
 	char inst[64]; /* the instance of its last request */
 	int eom_seen;  /* it carried END-OF-MESSAGE: that check is wired */
+	int in_txn;    /* its last request's transaction has not ended */
 	struct conn *prev, *next;
 };
 
@@ -1158,6 +1159,8 @@ handle(struct conn *c, pd_req *r)
 	const char *state = r->a[PD_A_STATE];
 
 	inst_switch(c, r->a[PD_A_INSTANCE]);
+	c->in_txn = r->a[PD_A_INSTANCE] && *r->a[PD_A_INSTANCE] &&
+	            !(state && strcmp(state, "END-OF-MESSAGE") == 0);
 	if (state && strcmp(state, "RCPT") == 0)
 		return do_rcpt(c, r);
 	if (state && strcmp(state, "END-OF-MESSAGE") == 0) {
@@ -1567,6 +1570,7 @@ timers(void)
 {
 	int64_t now = mono_ms();
 	int64_t idle = g.cfg->policyd_idle_timeout * 1000;
+	int64_t txn = g.cfg->policyd_instance_timeout * 1000, limit;
 	struct conn *c, *next;
 
 	if (now - g.last_tick < 200)
@@ -1574,9 +1578,16 @@ timers(void)
 	g.last_tick = now;
 	for (c = g.conns; c; c = next) {
 		next = c->next;
-		/* Idle, or a request dripping in for longer than that. */
+		/*
+		 * Idle, or a request dripping in for longer than that.  In
+		 * the middle of a transaction smtpd is not idle: it keeps
+		 * its connection through a DATA of any length (its own
+		 * max_idle runs only between sessions) and needs it at
+		 * END-OF-MESSAGE; that wait is bounded by instance_timeout.
+		 */
+		limit = c->in_txn && c->inlen == 0 && txn > idle ? txn : idle;
 		if (c->state == C_SPF ||
-		    (now - c->last < idle &&
+		    (now - c->last < limit &&
 		        (c->inlen == 0 || now - c->started < idle)))
 			continue;
 		if (c->inlen > 0)

@@ -274,6 +274,33 @@ is "every accepted message, and nothing else, reached the sink" \
 is "no message to the unsubscribed recipient reached the sink" \
     "$(pf_sink_rcpts | grep -c bob)" 0
 
+# --- a long DATA: smtpd keeps its policy connection through the session
+# (its max_idle only runs between sessions), so the daemon must not
+# close a connection whose transaction waits for END-OF-MESSAGE.  Both
+# idle timeouts 2s here (equal, as conf/postfix-policyd-main.cf says).
+pd_stop
+sed -i 's/^listen = inet:127.0.0.1:10042$/&\nidle_timeout = 2s/' "$PD_CONF"
+pd_start
+pf_conf smtpd_policy_service_max_idle=2s
+pf_reload
+sleep 1
+python3 - "$PF_PORT" >"$PD_T/slow.out" 2>&1 <<'PY'
+import smtplib, sys, time
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=30)
+s.ehlo("slow.test")
+s.mail("offers@shop.example")
+print("RCPT", s.rcpt("ana@example.org")[0])
+time.sleep(4)  # a message taking longer than idle_timeout to arrive
+t = time.time()
+code = s.data(b"Subject: slow\r\n\r\nx\r\n")[0]
+print("DATA %d %.1fs" % (code, time.time() - t))
+s.quit()
+PY
+# (Closed, it cost a reconnect after smtpd_policy_service_retry_delay,
+# 1s; with smtpd_policy_service_try_limit = 1, a 451 for the message.)
+like "DATA after the idle timeout: accepted without a reconnect" \
+    "$(cat "$PD_T/slow.out" | tr '\n' ' ')" "RCPT 250 DATA 250 0.*"
+
 # --- spawn(8) mode ---
 pd_stop
 chown -R nobody "$PD_T/store"
