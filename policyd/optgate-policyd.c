@@ -154,7 +154,9 @@ static struct {
 	int ninst;
 	int64_t last_readers, last_tick;
 	int64_t last_overload_log;
-	struct pend *pend; /* sends waiting to be handed to the writer */
+	int conn_cap; /* max_connections, or what open files allow */
+	int64_t accept_paused_at; /* out of fds: listeners off since (ms) */
+	struct pend *pend;        /* sends waiting to be handed to the writer */
 	int npend, cappend;
 	int64_t pend_since; /* monotonic ms of the oldest */
 	unsigned long served;
@@ -1434,6 +1436,36 @@ open_listeners(void)
 		og_log_fatal("no [policyd] listen address");
 }
 
+/* Whether an overload warning is due: one a second at most. */
+static int
+overload_log_due(void)
+{
+	int64_t now = mono_ms();
+
+	if (now - g.last_overload_log < 1000)
+		return 0;
+	g.last_overload_log = now;
+	return 1;
+}
+
+/* Stop (1) or resume (0) watching the listeners for connections. */
+static void
+listeners_pause(int pause)
+{
+	struct epoll_event ev;
+	int i;
+
+	memset(&ev, 0, sizeof(ev));
+	for (i = 0; i < g.nlisteners; i++) {
+		ev.events = pause ? 0 : EPOLLIN;
+		ev.data.ptr = &g.listeners[i];
+		if (epoll_ctl(g.epfd, EPOLL_CTL_MOD, g.listeners[i].fd, &ev) !=
+		    0)
+			og_log_warn("epoll_ctl: %s", strerror(errno));
+	}
+	g.accept_paused_at = pause ? mono_ms() : 0;
+}
+
 static void
 accept_all(struct listener *l)
 {
@@ -1447,20 +1479,38 @@ accept_all(struct listener *l)
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				og_log_warn("accept on %s: %s", l->name,
-				    strerror(errno));
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return;
+			/*
+			 * Out of file descriptors (or memory): the connection
+			 * stays in the backlog and the listener readable, so
+			 * accepting again at once would spin and flood the
+			 * log.  Stop listening for a second (timers()).
+			 */
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM) {
+				listeners_pause(1);
+				if (overload_log_due())
+					og_log_warn(
+					    "accept on %s: %s (%d "
+					    "connections); not accepting "
+					    "for a second",
+					    l->name, strerror(errno), g.nconns);
+				return;
+			}
+			og_log_warn(
+			    "accept on %s: %s", l->name, strerror(errno));
 			return;
 		}
-		if (g.nconns >= g.cfg->policyd_max_connections) {
-			int64_t now = mono_ms();
-
-			if (now - g.last_overload_log > 1000) {
+		if (g.nconns >= g.conn_cap) {
+			if (overload_log_due())
 				og_log_warn("%d connections: refusing more "
-				            "([policyd] max_connections)",
-				    g.nconns);
-				g.last_overload_log = now;
-			}
+				            "([policyd] max_connections%s)",
+				    g.nconns,
+				    g.conn_cap < g.cfg->policyd_max_connections
+				        ? ", as far as the open files limit "
+				          "allows"
+				        : "");
 			close(fd);
 			continue;
 		}
@@ -1486,6 +1536,39 @@ drop_privileges(void)
 
 	if (og_priv_drop("policyd", g.cfg->policyd_user, err, sizeof(err)) != 0)
 		og_log_fatal("%s", err);
+}
+
+/*
+ * Open files for max_connections and 64 more (listeners, the store, SPF
+ * helpers' pipes, the log); connections past what the limit allows are
+ * refused like those past max_connections, not left to fail accept(2).
+ */
+static void
+raise_nofile(void)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)g.cfg->policyd_max_connections + 64;
+
+	g.conn_cap = g.cfg->policyd_max_connections;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (rl.rlim_cur < want) {
+		struct rlimit n = rl;
+
+		n.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+		if (geteuid() == 0 && rl.rlim_max < want)
+			n.rlim_cur = n.rlim_max = want;
+		if (setrlimit(RLIMIT_NOFILE, &n) == 0)
+			rl = n;
+		if (rl.rlim_cur < want)
+			og_log_warn("cannot raise the open files limit to %lu "
+			            "(it is %lu): at most %lu connections",
+			    (unsigned long)want, (unsigned long)rl.rlim_cur,
+			    rl.rlim_cur > 64 ? (unsigned long)rl.rlim_cur - 64
+			                     : 0UL);
+	}
+	if (rl.rlim_cur < want)
+		g.conn_cap = rl.rlim_cur > 64 ? (int)(rl.rlim_cur - 64) : 0;
 }
 
 static void
@@ -1531,7 +1614,7 @@ reload(void)
 {
 	og_config *n = NULL;
 	char err[1024] = "";
-	int rc, i;
+	int rc, i, newmax;
 
 	rc = og_config_load(
 	    g.config_path, &n, err, sizeof(err), config_report, NULL);
@@ -1559,8 +1642,11 @@ reload(void)
 	if (strcmp(n->store_path, g.cfg->store_path) != 0)
 		og_log_warn("reload: [store] path changed: takes effect at "
 		            "restart");
+	newmax = n->policyd_max_connections != g.cfg->policyd_max_connections;
 	og_config_unref(g.cfg);
 	g.cfg = n;
+	if (newmax && !g.spawn_mode)
+		raise_nofile();
 	apply_config();
 	og_log_info("reloaded %s (%d streams)", g.cfg->path, g.cfg->nstreams);
 }
@@ -1601,6 +1687,8 @@ timers(void)
 			og_log_debug("%s: idle timeout", c->peer);
 		conn_close(c);
 	}
+	if (g.accept_paused_at && now - g.accept_paused_at >= 1000)
+		listeners_pause(0);
 	if (g.spf)
 		pd_spf_tick(g.spf);
 	inst_expire(now);
@@ -1647,22 +1735,6 @@ signal_event(void)
 		else
 			g.stop = 1;
 	}
-}
-
-static void
-raise_nofile(void)
-{
-	struct rlimit rl;
-	rlim_t want = (rlim_t)g.cfg->policyd_max_connections + 64;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
-		return;
-	rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
-	if (geteuid() == 0 && rl.rlim_max < want)
-		rl.rlim_cur = rl.rlim_max = want;
-	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
-		og_log_warn("cannot raise the open files limit to %lu: %s",
-		    (unsigned long)want, strerror(errno));
 }
 
 static void

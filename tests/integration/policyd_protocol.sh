@@ -420,6 +420,41 @@ is "... and decisions are back" "$(pd_q recipient=cid@example.org)" \
     "550 5.7.1 <cid@example.org>: no opt-in on record for newsletter"
 ok "daemon exits cleanly" pd_stop
 
+# --- out of file descriptors ---
+# A reload to more connections than the open files limit allows raises
+# it (as a root start does); a limit lowered under the running daemon
+# (or any fd shortage) makes accept(2) fail: a warning a second, not a
+# busy loop that floods the log.
+write_conf
+sed -i 's/^max_connections = .*/max_connections = 50/' "$PD_CONF"
+: >"$PD_LOG"
+PD_WRAP="prlimit --nofile=120:120" pd_start
+PD_WRAP=
+sed -i 's/^max_connections = .*/max_connections = 1000/' "$PD_CONF"
+pd_hup
+pd_log_wait 'reloaded' 5
+# (Raised where the daemon may raise its hard limit; else the connections
+# it has no files for are refused at once, with a warning.)
+r=$(pd_client many 300)
+echo "# 300 connections after the reload: $r"
+like "reload to max_connections over the open files limit: 300 connections answered or refused, none left waiting" \
+    "$r" "answered=* closed=* other=0"
+prlimit --pid "$PD_PID" --nofile=40:40
+r=$(PC_TIMEOUT=3 pd_client many 100)
+echo "# 100 connections with 40 files: $r"
+n=$(pd_log_count 'Too many open files')
+ok "out of file descriptors: logged, a warning a second ($n lines)" \
+    test "$n" -ge 1 -a "$n" -le 15
+for _i in $(seq 40); do
+	r=$(pd_q recipient=cid@example.org 2>/dev/null)
+	case "$r" in 550*) break ;; esac
+	sleep 0.1
+done
+like "... and it answers again once connections are gone" "$r" \
+    "550 5.7.1 <cid@example.org>: no opt-in*"
+ok "daemon exits cleanly" pd_stop
+write_conf
+
 # --- detached (no -f), as README's mode 1 starts it: SIGHUP reloads,
 # SIGTERM stops (signals reach the daemon, not only the parent) ---
 "$BIN/optgate-policyd" -c "$PD_CONF" 2>>"$PD_LOG"
