@@ -1609,6 +1609,13 @@ apply_config(void)
 	pthread_mutex_unlock(&g.sync_lock);
 }
 
+/* Two optional strings are the same (NULL and "" alike). */
+static int
+str_same(const char *a, const char *b)
+{
+	return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
 static void
 reload(void)
 {
@@ -1642,6 +1649,15 @@ reload(void)
 	if (strcmp(n->store_path, g.cfg->store_path) != 0)
 		og_log_warn("reload: [store] path changed: takes effect at "
 		            "restart");
+	/* Applied once, as root, at the start: say so rather than ignore. */
+	if (!str_same(n->policyd_user, g.cfg->policyd_user))
+		og_log_warn("reload: [policyd] user changed: takes effect at "
+		            "restart");
+	if (!str_same(n->policyd_socket_owner, g.cfg->policyd_socket_owner) ||
+	    !str_same(n->policyd_socket_group, g.cfg->policyd_socket_group) ||
+	    n->policyd_socket_mode != g.cfg->policyd_socket_mode)
+		og_log_warn("reload: [policyd] socket_owner, socket_group or "
+		            "socket_mode changed: takes effect at restart");
 	newmax = n->policyd_max_connections != g.cfg->policyd_max_connections;
 	og_config_unref(g.cfg);
 	g.cfg = n;

@@ -339,6 +339,13 @@ pd_hup
 ok "SIGHUP with a bad config: logged" pd_log_wait 'keeping the running config'
 like "... and the old config keeps serving" \
     "$(pd_q sender=promo@example.com recipient=bob@example.org)" "550 5.7.1 *"
+# Settings applied once, as root, at the start: a reload says so.
+EXTRA_STREAMS='[stream promo]
+match = sender:promo@example.com
+consent = none' EXTRA_POLICYD='socket_mode = 0666' write_conf
+pd_hup
+ok "SIGHUP with a new socket_mode: logged as taking effect at restart" \
+    pd_log_wait 'reload: \[policyd\] socket_owner, socket_group or socket_mode changed: takes effect at restart'
 # A config that parses but policyd cannot use (spf on, no [spf] egress:
 # no address to check the SPF records against) is not taken either.
 EXTRA_STREAMS='[stream promo]
