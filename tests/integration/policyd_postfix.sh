@@ -78,8 +78,10 @@ is "the sink got ana and cid only" "$(pf_sink_rcpts | sort | tr '\n' ' ')" \
     "ana@example.org cid@example.org "
 ok "postfix logged the refusal with the reason" pf_log_wait \
     '(NOQUEUE|[0-9A-F]+): reject: RCPT from .*: 550 5.7.1 <bob@example.org>: .*unsubscribed from all streams'
-ok "optgate-policyd logged the decision" pd_log_wait \
-    'to=<bob@example.org>, from=<offers@shop.example>, client=.*stream=offers, action=reject, reason=unsubscribed\(all\)'
+ok "optgate-policyd logged the decision, with Postfix's queue id" pd_log_wait \
+    '^optgate-policyd\[[0-9]+\]: [0-9A-F]+: to=<bob@example.org>, from=<offers@shop.example>, client=.*stream=offers, action=reject, reason=unsubscribed\(all\)'
+ok "... NOQUEUE for the first recipient (no queue file before it)" pd_log_wait \
+    '^optgate-policyd\[[0-9]+\]: NOQUEUE: to=<ana@example.org>, from=<offers@shop.example>, .*action=accept'
 
 # --- list stream: one recipient per transaction ---
 pf_sink_clear
