@@ -965,6 +965,28 @@ rcpt_gate(struct conn *c, const pd_req *r, const og_stream *st)
 	}
 }
 
+/*
+ * The domain whose SPF record a sender's mail is judged by: 0 with a
+ * filled, 1 for an address literal, -1 for a domain that cannot have a
+ * record.  A local part og_addr refuses (too long, say) does not stop
+ * the check: receivers judge the domain alone.
+ */
+static int
+spf_domain(const char *sender, og_addr *a)
+{
+	char pm[OG_ADDR_INPUT_MAX + 16];
+	const char *at;
+
+	if (og_addr_parse(sender, strlen(sender), &g.cfg->rules, a) != 0) {
+		if ((at = strrchr(sender, '@')) == NULL ||
+		    (size_t)snprintf(pm, sizeof(pm), "postmaster%s", at) >=
+		        sizeof(pm) ||
+		    og_addr_parse(pm, strlen(pm), &g.cfg->rules, a) != 0)
+			return -1;
+	}
+	return (a->flags & OG_ADDR_LITERAL) ? 1 : 0;
+}
+
 /* Returns 1 when the request is waiting for SPF. */
 static int
 do_rcpt(struct conn *c, pd_req *r)
@@ -990,23 +1012,41 @@ do_rcpt(struct conn *c, pd_req *r)
 		reply(c, "DUNNO");
 		return 0;
 	}
-	if (st->spf != OG_SPF_OFF && g.spf && sender && *sender) {
+	if (st->spf != OG_SPF_OFF && g.spf && sender && *sender &&
+	    strchr(sender, '@')) {
 		og_addr a;
+		int rc;
 
 		/* Its trailing dot is gone (og_addr_envelope): checked
 		 * too. */
-		if (og_addr_parse(sender, strlen(sender), &g.cfg->rules, &a) ==
-		        0 &&
-		    !(a.flags & OG_ADDR_LITERAL)) {
+		if ((rc = spf_domain(sender, &a)) == 0) {
 			if (pd_spf_check(g.spf, a.domain, &res, spf_done, c) ==
 			    0) {
 				c->state = C_SPF;
 				return 1;
 			}
-			if (spf_verdict(c, r, st, &res))
-				return 0;
+		} else {
+			/*
+			 * A domain no SPF record can be published for (an
+			 * address literal, one label, a malformed name):
+			 * receivers' check_host() says "none" (RFC 7208
+			 * 4.3), and so do we, rather than skip the check.
+			 */
+			memset(&res, 0, sizeof(res));
+			res.result = PD_SPF_NONE;
+			og_strlcpy(res.ip,
+			    g.cfg->nspf_egress ? g.cfg->spf_egress[0] : "",
+			    sizeof(res.ip));
+			og_strlcpy(res.detail,
+			    rc == 1 ? "an address literal has no SPF record"
+			            : "no SPF record possible for this domain",
+			    sizeof(res.detail));
 		}
+		if (spf_verdict(c, r, st, &res))
+			return 0;
 	}
+	/* (A sender without a domain gets $myorigin from Postfix later:
+	 * not known here, not checked.) */
 	rcpt_gate(c, r, st);
 	return 0;
 }

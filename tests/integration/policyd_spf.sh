@@ -152,6 +152,19 @@ is "... odd case too" \
     "550 5.7.23 SPF record of FAIL.Test does not authorize this server (fail for 203.0.113.5)"
 is "null sender: no SPF check" \
     "$(pd_q sender= recipient=ana@example.org)" DUNNO
+# Senders whose domain cannot have an SPF record: receivers' check says
+# "none" (RFC 7208 4.3); the check was skipped, so they passed.
+like "address literal sender: none, refused" \
+    "$(pd_q 'sender=postmaster@[203.0.113.5]' client_address=192.0.2.7)" \
+    "550 5.7.23 *(none for 203.0.113.5)"
+like "single-label sender domain: none, refused" \
+    "$(pd_q sender=x@nodomain client_address=192.0.2.7)" \
+    "550 5.7.23 *(none for 203.0.113.5)"
+is "a local part the address rules refuse: its domain is still checked" \
+    "$(pd_q sender="$(printf '%070d' 0)@fail.test" client_address=192.0.2.7)" \
+    "550 5.7.23 SPF record of fail.test does not authorize this server (fail for 203.0.113.5)"
+is "a sender without a domain (Postfix adds \$myorigin later): not checked" \
+    "$(pd_q sender=www-data client_address=192.0.2.7)" DUNNO
 
 # Hostile records: each answered (refused or tempfailed), quickly.
 t0=$(date +%s)
