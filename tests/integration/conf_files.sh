@@ -93,21 +93,23 @@ done
 
 # --- the milter's unit on a host of any MTA ---
 # systemd refuses to start a unit whose ReadWritePaths= names a missing
-# folder (226/NAMESPACE) unless the entry starts with "-".  The milter's
-# socket folder below /var/spool/postfix exists only on a Postfix host that
-# uses the unix socket (not with inet: sockets, conf/optgate.conf's
-# default, nor under Sendmail): only the store and the RuntimeDirectory
-# may be required.
-req=
-for p in $(sed -n 's/^ReadWritePaths=//p' "$C/optgate-milter.service"); do
-	case "$p" in
-	-*) ;;
-	/var/lib/optgate | /run/optgate) ;;
-	*) req="$req $p" ;;
-	esac
+# folder (226/NAMESPACE) unless the entry starts with "-".  The sockets'
+# folders below /var/spool/postfix exist only on a Postfix host that uses
+# unix sockets (not with inet: sockets, conf/optgate.conf's default, not
+# on a policy host that Postfix reaches over TCP, nor under Sendmail):
+# only the store and the RuntimeDirectory may be required.
+for u in milter policyd unsubd; do
+	req=
+	for p in $(sed -n 's/^ReadWritePaths=//p' "$C/optgate-$u.service"); do
+		case "$p" in
+		-*) ;;
+		/var/lib/optgate | /run/optgate) ;;
+		*) req="$req $p" ;;
+		esac
+	done
+	is "optgate-$u.service: folders only some hosts have are optional (-)" \
+	    "$req" ""
 done
-is "optgate-milter.service: folders only some hosts have are optional (-)" \
-    "$req" ""
 
 # --- systemd units against an installed tree ---
 if command -v systemd-analyze >/dev/null 2>&1; then
