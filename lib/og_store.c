@@ -2079,6 +2079,36 @@ struct wctx {
 };
 
 /*
+ * The next event of a record's chain, in a write transaction: *seq is
+ * the one to read (0: the chain is over); ev gets it and *seq its
+ * predecessor.  1 when an event was read, 0 at the chain's end or at an
+ * erasure (what comes before it is another life of the address), or an
+ * error.
+ */
+static int
+chain_next(struct wctx *w, uint64_t *seq, og_event *ev)
+{
+	unsigned char kb[9];
+	MDB_val k, v;
+	int rc;
+
+	if (*seq == 0)
+		return 0;
+	kb[0] = 'E';
+	og_put_be64(kb + 1, *seq);
+	k.mv_size = 9;
+	k.mv_data = kb;
+	if ((rc = mdb_get(w->txn, w->edbi, &k, &v)) != 0)
+		return map_err(rc);
+	if ((rc = og_event_decode(v.mv_data, v.mv_size, *seq, ev)) != 0)
+		return rc;
+	if (ev->prev >= *seq)
+		return OG_ECORRUPT;
+	*seq = ev->prev;
+	return ev->kind != OG_EV_ERASE;
+}
+
+/*
  * One entry per scope holds a suppression or an opt-out, so an opt-out
  * given while a suppression of its scope holds, or one a suppression
  * replaced, lives on in the history only.  optout_under - walk rec's
@@ -2092,25 +2122,10 @@ static int
 optout_under(struct wctx *w, const og_record *rec, int scope, const char *name,
     int64_t now, og_event *ev)
 {
-	unsigned char kb[9];
-	MDB_val k, v;
 	uint64_t seq = rec->last_event;
 	int rc;
 
-	while (seq != 0) {
-		kb[0] = 'E';
-		og_put_be64(kb + 1, seq);
-		k.mv_size = 9;
-		k.mv_data = kb;
-		if ((rc = mdb_get(w->txn, w->edbi, &k, &v)) != 0)
-			return map_err(rc);
-		if ((rc = og_event_decode(v.mv_data, v.mv_size, seq, ev)) != 0)
-			return rc;
-		if (ev->prev >= seq)
-			return OG_ECORRUPT;
-		seq = ev->prev;
-		if (ev->kind == OG_EV_ERASE)
-			return 0;
+	while ((rc = chain_next(w, &seq, ev)) == 1) {
 		if (ev->scope != scope || strcmp(ev->f[OG_EVF_NAME], name) != 0)
 			continue;
 		switch (ev->kind) {
@@ -2129,7 +2144,7 @@ optout_under(struct wctx *w, const og_record *rec, int scope, const char *name,
 			break;
 		}
 	}
-	return 0;
+	return rc;
 }
 
 /*
@@ -2142,31 +2157,16 @@ static int
 asked_since_optout(struct wctx *w, const og_record *rec, int scope,
     const char *name, og_event *ev)
 {
-	unsigned char kb[9];
-	MDB_val k, v;
 	uint64_t seq = rec->last_event;
 	int rc;
 
-	while (seq != 0) {
-		kb[0] = 'E';
-		og_put_be64(kb + 1, seq);
-		k.mv_size = 9;
-		k.mv_data = kb;
-		if ((rc = mdb_get(w->txn, w->edbi, &k, &v)) != 0)
-			return map_err(rc);
-		if ((rc = og_event_decode(v.mv_data, v.mv_size, seq, ev)) != 0)
-			return rc;
-		if (ev->prev >= seq)
-			return OG_ECORRUPT;
-		seq = ev->prev;
-		if (ev->kind == OG_EV_ERASE)
-			return 0;
+	while ((rc = chain_next(w, &seq, ev)) == 1) {
 		if (ev->kind == OG_EV_SEGMENT || ev->kind == OG_EV_PREF ||
 		    ev->scope != scope || strcmp(ev->f[OG_EVF_NAME], name) != 0)
 			continue;
 		return ev->kind == OG_EV_OPTIN && ev->new_state == OG_ST_OPTOUT;
 	}
-	return 0;
+	return rc;
 }
 
 static int
