@@ -256,6 +256,34 @@ revoked(const og_record *rec, const og_entry *e, const og_stream *st,
 	return 0;
 }
 
+const char *
+og_gate_stream_sender(const og_stream *st, int *unknown)
+{
+	const char *dom = NULL, *val = NULL, *at;
+	int i;
+
+	*unknown = 0;
+	if (st->sender)
+		return NULL;
+	for (i = 0; i < st->nmatch; i++) {
+		if (st->match[i].kind != OG_MATCH_SENDER ||
+		    (at = strrchr(st->match[i].value, '@')) == NULL)
+			continue;
+		if (dom && strcasecmp(dom, at + 1) != 0) {
+			*unknown = 1;
+			return NULL;
+		}
+		dom = at + 1;
+		val = st->match[i].value;
+	}
+	/* a stream matched by anything else takes any sender */
+	for (i = 0; i < st->nmatch; i++)
+		if (st->match[i].kind != OG_MATCH_SENDER)
+			val = NULL;
+	*unknown = val == NULL;
+	return val;
+}
+
 const og_cap *
 og_gate_caps(const og_stream *st, const og_record *rec, int *n)
 {

@@ -91,6 +91,17 @@ int og_gate_held_check_n(const og_config *cfg, og_rtxn *tx, const og_stream *st,
     const char *sender, const char *rcpt, int64_t now, int held, og_verdict *v);
 
 /*
+ * og_gate_stream_sender - the envelope sender to judge st by where no
+ * message is at hand (optgate status, the preference page): the address
+ * of the stream's sender: lines when they all name one domain, so that
+ * sender scopes are named as the daemons name them.  NULL when the
+ * stream has a sender key (the gate names the scope by it) or no one
+ * domain; *unknown is then set for a stream without a sender key (its
+ * sender-scope entries cannot be judged).
+ */
+const char *og_gate_stream_sender(const og_stream *st, int *unknown);
+
+/*
  * og_gate_caps - the caps of st that apply to the person of rec (NULL: no
  * record): a segment's caps replace the stream's; of several segments the
  * person carries, the first caps.segment line of the stream decides.  *n

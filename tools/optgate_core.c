@@ -824,31 +824,8 @@ status_caps(const og_stream *st, const og_record *rec, og_cap *out, int *nbase)
 static const char *
 status_sender(const og_stream *st, const char *from, int *unknown)
 {
-	const char *dom = NULL, *val = NULL, *at;
-	int i;
-
 	*unknown = 0;
-	if (from)
-		return from;
-	if (st->sender)
-		return NULL;
-	for (i = 0; i < st->nmatch; i++) {
-		if (st->match[i].kind != OG_MATCH_SENDER ||
-		    (at = strrchr(st->match[i].value, '@')) == NULL)
-			continue;
-		if (dom && strcasecmp(dom, at + 1) != 0) {
-			*unknown = 1;
-			return NULL;
-		}
-		dom = at + 1;
-		val = st->match[i].value;
-	}
-	/* a stream matched by anything else takes any sender */
-	for (i = 0; i < st->nmatch; i++)
-		if (st->match[i].kind != OG_MATCH_SENDER)
-			val = NULL;
-	*unknown = val == NULL;
-	return val;
+	return from ? from : og_gate_stream_sender(st, unknown);
 }
 
 /* Does rec hold an opt-out or suppression of a sender scope? */

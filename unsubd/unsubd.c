@@ -399,8 +399,11 @@ stream_on(const og_config *cfg, og_rtxn *tx, const og_stream *st,
     const char *key, int64_t t)
 {
 	og_verdict v;
+	int unknown;
 
-	(void)og_gate_decide(cfg, tx, st, NULL, key, t, &v);
+	/* as the daemons judge its mail (sender scopes included) */
+	(void)og_gate_decide(
+	    cfg, tx, st, og_gate_stream_sender(st, &unknown), key, t, &v);
 	return strcmp(v.rule, "ok") == 0 || strcmp(v.rule, "cap") == 0;
 }
 

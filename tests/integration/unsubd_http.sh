@@ -72,6 +72,13 @@ like "page has the one-click button" "$PAGE" \
     '*id="unsub-one">Unsubscribe from Weekly newsletter*'
 like "page lists the partner" "$PAGE" '*name="p" value="acme" checked*'
 like "page has the brand" "$PAGE" '*Loja Exemplo*'
+# A stream found by its envelope sender, without a sender key: its mail
+# is judged by the sender's domain, and so is its row on the page.
+P=promocao@example.com.br
+ud_optin $P promo
+"$BIN/optgate" -c "$CONF" optout $P --sender loja.example >/dev/null
+like "page: a stream its sender's opt-out stops shows off" \
+    "$(curl -s "$UD_URL/u/$(ud_token $P promo)")" '*name="s" value="promo">*'
 like "page has a CSRF field" "$PAGE" '*name="csrf" value="*'
 like "page has the stream's logo" "$PAGE" '*<img src="/static/logo.png" alt="">*'
 like "page has the stream's colour" "$PAGE" '*header{background:#1b5e20;color:#ffffff;*'

@@ -82,6 +82,13 @@ unsubscribe = $UD_URL/u/%t
 match = header:X-Optgate-Stream=receipts
 class = transactional
 consent = none
+
+[stream promo]
+match = sender:promo@loja.example
+class = marketing
+consent = optin
+description = Promotions
+unsubscribe = $UD_URL/u/%t
 EOC
 	"$BIN/optgate" -c "$CONF" init >/dev/null || return 1
 }
