@@ -978,23 +978,67 @@ out:
 	free(w);
 }
 
+/*
+ * Who an unsubscribe mail is from, by token; NULL, or why it names nobody.
+ *
+ * The address the mail came to (unsub+TOKEN@) is the person's own click:
+ * when it holds a token candidate, that alone counts, and one that does
+ * not verify (a system on the way changed its case, its key was removed)
+ * names nobody: the body may quote someone else's mail (a forwarded
+ * newsletter and its links) and would opt out the wrong person.  Only a
+ * mail to an address without a token (a client that dropped it) is read
+ * further (its To, the subject, the body), and every verifying token
+ * there must name the same person.
+ */
+static const char *
+unsub_who(og_cli *cli, const fb_opts *o, og_report *r, who *w)
+{
+	og_report *env = og_xcalloc(1, sizeof(*env));
+	const char *why = NULL;
+
+	if (o->rcpt != NULL)
+		og_report_add_tokens(env, o->rcpt, strlen(o->rcpt));
+	if (env->ntokens > 0) {
+		if (cli->keys == NULL)
+			why = "no keys file: tokens not verified";
+		else if (!who_by_token(cli, env, w))
+			why = "bad token in the address it came to";
+		free(env);
+		return why;
+	}
+	free(env);
+	/* Some clients put the token in the subject or the body. */
+	og_report_add_tokens(r, r->subject, strlen(r->subject));
+	og_report_add_tokens(r, r->body, strlen(r->body));
+	if (r->ntokens == 0)
+		return "no token";
+	if (cli->keys == NULL)
+		return "no keys file: tokens not verified";
+	if (!who_by_token(cli, r, w))
+		return "bad token";
+	for (int i = 0; i < r->ntokens; i++) {
+		og_token_info ti;
+
+		if (og_token_open(cli->keys, r->tokens[i], strlen(r->tokens[i]),
+		        &ti) == 0 &&
+		    ti.purpose == OG_TOKEN_UNSUB && strcmp(ti.key, w->key) != 0)
+			return "tokens of different people";
+	}
+	return NULL;
+}
+
 static void
-decide_unsub(og_cli *cli, item *it)
+decide_unsub(og_cli *cli, const fb_opts *o, item *it)
 {
 	og_report *r = it->r;
 	const og_stream *st;
+	const char *why;
 	og_change *ch;
 	slot *s;
 	who *w = og_xcalloc(1, sizeof(*w));
 
-	/* Some clients put the token in the subject or the body. */
-	og_report_add_tokens(r, r->subject, strlen(r->subject));
-	og_report_add_tokens(r, r->body, strlen(r->body));
-	if (!who_by_token(cli, r, w)) {
-		snprintf(it->res.why, sizeof(it->res.why), "%s",
-		    r->ntokens == 0     ? "no token"
-		    : cli->keys == NULL ? "no keys file: tokens not verified"
-		                        : "bad token");
+	if ((why = unsub_who(cli, o, r, w)) != NULL) {
+		snprintf(it->res.why, sizeof(it->res.why), "%s", why);
 		it->out = O_QUARANTINE;
 		free(w);
 		return;
@@ -1123,7 +1167,7 @@ decide(og_cli *cli, const fb_opts *o, item *it, const char *data, size_t len)
 		                          : og_strerror(it->prc));
 		it->out = O_QUARANTINE;
 	} else if (o->mode == M_UNSUB) {
-		decide_unsub(cli, it);
+		decide_unsub(cli, o, it);
 	} else {
 		decide_bounce_or_fbl(cli, o, it);
 	}

@@ -407,6 +407,33 @@ og unsub-mail --rcpt unsub@example.com <"$T/unsub3.eml" 2>/dev/null
 og status u3@example.org --stream news >/dev/null 2>&1
 is "unsub-mail: token in the subject works" "$?" 1
 
+# A token in the address the mail came to that does not verify (a system
+# on the way lowercased it) names nobody: the body, quoting a newsletter
+# someone forwarded with that person's link, must not opt them out.
+og optin v1@example.org --stream news >/dev/null 2>&1
+og optin v2@example.org --stream news >/dev/null 2>&1
+tokv1=$(og token v1@example.org --stream news | sed -n 's/^token: //p')
+tokv2=$(og token v2@example.org --stream news | sed -n 's/^token: //p')
+lowv1=$(printf '%s' "$tokv1" | tr 'A-Z' 'a-z')
+printf 'From: v1@example.org\nTo: unsub+%s@example.com\nSubject: unsubscribe\n\n> ---------- Forwarded message ---------\n> Unsubscribe: https://unsub.example.com/u/%s\n' \
+    "$lowv1" "$tokv2" >"$T/unsubq.eml"
+og unsub-mail --rcpt "unsub+$lowv1@example.com" <"$T/unsubq.eml" 2>"$T/log"
+like "address token that does not verify: quarantined" "$(cat "$T/log")" \
+    "*quarantined*bad token in the address*"
+og status v2@example.org --stream news >/dev/null 2>&1
+is "... the person whose link the body quotes is still mailed" "$?" 0
+# Without a token in the address, tokens of two people in the body name
+# nobody.
+printf 'From: v1@example.org\nTo: unsub@example.com\nSubject: unsubscribe\n\nmine: %s\n> theirs: %s\n' \
+    "$tokv1" "$tokv2" >"$T/unsubq2.eml"
+og unsub-mail --rcpt unsub@example.com <"$T/unsubq2.eml" 2>"$T/log"
+like "tokens of two people: quarantined" "$(cat "$T/log")" \
+    "*quarantined*tokens of different people*"
+og status v2@example.org --stream news >/dev/null 2>&1
+is "... neither opted out (v2)" "$?" 0
+og status v1@example.org --stream news >/dev/null 2>&1
+is "... neither opted out (v1)" "$?" 0
+
 # a Maildir of reports: one batch, the same complaint twice counts once
 for a in m1@example.org m2@example.org m3@example.org; do
 	og optin "$a" --stream news >/dev/null 2>&1
