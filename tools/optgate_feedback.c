@@ -386,6 +386,7 @@ typedef struct who {
 	char key[OG_ADDR_MAX + 1];
 	char display[OG_ADDR_MAX + 1];
 	const og_stream *stream; /* from the token, or NULL */
+	int64_t issued;          /* the token's issue day */
 	int by_token;
 } who;
 
@@ -409,6 +410,7 @@ who_by_token(og_cli *cli, const og_report *r, who *w)
 		og_strlcpy(w->key, ti.key, sizeof(w->key));
 		og_strlcpy(w->display, ti.key, sizeof(w->display));
 		w->stream = og_config_stream_by_id(cli->cfg, ti.stream_id);
+		w->issued = ti.issued;
 		w->by_token = 1;
 		return 1;
 	}
@@ -979,6 +981,22 @@ out:
 }
 
 /*
+ * [unsubd] token_max_age holds for a mailed token as for a clicked one
+ * (an old link from a leaked archive; one of a stream since removed would
+ * opt the person out of all mail).  A token may have been made as late as
+ * its issue day's last second.
+ */
+static const char *
+unsub_expired(og_cli *cli, const who *w)
+{
+	int64_t max = cli->cfg->unsubd_token_max_age;
+
+	if (max > 0 && og_time_now() - (w->issued + 86399) > max)
+		return "expired token (token_max_age)";
+	return NULL;
+}
+
+/*
  * Who an unsubscribe mail is from, by token; NULL, or why it names nobody.
  *
  * The address the mail came to (unsub+TOKEN@) is the person's own click:
@@ -1004,7 +1022,7 @@ unsub_who(og_cli *cli, const fb_opts *o, og_report *r, who *w)
 		else if (!who_by_token(cli, env, w))
 			why = "bad token in the address it came to";
 		free(env);
-		return why;
+		return why != NULL ? why : unsub_expired(cli, w);
 	}
 	free(env);
 	/* Some clients put the token in the subject or the body. */
@@ -1024,7 +1042,7 @@ unsub_who(og_cli *cli, const fb_opts *o, og_report *r, who *w)
 		    ti.purpose == OG_TOKEN_UNSUB && strcmp(ti.key, w->key) != 0)
 			return "tokens of different people";
 	}
-	return NULL;
+	return unsub_expired(cli, w);
 }
 
 static void

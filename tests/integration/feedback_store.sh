@@ -434,6 +434,24 @@ is "... neither opted out (v2)" "$?" 0
 og status v1@example.org --stream news >/dev/null 2>&1
 is "... neither opted out (v1)" "$?" 0
 
+# [unsubd] token_max_age holds for a mailed token too: an old link (a
+# leaked archive) changes nothing; one exactly that old still works.
+sed 's/^\[feedback\]/[unsubd]\ntoken_max_age = 30d\n&/' "$T/optgate.conf" >"$T/age.conf"
+og optin x1@example.org --stream news >/dev/null 2>&1
+og optin x2@example.org --stream news >/dev/null 2>&1
+tokx1=$(OPTGATE_NOW=$(($(date +%s) - 31 * 86400)) og token x1@example.org --stream news | sed -n 's/^token: //p')
+tokx2=$(OPTGATE_NOW=$(($(date +%s) - 30 * 86400)) og token x2@example.org --stream news | sed -n 's/^token: //p')
+printf 'From: x1@example.org\nTo: unsub+%s@example.com\nSubject: unsubscribe\n\nx\n' "$tokx1" >"$T/unsubx1.eml"
+"$O" -c "$T/age.conf" unsub-mail --rcpt "unsub+$tokx1@example.com" <"$T/unsubx1.eml" 2>"$T/log"
+like "token older than token_max_age: quarantined" "$(cat "$T/log")" \
+    "*quarantined*expired token*"
+og status x1@example.org --stream news >/dev/null 2>&1
+is "... still mailed" "$?" 0
+printf 'From: x2@example.org\nTo: unsub@example.com\nSubject: unsubscribe %s\n\nx\n' "$tokx2" >"$T/unsubx2.eml"
+"$O" -c "$T/age.conf" unsub-mail --rcpt unsub@example.com <"$T/unsubx2.eml" 2>"$T/log"
+og status x2@example.org --stream news >/dev/null 2>&1
+is "token exactly token_max_age old: opted out" "$?" 1
+
 # a Maildir of reports: one batch, the same complaint twice counts once
 for a in m1@example.org m2@example.org m3@example.org; do
 	og optin "$a" --stream news >/dev/null 2>&1
