@@ -1055,7 +1055,22 @@ decide_unsub(og_cli *cli, const fb_opts *o, item *it)
 	slot *s;
 	who *w = og_xcalloc(1, sizeof(*w));
 
-	if ((why = unsub_who(cli, o, r, w)) != NULL) {
+	/*
+	 * A report in a machine's form (a DSN, an ARF report, a read
+	 * receipt) at the unsubscribe address is no person's request: it
+	 * answers mail someone sent with our address as its sender (spam
+	 * forging an unsub+TOKEN@ address harvested from an archive), and
+	 * its token would opt out a person who asked nothing.
+	 */
+	if (r->format != NULL &&
+	    (strcmp(r->format, "rfc3464") == 0 ||
+	        strcmp(r->format, "arf") == 0 ||
+	        strcmp(r->format, "mdn") == 0 ||
+	        strcmp(r->format, "dmarc-or-tls-report") == 0))
+		why = "a machine's report, not an unsubscribe mail";
+	else
+		why = unsub_who(cli, o, r, w);
+	if (why != NULL) {
 		snprintf(it->res.why, sizeof(it->res.why), "%s", why);
 		it->out = O_QUARANTINE;
 		free(w);

@@ -452,6 +452,17 @@ printf 'From: x2@example.org\nTo: unsub@example.com\nSubject: unsubscribe %s\n\n
 og status x2@example.org --stream news >/dev/null 2>&1
 is "token exactly token_max_age old: opted out" "$?" 1
 
+# A delivery report at the unsubscribe address answers spam that forged
+# unsub+TOKEN@ as its sender: no person asked, nobody is opted out.
+og optin y1@example.org --stream news >/dev/null 2>&1
+toky1=$(og token y1@example.org --stream news | sed -n 's/^token: //p')
+dsn someone@example.net 5.1.1 "550 5.1.1 User unknown" >"$T/unsubdsn.eml"
+og unsub-mail --rcpt "unsub+$toky1@example.com" <"$T/unsubdsn.eml" 2>"$T/log"
+like "DSN at the unsubscribe address: quarantined" "$(cat "$T/log")" \
+    "*quarantined*a machine's report, not an unsubscribe mail*"
+og status y1@example.org --stream news >/dev/null 2>&1
+is "... its token's person still mailed" "$?" 0
+
 # a Maildir of reports: one batch, the same complaint twice counts once
 for a in m1@example.org m2@example.org m3@example.org; do
 	og optin "$a" --stream news >/dev/null 2>&1
