@@ -1045,6 +1045,26 @@ unsub_who(og_cli *cli, const fb_opts *o, og_report *r, who *w)
 	return unsub_expired(cli, w);
 }
 
+/*
+ * A report in a machine's form (a DSN, an ARF report, a read receipt) at
+ * the unsubscribe address is no person's request: it answers mail someone
+ * sent with our address as its sender (spam forging an unsub+TOKEN@
+ * address harvested from an archive), and its token would opt out a
+ * person who asked nothing.  NULL, or why.
+ */
+static const char *
+unsub_machine_report(const og_report *r)
+{
+	static const char *const forms[] = {
+	    "rfc3464", "arf", "mdn", "dmarc-or-tls-report"};
+
+	for (size_t i = 0;
+	     r->format != NULL && i < sizeof(forms) / sizeof(forms[0]); i++)
+		if (strcmp(r->format, forms[i]) == 0)
+			return "a machine's report, not an unsubscribe mail";
+	return NULL;
+}
+
 static void
 decide_unsub(og_cli *cli, const fb_opts *o, item *it)
 {
@@ -1055,20 +1075,7 @@ decide_unsub(og_cli *cli, const fb_opts *o, item *it)
 	slot *s;
 	who *w = og_xcalloc(1, sizeof(*w));
 
-	/*
-	 * A report in a machine's form (a DSN, an ARF report, a read
-	 * receipt) at the unsubscribe address is no person's request: it
-	 * answers mail someone sent with our address as its sender (spam
-	 * forging an unsub+TOKEN@ address harvested from an archive), and
-	 * its token would opt out a person who asked nothing.
-	 */
-	if (r->format != NULL &&
-	    (strcmp(r->format, "rfc3464") == 0 ||
-	        strcmp(r->format, "arf") == 0 ||
-	        strcmp(r->format, "mdn") == 0 ||
-	        strcmp(r->format, "dmarc-or-tls-report") == 0))
-		why = "a machine's report, not an unsubscribe mail";
-	else
+	if ((why = unsub_machine_report(r)) == NULL)
 		why = unsub_who(cli, o, r, w);
 	if (why != NULL) {
 		snprintf(it->res.why, sizeof(it->res.why), "%s", why);
@@ -1186,7 +1193,10 @@ decide(og_cli *cli, const fb_opts *o, item *it, const char *data, size_t len)
 		who *w = og_xcalloc(1, sizeof(*w));
 
 		if (it->prc == 0 && cli->keys != NULL &&
-		    who_by_token(cli, it->r, w))
+		    (o->mode == M_UNSUB
+		            ? unsub_machine_report(it->r) == NULL &&
+		                  unsub_who(cli, o, it->r, w) == NULL
+		            : who_by_token(cli, it->r, w)))
 			og_strlcpy(
 			    it->res.addr, w->display, sizeof(it->res.addr));
 		free(w);

@@ -422,6 +422,14 @@ like "address token that does not verify: quarantined" "$(cat "$T/log")" \
     "*quarantined*bad token in the address*"
 og status v2@example.org --stream news >/dev/null 2>&1
 is "... the person whose link the body quotes is still mailed" "$?" 0
+# --dry-run names whom the real run would act on: not the quoted person
+# here; the token's person for a token in the subject.
+is "dry run of it does not name the quoted person" \
+    "$(og unsub-mail --dry-run --json --rcpt "unsub+$lowv1@example.com" "$T/unsubq.eml" 2>/dev/null |
+        grep -c v2@example.org)" 0
+like "dry run names the subject token's person" \
+    "$(og unsub-mail --dry-run --json --rcpt unsub@example.com "$T/unsub3.eml" 2>/dev/null)" \
+    '*"recipient":"u3@example.org"*'
 # Without a token in the address, tokens of two people in the body name
 # nobody.
 printf 'From: v1@example.org\nTo: unsub@example.com\nSubject: unsubscribe\n\nmine: %s\n> theirs: %s\n' \
