@@ -1005,8 +1005,8 @@ unsub_expired(og_cli *cli, const who *w)
  * names nobody: the body may quote someone else's mail (a forwarded
  * newsletter and its links) and would opt out the wrong person.  Only a
  * mail to an address without a token (a client that dropped it) is read
- * further (its To, the subject, the body), and every verifying token
- * there must name the same person.
+ * further (the subject, the body, a message it attaches), and there every
+ * verifying token must name one person, its sender (From).
  */
 static const char *
 unsub_who(og_cli *cli, const fb_opts *o, og_report *r, who *w)
@@ -1014,8 +1014,11 @@ unsub_who(og_cli *cli, const fb_opts *o, og_report *r, who *w)
 	og_report *env = og_xcalloc(1, sizeof(*env));
 	const char *why = NULL;
 
-	if (o->rcpt != NULL)
+	/* Without --rcpt (a file), the To it was written to. */
+	if (o->rcpt != NULL && o->rcpt[0] != '\0')
 		og_report_add_tokens(env, o->rcpt, strlen(o->rcpt));
+	else
+		og_report_add_tokens(env, r->to, strlen(r->to));
 	if (env->ntokens > 0) {
 		if (cli->keys == NULL)
 			why = "no keys file: tokens not verified";
@@ -1041,6 +1044,17 @@ unsub_who(og_cli *cli, const fb_opts *o, og_report *r, who *w)
 		        &ti) == 0 &&
 		    ti.purpose == OG_TOKEN_UNSUB && strcmp(ti.key, w->key) != 0)
 			return "tokens of different people";
+	}
+	/* A token the text quotes is the sender's own or nobody's. */
+	{
+		og_addr *from = og_xcalloc(1, sizeof(*from));
+		int same = og_addr_parse(r->from, strlen(r->from),
+		               &cli->cfg->rules, from) == 0 &&
+		           strcmp(from->key, w->key) == 0;
+
+		free(from);
+		if (!same)
+			return "the token in the text is not the sender's";
 	}
 	return unsub_expired(cli, w);
 }

@@ -441,6 +441,22 @@ og status v2@example.org --stream news >/dev/null 2>&1
 is "... neither opted out (v2)" "$?" 0
 og status v1@example.org --stream news >/dev/null 2>&1
 is "... neither opted out (v1)" "$?" 0
+# Without a token in the address, a token the text quotes counts only
+# when it is the sender's own: v1 forwarding v2's newsletter to the bare
+# address opts out nobody.
+printf 'From: v1@example.org\nTo: unsub@example.com\nSubject: unsubscribe\n\n> Unsubscribe: https://unsub.example.com/u/%s\n' \
+    "$tokv2" >"$T/unsubq3.eml"
+og unsub-mail --rcpt unsub@example.com <"$T/unsubq3.eml" 2>"$T/log"
+like "someone else's token in the text: quarantined" "$(cat "$T/log")" \
+    "*quarantined*not the sender's*"
+og status v2@example.org --stream news >/dev/null 2>&1
+is "... that person still mailed" "$?" 0
+# A file without --rcpt: the To it was written to is the address.
+og unsub-mail "$T/unsubq.eml" 2>"$T/log"
+like "no --rcpt: the To's token that does not verify names nobody" \
+    "$(cat "$T/log")" "*quarantined*bad token in the address*"
+og status v2@example.org --stream news >/dev/null 2>&1
+is "... the quoted person still mailed" "$?" 0
 
 # [unsubd] token_max_age holds for a mailed token too: an old link (a
 # leaked archive) changes nothing; one exactly that old still works.
