@@ -1012,13 +1012,15 @@ static const char *
 unsub_who(og_cli *cli, const fb_opts *o, og_report *r, who *w)
 {
 	og_report *env = og_xcalloc(1, sizeof(*env));
-	const char *why = NULL;
+	const char *why = NULL, *a, *at;
 
-	/* Without --rcpt (a file), the To it was written to. */
-	if (o->rcpt != NULL && o->rcpt[0] != '\0')
-		og_report_add_tokens(env, o->rcpt, strlen(o->rcpt));
-	else
-		og_report_add_tokens(env, r->to, strlen(r->to));
+	/*
+	 * Without --rcpt (a file), the To it was written to; its local part
+	 * only (a long domain label is no token).
+	 */
+	a = o->rcpt != NULL && o->rcpt[0] != '\0' ? o->rcpt : r->to;
+	at = strrchr(a, '@');
+	og_report_add_tokens(env, a, at != NULL ? (size_t)(at - a) : strlen(a));
 	if (env->ntokens > 0) {
 		if (cli->keys == NULL)
 			why = "no keys file: tokens not verified";

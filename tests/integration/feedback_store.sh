@@ -406,6 +406,13 @@ printf 'From: u3@example.org\nTo: unsub@example.com\nSubject: unsubscribe %s\n\n
 og unsub-mail --rcpt unsub@example.com <"$T/unsub3.eml" 2>/dev/null
 og status u3@example.org --stream news >/dev/null 2>&1
 is "unsub-mail: token in the subject works" "$?" 1
+# A long domain label of the address is no token: the subject's counts.
+og optin u4@example.org --stream news >/dev/null 2>&1
+tok4=$(og token u4@example.org --stream news | sed -n 's/^token: //p')
+printf 'From: u4@example.org\nTo: unsub@unsubscribe-requests-for-the-newsletter-of-example.com\nSubject: unsubscribe %s\n\nx\n' "$tok4" >"$T/unsub4.eml"
+og unsub-mail --rcpt unsub@unsubscribe-requests-for-the-newsletter-of-example.com <"$T/unsub4.eml" 2>/dev/null
+og status u4@example.org --stream news >/dev/null 2>&1
+is "unsub-mail: a long domain label is not taken for a token" "$?" 1
 
 # A token in the address the mail came to that does not verify (a system
 # on the way lowercased it) names nobody: the body, quoting a newsletter
