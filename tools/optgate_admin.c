@@ -1582,6 +1582,15 @@ fail:
 
 /* ---------- export ---------- */
 
+/*
+ * Records are exported in groups of EXPORT_RECS: the iteration's read
+ * transaction is ended after each group (og_store_foreach stops at
+ * EXPORT_MORE) so that a second one can read each entry's event, which
+ * holds the proof (source, ip, user agent) an import needs to keep.
+ */
+#define EXPORT_RECS 64
+#define EXPORT_MORE 1
+
 struct export
 {
 	og_cli *cli;
@@ -1593,6 +1602,10 @@ struct export
 	og_buf b;
 	uint64_t rows;
 	int werr;
+	og_record *recs; /* a group, waiting for its events */
+	size_t nrec;
+	char skip[OG_ADDR_MAX + 1]; /* the last key of the previous group */
+	og_event *ev;
 };
 
 /* Does entry e apply to stream st (the gate's "covers")? */
@@ -1613,12 +1626,41 @@ entry_covers(const og_entry *e, const og_stream *st)
 }
 
 static int
-export_one(const og_record *rec, void *ctx)
+export_wanted(const struct export *x, const og_entry *e)
 {
-	struct export *x = ctx;
+	return (x->states & (1u << e->state)) &&
+	       (x->stream == NULL || entry_covers(e, x->stream));
+}
+
+/*
+ * The proof of entry e from the event that set it: its source (else the
+ * channel), ip and user agent.  An event that cannot be read, or that is
+ * not this address's, gives none (verify reports it).
+ */
+static void
+export_proof(struct export *x, og_rtxn *tx, const og_record *rec,
+    const og_entry *e, const char **src, const char **ip, const char **ua)
+{
+	*src = og_via_name(e->via);
+	*ip = *ua = "";
+	if (tx == NULL || e->event == 0 ||
+	    og_store_event_get(tx, e->event, x->ev) != 0 ||
+	    strcmp(x->ev->f[OG_EVF_KEY], rec->key) != 0)
+		return;
+	if (x->ev->f[OG_EVF_SOURCE][0])
+		*src = x->ev->f[OG_EVF_SOURCE];
+	*ip = x->ev->f[OG_EVF_IP];
+	*ua = x->ev->f[OG_EVF_UA];
+}
+
+/* The rows of one record (not --hashed). */
+static void
+export_rows(struct export *x, og_rtxn *tx, const og_record *rec)
+{
 	og_buf *b = &x->b;
 	char t[32], segs[OG_SEGMENTS_MAX * (OG_SEGMENT_LEN + 1) + 1] = "";
-	int i, any = 0;
+	const char *src, *ip, *ua;
+	int i;
 
 	for (i = 0; i < rec->nsegments; i++) {
 		if (i)
@@ -1630,14 +1672,9 @@ export_one(const og_record *rec, void *ctx)
 	for (i = 0; i < rec->nentries; i++) {
 		const og_entry *e = &rec->entries[i];
 
-		if (!(x->states & (1u << e->state)))
+		if (!export_wanted(x, e))
 			continue;
-		if (x->stream && !entry_covers(e, x->stream))
-			continue;
-		if (x->hashed) {
-			any = 1;
-			break;
-		}
+		export_proof(x, tx, rec, e, &src, &ip, &ua);
 		og_time_fmt(e->time, t, sizeof(t));
 		if (x->cli->json) {
 			og_buf_adds(b, "{\"address\":");
@@ -1655,6 +1692,12 @@ export_one(const og_record *rec, void *ctx)
 			    b, e->reason ? og_reason_name(e->reason) : "");
 			og_buf_adds(b, ",\"via\":");
 			og_json_str(b, og_via_name(e->via));
+			og_buf_adds(b, ",\"source\":");
+			og_json_str(b, src);
+			og_buf_adds(b, ",\"ip\":");
+			og_json_str(b, ip);
+			og_buf_adds(b, ",\"user_agent\":");
+			og_json_str(b, ua);
 			og_buf_adds(b, ",\"segment\":");
 			og_json_str(b, segs);
 			if (e->expires)
@@ -1663,8 +1706,8 @@ export_one(const og_record *rec, void *ctx)
 			og_buf_adds(b, "}\n");
 		} else {
 			/* address,stream,partner,sender,state,time,reason,
-			 * source,segment,expires: what import reads back
-			 * (source: the channel the entry came through) */
+			 * source,segment,expires,ip,user_agent: what import
+			 * reads back */
 			csv_field(b, rec->raw);
 			og_buf_addc(b, ',');
 			if (e->scope == OG_SCOPE_STREAM)
@@ -1675,22 +1718,85 @@ export_one(const og_record *rec, void *ctx)
 			og_buf_addc(b, ',');
 			if (e->scope == OG_SCOPE_SENDER)
 				csv_field(b, e->name);
-			og_buf_printf(b, ",%s,%s,%s,%s,",
-			    og_state_name(e->state), t,
+			og_buf_printf(b, ",%s,%s,%s,", og_state_name(e->state),
+			    t,
 			    e->state == OG_ST_SUPPRESSED
 			        ? og_reason_name(e->reason)
-			        : "",
-			    og_via_name(e->via));
+			        : "");
+			csv_field(b, src);
+			og_buf_addc(b, ',');
 			csv_field(b, segs);
 			og_buf_addc(b, ',');
 			if (e->expires)
 				og_buf_adds(
 				    b, og_time_fmt(e->expires, t, sizeof(t)));
+			og_buf_addc(b, ',');
+			csv_field(b, ip);
+			og_buf_addc(b, ',');
+			csv_field(b, ua);
 			og_buf_addc(b, '\n');
 		}
 		x->rows++;
 	}
-	if (x->hashed && any) {
+}
+
+/* Write out what is buffered once it is big (or at the end: force). */
+static int
+export_write(struct export *x, int force)
+{
+	og_buf *b = &x->b;
+
+	if (b->len == 0 || (!force && b->len < (1u << 20)))
+		return 0;
+	if (fwrite(b->data, 1, b->len, stdout) != b->len) {
+		x->werr = errno;
+		return OG_EIO;
+	}
+	og_buf_reset(b);
+	return 0;
+}
+
+/* The rows of the group waiting, with their events' proof. */
+static int
+export_group(struct export *x)
+{
+	og_rtxn *tx;
+	size_t i;
+	int rc;
+
+	if (x->nrec == 0)
+		return 0;
+	if ((rc = og_store_rbegin(x->cli->store, &tx)) != 0)
+		return rc;
+	for (i = 0; i < x->nrec; i++)
+		export_rows(x, tx, &x->recs[i]);
+	og_store_rend(tx);
+	og_strlcpy(x->skip, x->recs[x->nrec - 1].key, sizeof(x->skip));
+	x->nrec = 0;
+	return export_write(x, 0);
+}
+
+static int
+export_one(const og_record *rec, void *ctx)
+{
+	struct export *x = ctx;
+	int i;
+
+	if (x->skip[0] && strcmp(rec->key, x->skip) == 0)
+		return 0; /* the previous group's last */
+	if (!x->hashed) {
+		for (i = 0; i < rec->nentries; i++)
+			if (export_wanted(x, &rec->entries[i]))
+				break;
+		if (i == rec->nentries)
+			return 0;
+		memcpy(&x->recs[x->nrec++], rec, sizeof(*rec));
+		return x->nrec == EXPORT_RECS ? EXPORT_MORE : 0;
+	}
+	for (i = 0; i < rec->nentries; i++)
+		if (export_wanted(x, &rec->entries[i]))
+			break;
+	if (i < rec->nentries) {
 		unsigned char h[32];
 		char hx[65];
 
@@ -1698,19 +1804,12 @@ export_one(const og_record *rec, void *ctx)
 			return OG_EIO;
 		hexenc(h, 32, hx);
 		if (x->cli->json)
-			og_buf_printf(b, "{\"hash\":\"%s\"}\n", hx);
+			og_buf_printf(&x->b, "{\"hash\":\"%s\"}\n", hx);
 		else
-			og_buf_printf(b, "%s\n", hx);
+			og_buf_printf(&x->b, "%s\n", hx);
 		x->rows++;
 	}
-	if (b->len >= (1u << 20)) {
-		if (fwrite(b->data, 1, b->len, stdout) != b->len) {
-			x->werr = errno;
-			return OG_EIO;
-		}
-		og_buf_reset(b);
-	}
-	return 0;
+	return export_write(x, 0);
 }
 
 /* "optin,confirmed": bit set of states, or 0 when a name is unknown. */
@@ -1802,13 +1901,23 @@ cmd_export(og_cli *cli, int argc, char **argv)
 		og_buf_adds(&x.b,
 		    keyfile ? "hash\n"
 		            : "address,stream,partner,sender,state,time,reason,"
-		              "source,segment,expires\n");
-	rc = og_store_foreach(cli->store, NULL, export_one, &x);
-	if (rc == 0 && x.b.len &&
-	    fwrite(x.b.data, 1, x.b.len, stdout) != x.b.len) {
-		x.werr = errno;
-		rc = OG_EIO;
-	}
+		              "source,segment,expires,ip,user_agent\n");
+	x.recs = og_xmalloc(EXPORT_RECS * sizeof(*x.recs));
+	x.ev = og_xmalloc(sizeof(*x.ev));
+	do {
+		rc = og_store_foreach(
+		    cli->store, x.skip[0] ? x.skip : NULL, export_one, &x);
+		if (rc == 0 || rc == EXPORT_MORE) {
+			int grc = export_group(&x);
+
+			if (grc != 0)
+				rc = grc;
+		}
+	} while (rc == EXPORT_MORE);
+	if (rc == 0)
+		rc = export_write(&x, 1);
+	free(x.recs);
+	free(x.ev);
 	og_buf_free(&x.b);
 	if (rc == 0 && fflush(stdout) != 0) {
 		x.werr = errno;

@@ -273,9 +273,9 @@ like "a soft bounce without expires: rejected" "$(cat "$T/exp.rej")" "*4: *needs
 like "expires on an opt-in: rejected" "$(cat "$T/exp.rej")" "*5: *expires is for an optout or suppressed line*"
 $OG export >"$T/exp-export.csv"
 like "export writes a suppression's end" "$(grep '^zed@' "$T/exp-export.csv")" \
-    "zed@example.com,,,,suppressed,*,soft-bounce,import,,2026-06-19T00:00:00Z"
+    "zed@example.com,,,,suppressed,*,soft-bounce,import:exp.csv,,2026-06-19T00:00:00Z,,"
 like "... and an opt-out's" "$(grep '^zoe@' "$T/exp-export.csv")" \
-    "*,optout,*,2026-07-01T00:00:00Z"
+    "*,optout,*,2026-07-01T00:00:00Z,,"
 
 # --- export round trip ----------------------------------------------------
 $OG export >"$T/export.csv"
@@ -284,7 +284,7 @@ $BIN/optgate -c "$T/og2.conf" init >/dev/null 2>&1
 $BIN/optgate -c "$T/og2.conf" import "$T/export.csv" >/dev/null 2>&1
 $BIN/optgate -c "$T/og2.conf" export >"$T/export2.csv"
 ok "export, import into a new store, export again: the same" cmp -s "$T/export.csv" "$T/export2.csv"
-is "export has a header and a line per entry" "$(head -1 "$T/export.csv")" "address,stream,partner,sender,state,time,reason,source,segment,expires"
+is "export has a header and a line per entry" "$(head -1 "$T/export.csv")" "address,stream,partner,sender,state,time,reason,source,segment,expires,ip,user_agent"
 
 # --- progress: a bar on a terminal only ----------------------------------
 awk 'BEGIN { print "address,stream,state,time"
