@@ -1812,6 +1812,45 @@ export_one(const og_record *rec, void *ctx)
 	return export_write(x, 0);
 }
 
+/* Keyed hashes by namespace: erasures [0], partners' lists [1]. */
+static int
+count_hashed(const og_hashed *h, void *ctx)
+{
+	uint64_t *n = ctx;
+
+	if (h->ns == OG_HASH_ERASED)
+		n[0]++;
+	else if (h->ns == OG_HASH_PARTNER)
+		n[1]++;
+	return 0;
+}
+
+/*
+ * Erasures and partners' lists are keyed hashes, with no address to
+ * write: an export cannot carry them, and a store made from it would
+ * mail an erased person again (consent = none and transactional
+ * streams).  Say so, so that a move uses backup or keeps the old store.
+ */
+static int
+export_hashed_note(og_cli *cli)
+{
+	uint64_t n[2] = {0, 0};
+	int rc;
+
+	if ((rc = og_store_foreach_hashed(cli->store, count_hashed, n)) != 0)
+		return rc;
+	if (n[0] || n[1])
+		fprintf(stderr,
+		    "optgate: export: not in the export (kept as keyed "
+		    "hashes, without addresses): %llu erased address%s, "
+		    "%llu hash%s of partners' lists; a store imported from "
+		    "it does not stop them: to move a store, use "
+		    "optgate backup\n",
+		    (unsigned long long)n[0], n[0] == 1 ? "" : "es",
+		    (unsigned long long)n[1], n[1] == 1 ? "" : "es");
+	return 0;
+}
+
 /* "optin,confirmed": bit set of states, or 0 when a name is unknown. */
 static unsigned
 parse_states(const char *s)
@@ -1916,6 +1955,8 @@ cmd_export(og_cli *cli, int argc, char **argv)
 	} while (rc == EXPORT_MORE);
 	if (rc == 0)
 		rc = export_write(&x, 1);
+	if (rc == 0 && !x.hashed && (x.states & (1u << OG_ST_SUPPRESSED)))
+		rc = export_hashed_note(cli);
 	free(x.recs);
 	free(x.ev);
 	og_buf_free(&x.b);

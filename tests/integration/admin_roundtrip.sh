@@ -4,7 +4,7 @@
 # scope, suppressions with and without an end, segments with their caps,
 # partner and sender scopes), and an opt-in keeps its proof (source, ip,
 # user agent).  What an export cannot carry (erasures, partners' hashed
-# lists) is said when exporting.
+# lists: keyed hashes without an address) is said when exporting.
 . "${OPTGATE_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/tap.sh"
 
 T=$(mktemp -d /tmp/og-admin-rt.XXXXXX)
@@ -76,6 +76,19 @@ awk 'BEGIN { print "address,stream,state,time,source,ip,user_agent,segment,expir
 }' >"$T/many.csv"
 $A import "$T/many.csv" >/dev/null 2>&1
 
+# an erasure and a partner's hashed list: keyed hashes, no address
+$A optin er@example.com --stream offers --source f >/dev/null
+$A erase er@example.com >/dev/null
+openssl rand -hex 32 >"$T/acme.key"
+chmod 600 "$T/acme.key"
+{
+	echo hash
+	printf 'pl@example.com' |
+	    openssl dgst -sha256 -mac HMAC -macopt "hexkey:$(cat "$T/acme.key")" |
+	    sed 's/.*= *//'
+} >"$T/acme.csv"
+$A import-hashed "$T/acme.csv" --partner acme --key "$T/acme.key" >/dev/null 2>&1
+
 addrs="ana bo ce cy di ed fa fb gu ha hb ii zz"
 i=1
 while [ $i -le 150 ]; do
@@ -86,6 +99,11 @@ done
 # --- export, import into a new store -------------------------------------
 $A export >"$T/export.csv" 2>"$T/export.err"
 is "export: exit 0" "$?" 0
+like "export says what it cannot carry: erasures, partners' lists" \
+    "$(cat "$T/export.err")" \
+    "*not in the export*1 erased address, 1 hash of partners' lists*use optgate backup*"
+$A export --state optin >/dev/null 2>"$T/export-optin.err"
+is "... not when no suppression was asked for" "$(cat "$T/export-optin.err")" ""
 $B --json import "$T/export.csv" >"$T/imp.out" 2>&1
 like "import of the export: nothing rejected or skipped" "$(cat "$T/imp.out")" \
     '*"skipped":0,"rejected":0,*'
