@@ -801,6 +801,19 @@ import_row(struct import *im, const og_csv_rec *r)
 			reject(im, r->line, why, r->raw, r->rawlen);
 			return;
 		}
+		/*
+		 * U+FEFF, invisible: a file with a BOM joined to another
+		 * (cat a.csv b.csv).  The address rules take it as part of
+		 * the local part, so the line would stop or allow a
+		 * mailbox no mail goes to.
+		 */
+		if (memmem(r->field[i], r->len[i], "\xEF\xBB\xBF", 3)) {
+			reject(im, r->line,
+			    "a byte order mark (U+FEFF) inside the line (files "
+			    "joined together? remove it)",
+			    r->raw, r->rawlen);
+			return;
+		}
 	}
 	s = fld(im, r, C_ADDRESS, &n);
 	if (og_addr_parse(s, n, &cfg->rules, &a) != 0) {

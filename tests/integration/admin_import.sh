@@ -286,6 +286,15 @@ $BIN/optgate -c "$T/og2.conf" export >"$T/export2.csv"
 ok "export, import into a new store, export again: the same" cmp -s "$T/export.csv" "$T/export2.csv"
 is "export has a header and a line per entry" "$(head -1 "$T/export.csv")" "address,stream,partner,sender,state,time,reason,source,segment,expires,ip,user_agent"
 
+# --- two files joined (cat a.csv b.csv): b's BOM starts a line -----------
+printf '\357\273\277address,stream,state,time,source\nbom1@example.com,offers,optout,2026-01-01T00:00:00Z,x\n' >"$T/joined.csv"
+printf '\357\273\277bom2@example.com,offers,optout,2026-01-01T00:00:00Z,x\n' >>"$T/joined.csv"
+$OG --json import "$T/joined.csv" >"$T/joined.out" 2>&1
+is "a BOM inside the file: that line rejected" "$(n_of rejected "$T/joined.out")" 1
+like "... says why" "$(cat "$T/joined.csv.rejects")" "3: a byte order mark (U+FEFF) inside the line*"
+$OG export | grep -q 'bom2@'
+is "... and no address with an invisible U+FEFF is stored" "$?" 1
+
 # --- progress: a bar on a terminal only ----------------------------------
 awk 'BEGIN { print "address,stream,state,time"
 	for (i = 1; i <= 20000; i++) printf "p%d@example.com,newsletter,confirmed,2026-01-01T00:00:00Z\n", i }' >"$T/p.csv"
