@@ -472,8 +472,9 @@ skip_text(const og_change *c, int result)
 		return "not imported: the address was erased (optgate erase); "
 		       "it stays suppressed";
 	return result == OG_SKIPPED_OLDER
-	           ? "not imported: the store has a "
-	             "newer entry for this scope"
+	           ? "not imported: the store has an entry for this scope "
+	             "as new or newer (an earlier line of this file "
+	             "counts; a line without a time has the import's)"
 	           : "not imported: an opt-out or "
 	             "suppression holds (an opt-in lifts an opt-out only with "
 	             "a newer "

@@ -286,6 +286,36 @@ $BIN/optgate -c "$T/og2.conf" export >"$T/export2.csv"
 ok "export, import into a new store, export again: the same" cmp -s "$T/export.csv" "$T/export2.csv"
 is "export has a header and a line per entry" "$(head -1 "$T/export.csv")" "address,stream,partner,sender,state,time,reason,source,segment,expires,ip,user_agent"
 
+# --- one address twice in a file: which line wins (README) ---------------
+cat >"$T/twice.csv" <<'EOF'
+address,stream,state,time,source
+tw1@example.com,offers,optin,2026-01-01T00:00:00Z,x
+tw1@example.com,offers,optout,2026-01-01T00:00:00Z,x
+tw2@example.com,offers,optout,2026-01-01T00:00:00Z,x
+tw2@example.com,offers,optin,2026-01-01T00:00:00Z,x
+tw3@example.com,offers,optin,2026-01-01T00:00:00Z,x
+tw3@example.com,offers,confirmed,2026-01-01T00:00:00Z,x
+tw4@example.com,,suppressed,2026-01-01T00:00:00Z,x
+tw4@example.com,,optout,2026-01-01T00:00:00Z,x
+tw5@example.com,offers,optout,2026-01-02T00:00:00Z,x
+tw5@example.com,offers,optin,2026-01-03T00:00:00Z,x
+tw6@example.com,offers,optin,2026-01-03T00:00:00Z,x
+tw6@example.com,offers,optout,2026-01-02T00:00:00Z,x
+tw7@example.com,offers,optin,2026-01-03T00:00:00Z,x
+tw7@example.com,offers,optin,2026-01-03T00:00:00Z,x
+EOF
+$OG import "$T/twice.csv" >/dev/null 2>&1
+$OG export >"$T/twice.out"
+st() { grep "^$1@" "$T/twice.out" | cut -d, -f5 | tr '\n' ' '; }
+is "equal times: an opt-out after an opt-in wins" "$(st tw1)" "optout "
+is "equal times: an opt-out before an opt-in wins" "$(st tw2)" "optout "
+is "equal times, two opt-ins: the first wins" "$(st tw3)" "optin "
+is "equal times: a suppression wins over an opt-out after it" "$(st tw4)" "suppressed "
+is "the newer time wins: a later opt-in with proof" "$(st tw5)" "optin "
+is "the newer time wins: an older opt-out after it is skipped" "$(st tw6)" "optin "
+like "a skipped line says as new or newer, and why" "$(cat "$T/twice.csv.warnings")" \
+    "5: tw2@example.com: not imported: the store has an entry for this scope as new or newer (an earlier line of this file counts*7: tw3@example.com: not imported: *13: tw6@example.com: not imported: *"
+
 # --- two files joined (cat a.csv b.csv): b's BOM starts a line -----------
 printf '\357\273\277address,stream,state,time,source\nbom1@example.com,offers,optout,2026-01-01T00:00:00Z,x\n' >"$T/joined.csv"
 printf '\357\273\277bom2@example.com,offers,optout,2026-01-01T00:00:00Z,x\n' >>"$T/joined.csv"
