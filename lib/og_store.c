@@ -2061,7 +2061,8 @@ make_room(og_record *rec, int64_t now)
 	rec->nentries--;
 }
 
-static int erased_hash_exists(og_store *st, struct wctx *w, const char *key);
+static int erased_hash_exists(
+    og_store *st, struct wctx *w, const char *key, int64_t *when);
 struct wctx;
 static int optout_under(struct wctx *w, const og_record *rec, int scope,
     const char *name, int64_t now, og_event *ev);
@@ -2218,9 +2219,24 @@ apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 	if (isnew && (ch->flags & OG_CH_IF_NEWER) &&
 	    (ch->kind == OG_EV_OPTIN || ch->kind == OG_EV_OPTOUT ||
 	        ch->kind == OG_EV_SUPPRESS)) {
-		if ((rc = erased_hash_exists(st, w, ch->key)) < 0)
+		if ((rc = erased_hash_exists(st, w, ch->key, NULL)) < 0)
 			return rc;
 		if (rc) {
+			*result = OG_SKIPPED_ERASED;
+			return 0;
+		}
+	}
+	/*
+	 * Back after an erasure by a new opt-in: a bulk opt-in dated
+	 * before the erasure (an old list imported again), or without a
+	 * time or proof, must not opt her in to what she left.
+	 */
+	if (!isnew && (ch->flags & OG_CH_IF_NEWER) && ch->kind == OG_EV_OPTIN) {
+		int64_t when = 0;
+
+		if ((rc = erased_hash_exists(st, w, ch->key, &when)) < 0)
+			return rc;
+		if (rc && (now <= when || (ch->flags & OG_CH_NO_LIFT))) {
 			*result = OG_SKIPPED_ERASED;
 			return 0;
 		}
@@ -3282,11 +3298,17 @@ hash_ns_any(MDB_txn *txn, MDB_dbi dbi, int ns)
 	return k.mv_size > 2 && p[0] == 'H' && p[1] == (unsigned char)ns;
 }
 
-/* Whether dbi holds key's erasure hash: 1, 0 or an error. */
+/*
+ * Whether dbi holds key's erasure hash: 1, 0 or an error.  *when (may
+ * be NULL) gets the erasure's time (the largest time when it cannot be
+ * read: erased for good).
+ */
 static int
-erased_key(og_store *st, MDB_txn *txn, MDB_dbi dbi, const char *key)
+erased_key(
+    og_store *st, MDB_txn *txn, MDB_dbi dbi, const char *key, int64_t *when)
 {
 	unsigned char kb[34], h[32];
+	og_hashed hd;
 	MDB_val k, v;
 	int rc;
 
@@ -3297,7 +3319,11 @@ erased_key(og_store *st, MDB_txn *txn, MDB_dbi dbi, const char *key)
 	rc = mdb_get(txn, dbi, &k, &v);
 	if (rc == MDB_NOTFOUND)
 		return 0;
-	return rc == 0 ? 1 : map_err(rc);
+	if (rc != 0)
+		return map_err(rc);
+	if (when)
+		*when = hashed_decode(&k, &v, &hd) == 0 ? hd.time : INT64_MAX;
+	return 1;
 }
 
 int
@@ -3311,7 +3337,8 @@ og_store_erased(og_rtxn *tx, const char *key)
 {
 	int rc = hash_ns_any(tx->c, tx->st->cdbi, OG_HASH_ERASED);
 
-	return rc <= 0 ? rc : erased_key(tx->st, tx->c, tx->st->cdbi, key);
+	return rc <= 0 ? rc
+	               : erased_key(tx->st, tx->c, tx->st->cdbi, key, NULL);
 }
 
 /*
@@ -3319,12 +3346,12 @@ og_store_erased(og_rtxn *tx, const char *key)
  * then whether key's is one: 1, 0 or an error.
  */
 static int
-erased_hash_exists(og_store *st, struct wctx *w, const char *key)
+erased_hash_exists(og_store *st, struct wctx *w, const char *key, int64_t *when)
 {
 	if (w->have_erased < 0 &&
 	    (w->have_erased = hash_ns_any(w->txn, w->dbi, OG_HASH_ERASED)) < 0)
 		return w->have_erased;
-	return w->have_erased ? erased_key(st, w->txn, w->dbi, key) : 0;
+	return w->have_erased ? erased_key(st, w->txn, w->dbi, key, when) : 0;
 }
 
 /*

@@ -220,6 +220,9 @@ typedef struct og_change {
 	      * create the record of an erased address                         \
 	      * (OG_HASH_ERASED) is skipped (OG_SKIPPED_ERASED):               \
 	      * bulk paths never bring an erased person back;                  \
+	      * once back by a new opt-in, an opt-in dated at or               \
+	      * before the erasure, or with OG_CH_NO_LIFT, is                  \
+	      * skipped too (OG_SKIPPED_ERASED);                               \
 	      * a suppression that would replace a live hard-bounce            \
 	      * or manual one with one that lets transactional mail            \
 	      * through is skipped (OG_SKIPPED_OPTOUT) */

@@ -470,7 +470,8 @@ skip_text(const og_change *c, int result)
 		       "holds (it also stops transactional mail)";
 	if (result == OG_SKIPPED_ERASED)
 		return "not imported: the address was erased (optgate erase); "
-		       "it stays suppressed";
+		       "only an opt-in made after the erasure, with a time and "
+		       "proof, goes in";
 	return result == OG_SKIPPED_OLDER
 	           ? "not imported: the store has an entry for this scope "
 	             "as new or newer (an earlier line of this file "

@@ -316,6 +316,23 @@ is "the newer time wins: an older opt-out after it is skipped" "$(st tw6)" "opti
 like "a skipped line says as new or newer, and why" "$(cat "$T/twice.csv.warnings")" \
     "5: tw2@example.com: not imported: the store has an entry for this scope as new or newer (an earlier line of this file counts*7: tw3@example.com: not imported: *13: tw6@example.com: not imported: *"
 
+# --- erased, then back by her own opt-in: an old list does not sign her up --
+$OG optin era@example.com --stream offers --source form >/dev/null
+$OG optout era@example.com --stream newsletter >/dev/null
+OPTGATE_NOW=1780272100 $OG erase era@example.com >/dev/null
+OPTGATE_NOW=1780272200 $OG optin era@example.com --stream offers --source again >/dev/null
+printf 'address,stream,state,time,source\nera@example.com,newsletter,confirmed,2026-01-01T00:00:00Z,old-list\nera@example.com,newsletter,confirmed,,\n' >"$T/era.csv"
+OPTGATE_NOW=1780272300 $OG --json import "$T/era.csv" >"$T/era.out" 2>&1
+is "erased and back: opt-ins dated before the erasure or without proof skipped" \
+    "$(n_of skipped "$T/era.out")" 2
+like "... says why" "$(cat "$T/era.csv.warnings")" \
+    "2: era@example.com: not imported: the address was erased*3: era@example.com: not imported: the address was erased*"
+OPTGATE_NOW=1780272300 $OG status era@example.com --stream newsletter >/dev/null
+is "... and she gets no newsletter" "$?" 1
+printf 'address,stream,state,time,source\nera@example.com,newsletter,confirmed,2026-06-01T00:04:00Z,resubscribed\n' >"$T/era2.csv"
+OPTGATE_NOW=1780272300 $OG --json import "$T/era2.csv" >"$T/era2.out" 2>&1
+is "... an opt-in after the erasure, with proof, goes in" "$(n_of imported "$T/era2.out")" 1
+
 # --- two files joined (cat a.csv b.csv): b's BOM starts a line -----------
 printf '\357\273\277address,stream,state,time,source\nbom1@example.com,offers,optout,2026-01-01T00:00:00Z,x\n' >"$T/joined.csv"
 printf '\357\273\277bom2@example.com,offers,optout,2026-01-01T00:00:00Z,x\n' >>"$T/joined.csv"
