@@ -794,12 +794,20 @@ import_row(struct import *im, const og_csv_rec *r)
 
 			for (j = 0; j < NCOLS && im->col[j] != i; j++)
 				;
-			snprintf(why, sizeof(why),
-			    "not valid UTF-8 in column "
-			    "%s (byte 0x%02x at offset %zu; convert the file "
-			    "with iconv -f latin1 -t utf-8)",
-			    j < NCOLS ? colnames[j] : "?",
-			    (unsigned char)r->field[i][bad], bad);
+			/* a NUL is no Latin-1: iconv would not help */
+			if (r->field[i][bad] == 0)
+				snprintf(why, sizeof(why),
+				    "a NUL byte in column %s (offset %zu): not "
+				    "a text file, or UTF-16 without its byte "
+				    "order mark (iconv -f utf-16 -t utf-8)",
+				    j < NCOLS ? colnames[j] : "?", bad);
+			else
+				snprintf(why, sizeof(why),
+				    "not valid UTF-8 in column %s (byte 0x%02x "
+				    "at offset %zu; convert the file with "
+				    "iconv -f latin1 -t utf-8)",
+				    j < NCOLS ? colnames[j] : "?",
+				    (unsigned char)r->field[i][bad], bad);
 			reject(im, r->line, why, r->raw, r->rawlen);
 			return;
 		}

@@ -333,6 +333,12 @@ printf 'address,stream,state,time,source\nera@example.com,newsletter,confirmed,2
 OPTGATE_NOW=1780272300 $OG --json import "$T/era2.csv" >"$T/era2.out" 2>&1
 is "... an opt-in after the erasure, with proof, goes in" "$(n_of imported "$T/era2.out")" 1
 
+# --- a NUL byte: rejected, and not blamed on Latin-1 -----------------------
+printf 'address,state\nnul@example.com,opt\000out\n' >"$T/nul.csv"
+$OG import "$T/nul.csv" >/dev/null 2>&1
+like "a NUL byte: the line rejected, saying so" "$(cat "$T/nul.csv.rejects")" \
+    '2: a NUL byte in column state (offset 3): not a text file*: nul@example.com,opt?x00out'
+
 # --- two files joined (cat a.csv b.csv): b's BOM starts a line -----------
 printf '\357\273\277address,stream,state,time,source\nbom1@example.com,offers,optout,2026-01-01T00:00:00Z,x\n' >"$T/joined.csv"
 printf '\357\273\277bom2@example.com,offers,optout,2026-01-01T00:00:00Z,x\n' >>"$T/joined.csv"
