@@ -1631,15 +1631,43 @@ struct export
 	og_event *ev;
 };
 
+/*
+ * Is name the sender scope of (some of) st's mail?  The gate names it by
+ * the stream's sender key, else by the envelope sender's domain: for a
+ * stream matched by sender: lines, their domains.  (A stream matched by
+ * a header or a SASL user takes any sender: none is named here.)
+ */
+static int
+sender_covers(const og_config *cfg, const og_stream *st, const char *name)
+{
+	char nb[OG_DOMAIN_MAX + 1];
+	int i;
+
+	if (st->sender)
+		return strcasecmp(name, st->sender) == 0;
+	for (i = 0; i < st->nmatch; i++) {
+		const char *v = st->match[i].value;
+
+		if (st->match[i].kind != OG_MATCH_SENDER)
+			continue;
+		if (*v == '@')
+			v++;
+		if (og_config_sender_name(cfg, v, nb, sizeof(nb)) == 0 &&
+		    strcmp(nb, name) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 /* Does entry e apply to stream st (the gate's "covers")? */
 static int
-entry_covers(const og_entry *e, const og_stream *st)
+entry_covers(const og_config *cfg, const og_entry *e, const og_stream *st)
 {
 	switch (e->scope) {
 	case OG_SCOPE_ALL:
 		return 1;
 	case OG_SCOPE_SENDER:
-		return st->sender && strcasecmp(e->name, st->sender) == 0;
+		return sender_covers(cfg, st, e->name);
 	case OG_SCOPE_PARTNER:
 		return st->partner && strcmp(e->name, st->partner) == 0;
 	case OG_SCOPE_STREAM:
@@ -1652,7 +1680,7 @@ static int
 export_wanted(const struct export *x, const og_entry *e)
 {
 	return (x->states & (1u << e->state)) &&
-	       (x->stream == NULL || entry_covers(e, x->stream));
+	       (x->stream == NULL || entry_covers(x->cli->cfg, e, x->stream));
 }
 
 /*

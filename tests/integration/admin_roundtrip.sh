@@ -143,6 +143,16 @@ $B --json import "$T/export.csv" >"$T/imp2.out" 2>&1
 like "importing the export again: all unchanged" "$(cat "$T/imp2.out")" \
     "*\"imported\":0,\"unchanged\":$rows,*"
 
+# --- export --stream: the entries that stop (or allow) that stream's mail --
+$A export --stream promo >"$T/promo.csv" 2>/dev/null
+like "export --stream: a sender opt-out of the stream's sender domain is in" \
+    "$(grep '^ha@' "$T/promo.csv")" "ha@example.com,,,shop.example,optout,*"
+like "... and a sender suppression" "$(grep '^hb@' "$T/promo.csv")" \
+    "hb@example.com,,,shop.example,suppressed,*,complaint,*"
+is "... another stream's entry is not" "$(grep -c '^di@' "$T/promo.csv")" 0
+is "... a stream matched by a header names no sender" \
+    "$($A export --stream newsletter 2>/dev/null | grep -c '^h[ab]@')" 0
+
 $B verify >/dev/null
 is "the new store verifies" "$?" 0
 done_testing
