@@ -1669,7 +1669,8 @@ entry_covers(const og_config *cfg, const og_entry *e, const og_stream *st)
 	case OG_SCOPE_SENDER:
 		return sender_covers(cfg, st, e->name);
 	case OG_SCOPE_PARTNER:
-		return st->partner && strcmp(e->name, st->partner) == 0;
+		/* without regard to case, as the gate matches it */
+		return st->partner && strcasecmp(e->name, st->partner) == 0;
 	case OG_SCOPE_STREAM:
 		return strcmp(e->name, st->name) == 0;
 	}

@@ -150,6 +150,9 @@ like "export --stream: a sender opt-out of the stream's sender domain is in" \
 like "... and a sender suppression" "$(grep '^hb@' "$T/promo.csv")" \
     "hb@example.com,,,shop.example,suppressed,*,complaint,*"
 is "... another stream's entry is not" "$(grep -c '^di@' "$T/promo.csv")" 0
+$A optout pq@example.com --partner ACME >/dev/null
+like "... a partner opt-out given as ACME stops partner acme's stream: in" \
+    "$($A export --stream offers 2>/dev/null | grep '^pq@')" "pq@example.com,,ACME,,optout,*"
 is "... a stream matched by a header names no sender" \
     "$($A export --stream newsletter 2>/dev/null | grep -c '^h[ab]@')" 0
 
