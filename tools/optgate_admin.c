@@ -1566,8 +1566,9 @@ cmd_audit(og_cli *cli, int argc, char **argv)
 		goto fail;
 	qsort(s.v, s.n, sizeof(*s.v), cmp_seq_desc);
 	if (!cli->json) {
-		printf("history of %s (match key %s): %zu event%s, oldest "
-		       "first\n",
+		/* recorded order: an imported line keeps its own time */
+		printf("history of %s (match key %s): %zu event%s, in the "
+		       "order recorded\n",
 		    found ? rec->raw : a.norm, a.key, s.n, s.n == 1 ? "" : "s");
 		if (erased)
 			printf("erased at the person's request on %s: earlier "

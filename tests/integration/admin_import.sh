@@ -333,6 +333,17 @@ printf 'address,stream,state,time,source\nera@example.com,newsletter,confirmed,2
 OPTGATE_NOW=1780272300 $OG --json import "$T/era2.csv" >"$T/era2.out" 2>&1
 is "... an opt-in after the erasure, with proof, goes in" "$(n_of imported "$T/era2.out")" 1
 
+# --- audit lists events in the order recorded, each with its own time -------
+$OG optout ord@example.com --stream newsletter >/dev/null
+printf 'address,stream,state,time,source\nord@example.com,offers,optin,2026-01-01T00:00:00Z,old-form\n' >"$T/ord.csv"
+$OG import "$T/ord.csv" >/dev/null 2>&1
+out=$($OG audit ord@example.com)
+like "audit: says the order is the order recorded" "$(echo "$out" | head -1)" \
+    "*: 2 events, in the order recorded"
+like "... the opt-out recorded first, then the imported, older-dated opt-in" \
+    "$(echo "$out" | sed 1d | tr '\n' ' ')" \
+    "2026-06-01T00:00:00Z*optout*2026-01-01T00:00:00Z*optin*source=old-form*"
+
 # --- a NUL byte: rejected, and not blamed on Latin-1 -----------------------
 printf 'address,state\nnul@example.com,opt\000out\n' >"$T/nul.csv"
 $OG import "$T/nul.csv" >/dev/null 2>&1
