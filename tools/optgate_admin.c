@@ -663,6 +663,20 @@ parse_header(struct import *im, const og_csv_rec *r)
 	for (i = 0; i < NCOLS; i++)
 		im->col[i] = -1;
 	im->ncols = r->nfields;
+	/*
+	 * Excel's "CSV (Macintosh)" ends lines with CR alone: the whole
+	 * file reads as one line, and the column names as garbage.
+	 */
+	for (i = 0; i < r->nfields; i++)
+		if (memchr(r->field[i], '\r', r->len[i]) != NULL) {
+			fprintf(stderr,
+			    "optgate: %s:%lu: the lines end with a carriage "
+			    "return alone (a Macintosh CSV), optgate reads "
+			    "LF or CRLF: convert it with tr '\\r' '\\n' < "
+			    "FILE > NEW\n",
+			    im->input, r->line);
+			return OG_EXIT_USAGE;
+		}
 	for (i = 0; i < r->nfields; i++) {
 		size_t n = r->len[i];
 		const char *s = trim(r->field[i], &n);

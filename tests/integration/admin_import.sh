@@ -170,6 +170,12 @@ printf 'address,stream,state\r\nzed@example.com,newsletter,confirmed\r\n' |
 $OG import "$T/utf16.csv" >/dev/null 2>"$T/err"
 is "UTF-16 file: exit 2" "$?" 2
 like "UTF-16 file: says what it is and how to convert it" "$(cat "$T/err")" '*utf16.csv:1: header: UTF-16 text*iconv -f utf-16 -t utf-8*'
+# Excel's "CSV (Macintosh)": lines end with CR alone
+printf 'address,state\rcr1@example.com,optout\rcr2@example.com,optout\r' >"$T/mac.csv"
+$OG import "$T/mac.csv" >/dev/null 2>"$T/err"
+is "CR-only line ends: exit 2" "$?" 2
+like "CR-only line ends: says what it is and how to convert it" "$(cat "$T/err")" \
+    "*mac.csv:1: the lines end with a carriage return alone (a Macintosh CSV)*tr '?r' '?n'*"
 is "header problems changed nothing" "$(events)" "$ev2"
 
 # --- stdin, any column order, --rejects --------------------------------
