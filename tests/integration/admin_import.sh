@@ -178,6 +178,13 @@ like "CR-only line ends: says what it is and how to convert it" "$(cat "$T/err")
     "*mac.csv:1: the lines end with a carriage return alone (a Macintosh CSV)*tr '?r' '?n'*"
 is "header problems changed nothing" "$(events)" "$ev2"
 
+# --- exit codes as README lists them ------------------------------------
+$OG import "$T/no-such.csv" >/dev/null 2>&1
+is "a file that does not exist: exit 5" "$?" 5
+sed "s#$T/store#$T/no-store#" "$T/og.conf" >"$T/nostore.conf"
+$BIN/optgate -c "$T/nostore.conf" import "$T/hard.csv" >/dev/null 2>&1
+is "no store (optgate init not run): exit 3" "$?" 3
+
 # --- stdin, any column order, --rejects --------------------------------
 printf 'State,Time,Email,Stream\nconfirmed,2026-01-05T00:00:00Z,uma@example.com,newsletter\noops,,,\n' |
     $OG import - --rejects "$T/stdin.rej" --warnings "$T/stdin.warn" \
