@@ -353,7 +353,17 @@ og_csv_next(og_csv *c, og_csv_rec *rec)
 			rec->rawlen =
 			    c->end - c->pos < 200 ? c->end - c->pos : 200;
 			if (inq && nl) {
-				/* a quote opened and never closed */
+				/*
+				 * A quote opened and never closed: report its
+				 * own line, not the lines it swallowed (they
+				 * are read again).
+				 */
+				rec->rawlen = (size_t)(nl - rec->raw);
+				if (rec->rawlen &&
+				    rec->raw[rec->rawlen - 1] == '\r')
+					rec->rawlen--;
+				if (rec->rawlen > 200)
+					rec->rawlen = 200;
 				rec->error = "bad quoting: unterminated quoted "
 				             "field";
 				c->pos = (size_t)(nl - c->buf) + 1;

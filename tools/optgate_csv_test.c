@@ -195,6 +195,28 @@ feeder(void *arg)
 	return NULL;
 }
 
+/*
+ * An unterminated quote in a record longer than the limit: the error's
+ * raw text is its own line (what the reject file shows, to be fixed and
+ * imported again), not the lines the quote swallowed.
+ */
+static void
+test_unterminated_raw(void **state)
+{
+	static const char in[] = "\"abc,d\r\nx,y\n0123456789012345678901\n";
+	og_csv *c = og_csv_new_mem(in, sizeof(in) - 1, 16);
+	og_csv_rec r;
+
+	(void)state;
+	assert_int_equal(og_csv_next(c, &r), OG_EINVAL);
+	assert_int_equal(r.line, 1);
+	assert_int_equal(r.rawlen, 6);
+	assert_memory_equal(r.raw, "\"abc,d", 6);
+	assert_int_equal(og_csv_next(c, &r), 1);
+	assert_int_equal(r.line, 2);
+	og_csv_free(c);
+}
+
 /* A 16 MiB line is skipped without being held; reading goes on. */
 static void
 test_huge_line(void **state)
@@ -265,7 +287,7 @@ int
 main(void)
 {
 	size_t n = sizeof(cases) / sizeof(cases[0]), i;
-	struct CMUnitTest *t = calloc(n + 2, sizeof(*t));
+	struct CMUnitTest *t = calloc(n + 3, sizeof(*t));
 	int rc;
 
 	for (i = 0; i < n; i++) {
@@ -277,7 +299,9 @@ main(void)
 	t[n].test_func = test_huge_line;
 	t[n + 1].name = "utf-8 check";
 	t[n + 1].test_func = test_utf8;
-	rc = _cmocka_run_group_tests("optgate_csv", t, n + 2, NULL, NULL);
+	t[n + 2].name = "unterminated quote: the error shows its own line";
+	t[n + 2].test_func = test_unterminated_raw;
+	rc = _cmocka_run_group_tests("optgate_csv", t, n + 3, NULL, NULL);
 	free(t);
 	return rc;
 }
