@@ -158,4 +158,31 @@ is "... a stream matched by a header names no sender" \
 
 $B verify >/dev/null
 is "the new store verifies" "$?" 0
+
+# --- backup while writers write; restore as README says --------------------
+awk 'BEGIN { print "address,stream,state,time,source"
+	for (i = 1; i <= 60000; i++) printf "bk%d@example.com,offers,optin,2026-01-01T00:00:00Z,x\n", i }' >"$T/bk.csv"
+$B import "$T/bk.csv" --batch 500 >/dev/null 2>&1 &
+imp=$!
+(i=0; while [ $i -lt 100 ]; do $B optout "w$i@example.com" >/dev/null 2>&1; i=$((i + 1)); done) &
+outs=$!
+bad=0
+for n in 1 2 3; do
+	$B backup "$T/bk$n" >/dev/null 2>&1 || bad=$((bad + 1))
+	$B verify "$T/bk$n" >/dev/null 2>&1 || bad=$((bad + 1))
+done
+wait $imp $outs
+is "three backups taken during an import and opt-outs: each verifies" "$bad" 0
+$B backup "$T/bk-final" >/dev/null 2>&1
+mv "$T/b/store" "$T/b/store.old"
+mv "$T/bk-final" "$T/b/store"
+$B verify >/dev/null 2>&1
+is "restored (moved into place as [store] path): verifies" "$?" 0
+$B --json status ana@example.com | norm >"$T/ra"
+$A --json status ana@example.com | norm >"$T/rb"
+ok "... and decides as before" cmp -s "$T/ra" "$T/rb"
+$B status w99@example.com --stream promo --from promo@shop.example >/dev/null
+is "... with the last opt-out in it" "$?" 1
+$B optout new@example.com >/dev/null
+is "... and takes new writes" "$?" 0
 done_testing
