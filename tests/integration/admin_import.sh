@@ -317,6 +317,18 @@ tw6@example.com,offers,optout,2026-01-02T00:00:00Z,x
 tw7@example.com,offers,optin,2026-01-03T00:00:00Z,x
 tw7@example.com,offers,optin,2026-01-03T00:00:00Z,x
 EOF
+cat >"$T/twice2.csv" <<'EOF'
+address,stream,state,time,source,expires,reason
+tx1@example.com,offers,optout,2026-01-01T00:00:00Z,x,2026-09-01T00:00:00Z,
+tx1@example.com,offers,optout,2026-01-01T00:00:00Z,x,,
+tx2@example.com,offers,optout,2026-01-01T00:00:00Z,x,,
+tx2@example.com,offers,optout,2026-01-01T00:00:00Z,x,2026-09-01T00:00:00Z,
+tx3@example.com,,suppressed,2026-01-01T00:00:00Z,x,,hard-bounce
+tx3@example.com,,suppressed,2026-01-01T00:00:00Z,x,,complaint
+tx4@example.com,,suppressed,2026-01-01T00:00:00Z,x,,complaint
+tx4@example.com,,suppressed,2026-01-01T00:00:00Z,x,,hard-bounce
+EOF
+$OG import "$T/twice2.csv" >/dev/null 2>&1
 $OG import "$T/twice.csv" >/dev/null 2>&1
 $OG export >"$T/twice.out"
 st() { grep "^$1@" "$T/twice.out" | cut -d, -f5 | tr '\n' ' '; }
@@ -325,6 +337,12 @@ is "equal times: an opt-out before an opt-in wins" "$(st tw2)" "optout "
 is "equal times, two opt-ins: the first wins" "$(st tw3)" "optin "
 is "equal times: a suppression wins over an opt-out after it" "$(st tw4)" "suppressed "
 is "the newer time wins: a later opt-in with proof" "$(st tw5)" "optin "
+$OG export >"$T/twice2.out" 2>/dev/null
+st2() { grep "^$1@" "$T/twice2.out" | cut -d, -f5,7,10 | tr '\n' ' '; }
+is "equal times: an opt-out for good after a temporary one wins" "$(st2 tx1)" "optout,, "
+is "equal times: an opt-out for good before a temporary one wins" "$(st2 tx2)" "optout,, "
+is "equal times: a hard bounce before a complaint wins" "$(st2 tx3)" "suppressed,hard-bounce, "
+is "equal times: a hard bounce after a complaint wins" "$(st2 tx4)" "suppressed,hard-bounce, "
 is "the newer time wins: an older opt-out after it is skipped" "$(st tw6)" "optin "
 like "a skipped line says as new or newer, and why" "$(cat "$T/twice.csv.warnings")" \
     "5: tw2@example.com: not imported: the store has an entry for this scope as new or newer (an earlier line of this file counts*7: tw3@example.com: not imported: *13: tw6@example.com: not imported: *"
