@@ -2218,7 +2218,7 @@ apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 	 */
 	if (isnew && (ch->flags & OG_CH_IF_NEWER) &&
 	    (ch->kind == OG_EV_OPTIN || ch->kind == OG_EV_OPTOUT ||
-	        ch->kind == OG_EV_SUPPRESS)) {
+	        ch->kind == OG_EV_SUPPRESS || ch->kind == OG_EV_PREF)) {
 		if ((rc = erased_hash_exists(st, w, ch->key, NULL)) < 0)
 			return rc;
 		if (rc) {
@@ -2438,6 +2438,11 @@ apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 		if (e && e->pref.limit == ch->pref.limit &&
 		    e->pref.period == ch->pref.period) {
 			*result = OG_UNCHANGED;
+			return 0;
+		}
+		/* the person's own choice is never replaced by a file's */
+		if (e && e->pref.limit && (ch->flags & OG_CH_IF_NEWER)) {
+			*result = OG_SKIPPED_OLDER;
 			return 0;
 		}
 		break;

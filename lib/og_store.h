@@ -222,7 +222,9 @@ typedef struct og_change {
 	      * bulk paths never bring an erased person back;                  \
 	      * once back by a new opt-in, an opt-in dated at or               \
 	      * before the erasure, or with OG_CH_NO_LIFT, is                  \
-	      * skipped too (OG_SKIPPED_ERASED);                               \
+	      * skipped too (OG_SKIPPED_ERASED); an OG_EV_PREF                 \
+	      * is skipped (OG_SKIPPED_OLDER) where the entry                  \
+	      * has another cap already;                                       \
 	      * a suppression that would replace a live hard-bounce            \
 	      * or manual one with one that lets transactional mail            \
 	      * through is skipped (OG_SKIPPED_OPTOUT) */

@@ -288,12 +288,13 @@ enum {
 	C_REASON,
 	C_SENDER,
 	C_EXPIRES,
+	C_CAP,
 	NCOLS
 };
 
 static const char *const colnames[NCOLS] = {"address", "stream", "state",
     "time", "source", "ip", "user_agent", "segment", "partner", "reason",
-    "sender", "expires"};
+    "sender", "expires", "cap"};
 
 /*
  * Lines per durable commit (--batch).  Big commits matter: each one
@@ -468,6 +469,9 @@ skip_text(const og_change *c, int result)
 	if (result == OG_SKIPPED_OPTOUT && c->kind == OG_EV_SUPPRESS)
 		return "not imported: a hard-bounce or manual suppression "
 		       "holds (it also stops transactional mail)";
+	if (result == OG_SKIPPED_OLDER && c->kind == OG_EV_PREF)
+		return "cap not imported: the person chose another cap (on the "
+		       "preference page), which an import never replaces";
 	if (result == OG_SKIPPED_ERASED)
 		return "not imported: the address was erased (optgate erase); "
 		       "only an opt-in made after the erasure, with a time and "
@@ -482,6 +486,16 @@ skip_text(const og_change *c, int result)
 	             "time and proof: source, ip or user_agent)";
 }
 
+/* Is change i the cap of the change before it (same line)? */
+static int
+cap_of_prev(const struct batch *b, size_t i)
+{
+	return i > 0 && b->ch[i].kind == OG_EV_PREF &&
+	       b->ch[i - 1].kind != OG_EV_PREF &&
+	       line_of(&b->ch[i]) == line_of(&b->ch[i - 1]) &&
+	       strcmp(b->ch[i].key, b->ch[i - 1].key) == 0;
+}
+
 /*
  * Apply rows [from, from+n) of the sorted order in one durable commit;
  * a transaction too big for LMDB (OG_EBUSY) is split in halves.
@@ -494,15 +508,33 @@ apply_range(struct import *im, struct batch *b, size_t from, size_t n)
 
 	rc = og_store_apply(im->cli->store, b->ch + from, n, b->results);
 	if (rc == OG_EBUSY && n > 1) {
-		if ((rc = apply_range(im, b, from, n / 2)) != 0)
+		size_t mid = n / 2;
+
+		/* a line and its cap stay in one range (counted together) */
+		if (cap_of_prev(b, from + mid) && mid + 1 < n)
+			mid++;
+		if ((rc = apply_range(im, b, from, mid)) != 0)
 			return rc;
-		return apply_range(im, b, from + n / 2, n - n / 2);
+		return apply_range(im, b, from + mid, n - mid);
 	}
 	if (rc != 0)
 		return rc;
 	for (i = 0; i < n; i++) {
 		const og_change *c = &b->ch[from + i];
 
+		if (i > 0 && cap_of_prev(b, from + i)) {
+			/* the cap of the line before: one line, one count */
+			if (b->results[i] == OG_APPLIED &&
+			    b->results[i - 1] == OG_UNCHANGED) {
+				im->unchanged--;
+				im->imported++;
+			} else if (b->results[i] != OG_APPLIED &&
+			           b->results[i] != OG_UNCHANGED && im->warn) {
+				fprintf(im->warn, "%lu: %s: %s\n", line_of(c),
+				    c->raw, skip_text(c, b->results[i]));
+			}
+			continue;
+		}
 		switch (b->results[i]) {
 		case OG_APPLIED:
 			im->imported++;
@@ -789,6 +821,7 @@ import_row(struct import *im, const og_csv_rec *r)
 	const char *reason;
 	size_t n, nstream, npartner, nsender, nsrc, nip, nua, nseg, nreason;
 	char why[256], state[16], sndr[OG_DOMAIN_MAX + 1];
+	og_cap cap = {0, 0};
 	int i, st, rs = OG_RS_NONE;
 	int64_t t = 0, exp = 0;
 
@@ -862,6 +895,8 @@ import_row(struct import *im, const og_csv_rec *r)
 		st = OG_ST_SUPPRESSED;
 	else if (strcmp(state, "pending") == 0)
 		st = OG_ST_PENDING;
+	else if (strcmp(state, "none") == 0)
+		st = OG_ST_NONE; /* a cap only (checked below) */
 	else {
 		reject(im, r->line,
 		    "unknown state (expected optin, confirmed, "
@@ -1013,6 +1048,29 @@ import_row(struct import *im, const og_csv_rec *r)
 			return;
 		}
 	}
+	s = fld(im, r, C_CAP, &n);
+	if (n || st == OG_ST_NONE) {
+		char cb[64];
+
+		if (n == 0 || n >= sizeof(cb) ||
+		    (memcpy(cb, s, n), cb[n] = 0,
+		        og_config_parse_caps(cb, &cap, 1) != 1)) {
+			reject(im, r->line,
+			    st == OG_ST_NONE && n == 0
+			        ? "state none needs a cap (it sets only the "
+			          "person's cap)"
+			        : "bad cap (expected one cap, e.g. 1/7d)",
+			    r->raw, r->rawlen);
+			return;
+		}
+		if (!nstream) {
+			reject(im, r->line,
+			    "a cap is the person's cap for a stream: give the "
+			    "stream",
+			    r->raw, r->rawlen);
+			return;
+		}
+	}
 	if (nsender && !nstream && !npartner) {
 		char in[OG_STREAM_NAME_MAX + 1];
 
@@ -1064,6 +1122,10 @@ import_row(struct import *im, const og_csv_rec *r)
 		ch->scope = OG_SCOPE_ALL;
 	}
 	switch (st) {
+	case OG_ST_NONE:
+		ch->kind = OG_EV_PREF;
+		ch->pref = cap;
+		break;
 	case OG_ST_OPTIN:
 	case OG_ST_CONFIRMED:
 	case OG_ST_PENDING:
@@ -1114,6 +1176,21 @@ import_row(struct import *im, const og_csv_rec *r)
 			    r->line, a.raw, a.typo);
 	}
 	im->cb->n++;
+	if (cap.limit && st != OG_ST_NONE) {
+		/* the cap follows its line's change (cmp_rows keeps them
+		 * together) as a change of its own */
+		og_change *pc = &im->cb->ch[im->cb->n++];
+
+		*pc = *ch;
+		pc->kind = OG_EV_PREF;
+		pc->state = 0;
+		pc->reason = 0;
+		pc->expires = 0;
+		pc->segments = NULL;
+		pc->flags = OG_CH_IF_NEWER;
+		pc->f[OG_EVF_NOTE] = NULL;
+		pc->pref = cap;
+	}
 }
 
 static void
@@ -1246,9 +1323,10 @@ cmd_import(og_cli *cli, int argc, char **argv)
 	r = og_xmalloc(sizeof(*r));
 	im->batch = batch;
 	for (i = 0; i < 2; i++) {
-		im->bt[i].ch = og_xcalloc(batch, sizeof(og_change));
-		im->bt[i].order = og_xcalloc(batch, sizeof(int));
-		im->bt[i].results = og_xcalloc(batch, sizeof(int));
+		/* + 1: a line with a cap is two changes */
+		im->bt[i].ch = og_xcalloc(batch + 1, sizeof(og_change));
+		im->bt[i].order = og_xcalloc(batch + 1, sizeof(int));
+		im->bt[i].results = og_xcalloc(batch + 1, sizeof(int));
 		im->bt[i].arena = og_xmalloc(IMP_ARENA);
 	}
 	im->cb = &im->bt[0];
@@ -1337,7 +1415,7 @@ cmd_import(og_cli *cli, int argc, char **argv)
 		} else {
 			import_row(im, r);
 		}
-		if (im->cb->n == im->batch ||
+		if (im->cb->n >= im->batch ||
 		    im->cb->used + 4 * OG_CSV_RECORD_MAX > IMP_ARENA) {
 			if ((wrc = flush_batch(im)) != 0)
 				break;
@@ -1695,6 +1773,9 @@ entry_covers(const og_config *cfg, const og_entry *e, const og_stream *st)
 static int
 export_wanted(const struct export *x, const og_entry *e)
 {
+	/* an entry of no state holds only the person's cap */
+	if (e->state == OG_ST_NONE && e->pref.limit == 0)
+		return 0;
 	return (x->states & (1u << e->state)) &&
 	       (x->stream == NULL || entry_covers(x->cli->cfg, e, x->stream));
 }
@@ -1727,6 +1808,7 @@ export_rows(struct export *x, og_rtxn *tx, const og_record *rec)
 	og_buf *b = &x->b;
 	char t[32], segs[OG_SEGMENTS_MAX * (OG_SEGMENT_LEN + 1) + 1] = "";
 	const char *src, *ip, *ua;
+	char cap[32], per[16];
 	int i;
 
 	for (i = 0; i < rec->nsegments; i++) {
@@ -1742,7 +1824,15 @@ export_rows(struct export *x, og_rtxn *tx, const og_record *rec)
 		if (!export_wanted(x, e))
 			continue;
 		export_proof(x, tx, rec, e, &src, &ip, &ua);
-		og_time_fmt(e->time, t, sizeof(t));
+		/* an entry that holds only a cap has no time of its own */
+		if (e->time > 0)
+			og_time_fmt(e->time, t, sizeof(t));
+		else
+			t[0] = 0;
+		cap[0] = 0;
+		if (e->pref.limit)
+			snprintf(cap, sizeof(cap), "%u/%s", e->pref.limit,
+			    og_duration_fmt(e->pref.period, per, sizeof(per)));
 		if (x->cli->json) {
 			og_buf_adds(b, "{\"address\":");
 			og_json_str(b, rec->raw);
@@ -1767,14 +1857,16 @@ export_rows(struct export *x, og_rtxn *tx, const og_record *rec)
 			og_json_str(b, ua);
 			og_buf_adds(b, ",\"segment\":");
 			og_json_str(b, segs);
+			if (cap[0])
+				og_buf_printf(b, ",\"cap\":\"%s\"", cap);
 			if (e->expires)
 				og_buf_printf(b, ",\"expires\":\"%s\"",
 				    og_time_fmt(e->expires, t, sizeof(t)));
 			og_buf_adds(b, "}\n");
 		} else {
 			/* address,stream,partner,sender,state,time,reason,
-			 * source,segment,expires,ip,user_agent: what import
-			 * reads back */
+			 * source,segment,expires,ip,user_agent,cap: what
+			 * import reads back */
 			csv_field(b, rec->raw);
 			og_buf_addc(b, ',');
 			if (e->scope == OG_SCOPE_STREAM)
@@ -1801,6 +1893,8 @@ export_rows(struct export *x, og_rtxn *tx, const og_record *rec)
 			csv_field(b, ip);
 			og_buf_addc(b, ',');
 			csv_field(b, ua);
+			og_buf_addc(b, ',');
+			og_buf_adds(b, cap);
 			og_buf_addc(b, '\n');
 		}
 		x->rows++;
@@ -1993,7 +2087,7 @@ cmd_export(og_cli *cli, int argc, char **argv)
 		/* a hashed list is a suppression list */
 		x.states = keyfile
 		               ? (1u << OG_ST_OPTOUT) | (1u << OG_ST_SUPPRESSED)
-		               : 0x3e;
+		               : 0x3f; /* none: entries holding a cap */
 	}
 	if (keyfile) {
 		if ((rc = read_keyfile(keyfile, x.key, &x.keylen)) != 0)
@@ -2007,7 +2101,7 @@ cmd_export(og_cli *cli, int argc, char **argv)
 		og_buf_adds(&x.b,
 		    keyfile ? "hash\n"
 		            : "address,stream,partner,sender,state,time,reason,"
-		              "source,segment,expires,ip,user_agent\n");
+		              "source,segment,expires,ip,user_agent,cap\n");
 	x.recs = og_xmalloc(EXPORT_RECS * sizeof(*x.recs));
 	x.ev = og_xmalloc(sizeof(*x.ev));
 	do {

@@ -75,6 +75,19 @@ awk 'BEGIN { print "address,stream,state,time,source,ip,user_agent,segment,expir
 	print "zz@example.com,,optout,2026-01-01T00:00:00Z,,,,,"
 }' >"$T/many.csv"
 $A import "$T/many.csv" >/dev/null 2>&1
+# per-person caps (as the preference page sets them): on an opt-in, and
+# alone on a stream whose consent comes from a partner-wide opt-in
+cat >"$T/caps.csv" <<'EOF'
+address,stream,partner,state,time,source,cap
+cp1@example.com,newsletter,,confirmed,2026-03-01T00:00:00Z,page,1/7d
+cp2@example.com,,acme,confirmed,2026-03-01T00:00:00Z,page,
+cp2@example.com,offers,,none,2026-03-01T00:00:00Z,page,1/1d
+EOF
+$A --json import "$T/caps.csv" >"$T/caps.out" 2>&1
+like "caps imported: 3 lines in" "$(cat "$T/caps.out")" '*"imported":3,*'
+like "... the person's cap is the stream's cap plus hers" \
+    "$($A --json status cp1@example.com --stream newsletter)" \
+    '*"caps":?{"cap":"2/7d","sent":0},{"cap":"1/7d","sent":0,"chosen":true}?*'
 
 # an erasure and a partner's hashed list: keyed hashes, no address
 $A optin er@example.com --stream offers --source f >/dev/null
@@ -89,7 +102,7 @@ chmod 600 "$T/acme.key"
 } >"$T/acme.csv"
 $A import-hashed "$T/acme.csv" --partner acme --key "$T/acme.key" >/dev/null 2>&1
 
-addrs="ana bo ce cy di ed fa fb gu ha hb ii zz"
+addrs="ana bo ce cy di ed fa fb gu ha hb ii zz cp1 cp2"
 i=1
 while [ $i -le 150 ]; do
 	addrs="$addrs $(printf 'm%03d' $i)"
@@ -129,15 +142,40 @@ like "... also from an imported list" "$($B audit m001@example.com)" \
     '*source=list-1 ip=198.51.100.1 user_agent=UA 1*'
 like "... and an IPv6 address" "$($B audit ce@example.com)" \
     '*source=form ip=2001:db8::1*'
+like "export has the cap column" "$(head -1 "$T/export.csv")" "*,ip,user_agent,cap"
 like "export --json gives the proof too" \
     "$($A --json export --state confirmed | grep '"ana@')" \
     '*"source":"signup-form","ip":"192.0.2.1","user_agent":"Mozilla/5.0 (X11), ?"quoted?""*'
+
+like "per-person caps came along" \
+    "$($B --json status cp2@example.com --stream offers)" \
+    '*"caps":?{"cap":"1/1d","sent":0,"chosen":true}?*'
+
+# an import never replaces a cap the person chose; the same cap again
+# changes nothing; an erased person gets no record from a cap line
+printf 'address,stream,state,time,source,cap\ncp1@example.com,newsletter,confirmed,2026-03-01T00:00:00Z,page,3/7d\ner@example.com,offers,none,,,1/7d\n' >"$T/cap2.csv"
+$B optin er@example.com --stream offers --source f >/dev/null
+$B erase er@example.com >/dev/null
+$B --json import "$T/cap2.csv" >"$T/cap2.out" 2>&1
+like "a file's cap over the person's own: not taken" "$(cat "$T/cap2.out")" \
+    '*"imported":0,"unchanged":1,"skipped":1,*'
+like "... and said" "$(cat "$T/cap2.csv.warnings")" \
+    "2: cp1@example.com: cap not imported: the person chose another cap*3: er@example.com: not imported: the address was erased*"
+like "... her cap holds" "$($B --json status cp1@example.com --stream newsletter)" \
+    '*{"cap":"1/7d","sent":0,"chosen":true}*'
+$B export 2>/dev/null | grep -q '^er@'
+is "... the erased person has no record again" "$?" 1
+printf 'address,stream,state,cap\ncq@example.com,offers,none,\ncq@example.com,,optout,1/7d\ncq@example.com,offers,optin,1/7z\n' >"$T/cap3.csv"
+$B --json import "$T/cap3.csv" >"$T/cap3.out" 2>&1
+like "bad cap lines rejected" "$(cat "$T/cap3.out")" '*"rejected":3,*'
+like "... each with why" "$(cat "$T/cap3.csv.rejects")" \
+    "2: state none needs a cap*3: a cap is the person's cap for a stream*4: bad cap*"
 
 # exporting the new store gives the same file: nothing lost or added
 $B export >"$T/export2.csv" 2>/dev/null
 ok "export of the new store is the same file" cmp -s "$T/export.csv" "$T/export2.csv"
 is "export: a line per entry, every address once or more" \
-    "$(cut -d, -f1 "$T/export.csv" | sed 1d | sort -u | wc -l)" 163
+    "$(cut -d, -f1 "$T/export.csv" | sed 1d | sort -u | wc -l)" 165
 # a rerun of the import changes nothing
 $B --json import "$T/export.csv" >"$T/imp2.out" 2>&1
 like "importing the export again: all unchanged" "$(cat "$T/imp2.out")" \
