@@ -57,7 +57,7 @@ static const struct cmd {
         "[--source T] [--batch N]  CSV of consent"},
     {"audit", cmd_audit,
         "audit ADDR                 the address's whole "
-        "history, oldest first"},
+        "history, in the order recorded"},
     {"export", cmd_export,
         "export [--stream S] [--state LIST] "
         "[--hashed KEYFILE]  CSV of addresses"},
