@@ -387,9 +387,9 @@ parse_match(struct pstate *ps, const char *v, og_match *m)
 	memset(m, 0, sizeof(*m));
 	if (colon == NULL) {
 		perr(ps,
-		    "match: expected TYPE:VALUE (header:NAME=VALUE, "
+		    "[%s] match: expected TYPE:VALUE (header:NAME=VALUE, "
 		    "sender:ADDR, sasl:USER, client:CIDR), got \"%s\"",
-		    v);
+		    ps->cursect, v);
 		return OG_EINVAL;
 	}
 	arg = colon + 1;
@@ -398,7 +398,8 @@ parse_match(struct pstate *ps, const char *v, og_match *m)
 		size_t i, nlen;
 
 		if (eq == NULL || eq == arg || eq[1] == 0) {
-			perr(ps, "match: header needs NAME=VALUE");
+			perr(ps, "[%s] match: header needs NAME=VALUE",
+			    ps->cursect);
 			return OG_EINVAL;
 		}
 		nlen = (size_t)(eq - arg);
@@ -406,7 +407,8 @@ parse_match(struct pstate *ps, const char *v, og_match *m)
 			unsigned char c = (unsigned char)arg[i];
 
 			if (c <= 32 || c >= 127 || c == ':') {
-				perr(ps, "match: bad header name");
+				perr(ps, "[%s] match: bad header name",
+				    ps->cursect);
 				return OG_EINVAL;
 			}
 		}
@@ -414,31 +416,45 @@ parse_match(struct pstate *ps, const char *v, og_match *m)
 		m->name = og_xstrndup(arg, nlen);
 		m->value = og_xstrdup(eq + 1);
 	} else if (!strncasecmp(v, "sender:", 7)) {
-		if (*arg == 0 || strchr(arg, '@') == NULL) {
-			perr(ps, "match: sender needs ADDR or @DOMAIN");
+		const char *at = strrchr(arg, '@');
+		char dom[OG_DOMAIN_MAX + 1];
+		og_buf b;
+		int dom_ok;
+
+		if (*arg == 0 || at == NULL) {
+			perr(ps, "[%s] match: sender needs ADDR or @DOMAIN",
+			    ps->cursect);
 			return OG_EINVAL;
 		}
-		{
-			/*
-			 * The domain as sender_matches() compares it
-			 * (lowercase A-labels, no trailing dot), or a
-			 * Unicode domain would never meet its mail.
-			 */
-			const char *at = strrchr(arg, '@');
-			char dom[OG_DOMAIN_MAX + 1];
-			og_buf b;
-
-			(void)og_addr_sender_scope(at + 1, dom, sizeof(dom));
-			og_buf_init(&b, 0);
-			og_buf_add(&b, arg, (size_t)(at - arg) + 1);
-			og_buf_adds(&b, dom);
-			m->kind = OG_MATCH_SENDER;
-			m->value = og_xstrdup(b.data);
-			og_buf_free(&b);
+		/*
+		 * The domain as sender_matches() compares it (lowercase
+		 * A-labels, no trailing dot), or a Unicode domain would
+		 * never meet its mail; one that does not normalise (a
+		 * single label, a literal) is compared as written.  One no
+		 * envelope can have ("news@", "@example..com") would make
+		 * a line that never matches, and the stream's mail go out
+		 * ungated: refused.
+		 */
+		dom_ok = og_addr_sender_scope(at + 1, dom, sizeof(dom)) == 0;
+		if (!dom_ok && (at[1] == '\0' || at[1] == '.' ||
+		                   strstr(at + 1, "..") != NULL ||
+		                   strpbrk(at + 1, " \t") != NULL)) {
+			perr(ps,
+			    "[%s] match: \"%s\": \"%s\" is not a domain, so "
+			    "no sender would match",
+			    ps->cursect, v, at + 1);
+			return OG_EINVAL;
 		}
+		og_buf_init(&b, 0);
+		og_buf_add(&b, arg, (size_t)(at - arg) + 1);
+		og_buf_adds(&b, dom);
+		m->kind = OG_MATCH_SENDER;
+		m->value = og_xstrdup(b.data);
+		og_buf_free(&b);
 	} else if (!strncasecmp(v, "sasl:", 5)) {
 		if (*arg == 0) {
-			perr(ps, "match: sasl needs a user name");
+			perr(ps, "[%s] match: sasl needs a user name",
+			    ps->cursect);
 			return OG_EINVAL;
 		}
 		m->kind = OG_MATCH_SASL;
@@ -447,17 +463,17 @@ parse_match(struct pstate *ps, const char *v, og_match *m)
 		m->kind = OG_MATCH_CLIENT;
 		if (parse_cidr(arg, m) != 0) {
 			perr(ps,
-			    "match: client needs an address or CIDR, "
+			    "[%s] match: client needs an address or CIDR, "
 			    "got \"%s\"",
-			    arg);
+			    ps->cursect, arg);
 			return OG_EINVAL;
 		}
 		m->value = og_xstrdup(arg);
 	} else {
 		perr(ps,
-		    "match: unknown type in \"%s\" (header, sender, sasl, "
-		    "client)",
-		    v);
+		    "[%s] match: unknown type in \"%s\" (header, sender, "
+		    "sasl, client)",
+		    ps->cursect, v);
 		return OG_EINVAL;
 	}
 	return 0;
@@ -700,7 +716,7 @@ set_value(struct pstate *ps, const struct key *k, char *base, const char *value,
 		og_match *m = f;
 
 		if (*n >= OG_MULTI_MAX) {
-			perr(ps, "[stream] match: more than %d lines",
+			perr(ps, "[%s] match: more than %d lines", ps->cursect,
 			    OG_MULTI_MAX);
 			return OG_EINVAL;
 		}
