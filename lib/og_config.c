@@ -192,6 +192,11 @@ struct pstate {
 	char cursect[128];
 	unsigned char seen[STREAMS_MAX + 1][NKEYS]; /* [0]: global */
 	int seg_seen;
+	struct {
+		char name[128];
+		int line;
+	} sects[STREAMS_MAX + 16]; /* section lines seen, for repeats */
+	int nsects;
 };
 
 static void perr(struct pstate *ps, const char *fmt, ...)
@@ -974,11 +979,41 @@ check_section_line(struct pstate *ps, const char *line)
 	name[n] = 0;
 	for (i = 0; known[i]; i++)
 		if (strcmp(name, known[i]) == 0)
-			return;
-	if (strncmp(name, "stream", 6) == 0 &&
-	    (name[6] == ' ' || name[6] == '\t' || name[6] == 0))
+			break;
+	if (known[i] == NULL &&
+	    !(strncmp(name, "stream", 6) == 0 &&
+	        (name[6] == ' ' || name[6] == '\t' || name[6] == 0))) {
+		perr(ps, "[%s]: unknown section", name);
 		return;
-	perr(ps, "[%s]: unknown section", name);
+	}
+	/*
+	 * A section opened again would be merged into the first: match
+	 * and list lines added to it unseen (a pasted [stream news] after
+	 * the shipped one, a second [unsubd] listen).  One per name.
+	 */
+	if (known[i] == NULL) { /* [stream NAME]: the name as the handler */
+		char *nm = name + 6;
+
+		while (*nm == ' ' || *nm == '\t')
+			nm++;
+		if (*nm == '\0')
+			return; /* the handler says it needs a name */
+		memmove(name + 7, nm, strlen(nm) + 1);
+		name[6] = ' ';
+	}
+	for (i = 0; i < ps->nsects; i++)
+		if (strcmp(ps->sects[i].name, name) == 0) {
+			perr(ps,
+			    "[%s]: section given twice (first at line %d): "
+			    "write its keys in one",
+			    name, ps->sects[i].line);
+			return;
+		}
+	if (ps->nsects < (int)(sizeof(ps->sects) / sizeof(ps->sects[0]))) {
+		og_strlcpy(ps->sects[ps->nsects].name, name,
+		    sizeof(ps->sects[0].name));
+		ps->sects[ps->nsects++].line = ps->line;
+	}
 }
 
 /* libinih line reader that counts lines and refuses long ones. */

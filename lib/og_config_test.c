@@ -149,6 +149,19 @@ static const struct ccase cases[] = {
         "character"},
     {"unsubscribe bad scheme", "[stream s]\nunsubscribe = ftp://u.example/%t\n",
         "neither https:, http: nor mailto:"},
+    /* A second section of a name was merged into the first, unseen. */
+    {"stream section twice",
+        "[stream a]\nmatch = sender:x@a.example\n[stream b]\n"
+        "match = sender:y@b.example\n[stream a]\n"
+        "match = sender:z@c.example\n",
+        "test.conf:5: [stream a]: section given twice (first at line 1)"},
+    {"stream section twice, spaced otherwise",
+        "[stream a]\nclass = marketing\n[stream \t a]\n",
+        "test.conf:3: [stream a]: section given twice (first at line 1)"},
+    {"global section twice",
+        "[unsubd]\nlisten = 127.0.0.1:8080\n[log]\nverbose = 0\n"
+        "[unsubd]\nlisten = 127.0.0.1:8081\n",
+        "test.conf:5: [unsubd]: section given twice (first at line 1)"},
     {"stream without name", "[stream]\nclass = marketing\n", "needs a name"},
     {"stream bad name", "[stream a/b]\nclass = marketing\n",
         "stream names are"},

@@ -37,12 +37,19 @@ out=$(sed 's/^\[stream newsletter\]/[policyd]\nuser = og-no-such-user\n&/' "$T/o
     $BIN/optgate -c "$T/u.conf" config check)
 is "config check with a daemon user missing: still exit 0 (may be for another host)" "$?" 0
 like "... a unix socket in a missing folder is noted" \
-    "$(printf '[policyd]\nlisten = unix:%s/nodir/p.sock\n' "$T" >>"$T/u.conf" &&
-    $BIN/optgate -c "$T/u.conf" config check)" \
+    "$(sed "s#^user = og-no-such-user\$#&\nlisten = unix:$T/nodir/p.sock#" \
+        "$T/u.conf" >"$T/u2.conf" &&
+    $BIN/optgate -c "$T/u2.conf" config check)" \
     "*note: unix:$T/nodir/p.sock: folder $T/nodir: No such file or directory*"
 like "... and says the daemon will not start" "$out" \
     '*note: [[]policyd] user: no user "og-no-such-user" on this host: the daemon will not start*'
 
+# A README snippet pasted below the shipped sections: refused, not merged.
+out=$({ cat "$T/optgate.conf"; printf '[stream newsletter]\nmatch = sender:x@example.net\n'; } >"$T/dup.conf" &&
+    $BIN/optgate -c "$T/dup.conf" config check 2>&1)
+is "config check with a stream section given twice: exit 2" "$?" 2
+like "... names both lines" "$out" \
+    "*dup.conf:*: [[]stream newsletter]: section given twice (first at line *"
 $OG status ana@example.com >/dev/null 2>"$T/err"
 is "status before init: exit 3" "$?" 3
 like "status before init says what to do" "$(cat "$T/err")" "*optgate init*"

@@ -408,8 +408,8 @@ pd_stop
 
 # --- store unreadable ---
 mv "$PD_T/store" "$PD_T/store.away"
-EXTRA_STREAMS='[stream alerts]
-match = sender:alerts@example.com
+EXTRA_STREAMS='[stream urgent]
+match = sender:urgent@example.com
 class = transactional
 on_store_error = accept' write_conf
 : >"$PD_LOG"
@@ -420,7 +420,7 @@ is "store unreadable: marketing gets 451 4.3.0" \
 is "store unreadable: transactional default tempfails" \
     "$(pd_q sender=noreply@example.com recipient=ana@example.org | cut -c1-9)" "451 4.3.0"
 is "store unreadable: transactional with on_store_error = accept passes" \
-    "$(pd_q sender=alerts@example.com recipient=ana@example.org)" DUNNO
+    "$(pd_q sender=urgent@example.com recipient=ana@example.org)" DUNNO
 mv "$PD_T/store.away" "$PD_T/store"
 ok "store reopened without restart" pd_log_wait 'store .* open$' 8
 is "... and decisions are back" "$(pd_q recipient=cid@example.org)" \
