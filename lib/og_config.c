@@ -1230,6 +1230,99 @@ ip_value(struct pstate *ps, const char *what, char **p, int canon)
 	}
 }
 
+/*
+ * Does every message that match b meets meet a as well?  Only between
+ * lines of one kind, as parse_match keeps them (sender domains in
+ * lowercase A-labels, CIDRs as bits).
+ */
+static int
+match_covers(const og_match *a, const og_match *b)
+{
+	const char *at;
+	int i, bits;
+
+	if (a->kind != b->kind)
+		return 0;
+	switch (a->kind) {
+	case OG_MATCH_HEADER:
+		return strcasecmp(a->name, b->name) == 0 &&
+		       strcasecmp(a->value, b->value) == 0;
+	case OG_MATCH_SENDER:
+		if (a->value[0] == '@')
+			return (at = strrchr(b->value, '@')) != NULL &&
+			       strcmp(at, a->value) == 0;
+		return strcasecmp(a->value, b->value) == 0;
+	case OG_MATCH_SASL:
+		return strcasecmp(a->value, b->value) == 0;
+	case OG_MATCH_CLIENT:
+		if (a->prefix > b->prefix)
+			return 0;
+		for (i = 0, bits = a->prefix; bits > 0; i++, bits -= 8) {
+			unsigned char mask =
+			    bits >= 8 ? 0xff
+			              : (unsigned char)(0xff << (8 - bits));
+
+			if ((a->net[i] & mask) != (b->net[i] & mask))
+				return 0;
+		}
+		return 1;
+	}
+	return 0;
+}
+
+/* A match line as the admin wrote it, for messages. */
+static void
+match_text(const og_match *m, char *buf, size_t size)
+{
+	static const char *const kinds[] = {
+	    "?", "header", "sender", "sasl", "client"};
+
+	if (m->kind == OG_MATCH_HEADER)
+		snprintf(buf, size, "header:%s=%s", m->name, m->value);
+	else
+		snprintf(buf, size, "%s:%s",
+		    kinds[m->kind >= 1 && m->kind <= 4 ? m->kind : 0],
+		    m->value);
+}
+
+/*
+ * Streams are tried in file order and the first that matches wins: a
+ * line an earlier stream's line covers never selects its stream (the
+ * mail is gated as the earlier one), which is never what was meant.
+ */
+static void
+shadowed_matches(struct pstate *ps)
+{
+	og_config *cfg = ps->cfg;
+	char t1[300], t2[300];
+
+	for (int i = 1; i < cfg->nstreams; i++) {
+		const og_stream *st = &cfg->streams[i];
+
+		for (int j = 0; j < st->nmatch; j++)
+			for (int k = 0; k < i; k++) {
+				const og_stream *e = &cfg->streams[k];
+				int l;
+
+				for (l = 0; l < e->nmatch; l++)
+					if (match_covers(
+					        &e->match[l], &st->match[j]))
+						break;
+				if (l == e->nmatch)
+					continue;
+				match_text(&st->match[j], t1, sizeof(t1));
+				match_text(&e->match[l], t2, sizeof(t2));
+				perr(ps,
+				    "[stream %s] match: \"%s\" can never "
+				    "match: [stream %s], earlier in the file, "
+				    "has \"%s\" and wins (put the narrower "
+				    "stream first)",
+				    st->name, t1, e->name, t2);
+				break;
+			}
+	}
+}
+
 /* Checks that need the whole file. */
 static void
 validate(struct pstate *ps)
@@ -1313,6 +1406,7 @@ validate(struct pstate *ps)
 				    "token id: rename one",
 				    cfg->streams[j].name, st->name);
 	}
+	shadowed_matches(ps);
 	cfg->local_case_sensitive = cfg->local_case_sensitive == 1;
 	cfg->rules.gmail_dots = cfg->gmail_dots;
 	cfg->rules.local_case_sensitive = cfg->local_case_sensitive;

@@ -99,6 +99,30 @@ static const struct ccase cases[] = {
         "[stream s]\nmatch = sender:root@localhost\n"
         "match = sender:x@[192.0.2.1]\n",
         NULL},
+    /* The first stream that matches wins: a line it covers is dead. */
+    {"match shadowed by an earlier domain",
+        "[stream all]\nmatch = sender:@example.com\n"
+        "[stream news]\nmatch = sender:News@Example.COM.\n",
+        "[stream news] match: \"sender:News@example.com\" can never match: "
+        "[stream all], earlier in the file, has \"sender:@example.com\""},
+    {"match shadowed by the same sasl login",
+        "[stream a]\nmatch = sasl:bob\n[stream b]\nmatch = sasl:BOB\n",
+        "[stream b] match: \"sasl:BOB\" can never match"},
+    {"match shadowed by a wider network",
+        "[stream a]\nmatch = client:10.0.0.0/8\n"
+        "[stream b]\nmatch = client:192.0.2.1\nmatch = client:10.1.2.0/24\n",
+        "[stream b] match: \"client:10.1.2.0/24\" can never match"},
+    {"match shadowed by the same header",
+        "[stream a]\nmatch = header:List-Id=<x.example>\n"
+        "[stream b]\nmatch = header:list-id=<X.example>\n",
+        "[stream b] match: \"header:list-id=<X.example>\" can never match"},
+    {"narrower stream first is fine",
+        "[stream news]\nmatch = sender:news@example.com\n"
+        "match = client:10.1.2.0/24\n"
+        "[stream all]\nmatch = sender:@example.com\n"
+        "match = client:10.0.0.0/8\nmatch = client:10.1.3.0/24\n"
+        "match = header:List-Id=<x.example>\nmatch = sasl:news\n",
+        NULL},
     {"match error names the stream",
         "[stream news]\nmatch = client:10.0.0.0/33\n",
         "test.conf:2: [stream news] match: client needs"},
