@@ -1337,6 +1337,16 @@ validate(struct pstate *ps)
 		    &cfg->unsubd_trusted_proxy[i], 1);
 	for (i = 0; i < cfg->nspf_egress; i++)
 		ip_value(ps, "[spf] egress", &cfg->spf_egress[i], 0);
+	/*
+	 * optgate-unsubd speaks TLS only with both: one alone (a typo in
+	 * the other's name, a line left commented) served plain HTTP.
+	 */
+	if ((cfg->unsubd_tls_cert == NULL) != (cfg->unsubd_tls_key == NULL))
+		perr(ps,
+		    "[unsubd] %s: set without %s: TLS needs both (without "
+		    "either, plain HTTP behind a proxy)",
+		    cfg->unsubd_tls_cert ? "tls_cert" : "tls_key",
+		    cfg->unsubd_tls_cert ? "tls_key" : "tls_cert");
 	header_value(ps, "[milter] feedback_id_sender", cfg->feedback_id_sender,
 	    0, "a header");
 	for (i = 0; i < cfg->nstreams; i++) {

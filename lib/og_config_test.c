@@ -204,6 +204,15 @@ static const struct ccase cases[] = {
         "[spf] egress: \"203.0.113.500\" is not an IP address"},
     {"spf egress range", "[spf]\negress = 203.0.113.0/24\n",
         "[spf] egress: \"203.0.113.0/24\" is not an IP address"},
+    /* unsubd speaks TLS only with both: one alone served plain HTTP. */
+    {"tls_cert without tls_key", "[unsubd]\ntls_cert = /etc/optgate/u.crt\n",
+        "[unsubd] tls_cert: set without tls_key: TLS needs both"},
+    {"tls_key without tls_cert", "[unsubd]\ntls_key = /etc/optgate/u.key\n",
+        "[unsubd] tls_key: set without tls_cert"},
+    {"tls_cert and tls_key",
+        "[unsubd]\ntls_cert = /etc/optgate/u.crt\n"
+        "tls_key = /etc/optgate/u.key\n",
+        NULL},
     {"key before any section", "; comment\npath = /x\n[store]\n",
         "test.conf:2: path: key before any [section]"},
     {"second error line reported first error",
