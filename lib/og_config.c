@@ -1408,6 +1408,16 @@ validate(struct pstate *ps)
 			    "letter, digit, '-' or '_' next to %%t reads as "
 			    "part of the token)",
 			    st->name);
+		/*
+		 * Without egress addresses there is nothing to check the
+		 * record against: optgate-policyd refused such a config,
+		 * which config check passed.
+		 */
+		if (st->spf != OG_SPF_OFF && cfg->nspf_egress == 0)
+			perr(ps,
+			    "[stream %s] spf = %s needs [spf] egress (this "
+			    "server's sending addresses)",
+			    st->name, spfmodes[st->spf]);
 		st->list = st->nunsubscribe > 0 || st->verp_address != NULL;
 		for (j = 0; j < i; j++)
 			if (cfg->streams[j].id == st->id)

@@ -213,6 +213,11 @@ static const struct ccase cases[] = {
         "[unsubd]\ntls_cert = /etc/optgate/u.crt\n"
         "tls_key = /etc/optgate/u.key\n",
         NULL},
+    /* policyd refused it; config check said ok. */
+    {"spf without egress", "[stream s]\nspf = reject\n",
+        "[stream s] spf = reject needs [spf] egress"},
+    {"spf with egress", "[spf]\negress = 203.0.113.5\n[stream s]\nspf = warn\n",
+        NULL},
     {"key before any section", "; comment\npath = /x\n[store]\n",
         "test.conf:2: path: key before any [section]"},
     {"second error line reported first error",

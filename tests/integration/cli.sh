@@ -50,6 +50,12 @@ out=$({ cat "$T/optgate.conf"; printf '[stream newsletter]\nmatch = sender:x@exa
 is "config check with a stream section given twice: exit 2" "$?" 2
 like "... names both lines" "$out" \
     "*dup.conf:*: [[]stream newsletter]: section given twice (first at line *"
+# What optgate-policyd refuses to start with, config check refuses too.
+out=$(sed 's/^\[stream offers\]$/&\nspf = reject/' "$T/optgate.conf" >"$T/spf.conf" &&
+    $BIN/optgate -c "$T/spf.conf" config check 2>&1)
+is "config check with spf on and no [spf] egress: exit 2" "$?" 2
+like "... says what is missing" "$out" \
+    "*[[]stream offers] spf = reject needs [[]spf] egress*"
 $OG status ana@example.com >/dev/null 2>"$T/err"
 is "status before init: exit 3" "$?" 3
 like "status before init says what to do" "$(cat "$T/err")" "*optgate init*"

@@ -346,8 +346,8 @@ consent = none' EXTRA_POLICYD='socket_mode = 0666' write_conf
 pd_hup
 ok "SIGHUP with a new socket_mode: logged as taking effect at restart" \
     pd_log_wait 'reload: \[policyd\] socket_owner, socket_group or socket_mode changed: takes effect at restart'
-# A config that parses but policyd cannot use (spf on, no [spf] egress:
-# no address to check the SPF records against) is not taken either.
+# A config with spf on and no [spf] egress (no address to check the SPF
+# records against) is not taken either.
 EXTRA_STREAMS='[stream promo]
 match = sender:promo@example.com
 consent = none
@@ -357,7 +357,7 @@ consent = optin
 spf = reject' write_conf
 pd_hup
 ok "SIGHUP with spf but no [spf] egress: logged" \
-    pd_log_wait 'stream strict\] spf = on needs \[spf\] egress'
+    pd_log_wait 'stream strict\] spf = reject needs \[spf\] egress'
 is "... the running config kept: no stream strict yet" \
     "$(pd_q sender=strict@example.com recipient=zed@example.org)" DUNNO
 ok "daemon exits cleanly on SIGTERM" pd_stop
