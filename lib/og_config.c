@@ -1408,6 +1408,14 @@ validate(struct pstate *ps)
 			    "letter, digit, '-' or '_' next to %%t reads as "
 			    "part of the token)",
 			    st->name);
+		/* The gate follows it for transactional mail only. */
+		if (st->on_store_error == OG_ONERR_ACCEPT &&
+		    st->class != OG_CLASS_TRANSACTIONAL)
+			perr(ps,
+			    "[stream %s] on_store_error = accept: applies to "
+			    "class = transactional only (marketing mail "
+			    "always tempfails while the store cannot be read)",
+			    st->name);
 		/*
 		 * Without egress addresses there is nothing to check the
 		 * record against: optgate-policyd refused such a config,

@@ -246,6 +246,13 @@ static const struct ccase cases[] = {
         "[stream r]\nclass = transactional\n"
         "on_store_error = accept\n",
         NULL},
+    /* A marketing stream tempfails on a store error whatever it says. */
+    {"on_store_error = accept on a marketing stream",
+        "[stream m]\nconsent = none\non_store_error = accept\n",
+        "[stream m] on_store_error = accept: applies to class = "
+        "transactional only"},
+    {"on_store_error = tempfail on a marketing stream",
+        "[stream m]\non_store_error = tempfail\n", NULL},
     {"transactional stream with VERP",
         "[stream r]\nclass = transactional\n"
         "verp = bounce+%t@b.example\n",
