@@ -1323,6 +1323,29 @@ shadowed_matches(struct pstate *ps)
 	}
 }
 
+/* As optgate-unsubd's unsubd_color_ok: "#rgb" or "#rrggbb". */
+static int
+brand_color_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	return s[0] == '#' && (n == 4 || n == 7) &&
+	       strspn(s + 1, "0123456789abcdefABCDEF") == n - 1;
+}
+
+/* As optgate-unsubd's unsubd_url_ok: https:// or a /path, no quoting. */
+static int
+brand_logo_ok(const char *s)
+{
+	if (strncmp(s, "https://", 8) != 0 && !(s[0] == '/' && s[1] != '/'))
+		return 0;
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s <= ' ' || (unsigned char)*s >= 0x7f ||
+		    strchr("\"'<>\\", *s) != NULL)
+			return 0;
+	return 1;
+}
+
 /* Checks that need the whole file. */
 static void
 validate(struct pstate *ps)
@@ -1408,6 +1431,22 @@ validate(struct pstate *ps)
 			    "letter, digit, '-' or '_' next to %%t reads as "
 			    "part of the token)",
 			    st->name);
+		/*
+		 * optgate-unsubd puts only these into its pages (config
+		 * text never reaches CSS or an attribute raw) and drops
+		 * anything else without a word: say so here.
+		 */
+		if (st->brand_color && !brand_color_ok(st->brand_color))
+			perr(ps,
+			    "[stream %s] brand.color: \"%s\" is not #rgb or "
+			    "#rrggbb",
+			    st->name, st->brand_color);
+		if (st->brand_logo && !brand_logo_ok(st->brand_logo))
+			perr(ps,
+			    "[stream %s] brand.logo: \"%s\" is not an "
+			    "https:// URL or a /path (without spaces, quotes, "
+			    "'<', '>', '\\' or non-ASCII)",
+			    st->name, st->brand_logo);
 		/* The gate follows it for transactional mail only. */
 		if (st->on_store_error == OG_ONERR_ACCEPT &&
 		    st->class != OG_CLASS_TRANSACTIONAL)

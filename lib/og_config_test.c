@@ -253,6 +253,23 @@ static const struct ccase cases[] = {
         "transactional only"},
     {"on_store_error = tempfail on a marketing stream",
         "[stream m]\non_store_error = tempfail\n", NULL},
+    /* unsubd dropped what it cannot put into a page, unsaid. */
+    {"brand.color by name", "[stream m]\nbrand.color = green\n",
+        "[stream m] brand.color: \"green\" is not #rgb or #rrggbb"},
+    {"brand.color too long", "[stream m]\nbrand.color = #1b5e2000\n",
+        "is not #rgb or #rrggbb"},
+    {"brand.logo over http",
+        "[stream m]\nbrand.logo = http://s.example/l.png\n",
+        "[stream m] brand.logo: \"http://s.example/l.png\" is not an "
+        "https:// URL"},
+    {"brand.logo with a quote",
+        "[stream m]\nbrand.logo = https://s.example/l.png\"onload=x\n",
+        "brand.logo"},
+    {"brand as unsubd shows it",
+        "[stream m]\nbrand.color = #1B5E20\nbrand.logo = /static/l.png\n"
+        "brand.name = Loja\n[stream n]\nbrand.color = #fff\n"
+        "brand.logo = https://s.example/l.png\n",
+        NULL},
     {"transactional stream with VERP",
         "[stream r]\nclass = transactional\n"
         "verp = bounce+%t@b.example\n",

@@ -84,9 +84,20 @@ like "page has the stream's logo" "$PAGE" '*<img src="/static/logo.png" alt="">*
 like "page has the stream's colour" "$PAGE" '*header{background:#1b5e20;color:#ffffff;*'
 TIPS=$(curl -s "$UD_URL/u/$(ud_token $A tips)")
 like "brand name is escaped" "$TIPS" '*Tips &lt;b&gt;&quot;&amp;*'
-case "$TIPS" in *javascript:*|*"url(//x)"*|*"<b>"*)
-	fail "unsafe brand colour and logo are left out" ;;
-*) pass "unsafe brand colour and logo are left out" ;; esac
+case "$TIPS" in *"<b>"*)
+	fail "brand name is not put raw" ;;
+*) pass "brand name is not put raw" ;; esac
+# A colour or logo unsubd would not put into a page is a config error
+# (unsubd_parse_test covers the daemon's own check).
+sed 's|^brand.name = Tips.*|&\nbrand.color = #fff;background:url(//x)\nbrand.logo = javascript:alert(1)|' \
+    "$CONF" >"$UD_DIR/brand.conf"
+like "unsafe brand colour and logo: the config is refused" \
+    "$("$BIN/optgate" -c "$UD_DIR/brand.conf" config check 2>&1; echo "exit $?")" \
+    '*brand.color: "#fff;background:url(//x)" is not #rgb*brand.logo: "javascript:alert(1)" is not*exit 2'
+like "... and optgate-unsubd does not start with it" \
+    "$(timeout 5 "$BIN/optgate-unsubd" -f -c "$UD_DIR/brand.conf" 2>&1; echo "exit $?")" \
+    '*brand.color: "#fff;background:url(//x)" is not #rgb*exit [1-9]'
+
 case "$PAGE" in *"<script"*) fail "page needs no JavaScript" ;;
 *) pass "page needs no JavaScript" ;; esac
 like "pt-BR from Accept-Language" \

@@ -74,8 +74,6 @@ class = marketing
 consent = optin
 description = Tips and tricks
 brand.name = Tips <b>"&
-brand.color = #fff;background:url(//x)
-brand.logo = javascript:alert(1)
 unsubscribe = $UD_URL/u/%t
 
 [stream receipts]
