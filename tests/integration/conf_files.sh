@@ -83,6 +83,31 @@ for f in optgate.conf unsubd.conf policyd-example.conf; do
 	like "conf/$f passes optgate config check" \
 	    "$("$BIN/optgate" -c "$C/$f" config check 2>&1)" "*: ok (*"
 done
+# conf/optgate.conf is "the annotated example with every key" (README):
+# each key of og_config.c's table is there, set or as a commented
+# example, and with the examples uncommented it still loads.
+missing=
+for k in $(sed -n '/^static const struct key keys/,/^};/p' "$TOP/lib/og_config.c" |
+    tr -d '\n' | grep -o '{"[a-z]*", "[a-z_.]*"' | sed 's/.*", "//; s/"$//'); do
+	grep -qE "^;?$k *=" "$C/optgate.conf" || missing="$missing $k"
+done
+is "conf/optgate.conf names every key" "$missing" ""
+sed 's/^;\([a-z_.]* *=\)/\1/' "$C/optgate.conf" >"$D/examples.conf"
+like "conf/optgate.conf with its examples uncommented passes config check" \
+    "$("$BIN/optgate" -c "$D/examples.conf" config check 2>&1)" "*: ok (*"
+# Every README block that is an optgate config (its first line a
+# [section]) loads as an admin would paste it.
+awk -v d="$D" '/^ *```/ { fence = !fence; n++; take = 0; first = 1; next }
+    fence { sub(/^   /, ""); if (first) take = /^\[/; first = 0
+            if (take) print > (d "/readme" n ".conf") }' "$TOP/README.md"
+nblk=0
+for f in "$D"/readme*.conf; do
+	[ -f "$f" ] || continue
+	nblk=$((nblk + 1))
+	like "README config block $(basename "$f" .conf) passes config check" \
+	    "$("$BIN/optgate" -c "$f" config check 2>&1)" "*: ok (*"
+done
+ok "README has config blocks ($nblk)" test "$nblk" -ge 3
 # its plus_tags end with a comment on a continuation line: every domain
 # listed drops the +tag, the last one too
 for d in gmail.com proton.me protonmail.com; do
