@@ -110,6 +110,48 @@ mg_load(void)
 	return s;
 }
 
+static int
+mg_same(const char *a, const char *b)
+{
+	return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
+static void
+mg_add(char *buf, size_t size, const char *s)
+{
+	size_t n = strlen(buf);
+
+	(void)og_strlcpy(buf + n, s, size - n);
+}
+
+/*
+ * Settings applied once, at the start (the socket, the user, libmilter's
+ * timeout) or when the store opens: a reload that changes them says they
+ * wait for a restart rather than ignore them.
+ */
+static void
+mg_reload_restart_note(const og_config *o, const og_config *n)
+{
+	char what[200] = "";
+
+	if (!mg_same(o->milter_socket, n->milter_socket))
+		mg_add(what, sizeof(what), ", [milter] socket");
+	if (!mg_same(o->milter_user, n->milter_user))
+		mg_add(what, sizeof(what), ", [milter] user");
+	if (o->milter_timeout != n->milter_timeout)
+		mg_add(what, sizeof(what), ", [milter] timeout");
+	if (!mg_same(o->store_path, n->store_path))
+		mg_add(what, sizeof(what), ", [store] path");
+	if (o->map_size != n->map_size ||
+	    o->counter_map_size != n->counter_map_size ||
+	    o->max_readers != n->max_readers)
+		mg_add(what, sizeof(what),
+		    ", [store] map_size, counter_map_size or max_readers");
+	if (what[0] != '\0')
+		og_log_warn(
+		    "reload: %s changed: takes effect at restart", what + 2);
+}
+
 /*
  * The one function that applies a reload.  A config that does not load
  * is logged and the old one kept; connections keep the snapshot they
@@ -118,12 +160,15 @@ mg_load(void)
 static void
 mg_reload(void)
 {
-	og_snap *s;
+	og_snap *s, *old;
 
 	if ((s = mg_load()) == NULL) {
 		og_log_err("reload failed: keeping the old configuration");
 		return;
 	}
+	old = og_snap_get(&snaps);
+	mg_reload_restart_note(old->cfg, s->cfg);
+	og_snap_put(old);
 	og_log_set_verbose(s->cfg->verbose);
 	/* Log while s is still ours alone: once published it may go. */
 	og_log_info("configuration reloaded from %s",

@@ -113,6 +113,14 @@ ok "broken config on SIGHUP: logged, old one kept" \
     grep -q 'reload failed' "$MG_DIR/milter.log"
 mg_lua reload.lua -D "URL=https://reloaded.example/u/"
 ok "milter still running after SIGHUPs" kill -0 "$(mg_pid)"
+# Settings applied once at the start: a reload that changes them says so.
+MG_URL="https://reloaded.example/u/%t" mg_config "$C" \
+    "unix:$MG_DIR/milter.sock" "timeout = 120s
+user = nobody"
+kill -HUP "$(mg_pid)"
+ok "SIGHUP with a new [milter] timeout and user: logged as taking effect at restart" \
+    mg_log_wait 'reload: \[milter\] user, \[milter\] timeout changed: takes effect at restart'
+mg_lua reload.lua -D "URL=https://reloaded.example/u/"
 
 # A reload keeps the -v of the command line.
 MG_SOCK=unix:$MG_DIR/verbose.sock
