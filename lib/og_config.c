@@ -1346,6 +1346,38 @@ brand_logo_ok(const char *s)
 	return 1;
 }
 
+/*
+ * As optgate-unsubd's unsubd_base_path reads it: http(s)://HOST, then a
+ * path of plain characters that fits its 256-byte prefix.  Anything else
+ * it drops without a word, and the pages' links lose the path.
+ */
+static int
+base_url_ok(const char *u)
+{
+	const char *p, *slash;
+	size_t n;
+
+	if (strncmp(u, "https://", 8) == 0)
+		p = u + 8;
+	else if (strncmp(u, "http://", 7) == 0)
+		p = u + 7;
+	else
+		return 0;
+	if (*p == '\0' || *p == '/')
+		return 0;
+	if ((slash = strchr(p, '/')) == NULL)
+		return 1;
+	while (slash[1] == '/')
+		slash++;
+	n = strlen(slash);
+	while (n > 0 && slash[n - 1] == '/')
+		n--;
+	return n < 256 &&
+	       strspn(slash,
+	           "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	           "0123456789-._~/") >= n;
+}
+
 /* Checks that need the whole file. */
 static void
 validate(struct pstate *ps)
@@ -1370,6 +1402,12 @@ validate(struct pstate *ps)
 		    "either, plain HTTP behind a proxy)",
 		    cfg->unsubd_tls_cert ? "tls_cert" : "tls_key",
 		    cfg->unsubd_tls_cert ? "tls_key" : "tls_cert");
+	if (cfg->unsubd_base_url && !base_url_ok(cfg->unsubd_base_url))
+		perr(ps,
+		    "[unsubd] base_url: \"%s\" is not http(s)://HOST/PATH "
+		    "with a plain path (letters, digits, '-', '.', '_', "
+		    "'~', '/')",
+		    cfg->unsubd_base_url);
 	header_value(ps, "[milter] feedback_id_sender", cfg->feedback_id_sender,
 	    0, "a header");
 	for (i = 0; i < cfg->nstreams; i++) {
