@@ -100,6 +100,11 @@ like "conf/optgate.conf with its examples uncommented passes config check" \
 awk -v d="$D" '/^ *```/ { fence = !fence; n++; take = 0; first = 1; next }
     fence { sub(/^   /, ""); if (first) take = /^\[/; first = 0
             if (take) print > (d "/readme" n ".conf") }' "$TOP/README.md"
+# ... and the indented ones (the walk-through's heredoc, [feedback]).
+awk -v d="$D" 'take && (!/^    / || /^    EOF$/ || /^ *$/) { take = 0 }
+    !take && /^    \[[a-z]/ { take = 1; n++ }
+    take { sub(/^    /, ""); print > (d "/readme-indented" n ".conf") }' \
+    "$TOP/README.md"
 nblk=0
 for f in "$D"/readme*.conf; do
 	[ -f "$f" ] || continue
@@ -107,7 +112,7 @@ for f in "$D"/readme*.conf; do
 	like "README config block $(basename "$f" .conf) passes config check" \
 	    "$("$BIN/optgate" -c "$f" config check 2>&1)" "*: ok (*"
 done
-ok "README has config blocks ($nblk)" test "$nblk" -ge 3
+ok "README has config blocks ($nblk)" test "$nblk" -ge 5
 # its plus_tags end with a comment on a continuation line: every domain
 # listed drops the +tag, the last one too
 for d in gmail.com proton.me protonmail.com; do
