@@ -1402,6 +1402,23 @@ validate(struct pstate *ps)
 		    "either, plain HTTP behind a proxy)",
 		    cfg->unsubd_tls_cert ? "tls_cert" : "tls_key",
 		    cfg->unsubd_tls_cert ? "tls_key" : "tls_cert");
+	/*
+	 * A name no header can have (RFC 5322 2.2: printable ASCII, no
+	 * ':') never names a stream, and the milter never removes the
+	 * internal header the application set under the name it meant.
+	 */
+	if (cfg->milter_stream_header != NULL) {
+		const unsigned char *h =
+		    (const unsigned char *)cfg->milter_stream_header;
+
+		for (; *h > 32 && *h < 127 && *h != ':'; h++)
+			;
+		if (*h != '\0')
+			perr(ps,
+			    "[milter] stream_header: \"%s\" is not a header "
+			    "name (printable ASCII, no space or ':')",
+			    cfg->milter_stream_header);
+	}
 	if (cfg->unsubd_base_url && !base_url_ok(cfg->unsubd_base_url))
 		perr(ps,
 		    "[unsubd] base_url: \"%s\" is not http(s)://HOST/PATH "
