@@ -190,7 +190,7 @@ struct pstate {
 	int cont;       /* the line being parsed is indented (a continuation) */
 	char last[4096]; /* the value of the last string or caps key */
 	char cursect[128];
-	unsigned char seen[STREAMS_MAX + 1][NKEYS]; /* [0]: global */
+	int seen[STREAMS_MAX + 1][NKEYS]; /* line of a key's first value, 0 */
 	int seg_seen;
 	struct {
 		char name[128];
@@ -727,6 +727,7 @@ set_value(struct pstate *ps, const struct key *k, char *base, const char *value,
 		}
 		if (parse_match(ps, value, &m[*n]) != 0)
 			return OG_EINVAL;
+		m[*n].line = ps->line;
 		(*n)++;
 		return 0;
 	}
@@ -908,7 +909,7 @@ handle_value(
 			             : "");
 			return 0;
 		}
-		ps->seen[idx][i] = 1;
+		ps->seen[idx][i] = ps->line > 0 ? ps->line : 1;
 		if (k->type == T_STR || k->type == T_CAPS)
 			og_strlcpy(ps->last, value, sizeof(ps->last));
 		return set_value(ps, k, base, value, first) == 0;
@@ -1310,6 +1311,7 @@ shadowed_matches(struct pstate *ps)
 						break;
 				if (l == e->nmatch)
 					continue;
+				ps->line = st->match[j].line;
 				match_text(&st->match[j], t1, sizeof(t1));
 				match_text(&e->match[l], t2, sizeof(t2));
 				perr(ps,
@@ -1378,6 +1380,26 @@ base_url_ok(const char *u)
 	           "0123456789-._~/") >= n;
 }
 
+/*
+ * Point messages at the line of key name in section sect ("stream" for
+ * stream st, else NULL): the line of its first value, or none for a
+ * default.
+ */
+static void
+at(struct pstate *ps, const char *sect, const og_stream *st, const char *name)
+{
+	int idx = st ? (int)(st - ps->cfg->streams) + 1 : 0;
+	size_t i;
+
+	ps->line = 0;
+	for (i = 0; i < NKEYS; i++)
+		if (strcmp(keys[i].section, sect) == 0 &&
+		    strcmp(keys[i].name, name) == 0) {
+			ps->line = ps->seen[idx][i];
+			return;
+		}
+}
+
 /* Checks that need the whole file. */
 static void
 validate(struct pstate *ps)
@@ -1386,16 +1408,18 @@ validate(struct pstate *ps)
 	char what[OG_STREAM_NAME_MAX + 32];
 	int i, j;
 
-	ps->line = 0;
+	at(ps, "unsubd", NULL, "trusted_proxy");
 	for (i = 0; i < cfg->nunsubd_trusted_proxy; i++)
 		ip_value(ps, "[unsubd] trusted_proxy",
 		    &cfg->unsubd_trusted_proxy[i], 1);
+	at(ps, "spf", NULL, "egress");
 	for (i = 0; i < cfg->nspf_egress; i++)
 		ip_value(ps, "[spf] egress", &cfg->spf_egress[i], 0);
 	/*
 	 * optgate-unsubd speaks TLS only with both: one alone (a typo in
 	 * the other's name, a line left commented) served plain HTTP.
 	 */
+	at(ps, "unsubd", NULL, cfg->unsubd_tls_cert ? "tls_cert" : "tls_key");
 	if ((cfg->unsubd_tls_cert == NULL) != (cfg->unsubd_tls_key == NULL))
 		perr(ps,
 		    "[unsubd] %s: set without %s: TLS needs both (without "
@@ -1407,6 +1431,7 @@ validate(struct pstate *ps)
 	 * ':') never names a stream, and the milter never removes the
 	 * internal header the application set under the name it meant.
 	 */
+	at(ps, "milter", NULL, "stream_header");
 	if (cfg->milter_stream_header != NULL) {
 		const unsigned char *h =
 		    (const unsigned char *)cfg->milter_stream_header;
@@ -1419,28 +1444,34 @@ validate(struct pstate *ps)
 			    "name (printable ASCII, no space or ':')",
 			    cfg->milter_stream_header);
 	}
+	at(ps, "unsubd", NULL, "base_url");
 	if (cfg->unsubd_base_url && !base_url_ok(cfg->unsubd_base_url))
 		perr(ps,
 		    "[unsubd] base_url: \"%s\" is not http(s)://HOST/PATH "
 		    "with a plain path (letters, digits, '-', '.', '_', "
 		    "'~', '/')",
 		    cfg->unsubd_base_url);
+	at(ps, "milter", NULL, "feedback_id_sender");
 	header_value(ps, "[milter] feedback_id_sender", cfg->feedback_id_sender,
 	    0, "a header");
 	for (i = 0; i < cfg->nstreams; i++) {
 		og_stream *st = &cfg->streams[i];
 
+		at(ps, "stream", st, "unsubscribe");
 		snprintf(
 		    what, sizeof(what), "[stream %s] unsubscribe", st->name);
 		for (j = 0; j < st->nunsubscribe; j++)
 			header_value(
 			    ps, what, st->unsubscribe[j], 1, "a header's URI");
+		at(ps, "stream", st, "verp");
 		snprintf(what, sizeof(what), "[stream %s] verp", st->name);
 		header_value(
 		    ps, what, st->verp_address, 1, "the envelope sender");
+		at(ps, "stream", st, "feedback_id");
 		snprintf(
 		    what, sizeof(what), "[stream %s] feedback_id", st->name);
 		header_value(ps, what, st->feedback_id, 0, "a header");
+		at(ps, "stream", st, "unsubscribe");
 		for (j = 0; j < st->nunsubscribe; j++) {
 			const char *u = st->unsubscribe[j];
 
@@ -1477,6 +1508,7 @@ validate(struct pstate *ps)
 			    "class = marketing (consent = none mails "
 			    "everyone who has not opted out)",
 			    st->name);
+		at(ps, "stream", st, "verp");
 		if (st->verp_address &&
 		    (strstr(st->verp_address, "%t") == NULL ||
 		        strchr(st->verp_address, '@') == NULL ||
@@ -1491,11 +1523,13 @@ validate(struct pstate *ps)
 		 * text never reaches CSS or an attribute raw) and drops
 		 * anything else without a word: say so here.
 		 */
+		at(ps, "stream", st, "brand.color");
 		if (st->brand_color && !brand_color_ok(st->brand_color))
 			perr(ps,
 			    "[stream %s] brand.color: \"%s\" is not #rgb or "
 			    "#rrggbb",
 			    st->name, st->brand_color);
+		at(ps, "stream", st, "brand.logo");
 		if (st->brand_logo && !brand_logo_ok(st->brand_logo))
 			perr(ps,
 			    "[stream %s] brand.logo: \"%s\" is not an "
@@ -1503,6 +1537,7 @@ validate(struct pstate *ps)
 			    "'<', '>', '\\' or non-ASCII)",
 			    st->name, st->brand_logo);
 		/* The gate follows it for transactional mail only. */
+		at(ps, "stream", st, "on_store_error");
 		if (st->on_store_error == OG_ONERR_ACCEPT &&
 		    st->class != OG_CLASS_TRANSACTIONAL)
 			perr(ps,
@@ -1515,11 +1550,13 @@ validate(struct pstate *ps)
 		 * record against: optgate-policyd refused such a config,
 		 * which config check passed.
 		 */
+		at(ps, "stream", st, "spf");
 		if (st->spf != OG_SPF_OFF && cfg->nspf_egress == 0)
 			perr(ps,
 			    "[stream %s] spf = %s needs [spf] egress (this "
 			    "server's sending addresses)",
 			    st->name, spfmodes[st->spf]);
+		ps->line = 0;
 		st->list = st->nunsubscribe > 0 || st->verp_address != NULL;
 		for (j = 0; j < i; j++)
 			if (cfg->streams[j].id == st->id)
@@ -1529,6 +1566,7 @@ validate(struct pstate *ps)
 				    cfg->streams[j].name, st->name);
 	}
 	shadowed_matches(ps);
+	ps->line = 0;
 	cfg->local_case_sensitive = cfg->local_case_sensitive == 1;
 	cfg->rules.gmail_dots = cfg->gmail_dots;
 	cfg->rules.local_case_sensitive = cfg->local_case_sensitive;

@@ -67,6 +67,7 @@ typedef struct og_match {
 	char *value; /* header value, sender, domain (leading @), sasl user */
 	unsigned char net[16]; /* CLIENT: network, v4 mapped into v6 */
 	int prefix;            /* CLIENT: prefix length over the 128 bits */
+	int line;              /* its line in the file, for messages */
 } og_match;
 
 typedef struct og_stream {

@@ -103,7 +103,8 @@ static const struct ccase cases[] = {
     {"match shadowed by an earlier domain",
         "[stream all]\nmatch = sender:@example.com\n"
         "[stream news]\nmatch = sender:News@Example.COM.\n",
-        "[stream news] match: \"sender:News@example.com\" can never match: "
+        "test.conf:4: [stream news] match: \"sender:News@example.com\" can "
+        "never match: "
         "[stream all], earlier in the file, has \"sender:@example.com\""},
     {"match shadowed by the same sasl login",
         "[stream a]\nmatch = sasl:bob\n[stream b]\nmatch = sasl:BOB\n",
@@ -111,7 +112,8 @@ static const struct ccase cases[] = {
     {"match shadowed by a wider network",
         "[stream a]\nmatch = client:10.0.0.0/8\n"
         "[stream b]\nmatch = client:192.0.2.1\nmatch = client:10.1.2.0/24\n",
-        "[stream b] match: \"client:10.1.2.0/24\" can never match"},
+        "test.conf:5: [stream b] match: \"client:10.1.2.0/24\" can never "
+        "match"},
     {"match shadowed by the same header",
         "[stream a]\nmatch = header:List-Id=<x.example>\n"
         "[stream b]\nmatch = header:list-id=<X.example>\n",
@@ -148,7 +150,7 @@ static const struct ccase cases[] = {
     {"unsubscribe with a space (a second URI)",
         "[stream s]\nunsubscribe = https://u.example/u/%t "
         "<https://evil.example/%t>\n",
-        "test.conf: [stream s] unsubscribe: \"https://u.example/u/%t "
+        "test.conf:2: [stream s] unsubscribe: \"https://u.example/u/%t "
         "<https://evil.example/%t>\" has a space, which cannot be in a "
         "header's URI"},
     {"unsubscribe with a CR (a header of its own)",
@@ -201,12 +203,13 @@ static const struct ccase cases[] = {
     {"trusted proxy range", "[unsubd]\ntrusted_proxy = 10.0.0.0/8\n",
         "trusted_proxy: \"10.0.0.0/8\" is not an IP address"},
     {"spf egress typo", "[spf]\negress = 203.0.113.500, 2001:db8::5\n",
-        "[spf] egress: \"203.0.113.500\" is not an IP address"},
+        "test.conf:2: [spf] egress: \"203.0.113.500\" is not an IP address"},
     {"spf egress range", "[spf]\negress = 203.0.113.0/24\n",
         "[spf] egress: \"203.0.113.0/24\" is not an IP address"},
     /* unsubd speaks TLS only with both: one alone served plain HTTP. */
     {"tls_cert without tls_key", "[unsubd]\ntls_cert = /etc/optgate/u.crt\n",
-        "[unsubd] tls_cert: set without tls_key: TLS needs both"},
+        "test.conf:2: [unsubd] tls_cert: set without tls_key: TLS needs "
+        "both"},
     {"tls_key without tls_cert", "[unsubd]\ntls_key = /etc/optgate/u.key\n",
         "[unsubd] tls_key: set without tls_cert"},
     {"tls_cert and tls_key",
@@ -215,13 +218,13 @@ static const struct ccase cases[] = {
         NULL},
     /* policyd refused it; config check said ok. */
     {"spf without egress", "[stream s]\nspf = reject\n",
-        "[stream s] spf = reject needs [spf] egress"},
+        "test.conf:2: [stream s] spf = reject needs [spf] egress"},
     {"spf with egress", "[spf]\negress = 203.0.113.5\n[stream s]\nspf = warn\n",
         NULL},
     /* unsubd ignored a base_url it cannot use: links lost the path. */
     {"base_url without a scheme",
         "[unsubd]\nbase_url = www.example.com/optout\n",
-        "[unsubd] base_url: \"www.example.com/optout\" is not "
+        "test.conf:2: [unsubd] base_url: \"www.example.com/optout\" is not "
         "http(s)://HOST/PATH"},
     {"base_url with a query", "[unsubd]\nbase_url = https://e.example/o?x=1\n",
         "[unsubd] base_url"},
@@ -232,7 +235,8 @@ static const struct ccase cases[] = {
     {"base_url without a path", "[unsubd]\nbase_url = https://u.example/\n",
         NULL},
     {"stream_header with a space", "[milter]\nstream_header = X Optgate\n",
-        "[milter] stream_header: \"X Optgate\" is not a header name"},
+        "test.conf:2: [milter] stream_header: \"X Optgate\" is not a header "
+        "name"},
     {"stream_header with a colon",
         "[milter]\nstream_header = X-Optgate-Stream:\n",
         "is not a header name"},
@@ -267,13 +271,14 @@ static const struct ccase cases[] = {
     /* A marketing stream tempfails on a store error whatever it says. */
     {"on_store_error = accept on a marketing stream",
         "[stream m]\nconsent = none\non_store_error = accept\n",
-        "[stream m] on_store_error = accept: applies to class = "
+        "test.conf:3: [stream m] on_store_error = accept: applies to class = "
         "transactional only"},
     {"on_store_error = tempfail on a marketing stream",
         "[stream m]\non_store_error = tempfail\n", NULL},
     /* unsubd dropped what it cannot put into a page, unsaid. */
     {"brand.color by name", "[stream m]\nbrand.color = green\n",
-        "[stream m] brand.color: \"green\" is not #rgb or #rrggbb"},
+        "test.conf:2: [stream m] brand.color: \"green\" is not #rgb or "
+        "#rrggbb"},
     {"brand.color too long", "[stream m]\nbrand.color = #1b5e2000\n",
         "is not #rgb or #rrggbb"},
     {"brand.logo over http",
@@ -295,7 +300,8 @@ static const struct ccase cases[] = {
     {"unsubscribe link on a transactional stream",
         "[stream r]\nunsubscribe = https://u.example/u/%t\n"
         "class = transactional\n",
-        "[stream r] unsubscribe: class = transactional mail ignores "
+        "test.conf:2: [stream r] unsubscribe: class = transactional mail "
+        "ignores "
         "opt-outs"},
     {"every section recognised",
         "[feedback]\ncomplaint_scope = sender\nhard_bounce_scope = all\n"
