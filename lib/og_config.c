@@ -188,6 +188,8 @@ struct pstate {
 	void *ctx;
 	og_stream *cur; /* current [stream] */
 	int cont;       /* the line being parsed is indented (a continuation) */
+	int prev_key;   /* a key since the last section line: libinih reads
+	                   an indented line as its continuation */
 	char last[4096]; /* the value of the last string or caps key */
 	char cursect[128];
 	int seen[STREAMS_MAX + 1][NKEYS]; /* line of a key's first value, 0 */
@@ -939,6 +941,7 @@ handler(void *user, const char *section, const char *name, const char *value)
 	size_t n;
 	int rc;
 
+	ps->prev_key = 1;
 	if (!ps->cont)
 		return handle_value(user, section, name, value);
 	v = og_xstrdup(value);
@@ -973,6 +976,7 @@ check_section_line(struct pstate *ps, const char *line)
 		p++;
 	if (*p != '[' || (end = strchr(p, ']')) == NULL)
 		return;
+	ps->prev_key = 0;
 	n = (size_t)(end - p - 1);
 	if (n >= sizeof(name))
 		n = sizeof(name) - 1;
@@ -1047,7 +1051,12 @@ reader(char *str, int num, void *stream)
 	str[n] = '\n';
 	str[n + 1] = 0;
 	ps->cont = n > 0 && (str[0] == ' ' || str[0] == '\t');
-	check_section_line(ps, str);
+	/*
+	 * An indented line after a key continues it even when it starts
+	 * with '[' (an IPv6 listen address, "[::1]:8080"): not a section.
+	 */
+	if (!(ps->cont && ps->prev_key))
+		check_section_line(ps, str);
 	return str;
 }
 

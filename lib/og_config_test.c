@@ -257,6 +257,11 @@ static const struct ccase cases[] = {
         "[policyd]\nlisten = inet:127.0.0.1:1\n"
         "  unix:/run/x\n",
         NULL},
+    /* libinih reads it as a continuation; it was "unknown section". */
+    {"continuation line starting with '['",
+        "[unsubd]\nlisten = 127.0.0.1:8080\n    [::1]:8080\n"
+        "[policyd]\n    [nope]\n",
+        "test.conf:5: [nope]: unknown section"},
     {"continuation of a one-value key",
         "[stream s]\nclass = marketing\n  transactional\n",
         "test.conf:3: [stream s] class: given twice (an indented line"},
