@@ -504,6 +504,12 @@ add_multi(
 			*comma = 0;
 		item = trim(p);
 		p = comma ? comma + 1 : NULL;
+		/*
+		 * A comma ending the line before a continuation line, as
+		 * conf/optgate.conf writes plus_tags: no empty item.
+		 */
+		if (*item == 0 && p == NULL && item != copy)
+			break;
 		if (*item == 0) {
 			perr(ps, "[%s] %s: empty item in list", SECT(ps, k),
 			    k->name);

@@ -262,6 +262,13 @@ static const struct ccase cases[] = {
         "[unsubd]\nlisten = 127.0.0.1:8080\n    [::1]:8080\n"
         "[policyd]\n    [nope]\n",
         "test.conf:5: [nope]: unknown section"},
+    {"list continued after a comma",
+        "[spf]\negress = 203.0.113.5,\n    2001:db8::5\n"
+        "[stream s]\nunsubscribe = https://u.example/u/%t,\n"
+        "    mailto:u+%t@u.example\n",
+        NULL},
+    {"empty item inside a list", "[spf]\negress = 203.0.113.5,, 2001:db8::5\n",
+        "test.conf:2: [spf] egress: empty item in list"},
     {"continuation of a one-value key",
         "[stream s]\nclass = marketing\n  transactional\n",
         "test.conf:3: [stream s] class: given twice (an indented line"},
