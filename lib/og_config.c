@@ -589,9 +589,13 @@ set_value(struct pstate *ps, const struct key *k, char *base, const char *value,
 		*(int *)f = (int)u;
 		return 0;
 	case T_MODE:
+		/* permission bits only: set-id and sticky mean nothing here */
 		if (strlen(value) > 4 ||
-		    strspn(value, "01234567") != strlen(value) || *value == 0) {
-			perr(ps, "[%s] %s: expected an octal mode such as 0660",
+		    strspn(value, "01234567") != strlen(value) || *value == 0 ||
+		    strtol(value, NULL, 8) > 0777) {
+			perr(ps,
+			    "[%s] %s: expected an octal mode such as 0660 "
+			    "(permission bits, at most 0777)",
 			    SECT(ps, k), k->name);
 			return OG_EINVAL;
 		}

@@ -197,6 +197,7 @@ static const struct ccase cases[] = {
         "expected a number "
         "from 16"},
     {"bad mode", "[policyd]\nsocket_mode = rw\n", "octal mode"},
+    {"set-id mode", "[policyd]\nsocket_mode = 4660\n", "at most 0777"},
     {"syntax error", "[store]\njust words\n", "test.conf:2: syntax error"},
     {"trusted proxy by name", "[unsubd]\ntrusted_proxy = localhost\n",
         "trusted_proxy: \"localhost\" is not an IP address"},
