@@ -42,7 +42,7 @@ static const struct cmd {
         "--partner P | --sender D | --all]"},
     {"status", cmd_status,
         "status ADDR [--stream S] [--from ADDR]  verdict and reason "
-        "(exit 0 accepted, 1 refused)"},
+        "(with --stream: exit 0 accepted, 1 refused)"},
     {"check-address", cmd_check_address,
         "check-address ADDR         "
         "normalised form, match key, typo check"},
@@ -109,7 +109,7 @@ help(FILE *fp)
 	    "  --json    one JSON object per line\n"
 	    "  -v        more detail\n"
 	    "\nexit codes:\n"
-	    "  0   success (status: would be accepted)\n"
+	    "  0   success (status --stream S: would be accepted)\n"
 	    "  1   no, not found, refused, invalid address\n"
 	    "  2   usage or configuration error\n"
 	    "  3   store cannot be opened (missing, damaged, newer schema)\n"
