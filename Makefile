@@ -5,7 +5,7 @@
 #   make asan       the whole suite under ASan + UBSan (clang)
 #   make fuzz       libFuzzer targets, FUZZ_SECONDS each (default 60)
 #   make bench      benchmarks (N=10000000 addresses by default)
-#   make demo       the README walk-through
+#   make demo       a campaign through a throwaway Postfix (README: "See it work")
 #   make install    PREFIX=/usr/local DESTDIR=
 
 PREFIX ?= /usr/local
