@@ -556,10 +556,11 @@ cmd_optin(og_cli *cli, int argc, char **argv)
 			    "{\"address\":\"%s\",\"stream\":\"%s\","
 			    "\"state\":\"pending\",\"confirm_token\":\"%s\"}\n",
 			    a.key, stream, tok);
-		else
+		else /* the same -c, or the command would use another file */
 			printf("%s: double opt-in for %s pending; confirm "
-			       "with: optgate confirm %s\n",
-			    a.raw, stream, tok);
+			       "with: optgate%s%s confirm %s\n",
+			    a.raw, stream, cli->config_path ? " -c " : "",
+			    cli->config_path ? cli->config_path : "", tok);
 		return 0;
 	}
 	return apply_print(cli, &ch,

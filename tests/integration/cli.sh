@@ -97,8 +97,10 @@ is "single opt-in ok ... but for its own stream only" "$?" 1
 
 # double opt-in: pending until confirmed
 out=$($OG optin cy@example.com --stream newsletter --double)
-tok=$(echo "$out" | sed -n 's/.*optgate confirm //p')
-like "double opt-in prints a confirmation command" "$out" "*pending*optgate confirm *"
+tok=$(echo "$out" | sed -n 's/.* confirm //p')
+like "double opt-in prints a confirmation command" "$out" "*pending*optgate * confirm *"
+# the printed command must use the same config, or pasted it opens another
+like "the confirmation command carries -c FILE" "$out" "*confirm with: optgate -c $T/optgate.conf confirm $tok"
 $OG status cy@example.com --stream newsletter >/dev/null
 is "pending is not consent" "$?" 1
 $OG confirm "garbage$tok" >/dev/null 2>&1
@@ -206,7 +208,7 @@ HD="$BIN/optgate -c $T/hdr.conf"
 now=$(date +%s)
 $HD optout kay@example.com --stream digest >/dev/null
 out=$(OPTGATE_NOW=$((now + 10)) $HD optin kay@example.com --stream digest --double)
-tok=$(echo "$out" | sed -n 's/.*optgate confirm //p')
+tok=$(echo "$out" | sed -n 's/.* confirm //p')
 OPTGATE_NOW=$((now + 20)) $HD status kay@example.com --stream digest >/dev/null
 is "double opt-in asked after an opt-out: the opt-out holds" "$?" 1
 OPTGATE_NOW=$((now + 30)) $HD confirm "$tok" >/dev/null
