@@ -95,6 +95,13 @@ is "conf/optgate.conf names every key" "$missing" ""
 sed 's/^;\([a-z_.]* *=\)/\1/' "$C/optgate.conf" >"$D/examples.conf"
 like "conf/optgate.conf with its examples uncommented passes config check" \
     "$("$BIN/optgate" -c "$D/examples.conf" config check 2>&1)" "*: ok (*"
+# A stream after one with a header: line waits for the headers (README:
+# policyd answers DUNNO, the milter no RCPT answer): the example must not
+# teach that order, so no envelope match line follows a header: line.
+is "conf/optgate.conf: no envelope-matched stream after a header-matched one" \
+    "$(awk '/^\[stream /{ if (hdr) late = 1 } /^match *= *header:/{ hdr = 1 }
+	late && /^match *= *(sender|sasl|client):/{ print FILENAME ":" FNR ": " $0 }' \
+	"$C/optgate.conf")" ""
 # Every README block that is an optgate config (its first line a
 # [section]) loads as an admin would paste it.
 awk -v d="$D" '/^ *```/ { fence = !fence; n++; take = 0; first = 1; next }
