@@ -1689,6 +1689,12 @@ reload(void)
 	if (strcmp(n->store_path, g.cfg->store_path) != 0)
 		og_log_warn("reload: [store] path changed: takes effect at "
 		            "restart");
+	/* Given to og_store_open only: the open store keeps the old ones. */
+	if (n->map_size != g.cfg->map_size ||
+	    n->counter_map_size != g.cfg->counter_map_size ||
+	    n->max_readers != g.cfg->max_readers)
+		og_log_warn("reload: [store] map_size, counter_map_size or "
+		            "max_readers changed: takes effect at restart");
 	/* Applied once, as root, at the start: say so rather than ignore. */
 	if (!str_same(n->policyd_user, g.cfg->policyd_user))
 		og_log_warn("reload: [policyd] user changed: takes effect at "

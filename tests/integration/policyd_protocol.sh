@@ -15,6 +15,7 @@ write_conf() {
 	cat >"$PD_CONF" <<EOF
 [store]
 path = $PD_T/store
+$EXTRA_STORE
 [keys]
 file = $PD_T/keys
 [policyd]
@@ -346,6 +347,13 @@ consent = none' EXTRA_POLICYD='socket_mode = 0666' write_conf
 pd_hup
 ok "SIGHUP with a new socket_mode: logged as taking effect at restart" \
     pd_log_wait 'reload: \[policyd\] socket_owner, socket_group or socket_mode changed: takes effect at restart'
+# The store's sizes are given to it when it opens: likewise.
+EXTRA_STREAMS='[stream promo]
+match = sender:promo@example.com
+consent = none' EXTRA_POLICYD='socket_mode = 0666' EXTRA_STORE='map_size = 8G' write_conf
+pd_hup
+ok "SIGHUP with a new map_size: logged as taking effect at restart" \
+    pd_log_wait 'reload: \[store\] map_size, counter_map_size or max_readers changed: takes effect at restart'
 # A config with spf on and no [spf] egress (no address to check the SPF
 # records against) is not taken either.
 EXTRA_STREAMS='[stream promo]
