@@ -489,6 +489,17 @@ parse_match(struct pstate *ps, const char *v, og_match *m)
 /* The section as the admin wrote it, for messages. */
 #define SECT(ps, k) ((ps)->cursect[0] ? (ps)->cursect : (k)->section)
 
+static int
+multi_has(char *const *arr, int n, const char *item)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(arr[i], item) == 0)
+			return 1;
+	return 0;
+}
+
 /* Split a comma list into a multi array, appending. */
 static int
 add_multi(
@@ -517,6 +528,15 @@ add_multi(
 		} else if (*n >= OG_MULTI_MAX) {
 			perr(ps, "[%s] %s: more than %d values", SECT(ps, k),
 			    k->name, OG_MULTI_MAX);
+			rc = OG_EINVAL;
+		} else if (multi_has(arr, *n, item)) {
+			/*
+			 * A line pasted beside the one already there: a
+			 * second bind of one listen address, or every
+			 * unsubscribe target twice in List-Unsubscribe.
+			 */
+			perr(ps, "[%s] %s: \"%s\" given twice", SECT(ps, k),
+			    k->name, item);
 			rc = OG_EINVAL;
 		} else {
 			arr[(*n)++] = og_xstrdup(item);

@@ -268,6 +268,15 @@ static const struct ccase cases[] = {
         "[stream s]\nunsubscribe = https://u.example/u/%t,\n"
         "    mailto:u+%t@u.example\n",
         NULL},
+    /* A README snippet pasted into a section that has the line already. */
+    {"listen given twice",
+        "[unsubd]\nlisten = 127.0.0.1:8080\nlisten = 127.0.0.1:8080\n",
+        "test.conf:3: [unsubd] listen: \"127.0.0.1:8080\" given twice"},
+    {"unsubscribe target given twice",
+        "[stream s]\nunsubscribe = https://u.example/u/%t\n"
+        "unsubscribe = https://u.example/u/%t, mailto:u+%t@u.example\n",
+        "test.conf:3: [stream s] unsubscribe: \"https://u.example/u/%t\" "
+        "given twice"},
     {"empty item inside a list", "[spf]\negress = 203.0.113.5,, 2001:db8::5\n",
         "test.conf:2: [spf] egress: empty item in list"},
     {"continuation of a one-value key",
