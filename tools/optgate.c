@@ -86,7 +86,7 @@ static const struct cmd {
         "fbl [--dry-run] [--rcpt ADDR] [--client HOST] [--queue-id ID] "
         "[--maildir DIR | FILE...]  ARF complaints"},
     {"unsub-mail", cmd_unsub_mail,
-        "unsub-mail [--rcpt ADDR] [--queue-id ID] [--maildir "
+        "unsub-mail [--dry-run] [--rcpt ADDR] [--queue-id ID] [--maildir "
         "DIR | FILE...]  mails to the unsubscribe address"},
     {"quarantine", cmd_quarantine,
         "quarantine list | retry [NAME...]  "
