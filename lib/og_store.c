@@ -1509,7 +1509,8 @@ og_store_open(const char *path, const og_store_opts *opts, og_store **out,
 	 * them in this boot), walk their pages, which LMDB itself does not
 	 * check.
 	 */
-	walked = env_unused(dir) && !walked_this_boot(dir);
+	/* verify of a copy (check) walks every time, and marks nothing */
+	walked = env_unused(dir) && (check || !walked_this_boot(dir));
 	rc = walked ? tree_check(file, err, errlen) : 0;
 	if (rc == 0 || rc == OG_NOTFOUND)
 		rc = open_counters(st, dir, maxr, kwmap, err, errlen);
@@ -1531,7 +1532,7 @@ og_store_open(const char *path, const og_store_opts *opts, og_store **out,
 			made = 1;
 		}
 	}
-	if (rc == 0 && (walked || made))
+	if (rc == 0 && !check && (walked || made))
 		mark_walked(dir, &sb);
 	if (lk >= 0)
 		close(lk);

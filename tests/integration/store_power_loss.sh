@@ -106,6 +106,14 @@ done
 is "4 first opens at once, 8 times: none fails" "$bad" 0
 is "and the counters are moved aside once each time" "$multi" 0
 
+# verify of a copy walks its counters every time, a copy verified clean
+# and damaged since included
+cp -a "$T/race.good" "$T/copy2"
+$OG verify "$T/copy2" >/dev/null 2>&1
+is "verify of a clean copy: exit 0" "$?" 0
+zero_leaf "$T/copy2/counters/data.mdb" >/dev/null
+$OG verify "$T/copy2" >/dev/null 2>&1
+is "verify of the same copy damaged since: exit 3" "$?" 3
 $OG verify "$T/copy" >"$T/out" 2>"$T/err"
 is "verify of a damaged copy: exit 3, not an abort" "$?" 3
 like "verify of a damaged copy: names the page" "$(cat "$T/err")" \
