@@ -1364,59 +1364,79 @@ shadowed_matches(struct pstate *ps)
 	}
 }
 
-/* As optgate-unsubd's unsubd_color_ok: "#rgb" or "#rrggbb". */
-static int
-brand_color_ok(const char *s)
+int
+og_config_color_ok(const char *s)
 {
-	size_t n = strlen(s);
+	size_t i, n;
 
-	return s[0] == '#' && (n == 4 || n == 7) &&
-	       strspn(s + 1, "0123456789abcdefABCDEF") == n - 1;
-}
-
-/* As optgate-unsubd's unsubd_url_ok: https:// or a /path, no quoting. */
-static int
-brand_logo_ok(const char *s)
-{
-	if (strncmp(s, "https://", 8) != 0 && !(s[0] == '/' && s[1] != '/'))
+	if (s == NULL || s[0] != '#')
 		return 0;
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s <= ' ' || (unsigned char)*s >= 0x7f ||
-		    strchr("\"'<>\\", *s) != NULL)
+	n = strlen(s + 1);
+	if (n != 3 && n != 6)
+		return 0;
+	for (i = 1; i <= n; i++)
+		if (!isxdigit((unsigned char)s[i]))
 			return 0;
 	return 1;
 }
 
-/*
- * As optgate-unsubd's unsubd_base_path reads it: http(s)://HOST, then a
- * path of plain characters that fits its 256-byte prefix.  Anything else
- * it drops without a word, and the pages' links lose the path.
- */
-static int
-base_url_ok(const char *u)
+int
+og_config_url_ok(const char *s)
+{
+	const char *p;
+
+	if (s == NULL || s[0] == '\0')
+		return 0;
+	if (strncmp(s, "https://", 8) != 0 && !(s[0] == '/' && s[1] != '/'))
+		return 0;
+	for (p = s; *p != '\0'; p++)
+		if ((unsigned char)*p <= ' ' || *p == '"' || *p == '\'' ||
+		    *p == '<' || *p == '>' || *p == '\\' ||
+		    (unsigned char)*p >= 0x7f)
+			return 0;
+	return 1;
+}
+
+int
+og_config_base_path(const char *base_url, char *out, size_t size)
 {
 	const char *p, *slash;
 	size_t n;
 
-	if (strncmp(u, "https://", 8) == 0)
-		p = u + 8;
-	else if (strncmp(u, "http://", 7) == 0)
-		p = u + 7;
+	if (size > 0)
+		out[0] = '\0';
+	if (base_url == NULL)
+		return -1;
+	if (strncmp(base_url, "https://", 8) == 0)
+		p = base_url + 8;
+	else if (strncmp(base_url, "http://", 7) == 0)
+		p = base_url + 7;
 	else
-		return 0;
+		return -1;
 	if (*p == '\0' || *p == '/')
-		return 0;
+		return -1; /* no host */
 	if ((slash = strchr(p, '/')) == NULL)
-		return 1;
+		return 0;
+	/*
+	 * One leading slash: "//optout/u/TOKEN" in an href is the site
+	 * "optout" (a typo in base_url sent the token to another host).
+	 */
 	while (slash[1] == '/')
 		slash++;
 	n = strlen(slash);
 	while (n > 0 && slash[n - 1] == '/')
 		n--;
-	return n < 256 &&
-	       strspn(slash,
-	           "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	           "0123456789-._~/") >= n;
+	if (n == 0)
+		return 0;
+	if (n >= size)
+		return -1;
+	/* Only plain path characters: it goes into attributes as is. */
+	if (strspn(slash, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	                  "0123456789-._~/") < n)
+		return -1;
+	memcpy(out, slash, n);
+	out[n] = '\0';
+	return 0;
 }
 
 /*
@@ -1444,7 +1464,7 @@ static void
 validate(struct pstate *ps)
 {
 	og_config *cfg = ps->cfg;
-	char what[OG_STREAM_NAME_MAX + 32];
+	char what[OG_STREAM_NAME_MAX + 32], path[OG_BASE_PATH_MAX];
 	int i, j;
 
 	at(ps, "unsubd", NULL, "trusted_proxy");
@@ -1484,7 +1504,8 @@ validate(struct pstate *ps)
 			    cfg->milter_stream_header);
 	}
 	at(ps, "unsubd", NULL, "base_url");
-	if (cfg->unsubd_base_url && !base_url_ok(cfg->unsubd_base_url))
+	if (cfg->unsubd_base_url &&
+	    og_config_base_path(cfg->unsubd_base_url, path, sizeof(path)) != 0)
 		perr(ps,
 		    "[unsubd] base_url: \"%s\" is not http(s)://HOST/PATH "
 		    "with a plain path (letters, digits, '-', '.', '_', "
@@ -1563,13 +1584,13 @@ validate(struct pstate *ps)
 		 * anything else without a word: say so here.
 		 */
 		at(ps, "stream", st, "brand.color");
-		if (st->brand_color && !brand_color_ok(st->brand_color))
+		if (st->brand_color && !og_config_color_ok(st->brand_color))
 			perr(ps,
 			    "[stream %s] brand.color: \"%s\" is not #rgb or "
 			    "#rrggbb",
 			    st->name, st->brand_color);
 		at(ps, "stream", st, "brand.logo");
-		if (st->brand_logo && !brand_logo_ok(st->brand_logo))
+		if (st->brand_logo && !og_config_url_ok(st->brand_logo))
 			perr(ps,
 			    "[stream %s] brand.logo: \"%s\" is not an "
 			    "https:// URL or a /path (without spaces, quotes, "

@@ -215,6 +215,25 @@ int og_config_sender_name(
     const og_config *cfg, const char *in, char *out, size_t size);
 
 /*
+ * What optgate-unsubd puts into its pages from the config, checked the
+ * same way when the config loads (so a value it would drop is an error
+ * there, not a silent omission on the page):
+ * og_config_color_ok - s is "#rgb" or "#rrggbb" (the only brand colours
+ * put into a page, so config text never reaches CSS raw);
+ * og_config_url_ok - a logo URL may be put into a page: https:// or a
+ * /path, no space, quote, '<', '>', '\\' or non-ASCII;
+ * og_config_base_path - the path part of [unsubd] base_url, which
+ * prefixes the pages' links when a proxy serves them under a path
+ * ("https://www.example.com/optout/" -> "/optout"; "" without a path).
+ * Returns 0, or -1 with out "" when base_url is NULL or not
+ * http(s)://HOST with a plain path shorter than size.
+ */
+int og_config_color_ok(const char *s);
+int og_config_url_ok(const char *s);
+int og_config_base_path(const char *base_url, char *out, size_t size);
+#define OG_BASE_PATH_MAX 256
+
+/*
  * og_config_parse_caps - "2/7d, 1/1d" into caps (at most OG_CAPS_MAX).
  * Returns the number of caps or OG_EINVAL.
  */

@@ -88,8 +88,9 @@ typedef struct req {
 	og_snap *sn;
 	int route;
 	char tok[OG_TOKEN_MAX + 1];
-	size_t badlen;    /* length of a malformed token, for the log */
-	char prefix[256]; /* path of [unsubd] base_url, for links */
+	size_t badlen; /* length of a malformed token, for the log */
+	/* path of [unsubd] base_url, for links */
+	char prefix[OG_BASE_PATH_MAX];
 	og_buf body;
 	int too_big;
 	int state; /* 0 reading, 1 committing, 2 committed */
@@ -1037,7 +1038,7 @@ handler(void *cls, struct MHD_Connection *conn, const char *url,
 		(void)MHD_set_connection_option(conn,
 		    MHD_CONNECTION_OPTION_TIMEOUT,
 		    (unsigned)r->sn->cfg->unsubd_timeout);
-		unsubd_base_path(
+		(void)og_config_base_path(
 		    r->sn->cfg->unsubd_base_url, r->prefix, sizeof(r->prefix));
 		ci = MHD_get_connection_info(
 		    conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);

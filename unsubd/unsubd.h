@@ -98,21 +98,11 @@ int unsubd_cap_choice(og_cap cap);
 int unsubd_cap_parse(const char *s);
 
 /*
- * unsubd_color_ok - whether s is "#rgb" or "#rrggbb" (the only brand
- * colours put into a page, so config text never reaches CSS raw).
- * unsubd_color_dark - whether white text is readable on it.
+ * unsubd_color_dark - whether white text is readable on a brand colour
+ * (og_config_color_ok checks it; og_config_url_ok a logo URL,
+ * og_config_base_path reads base_url).
  */
-int unsubd_color_ok(const char *s);
 int unsubd_color_dark(const char *s);
-/* Whether a logo URL may be put into a page: https:// or /path. */
-int unsubd_url_ok(const char *s);
-/*
- * unsubd_base_path - the path part of [unsubd] base_url, which prefixes
- * the links of the pages when a proxy serves them under a path
- * ("https://www.example.com/optout/" -> "/optout"); "" when base_url is
- * NULL, has no path, or is not a plain http(s) URL.
- */
-void unsubd_base_path(const char *base_url, char *out, size_t size);
 
 /* ---- group commit (unsubd_commit.c) ---- */
 

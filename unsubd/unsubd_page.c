@@ -181,7 +181,7 @@ head(og_buf *b, int lang, const og_stream *st, int title)
 	const char *color = "#1f3a5f", *fg = "#ffffff";
 	const char *bn = brand_name(st);
 
-	if (st != NULL && unsubd_color_ok(st->brand_color)) {
+	if (st != NULL && og_config_color_ok(st->brand_color)) {
 		color = st->brand_color;
 		fg = unsubd_color_dark(color) ? "#ffffff" : "#111111";
 	}
@@ -239,7 +239,7 @@ head(og_buf *b, int lang, const og_stream *st, int title)
 	    ".note{font-size:.9rem;color:#444}\n"
 	    "</style>\n</head>\n<body>\n<header>",
 	    color, fg);
-	if (st != NULL && unsubd_url_ok(st->brand_logo)) {
+	if (st != NULL && og_config_url_ok(st->brand_logo)) {
 		(void)og_buf_adds(b, "<img src=\"");
 		(void)unsubd_html(b, st->brand_logo);
 		(void)og_buf_adds(b, "\" alt=\"\">");

@@ -382,22 +382,6 @@ unsubd_cap_parse(const char *s)
 	return -1;
 }
 
-int
-unsubd_color_ok(const char *s)
-{
-	size_t i, n;
-
-	if (s == NULL || s[0] != '#')
-		return 0;
-	n = strlen(s + 1);
-	if (n != 3 && n != 6)
-		return 0;
-	for (i = 1; i <= n; i++)
-		if (!isxdigit((unsigned char)s[i]))
-			return 0;
-	return 1;
-}
-
 /* sRGB channel (0..255) to linear light, times 10000. */
 static long
 lin(int c)
@@ -414,7 +398,7 @@ unsubd_color_dark(const char *s)
 	int r, g, bl;
 	long l;
 
-	if (!unsubd_color_ok(s))
+	if (!og_config_color_ok(s))
 		return 1;
 	if (strlen(s) == 4) {
 		r = hexval((unsigned char)s[1]) * 17;
@@ -431,59 +415,4 @@ unsubd_color_dark(const char *s)
 	/* WCAG relative luminance; white wins below ~0.18. */
 	l = (2126 * lin(r) + 7152 * lin(g) + 722 * lin(bl)) / 10000;
 	return l < 1800;
-}
-
-int
-unsubd_url_ok(const char *s)
-{
-	const char *p;
-
-	if (s == NULL || s[0] == '\0')
-		return 0;
-	if (strncmp(s, "https://", 8) != 0 && !(s[0] == '/' && s[1] != '/'))
-		return 0;
-	for (p = s; *p != '\0'; p++)
-		if ((unsigned char)*p <= ' ' || *p == '"' || *p == '\'' ||
-		    *p == '<' || *p == '>' || *p == '\\' ||
-		    (unsigned char)*p >= 0x7f)
-			return 0;
-	return 1;
-}
-
-void
-unsubd_base_path(const char *base_url, char *out, size_t size)
-{
-	const char *p, *slash;
-	size_t n;
-
-	if (size > 0)
-		out[0] = '\0';
-	if (base_url == NULL)
-		return;
-	if (strncmp(base_url, "https://", 8) == 0)
-		p = base_url + 8;
-	else if (strncmp(base_url, "http://", 7) == 0)
-		p = base_url + 7;
-	else
-		return;
-	slash = strchr(p, '/');
-	if (slash == NULL)
-		return;
-	/*
-	 * One leading slash: "//optout/u/TOKEN" in an href is the site
-	 * "optout" (a typo in base_url sent the token to another host).
-	 */
-	while (slash[1] == '/')
-		slash++;
-	n = strlen(slash);
-	while (n > 0 && slash[n - 1] == '/')
-		n--;
-	if (n == 0 || n >= size)
-		return;
-	/* Only plain path characters: it goes into attributes as is. */
-	if (strspn(slash, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	                  "0123456789-._~/") < n)
-		return;
-	memcpy(out, slash, n);
-	out[n] = '\0';
 }

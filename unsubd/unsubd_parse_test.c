@@ -236,22 +236,22 @@ test_html_color_url(void **state)
 	assert_string_equal(
 	    b.data, "&lt;a href=&quot;x&quot;&gt;&amp;&#39;&lt;/a&gt;");
 	og_buf_free(&b);
-	assert_true(unsubd_color_ok("#fff"));
-	assert_true(unsubd_color_ok("#1A2b3c"));
-	assert_false(unsubd_color_ok("red"));
-	assert_false(unsubd_color_ok("#ff;background:url(x)"));
-	assert_false(unsubd_color_ok(NULL));
+	assert_true(og_config_color_ok("#fff"));
+	assert_true(og_config_color_ok("#1A2b3c"));
+	assert_false(og_config_color_ok("red"));
+	assert_false(og_config_color_ok("#ff;background:url(x)"));
+	assert_false(og_config_color_ok(NULL));
 	assert_true(unsubd_color_dark("#000000"));
 	assert_true(unsubd_color_dark("#1f3a5f"));
 	assert_false(unsubd_color_dark("#ffffff"));
 	assert_false(unsubd_color_dark("#ffeb3b"));
-	assert_true(unsubd_url_ok("https://cdn.example.com/logo.png"));
-	assert_true(unsubd_url_ok("/logo.png"));
-	assert_false(unsubd_url_ok("//evil.example/x.png"));
-	assert_false(unsubd_url_ok("javascript:alert(1)"));
-	assert_false(unsubd_url_ok("http://x/y.png"));
-	assert_false(unsubd_url_ok("https://x/\"onerror=\"y"));
-	assert_false(unsubd_url_ok(""));
+	assert_true(og_config_url_ok("https://cdn.example.com/logo.png"));
+	assert_true(og_config_url_ok("/logo.png"));
+	assert_false(og_config_url_ok("//evil.example/x.png"));
+	assert_false(og_config_url_ok("javascript:alert(1)"));
+	assert_false(og_config_url_ok("http://x/y.png"));
+	assert_false(og_config_url_ok("https://x/\"onerror=\"y"));
+	assert_false(og_config_url_ok(""));
 }
 
 static void
@@ -281,7 +281,7 @@ test_base_path(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-		unsubd_base_path(t[i].in, out, sizeof(out));
+		(void)og_config_base_path(t[i].in, out, sizeof(out));
 		if (strcmp(out, t[i].out) != 0)
 			fail_msg("%s: got '%s' want '%s'",
 			    t[i].in ? t[i].in : "(null)", out, t[i].out);

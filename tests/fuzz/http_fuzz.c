@@ -63,9 +63,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		char out[64];
 
 		unsubd_mask(z, out, sizeof(out));
-		(void)unsubd_color_ok(z);
+		(void)og_config_color_ok(z);
 		(void)unsubd_color_dark(z);
-		(void)unsubd_url_ok(z);
+		(void)og_config_url_ok(z);
 		break;
 	}
 	}
