@@ -1270,6 +1270,22 @@ ip_value(struct pstate *ps, const char *what, char **p, int canon)
 	}
 }
 
+/* Whether address a (16 bytes, IPv4 mapped) is in m's network. */
+static int
+net_has(const og_match *m, const unsigned char *a)
+{
+	int bits = m->prefix, i;
+
+	for (i = 0; bits > 0; i++, bits -= 8) {
+		unsigned char mask =
+		    bits >= 8 ? 0xff : (unsigned char)(0xff << (8 - bits));
+
+		if ((a[i] & mask) != (m->net[i] & mask))
+			return 0;
+	}
+	return 1;
+}
+
 /*
  * Does every message that match b meets meet a as well?  Only between
  * lines of one kind, as parse_match keeps them (sender domains in
@@ -1279,7 +1295,6 @@ static int
 match_covers(const og_match *a, const og_match *b)
 {
 	const char *at;
-	int i, bits;
 
 	if (a->kind != b->kind)
 		return 0;
@@ -1295,17 +1310,7 @@ match_covers(const og_match *a, const og_match *b)
 	case OG_MATCH_SASL:
 		return strcasecmp(a->value, b->value) == 0;
 	case OG_MATCH_CLIENT:
-		if (a->prefix > b->prefix)
-			return 0;
-		for (i = 0, bits = a->prefix; bits > 0; i++, bits -= 8) {
-			unsigned char mask =
-			    bits >= 8 ? 0xff
-			              : (unsigned char)(0xff << (8 - bits));
-
-			if ((a->net[i] & mask) != (b->net[i] & mask))
-				return 0;
-		}
-		return 1;
+		return a->prefix <= b->prefix && net_has(a, b->net);
 	}
 	return 0;
 }
@@ -1815,7 +1820,6 @@ static int
 client_matches(const og_match *m, const char *addr)
 {
 	unsigned char a[16], b4[4];
-	int bits = m->prefix, i;
 
 	memset(a, 0, sizeof(a));
 	if (inet_pton(AF_INET, addr, b4) == 1) {
@@ -1824,14 +1828,7 @@ client_matches(const og_match *m, const char *addr)
 	} else if (inet_pton(AF_INET6, addr, a) != 1) {
 		return 0;
 	}
-	for (i = 0; bits > 0; i++, bits -= 8) {
-		unsigned char mask =
-		    bits >= 8 ? 0xff : (unsigned char)(0xff << (8 - bits));
-
-		if ((a[i] & mask) != (m->net[i] & mask))
-			return 0;
-	}
-	return 1;
+	return net_has(m, a);
 }
 
 /*
