@@ -91,8 +91,8 @@ store_error(og_verdict *v, const og_stream *st, int rc)
 }
 
 /* Does an entry of (scope, name) apply to this stream? */
-static int
-covers(const og_entry *e, const og_stream *st, const char *sender_scope)
+int
+og_gate_covers(const og_entry *e, const og_stream *st, const char *sender_scope)
 {
 	switch (e->scope) {
 	case OG_SCOPE_ALL:
@@ -250,7 +250,7 @@ revoked(const og_record *rec, const og_entry *e, const og_stream *st,
 		if (o->state == OG_ST_OPTOUT && o->scope <= e->scope &&
 		    o->time >= e->time &&
 		    (o->expires == 0 || o->expires > now) &&
-		    covers(o, st, sscope))
+		    og_gate_covers(o, st, sscope))
 			return 1;
 	}
 	return 0;
@@ -502,7 +502,7 @@ decide(const og_config *cfg, og_rtxn *tx, const og_stream *st,
 	for (i = 0; have && i < rec.nentries; i++) {
 		const og_entry *e = &rec.entries[i];
 
-		if (!covers(e, st, sscope))
+		if (!og_gate_covers(e, st, sscope))
 			continue;
 		if (e->state == OG_ST_SUPPRESSED) {
 			if (e->expires && e->expires <= now)
@@ -529,8 +529,8 @@ decide(const og_config *cfg, og_rtxn *tx, const og_stream *st,
 
 			if ((e->state == OG_ST_OPTIN ||
 			        e->state == OG_ST_CONFIRMED) &&
-			    covers(e, st, sscope) && e->scope >= block->scope &&
-			    e->time > block->time) {
+			    og_gate_covers(e, st, sscope) &&
+			    e->scope >= block->scope && e->time > block->time) {
 				block = NULL;
 				break;
 			}
@@ -542,7 +542,7 @@ decide(const og_config *cfg, og_rtxn *tx, const og_stream *st,
 				int j, lifted = 0;
 
 				if (e->state != OG_ST_OPTOUT ||
-				    !covers(e, st, sscope) ||
+				    !og_gate_covers(e, st, sscope) ||
 				    (e->expires && e->expires <= now))
 					continue;
 				for (j = 0; j < rec.nentries; j++) {
@@ -550,7 +550,7 @@ decide(const og_config *cfg, og_rtxn *tx, const og_stream *st,
 
 					if ((o->state == OG_ST_OPTIN ||
 					        o->state == OG_ST_CONFIRMED) &&
-					    covers(o, st, sscope) &&
+					    og_gate_covers(o, st, sscope) &&
 					    o->scope >= e->scope &&
 					    o->time > e->time)
 						lifted = 1;
@@ -629,7 +629,7 @@ decide(const og_config *cfg, og_rtxn *tx, const og_stream *st,
 	for (i = 0; have && i < rec.nentries; i++) {
 		const og_entry *e = &rec.entries[i];
 
-		if (og_state_optin(e->state) && covers(e, st, sscope) &&
+		if (og_state_optin(e->state) && og_gate_covers(e, st, sscope) &&
 		    e->state > best && !revoked(&rec, e, st, sscope, now)) {
 			best = e->state;
 			best_time = e->time;

@@ -102,6 +102,14 @@ int og_gate_held_check_n(const og_config *cfg, og_rtxn *tx, const og_stream *st,
 const char *og_gate_stream_sender(const og_stream *st, int *unknown);
 
 /*
+ * og_gate_covers - whether entry e applies to stream st: scope all, the
+ * sender scope sender_scope (as decide() names it; "" for none), st's
+ * partner (any case) or st itself.
+ */
+int og_gate_covers(
+    const og_entry *e, const og_stream *st, const char *sender_scope);
+
+/*
  * og_gate_caps - the caps of st that apply to the person of rec (NULL: no
  * record): a segment's caps replace the stream's; of several segments the
  * person carries, the first caps.segment line of the stream decides.  *n

@@ -1756,18 +1756,10 @@ sender_covers(const og_config *cfg, const og_stream *st, const char *name)
 static int
 entry_covers(const og_config *cfg, const og_entry *e, const og_stream *st)
 {
-	switch (e->scope) {
-	case OG_SCOPE_ALL:
-		return 1;
-	case OG_SCOPE_SENDER:
+	/* a sender scope of any of its mail; the rest as the gate has it */
+	if (e->scope == OG_SCOPE_SENDER)
 		return sender_covers(cfg, st, e->name);
-	case OG_SCOPE_PARTNER:
-		/* without regard to case, as the gate matches it */
-		return st->partner && strcasecmp(e->name, st->partner) == 0;
-	case OG_SCOPE_STREAM:
-		return strcmp(e->name, st->name) == 0;
-	}
-	return 0;
+	return og_gate_covers(e, st, "");
 }
 
 static int
