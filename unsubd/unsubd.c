@@ -9,7 +9,7 @@
  *   POST /u/TOKEN/prefs   the preference form (CSRF-checked)
  *   GET  /healthz         200 "ok" when the store can be read
  *
- * Threads: libmicrohttpd's epoll thread pool runs the callbacks; a POST
+ * Threads: libmicrohttpd's poll thread pool runs the callbacks; a POST
  * that changes the store suspends its connection and queues a job for the
  * committer (unsubd_commit.c), which resumes it once the change is on
  * disk; the reaper (unsubd_limit.c) cuts requests past the absolute
@@ -1400,7 +1400,16 @@ main(int argc, char **argv)
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	threads = ncpu < 1 ? 1 : ncpu > 8 ? 8 : (unsigned)ncpu;
 	for (i = 0; i < nl; i++) {
-		unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD |
+		/*
+		 * poll, not epoll: libmicrohttpd 0.9.75's epoll loop
+		 * (MHD_epoll) takes events 128 at a time and, when a batch
+		 * fills, waits for more, up to the connection timeout,
+		 * before it serves that batch: 128 requests ready at once
+		 * stalled until the timeout cut them.  poll scans a
+		 * thread's connections on each wake-up, a cost that
+		 * max_connections bounds.
+		 */
+		unsigned flags = MHD_USE_POLL_INTERNAL_THREAD |
 		                 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 		unsigned limit;
 

@@ -9,9 +9,19 @@ optgate-unsubd tests (standard library only; every loop bounded).
                                paths round-robin from PATHFILE; prints
                                "status COUNT" lines and "errors N"
                                (BURST_LOG=FILE: "STATUS PATH" lines)
+  batch PORT PID N WAIT        N requests made ready at once for one event
+                               loop: idle connections are opened until one
+                               epoll instance of process PID watches N of
+                               them (any N when PID has none); PID is
+                               stopped (SIGSTOP) while a GET /healthz is
+                               sent on those N, then resumed; prints
+                               "answered K of N in S s" (K answered 200
+                               within WAIT s)
 """
 import os
+import re
 import selectors
+import signal
 import socket
 import sys
 import time
@@ -140,6 +150,102 @@ def burst(port, n, method, pathfile, limit=30.0):
     print("seconds %.2f" % (time.monotonic() - t0))
 
 
+def epoll_groups(pid, port, byport):
+    """Our connections (client sockets) grouped by the epoll instance of
+    pid that watches their server side: /proc/PID/fdinfo of an epoll
+    descriptor lists the descriptors it watches (tfd), /proc/net/tcp
+    names the peer port of each socket inode."""
+    inode_fd, watched = {}, []
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue
+        m = re.match(r"socket:\[(\d+)\]$", link)
+        if m:
+            inode_fd[m.group(1)] = int(fd)
+        elif link == "anon_inode:[eventpoll]":
+            with open("/proc/%d/fdinfo/%s" % (pid, fd)) as f:
+                watched.append({int(x) for x in
+                                re.findall(r"tfd:\s*(\d+)", f.read())})
+    fd_peer = {}
+    for tab in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(tab) as f:
+            for line in f.read().splitlines()[1:]:
+                c = line.split()
+                if (int(c[1].rsplit(":", 1)[1], 16) == port and
+                        c[9] in inode_fd):
+                    fd_peer[inode_fd[c[9]]] = int(c[2].rsplit(":", 1)[1], 16)
+    groups = []
+    for fds in watched:
+        g = [byport[fd_peer[fd]] for fd in fds
+             if fd_peer.get(fd) in byport]
+        if g:
+            groups.append(g)
+    return groups
+
+
+def stopped(pid):
+    for t in os.listdir("/proc/%d/task" % pid):
+        with open("/proc/%d/task/%s/stat" % (pid, t)) as f:
+            st = f.read()
+        if st[st.rindex(")") + 2] not in "tT":
+            return False
+    return True
+
+
+def batch(port, pid, n, wait, most=1500):
+    socks = []
+    pick = []
+    while len(socks) < most:
+        for _ in range(100):
+            socks.append(socket.create_connection(("127.0.0.1", port),
+                                                  timeout=5))
+        # Accepted, and their first (write-ready) events consumed.
+        time.sleep(0.5)
+        byport = {s.getsockname()[1]: s for s in socks}
+        groups = epoll_groups(pid, port, byport)
+        pick = max(groups, key=len) if groups else socks
+        if len(pick) >= n:
+            break
+    if len(pick) < n:
+        print("only %d connections in one event loop" % len(pick))
+        return
+    pick = pick[:n]
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        for _ in range(200):
+            if stopped(pid):
+                break
+            time.sleep(0.01)
+        for s in pick:
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: batch\r\n"
+                      b"Connection: close\r\n\r\n")
+        time.sleep(0.2)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    t0 = time.monotonic()
+    sel = selectors.DefaultSelector()
+    for s in pick:
+        s.setblocking(False)
+        sel.register(s, selectors.EVENT_READ)
+    got = 0
+    left = n
+    while left and time.monotonic() - t0 < wait:
+        for key, _ in sel.select(timeout=0.1):
+            try:
+                r = key.fileobj.recv(4096)
+            except OSError:
+                r = b""
+            if r.startswith(b"HTTP/1.1 200"):
+                got += 1
+            sel.unregister(key.fileobj)
+            left -= 1
+    print("answered %d of %d in %.2f s" % (got, n, time.monotonic() - t0))
+    for s in socks:
+        s.close()
+
+
 if __name__ == "__main__":
     cmd = sys.argv[1]
     port = int(sys.argv[2])
@@ -149,3 +255,5 @@ if __name__ == "__main__":
         many(port, int(sys.argv[3]), float(sys.argv[4]))
     elif cmd == "burst":
         burst(port, int(sys.argv[3]), sys.argv[4], sys.argv[5])
+    elif cmd == "batch":
+        batch(port, int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]))
