@@ -769,14 +769,20 @@ eval_one(SPF_server_t *srv, const char *domain, const char *ip, char *detail,
 static long
 txt_ttl(const char *domain)
 {
-	unsigned char ans[4096];
+	/*
+	 * The largest DNS message (TCP): an RRset of many TXT records
+	 * (site verifications) can pass 4 KiB, and res_query returns the
+	 * answer's full length even when it truncated it to fit.
+	 */
+	static unsigned char ans[65536];
 	ns_msg msg;
 	ns_rr rr;
 	long ttl = 0;
 	int n, i;
 
 	n = res_query(domain, ns_c_in, ns_t_txt, ans, sizeof(ans));
-	if (n <= 0 || ns_initparse(ans, n, &msg) != 0)
+	if (n <= 0 || (size_t)n > sizeof(ans) ||
+	    ns_initparse(ans, n, &msg) != 0)
 		return 0;
 	for (i = 0; i < ns_msg_count(msg, ns_s_an); i++) {
 		if (ns_parserr(&msg, ns_s_an, i, &rr) != 0)

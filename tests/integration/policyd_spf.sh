@@ -44,13 +44,19 @@ dns_txt h12.test 'v=spf1 ip4:203.0.113.5/0 ip6:::/-1 ip4:1.2.3.4/99 -all'
 dns_txt h13.test 'v=spf1 exists:%{d-1r}.x exists:%{d0r}.x -all'
 dns_txt h14.test 'v=spf1 exists:%%%%%_%-%{%}.x -all'
 dns_txt h15.test 'v=spf1 include:slow.test -all'
+# Big domains publish many TXT records (site verifications): an RRset
+# of over 4 KiB comes over TCP, and its TTL must still be read.
+for i in $(seq 10 29); do
+	dns_txt big.test "verify-$i=$(printf '%0240d' 0)"
+done
+dns_txt big.test 'v=spf1 ip4:203.0.113.5 ip6:2001:db8::5 -all'
 ok "dnsmasq starts on 127.0.0.53" dns_start
 dns_silent 127.0.0.54
 
 matches=""
 for d in pass partial fail soft neutral none timeout slow fresh \
     q1.timeout q2.timeout q3.timeout q4.timeout q5.timeout q6.timeout \
-    h1 h2 h3 h4 h5 h7 h8 h9 h10 h11 h12 h13 h14 h15 delayed; do
+    h1 h2 h3 h4 h5 h7 h8 h9 h10 h11 h12 h13 h14 h15 delayed big; do
 	matches="${matches}match = sender:@$d.test
 "
 done
@@ -210,6 +216,9 @@ is "... and the next check works" "$(q pass.test)" DUNNO
 
 # Cache: answers kept for the record's TTL (120 s here, under cache_ttl).
 ok "cached for the record's TTL" pd_log_wait 'SPF pass.test: pass .*cached 120s'
+is "a TXT RRset over 4 KiB (TCP): pass" "$(q big.test)" DUNNO
+ok "... cached for its TTL too, not cache_ttl" \
+    pd_log_wait 'SPF big.test: pass .*cached 120s'
 dns_stop
 is "with DNS gone, a cached pass still passes" "$(q pass.test)" DUNNO
 like "... a cached fail still fails" "$(q fail.test)" "550 5.7.23 *(fail for *"
