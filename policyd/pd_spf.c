@@ -14,9 +14,10 @@
  * unknown), IP the egress address the result is about (the first one
  * that did not pass) and DETAIL free text.  A query not answered within
  * the timeout of its arrival is a temperror (its helper, if it has one,
- * is killed); a helper that dies or says something else is a
- * permerror for that domain, cached briefly so a hostile record cannot
- * make us fork in a loop.
+ * is killed); a helper that crashes (SIGSEGV, SIGABRT, ...), exits or
+ * says something else is a permerror for that domain, cached briefly so
+ * a hostile record cannot make us fork in a loop; one killed by another
+ * signal (kill -9, the OOM killer) is a temperror, not cached.
  *
  * Helper side: libspf2 with its caching resolver over res_query, so
  * /etc/resolv.conf decides the DNS server.  The helper runs as the
@@ -505,7 +506,19 @@ pd_spf_owns(const pd_spf *s, const void *tag)
 	return p >= a && p < a + sizeof(s->h);
 }
 
-/* The helper died or talked nonsense: a permerror for its domain. */
+/* Signals an evaluation raises itself when it goes wrong. */
+static int
+crash_signal(int sig)
+{
+	return sig == SIGSEGV || sig == SIGBUS || sig == SIGFPE ||
+	       sig == SIGILL || sig == SIGABRT || sig == SIGSYS ||
+	       sig == SIGTRAP;
+}
+
+/*
+ * The helper crashed or talked nonsense: a permerror for its domain.  It
+ * could not start, or was killed from outside: a temperror.
+ */
 static void
 helper_failed(pd_spf *s, struct helper *h, const char *why)
 {
@@ -525,6 +538,20 @@ helper_failed(pd_spf *s, struct helper *h, const char *why)
 			    q->domain, s->exe);
 			res_set(&r, PD_SPF_TEMPERROR, "",
 			    "SPF helper cannot start");
+			finish(s, q, &r, 0);
+		}
+		return;
+	}
+	/*
+	 * Killed from outside (kill -9, the OOM killer, systemd's final
+	 * SIGKILL): not the record's fault, so no refusal and nothing
+	 * cached; the mail waits and the next check runs again.
+	 */
+	if (sig && !crash_signal(sig)) {
+		if (q) {
+			og_log_warn("SPF helper for %s: killed (signal %d)",
+			    q->domain, sig);
+			res_set(&r, PD_SPF_TEMPERROR, "", "SPF helper killed");
 			finish(s, q, &r, 0);
 		}
 		return;

@@ -8,8 +8,9 @@
  * daemon's user, with address space, core and file limits) evaluates one
  * domain at a time.  A query not answered within the timeout of its
  * arrival (the wait for a free helper included) is a temporary error, and
- * its helper is killed; a helper that dies answers a permanent
- * error.  Either way the daemon goes on serving.  Results other than
+ * its helper is killed; a helper that crashes answers a permanent
+ * error, one killed from outside (SIGKILL) a temporary one.  Either way
+ * the daemon goes on serving.  Results other than
  * temporary errors are cached for the record's TTL, at most cache_ttl.
  *
  * The daemon integrates the helpers into its event loop: pd_spf_check

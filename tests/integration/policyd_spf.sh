@@ -44,6 +44,7 @@ dns_txt h12.test 'v=spf1 ip4:203.0.113.5/0 ip6:::/-1 ip4:1.2.3.4/99 -all'
 dns_txt h13.test 'v=spf1 exists:%{d-1r}.x exists:%{d0r}.x -all'
 dns_txt h14.test 'v=spf1 exists:%%%%%_%-%{%}.x -all'
 dns_txt h15.test 'v=spf1 include:slow.test -all'
+dns_txt h16.test 'v=spf1 include:slow.test -all'
 # Big domains publish many TXT records (site verifications): an RRset
 # of over 4 KiB comes over TCP, and its TTL must still be read.
 for i in $(seq 10 29); do
@@ -56,7 +57,7 @@ dns_silent 127.0.0.54
 matches=""
 for d in pass partial fail soft neutral none timeout slow fresh \
     q1.timeout q2.timeout q3.timeout q4.timeout q5.timeout q6.timeout \
-    h1 h2 h3 h4 h5 h7 h8 h9 h10 h11 h12 h13 h14 h15 delayed big; do
+    h1 h2 h3 h4 h5 h7 h8 h9 h10 h11 h12 h13 h14 h15 h16 delayed big; do
 	matches="${matches}match = sender:@$d.test
 "
 done
@@ -195,24 +196,39 @@ for i in $(seq 1 100); do
 	[ "$(pd_log_count 'SPF check of timeout.test: no answer')" -ge 2 ] && break
 	sleep 0.05
 done
-n0=$(grep -c 'query\[TXT\] slow.test' "$DNS_DIR/dnsmasq.log")
-q h15.test >"$PD_T/h15.out" &
-qpid=$!
-hp=""
-for i in $(seq 1 200); do
-	if [ "$(grep -c 'query\[TXT\] slow.test' "$DNS_DIR/dnsmasq.log")" -gt "$n0" ]; then
-		hp=$(pgrep -P "$PD_PID" -f -- '--spf-helper')
-		[ -n "$hp" ] && break
-	fi
-	sleep 0.05
-done
-[ -n "$hp" ] && kill -SEGV $hp
-wait $qpid
+# kill_mid DOMAIN SIGNAL: query DOMAIN (whose record includes slow.test)
+# and send SIGNAL to the helpers once slow.test is asked; the answer is
+# in $PD_T/DOMAIN.out.
+kill_mid() {
+	n0=$(grep -c 'query\[TXT\] slow.test' "$DNS_DIR/dnsmasq.log")
+	q "$1" >"$PD_T/$1.out" &
+	qpid=$!
+	hp=""
+	for i in $(seq 1 200); do
+		if [ "$(grep -c 'query\[TXT\] slow.test' "$DNS_DIR/dnsmasq.log")" -gt "$n0" ]; then
+			hp=$(pgrep -P "$PD_PID" -f -- '--spf-helper')
+			[ -n "$hp" ] && break
+		fi
+		sleep 0.05
+	done
+	[ -n "$hp" ] && kill -"$2" $hp
+	wait $qpid
+}
+kill_mid h15.test SEGV
 like "a helper crash: 550 permerror, the daemon goes on" \
-    "$(cat "$PD_T/h15.out")" "550 5.7.23 *(permerror for *"
+    "$(cat "$PD_T/h15.test.out")" "550 5.7.23 *(permerror for *"
 ok "... logged with the signal" pd_log_wait \
     'SPF helper for h15.test: SPF evaluation crashed \(signal [0-9]+\)'
 is "... and the next check works" "$(q pass.test)" DUNNO
+# A helper killed from outside (kill -9 by an admin, the OOM killer,
+# systemd's last SIGKILL): the record is not at fault, so no refusal
+# (and none cached for its domain): mail waits.
+kill_mid h16.test KILL
+like "a helper killed with SIGKILL: 451 4.4.3, not a refusal" \
+    "$(cat "$PD_T/h16.test.out")" "451 4.4.3 *"
+ok "... logged" pd_log_wait 'SPF helper for h16.test: killed \(signal 9\)'
+like "... nothing cached: the next check of the domain runs again" \
+    "$(q h16.test)" "451 4.4.3 *"
 
 # Cache: answers kept for the record's TTL (120 s here, under cache_ttl).
 ok "cached for the record's TTL" pd_log_wait 'SPF pass.test: pass .*cached 120s'
