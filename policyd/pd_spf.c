@@ -10,14 +10,15 @@
  * query, and a hash cache.  Helper protocol, one line each way:
  *   daemon -> helper   "DOMAIN IP[,IP...]\n"
  *   helper -> daemon   "RESULT TTL IP DETAIL\n"
- * where RESULT is a pd_spf_name, TTL the TXT record's TTL in seconds (0
- * unknown), IP the egress address the result is about (the first one
- * that did not pass) and DETAIL free text.  A query not answered within
- * the timeout of its arrival is a temperror (its helper, if it has one,
- * is killed); a helper that crashes (SIGSEGV, SIGABRT, ...), exits or
- * says something else is a permerror for that domain, cached briefly so
- * a hostile record cannot make us fork in a loop; one killed by another
- * signal (kill -9, the OOM killer) is a temperror, not cached.
+ * where RESULT is a pd_spf_name, TTL the TXT record's TTL in seconds (-1
+ * unknown; 0 is a TTL: not cached), IP the egress address the result is
+ * about (the first one that did not pass) and DETAIL free text.  A query
+ * not answered within the timeout of its arrival is a temperror (its
+ * helper, if it has one, is killed); a helper that crashes (SIGSEGV,
+ * SIGABRT, ...), exits or says something else is a permerror for that
+ * domain, cached briefly so a hostile record cannot make us fork in a
+ * loop; one killed by another signal (kill -9, the OOM killer) is a
+ * temperror, not cached.
  *
  * Helper side: libspf2 with its caching resolver over res_query, so
  * /etc/resolv.conf decides the DNS server.  The helper runs as the
@@ -598,19 +599,20 @@ helper_line(pd_spf *s, struct helper *h, char *line)
 	errno = 0;
 	ttl = strtol(f[1], &end, 10);
 	if (errno || *end || ttl < 0)
-		ttl = 0;
+		ttl = -1;
 	res_set(&r, result, f[2], f[3]);
 	h->q = NULL;
 	if (result == PD_SPF_TEMPERROR || q->gen != s->gen)
 		ms = 0;
-	else if (ttl > 0 && ttl * 1000 < s->ttl_ms)
+	else if (ttl >= 0 && ttl * 1000 < s->ttl_ms)
+		/* A TTL of 0 is one: use it now, keep it never. */
 		ms = ttl * 1000;
-	else if (result == PD_SPF_NONE && s->ttl_ms > PD_SPF_NONE_MS)
+	else
+		ms = s->ttl_ms;
+	if (result == PD_SPF_NONE && ms > PD_SPF_NONE_MS)
 		/* No record, so no TTL to honour: a sender who publishes
 		 * one after a refusal waits minutes, not cache_ttl. */
 		ms = PD_SPF_NONE_MS;
-	else
-		ms = s->ttl_ms;
 	og_log_debug("SPF %s: %s for %s (%s), cached %llds", q->domain,
 	    pd_spf_name(result), r.ip, r.detail, (long long)(ms / 1000));
 	finish(s, q, &r, ms);
@@ -792,7 +794,10 @@ eval_one(SPF_server_t *srv, const char *domain, const char *ip, char *detail,
 	return result;
 }
 
-/* TTL of the domain's TXT RRset (libspf2's resolver layer leaves it 0). */
+/*
+ * TTL of the domain's TXT RRset (libspf2's resolver layer leaves it 0),
+ * -1 when unknown.
+ */
 static long
 txt_ttl(const char *domain)
 {
@@ -804,18 +809,18 @@ txt_ttl(const char *domain)
 	static unsigned char ans[65536];
 	ns_msg msg;
 	ns_rr rr;
-	long ttl = 0;
+	long ttl = -1;
 	int n, i;
 
 	n = res_query(domain, ns_c_in, ns_t_txt, ans, sizeof(ans));
 	if (n <= 0 || (size_t)n > sizeof(ans) ||
 	    ns_initparse(ans, n, &msg) != 0)
-		return 0;
+		return -1;
 	for (i = 0; i < ns_msg_count(msg, ns_s_an); i++) {
 		if (ns_parserr(&msg, ns_s_an, i, &rr) != 0)
 			break;
 		if (ns_rr_type(rr) == ns_t_txt &&
-		    (ttl == 0 || (long)ns_rr_ttl(rr) < ttl))
+		    (ttl < 0 || (long)ns_rr_ttl(rr) < ttl))
 			ttl = (long)ns_rr_ttl(rr);
 	}
 	return ttl;
@@ -839,7 +844,7 @@ pd_spf_helper_main(void)
 		const char *bad_ip = "";
 		char bad_ipbuf[48] = "";
 		int result, overall = PD_SPF_PASS, rank_o = -1;
-		long ttl = 0;
+		long ttl = -1;
 
 		if ((nl = strchr(line, '\n')) != NULL)
 			*nl = 0;

@@ -16,6 +16,7 @@ dns_init 127.0.0.53
 dns_conf 'local-ttl=120'
 dns_conf 'server=/timeout.test/127.0.0.54'
 dns_conf 'server=/slow.test/127.0.0.54'
+dns_conf 'server=/ttl0.test/127.0.0.56'
 dns_txt pass.test 'v=spf1 ip4:203.0.113.5 ip6:2001:db8::5 -all'
 dns_txt partial.test 'v=spf1 ip4:203.0.113.5 -all'
 dns_txt fail.test 'v=spf1 ip4:198.51.100.1 -all'
@@ -57,7 +58,7 @@ dns_silent 127.0.0.54
 matches=""
 for d in pass partial fail soft neutral none timeout slow fresh \
     q1.timeout q2.timeout q3.timeout q4.timeout q5.timeout q6.timeout \
-    h1 h2 h3 h4 h5 h7 h8 h9 h10 h11 h12 h13 h14 h15 h16 delayed big; do
+    h1 h2 h3 h4 h5 h7 h8 h9 h10 h11 h12 h13 h14 h15 delayed; do
 	matches="${matches}match = sender:@$d.test
 "
 done
@@ -93,6 +94,10 @@ PD_WRAP=$DNS_NS
 ok "optgate-policyd starts in the DNS namespace" pd_start -v
 
 q() { pd_q sender="postmaster@$1" recipient=ana@example.org instance="$1"; }
+# (the strict stream has all the match lines a stream may have: others
+# through the app stream)
+qa() { pd_q sender="postmaster@$1" recipient=ana@example.org instance="$1" \
+    client_address=192.0.2.7; }
 is "pass (every egress address authorized): DUNNO" "$(q pass.test)" DUNNO
 is "one egress address not authorized: 550 5.7.23 names it" \
     "$(q partial.test)" "550 5.7.23 SPF record of partial.test does not authorize this server (fail for 2001:db8::5)"
@@ -201,7 +206,7 @@ done
 # in $PD_T/DOMAIN.out.
 kill_mid() {
 	n0=$(grep -c 'query\[TXT\] slow.test' "$DNS_DIR/dnsmasq.log")
-	q "$1" >"$PD_T/$1.out" &
+	qa "$1" >"$PD_T/$1.out" &
 	qpid=$!
 	hp=""
 	for i in $(seq 1 200); do
@@ -228,13 +233,49 @@ like "a helper killed with SIGKILL: 451 4.4.3, not a refusal" \
     "$(cat "$PD_T/h16.test.out")" "451 4.4.3 *"
 ok "... logged" pd_log_wait 'SPF helper for h16.test: killed \(signal 9\)'
 like "... nothing cached: the next check of the domain runs again" \
-    "$(q h16.test)" "451 4.4.3 *"
+    "$(qa h16.test)" "451 4.4.3 *"
 
 # Cache: answers kept for the record's TTL (120 s here, under cache_ttl).
 ok "cached for the record's TTL" pd_log_wait 'SPF pass.test: pass .*cached 120s'
-is "a TXT RRset over 4 KiB (TCP): pass" "$(q big.test)" DUNNO
+is "a TXT RRset over 4 KiB (TCP): pass" "$(qa big.test)" DUNNO
 ok "... cached for its TTL too, not cache_ttl" \
     pd_log_wait 'SPF big.test: pass .*cached 120s'
+# A record with TTL 0 may not be cached (RFC 1035 3.2.1); a resolver
+# also says 0 in the last second of a cached record's life.  ttl0.test
+# is served from $PD_T/ttl0.txt, read at each query.
+echo 'v=spf1 ip4:203.0.113.5 ip6:2001:db8::5 -all' >"$PD_T/ttl0.txt"
+python3 - "$PD_T/ttl0.txt" <<'EOF2' &
+import socket, struct, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(50):
+    try:
+        s.bind(("127.0.0.56", 53))
+        break
+    except OSError:
+        time.sleep(0.1)
+while True:
+    q, peer = s.recvfrom(4096)
+    end = 12
+    while q[end]:
+        end += 1 + q[end]
+    an = struct.unpack(">H", q[end + 1:end + 3])[0] == 16
+    r = q[:2] + struct.pack(">HHHHH", 0x8180, 1, an, 0, 0) + q[12:end + 5]
+    if an:
+        txt = open(sys.argv[1], "rb").read().strip()
+        r += struct.pack(">HHHIHB", 0xC00C, 16, 1, 0, len(txt) + 1,
+                         len(txt)) + txt
+    s.sendto(r, peer)
+EOF2
+ttl0pid=$!
+for i in $(seq 1 50); do
+	_dns_bound 127.0.0.56 && break
+	sleep 0.1
+done
+is "a record with TTL 0: pass" "$(qa ttl0.test)" DUNNO
+echo 'v=spf1 -all' >"$PD_T/ttl0.txt"
+like "... changed to -all: the next check fails (nothing was cached)" \
+    "$(qa ttl0.test)" "550 5.7.23 *(fail for 203.0.113.5)"
+kill $ttl0pid
 dns_stop
 is "with DNS gone, a cached pass still passes" "$(q pass.test)" DUNNO
 like "... a cached fail still fails" "$(q fail.test)" "550 5.7.23 *(fail for *"
