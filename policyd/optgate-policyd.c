@@ -789,13 +789,16 @@ spf_verdict(
     struct conn *c, const pd_req *r, const og_stream *st, const pd_spf_res *res)
 {
 	og_verdict v;
-	char act[600];
+	char act[600], about[64] = "";
 	const char *dom;
 
 	if (res->result == PD_SPF_PASS)
 		return 0;
 	dom = strrchr(r->a[PD_A_SENDER], '@');
 	dom = dom ? dom + 1 : r->a[PD_A_SENDER];
+	/* A helper that crashed has no address to name. */
+	if (res->ip[0])
+		snprintf(about, sizeof(about), " for %s", res->ip);
 	if (res->result == PD_SPF_TEMPERROR && st->spf != OG_SPF_WARN) {
 		verdict_set(&v, OG_TEMPFAIL, OG_REFUSE_DEFER, 451, "4.4.3",
 		    "spf-temperror");
@@ -804,31 +807,32 @@ spf_verdict(
 		    "not be completed, try again later",
 		    dom);
 	} else if (st->spf == OG_SPF_WARN) {
-		og_log_warn("%s: from=<%.256s> stream=%s: spf=%s for %s: %s "
+		og_log_warn("%s: from=<%.256s> stream=%s: spf=%s%s: %s "
 		            "(warn only)",
 		    r->a[PD_A_QUEUE_ID] && *r->a[PD_A_QUEUE_ID]
 		        ? r->a[PD_A_QUEUE_ID]
 		        : "NOQUEUE",
 		    r->a[PD_A_SENDER], st->name, pd_spf_name(res->result),
-		    res->ip, res->detail);
+		    about, res->detail);
 		return 0;
 	} else if (st->spf == OG_SPF_DEFER) {
 		verdict_set(
 		    &v, OG_REFUSE, OG_REFUSE_DEFER, 450, "4.7.23", "spf");
 		snprintf(v.text, sizeof(v.text),
 		    "SPF record of %.100s does "
-		    "not authorize this server (%s for %s)",
-		    dom, pd_spf_name(res->result), res->ip);
+		    "not authorize this server (%s%s)",
+		    dom, pd_spf_name(res->result), about);
 	} else {
 		verdict_set(
 		    &v, OG_REFUSE, OG_REFUSE_REJECT, 550, "5.7.23", "spf");
 		snprintf(v.text, sizeof(v.text),
 		    "SPF record of %.100s does "
-		    "not authorize this server (%s for %s)",
-		    dom, pd_spf_name(res->result), res->ip);
+		    "not authorize this server (%s%s)",
+		    dom, pd_spf_name(res->result), about);
 	}
-	snprintf(v.reason, sizeof(v.reason), "spf(%s) %.100s ip=%s %.100s",
-	    pd_spf_name(res->result), dom, res->ip, res->detail);
+	snprintf(v.reason, sizeof(v.reason), "spf(%s) %.100s%s%s %.100s",
+	    pd_spf_name(res->result), dom, res->ip[0] ? " ip=" : "", res->ip,
+	    res->detail);
 	snprintf(act, sizeof(act), "%d %s %s", v.code, v.dsn, v.text);
 	log_decision(r, st, &v);
 	reply(c, act);
