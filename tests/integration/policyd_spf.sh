@@ -225,7 +225,7 @@ is "a helper crash: 550 permerror (no address to name), the daemon goes on" \
 ok "... logged with the signal" pd_log_wait \
     'SPF helper for h15.test: SPF evaluation crashed \(signal [0-9]+\)'
 ok "... and the decision without an empty ip=" pd_log_wait \
-    'action=reject, reason=spf\(permerror\) h15.test SPF evaluation crashed \(signal 11\)$'
+    'action=reject, reason=spf\(permerror\) h15.test SPF evaluation crashed \(signal [0-9]+\)$'
 is "... and the next check works" "$(q pass.test)" DUNNO
 # A helper killed from outside (kill -9 by an admin, the OOM killer,
 # systemd's last SIGKILL): the record is not at fault, so no refusal
