@@ -1024,8 +1024,14 @@ do_rcpt(struct conn *c, pd_req *r)
 		/* Its trailing dot is gone (og_addr_envelope): checked
 		 * too. */
 		if ((rc = spf_domain(sender, &a)) == 0) {
-			if (pd_spf_check(g.spf, a.domain, &res, spf_done, c) ==
-			    0) {
+			char local[OG_ADDR_INPUT_MAX];
+			const char *at = strrchr(sender, '@');
+
+			/* As given: receivers expand %{l} from it. */
+			snprintf(local, sizeof(local), "%.*s",
+			    (int)(at - sender), sender);
+			if (pd_spf_check(g.spf, a.domain, local, &res, spf_done,
+			        c) == 0) {
 				c->state = C_SPF;
 				return 1;
 			}

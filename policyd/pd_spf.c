@@ -5,20 +5,23 @@
  * pd_spf_cancel, pd_spf_event, pd_spf_tick, pd_spf_owns, pd_spf_name,
  * pd_spf_helper_main.
  *
- * Daemon side: a FIFO of queries (one per domain, with the connections
- * waiting for it), PD_SPF_HELPERS helper slots each busy with at most one
- * query, and a hash cache.  Helper protocol, one line each way:
- *   daemon -> helper   "DOMAIN IP[,IP...]\n"
- *   helper -> daemon   "RESULT TTL IP DETAIL\n"
- * where RESULT is a pd_spf_name, TTL the TXT record's TTL in seconds (-1
- * unknown; 0 is a TTL: not cached), IP the egress address the result is
- * about (the first one that did not pass) and DETAIL free text.  A query
- * not answered within the timeout of its arrival is a temperror (its
- * helper, if it has one, is killed); a helper that crashes (SIGSEGV,
- * SIGABRT, ...), exits or says something else is a permerror for that
- * domain, cached briefly so a hostile record cannot make us fork in a
- * loop; one killed by another signal (kill -9, the OOM killer) is a
- * temperror, not cached.
+ * Daemon side: a FIFO of queries (one per sender local part and domain,
+ * with the connections waiting for it), PD_SPF_HELPERS helper slots each
+ * busy with at most one query, and a hash cache.  Helper protocol, one
+ * line each way:
+ *   daemon -> helper   "DOMAIN IP[,IP...] LOCAL\n"
+ *   helper -> daemon   "RESULT TTL[l] IP DETAIL\n"
+ * where LOCAL is the sender's local part, RESULT a pd_spf_name, TTL the
+ * TXT record's TTL in seconds (-1 unknown; 0 is a TTL: not cached), "l"
+ * after it says that a record looked at uses the local part (%{l}, %{s}:
+ * the result is cached for that sender, not for the domain), IP the
+ * egress address the result is about (the first one that did not pass)
+ * and DETAIL free text.  A query not answered within the timeout of its
+ * arrival is a temperror (its helper, if it has one, is killed); a
+ * helper that crashes (SIGSEGV, SIGABRT, ...), exits or says something
+ * else is a permerror for that domain, cached briefly so a hostile
+ * record cannot make us fork in a loop; one killed by another signal
+ * (kill -9, the OOM killer) is a temperror, not cached.
  *
  * Helper side: libspf2 with its caching resolver over res_query, so
  * /etc/resolv.conf decides the DNS server.  The helper runs as the
@@ -28,8 +31,10 @@
  * temperror: that is not the record's fault, and mail must wait, not be
  * refused.
  *
- * LIMITS: PD_SPF_CACHE_MAX cached domains (the cache is emptied when
- * full); domains over 253 bytes are a permerror.
+ * LIMITS: PD_SPF_CACHE_MAX cached domains and senders (the cache is
+ * emptied when full); domains over 253 bytes are a permerror; a local
+ * part over 64 bytes or with a space, '@', '"' or a control character is
+ * evaluated as "postmaster" (RFC 7208 4.3's stand-in).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -50,12 +55,15 @@
 #include <resolv.h>
 #include <spf2/spf.h>
 #include <spf2/spf_dns.h>
+#include <spf2/spf_dns_resolv.h>
 
 #include "og_buf.h"
 #include "og_log.h"
 #include "pd_spf.h"
 
 #define DOMAIN_MAX 253
+#define LOCAL_MAX 64
+#define KEY_MAX (LOCAL_MAX + 1 + DOMAIN_MAX) /* LOCAL@DOMAIN */
 #define LINE_MAX_ 512
 #define CRASH_CACHE_MS (300 * 1000)
 /* A "none" (no record, so no TTL) is cached this long at most. */
@@ -81,6 +89,7 @@ struct waiter {
 
 struct query {
 	char domain[DOMAIN_MAX + 1];
+	char local[LOCAL_MAX + 1];
 	struct waiter *w;
 	int nw, capw;
 	int64_t deadline; /* mono ms: arrival + timeout, queue included */
@@ -96,8 +105,9 @@ struct helper {
 	struct query *q;
 };
 
+/* Keyed by DOMAIN, or LOCAL@DOMAIN for a record naming the local part. */
 struct centry {
-	char domain[DOMAIN_MAX + 1];
+	char key[KEY_MAX + 1];
 	pd_spf_res res;
 	int64_t expires;
 	struct centry *next;
@@ -173,40 +183,50 @@ cache_clear(pd_spf *s)
 }
 
 static const struct centry *
-cache_get(pd_spf *s, const char *domain)
+cache_get(pd_spf *s, const char *key)
 {
 	struct centry **pp, *e;
 	int64_t now = mono_ms();
 
-	for (pp = &s->cache[dhash(domain)]; (e = *pp) != NULL;) {
+	for (pp = &s->cache[dhash(key)]; (e = *pp) != NULL;) {
 		if (e->expires <= now) {
 			*pp = e->next;
 			free(e);
 			s->ncache--;
 			continue;
 		}
-		if (strcmp(e->domain, domain) == 0)
+		if (strcmp(e->key, key) == 0)
 			return e;
 		pp = &e->next;
 	}
 	return NULL;
 }
 
+/* The cache key of a result: per sender when it used the local part. */
 static void
-cache_put(pd_spf *s, const char *domain, const pd_spf_res *r, int64_t ms)
+cache_key(char *key, size_t size, const struct query *q, int per_sender)
+{
+	if (per_sender)
+		snprintf(key, size, "%s@%s", q->local, q->domain);
+	else
+		og_strlcpy(key, q->domain, size);
+}
+
+static void
+cache_put(pd_spf *s, const char *key, const pd_spf_res *r, int64_t ms)
 {
 	struct centry *e;
 	unsigned h;
 
-	if (ms <= 0 || cache_get(s, domain))
+	if (ms <= 0 || cache_get(s, key))
 		return;
 	if (s->ncache >= PD_SPF_CACHE_MAX)
 		cache_clear(s);
 	e = og_xcalloc(1, sizeof(*e));
-	og_strlcpy(e->domain, domain, sizeof(e->domain));
+	og_strlcpy(e->key, key, sizeof(e->key));
 	e->res = *r;
 	e->expires = mono_ms() + ms;
-	h = dhash(domain);
+	h = dhash(key);
 	e->next = s->cache[h];
 	s->cache[h] = e;
 	s->ncache++;
@@ -308,13 +328,19 @@ helper_spawn(pd_spf *s, struct helper *h)
 	return 0;
 }
 
-/* Answer everyone waiting for q, then free it.  q is detached already. */
+/*
+ * Answer everyone waiting for q, then free it.  q is detached already.
+ * per_sender: the result is about q's local part, not its whole domain.
+ */
 static void
-finish(pd_spf *s, struct query *q, const pd_spf_res *r, int64_t cache_ms)
+finish(pd_spf *s, struct query *q, const pd_spf_res *r, int64_t cache_ms,
+    int per_sender)
 {
+	char key[KEY_MAX + 1];
 	int i;
 
-	cache_put(s, q->domain, r, cache_ms);
+	cache_key(key, sizeof(key), q, per_sender);
+	cache_put(s, key, r, cache_ms);
 	for (i = 0; i < q->nw; i++)
 		if (q->w[i].done)
 			q->w[i].done(q->w[i].ctx, r);
@@ -339,7 +365,7 @@ dispatch(pd_spf *s)
 	for (i = 0; i < PD_SPF_HELPERS && s->qhead; i++) {
 		struct helper *h = &s->h[i];
 		struct query *q;
-		char line[DOMAIN_MAX + OG_SPF_EGRESS_TEXT + 4];
+		char line[DOMAIN_MAX + OG_SPF_EGRESS_TEXT + LOCAL_MAX + 4];
 		int n;
 
 		if (h->q)
@@ -347,8 +373,8 @@ dispatch(pd_spf *s)
 		if (h->pid <= 0 && helper_spawn(s, h) != 0)
 			return; /* queued queries time out in pd_spf_tick */
 		q = s->qhead;
-		n = snprintf(
-		    line, sizeof(line), "%s %s\n", q->domain, s->egress);
+		n = snprintf(line, sizeof(line), "%s %s %s\n", q->domain,
+		    s->egress, q->local);
 		if (n < 0 || (size_t)n >= sizeof(line) ||
 		    write(h->wfd, line, (size_t)n) != n) {
 			/* A helper that cannot take a line is broken. */
@@ -399,13 +425,13 @@ pd_spf_free(pd_spf *s)
 		helper_reset(s, &s->h[i], 1);
 		s->h[i].q = NULL;
 		if (q)
-			finish(s, q, &r, 0);
+			finish(s, q, &r, 0, 0);
 	}
 	while (s->qhead) {
 		struct query *q = s->qhead;
 
 		s->qhead = q->next;
-		finish(s, q, &r, 0);
+		finish(s, q, &r, 0, 0);
 	}
 	cache_clear(s);
 	free(s->exe);
@@ -436,12 +462,33 @@ pd_spf_configure(
 	s->gen++;
 }
 
+/* A local part the helper line and libspf2 can carry as it is. */
+static int
+local_ok(const char *local)
+{
+	const unsigned char *p = (const unsigned char *)local;
+
+	if (local == NULL || *local == 0 || strlen(local) > LOCAL_MAX)
+		return 0;
+	for (; *p; p++)
+		if (*p <= ' ' || *p >= 0x7f || *p == '@' || *p == '"')
+			return 0;
+	return 1;
+}
+
+static int
+query_is(const struct query *q, const char *domain, const char *local)
+{
+	return strcmp(q->domain, domain) == 0 && strcmp(q->local, local) == 0;
+}
+
 int
-pd_spf_check(pd_spf *s, const char *domain, pd_spf_res *out,
+pd_spf_check(pd_spf *s, const char *domain, const char *local, pd_spf_res *out,
     void (*done)(void *ctx, const pd_spf_res *r), void *ctx)
 {
 	const struct centry *e;
 	struct query *q = NULL;
+	char key[KEY_MAX + 1];
 	int i;
 
 	if (strlen(domain) > DOMAIN_MAX || strchr(domain, ' ') ||
@@ -449,21 +496,26 @@ pd_spf_check(pd_spf *s, const char *domain, pd_spf_res *out,
 		res_set(out, PD_SPF_PERMERROR, "", "bad domain");
 		return 1;
 	}
-	if ((e = cache_get(s, domain)) != NULL) {
+	if (!local_ok(local))
+		local = "postmaster";
+	snprintf(key, sizeof(key), "%s@%s", local, domain);
+	if ((e = cache_get(s, domain)) != NULL ||
+	    (e = cache_get(s, key)) != NULL) {
 		*out = e->res;
 		return 1;
 	}
 	for (i = 0; i < PD_SPF_HELPERS && q == NULL; i++)
 		if (s->h[i].q && s->h[i].q->gen == s->gen &&
-		    strcmp(s->h[i].q->domain, domain) == 0)
+		    query_is(s->h[i].q, domain, local))
 			q = s->h[i].q;
 	if (q == NULL)
-		for (q = s->qhead; q && strcmp(q->domain, domain) != 0;
+		for (q = s->qhead; q && !query_is(q, domain, local);
 		     q = q->next)
 			;
 	if (q == NULL) {
 		q = og_xcalloc(1, sizeof(*q));
 		og_strlcpy(q->domain, domain, sizeof(q->domain));
+		og_strlcpy(q->local, local, sizeof(q->local));
 		q->deadline = mono_ms() + s->timeout_ms;
 		if (s->qtail)
 			s->qtail->next = q;
@@ -539,7 +591,7 @@ helper_failed(pd_spf *s, struct helper *h, const char *why)
 			    q->domain, s->exe);
 			res_set(&r, PD_SPF_TEMPERROR, "",
 			    "SPF helper cannot start");
-			finish(s, q, &r, 0);
+			finish(s, q, &r, 0, 0);
 		}
 		return;
 	}
@@ -553,7 +605,7 @@ helper_failed(pd_spf *s, struct helper *h, const char *why)
 			og_log_warn("SPF helper for %s: killed (signal %d)",
 			    q->domain, sig);
 			res_set(&r, PD_SPF_TEMPERROR, "", "SPF helper killed");
-			finish(s, q, &r, 0);
+			finish(s, q, &r, 0, 0);
 		}
 		return;
 	}
@@ -569,7 +621,7 @@ helper_failed(pd_spf *s, struct helper *h, const char *why)
 		og_log_warn("SPF helper for %s: %s", q->domain, detail);
 		res_set(&r, PD_SPF_PERMERROR, "", detail);
 		finish(s, q, &r,
-		    s->ttl_ms < CRASH_CACHE_MS ? s->ttl_ms : CRASH_CACHE_MS);
+		    s->ttl_ms < CRASH_CACHE_MS ? s->ttl_ms : CRASH_CACHE_MS, 0);
 	}
 }
 
@@ -578,7 +630,7 @@ helper_line(pd_spf *s, struct helper *h, char *line)
 {
 	struct query *q = h->q;
 	char *f[4], *p = line;
-	int i, result;
+	int i, result, per_sender = 0;
 	long ttl;
 	char *end;
 	pd_spf_res r;
@@ -598,6 +650,10 @@ helper_line(pd_spf *s, struct helper *h, char *line)
 	}
 	errno = 0;
 	ttl = strtol(f[1], &end, 10);
+	if (*end == 'l') {
+		per_sender = 1;
+		end++;
+	}
 	if (errno || *end || ttl < 0)
 		ttl = -1;
 	res_set(&r, result, f[2], f[3]);
@@ -613,9 +669,10 @@ helper_line(pd_spf *s, struct helper *h, char *line)
 		/* No record, so no TTL to honour: a sender who publishes
 		 * one after a refusal waits minutes, not cache_ttl. */
 		ms = PD_SPF_NONE_MS;
-	og_log_debug("SPF %s: %s for %s (%s), cached %llds", q->domain,
+	og_log_debug("SPF %s%s%s: %s for %s (%s), cached %llds",
+	    per_sender ? q->local : "", per_sender ? "@" : "", q->domain,
 	    pd_spf_name(result), r.ip, r.detail, (long long)(ms / 1000));
-	finish(s, q, &r, ms);
+	finish(s, q, &r, ms, per_sender);
 }
 
 void
@@ -685,7 +742,7 @@ pd_spf_tick(pd_spf *s)
 		snprintf(detail, sizeof(detail), "no DNS answer within %llds",
 		    (long long)(s->timeout_ms / 1000));
 		res_set(&r, PD_SPF_TEMPERROR, "", detail);
-		finish(s, q, &r, 0);
+		finish(s, q, &r, 0, 0);
 	}
 	while (s->qhead && now >= s->qhead->deadline) {
 		struct query *q = s->qhead;
@@ -696,7 +753,7 @@ pd_spf_tick(pd_spf *s)
 		og_log_warn("SPF check of %s: no helper free within %llds",
 		    q->domain, (long long)(s->timeout_ms / 1000));
 		res_set(&r, PD_SPF_TEMPERROR, "", "SPF helpers busy");
-		finish(s, q, &r, 0);
+		finish(s, q, &r, 0, 0);
 	}
 	dispatch(s);
 }
@@ -734,13 +791,44 @@ clean(char *s)
 			*s = '?';
 }
 
+/*
+ * Whether a record the evaluation looked at names the sender's local part
+ * (%{l}, %{s}, or %{L}, %{S}): its result is then about this sender only.
+ * A DNS layer over libspf2's resolver sees every TXT record it reads.
+ */
+static int uses_local;
+
+static void
+note_local_macros(const char *txt)
+{
+	const char *p;
+
+	for (p = txt; (p = strchr(p, '%')) != NULL; p++)
+		if (p[1] == '{' &&
+		    (p[2] == 'l' || p[2] == 'L' || p[2] == 's' || p[2] == 'S'))
+			uses_local = 1;
+}
+
+static SPF_dns_rr_t *
+watch_lookup(SPF_dns_server_t *d, const char *domain, ns_type type, int cache)
+{
+	SPF_dns_rr_t *rr = SPF_dns_lookup(d->layer_below, domain, type, cache);
+	int i;
+
+	if (rr && (type == ns_t_txt || type == ns_t_spf))
+		for (i = 0; i < rr->num_rr; i++)
+			if (rr->rr[i])
+				note_local_macros(rr->rr[i]->txt);
+	return rr;
+}
+
 static int
-eval_one(SPF_server_t *srv, const char *domain, const char *ip, char *detail,
-    size_t size)
+eval_one(SPF_server_t *srv, const char *domain, const char *local,
+    const char *ip, char *detail, size_t size)
 {
 	SPF_request_t *rq;
 	SPF_response_t *rs = NULL;
-	char from[DOMAIN_MAX + 16];
+	char from[LOCAL_MAX + DOMAIN_MAX + 2];
 	const char *cm;
 	int result;
 
@@ -757,7 +845,7 @@ eval_one(SPF_server_t *srv, const char *domain, const char *ip, char *detail,
 		return PD_SPF_PERMERROR;
 	}
 	if (strlen(domain) > DOMAIN_MAX ||
-	    snprintf(from, sizeof(from), "postmaster@%s", domain) >=
+	    snprintf(from, sizeof(from), "%s@%s", local, domain) >=
 	        (int)sizeof(from) ||
 	    SPF_request_set_env_from(rq, from) != 0) {
 		SPF_request_free(rq);
@@ -829,17 +917,23 @@ txt_ttl(const char *domain)
 int
 pd_spf_helper_main(void)
 {
+	static SPF_dns_server_t watch;
 	SPF_server_t *srv;
 	char line[LINE_MAX_ + OG_SPF_EGRESS_TEXT];
 
 	/* No libspf2 cache: the daemon caches per domain, and the TTL we
 	 * read must be the record's, not the cache layer's minimum. */
-	srv = SPF_server_new(SPF_DNS_RESOLV, 0);
+	watch.layer_below = SPF_dns_resolv_new(NULL, "resolv", 0);
+	if (watch.layer_below == NULL)
+		return 1;
+	watch.lookup = watch_lookup;
+	watch.name = "optgate";
+	srv = SPF_server_new_dns(&watch, 0);
 	if (srv == NULL)
 		return 1;
 	while (fgets(line, sizeof(line), stdin)) {
 		static const int ranks[] = {0, 5, 4, 3, 2, 6, 7};
-		char *sp, *ips, *ip, *next, *nl;
+		char *sp, *ips, *ip, *next, *nl, *local = "postmaster";
 		char detail[200], bad_detail[200] = "";
 		const char *bad_ip = "";
 		char bad_ipbuf[48] = "";
@@ -852,13 +946,20 @@ pd_spf_helper_main(void)
 			return 1;
 		*sp = 0;
 		ips = sp + 1;
+		/* (A daemon older than the local part sends none.) */
+		if ((sp = strchr(ips, ' ')) != NULL) {
+			*sp = 0;
+			if (sp[1] && strlen(sp + 1) <= LOCAL_MAX)
+				local = sp + 1;
+		}
+		uses_local = 0;
 		for (ip = ips; ip && *ip; ip = next) {
 			int rank;
 
 			if ((next = strchr(ip, ',')) != NULL)
 				*next++ = 0;
-			result =
-			    eval_one(srv, line, ip, detail, sizeof(detail));
+			result = eval_one(
+			    srv, line, local, ip, detail, sizeof(detail));
 			/* The worst result over the addresses wins. */
 			rank = ranks[result];
 			if (result != PD_SPF_PASS && rank > rank_o) {
@@ -877,8 +978,9 @@ pd_spf_helper_main(void)
 		}
 		if (overall != PD_SPF_TEMPERROR)
 			ttl = txt_ttl(line);
-		printf("%s %ld %s %s\n", pd_spf_name(overall), ttl,
-		    *bad_ip ? bad_ip : "-", bad_detail[0] ? bad_detail : "-");
+		printf("%s %ld%s %s %s\n", pd_spf_name(overall), ttl,
+		    uses_local ? "l" : "", *bad_ip ? bad_ip : "-",
+		    bad_detail[0] ? bad_detail : "-");
 		if (fflush(stdout) != 0)
 			return 1;
 	}

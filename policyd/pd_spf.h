@@ -10,8 +10,9 @@
  * arrival (the wait for a free helper included) is a temporary error, and
  * its helper is killed; a helper that crashes answers a permanent
  * error, one killed from outside (SIGKILL) a temporary one.  Either way
- * the daemon goes on serving.  Results other than
- * temporary errors are cached for the record's TTL, at most cache_ttl.
+ * the daemon goes on serving.  Results other than temporary errors are
+ * cached for the record's TTL, at most cache_ttl: for the domain, or for
+ * the sender when a record uses the local part (%{l}).
  *
  * The daemon integrates the helpers into its event loop: pd_spf_check
  * either answers from the cache or queues the domain and later calls
@@ -55,12 +56,14 @@ void pd_spf_configure(
     pd_spf *s, char *const *egress, int n, int64_t timeout, int64_t cache_ttl);
 
 /*
- * pd_spf_check - result for domain (an A-label domain).  Returns 1 with
- * *out filled from the cache, or 0 when queued: done(ctx, res) is called
- * later, exactly once, unless pd_spf_cancel(s, ctx) is called first.
+ * pd_spf_check - result for domain (an A-label domain) and local, the
+ * sender's local part (NULL or "": "postmaster"), which records can name
+ * (%{l}).  Returns 1 with *out filled from the cache, or 0 when queued:
+ * done(ctx, res) is called later, exactly once, unless
+ * pd_spf_cancel(s, ctx) is called first.
  */
-int pd_spf_check(pd_spf *s, const char *domain, pd_spf_res *out,
-    void (*done)(void *ctx, const pd_spf_res *r), void *ctx);
+int pd_spf_check(pd_spf *s, const char *domain, const char *local,
+    pd_spf_res *out, void (*done)(void *ctx, const pd_spf_res *r), void *ctx);
 void pd_spf_cancel(pd_spf *s, void *ctx);
 
 /* Events on a helper fd (epoll data.ptr was tag); timers, every second. */

@@ -46,6 +46,10 @@ dns_txt h13.test 'v=spf1 exists:%{d-1r}.x exists:%{d0r}.x -all'
 dns_txt h14.test 'v=spf1 exists:%%%%%_%-%{%}.x -all'
 dns_txt h15.test 'v=spf1 include:slow.test -all'
 dns_txt h16.test 'v=spf1 include:slow.test -all'
+# A record that names senders by local part (RFC 7208 7.3, %{l}):
+# receivers evaluate it with the sender's own local part.
+dns_txt lp.test 'v=spf1 exists:%{l}.allow.lp.test -all'
+dns_conf 'host-record=news.allow.lp.test,127.0.0.2'
 # Big domains publish many TXT records (site verifications): an RRset
 # of over 4 KiB comes over TCP, and its TTL must still be read.
 for i in $(seq 10 29); do
@@ -242,6 +246,15 @@ ok "cached for the record's TTL" pd_log_wait 'SPF pass.test: pass .*cached 120s'
 is "a TXT RRset over 4 KiB (TCP): pass" "$(qa big.test)" DUNNO
 ok "... cached for its TTL too, not cache_ttl" \
     pd_log_wait 'SPF big.test: pass .*cached 120s'
+# Local-part macros: judged with the sender's local part, and not cached
+# for the domain (news@ passing says nothing about other@).
+is "%{l} record: news@ is authorized: DUNNO" \
+    "$(pd_q sender=news@lp.test recipient=ana@example.org client_address=192.0.2.7)" DUNNO
+is "... other@ of the same domain is not: 550" \
+    "$(pd_q sender=other@lp.test recipient=ana@example.org client_address=192.0.2.7)" \
+    "550 5.7.23 SPF record of lp.test does not authorize this server (fail for 203.0.113.5)"
+is "... and news@ still passes after it" \
+    "$(pd_q sender=news@lp.test recipient=ana@example.org client_address=192.0.2.7)" DUNNO
 # A record with TTL 0 may not be cached (RFC 1035 3.2.1); a resolver
 # also says 0 in the last second of a cached record's life.  ttl0.test
 # is served from $PD_T/ttl0.txt, read at each query.
