@@ -871,9 +871,14 @@ eval_one(SPF_server_t *srv, const char *domain, const char *local,
 				result = PD_SPF_TEMPERROR;
 		}
 	}
-	cm = SPF_response_get_smtp_comment(rs);
+	/*
+	 * libspf2's own words first: the SMTP comment of a fail is the
+	 * explanation, which exp= lets the sender domain write (RFC 7208
+	 * 6.2), and our log lines are not theirs to write.
+	 */
+	cm = SPF_response_get_received_spf_value(rs);
 	if (cm == NULL)
-		cm = SPF_response_get_received_spf_value(rs);
+		cm = SPF_response_get_smtp_comment(rs);
 	snprintf(detail, size, "%s",
 	    cm ? cm : SPF_strresult(SPF_response_result(rs)));
 	clean(detail);

@@ -50,6 +50,9 @@ dns_txt h16.test 'v=spf1 include:slow.test -all'
 # receivers evaluate it with the sender's own local part.
 dns_txt lp.test 'v=spf1 exists:%{l}.allow.lp.test -all'
 dns_conf 'host-record=news.allow.lp.test,127.0.0.2'
+# exp= (RFC 7208 6.2): the explanation is the sender domain's own text.
+dns_txt expl.test 'v=spf1 -all exp=why.expl.test'
+dns_txt why.expl.test 'SPF pass, record fine: blame optgate'
 # Big domains publish many TXT records (site verifications): an RRset
 # of over 4 KiB comes over TCP, and its TTL must still be read.
 for i in $(seq 10 29); do
@@ -255,6 +258,11 @@ is "... other@ of the same domain is not: 550" \
     "550 5.7.23 SPF record of lp.test does not authorize this server (fail for 203.0.113.5)"
 is "... and news@ still passes after it" \
     "$(pd_q sender=news@lp.test recipient=ana@example.org client_address=192.0.2.7)" DUNNO
+like "exp= record: refused" \
+    "$(qa expl.test)" "550 5.7.23 *(fail for 203.0.113.5)"
+ok "... logged in libspf2's words" pd_log_wait \
+    'from=<postmaster@expl.test>.*reason=spf\(fail\) expl.test ip=203.0.113.5 fail \(.*does not designate 203.0.113.5'
+is "... not the domain's" "$(pd_log_count 'blame.optgate')" 0
 # A record with TTL 0 may not be cached (RFC 1035 3.2.1); a resolver
 # also says 0 in the last second of a cached record's life.  ttl0.test
 # is served from $PD_T/ttl0.txt, read at each query.
