@@ -397,8 +397,8 @@ static const char *const ph_user[] = {"user unknown", "unknown user",
     "address unknown", "addressee unknown", "invalid address",
     "no such address", "address does not exist", "address doesn't exist",
     "account does not exist", "account doesn't exist", "not a valid user",
-    "not a valid mailbox", "isn't a valid", "unrouteable address",
-    "unknown local part", "unknown local-part", "not listed in", "no account",
+    "not a valid mailbox", "isn't a valid", "unknown local part",
+    "unknown local-part", "not listed in", "no account",
     "bad destination mailbox", "does not exist", "doesn't exist",
     "recipient no longer", "user invalid", "invalid user", "unknown or illegal",
     "doesn't have a", "does not have an account", "not our customer",
@@ -441,7 +441,7 @@ static const char *const ph_host[] = {"host unknown", "unknown host",
     "domain name not found", "bad destination system", "unknown domain",
     "nxdomain", "unable to route", "no route to domain", "dns error",
     "domain is not", "illegal host", "domain is not reachable",
-    "non-existent host", NULL};
+    "non-existent host", "unrouteable address", NULL};
 /* A domain that does not resolve, even when the text adds "try again"
  * (Outlook.com's "domain is not reachable ... check the domain and try
  * again"). */
@@ -720,8 +720,12 @@ classify_x(const char *status, int smtp_code, const char *cmd, const char *diag,
 	        (match(diag, ph_filtered) || match(diag, ph_user))) ||
 	    match(diag, ph_filtered))
 		RET("filtered", OG_RC_SOFT);
+	/* No command and no code's subject: words alone.  A domain that
+	 * "does not exist" (OpenSMTPD's "Domain does not exist") is no
+	 * missing user. */
 	if (cmd[0] == '\0' && (name[0] == '\0' || generic_status(status)) &&
-	    match(diag, ph_user) && !match(diag, ph_sender))
+	    match(diag, ph_user) && !match(diag, ph_sender) &&
+	    !match(diag, ph_host))
 		RET("user-unknown", OG_RC_HARD);
 	if (strcmp(name, "sender-rejected") == 0 || match(diag, ph_sender))
 		RET("sender-rejected", OG_RC_SOFT);
