@@ -361,7 +361,8 @@ static const char *const ph_expired[] = {"failing for a long time",
     "has expired", "after multiple retries", "were last tried",
     "delivery attempts will continue", "has not yet been delivered",
     "will be retried", "still trying", "not yet been delivered",
-    "delivery delayed", "delayed", "queue period", "host not reachable", NULL};
+    "delivery delayed", "delayed", "queue period", "host not reachable",
+    "envelope expired", NULL};
 /* A local delivery program failed: the mailbox may well exist. */
 static const char *const ph_mailer[] = {"mailer error", "pipe to |", "procmail",
     "x-unix;", "local delivery failed", "exit code", "exited with",
@@ -2198,6 +2199,31 @@ delay_notice(const og_report *r, const char *human, size_t hlen)
 	return match(r->subject, subj) || match_n(human, n, body);
 }
 
+/*
+ * Does a line of the prose that names addr also say phrase?  The shape
+ * OpenSMTPD lists its recipients in: "ADDR: REASON", one a line.
+ */
+static int
+rcpt_line_has(
+    const char *human, size_t hlen, const char *addr, const char *phrase)
+{
+	size_t alen = strlen(addr);
+	const char *p = human, *end;
+
+	if (human == NULL || alen == 0)
+		return 0;
+	end = human + hlen;
+	while ((p = ci_memmem(p, (size_t)(end - p), addr)) != NULL) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = nl != NULL ? (size_t)(nl - p) : (size_t)(end - p);
+
+		if (ci_memmem(p + alen, n - alen, phrase) != NULL)
+			return 1;
+		p += alen;
+	}
+	return 0;
+}
+
 static void
 finish(parse_ctx *c, const char *human, size_t hlen)
 {
@@ -2232,6 +2258,12 @@ finish(parse_ctx *c, const char *human, size_t hlen)
 		    (delay && rc->action[0] == '\0')) {
 			rc->class = OG_RC_SOFT;
 			rc->reason = "delayed";
+			/* OpenSMTPD (6.8) reports an envelope it deleted at
+			 * its queue ttl as delayed, "ADDR: Envelope expired":
+			 * the message is gone, a failure to count. */
+			if (rcpt_line_has(
+			        human, hlen, rc->addr, "envelope expired"))
+				rc->reason = "expired";
 			continue;
 		}
 		if (strcmp(rc->action, "delivered") == 0 ||
