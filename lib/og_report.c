@@ -2200,28 +2200,72 @@ delay_notice(const og_report *r, const char *human, size_t hlen)
 }
 
 /*
- * Does a line of the prose that names addr also say phrase?  The shape
- * OpenSMTPD lists its recipients in: "ADDR: REASON", one a line.
+ * The next line of the prose, from *pos on, that names addr: its start,
+ * its length in *n, and *pos moved past it; NULL when none is left.
+ * The shape OpenSMTPD lists its recipients in: "ADDR: REASON", one a line.
  */
+static const char *
+rcpt_line(
+    const char *human, size_t hlen, size_t *pos, const char *addr, size_t *n)
+{
+	size_t alen = strlen(addr);
+	const char *p, *b, *e;
+
+	if (human == NULL || alen == 0 || *pos >= hlen)
+		return NULL;
+	p = ci_memmem(human + *pos, hlen - *pos, addr);
+	if (p == NULL)
+		return NULL;
+	b = p;
+	while (b > human && b[-1] != '\n')
+		b--;
+	e = memchr(p, '\n', hlen - (size_t)(p - human));
+	if (e == NULL)
+		e = human + hlen;
+	*n = (size_t)(e - b);
+	*pos = (size_t)(e - human);
+	return b;
+}
+
+/* Does a line of the prose that names addr also say phrase? */
 static int
 rcpt_line_has(
     const char *human, size_t hlen, const char *addr, const char *phrase)
 {
-	size_t alen = strlen(addr);
-	const char *p = human, *end;
+	size_t pos = 0, n;
+	const char *l;
 
-	if (human == NULL || alen == 0)
-		return 0;
-	end = human + hlen;
-	while ((p = ci_memmem(p, (size_t)(end - p), addr)) != NULL) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		size_t n = nl != NULL ? (size_t)(nl - p) : (size_t)(end - p);
-
-		if (ci_memmem(p + alen, n - alen, phrase) != NULL)
+	while ((l = rcpt_line(human, hlen, &pos, addr, &n)) != NULL)
+		if (ci_memmem(l, n, phrase) != NULL)
 			return 1;
-		p += alen;
-	}
 	return 0;
+}
+
+/*
+ * The diagnostic for addr from the prose: the first line that names it
+ * and carries an SMTP reply or a failure status (OpenSMTPD's "ADDR: 550
+ * 5.1.1 ..." per recipient, where its delivery-status has no
+ * Diagnostic-Code).  out is "" when there is none.
+ */
+static void
+rcpt_text_diag(
+    const char *human, size_t hlen, const char *addr, char *out, size_t outsize)
+{
+	size_t pos = 0, n;
+	const char *l;
+
+	out[0] = '\0';
+	while ((l = rcpt_line(human, hlen, &pos, addr, &n)) != NULL) {
+		char line[OG_REPORT_DIAG_MAX + 1];
+		char st[16];
+
+		copy_line(line, sizeof(line), l, n);
+		if (find_smtp_code(line) != 0 ||
+		    (find_status(line, st, sizeof(st)) && st[0] != '2')) {
+			og_strlcpy(out, line, outsize);
+			return;
+		}
+	}
 }
 
 static void
@@ -2243,6 +2287,9 @@ finish(parse_ctx *c, const char *human, size_t hlen)
 			rc->reason = "complaint";
 			continue;
 		}
+		if (rc->diag[0] == '\0')
+			rcpt_text_diag(
+			    human, hlen, rc->addr, rc->diag, sizeof(rc->diag));
 		if (rc->diag[0] == '\0' && i == 0)
 			text_diag(human, hlen, rc->diag, sizeof(rc->diag));
 		if (rc->status[0] == '\0' || generic_status(rc->status)) {

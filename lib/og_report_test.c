@@ -57,6 +57,37 @@ struct pcase {
 	"\"TransientCommunicationFailure\",\"delayedRecipients\":"             \
 	"[{\"emailAddress\":\"pat@example.org\",\"status\":\"4.4.1\"}]}}\n"
 
+/* OpenSMTPD 6.8's report for three recipients (as it sent it here): the
+ * replies are in the notice, "ADDR: REPLY" a line; its delivery-status
+ * has Status 5.0.0 for each and no Diagnostic-Code. */
+#define OPENSMTPD_THREE                                                        \
+	"From: Mailer Daemon <MAILER-DAEMON@mx.example.com>\n"                 \
+	"To: news@example.com\n"                                               \
+	"Subject: Delivery status notification: failed\n"                      \
+	"MIME-Version: 1.0\n"                                                  \
+	"Content-Type: multipart/mixed;boundary=\"b\"\n\n"                     \
+	"--b\nContent-Description: Notification\n"                             \
+	"Content-Type: text/plain; charset=us-ascii\n\n"                       \
+	"    Hi!\n\n    This is the MAILER-DAEMON, please DO NOT REPLY to "    \
+	"this email.\n\n    An error has occurred while attempting to "        \
+	"deliver a message for\n    the following list of recipients:\n\n"     \
+	"ann@example.org: 552 5.2.2 <ann@example.org>: Mailbox full, quota "   \
+	"exceeded\n"                                                           \
+	"bob@example.org: 550 5.1.1 <bob@example.org>: Recipient address "     \
+	"rejected: User unknown\n"                                             \
+	"cy@example.org: 554 5.7.1 Service unavailable; Client host "          \
+	"[192.0.2.1] blocked using zen.spamhaus.org\n\n"                       \
+	"    Below is a copy of the original message:\n\n"                     \
+	"--b\nContent-Description: Delivery Report\n"                          \
+	"Content-Type: message/delivery-status\n\n"                            \
+	"Reporting-MTA: dns; mx.example.com\n\n"                               \
+	"Final-Recipient: rfc822; ann@example.org\nAction: failed\n"           \
+	"Status: 5.0.0\n\n"                                                    \
+	"Final-Recipient: rfc822; bob@example.org\nAction: failed\n"           \
+	"Status: 5.0.0\n\n"                                                    \
+	"Final-Recipient: rfc822; cy@example.org\nAction: failed\n"            \
+	"Status: 5.0.0\n\n--b--\n"
+
 static const struct pcase pcases[] = {
     {"RFC 3464 DSN from Postfix, user unknown",
         "From: MAILER-DAEMON@mx.example.com\n"
@@ -940,12 +971,38 @@ test_delay_reason(void **state)
 	free(r);
 }
 
+/* Each recipient of a report without Diagnostic-Codes is judged by its
+ * own line of the notice, not the first recipient's. */
+static void
+test_per_recipient_lines(void **state)
+{
+	og_report *r = calloc(1, sizeof(*r));
+
+	(void)state;
+	assert_non_null(r);
+	assert_int_equal(
+	    og_report_parse(OPENSMTPD_THREE, strlen(OPENSMTPD_THREE), NULL, r),
+	    0);
+	assert_int_equal(r->nrcpt, 3);
+	assert_string_equal(r->rcpt[0].addr, "ann@example.org");
+	assert_int_equal(r->rcpt[0].class, OG_RC_SOFT);
+	assert_string_equal(r->rcpt[0].status, "5.2.2");
+	assert_string_equal(r->rcpt[1].addr, "bob@example.org");
+	assert_int_equal(r->rcpt[1].class, OG_RC_HARD);
+	assert_string_equal(r->rcpt[1].status, "5.1.1");
+	assert_string_equal(r->rcpt[1].reason, "user-unknown");
+	assert_string_equal(r->rcpt[2].addr, "cy@example.org");
+	assert_int_equal(r->rcpt[2].class, OG_RC_SOFT);
+	assert_string_equal(r->rcpt[2].reason, "blocked");
+	free(r);
+}
+
 int
 main(void)
 {
 	size_t np = sizeof(pcases) / sizeof(pcases[0]);
 	size_t nc = sizeof(ccases) / sizeof(ccases[0]);
-	size_t n = np + nc + 9, k = 0;
+	size_t n = np + nc + 10, k = 0;
 	struct CMUnitTest *t = calloc(n, sizeof(*t));
 	int rc;
 
@@ -979,6 +1036,8 @@ main(void)
 	t[k++].test_func = test_too_big;
 	t[k].name = "a delay warning in words is a delay";
 	t[k++].test_func = test_delay_reason;
+	t[k].name = "each recipient by its own line of the notice";
+	t[k++].test_func = test_per_recipient_lines;
 	rc = _cmocka_run_group_tests("og_report", t, k, NULL, NULL);
 	free(t);
 	return rc;
