@@ -2311,6 +2311,18 @@ finish(parse_ctx *c, const char *human, size_t hlen)
 			if (rcpt_line_has(
 			        human, hlen, rc->addr, "envelope expired"))
 				rc->reason = "expired";
+			/* nullmailer-send reports only a message it gave up
+			 * on (queuelifetime passed, moved to failed/), and
+			 * nullmailer-dsn words a 4.x.x status as a delay
+			 * notice; one that still retries would say until
+			 * when. */
+			if (human != NULL &&
+			    ci_memmem(human, hlen,
+			        "this is the nullmailer delivery system") !=
+			        NULL &&
+			    ci_memmem(human, hlen,
+			        "continue to be attempted until") == NULL)
+				rc->reason = "expired";
 			continue;
 		}
 		if (strcmp(rc->action, "delivered") == 0 ||
