@@ -685,6 +685,7 @@ typedef struct slot {
 	char display[OG_ADDR_MAX + 1];
 	char name[OG_STREAM_NAME_MAX + 1];
 	char note[OG_EVF_MAX + 1];
+	char proof[OG_EVF_MAX + 1];
 	char detail[OG_STREAM_NAME_MAX + 64];
 	const char *done_word; /* action word once applied */
 	int rcpt;              /* index into r->rcpt */
@@ -803,6 +804,14 @@ decide_one(
 		    cli->cfg->complaint_scope, s->name, sizeof(s->name));
 		ch->reason = OG_RS_COMPLAINT;
 		ch->via = OG_VIA_FBL;
+		/*
+		 * Which feedback loop: what trusted() judged the reporter by.
+		 * ARF reports seldom carry a Reporting-MTA (the mta field).
+		 */
+		snprintf(s->proof, sizeof(s->proof), "from=%.200s%s%.200s",
+		    r->from, o->client && o->client[0] ? " client=" : "",
+		    o->client ? o->client : "");
+		ch->f[OG_EVF_PROOF] = s->proof;
 	} else if (klass == OG_RC_HARD) {
 		ch->scope = (uint8_t)scope_name(cli, r, w,
 		    cli->cfg->hard_bounce_scope, s->name, sizeof(s->name));

@@ -185,6 +185,10 @@ is "complaint exits 0" "$?" 0
 og status compl@example.org --stream news >"$T/st" 2>&1
 is "complaint: next message refused" "$?" 1
 like "complaint: sender scope" "$(cat "$T/st")" "*sender*example.com*complaint*"
+# which feedback loop it came from: what the reporter was trusted by (an
+# ARF report seldom has a Reporting-MTA)
+like "complaint: audit names the feedback loop (the report's From)" \
+    "$(og audit compl@example.org)" "*suppress *complaint*proof=from=feedback@fbl.example.net *"
 n1=$(og -v status compl@example.org 2>/dev/null | wc -l)
 og fbl <"$T/arf1.eml" 2>"$T/log"
 like "same report again: duplicate" "$(cat "$T/log")" "*action=duplicate*"
@@ -225,8 +229,10 @@ tokv=$(og token vp@example.org --stream promo | sed -n 's/^token: //p')
 arf "" report-vp@fbl.example.net "https://x/u/y" |
     sed "s/^Original-Mail-From: .*/Original-Mail-From: <bounce+$tokv@bounces.example.com>/;
         s/^From: news@example.com/From: Promo <promo@example.com>/" >"$T/arfvp.eml"
-og fbl <"$T/arfvp.eml" 2>"$T/log"
+og fbl --client mx3.fbl.example.net <"$T/arfvp.eml" 2>"$T/log"
 like "VERP complaint: suppressed for the mail's sender" "$(og status vp@example.org --stream promo 2>&1)" "*sender   example.com *suppressed complaint*"
+like "... audit names the reporter and the SMTP client it came from" \
+    "$(og audit vp@example.org)" "*proof=from=feedback@fbl.example.net client=mx3.fbl.example.net *"
 
 # the sender scope of a complaint is named as the gate names the envelope
 # sender's domain: in capitals and with the root's trailing dot, an
