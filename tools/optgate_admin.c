@@ -2908,9 +2908,12 @@ cmd_stats(og_cli *cli, int argc, char **argv)
 	}
 	if (cli->json) {
 		og_buf_adds(&b, "{\"type\":\"suppressions\"");
+		/* erased people are hashes, not records: "erased" below */
 		for (i = 1; i <= OG_RS_PARTNER; i++)
-			og_buf_printf(&b, ",\"%s\":%llu", og_reason_name(i),
-			    (unsigned long long)x.reasons[i]);
+			if (i != OG_RS_ERASED)
+				og_buf_printf(&b, ",\"%s\":%llu",
+				    og_reason_name(i),
+				    (unsigned long long)x.reasons[i]);
 		og_buf_adds(&b, ",\"optout_via\":{");
 		for (i = 0, k = 0; i < 9; i++)
 			if (x.optout_via[i])
