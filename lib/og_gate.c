@@ -205,6 +205,7 @@ refuse_entry(
 		    date, og_via_name(e->via));
 	}
 	set_refuse(v, st, rule, dsn);
+	v->event = e->event;
 }
 
 /*

@@ -50,6 +50,8 @@ typedef struct og_verdict {
 	char reason[384]; /* for logs: "unsubscribed(all) 2026-11-02 one-click"
 	                   */
 	int64_t next_allowed; /* cap: when the next send would pass (0: n/a) */
+	uint64_t event;       /* refused by an opt-out or suppression: the event
+	                       * that set it, with its proof (0: none) */
 	char key[OG_ADDR_MAX + 1]; /* the recipient's match key ("" invalid) */
 } og_verdict;
 

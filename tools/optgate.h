@@ -58,6 +58,8 @@ int og_cli_duration(const char *opt, const char *s, int64_t max, int64_t *out);
 void og_json_str(og_buf *b, const char *s);
 /* Print b followed by a newline, then reset it. */
 void og_cli_flush(og_buf *b);
+/* An event's text fields as audit names them ("report_id", ...). */
+extern const char *const og_cli_evf_names[OG_EVF_NFIELDS];
 
 typedef int (*og_cmd_fn)(og_cli *cli, int argc, char **argv);
 

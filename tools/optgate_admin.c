@@ -1517,7 +1517,7 @@ cmp_seq_desc(const void *a, const void *b)
 	return (x < y) - (x > y);
 }
 
-static const char *const evf_names[OG_EVF_NFIELDS] = {"", "key", "address",
+const char *const og_cli_evf_names[OG_EVF_NFIELDS] = {"", "key", "address",
     "scope_name", "source", "ip", "user_agent", "proof", "report_id",
     "message_id", "status", "diagnostic", "mta", "note", "segments", "stream"};
 
@@ -1567,7 +1567,7 @@ audit_print(og_cli *cli, const og_event *ev, const char *addr)
 		for (i = OG_EVF_RAW; i < OG_EVF_NFIELDS; i++) {
 			if (i == OG_EVF_NAME || ev->f[i][0] == 0)
 				continue;
-			og_buf_printf(&b, ",\"%s\":", evf_names[i]);
+			og_buf_printf(&b, ",\"%s\":", og_cli_evf_names[i]);
 			og_json_str(&b, ev->f[i]);
 		}
 		og_buf_adds(&b, "}");
@@ -1587,7 +1587,7 @@ audit_print(og_cli *cli, const og_event *ev, const char *addr)
 	for (i = OG_EVF_RAW; i < OG_EVF_NFIELDS; i++) {
 		if (i == OG_EVF_NAME || ev->f[i][0] == 0)
 			continue;
-		og_buf_printf(&b, " %s=", evf_names[i]);
+		og_buf_printf(&b, " %s=", og_cli_evf_names[i]);
 		og_buf_add_escaped(&b, ev->f[i], strlen(ev->f[i]), 300);
 	}
 	if (b.len)

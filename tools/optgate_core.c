@@ -843,6 +843,38 @@ has_sender_stop(const og_record *rec)
 	return 0;
 }
 
+/*
+ * The proof behind a refusal by an opt-out or suppression: the event
+ * that set the entry (a bounce's status and diagnostic, a complaint's
+ * report and reporter, an admin's note), as audit shows it.  Returns 0
+ * when there is none to show.
+ */
+static int
+status_why(og_rtxn *tx, const og_verdict *v, og_event *ev)
+{
+	if (tx == NULL || v->action == OG_ACCEPT || v->event == 0)
+		return 0;
+	return og_store_event_get(tx, v->event, ev) == 0;
+}
+
+static void
+status_why_fields(og_buf *b, const og_event *ev, int json)
+{
+	int i;
+
+	for (i = OG_EVF_SOURCE; i < OG_EVF_NFIELDS; i++) {
+		if (ev->f[i][0] == 0)
+			continue;
+		if (json) {
+			og_buf_printf(b, ",\"%s\":", og_cli_evf_names[i]);
+			og_json_str(b, ev->f[i]);
+		} else {
+			og_buf_printf(b, " %s=", og_cli_evf_names[i]);
+			og_buf_add_escaped(b, ev->f[i], strlen(ev->f[i]), 300);
+		}
+	}
+}
+
 static void
 status_stream(og_cli *cli, og_rtxn *tx, const og_stream *st,
     const og_record *rec, const char *addr, const char *from, int64_t now,
@@ -854,10 +886,13 @@ status_stream(og_cli *cli, og_rtxn *tx, const og_stream *st,
 	int n = 0, i, j, ncaps = 0, nbase = 0, unknown;
 	char ts[32], per[16];
 	const char *sender = status_sender(st, from, &unknown);
+	og_event *ev = og_xmalloc(sizeof(*ev));
+	int why;
 
 	og_gate_decide(cli->cfg, tx, st, sender, addr, now, &v);
 	if (v.action == OG_ACCEPT)
 		(*accepted)++;
+	why = status_why(tx, &v, ev);
 	if (tx && v.key[0])
 		og_store_get_sends(
 		    tx, v.key, st->name, times, OG_SENDS_MAX, &n);
@@ -883,6 +918,16 @@ status_stream(og_cli *cli, og_rtxn *tx, const og_stream *st,
 		og_buf_printf(b, "\"%d %s\"", v.code, v.dsn);
 		og_buf_adds(b, ",\"text\":");
 		og_json_str(b, v.text);
+		if (why) {
+			og_buf_printf(b,
+			    ",\"why\":{\"event\":%llu,\"time\":\"%s\","
+			    "\"via\":\"%s\"",
+			    (unsigned long long)ev->seq,
+			    og_time_fmt(ev->time, ts, sizeof(ts)),
+			    og_via_name(ev->via));
+			status_why_fields(b, ev, 1);
+			og_buf_adds(b, "}");
+		}
 		og_buf_adds(b, ",\"sends\":[");
 		for (i = 0; i < n; i++)
 			og_buf_printf(b, "%s\"%s\"", i ? "," : "",
@@ -908,6 +953,7 @@ status_stream(og_cli *cli, og_rtxn *tx, const og_stream *st,
 			og_buf_adds(b, ",\"sender_scope_judged\":false");
 		og_buf_adds(b, "}");
 		og_cli_flush(b);
+		free(ev);
 		return;
 	}
 	printf("  %-16s %-8s %s\n", st->name,
@@ -916,6 +962,14 @@ status_stream(og_cli *cli, og_rtxn *tx, const og_stream *st,
 	        ? (st->class == OG_CLASS_TRANSACTIONAL ? "transactional"
 	                                               : "consent ok")
 	        : v.text);
+	if (why) {
+		status_why_fields(b, ev, 0);
+		printf("  %-16s          recorded %s (event #%llu) via %s:%s\n",
+		    "", og_time_fmt(ev->time, ts, sizeof(ts)),
+		    (unsigned long long)ev->seq, og_via_name(ev->via),
+		    b->len ? b->data : "");
+		og_buf_reset(b);
+	}
 	for (i = 0; i < ncaps; i++) {
 		int cnt = 0;
 
@@ -936,6 +990,7 @@ status_stream(og_cli *cli, og_rtxn *tx, const og_stream *st,
 		       "judged: the envelope sender's domain decides (give "
 		       "--from ADDR)\n",
 		    "");
+	free(ev);
 }
 
 static void

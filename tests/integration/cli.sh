@@ -124,6 +124,14 @@ is "hard bounce stops transactional mail" "$?" 1
 like "hard bounce reason" "$out" "*hard-bounced*"
 $OG suppress fi@example.com --reason complaint --expires 30d >/dev/null
 is "temporary suppression" "$?" 0
+# the admin's note is why: status shows it beside the refusal
+$OG suppress fo@example.com --reason manual --note 'ticket 4711: legal hold' >/dev/null
+like "status shows what the suppression was recorded with" \
+    "$($OG status fo@example.com --stream newsletter)" \
+    "*suppressed (manual)*recorded 2* (event #*) via admin: source=admin note=ticket 4711: legal hold*"
+like "... and so does status --json" \
+    "$($OG --json status fo@example.com --stream newsletter)" \
+    '*"why":{"event":*,"via":"admin","source":"admin","note":"ticket 4711: legal hold"}*'
 $OG suppress fi@example.com --reason sideways >/dev/null 2>&1
 is "bad reason: exit 2" "$?" 2
 

@@ -133,6 +133,8 @@ is "hard bounce exits 0" "$?" 0
 og status hard@example.org --stream news >"$T/st" 2>&1
 is "hard bounce: next message refused" "$?" 1
 like "hard bounce: suppression recorded as hard-bounce" "$(cat "$T/st")" "*suppressed*hard-bounce*"
+like "hard bounce: status shows the DSN's status and diagnostic" "$(cat "$T/st")" \
+    "*hard-bounced on*recorded * via bounce: *status=5.1.1 diagnostic=550 5.1.1 <hard@example.org>: Recipient address rejected: User unknown *"
 like "hard bounce: one log line with class and status" "$(cat "$T/log")" "*bounce: to=<hard@example.org> class=hard status=5.1.1 action=suppressed*"
 
 # soft bounces: counted, the third in the period suppresses for a while
@@ -187,6 +189,8 @@ is "complaint: next message refused" "$?" 1
 like "complaint: sender scope" "$(cat "$T/st")" "*sender*example.com*complaint*"
 # which feedback loop it came from: what the reporter was trusted by (an
 # ARF report seldom has a Reporting-MTA)
+like "complaint: status shows the report it came from" "$(cat "$T/st")" \
+    "*complained about*recorded * via fbl: *proof=from=feedback@fbl.example.net report_id=<report-1@fbl.example.net> *"
 like "complaint: audit names the feedback loop (the report's From)" \
     "$(og audit compl@example.org)" "*suppress *complaint*proof=from=feedback@fbl.example.net *"
 n1=$(og -v status compl@example.org 2>/dev/null | wc -l)
