@@ -1605,13 +1605,15 @@ cmd_audit(og_cli *cli, int argc, char **argv)
 	og_rtxn *tx;
 	og_addr a;
 	unsigned char hash[32];
-	char tb[16];
+	char tb[16], abuf[2 * OG_ADDR_INPUT_MAX + 3];
 	int rc, erased = 0, found;
 	size_t i;
 
 	if (argc != 2)
 		return og_cli_usage("audit ADDR [--json]");
-	if ((rc = og_cli_addr(cli, argv[1], &a)) != 0)
+	/* as the daemons read RCPT TO: a trailing dot, a route */
+	if ((rc = og_cli_addr(
+	         cli, og_addr_envelope(argv[1], abuf, sizeof(abuf)), &a)) != 0)
 		return rc;
 	if ((rc = og_cli_store(cli, OG_STORE_RDONLY)) != 0)
 		return rc;

@@ -1036,7 +1036,8 @@ cmd_status(og_cli *cli, int argc, char **argv)
 	    {"from", 1, NULL, 'F'}, {NULL, 0, NULL, 0}};
 	const char *usage = "status ADDR [--stream S] [--from ADDR] [--json]";
 	const char *stream = NULL, *from = NULL;
-	char fbuf[OG_ADDR_INPUT_MAX + 1];
+	char fbuf[OG_ADDR_INPUT_MAX + 1], abuf[2 * OG_ADDR_INPUT_MAX + 3];
+	const char *addr;
 	const og_stream *one = NULL;
 	og_record *rec;
 	og_rtxn *tx = NULL;
@@ -1067,7 +1068,13 @@ cmd_status(og_cli *cli, int argc, char **argv)
 			return OG_EXIT_USAGE;
 		}
 	}
-	if ((rc = og_cli_addr(cli, argv[optind], &a)) != 0)
+	/*
+	 * As the daemons read RCPT TO, so that the address as the client
+	 * wrote it (Postfix logs to=<ana@example.com.>) is judged as they
+	 * judged it.
+	 */
+	addr = og_addr_envelope(argv[optind], abuf, sizeof(abuf));
+	if ((rc = og_cli_addr(cli, addr, &a)) != 0)
 		return rc;
 	if (stream && (one = og_cli_stream(cli, stream)) == NULL)
 		return OG_EXIT_USAGE;
@@ -1094,13 +1101,12 @@ cmd_status(og_cli *cli, int argc, char **argv)
 			printf("  (no streams configured)\n");
 	}
 	if (one) {
-		status_stream(cli, tx, one, found ? rec : NULL, argv[optind],
-		    from, now, &b, &accepted);
+		status_stream(cli, tx, one, found ? rec : NULL, addr, from, now,
+		    &b, &accepted);
 	} else {
 		for (i = 0; i < cli->cfg->nstreams; i++)
 			status_stream(cli, tx, &cli->cfg->streams[i],
-			    found ? rec : NULL, argv[optind], from, now, &b,
-			    &accepted);
+			    found ? rec : NULL, addr, from, now, &b, &accepted);
 	}
 	og_store_rend(tx);
 	og_buf_free(&b);

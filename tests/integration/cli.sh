@@ -122,6 +122,14 @@ $OG suppress ed@example.com --reason hard-bounce >/dev/null
 out=$($OG status ed@example.com --stream resets)
 is "hard bounce stops transactional mail" "$?" 1
 like "hard bounce reason" "$out" "*hard-bounced*"
+# an address as the client wrote it (Postfix logs to=<ed@example.com.>: the
+# client's trailing dot, a source route): judged as the daemon judged it
+out=$($OG status 'ed@example.com.' --stream newsletter 2>&1)
+is "status of the address with a trailing dot, as the daemons read it: refused" "$?" 1
+like "... for the hard bounce, not as an invalid address" "$out" "*<ed@example.com>: address hard-bounced*"
+out=$($OG audit '<@relay.example:ed@example.com.>' 2>&1)
+is "audit of an envelope address with a source route: exit 0" "$?" 0
+like "... its history" "$out" "*history of ed@example.com*suppress*hard-bounce*"
 $OG suppress fi@example.com --reason complaint --expires 30d >/dev/null
 is "temporary suppression" "$?" 0
 # the admin's note is why: status shows it beside the refusal
