@@ -994,7 +994,7 @@ status_stream(og_cli *cli, og_rtxn *tx, const og_stream *st,
 }
 
 static void
-print_record(const og_record *rec)
+print_record(const og_record *rec, int64_t now)
 {
 	char t[32], x[32];
 	int i;
@@ -1016,8 +1016,10 @@ print_record(const og_record *rec)
 		    e->reason ? og_reason_name(e->reason) : "",
 		    e->reason ? " " : "", og_time_fmt(e->time, t, sizeof(t)),
 		    og_via_name(e->via));
+		/* an ended one stays until optgate expire drops it */
 		if (e->expires)
-			printf(", expires %s",
+			printf(", %s %s",
+			    e->expires <= now ? "ended (expired)" : "expires",
 			    og_time_fmt(e->expires, x, sizeof(x)));
 		if (e->pref.limit) {
 			char per[16];
@@ -1090,7 +1092,7 @@ cmd_status(og_cli *cli, int argc, char **argv)
 	og_buf_init(&b, 0);
 	if (!cli->json) {
 		if (found)
-			print_record(rec);
+			print_record(rec, now);
 		else
 			printf("address %s (match key %s): no record\n", a.norm,
 			    a.key);

@@ -140,6 +140,10 @@ like "status shows what the suppression was recorded with" \
 like "... and so does status --json" \
     "$($OG --json status fo@example.com --stream newsletter)" \
     '*"why":{"event":*,"via":"admin","source":"admin","note":"ticket 4711: legal hold"}*'
+# past its end (before optgate expire drops it): the record line says so
+out=$(OPTGATE_NOW=$(( $(date +%s) + 31 * 86400 )) $OG status fi@example.com --stream resets)
+like "a temporary suppression past its end: status says it ended" "$out" \
+    "*all * suppressed complaint 2* via admin, ended (expired) 2*"
 $OG suppress fi@example.com --reason sideways >/dev/null 2>&1
 is "bad reason: exit 2" "$?" 2
 
