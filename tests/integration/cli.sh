@@ -240,7 +240,10 @@ is "... and then she gets the stream" "$?" 0
 out=$($OG token ana@example.com --stream newsletter)
 like "token prints the https URL" "$out" "*unsubscribe: https://unsub.example.com/u/*"
 like "token prints the mailto URL" "$out" "*unsubscribe: mailto:unsub+*@example.com*"
-case "$out" in *ana*) fail "token hides the address" "$out" ;;
+# The address, plain or URL-encoded, is nowhere in the links.  (Not just
+# "ana": a random token holds those three letters now and then.)
+case "$out" in *ana@example.com* | *ana%40example.com* | *ana%40example%2ecom*)
+	fail "token hides the address" "$out" ;;
 *) pass "token hides the address" ;; esac
 
 # addresses
