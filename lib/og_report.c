@@ -91,20 +91,44 @@ og_report_class_name(int class)
 /* ------------------------------------------------------------------ */
 /* Small string helpers                                                */
 
-/* Case-insensitive search for needle in s[0..len). */
+/*
+ * Case-insensitive search for needle in s[0..len).  The candidates are
+ * found with memchr, once for each case of the needle's first byte, each
+ * scan resumed where it stopped: linear in len, and the bytes between
+ * candidates are skipped by libc instead of a loop here (the phrase
+ * tables search every report many times).
+ */
 static const char *
 ci_memmem(const char *s, size_t len, const char *needle)
 {
-	size_t n = strlen(needle);
+	size_t n = strlen(needle), room;
+	const char *lo = NULL, *up = NULL, *p, *last;
+	int cl, cu;
 
 	if (n == 0 || n > len)
 		return NULL;
-	for (size_t i = 0; i + n <= len; i++) {
-		if (tolower((unsigned char)s[i]) !=
-		    tolower((unsigned char)needle[0]))
-			continue;
-		if (strncasecmp(s + i, needle, n) == 0)
-			return s + i;
+	last = s + (len - n); /* the last place a match can start */
+	cl = tolower((unsigned char)needle[0]);
+	cu = toupper((unsigned char)needle[0]);
+	for (p = s; p <= last; p++) {
+		room = (size_t)(last - p) + 1;
+		if (lo != NULL && lo < p)
+			lo = NULL;
+		if (lo == NULL && (lo = memchr(p, cl, room)) == NULL)
+			lo = last + 1; /* none left */
+		if (cu != cl) {
+			if (up != NULL && up < p)
+				up = NULL;
+			if (up == NULL && (up = memchr(p, cu, room)) == NULL)
+				up = last + 1;
+		} else {
+			up = lo;
+		}
+		p = lo < up ? lo : up;
+		if (p > last)
+			return NULL;
+		if (strncasecmp(p, needle, n) == 0)
+			return p;
 	}
 	return NULL;
 }

@@ -731,6 +731,12 @@ static const struct ccase ccases[] = {
         "500 Mail appears to be unsolicited; ask the recipient to add you "
         "to the whitelist and confirm",
         OG_RC_SOFT},
+    /* Phrase search: either case, at the very end, after many false
+     * starts in both cases of its first letter. */
+    {"a phrase in capitals at the very end", "",
+        "aAaA Aa aa AA a A AAA addres ADDRES: ADDRESS NOT FOUND", OG_RC_HARD},
+    {"a phrase in mixed case after false starts", "",
+        "Addr addr ADDR aDdReSs nOt fOuNd", OG_RC_HARD},
     {"bare permanent code is hard", "5.0.0", "", OG_RC_HARD},
     {"bare temporary code is soft", "4.0.0", "", OG_RC_SOFT},
     {"2.0.0 delivered is ignored", "2.0.0", "250 ok", OG_RC_IGNORE},
