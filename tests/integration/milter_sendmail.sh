@@ -52,10 +52,13 @@ EOF
 mg_fill_store "$C"
 mg_start "$C" || exit 1
 
-mkdir -p "$SM/q" "$SM/sink"
+# The sink's folder is under /tmp: smtp-sink writes it as postfix, who
+# may not reach $BUILD (a clone under /root, 0700 on Debian).
+SINK=$MG_DIR/sink
+mkdir -p "$SM/q" "$SINK"
 chmod 700 "$SM/q"
-chown postfix "$SM/sink"
-smtp-sink -u postfix -4 -d "$SM/sink/%Y%m%d%H%M%S." 127.0.0.1:25231 32 \
+chown postfix "$SINK"
+smtp-sink -u postfix -4 -d "$SINK/%Y%m%d%H%M%S." 127.0.0.1:25231 32 \
     >"$SM/sink.log" 2>&1 &
 MG_PIDS="$MG_PIDS $!"
 
@@ -122,14 +125,14 @@ fi
 send() { python3 "$TOP/tests/lib/smtpclient.py" 127.0.0.1 25230 "$@"; }
 sink_wait() { # N
 	i=0
-	while [ "$(ls "$SM/sink" | wc -l)" -lt "$1" ] && [ $i -lt 200 ]; do
+	while [ "$(ls "$SINK" | wc -l)" -lt "$1" ] && [ $i -lt 200 ]; do
 		sleep 0.1
 		i=$((i + 1))
 	done
 	# smtp-sink creates the file first and writes it as data arrives.
 	sleep 0.5
 }
-rcpts() { sed -n 's/^X-Rcpt-Args: *<\([^>]*\)>.*/\1/p' "$SM"/sink/* 2>/dev/null; }
+rcpts() { sed -n 's/^X-Rcpt-Args: *<\([^>]*\)>.*/\1/p' "$SINK"/* 2>/dev/null; }
 
 out=$(send promo@example.com "out@example.com ok@example.com ok2@example.com")
 like "sendmail RCPT: unsubscribed recipient refused with the reason" \
@@ -139,7 +142,7 @@ like "sendmail RCPT: second recipient of a list stream gets 452 4.5.3" \
 like "sendmail: message accepted" "$out" "*DATA 250*"
 sink_wait 1
 is "sendmail: only the accepted recipient arrived" "$(rcpts)" ok@example.com
-f=$(ls "$SM"/sink/* | head -1)
+f=$(ls "$SINK"/* | head -1)
 tok=$(sed -n 's/^X-Optgate-Token: *//p' "$f" | tr -d '\r')
 like "sendmail: List-Unsubscribe with the token" \
     "$(grep '^List-Unsubscribe:' "$f")" "*<https://unsub.example.com/u/$tok>*"
@@ -148,7 +151,7 @@ like "sendmail: token decodes to the recipient" \
     "ok@example.com *"
 like "sendmail: VERP envelope sender" "$(grep '^X-Mail-Args:' "$f")" \
     "*bounce+$tok@bounces.example.com*"
-rm -f "$SM"/sink/*
+rm -f "$SINK"/*
 
 # Sendmail passes MAIL FROM as the client wrote it.
 like "sendmail: MAIL FROM:<promo@example.com.> finds the stream" \
@@ -165,7 +168,7 @@ sink_wait 1
 is "sendmail: refused recipient removed at end of message" "$(rcpts)" \
     ok@example.com
 ok "sendmail: internal stream header removed" \
-    sh -c "! grep -qi '^X-Optgate-Stream' $SM/sink/*"
+    sh -c "! grep -qi '^X-Optgate-Stream' $SINK/*"
 
 # An IPv6 client: the client: rule finds its stream (decided at end of
 # message: header rules come before it), so the unsubscribed recipient

@@ -20,7 +20,7 @@ EOF
 OG="$BIN/optgate -c $T/og.conf"
 $OG init >/dev/null 2>&1
 $OG optout gone@example.org >/dev/null 2>&1
-"$BIN/../bench/og_bench" sends "$T/store" 200000 >/dev/null 2>&1
+"$TOP/$BUILD/bench/og_bench" sends "$T/store" 200000 >/dev/null 2>&1
 like "counted" "$($OG verify 2>&1)" '*, 20001 counters*'
 cp -a "$T/store" "$T/copy"
 rm -f "$T/copy/consent/lock.mdb" "$T/copy/counters/lock.mdb"
@@ -76,7 +76,7 @@ like "with a warning that names the page" "$(cat "$T/err")" \
 ok "the damaged counters are kept aside" test -d "$(echo "$T"/store/counters.broken-*)"
 $OG status gone@example.org --stream news >/dev/null 2>&1
 is "consent untouched: the opt-out still refuses" "$?" 1
-"$BIN/../bench/og_bench" sends "$T/store" 1000 >/dev/null 2>&1
+"$TOP/$BUILD/bench/og_bench" sends "$T/store" 1000 >/dev/null 2>&1
 like "counting works again" "$($OG verify 2>&1)" '*, 101 counters*'
 
 # The daemons start together after the cut: one of them checks and
@@ -84,7 +84,7 @@ like "counting works again" "$($OG verify 2>&1)" '*, 101 counters*'
 printf '[store]\npath = %s/race\n[keys]\nfile = %s/keys\n' "$T" "$T" >"$T/race.conf"
 R="$BIN/optgate -c $T/race.conf"
 $R init >/dev/null 2>&1
-"$BIN/../bench/og_bench" sends "$T/race" 2000000 >/dev/null 2>&1
+"$TOP/$BUILD/bench/og_bench" sends "$T/race" 2000000 >/dev/null 2>&1
 cp -a "$T/race" "$T/race.good"
 rm -f "$T/race.good/consent/lock.mdb" "$T/race.good/counters/lock.mdb"
 bad=0

@@ -6,7 +6,7 @@
 #   done_testing               exit non-zero if anything failed
 TOP=${OPTGATE_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 BUILD=${BUILD:-build}
-BIN="$TOP/$BUILD/bin"
+BIN=${OPTGATE_BIN:-$TOP/$BUILD/bin}
 _tap_n=0
 _tap_fail=0
 pass() { _tap_n=$((_tap_n + 1)); echo "ok $_tap_n - $1"; }

@@ -9,7 +9,8 @@
 #                                            as unsub.example.com on those
 #                                            loopback ports (UD_CURL: curl
 #                                            that trusts and resolves it)
-# Everything lives under $BUILD/tmp/ and is removed by ud_cleanup (trap).
+# Everything lives under /tmp/optgate-unsubd.*/ (nobody must reach it:
+# unsubd_ops runs the daemon as nobody) and is removed by ud_cleanup (trap).
 
 UD_PIDS=""
 ud_cleanup() {
@@ -25,8 +26,7 @@ ud_cleanup() {
 
 ud_setup() {
 	UD_PORT=$1
-	mkdir -p "$TOP/$BUILD/tmp"
-	UD_DIR=$(mktemp -d "$TOP/$BUILD/tmp/unsubd.XXXXXX")
+	UD_DIR=$(mktemp -d /tmp/optgate-unsubd.XXXXXX)
 	CONF=$UD_DIR/optgate.conf
 	UD_URL=http://127.0.0.1:$UD_PORT
 	# Defaults for the [unsubd] keys the caller does not set.
