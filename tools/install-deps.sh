@@ -9,7 +9,8 @@ liblmdb-dev lmdb-utils libssl-dev libidn2-dev libinih-dev libcmocka-dev
 libmilter-dev miltertest libgmime-3.0-dev libmicrohttpd-dev libspf2-dev
 postfix opendkim opendkim-tools dnsmasq-base faketime libfaketime
 curl chromium python3 iproute2 postfwd util-linux procps psmisc
-nginx-light openssl m4 libwrap0 strace netcat-openbsd"
+nginx-light openssl m4 libwrap0 strace netcat-openbsd
+bsdextrautils"
 
 missing=""
 for p in $PKGS; do
