@@ -47,6 +47,10 @@ pd_setup() {
 		trap 'pd_cleanup' EXIT
 		trap 'exit 130' INT
 		trap 'exit 143' TERM
+		# A write to a session whose client is gone (the daemon did
+		# not start) must end in the EXIT trap too, not leave
+		# dnsmasq and $PD_T behind.
+		trap 'exit 141' PIPE
 	fi
 }
 
