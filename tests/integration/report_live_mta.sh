@@ -177,11 +177,15 @@ for r in sorted(d.get("recipients", []), key=lambda r: r.get("recipient")):
 # --- Exim 4.96 ----------------------------------------------------------
 mkdir -p "$W/exim/spool" "$W/exim/log"
 chown 26101:26101 "$W/exim/spool" "$W/exim/log"
+# Exim re-executes itself as Debian-exim, who may not reach $BUILD (a
+# clone under /root, 0700 on Debian): it runs from a copy in $W.
+EXIM=$W/exim/exim4
+cp -p "$RE/usr/sbin/exim4" "$EXIM" || exit 1
 cat >"$W/exim/exim.conf" <<EOF
 primary_hostname = exim.optgate.test
 qualify_domain = src.test
 keep_environment =
-exim_path = $RE/usr/sbin/exim4
+exim_path = $EXIM
 spool_directory = $W/exim/spool
 log_file_path = $W/exim/log/%slog
 exim_user = Debian-exim
@@ -208,7 +212,7 @@ smtp_sink:
 begin retry
 * * F,1h,10m
 EOF
-exim() { nofd unshare -m "$W/ns" "$RE/usr/sbin/exim4" -C "$W/exim/exim.conf" "$@"; }
+exim() { nofd unshare -m "$W/ns" "$EXIM" -C "$W/exim/exim.conf" "$@"; }
 msg exim-nx | exim -f sender@src.test -odi user@nxdomain.test \
     >>"$W/exim/run.log" 2>&1
 msg exim-unknown | exim -f sender@src.test -odi unknown1@dest.test \
