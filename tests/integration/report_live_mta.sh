@@ -16,7 +16,7 @@
 # resolv.conf names the test dnsmasq, and where its compiled-in folders
 # (spool, chroot, /etc/nullmailer) are bind or overlay mounts of test
 # folders: nothing outside changes.
-# Ports: 25500-25502 the scripted server (one per MTA), 25503 OpenSMTPD;
+# Ports: 25600-25602 the scripted server (one per MTA), 25603 OpenSMTPD;
 # DNS 127.0.0.55:53.
 . "${OPTGATE_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/tap.sh"
 . "$TOP/tests/lib/dns.sh"
@@ -71,7 +71,7 @@ trap 'exit 129' HUP
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-for p in 25500 25501 25502 25503; do
+for p in 25600 25601 25602 25603; do
 	if ss -ltn | grep -q "127.0.0.1:$p "; then
 		echo "not ok 1 - port $p is free"
 		exit 1
@@ -124,11 +124,11 @@ bg() {
 # One scripted server per MTA, so each MTA's bounces land in its folder.
 for i in 0 1 2; do
 	mkdir -p "$W/in$i"
-	bg python3 "$TOP/tests/lib/smtp_scripted.py" "$W/in$i" "2550$i" \
+	bg python3 "$TOP/tests/lib/smtp_scripted.py" "$W/in$i" "2560$i" \
 	    >"$W/sink$i.log" 2>&1
 done
 i=0
-until [ "$(ss -ltn | grep -c '127.0.0.1:2550[012] ')" -eq 3 ] ||
+until [ "$(ss -ltn | grep -c '127.0.0.1:2560[012] ')" -eq 3 ] ||
     [ $i -ge 50 ]; do
 	sleep 0.1
 	i=$((i + 1))
@@ -206,7 +206,7 @@ sink:
 begin transports
 smtp_sink:
   driver = smtp
-  port = 25500
+  port = 25600
   hosts_try_fastopen = :
   user = Debian-exim
 begin retry
@@ -236,8 +236,8 @@ is "Exim, 550 5.1.1 at RCPT: unknown user" \
 mkdir -p "$W/osmtpd/spool" "$W/osmtpd/run"
 cat >"$W/osmtpd/smtpd.conf" <<EOF
 queue ttl 3s
-listen on 127.0.0.1 port 25503 hostname osmtpd.optgate.test
-action "sink" relay host smtp://127.0.0.1:25501
+listen on 127.0.0.1 port 25603 hostname osmtpd.optgate.test
+action "sink" relay host smtp://127.0.0.1:25601
 action "nx" relay
 match from any for domain "nxdomain.test" action "nx"
 match from any for domain "dest.test" action "sink"
@@ -254,13 +254,13 @@ EOF
 chmod 755 "$W/osmtpd/run.sh"
 bg unshare -m "$W/ns" "$W/osmtpd/run.sh" >"$W/osmtpd/smtpd.log" 2>&1
 i=0
-until ss -ltn | grep -q '127.0.0.1:25503 ' || [ $i -ge 50 ]; do
+until ss -ltn | grep -q '127.0.0.1:25603 ' || [ $i -ge 50 ]; do
 	sleep 0.1
 	i=$((i + 1))
 done
 osend() { # TAG 'RCPT...'
 	msg "$1" >"$W/osmtpd/m"
-	python3 "$TOP/tests/lib/smtpclient.py" 127.0.0.1 25503 \
+	python3 "$TOP/tests/lib/smtpclient.py" 127.0.0.1 25603 \
 	    sender@src.test "$2" "$W/osmtpd/m" >>"$W/osmtpd/send.log" 2>&1
 }
 osend os-nx user@nxdomain.test
@@ -291,7 +291,7 @@ mkdir -p "$N/etc/nullmailer" "$N/spool/nullmailer/queue" \
     "$N/spool/nullmailer/tmp" "$N/spool/nullmailer/failed"
 mkfifo "$N/spool/nullmailer/trigger"
 chown -R mail:mail "$N/spool/nullmailer"
-echo '127.0.0.1 smtp --port=25502' >"$N/etc/nullmailer/remotes"
+echo '127.0.0.1 smtp --port=25602' >"$N/etc/nullmailer/remotes"
 echo 1 >"$N/etc/nullmailer/queuelifetime"
 echo 1 >"$N/etc/nullmailer/pausetime"
 echo nm.optgate.test >"$N/etc/mailname"
