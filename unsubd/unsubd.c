@@ -764,11 +764,55 @@ pref_changes(req *r, const unsubd_form *f)
 	return 0;
 }
 
+static const char *
+result_word(const req *r)
+{
+	size_t i;
+	int applied = 0, skipped = 0;
+
+	if (r->job.rc != 0)
+		return "failed";
+	for (i = 0; i < r->nch; i++) {
+		if (r->results[i] == OG_APPLIED)
+			applied = 1;
+		else if (r->results[i] == OG_SKIPPED_OLDER ||
+		         r->results[i] == OG_SKIPPED_OPTOUT)
+			skipped = 1;
+	}
+	if (skipped)
+		return applied ? "partly-applied" : "skipped";
+	return applied ? "applied" : "unchanged";
+}
+
+/*
+ * The decision's log line, once its changes are on disk (or failed).
+ * Written here, not with the answer: a client that hangs up while its
+ * opt-out is being written never gets one, and libmicrohttpd then
+ * closes the connection without calling the handler again.
+ */
+static void
+log_action(const req *r)
+{
+	char la[OG_ADDR_MAX + 16];
+	const char *action = r->kind == K_ONECLICK ? "unsubscribe"
+	                     : r->kind == K_ALL    ? "unsubscribe-all"
+	                                           : "preferences";
+
+	log_addr(r->sn->cfg, r->info.key, la, sizeof(la));
+	og_log_info("NOQUEUE: optgate: %s: to=<%s>, stream=%s, via=%s, "
+	            "changes=%s, client=[%s], kid=%u, result=%s",
+	    action, la, r->st != NULL ? r->st->name : "(not configured)",
+	    r->kind == K_ONECLICK ? "one-click" : "page",
+	    r->what.data != NULL ? r->what.data : "none", r->ip,
+	    (unsigned)r->info.kid, result_word(r));
+}
+
 static void
 job_done(unsubd_job *job)
 {
 	req *r = job->ctx;
 
+	log_action(r);
 	r->state = 2;
 	unsubd_conn_hold(r->uc, 0);
 	MHD_resume_connection(r->conn);
@@ -827,6 +871,7 @@ commit(req *r)
 			r->results[i] = OG_UNCHANGED;
 		r->job.rc = 0;
 		r->state = 2;
+		log_action(r);
 		return committed(r);
 	}
 	r->job.ch = r->ch;
@@ -841,43 +886,10 @@ commit(req *r)
 	return MHD_YES;
 }
 
-static const char *
-result_word(const req *r)
-{
-	size_t i;
-	int applied = 0, skipped = 0;
-
-	if (r->job.rc != 0)
-		return "failed";
-	for (i = 0; i < r->nch; i++) {
-		if (r->results[i] == OG_APPLIED)
-			applied = 1;
-		else if (r->results[i] == OG_SKIPPED_OLDER ||
-		         r->results[i] == OG_SKIPPED_OPTOUT)
-			skipped = 1;
-	}
-	if (skipped)
-		return applied ? "partly-applied" : "skipped";
-	return applied ? "applied" : "unchanged";
-}
-
-/* After the commit: log the action and answer. */
+/* After the commit: the answer (log_action has logged it). */
 static enum MHD_Result
 committed(req *r)
 {
-	const og_config *cfg = r->sn->cfg;
-	char la[OG_ADDR_MAX + 16];
-	const char *action = r->kind == K_ONECLICK ? "unsubscribe"
-	                     : r->kind == K_ALL    ? "unsubscribe-all"
-	                                           : "preferences";
-
-	log_addr(cfg, r->info.key, la, sizeof(la));
-	og_log_info("NOQUEUE: optgate: %s: to=<%s>, stream=%s, via=%s, "
-	            "changes=%s, client=[%s], kid=%u, result=%s",
-	    action, la, r->st != NULL ? r->st->name : "(not configured)",
-	    r->kind == K_ONECLICK ? "one-click" : "page",
-	    r->what.data != NULL ? r->what.data : "none", r->ip,
-	    (unsigned)r->info.kid, result_word(r));
 	if (r->job.rc != 0)
 		return respond_short(r, MHD_HTTP_SERVICE_UNAVAILABLE, r->st,
 		    M_ERROR, M_BUSY, NULL, 1);

@@ -304,12 +304,35 @@ OLDTS=$(($(date +%s) - 3 * 86400))
 is "form older than a day 403" "$(ud_code POST "$UD_URL/u/$TE/prefs" \
     -d "csrf=$CSRF&ts=$OLDTS&s=news&action=save")" 403
 
+# --- a client that hangs up while its opt-out is being written (a
+# provider's HTTP client timing out, a closed tab): the opt-out holds,
+# and the admin's log still has its line.
+W=walter.hangup@example.org
+ud_optin $W news
+TW=$(ud_token $W news)
+python3 - "$UD_PORT" "$TW" <<'EOP'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+s.sendall(b"POST /u/" + sys.argv[2].encode() + b" HTTP/1.1\r\nHost: x\r\n"
+          b"Content-Type: application/x-www-form-urlencoded\r\n"
+          b"Content-Length: 26\r\n\r\nList-Unsubscribe=One-Click")
+s.close()
+EOP
+_i=0
+while [ "$(ud_status $W news)" != 1 ] && [ $_i -lt 50 ]; do
+	sleep 0.1
+	_i=$((_i + 1))
+done
+is "client hung up: the opt-out holds" "$(ud_status $W news)" 1
+
 # --- logs: one line per action, no token, masked addresses ---
 ok "daemon stops cleanly on SIGTERM" ud_stop
 LOG=$(cat "$UD_DIR/log")
 like "log has the one-click line" "$LOG" \
     "*optgate: unsubscribe: to=<c\*\*\*\*\*e@yahoo.com>, stream=news, via=one-click*result=applied*"
 like "log says unchanged for the repeat" "$LOG" "*result=unchanged*"
+like "log has the one-click of the client that hung up" "$LOG" \
+    "*optgate: unsubscribe: to=<w\*\*\*\*\*p@example.org>, stream=news, via=one-click*result=applied*"
 like "log has the preferences line" "$LOG" \
     "*optgate: preferences: to=<e\*\*\*\*\*a@example.com>*optout(stream:tips)*"
 like "log has the rejects" "$LOG" "*reason=bad-token*"
