@@ -408,22 +408,36 @@ stream_on(const og_config *cfg, og_rtxn *tx, const og_stream *st,
 	return strcmp(v.rule, "ok") == 0 || strcmp(v.rule, "cap") == 0;
 }
 
+/* Whether a temporary entry has ended by t (the gate skips it then). */
 static int
-partner_on(const og_record *rec, const char *partner)
+entry_ended(const og_entry *e, int64_t t)
+{
+	return e->expires != 0 && e->expires <= t;
+}
+
+/*
+ * Whether the partner's offers may come at time t, as the gate judges
+ * them: an opt-out of everything is lifted by a newer opt-in of the
+ * partner, a suppression only by an admin or its end.
+ */
+static int
+partner_on(const og_record *rec, const char *partner, int64_t t)
 {
 	const og_entry *pe = find_entry(rec, OG_SCOPE_PARTNER, partner);
 	const og_entry *all = find_entry(rec, OG_SCOPE_ALL, "");
 	int64_t in_time = -1;
 
-	if (pe != NULL) {
+	if (pe != NULL && !entry_ended(pe, t)) {
 		if (pe->state == OG_ST_OPTOUT || pe->state == OG_ST_SUPPRESSED)
 			return 0;
 		in_time = pe->time;
 	}
-	if (all != NULL &&
-	    (all->state == OG_ST_OPTOUT || all->state == OG_ST_SUPPRESSED) &&
-	    all->time >= in_time)
-		return 0;
+	if (all != NULL && !entry_ended(all, t)) {
+		if (all->state == OG_ST_SUPPRESSED)
+			return 0;
+		if (all->state == OG_ST_OPTOUT && all->time >= in_time)
+			return 0;
+	}
 	return 1;
 }
 
@@ -497,7 +511,7 @@ build_prefs(const og_config *cfg, og_rtxn *tx, const og_record *rec,
 		pr = &p->prefs[p->nprefs++];
 		memset(pr, 0, sizeof(*pr));
 		pr->partner = partner;
-		pr->on = partner_on(rec, partner);
+		pr->on = partner_on(rec, partner, now);
 	}
 }
 

@@ -281,6 +281,22 @@ is "partner ticked, its stream not: 200" "$(ud_code POST \
     "$UD_URL/u/$TH/prefs" -d "csrf=$HC&ts=$HT&s=news&p=acme&action=save")" 200
 is "... the unticked partner stream stays refused" "$(ud_status $H offers)" 1
 is "... news still accepted" "$(ud_status $H news)" 0
+# A complaint suppresses all mail; only an admin lifts it.  Ticking the
+# partner on the page records an opt-in, but its offers stay refused:
+# the page must not show them on.
+K=karla.fbl@example.com
+ud_optin $K offers
+"$BIN/optgate" -c "$CONF" suppress $K --reason complaint --all >/dev/null
+TK=$(ud_token $K offers)
+PK=$(curl -s "$UD_URL/u/$TK")
+KC=$(printf '%s' "$PK" | sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p')
+KT=$(printf '%s' "$PK" | sed -n 's/.*name="ts" value="\([^"]*\)".*/\1/p')
+like "suppressed: the partner shows off" "$PK" '*name="p" value="acme"> <span>*'
+sleep 1
+like "suppressed: ticking the partner, the page still shows it off" \
+    "$(curl -s -d "csrf=$KC&ts=$KT&p=acme&action=save" "$UD_URL/u/$TK/prefs")" \
+    '*name="p" value="acme"> <span>*'
+is "... as the gate judges its offers" "$(ud_status $K offers)" 1
 # Opt back in: recorded with its proof (time, IP, user agent).  The
 # store takes an opt-in only when it is newer than the opt-out, to the
 # second: let the clock turn.
@@ -345,6 +361,23 @@ case "$LOG" in *cliente@yahoo.com*|*elena@example.com*)
 	fail "log masks addresses (full_address = no)" ;;
 *) pass "log masks addresses (full_address = no)" ;; esac
 like "log has commit statistics" "$LOG" "*commit statistics: batches=*"
+
+# --- a pause of the partner that has ended (optgate expire has not run
+# yet): the gate mails its offers again, and the page shows it on.
+N=nina.pause@example.org
+ud_optin $N offers
+printf 'address,state,partner,expires\n%s,optout,acme,%s\n' $N \
+    "$(date -u -d '+10 days' +%Y-%m-%dT%H:%M:%SZ)" >"$UD_DIR/pause-p.csv"
+"$BIN/optgate" -c "$CONF" import "$UD_DIR/pause-p.csv" >/dev/null 2>&1
+NL=$(($(date +%s) + 11 * 86400))
+is "partner pause ended: offers accepted" "$(OPTGATE_NOW=$NL \
+    "$BIN/optgate" -c "$CONF" status $N --stream offers >/dev/null 2>&1
+    echo $?)" 0
+OPTGATE_NOW=$NL ud_start
+like "... and the page shows the partner on" \
+    "$(curl -s "$UD_URL/u/$(ud_token $N offers)")" \
+    '*name="p" value="acme" checked>*'
+ok "daemon stops cleanly" ud_stop
 
 # --- [unsubd] scope = sender: one-click leaves all mail of the sender ---
 S=sam@example.org
