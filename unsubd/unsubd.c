@@ -542,6 +542,36 @@ oneclick_label(const req *r, char *buf, size_t size)
 	return st->name;
 }
 
+/*
+ * Whether an opt-in r has just written left its row off: a suppression
+ * (a complaint, a hard bounce, a partner's list) is lifted only by an
+ * admin, so "saved" alone would promise mail that never comes.
+ */
+static int
+optin_held(const req *r, const unsubd_page *p)
+{
+	size_t i;
+	int j;
+
+	for (i = 0; i < r->nch; i++) {
+		const og_change *c = &r->ch[i];
+
+		if (c->kind != OG_EV_OPTIN)
+			continue;
+		for (j = 0; j < p->nprefs; j++) {
+			const unsubd_pref *pr = &p->prefs[j];
+
+			if (c->scope == OG_SCOPE_STREAM && pr->st != NULL &&
+			    strcmp(pr->st->name, c->name) == 0 && !pr->on)
+				return 1;
+			if (c->scope == OG_SCOPE_PARTNER && pr->st == NULL &&
+			    strcmp(pr->partner, c->name) == 0 && !pr->on)
+				return 1;
+		}
+	}
+	return 0;
+}
+
 static enum MHD_Result
 render_page(req *r, unsigned code, const char *notice, int notice_error)
 {
@@ -575,6 +605,11 @@ render_page(req *r, unsigned code, const char *notice, int notice_error)
 	}
 	build_prefs(r->sn->cfg, tx, have ? rec : NULL, r->info.key, r->st, p);
 	og_store_rend(tx);
+	if (r->state == 2 && r->kind == K_SAVE && !notice_error &&
+	    optin_held(r, p)) {
+		notice = unsubd_msg(r->lang, M_HELD);
+		notice_error = 1;
+	}
 	unsubd_mask(have && rec->raw[0] != '\0' ? rec->raw : r->info.key,
 	    masked, sizeof(masked));
 	p->lang = r->lang;

@@ -219,6 +219,7 @@ enum unsubd_msg {
 	M_NOTHING,
 	M_ERROR,
 	M_PARTLY,
+	M_HELD,
 	M_NMSG
 };
 const char *unsubd_msg(int lang, int msg);

@@ -101,6 +101,18 @@ static const char *const msgs[M_NMSG][UNSUBD_NLANG] = {
         "novamente em instantes.",
         "Algunas preferencias no se pudieron guardar ahora. Revíselas y "
         "guárdelas de nuevo en un momento."},
+    [M_HELD] = {"Some of your choices cannot take effect: mail to this "
+                "address was stopped (after a spam report or a failed "
+                "delivery, for example). The boxes below show what you "
+                "will receive.",
+        "Algumas escolhas não podem valer: o envio para este endereço foi "
+        "interrompido (por exemplo, após uma denúncia de spam ou uma "
+        "falha de entrega). As caixas abaixo mostram o que você vai "
+        "receber.",
+        "Algunas de sus preferencias no pueden aplicarse: el envío a esta "
+        "dirección se detuvo (por ejemplo, tras una denuncia de spam o un "
+        "fallo de entrega). Las casillas de abajo muestran lo que "
+        "recibirá."},
 };
 
 static const char *const lang_names[UNSUBD_NLANG] = {

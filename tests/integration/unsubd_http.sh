@@ -229,6 +229,8 @@ PQ=$(curl -s "$UD_URL/u/$TQ")
 like "during a pause the page shows news unticked" "$PQ" '*value="news"> <span>*'
 QC=$(printf '%s' "$PQ" | sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p')
 QT=$(printf '%s' "$PQ" | sed -n 's/.*name="ts" value="\([^"]*\)".*/\1/p')
+# (a second on: an opt-in lifts only an older opt-out, to the second)
+sleep 1
 like "saving news unticked, tips ticked: saved" "$(curl -s -d \
     "csrf=$QC&ts=$QT&s=tips&action=save" "$UD_URL/u/$TQ/prefs")" \
     "*Your choices are saved.*"
@@ -293,10 +295,19 @@ KC=$(printf '%s' "$PK" | sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p')
 KT=$(printf '%s' "$PK" | sed -n 's/.*name="ts" value="\([^"]*\)".*/\1/p')
 like "suppressed: the partner shows off" "$PK" '*name="p" value="acme"> <span>*'
 sleep 1
-like "suppressed: ticking the partner, the page still shows it off" \
-    "$(curl -s -d "csrf=$KC&ts=$KT&p=acme&action=save" "$UD_URL/u/$TK/prefs")" \
+RK=$(curl -s -d "csrf=$KC&ts=$KT&p=acme&action=save" "$UD_URL/u/$TK/prefs")
+like "suppressed: ticking the partner, the page still shows it off" "$RK" \
     '*name="p" value="acme"> <span>*'
 is "... as the gate judges its offers" "$(ud_status $K offers)" 1
+# ... and says so rather than "saved".
+like "... and says the choice cannot take effect" "$RK" \
+    '*class="notice error" role="alert">Some of your choices cannot take effect: mail to this address was stopped*'
+sleep 1
+like "suppressed: ticking the stream, the same (pt-BR)" "$(curl -s \
+    -d "csrf=$KC&ts=$KT&lang=pt-BR&s=offers&p=acme&action=save" \
+    "$UD_URL/u/$TK/prefs")" \
+    '*Algumas escolhas não podem valer*name="s" value="offers"> <span>*'
+is "... still refused" "$(ud_status $K offers)" 1
 # Opt back in: recorded with its proof (time, IP, user agent).  The
 # store takes an opt-in only when it is newer than the opt-out, to the
 # second: let the clock turn.
