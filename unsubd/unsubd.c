@@ -50,6 +50,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -133,6 +134,26 @@ trusted_proxy(const og_config *cfg, const char *addr)
 	return 0;
 }
 
+/* The last X-Real-IP and X-Forwarded-For lines of a request. */
+struct fwd_hdrs {
+	const char *real_ip, *xff;
+};
+
+static enum MHD_Result
+last_fwd(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct fwd_hdrs *h = cls;
+
+	(void)kind;
+	if (value == NULL)
+		return MHD_YES;
+	if (strcasecmp(key, "X-Real-IP") == 0)
+		h->real_ip = value;
+	else if (strcasecmp(key, "X-Forwarded-For") == 0)
+		h->xff = value;
+	return MHD_YES;
+}
+
 /* The client's address: the peer, or what a trusted proxy says. */
 static void
 client_ip(req *r)
@@ -166,14 +187,22 @@ client_ip(req *r)
 	og_strlcpy(r->ip, buf, sizeof(r->ip));
 	if (!trusted_proxy(r->sn->cfg, buf))
 		return;
-	/* nginx: X-Real-IP $remote_addr; else the last X-Forwarded-For. */
-	fwd =
-	    MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Real-IP");
-	if (fwd == NULL) {
-		fwd = MHD_lookup_connection_value(
-		    r->conn, MHD_HEADER_KIND, "X-Forwarded-For");
-		if (fwd != NULL && strrchr(fwd, ',') != NULL)
-			fwd = strrchr(fwd, ',') + 1;
+	/*
+	 * nginx: X-Real-IP $remote_addr; else the last X-Forwarded-For hop.
+	 * The last line of each: a proxy that adds its own line (HAProxy's
+	 * option forwardfor) leaves the client's forged one first.
+	 */
+	{
+		struct fwd_hdrs h = {NULL, NULL};
+
+		(void)MHD_get_connection_values(
+		    r->conn, MHD_HEADER_KIND, last_fwd, &h);
+		fwd = h.real_ip;
+		if (fwd == NULL) {
+			fwd = h.xff;
+			if (fwd != NULL && strrchr(fwd, ',') != NULL)
+				fwd = strrchr(fwd, ',') + 1;
+		}
 	}
 	if (fwd != NULL) {
 		unsigned char tmp[16];

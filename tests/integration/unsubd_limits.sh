@@ -45,6 +45,12 @@ is "behind the trusted proxy each client has its own limit" \
     "$(ud_code GET "$UD_URL/u/$TOK" -H 'X-Real-IP: 203.0.113.7')" 200
 is "X-Forwarded-For (last hop) is honoured too" \
     "$(ud_code GET "$UD_URL/u/$TOK" -H 'X-Forwarded-For: 10.1.1.1, 198.51.100.9')" 200
+# A proxy that adds its own X-Forwarded-For line (HAProxy's option
+# forwardfor) after the client's: the last line names the client.
+curl -s -o /dev/null -H 'X-Forwarded-For: 192.0.2.66' \
+    -H 'X-Forwarded-For: 198.51.100.77' "$UD_URL/u/$TOK"
+like "two X-Forwarded-For lines: the last one's client is logged" \
+    "$(grep 'optgate: page:' "$UD_DIR/log" | tail -1)" "*client=\[198.51.100.77\]*"
 is "an untrusted peer cannot pick its address" \
     "$(ud_code GET "$UD_URL/u/$TOK" --interface 127.0.0.2 -H 'X-Real-IP: 203.0.113.8')" 200
 for i in $(seq 1 20); do
