@@ -33,6 +33,13 @@ TOK=$(ud_token $A news)
 U=https://unsub.example.com:18088/u/$TOK
 like "GET page through nginx (HTTP/2)" "$($CURL --http2 --interface 127.0.0.5 "$U")" \
     "*l\*\*\*\*\*r@example.com.br*"
+# nginx must drop a kept upstream connection before optgate-unsubd
+# closes it (its timeout), or a one-click POST can meet a closing one.
+ka=$(sed -n 's/^[[:space:]]*keepalive_timeout[[:space:]]*\([0-9]*\)s;.*/\1/p' \
+    "$TOP/conf/nginx-unsubd.conf")
+ut=$(sed -n 's/^timeout[[:space:]]*=[[:space:]]*\([0-9]*\)s.*/\1/p' "$TOP/conf/unsubd.conf")
+ok "upstream keepalive_timeout (${ka:-none}s) below unsubd's timeout (${ut:-?}s)" \
+    test "${ka:-999}" -lt "${ut:-0}"
 like "HTTPS answers carry HSTS" "$($CURL -D - -o /dev/null "$U")" \
     "*[Ss]trict-[Tt]ransport-[Ss]ecurity: max-age=31536000*"
 is "one-click POST over HTTPS through nginx 200" "$($CURL -o /dev/null \
