@@ -25,6 +25,7 @@
 #define OG_EEXPIRED (-14)  /* token or record past its lifetime */
 #define OG_ENOSTORE (-15)  /* store folder has no optgate store: run init */
 #define OG_ENOSPC (-16)    /* the store's disk is full: nothing written */
+#define OG_EKFULL (-17)    /* send counters reached counter_map_size */
 
 /*
  * og_strerror - describe an OG_* code (or a positive errno value).

@@ -203,6 +203,9 @@ og_strerror(int code)
 	case OG_ENOSPC:
 		return "disk full: no space left on the store's disk; free "
 		       "some space, then try again";
+	case OG_EKFULL:
+		return "send counters are full (counter_map_size reached): "
+		       "raise [store] counter_map_size";
 	}
 	if (code > 0)
 		return strerror(code);

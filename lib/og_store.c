@@ -2757,6 +2757,13 @@ kwrite_begin(og_store *st, MDB_txn **txn)
 	return map_err(MDB_MAP_RESIZED);
 }
 
+/* The counters' ceiling is counter_map_size, not map_size: say which. */
+static int
+kfull(int rc)
+{
+	return rc == OG_EFULL ? OG_EKFULL : rc;
+}
+
 /*
  * Run fn in a counters write transaction and commit it.  When the map is
  * full, grow it and run fn again on a new transaction.  fn returns 0 or
@@ -2779,9 +2786,9 @@ kwrite(og_store *st, int (*fn)(MDB_txn *, MDB_dbi, void *), void *ctx)
 		if (rc != OG_EFULL)
 			return rc;
 		if ((rc = resize(st, st->kenv, st->kmax, 1)) != 0)
-			return rc;
+			break;
 	}
-	return rc;
+	return kfull(rc);
 }
 
 struct count_ctx {
@@ -3579,7 +3586,7 @@ out:
 	else
 		mdb_txn_abort(txn);
 	rd_unlock(st);
-	return map_err(rc);
+	return kfull(map_err(rc));
 }
 
 int
@@ -4129,7 +4136,7 @@ og_store_expire_counters(og_store *st, int64_t sends_before,
 		rc = og_store_sync_counters(st);
 	if (dropped)
 		*dropped = total;
-	return rc;
+	return kfull(rc);
 }
 
 #define VERIFY_REPORT_MAX 100

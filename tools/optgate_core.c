@@ -63,6 +63,7 @@ og_cli_exit_for(int rc)
 	case OG_EVERSION:
 		return OG_EXIT_STORE;
 	case OG_EFULL:
+	case OG_EKFULL:
 	case OG_ENOSPC:
 	case OG_EIO:
 	case OG_ESTORE:

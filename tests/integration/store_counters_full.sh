@@ -1,0 +1,68 @@
+#!/bin/sh
+# The send counters at their ceiling (counter_map_size), with real
+# processes: optgate-policyd counting accepted mail until the counters
+# are full says which key to raise.
+TOP=${OPTGATE_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
+. "$TOP/tests/lib/tap.sh"
+. "$TOP/tests/lib/policyd.sh"
+
+pd_setup 10046
+cat >"$PD_CONF" <<EOF
+[store]
+path = $PD_T/store
+counter_map_size = 1M
+[keys]
+file = $PD_T/keys
+[policyd]
+listen = inet:127.0.0.1:10046
+[stream news]
+match = sender:news@example.com
+consent = optin
+caps = 1000/7d
+EOF
+pd_init
+awk 'BEGIN { print "address,stream,state,time,source,ip"
+	for (i = 1; i <= 14000; i++)
+		printf "u%d@example.com,news,optin,2026-01-01T00:00:00Z,signup,192.0.2.1\n", i }' \
+    >"$PD_T/list.csv"
+og import "$PD_T/list.csv" >/dev/null 2>&1 || fail "import"
+ok "policyd starts" pd_start
+
+# Mail to u FROM..TO, one message each, as smtpd asks (RCPT, then
+# END-OF-MESSAGE, which counts the send); prints "accepted N".
+sends() {
+	python3 - 127.0.0.1 10046 "$1" "$2" <<'PY'
+import socket, sys
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])))
+f = s.makefile("r")
+def ask(state, rcpt, inst):
+    s.sendall(("request=smtpd_access_policy\nprotocol_state=%s\n"
+               "sender=news@example.com\nrecipient=%s\ninstance=%s\n"
+               "recipient_count=1\n\n" % (state, rcpt, inst)).encode())
+    lines = []
+    while True:
+        l = f.readline()
+        if not l or l == "\n":
+            break
+        lines.append(l.strip())
+    return lines[0] if lines else "CLOSED"
+n = 0
+for i in range(int(sys.argv[3]), int(sys.argv[4]) + 1):
+    if ask("RCPT", "u%d@example.com" % i, "m%d" % i) == "action=DUNNO":
+        ask("END-OF-MESSAGE", "", "m%d" % i)
+        n += 1
+print("accepted", n)
+PY
+}
+full_lines() { pd_log_count 'counting .* sends'; }
+
+# --- the counters really full ----------------------------------------------
+sends 1 14000 >/dev/null
+sleep 1.5
+like "counters full: the warning names counter_map_size" \
+    "$(grep -m1 'counting .* sends' "$PD_LOG")" \
+    "*send counters are full (counter_map_size reached): raise \[store\] counter_map_size*"
+n0=$(full_lines)
+is "the counters verify" "$(og verify >/dev/null 2>&1; echo $?)" 0
+pd_stop
+done_testing
