@@ -4074,10 +4074,10 @@ int
 og_store_expire_counters(og_store *st, int64_t sends_before,
     int64_t bounces_before, uint32_t days_before, uint64_t *dropped)
 {
-	unsigned char last[600];
-	size_t llen = 0;
-	uint64_t total = 0;
-	int rc = 0, done = 0;
+	unsigned char last[600], from[600];
+	size_t llen = 0, flen;
+	uint64_t total = 0, before;
+	int rc = 0, done = 0, lim = 5000;
 
 	while (!done) {
 		MDB_txn *txn;
@@ -4093,12 +4093,16 @@ og_store_expire_counters(og_store *st, int64_t sends_before,
 			rc = map_err(mrc);
 			break;
 		}
+		/* where this transaction starts, to start again from */
+		memcpy(from, last, llen);
+		flen = llen;
+		before = total;
 		k.mv_size = llen;
 		k.mv_data = last;
 		mrc = mdb_cursor_get(
 		    cur, &k, &v, llen ? MDB_SET_RANGE : MDB_FIRST);
 		/* Up to 5000 records a transaction: writers wait little. */
-		while (mrc == 0 && n < 5000) {
+		while (mrc == 0 && n < lim) {
 			if (k.mv_size > sizeof(last)) {
 				mrc = MDB_NOTFOUND; /* not ours: stop */
 				break;
@@ -4127,6 +4131,26 @@ og_store_expire_counters(og_store *st, int64_t sends_before,
 		else
 			mdb_txn_abort(txn);
 		rd_unlock(st);
+		if (mrc == MDB_MAP_FULL) {
+			/*
+			 * A delete copies the pages it changes, and a full
+			 * map has few free: the same records again in
+			 * smaller transactions (each one frees pages for
+			 * the next), growing the map only when one record
+			 * does not fit.
+			 */
+			memcpy(last, from, flen);
+			llen = flen;
+			total = before;
+			done = 0;
+			if (lim > 1) {
+				lim = lim > 16 ? 16 : 1;
+				continue;
+			}
+			if ((rc = resize(st, st->kenv, st->kmax, 1)) != 0)
+				break;
+			continue;
+		}
 		if (mrc != 0) {
 			rc = map_err(mrc);
 			break;
