@@ -1607,15 +1607,24 @@ og_store_reader_check(og_store *st)
 /*
  * Adopt a map grown by another process (MDB_MAP_RESIZED), or grow ours
  * (MDB_MAP_FULL), with every transaction of this process kept out.
- * Called with none of the thread locks held.  Returns 0 to retry, or an error.
+ * A full map may only be pinned: the slot of a reader killed in its
+ * transaction (a backup, a verify) keeps every page freed since from
+ * reuse until a reader check, so clear such slots first and retry
+ * without growing.  Called with none of the thread locks held.  Returns
+ * 0 to retry, or an error.
  */
 static int
 resize(og_store *st, MDB_env *env, uint64_t max, int full)
 {
 	MDB_envinfo info;
 	struct og_rtxn *tx;
-	int rc = 0;
+	int rc = 0, dead = 0;
 
+	if (full && mdb_reader_check(env, &dead) == 0 && dead > 0) {
+		og_log_warn("%s%s: map full: cleared %d stale reader slots",
+		    st->path, env == st->kenv ? "/counters" : "/consent", dead);
+		return 0;
+	}
 	pthread_mutex_lock(&st->reglock);
 	for (tx = st->reg; tx; tx = tx->next)
 		pthread_mutex_lock(&tx->lk);
