@@ -148,6 +148,37 @@ for u in milter policyd unsubd; do
 	    "$req" ""
 done
 
+# --- optgate-unsubd.service's CapabilityBoundingSet= ---
+# The daemon reads the keys file as root, before it becomes [unsubd]
+# user, and the README's install gives that file to optgate, mode 0600:
+# root reads it only with a DAC capability, which the bounding set must
+# keep (without one the unit died at every start under systemd: "keys:
+# Permission denied").  Run as the unit runs it (setpriv: the same
+# bounding set) in a network namespace of its own (its port is no one
+# else's): past the keys it listens and becomes the user.
+caps=$(sed -n 's/^CapabilityBoundingSet=//p' "$C/optgate-unsubd.service")
+if [ "$(id -u)" = 0 ] && [ -n "$caps" ] && command -v setpriv >/dev/null &&
+    unshare -n true 2>/dev/null; then
+	bs=-all
+	for c in $caps; do
+		bs="$bs,+$(echo "${c#CAP_}" | tr 'A-Z' 'a-z')"
+	done
+	mkdir -p "$D/ud"
+	printf '%s\n' "[store]" "path = $D/ud/store" "[keys]" "file = $D/ud/keys" \
+	    "[unsubd]" "listen = 127.0.0.1:8080" "user = nobody" \
+	    "[stream news]" "match = sender:news@example.com" \
+	    "unsubscribe = https://unsub.example.com/u/%t" >"$D/ud/optgate.conf"
+	"$BIN/optgate" -c "$D/ud/optgate.conf" init >/dev/null 2>&1
+	chown -R nobody "$D/ud/store" "$D/ud/keys"
+	chmod 600 "$D/ud/keys"
+	like "optgate-unsubd.service: root in its bounding set reads the keys file (0600, optgate's)" \
+	    "$(unshare -n timeout 10 setpriv --bounding-set="$bs" \
+	    "$BIN/optgate-unsubd" -f -c "$D/ud/optgate.conf" 2>&1)" \
+	    "*running as nobody*"
+else
+	echo "ok - # SKIP not root, or no setpriv/unshare"
+fi
+
 # --- systemd units against an installed tree ---
 if command -v systemd-analyze >/dev/null 2>&1; then
 	# -o build: install what this suite built (make asan builds with
