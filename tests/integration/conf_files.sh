@@ -179,6 +179,21 @@ else
 	echo "ok - # SKIP not root, or no setpriv/unshare"
 fi
 
+# Their stderr lines are the daemons' log: under systemd they reach
+# syslog with the unit's SyslogFacility (default daemon), and the README
+# promises Postfix's (mail), where mail.log has them next to Postfix's.
+# The MTA daemons start before Postfix: on Debian that is
+# postfix@-.service, which starts before its wrapper postfix.service.
+for u in milter policyd unsubd; do
+	is "optgate-$u.service: logs with the mail facility" \
+	    "$(sed -n 's/^SyslogFacility=//p' "$C/optgate-$u.service")" mail
+done
+for u in milter policyd; do
+	like "optgate-$u.service: starts before Debian's Postfix (postfix@-)" \
+	    " $(sed -n 's/^Before=//p' "$C/optgate-$u.service") " \
+	    "* postfix@-.service *"
+done
+
 # --- systemd units against an installed tree ---
 if command -v systemd-analyze >/dev/null 2>&1; then
 	# -o build: install what this suite built (make asan builds with
