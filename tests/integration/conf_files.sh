@@ -46,6 +46,23 @@ for s in optgate-bounce optgate-fbl optgate-unsub; do
 	    "$s *unix *- *n *n *- *4 *pipe *flags=R user=optgate argv=/usr/local/sbin/optgate *"
 done
 
+# --- the milter's main.cf lines, pasted on a host with optgate alone ---
+# With milter_default_action = tempfail, a milter Postfix cannot reach
+# tempfails every message: the lines an admin pastes (README's block and
+# the snippet's active line) name optgate's milter only; OpenDKIM's socket
+# is the commented variant (on a fresh Debian, pasting it gave every
+# message "451 4.7.1 Service unavailable").
+fresh mi
+sed -n '/^## Wiring optgate-milter into Postfix/,/^### /p' "$TOP/README.md" |
+    awk '/^ *```/ { n++; next } n == 3 { sub(/^   /, ""); print }' \
+    >>"$D/mi/main.cf"
+is "README milter block: smtpd_milters names optgate's milter only" \
+    "$(postconf -c "$D/mi" -h smtpd_milters 2>&1)" "unix:optgate/milter.sock"
+is "README milter block: a down milter tempfails" \
+    "$(postconf -c "$D/mi" -h milter_default_action 2>&1)" tempfail
+is "conf/milter-postfix.cf: smtpd_milters names optgate's milter only" \
+    "$(postconf -c "$D/m1" -h smtpd_milters 2>&1)" "unix:optgate/milter.sock"
+
 # --- Mode 2 (spawn): the commented block of the main.cf snippet, with
 # the master.cf line; without that line postconf must object. ---
 fresh m2
