@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -21,6 +22,7 @@
 #include "og_log.h"
 
 static int use_stderr = 1;
+static int to_journal; /* stderr is systemd's journal stream */
 static int verbose;
 static char ident[64] = "optgate";
 static long pid; /* for stderr lines: a decision logs one each */
@@ -45,6 +47,25 @@ og_log_open(const char *name, int flags)
 	snprintf(ident, sizeof(ident), "%s", name);
 	pthread_once(&pid_once, pid_init);
 	use_stderr = (flags & OG_LOG_STDERR) != 0;
+	/*
+	 * Under a systemd unit (-f) stderr is the journal, which records the
+	 * name and pid itself and reads a "<N>" prefix as the line's priority
+	 * (systemd.exec(5): JOURNAL_STREAM names the stream's device:inode).
+	 * Our own "name[pid]: " there doubled them in journalctl and mail.log
+	 * and every line, errors too, had priority info.
+	 */
+	to_journal = 0;
+	if (use_stderr) {
+		const char *js = getenv("JOURNAL_STREAM");
+		unsigned long dev, ino;
+		struct stat st;
+
+		if (js != NULL && sscanf(js, "%lu:%lu", &dev, &ino) == 2 &&
+		    fstat(STDERR_FILENO, &st) == 0 &&
+		    (unsigned long)st.st_dev == dev &&
+		    (unsigned long)st.st_ino == ino)
+			to_journal = 1;
+	}
 	if (!use_stderr)
 		openlog(ident,
 		    LOG_PID | LOG_NDELAY |
@@ -108,7 +129,9 @@ vlog(int prio, const char *tag, const char *fmt, va_list ap)
 
 	vsnprintf(raw, sizeof(raw), fmt, ap);
 	printable(raw, line, sizeof(line));
-	if (use_stderr) {
+	if (use_stderr && to_journal) {
+		fprintf(stderr, "<%d>%s%s\n", prio, tag, line);
+	} else if (use_stderr) {
 		pthread_once(&pid_once, pid_init);
 		fprintf(stderr, "%s[%ld]: %s%s\n", ident, pid, tag, line);
 	} else {

@@ -211,6 +211,21 @@ for u in milter policyd; do
 	    "* postfix@-.service *"
 done
 
+# Under the units (-f) stderr is the journal (JOURNAL_STREAM names its
+# device:inode): journald records the name and pid itself and reads a
+# "<N>" prefix as the priority.  Lines there carry their priority and no
+# second "optgate-policyd[PID]: " (journalctl and mail.log showed it
+# twice, and every error as info); elsewhere stderr keeps the prefix.
+printf '[bogus]\n' >"$D/bad.conf"
+: >"$D/journal"
+JOURNAL_STREAM=$(stat -c %d:%i "$D/journal") \
+    "$BIN/optgate-policyd" -f -c "$D/bad.conf" 2>>"$D/journal"
+is "stderr as the journal: priority prefix, no name[pid]" \
+    "$(head -n1 "$D/journal")" "<3>error: $D/bad.conf:1: [bogus]: unknown section"
+like "stderr elsewhere (JOURNAL_STREAM another file's): name[pid] kept" \
+    "$(JOURNAL_STREAM=1:2 "$BIN/optgate-policyd" -f -c "$D/bad.conf" 2>&1 | head -n1)" \
+    "optgate-policyd?[0-9]*]: error: *"
+
 # --- systemd units against an installed tree ---
 if command -v systemd-analyze >/dev/null 2>&1; then
 	# -o build: install what this suite built (make asan builds with
