@@ -1442,7 +1442,7 @@ og_store_open(const char *path, const og_store_opts *opts, og_store **out,
 	unsigned wmap = bulk ? MDB_WRITEMAP : 0;
 	int check = opts && (opts->flags & OG_STORE_CHECK);
 	unsigned kwmap = check ? 0 : MDB_WRITEMAP | (bulk ? MDB_MAPASYNC : 0);
-	int maxr = opts && opts->max_readers ? opts->max_readers : 256;
+	int maxr = opts && opts->max_readers ? opts->max_readers : 512;
 	int rc, lk;
 
 	*out = NULL;

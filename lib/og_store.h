@@ -273,7 +273,7 @@ typedef struct og_rtxn og_rtxn;
 typedef struct og_store_opts {
 	uint64_t map_size;         /* consent ceiling (0: 4 GiB) */
 	uint64_t counter_map_size; /* counters ceiling (0: 1 GiB) */
-	int max_readers;           /* 0: 256 */
+	int max_readers;           /* 0: 512, [store] max_readers' default */
 	unsigned flags;            /* OG_STORE_* */
 } og_store_opts;
 

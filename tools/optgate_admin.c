@@ -2536,6 +2536,9 @@ cmd_verify(og_cli *cli, int argc, char **argv)
 		if (og_cli_config(cli) == 0) {
 			o.map_size = cli->cfg->map_size;
 			o.counter_map_size = cli->cfg->counter_map_size;
+			/* the first process to open a store sizes its reader
+			 * table for everyone until the last one closes it */
+			o.max_readers = cli->cfg->max_readers;
 		}
 		rc = og_store_open(path, &o, &st, err, sizeof(err));
 		if (rc != 0) {

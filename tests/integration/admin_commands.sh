@@ -162,6 +162,13 @@ is "backup: exit 0" "$?" 0
 $A verify "$T/backup" >"$T/out"
 is "verify the backup: exit 0" "$?" 0
 like "verify: counts" "$(cat "$T/out")" "$T/backup: ok: schema 1, 4 address records*"
+# The first process to open a store sizes its reader table (lock.mdb) for
+# all that open it after; verify of a restored copy, with no lock.mdb yet,
+# must make it for [store] max_readers, as the live store's was.
+is "verify PATH sizes the reader table as configured (consent)" \
+    "$(stat -c %s "$T/backup/consent/lock.mdb")" "$(stat -c %s "$T/a/store/consent/lock.mdb")"
+is "... and the counters'" \
+    "$(stat -c %s "$T/backup/counters/lock.mdb")" "$(stat -c %s "$T/a/store/counters/lock.mdb")"
 $A backup "$T/backup" >/dev/null 2>"$T/err"
 is "backup into an existing folder: refused" "$?" 5
 like "backup into an existing folder: says so" "$(cat "$T/err")" "*backup: File exists (the destination must not exist)*"
