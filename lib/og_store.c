@@ -1613,11 +1613,29 @@ og_store_reader_check(og_store *st)
  * without growing.  Called with none of the thread locks held.  Returns
  * 0 to retry, or an error.
  */
+/*
+ * The size of env's data file when env maps it writable (MDB_WRITEMAP:
+ * every process that maps it sets the file to its map size), else 0.
+ */
+static uint64_t
+wmap_file_size(MDB_env *env)
+{
+	unsigned flags = 0;
+	struct stat sb;
+	int fd;
+
+	if (mdb_env_get_flags(env, &flags) != 0 || !(flags & MDB_WRITEMAP) ||
+	    mdb_env_get_fd(env, &fd) != 0 || fstat(fd, &sb) != 0)
+		return 0;
+	return (uint64_t)sb.st_size;
+}
+
 static int
 resize(og_store *st, MDB_env *env, uint64_t max, int full)
 {
 	MDB_envinfo info;
 	struct og_rtxn *tx;
+	uint64_t fs;
 	int rc = 0, dead = 0;
 
 	if (full && mdb_reader_check(env, &dead) == 0 && dead > 0) {
@@ -1628,24 +1646,34 @@ resize(og_store *st, MDB_env *env, uint64_t max, int full)
 	pthread_mutex_lock(&st->reglock);
 	for (tx = st->reg; tx; tx = tx->next)
 		pthread_mutex_lock(&tx->lk);
+	fs = wmap_file_size(env);
+	mdb_env_info(env, &info);
 	if (full) {
-		mdb_env_info(env, &info);
-		if (info.me_mapsize >= max) {
+		if (info.me_mapsize >= max && fs <= info.me_mapsize) {
 			rc = OG_EFULL;
 		} else {
 			uint64_t n = (uint64_t)info.me_mapsize * 2;
 
 			if (n > max)
 				n = max;
+			if (n < fs) /* grown meanwhile by another process */
+				n = fs;
 			rc = map_err(mdb_env_set_mapsize(env, n));
-			if (rc == 0)
+			if (rc == 0 && n > fs)
 				og_log_warn("%s: store map grown to %llu MiB "
 				            "(ceiling %llu MiB)",
 				    st->path, (unsigned long long)(n >> 20),
 				    (unsigned long long)(max >> 20));
 		}
 	} else {
-		rc = map_err(mdb_env_set_mapsize(env, 0));
+		/*
+		 * The size the other process last committed, or, with
+		 * MDB_WRITEMAP (which cuts the file to the map), the file's:
+		 * that process may have grown its map again and be writing
+		 * there before its next commit, and a file cut under it
+		 * would be its SIGBUS.
+		 */
+		rc = map_err(mdb_env_set_mapsize(env, fs));
 	}
 	for (tx = st->reg; tx; tx = tx->next)
 		pthread_mutex_unlock(&tx->lk);

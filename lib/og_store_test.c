@@ -1291,6 +1291,91 @@ open_keeps_grown_counters_file(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/*
+ * A process that adopts a counters map another process grew (its write
+ * transaction met MDB_MAP_RESIZED) must not cut the file to the size the
+ * other last committed: that process may have grown the map again and be
+ * writing there before its next commit (SIGBUS).  Here the other process
+ * grows the map to 16 MiB and holds it, uncommitted, while this one
+ * adopts.
+ */
+static void
+adopt_keeps_grown_counters_file(void **state)
+{
+	char dir[] = "/tmp/og_store_kadopt.XXXXXX", err[512], cmd[128];
+	char path[160], kdir[160], c;
+	og_store_opts o = {0, 32 << 20, 0, OG_STORE_CREATE};
+	og_store *st;
+	og_store_info info;
+	struct stat sb;
+	int b, status, go[2], done[2];
+	pid_t pid;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/counters/data.mdb", dir);
+	snprintf(kdir, sizeof(kdir), "%s/counters", dir);
+	assert_int_equal(og_store_open(dir, &o, &st, err, sizeof(err)), 0);
+	assert_int_equal(count_range(st, 0, 10), 0);
+	og_store_info_get(st, &info);
+	assert_int_equal(info.cmap_size, 8 << 20);
+	assert_int_equal(pipe(go), 0);
+	assert_int_equal(pipe(done), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		og_store *st2;
+		og_store_info i2;
+		MDB_env *env;
+
+		close(go[0]);
+		close(done[1]);
+		/* past our 8 MiB: the map grows to 16 MiB, committed */
+		o.flags = 0;
+		if (og_store_open(dir, &o, &st2, err, sizeof(err)) != 0)
+			_exit(2);
+		i2.cmap_size = 0;
+		for (b = 0; b < 4000 && i2.cmap_size < (16 << 20); b++) {
+			if (count_range(st2, b * 200, 200) != 0)
+				_exit(3);
+			og_store_info_get(st2, &i2);
+		}
+		og_store_close(st2);
+		/* grown again to 32 MiB, not committed yet */
+		if (mdb_env_create(&env) != 0 ||
+		    mdb_env_set_mapsize(env, 32 << 20) != 0 ||
+		    mdb_env_open(env, kdir,
+		        MDB_WRITEMAP | MDB_NOSYNC | MDB_NOTLS, 0640) != 0)
+			_exit(4);
+		if (write(go[1], "g", 1) != 1 || read(done[0], &c, 1) != 1)
+			_exit(5);
+		mdb_env_close(env);
+		_exit(0);
+	}
+	close(go[1]);
+	close(done[0]);
+	if (read(go[0], &c, 1) != 1) { /* the child failed: say where */
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_size, 32 << 20);
+	/* our next write transaction adopts the grown map */
+	assert_int_equal(count_range(st, 0, 10), 0);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_true(sb.st_size >= 32 << 20);
+	assert_int_equal(write(done[1], "d", 1), 1);
+	close(go[0]);
+	close(done[1]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(sends_of(st, 0), 3); /* 2 here, 1 there */
+	og_store_close(st);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int
 main(void)
 {
@@ -1344,6 +1429,7 @@ main(void)
 	        counters_file_reserved, setup, teardown),
 	    cmocka_unit_test(counters_disk_full),
 	    cmocka_unit_test(open_keeps_grown_counters_file),
+	    cmocka_unit_test(adopt_keeps_grown_counters_file),
 	    cmocka_unit_test(give_never_follows_links),
 	};
 
