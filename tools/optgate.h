@@ -31,6 +31,7 @@ typedef struct og_cli {
 	og_config *cfg;
 	og_store *store;
 	og_keyring *keys;
+	char err[512];           /* og_cli_store's last error, for a log line */
 } og_cli;
 
 /* Load the config (once); on error print every message, return 2. */

@@ -94,8 +94,9 @@ og_cli_store(og_cli *cli, unsigned flags)
 	rc = og_store_open(
 	    cli->cfg->store_path, &o, &cli->store, err, sizeof(err));
 	if (rc != 0) {
-		fprintf(
-		    stderr, "optgate: %s\n", err[0] ? err : og_strerror(rc));
+		og_strlcpy(cli->err, err[0] ? err : og_strerror(rc),
+		    sizeof(cli->err));
+		fprintf(stderr, "optgate: %s\n", cli->err);
 		return OG_EXIT_STORE;
 	}
 	return 0;

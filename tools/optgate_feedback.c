@@ -198,7 +198,8 @@ write_file(const char *path, const char *data, size_t len)
 
 /*
  * The NAME.reason text: "mode: ...\nreason: ...\n", then the envelope
- * recipient and the client when known, for a retry.
+ * recipient, the client and Postfix's queue id when known, for a retry
+ * (whose log line then names the queue id the report came with).
  */
 static void
 reason_text(og_buf *r, int mode, const char *reason, const fb_opts *o)
@@ -215,6 +216,11 @@ reason_text(og_buf *r, int mode, const char *reason, const fb_opts *o)
 	if (o->client != NULL && o->client[0] != '\0') {
 		og_buf_adds(r, "client: ");
 		og_buf_add_escaped(r, o->client, strlen(o->client), 255);
+		og_buf_adds(r, "\n");
+	}
+	if (o->queue_id != NULL && o->queue_id[0] != '\0') {
+		og_buf_adds(r, "queue_id: ");
+		og_buf_add_escaped(r, o->queue_id, strlen(o->queue_id), 32);
 		og_buf_adds(r, "\n");
 	}
 }
@@ -1242,8 +1248,9 @@ decide(og_cli *cli, const fb_opts *o, item *it, const char *data, size_t len)
 	if (it->out != O_QUARANTINE)
 		return;
 	if (o->retry_file != NULL) {
-		og_log_info("%s: %s: still quarantined: %s",
-		    mode_names[o->mode], o->retry_file, it->res.why);
+		og_log_info("%s: %s: still quarantined as %s: %s",
+		    qid(o, qb, sizeof(qb)), mode_names[o->mode],
+		    o->retry_file, it->res.why);
 		/* the reason it has now: the old one may be what the admin
 		 * just fixed */
 		if (reason_save(cli, o->mode, o->retry_file, it->res.why, o) !=
@@ -1565,12 +1572,27 @@ feedback_main(og_cli *cli, int mode, int argc, char **argv)
 			(void)og_cli_keys(cli);
 	} else {
 		/* Pipe semantics: anything that keeps us from recording
-		 * is a temporary failure, so Postfix retries. */
-		if (og_cli_config(cli) != 0)
+		 * is a temporary failure, so Postfix retries.  Each says so
+		 * in the mail log with the report's queue id (stderr alone
+		 * reaches only pipe's status= text). */
+		char qb[40], what[80];
+
+		snprintf(what, sizeof(what), "%s: %s", qid(&o, qb, sizeof(qb)),
+		    mode_names[mode]);
+		if (og_cli_config(cli) != 0) {
+			og_log_err("%s: the configuration cannot be used (optgate "
+			           "config check says why); left in the queue "
+			           "for a retry",
+			    what);
 			return OG_EXIT_TEMPFAIL;
-		if (og_cli_store(cli, 0) != 0)
+		}
+		if (og_cli_store(cli, 0) != 0) {
+			og_log_err("%s: store cannot be opened: %s; left in the "
+			           "queue for a retry",
+			    what, cli->err);
 			return OG_EXIT_TEMPFAIL;
-		if (keys_or_log(cli, mode_names[mode]) != 0)
+		}
+		if (keys_or_log(cli, what) != 0)
 			return OG_EXIT_TEMPFAIL;
 	}
 	bt = og_xcalloc(1, sizeof(*bt));
@@ -1632,10 +1654,12 @@ is_entry(const char *name)
 	       !(n > 7 && strcmp(name + n - 7, ".reason") == 0);
 }
 
-/* Read NAME.reason into mode / reason / rcpt / client (may be NULL). */
+/* Read NAME.reason into mode / reason / rcpt / client / queue id (the
+ * last two may be NULL). */
 static void
 read_reason(const char *dir, const char *name, char *mode, size_t ms,
-    char *reason, size_t rs, char *rcpt, size_t rcs, char *client, size_t cs)
+    char *reason, size_t rs, char *rcpt, size_t rcs, char *client, size_t cs,
+    char *queue_id, size_t qs)
 {
 	char path[PATH_MAX], line[1024];
 	FILE *fp;
@@ -1643,6 +1667,8 @@ read_reason(const char *dir, const char *name, char *mode, size_t ms,
 	mode[0] = reason[0] = rcpt[0] = '\0';
 	if (client != NULL)
 		client[0] = '\0';
+	if (queue_id != NULL)
+		queue_id[0] = '\0';
 	snprintf(path, sizeof(path), "%s/%s.reason", dir, name);
 	if ((fp = fopen(path, "r")) == NULL)
 		return;
@@ -1656,6 +1682,9 @@ read_reason(const char *dir, const char *name, char *mode, size_t ms,
 			og_strlcpy(rcpt, line + 6, rcs);
 		else if (client != NULL && strncmp(line, "client: ", 8) == 0)
 			og_strlcpy(client, line + 8, cs);
+		else if (queue_id != NULL &&
+		         strncmp(line, "queue_id: ", 10) == 0)
+			og_strlcpy(queue_id, line + 10, qs);
 	}
 	fclose(fp);
 }
@@ -1754,7 +1783,7 @@ cmd_quarantine(og_cli *cli, int argc, char **argv)
 			struct stat sb;
 
 			read_reason(dir, names[i], mode, sizeof(mode), reason,
-			    sizeof(reason), rcpt, sizeof(rcpt), NULL, 0);
+			    sizeof(reason), rcpt, sizeof(rcpt), NULL, 0, NULL, 0);
 			snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
 			if (stat(path, &sb) != 0)
 				sb.st_size = 0;
@@ -1784,6 +1813,11 @@ cmd_quarantine(og_cli *cli, int argc, char **argv)
 		return og_cli_usage(usage);
 	if ((rc = og_cli_store(cli, 0)) != 0)
 		return OG_EXIT_TEMPFAIL;
+	/* What a retry decides goes where the pipe's decisions go, the mail
+	 * log (a copy on stderr): a complaint acted on at retry was in no
+	 * log at all, and an admin reading mail.log for a report's queue id
+	 * found only its quarantine. */
+	og_log_open("optgate", OG_LOG_BOTH);
 	if (keys_or_log(cli, "quarantine retry") != 0)
 		return OG_EXIT_TEMPFAIL;
 	og_report_init();
@@ -1792,7 +1826,7 @@ cmd_quarantine(og_cli *cli, int argc, char **argv)
 	found = og_xcalloc((size_t)argc, 1);
 	for (int i = 0; i < n; i++) {
 		char mode[32], reason[512], rcpt[400], path[PATH_MAX];
-		char rpath[PATH_MAX], client[300], eb[PATH_MAX];
+		char rpath[PATH_MAX], client[300], eb[PATH_MAX], queue_id[40];
 		fb_opts o;
 		int out, want = argc == 2;
 
@@ -1805,13 +1839,15 @@ cmd_quarantine(og_cli *cli, int argc, char **argv)
 			continue;
 		}
 		read_reason(dir, names[i], mode, sizeof(mode), reason,
-		    sizeof(reason), rcpt, sizeof(rcpt), client, sizeof(client));
+		    sizeof(reason), rcpt, sizeof(rcpt), client, sizeof(client),
+		    queue_id, sizeof(queue_id));
 		memset(&o, 0, sizeof(o));
 		o.mode = strcmp(mode, "fbl") == 0          ? M_FBL
 		         : strcmp(mode, "unsub-mail") == 0 ? M_UNSUB
 		                                           : M_BOUNCE;
 		o.rcpt = rcpt[0] ? rcpt : NULL;
 		o.client = client[0] ? client : NULL;
+		o.queue_id = queue_id[0] ? queue_id : NULL;
 		o.retry_file = names[i];
 		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
 		snprintf(rpath, sizeof(rpath), "%s/%s.reason", dir, names[i]);

@@ -32,6 +32,40 @@ consent = none
 verp = bounce+%t@bounces.example.com
 CONF
 og() { "$O" -c "$T/optgate.conf" "$@"; }
+# syslog_run OUT CMD...: run CMD with /dev/log bound to a socket of ours,
+# in a mount namespace of its own; OUT gets what CMD sent to syslog, one
+# message a line.  Root only: returns 2, nothing run, where it cannot.
+syslog_run() {
+	_out=$1
+	shift
+	{ [ "$(id -u)" = 0 ] && [ -e /dev/log ] &&
+	    command -v unshare >/dev/null && command -v python3 >/dev/null; } ||
+	    return 2
+	rm -f "$T/devlog"
+	: >"$_out"
+	python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+s.settimeout(30)
+with open(sys.argv[2], "ab") as f:
+    while True:
+        f.write(s.recv(65536) + b"\n")
+        f.flush()
+' "$T/devlog" "$_out" 2>/dev/null &
+	_lp=$!
+	for _i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+		[ -S "$T/devlog" ] && break
+		sleep 0.1
+	done
+	unshare -m sh -c 'mount --bind "$0" /dev/log && exec "$@"' \
+	    "$T/devlog" "$@"
+	_rc=$?
+	sleep 0.3
+	kill "$_lp" 2>/dev/null
+	wait "$_lp" 2>/dev/null
+	return $_rc
+}
 og init >/dev/null 2>&1 || { echo "not ok 1 - optgate init"; exit 1; }
 for a in hard@example.org soft@example.org compl@example.org \
     redacted@example.org unsub@example.org; do
@@ -275,14 +309,24 @@ rm -f "$T/quarantine/$qn" "$T/quarantine/$qn.reason"
 
 # untrusted reporter: quarantined, listed, retried once trusted
 arf unsub@example.org report-4@evil.example "https://x/u/y" abuse@evil.example >"$T/arf4.eml"
-og fbl <"$T/arf4.eml" 2>"$T/log"
+og fbl --queue-id 52B0E1A09 <"$T/arf4.eml" 2>"$T/log"
 is "untrusted reporter: exits 0" "$?" 0
 og status unsub@example.org --stream news >/dev/null 2>&1
 is "untrusted reporter: no change" "$?" 0
 like "quarantine list names the reason" "$(og quarantine list)" "*fbl*reporter not trusted*"
 sed -i 's/^trusted_reporters = .*/&\ntrusted_reporters = evil.example/' "$T/optgate.conf"
-og quarantine retry >"$T/out" 2>&1
+# What the retry decides is logged as the pipe's decisions are: in the
+# mail log (syslog), under the queue id the report came with.
+syslog_run "$T/syslog" "$O" -c "$T/optgate.conf" quarantine retry >"$T/out" 2>&1
+src=$?
+[ "$src" = 2 ] && og quarantine retry >"$T/out" 2>&1
 like "quarantine retry processes it, keeps the forged one" "$(cat "$T/out")" "*2 retried, 1 processed, 1 still quarantined*"
+like "quarantine retry: the decision names the report's queue id" "$(cat "$T/out")" "*52B0E1A09: fbl: to=<unsub@example.org> class=complaint action=suppressed*"
+if [ "$src" = 2 ]; then
+	echo "ok - # SKIP quarantine retry to syslog: not root, or no /dev/log, unshare, python3"
+else
+	like "quarantine retry: the decision is in syslog (mail facility)" "$(cat "$T/syslog")" "<22>*optgate?[0-9]*]: 52B0E1A09: fbl: to=<unsub@example.org> class=complaint action=suppressed*"
+fi
 og status unsub@example.org --stream news >/dev/null 2>&1
 is "after retry: refused" "$?" 1
 
@@ -576,6 +620,8 @@ is "store missing: exit 75" "$?" 75
 og bounce "$T/hard.eml" 2>/dev/null
 is "store missing, file given: exit 75" "$?" 75
 ok "store missing: the message file is still there" test -s "$T/hard.eml"
+og bounce --queue-id 7C3D21A0F <"$T/hard.eml" 2>"$T/log"
+like "store missing: logged with the report's queue id and why" "$(cat "$T/log")" "*error: 7C3D21A0F: bounce: store cannot be opened: *$T/store*left in the queue for a retry*"
 mv "$T/store.away" "$T/store"
 
 # an auto-reply is ignored
