@@ -137,6 +137,25 @@ for f in "$D"/readme*.conf; do
 	    "$("$BIN/optgate" -c "$f" config check 2>&1)" "*: ok (*"
 done
 ok "README has config blocks ($nblk)" test "$nblk" -ge 5
+# The [feedback] block's trusted_reporters, pasted as they are, trust the
+# feedback loops they stand for, as those loops' reports name themselves
+# (From: feedback@arf.mail.yahoo.com; Validity's loops for Comcast,
+# Rackspace ...: @*.senderscore.net).  fbl.yahoo.com and
+# jmrp.microsoft.com, which it named, are in no report: every complaint
+# was quarantined "reporter not trusted".
+mkdir -p "$D/fbt"
+{
+	printf '[store]\npath = %s/fbt/store\n[keys]\nfile = %s/fbt/keys\n' "$D" "$D"
+	sed -n '/^    \[feedback\]$/,/^ *$/{s/^    //;/^quarantine/d;p}' "$TOP/README.md"
+	printf 'quarantine = %s/fbt/q\n' "$D"
+} >"$D/fbt/optgate.conf"
+"$BIN/optgate" -c "$D/fbt/optgate.conf" init >/dev/null 2>&1
+for f in flanker-arf-yahoo cfortune-fbl-comcast; do
+	is "README's trusted_reporters trust $f" \
+	    "$("$BIN/optgate" -c "$D/fbt/optgate.conf" fbl \
+	    "$TOP/tests/fixtures/reports/messages/$f.eml" 2>&1 |
+	    grep -c 'reporter not trusted')" 0
+done
 # its plus_tags end with a comment on a continuation line: every domain
 # listed drops the +tag, the last one too
 for d in gmail.com proton.me protonmail.com; do
