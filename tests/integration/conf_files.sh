@@ -211,7 +211,25 @@ if [ "$(id -u)" = 0 ] && [ -n "$caps" ] && command -v setpriv >/dev/null &&
 	    "$(unshare -n timeout 10 setpriv --bounding-set="$bs" \
 	    "$BIN/optgate-unsubd" -f -c "$D/ud/optgate.conf" 2>&1)" \
 	    "*running as nobody*"
+	# ExecReload= runs under that bounding set too unless it starts with
+	# "+" (systemd.service(5)), and by then the daemon is the user's: root
+	# without CAP_KILL cannot signal it ("systemctl reload
+	# optgate-unsubd": "kill: (PID): Operation not permitted", reload
+	# failed, the config not re-read).  Signal a process of nobody as the
+	# unit's ExecReload= would be run.
+	rl=$(sed -n 's/^ExecReload=//p' "$C/optgate-unsubd.service")
+	setpriv --reuid=nobody --regid=nogroup --clear-groups sleep 30 &
+	sp=$!
+	case "$rl" in
+	+*) pre= ;;
+	*) pre="setpriv --bounding-set=$bs" ;;
+	esac
+	$pre $(echo "${rl#+}" | sed "s/\$MAINPID/$sp/") 2>/dev/null
+	is "optgate-unsubd.service: ExecReload= can signal the daemon run as its user" "$?" 0
+	kill "$sp" 2>/dev/null
+	wait "$sp" 2>/dev/null
 else
+	echo "ok - # SKIP not root, or no setpriv/unshare"
 	echo "ok - # SKIP not root, or no setpriv/unshare"
 fi
 
