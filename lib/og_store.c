@@ -1605,15 +1605,6 @@ og_store_reader_check(og_store *st)
 }
 
 /*
- * Adopt a map grown by another process (MDB_MAP_RESIZED), or grow ours
- * (MDB_MAP_FULL), with every transaction of this process kept out.
- * A full map may only be pinned: the slot of a reader killed in its
- * transaction (a backup, a verify) keeps every page freed since from
- * reuse until a reader check, so clear such slots first and retry
- * without growing.  Called with none of the thread locks held.  Returns
- * 0 to retry, or an error.
- */
-/*
  * The size of env's data file when env maps it writable (MDB_WRITEMAP:
  * every process that maps it sets the file to its map size), else 0.
  */
@@ -1630,6 +1621,15 @@ wmap_file_size(MDB_env *env)
 	return (uint64_t)sb.st_size;
 }
 
+/*
+ * Adopt a map grown by another process (MDB_MAP_RESIZED), or grow ours
+ * (MDB_MAP_FULL), with every transaction of this process kept out.
+ * A full map may only be pinned: the slot of a reader killed in its
+ * transaction (a backup, a verify) keeps every page freed since from
+ * reuse until a reader check, so clear such slots first and retry
+ * without growing.  Called with none of the thread locks held.  Returns
+ * 0 to retry, or an error.
+ */
 static int
 resize(og_store *st, MDB_env *env, uint64_t max, int full)
 {
