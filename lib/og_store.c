@@ -18,7 +18,8 @@
  * map resizes are kept apart from every transaction by per-thread mutexes
  * that a resize takes all of (readers never contend with each other).  Read
  * handles are per thread (pthread key), reset after each use and renewed on the
- * next.
+ * next.  Across processes, a map written in place is sized under an flock
+ * of its data.mdb (wmap_lock).
  * Errors: LMDB codes are mapped to OG_* codes; "not found" is OG_NOTFOUND.
  *
  * Durability: the consent environment is opened without MDB_NOSYNC, so
@@ -1025,6 +1026,25 @@ reserve_map(MDB_env *env, uint64_t size, char *err, size_t errlen)
 }
 
 /*
+ * With MDB_WRITEMAP, LMDB sets the data file to this process's map size
+ * (mdb_env_open, mdb_env_set_mapsize): if another process grew its map
+ * after we looked at the file's size, the file is cut under that map, and
+ * that process's next write beyond the cut is a SIGBUS.  So the look and
+ * LMDB's setting are made under an flock of data.mdb (open_env, resize);
+ * LMDB never flocks it (it locks lock.mdb, with fcntl).  Held briefly, by
+ * a process in none of its transactions, so never with LMDB's writer
+ * lock; the holder waits at most, in mdb_env_open(), for the fcntl lock
+ * a first opener holds within its own mdb_env_open(), where it waits for
+ * no lock of ours.  A killed holder's flock goes with its descriptor.
+ */
+static void
+wmap_lock(int fd)
+{
+	while (flock(fd, LOCK_EX) != 0 && errno == EINTR)
+		;
+}
+
+/*
  * reserve: with MDB_WRITEMAP in extra, reserve the file's blocks before
  * the first write; NO_RESERVE (err says why) when they cannot be.
  */
@@ -1039,7 +1059,7 @@ open_env(const char *dir, uint64_t max, int maxreaders, unsigned extra,
 	MDB_env *env = NULL;
 	MDB_txn *txn = NULL;
 	uint64_t size = INITIAL_MAP;
-	int rc;
+	int rc, lk = -1;
 
 	snprintf(file, sizeof(file), "%s/data.mdb", dir);
 	rc = precheck_file(file, err, errlen);
@@ -1057,6 +1077,14 @@ open_env(const char *dir, uint64_t max, int maxreaders, unsigned extra,
 		    err, errlen, "%s: cannot create: %s", dir, strerror(errno));
 		return OG_EIO;
 	}
+	/*
+	 * Until mdb_env_open() has set the file to the map (see wmap_lock).
+	 * A file not there is nobody's map: the counters are made under the
+	 * store folder's flock, the consent by init.
+	 */
+	if ((extra & MDB_WRITEMAP) &&
+	    (lk = open(file, O_RDONLY | O_CLOEXEC)) >= 0)
+		wmap_lock(lk);
 	if (stat(file, &sb) != 0)
 		sb.st_size = 0;
 	if ((uint64_t)sb.st_size > size)
@@ -1079,6 +1107,9 @@ open_env(const char *dir, uint64_t max, int maxreaders, unsigned extra,
 	    (rc = mdb_env_set_mapsize(env, size)) != 0)
 		goto fail;
 	rc = mdb_env_open(env, dir, MDB_NOTLS | extra, 0640);
+	if (lk >= 0)
+		close(lk);
+	lk = -1;
 	if (rc != 0)
 		goto fail;
 	if (reserve && (extra & MDB_WRITEMAP)) {
@@ -1115,6 +1146,8 @@ open_env(const char *dir, uint64_t max, int maxreaders, unsigned extra,
 	*envp = env;
 	return 0;
 fail:
+	if (lk >= 0)
+		close(lk);
 	if (txn)
 		mdb_txn_abort(txn);
 	snprintf(err, errlen, "%s: %s", dir, mdb_strerror(rc));
@@ -1605,20 +1638,26 @@ og_store_reader_check(og_store *st)
 }
 
 /*
- * The size of env's data file when env maps it writable (MDB_WRITEMAP:
- * every process that maps it sets the file to its map size), else 0.
+ * When env maps its data file writable (MDB_WRITEMAP: every process that
+ * maps it sets the file to its map size), lock the file until the map is
+ * set (wmap_lock) and say its size in *size; returns the descriptor to
+ * unlock.  Else -1, and *size 0.
  */
-static uint64_t
-wmap_file_size(MDB_env *env)
+static int
+wmap_file_size(MDB_env *env, uint64_t *size)
 {
 	unsigned flags = 0;
 	struct stat sb;
 	int fd;
 
+	*size = 0;
 	if (mdb_env_get_flags(env, &flags) != 0 || !(flags & MDB_WRITEMAP) ||
-	    mdb_env_get_fd(env, &fd) != 0 || fstat(fd, &sb) != 0)
-		return 0;
-	return (uint64_t)sb.st_size;
+	    mdb_env_get_fd(env, &fd) != 0)
+		return -1;
+	wmap_lock(fd);
+	if (fstat(fd, &sb) == 0)
+		*size = (uint64_t)sb.st_size;
+	return fd;
 }
 
 /*
@@ -1636,7 +1675,7 @@ resize(og_store *st, MDB_env *env, uint64_t max, int full)
 	MDB_envinfo info;
 	struct og_rtxn *tx;
 	uint64_t fs;
-	int rc = 0, dead = 0;
+	int rc = 0, dead = 0, fd;
 
 	if (full && mdb_reader_check(env, &dead) == 0 && dead > 0) {
 		og_log_warn("%s%s: map full: cleared %d stale reader slots",
@@ -1646,7 +1685,7 @@ resize(og_store *st, MDB_env *env, uint64_t max, int full)
 	pthread_mutex_lock(&st->reglock);
 	for (tx = st->reg; tx; tx = tx->next)
 		pthread_mutex_lock(&tx->lk);
-	fs = wmap_file_size(env);
+	fd = wmap_file_size(env, &fs);
 	mdb_env_info(env, &info);
 	if (full) {
 		if (info.me_mapsize >= max && fs <= info.me_mapsize) {
@@ -1675,6 +1714,8 @@ resize(og_store *st, MDB_env *env, uint64_t max, int full)
 		 */
 		rc = map_err(mdb_env_set_mapsize(env, fs));
 	}
+	if (fd >= 0)
+		(void)flock(fd, LOCK_UN);
 	for (tx = st->reg; tx; tx = tx->next)
 		pthread_mutex_unlock(&tx->lk);
 	pthread_mutex_unlock(&st->reglock);

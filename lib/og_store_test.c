@@ -1,9 +1,11 @@
 /*
  * og_store_test.c - the store: changes and their rules, events, damaged
- * and foreign files, schema versions, a map that fills, soft counters.
+ * and foreign files, schema versions, a map that fills, soft counters,
+ * maps grown by other processes.
  * Every test gets its own temporary store folder.
  */
 #include <fcntl.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,6 +27,54 @@
 #include "og_testfx.h"
 
 #define T0 1800000000LL
+
+/*
+ * Hooks on LMDB (-Wl,--wrap, Makefile) that stop this process where the
+ * store has looked at the size of a file mapped writable and LMDB has
+ * not yet set the file to the map: in the next mdb_env_open() with
+ * MDB_WRITEMAP (HOLD_OPEN), or the next mdb_env_set_mapsize() of an open
+ * environment (HOLD_RESIZE).  It says so on hold_tell, then waits for
+ * hold_go, for a second at most (a lock held there must not hang the
+ * test), once.
+ */
+enum { HOLD_NONE, HOLD_OPEN, HOLD_RESIZE };
+static int hold_at = HOLD_NONE, hold_tell = -1, hold_go = -1;
+
+int __real_mdb_env_open(MDB_env *, const char *, unsigned, mdb_mode_t);
+int __wrap_mdb_env_open(MDB_env *, const char *, unsigned, mdb_mode_t);
+int __real_mdb_env_set_mapsize(MDB_env *, size_t);
+int __wrap_mdb_env_set_mapsize(MDB_env *, size_t);
+
+static void
+hold(int at)
+{
+	struct pollfd p = {.fd = hold_go, .events = POLLIN};
+
+	if (hold_at != at)
+		return;
+	hold_at = HOLD_NONE;
+	if (write(hold_tell, "h", 1) == 1)
+		(void)poll(&p, 1, 1000);
+}
+
+int
+__wrap_mdb_env_open(
+    MDB_env *env, const char *path, unsigned flags, mdb_mode_t mode)
+{
+	if (flags & MDB_WRITEMAP)
+		hold(HOLD_OPEN);
+	return __real_mdb_env_open(env, path, flags, mode);
+}
+
+int
+__wrap_mdb_env_set_mapsize(MDB_env *env, size_t size)
+{
+	int fd;
+
+	if (mdb_env_get_fd(env, &fd) == 0 && fd >= 0)
+		hold(HOLD_RESIZE);
+	return __real_mdb_env_set_mapsize(env, size);
+}
 
 struct fx {
 	char dir[96];
@@ -1376,6 +1426,168 @@ adopt_keeps_grown_counters_file(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/*
+ * Count in st, batch after batch from *b, until the counters map has
+ * grown to size (grow), or until less than 1 MiB of it is left unused
+ * (the next batches will grow it).
+ */
+static void
+count_until(og_store *st, int *b, uint64_t size, int grow)
+{
+	og_store_info info;
+
+	og_store_info_get(st, &info);
+	while (grow ? info.cmap_size < size
+	            : info.cmap_used + (1 << 20) < info.cmap_size) {
+		assert_int_equal(count_range(st, *b * 200, 200), 0);
+		++*b;
+		og_store_info_get(st, &info);
+	}
+	assert_true(info.cmap_size == size);
+}
+
+/*
+ * A process opening the store while another grows the counters map: it
+ * looked at the file's size before the growth, and its mdb_env_open()
+ * sets the file to a map of that size, after it.  The file must not end
+ * smaller than the other's map (its next write there: SIGBUS).  Here the
+ * opening process is held between the two; the parent grows its map
+ * meanwhile and writes there.
+ */
+static void
+open_racing_growth_keeps_counters_file(void **state)
+{
+	char dir[] = "/tmp/og_store_kopen.XXXXXX", err[512], cmd[128];
+	char path[160], c;
+	og_store_opts o = {0, 32 << 20, 0, OG_STORE_CREATE};
+	og_store *st;
+	struct stat sb;
+	int b = 0, status, tell[2], go[2];
+	pid_t pid;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/counters/data.mdb", dir);
+	assert_int_equal(og_store_open(dir, &o, &st, err, sizeof(err)), 0);
+	count_until(st, &b, 8 << 20, 0); /* a quarter of the ceiling */
+	assert_int_equal(pipe(tell), 0);
+	assert_int_equal(pipe(go), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		og_store *st2;
+
+		hold_at = HOLD_OPEN;
+		hold_tell = tell[1];
+		hold_go = go[0];
+		o.flags = 0;
+		if (og_store_open(dir, &o, &st2, err, sizeof(err)) != 0)
+			_exit(2);
+		og_store_close(st2);
+		_exit(hold_at == HOLD_NONE ? 0 : 3);
+	}
+	close(tell[1]);
+	if (read(tell[0], &c, 1) != 1) { /* the child failed: say where */
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+	/* the child has looked at the file (8 MiB): grow past it */
+	count_until(st, &b, 16 << 20, 1);
+	assert_int_equal(count_range(st, b++ * 200, 200), 0);
+	assert_int_equal(write(go[1], "g", 1), 1);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_size, 16 << 20);
+	/* and this process counts on in its whole map */
+	count_until(st, &b, 16 << 20, 0);
+	assert_int_equal(sends_of(st, 0), 1);
+	assert_int_equal(sends_of(st, b * 200 - 1), 1);
+	og_store_close(st);
+	close(tell[0]);
+	close(go[0]);
+	close(go[1]);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/*
+ * The same race at a resize: a process adopting a map another grew
+ * (MDB_MAP_RESIZED) looks at the file's size, then sets its map to it;
+ * the other grows its map again in between and writes there.
+ */
+static void
+adopt_racing_growth_keeps_counters_file(void **state)
+{
+	char dir[] = "/tmp/og_store_kadopt2.XXXXXX", err[512], cmd[128];
+	char path[160], c;
+	og_store_opts o = {0, 32 << 20, 0, OG_STORE_CREATE};
+	og_store *st;
+	struct stat sb;
+	int b = 1, status, tell[2], go[2];
+	pid_t pid;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/counters/data.mdb", dir);
+	assert_int_equal(og_store_open(dir, &o, &st, err, sizeof(err)), 0);
+	assert_int_equal(count_range(st, 0, 10), 0);
+	assert_int_equal(pipe(tell), 0);
+	assert_int_equal(pipe(go), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		og_store *st2;
+
+		/* an 8 MiB map, then told (c) the parent's is 16 MiB */
+		o.flags = 0;
+		if (og_store_open(dir, &o, &st2, err, sizeof(err)) != 0)
+			_exit(2);
+		if (count_range(st2, 1000000, 10) != 0 ||
+		    write(tell[1], "o", 1) != 1 || read(go[0], &c, 1) != 1)
+			_exit(3);
+		hold_at = HOLD_RESIZE;
+		hold_tell = tell[1];
+		hold_go = go[0];
+		if (count_range(st2, 1000010, 10) != 0)
+			_exit(4);
+		og_store_close(st2);
+		_exit(hold_at == HOLD_NONE ? 0 : 5);
+	}
+	close(tell[1]);
+	if (read(tell[0], &c, 1) != 1) {
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+	count_until(st, &b, 16 << 20, 1);
+	count_until(st, &b, 16 << 20, 0);
+	assert_int_equal(write(go[1], "c", 1), 1);
+	if (read(tell[0], &c, 1) != 1) {
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+	/* the child has looked at the file (16 MiB): grow past it */
+	count_until(st, &b, 32 << 20, 1);
+	assert_int_equal(count_range(st, b++ * 200, 200), 0);
+	assert_int_equal(write(go[1], "g", 1), 1);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_size, 32 << 20);
+	count_until(st, &b, 32 << 20, 0);
+	assert_int_equal(sends_of(st, 0), 1);
+	assert_int_equal(sends_of(st, 1000019), 1);
+	assert_int_equal(sends_of(st, b * 200 - 1), 1);
+	og_store_close(st);
+	close(tell[0]);
+	close(go[0]);
+	close(go[1]);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int
 main(void)
 {
@@ -1430,6 +1642,8 @@ main(void)
 	    cmocka_unit_test(counters_disk_full),
 	    cmocka_unit_test(open_keeps_grown_counters_file),
 	    cmocka_unit_test(adopt_keeps_grown_counters_file),
+	    cmocka_unit_test(open_racing_growth_keeps_counters_file),
+	    cmocka_unit_test(adopt_racing_growth_keeps_counters_file),
 	    cmocka_unit_test(give_never_follows_links),
 	};
 
