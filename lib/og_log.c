@@ -2,7 +2,7 @@
  * og_log.c - syslog or stderr logging, and og_strerror().
  *
  * Public: og_log_open, og_log_set_verbose, og_log_{debug,info,warn,err,
- * fatal}, og_panic, og_strerror.
+ * fatal}, og_log_sigbus, og_panic, og_strerror.
  * Thread-safety: the sink is chosen once at start; each line is written
  * with one syslog(3) or one fprintf(3) call.
  *
@@ -11,6 +11,7 @@
  * LIMITS: a line is cut at 2048 bytes.
  */
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,6 +174,61 @@ og_log_fatal(const char *fmt, ...)
 	vlog(LOG_CRIT, "fatal: ", fmt, ap);
 	va_end(ap);
 	exit(1);
+}
+
+static const char *sigbus_what;
+
+/* Appends S to B (size N) at *o; async-signal-safe. */
+static void
+add_str(char *b, size_t n, size_t *o, const char *s)
+{
+	while (*s != '\0' && *o + 1 < n)
+		b[(*o)++] = *s++;
+}
+
+static void
+on_sigbus(int sig)
+{
+	char line[512], num[24];
+	size_t o = 0, k = sizeof(num);
+	long p = pid;
+	ssize_t w;
+
+	if (use_stderr) {
+		if (to_journal) {
+			add_str(line, sizeof(line), &o, "<2>");
+		} else {
+			num[--k] = '\0';
+			do
+				num[--k] = (char)('0' + p % 10);
+			while ((p /= 10) > 0 && k > 0);
+			add_str(line, sizeof(line), &o, ident);
+			add_str(line, sizeof(line), &o, "[");
+			add_str(line, sizeof(line), &o, num + k);
+			add_str(line, sizeof(line), &o, "]: ");
+		}
+		add_str(line, sizeof(line), &o, "fatal: ");
+		add_str(line, sizeof(line), &o, sigbus_what);
+		line[o++] = '\n';
+		w = write(STDERR_FILENO, line, o);
+		(void)w;
+	} else {
+		syslog(LOG_CRIT, "fatal: %s", sigbus_what);
+	}
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+void
+og_log_sigbus(const char *what)
+{
+	struct sigaction sa;
+
+	pthread_once(&pid_once, pid_init);
+	sigbus_what = what;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_sigbus;
+	sigaction(SIGBUS, &sa, NULL);
 }
 
 void

@@ -29,6 +29,16 @@ void og_log_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Log and exit(1). */
 void og_log_fatal(const char *fmt, ...)
     __attribute__((format(printf, 1, 2), noreturn));
+/*
+ * Log a SIGBUS as "fatal: WHAT" before the process dies of it.  A daemon
+ * reads the store through a shared map: a data.mdb truncated (or a disk
+ * failing) under it is a SIGBUS, and without this the process vanished
+ * with no line.  WHAT must live as long as the process (a literal).
+ * The line is written with write(2) on stderr, through syslog(3) (best
+ * effort in a signal handler) otherwise; then the signal is raised again
+ * with its default action, so the exit status still says SIGBUS.
+ */
+void og_log_sigbus(const char *what);
 /* Caller bug: log and abort(). */
 void og_panic(const char *fmt, ...)
     __attribute__((format(printf, 1, 2), noreturn));

@@ -81,6 +81,15 @@
 #include "og_config.h"
 
 #define OG_SCHEMA_VERSION 1
+/*
+ * What a daemon logs when a read of the store's map meets a SIGBUS
+ * (og_log_sigbus): the file is shorter than the map, or the disk failed.
+ */
+#define OG_STORE_SIGBUS_MSG                                                    \
+	"SIGBUS reading the store's map: a data.mdb under [store] path "       \
+	"was truncated or replaced while open, or its disk failed; stopped. "  \
+	"Check it with optgate verify; if it is damaged, stop the daemons "    \
+	"and restore a backup (README, Backup and restore)"
 #define OG_ENTRIES_MAX 64
 #define OG_SEGMENTS_MAX 8
 #define OG_SEGMENT_LEN 32

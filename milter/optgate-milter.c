@@ -1573,6 +1573,7 @@ main(int argc, char **argv)
 	/* SIGHUP re-reads it after daemon() went to "/". */
 	conf_path = og_config_abspath(conf_path);
 	og_log_open(MG_NAME, fg ? OG_LOG_STDERR : 0);
+	og_log_sigbus(OG_STORE_SIGBUS_MSG);
 
 	if ((s = mg_load()) == NULL)
 		og_log_fatal("cannot start without a valid configuration");

@@ -1908,6 +1908,7 @@ main(int argc, char **argv)
 	g.config_path = og_config_abspath(g.config_path);
 	/* Under spawn(8) stderr is the Postfix connection: syslog only. */
 	og_log_open("optgate-policyd", fg && !g.spawn_mode ? OG_LOG_STDERR : 0);
+	og_log_sigbus(OG_STORE_SIGBUS_MSG);
 	og_log_set_verbose(verbose);
 	/*
 	 * In the foreground the decision lines go to stderr (journald under

@@ -1441,6 +1441,7 @@ main(int argc, char **argv)
 	/* SIGHUP re-reads it after daemon() went to "/". */
 	cfgpath = og_config_abspath(cfgpath);
 	og_log_open("optgate-unsubd", fg ? OG_LOG_STDERR : 0);
+	og_log_sigbus(OG_STORE_SIGBUS_MSG);
 	if ((sn = og_snap_load(cfgpath, OG_SNAP_KEYS)) == NULL)
 		og_log_fatal("cannot start: configuration or keys not usable");
 	og_snap_set(&snaps, sn);
