@@ -303,5 +303,57 @@ if [ "$(id -u)" = 0 ]; then
 	is "restore: the store's user writes the restored store" "$?" 0
 	$R status rita@example.com --stream digest >/dev/null 2>&1
 	is "restore: the opt-out is there" "$?" 1
+
+	# README's restore, as written: the store folder also holds the
+	# quarantine; only consent and counters are moved, the copy (here
+	# made by root's tar, so root's files) is chowned back.
+	mkdir -p "$T/r/store/quarantine"
+	touch "$T/r/store/quarantine/keep"
+	chown -R nobody "$T/r/store/quarantine"
+	$R optout before@example.org --all >/dev/null 2>&1
+	$R backup "$T/r/bk" >/dev/null
+	(cd "$T/r" && tar cf bk.tar bk && rm -rf bk && tar xof bk.tar)
+	$R optout after@example.org --all >/dev/null 2>&1
+	Bk="$T/r/bk"
+	steps=$(sed -n '/^\*\*Restoring\.\*\*/,/^```$/p' "$TOP/README.md" |
+	    sed -n '/^```sh$/,/^```$/p' | grep -v '^```' | grep -v '^systemctl' |
+	    grep -v '^B=' | sed 's/ *#.*//' |
+	    sed "s#/var/lib/optgate#$T/r/store#g; s#optgate:optgate#nobody:$(id -gn nobody)#; s#^optgate #$R #; s#\$B#$Bk#g")
+	(set -e; eval "$steps") >"$T/out" 2>&1
+	is "restore: README's steps run (out: $(tr '\n' ' ' <"$T/out"))" "$?" 0
+	is "restore: the quarantine stays" "$(ls "$T/r/store/quarantine")" keep
+	is "restore: every file is the owner's" "$(find "$T/r/store" ! -user nobody | wc -l)" 0
+	runuser -u nobody -- $R status before@example.org --stream digest >/dev/null 2>&1
+	is "restore: an opt-out before the backup is there" "$?" 1
+	runuser -u nobody -- $R status after@example.org --stream digest >/dev/null 2>&1
+	is "restore: one after it is gone (to re-apply)" "$?" 0
+	runuser -u nobody -- $R optout new@example.org --all >/dev/null 2>&1
+	is "restore: the owner writes new opt-outs" "$?" 0
+	like "restore: the damaged store kept aside" "$(ls -d "$T"/r/store.broken-*/consent)" "*/consent"
 fi
+
+# README's hourly backup job, as cron runs it (% unescaped, sh -c, no
+# terminal): a verified copy under its name, silence, old ones dropped;
+# a second run in the same minute fails aloud and names nothing wrong.
+mkdir -p "$T/cron/bin" "$T/cron/bk"
+printf '#!/bin/sh\nexec %s "$@"\n' "$A" >"$T/cron/bin/optgate"
+# the clock of the job's names, fixed: both runs fall in one minute
+printf '#!/bin/sh\necho 20260601T0940Z\n' >"$T/cron/bin/date"
+chmod +x "$T/cron/bin/optgate" "$T/cron/bin/date"
+job=$(sed -n '/^    # \/etc\/cron.d\/optgate-backup$/,/^$/p' "$TOP/README.md" |
+    grep 'optgate backup' | sed 's/^ *[0-9*]* [0-9*]* [0-9*]* [0-9*]* [0-9*]* *root *//' |
+    sed 's/\\%/%/g' | sed "s#/var/backups/optgate#$T/cron/bk#g")
+mkdir "$T/cron/bk/20200101T0000Z"
+touch -d '10 days ago' "$T/cron/bk/20200101T0000Z"
+env -i PATH="$T/cron/bin:/usr/bin:/bin" /bin/sh -c "$job" </dev/null >"$T/out" 2>&1
+is "backup job: exit 0" "$?" 0
+is "backup job: says nothing" "$(cat "$T/out")" ""
+n=$(ls "$T/cron/bk")
+is "backup job: one copy, named for its time" "$n" 20260601T0940Z
+$A verify "$T/cron/bk/$n" >/dev/null 2>&1
+is "backup job: the copy verifies" "$?" 0
+env -i PATH="$T/cron/bin:/usr/bin:/bin" /bin/sh -c "$job" </dev/null >"$T/out" 2>&1
+is "backup job in the same minute: fails" "$?" 1
+like "backup job in the same minute: says why" "$(cat "$T/out")" '*mv:*'
+is "backup job in the same minute: the copy stays as it was" "$(ls "$T/cron/bk/$n")" "$(printf 'consent\ncounters')"
 done_testing
