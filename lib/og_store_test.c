@@ -903,6 +903,27 @@ missing_store(void **state)
 	assert_non_null(strstr(err, "optgate init"));
 }
 
+/* Wait for the child pid, which must have exited with status 0. */
+static void
+child_ok(pid_t pid)
+{
+	int status;
+
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* rm -rf dir (a test's own mkdtemp folder). */
+static void
+remove_tree(const char *dir)
+{
+	char cmd[160];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 /* Close st, open dir again (without OG_STORE_CREATE): it holds want records. */
 static void
 assert_records_after_reopen(
@@ -922,7 +943,7 @@ assert_records_after_reopen(
 static void
 map_full_grows_then_fails_cleanly(void **state)
 {
-	char dir[] = "/tmp/og_store_full.XXXXXX", err[512], cmd[128];
+	char dir[] = "/tmp/og_store_full.XXXXXX", err[512];
 	og_store_opts o = {4 << 20, 0, 0, OG_STORE_CREATE};
 	og_store *st;
 	og_store_info info;
@@ -958,8 +979,7 @@ map_full_grows_then_fails_cleanly(void **state)
 	/* nothing half-written: exactly the acknowledged batches */
 	assert_int_equal(info.records, (uint64_t)ok_batches * B);
 	assert_records_after_reopen(st, dir, o, (uint64_t)ok_batches * B);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	assert_int_equal(system(cmd), 0);
+	remove_tree(dir);
 }
 
 static void
@@ -1072,7 +1092,7 @@ unreadable_store_says_why(void **state)
 	char err[512], cmd[256];
 	og_store_opts o = {0, 0, 0, 0};
 	og_store *st;
-	int p[2], status;
+	int p[2];
 	ssize_t n;
 	pid_t pid;
 
@@ -1100,9 +1120,7 @@ unreadable_store_says_why(void **state)
 	close(p[1]);
 	n = read(p[0], err, sizeof(err) - 1);
 	close(p[0]);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
+	child_ok(pid);
 	assert_true(n > 0);
 	err[n] = 0;
 	assert_non_null(strstr(err, "consent"));
@@ -1128,8 +1146,7 @@ unreadable_store_says_why(void **state)
 	close(p[1]);
 	n = read(p[0], err, sizeof(err) - 1);
 	close(p[0]);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_int_equal(WEXITSTATUS(status), 0);
+	child_ok(pid);
 	assert_true(n > 0);
 	err[n] = 0;
 	assert_non_null(strstr(err, "Permission denied"));
@@ -1292,13 +1309,13 @@ counters_disk_full(void **state)
 static void
 open_keeps_grown_counters_file(void **state)
 {
-	char dir[] = "/tmp/og_store_kceil.XXXXXX", err[512], cmd[128];
+	char dir[] = "/tmp/og_store_kceil.XXXXXX", err[512];
 	char path[160];
 	og_store_opts o = {0, 16 << 20, 0, OG_STORE_CREATE};
 	og_store *st;
 	og_store_info info;
 	struct stat sb;
-	int b, status;
+	int b;
 	pid_t pid;
 
 	(void)state;
@@ -1325,9 +1342,7 @@ open_keeps_grown_counters_file(void **state)
 		og_store_close(st2);
 		_exit(0);
 	}
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
+	child_ok(pid);
 	snprintf(path, sizeof(path), "%s/counters/data.mdb", dir);
 	assert_int_equal(stat(path, &sb), 0);
 	assert_true(sb.st_size >= 16 << 20);
@@ -1337,8 +1352,7 @@ open_keeps_grown_counters_file(void **state)
 			break;
 	assert_int_equal(sends_of(st, 0), 1);
 	og_store_close(st);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	assert_int_equal(system(cmd), 0);
+	remove_tree(dir);
 }
 
 /*
@@ -1352,13 +1366,13 @@ open_keeps_grown_counters_file(void **state)
 static void
 adopt_keeps_grown_counters_file(void **state)
 {
-	char dir[] = "/tmp/og_store_kadopt.XXXXXX", err[512], cmd[128];
+	char dir[] = "/tmp/og_store_kadopt.XXXXXX", err[512];
 	char path[160], kdir[160], c;
 	og_store_opts o = {0, 32 << 20, 0, OG_STORE_CREATE};
 	og_store *st;
 	og_store_info info;
 	struct stat sb;
-	int b, status, go[2], done[2];
+	int b, go[2], done[2];
 	pid_t pid;
 
 	(void)state;
@@ -1405,8 +1419,7 @@ adopt_keeps_grown_counters_file(void **state)
 	close(go[1]);
 	close(done[0]);
 	if (read(go[0], &c, 1) != 1) { /* the child failed: say where */
-		assert_int_equal(waitpid(pid, &status, 0), pid);
-		assert_int_equal(WEXITSTATUS(status), 0);
+		child_ok(pid);
 	}
 	assert_int_equal(stat(path, &sb), 0);
 	assert_int_equal(sb.st_size, 32 << 20);
@@ -1417,13 +1430,10 @@ adopt_keeps_grown_counters_file(void **state)
 	assert_int_equal(write(done[1], "d", 1), 1);
 	close(go[0]);
 	close(done[1]);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
+	child_ok(pid);
 	assert_int_equal(sends_of(st, 0), 3); /* 2 here, 1 there */
 	og_store_close(st);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	assert_int_equal(system(cmd), 0);
+	remove_tree(dir);
 }
 
 /*
@@ -1457,12 +1467,12 @@ count_until(og_store *st, int *b, uint64_t size, int grow)
 static void
 open_racing_growth_keeps_counters_file(void **state)
 {
-	char dir[] = "/tmp/og_store_kopen.XXXXXX", err[512], cmd[128];
+	char dir[] = "/tmp/og_store_kopen.XXXXXX", err[512];
 	char path[160], c;
 	og_store_opts o = {0, 32 << 20, 0, OG_STORE_CREATE};
 	og_store *st;
 	struct stat sb;
-	int b = 0, status, tell[2], go[2];
+	int b = 0, tell[2], go[2];
 	pid_t pid;
 
 	(void)state;
@@ -1488,16 +1498,13 @@ open_racing_growth_keeps_counters_file(void **state)
 	}
 	close(tell[1]);
 	if (read(tell[0], &c, 1) != 1) { /* the child failed: say where */
-		assert_int_equal(waitpid(pid, &status, 0), pid);
-		assert_int_equal(WEXITSTATUS(status), 0);
+		child_ok(pid);
 	}
 	/* the child has looked at the file (8 MiB): grow past it */
 	count_until(st, &b, 16 << 20, 1);
 	assert_int_equal(count_range(st, b++ * 200, 200), 0);
 	assert_int_equal(write(go[1], "g", 1), 1);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
+	child_ok(pid);
 	assert_int_equal(stat(path, &sb), 0);
 	assert_int_equal(sb.st_size, 16 << 20);
 	/* and this process counts on in its whole map */
@@ -1508,8 +1515,7 @@ open_racing_growth_keeps_counters_file(void **state)
 	close(tell[0]);
 	close(go[0]);
 	close(go[1]);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	assert_int_equal(system(cmd), 0);
+	remove_tree(dir);
 }
 
 /*
@@ -1520,12 +1526,12 @@ open_racing_growth_keeps_counters_file(void **state)
 static void
 adopt_racing_growth_keeps_counters_file(void **state)
 {
-	char dir[] = "/tmp/og_store_kadopt2.XXXXXX", err[512], cmd[128];
+	char dir[] = "/tmp/og_store_kadopt2.XXXXXX", err[512];
 	char path[160], c;
 	og_store_opts o = {0, 32 << 20, 0, OG_STORE_CREATE};
 	og_store *st;
 	struct stat sb;
-	int b = 1, status, tell[2], go[2];
+	int b = 1, tell[2], go[2];
 	pid_t pid;
 
 	(void)state;
@@ -1557,23 +1563,19 @@ adopt_racing_growth_keeps_counters_file(void **state)
 	}
 	close(tell[1]);
 	if (read(tell[0], &c, 1) != 1) {
-		assert_int_equal(waitpid(pid, &status, 0), pid);
-		assert_int_equal(WEXITSTATUS(status), 0);
+		child_ok(pid);
 	}
 	count_until(st, &b, 16 << 20, 1);
 	count_until(st, &b, 16 << 20, 0);
 	assert_int_equal(write(go[1], "c", 1), 1);
 	if (read(tell[0], &c, 1) != 1) {
-		assert_int_equal(waitpid(pid, &status, 0), pid);
-		assert_int_equal(WEXITSTATUS(status), 0);
+		child_ok(pid);
 	}
 	/* the child has looked at the file (16 MiB): grow past it */
 	count_until(st, &b, 32 << 20, 1);
 	assert_int_equal(count_range(st, b++ * 200, 200), 0);
 	assert_int_equal(write(go[1], "g", 1), 1);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
+	child_ok(pid);
 	assert_int_equal(stat(path, &sb), 0);
 	assert_int_equal(sb.st_size, 32 << 20);
 	count_until(st, &b, 32 << 20, 0);
@@ -1584,8 +1586,7 @@ adopt_racing_growth_keeps_counters_file(void **state)
 	close(tell[0]);
 	close(go[0]);
 	close(go[1]);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	assert_int_equal(system(cmd), 0);
+	remove_tree(dir);
 }
 
 int
