@@ -80,6 +80,8 @@ static og_snap_cell snaps = OG_SNAP_CELL_INIT;
 
 static og_store *store;
 static volatile int stopping;
+/* Requests whose changes are queued or written and not yet answered. */
+static unsigned long owed;
 
 /* ---- requests ---- */
 
@@ -943,6 +945,7 @@ commit(req *r)
 
 	og_date_fmt(r->info.issued, pd, sizeof(pd));
 	r->results = og_xcalloc(r->nch, sizeof(int));
+	__atomic_add_fetch(&owed, 1, __ATOMIC_RELEASE);
 	if (only_optouts(r) && erased_address(r)) {
 		/* Already kept from every stream: nothing to write. */
 		for (i = 0; i < r->nch; i++)
@@ -1234,6 +1237,8 @@ completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (r == NULL)
 		return;
 	*con_cls = NULL;
+	if (r->state != 0)
+		__atomic_sub_fetch(&owed, 1, __ATOMIC_RELEASE);
 	og_buf_free(&r->body);
 	og_buf_free(&r->what);
 	free(r->ch);
@@ -1271,6 +1276,31 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
 		buf[--n] = '\0';
 	og_log_debug("libmicrohttpd: %s", buf);
+}
+
+/*
+ * At a stop, after the last commit: the answers to changes now on disk
+ * are still to be sent by the server's threads.  Stopping the server
+ * closes their connections; the change holds, but the client is told
+ * nothing and may show an error.  Give them up to 3 s.
+ */
+static void
+send_owed(void)
+{
+	struct timespec ts = {0, 10 * 1000 * 1000};
+	unsigned long n;
+	int i;
+
+	for (i = 0; i < 300; i++) {
+		if (__atomic_load_n(&owed, __ATOMIC_ACQUIRE) == 0)
+			return;
+		(void)nanosleep(&ts, NULL);
+	}
+	n = __atomic_load_n(&owed, __ATOMIC_ACQUIRE);
+	if (n > 0)
+		og_log_warn("stopping: %lu answer(s) to changes already "
+		            "written not sent within 3 s",
+		    n);
 }
 
 /* ---- setup ---- */
@@ -1570,6 +1600,7 @@ main(int argc, char **argv)
 		(void)MHD_quiesce_daemon(d[i]);
 	/* Let queued opt-outs finish: their connections then resume. */
 	unsubd_commit_stop();
+	send_owed();
 	for (i = 0; i < nl; i++)
 		MHD_stop_daemon(d[i]);
 	unsubd_reaper_stop();
