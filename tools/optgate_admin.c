@@ -2211,11 +2211,15 @@ cmd_import_hashed(og_cli *cli, int argc, char **argv)
 		return rc;
 	if ((rc = read_keyfile(keyfile, key, &keylen)) != 0)
 		return rc;
-	for (i = 0; i < cli->cfg->nstreams; i++)
-		if (cli->cfg->streams[i].partner &&
-		    strcmp(cli->cfg->streams[i].partner, partner) == 0)
-			break;
-	if (i == cli->cfg->nstreams)
+	/*
+	 * The gate looks the list up under its stream's spelling of the
+	 * partner: --partner ACME for partner = acme is that partner (as for
+	 * optout --partner and import's partner column), not a list of a
+	 * partner no stream has.
+	 */
+	if (config_partner(cli->cfg, partner, strlen(partner)) != NULL)
+		partner = config_partner(cli->cfg, partner, strlen(partner));
+	else
 		fprintf(stderr,
 		    "optgate: warning: no configured stream has "
 		    "partner = %s: these hashes stop nothing until one does\n",

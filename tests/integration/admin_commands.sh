@@ -139,6 +139,21 @@ is "--replace with a file of no valid hash: exit 1" "$?" 1
 like "--replace with a file of no valid hash: says the list was kept" "$(cat "$T/err")" "*no valid hash; partner acme's list was kept*"
 $B status cid@example.com --stream offers >/dev/null
 is "--replace with a wrong file keeps the partner's suppressions" "$?" 1
+# the partner's name as the partner writes it: the config's partner =
+# acme is that partner (as for optout --partner ACME), not a list that
+# stops nothing
+mkdir -p "$T/c"
+mkconf "$T/c" >"$T/c.conf"
+C="$BIN/optgate -c $T/c.conf"
+$C init >/dev/null 2>&1
+$C import-hashed "$T/hashes.csv" --partner ACME --key "$T/acme.key" >"$T/out" 2>"$T/err"
+is "import-hashed --partner ACME (config: acme): exit 0" "$?" 0
+is "... no warning that no stream has the partner" "$(cat "$T/err")" ""
+$C status cid@example.com --stream offers >"$T/out"
+is "... the stream of partner acme refuses the hashed suppression" "$?" 1
+like "... naming the list" "$(cat "$T/out")" '*partner acme*suppression list*'
+$C import-hashed "$T/hashes.csv" --partner Acme --key "$T/acme.key" >"$T/out" 2>&1
+like "... the same list as Acme: unchanged, one list" "$(cat "$T/out")" '*0 added, 3 unchanged*'
 
 # --- stats -----------------------------------------------------------------
 $A --json stats >"$T/stats"
