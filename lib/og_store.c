@@ -2400,7 +2400,23 @@ apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 		break;
 	case OG_EV_OPTOUT:
 	case OG_EV_SUPPRESS:
-		if (e && (ch->flags & OG_CH_IF_NEWER) && e->time > now) {
+		/*
+		 * Newer wins, except that a bulk hard-bounce or manual
+		 * suppression for good, older than an opt-out, a complaint
+		 * or a temporary suppression of its scope, still goes in:
+		 * those do not stop transactional mail (or end), and the
+		 * order of the files must not decide (imported the other
+		 * way round, the suppression holds and the newer opt-out
+		 * goes under it, as below).  The opt-out stays in the
+		 * history and comes back if an admin lifts the suppression.
+		 */
+		if (e && (ch->flags & OG_CH_IF_NEWER) && e->time > now &&
+		    !(ch->kind == OG_EV_SUPPRESS && ch->expires == 0 &&
+		        !weak_suppression(ch->reason) &&
+		        (e->state == OG_ST_OPTOUT ||
+		            (e->state == OG_ST_SUPPRESSED &&
+		                (e->expires != 0 ||
+		                    weak_suppression(e->reason)))))) {
 			*result = OG_SKIPPED_OLDER;
 			return 0;
 		}

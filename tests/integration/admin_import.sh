@@ -347,6 +347,49 @@ is "the newer time wins: an older opt-out after it is skipped" "$(st tw6)" "opti
 like "a skipped line says as new or newer, and why" "$(cat "$T/twice.csv.warnings")" \
     "5: tw2@example.com: not imported: the store has an entry for this scope as new or newer (an earlier line of this file counts*7: tw3@example.com: not imported: *13: tw6@example.com: not imported: *"
 
+# --- day one: the old system's unsubscribes, then its bounces -------------
+# Separate exports, imported one after the other.  A hard bounce (or a
+# manual "never mail") older than an opt-out still stops transactional
+# mail, as it does when the bounces go in first: the file order must not
+# decide.  The opt-out stays underneath and comes back on unsuppress.
+cat >"$T/unsubs.csv" <<'EOF'
+address,stream,state,time,source
+ub1@example.com,,optout,2026-03-01T00:00:00Z,old-esp
+ub2@example.com,,optout,2026-03-01T00:00:00Z,old-esp
+ub4@example.com,,optout,2026-03-01T00:00:00Z,old-esp
+EOF
+cat >"$T/spam.csv" <<'EOF'
+address,state,time,reason
+ub3@example.com,suppressed,2026-03-01T00:00:00Z,complaint
+EOF
+cat >"$T/bounces.csv" <<'EOF'
+address,state,time,reason
+ub1@example.com,suppressed,2026-02-01T00:00:00Z,hard-bounce
+ub2@example.com,suppressed,2026-02-01T00:00:00Z,manual
+ub3@example.com,suppressed,2026-02-01T00:00:00Z,hard-bounce
+ub4@example.com,suppressed,2026-02-01T00:00:00Z,complaint
+EOF
+$OG import "$T/unsubs.csv" >/dev/null 2>&1
+$OG import "$T/spam.csv" >/dev/null 2>&1
+$OG --json import "$T/bounces.csv" >"$T/bounces.out" 2>&1
+$OG status ub1@example.com --stream receipts >"$T/ub1"
+is "unsubscribes, then an older hard bounce: no transactional mail" "$?" 1
+like "... refused as hard-bounced" "$(cat "$T/ub1")" '*hard-bounced on 2026-02-01*'
+$OG status ub2@example.com --stream receipts >/dev/null
+is "... an older manual suppression: no transactional mail" "$?" 1
+$OG status ub3@example.com --stream receipts >/dev/null
+is "... an older hard bounce under a newer complaint: no transactional mail" "$?" 1
+like "... 3 in; an older complaint (marketing only, as the opt-out) skipped" \
+    "$(cat "$T/bounces.out")" '*"imported":3,"unchanged":0,"skipped":1,*'
+$OG --json import "$T/bounces.csv" >"$T/bounces2.out" 2>&1
+like "... the bounces again: nothing imported" "$(cat "$T/bounces2.out")" '*"imported":0,*'
+$OG --json import "$T/unsubs.csv" >"$T/unsubs2.out" 2>&1
+like "... the unsubscribes again: unchanged" "$(cat "$T/unsubs2.out")" '*"imported":0,"unchanged":3,*'
+$OG unsuppress ub1@example.com --all >/dev/null
+$OG status ub1@example.com --stream newsletter >"$T/ub1"
+is "... unsuppressed: the newer opt-out is back" "$?" 1
+like "... as an opt-out" "$(cat "$T/ub1")" '*unsubscribed from all streams on 2026-03-01*'
+
 # --- erased, then back by her own opt-in: an old list does not sign her up --
 $OG optin era@example.com --stream offers --source form >/dev/null
 $OG optout era@example.com --stream newsletter >/dev/null
