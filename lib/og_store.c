@@ -2292,12 +2292,15 @@ apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 
 	/*
 	 * A bulk line of any kind for an erased person is skipped: a new
-	 * record would hold her address again, and the gate looks at the
-	 * erasure's hash only while she has no record.
+	 * record would hold her address again.  So is an opt-out, a
+	 * suppression or a cap from anywhere (a late bounce or complaint
+	 * about mail sent before the erasure, an admin): the erasure's hash
+	 * already stops all her mail.  Only a new opt-in brings her back.
 	 */
-	if (isnew && (ch->flags & OG_CH_IF_NEWER) &&
-	    (ch->kind == OG_EV_OPTIN || ch->kind == OG_EV_OPTOUT ||
-	        ch->kind == OG_EV_SUPPRESS || ch->kind == OG_EV_PREF)) {
+	if (isnew &&
+	    (((ch->flags & OG_CH_IF_NEWER) && ch->kind == OG_EV_OPTIN) ||
+	        ch->kind == OG_EV_OPTOUT || ch->kind == OG_EV_SUPPRESS ||
+	        ch->kind == OG_EV_PREF)) {
 		if ((rc = erased_hash_exists(st, w, ch->key, NULL)) < 0)
 			return rc;
 		if (rc) {

@@ -225,9 +225,10 @@ typedef struct og_change {
 
 #define OG_CH_IF_NEWER                                                         \
 	0x01 /* skip when the entry is as new or newer;                        \
-	      * an opt-in, opt-out or suppression that would                   \
-	      * create the record of an erased address                         \
-	      * (OG_HASH_ERASED) is skipped (OG_SKIPPED_ERASED):               \
+	      * an opt-in that would create the record of an                   \
+	      * erased address (OG_HASH_ERASED) is skipped                     \
+	      * (OG_SKIPPED_ERASED), as is, with or without                    \
+	      * this flag, an opt-out, suppression or cap:                     \
 	      * bulk paths never bring an erased person back;                  \
 	      * once back by a new opt-in, an opt-in dated at or               \
 	      * before the erasure, or with OG_CH_NO_LIFT, is                  \
@@ -259,7 +260,7 @@ typedef struct og_change {
 #define OG_UNCHANGED 1      /* state already so: no event written */
 #define OG_SKIPPED_OLDER 2  /* an equal or newer entry exists */
 #define OG_SKIPPED_OPTOUT 3 /* an opt-in may not lift this opt-out */
-#define OG_SKIPPED_ERASED 4 /* OG_CH_IF_NEWER: the address was erased */
+#define OG_SKIPPED_ERASED 4 /* the address was erased (see OG_CH_IF_NEWER) */
 
 typedef struct og_store og_store;
 typedef struct og_rtxn og_rtxn;

@@ -683,6 +683,29 @@ duplicate(og_cli *cli, const char *key, const char *id)
 	return d.found;
 }
 
+/*
+ * Whether key was erased (optgate erase) and has not come back: no
+ * record, and the erasure's keyed hash.  Nothing is written for her then:
+ * the hash already stops all her mail, and a record (or a soft-bounce
+ * count) would hold her address again.  A read error gives 0.
+ */
+static int
+erased_person(og_cli *cli, const char *key)
+{
+	og_rtxn *tx;
+	og_record *rec;
+	int rc, gone;
+
+	if (og_store_rbegin(cli->store, &tx) != 0)
+		return 0;
+	rec = og_xcalloc(1, sizeof(*rec));
+	rc = og_store_get(tx, key, rec);
+	free(rec);
+	gone = rc == OG_NOTFOUND && og_store_erased(tx, key) > 0;
+	og_store_rend(tx);
+	return gone;
+}
+
 /* One store change a report asks for, waiting for the batch commit. */
 typedef struct slot {
 	og_change ch;
@@ -791,6 +814,11 @@ decide_one(
 	if (klass == OG_RC_COMPLAINT && duplicate(cli, w->key, r->message_id)) {
 		logline(o, w->display, r, ri, "duplicate", NULL);
 		og_strlcpy(it->res.action, "duplicate", sizeof(it->res.action));
+		return O_DONE;
+	}
+	if (erased_person(cli, w->key)) {
+		logline(o, w->display, r, ri, "unchanged", "address=erased");
+		og_strlcpy(it->res.action, "unchanged", sizeof(it->res.action));
 		return O_DONE;
 	}
 	if ((s = slot_new(it)) == NULL)
@@ -1249,8 +1277,8 @@ decide(og_cli *cli, const fb_opts *o, item *it, const char *data, size_t len)
 		return;
 	if (o->retry_file != NULL) {
 		og_log_info("%s: %s: still quarantined as %s: %s",
-		    qid(o, qb, sizeof(qb)), mode_names[o->mode],
-		    o->retry_file, it->res.why);
+		    qid(o, qb, sizeof(qb)), mode_names[o->mode], o->retry_file,
+		    it->res.why);
 		/* the reason it has now: the old one may be what the admin
 		 * just fixed */
 		if (reason_save(cli, o->mode, o->retry_file, it->res.why, o) !=
@@ -1343,9 +1371,12 @@ commit_batch(og_cli *cli, const fb_opts *o, item *its, size_t n)
 				k++;
 				continue;
 			}
-			w = results[k++] == OG_APPLIED ? s->done_word
-			                               : "unchanged";
-			logline(o, s->display, it->r, s->rcpt, w, s->detail);
+			w = results[k] == OG_APPLIED ? s->done_word
+			                             : "unchanged";
+			logline(o, s->display, it->r, s->rcpt, w,
+			    results[k] == OG_SKIPPED_ERASED ? "address=erased"
+			                                    : s->detail);
+			k++;
 			og_strlcpy(it->res.action, w, sizeof(it->res.action));
 		}
 		if (cli->json && it->out != O_TEMPFAIL)
@@ -1580,15 +1611,17 @@ feedback_main(og_cli *cli, int mode, int argc, char **argv)
 		snprintf(what, sizeof(what), "%s: %s", qid(&o, qb, sizeof(qb)),
 		    mode_names[mode]);
 		if (og_cli_config(cli) != 0) {
-			og_log_err("%s: the configuration cannot be used (optgate "
-			           "config check says why); left in the queue "
-			           "for a retry",
+			og_log_err(
+			    "%s: the configuration cannot be used (optgate "
+			    "config check says why); left in the queue "
+			    "for a retry",
 			    what);
 			return OG_EXIT_TEMPFAIL;
 		}
 		if (og_cli_store(cli, 0) != 0) {
-			og_log_err("%s: store cannot be opened: %s; left in the "
-			           "queue for a retry",
+			og_log_err(
+			    "%s: store cannot be opened: %s; left in the "
+			    "queue for a retry",
 			    what, cli->err);
 			return OG_EXIT_TEMPFAIL;
 		}
@@ -1783,7 +1816,8 @@ cmd_quarantine(og_cli *cli, int argc, char **argv)
 			struct stat sb;
 
 			read_reason(dir, names[i], mode, sizeof(mode), reason,
-			    sizeof(reason), rcpt, sizeof(rcpt), NULL, 0, NULL, 0);
+			    sizeof(reason), rcpt, sizeof(rcpt), NULL, 0, NULL,
+			    0);
 			snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
 			if (stat(path, &sb) != 0)
 				sb.st_size = 0;

@@ -741,4 +741,43 @@ if command -v strace >/dev/null 2>&1; then
 	ok "the folder it made is synced into its parent" \
 	    grep -q "fsync([0-9]*<$T/q3>) = 0" "$T/strace"
 fi
+
+# An erased person (optgate erase) keeps only a keyed hash, which stops all
+# her mail.  Reports about mail sent before the erasure still come back:
+# none may store her address again (a record, a soft-bounce count).
+# (The reports carry the List-Unsubscribe of the mail she was sent.)
+og optin cara@example.org --stream news >/dev/null 2>&1
+LU=$(og token cara@example.org --stream news |
+    sed -n 's/^unsubscribe: \(http[^ ]*\).*/\1/p' | head -1)
+og erase cara@example.org >/dev/null 2>&1
+arf cara@example.org report-cara@fbl.example.net "$LU" >"$T/arfcara.eml"
+og fbl <"$T/arfcara.eml" 2>"$T/log"
+is "erased, then a complaint: exits 0" "$?" 0
+like "erased, then a complaint: logged as unchanged, address erased" \
+    "$(cat "$T/log")" "*fbl: to=<cara@example.org> class=complaint action=unchanged address=erased*"
+dsn cara@example.org 5.1.1 "550 5.1.1 User unknown" "List-Unsubscribe: <$LU>" \
+    >"$T/cara-hard.eml"
+dsn cara@example.org 4.2.2 "452 4.2.2 Mailbox full" "List-Unsubscribe: <$LU>" \
+    >"$T/cara-soft.eml"
+og bounce <"$T/cara-hard.eml" 2>"$T/log"
+like "erased, then a hard bounce: unchanged" "$(cat "$T/log")" \
+    "*class=hard status=5.1.1 action=unchanged address=erased*"
+for i in 1 2 3; do og bounce <"$T/cara-soft.eml" 2>"$T/log"; done
+like "erased, then soft bounces: not counted" "$(cat "$T/log")" \
+    "*class=soft status=4.2.2 action=unchanged address=erased*"
+og optout cara@example.org >"$T/out" 2>&1
+like "erased, then an admin opt-out: not recorded" "$(cat "$T/out")" \
+    "*not recorded (the address was erased)*"
+like "erased, then reports: still no record, still erased" \
+    "$(og status cara@example.org --stream news 2>&1)" "*no record*erased at the person's request*"
+is "erased, then reports: not in an export" \
+    "$(og export 2>/dev/null | grep -c cara@)" 0
+is "erased, then reports: no soft-bounce count holds the address" \
+    "$(mdb_dump -p -s main "$T/store/counters" 2>/dev/null | grep -c cara@)" 0
+# Back by a new opt-in: her reports count again.
+og optin cara@example.org --stream news >/dev/null 2>&1
+arf cara@example.org report-cara2@fbl.example.net "$LU" >"$T/arfcara2.eml"
+og fbl <"$T/arfcara2.eml" 2>"$T/log"
+like "back by a new opt-in, then a complaint: suppressed" "$(cat "$T/log")" \
+    "*to=<cara@example.org> class=complaint action=suppressed*"
 done_testing
