@@ -893,7 +893,7 @@ handle_value(
 				return 0;
 			}
 			for (j = 0; j < st->nsegcaps; j++)
-				if (!strcmp(st->segcaps[j].segment, seg)) {
+				if (!strcasecmp(st->segcaps[j].segment, seg)) {
 					perr(ps, "[%s] %s: given twice",
 					    section, name);
 					return 0;

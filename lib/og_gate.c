@@ -293,12 +293,13 @@ og_gate_caps(const og_stream *st, const og_record *rec, int *n)
 	/*
 	 * The stream's caps.segment lines in file order: with several of
 	 * them on a person, the config decides, not the order the tags came
-	 * in an import.
+	 * in an import.  Tags are compared without case, as a sender's
+	 * data spells them ("VIP", "Fragile").
 	 */
 	if (rec)
 		for (j = 0; j < st->nsegcaps; j++)
 			for (i = 0; i < rec->nsegments; i++)
-				if (strcmp(rec->segments[i],
+				if (strcasecmp(rec->segments[i],
 				        st->segcaps[j].segment) == 0) {
 					*n = st->segcaps[j].ncaps;
 					return st->segcaps[j].caps;
