@@ -232,15 +232,15 @@ came_back(const og_record *rec, const og_stream *st)
 }
 
 /*
- * Whether a later opt-out took back the consent of opt-in e: one that
- * covers the stream, of e's scope or a broader one, as new as e or newer,
+ * The later opt-out that took back the consent of opt-in e (NULL: none): one
+ * that covers the stream, of e's scope or a broader one, as new as e or newer,
  * and still in force.  A newer opt-in of a narrower scope lifts that
  * opt-out (rule 2) but brings back only its own consent: someone who
  * confirmed once, unsubscribed from everything and later gave a single
  * opt-in has a single opt-in.
  */
-static int
-revoked(const og_record *rec, const og_entry *e, const og_stream *st,
+const og_entry *
+og_gate_revoked(const og_record *rec, const og_entry *e, const og_stream *st,
     const char *sscope, int64_t now)
 {
 	int i;
@@ -252,9 +252,9 @@ revoked(const og_record *rec, const og_entry *e, const og_stream *st,
 		    o->time >= e->time &&
 		    (o->expires == 0 || o->expires > now) &&
 		    og_gate_covers(o, st, sscope))
-			return 1;
+			return o;
 	}
-	return 0;
+	return NULL;
 }
 
 const char *
@@ -632,7 +632,8 @@ decide(const og_config *cfg, og_rtxn *tx, const og_stream *st,
 		const og_entry *e = &rec.entries[i];
 
 		if (og_state_optin(e->state) && og_gate_covers(e, st, sscope) &&
-		    e->state > best && !revoked(&rec, e, st, sscope, now)) {
+		    e->state > best &&
+		    og_gate_revoked(&rec, e, st, sscope, now) == NULL) {
 			best = e->state;
 			best_time = e->time;
 		}

@@ -112,6 +112,16 @@ int og_gate_covers(
     const og_entry *e, const og_stream *st, const char *sender_scope);
 
 /*
+ * og_gate_revoked - the opt-out in rec that took back opt-in e for st
+ * (one that covers st, of e's scope or a broader one, as new as e or
+ * newer, in force at now), or NULL.  sender_scope as for og_gate_covers.
+ * A double opt-in asked (pending) and then taken back so is not
+ * confirmed by its old token (optgate confirm).
+ */
+const og_entry *og_gate_revoked(const og_record *rec, const og_entry *e,
+    const og_stream *st, const char *sender_scope, int64_t now);
+
+/*
  * og_gate_caps - the caps of st that apply to the person of rec (NULL: no
  * record): a segment's caps replace the stream's; of several segments the
  * person carries, the first caps.segment line of the stream decides.  *n

@@ -94,8 +94,8 @@ og_cli_store(og_cli *cli, unsigned flags)
 	rc = og_store_open(
 	    cli->cfg->store_path, &o, &cli->store, err, sizeof(err));
 	if (rc != 0) {
-		og_strlcpy(cli->err, err[0] ? err : og_strerror(rc),
-		    sizeof(cli->err));
+		og_strlcpy(
+		    cli->err, err[0] ? err : og_strerror(rc), sizeof(cli->err));
 		fprintf(stderr, "optgate: %s\n", cli->err);
 		return OG_EXIT_STORE;
 	}
@@ -569,6 +569,75 @@ cmd_optin(og_cli *cli, int argc, char **argv)
 	    state == OG_ST_OPTIN ? "optin (single)" : "optin (confirmed)");
 }
 
+/*
+ * Whether the double opt-in that token confirms for st was taken back by
+ * a broader opt-out given after it was asked (one of the stream itself
+ * replaced the request, and the store refuses the confirmation): an
+ * opt-out of everything, of the stream's partner or sender, made after
+ * the request and still in force.  The old token must not lift it, as it
+ * could not lift an opt-out of the stream.  *o gets that opt-out.
+ * 1 withdrawn, 0 not (the store decides the rest), or a store error.
+ */
+static int
+confirm_withdrawn(og_cli *cli, const og_stream *st, const char *key,
+    og_record *rec, og_entry *o)
+{
+	char sscope[OG_DOMAIN_MAX + 1] = "";
+	const og_entry *by;
+	const char *sender;
+	og_event *ev;
+	og_entry asked;
+	og_rtxn *tx;
+	uint64_t seq;
+	int rc, unknown, found = 0;
+
+	if ((rc = og_store_rbegin(cli->store, &tx)) != 0)
+		return rc;
+	if ((rc = og_store_get(tx, key, rec)) != 0) {
+		og_store_rend(tx);
+		return rc == OG_NOTFOUND ? 0 : rc;
+	}
+	/* the newest change of the stream's entry: the request? */
+	ev = og_xmalloc(sizeof(*ev));
+	for (seq = rec->last_event; seq != 0; seq = ev->prev) {
+		if ((rc = og_store_event_get(tx, seq, ev)) != 0)
+			break;
+		if (ev->kind == OG_EV_SEGMENT || ev->kind == OG_EV_PREF ||
+		    ev->scope != OG_SCOPE_STREAM ||
+		    strcmp(ev->f[OG_EVF_NAME], st->name) != 0)
+			continue;
+		found = ev->kind == OG_EV_OPTIN &&
+		        (ev->new_state == OG_ST_PENDING ||
+		            ev->new_state == OG_ST_OPTOUT);
+		break;
+	}
+	og_store_rend(tx);
+	if (rc != 0 && rc != OG_NOTFOUND) {
+		free(ev);
+		return rc;
+	}
+	if (!found) {
+		free(ev);
+		return 0;
+	}
+	memset(&asked, 0, sizeof(asked));
+	asked.scope = OG_SCOPE_STREAM;
+	asked.state = OG_ST_PENDING;
+	og_strlcpy(asked.name, st->name, sizeof(asked.name));
+	asked.time = ev->time;
+	free(ev);
+	/* the sender scope as the gate names it (as status does) */
+	if (st->sender)
+		og_strlcpy(sscope, st->sender, sizeof(sscope));
+	else if ((sender = og_gate_stream_sender(st, &unknown)) != NULL)
+		(void)og_addr_sender_scope(sender, sscope, sizeof(sscope));
+	by = og_gate_revoked(rec, &asked, st, sscope, og_time_now());
+	if (by == NULL || by->scope == OG_SCOPE_STREAM)
+		return 0;
+	*o = *by;
+	return 1;
+}
+
 int
 cmd_confirm(og_cli *cli, int argc, char **argv)
 {
@@ -578,6 +647,8 @@ cmd_confirm(og_cli *cli, int argc, char **argv)
 	const og_stream *st;
 	og_token_info ti;
 	og_change ch;
+	og_record *rec;
+	og_entry o;
 	char th[32];
 	int c, rc;
 
@@ -608,6 +679,30 @@ cmd_confirm(og_cli *cli, int argc, char **argv)
 	}
 	if ((rc = og_cli_store(cli, 0)) != 0)
 		return rc;
+	rec = og_xmalloc(sizeof(*rec));
+	rc = confirm_withdrawn(cli, st, ti.key, rec, &o);
+	free(rec);
+	if (rc < 0) {
+		fprintf(stderr, "optgate: confirm: %s\n", og_strerror(rc));
+		return og_cli_exit_for(rc);
+	}
+	if (rc == 1) {
+		char date[16], sc[96];
+
+		og_date_fmt(o.time, date, sizeof(date));
+		scope_text(o.scope, o.name, sc, sizeof(sc));
+		if (cli->json)
+			printf("{\"address\":\"%s\",\"key\":\"%s\","
+			       "\"action\":\"confirm\",\"result\":\"skipped\","
+			       "\"optout\":\"%s\",\"optout_time\":\"%s\"}\n",
+			    ti.key, ti.key, sc, date);
+		else
+			printf("%s: confirm: not recorded (unsubscribed from "
+			       "%s on %s, after the request: the person asks "
+			       "again for a new confirmation)\n",
+			    ti.key, sc, date);
+		return OG_EXIT_NO;
+	}
 	token_hash(argv[optind], th, sizeof(th));
 	memset(&ch, 0, sizeof(ch));
 	ch.key = ti.key;

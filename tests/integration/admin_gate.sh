@@ -1,0 +1,152 @@
+#!/bin/sh
+# The gate as a mail admin meets it through the CLI on a real store: what
+# optin, optout, confirm and import record, and what optgate status and
+# optgate-policyd (spawn mode, its own store reads and counts) then
+# decide.  Cases found in a review of the decision against README.
+. "${OPTGATE_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/tap.sh"
+
+T=$(mktemp -d /tmp/og-admin-gate.XXXXXX)
+trap 'rm -rf "$T"' EXIT INT TERM
+cat >"$T/og.conf" <<EOF
+[store]
+path = $T/store
+[keys]
+file = $T/keys
+[stream news]
+match = sender:news@example.com
+consent = confirmed
+caps = 2/7d, 1/1d
+caps.segment.fragile = 1/30d
+[stream weekly]
+match = sender:weekly@example.com
+consent = optin
+[stream offers]
+match = sender:offers@example.com
+consent = optin
+partner = acme
+[stream other]
+match = sender:x@other.example
+consent = optin
+EOF
+C="$BIN/optgate -c $T/og.conf"
+T0=1780272000 # 2026-06-01T00:00:00Z
+at() { # SECONDS-AFTER-T0 optgate-args...
+	_t=$1
+	shift
+	OPTGATE_NOW=$((T0 + _t)) $C "$@"
+}
+verdict() { # AT STREAM ADDR: "accept" or the rule that refused
+	at "$1" --json status "$3" --stream "$2" 2>/dev/null |
+	    sed -n 's/.*"verdict":"\([a-z]*\)","rule":"\([a-z-]*\)".*/\1 \2/p' |
+	    sed 's/^accept .*/accept/; s/^[a-z]* //'
+}
+token() { # AT ADDR STREAM: ask a double opt-in, print its token
+	at "$1" --json optin "$2" --stream "$3" --double |
+	    sed -n 's/.*"confirm_token":"\([^"]*\)".*/\1/p'
+}
+policyd() { # AT SENDER RCPT [eom]: one transaction; the RCPT action
+	{
+		printf 'request=smtpd_access_policy\nprotocol_state=RCPT\n'
+		printf 'protocol_name=ESMTP\nclient_address=127.0.0.1\n'
+		printf 'client_name=localhost\nsender=%s\nrecipient=%s\n' "$2" "$3"
+		printf 'recipient_count=0\nqueue_id=\ninstance=i%s\nsize=0\n\n' "$1"
+		if [ -n "${4:-}" ]; then
+			printf 'request=smtpd_access_policy\n'
+			printf 'protocol_state=END-OF-MESSAGE\n'
+			printf 'protocol_name=ESMTP\nclient_address=127.0.0.1\n'
+			printf 'client_name=localhost\nsender=%s\nrecipient=\n' "$2"
+			printf 'recipient_count=1\nqueue_id=Q%s\n' "$1"
+			printf 'instance=i%s\nsize=100\n\n' "$1"
+		fi
+	} | OPTGATE_NOW=$((T0 + $1)) "$BIN/optgate-policyd" -s \
+	    -c "$T/og.conf" 2>>"$T/policyd.log" | sed -n '1s/^action=//p'
+}
+at 0 init >/dev/null 2>&1 || { echo "not ok 1 - init"; exit 1; }
+D=86400
+
+# --- a double opt-in's old token after a broader opt-out -------------------
+# An opt-out of the stream given after the request already made the
+# token useless ("not recorded"); one of everything, of the partner or of
+# the sender did not: the old confirmation lifted it, and the stream
+# mailed a person who had unsubscribed from everything.
+tok=$(token 0 w1@example.org news)
+at 10 optout w1@example.org --stream news >/dev/null
+at 20 confirm "$tok" >/dev/null
+is "request, opt-out of the stream, old confirmation: refused" \
+    "$(verdict 30 news w1@example.org)" optout
+
+tok=$(token 0 w2@example.org news)
+at 10 optout w2@example.org --all >/dev/null
+out=$(at 20 confirm "$tok")
+rc=$?
+is "request, opt-out of everything, old confirmation: exit 1" "$rc" 1
+like "... says why" "$out" \
+    "w2@example.org: confirm: not recorded (unsubscribed from all on 2026-06-01, after the request*"
+is "... and news stays refused" "$(verdict 30 news w2@example.org)" optout
+is "... for optgate-policyd too" \
+    "$(policyd 30 news@example.com w2@example.org)" \
+    "550 5.7.1 <w2@example.org>: unsubscribed from all streams on 2026-06-01 via admin"
+
+tok=$(token 0 w3@example.org offers)
+at 10 optout w3@example.org --partner acme >/dev/null
+at 20 confirm "$tok" >/dev/null
+is "request, opt-out of the partner, old confirmation: refused" \
+    "$(verdict 30 offers w3@example.org)" optout
+
+tok=$(token 0 w4@example.org weekly)
+at 10 optout w4@example.org --sender example.com >/dev/null
+at 20 confirm "$tok" >/dev/null
+is "request, opt-out of the sender, old confirmation: refused" \
+    "$(verdict 30 weekly w4@example.org)" optout
+
+# what must still work
+tok=$(token 0 w5@example.org weekly)
+at 10 optout w5@example.org --sender other.example >/dev/null
+at 20 confirm "$tok" >/dev/null
+is "an opt-out of another sender does not withdraw the request" \
+    "$(verdict 30 weekly w5@example.org)" accept
+
+at 0 optout w6@example.org --all >/dev/null
+tok=$(token 10 w6@example.org news)
+at 20 confirm "$tok" >/dev/null
+is "opt-out of everything, then a request, confirmed: news passes" \
+    "$(verdict 30 news w6@example.org)" accept
+is "... and only news" "$(verdict 30 weekly w6@example.org)" optout
+
+at 0 optout w7@example.org --stream news >/dev/null
+at 3 optout w7@example.org --all >/dev/null
+tok=$(token 5 w7@example.org news)
+at 10 confirm "$tok" >/dev/null
+is "opt-outs of the stream and of everything, then a request, confirmed" \
+    "$(verdict 30 news w7@example.org)" accept
+
+at 0 optout w8@example.org --stream news >/dev/null
+tok=$(token 5 w8@example.org news)
+at 8 optout w8@example.org --all >/dev/null
+at 10 confirm "$tok" >/dev/null
+is "opt-out of the stream, request, opt-out of everything, confirmation" \
+    "$(verdict 30 news w8@example.org)" optout
+
+tok=$(token 0 w9@example.org news)
+at 20 confirm "$tok" >/dev/null
+is "a plain double opt-in confirmed" "$(verdict 30 news w9@example.org)" \
+    accept
+out=$(at 25 confirm "$tok")
+is "... confirmed twice: unchanged, exit 0" "$?:$out" \
+    "0:w9@example.org: confirm: unchanged (already so)"
+
+# --- segment tags are matched to caps.segment lines without case ----------
+printf 'address,stream,state,time,source,segment\n%s\n' \
+    's1@example.org,news,confirmed,2026-05-01T00:00:00Z,crm,Fragile' \
+    >"$T/seg.csv"
+at 0 import "$T/seg.csv" >/dev/null 2>&1
+is "imported as Fragile: the first send passes" \
+    "$(policyd 100 news@example.com s1@example.org eom)" DUNNO
+like "a second, two days later, meets caps.segment.fragile = 1/30d" \
+    "$(policyd $((2 * D)) news@example.com s1@example.org)" \
+    "550 5.7.1 <s1@example.org>: frequency cap 1/30d for news reached*"
+like "status says the same" \
+    "$(at $((2 * D)) --json status s1@example.org --stream news)" \
+    '*"cap(news) 1/30d next=*'
+
+done_testing
