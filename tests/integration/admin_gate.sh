@@ -135,6 +135,24 @@ out=$(at 25 confirm "$tok")
 is "... confirmed twice: unchanged, exit 0" "$?:$out" \
     "0:w9@example.org: confirm: unchanged (already so)"
 
+# --- a partner the config does not have ----------------------------------
+# An opt-out or suppression of a misspelt partner was "recorded" (exit 0)
+# and stopped nothing: the partner's stream went on mailing.
+at 0 optin p1@example.org --stream offers >/dev/null
+out=$(at 10 optout p1@example.org --partner acmee 2>&1)
+is "optout --partner with a name no stream has: exit 2" "$?" 2
+like "... says why" "$out" "optgate: --partner acmee: no stream has partner = acmee*"
+is "... and records nothing" "$(at 20 audit p1@example.org | grep -c optout)" 0
+out=$(at 10 suppress p1@example.org --reason manual --partner acmee 2>&1)
+is "suppress --partner with a name no stream has: exit 2" "$?" 2
+out=$(at 10 optout p1@example.org --partner ACME)
+is "the partner in another case is the partner: recorded" "$?:$out" \
+    "0:p1@example.org: optout (partner ACME): recorded"
+is "... and stops its stream" "$(verdict 20 offers p1@example.org)" optout
+is "unsuppress still takes any name (to lift an old entry)" \
+    "$(at 30 unsuppress p1@example.org --partner acmee 2>&1)" \
+    "p1@example.org: unsuppress: unchanged (already so)"
+
 # --- segment tags are matched to caps.segment lines without case ----------
 printf 'address,stream,state,time,source,segment\n%s\n' \
     's1@example.org,news,confirmed,2026-05-01T00:00:00Z,crm,Fragile' \
