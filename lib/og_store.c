@@ -916,6 +916,7 @@ static int
 boot_mark(const char *dir, char *buf, size_t size)
 {
 	char bid[64], file[4200];
+	struct statx sx;
 	struct stat sb;
 	ssize_t n;
 	int fd;
@@ -932,8 +933,18 @@ boot_mark(const char *dir, char *buf, size_t size)
 	snprintf(file, sizeof(file), "%s/data.mdb", dir);
 	if (stat(file, &sb) != 0)
 		return -1;
-	snprintf(buf, size, "%s %llu %llu\n", bid,
-	    (unsigned long long)sb.st_dev, (unsigned long long)sb.st_ino);
+	/*
+	 * The inode number alone does not tell a copy: ext4 gives a file
+	 * made after rm -r the number just freed (rm -r and cp -a of a
+	 * folder with its mark).  Its birth time does, where the file
+	 * system keeps one.
+	 */
+	if (statx(AT_FDCWD, file, 0, STATX_BTIME, &sx) != 0 ||
+	    !(sx.stx_mask & STATX_BTIME))
+		sx.stx_btime.tv_sec = 0, sx.stx_btime.tv_nsec = 0;
+	snprintf(buf, size, "%s %llu %llu %lld.%09u\n", bid,
+	    (unsigned long long)sb.st_dev, (unsigned long long)sb.st_ino,
+	    (long long)sx.stx_btime.tv_sec, (unsigned)sx.stx_btime.tv_nsec);
 	return 0;
 }
 
