@@ -290,7 +290,7 @@ og_config_parse_caps(const char *s, og_cap *caps, int max)
 		if ((slash = strchr(a, '/')) == NULL)
 			return OG_EINVAL;
 		*slash = 0;
-		if (og_parse_u64(a, 65535, &lim) != 0 || lim == 0)
+		if (og_parse_u64(a, OG_CAP_LIMIT_MAX, &lim) != 0 || lim == 0)
 			return OG_EINVAL;
 		if (og_duration_parse(slash + 1, 3650 * DAY, &per) != 0 ||
 		    per < 60)
@@ -736,8 +736,9 @@ set_value(struct pstate *ps, const struct key *k, char *base, const char *value,
 		if (n < 0) {
 			perr(ps,
 			    "[%s] %s: expected caps such as \"2/7d, 1/1d\" "
-			    "(count/period, period >= 1m), got \"%s\"",
-			    SECT(ps, k), k->name, value);
+			    "(count/period: count 1 to %d, the sends kept "
+			    "per person; period >= 1m), got \"%s\"",
+			    SECT(ps, k), k->name, OG_CAP_LIMIT_MAX, value);
 			return OG_EINVAL;
 		}
 		if (k->type == T_CAP1) {
@@ -906,8 +907,8 @@ handle_value(
 			if (n < 0) {
 				perr(ps,
 				    "[%s] %s: expected caps such as "
-				    "\"4/7d\", got \"%s\"",
-				    section, name, value);
+				    "\"4/7d\" (count 1 to %d), got \"%s\"",
+				    section, name, OG_CAP_LIMIT_MAX, value);
 				return 0;
 			}
 			sc->ncaps = n;

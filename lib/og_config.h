@@ -23,6 +23,12 @@
 #define OG_CONFIG_DEFAULT "/etc/optgate/optgate.conf"
 #define OG_STREAM_NAME_MAX 64
 #define OG_CAPS_MAX 8
+/*
+ * The largest count of a cap: the store keeps the last 32 send times of a
+ * person and stream (OG_SENDS_MAX), so a larger count could never be
+ * reached.  Also soft_bounce's (soft-bounce times, kept the same way).
+ */
+#define OG_CAP_LIMIT_MAX 32
 #define OG_MULTI_MAX 32 /* listen/match/unsubscribe lines per key */
 
 enum og_class { OG_CLASS_MARKETING = 0, OG_CLASS_TRANSACTIONAL = 1 };
@@ -234,7 +240,8 @@ int og_config_base_path(const char *base_url, char *out, size_t size);
 #define OG_BASE_PATH_MAX 256
 
 /*
- * og_config_parse_caps - "2/7d, 1/1d" into caps (at most OG_CAPS_MAX).
+ * og_config_parse_caps - "2/7d, 1/1d" into caps (at most OG_CAPS_MAX; each
+ * count 1 to OG_CAP_LIMIT_MAX, each period 1m to 3650d).
  * Returns the number of caps or OG_EINVAL.
  */
 int og_config_parse_caps(const char *s, og_cap *caps, int max);

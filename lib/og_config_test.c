@@ -64,6 +64,13 @@ static const struct ccase cases[] = {
         "test.conf:2: "
         "[stream s] caps: expected caps"},
     {"caps with zero", "[stream s]\ncaps = 0/7d\n", "expected caps"},
+    {"caps over the sends kept", "[stream s]\ncaps = 33/1d\n",
+        "test.conf:2: [stream s] caps: expected caps such as \"2/7d, 1/1d\" "
+        "(count/period: count 1 to 32"},
+    {"segment caps over the sends kept",
+        "[stream s]\ncaps.segment.vip = 50/1d\n", "(count 1 to 32)"},
+    {"soft_bounce over the times kept", "[feedback]\nsoft_bounce = 40/14d\n",
+        "[feedback] soft_bounce: expected caps"},
     {"caps period too short", "[stream s]\ncaps = 2/10s\n", "expected caps"},
     {"caps trailing comma", "[stream s]\ncaps = 2/7d,\n", "expected caps"},
     {"caps bad unit", "[stream s]\ncaps = 2/7y\n", "expected caps"},

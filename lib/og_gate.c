@@ -28,6 +28,9 @@
 #include "og_gate.h"
 #include "og_time.h"
 
+_Static_assert(OG_CAP_LIMIT_MAX == OG_SENDS_MAX,
+    "a cap's count must be one the kept send times can reach");
+
 static void
 set_refuse(
     og_verdict *v, const og_stream *st, const char *rule, const char *dsn5)

@@ -1059,7 +1059,8 @@ import_row(struct import *im, const og_csv_rec *r)
 			    st == OG_ST_NONE && n == 0
 			        ? "state none needs a cap (it sets only the "
 			          "person's cap)"
-			        : "bad cap (expected one cap, e.g. 1/7d)",
+			        : "bad cap (expected one cap, e.g. 1/7d; count "
+			          "1 to 32)",
 			    r->raw, r->rawlen);
 			return;
 		}

@@ -166,11 +166,12 @@ like "... her cap holds" "$($B --json status cp1@example.com --stream newsletter
     '*{"cap":"1/7d","sent":0,"chosen":true}*'
 $B export 2>/dev/null | grep -q '^er@'
 is "... the erased person has no record again" "$?" 1
-printf 'address,stream,state,cap\ncq@example.com,offers,none,\ncq@example.com,,optout,1/7d\ncq@example.com,offers,optin,1/7z\n' >"$T/cap3.csv"
+printf 'address,stream,state,cap\ncq@example.com,offers,none,\ncq@example.com,,optout,1/7d\ncq@example.com,offers,optin,1/7z\ncq@example.com,offers,none,50/1d\n' >"$T/cap3.csv"
 $B --json import "$T/cap3.csv" >"$T/cap3.out" 2>&1
-like "bad cap lines rejected" "$(cat "$T/cap3.out")" '*"rejected":3,*'
-like "... each with why" "$(cat "$T/cap3.csv.rejects")" \
-    "2: state none needs a cap*3: a cap is the person's cap for a stream*4: bad cap*"
+like "bad cap lines rejected" "$(cat "$T/cap3.out")" '*"rejected":4,*'
+like "... each with why (a count over the 32 sends kept is no cap)" \
+    "$(cat "$T/cap3.csv.rejects")" \
+    "2: state none needs a cap*3: a cap is the person's cap for a stream*4: bad cap*5: bad cap (expected one cap, e.g. 1/7d; count 1 to 32)*"
 
 # exporting the new store gives the same file: nothing lost or added
 $B export >"$T/export2.csv" 2>/dev/null

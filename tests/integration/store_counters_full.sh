@@ -21,7 +21,7 @@ listen = inet:127.0.0.1:10046
 [stream news]
 match = sender:news@example.com
 consent = optin
-caps = 1000/7d
+caps = 32/7d
 EOF
 pd_init
 awk 'BEGIN { print "address,stream,state,time,source,ip"

@@ -137,7 +137,7 @@ like "verify of a damaged copy: names the page" "$(cat "$T/err")" \
 # Damage found by a running daemon (a bad disk, or a cut the first open
 # did not see): the sends on that page read as none, said once; the
 # recipients are not tempfailed until someone restores a backup.
-printf '[store]\npath = %s/live\n[keys]\nfile = %s/keys\n[policyd]\nlisten = inet:127.0.0.1:10045\n[stream news]\nmatch = sender:news@example.com\nconsent = none\ncaps = 100/1d\n' \
+printf '[store]\npath = %s/live\n[keys]\nfile = %s/keys\n[policyd]\nlisten = inet:127.0.0.1:10045\n[stream news]\nmatch = sender:news@example.com\nconsent = none\ncaps = 32/1d\n' \
     "$T" "$T" >"$T/live.conf"
 "$BIN/optgate" -c "$T/live.conf" init >/dev/null 2>&1
 "$BIN/optgate-policyd" -c "$T/live.conf" -f >"$T/pd.log" 2>&1 &
