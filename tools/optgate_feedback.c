@@ -636,7 +636,11 @@ logline(const fb_opts *o, const char *to, const og_report *r, int rc,
 		og_buf_adds(&b, "NOQUEUE");
 	og_buf_printf(&b, ": %s: to=<", mode_names[o->mode]);
 	og_buf_add_escaped(&b, to, strlen(to), 320);
-	og_buf_printf(&b, "> class=%s", og_report_class_name(klass));
+	/* A person's own unsubscribe mail is no report of a class. */
+	og_buf_printf(&b, "> class=%s",
+	    o->mode == M_UNSUB && klass == OG_RC_UNKNOWN
+	        ? "unsubscribe"
+	        : og_report_class_name(klass));
 	if (rp != NULL && rp->status[0] != '\0')
 		og_buf_printf(&b, " status=%s", rp->status);
 	og_buf_printf(&b, " action=%s", action);

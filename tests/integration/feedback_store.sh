@@ -339,6 +339,8 @@ is "unsub-mail exits 0" "$?" 0
 og status u2@example.org --stream news >"$T/st" 2>&1
 is "unsub-mail: opted out" "$?" 1
 like "unsub-mail: via mail" "$(cat "$T/st")" "*optout*via mail*"
+like "unsub-mail: one log line, of class unsubscribe" "$(cat "$T/log")" \
+    "*unsub-mail: to=<u2@example.org> class=unsubscribe action=unsubscribed scope=stream:news*"
 printf 'From: someone@example.org\nTo: unsub@example.com\nSubject: unsubscribe me\n\nplease\n' >"$T/unsub2.eml"
 og unsub-mail --rcpt unsub@example.com <"$T/unsub2.eml" 2>"$T/log"
 is "unsub-mail without token: exits 0" "$?" 0
