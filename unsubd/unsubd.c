@@ -546,6 +546,27 @@ build_prefs(const og_config *cfg, og_rtxn *tx, const og_record *rec,
 	}
 }
 
+/*
+ * Where in the address's history the page was read: its newest event (an
+ * erased address: its erasure's; 0: none).  The form carries it back as
+ * "v": a form read before a later change (a one-click in another tab, a
+ * complaint, an erasure) would otherwise undo it, since its boxes are
+ * compared with the state of now, not with what the person saw.
+ */
+static uint64_t
+address_version(og_rtxn *tx, const char *key, const og_record *rec)
+{
+	unsigned char h[32];
+	og_hashed hs;
+
+	if (rec != NULL)
+		return rec->last_event;
+	if (og_store_erased(tx, key) > 0 && og_store_hash_of(tx, key, h) == 0 &&
+	    og_store_hashed_read(tx, OG_HASH_ERASED, h, NULL, &hs) == 0)
+		return hs.event;
+	return 0;
+}
+
 /* ---- pages ---- */
 
 /*
@@ -635,6 +656,7 @@ render_page(req *r, unsigned code, const char *notice, int notice_error)
 		    M_ERROR, M_BUSY, NULL, 0);
 	}
 	build_prefs(r->sn->cfg, tx, have ? rec : NULL, r->info.key, r->st, p);
+	p->version = address_version(tx, r->info.key, have ? rec : NULL);
 	og_store_rend(tx);
 	if (r->state == 2 && r->kind == K_SAVE && !notice_error &&
 	    optin_held(r, p)) {
@@ -736,7 +758,11 @@ partner_turned_on(
 	return 0;
 }
 
-/* Changes of a preference form against the current state.  0 or -1. */
+/*
+ * Changes of a preference form against the current state.  0, -1 (store
+ * error) or 1: the address changed since the page was read (its "v"),
+ * nothing to apply.
+ */
 static int
 pref_changes(req *r, const unsubd_form *f)
 {
@@ -745,6 +771,7 @@ pref_changes(req *r, const unsubd_form *f)
 	og_record *rec;
 	og_rtxn *tx;
 	size_t max;
+	uint64_t shown;
 	int i, rc, have;
 
 	r->ch = NULL;
@@ -772,6 +799,14 @@ pref_changes(req *r, const unsubd_form *f)
 		free(rec);
 		free(p);
 		return -1;
+	}
+	/* A form without "v" (from before it was added) counts as stale. */
+	if (og_parse_u64(unsubd_form_get(f, "v"), UINT64_MAX, &shown) != 0 ||
+	    shown != address_version(tx, r->info.key, have ? rec : NULL)) {
+		og_store_rend(tx);
+		free(rec);
+		free(p);
+		return 1;
 	}
 	build_prefs(cfg, tx, have ? rec : NULL, r->info.key, r->st, p);
 	og_store_rend(tx);
@@ -1064,6 +1099,18 @@ post_done(req *r)
 	r->kind = unsubd_form_has(&f, "action", "all") ? K_ALL : K_SAVE;
 	rc = pref_changes(r, &f);
 	unsubd_form_free(&f);
+	if (rc == 1) {
+		char la[OG_ADDR_MAX + 16];
+
+		log_addr(r->sn->cfg, r->info.key, la, sizeof(la));
+		og_log_info("NOQUEUE: optgate: preferences: to=<%s>, "
+		            "stream=%s, via=page, changes=none, client=[%s], "
+		            "kid=%u, result=stale (the address changed after "
+		            "the page was shown)",
+		    la, r->st->name, r->ip, (unsigned)r->info.kid);
+		return render_page(
+		    r, MHD_HTTP_CONFLICT, unsubd_msg(r->lang, M_CHANGED), 1);
+	}
 	if (rc != 0)
 		return respond_short(r, MHD_HTTP_SERVICE_UNAVAILABLE, r->st,
 		    M_ERROR, M_BUSY, NULL, 1);

@@ -183,6 +183,7 @@ typedef struct unsubd_page {
 	int nprefs;
 	const char *csrf; /* form protection value */
 	int64_t csrf_time;
+	uint64_t version; /* the address's newest event when read (form "v") */
 	const char *notice; /* message key shown on top, or NULL */
 	int notice_error;
 } unsubd_page;
@@ -220,6 +221,7 @@ enum unsubd_msg {
 	M_ERROR,
 	M_PARTLY,
 	M_HELD,
+	M_CHANGED,
 	M_NMSG
 };
 const char *unsubd_msg(int lang, int msg);

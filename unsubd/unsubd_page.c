@@ -113,6 +113,18 @@ static const char *const msgs[M_NMSG][UNSUBD_NLANG] = {
         "dirección se detuvo (por ejemplo, tras una denuncia de spam o un "
         "fallo de entrega). Las casillas de abajo muestran lo que "
         "recibirá."},
+    [M_CHANGED] = {"Your choices were changed after this page was opened "
+                   "(by an unsubscribe link, for example). Nothing was "
+                   "saved: the boxes below show what you receive now; "
+                   "please review them and save again.",
+        "Suas escolhas mudaram depois que esta página foi aberta (por "
+        "um link de cancelamento, por exemplo). Nada foi salvo: as "
+        "caixas abaixo mostram o que você recebe agora; revise-as e "
+        "salve novamente.",
+        "Sus preferencias cambiaron después de abrir esta página (por "
+        "un enlace para darse de baja, por ejemplo). No se guardó nada: "
+        "las casillas de abajo muestran lo que recibe ahora; revíselas "
+        "y guárdelas de nuevo."},
 };
 
 static const char *const lang_names[UNSUBD_NLANG] = {
@@ -382,6 +394,8 @@ unsubd_page_render(og_buf *b, const unsubd_page *p)
 	hidden(b, "csrf", p->csrf);
 	(void)snprintf(ts, sizeof(ts), "%lld", (long long)p->csrf_time);
 	hidden(b, "ts", ts);
+	(void)snprintf(ts, sizeof(ts), "%llu", (unsigned long long)p->version);
+	hidden(b, "v", ts);
 	hidden(b, "lang", unsubd_lang_tag(p->lang));
 	(void)og_buf_adds(b, "<fieldset><legend>");
 	put_msg(b, p->lang, M_PREFS, NULL);

@@ -195,8 +195,9 @@ is "erased: receipts still refused after the one-click" \
 P=$(curl -s "$UD_URL/u/$TG")
 GC=$(printf '%s' "$P" | sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p')
 GT=$(printf '%s' "$P" | sed -n 's/.*name="ts" value="\([^"]*\)".*/\1/p')
+GV=$(printf '%s' "$P" | sed -n 's/.*name="v" value="\([^"]*\)".*/\1/p')
 is "erased: unsubscribe from everything 200" "$(ud_code POST \
-    "$UD_URL/u/$TG/prefs" -d "csrf=$GC&ts=$GT&action=all")" 200
+    "$UD_URL/u/$TG/prefs" -d "csrf=$GC&ts=$GT&v=$GV&action=all")" 200
 is "erased: receipts still refused after 'everything'" \
     "$(ud_status $G receipts)" 1
 like "erased: no record came back" \
@@ -229,10 +230,11 @@ PQ=$(curl -s "$UD_URL/u/$TQ")
 like "during a pause the page shows news unticked" "$PQ" '*value="news"> <span>*'
 QC=$(printf '%s' "$PQ" | sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p')
 QT=$(printf '%s' "$PQ" | sed -n 's/.*name="ts" value="\([^"]*\)".*/\1/p')
+QV=$(printf '%s' "$PQ" | sed -n 's/.*name="v" value="\([^"]*\)".*/\1/p')
 # (a second on: an opt-in lifts only an older opt-out, to the second)
 sleep 1
 like "saving news unticked, tips ticked: saved" "$(curl -s -d \
-    "csrf=$QC&ts=$QT&s=tips&action=save" "$UD_URL/u/$TQ/prefs")" \
+    "csrf=$QC&ts=$QT&v=$QV&s=tips&action=save" "$UD_URL/u/$TQ/prefs")" \
     "*Your choices are saved.*"
 QL=$(($(date +%s) + 11 * 86400))
 like "... news stays refused after the pause" "$(OPTGATE_NOW=$QL \
@@ -250,6 +252,7 @@ TE=$(ud_token $E news)
 P=$(curl -s "$UD_URL/u/$TE")
 CSRF=$(printf '%s' "$P" | sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p')
 TS=$(printf '%s' "$P" | sed -n 's/.*name="ts" value="\([^"]*\)".*/\1/p')
+V=$(printf '%s' "$P" | sed -n 's/.*name="v" value="\([^"]*\)".*/\1/p')
 is "form without CSRF 403" \
     "$(ud_code POST "$UD_URL/u/$TE/prefs" -d 's=news&action=save')" 403
 BADC=$(printf '%s' "$CSRF" | tr 'A-Za-z' 'B-ZAb-za')
@@ -260,7 +263,7 @@ is "form with CSRF of another token 403" "$(ud_code POST "$UD_URL/u/$TB/prefs" \
 is "refused forms changed nothing" \
     "$(ud_status $E offers)$(ud_status $E tips)$(ud_status $E news)" 000
 R=$(curl -s -w '\n%{http_code}' -A 'PrefTest/2.0' \
-    -d "csrf=$CSRF&ts=$TS&lang=en&s=news&c.news=1%2F7d&s=offers&c.offers=0&c.tips=0&p=acme&action=save" \
+    -d "csrf=$CSRF&ts=$TS&v=$V&lang=en&s=news&c.news=1%2F7d&s=offers&c.offers=0&c.tips=0&p=acme&action=save" \
     "$UD_URL/u/$TE/prefs")
 is "saving preferences 200" "$(printf '%s' "$R" | tail -1)" 200
 like "saved notice" "$R" "*Your choices are saved.*"
@@ -278,9 +281,10 @@ TH=$(ud_token $H news)
 PH=$(curl -s "$UD_URL/u/$TH")
 HC=$(printf '%s' "$PH" | sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p')
 HT=$(printf '%s' "$PH" | sed -n 's/.*name="ts" value="\([^"]*\)".*/\1/p')
+HV=$(printf '%s' "$PH" | sed -n 's/.*name="v" value="\([^"]*\)".*/\1/p')
 sleep 1
 is "partner ticked, its stream not: 200" "$(ud_code POST \
-    "$UD_URL/u/$TH/prefs" -d "csrf=$HC&ts=$HT&s=news&p=acme&action=save")" 200
+    "$UD_URL/u/$TH/prefs" -d "csrf=$HC&ts=$HT&v=$HV&s=news&p=acme&action=save")" 200
 is "... the unticked partner stream stays refused" "$(ud_status $H offers)" 1
 is "... news still accepted" "$(ud_status $H news)" 0
 # A complaint suppresses all mail; only an admin lifts it.  Ticking the
@@ -293,9 +297,10 @@ TK=$(ud_token $K offers)
 PK=$(curl -s "$UD_URL/u/$TK")
 KC=$(printf '%s' "$PK" | sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p')
 KT=$(printf '%s' "$PK" | sed -n 's/.*name="ts" value="\([^"]*\)".*/\1/p')
+KV=$(printf '%s' "$PK" | sed -n 's/.*name="v" value="\([^"]*\)".*/\1/p')
 like "suppressed: the partner shows off" "$PK" '*name="p" value="acme"> <span>*'
 sleep 1
-RK=$(curl -s -d "csrf=$KC&ts=$KT&p=acme&action=save" "$UD_URL/u/$TK/prefs")
+RK=$(curl -s -d "csrf=$KC&ts=$KT&v=$KV&p=acme&action=save" "$UD_URL/u/$TK/prefs")
 like "suppressed: ticking the partner, the page still shows it off" "$RK" \
     '*name="p" value="acme"> <span>*'
 is "... as the gate judges its offers" "$(ud_status $K offers)" 1
@@ -304,7 +309,7 @@ like "... and says the choice cannot take effect" "$RK" \
     '*class="notice error" role="alert">Some of your choices cannot take effect: mail to this address was stopped*'
 sleep 1
 like "suppressed: ticking the stream, the same (pt-BR)" "$(curl -s \
-    -d "csrf=$KC&ts=$KT&lang=pt-BR&s=offers&p=acme&action=save" \
+    -d "$(ud_form "$RK")&lang=pt-BR&s=offers&p=acme&action=save" \
     "$UD_URL/u/$TK/prefs")" \
     '*Algumas escolhas não podem valer*name="s" value="offers"> <span>*'
 is "... still refused" "$(ud_status $K offers)" 1
@@ -313,14 +318,14 @@ is "... still refused" "$(ud_status $K offers)" 1
 # second: let the clock turn.
 sleep 1
 R=$(curl -s -o /dev/null -w '%{http_code}' -A 'OptBackIn/3.0' \
-    -d "csrf=$CSRF&ts=$TS&s=news&s=offers&s=tips&p=acme&c.news=1%2F7d&action=save" \
+    -d "$(ud_form "$(curl -s "$UD_URL/u/$TE")")&s=news&s=offers&s=tips&p=acme&c.news=1%2F7d&action=save" \
     "$UD_URL/u/$TE/prefs")
 is "opting back in 200" "$R" 200
 is "tips accepted again" "$(ud_status $E tips)" 0
 DUMP=$(mdb_dump -p -s events "$UD_DIR/store/consent" 2>/dev/null)
 like "opt-in proof keeps the user agent" "$DUMP" "*OptBackIn/3.0*"
 like "opt-in proof keeps the IP" "$DUMP" "*127.0.0.1*"
-R=$(curl -s -w '\n%{http_code}' -d "csrf=$CSRF&ts=$TS&action=all" \
+R=$(curl -s -w '\n%{http_code}' -d "csrf=$CSRF&ts=$TS&v=$V&action=all" \
     "$UD_URL/u/$TE/prefs")
 is "unsubscribe from everything 200" "$(printf '%s' "$R" | tail -1)" 200
 is "everything refused" \
@@ -329,7 +334,71 @@ like "page shows all unticked" "$(curl -s "$UD_URL/u/$TE")" \
     '*value="news"> <span>*'
 OLDTS=$(($(date +%s) - 3 * 86400))
 is "form older than a day 403" "$(ud_code POST "$UD_URL/u/$TE/prefs" \
-    -d "csrf=$CSRF&ts=$OLDTS&s=news&action=save")" 403
+    -d "csrf=$CSRF&ts=$OLDTS&v=$V&s=news&action=save")" 403
+
+# --- a page opened, then a change elsewhere, then the old page saved:
+# the later change wins (the old boxes were read before it).  As a
+# browser sends it: every box as it was shown, its hidden fields.
+S=sara.stale@example.com
+ud_optin $S news
+ud_optin $S tips
+TS1=$(ud_token $S news)
+PS=$(curl -s "$UD_URL/u/$TS1")
+like "stale: the page shows news ticked" "$PS" '*name="s" value="news" checked*'
+FS="$(ud_form "$PS")&lang=en&s=news&c.news=0&s=tips&c.tips=0&p=acme&action=save"
+sleep 1
+is "stale: one-click in another tab 200" \
+    "$(ud_code POST "$UD_URL/u/$TS1" -d List-Unsubscribe=One-Click)" 200
+AUD=$("$BIN/optgate" -c "$CONF" audit $S)
+sleep 1
+R=$(curl -s -w '\n%{http_code}' -d "$FS" "$UD_URL/u/$TS1/prefs")
+is "stale: the old page saved is 409" "$(printf '%s' "$R" | tail -1)" 409
+like "... and says the choices changed and nothing was saved" "$R" \
+    '*class="notice error" role="alert">Your choices were changed after this page was opened*Nothing was saved*'
+like "... showing news off as it is now" "$R" '*name="s" value="news"> <span>*'
+is "... the one-click holds" "$(ud_status $S news)" 1
+is "... and nothing was written" "$("$BIN/optgate" -c "$CONF" audit $S)" "$AUD"
+like "... logged as stale" "$(cat "$UD_DIR/log")" \
+    "*preferences: to=<s*******e@example.com>, stream=news, via=page, changes=none, client=\\[127.0.0.1\\], kid=1, result=stale*"
+sleep 1
+like "stale: the page it answered with saves" "$(curl -s -d \
+    "$(ud_form "$R")&s=news&s=tips&action=save" "$UD_URL/u/$TS1/prefs")" \
+    '*Your choices are saved.*'
+is "... news back by the person's new choice" "$(ud_status $S news)" 0
+# Unsubscribed from everything by an admin, a complaint, an erasure
+# after the page was shown: the old page brings none of it back.
+for how in "optout --all" "suppress --reason complaint --all" "erase"; do
+	S=stale.${how%% *}@example.com
+	ud_optin $S news
+	TS1=$(ud_token $S news)
+	FS="$(ud_form "$(curl -s "$UD_URL/u/$TS1")")&s=news&c.news=0&action=save"
+	sleep 1
+	"$BIN/optgate" -c "$CONF" $how $S >/dev/null
+	sleep 1
+	is "stale after $how: 409" \
+	    "$(ud_code POST "$UD_URL/u/$TS1/prefs" -d "$FS")" 409
+	is "... news still refused" "$(ud_status $S news)" 1
+done
+like "... the erased address has no record again" \
+    "$("$BIN/optgate" -c "$CONF" status stale.erase@example.com --stream news)" \
+    "*no record*"
+# "Unsubscribe from everything" on an old page still does what it says.
+S=stale.all@example.com
+ud_optin $S news
+TS1=$(ud_token $S news)
+FS="$(ud_form "$(curl -s "$UD_URL/u/$TS1")")&action=all"
+ud_optin $S tips
+is "stale page, unsubscribe from everything: 200" \
+    "$(ud_code POST "$UD_URL/u/$TS1/prefs" -d "$FS")" 200
+is "... everything refused" "$(ud_status $S news)$(ud_status $S tips)" 11
+# A form without "v" (a page from before it existed) saves nothing.
+S=stale.nov@example.com
+ud_optin $S news
+TS1=$(ud_token $S news)
+FS=$(ud_form "$(curl -s "$UD_URL/u/$TS1")" | sed 's/&v=[0-9]*//')
+is "form without v: 409" \
+    "$(ud_code POST "$UD_URL/u/$TS1/prefs" -d "$FS&action=save")" 409
+is "... news not opted out" "$(ud_status $S news)" 0
 
 # --- a client that hangs up while its opt-out is being written (a
 # provider's HTTP client timing out, a closed tab): the opt-out holds,

@@ -88,7 +88,7 @@ done
 is "after SIGHUP the new key verifies" "$(ud_code GET "$UD_URL/u/$NEW")" 200
 is "the old key still verifies" "$(ud_code GET "$UD_URL/u/$TOK")" 200
 is "a form from before the rotation is still accepted" \
-    "$(ud_code POST "$UD_URL/u/$TOK/prefs" -d "csrf=$CSRF&ts=$TS&s=news&action=save")" 200
+    "$(ud_code POST "$UD_URL/u/$TOK/prefs" -d "$(ud_form "$FORM")&s=news&action=save")" 200
 like "new forms are protected under the new key" "$(curl -s "$UD_URL/u/$TOK")" \
     '*name="csrf" value="2.*'
 

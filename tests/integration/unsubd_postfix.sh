@@ -124,7 +124,7 @@ P=$($UD_CURL "https://unsub.example.com:25402/u/$TB")
 CSRF=$(printf '%s' "$P" | sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p')
 TS=$(printf '%s' "$P" | sed -n 's/.*name="ts" value="\([^"]*\)".*/\1/p')
 is "choosing one a week on the page" "$($UD_CURL -o /dev/null -w '%{http_code}' \
-    -d "csrf=$CSRF&ts=$TS&s=news&c.news=1%2F7d&action=save" \
+    -d "$(ud_form "$P")&s=news&c.news=1%2F7d&action=save" \
     "https://unsub.example.com:25402/u/$TB/prefs")" 200
 mb() {
 	{

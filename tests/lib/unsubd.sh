@@ -5,6 +5,8 @@
 #   ud_token ADDR STREAM                     a fresh unsubscribe token
 #   ud_code METHOD URL [curl args]           HTTP status code only
 #   ud_status ADDR STREAM                    optgate status exit code
+#   ud_form PAGE                             the preference form's hidden
+#                                            fields as a body: csrf=..&ts=..&v=..
 #   ud_nginx_start HTTPS HTTP                nginx from conf/nginx-unsubd.conf
 #                                            as unsub.example.com on those
 #                                            loopback ports (UD_CURL: curl
@@ -139,6 +141,15 @@ ud_code() {
 ud_status() {
 	"$BIN/optgate" -c "$CONF" status "$1" --stream "$2" >/dev/null 2>&1
 	echo $?
+}
+
+ud_form() {
+	printf '%s' "$1" | python3 -c '
+import re, sys, urllib.parse
+p = sys.stdin.read()
+f = p[p.index("/prefs\">"):]
+m = [re.search(r"name=\"%s\" value=\"([^\"]*)\"" % n, f) for n in ("csrf", "ts", "v")]
+print(urllib.parse.urlencode([(x.group(0).split("\"")[1], x.group(1)) for x in m if x]))'
 }
 
 ud_optin() {
