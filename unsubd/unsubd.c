@@ -413,14 +413,19 @@ csrf_ok(
 
 /* ---- the preference center's state ---- */
 
+/* The entry of (scope, name): a partner named in any case, as the gate. */
 static const og_entry *
 find_entry(const og_record *rec, int scope, const char *name)
 {
 	int i;
 
+	if (name == NULL)
+		name = "";
 	for (i = 0; i < rec->nentries; i++)
 		if (rec->entries[i].scope == scope &&
-		    strcmp(rec->entries[i].name, name != NULL ? name : "") == 0)
+		    (scope == OG_SCOPE_PARTNER
+		            ? strcasecmp(rec->entries[i].name, name)
+		            : strcmp(rec->entries[i].name, name)) == 0)
 			return &rec->entries[i];
 	return NULL;
 }
@@ -439,37 +444,31 @@ stream_on(const og_config *cfg, og_rtxn *tx, const og_stream *st,
 	return strcmp(v.rule, "ok") == 0 || strcmp(v.rule, "cap") == 0;
 }
 
-/* Whether a temporary entry has ended by t (the gate skips it then). */
-static int
-entry_ended(const og_entry *e, int64_t t)
-{
-	return e->expires != 0 && e->expires <= t;
-}
-
 /*
  * Whether the partner's offers may come at time t, as the gate judges
- * them: an opt-out of everything is lifted by a newer opt-in of the
- * partner, a suppression only by an admin or its end.
+ * them: its own decision for a stream of the partner (of) without a name,
+ * a sender, consent or caps of its own, so that only what stops all of
+ * the partner's mail counts: an opt-out or suppression of the partner
+ * (named in any case) or of everything, unless a newer opt-in of the
+ * partner lifts it, an erasure, the partner's hashed list.
  */
 static int
-partner_on(const og_record *rec, const char *partner, int64_t t)
+partner_on(const og_config *cfg, og_rtxn *tx, const og_stream *of,
+    const char *key, int64_t t)
 {
-	const og_entry *pe = find_entry(rec, OG_SCOPE_PARTNER, partner);
-	const og_entry *all = find_entry(rec, OG_SCOPE_ALL, "");
-	int64_t in_time = -1;
+	static char noname[] = "";
+	og_stream ps = *of;
+	og_verdict v;
 
-	if (pe != NULL && !entry_ended(pe, t)) {
-		if (pe->state == OG_ST_OPTOUT || pe->state == OG_ST_SUPPRESSED)
-			return 0;
-		in_time = pe->time;
-	}
-	if (all != NULL && !entry_ended(all, t)) {
-		if (all->state == OG_ST_SUPPRESSED)
-			return 0;
-		if (all->state == OG_ST_OPTOUT && all->time >= in_time)
-			return 0;
-	}
-	return 1;
+	ps.name = noname; /* no stream entry names "" */
+	ps.class = OG_CLASS_MARKETING;
+	ps.consent = OG_CONSENT_NONE;
+	ps.sender = NULL;
+	ps.nmatch = 0;
+	ps.ncaps = 0;
+	ps.nsegcaps = 0;
+	(void)og_gate_decide(cfg, tx, &ps, NULL, key, t, &v);
+	return strcmp(v.rule, "ok") == 0;
 }
 
 static int
@@ -542,7 +541,7 @@ build_prefs(const og_config *cfg, og_rtxn *tx, const og_record *rec,
 		pr = &p->prefs[p->nprefs++];
 		memset(pr, 0, sizeof(*pr));
 		pr->partner = partner;
-		pr->on = partner_on(rec, partner, now);
+		pr->on = partner_on(cfg, tx, p->prefs[i].st, key, now);
 	}
 }
 

@@ -313,6 +313,53 @@ like "suppressed: ticking the stream, the same (pt-BR)" "$(curl -s \
     "$UD_URL/u/$TK/prefs")" \
     '*Algumas escolhas não podem valer*name="s" value="offers"> <span>*'
 is "... still refused" "$(ud_status $K offers)" 1
+# The partner's box is the gate's word on the partner's offers: an
+# opt-out of the partner named in another case (the admin typed ACME),
+# the partner's hashed list, an erasure stop them all; the box showed
+# them on.  Saving the page untouched changes nothing.
+partner_box() { # ADDR: page of offers, partner box, unchanged save
+	_t=$(ud_token $1 offers)
+	_p=$(curl -s "$UD_URL/u/$_t")
+	case "$_p" in
+	*'name="p" value="acme" checked'*) echo "acme ticked" ;;
+	*'name="p" value="acme">'*) echo "acme unticked" ;;
+	*) echo "no acme box" ;;
+	esac
+	_a=$("$BIN/optgate" -c "$CONF" audit $1)
+	sleep 1
+	_r=$(curl -s -d "$(ud_form_unchanged "$_p")" "$UD_URL/u/$_t/prefs")
+	[ "$("$BIN/optgate" -c "$CONF" audit $1)" = "$_a" ] ||
+	    echo "the untouched page wrote"
+}
+PA=pablo.case@example.com
+ud_optin $PA offers
+"$BIN/optgate" -c "$CONF" optout $PA --partner ACME >/dev/null
+is "opted out of partner ACME: offers refused" "$(ud_status $PA offers)" 1
+is "... the page shows acme unticked" "$(partner_box $PA)" "acme unticked"
+PL=paula.list@example.com
+ud_optin $PL offers
+openssl rand -hex 32 >"$UD_DIR/acme.key"
+chmod 600 "$UD_DIR/acme.key"
+{
+	echo hash
+	printf '%s' $PL | openssl dgst -sha256 -mac HMAC \
+	    -macopt hexkey:"$(cat "$UD_DIR/acme.key")" | sed 's/.*= //'
+} >"$UD_DIR/acme-list.csv"
+"$BIN/optgate" -c "$CONF" import-hashed "$UD_DIR/acme-list.csv" \
+    --partner acme --key "$UD_DIR/acme.key" >/dev/null
+is "on acme's hashed list: offers refused" "$(ud_status $PL offers)" 1
+is "... the page shows acme unticked" "$(partner_box $PL)" "acme unticked"
+PE=pedro.erased@example.com
+ud_optin $PE offers
+"$BIN/optgate" -c "$CONF" erase $PE >/dev/null
+is "erased: offers refused" "$(ud_status $PE offers)" 1
+is "... the page shows acme unticked" "$(partner_box $PE)" "acme unticked"
+like "... and the untouched page brought no record back" \
+    "$("$BIN/optgate" -c "$CONF" status $PE --stream offers)" "*no record*"
+PO=paulo.ok@example.com
+ud_optin $PO offers
+is "opted in to offers: the page shows acme ticked" "$(partner_box $PO)" \
+    "acme ticked"
 # Opt back in: recorded with its proof (time, IP, user agent).  The
 # store takes an opt-in only when it is newer than the opt-out, to the
 # second: let the clock turn.

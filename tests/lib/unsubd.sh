@@ -7,6 +7,9 @@
 #   ud_status ADDR STREAM                    optgate status exit code
 #   ud_form PAGE                             the preference form's hidden
 #                                            fields as a body: csrf=..&ts=..&v=..
+#   ud_form_unchanged PAGE                   the whole preference form as a
+#                                            browser sends it untouched
+#                                            (ticked boxes, selected options)
 #   ud_nginx_start HTTPS HTTP                nginx from conf/nginx-unsubd.conf
 #                                            as unsub.example.com on those
 #                                            loopback ports (UD_CURL: curl
@@ -150,6 +153,31 @@ p = sys.stdin.read()
 f = p[p.index("/prefs\">"):]
 m = [re.search(r"name=\"%s\" value=\"([^\"]*)\"" % n, f) for n in ("csrf", "ts", "v")]
 print(urllib.parse.urlencode([(x.group(0).split("\"")[1], x.group(1)) for x in m if x]))'
+}
+
+ud_form_unchanged() {
+	printf '%s' "$1" | python3 -c '
+import html.parser, sys, urllib.parse
+class F(html.parser.HTMLParser):
+    def __init__(s):
+        super().__init__(); s.on = False; s.out = []; s.sel = None
+    def handle_starttag(s, t, a):
+        a = dict(a)
+        if t == "form": s.on = a.get("action", "").endswith("/prefs")
+        if not s.on: return
+        if t == "input" and (a.get("type") == "hidden" or
+                             (a.get("type") == "checkbox" and "checked" in a)):
+            s.out.append((a["name"], a["value"]))
+        elif t == "select": s.sel = [a["name"], None, None]
+        elif t == "option" and s.sel:
+            s.sel[1] = s.sel[1] or a["value"]
+            if "selected" in a: s.sel[2] = a["value"]
+    def handle_endtag(s, t):
+        if t == "form": s.on = False
+        if t == "select" and s.sel:
+            s.out.append((s.sel[0], s.sel[2] or s.sel[1])); s.sel = None
+f = F(); f.feed(sys.stdin.read())
+print(urllib.parse.urlencode(f.out + [("action", "save")]))'
 }
 
 ud_optin() {
