@@ -530,6 +530,8 @@ build_prefs(const og_config *cfg, og_rtxn *tx, const og_record *rec,
 		            (until > now && stream_on(cfg, tx, st, key, until));
 		e = find_entry(rec, OG_SCOPE_STREAM, st->name);
 		pr->cap = e != NULL ? unsubd_cap_choice(e->pref) : 0;
+		if (e != NULL)
+			pr->own = e->pref;
 	}
 	n = p->nprefs;
 	for (i = 0; i < n && p->nprefs < max; i++) {

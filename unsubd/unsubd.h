@@ -169,7 +169,9 @@ typedef struct unsubd_pref {
 	int on;              /* currently receiving */
 	int later;           /* would receive once temporary opt-outs and
 	                        suppressions end (a pause) */
-	int cap;             /* unsubd_caps index of the person's cap */
+	int cap;             /* unsubd_caps index of the person's cap, -1:
+	                        none of them (own, shown as is) */
+	og_cap own;          /* the person's cap (limit 0: none) */
 } unsubd_pref;
 
 typedef struct unsubd_page {
@@ -222,6 +224,7 @@ enum unsubd_msg {
 	M_PARTLY,
 	M_HELD,
 	M_CHANGED,
+	M_FREQ_OWN,
 	M_NMSG
 };
 const char *unsubd_msg(int lang, int msg);

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "og_time.h"
 #include "og_token.h"
 #include "unsubd.h"
 
@@ -125,6 +126,8 @@ static const char *const msgs[M_NMSG][UNSUBD_NLANG] = {
         "un enlace para darse de baja, por ejemplo). No se guardó nada: "
         "las casillas de abajo muestran lo que recibe ahora; revíselas "
         "y guárdelas de nuevo."},
+    [M_FREQ_OWN] = {"As now: at most %s", "Como agora: no máximo %s",
+        "Como ahora: como máximo %s"},
 };
 
 static const char *const lang_names[UNSUBD_NLANG] = {
@@ -336,6 +339,18 @@ pref_row(og_buf *b, int lang, const unsubd_pref *pr, int i)
 			    unsubd_cap_values[c],
 			    c == pr->cap ? " selected" : "");
 			put_msg(b, lang, M_FREQ_0 + c, NULL);
+			(void)og_buf_adds(b, "</option>");
+		}
+		if (pr->cap < 0) {
+			/* A cap the page does not offer (an import's): kept
+			 * unless another is chosen ("own" changes nothing). */
+			char per[16], what[48];
+
+			og_duration_fmt(pr->own.period, per, sizeof(per));
+			(void)snprintf(
+			    what, sizeof(what), "%u/%s", pr->own.limit, per);
+			(void)og_buf_adds(b, "<option value=\"own\" selected>");
+			put_msg(b, lang, M_FREQ_OWN, what);
 			(void)og_buf_adds(b, "</option>");
 		}
 		(void)og_buf_adds(b, "</select></div>");

@@ -272,6 +272,27 @@ is "kept news: accepted" "$(ud_status $E news)" 0
 is "kept offers: accepted" "$(ud_status $E offers)" 0
 like "chosen cap shown back from the store" "$(curl -s "$UD_URL/u/$TE")" \
     '*name="c.news"><option value="0">*<option value="1/7d" selected>*'
+# A cap the page does not offer (an import's 2/7d) is shown as it is and
+# kept by an untouched save; it showed no choice, so the browser sent
+# "as often as planned" and the save dropped the person's cap.
+C=carla.cap@example.com
+printf 'address,state,stream,cap\n%s,optin,news,2/7d\n' $C |
+    "$BIN/optgate" -c "$CONF" import - >/dev/null 2>&1
+TC=$(ud_token $C news)
+PC=$(curl -s "$UD_URL/u/$TC")
+like "imported cap 2/7d: the page shows it chosen" "$PC" \
+    '*<option value="own" selected>As now: at most 2/7d</option></select>*'
+AC=$("$BIN/optgate" -c "$CONF" audit $C)
+sleep 1
+like "... the untouched page saves nothing" "$(curl -s \
+    -d "$(ud_form_unchanged "$PC")" "$UD_URL/u/$TC/prefs")" \
+    '*Nothing to change.*'
+is "... nothing written" "$("$BIN/optgate" -c "$CONF" audit $C)" "$AC"
+like "... the cap holds" "$("$BIN/optgate" -c "$CONF" status $C --stream news)" \
+    "*cap 2/7d (recipient's choice)*"
+like "... and one of the page's choices still replaces it" "$(curl -s \
+    -d "$(ud_form "$PC")&s=news&c.news=1%2F30d&action=save" \
+    "$UD_URL/u/$TC/prefs")" '*<option value="1/30d" selected>*'
 # Ticking a partner the person had left, with its stream left unticked:
 # the partner's opt-in must not bring that stream back.
 H=hugo@example.com
