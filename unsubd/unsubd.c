@@ -96,6 +96,7 @@ typedef struct req {
 	char prefix[OG_BASE_PATH_MAX];
 	og_buf body;
 	int too_big;
+	int stale; /* a preference form of an older state: opt-outs only */
 	int state; /* 0 reading, 1 committing, 2 committed */
 	struct MHD_Connection *conn;
 	unsubd_conn *uc;
@@ -760,9 +761,9 @@ partner_turned_on(
 }
 
 /*
- * Changes of a preference form against the current state.  0, -1 (store
- * error) or 1: the address changed since the page was read (its "v"),
- * nothing to apply.
+ * Changes of a preference form against the current state.  0 or -1 (store
+ * error).  When the address changed since the page was read (its "v"),
+ * r->stale is set and only the boxes the person unticked are taken.
  */
 static int
 pref_changes(req *r, const unsubd_form *f)
@@ -802,18 +803,39 @@ pref_changes(req *r, const unsubd_form *f)
 		return -1;
 	}
 	/* A form without "v" (from before it was added) counts as stale. */
-	if (og_parse_u64(unsubd_form_get(f, "v"), UINT64_MAX, &shown) != 0 ||
-	    shown != address_version(tx, r->info.key, have ? rec : NULL)) {
-		og_store_rend(tx);
-		free(rec);
-		free(p);
-		return 1;
-	}
+	r->stale =
+	    og_parse_u64(unsubd_form_get(f, "v"), UINT64_MAX, &shown) != 0 ||
+	    shown != address_version(tx, r->info.key, have ? rec : NULL);
 	build_prefs(cfg, tx, have ? rec : NULL, r->info.key, r->st, p);
 	og_store_rend(tx);
 	max = 2 * (size_t)p->nprefs + 1;
 	r->ch = og_xcalloc(max, sizeof(*r->ch));
-	for (i = 0; i < p->nprefs; i++) {
+	/*
+	 * The address changed after the page was shown (a one-click in
+	 * another tab, a complaint, an admin): its boxes may show what is no
+	 * longer so, and saving them would undo that.  Only what the person
+	 * did on it is taken, and only to stop mail: a box shown ticked
+	 * ("ws", "wp") and sent unticked, where that mail still goes.  An
+	 * opt-out is never lost to a stale page.
+	 */
+	for (i = 0; r->stale && i < p->nprefs; i++) {
+		const unsubd_pref *pr = &p->prefs[i];
+
+		if (pr->st != NULL && pr->on &&
+		    unsubd_form_has(f, "ws", pr->st->name) &&
+		    !unsubd_form_has(f, "s", pr->st->name)) {
+			add_change(r, max, OG_EV_OPTOUT, OG_SCOPE_STREAM,
+			    pr->st->name, OG_ST_OPTOUT);
+			note_change(r, "optout", OG_SCOPE_STREAM, pr->st->name);
+		} else if (pr->st == NULL && pr->on &&
+		           unsubd_form_has(f, "wp", pr->partner) &&
+		           !unsubd_form_has(f, "p", pr->partner)) {
+			add_change(r, max, OG_EV_OPTOUT, OG_SCOPE_PARTNER,
+			    pr->partner, OG_ST_OPTOUT);
+			note_change(r, "optout", OG_SCOPE_PARTNER, pr->partner);
+		}
+	}
+	for (i = 0; !r->stale && i < p->nprefs; i++) {
 		const unsubd_pref *pr = &p->prefs[i];
 		int want;
 
@@ -916,11 +938,12 @@ log_action(const req *r)
 
 	log_addr(r->sn->cfg, r->info.key, la, sizeof(la));
 	og_log_info("NOQUEUE: optgate: %s: to=<%s>, stream=%s, via=%s, "
-	            "changes=%s, client=[%s], kid=%u, result=%s",
+	            "changes=%s, client=[%s], kid=%u, result=%s%s",
 	    action, la, r->st != NULL ? r->st->name : "(not configured)",
 	    r->kind == K_ONECLICK ? "one-click" : "page",
 	    r->what.data != NULL ? r->what.data : "none", r->ip,
-	    (unsigned)r->info.kid, result_word(r));
+	    (unsigned)r->info.kid, result_word(r),
+	    r->stale ? " (stale page: its unticked boxes only)" : "");
 }
 
 static void
@@ -1023,6 +1046,9 @@ committed(req *r)
 		return respond_short(
 		    r, MHD_HTTP_OK, r->st, M_TITLE, M_DONE_ONE, label, 1);
 	}
+	if (r->stale)
+		return render_page(
+		    r, MHD_HTTP_OK, unsubd_msg(r->lang, M_CHANGED_OUT), 1);
 	if (strcmp(result_word(r), "partly-applied") == 0 ||
 	    strcmp(result_word(r), "skipped") == 0)
 		return render_page(
@@ -1100,7 +1126,7 @@ post_done(req *r)
 	r->kind = unsubd_form_has(&f, "action", "all") ? K_ALL : K_SAVE;
 	rc = pref_changes(r, &f);
 	unsubd_form_free(&f);
-	if (rc == 1) {
+	if (rc == 0 && r->stale && r->nch == 0) {
 		char la[OG_ADDR_MAX + 16];
 
 		log_addr(r->sn->cfg, r->info.key, la, sizeof(la));

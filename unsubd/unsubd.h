@@ -224,6 +224,7 @@ enum unsubd_msg {
 	M_PARTLY,
 	M_HELD,
 	M_CHANGED,
+	M_CHANGED_OUT,
 	M_FREQ_OWN,
 	M_NMSG
 };

@@ -126,6 +126,19 @@ static const char *const msgs[M_NMSG][UNSUBD_NLANG] = {
         "un enlace para darse de baja, por ejemplo). No se guardó nada: "
         "las casillas de abajo muestran lo que recibe ahora; revíselas "
         "y guárdelas de nuevo."},
+    [M_CHANGED_OUT] = {"Your choices were changed after this page was "
+                       "opened (by an unsubscribe link, for example). Only "
+                       "the boxes you unticked were saved: the boxes below "
+                       "show what you receive now; please review them and "
+                       "save again if you want more.",
+        "Suas escolhas mudaram depois que esta página foi aberta (por "
+        "um link de cancelamento, por exemplo). Só as caixas que você "
+        "desmarcou foram salvas: as caixas abaixo mostram o que você "
+        "recebe agora; revise-as e salve novamente se quiser mais.",
+        "Sus preferencias cambiaron después de abrir esta página (por "
+        "un enlace para darse de baja, por ejemplo). Solo se guardaron "
+        "las casillas que desmarcó: las casillas de abajo muestran lo "
+        "que recibe ahora; revíselas y guárdelas de nuevo si desea más."},
     [M_FREQ_OWN] = {"As now: at most %s", "Como agora: no máximo %s",
         "Como ahora: como máximo %s"},
 };
@@ -327,6 +340,9 @@ pref_row(og_buf *b, int lang, const unsubd_pref *pr, int i)
 		    b, "\"%s> <span>", pr->on ? " checked" : "");
 		(void)unsubd_html(b, stream_label(pr->st));
 		(void)og_buf_adds(b, "</span></label>\n");
+		/* What was shown ticked: a stale form's unticked boxes */
+		if (pr->on)
+			hidden(b, "ws", pr->st->name);
 		(void)og_buf_printf(
 		    b, "<div class=\"freq\"><label for=\"c%d\">", i);
 		put_msg(b, lang, M_FREQ, NULL);
@@ -364,6 +380,8 @@ pref_row(og_buf *b, int lang, const unsubd_pref *pr, int i)
 		    b, "\"%s> <span>", pr->on ? " checked" : "");
 		put_msg(b, lang, M_PARTNER_OFFERS, pr->partner);
 		(void)og_buf_adds(b, "</span></label>");
+		if (pr->on)
+			hidden(b, "wp", pr->partner);
 	}
 	(void)og_buf_adds(b, "</div>\n");
 }

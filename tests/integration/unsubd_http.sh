@@ -450,6 +450,33 @@ done
 like "... the erased address has no record again" \
     "$("$BIN/optgate" -c "$CONF" status stale.erase@example.com --stream news)" \
     "*no record*"
+# A stale page on which the person unticked a box: that opt-out is taken
+# (an opt-out is never lost to an old page), nothing else it says.
+S=sam.stale@example.com
+ud_optin $S news
+ud_optin $S tips
+TS1=$(ud_token $S news)
+PS=$(curl -s "$UD_URL/u/$TS1")
+like "stale, unticked: the page names what it showed ticked" "$PS" \
+    '*name="ws" value="tips"*'
+FS=$(ud_form_unchanged "$PS" | python3 -c '
+import sys, urllib.parse as u
+q = [p for p in u.parse_qsl(sys.stdin.read()) if p != ("s", "tips")]
+print(u.urlencode(q + [("p", "acme")]))')
+sleep 1
+is "stale, unticked: one-click of news in another tab 200" \
+    "$(ud_code POST "$UD_URL/u/$TS1" -d List-Unsubscribe=One-Click)" 200
+sleep 1
+R=$(curl -s -w '\n%{http_code}' -d "$FS" "$UD_URL/u/$TS1/prefs")
+is "stale, unticked: 200" "$(printf '%s' "$R" | tail -1)" 200
+like "... says only the unticked boxes were saved" "$R" \
+    '*role="alert">Your choices were changed after this page was opened*Only the boxes you unticked were saved*'
+is "... tips opted out, news's one-click holds" \
+    "$(ud_status $S tips)$(ud_status $S news)" 11
+is "... the partner ticked on the old page not opted in" \
+    "$(ud_status $S offers)" 1
+like "... logged" "$(cat "$UD_DIR/log")" \
+    "*preferences: to=<s*****e@example.com>, stream=news, via=page, changes=optout?stream:tips?, client=?127.0.0.1?, kid=1, result=applied (stale page: its unticked boxes only)*"
 # "Unsubscribe from everything" on an old page still does what it says.
 S=stale.all@example.com
 ud_optin $S news
