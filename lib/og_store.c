@@ -3462,6 +3462,23 @@ og_store_erased(og_rtxn *tx, const char *key)
 	               : erased_key(tx->st, tx->c, tx->st->cdbi, key, NULL);
 }
 
+int
+og_store_erased_gone(og_store *st, const char *key)
+{
+	og_rtxn *tx;
+	og_record *rec;
+	int rc, gone;
+
+	if (og_store_rbegin(st, &tx) != 0)
+		return 0;
+	rec = og_xcalloc(1, sizeof(*rec));
+	rc = og_store_get(tx, key, rec);
+	free(rec);
+	gone = rc == OG_NOTFOUND && og_store_erased(tx, key) > 0;
+	og_store_rend(tx);
+	return gone;
+}
+
 /*
  * Whether the store holds any erased hash (looked up once per apply) and
  * then whether key's is one: 1, 0 or an error.

@@ -350,6 +350,12 @@ int og_store_hashed_any(og_rtxn *tx, int ns);
  * error.  The HMAC is computed only when the store has erasures at all.
  */
 int og_store_erased(og_rtxn *tx, const char *key);
+/*
+ * Whether key was erased and has not come back (no record, the erasure's
+ * hash kept): 1, else 0, also when the store cannot be read.  Nothing is
+ * to be written for such a person but a new opt-in.
+ */
+int og_store_erased_gone(og_store *st, const char *key);
 
 /* HMAC-SHA256 of key under this store's secret (erasure hashes). */
 int og_store_hash(og_store *st, const char *key, unsigned char out[32]);

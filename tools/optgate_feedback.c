@@ -687,29 +687,6 @@ duplicate(og_cli *cli, const char *key, const char *id)
 	return d.found;
 }
 
-/*
- * Whether key was erased (optgate erase) and has not come back: no
- * record, and the erasure's keyed hash.  Nothing is written for her then:
- * the hash already stops all her mail, and a record (or a soft-bounce
- * count) would hold her address again.  A read error gives 0.
- */
-static int
-erased_person(og_cli *cli, const char *key)
-{
-	og_rtxn *tx;
-	og_record *rec;
-	int rc, gone;
-
-	if (og_store_rbegin(cli->store, &tx) != 0)
-		return 0;
-	rec = og_xcalloc(1, sizeof(*rec));
-	rc = og_store_get(tx, key, rec);
-	free(rec);
-	gone = rc == OG_NOTFOUND && og_store_erased(tx, key) > 0;
-	og_store_rend(tx);
-	return gone;
-}
-
 /* One store change a report asks for, waiting for the batch commit. */
 typedef struct slot {
 	og_change ch;
@@ -820,7 +797,9 @@ decide_one(
 		og_strlcpy(it->res.action, "duplicate", sizeof(it->res.action));
 		return O_DONE;
 	}
-	if (erased_person(cli, w->key)) {
+	/* Erased: the hash stops all her mail; a record or a soft-bounce
+	 * count would hold her address again. */
+	if (og_store_erased_gone(cli->store, w->key)) {
 		logline(o, w->display, r, ri, "unchanged", "address=erased");
 		og_strlcpy(it->res.action, "unchanged", sizeof(it->res.action));
 		return O_DONE;

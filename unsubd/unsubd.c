@@ -957,30 +957,6 @@ job_done(unsubd_job *job)
 	MHD_resume_connection(r->conn);
 }
 
-/*
- * Whether r's address was erased and has not come back: no record, and
- * the erasure's keyed hash.  An opt-out must then write nothing: a record
- * of any kind lifts the hash (the gate reads it only for an address
- * without one), and transactional mail, which opt-outs do not stop,
- * would flow again.  A read error gives 0: the write goes ahead.
- */
-static int
-erased_address(const req *r)
-{
-	og_rtxn *tx;
-	og_record *rec;
-	int rc, gone;
-
-	if (og_store_rbegin(store, &tx) != 0)
-		return 0;
-	rec = og_xcalloc(1, sizeof(*rec));
-	rc = og_store_get(tx, r->info.key, rec);
-	free(rec);
-	gone = rc == OG_NOTFOUND && og_store_erased(tx, r->info.key) > 0;
-	og_store_rend(tx);
-	return gone;
-}
-
 /* Whether every change of r is an opt-out. */
 static int
 only_optouts(const req *r)
@@ -1005,7 +981,12 @@ commit(req *r)
 	og_date_fmt(r->info.issued, pd, sizeof(pd));
 	r->results = og_xcalloc(r->nch, sizeof(int));
 	__atomic_add_fetch(&owed, 1, __ATOMIC_RELEASE);
-	if (only_optouts(r) && erased_address(r)) {
+	/*
+	 * An erased address that has not come back: an opt-out writes
+	 * nothing (the store would skip it too), the erasure's hash already
+	 * stops all her mail.
+	 */
+	if (only_optouts(r) && og_store_erased_gone(store, r->info.key)) {
 		/* Already kept from every stream: nothing to write. */
 		for (i = 0; i < r->nch; i++)
 			r->results[i] = OG_UNCHANGED;
