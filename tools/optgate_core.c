@@ -114,13 +114,21 @@ og_cli_keys(og_cli *cli)
 		return rc;
 	rc = og_keyring_load(cli->cfg->keys_file, &cli->keys, err, sizeof(err));
 	if (rc != 0) {
+		struct stat st;
+
 		fprintf(
 		    stderr, "optgate: %s\n", err[0] ? err : og_strerror(rc));
-		if (rc == OG_EIO)
+		/*
+		 * Only a missing file is to be made: one the user cannot
+		 * read holds the keys of every link already mailed.  init
+		 * writes it 0600 from the start and never over a file.
+		 */
+		if (rc == OG_EIO && lstat(cli->cfg->keys_file, &st) != 0 &&
+		    errno == ENOENT)
 			fprintf(stderr,
-			    "optgate: create it with: optgate "
-			    "keygen > %s && chmod 600 %s\n",
-			    cli->cfg->keys_file, cli->cfg->keys_file);
+			    "optgate: create it with: optgate%s%s init\n",
+			    cli->config_path ? " -c " : "",
+			    cli->config_path ? cli->config_path : "");
 		return OG_EXIT_SYSTEM;
 	}
 	return 0;

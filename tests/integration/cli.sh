@@ -69,6 +69,39 @@ is "keys file mode 600" "$perm" 600
 $OG init >/dev/null
 is "init twice is harmless" "$?" 0
 
+# A keys file the user cannot read (an admin's own account, a pipe's
+# user=): the command must not advise writing a new key over it, which
+# would break every link and confirmation already mailed.  Only a missing
+# file is to be created, by init (0600, never over an existing file).
+if [ "$(id -u)" = 0 ]; then
+	K=$T/k
+	mkdir "$K" && chmod 755 "$T" "$K"
+	sed "s#^path = .*#path = $K/store#; s#^file = .*#file = $K/keys#" \
+	    "$T/optgate.conf" >"$K/k.conf"
+	chmod 644 "$K/k.conf"
+	OK="$BIN/optgate -c $K/k.conf"
+	$OK init >/dev/null
+	ctok=$($OK optin kim@example.com --stream newsletter --double | awk '{print $NF}')
+	runuser -u nobody -- $OK token kim@example.com --stream newsletter \
+	    >/dev/null 2>"$T/err"
+	is "keys file unreadable to the user: exit 5" "$?" 5
+	like "... says why" "$(cat "$T/err")" "*$K/keys: Permission denied*"
+	advice=$(sed -n "s#^optgate: create it with: optgate #$BIN/optgate #p" "$T/err")
+	is "... and advises no new keys file" "$advice" ""
+	[ -n "$advice" ] && sh -c "$advice" >/dev/null 2>&1
+	$OK confirm "$ctok" >/dev/null 2>&1
+	is "... so the confirmation mailed before still confirms" "$?" 0
+	rm "$K/keys"
+	$OK token kim@example.com --stream newsletter >/dev/null 2>"$T/err"
+	is "keys file missing: exit 5" "$?" 5
+	advice=$(sed -n "s#^optgate: create it with: optgate #$BIN/optgate #p" "$T/err")
+	like "... advises init" "$advice" "*-c $K/k.conf init*"
+	sh -c "$advice" >/dev/null 2>&1
+	is "... which makes a keys file of mode 600" "$(stat -c %a "$K/keys" 2>&1)" 600
+	$OK token kim@example.com --stream newsletter >/dev/null 2>&1
+	is "... that signs" "$?" 0
+fi
+
 $OG optin ana@example.com --stream newsletter --source signup-form \
     --ip 192.0.2.10 >/dev/null
 is "optin" "$?" 0
