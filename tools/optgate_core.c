@@ -347,7 +347,11 @@ apply_print(og_cli *cli, og_change *ch, const char *what)
 
 /* ---------- init, keygen ---------- */
 
-/* Highest key id in a keys file, 0 if none or unreadable. */
+/*
+ * Highest key id in a keys file, 0 if none or no file; -1 (errno set)
+ * when the file is there but cannot be read: its ids are unknown, and
+ * guessing 1 would append a duplicate that stops the file loading.
+ */
 static int
 max_key_id(const char *path)
 {
@@ -356,7 +360,7 @@ max_key_id(const char *path)
 	int max = 0;
 
 	if (fp == NULL)
-		return 0;
+		return errno == ENOENT ? 0 : -1;
 	while (fgets(line, sizeof(line), fp)) {
 		char *end;
 		long id = strtol(line, &end, 10);
@@ -430,8 +434,15 @@ cmd_keygen(og_cli *cli, int argc, char **argv)
 	if (id == 0) {
 		int max = 0;
 
-		if (og_cli_config(cli) == 0)
-			max = max_key_id(cli->cfg->keys_file);
+		if (og_cli_config(cli) == 0 &&
+		    (max = max_key_id(cli->cfg->keys_file)) < 0) {
+			fprintf(stderr,
+			    "optgate: %s: %s: cannot tell which key ids are "
+			    "used; run keygen as the file's owner, or give "
+			    "--id\n",
+			    cli->cfg->keys_file, strerror(errno));
+			return OG_EXIT_SYSTEM;
+		}
 		if (max >= 255) {
 			fprintf(stderr, "optgate: key ids 1-255 are used: "
 			                "give --id\n");

@@ -100,6 +100,17 @@ if [ "$(id -u)" = 0 ]; then
 	is "... which makes a keys file of mode 600" "$(stat -c %a "$K/keys" 2>&1)" 600
 	$OK token kim@example.com --stream newsletter >/dev/null 2>&1
 	is "... that signs" "$?" 0
+	# A rotation as the README says, by someone who cannot read the
+	# file: 'optgate keygen | sudo tee -a keys'.
+	runuser -u nobody -- $OK keygen 2>"$T/err" | tee -a "$K/keys" >/dev/null
+	$OK token kim@example.com --stream newsletter >/dev/null 2>"$T/err2"
+	is "keygen | tee -a by a user who cannot read the keys: they still load" \
+	    "$?" 0
+	like "... keygen said why it made no key" "$(cat "$T/err")" \
+	    "*$K/keys: Permission denied*--id*"
+	$OK keygen >>"$K/keys"
+	like "keygen by the owner: the next id, which signs" \
+	    "$($OK --json token kim@example.com --stream newsletter | tr -d '\n')" '*"token":"A[g-v]*'
 fi
 
 $OG optin ana@example.com --stream newsletter --source signup-form \
