@@ -485,6 +485,16 @@ like "address token that does not verify: quarantined" "$(cat "$T/log")" \
     "*quarantined*bad token in the address*"
 og status v2@example.org --stream news >/dev/null 2>&1
 is "... the person whose link the body quotes is still mailed" "$?" 0
+# A double opt-in's confirmation token is no unsubscribe address: mail to
+# unsub+CONFIRMTOKEN@ opts out nothing, and the request still confirms.
+ctok=$(og optin v3@example.org --stream news --double | awk '{print $NF}')
+printf 'From: v3@example.org\nTo: unsub+%s@example.com\nSubject: unsubscribe\n\nx\n' \
+    "$ctok" >"$T/unsubc.eml"
+og unsub-mail --rcpt "unsub+$ctok@example.com" <"$T/unsubc.eml" 2>"$T/log"
+like "confirmation token at the unsubscribe address: quarantined" \
+    "$(cat "$T/log")" "*quarantined*bad token in the address*"
+og confirm "$ctok" >/dev/null 2>&1
+is "... and the request still confirms" "$?" 0
 # --dry-run names whom the real run would act on: not the quoted person
 # here; the token's person for a token in the subject.
 is "dry run of it does not name the quoted person" \

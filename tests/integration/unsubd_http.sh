@@ -59,6 +59,16 @@ case "$BADPAGE" in
 *) pass "400 page reveals nothing" ;;
 esac
 is "bad tokens changed nothing" "$(ud_status $A news)" 0
+# A double opt-in's confirmation token (a mail anyone can have sent to a
+# person) is no unsubscribe link: no page, and its POST opts out nothing,
+# so the request stays to be confirmed.
+CT=$("$BIN/optgate" -c "$CONF" optin dora@example.com --stream news --double |
+    awk '{print $NF}')
+is "confirmation token: no page (400)" "$(ud_code GET "$UD_URL/u/$CT")" 400
+is "confirmation token: POST 400" \
+    "$(ud_code POST "$UD_URL/u/$CT" -d List-Unsubscribe=One-Click)" 400
+"$BIN/optgate" -c "$CONF" confirm "$CT" >/dev/null 2>&1
+is "... and the request still confirms" "$?" 0
 
 # --- GET: the page, changes nothing ---
 PAGE=$(curl -s "$UD_URL/u/$TOK")
