@@ -431,18 +431,17 @@ find_entry(const og_record *rec, int scope, const char *name)
 	return NULL;
 }
 
-/* Whether st may mail key at time t (a cap only delays it). */
+/* Whether st may mail key at time t (a cap only delays it); v: why. */
 static int
 stream_on(const og_config *cfg, og_rtxn *tx, const og_stream *st,
-    const char *key, int64_t t)
+    const char *key, int64_t t, og_verdict *v)
 {
-	og_verdict v;
 	int unknown;
 
 	/* as the daemons judge its mail (sender scopes included) */
 	(void)og_gate_decide(
-	    cfg, tx, st, og_gate_stream_sender(st, &unknown), key, t, &v);
-	return strcmp(v.rule, "ok") == 0 || strcmp(v.rule, "cap") == 0;
+	    cfg, tx, st, og_gate_stream_sender(st, &unknown), key, t, v);
+	return strcmp(v->rule, "ok") == 0 || strcmp(v->rule, "cap") == 0;
 }
 
 /*
@@ -455,11 +454,10 @@ stream_on(const og_config *cfg, og_rtxn *tx, const og_stream *st,
  */
 static int
 partner_on(const og_config *cfg, og_rtxn *tx, const og_stream *of,
-    const char *key, int64_t t)
+    const char *key, int64_t t, og_verdict *v)
 {
 	static char noname[] = "";
 	og_stream ps = *of;
-	og_verdict v;
 
 	ps.name = noname; /* no stream entry names "" */
 	ps.class = OG_CLASS_MARKETING;
@@ -468,8 +466,50 @@ partner_on(const og_config *cfg, og_rtxn *tx, const og_stream *of,
 	ps.nmatch = 0;
 	ps.ncaps = 0;
 	ps.nsegcaps = 0;
-	(void)og_gate_decide(cfg, tx, &ps, NULL, key, t, &v);
-	return strcmp(v.rule, "ok") == 0;
+	(void)og_gate_decide(cfg, tx, &ps, NULL, key, t, v);
+	return strcmp(v->rule, "ok") == 0;
+}
+
+typedef int (*row_on_fn)(const og_config *, og_rtxn *, const og_stream *,
+    const char *, int64_t, og_verdict *);
+
+/*
+ * A row's state now and after its pause: on, or off until the first end
+ * of a temporary entry after which the gate lets its mail through again
+ * (the gate's answer changes only when an entry ends), or off for good.
+ * A pause the gate puts down to an opt-out (no suppression holds: those
+ * rank first) ends at once with a newer opt-in of the row's own scope,
+ * which lifts every opt-out of its scope and broader; a suppression
+ * (a soft bounce's, an admin's) only at its end.
+ */
+static void
+row_state(const og_config *cfg, og_rtxn *tx, const og_record *rec, row_on_fn on,
+    const og_stream *st, const char *key, int64_t now, unsubd_pref *pr)
+{
+	og_verdict v, later;
+	int64_t t = now, next;
+	int i;
+
+	pr->on = on(cfg, tx, st, key, now, &v);
+	pr->resume = 0;
+	for (; !pr->on;) {
+		next = 0;
+		for (i = 0; i < rec->nentries; i++) {
+			int64_t x = rec->entries[i].expires;
+
+			if (x > t && (next == 0 || x < next))
+				next = x;
+		}
+		if (next == 0)
+			break;
+		if (on(cfg, tx, st, key, next, &later)) {
+			pr->resume = next;
+			break;
+		}
+		t = next;
+	}
+	pr->later = pr->on || pr->resume != 0;
+	pr->resumable = pr->resume != 0 && strcmp(v.rule, "optout") == 0;
 }
 
 static int
@@ -498,15 +538,11 @@ build_prefs(const og_config *cfg, og_rtxn *tx, const og_record *rec,
 {
 	static const og_record empty;
 	const int max = (int)(sizeof(p->prefs) / sizeof(p->prefs[0]));
-	int64_t now = og_time_now(), until = 0;
+	int64_t now = og_time_now();
 	int i, n;
 
 	if (rec == NULL)
 		rec = &empty;
-	/* The end of the last temporary entry: a pause is over by then. */
-	for (i = 0; i < rec->nentries; i++)
-		if (rec->entries[i].expires > until)
-			until = rec->entries[i].expires;
 	p->nprefs = 0;
 	for (i = -1; i < cfg->nstreams && p->nprefs < max; i++) {
 		const og_stream *st = i < 0 ? tst : &cfg->streams[i];
@@ -526,9 +562,7 @@ build_prefs(const og_config *cfg, og_rtxn *tx, const og_record *rec,
 		pr = &p->prefs[p->nprefs++];
 		memset(pr, 0, sizeof(*pr));
 		pr->st = st;
-		pr->on = stream_on(cfg, tx, st, key, now);
-		pr->later = pr->on ||
-		            (until > now && stream_on(cfg, tx, st, key, until));
+		row_state(cfg, tx, rec, stream_on, st, key, now, pr);
 		e = find_entry(rec, OG_SCOPE_STREAM, st->name);
 		pr->cap = e != NULL ? unsubd_cap_choice(e->pref) : 0;
 		if (e != NULL)
@@ -544,7 +578,8 @@ build_prefs(const og_config *cfg, og_rtxn *tx, const og_record *rec,
 		pr = &p->prefs[p->nprefs++];
 		memset(pr, 0, sizeof(*pr));
 		pr->partner = partner;
-		pr->on = partner_on(cfg, tx, p->prefs[i].st, key, now);
+		row_state(
+		    cfg, tx, rec, partner_on, p->prefs[i].st, key, now, pr);
 	}
 }
 
@@ -745,6 +780,24 @@ one_click_changes(req *r)
 	note_change(r, "optout", scope, name);
 }
 
+/*
+ * Whether the form turns row pr on (an opt-in now): its box ticked where
+ * it was off for good, or, on a row paused by opt-outs (shown ticked,
+ * "will resume"), its box kept and "resume now" ("r", "rp") ticked.  A
+ * paused row's box kept alone changes nothing: the pause ends by itself.
+ */
+static int
+row_turned_on(const unsubd_pref *pr, const unsubd_form *f, int want)
+{
+	if (!want || pr->on)
+		return 0;
+	if (!pr->later)
+		return 1;
+	return pr->resumable &&
+	       (pr->st != NULL ? unsubd_form_has(f, "r", pr->st->name)
+	                       : unsubd_form_has(f, "rp", pr->partner));
+}
+
 /* Whether the form turns partner on (it was off): an opt-in now. */
 static int
 partner_turned_on(
@@ -755,8 +808,8 @@ partner_turned_on(
 	for (i = 0; i < p->nprefs; i++)
 		if (p->prefs[i].st == NULL &&
 		    strcmp(p->prefs[i].partner, partner) == 0)
-			return !p->prefs[i].on &&
-			       unsubd_form_has(f, "p", partner);
+			return row_turned_on(
+			    &p->prefs[i], f, unsubd_form_has(f, "p", partner));
 	return 0;
 }
 
@@ -815,19 +868,19 @@ pref_changes(req *r, const unsubd_form *f)
 	 * another tab, a complaint, an admin): its boxes may show what is no
 	 * longer so, and saving them would undo that.  Only what the person
 	 * did on it is taken, and only to stop mail: a box shown ticked
-	 * ("ws", "wp") and sent unticked, where that mail still goes.  An
-	 * opt-out is never lost to a stale page.
+	 * ("ws", "wp") and sent unticked, where that mail still goes or
+	 * will go after a pause.  An opt-out is never lost to a stale page.
 	 */
 	for (i = 0; r->stale && i < p->nprefs; i++) {
 		const unsubd_pref *pr = &p->prefs[i];
 
-		if (pr->st != NULL && pr->on &&
+		if (pr->st != NULL && pr->later &&
 		    unsubd_form_has(f, "ws", pr->st->name) &&
 		    !unsubd_form_has(f, "s", pr->st->name)) {
 			add_change(r, max, OG_EV_OPTOUT, OG_SCOPE_STREAM,
 			    pr->st->name, OG_ST_OPTOUT);
 			note_change(r, "optout", OG_SCOPE_STREAM, pr->st->name);
-		} else if (pr->st == NULL && pr->on &&
+		} else if (pr->st == NULL && pr->later &&
 		           unsubd_form_has(f, "wp", pr->partner) &&
 		           !unsubd_form_has(f, "p", pr->partner)) {
 			add_change(r, max, OG_EV_OPTOUT, OG_SCOPE_PARTNER,
@@ -845,8 +898,9 @@ pref_changes(req *r, const unsubd_form *f)
 
 			want = unsubd_form_has(f, "s", pr->st->name);
 			/*
-			 * Left unticked during a pause (shown unticked): for
-			 * good, or the mail would come back when it ends.
+			 * Unticked, during a pause too (shown ticked, "will
+			 * resume"): for good, or the mail would come back
+			 * when it ends.
 			 */
 			if (pr->later && !want) {
 				add_change(r, max, OG_EV_OPTOUT,
@@ -854,7 +908,7 @@ pref_changes(req *r, const unsubd_form *f)
 				    OG_ST_OPTOUT);
 				note_change(
 				    r, "optout", OG_SCOPE_STREAM, pr->st->name);
-			} else if (!pr->on && want) {
+			} else if (row_turned_on(pr, f, want)) {
 				add_change(r, max, OG_EV_OPTIN, OG_SCOPE_STREAM,
 				    pr->st->name, OG_ST_CONFIRMED);
 				note_change(
@@ -882,13 +936,13 @@ pref_changes(req *r, const unsubd_form *f)
 			}
 		} else {
 			want = unsubd_form_has(f, "p", pr->partner);
-			if (pr->on && !want) {
+			if (pr->later && !want) {
 				add_change(r, max, OG_EV_OPTOUT,
 				    OG_SCOPE_PARTNER, pr->partner,
 				    OG_ST_OPTOUT);
 				note_change(
 				    r, "optout", OG_SCOPE_PARTNER, pr->partner);
-			} else if (!pr->on && want) {
+			} else if (row_turned_on(pr, f, want)) {
 				add_change(r, max, OG_EV_OPTIN,
 				    OG_SCOPE_PARTNER, pr->partner,
 				    OG_ST_CONFIRMED);

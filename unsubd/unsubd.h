@@ -167,8 +167,13 @@ typedef struct unsubd_pref {
 	const og_stream *st; /* stream, or NULL for a partner line */
 	const char *partner; /* partner name for a partner line */
 	int on;              /* currently receiving */
-	int later;           /* would receive once temporary opt-outs and
-	                        suppressions end (a pause) */
+	int later;           /* receiving now or once temporary opt-outs
+	                        and suppressions end (a pause) */
+	int64_t resume;      /* off now: when its pause ends by itself (0:
+	                        not paused) */
+	int resumable;       /* paused by opt-outs only: the row's own
+	                        opt-in ends the pause now, as the gate
+	                        judges (not a suppression) */
 	int cap;             /* unsubd_caps index of the person's cap, -1:
 	                        none of them (own, shown as is) */
 	og_cap own;          /* the person's cap (limit 0: none) */
@@ -226,6 +231,8 @@ enum unsubd_msg {
 	M_CHANGED,
 	M_CHANGED_OUT,
 	M_FREQ_OWN,
+	M_PAUSED,
+	M_RESUME,
 	M_NMSG
 };
 const char *unsubd_msg(int lang, int msg);

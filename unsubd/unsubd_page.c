@@ -15,6 +15,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "og_time.h"
 #include "og_token.h"
@@ -141,10 +142,47 @@ static const char *const msgs[M_NMSG][UNSUBD_NLANG] = {
         "que recibe ahora; revíselas y guárdelas de nuevo si desea más."},
     [M_FREQ_OWN] = {"As now: at most %s", "Como agora: no máximo %s",
         "Como ahora: como máximo %s"},
+    [M_PAUSED] = {"Paused: it resumes on %s. Untick the box to stop it "
+                  "for good.",
+        "Pausado: volta em %s. Desmarque a caixa para parar de vez.",
+        "En pausa: se reanuda el %s. Desmarque la casilla para dejarlo "
+        "del todo."},
+    [M_RESUME] = {"Resume now", "Voltar a receber agora", "Reanudar ahora"},
+};
+
+/* Month names for a pause's end ("9 December 2026"). */
+static const char *const months[UNSUBD_NLANG][12] = {
+    {"January", "February", "March", "April", "May", "June", "July", "August",
+        "September", "October", "November", "December"},
+    {"janeiro", "fevereiro", "março", "abril", "maio", "junho", "julho",
+        "agosto", "setembro", "outubro", "novembro", "dezembro"},
+    {"enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto",
+        "septiembre", "octubre", "noviembre", "diciembre"},
 };
 
 static const char *const lang_names[UNSUBD_NLANG] = {
     "English", "Português (Brasil)", "Español"};
+
+/* The day of t (UTC, as optgate status dates it) in lang's words. */
+static void
+date_words(int lang, int64_t t, char *out, size_t size)
+{
+	struct tm tm;
+	time_t tt = (time_t)t;
+
+	if (lang < 0 || lang >= UNSUBD_NLANG)
+		lang = UNSUBD_EN;
+	if (gmtime_r(&tt, &tm) == NULL) {
+		og_date_fmt(t, out, size);
+		return;
+	}
+	if (lang == UNSUBD_EN)
+		(void)snprintf(out, size, "%d %s %d", tm.tm_mday,
+		    months[lang][tm.tm_mon], tm.tm_year + 1900);
+	else
+		(void)snprintf(out, size, "%d de %s de %d", tm.tm_mday,
+		    months[lang][tm.tm_mon], tm.tm_year + 1900);
+}
 
 const char *
 unsubd_msg(int lang, int msg)
@@ -277,6 +315,8 @@ head(og_buf *b, int lang, const og_stream *st, int title)
 	    "background:#e6f4ea;border:1px solid #1e7e34}\n"
 	    ".notice.error{background:#fdecea;border-color:#b3261e}\n"
 	    ".note{font-size:.9rem;color:#444}\n"
+	    ".paused{margin:0 0 .3rem 2rem;font-size:.95rem;color:#444}\n"
+	    ".row label.resume{margin-left:2rem;min-height:2.75rem}\n"
 	    "</style>\n</head>\n<body>\n<header>",
 	    color, fg);
 	if (st != NULL && og_config_url_ok(st->brand_logo)) {
@@ -324,6 +364,47 @@ hidden(og_buf *b, const char *name, const char *value)
 	(void)og_buf_adds(b, "\">\n");
 }
 
+/*
+ * The rest of a row's checkbox: ticked when its mail comes now or after
+ * a pause (saved as shown, it changes nothing), described by the pause.
+ */
+static void
+box_state(og_buf *b, const unsubd_pref *pr, int i)
+{
+	if (pr->later && !pr->on)
+		(void)og_buf_printf(b, " aria-describedby=\"w%d\"", i);
+	(void)og_buf_printf(b, "%s> <span>", pr->later ? " checked" : "");
+}
+
+/*
+ * A paused row: when it resumes, and where the row's own opt-in ends the
+ * pause (an opt-out, not a suppression: the gate then lets its mail
+ * through), a box to resume now (field name: "r" or "rp", value).
+ */
+static void
+paused(og_buf *b, int lang, const unsubd_pref *pr, int i, const char *name,
+    const char *value)
+{
+	char day[64];
+
+	if (pr->on || !pr->later)
+		return;
+	date_words(lang, pr->resume, day, sizeof(day));
+	(void)og_buf_printf(b, "<p class=\"paused\" id=\"w%d\">", i);
+	put_msg(b, lang, M_PAUSED, day);
+	(void)og_buf_adds(b, "</p>\n");
+	if (!pr->resumable)
+		return;
+	(void)og_buf_printf(b,
+	    "<label class=\"cb resume\"><input type=\"checkbox\" "
+	    "id=\"r%d\" name=\"%s\" value=\"",
+	    i, name);
+	(void)unsubd_html(b, value);
+	(void)og_buf_adds(b, "\"> <span>");
+	put_msg(b, lang, M_RESUME, NULL);
+	(void)og_buf_adds(b, "</span></label>\n");
+}
+
 static void
 pref_row(og_buf *b, int lang, const unsubd_pref *pr, int i)
 {
@@ -336,12 +417,13 @@ pref_row(og_buf *b, int lang, const unsubd_pref *pr, int i)
 		    "id=\"s%d\" name=\"s\" value=\"",
 		    i);
 		(void)unsubd_html(b, pr->st->name);
-		(void)og_buf_printf(
-		    b, "\"%s> <span>", pr->on ? " checked" : "");
+		(void)og_buf_adds(b, "\"");
+		box_state(b, pr, i);
 		(void)unsubd_html(b, stream_label(pr->st));
 		(void)og_buf_adds(b, "</span></label>\n");
+		paused(b, lang, pr, i, "r", pr->st->name);
 		/* What was shown ticked: a stale form's unticked boxes */
-		if (pr->on)
+		if (pr->later)
 			hidden(b, "ws", pr->st->name);
 		(void)og_buf_printf(
 		    b, "<div class=\"freq\"><label for=\"c%d\">", i);
@@ -376,11 +458,12 @@ pref_row(og_buf *b, int lang, const unsubd_pref *pr, int i)
 		    "id=\"p%d\" name=\"p\" value=\"",
 		    i);
 		(void)unsubd_html(b, pr->partner);
-		(void)og_buf_printf(
-		    b, "\"%s> <span>", pr->on ? " checked" : "");
+		(void)og_buf_adds(b, "\"");
+		box_state(b, pr, i);
 		put_msg(b, lang, M_PARTNER_OFFERS, pr->partner);
 		(void)og_buf_adds(b, "</span></label>");
-		if (pr->on)
+		paused(b, lang, pr, i, "rp", pr->partner);
+		if (pr->later)
 			hidden(b, "wp", pr->partner);
 	}
 	(void)og_buf_adds(b, "</div>\n");

@@ -227,31 +227,124 @@ like "... the click is in the history" \
 like "... and still holds after the pause" \
     "$(OPTGATE_NOW=$(($(date +%s) + 11 * 86400)) "$BIN/optgate" \
         -c "$CONF" status $P --stream news)" "*unsubscribed from news*one-click*"
-# A pause of all mail: the page shows every stream unticked; saving it so
-# means no more of them, not "until the pause ends".
+# --- a pause of all mail (an import's temporary opt-out): the page shows
+# its streams and partner ticked, "paused: it resumes on DATE"; saved
+# untouched it changes nothing (it opted out of them for good); a box
+# unticked opts out for good; "resume now" ends the pause, as status says.
+PX=$(date -u -d '+10 days' +%Y-%m-%dT12:00:00Z)
+PDAY=$(LC_ALL=C date -u -d "$PX" '+%-d %B %Y')
+PAFTER=$(($(date -u -d "$PX" +%s) + 86400))
+pause_all() { # ADDR: opted in to news, tips, offers; all mail paused
+	for s in news tips offers; do ud_optin $1 $s; done
+	printf 'address,state,expires\n%s,optout,%s\n' $1 "$PX" |
+	    "$BIN/optgate" -c "$CONF" import - >/dev/null 2>&1
+}
+after_pause() { # ADDR STREAM: status exit code once the pause is over
+	OPTGATE_NOW=$PAFTER "$BIN/optgate" -c "$CONF" status $1 --stream $2 \
+	    >/dev/null 2>&1
+	echo $?
+}
 Q=quentin@example.org
-ud_optin $Q news
-ud_optin $Q tips
-printf 'address,state,expires\n%s,optout,%s\n' $Q \
-    "$(date -u -d '+10 days' +%Y-%m-%dT%H:%M:%SZ)" >"$UD_DIR/pause-all.csv"
-"$BIN/optgate" -c "$CONF" import "$UD_DIR/pause-all.csv" >/dev/null 2>&1
+pause_all $Q
 TQ=$(ud_token $Q news)
 PQ=$(curl -s "$UD_URL/u/$TQ")
-like "during a pause the page shows news unticked" "$PQ" '*value="news"> <span>*'
-QC=$(printf '%s' "$PQ" | sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p')
-QT=$(printf '%s' "$PQ" | sed -n 's/.*name="ts" value="\([^"]*\)".*/\1/p')
-QV=$(printf '%s' "$PQ" | sed -n 's/.*name="v" value="\([^"]*\)".*/\1/p')
-# (a second on: an opt-in lifts only an older opt-out, to the second)
+like "paused: the page shows news ticked, with the day it resumes" "$PQ" \
+    "*name=\"s\" value=\"news\" aria-describedby=\"w0\" checked> <span>Weekly newsletter</span></label>
+<p class=\"paused\" id=\"w0\">Paused: it resumes on $PDAY. Untick the box to stop it for good.</p>
+<label class=\"cb resume\"><input type=\"checkbox\" id=\"r0\" name=\"r\" value=\"news\"> <span>Resume now</span></label>
+<input type=\"hidden\" name=\"ws\" value=\"news\">*"
+like "... and the partner's row the same" "$PQ" \
+    '*name="p" value="acme" aria-describedby="w3" checked> <span>Offers from acme</span></label><p class="paused" id="w3">Paused: it resumes on '"$PDAY"'.*name="rp" value="acme">*name="wp" value="acme">*'
+like "... in pt-BR" "$(curl -s -H 'Accept-Language: pt-BR' "$UD_URL/u/$TQ")" \
+    "*Pausado: volta em ${PDAY%% *} de *de ${PDAY##* }. Desmarque a caixa para parar de vez.*Voltar a receber agora*"
+like "... in es" "$(curl -s "$UD_URL/u/$TQ?lang=es")" \
+    "*En pausa: se reanuda el ${PDAY%% *} de *de ${PDAY##* }. Desmarque la casilla para dejarlo del todo.*Reanudar ahora*"
+AQ=$("$BIN/optgate" -c "$CONF" audit $Q)
 sleep 1
-like "saving news unticked, tips ticked: saved" "$(curl -s -d \
-    "csrf=$QC&ts=$QT&v=$QV&s=tips&action=save" "$UD_URL/u/$TQ/prefs")" \
-    "*Your choices are saved.*"
-QL=$(($(date +%s) + 11 * 86400))
-like "... news stays refused after the pause" "$(OPTGATE_NOW=$QL \
+like "paused: the page saved untouched changes nothing" "$(curl -s \
+    -d "$(ud_form_unchanged "$PQ")" "$UD_URL/u/$TQ/prefs")" \
+    '*Nothing to change.*'
+is "... nothing written" "$("$BIN/optgate" -c "$CONF" audit $Q)" "$AQ"
+is "... still paused now (news, tips, offers refused)" \
+    "$(ud_status $Q news)$(ud_status $Q tips)$(ud_status $Q offers)" 111
+# Opened during the pause only to get tips less often.
+sleep 1
+R=$(curl -s -d "$(ud_form_unchanged "$PQ" | sed 's/c.tips=0/c.tips=1%2F30d/')" \
+    "$UD_URL/u/$TQ/prefs")
+like "paused: changing tips's frequency only: saved" "$R" '*Your choices are saved.*'
+like "... logged as that change alone" "$(cat "$UD_DIR/log")" \
+    "*preferences: to=<q*****n@example.org>, stream=news, via=page, changes=1/30d(stream:tips), client=?127.0.0.1?, kid=1, result=applied*"
+is "... after the pause news, tips and offers come back" \
+    "$(after_pause $Q news)$(after_pause $Q tips)$(after_pause $Q offers)" 000
+like "... tips at the new frequency" "$(OPTGATE_NOW=$PAFTER "$BIN/optgate" \
+    -c "$CONF" status $Q --stream tips)" "*cap 1/30d (recipient's choice)*"
+# Unticking a paused stream, and a paused partner: for good.
+sleep 1
+R=$(curl -s -d "$(ud_form_unchanged "$R" | python3 -c '
+import sys, urllib.parse as u
+q = u.parse_qsl(sys.stdin.read())
+print(u.urlencode([x for x in q if x not in (("s", "news"), ("p", "acme"))]))')" \
+    "$UD_URL/u/$TQ/prefs")
+like "paused: news and the partner unticked: saved" "$R" '*Your choices are saved.*'
+like "... news stays refused after the pause" "$(OPTGATE_NOW=$PAFTER \
     "$BIN/optgate" -c "$CONF" status $Q --stream news)" \
     "*unsubscribed from news*preference-page*"
-is "... tips comes back with it" "$(OPTGATE_NOW=$QL "$BIN/optgate" \
-    -c "$CONF" status $Q --stream tips >/dev/null 2>&1; echo $?)" 0
+like "... offers too, by the partner's opt-out" "$(OPTGATE_NOW=$PAFTER \
+    "$BIN/optgate" -c "$CONF" status $Q --stream offers)" \
+    "*unsubscribed from all mail of partner acme*preference-page*"
+is "... tips comes back" "$(after_pause $Q tips)" 0
+like "... the page shows them (and offers) unticked, tips still paused" "$R" \
+    '*name="s" value="news"> <span>*name="s" value="offers"> <span>*name="s" value="tips" aria-describedby="w2" checked>*name="p" value="acme"> <span>*'
+# "Resume now": the pause is an opt-out, so the row's own opt-in ends it.
+RS=resume@example.org
+pause_all $RS
+TR=$(ud_token $RS news)
+sleep 1
+R=$(curl -s -d "$(ud_form_unchanged "$(curl -s "$UD_URL/u/$TR")")&r=tips&rp=acme" \
+    "$UD_URL/u/$TR/prefs")
+like "paused: resume now tips and the partner: saved" "$R" '*Your choices are saved.*'
+is "... tips and offers accepted now, news still paused" \
+    "$(ud_status $RS tips)$(ud_status $RS offers)$(ud_status $RS news)" 001
+like "... the page shows tips and the partner on, no longer paused" "$R" \
+    '*name="s" value="tips" checked> <span>*name="p" value="acme" checked> <span>*'
+is "... and news after the pause" "$(after_pause $RS news)" 0
+# A pause by a temporary suppression (an admin's): only its end lifts
+# it, so the page offers no "resume now", and an opt-in sent anyway
+# (a forged "r") is not written.
+SP=suppressed.pause@example.org
+for s in news tips; do ud_optin $SP $s; done
+"$BIN/optgate" -c "$CONF" suppress $SP --reason manual --all --expires 10d >/dev/null
+TSP=$(ud_token $SP news)
+PSP=$(curl -s "$UD_URL/u/$TSP")
+like "suppressed for 10 days: news shows ticked, paused" "$PSP" \
+    "*name=\"s\" value=\"news\" aria-describedby=\"w0\" checked> <span>Weekly newsletter</span></label>
+<p class=\"paused\" id=\"w0\">Paused: it resumes on $(LC_ALL=C date -u -d '+10 days' '+%-d %B %Y').*"
+case "$PSP" in *'name="r"'*) fail "... no resume-now box" ;;
+*) pass "... no resume-now box" ;; esac
+AS=$("$BIN/optgate" -c "$CONF" audit $SP)
+sleep 1
+like "... saved untouched, with a forged resume: nothing to change" "$(curl -s \
+    -d "$(ud_form_unchanged "$PSP")&r=news" "$UD_URL/u/$TSP/prefs")" \
+    '*Nothing to change.*'
+is "... nothing written" "$("$BIN/optgate" -c "$CONF" audit $SP)" "$AS"
+is "... after it, news and tips come back" "$(OPTGATE_NOW=$(($(date +%s) + 11 * 86400)) \
+    "$BIN/optgate" -c "$CONF" status $SP --stream news >/dev/null 2>&1; echo $?)" 0
+# A stale page (changed since) with a paused box unticked: for good too.
+ST=stale.pause@example.org
+pause_all $ST
+TST=$(ud_token $ST news)
+FS=$(ud_form_unchanged "$(curl -s "$UD_URL/u/$TST")" | python3 -c '
+import sys, urllib.parse as u
+print(u.urlencode([x for x in u.parse_qsl(sys.stdin.read()) if x != ("s", "news")]))')
+sleep 1
+ud_code POST "$UD_URL/u/$(ud_token $ST tips)" -d List-Unsubscribe=One-Click >/dev/null
+sleep 1
+like "stale page, paused news unticked: only that saved" "$(curl -s -d "$FS" \
+    "$UD_URL/u/$TST/prefs")" '*Only the boxes you unticked were saved*'
+like "... news refused after the pause" "$(OPTGATE_NOW=$PAFTER \
+    "$BIN/optgate" -c "$CONF" status $ST --stream news)" \
+    "*unsubscribed from news*preference-page*"
+is "... offers (left ticked) back after it" "$(after_pause $ST offers)" 0
 
 # --- the preference form (CSRF protected) ---
 E=elena@example.com
