@@ -1,14 +1,16 @@
 """unsubd_browser.py - headless Chromium clicks through optgate-unsubd.
 
     python3 unsubd_browser.py BASE_URL TOKEN ARTIFACTS_DIR PROFILE_DIR \
-        OPTGATE CONF ADDRESS
+        OPTGATE CONF ADDRESS [PAUSED_TOKEN PAUSED_ADDRESS]
 
 Drives a real browser through the DevTools protocol (cdp.py): opens the
 page on a phone-sized screen in pt-BR (Accept-Language), switches to
 Spanish and English with the language links, saves a screenshot of each,
 unticks a stream and picks "one a week" for another, saves, ticks it again
 (opt back in), and finally presses the one-click button - all with real
-mouse clicks.  After each step it asks the store with `optgate status`.
+mouse clicks.  With a paused address (all its mail paused for a while) it
+then saves that one's page untouched and presses "resume now" for tips.
+After each step it asks the store with `optgate status`.
 Prints one "name|value" line per observation for the shell test.
 """
 import os
@@ -20,6 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cdp  # noqa: E402
 
 base, token, arts, profile, optgate, conf, addr = sys.argv[1:8]
+paused = sys.argv[8:10]
 os.makedirs(arts, exist_ok=True)
 
 
@@ -27,8 +30,8 @@ def out(name, value):
     print("%s|%s" % (name, value), flush=True)
 
 
-def status(stream):
-    return subprocess.call([optgate, "-c", conf, "status", addr,
+def status(stream, who=None):
+    return subprocess.call([optgate, "-c", conf, "status", who or addr,
                             "--stream", stream],
                            stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)
@@ -107,6 +110,31 @@ try:
         "(document.querySelector('.notice')||{}).textContent"))
     out("status_offers_after_all", status("offers"))
     p.screenshot(os.path.join(arts, "unsubd-pt-BR-all.png"))
+
+    if paused:
+        # A paused person's page: ticked, "paused: it resumes on DATE".
+        ptok, paddr = paused
+        p.navigate("%s/u/%s?lang=en" % (base, ptok))
+        news = "document.querySelector('input[name=\"s\"][value=\"news\"]')"
+        out("paused_news_checked", p.eval(news + ".checked"))
+        out("paused_note", p.eval(
+            "document.getElementById(" + news +
+            ".getAttribute('aria-describedby')).textContent"))
+        out("paused_unlabelled", p.eval(
+            "Array.from(document.querySelectorAll('input:not([type=hidden]),"
+            "select')).filter(e => e.labels.length == 0).length"))
+        out("paused_no_hscroll", p.eval(
+            "document.documentElement.scrollWidth <= window.innerWidth"))
+        p.screenshot(os.path.join(arts, "unsubd-en-paused.png"))
+        p.click("#save", navigates=True)
+        out("paused_untouched_notice", p.eval(
+            "(document.querySelector('.notice')||{}).textContent"))
+        out("paused_status_news_after_save", status("news", paddr))
+        time.sleep(1.1)
+        p.click('input[name="r"][value="tips"]')
+        p.click("#save", navigates=True)
+        out("paused_status_tips_after_resume", status("tips", paddr))
+        out("paused_status_news_after_resume", status("news", paddr))
     out("done", "yes")
 finally:
     b.close()

@@ -16,6 +16,13 @@ A=maria.silva@example.com.br
 ud_optin $A news
 ud_optin $A offers
 ud_optin $A tips
+# All mail of Z paused for ten days (an import's temporary opt-out).
+Z=zoe.pause@example.com
+ud_optin $Z news
+ud_optin $Z tips
+PX=$(date -u -d '+10 days' +%Y-%m-%dT12:00:00Z)
+printf 'address,state,expires\n%s,optout,%s\n' $Z "$PX" |
+    "$BIN/optgate" -c "$CONF" import - >/dev/null 2>&1
 ok "daemon starts" ud_start
 TOK=$(ud_token $A news)
 ARTS=$TOP/$BUILD/test-artifacts
@@ -23,6 +30,7 @@ mkdir -p "$UD_DIR/profile"
 rm -f "$ARTS"/unsubd-*.png
 timeout 120 python3 "$TOP/tests/browser/unsubd_browser.py" "$UD_URL" "$TOK" \
     "$ARTS" "$UD_DIR/profile" "$BIN/optgate" "$CONF" $A \
+    "$(ud_token $Z news)" $Z \
     >"$UD_DIR/browser.out" 2>"$UD_DIR/browser.err"
 rc=$?
 is "browser script ran to the end" "$rc" 0
@@ -57,6 +65,20 @@ is "unsubscribe from everything (pt-BR)" "$(v notice_all)" \
 is "store: offers refused after everything" "$(v status_offers_after_all)" 1
 like "opt-in proof holds the browser's user agent" \
     "$(mdb_dump -p -s events "$UD_DIR/store/consent")" "*HeadlessChrome*"
+is "paused: news shows ticked" "$(v paused_news_checked)" True
+is "... described by the day it resumes" "$(v paused_note)" \
+    "Paused: it resumes on $(LC_ALL=C date -u -d "$PX" '+%-d %B %Y'). Untick the box to stop it for good."
+is "... every control has a label" "$(v paused_unlabelled)" 0
+is "... readable on a phone" "$(v paused_no_hscroll)" True
+is "... Save pressed untouched: nothing to change" \
+    "$(v paused_untouched_notice)" "Nothing to change."
+is "... news still paused, not opted out" "$(v paused_status_news_after_save)" 1
+is "... and not for good: back after the pause" \
+    "$(OPTGATE_NOW=$(($(date -u -d "$PX" +%s) + 86400)) "$BIN/optgate" \
+        -c "$CONF" status $Z --stream news >/dev/null 2>&1; echo $?)" 0
+is "... Resume now for tips: tips accepted" \
+    "$(v paused_status_tips_after_resume)" 0
+is "... news still paused" "$(v paused_status_news_after_resume)" 1
 for l in pt-BR es en; do
 	ok "screenshot $l saved" test -s "$ARTS/unsubd-$l.png"
 done
