@@ -21,8 +21,8 @@ Z=zoe.pause@example.com
 ud_optin $Z news
 ud_optin $Z tips
 PX=$(date -u -d '+10 days' +%Y-%m-%dT12:00:00Z)
-printf 'address,state,expires\n%s,optout,%s\n' $Z "$PX" |
-    "$BIN/optgate" -c "$CONF" import - >/dev/null 2>&1
+printf 'address,state,expires\n%s,optout,%s\n' $Z "$PX" >"$UD_DIR/pause.csv"
+"$BIN/optgate" -c "$CONF" import "$UD_DIR/pause.csv" >/dev/null 2>&1
 ok "daemon starts" ud_start
 TOK=$(ud_token $A news)
 ARTS=$TOP/$BUILD/test-artifacts

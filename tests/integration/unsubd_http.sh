@@ -236,8 +236,9 @@ PDAY=$(LC_ALL=C date -u -d "$PX" '+%-d %B %Y')
 PAFTER=$(($(date -u -d "$PX" +%s) + 86400))
 pause_all() { # ADDR: opted in to news, tips, offers; all mail paused
 	for s in news tips offers; do ud_optin $1 $s; done
-	printf 'address,state,expires\n%s,optout,%s\n' $1 "$PX" |
-	    "$BIN/optgate" -c "$CONF" import - >/dev/null 2>&1
+	printf 'address,state,expires\n%s,optout,%s\n' $1 "$PX" \
+	    >"$UD_DIR/pause-$1.csv"
+	"$BIN/optgate" -c "$CONF" import "$UD_DIR/pause-$1.csv" >/dev/null 2>&1
 }
 after_pause() { # ADDR STREAM: status exit code once the pause is over
 	OPTGATE_NOW=$PAFTER "$BIN/optgate" -c "$CONF" status $1 --stream $2 \
