@@ -380,8 +380,9 @@ like "chosen cap shown back from the store" "$(curl -s "$UD_URL/u/$TE")" \
 # kept by an untouched save; it showed no choice, so the browser sent
 # "as often as planned" and the save dropped the person's cap.
 C=carla.cap@example.com
-printf 'address,state,stream,cap\n%s,optin,news,2/7d\n' $C |
-    "$BIN/optgate" -c "$CONF" import - >/dev/null 2>&1
+printf 'address,state,stream,cap\n%s,optin,news,2/7d\n' $C \
+    >"$UD_DIR/cap.csv"
+"$BIN/optgate" -c "$CONF" import "$UD_DIR/cap.csv" >/dev/null 2>&1
 TC=$(ud_token $C news)
 PC=$(curl -s "$UD_URL/u/$TC")
 like "imported cap 2/7d: the page shows it chosen" "$PC" \
