@@ -31,7 +31,7 @@ typedef struct og_cli {
 	og_config *cfg;
 	og_store *store;
 	og_keyring *keys;
-	char err[512];           /* og_cli_store's last error, for a log line */
+	char err[512]; /* og_cli_store's last error, for a log line */
 } og_cli;
 
 /* Load the config (once); on error print every message, return 2. */
@@ -42,8 +42,18 @@ int og_cli_store(og_cli *cli, unsigned flags);
 int og_cli_keys(og_cli *cli);
 /* Exit code for a library error from a store write/read. */
 int og_cli_exit_for(int rc);
-/* Parse and normalise an address; prints the error, returns 0 or 1. */
+/*
+ * Parse and normalise an address read as the daemons read RCPT TO
+ * (og_addr_envelope: <>, a source route, one trailing dot of the domain),
+ * except that a local part needing quotes must be written with them;
+ * prints the error, returns 0 or an exit code.
+ */
 int og_cli_addr(og_cli *cli, const char *s, og_addr *a);
+/*
+ * The same for lookups (status, audit), which also read Postfix's
+ * policy form of a quoted local part (john doe@example.org).
+ */
+int og_cli_addr_lookup(og_cli *cli, const char *s, og_addr *a);
 /* The configured stream, or NULL after telling the admin it is unknown. */
 const og_stream *og_cli_stream(og_cli *cli, const char *name);
 /* Print a usage line to stderr and return OG_EXIT_USAGE. */

@@ -1606,15 +1606,14 @@ cmd_audit(og_cli *cli, int argc, char **argv)
 	og_rtxn *tx;
 	og_addr a;
 	unsigned char hash[32];
-	char tb[16], abuf[2 * OG_ADDR_INPUT_MAX + 3];
+	char tb[16];
 	int rc, erased = 0, found;
 	size_t i;
 
 	if (argc != 2)
 		return og_cli_usage("audit ADDR [--json]");
 	/* as the daemons read RCPT TO: a trailing dot, a route */
-	if ((rc = og_cli_addr(
-	         cli, og_addr_envelope(argv[1], abuf, sizeof(abuf)), &a)) != 0)
+	if ((rc = og_cli_addr_lookup(cli, argv[1], &a)) != 0)
 		return rc;
 	if ((rc = og_cli_store(cli, OG_STORE_RDONLY)) != 0)
 		return rc;

@@ -134,16 +134,38 @@ og_cli_keys(og_cli *cli)
 	return 0;
 }
 
-int
-og_cli_addr(og_cli *cli, const char *s, og_addr *a)
+static int
+cli_addr(og_cli *cli, const char *s, og_addr *a, int policy_form)
 {
+	char buf[2 * OG_ADDR_INPUT_MAX + 3];
+	const char *e;
 	int rc;
 
 	if ((rc = og_cli_config(cli)) != 0)
 		return rc;
-	if (og_addr_parse(s, strlen(s), &cli->cfg->rules, a) != 0) {
+	/*
+	 * As the daemons read RCPT TO, so that an address pasted from a
+	 * Postfix log (to=<ana@example.com.>, a source route) names the
+	 * person they judged, for every command that takes one.
+	 */
+	e = og_addr_envelope(s, buf, sizeof(buf));
+	if (og_addr_parse(e, strlen(e), &cli->cfg->rules, a) != 0) {
 		fprintf(stderr, "optgate: %s: invalid address: %s\n", s,
 		    a->error ? a->error : "syntax");
+		return OG_EXIT_NO;
+	}
+	/*
+	 * Postfix logs a quoted local part with its quotes: without them,
+	 * bad@@example.com is more likely a typo of bad@example.com than
+	 * "bad@"@example.com, and a change recorded for that would leave
+	 * the person meant untouched.
+	 */
+	if (!policy_form && (a->flags & OG_ADDR_QUOTED) &&
+	    strchr(s, '"') == NULL) {
+		fprintf(stderr,
+		    "optgate: %s: invalid address: the local part needs "
+		    "quotes (%s, if that is meant)\n",
+		    s, a->norm);
 		return OG_EXIT_NO;
 	}
 	if (a->typo[0])
@@ -152,6 +174,18 @@ og_cli_addr(og_cli *cli, const char *s, og_addr *a)
 		    "(recorded as given)\n",
 		    a->norm, a->typo);
 	return 0;
+}
+
+int
+og_cli_addr(og_cli *cli, const char *s, og_addr *a)
+{
+	return cli_addr(cli, s, a, 0);
+}
+
+int
+og_cli_addr_lookup(og_cli *cli, const char *s, og_addr *a)
+{
+	return cli_addr(cli, s, a, 1);
 }
 
 int
@@ -1211,7 +1245,7 @@ cmd_status(og_cli *cli, int argc, char **argv)
 	 * judged it.
 	 */
 	addr = og_addr_envelope(argv[optind], abuf, sizeof(abuf));
-	if ((rc = og_cli_addr(cli, addr, &a)) != 0)
+	if ((rc = og_cli_addr_lookup(cli, argv[optind], &a)) != 0)
 		return rc;
 	if (stream && (one = og_cli_stream(cli, stream)) == NULL)
 		return OG_EXIT_USAGE;
@@ -1258,6 +1292,8 @@ cmd_status(og_cli *cli, int argc, char **argv)
 int
 cmd_check_address(og_cli *cli, int argc, char **argv)
 {
+	char buf[2 * OG_ADDR_INPUT_MAX + 3];
+	const char *e;
 	og_addr a;
 	og_buf b;
 	int rc;
@@ -1266,7 +1302,9 @@ cmd_check_address(og_cli *cli, int argc, char **argv)
 		return og_cli_usage("check-address ADDR");
 	if ((rc = og_cli_config(cli)) != 0)
 		return rc;
-	rc = og_addr_parse(argv[1], strlen(argv[1]), &cli->cfg->rules, &a);
+	/* the match key the daemons judge that RCPT TO by */
+	e = og_addr_envelope(argv[1], buf, sizeof(buf));
+	rc = og_addr_parse(e, strlen(e), &cli->cfg->rules, &a);
 	og_buf_init(&b, 0);
 	if (cli->json) {
 		og_buf_adds(&b, "{\"input\":");

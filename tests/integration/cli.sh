@@ -174,6 +174,38 @@ like "... for the hard bounce, not as an invalid address" "$out" "*<ed@example.c
 out=$($OG audit '<@relay.example:ed@example.com.>' 2>&1)
 is "audit of an envelope address with a source route: exit 0" "$?" 0
 like "... its history" "$out" "*history of ed@example.com*suppress*hard-bounce*"
+# Every command that takes an address reads it so: an address pasted from
+# a Postfix log line acts on the person the daemons judged, not refused as
+# "domain ends with a dot".
+out=$($OG optin 'hu@example.com.' --stream newsletter 2>&1)
+is "optin of an address with a trailing dot: exit 0" "$?" 0
+like "... recorded for the address without it" "$out" "hu@example.com: optin*recorded*"
+out=$($OG optout '<hu@example.com.>' --stream newsletter 2>&1)
+is "optout of <ADDR.> as Postfix logs it: exit 0" "$?" 0
+like "... recorded" "$out" "hu@example.com: optout (stream newsletter): recorded*"
+like "... and the daemons' verdict now refuses that person" \
+    "$($OG status hu@example.com --stream newsletter 2>&1)" \
+    "*<hu@example.com>: unsubscribed from newsletter*"
+$OG suppress '<@relay.example:hu@example.com.>' --reason manual >/dev/null 2>&1
+is "suppress of an envelope address with a source route: exit 0" "$?" 0
+$OG unsuppress 'hu@example.com.' >/dev/null 2>&1
+is "unsuppress of the address with a trailing dot: exit 0" "$?" 0
+like "... both on the one record" "$($OG audit hu@example.com)" \
+    "*optin*optout*suppress*manual*unsuppress*"
+tok=$($OG token '<hu@example.com.>' --stream newsletter 2>&1 | sed -n 's/^token: //p')
+like "token of <ADDR.>: it names the person the daemons judged" \
+    "$("$TOP/$BUILD/test/milter/mg-tokdecode" "$T/keys" "$tok" 2>&1)" \
+    "hu@example.com *"
+like "check-address gives the match key the daemons use" \
+    "$($OG check-address 'Hu@Example.COM.' 2>&1)" "*match key:  hu@example.com*"
+out=$($OG erase '<hu@example.com.>' 2>&1)
+is "erase of <ADDR.>: exit 0" "$?" 0
+like "... the person meant is erased" "$($OG audit hu@example.com 2>&1)" \
+    "*erased at the person's request*"
+out=$($OG optout 'hu@example.com..' 2>&1)
+is "two trailing dots (the MTA drops one): still refused, exit 1" "$?" 1
+like "... with the reason and the address as given" "$out" \
+    "*hu@example.com..: invalid address: domain ends with a dot*"
 $OG suppress fi@example.com --reason complaint --expires 30d >/dev/null
 is "temporary suppression" "$?" 0
 # the admin's note is why: status shows it beside the refusal
