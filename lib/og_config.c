@@ -3,7 +3,7 @@
  *
  * Public: og_config_load, og_config_parse_string, og_config_ref/unref,
  * og_config_stream*, og_config_find_stream, og_config_parse_caps/size,
- * og_scope_parse/name, og_stream_needs_headers.
+ * og_scope_parse/name, og_stream_needs_headers, og_stream_one_click.
  * Parsing uses libinih with our own line reader, so every message can name
  * FILE:LINE.  All errors of a file are reported (through the report
  * callback), the first one is returned; a config with any error is never
@@ -1905,4 +1905,34 @@ og_stream_needs_headers(const og_stream *st)
 		if (st->match[j].kind != OG_MATCH_HEADER)
 			return 0;
 	return 1;
+}
+
+int
+og_stream_one_click(const og_stream *st, const char **why)
+{
+	int i, https = 0, http = 0;
+
+	for (i = 0; i < st->nunsubscribe; i++) {
+		if (strncasecmp(st->unsubscribe[i], "https:", 6) == 0)
+			https++;
+		else if (strncasecmp(st->unsubscribe[i], "http:", 5) == 0)
+			http++;
+	}
+	if (why != NULL)
+		*why = NULL;
+	if (https == 1 && http == 0)
+		return 1;
+	if (why == NULL || https + http == 0)
+		return 0;
+	if (https == 0)
+		*why = "only plain http: targets (RFC 8058 one-click is a "
+		       "POST to an https: URI)";
+	else if (http > 0)
+		*why = "an http: target beside the https: one (RFC 8058 "
+		       "allows exactly one HTTPS URI and no other HTTP(S) "
+		       "one)";
+	else
+		*why = "more than one https: target (RFC 8058 allows exactly "
+		       "one HTTPS URI)";
+	return 0;
 }

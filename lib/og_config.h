@@ -271,5 +271,14 @@ const og_stream *og_config_find_stream(
  * client rules only matched): daemons decide at RCPT time then.
  */
 int og_stream_needs_headers(const og_stream *st);
+/*
+ * og_stream_one_click - whether the stream's List-Unsubscribe may come
+ * with List-Unsubscribe-Post (RFC 8058 3.1: the header holds exactly one
+ * HTTPS URI and no other HTTP(S) one; mailto: is allowed).  Returns 1,
+ * or 0 with *why (when why is not NULL) set to a static reason, or to
+ * NULL when the stream has no http(s) target at all (mailto: only, or
+ * no unsubscribe line: no one-click, and nothing to warn about).
+ */
+int og_stream_one_click(const og_stream *st, const char **why);
 
 #endif

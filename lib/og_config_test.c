@@ -623,11 +623,70 @@ durations_and_times(void **state)
 	assert_int_equal(og_time_parse_rfc3339("yesterday", &v), OG_EINVAL);
 }
 
+/*
+ * RFC 8058 3.1: List-Unsubscribe-Post only beside exactly one HTTPS URI
+ * and no other HTTP(S) one.  Each config loads (daemons keep running);
+ * why names what keeps one-click off, NULL when nothing to warn about.
+ */
+static void
+one_click(void **state)
+{
+	static const struct {
+		const char *name, *unsub;
+		int ok;
+		const char *why;
+	} oc[] = {
+	    {"https and mailto",
+	        "https://u.example/u/%t, mailto:u+%t@x.example", 1, NULL},
+	    {"https alone", "https://u.example/u/%t", 1, NULL},
+	    {"https beside http",
+	        "https://u.example/u/%t, http://u.example/u/%t", 0,
+	        "an http: target beside the https: one"},
+	    {"http, https, mailto",
+	        "http://u.example/u/%t, mailto:u+%t@x.example, "
+	        "https://u.example/u/%t",
+	        0, "an http: target beside the https: one"},
+	    {"two https", "https://u.example/u/%t, https://v.example/u/%t", 0,
+	        "more than one https: target"},
+	    {"plain http only", "http://u.example/u/%t, mailto:u+%t@x.example",
+	        0, "only plain http: targets"},
+	    {"mailto only", "mailto:u+%t@x.example", 0, NULL},
+	    {"no unsubscribe line", NULL, 0, NULL},
+	};
+	char text[512], err[1024];
+	const char *why;
+	og_config *cfg;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(oc) / sizeof(oc[0]); i++) {
+		snprintf(text, sizeof(text),
+		    "[stream s]\nmatch = sender:s@example.com\n%s%s\n",
+		    oc[i].unsub ? "unsubscribe = " : "",
+		    oc[i].unsub ? oc[i].unsub : "");
+		cfg = NULL;
+		err[0] = 0;
+		if (og_config_parse_string(
+		        text, "test.conf", &cfg, err, sizeof(err), NULL, NULL))
+			fail_msg("%s: unexpected error: %s", oc[i].name, err);
+		why = "unset";
+		if (og_stream_one_click(&cfg->streams[0], &why) != oc[i].ok)
+			fail_msg("%s: one-click %s", oc[i].name,
+			    oc[i].ok ? "refused" : "allowed");
+		if (oc[i].why == NULL ? why != NULL
+		                      : why == NULL || !strstr(why, oc[i].why))
+			fail_msg("%s: why \"%s\", want \"%s\"", oc[i].name,
+			    why ? why : "(null)",
+			    oc[i].why ? oc[i].why : "(null)");
+		og_config_unref(cfg);
+	}
+}
+
 int
 main(void)
 {
 	enum { N = sizeof(cases) / sizeof(cases[0]) };
-	struct CMUnitTest t[N + 7];
+	struct CMUnitTest t[N + 8];
 	size_t i;
 
 	for (i = 0; i < N; i++) {
@@ -636,7 +695,7 @@ main(void)
 		t[i].test_func = run_case;
 		t[i].initial_state = (void *)&cases[i];
 	}
-	memset(&t[N], 0, 7 * sizeof(t[0]));
+	memset(&t[N], 0, 8 * sizeof(t[0]));
 	t[N].name = "values";
 	t[N].test_func = values;
 	t[N + 1].name = "stream matching";
@@ -651,5 +710,7 @@ main(void)
 	t[N + 5].test_func = plus_tags_domains;
 	t[N + 6].name = "comments after continuation lines";
 	t[N + 6].test_func = continuation_comments;
-	return _cmocka_run_group_tests("og_config", t, N + 7, NULL, NULL);
+	t[N + 7].name = "one-click (RFC 8058) only with one https: target";
+	t[N + 7].test_func = one_click;
+	return _cmocka_run_group_tests("og_config", t, N + 8, NULL, NULL);
 }

@@ -104,9 +104,22 @@ static og_snap *
 mg_load(void)
 {
 	og_snap *s = og_snap_load(conf_path, OG_SNAP_KEYS_IF_LISTS);
+	const char *why;
+	int i;
 
-	if (s != NULL && cli_verbose > s->cfg->verbose)
+	if (s == NULL)
+		return NULL;
+	if (cli_verbose > s->cfg->verbose)
 		s->cfg->verbose = cli_verbose;
+	/* A config that loads but loses one-click at Gmail and Yahoo. */
+	for (i = 0; i < s->cfg->nstreams; i++)
+		if (!og_stream_one_click(&s->cfg->streams[i], &why) &&
+		    why != NULL)
+			og_log_warn(
+			    "stream %s: unsubscribe has %s: its mail "
+			    "gets no List-Unsubscribe-Post, so receivers "
+			    "offer no one-click unsubscribe",
+			    s->cfg->streams[i].name, why);
 	return s;
 }
 
@@ -1136,17 +1149,18 @@ mg_inject(
 			return -1;
 		/*
 		 * HTTPS first, then the others in config order.  One-click
-		 * (RFC 8058 3.1) is a POST to an HTTPS URI of this header:
-		 * with only http: or mailto: there is nothing a receiver may
-		 * POST to, so no List-Unsubscribe-Post.
+		 * (RFC 8058 3.1) is a POST to the one HTTPS URI of this
+		 * header: with none, two, or an http: one beside it,
+		 * List-Unsubscribe-Post is not allowed (receivers then
+		 * offer no one-click; config check and the start say why).
 		 */
+		one_click = og_stream_one_click(st, NULL);
 		for (https_first = 1; https_first >= 0; https_first--)
 			for (i = 0; i < st->nunsubscribe; i++) {
 				int is_https = strncasecmp(st->unsubscribe[i],
 				                   "https:", 6) == 0;
 				if (is_https != https_first)
 					continue;
-				one_click |= is_https;
 				og_buf_init(&u[n], 2048);
 				(void)og_buf_addc(&u[n], '<');
 				(void)mg_subst(

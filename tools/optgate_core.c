@@ -1519,6 +1519,18 @@ cmd_config(og_cli *cli, int argc, char **argv)
 	for (i = 0; i < cli->cfg->nstreams; i++) {
 		const og_stream *st = &cli->cfg->streams[i];
 		int sc = cli->cfg->unsubd_scope;
+		const char *why;
+
+		/*
+		 * The daemons run with it (a warning, not an error): the
+		 * links still work, but receivers offer no one-click.
+		 */
+		if (!og_stream_one_click(st, &why) && why != NULL)
+			printf("warning: [stream %s] unsubscribe: %s: optgate-"
+			       "milter adds no List-Unsubscribe-Post, so Gmail "
+			       "and Yahoo offer no one-click unsubscribe (keep "
+			       "one https: target, and mailto: if wanted)\n",
+			    st->name, why);
 
 		if (st->list && ((sc == OG_SCOPE_PARTNER && !st->partner) ||
 		                    (sc == OG_SCOPE_SENDER && !st->sender)))

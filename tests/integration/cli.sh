@@ -56,6 +56,28 @@ out=$(sed 's/^\[stream offers\]$/&\nspf = reject/' "$T/optgate.conf" >"$T/spf.co
 is "config check with spf on and no [spf] egress: exit 2" "$?" 2
 like "... says what is missing" "$out" \
     "*[[]stream offers] spf = reject needs [[]spf] egress*"
+# RFC 8058 3.1: one HTTPS URI and no other HTTP(S) one, or receivers
+# offer no one-click.  The daemons still run with it (the links work):
+# a warning, exit 0.
+case "$($OG config check 2>&1)" in
+*warning:*) fail "config check of https: and mailto: targets: no warning" ;;
+*) pass "config check of https: and mailto: targets: no warning" ;;
+esac
+out=$(sed 's#^unsubscribe = https://unsub.example.com/u/%t, #&http://unsub.example.com/u/%t, #' \
+    "$T/optgate.conf" >"$T/lu.conf" && $BIN/optgate -c "$T/lu.conf" config check 2>&1)
+is "config check with an http: target beside the https: one: exit 0" "$?" 0
+like "... warns that one-click is off, and why" "$out" \
+    "*warning: [[]stream newsletter] unsubscribe: an http: target beside the https: one (RFC 8058 allows exactly one HTTPS URI and no other HTTP(S) one): optgate-milter adds no List-Unsubscribe-Post, so Gmail and Yahoo offer no one-click unsubscribe*"
+out=$(sed 's#^unsubscribe = https://unsub.example.com/u/%t, #&https://unsub.example.net/u/%t, #' \
+    "$T/optgate.conf" >"$T/lu.conf" && $BIN/optgate -c "$T/lu.conf" config check 2>&1)
+is "config check with two https: targets: exit 0" "$?" 0
+like "... warns" "$out" \
+    "*warning: [[]stream newsletter] unsubscribe: more than one https: target*no one-click*"
+out=$(sed 's#^unsubscribe = https://#unsubscribe = http://#' \
+    "$T/optgate.conf" >"$T/lu.conf" && $BIN/optgate -c "$T/lu.conf" config check 2>&1)
+is "config check with a plain http: target only: exit 0" "$?" 0
+like "... warns" "$out" \
+    "*warning: [[]stream newsletter] unsubscribe: only plain http: targets (RFC 8058 one-click is a POST to an https: URI)*"
 $OG status ana@example.com >/dev/null 2>"$T/err"
 is "status before init: exit 3" "$?" 3
 like "status before init says what to do" "$(cat "$T/err")" "*optgate init*"

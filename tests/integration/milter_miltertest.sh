@@ -20,6 +20,18 @@ match = header:X-Optgate-Stream=plainhttp
 class = marketing
 consent = none
 unsubscribe = mailto:unsub+%t@example.com, http://unsub.example.com/u/%t
+[stream mixedhttp]
+match = header:X-Optgate-Stream=mixedhttp
+class = marketing
+consent = none
+unsubscribe = https://unsub.example.com/u/%t, http://unsub.example.com/u/%t,
+    mailto:unsub+%t@example.com
+[stream twohttps]
+match = header:X-Optgate-Stream=twohttps
+class = marketing
+consent = none
+unsubscribe = mailto:unsub+%t@example.com, https://unsub.example.com/u/%t,
+    https://unsub.example.net/u/%t
 [stream receipts]
 match = header:X-Optgate-Stream=receipts
 class = transactional
@@ -62,6 +74,17 @@ for s in negotiate header_accept header_refuse header_multi \
 	[ "$s" = header_accept ] && cp "$MG_DIR/out" "$MG_DIR/accept.out"
 	[ "$s" = dup_list ] && cp "$MG_DIR/out" "$MG_DIR/dup.out"
 done
+# RFC 8058 3.1: one HTTPS URI and no other HTTP(S) one, or no
+# List-Unsubscribe-Post (receivers then offer no one-click: said at start).
+mg_lua no_one_click.lua -D STREAM=mixedhttp
+mg_lua no_one_click.lua -D STREAM=twohttps
+log=$(mg_log)
+like "start: the stream with http: beside https: is named, with why" "$log" \
+    "*stream mixedhttp: unsubscribe has an http: target beside the https: one*no List-Unsubscribe-Post*no one-click*"
+like "... so is the one with two https: targets" "$log" \
+    "*stream twohttps: unsubscribe has more than one https: target*"
+like "... and the one with plain http: only" "$log" \
+    "*stream plainhttp: unsubscribe has only plain http: targets*"
 tok=$(sed -n 's/^DUPTOKEN //p' "$MG_DIR/dup.out")
 like "one person named twice: the token names that person" \
     "$("$TOP/$BUILD/test/milter/mg-tokdecode" "$MG_DIR/keys" "$tok" 2>&1)" \
