@@ -88,6 +88,8 @@ static const struct key keys[] = {
     {"store", "max_readers", T_INT, "512", G(max_readers), 0, 16, 65536, NULL},
     {"store", "counter_sync", T_DUR, "1s", G(counter_sync), 0, 1, 3600, NULL},
     {"keys", "file", T_STR, "/etc/optgate/keys", G(keys_file), 0, 0, 0, NULL},
+    {"keys", "confirm_max_age", T_DUR, "30d", G(confirm_max_age), 0, 0,
+        100 * YEAR, NULL},
     {"address", "gmail_dots", T_BOOL, "yes", G(gmail_dots), 0, 0, 0, NULL},
     {"address", "plus_tags", T_LIST,
         "gmail.com, googlemail.com, outlook.com, hotmail.com, live.com, "

@@ -115,6 +115,8 @@ typedef struct og_config {
 
 	/* [keys] */
 	char *keys_file;
+	int64_t confirm_max_age; /* a confirmation token confirms this long;
+	                          * 0: for ever */
 
 	/* [address] */
 	int gmail_dots;

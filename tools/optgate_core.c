@@ -587,8 +587,10 @@ cmd_optin(og_cli *cli, int argc, char **argv)
 	if (state == OG_ST_PENDING) {
 		char tok[OG_TOKEN_MAX + 1], th[32];
 
+		/* Issued now, whatever --time says of the request: the
+		 * link is as old as the token ([keys] confirm_max_age). */
 		rc = og_token_make(cli->keys, OG_TOKEN_CONFIRM, a.key, stream,
-		    ch.time, tok, sizeof(tok));
+		    og_time_now(), tok, sizeof(tok));
 		if (rc != 0) {
 			fprintf(
 			    stderr, "optgate: token: %s\n", og_strerror(rc));
@@ -728,6 +730,24 @@ cmd_confirm(og_cli *cli, int argc, char **argv)
 	if ((st = og_config_stream_by_id(cli->cfg, ti.stream_id)) == NULL) {
 		fprintf(stderr, "optgate: confirm: the token's stream is no "
 		                "longer configured\n");
+		return OG_EXIT_NO;
+	}
+	/*
+	 * A confirmation link from long ago (an old mail, a leaked archive)
+	 * is no proof the person wants the mail now.  A token may have been
+	 * made as late as its issue day's last second.
+	 */
+	if (cli->cfg->confirm_max_age > 0 &&
+	    og_time_now() - (ti.issued + 86399) > cli->cfg->confirm_max_age) {
+		char date[16], age[32];
+
+		og_date_fmt(ti.issued, date, sizeof(date));
+		og_duration_fmt(cli->cfg->confirm_max_age, age, sizeof(age));
+		fprintf(stderr,
+		    "optgate: confirm: %s: the confirmation token expired "
+		    "(issued %s, [keys] confirm_max_age = %s): not "
+		    "recorded; the person asks again for a new one\n",
+		    ti.key, date, age);
 		return OG_EXIT_NO;
 	}
 	if ((rc = og_cli_store(cli, 0)) != 0)

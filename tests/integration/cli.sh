@@ -182,6 +182,36 @@ $OG optin dee@example.com --stream newsletter --double >/dev/null
 $OG confirm "$utok" >/dev/null 2>&1
 is "an unsubscribe token does not confirm" "$?" 1
 
+# A confirmation link from long ago (an old mail, a leaked archive) no
+# longer opts anyone in: [keys] confirm_max_age, 30 days by default.
+now=$(date +%s)
+ftok=$($OG optin fay@example.com --stream newsletter --double | sed -n 's/.* confirm //p')
+OPTGATE_NOW=$((now + 31 * 86400)) $OG confirm "$ftok" >"$T/out" 2>"$T/err"
+is "confirmation token 31 days old: exit 1" "$?" 1
+like "... says it expired, and which setting" "$(cat "$T/err")" \
+    "*confirm: fay@example.com: the confirmation token expired (issued *, [[]keys] confirm_max_age = 30d): not recorded*"
+OPTGATE_NOW=$((now + 31 * 86400)) $OG status fay@example.com --stream newsletter >"$T/out"
+is "... and changes nothing: still not consent" "$?" 1
+like "... the request is still pending" "$(cat "$T/out")" "*newsletter*pending*"
+is "... and nothing was written" "$($OG audit fay@example.com | grep -c confirm)" 0
+OPTGATE_NOW=$((now + 29 * 86400)) $OG confirm "$ftok" >/dev/null
+is "the same token at 29 days: confirms" "$?" 0
+# The admin's setting: shorter, or 0 (never expires).
+sed 's/^file = .*/&\nconfirm_max_age = 2d/' "$T/optgate.conf" >"$T/age.conf"
+gtok=$($OG optin gil@example.com --stream newsletter --double | sed -n 's/.* confirm //p')
+OPTGATE_NOW=$((now + 3 * 86400)) $BIN/optgate -c "$T/age.conf" confirm "$gtok" 2>"$T/err"
+is "confirm_max_age = 2d: a 3-day-old token is refused" "$?" 1
+like "... naming the setting" "$(cat "$T/err")" "*confirm_max_age = 2d*"
+sed 's/^file = .*/&\nconfirm_max_age = 0/' "$T/optgate.conf" >"$T/age0.conf"
+OPTGATE_NOW=$((now + 400 * 86400)) $BIN/optgate -c "$T/age0.conf" confirm "$gtok" >/dev/null
+is "confirm_max_age = 0: a token over a year old still confirms" "$?" 0
+# A request recorded with an old --time gets a token that is new: the
+# link is as old as the mail that carries it.
+htok=$($OG optin hal@example.com --stream newsletter --double \
+    --time 2024-01-02T03:04:05Z | sed -n 's/.* confirm //p')
+$OG confirm "$htok" >/dev/null
+is "double opt-in recorded with an old --time: its new token confirms" "$?" 0
+
 # suppressions
 $OG optin ed@example.com --stream newsletter >/dev/null
 $OG suppress ed@example.com --reason hard-bounce >/dev/null
