@@ -74,6 +74,8 @@ static const char *const scopes[] = {
 static const char *const spfmodes[] = {"off", "warn", "defer", "reject", NULL};
 static const char *const existings[] = {"replace", "keep", NULL};
 static const char *const cases[] = {"insensitive", "sensitive", NULL};
+static const char *const bouncetokens[] = {
+    "auto", "required", "optional", NULL};
 
 #define G(f) offsetof(og_config, f)
 #define S(f) offsetof(og_stream, f)
@@ -107,6 +109,8 @@ static const struct key keys[] = {
         0, 60, 10 * YEAR, NULL},
     {"feedback", "trusted_reporters", T_MULTI, NULL, G(trusted_reporters),
         G(ntrusted_reporters), 0, 0, NULL},
+    {"feedback", "bounce_token", T_ENUM, "auto", G(bounce_token), 0, 0, 0,
+        bouncetokens},
     {"feedback", "quarantine", T_STR, "/var/lib/optgate/quarantine",
         G(quarantine), 0, 0, 0, NULL},
     {"log", "verbose", T_INT, "0", G(verbose), 0, 0, 3, NULL},

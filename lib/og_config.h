@@ -46,6 +46,13 @@ enum og_scope {
 };
 enum og_spfmode { OG_SPF_OFF = 0, OG_SPF_WARN, OG_SPF_DEFER, OG_SPF_REJECT };
 enum og_existing { OG_EXISTING_REPLACE = 0, OG_EXISTING_KEEP };
+/* [feedback] bounce_token: must a bounce carry our token to be acted on?
+ * auto: required when a stream has verp. */
+enum og_bouncetoken {
+	OG_BOUNCETOKEN_AUTO = 0,
+	OG_BOUNCETOKEN_REQUIRED,
+	OG_BOUNCETOKEN_OPTIONAL
+};
 
 /* "N/PERIOD": at most limit sends per period seconds. */
 typedef struct og_cap {
@@ -133,6 +140,7 @@ typedef struct og_config {
 	char *trusted_reporters[OG_MULTI_MAX];
 	int ntrusted_reporters;
 	char *quarantine; /* folder for reports we could not use */
+	int bounce_token; /* enum og_bouncetoken */
 
 	/* [log] */
 	int verbose;

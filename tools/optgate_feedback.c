@@ -14,6 +14,8 @@
  *                report (a report id already in the address's history is
  *                a duplicate);
  *   unsubscribe  opt-out, scope [unsubd] scope, proof From + Message-ID.
+ * A bounce without our token is acted on only when [feedback]
+ * bounce_token allows it (auto: not when a stream has verp).
  * What cannot be used is kept in [feedback] quarantine with the reason.
  *
  * Exit codes follow Postfix pipe(8): 0 when recorded, ignored or
@@ -542,6 +544,27 @@ scope_name(og_cli *cli, const og_report *r, const who *w, int scope, char *name,
 	return OG_SCOPE_ALL;
 }
 
+/*
+ * Must a bounce carry our token to be acted on?  With verp, every bounce
+ * of our mail comes back to bounce+TOKEN@ (or quotes our X-Optgate-Token
+ * header): one without a token that verifies is forged, or about mail
+ * that is not ours.  NULL when not; else the setting, for the reason.
+ */
+static const char *
+bounce_token_required(og_cli *cli)
+{
+	switch (cli->cfg->bounce_token) {
+	case OG_BOUNCETOKEN_REQUIRED:
+		return "bounce_token = required";
+	case OG_BOUNCETOKEN_OPTIONAL:
+		return NULL;
+	}
+	for (int i = 0; i < cli->cfg->nstreams; i++)
+		if (cli->cfg->streams[i].verp_address != NULL)
+			return "bounce_token = auto, verp configured";
+	return NULL;
+}
+
 /* ---------- trust ---------- */
 
 static int
@@ -907,6 +930,7 @@ decide_bounce_or_fbl(og_cli *cli, const fb_opts *o, item *it)
 	fb_result *res = &it->res;
 	int err, klass = r->class, acted = 0, known = 0;
 	int first = first_failed(r);
+	const char *need;
 	who *w = og_xcalloc(1, sizeof(*w));
 
 	if (first >= 0)
@@ -991,6 +1015,24 @@ decide_bounce_or_fbl(og_cli *cli, const fb_opts *o, item *it)
 				og_strlcpy(res->action, "ignored-unknown",
 				    sizeof(res->action));
 			continue;
+		}
+		/*
+		 * A forged DSN for a customer's address would suppress her
+		 * (a hard bounce stops transactional mail too): where our
+		 * bounces carry the token, keep it for a human instead.
+		 * Nothing is written for any recipient of it.
+		 */
+		if (k != OG_RC_COMPLAINT &&
+		    (need = bounce_token_required(cli)) != NULL) {
+			snprintf(res->why, sizeof(res->why),
+			    "bounce without our token for <%.200s>: forged, "
+			    "or not about our mail (%s; %s)",
+			    w->display, need,
+			    cli->keys == NULL ? "no keys file to verify one"
+			    : r->ntokens > 0  ? "none of its tokens verifies"
+			                      : "it has none");
+			it->out = O_QUARANTINE;
+			break;
 		}
 		known++;
 		it->out = decide_one(cli, o, it, w, i, k);

@@ -3,7 +3,8 @@
 # rewrites the envelope sender of a list stream to its VERP address,
 # smtp-sink refuses the recipient with 550 5.1.1, Postfix returns a real
 # DSN to bounce+TOKEN@..., the pipe transport runs optgate bounce, and the
-# next message to that person is refused by the milter at RCPT.
+# next message to that person is refused by the milter at RCPT.  A forged
+# DSN sent to the bounce domain (no token) suppresses nobody: quarantined.
 . "${OPTGATE_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/tap.sh"
 . "$TOP/tests/lib/postfix.sh"
 if [ "$(id -u)" != 0 ] || ! command -v smtp-sink >/dev/null 2>&1 ||
@@ -90,4 +91,67 @@ like "bounce recorded for the person the VERP address names" \
 echo "# send -> DSN -> store: $(( (t1 - t0) / 1000000 )) ms"
 out=$(pf_send promo@example.com chain@example.org "$T/m" 2>&1)
 like "next message: refused by the milter at RCPT" "$out" "*RCPT <chain@example.org> 5[0-9][0-9]*"
+
+# A forged DSN: anyone can mail the bounce domain a report that names a
+# customer of ours, with a returned original that looks like our promo
+# mail.  Our real bounces come to bounce+TOKEN@ (above); this one, to the
+# bare address or with a made-up token, suppresses nobody and is kept in
+# the quarantine with the reason (the default, as verp is configured).
+og optin victim@example.org --stream promo >/dev/null 2>&1
+forge() {
+	cat <<MSG
+From: MAILER-DAEMON@mx.example.org (Mail Delivery System)
+To: $1
+Subject: Undelivered Mail Returned to Sender
+Message-Id: <forged-$2@mx.example.org>
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status;
+	boundary="F1"
+
+--F1
+Content-Type: text/plain
+
+<victim@example.org>: host mx.example.org said: 550 5.1.1 User unknown
+
+--F1
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.example.org
+
+Final-Recipient: rfc822; victim@example.org
+Action: failed
+Status: 5.1.1
+Diagnostic-Code: smtp; 550 5.1.1 <victim@example.org>: User unknown
+
+--F1
+Content-Type: text/rfc822-headers
+
+Return-Path: <promo@example.com>
+From: Promo <promo@example.com>
+To: victim@example.org
+Subject: Offers
+Message-Id: <promo-2@example.com>
+
+--F1--
+MSG
+}
+fake=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
+forge bounce@bounces.optgate.test 1 >"$T/f1"
+forge "bounce+$fake@bounces.optgate.test" 2 >"$T/f2"
+out1=$(pf_send "" bounce@bounces.optgate.test "$T/f1" 2>&1)
+out2=$(pf_send "" "bounce+$fake@bounces.optgate.test" "$T/f2" 2>&1)
+like "forged DSNs accepted by Postfix (null sender)" "$out1 $out2" "*DATA 250*DATA 250*"
+pf_log_wait "to=<bounce\\+$fake@bounces.optgate.test>.*relay=fb-bounce.*status=sent" 15
+pf_log_wait "to=<bounce@bounces.optgate.test>.*relay=fb-bounce.*status=sent" 15
+like "... delivered to the pipe, which exits 0 (no retry, no bounce)" "$(pf_log)" \
+    "*to=<bounce@bounces.optgate.test>*relay=fb-bounce*status=sent*"
+og status victim@example.org --stream promo >/dev/null 2>&1
+is "... the customer they name is still mailed" "$?" 0
+out=$(og quarantine list 2>&1)
+is "... both quarantined" \
+    "$(printf '%s\n' "$out" | grep -c 'bounce without our token for <victim@example.org>')" 2
+like "... with the reason" "$out" \
+    "*bounce without our token for <victim@example.org>: forged, or not about our mail (bounce_token = auto, verp configured; *"
+out=$(pf_send promo@example.com victim@example.org "$T/m" 2>&1)
+like "... and her next message is accepted by the milter" "$out" "*RCPT <victim@example.org> 250*"
 done_testing
