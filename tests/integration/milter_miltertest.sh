@@ -166,16 +166,18 @@ mg_lua policyd_mode.lua
 
 # Detached (no -f) with a relative -c path: daemon() goes to "/", and
 # SIGHUP must still find the file.
-mg_config "$MG_DIR/rel.conf" "unix:$MG_DIR/rel.sock"
-(cd "$MG_DIR" && "$BIN/optgate-milter" -c rel.conf)
+REL=rel$$.conf
+mg_config "$MG_DIR/$REL" "unix:$MG_DIR/rel.sock"
+(cd "$MG_DIR" && "$BIN/optgate-milter" -c "$REL")
 i=0
 until [ -S "$MG_DIR/rel.sock" ] || [ $i -ge 50 ]; do
 	sleep 0.1
 	i=$((i + 1))
 done
-DPID=$(pgrep -f "optgate-milter -c rel.conf")
+# (the file name is this run's own: another run may be detached too)
+DPID=$(pgrep -f "optgate-milter -c $REL\$")
 mg_cleanup_add "kill $DPID"
-MG_URL="https://relative.example/u/%t" mg_config "$MG_DIR/rel.conf" \
+MG_URL="https://relative.example/u/%t" mg_config "$MG_DIR/$REL" \
     "unix:$MG_DIR/rel.sock"
 kill -HUP "$DPID"
 MG_SOCK=unix:$MG_DIR/rel.sock
