@@ -65,8 +65,8 @@ static const struct cmd {
         "import-hashed FILE --partner P "
         "--key KEYFILE [--replace]  partner's hashed list"},
     {"erase", cmd_erase,
-        "erase ADDR [--note REF]    right to erasure "
-        "(keeps a keyed hash)"},
+        "erase ADDR [--note REF] [--drop-shared]  right to erasure "
+        "(keyed hash kept; quarantined reports naming it removed)"},
     {"stats", cmd_stats,
         "stats                      counts, store use, "
         "events per day, complaint rates"},

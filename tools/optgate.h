@@ -10,6 +10,7 @@
 
 #include <stdio.h>
 
+#include "og_addr.h"
 #include "og_buf.h"
 #include "og_config.h"
 #include "og_store.h"
@@ -103,5 +104,19 @@ int cmd_bounce(og_cli *, int, char **);
 int cmd_fbl(og_cli *, int, char **);
 int cmd_unsub_mail(og_cli *, int, char **);
 int cmd_quarantine(og_cli *, int, char **);
+
+/*
+ * optgate erase: remove the quarantined reports that name address a (its
+ * reason file, the recipients, sender and tokens the processors read,
+ * then the text, raw and decoded); one that also names other people is
+ * kept unless drop_shared.  Each decision is logged (syslog, a copy on
+ * stderr), never with the address.  Returns 0, or -1 when the folder or
+ * an entry could not be read or removed (logged).
+ */
+typedef struct og_qerase {
+	int removed, kept, errors;
+} og_qerase;
+int og_quarantine_erase(
+    og_cli *cli, const og_addr *a, int drop_shared, og_qerase *res);
 
 #endif

@@ -2390,24 +2390,61 @@ out:
 
 /* ---------- erase ---------- */
 
+/*
+ * The quarantine part of an erasure: what was removed and kept, on
+ * stdout (the per-report lines are in the log).  Returns 0, or -1 when
+ * the quarantine could not be searched or cleaned all through.
+ */
+static int
+erase_quarantine(og_cli *cli, const og_addr *a, int drop_shared, og_qerase *q)
+{
+	int rc = og_quarantine_erase(cli, a, drop_shared, q);
+
+	if (cli->json)
+		return rc;
+	if (q->removed > 0 || q->kept > 0)
+		printf("quarantine: %d report%s that named the address "
+		       "removed, %d kept (%s)\n",
+		    q->removed, q->removed == 1 ? "" : "s", q->kept,
+		    q->kept == 0 ? "none left"
+		                 : "they name other people too: see the log "
+		                   "lines above; --drop-shared removes them");
+	if (rc != 0)
+		printf("quarantine: not searched or not cleaned all through: "
+		       "fix what the log lines above say, then run this erase "
+		       "again\n");
+	return rc;
+}
+
+static void
+erase_json_quarantine(const og_qerase *q, int rc)
+{
+	printf(",\"quarantine_removed\":%d,\"quarantine_kept\":%d,"
+	       "\"quarantine_complete\":%s}\n",
+	    q->removed, q->kept, rc == 0 ? "true" : "false");
+}
+
 int
 cmd_erase(og_cli *cli, int argc, char **argv)
 {
-	static const struct option lo[] = {
-	    {"note", 1, NULL, 'n'}, {NULL, 0, NULL, 0}};
-	const char *usage = "erase ADDR [--note REFERENCE]";
+	static const struct option lo[] = {{"note", 1, NULL, 'n'},
+	    {"drop-shared", 0, NULL, 's'}, {NULL, 0, NULL, 0}};
+	const char *usage = "erase ADDR [--note REFERENCE] [--drop-shared]";
 	const char *note = NULL;
 	unsigned char h[32];
 	uint64_t nev = 0;
 	og_hashed hs;
+	og_qerase q;
 	og_rtxn *tx;
 	og_addr a;
 	char date[16];
-	int c, rc;
+	int c, rc, qrc, drop_shared = 0;
 
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		if (c == 'n')
 			note = optarg;
+		else if (c == 's')
+			drop_shared = 1;
 		else
 			return og_cli_usage(usage);
 	}
@@ -2417,6 +2454,8 @@ cmd_erase(og_cli *cli, int argc, char **argv)
 		return rc;
 	if ((rc = og_cli_store(cli, 0)) != 0)
 		return rc;
+	/* what it removed goes to the mail log, never with the address */
+	og_log_open("optgate", OG_LOG_BOTH);
 	rc = og_store_erase(cli->store, a.key, og_time_now(), note, &nev);
 	if (rc == OG_NOTFOUND) {
 		if ((rc = og_store_rbegin(cli->store, &tx)) != 0)
@@ -2428,25 +2467,44 @@ cmd_erase(og_cli *cli, int argc, char **argv)
 			og_date_fmt(hs.time, date, sizeof(date));
 			if (cli->json)
 				printf("{\"result\":\"already-erased\","
-				       "\"erased\":\"%s\"}\n",
+				       "\"erased\":\"%s\"",
 				    date);
 			else
 				printf(
 				    "%s: already erased on %s\n", a.norm, date);
-			return OG_EXIT_OK;
+			/* reports quarantined since, or before this erase
+			 * looked at the quarantine */
+			qrc = erase_quarantine(cli, &a, drop_shared, &q);
+			if (cli->json)
+				erase_json_quarantine(&q, qrc);
+			return qrc != 0 ? OG_EXIT_SYSTEM : OG_EXIT_OK;
 		}
 		if (rc != OG_NOTFOUND)
 			goto fail;
+		/* no record (her unsubscribe mail with a bad token may be
+		 * all there is of her), but the quarantine may name her */
 		if (cli->json)
-			printf("{\"result\":\"not-found\"}\n");
+			printf("{\"result\":\"not-found\"");
 		else
 			printf("%s: no record to erase\n", a.norm);
-		return OG_EXIT_NO;
+		qrc = erase_quarantine(cli, &a, drop_shared, &q);
+		if (cli->json)
+			erase_json_quarantine(&q, qrc);
+		if (!cli->json && q.kept > 0)
+			printf("quarantine: with no record, no keyed hash "
+			       "stops a retry of those from recording the "
+			       "address again\n");
+		return qrc != 0    ? OG_EXIT_SYSTEM
+		       : q.removed ? OG_EXIT_OK
+		                   : OG_EXIT_NO;
 	}
 	if (rc != 0)
 		goto fail;
+	og_log_info("erase: record removed, %llu event%s stripped, send "
+	            "counters removed, keyed hash kept",
+	    (unsigned long long)nev, nev == 1 ? "" : "s");
 	if (cli->json)
-		printf("{\"result\":\"erased\",\"events_stripped\":%llu}\n",
+		printf("{\"result\":\"erased\",\"events_stripped\":%llu",
 		    (unsigned long long)nev);
 	else
 		printf(
@@ -2454,7 +2512,10 @@ cmd_erase(og_cli *cli, int argc, char **argv)
 		    "personal data, send counters removed; a keyed hash keeps "
 		    "it suppressed\n",
 		    a.norm, (unsigned long long)nev, nev == 1 ? "" : "s");
-	return OG_EXIT_OK;
+	qrc = erase_quarantine(cli, &a, drop_shared, &q);
+	if (cli->json)
+		erase_json_quarantine(&q, qrc);
+	return qrc != 0 ? OG_EXIT_SYSTEM : OG_EXIT_OK;
 fail:
 	fprintf(stderr, "optgate: erase: %s\n", og_strerror(rc));
 	rc = og_cli_exit_for(rc);

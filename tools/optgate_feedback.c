@@ -1941,3 +1941,437 @@ cmd_quarantine(og_cli *cli, int argc, char **argv)
 		    retried, retried - left, left);
 	return tempfail ? OG_EXIT_TEMPFAIL : missing ? OG_EXIT_NO : OG_EXIT_OK;
 }
+
+/* ---------- erase: the quarantined reports that name a person ---------- */
+
+/*
+ * Who a quarantined report is about, as the processors would see it, and
+ * whether it names the person being erased anywhere in it.
+ */
+#define QE_OTHERS_MAX 64
+typedef struct qe_scan {
+	og_cli *cli;
+	const char *key; /* the erased person's match key */
+	og_addr *a;      /* scratch */
+	int names;       /* the report or its reason names her */
+	char (*others)[OG_ADDR_MAX + 1]; /* other people it is about */
+	int nothers;
+} qe_scan;
+
+static void
+qe_key(qe_scan *q, const char *key)
+{
+	if (key[0] == '\0')
+		return;
+	if (strcmp(key, q->key) == 0) {
+		q->names = 1;
+		return;
+	}
+	for (int i = 0; i < q->nothers; i++)
+		if (strcmp(q->others[i], key) == 0)
+			return;
+	if (q->nothers < QE_OTHERS_MAX)
+		og_strlcpy(q->others[q->nothers++], key, OG_ADDR_MAX + 1);
+}
+
+/* A person the report is about: the recipient of a bounce or complaint,
+ * the sender of an unsubscribe mail. */
+static void
+qe_subject(qe_scan *q, const char *s)
+{
+	if (s != NULL && s[0] != '\0' &&
+	    og_addr_parse(s, strlen(s), &q->cli->cfg->rules, q->a) == 0)
+		qe_key(q, q->a->key);
+}
+
+static int
+qe_local_char(unsigned char c)
+{
+	return c >= 0x80 || isalnum(c) || strchr("!#$%&'*+-/=?^_`{|}~.", c);
+}
+
+static int
+qe_domain_char(unsigned char c)
+{
+	return c >= 0x80 || isalnum(c) || c == '.' || c == '-';
+}
+
+/*
+ * Does the text hold her address in any form that matches her key (case,
+ * provider rules, Unicode or A-label domain)?  Every "local@domain" run is
+ * parsed as the store parses addresses.
+ */
+static int
+qe_text(qe_scan *q, const char *s, size_t n)
+{
+	const char *p = s, *end = s + n;
+
+	while ((p = memchr(p, '@', (size_t)(end - p))) != NULL) {
+		const char *l = p, *r = p + 1;
+
+		while (
+		    l > s && p - l < 64 && qe_local_char((unsigned char)l[-1]))
+			l--;
+		while (r < end && r - p <= 255 &&
+		       qe_domain_char((unsigned char)*r))
+			r++;
+		while (r > p + 1 && r[-1] == '.')
+			r--;
+		while (l < p && *l == '.')
+			l++;
+		if (l < p && r > p + 1 &&
+		    og_addr_parse(
+		        l, (size_t)(r - l), &q->cli->cfg->rules, q->a) == 0 &&
+		    strcmp(q->a->key, q->key) == 0)
+			return 1;
+		p++;
+	}
+	return 0;
+}
+
+static int
+qe_b64val(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	return c == '+' || c == '-' ? 62 : c == '/' || c == '_' ? 63 : -1;
+}
+
+/* Base64 (whitespace skipped, stops at '=' or another character). */
+static void
+qe_b64(const char *s, size_t n, og_buf *out)
+{
+	unsigned acc = 0;
+	int bits = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int v = qe_b64val((unsigned char)s[i]);
+
+		if (v < 0) {
+			if (s[i] == '\r' || s[i] == '\n' || s[i] == ' ' ||
+			    s[i] == '\t')
+				continue;
+			break;
+		}
+		acc = (acc << 6) | (unsigned)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			og_buf_addc(out, (int)((acc >> bits) & 0xff));
+		}
+	}
+}
+
+static int
+qe_hex(unsigned char c)
+{
+	return isdigit(c)    ? c - '0'
+	       : isxdigit(c) ? (tolower(c) - 'a' + 10)
+	                     : -1;
+}
+
+/* Quoted-printable (soft line breaks joined; "_" is a space in a Q word). */
+static void
+qe_qp(const char *s, size_t n, int q_word, og_buf *out)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '=' && i + 1 < n && s[i + 1] == '\n') {
+			i++;
+		} else if (s[i] == '=' && i + 2 < n && s[i + 1] == '\r' &&
+		           s[i + 2] == '\n') {
+			i += 2;
+		} else if (s[i] == '=' && i + 2 < n &&
+		           qe_hex((unsigned char)s[i + 1]) >= 0 &&
+		           qe_hex((unsigned char)s[i + 2]) >= 0) {
+			og_buf_addc(out, qe_hex((unsigned char)s[i + 1]) * 16 +
+			                     qe_hex((unsigned char)s[i + 2]));
+			i += 2;
+		} else {
+			og_buf_addc(out, q_word && s[i] == '_' ? ' ' : s[i]);
+		}
+	}
+}
+
+static int qe_views(qe_scan *q, const char *s, size_t n, int depth);
+
+/*
+ * RFC 2047 encoded words (=?charset?B|Q?text?=), decoded one after the
+ * other with a space between: a display name or subject may carry an
+ * address only in that form.
+ */
+static int
+qe_words(qe_scan *q, const char *s, size_t n)
+{
+	const char *p = s, *end = s + n;
+	og_buf d;
+	int hit;
+
+	og_buf_init(&d, 0);
+	while (p + 1 < end && (p = memchr(p, '=', (size_t)(end - p))) != NULL) {
+		const char *cs, *enc, *txt, *stop;
+
+		if (p + 1 >= end || p[1] != '?') {
+			p++;
+			continue;
+		}
+		cs = p + 2;
+		enc = memchr(cs, '?', (size_t)(end - cs));
+		if (enc == NULL || enc + 3 >= end || enc[2] != '?') {
+			p += 2;
+			continue;
+		}
+		txt = enc + 3;
+		for (stop = txt;
+		     stop + 1 < end && !(stop[0] == '?' && stop[1] == '=') &&
+		     stop[0] != '\n';
+		     stop++)
+			;
+		if (stop + 1 >= end || stop[0] != '?') {
+			p = txt;
+			continue;
+		}
+		if (enc[1] == 'B' || enc[1] == 'b')
+			qe_b64(txt, (size_t)(stop - txt), &d);
+		else if (enc[1] == 'Q' || enc[1] == 'q')
+			qe_qp(txt, (size_t)(stop - txt), 1, &d);
+		og_buf_addc(&d, ' ');
+		p = stop + 2;
+	}
+	hit = d.len > 0 && qe_text(q, d.data, d.len);
+	og_buf_free(&d);
+	return hit;
+}
+
+/*
+ * The runs of base64 lines (a MIME part's body: an attached message, a
+ * text part GMime decoded but og_report did not keep), each decoded and
+ * looked at in turn.
+ */
+static int
+qe_b64_runs(qe_scan *q, const char *s, size_t n, int depth)
+{
+	const char *p = s, *end = s + n, *run = NULL;
+	og_buf d;
+	int hit = 0;
+
+	og_buf_init(&d, 0);
+	while (p < end && !hit) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *le = nl != NULL ? nl : end, *e = le;
+		int b64 = 1;
+
+		if (e > p && e[-1] == '\r')
+			e--;
+		for (const char *c = p; c < e && b64; c++)
+			b64 = qe_b64val((unsigned char)*c) >= 0 || *c == '=';
+		b64 = b64 && e - p >= 16;
+		if (b64 && run == NULL)
+			run = p;
+		if ((!b64 || nl == NULL) && run != NULL) {
+			og_buf_reset(&d);
+			qe_b64(run, (size_t)((b64 ? le : p) - run), &d);
+			hit =
+			    d.len > 0 && qe_views(q, d.data, d.len, depth + 1);
+			run = NULL;
+		}
+		p = nl != NULL ? nl + 1 : end;
+	}
+	og_buf_free(&d);
+	return hit;
+}
+
+/* The text as it is, quoted-printable decoded, its encoded words and its
+ * base64 runs (those two levels deep: a base64 message inside). */
+static int
+qe_views(qe_scan *q, const char *s, size_t n, int depth)
+{
+	og_buf d;
+	int hit;
+
+	if (qe_text(q, s, n) || qe_words(q, s, n))
+		return 1;
+	og_buf_init(&d, 0);
+	qe_qp(s, n, 0, &d);
+	hit = d.len != n && qe_text(q, d.data, d.len);
+	og_buf_free(&d);
+	return hit || (depth < 2 && qe_b64_runs(q, s, n, depth));
+}
+
+/* Add every token of the local part of address a (unsub+TOKEN@). */
+static void
+qe_local_tokens(og_report *r, const char *a)
+{
+	const char *at = strrchr(a, '@');
+
+	og_report_add_tokens(r, a, at != NULL ? (size_t)(at - a) : strlen(a));
+}
+
+/*
+ * Look at one entry: q->names says whether it names her, q->others whom
+ * else it is about.  Returns 0, or -1 when it cannot be read (errno).
+ */
+static int
+qe_entry(qe_scan *q, const char *dir, const char *name)
+{
+	char mode[32], reason[512], rcpt[400], path[PATH_MAX];
+	og_report *r;
+	og_buf m, rt;
+	int rc = 0, unsub;
+
+	read_reason(dir, name, mode, sizeof(mode), reason, sizeof(reason), rcpt,
+	    sizeof(rcpt), NULL, 0, NULL, 0);
+	unsub = strcmp(mode, "unsub-mail") == 0;
+	og_buf_init(&m, 0);
+	og_buf_init(&rt, 0);
+	snprintf(path, sizeof(path), "%s/%s.reason", dir, name);
+	/* the reason file names the recipient of a bounce without a token,
+	 * and the envelope address it came to (a VERP token) */
+	if (read_file(path, &rt) != 0 && errno != ENOENT)
+		rc = -1;
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (rc == 0 && read_file(path, &m) != 0)
+		rc = -1;
+	if (rc != 0) {
+		int e = errno;
+
+		og_buf_free(&m);
+		og_buf_free(&rt);
+		errno = e;
+		return -1;
+	}
+	q->names = 0;
+	q->nothers = 0;
+	r = og_xcalloc(1, sizeof(*r));
+	(void)og_report_parse(m.data, m.len, rcpt[0] ? rcpt : NULL, r);
+	if (unsub) {
+		/* a person's own mail: its sender, and the tokens unsub-mail
+		 * reads (the address it came to, the subject, the body) */
+		qe_subject(q, r->from);
+		qe_local_tokens(r, rcpt[0] ? rcpt : r->to);
+		og_report_add_tokens(r, r->subject, strlen(r->subject));
+		og_report_add_tokens(r, r->body, strlen(r->body));
+	} else {
+		for (int i = 0; i < r->nrcpt; i++) {
+			qe_subject(q, r->rcpt[i].addr);
+			qe_subject(q, r->rcpt[i].orig);
+		}
+		qe_subject(q, r->orig_to);
+	}
+	/* a token names its person whatever else the report says, also an
+	 * expired one or one of a stream since removed */
+	for (int i = 0; q->cli->keys != NULL && i < r->ntokens; i++) {
+		og_token_info ti;
+
+		if (og_token_open(q->cli->keys, r->tokens[i],
+		        strlen(r->tokens[i]), &ti) == 0)
+			qe_key(q, ti.key);
+	}
+	if (!q->names) {
+		const char *f[] = {r->from, r->to, r->subject, r->body,
+		    r->orig_to, r->orig_from, r->orig_return_path,
+		    r->orig_mail_from, r->orig_headers};
+
+		for (size_t i = 0; i < sizeof(f) / sizeof(f[0]) && !q->names;
+		     i++)
+			q->names = qe_text(q, f[i], strlen(f[i]));
+		if (!q->names)
+			q->names = qe_views(q, rt.data, rt.len, 0) ||
+			           qe_views(q, m.data, m.len, 0);
+	}
+	free(r);
+	og_buf_free(&m);
+	og_buf_free(&rt);
+	return 0;
+}
+
+int
+og_quarantine_erase(
+    og_cli *cli, const og_addr *a, int drop_shared, og_qerase *res)
+{
+	const char *dir = cli->cfg->quarantine;
+	char **names;
+	qe_scan q;
+	int n, rc = 0;
+
+	memset(res, 0, sizeof(*res));
+	if (list_entries(dir, &names, &n) != 0)
+		return -1;
+	if (n == 0) {
+		free(names);
+		return 0;
+	}
+	/* Without the keys, a report that names her only by her token
+	 * (a VERP address, a List-Unsubscribe link) would be missed. */
+	if (access(cli->cfg->keys_file, F_OK) == 0 && og_cli_keys(cli) != 0) {
+		og_log_err("erase: quarantine %s not searched: cannot load the "
+		           "keys file %s, so the reports that name the address "
+		           "only by its token cannot be told",
+		    dir, cli->cfg->keys_file);
+		for (int i = 0; i < n; i++)
+			free(names[i]);
+		free(names);
+		return -1;
+	}
+	og_report_init();
+	memset(&q, 0, sizeof(q));
+	q.cli = cli;
+	q.key = a->key;
+	q.a = og_xcalloc(1, sizeof(*q.a));
+	q.others = og_xcalloc(QE_OTHERS_MAX, sizeof(*q.others));
+	for (int i = 0; i < n; i++) {
+		char path[PATH_MAX], rpath[PATH_MAX];
+
+		if (qe_entry(&q, dir, names[i]) != 0) {
+			if (errno != ENOENT) {
+				og_log_err("erase: quarantine %s/%s: cannot "
+				           "read it: %s",
+				    dir, names[i], strerror(errno));
+				res->errors++;
+				rc = -1;
+			}
+		} else if (!q.names) {
+			/* not hers */
+		} else if (q.nothers > 0 && !drop_shared) {
+			og_log_warn("erase: quarantine: kept %s: it names the "
+			            "erased address and %d other person%s; "
+			            "optgate erase --drop-shared removes it",
+			    names[i], q.nothers, q.nothers == 1 ? "" : "s");
+			res->kept++;
+		} else {
+			snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+			snprintf(rpath, sizeof(rpath), "%s/%s.reason", dir,
+			    names[i]);
+			/* the reason first: a leftover message is still
+			 * listed, and found again by the next erase */
+			if ((unlink(rpath) != 0 && errno != ENOENT) ||
+			    unlink(path) != 0) {
+				og_log_err("erase: quarantine: cannot remove "
+				           "%s: %s",
+				    names[i], strerror(errno));
+				res->errors++;
+				rc = -1;
+			} else {
+				og_log_info("erase: quarantine: removed %s: "
+				            "it named the erased address%s",
+				    names[i],
+				    q.nothers > 0 ? " (and other people: "
+				                    "--drop-shared)"
+				                  : "");
+				res->removed++;
+			}
+		}
+		free(names[i]);
+	}
+	free(names);
+	free(q.a);
+	free(q.others);
+	if (res->removed > 0 && og_sync_path(dir) != 0) {
+		og_log_err("erase: quarantine %s: %s", dir, strerror(errno));
+		rc = -1;
+	}
+	return rc;
+}
