@@ -972,6 +972,63 @@ part_text(GMimePart *part, og_buf *b)
 	g_object_unref(mem);
 }
 
+/* The text of o and what it holds, for og_report_text. */
+static void
+object_text(GMimeObject *o, og_buf *b, int depth)
+{
+	GMimeHeaderList *hl = g_mime_object_get_header_list(o);
+	int i, n = hl != NULL ? g_mime_header_list_get_count(hl) : 0;
+
+	for (i = 0; i < n; i++) {
+		GMimeHeader *h = g_mime_header_list_get_header_at(hl, i);
+		const char *v = h != NULL ? g_mime_header_get_value(h) : NULL;
+
+		if (v != NULL) {
+			(void)og_buf_adds(b, v);
+			(void)og_buf_addc(b, '\n');
+		}
+	}
+	if (GMIME_IS_MESSAGE(o)) {
+		GMimeObject *body =
+		    g_mime_message_get_mime_part(GMIME_MESSAGE(o));
+
+		if (body != NULL)
+			object_text(body, b, depth);
+	} else if (GMIME_IS_MULTIPART(o)) {
+		GMimeMultipart *mp = GMIME_MULTIPART(o);
+
+		for (i = 0; i < g_mime_multipart_get_count(mp); i++)
+			object_text(g_mime_multipart_get_part(mp, i), b, depth);
+	} else if (GMIME_IS_MESSAGE_PART(o)) {
+		GMimeMessage *m =
+		    g_mime_message_part_get_message(GMIME_MESSAGE_PART(o));
+
+		if (m != NULL && depth < 3)
+			object_text(GMIME_OBJECT(m), b, depth + 1);
+	} else if (GMIME_IS_PART(o)) {
+		part_text(GMIME_PART(o), b);
+	}
+}
+
+void
+og_report_text(const char *data, size_t len, og_buf *out)
+{
+	GMimeStream *st;
+	GMimeParser *p;
+	GMimeMessage *msg;
+
+	og_report_init();
+	st = g_mime_stream_mem_new_with_buffer(data, len);
+	p = g_mime_parser_new_with_stream(st);
+	msg = g_mime_parser_construct_message(p, NULL);
+	g_object_unref(p);
+	g_object_unref(st);
+	if (msg == NULL)
+		return;
+	object_text(GMIME_OBJECT(msg), out, 0);
+	g_object_unref(msg);
+}
+
 /* Facts and tokens from the headers of the returned original. */
 static void
 orig_headers(parse_ctx *c, GMimeObject *o)

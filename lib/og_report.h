@@ -46,6 +46,7 @@
 
 #include <stddef.h>
 
+#include "og_buf.h"
 #include "og_addr.h"
 #include "og_token.h"
 
@@ -135,6 +136,15 @@ typedef struct og_report {
 
 /* Initialise GMime (idempotent, thread-safe). */
 void og_report_init(void);
+
+/*
+ * og_report_text - all the text of a message as GMime reads it, appended
+ * to out (capped by out's max): every header's value (unfolded, RFC 2047
+ * decoded), every leaf part's content (transfer encoding undone, its
+ * charset converted to UTF-8), and the same of attached messages (three
+ * levels deep).  For finding an address wherever a message holds it.
+ */
+void og_report_text(const char *data, size_t len, og_buf *out);
 
 /*
  * og_report_parse - parse and classify one message.

@@ -2029,176 +2029,24 @@ qe_text(qe_scan *q, const char *s, size_t n)
 	return 0;
 }
 
-static int
-qe_b64val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	return c == '+' || c == '-' ? 62 : c == '/' || c == '_' ? 63 : -1;
-}
-
-/* Base64 (whitespace skipped, stops at '=' or another character). */
-static void
-qe_b64(const char *s, size_t n, og_buf *out)
-{
-	unsigned acc = 0;
-	int bits = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		int v = qe_b64val((unsigned char)s[i]);
-
-		if (v < 0) {
-			if (s[i] == '\r' || s[i] == '\n' || s[i] == ' ' ||
-			    s[i] == '\t')
-				continue;
-			break;
-		}
-		acc = (acc << 6) | (unsigned)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			og_buf_addc(out, (int)((acc >> bits) & 0xff));
-		}
-	}
-}
-
-static int
-qe_hex(unsigned char c)
-{
-	return isdigit(c)    ? c - '0'
-	       : isxdigit(c) ? (tolower(c) - 'a' + 10)
-	                     : -1;
-}
-
-/* Quoted-printable (soft line breaks joined; "_" is a space in a Q word). */
-static void
-qe_qp(const char *s, size_t n, int q_word, og_buf *out)
-{
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '=' && i + 1 < n && s[i + 1] == '\n') {
-			i++;
-		} else if (s[i] == '=' && i + 2 < n && s[i + 1] == '\r' &&
-		           s[i + 2] == '\n') {
-			i += 2;
-		} else if (s[i] == '=' && i + 2 < n &&
-		           qe_hex((unsigned char)s[i + 1]) >= 0 &&
-		           qe_hex((unsigned char)s[i + 2]) >= 0) {
-			og_buf_addc(out, qe_hex((unsigned char)s[i + 1]) * 16 +
-			                     qe_hex((unsigned char)s[i + 2]));
-			i += 2;
-		} else {
-			og_buf_addc(out, q_word && s[i] == '_' ? ' ' : s[i]);
-		}
-	}
-}
-
-static int qe_views(qe_scan *q, const char *s, size_t n, int depth);
-
 /*
- * RFC 2047 encoded words (=?charset?B|Q?text?=), decoded one after the
- * other with a space between: a display name or subject may carry an
- * address only in that form.
+ * The text as it is, then as GMime reads it (encoded words, quoted-
+ * printable and base64 parts, charsets, attached messages decoded:
+ * og_report_text).
  */
 static int
-qe_words(qe_scan *q, const char *s, size_t n)
+qe_views(qe_scan *q, const char *s, size_t n)
 {
-	const char *p = s, *end = s + n;
 	og_buf d;
 	int hit;
 
-	og_buf_init(&d, 0);
-	while (p + 1 < end && (p = memchr(p, '=', (size_t)(end - p))) != NULL) {
-		const char *cs, *enc, *txt, *stop;
-
-		if (p + 1 >= end || p[1] != '?') {
-			p++;
-			continue;
-		}
-		cs = p + 2;
-		enc = memchr(cs, '?', (size_t)(end - cs));
-		if (enc == NULL || enc + 3 >= end || enc[2] != '?') {
-			p += 2;
-			continue;
-		}
-		txt = enc + 3;
-		for (stop = txt;
-		     stop + 1 < end && !(stop[0] == '?' && stop[1] == '=') &&
-		     stop[0] != '\n';
-		     stop++)
-			;
-		if (stop + 1 >= end || stop[0] != '?') {
-			p = txt;
-			continue;
-		}
-		if (enc[1] == 'B' || enc[1] == 'b')
-			qe_b64(txt, (size_t)(stop - txt), &d);
-		else if (enc[1] == 'Q' || enc[1] == 'q')
-			qe_qp(txt, (size_t)(stop - txt), 1, &d);
-		og_buf_addc(&d, ' ');
-		p = stop + 2;
-	}
+	if (qe_text(q, s, n))
+		return 1;
+	og_buf_init(&d, (size_t)16 << 20);
+	og_report_text(s, n, &d);
 	hit = d.len > 0 && qe_text(q, d.data, d.len);
 	og_buf_free(&d);
 	return hit;
-}
-
-/*
- * The runs of base64 lines (a MIME part's body: an attached message, a
- * text part GMime decoded but og_report did not keep), each decoded and
- * looked at in turn.
- */
-static int
-qe_b64_runs(qe_scan *q, const char *s, size_t n, int depth)
-{
-	const char *p = s, *end = s + n, *run = NULL;
-	og_buf d;
-	int hit = 0;
-
-	og_buf_init(&d, 0);
-	while (p < end && !hit) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		const char *le = nl != NULL ? nl : end, *e = le;
-		int b64 = 1;
-
-		if (e > p && e[-1] == '\r')
-			e--;
-		for (const char *c = p; c < e && b64; c++)
-			b64 = qe_b64val((unsigned char)*c) >= 0 || *c == '=';
-		b64 = b64 && e - p >= 16;
-		if (b64 && run == NULL)
-			run = p;
-		if ((!b64 || nl == NULL) && run != NULL) {
-			og_buf_reset(&d);
-			qe_b64(run, (size_t)((b64 ? le : p) - run), &d);
-			hit =
-			    d.len > 0 && qe_views(q, d.data, d.len, depth + 1);
-			run = NULL;
-		}
-		p = nl != NULL ? nl + 1 : end;
-	}
-	og_buf_free(&d);
-	return hit;
-}
-
-/* The text as it is, quoted-printable decoded, its encoded words and its
- * base64 runs (those two levels deep: a base64 message inside). */
-static int
-qe_views(qe_scan *q, const char *s, size_t n, int depth)
-{
-	og_buf d;
-	int hit;
-
-	if (qe_text(q, s, n) || qe_words(q, s, n))
-		return 1;
-	og_buf_init(&d, 0);
-	qe_qp(s, n, 0, &d);
-	hit = d.len != n && qe_text(q, d.data, d.len);
-	og_buf_free(&d);
-	return hit || (depth < 2 && qe_b64_runs(q, s, n, depth));
 }
 
 /* Add every token of the local part of address a (unsub+TOKEN@). */
@@ -2279,8 +2127,8 @@ qe_entry(qe_scan *q, const char *dir, const char *name)
 		     i++)
 			q->names = qe_text(q, f[i], strlen(f[i]));
 		if (!q->names)
-			q->names = qe_views(q, rt.data, rt.len, 0) ||
-			           qe_views(q, m.data, m.len, 0);
+			q->names = qe_text(q, rt.data, rt.len) ||
+			           qe_views(q, m.data, m.len);
 	}
 	free(r);
 	og_buf_free(&m);

@@ -1,7 +1,9 @@
 /*
- * report_fuzz.c - libFuzzer target for og_report_parse(): arbitrary bytes
- * as a bounce / complaint / unsubscribe mail.  Seeds: tests/fuzz/seeds/
- * report/ (messages from the bounce corpus, one per MTA format).
+ * report_fuzz.c - libFuzzer target for og_report_parse() and
+ * og_report_text() (what optgate erase searches a quarantined report by):
+ * arbitrary bytes as a bounce / complaint / unsubscribe mail.  Seeds:
+ * tests/fuzz/seeds/ report/ (messages from the bounce corpus, one per MTA
+ * format).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -26,6 +28,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	(void)og_report_parse(
 	    (const char *)data, size, "bounce+x@example.com", r);
+	{
+		og_buf t;
+
+		og_buf_init(&t, (size_t)1 << 20);
+		og_report_text((const char *)data, size, &t);
+		og_buf_free(&t);
+	}
 	/* The classifier alone, on the same bytes as a diagnostic. */
 	if (size < 2048) {
 		char d[2048];
