@@ -1457,6 +1457,30 @@ count_until(og_store *st, int *b, uint64_t size, int grow)
 }
 
 /*
+ * The end of a race: the held child has looked at the counters file;
+ * grow this process's map to size, past what the child saw, and write
+ * there, then let the child go on (go) and check that the file was not
+ * cut under this map: it is size, and this process counts on in its
+ * whole map.
+ */
+static void
+race_grow_past(
+    og_store *st, int *b, uint64_t size, int go, pid_t pid, const char *path)
+{
+	struct stat sb;
+
+	count_until(st, b, size, 1);
+	assert_int_equal(count_range(st, (*b)++ * 200, 200), 0);
+	assert_int_equal(write(go, "g", 1), 1);
+	child_ok(pid);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_size, size);
+	count_until(st, b, size, 0);
+	assert_int_equal(sends_of(st, 0), 1);
+	assert_int_equal(sends_of(st, *b * 200 - 1), 1);
+}
+
+/*
  * A process opening the store while another grows the counters map: it
  * looked at the file's size before the growth, and its mdb_env_open()
  * sets the file to a map of that size, after it.  The file must not end
@@ -1471,7 +1495,6 @@ open_racing_growth_keeps_counters_file(void **state)
 	char path[160], c;
 	og_store_opts o = {0, 32 << 20, 0, OG_STORE_CREATE};
 	og_store *st;
-	struct stat sb;
 	int b = 0, tell[2], go[2];
 	pid_t pid;
 
@@ -1501,16 +1524,7 @@ open_racing_growth_keeps_counters_file(void **state)
 		child_ok(pid);
 	}
 	/* the child has looked at the file (8 MiB): grow past it */
-	count_until(st, &b, 16 << 20, 1);
-	assert_int_equal(count_range(st, b++ * 200, 200), 0);
-	assert_int_equal(write(go[1], "g", 1), 1);
-	child_ok(pid);
-	assert_int_equal(stat(path, &sb), 0);
-	assert_int_equal(sb.st_size, 16 << 20);
-	/* and this process counts on in its whole map */
-	count_until(st, &b, 16 << 20, 0);
-	assert_int_equal(sends_of(st, 0), 1);
-	assert_int_equal(sends_of(st, b * 200 - 1), 1);
+	race_grow_past(st, &b, 16 << 20, go[1], pid, path);
 	og_store_close(st);
 	close(tell[0]);
 	close(go[0]);
@@ -1530,7 +1544,6 @@ adopt_racing_growth_keeps_counters_file(void **state)
 	char path[160], c;
 	og_store_opts o = {0, 32 << 20, 0, OG_STORE_CREATE};
 	og_store *st;
-	struct stat sb;
 	int b = 1, tell[2], go[2];
 	pid_t pid;
 
@@ -1572,16 +1585,8 @@ adopt_racing_growth_keeps_counters_file(void **state)
 		child_ok(pid);
 	}
 	/* the child has looked at the file (16 MiB): grow past it */
-	count_until(st, &b, 32 << 20, 1);
-	assert_int_equal(count_range(st, b++ * 200, 200), 0);
-	assert_int_equal(write(go[1], "g", 1), 1);
-	child_ok(pid);
-	assert_int_equal(stat(path, &sb), 0);
-	assert_int_equal(sb.st_size, 32 << 20);
-	count_until(st, &b, 32 << 20, 0);
-	assert_int_equal(sends_of(st, 0), 1);
+	race_grow_past(st, &b, 32 << 20, go[1], pid, path);
 	assert_int_equal(sends_of(st, 1000019), 1);
-	assert_int_equal(sends_of(st, b * 200 - 1), 1);
 	og_store_close(st);
 	close(tell[0]);
 	close(go[0]);
