@@ -760,6 +760,22 @@ note_change(req *r, const char *what, int scope, const char *name)
 	    name != NULL ? name : "");
 }
 
+/*
+ * Opt row pr of the page out (OG_EV_OPTOUT) or in (OG_EV_OPTIN, a
+ * confirmed opt-in: the person asked for it on the page): its stream's
+ * or its partner's entry.
+ */
+static void
+row_change(req *r, size_t max, const unsubd_pref *pr, uint8_t kind)
+{
+	uint8_t scope = pr->st != NULL ? OG_SCOPE_STREAM : OG_SCOPE_PARTNER;
+	const char *name = pr->st != NULL ? pr->st->name : pr->partner;
+
+	add_change(r, max, kind, scope, name,
+	    kind == OG_EV_OPTIN ? OG_ST_CONFIRMED : OG_ST_OPTOUT);
+	note_change(r, kind == OG_EV_OPTIN ? "optin" : "optout", scope, name);
+}
+
 static void
 one_click_changes(req *r)
 {
@@ -873,82 +889,44 @@ pref_changes(req *r, const unsubd_form *f)
 	 */
 	for (i = 0; r->stale && i < p->nprefs; i++) {
 		const unsubd_pref *pr = &p->prefs[i];
+		const char *name = pr->st != NULL ? pr->st->name : pr->partner;
 
-		if (pr->st != NULL && pr->later &&
-		    unsubd_form_has(f, "ws", pr->st->name) &&
-		    !unsubd_form_has(f, "s", pr->st->name)) {
-			add_change(r, max, OG_EV_OPTOUT, OG_SCOPE_STREAM,
-			    pr->st->name, OG_ST_OPTOUT);
-			note_change(r, "optout", OG_SCOPE_STREAM, pr->st->name);
-		} else if (pr->st == NULL && pr->later &&
-		           unsubd_form_has(f, "wp", pr->partner) &&
-		           !unsubd_form_has(f, "p", pr->partner)) {
-			add_change(r, max, OG_EV_OPTOUT, OG_SCOPE_PARTNER,
-			    pr->partner, OG_ST_OPTOUT);
-			note_change(r, "optout", OG_SCOPE_PARTNER, pr->partner);
-		}
+		if (pr->later &&
+		    unsubd_form_has(f, pr->st != NULL ? "ws" : "wp", name) &&
+		    !unsubd_form_has(f, pr->st != NULL ? "s" : "p", name))
+			row_change(r, max, pr, OG_EV_OPTOUT);
 	}
 	for (i = 0; !r->stale && i < p->nprefs; i++) {
 		const unsubd_pref *pr = &p->prefs[i];
-		int want;
+		const char *name = pr->st != NULL ? pr->st->name : pr->partner;
+		char fname[OG_STREAM_NAME_MAX + 8];
+		int want = unsubd_form_has(f, pr->st != NULL ? "s" : "p", name);
+		int cap;
 
-		if (pr->st != NULL) {
-			char fname[OG_STREAM_NAME_MAX + 8];
-			int cap;
+		/*
+		 * Unticked, during a pause too (shown ticked, "will resume"):
+		 * for good, or the mail would come back when it ends.
+		 */
+		if (pr->later && !want)
+			row_change(r, max, pr, OG_EV_OPTOUT);
+		else if (row_turned_on(pr, f, want))
+			row_change(r, max, pr, OG_EV_OPTIN);
+		else if (!want && pr->st != NULL && pr->st->partner != NULL &&
+		         partner_turned_on(p, f, pr->st->partner))
+			/* The partner's opt-in would cover this stream, which
+			 * the same form left off. */
+			row_change(r, max, pr, OG_EV_OPTOUT);
+		if (pr->st == NULL)
+			continue;
+		(void)snprintf(fname, sizeof(fname), "c.%s", pr->st->name);
+		cap = unsubd_cap_parse(unsubd_form_get(f, fname));
+		if (want && cap >= 0 && cap != pr->cap) {
+			og_change *c = add_change(r, max, OG_EV_PREF,
+			    OG_SCOPE_STREAM, pr->st->name, OG_ST_NONE);
 
-			want = unsubd_form_has(f, "s", pr->st->name);
-			/*
-			 * Unticked, during a pause too (shown ticked, "will
-			 * resume"): for good, or the mail would come back
-			 * when it ends.
-			 */
-			if (pr->later && !want) {
-				add_change(r, max, OG_EV_OPTOUT,
-				    OG_SCOPE_STREAM, pr->st->name,
-				    OG_ST_OPTOUT);
-				note_change(
-				    r, "optout", OG_SCOPE_STREAM, pr->st->name);
-			} else if (row_turned_on(pr, f, want)) {
-				add_change(r, max, OG_EV_OPTIN, OG_SCOPE_STREAM,
-				    pr->st->name, OG_ST_CONFIRMED);
-				note_change(
-				    r, "optin", OG_SCOPE_STREAM, pr->st->name);
-			} else if (!want && pr->st->partner != NULL &&
-			           partner_turned_on(p, f, pr->st->partner)) {
-				/* The partner's opt-in would cover this
-				 * stream, which the same form left off. */
-				add_change(r, max, OG_EV_OPTOUT,
-				    OG_SCOPE_STREAM, pr->st->name,
-				    OG_ST_OPTOUT);
-				note_change(
-				    r, "optout", OG_SCOPE_STREAM, pr->st->name);
-			}
-			(void)snprintf(
-			    fname, sizeof(fname), "c.%s", pr->st->name);
-			cap = unsubd_cap_parse(unsubd_form_get(f, fname));
-			if (want && cap >= 0 && cap != pr->cap) {
-				og_change *c = add_change(r, max, OG_EV_PREF,
-				    OG_SCOPE_STREAM, pr->st->name, OG_ST_NONE);
-
-				c->pref = unsubd_caps[cap];
-				note_change(r, unsubd_cap_values[cap],
-				    OG_SCOPE_STREAM, pr->st->name);
-			}
-		} else {
-			want = unsubd_form_has(f, "p", pr->partner);
-			if (pr->later && !want) {
-				add_change(r, max, OG_EV_OPTOUT,
-				    OG_SCOPE_PARTNER, pr->partner,
-				    OG_ST_OPTOUT);
-				note_change(
-				    r, "optout", OG_SCOPE_PARTNER, pr->partner);
-			} else if (row_turned_on(pr, f, want)) {
-				add_change(r, max, OG_EV_OPTIN,
-				    OG_SCOPE_PARTNER, pr->partner,
-				    OG_ST_CONFIRMED);
-				note_change(
-				    r, "optin", OG_SCOPE_PARTNER, pr->partner);
-			}
+			c->pref = unsubd_caps[cap];
+			note_change(r, unsubd_cap_values[cap], OG_SCOPE_STREAM,
+			    pr->st->name);
 		}
 	}
 	free(rec);
