@@ -1770,6 +1770,20 @@ og_config_stream(const og_config *cfg, const char *name)
 	return NULL;
 }
 
+const char *
+og_config_partner(const og_config *cfg, const char *p, size_t n)
+{
+	int i;
+
+	for (i = 0; i < cfg->nstreams; i++) {
+		const char *q = cfg->streams[i].partner;
+
+		if (q && strlen(q) == n && strncasecmp(q, p, n) == 0)
+			return q;
+	}
+	return NULL;
+}
+
 const og_stream *
 og_config_stream_by_id(const og_config *cfg, uint16_t id)
 {

@@ -218,6 +218,11 @@ void og_config_unref(og_config *cfg);
 /* Stream by name or by token id; NULL when none. */
 const og_stream *og_config_stream(const og_config *cfg, const char *name);
 const og_stream *og_config_stream_by_id(const og_config *cfg, uint16_t id);
+/*
+ * The configuration's spelling of partner p (n bytes), matched without
+ * regard to case as the gate matches it, or NULL when no stream has it.
+ */
+const char *og_config_partner(const og_config *cfg, const char *p, size_t n);
 
 /*
  * og_config_sender_name - the sender scope an admin's --sender or an

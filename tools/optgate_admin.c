@@ -791,24 +791,6 @@ field_time(const char *s, size_t n, int64_t *t)
 	return og_time_parse_rfc3339(tb, t) != 0 ? -1 : 0;
 }
 
-/*
- * The configuration's spelling of partner p (n bytes), matched without
- * regard to case as the gate matches it, or NULL when no stream has it.
- */
-static const char *
-config_partner(const og_config *cfg, const char *p, size_t n)
-{
-	int i;
-
-	for (i = 0; i < cfg->nstreams; i++) {
-		const char *q = cfg->streams[i].partner;
-
-		if (q && strlen(q) == n && strncasecmp(q, p, n) == 0)
-			return q; /* the config outlives the import */
-	}
-	return NULL;
-}
-
 /* Validate one record and add it to the batch; rejects are reported. */
 static void
 import_row(struct import *im, const og_csv_rec *r)
@@ -1104,7 +1086,7 @@ import_row(struct import *im, const og_csv_rec *r)
 		ch->name = ost->name; /* the config outlives the import */
 	} else if (npartner) {
 		ch->scope = OG_SCOPE_PARTNER;
-		ch->name = config_partner(cfg, partner, npartner);
+		ch->name = og_config_partner(cfg, partner, npartner);
 		if (ch->name == NULL) {
 			ch->name = arena_dup(im, partner, npartner);
 			im->warned++;
@@ -2172,7 +2154,7 @@ cmd_import_hashed(og_cli *cli, int argc, char **argv)
 	    {"rejects", 1, NULL, 'r'}, {NULL, 0, NULL, 0}};
 	const char *usage = "import-hashed FILE|- --partner P --key KEYFILE "
 	                    "[--replace] [--rejects FILE]";
-	const char *partner = NULL, *keyfile = NULL, *input, *rej = NULL;
+	const char *partner = NULL, *keyfile = NULL, *input, *rej = NULL, *cp;
 	unsigned char key[OG_PARTNER_KEY_MAX], old[OG_PARTNER_KEY_MAX];
 	unsigned char(*hashes)[32] = NULL;
 	size_t keylen = 0, oldlen = 0, n = 0;
@@ -2217,8 +2199,9 @@ cmd_import_hashed(og_cli *cli, int argc, char **argv)
 	 * optout --partner and import's partner column), not a list of a
 	 * partner no stream has.
 	 */
-	if (config_partner(cli->cfg, partner, strlen(partner)) != NULL)
-		partner = config_partner(cli->cfg, partner, strlen(partner));
+	if ((cp = og_config_partner(cli->cfg, partner, strlen(partner))) !=
+	    NULL)
+		partner = cp;
 	else
 		fprintf(stderr,
 		    "optgate: warning: no configured stream has "

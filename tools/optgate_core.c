@@ -834,22 +834,14 @@ scoped_change(og_cli *cli, int argc, char **argv, const char *usage,
 	}
 	/* A partner no stream has: recorded, it would stop nothing. */
 	if (so->scope == OG_SCOPE_PARTNER && kind != OG_EV_UNSUPPRESS &&
-	    so->name != NULL) {
-		int i;
-
-		for (i = 0; i < cli->cfg->nstreams; i++)
-			if (cli->cfg->streams[i].partner &&
-			    strcasecmp(
-			        cli->cfg->streams[i].partner, so->name) == 0)
-				break;
-		if (i == cli->cfg->nstreams) {
-			fprintf(stderr,
-			    "optgate: --partner %s: no stream has partner = "
-			    "%s, so it would stop nothing (a partner is "
-			    "named as a stream's partner key, in any case)\n",
-			    so->name, so->name);
-			return OG_EXIT_USAGE;
-		}
+	    so->name != NULL &&
+	    og_config_partner(cli->cfg, so->name, strlen(so->name)) == NULL) {
+		fprintf(stderr,
+		    "optgate: --partner %s: no stream has partner = %s, so it "
+		    "would stop nothing (a partner is named as a stream's "
+		    "partner key, in any case)\n",
+		    so->name, so->name);
+		return OG_EXIT_USAGE;
 	}
 	if ((rc = scope_check(cli, so)) != 0 ||
 	    (rc = og_cli_store(cli, 0)) != 0)
