@@ -70,8 +70,12 @@ int og_cli_duration(const char *opt, const char *s, int64_t max, int64_t *out);
 void og_json_str(og_buf *b, const char *s);
 /* Print b followed by a newline, then reset it. */
 void og_cli_flush(og_buf *b);
-/* An event's text fields as audit names them ("report_id", ...). */
-extern const char *const og_cli_evf_names[OG_EVF_NFIELDS];
+/*
+ * Append ev's text fields from field `from` on (OG_EVF_*; the scope's
+ * name is given apart), named as audit names them: ,"report_id":"..."
+ * (json) or " report_id=..." (escaped).  Empty ones are left out.
+ */
+void og_cli_event_fields(og_buf *b, const og_event *ev, int from, int json);
 
 typedef int (*og_cmd_fn)(og_cli *cli, int argc, char **argv);
 

@@ -1500,9 +1500,27 @@ cmp_seq_desc(const void *a, const void *b)
 	return (x < y) - (x > y);
 }
 
-const char *const og_cli_evf_names[OG_EVF_NFIELDS] = {"", "key", "address",
+static const char *const evf_names[OG_EVF_NFIELDS] = {"", "key", "address",
     "scope_name", "source", "ip", "user_agent", "proof", "report_id",
     "message_id", "status", "diagnostic", "mta", "note", "segments", "stream"};
+
+void
+og_cli_event_fields(og_buf *b, const og_event *ev, int from, int json)
+{
+	int i;
+
+	for (i = from; i < OG_EVF_NFIELDS; i++) {
+		if (i == OG_EVF_NAME || ev->f[i][0] == 0)
+			continue;
+		if (json) {
+			og_buf_printf(b, ",\"%s\":", evf_names[i]);
+			og_json_str(b, ev->f[i]);
+		} else {
+			og_buf_printf(b, " %s=", evf_names[i]);
+			og_buf_add_escaped(b, ev->f[i], strlen(ev->f[i]), 300);
+		}
+	}
+}
 
 static void
 scope_str(int scope, const char *name, char *buf, size_t size)
@@ -1518,7 +1536,6 @@ audit_print(og_cli *cli, const og_event *ev, const char *addr)
 {
 	char t[32], x[32], sc[96];
 	og_buf b;
-	int i;
 
 	og_buf_init(&b, 0);
 	if (ev->kind == OG_EV_SEGMENT)
@@ -1547,12 +1564,7 @@ audit_print(og_cli *cli, const og_event *ev, const char *addr)
 		if (ev->expires)
 			og_buf_printf(&b, ",\"expires\":\"%s\"",
 			    og_time_fmt(ev->expires, x, sizeof(x)));
-		for (i = OG_EVF_RAW; i < OG_EVF_NFIELDS; i++) {
-			if (i == OG_EVF_NAME || ev->f[i][0] == 0)
-				continue;
-			og_buf_printf(&b, ",\"%s\":", og_cli_evf_names[i]);
-			og_json_str(&b, ev->f[i]);
-		}
+		og_cli_event_fields(&b, ev, OG_EVF_RAW, 1);
 		og_buf_adds(&b, "}");
 		og_cli_flush(&b);
 		og_buf_free(&b);
@@ -1567,12 +1579,7 @@ audit_print(og_cli *cli, const og_event *ev, const char *addr)
 	if (ev->expires)
 		printf(", until %s", og_time_fmt(ev->expires, x, sizeof(x)));
 	printf("\n");
-	for (i = OG_EVF_RAW; i < OG_EVF_NFIELDS; i++) {
-		if (i == OG_EVF_NAME || ev->f[i][0] == 0)
-			continue;
-		og_buf_printf(&b, " %s=", og_cli_evf_names[i]);
-		og_buf_add_escaped(&b, ev->f[i], strlen(ev->f[i]), 300);
-	}
+	og_cli_event_fields(&b, ev, OG_EVF_RAW, 0);
 	if (b.len)
 		printf("%22s%s\n", "", b.data);
 	og_buf_free(&b);

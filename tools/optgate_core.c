@@ -1039,24 +1039,6 @@ status_why(og_rtxn *tx, const og_verdict *v, og_event *ev)
 }
 
 static void
-status_why_fields(og_buf *b, const og_event *ev, int json)
-{
-	int i;
-
-	for (i = OG_EVF_SOURCE; i < OG_EVF_NFIELDS; i++) {
-		if (ev->f[i][0] == 0)
-			continue;
-		if (json) {
-			og_buf_printf(b, ",\"%s\":", og_cli_evf_names[i]);
-			og_json_str(b, ev->f[i]);
-		} else {
-			og_buf_printf(b, " %s=", og_cli_evf_names[i]);
-			og_buf_add_escaped(b, ev->f[i], strlen(ev->f[i]), 300);
-		}
-	}
-}
-
-static void
 status_stream(og_cli *cli, og_rtxn *tx, const og_stream *st,
     const og_record *rec, const char *addr, const char *from, int64_t now,
     og_buf *b, int *accepted)
@@ -1106,7 +1088,7 @@ status_stream(og_cli *cli, og_rtxn *tx, const og_stream *st,
 			    (unsigned long long)ev->seq,
 			    og_time_fmt(ev->time, ts, sizeof(ts)),
 			    og_via_name(ev->via));
-			status_why_fields(b, ev, 1);
+			og_cli_event_fields(b, ev, OG_EVF_SOURCE, 1);
 			og_buf_adds(b, "}");
 		}
 		og_buf_adds(b, ",\"sends\":[");
@@ -1144,7 +1126,7 @@ status_stream(og_cli *cli, og_rtxn *tx, const og_stream *st,
 	                                               : "consent ok")
 	        : v.text);
 	if (why) {
-		status_why_fields(b, ev, 0);
+		og_cli_event_fields(b, ev, OG_EVF_SOURCE, 0);
 		printf("  %-16s          recorded %s (event #%llu) via %s:%s\n",
 		    "", og_time_fmt(ev->time, ts, sizeof(ts)),
 		    (unsigned long long)ev->seq, og_via_name(ev->via),
