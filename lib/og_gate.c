@@ -498,6 +498,7 @@ decide(const og_config *cfg, og_rtxn *tx, const og_stream *st,
 	rc = og_store_get(tx, a.key, &rec);
 	if (rc == 0) {
 		have = 1;
+		(void)og_record_settle(&rec, now);
 	} else if (rc != OG_NOTFOUND) {
 		store_error(v, st, rc);
 		return rc;

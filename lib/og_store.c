@@ -335,6 +335,7 @@ t32(int64_t t)
 #define ENT_EXPIRES 0x01
 #define ENT_PREF 0x02
 #define ENT_EVLAST 0x04 /* event == the record's last_event: not stored */
+#define ENT_RESUME 0x08 /* a pause's consent: state, via, time, event */
 
 int
 og_record_decode(const void *val, size_t len, const char *key, og_record *rec)
@@ -383,6 +384,21 @@ og_record_decode(const void *val, size_t len, const char *key, og_record *rec)
 		} else {
 			e->pref.limit = e->pref.period = 0;
 		}
+		if (fl & ENT_RESUME) {
+			e->resume = (uint8_t)rd_u8(&r);
+			e->resume_via = (uint8_t)rd_u8(&r);
+			e->resume_time = rd_u32(&r);
+			e->resume_event = rd_u64(&r);
+			/* only under a temporary opt-out or suppression */
+			if (!og_state_optin(e->resume) || e->expires == 0 ||
+			    (e->state != OG_ST_OPTOUT &&
+			        e->state != OG_ST_SUPPRESSED))
+				r.bad = 1;
+		} else {
+			e->resume = e->resume_via = 0;
+			e->resume_time = 0;
+			e->resume_event = 0;
+		}
 		if (e->scope < OG_SCOPE_ALL || e->scope > OG_SCOPE_STREAM ||
 		    e->state > OG_ST_SUPPRESSED)
 			r.bad = 1;
@@ -420,7 +436,8 @@ record_encode(
 		const og_entry *e = &rec->entries[i];
 		unsigned fl = (e->expires ? ENT_EXPIRES : 0) |
 		              (e->pref.limit ? ENT_PREF : 0) |
-		              (e->event == rec->last_event ? ENT_EVLAST : 0);
+		              (e->event == rec->last_event ? ENT_EVLAST : 0) |
+		              (e->resume && e->expires ? ENT_RESUME : 0);
 		size_t nl = strlen(e->name);
 
 		wr_u8(&w, e->scope);
@@ -438,6 +455,12 @@ record_encode(
 		if (fl & ENT_PREF) {
 			wr_u16(&w, e->pref.limit);
 			wr_u32(&w, e->pref.period);
+		}
+		if (fl & ENT_RESUME) {
+			wr_u8(&w, e->resume);
+			wr_u8(&w, e->resume_via);
+			wr_u32(&w, t32(e->resume_time));
+			wr_u64(&w, e->resume_event);
 		}
 	}
 	if (w.bad)
@@ -2122,6 +2145,40 @@ weak_suppression(int reason)
 	return reason != OG_RS_HARD_BOUNCE && reason != OG_RS_MANUAL;
 }
 
+/* A pause over: the consent under it holds again. */
+void
+og_entry_unpause(og_entry *e)
+{
+	e->state = e->resume;
+	e->via = e->resume_via;
+	e->time = e->resume_time;
+	e->event = e->resume_event;
+	e->reason = OG_RS_NONE;
+	e->expires = 0;
+	e->resume = e->resume_via = 0;
+	e->resume_time = 0;
+	e->resume_event = 0;
+}
+
+static int
+pause_over(const og_entry *e, int64_t now)
+{
+	return e->resume && e->expires != 0 && e->expires <= now;
+}
+
+int
+og_record_settle(og_record *rec, int64_t now)
+{
+	int i, n = 0;
+
+	for (i = 0; i < rec->nentries; i++)
+		if (pause_over(&rec->entries[i], now)) {
+			og_entry_unpause(&rec->entries[i]);
+			n++;
+		}
+	return n;
+}
+
 /*
  * A full record (OG_ENTRIES_MAX) must still take an opt-out or a
  * suppression: drop an entry that no longer acts (expired), else the
@@ -2273,6 +2330,7 @@ apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 	int rc, i, isnew = 0, old_state = OG_ST_NONE;
 	int keep = 0;    /* opt-out under a suppression: event only */
 	int restore = 0; /* unsuppress: the opt-out under it comes back */
+	int ended = 0;   /* the state of this scope's pause that is over */
 	size_t len;
 	int64_t now = ch->time ? ch->time : (int64_t)time(NULL);
 
@@ -2296,6 +2354,10 @@ apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 		return rc;
 	}
 	i = ch->kind == OG_EV_SEGMENT ? -1 : find_entry(rec, ch->scope, name);
+	/* Pauses over by now: their consent holds again (stored so). */
+	if (i >= 0 && pause_over(&rec->entries[i], now))
+		ended = rec->entries[i].state;
+	(void)og_record_settle(rec, now);
 	if (i >= 0) {
 		e = &rec->entries[i];
 		old_state = e->state;
@@ -2512,6 +2574,13 @@ apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 		}
 		break;
 	case OG_EV_UNSUPPRESS:
+		if (e && ended) {
+			/* a pause over (expire): its consent is back */
+			old_state = ended;
+			under = *e;
+			restore = 1;
+			break;
+		}
 		if (e == NULL || (e->state != OG_ST_SUPPRESSED &&
 		                     e->state != OG_ST_OPTOUT)) {
 			*result = OG_UNCHANGED;
@@ -2537,8 +2606,15 @@ apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 				under.time = w->ev.time;
 				under.expires = w->ev.expires;
 				under.pref = e->pref;
+				under.event = w->seq; /* this event */
 				restore = 1;
 			}
+		}
+		if (!restore && e->resume) {
+			/* a pause lifted: the consent under it holds */
+			under = *e;
+			og_entry_unpause(&under);
+			restore = 1;
 		}
 		break;
 	case OG_EV_SEGMENT:
@@ -2588,9 +2664,9 @@ apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 		set_segments(rec, ch->segments);
 	if (ch->kind == OG_EV_UNSUPPRESS && restore) {
 		i = find_entry(rec, ch->scope, name);
+		/* (a consent keeps its own event: its proof) */
 		rec->entries[i] = under;
-		rec->entries[i].event = w->seq;
-		ev->new_state = OG_ST_OPTOUT;
+		ev->new_state = under.state;
 	} else if (ch->kind == OG_EV_UNSUPPRESS) {
 		i = find_entry(rec, ch->scope, name);
 		memmove(&rec->entries[i], &rec->entries[i + 1],
@@ -2613,6 +2689,24 @@ apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 			memset(e, 0, sizeof(*e));
 			e->scope = ch->scope;
 			og_strlcpy(e->name, name, sizeof(e->name));
+		}
+		/*
+		 * A temporary opt-out or suppression over a consent is a
+		 * pause: the consent holds again at its end.  One over a
+		 * pause keeps the consent under it; anything else ends it.
+		 */
+		if ((ch->kind == OG_EV_OPTOUT || ch->kind == OG_EV_SUPPRESS) &&
+		    ch->expires != 0) {
+			if (og_state_optin(e->state)) {
+				e->resume = e->state;
+				e->resume_via = e->via;
+				e->resume_time = e->time;
+				e->resume_event = e->event;
+			}
+		} else if (ch->kind != OG_EV_PREF) {
+			e->resume = e->resume_via = 0;
+			e->resume_time = 0;
+			e->resume_event = 0;
 		}
 		switch (ch->kind) {
 		case OG_EV_OPTIN:
@@ -4397,6 +4491,18 @@ verify_record(
 			    key, og_scope_name(x->rec.entries[i].scope),
 			    x->rec.entries[i].name,
 			    (unsigned long long)x->rec.entries[i].event);
+		if (!x->rec.entries[i].resume)
+			continue;
+		for (j = 0; j < n; j++)
+			if (x->chain[j] == x->rec.entries[i].resume_event)
+				break;
+		if (j == n)
+			problem(x,
+			    "record %s: pause %s/%s resumes event %llu, "
+			    "not on its chain",
+			    key, og_scope_name(x->rec.entries[i].scope),
+			    x->rec.entries[i].name,
+			    (unsigned long long)x->rec.entries[i].resume_event);
 	}
 }
 

@@ -180,6 +180,15 @@ typedef struct og_entry {
 	int64_t expires; /* 0: never */
 	uint64_t event;  /* event that set this entry */
 	og_cap pref;     /* person's own cap for the stream (limit 0: none) */
+	/*
+	 * A pause: the consent (OG_ST_PENDING..OG_ST_CONFIRMED) that a
+	 * temporary opt-out or suppression of this scope replaced, which
+	 * holds again at its end (og_record_settle).  0: none.
+	 */
+	uint8_t resume;
+	uint8_t resume_via;
+	int64_t resume_time;
+	uint64_t resume_event;
 } og_entry;
 
 typedef struct og_record {
@@ -440,6 +449,18 @@ int og_store_give(const char *path, uid_t uid, gid_t gid);
  */
 int og_sync_path(const char *path);
 int og_sync_parent(const char *path);
+
+/*
+ * og_record_settle - end the pauses of rec that are over at now: an
+ * entry whose temporary opt-out or suppression has ended and that holds
+ * a consent under it (resume) becomes that consent again, with its own
+ * time, channel and event.  Returns how many entries changed.  Readers
+ * that judge a record (the gate, the page, status, export) settle it
+ * first; the store settles a record it writes.
+ */
+int og_record_settle(og_record *rec, int64_t now);
+/* og_entry_unpause - make pause e (resume set) its consent. */
+void og_entry_unpause(og_entry *e);
 
 /* The record codec, exposed for the fuzz target and tests. */
 int og_record_decode(

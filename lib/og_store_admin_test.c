@@ -39,7 +39,11 @@ static const char conf[] = "[stream news]\n"
                            "match = header:X-Optgate-Stream=offers\n"
                            "class = marketing\n"
                            "consent = none\n"
-                           "partner = acme\n";
+                           "partner = acme\n"
+                           "[stream digest]\n"
+                           "match = header:X-Optgate-Stream=digest\n"
+                           "class = marketing\n"
+                           "consent = optin\n";
 
 struct fx {
 	char dir[96];
@@ -527,6 +531,126 @@ test_flags(void **state)
 	assert_int_equal(og_testfx_apply(f->st, ch), OG_APPLIED);
 }
 
+/* The entry of stream name in key's record, as stored. */
+static og_entry
+stored_entry(struct fx *f, const char *key, const char *name)
+{
+	og_record *rec = malloc(sizeof(*rec));
+	og_entry e;
+	og_rtxn *tx;
+	int i;
+
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(og_store_rbegin(f->st, &tx), 0);
+	assert_int_equal(og_store_get(tx, key, rec), 0);
+	og_store_rend(tx);
+	for (i = 0; i < rec->nentries; i++)
+		if (strcmp(rec->entries[i].name, name) == 0)
+			e = rec->entries[i];
+	free(rec);
+	return e;
+}
+
+/*
+ * A pause (temporary opt-out or suppression) of a stream the person
+ * opted in to at the same scope: the consent holds again at its end,
+ * for the gate, for expire's event, after another pause over it; not
+ * after a lasting opt-out; and an admin lifting it brings the consent
+ * back.
+ */
+static void
+test_pause_resumes(void **state)
+{
+	struct fx *f = *state;
+	og_change ch;
+	og_entry e;
+
+	ch = og_testfx_change("pia@example.com", OG_EV_OPTIN, OG_SCOPE_STREAM,
+	    "digest", OG_ST_CONFIRMED, T0);
+	assert_int_equal(og_testfx_apply(f->st, ch), OG_APPLIED);
+	ch = og_testfx_change("pia@example.com", OG_EV_OPTOUT, OG_SCOPE_STREAM,
+	    "digest", 0, T0 + 100);
+	ch.expires = T0 + 1000;
+	assert_int_equal(og_testfx_apply(f->st, ch), OG_APPLIED);
+	e = stored_entry(f, "pia@example.com", "digest");
+	assert_int_equal(e.state, OG_ST_OPTOUT);
+	assert_int_equal(e.resume, OG_ST_CONFIRMED);
+	assert_int_equal(e.resume_time, T0);
+	assert_string_equal(
+	    rule(f, "digest", "pia@example.com", T0 + 999), "optout");
+	assert_string_equal(
+	    rule(f, "digest", "pia@example.com", T0 + 1000), "ok");
+
+	/* another pause over it, once it ended: the consent stays under */
+	ch.time = T0 + 2000;
+	ch.expires = T0 + 3000;
+	assert_int_equal(og_testfx_apply(f->st, ch), OG_APPLIED);
+	assert_string_equal(
+	    rule(f, "digest", "pia@example.com", T0 + 2500), "optout");
+	assert_string_equal(
+	    rule(f, "digest", "pia@example.com", T0 + 3000), "ok");
+	/* ...and while it runs: a longer one */
+	ch.time = T0 + 2600;
+	ch.expires = T0 + 4000;
+	assert_int_equal(og_testfx_apply(f->st, ch), OG_APPLIED);
+	assert_string_equal(
+	    rule(f, "digest", "pia@example.com", T0 + 3500), "optout");
+	assert_string_equal(
+	    rule(f, "digest", "pia@example.com", T0 + 4000), "ok");
+
+	/* expire's unsuppress: the consent is stored back, with an event */
+	ch = og_testfx_change("pia@example.com", OG_EV_UNSUPPRESS,
+	    OG_SCOPE_STREAM, "digest", 0, T0 + 5000);
+	ch.flags = OG_CH_IF_EXPIRED;
+	ch.via = OG_VIA_EXPIRE;
+	assert_int_equal(og_testfx_apply(f->st, ch), OG_APPLIED);
+	e = stored_entry(f, "pia@example.com", "digest");
+	assert_int_equal(e.state, OG_ST_CONFIRMED);
+	assert_int_equal(e.resume, 0);
+	assert_int_equal(e.expires, 0);
+	assert_int_equal(e.time, T0);
+	assert_string_equal(
+	    rule(f, "digest", "pia@example.com", T0 + 5000), "ok");
+
+	/* a lasting opt-out over a pause: no consent under it any more */
+	ch = og_testfx_change("pia@example.com", OG_EV_OPTOUT, OG_SCOPE_STREAM,
+	    "digest", 0, T0 + 6000);
+	ch.expires = T0 + 7000;
+	assert_int_equal(og_testfx_apply(f->st, ch), OG_APPLIED);
+	ch.expires = 0;
+	ch.time = T0 + 6100;
+	assert_int_equal(og_testfx_apply(f->st, ch), OG_APPLIED);
+	assert_int_equal(
+	    stored_entry(f, "pia@example.com", "digest").resume, 0);
+	assert_string_equal(
+	    rule(f, "digest", "pia@example.com", T0 + 9000), "optout");
+
+	/* a temporary suppression lifted by an admin: consent again */
+	ch = og_testfx_change("rui@example.com", OG_EV_OPTIN, OG_SCOPE_STREAM,
+	    "digest", OG_ST_OPTIN, T0);
+	assert_int_equal(og_testfx_apply(f->st, ch), OG_APPLIED);
+	ch = og_testfx_change("rui@example.com", OG_EV_SUPPRESS,
+	    OG_SCOPE_STREAM, "digest", 0, T0 + 10);
+	ch.reason = OG_RS_MANUAL;
+	ch.expires = T0 + 1000;
+	assert_int_equal(og_testfx_apply(f->st, ch), OG_APPLIED);
+	assert_string_equal(
+	    rule(f, "digest", "rui@example.com", T0 + 20), "manual");
+	ch = og_testfx_change("rui@example.com", OG_EV_UNSUPPRESS,
+	    OG_SCOPE_STREAM, "digest", 0, T0 + 30);
+	assert_int_equal(og_testfx_apply(f->st, ch), OG_APPLIED);
+	e = stored_entry(f, "rui@example.com", "digest");
+	assert_int_equal(e.state, OG_ST_OPTIN);
+	assert_string_equal(
+	    rule(f, "digest", "rui@example.com", T0 + 40), "ok");
+	{
+		og_verify_stats vs;
+
+		assert_int_equal(og_store_verify(f->st, NULL, NULL, &vs), 0);
+		assert_int_equal(vs.problems, 0);
+	}
+}
+
 static int
 count_all(const og_event *ev, void *ctx)
 {
@@ -583,6 +707,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 	        test_expire_counters, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_flags, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_pause_resumes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_verify_and_scan, setup, teardown),
 	};

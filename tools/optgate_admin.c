@@ -1713,6 +1713,7 @@ struct export
 	size_t nrec;
 	char skip[OG_ADDR_MAX + 1]; /* the last key of the previous group */
 	og_event *ev;
+	int64_t now; /* pauses over by now are their consent again */
 };
 
 /*
@@ -1784,14 +1785,101 @@ export_proof(struct export *x, og_rtxn *tx, const og_record *rec,
 	*ua = x->ev->f[OG_EVF_UA];
 }
 
-/* The rows of one record (not --hashed). */
+/* One row: entry e of rec (segs: its segments, joined). */
 static void
-export_rows(struct export *x, og_rtxn *tx, const og_record *rec)
+export_row(struct export *x, og_rtxn *tx, const og_record *rec,
+    const og_entry *e, const char *segs)
 {
 	og_buf *b = &x->b;
-	char t[32], segs[OG_SEGMENTS_MAX * (OG_SEGMENT_LEN + 1) + 1] = "";
+	char t[32];
 	const char *src, *ip, *ua;
 	char cap[32], per[16];
+
+	if (!export_wanted(x, e))
+		return;
+	export_proof(x, tx, rec, e, &src, &ip, &ua);
+	/* an entry that holds only a cap has no time of its own */
+	if (e->time > 0)
+		og_time_fmt(e->time, t, sizeof(t));
+	else
+		t[0] = 0;
+	cap[0] = 0;
+	if (e->pref.limit)
+		snprintf(cap, sizeof(cap), "%u/%s", e->pref.limit,
+		    og_duration_fmt(e->pref.period, per, sizeof(per)));
+	if (x->cli->json) {
+		og_buf_adds(b, "{\"address\":");
+		og_json_str(b, rec->raw);
+		og_buf_adds(b, ",\"key\":");
+		og_json_str(b, rec->key);
+		og_buf_adds(b, ",\"scope\":");
+		og_json_str(b, og_scope_name(e->scope));
+		og_buf_adds(b, ",\"name\":");
+		og_json_str(b, e->name);
+		og_buf_adds(b, ",\"state\":");
+		og_json_str(b, og_state_name(e->state));
+		og_buf_printf(b, ",\"time\":\"%s\",\"reason\":", t);
+		og_json_str(b, e->reason ? og_reason_name(e->reason) : "");
+		og_buf_adds(b, ",\"via\":");
+		og_json_str(b, og_via_name(e->via));
+		og_buf_adds(b, ",\"source\":");
+		og_json_str(b, src);
+		og_buf_adds(b, ",\"ip\":");
+		og_json_str(b, ip);
+		og_buf_adds(b, ",\"user_agent\":");
+		og_json_str(b, ua);
+		og_buf_adds(b, ",\"segment\":");
+		og_json_str(b, segs);
+		if (cap[0])
+			og_buf_printf(b, ",\"cap\":\"%s\"", cap);
+		if (e->expires)
+			og_buf_printf(b, ",\"expires\":\"%s\"",
+			    og_time_fmt(e->expires, t, sizeof(t)));
+		og_buf_adds(b, "}\n");
+	} else {
+		/* address,stream,partner,sender,state,time,reason,
+		 * source,segment,expires,ip,user_agent,cap: what
+		 * import reads back */
+		csv_field(b, rec->raw);
+		og_buf_addc(b, ',');
+		if (e->scope == OG_SCOPE_STREAM)
+			csv_field(b, e->name);
+		og_buf_addc(b, ',');
+		if (e->scope == OG_SCOPE_PARTNER)
+			csv_field(b, e->name);
+		og_buf_addc(b, ',');
+		if (e->scope == OG_SCOPE_SENDER)
+			csv_field(b, e->name);
+		og_buf_printf(b, ",%s,%s,%s,", og_state_name(e->state), t,
+		    e->state == OG_ST_SUPPRESSED ? og_reason_name(e->reason)
+		                                 : "");
+		csv_field(b, src);
+		og_buf_addc(b, ',');
+		csv_field(b, segs);
+		og_buf_addc(b, ',');
+		if (e->expires)
+			og_buf_adds(b, og_time_fmt(e->expires, t, sizeof(t)));
+		og_buf_addc(b, ',');
+		csv_field(b, ip);
+		og_buf_addc(b, ',');
+		csv_field(b, ua);
+		og_buf_addc(b, ',');
+		og_buf_adds(b, cap);
+		og_buf_addc(b, '\n');
+	}
+	x->rows++;
+}
+
+/*
+ * The rows of one record (not --hashed), as they hold now: a pause that
+ * is over is its consent again, and one still running comes after its
+ * consent, so that an import of the file gives the same pause.
+ */
+static void
+export_rows(struct export *x, og_rtxn *tx, og_record *rec)
+{
+	char segs[OG_SEGMENTS_MAX * (OG_SEGMENT_LEN + 1) + 1] = "";
+	og_entry under;
 	int i;
 
 	for (i = 0; i < rec->nsegments; i++) {
@@ -1801,86 +1889,14 @@ export_rows(struct export *x, og_rtxn *tx, const og_record *rec)
 		og_strlcpy(segs + strlen(segs), rec->segments[i],
 		    sizeof(segs) - strlen(segs));
 	}
+	(void)og_record_settle(rec, x->now);
 	for (i = 0; i < rec->nentries; i++) {
-		const og_entry *e = &rec->entries[i];
-
-		if (!export_wanted(x, e))
-			continue;
-		export_proof(x, tx, rec, e, &src, &ip, &ua);
-		/* an entry that holds only a cap has no time of its own */
-		if (e->time > 0)
-			og_time_fmt(e->time, t, sizeof(t));
-		else
-			t[0] = 0;
-		cap[0] = 0;
-		if (e->pref.limit)
-			snprintf(cap, sizeof(cap), "%u/%s", e->pref.limit,
-			    og_duration_fmt(e->pref.period, per, sizeof(per)));
-		if (x->cli->json) {
-			og_buf_adds(b, "{\"address\":");
-			og_json_str(b, rec->raw);
-			og_buf_adds(b, ",\"key\":");
-			og_json_str(b, rec->key);
-			og_buf_adds(b, ",\"scope\":");
-			og_json_str(b, og_scope_name(e->scope));
-			og_buf_adds(b, ",\"name\":");
-			og_json_str(b, e->name);
-			og_buf_adds(b, ",\"state\":");
-			og_json_str(b, og_state_name(e->state));
-			og_buf_printf(b, ",\"time\":\"%s\",\"reason\":", t);
-			og_json_str(
-			    b, e->reason ? og_reason_name(e->reason) : "");
-			og_buf_adds(b, ",\"via\":");
-			og_json_str(b, og_via_name(e->via));
-			og_buf_adds(b, ",\"source\":");
-			og_json_str(b, src);
-			og_buf_adds(b, ",\"ip\":");
-			og_json_str(b, ip);
-			og_buf_adds(b, ",\"user_agent\":");
-			og_json_str(b, ua);
-			og_buf_adds(b, ",\"segment\":");
-			og_json_str(b, segs);
-			if (cap[0])
-				og_buf_printf(b, ",\"cap\":\"%s\"", cap);
-			if (e->expires)
-				og_buf_printf(b, ",\"expires\":\"%s\"",
-				    og_time_fmt(e->expires, t, sizeof(t)));
-			og_buf_adds(b, "}\n");
-		} else {
-			/* address,stream,partner,sender,state,time,reason,
-			 * source,segment,expires,ip,user_agent,cap: what
-			 * import reads back */
-			csv_field(b, rec->raw);
-			og_buf_addc(b, ',');
-			if (e->scope == OG_SCOPE_STREAM)
-				csv_field(b, e->name);
-			og_buf_addc(b, ',');
-			if (e->scope == OG_SCOPE_PARTNER)
-				csv_field(b, e->name);
-			og_buf_addc(b, ',');
-			if (e->scope == OG_SCOPE_SENDER)
-				csv_field(b, e->name);
-			og_buf_printf(b, ",%s,%s,%s,", og_state_name(e->state),
-			    t,
-			    e->state == OG_ST_SUPPRESSED
-			        ? og_reason_name(e->reason)
-			        : "");
-			csv_field(b, src);
-			og_buf_addc(b, ',');
-			csv_field(b, segs);
-			og_buf_addc(b, ',');
-			if (e->expires)
-				og_buf_adds(
-				    b, og_time_fmt(e->expires, t, sizeof(t)));
-			og_buf_addc(b, ',');
-			csv_field(b, ip);
-			og_buf_addc(b, ',');
-			csv_field(b, ua);
-			og_buf_addc(b, ',');
-			og_buf_adds(b, cap);
-			og_buf_addc(b, '\n');
+		if (rec->entries[i].resume) {
+			under = rec->entries[i];
+			og_entry_unpause(&under);
+			export_row(x, tx, rec, &under, segs);
 		}
-		x->rows++;
+		export_row(x, tx, rec, &rec->entries[i], segs);
 	}
 }
 
@@ -2055,6 +2071,7 @@ cmd_export(og_cli *cli, int argc, char **argv)
 		return og_cli_usage(usage);
 	memset(&x, 0, sizeof(x));
 	x.cli = cli;
+	x.now = og_time_now();
 	if ((rc = og_cli_config(cli)) != 0)
 		return rc;
 	if (stream && (x.stream = og_cli_stream(cli, stream)) == NULL)
@@ -2684,7 +2701,7 @@ struct stats {
 		uint64_t n;
 	} partners[64];
 	int npartners;
-	int64_t today; /* days since the epoch */
+	int64_t now, today; /* now, in days since the epoch */
 	uint64_t days[DAYS];
 	/* per configured stream, plus one for the other scopes */
 	uint64_t *complaints, *bounces;
@@ -2698,7 +2715,14 @@ stats_record(const og_record *rec, void *ctx)
 
 	for (i = 0; i < rec->nentries; i++) {
 		const og_entry *e = &rec->entries[i];
+		og_entry over;
 
+		/* a pause over counts as its consent */
+		if (e->resume && e->expires && e->expires <= x->now) {
+			over = *e;
+			og_entry_unpause(&over);
+			e = &over;
+		}
 		for (j = 0; j < x->nnames; j++)
 			if (x->names[j].scope == e->scope &&
 			    strcmp(x->names[j].name, e->name) == 0)
@@ -2873,6 +2897,7 @@ cmd_stats(og_cli *cli, int argc, char **argv)
 	memset(&x, 0, sizeof(x));
 	x.cli = cli;
 	now = og_time_now();
+	x.now = now;
 	x.today = now / 86400;
 	ns = cli->cfg->nstreams;
 	x.names = og_xcalloc(STAT_NAMES, sizeof(*x.names));

@@ -1184,6 +1184,12 @@ print_record(const og_record *rec, int64_t now)
 			printf(", %s %s",
 			    e->expires <= now ? "ended (expired)" : "expires",
 			    og_time_fmt(e->expires, x, sizeof(x)));
+		/* a pause: the consent that holds again at its end */
+		if (e->resume)
+			printf(", then %s again (given %s via %s)",
+			    og_state_name(e->resume),
+			    og_time_fmt(e->resume_time, x, sizeof(x)),
+			    og_via_name(e->resume_via));
 		if (e->pref.limit) {
 			char per[16];
 
@@ -1252,6 +1258,8 @@ cmd_status(og_cli *cli, int argc, char **argv)
 	now = og_time_now();
 	rec = og_xmalloc(sizeof(*rec));
 	found = og_store_get(tx, a.key, rec) == 0;
+	if (found)
+		(void)og_record_settle(rec, now);
 	og_buf_init(&b, 0);
 	if (!cli->json) {
 		if (found)

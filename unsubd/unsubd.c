@@ -684,6 +684,8 @@ render_page(req *r, unsigned code, const char *notice, int notice_error)
 	}
 	rc = og_store_get(tx, r->info.key, rec);
 	have = rc == 0;
+	if (have) /* pauses over are their consent again */
+		(void)og_record_settle(rec, og_time_now());
 	if (rc != 0 && rc != OG_NOTFOUND) {
 		og_store_rend(tx);
 		og_log_warn("store read failed: %s", og_strerror(rc));
@@ -864,6 +866,8 @@ pref_changes(req *r, const unsubd_form *f)
 	}
 	rc = og_store_get(tx, r->info.key, rec);
 	have = rc == 0;
+	if (have) /* pauses over are their consent again */
+		(void)og_record_settle(rec, og_time_now());
 	if (rc != 0 && rc != OG_NOTFOUND) {
 		og_store_rend(tx);
 		og_log_warn("store read failed: %s", og_strerror(rc));

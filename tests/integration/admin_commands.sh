@@ -265,6 +265,29 @@ like "expire: the drop is an event" "$($A audit gus@example.com)" '*unsuppress*s
 like "expire: the live one stays" "$($A audit hal@example.com)" '*1 event*'
 OPTGATE_NOW=$((OPTGATE_NOW + 2 * 86400)) $A expire >"$T/out"
 like "expire again: nothing to do" "$(cat "$T/out")" '*expire: 0 expired*'
+# A pause (a temporary opt-out) of a stream she opted in to: her opt-in
+# is under it.  status says so, the gate passes her again at its end,
+# export writes the opt-in before the pause (so an import gives the same
+# pause), and expire stores the opt-in back as an event.
+printf 'address,state,stream,time,expires\njo@example.com,confirmed,newsletter,2026-05-01,\njo@example.com,optout,newsletter,2026-05-30,2026-06-10\n' >"$T/pause.csv"
+$A import "$T/pause.csv" >/dev/null 2>&1
+like "pause: status shows the opt-in under it" \
+    "$($A status jo@example.com --stream newsletter)" \
+    '*optout*expires 2026-06-10T00:00:00Z, then confirmed again (given 2026-05-01T00:00:00Z via import)*unsubscribed from newsletter*'
+is "pause: refused during it, accepted after it" \
+    "$($A status jo@example.com --stream newsletter >/dev/null 2>&1; echo $?)$(OPTGATE_NOW=1781136000 $A status jo@example.com --stream newsletter >/dev/null 2>&1; echo $?)" 10
+like "pause: export writes the opt-in, then the pause" "$($A export)" \
+    '*jo@example.com,newsletter,,,confirmed,2026-05-01T00:00:00Z,*
+jo@example.com,newsletter,,,optout,2026-05-30T00:00:00Z,*2026-06-10T00:00:00Z,*'
+OPTGATE_NOW=1781136000 $A expire >/dev/null 2>&1
+like "pause: expire brings the opt-in back, as an event" \
+    "$($A audit jo@example.com)" '*unsuppress*stream newsletter*optout -> confirmed via expiry*'
+like "pause: after expire status shows the opt-in" \
+    "$(OPTGATE_NOW=1781136000 $A status jo@example.com --stream newsletter)" \
+    '*stream   newsletter     confirmed  2026-05-01T00:00:00Z via import*accept*'
+like "pause: ... with the opt-in's own proof in an export" \
+    "$(OPTGATE_NOW=1781136000 $A export 2>/dev/null | grep '^jo@')" \
+    "jo@example.com,newsletter,,,confirmed,2026-05-01T00:00:00Z,,import:pause.csv,*"
 # durations an admin mistypes: a bare number was seconds (a 30-second
 # suppression; every counter older than 30 s dropped, caps reset)
 $A suppress ida@example.com --reason manual --expires 30 >/dev/null 2>"$T/err"

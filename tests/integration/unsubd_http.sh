@@ -330,6 +330,21 @@ like "... saved untouched, with a forged resume: nothing to change" "$(curl -s \
 is "... nothing written" "$("$BIN/optgate" -c "$CONF" audit $SP)" "$AS"
 is "... after it, news and tips come back" "$(OPTGATE_NOW=$(($(date +%s) + 11 * 86400)) \
     "$BIN/optgate" -c "$CONF" status $SP --stream news >/dev/null 2>&1; echo $?)" 0
+# A pause of the one stream she opted in to (an import's optout line for
+# news with an end): her opt-in is under it and holds again at its end,
+# as the page says.
+PS=stream.pause@example.org
+ud_optin $PS news
+printf 'address,state,stream,expires\n%s,optout,news,%s\n' $PS "$PX" \
+    >"$UD_DIR/pause-s.csv"
+"$BIN/optgate" -c "$CONF" import "$UD_DIR/pause-s.csv" >/dev/null 2>&1
+TPS=$(ud_token $PS news)
+like "a pause of news alone: the page shows it ticked, with the day it resumes" \
+    "$(curl -s "$UD_URL/u/$TPS")" \
+    "*name=\"s\" value=\"news\" aria-describedby=\"w0\" checked> <span>Weekly newsletter</span></label>
+<p class=\"paused\" id=\"w0\">Paused: it resumes on $PDAY. Untick the box to stop it for good.</p>*"
+is "... refused now, accepted after it" \
+    "$(ud_status $PS news)$(after_pause $PS news)" 10
 # A stale page (changed since) with a paused box unticked: for good too.
 ST=stale.pause@example.org
 pause_all $ST
