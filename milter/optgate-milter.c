@@ -648,7 +648,8 @@ mg_setreply(SMFICTX *ctx, int code, const char *dsn, const char *text)
 	mg_reply_text(dsns, sizeof(dsns), dsn);
 	mg_reply_text(t, sizeof(t), text);
 	if (smfi_setreply(ctx, codes, dsns[0] ? dsns : NULL, t) != MI_SUCCESS)
-		og_log_warn("smfi_setreply %s %s failed", codes, dsns);
+		og_log_warn("%s: smfi_setreply %s %s failed",
+		    mg_qid(ctx) ? mg_qid(ctx) : "NOQUEUE", codes, dsns);
 }
 
 /* The milter answer for a refused or tempfailed verdict at RCPT. */
@@ -1133,12 +1134,14 @@ mg_inject(
 		rc = og_token_make(c->snap->kr, OG_TOKEN_UNSUB, r->key,
 		    st->name, now, tok, sizeof(tok));
 		if (rc < 0) {
-			og_log_err(
-			    "token for %s: %s", r->addr, og_strerror(rc));
+			og_log_err("%s: token for %s: %s",
+			    mg_qid(ctx) ? mg_qid(ctx) : "NOQUEUE", r->addr,
+			    og_strerror(rc));
 			return -1;
 		}
 	} else if (st->list) {
-		og_log_err("stream %s: no token keys loaded", st->name);
+		og_log_err("%s: stream %s: no token keys loaded",
+		    mg_qid(ctx) ? mg_qid(ctx) : "NOQUEUE", st->name);
 		return -1;
 	}
 
