@@ -341,12 +341,14 @@ int
 og_record_decode(const void *val, size_t len, const char *key, og_record *rec)
 {
 	struct rd r = {val, (const unsigned char *)val + len, 0};
-	unsigned n, i;
+	unsigned n, i, ver;
 
 	memset(rec, 0, offsetof(og_record, entries));
 	rec->nentries = 0;
 	og_strlcpy(rec->key, key ? key : "", sizeof(rec->key));
-	if (rd_u8(&r) != 1)
+	/* 2: holds a pause's consent (ENT_RESUME), which 1 cannot */
+	ver = rd_u8(&r);
+	if (ver != 1 && ver != 2)
 		return OG_EVERSION;
 	rec->flags = rd_u8(&r);
 	rec->created = rd_u32(&r);
@@ -384,6 +386,8 @@ og_record_decode(const void *val, size_t len, const char *key, og_record *rec)
 		} else {
 			e->pref.limit = e->pref.period = 0;
 		}
+		if ((fl & ENT_RESUME) && ver < 2)
+			r.bad = 1;
 		if (fl & ENT_RESUME) {
 			e->resume = (uint8_t)rd_u8(&r);
 			e->resume_via = (uint8_t)rd_u8(&r);
@@ -414,9 +418,16 @@ record_encode(
     const og_record *rec, unsigned char *buf, size_t size, size_t *len)
 {
 	struct wr w = {buf, buf + size, 0};
-	int i;
+	int i, ver = 1;
 
-	wr_u8(&w, 1);
+	/*
+	 * Version 2 only where a pause keeps a consent: an earlier optgate
+	 * then says "made by a newer optgate" instead of "damaged".
+	 */
+	for (i = 0; i < rec->nentries; i++)
+		if (rec->entries[i].resume && rec->entries[i].expires)
+			ver = 2;
+	wr_u8(&w, (unsigned)ver);
 	wr_u8(&w, rec->flags);
 	wr_u32(&w, t32(rec->created));
 	wr_u64(&w, rec->last_event);

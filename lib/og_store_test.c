@@ -752,11 +752,30 @@ codec_rejects_garbage(void **state)
 	og_record rec;
 	og_event ev;
 	unsigned char v2[] = {2, 0, 0, 0, 0, 0};
+	unsigned char v3[] = {3, 0, 0, 0, 0, 0};
 	unsigned char trunc[] = {1, 0, 0, 0, 0};
+	/* version 2: a stream entry paused (optout until 200) over a
+	 * confirmed opt-in of time 50, event 7 */
+	unsigned char pause[] = {2, 0, 0, 0, 0, 100, 0, 0, 0, 0, 0, 0, 0, 9, 0,
+	    0, 1, OG_SCOPE_STREAM, OG_ST_OPTOUT, 0, 0, 0x0d, 1, 'n', 0, 0, 0,
+	    150, 0, 0, 0, 200, OG_ST_CONFIRMED, 0, 0, 0, 0, 50, 0, 0, 0, 0, 0,
+	    0, 0, 7};
 
 	(void)state;
 	assert_int_equal(
-	    og_record_decode(v2, sizeof(v2), "k", &rec), OG_EVERSION);
+	    og_record_decode(v3, sizeof(v3), "k", &rec), OG_EVERSION);
+	assert_int_equal(og_record_decode(pause, sizeof(pause), "k", &rec), 0);
+	assert_int_equal(rec.entries[0].resume, OG_ST_CONFIRMED);
+	assert_int_equal(rec.entries[0].resume_event, 7);
+	assert_int_equal(og_record_settle(&rec, 199), 0);
+	assert_int_equal(og_record_settle(&rec, 200), 1);
+	assert_int_equal(rec.entries[0].state, OG_ST_CONFIRMED);
+	assert_int_equal(rec.entries[0].time, 50);
+	assert_int_equal(rec.entries[0].expires, 0);
+	/* a pause's consent in a version 1 record is damage */
+	pause[0] = 1;
+	assert_int_equal(
+	    og_record_decode(pause, sizeof(pause), "k", &rec), OG_ECORRUPT);
 	assert_int_equal(
 	    og_record_decode(trunc, sizeof(trunc), "k", &rec), OG_ECORRUPT);
 	assert_int_equal(og_event_decode(v2, sizeof(v2), 1, &ev), OG_EVERSION);
