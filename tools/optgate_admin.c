@@ -1891,7 +1891,9 @@ export_rows(struct export *x, og_rtxn *tx, og_record *rec)
 	}
 	(void)og_record_settle(rec, x->now);
 	for (i = 0; i < rec->nentries; i++) {
-		if (rec->entries[i].resume) {
+		/* (the consent only with its pause: alone it would hold) */
+		if (rec->entries[i].resume &&
+		    export_wanted(x, &rec->entries[i])) {
 			under = rec->entries[i];
 			og_entry_unpause(&under);
 			export_row(x, tx, rec, &under, segs);
@@ -1944,18 +1946,27 @@ export_one(const og_record *rec, void *ctx)
 
 	if (x->skip[0] && strcmp(rec->key, x->skip) == 0)
 		return 0; /* the previous group's last */
-	if (!x->hashed) {
-		for (i = 0; i < rec->nentries; i++)
-			if (export_wanted(x, &rec->entries[i]))
-				break;
-		if (i == rec->nentries)
-			return 0;
-		memcpy(&x->recs[x->nrec++], rec, sizeof(*rec));
-		return x->nrec == EXPORT_RECS ? EXPORT_MORE : 0;
+	/* chosen by its entries as they hold now: a pause over is its
+	 * consent again (settled in the next slot, scratch when hashed) */
+	for (i = 0; i < rec->nentries; i++)
+		if (rec->entries[i].resume && rec->entries[i].expires <= x->now)
+			break;
+	if (i < rec->nentries) {
+		memcpy(&x->recs[x->nrec], rec, sizeof(*rec));
+		rec = &x->recs[x->nrec];
+		(void)og_record_settle(&x->recs[x->nrec], x->now);
 	}
 	for (i = 0; i < rec->nentries; i++)
 		if (export_wanted(x, &rec->entries[i]))
 			break;
+	if (!x->hashed) {
+		if (i == rec->nentries)
+			return 0;
+		if (rec != &x->recs[x->nrec])
+			memcpy(&x->recs[x->nrec], rec, sizeof(*rec));
+		x->nrec++;
+		return x->nrec == EXPORT_RECS ? EXPORT_MORE : 0;
+	}
 	if (i < rec->nentries) {
 		unsigned char h[32];
 		char hx[65];

@@ -279,6 +279,23 @@ is "pause: refused during it, accepted after it" \
 like "pause: export writes the opt-in, then the pause" "$($A export)" \
     '*jo@example.com,newsletter,,,confirmed,2026-05-01T00:00:00Z,*
 jo@example.com,newsletter,,,optout,2026-05-30T00:00:00Z,*2026-06-10T00:00:00Z,*'
+# export --state picks entries as they hold: the opt-in under a running
+# pause is not a consent in force (a list of the subscribed handed to an
+# ESP would mail her during it), one whose pause is over is (before
+# expire ran too), and neither goes to a partner's suppression list.
+printf 'address,state,stream,time,expires\njay@example.com,confirmed,newsletter,2026-05-01,\njay@example.com,confirmed,digest,2026-05-01,\njay@example.com,optout,newsletter,2026-05-30,2026-06-10\n' >"$T/pause2.csv"
+$A import "$T/pause2.csv" >/dev/null 2>&1
+is "pause: export --state optin,confirmed: not during it" \
+    "$($A export --state optin,confirmed | grep -c '^jay@example.com,newsletter,')" 0
+is "... her other opt-in is" \
+    "$($A export --state optin,confirmed | grep -c '^jay@example.com,digest,')" 1
+is "... the pause's end passed (expire not run): her opt-in is in" \
+    "$(OPTGATE_NOW=1781136000 $A export --state optin,confirmed | grep -cE '^(jo|jay)@example.com,newsletter,,,confirmed,')" 2
+is "... and no longer in export --state optout" \
+    "$(OPTGATE_NOW=1781136000 $A export --state optout | grep -cE '^(jo|jay)@')" 0
+is "... nor in a partner's hashed suppression list" \
+    "$(OPTGATE_NOW=1781136000 $A export --hashed "$T/acme.key" | wc -l)" \
+    "$(($($A export --hashed "$T/acme.key" | wc -l) - 2))"
 OPTGATE_NOW=1781136000 $A expire >/dev/null 2>&1
 like "pause: expire brings the opt-in back, as an event" \
     "$($A audit jo@example.com)" '*unsuppress*stream newsletter*optout -> confirmed via expiry*'
