@@ -2618,6 +2618,13 @@ apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 				under.expires = w->ev.expires;
 				under.pref = e->pref;
 				under.event = w->seq; /* this event */
+				if (under.expires && e->resume) {
+					/* a pause: the consent under both */
+					under.resume = e->resume;
+					under.resume_via = e->resume_via;
+					under.resume_time = e->resume_time;
+					under.resume_event = e->resume_event;
+				}
 				restore = 1;
 			}
 		}

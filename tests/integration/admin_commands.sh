@@ -296,6 +296,17 @@ is "... and no longer in export --state optout" \
 is "... nor in a partner's hashed suppression list" \
     "$(OPTGATE_NOW=1781136000 $A export --hashed "$T/acme.key" | wc -l)" \
     "$(($($A export --hashed "$T/acme.key" | wc -l) - 2))"
+# A temporary suppression over the pause, lifted by an admin: the pause
+# is back, and so is the opt-in under it (status said "then confirmed
+# again" before the unsuppress).
+sed 's/^jo@/mo@/' "$T/pause.csv" >"$T/pause3.csv"
+$A import "$T/pause3.csv" >/dev/null 2>&1
+$A suppress mo@example.com --stream newsletter --reason manual --expires 20d >/dev/null 2>&1
+$A unsuppress mo@example.com --stream newsletter >/dev/null 2>&1
+like "pause under a lifted suppression: back, with the opt-in under it" \
+    "$($A status mo@example.com --stream newsletter)" \
+    '*optout*expires 2026-06-10T00:00:00Z, then confirmed again (given 2026-05-01T00:00:00Z via import)*'
+is "... accepted at its end" "$(OPTGATE_NOW=1781136000 $A status mo@example.com --stream newsletter >/dev/null 2>&1; echo $?)" 0
 OPTGATE_NOW=1781136000 $A expire >/dev/null 2>&1
 like "pause: expire brings the opt-in back, as an event" \
     "$($A audit jo@example.com)" '*unsuppress*stream newsletter*optout -> confirmed via expiry*'
