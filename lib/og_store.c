@@ -2342,6 +2342,7 @@ apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 	int keep = 0;    /* opt-out under a suppression: event only */
 	int restore = 0; /* unsuppress: the opt-out under it comes back */
 	int ended = 0;   /* the state of this scope's pause that is over */
+	int paused = 0;  /* confirm: the request under a pause, which stays */
 	size_t len;
 	int64_t now = ch->time ? ch->time : (int64_t)time(NULL);
 
@@ -2464,6 +2465,18 @@ apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 		}
 		break;
 	case OG_EV_CONFIRM:
+		if (e && e->resume) {
+			/* a pause over the request: confirmed under it */
+			if (e->resume != OG_ST_PENDING) {
+				*result = e->resume == OG_ST_CONFIRMED
+				              ? OG_UNCHANGED
+				              : OG_SKIPPED_OLDER;
+				return 0;
+			}
+			old_state = e->resume;
+			paused = 1;
+			break;
+		}
 		if (e && e->state == OG_ST_OPTOUT) {
 			/* a double opt-in asked since the opt-out */
 			if ((rc = asked_since_optout(
@@ -2695,6 +2708,13 @@ apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 		/* the entry stays (a suppression, an opt-out): the event
 		 * says so */
 		ev->new_state = e->state;
+	} else if (paused) {
+		/* the pause stays; its consent is the confirmed one now */
+		e->resume = OG_ST_CONFIRMED;
+		e->resume_via = ch->via;
+		e->resume_time = now;
+		e->resume_event = w->seq;
+		ev->new_state = OG_ST_CONFIRMED;
 	} else if (ch->kind != OG_EV_SEGMENT) {
 		if (e == NULL) {
 			if (rec->nentries >= OG_ENTRIES_MAX &&

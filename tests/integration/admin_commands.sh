@@ -307,6 +307,18 @@ like "pause under a lifted suppression: back, with the opt-in under it" \
     "$($A status mo@example.com --stream newsletter)" \
     '*optout*expires 2026-06-10T00:00:00Z, then confirmed again (given 2026-05-01T00:00:00Z via import)*'
 is "... accepted at its end" "$(OPTGATE_NOW=1781136000 $A status mo@example.com --stream newsletter >/dev/null 2>&1; echo $?)" 0
+# A double opt-in asked, then paused: the person's confirmation during
+# the pause is recorded under it (it was refused, "a newer entry exists",
+# and at the pause's end she was still unconfirmed).
+CT=$($A --json optin pam@example.com --stream newsletter --double | sed 's/.*"confirm_token":"\([^"]*\)".*/\1/')
+$A suppress pam@example.com --stream newsletter --reason manual --expires 5d >/dev/null 2>&1
+like "pause over a double opt-in asked: confirm during it is recorded" \
+    "$(OPTGATE_NOW=$((OPTGATE_NOW + 86400)) $A confirm "$CT"; echo "exit $?")" \
+    '*confirm: recorded*exit 0'
+like "... under the pause, which holds" \
+    "$(OPTGATE_NOW=$((OPTGATE_NOW + 86400)) $A status pam@example.com --stream newsletter)" \
+    '*suppressed manual*then confirmed again (given * via confirmation)*reject*'
+is "... confirmed at its end" "$(OPTGATE_NOW=$((OPTGATE_NOW + 6 * 86400)) $A status pam@example.com --stream newsletter >/dev/null 2>&1; echo $?)" 0
 OPTGATE_NOW=1781136000 $A expire >/dev/null 2>&1
 like "pause: expire brings the opt-in back, as an event" \
     "$($A audit jo@example.com)" '*unsuppress*stream newsletter*optout -> confirmed via expiry*'
