@@ -2328,6 +2328,29 @@ asked_since_optout(struct wctx *w, const og_record *rec, int scope,
 	return rc;
 }
 
+/*
+ * imported_before - whether rec's chain holds the temporary opt-out or
+ * suppression ch (its kind, scope, time, end and reason) already: a
+ * file imported again after its pause ended (expire gave the consent
+ * back, or dropped it) must not lay that pause again.  1, 0 or an
+ * error; ev is scratch.
+ */
+static int
+imported_before(struct wctx *w, const og_record *rec, const og_change *ch,
+    const char *name, int64_t now, og_event *ev)
+{
+	uint64_t seq = rec->last_event;
+	int rc;
+
+	while ((rc = chain_next(w, &seq, ev)) == 1)
+		if (ev->kind == ch->kind && ev->scope == ch->scope &&
+		    ev->time == now && ev->expires == ch->expires &&
+		    ev->reason == ch->reason &&
+		    strcmp(ev->f[OG_EVF_NAME], name) == 0)
+			return 1;
+	return rc;
+}
+
 static int
 apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 {
@@ -2414,8 +2437,12 @@ apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 		if (!og_state_optin(ch->state))
 			return OG_EINVAL;
 		if (e && (ch->flags & OG_CH_IF_NEWER) && e->time >= now) {
-			*result = e->state == ch->state ? OG_UNCHANGED
-			                                : OG_SKIPPED_OLDER;
+			/* (or the consent under a pause: already in) */
+			*result =
+			    e->state == ch->state || (e->resume == ch->state &&
+			                                 e->resume_time == now)
+			        ? OG_UNCHANGED
+			        : OG_SKIPPED_OLDER;
 			return 0;
 		}
 		if ((ch->flags & OG_CH_NO_LIFT) && !isnew &&
@@ -2519,6 +2546,15 @@ apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 		                    weak_suppression(e->reason)))))) {
 			*result = OG_SKIPPED_OLDER;
 			return 0;
+		}
+		if (!isnew && (ch->flags & OG_CH_IF_NEWER) && ch->expires) {
+			if ((rc = imported_before(
+			         w, rec, ch, name, now, &w->ev)) < 0)
+				return rc;
+			if (rc) {
+				*result = OG_UNCHANGED;
+				return 0;
+			}
 		}
 		if (e && ch->kind == OG_EV_OPTOUT && e->state == OG_ST_OPTOUT &&
 		    !optin_between(rec, ch->scope, e->time, now) &&

@@ -319,9 +319,20 @@ like "... under the pause, which holds" \
     "$(OPTGATE_NOW=$((OPTGATE_NOW + 86400)) $A status pam@example.com --stream newsletter)" \
     '*suppressed manual*then confirmed again (given * via confirmation)*reject*'
 is "... confirmed at its end" "$(OPTGATE_NOW=$((OPTGATE_NOW + 6 * 86400)) $A status pam@example.com --stream newsletter >/dev/null 2>&1; echo $?)" 0
+# Reruns are free: the same file again during the pause (its opt-in
+# line was "skipped", with a warning).
+like "pause: the same file again during it: unchanged" \
+    "$($A import "$T/pause.csv" 2>&1)" '*2 lines: 0 imported, 2 unchanged, 0 skipped*'
 OPTGATE_NOW=1781136000 $A expire >/dev/null 2>&1
 like "pause: expire brings the opt-in back, as an event" \
     "$($A audit jo@example.com)" '*unsuppress*stream newsletter*optout -> confirmed via expiry*'
+# Reruns are free: the same file again after expire gave the opt-in
+# back laid the old pause again ("1 imported", an event each time, and
+# expire another).
+AJ=$($A audit jo@example.com)
+like "pause: the same file again after expire: unchanged" \
+    "$(OPTGATE_NOW=1781136000 $A import "$T/pause.csv" 2>&1)" '*2 lines: 0 imported, 2 unchanged, 0 skipped*'
+is "... no event written" "$($A audit jo@example.com)" "$AJ"
 like "pause: after expire status shows the opt-in" \
     "$(OPTGATE_NOW=1781136000 $A status jo@example.com --stream newsletter)" \
     '*stream   newsletter     confirmed  2026-05-01T00:00:00Z via import*accept*'
