@@ -303,6 +303,35 @@ PY
 like "DATA after the idle timeout: accepted without a reconnect" \
     "$(cat "$PD_T/slow.out" | tr '\n' ' ')" "RCPT 250 DATA 250 0.*"
 
+# --- conf/postfix-policyd-main.cf's per-service form, pasted: Postfix
+# reads "default_action=451 4.3.5 ..." inside { } as three words, and
+# every smtpd died at startup ("fatal: malformed option: missing '='
+# after attribute name"): no mail at all.  Its default action must be
+# the one a down service gives. ---
+pd_stop
+rule=$(sed -n '/^#   check_policy_service {/,/} *$/p' \
+    "$TOP/conf/postfix-policyd-main.cf" | sed 's/^# *//' | tr '\n' ' ' |
+    sed "s/127.0.0.1:10040/127.0.0.1:10042/")
+like "the snippet has the per-service form" "$rule" "check_policy_service {*}*"
+pf_conf "smtpd_recipient_restrictions=$rule, permit_mynetworks, reject" \
+    "smtpd_end_of_data_restrictions=$rule"
+pf_reload
+for i in $(seq 1 20); do
+	out=$(pf_send offers@shop.example ana@example.org 2>&1)
+	# the old smtpd's global default action, until a new one answers
+	# (a dead smtpd leaves the client waiting out its 30 s timeout)
+	case "$out" in *"Policy service unavailable"*) ;; *) break ;; esac
+	sleep 0.2
+done
+like "per-service form, policyd down: its default_action (451 4.3.5)" \
+    "$(echo "$out" | grep 'RCPT <ana')" \
+    "RCPT <ana@example.org> 451 4.3.5 *Consent service unavailable, try again later"
+ok "... and smtpd did not die on it" sh -c "! grep -q 'fatal: malformed option' '$PF_LOG'"
+pd_start
+out=$(pf_send offers@shop.example 'ana@example.org bob@example.org')
+like "per-service form, policyd up: refusal with the reason, the other delivered" \
+    "$out" "*RCPT <ana@example.org> 250*RCPT <bob@example.org> 550 5.7.1 *unsubscribed from all streams*DATA 250*"
+
 # --- spawn(8) mode ---
 pd_stop
 chown -R nobody "$PD_T/store"
