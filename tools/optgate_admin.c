@@ -3117,6 +3117,7 @@ struct expire {
 	og_change *ch;
 	char (*keys)[OG_ADDR_MAX + 1];
 	char (*names)[OG_STREAM_NAME_MAX + 1];
+	char *pause; /* per change: a pause over an opt-in ends */
 	int n, records;
 };
 
@@ -3151,6 +3152,7 @@ expire_record(const og_record *rec, void *ctx)
 		c->time = x->now;
 		c->flags = OG_CH_IF_EXPIRED;
 		c->f[OG_EVF_SOURCE] = "expire";
+		x->pause[x->n] = e->resume != 0;
 		x->n++;
 	}
 	og_strlcpy(x->start, rec->key, sizeof(x->start));
@@ -3213,7 +3215,7 @@ cmd_expire(og_cli *cli, int argc, char **argv)
 	const char *usage = "expire [--keep DURATION]";
 	struct expire x;
 	int64_t keep = 0, horizon, bhorizon;
-	uint64_t dropped = 0, suppressions = 0;
+	uint64_t dropped = 0, suppressions = 0, pauses = 0;
 	int c, rc, i, j, *res;
 
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -3234,6 +3236,7 @@ cmd_expire(og_cli *cli, int argc, char **argv)
 	x.ch = og_xcalloc(EXPIRE_BATCH + OG_ENTRIES_MAX, sizeof(*x.ch));
 	x.keys = og_xcalloc(EXPIRE_BATCH + OG_ENTRIES_MAX, sizeof(*x.keys));
 	x.names = og_xcalloc(EXPIRE_BATCH + OG_ENTRIES_MAX, sizeof(*x.names));
+	x.pause = og_xcalloc(EXPIRE_BATCH + OG_ENTRIES_MAX, 1);
 	res = og_xcalloc(EXPIRE_BATCH + OG_ENTRIES_MAX, sizeof(int));
 	/*
 	 * Temporary suppressions and opt-outs past their end: each goes
@@ -3254,7 +3257,9 @@ cmd_expire(og_cli *cli, int argc, char **argv)
 			         cli->store, x.ch, (size_t)x.n, res)) != 0)
 				goto fail;
 			for (i = 0; i < x.n; i++)
-				if (res[i] == OG_APPLIED)
+				if (res[i] == OG_APPLIED && x.pause[i])
+					pauses++;
+				else if (res[i] == OG_APPLIED)
 					suppressions++;
 		}
 		if (!more)
@@ -3290,17 +3295,20 @@ cmd_expire(og_cli *cli, int argc, char **argv)
 	if (rc != 0)
 		goto fail;
 	if (cli->json)
-		printf("{\"suppressions_dropped\":%llu,\"counters_dropped\":"
-		       "%llu}\n",
+		printf("{\"suppressions_dropped\":%llu,\"pauses_ended\":%llu,"
+		       "\"counters_dropped\":%llu}\n",
 		    (unsigned long long)suppressions,
-		    (unsigned long long)dropped);
+		    (unsigned long long)pauses, (unsigned long long)dropped);
 	else
 		printf("expire: %llu expired suppression%s and opt-out%s "
-		       "dropped (each recorded as an event), %llu counter "
-		       "record%s dropped\n",
+		       "dropped, %llu pause%s over (the opt-in under %s "
+		       "holds again; each recorded as an event), %llu "
+		       "counter record%s dropped\n",
 		    (unsigned long long)suppressions,
 		    suppressions == 1 ? "" : "s", suppressions == 1 ? "" : "s",
-		    (unsigned long long)dropped, dropped == 1 ? "" : "s");
+		    (unsigned long long)pauses, pauses == 1 ? "" : "s",
+		    pauses == 1 ? "it" : "each", (unsigned long long)dropped,
+		    dropped == 1 ? "" : "s");
 	rc = OG_EXIT_OK;
 	goto out;
 fail:
@@ -3312,6 +3320,7 @@ out:
 	free(x.ch);
 	free(x.keys);
 	free(x.names);
+	free(x.pause);
 	free(res);
 	return rc;
 }

@@ -323,7 +323,9 @@ is "... confirmed at its end" "$(OPTGATE_NOW=$((OPTGATE_NOW + 6 * 86400)) $A sta
 # line was "skipped", with a warning).
 like "pause: the same file again during it: unchanged" \
     "$($A import "$T/pause.csv" 2>&1)" '*2 lines: 0 imported, 2 unchanged, 0 skipped*'
-OPTGATE_NOW=1781136000 $A expire >/dev/null 2>&1
+OPTGATE_NOW=1781136000 $A expire >"$T/out" 2>&1
+like "pause: expire says the pause is over, its opt-in back" "$(cat "$T/out")" \
+    '*expire: 0 expired suppressions and opt-outs dropped, 4 pauses over (the opt-in under each holds again; each recorded as an event)*'
 like "pause: expire brings the opt-in back, as an event" \
     "$($A audit jo@example.com)" '*unsuppress*stream newsletter*optout -> confirmed via expiry*'
 # Reruns are free: the same file again after expire gave the opt-in
