@@ -1089,6 +1089,21 @@ status_stream(og_cli *cli, og_rtxn *tx, const og_stream *st,
 			    og_time_fmt(ev->time, ts, sizeof(ts)),
 			    og_via_name(ev->via));
 			og_cli_event_fields(b, ev, OG_EVF_SOURCE, 1);
+			/* a temporary one: its end, and a pause's consent */
+			if (ev->expires)
+				og_buf_printf(b, ",\"until\":\"%s\"",
+				    og_time_fmt(ev->expires, ts, sizeof(ts)));
+			for (i = 0; rec && i < rec->nentries; i++)
+				if (rec->entries[i].event == ev->seq &&
+				    rec->entries[i].resume)
+					og_buf_printf(b,
+					    ",\"then\":{\"state\":\"%s\","
+					    "\"given\":\"%s\"}",
+					    og_state_name(
+					        rec->entries[i].resume),
+					    og_time_fmt(
+					        rec->entries[i].resume_time, ts,
+					        sizeof(ts)));
 			og_buf_adds(b, "}");
 		}
 		og_buf_adds(b, ",\"sends\":[");

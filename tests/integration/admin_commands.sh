@@ -274,6 +274,9 @@ $A import "$T/pause.csv" >/dev/null 2>&1
 like "pause: status shows the opt-in under it" \
     "$($A status jo@example.com --stream newsletter)" \
     '*optout*expires 2026-06-10T00:00:00Z, then confirmed again (given 2026-05-01T00:00:00Z via import)*unsubscribed from newsletter*'
+like "pause: --json status gives its end and the opt-in under it" \
+    "$($A --json status jo@example.com --stream newsletter)" \
+    '*"rule":"optout"*"until":"2026-06-10T00:00:00Z","then":{"state":"confirmed","given":"2026-05-01T00:00:00Z"}*'
 is "pause: refused during it, accepted after it" \
     "$($A status jo@example.com --stream newsletter >/dev/null 2>&1; echo $?)$(OPTGATE_NOW=1781136000 $A status jo@example.com --stream newsletter >/dev/null 2>&1; echo $?)" 10
 like "pause: export writes the opt-in, then the pause" "$($A export)" \
