@@ -1785,10 +1785,13 @@ export_proof(struct export *x, og_rtxn *tx, const og_record *rec,
 	*ua = x->ev->f[OG_EVF_UA];
 }
 
-/* One row: entry e of rec (segs: its segments, joined). */
+/*
+ * One row: entry e of rec (segs: its segments, joined; paused: the end
+ * of the pause over this consent, 0 for none).
+ */
 static void
 export_row(struct export *x, og_rtxn *tx, const og_record *rec,
-    const og_entry *e, const char *segs)
+    const og_entry *e, const char *segs, int64_t paused)
 {
 	og_buf *b = &x->b;
 	char t[32];
@@ -1835,6 +1838,10 @@ export_row(struct export *x, og_rtxn *tx, const og_record *rec,
 		if (e->expires)
 			og_buf_printf(b, ",\"expires\":\"%s\"",
 			    og_time_fmt(e->expires, t, sizeof(t)));
+		/* (the next object is the pause itself) */
+		if (paused)
+			og_buf_printf(b, ",\"paused_until\":\"%s\"",
+			    og_time_fmt(paused, t, sizeof(t)));
 		og_buf_adds(b, "}\n");
 	} else {
 		/* address,stream,partner,sender,state,time,reason,
@@ -1896,9 +1903,10 @@ export_rows(struct export *x, og_rtxn *tx, og_record *rec)
 		    export_wanted(x, &rec->entries[i])) {
 			under = rec->entries[i];
 			og_entry_unpause(&under);
-			export_row(x, tx, rec, &under, segs);
+			export_row(
+			    x, tx, rec, &under, segs, rec->entries[i].expires);
 		}
-		export_row(x, tx, rec, &rec->entries[i], segs);
+		export_row(x, tx, rec, &rec->entries[i], segs, 0);
 	}
 }
 

@@ -274,6 +274,10 @@ $A import "$T/pause.csv" >/dev/null 2>&1
 like "pause: status shows the opt-in under it" \
     "$($A status jo@example.com --stream newsletter)" \
     '*optout*expires 2026-06-10T00:00:00Z, then confirmed again (given 2026-05-01T00:00:00Z via import)*unsubscribed from newsletter*'
+like "pause: --json export marks the opt-in under it as paused" \
+    "$($A --json export 2>/dev/null | grep '"jo@example.com"')" \
+    '*"state":"confirmed","time":"2026-05-01T00:00:00Z"*"paused_until":"2026-06-10T00:00:00Z"}
+*"state":"optout","time":"2026-05-30T00:00:00Z"*"expires":"2026-06-10T00:00:00Z"}'
 like "pause: --json status gives its end and the opt-in under it" \
     "$($A --json status jo@example.com --stream newsletter)" \
     '*"rule":"optout"*"until":"2026-06-10T00:00:00Z","then":{"state":"confirmed","given":"2026-05-01T00:00:00Z"}*'
