@@ -385,20 +385,24 @@ apply_print(og_cli *cli, og_change *ch, const char *what)
  * Highest key id in a keys file, 0 if none or no file; -1 (errno set)
  * when the file is there but cannot be read: its ids are unknown, and
  * guessing 1 would append a duplicate that stops the file loading.
+ * used[id] is set for each id in the file.
  */
 static int
-max_key_id(const char *path)
+max_key_id(const char *path, unsigned char used[256])
 {
 	FILE *fp = fopen(path, "r");
 	char line[1024];
 	int max = 0;
 
+	memset(used, 0, 256);
 	if (fp == NULL)
 		return errno == ENOENT ? 0 : -1;
 	while (fgets(line, sizeof(line), fp)) {
 		char *end;
 		long id = strtol(line, &end, 10);
 
+		if (end != line && id > 0 && id < 256)
+			used[id] = 1;
 		if (end != line && id > max && id < 256)
 			max = (int)id;
 	}
@@ -455,6 +459,7 @@ cmd_keygen(og_cli *cli, int argc, char **argv)
 {
 	static const struct option lo[] = {
 	    {"id", 1, NULL, 'i'}, {NULL, 0, NULL, 0}};
+	unsigned char used[256];
 	char line[128];
 	uint64_t id = 0;
 	int c;
@@ -465,11 +470,25 @@ cmd_keygen(og_cli *cli, int argc, char **argv)
 	}
 	if (optind != argc)
 		return og_cli_usage("keygen [--id 1-255]");
+	/*
+	 * An id the file has already: appended, the file has it twice and
+	 * no longer loads, so every daemon's reload keeps the old keys and
+	 * the next start fails.
+	 */
+	if (id != 0 && og_cli_config(cli) == 0 &&
+	    max_key_id(cli->cfg->keys_file, used) >= 0 && used[id]) {
+		fprintf(stderr,
+		    "optgate: key id %u is in %s already: a second line "
+		    "with it stops the file loading; give a free id, or no "
+		    "--id for the next one\n",
+		    (unsigned)id, cli->cfg->keys_file);
+		return OG_EXIT_USAGE;
+	}
 	if (id == 0) {
 		int max = 0;
 
 		if (og_cli_config(cli) == 0 &&
-		    (max = max_key_id(cli->cfg->keys_file)) < 0) {
+		    (max = max_key_id(cli->cfg->keys_file, used)) < 0) {
 			fprintf(stderr,
 			    "optgate: %s: %s: cannot tell which key ids are "
 			    "used; run keygen as the file's owner, or give "

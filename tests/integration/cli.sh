@@ -133,6 +133,19 @@ if [ "$(id -u)" = 0 ]; then
 	$OK keygen >>"$K/keys"
 	like "keygen by the owner: the next id, which signs" \
 	    "$($OK --json token kim@example.com --stream newsletter | tr -d '\n')" '*"token":"A[g-v]*'
+	# --id of a key the file has: appended, the file would not load
+	# (every daemon's reload failing, the next start too).
+	cp -p "$K/keys" "$T/keys.before"
+	$OK keygen --id 2 >>"$K/keys" 2>"$T/err"
+	is "keygen --id of a key in the file: refused (exit 2)" "$?" 2
+	like "... says which id and why" "$(cat "$T/err")" \
+	    "*key id 2 is in $K/keys already*stops the file loading*"
+	cmp -s "$T/keys.before" "$K/keys"
+	is "... adds nothing to the file" "$?" 0
+	$OK token kim@example.com --stream newsletter >/dev/null 2>&1
+	is "... which still loads" "$?" 0
+	is "keygen --id of a free id: a line with that id" \
+	    "$($OK keygen --id 7 | cut -d' ' -f1)" 7
 fi
 
 $OG optin ana@example.com --stream newsletter --source signup-form \
