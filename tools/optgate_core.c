@@ -1486,6 +1486,58 @@ socket_note(const char *l)
 }
 
 /*
+ * The keys file that is there: one that does not load (a duplicate id,
+ * a cut line, group or other access) and one a daemon's user cannot read
+ * let the daemons run on the keys they hold, and fail them at the next
+ * reload (the new key is not taken) or start.  Root reads any file, so
+ * the user's access is told by the owner and mode (0600: the owner only).
+ */
+static void
+keys_notes(const og_config *cfg, const struct stat *sb)
+{
+	const struct {
+		const char *key, *name, *daemon;
+	} who[] = {
+	    {"[milter] user", cfg->milter_user, "optgate-milter"},
+	    {"[unsubd] user", cfg->unsubd_user, "optgate-unsubd"},
+	};
+	og_keyring *kr = NULL;
+	struct passwd *pw, *owner;
+	char err[512], uid[24];
+	size_t i;
+
+	if (geteuid() != 0 && access(cfg->keys_file, R_OK) != 0) {
+		printf("note: [keys] file %s: %s: not checked (run config "
+		       "check as root or as its owner)\n",
+		    cfg->keys_file, strerror(errno));
+		return;
+	}
+	if (og_keyring_load(cfg->keys_file, &kr, err, sizeof(err)) != 0) {
+		printf("warning: [keys] file %s (optgate-milter and "
+		       "optgate-unsubd would not start with it; their reload "
+		       "keeps the keys they hold)\n",
+		    err);
+		return;
+	}
+	og_keyring_free(kr);
+	for (i = 0; i < sizeof(who) / sizeof(who[0]); i++) {
+		if (who[i].name == NULL || *who[i].name == 0 ||
+		    (pw = getpwnam(who[i].name)) == NULL || pw->pw_uid == 0 ||
+		    pw->pw_uid == sb->st_uid)
+			continue;
+		owner = getpwuid(sb->st_uid);
+		snprintf(uid, sizeof(uid), "%lu", (unsigned long)sb->st_uid);
+		printf("warning: [keys] file %s: owned by %s, mode %04o: "
+		       "%s reads it as root at start, but as %s (%s) at a "
+		       "reload, which then fails and keeps the old keys "
+		       "(chown %s %s)\n",
+		    cfg->keys_file, owner != NULL ? owner->pw_name : uid,
+		    (unsigned)(sb->st_mode & 07777), who[i].daemon, who[i].name,
+		    who[i].key, who[i].name, cfg->keys_file);
+	}
+}
+
+/*
  * What this host lacks for the config (the file itself is fine, and may
  * be meant for another host): said as notes, so that `config check`
  * before the first start names what the daemons would die of: users and
@@ -1536,6 +1588,9 @@ host_notes(const og_config *cfg)
 		       "makes one): optgate-milter and optgate-unsubd will "
 		       "not start without it\n",
 		    cfg->keys_file, strerror(errno));
+	else if (cfg->keys_file && *cfg->keys_file &&
+	         stat(cfg->keys_file, &sb) == 0)
+		keys_notes(cfg, &sb);
 }
 
 int

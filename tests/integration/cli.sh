@@ -146,6 +146,32 @@ if [ "$(id -u)" = 0 ]; then
 	is "... which still loads" "$?" 0
 	is "keygen --id of a free id: a line with that id" \
 	    "$($OK keygen --id 7 | cut -d' ' -f1)" 7
+	# config check on the keys file the daemons would load: one they
+	# cannot load or, after their privilege drop, read again at a reload
+	# (the new key of a rotation then never taken) is said.
+	printf '[milter]\nuser = nobody\n[unsubd]\nuser = nobody\n' |
+	    cat "$K/k.conf" - >"$K/ku.conf"
+	out=$($BIN/optgate -c "$K/ku.conf" config check 2>&1)
+	like "config check: keys owned by root, daemons run as nobody: warned" \
+	    "$out" "*warning: [[]keys] file $K/keys: owned by root, mode 0600: optgate-milter reads it as root at start, but as nobody ([[]milter] user) at a reload, which then fails*chown nobody $K/keys*"
+	like "... for optgate-unsubd too" "$out" \
+	    "*warning: [[]keys] file*optgate-unsubd reads it as root at start, but as nobody*"
+	chown nobody "$K/keys"
+	out=$($BIN/optgate -c "$K/ku.conf" config check 2>&1)
+	is "... owned by the daemons' user: no warning" \
+	    "$(printf '%s\n' "$out" | grep -c '^warning:')" 0
+	sed -n 1p "$K/keys" >>"$K/keys"
+	like "config check: a key id twice in the keys file: warned, with the line" \
+	    "$($OK config check 2>&1)" \
+	    "*warning: [[]keys] file $K/keys:3: duplicate key id (optgate-milter and optgate-unsubd would not start with it; their reload keeps the keys they hold)*"
+	cp -p "$T/keys.before" "$K/keys"
+	chmod 640 "$K/keys"
+	like "config check: keys file readable by its group: warned" \
+	    "$($OK config check 2>&1)" "*warning: [[]keys] file $K/keys: mode 0640 lets group*"
+	chmod 600 "$K/keys" && : >"$K/keys"
+	like "config check: keys file without a key: warned" \
+	    "$($OK config check 2>&1)" "*warning: [[]keys] file $K/keys: no key in the file*"
+	cp -p "$T/keys.before" "$K/keys"
 fi
 
 $OG optin ana@example.com --stream newsletter --source signup-form \
