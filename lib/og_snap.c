@@ -1,7 +1,9 @@
 /*
  * og_snap.c - refcounted config + keyring snapshots (og_snap.h).
  */
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "og_buf.h"
 #include "og_err.h"
@@ -57,6 +59,40 @@ og_snap_load(const char *path, int keys)
 	s->cfg = cfg;
 	s->kr = kr;
 	return s;
+}
+
+void
+og_snap_keys_log(const og_snap *old, const og_snap *s)
+{
+	char gone[256 * 5] = "";
+	size_t n = 0;
+	uint8_t was, now;
+	int id;
+
+	if (old == NULL || s == NULL || old->kr == NULL || s->kr == NULL)
+		return;
+	for (id = 1; id < 256; id++)
+		if (og_keyring_has(old->kr, (uint8_t)id) &&
+		    !og_keyring_has(s->kr, (uint8_t)id))
+			n += (size_t)snprintf(gone + n, sizeof(gone) - n,
+			    "%s%d", n ? ", " : "", id);
+	was = og_keyring_signing_id(old->kr);
+	now = og_keyring_signing_id(s->kr);
+	if (!og_keyring_has(s->kr, was))
+		og_log_warn("keys: key %u, which signed until this reload, "
+		            "is not in %s: the unsubscribe links and "
+		            "addresses of the mail it signed no longer "
+		            "verify (reason=unknown-key); key %u signs",
+		    (unsigned)was, s->cfg->keys_file, (unsigned)now);
+	else if (was != now)
+		og_log_info("keys: key %u signs (was key %u)", (unsigned)now,
+		    (unsigned)was);
+	if (n > 0 && og_keyring_has(s->kr, was))
+		og_log_info("keys: key%s %s no longer in %s: links signed "
+		            "with %s fail (reason=unknown-key)",
+		    strchr(gone, ',') != NULL ? "s" : "", gone,
+		    s->cfg->keys_file,
+		    strchr(gone, ',') != NULL ? "them" : "it");
 }
 
 og_snap *

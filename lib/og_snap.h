@@ -41,6 +41,14 @@ enum { OG_SNAP_KEYS = 1, OG_SNAP_KEYS_IF_LISTS = 2 };
  */
 og_snap *og_snap_load(const char *path, int keys);
 
+/*
+ * og_snap_keys_log - at a reload from old to s, log what changed in the
+ * keys: the key that signs from now on, the keys no longer in the file,
+ * and a warning when the key that signed until now is one of them (the
+ * links in mail it signed stop verifying).
+ */
+void og_snap_keys_log(const og_snap *old, const og_snap *s);
+
 /* Pin the current snapshot of c (one must have been set). */
 og_snap *og_snap_get(og_snap_cell *c);
 

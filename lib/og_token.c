@@ -2,8 +2,8 @@
  * og_token.c - signed, encrypted unsubscribe tokens (AES-256-GCM).
  *
  * Public: og_keyring_load, og_keyring_parse, og_keyring_free,
- * og_keyring_signing_id, og_keygen_line, og_token_stream_id, og_token_make,
- * og_token_open.  The wire form is in og_token.h.
+ * og_keyring_signing_id, og_keyring_has, og_keygen_line, og_token_stream_id,
+ * og_token_make, og_token_open.  The wire form is in og_token.h.
  *
  * Ownership: a keyring is allocated by load/parse (in a mapping left out
  * of core dumps) and freed (secrets wiped) by og_keyring_free.  Tokens are
@@ -224,6 +224,12 @@ uint8_t
 og_keyring_signing_id(const og_keyring *kr)
 {
 	return kr->keys[kr->n - 1].id;
+}
+
+int
+og_keyring_has(const og_keyring *kr, uint8_t id)
+{
+	return kr != NULL && kr->slot[id] != 0;
 }
 
 int

@@ -64,6 +64,8 @@ int og_keyring_parse(
 void og_keyring_free(og_keyring *kr);
 /* Id of the signing (newest) key. */
 uint8_t og_keyring_signing_id(const og_keyring *kr);
+/* Whether key id is in the keyring (1) or not (0). */
+int og_keyring_has(const og_keyring *kr, uint8_t id);
 
 /*
  * og_keyring_derive - a 32-byte key for another use of key id (0: the

@@ -416,6 +416,9 @@ test_rotation(void **state)
 	assert_int_equal(og_keyring_signing_id(old), 1);
 	assert_int_equal(og_keyring_signing_id(cur), 2);
 	assert_int_equal(og_keyring_signing_id(rev), 1); /* last line signs */
+	assert_true(og_keyring_has(cur, 1) && og_keyring_has(cur, 2));
+	assert_false(og_keyring_has(old, 2) || og_keyring_has(cur, 3) ||
+	             og_keyring_has(cur, 0) || og_keyring_has(NULL, 1));
 	assert_int_equal(
 	    og_token_make(old, 1, "a@b.c", "n", NOW, t_old, sizeof t_old), 0);
 	assert_int_equal(

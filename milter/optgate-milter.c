@@ -181,6 +181,7 @@ mg_reload(void)
 	}
 	old = og_snap_get(&snaps);
 	mg_reload_restart_note(old->cfg, s->cfg);
+	og_snap_keys_log(old, s);
 	og_snap_put(old);
 	og_log_set_verbose(s->cfg->verbose);
 	/* Log while s is still ours alone: once published it may go. */

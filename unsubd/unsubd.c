@@ -1667,7 +1667,7 @@ main(int argc, char **argv)
 		int sig = sigtimedwait(&set, NULL, &ts);
 
 		if (sig == SIGHUP) {
-			og_snap *ns = og_snap_load(cfgpath, OG_SNAP_KEYS);
+			og_snap *old, *ns = og_snap_load(cfgpath, OG_SNAP_KEYS);
 
 			if (ns == NULL) {
 				og_log_err("reload failed: keeping the running "
@@ -1677,6 +1677,9 @@ main(int argc, char **argv)
 			og_log_info("reloaded %s (listen, TLS, user, store and "
 			            "max_connections apply at restart)",
 			    ns->cfg->path != NULL ? ns->cfg->path : "config");
+			old = og_snap_get(&snaps);
+			og_snap_keys_log(old, ns);
+			og_snap_put(old);
 			unsubd_reaper_set(ns->cfg->unsubd_timeout * 1000);
 			og_snap_set(&snaps, ns);
 		} else if (sig == SIGTERM || sig == SIGINT) {

@@ -191,6 +191,68 @@ done
 mg_lua reload.lua -D "URL=https://relative.example/u/"
 kill "$DPID"
 
+# Key rotation as the README says: append a key, reload; later remove
+# the old one.  kid: the key id a token was signed with (its first byte);
+# hup: SIGHUP, and wait until the milter says it reloaded.
+kid() {
+	printf '%s' "$1" | cut -c1-4 | tr -- '-_' '+/' | base64 -d 2>/dev/null |
+	    od -An -tu1 -N1 | tr -d ' '
+}
+hup() {
+	_n=$(grep -c 'configuration reloaded' "$MG_DIR/milter.log")
+	kill -HUP "$(mg_pid)"
+	_i=0
+	while [ "$(grep -c 'configuration reloaded' "$MG_DIR/milter.log")" -le "$_n" ] &&
+	    [ $_i -lt 50 ]; do
+		sleep 0.1
+		_i=$((_i + 1))
+	done
+}
+MG_SOCK=unix:$MG_DIR/milter.sock
+mg_config "$C" "unix:$MG_DIR/milter.sock"
+hup
+mg_lua header_accept.lua
+tok1=$(sed -n 's/^TOKEN //p' "$MG_DIR/out")
+is "before the rotation: tokens of key 1" "$(kid "$tok1")" 1
+"$BIN/optgate" -c "$C" keygen >>"$MG_DIR/keys"
+cp -p "$MG_DIR/keys" "$MG_DIR/keys.12"
+hup
+like "rotation: the reload names the key that signs now" "$(mg_log)" \
+    "*keys: key 2 signs (was key 1)*"
+mg_lua header_accept.lua
+is "... and new mail gets tokens of key 2, without a restart" \
+    "$(kid "$(sed -n 's/^TOKEN //p' "$MG_DIR/out")")" 2
+# A keys file that does not load at a reload: logged, the keys kept.
+sed -n 1p "$MG_DIR/keys.12" >>"$MG_DIR/keys"
+_n=$(grep -c 'reload failed' "$MG_DIR/milter.log")
+kill -HUP "$(mg_pid)"
+i=0
+while [ "$(grep -c 'reload failed' "$MG_DIR/milter.log")" -le "$_n" ] &&
+    [ $i -lt 50 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+like "a key id twice at a reload: logged with the line, old keys kept" \
+    "$(mg_log)" "*keys: $MG_DIR/keys:3: duplicate key id*reload failed: keeping the old configuration*"
+mg_lua header_accept.lua
+is "... and new mail still gets tokens of key 2" \
+    "$(kid "$(sed -n 's/^TOKEN //p' "$MG_DIR/out")")" 2
+cp -p "$MG_DIR/keys.12" "$MG_DIR/keys"
+# The wrong key retired: the one that signs, not the old one.
+sed -i '2d' "$MG_DIR/keys"
+hup
+like "signing key removed from the file: the reload warns, naming it" \
+    "$(mg_log)" "*warning: keys: key 2, which signed until this reload, is not in $MG_DIR/keys: the unsubscribe links and addresses of the mail it signed no longer verify (reason=unknown-key); key 1 signs*"
+# Put back, then retire the old key, as the README says.
+cp -p "$MG_DIR/keys.12" "$MG_DIR/keys"
+hup
+sed -i '1d' "$MG_DIR/keys"
+hup
+like "old key retired: the reload says its links fail" "$(mg_log)" \
+    "*keys: key 1 no longer in $MG_DIR/keys: links signed with it fail (reason=unknown-key)*"
+mg_lua header_accept.lua
+is "... and new mail still gets tokens of key 2" \
+    "$(kid "$(sed -n 's/^TOKEN //p' "$MG_DIR/out")")" 2
 
 mg_stop_all_check
 

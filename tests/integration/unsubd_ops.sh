@@ -91,6 +91,24 @@ is "a form from before the rotation is still accepted" \
     "$(ud_code POST "$UD_URL/u/$TOK/prefs" -d "$(ud_form "$FORM")&s=news&action=save")" 200
 like "new forms are protected under the new key" "$(curl -s "$UD_URL/u/$TOK")" \
     '*name="csrf" value="2.*'
+# The old key retired (its line removed, as the file's owner): the
+# reload says so, and its links get the 400 page, logged, not a 500.
+sed -i '/^1 /d' "$UD_DIR/keys"
+kill -HUP $UD_PID
+i=0
+while [ $i -lt 50 ] && [ "$(ud_code GET "$UD_URL/u/$TOK")" != 400 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+like "old key retired: the reload says its links fail" "$(cat "$UD_DIR/log")" \
+    "*keys: key 1 no longer in $UD_DIR/keys: links signed with it fail (reason=unknown-key)*"
+P=$(curl -s "$UD_URL/u/$TOK")
+like "... a link of key 1 gets the page that says so" "$P" "*This link does not work*"
+is "... one-click with it: 400" "$(ud_code POST "$UD_URL/u/$TOK" \
+    -d List-Unsubscribe=One-Click)" 400
+like "... logged as unknown-key" "$(cat "$UD_DIR/log")" "*reject: *reason=unknown-key*"
+is "... a link of key 2 still works" "$(ud_code GET "$UD_URL/u/$NEW")" 200
+TOK=$NEW
 
 # A broken config on reload: keep serving with the running one.
 echo "this is not ini" >>"$CONF"
