@@ -2,8 +2,9 @@
  * og_token.c - signed, encrypted unsubscribe tokens (AES-256-GCM).
  *
  * Public: og_keyring_load, og_keyring_parse, og_keyring_free,
- * og_keyring_signing_id, og_keyring_has, og_keygen_line, og_token_stream_id,
- * og_token_make, og_token_open.  The wire form is in og_token.h.
+ * og_keyring_signing_id, og_keyring_has, og_keygen_line, og_token_kid,
+ * og_token_stream_id, og_token_make, og_token_open.  The wire form is in
+ * og_token.h.
  *
  * Ownership: a keyring is allocated by load/parse (in a mapping left out
  * of core dumps) and freed (secrets wiped) by og_keyring_free.  Tokens are
@@ -142,6 +143,17 @@ int
 og_token_char(int c)
 {
 	return c >= 0 && c <= 255 && b64_val((unsigned char)c) >= 0;
+}
+
+int
+og_token_kid(const char *s, size_t len)
+{
+	int a, b;
+
+	if (len < 2 || (a = b64_val((unsigned char)s[0])) < 0 ||
+	    (b = b64_val((unsigned char)s[1])) < 0 || (a << 2 | b >> 4) == 0)
+		return -1;
+	return a << 2 | b >> 4;
 }
 
 /*

@@ -83,6 +83,13 @@ int og_keyring_derive(
  */
 int og_keygen_line(uint8_t id, char *buf, size_t size);
 
+/*
+ * og_token_kid - the key id a token names (its first byte, readable
+ * without the key), to say which key a token that gave OG_ENOKEY needs.
+ * Returns 1..255, or -1 when s cannot be a token's start.
+ */
+int og_token_kid(const char *s, size_t len);
+
 /* Whether c belongs to the token alphabet (base64url: A-Z a-z 0-9 - _). */
 int og_token_char(int c);
 

@@ -433,6 +433,13 @@ test_rotation(void **state)
 	/* A host that has not got the new key yet: unknown key id. */
 	assert_int_equal(open_str(old, t_new, &info), OG_ENOKEY);
 	assert_true(is_zero(&info, sizeof info));
+	/* ... which can say which key the token needs. */
+	assert_int_equal(og_token_kid(t_new, strlen(t_new)), 2);
+	assert_int_equal(og_token_kid(t_old, strlen(t_old)), 1);
+	assert_int_equal(og_token_kid("AA", 2), -1);
+	assert_int_equal(og_token_kid("A", 1), -1);
+	assert_int_equal(og_token_kid("!A", 2), -1);
+	assert_int_equal(og_token_kid("__", 2), 255);
 	og_keyring_free(old);
 	og_keyring_free(cur);
 	og_keyring_free(rev);

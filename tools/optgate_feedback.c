@@ -425,6 +425,35 @@ who_by_token(og_cli *cli, const og_report *r, who *w)
 	return 0;
 }
 
+/*
+ * Why none of r's tokens verified, when one was signed with a key the
+ * keys file does not have (retired, or not on this host yet): said in
+ * the quarantine reason, since "forged" or "bad token" sends the admin
+ * looking the wrong way and the entry retries once the key is back.
+ * "" when no token is of an unknown key.  The text lives in a static
+ * buffer until the next call.
+ */
+static const char *
+unknown_key(og_cli *cli, const og_report *r)
+{
+	static char buf[1200];
+
+	buf[0] = '\0';
+	for (int i = 0; cli->keys != NULL && i < r->ntokens; i++) {
+		og_token_info ti;
+		const char *t = r->tokens[i];
+
+		if (og_token_open(cli->keys, t, strlen(t), &ti) != OG_ENOKEY)
+			continue;
+		snprintf(buf, sizeof(buf),
+		    " (signed with key %d, not in %.1000s: retired, or not on "
+		    "this host yet)",
+		    og_token_kid(t, strlen(t)), cli->cfg->keys_file);
+		break;
+	}
+	return buf;
+}
+
 static int
 who_by_addr(og_cli *cli, const char *s, who *w)
 {
@@ -1026,11 +1055,12 @@ decide_bounce_or_fbl(og_cli *cli, const fb_opts *o, item *it)
 		    (need = bounce_token_required(cli)) != NULL) {
 			snprintf(res->why, sizeof(res->why),
 			    "bounce without our token for <%.200s>: forged, "
-			    "or not about our mail (%s; %s)",
+			    "or not about our mail (%s; %s)%s",
 			    w->display, need,
 			    cli->keys == NULL ? "no keys file to verify one"
 			    : r->ntokens > 0  ? "none of its tokens verifies"
-			                      : "it has none");
+			                      : "it has none",
+			    unknown_key(cli, r));
 			it->out = O_QUARANTINE;
 			break;
 		}
@@ -1040,8 +1070,10 @@ decide_bounce_or_fbl(og_cli *cli, const fb_opts *o, item *it)
 			break;
 	}
 	if (acted == 0) {
-		snprintf(res->why, sizeof(res->why), "no recipient found (%s)",
-		    r->ntokens ? "no token verified" : "no token");
+		snprintf(res->why, sizeof(res->why),
+		    "no recipient found (%s)%s",
+		    r->ntokens ? "no token verified" : "no token",
+		    unknown_key(cli, r));
 		it->out = O_QUARANTINE;
 	}
 out:
@@ -1079,6 +1111,7 @@ unsub_expired(og_cli *cli, const who *w)
 static const char *
 unsub_who(og_cli *cli, const fb_opts *o, og_report *r, who *w)
 {
+	static char bad[1300]; /* a reason, until the next call */
 	og_report *env = og_xcalloc(1, sizeof(*env));
 	const char *why = NULL, *a, *at;
 
@@ -1092,8 +1125,12 @@ unsub_who(og_cli *cli, const fb_opts *o, og_report *r, who *w)
 	if (env->ntokens > 0) {
 		if (cli->keys == NULL)
 			why = "no keys file: tokens not verified";
-		else if (!who_by_token(cli, env, w))
-			why = "bad token in the address it came to";
+		else if (!who_by_token(cli, env, w)) {
+			snprintf(bad, sizeof(bad),
+			    "bad token in the address it came to%s",
+			    unknown_key(cli, env));
+			why = bad;
+		}
 		free(env);
 		return why != NULL ? why : unsub_expired(cli, w);
 	}
@@ -1105,8 +1142,10 @@ unsub_who(og_cli *cli, const fb_opts *o, og_report *r, who *w)
 		return "no token";
 	if (cli->keys == NULL)
 		return "no keys file: tokens not verified";
-	if (!who_by_token(cli, r, w))
-		return "bad token";
+	if (!who_by_token(cli, r, w)) {
+		snprintf(bad, sizeof(bad), "bad token%s", unknown_key(cli, r));
+		return bad;
+	}
 	for (int i = 0; i < r->ntokens; i++) {
 		og_token_info ti;
 

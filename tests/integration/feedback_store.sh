@@ -925,4 +925,47 @@ sed 's/^\[feedback\]$/&\nbounce_token = sometimes/' "$T/noverp.conf" >"$T/bad.co
 is "bounce_token = sometimes: config check fails" "$?" 2
 like "... naming the choices" "$(cat "$T/out")" \
     "*bounce_token: expected auto | required | optional, got \"sometimes\"*"
+
+# Key rotation (README [keys]): the mail of before it still maps to its
+# person; once its key is retired, its reports are kept with the key they
+# need named, and go through once the key is back.
+cp -p "$T/keys" "$T/keysr"
+sed "s|^file = .*|file = $T/keysr|; s|^quarantine = .*|quarantine = $T/qr|" \
+    "$T/verp.conf" >"$T/rot.conf"
+orot() { "$O" -c "$T/rot.conf" "$@"; }
+for a in ra rb rc rd; do
+	og optin $a@example.org --stream promo >/dev/null 2>&1
+	og optin $a@example.org --stream news >/dev/null 2>&1
+done
+tk() { orot token "$1" --stream "$2" | sed -n 's/^token: //p'; }
+ta=$(tk ra@example.org promo)
+tb=$(tk rb@example.org news)
+tc=$(tk rc@example.org promo)
+td=$(tk rd@example.org news)
+orot keygen >>"$T/keysr"
+cp -p "$T/keysr" "$T/keysr.12"
+dsn ra@example.org 5.1.1 "550 5.1.1 User unknown" >"$T/ra.eml"
+orot bounce --rcpt "bounce+$ta@bounces.example.com" <"$T/ra.eml" 2>"$T/log"
+like "rotated: a bounce to the VERP address of before still suppresses her" \
+    "$(cat "$T/log")" "*to=<ra@example.org> class=hard*action=suppressed*by=token*"
+printf 'From: <rb@example.org>\nTo: unsub+%s@example.com\nSubject: unsubscribe\nMessage-Id: <rb-1@example.org>\n\nplease\n' "$tb" >"$T/rb.eml"
+orot unsub-mail --rcpt "unsub+$tb@example.com" <"$T/rb.eml" 2>"$T/log"
+like "... an unsubscribe mail to the address of before opts her out" \
+    "$(cat "$T/log")" "*to=<rb@example.org> class=unsubscribe action=unsubscribed*"
+sed -i '/^1 /d' "$T/keysr"
+dsn rc@example.org 5.1.1 "550 5.1.1 User unknown" >"$T/rc.eml"
+orot bounce --rcpt "bounce+$tc@bounces.example.com" <"$T/rc.eml" 2>"$T/log"
+is "old key retired: its bounce exits 0" "$?" 0
+like "... quarantined, naming the key it needs" "$(cat "$T/log")" \
+    "*quarantined as *: bounce without our token for <rc@example.org>: forged, or not about our mail (bounce_token = auto, verp configured; none of its tokens verifies) (signed with key 1, not in $T/keysr: retired, or not on this host yet)*"
+printf 'From: <rd@example.org>\nTo: unsub+%s@example.com\nSubject: unsubscribe\nMessage-Id: <rd-1@example.org>\n\nplease\n' "$td" >"$T/rd.eml"
+orot unsub-mail --rcpt "unsub+$td@example.com" <"$T/rd.eml" 2>"$T/log"
+like "... so is its unsubscribe mail" "$(cat "$T/log")" \
+    "*quarantined as *: bad token in the address it came to (signed with key 1, not in $T/keysr: retired, or not on this host yet)*"
+cp -p "$T/keysr.12" "$T/keysr"
+orot quarantine retry >"$T/out" 2>&1
+like "key put back: quarantine retry applies both" "$(cat "$T/out")" \
+    "*2 retried, 2 processed, 0 still quarantined*"
+og status rd@example.org --stream news >/dev/null 2>&1
+is "... she is opted out" "$?" 1
 done_testing
