@@ -446,8 +446,8 @@ unknown_key(og_cli *cli, const og_report *r)
 		if (og_token_open(cli->keys, t, strlen(t), &ti) != OG_ENOKEY)
 			continue;
 		snprintf(buf, sizeof(buf),
-		    " (signed with key %d, not in %.1000s: retired, or not on "
-		    "this host yet)",
+		    " (it names key %d, which %.1000s lacks: a key retired, "
+		    "or not on this host yet; or no token of ours)",
 		    og_token_kid(t, strlen(t)), cli->cfg->keys_file);
 		break;
 	}

@@ -957,11 +957,11 @@ dsn rc@example.org 5.1.1 "550 5.1.1 User unknown" >"$T/rc.eml"
 orot bounce --rcpt "bounce+$tc@bounces.example.com" <"$T/rc.eml" 2>"$T/log"
 is "old key retired: its bounce exits 0" "$?" 0
 like "... quarantined, naming the key it needs" "$(cat "$T/log")" \
-    "*quarantined as *: bounce without our token for <rc@example.org>: forged, or not about our mail (bounce_token = auto, verp configured; none of its tokens verifies) (signed with key 1, not in $T/keysr: retired, or not on this host yet)*"
+    "*quarantined as *: bounce without our token for <rc@example.org>: forged, or not about our mail (bounce_token = auto, verp configured; none of its tokens verifies) (it names key 1, which $T/keysr lacks: a key retired, or not on this host yet; or no token of ours)*"
 printf 'From: <rd@example.org>\nTo: unsub+%s@example.com\nSubject: unsubscribe\nMessage-Id: <rd-1@example.org>\n\nplease\n' "$td" >"$T/rd.eml"
 orot unsub-mail --rcpt "unsub+$td@example.com" <"$T/rd.eml" 2>"$T/log"
 like "... so is its unsubscribe mail" "$(cat "$T/log")" \
-    "*quarantined as *: bad token in the address it came to (signed with key 1, not in $T/keysr: retired, or not on this host yet)*"
+    "*quarantined as *: bad token in the address it came to (it names key 1, which $T/keysr lacks: a key retired, or not on this host yet; or no token of ours)*"
 cp -p "$T/keysr.12" "$T/keysr"
 orot quarantine retry >"$T/out" 2>&1
 like "key put back: quarantine retry applies both" "$(cat "$T/out")" \
