@@ -2851,6 +2851,7 @@ og_report_parse(
 		out->reason = "not a report";
 	}
 	finish(&c, c.text.data, hlen);
+	out->mail_system = from_mail_system(out, &c);
 	if (out->kind == OG_RK_AUTOREPLY) {
 		out->class = OG_RC_IGNORE;
 		out->reason = "auto-reply";

@@ -95,6 +95,9 @@ typedef struct og_report_rcpt {
 
 typedef struct og_report {
 	int kind;           /* enum og_report_kind */
+	int mail_system;    /* 1: a mail system wrote it (From a mailer daemon
+	                     * or postmaster, RFC 3464 form,
+	                     * X-Failed-Recipients), not a person */
 	int class;          /* of the first recipient, or of the message */
 	const char *reason; /* static token naming why */
 	const char *format; /* static name of the recognised format */

@@ -1181,6 +1181,16 @@ unsub_machine_report(const og_report *r)
 	static const char *const forms[] = {
 	    "rfc3464", "arf", "mdn", "dmarc-or-tls-report"};
 
+	/*
+	 * Bounces in the text formats too (qmail's "Hi. This is the
+	 * qmail-send program", Exim's X-Failed-Recipients, Sendmail's
+	 * transcript): what a mail system says.  A person's note whose
+	 * subject only says "bounce" or "failure" is still read.
+	 */
+	if (r->kind == OG_RK_ARF ||
+	    (r->kind == OG_RK_DSN &&
+	        (r->mail_system || strcmp(r->format, "text") != 0)))
+		return "a machine's report, not an unsubscribe mail";
 	for (size_t i = 0;
 	     r->format != NULL && i < sizeof(forms) / sizeof(forms[0]); i++)
 		if (strcmp(r->format, forms[i]) == 0)

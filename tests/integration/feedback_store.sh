@@ -562,6 +562,69 @@ like "DSN at the unsubscribe address: quarantined" "$(cat "$T/log")" \
     "*quarantined*a machine's report, not an unsubscribe mail*"
 og status y1@example.org --stream news >/dev/null 2>&1
 is "... its token's person still mailed" "$?" 0
+# So is a bounce in the text formats MTAs still write (qmail's, Exim's
+# with X-Failed-Recipients): the spam's failure notice, not a request.
+og optin y2@example.org --stream news >/dev/null 2>&1
+toky2=$(og token y2@example.org --stream news | sed -n 's/^token: //p')
+cat >"$T/unsubqmail.eml" <<MSG
+Return-Path: <>
+From: MAILER-DAEMON@mx.example.net
+To: unsub+$toky2@example.com
+Subject: failure notice
+
+Hi. This is the qmail-send program at mx.example.net.
+I'm afraid I wasn't able to deliver your message to the following addresses.
+This is a permanent error; I've given up. Sorry it didn't work out.
+
+<someone@example.net>:
+192.0.2.1 does not like recipient.
+Remote host said: 550 5.1.1 <someone@example.net>: User unknown
+Giving up on 192.0.2.1.
+
+--- Below this line is a copy of the message.
+
+Return-Path: <unsub+$toky2@example.com>
+From: "Cheap pills" <unsub+$toky2@example.com>
+To: someone@example.net
+Subject: cheap pills
+
+buy now
+MSG
+og unsub-mail --rcpt "unsub+$toky2@example.com" --queue-id 5C1D2E3F6 \
+    <"$T/unsubqmail.eml" 2>"$T/log"
+like "qmail bounce at the unsubscribe address: quarantined" "$(cat "$T/log")" \
+    "*5C1D2E3F6: unsub-mail: quarantined*a machine's report, not an unsubscribe mail*"
+og status y2@example.org --stream news >/dev/null 2>&1
+is "... its token's person still mailed" "$?" 0
+cat >"$T/unsubexim.eml" <<MSG
+Return-Path: <>
+From: Mail Delivery System <Mailer-Daemon@mx.example.net>
+To: unsub+$toky2@example.com
+Subject: Mail delivery failed: returning message to sender
+X-Failed-Recipients: someone@example.net
+Auto-Submitted: auto-replied
+
+This message was created automatically by mail delivery software.
+
+A message that you sent could not be delivered to one or more of its
+recipients. This is a permanent error. The following address(es) failed:
+
+  someone@example.net
+    host mx.example.net [192.0.2.1]
+    SMTP error from remote mail server after RCPT TO:<someone@example.net>:
+    550 5.1.1 User unknown
+MSG
+og unsub-mail --rcpt "unsub+$toky2@example.com" <"$T/unsubexim.eml" 2>"$T/log"
+like "Exim bounce at the unsubscribe address: quarantined" "$(cat "$T/log")" \
+    "*quarantined*a machine's report, not an unsubscribe mail*"
+og status y2@example.org --stream news >/dev/null 2>&1
+is "... its token's person still mailed" "$?" 0
+# A person's own words may say "bounce" or "failure": still a request.
+printf 'From: y2@example.org\nTo: unsub+%s@example.com\nSubject: unsubscribe - your mail keeps bouncing, delivery failure\n\nstop\n' \
+    "$toky2" >"$T/unsubwords.eml"
+og unsub-mail --rcpt "unsub+$toky2@example.com" <"$T/unsubwords.eml" 2>"$T/log"
+like "a person's unsubscribe mail that says bounce and failure: unsubscribed" \
+    "$(cat "$T/log")" "*to=<y2@example.org> class=unsubscribe action=unsubscribed*"
 
 # a Maildir of reports: one batch, the same complaint twice counts once
 for a in m1@example.org m2@example.org m3@example.org; do
