@@ -688,11 +688,10 @@ logline(const fb_opts *o, const char *to, const og_report *r, int rc,
 		og_buf_adds(&b, "NOQUEUE");
 	og_buf_printf(&b, ": %s: to=<", mode_names[o->mode]);
 	og_buf_add_escaped(&b, to, strlen(to), 320);
-	/* A person's own unsubscribe mail is no report of a class. */
+	/* A person's own unsubscribe mail is no report of a class (Apple
+	 * Mail's is parsed as a complaint); unsub-mail acts on no other. */
 	og_buf_printf(&b, "> class=%s",
-	    o->mode == M_UNSUB && klass == OG_RC_UNKNOWN
-	        ? "unsubscribe"
-	        : og_report_class_name(klass));
+	    o->mode == M_UNSUB ? "unsubscribe" : og_report_class_name(klass));
 	if (rp != NULL && rp->status[0] != '\0')
 		og_buf_printf(&b, " status=%s", rp->status);
 	og_buf_printf(&b, " action=%s", action);
@@ -1256,19 +1255,27 @@ decide_unsub(og_cli *cli, const fb_opts *o, item *it)
 
 /* ---------- one batch ---------- */
 
+/*
+ * What a run decides about one message.  unsub-mail's answer is about
+ * the person its token names, never the report's own recipient (Apple
+ * Mail's unsubscribe mail names its sender there, a bounce someone else).
+ */
 static void
-print_json(og_cli *cli, const item *it)
+print_json(og_cli *cli, const fb_opts *o, const item *it)
 {
 	og_buf b;
 	const og_report *r = it->r;
-	const og_report_rcpt *rc = r->nrcpt > 0 ? &r->rcpt[0] : NULL;
+	const og_report_rcpt *rc =
+	    r->nrcpt > 0 && o->mode != M_UNSUB ? &r->rcpt[0] : NULL;
 
 	og_buf_init(&b, 0);
 	og_buf_adds(&b, "{\"file\":");
 	og_json_str(&b, it->label);
 	og_buf_adds(&b, ",\"class\":");
-	og_json_str(
-	    &b, og_report_class_name(it->prc == 0 ? r->class : OG_RC_UNKNOWN));
+	og_json_str(&b, o->mode == M_UNSUB
+	                    ? "unsubscribe"
+	                    : og_report_class_name(
+	                          it->prc == 0 ? r->class : OG_RC_UNKNOWN));
 	og_buf_adds(&b, ",\"recipient\":");
 	og_json_str(&b, it->res.addr[0] ? it->res.addr
 	                : rc != NULL    ? rc->addr
@@ -1276,14 +1283,16 @@ print_json(og_cli *cli, const item *it)
 	og_buf_adds(&b, ",\"status\":");
 	og_json_str(&b, rc != NULL ? rc->status : "");
 	og_buf_adds(&b, ",\"reason\":");
-	og_json_str(&b, r->reason != NULL ? r->reason : "");
+	og_json_str(&b, o->mode == M_UNSUB && it->res.addr[0] ? "unsubscribe"
+	                : r->reason != NULL                   ? r->reason
+	                                                      : "");
 	og_buf_adds(&b, ",\"format\":");
 	og_json_str(&b, r->format != NULL ? r->format : "none");
 	if (rc != NULL && rc->diag[0] != '\0') {
 		og_buf_adds(&b, ",\"diagnostic\":");
 		og_json_str(&b, rc->diag);
 	}
-	if (r->nrcpt > 1) {
+	if (r->nrcpt > 1 && o->mode != M_UNSUB) {
 		og_buf_adds(&b, ",\"recipients\":[");
 		for (int i = 0; i < r->nrcpt; i++) {
 			if (i)
@@ -1322,18 +1331,27 @@ decide(og_cli *cli, const fb_opts *o, item *it, const char *data, size_t len)
 	it->prc = og_report_parse(data, len, o->rcpt, it->r);
 	if (o->dry_run) {
 		/* Acts on nothing; the token still decides the recipient
-		 * when the keys are there. */
+		 * when the keys are there.  An unsubscribe mail is read as
+		 * the real run reads it: whom it opts out, or why it would
+		 * be kept. */
 		who *w = og_xcalloc(1, sizeof(*w));
+		const char *why = NULL;
 
-		if (it->prc == 0 && cli->keys != NULL &&
-		    (o->mode == M_UNSUB
-		            ? unsub_machine_report(it->r) == NULL &&
-		                  unsub_who(cli, o, it->r, w) == NULL
-		            : who_by_token(cli, it->r, w)))
+		it->out = O_DONE;
+		if (it->prc == 0 && o->mode == M_UNSUB) {
+			if ((why = unsub_machine_report(it->r)) == NULL)
+				why = unsub_who(cli, o, it->r, w);
+			if (why != NULL) {
+				snprintf(it->res.why, sizeof(it->res.why), "%s",
+				    why);
+				it->out = O_QUARANTINE;
+			}
+		}
+		if (it->prc == 0 && cli->keys != NULL && why == NULL &&
+		    (o->mode == M_UNSUB || who_by_token(cli, it->r, w)))
 			og_strlcpy(
 			    it->res.addr, w->display, sizeof(it->res.addr));
 		free(w);
-		it->out = O_DONE;
 		return;
 	}
 	if (it->prc != 0) {
@@ -1454,8 +1472,14 @@ commit_batch(og_cli *cli, const fb_opts *o, item *its, size_t n)
 			og_strlcpy(it->res.action, w, sizeof(it->res.action));
 		}
 		if (cli->json && it->out != O_TEMPFAIL)
-			print_json(cli, it);
-		else if (o->dry_run && !cli->json) {
+			print_json(cli, o, it);
+		else if (o->dry_run && !cli->json && o->mode == M_UNSUB) {
+			printf("%s: unsubscribe %s - %s%s\n", it->label,
+			    it->res.addr[0] ? it->res.addr : "-",
+			    it->out == O_QUARANTINE ? "quarantine: "
+			                            : "unsubscribe",
+			    it->out == O_QUARANTINE ? it->res.why : "");
+		} else if (o->dry_run && !cli->json) {
 			const og_report *r = it->r;
 
 			printf("%s: %s %s %s %s\n", it->label,
