@@ -1,6 +1,6 @@
 /*
  * token_fuzz.c - libFuzzer target for og_token: the input is tried as a
- * token (og_token_open on a fixed keyring), as a keys file
+ * token (og_token_open on a fixed keyring, og_token_kid), as a keys file
  * (og_keyring_parse, and a keyring that parses must sign and verify), and
  * as a match key (og_token_make then og_token_open must give it back).
  * Any mismatch aborts.
@@ -56,6 +56,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check(rc == 0 || rc == OG_EBADTOKEN || rc == OG_ENOKEY);
 	if (rc == 0)
 		check(memchr(info.key, '\0', sizeof info.key) != NULL);
+	/* the key id a token names, read without the key: the one it has */
+	{
+		int kid = og_token_kid((const char *)data, size);
+
+		check(kid == -1 || (kid >= 1 && kid <= 255));
+		if (rc == 0)
+			check(kid == info.kid);
+	}
 
 	if (size >= sizeof text)
 		return 0;
