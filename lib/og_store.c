@@ -1507,6 +1507,23 @@ absent(const char *dir, const char *name)
 	return access(p, F_OK) != 0 && errno == ENOENT;
 }
 
+/*
+ * A store or backup checked as it is (verify PATH) has both data files:
+ * a backup cut short (Ctrl-C, kill -9) may lack one, which opening would
+ * make empty, and the copy would then pass for a whole one.
+ */
+static int
+check_whole(const char *dir, char *err, size_t errlen)
+{
+	if (!absent(dir, "data.mdb"))
+		return 0;
+	snprintf(err, errlen,
+	    "%s/data.mdb: missing: not a whole store (an interrupted "
+	    "backup?); nothing was changed",
+	    dir);
+	return OG_ENOSTORE;
+}
+
 int
 og_store_open(const char *path, const og_store_opts *opts, og_store **out,
     char *err, size_t errlen)
@@ -1552,6 +1569,8 @@ og_store_open(const char *path, const og_store_opts *opts, og_store **out,
 	pthread_key_create(&st->tkey, tkey_free);
 
 	snprintf(dir, sizeof(dir), "%s/consent", path);
+	if (check && (rc = check_whole(dir, err, errlen)) != 0)
+		goto fail;
 	/* a restored backup has no lock file: the first to open makes it */
 	made = absent(dir, "lock.mdb");
 	/*
@@ -1573,6 +1592,8 @@ og_store_open(const char *path, const og_store_opts *opts, og_store **out,
 
 	snprintf(dir, sizeof(dir), "%s/counters", path);
 	snprintf(file, sizeof(file), "%s/data.mdb", dir);
+	if (check && (rc = check_whole(dir, err, errlen)) != 0)
+		goto fail;
 	/*
 	 * Processes starting together (the daemons at boot) check and
 	 * rebuild the counters one at a time: the second then finds them
