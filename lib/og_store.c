@@ -3451,6 +3451,32 @@ og_store_info_get(og_store *st, og_store_info *info)
 	return 0;
 }
 
+/*
+ * Remove what a failed og_store_copy made in DEST (a folder it made
+ * itself): the partial copy would keep its disk full, often the store's
+ * own, and every opt-out would fail until someone found it.
+ */
+static void
+copy_undo(const char *dest, char *err, size_t errlen)
+{
+	static const char *const parts[] = {"consent", "counters"};
+	char p[4200];
+	size_t i, n;
+
+	for (i = 0; i < 2; i++) {
+		snprintf(p, sizeof(p), "%s/%s/data.mdb", dest, parts[i]);
+		(void)unlink(p);
+		snprintf(p, sizeof(p), "%s/%s", dest, parts[i]);
+		(void)rmdir(p);
+	}
+	(void)rmdir(dest);
+	n = strlen(err);
+	if (n < errlen)
+		snprintf(err + n, errlen - n,
+		    access(dest, F_OK) == 0 ? "; partial copy not removed"
+		                            : "; partial copy removed");
+}
+
 int
 og_store_copy(og_store *st, const char *dest, char *err, size_t errlen)
 {
@@ -3485,11 +3511,11 @@ og_store_copy(og_store *st, const char *dest, char *err, size_t errlen)
 		snprintf(file, sizeof(file), "%s/data.mdb", dir);
 		if (mkdir(dir, 0750) != 0) {
 			snprintf(err, errlen, "%s: %s", dir, strerror(errno));
-			return OG_EIO;
+			goto fail;
 		}
 		if ((rc = mdb_env_copy2(envs[i], dir, MDB_CP_COMPACT)) != 0) {
 			snprintf(err, errlen, "%s: %s", dir, mdb_strerror(rc));
-			return OG_EIO;
+			goto fail;
 		}
 		/*
 		 * LMDB makes the copy 0666 less the umask; it holds what
@@ -3498,7 +3524,7 @@ og_store_copy(og_store *st, const char *dest, char *err, size_t errlen)
 		 */
 		if (chmod(file, 0640) != 0) {
 			snprintf(err, errlen, "%s: %s", file, strerror(errno));
-			return OG_EIO;
+			goto fail;
 		}
 		give_to_owner(dir, &owner);
 		/* A backup is one only once it is on disk: LMDB's copy
@@ -3506,15 +3532,18 @@ og_store_copy(og_store *st, const char *dest, char *err, size_t errlen)
 		if (og_sync_path(file) != 0 || og_sync_path(dir) != 0) {
 			snprintf(
 			    err, errlen, "%s: sync: %s", dir, strerror(errno));
-			return OG_EIO;
+			goto fail;
 		}
 	}
 	give_to_owner(dest, &owner);
 	if (og_sync_path(dest) != 0 || og_sync_parent(dest) != 0) {
 		snprintf(err, errlen, "%s: sync: %s", dest, strerror(errno));
-		return OG_EIO;
+		goto fail;
 	}
 	return 0;
+fail:
+	copy_undo(dest, err, errlen);
+	return OG_EIO;
 }
 
 /* ---------- admin: erasure, hashed lists, scans, expiry, verify ---------- */
