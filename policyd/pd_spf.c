@@ -44,6 +44,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -809,17 +810,82 @@ note_local_macros(const char *txt)
 			uses_local = 1;
 }
 
+/*
+ * RFC 7208 4.6.4: at most 10 terms that look DNS up (include, a, mx, ptr,
+ * exists, redirect) in the whole evaluation, includes and redirects
+ * included; one more is a permerror.  libspf2 1.2.10 counts per record
+ * (an include starts again at 0) and one past its limit, so a record
+ * that receivers refuse for "too many DNS lookups" passed here.  We
+ * count in our DNS layer: a record fetched after the first is an include
+ * or redirect; an MX, PTR, A or AAAA lookup is a term, except the
+ * address lookups of the host names an MX or PTR answer gave (libspf2
+ * makes those at once, in order).  An explanation (exp=) is not fetched
+ * as a record and does not count, as the RFC says.  Past the limit every
+ * lookup is answered "not found" without asking DNS, and the result is
+ * a permerror whatever libspf2 makes of the rest.
+ */
+#define LOOKUP_MAX 10
+#define SUB_MAX 10 /* libspf2's max_dns_mx and max_dns_ptr */
+
+static int nrecords, nlookups, over_limit;
+static char subs[SUB_MAX][DOMAIN_MAX + 2];
+static int nsubs, isub;
+
 static SPF_dns_rr_t *
 watch_lookup(SPF_dns_server_t *d, const char *domain, ns_type type, int cache)
 {
-	SPF_dns_rr_t *rr = SPF_dns_lookup(d->layer_below, domain, type, cache);
+	SPF_dns_rr_t *rr;
 	int i;
 
+	if (type == ns_t_a || type == ns_t_aaaa) {
+		if (isub < nsubs && strcasecmp(domain, subs[isub]) == 0)
+			isub++;
+		else if (++nlookups > LOOKUP_MAX)
+			over_limit = 1;
+	}
+	if (type == ns_t_mx || type == ns_t_ptr) {
+		nsubs = isub = 0;
+		if (++nlookups > LOOKUP_MAX)
+			over_limit = 1;
+	}
+	if (over_limit && type != ns_t_txt)
+		return SPF_dns_rr_new_init(d, domain, type, 0, HOST_NOT_FOUND);
+	rr = SPF_dns_lookup(d->layer_below, domain, type, cache);
 	if (rr && (type == ns_t_txt || type == ns_t_spf))
 		for (i = 0; i < rr->num_rr; i++)
 			if (rr->rr[i])
 				note_local_macros(rr->rr[i]->txt);
+	if (rr && (type == ns_t_mx || type == ns_t_ptr))
+		for (i = 0; i < rr->num_rr && nsubs < SUB_MAX; i++)
+			if (rr->rr[i])
+				og_strlcpy(subs[nsubs++],
+				    type == ns_t_mx ? rr->rr[i]->mx
+				                    : rr->rr[i]->ptr,
+				    sizeof(subs[0]));
 	return rr;
+}
+
+static SPF_dns_server_t watch;
+
+/* Every SPF record libspf2 fetches: the sender domain's, then each
+ * include's and redirect's (see LOOKUP_MAX). */
+static SPF_errcode_t
+watch_get_spf(SPF_server_t *srv, SPF_request_t *rq, SPF_response_t *rs,
+    SPF_record_t **rec)
+{
+	SPF_errcode_t err;
+
+	nsubs = isub = 0;
+	if (nrecords++ > 0 && ++nlookups > LOOKUP_MAX)
+		over_limit = 1;
+	if (over_limit)
+		return SPF_response_add_error(
+		    rs, SPF_E_BIG_DNS, "More than %d DNS lookups", LOOKUP_MAX);
+	/* libspf2's own fetch, which calls this hook when it is set. */
+	watch.get_spf = NULL;
+	err = SPF_server_get_record(srv, rq, rs, rec);
+	watch.get_spf = watch_get_spf;
+	return err;
 }
 
 static int
@@ -852,11 +918,20 @@ eval_one(SPF_server_t *srv, const char *domain, const char *local,
 		snprintf(detail, size, "bad domain");
 		return PD_SPF_PERMERROR;
 	}
+	nrecords = nlookups = over_limit = nsubs = isub = 0;
 	SPF_request_query_mailfrom(rq, &rs);
 	if (rs == NULL) {
 		SPF_request_free(rq);
 		snprintf(detail, size, "no SPF response");
 		return PD_SPF_TEMPERROR;
+	}
+	if (over_limit) {
+		SPF_response_free(rs);
+		SPF_request_free(rq);
+		snprintf(detail, size,
+		    "permerror (more than %d DNS lookups, RFC 7208 4.6.4)",
+		    LOOKUP_MAX);
+		return PD_SPF_PERMERROR;
 	}
 	result = map_result(SPF_response_result(rs));
 	/* A DNS failure is temporary, whatever libspf2 calls the result
@@ -922,7 +997,6 @@ txt_ttl(const char *domain)
 int
 pd_spf_helper_main(void)
 {
-	static SPF_dns_server_t watch;
 	SPF_server_t *srv;
 	char line[LINE_MAX_ + OG_SPF_EGRESS_TEXT];
 
@@ -932,6 +1006,7 @@ pd_spf_helper_main(void)
 	if (watch.layer_below == NULL)
 		return 1;
 	watch.lookup = watch_lookup;
+	watch.get_spf = watch_get_spf;
 	watch.name = "optgate";
 	srv = SPF_server_new_dns(&watch, 0);
 	if (srv == NULL)

@@ -46,6 +46,23 @@ dns_txt h13.test 'v=spf1 exists:%{d-1r}.x exists:%{d0r}.x -all'
 dns_txt h14.test 'v=spf1 exists:%%%%%_%-%{%}.x -all'
 dns_txt h15.test 'v=spf1 include:slow.test -all'
 dns_txt h16.test 'v=spf1 include:slow.test -all'
+# RFC 7208 4.6.4: at most 10 terms that look DNS up (include, a, mx,
+# ptr, exists, redirect) in the whole evaluation, those of included and
+# redirected records too (the addresses of an mx's hosts are not terms).
+for i in $(seq 1 10); do
+	dns_conf "host-record=a$i.lim.test,192.0.2.$i"
+done
+dns_conf 'mx-host=mx.lim.test,a1.lim.test,1'
+dns_conf 'mx-host=mx.lim.test,a2.lim.test,2'
+dns_conf 'mx-host=mx.lim.test,a3.lim.test,3'
+dns_txt inc5.lim.test 'v=spf1 a:a1.lim.test a:a2.lim.test a:a3.lim.test a:a4.lim.test a:a5.lim.test -all'
+dns_txt inc3.lim.test 'v=spf1 a:a6.lim.test a:a7.lim.test a:a8.lim.test -all'
+dns_txt inc1.lim.test 'v=spf1 a:a9.lim.test -all'
+dns_txt ten.test 'v=spf1 include:inc5.lim.test include:inc3.lim.test ip4:203.0.113.5 ip6:2001:db8::5 -all'
+dns_txt tenmx.test 'v=spf1 mx:mx.lim.test include:inc5.lim.test include:inc1.lim.test a:a10.lim.test ip4:203.0.113.5 ip6:2001:db8::5 -all'
+dns_txt eleven.test 'v=spf1 include:inc5.lim.test include:inc3.lim.test a:a9.lim.test ip4:203.0.113.5 ip6:2001:db8::5 -all'
+dns_txt redir.test 'v=spf1 include:inc5.lim.test redirect=redir2.lim.test'
+dns_txt redir2.lim.test 'v=spf1 include:inc3.lim.test a:a10.lim.test ip4:203.0.113.5 ip6:2001:db8::5 -all'
 # A record that names senders by local part (RFC 7208 7.3, %{l}):
 # receivers evaluate it with the sender's own local part.
 dns_txt lp.test 'v=spf1 exists:%{l}.allow.lp.test -all'
@@ -199,6 +216,17 @@ t1=$(date +%s)
 is "hostile records: each refused or tempfailed, never a pass" "$bad" ""
 ok "... 13 records in $((t1 - t0))s, no hang" test $((t1 - t0)) -le 20
 ok "daemon still alive" kill -0 "$PD_PID"
+
+# The 10-lookup limit over includes and redirects: receivers say
+# permerror ("too many DNS lookups") even when a later term matches.
+is "10 DNS lookups over two includes: pass" "$(qa ten.test)" DUNNO
+is "... 10 with an mx of 3 hosts: pass" "$(qa tenmx.test)" DUNNO
+is "11 DNS lookups over two includes: 550 permerror" "$(qa eleven.test)" \
+    "550 5.7.23 SPF record of eleven.test does not authorize this server (permerror for 203.0.113.5)"
+ok "... logged as too many lookups" pd_log_wait \
+    'from=<postmaster@eleven.test>.*reason=spf\(permerror\) eleven.test ip=203.0.113.5 permerror \(more than 10 DNS lookups'
+like "12 over an include and a redirect: 550 permerror" "$(qa redir.test)" \
+    "550 5.7.23 *(permerror for 203.0.113.5)"
 
 # A helper that dies mid-evaluation (what a crashing record does):
 # h15.test includes slow.test, which waits on the silent server while we
