@@ -358,6 +358,59 @@ res_set(pd_spf_res *r, int result, const char *ip, const char *detail)
 	og_strlcpy(r->detail, detail, sizeof(r->detail));
 }
 
+/* Whether a helper evaluates DOMAIN (for any sender) now. */
+static int
+in_flight(const pd_spf *s, const char *domain)
+{
+	int i;
+
+	for (i = 0; i < PD_SPF_HELPERS; i++)
+		if (s->h[i].q && s->h[i].q->gen == s->gen &&
+		    strcmp(s->h[i].q->domain, domain) == 0)
+			return 1;
+	return 0;
+}
+
+/* Detach queued query q; prev is the one before it (NULL: the head). */
+static void
+unqueue(pd_spf *s, struct query *prev, struct query *q)
+{
+	if (prev)
+		prev->next = q->next;
+	else
+		s->qhead = q->next;
+	if (s->qtail == q)
+		s->qtail = prev;
+	q->next = NULL;
+}
+
+/*
+ * A result about q's whole domain (its record does not name the local
+ * part) answers the queries for other senders of the domain that waited
+ * for it (dispatch() holds them back), cached or not (a DNS timeout).
+ */
+static void
+share(pd_spf *s, const struct query *q, const pd_spf_res *r)
+{
+	struct query *p, *prev = NULL, *next;
+
+	for (p = s->qhead; p; p = next) {
+		next = p->next;
+		if (strcmp(p->domain, q->domain) != 0) {
+			prev = p;
+			continue;
+		}
+		unqueue(s, prev, p);
+		finish(s, p, r, 0, 0);
+	}
+}
+
+/*
+ * Give queued queries to idle helpers, oldest first, but one domain at a
+ * time: senders with their own local parts (VERP bounce addresses) of a
+ * domain whose DNS does not answer would otherwise take every helper for
+ * the whole timeout, and other domains' checks would wait and tempfail.
+ */
 static void
 dispatch(pd_spf *s)
 {
@@ -365,15 +418,18 @@ dispatch(pd_spf *s)
 
 	for (i = 0; i < PD_SPF_HELPERS && s->qhead; i++) {
 		struct helper *h = &s->h[i];
-		struct query *q;
+		struct query *q, *prev = NULL;
 		char line[DOMAIN_MAX + OG_SPF_EGRESS_TEXT + LOCAL_MAX + 4];
 		int n;
 
 		if (h->q)
 			continue;
+		for (q = s->qhead; q && in_flight(s, q->domain); q = q->next)
+			prev = q;
+		if (q == NULL)
+			return;
 		if (h->pid <= 0 && helper_spawn(s, h) != 0)
 			return; /* queued queries time out in pd_spf_tick */
-		q = s->qhead;
 		n = snprintf(line, sizeof(line), "%s %s %s\n", q->domain,
 		    s->egress, q->local);
 		if (n < 0 || (size_t)n >= sizeof(line) ||
@@ -384,10 +440,7 @@ dispatch(pd_spf *s)
 			helper_reset(s, h, 1);
 			continue;
 		}
-		s->qhead = q->next;
-		if (s->qhead == NULL)
-			s->qtail = NULL;
-		q->next = NULL;
+		unqueue(s, prev, q);
 		/*
 		 * The deadline stays the one set at its arrival: time spent
 		 * waiting for a free helper counts, or a query queued behind
@@ -621,6 +674,8 @@ helper_failed(pd_spf *s, struct helper *h, const char *why)
 	if (q) {
 		og_log_warn("SPF helper for %s: %s", q->domain, detail);
 		res_set(&r, PD_SPF_PERMERROR, "", detail);
+		if (q->gen == s->gen)
+			share(s, q, &r);
 		finish(s, q, &r,
 		    s->ttl_ms < CRASH_CACHE_MS ? s->ttl_ms : CRASH_CACHE_MS, 0);
 	}
@@ -673,6 +728,8 @@ helper_line(pd_spf *s, struct helper *h, char *line)
 	og_log_debug("SPF %s%s%s: %s for %s (%s), cached %llds",
 	    per_sender ? q->local : "", per_sender ? "@" : "", q->domain,
 	    pd_spf_name(result), r.ip, r.detail, (long long)(ms / 1000));
+	if (!per_sender && q->gen == s->gen)
+		share(s, q, &r);
 	finish(s, q, &r, ms, per_sender);
 }
 
@@ -743,6 +800,8 @@ pd_spf_tick(pd_spf *s)
 		snprintf(detail, sizeof(detail), "no DNS answer within %llds",
 		    (long long)(s->timeout_ms / 1000));
 		res_set(&r, PD_SPF_TEMPERROR, "", detail);
+		if (q->gen == s->gen)
+			share(s, q, &r);
 		finish(s, q, &r, 0, 0);
 	}
 	while (s->qhead && now >= s->qhead->deadline) {
