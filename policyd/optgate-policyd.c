@@ -124,6 +124,8 @@ struct inst {
 	int discarded;            /* a list stream's recipient is dropped */
 	char *discard;            /* DISCARD text owed at END-OF-MESSAGE */
 	char *discard_key;        /* ... for this recipient */
+	char *discard_log;        /* its line past "NOQUEUE: ", logged at EOM */
+	char *last_rcpt;          /* the recipient it passed last, as given */
 	int held;                 /* its keys are held (og_gate_hold) */
 	int64_t born;             /* monotonic ms */
 	struct inst *hnext;       /* hash chain */
@@ -301,8 +303,13 @@ inst_free(struct inst *in)
 	for (k = 0; k < in->nkeys; k++)
 		free(in->keys[k]);
 	free(in->keys);
+	/* Its transaction ended without END-OF-MESSAGE: no queue id. */
+	if (in->discard_log != NULL)
+		og_log_info("NOQUEUE: %s", in->discard_log);
 	free(in->discard);
 	free(in->discard_key);
+	free(in->discard_log);
+	free(in->last_rcpt);
 	free(in);
 	g.ninst--;
 }
@@ -698,9 +705,9 @@ reply(struct conn *c, const char *action)
 /* ---------------------------------------------------------------- */
 /* Decisions */
 
-/* Log the one line of a decision. */
-static void
-log_decision(const pd_req *r, const og_stream *st, const og_verdict *v)
+/* The one line of a decision (valid until the next call). */
+static const char *
+decision_line(const pd_req *r, const og_stream *st, const og_verdict *v)
 {
 	/* Event-loop thread only: one buffer, kept between decisions. */
 	static og_buf b = {NULL, 0, 0, 4096};
@@ -709,7 +716,14 @@ log_decision(const pd_req *r, const og_stream *st, const og_verdict *v)
 	og_gate_logline(&b, r->a[PD_A_QUEUE_ID], r->a[PD_A_RECIPIENT],
 	    r->a[PD_A_SENDER], r->a[PD_A_CLIENT_NAME], r->a[PD_A_CLIENT_ADDR],
 	    st, v);
-	og_log_info("%s", b.data ? b.data : "");
+	return b.data ? b.data : "";
+}
+
+/* Log the one line of a decision. */
+static void
+log_decision(const pd_req *r, const og_stream *st, const og_verdict *v)
+{
+	og_log_info("%s", decision_line(r, st, v));
 }
 
 /*
@@ -935,7 +949,6 @@ rcpt_gate(struct conn *c, const pd_req *r, const og_stream *st)
 		return;
 	}
 	verdict_action(st, &v, act, sizeof(act));
-	log_decision(r, st, &v);
 	if (v.action == OG_REFUSE && v.refuse == OG_REFUSE_DROP &&
 	    (in = inst_get(r->a[PD_A_INSTANCE], st->name)) != NULL) {
 		in->discarded = 1;
@@ -946,17 +959,33 @@ rcpt_gate(struct conn *c, const pd_req *r, const og_stream *st)
 		 * next recipients would get 250 and nothing.  Where this
 		 * connection has carried END-OF-MESSAGE (that check is
 		 * wired), the DISCARD waits for it: the next recipients
-		 * are asked and get 452 4.5.3.
+		 * are asked and get 452 4.5.3.  Its line waits too, for
+		 * the queue id of the message Postfix discards then
+		 * (do_eom); asked again, it is logged once.
 		 */
 		if (c->eom_seen && (in->discard == NULL || again)) {
 			if (in->discard == NULL) {
+				const char *l = decision_line(r, st, &v);
+
 				in->discard = og_xstrdup(act);
 				in->discard_key = og_xstrdup(v.key);
+				if (strncmp(l, "NOQUEUE: ", 9) == 0)
+					in->discard_log = og_xstrdup(l + 9);
+				else
+					og_log_info("%s", l);
 			}
 			reply(c, "DUNNO");
 			return;
 		}
 	}
+	/*
+	 * Asked again about the recipient it just passed (check_policy_
+	 * service in smtpd_relay_restrictions as well): one decision, one
+	 * line.
+	 */
+	if (!(again && v.action == OG_ACCEPT && in->last_rcpt != NULL &&
+	        strcmp(in->last_rcpt, rcpt) == 0))
+		log_decision(r, st, &v);
 	reply(c, act);
 	if (v.action == OG_ACCEPT && v.key[0]) {
 		in = inst_get(r->a[PD_A_INSTANCE], st->name);
@@ -964,8 +993,11 @@ rcpt_gate(struct conn *c, const pd_req *r, const og_stream *st)
 			og_log_debug("no instance attribute: send to <%s> not "
 			             "counted",
 			    v.key);
-		else
+		else {
 			inst_add_key(in, v.key);
+			free(in->last_rcpt);
+			in->last_rcpt = og_xstrdup(rcpt);
+		}
 	}
 }
 
@@ -1163,6 +1195,15 @@ do_eom(struct conn *c, const pd_req *r)
 
 	if (r->a[PD_A_INSTANCE])
 		in = inst_find(r->a[PD_A_INSTANCE]);
+	if (in && in->discard_log) {
+		og_log_info("%s: %s",
+		    r->a[PD_A_QUEUE_ID] && *r->a[PD_A_QUEUE_ID]
+		        ? r->a[PD_A_QUEUE_ID]
+		        : "NOQUEUE",
+		    in->discard_log);
+		free(in->discard_log);
+		in->discard_log = NULL;
+	}
 	if (in && in->discard) {
 		og_log_debug("%s: %s",
 		    r->a[PD_A_QUEUE_ID] && *r->a[PD_A_QUEUE_ID]

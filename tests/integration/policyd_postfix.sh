@@ -94,20 +94,38 @@ is "list stream: only the first recipient was sent" "$(pf_sink_rcpts)" \
 
 # check_policy_service in smtpd_relay_restrictions as well: Postfix asks
 # twice about each recipient; the same recipient asked again is not a
-# second one (it got 452 4.5.3 from the second question: nothing sent).
+# second one (it got 452 4.5.3 from the second question: nothing sent),
+# and its decision is one log line, not two.  Postfix asking twice shows
+# in policyd's debug lines for mail of no stream (one per question).
 pf_sink_clear
+printf '[log]\nverbose = 1\n' >>"$PD_CONF"
+pd_hup
 pf_conf "smtpd_relay_restrictions=check_policy_service $POLICY, permit_mynetworks, reject"
 pf_reload
-n0=$(pd_log_count 'to=<ana@example.org>, from=<news@shop.example>')
+nostream='to=<ana@example.org>: no stream from the envelope'
 for i in $(seq 1 20); do
-	out=$(pf_send news@shop.example ana@example.org)
-	[ "$(pd_log_count 'to=<ana@example.org>, from=<news@shop.example>')" -ge $((n0 + 2)) ] && break
+	n0=$(pd_log_count "$nostream")
+	pf_send other@shop.example ana@example.org >/dev/null
+	[ "$(pd_log_count "$nostream")" -ge $((n0 + 2)) ] && break
 	sleep 0.2 # until a new smtpd (with the reloaded config) answers
 done
-ok "policy in relay and recipient restrictions: Postfix asks twice" \
-    test "$(pd_log_count 'to=<ana@example.org>, from=<news@shop.example>')" -ge $((n0 + 2))
+is "policy in relay and recipient restrictions: Postfix asks twice" \
+    "$(($(pd_log_count "$nostream") - n0))" 2
+n0=$(pd_log_count 'to=<ana@example.org>, from=<news@shop.example>')
+out=$(pf_send news@shop.example ana@example.org)
 like "... and a list stream's recipient passes" \
     "$out" "*RCPT <ana@example.org> 250*DATA 250*"
+is "... logged once, not once per question" \
+    "$(($(pd_log_count 'to=<ana@example.org>, from=<news@shop.example>') - n0))" 1
+out=$(pf_send offers@shop.example 'ana@example.org bob@example.org cid@example.org')
+q=$(echo "$out" | sed -n 's/^DATA 250 .*queued as \([0-9A-F]*\).*/\1/p')
+is "... a message to 3 recipients: one line each, with its queue id ($q)" \
+    "$(grep -E ': (NOQUEUE|'"$q"'): to=<(ana|bob|cid)@example.org>, from=<offers@shop.example>' "$PD_LOG" |
+        sed 's/^[^ ]* \([^:]*\): to=<\([a-z]*\)@.*action=\([a-z]*\),.*/\1 \2 \3/' | tail -3 | tr '\n' ' ')" \
+    "NOQUEUE ana accept $q bob reject $q cid accept "
+is "... and nothing more about them" \
+    "$(grep -c ": $q: to=" "$PD_LOG")" 2
+sed -i '/^\[log\]$/,$d' "$PD_CONF"
 pf_conf "smtpd_relay_restrictions=permit_mynetworks, reject"
 pf_reload
 pf_wait_queue_empty 10
@@ -152,6 +170,13 @@ is "drop, list stream: the dropped recipient 250, the next one 452" \
     "ana@example.org=250 dan@example.org=250 cid@example.org=452 "
 ok "... Postfix discarded the message at END-OF-MESSAGE" pf_log_wait \
     'discard: END-OF-MESSAGE from .*<dan@example.org>: no opt-in'
+# The drop is decided at RCPT, before Postfix has a queue id; the message
+# it discards at END-OF-MESSAGE has one: the line waits for it, so that
+# grepping that queue id finds optgate's decision beside Postfix's discard.
+dq=$(sed -n 's/.*: \([0-9A-F]*\): discard: END-OF-MESSAGE from .*<dan@example.org>: no opt-in.*/\1/p' "$PF_LOG")
+ok "... its decision logged with that message's queue id ($dq)" pd_log_wait \
+    "^optgate-policyd\[[0-9]+\]: $dq: to=<dan@example.org>, from=<digest@shop.example>, .*stream=digest, action=discard, reason=no-consent\(digest\)"
+is "... once" "$(pd_log_count 'to=<dan@example.org>, from=<digest@shop.example>')" 1
 pf_wait_queue_empty 10
 is "... the sink got the first message only (cid's copy was not lost)" \
     "$(pf_sink_rcpts | tr '\n' ' ')" "ana@example.org "
