@@ -1155,9 +1155,20 @@ post_done(req *r)
 		return render_page(
 		    r, MHD_HTTP_CONFLICT, unsubd_msg(r->lang, M_CHANGED), 1);
 	}
-	if (rc != 0)
+	if (rc != 0) {
+		char la[OG_ADDR_MAX + 16];
+
+		/* The person's choices are lost: say whose (pref_changes
+		 * logged why). */
+		log_addr(r->sn->cfg, r->info.key, la, sizeof(la));
+		og_log_info("NOQUEUE: optgate: preferences: to=<%s>, "
+		            "stream=%s, via=page, changes=unknown, "
+		            "client=[%s], kid=%u, result=failed (the store "
+		            "could not be read)",
+		    la, r->st->name, r->ip, (unsigned)r->info.kid);
 		return respond_short(r, MHD_HTTP_SERVICE_UNAVAILABLE, r->st,
 		    M_ERROR, M_BUSY, NULL, 1);
+	}
 	if (r->nch == 0)
 		return render_page(
 		    r, MHD_HTTP_OK, unsubd_msg(r->lang, M_NOTHING), 0);

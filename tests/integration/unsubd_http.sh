@@ -636,6 +636,26 @@ while [ "$(ud_status $W news)" != 1 ] && [ $_i -lt 50 ]; do
 done
 is "client hung up: the opt-out holds" "$(ud_status $W news)" 1
 
+# --- a page saved when the person's record cannot be read (here a record
+# a newer optgate wrote): 503, and the log names whose choices were lost,
+# not only "store read failed".
+R2=rita.unread@example.org
+ud_optin $R2 news
+ud_optin $R2 tips
+TR2=$(ud_token $R2 news)
+FR2=$(ud_form "$(curl -s "$UD_URL/u/$TR2")")
+k=$(printf 'A%s' "$R2" | od -An -tx1 | tr -d ' \n')
+v=$(mdb_dump -s main "$UD_DIR/store/consent" | grep -A1 "^ $k\$" | tail -1)
+{
+	mdb_dump -s main "$UD_DIR/store/consent" | sed -n '1,/^HEADER=END/p'
+	printf ' %s\n 7f%s\nDATA=END\n' "$k" "${v#' 01'}"
+} >"$UD_DIR/unread.dump"
+mdb_load -s main -f "$UD_DIR/unread.dump" "$UD_DIR/store/consent" 2>/dev/null
+is "page saved, record unreadable: 503" \
+    "$(ud_code POST "$UD_URL/u/$TR2/prefs" -d "$FR2&s=news&action=save")" 503
+like "... logged as a decision that failed, naming whose" "$(cat "$UD_DIR/log")" \
+    "*optgate: preferences: to=<r\*\*\*\*\*d@example.org>, stream=news, via=page, changes=unknown, client=?127.0.0.1?, kid=1, result=failed*"
+
 # --- logs: one line per action, no token, masked addresses ---
 ok "daemon stops cleanly on SIGTERM" ud_stop
 LOG=$(cat "$UD_DIR/log")
