@@ -1452,6 +1452,172 @@ og_config_base_path(const char *base_url, char *out, size_t size)
 }
 
 /*
+ * Listen addresses, as each daemon binds them: a line it would refuse
+ * (or bind elsewhere than written) is refused here, so that config check
+ * says it before a start or reload.  Each returns NULL, or why not.
+ */
+
+/* A port the daemons bind: a number from 1 to 65535 (0: any port). */
+static int
+port_ok(const char *p, size_t n)
+{
+	char buf[8];
+	uint64_t v;
+
+	if (n == 0 || n >= sizeof(buf))
+		return 0;
+	memcpy(buf, p, n);
+	buf[n] = '\0';
+	return og_parse_u64(buf, 65535, &v) == 0 && v > 0;
+}
+
+/* A host to bind: an IP address or a host name ("" is every address). */
+static int
+host_ok(const char *h, size_t n)
+{
+	char buf[256];
+	unsigned char a[16];
+
+	if (n >= sizeof(buf))
+		return 0;
+	memcpy(buf, h, n);
+	buf[n] = '\0';
+	if (inet_pton(AF_INET, buf, a) == 1 || inet_pton(AF_INET6, buf, a) == 1)
+		return 1;
+	return strspn(buf,
+	           "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	           "0123456789-.") == n &&
+	       buf[0] != '-' && buf[0] != '.';
+}
+
+/* A unix socket path: sockaddr_un holds max characters. */
+static const char *
+unix_path_why(const char *path, size_t max)
+{
+	if (*path == '\0')
+		return "no path";
+	if (strlen(path) > max)
+		return "path too long for a unix socket (at most 106 "
+		       "characters)";
+	return NULL;
+}
+
+/*
+ * HOST:PORT, [ADDR]:PORT, or (any_ok, optgate-unsubd) PORT alone and
+ * *:PORT: the host part ends at the last ':', as the daemons split it.
+ */
+static int
+hostport_ok(const char *s, int any_ok)
+{
+	const char *c;
+
+	if (*s == '[') {
+		const char *e = strchr(s, ']');
+		char a[64];
+		unsigned char b[16];
+
+		if (e == NULL || e[1] != ':' ||
+		    (size_t)(e - s - 1) >= sizeof(a))
+			return 0;
+		memcpy(a, s + 1, (size_t)(e - s - 1));
+		a[e - s - 1] = '\0';
+		return (inet_pton(AF_INET6, a, b) == 1 ||
+		           inet_pton(AF_INET, a, b) == 1) &&
+		       port_ok(e + 2, strlen(e + 2));
+	}
+	if ((c = strrchr(s, ':')) == NULL)
+		return any_ok && port_ok(s, strlen(s));
+	if (any_ok && c - s == 1 && s[0] == '*')
+		return port_ok(c + 1, strlen(c + 1));
+	return host_ok(s, (size_t)(c - s)) && port_ok(c + 1, strlen(c + 1));
+}
+
+/* [policyd] listen: unix:PATH or inet:HOST:PORT (optgate-policyd). */
+static const char *
+policyd_listen_why(const char *l)
+{
+	if (strncmp(l, "unix:", 5) == 0)
+		return unix_path_why(l + 5, 107);
+	if (strncmp(l, "inet:", 5) != 0)
+		return "expected unix:PATH or inet:HOST:PORT";
+	if (strchr(l, '@') != NULL)
+		return "expected inet:HOST:PORT (PORT@HOST is [milter] "
+		       "socket's libmilter syntax)";
+	if (!hostport_ok(l + 5, 0))
+		return "expected inet:HOST:PORT or inet:[ADDR]:PORT, PORT "
+		       "from 1 to 65535";
+	return NULL;
+}
+
+/* [unsubd] listen: HOST:PORT, [ADDR]:PORT, *:PORT or PORT. */
+static const char *
+unsubd_listen_why(const char *l)
+{
+	if (strncmp(l, "inet:", 5) == 0 || strncmp(l, "unix:", 5) == 0 ||
+	    strstr(l, "://") != NULL)
+		return "expected HOST:PORT, [ADDR]:PORT or PORT (no "
+		       "inet:, unix: or http://)";
+	if (!hostport_ok(l, 1))
+		return "expected HOST:PORT, [ADDR]:PORT or PORT, PORT from 1 "
+		       "to 65535";
+	return NULL;
+}
+
+/*
+ * [milter] socket, as libmilter's smfi_setconn reads it: PATH,
+ * unix:PATH, local:PATH, or inet:PORT[@HOST], inet6:PORT[@HOST].  Its
+ * port is atoi()'s: "inet:127.0.0.1:10041" (Postfix's order) bound port
+ * 127 on every address, and a port past 65535 another one.
+ */
+static const char *
+milter_socket_why(const char *s)
+{
+	const char *colon = strchr(s, ':'), *rest, *at;
+	size_t plen;
+
+	if (colon == NULL)
+		return unix_path_why(s, 106);
+	plen = (size_t)(colon - s);
+	rest = colon + 1;
+	if (plen == 0 || (plen == 4 && strncasecmp(s, "unix", 4) == 0) ||
+	    (plen == 5 && strncasecmp(s, "local", 5) == 0))
+		return unix_path_why(rest, 106);
+	if (!(plen == 4 && strncasecmp(s, "inet", 4) == 0) &&
+	    !(plen == 5 && strncasecmp(s, "inet6", 5) == 0))
+		return "expected unix:PATH or inet:PORT@HOST";
+	at = strchr(rest, '@');
+	if (!port_ok(rest, at != NULL ? (size_t)(at - rest) : strlen(rest))) {
+		if (strpbrk(rest, ".:") != NULL &&
+		    (at == NULL || strpbrk(rest, ".:") < at))
+			return "expected inet:PORT@HOST (libmilter's order; "
+			       "inet:HOST:PORT is Postfix's)";
+		return "expected inet:PORT@HOST, PORT from 1 to 65535";
+	}
+	if (at == NULL)
+		return NULL; /* every address */
+	at++;
+	if (*at == '[') {
+		const char *e = strchr(at, ']');
+		char a[64];
+		unsigned char b[16];
+
+		/* inet: an IPv4 address, inet6: an IPv6 one */
+		if (e == NULL || e[1] != '\0' ||
+		    (size_t)(e - at - 1) >= sizeof(a))
+			return "expected inet:PORT@[ADDR]";
+		memcpy(a, at + 1, (size_t)(e - at - 1));
+		a[e - at - 1] = '\0';
+		if (inet_pton(plen == 4 ? AF_INET : AF_INET6, a, b) != 1)
+			return plen == 4 ? "expected inet:PORT@[IPv4 address]"
+			                 : "expected inet6:PORT@[IPv6 address]";
+		return NULL;
+	}
+	if (*at == '\0' || !host_ok(at, strlen(at)))
+		return "expected inet:PORT@HOST";
+	return NULL;
+}
+
+/*
  * Point messages at the line of key name in section sect ("stream" for
  * stream st, else NULL): the line of its first value, or none for a
  * default.
@@ -1477,8 +1643,23 @@ validate(struct pstate *ps)
 {
 	og_config *cfg = ps->cfg;
 	char what[OG_STREAM_NAME_MAX + 32], path[OG_BASE_PATH_MAX];
+	const char *why;
 	int i, j;
 
+	at(ps, "policyd", NULL, "listen");
+	for (i = 0; i < cfg->npolicyd_listen; i++)
+		if ((why = policyd_listen_why(cfg->policyd_listen[i])) != NULL)
+			perr(ps, "[policyd] listen: \"%s\": %s",
+			    cfg->policyd_listen[i], why);
+	at(ps, "unsubd", NULL, "listen");
+	for (i = 0; i < cfg->nunsubd_listen; i++)
+		if ((why = unsubd_listen_why(cfg->unsubd_listen[i])) != NULL)
+			perr(ps, "[unsubd] listen: \"%s\": %s",
+			    cfg->unsubd_listen[i], why);
+	at(ps, "milter", NULL, "socket");
+	if ((why = milter_socket_why(cfg->milter_socket)) != NULL)
+		perr(
+		    ps, "[milter] socket: \"%s\": %s", cfg->milter_socket, why);
 	at(ps, "unsubd", NULL, "trusted_proxy");
 	for (i = 0; i < cfg->nunsubd_trusted_proxy; i++)
 		ip_value(ps, "[unsubd] trusted_proxy",

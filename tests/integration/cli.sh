@@ -56,6 +56,37 @@ out=$(sed 's/^\[stream offers\]$/&\nspf = reject/' "$T/optgate.conf" >"$T/spf.co
 is "config check with spf on and no [spf] egress: exit 2" "$?" 2
 like "... says what is missing" "$out" \
     "*[[]stream offers] spf = reject needs [[]spf] egress*"
+# Listen addresses a daemon refuses at start (or binds elsewhere than
+# written): config check said ok, then the restart failed.  Refused by
+# config check, exit 2, in the daemon's own syntax.
+listen_bad() { # "[section]" "key = value" "want (glob)"
+	printf '%s\n%s\n' "$1" "$2" | cat - "$T/optgate.conf" >"$T/l.conf"
+	out=$($BIN/optgate -c "$T/l.conf" config check 2>&1)
+	is "config check with $1 $2: exit 2" "$?" 2
+	like "... says what is wrong" "$out" "$3"
+}
+listen_bad "[policyd]" "listen = 127.0.0.1:10040" \
+    '*l.conf:2: [[]policyd] listen: "127.0.0.1:10040": expected unix:PATH or inet:HOST:PORT*'
+listen_bad "[policyd]" "listen = inet:10040@127.0.0.1" \
+    "*[[]policyd] listen: \"inet:10040@127.0.0.1\": expected inet:HOST:PORT (PORT@HOST is [[]milter] socket's libmilter syntax)*"
+listen_bad "[policyd]" "listen = inet:127.0.0.1:70000" \
+    '*[[]policyd] listen: "inet:127.0.0.1:70000": *PORT from 1 to 65535*'
+listen_bad "[unsubd]" "listen = inet:127.0.0.1:8080" \
+    '*[[]unsubd] listen: "inet:127.0.0.1:8080": expected HOST:PORT, [[]ADDR]:PORT or PORT (no inet:*'
+listen_bad "[unsubd]" "listen = 127.0.0.1" \
+    '*[[]unsubd] listen: "127.0.0.1": expected HOST:PORT*'
+listen_bad "[milter]" "socket = 127.0.0.1:10041" \
+    '*[[]milter] socket: "127.0.0.1:10041": expected unix:PATH or inet:PORT@HOST*'
+listen_bad "[milter]" "socket = inet:127.0.0.1:10041" \
+    "*[[]milter] socket: \"inet:127.0.0.1:10041\": expected inet:PORT@HOST (libmilter's order; inet:HOST:PORT is Postfix's)*"
+for l in "[policyd]|listen = inet:[::1]:10040" "[policyd]|listen = inet::10040" \
+    "[unsubd]|listen = 8080" "[unsubd]|listen = *:8080" \
+    "[unsubd]|listen = [::1]:8080" "[milter]|socket = inet:10041" \
+    "[milter]|socket = inet6:10041@[::1]" "[milter]|socket = local:$T/m.sock"; do
+	printf '%s\n%s\n' "${l%%|*}" "${l#*|}" | cat - "$T/optgate.conf" >"$T/l.conf"
+	$BIN/optgate -c "$T/l.conf" config check >/dev/null 2>"$T/err"
+	is "config check with ${l%%|*} ${l#*|}: exit 0" "$?" 0
+done
 # RFC 8058 3.1: one HTTPS URI and no other HTTP(S) one, or receivers
 # offer no one-click.  The daemons still run with it (the links work):
 # a warning, exit 0.
@@ -86,6 +117,15 @@ out=$($OG init)
 is "init" "$?" 0
 like "init creates a keys file" "$out" "*keys file*created*"
 is "config check after init: no notes" "$($OG config check | grep -c '^note:')" 0
+# libmilter read that one as port 127 on every address: the milter ran,
+# listening where Postfix never connects, and said "listening on
+# inet:127.0.0.1:10041".  It now refuses to start, as config check said.
+printf '[milter]\nsocket = inet:127.0.0.1:10041\n' |
+    cat - "$T/optgate.conf" >"$T/l.conf"
+timeout 5 $BIN/optgate-milter -f -c "$T/l.conf" >/dev/null 2>"$T/err"
+is "optgate-milter with socket = inet:127.0.0.1:10041: does not start (exit 1)" "$?" 1
+like "... with config check's words" "$(cat "$T/err")" \
+    "*[[]milter] socket: \"inet:127.0.0.1:10041\": expected inet:PORT@HOST*"
 perm=$(stat -c %a "$T/keys")
 is "keys file mode 600" "$perm" 600
 $OG init >/dev/null

@@ -21,7 +21,7 @@ like "... and names file and line" "$ERR" "*bad.conf:3:*no_such_key*"
 sed 's|^listen = 127.0.0.1:18084|listen = 127.0.0.1:|' "$CONF" >"$UD_DIR/noport.conf"
 ERR=$(timeout 5 "$BIN/optgate-unsubd" -c "$UD_DIR/noport.conf" -f 2>&1)
 is "listen without a port: refuses to start" "$?" 1
-like "... and says so" "$ERR" "*listen 127.0.0.1:*PORT*"
+like "... and says so" "$ERR" '*[[]unsubd] listen: "127.0.0.1:": expected HOST:PORT*'
 
 # The unprivileged user owns the store; keys and config stay readable
 # to it for reloads.
