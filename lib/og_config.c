@@ -1789,6 +1789,23 @@ validate(struct pstate *ps)
 			    "https:// URL or a /path (without spaces, quotes, "
 			    "'<', '>', '\\' or non-ASCII)",
 			    st->name, st->brand_logo);
+		/*
+		 * The store keeps an opt-out's scope name in 64 bytes:
+		 * a longer partner tempfailed every recipient of the
+		 * stream (the partner list lookup failed), and an opt-out
+		 * of it or of the sender (one-click, a complaint) failed
+		 * to be written.
+		 */
+		at(ps, "stream", st, "partner");
+		if (st->partner && strlen(st->partner) > OG_STREAM_NAME_MAX)
+			perr(ps,
+			    "[stream %s] partner: longer than %d characters",
+			    st->name, OG_STREAM_NAME_MAX);
+		at(ps, "stream", st, "sender");
+		if (st->sender && strlen(st->sender) > OG_STREAM_NAME_MAX)
+			perr(ps,
+			    "[stream %s] sender: longer than %d characters",
+			    st->name, OG_STREAM_NAME_MAX);
 		/* The gate follows it for transactional mail only. */
 		at(ps, "stream", st, "on_store_error");
 		if (st->on_store_error == OG_ONERR_ACCEPT &&

@@ -87,6 +87,22 @@ for l in "[policyd]|listen = inet:[::1]:10040" "[policyd]|listen = inet::10040" 
 	$BIN/optgate -c "$T/l.conf" config check >/dev/null 2>"$T/err"
 	is "config check with ${l%%|*} ${l#*|}: exit 0" "$?" 0
 done
+# A partner or sender name longer than the store's 64-byte scope names:
+# config check said ok, then optgate-policyd and the milter tempfailed
+# every recipient of the stream (451 4.3.0, reason=store-error: invalid
+# input) and a one-click unsubscribe of the partner got 503.
+long=$(printf '%065d' 0 | tr 0 p)
+out=$(sed "s/^partner = acme\$/partner = $long/" "$T/optgate.conf" >"$T/p.conf" &&
+    $BIN/optgate -c "$T/p.conf" config check 2>&1)
+is "config check with a 65-character partner: exit 2" "$?" 2
+like "... says so" "$out" "*p.conf:*: [[]stream offers] partner: longer than 64 characters*"
+out=$(sed "s/^partner = acme\$/sender = $long.example/" "$T/optgate.conf" >"$T/p.conf" &&
+    $BIN/optgate -c "$T/p.conf" config check 2>&1)
+is "config check with a 73-character sender: exit 2" "$?" 2
+like "... says so" "$out" "*[[]stream offers] sender: longer than 64 characters*"
+out=$(sed "s/^partner = acme\$/partner = $(printf '%064d' 0 | tr 0 p)/" "$T/optgate.conf" >"$T/p.conf" &&
+    $BIN/optgate -c "$T/p.conf" config check 2>&1)
+is "config check with a 64-character partner: exit 0" "$?" 0
 # RFC 8058 3.1: one HTTPS URI and no other HTTP(S) one, or receivers
 # offer no one-click.  The daemons still run with it (the links work):
 # a warning, exit 0.
