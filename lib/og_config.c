@@ -21,6 +21,9 @@
 #include <errno.h>
 #include <ini.h>
 #include <limits.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1374,6 +1377,69 @@ shadowed_matches(struct pstate *ps)
 				break;
 			}
 	}
+}
+
+/* No passphrase prompt on a terminal: an encrypted key does not load. */
+static int
+no_passphrase(char *buf, int size, int rw, void *u)
+{
+	(void)buf;
+	(void)size;
+	(void)rw;
+	(void)u;
+	return -1;
+}
+
+int
+og_config_tls_pair(const char *cert, const char *key, const char *const *pem,
+    char *why, size_t size)
+{
+	const char *f[2] = {cert, key}, *name[2] = {"tls_cert", "tls_key"};
+	X509 *x = NULL;
+	EVP_PKEY *pk = NULL;
+	BIO *b;
+	int i, rc = 0;
+
+	for (i = 0; i < 2 && rc == 0; i++) {
+		b = pem != NULL ? BIO_new_mem_buf(pem[i], -1)
+		                : BIO_new_file(f[i], "r");
+		if (b == NULL) {
+			int e = errno;
+
+			snprintf(why, size, "[unsubd] %s %s: %s", name[i], f[i],
+			    strerror(e));
+			rc = e == ENOENT ? OG_NOTFOUND : OG_EIO;
+			break;
+		}
+		if (i == 0)
+			x = PEM_read_bio_X509(b, NULL, no_passphrase, NULL);
+		else
+			pk = PEM_read_bio_PrivateKey(
+			    b, NULL, no_passphrase, NULL);
+		BIO_free(b);
+		if (i == 0 && x == NULL) {
+			snprintf(why, size,
+			    "[unsubd] tls_cert %s: no PEM certificate in it",
+			    cert);
+			rc = OG_EINVAL;
+		} else if (i == 1 && pk == NULL) {
+			snprintf(why, size,
+			    "[unsubd] tls_key %s: no PEM private key in it "
+			    "(or one with a passphrase)",
+			    key);
+			rc = OG_EINVAL;
+		}
+	}
+	if (rc == 0 && X509_check_private_key(x, pk) != 1) {
+		snprintf(why, size,
+		    "[unsubd] tls_key %s is not the key of tls_cert %s", key,
+		    cert);
+		rc = OG_EINVAL;
+	}
+	X509_free(x);
+	EVP_PKEY_free(pk);
+	ERR_clear_error();
+	return rc;
 }
 
 int

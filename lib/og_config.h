@@ -249,6 +249,17 @@ int og_config_sender_name(
  * Returns 0, or -1 with out "" when base_url is NULL or not
  * http(s)://HOST with a plain path shorter than size.
  */
+/*
+ * og_config_tls_pair - do [unsubd] tls_cert and tls_key load as a pair
+ * (a PEM certificate, a PEM private key without a passphrase, the key
+ * of that certificate)?  The files are read, or their contents taken
+ * from pem[0] and pem[1] when pem is not NULL (read as root before a
+ * daemon dropped it).  Returns 0; OG_NOTFOUND when a file is missing,
+ * OG_EIO when one cannot be read, OG_EINVAL when they do not load or
+ * match; why says which, as "[unsubd] tls_key FILE: ...".
+ */
+int og_config_tls_pair(const char *cert, const char *key,
+    const char *const *pem, char *why, size_t size);
 int og_config_color_ok(const char *s);
 int og_config_url_ok(const char *s);
 int og_config_base_path(const char *base_url, char *out, size_t size);

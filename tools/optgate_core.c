@@ -1557,8 +1557,9 @@ host_notes(const og_config *cfg)
 	    {"[unsubd] user", cfg->unsubd_user, 0},
 	};
 	struct stat sb;
+	char why[600];
 	size_t i;
-	int list = 0;
+	int list = 0, rc;
 
 	for (i = 0; i < sizeof(who) / sizeof(who[0]); i++) {
 		if (who[i].name == NULL || *who[i].name == 0)
@@ -1576,6 +1577,13 @@ host_notes(const og_config *cfg)
 	for (i = 0; i < (size_t)cfg->npolicyd_listen; i++)
 		socket_note(cfg->policyd_listen[i]);
 	socket_note(cfg->milter_socket);
+	/* optgate-unsubd reads them as root, before it drops to its user */
+	if (cfg->unsubd_tls_cert != NULL && cfg->unsubd_tls_key != NULL &&
+	    (rc = og_config_tls_pair(cfg->unsubd_tls_cert, cfg->unsubd_tls_key,
+	         NULL, why, sizeof(why))) != 0)
+		printf("%s: %s%s: optgate-unsubd will not start\n",
+		    rc == OG_NOTFOUND ? "note" : "warning", why,
+		    rc == OG_NOTFOUND ? " on this host" : "");
 	if (cfg->store_path && stat(cfg->store_path, &sb) != 0)
 		printf("note: [store] path %s: %s on this host (run "
 		       "optgate init)\n",

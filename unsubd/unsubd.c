@@ -1660,6 +1660,14 @@ main(int argc, char **argv)
 		    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 		    tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert,
 		    MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_END);
+		/* libmicrohttpd says why at debug level only: a TLS pair
+		 * that does not load is said here, as config check says it */
+		if (d[i] == NULL && tls &&
+		    og_config_tls_pair(cfg->unsubd_tls_cert,
+		        cfg->unsubd_tls_key, (const char *const[]){cert, key},
+		        err, sizeof(err)) != 0)
+			og_log_fatal("cannot start the HTTP server on %s: %s",
+			    cfg->unsubd_listen[i], err);
 		if (d[i] == NULL)
 			og_log_fatal("cannot start the HTTP server on %s",
 			    cfg->unsubd_listen[i]);

@@ -153,6 +153,25 @@ is "... and it is in the store" "$(ud_status $B news)" 1
 is "plain HTTP to the TLS port gets no page" "$(curl -s -o /dev/null \
     -w '%{http_code}' --max-time 3 http://127.0.0.1:18085/healthz)" 000
 ok "TLS daemon stops cleanly" ud_stop
+is "config check of the pair: no tls warning" \
+    "$("$BIN/optgate" -c "$CONF" config check 2>&1 | grep -c tls_)" 0
+# A key that is not the certificate's (a renewed certificate, the old
+# key left): config check said ok, and optgate-unsubd died with "cannot
+# start the HTTP server on 127.0.0.1:18085", no reason given.
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:prime256v1 \
+    -out "$UD_DIR/other.key" >/dev/null 2>&1
+sed -i "s|^tls_key = .*|tls_key = $UD_DIR/other.key|" "$CONF"
+like "config check: a key that is not the certificate's is warned" \
+    "$("$BIN/optgate" -c "$CONF" config check 2>&1)" \
+    "*warning: [[]unsubd] tls_key $UD_DIR/other.key is not the key of tls_cert $UD_DIR/tls.crt: optgate-unsubd will not start*"
+timeout 10 "$BIN/optgate-unsubd" -c "$CONF" -f >"$UD_DIR/tls.log" 2>&1
+is "... optgate-unsubd does not start" "$?" 1
+like "... and says the same" "$(cat "$UD_DIR/tls.log")" \
+    "*cannot start the HTTP server on 127.0.0.1:18085: [[]unsubd] tls_key $UD_DIR/other.key is not the key of tls_cert $UD_DIR/tls.crt*"
+sed -i "s|^tls_cert = .*|tls_cert = $UD_DIR/no.crt|" "$CONF"
+like "config check: a missing certificate is noted" \
+    "$("$BIN/optgate" -c "$CONF" config check 2>&1)" \
+    "*note: [[]unsubd] tls_cert $UD_DIR/no.crt: No such file or directory on this host: optgate-unsubd will not start*"
 
 # Detached (no -f) with a relative config path: daemon() goes to "/",
 # and SIGHUP must still find the file.
