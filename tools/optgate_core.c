@@ -1537,6 +1537,18 @@ keys_notes(const og_config *cfg, const struct stat *sb)
 	}
 }
 
+/* Whether optgate-policyd listens on a unix socket. */
+static int
+policyd_unix(const og_config *cfg)
+{
+	int i;
+
+	for (i = 0; i < cfg->npolicyd_listen; i++)
+		if (strncmp(cfg->policyd_listen[i], "unix:", 5) == 0)
+			return 1;
+	return 0;
+}
+
 /*
  * What this host lacks for the config (the file itself is fine, and may
  * be meant for another host): said as notes, so that `config check`
@@ -1546,13 +1558,17 @@ keys_notes(const og_config *cfg, const struct stat *sb)
 static void
 host_notes(const og_config *cfg)
 {
+	/* optgate-policyd gives its owner and group to unix: sockets only */
+	int un = policyd_unix(cfg);
 	const struct {
 		const char *key, *name;
 		int group;
 	} who[] = {
 	    {"[policyd] user", cfg->policyd_user, 0},
-	    {"[policyd] socket_owner", cfg->policyd_socket_owner, 0},
-	    {"[policyd] socket_group", cfg->policyd_socket_group, 1},
+	    {"[policyd] socket_owner", un ? cfg->policyd_socket_owner : NULL,
+	        0},
+	    {"[policyd] socket_group", un ? cfg->policyd_socket_group : NULL,
+	        1},
 	    {"[milter] user", cfg->milter_user, 0},
 	    {"[unsubd] user", cfg->unsubd_user, 0},
 	};

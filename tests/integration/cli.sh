@@ -44,6 +44,17 @@ like "... a unix socket in a missing folder is noted" \
 like "... and says the daemon will not start" "$out" \
     '*note: [[]policyd] user: no user "og-no-such-user" on this host: the daemon will not start*'
 
+# socket_owner and socket_group apply to a unix: listen only: with the
+# default inet: one, optgate-policyd starts without that user or group
+# (config check said it would not).
+out=$(printf '[policyd]\nsocket_owner = og-no-such-user\nsocket_group = og-no-such-group\n' |
+    cat - "$T/optgate.conf" >"$T/so.conf" && $BIN/optgate -c "$T/so.conf" config check)
+is "socket_owner and socket_group missing, inet: listen: no note" \
+    "$(echo "$out" | grep -c 'socket_')" 0
+out=$(printf '[policyd]\nlisten = unix:%s/p.sock\nsocket_owner = og-no-such-user\n' "$T" |
+    cat - "$T/optgate.conf" >"$T/so.conf" && $BIN/optgate -c "$T/so.conf" config check)
+like "... with a unix: listen: noted" "$out" \
+    '*note: [[]policyd] socket_owner: no user "og-no-such-user" on this host: the daemon will not start*'
 # A README snippet pasted below the shipped sections: refused, not merged.
 out=$({ cat "$T/optgate.conf"; printf '[stream newsletter]\nmatch = sender:x@example.net\n'; } >"$T/dup.conf" &&
     $BIN/optgate -c "$T/dup.conf" config check 2>&1)
