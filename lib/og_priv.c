@@ -31,6 +31,15 @@ og_priv_drop(const char *section, const char *user, char *err, size_t errlen)
 		    err, errlen, "[%s] user: no such user: %s", section, user);
 		return OG_EINVAL;
 	}
+	/* Dropping "to" root drops nothing: say so, not "could get root
+	 * back" below. */
+	if (pw->pw_uid == 0) {
+		snprintf(err, errlen,
+		    "[%s] user: %s has user id 0 (root): name an unprivileged "
+		    "user, or leave user out to run as root",
+		    section, user);
+		return OG_EINVAL;
+	}
 	if (geteuid() != 0) {
 		if (geteuid() != pw->pw_uid)
 			og_log_warn("not root: running as uid %ld, not as %s",

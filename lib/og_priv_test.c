@@ -94,6 +94,19 @@ child_no_user_stays(void)
 	return 0;
 }
 
+/* user = root: refused with the reason, not "could get root back" */
+static int
+child_root_refused(void)
+{
+	char err[256] = "";
+
+	if (og_priv_drop("test", "root", err, sizeof(err)) != OG_EINVAL)
+		return 40;
+	if (strstr(err, "[test] user: root has user id 0 (root)") == NULL)
+		return 41;
+	return 0;
+}
+
 static void
 test_drop(void **state)
 {
@@ -102,6 +115,7 @@ test_drop(void **state)
 	assert_int_equal(in_child(child_drop_nobody), 0);
 	assert_int_equal(in_child(child_no_such_user), 0);
 	assert_int_equal(in_child(child_no_user_stays), 0);
+	assert_int_equal(in_child(child_root_refused), 0);
 }
 
 /*

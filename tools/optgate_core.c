@@ -1578,10 +1578,12 @@ host_notes(const og_config *cfg)
 	int list = 0, rc;
 
 	for (i = 0; i < sizeof(who) / sizeof(who[0]); i++) {
+		struct passwd *pw = NULL;
+
 		if (who[i].name == NULL || *who[i].name == 0)
 			continue;
 		if (who[i].group ? getgrnam(who[i].name) == NULL
-		                 : getpwnam(who[i].name) == NULL)
+		                 : (pw = getpwnam(who[i].name)) == NULL)
 			printf("note: %s: no %s \"%s\" on this host: the "
 			       "daemon will not start (%s %s)\n",
 			    who[i].key, who[i].group ? "group" : "user",
@@ -1589,6 +1591,14 @@ host_notes(const og_config *cfg)
 			    who[i].group ? "addgroup --system"
 			                 : "adduser --system --group",
 			    who[i].name);
+		else if (pw != NULL && pw->pw_uid == 0 &&
+		         strcmp(who[i].key + strlen(who[i].key) - 5, " user") ==
+		             0)
+			printf("warning: %s: \"%s\" has user id 0 (root): "
+			       "the daemon will not start; name an "
+			       "unprivileged user (adduser --system --group "
+			       "optgate), or leave user out to run as root\n",
+			    who[i].key, who[i].name);
 	}
 	for (i = 0; i < (size_t)cfg->npolicyd_listen; i++)
 		socket_note(cfg->policyd_listen[i]);

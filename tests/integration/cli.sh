@@ -43,6 +43,16 @@ like "... a unix socket in a missing folder is noted" \
     "*note: unix:$T/nodir/p.sock: folder $T/nodir: No such file or directory*"
 like "... and says the daemon will not start" "$out" \
     '*note: [[]policyd] user: no user "og-no-such-user" on this host: the daemon will not start*'
+# user = root: the privilege drop refuses it (it used to say "could get
+# root back after becoming root"), so config check says so first.
+sed 's/^user = og-no-such-user$/user = root/' "$T/u.conf" >"$T/r.conf"
+like "config check with user = root: warns the daemon will not start" \
+    "$($BIN/optgate -c "$T/r.conf" config check)" \
+    '*warning: [[]policyd] user: "root" has user id 0 (root): the daemon will not start; name an unprivileged user*'
+sed "s#^user = root\$#&\nlisten = inet:127.0.0.1:10979#" "$T/r.conf" >"$T/r2.conf"
+like "... and optgate-policyd says why it stops" \
+    "$(timeout 10 $BIN/optgate-policyd -c "$T/r2.conf" -f 2>&1)" \
+    '*[[]policyd] user: root has user id 0 (root): name an unprivileged user, or leave user out to run as root*'
 
 # socket_owner and socket_group apply to a unix: listen only: with the
 # default inet: one, optgate-policyd starts without that user or group
