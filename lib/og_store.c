@@ -4546,6 +4546,18 @@ hex8(const unsigned char *h, char *out)
 		snprintf(out + 2 * i, 3, "%02x", h[i]);
 }
 
+/* Whether seq is one of the n events of a record's chain. */
+static int
+on_chain(const uint64_t *chain, int n, uint64_t seq)
+{
+	int j;
+
+	for (j = 0; j < n; j++)
+		if (chain[j] == seq)
+			return 1;
+	return 0;
+}
+
 static void
 verify_record(
     struct verify_ctx *x, og_rtxn *tx, const MDB_val *k, const MDB_val *v)
@@ -4553,7 +4565,7 @@ verify_record(
 	char key[OG_ADDR_MAX + 1];
 	size_t kl = k->mv_size - 1;
 	uint64_t s;
-	int rc, n = 0, i, j;
+	int rc, n = 0, i;
 
 	x->vs->records++;
 	if (kl == 0 || kl > OG_ADDR_MAX) {
@@ -4605,28 +4617,20 @@ verify_record(
 	if (n > CHAIN_MAX)
 		return;
 	for (i = 0; i < x->rec.nentries; i++) {
-		for (j = 0; j < n; j++)
-			if (x->chain[j] == x->rec.entries[i].event)
-				break;
-		if (j == n)
+		const og_entry *e = &x->rec.entries[i];
+
+		if (!on_chain(x->chain, n, e->event))
 			problem(x,
 			    "record %s: entry %s/%s names event %llu, "
 			    "not on its chain",
-			    key, og_scope_name(x->rec.entries[i].scope),
-			    x->rec.entries[i].name,
-			    (unsigned long long)x->rec.entries[i].event);
-		if (!x->rec.entries[i].resume)
-			continue;
-		for (j = 0; j < n; j++)
-			if (x->chain[j] == x->rec.entries[i].resume_event)
-				break;
-		if (j == n)
+			    key, og_scope_name(e->scope), e->name,
+			    (unsigned long long)e->event);
+		if (e->resume && !on_chain(x->chain, n, e->resume_event))
 			problem(x,
 			    "record %s: pause %s/%s resumes event %llu, "
 			    "not on its chain",
-			    key, og_scope_name(x->rec.entries[i].scope),
-			    x->rec.entries[i].name,
-			    (unsigned long long)x->rec.entries[i].resume_event);
+			    key, og_scope_name(e->scope), e->name,
+			    (unsigned long long)e->resume_event);
 	}
 }
 

@@ -1074,6 +1074,18 @@ committed(req *r)
 	    unsubd_msg(r->lang, r->kind == K_ALL ? M_DONE_ALL : M_SAVED), 0);
 }
 
+/* The line of a page save that changed nothing: changes, then result. */
+static void
+log_page_result(req *r, const char *changes, const char *result)
+{
+	char la[OG_ADDR_MAX + 16];
+
+	log_addr(r->sn->cfg, r->info.key, la, sizeof(la));
+	og_log_info("NOQUEUE: optgate: preferences: to=<%s>, stream=%s, "
+	            "via=page, changes=%s, client=[%s], kid=%u, result=%s",
+	    la, r->st->name, changes, r->ip, (unsigned)r->info.kid, result);
+}
+
 /* The end of a POST body: decide and queue. */
 static enum MHD_Result
 post_done(req *r)
@@ -1144,28 +1156,16 @@ post_done(req *r)
 	rc = pref_changes(r, &f);
 	unsubd_form_free(&f);
 	if (rc == 0 && r->stale && r->nch == 0) {
-		char la[OG_ADDR_MAX + 16];
-
-		log_addr(r->sn->cfg, r->info.key, la, sizeof(la));
-		og_log_info("NOQUEUE: optgate: preferences: to=<%s>, "
-		            "stream=%s, via=page, changes=none, client=[%s], "
-		            "kid=%u, result=stale (the address changed after "
-		            "the page was shown)",
-		    la, r->st->name, r->ip, (unsigned)r->info.kid);
+		log_page_result(r, "none",
+		    "stale (the address changed after the page was shown)");
 		return render_page(
 		    r, MHD_HTTP_CONFLICT, unsubd_msg(r->lang, M_CHANGED), 1);
 	}
 	if (rc != 0) {
-		char la[OG_ADDR_MAX + 16];
-
 		/* The person's choices are lost: say whose (pref_changes
 		 * logged why). */
-		log_addr(r->sn->cfg, r->info.key, la, sizeof(la));
-		og_log_info("NOQUEUE: optgate: preferences: to=<%s>, "
-		            "stream=%s, via=page, changes=unknown, "
-		            "client=[%s], kid=%u, result=failed (the store "
-		            "could not be read)",
-		    la, r->st->name, r->ip, (unsigned)r->info.kid);
+		log_page_result(
+		    r, "unknown", "failed (the store could not be read)");
 		return respond_short(r, MHD_HTTP_SERVICE_UNAVAILABLE, r->st,
 		    M_ERROR, M_BUSY, NULL, 1);
 	}
