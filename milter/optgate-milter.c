@@ -290,9 +290,17 @@ typedef struct mg_rcpt {
 	char *addr;  /* the mailbox it names (mg_envaddr) */
 	int state;   /* MG_R_* */
 	char key[OG_ADDR_MAX + 1];
-	const char *hstream; /* its send is held in this stream (mg_hold) */
-	char *log; /* its RCPT line past "QUEUEID: ", until {i} (mg_log_rcpt) */
+	const char *hstream;  /* its send is held in this stream (mg_hold) */
+	struct mg_said *said; /* its decision, logged when the message's
+	                       * fate is known (mg_log_rcpts) */
 } mg_rcpt;
+
+/* A decision kept for its log line (mg_log_rcpt, mg_log_rcpts). */
+typedef struct mg_said {
+	const og_stream *st;
+	int action, refuse;
+	char reason[sizeof(((og_verdict *)0)->reason)];
+} mg_said;
 
 typedef struct mg_hdr {
 	char *name;
@@ -425,36 +433,20 @@ mg_hold(mg_msg *m, mg_rcpt *r, const og_config *cfg, og_rtxn *tx,
 	r->hstream = st->name;
 }
 
-/*
- * Log the RCPT decisions kept for the queue id (mg_log_rcpt), with qid
- * (NULL: NOQUEUE, the transaction never got a queue file).
- */
-static void
-mg_log_pending(mg_msg *m, const char *qid)
-{
-	int i;
-
-	for (i = 0; i < m->nrcpt; i++)
-		if (m->rcpt[i].log != NULL) {
-			og_log_info(
-			    "%s: %s", qid ? qid : "NOQUEUE", m->rcpt[i].log);
-			free(m->rcpt[i].log);
-			m->rcpt[i].log = NULL;
-		}
-}
+static void mg_log_rcpts(struct mg_conn *c, const char *qid, int fate);
 
 static void
 mg_msg_reset(mg_msg *m)
 {
 	int i;
 
-	mg_log_pending(m, NULL);
 	free(m->sender);
 	free(m->sasl);
 	for (i = 0; i < m->nrcpt; i++) {
 		mg_unhold(&m->rcpt[i]);
 		free(m->rcpt[i].given);
 		free(m->rcpt[i].addr);
+		free(m->rcpt[i].said);
 	}
 	free(m->rcpt);
 	for (i = 0; i < m->nhdr; i++) {
@@ -576,36 +568,86 @@ mg_log_decision(SMFICTX *ctx, mg_conn *c, const char *rcpt, const og_stream *st,
 }
 
 /*
- * The line of a RCPT decision that keeps the recipient r in the message
- * (accepted, or dropped at end of message).  Postfix opens the queue file
- * only once a first recipient is accepted (smtpd_delay_open_until_valid_
- * rcpt, the default), so at the first RCPT there is no {i}; the line then
- * waits for the queue id (the next RCPT or end of message, mg_log_pending)
- * so that grepping a message's queue id finds every recipient's decision.
- * A refused recipient is logged at once, like Postfix's own NOQUEUE
- * reject: it never enters a queue file.
+ * Keep the decision v of r, a recipient that stays in the message
+ * (accepted, or to remove at end of message), for its log line.  What
+ * becomes of r is known only once the message's fate is: an accepted
+ * recipient of a message then tempfailed, rejected, discarded or aborted
+ * got nothing, and a refused one removed from a message delivered to
+ * the others was never told no (mg_log_rcpts).  The line comes then,
+ * with the queue id, which Postfix knows only after the first accepted
+ * RCPT (smtpd_delay_open_until_valid_rcpt): grepping it finds every
+ * recipient.  A refusal at RCPT is logged at once (mg_log_decision), like
+ * Postfix's own NOQUEUE reject: it never enters a queue file.
  */
 static void
-mg_log_rcpt(SMFICTX *ctx, mg_conn *c, mg_rcpt *r, const og_stream *st,
-    const og_verdict *v)
+mg_log_rcpt(mg_rcpt *r, const og_stream *st, const og_verdict *v)
 {
-	static const char noq[] = "NOQUEUE: ";
-	og_buf b;
+	if (r->said == NULL)
+		r->said = og_xcalloc(1, sizeof(*r->said));
+	r->said->st = st;
+	r->said->action = v->action;
+	r->said->refuse = v->refuse;
+	og_strlcpy(r->said->reason, v->reason[0] ? v->reason : v->rule,
+	    sizeof(r->said->reason));
+}
 
-	if (mg_qid(ctx) != NULL) {
-		mg_log_decision(ctx, c, r->addr, st, v);
-		return;
-	}
-	og_buf_init(&b, 4096);
-	og_gate_logline(&b, NULL, r->addr, c->msg.sender,
-	    c->client_name[0] ? c->client_name : NULL,
-	    c->client_addr[0] ? c->client_addr : NULL, st, v);
-	if (b.data != NULL && strncmp(b.data, noq, sizeof(noq) - 1) == 0) {
-		free(r->log);
-		r->log = og_xstrdup(b.data + sizeof(noq) - 1);
-	} else
+/*
+ * The kept decisions' lines, once the message's fate is known: fate is
+ * the milter's answer for the whole message (SMFIS_CONTINUE: it went on
+ * with the recipients left in it), or -1 for a transaction aborted
+ * before end of message.  A line says what became of its recipient: one
+ * that passed in a message tempfailed, rejected or discarded as a whole
+ * has the message's action; one refused at end of message and removed
+ * from a message that went on to the others, "discard" (the sender was
+ * not told).  The reason keeps the recipient's own, and says why when
+ * the action is not.  qid NULL: NOQUEUE.
+ */
+static void
+mg_log_rcpts(mg_conn *c, const char *qid, int fate)
+{
+	mg_msg *m = &c->msg;
+	og_verdict v;
+	og_buf b;
+	int i;
+
+	for (i = 0; i < m->nrcpt; i++) {
+		mg_rcpt *r = &m->rcpt[i];
+		const char *note = "";
+
+		if (r->said == NULL)
+			continue;
+		memset(&v, 0, sizeof(v));
+		v.action = r->said->action;
+		v.refuse = r->said->refuse;
+		if (v.action == OG_ACCEPT && fate == -1) {
+			note = " (transaction aborted before end of message: "
+			       "nothing sent)";
+		} else if (v.action == OG_ACCEPT && fate != SMFIS_CONTINUE) {
+			note = " (passed; whole message refused)";
+			v.action =
+			    fate == SMFIS_TEMPFAIL ? OG_TEMPFAIL : OG_REFUSE;
+			v.refuse = fate == SMFIS_DISCARD ? OG_REFUSE_DROP
+			                                 : OG_REFUSE_REJECT;
+		} else if (fate == SMFIS_CONTINUE && r->state == MG_R_DROP &&
+		           v.action == OG_REFUSE) {
+			note = v.refuse == OG_REFUSE_DROP
+			           ? ""
+			           : " (removed from the message)";
+			v.refuse = OG_REFUSE_DROP;
+		}
+		/* (a reason cut at its size, as og_gate_decide's are) */
+		if (snprintf(v.reason, sizeof(v.reason), "%s%s",
+		        r->said->reason, note) < 0)
+			v.reason[0] = '\0';
+		og_buf_init(&b, 4096);
+		og_gate_logline(&b, qid, r->addr, m->sender,
+		    c->client_name[0] ? c->client_name : NULL,
+		    c->client_addr[0] ? c->client_addr : NULL, r->said->st, &v);
 		og_log_info("%s", b.data ? b.data : "");
-	og_buf_free(&b);
+		og_buf_free(&b);
+		free(r->said);
+		r->said = NULL;
+	}
 }
 
 /* One line for a message-level decision that is not one recipient's. */
@@ -899,6 +941,7 @@ mg_envfrom(SMFICTX *ctx, char **argv)
 
 	if (c == NULL || c->snap == NULL)
 		return SMFIS_TEMPFAIL;
+	mg_log_rcpts(c, NULL, -1); /* a transaction with no abort seen */
 	mg_msg_reset(&c->msg);
 	c->msg.sender = mg_envaddr(argv[0] ? argv[0] : "");
 	if ((sasl = mg_macro(ctx, "{auth_authen}")) != NULL)
@@ -931,8 +974,6 @@ mg_envrcpt(SMFICTX *ctx, char **argv)
 		return SMFIS_TEMPFAIL;
 	m = &c->msg;
 	st = m->st_final ? m->st_env : NULL;
-	if (mg_qid(ctx) != NULL)
-		mg_log_pending(m, mg_qid(ctx));
 	if (m->nrcpt >= MG_RCPT_MAX) {
 		/*
 		 * Postfix and Sendmail send the rest in a new transaction.
@@ -1005,7 +1046,7 @@ mg_envrcpt(SMFICTX *ctx, char **argv)
 		og_store_rend(tx);
 	if (v.action == OG_ACCEPT ||
 	    (v.action == OG_REFUSE && v.refuse == OG_REFUSE_DROP))
-		mg_log_rcpt(ctx, c, r, st, &v);
+		mg_log_rcpt(r, st, &v);
 	else
 		mg_log_decision(ctx, c, r->addr, st, &v);
 	if (v.action == OG_ACCEPT) {
@@ -1244,29 +1285,35 @@ mlfi_eom(SMFICTX *ctx)
 	const char **keys = NULL;
 	size_t nkeys = 0;
 	mg_rcpt *last = NULL;
-	char t[300];
+	char t[300], why[512];
 	sfsistat ret = SMFIS_CONTINUE;
 
 	if (c == NULL || c->snap == NULL)
 		return SMFIS_TEMPFAIL;
+	why[0] = '\0';
 	memset(&first_refusal, 0, sizeof(first_refusal));
 	memset(&first_tempfail, 0, sizeof(first_tempfail));
 	cfg = c->snap->cfg;
 	m = &c->msg;
-	mg_log_pending(m, mg_qid(ctx));
 	/* (SMFIP_NOEOH: an MTA that still sends end of header found it.) */
 	if (m->st == NULL)
 		m->st = mg_find(c, 1);
 	st = m->st;
 
 	if (m->n_stream_hdr > 0 &&
-	    mg_del_all(ctx, cfg->milter_stream_header, m->n_stream_hdr) < 0)
+	    mg_del_all(ctx, cfg->milter_stream_header, m->n_stream_hdr) < 0) {
+		snprintf(why, sizeof(why), "cannot remove the %s header",
+		    cfg->milter_stream_header);
 		goto tempfail;
+	}
 	if (st == NULL) {
 		/* Not a stream of ours: a token header would lie. */
 		if (m->n_token_hdr > 0 &&
-		    mg_del_all(ctx, OG_TOKEN_HEADER, m->n_token_hdr) < 0)
+		    mg_del_all(ctx, OG_TOKEN_HEADER, m->n_token_hdr) < 0) {
+			snprintf(why, sizeof(why),
+			    "cannot remove the " OG_TOKEN_HEADER " header");
 			goto tempfail;
+		}
 		goto out;
 	}
 	if (m->overflow) {
@@ -1276,7 +1323,7 @@ mlfi_eom(SMFICTX *ctx)
 		    "message of stream %s",
 		    MG_RCPT_MAX, st->name);
 		mg_setreply(ctx, 550, "5.5.3", t);
-		mg_log_msg(ctx, c, "reject", "over %d recipients", MG_RCPT_MAX);
+		snprintf(why, sizeof(why), "over %d recipients", MG_RCPT_MAX);
 		ret = SMFIS_REJECT;
 		goto out;
 	}
@@ -1290,8 +1337,8 @@ mlfi_eom(SMFICTX *ctx)
 		    "has %d: send one message per recipient",
 		    st->name, nlive);
 		mg_setreply(ctx, 550, "5.5.3", t);
-		mg_log_msg(
-		    ctx, c, "reject", "list stream with %d recipients", nlive);
+		snprintf(
+		    why, sizeof(why), "list stream with %d recipients", nlive);
 		ret = SMFIS_REJECT;
 		goto out;
 	}
@@ -1325,8 +1372,12 @@ mlfi_eom(SMFICTX *ctx)
 				 * with a 4.x.x status), not that of an
 				 * earlier rejected recipient.
 				 */
-				if (!tempfail)
+				if (!tempfail) {
 					first_tempfail = v;
+					snprintf(why, sizeof(why), "<%s>: %s",
+					    r->addr,
+					    v.reason[0] ? v.reason : v.rule);
+				}
 				tempfail = 1;
 				r->state = MG_R_DROP;
 			} else {
@@ -1335,7 +1386,7 @@ mlfi_eom(SMFICTX *ctx)
 				have_refusal = 1;
 				r->state = MG_R_DROP;
 			}
-			mg_log_decision(ctx, c, r->addr, st, &v);
+			mg_log_rcpt(r, st, &v);
 		}
 		if (tx != NULL)
 			og_store_rend(tx);
@@ -1358,6 +1409,7 @@ mlfi_eom(SMFICTX *ctx)
 		}
 	if (nleft == 0) {
 		/* Every recipient refused: the stream's refuse action. */
+		snprintf(why, sizeof(why), "every recipient refused");
 		if (!have_refusal || st->refuse == OG_REFUSE_DROP) {
 			ret = SMFIS_DISCARD;
 		} else {
@@ -1378,20 +1430,31 @@ mlfi_eom(SMFICTX *ctx)
 			og_log_err("%s: smfi_delrcpt %s failed",
 			    mg_qid(ctx) ? mg_qid(ctx) : "NOQUEUE",
 			    m->rcpt[i].addr);
+			snprintf(why, sizeof(why),
+			    "cannot remove refused recipient <%s>",
+			    m->rcpt[i].addr);
 			goto tempfail;
 		}
 	/* One person left (a list stream has no more by now): headers. */
 	if (nleft == 1 || st->list) {
 		(void)mg_people(m, cfg, &last);
 		if (last->key[0] != '\0' &&
-		    mg_inject(ctx, c, st, last, now) < 0)
+		    mg_inject(ctx, c, st, last, now) < 0) {
+			snprintf(why, sizeof(why),
+			    "cannot add the unsubscribe headers");
 			goto tempfail;
+		}
 	} else if (m->n_token_hdr > 0) {
-		if (mg_del_all(ctx, OG_TOKEN_HEADER, m->n_token_hdr) < 0)
+		if (mg_del_all(ctx, OG_TOKEN_HEADER, m->n_token_hdr) < 0) {
+			snprintf(why, sizeof(why),
+			    "cannot remove the " OG_TOKEN_HEADER " header");
 			goto tempfail;
+		}
 	}
-	if (mg_feedback_id(ctx, c, st) < 0)
+	if (mg_feedback_id(ctx, c, st) < 0) {
+		snprintf(why, sizeof(why), "cannot add the Feedback-ID header");
 		goto tempfail;
+	}
 
 	/* Count once per accepted recipient (see mg_policyd_owns). */
 	if (decide && (store = mg_store()) != NULL) {
@@ -1423,6 +1486,14 @@ tempfail:
 	mg_setreply(ctx, 451, "4.3.0", "optgate: temporary failure, try again");
 	ret = SMFIS_TEMPFAIL;
 out:
+	/* Each recipient's line, then the message's when it went no further. */
+	mg_log_rcpts(c, mg_qid(ctx), ret);
+	if (ret != SMFIS_CONTINUE)
+		mg_log_msg(ctx, c,
+		    ret == SMFIS_TEMPFAIL  ? "tempfail"
+		    : ret == SMFIS_DISCARD ? "discard"
+		                           : "reject",
+		    "%s", why[0] ? why : "-");
 	mg_msg_reset(m);
 	return ret;
 }
@@ -1433,7 +1504,7 @@ mlfi_abort(SMFICTX *ctx)
 	mg_conn *c = smfi_getpriv(ctx);
 
 	if (c != NULL) {
-		mg_log_pending(&c->msg, mg_qid(ctx));
+		mg_log_rcpts(c, mg_qid(ctx), -1);
 		mg_msg_reset(&c->msg);
 	}
 	return SMFIS_CONTINUE;
@@ -1447,6 +1518,7 @@ mlfi_close(SMFICTX *ctx)
 	if (c == NULL)
 		return SMFIS_CONTINUE;
 	smfi_setpriv(ctx, NULL);
+	mg_log_rcpts(c, NULL, -1);
 	mg_msg_reset(&c->msg);
 	og_snap_put(c->snap);
 	free(c);

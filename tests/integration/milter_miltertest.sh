@@ -45,6 +45,7 @@ EOF
 mg_fill_store "$C"
 _mg_og optin dup@example.com --stream weekly
 _mg_og optin par@example.com --stream promo
+_mg_og optin par2@example.com --stream promo
 _mg_og optin qid@example.com --stream promo
 _mg_og optin qid2@example.com --stream promo
 _mg_og optin twice@example.com --stream promo
@@ -69,7 +70,7 @@ for s in negotiate header_accept header_refuse header_multi \
     transactional_delrcpt envelope_rcpt cap existing_replace existing_keep \
     non_smtpd disconnect many_rcpts long_header utf8_idn no_from \
     mailto_only plain_http feedback_multi dup_rcpt dup_list parallel_cap \
-    rcpt_qid; do
+    parallel_cap_eom rcpt_qid; do
 	mg_lua "$s.lua"
 	[ "$s" = header_accept ] && cp "$MG_DIR/out" "$MG_DIR/accept.out"
 	[ "$s" = dup_list ] && cp "$MG_DIR/out" "$MG_DIR/dup.out"
@@ -117,6 +118,15 @@ is "a RCPT accept is logged with the queue id that came later, once" \
     "$qidlog" "4QLATE0001: qid@example.com accept
 4QLATE0002: qid2@example.com accept
 NOQUEUE: qid@example.com accept"
+like "... an aborted transaction's says nothing was sent" \
+    "$(grep '4QLATE0001: to=<qid@' "$MG_DIR/milter.log")" \
+    "*action=accept, reason=* (transaction aborted before end of message: nothing sent)"
+# A cap held by a message in flight, met at end of message (sendmail(1)
+# mail): the recipient's deferral and the message's tempfail, both said.
+like "held cap at end of message: the recipient's line" "$log" \
+    "*4QPAR00012: to=<par2@example.com>, from=<promo@example.com>, client=*, stream=promo, action=defer, reason=cap(promo) 1/1d held=1*"
+like "held cap at end of message: the message's line" "$log" \
+    "*4QPAR00012: from=<promo@example.com>, nrcpt=1, client=*, stream=promo, action=tempfail, reason=<par2@example.com>: cap(promo) 1/1d held=1*"
 n=$(grep -c 'to=<user0500@example.org>' "$MG_DIR/milter.log")
 is "each of 1,000 recipients logged once" "$n" 1
 like "recipient 1,001's 452 is logged as a decision" "$log" \

@@ -248,6 +248,99 @@ like "a client without a name is logged unknown[addr]" \
     "$(grep 'to=<broken@example.com>' "$MG_DIR/milter.log")" \
     "*, client=unknown?127.0.0.1?, stream=bulk*"
 
+# --- what the log says of each recipient and of the message ----------
+# Grepping a queue id must tell what became of every recipient and of
+# the message: no "accept" for a recipient whose message went nowhere,
+# and a line of its own for a message refused or tempfailed as a whole.
+qlines() { # QID: the milter's lines of that queue id, past "QID: "
+	sed -n "s/^optgate-milter[^ ]* $1: //p" "$MG_DIR/milter.log"
+}
+qid_of() { # RCPT: the queue id of the last line about that recipient
+	sed -n "s/^optgate-milter[^ ]* \([0-9A-F]*\): to=<$1>.*/\1/p" \
+	    "$MG_DIR/milter.log" | tail -1
+}
+C_=", client=unknown[127.0.0.1], stream=bulk"
+# A passing recipient beside one whose record cannot be read: 451 for both.
+msg "$MG_DIR/md1" ok@example.com bulk
+out=$(pf_send news@example.com "ok@example.com broken@example.com" \
+    "$MG_DIR/md1")
+like "passing + unreadable recipient: 451 4.3.0" "$out" "*DATA 451 4.3.0*"
+mg_log_wait 'nrcpt=2, .*action=tempfail'
+q=$(qid_of broken@example.com)
+is "tempfailed message ($q): a line per recipient and one for the message" \
+    "$(qlines "$q" | sed 's/, reason=.*//')" \
+    "to=<ok@example.com>, from=<news@example.com>$C_, action=tempfail
+to=<broken@example.com>, from=<news@example.com>$C_, action=tempfail
+from=<news@example.com>, nrcpt=2$C_, action=tempfail"
+like "... the message's reason names the recipient and the store error" \
+    "$(qlines "$q" | tail -1)" \
+    "*action=tempfail, reason=<broken@example.com>: store-error: *"
+like "... the passing recipient's says why it was not accepted" \
+    "$(qlines "$q" | head -1)" "*reason=* (passed; whole message refused)"
+# A refused recipient removed, the other delivered: the removed one was
+# never refused to the sender (250 for the message).
+msg "$MG_DIR/md2" ok@example.com bulk
+out=$(pf_send news@example.com "ok@example.com out@example.com" "$MG_DIR/md2")
+q=$(echo "$out" | sed -n 's/^DATA 250 .*queued as \([0-9A-F]*\).*/\1/p')
+like "refused + passing recipient: accepted ($q)" "$out" "*DATA 250*"
+pf_sink_wait 1 20
+sleep 0.3
+is "... only the passing recipient delivered" "$(pf_sink_rcpts)" \
+    "ok@example.com"
+mg_log_wait "$q: to=<out@"
+is "... a line each: accept, and discard (removed) for the refused one" \
+    "$(qlines "$q")" \
+    "to=<ok@example.com>, from=<news@example.com>$C_, action=accept, reason=ok
+to=<out@example.com>, from=<news@example.com>$C_, action=discard, reason=unsubscribed(all) $(date -u +%F) admin (removed from the message)"
+pf_sink_clear
+# Every recipient refused: the message is rejected, and says so.
+msg "$MG_DIR/md3" out@example.com bulk
+out=$(pf_send news@example.com "out@example.com bounced@example.com" \
+    "$MG_DIR/md3")
+like "every recipient refused: 550" "$out" "*DATA 550 5.7.1*"
+mg_log_wait 'nrcpt=2, .*stream=bulk, action=reject'
+q=$(qid_of bounced@example.com)
+is "rejected message ($q): a line per recipient and one for the message" \
+    "$(qlines "$q" | sed 's/, reason=.*//')" \
+    "to=<out@example.com>, from=<news@example.com>$C_, action=reject
+to=<bounced@example.com>, from=<news@example.com>$C_, action=reject
+from=<news@example.com>, nrcpt=2$C_, action=reject"
+like "... the message's reason" "$(qlines "$q" | tail -1)" \
+    "*action=reject, reason=every recipient refused"
+# A transactional stream (refuse = drop), every recipient refused:
+# discarded, and said so.
+msg "$MG_DIR/md4" bounced@example.com alerts
+out=$(pf_send alerts@example.com bounced@example.com "$MG_DIR/md4")
+like "transactional, every recipient refused: 250 (discarded)" "$out" \
+    "*DATA 250*"
+q=$(echo "$out" | sed -n 's/^DATA 250 .*queued as \([0-9A-F]*\).*/\1/p')
+mg_log_wait "$q: from=<alerts@example.com>, nrcpt=1"
+is "discarded message ($q): the recipient's line and the message's" \
+    "$(qlines "$q" | sed 's/, reason=\([^ ]*\).*/, reason=\1/')" \
+    "to=<bounced@example.com>, from=<alerts@example.com>, client=unknown[127.0.0.1], stream=alerts, action=discard, reason=hard-bounce(all)
+from=<alerts@example.com>, nrcpt=1, client=unknown[127.0.0.1], stream=alerts, action=discard, reason=every"
+# A list stream found by header with 2 recipients: rejected whole.
+msg "$MG_DIR/md5" ok@example.com newsletter
+out=$(pf_send news@example.com "ok@example.com ok2@example.com" "$MG_DIR/md5")
+like "header list stream, 2 recipients: 550 5.5.3" "$out" "*DATA 550 5.5.3*"
+q=$(sed -n 's/.* \([0-9A-F]*\): milter-reject: END-OF-MESSAGE .*5\.5\.3.*/\1/p' \
+    "$PF_LOG" | tail -1)
+mg_log_wait "$q: from=<news@example.com>"
+is "... its queue id ($q) has the message's line with the reason" \
+    "$(qlines "$q")" \
+    "from=<news@example.com>, nrcpt=2, client=unknown[127.0.0.1], stream=newsletter, action=reject, reason=list stream with 2 recipients"
+# A transaction ended after RCPT: the accept says nothing was sent.
+out=$(mg_smtp 25200 'MAIL FROM:<promo@example.com>' \
+    'RCPT TO:<capped2@example.com>' 'RCPT TO:<out@example.com>' RSET)
+like "aborted after RCPT: the second recipient refused" "$out" \
+    "*RCPT TO:<out@example.com> -> 550 5.7.1*"
+mg_log_wait 'to=<capped2@example.com>, from=<promo@example.com>'
+q=$(qid_of capped2@example.com)
+is "aborted transaction ($q): the accept says nothing was sent" \
+    "$(qlines "$q" | sed 's/, from=.*, action=/ action=/')" \
+    "to=<out@example.com> action=reject, reason=unsubscribed(all) $(date -u +%F) admin
+to=<capped2@example.com> action=accept, reason=ok (transaction aborted before end of message: nothing sent)"
+
 # --- sendmail(1) / pickup: never a RCPT reject -----------------------
 msg "$MG_DIR/m5" ok@example.com alerts
 nlog=$(wc -l <"$PF_LOG")
