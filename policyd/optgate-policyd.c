@@ -1190,26 +1190,21 @@ eom_only(struct conn *c, const pd_req *r, const struct inst *in)
 static void
 do_eom(struct conn *c, const pd_req *r)
 {
+	const char *qid = r->a[PD_A_QUEUE_ID] && *r->a[PD_A_QUEUE_ID]
+	                      ? r->a[PD_A_QUEUE_ID]
+	                      : "NOQUEUE";
 	struct inst *in = NULL;
 	int k, n, only;
 
 	if (r->a[PD_A_INSTANCE])
 		in = inst_find(r->a[PD_A_INSTANCE]);
 	if (in && in->discard_log) {
-		og_log_info("%s: %s",
-		    r->a[PD_A_QUEUE_ID] && *r->a[PD_A_QUEUE_ID]
-		        ? r->a[PD_A_QUEUE_ID]
-		        : "NOQUEUE",
-		    in->discard_log);
+		og_log_info("%s: %s", qid, in->discard_log);
 		free(in->discard_log);
 		in->discard_log = NULL;
 	}
 	if (in && in->discard) {
-		og_log_debug("%s: %s",
-		    r->a[PD_A_QUEUE_ID] && *r->a[PD_A_QUEUE_ID]
-		        ? r->a[PD_A_QUEUE_ID]
-		        : "NOQUEUE",
-		    in->discard);
+		og_log_debug("%s: %s", qid, in->discard);
 		reply(c, in->discard);
 	} else {
 		reply(c, "DUNNO");
@@ -1238,10 +1233,8 @@ do_eom(struct conn *c, const pd_req *r)
 	}
 	n = only >= 0 ? 1 : in->nkeys;
 	in->nkeys = 0; /* the keys belong to g.pend now (or are freed) */
-	og_log_debug("%s: message accepted: %d sends of %s to count",
-	    r->a[PD_A_QUEUE_ID] && *r->a[PD_A_QUEUE_ID] ? r->a[PD_A_QUEUE_ID]
-	                                                : "NOQUEUE",
-	    n, in->stream);
+	og_log_debug("%s: message accepted: %d sends of %s to count", qid, n,
+	    in->stream);
 	inst_free(in);
 }
 
