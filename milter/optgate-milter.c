@@ -261,20 +261,20 @@ mg_store_try_open(const og_config *cfg, int force)
  * This callback's read handle, or NULL (logged) when the store cannot be
  * read now: the gate then gives the store-error verdict.
  */
+static const char *mg_logid(SMFICTX *ctx);
+
 static og_rtxn *
 mg_rbegin(SMFICTX *ctx)
 {
 	og_store *store = mg_store();
 	og_rtxn *tx = NULL;
-	const char *q;
 	int rc;
 
 	if (store == NULL)
 		return NULL;
 	if ((rc = og_store_rbegin(store, &tx)) < 0) {
-		q = smfi_getsymval(ctx, "i");
-		og_log_warn("%s: cannot read the store: %s",
-		    q != NULL && *q != '\0' ? q : "NOQUEUE", og_strerror(rc));
+		og_log_warn("%s: cannot read the store: %s", mg_logid(ctx),
+		    og_strerror(rc));
 		return NULL;
 	}
 	return tx;
@@ -471,6 +471,15 @@ mg_qid(SMFICTX *ctx)
 	return mg_macro(ctx, "i");
 }
 
+/* The queue id for a log line: NOQUEUE before Postfix assigned one. */
+static const char *
+mg_logid(SMFICTX *ctx)
+{
+	const char *q = mg_qid(ctx);
+
+	return q != NULL ? q : "NOQUEUE";
+}
+
 /* Header lookup for og_config_find_stream. */
 static const char *
 mg_header_fn(void *vctx, const char *name)
@@ -659,14 +668,13 @@ mg_log_msg(SMFICTX *ctx, mg_conn *c, const char *action, const char *fmt, ...)
 {
 	og_buf b, r;
 	va_list ap;
-	const char *q = mg_qid(ctx);
 
 	og_buf_init(&b, 4096);
 	og_buf_init(&r, 1024);
 	va_start(ap, fmt);
 	(void)og_buf_vprintf(&r, fmt, ap);
 	va_end(ap);
-	(void)og_buf_printf(&b, "%s: from=<", q ? q : "NOQUEUE");
+	(void)og_buf_printf(&b, "%s: from=<", mg_logid(ctx));
 	if (c->msg.sender)
 		(void)og_buf_add_escaped(
 		    &b, c->msg.sender, strlen(c->msg.sender), 256);
@@ -691,8 +699,8 @@ mg_setreply(SMFICTX *ctx, int code, const char *dsn, const char *text)
 	mg_reply_text(dsns, sizeof(dsns), dsn);
 	mg_reply_text(t, sizeof(t), text);
 	if (smfi_setreply(ctx, codes, dsns[0] ? dsns : NULL, t) != MI_SUCCESS)
-		og_log_warn("%s: smfi_setreply %s %s failed",
-		    mg_qid(ctx) ? mg_qid(ctx) : "NOQUEUE", codes, dsns);
+		og_log_warn("%s: smfi_setreply %s %s failed", mg_logid(ctx),
+		    codes, dsns);
 }
 
 /* The milter answer for a refused or tempfailed verdict at RCPT. */
@@ -1106,8 +1114,7 @@ mg_header(SMFICTX *ctx, char *name, char *value)
 		if (!m->hdr_dropped)
 			og_log_warn("%s: headers over %d bytes: %s not used to "
 			            "find the stream",
-			    mg_qid(ctx) ? mg_qid(ctx) : "NOQUEUE",
-			    MG_HDR_KEEP_MAX, name);
+			    mg_logid(ctx), MG_HDR_KEEP_MAX, name);
 		m->hdr_dropped = 1;
 		return SMFIS_CONTINUE;
 	}
@@ -1176,14 +1183,13 @@ mg_inject(
 		rc = og_token_make(c->snap->kr, OG_TOKEN_UNSUB, r->key,
 		    st->name, now, tok, sizeof(tok));
 		if (rc < 0) {
-			og_log_err("%s: token for %s: %s",
-			    mg_qid(ctx) ? mg_qid(ctx) : "NOQUEUE", r->addr,
-			    og_strerror(rc));
+			og_log_err("%s: token for %s: %s", mg_logid(ctx),
+			    r->addr, og_strerror(rc));
 			return -1;
 		}
 	} else if (st->list) {
-		og_log_err("%s: stream %s: no token keys loaded",
-		    mg_qid(ctx) ? mg_qid(ctx) : "NOQUEUE", st->name);
+		og_log_err("%s: stream %s: no token keys loaded", mg_logid(ctx),
+		    st->name);
 		return -1;
 	}
 
@@ -1427,8 +1433,7 @@ mlfi_eom(SMFICTX *ctx)
 	for (i = 0; i < m->nrcpt; i++)
 		if (m->rcpt[i].state == MG_R_DROP &&
 		    mg_delrcpt(ctx, &m->rcpt[i]) < 0) {
-			og_log_err("%s: smfi_delrcpt %s failed",
-			    mg_qid(ctx) ? mg_qid(ctx) : "NOQUEUE",
+			og_log_err("%s: smfi_delrcpt %s failed", mg_logid(ctx),
 			    m->rcpt[i].addr);
 			snprintf(why, sizeof(why),
 			    "cannot remove refused recipient <%s>",
@@ -1475,8 +1480,7 @@ mlfi_eom(SMFICTX *ctx)
 		}
 		if (nkeys > 0 &&
 		    (i = og_gate_count(store, st, keys, nkeys, now)) < 0)
-			og_log_warn("%s: counting sends: %s",
-			    mg_qid(ctx) ? mg_qid(ctx) : "NOQUEUE",
+			og_log_warn("%s: counting sends: %s", mg_logid(ctx),
 			    og_strerror(i));
 		free(keys);
 	}
