@@ -332,6 +332,16 @@ t32(int64_t t)
 	return (uint32_t)t;
 }
 
+/* The consent under pause e: its state (0: none), channel, time, event. */
+static void
+set_resume(og_entry *e, int state, int via, int64_t time, uint64_t event)
+{
+	e->resume = (uint8_t)state;
+	e->resume_via = (uint8_t)via;
+	e->resume_time = time;
+	e->resume_event = event;
+}
+
 #define ENT_EXPIRES 0x01
 #define ENT_PREF 0x02
 #define ENT_EVLAST 0x04 /* event == the record's last_event: not stored */
@@ -399,9 +409,7 @@ og_record_decode(const void *val, size_t len, const char *key, og_record *rec)
 			        e->state != OG_ST_SUPPRESSED))
 				r.bad = 1;
 		} else {
-			e->resume = e->resume_via = 0;
-			e->resume_time = 0;
-			e->resume_event = 0;
+			set_resume(e, 0, 0, 0, 0);
 		}
 		if (e->scope < OG_SCOPE_ALL || e->scope > OG_SCOPE_STREAM ||
 		    e->state > OG_ST_SUPPRESSED)
@@ -2187,9 +2195,7 @@ og_entry_unpause(og_entry *e)
 	e->event = e->resume_event;
 	e->reason = OG_RS_NONE;
 	e->expires = 0;
-	e->resume = e->resume_via = 0;
-	e->resume_time = 0;
-	e->resume_event = 0;
+	set_resume(e, 0, 0, 0, 0);
 }
 
 static int
@@ -2688,13 +2694,11 @@ apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 				under.expires = w->ev.expires;
 				under.pref = e->pref;
 				under.event = w->seq; /* this event */
-				if (under.expires && e->resume) {
+				if (under.expires && e->resume)
 					/* a pause: the consent under both */
-					under.resume = e->resume;
-					under.resume_via = e->resume_via;
-					under.resume_time = e->resume_time;
-					under.resume_event = e->resume_event;
-				}
+					set_resume(&under, e->resume,
+					    e->resume_via, e->resume_time,
+					    e->resume_event);
 				restore = 1;
 			}
 		}
@@ -2767,10 +2771,7 @@ apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 		ev->new_state = e->state;
 	} else if (paused) {
 		/* the pause stays; its consent is the confirmed one now */
-		e->resume = OG_ST_CONFIRMED;
-		e->resume_via = ch->via;
-		e->resume_time = now;
-		e->resume_event = w->seq;
+		set_resume(e, OG_ST_CONFIRMED, ch->via, now, w->seq);
 		ev->new_state = OG_ST_CONFIRMED;
 	} else if (ch->kind != OG_EV_SEGMENT) {
 		if (e == NULL) {
@@ -2792,16 +2793,11 @@ apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 		 */
 		if ((ch->kind == OG_EV_OPTOUT || ch->kind == OG_EV_SUPPRESS) &&
 		    ch->expires != 0) {
-			if (og_state_optin(e->state)) {
-				e->resume = e->state;
-				e->resume_via = e->via;
-				e->resume_time = e->time;
-				e->resume_event = e->event;
-			}
+			if (og_state_optin(e->state))
+				set_resume(
+				    e, e->state, e->via, e->time, e->event);
 		} else if (ch->kind != OG_EV_PREF) {
-			e->resume = e->resume_via = 0;
-			e->resume_time = 0;
-			e->resume_event = 0;
+			set_resume(e, 0, 0, 0, 0);
 		}
 		switch (ch->kind) {
 		case OG_EV_OPTIN:
