@@ -1569,6 +1569,22 @@ unix_path_why(const char *path, size_t max)
 }
 
 /*
+ * "[ADDR]...": ADDR into a (size), and what follows the ']'; NULL when s
+ * is no bracketed address or ADDR does not fit.
+ */
+static const char *
+bracketed(const char *s, char *a, size_t size)
+{
+	const char *e = strchr(s, ']');
+
+	if (*s != '[' || e == NULL || (size_t)(e - s - 1) >= size)
+		return NULL;
+	memcpy(a, s + 1, (size_t)(e - s - 1));
+	a[e - s - 1] = '\0';
+	return e + 1;
+}
+
+/*
  * HOST:PORT, [ADDR]:PORT, or (any_ok, optgate-unsubd) PORT alone and
  * *:PORT: the host part ends at the last ':', as the daemons split it.
  */
@@ -1578,18 +1594,15 @@ hostport_ok(const char *s, int any_ok)
 	const char *c;
 
 	if (*s == '[') {
-		const char *e = strchr(s, ']');
 		char a[64];
 		unsigned char b[16];
+		const char *e = bracketed(s, a, sizeof(a));
 
-		if (e == NULL || e[1] != ':' ||
-		    (size_t)(e - s - 1) >= sizeof(a))
+		if (e == NULL || *e != ':')
 			return 0;
-		memcpy(a, s + 1, (size_t)(e - s - 1));
-		a[e - s - 1] = '\0';
 		return (inet_pton(AF_INET6, a, b) == 1 ||
 		           inet_pton(AF_INET, a, b) == 1) &&
-		       port_ok(e + 2, strlen(e + 2));
+		       port_ok(e + 1, strlen(e + 1));
 	}
 	if ((c = strrchr(s, ':')) == NULL)
 		return any_ok && port_ok(s, strlen(s));
@@ -1663,16 +1676,13 @@ milter_socket_why(const char *s)
 		return NULL; /* every address */
 	at++;
 	if (*at == '[') {
-		const char *e = strchr(at, ']');
 		char a[64];
 		unsigned char b[16];
+		const char *e = bracketed(at, a, sizeof(a));
 
 		/* inet: an IPv4 address, inet6: an IPv6 one */
-		if (e == NULL || e[1] != '\0' ||
-		    (size_t)(e - at - 1) >= sizeof(a))
+		if (e == NULL || *e != '\0')
 			return "expected inet:PORT@[ADDR]";
-		memcpy(a, at + 1, (size_t)(e - at - 1));
-		a[e - at - 1] = '\0';
 		if (inet_pton(plen == 4 ? AF_INET : AF_INET6, a, b) != 1)
 			return plen == 4 ? "expected inet:PORT@[IPv4 address]"
 			                 : "expected inet6:PORT@[IPv6 address]";
