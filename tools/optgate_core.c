@@ -1562,15 +1562,15 @@ host_notes(const og_config *cfg)
 	int un = policyd_unix(cfg);
 	const struct {
 		const char *key, *name;
-		int group;
+		int group, drop; /* drop: the user a daemon becomes */
 	} who[] = {
-	    {"[policyd] user", cfg->policyd_user, 0},
-	    {"[policyd] socket_owner", un ? cfg->policyd_socket_owner : NULL,
+	    {"[policyd] user", cfg->policyd_user, 0, 1},
+	    {"[policyd] socket_owner", un ? cfg->policyd_socket_owner : NULL, 0,
 	        0},
-	    {"[policyd] socket_group", un ? cfg->policyd_socket_group : NULL,
-	        1},
-	    {"[milter] user", cfg->milter_user, 0},
-	    {"[unsubd] user", cfg->unsubd_user, 0},
+	    {"[policyd] socket_group", un ? cfg->policyd_socket_group : NULL, 1,
+	        0},
+	    {"[milter] user", cfg->milter_user, 0, 1},
+	    {"[unsubd] user", cfg->unsubd_user, 0, 1},
 	};
 	struct stat sb;
 	char why[600];
@@ -1591,9 +1591,7 @@ host_notes(const og_config *cfg)
 			    who[i].group ? "addgroup --system"
 			                 : "adduser --system --group",
 			    who[i].name);
-		else if (pw != NULL && pw->pw_uid == 0 &&
-		         strcmp(who[i].key + strlen(who[i].key) - 5, " user") ==
-		             0)
+		else if (who[i].drop && pw->pw_uid == 0)
 			printf("warning: %s: \"%s\" has user id 0 (root): "
 			       "the daemon will not start; name an "
 			       "unprivileged user (adduser --system --group "
