@@ -604,6 +604,37 @@ address_version(og_rtxn *tx, const char *key, const og_record *rec)
 	return 0;
 }
 
+/*
+ * The page of r's address as it holds now: its record (rec, *have; a
+ * pause over is its consent again), its rows and where in its history
+ * they were read (p).  0, or -1 when the store cannot be read (logged).
+ */
+static int
+read_page(req *r, og_record *rec, int *have, unsubd_page *p)
+{
+	og_rtxn *tx;
+	int rc;
+
+	*have = 0;
+	if ((rc = og_store_rbegin(store, &tx)) == 0) {
+		rc = og_store_get(tx, r->info.key, rec);
+		*have = rc == 0;
+		if (rc == 0 || rc == OG_NOTFOUND) {
+			if (*have)
+				(void)og_record_settle(rec, og_time_now());
+			build_prefs(r->sn->cfg, tx, *have ? rec : NULL,
+			    r->info.key, r->st, p);
+			p->version = address_version(
+			    tx, r->info.key, *have ? rec : NULL);
+			rc = 0;
+		}
+		og_store_rend(tx);
+	}
+	if (rc != 0)
+		og_log_warn("store read failed: %s", og_strerror(rc));
+	return rc != 0 ? -1 : 0;
+}
+
 /* ---- pages ---- */
 
 /*
@@ -666,37 +697,19 @@ render_page(req *r, unsigned code, const char *notice, int notice_error)
 {
 	unsubd_page *p;
 	og_record *rec;
-	og_rtxn *tx = NULL;
 	char masked[OG_ADDR_MAX + 16], csrf[64], label[256];
 	og_buf b;
-	int rc, have;
+	int have;
 	enum MHD_Result ret;
 
 	rec = og_xcalloc(1, sizeof(*rec));
 	p = og_xcalloc(1, sizeof(*p));
-	rc = og_store_rbegin(store, &tx);
-	if (rc != 0) {
-		og_log_warn("store read failed: %s", og_strerror(rc));
+	if (read_page(r, rec, &have, p) != 0) {
 		free(rec);
 		free(p);
 		return respond_short(r, MHD_HTTP_SERVICE_UNAVAILABLE, r->st,
 		    M_ERROR, M_BUSY, NULL, 0);
 	}
-	rc = og_store_get(tx, r->info.key, rec);
-	have = rc == 0;
-	if (have) /* pauses over are their consent again */
-		(void)og_record_settle(rec, og_time_now());
-	if (rc != 0 && rc != OG_NOTFOUND) {
-		og_store_rend(tx);
-		og_log_warn("store read failed: %s", og_strerror(rc));
-		free(rec);
-		free(p);
-		return respond_short(r, MHD_HTTP_SERVICE_UNAVAILABLE, r->st,
-		    M_ERROR, M_BUSY, NULL, 0);
-	}
-	build_prefs(r->sn->cfg, tx, have ? rec : NULL, r->info.key, r->st, p);
-	p->version = address_version(tx, r->info.key, have ? rec : NULL);
-	og_store_rend(tx);
 	if (r->state == 2 && r->kind == K_SAVE && !notice_error &&
 	    optin_held(r, p)) {
 		notice = unsubd_msg(r->lang, M_HELD);
@@ -839,13 +852,11 @@ partner_turned_on(
 static int
 pref_changes(req *r, const unsubd_form *f)
 {
-	const og_config *cfg = r->sn->cfg;
 	unsubd_page *p;
 	og_record *rec;
-	og_rtxn *tx;
 	size_t max;
 	uint64_t shown;
-	int i, rc, have;
+	int i, have;
 
 	r->ch = NULL;
 	r->nch = 0;
@@ -857,20 +868,7 @@ pref_changes(req *r, const unsubd_form *f)
 	}
 	rec = og_xcalloc(1, sizeof(*rec));
 	p = og_xcalloc(1, sizeof(*p));
-	rc = og_store_rbegin(store, &tx);
-	if (rc != 0) {
-		og_log_warn("store read failed: %s", og_strerror(rc));
-		free(rec);
-		free(p);
-		return -1;
-	}
-	rc = og_store_get(tx, r->info.key, rec);
-	have = rc == 0;
-	if (have) /* pauses over are their consent again */
-		(void)og_record_settle(rec, og_time_now());
-	if (rc != 0 && rc != OG_NOTFOUND) {
-		og_store_rend(tx);
-		og_log_warn("store read failed: %s", og_strerror(rc));
+	if (read_page(r, rec, &have, p) != 0) {
 		free(rec);
 		free(p);
 		return -1;
@@ -878,9 +876,7 @@ pref_changes(req *r, const unsubd_form *f)
 	/* A form without "v" (from before it was added) counts as stale. */
 	r->stale =
 	    og_parse_u64(unsubd_form_get(f, "v"), UINT64_MAX, &shown) != 0 ||
-	    shown != address_version(tx, r->info.key, have ? rec : NULL);
-	build_prefs(cfg, tx, have ? rec : NULL, r->info.key, r->st, p);
-	og_store_rend(tx);
+	    shown != p->version;
 	max = 2 * (size_t)p->nprefs + 1;
 	r->ch = og_xcalloc(max, sizeof(*r->ch));
 	/*
