@@ -452,12 +452,15 @@ static const char *const ph_filtered[] = {"filtered", "content filter",
     "not accepting any mail", "only accepting mail from",
     "due to extended inactivity", "has restricted sms e-mail",
     "refuse to receive", "permission to post", NULL};
+/* Exim's reply to a failed sender-verify callout opens with "Verification
+ * failed for <SENDER>" and ends "Sender verify failed"; a relaying MTA's
+ * Diagnostic-Code keeps only that first line. */
 static const char *const ph_sender[] = {"sender rejected",
     "sender address rejected", "domain of sender", "sender verify",
     "sender domain", "unroutable sender", "invalid sender", "bad sender",
     "sender not", "rejected: sender", "envelope sender", "sender is rejected",
     "address of sender", "from address", "sender address not",
-    "sender verification", NULL};
+    "sender verification", "verification failed for <", NULL};
 static const char *const ph_host[] = {"host unknown", "unknown host",
     "host not found", "domain not found", "domain does not exist",
     "no such domain", "unrouteable mail domain", "name service error",

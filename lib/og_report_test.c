@@ -669,6 +669,14 @@ static const struct ccase ccases[] = {
     {"a sender that failed verification is no unknown recipient", "5.0.0",
         "550 5.0.0 Recipient rejected, sender address not verified",
         OG_RC_SOFT},
+    {"Exim's sender-verify callout reply under a 5.1.1 is the sender's",
+        "5.1.1",
+        "550-Verification failed for <bounces+x@example.com> 550-The mail "
+        "server could not deliver mail to bounces+x@example.com. 550 Sender "
+        "verify failed",
+        OG_RC_SOFT},
+    {"the first line of that reply alone is the sender's too", "5.1.1",
+        "550-Verification failed for <bounces+x@example.com>", OG_RC_SOFT},
     {"quota text without code", "", "user is over quota", OG_RC_SOFT},
     {"5.3.4 too big", "5.3.4", "552 message size exceeds limit", OG_RC_SOFT},
     {"exceeded maximum incoming message size is too big", "5.0.0",
