@@ -110,7 +110,16 @@ struct og_store {
 	uint64_t kalloc; /* bytes of it reserved on disk (writer's lock) */
 	int kshort;      /* the last reservation failed (said once) */
 	int kdamaged;    /* a counters page was found damaged (said once) */
+	/* for og_store_counters_check: how they were opened, which files */
+	int maxr;
+	unsigned kflags;
+	dev_t kdev[2]; /* data.mdb, lock.mdb */
+	ino_t kino[2];
+	int kstuck; /* replaced but not followed (said once) */
 };
+
+static void rd_lock(og_store *st);
+static void rd_unlock(og_store *st);
 
 /* ---------- error mapping ---------- */
 
@@ -1424,26 +1433,29 @@ fail:
  * reserved (the disk has room for the map), else through write(2).
  */
 static int
-open_counters(og_store *st, const char *dir, int maxr, unsigned wmap, char *err,
+open_counters(og_store *st, const char *dir, int maxr, unsigned wmap,
+    MDB_env **envp, MDB_dbi *dbi, int *kwmap, uint64_t *kalloc, char *err,
     size_t errlen)
 {
 	MDB_envinfo info;
 	int rc;
 
-	rc = open_env(dir, st->kmax, maxr, MDB_NOSYNC | wmap, 1, 1, &st->kenv,
-	    &st->kdbi, NULL, err, errlen);
+	*kwmap = 0;
+	*kalloc = 0;
+	rc = open_env(dir, st->kmax, maxr, MDB_NOSYNC | wmap, 1, 1, envp, dbi,
+	    NULL, err, errlen);
 	if (rc == NO_RESERVE) {
 		og_log_warn(
 		    "%s; counters written through write(2) instead", err);
 		*err = 0;
-		rc = open_env(dir, st->kmax, maxr, MDB_NOSYNC, 1, 0, &st->kenv,
-		    &st->kdbi, NULL, err, errlen);
+		rc = open_env(dir, st->kmax, maxr, MDB_NOSYNC, 1, 0, envp, dbi,
+		    NULL, err, errlen);
 		wmap = 0;
 	}
 	if (rc == 0 && (wmap & MDB_WRITEMAP)) {
-		mdb_env_info(st->kenv, &info);
-		st->kwmap = 1;
-		st->kalloc = info.me_mapsize;
+		mdb_env_info(*envp, &info);
+		*kwmap = 1;
+		*kalloc = info.me_mapsize;
 	}
 	return rc;
 }
@@ -1532,6 +1544,77 @@ check_whole(const char *dir, char *err, size_t errlen)
 	return OG_ENOSTORE;
 }
 
+/*
+ * Open PATH/counters into *envp, *dbi, *kw, *ka (og_store_open, and
+ * og_store_counters_check for counters removed or replaced under a
+ * running process).  Processes starting together (the daemons at boot)
+ * check and rebuild the counters one at a time: the second then finds
+ * them in use, rather than moving aside those the first just made.  The
+ * counters are written without sync: after a power cut (the first open
+ * since, when no process has them open and none walked them in this
+ * boot), their pages are walked, which LMDB itself does not do; damaged
+ * ones are moved aside and rebuilt empty (not with check: verify of a
+ * copy walks every time, and marks nothing).  *made: the files were made
+ * here.  Records which files were opened (st->kdev, st->kino).
+ */
+static int
+counters_open(og_store *st, const struct stat *owner, int check, unsigned kwmap,
+    MDB_env **envp, MDB_dbi *dbi, int *kw, uint64_t *ka, int *made, char *err,
+    size_t errlen)
+{
+	static const char *const names[2] = {"data.mdb", "lock.mdb"};
+	char dir[4096], file[4200];
+	struct stat fs;
+	int rc, lk, walked, i;
+
+	snprintf(dir, sizeof(dir), "%s/counters", st->path);
+	snprintf(file, sizeof(file), "%s/data.mdb", dir);
+	if (check && (rc = check_whole(dir, err, errlen)) != 0)
+		return rc;
+	if ((lk = open(st->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0)
+		(void)flock(lk, LOCK_EX);
+	*made = access(file, F_OK) != 0 || absent(dir, "lock.mdb");
+	walked = env_unused(dir) && (check || !walked_this_boot(dir));
+	rc = walked ? tree_check(file, err, errlen) : 0;
+	if (rc == 0 || rc == OG_NOTFOUND)
+		rc = open_counters(
+		    st, dir, st->maxr, kwmap, envp, dbi, kw, ka, err, errlen);
+	if (!check && (rc == OG_ECORRUPT || rc == OG_ESTORE)) {
+		/* Soft state: rebuild empty rather than refuse to run. */
+		char aside[4200];
+
+		snprintf(aside, sizeof(aside), "%s.broken-%lld", dir,
+		    (long long)time(NULL));
+		og_log_warn("%s; counters moved to %s and rebuilt empty "
+		            "(frequency caps restart from zero)",
+		    err, aside);
+		if (rename(dir, aside) != 0) {
+			snprintf(err, errlen, "%s: cannot move aside: %s", dir,
+			    strerror(errno));
+			rc = OG_EIO;
+		} else {
+			rc = open_counters(st, dir, st->maxr, kwmap, envp, dbi,
+			    kw, ka, err, errlen);
+			*made = 1;
+		}
+	}
+	if (rc == 0 && !check && (walked || *made))
+		mark_walked(dir, owner);
+	/* the files LMDB has open now, while no other opener moves them */
+	for (i = 0; rc == 0 && i < 2; i++) {
+		snprintf(file, sizeof(file), "%s/%s", dir, names[i]);
+		if (stat(file, &fs) != 0)
+			fs.st_dev = 0, fs.st_ino = 0;
+		st->kdev[i] = fs.st_dev;
+		st->kino[i] = fs.st_ino;
+	}
+	if (lk >= 0)
+		close(lk);
+	if (rc == 0 && *made)
+		give_to_owner(dir, owner);
+	return rc;
+}
+
 int
 og_store_open(const char *path, const og_store_opts *opts, og_store **out,
     char *err, size_t errlen)
@@ -1539,14 +1622,14 @@ og_store_open(const char *path, const og_store_opts *opts, og_store **out,
 	og_store *st;
 	char dir[4096], file[4200];
 	struct stat sb;
-	int made, walked;
+	int made;
 	int create = opts && (opts->flags & OG_STORE_CREATE);
 	int bulk = opts && (opts->flags & OG_STORE_BULK);
 	unsigned wmap = bulk ? MDB_WRITEMAP : 0;
 	int check = opts && (opts->flags & OG_STORE_CHECK);
 	unsigned kwmap = check ? 0 : MDB_WRITEMAP | (bulk ? MDB_MAPASYNC : 0);
 	int maxr = opts && opts->max_readers ? opts->max_readers : 512;
-	int rc, lk;
+	int rc;
 
 	*out = NULL;
 	if (err && errlen)
@@ -1572,6 +1655,8 @@ og_store_open(const char *path, const og_store_opts *opts, og_store **out,
 	st->cmax = opts && opts->map_size ? opts->map_size : 4ULL << 30;
 	st->kmax = opts && opts->counter_map_size ? opts->counter_map_size
 	                                          : 1ULL << 30;
+	st->maxr = maxr;
+	st->kflags = kwmap;
 	pthread_mutex_init(&st->wlock, NULL);
 	pthread_mutex_init(&st->reglock, NULL);
 	pthread_key_create(&st->tkey, tkey_free);
@@ -1598,55 +1683,10 @@ og_store_open(const char *path, const og_store_opts *opts, og_store **out,
 	if ((rc = init_meta(st, create, err, errlen)) != 0)
 		goto fail;
 
-	snprintf(dir, sizeof(dir), "%s/counters", path);
-	snprintf(file, sizeof(file), "%s/data.mdb", dir);
-	if (check && (rc = check_whole(dir, err, errlen)) != 0)
-		goto fail;
-	/*
-	 * Processes starting together (the daemons at boot) check and
-	 * rebuild the counters one at a time: the second then finds them
-	 * in use, rather than moving aside those the first just made.
-	 */
-	if ((lk = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0)
-		(void)flock(lk, LOCK_EX);
-	made = access(file, F_OK) != 0 || absent(dir, "lock.mdb");
-	/*
-	 * The counters are written without sync: after a power cut (the
-	 * first open since, when no process has them open and none walked
-	 * them in this boot), walk their pages, which LMDB itself does not
-	 * check.
-	 */
-	/* verify of a copy (check) walks every time, and marks nothing */
-	walked = env_unused(dir) && (check || !walked_this_boot(dir));
-	rc = walked ? tree_check(file, err, errlen) : 0;
-	if (rc == 0 || rc == OG_NOTFOUND)
-		rc = open_counters(st, dir, maxr, kwmap, err, errlen);
-	if (!check && (rc == OG_ECORRUPT || rc == OG_ESTORE)) {
-		/* Soft state: rebuild empty rather than refuse to run. */
-		char aside[4200];
-
-		snprintf(aside, sizeof(aside), "%s.broken-%lld", dir,
-		    (long long)time(NULL));
-		og_log_warn("%s; counters moved to %s and rebuilt empty "
-		            "(frequency caps restart from zero)",
-		    err, aside);
-		if (rename(dir, aside) != 0) {
-			snprintf(err, errlen, "%s: cannot move aside: %s", dir,
-			    strerror(errno));
-			rc = OG_EIO;
-		} else {
-			rc = open_counters(st, dir, maxr, kwmap, err, errlen);
-			made = 1;
-		}
-	}
-	if (rc == 0 && !check && (walked || made))
-		mark_walked(dir, &sb);
-	if (lk >= 0)
-		close(lk);
+	rc = counters_open(st, &sb, check, kwmap, &st->kenv, &st->kdbi,
+	    &st->kwmap, &st->kalloc, &made, err, errlen);
 	if (rc != 0)
 		goto fail;
-	if (made)
-		give_to_owner(dir, &sb);
 	/*
 	 * LMDB syncs data.mdb, never the names leading to it: a store made
 	 * here (init) or counters moved aside and made again are on disk
@@ -1695,10 +1735,16 @@ og_store_close(og_store *st)
 	free(st);
 }
 
+/* Under this thread's lock: og_store_counters_check may replace kenv. */
 int
 og_store_sync_counters(og_store *st)
 {
-	return map_err(mdb_env_sync(st->kenv, 1));
+	int rc;
+
+	rd_lock(st);
+	rc = map_err(mdb_env_sync(st->kenv, 1));
+	rd_unlock(st);
+	return rc;
 }
 
 int
@@ -1706,9 +1752,120 @@ og_store_reader_check(og_store *st)
 {
 	int a = 0, b = 0;
 
+	rd_lock(st);
 	mdb_reader_check(st->cenv, &a);
 	mdb_reader_check(st->kenv, &b);
+	rd_unlock(st);
 	return a + b;
+}
+
+/*
+ * Counters removed or replaced under a running process (rm -rf of
+ * counters/, a restore, counters moved aside): LMDB keeps the file it
+ * opened, so this process went on counting where no process opened since
+ * looks, and two processes kept caps apart.  Called by the daemons on
+ * their counters timer (two stat(2)s): when counters/ holds other files
+ * than the ones open here, open those (made empty when missing, walked
+ * when nobody has them open, as at a start), switch every thread to them
+ * between its transactions, and close the old ones.  data.mdb replaced
+ * under the same lock.mdb (only data.mdb removed) cannot be followed: a
+ * process must not have one lock file open twice (closing either drops
+ * its locks), so that is said once, for a restart.  1 when switched, 0
+ * when nothing changed, else an OG_* code (the old counters stay).
+ */
+int
+og_store_counters_check(og_store *st)
+{
+	static const char *const names[2] = {"data.mdb", "lock.mdb"};
+	char file[4200], err[512];
+	struct og_rtxn *tx;
+	struct stat sb, owner;
+	MDB_env *env = NULL, *old;
+	MDB_txn *t;
+	MDB_stat ms;
+	MDB_dbi dbi;
+	uint64_t ka;
+	int same[2], i, rc, kw, made, fresh;
+
+	for (i = 0; i < 2; i++) {
+		snprintf(
+		    file, sizeof(file), "%s/counters/%s", st->path, names[i]);
+		same[i] = stat(file, &sb) == 0 && sb.st_dev == st->kdev[i] &&
+		          sb.st_ino == st->kino[i];
+	}
+	if (same[0] && same[1]) {
+		st->kstuck = 0;
+		return 0;
+	}
+	if (same[1]) {
+		if (!st->kstuck)
+			og_log_warn("%s/counters/data.mdb was removed or "
+			            "replaced, its lock.mdb kept: this process "
+			            "still counts in the old file; remove the "
+			            "whole counters folder, or restart the "
+			            "daemons",
+			    st->path);
+		st->kstuck = 1;
+		return OG_ESTORE;
+	}
+	if (stat(st->path, &owner) != 0) {
+		og_log_warn("%s: %s", st->path, strerror(errno));
+		return OG_EIO;
+	}
+	err[0] = 0;
+	rc = counters_open(st, &owner, 0, st->kflags, &env, &dbi, &kw, &ka,
+	    &made, err, sizeof(err));
+	if (rc != 0) {
+		if (!st->kstuck)
+			og_log_warn(
+			    "%s/counters were removed or replaced: "
+			    "cannot open the new ones: %s; still "
+			    "counting in the old ones (tried again every "
+			    "flush)",
+			    st->path, err[0] ? err : og_strerror(rc));
+		st->kstuck = 1;
+		return rc;
+	}
+	if (made && sync_names(st, err, sizeof(err)) != 0)
+		err[0] = 0;
+	/* removed: made empty here, or by a process that followed first */
+	fresh = 0;
+	if (mdb_txn_begin(env, NULL, MDB_RDONLY, &t) == 0) {
+		fresh = mdb_stat(t, dbi, &ms) == 0 && ms.ms_entries == 0;
+		mdb_txn_abort(t);
+	}
+	/* every thread between transactions: then none has the old env */
+	pthread_mutex_lock(&st->reglock);
+	for (tx = st->reg; tx; tx = tx->next)
+		pthread_mutex_lock(&tx->lk);
+	for (tx = st->reg; tx; tx = tx->next)
+		if (tx->k) {
+			mdb_txn_abort(tx->k);
+			tx->k = NULL;
+		}
+	old = st->kenv;
+	st->kenv = env;
+	st->kdbi = dbi;
+	st->kwmap = kw;
+	st->kalloc = ka;
+	st->kshort = 0;
+	st->kdamaged = 0;
+	st->kstuck = 0;
+	for (tx = st->reg; tx; tx = tx->next)
+		pthread_mutex_unlock(&tx->lk);
+	pthread_mutex_unlock(&st->reglock);
+	if (fresh)
+		og_log_warn("%s/counters/data.mdb was removed under this "
+		            "process: counting in new empty counters "
+		            "(frequency caps restart from zero)",
+		    st->path);
+	else
+		og_log_warn("%s/counters/data.mdb was replaced under this "
+		            "process: counting in the file now there "
+		            "(frequency caps count the sends it holds)",
+		    st->path);
+	mdb_env_close(old);
+	return 1;
 }
 
 /*
@@ -1751,7 +1908,13 @@ resize(og_store *st, MDB_env *env, uint64_t max, int full)
 	uint64_t fs;
 	int rc = 0, dead = 0, fd;
 
-	if (full && mdb_reader_check(env, &dead) == 0 && dead > 0) {
+	/* env is still ours: counters may have been switched meanwhile */
+	rd_lock(st);
+	if (full && (env == st->cenv || env == st->kenv) &&
+	    mdb_reader_check(env, &dead) != 0)
+		dead = 0;
+	rd_unlock(st);
+	if (dead > 0) {
 		og_log_warn("%s%s: map full: cleared %d stale reader slots",
 		    st->path, env == st->kenv ? "/counters" : "/consent", dead);
 		return 0;
@@ -1759,6 +1922,13 @@ resize(og_store *st, MDB_env *env, uint64_t max, int full)
 	pthread_mutex_lock(&st->reglock);
 	for (tx = st->reg; tx; tx = tx->next)
 		pthread_mutex_lock(&tx->lk);
+	if (env != st->cenv && env != st->kenv) {
+		/* counters replaced meanwhile (og_store_counters_check) */
+		for (tx = st->reg; tx; tx = tx->next)
+			pthread_mutex_unlock(&tx->lk);
+		pthread_mutex_unlock(&st->reglock);
+		return 0;
+	}
 	fd = wmap_file_size(env, &fs);
 	mdb_env_info(env, &info);
 	if (full) {

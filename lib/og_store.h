@@ -311,6 +311,15 @@ void og_store_close(og_store *st);
 int og_store_sync_counters(og_store *st);
 /* Clear stale reader slots; returns how many were cleared. */
 int og_store_reader_check(og_store *st);
+/*
+ * Follow counters removed or replaced under this process (rm -rf of
+ * PATH/counters, a restore): open the ones now at the path (made empty
+ * when missing) and switch every thread to them, with one warning line.
+ * Two stat(2)s when nothing changed; daemons call it on their counters
+ * timer.  1 switched, 0 unchanged, else an OG_* code (said once; the old
+ * counters stay in use).
+ */
+int og_store_counters_check(og_store *st);
 
 /*
  * og_store_apply - apply n changes in one durable transaction (group

@@ -6,7 +6,8 @@
  * slot (MDB_NOTLS, reset transactions keep their slot); a thread that
  * ends must give it back, or after max_readers threads every read fails
  * with MDB_READERS_FULL.  Slots a killed process left behind are
- * cleared when a read finds the table full.
+ * cleared when a read finds the table full.  Counters removed under
+ * threads that count and read are followed (og_store_counters_check).
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -147,12 +148,92 @@ test_slots_of_killed_process_cleared(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+static int counting_stop;
+
+/* What a daemon's threads do: count sends, read them, flush. */
+static void *
+counter(void *arg)
+{
+	og_store *st = arg;
+	const char *keys[1] = {"ana@example.com"};
+	int64_t times[32];
+	og_rtxn *tx;
+	intptr_t rc = 0;
+	int n;
+
+	while (rc == 0 && !__atomic_load_n(&counting_stop, __ATOMIC_ACQUIRE)) {
+		rc = og_store_count_sends(st, keys, 1, "news", 1700000000);
+		if (rc == 0 && (rc = og_store_rbegin(st, &tx)) == 0) {
+			rc = og_store_get_sends(
+			    tx, keys[0], "news", times, 32, &n);
+			og_store_rend(tx);
+		}
+		if (rc == 0)
+			rc = og_store_sync_counters(st);
+	}
+	return (void *)rc;
+}
+
+/*
+ * rm -rf of the counters under threads that count, read and flush: each
+ * check switches them to new counters between their transactions, and
+ * a process that opens the store afterwards sees what they count.
+ */
+static void
+test_counters_removed_under_threads(void **state)
+{
+	char dir[] = "/tmp/og-store-krm.XXXXXX", err[512], cmd[600];
+	og_store_opts o = {0, 0, 64, OG_STORE_CREATE};
+	const char *keys[1] = {"bob@example.com"};
+	int64_t times[32];
+	og_store *st, *st2;
+	og_rtxn *tx;
+	pthread_t th[3];
+	void *ret;
+	int i, round, n;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(og_store_open(dir, &o, &st, err, sizeof(err)), 0);
+	assert_int_equal(og_store_counters_check(st), 0);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, counter, st), 0);
+	for (round = 0; round < 20; round++) {
+		usleep(5000);
+		snprintf(cmd, sizeof(cmd), "rm -rf %s/counters", dir);
+		assert_int_equal(system(cmd), 0);
+		assert_int_equal(og_store_counters_check(st), 1);
+		assert_int_equal(og_store_counters_check(st), 0);
+	}
+	__atomic_store_n(&counting_stop, 1, __ATOMIC_RELEASE);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(pthread_join(th[i], &ret), 0);
+		if ((intptr_t)ret != 0)
+			fail_msg("thread %d: %s", i,
+			    og_strerror((int)(intptr_t)ret));
+	}
+	assert_int_equal(
+	    og_store_count_sends(st, keys, 1, "news", 1700000000), 0);
+	o.flags = 0;
+	assert_int_equal(og_store_open(dir, &o, &st2, err, sizeof(err)), 0);
+	assert_int_equal(og_store_rbegin(st2, &tx), 0);
+	assert_int_equal(
+	    og_store_get_sends(tx, keys[0], "news", times, 32, &n), 0);
+	og_store_rend(tx);
+	assert_int_equal(n, 1);
+	og_store_close(st2);
+	og_store_close(st);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_ended_threads_give_back_reader_slots),
 	    cmocka_unit_test(test_slots_of_killed_process_cleared),
+	    cmocka_unit_test(test_counters_removed_under_threads),
 	};
 
 	og_log_open("og_store_threads_test", OG_LOG_STDERR);

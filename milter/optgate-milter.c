@@ -1581,6 +1581,8 @@ mg_housekeeping(void *arg)
 		} else {
 			if (now - last_sync >= sync_every) {
 				(void)og_store_sync_counters(st);
+				/* counters removed or replaced: follow */
+				(void)og_store_counters_check(st);
 				last_sync = now;
 			}
 			if (now - last_check >= 60) {

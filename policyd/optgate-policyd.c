@@ -543,6 +543,8 @@ writer_main(void *arg)
 		pthread_mutex_unlock(&g.sync_lock);
 		if ((rc = og_store_sync_counters(st)) != 0)
 			og_log_warn("syncing counters: %s", og_strerror(rc));
+		/* counters removed or replaced (rm -rf, a restore): follow */
+		(void)og_store_counters_check(st);
 		pthread_mutex_lock(&g.sync_lock);
 	}
 	pthread_mutex_unlock(&g.sync_lock);

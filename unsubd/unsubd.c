@@ -1701,6 +1701,8 @@ main(int argc, char **argv)
 			stopping = 1;
 		} else {
 			(void)og_store_reader_check(store);
+			/* counters removed or replaced: let go of the old */
+			(void)og_store_counters_check(store);
 		}
 	}
 	og_log_info("stopping: deadline: cut %llu request(s)",
