@@ -2548,6 +2548,77 @@ imported_before(struct wctx *w, const og_record *rec, const og_change *ch,
 	return rc;
 }
 
+/* Append ev (its seq is w->seq) to the events. */
+static int
+append_event(struct wctx *w, const og_event *ev)
+{
+	unsigned char ek[9];
+	MDB_val k, v;
+	size_t len;
+	int rc;
+
+	if ((rc = event_encode(ev, w->buf, sizeof(w->buf), &len)) != 0)
+		return rc;
+	ek[0] = 'E';
+	og_put_be64(ek + 1, w->seq);
+	k.mv_size = 9;
+	k.mv_data = ek;
+	v.mv_size = len;
+	v.mv_data = w->buf;
+	if ((rc = mdb_put(w->txn, w->edbi, &k, &v, MDB_APPEND)) != 0 &&
+	    rc != MDB_KEYEXIST)
+		return map_err(rc);
+	if (rc == MDB_KEYEXIST)
+		return OG_ECORRUPT; /* sequence went backwards */
+	w->seq++;
+	return 0;
+}
+
+/*
+ * The events of the pauses over that apply_one turned back into their
+ * consent (over[n]: the entry's index, and its state and reason before):
+ * each an unsuppress via expiry, as optgate expire writes, so that the
+ * consent's return is on the chain whichever write came first.
+ */
+struct over {
+	int idx;
+	uint8_t state, reason;
+};
+
+static int
+append_pauses_over(struct wctx *w, og_record *rec, const og_change *ch,
+    const struct over *over, int n, int64_t now)
+{
+	og_event *ev = &w->ev;
+	int i, j, rc;
+
+	for (j = 0; j < n; j++) {
+		const og_entry *x = &rec->entries[over[j].idx];
+
+		memset(ev, 0, offsetof(og_event, f));
+		for (i = 0; i < OG_EVF_NFIELDS; i++)
+			ev->f[i][0] = 0;
+		og_strlcpy(ev->f[OG_EVF_KEY], ch->key, OG_EVF_MAX + 1);
+		if (strcmp(rec->raw, ch->key) != 0)
+			og_strlcpy(ev->f[OG_EVF_RAW], rec->raw, OG_EVF_MAX + 1);
+		og_strlcpy(ev->f[OG_EVF_NAME], x->name, OG_EVF_MAX + 1);
+		og_strlcpy(ev->f[OG_EVF_SOURCE], "pause over", OG_EVF_MAX + 1);
+		ev->seq = w->seq;
+		ev->time = now;
+		ev->kind = OG_EV_UNSUPPRESS;
+		ev->scope = x->scope;
+		ev->old_state = over[j].state;
+		ev->new_state = x->state;
+		ev->reason = over[j].reason;
+		ev->via = OG_VIA_EXPIRE;
+		ev->prev = rec->last_event;
+		if ((rc = append_event(w, ev)) != 0)
+			return rc;
+		rec->last_event = ev->seq;
+	}
+	return 0;
+}
+
 static int
 apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 {
@@ -2563,6 +2634,8 @@ apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 	int restore = 0; /* unsuppress: the opt-out under it comes back */
 	int ended = 0;   /* the state of this scope's pause that is over */
 	int paused = 0;  /* confirm: the request under a pause, which stays */
+	struct over over[OG_ENTRIES_MAX];
+	int j, nover = 0;
 	size_t len;
 	int64_t now = ch->time ? ch->time : (int64_t)time(NULL);
 
@@ -2586,10 +2659,28 @@ apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 		return rc;
 	}
 	i = ch->kind == OG_EV_SEGMENT ? -1 : find_entry(rec, ch->scope, name);
-	/* Pauses over by now: their consent holds again (stored so). */
+	/*
+	 * Pauses over by now: their consent holds again, stored so, each
+	 * with its event (an unsuppress of this scope is that event).
+	 * expire's change of an entry settles that one only: it has a
+	 * change of its own for each other (and counts them).
+	 */
 	if (i >= 0 && pause_over(&rec->entries[i], now))
 		ended = rec->entries[i].state;
-	(void)og_record_settle(rec, now);
+	for (j = 0; j < rec->nentries; j++) {
+		og_entry *x = &rec->entries[j];
+
+		if (!pause_over(x, now) ||
+		    ((ch->flags & OG_CH_IF_EXPIRED) && j != i))
+			continue;
+		if (ch->kind != OG_EV_UNSUPPRESS || j != i) {
+			over[nover].idx = j;
+			over[nover].state = x->state;
+			over[nover].reason = x->reason;
+			nover++;
+		}
+		og_entry_unpause(x);
+	}
 	if (i >= 0) {
 		e = &rec->entries[i];
 		old_state = e->state;
@@ -2897,6 +2988,8 @@ apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 		return OG_EINVAL;
 	}
 
+	if ((rc = append_pauses_over(w, rec, ch, over, nover, now)) != 0)
+		return rc;
 	/* The event first: it is the record of truth. */
 	memset(ev, 0, offsetof(og_event, f));
 	for (i = 0; i < OG_EVF_NFIELDS; i++) {
@@ -3003,24 +3096,8 @@ apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 	}
 	rec->last_event = w->seq;
 
-	if ((rc = event_encode(ev, w->buf, sizeof(w->buf), &len)) != 0)
+	if ((rc = append_event(w, ev)) != 0)
 		return rc;
-	{
-		unsigned char ek[9];
-
-		ek[0] = 'E';
-		og_put_be64(ek + 1, w->seq);
-		k.mv_size = 9;
-		k.mv_data = ek;
-		v.mv_size = len;
-		v.mv_data = w->buf;
-		if ((rc = mdb_put(w->txn, w->edbi, &k, &v, MDB_APPEND)) != 0 &&
-		    rc != MDB_KEYEXIST)
-			return map_err(rc);
-		if (rc == MDB_KEYEXIST)
-			return OG_ECORRUPT; /* sequence went backwards */
-	}
-	w->seq++;
 	if ((rc = record_encode(rec, w->buf, sizeof(w->buf), &len)) != 0)
 		return rc;
 	k.mv_size = mkkey(kb, 'A', ch->key, NULL);

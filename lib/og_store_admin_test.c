@@ -651,6 +651,113 @@ test_pause_resumes(void **state)
 	}
 }
 
+struct evlist {
+	int n;
+	struct {
+		int kind, old_state, new_state, via;
+		char name[OG_STREAM_NAME_MAX + 1];
+	} e[16];
+};
+
+/* An address's events, oldest first. */
+static int
+list_ev(const og_event *ev, void *ctx)
+{
+	struct evlist *l = ctx;
+
+	assert_true(l->n < 16);
+	memmove(&l->e[1], &l->e[0], (size_t)l->n * sizeof(l->e[0]));
+	l->n++;
+	l->e[0].kind = ev->kind;
+	l->e[0].old_state = ev->old_state;
+	l->e[0].new_state = ev->new_state;
+	l->e[0].via = ev->via;
+	og_strlcpy(l->e[0].name, ev->f[OG_EVF_NAME], sizeof(l->e[0].name));
+	return 0;
+}
+
+static void
+events_of(struct fx *f, const char *key, struct evlist *l)
+{
+	memset(l, 0, sizeof(*l));
+	assert_int_equal(og_store_foreach_event(f->st, key, list_ev, l), 0);
+}
+
+/*
+ * A pause over comes back as its consent on the chain, whichever write
+ * settles it: another change of the address before expire ran (it was
+ * stored back with no event: audit showed the opt-out, then the consent
+ * in force from nowhere), and expire over two pauses of one address (the
+ * first change settled both, the second found nothing: one event, "1
+ * pause over").
+ */
+static void
+test_pause_over_on_chain(void **state)
+{
+	struct fx *f = *state;
+	og_change ch, two[2];
+	struct evlist l;
+	int res[2];
+
+	ch = og_testfx_change("ivo@example.com", OG_EV_OPTIN, OG_SCOPE_STREAM,
+	    "digest", OG_ST_CONFIRMED, T0);
+	assert_int_equal(og_testfx_apply(f->st, ch), OG_APPLIED);
+	ch = og_testfx_change("ivo@example.com", OG_EV_OPTOUT, OG_SCOPE_STREAM,
+	    "digest", 0, T0 + 100);
+	ch.expires = T0 + 1000;
+	assert_int_equal(og_testfx_apply(f->st, ch), OG_APPLIED);
+	/* after its end, before expire: an opt-in to another stream */
+	ch = og_testfx_change("ivo@example.com", OG_EV_OPTIN, OG_SCOPE_STREAM,
+	    "news", OG_ST_OPTIN, T0 + 2000);
+	assert_int_equal(og_testfx_apply(f->st, ch), OG_APPLIED);
+	events_of(f, "ivo@example.com", &l);
+	assert_int_equal(l.n, 4);
+	assert_int_equal(l.e[2].kind, OG_EV_UNSUPPRESS);
+	assert_string_equal(l.e[2].name, "digest");
+	assert_int_equal(l.e[2].old_state, OG_ST_OPTOUT);
+	assert_int_equal(l.e[2].new_state, OG_ST_CONFIRMED);
+	assert_int_equal(l.e[2].via, OG_VIA_EXPIRE);
+	assert_int_equal(l.e[3].kind, OG_EV_OPTIN);
+	assert_string_equal(l.e[3].name, "news");
+	assert_int_equal(stored_entry(f, "ivo@example.com", "digest").state,
+	    OG_ST_CONFIRMED);
+
+	/* expire over two pauses of one address: an event each */
+	ch = og_testfx_change("eva@example.com", OG_EV_OPTIN, OG_SCOPE_STREAM,
+	    "digest", OG_ST_CONFIRMED, T0);
+	assert_int_equal(og_testfx_apply(f->st, ch), OG_APPLIED);
+	ch.name = "news";
+	assert_int_equal(og_testfx_apply(f->st, ch), OG_APPLIED);
+	ch = og_testfx_change("eva@example.com", OG_EV_OPTOUT, OG_SCOPE_STREAM,
+	    "digest", 0, T0 + 100);
+	ch.expires = T0 + 1000;
+	assert_int_equal(og_testfx_apply(f->st, ch), OG_APPLIED);
+	ch.name = "news";
+	assert_int_equal(og_testfx_apply(f->st, ch), OG_APPLIED);
+	two[0] = og_testfx_change("eva@example.com", OG_EV_UNSUPPRESS,
+	    OG_SCOPE_STREAM, "digest", 0, T0 + 2000);
+	two[0].flags = OG_CH_IF_EXPIRED;
+	two[0].via = OG_VIA_EXPIRE;
+	two[1] = two[0];
+	two[1].name = "news";
+	assert_int_equal(og_store_apply(f->st, two, 2, res), 0);
+	assert_int_equal(res[0], OG_APPLIED);
+	assert_int_equal(res[1], OG_APPLIED);
+	events_of(f, "eva@example.com", &l);
+	assert_int_equal(l.n, 6);
+	assert_int_equal(l.e[4].kind, OG_EV_UNSUPPRESS);
+	assert_string_equal(l.e[4].name, "digest");
+	assert_int_equal(l.e[5].kind, OG_EV_UNSUPPRESS);
+	assert_string_equal(l.e[5].name, "news");
+	assert_int_equal(l.e[5].new_state, OG_ST_CONFIRMED);
+	{
+		og_verify_stats vs;
+
+		assert_int_equal(og_store_verify(f->st, NULL, NULL, &vs), 0);
+		assert_int_equal(vs.problems, 0);
+	}
+}
+
 static int
 count_all(const og_event *ev, void *ctx)
 {
@@ -709,6 +816,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_flags, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_pause_resumes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_pause_over_on_chain, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_verify_and_scan, setup, teardown),
 	};

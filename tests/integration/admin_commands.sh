@@ -348,6 +348,21 @@ like "pause: after expire status shows the opt-in" \
 like "pause: ... with the opt-in's own proof in an export" \
     "$(OPTGATE_NOW=1781136000 $A export 2>/dev/null | grep '^jo@')" \
     "jo@example.com,newsletter,,,confirmed,2026-05-01T00:00:00Z,,import:pause.csv,*"
+# A pause over, settled by another write before expire ran: the opt-in
+# came back with no event (audit: the pause, then the next change, and
+# status the opt-in in force). And expire over two pauses of one address
+# wrote one event and said "1 pause over".
+printf 'address,state,stream,time,expires\nty@example.com,confirmed,newsletter,2026-05-01,\nty@example.com,optout,newsletter,2026-06-11,2026-06-20\nuz@example.com,confirmed,newsletter,2026-05-01,\nuz@example.com,confirmed,digest,2026-05-01,\nuz@example.com,optout,newsletter,2026-06-11,2026-06-20\nuz@example.com,optout,digest,2026-06-11,2026-06-20\n' >"$T/pause4.csv"
+OPTGATE_NOW=1781136000 $A import "$T/pause4.csv" >/dev/null 2>&1
+OPTGATE_NOW=1782000000 $A optin ty@example.com --stream digest --single >/dev/null 2>&1
+like "pause over, then another change: the opt-in's return is an event first" \
+    "$($A audit ty@example.com)" \
+    '*optout*stream newsletter*confirmed -> optout via import, until 2026-06-20*unsuppress*stream newsletter*optout -> confirmed via expiry*source=pause over*optin*stream digest*none -> optin via admin*'
+OPTGATE_NOW=1782000000 $A expire >"$T/out" 2>&1
+like "expire over two pauses of one address: both counted" "$(cat "$T/out")" \
+    '*, 2 pauses over (*'
+is "... an event each" \
+    "$($A audit uz@example.com | grep -c 'unsuppress.*optout -> confirmed via expiry')" 2
 # durations an admin mistypes: a bare number was seconds (a 30-second
 # suppression; every counter older than 30 s dropped, caps reset)
 $A suppress ida@example.com --reason manual --expires 30 >/dev/null 2>"$T/err"
