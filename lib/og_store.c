@@ -2355,6 +2355,18 @@ weak_suppression(int reason)
 	return reason != OG_RS_HARD_BOUNCE && reason != OG_RS_MANUAL;
 }
 
+/*
+ * Does lifting suppression e bring back the consent under it?  A hard
+ * bounce or an admin's, for good (a bounce found wrong): yes.  A
+ * complaint is the person's own stop, like an opt-out: no.
+ */
+static int
+consent_back(const og_entry *e)
+{
+	return e->state == OG_ST_SUPPRESSED && e->expires == 0 &&
+	       !weak_suppression(e->reason);
+}
+
 /* A pause over: the consent under it holds again. */
 void
 og_entry_unpause(og_entry *e)
@@ -2504,6 +2516,55 @@ optout_under(struct wctx *w, const og_record *rec, int scope, const char *name,
 }
 
 /*
+ * consent_under - the consent that a suppression for good of (scope, name)
+ * replaced, found down rec's chain: one laid over a pause ended it and
+ * dropped the consent the pause kept, one laid over a consent replaced
+ * it.  Walking past suppressions, pauses and what an admin brought back,
+ * the newest opt-in or confirmation, unless an opt-out for good, an
+ * admin's lifting that left nothing, or a change over an empty entry
+ * comes first.  1 (*c gets its state, way, time and event), 0 or an
+ * error; ev is scratch.
+ */
+static int
+consent_under(struct wctx *w, const og_record *rec, int scope, const char *name,
+    og_entry *c, og_event *ev)
+{
+	uint64_t seq = rec->last_event;
+	int rc;
+
+	while ((rc = chain_next(w, &seq, ev)) == 1) {
+		if (ev->kind == OG_EV_SEGMENT || ev->kind == OG_EV_PREF ||
+		    ev->scope != scope || strcmp(ev->f[OG_EVF_NAME], name) != 0)
+			continue;
+		switch (ev->kind) {
+		case OG_EV_OPTIN:
+		case OG_EV_CONFIRM:
+			if (og_state_optin(ev->new_state)) {
+				c->state = ev->new_state;
+				c->via = ev->via;
+				c->time = ev->time;
+				c->event = ev->seq;
+				return 1;
+			}
+			break; /* asked under an opt-out: that one decides */
+		case OG_EV_OPTOUT:
+			if (ev->expires == 0 || ev->old_state == OG_ST_NONE)
+				return 0;
+			break;
+		case OG_EV_SUPPRESS:
+			if (ev->old_state == OG_ST_NONE)
+				return 0;
+			break;
+		case OG_EV_UNSUPPRESS:
+			if (ev->new_state == OG_ST_NONE)
+				return 0;
+			break;
+		}
+	}
+	return rc;
+}
+
+/*
  * asked_since_optout - whether the newest event of (scope, name) on rec's
  * chain (caps and segments passed over) is a double opt-in asked over its
  * opt-out: an OG_EV_OPTIN event that left the entry an opt-out.  1, 0 or
@@ -2628,7 +2689,7 @@ apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 	    ch->name && ch->scope != OG_SCOPE_ALL ? ch->name : "";
 	unsigned char kb[OG_ADDR_MAX + 2];
 	MDB_val k, v;
-	og_entry *e = NULL, under;
+	og_entry *e = NULL, under, c;
 	int rc, i, isnew = 0, old_state = OG_ST_NONE;
 	int keep = 0;    /* opt-out under a suppression: event only */
 	int restore = 0; /* unsuppress: the opt-out under it comes back */
@@ -2955,11 +3016,21 @@ apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 				under.expires = w->ev.expires;
 				under.pref = e->pref;
 				under.event = w->seq; /* this event */
-				if (under.expires && e->resume)
+				if (under.expires && e->resume) {
 					/* a pause: the consent under both */
 					set_resume(&under, e->resume,
 					    e->resume_via, e->resume_time,
 					    e->resume_event);
+				} else if (under.expires && consent_back(e)) {
+					/* one for good ended the pause */
+					if ((rc = consent_under(w, rec,
+					         ch->scope, name, &c, &w->ev)) <
+					    0)
+						return rc;
+					if (rc)
+						set_resume(&under, c.state,
+						    c.via, c.time, c.event);
+				}
 				restore = 1;
 			}
 		}
@@ -2968,6 +3039,23 @@ apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 			under = *e;
 			og_entry_unpause(&under);
 			restore = 1;
+		} else if (!restore && consent_back(e)) {
+			/* the consent it replaced (or its pause's) holds */
+			if ((rc = consent_under(
+			         w, rec, ch->scope, name, &c, &w->ev)) < 0)
+				return rc;
+			if (rc) {
+				memset(&under, 0, sizeof(under));
+				under.scope = ch->scope;
+				og_strlcpy(
+				    under.name, name, sizeof(under.name));
+				under.state = c.state;
+				under.via = c.via;
+				under.time = c.time;
+				under.event = c.event; /* its proof */
+				under.pref = e->pref;
+				restore = 1;
+			}
 		}
 		break;
 	case OG_EV_SEGMENT:

@@ -651,6 +651,71 @@ test_pause_resumes(void **state)
 	}
 }
 
+/*
+ * A pause ended by a suppression for good (a hard bounce during it),
+ * which an admin lifts (the bounce was a mistake): the pause comes back
+ * with the opt-in under it while it runs, the opt-in once it is over.
+ * The opt-in was lost: lifted during the pause, it ended with "no
+ * opt-in on record"; lifted after it, nothing was left.
+ */
+static void
+test_unsuppress_pause_consent(void **state)
+{
+	struct fx *f = *state;
+	static const char *const who[] = {"lia@example.com", "max@example.com"};
+	og_change ch;
+	og_entry e;
+	int k;
+
+	for (k = 0; k < 2; k++) {
+		ch = og_testfx_change(who[k], OG_EV_OPTIN, OG_SCOPE_STREAM,
+		    "digest", OG_ST_CONFIRMED, T0);
+		assert_int_equal(og_testfx_apply(f->st, ch), OG_APPLIED);
+		ch = og_testfx_change(who[k], OG_EV_OPTOUT, OG_SCOPE_STREAM,
+		    "digest", 0, T0 + 100);
+		ch.expires = T0 + 1000;
+		assert_int_equal(og_testfx_apply(f->st, ch), OG_APPLIED);
+		ch = og_testfx_change(who[k], OG_EV_SUPPRESS, OG_SCOPE_STREAM,
+		    "digest", 0, T0 + 200);
+		ch.reason = OG_RS_HARD_BOUNCE;
+		ch.via = OG_VIA_BOUNCE;
+		assert_int_equal(og_testfx_apply(f->st, ch), OG_APPLIED);
+		assert_string_equal(
+		    rule(f, "digest", who[k], T0 + 2000), "hard-bounce");
+	}
+
+	/* lifted during the pause: the pause, the opt-in under it */
+	ch = og_testfx_change("lia@example.com", OG_EV_UNSUPPRESS,
+	    OG_SCOPE_STREAM, "digest", 0, T0 + 300);
+	assert_int_equal(og_testfx_apply(f->st, ch), OG_APPLIED);
+	e = stored_entry(f, "lia@example.com", "digest");
+	assert_int_equal(e.state, OG_ST_OPTOUT);
+	assert_int_equal(e.expires, T0 + 1000);
+	assert_int_equal(e.resume, OG_ST_CONFIRMED);
+	assert_int_equal(e.resume_time, T0);
+	assert_string_equal(
+	    rule(f, "digest", "lia@example.com", T0 + 999), "optout");
+	assert_string_equal(
+	    rule(f, "digest", "lia@example.com", T0 + 1000), "ok");
+
+	/* lifted after it: the opt-in, with its own time */
+	ch = og_testfx_change("max@example.com", OG_EV_UNSUPPRESS,
+	    OG_SCOPE_STREAM, "digest", 0, T0 + 2000);
+	assert_int_equal(og_testfx_apply(f->st, ch), OG_APPLIED);
+	e = stored_entry(f, "max@example.com", "digest");
+	assert_int_equal(e.state, OG_ST_CONFIRMED);
+	assert_int_equal(e.time, T0);
+	assert_int_equal(e.expires, 0);
+	assert_string_equal(
+	    rule(f, "digest", "max@example.com", T0 + 2000), "ok");
+	{
+		og_verify_stats vs;
+
+		assert_int_equal(og_store_verify(f->st, NULL, NULL, &vs), 0);
+		assert_int_equal(vs.problems, 0);
+	}
+}
+
 struct evlist {
 	int n;
 	struct {
@@ -818,6 +883,8 @@ main(void)
 	        test_pause_resumes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_pause_over_on_chain, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_unsuppress_pause_consent, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_verify_and_scan, setup, teardown),
 	};

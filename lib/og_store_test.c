@@ -312,7 +312,8 @@ optout_outlives_manual_pause(void **state)
  * under a suppression (given while it held, or before it replaced it)
  * is not lost when an admin lifts the suppression: the entry becomes the
  * opt-out again, with its own time, and the opt-out given while the
- * suppression held is in the history.
+ * suppression held is in the history.  A consent under a bounce's or an
+ * admin's suppression comes back too; under a complaint it does not.
  */
 static void
 optout_survives_unsuppress(void **state)
@@ -367,7 +368,7 @@ optout_survives_unsuppress(void **state)
 	assert_int_equal(rec->entries[0].state, OG_ST_OPTOUT);
 	assert_int_equal(rec->entries[0].time, T0);
 
-	/* a suppression over consent: lifted, nothing is left */
+	/* a hard bounce over consent, lifted: the consent, as it was */
 	sup = og_testfx_change(
 	    "w@x.example", OG_EV_OPTIN, OG_SCOPE_ALL, NULL, OG_ST_OPTIN, T0);
 	assert_int_equal(og_testfx_apply(f->st, sup), OG_APPLIED);
@@ -378,6 +379,20 @@ optout_survives_unsuppress(void **state)
 	un.key = "w@x.example";
 	assert_int_equal(og_testfx_apply(f->st, un), OG_APPLIED);
 	read_record(f, "w@x.example", rec);
+	assert_int_equal(rec->nentries, 1);
+	assert_int_equal(rec->entries[0].state, OG_ST_OPTIN);
+	assert_int_equal(rec->entries[0].time, T0);
+	/* a complaint over consent (the person's stop): nothing is left */
+	sup = og_testfx_change(
+	    "x@x.example", OG_EV_OPTIN, OG_SCOPE_ALL, NULL, OG_ST_OPTIN, T0);
+	assert_int_equal(og_testfx_apply(f->st, sup), OG_APPLIED);
+	sup.kind = OG_EV_SUPPRESS;
+	sup.reason = OG_RS_COMPLAINT;
+	sup.time = T0 + 100;
+	assert_int_equal(og_testfx_apply(f->st, sup), OG_APPLIED);
+	un.key = "x@x.example";
+	assert_int_equal(og_testfx_apply(f->st, un), OG_APPLIED);
+	read_record(f, "x@x.example", rec);
 	assert_int_equal(rec->nentries, 0);
 
 	/* a temporary opt-out under it that has ended: nothing to restore */

@@ -363,6 +363,32 @@ like "expire over two pauses of one address: both counted" "$(cat "$T/out")" \
     '*, 2 pauses over (*'
 is "... an event each" \
     "$($A audit uz@example.com | grep -c 'unsuppress.*optout -> confirmed via expiry')" 2
+# A hard bounce during a pause (it ends the pause), found wrong and
+# lifted by an admin: the opt-in under the pause was lost ("no opt-in
+# on record" for good). Lifted during the pause: the pause, with its
+# opt-in under it; after it: the opt-in. As for a hard bounce over a
+# plain opt-in, lifted: the opt-in (it was dropped too).
+printf 'address,state,stream,time,expires\nla@example.com,confirmed,newsletter,2026-05-01,\nla@example.com,optout,newsletter,2026-06-21T01:00:00Z,2026-06-30\nma@example.com,confirmed,newsletter,2026-05-01,\nma@example.com,optout,newsletter,2026-06-21T01:00:00Z,2026-06-30\npl@example.com,confirmed,newsletter,2026-05-01,\n' >"$T/pause5.csv"
+OPTGATE_NOW=1782010000 $A import "$T/pause5.csv" >/dev/null 2>&1
+for u in la ma pl; do
+	OPTGATE_NOW=1782010000 $A suppress $u@example.com --stream newsletter --reason hard-bounce >/dev/null 2>&1
+done
+OPTGATE_NOW=1782020000 $A unsuppress la@example.com --stream newsletter >/dev/null 2>&1
+like "hard bounce over a pause, lifted during it: the pause, the opt-in under it" \
+    "$(OPTGATE_NOW=1782020000 $A status la@example.com --stream newsletter)" \
+    '*optout     2026-06-21T01:00:00Z via import, expires 2026-06-30T00:00:00Z, then confirmed again (given 2026-05-01T00:00:00Z via import)*reject*unsubscribed from newsletter*'
+is "... accepted after the pause" \
+    "$(OPTGATE_NOW=1782800000 $A status la@example.com --stream newsletter >/dev/null 2>&1; echo $?)" 0
+OPTGATE_NOW=1782800000 $A unsuppress ma@example.com --stream newsletter >/dev/null 2>&1
+like "hard bounce over a pause, lifted after it: the opt-in" \
+    "$(OPTGATE_NOW=1782800000 $A status ma@example.com --stream newsletter)" \
+    '*confirmed  2026-05-01T00:00:00Z via import*newsletter       accept*'
+OPTGATE_NOW=1782020000 $A unsuppress pl@example.com --stream newsletter >/dev/null 2>&1
+like "hard bounce over an opt-in, lifted: the opt-in" \
+    "$(OPTGATE_NOW=1782020000 $A status pl@example.com --stream newsletter)" \
+    '*confirmed  2026-05-01T00:00:00Z via import*newsletter       accept*'
+like "... audit says what came back" "$($A audit pl@example.com)" \
+    '*unsuppress*stream newsletter*suppressed -> confirmed via admin*'
 # durations an admin mistypes: a bare number was seconds (a 30-second
 # suppression; every counter older than 30 s dropped, caps reset)
 $A suppress ida@example.com --reason manual --expires 30 >/dev/null 2>"$T/err"
