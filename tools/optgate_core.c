@@ -779,15 +779,35 @@ cmd_confirm(og_cli *cli, int argc, char **argv)
 		return og_cli_exit_for(rc);
 	}
 	if (rc == 1) {
-		char date[16], sc[96];
+		char date[16], until[16], sc[96];
+		int later;
 
 		og_date_fmt(o.time, date, sizeof(date));
 		scope_text(o.scope, o.name, sc, sizeof(sc));
+		/*
+		 * A pause keeps the request: the same link confirms once it
+		 * is over (if the link is still young enough then).  An
+		 * opt-out for good needs a new request.
+		 */
+		later = o.expires != 0 &&
+		        (cli->cfg->confirm_max_age <= 0 ||
+		            ti.issued + 86399 + cli->cfg->confirm_max_age >=
+		                o.expires);
+		og_date_fmt(o.expires, until, sizeof(until));
 		if (cli->json)
-			printf("{\"address\":\"%s\",\"key\":\"%s\","
-			       "\"action\":\"confirm\",\"result\":\"skipped\","
-			       "\"optout\":\"%s\",\"optout_time\":\"%s\"}\n",
-			    ti.key, ti.key, sc, date);
+			printf(
+			    "{\"address\":\"%s\",\"key\":\"%s\","
+			    "\"action\":\"confirm\",\"result\":\"skipped\","
+			    "\"optout\":\"%s\",\"optout_time\":\"%s\"%s%s%s}\n",
+			    ti.key, ti.key, sc, date,
+			    later ? ",\"works_from\":\"" : "",
+			    later ? until : "", later ? "\"" : "");
+		else if (later)
+			printf("%s: confirm: not recorded (unsubscribed from "
+			       "%s on %s until %s, after the request: the "
+			       "request holds, and the same confirmation works "
+			       "again from %s)\n",
+			    ti.key, sc, date, until, until);
 		else
 			printf("%s: confirm: not recorded (unsubscribed from "
 			       "%s on %s, after the request: the person asks "

@@ -87,6 +87,21 @@ is "... for optgate-policyd too" \
     "$(policyd 30 news@example.com w2@example.org)" \
     "550 5.7.1 <w2@example.org>: unsubscribed from all streams on 2026-06-01 via admin"
 
+# A pause of everything (an import's temporary opt-out) keeps the
+# request: confirm said "the person asks again for a new confirmation",
+# while the same link confirms once the pause is over.
+tok=$(token 0 p5@example.org news)
+printf 'address,state,time,expires\np5@example.org,optout,2026-06-01T00:00:10Z,2026-06-05\n' >"$T/p5.csv"
+at 10 import "$T/p5.csv" >/dev/null 2>&1
+out=$(at 20 confirm "$tok")
+like "request, pause of everything, confirmed during it: says it works after" \
+    "$out:$?" \
+    "p5@example.org: confirm: not recorded (unsubscribed from all on 2026-06-01 until 2026-06-05, after the request: the request holds, and the same confirmation works again from 2026-06-05):1"
+is "... refused during the pause" "$(verdict 30 news p5@example.org)" optout
+out=$(at $((5 * D)) confirm "$tok")
+like "... the same link after it: recorded" "$out:$?" "*confirm: recorded*:0"
+is "... and news is sent" "$(verdict $((5 * D)) news p5@example.org)" accept
+
 tok=$(token 0 w3@example.org offers)
 at 10 optout w3@example.org --partner acme >/dev/null
 at 20 confirm "$tok" >/dev/null
