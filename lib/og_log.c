@@ -2,7 +2,7 @@
  * og_log.c - syslog or stderr logging, and og_strerror().
  *
  * Public: og_log_open, og_log_set_verbose, og_log_{debug,info,warn,err,
- * fatal}, og_log_sigbus, og_panic, og_strerror.
+ * fatal}, og_log_syslog, og_log_sigbus, og_panic, og_strerror.
  * Thread-safety: the sink is chosen once at start; each line is written
  * with one syslog(3) or one fprintf(3) call.
  *
@@ -23,7 +23,8 @@
 #include "og_log.h"
 
 static int use_stderr = 1;
-static int to_journal; /* stderr is systemd's journal stream */
+static int syslog_opened; /* openlog() done: og_log_open or og_log_syslog */
+static int to_journal;    /* stderr is systemd's journal stream */
 static int verbose;
 static char ident[64] = "optgate";
 static long pid; /* for stderr lines: a decision logs one each */
@@ -67,11 +68,13 @@ og_log_open(const char *name, int flags)
 		    (unsigned long)st.st_ino == ino)
 			to_journal = 1;
 	}
-	if (!use_stderr)
+	if (!use_stderr) {
 		openlog(ident,
 		    LOG_PID | LOG_NDELAY |
 		        (flags & OG_LOG_BOTH ? LOG_PERROR : 0),
 		    LOG_MAIL);
+		syslog_opened = 1;
+	}
 }
 
 /* Atomic: a daemon's reload thread sets it while workers read it. */
@@ -121,6 +124,29 @@ printable(const char *in, char *out, size_t size)
 		}
 	}
 	out[o] = '\0';
+}
+
+/*
+ * One line to syslog even when the sink is stderr.  Not thread-safe
+ * against og_log_open (the CLI calls both from its main thread).  syslog(3)
+ * drops the line when /dev/log is missing and sends with MSG_NOSIGNAL, so
+ * a command never fails for want of a syslog daemon.
+ */
+void
+og_log_syslog(const char *fmt, ...)
+{
+	char raw[2048], line[2048];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
+	va_end(ap);
+	printable(raw, line, sizeof(line));
+	if (!syslog_opened) {
+		openlog(ident, LOG_PID, LOG_MAIL);
+		syslog_opened = 1;
+	}
+	syslog(LOG_INFO, "%s", line);
 }
 
 static void

@@ -26,6 +26,14 @@ void og_log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void og_log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void og_log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void og_log_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/*
+ * An info line for the mail log (syslog, mail facility) whatever sink
+ * og_log_open chose: the admin CLI talks to its terminal on stderr, but
+ * the changes it makes to the store belong beside the daemons' lines.
+ * Never fails: with no syslog daemon (no /dev/log) the line is lost.
+ * Under OG_LOG_BOTH the stderr copy is written too.
+ */
+void og_log_syslog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Log and exit(1). */
 void og_log_fatal(const char *fmt, ...)
     __attribute__((format(printf, 1, 2), noreturn));

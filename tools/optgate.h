@@ -66,6 +66,20 @@ int og_cli_usage(const char *line);
  * error; returns 0 or OG_EXIT_USAGE.
  */
 int og_cli_duration(const char *opt, const char *s, int64_t max, int64_t *out);
+/*
+ * og_cli_log - the mail log's line for a change a command made to the
+ * store, written once the change is committed: b holds "WHAT: FIELDS";
+ * ", user=NAME" (the real uid's name) and ", login=NAME" (the login
+ * session's user, as under sudo, when it differs) are added, and the line
+ * goes to syslog (mail facility, og_log_syslog) beside the daemons'
+ * decisions.  b is freed.  A missing syslog never fails the command.
+ */
+void og_cli_log(og_buf *b);
+/*
+ * Append ", NAME=\"S\"" to b, S escaped (its quotes as \x22): text an
+ * admin or a file gave, which may hold ", " itself.
+ */
+void og_cli_log_text(og_buf *b, const char *name, const char *s);
 /* Append s as a JSON string (with quotes). */
 void og_json_str(og_buf *b, const char *s);
 /* Print b followed by a newline, then reset it. */

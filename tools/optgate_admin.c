@@ -1180,7 +1180,21 @@ static void
 import_summary(struct import *im, int rc, double secs)
 {
 	double rate = secs > 0 ? (double)im->lines / secs : 0;
+	og_buf l;
 
+	/* one line a run, not one an address: a list is millions */
+	og_buf_init(&l, 0);
+	og_buf_adds(&l, "import: file=\"");
+	og_buf_add_escaped(&l, im->input, strlen(im->input), 256);
+	og_buf_printf(&l,
+	    "\", lines=%llu, imported=%llu, unchanged=%llu, skipped=%llu, "
+	    "rejected=%llu, warned=%llu, complete=%s",
+	    (unsigned long long)im->lines, (unsigned long long)im->imported,
+	    (unsigned long long)im->unchanged, (unsigned long long)im->skipped,
+	    (unsigned long long)im->rejected, (unsigned long long)im->warned,
+	    rc == 0 ? "yes" : "no");
+	og_cli_log_text(&l, "source", im->source);
+	og_cli_log(&l);
 	if (im->cli->json) {
 		og_buf b;
 
@@ -2375,6 +2389,24 @@ cmd_import_hashed(og_cli *cli, int argc, char **argv)
 		if (ret < OG_EXIT_STORE)
 			ret = OG_EXIT_WRITE;
 	}
+	if (ret != OG_EXIT_USAGE) { /* UTF-16: refused, nothing written */
+		const char *f = fd == STDIN_FILENO ? "stdin" : input;
+		og_buf l;
+
+		og_buf_init(&l, 0);
+		og_buf_adds(&l, "import-hashed: file=\"");
+		og_buf_add_escaped(&l, f, strlen(f), 256);
+		og_buf_adds(&l, "\", partner=");
+		og_buf_add_escaped(&l, partner, strlen(partner), 128);
+		og_buf_printf(&l,
+		    ", lines=%llu, added=%llu, unchanged=%llu, rejected=%llu, "
+		    "dropped=%llu, complete=%s",
+		    (unsigned long long)lines, (unsigned long long)total_added,
+		    (unsigned long long)(lines - rejected - total_added),
+		    (unsigned long long)rejected, (unsigned long long)dropped,
+		    ret == 0 ? "yes" : "no");
+		og_cli_log(&l);
+	}
 	if (cli->json) {
 		og_buf b;
 
@@ -2526,9 +2558,16 @@ cmd_erase(og_cli *cli, int argc, char **argv)
 	}
 	if (rc != 0)
 		goto fail;
-	og_log_info("erase: record removed, %llu event%s stripped, send "
-	            "counters removed, keyed hash kept",
-	    (unsigned long long)nev, nev == 1 ? "" : "s");
+	{
+		og_buf l;
+
+		og_buf_init(&l, 0);
+		og_buf_printf(&l,
+		    "erase: record removed, %llu event%s stripped, send "
+		    "counters removed, keyed hash kept",
+		    (unsigned long long)nev, nev == 1 ? "" : "s");
+		og_cli_log(&l);
+	}
 	if (cli->json)
 		printf("{\"result\":\"erased\",\"events_stripped\":%llu",
 		    (unsigned long long)nev);
@@ -3302,6 +3341,18 @@ cmd_expire(og_cli *cli, int argc, char **argv)
 	    &dropped);
 	if (rc != 0)
 		goto fail;
+	/* an hourly cron job: a line when it changed something */
+	if (suppressions + pauses + dropped > 0) {
+		og_buf l;
+
+		og_buf_init(&l, 0);
+		og_buf_printf(&l,
+		    "expire: suppressions_dropped=%llu, pauses_ended=%llu, "
+		    "counters_dropped=%llu",
+		    (unsigned long long)suppressions,
+		    (unsigned long long)pauses, (unsigned long long)dropped);
+		og_cli_log(&l);
+	}
 	if (cli->json)
 		printf("{\"suppressions_dropped\":%llu,\"pauses_ended\":%llu,"
 		       "\"counters_dropped\":%llu}\n",

@@ -227,6 +227,36 @@ og_cli_stream(og_cli *cli, const char *name)
 }
 
 void
+og_cli_log_text(og_buf *b, const char *name, const char *s)
+{
+	og_buf_printf(b, ", %s=\"", name);
+	og_buf_add_escaped(b, s, strlen(s), 256);
+	og_buf_addc(b, '"');
+}
+
+void
+og_cli_log(og_buf *b)
+{
+	struct passwd *pw = getpwuid(getuid());
+	char login[256];
+
+	og_buf_adds(b, ", user=");
+	if (pw != NULL)
+		og_buf_add_escaped(b, pw->pw_name, strlen(pw->pw_name), 64);
+	else
+		og_buf_printf(b, "%lu", (unsigned long)getuid());
+	/* getlogin_r: the session's login (/proc/self/loginuid, else the
+	 * terminal's utmp entry); under sudo that is who ran it */
+	if (getlogin_r(login, sizeof(login)) == 0 && login[0] != '\0' &&
+	    (pw == NULL || strcmp(login, pw->pw_name) != 0)) {
+		og_buf_adds(b, ", login=");
+		og_buf_add_escaped(b, login, strlen(login), 64);
+	}
+	og_log_syslog("%s", b->data != NULL ? b->data : "");
+	og_buf_free(b);
+}
+
+void
 og_json_str(og_buf *b, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -342,9 +372,68 @@ result_text(int r)
 	return "?";
 }
 
-/* Apply one change; print the outcome; return the exit code. */
+/* The log's word for a change's result (og_store_apply's, or withdrawn). */
+static const char *
+result_word(int r)
+{
+	switch (r) {
+	case OG_APPLIED:
+		return "recorded";
+	case OG_UNCHANGED:
+		return "unchanged";
+	case OG_SKIPPED_OLDER:
+		return "skipped(newer-entry)";
+	case OG_SKIPPED_OPTOUT:
+		return "skipped(optout-holds)";
+	case OG_SKIPPED_ERASED:
+		return "skipped(erased)";
+	}
+	return "skipped(withdrawn)";
+}
+
+#define RESULT_WITHDRAWN (-1) /* confirm: a broader opt-out came after */
+
+/*
+ * The mail log's line for one address an admin command changed (or
+ * tried to): cmd: to=<ADDR>, scope=..., [state=, reason=, expires=,]
+ * result=..., source=..., [note=,] user=...
+ */
+static void
+log_change(const og_change *ch, const char *cmd, int result)
+{
+	const char *to = ch->raw ? ch->raw : ch->key;
+	og_buf b;
+
+	og_buf_init(&b, 0);
+	og_buf_printf(&b, "%s: to=<", cmd);
+	og_buf_add_escaped(&b, to, strlen(to), 320);
+	og_buf_printf(&b, ">, scope=%s", og_scope_name(ch->scope));
+	if (ch->name != NULL && ch->name[0] != '\0') {
+		og_buf_addc(&b, ':');
+		og_buf_add_escaped(&b, ch->name, strlen(ch->name), 128);
+	}
+	if (ch->kind == OG_EV_OPTIN)
+		og_buf_printf(&b, ", state=%s", og_state_name(ch->state));
+	if (ch->kind == OG_EV_SUPPRESS) {
+		og_buf_printf(&b, ", reason=%s", og_reason_name(ch->reason));
+		if (ch->expires != 0) {
+			char when[32];
+
+			og_time_fmt(ch->expires, when, sizeof(when));
+			og_buf_printf(&b, ", expires=%s", when);
+		}
+	}
+	og_buf_printf(&b, ", result=%s", result_word(result));
+	if (ch->f[OG_EVF_SOURCE] != NULL)
+		og_cli_log_text(&b, "source", ch->f[OG_EVF_SOURCE]);
+	if (ch->f[OG_EVF_NOTE] != NULL)
+		og_cli_log_text(&b, "note", ch->f[OG_EVF_NOTE]);
+	og_cli_log(&b);
+}
+
+/* Apply one change; log and print the outcome; return the exit code. */
 static int
-apply_print(og_cli *cli, og_change *ch, const char *what)
+apply_print(og_cli *cli, og_change *ch, const char *cmd, const char *what)
 {
 	int rc, result = 0;
 
@@ -354,6 +443,7 @@ apply_print(og_cli *cli, og_change *ch, const char *what)
 		    og_strerror(rc));
 		return og_cli_exit_for(rc);
 	}
+	log_change(ch, cmd, result);
 	if (cli->json) {
 		og_buf b;
 
@@ -508,6 +598,14 @@ cmd_keygen(og_cli *cli, int argc, char **argv)
 		return OG_EXIT_SYSTEM;
 	}
 	fputs(line, stdout);
+	{
+		og_buf l; /* the key itself is never logged */
+
+		og_buf_init(&l, 0);
+		og_buf_printf(
+		    &l, "keygen: id=%u, result=printed", (unsigned)id);
+		og_cli_log(&l);
+	}
 	return 0;
 }
 
@@ -623,6 +721,7 @@ cmd_optin(og_cli *cli, int argc, char **argv)
 			    stderr, "optgate: optin: %s\n", og_strerror(rc));
 			return og_cli_exit_for(rc);
 		}
+		log_change(&ch, "optin", result);
 		if (result != OG_APPLIED && result != OG_UNCHANGED) {
 			printf("%s: optin: %s\n", a.raw, result_text(result));
 			return OG_EXIT_NO;
@@ -639,7 +738,7 @@ cmd_optin(og_cli *cli, int argc, char **argv)
 			    cli->config_path ? cli->config_path : "", tok);
 		return 0;
 	}
-	return apply_print(cli, &ch,
+	return apply_print(cli, &ch, "optin",
 	    state == OG_ST_OPTIN ? "optin (single)" : "optin (confirmed)");
 }
 
@@ -771,6 +870,18 @@ cmd_confirm(og_cli *cli, int argc, char **argv)
 	}
 	if ((rc = og_cli_store(cli, 0)) != 0)
 		return rc;
+	token_hash(argv[optind], th, sizeof(th));
+	memset(&ch, 0, sizeof(ch));
+	ch.key = ti.key;
+	ch.kind = OG_EV_CONFIRM;
+	ch.scope = OG_SCOPE_STREAM;
+	ch.name = st->name;
+	ch.via = OG_VIA_CONFIRM;
+	ch.time = og_time_now();
+	ch.f[OG_EVF_PROOF] = th;
+	ch.f[OG_EVF_IP] = ip;
+	ch.f[OG_EVF_UA] = ua;
+	ch.f[OG_EVF_SOURCE] = "confirmation";
 	rec = og_xmalloc(sizeof(*rec));
 	rc = confirm_withdrawn(cli, st, ti.key, rec, &o);
 	free(rec);
@@ -794,6 +905,7 @@ cmd_confirm(og_cli *cli, int argc, char **argv)
 		            ti.issued + 86399 + cli->cfg->confirm_max_age >=
 		                o.expires);
 		og_date_fmt(o.expires, until, sizeof(until));
+		log_change(&ch, "confirm", RESULT_WITHDRAWN);
 		if (cli->json)
 			printf(
 			    "{\"address\":\"%s\",\"key\":\"%s\","
@@ -815,19 +927,7 @@ cmd_confirm(og_cli *cli, int argc, char **argv)
 			    ti.key, sc, date);
 		return OG_EXIT_NO;
 	}
-	token_hash(argv[optind], th, sizeof(th));
-	memset(&ch, 0, sizeof(ch));
-	ch.key = ti.key;
-	ch.kind = OG_EV_CONFIRM;
-	ch.scope = OG_SCOPE_STREAM;
-	ch.name = st->name;
-	ch.via = OG_VIA_CONFIRM;
-	ch.time = og_time_now();
-	ch.f[OG_EVF_PROOF] = th;
-	ch.f[OG_EVF_IP] = ip;
-	ch.f[OG_EVF_UA] = ua;
-	ch.f[OG_EVF_SOURCE] = "confirmation";
-	return apply_print(cli, &ch, "confirm");
+	return apply_print(cli, &ch, "confirm", "confirm");
 }
 
 /* ---------- optout, suppress, unsuppress ---------- */
@@ -922,7 +1022,7 @@ cmd_optout(og_cli *cli, int argc, char **argv)
 	ch.f[OG_EVF_SOURCE] = source ? source : "admin";
 	snprintf(sw, sizeof(sw), "optout (%s)",
 	    scope_text(so.scope, so.name, scbuf, sizeof(scbuf)));
-	return apply_print(cli, &ch, sw);
+	return apply_print(cli, &ch, "optout", sw);
 }
 
 int
@@ -982,7 +1082,7 @@ cmd_suppress(og_cli *cli, int argc, char **argv)
 	snprintf(sw, sizeof(sw), "suppress %s (%s)%s", og_reason_name(reason),
 	    scope_text(so.scope, so.name, scbuf, sizeof(scbuf)),
 	    exp ? " temporary" : "");
-	return apply_print(cli, &ch, sw);
+	return apply_print(cli, &ch, "suppress", sw);
 }
 
 int
@@ -1009,7 +1109,7 @@ cmd_unsuppress(og_cli *cli, int argc, char **argv)
 		return rc;
 	ch.f[OG_EVF_SOURCE] = "admin";
 	ch.f[OG_EVF_NOTE] = note;
-	return apply_print(cli, &ch, "unsuppress");
+	return apply_print(cli, &ch, "unsuppress", "unsuppress");
 }
 
 /* ---------- status ---------- */
