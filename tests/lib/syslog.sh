@@ -13,13 +13,14 @@
 #   syslog_last          the lines the last syslog_run's CMD sent
 #   syslog_deaf          stop listening but leave the socket: syslog(3)
 #                        then finds /dev/log refusing (no syslog daemon)
+#   syslog_lines         every line received so far
 #   syslog_stop          stop listening
 _sl_pid=
 _sl_out=
 syslog_start() {
-	_sl_out=$1
 	{ [ "$(id -u)" = 0 ] && command -v unshare >/dev/null &&
 	    command -v python3 >/dev/null; } || return 2
+	_sl_out=$1
 	_sl_sock=$(mktemp -u "${TMPDIR:-/tmp}/og-devlog.XXXXXX")
 	_sl_dev=$(mktemp -d "${TMPDIR:-/tmp}/og-dev.XXXXXX")
 	: >"$_sl_out"
@@ -93,9 +94,11 @@ syslog_stop() {
 	[ -n "$_sl_pid" ] && kill "$_sl_pid" 2>/dev/null &&
 	    wait "$_sl_pid" 2>/dev/null
 	_sl_pid=
+	[ -n "$_sl_out" ] || return 0
 	rm -f "$_sl_sock" "$_sl_out.n"
 	rmdir "$_sl_dev" 2>/dev/null
+	_sl_out=
 	return 0
 }
-# The lines CMD sent, the sync markers left out.
+# What the commands sent, the sync markers left out.
 syslog_lines() { grep -v '^syslog-sync-[0-9]*$' "$_sl_out"; }
