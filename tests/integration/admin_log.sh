@@ -80,6 +80,17 @@ lg confirm "$tok" >/dev/null
 like "confirm after an opt-out of all: skipped(withdrawn)" "$(syslog_last)" \
     "${H}confirm: to=<dan@example.org>, scope=stream:news, result=skipped(withdrawn), *"
 
+# run as root from another login (sudo from alice's ssh session): the
+# session's login uid (/proc/self/loginuid, as pam_loginuid sets it)
+if sh -c 'echo 65534 >/proc/self/loginuid' 2>/dev/null; then
+	syslog_run sh -c 'echo 65534 >/proc/self/loginuid && exec "$@"' sh \
+	    "$O" -c "$T/optgate.conf" optout ivy@example.org --all >/dev/null
+	like "under sudo: the login that ran it, beside the user" \
+	    "$(syslog_last)" "${H}optout: to=<ivy@example.org>, *, user=$me, login=$(id -un 65534)"
+else
+	echo "ok - # SKIP login uid: cannot set /proc/self/loginuid here"
+fi
+
 # --- refused: nothing changed, nothing logged ---------------------------
 lg optout nobody --all >/dev/null 2>&1
 is "optout of a bad address: exit 1" "$?" 1
