@@ -3463,58 +3463,97 @@ og_store_count_sends(og_store *st, const char *const *keys, size_t n,
 	return kwrite(st, count_txn, &c);
 }
 
+/*
+ * A soft-bounce record ('B'), newest first: version 1 has times only,
+ * version 2 each time with the identity of the report it counted (0: none
+ * known).  Up to max entries go to times and ids.  0 or OG_ECORRUPT.
+ */
 static int
-soft_one(MDB_txn *txn, MDB_dbi dbi, const char *key, int64_t now,
-    int64_t period, int *count)
+decode_bounces(const MDB_val *v, int64_t *times, uint64_t *ids, int max, int *n)
 {
-	unsigned char kb[OG_ADDR_MAX + 2];
-	unsigned char vb[2 + 4 * OG_SENDS_MAX];
-	int64_t times[OG_SENDS_MAX];
-	MDB_val k, v;
-	int n = 0, i, rc;
+	const unsigned char *p = v->mv_data;
+	size_t w;
+	int cnt, i;
 
-	k.mv_size = mkkey(kb, 'B', key, NULL);
-	k.mv_data = kb;
-	rc = mdb_get(txn, dbi, &k, &v);
-	if (rc == 0 && decode_sends(&v, times, OG_SENDS_MAX, &n) != 0)
-		n = 0;
-	else if (rc != 0 && rc != MDB_NOTFOUND)
-		return map_err(rc);
-	vb[0] = 1;
-	og_put_be32(vb + 2, t32(now));
-	*count = 1;
-	for (i = 0; i < n && i + 1 < OG_SENDS_MAX; i++) {
-		og_put_be32(vb + 2 + 4 * (i + 1), t32(times[i]));
-		if (times[i] > now - period)
-			(*count)++;
+	*n = 0;
+	if (v->mv_size < 2 || (p[0] != 1 && p[0] != 2))
+		return OG_ECORRUPT;
+	w = p[0] == 1 ? 4 : 12;
+	cnt = p[1];
+	if (cnt > OG_SENDS_MAX || v->mv_size != 2 + (size_t)cnt * w)
+		return OG_ECORRUPT;
+	for (i = 0; i < cnt && i < max; i++) {
+		times[i] = og_get_be32(p + 2 + w * i);
+		ids[i] = w == 12 ? og_get_be64(p + 6 + w * i) : 0;
 	}
-	vb[1] = (unsigned char)(i + 1);
-	v.mv_size = 2 + 4 * (size_t)(i + 1);
-	v.mv_data = vb;
-	return map_err(mdb_put(txn, dbi, &k, &v, 0));
+	*n = i;
+	return 0;
 }
 
 struct soft_ctx {
 	const char *key;
 	int64_t now, period;
+	uint64_t report;
 	int *count;
+	int64_t *already;
 };
 
 static int
 soft_txn(MDB_txn *txn, MDB_dbi dbi, void *ctx)
 {
 	const struct soft_ctx *c = ctx;
+	unsigned char kb[OG_ADDR_MAX + 2];
+	unsigned char vb[2 + 12 * OG_SENDS_MAX];
+	int64_t times[OG_SENDS_MAX];
+	uint64_t ids[OG_SENDS_MAX];
+	MDB_val k, v;
+	int n = 0, i, rc;
 
-	return soft_one(txn, dbi, c->key, c->now, c->period, c->count);
+	k.mv_size = mkkey(kb, 'B', c->key, NULL);
+	k.mv_data = kb;
+	rc = mdb_get(txn, dbi, &k, &v);
+	if (rc == 0 && decode_bounces(&v, times, ids, OG_SENDS_MAX, &n) != 0)
+		n = 0;
+	else if (rc != 0 && rc != MDB_NOTFOUND)
+		return map_err(rc);
+	*c->count = 0;
+	*c->already = 0;
+	/* The same report again within the period is counted once. */
+	for (i = 0; c->report != 0 && i < n; i++)
+		if (ids[i] == c->report && times[i] > c->now - c->period) {
+			*c->already = times[i] > 0 ? times[i] : 1;
+			break;
+		}
+	if (*c->already != 0) {
+		for (i = 0; i < n; i++)
+			if (times[i] > c->now - c->period)
+				(*c->count)++;
+		return 0;
+	}
+	vb[0] = 2;
+	og_put_be32(vb + 2, t32(c->now));
+	og_put_be64(vb + 6, c->report);
+	*c->count = 1;
+	for (i = 0; i < n && i + 1 < OG_SENDS_MAX; i++) {
+		og_put_be32(vb + 2 + 12 * (i + 1), t32(times[i]));
+		og_put_be64(vb + 6 + 12 * (i + 1), ids[i]);
+		if (times[i] > c->now - c->period)
+			(*c->count)++;
+	}
+	vb[1] = (unsigned char)(i + 1);
+	v.mv_size = 2 + 12 * (size_t)(i + 1);
+	v.mv_data = vb;
+	return map_err(mdb_put(txn, dbi, &k, &v, 0));
 }
 
 int
-og_store_soft_bounce(
-    og_store *st, const char *key, int64_t now, int64_t period, int *count)
+og_store_soft_bounce(og_store *st, const char *key, int64_t now, int64_t period,
+    uint64_t report, int *count, int64_t *already)
 {
-	struct soft_ctx c = {key, now, period, count};
+	struct soft_ctx c = {key, now, period, report, count, already};
 
 	*count = 0;
+	*already = 0;
 	if (strlen(key) > OG_ADDR_MAX || *key == 0)
 		return OG_EINVAL;
 	return kwrite(st, soft_txn, &c);
@@ -4726,8 +4765,10 @@ counter_expired(const MDB_val *k, const MDB_val *v, int64_t sends_before,
 	switch (kp[0]) {
 	case 'S':
 	case 'B':
-		/* newest first; a damaged one goes too */
-		if (v->mv_size < 6 || vp[0] != 1 || vp[1] == 0)
+		/* newest first; a damaged one goes too ('B' has a version 2:
+		 * its first time is where version 1 has it) */
+		if (v->mv_size < 6 || vp[1] == 0 ||
+		    !(vp[0] == 1 || (vp[0] == 2 && kp[0] == 'B')))
 			return 1;
 		return (int64_t)og_get_be32(vp + 2) <
 		       (kp[0] == 'S' ? sends_before : bounces_before);
@@ -5078,6 +5119,7 @@ verify_counter(og_rtxn *tx, const MDB_val *k, const MDB_val *v, void *vctx)
 	struct verify_ctx *x = vctx;
 	const unsigned char *kp = k->mv_data, *vp = v->mv_data;
 	int64_t times[OG_SENDS_MAX];
+	uint64_t ids[OG_SENDS_MAX];
 	int n;
 
 	(void)tx;
@@ -5089,7 +5131,9 @@ verify_counter(og_rtxn *tx, const MDB_val *k, const MDB_val *v, void *vctx)
 	switch (kp[0]) {
 	case 'S':
 	case 'B':
-		if (decode_sends(v, times, OG_SENDS_MAX, &n) != 0)
+		if ((kp[0] == 'S' ? decode_sends(v, times, OG_SENDS_MAX, &n)
+		                  : decode_bounces(
+		                        v, times, ids, OG_SENDS_MAX, &n)) != 0)
 			problem(x, "counter %c%.*s does not decode", kp[0],
 			    (int)(k->mv_size > 60 ? 60 : k->mv_size - 1),
 			    (const char *)kp + 1);

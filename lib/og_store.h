@@ -53,7 +53,10 @@
  *   'S' key 0x00 stream  send times, newest first: v1 | n u8 | {u32}
  *                       (at most OG_SENDS_MAX kept: windows saturate)
  *   'D' stream 0x00 day u32   accepted sends of a stream that day: u64
- *   'B' key             soft-bounce times: v1 | n u8 | {u32}
+ *   'B' key             soft bounces, newest first: v2 | n u8 |
+ *                       {time u32, report u64} (report: the identity of
+ *                       the report counted, 0 none); v1 | n u8 | {u32}
+ *                       (before reports were told apart) is still read
  *   'P' key 0x00 stream  sends held by transactions of other processes
  *                       (og_store_hold): v1 | n u8 | {pid u32, until u32}
  *
@@ -389,12 +392,16 @@ int og_store_count_sends(og_store *st, const char *const *keys, size_t n,
 
 /*
  * og_store_soft_bounce - record a soft bounce of key at now (counters
- * environment, 'B' record, at most OG_SENDS_MAX times kept) and set
- * *count to the soft bounces within the last period seconds, this one
- * included.  0 or an error.
+ * environment, 'B' record, at most OG_SENDS_MAX kept) from the report
+ * whose identity is report (0: none known), and set *count to the soft
+ * bounces within the last period seconds, this one included.  A report
+ * already counted for key within the period (Postfix delivered it again:
+ * the retry after an exit 75, a duplicate after a crash) is not counted
+ * again and nothing is written: *already gets the time it was counted
+ * (> 0), else 0.  0 or an error.
  */
-int og_store_soft_bounce(
-    og_store *st, const char *key, int64_t now, int64_t period, int *count);
+int og_store_soft_bounce(og_store *st, const char *key, int64_t now,
+    int64_t period, uint64_t report, int *count, int64_t *already);
 
 /*
  * Held sends shared between processes: optgate-policyd under spawn(8)

@@ -270,11 +270,12 @@ test_erase_counters(void **state)
 	struct fx *f = *state;
 	const char *cy = "cy@example.com", *bo = "bo@example.co";
 	og_rtxn *tx;
-	int64_t times[4];
+	int64_t times[4], already = 0;
 	int n = 0, cnt = 0;
 
 	assert_int_equal(og_store_count_sends(f->st, &cy, 1, "news", T0), 0);
-	assert_int_equal(og_store_soft_bounce(f->st, cy, T0, 86400, &cnt), 0);
+	assert_int_equal(
+	    og_store_soft_bounce(f->st, cy, T0, 86400, 0, &cnt, &already), 0);
 	assert_int_equal(
 	    og_store_hold(f->st, cy, "news", getpid(), T0 + 60, T0, 1), 0);
 	assert_int_equal(
@@ -286,7 +287,8 @@ test_erase_counters(void **state)
 	og_store_rend(tx);
 	assert_int_equal(n, 0); /* held sends name her too */
 	assert_int_equal(
-	    og_store_soft_bounce(f->st, cy, T0 + 20, 86400, &cnt), 0);
+	    og_store_soft_bounce(f->st, cy, T0 + 20, 86400, 0, &cnt, &already),
+	    0);
 	assert_int_equal(cnt, 1);
 
 	/* bo@example.com keeps her soft bounces when bo@example.co goes */
@@ -294,13 +296,73 @@ test_erase_counters(void **state)
 	                     og_testfx_change(bo, OG_EV_OPTIN, OG_SCOPE_STREAM,
 	                         "news", OG_ST_CONFIRMED, T0)),
 	    OG_APPLIED);
-	assert_int_equal(
-	    og_store_soft_bounce(f->st, "bo@example.com", T0, 86400, &cnt), 0);
+	assert_int_equal(og_store_soft_bounce(f->st, "bo@example.com", T0,
+	                     86400, 0, &cnt, &already),
+	    0);
 	assert_int_equal(og_store_erase(f->st, bo, T0 + 10, NULL, NULL), 0);
-	assert_int_equal(
-	    og_store_soft_bounce(f->st, "bo@example.com", T0 + 20, 86400, &cnt),
+	assert_int_equal(og_store_soft_bounce(f->st, "bo@example.com", T0 + 20,
+	                     86400, 0, &cnt, &already),
 	    0);
 	assert_int_equal(cnt, 2);
+}
+
+/*
+ * A soft bounce counts once per report: the same report again within the
+ * period (Postfix's retry after an exit 75, a duplicate delivery) writes
+ * nothing and says when it was counted; another report counts.  The
+ * records verify, and expire drops them past the period like before.
+ */
+static void
+test_soft_bounce_once_per_report(void **state)
+{
+	struct fx *f = *state;
+	const char *k = "sb@example.com";
+	og_verify_stats vs;
+	uint64_t dropped = 0;
+	int64_t already = -1;
+	int cnt = 0;
+
+	assert_int_equal(
+	    og_store_soft_bounce(f->st, k, T0, 86400, 111, &cnt, &already), 0);
+	assert_int_equal(cnt, 1);
+	assert_int_equal(already, 0);
+	/* the same report an hour later: not counted again */
+	assert_int_equal(og_store_soft_bounce(
+	                     f->st, k, T0 + 3600, 86400, 111, &cnt, &already),
+	    0);
+	assert_int_equal(cnt, 1);
+	assert_int_equal(already, T0);
+	/* another report counts */
+	assert_int_equal(og_store_soft_bounce(
+	                     f->st, k, T0 + 7200, 86400, 222, &cnt, &already),
+	    0);
+	assert_int_equal(cnt, 2);
+	assert_int_equal(already, 0);
+	/* no identity known: every one counts */
+	assert_int_equal(
+	    og_store_soft_bounce(f->st, k, T0 + 7300, 86400, 0, &cnt, &already),
+	    0);
+	assert_int_equal(
+	    og_store_soft_bounce(f->st, k, T0 + 7400, 86400, 0, &cnt, &already),
+	    0);
+	assert_int_equal(cnt, 4);
+	/* past the period the first report is no longer there to match */
+	assert_int_equal(og_store_soft_bounce(f->st, k, T0 + 86400 + 10, 86400,
+	                     111, &cnt, &already),
+	    0);
+	assert_int_equal(already, 0);
+	assert_int_equal(cnt, 4);
+	assert_int_equal(og_store_verify(f->st, NULL, NULL, &vs), 0);
+	assert_int_equal(vs.problems, 0);
+	assert_int_equal(vs.counters, 1);
+	assert_int_equal(og_store_expire_counters(
+	                     f->st, T0 + 3 * 86400, T0 + 86400, 0, &dropped),
+	    0);
+	assert_int_equal(dropped, 0);
+	assert_int_equal(og_store_expire_counters(f->st, T0 + 3 * 86400,
+	                     T0 + 86400 + 11, 0, &dropped),
+	    0);
+	assert_int_equal(dropped, 1);
 }
 
 /*
@@ -871,6 +933,8 @@ main(void)
 	    cmocka_unit_test(erase_after_counters_grew_elsewhere),
 	    cmocka_unit_test_setup_teardown(
 	        test_erase_counters, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_soft_bounce_once_per_report, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_optout_outlives_soft_bounce, setup, teardown),
 	    cmocka_unit_test_setup_teardown(

@@ -8,8 +8,10 @@
  * the returned original; then the report's own fields; then the body),
  * and the result applied to the store as one durable change:
  *   hard bounce  suppression, scope [feedback] hard_bounce_scope;
- *   soft bounce  counted; [feedback] soft_bounce within its period gives
- *                a temporary suppression of soft_bounce_suppress;
+ *   soft bounce  counted, once per report (Postfix's retry after exit
+ *                75 and a duplicate delivery are not counted again);
+ *                [feedback] soft_bounce within its period gives a
+ *                temporary suppression of soft_bounce_suppress;
  *   complaint    suppression, scope [feedback] complaint_scope, once per
  *                report (a report id already in the address's history is
  *                a duplicate);
@@ -43,6 +45,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -766,7 +769,8 @@ typedef struct item {
 	int nslots;
 	char proof[OG_REPORT_FIELD_MAX + 8];
 	fb_result res;
-	int out; /* O_* */
+	int out;      /* O_* */
+	uint64_t rid; /* report_identity() */
 } item;
 
 static slot *
@@ -830,6 +834,86 @@ report_fields(slot *s, const og_report *r)
 }
 
 /*
+ * The identity of a report, so that a soft bounce counts once per report:
+ * Postfix delivers the same message again after an exit 75, or twice
+ * after a crash, and a remote MTA that timed out after its DATA sends the
+ * same report again, with the same Message-ID, Date and body.  What
+ * pipe(8) or our MTA adds (Delivered-To, Return-Path, Received, a From_
+ * line) is in the header block, so only those two are taken from there
+ * (Date tells apart two bare reports without a Message-ID).  A 64-bit
+ * FNV-1a digest, never 0.
+ */
+static uint64_t
+report_identity(const og_report *r, const char *data, size_t len)
+{
+	const char *end = data + len, *body = end, *date = "", *p;
+	size_t dlen = 0;
+	uint64_t h = 1469598103934665603ULL;
+
+	/* the header block ends at the first empty line */
+	for (p = data; p < end;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *eol = nl != NULL ? nl : end;
+
+		if (eol == p || (eol == p + 1 && *p == '\r')) {
+			body = nl != NULL ? nl + 1 : end;
+			break;
+		}
+		if (dlen == 0 && eol - p > 5 &&
+		    strncasecmp(p, "Date:", 5) == 0) {
+			date = p + 5;
+			dlen = (size_t)(eol - date);
+		}
+		if (nl == NULL)
+			break;
+		p = nl + 1;
+	}
+	for (p = r->message_id; *p != '\0'; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	h = (h ^ 0xffU) * 1099511628211ULL; /* a field ends here */
+	for (p = date; p < date + dlen; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	h = (h ^ 0xffU) * 1099511628211ULL;
+	for (p = body; p < end; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	return h != 0 ? h : 1;
+}
+
+struct softctx {
+	int64_t since;
+	int found;
+};
+
+static int
+soft_supp_cb(const og_event *ev, void *ctx)
+{
+	struct softctx *c = ctx;
+
+	if (ev->time < c->since)
+		return 1; /* newest first: no later one */
+	if (ev->kind == OG_EV_SUPPRESS && ev->reason == OG_RS_SOFT_BOUNCE) {
+		c->found = 1;
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * Was a soft-bounce suppression of key recorded at or after since (the
+ * time a report was counted)?  Then that report's suppression is in the
+ * store; else its run failed after the count (exit 75) and this retry
+ * still owes it.
+ */
+static int
+soft_suppressed_since(og_cli *cli, const char *key, int64_t since)
+{
+	struct softctx c = {since, 0};
+
+	(void)og_store_foreach_event(cli->store, key, soft_supp_cb, &c);
+	return c.found;
+}
+
+/*
  * The change for one person and one class: hard and complaint suppress,
  * soft counts (and suppresses for a while at the threshold).  Returns
  * O_DONE or O_TEMPFAIL; a pending change is left in a new slot.
@@ -887,10 +971,13 @@ decide_one(
 		ch->via = OG_VIA_BOUNCE;
 	} else {
 		int count = 0, rc;
+		int64_t already = 0;
+		const char *act;
 		char det[96];
 
 		rc = og_store_soft_bounce(cli->store, w->key, now,
-		    (int64_t)cli->cfg->soft_bounce.period, &count);
+		    (int64_t)cli->cfg->soft_bounce.period, it->rid, &count,
+		    &already);
 		if (rc != 0) {
 			char qb[40];
 
@@ -900,12 +987,20 @@ decide_one(
 			it->nslots--;
 			return O_TEMPFAIL;
 		}
-		snprintf(det, sizeof(det), "soft_bounces=%d/%u", count,
-		    cli->cfg->soft_bounce.limit);
-		if ((unsigned)count < cli->cfg->soft_bounce.limit) {
-			logline(o, w->display, r, ri, "counted", det);
-			og_strlcpy(
-			    it->res.action, "counted", sizeof(it->res.action));
+		/*
+		 * This report was counted before (Postfix delivered it
+		 * again): below the limit nothing more is owed; at it, the
+		 * suppression unless it was recorded since the count.
+		 */
+		act = already != 0 ? "duplicate" : "counted";
+		snprintf(det, sizeof(det), "soft_bounces=%d/%u%s", count,
+		    cli->cfg->soft_bounce.limit,
+		    already != 0 ? " detail=already-counted" : "");
+		if ((unsigned)count < cli->cfg->soft_bounce.limit ||
+		    (already != 0 &&
+		        soft_suppressed_since(cli, w->key, already))) {
+			logline(o, w->display, r, ri, act, det);
+			og_strlcpy(it->res.action, act, sizeof(it->res.action));
 			it->nslots--;
 			return O_DONE;
 		}
@@ -1354,6 +1449,7 @@ decide(og_cli *cli, const fb_opts *o, item *it, const char *data, size_t len)
 		free(w);
 		return;
 	}
+	it->rid = report_identity(it->r, data, len);
 	if (it->prc != 0) {
 		snprintf(it->res.why, sizeof(it->res.why),
 		    "unparseable: %.200s",

@@ -142,11 +142,13 @@ like "hard bounce: status shows the DSN's status and diagnostic" "$(cat "$T/st")
 like "hard bounce: one log line with class and status" "$(cat "$T/log")" "*bounce: to=<hard@example.org> class=hard status=5.1.1 action=suppressed*"
 
 # soft bounces: counted, the third in the period suppresses for a while
-dsn soft@example.org 4.2.2 "452 4.2.2 Mailbox full" >"$T/soft.eml"
-og bounce <"$T/soft.eml" 2>/dev/null
-og bounce <"$T/soft.eml" 2>/dev/null
+# (three reports: one report delivered again counts once, see
+# feedback_retry.sh)
+dsn soft@example.org 4.2.2 "452 4.2.2 Mailbox full" | og bounce 2>/dev/null
+dsn soft@example.org 4.2.2 "452 4.2.2 Mailbox full" | og bounce 2>/dev/null
 og status soft@example.org --stream news >/dev/null 2>&1
 is "two soft bounces: still accepted" "$?" 0
+dsn soft@example.org 4.2.2 "452 4.2.2 Mailbox full" >"$T/soft.eml"
 og bounce <"$T/soft.eml" 2>"$T/log"
 og status soft@example.org --stream news >"$T/st" 2>&1
 is "third soft bounce: refused" "$?" 1
@@ -169,9 +171,10 @@ is "soft bounces older than the period: still accepted" "$?" 0
 # soft bounces after a hard bounce: the hard bounce stays for good
 og optin gone@example.org --stream news >/dev/null 2>&1
 dsn gone@example.org 5.1.1 "550 5.1.1 User unknown" >"$T/gone-hard.eml"
-dsn gone@example.org 4.2.2 "452 4.2.2 Mailbox full" >"$T/gone-soft.eml"
 og bounce <"$T/gone-hard.eml" 2>/dev/null
-for i in 1 2 3; do og bounce <"$T/gone-soft.eml" 2>"$T/log"; done
+for i in 1 2 3; do
+	dsn gone@example.org 4.2.2 "452 4.2.2 Mailbox full" | og bounce 2>"$T/log"
+done
 OPTGATE_NOW=$(( $(date +%s) + 8 * 86400 )) og status gone@example.org --stream news >"$T/st" 2>&1
 is "hard bounce, then soft bounces: still refused after the soft suppression's 7d" "$?" 1
 like "hard bounce, then soft bounces: the hard bounce kept" "$(cat "$T/st")" "*suppressed hard-bounce*"
@@ -325,8 +328,9 @@ like "unsub-mail without token: quarantined" "$(cat "$T/log")" "*quarantined*no 
 # person suppressed for a while outlives that suppression
 sed 's/^\[feedback\]/[unsubd]\nscope = all\n&/' "$T/optgate.conf" >"$T/all.conf"
 og optin sb@example.org --stream news >/dev/null 2>&1
-dsn sb@example.org 4.2.2 "452 4.2.2 Mailbox full" >"$T/sb.eml"
-for i in 1 2 3; do og bounce <"$T/sb.eml" 2>/dev/null; done
+for i in 1 2 3; do
+	dsn sb@example.org 4.2.2 "452 4.2.2 Mailbox full" | og bounce 2>/dev/null
+done
 toksb=$(og token sb@example.org --stream news | sed -n 's/^token: //p')
 printf 'From: sb@example.org\nTo: unsub+%s@example.com\nSubject: unsubscribe\nMessage-Id: <sb-1@example.org>\n\nplease\n' "$toksb" >"$T/unsubsb.eml"
 "$O" -c "$T/all.conf" unsub-mail --rcpt "unsub+$toksb@example.com" <"$T/unsubsb.eml" 2>"$T/log"
@@ -862,12 +866,13 @@ like "erased, then a complaint: logged as unchanged, address erased" \
     "$(cat "$T/log")" "*fbl: to=<cara@example.org> class=complaint action=unchanged address=erased*"
 dsn cara@example.org 5.1.1 "550 5.1.1 User unknown" "List-Unsubscribe: <$LU>" \
     >"$T/cara-hard.eml"
-dsn cara@example.org 4.2.2 "452 4.2.2 Mailbox full" "List-Unsubscribe: <$LU>" \
-    >"$T/cara-soft.eml"
 og bounce <"$T/cara-hard.eml" 2>"$T/log"
 like "erased, then a hard bounce: unchanged" "$(cat "$T/log")" \
     "*class=hard status=5.1.1 action=unchanged address=erased*"
-for i in 1 2 3; do og bounce <"$T/cara-soft.eml" 2>"$T/log"; done
+for i in 1 2 3; do
+	dsn cara@example.org 4.2.2 "452 4.2.2 Mailbox full" \
+	    "List-Unsubscribe: <$LU>" | og bounce 2>"$T/log"
+done
 like "erased, then soft bounces: not counted" "$(cat "$T/log")" \
     "*class=soft status=4.2.2 action=unchanged address=erased*"
 og optout cara@example.org >"$T/out" 2>&1
@@ -926,8 +931,8 @@ like "VERP: forged DSN to bounce+FORGEDTOKEN@: quarantined" "$(cat "$T/log")" \
     "*quarantined as *: bounce without our token for <fx@example.org>*none of its tokens verifies*"
 ok "... the customer is still mailed" accepted fx@example.org
 # Soft bounces are counted toward a suppression: forged ones are not.
-dsn fy@example.org 4.2.2 "452 4.2.2 Mailbox full" >"$T/forged-soft.eml"
 for i in 1 2 3 4; do
+	dsn fy@example.org 4.2.2 "452 4.2.2 Mailbox full" >"$T/forged-soft.eml"
 	ov bounce --rcpt bounce@bounces.example.com <"$T/forged-soft.eml" 2>"$T/log"
 done
 like "VERP: forged soft bounces: quarantined, not counted" "$(cat "$T/log")" \
