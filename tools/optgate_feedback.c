@@ -750,7 +750,8 @@ typedef struct slot {
 	char name[OG_STREAM_NAME_MAX + 1];
 	char note[OG_EVF_MAX + 1];
 	char proof[OG_EVF_MAX + 1];
-	char detail[OG_STREAM_NAME_MAX + 64];
+	char note_soft[96]; /* the soft bounces that suppress, for the log */
+	char detail[OG_STREAM_NAME_MAX + 160];
 	const char *done_word; /* action word once applied */
 	int rcpt;              /* index into r->rcpt */
 	int pending;
@@ -973,7 +974,7 @@ decide_one(
 		int count = 0, rc;
 		int64_t already = 0;
 		const char *act;
-		char det[96];
+		char det[96], per[24], until[32];
 
 		rc = og_store_soft_bounce(cli->store, w->key, now,
 		    (int64_t)cli->cfg->soft_bounce.period, it->rid, &count,
@@ -1008,11 +1009,18 @@ decide_one(
 		ch->reason = OG_RS_SOFT_BOUNCE;
 		ch->via = OG_VIA_BOUNCE;
 		ch->expires = now + cli->cfg->soft_bounce_suppress;
+		/* the line that suppresses says why and for how long */
+		snprintf(s->note_soft, sizeof(s->note_soft),
+		    " soft_bounces=%d/%u within=%s until=%s", count,
+		    cli->cfg->soft_bounce.limit,
+		    og_duration_fmt((int64_t)cli->cfg->soft_bounce.period, per,
+		        sizeof(per)),
+		    og_time_fmt(ch->expires, until, sizeof(until)));
 	}
 	ch->name = s->name[0] ? s->name : NULL;
-	snprintf(s->detail, sizeof(s->detail), "scope=%s%s%s%s",
+	snprintf(s->detail, sizeof(s->detail), "scope=%s%s%s%s%s",
 	    og_scope_name(ch->scope), s->name[0] ? ":" : "", s->name,
-	    w->by_token ? " by=token" : "");
+	    s->note_soft, w->by_token ? " by=token" : "");
 	s->done_word = "suppressed";
 	s->pending = 1;
 	return O_DONE;

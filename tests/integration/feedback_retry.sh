@@ -3,7 +3,8 @@
 # pipe command's message after exit 75 (EX_TEMPFAIL), and may deliver one
 # twice after a crash.  A soft bounce counts once per report (a retry
 # after its count was written, a duplicate), a complaint and an
-# unsubscribe mail once.  The failures are real: the store's
+# unsubscribe mail once; the suppressing soft bounce's line says the count
+# and the end of the suppression.  The failures are real: the store's
 # disk is full (a tmpfs of its own: root only), then space is freed.
 . "${OPTGATE_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/tap.sh"
 # As root, in a mount namespace of its own for the tmpfs.
@@ -201,10 +202,19 @@ like "... full8's next soft bounce is her second" "$(cat "$T/log")" \
     "*to=<full8@dest.test> class=soft*action=counted soft_bounces=2/3 *"
 ok "... and she is still mailed" accepted full8@dest.test
 
+now=$(date +%s)
 og bounce --queue-id 4C <"$R/live-postfix-expired-after-451.eml" 2>"$T/log"
 is "third soft bounce, retried: exit 0" "$?" 0
-like "... suppressed" "$(cat "$T/log")" \
-    "*4C: bounce: to=<tempfail3@dest.test> class=soft status=4.2.0 action=suppressed scope=all *"
+# the line that suppresses says how many, in what period, until when
+u1=$(date -u -d "@$((now + 7 * 86400))" +%Y-%m-%dT%H:%M)
+u2=$(date -u -d "@$((now + 7 * 86400 + 60))" +%Y-%m-%dT%H:%M)
+like "... suppressed, counted once: 3 of 3 in 14d, until 7d from now" \
+    "$(cat "$T/log")" \
+    "*4C: bounce: to=<tempfail3@dest.test> class=soft status=4.2.0 action=suppressed scope=all soft_bounces=3/3 within=14d until=[0-9-]*T*Z reason=*"
+case "$(cat "$T/log")" in
+*"until=$u1"* | *"until=$u2"*) pass "... until is the end of soft_bounce_suppress" ;;
+*) fail "... until is the end of soft_bounce_suppress" "$(cat "$T/log") (want until=$u1)" ;;
+esac
 accepted tempfail3@dest.test
 is "... refused now" "$?" 1
 e_t=$(nevents tempfail3@dest.test)
