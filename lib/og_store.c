@@ -2515,6 +2515,14 @@ optout_under(struct wctx *w, const og_record *rec, int scope, const char *name,
 	return rc;
 }
 
+/* Is ev a change of the entry (scope, name)?  Caps and segments are not. */
+static int
+of_entry(const og_event *ev, int scope, const char *name)
+{
+	return ev->kind != OG_EV_SEGMENT && ev->kind != OG_EV_PREF &&
+	       ev->scope == scope && strcmp(ev->f[OG_EVF_NAME], name) == 0;
+}
+
 /*
  * consent_under - the consent that a suppression for good of (scope, name)
  * replaced, found down rec's chain: one laid over a pause ended it and
@@ -2533,8 +2541,7 @@ consent_under(struct wctx *w, const og_record *rec, int scope, const char *name,
 	int rc;
 
 	while ((rc = chain_next(w, &seq, ev)) == 1) {
-		if (ev->kind == OG_EV_SEGMENT || ev->kind == OG_EV_PREF ||
-		    ev->scope != scope || strcmp(ev->f[OG_EVF_NAME], name) != 0)
+		if (!of_entry(ev, scope, name))
 			continue;
 		switch (ev->kind) {
 		case OG_EV_OPTIN:
@@ -2578,8 +2585,7 @@ asked_since_optout(struct wctx *w, const og_record *rec, int scope,
 	int rc;
 
 	while ((rc = chain_next(w, &seq, ev)) == 1) {
-		if (ev->kind == OG_EV_SEGMENT || ev->kind == OG_EV_PREF ||
-		    ev->scope != scope || strcmp(ev->f[OG_EVF_NAME], name) != 0)
+		if (!of_entry(ev, scope, name))
 			continue;
 		return ev->kind == OG_EV_OPTIN && ev->new_state == OG_ST_OPTOUT;
 	}
