@@ -215,9 +215,23 @@ client_ip(req *r)
 			fwd++;
 		og_strlcpy(t, fwd, sizeof(t));
 		t[strcspn(t, " ")] = '\0';
-		if (inet_pton(AF_INET, t, tmp) == 1 ||
-		    inet_pton(AF_INET6, t, tmp) == 1)
+		/*
+		 * As the peer's own address is written: a mapped IPv4
+		 * address (a proxy on a dual-stack socket, nginx's
+		 * ipv6only=off, HAProxy's v4v6, says ::ffff:203.0.113.7) is
+		 * the IPv4 address, or the rate limit would count every IPv4
+		 * client in one IPv6 /64.
+		 */
+		if (inet_pton(AF_INET, t, tmp) == 1) {
 			og_strlcpy(r->ip, t, sizeof(r->ip));
+		} else if (inet_pton(AF_INET6, t, tmp) == 1) {
+			int v4 = IN6_IS_ADDR_V4MAPPED(
+			    (struct in6_addr *)(void *)tmp);
+
+			if (inet_ntop(v4 ? AF_INET : AF_INET6,
+			        v4 ? tmp + 12 : tmp, buf, sizeof(buf)) != NULL)
+				og_strlcpy(r->ip, buf, sizeof(r->ip));
+		}
 	}
 }
 

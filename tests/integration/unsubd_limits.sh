@@ -51,6 +51,19 @@ curl -s -o /dev/null -H 'X-Forwarded-For: 192.0.2.66' \
     -H 'X-Forwarded-For: 198.51.100.77' "$UD_URL/u/$TOK"
 like "two X-Forwarded-For lines: the last one's client is logged" \
     "$(grep 'optgate: page:' "$UD_DIR/log" | tail -1)" "*client=\[198.51.100.77\]*"
+# A proxy on a dual-stack socket (nginx's listen [::]:443 ipv6only=off,
+# HAProxy's bind :::443 v4v6) names an IPv4 client ::ffff:A.B.C.D: that
+# is the client's IPv4 address, not an IPv6 /64 (which would put every
+# IPv4 client into one count: one of them over the limit, all refused).
+for i in $(seq 1 20); do
+	curl -s -o /dev/null -H 'X-Real-IP: ::ffff:192.0.2.200' "$UD_URL/u/$TOK"
+done
+is "a mapped IPv4 client from the proxy over its limit gets 429" \
+    "$(ud_code GET "$UD_URL/u/$TOK" -H 'X-Real-IP: ::ffff:192.0.2.200')" 429
+is "... another mapped IPv4 client is not refused with it" \
+    "$(ud_code GET "$UD_URL/u/$TOK" -H 'X-Real-IP: ::ffff:198.51.100.201')" 200
+like "... and is logged (and kept as proof) as its IPv4 address" \
+    "$(grep 'optgate: page:' "$UD_DIR/log" | tail -1)" "*client=\[198.51.100.201\]*"
 is "an untrusted peer cannot pick its address" \
     "$(ud_code GET "$UD_URL/u/$TOK" --interface 127.0.0.2 -H 'X-Real-IP: 203.0.113.8')" 200
 for i in $(seq 1 20); do
