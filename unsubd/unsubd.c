@@ -71,6 +71,12 @@
 #define HEADER_MEMORY (16 * 1024) /* headers must fit (431 otherwise) */
 #define CSRF_MAX_AGE (24 * 3600)  /* a page may stay open a day */
 #define LISTEN_MAX OG_MULTI_MAX
+/*
+ * TLS 1.2 and 1.3 only, as the example nginx config: GnuTLS's NORMAL,
+ * libmicrohttpd's default, still offers 1.0 and 1.1 (RFC 8996: not to
+ * be used), which scanners flag on the List-Unsubscribe host.
+ */
+#define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 
 /* ---- config snapshot ---- */
 
@@ -1669,7 +1675,8 @@ main(int argc, char **argv)
 		    MHD_OPTION_NOTIFY_CONNECTION, notify_conn, NULL,
 		    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 		    tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert,
-		    MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_END);
+		    MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_HTTPS_PRIORITIES,
+		    TLS_PRIORITIES, MHD_OPTION_END);
 		/* libmicrohttpd says why at debug level only: a TLS pair
 		 * that does not load is said here, as config check says it */
 		if (d[i] == NULL && tls &&

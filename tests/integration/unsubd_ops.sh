@@ -152,6 +152,17 @@ is "one-click over HTTPS 200" "$(curl -s -o /dev/null -w '%{http_code}' \
 is "... and it is in the store" "$(ud_status $B news)" 1
 is "plain HTTP to the TLS port gets no page" "$(curl -s -o /dev/null \
     -w '%{http_code}' --max-time 3 http://127.0.0.1:18085/healthz)" 000
+# Only TLS 1.2 and 1.3, as the example nginx config (RFC 8996: 1.0 and
+# 1.1 are not to be used; GnuTLS's default offered them).
+tls_version() { # openssl s_client option: the version agreed, or (NONE)
+	echo | timeout 10 openssl s_client -connect 127.0.0.1:18085 "$1" \
+	    -cipher 'DEFAULT@SECLEVEL=0' 2>/dev/null |
+	    sed -n 's/^New, \([^,]*\), Cipher is.*/\1/p'
+}
+is "TLS 1.0 refused" "$(tls_version -tls1)" "(NONE)"
+is "TLS 1.1 refused" "$(tls_version -tls1_1)" "(NONE)"
+is "TLS 1.2 agreed" "$(tls_version -tls1_2)" "TLSv1.2"
+is "TLS 1.3 agreed" "$(tls_version -tls1_3)" "TLSv1.3"
 ok "TLS daemon stops cleanly" ud_stop
 is "config check of the pair: no tls warning" \
     "$("$BIN/optgate" -c "$CONF" config check 2>&1 | grep -c tls_)" 0
