@@ -214,7 +214,7 @@ client_ip(req *r)
 		}
 	}
 	if (fwd != NULL) {
-		unsigned char tmp[16];
+		struct in6_addr a6; /* room for either */
 		char t[INET6_ADDRSTRLEN + 1];
 
 		while (*fwd == ' ')
@@ -228,14 +228,14 @@ client_ip(req *r)
 		 * the IPv4 address, or the rate limit would count every IPv4
 		 * client in one IPv6 /64.
 		 */
-		if (inet_pton(AF_INET, t, tmp) == 1) {
+		if (inet_pton(AF_INET, t, &a6) == 1) {
 			og_strlcpy(r->ip, t, sizeof(r->ip));
-		} else if (inet_pton(AF_INET6, t, tmp) == 1) {
-			int v4 = IN6_IS_ADDR_V4MAPPED(
-			    (struct in6_addr *)(void *)tmp);
+		} else if (inet_pton(AF_INET6, t, &a6) == 1) {
+			int v4 = IN6_IS_ADDR_V4MAPPED(&a6);
 
 			if (inet_ntop(v4 ? AF_INET : AF_INET6,
-			        v4 ? tmp + 12 : tmp, buf, sizeof(buf)) != NULL)
+			        v4 ? (void *)&a6.s6_addr[12] : (void *)&a6, buf,
+			        sizeof(buf)) != NULL)
 				og_strlcpy(r->ip, buf, sizeof(r->ip));
 		}
 	}
