@@ -199,7 +199,8 @@ struct pstate {
 	int cont;       /* the line being parsed is indented (a continuation) */
 	int prev_key;   /* a key since the last section line: libinih reads
 	                   an indented line as its continuation */
-	char last[4096]; /* the value of the last string or caps key */
+	char prev_name[200]; /* that key, for the message about such a line */
+	char last[4096];     /* the value of the last string or caps key */
 	char cursect[128];
 	int seen[STREAMS_MAX + 1][NKEYS]; /* line of a key's first value, 0 */
 	int seg_seen;
@@ -982,6 +983,9 @@ handler(void *user, const char *section, const char *name, const char *value)
 	int rc;
 
 	ps->prev_key = 1;
+	/* a continuation comes with the name of the key it continues */
+	snprintf(
+	    ps->prev_name, sizeof(ps->prev_name), "[%s] %s", section, name);
 	if (!ps->cont)
 		return handle_value(user, section, name, value);
 	v = og_xstrdup(value);
@@ -1061,6 +1065,77 @@ check_section_line(struct pstate *ps, const char *line)
 	}
 }
 
+/*
+ * An indented line after a key is libinih's continuation of its value,
+ * whatever it says: a README snippet pasted with its indentation
+ * ("    [keys]", "   listen = 127.0.0.1:8080") became words of the
+ * value above it, and a file indented throughout loaded as "ok (0
+ * streams)".  One that reads as a section line or as a key of ours is
+ * refused (and not passed on); other text continues the value (a list,
+ * an IPv6 "[::1]:8080").  Returns 1 when refused.
+ */
+static int
+check_indented_line(struct pstate *ps, const char *line)
+{
+	static const char *const sections[] = {"store", "keys", "address",
+	    "feedback", "log", "policyd", "milter", "unsubd", "spf", NULL};
+	const char *p = line, *e;
+	char word[128];
+	size_t n;
+	int i;
+
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p == '[' && (e = strchr(p, ']')) != NULL) {
+		const char *q = e + 1;
+
+		while (*q == ' ' || *q == '\t')
+			q++;
+		if (*q != '\n' && *q != ';' && *q != '#' && *q != 0)
+			return 0;
+		n = (size_t)(e - p - 1);
+		if (n == 0 || n >= sizeof(word))
+			return 0;
+		memcpy(word, p + 1, n);
+		word[n] = 0;
+		for (i = 0; sections[i]; i++)
+			if (strcmp(word, sections[i]) == 0)
+				break;
+		if (sections[i] == NULL &&
+		    !(strncmp(word, "stream", 6) == 0 &&
+		        (word[6] == ' ' || word[6] == '\t')))
+			return 0;
+		perr(ps,
+		    "indented line \"[%s]\" would continue the value of %s "
+		    "above it: start a section line at the beginning of the "
+		    "line",
+		    word, ps->prev_name);
+		return 1;
+	}
+	for (n = 0; p[n] && (isalnum((unsigned char)p[n]) || p[n] == '_' ||
+	                        p[n] == '.' || p[n] == '-');
+	     n++)
+		;
+	if (n == 0 || n >= sizeof(word))
+		return 0;
+	for (e = p + n; *e == ' ' || *e == '\t'; e++)
+		;
+	if (*e != '=')
+		return 0;
+	memcpy(word, p, n);
+	word[n] = 0;
+	for (i = 0; i < (int)NKEYS; i++)
+		if (strcmp(keys[i].name, word) == 0)
+			break;
+	if (i == (int)NKEYS && strncmp(word, "caps.segment.", 13) != 0)
+		return 0;
+	perr(ps,
+	    "indented line \"%s = ...\" would continue the value of %s "
+	    "above it: start a key at the beginning of the line",
+	    word, ps->prev_name);
+	return 1;
+}
+
 /* libinih line reader that counts lines and refuses long ones. */
 static char *
 reader(char *str, int num, void *stream)
@@ -1097,6 +1172,10 @@ reader(char *str, int num, void *stream)
 	 */
 	if (!(ps->cont && ps->prev_key))
 		check_section_line(ps, str);
+	else if (check_indented_line(ps, str)) {
+		str[0] = '\n'; /* reported: not a word of the value above */
+		str[1] = 0;
+	}
 	return str;
 }
 

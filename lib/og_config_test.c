@@ -273,6 +273,33 @@ static const struct ccase cases[] = {
         "[unsubd]\nlisten = 127.0.0.1:8080\n    [::1]:8080\n"
         "[policyd]\n    [nope]\n",
         "test.conf:5: [nope]: unknown section"},
+    /*
+     * A README snippet pasted with its indentation: its lines became
+     * words of the value above, and a file indented throughout loaded
+     * as "ok (0 streams)".
+     */
+    {"indented section line after a key",
+        "[store]\npath = /tmp/og/store\n    [keys]\n"
+        "    file = /tmp/og/keys\n    [stream newsletter]\n"
+        "    match = sender:news@example.com\n",
+        "test.conf:3: indented line \"[keys]\" would continue the value "
+        "of [store] path above it"},
+    {"indented stream section after a key",
+        "[store]\npath = /tmp/og/store\n  [stream news]   ; pasted\n",
+        "test.conf:3: indented line \"[stream news]\" would continue"},
+    {"indented key line after a key",
+        "[unsubd]\nuser = optgate\n   listen = 127.0.0.1:8080\n",
+        "test.conf:3: indented line \"listen = ...\" would continue the "
+        "value of [unsubd] user above it"},
+    {"indented segment caps after a key",
+        "[stream s]\ndescription = News\n  caps.segment.vip = 4/7d\n",
+        "test.conf:3: indented line \"caps.segment.vip = ...\""},
+    {"continued values that only look like keys or sections",
+        "[stream s]\ndescription = Weekly news, [all] of it\n"
+        "    [in brief]\n    pros = cons\n"
+        "match = header:X-A=b\n"
+        "[unsubd]\nlisten = 127.0.0.1:8080\n    [::1]:8080\n",
+        NULL},
     {"list continued after a comma",
         "[spf]\negress = 203.0.113.5,\n    2001:db8::5\n"
         "[stream s]\nunsubscribe = https://u.example/u/%t,\n"

@@ -71,6 +71,23 @@ out=$({ cat "$T/optgate.conf"; printf '[stream newsletter]\nmatch = sender:x@exa
 is "config check with a stream section given twice: exit 2" "$?" 2
 like "... names both lines" "$out" \
     "*dup.conf:*: [[]stream newsletter]: section given twice (first at line *"
+# The README walk-through's config as an admin copies it from the raw
+# README (less, the installed share/doc copy): every line indented.  It
+# loaded as one [store] path of 12 words, "ok (0 streams)", exit 0, and
+# the daemons would have started judging nothing.
+sed -n "/^    cat > optgate.conf <<'EOF'/,/^    EOF/p" "$OPTGATE_TOP/README.md" |
+    sed '1d;$d' | sed "s#/tmp/og/#$T/ind/#" >"$T/indented.conf"
+like "the README walk-through's config block was found, indented" \
+    "$(head -2 "$T/indented.conf")" "    [[]store]*    path = $T/ind/store"
+out=$($BIN/optgate -c "$T/indented.conf" config check 2>&1)
+is "config check of that block pasted with its indentation: exit 2" "$?" 2
+like "... names the first misread line and what it would continue" "$out" \
+    "*indented.conf:3: indented line \"[[]keys]\" would continue the value of [[]store] path above it: start a section line at the beginning of the line*"
+out=$(printf '[unsubd]\nuser = optgate\n   listen = 127.0.0.1:8080\n' |
+    cat "$T/optgate.conf" - >"$T/ind2.conf" && $BIN/optgate -c "$T/ind2.conf" config check 2>&1)
+is "an indented key line under a key: exit 2" "$?" 2
+like "... says so" "$out" \
+    "*ind2.conf:*: indented line \"listen = ...\" would continue the value of [[]unsubd] user above it*"
 # What optgate-policyd refuses to start with, config check refuses too.
 out=$(sed 's/^\[stream offers\]$/&\nspf = reject/' "$T/optgate.conf" >"$T/spf.conf" &&
     $BIN/optgate -c "$T/spf.conf" config check 2>&1)
