@@ -1006,11 +1006,25 @@ handler(void *user, const char *section, const char *name, const char *value)
  * libinih calls the handler only for keys, so an unknown or empty-named
  * section would go unnoticed: look at section lines as they are read.
  */
+static const char *const sections[] = {"store", "keys", "address", "feedback",
+    "log", "policyd", "milter", "unsubd", "spf", NULL};
+
+/* Is NAME one of our sections ("stream NAME" with a name or none)? */
+static int
+known_section(const char *name)
+{
+	int i;
+
+	for (i = 0; sections[i]; i++)
+		if (strcmp(name, sections[i]) == 0)
+			return 1;
+	return strncmp(name, "stream", 6) == 0 &&
+	       (name[6] == ' ' || name[6] == '\t' || name[6] == 0);
+}
+
 static void
 check_section_line(struct pstate *ps, const char *line)
 {
-	static const char *const known[] = {"store", "keys", "address",
-	    "feedback", "log", "policyd", "milter", "unsubd", "spf", NULL};
 	char name[128];
 	const char *p = line, *end;
 	size_t n;
@@ -1026,12 +1040,7 @@ check_section_line(struct pstate *ps, const char *line)
 		n = sizeof(name) - 1;
 	memcpy(name, p + 1, n);
 	name[n] = 0;
-	for (i = 0; known[i]; i++)
-		if (strcmp(name, known[i]) == 0)
-			break;
-	if (known[i] == NULL &&
-	    !(strncmp(name, "stream", 6) == 0 &&
-	        (name[6] == ' ' || name[6] == '\t' || name[6] == 0))) {
+	if (!known_section(name)) {
 		perr(ps, "[%s]: unknown section", name);
 		return;
 	}
@@ -1040,7 +1049,7 @@ check_section_line(struct pstate *ps, const char *line)
 	 * and list lines added to it unseen (a pasted [stream news] after
 	 * the shipped one, a second [unsubd] listen).  One per name.
 	 */
-	if (known[i] == NULL) { /* [stream NAME]: the name as the handler */
+	if (strncmp(name, "stream", 6) == 0) { /* the name as the handler */
 		char *nm = name + 6;
 
 		while (*nm == ' ' || *nm == '\t')
@@ -1077,8 +1086,6 @@ check_section_line(struct pstate *ps, const char *line)
 static int
 check_indented_line(struct pstate *ps, const char *line)
 {
-	static const char *const sections[] = {"store", "keys", "address",
-	    "feedback", "log", "policyd", "milter", "unsubd", "spf", NULL};
 	const char *p = line, *e;
 	char word[128];
 	size_t n;
@@ -1098,12 +1105,7 @@ check_indented_line(struct pstate *ps, const char *line)
 			return 0;
 		memcpy(word, p + 1, n);
 		word[n] = 0;
-		for (i = 0; sections[i]; i++)
-			if (strcmp(word, sections[i]) == 0)
-				break;
-		if (sections[i] == NULL &&
-		    !(strncmp(word, "stream", 6) == 0 &&
-		        (word[6] == ' ' || word[6] == '\t')))
+		if (!known_section(word))
 			return 0;
 		perr(ps,
 		    "indented line \"[%s]\" would continue the value of %s "
