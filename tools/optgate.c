@@ -43,6 +43,9 @@ static const struct cmd {
     {"status", cmd_status,
         "status ADDR [--stream S] [--from ADDR]  verdict and reason "
         "(with --stream: exit 0 accepted, 1 refused)"},
+    {"explain", cmd_status,
+        "explain ADDR [--stream S]  why each stream takes or refuses "
+        "the address (status under another name)"},
     {"check-address", cmd_check_address,
         "check-address ADDR         "
         "normalised form, match key, typo check"},

@@ -79,6 +79,9 @@ like "erase: says what it did" "$(cat "$T/out")" '*erased: record removed, 1 eve
 $A status bia@example.com --stream digest >"$T/out"
 is "erased address is refused" "$?" 1
 like "erased address: the reason says so" "$(cat "$T/out")" '*erased at the person*'
+$A explain bia@example.com --stream digest >"$T/explain"
+is "explain: status under the name the question has (exit 1: refused)" "$?" 1
+is "explain: the same answer as status" "$(cat "$T/explain")" "$(cat "$T/out")"
 out=$($A audit bia@example.com)
 like "audit after erase: shows the erasure" "$out" '*erase *all*suppressed (erased) via admin*note=request 2026-17*'
 case "$out" in *203.0.113.6*|*signup-form*) fail "audit after erase: personal data gone" ;; *) pass "audit after erase: personal data gone" ;; esac
