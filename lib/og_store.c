@@ -695,7 +695,6 @@ precheck_file(const char *file, char *err, size_t errlen)
 	}
 	return 0;
 foreign:
-	close(fd);
 	snprintf(err, errlen,
 	    "%s: not an LMDB file (damaged or "
 	    "foreign); nothing was changed: move it away and restore "

@@ -4,6 +4,7 @@
  * maps grown by other processes.
  * Every test gets its own temporary store folder.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <setjmp.h>
@@ -44,6 +45,25 @@ int __real_mdb_env_open(MDB_env *, const char *, unsigned, mdb_mode_t);
 int __wrap_mdb_env_open(MDB_env *, const char *, unsigned, mdb_mode_t);
 int __real_mdb_env_set_mapsize(MDB_env *, size_t);
 int __wrap_mdb_env_set_mapsize(MDB_env *, size_t);
+int __real_close(int);
+int __wrap_close(int);
+
+/*
+ * close(2) as this process calls it (-Wl,--wrap=close), counting the
+ * descriptors closed twice (EBADF): in a daemon's threads the number may
+ * already name another thread's file or connection, which it would close.
+ */
+static int closed_twice;
+
+int
+__wrap_close(int fd)
+{
+	int rc = __real_close(fd);
+
+	if (rc != 0 && errno == EBADF)
+		closed_twice++;
+	return rc;
+}
 
 static void
 hold(int at)
@@ -1037,6 +1057,46 @@ broken_counters_rebuilt(void **state)
 }
 
 /*
+ * A counters file that is not LMDB's (garbage, or a copy cut short)
+ * found at open, or put in place under a running daemon (a restore):
+ * refused and rebuilt, its descriptor closed once.  A second close of a
+ * number another thread has opened meanwhile (libmilter's workers accept
+ * connections all the time) closes that thread's connection or file.
+ */
+static void
+foreign_counters_closed_once(void **state)
+{
+	struct fx *f = *state;
+	char path[160], err[512], cmd[800];
+	og_store_opts o = {0, 0, 0, 0};
+	FILE *fp;
+	int i;
+
+	og_store_close(f->st);
+	f->st = NULL;
+	snprintf(path, sizeof(path), "%s/counters/data.mdb", f->dir);
+	fp = fopen(path, "wb");
+	for (i = 0; i < 9000; i++)
+		fputc(i & 0xff, fp);
+	fclose(fp);
+	closed_twice = 0;
+	assert_int_equal(
+	    og_store_open(f->dir, &o, &f->st, err, sizeof(err)), 0);
+	assert_int_equal(closed_twice, 0);
+
+	/* a backup's counters cut short, moved in under the running store */
+	snprintf(cmd, sizeof(cmd),
+	    "rm -r %s/counters.broken-* && mkdir %s/new && "
+	    "head -c 5000 /dev/urandom >%s/new/data.mdb && "
+	    "mv %s/counters %s/old && mv %s/new %s/counters",
+	    f->dir, f->dir, f->dir, f->dir, f->dir, f->dir, f->dir);
+	assert_int_equal(system(cmd), 0);
+	closed_twice = 0;
+	assert_int_equal(og_store_counters_check(f->st), 1);
+	assert_int_equal(closed_twice, 0);
+}
+
+/*
  * Counters rebuilt by root (an admin's command after a crash) in a store
  * the daemons own: the new counters belong to the store's owner, or the
  * daemons, no longer root, cannot open the store at all.
@@ -1672,6 +1732,8 @@ main(void)
 	    cmocka_unit_test(map_full_grows_then_fails_cleanly),
 	    cmocka_unit_test_setup_teardown(
 	        broken_counters_rebuilt, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        foreign_counters_closed_once, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        rebuilt_counters_keep_store_owner, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
