@@ -498,7 +498,9 @@ cap_of_prev(const struct batch *b, size_t i)
 
 /*
  * Apply rows [from, from+n) of the sorted order in one durable commit;
- * a transaction too big for LMDB (OG_EBUSY) is split in halves.
+ * a transaction too big for LMDB (OG_EBUSY) is split in halves, and so
+ * is one with a line the store cannot take (OG_ETOOBIG: the address's
+ * record is full), down to that line, which is skipped with its number.
  */
 static int
 apply_range(struct import *im, struct batch *b, size_t from, size_t n)
@@ -507,7 +509,21 @@ apply_range(struct import *im, struct batch *b, size_t from, size_t n)
 	int rc;
 
 	rc = og_store_apply(im->cli->store, b->ch + from, n, b->results);
-	if (rc == OG_EBUSY && n > 1) {
+	if (rc == OG_ETOOBIG &&
+	    (n == 1 || (n == 2 && cap_of_prev(b, from + 1)))) {
+		const og_change *c = &b->ch[from];
+
+		im->skipped++;
+		if (im->warn)
+			fprintf(im->warn,
+			    "%lu: %s: not imported: the address's record is "
+			    "full (%d entries, one per scope with a state or "
+			    "a cap); an opt-out or suppression goes in only "
+			    "in place of an expired entry or an opt-in\n",
+			    line_of(c), c->raw, OG_ENTRIES_MAX);
+		return 0;
+	}
+	if ((rc == OG_EBUSY || rc == OG_ETOOBIG) && n > 1) {
 		size_t mid = n / 2;
 
 		/* a line and its cap stay in one range (counted together) */

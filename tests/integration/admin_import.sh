@@ -441,6 +441,34 @@ like "on a terminal: a progress bar with rate and ETA" "$(tr '\r' '\n' <"$T/tty.
 $OG import "$T/p.csv" >"$T/notty.out" 2>"$T/notty.err"
 is "not a terminal: no progress bar" "$(grep -c 'ETA' "$T/notty.err" "$T/notty.out" | awk -F: '{s += $2} END {print s}')" 0
 
+# --- one address whose record is full: that line skipped, the rest in ------
+# A record holds 64 entries; an opt-in for a 65th scope does not fit.
+# Without a way around it, the whole batch failed ("store write failed
+# near line N: input too large", nothing of it imported, again on every
+# rerun), the opt-outs of other people in it too.
+{
+	echo 'address,partner,state,time,source'
+	echo 'full-a@example.com,,optout,2026-01-01T00:00:00Z,x'
+	i=1
+	while [ $i -le 66 ]; do
+		echo "full@example.com,p$i,optin,2026-01-02T00:00:00Z,form"
+		i=$((i + 1))
+	done
+	echo 'full-z@example.com,,optout,2026-01-01T00:00:00Z,x'
+} >"$T/full.csv"
+$OG --json import "$T/full.csv" >"$T/full.out" 2>"$T/full.err"
+is "a full record: the import completes" "$?" 0
+is "... every line that fits is in" "$(n_of imported "$T/full.out")" 66
+is "... the two that do not fit are skipped" "$(n_of skipped "$T/full.out")" 2
+like "... each named with its line and why" \
+    "$(grep 'record is full' "$T/full.csv.warnings" | tr '\n' ' ')" \
+    "67: full@example.com: not imported: the address's record is full (64 entries*68: full@example.com: not imported*"
+like "... the opt-out of the address after it is in" \
+    "$($OG status full-z@example.com)" "*all*optout*"
+$OG --json import "$T/full.csv" >"$T/full2.out" 2>&1
+is "... a rerun: the rest unchanged" "$(n_of unchanged "$T/full2.out")" 66
+is "... the two skipped again" "$(n_of skipped "$T/full2.out")" 2
+
 $OG verify >/dev/null
 is "store verifies after all of it" "$?" 0
 done_testing
