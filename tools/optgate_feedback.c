@@ -1506,8 +1506,9 @@ commit_batch(og_cli *cli, const fb_opts *o, item *its, size_t n)
 	size_t total = 0, k = 0;
 	char qb[40];
 	og_change *chs;
-	int *results;
+	int *results, *irc; /* irc: each report's own result */
 	int rc = 0;
+	size_t nwith = 0; /* reports with changes */
 
 	/* A report that is to be retried is applied on its retry. */
 	for (size_t i = 0; i < n; i++)
@@ -1543,15 +1544,42 @@ commit_batch(og_cli *cli, const fb_opts *o, item *its, size_t n)
 	}
 	chs = og_xcalloc(total ? total : 1, sizeof(*chs));
 	results = og_xcalloc(total ? total : 1, sizeof(*results));
-	for (size_t i = 0; i < n; i++)
+	irc = og_xcalloc(n ? n : 1, sizeof(*irc));
+	for (size_t i = 0; i < n; i++) {
+		size_t k0 = k;
+
 		for (int j = 0; j < its[i].nslots; j++)
 			if (its[i].slots[j].pending)
 				chs[k++] = its[i].slots[j].ch;
+		nwith += k > k0;
+	}
 	if (k > 0 && (rc = og_store_apply(cli->store, chs, k, results)) != 0)
-		og_log_err("%s: %s: store write failed: %s (%zu changes kept "
-		           "for a retry)",
+		og_log_err("%s: %s: store write failed: %s (%zu changes%s)",
 		    qid(o, qb, sizeof(qb)), mode_names[o->mode],
-		    og_strerror(rc), k);
+		    og_strerror(rc), k,
+		    nwith > 1 ? ": each report again alone"
+		              : " kept for a retry");
+	/*
+	 * One change that cannot go in (a damaged record, a record full)
+	 * must not hold back the other reports of a maildir run on every
+	 * run: each report alone, and only those that fail are retried.
+	 */
+	for (size_t i = 0, off = 0; i < n; i++) {
+		size_t cnt = 0;
+
+		for (int j = 0; j < its[i].nslots; j++)
+			cnt += its[i].slots[j].pending != 0;
+		if (rc != 0 && nwith > 1 && cnt > 0 &&
+		    (irc[i] = og_store_apply(
+		         cli->store, chs + off, cnt, results + off)) != 0)
+			og_log_err("%s: %s: %s: store write failed: %s (kept "
+			           "for a retry)",
+			    qid(o, qb, sizeof(qb)), mode_names[o->mode],
+			    its[i].label, og_strerror(irc[i]));
+		else if (rc != 0 && nwith <= 1)
+			irc[i] = rc;
+		off += cnt;
+	}
 	k = 0;
 	for (size_t i = 0; i < n; i++) {
 		item *it = &its[i];
@@ -1562,7 +1590,7 @@ commit_batch(og_cli *cli, const fb_opts *o, item *its, size_t n)
 
 			if (!s->pending)
 				continue;
-			if (rc != 0) {
+			if (irc[i] != 0) {
 				it->out = O_TEMPFAIL;
 				k++;
 				continue;
@@ -1599,6 +1627,7 @@ commit_batch(og_cli *cli, const fb_opts *o, item *its, size_t n)
 	}
 	free(chs);
 	free(results);
+	free(irc);
 }
 
 #define BATCH_MAX 256

@@ -669,6 +669,36 @@ for a in m1@example.org m2@example.org m3@example.org; do
 done
 is "maildir: all three refused" "$n" 3
 
+# One report whose change cannot go in (its person's record is full: 64
+# partner opt-outs, and a hard bounce needs a 65th entry) must not hold
+# back the others of the batch: before, every report of the maildir was
+# kept for a retry, on every run, and none went in.
+{
+	echo 'address,partner,state,time,source'
+	i=1
+	while [ $i -le 64 ]; do
+		echo "fullrec@example.org,p$i,optout,2026-01-02T00:00:00Z,x"
+		i=$((i + 1))
+	done
+} >"$T/fullrec.csv"
+og import "$T/fullrec.csv" >/dev/null 2>&1
+for a in fullrec@example.org m4@example.org m5@example.org; do
+	og optin "$a" --stream news >/dev/null 2>&1
+done
+mkdir -p "$T/md2/new" "$T/md2/cur" "$T/md2/tmp"
+dsn m4@example.org 5.1.1 "550 5.1.1 User unknown" >"$T/md2/new/1"
+dsn fullrec@example.org 5.1.1 "550 5.1.1 User unknown" >"$T/md2/new/2"
+dsn m5@example.org 5.1.1 "550 5.1.1 User unknown" >"$T/md2/new/3"
+og bounce --maildir "$T/md2" 2>"$T/log"
+is "maildir, one change that cannot go in: exit 75 (retry)" "$?" 75
+is "... only its report is kept for the retry" "$(ls "$T/md2/new" | tr '\n' ' ')" "2 "
+like "... the log names it" "$(cat "$T/log")" "*store write failed: *retry*"
+n=0
+for a in m4@example.org m5@example.org; do
+	og status "$a" --stream news >/dev/null 2>&1 || n=$((n + 1))
+done
+is "... the other two reports are in: both refused" "$n" 2
+
 # [address] local_part = sensitive: the DSN names the address as it was
 # sent, case and all, and that is the record it suppresses
 sed 's/^\[feedback\]/[address]\nlocal_part = sensitive\n&/' "$T/optgate.conf" >"$T/cs.conf"
