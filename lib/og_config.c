@@ -150,6 +150,9 @@ static const struct key keys[] = {
     {"unsubd", "scope", T_ENUM, "stream", G(unsubd_scope), 0, 0, 0, scopes},
     {"unsubd", "max_connections", T_INT, "2000", G(unsubd_max_connections), 0,
         1, 100000, NULL},
+    /* none: half of what one listen address may hold (validate) */
+    {"unsubd", "max_connections_per_client", T_INT, NULL,
+        G(unsubd_max_connections_per_client), 0, 0, 100000, NULL},
     {"unsubd", "timeout", T_DUR, "10s", G(unsubd_timeout), 0, 1, 3600, NULL},
     {"unsubd", "rate_limit", T_INT, "120", G(unsubd_rate_limit), 0, 0, 1000000,
         NULL},
@@ -1817,6 +1820,10 @@ validate(struct pstate *ps)
 	if ((why = milter_socket_why(cfg->milter_socket)) != NULL)
 		perr(
 		    ps, "[milter] socket: \"%s\": %s", cfg->milter_socket, why);
+	/* not set: optgate-unsubd takes a share of max_connections */
+	at(ps, "unsubd", NULL, "max_connections_per_client");
+	if (ps->line == 0)
+		cfg->unsubd_max_connections_per_client = -1;
 	at(ps, "unsubd", NULL, "trusted_proxy");
 	for (i = 0; i < cfg->nunsubd_trusted_proxy; i++)
 		ip_value(ps, "[unsubd] trusted_proxy",

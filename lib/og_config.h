@@ -172,6 +172,10 @@ typedef struct og_config {
 	char *unsubd_tls_cert, *unsubd_tls_key;
 	int unsubd_scope; /* enum og_scope of a one-click opt-out */
 	int unsubd_max_connections;
+	/* open connections per client address (IPv6: /64); 0: no limit;
+	 * -1: not set, half of one listen address's share of
+	 * max_connections */
+	int unsubd_max_connections_per_client;
 	int64_t unsubd_timeout;
 	int unsubd_rate_limit; /* requests per IP per minute */
 	char *unsubd_base_url;

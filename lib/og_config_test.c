@@ -415,6 +415,46 @@ trusted_proxies(void **state)
 }
 
 /*
+ * [unsubd] max_connections_per_client: not set is -1 (optgate-unsubd
+ * takes a share of max_connections), 0 is no limit, a number is kept.
+ */
+static void
+client_connections(void **state)
+{
+	static const struct {
+		const char *text;
+		int want; /* -2: refused */
+	} cc[] = {
+	    {"[unsubd]\n", -1},
+	    {"[unsubd]\nmax_connections_per_client = 0\n", 0},
+	    {"[unsubd]\nmax_connections_per_client = 25\n", 25},
+	    {"[unsubd]\nmax_connections_per_client = -1\n", -2},
+	    {"[unsubd]\nmax_connections_per_client = many\n", -2},
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cc) / sizeof(cc[0]); i++) {
+		og_config *cfg = NULL;
+		char err[512] = "";
+		int rc = og_config_parse_string(
+		    cc[i].text, "t", &cfg, err, sizeof(err), NULL, NULL);
+
+		if (cc[i].want == -2) {
+			assert_int_not_equal(rc, 0);
+			assert_non_null(
+			    strstr(err, "max_connections_per_client"));
+			continue;
+		}
+		if (rc != 0)
+			fail_msg("case %zu refused: %s", i, err);
+		assert_int_equal(
+		    cfg->unsubd_max_connections_per_client, cc[i].want);
+		og_config_unref(cfg);
+	}
+}
+
+/*
  * plus_tags domains as og_addr compares them (lowercase A-labels): one
  * written in Unicode strips the +tag of its addresses too, so that an
  * opt-out of ana@ stops mail to ana+promo@.
@@ -713,7 +753,7 @@ int
 main(void)
 {
 	enum { N = sizeof(cases) / sizeof(cases[0]) };
-	struct CMUnitTest t[N + 8];
+	struct CMUnitTest t[N + 9];
 	size_t i;
 
 	for (i = 0; i < N; i++) {
@@ -722,7 +762,7 @@ main(void)
 		t[i].test_func = run_case;
 		t[i].initial_state = (void *)&cases[i];
 	}
-	memset(&t[N], 0, 8 * sizeof(t[0]));
+	memset(&t[N], 0, 9 * sizeof(t[0]));
 	t[N].name = "values";
 	t[N].test_func = values;
 	t[N + 1].name = "stream matching";
@@ -739,5 +779,7 @@ main(void)
 	t[N + 6].test_func = continuation_comments;
 	t[N + 7].name = "one-click (RFC 8058) only with one https: target";
 	t[N + 7].test_func = one_click;
-	return _cmocka_run_group_tests("og_config", t, N + 8, NULL, NULL);
+	t[N + 8].name = "[unsubd] max_connections_per_client";
+	t[N + 8].test_func = client_connections;
+	return _cmocka_run_group_tests("og_config", t, N + 9, NULL, NULL);
 }

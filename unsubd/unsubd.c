@@ -32,8 +32,10 @@
  * addresses); bad tokens count.
  *
  * LIMITS: body UNSUBD_BODY_MAX; header memory per connection
- * HEADER_MEMORY; [unsubd] max_connections, timeout (absolute, per
- * request), rate_limit (per client address per minute).
+ * HEADER_MEMORY; [unsubd] max_connections, max_connections_per_client
+ * (open at once from one peer address, IPv6 /64, but a trusted proxy),
+ * timeout (absolute, per request), rate_limit (per client address per
+ * minute).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -163,6 +165,36 @@ last_fwd(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 	return MHD_YES;
 }
 
+/*
+ * A peer's address as text into buf (INET6_ADDRSTRLEN): an IPv4 address
+ * mapped into IPv6 as IPv4.  0, or -1 for another kind of address.
+ */
+static int
+peer_text(const struct sockaddr *sa, char *buf)
+{
+	if (sa == NULL)
+		return -1;
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *sin =
+		    (const struct sockaddr_in *)(const void *)sa;
+
+		inet_ntop(AF_INET, &sin->sin_addr, buf, INET6_ADDRSTRLEN);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 =
+		    (const struct sockaddr_in6 *)(const void *)sa;
+
+		if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr))
+			inet_ntop(AF_INET, &sin6->sin6_addr.s6_addr[12], buf,
+			    INET6_ADDRSTRLEN);
+		else
+			inet_ntop(
+			    AF_INET6, &sin6->sin6_addr, buf, INET6_ADDRSTRLEN);
+	} else {
+		return -1;
+	}
+	return 0;
+}
+
 /* The client's address: the peer, or what a trusted proxy says. */
 static void
 client_ip(req *r)
@@ -174,25 +206,8 @@ client_ip(req *r)
 	og_strlcpy(r->ip, "unknown", sizeof(r->ip));
 	ci = MHD_get_connection_info(
 	    r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	if (ci == NULL || ci->client_addr == NULL)
+	if (ci == NULL || peer_text(ci->client_addr, buf) != 0)
 		return;
-	if (ci->client_addr->sa_family == AF_INET) {
-		const struct sockaddr_in *sin =
-		    (const struct sockaddr_in *)(const void *)ci->client_addr;
-
-		inet_ntop(AF_INET, &sin->sin_addr, buf, sizeof(buf));
-	} else if (ci->client_addr->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *sin6 =
-		    (const struct sockaddr_in6 *)(const void *)ci->client_addr;
-
-		if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr))
-			inet_ntop(AF_INET, &sin6->sin6_addr.s6_addr[12], buf,
-			    sizeof(buf));
-		else
-			inet_ntop(AF_INET6, &sin6->sin6_addr, buf, sizeof(buf));
-	} else {
-		return;
-	}
 	og_strlcpy(r->ip, buf, sizeof(r->ip));
 	if (!trusted_proxy(r->sn->cfg, buf))
 		return;
@@ -1365,6 +1380,67 @@ completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	free(r);
 }
 
+/* ---- connections per client ---- */
+
+/* [unsubd] max_connections_per_client when not set: set at start. */
+static int client_share;
+
+static int
+client_limit(const og_config *cfg)
+{
+	return cfg->unsubd_max_connections_per_client >= 0
+	           ? cfg->unsubd_max_connections_per_client
+	           : client_share;
+}
+
+static void
+log_client_full(const char *ip, int limit)
+{
+	og_log_warn("NOQUEUE: optgate: reject: client=[%s], reason=too many "
+	            "connections: %d open from %s (max_connections_per_"
+	            "client): its further ones are closed, logged once a "
+	            "minute",
+	    ip, limit, strchr(ip, ':') != NULL ? "its /64" : "this address");
+}
+
+/*
+ * Whether the peer at sa may open one more connection (and count it for
+ * c when not NULL): every peer but a trusted proxy, behind which all
+ * clients share its address, gets client_limit() connections at most.
+ */
+static int
+client_ok(const struct sockaddr *sa, unsubd_conn *c)
+{
+	char ip[INET6_ADDRSTRLEN];
+	og_snap *sn;
+	int limit, first = 0, rc = 0;
+
+	if (peer_text(sa, ip) != 0)
+		return 1;
+	sn = og_snap_get(&snaps);
+	limit = client_limit(sn->cfg);
+	if (!trusted_proxy(sn->cfg, ip))
+		rc = c != NULL ? unsubd_conn_client(c, ip, limit, &first)
+		               : unsubd_client_full(ip, limit, &first);
+	og_snap_put(sn);
+	if (first)
+		log_client_full(ip, limit);
+	return rc == 0;
+}
+
+/*
+ * Before the server takes a connection on (no TLS handshake, no slot):
+ * a client that has its share already is refused here.  notify_conn
+ * counts (the server may still refuse one this let through).
+ */
+static enum MHD_Result
+accept_policy(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+	(void)cls;
+	(void)addrlen;
+	return client_ok(addr, NULL) ? MHD_YES : MHD_NO;
+}
+
 static void
 notify_conn(void *cls, struct MHD_Connection *conn, void **socket_context,
     enum MHD_ConnectionNotificationCode toe)
@@ -1376,6 +1452,12 @@ notify_conn(void *cls, struct MHD_Connection *conn, void **socket_context,
 
 		*socket_context =
 		    ci != NULL ? unsubd_conn_add(ci->connect_fd) : NULL;
+		ci = MHD_get_connection_info(
+		    conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+		/* over its share (several at once through the accept
+		 * policy): shut down, the server closes it */
+		if (*socket_context != NULL && ci != NULL)
+			(void)client_ok(ci->client_addr, *socket_context);
 	} else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
 		unsubd_conn_del(*socket_context);
 		*socket_context = NULL;
@@ -1638,6 +1720,15 @@ main(int argc, char **argv)
 		og_log_fatal("cannot start threads");
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	threads = ncpu < 1 ? 1 : ncpu > 8 ? 8 : (unsigned)ncpu;
+	/*
+	 * max_connections_per_client not set: half of what one listen
+	 * address holds (a client reaches one of them: an IPv4 one may fill
+	 * the IPv4 address's share), as Postfix's
+	 * smtpd_client_connection_count_limit is half its process limit.
+	 */
+	client_share = cfg->unsubd_max_connections / nl / 2;
+	if (client_share < 1)
+		client_share = 1;
 	for (i = 0; i < nl; i++) {
 		/*
 		 * poll, not epoll: libmicrohttpd 0.9.75's epoll loop
@@ -1663,8 +1754,8 @@ main(int argc, char **argv)
 			limit = threads;
 		if (tls)
 			flags |= MHD_USE_TLS;
-		d[i] = MHD_start_daemon(flags, 0, NULL, NULL, handler, NULL,
-		    MHD_OPTION_LISTEN_SOCKET, fds[i],
+		d[i] = MHD_start_daemon(flags, 0, accept_policy, NULL, handler,
+		    NULL, MHD_OPTION_LISTEN_SOCKET, fds[i],
 		    MHD_OPTION_THREAD_POOL_SIZE, threads,
 		    MHD_OPTION_CONNECTION_LIMIT, limit,
 		    MHD_OPTION_CONNECTION_TIMEOUT,
@@ -1693,10 +1784,12 @@ main(int argc, char **argv)
 		og_log_info("also listening on %s%s", cfg->unsubd_listen[i],
 		    tls ? " (TLS)" : "");
 	og_log_info("started: listen=%s%s, threads=%u, max_connections=%d, "
-	            "timeout=%llds, rate_limit=%d/min, scope=%s",
+	            "max_connections_per_client=%d, timeout=%llds, "
+	            "rate_limit=%d/min, scope=%s",
 	    cfg->unsubd_listen[0], tls ? " (TLS)" : "", threads,
-	    cfg->unsubd_max_connections, (long long)cfg->unsubd_timeout,
-	    cfg->unsubd_rate_limit, og_scope_name(cfg->unsubd_scope));
+	    cfg->unsubd_max_connections, client_limit(cfg),
+	    (long long)cfg->unsubd_timeout, cfg->unsubd_rate_limit,
+	    og_scope_name(cfg->unsubd_scope));
 
 	while (!stopping) {
 		struct timespec ts = {60, 0};

@@ -11,8 +11,9 @@
  *   unsubd_commit.c  group commit: jobs from every HTTP thread are
  *                    applied by one committer thread in one
  *                    og_store_apply() call (one fsync) per batch.
- *   unsubd_limit.c   per-IP rate limit (fixed windows, as anvil) and the
- *                    absolute per-request deadline (reaper).
+ *   unsubd_limit.c   per-IP rate limit (fixed windows, as anvil), open
+ *                    connections per client, and the absolute
+ *                    per-request deadline (reaper).
  *   unsubd.c         options, config snapshot, MHD callbacks, signals.
  */
 #ifndef UNSUBD_H
@@ -155,6 +156,18 @@ unsubd_conn *unsubd_conn_add(int fd);
 void unsubd_conn_del(unsubd_conn *c);
 void unsubd_conn_restart(unsubd_conn *c); /* a new request begins */
 void unsubd_conn_hold(unsubd_conn *c, int hold);
+/*
+ * Connections per client: unsubd_conn_client counts c for the client ip
+ * (its unit as the rate limit's: an IPv4 address, an IPv6 /64) until
+ * unsubd_conn_del.  When that client already has limit connections it
+ * returns OG_EBUSY, shuts c's socket down (the server then closes it) and
+ * does not count it; limit <= 0: no limit.  unsubd_client_full only asks
+ * (for the accept policy, before the server takes the connection on).
+ * Both set *first on a client's first refusal in a minute: the one to
+ * log.
+ */
+int unsubd_conn_client(unsubd_conn *c, const char *ip, int limit, int *first);
+int unsubd_client_full(const char *ip, int limit, int *first);
 int unsubd_reaper_start(int64_t deadline_ms);
 void unsubd_reaper_set(int64_t deadline_ms); /* a reloaded [unsubd] timeout */
 void unsubd_reaper_stop(void);

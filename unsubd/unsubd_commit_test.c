@@ -1,6 +1,7 @@
 /*
- * unsubd_commit_test.c - group commit and rate limit of optgate-unsubd,
- * against a real LMDB store in a temporary folder.
+ * unsubd_commit_test.c - group commit, rate limit and connections per
+ * client of optgate-unsubd, against a real LMDB store in a temporary
+ * folder.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -10,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -228,6 +231,67 @@ test_rate(void **state)
 }
 
 /* og_keyring_derive (added to og_token for the form protection). */
+/* Connections per client: a socket pair per connection, to see the cut. */
+static unsubd_conn *
+conn_of(int sv[2])
+{
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	return unsubd_conn_add(sv[0]);
+}
+
+static void
+test_client_connections(void **state)
+{
+	int sv[6][2], i, first;
+	unsubd_conn *c[6];
+	char b;
+
+	(void)state;
+	/* IPv6: one count per /64, whatever the interface id. */
+	for (i = 0; i < 3; i++) {
+		char ip[32];
+
+		snprintf(ip, sizeof(ip), "2001:db8:1:2::%d", i + 1);
+		c[i] = conn_of(sv[i]);
+		assert_int_equal(unsubd_conn_client(c[i], ip, 3, &first), 0);
+		assert_int_equal(first, 0);
+	}
+	c[3] = conn_of(sv[3]);
+	assert_int_equal(
+	    unsubd_conn_client(c[3], "2001:db8:1:2:ffff::9", 3, &first),
+	    OG_EBUSY);
+	assert_int_equal(first, 1);
+	/* refused: shut down, its peer sees end-of-file */
+	assert_int_equal(read(sv[3][1], &b, 1), 0);
+	/* logged once: the next refusals within the minute are not */
+	assert_int_equal(
+	    unsubd_client_full("2001:db8:1:2::7", 3, &first), OG_EBUSY);
+	assert_int_equal(first, 0);
+	/* another /64 and an IPv4 address have their own counts */
+	c[4] = conn_of(sv[4]);
+	assert_int_equal(
+	    unsubd_conn_client(c[4], "2001:db8:1:3::1", 3, &first), 0);
+	assert_int_equal(unsubd_client_full("192.0.2.1", 3, &first), 0);
+	/* one closes: room for one more (the refused one was not counted) */
+	unsubd_conn_del(c[3]);
+	assert_int_equal(
+	    unsubd_client_full("2001:db8:1:2::7", 3, &first), OG_EBUSY);
+	unsubd_conn_del(c[0]);
+	assert_int_equal(unsubd_client_full("2001:db8:1:2::7", 3, &first), 0);
+	c[5] = conn_of(sv[5]);
+	assert_int_equal(
+	    unsubd_conn_client(c[5], "2001:db8:1:2::7", 3, &first), 0);
+	/* no limit */
+	assert_int_equal(unsubd_client_full("2001:db8:1:2::7", 0, &first), 0);
+	for (i = 1; i < 6; i++)
+		if (i != 3)
+			unsubd_conn_del(c[i]);
+	for (i = 0; i < 6; i++) {
+		close(sv[i][0]);
+		close(sv[i][1]);
+	}
+}
+
 static void
 test_keyring_derive(void **state)
 {
@@ -270,6 +334,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 	        test_lone_bad_job_fails, setup, teardown),
 	    cmocka_unit_test(test_rate),
+	    cmocka_unit_test(test_client_connections),
 	    cmocka_unit_test(test_keyring_derive),
 	};
 

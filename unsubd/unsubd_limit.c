@@ -17,11 +17,21 @@
  * closes the connection itself.  A connection whose opt-out is being
  * written is held and never cut.
  *
- * Public: unsubd_rate_*, unsubd_conn_*, unsubd_reaper_*.  Thread-safe:
- * one mutex per table.
+ * Connections per client: each connection is counted for its client (the
+ * rate limit's unit: an IPv4 address, an IPv6 /64) while it is open, so
+ * that one client cannot hold every connection max_connections allows:
+ * one over its share is shut down as soon as it is seen.  An entry lives
+ * while its client has connections, and a minute after its last logged
+ * refusal (one log line per client per minute, however many are
+ * refused).
+ *
+ * Public: unsubd_rate_*, unsubd_conn_*, unsubd_client_*,
+ * unsubd_reaper_*.  Thread-safe: one mutex per table (conn_lock is
+ * never held while client_lock is taken, nor the other way round).
  *
  * LIMITS: RATE_MAX addresses tracked at once; the reaper looks every
- * REAP_TICK_MS.
+ * REAP_TICK_MS; per-client entries are bounded by the open connections
+ * plus the clients refused in the last minute.
  */
 #include <arpa/inet.h>
 #include <pthread.h>
@@ -40,6 +50,7 @@
 #define RATE_MAX 65536
 #define RATE_WINDOW 60
 #define REAP_TICK_MS 100
+#define CLIENT_LOG_MS 60000 /* one refusal line per client this often */
 
 typedef struct rate_ent {
 	char ip[48];
@@ -145,11 +156,20 @@ unsubd_rate_reset(void)
 	pthread_mutex_unlock(&rate_lock);
 }
 
+typedef struct client_ent {
+	char unit[48];
+	int n;      /* open connections counted */
+	int logged; /* a refusal was logged, at logged_ms */
+	uint64_t logged_ms;
+	struct client_ent *next;
+} client_ent;
+
 struct unsubd_conn {
 	int fd;
 	int held;
 	int cut;
 	uint64_t start_ms;
+	client_ent *client; /* counted for this client; NULL: not counted */
 	unsubd_conn *prev, *next;
 };
 
@@ -162,6 +182,10 @@ static int reap_stop;
 static int reap_running;
 static pthread_t reap_thread;
 
+static pthread_mutex_t client_lock = PTHREAD_MUTEX_INITIALIZER;
+static client_ent *client_tab[RATE_BUCKETS];
+static uint64_t client_swept_ms;
+
 static uint64_t
 mono_ms(void)
 {
@@ -169,6 +193,143 @@ mono_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Whether e may go: no connections, no refusal logged this minute. */
+static int
+client_idle(const client_ent *e, uint64_t now)
+{
+	return e->n == 0 && (!e->logged || now - e->logged_ms >= CLIENT_LOG_MS);
+}
+
+/* Under client_lock: drop the idle entries, at most once a minute. */
+static void
+client_sweep(uint64_t now)
+{
+	int i;
+
+	if (now - client_swept_ms < CLIENT_LOG_MS)
+		return;
+	client_swept_ms = now;
+	for (i = 0; i < RATE_BUCKETS; i++) {
+		client_ent **pp = &client_tab[i];
+
+		while (*pp != NULL) {
+			if (client_idle(*pp, now)) {
+				client_ent *dead = *pp;
+
+				*pp = dead->next;
+				free(dead);
+			} else {
+				pp = &(*pp)->next;
+			}
+		}
+	}
+}
+
+/* Under client_lock: the entry of ip's unit; NULL when none (and !make). */
+static client_ent *
+client_find(const char *ip, int make)
+{
+	char ub[INET6_ADDRSTRLEN + 4];
+	const char *unit = rate_unit(ip, ub, sizeof(ub));
+	unsigned h = og_str_hash(unit) % RATE_BUCKETS;
+	client_ent *e;
+
+	for (e = client_tab[h]; e != NULL; e = e->next)
+		if (strcmp(e->unit, unit) == 0)
+			return e;
+	if (!make)
+		return NULL;
+	e = og_xcalloc(1, sizeof(*e));
+	og_strlcpy(e->unit, unit, sizeof(e->unit));
+	e->next = client_tab[h];
+	client_tab[h] = e;
+	return e;
+}
+
+/* Under client_lock: e is full; whether this refusal is to be logged. */
+static int
+client_refusal(client_ent *e, uint64_t now)
+{
+	if (e->logged && now - e->logged_ms < CLIENT_LOG_MS)
+		return 0;
+	e->logged = 1;
+	e->logged_ms = now;
+	return 1;
+}
+
+int
+unsubd_client_full(const char *ip, int limit, int *first)
+{
+	uint64_t now = mono_ms();
+	client_ent *e;
+	int rc = 0;
+
+	*first = 0;
+	if (limit <= 0)
+		return 0;
+	pthread_mutex_lock(&client_lock);
+	e = client_find(ip, 0);
+	if (e != NULL && e->n >= limit) {
+		*first = client_refusal(e, now);
+		rc = OG_EBUSY;
+	}
+	pthread_mutex_unlock(&client_lock);
+	return rc;
+}
+
+int
+unsubd_conn_client(unsubd_conn *c, const char *ip, int limit, int *first)
+{
+	uint64_t now = mono_ms();
+	client_ent *e;
+	int rc = 0;
+
+	*first = 0;
+	if (c == NULL || limit <= 0)
+		return 0;
+	pthread_mutex_lock(&client_lock);
+	client_sweep(now);
+	e = client_find(ip, 1);
+	if (e->n >= limit) {
+		*first = client_refusal(e, now);
+		rc = OG_EBUSY;
+	} else {
+		e->n++;
+		c->client = e;
+	}
+	pthread_mutex_unlock(&client_lock);
+	if (rc != 0) {
+		/* As the reaper does: the server sees end-of-file, closes. */
+		pthread_mutex_lock(&conn_lock);
+		(void)shutdown(c->fd, SHUT_RDWR);
+		c->cut = 1;
+		pthread_mutex_unlock(&conn_lock);
+	}
+	return rc;
+}
+
+/* One connection of e closed. */
+static void
+client_release(client_ent *e)
+{
+	uint64_t now = mono_ms();
+
+	pthread_mutex_lock(&client_lock);
+	e->n--;
+	if (client_idle(e, now)) {
+		client_ent **pp =
+		    &client_tab[og_str_hash(e->unit) % RATE_BUCKETS];
+
+		while (*pp != NULL && *pp != e)
+			pp = &(*pp)->next;
+		if (*pp == e) {
+			*pp = e->next;
+			free(e);
+		}
+	}
+	pthread_mutex_unlock(&client_lock);
 }
 
 unsubd_conn *
@@ -201,6 +362,8 @@ unsubd_conn_del(unsubd_conn *c)
 	if (c->next != NULL)
 		c->next->prev = c->prev;
 	pthread_mutex_unlock(&conn_lock);
+	if (c->client != NULL)
+		client_release(c->client);
 	free(c);
 }
 

@@ -2,7 +2,8 @@
 # optgate-unsubd limits with real clients: slow headers and bodies are
 # cut at the absolute deadline (not an inactivity timeout), 1,000
 # concurrent connections stay bounded, 1,000 concurrent requests are all
-# served, per-IP rate limit (with a trusted proxy), header size.
+# served, per-IP rate limit (with a trusted proxy), header size,
+# connections per client.
 . "${OPTGATE_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/tap.sh"
 . "$TOP/tests/lib/unsubd.sh"
 trap ud_cleanup EXIT INT TERM
@@ -172,6 +173,78 @@ is "every one of them is in the store" "$bad" 0
 ok "daemon stops cleanly" ud_stop
 like "they were group-committed (batches < 1000)" "$(cat "$UD_DIR/log")" \
     "*commit statistics: batches=[1-9]* jobs=1000 *"
+
+# Connections per client.  One client holding idle connections, opening
+# a new one for each the deadline or the server closes, held every one of
+# max_connections: with 20, 30 idle from one address, every other
+# client's connection waited unaccepted (libmicrohttpd stops accepting
+# when full) until the deadline cut the idle ones, and its one-click POST
+# timed out (so did Gmail's and Yahoo's, in direct-TLS mode; the HTTP
+# clients time out first).  Now it gets half of
+# them (max_connections_per_client, default), one log line for all its
+# refused ones; a trusted proxy, behind which every client shares its
+# address, is not limited.
+ud_cleanup
+UD_PIDS=""
+ud_setup 18083 "timeout = 10s
+max_connections = 20
+trusted_proxy = 127.0.0.3" || { fail "setup 4"; done_testing; exit 1; }
+: >"$UD_DIR/victims"
+for i in $(seq 1 4); do
+	ud_optin "victim$i@example.com" news
+	ud_token "victim$i@example.com" news >>"$UD_DIR/victims"
+done
+ok "daemon starts (20 connections)" ud_start
+like "the started line says each client's share" "$(cat "$UD_DIR/log")" \
+    "*max_connections=20, max_connections_per_client=10,*"
+# it holds them 7 s, past the last POST even when every one times out
+$CLI hold $UD_PORT 127.0.0.2 30 7 >"$UD_DIR/hold.out" &
+HOLD=$!
+UD_PIDS="$UD_PIDS $HOLD"
+i=0
+while [ $i -lt 50 ] && ! grep -q ready "$UD_DIR/hold.out"; do
+	sleep 0.1
+	i=$((i + 1))
+done
+n200=0
+for t in $(cat "$UD_DIR/victims"); do
+	[ "$(ud_code POST "$UD_URL/u/$t" -d List-Unsubscribe=One-Click \
+	    --max-time 1.2)" = 200 ] && n200=$((n200 + 1))
+	sleep 0.1
+done
+is "one client holding 30 idle connections: another's 4 one-click POSTs all 200" \
+    "$n200" 4
+bad=0
+for i in $(seq 1 4); do
+	[ "$(ud_status "victim$i@example.com" news)" = 1 ] || bad=$((bad + 1))
+done
+is "... and all 4 opt-outs are in the store" "$bad" 0
+wait $HOLD
+set -- $(tail -1 "$UD_DIR/hold.out")
+is "the idle client kept 10 connections of the 30 it asked for" "${2:-}" 10
+ok "... while it opened ${4:-?} in all (each refused one again)" \
+    test "${4:-0}" -gt 60
+is "its refusals are logged once, not per connection" \
+    "$(grep -c 'reject: client=\[127\.0\.0\.2\], reason=too many connections' "$UD_DIR/log")" 1
+$CLI hold $UD_PORT 127.0.0.3 15 2 >"$UD_DIR/hold2.out"
+set -- $(tail -1 "$UD_DIR/hold2.out")
+is "a trusted proxy's address is not limited: 15 of 15 kept" "${2:-}" 15
+is "... and nothing is logged for it" \
+    "$(grep -c 'client=\[127\.0\.0\.3\], reason=too many' "$UD_DIR/log")" 0
+# The key, read again at a reload.
+sed -i 's/^max_connections = 20$/&\nmax_connections_per_client = 3/' "$CONF"
+kill -HUP $UD_PID
+i=0
+while [ $i -lt 50 ] && [ "$(grep -c reloaded "$UD_DIR/log")" -lt 1 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+$CLI hold $UD_PORT 127.0.0.4 8 2 >"$UD_DIR/hold3.out"
+set -- $(tail -1 "$UD_DIR/hold3.out")
+is "max_connections_per_client = 3 (after SIGHUP): 3 of 8 kept" "${2:-}" 3
+like "... its refusal logged with the limit" "$(cat "$UD_DIR/log")" \
+    "*client=\[127.0.0.4\], reason=too many connections: 3 open from this address*"
+ok "daemon stops cleanly" ud_stop
 
 # 128 requests ready at once for one event loop, as in a burst: with
 # libmicrohttpd 0.9.75's epoll loop a batch that filled its 128-event

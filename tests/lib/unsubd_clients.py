@@ -17,6 +17,12 @@ optgate-unsubd tests (standard library only; every loop bounded).
                                sent on those N, then resumed; prints
                                "answered K of N in S s" (K answered 200
                                within WAIT s)
+  hold PORT SRC N SECS         keep N idle connections from address SRC
+                               open for SECS s, opening a new one for
+                               each the server closes; prints "ready"
+                               once they are open, then "alive A opened
+                               O" (A still open at the end, O opened in
+                               all)
 """
 import os
 import re
@@ -76,6 +82,51 @@ def many(port, n, hold):
         socks.append(s)
     print("opened %d" % len(socks), flush=True)
     time.sleep(hold)
+    for s in socks:
+        s.close()
+
+
+def hold(port, src, n, secs):
+    def opened(s):
+        try:
+            return s.recv(1, socket.MSG_PEEK) != b""
+        except BlockingIOError:
+            return True
+        except OSError:
+            return False
+
+    socks = []
+    total = 0
+    t0 = time.monotonic()
+    ready = False
+    while True:
+        keep = [s for s in socks if opened(s)]
+        for s in socks:
+            if s not in keep:
+                s.close()
+        socks = keep
+        now = time.monotonic()
+        if now >= t0 + secs:
+            break
+        # none reopened in the last 0.5 s: the count at the end is the
+        # server's answer, not connections it has yet to close
+        while len(socks) < n and now < t0 + secs - 0.5:
+            s = socket.socket()
+            s.settimeout(1)
+            total += 1
+            try:
+                s.bind((src, 0))
+                s.connect(("127.0.0.1", port))
+            except OSError:
+                s.close()
+                break
+            s.setblocking(False)
+            socks.append(s)
+        if not ready and now - t0 >= 0.3:
+            print("ready", flush=True)
+            ready = True
+        time.sleep(0.05)
+    print("alive %d opened %d" % (len(socks), total), flush=True)
     for s in socks:
         s.close()
 
@@ -255,5 +306,7 @@ if __name__ == "__main__":
         many(port, int(sys.argv[3]), float(sys.argv[4]))
     elif cmd == "burst":
         burst(port, int(sys.argv[3]), sys.argv[4], sys.argv[5])
+    elif cmd == "hold":
+        hold(port, sys.argv[3], int(sys.argv[4]), float(sys.argv[5]))
     elif cmd == "batch":
         batch(port, int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]))
