@@ -426,11 +426,17 @@ mg_hold(mg_msg *m, mg_rcpt *r, const og_config *cfg, og_rtxn *tx,
 		    strcmp(m->rcpt[i].hstream, st->name) == 0 &&
 		    strcmp(m->rcpt[i].key, v->key) == 0)
 			return;
-	if (og_gate_held_check(cfg, tx, st, m->sender, r->addr, now, 0, v))
-		return;
+	/*
+	 * Hold first, then look at the others' holds (less our own): two
+	 * sessions deciding at once on other threads each see the other's
+	 * hold.  Looking first left a moment where both saw none and both
+	 * passed the cap.
+	 */
 	og_strlcpy(r->key, v->key, sizeof(r->key));
 	og_gate_hold(st->name, r->key, 1);
 	r->hstream = st->name;
+	if (og_gate_held_check(cfg, tx, st, m->sender, r->addr, now, 1, v))
+		mg_unhold(r);
 }
 
 static void mg_log_rcpts(struct mg_conn *c, const char *qid, int fate);
