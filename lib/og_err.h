@@ -26,6 +26,8 @@
 #define OG_ENOSTORE (-15)  /* store folder has no optgate store: run init */
 #define OG_ENOSPC (-16)    /* the store's disk is full: nothing written */
 #define OG_EKFULL (-17)    /* send counters reached counter_map_size */
+#define OG_EREPLACED                                                           \
+	(-18) /* consent replaced under this process, not followed */
 
 /*
  * og_strerror - describe an OG_* code (or a positive errno value).

@@ -311,6 +311,10 @@ og_strerror(int code)
 	case OG_EKFULL:
 		return "send counters are full (counter_map_size reached): "
 		       "raise [store] counter_map_size";
+	case OG_EREPLACED:
+		return "the store's consent files were replaced under this "
+		       "process and it cannot follow them: nothing written; "
+		       "restart it";
 	}
 	if (code > 0)
 		return strerror(code);

@@ -116,10 +116,16 @@ struct og_store {
 	dev_t kdev[2]; /* data.mdb, lock.mdb */
 	ino_t kino[2];
 	int kstuck; /* replaced but not followed (said once) */
+	/* for consent_follow: the consent files open here (writer's lock) */
+	unsigned cflags;
+	dev_t cdev[2]; /* data.mdb, lock.mdb */
+	ino_t cino[2];
+	int cstuck; /* replaced but not followed (said once) */
 };
 
 static void rd_lock(og_store *st);
 static void rd_unlock(og_store *st);
+static struct og_rtxn *thread_handle(og_store *st);
 
 /* ---------- error mapping ---------- */
 
@@ -1516,6 +1522,24 @@ give_to_owner(const char *dir, const struct stat *owner)
 	}
 }
 
+/* The device and inode of DIR/data.mdb and DIR/lock.mdb (0 if none). */
+static void
+file_ids(const char *dir, dev_t dev[2], ino_t ino[2])
+{
+	static const char *const names[2] = {"data.mdb", "lock.mdb"};
+	char file[4200];
+	struct stat fs;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		snprintf(file, sizeof(file), "%s/%s", dir, names[i]);
+		if (stat(file, &fs) != 0)
+			fs.st_dev = 0, fs.st_ino = 0;
+		dev[i] = fs.st_dev;
+		ino[i] = fs.st_ino;
+	}
+}
+
 /* Does DIR/NAME not exist (so that opening the environment makes it)? */
 static int
 absent(const char *dir, const char *name)
@@ -1677,6 +1701,8 @@ og_store_open(const char *path, const og_store_opts *opts, og_store **out,
 	    &st->cdbi, &st->edbi, err, errlen);
 	if (rc != 0)
 		goto fail;
+	st->cflags = wmap;
+	file_ids(dir, st->cdev, st->cino);
 	if (made)
 		give_to_owner(dir, &sb);
 	if ((rc = init_meta(st, create, err, errlen)) != 0)
@@ -1868,6 +1894,171 @@ og_store_counters_check(og_store *st)
 }
 
 /*
+ * Is env (a consent store consent_follow opened) a copy of the one this
+ * process has open: a schema it reads, the same secret and origin (keyed
+ * hashes and tokens' records depend on them)?  0, or an OG_* code and
+ * why in err.
+ */
+static int
+same_store(og_store *st, MDB_env *env, MDB_dbi dbi, char *err, size_t errlen)
+{
+	MDB_txn *txn;
+	unsigned char b[4], secret[32];
+	uint32_t schema = 0;
+	int rc;
+
+	if ((rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn)) != 0) {
+		snprintf(err, errlen, "%s", mdb_strerror(rc));
+		return map_err(rc);
+	}
+	if ((rc = meta_get(txn, dbi, "schema", b, 4)) == 0)
+		schema = og_get_be32(b);
+	if (rc != 0 || meta_get(txn, dbi, "secret", secret, 32) != 0 ||
+	    meta_get(txn, dbi, "origin", b, 4) != 0) {
+		snprintf(err, errlen,
+		    "not an optgate store, or its meta "
+		    "record is damaged");
+		rc = OG_ECORRUPT;
+	} else if (schema == 0 || schema > OG_SCHEMA_VERSION) {
+		snprintf(err, errlen,
+		    "store schema %u is newer than this optgate understands "
+		    "(%u)",
+		    schema, OG_SCHEMA_VERSION);
+		rc = OG_EVERSION;
+	} else if (CRYPTO_memcmp(secret, st->secret, 32) != 0 ||
+	           og_get_be32(b) != st->origin) {
+		snprintf(err, errlen,
+		    "another store, not a copy of the one open here (its "
+		    "secret differs)");
+		rc = OG_EREPLACED;
+	}
+	mdb_txn_abort(txn);
+	OPENSSL_cleanse(secret, sizeof(secret));
+	return rc;
+}
+
+/*
+ * Consent removed or replaced under a running process: a restore done
+ * without stopping the daemons, or policyd under spawn(8), which no
+ * systemctl stop reaches.  LMDB keeps the file it opened, so the process
+ * went on reading the old, unlinked store (opt-outs recorded in the
+ * restored one not enforced) and unsubd acknowledged opt-outs into it,
+ * lost at its restart.  Two stat(2)s: when consent/ holds other files
+ * than the ones open here, open those as at a start (never made: a
+ * folder still empty is waited for), check that they are a copy of this
+ * store (same secret), switch every thread to them between its
+ * transactions, close the old ones, and say so once.  Not followed
+ * (data.mdb replaced under the same lock.mdb, which one process must not
+ * open twice; nothing there yet; another store): said once, and
+ * OG_EREPLACED, which the writers return rather than write where nobody
+ * will look.  With the writer lock held (so no consent write is open in
+ * this process) and none of the thread locks.  1 when switched, 0 when
+ * nothing changed.
+ */
+static int
+consent_follow(og_store *st)
+{
+	char dir[4096], err[1024], why[512];
+	struct og_rtxn *tx;
+	struct stat owner, fs;
+	dev_t dev[2];
+	ino_t ino[2];
+	MDB_env *env = NULL, *old;
+	MDB_dbi dbi, edbi;
+	int made, rc, fd;
+
+	snprintf(dir, sizeof(dir), "%s/consent", st->path);
+	file_ids(dir, dev, ino);
+	if (dev[0] == st->cdev[0] && ino[0] == st->cino[0] &&
+	    dev[1] == st->cdev[1] && ino[1] == st->cino[1]) {
+		st->cstuck = 0;
+		return 0;
+	}
+	if (dev[1] == st->cdev[1] && ino[1] == st->cino[1]) {
+		if (!st->cstuck)
+			og_log_warn(
+			    "%s/data.mdb was removed or replaced, its "
+			    "lock.mdb kept: this process cannot follow "
+			    "it, still reads the old file and writes no "
+			    "consent; restart the daemons (or move the "
+			    "whole consent folder aside and put the "
+			    "restored one in its place)",
+			    dir);
+		st->cstuck = 1;
+		return OG_EREPLACED;
+	}
+	/* a thread writing from inside its own read: cannot switch here */
+	if (thread_handle(st)->held)
+		return OG_EREPLACED;
+	err[0] = 0;
+	if (stat(st->path, &owner) != 0) {
+		snprintf(err, sizeof(err), "%s: %s", st->path, strerror(errno));
+		rc = OG_EIO;
+	} else {
+		made = absent(dir, "lock.mdb");
+		rc = open_env(dir, st->cmax, st->maxr, st->cflags, 0, 0, &env,
+		    &dbi, &edbi, err, sizeof(err));
+		if (rc == 0 &&
+		    (rc = same_store(st, env, dbi, why, sizeof(why))) != 0) {
+			snprintf(err, sizeof(err), "%s", why);
+			mdb_env_close(env);
+		}
+	}
+	if (rc != 0) {
+		if (!st->cstuck)
+			og_log_warn(
+			    "%s was removed or replaced: cannot open the "
+			    "store now there: %s; this process still "
+			    "reads the old one and writes no consent "
+			    "(tried again at each check and write)",
+			    dir, err[0] ? err : og_strerror(rc));
+		st->cstuck = 1;
+		return OG_EREPLACED;
+	}
+	if (made)
+		give_to_owner(dir, &owner);
+	/* the files LMDB has open now */
+	file_ids(dir, dev, ino);
+	if (mdb_env_get_fd(env, &fd) == 0 && fstat(fd, &fs) == 0)
+		dev[0] = fs.st_dev, ino[0] = fs.st_ino;
+	/* every thread between transactions: then none has the old env */
+	pthread_mutex_lock(&st->reglock);
+	for (tx = st->reg; tx; tx = tx->next)
+		pthread_mutex_lock(&tx->lk);
+	for (tx = st->reg; tx; tx = tx->next)
+		if (tx->c) {
+			mdb_txn_abort(tx->c);
+			tx->c = NULL;
+		}
+	old = st->cenv;
+	st->cenv = env;
+	st->cdbi = dbi;
+	st->edbi = edbi;
+	for (tx = st->reg; tx; tx = tx->next)
+		pthread_mutex_unlock(&tx->lk);
+	pthread_mutex_unlock(&st->reglock);
+	memcpy(st->cdev, dev, sizeof(dev));
+	memcpy(st->cino, ino, sizeof(ino));
+	st->cstuck = 0;
+	og_log_warn("%s was replaced under this process: using the store now "
+	            "there",
+	    dir);
+	mdb_env_close(old);
+	return 1;
+}
+
+int
+og_store_consent_check(og_store *st)
+{
+	int rc;
+
+	pthread_mutex_lock(&st->wlock);
+	rc = consent_follow(st);
+	pthread_mutex_unlock(&st->wlock);
+	return rc;
+}
+
+/*
  * When env maps its data file writable (MDB_WRITEMAP: every process that
  * maps it sets the file to its map size), lock the file until the map is
  * set (wmap_lock) and say its size in *size; returns the descriptor to
@@ -2010,6 +2201,7 @@ int
 og_store_rbegin(og_store *st, og_rtxn **out)
 {
 	struct og_rtxn *tx = thread_handle(st);
+	MDB_env *ce, *ke;
 	int rc, tries, checked = 0;
 	if (tx->active)
 		og_panic("og_store_rbegin: read handle already active");
@@ -2040,6 +2232,10 @@ og_store_rbegin(og_store *st, og_rtxn **out)
 		}
 		if (rc != MDB_MAP_RESIZED)
 			break;
+		/* under the lock: consent_follow and og_store_counters_check
+		 * switch them */
+		ce = st->cenv;
+		ke = st->kenv;
 		rd_unlock(st);
 		/* A failed begin leaves no handle; forget it. */
 		if (tx->c) {
@@ -2050,8 +2246,8 @@ og_store_rbegin(og_store *st, og_rtxn **out)
 			mdb_txn_abort(tx->k);
 			tx->k = NULL;
 		}
-		resize(st, st->cenv, st->cmax, 0);
-		resize(st, st->kenv, st->kmax, 0);
+		resize(st, ce, st->cmax, 0);
+		resize(st, ke, st->kmax, 0);
 	}
 	if (rc != 0) {
 		if (rc != MDB_MAP_RESIZED)
@@ -3235,7 +3431,10 @@ og_store_apply(og_store *st, const og_change *ch, size_t n, int *results)
 		return OG_EINVAL;
 	w = og_xmalloc(sizeof(*w));
 	pthread_mutex_lock(&st->wlock);
-	for (tries = 0; tries < 40; tries++) {
+	/* never acknowledge a change into a store replaced under us */
+	if ((rc = consent_follow(st)) > 0)
+		rc = 0;
+	for (tries = 0; rc == 0 && tries < 40; tries++) {
 		rd_lock(st);
 		rc = mdb_txn_begin(st->cenv, NULL, 0, &w->txn);
 		if (rc == MDB_MAP_RESIZED) {
@@ -4100,7 +4299,9 @@ cwrite(og_store *st, int (*fn)(og_store *, MDB_txn *, void *), void *ctx)
 	if (st->flags & OG_STORE_RDONLY)
 		return OG_EINVAL;
 	pthread_mutex_lock(&st->wlock);
-	for (tries = 0; tries < 40; tries++) {
+	if ((rc = consent_follow(st)) > 0)
+		rc = 0;
+	for (tries = 0; rc == 0 && tries < 40; tries++) {
 		rd_lock(st);
 		rc = mdb_txn_begin(st->cenv, NULL, 0, &txn);
 		if (rc == MDB_MAP_RESIZED) {

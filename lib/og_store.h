@@ -323,6 +323,19 @@ int og_store_reader_check(og_store *st);
  * counters stay in use).
  */
 int og_store_counters_check(og_store *st);
+/*
+ * Follow consent removed or replaced under this process (a restore with
+ * the daemons running, policyd under spawn(8)): open the store now at
+ * PATH/consent when it is a copy of this one (same secret) and switch
+ * every thread to it, with one warning line.  Two stat(2)s when nothing
+ * changed; the read-only daemons call it on their counters timer, and
+ * every consent write (og_store_apply, erase, ...) does it first, so no
+ * change is acknowledged into a file nobody will read.  1 switched, 0
+ * unchanged, else OG_EREPLACED (not followed, said once: data.mdb
+ * replaced under the same lock.mdb, nothing there yet, another store;
+ * the old store stays in use for reads, writes fail).
+ */
+int og_store_consent_check(og_store *st);
 
 /*
  * og_store_apply - apply n changes in one durable transaction (group
