@@ -1589,6 +1589,8 @@ mg_housekeeping(void *arg)
 				(void)og_store_sync_counters(st);
 				/* counters removed or replaced: follow */
 				(void)og_store_counters_check(st);
+				/* consent restored under us: follow too */
+				(void)og_store_consent_check(st);
 				last_sync = now;
 			}
 			if (now - last_check >= 60) {

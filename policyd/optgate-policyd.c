@@ -545,6 +545,8 @@ writer_main(void *arg)
 			og_log_warn("syncing counters: %s", og_strerror(rc));
 		/* counters removed or replaced (rm -rf, a restore): follow */
 		(void)og_store_counters_check(st);
+		/* consent restored under us: opt-outs recorded since */
+		(void)og_store_consent_check(st);
 		pthread_mutex_lock(&g.sync_lock);
 	}
 	pthread_mutex_unlock(&g.sync_lock);

@@ -1817,6 +1817,9 @@ main(int argc, char **argv)
 			(void)og_store_reader_check(store);
 			/* counters removed or replaced: let go of the old */
 			(void)og_store_counters_check(store);
+			/* consent too (the committer checks before each
+			 * commit: no opt-out acknowledged into the old) */
+			(void)og_store_consent_check(store);
 		}
 	}
 	og_log_info("stopping: deadline: cut %llu request(s)",
