@@ -125,6 +125,8 @@ struct og_store {
 
 static void rd_lock(og_store *st);
 static void rd_unlock(og_store *st);
+static void threads_stop(og_store *st);
+static void threads_go(og_store *st);
 static struct og_rtxn *thread_handle(og_store *st);
 
 /* ---------- error mapping ---------- */
@@ -1585,10 +1587,8 @@ counters_open(og_store *st, const struct stat *owner, int check, unsigned kwmap,
     MDB_env **envp, MDB_dbi *dbi, int *kw, uint64_t *ka, int *made, char *err,
     size_t errlen)
 {
-	static const char *const names[2] = {"data.mdb", "lock.mdb"};
 	char dir[4096], file[4200];
-	struct stat fs;
-	int rc, lk, walked, i;
+	int rc, lk, walked;
 
 	snprintf(dir, sizeof(dir), "%s/counters", st->path);
 	snprintf(file, sizeof(file), "%s/data.mdb", dir);
@@ -1624,13 +1624,8 @@ counters_open(og_store *st, const struct stat *owner, int check, unsigned kwmap,
 	if (rc == 0 && !check && (walked || *made))
 		mark_walked(dir, owner);
 	/* the files LMDB has open now, while no other opener moves them */
-	for (i = 0; rc == 0 && i < 2; i++) {
-		snprintf(file, sizeof(file), "%s/%s", dir, names[i]);
-		if (stat(file, &fs) != 0)
-			fs.st_dev = 0, fs.st_ino = 0;
-		st->kdev[i] = fs.st_dev;
-		st->kino[i] = fs.st_ino;
-	}
+	if (rc == 0)
+		file_ids(dir, st->kdev, st->kino);
 	if (lk >= 0)
 		close(lk);
 	if (rc == 0 && *made)
@@ -1801,23 +1796,23 @@ og_store_reader_check(og_store *st)
 int
 og_store_counters_check(og_store *st)
 {
-	static const char *const names[2] = {"data.mdb", "lock.mdb"};
-	char file[4200], err[512];
+	char dir[4096], err[512];
 	struct og_rtxn *tx;
-	struct stat sb, owner;
+	struct stat owner;
 	MDB_env *env = NULL, *old;
 	MDB_txn *t;
 	MDB_stat ms;
 	MDB_dbi dbi;
+	dev_t dev[2];
+	ino_t ino[2];
 	uint64_t ka;
 	int same[2], i, rc, kw, made, fresh;
 
-	for (i = 0; i < 2; i++) {
-		snprintf(
-		    file, sizeof(file), "%s/counters/%s", st->path, names[i]);
-		same[i] = stat(file, &sb) == 0 && sb.st_dev == st->kdev[i] &&
-		          sb.st_ino == st->kino[i];
-	}
+	snprintf(dir, sizeof(dir), "%s/counters", st->path);
+	file_ids(dir, dev, ino);
+	for (i = 0; i < 2; i++)
+		same[i] = dev[i] != 0 && dev[i] == st->kdev[i] &&
+		          ino[i] == st->kino[i];
 	if (same[0] && same[1]) {
 		st->kstuck = 0;
 		return 0;
@@ -1860,9 +1855,7 @@ og_store_counters_check(og_store *st)
 		mdb_txn_abort(t);
 	}
 	/* every thread between transactions: then none has the old env */
-	pthread_mutex_lock(&st->reglock);
-	for (tx = st->reg; tx; tx = tx->next)
-		pthread_mutex_lock(&tx->lk);
+	threads_stop(st);
 	for (tx = st->reg; tx; tx = tx->next)
 		if (tx->k) {
 			mdb_txn_abort(tx->k);
@@ -1876,9 +1869,7 @@ og_store_counters_check(og_store *st)
 	st->kshort = 0;
 	st->kdamaged = 0;
 	st->kstuck = 0;
-	for (tx = st->reg; tx; tx = tx->next)
-		pthread_mutex_unlock(&tx->lk);
-	pthread_mutex_unlock(&st->reglock);
+	threads_go(st);
 	if (fresh)
 		og_log_warn("%s/counters/data.mdb was removed under this "
 		            "process: counting in new empty counters "
@@ -2022,9 +2013,7 @@ consent_follow(og_store *st)
 	if (mdb_env_get_fd(env, &fd) == 0 && fstat(fd, &fs) == 0)
 		dev[0] = fs.st_dev, ino[0] = fs.st_ino;
 	/* every thread between transactions: then none has the old env */
-	pthread_mutex_lock(&st->reglock);
-	for (tx = st->reg; tx; tx = tx->next)
-		pthread_mutex_lock(&tx->lk);
+	threads_stop(st);
 	for (tx = st->reg; tx; tx = tx->next)
 		if (tx->c) {
 			mdb_txn_abort(tx->c);
@@ -2034,9 +2023,7 @@ consent_follow(og_store *st)
 	st->cenv = env;
 	st->cdbi = dbi;
 	st->edbi = edbi;
-	for (tx = st->reg; tx; tx = tx->next)
-		pthread_mutex_unlock(&tx->lk);
-	pthread_mutex_unlock(&st->reglock);
+	threads_go(st);
 	memcpy(st->cdev, dev, sizeof(dev));
 	memcpy(st->cino, ino, sizeof(ino));
 	st->cstuck = 0;
@@ -2094,7 +2081,6 @@ static int
 resize(og_store *st, MDB_env *env, uint64_t max, int full)
 {
 	MDB_envinfo info;
-	struct og_rtxn *tx;
 	uint64_t fs;
 	int rc = 0, dead = 0, fd;
 
@@ -2109,14 +2095,10 @@ resize(og_store *st, MDB_env *env, uint64_t max, int full)
 		    st->path, env == st->kenv ? "/counters" : "/consent", dead);
 		return 0;
 	}
-	pthread_mutex_lock(&st->reglock);
-	for (tx = st->reg; tx; tx = tx->next)
-		pthread_mutex_lock(&tx->lk);
+	threads_stop(st);
 	if (env != st->cenv && env != st->kenv) {
 		/* counters replaced meanwhile (og_store_counters_check) */
-		for (tx = st->reg; tx; tx = tx->next)
-			pthread_mutex_unlock(&tx->lk);
-		pthread_mutex_unlock(&st->reglock);
+		threads_go(st);
 		return 0;
 	}
 	fd = wmap_file_size(env, &fs);
@@ -2150,9 +2132,7 @@ resize(og_store *st, MDB_env *env, uint64_t max, int full)
 	}
 	if (fd >= 0)
 		(void)flock(fd, LOCK_UN);
-	for (tx = st->reg; tx; tx = tx->next)
-		pthread_mutex_unlock(&tx->lk);
-	pthread_mutex_unlock(&st->reglock);
+	threads_go(st);
 	return rc;
 }
 
@@ -2195,6 +2175,31 @@ rd_unlock(og_store *st)
 
 	if (--tx->held == 0)
 		pthread_mutex_unlock(&tx->lk);
+}
+
+/*
+ * Every thread between its transactions, none beginning one: the
+ * registry's lock and each thread's, taken to resize or switch an
+ * environment under them.  threads_go lets them go again.
+ */
+static void
+threads_stop(og_store *st)
+{
+	struct og_rtxn *tx;
+
+	pthread_mutex_lock(&st->reglock);
+	for (tx = st->reg; tx; tx = tx->next)
+		pthread_mutex_lock(&tx->lk);
+}
+
+static void
+threads_go(og_store *st)
+{
+	struct og_rtxn *tx;
+
+	for (tx = st->reg; tx; tx = tx->next)
+		pthread_mutex_unlock(&tx->lk);
+	pthread_mutex_unlock(&st->reglock);
 }
 
 int
