@@ -614,8 +614,6 @@ og_addr_parse(
 		p++;
 		len -= 2;
 		trim_ws(&p, &len);
-		memcpy(out->raw, p, len);
-		out->raw[len] = 0;
 		if (len > 0 && p[0] == '@') {
 			if ((used = source_route(p, len)) == 0)
 				return fail(out, "invalid source route");
@@ -623,11 +621,20 @@ og_addr_parse(
 			len -= used;
 		}
 	} else {
-		memcpy(out->raw, p, len);
-		out->raw[len] = 0;
 		if (len > 0 && p[len - 1] == '>')
 			return fail(out, "unbalanced angle brackets");
+		/* A route without <> (an export of a store made before
+		 * raw dropped it): "@a" alone is an empty local part. */
+		if (len > 0 && p[0] == '@' &&
+		    (used = source_route(p, len)) != 0) {
+			p += used;
+			len -= used;
+		}
 	}
+	/* raw is the mailbox: the route is no part of it (RFC 5321 4.1.1.3)
+	 * and no form without <> could be read back with it. */
+	memcpy(out->raw, p, len);
+	out->raw[len] = 0;
 	if (len == 0)
 		return fail(out, "empty address");
 

@@ -3,8 +3,9 @@
  *
  * Normalise once, at the edge.  og_addr_parse() takes what a sender, a CSV
  * file or a report gave us and produces three forms:
- *   raw   the address as given, surrounding whitespace and <> removed;
- *         kept for display and audit, never rewritten;
+ *   raw   the address as given, surrounding whitespace, <> and a source
+ *         route ("@relay:", with or without <>) removed; kept for
+ *         display, audit and export, never rewritten;
  *   norm  the deliverable form: local part as given (quotes removed when
  *         the content is a valid dot-atom), domain lowercased and turned
  *         into IDNA2008 A-labels (libidn2);

@@ -112,6 +112,8 @@ static struct tcase cases[] = {
     V("tab around", "\ta@example.com\t", "a@example.com", "a@example.com", 0),
     V("source route ignored", "<@relay.example,@r2.example:joe@example.com>",
         "joe@example.com", "joe@example.com", 0),
+    V("source route without angles", "@relay.example:Joe@example.com",
+        "Joe@example.com", "joe@example.com", 0),
     V("all atext specials", "!#$%&'*+-/=?^_`{|}~@example.com",
         "!#$%&'*+-/=?^_`{|}~@example.com", "!#$%&'*+-/=?^_`{|}~@example.com",
         0),
@@ -732,6 +734,37 @@ run_case(void **state)
 	free(a);
 }
 
+/*
+ * raw is what the store keeps and export writes: the mailbox without a
+ * source route, which import reads back to the same key.
+ */
+static void
+raw_without_route(void **state)
+{
+	static const char *const in[] = {
+	    "<@relay.example:Ana@Example.COM>",
+	    "<@r1.example,@r2.example:Ana@Example.COM>",
+	    " < @relay.example:Ana@Example.COM > ",
+	    "@relay.example:Ana@Example.COM",
+	};
+	og_addr *a = malloc(sizeof(*a)), *b = malloc(sizeof(*b));
+	size_t i;
+
+	(void)state;
+	assert_non_null(a);
+	assert_non_null(b);
+	for (i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
+		assert_int_equal(
+		    og_addr_parse(in[i], strlen(in[i]), NULL, a), 0);
+		assert_string_equal(a->raw, "Ana@Example.COM");
+		assert_int_equal(
+		    og_addr_parse(a->raw, strlen(a->raw), NULL, b), 0);
+		assert_string_equal(b->key, "ana@example.com");
+	}
+	free(a);
+	free(b);
+}
+
 /* The norm form parses again to itself: normalising is idempotent. */
 static void
 norm_idempotent(void **state)
@@ -831,7 +864,7 @@ int
 main(void)
 {
 	size_t n = sizeof(cases) / sizeof(cases[0]), i;
-	struct CMUnitTest *t = calloc(n + 3, sizeof(*t));
+	struct CMUnitTest *t = calloc(n + 4, sizeof(*t));
 	char **bufs = calloc(n, sizeof(*bufs));
 	int rc;
 
@@ -854,7 +887,9 @@ main(void)
 	t[n + 1].test_func = envelope_forms;
 	t[n + 2].name = "sender scopes";
 	t[n + 2].test_func = sender_scopes;
-	rc = _cmocka_run_group_tests("og_addr", t, n + 3, NULL, NULL);
+	t[n + 3].name = "raw has no source route";
+	t[n + 3].test_func = raw_without_route;
+	rc = _cmocka_run_group_tests("og_addr", t, n + 4, NULL, NULL);
 	for (i = 0; i < n; i++)
 		free(bufs[i]);
 	free(bufs);
