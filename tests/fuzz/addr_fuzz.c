@@ -32,6 +32,24 @@ check(const og_addr *a, int rc)
 	(void)og_addr_typo(a->domain);
 }
 
+/*
+ * The forms the store keeps name the same person: the norm form parses
+ * to itself, and raw (what export writes, import reads back) to the same
+ * norm and key.
+ */
+static void
+fixed_point(const og_addr *a, const og_addr_rules *r)
+{
+	static og_addr b;
+
+	if (og_addr_parse(a->norm, strlen(a->norm), r, &b) != 0 ||
+	    strcmp(a->norm, b.norm) != 0 || strcmp(a->key, b.key) != 0)
+		abort();
+	if (og_addr_parse(a->raw, strlen(a->raw), r, &b) != 0 ||
+	    strcmp(a->norm, b.norm) != 0 || strcmp(a->key, b.key) != 0)
+		abort();
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -40,7 +58,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char d[OG_DOMAIN_MAX + 1];
 	size_t n = size < OG_DOMAIN_MAX ? size : OG_DOMAIN_MAX;
 
+	if (og_addr_parse((const char *)data, size, NULL, &a) == 0)
+		fixed_point(&a, NULL);
 	check(&a, og_addr_parse((const char *)data, size, NULL, &a));
+	if (og_addr_parse((const char *)data, size, &r, &a) == 0)
+		fixed_point(&a, &r);
 	check(&a, og_addr_parse((const char *)data, size, &r, &a));
 	if (size <= OG_ADDR_INPUT_MAX && memchr(data, 0, size) == NULL) {
 		static char in[OG_ADDR_INPUT_MAX + 1],
