@@ -624,10 +624,12 @@ crash_signal(int sig)
 
 /*
  * The helper crashed or talked nonsense: a permerror for its domain.  It
- * could not start, or was killed from outside: a temperror.
+ * could not start, or was killed from outside: a temperror.  said: it
+ * talked nonsense (why), so the SIGKILL that ends it is ours and its
+ * end tells nothing more.
  */
 static void
-helper_failed(pd_spf *s, struct helper *h, const char *why)
+helper_failed(pd_spf *s, struct helper *h, const char *why, int said)
 {
 	struct query *q = h->q;
 	int st = 0, sig = 0;
@@ -636,10 +638,10 @@ helper_failed(pd_spf *s, struct helper *h, const char *why)
 
 	if ((st = helper_reset(s, h, 1)) < 0)
 		return;
-	if (WIFSIGNALED(st))
+	if (WIFSIGNALED(st) && !said)
 		sig = WTERMSIG(st);
 	h->q = NULL;
-	if (!sig && WIFEXITED(st) && WEXITSTATUS(st) == 127) {
+	if (!said && !sig && WIFEXITED(st) && WEXITSTATUS(st) == 127) {
 		if (q) {
 			og_log_err("SPF helper for %s: cannot start %s",
 			    q->domain, s->exe);
@@ -701,7 +703,7 @@ helper_line(pd_spf *s, struct helper *h, char *line)
 	}
 	f[3] = p;
 	if (i < 3 || q == NULL || (result = name_parse(f[0])) < 0) {
-		helper_failed(s, h, "garbled answer");
+		helper_failed(s, h, "garbled answer", 1);
 		return;
 	}
 	errno = 0;
@@ -751,8 +753,8 @@ pd_spf_event(pd_spf *s, void *tag, uint32_t events)
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
 		if (n <= 0) {
-			helper_failed(
-			    s, h, n == 0 ? "helper exited" : strerror(errno));
+			helper_failed(s, h,
+			    n == 0 ? "helper exited" : strerror(errno), 0);
 			dispatch(s);
 			return;
 		}
@@ -763,15 +765,23 @@ pd_spf_event(pd_spf *s, void *tag, uint32_t events)
 
 			*nl = 0;
 			helper_line(s, h, h->buf);
-			if (h->pid <= 0)
-				break;
+			/*
+			 * Reset meanwhile (a garbled line; a write to it that
+			 * failed when finish() started a waiting connection's
+			 * next check): its buffer is gone, and the slot may
+			 * hold a new helper already.
+			 */
+			if (h->pid <= 0 || h->len < used) {
+				dispatch(s);
+				return;
+			}
 			memmove(h->buf, h->buf + used, h->len - used);
 			h->len -= used;
 		}
 		if (h->pid <= 0)
 			break;
 		if (h->len >= sizeof(h->buf) - 1) {
-			helper_failed(s, h, "answer too long");
+			helper_failed(s, h, "answer too long", 1);
 			break;
 		}
 	}

@@ -391,6 +391,47 @@ ok "... logged" pd_log_wait 'SPF helper for fail.test: cannot start'
 BIN=$BIN0
 ok "daemon exits cleanly" pd_stop
 
+# A helper that talks nonsense (what a libspf2 gone wrong on a hostile
+# record may print): a permerror for that domain, as a crash is, not a
+# tempfail "killed (signal 9)" retried forever.  Here the program file
+# is replaced by one that answers nonsense, and a client sends its next
+# request (another domain) before reading the first answer: answering
+# the first starts a helper for the second on the spot.
+cp "$BIN/optgate-policyd" "$PD_T/bin/"
+BIN0=$BIN
+BIN=$PD_T/bin
+ok "daemon from a copy of the program" pd_start
+printf '#!/bin/sh\nwhile read l; do echo nonsense; done\n' >"$PD_T/bin/x"
+chmod 755 "$PD_T/bin/x"
+mv -f "$PD_T/bin/x" "$PD_T/bin/optgate-policyd"
+r=$(python3 - "$PD_PORT" <<'EOF2'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), 10)
+s.settimeout(10)
+s.sendall(b"".join((
+    "request=smtpd_access_policy\nprotocol_state=RCPT\n"
+    "sender=postmaster@%s\nrecipient=ana@example.org\ninstance=n%d\n\n"
+    % (d, i)).encode() for i, d in enumerate(("fail.test", "soft.test"))))
+data = b""
+try:
+    while data.count(b"\n\n") < 2:
+        c = s.recv(4096)
+        if not c:
+            break
+        data += c
+except OSError as e:
+    data += str(e).encode()
+print(data.decode().replace("\n\n", "|").replace("\n", " "))
+EOF2
+)
+like "helper talking nonsense: permerror, and the next request is answered" \
+    "$r" "action=550 5.7.23 *(permerror)|action=550 5.7.23 *(permerror)|"
+ok "... logged as such" pd_log_wait \
+    'SPF helper for soft.test: SPF evaluation failed: garbled answer'
+ok "... and the daemon is alive" kill -0 "$PD_PID"
+BIN=$BIN0
+ok "daemon exits cleanly" pd_stop
+
 # Idle helpers that died, found dead by a write in the same batch of
 # events that reports their end (the daemon stopped meanwhile): the
 # stale events must not touch the reset helpers (their fds are closed or
