@@ -1,0 +1,189 @@
+/*
+ * og_faultfs.c - an LD_PRELOAD shim for tests only: disk errors on the
+ * store's files, on demand, with no hook in optgate itself.
+ *
+ *   OG_FAULT_FILE=/consent/data.mdb   the files it acts on (path suffix)
+ *   OG_FAULT=/tmp/x/fault             a file: while it exists, its first
+ *                                     word says what fails:
+ *     meta   pwrite(2) over the first two pages (LMDB's meta pages): EIO
+ *     write  every pwrite/write/writev: EIO
+ *     sync   fsync/fdatasync: EIO (and msync of any map)
+ *   OG_FAULT_NOFALLOC=1               fallocate(2) on those files fails
+ *                                     (EOPNOTSUPP), always: the counters
+ *                                     are then written through write(2)
+ *
+ * Each call to a shimmed function on another file, or while OG_FAULT does
+ * not exist, goes to libc unchanged.  Built by tests/module.mk, never
+ * installed.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#define META_END 8192 /* two 4 KiB pages: LMDB's meta pages */
+
+static void *
+next_fn(const char *name)
+{
+	return dlsym(RTLD_NEXT, name);
+}
+
+/* Is fd one of OG_FAULT_FILE's files? */
+static int
+ours(int fd)
+{
+	const char *suf = getenv("OG_FAULT_FILE");
+	char link[64], path[4096];
+	ssize_t n;
+	size_t ls;
+
+	if (suf == NULL || *suf == 0)
+		return 0;
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	if ((n = readlink(link, path, sizeof(path) - 1)) <= 0)
+		return 0;
+	path[n] = 0;
+	ls = strlen(suf);
+	return (size_t)n >= ls && strcmp(path + n - ls, suf) == 0;
+}
+
+/* The fault now in force: 0 none, else its first letter. */
+static int
+fault(void)
+{
+	const char *f = getenv("OG_FAULT");
+	char word[16];
+	FILE *fp;
+	int e = errno, c = 0;
+
+	if (f == NULL || (fp = fopen(f, "re")) == NULL) {
+		errno = e;
+		return 0;
+	}
+	if (fscanf(fp, "%15s", word) == 1)
+		c = word[0];
+	fclose(fp);
+	errno = e;
+	return c;
+}
+
+ssize_t
+pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+	static ssize_t (*real)(int, const void *, size_t, off_t);
+	int f = fault();
+
+	if (real == NULL)
+		real = (ssize_t(*)(int, const void *, size_t, off_t))next_fn(
+		    "pwrite");
+	if ((f == 'w' || (f == 'm' && off < META_END)) && ours(fd)) {
+		errno = EIO;
+		return -1;
+	}
+	return real(fd, buf, n, off);
+}
+
+ssize_t
+pwrite64(int fd, const void *buf, size_t n, off_t off)
+{
+	return pwrite(fd, buf, n, off);
+}
+
+ssize_t
+write(int fd, const void *buf, size_t n)
+{
+	static ssize_t (*real)(int, const void *, size_t);
+
+	if (real == NULL)
+		real = (ssize_t(*)(int, const void *, size_t))next_fn("write");
+	if (fd > 2 && fault() == 'w' && ours(fd)) {
+		errno = EIO;
+		return -1;
+	}
+	return real(fd, buf, n);
+}
+
+ssize_t
+writev(int fd, const struct iovec *iov, int n)
+{
+	static ssize_t (*real)(int, const struct iovec *, int);
+
+	if (real == NULL)
+		real = (ssize_t(*)(int, const struct iovec *, int))next_fn(
+		    "writev");
+	if (fault() == 'w' && ours(fd)) {
+		errno = EIO;
+		return -1;
+	}
+	return real(fd, iov, n);
+}
+
+int
+fsync(int fd)
+{
+	static int (*real)(int);
+
+	if (real == NULL)
+		real = (int (*)(int))next_fn("fsync");
+	if (fault() == 's' && ours(fd)) {
+		errno = EIO;
+		return -1;
+	}
+	return real(fd);
+}
+
+int
+fdatasync(int fd)
+{
+	static int (*real)(int);
+
+	if (real == NULL)
+		real = (int (*)(int))next_fn("fdatasync");
+	if (fault() == 's' && ours(fd)) {
+		errno = EIO;
+		return -1;
+	}
+	return real(fd);
+}
+
+int
+msync(void *addr, size_t len, int flags)
+{
+	static int (*real)(void *, size_t, int);
+
+	if (real == NULL)
+		real = (int (*)(void *, size_t, int))next_fn("msync");
+	if (fault() == 's') {
+		errno = EIO;
+		return -1;
+	}
+	return real(addr, len, flags);
+}
+
+int
+fallocate(int fd, int mode, off_t off, off_t len)
+{
+	static int (*real)(int, int, off_t, off_t);
+	const char *no = getenv("OG_FAULT_NOFALLOC");
+
+	if (real == NULL)
+		real = (int (*)(int, int, off_t, off_t))next_fn("fallocate");
+	if (no != NULL && *no == '1' && ours(fd)) {
+		errno = EOPNOTSUPP;
+		return -1;
+	}
+	return real(fd, mode, off, len);
+}
+
+int
+fallocate64(int fd, int mode, off_t off, off_t len)
+{
+	return fallocate(fd, mode, off, len);
+}
