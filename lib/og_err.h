@@ -27,7 +27,8 @@
 #define OG_ENOSPC (-16)    /* the store's disk is full: nothing written */
 #define OG_EKFULL (-17)    /* send counters reached counter_map_size */
 #define OG_EREPLACED                                                           \
-	(-18) /* consent replaced under this process, not followed */
+	(-18)          /* consent replaced under this process, not followed */
+#define OG_EDEAD (-19) /* LMDB stopped the environment (MDB_PANIC) */
 
 /*
  * og_strerror - describe an OG_* code (or a positive errno value).

@@ -202,6 +202,18 @@ og_log_fatal(const char *fmt, ...)
 	exit(1);
 }
 
+void
+og_log_fatal_now(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_CRIT, "fatal: ", fmt, ap);
+	va_end(ap);
+	fflush(stderr); /* policyd buffers it */
+	_exit(1);
+}
+
 static const char *sigbus_what;
 
 /* Appends S to B (size N) at *o; async-signal-safe. */
@@ -315,6 +327,11 @@ og_strerror(int code)
 		return "the store's consent files were replaced under this "
 		       "process and it cannot follow them: nothing written; "
 		       "restart it";
+	case OG_EDEAD:
+		return "a write to the store's disk failed and LMDB stopped "
+		       "the store in this process (MDB_PANIC): it can read and "
+		       "write nothing more; check the disk (dmesg), then start "
+		       "it again";
 	}
 	if (code > 0)
 		return strerror(code);

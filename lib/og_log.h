@@ -38,6 +38,12 @@ void og_log_syslog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void og_log_fatal(const char *fmt, ...)
     __attribute__((format(printf, 1, 2), noreturn));
 /*
+ * Log and _exit(1), with no exit handlers: for a thread while others
+ * still run (exit(3) would run OpenSSL's cleanup under them).
+ */
+void og_log_fatal_now(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2), noreturn));
+/*
  * Log a SIGBUS as "fatal: WHAT" before the process dies of it.  A daemon
  * reads the store through a shared map: a data.mdb truncated (or a disk
  * failing) under it is a SIGBUS, and without this the process vanished

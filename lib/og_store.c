@@ -149,6 +149,8 @@ map_err(int rc)
 	case MDB_READERS_FULL:
 	case MDB_TXN_FULL:
 		return OG_EBUSY;
+	case MDB_PANIC:
+		return OG_EDEAD;
 	case ENOMEM:
 		return OG_ENOMEM;
 	case ENOSPC:
@@ -1882,6 +1884,54 @@ og_store_counters_check(og_store *st)
 		    st->path);
 	mdb_env_close(old);
 	return 1;
+}
+
+/*
+ * LMDB marks an environment dead (MDB_FATAL_ERROR) when writing a meta
+ * page fails (EIO, or ENOSPC on a copy-on-write file system): every later
+ * transaction of this process in it fails with MDB_PANIC, even once the
+ * disk works again.  A failed write or sync of data pages only fails
+ * that commit.  LMDB does not say which; a read transaction begun and
+ * ended does.  The environment cannot be opened again in this process
+ * while the dead one is open (one lock.mdb open twice loses its locks),
+ * so the daemons exit and are started again.
+ */
+int
+og_store_dead(og_store *st, char *err, size_t errlen)
+{
+	static const char *const names[2] = {"consent", "counters"};
+	MDB_env *env[2];
+	MDB_txn *t;
+	int i, rc = 0;
+
+	if (err && errlen)
+		*err = 0;
+	/* under this thread's lock: the follow functions switch them */
+	rd_lock(st);
+	env[0] = st->cenv;
+	env[1] = st->kenv;
+	for (i = 0; i < 2 && rc == 0; i++) {
+		int r = mdb_txn_begin(env[i], NULL, MDB_RDONLY, &t);
+
+		if (r == 0)
+			mdb_txn_abort(t);
+		else if (r == MDB_PANIC) {
+			rc = OG_EDEAD;
+			if (err && errlen)
+				snprintf(err, errlen,
+				    "%s/%s: a write to the disk failed and "
+				    "LMDB "
+				    "stopped this environment (MDB_PANIC): "
+				    "this "
+				    "process can read and write nothing more "
+				    "in "
+				    "it; a new process can (check the disk: "
+				    "dmesg)",
+				    st->path, names[i]);
+		}
+	}
+	rd_unlock(st);
+	return rc;
 }
 
 /*

@@ -338,6 +338,17 @@ int og_store_counters_check(og_store *st);
 int og_store_consent_check(og_store *st);
 
 /*
+ * og_store_dead - has LMDB stopped either environment in this process?
+ * After a failed write of its meta page (EIO; ENOSPC on btrfs), LMDB
+ * refuses every later transaction there (MDB_PANIC, OG_EDEAD), until the
+ * process opens the store again, which it cannot do with the dead
+ * environment open: a daemon calls this on its timer and exits when it
+ * returns OG_EDEAD (err says which, for one fatal line), to be started
+ * again.  0 when both work.  Two read transactions begun and ended.
+ */
+int og_store_dead(og_store *st, char *err, size_t errlen);
+
+/*
  * og_store_apply - apply n changes in one durable transaction (group
  * commit), then sync.  results[i] (may be NULL) gets OG_APPLIED,
  * OG_UNCHANGED, OG_SKIPPED_OLDER, OG_SKIPPED_OPTOUT or OG_SKIPPED_ERASED.

@@ -511,6 +511,7 @@ writer_main(void *arg)
 {
 	struct timespec ts, now;
 	og_store *st;
+	char why[512];
 	int64_t t;
 	int i, rc;
 
@@ -541,6 +542,11 @@ writer_main(void *arg)
 		if ((st = g.store) == NULL)
 			continue;
 		pthread_mutex_unlock(&g.sync_lock);
+		/* LMDB stopped an environment after a failed write: every
+		 * answer would be a tempfail until a restart, so restart */
+		if (og_store_dead(st, why, sizeof(why)) != 0)
+			og_log_fatal_now(
+			    "%s; exiting to be started again", why);
 		if ((rc = og_store_sync_counters(st)) != 0)
 			og_log_warn("syncing counters: %s", og_strerror(rc));
 		/* counters removed or replaced (rm -rf, a restore): follow */

@@ -69,6 +69,7 @@ og_cli_exit_for(int rc)
 	case OG_ESTORE:
 	case OG_EBUSY:
 	case OG_EREPLACED:
+	case OG_EDEAD:
 		return OG_EXIT_WRITE;
 	case OG_EINVAL:
 		return OG_EXIT_USAGE;

@@ -1639,7 +1639,8 @@ main(int argc, char **argv)
 	int fds[LISTEN_MAX];
 	struct MHD_Daemon *d[LISTEN_MAX];
 	char *cert = NULL, *key = NULL;
-	char err[512];
+	char err[512], why[512];
+	int dead = 0;
 	og_store_opts so;
 	og_config *cfg;
 	og_snap *sn;
@@ -1813,6 +1814,9 @@ main(int argc, char **argv)
 			og_snap_set(&snaps, ns);
 		} else if (sig == SIGTERM || sig == SIGINT) {
 			stopping = 1;
+		} else if (og_store_dead(store, why, sizeof(why)) != 0) {
+			/* the next write fails too: stop, exit 1 */
+			stopping = dead = 1;
 		} else {
 			(void)og_store_reader_check(store);
 			/* counters removed or replaced: let go of the old */
@@ -1840,6 +1844,8 @@ main(int argc, char **argv)
 		OPENSSL_cleanse(key, strlen(key));
 		free(key);
 	}
+	if (dead || unsubd_commit_dead(why, sizeof(why)))
+		og_log_fatal("%s; stopped, to be started again", why);
 	og_log_info("stopped");
 	return 0;
 }

@@ -128,6 +128,12 @@ int unsubd_commit_start(og_store *st);
 void unsubd_commit_submit(unsubd_job *job);
 /* Finish queued jobs, stop the thread, log the statistics. */
 void unsubd_commit_stop(void);
+/*
+ * 1 when a write failed and LMDB stopped the store in this process
+ * (og_store_dead; the committer then sent SIGTERM to stop it), with why
+ * in why (size n); else 0.
+ */
+int unsubd_commit_dead(char *why, size_t n);
 
 typedef struct unsubd_commit_stats {
 	uint64_t batches, jobs, changes;

@@ -10,7 +10,11 @@
  * the batch size follows the load and the flush rate stays at the disk's.
  *
  * If a batch fails (say one change is malformed), its jobs are retried
- * one by one, so one bad job never fails the others.
+ * one by one, so one bad job never fails the others.  A failed write
+ * after which LMDB stopped the store in this process (og_store_dead) is
+ * kept (unsubd_commit_dead) and the process is sent SIGTERM: it stops as
+ * on a stop, answering what is queued (503), and exits 1 to be started
+ * again.
  *
  * Public: unsubd_commit_start/submit/stop/stats_get.  Thread-safe: the
  * queue and statistics are under one mutex.
@@ -19,9 +23,12 @@
  * than that is applied alone.
  */
 #include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "og_buf.h"
 #include "og_err.h"
@@ -36,6 +43,7 @@ static unsubd_job *q_head, *q_tail;
 static int q_stop;
 static int q_running;
 static pthread_t q_thread;
+static char q_dead[512]; /* why the store is dead; under q_lock */
 static og_store *q_store;
 static unsubd_commit_stats q_stats;
 
@@ -107,6 +115,41 @@ finish(unsubd_job *jobs)
 	}
 }
 
+/*
+ * After a failed write: has LMDB stopped the store?  Then every later
+ * write fails too, until a restart: keep why, and stop (SIGTERM to the
+ * main loop, which exits 1).  Once.
+ */
+static void
+check_dead(void)
+{
+	char why[sizeof(q_dead)];
+	int first;
+
+	if (og_store_dead(q_store, why, sizeof(why)) == 0)
+		return;
+	pthread_mutex_lock(&q_lock);
+	first = q_dead[0] == 0;
+	if (first)
+		memcpy(q_dead, why, sizeof(q_dead));
+	pthread_mutex_unlock(&q_lock);
+	if (first)
+		kill(getpid(), SIGTERM);
+}
+
+int
+unsubd_commit_dead(char *why, size_t n)
+{
+	int dead;
+
+	pthread_mutex_lock(&q_lock);
+	dead = q_dead[0] != 0;
+	if (dead && n > 0)
+		snprintf(why, n, "%s", q_dead);
+	pthread_mutex_unlock(&q_lock);
+	return dead;
+}
+
 static void
 run_batch(unsubd_job *jobs)
 {
@@ -121,6 +164,7 @@ run_batch(unsubd_job *jobs)
 		finish(jobs);
 		return;
 	}
+	check_dead();
 	if (jobs->next == NULL) {
 		og_log_warn("store write failed: %s", og_strerror(rc));
 		jobs->rc = rc;
