@@ -126,6 +126,16 @@ $OG status "fill$i@example.org" --stream news >/dev/null 2>&1
 is "full: the refused opt-out changed nothing (status accepts)" "$?" 0
 like "full: and wrote no event" "$($OG audit "fill$i@example.org" 2>&1)" \
     '*no history*'
+# A change to a record already there (no new leaf) may still fit in the
+# pages LMDB freed when the insert above did not: whether it does depends
+# on the layout (a store with one more meta record let the suppression
+# below and a one-click through).  Use those pages up the same way.
+j=0
+while [ $j -lt $i ]; do
+	j=$((j + 1))
+	$OG suppress "fill$j@example.org" --reason manual >/dev/null 2>&1 ||
+	    break
+done
 $OG suppress dan@example.org --reason manual >/dev/null 2>"$T/err"
 is "full: suppress exits 4" "$?" 4
 like "full: suppress says the disk is full" "$(cat "$T/err")" '*disk*full*'
