@@ -1240,6 +1240,7 @@ config_free(og_config *cfg)
 		free_stream(&cfg->streams[j]);
 	free(cfg->streams);
 	free(cfg->path);
+	free(cfg->address_keys);
 	free(cfg);
 }
 
@@ -1798,6 +1799,50 @@ at(struct pstate *ps, const char *sect, const og_stream *st, const char *name)
 }
 
 /* Checks that need the whole file. */
+static int
+str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * cfg->address_keys: the [address] settings as og_addr_parse makes keys
+ * with them, one "name = value" line each, plus_tags sorted and without
+ * duplicates.  Two configs with the same text make the same key of every
+ * address; the store keeps the text it was made with (og_store_open).
+ * With gmail_dots, gmail.com and googlemail.com in plus_tags change
+ * nothing (their +tags go anyway), so they are left out.
+ */
+static void
+address_keys_text(og_config *cfg)
+{
+	char **tags = NULL;
+	size_t i, n = 0;
+	og_buf b;
+
+	if (cfg->nplus_tags > 0)
+		tags = og_xcalloc(cfg->nplus_tags, sizeof(*tags));
+	for (i = 0; i < cfg->nplus_tags; i++)
+		if (!cfg->gmail_dots ||
+		    (strcmp(cfg->plus_tags[i], "gmail.com") != 0 &&
+		        strcmp(cfg->plus_tags[i], "googlemail.com") != 0))
+			tags[n++] = cfg->plus_tags[i];
+	if (n > 1)
+		qsort(tags, n, sizeof(*tags), str_cmp);
+	og_buf_init(&b, 0);
+	og_buf_printf(&b, "gmail_dots = %s\nlocal_part = %s\nplus_tags =",
+	    cfg->gmail_dots ? "yes" : "no",
+	    cfg->local_case_sensitive ? "sensitive" : "insensitive");
+	for (i = 0; i < n; i++)
+		if (i == 0 || strcmp(tags[i], tags[i - 1]) != 0)
+			og_buf_printf(&b, "%s %s", i ? "," : "", tags[i]);
+	og_buf_addc(&b, '\n');
+	free(tags);
+	free(cfg->address_keys);
+	cfg->address_keys = og_xstrdup(b.data);
+	og_buf_free(&b);
+}
+
 static void
 validate(struct pstate *ps)
 {
@@ -2006,6 +2051,7 @@ validate(struct pstate *ps)
 	cfg->rules.local_case_sensitive = cfg->local_case_sensitive;
 	cfg->rules.plus_tags = (const char *const *)cfg->plus_tags;
 	cfg->rules.nplus_tags = cfg->nplus_tags;
+	address_keys_text(cfg);
 }
 
 int

@@ -131,6 +131,12 @@ typedef struct og_config {
 	char **plus_tags;
 	size_t nplus_tags;
 	og_addr_rules rules; /* view over the three above */
+	/*
+	 * The three as they make match keys, in the text the store keeps
+	 * ("gmail_dots = yes\nlocal_part = insensitive\nplus_tags = a, b\n",
+	 * plus_tags sorted): og_store_open compares it with the store's.
+	 */
+	char *address_keys;
 
 	/* [feedback] */
 	int complaint_scope; /* enum og_scope */

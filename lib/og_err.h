@@ -29,6 +29,7 @@
 #define OG_EREPLACED                                                           \
 	(-18)          /* consent replaced under this process, not followed */
 #define OG_EDEAD (-19) /* LMDB stopped the environment (MDB_PANIC) */
+#define OG_EADDRESS (-20) /* [address] settings are not the store's */
 
 /*
  * og_strerror - describe an OG_* code (or a positive errno value).

@@ -407,7 +407,7 @@ run(const struct gcase *c, int held, const char *sender)
 {
 	char dir[] = "/tmp/og_gate_test.XXXXXX";
 	char cmd[600], err[512];
-	og_store_opts o = {0, 0, 0, OG_STORE_CREATE};
+	og_store_opts o = {0, 0, 0, OG_STORE_CREATE, NULL};
 	og_store *st;
 	og_rtxn *tx;
 	og_verdict v;
@@ -523,7 +523,7 @@ unordered_sends(void **state)
 {
 	char dir[] = "/tmp/og_gate_test.XXXXXX";
 	char path[64], cmd[600], err[512];
-	og_store_opts o = {0, 0, 0, OG_STORE_CREATE};
+	og_store_opts o = {0, 0, 0, OG_STORE_CREATE, NULL};
 	og_store *st;
 	og_rtxn *tx;
 	og_verdict v;
@@ -588,7 +588,7 @@ erased_read_error(void **state)
 {
 	char dir[] = "/tmp/og_gate_test.XXXXXX";
 	char cmd[600], err[512];
-	og_store_opts o = {0, 0, 0, OG_STORE_CREATE};
+	og_store_opts o = {0, 0, 0, OG_STORE_CREATE, NULL};
 	og_store *st;
 	og_rtxn *tx;
 	og_verdict v, w;

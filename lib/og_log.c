@@ -332,6 +332,9 @@ og_strerror(int code)
 		       "the store in this process (MDB_PANIC): it can read and "
 		       "write nothing more; check the disk (dmesg), then start "
 		       "it again";
+	case OG_EADDRESS:
+		return "the [address] settings differ from those the store "
+		       "was made with: its records would not be found";
 	}
 	if (code > 0)
 		return strerror(code);

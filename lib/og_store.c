@@ -1269,8 +1269,11 @@ host_origin(void)
 	return og_get_be32(md) | 1; /* never 0: 0 means "this host" */
 }
 
+static int address_put(MDB_txn *txn, MDB_dbi dbi, const char *text);
+
 static int
-init_meta(og_store *st, int create, char *err, size_t errlen)
+init_meta(
+    og_store *st, int create, const char *address, char *err, size_t errlen)
 {
 	MDB_txn *txn;
 	unsigned char b[8];
@@ -1317,6 +1320,9 @@ init_meta(og_store *st, int create, char *err, size_t errlen)
 		if ((rc = meta_put(txn, st->cdbi, "secret", st->secret, 32)) !=
 		    0)
 			goto fail;
+		if (address != NULL &&
+		    (rc = address_put(txn, st->cdbi, address)) != 0)
+			goto fail;
 		if ((rc = mdb_txn_commit(txn)) != 0) {
 			snprintf(
 			    err, errlen, "%s: %s", st->path, mdb_strerror(rc));
@@ -1353,6 +1359,275 @@ fail:
 	mdb_txn_abort(txn);
 	snprintf(err, errlen, "%s: %s", st->path, mdb_strerror(rc));
 	return map_err(rc);
+}
+
+/*
+ * The [address] settings the store's match keys were made with: meta
+ * "address", v1 | og_config's address_keys text ("gmail_dots = yes\n
+ * local_part = insensitive\nplus_tags = a, b\n").  An optgate that does
+ * not know it never reads it.
+ */
+#define ADDRESS_V1 1
+
+static int
+address_put(MDB_txn *txn, MDB_dbi dbi, const char *text)
+{
+	size_t n = strlen(text);
+	unsigned char *b = og_xmalloc(n + 1);
+	int rc;
+
+	b[0] = ADDRESS_V1;
+	memcpy(b + 1, text, n);
+	rc = meta_put(txn, dbi, "address", b, n + 1);
+	free(b);
+	return rc;
+}
+
+/* 0 and *out (malloc'd), OG_NOTFOUND, OG_EVERSION, OG_ECORRUPT. */
+static int
+address_get(MDB_txn *txn, MDB_dbi dbi, char **out)
+{
+	unsigned char kb[64];
+	MDB_val k, v;
+	int rc;
+
+	k.mv_size = mkkey(kb, 'M', "address", NULL);
+	k.mv_data = kb;
+	if ((rc = mdb_get(txn, dbi, &k, &v)) != 0)
+		return map_err(rc);
+	if (v.mv_size < 1)
+		return OG_ECORRUPT;
+	if (((const unsigned char *)v.mv_data)[0] != ADDRESS_V1)
+		return OG_EVERSION;
+	*out = og_xstrndup((const char *)v.mv_data + 1, v.mv_size - 1);
+	return 0;
+}
+
+/* The value of line "name = value" in text, and its length; or NULL. */
+static const char *
+address_value(const char *text, const char *name, size_t nlen, size_t *len)
+{
+	const char *p = text, *e;
+
+	while (*p) {
+		e = strchr(p, '\n');
+		if (e == NULL)
+			e = p + strlen(p);
+		if ((size_t)(e - p) >= nlen + 2 && memcmp(p, name, nlen) == 0 &&
+		    p[nlen] == ' ' && p[nlen + 1] == '=') {
+			p += nlen + 2;
+			if (*p == ' ')
+				p++;
+			*len = (size_t)(e - p);
+			return p;
+		}
+		p = *e ? e + 1 : e;
+	}
+	return NULL;
+}
+
+/* Is item (n bytes) one of list's ", "-separated items? */
+static int
+address_listed(const char *list, size_t llen, const char *item, size_t n)
+{
+	const char *p = list, *end = list + llen, *e;
+
+	while (p < end) {
+		for (e = p; e < end && *e != ','; e++)
+			;
+		if ((size_t)(e - p) == n && memcmp(p, item, n) == 0)
+			return 1;
+		p = e < end ? e + 2 : end;
+	}
+	return 0;
+}
+
+/* The items of list a that b lacks, after what, to out; how many. */
+static int
+address_missing(og_buf *out, const char *what, const char *a, size_t alen,
+    const char *b, size_t blen)
+{
+	const char *p = a, *end = a + alen, *e;
+	int n = 0;
+
+	while (p < end) {
+		for (e = p; e < end && *e != ','; e++)
+			;
+		if (e > p && !address_listed(b, blen, p, (size_t)(e - p)))
+			og_buf_printf(
+			    out, "%s%.*s", n++ ? ", " : what, (int)(e - p), p);
+		p = e < end ? e + 2 : end;
+	}
+	return n;
+}
+
+/*
+ * The admin's sentence for a store made with [address] settings have
+ * whose config says want: which settings differ, and the two ways out.
+ */
+static void
+address_mismatch(const char *path, const char *have, const char *want,
+    char *err, size_t errlen)
+{
+	og_buf b;
+	const char *p, *e, *hv, *wv;
+	size_t nlen, hl, wl;
+	int n = 0;
+
+	og_buf_init(&b, 0);
+	og_buf_printf(&b,
+	    "%s: the [address] settings differ from those the store was "
+	    "made with (",
+	    path);
+	/* every setting of either text, once */
+	for (int pass = 0; pass < 2; pass++) {
+		for (p = pass ? want : have; *p; p = *e ? e + 1 : e) {
+			e = strchr(p, '\n');
+			if (e == NULL)
+				e = p + strlen(p);
+			for (nlen = 0; p + nlen < e && p[nlen] != ' '; nlen++)
+				;
+			if (nlen == 0)
+				continue;
+			hv = address_value(have, p, nlen, &hl);
+			wv = address_value(want, p, nlen, &wl);
+			if (pass && hv != NULL)
+				continue; /* said in the first pass */
+			if (hv != NULL && wv != NULL && hl == wl &&
+			    memcmp(hv, wv, hl) == 0)
+				continue;
+			og_buf_printf(
+			    &b, "%s%.*s: ", n++ ? "; " : "", (int)nlen, p);
+			if (hv != NULL && wv != NULL && nlen == 9 &&
+			    memcmp(p, "plus_tags", 9) == 0) {
+				int added = address_missing(
+				    &b, "added ", wv, wl, hv, hl);
+
+				address_missing(&b,
+				    added ? ", removed " : "removed ", hv, hl,
+				    wv, wl);
+				continue;
+			}
+			og_buf_printf(&b, "store %.*s, config %.*s",
+			    hv ? (int)hl : 4, hv ? hv : "none",
+			    wv ? (int)wl : 4, wv ? wv : "none");
+		}
+	}
+	og_buf_adds(&b, "): its records would not be found (who unsubscribed "
+	                "would get mail). Put [address] back as it was: ");
+	for (p = have; *p; p = *e ? e + 1 : e) {
+		e = strchr(p, '\n');
+		if (e == NULL)
+			e = p + strlen(p);
+		og_buf_printf(
+		    &b, "%.*s%s", (int)(e - p), p, *e && e[1] ? "; " : "");
+	}
+	og_buf_adds(&b, "; or move the store to the new settings: optgate "
+	                "export, init, import (hashed lists and erasures "
+	                "cannot move)");
+	og_strlcpy(err, b.data, errlen);
+	og_buf_free(&b);
+}
+
+/*
+ * Compare want with the store's [address] text in txn.  When the store
+ * has none (made by an earlier optgate) and write is set, txn (a write
+ * transaction) records want.  0, OG_EADDRESS, or an error; err says it.
+ */
+static int
+address_match(og_store *st, MDB_txn *txn, const char *want, int write,
+    char *err, size_t errlen)
+{
+	char *have = NULL;
+	int rc;
+
+	rc = address_get(txn, st->cdbi, &have);
+	if (rc == OG_NOTFOUND) {
+		if (!write)
+			return 0;
+		if ((rc = map_err(address_put(txn, st->cdbi, want))) != 0)
+			snprintf(err, errlen,
+			    "%s: recording the [address] "
+			    "settings: %s",
+			    st->path, og_strerror(rc));
+		return rc;
+	}
+	if (rc == OG_EVERSION) {
+		snprintf(err, errlen,
+		    "%s: the store records its [address] settings in a form "
+		    "newer than this optgate understands: upgrade optgate",
+		    st->path);
+		return rc;
+	}
+	if (rc != 0) {
+		snprintf(err, errlen,
+		    "%s: meta record damaged: [address] "
+		    "settings: %s",
+		    st->path, og_strerror(rc));
+		return rc;
+	}
+	rc = strcmp(have, want) == 0 ? 0 : OG_EADDRESS;
+	if (rc != 0)
+		address_mismatch(st->path, have, want, err, errlen);
+	free(have);
+	return rc;
+}
+
+/* At open: compare, and record want in a store that has none yet. */
+static int
+address_open(og_store *st, const char *want, char *err, size_t errlen)
+{
+	int write = !(st->flags & (OG_STORE_RDONLY | OG_STORE_CHECK));
+	MDB_txn *txn;
+	char *have = NULL;
+	int rc;
+
+	/* a read first: the writer's lock only for a store without them */
+	if ((rc = mdb_txn_begin(st->cenv, NULL, MDB_RDONLY, &txn)) == 0) {
+		rc = address_get(txn, st->cdbi, &have);
+		free(have);
+		if (rc != OG_NOTFOUND || !write)
+			rc = address_match(st, txn, want, 0, err, errlen);
+		else
+			rc = 1;
+		mdb_txn_abort(txn);
+		if (rc != 1)
+			return rc;
+		rc = mdb_txn_begin(st->cenv, NULL, 0, &txn);
+	}
+	if (rc != 0) {
+		snprintf(err, errlen, "%s: %s", st->path, mdb_strerror(rc));
+		return map_err(rc);
+	}
+	/* another process may have recorded its own meanwhile */
+	if ((rc = address_match(st, txn, want, 1, err, errlen)) != 0) {
+		mdb_txn_abort(txn);
+		return rc;
+	}
+	if ((rc = mdb_txn_commit(txn)) != 0) {
+		snprintf(err, errlen,
+		    "%s: recording the [address] settings: %s", st->path,
+		    mdb_strerror(rc));
+		return map_err(rc);
+	}
+	return 0;
+}
+
+int
+og_store_address_check(og_store *st, const char *want, char *err, size_t errlen)
+{
+	og_rtxn *tx;
+	int rc;
+
+	if (err && errlen)
+		*err = 0;
+	if ((rc = og_store_rbegin(st, &tx)) != 0) {
+		snprintf(err, errlen, "%s: %s", st->path, og_strerror(rc));
+		return rc;
+	}
+	rc = address_match(st, tx->c, want, 0, err, errlen);
+	og_store_rend(tx);
+	return rc;
 }
 
 /*
@@ -1702,7 +1977,12 @@ og_store_open(const char *path, const og_store_opts *opts, og_store **out,
 	file_ids(dir, st->cdev, st->cino);
 	if (made)
 		give_to_owner(dir, &sb);
-	if ((rc = init_meta(st, create, err, errlen)) != 0)
+	if ((rc = init_meta(st, create, opts ? opts->address_keys : NULL, err,
+	         errlen)) != 0)
+		goto fail;
+	/* init on a store already there compares too */
+	if (opts && opts->address_keys &&
+	    (rc = address_open(st, opts->address_keys, err, errlen)) != 0)
 		goto fail;
 
 	rc = counters_open(st, &sb, check, kwmap, &st->kenv, &st->kdbi,

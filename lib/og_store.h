@@ -22,7 +22,9 @@
  * consent:
  *   'M' name            meta: "schema" u32, "seq" u64 (next event),
  *                       "origin" u32 (host id), "secret" 32 bytes (keyed
- *                       hashes), "created" u64
+ *                       hashes), "created" u64, "address" v1 | text (the
+ *                       [address] settings the keys are made with; not in
+ *                       stores made before optgate kept it)
  *   'A' key             address record (og_record), one per match key:
  *                       v1 | flags u8 | created u32 | last_event u64 |
  *                       rawlen u8 [raw] | nseg u8 {len u8, seg} |
@@ -297,18 +299,35 @@ typedef struct og_store_opts {
 	uint64_t counter_map_size; /* counters ceiling (0: 1 GiB) */
 	int max_readers;           /* 0: 512, [store] max_readers' default */
 	unsigned flags;            /* OG_STORE_* */
+	/*
+	 * og_config's address_keys: the [address] settings that make match
+	 * keys.  init records them; any other open compares them with the
+	 * store's (OG_EADDRESS, err naming what differs, when they are not
+	 * the same), and one that may write consent records them in a store
+	 * made before they were kept.  NULL: not compared (backups, export).
+	 */
+	const char *address_keys;
 } og_store_opts;
 
 /*
  * og_store_open - open the store folder.  Returns 0, OG_ENOSTORE (no
  * store here: run optgate init), OG_ECORRUPT (damaged; nothing was
  * changed; restore a backup), OG_EVERSION (made by a newer optgate),
- * OG_EIO.  err gets a sentence for the admin.  Never overwrites an
- * existing file that is not an optgate store.
+ * OG_EADDRESS (opts->address_keys differ from the store's), OG_EIO.
+ * err gets a sentence for the admin.  Never overwrites an existing file
+ * that is not an optgate store.
  */
 int og_store_open(const char *path, const og_store_opts *opts, og_store **out,
     char *err, size_t errlen);
 void og_store_close(og_store *st);
+/*
+ * og_store_address_check - compare a config's address_keys with the
+ * [address] settings the store was made with (a daemon's reload).
+ * 0 when they are the same or the store has none recorded yet;
+ * OG_EADDRESS with err naming what differs and the ways out.
+ */
+int og_store_address_check(
+    og_store *st, const char *want, char *err, size_t errlen);
 
 /* Flush the counters environment (MDB_NOSYNC) to disk. */
 int og_store_sync_counters(og_store *st);

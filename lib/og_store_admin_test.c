@@ -121,7 +121,7 @@ static void
 erase_after_counters_grew_elsewhere(void **state)
 {
 	char dir[64], err[512], cmd[96];
-	og_store_opts o = {0, 4 << 20, 0, OG_STORE_CREATE};
+	og_store_opts o = {0, 4 << 20, 0, OG_STORE_CREATE, NULL};
 	const char *ana = "ana@example.com";
 	og_store *st;
 	og_change ch = og_testfx_change(

@@ -840,7 +840,7 @@ static void
 refuses_garbage_file(void **state)
 {
 	char dir[] = "/tmp/og_store_bad.XXXXXX", path[128], err[512];
-	og_store_opts o = {0, 0, 0, OG_STORE_CREATE};
+	og_store_opts o = {0, 0, 0, OG_STORE_CREATE, NULL};
 	og_store *st = NULL;
 	char *before, *after;
 	size_t l1, l2;
@@ -875,7 +875,7 @@ refuses_truncated_file(void **state)
 {
 	struct fx *f = *state;
 	char path[128], err[512];
-	og_store_opts o = {0, 0, 0, 0};
+	og_store_opts o = {0, 0, 0, 0, NULL};
 	og_store *st = NULL;
 	og_change ch[3000];
 	char keys[3000][24];
@@ -909,7 +909,7 @@ refuses_newer_schema(void **state)
 {
 	struct fx *f = *state;
 	char path[128], err[512];
-	og_store_opts o = {0, 0, 0, 0};
+	og_store_opts o = {0, 0, 0, 0, NULL};
 	og_store *st = NULL;
 	MDB_env *env;
 	MDB_txn *txn;
@@ -946,7 +946,7 @@ refuses_newer_schema(void **state)
 static void
 missing_store(void **state)
 {
-	og_store_opts o = {0, 0, 0, 0};
+	og_store_opts o = {0, 0, 0, 0, NULL};
 	og_store *st = NULL;
 	char err[512];
 
@@ -998,7 +998,7 @@ static void
 map_full_grows_then_fails_cleanly(void **state)
 {
 	char dir[] = "/tmp/og_store_full.XXXXXX", err[512];
-	og_store_opts o = {4 << 20, 0, 0, OG_STORE_CREATE};
+	og_store_opts o = {4 << 20, 0, 0, OG_STORE_CREATE, NULL};
 	og_store *st;
 	og_store_info info;
 	uint64_t first_map;
@@ -1041,7 +1041,7 @@ broken_counters_rebuilt(void **state)
 {
 	struct fx *f = *state;
 	char path[128], err[512];
-	og_store_opts o = {0, 0, 0, 0};
+	og_store_opts o = {0, 0, 0, 0, NULL};
 	FILE *fp;
 	int i;
 
@@ -1068,7 +1068,7 @@ foreign_counters_closed_once(void **state)
 {
 	struct fx *f = *state;
 	char path[160], err[512], cmd[800];
-	og_store_opts o = {0, 0, 0, 0};
+	og_store_opts o = {0, 0, 0, 0, NULL};
 	FILE *fp;
 	int i;
 
@@ -1106,7 +1106,7 @@ rebuilt_counters_keep_store_owner(void **state)
 {
 	struct fx *f = *state;
 	char path[160], err[512], cmd[256];
-	og_store_opts o = {0, 0, 0, 0};
+	og_store_opts o = {0, 0, 0, 0, NULL};
 	struct stat sb;
 	FILE *fp;
 	int i;
@@ -1184,7 +1184,7 @@ unreadable_store_says_why(void **state)
 {
 	struct fx *f = *state;
 	char err[512], cmd[256];
-	og_store_opts o = {0, 0, 0, 0};
+	og_store_opts o = {0, 0, 0, 0, NULL};
 	og_store *st;
 	int p[2];
 	ssize_t n;
@@ -1270,7 +1270,7 @@ static void
 disk_full_is_an_error(void **state)
 {
 	char dir[] = "/tmp/og_store_disk.XXXXXX", err[512];
-	og_store_opts o = {0, 0, 0, OG_STORE_CREATE};
+	og_store_opts o = {0, 0, 0, OG_STORE_CREATE, NULL};
 	og_store *st;
 	enum { B = 500 };
 	og_change ch[B];
@@ -1357,7 +1357,7 @@ static void
 counters_disk_full(void **state)
 {
 	char dir[] = "/tmp/og_store_kfull.XXXXXX", err[512];
-	og_store_opts o = {4 << 20, 4 << 20, 0, OG_STORE_CREATE};
+	og_store_opts o = {4 << 20, 4 << 20, 0, OG_STORE_CREATE, NULL};
 	og_store *st;
 	struct stat sb;
 	char path[160];
@@ -1405,7 +1405,7 @@ open_keeps_grown_counters_file(void **state)
 {
 	char dir[] = "/tmp/og_store_kceil.XXXXXX", err[512];
 	char path[160];
-	og_store_opts o = {0, 16 << 20, 0, OG_STORE_CREATE};
+	og_store_opts o = {0, 16 << 20, 0, OG_STORE_CREATE, NULL};
 	og_store *st;
 	og_store_info info;
 	struct stat sb;
@@ -1462,7 +1462,7 @@ adopt_keeps_grown_counters_file(void **state)
 {
 	char dir[] = "/tmp/og_store_kadopt.XXXXXX", err[512];
 	char path[160], kdir[160], c;
-	og_store_opts o = {0, 32 << 20, 0, OG_STORE_CREATE};
+	og_store_opts o = {0, 32 << 20, 0, OG_STORE_CREATE, NULL};
 	og_store *st;
 	og_store_info info;
 	struct stat sb;
@@ -1587,7 +1587,7 @@ open_racing_growth_keeps_counters_file(void **state)
 {
 	char dir[] = "/tmp/og_store_kopen.XXXXXX", err[512];
 	char path[160], c;
-	og_store_opts o = {0, 32 << 20, 0, OG_STORE_CREATE};
+	og_store_opts o = {0, 32 << 20, 0, OG_STORE_CREATE, NULL};
 	og_store *st;
 	int b = 0, tell[2], go[2];
 	pid_t pid;
@@ -1636,7 +1636,7 @@ adopt_racing_growth_keeps_counters_file(void **state)
 {
 	char dir[] = "/tmp/og_store_kadopt2.XXXXXX", err[512];
 	char path[160], c;
-	og_store_opts o = {0, 32 << 20, 0, OG_STORE_CREATE};
+	og_store_opts o = {0, 32 << 20, 0, OG_STORE_CREATE, NULL};
 	og_store *st;
 	int b = 1, tell[2], go[2];
 	pid_t pid;
@@ -1686,6 +1686,121 @@ adopt_racing_growth_keeps_counters_file(void **state)
 	close(go[0]);
 	close(go[1]);
 	remove_tree(dir);
+}
+
+/* The [address] key text of a config of text (the test owns it). */
+static char *
+address_keys_of(const char *text)
+{
+	og_config *cfg = NULL;
+	char err[512], *k;
+
+	if (og_config_parse_string(
+	        text, "t.conf", &cfg, err, sizeof(err), NULL, NULL) != 0)
+		fail_msg("%s", err);
+	k = og_xstrdup(cfg->address_keys);
+	og_config_unref(cfg);
+	return k;
+}
+
+/*
+ * A store remembers the [address] settings it was made with: reopened
+ * with settings that make other keys, it is refused, naming what
+ * differs and the ways out; settings that make the same keys (order,
+ * case, gmail.com beside gmail_dots) are the same.
+ */
+static void
+address_settings_kept(void **state)
+{
+	char dir[] = "/tmp/og_store_addr.XXXXXX", err[2048];
+	char *a = address_keys_of("[address]\nplus_tags = Outlook.com, "
+	                          "example.org\n");
+	char *same = address_keys_of("[address]\nplus_tags = example.org, "
+	                             "outlook.com, gmail.com, outlook.com\n");
+	char *plus = address_keys_of("[address]\nplus_tags = outlook.com\n");
+	char *cs = address_keys_of("[address]\nplus_tags = outlook.com, "
+	                           "example.org\nlocal_part = sensitive\n");
+	og_store_opts o = {0, 0, 0, OG_STORE_CREATE, a};
+	og_store *st = NULL;
+
+	(void)state;
+	assert_string_equal(a, same);
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(og_store_open(dir, &o, &st, err, sizeof(err)), 0);
+	og_store_close(st);
+
+	o.flags = 0;
+	o.address_keys = same;
+	assert_int_equal(og_store_open(dir, &o, &st, err, sizeof(err)), 0);
+	assert_int_equal(og_store_address_check(st, a, err, sizeof(err)), 0);
+	assert_int_equal(
+	    og_store_address_check(st, cs, err, sizeof(err)), OG_EADDRESS);
+	assert_non_null(strstr(err, "local_part: store insensitive, config "
+	                            "sensitive"));
+	og_store_close(st);
+
+	st = NULL;
+	o.address_keys = plus;
+	assert_int_equal(
+	    og_store_open(dir, &o, &st, err, sizeof(err)), OG_EADDRESS);
+	assert_null(st);
+	assert_non_null(strstr(err, "plus_tags: removed example.org"));
+	assert_non_null(strstr(err, "Put [address] back as it was: "
+	                            "gmail_dots = yes; local_part = "
+	                            "insensitive; plus_tags = example.org, "
+	                            "outlook.com; or move the store"));
+	assert_non_null(strstr(err, "optgate export, init, import"));
+	o.flags = OG_STORE_RDONLY; /* read-only opens compare too */
+	assert_int_equal(
+	    og_store_open(dir, &o, &st, err, sizeof(err)), OG_EADDRESS);
+	o.flags = OG_STORE_CREATE; /* and init of a store already there */
+	assert_int_equal(
+	    og_store_open(dir, &o, &st, err, sizeof(err)), OG_EADDRESS);
+	o.flags = OG_STORE_RDONLY; /* NULL: not compared (backup, export) */
+	o.address_keys = NULL;
+	assert_int_equal(og_store_open(dir, &o, &st, err, sizeof(err)), 0);
+	og_store_close(st);
+	remove_tree(dir);
+	free(a);
+	free(same);
+	free(plus);
+	free(cs);
+}
+
+/*
+ * A store made before optgate kept them (the fixture's: no settings
+ * given) has none: a read-only open leaves it so, the first open that
+ * may write consent records its own, and from then on they count.
+ */
+static void
+address_settings_recorded_once(void **state)
+{
+	struct fx *f = *state;
+	char err[2048];
+	char *a = address_keys_of("");
+	char *b = address_keys_of("[address]\nlocal_part = sensitive\n");
+	og_store_opts o = {0, 0, 0, OG_STORE_RDONLY, b};
+	og_store *st = NULL;
+
+	og_store_close(f->st);
+	f->st = NULL;
+	assert_int_equal(og_store_open(f->dir, &o, &st, err, sizeof(err)), 0);
+	og_store_close(st);
+	o.flags = 0;
+	o.address_keys = a;
+	assert_int_equal(og_store_open(f->dir, &o, &st, err, sizeof(err)), 0);
+	og_store_close(st);
+	st = NULL;
+	o.flags = OG_STORE_RDONLY;
+	o.address_keys = b;
+	assert_int_equal(
+	    og_store_open(f->dir, &o, &st, err, sizeof(err)), OG_EADDRESS);
+	o.flags = 0;
+	assert_int_equal(
+	    og_store_open(f->dir, &o, &st, err, sizeof(err)), OG_EADDRESS);
+	assert_null(st);
+	free(a);
+	free(b);
 }
 
 int
@@ -1747,6 +1862,9 @@ main(void)
 	    cmocka_unit_test(open_racing_growth_keeps_counters_file),
 	    cmocka_unit_test(adopt_racing_growth_keeps_counters_file),
 	    cmocka_unit_test(give_never_follows_links),
+	    cmocka_unit_test(address_settings_kept),
+	    cmocka_unit_test_setup_teardown(
+	        address_settings_recorded_once, setup, teardown),
 	};
 
 	og_log_open("og_store_test", OG_LOG_STDERR);

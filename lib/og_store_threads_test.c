@@ -50,7 +50,7 @@ static void
 test_ended_threads_give_back_reader_slots(void **state)
 {
 	char dir[] = "/tmp/og-store-threads.XXXXXX", err[512], cmd[600];
-	og_store_opts o = {0, 0, 16, OG_STORE_CREATE};
+	og_store_opts o = {0, 0, 16, OG_STORE_CREATE, NULL};
 	og_store *st;
 	pthread_t th;
 	void *ret;
@@ -101,7 +101,7 @@ static void
 test_slots_of_killed_process_cleared(void **state)
 {
 	char dir[] = "/tmp/og-store-killed.XXXXXX", err[512], cmd[600];
-	og_store_opts o = {0, 0, 8, OG_STORE_CREATE};
+	og_store_opts o = {0, 0, 8, OG_STORE_CREATE, NULL};
 	og_store *st;
 	og_rtxn *tx;
 	pthread_t th;
@@ -185,7 +185,7 @@ static void
 test_counters_removed_under_threads(void **state)
 {
 	char dir[] = "/tmp/og-store-krm.XXXXXX", err[512], cmd[600];
-	og_store_opts o = {0, 0, 64, OG_STORE_CREATE};
+	og_store_opts o = {0, 0, 64, OG_STORE_CREATE, NULL};
 	const char *keys[1] = {"bob@example.com"};
 	int64_t times[32];
 	og_store *st, *st2;
@@ -299,7 +299,7 @@ test_consent_replaced_under_threads(void **state)
 {
 	char dir[] = "/tmp/og-store-crp.XXXXXX", err[512], cmd[600];
 	char bk[128], from[256], to[256], key[64];
-	og_store_opts o = {0, 0, 64, OG_STORE_CREATE};
+	og_store_opts o = {0, 0, 64, OG_STORE_CREATE, NULL};
 	og_store *st, *st2, *other;
 	pthread_t th[3];
 	void *ret;

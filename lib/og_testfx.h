@@ -36,7 +36,7 @@
 static inline int
 og_testfx_open(char *dir, size_t size, const char *name, og_store **st)
 {
-	og_store_opts o = {0, 0, 0, OG_STORE_CREATE};
+	og_store_opts o = {0, 0, 0, OG_STORE_CREATE, NULL};
 	char err[512];
 
 	snprintf(dir, size, "/tmp/%s.XXXXXX", name);

@@ -170,13 +170,25 @@ mg_reload_restart_note(const og_config *o, const og_config *n)
  * is logged and the old one kept; connections keep the snapshot they
  * pinned until they close.
  */
+static og_store *mg_store(void);
+
 static void
 mg_reload(void)
 {
 	og_snap *s, *old;
+	og_store *st;
+	char err[2048];
 
 	if ((s = mg_load()) == NULL) {
 		og_log_err("reload failed: keeping the old configuration");
+		return;
+	}
+	/* keys made with other settings would not find the records */
+	if ((st = mg_store()) != NULL &&
+	    og_store_address_check(
+	        st, s->cfg->address_keys, err, sizeof(err)) != 0) {
+		og_log_err("reload: %s; keeping the old configuration", err);
+		og_snap_put(s);
 		return;
 	}
 	old = og_snap_get(&snaps);
@@ -228,7 +240,7 @@ mg_store_try_open(const og_config *cfg, int force)
 {
 	og_store_opts o;
 	og_store *st = NULL;
-	char err[512];
+	char err[2048];
 	time_t now = time(NULL);
 	int rc;
 
@@ -243,8 +255,12 @@ mg_store_try_open(const og_config *cfg, int force)
 	o.map_size = cfg->map_size;
 	o.counter_map_size = cfg->counter_map_size;
 	o.max_readers = cfg->max_readers;
+	o.address_keys = cfg->address_keys;
 	err[0] = '\0';
 	rc = og_store_open(cfg->store_path, &o, &st, err, sizeof(err));
+	/* at the start: the config is wrong for this store, say it now */
+	if (rc == OG_EADDRESS && force)
+		og_log_fatal("cannot start: %s", err);
 	if (rc < 0)
 		og_log_err("store %s: %s; marketing mail is tempfailed until "
 		           "it opens",

@@ -424,11 +424,11 @@ inst_expire(int64_t now)
 /* Store */
 
 static void
-store_open(void)
+store_open(int start)
 {
 	og_store_opts o;
 	og_store *st = NULL;
-	char err[512] = "";
+	char err[2048] = "";
 	int rc;
 
 	memset(&o, 0, sizeof(o));
@@ -437,7 +437,11 @@ store_open(void)
 	o.max_readers = g.cfg->max_readers;
 	/* Consent read-only: policyd writes counters only. */
 	o.flags = OG_STORE_RDONLY;
+	o.address_keys = g.cfg->address_keys;
 	rc = og_store_open(g.cfg->store_path, &o, &st, err, sizeof(err));
+	/* at the start: the config is wrong for this store, say it now */
+	if (rc == OG_EADDRESS && start)
+		og_log_fatal("cannot start: %s", err);
 	if (rc != 0) {
 		og_log_err("store %s: %s; marketing mail is tempfailed until "
 		           "it opens (retry every %ds)",
@@ -1714,7 +1718,7 @@ static void
 reload(void)
 {
 	og_config *n = NULL;
-	char err[1024] = "";
+	char err[2048] = "";
 	int rc, i, newmax;
 
 	rc = og_config_load(
@@ -1726,6 +1730,13 @@ reload(void)
 	}
 	if (!config_usable(n)) {
 		og_log_err("reload: keeping the running config");
+		og_config_unref(n);
+		return;
+	}
+	/* keys made with other settings would not find the records */
+	if (g.store != NULL && og_store_address_check(g.store, n->address_keys,
+	                           err, sizeof(err)) != 0) {
+		og_log_err("reload: %s; keeping the running config", err);
 		og_config_unref(n);
 		return;
 	}
@@ -1809,7 +1820,7 @@ timers(void)
 		pd_spf_tick(g.spf);
 	inst_expire(now);
 	if (g.store == NULL && now >= g.store_retry_at)
-		store_open();
+		store_open(0);
 	if (g.store && now - g.last_readers >= 60000) {
 		og_store_reader_check(g.store);
 		g.last_readers = now;
@@ -1996,7 +2007,7 @@ main(int argc, char **argv)
 	drop_privileges();
 	g.spf = pd_spf_new(g.epfd, g.exe);
 	apply_config();
-	store_open();
+	store_open(1);
 	g.last_readers = mono_ms();
 	if ((errno = pthread_create(&g.sync_thread, NULL, writer_main, NULL)) !=
 	    0)

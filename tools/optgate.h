@@ -32,12 +32,22 @@ typedef struct og_cli {
 	og_config *cfg;
 	og_store *store;
 	og_keyring *keys;
-	char err[512]; /* og_cli_store's last error, for a log line */
+	/*
+	 * og_cli_store leaves the [address] settings uncompared: export,
+	 * backup, verify and stats read records by their stored keys, and
+	 * export is the way to a store with other settings.
+	 */
+	int any_address;
+	char err[2048]; /* og_cli_store's last error, for a log line */
 } og_cli;
 
 /* Load the config (once); on error print every message, return 2. */
 int og_cli_config(og_cli *cli);
-/* Open the store (once); flags OG_STORE_*.  Returns 0 or an exit code. */
+/*
+ * Open the store (once); flags OG_STORE_*.  Returns 0 or an exit code
+ * (OG_EXIT_USAGE when the config's [address] settings are not the
+ * store's, unless any_address).
+ */
 int og_cli_store(og_cli *cli, unsigned flags);
 /* Load the keyring (once).  Returns 0 or an exit code. */
 int og_cli_keys(og_cli *cli);

@@ -2143,6 +2143,7 @@ cmd_export(og_cli *cli, int argc, char **argv)
 			return rc;
 		x.hashed = 1;
 	}
+	cli->any_address = 1; /* records by their stored keys */
 	if ((rc = og_cli_store(cli, OG_STORE_RDONLY)) != 0)
 		goto out;
 	og_buf_init(&x.b, 0);
@@ -2615,6 +2616,7 @@ cmd_backup(og_cli *cli, int argc, char **argv)
 	if (argc != 2)
 		return og_cli_usage("backup DEST (a folder that does not "
 		                    "exist yet)");
+	cli->any_address = 1; /* records by their stored keys */
 	if ((rc = og_cli_store(cli, OG_STORE_RDONLY)) != 0)
 		return rc;
 	if ((rc = og_store_copy(cli->store, argv[1], err, sizeof(err))) != 0) {
@@ -2693,6 +2695,7 @@ cmd_verify(og_cli *cli, int argc, char **argv)
 			return OG_EXIT_STORE;
 		}
 	} else {
+		cli->any_address = 1; /* records by their stored keys */
 		if ((rc = og_cli_store(cli, OG_STORE_RDONLY)) != 0)
 			return rc;
 		st = cli->store;
@@ -2966,6 +2969,7 @@ cmd_stats(og_cli *cli, int argc, char **argv)
 
 	if (argc != 1)
 		return og_cli_usage("stats [--json]");
+	cli->any_address = 1; /* records by their stored keys */
 	if ((rc = og_cli_store(cli, OG_STORE_RDONLY)) != 0)
 		return rc;
 	memset(&x, 0, sizeof(x));

@@ -81,7 +81,7 @@ int
 og_cli_store(og_cli *cli, unsigned flags)
 {
 	og_store_opts o;
-	char err[1024];
+	char err[sizeof(cli->err)];
 	int rc;
 
 	if (cli->store)
@@ -93,13 +93,15 @@ og_cli_store(og_cli *cli, unsigned flags)
 	o.counter_map_size = cli->cfg->counter_map_size;
 	o.max_readers = cli->cfg->max_readers;
 	o.flags = flags;
+	o.address_keys = cli->any_address ? NULL : cli->cfg->address_keys;
 	rc = og_store_open(
 	    cli->cfg->store_path, &o, &cli->store, err, sizeof(err));
 	if (rc != 0) {
 		og_strlcpy(
 		    cli->err, err[0] ? err : og_strerror(rc), sizeof(cli->err));
 		fprintf(stderr, "optgate: %s\n", cli->err);
-		return OG_EXIT_STORE;
+		/* the config is what changed: a configuration error */
+		return rc == OG_EADDRESS ? OG_EXIT_USAGE : OG_EXIT_STORE;
 	}
 	return 0;
 }
@@ -1747,6 +1749,40 @@ host_notes(const og_config *cfg)
 		keys_notes(cfg, &sb);
 }
 
+/*
+ * The store's [address] settings against the config's, when the store
+ * opens here: a mismatch is an error (the daemons would not start), a
+ * store that does not open is host_notes' or the daemons' to say.
+ */
+static int
+address_check(const og_config *cfg)
+{
+	og_store_opts o;
+	og_store *st = NULL;
+	char err[2048];
+	int rc;
+
+	if (cfg->store_path == NULL || access(cfg->store_path, R_OK) != 0)
+		return 0;
+	memset(&o, 0, sizeof(o));
+	o.map_size = cfg->map_size;
+	o.counter_map_size = cfg->counter_map_size;
+	o.max_readers = cfg->max_readers;
+	o.flags = OG_STORE_RDONLY;
+	o.address_keys = cfg->address_keys;
+	rc = og_store_open(cfg->store_path, &o, &st, err, sizeof(err));
+	og_store_close(st);
+	if (rc == OG_EADDRESS) {
+		printf("error: %s\n", err);
+		return OG_EXIT_USAGE;
+	}
+	if (rc != 0)
+		printf("note: [store] path %s: %s: [address] settings not "
+		       "compared\n",
+		    cfg->store_path, err[0] ? err : og_strerror(rc));
+	return 0;
+}
+
 int
 cmd_config(og_cli *cli, int argc, char **argv)
 {
@@ -1785,5 +1821,5 @@ cmd_config(og_cli *cli, int argc, char **argv)
 			    st->name, og_scope_name(sc), og_scope_name(sc));
 	}
 	host_notes(cli->cfg);
-	return 0;
+	return address_check(cli->cfg);
 }

@@ -1639,7 +1639,7 @@ main(int argc, char **argv)
 	int fds[LISTEN_MAX];
 	struct MHD_Daemon *d[LISTEN_MAX];
 	char *cert = NULL, *key = NULL;
-	char err[512], why[512];
+	char err[2048], why[512];
 	int dead = 0;
 	og_store_opts so;
 	og_config *cfg;
@@ -1704,6 +1704,7 @@ main(int argc, char **argv)
 	so.map_size = cfg->map_size;
 	so.counter_map_size = cfg->counter_map_size;
 	so.max_readers = cfg->max_readers;
+	so.address_keys = cfg->address_keys;
 	rc = og_store_open(cfg->store_path, &so, &store, err, sizeof(err));
 	if (rc != 0)
 		og_log_fatal("store %s: %s", cfg->store_path,
@@ -1802,6 +1803,15 @@ main(int argc, char **argv)
 			if (ns == NULL) {
 				og_log_err("reload failed: keeping the running "
 				           "configuration");
+				continue;
+			}
+			/* tokens made with other settings: other keys */
+			if (og_store_address_check(store, ns->cfg->address_keys,
+			        err, sizeof(err)) != 0) {
+				og_log_err("reload: %s; keeping the running "
+				           "configuration",
+				    err);
+				og_snap_put(ns);
 				continue;
 			}
 			og_log_info("reloaded %s (listen, TLS, user, store and "

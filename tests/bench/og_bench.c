@@ -65,7 +65,8 @@ disk_bytes(const char *dir)
 static int
 load(const char *dir, uint64_t n)
 {
-	og_store_opts o = {64ULL << 30, 0, 0, OG_STORE_CREATE | OG_STORE_BULK};
+	og_store_opts o = {
+	    64ULL << 30, 0, 0, OG_STORE_CREATE | OG_STORE_BULK, NULL};
 	enum { B = 20000 };
 	og_change *ch = og_xcalloc(B, sizeof(*ch));
 	char(*keys)[96] = og_xcalloc(B, 96);
@@ -237,7 +238,7 @@ run(int raw, const char *dir, uint64_t n, int threads, double secs)
 		mdb_dbi_open(txn, "main", 0, &dbi);
 		mdb_txn_commit(txn);
 	} else {
-		og_store_opts o = {64ULL << 30, 0, 0, 0};
+		og_store_opts o = {64ULL << 30, 0, 0, 0, NULL};
 		const char *conf =
 		    "[stream news]\nconsent = confirmed\n"
 		    "caps = 2/7d, 1/1d\ncaps.segment.vip = 4/7d\n";
@@ -286,7 +287,7 @@ run(int raw, const char *dir, uint64_t n, int threads, double secs)
 static int
 sends(const char *dir, uint64_t n)
 {
-	og_store_opts o = {64ULL << 30, 0, 0, 0};
+	og_store_opts o = {64ULL << 30, 0, 0, 0, NULL};
 	og_store *st;
 	char err[512], key[128];
 	const char *k = key;
@@ -308,7 +309,7 @@ sends(const char *dir, uint64_t n)
 static int
 open_once(const char *dir)
 {
-	og_store_opts o = {64ULL << 30, 0, 0, 0};
+	og_store_opts o = {64ULL << 30, 0, 0, 0, NULL};
 	og_store *st;
 	struct timespec a, b;
 	char err[512];

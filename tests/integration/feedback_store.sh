@@ -700,8 +700,11 @@ done
 is "... the other two reports are in: both refused" "$n" 2
 
 # [address] local_part = sensitive: the DSN names the address as it was
-# sent, case and all, and that is the record it suppresses
-sed 's/^\[feedback\]/[address]\nlocal_part = sensitive\n&/' "$T/optgate.conf" >"$T/cs.conf"
+# sent, case and all, and that is the record it suppresses (in a store
+# made so: one made case-insensitive refuses such a config)
+sed -e 's/^\[feedback\]/[address]\nlocal_part = sensitive\n&/' \
+    -e "s|^path = $T/store\$|path = $T/store-cs|" "$T/optgate.conf" >"$T/cs.conf"
+"$O" -c "$T/cs.conf" init >/dev/null 2>&1
 "$O" -c "$T/cs.conf" optin Mixed.Case@example.org --stream news >/dev/null 2>&1
 dsn Mixed.Case@example.org 5.1.1 "550 5.1.1 User unknown" >"$T/cs.eml"
 "$O" -c "$T/cs.conf" bounce <"$T/cs.eml" 2>"$T/log"
