@@ -2375,6 +2375,13 @@ og_store_consent_check(og_store *st)
 	return rc;
 }
 
+void
+og_store_follow(og_store *st)
+{
+	(void)og_store_counters_check(st);
+	(void)og_store_consent_check(st);
+}
+
 /*
  * When env maps its data file writable (MDB_WRITEMAP: every process that
  * maps it sets the file to its map size), lock the file until the map is

@@ -355,6 +355,13 @@ int og_store_counters_check(og_store *st);
  * the old store stays in use for reads, writes fail).
  */
 int og_store_consent_check(og_store *st);
+/*
+ * The daemons' look at the store's files on their counters timer:
+ * counters and consent removed or replaced under this process are
+ * followed (og_store_counters_check, og_store_consent_check; each says
+ * once what it could not follow).
+ */
+void og_store_follow(og_store *st);
 
 /*
  * og_store_dead - has LMDB stopped either environment in this process?

@@ -1617,10 +1617,8 @@ mg_housekeeping(void *arg)
 				if ((rc = og_store_sync_counters(st)) != 0)
 					og_log_warn("syncing counters: %s",
 					    og_strerror(rc));
-				/* counters removed or replaced: follow */
-				(void)og_store_counters_check(st);
-				/* consent restored under us: follow too */
-				(void)og_store_consent_check(st);
+				/* counters or consent replaced under us */
+				og_store_follow(st);
 				last_sync = now;
 			}
 			if (now - last_check >= 60) {

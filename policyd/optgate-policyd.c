@@ -553,10 +553,8 @@ writer_main(void *arg)
 			    "%s; exiting to be started again", why);
 		if ((rc = og_store_sync_counters(st)) != 0)
 			og_log_warn("syncing counters: %s", og_strerror(rc));
-		/* counters removed or replaced (rm -rf, a restore): follow */
-		(void)og_store_counters_check(st);
-		/* consent restored under us: opt-outs recorded since */
-		(void)og_store_consent_check(st);
+		/* counters or consent replaced under us (rm -rf, a restore) */
+		og_store_follow(st);
 		pthread_mutex_lock(&g.sync_lock);
 	}
 	pthread_mutex_unlock(&g.sync_lock);

@@ -166,8 +166,22 @@ last_fwd(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 }
 
 /*
- * A peer's address as text into buf (INET6_ADDRSTRLEN): an IPv4 address
- * mapped into IPv6 as IPv4.  0, or -1 for another kind of address.
+ * An IPv6 address as text into buf (INET6_ADDRSTRLEN): one that maps an
+ * IPv4 address as that IPv4 address, so that a client is one client
+ * however a dual-stack socket or proxy names it.
+ */
+static void
+in6_text(const struct in6_addr *a, char *buf)
+{
+	if (IN6_IS_ADDR_V4MAPPED(a))
+		inet_ntop(AF_INET, &a->s6_addr[12], buf, INET6_ADDRSTRLEN);
+	else
+		inet_ntop(AF_INET6, a, buf, INET6_ADDRSTRLEN);
+}
+
+/*
+ * A peer's address as text into buf (INET6_ADDRSTRLEN) (in6_text).  0, or
+ * -1 for another kind of address.
  */
 static int
 peer_text(const struct sockaddr *sa, char *buf)
@@ -183,12 +197,7 @@ peer_text(const struct sockaddr *sa, char *buf)
 		const struct sockaddr_in6 *sin6 =
 		    (const struct sockaddr_in6 *)(const void *)sa;
 
-		if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr))
-			inet_ntop(AF_INET, &sin6->sin6_addr.s6_addr[12], buf,
-			    INET6_ADDRSTRLEN);
-		else
-			inet_ntop(
-			    AF_INET6, &sin6->sin6_addr, buf, INET6_ADDRSTRLEN);
+		in6_text(&sin6->sin6_addr, buf);
 	} else {
 		return -1;
 	}
@@ -246,12 +255,8 @@ client_ip(req *r)
 		if (inet_pton(AF_INET, t, &a6) == 1) {
 			og_strlcpy(r->ip, t, sizeof(r->ip));
 		} else if (inet_pton(AF_INET6, t, &a6) == 1) {
-			int v4 = IN6_IS_ADDR_V4MAPPED(&a6);
-
-			if (inet_ntop(v4 ? AF_INET : AF_INET6,
-			        v4 ? (void *)&a6.s6_addr[12] : (void *)&a6, buf,
-			        sizeof(buf)) != NULL)
-				og_strlcpy(r->ip, buf, sizeof(r->ip));
+			in6_text(&a6, buf);
+			og_strlcpy(r->ip, buf, sizeof(r->ip));
 		}
 	}
 }
@@ -1829,11 +1834,10 @@ main(int argc, char **argv)
 			stopping = dead = 1;
 		} else {
 			(void)og_store_reader_check(store);
-			/* counters removed or replaced: let go of the old */
-			(void)og_store_counters_check(store);
-			/* consent too (the committer checks before each
-			 * commit: no opt-out acknowledged into the old) */
-			(void)og_store_consent_check(store);
+			/* counters or consent replaced under us (the
+			 * committer also checks consent before each commit:
+			 * no opt-out acknowledged into the old) */
+			og_store_follow(store);
 		}
 	}
 	og_log_info("stopping: deadline: cut %llu request(s)",
