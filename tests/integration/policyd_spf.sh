@@ -504,8 +504,8 @@ ok "reload: spf back on" hup_wait
 dns_stop
 dns_conf 'server=/delayed.test/127.0.0.55'
 ok "dnsmasq with delayed.test" dns_start
-python3 - <<'EOF2' &
-import os, socket, struct, time
+python3 - "$PD_T/asked" <<'EOF2' &
+import os, socket, struct, sys, time
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 for i in range(50):  # seen busy once, for a moment: retry, then say who
     try:
@@ -525,6 +525,7 @@ while True:
         end += 1 + q[end]
     qtype = struct.unpack(">H", q[end + 1:end + 3])[0]
     if first:
+        open(sys.argv[1], "w").close()  # the check is under way
         time.sleep(1)
         first = False
     an = qtype == 16
@@ -539,9 +540,15 @@ for i in $(seq 1 50); do
 	_dns_bound 127.0.0.55 && break
 	sleep 0.1
 done
+rm -f "$PD_T/asked"
 q delayed.test >"$PD_T/egress.out" &
 qpid=$!
-sleep 0.3
+# Reload only once the check is under way (its DNS query was seen), not
+# after a guessed time: on a busy machine the request may come later.
+for i in $(seq 1 100); do
+	[ -f "$PD_T/asked" ] && break
+	sleep 0.05
+done
 sed 's/^egress = .*/egress = 203.0.113.5, 2001:db8::5, 198.51.100.9/' \
     "$PD_T/conf.spf" >"$PD_CONF"
 ok "reload: a third egress address" hup_wait
