@@ -1910,6 +1910,19 @@ counters_open(og_store *st, const struct stat *owner, int check, unsigned kwmap,
 	return rc;
 }
 
+void
+og_store_opts_config(og_store_opts *o, const og_config *cfg, unsigned flags)
+{
+	memset(o, 0, sizeof(*o));
+	o->map_size = cfg->map_size;
+	o->counter_map_size = cfg->counter_map_size;
+	/* the first process to open a store sizes its reader table for
+	 * everyone until the last one closes it */
+	o->max_readers = cfg->max_readers;
+	o->flags = flags;
+	o->address_keys = cfg->address_keys;
+}
+
 int
 og_store_open(const char *path, const og_store_opts *opts, og_store **out,
     char *err, size_t errlen)

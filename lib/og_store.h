@@ -310,6 +310,14 @@ typedef struct og_store_opts {
 } og_store_opts;
 
 /*
+ * og_store_opts_config - opts as the config's [store] and [address]
+ * settings make them, with flags: what every program that opens the
+ * store named by cfg passes.
+ */
+void og_store_opts_config(
+    og_store_opts *o, const og_config *cfg, unsigned flags);
+
+/*
  * og_store_open - open the store folder.  Returns 0, OG_ENOSTORE (no
  * store here: run optgate init), OG_ECORRUPT (damaged; nothing was
  * changed; restore a backup), OG_EVERSION (made by a newer optgate),

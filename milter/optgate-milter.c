@@ -251,11 +251,7 @@ mg_store_try_open(const og_config *cfg, int force)
 		return;
 	}
 	store_tried = now;
-	memset(&o, 0, sizeof(o));
-	o.map_size = cfg->map_size;
-	o.counter_map_size = cfg->counter_map_size;
-	o.max_readers = cfg->max_readers;
-	o.address_keys = cfg->address_keys;
+	og_store_opts_config(&o, cfg, 0);
 	err[0] = '\0';
 	rc = og_store_open(cfg->store_path, &o, &st, err, sizeof(err));
 	/* at the start: the config is wrong for this store, say it now */

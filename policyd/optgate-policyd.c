@@ -431,13 +431,8 @@ store_open(int start)
 	char err[2048] = "";
 	int rc;
 
-	memset(&o, 0, sizeof(o));
-	o.map_size = g.cfg->map_size;
-	o.counter_map_size = g.cfg->counter_map_size;
-	o.max_readers = g.cfg->max_readers;
 	/* Consent read-only: policyd writes counters only. */
-	o.flags = OG_STORE_RDONLY;
-	o.address_keys = g.cfg->address_keys;
+	og_store_opts_config(&o, g.cfg, OG_STORE_RDONLY);
 	rc = og_store_open(g.cfg->store_path, &o, &st, err, sizeof(err));
 	/* at the start: the config is wrong for this store, say it now */
 	if (rc == OG_EADDRESS && start)

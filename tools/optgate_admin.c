@@ -2679,15 +2679,12 @@ cmd_verify(og_cli *cli, int argc, char **argv)
 	if (argc == 2) {
 		path = argv[1];
 		memset(&o, 0, sizeof(o));
-		/* a backup is checked as it is, never repaired */
+		if (og_cli_config(cli) == 0)
+			og_store_opts_config(&o, cli->cfg, 0);
+		/* a backup is checked as it is, never repaired, whatever
+		 * [address] it was made with */
 		o.flags = OG_STORE_RDONLY | OG_STORE_CHECK;
-		if (og_cli_config(cli) == 0) {
-			o.map_size = cli->cfg->map_size;
-			o.counter_map_size = cli->cfg->counter_map_size;
-			/* the first process to open a store sizes its reader
-			 * table for everyone until the last one closes it */
-			o.max_readers = cli->cfg->max_readers;
-		}
+		o.address_keys = NULL;
 		rc = og_store_open(path, &o, &st, err, sizeof(err));
 		if (rc != 0) {
 			fprintf(stderr, "optgate: verify: %s\n",

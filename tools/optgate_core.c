@@ -88,12 +88,9 @@ og_cli_store(og_cli *cli, unsigned flags)
 		return 0;
 	if ((rc = og_cli_config(cli)) != 0)
 		return rc;
-	memset(&o, 0, sizeof(o));
-	o.map_size = cli->cfg->map_size;
-	o.counter_map_size = cli->cfg->counter_map_size;
-	o.max_readers = cli->cfg->max_readers;
-	o.flags = flags;
-	o.address_keys = cli->any_address ? NULL : cli->cfg->address_keys;
+	og_store_opts_config(&o, cli->cfg, flags);
+	if (cli->any_address)
+		o.address_keys = NULL;
 	rc = og_store_open(
 	    cli->cfg->store_path, &o, &cli->store, err, sizeof(err));
 	if (rc != 0) {
@@ -1764,12 +1761,7 @@ address_check(const og_config *cfg)
 
 	if (cfg->store_path == NULL || access(cfg->store_path, R_OK) != 0)
 		return 0;
-	memset(&o, 0, sizeof(o));
-	o.map_size = cfg->map_size;
-	o.counter_map_size = cfg->counter_map_size;
-	o.max_readers = cfg->max_readers;
-	o.flags = OG_STORE_RDONLY;
-	o.address_keys = cfg->address_keys;
+	og_store_opts_config(&o, cfg, OG_STORE_RDONLY);
 	rc = og_store_open(cfg->store_path, &o, &st, err, sizeof(err));
 	og_store_close(st);
 	if (rc == OG_EADDRESS) {

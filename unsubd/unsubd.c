@@ -1705,11 +1705,7 @@ main(int argc, char **argv)
 		og_log_fatal("cannot detach: %s", strerror(errno));
 	drop_privileges(cfg->unsubd_user);
 
-	memset(&so, 0, sizeof(so));
-	so.map_size = cfg->map_size;
-	so.counter_map_size = cfg->counter_map_size;
-	so.max_readers = cfg->max_readers;
-	so.address_keys = cfg->address_keys;
+	og_store_opts_config(&so, cfg, 0);
 	rc = og_store_open(cfg->store_path, &so, &store, err, sizeof(err));
 	if (rc != 0)
 		og_log_fatal("store %s: %s", cfg->store_path,
