@@ -440,6 +440,12 @@ static const char *const ph_user[] = {"user unknown", "unknown user",
 static const char *const ph_user_strong[] = {
     "recipient address rejected: access denied", "recipientnotfound",
     "recipient not found by smtp address lookup", NULL};
+/* RFC 5321's stock text for any 550.  Servers send it for refusals of
+ * every kind (IIS after DATA), so it proves a missing mailbox only when
+ * it answers RCPT TO, or under Outlook.com's and Hotmail's status 5.5.0,
+ * which Microsoft documents as a recipient not found by address lookup. */
+static const char *const ph_stock550[] = {
+    "requested action not taken: mailbox unavailable", NULL};
 /* What may override a status that says "unknown user". */
 static const char *const ph_blocked[] = {"blocked", "blacklist", "black list",
     "block list", "blocklist", "spamhaus", "listed", "rbl", "dnsbl",
@@ -731,6 +737,10 @@ classify_x(const char *status, int smtp_code, const char *cmd, const char *diag,
 	if (match(diag, ph_mailer))
 		RET("mailer-error", OG_RC_SOFT);
 	if (match(diag, ph_user_strong))
+		RET("user-unknown", OG_RC_HARD);
+	if (match(diag, ph_stock550) &&
+	    (strcmp(cmd, "RCPT") == 0 ||
+	        (status != NULL && strcmp(status, "5.5.0") == 0)))
 		RET("user-unknown", OG_RC_HARD);
 	/* "User unknown" is proof only when the status says so or the
 	 * server said it to RCPT TO; said to DATA it is a filter's. */
