@@ -476,22 +476,28 @@ apply_print(og_cli *cli, og_change *ch, const char *cmd, const char *what)
  * Highest key id in a keys file, 0 if none or no file; -1 (errno set)
  * when the file is there but cannot be read: its ids are unknown, and
  * guessing 1 would append a duplicate that stops the file loading.
- * used[id] is set for each id in the file.
+ * used[id] is set for each id in the file; *open_line is set when its
+ * last line has no newline (a file written by a tool that leaves it
+ * off), where a line appended by `keygen >> FILE` would run into it.
  */
 static int
-max_key_id(const char *path, unsigned char used[256])
+max_key_id(const char *path, unsigned char used[256], int *open_line)
 {
 	FILE *fp = fopen(path, "r");
 	char line[1024];
 	int max = 0;
 
 	memset(used, 0, 256);
+	*open_line = 0;
 	if (fp == NULL)
 		return errno == ENOENT ? 0 : -1;
 	while (fgets(line, sizeof(line), fp)) {
+		size_t n = strlen(line);
 		char *end;
 		long id = strtol(line, &end, 10);
 
+		if (n > 0)
+			*open_line = line[n - 1] != '\n';
 		if (end != line && id > 0 && id < 256)
 			used[id] = 1;
 		if (end != line && id > max && id < 256)
@@ -550,10 +556,10 @@ cmd_keygen(og_cli *cli, int argc, char **argv)
 {
 	static const struct option lo[] = {
 	    {"id", 1, NULL, 'i'}, {NULL, 0, NULL, 0}};
-	unsigned char used[256];
+	unsigned char used[256] = {0};
 	char line[128];
 	uint64_t id = 0;
-	int c;
+	int c, max = 0, open_line = 0;
 
 	while ((c = getopt_long(argc, argv, "i:", lo, NULL)) != -1) {
 		if (c != 'i' || og_parse_u64(optarg, 255, &id) != 0 || id == 0)
@@ -561,13 +567,22 @@ cmd_keygen(og_cli *cli, int argc, char **argv)
 	}
 	if (optind != argc)
 		return og_cli_usage("keygen [--id 1-255]");
+	if (og_cli_config(cli) == 0 &&
+	    (max = max_key_id(cli->cfg->keys_file, used, &open_line)) < 0 &&
+	    id == 0) {
+		fprintf(stderr,
+		    "optgate: %s: %s: cannot tell which key ids are "
+		    "used; run keygen as the file's owner, or give "
+		    "--id\n",
+		    cli->cfg->keys_file, strerror(errno));
+		return OG_EXIT_SYSTEM;
+	}
 	/*
 	 * An id the file has already: appended, the file has it twice and
 	 * no longer loads, so every daemon's reload keeps the old keys and
 	 * the next start fails.
 	 */
-	if (id != 0 && og_cli_config(cli) == 0 &&
-	    max_key_id(cli->cfg->keys_file, used) >= 0 && used[id]) {
+	if (id != 0 && max >= 0 && used[id]) {
 		fprintf(stderr,
 		    "optgate: key id %u is in %s already: a second line "
 		    "with it stops the file loading; give a free id, or no "
@@ -576,17 +591,6 @@ cmd_keygen(og_cli *cli, int argc, char **argv)
 		return OG_EXIT_USAGE;
 	}
 	if (id == 0) {
-		int max = 0;
-
-		if (og_cli_config(cli) == 0 &&
-		    (max = max_key_id(cli->cfg->keys_file, used)) < 0) {
-			fprintf(stderr,
-			    "optgate: %s: %s: cannot tell which key ids are "
-			    "used; run keygen as the file's owner, or give "
-			    "--id\n",
-			    cli->cfg->keys_file, strerror(errno));
-			return OG_EXIT_SYSTEM;
-		}
 		if (max >= 255) {
 			fprintf(stderr, "optgate: key ids 1-255 are used: "
 			                "give --id\n");
@@ -598,6 +602,14 @@ cmd_keygen(og_cli *cli, int argc, char **argv)
 		fprintf(stderr, "optgate: no randomness\n");
 		return OG_EXIT_SYSTEM;
 	}
+	/*
+	 * The file's last line has no newline: appended as it is, the new
+	 * key would run into it and the file no longer load (every daemon
+	 * refusing to start, the pipes deferring mail).  A blank line first
+	 * is harmless wherever the output goes.
+	 */
+	if (open_line)
+		putchar('\n');
 	fputs(line, stdout);
 	{
 		og_buf l; /* the key itself is never logged */

@@ -240,6 +240,16 @@ if [ "$(id -u)" = 0 ]; then
 	is "... which still loads" "$?" 0
 	is "keygen --id of a free id: a line with that id" \
 	    "$($OK keygen --id 7 | cut -d' ' -f1)" 7
+	# A keys file whose last line has no newline (written by a
+	# configuration tool, or printf): the rotation as the README says
+	# must not run the new key into it.
+	cp -p "$K/keys" "$T/keys.nl"
+	printf '%s' "$(cat "$K/keys")" >"$K/keys"
+	$OK keygen >>"$K/keys"
+	like "keygen >> a keys file without a final newline: the file still loads, the new key signs" \
+	    "$($OK --json token kim@example.com --stream newsletter 2>&1 | tr -d '\n')" \
+	    '*"token":"A[w-z0-9_-]*'
+	cp -p "$T/keys.nl" "$K/keys"
 	# config check on the keys file the daemons would load: one they
 	# cannot load or, after their privilege drop, read again at a reload
 	# (the new key of a rotation then never taken) is said.
