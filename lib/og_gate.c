@@ -219,6 +219,7 @@ refuse_entry(
  * (pending) lets transactional mail through, so that its confirmation
  * goes out, but not marketing: anyone can type an address into a form,
  * and for a consent = none stream the erasure is all that stops it.
+ * This looks at the entries only (no read): see came_back_since.
  */
 static int
 came_back(const og_record *rec, const og_stream *st)
@@ -232,6 +233,66 @@ came_back(const og_record *rec, const og_stream *st)
 			return 1;
 	}
 	return 0;
+}
+
+/*
+ * Whether rec's history since the erasure holds the opt-in that brought
+ * the person back (1), also when no entry shows it any more: she came
+ * back, then unsubscribed from that stream, paused it or complained about
+ * it, and the entry that held the opt-in holds that now.  That stop is
+ * about its scope; it is no new erasure, and her other mail (password
+ * resets above all) goes as for anyone.  The chain ends at the erasure's
+ * event (what is older is her life before it).  0, or a store error.
+ * Read only for an erased address with a record, which is rare.
+ */
+static int
+came_back_since(og_rtxn *tx, const og_record *rec, const og_stream *st)
+{
+	og_event *ev = og_xmalloc(sizeof(*ev));
+	uint64_t seq = rec->last_event;
+	int rc = 0;
+
+	while (seq != 0) {
+		if ((rc = og_store_event_get(tx, seq, ev)) != 0) {
+			/* a record names only events that exist */
+			rc = rc == OG_NOTFOUND ? OG_ECORRUPT : rc;
+			break;
+		}
+		if (ev->kind == OG_EV_ERASE)
+			break;
+		if ((ev->kind == OG_EV_OPTIN || ev->kind == OG_EV_CONFIRM) &&
+		    (ev->new_state == OG_ST_OPTIN ||
+		        ev->new_state == OG_ST_CONFIRMED ||
+		        (ev->new_state == OG_ST_PENDING &&
+		            st->class == OG_CLASS_TRANSACTIONAL))) {
+			rc = 1;
+			break;
+		}
+		if (ev->prev >= seq) {
+			rc = OG_ECORRUPT;
+			break;
+		}
+		seq = ev->prev;
+	}
+	free(ev);
+	return rc;
+}
+
+/*
+ * Whether the person of key (record rec, NULL: none) was erased and has
+ * not come back for stream st: 1, 0 or a store error.
+ */
+static int
+erased(og_rtxn *tx, const char *key, const og_record *rec, const og_stream *st)
+{
+	int rc;
+
+	if (rec && came_back(rec, st))
+		return 0;
+	if ((rc = og_store_erased(tx, key)) <= 0 || rec == NULL)
+		return rc;
+	rc = came_back_since(tx, rec, st);
+	return rc < 0 ? rc : !rc;
 }
 
 /*
@@ -572,8 +633,7 @@ decide(const og_config *cfg, og_rtxn *tx, const og_stream *st,
 		return 0;
 	}
 	/* An erased person keeps only a keyed hash. */
-	if ((!have || !came_back(&rec, st)) &&
-	    (rc = og_store_erased(tx, a.key)) != 0) {
+	if ((rc = erased(tx, a.key, have ? &rec : NULL, st)) != 0) {
 		if (rc < 0) {
 			store_error(v, st, rc);
 			return rc;
