@@ -40,6 +40,7 @@ static const char *conf = "[stream news]\n"
                           "[stream resets]\n"
                           "match = sender:noreply@example.com\n"
                           "class = transactional\n"
+                          "caps = 1/1d\n"
                           "[stream slow]\n"
                           "match = sender:slow@example.com\n"
                           "consent = none\n"
@@ -366,6 +367,51 @@ static const struct gcase cases[] = {
             OPTIN(OG_SCOPE_STREAM, "news", OG_ST_PENDING, -3 * DAY),
             OPTOUT(OG_SCOPE_STREAM, "news", -DAY)},
         "other", "a@x.example", 0, R, "erased", 550, "erased(all)"},
+    {"a temporary suppression ends at its exact end",
+        {CONF("news"), SUPP(OG_SCOPE_ALL, NULL, OG_RS_MANUAL, -9 * DAY, DAY)},
+        "news", "a@x.example", DAY, A, "ok", 250, ""},
+    {"a temporary suppression holds until its last second",
+        {CONF("news"), SUPP(OG_SCOPE_ALL, NULL, OG_RS_MANUAL, -9 * DAY, 1)},
+        "news", "a@x.example", 0, R, "manual", 550, "manual(all)"},
+    {"a temporary opt-out of all ends at its exact end",
+        {CONF("news"), {OG_EV_OPTOUT, OG_SCOPE_ALL, NULL, 0, 0, -5 * DAY, DAY,
+                           NULL, NULL}},
+        "news", "a@x.example", DAY, A, "ok", 250, ""},
+    {"a pause of the stream gives its consent back at its exact end",
+        {CONF("news"), {OG_EV_OPTOUT, OG_SCOPE_STREAM, "news", 0, 0, -5 * DAY,
+                           DAY, NULL, NULL}},
+        "news", "a@x.example", DAY, A, "ok", 250, ""},
+    {"a pause of the stream holds until its last second",
+        {CONF("news"), {OG_EV_OPTOUT, OG_SCOPE_STREAM, "news", 0, 0, -5 * DAY,
+                           DAY, NULL, NULL}},
+        "news", "a@x.example", DAY - 1, R, "optout", 550,
+        "unsubscribed(stream:news)"},
+    {"several caps reached: the reason names the one that holds longest",
+        {CONF("news"), SEND("news", -3 * DAY), SEND("news", -7200)}, "news",
+        "a@x.example", 0, R, "cap", 550,
+        "cap(news) 2/7d next=2027-01-19T08:00:00Z"},
+    {"an opt-in to one stream after an opt-out of all: not the others",
+        {OPTOUT(OG_SCOPE_ALL, NULL, -20 * DAY), CONF("news")}, "other",
+        "a@x.example", 0, R, "optout", 550, "unsubscribed(all)"},
+    {"a partner opt-out stops each stream of the partner",
+        {CONF("deals"), OPTOUT(OG_SCOPE_PARTNER, "acme", -DAY)}, "deals",
+        "a@x.example", 0, R, "optout", 550, "unsubscribed(partner:acme)"},
+    {"an opt-out of one partner stream leaves the partner's other one",
+        {OPTIN(OG_SCOPE_PARTNER, "acme", OG_ST_CONFIRMED, -30 * DAY),
+            OPTOUT(OG_SCOPE_STREAM, "offers", -DAY)},
+        "deals", "a@x.example", 0, A, "ok", 250, ""},
+    {"a sender opt-out stops each stream of the sender",
+        {CONF("offers"), OPTOUT(OG_SCOPE_SENDER, "example.com", -DAY)},
+        "offers", "a@x.example", 0, R, "optout", 550,
+        "unsubscribed(sender:example.com)"},
+    {"a temporary manual suppression stops transactional mail",
+        {SUPP(OG_SCOPE_ALL, NULL, OG_RS_MANUAL, -DAY, DAY)}, "resets",
+        "a@x.example", 0, R, "manual", 550, "manual(all)"},
+    {"a soft-bounce suppression does not stop transactional mail",
+        {SUPP(OG_SCOPE_ALL, NULL, OG_RS_SOFT_BOUNCE, -DAY, 5 * DAY)}, "resets",
+        "a@x.example", 0, A, "ok", 250, ""},
+    {"transactional mail skips the caps", {SEND("resets", -3600)}, "resets",
+        "a@x.example", 0, A, "ok", 250, ""},
 };
 
 static const struct scase scases[] = {
@@ -601,6 +647,92 @@ unordered_sends(void **state)
 	assert_non_null(strstr(v.reason, "next=2027-01-16T10:00:00Z"));
 }
 
+/* One change for replies(): scope all unless name names a stream. */
+static void
+put(og_store *st, const char *key, int kind, int state, int reason,
+    const char *stream, int64_t at)
+{
+	og_change ch;
+	int res = -1;
+
+	memset(&ch, 0, sizeof(ch));
+	ch.key = key;
+	ch.kind = (uint8_t)kind;
+	ch.scope = stream ? OG_SCOPE_STREAM : OG_SCOPE_ALL;
+	ch.name = stream;
+	ch.state = (uint8_t)state;
+	ch.reason = (uint8_t)reason;
+	ch.time = T0 + at;
+	assert_int_equal(og_store_apply(st, &ch, 1, &res), 0);
+	assert_int_equal(res, OG_APPLIED);
+}
+
+/*
+ * What the sender's MTA is told: the reply code and enhanced status per
+ * rule and per refuse action, and a text that names the record (the
+ * opt-out's stream, date and way; the cap and when the next send goes).
+ */
+static void
+replies(void **state)
+{
+	static const struct {
+		const char *stream, *rcpt;
+		int code;
+		const char *dsn, *text;
+	} want[] = {
+	    {"news", "hb@x.example", 550, "5.1.1",
+	        "<hb@x.example>: address hard-bounced on 2027-01-14; not "
+	        "mailed again"},
+	    {"slow", "hb@x.example", 450, "4.7.1", "hard-bounced"},
+	    {"quiet", "hb@x.example", 250, "2.0.0", "hard-bounced"},
+	    {"news", "no@@x.example", 550, "5.1.3", "invalid recipient"},
+	    {"news", "out@x.example", 550, "5.7.1",
+	        "<out@x.example>: unsubscribed from news on 2027-01-13 via "
+	        "admin"},
+	    {"slow", "cap@x.example", 450, "4.7.1",
+	        "<cap@x.example>: frequency cap 1/1d for slow reached; next "
+	        "send allowed after 2027-01-16T07:00:00Z"},
+	    {"news", "new@x.example", 550, "5.7.1",
+	        "<new@x.example>: no opt-in on record for news"},
+	};
+	char dir[] = "/tmp/og_gate_test.XXXXXX";
+	char cmd[600], err[512];
+	og_store_opts o = {0, 0, 0, OG_STORE_CREATE, NULL};
+	const char *k = "cap@x.example";
+	og_store *st;
+	og_rtxn *tx;
+	og_verdict v;
+	size_t i;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(og_store_open(dir, &o, &st, err, sizeof(err)), 0);
+	put(st, "hb@x.example", OG_EV_SUPPRESS, OG_ST_SUPPRESSED,
+	    OG_RS_HARD_BOUNCE, NULL, -DAY);
+	put(st, "out@x.example", OG_EV_OPTIN, OG_ST_CONFIRMED, 0, "news",
+	    -9 * DAY);
+	put(st, "out@x.example", OG_EV_OPTOUT, OG_ST_OPTOUT, 0, "news",
+	    -2 * DAY);
+	assert_int_equal(og_store_count_sends(st, &k, 1, "slow", T0 - 3600), 0);
+	assert_int_equal(og_store_rbegin(st, &tx), 0);
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		og_gate_decide(cfg, tx, og_config_stream(cfg, want[i].stream),
+		    "news@example.com", want[i].rcpt, T0, &v);
+		if (v.action != OG_REFUSE || v.code != want[i].code ||
+		    strcmp(v.dsn, want[i].dsn) != 0 ||
+		    strstr(v.text, want[i].text) == NULL)
+			fail_msg("%s to %s: got %d %s \"%s\"; want %d %s "
+			         "\"%s\"",
+			    want[i].stream, want[i].rcpt, v.code, v.dsn, v.text,
+			    want[i].code, want[i].dsn, want[i].text);
+	}
+	og_store_rend(tx);
+	og_store_close(st);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", dir);
+}
+
 /* og_store_erased, failing with fail_erased when it is set. */
 int __real_og_store_erased(og_rtxn *tx, const char *key);
 int __wrap_og_store_erased(og_rtxn *tx, const char *key);
@@ -747,7 +879,7 @@ main(void)
 	size_t ns = sizeof(scases) / sizeof(scases[0]);
 	struct CMUnitTest t[sizeof(cases) / sizeof(cases[0]) +
 	                    sizeof(hcases) / sizeof(hcases[0]) +
-	                    sizeof(scases) / sizeof(scases[0]) + 6];
+	                    sizeof(scases) / sizeof(scases[0]) + 7];
 	size_t i;
 
 	memset(t, 0, sizeof(t));
@@ -780,5 +912,7 @@ main(void)
 	t[n + 4].test_func = unordered_sends;
 	t[n + 5].name = "erasure lookup fails: tempfail";
 	t[n + 5].test_func = erased_read_error;
-	return _cmocka_run_group_tests("og_gate", t, n + 6, setup, teardown);
+	t[n + 6].name = "reply codes and texts";
+	t[n + 6].test_func = replies;
+	return _cmocka_run_group_tests("og_gate", t, n + 7, setup, teardown);
 }
