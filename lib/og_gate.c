@@ -296,6 +296,36 @@ erased(og_rtxn *tx, const char *key, const og_record *rec, const og_stream *st)
 }
 
 /*
+ * Whether opt-out o is lifted for st: a newer single or confirmed opt-in
+ * of a scope o covers (o's or a narrower one) that covers st.  Also one
+ * under a pause of its scope: it is the person's consent still, given
+ * after o, and the pause is the stop to name (until its end).  Not o's
+ * own: a double opt-in confirmed during a pause is under it, newer than
+ * it, and the pause holds until its end.
+ */
+static int
+lifted(const og_record *rec, const og_entry *o, const og_stream *st,
+    const char *sscope)
+{
+	int i, s;
+	int64_t t;
+
+	for (i = 0; i < rec->nentries; i++) {
+		const og_entry *e = &rec->entries[i];
+
+		if (e == o)
+			continue;
+		s = e->resume ? e->resume : e->state;
+		t = e->resume ? e->resume_time : e->time;
+		if ((s == OG_ST_OPTIN || s == OG_ST_CONFIRMED) &&
+		    og_gate_covers(e, st, sscope) && e->scope >= o->scope &&
+		    t > o->time)
+			return 1;
+	}
+	return 0;
+}
+
+/*
  * The later opt-out that took back the consent of opt-in e (NULL: none): one
  * that covers the stream, of e's scope or a broader one, as new as e or newer,
  * and still in force.  A newer opt-in of a narrower scope lifts that
@@ -591,38 +621,18 @@ decide(const og_config *cfg, og_rtxn *tx, const og_stream *st,
 	}
 	if (block && block->state == OG_ST_OPTOUT) {
 		/* A newer opt-in of a scope the opt-out covers lifts it. */
-		for (i = 0; i < rec.nentries; i++) {
-			const og_entry *e = &rec.entries[i];
-
-			if ((e->state == OG_ST_OPTIN ||
-			        e->state == OG_ST_CONFIRMED) &&
-			    og_gate_covers(e, st, sscope) &&
-			    e->scope >= block->scope && e->time > block->time) {
-				block = NULL;
-				break;
-			}
-		}
+		if (lifted(&rec, block, st, sscope))
+			block = NULL;
 		/* ...unless another opt-out still holds. */
 		if (block == NULL)
 			for (i = 0; i < rec.nentries; i++) {
 				const og_entry *e = &rec.entries[i];
-				int j, lifted = 0;
 
 				if (e->state != OG_ST_OPTOUT ||
 				    !og_gate_covers(e, st, sscope) ||
 				    (e->expires && e->expires <= now))
 					continue;
-				for (j = 0; j < rec.nentries; j++) {
-					const og_entry *o = &rec.entries[j];
-
-					if ((o->state == OG_ST_OPTIN ||
-					        o->state == OG_ST_CONFIRMED) &&
-					    og_gate_covers(o, st, sscope) &&
-					    o->scope >= e->scope &&
-					    o->time > e->time)
-						lifted = 1;
-				}
-				if (!lifted) {
+				if (!lifted(&rec, e, st, sscope)) {
 					block = e;
 					break;
 				}
