@@ -27,6 +27,9 @@ partner = acme
 [stream other]
 match = sender:x@other.example
 consent = optin
+[stream resets]
+match = sender:noreply@example.com
+class = transactional
 EOF
 C="$BIN/optgate -c $T/og.conf"
 T0=1780272000 # 2026-06-01T00:00:00Z
@@ -182,4 +185,22 @@ like "status says the same" \
     "$(at $((2 * D)) --json status s1@example.org --stream news)" \
     '*"cap(news) 1/30d next=*'
 
+# --- back after an erasure, then unsubscribed from that stream -------------
+# The opt-in that brought her back was the only sign of it the gate read:
+# once her opt-out of news replaced it, every stream answered "erased at
+# the person's request", her password resets included.
+at 0 optin e1@example.org --stream news >/dev/null
+at 10 erase e1@example.org >/dev/null 2>&1
+at 20 optin e1@example.org --stream news >/dev/null
+at 30 optout e1@example.org --stream news >/dev/null
+is "back after an erasure, unsubscribed from news: news is refused" \
+    "$(verdict 40 news e1@example.org)" optout
+is "... her transactional mail goes" "$(verdict 40 resets e1@example.org)" \
+    accept
+is "... for optgate-policyd too" \
+    "$(policyd 40 noreply@example.com e1@example.org)" DUNNO
+at 0 optin e2@example.org --stream news >/dev/null
+at 10 erase e2@example.org >/dev/null 2>&1
+is "erased and not back: transactional mail is refused" \
+    "$(verdict 40 resets e2@example.org)" erased
 done_testing
