@@ -944,6 +944,50 @@ hdr(GMimeObject *o, const char *name)
 	return g_mime_object_get_header(o, name);
 }
 
+/*
+ * The date and queue id of a Received field (RFC 5322 3.6.7: the date
+ * follows the last ';').  The id is the first "id" word outside a
+ * comment, as Postfix writes it ("by mx (Postfix) with ESMTP id 4F2A").
+ */
+static void
+received_field(const char *v, og_report *out)
+{
+	const char *semi, *p;
+	GDateTime *dt;
+	int depth = 0;
+
+	if (v == NULL || (semi = strrchr(v, ';')) == NULL)
+		return;
+	if ((dt = g_mime_utils_header_decode_date(semi + 1)) != NULL) {
+		int64_t t = g_date_time_to_unix(dt);
+
+		out->received = t > 0 ? t : 0;
+		g_date_time_unref(dt);
+	}
+	for (p = v; p + 3 < semi; p++) {
+		size_t n;
+
+		if (*p == '(')
+			depth++;
+		else if (*p == ')' && depth > 0)
+			depth--;
+		if (depth > 0 || (p > v && !isspace((unsigned char)p[-1])) ||
+		    g_ascii_strncasecmp(p, "id", 2) != 0 ||
+		    !isspace((unsigned char)p[2]))
+			continue;
+		for (p += 2; p < semi && isspace((unsigned char)*p); p++)
+			;
+		n = strcspn(p, " \t\r\n;()");
+		if (p + n > semi)
+			n = (size_t)(semi - p);
+		if (n > 0 && n < sizeof(out->received_id)) {
+			memcpy(out->received_id, p, n);
+			out->received_id[n] = '\0';
+		}
+		return;
+	}
+}
+
 /* Decoded content of a leaf part, converted to UTF-8 when it names a
  * charset GMime knows; appended to b (capped by b's max). */
 static void
@@ -2699,6 +2743,7 @@ og_report_parse(
 		c.apple_unsub = 1;
 	if ((v = hdr(top, "Delivered-To")) != NULL)
 		first_addr(v, c.delivered_to, sizeof(c.delivered_to));
+	received_field(hdr(top, "Received"), out);
 
 	/* Where the report came to: a VERP address carries our token. */
 	if (envelope_rcpt != NULL)

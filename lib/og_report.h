@@ -45,9 +45,10 @@
 #define OG_REPORT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
-#include "og_buf.h"
 #include "og_addr.h"
+#include "og_buf.h"
 #include "og_token.h"
 
 #define OG_REPORT_INPUT_MAX (64u * 1024 * 1024)
@@ -113,6 +114,14 @@ typedef struct og_report {
 	char to[OG_REPORT_FIELD_MAX + 1];         /* address only */
 	char subject[OG_REPORT_FIELD_MAX + 1];    /* decoded, UTF-8 */
 	char reporting_mta[OG_REPORT_FIELD_MAX + 1];
+	/*
+	 * The topmost Received field, which the MTA that delivered the
+	 * message to us prepended above anything its sender wrote: its date
+	 * (seconds since the epoch; 0 when absent or unreadable) and the
+	 * queue id of its "id" clause ("" when none).
+	 */
+	int64_t received;
+	char received_id[64];
 
 	/* The returned original, when the report carries it. */
 	char orig_message_id[OG_REPORT_FIELD_MAX + 1];

@@ -1020,12 +1020,46 @@ test_per_recipient_lines(void **state)
 	free(r);
 }
 
+/*
+ * The topmost Received field is the one the last MTA (ours) prepended:
+ * its date and queue id, not those of a Received the sender wrote below.
+ */
+static void
+test_received(void **state)
+{
+	og_report *r = calloc(1, sizeof(*r));
+	const char *m =
+	    "Received: from mx.example.org (mx.example.org [192.0.2.1])\n"
+	    "\tby mail.example.com (Postfix (id 9)) with ESMTP id 4F2A11C3D\n"
+	    "\tfor <unsub+x@example.com>; Sat, 29 Nov 2025 21:28:00 -0300 "
+	    "(-03)\n"
+	    "Received: by forged.example id FORGED; Mon, 1 Jan 2001 00:00:00 "
+	    "+0000\n"
+	    "From: ana@example.org\nSubject: unsubscribe\n\nplease\n";
+	const char *none = "From: ana@example.org\nSubject: x\n\nplease\n";
+	const char *bad = "Received: by mx id Q1; not a date\nFrom: "
+	                  "ana@example.org\n\nplease\n";
+
+	(void)state;
+	assert_non_null(r);
+	assert_int_equal(og_report_parse(m, strlen(m), NULL, r), 0);
+	assert_int_equal(r->received, 1764462480); /* 2025-11-30T00:28:00Z */
+	assert_string_equal(r->received_id, "4F2A11C3D");
+	assert_int_equal(og_report_parse(none, strlen(none), NULL, r), 0);
+	assert_int_equal(r->received, 0);
+	assert_string_equal(r->received_id, "");
+	assert_int_equal(og_report_parse(bad, strlen(bad), NULL, r), 0);
+	assert_int_equal(r->received, 0);
+	assert_string_equal(r->received_id, "Q1");
+	free(r);
+}
+
 int
 main(void)
 {
 	size_t np = sizeof(pcases) / sizeof(pcases[0]);
 	size_t nc = sizeof(ccases) / sizeof(ccases[0]);
-	size_t n = np + nc + 10, k = 0;
+	size_t n = np + nc + 11, k = 0;
 	struct CMUnitTest *t = calloc(n, sizeof(*t));
 	int rc;
 
@@ -1061,6 +1095,8 @@ main(void)
 	t[k++].test_func = test_delay_reason;
 	t[k].name = "each recipient by its own line of the notice";
 	t[k++].test_func = test_per_recipient_lines;
+	t[k].name = "the topmost Received field: date and queue id";
+	t[k++].test_func = test_received;
 	rc = _cmocka_run_group_tests("og_report", t, k, NULL, NULL);
 	free(t);
 	return rc;
