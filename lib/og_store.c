@@ -2896,6 +2896,19 @@ optin_between(const og_record *rec, int scope, int64_t since, int64_t now)
 }
 
 /*
+ * Does entry e hold consent given after t: a single or confirmed opt-in,
+ * or one a pause keeps?  A double opt-in only asked is no consent yet.
+ */
+static int
+consent_after(const og_entry *e, int64_t t)
+{
+	int s = e->resume ? e->resume : e->state;
+
+	return (s == OG_ST_OPTIN || s == OG_ST_CONFIRMED) &&
+	       (e->resume ? e->resume_time : e->time) > t;
+}
+
+/*
  * Does a suppression for this reason stop no more than an opt-out of its
  * scope (marketing only: the gate lets transactional mail pass it)?
  */
@@ -3432,6 +3445,12 @@ apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 		break;
 	case OG_EV_OPTOUT:
 	case OG_EV_SUPPRESS:
+		if (e && ch->kind == OG_EV_OPTOUT &&
+		    (ch->flags & OG_CH_NOT_OVER_OPTIN) &&
+		    consent_after(e, now)) {
+			*result = OG_SKIPPED_OLDER;
+			return 0;
+		}
 		/*
 		 * Newer wins, except that a bulk hard-bounce or manual
 		 * suppression for good, older than an opt-out, a complaint

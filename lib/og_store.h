@@ -260,6 +260,11 @@ typedef struct og_change {
 	0x04 /* unsuppress only an entry whose expires                         \
 	      * is set and <= time (expire from cron races                     \
 	      * with a renewed suppression) */
+#define OG_CH_NOT_OVER_OPTIN                                                   \
+	0x08 /* opt-out dated in the past (a request that waited in a          \
+	      * queue): skipped (OG_SKIPPED_OLDER) when the entry of its       \
+	      * scope holds a single or confirmed opt-in newer than it (or     \
+	      * one under a pause): the consent given since stands */
 
 /* Result of one change in og_store_apply(). */
 /*

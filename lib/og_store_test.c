@@ -171,6 +171,60 @@ older_optin_never_lifts_optout(void **state)
 	assert_int_equal(og_testfx_apply(f->st, in), OG_APPLIED);
 }
 
+/*
+ * An opt-out dated when its mail arrived (OG_CH_NOT_OVER_OPTIN) does not
+ * take back an opt-in given after that, also one a pause keeps; it still
+ * replaces an older one, and a double opt-in only asked since.  Without
+ * the flag the opt-out replaces the entry whatever its time.
+ */
+static void
+late_optout_keeps_newer_optin(void **state)
+{
+	struct fx *f = *state;
+	og_change in = og_testfx_change("a@x.example", OG_EV_OPTIN,
+	    OG_SCOPE_STREAM, "news", OG_ST_OPTIN, T0 + 100);
+	og_change out = og_testfx_change(
+	    "a@x.example", OG_EV_OPTOUT, OG_SCOPE_STREAM, "news", 0, T0 + 50);
+	og_change pause = out;
+	og_record rec;
+
+	assert_int_equal(og_testfx_apply(f->st, in), OG_APPLIED);
+	out.flags = OG_CH_NOT_OVER_OPTIN;
+	assert_int_equal(og_testfx_apply(f->st, out), OG_SKIPPED_OLDER);
+	read_record(f, "a@x.example", &rec);
+	assert_int_equal(rec.entries[0].state, OG_ST_OPTIN);
+	assert_int_equal(rec.entries[0].time, T0 + 100);
+	/* written after the opt-in: it goes in */
+	out.time = T0 + 150;
+	assert_int_equal(og_testfx_apply(f->st, out), OG_APPLIED);
+
+	/* a request asked since is no consent: the opt-out goes in */
+	in.key = out.key = "b@x.example";
+	in.state = OG_ST_PENDING;
+	out.time = T0 + 50;
+	assert_int_equal(og_testfx_apply(f->st, in), OG_APPLIED);
+	assert_int_equal(og_testfx_apply(f->st, out), OG_APPLIED);
+
+	/* the consent under a pause, given after the mail: it stands */
+	in.key = out.key = pause.key = "c@x.example";
+	in.state = OG_ST_CONFIRMED;
+	pause.time = T0 + 200;
+	pause.expires = T0 + 1000;
+	assert_int_equal(og_testfx_apply(f->st, in), OG_APPLIED);
+	assert_int_equal(og_testfx_apply(f->st, pause), OG_APPLIED);
+	assert_int_equal(og_testfx_apply(f->st, out), OG_SKIPPED_OLDER);
+	/* a consent older than the mail, paused since: the opt-out holds */
+	out.time = T0 + 150;
+	assert_int_equal(og_testfx_apply(f->st, out), OG_APPLIED);
+
+	/* without the flag, as before: the opt-out replaces the opt-in */
+	in.key = out.key = "d@x.example";
+	out.flags = 0;
+	out.time = T0 + 50;
+	assert_int_equal(og_testfx_apply(f->st, in), OG_APPLIED);
+	assert_int_equal(og_testfx_apply(f->st, out), OG_APPLIED);
+}
+
 static void
 suppression_needs_admin(void **state)
 {
@@ -1810,6 +1864,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(optin_idempotent, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        older_optin_never_lifts_optout, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        late_optout_keeps_newer_optin, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        suppression_needs_admin, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
