@@ -15,7 +15,8 @@
  *   complaint    suppression, scope [feedback] complaint_scope, once per
  *                report (a report id already in the address's history is
  *                a duplicate);
- *   unsubscribe  opt-out, scope [unsubd] scope, proof From + Message-ID.
+ *   unsubscribe  opt-out, scope [unsubd] scope, proof From + Message-ID,
+ *                judged and dated as of the mail's arrival (arrival()).
  * A bounce without our token is acted on only when [feedback]
  * bounce_token allows it (auto: not when a stream has verp).
  * What cannot be used is kept in [feedback] quarantine with the reason.
@@ -75,6 +76,8 @@ typedef struct fb_opts {
 	const char *client;     /* client hostname or address (FBL trust) */
 	const char *queue_id;   /* Postfix ${queue_id}, for the log line */
 	const char *retry_file; /* set by quarantine retry: do not re-save */
+	int64_t upto; /* the latest it can have arrived: when a retried entry
+	               * was quarantined; 0: now */
 } fb_opts;
 
 typedef struct fb_result {
@@ -770,8 +773,9 @@ typedef struct item {
 	int nslots;
 	char proof[OG_REPORT_FIELD_MAX + 8];
 	fb_result res;
-	int out;      /* O_* */
-	uint64_t rid; /* report_identity() */
+	int out;         /* O_* */
+	uint64_t rid;    /* report_identity() */
+	int64_t arrived; /* arrival() */
 } item;
 
 static slot *
@@ -1183,17 +1187,53 @@ out:
 }
 
 /*
+ * How long before its processing a mail may have reached us: Postfix's
+ * default maximal_queue_lifetime, after which it returns what it could
+ * not deliver.  Bounds how far a date we cannot trust moves a decision.
+ */
+#define ARRIVAL_MAX_DELAY ((int64_t)5 * 86400)
+
+/*
+ * When the mail reached us.  Postfix keeps an unsubscribe mail it could
+ * not hand over (exit 75: the store busy or unreadable) and the
+ * quarantine one it could not use, and a request written in time must be
+ * judged as of then: its token's age, and its place among the person's
+ * later opt-ins.  The date is that of the topmost Received field, which
+ * our Postfix prepends above anything the sender wrote; from a pipe
+ * (--queue-id) only when it names this message's queue id.  It is never
+ * later than the time it was with us anyway (now, or when a retried entry
+ * was quarantined) and never more than ARRIVAL_MAX_DELAY earlier: a date
+ * the sender wrote (a file without our Received) then moves the token's
+ * age by that much at most, and an opt-out dated earlier only loses to
+ * more opt-ins (docs/design.md, "Tokens").
+ */
+static int64_t
+arrival(const fb_opts *o, const og_report *r)
+{
+	int64_t now = og_time_now();
+	int64_t upto = o->upto > 0 && o->upto < now ? o->upto : now;
+	int64_t t = r->received;
+
+	if (t <= 0 || (o->queue_id != NULL && o->queue_id[0] != '\0' &&
+	                  strcmp(r->received_id, o->queue_id) != 0))
+		return upto;
+	if (t > upto)
+		return upto;
+	return t < upto - ARRIVAL_MAX_DELAY ? upto - ARRIVAL_MAX_DELAY : t;
+}
+
+/*
  * [unsubd] token_max_age holds for a mailed token as for a clicked one
  * (an old link from a leaked archive; one of a stream since removed would
- * opt the person out of all mail).  A token may have been made as late as
- * its issue day's last second.
+ * opt the person out of all mail), at the mail's arrival (at).  A token
+ * may have been made as late as its issue day's last second.
  */
 static const char *
-unsub_expired(og_cli *cli, const who *w)
+unsub_expired(og_cli *cli, const who *w, int64_t at)
 {
 	int64_t max = cli->cfg->unsubd_token_max_age;
 
-	if (max > 0 && og_time_now() - (w->issued + 86399) > max)
+	if (max > 0 && at - (w->issued + 86399) > max)
 		return "expired token (token_max_age)";
 	return NULL;
 }
@@ -1208,10 +1248,11 @@ unsub_expired(og_cli *cli, const who *w)
  * newsletter and its links) and would opt out the wrong person.  Only a
  * mail to an address without a token (a client that dropped it) is read
  * further (the subject, the body, a message it attaches), and there every
- * verifying token must name one person, its sender (From).
+ * verifying token must name one person, its sender (From).  The token's
+ * age is taken at arrived (arrival()).
  */
 static const char *
-unsub_who(og_cli *cli, const fb_opts *o, og_report *r, who *w)
+unsub_who(og_cli *cli, const fb_opts *o, og_report *r, int64_t arrived, who *w)
 {
 	static char bad[1300]; /* a reason, until the next call */
 	og_report *env = og_xcalloc(1, sizeof(*env));
@@ -1234,7 +1275,7 @@ unsub_who(og_cli *cli, const fb_opts *o, og_report *r, who *w)
 			why = bad;
 		}
 		free(env);
-		return why != NULL ? why : unsub_expired(cli, w);
+		return why != NULL ? why : unsub_expired(cli, w, arrived);
 	}
 	free(env);
 	/* Some clients put the token in the subject or the body. */
@@ -1267,7 +1308,7 @@ unsub_who(og_cli *cli, const fb_opts *o, og_report *r, who *w)
 		if (!same)
 			return "the token in the text is not the sender's";
 	}
-	return unsub_expired(cli, w);
+	return unsub_expired(cli, w, arrived);
 }
 
 /*
@@ -1311,7 +1352,7 @@ decide_unsub(og_cli *cli, const fb_opts *o, item *it)
 	who *w = og_xcalloc(1, sizeof(*w));
 
 	if ((why = unsub_machine_report(r)) == NULL)
-		why = unsub_who(cli, o, r, w);
+		why = unsub_who(cli, o, r, it->arrived, w);
 	if (why != NULL) {
 		snprintf(it->res.why, sizeof(it->res.why), "%s", why);
 		it->out = O_QUARANTINE;
@@ -1327,7 +1368,9 @@ decide_unsub(og_cli *cli, const fb_opts *o, item *it)
 	ch->kind = OG_EV_OPTOUT;
 	ch->state = OG_ST_OPTOUT;
 	ch->via = OG_VIA_MAIL;
-	ch->time = og_time_now();
+	/* dated when it came: an opt-in given since stands */
+	ch->time = it->arrived;
+	ch->flags = OG_CH_NOT_OVER_OPTIN;
 	ch->scope = (uint8_t)cli->cfg->unsubd_scope;
 	if (ch->scope == OG_SCOPE_PARTNER && st != NULL && st->partner)
 		og_strlcpy(s->name, st->partner, sizeof(s->name));
@@ -1350,6 +1393,14 @@ decide_unsub(og_cli *cli, const fb_opts *o, item *it)
 		ch->f[OG_EVF_MESSAGE_ID] = r->message_id;
 	snprintf(s->detail, sizeof(s->detail), "scope=%s%s%s",
 	    og_scope_name(ch->scope), s->name[0] ? ":" : "", s->name);
+	/* one that waited says since when it is dated */
+	if (og_time_now() - it->arrived >= 60) {
+		char at[32];
+		size_t n = strlen(s->detail);
+
+		snprintf(s->detail + n, sizeof(s->detail) - n, " arrived=%s",
+		    og_time_fmt(it->arrived, at, sizeof(at)));
+	}
 	r->reason = "unsubscribe";
 	s->done_word = "unsubscribed";
 	s->pending = 1;
@@ -1443,7 +1494,8 @@ decide(og_cli *cli, const fb_opts *o, item *it, const char *data, size_t len)
 		it->out = O_DONE;
 		if (it->prc == 0 && o->mode == M_UNSUB) {
 			if ((why = unsub_machine_report(it->r)) == NULL)
-				why = unsub_who(cli, o, it->r, w);
+				why = unsub_who(
+				    cli, o, it->r, arrival(o, it->r), w);
 			if (why != NULL) {
 				snprintf(it->res.why, sizeof(it->res.why), "%s",
 				    why);
@@ -1458,6 +1510,7 @@ decide(og_cli *cli, const fb_opts *o, item *it, const char *data, size_t len)
 		return;
 	}
 	it->rid = report_identity(it->r, data, len);
+	it->arrived = arrival(o, it->r);
 	if (it->prc != 0) {
 		snprintf(it->res.why, sizeof(it->res.why),
 		    "unparseable: %.200s",
@@ -1597,6 +1650,14 @@ commit_batch(og_cli *cli, const fb_opts *o, item *its, size_t n)
 			}
 			w = results[k] == OG_APPLIED ? s->done_word
 			                             : "unchanged";
+			/* (older: an unsubscribe mail that waited, and an
+			 * opt-in given since) */
+			if (results[k] == OG_SKIPPED_OLDER) {
+				size_t dn = strlen(s->detail);
+
+				snprintf(s->detail + dn, sizeof(s->detail) - dn,
+				    " detail=newer-optin");
+			}
 			logline(o, s->display, it->r, s->rcpt, w,
 			    results[k] == OG_SKIPPED_ERASED ? "address=erased"
 			                                    : s->detail);
@@ -1953,6 +2014,22 @@ read_reason(const char *dir, const char *name, char *mode, size_t ms,
 	fclose(fp);
 }
 
+/*
+ * When an entry was quarantined: its name starts with that time
+ * (quarantine_save).  0 when it does not (a name given by hand).
+ */
+static int64_t
+entry_time(const char *name)
+{
+	char *end;
+	long long t;
+
+	errno = 0;
+	t = strtoll(name, &end, 10);
+	return errno == 0 && end != name && *end == '.' && t > 0 ? (int64_t)t
+	                                                         : 0;
+}
+
 static int
 name_cmp(const void *a, const void *b)
 {
@@ -2114,6 +2191,8 @@ cmd_quarantine(og_cli *cli, int argc, char **argv)
 		o.client = client[0] ? client : NULL;
 		o.queue_id = queue_id[0] ? queue_id : NULL;
 		o.retry_file = names[i];
+		/* it was with us by then: judged as of then at the latest */
+		o.upto = entry_time(names[i]);
 		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
 		snprintf(rpath, sizeof(rpath), "%s/%s.reason", dir, names[i]);
 		out = process_file(cli, &o, path);
