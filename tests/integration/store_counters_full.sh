@@ -58,10 +58,19 @@ print("accepted", n)
 PY
 }
 full_lines() { pd_log_count 'counting .* sends'; }
+# The writer thread commits the sends after the answers, in batches.  A
+# RCPT for the last recipient sent to is answered only once its pending
+# send was committed (or failed), every earlier one with it: wait for
+# that answer, not a guessed time (no instance: no transaction left open).
+drained() { # N: wait until the sends up to uN@ were committed or failed
+	_r=$(pd_q sender=news@example.com "recipient=u$1@example.com" instance=)
+	[ "$_r" = DUNNO ] ||
+	    fail "the writer thread committed the sends up to u$1@ (a RCPT for it answered $_r)"
+}
 
 # --- the counters really full ----------------------------------------------
 sends 1 14000 >/dev/null
-sleep 1.5
+drained 14000
 like "counters full: the warning names counter_map_size" \
     "$(grep -m1 'counting .* sends' "$PD_LOG")" \
     "*send counters are full (counter_map_size reached): raise \[store\] counter_map_size*"
@@ -72,7 +81,7 @@ out=$(OPTGATE_NOW=$(($(date +%s) + 400 * 86400)) og expire 2>&1)
 is "expire on full counters exits 0" "$?" 0
 like "and drops the counters" "$out" "*, 1[0-9][0-9][0-9][0-9] counter records dropped*"
 sends 1 500 >/dev/null
-sleep 1.5
+drained 500
 is "counting works again after expire" "$(pd_log_count 'counting .* sends')" "$n0"
 is "the counters verify" "$(og verify >/dev/null 2>&1; echo $?)" 0
 
@@ -96,7 +105,7 @@ wait "$dpid" "$spid" 2>/dev/null
 for r in 1 2 3; do
 	sends 1 3000 >/dev/null
 done
-sleep 1.5 # the writer thread commits the last batch
+drained 3000
 is "a killed reader's pinned pages: every send counted" "$(full_lines)" "$n0"
 like "its slot cleared at the full map, said" \
     "$(grep 'stale reader' "$PD_LOG")" "*counters: map full: cleared 1 stale reader slots*"
