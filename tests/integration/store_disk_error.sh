@@ -106,7 +106,10 @@ message() { # RECIPIENT INSTANCE: RCPT, then END-OF-MESSAGE (counted then)
 is "policyd: a message passes" "$(message cid@example.org p1)" "DUNNO DUNNO "
 echo meta >"$FAULT"
 message dan@example.org p2 >/dev/null
-sleep 1.5
+# The writer thread commits that send after the answer: the disk comes
+# back once the commit failed (said in the log), not after a guessed time.
+pd_log_wait 'counting [0-9]+ sends of news: ' 20 ||
+    fail "policyd: the send was committed (and failed) within 20 s"
 rm -f "$FAULT"
 PID=$PD_PID
 wait_exit "$PID"
@@ -147,7 +150,14 @@ ok "milter starts" mstart
 ok "milter: a message passes" mlua cid@example.org
 echo meta >"$FAULT"
 mlua dan@example.org
-sleep 1.5
+# the disk comes back once the milter's count failed (said in the log)
+i=0
+until grep -q 'counting sends: ' "$T/milter.log" || [ $i -ge 200 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+grep -q 'counting sends: ' "$T/milter.log" ||
+    fail "milter: the send was counted (and failed) within 20 s"
 rm -f "$FAULT"
 wait_exit "$MPID"
 is "milter: after the failed write, once the disk is back, it exits 1" \
