@@ -154,7 +154,12 @@ awk 'BEGIN { for (i = 0; i < 300; i++) {
     r = "sender=news@example.com recipient=a" i "@example.org instance=a" i
     print r; print r " protocol_state=END-OF-MESSAGE" } }' |
     $PC session inet:127.0.0.1:10045 >/dev/null
-sleep 0.2
+# The writer thread commits those sends after the answers; a RCPT for
+# the last one is answered once it (and every earlier one) is committed:
+# damage the counters after that, not after a guessed time.
+r=$($PC query inet:127.0.0.1:10045 sender=news@example.com recipient=a299@example.org instance=)
+[ "$r" = DUNNO ] ||
+    fail "the 300 sends were committed before the damage (a RCPT for the last answered $r)"
 zero_leaf "$T/live/counters/data.mdb" >/dev/null
 is "damaged under a running policyd: the recipient is not tempfailed" \
     "$($PC query inet:127.0.0.1:10045 sender=news@example.com recipient=a0@example.org instance=z1)" \
