@@ -178,15 +178,17 @@ ok "... each within the [spf] timeout (2s; $r)" \
 # addresses: one check each, as a record may name the local part): they
 # wait for one check of the domain, not take every helper, so another
 # domain's check is answered at once, not after the timeout.
-r=$(python3 - "$PD_PORT" <<'EOF2'
-import socket, sys, threading, time
+r=$(python3 - "$PD_PORT" "$DNS_DIR/dnsmasq.log" <<'EOF2'
+import socket, subprocess, sys, threading, time
 out = {}
+sent = []
 def one(s_):
     t = time.time()
     s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), 20)
     s.sendall(("request=smtpd_access_policy\nprotocol_state=RCPT\n"
                "client_address=192.0.2.7\nsender=%s\n"
                "recipient=ana@example.org\n\n" % s_).encode())
+    sent.append(s_)
     d = b""
     while not d.endswith(b"\n\n"):
         c = s.recv(4096)
@@ -194,11 +196,30 @@ def one(s_):
             break
         d += c
     out[s_] = (time.time() - t, d.decode().strip())
+def asked():  # slow.test's TXT queries so far (dnsmasq's log)
+    return open(sys.argv[2]).read().count("query[TXT] slow.test ")
+def unread():  # the daemon's connections: how many, how many unread
+    o = subprocess.run(["ss", "-Htn", "state", "established",
+                        "( sport = :%s )" % sys.argv[1]],
+                       capture_output=True, text=True).stdout.split("\n")
+    q = [l.split()[0] for l in o if l.strip()]
+    return len(q), sum(x != "0" for x in q)
+n0 = asked()
 ts = [threading.Thread(target=one, args=("b-%d@slow.test" % i,))
       for i in range(1, 7)]
 for t in ts:
     t.start()
-time.sleep(0.3)
+# The other domain comes once the six wait for slow.test's check: all
+# sent and read by the daemon, the query asked; not after a guessed time.
+for i in range(200):
+    n, left = unread()
+    if len(sent) == 6 and n >= 6 and left == 0 and asked() > n0:
+        break
+    time.sleep(0.05)
+else:
+    print("# the six senders of slow.test were not all waiting within 10 s",
+          file=sys.stderr)
+    sys.exit(3)
 t = threading.Thread(target=one, args=("x@other.test",))
 t.start()
 ts.append(t)
@@ -209,7 +230,7 @@ print("other=%.1f %s" % o, "slowest=%.1f" % max(v[0] for v in out.values()),
       "tempfails=%d" % sum(v[1].startswith("action=451 4.4.3")
                            for v in out.values()))
 EOF2
-)
+) || fail "six senders of a slow domain waiting for its check within 10 s"
 like "six senders of a slow domain: all tempfailed" "$r" "* tempfails=6"
 ok "... within the [spf] timeout ($r)" \
     test "$(echo "$r" | sed 's/.*slowest=\([0-9]*\).*/\1/')" -lt 3
@@ -462,11 +483,30 @@ for i in $(seq 1 100); do
 done
 hp=$(pgrep -P "$PD_PID" -f -- '--spf-helper' | sort -n)
 is "... two helpers" "$(echo "$hp" | wc -l)" 2
+# wait_for 'WHAT' CMD...: until CMD succeeds (10 s), else a failure
+wait_for() {
+	wf_what=$1
+	shift
+	for wf_i in $(seq 1 200); do
+		"$@" && return 0
+		sleep 0.05
+	done
+	fail "$wf_what within 10 s"
+}
+stopped() { case $(ps -o stat= -p "$1") in T*) ;; *) return 1 ;; esac; }
+dead() { case $(ps -o stat= -p "$1") in "" | Z*) ;; *) return 1 ;; esac; }
+unread() { # the daemon's end of a connection holds an unread request
+	ss -Htn state established "( sport = :$PD_PORT )" |
+	    awk '$1 > 0 { n++ } END { exit !n }'
+}
+# The daemon finds, at once when it goes on, a request and a dead
+# helper: each waited for, not a guessed time.
 kill -STOP "$PD_PID"
+wait_for "the daemon stopped" stopped "$PD_PID"
 echo "sender=postmaster@soft.test instance=s2" >&3
-sleep 0.3
+wait_for "the request waiting for the stopped daemon" unread
 kill -9 $(echo "$hp" | head -1) # the first helper, slot 0
-sleep 0.3
+wait_for "the first helper dead" dead "$(echo "$hp" | head -1)"
 kill -CONT "$PD_PID"
 exec 3>&-
 wait $spid
@@ -487,9 +527,13 @@ hup_wait() {
 
 # A reload that turns SPF off applies to a request waiting for SPF.
 dns_silent 127.0.0.54
+n0=$(grep -c 'query\[TXT\] timeout.test ' "$DNS_DIR/dnsmasq.log")
 q timeout.test >"$PD_T/reload.out" &
 qpid=$!
-sleep 0.3
+# Reload once the request waits for SPF (its DNS query was seen), not
+# after a guessed time.
+wait_for "the request waiting for SPF" sh -c \
+    "[ \$(grep -c 'query\[TXT\] timeout.test ' '$DNS_DIR/dnsmasq.log') -gt $n0 ]"
 cp "$PD_CONF" "$PD_T/conf.spf"
 sed 's/^spf = reject$/spf = off/' "$PD_T/conf.spf" >"$PD_CONF"
 ok "reload: spf = off" hup_wait
@@ -545,10 +589,7 @@ q delayed.test >"$PD_T/egress.out" &
 qpid=$!
 # Reload only once the check is under way (its DNS query was seen), not
 # after a guessed time: on a busy machine the request may come later.
-for i in $(seq 1 100); do
-	[ -f "$PD_T/asked" ] && break
-	sleep 0.05
-done
+wait_for "the check of delayed.test under way" test -f "$PD_T/asked"
 sed 's/^egress = .*/egress = 203.0.113.5, 2001:db8::5, 198.51.100.9/' \
     "$PD_T/conf.spf" >"$PD_CONF"
 ok "reload: a third egress address" hup_wait
