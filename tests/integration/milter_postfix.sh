@@ -71,6 +71,13 @@ msg() { # FILE RCPT STREAM [EXTRA HEADER LINE]
 tokdec() {
 	"$TOP/$BUILD/test/milter/mg-tokdecode" "$MG_DIR/keys" "$1" 2>&1
 }
+# Everything Postfix accepted was delivered (or bounced, the bounce
+# delivered): the sink holds all it will get.  smtp-sink closes a dump
+# file before its 250, and Postfix removes a message once it has the 250.
+delivered() {
+	pf_wait_queue_empty 20 ||
+	    fail "Postfix delivered everything within 20 s ($(pf_queue_count) left)"
+}
 sink_msg_for() { # the dump file that went to RCPT
 	for f in $(pf_sink_files); do
 		grep -q "^X-Rcpt-Args: <$1>" "$f" && { echo "$f"; return; }
@@ -97,7 +104,7 @@ like "RCPT: second recipient of a list stream gets 452 4.5.3" "$out" \
     "*RCPT <ok2@example.com> 452 4.5.3*"
 like "message accepted" "$out" "*DATA 250*"
 pf_sink_wait 1 20
-sleep 0.3 # smtp-sink writes the file as data arrives
+delivered
 is "sink: only the accepted recipient arrived" "$(pf_sink_rcpts)" \
     "ok@example.com"
 f=$(sink_msg_for ok@example.com)
@@ -122,7 +129,6 @@ ok "... its RCPT accept logged with its queue id ($qid)" mg_log_wait \
     "^optgate-milter.*: $qid: to=<qid@example.com>, from=<promo@example.com>.*, stream=promo, action=accept"
 is "... once" "$(grep -c 'to=<qid@example.com>' "$MG_DIR/milter.log")" 1
 pf_wait_queue_empty 20
-sleep 0.3
 pf_sink_clear
 
 # --- envelope sender as the client wrote it ------------------------
@@ -157,7 +163,7 @@ out=$(MG_SMTP_MSG=$MG_DIR/ma mg_smtp 25200 'MAIL FROM:<alerts@example.com>' \
 like "transactional, trailing dot and source route: accepted" "$out" \
     "*DATA -> 250 *"
 pf_sink_wait 1 20
-sleep 0.3 # smtp-sink writes the file as data arrives
+delivered
 is "transactional: trailing dot and source route recipients delivered" \
     "$(pf_sink_rcpts | sort | tr '\n' ' ')" \
     "none2@example.com none@example.com ok@example.com "
@@ -177,7 +183,7 @@ msg "$MG_DIR/m3" ok@example.com newsletter "X-Long: $long"
 out=$(pf_send news@example.com ok@example.com "$MG_DIR/m3")
 like "10,000-character header: accepted" "$out" "*DATA 250*"
 pf_sink_wait 1 20
-sleep 0.3 # smtp-sink writes the file as data arrives
+delivered
 f=$(sink_msg_for ok@example.com)
 ok "internal stream header removed before delivery" \
     sh -c "! grep -qi '^X-Optgate-Stream' '$f'"
@@ -220,7 +226,6 @@ like "SMTPUTF8: the milter decided the UTF-8 recipient by its record" \
     "$(mg_log)" "*to=<jos?xc3?xa9@example.com>*stream=newsletter, action=accept*"
 # (smtp-sink offers no SMTPUTF8, so Postfix bounces these on delivery.)
 pf_wait_queue_empty 20
-sleep 0.3
 pf_sink_clear
 
 # --- transactional: refused recipient removed, others delivered -----
@@ -230,7 +235,7 @@ out=$(pf_send alerts@example.com \
 like "transactional: accepted" "$out" "*DATA 250*"
 # Postfix delivers both in one transaction: one file, two X-Rcpt-Args.
 pf_sink_wait 1 20
-sleep 0.3
+delivered
 is "transactional: hard-bounced recipient absent, others delivered" \
     "$(pf_sink_rcpts | sort | tr '\n' ' ')" "none@example.com ok@example.com "
 pf_sink_clear
@@ -284,7 +289,7 @@ out=$(pf_send news@example.com "ok@example.com out@example.com" "$MG_DIR/md2")
 q=$(echo "$out" | sed -n 's/^DATA 250 .*queued as \([0-9A-F]*\).*/\1/p')
 like "refused + passing recipient: accepted ($q)" "$out" "*DATA 250*"
 pf_sink_wait 1 20
-sleep 0.3
+delivered
 is "... only the passing recipient delivered" "$(pf_sink_rcpts)" \
     "ok@example.com"
 mg_log_wait "$q: to=<out@"
@@ -347,7 +352,7 @@ nlog=$(wc -l <"$PF_LOG")
 sendmail -C "$PF_CONF" -f alerts@example.com bounced@example.com \
     ok@example.com <"$MG_DIR/m5"
 pf_sink_wait 1 20
-sleep 0.5
+delivered
 is "sendmail(1): refused recipient removed at end of message" \
     "$(pf_sink_rcpts)" "ok@example.com"
 ok "sendmail(1): no RCPT-stage milter reject (no config error)" \
@@ -357,7 +362,7 @@ pf_sink_clear
 msg "$MG_DIR/m7" out@example.com ""
 sendmail -C "$PF_CONF" -f promo@example.com out@example.com <"$MG_DIR/m7"
 pf_sink_wait 1 20
-sleep 0.3 # smtp-sink writes the file as data arrives
+delivered
 is "sendmail(1), every recipient refused: the sender gets a bounce" \
     "$(pf_sink_rcpts)" "promo@example.com"
 ok "sendmail(1): the bounce gives the reason" \
@@ -395,7 +400,7 @@ out=$(pf_send news@example.com ok@example.com "$MG_DIR/m8")
 like "clients that vanished at each stage: the next message passes" "$out" \
     "*DATA 250*"
 pf_sink_wait 1 20
-sleep 0.3 # smtp-sink writes the file as data arrives
+delivered
 is "clients that vanished: nothing of theirs was delivered" \
     "$(pf_sink_count)" 1
 ok "clients that vanished: milter still running" kill -0 "$(mg_pid)"
@@ -406,7 +411,7 @@ msg "$MG_DIR/m6" ok@example.com newsletter
 smtp-source -s 100 -m 200 -c -F "$MG_DIR/m6" -f news@example.com \
     -t ok@example.com 127.0.0.1:25200 >/dev/null 2>&1
 pf_sink_wait 200 60
-sleep 0.3 # smtp-sink writes the file as data arrives
+delivered
 is "100 concurrent sessions: 200 messages delivered" "$(pf_sink_count)" 200
 n=$(pf_sink_grep '^List-Unsubscribe-Post:' | wc -l)
 is "100 concurrent sessions: each has its unsubscribe headers" "$n" 200
@@ -436,7 +441,7 @@ ok "nothing to the unsubscribed recipient was accepted" \
     sh -c "! grep -q '^out 250' '$MG_DIR/sent'"
 n250=$(grep -c '^ok 250' "$MG_DIR/sent")
 pf_sink_wait "$n250" 20
-sleep 0.5
+delivered
 is "every accepted message arrived, none to the unsubscribed" \
     "$(pf_sink_rcpts | sort | uniq -c | tr -s ' ')" " $n250 ok@example.com"
 
