@@ -62,7 +62,10 @@ printf 'From: News <news@example.com>\r\nTo: <ok@example.com>\r\nSubject: Novemb
 out=$(pf_send news@example.com ok@example.com "$MG_DIR/m")
 like "message accepted through optgate + OpenDKIM" "$out" "*DATA 250*"
 pf_sink_wait 1 20
-sleep 0.3 # smtp-sink writes the file as data arrives
+# Everything Postfix accepted was delivered: smtp-sink closes a dump file
+# before its 250, and Postfix removes a message once it has the 250.
+pf_wait_queue_empty 20 ||
+    fail "Postfix delivered everything within 20 s ($(pf_queue_count) left)"
 f=$(pf_sink_files | head -1)
 # smtp-sink puts its X-Client-Addr etc. lines first: keep the message.
 sed -e '/^X-\(Client-Addr\|Client-Proto\|Helo-Args\|Mail-Args\|Rcpt-Args\):/d' \
