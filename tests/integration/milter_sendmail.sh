@@ -123,14 +123,20 @@ if ! ss -ltn | grep -q '127.0.0.1:25230 '; then
 fi
 
 send() { python3 "$TOP/tests/lib/smtpclient.py" 127.0.0.1 25230 "$@"; }
+# N messages arrived, and sendmail has delivered all it accepted (its
+# queue holds no message: it removes one once the sink said 250, and
+# smtp-sink closes a file before its 250): not a guessed time.
+sink_done() {
+	[ "$(ls "$SINK" | wc -l)" -ge "$1" ] &&
+	    [ -z "$(ls "$SM/q" | grep '^[dqt]f')" ]
+}
 sink_wait() { # N
 	i=0
-	while [ "$(ls "$SINK" | wc -l)" -lt "$1" ] && [ $i -lt 200 ]; do
+	while ! sink_done "$1" && [ $i -lt 200 ]; do
 		sleep 0.1
 		i=$((i + 1))
 	done
-	# smtp-sink creates the file first and writes it as data arrives.
-	sleep 0.5
+	sink_done "$1" || fail "sendmail delivered $1 message(s) to the sink within 20 s ($(ls "$SINK" | wc -l) there, queue: $(ls "$SM/q" | tr '\n' ' '))"
 }
 rcpts() { sed -n 's/^X-Rcpt-Args: *<\([^>]*\)>.*/\1/p' "$SINK"/* 2>/dev/null; }
 
