@@ -285,7 +285,14 @@ for i in $(seq 1 100); do
 	sleep 0.1
 done
 pd_kill9
-sleep 2
+# Down until Postfix has tempfailed a recipient for it (a 4xx in the
+# load's output), not for a guessed time: then started again.
+for i in $(seq 1 200); do
+	grep -q 'ana=4[0-9][0-9]' "$PD_T/load.out" && break
+	sleep 0.1
+done
+grep -q 'ana=4[0-9][0-9]' "$PD_T/load.out" ||
+    fail "Postfix tempfailed a recipient within 20 s of policyd's death"
 pd_start
 wait $loadpid
 accepted=$(grep -c 'data=250' "$PD_T/load.out")
