@@ -112,11 +112,30 @@ BURST_LOG=$UD_DIR/burst2.log python3 "$TOP/tests/lib/unsubd_clients.py" \
     burst $UD_PORT 60 POST "$UD_DIR/paths" >/dev/null 7>&- &
 BP=$!
 UD_PIDS="$UD_PIDS $BP"
-sleep 1
+# The stop comes once the daemon has read the 60 requests (its ends of
+# the connections: 60, none with unread bytes), and the lock is freed
+# once it says it is stopping: each waited for, not a guessed time.
+waiting() {
+	ss -Htn state established "( sport = :$UD_PORT )" |
+	    awk '$1 == 0 { n++ } $1 > 0 { u++ } END { exit !(n >= 60 && !u) }'
+}
+i=0
+until waiting || [ $i -ge 200 ]; do
+	sleep 0.05
+	i=$((i + 1))
+done
+waiting || fail "the 60 one-clicks read by the daemon within 10 s"
 is "the burst waits for the write lock (nothing written yet)" \
     "$(grep -c 'unsubscribe: to=<h' "$UD_DIR/log")" 0
 kill $UD_PID
-sleep 0.2
+i=0
+until grep -q "optgate-unsubd\[$UD_PID\]: stopping: deadline" "$UD_DIR/log" ||
+    [ $i -ge 200 ]; do
+	sleep 0.05
+	i=$((i + 1))
+done
+grep -q "optgate-unsubd\[$UD_PID\]: stopping: deadline" "$UD_DIR/log" ||
+    fail "the daemon stopping within 10 s of SIGTERM"
 exec 7>&-
 wait $LP
 T0=$(date +%s%N)
