@@ -220,6 +220,15 @@ if [ "$(id -u)" = 0 ] && [ -n "$caps" ] && command -v setpriv >/dev/null &&
 	rl=$(sed -n 's/^ExecReload=//p' "$C/optgate-unsubd.service")
 	setpriv --reuid=nobody --regid=nogroup --clear-groups sleep 30 &
 	sp=$!
+	# signalled once it is nobody's sleep, not root's setpriv still
+	i=0
+	until [ "$(ps -o user=,comm= -p "$sp" | tr -s ' ')" = "nobody sleep" ] ||
+	    [ $i -ge 100 ]; do
+		sleep 0.05
+		i=$((i + 1))
+	done
+	[ "$(ps -o user=,comm= -p "$sp" | tr -s ' ')" = "nobody sleep" ] ||
+	    fail "the stand-in daemon runs as nobody within 5 s"
 	case "$rl" in
 	+*) pre= ;;
 	*) pre="setpriv --bounding-set=$bs" ;;
