@@ -2,7 +2,7 @@
  * og_gate.c - the decision (see og_gate.h for the rules and their order).
  *
  * Public: og_gate_decide, og_gate_caps, og_gate_count, og_gate_logline,
- * og_gate_action_name.
+ * og_gate_action_name, og_gate_reject.
  * The decision reads one address record and, for capped marketing
  * streams, one counter; it never writes.  Every refusal names the record
  * it came from, in a reply text for the sender and a reason for the log.
@@ -31,9 +31,23 @@
 _Static_assert(OG_CAP_LIMIT_MAX == OG_SENDS_MAX,
     "a cap's count must be one the kept send times can reach");
 
+/*
+ * The enhanced status a rejection by this rule carries: one place, so
+ * that refuse = reject and a drop turned into a rejection (og_gate_reject)
+ * say the same.
+ */
+static const char *
+reject_dsn(const char *rule)
+{
+	if (strcmp(rule, "hard-bounce") == 0)
+		return "5.1.1"; /* bad destination mailbox */
+	if (strcmp(rule, "invalid") == 0)
+		return "5.1.3"; /* bad destination mailbox address syntax */
+	return "5.7.1";         /* delivery not authorized */
+}
+
 static void
-set_refuse(
-    og_verdict *v, const og_stream *st, const char *rule, const char *dsn5)
+set_refuse(og_verdict *v, const og_stream *st, const char *rule)
 {
 	v->action = OG_REFUSE;
 	v->refuse = st->refuse;
@@ -41,7 +55,7 @@ set_refuse(
 	switch (st->refuse) {
 	case OG_REFUSE_REJECT:
 		v->code = 550;
-		og_strlcpy(v->dsn, dsn5, sizeof(v->dsn));
+		og_strlcpy(v->dsn, reject_dsn(rule), sizeof(v->dsn));
 		break;
 	case OG_REFUSE_DEFER:
 		v->code = 450;
@@ -164,7 +178,7 @@ refuse_entry(
     og_verdict *v, const og_stream *st, const og_entry *e, const char *addr)
 {
 	char date[16], words[160], lw[100];
-	const char *rule, *dsn = "5.7.1";
+	const char *rule;
 
 	og_date_fmt(e->time, date, sizeof(date));
 	scope_words(e, words, sizeof(words), 0);
@@ -180,7 +194,6 @@ refuse_entry(
 	} else {
 		rule = og_reason_name(e->reason);
 		if (e->reason == OG_RS_HARD_BOUNCE) {
-			dsn = "5.1.1";
 			snprintf(v->text, sizeof(v->text),
 			    "<%s>: address "
 			    "hard-bounced on %s; not mailed again",
@@ -207,7 +220,7 @@ refuse_entry(
 		snprintf(v->reason, sizeof(v->reason), "%s(%s) %s %s", rule, lw,
 		    date, og_via_name(e->via));
 	}
-	set_refuse(v, st, rule, dsn);
+	set_refuse(v, st, rule);
 	v->event = e->event;
 }
 
@@ -563,7 +576,7 @@ decide(const og_config *cfg, og_rtxn *tx, const og_stream *st,
 	rules.skip_typo = 1; /* a suggestion is for imports, not decisions */
 	if (og_addr_parse(rcpt, strlen(rcpt), &rules, &a) != 0) {
 		safe_copy(addr, sizeof(addr), rcpt);
-		set_refuse(v, st, "invalid", "5.1.3");
+		set_refuse(v, st, "invalid");
 		snprintf(v->text, sizeof(v->text),
 		    "<%s>: invalid recipient "
 		    "address: %s",
@@ -648,7 +661,7 @@ decide(const og_config *cfg, og_rtxn *tx, const og_stream *st,
 			store_error(v, st, rc);
 			return rc;
 		}
-		set_refuse(v, st, "erased", "5.7.1");
+		set_refuse(v, st, "erased");
 		snprintf(v->text, sizeof(v->text),
 		    "<%s>: address "
 		    "erased at the person's request; not mailed again",
@@ -683,7 +696,7 @@ decide(const og_config *cfg, og_rtxn *tx, const og_stream *st,
 			if (rc == 0) {
 				char date[16];
 
-				set_refuse(v, st, "partner-list", "5.7.1");
+				set_refuse(v, st, "partner-list");
 				og_date_fmt(hs.time, date, sizeof(date));
 				snprintf(v->text, sizeof(v->text),
 				    "<%s>: on "
@@ -720,7 +733,7 @@ decide(const og_config *cfg, og_rtxn *tx, const og_stream *st,
 			char date[16];
 
 			if (best == OG_ST_PENDING) {
-				set_refuse(v, st, "pending", "5.7.1");
+				set_refuse(v, st, "pending");
 				snprintf(v->text, sizeof(v->text),
 				    "<%s>: double "
 				    "opt-in for %s not confirmed yet",
@@ -729,7 +742,7 @@ decide(const og_config *cfg, og_rtxn *tx, const og_stream *st,
 				    "pending(%s) asked %s", st->name,
 				    og_date_fmt(best_time, date, sizeof(date)));
 			} else if (best == OG_ST_OPTIN) {
-				set_refuse(v, st, "no-consent", "5.7.1");
+				set_refuse(v, st, "no-consent");
 				snprintf(v->text, sizeof(v->text),
 				    "<%s>: only a "
 				    "single opt-in; %s needs a confirmed "
@@ -739,7 +752,7 @@ decide(const og_config *cfg, og_rtxn *tx, const og_stream *st,
 				    "no-consent(%s) single-optin-only",
 				    st->name);
 			} else {
-				set_refuse(v, st, "no-consent", "5.7.1");
+				set_refuse(v, st, "no-consent");
 				snprintf(v->text, sizeof(v->text),
 				    "<%s>: no "
 				    "opt-in on record for %s",
@@ -805,7 +818,7 @@ decide(const og_config *cfg, og_rtxn *tx, const og_stream *st,
 			char per[16];
 
 			og_duration_fmt(which->period, per, sizeof(per));
-			set_refuse(v, st, "cap", "5.7.1");
+			set_refuse(v, st, "cap");
 			v->refuse = OG_REFUSE_DEFER;
 			v->code = 450;
 			og_strlcpy(v->dsn, "4.7.1", sizeof(v->dsn));
@@ -824,7 +837,7 @@ decide(const og_config *cfg, og_rtxn *tx, const og_stream *st,
 
 			og_duration_fmt(which->period, per, sizeof(per));
 			og_time_fmt(next, nt, sizeof(nt));
-			set_refuse(v, st, "cap", "5.7.1");
+			set_refuse(v, st, "cap");
 			v->next_allowed = next;
 			snprintf(v->text, sizeof(v->text),
 			    "<%s>: frequency cap "
@@ -840,6 +853,16 @@ decide(const og_config *cfg, og_rtxn *tx, const og_stream *st,
 		}
 	}
 	return 0;
+}
+
+void
+og_gate_reject(og_verdict *v)
+{
+	if (v->action != OG_REFUSE || v->refuse == OG_REFUSE_REJECT)
+		return;
+	v->refuse = OG_REFUSE_REJECT;
+	v->code = 550;
+	og_strlcpy(v->dsn, reject_dsn(v->rule), sizeof(v->dsn));
 }
 
 void

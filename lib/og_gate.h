@@ -130,6 +130,15 @@ const og_entry *og_gate_revoked(const og_record *rec, const og_entry *e,
 const og_cap *og_gate_caps(const og_stream *st, const og_record *rec, int *n);
 
 /*
+ * og_gate_reject - turn a refusal (v->action OG_REFUSE) into the rejection
+ * refuse = reject gives for the same rule: 550 with the rule's own
+ * enhanced status (5.1.1 hard bounce, 5.1.3 invalid address, 5.7.1 the
+ * others).  For a daemon that cannot drop or defer this one recipient;
+ * text, rule and reason stay.  Anything else is left as it is.
+ */
+void og_gate_reject(og_verdict *v);
+
+/*
  * og_gate_one_rcpt - turn *v into the answer for a list stream's second
  * recipient that would pass: 452 4.5.3, so the client sends it in a new
  * transaction (each recipient gets its own token).  Rule "one-rcpt",

@@ -731,6 +731,17 @@ replies(void **state)
 	    {"news", "new@x.example", 550, "5.7.1",
 	        "<new@x.example>: no opt-in on record for news"},
 	};
+	/*
+	 * A drop the daemon cannot do (optgate-policyd, a stream that is no
+	 * list stream) made a rejection: the status refuse = reject gives.
+	 */
+	static const struct {
+		const char *rcpt, *dsn, *text;
+	} drop[] = {
+	    {"hb@x.example", "5.1.1", "hard-bounced on 2027-01-14"},
+	    {"no@@x.example", "5.1.3", "invalid recipient"},
+	    {"new@x.example", "5.7.1", "no opt-in on record for quiet"},
+	};
 	char dir[] = "/tmp/og_gate_test.XXXXXX";
 	char cmd[600], err[512];
 	og_store_opts o = {0, 0, 0, OG_STORE_CREATE, NULL};
@@ -761,6 +772,19 @@ replies(void **state)
 			         "\"%s\"",
 			    want[i].stream, want[i].rcpt, v.code, v.dsn, v.text,
 			    want[i].code, want[i].dsn, want[i].text);
+	}
+	for (i = 0; i < sizeof(drop) / sizeof(drop[0]); i++) {
+		og_gate_decide(cfg, tx, og_config_stream(cfg, "quiet"),
+		    "quiet@example.com", drop[i].rcpt, T0, &v);
+		assert_int_equal(v.refuse, OG_REFUSE_DROP);
+		og_gate_reject(&v);
+		if (v.action != OG_REFUSE || v.refuse != OG_REFUSE_REJECT ||
+		    v.code != 550 || strcmp(v.dsn, drop[i].dsn) != 0 ||
+		    strstr(v.text, drop[i].text) == NULL)
+			fail_msg("quiet to %s, drop made a rejection: got %d "
+			         "%s \"%s\"; want 550 %s \"%s\"",
+			    drop[i].rcpt, v.code, v.dsn, v.text, drop[i].dsn,
+			    drop[i].text);
 	}
 	og_store_rend(tx);
 	og_store_close(st);

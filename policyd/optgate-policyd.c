@@ -793,9 +793,8 @@ verdict_action(const og_stream *st, og_verdict *v, char *buf, size_t size)
 			snprintf(buf, size, "DISCARD %s", v->text);
 			return;
 		}
-		v->refuse = OG_REFUSE_REJECT;
-		v->code = 550;
-		og_strlcpy(v->dsn, "5.7.1", sizeof(v->dsn));
+		/* With the rule's own status: 5.1.1 for a hard bounce. */
+		og_gate_reject(v);
 		n = strlen(v->reason);
 		snprintf(v->reason + n, sizeof(v->reason) - n,
 		    " (drop needs "

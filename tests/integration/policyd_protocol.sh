@@ -74,6 +74,17 @@ is "transactional skips opt-outs" \
     "$(pd_q sender=noreply@example.com recipient=bob@example.org)" DUNNO
 like "drop, not a list stream: rejected (DISCARD would lose the others)" \
     "$(pd_q sender=offers@example.com recipient=dan@example.org)" "550 5.7.1 *"
+# The rejection keeps the refusal's own status, as refuse = reject (and
+# the milter) give it: a bounce handler reads 5.1.1 as "no such user".
+og suppress hb@example.org --reason hard-bounce >/dev/null
+like "drop made a rejection, hard bounce: 550 5.1.1" \
+    "$(pd_q sender=offers@example.com recipient=hb@example.org instance=d1)" \
+    "550 5.1.1 <hb@example.org>: address hard-bounced on *"
+like "drop made a rejection, invalid address: 550 5.1.3" \
+    "$(pd_q sender=offers@example.com recipient=dan@example..org instance=d2)" \
+    "550 5.1.3 *invalid recipient address*"
+ok "... logged as a reject, saying why" pd_log_wait \
+    'to=<hb@example.org>.*stream=offers, action=reject, reason=hard-bounce\(all\).*\(drop needs one recipient per transaction: rejected\)'
 like "drop, list stream: DISCARD" \
     "$(pd_q sender=digest@example.com recipient=dan@example.org)" "DISCARD *"
 # Postfix sends addresses in its internal form: <"john doe"@example.org>
