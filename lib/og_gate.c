@@ -184,11 +184,19 @@ refuse_entry(
 	scope_words(e, words, sizeof(words), 0);
 	scope_words(e, lw, sizeof(lw), 1);
 	if (e->state == OG_ST_OPTOUT) {
+		char until[32] = "";
+
 		rule = "optout";
+		/* A temporary one (a pause) says when it ends, as a
+		 * temporary suppression does. */
+		if (e->expires) {
+			og_strlcpy(until, " until ", sizeof(until));
+			og_date_fmt(e->expires, until + 7, sizeof(until) - 7);
+		}
 		snprintf(v->text, sizeof(v->text),
 		    "<%s>: unsubscribed from %s "
-		    "on %s via %s",
-		    addr, words, date, og_via_name(e->via));
+		    "on %s via %s%s",
+		    addr, words, date, og_via_name(e->via), until);
 		snprintf(v->reason, sizeof(v->reason), "unsubscribed(%s) %s %s",
 		    lw, date, og_via_name(e->via));
 	} else {

@@ -683,10 +683,13 @@ unordered_sends(void **state)
 	assert_non_null(strstr(v.reason, "next=2027-01-16T10:00:00Z"));
 }
 
-/* One change for replies(): scope all unless name names a stream. */
+/*
+ * One change for replies(): scope all unless name names a stream; it ends
+ * at T0 + expires (0: never).
+ */
 static void
-put(og_store *st, const char *key, int kind, int state, int reason,
-    const char *stream, int64_t at)
+put_until(og_store *st, const char *key, int kind, int state, int reason,
+    const char *stream, int64_t at, int64_t expires)
 {
 	og_change ch;
 	int res = -1;
@@ -699,8 +702,16 @@ put(og_store *st, const char *key, int kind, int state, int reason,
 	ch.state = (uint8_t)state;
 	ch.reason = (uint8_t)reason;
 	ch.time = T0 + at;
+	ch.expires = expires ? T0 + expires : 0;
 	assert_int_equal(og_store_apply(st, &ch, 1, &res), 0);
 	assert_int_equal(res, OG_APPLIED);
+}
+
+static void
+put(og_store *st, const char *key, int kind, int state, int reason,
+    const char *stream, int64_t at)
+{
+	put_until(st, key, kind, state, reason, stream, at, 0);
 }
 
 /*
@@ -730,6 +741,16 @@ replies(void **state)
 	        "send allowed after 2027-01-16T07:00:00Z"},
 	    {"news", "new@x.example", 550, "5.7.1",
 	        "<new@x.example>: no opt-in on record for news"},
+	    /* temporary ones say until when */
+	    {"news", "sus@x.example", 550, "5.7.1",
+	        "<sus@x.example>: suppressed (manual) for all streams until "
+	        "2027-01-20"},
+	    {"news", "tmp@x.example", 550, "5.7.1",
+	        "<tmp@x.example>: unsubscribed from news on 2027-01-14 via "
+	        "admin until 2027-01-20"},
+	    {"news", "all@x.example", 550, "5.7.1",
+	        "<all@x.example>: unsubscribed from all streams on 2027-01-14 "
+	        "via admin until 2027-01-20"},
 	};
 	/*
 	 * A drop the daemon cannot do (optgate-policyd, a stream that is no
@@ -760,6 +781,16 @@ replies(void **state)
 	    -9 * DAY);
 	put(st, "out@x.example", OG_EV_OPTOUT, OG_ST_OPTOUT, 0, "news",
 	    -2 * DAY);
+	put_until(st, "sus@x.example", OG_EV_SUPPRESS, OG_ST_SUPPRESSED,
+	    OG_RS_MANUAL, NULL, -DAY, 5 * DAY);
+	put(st, "tmp@x.example", OG_EV_OPTIN, OG_ST_CONFIRMED, 0, "news",
+	    -9 * DAY);
+	put_until(st, "tmp@x.example", OG_EV_OPTOUT, OG_ST_OPTOUT, 0, "news",
+	    -DAY, 5 * DAY);
+	put(st, "all@x.example", OG_EV_OPTIN, OG_ST_CONFIRMED, 0, "news",
+	    -9 * DAY);
+	put_until(st, "all@x.example", OG_EV_OPTOUT, OG_ST_OPTOUT, 0, NULL,
+	    -DAY, 5 * DAY);
 	assert_int_equal(og_store_count_sends(st, &k, 1, "slow", T0 - 3600), 0);
 	assert_int_equal(og_store_rbegin(st, &tx), 0);
 	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
