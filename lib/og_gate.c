@@ -849,7 +849,7 @@ decide(const og_config *cfg, og_rtxn *tx, const og_stream *st,
 			v->next_allowed = next;
 			snprintf(v->text, sizeof(v->text),
 			    "<%s>: frequency cap "
-			    "%u/%s for %s reached%s; next send allowed after "
+			    "%u/%s for %s reached%s; next send allowed from "
 			    "%s",
 			    addr, which->limit, per, st->name,
 			    which == &pref ? " (recipient's choice)" : "", nt);

@@ -21,6 +21,7 @@
 #include "og_err.h"
 #include "og_gate.h"
 #include "og_store.h"
+#include "og_time.h"
 
 #define DAY 86400
 #define T0 1800000000LL /* 2027-01-15 */
@@ -738,7 +739,7 @@ replies(void **state)
 	        "admin"},
 	    {"slow", "cap@x.example", 450, "4.7.1",
 	        "<cap@x.example>: frequency cap 1/1d for slow reached; next "
-	        "send allowed after 2027-01-16T07:00:00Z"},
+	        "send allowed from 2027-01-16T07:00:00Z"},
 	    {"news", "new@x.example", 550, "5.7.1",
 	        "<new@x.example>: no opt-in on record for news"},
 	    /* temporary ones say until when */
@@ -816,6 +817,62 @@ replies(void **state)
 			         "%s \"%s\"; want 550 %s \"%s\"",
 			    drop[i].rcpt, v.code, v.dsn, v.text, drop[i].dsn,
 			    drop[i].text);
+	}
+	og_store_rend(tx);
+	og_store_close(st);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", dir);
+}
+
+/*
+ * The cap refusal's time is the first instant a send passes (a send
+ * leaves the window at its exact end): one at the printed time passes, one
+ * a second before is refused.  A sender that waits as told gets through.
+ */
+static void
+cap_next_send(void **state)
+{
+	static const char *const streams[] = {"slow", "news"};
+	char dir[] = "/tmp/og_gate_test.XXXXXX";
+	char cmd[600], err[512], ts[32];
+	og_store_opts o = {0, 0, 0, OG_STORE_CREATE, NULL};
+	const char *k = "cap@x.example", *p;
+	og_store *st;
+	og_rtxn *tx;
+	og_verdict v;
+	int64_t when;
+	size_t i;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(og_store_open(dir, &o, &st, err, sizeof(err)), 0);
+	put(st, k, OG_EV_OPTIN, OG_ST_CONFIRMED, 0, "news", -9 * DAY);
+	assert_int_equal(og_store_count_sends(st, &k, 1, "slow", T0 - 3600), 0);
+	assert_int_equal(og_store_count_sends(st, &k, 1, "news", T0 - 3600), 0);
+	assert_int_equal(og_store_rbegin(st, &tx), 0);
+	for (i = 0; i < sizeof(streams) / sizeof(streams[0]); i++) {
+		og_gate_decide(cfg, tx, og_config_stream(cfg, streams[i]),
+		    "news@example.com", k, T0, &v);
+		assert_string_equal(v.rule, "cap");
+		p = strstr(v.text, "next send allowed from ");
+		if (p == NULL)
+			fail_msg("%s: no 'allowed from' in \"%s\"", streams[i],
+			    v.text);
+		p += strlen("next send allowed from ");
+		og_strlcpy(ts, p, sizeof(ts));
+		assert_int_equal(og_time_parse_rfc3339(ts, &when), 0);
+		assert_int_equal(when, v.next_allowed);
+		og_gate_decide(cfg, tx, og_config_stream(cfg, streams[i]),
+		    "news@example.com", k, when, &v);
+		if (v.action != OG_ACCEPT)
+			fail_msg("%s: a send at the printed %s is refused: %s",
+			    streams[i], ts, v.text);
+		og_gate_decide(cfg, tx, og_config_stream(cfg, streams[i]),
+		    "news@example.com", k, when - 1, &v);
+		if (v.action != OG_REFUSE || strcmp(v.rule, "cap") != 0)
+			fail_msg("%s: a send a second before %s passes",
+			    streams[i], ts);
 	}
 	og_store_rend(tx);
 	og_store_close(st);
@@ -970,7 +1027,7 @@ main(void)
 	size_t ns = sizeof(scases) / sizeof(scases[0]);
 	struct CMUnitTest t[sizeof(cases) / sizeof(cases[0]) +
 	                    sizeof(hcases) / sizeof(hcases[0]) +
-	                    sizeof(scases) / sizeof(scases[0]) + 7];
+	                    sizeof(scases) / sizeof(scases[0]) + 8];
 	size_t i;
 
 	memset(t, 0, sizeof(t));
@@ -1005,5 +1062,7 @@ main(void)
 	t[n + 5].test_func = erased_read_error;
 	t[n + 6].name = "reply codes and texts";
 	t[n + 6].test_func = replies;
-	return _cmocka_run_group_tests("og_gate", t, n + 7, setup, teardown);
+	t[n + 7].name = "a cap's next send: from the printed time";
+	t[n + 7].test_func = cap_next_send;
+	return _cmocka_run_group_tests("og_gate", t, n + 8, setup, teardown);
 }

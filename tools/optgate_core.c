@@ -1313,7 +1313,7 @@ status_stream(og_cli *cli, og_rtxn *tx, const og_stream *st,
 	}
 	if (next)
 		printf("  %-16s          next send allowed %s%s\n", "",
-		    next <= now ? "now" : "after ",
+		    next <= now ? "now" : "from ",
 		    next <= now ? "" : og_time_fmt(next, ts, sizeof(ts)));
 	if (unknown && has_sender_stop(rec))
 		printf("  %-16s          note: sender-scope entries not "

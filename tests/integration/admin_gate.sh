@@ -184,6 +184,25 @@ like "a second, two days later, meets caps.segment.fragile = 1/30d" \
 like "status says the same" \
     "$(at $((2 * D)) --json status s1@example.org --stream news)" \
     '*"cap(news) 1/30d next=*'
+# The time the refusal names is when a send goes again: a sender that
+# waits as told gets through (the refusal said "after" it).
+r=$(policyd $((2 * D)) news@example.com s1@example.org)
+nt=${r##*next send allowed from }
+case $nt in
+2026-*Z) nts=$(date -u -d "$nt" +%s) ;;
+*) nts=$T0 ;;
+esac
+is "the cap refusal names the first instant a send passes" \
+    "$(policyd $((nts - T0)) news@example.com s1@example.org)" DUNNO
+like "... a second before it, the cap still holds" \
+    "$(policyd $((nts - T0 - 1)) news@example.com s1@example.org)" \
+    "550 5.7.1 <s1@example.org>: frequency cap 1/30d for news reached*"
+like "... optgate status names the same instant" \
+    "$(at $((nts - T0 - 1)) status s1@example.org --stream news)" \
+    "*next send allowed from $nt*"
+like "... and at it, 'now'" \
+    "$(at $((nts - T0)) status s1@example.org --stream news)" \
+    "*next send allowed now*"
 
 # --- back after an erasure, then unsubscribed from that stream -------------
 # The opt-in that brought her back was the only sign of it the gate read:
