@@ -207,6 +207,7 @@ struct pstate {
 	char cursect[128];
 	int seen[STREAMS_MAX + 1][NKEYS]; /* line of a key's first value, 0 */
 	int seg_seen;
+	int seg_line[STREAMS_MAX + 1]; /* a stream's first caps.segment line */
 	struct {
 		char name[128];
 		int line;
@@ -235,6 +236,33 @@ perr(struct pstate *ps, const char *fmt, ...)
 		snprintf(ps->err, ps->errlen, "%s", full);
 	if (ps->report)
 		ps->report(full, ps->ctx);
+}
+
+static void pwarn(struct pstate *ps, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/*
+ * A warning: what loads (an existing config must keep loading) but is
+ * ignored.  Kept in the config, "FILE:LINE: msg" like an error.
+ */
+static void
+pwarn(struct pstate *ps, const char *fmt, ...)
+{
+	og_config *cfg = ps->cfg;
+	char msg[512], full[700];
+	va_list ap;
+
+	if (cfg->nwarnings == OG_CONFIG_WARNINGS_MAX)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (ps->line > 0)
+		snprintf(
+		    full, sizeof(full), "%s:%d: %s", ps->name, ps->line, msg);
+	else
+		snprintf(full, sizeof(full), "%s: %s", ps->name, msg);
+	cfg->warnings[cfg->nwarnings++] = og_xstrdup(full);
 }
 
 int
@@ -926,7 +954,8 @@ handle_value(
 			}
 			sc->ncaps = n;
 			sc->segment = og_xstrdup(seg);
-			st->nsegcaps++;
+			if (st->nsegcaps++ == 0)
+				ps->seg_line[idx] = ps->line;
 			return 1;
 		}
 	} else {
@@ -1239,6 +1268,8 @@ config_free(og_config *cfg)
 	for (j = 0; j < cfg->nstreams; j++)
 		free_stream(&cfg->streams[j]);
 	free(cfg->streams);
+	for (j = 0; j < cfg->nwarnings; j++)
+		free(cfg->warnings[j]);
 	free(cfg->path);
 	free(cfg->address_keys);
 	free(cfg);
@@ -2015,6 +2046,31 @@ validate(struct pstate *ps)
 			perr(ps,
 			    "[stream %s] sender: longer than %d characters",
 			    st->name, OG_STREAM_NAME_MAX);
+		/*
+		 * The gate never counts nor caps transactional mail (a
+		 * password reset is not held back).  A warning, not an
+		 * error: such a config loaded before, and must still.
+		 */
+		if (st->class == OG_CLASS_TRANSACTIONAL && st->ncaps > 0) {
+			at(ps, "stream", st, "caps");
+			pwarn(ps,
+			    "[stream %s] caps: class = transactional streams "
+			    "skip caps: the line is ignored (remove it, or "
+			    "make the stream class = marketing)",
+			    st->name);
+		}
+		if (st->class == OG_CLASS_TRANSACTIONAL && st->nsegcaps > 0) {
+			ps->line = ps->seg_line[i + 1];
+			pwarn(ps,
+			    "[stream %s] caps.segment.%s: class = "
+			    "transactional streams skip caps: %s ignored "
+			    "(remove %s, or make the stream class = "
+			    "marketing)",
+			    st->name, st->segcaps[0].segment,
+			    st->nsegcaps == 1 ? "the line is"
+			                      : "these lines are",
+			    st->nsegcaps == 1 ? "it" : "them");
+		}
 		/* The gate follows it for transactional mail only. */
 		at(ps, "stream", st, "on_store_error");
 		if (st->on_store_error == OG_ONERR_ACCEPT &&

@@ -29,7 +29,8 @@
  * reached.  Also soft_bounce's (soft-bounce times, kept the same way).
  */
 #define OG_CAP_LIMIT_MAX 32
-#define OG_MULTI_MAX 32 /* listen/match/unsubscribe lines per key */
+#define OG_MULTI_MAX 32           /* listen/match/unsubscribe lines per key */
+#define OG_CONFIG_WARNINGS_MAX 64 /* warnings kept; more are dropped */
 
 enum og_class { OG_CLASS_MARKETING = 0, OG_CLASS_TRANSACTIONAL = 1 };
 enum og_consent { OG_CONSENT_NONE = 0, OG_CONSENT_OPTIN, OG_CONSENT_CONFIRMED };
@@ -198,6 +199,14 @@ typedef struct og_config {
 	/* [stream NAME] */
 	og_stream *streams;
 	int nstreams;
+
+	/*
+	 * What loads but does not do what it seems to say ("FILE:LINE:
+	 * [stream S] caps: ..."): optgate config check prints each as a
+	 * warning, the daemons log each when they load the config.
+	 */
+	char *warnings[OG_CONFIG_WARNINGS_MAX];
+	int nwarnings;
 } og_config;
 
 /*

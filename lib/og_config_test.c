@@ -749,11 +749,59 @@ one_click(void **state)
 	}
 }
 
+/*
+ * What loads (an existing config keeps loading) but is ignored: a
+ * warning with FILE:LINE for config check and the daemons' logs.  want
+ * NULL: no warning at all.
+ */
+static const struct wcase {
+	const char *name, *text, *want;
+} wcases[] = {
+    {"caps on a transactional stream",
+        "[stream r]\nmatch = sender:r@example.com\nclass = transactional\n"
+        "caps = 1/1d\n",
+        "test.conf:4: [stream r] caps: class = transactional streams skip "
+        "caps: the line is ignored"},
+    {"caps.segment on a transactional stream",
+        "[stream r]\nmatch = sender:r@example.com\nclass = transactional\n"
+        "caps.segment.vip = 4/7d\ncaps.segment.new = 1/1d\n",
+        "test.conf:4: [stream r] caps.segment.vip: class = transactional "
+        "streams skip caps: these lines are ignored"},
+    {"caps on a marketing stream",
+        "[stream m]\ncaps = 1/1d\ncaps.segment.vip = 4/7d\n", NULL},
+    {"a transactional stream without caps",
+        "[stream r]\nclass = transactional\n", NULL},
+};
+
+static void
+run_wcase(void **state)
+{
+	const struct wcase *c = *state;
+	og_config *cfg = NULL;
+	char err[1024] = "", all[4096] = "";
+	size_t n = 0;
+	int i;
+
+	if (og_config_parse_string(
+	        c->text, "test.conf", &cfg, err, sizeof(err), NULL, NULL))
+		fail_msg("%s: does not load: %s", c->name, err);
+	for (i = 0; i < cfg->nwarnings && n < sizeof(all); i++)
+		n += (size_t)snprintf(
+		    all + n, sizeof(all) - n, "%s\n", cfg->warnings[i]);
+	og_config_unref(cfg);
+	if (c->want == NULL ? n != 0 : strstr(all, c->want) == NULL)
+		fail_msg("%s: warnings \"%s\", want \"%s\"", c->name, all,
+		    c->want ? c->want : "(none)");
+}
+
 int
 main(void)
 {
-	enum { N = sizeof(cases) / sizeof(cases[0]) };
-	struct CMUnitTest t[N + 9];
+	enum {
+		N = sizeof(cases) / sizeof(cases[0]),
+		W = sizeof(wcases) / sizeof(wcases[0])
+	};
+	struct CMUnitTest t[N + W + 9];
 	size_t i;
 
 	for (i = 0; i < N; i++) {
@@ -781,5 +829,11 @@ main(void)
 	t[N + 7].test_func = one_click;
 	t[N + 8].name = "[unsubd] max_connections_per_client";
 	t[N + 8].test_func = client_connections;
-	return _cmocka_run_group_tests("og_config", t, N + 9, NULL, NULL);
+	for (i = 0; i < W; i++) {
+		memset(&t[N + 9 + i], 0, sizeof(t[0]));
+		t[N + 9 + i].name = wcases[i].name;
+		t[N + 9 + i].test_func = run_wcase;
+		t[N + 9 + i].initial_state = (void *)&wcases[i];
+	}
+	return _cmocka_run_group_tests("og_config", t, N + W + 9, NULL, NULL);
 }

@@ -33,6 +33,9 @@ og_snap_load(const char *path, int keys)
 			og_log_err("%s", err[0] ? err : og_strerror(rc));
 		return NULL;
 	}
+	/* Loads, but something in it is ignored: say so at each load. */
+	for (i = 0; i < cfg->nwarnings; i++)
+		og_log_warn("%s", cfg->warnings[i]);
 	for (i = 0; !need && i < cfg->nstreams; i++)
 		if (cfg->streams[i].list)
 			need = 1;

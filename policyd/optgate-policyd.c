@@ -1667,6 +1667,20 @@ config_report(const char *msg, void *ctx)
 	og_log_err("%s", msg);
 }
 
+/*
+ * What the config loads with but ignores (og_config.h), once per load.
+ * Not under spawn(8): a process per smtpd connection would repeat them
+ * on every connection (config check says them).
+ */
+static void
+config_warnings(const og_config *cfg)
+{
+	int i;
+
+	for (i = 0; i < cfg->nwarnings && !g.spawn_mode; i++)
+		og_log_warn("%s", cfg->warnings[i]);
+}
+
 /* Policy-specific checks a config must pass before policyd uses it. */
 static int
 config_usable(const og_config *cfg)
@@ -1725,6 +1739,7 @@ reload(void)
 		og_config_unref(n);
 		return;
 	}
+	config_warnings(n);
 	/* keys made with other settings would not find the records */
 	if (g.store != NULL && og_store_address_check(g.store, n->address_keys,
 	                           err, sizeof(err)) != 0) {
@@ -1969,6 +1984,7 @@ main(int argc, char **argv)
 		og_log_fatal("%s", err);
 	if (!config_usable(g.cfg))
 		og_log_fatal("cannot start with this config");
+	config_warnings(g.cfg);
 	n = readlink("/proc/self/exe", g.exe, sizeof(g.exe) - 1);
 	if (n <= 0 || (size_t)n >= sizeof(g.exe) - 1)
 		og_strlcpy(g.exe, argv[0], sizeof(g.exe));

@@ -1801,6 +1801,9 @@ cmd_config(og_cli *cli, int argc, char **argv)
 	for (i = 0; i < cli->cfg->nstreams; i++)
 		printf("%s%s", i ? ", " : ": ", cli->cfg->streams[i].name);
 	printf(")\n");
+	/* It loads (the daemons run with it), but ignores these lines. */
+	for (i = 0; i < cli->cfg->nwarnings; i++)
+		printf("warning: %s\n", cli->cfg->warnings[i]);
 	for (i = 0; i < cli->cfg->nstreams; i++) {
 		const og_stream *st = &cli->cfg->streams[i];
 		int sc = cli->cfg->unsubd_scope;

@@ -94,6 +94,17 @@ out=$(sed 's/^\[stream offers\]$/&\nspf = reject/' "$T/optgate.conf" >"$T/spf.co
 is "config check with spf on and no [spf] egress: exit 2" "$?" 2
 like "... says what is missing" "$out" \
     "*[[]stream offers] spf = reject needs [[]spf] egress*"
+# Caps on a transactional stream are never applied: an existing config
+# keeps loading (exit 0), and config check says the lines are ignored.
+out=$(sed 's#^class = transactional$#&\ncaps = 1/1d\ncaps.segment.vip = 4/7d#' \
+    "$T/optgate.conf" >"$T/tc.conf" && $BIN/optgate -c "$T/tc.conf" config check 2>&1)
+is "config check with caps on a transactional stream: exit 0" "$?" 0
+like "... warns the caps line is ignored" "$out" \
+    "*warning: $T/tc.conf:17: [[]stream resets] caps: class = transactional streams skip caps: the line is ignored*"
+like "... and the caps.segment line" "$out" \
+    "*warning: $T/tc.conf:18: [[]stream resets] caps.segment.vip: class = transactional streams skip caps*"
+is "config check without such lines: no warning" \
+    "$($OG config check 2>&1 | grep -c '^warning:')" 0
 # Listen addresses a daemon refuses at start (or binds elsewhere than
 # written): config check said ok, then the restart failed.  Refused by
 # config check, exit 2, in the daemon's own syntax.

@@ -379,6 +379,18 @@ ok "SIGHUP with spf but no [spf] egress: logged" \
     pd_log_wait 'stream strict\] spf = reject needs \[spf\] egress'
 is "... the running config kept: no stream strict yet" \
     "$(pd_q sender=strict@example.com recipient=zed@example.org)" DUNNO
+# Caps on a transactional stream: ignored (never capped), so said in the
+# log; the config is taken, as it always was.
+EXTRA_STREAMS='[stream receipts]
+match = sender:receipts@example.com
+class = transactional
+caps = 1/1d' write_conf
+pd_hup
+ok "SIGHUP with caps on a transactional stream: a warning says they are ignored" \
+    pd_log_wait 'warning: .*optgate.conf:[0-9]+: \[stream receipts\] caps: class = transactional streams skip caps: the line is ignored'
+like "... and the config is taken" \
+    "$(pd_q sender=receipts@example.com recipient=hb@example.org)" \
+    "550 5.1.1 <hb@example.org>: address hard-bounced*"
 ok "daemon exits cleanly on SIGTERM" pd_stop
 
 # --- spawn(8) mode: one connection on stdin/stdout ---
