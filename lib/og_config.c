@@ -1322,6 +1322,36 @@ token_apart(const char *tpl, int url)
 }
 
 /*
+ * Whether optgate-unsubd would take the http(s) unsubscribe URL u: where
+ * its path has the token under a "u" segment (unsubd's /u/TOKEN, also
+ * behind a proxy under a prefix), unsubd serves only /u/TOKEN and
+ * /u/TOKEN/, so the token must fill the rest of the path.  Anything next
+ * to it in its segment ("/u/%tx", "/u/x%t": unsubd reads it as part of
+ * the token) or after it ("/u/%t/x") gets 400 or 404 for every
+ * one-click.  A token not under /u/ ("/u-%t", "?t=%t") is for another
+ * web server: 1.
+ */
+static int
+unsubd_path_ok(const char *u)
+{
+	const char *path, *end, *t, *seg;
+
+	if ((path = strstr(u, "://")) == NULL)
+		return 1;
+	path += 3 + strcspn(path + 3, "/?#");
+	end = path + strcspn(path, "?#");
+	if ((t = strstr(path, "%t")) == NULL || t >= end)
+		return 1;
+	/* The last "/u/" before the token. */
+	for (seg = NULL; path < t; path++)
+		if (strncmp(path, "/u/", 3) == 0 && path + 3 <= t)
+			seg = path + 3;
+	if (seg == NULL)
+		return 1;
+	return seg == t && (t + 2 == end || (t[2] == '/' && t + 3 == end));
+}
+
+/*
  * Refuse a value the milter would put into a header it writes
  * (List-Unsubscribe, Feedback-ID) or into the envelope sender (verp)
  * that would break out of it: a control character (a bare CR ends the
@@ -1987,6 +2017,20 @@ validate(struct pstate *ps)
 				    "letter, digit, '-' or '_' next to %%t "
 				    "reads as part of the token (use "
 				    "unsub+%%t@DOMAIN)",
+				    st->name, u);
+			/*
+			 * A warning: the URL may be another web server's
+			 * that has /u/ paths of its own.
+			 */
+			else if (strncmp(u, "mailto:", 7) != 0 &&
+			         !unsubd_path_ok(u))
+				pwarn(ps,
+				    "[stream %s] unsubscribe: \"%s\": "
+				    "optgate-unsubd serves /u/TOKEN only, with "
+				    "nothing next to the token in its path "
+				    "(it answers every one-click to this URL "
+				    "with 400 or 404): use .../u/%%t, unless "
+				    "another web server answers it",
 				    st->name, u);
 		}
 		/*

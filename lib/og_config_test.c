@@ -771,6 +771,39 @@ static const struct wcase {
         "[stream m]\ncaps = 1/1d\ncaps.segment.vip = 4/7d\n", NULL},
     {"a transactional stream without caps",
         "[stream r]\nclass = transactional\n", NULL},
+    /*
+     * optgate-unsubd serves /u/TOKEN: a character next to the token there
+     * makes every one-click a 400.  Other servers' forms stay quiet.
+     */
+    {"unsubd's /u/ with a character after the token",
+        "[stream s]\nmatch = sender:s@example.com\n"
+        "unsubscribe = https://u.example/u/%tx\n",
+        "test.conf:3: [stream s] unsubscribe: \"https://u.example/u/%tx\": "
+        "optgate-unsubd serves /u/TOKEN only"},
+    {"unsubd's /u/ with a character before the token",
+        "[stream s]\nunsubscribe = mailto:u+%t@u.example, "
+        "https://u.example/u/x%t\n",
+        "\"https://u.example/u/x%t\": optgate-unsubd serves /u/TOKEN only"},
+    {"unsubd's /u/ under a prefix, with a suffix",
+        "[stream s]\nunsubscribe = https://www.example.com/optout/u/%t.html\n",
+        "optgate-unsubd serves /u/TOKEN only"},
+    {"unsubd's /u/ with a path after the token",
+        "[stream s]\nunsubscribe = https://u.example/u/%t/x\n",
+        "optgate-unsubd serves /u/TOKEN only"},
+    {"unsubd's /u/ under the stream name",
+        "[stream s]\nunsubscribe = https://u.example/u/%s/%t\n",
+        "optgate-unsubd serves /u/TOKEN only"},
+    {"the forms unsubd takes, and other servers' forms",
+        "[stream s]\nunsubscribe = https://u.example/u/%t, "
+        "mailto:u+%t@u.example\n"
+        "[stream t]\nunsubscribe = https://u.example/u/%t/\n"
+        "[stream v]\nunsubscribe = https://u.example/u/%t?s=%s#x\n"
+        "[stream w]\nunsubscribe = https://www.example.com/optout/u/%t\n"
+        "[stream x]\nunsubscribe = https://u.example/u-%t\n"
+        "[stream y]\nunsubscribe = https://u.example/unsub?t=%tx&u=/u/\n"
+        "[stream z]\nunsubscribe = https://u.example/uu/%tx\n"
+        "[stream q]\nunsubscribe = https://u.example?r=/u/%tx\n",
+        NULL},
 };
 
 static void

@@ -105,6 +105,17 @@ like "... and the caps.segment line" "$out" \
     "*warning: $T/tc.conf:18: [[]stream resets] caps.segment.vip: class = transactional streams skip caps*"
 is "config check without such lines: no warning" \
     "$($OG config check 2>&1 | grep -c '^warning:')" 0
+# A one-click URL under optgate-unsubd's /u/ with a character after the
+# token: unsubd would answer every one-click 400.  It loads (it may be
+# another web server's URL), with a warning.
+out=$(sed 's#^unsubscribe = https://unsub.example.com/u/%t,#unsubscribe = https://unsub.example.com/u/%tx,#' \
+    "$T/optgate.conf" >"$T/ux.conf" && $BIN/optgate -c "$T/ux.conf" config check 2>&1)
+is "config check with https://.../u/%tx: exit 0" "$?" 0
+like "... warns that optgate-unsubd refuses it" "$out" \
+    "*warning: $T/ux.conf:9: [[]stream newsletter] unsubscribe: \"https://unsub.example.com/u/%tx\": optgate-unsubd serves /u/TOKEN only*"
+is "... another server's https://.../u-%t: no warning" \
+    "$(sed 's#/u/%t,#/u-%t,#' "$T/optgate.conf" >"$T/ud.conf" &&
+        $BIN/optgate -c "$T/ud.conf" config check 2>&1 | grep -c '^warning:')" 0
 # Listen addresses a daemon refuses at start (or binds elsewhere than
 # written): config check said ok, then the restart failed.  Refused by
 # config check, exit 2, in the daemon's own syntax.
