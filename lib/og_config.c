@@ -206,7 +206,6 @@ struct pstate {
 	char last[4096];     /* the value of the last string or caps key */
 	char cursect[128];
 	int seen[STREAMS_MAX + 1][NKEYS]; /* line of a key's first value, 0 */
-	int seg_seen;
 	int seg_line[STREAMS_MAX + 1]; /* a stream's first caps.segment line */
 	struct {
 		char name[128];
