@@ -820,6 +820,7 @@ import_row(struct import *im, const og_csv_rec *r)
 	size_t n, nstream, npartner, nsender, nsrc, nip, nua, nseg, nreason;
 	char why[256], state[16], sndr[OG_DOMAIN_MAX + 1];
 	og_cap cap = {0, 0};
+	uint32_t cp;
 	int i, st, rs = OG_RS_NONE;
 	int64_t t = 0, exp = 0;
 
@@ -874,6 +875,20 @@ import_row(struct import *im, const og_csv_rec *r)
 	if (og_addr_parse(s, n, &cfg->rules, &a) != 0) {
 		snprintf(why, sizeof(why), "invalid address: %s",
 		    a.error ? a.error : "syntax");
+		reject(im, r->line, why, r->raw, r->rawlen);
+		return;
+	}
+	/*
+	 * A no-break or zero-width space pasted with the address stays in
+	 * its match key: the line would stop or allow a mailbox no mail
+	 * goes to, and the person herself would still get mail.
+	 */
+	if (og_csv_invisible(a.key, strlen(a.key), &n, &cp)) {
+		snprintf(why, sizeof(why),
+		    "invisible character U+%04X in the address (a no-break, "
+		    "zero-width or other space, or a format mark; pasted from "
+		    "a web page? remove it)",
+		    (unsigned)cp);
 		reject(im, r->line, why, r->raw, r->rawlen);
 		return;
 	}

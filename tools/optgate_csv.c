@@ -2,7 +2,7 @@
  * optgate_csv.c - streaming CSV reader (see optgate_csv.h).
  *
  * Public: og_csv_new_fd, og_csv_new_mem, og_csv_free, og_csv_next,
- * og_csv_offset, og_csv_utf16, og_csv_utf8_valid.
+ * og_csv_offset, og_csv_utf16, og_csv_utf8_valid, og_csv_invisible.
  * The reader keeps a window [pos, end) of raw input.  A record is found
  * first (the first line end outside quotes, quotes toggling a flag: ""
  * toggles twice), then split into fields with the strict rules; so a bad
@@ -493,5 +493,45 @@ og_csv_utf8_valid(const char *s, size_t n, size_t *bad)
 fail:
 	if (bad)
 		*bad = i;
+	return 0;
+}
+
+/* Unicode spaces other than U+0020, format characters, C1 controls. */
+static int
+invisible_cp(uint32_t cp)
+{
+	return (cp >= 0x80 && cp <= 0xA0) || cp == 0xAD || cp == 0x34F ||
+	       cp == 0x61C || cp == 0x115F || cp == 0x1160 || cp == 0x1680 ||
+	       cp == 0x180E || (cp >= 0x2000 && cp <= 0x200B) ||
+	       (cp >= 0x200E && cp <= 0x200F) ||
+	       (cp >= 0x2028 && cp <= 0x202F) ||
+	       (cp >= 0x205F && cp <= 0x206F) || cp == 0x3000 || cp == 0x3164 ||
+	       cp == 0xFEFF || cp == 0xFFA0 || (cp >= 0xFFF9 && cp <= 0xFFFB) ||
+	       (cp >= 0xE0000 && cp <= 0xE007F);
+}
+
+int
+og_csv_invisible(const char *s, size_t n, size_t *off, uint32_t *cp)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, k, need;
+	uint32_t c;
+
+	while (i < n) {
+		if (p[i] < 0x80) {
+			i++;
+			continue;
+		}
+		need = p[i] >= 0xF0 ? 3 : p[i] >= 0xE0 ? 2 : 1;
+		c = p[i] & (0x3F >> need);
+		for (k = 1; k <= need && i + k < n; k++)
+			c = (c << 6) | (p[i + k] & 0x3F);
+		if (invisible_cp(c)) {
+			*off = i;
+			*cp = c;
+			return 1;
+		}
+		i += need + 1;
+	}
 	return 0;
 }

@@ -283,11 +283,65 @@ test_utf8(void **state)
 	assert_int_equal(bad, 1);
 }
 
+/* What a spreadsheet pasted from a web page hides in an address. */
+static void
+test_invisible(void **state)
+{
+	static const struct {
+		const char *s;
+		int found;
+		size_t off;
+		uint32_t cp;
+	} u[] = {
+	    {"ana@example.com", 0, 0, 0},
+	    {"jo\xC3\xA3o@example.com", 0, 0, 0},      /* João */
+	    {"\xE2\x82\xAC@example.com", 0, 0, 0},     /* euro */
+	    {"\xF0\x9F\x98\x80@example.com", 0, 0, 0}, /* emoji */
+	    {"\xD9\x85\xE2\x80\x8C@x.ir", 0, 0, 0},    /* ZWNJ: a word */
+	    {"\xC2\xA0"
+	     "ana@example.com",
+	        1, 0, 0xA0},                               /* no-break sp */
+	    {"ana\xE2\x80\x8B@example.com", 1, 3, 0x200B}, /* zero width */
+	    {"an\xC2\xAD"
+	     "a@example.com",
+	        1, 2, 0xAD},                                /* soft hyphen */
+	    {"ana@example.com\xE2\x80\x8E", 1, 15, 0x200E}, /* LRM */
+	    {"ana\xEF\xBB\xBF@x.com", 1, 3, 0xFEFF},        /* BOM */
+	    {"o\xC2\x92"
+	     "brien@x.com",
+	        1, 1, 0x92}, /* cp1252 read as latin1 */
+	    {"a\xE3\x80\x80"
+	     "b@x.com",
+	        1, 1, 0x3000}, /* ideographic space */
+	    {"a\xE2\x80\xAF"
+	     "b@x.com",
+	        1, 1, 0x202F}, /* narrow no-break */
+	    {"a\xE2\x81\xA0"
+	     "b@x.com",
+	        1, 1, 0x2060}, /* word joiner */
+	};
+	size_t i, off;
+	uint32_t cp;
+
+	(void)state;
+	for (i = 0; i < sizeof(u) / sizeof(u[0]); i++) {
+		off = 99;
+		cp = 0;
+		assert_int_equal(
+		    og_csv_invisible(u[i].s, strlen(u[i].s), &off, &cp),
+		    u[i].found);
+		if (u[i].found) {
+			assert_int_equal(off, u[i].off);
+			assert_int_equal(cp, u[i].cp);
+		}
+	}
+}
+
 int
 main(void)
 {
 	size_t n = sizeof(cases) / sizeof(cases[0]), i;
-	struct CMUnitTest *t = calloc(n + 3, sizeof(*t));
+	struct CMUnitTest *t = calloc(n + 4, sizeof(*t));
 	int rc;
 
 	for (i = 0; i < n; i++) {
@@ -301,7 +355,9 @@ main(void)
 	t[n + 1].test_func = test_utf8;
 	t[n + 2].name = "unterminated quote: the error shows its own line";
 	t[n + 2].test_func = test_unterminated_raw;
-	rc = _cmocka_run_group_tests("optgate_csv", t, n + 3, NULL, NULL);
+	t[n + 3].name = "invisible characters";
+	t[n + 3].test_func = test_invisible;
+	rc = _cmocka_run_group_tests("optgate_csv", t, n + 4, NULL, NULL);
 	free(t);
 	return rc;
 }

@@ -433,6 +433,25 @@ like "... says why" "$(cat "$T/joined.csv.rejects")" "3: a byte order mark (U+FE
 $OG export | grep -q 'bom2@'
 is "... and no address with an invisible U+FEFF is stored" "$?" 1
 
+# --- invisible characters pasted with an address: rejected, not stored -----
+# A spreadsheet filled from a web page: a no-break space before the
+# address, a zero-width space or a soft hyphen in it.  Stored, the opt-out
+# named a mailbox no mail goes to, and she kept getting the newsletter.
+printf 'address,stream,state,time,source\n' >"$T/inv.csv"
+printf '\302\240inv1@example.com,newsletter,optout,2026-01-01T00:00:00Z,x\n' >>"$T/inv.csv"
+printf 'inv2\342\200\213@example.com,newsletter,optout,2026-01-01T00:00:00Z,x\n' >>"$T/inv.csv"
+printf 'in\302\255v3@example.com,newsletter,optout,2026-01-01T00:00:00Z,x\n' >>"$T/inv.csv"
+printf 'inv4@example.com,newsletter,optout,2026-01-01T00:00:00Z,x\n' >>"$T/inv.csv"
+$OG --json import "$T/inv.csv" >"$T/inv.out" 2>&1
+is "invisible characters in the address: those lines rejected" "$(n_of rejected "$T/inv.out")" 3
+is "... the clean line imported" "$(n_of imported "$T/inv.out")" 1
+like "... each named with its code point" "$(tr '\n' ' ' <"$T/inv.csv.rejects")" \
+    "2: invisible character U+00A0 in the address (*remove it): ?*3: invisible character U+200B in the address*4: invisible character U+00AD in the address*"
+$OG export | grep -c '^[^,]*inv[0-9]' >"$T/inv.n"
+is "... no entry stored for a look-alike address (only inv4's)" "$(cat "$T/inv.n")" 1
+$OG status inv4@example.com --stream newsletter >/dev/null
+is "... the clean line's opt-out holds" "$?" 1
+
 # --- progress: a bar on a terminal only ----------------------------------
 awk 'BEGIN { print "address,stream,state,time"
 	for (i = 1; i <= 20000; i++) printf "p%d@example.com,newsletter,confirmed,2026-01-01T00:00:00Z\n", i }' >"$T/p.csv"
