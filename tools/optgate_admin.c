@@ -840,7 +840,13 @@ import_row(struct import *im, const og_csv_rec *r)
 
 			for (j = 0; j < NCOLS && im->col[j] != i; j++)
 				;
-			/* a NUL is no Latin-1: iconv would not help */
+			/*
+			 * A NUL is no Latin-1: iconv would not help.  Other
+			 * bytes: Excel's "CSV" on Windows is Windows-1252;
+			 * read as Latin-1, its ' and euro (0x92, 0x80) would
+			 * become invisible C1 controls.  For Latin-1 text the
+			 * two give the same.
+			 */
 			if (r->field[i][bad] == 0)
 				snprintf(why, sizeof(why),
 				    "a NUL byte in column %s (offset %zu): not "
@@ -851,7 +857,7 @@ import_row(struct import *im, const og_csv_rec *r)
 				snprintf(why, sizeof(why),
 				    "not valid UTF-8 in column %s (byte 0x%02x "
 				    "at offset %zu; convert the file with "
-				    "iconv -f latin1 -t utf-8)",
+				    "iconv -f windows-1252 -t utf-8)",
 				    j < NCOLS ? colnames[j] : "?",
 				    (unsigned char)r->field[i][bad], bad);
 			reject(im, r->line, why, r->raw, r->rawlen);

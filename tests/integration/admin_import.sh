@@ -433,6 +433,21 @@ like "... says why" "$(cat "$T/joined.csv.rejects")" "3: a byte order mark (U+FE
 $OG export | grep -q 'bom2@'
 is "... and no address with an invisible U+FEFF is stored" "$?" 1
 
+# --- Excel's "CSV" on Windows (Windows-1252): the hint converts it right ---
+# 0x92 is a right single quote and 0xE3 an a with tilde; converted as
+# Latin-1, 0x92 became an invisible control character in the proof.
+printf 'address,stream,state,time,source\r\n' >"$T/win.csv"
+printf 'jo\343o@example.com,newsletter,optout,2026-01-01T00:00:00Z,O\222Brien form\r\n' >>"$T/win.csv"
+$OG import "$T/win.csv" >/dev/null 2>&1
+cmd=$(sed -n 's/.*convert the file with \(iconv [^)]*\)).*/\1/p' "$T/win.csv.rejects")
+like "Windows-1252 file: rejected with how to convert it" "$cmd" "iconv -f *-t utf-8"
+$cmd "$T/win.csv" >"$T/win-utf8.csv"
+$OG --json import "$T/win-utf8.csv" >"$T/win.out" 2>&1
+is "... converted as told: imported" "$(n_of imported "$T/win.out")" 1
+like "... the proof reads as written (a quote, no control character)" \
+    "$($OG export | grep '^jo')" \
+    "jo$(printf '\303\243')o@example.com,newsletter,,,optout,*,O$(printf '\342\200\231')Brien form,*"
+
 # --- invisible characters pasted with an address: rejected, not stored -----
 # A spreadsheet filled from a web page: a no-break space before the
 # address, a zero-width space or a soft hyphen in it.  Stored, the opt-out
