@@ -545,9 +545,16 @@ apply_range(struct import *im, struct batch *b, size_t from, size_t n)
 				im->unchanged--;
 				im->imported++;
 			} else if (b->results[i] != OG_APPLIED &&
-			           b->results[i] != OG_UNCHANGED && im->warn) {
-				fprintf(im->warn, "%lu: %s: %s\n", line_of(c),
-				    c->raw, skip_text(c, b->results[i]));
+			           b->results[i] != OG_UNCHANGED) {
+				/* the line went in, its cap did not: a
+				 * warning the summary counts and points to */
+				if (b->results[i - 1] == OG_APPLIED ||
+				    b->results[i - 1] == OG_UNCHANGED)
+					im->warned++;
+				if (im->warn)
+					fprintf(im->warn, "%lu: %s: %s\n",
+					    line_of(c), c->raw,
+					    skip_text(c, b->results[i]));
 			}
 			continue;
 		}

@@ -433,6 +433,16 @@ like "... says why" "$(cat "$T/joined.csv.rejects")" "3: a byte order mark (U+FE
 $OG export | grep -q 'bom2@'
 is "... and no address with an invisible U+FEFF is stored" "$?" 1
 
+# --- a line in, its cap not: the summary counts it and names the file -----
+printf 'address,stream,state,time,source,cap\ncw@example.com,newsletter,confirmed,2026-01-02T00:00:00Z,x,1/7d\n' >"$T/cap1.csv"
+$OG import "$T/cap1.csv" >/dev/null 2>&1
+printf 'address,stream,state,time,source,cap\ncw@example.com,newsletter,confirmed,2026-01-02T00:00:00Z,x,2/7d\ncw@example.com,offers,optin,2026-01-03T00:00:00Z,x,\n' >"$T/cap2.csv"
+$OG import "$T/cap2.csv" >"$T/cap2.out" 2>&1
+like "another cap in the file: the line's warning is in the warnings file" \
+    "$(cat "$T/cap2.csv.warnings")" "2: cw@example.com: cap not imported*"
+like "... and the summary counts it and names the file" "$(cat "$T/cap2.out")" \
+    "*1 imported, 1 unchanged, 0 skipped, 0 rejected, 1 warned*warnings and skipped lines: $T/cap2.csv.warnings*"
+
 # --- Excel's "CSV" on Windows (Windows-1252): the hint converts it right ---
 # 0x92 is a right single quote and 0xE3 an a with tilde; converted as
 # Latin-1, 0x92 became an invisible control character in the proof.
