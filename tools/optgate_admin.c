@@ -709,6 +709,23 @@ fld(const struct import *im, const og_csv_rec *r, int col, size_t *n)
 	return trim(r->field[i], n);
 }
 
+/*
+ * Excel in many locales writes ';', its "Text" export a tab: say so when
+ * the header line has one, whatever its commas and quotes made of it.
+ */
+static void
+separator_hint(const struct import *im, const char *raw, size_t n)
+{
+	const char *semi = memchr(raw, ';', n), *tab = memchr(raw, '\t', n);
+
+	if (semi == NULL && tab == NULL)
+		return;
+	fprintf(stderr,
+	    "optgate: %s: the columns are separated by %s, optgate reads "
+	    "commas: export the file as CSV with commas\n",
+	    im->input, semi != NULL ? "';'" : "tabs");
+}
+
 static int
 parse_header(struct import *im, const og_csv_rec *r)
 {
@@ -781,14 +798,7 @@ parse_header(struct import *im, const og_csv_rec *r)
 		for (j = 0; j < NCOLS; j++)
 			fprintf(stderr, "%s%s", j ? ", " : "", colnames[j]);
 		fprintf(stderr, ")\n");
-		/* Excel in many locales writes ';', "Text" exports a tab */
-		if (r->nfields == 1 && strpbrk(r->field[0], ";\t") != NULL)
-			fprintf(stderr,
-			    "optgate: %s: the columns are separated by %s, "
-			    "optgate reads commas: export the file as CSV "
-			    "with commas\n",
-			    im->input,
-			    strchr(r->field[0], ';') != NULL ? "';'" : "tabs");
+		separator_hint(im, r->raw, r->rawlen);
 		bad = 1;
 	}
 	if (im->col[C_ADDRESS] < 0 || im->col[C_STATE] < 0) {
@@ -1394,6 +1404,7 @@ cmd_import(og_cli *cli, int argc, char **argv)
 		if (rc < 0) {
 			fprintf(stderr, "optgate: %s:%lu: header: %s\n",
 			    im->input, r->line, r->error);
+			separator_hint(im, r->raw, r->rawlen);
 			ret = OG_EXIT_USAGE;
 			goto out;
 		}

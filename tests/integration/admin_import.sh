@@ -164,6 +164,14 @@ printf 'address;stream;state\nzed@example.com;newsletter;confirmed\n' >"$T/semi.
 $OG import "$T/semi.csv" >/dev/null 2>"$T/err"
 is "';' separated: exit 2" "$?" 2
 like "';' separated: says so" "$(cat "$T/err")" "*semi.csv: the columns are separated by ';', optgate reads commas*"
+# ... also when a column name has a comma, or every field is quoted
+printf 'E-mail;Nome, Sobrenome;Status\r\nzed@example.com;Silva, Ana;optout\r\n' >"$T/semi2.csv"
+$OG import "$T/semi2.csv" >/dev/null 2>"$T/err"
+like "';' separated, a comma in a name: says so" "$(cat "$T/err")" "*semi2.csv: the columns are separated by ';'*"
+printf '"EMAIL";"STATE"\r\n"zed@example.com";"optout"\r\n' >"$T/semi3.csv"
+$OG import "$T/semi3.csv" >/dev/null 2>"$T/err"
+is "';' separated, quoted: exit 2" "$?" 2
+like "';' separated, quoted: says so, not only bad quoting" "$(cat "$T/err")" "*semi3.csv: the columns are separated by ';'*"
 # Excel's "Unicode Text" / "CSV UTF-16": a BOM FF FE and NULs between
 printf 'address,stream,state\r\nzed@example.com,newsletter,confirmed\r\n' |
     iconv -f utf-8 -t utf-16 >"$T/utf16.csv"
