@@ -19,3 +19,11 @@ FUZZ_LIBS_report_fuzz := $(GMIME_LIBS)
 # reader from source.
 FUZZ_OBJS_csv_fuzz := tools/optgate_csv.c
 FUZZ_CFLAGS_csv_fuzz := -Itools
+
+# og_csv_invisible asks GLib's Unicode tables (GLib comes with GMime).
+GLIB_CFLAGS := $(shell pkg-config --cflags glib-2.0 2>/dev/null)
+GLIB_LIBS := $(shell pkg-config --libs glib-2.0 2>/dev/null)
+$(BUILD)/tools/optgate_csv.o $(BUILD)/tools/optgate_csv_test.o: OG_CFLAGS += $(GLIB_CFLAGS)
+$(BUILD)/test/tools/optgate_csv_test: LIBS += $(GLIB_LIBS)
+FUZZ_CFLAGS_csv_fuzz += $(GLIB_CFLAGS)
+FUZZ_LIBS_csv_fuzz := $(GLIB_LIBS)

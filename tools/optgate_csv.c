@@ -14,6 +14,7 @@
  * fields; memory is about 2 x max_record + 64 KiB per reader.
  */
 #include <errno.h>
+#include <glib.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -496,42 +497,51 @@ fail:
 	return 0;
 }
 
-/* Unicode spaces other than U+0020, format characters, C1 controls. */
+/*
+ * Shown as nothing or as a space, by Unicode category (GLib's tables):
+ * spaces and separators other than U+0020 (Zs, Zl, Zp), controls (Cc,
+ * the C1 ones here), format characters (Cf: zero-width space, soft
+ * hyphen, direction marks, the byte order mark) except the joiners
+ * U+200C and U+200D, with which some scripts spell words.
+ */
 static int
-invisible_cp(uint32_t cp)
+invisible_cp(gunichar cp)
 {
-	return (cp >= 0x80 && cp <= 0xA0) || cp == 0xAD || cp == 0x34F ||
-	       cp == 0x61C || cp == 0x115F || cp == 0x1160 || cp == 0x1680 ||
-	       cp == 0x180E || (cp >= 0x2000 && cp <= 0x200B) ||
-	       (cp >= 0x200E && cp <= 0x200F) ||
-	       (cp >= 0x2028 && cp <= 0x202F) ||
-	       (cp >= 0x205F && cp <= 0x206F) || cp == 0x3000 || cp == 0x3164 ||
-	       cp == 0xFEFF || cp == 0xFFA0 || (cp >= 0xFFF9 && cp <= 0xFFFB) ||
-	       (cp >= 0xE0000 && cp <= 0xE007F);
+	switch (g_unichar_type(cp)) {
+	case G_UNICODE_SPACE_SEPARATOR:
+	case G_UNICODE_LINE_SEPARATOR:
+	case G_UNICODE_PARAGRAPH_SEPARATOR:
+	case G_UNICODE_CONTROL:
+		return cp != ' ';
+	case G_UNICODE_FORMAT:
+		return cp != 0x200C && cp != 0x200D;
+	default:
+		return 0;
+	}
 }
 
 int
 og_csv_invisible(const char *s, size_t n, size_t *off, uint32_t *cp)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0, k, need;
-	uint32_t c;
+	size_t i = 0;
+	gunichar c;
 
 	while (i < n) {
-		if (p[i] < 0x80) {
+		if ((unsigned char)s[i] < 0x80) {
 			i++;
 			continue;
 		}
-		need = p[i] >= 0xF0 ? 3 : p[i] >= 0xE0 ? 2 : 1;
-		c = p[i] & (0x3F >> need);
-		for (k = 1; k <= need && i + k < n; k++)
-			c = (c << 6) | (p[i + k] & 0x3F);
+		c = g_utf8_get_char_validated(s + i, (gssize)(n - i));
+		if (c == (gunichar)-1 || c == (gunichar)-2) {
+			i++; /* not well-formed: the caller's to say */
+			continue;
+		}
 		if (invisible_cp(c)) {
 			*off = i;
 			*cp = c;
 			return 1;
 		}
-		i += need + 1;
+		i += (size_t)(g_utf8_next_char(s + i) - (s + i));
 	}
 	return 0;
 }
