@@ -1422,6 +1422,12 @@ parse_dsn(parse_ctx *c)
 			    !find_status(v, rc->status, sizeof(rc->status)))
 				rc->status[0] = '\0';
 			v = field(o, "Diagnostic-Code");
+			/* Exchange (2007 on) and Hotmail's own DSNs may
+			 * write no Diagnostic-Code and give the remote
+			 * server's reply in X-Supplementary-Info ("<host
+			 * #5.5.0 smtp;550 ...>"). */
+			if (v == NULL)
+				v = field(o, "X-Supplementary-Info");
 			if (v != NULL &&
 			    g_ascii_strncasecmp(v, "x-unix", 6) == 0)
 				copy_line(

@@ -563,6 +563,20 @@ static const struct pcase pcases[] = {
         "From: news@example.com\nTo: <xxxxxx@example.net>\n"
         "Subject: hi\n\nhi\n--b--\n",
         0, OG_RC_COMPLAINT, OG_RK_ARF, "", NULL, NULL},
+    {"Hotmail DSN: the reply only in X-Supplementary-Info",
+        "From: postmaster@hotmail.com\nTo: news@example.com\n"
+        "Subject: Undeliverable: hi\n"
+        "Content-Type: multipart/report; report-type=delivery-status; "
+        "boundary=\"b\"\n\n"
+        "--b\nContent-Type: text/plain\n\nDelivery to the following "
+        "recipients failed.\n\n       gone@example.org\n\n"
+        "--b\nContent-Type: message/delivery-status\n\n"
+        "Reporting-MTA: dns; BAY004-MC6F28.hotmail.com\n\n"
+        "Final-recipient: RFC822; gone@example.org\nAction: failed\n"
+        "Status: 5.5.0\nX-Supplementary-Info: < #5.5.0 smtp;550 Requested "
+        "action not taken: mailbox\n unavailable (495782920:4198)>\n\n"
+        "--b--\n",
+        0, OG_RC_HARD, OG_RK_DSN, "gone@example.org", "5.5.0", NULL},
     {"Exim delay warning in words: soft, whatever the last reply said",
         EXIM_DELAY, 0, OG_RC_SOFT, OG_RK_DSN, "bob@example.org", NULL, NULL},
     {"Exchange's delay notice in words is no failure",
