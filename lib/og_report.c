@@ -1444,8 +1444,10 @@ parse_dsn(parse_ctx *c)
 /*
  * A feedback loop that hides whom it reports about puts a placeholder
  * where the address was: AOL and Comcast "redacted@aol.com", others a
- * local part of x's or asterisks.  That is nobody; the token may say
- * who it was.
+ * local part of x's or asterisks, or a digest of the address (Comcast's
+ * loop through Return Path: 32 hex digits, an MD5; SHA-1 and SHA-256
+ * have 40 and 64).  That is nobody; the token, or the returned
+ * original's To, may say who it was.
  */
 static int
 redacted_addr(const char *a)
@@ -1458,7 +1460,11 @@ redacted_addr(const char *a)
 		return 1;
 	while (k < n && (a[k] == 'x' || a[k] == 'X' || a[k] == '*'))
 		k++;
-	return n >= 3 && k == n;
+	if (n >= 3 && k == n)
+		return 1;
+	for (k = 0; k < n && isxdigit((unsigned char)a[k]); k++)
+		;
+	return k == n && (n == 32 || n == 40 || n == 64);
 }
 
 static void

@@ -563,6 +563,19 @@ static const struct pcase pcases[] = {
         "From: news@example.com\nTo: <xxxxxx@example.net>\n"
         "Subject: hi\n\nhi\n--b--\n",
         0, OG_RC_COMPLAINT, OG_RK_ARF, "", NULL, NULL},
+    {"ARF Original-Rcpt-To a hex digest is nobody: the original's To names "
+     "the person",
+        "From: feedbackloop@comcast.example\nTo: fbl@example.com\n"
+        "Subject: FW: hi\n"
+        "Content-Type: multipart/report; report-type=feedback-report; "
+        "boundary=\"b\"\n\n"
+        "--b\nContent-Type: message/feedback-report\n\n"
+        "User-Agent: ReturnPathFBL/2.0\nVersion: 1\nFeedback-Type: abuse\n"
+        "Original-Rcpt-To: cb4a01a48251d4765f489076aa81e2a4@comcast.net\n\n"
+        "--b\nContent-Type: message/rfc822\n\n"
+        "From: news@example.com\nTo: someone@comcast.net\n"
+        "Subject: hi\n\nhi\n--b--\n",
+        0, OG_RC_COMPLAINT, OG_RK_ARF, "someone@comcast.net", NULL, NULL},
     {"Hotmail DSN: the reply only in X-Supplementary-Info",
         "From: postmaster@hotmail.com\nTo: news@example.com\n"
         "Subject: Undeliverable: hi\n"
