@@ -217,20 +217,31 @@ struct pstate {
 static void perr(struct pstate *ps, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+static void located(struct pstate *ps, char *full, size_t size, const char *fmt,
+    va_list ap) __attribute__((format(printf, 4, 0)));
+
+/* "FILE:LINE: msg" (or "FILE: msg" outside a line) into full. */
+static void
+located(struct pstate *ps, char *full, size_t size, const char *fmt, va_list ap)
+{
+	char msg[512];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (ps->line > 0)
+		snprintf(full, size, "%s:%d: %s", ps->name, ps->line, msg);
+	else
+		snprintf(full, size, "%s: %s", ps->name, msg);
+}
+
 static void
 perr(struct pstate *ps, const char *fmt, ...)
 {
-	char msg[512], full[700];
+	char full[700];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	located(ps, full, sizeof(full), fmt, ap);
 	va_end(ap);
-	if (ps->line > 0)
-		snprintf(
-		    full, sizeof(full), "%s:%d: %s", ps->name, ps->line, msg);
-	else
-		snprintf(full, sizeof(full), "%s: %s", ps->name, msg);
 	if (ps->errors++ == 0 && ps->err)
 		snprintf(ps->err, ps->errlen, "%s", full);
 	if (ps->report)
@@ -248,19 +259,14 @@ static void
 pwarn(struct pstate *ps, const char *fmt, ...)
 {
 	og_config *cfg = ps->cfg;
-	char msg[512], full[700];
+	char full[700];
 	va_list ap;
 
 	if (cfg->nwarnings == OG_CONFIG_WARNINGS_MAX)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	located(ps, full, sizeof(full), fmt, ap);
 	va_end(ap);
-	if (ps->line > 0)
-		snprintf(
-		    full, sizeof(full), "%s:%d: %s", ps->name, ps->line, msg);
-	else
-		snprintf(full, sizeof(full), "%s: %s", ps->name, msg);
 	cfg->warnings[cfg->nwarnings++] = og_xstrdup(full);
 }
 
