@@ -65,6 +65,13 @@ int og_cli_addr(og_cli *cli, const char *s, og_addr *a);
  * policy form of a quoted local part (john doe@example.org).
  */
 int og_cli_addr_lookup(og_cli *cli, const char *s, og_addr *a);
+/*
+ * og_cli_addr for commands that record something for the address (optin,
+ * optout, suppress, token): also refuses, with OG_EXIT_USAGE and a line
+ * naming the code point, an address with an invisible character (a
+ * no-break or zero-width space pasted with it), as import does.
+ */
+int og_cli_addr_record(og_cli *cli, const char *s, og_addr *a);
 /* The configured stream, or NULL after telling the admin it is unknown. */
 const og_stream *og_cli_stream(og_cli *cli, const char *name);
 /* Print a usage line to stderr and return OG_EXIT_USAGE. */

@@ -25,6 +25,7 @@
 #include "og_log.h"
 #include "og_time.h"
 #include "optgate.h"
+#include "optgate_csv.h"
 
 /* ---------- shared helpers ---------- */
 
@@ -187,6 +188,41 @@ int
 og_cli_addr_lookup(og_cli *cli, const char *s, og_addr *a)
 {
 	return cli_addr(cli, s, a, 1);
+}
+
+int
+og_cli_addr_record(og_cli *cli, const char *s, og_addr *a)
+{
+	size_t off;
+	uint32_t cp;
+	int rc;
+
+	if ((rc = cli_addr(cli, s, a, 0)) != 0)
+		return rc;
+	/*
+	 * A no-break or zero-width space pasted with the address stays in
+	 * its match key: the change would name a mailbox no mail goes to,
+	 * and the person herself would still get mail.  The same test as
+	 * import's; lookups, erase and unsuppress still take such a key,
+	 * to find or lift what an older version recorded.
+	 */
+	if (og_csv_invisible(a->key, strlen(a->key), &off, &cp)) {
+		/* shown where it is: on a terminal it shows as nothing */
+		size_t len = cp < 0x80      ? 1
+		             : cp < 0x800   ? 2
+		             : cp < 0x10000 ? 3
+		                            : 4;
+
+		fprintf(stderr,
+		    "optgate: %.*s<U+%04X>%s: invisible character U+%04X "
+		    "in the address (a no-break, zero-width or other space, "
+		    "or a format mark; pasted from a web page? type it "
+		    "again); nothing recorded\n",
+		    (int)off, a->key, (unsigned)cp, a->key + off + len,
+		    (unsigned)cp);
+		return OG_EXIT_USAGE;
+	}
+	return 0;
 }
 
 int
@@ -693,7 +729,7 @@ cmd_optin(og_cli *cli, int argc, char **argv)
 	}
 	if (optind + 1 != argc || stream == NULL)
 		return og_cli_usage(usage);
-	if ((rc = og_cli_addr(cli, argv[optind], &a)) != 0)
+	if ((rc = og_cli_addr_record(cli, argv[optind], &a)) != 0)
 		return rc;
 	if (og_cli_stream(cli, stream) == NULL)
 		return OG_EXIT_USAGE;
@@ -964,7 +1000,11 @@ scoped_change(og_cli *cli, int argc, char **argv, const char *usage,
 
 	if (optind + 1 != argc)
 		return og_cli_usage(usage);
-	if ((rc = og_cli_addr(cli, argv[optind], a)) != 0)
+	/* unsuppress lifts what is there, however it was written */
+	rc = kind == OG_EV_UNSUPPRESS
+	         ? og_cli_addr(cli, argv[optind], a)
+	         : og_cli_addr_record(cli, argv[optind], a);
+	if (rc != 0)
 		return rc;
 	/*
 	 * A sender scope as the gate names it ("news@Example.COM." is
@@ -1545,7 +1585,7 @@ cmd_token(og_cli *cli, int argc, char **argv)
 	}
 	if (optind + 1 != argc || stream == NULL)
 		return og_cli_usage("token ADDR --stream S");
-	if ((rc = og_cli_addr(cli, argv[optind], &a)) != 0)
+	if ((rc = og_cli_addr_record(cli, argv[optind], &a)) != 0)
 		return rc;
 	if ((st = og_cli_stream(cli, stream)) == NULL)
 		return OG_EXIT_USAGE;

@@ -498,4 +498,32 @@ env -i PATH="$T/cron/bin:/usr/bin:/bin" /bin/sh -c "$job" </dev/null >"$T/out" 2
 is "backup job in the same minute: fails" "$?" 1
 like "backup job in the same minute: says why" "$(cat "$T/out")" '*mv:*'
 is "backup job in the same minute: the copy stays as it was" "$(ls "$T/cron/bk/$n")" "$(printf 'consent\ncounters')"
+# --- an address with an invisible character, typed or pasted by an admin ---
+# A no-break or zero-width space pasted from a web page with the address:
+# recorded, the change named a mailbox no mail goes to, and the person kept
+# getting mail.  The commands that record something refuse it, naming the
+# code point; nothing is written.
+ev0=$($A stats --json | sed -n 's/.*"type":"store".*"events":\([0-9]*\).*/\1/p')
+for c in "optout --all" "suppress --reason hard-bounce" "optin --stream digest" \
+    "token --stream digest"; do
+	set -- $c
+	cmd=$1
+	shift
+	$A "$cmd" "$(printf '\302\240zoe@example.com')" "$@" >"$T/out" 2>"$T/err"
+	is "$cmd with a no-break space before the address: exit 2" "$?" 2
+	like "$cmd: says which character" "$(cat "$T/err")" '*U+00A0*'
+	$A "$cmd" "$(printf 'zoe\342\200\213@example.com')" "$@" >"$T/out" 2>"$T/err"
+	is "$cmd with a zero-width space inside the address: exit 2" "$?" 2
+	like "$cmd: names the zero-width space" "$(cat "$T/err")" '*U+200B*'
+done
+is "invisible characters: nothing written" \
+    "$($A stats --json | sed -n 's/.*"type":"store".*"events":\([0-9]*\).*/\1/p')" "$ev0"
+$A optout zoe@example.com --all >/dev/null 2>&1
+is "the same address typed clean is recorded" "$?" 0
+# lookups read the address as the daemons read RCPT TO: not refused there
+$A status "$(printf 'zoe\342\200\213@example.com')" --stream digest >/dev/null 2>"$T/err"
+case "$(cat "$T/err")" in
+*U+200B*) fail "status of such an address: not refused for the character" ;;
+*) pass "status of such an address: not refused for the character" ;;
+esac
 done_testing
