@@ -10,7 +10,7 @@ libmilter-dev miltertest libgmime-3.0-dev libmicrohttpd-dev libspf2-dev
 postfix opendkim opendkim-tools dnsmasq-base faketime libfaketime
 curl chromium python3 iproute2 postfwd util-linux procps psmisc
 nginx-light openssl m4 libwrap0 strace netcat-openbsd
-bsdextrautils"
+bsdextrautils miller jq"
 
 missing=""
 for p in $PKGS; do
