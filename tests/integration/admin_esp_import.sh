@@ -102,8 +102,14 @@ CSV
 dia@example.com,Dia,"O'Neil, ""Dee""",4,"2024-01-10 10:00:00",198.51.100.7,"2024-01-10 10:05:00",198.51.100.8,,,,,,,,"2024-01-10 10:05:00",114,aad,,
 eli@example.com,Eli,,3,"2024-01-11 11:00:00",198.51.100.9,,,,,,,,,,"2024-01-11 11:00:00",115,aae,,
 fay@example.com,Fay,,3,,,"2024-01-12 12:00:00",,,,,,,,,"2024-01-12 12:00:00",116,aaf,,
+kim@example.com,Kim,,2,,,"2024-01-13 13:00:00",,,,,,,,,"2024-01-13 13:00:00",117,aag,,
 CSV
 } >"$T/mailchimp/subscribed.csv"
+# kim unsubscribed before, through the old system's optgate import; then
+# the account added her to Mailchimp again (no OPTIN_TIME): no sign-up.
+printf 'address,state,stream,time\nkim@example.com,optout,newsletter,2023-06-01T00:00:00Z\n' \
+    >"$T/kim.csv"
+$OG import "$T/kim.csv" >/dev/null 2>&1
 run mailchimp
 is "mailchimp: nothing rejected" "$(rejects mailchimp)" 0
 refused ana@example.com newsletter '*unsubscribed from newsletter on 2024-02-03*'
@@ -122,6 +128,7 @@ like "eli: a single opt-in (no confirmation), dated at the form" \
     "$($OG audit eli@example.com)" '*2024-01-11T11:00:00Z*-> optin*ip=198.51.100.9*'
 like "fay: added by the account: a single opt-in dated when added" \
     "$($OG audit fay@example.com)" '*2024-01-12T12:00:00Z*-> optin*'
+refused kim@example.com newsletter '*unsubscribed from newsletter on 2023-06-01*'
 
 # --- SendGrid: one CSV per suppression list, created in epoch seconds ---
 mkdir "$T/sendgrid"
