@@ -328,19 +328,14 @@ static int
 lifted(const og_record *rec, const og_entry *o, const og_stream *st,
     const char *sscope)
 {
-	int i, s;
+	int i;
 	int64_t t;
 
 	for (i = 0; i < rec->nentries; i++) {
 		const og_entry *e = &rec->entries[i];
 
-		if (e == o)
-			continue;
-		s = e->resume ? e->resume : e->state;
-		t = e->resume ? e->resume_time : e->time;
-		if ((s == OG_ST_OPTIN || s == OG_ST_CONFIRMED) &&
-		    og_gate_covers(e, st, sscope) && e->scope >= o->scope &&
-		    t > o->time)
+		if (e != o && og_entry_consent(e, &t) && t > o->time &&
+		    og_gate_covers(e, st, sscope) && e->scope >= o->scope)
 			return 1;
 	}
 	return 0;

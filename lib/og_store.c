@@ -2896,19 +2896,6 @@ optin_between(const og_record *rec, int scope, int64_t since, int64_t now)
 }
 
 /*
- * Does entry e hold consent given after t: a single or confirmed opt-in,
- * or one a pause keeps?  A double opt-in only asked is no consent yet.
- */
-static int
-consent_after(const og_entry *e, int64_t t)
-{
-	int s = e->resume ? e->resume : e->state;
-
-	return (s == OG_ST_OPTIN || s == OG_ST_CONFIRMED) &&
-	       (e->resume ? e->resume_time : e->time) > t;
-}
-
-/*
  * Does a suppression for this reason stop no more than an opt-out of its
  * scope (marketing only: the gate lets transactional mail pass it)?
  */
@@ -3267,7 +3254,7 @@ apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 	struct over over[OG_ENTRIES_MAX];
 	int j, nover = 0;
 	size_t len;
-	int64_t now = ch->time ? ch->time : (int64_t)time(NULL);
+	int64_t now = ch->time ? ch->time : (int64_t)time(NULL), since;
 
 	*result = OG_APPLIED;
 	if (ch->key == NULL || *ch->key == 0 || strlen(ch->key) > OG_ADDR_MAX ||
@@ -3447,7 +3434,7 @@ apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 	case OG_EV_SUPPRESS:
 		if (e && ch->kind == OG_EV_OPTOUT &&
 		    (ch->flags & OG_CH_NOT_OVER_OPTIN) &&
-		    consent_after(e, now)) {
+		    og_entry_consent(e, &since) && since > now) {
 			*result = OG_SKIPPED_OLDER;
 			return 0;
 		}

@@ -196,6 +196,23 @@ typedef struct og_entry {
 	uint64_t resume_event;
 } og_entry;
 
+/*
+ * The consent entry e holds, also under a pause (its resume): 1 when it
+ * is a single or confirmed opt-in, with *since (NULL: not wanted) when it
+ * was given; 0 for none, or one only asked (no consent yet).
+ */
+static inline int
+og_entry_consent(const og_entry *e, int64_t *since)
+{
+	int s = e->resume ? e->resume : e->state;
+
+	if (s != OG_ST_OPTIN && s != OG_ST_CONFIRMED)
+		return 0;
+	if (since != NULL)
+		*since = e->resume ? e->resume_time : e->time;
+	return 1;
+}
+
 typedef struct og_record {
 	char key[OG_ADDR_MAX + 1];
 	char raw[OG_ADDR_MAX + 1];
