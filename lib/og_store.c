@@ -1531,8 +1531,9 @@ address_mismatch(const char *path, const char *have, const char *want,
 
 /*
  * Compare want with the store's [address] text in txn.  When the store
- * has none (made by an earlier optgate) and write is set, txn (a write
- * transaction) records want.  0, OG_EADDRESS, or an error; err says it.
+ * has none (made by an earlier optgate): with write set, txn (a write
+ * transaction) records want; else OG_NOTFOUND.  0, OG_EADDRESS, or an
+ * error; err says it.
  */
 static int
 address_match(og_store *st, MDB_txn *txn, const char *want, int write,
@@ -1544,7 +1545,7 @@ address_match(og_store *st, MDB_txn *txn, const char *want, int write,
 	rc = address_get(txn, st->cdbi, &have);
 	if (rc == OG_NOTFOUND) {
 		if (!write)
-			return 0;
+			return rc;
 		if ((rc = map_err(address_put(txn, st->cdbi, want))) != 0)
 			snprintf(err, errlen,
 			    "%s: recording the [address] "
@@ -1579,20 +1580,16 @@ address_open(og_store *st, const char *want, char *err, size_t errlen)
 {
 	int write = !(st->flags & (OG_STORE_RDONLY | OG_STORE_CHECK));
 	MDB_txn *txn;
-	char *have = NULL;
 	int rc;
 
 	/* a read first: the writer's lock only for a store without them */
 	if ((rc = mdb_txn_begin(st->cenv, NULL, MDB_RDONLY, &txn)) == 0) {
-		rc = address_get(txn, st->cdbi, &have);
-		free(have);
-		if (rc != OG_NOTFOUND || !write)
-			rc = address_match(st, txn, want, 0, err, errlen);
-		else
-			rc = 1;
+		rc = address_match(st, txn, want, 0, err, errlen);
 		mdb_txn_abort(txn);
-		if (rc != 1)
+		if (rc != OG_NOTFOUND)
 			return rc;
+		if (!write)
+			return 0;
 		rc = mdb_txn_begin(st->cenv, NULL, 0, &txn);
 	}
 	if (rc != 0) {
@@ -1627,7 +1624,7 @@ og_store_address_check(og_store *st, const char *want, char *err, size_t errlen)
 	}
 	rc = address_match(st, tx->c, want, 0, err, errlen);
 	og_store_rend(tx);
-	return rc;
+	return rc == OG_NOTFOUND ? 0 : rc;
 }
 
 /*
