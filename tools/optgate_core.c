@@ -195,7 +195,7 @@ og_cli_addr_record(og_cli *cli, const char *s, og_addr *a)
 {
 	size_t off;
 	uint32_t cp;
-	int rc;
+	int rc, len;
 
 	if ((rc = cli_addr(cli, s, a, 0)) != 0)
 		return rc;
@@ -206,13 +206,8 @@ og_cli_addr_record(og_cli *cli, const char *s, og_addr *a)
 	 * import's; lookups, erase and unsuppress still take such a key,
 	 * to find or lift what an older version recorded.
 	 */
-	if (og_csv_invisible(a->key, strlen(a->key), &off, &cp)) {
+	if ((len = og_csv_invisible(a->key, strlen(a->key), &off, &cp)) > 0) {
 		/* shown where it is: on a terminal it shows as nothing */
-		size_t len = cp < 0x80      ? 1
-		             : cp < 0x800   ? 2
-		             : cp < 0x10000 ? 3
-		                            : 4;
-
 		fprintf(stderr,
 		    "optgate: %.*s<U+%04X>%s: invisible character U+%04X "
 		    "in the address (a no-break, zero-width or other space, "

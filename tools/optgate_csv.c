@@ -523,7 +523,7 @@ invisible_cp(gunichar cp)
 int
 og_csv_invisible(const char *s, size_t n, size_t *off, uint32_t *cp)
 {
-	size_t i = 0;
+	size_t i = 0, len;
 	gunichar c;
 
 	while (i < n) {
@@ -536,12 +536,13 @@ og_csv_invisible(const char *s, size_t n, size_t *off, uint32_t *cp)
 			i++; /* not well-formed: the caller's to say */
 			continue;
 		}
+		len = (size_t)(g_utf8_next_char(s + i) - (s + i));
 		if (invisible_cp(c)) {
 			*off = i;
 			*cp = c;
-			return 1;
+			return (int)len;
 		}
-		i += (size_t)(g_utf8_next_char(s + i) - (s + i));
+		i += len;
 	}
 	return 0;
 }

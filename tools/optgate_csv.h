@@ -73,10 +73,11 @@ uint64_t og_csv_offset(const og_csv *c);
 int og_csv_utf8_valid(const char *s, size_t n, size_t *bad);
 
 /*
- * og_csv_invisible - 1 when well-formed UTF-8 s[0..n) holds a character
+ * og_csv_invisible - when well-formed UTF-8 s[0..n) holds a character
  * that shows as nothing or as a space (a no-break or other Unicode space,
  * a zero-width space, a soft hyphen, a direction mark, a byte order mark,
- * a C1 control), with *off and *cp set to the first; else 0.  Copied from
+ * a C1 control): the first one's length in bytes (1-4), with *off and *cp
+ * set to it; else 0.  Copied from
  * a web page into a spreadsheet, one in an address names a mailbox no
  * mail goes to.  The joiners U+200C and U+200D are not counted: some
  * scripts spell words with them.

@@ -325,14 +325,17 @@ test_invisible(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(u) / sizeof(u[0]); i++) {
+		int len;
+
 		off = 99;
 		cp = 0;
-		assert_int_equal(
-		    og_csv_invisible(u[i].s, strlen(u[i].s), &off, &cp),
-		    u[i].found);
+		len = og_csv_invisible(u[i].s, strlen(u[i].s), &off, &cp);
+		assert_int_equal(len != 0, u[i].found);
 		if (u[i].found) {
 			assert_int_equal(off, u[i].off);
 			assert_int_equal(cp, u[i].cp);
+			/* its length in bytes, to skip it */
+			assert_int_equal(len, g_unichar_to_utf8(cp, NULL));
 		}
 	}
 }
