@@ -1483,6 +1483,7 @@ decide(og_cli *cli, const fb_opts *o, item *it, const char *data, size_t len)
 
 	it->r = og_xcalloc(1, sizeof(*it->r));
 	it->prc = og_report_parse(data, len, o->rcpt, it->r);
+	it->arrived = arrival(o, it->r);
 	if (o->dry_run) {
 		/* Acts on nothing; the token still decides the recipient
 		 * when the keys are there.  An unsubscribe mail is read as
@@ -1494,8 +1495,7 @@ decide(og_cli *cli, const fb_opts *o, item *it, const char *data, size_t len)
 		it->out = O_DONE;
 		if (it->prc == 0 && o->mode == M_UNSUB) {
 			if ((why = unsub_machine_report(it->r)) == NULL)
-				why = unsub_who(
-				    cli, o, it->r, arrival(o, it->r), w);
+				why = unsub_who(cli, o, it->r, it->arrived, w);
 			if (why != NULL) {
 				snprintf(it->res.why, sizeof(it->res.why), "%s",
 				    why);
@@ -1510,7 +1510,6 @@ decide(og_cli *cli, const fb_opts *o, item *it, const char *data, size_t len)
 		return;
 	}
 	it->rid = report_identity(it->r, data, len);
-	it->arrived = arrival(o, it->r);
 	if (it->prc != 0) {
 		snprintf(it->res.why, sizeof(it->res.why),
 		    "unparseable: %.200s",
