@@ -2224,6 +2224,15 @@ og_store_dead(og_store *st, char *err, size_t errlen)
 	return rc;
 }
 
+void
+og_store_exit_if_dead(og_store *st)
+{
+	char why[512];
+
+	if (og_store_dead(st, why, sizeof(why)) != 0)
+		og_log_fatal_now("%s; exiting to be started again", why);
+}
+
 /*
  * Is env (a consent store consent_follow opened) a copy of the one this
  * process has open: a schema it reads, the same secret and origin (keyed

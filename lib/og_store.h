@@ -403,6 +403,12 @@ void og_store_follow(og_store *st);
  * again.  0 when both work.  Two read transactions begun and ended.
  */
 int og_store_dead(og_store *st, char *err, size_t errlen);
+/*
+ * og_store_exit_if_dead - a daemon's timer: when og_store_dead says so,
+ * one fatal line and _exit(1), to be started again (systemd; Postfix
+ * tempfails meanwhile): every answer would be a tempfail until then.
+ */
+void og_store_exit_if_dead(og_store *st);
 
 /*
  * og_store_apply - apply n changes in one durable transaction (group

@@ -1580,7 +1580,6 @@ mg_housekeeping(void *arg)
 	og_snap *s;
 	og_store *st;
 	int64_t sync_every;
-	char why[512];
 	int rc;
 	time_t last_sync = time(NULL), last_check = time(NULL), now;
 
@@ -1599,15 +1598,8 @@ mg_housekeeping(void *arg)
 		if ((st = mg_store()) == NULL) {
 			mg_store_try_open(s->cfg, 0);
 		} else {
-			/*
-			 * LMDB stopped an environment after a failed write:
-			 * every answer would be a tempfail until a restart,
-			 * so restart (systemd; Postfix tempfails meanwhile).
-			 */
-			if (og_store_dead(st, why, sizeof(why)) != 0)
-				og_log_fatal_now("%s; exiting to be started "
-				                 "again",
-				    why);
+			/* LMDB stopped it after a failed write: restart */
+			og_store_exit_if_dead(st);
 			if (now - last_sync >= sync_every) {
 				/* counts lost if the disk loses them: say so */
 				if ((rc = og_store_sync_counters(st)) != 0)

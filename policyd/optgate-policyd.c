@@ -510,7 +510,6 @@ writer_main(void *arg)
 {
 	struct timespec ts, now;
 	og_store *st;
-	char why[512];
 	int64_t t;
 	int i, rc;
 
@@ -541,11 +540,8 @@ writer_main(void *arg)
 		if ((st = g.store) == NULL)
 			continue;
 		pthread_mutex_unlock(&g.sync_lock);
-		/* LMDB stopped an environment after a failed write: every
-		 * answer would be a tempfail until a restart, so restart */
-		if (og_store_dead(st, why, sizeof(why)) != 0)
-			og_log_fatal_now(
-			    "%s; exiting to be started again", why);
+		/* LMDB stopped it after a failed write: restart */
+		og_store_exit_if_dead(st);
 		if ((rc = og_store_sync_counters(st)) != 0)
 			og_log_warn("syncing counters: %s", og_strerror(rc));
 		/* counters or consent replaced under us (rm -rf, a restore) */
