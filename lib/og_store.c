@@ -1410,9 +1410,7 @@ address_value(const char *text, const char *name, size_t nlen, size_t *len)
 	const char *p = text, *e;
 
 	while (*p) {
-		e = strchr(p, '\n');
-		if (e == NULL)
-			e = p + strlen(p);
+		e = strchrnul(p, '\n');
 		if ((size_t)(e - p) >= nlen + 2 && memcmp(p, name, nlen) == 0 &&
 		    p[nlen] == ' ' && p[nlen + 1] == '=') {
 			p += nlen + 2;
@@ -1482,9 +1480,7 @@ address_mismatch(const char *path, const char *have, const char *want,
 	/* every setting of either text, once */
 	for (int pass = 0; pass < 2; pass++) {
 		for (p = pass ? want : have; *p; p = *e ? e + 1 : e) {
-			e = strchr(p, '\n');
-			if (e == NULL)
-				e = p + strlen(p);
+			e = strchrnul(p, '\n');
 			for (nlen = 0; p + nlen < e && p[nlen] != ' '; nlen++)
 				;
 			if (nlen == 0)
@@ -1516,9 +1512,7 @@ address_mismatch(const char *path, const char *have, const char *want,
 	og_buf_adds(&b, "): its records would not be found (who unsubscribed "
 	                "would get mail). Put [address] back as it was: ");
 	for (p = have; *p; p = *e ? e + 1 : e) {
-		e = strchr(p, '\n');
-		if (e == NULL)
-			e = p + strlen(p);
+		e = strchrnul(p, '\n');
 		og_buf_printf(
 		    &b, "%.*s%s", (int)(e - p), p, *e && e[1] ? "; " : "");
 	}
@@ -2210,13 +2204,10 @@ og_store_dead(og_store *st, char *err, size_t errlen)
 			if (err && errlen)
 				snprintf(err, errlen,
 				    "%s/%s: a write to the disk failed and "
-				    "LMDB "
-				    "stopped this environment (MDB_PANIC): "
-				    "this "
-				    "process can read and write nothing more "
-				    "in "
-				    "it; a new process can (check the disk: "
-				    "dmesg)",
+				    "LMDB stopped this environment "
+				    "(MDB_PANIC): this process can read and "
+				    "write nothing more in it; a new process "
+				    "can (check the disk: dmesg)",
 				    st->path, names[i]);
 		}
 	}
