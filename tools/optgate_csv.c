@@ -164,6 +164,22 @@ is_blank(int ch)
 }
 
 /*
+ * A row of empty fields only (",,,", or quoted ""): spreadsheets write
+ * one for every empty row they export.  It says nothing, like a blank
+ * line, and is skipped the same way.
+ */
+static int
+empty_row(const og_csv_rec *rec)
+{
+	int i;
+
+	for (i = 0; i < rec->nfields; i++)
+		if (rec->len[i] != 0)
+			return 0;
+	return 1;
+}
+
+/*
  * Where a record ends: a quote opens a quoted field only at the start of
  * a field, so a stray quote elsewhere (bad quoting, reported by split())
  * cannot swallow the lines after it.
@@ -440,6 +456,8 @@ og_csv_next(og_csv *c, og_csv_rec *rec)
 			}
 			return rc;
 		}
+		if (empty_row(rec))
+			continue; /* a spreadsheet's empty row: blank */
 		return 1;
 	}
 }

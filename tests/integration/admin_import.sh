@@ -57,6 +57,8 @@ printf 'address,stream,state,time,source,ip,user_agent,segment\n' >"$T/dirty.csv
 # a 1 MB line in the middle, then one more good line
 awk 'BEGIN { s = "x"; while (length(s) < 1048576) s = s s; print "lee@example.com,newsletter,confirmed,2026-01-02T03:04:05Z," s ",,," }' >>"$T/dirty.csv"
 echo 'max@example.com,,optout,2026-01-04T00:00:00Z,,,,' >>"$T/dirty.csv"
+# a spreadsheet's empty rows at the end, as exports write them
+printf ',,,,,,,\r\n"",,,,,,,\n' >>"$T/dirty.csv"
 
 $OG --json import "$T/dirty.csv" >"$T/out" 2>"$T/err"
 is "dirty file: exit 0 (the file was read to its end)" "$?" 0
@@ -75,6 +77,8 @@ like "future time rejected" "$(grep '^10: ' "$R")" '10: time is in the future*'
 like "bad ip rejected" "$(grep '^11: ' "$R")" '11: bad ip*'
 like "unknown stream rejected" "$(grep '^12: ' "$R")" '12: unknown stream*'
 like "1 MB line rejected" "$(grep '^16: ' "$R")" '16: line longer than 65536 bytes*'
+ok "a spreadsheet's empty rows are skipped like blank lines, not rejected" \
+    sh -c "! grep -q '^1[89]: ' '$R'"
 ok "reject file stays small (1 MB line cut)" test "$(wc -c <"$R")" -lt 8192
 like "reject file keeps the line as it was, to fix and import again" \
     "$(grep '^7: ' "$R")" '*: eve@example.com,newsletter,"confirmed,2026-01-02T03:04:05Z,form,,,'
