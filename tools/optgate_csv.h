@@ -5,7 +5,7 @@
  * at the start skipped (a UTF-16 one makes the first record an error that
  * says so), quoted fields ("" for a quote, line breaks
  * allowed inside), spaces or tabs around a quoted field ignored, blank
- * lines skipped.  It is strict where a lenient reader would guess: a
+ * lines and rows of empty fields (a spreadsheet's empty rows) skipped.  It is strict where a lenient reader would guess: a
  * quote inside an unquoted field or text after a closing quote is bad
  * quoting, and the record is reported, not repaired.
  *
