@@ -229,37 +229,55 @@ open_out(const char *path)
 }
 
 /*
- * A line of input for a one-line report, at most cap bytes: as it was
- * when it is valid UTF-8 (so an admin can fix it and import it again),
- * control bytes and backslashes escaped; otherwise every byte outside
- * printable ASCII escaped.
+ * Text from outside (a line of input, a proof, a report's diagnostic)
+ * for an admin to read, at most cap bytes: as it was when it is valid
+ * UTF-8, so that "formulário" reads as written and a rejected line can
+ * be fixed and imported again; a backslash, control characters and the
+ * characters that show as nothing or a space (og_csv_invisible: a
+ * direction override could reorder what is read) escaped as \xNN of
+ * their bytes.  Not UTF-8: every byte outside printable ASCII escaped.
  */
+static void
+add_text(og_buf *b, const char *s, size_t n, size_t cap)
+{
+	size_t i, k, len, off, m = n < cap ? n : cap;
+	uint32_t cp;
+
+	/* cut at a character boundary */
+	while (m < n && m > 0 && ((unsigned char)s[m] & 0xC0) == 0x80)
+		m--;
+	if (!og_csv_utf8_valid(s, m, NULL)) {
+		og_buf_add_escaped(b, s, n, cap);
+		return;
+	}
+	for (i = 0; i < m; i += len) {
+		unsigned char c = (unsigned char)s[i];
+
+		for (len = 1;
+		     i + len < m && ((unsigned char)s[i + len] & 0xC0) == 0x80;
+		     len++)
+			;
+		if (c == '\\')
+			og_buf_adds(b, "\\\\");
+		else if (c < 0x20 || c == 0x7f ||
+		         (c >= 0x80 && og_csv_invisible(s + i, len, &off, &cp)))
+			for (k = 0; k < len; k++)
+				og_buf_printf(
+				    b, "\\x%02x", (unsigned char)s[i + k]);
+		else
+			og_buf_add(b, s + i, len);
+	}
+	if (m < n)
+		og_buf_adds(b, "...");
+}
+
 static void
 put_escaped(FILE *fp, const char *s, size_t n, size_t cap)
 {
 	og_buf b;
-	size_t i, m = n < cap ? n : cap;
 
 	og_buf_init(&b, 0);
-	/* cut at a character boundary */
-	while (m < n && m > 0 && ((unsigned char)s[m] & 0xC0) == 0x80)
-		m--;
-	if (og_csv_utf8_valid(s, m, NULL)) {
-		for (i = 0; i < m; i++) {
-			unsigned char c = (unsigned char)s[i];
-
-			if (c == '\\')
-				og_buf_adds(&b, "\\\\");
-			else if (c < 0x20 || c == 0x7f)
-				og_buf_printf(&b, "\\x%02x", c);
-			else
-				og_buf_addc(&b, c);
-		}
-		if (m < n)
-			og_buf_adds(&b, "...");
-	} else {
-		og_buf_add_escaped(&b, s, n, cap);
-	}
+	add_text(&b, s, n, cap);
 	fputs(b.data ? b.data : "", fp);
 	og_buf_free(&b);
 }
@@ -1586,7 +1604,7 @@ og_cli_event_fields(og_buf *b, const og_event *ev, int from, int json)
 			og_json_str(b, ev->f[i]);
 		} else {
 			og_buf_printf(b, " %s=", evf_names[i]);
-			og_buf_add_escaped(b, ev->f[i], strlen(ev->f[i]), 300);
+			add_text(b, ev->f[i], strlen(ev->f[i]), 300);
 		}
 	}
 }

@@ -525,6 +525,16 @@ $OG --json import "$T/full.csv" >"$T/full2.out" 2>&1
 is "... a rerun: the rest unchanged" "$(n_of unchanged "$T/full2.out")" 66
 is "... the two skipped again" "$(n_of skipped "$T/full2.out")" 2
 
+# proof text as the form gave it: accents read as written in audit and
+# status; a direction override (U+202E) and a no-break space, which would
+# change or hide what the admin reads, are shown as their bytes
+printf 'address,stream,state,time,source,user_agent\nluz@example.com,newsletter,confirmed,2026-01-05T00:00:00Z,"formul\303\241rio ""s\303\243o jo\303\243o""",Mozilla\342\200\256x\302\240y\n' >"$T/utf8.csv"
+$OG import "$T/utf8.csv" >/dev/null 2>&1
+like "audit shows UTF-8 proof as written" "$($OG audit luz@example.com)" \
+    "$(printf '*source=formul\303\241rio "s\303\243o jo\303\243o" user_agent=*')"
+like "... a direction override and a no-break space as bytes" \
+    "$($OG audit luz@example.com)" '*user_agent=Mozilla?xe2?x80?xaex?xc2?xa0y*'
+
 $OG verify >/dev/null
 is "store verifies after all of it" "$?" 0
 done_testing

@@ -160,7 +160,7 @@ is "every address: the same verdicts on every stream" "$diffs" ""
 # the opt-in's proof came along
 like "opt-in proof kept: source, ip, user agent" \
     "$($B audit ana@example.com)" \
-    '*none -> confirmed via import*source=signup-form ip=192.0.2.1 user_agent=Mozilla/5.0 (X11), ?x22quoted?x22 segments=vip*'
+    '*none -> confirmed via import*source=signup-form ip=192.0.2.1 user_agent=Mozilla/5.0 (X11), "quoted" segments=vip*'
 like "... also from an imported list" "$($B audit m001@example.com)" \
     '*source=list-1 ip=198.51.100.1 user_agent=UA 1*'
 like "... and an IPv6 address" "$($B audit ce@example.com)" \
