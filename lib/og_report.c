@@ -387,6 +387,12 @@ static const char *const ph_expired[] = {"failing for a long time",
     "will be retried", "still trying", "not yet been delivered",
     "delivery delayed", "delayed", "queue period", "host not reachable",
     "envelope expired", NULL};
+/* The receiving system cannot tell which mailbox is meant: Lotus
+ * Domino's "Recipient user name X not unique.  Several matches found in
+ * Domino Directory".  The address names someone; its directory is at
+ * fault (Sisimai: systemerror). */
+static const char *const ph_system[] = {
+    "several matches found", "not unique", NULL};
 /* A local delivery program failed: the mailbox may well exist. */
 static const char *const ph_mailer[] = {"mailer error", "pipe to |", "procmail",
     "x-unix;", "local delivery failed", "exit code", "exited with",
@@ -736,6 +742,8 @@ classify_x(const char *status, int smtp_code, const char *cmd, const char *diag,
 		RET("mailbox-disabled", OG_RC_HARD);
 	if (match(diag, ph_mailer))
 		RET("mailer-error", OG_RC_SOFT);
+	if (match(diag, ph_system))
+		RET("system-error", OG_RC_SOFT);
 	if (match(diag, ph_user_strong))
 		RET("user-unknown", OG_RC_HARD);
 	if (match(diag, ph_stock550) &&

@@ -590,6 +590,21 @@ static const struct pcase pcases[] = {
         "action not taken: mailbox\n unavailable (495782920:4198)>\n\n"
         "--b--\n",
         0, OG_RC_HARD, OG_RK_DSN, "gone@example.org", "5.5.0", NULL},
+    {"Domino: several matches in its directory is no dead address",
+        "From: Postmaster@example.org\nTo: news@example.com\n"
+        "Subject: DELIVERY FAILURE: Recipient user name info "
+        "(info@example.org) not unique.\n"
+        "Content-Type: multipart/report; report-type=delivery-status; "
+        "boundary=\"b\"\n\n"
+        "--b\nContent-Type: text/plain\n\nYour message\n\nwas not "
+        "delivered to:\n\n  info@example.org\n\n"
+        "--b\nContent-Type: message/delivery-status\n\n"
+        "Reporting-MTA: dns;notes.example.org\n\n"
+        "Final-Recipient: rfc822;info@example.org\nAction: failed\n"
+        "Status: 5.0.0\nDiagnostic-Code: X-Notes; Recipient user name info "
+        "(info@example.org\n ) not unique.  Several matches found in Domino "
+        "Directory.\n\n--b--\n",
+        0, OG_RC_SOFT, OG_RK_DSN, "info@example.org", "5.0.0", NULL},
     {"Exim delay warning in words: soft, whatever the last reply said",
         EXIM_DELAY, 0, OG_RC_SOFT, OG_RK_DSN, "bob@example.org", NULL, NULL},
     {"Exchange's delay notice in words is no failure",
