@@ -393,6 +393,11 @@ static const char *const ph_expired[] = {"failing for a long time",
  * fault (Sisimai: systemerror). */
 static const char *const ph_system[] = {
     "several matches found", "not unique", NULL};
+/* The message, not the mailbox, was refused: CommuniGate Pro's
+ * "Messages without To: fields are not accepted here" (Sisimai:
+ * contenterror). */
+static const char *const ph_content[] = {
+    "messages without", "fields are not accepted", NULL};
 /* A local delivery program failed: the mailbox may well exist. */
 static const char *const ph_mailer[] = {"mailer error", "pipe to |", "procmail",
     "x-unix;", "local delivery failed", "exit code", "exited with",
@@ -744,6 +749,8 @@ classify_x(const char *status, int smtp_code, const char *cmd, const char *diag,
 		RET("mailer-error", OG_RC_SOFT);
 	if (match(diag, ph_system))
 		RET("system-error", OG_RC_SOFT);
+	if (match(diag, ph_content))
+		RET("content-error", OG_RC_SOFT);
 	if (match(diag, ph_user_strong))
 		RET("user-unknown", OG_RC_HARD);
 	if (match(diag, ph_stock550) &&
@@ -2422,6 +2429,25 @@ rcpt_text_diag(
 		    (find_status(line, st, sizeof(st)) && st[0] != '2')) {
 			og_strlcpy(out, line, outsize);
 			return;
+		}
+		/* CommuniGate Pro: "Failed to deliver to 'ADDR'", then its
+		 * own reason on the next line ("Messages without To: fields
+		 * are not accepted here"), or "SMTP module(...) reports:"
+		 * and the remote reply, which the lines with a code give. */
+		if (out[0] == '\0' && n > 22 &&
+		    ci_memmem(l, n, "failed to deliver to '") == l) {
+			const char *nx = l + n + 1;
+			const char *end = human + hlen;
+			const char *e;
+
+			if (nx < end && *nx != '\n' && *nx != '\r' &&
+			    *nx != ' ') {
+				e = memchr(nx, '\n', (size_t)(end - nx));
+				copy_line(line, sizeof(line), nx,
+				    (size_t)((e != NULL ? e : end) - nx));
+				if (strstr(line, " reports:") == NULL)
+					og_strlcpy(out, line, outsize);
+			}
 		}
 	}
 }

@@ -605,6 +605,20 @@ static const struct pcase pcases[] = {
         "(info@example.org\n ) not unique.  Several matches found in Domino "
         "Directory.\n\n--b--\n",
         0, OG_RC_SOFT, OG_RK_DSN, "info@example.org", "5.0.0", NULL},
+    {"CommuniGate Pro: its own reason on the line after the address",
+        "From: MAILER-DAEMON@example.org\nTo: news@example.com\n"
+        "Subject: Undeliverable mail: hi\n"
+        "Content-Type: multipart/report; report-type=\"delivery-status\"; "
+        "boundary=\"b\"\n\n"
+        "--b\nContent-Type: text/plain\n\n"
+        "Failed to deliver to '<bob@example.org>'\n"
+        "Messages without To: fields are not accepted here\n\n"
+        "--b\nContent-Type: message/delivery-status\n\n"
+        "Reporting-MTA: dns; example.org\n\n"
+        "Original-Recipient: rfc822;<bob@example.org>\n"
+        "Final-Recipient: system;<>\nAction: failed\nStatus: 5.0.0\n\n"
+        "--b--\n",
+        0, OG_RC_SOFT, OG_RK_DSN, "bob@example.org", "5.0.0", NULL},
     {"Exim delay warning in words: soft, whatever the last reply said",
         EXIM_DELAY, 0, OG_RC_SOFT, OG_RK_DSN, "bob@example.org", NULL, NULL},
     {"Exchange's delay notice in words is no failure",
