@@ -396,8 +396,7 @@ static const char *const ph_system[] = {
 /* The message, not the mailbox, was refused: CommuniGate Pro's
  * "Messages without To: fields are not accepted here" (Sisimai:
  * contenterror). */
-static const char *const ph_content[] = {
-    "messages without", "fields are not accepted", NULL};
+static const char *const ph_content[] = {"fields are not accepted", NULL};
 /* A local delivery program failed: the mailbox may well exist. */
 static const char *const ph_mailer[] = {"mailer error", "pipe to |", "procmail",
     "x-unix;", "local delivery failed", "exit code", "exited with",
@@ -747,12 +746,14 @@ classify_x(const char *status, int smtp_code, const char *cmd, const char *diag,
 		RET("mailbox-disabled", OG_RC_HARD);
 	if (match(diag, ph_mailer))
 		RET("mailer-error", OG_RC_SOFT);
+	if (match(diag, ph_user_strong))
+		RET("user-unknown", OG_RC_HARD);
+	/* after the dead-mailbox phrases: a reply naming both is a dead
+	 * mailbox */
 	if (match(diag, ph_system))
 		RET("system-error", OG_RC_SOFT);
 	if (match(diag, ph_content))
 		RET("content-error", OG_RC_SOFT);
-	if (match(diag, ph_user_strong))
-		RET("user-unknown", OG_RC_HARD);
 	if (match(diag, ph_stock550) &&
 	    (strcmp(cmd, "RCPT") == 0 ||
 	        (status != NULL && strcmp(status, "5.5.0") == 0)))
@@ -2406,6 +2407,9 @@ rcpt_line_has(
 	return 0;
 }
 
+/* CommuniGate Pro's line before its own reason (rcpt_text_diag) */
+#define CGP_FAILED "failed to deliver to '"
+
 /*
  * The diagnostic for addr from the prose: the first line that names it
  * and carries an SMTP reply or a failure status (OpenSMTPD's "ADDR: 550
@@ -2434,8 +2438,8 @@ rcpt_text_diag(
 		 * own reason on the next line ("Messages without To: fields
 		 * are not accepted here"), or "SMTP module(...) reports:"
 		 * and the remote reply, which the lines with a code give. */
-		if (out[0] == '\0' && n > 22 &&
-		    ci_memmem(l, n, "failed to deliver to '") == l) {
+		if (out[0] == '\0' && n > sizeof(CGP_FAILED) - 1 &&
+		    ci_memmem(l, n, CGP_FAILED) == l) {
 			const char *nx = l + n + 1;
 			const char *end = human + hlen;
 			const char *e;
