@@ -54,9 +54,26 @@ mg_hdr_unfold(og_buf *out, const char *value)
 	while (*p == ' ' || *p == '\t')
 		p++;
 	for (; *p != '\0'; p++) {
-		if (*p == '\r' || *p == '\n')
+		if (*p != '\r' && *p != '\n') {
+			if ((rc = og_buf_addc(out, (unsigned char)*p)) < 0)
+				return rc;
 			continue;
-		if ((rc = og_buf_addc(out, (unsigned char)*p)) < 0)
+		}
+		/*
+		 * A fold is where the sender's software broke the line: it
+		 * stands for one space, whether it indented with a tab or
+		 * eight spaces, or left a space before the break.  Kept as
+		 * written, "Weekly digest\n\t<id>" never equalled a match
+		 * line's "Weekly digest <id>" and the stream's mail went out
+		 * ungated.
+		 */
+		while (out->len > 0 && (out->data[out->len - 1] == ' ' ||
+		                           out->data[out->len - 1] == '\t'))
+			out->data[--out->len] = '\0';
+		while (
+		    p[1] == '\r' || p[1] == '\n' || p[1] == ' ' || p[1] == '\t')
+			p++;
+		if (out->len > 0 && (rc = og_buf_addc(out, ' ')) < 0)
 			return rc;
 	}
 	/* Trailing white space is not part of the value either. */

@@ -24,8 +24,9 @@ int mg_hdr_fold_list(
 
 /*
  * mg_hdr_unfold - copy a header value as the milter received it into out
- * with folding removed (CR/LF before white space dropped) and leading
- * white space skipped.  Returns 0 or OG_ETOOBIG.
+ * with folding removed (each line break, with the white space around it,
+ * becomes one space) and leading and trailing white space skipped, the
+ * form header match lines are compared with.  Returns 0 or OG_ETOOBIG.
  */
 int mg_hdr_unfold(og_buf *out, const char *value);
 

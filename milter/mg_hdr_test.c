@@ -107,8 +107,11 @@ test_unfold(void **state)
 	} cases[] = {
 	    {" newsletter", "newsletter"},
 	    {"\tNews <news.example.com>", "News <news.example.com>"},
-	    {" a\r\n\tb", "a\tb"},
+	    {" a\r\n\tb", "a b"},
 	    {" a\n b  ", "a b"},
+	    {"Weekly digest\n        <d.example>", "Weekly digest <d.example>"},
+	    {"Weekly digest \r\n <d.example>", "Weekly digest <d.example>"},
+	    {"a\tb\r\n", "a\tb"},
 	    {"", ""},
 	};
 	size_t i;
