@@ -830,23 +830,27 @@ mlfi_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 
 /*
  * Mail from sendmail(1)/pickup (Postfix non_smtpd_milters): Postfix's
- * cleanup emulates the SMTP connect with client "localhost", address
- * 127.0.0.1 and port 0, and sends no {daemon_addr} and no {client_port}
- * of a real connection.  A real SMTP client always has a port (smtpd
- * sends {client_port}), so port 0 marks the emulated connection.
+ * cleanup emulates the SMTP connect with client "localhost", an Internet
+ * address 127.0.0.1 and port 0, and sends no {daemon_addr} and no
+ * {client_port} of a real connection.  A real SMTP client over TCP always
+ * has a port (smtpd sends {client_port}), so port 0 marks the emulated
+ * connection.  An smtpd on a UNIX-domain socket also says port 0, but
+ * gives no address (SMFIA_UNKNOWN: sa is NULL): that is an SMTP session,
+ * whose RCPT can be refused and whose recipients optgate-policyd sees.
  */
 static int
 mg_detect_non_smtpd(SMFICTX *ctx, const struct sockaddr *sa)
 {
 	const char *port = mg_macro(ctx, "{client_port}");
 
+	if (sa == NULL ||
+	    (sa->sa_family != AF_INET && sa->sa_family != AF_INET6))
+		return 0;
 	if (port != NULL)
 		return strcmp(port, "0") == 0;
-	if (sa != NULL && sa->sa_family == AF_INET)
+	if (sa->sa_family == AF_INET)
 		return ((const struct sockaddr_in *)sa)->sin_port == 0;
-	if (sa != NULL && sa->sa_family == AF_INET6)
-		return ((const struct sockaddr_in6 *)sa)->sin6_port == 0;
-	return 0;
+	return ((const struct sockaddr_in6 *)sa)->sin6_port == 0;
 }
 
 /*

@@ -53,6 +53,8 @@ pf_init 25200 25201 "smtpd_milters=unix:$MG_DIR/milter.sock" \
 # A second smtpd whose milter is the TCP instance.
 pf_master "127.0.0.1:25202 inet n - n - - smtpd
   -o smtpd_milters=inet:127.0.0.1:10062"
+# An smtpd on a UNIX-domain socket (\$queue_directory/public/usmtp).
+pf_master "usmtp unix n - n - - smtpd"
 pf_start 25200 25201 || exit 1
 
 uid=$(awk '/^Uid:/ {print $2}' "/proc/$(mg_pid)/status")
@@ -94,6 +96,33 @@ like "RCPT: ... one that would pass gets 452 4.5.3" "$out" \
     "*RCPT TO:<ok2@example.com> -> 452 4.5.3 *"
 ok "the 452 is logged as a decision" mg_log_wait \
     'to=<ok2@example.com>.*action=defer, reason=one-recipient-per-transaction(promo)'
+
+# An SMTP session over Postfix's UNIX-domain smtpd: Postfix says port 0,
+# as for sendmail(1) mail, but it is SMTP, decided at RCPT (and with
+# policyd = yes, decided and counted by optgate-policyd, not twice).
+out=$(python3 - "$PF_QUEUE/public/usmtp" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(30)
+s.connect(sys.argv[1])
+f = s.makefile("rb")
+def reply():
+    while True:
+        r = f.readline().decode("utf-8", "replace").rstrip()
+        if r[3:4] != "-":
+            return r
+reply()
+for c in ("EHLO client.optgate.test", "MAIL FROM:<promo@example.com>",
+          "RCPT TO:<out@example.com>", "RCPT TO:<ok@example.com>",
+          "RCPT TO:<ok2@example.com>", "QUIT"):
+    s.sendall(c.encode() + b"\r\n")
+    print(c, "->", reply())
+PY
+)
+like "UNIX-domain smtpd: unsubscribed recipient refused at RCPT" "$out" \
+    "*RCPT TO:<out@example.com> -> 550 5.7.1 <out@example.com>: unsub*"
+like "UNIX-domain smtpd: a list stream's second recipient gets 452 4.5.3" \
+    "$out" "*RCPT TO:<ok2@example.com> -> 452 4.5.3 *"
 
 # --- envelope stream: decided at RCPT --------------------------------
 out=$(pf_send promo@example.com "out@example.com ok@example.com ok2@example.com")
