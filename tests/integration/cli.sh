@@ -105,6 +105,25 @@ like "... and the caps.segment line" "$out" \
     "*warning: $T/tc.conf:18: [[]stream resets] caps.segment.vip: class = transactional streams skip caps*"
 is "config check without such lines: no warning" \
     "$($OG config check 2>&1 | grep -c '^warning:')" 0
+# A stream below one with a header: line is never judged by
+# optgate-policyd at RCPT (DUNNO: the milter's, at end of data); one
+# appended below the shipped [stream digest] let mail go out unjudged
+# where optgate-policyd runs alone.  It loads, with a warning.
+{
+	cat "$T/optgate.conf"
+	printf '%s\n' "[stream digest]" "match = header:X-Optgate-Stream=digest" \
+	    "consent = optin" "[stream promo]" "match = sender:promo@example.net" \
+	    "consent = optin"
+} >"$T/ho.conf"
+out=$($BIN/optgate -c "$T/ho.conf" config check 2>&1)
+is "config check with a stream below a header-matched one: exit 0" "$?" 0
+like "... warns optgate-policyd does not judge it at RCPT" "$out" \
+    "*warning: [[]stream promo] comes after [[]stream digest], which matches a header: optgate-policyd does not judge it at RCPT*put header-matched streams last*"
+is "... the streams above it and the header stream itself: no warning" \
+    "$(printf '%s\n' "$out" | grep -c '^warning:')" 1
+is "... the header-matched stream last: no warning" \
+    "$(sed '/^\[stream promo\]/,$d' "$T/ho.conf" >"$T/hl.conf" &&
+        $BIN/optgate -c "$T/hl.conf" config check 2>&1 | grep -c '^warning:')" 0
 # A one-click URL under optgate-unsubd's /u/ with a character after the
 # token: unsubd would answer every one-click 400.  It loads (it may be
 # another web server's URL), with a warning.
