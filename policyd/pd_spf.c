@@ -388,11 +388,14 @@ unqueue(pd_spf *s, struct query *prev, struct query *q)
  * A result about q's whole domain (its record does not name the local
  * part) answers the queries for other senders of the domain that waited
  * for it (dispatch() holds them back), cached or not (a DNS timeout).
+ * They are all taken off the queue before any is answered: an answer
+ * may start its connection's next request, whose dispatch() would give
+ * one of them, still queued, to a helper.
  */
 static void
 share(pd_spf *s, const struct query *q, const pd_spf_res *r)
 {
-	struct query *p, *prev = NULL, *next;
+	struct query *p, *prev = NULL, *next, *mine = NULL, **tail = &mine;
 
 	for (p = s->qhead; p; p = next) {
 		next = p->next;
@@ -401,6 +404,11 @@ share(pd_spf *s, const struct query *q, const pd_spf_res *r)
 			continue;
 		}
 		unqueue(s, prev, p);
+		*tail = p;
+		tail = &p->next;
+	}
+	for (p = mine; p; p = next) {
+		next = p->next;
 		finish(s, p, r, 0, 0);
 	}
 }

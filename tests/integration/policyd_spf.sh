@@ -604,4 +604,60 @@ kill $slowpid
 cp "$PD_T/conf.spf" "$PD_CONF"
 PD_WRAP=$DNS_NS
 ok "daemon exits cleanly" pd_stop
+
+# Senders of one domain wait for its check (one at a time); when it ends,
+# each is answered in turn.  One of them sent its next request ahead (about
+# another domain), which is judged while the others still wait: that must
+# not hand a waiting sender's check to a helper and answer it twice (the
+# daemon freed it under the helper, and crashed when its time was up).
+dns_silent 127.0.0.54
+ok "daemon restarted" pd_start
+r=$(python3 - "$PD_PORT" <<'EOF2'
+import socket, subprocess, sys, time
+port = int(sys.argv[1])
+def req(sender, inst):
+    return ("request=smtpd_access_policy\nprotocol_state=RCPT\n"
+            "sender=%s\nrecipient=ana@example.org\ninstance=%s\n\n"
+            % (sender, inst)).encode()
+def settled(n):  # n connections, every request read by the daemon
+    for i in range(200):
+        o = subprocess.run(["ss", "-Htn", "state", "established",
+                            "( sport = :%d )" % port],
+                           capture_output=True, text=True).stdout
+        q = [l.split()[0] for l in o.split("\n") if l.strip()]
+        if len(q) >= n and all(x == "0" for x in q):
+            return
+        time.sleep(0.05)
+    sys.exit("# %d connections not read within 10 s" % n)
+def answers(s, n):
+    d = b""
+    s.settimeout(10)
+    try:
+        while d.count(b"\n\n") < n:
+            c = s.recv(4096)
+            if not c:
+                break
+            d += c
+    except OSError:
+        pass
+    return d.decode().replace("action=", "").strip().replace("\n\n", "|")
+a = socket.create_connection(("127.0.0.1", port), 10)
+a.sendall(req("a@slow.test", "w1"))
+settled(1)
+b = socket.create_connection(("127.0.0.1", port), 10)
+b.sendall(req("b@slow.test", "w2") + req("postmaster@pass.test", "w3"))
+settled(2)
+c = socket.create_connection(("127.0.0.1", port), 10)
+c.sendall(req("c@slow.test", "w4"))
+settled(3)
+print("a=%s b=%s c=%s" % (answers(a, 1), answers(b, 2), answers(c, 1)))
+EOF2
+)
+like "three senders of a slow domain, one with its next request sent ahead: all answered" \
+    "$r" "a=451 4.4.3 * b=451 4.4.3 *|DUNNO c=451 4.4.3 *"
+# the helper that was given the third sender's check times out by now
+sleep 3
+ok "... and the daemon is alive after their helpers' time" kill -0 "$PD_PID"
+is "... and answers" "$(q pass.test)" DUNNO
+ok "daemon exits cleanly" pd_stop
 done_testing
