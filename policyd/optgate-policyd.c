@@ -170,7 +170,7 @@ static struct {
 	 */
 	pthread_t sync_thread;
 	pthread_mutex_t sync_lock;
-	pthread_cond_t sync_cond; /* to the writer: work, or stop */
+	pthread_cond_t sync_cond; /* to the writer: work, or stop (monotonic) */
 	pthread_cond_t done_cond; /* to the loop: batch committed */
 	int sync_stop;
 	int64_t sync_every; /* seconds */
@@ -179,7 +179,6 @@ static struct {
 	int busy;
 	int64_t batch_now; /* og_time_now() of the hand-over */
 } g = {.sync_lock = PTHREAD_MUTEX_INITIALIZER,
-    .sync_cond = PTHREAD_COND_INITIALIZER,
     .done_cond = PTHREAD_COND_INITIALIZER};
 
 static int64_t
@@ -514,7 +513,12 @@ writer_main(void *arg)
 	int i, rc;
 
 	pthread_mutex_lock(&g.sync_lock);
-	clock_gettime(CLOCK_REALTIME, &ts);
+	/*
+	 * Timed on the monotonic clock (writer_start): on the wall clock, a
+	 * clock set back an hour stopped the flushes, and the following of
+	 * a replaced store, for that hour.
+	 */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
 	ts.tv_sec += g.sync_every > 0 ? g.sync_every : 1;
 	while (!g.sync_stop || g.busy) {
 		if (!g.busy)
@@ -531,7 +535,7 @@ writer_main(void *arg)
 			g.busy = 0;
 			pthread_cond_broadcast(&g.done_cond);
 		}
-		clock_gettime(CLOCK_REALTIME, &now);
+		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (now.tv_sec < ts.tv_sec ||
 		    (now.tv_sec == ts.tv_sec && now.tv_nsec < ts.tv_nsec))
 			continue;
@@ -550,6 +554,22 @@ writer_main(void *arg)
 	}
 	pthread_mutex_unlock(&g.sync_lock);
 	return NULL;
+}
+
+/* Start writer_main, its timed waits on the monotonic clock. */
+static void
+writer_start(void)
+{
+	pthread_condattr_t ca;
+
+	if ((errno = pthread_condattr_init(&ca)) != 0 ||
+	    (errno = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC)) != 0 ||
+	    (errno = pthread_cond_init(&g.sync_cond, &ca)) != 0)
+		og_log_fatal("pthread_cond_init: %s", strerror(errno));
+	pthread_condattr_destroy(&ca);
+	if ((errno = pthread_create(&g.sync_thread, NULL, writer_main, NULL)) !=
+	    0)
+		og_log_fatal("pthread_create: %s", strerror(errno));
 }
 
 /* ---------------------------------------------------------------- */
@@ -2013,9 +2033,7 @@ main(int argc, char **argv)
 	apply_config();
 	store_open(1);
 	g.last_readers = mono_ms();
-	if ((errno = pthread_create(&g.sync_thread, NULL, writer_main, NULL)) !=
-	    0)
-		og_log_fatal("pthread_create: %s", strerror(errno));
+	writer_start();
 	og_log_info("optgate-policyd %s started (%d streams)", OG_VERSION,
 	    g.cfg->nstreams);
 
