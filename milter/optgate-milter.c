@@ -1575,8 +1575,13 @@ static struct smfiDesc mg_desc = {
 
 static volatile sig_atomic_t hk_stop;
 static pthread_mutex_t hk_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t hk_cond = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t hk_cond; /* on the monotonic clock: mg_hk_start */
 
+/*
+ * Timed on the monotonic clock: on the wall clock, a clock set back an
+ * hour (an NTP step, date -s) stopped the counter flushes, and the
+ * following of replaced counters, for that hour.
+ */
 static void *
 mg_housekeeping(void *arg)
 {
@@ -1585,18 +1590,21 @@ mg_housekeeping(void *arg)
 	og_store *st;
 	int64_t sync_every;
 	int rc;
-	time_t last_sync = time(NULL), last_check = time(NULL), now;
+	time_t last_sync, last_check, now;
 
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	last_sync = last_check = ts.tv_sec;
 	pthread_mutex_lock(&hk_lock);
 	while (!hk_stop) {
-		clock_gettime(CLOCK_REALTIME, &ts);
+		clock_gettime(CLOCK_MONOTONIC, &ts);
 		ts.tv_sec += 1;
 		pthread_cond_timedwait(&hk_cond, &hk_lock, &ts);
 		if (hk_stop)
 			break;
 		pthread_mutex_unlock(&hk_lock);
 		s = og_snap_get(&snaps);
-		now = time(NULL);
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		now = ts.tv_sec;
 		sync_every =
 		    s->cfg->counter_sync > 0 ? s->cfg->counter_sync : 1;
 		if ((st = mg_store()) == NULL) {
@@ -1670,6 +1678,7 @@ main(int argc, char **argv)
 	int ch, fg = 0, rc;
 	og_snap *s;
 	pthread_t hk;
+	pthread_condattr_t ca;
 	sigset_t set;
 	char *sock;
 	og_store *st;
@@ -1730,6 +1739,11 @@ main(int argc, char **argv)
 	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	if ((rc = pthread_condattr_init(&ca)) != 0 ||
+	    (rc = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC)) != 0 ||
+	    (rc = pthread_cond_init(&hk_cond, &ca)) != 0)
+		og_log_fatal("pthread_cond_init: %s", strerror(rc));
+	pthread_condattr_destroy(&ca);
 	if ((rc = pthread_create(&hk, NULL, mg_housekeeping, NULL)) != 0)
 		og_log_fatal("pthread_create: %s", strerror(rc));
 

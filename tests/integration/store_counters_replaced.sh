@@ -165,4 +165,31 @@ is "its clock set back an hour, policyd still follows a reset within a flush" \
 is "... and counts in the new counters" "$(message cid@example.org m6)" "DUNNO DUNNO "
 is "optgate status sees that send" "$(sends cid@example.org)" 1
 ok "policyd stops cleanly" pd_stop
+
+# The same for the milter, whose flushes were timed on time(NULL).
+rm -f "$PD_T/milter.sock"
+echo "+0" >"$PD_T/faketime"
+env LD_PRELOAD="$FT" FAKETIME_TIMESTAMP_FILE="$PD_T/faketime" FAKETIME_NO_CACHE=1 \
+    FAKETIME_DONT_FAKE_MONOTONIC=1 "$BIN/optgate-milter" -f -c "$PD_CONF" \
+    2>"$PD_T/milter2.log" &
+MPID=$!
+i=0
+while [ ! -S "$PD_T/milter.sock" ] && [ $i -lt 100 ]; do
+	sleep 0.05
+	i=$((i + 1))
+done
+ok "the milter starts (its clock faked)" test -S "$PD_T/milter.sock"
+echo "-3600" >"$PD_T/faketime"
+sleep 2
+rm -rf "$PD_T/store/counters"
+i=0
+while ! grep -q 'was removed under this process' "$PD_T/milter2.log" && [ $i -lt 100 ]; do
+	sleep 0.05
+	i=$((i + 1))
+done
+like "its clock set back an hour, the milter still follows a reset within a flush" \
+    "$(cat "$PD_T/milter2.log")" "*counters/data.mdb was removed under this process*"
+kill "$MPID"
+wait "$MPID"
+is "the milter stops cleanly" "$?" 0
 done_testing
