@@ -241,9 +241,13 @@ mg_store_try_open(const og_config *cfg, int force)
 	og_store_opts o;
 	og_store *st = NULL;
 	char err[2048];
-	time_t now = time(NULL);
+	struct timespec ts;
+	time_t now;
 	int rc;
 
+	/* monotonic: a clock set back must not stop the retries */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = ts.tv_sec;
 	pthread_mutex_lock(&store_lock);
 	if (mg_store() != NULL ||
 	    (!force && now - store_tried < MG_STORE_RETRY)) {
@@ -1575,7 +1579,7 @@ static struct smfiDesc mg_desc = {
 
 static volatile sig_atomic_t hk_stop;
 static pthread_mutex_t hk_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t hk_cond; /* on the monotonic clock: mg_hk_start */
+static pthread_cond_t hk_cond; /* on the monotonic clock (main) */
 
 /*
  * Timed on the monotonic clock: on the wall clock, a clock set back an

@@ -174,7 +174,24 @@ struct unsubd_conn {
 };
 
 static pthread_mutex_t conn_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t reap_cond = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t reap_cond; /* on the monotonic clock */
+static pthread_once_t reap_once = PTHREAD_ONCE_INIT;
+
+/*
+ * The reaper's tick is timed on the monotonic clock: on the wall clock,
+ * a clock set back an hour (an NTP step, date -s) put it to sleep for
+ * that hour, and slow clients kept their connections.
+ */
+static void
+reap_cond_init(void)
+{
+	pthread_condattr_t ca;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&reap_cond, &ca);
+	pthread_condattr_destroy(&ca);
+}
 static unsubd_conn *conn_head;
 static uint64_t reap_deadline_ms;
 static uint64_t reap_cut;
@@ -407,7 +424,7 @@ reaper(void *arg)
 			c->cut = 1;
 			reap_cut++;
 		}
-		clock_gettime(CLOCK_REALTIME, &ts);
+		clock_gettime(CLOCK_MONOTONIC, &ts);
 		ts.tv_nsec += REAP_TICK_MS * 1000000L;
 		if (ts.tv_nsec >= 1000000000L) {
 			ts.tv_sec++;
@@ -424,6 +441,7 @@ unsubd_reaper_start(int64_t deadline_ms)
 {
 	reap_deadline_ms = deadline_ms > 0 ? (uint64_t)deadline_ms : 10000;
 	reap_stop = 0;
+	pthread_once(&reap_once, reap_cond_init);
 	if (pthread_create(&reap_thread, NULL, reaper, NULL) != 0)
 		return OG_EIO;
 	reap_running = 1;
