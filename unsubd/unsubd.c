@@ -204,6 +204,29 @@ peer_text(const struct sockaddr *sa, char *buf)
 	return 0;
 }
 
+/*
+ * A proxy's client address t without the port some proxies add (Azure
+ * Application Gateway: "203.0.113.7:51234", "[2001:db8::7]:51234"):
+ * else it does not parse and every client counts as the proxy.
+ */
+static void
+fwd_strip_port(char *t)
+{
+	char *end;
+
+	if (t[0] == '[') {
+		if ((end = strchr(t, ']')) != NULL) {
+			size_t n = (size_t)(end - t - 1);
+
+			memmove(t, t + 1, n);
+			t[n] = '\0';
+		}
+	} else if ((end = strchr(t, ':')) != NULL &&
+	           strchr(end + 1, ':') == NULL) {
+		*end = '\0'; /* one colon: IPv4:port (IPv6 has more) */
+	}
+}
+
 /* The client's address: the peer, or what a trusted proxy says. */
 static void
 client_ip(req *r)
@@ -238,13 +261,14 @@ client_ip(req *r)
 		}
 	}
 	if (fwd != NULL) {
-		struct in6_addr a6; /* room for either */
-		char t[INET6_ADDRSTRLEN + 1];
+		struct in6_addr a6;            /* room for either */
+		char t[INET6_ADDRSTRLEN + 16]; /* "[V6]:PORT" */
 
 		while (*fwd == ' ')
 			fwd++;
 		og_strlcpy(t, fwd, sizeof(t));
 		t[strcspn(t, " ")] = '\0';
+		fwd_strip_port(t);
 		/*
 		 * As the peer's own address is written: a mapped IPv4
 		 * address (a proxy on a dual-stack socket, nginx's

@@ -52,6 +52,17 @@ curl -s -o /dev/null -H 'X-Forwarded-For: 192.0.2.66' \
     -H 'X-Forwarded-For: 198.51.100.77' "$UD_URL/u/$TOK"
 like "two X-Forwarded-For lines: the last one's client is logged" \
     "$(grep 'optgate: page:' "$UD_DIR/log" | tail -1)" "*client=\[198.51.100.77\]*"
+# A proxy that gives the client's port too (Azure Application Gateway:
+# X-Forwarded-For: 203.0.113.7:51234) names the client all the same; not
+# read, every client behind it was the proxy (over its limit by now).
+is "X-Forwarded-For IPv4:port: counted as its client, not the proxy" \
+    "$(ud_code GET "$UD_URL/u/$TOK" -H 'X-Forwarded-For: 192.0.2.77:51234')" 200
+like "... logged (and kept as proof) without the port" \
+    "$(grep 'optgate: page:' "$UD_DIR/log" | tail -1)" "*client=\[192.0.2.77\]*"
+is "X-Forwarded-For [IPv6]:port: the same" "$(ud_code GET "$UD_URL/u/$TOK" \
+    -H 'X-Forwarded-For: 10.1.1.1, [2001:db8::77]:51234')" 200
+like "... logged as its IPv6 address" \
+    "$(grep 'optgate: page:' "$UD_DIR/log" | tail -1)" "*client=\[2001:db8::77\]*"
 # A proxy on a dual-stack socket (nginx's listen [::]:443 ipv6only=off,
 # HAProxy's bind :::443 v4v6) names an IPv4 client ::ffff:A.B.C.D: that
 # is the client's IPv4 address, not an IPv6 /64 (which would put every
