@@ -1304,15 +1304,8 @@ handler(void *cls, struct MHD_Connection *conn, const char *url,
 		client_ip(r);
 		ua = MHD_lookup_connection_value(
 		    conn, MHD_HEADER_KIND, "User-Agent");
-		if (ua != NULL) {
-			og_buf eb;
-
-			og_buf_init(&eb, UNSUBD_UA_MAX);
-			(void)og_buf_add_escaped(&eb, ua, strlen(ua), 200);
-			og_strlcpy(r->ua, eb.data != NULL ? eb.data : "",
-			    sizeof(r->ua));
-			og_buf_free(&eb);
-		}
+		if (ua != NULL)
+			unsubd_ua(ua, r->ua, sizeof(r->ua));
 		r->lang = lang_for(conn, MHD_lookup_connection_value(conn,
 		                             MHD_GET_ARGUMENT_KIND, "lang"));
 		r->route = unsubd_route(url, strlen(url), &tok, &toklen);

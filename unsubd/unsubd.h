@@ -84,6 +84,14 @@ const char *unsubd_lang_tag(int lang);
  */
 void unsubd_mask(const char *addr, char *out, size_t size);
 
+/*
+ * unsubd_ua - a User-Agent header as kept for proof, into out (at most
+ * size-1 bytes): as sent when it is UTF-8 (optgate audit shows a quote
+ * or an accent so, and escapes controls itself), else its bytes as
+ * ISO-8859-1 (RFC 9110's obs-text); cut at a character with "...".
+ */
+void unsubd_ua(const char *ua, char *out, size_t size);
+
 /* Append s escaped for HTML text and attribute values. */
 int unsubd_html(og_buf *b, const char *s);
 

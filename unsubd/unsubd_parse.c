@@ -320,6 +320,92 @@ out:
 	og_buf_free(&b);
 }
 
+/*
+ * Length of the UTF-8 character at s (n bytes left): 1 for ASCII, 2..4
+ * for a well-formed sequence (no overlong form, surrogate or code point
+ * past U+10FFFF), 0 when malformed.
+ */
+static size_t
+utf8_len(const unsigned char *s, size_t n)
+{
+	size_t len, i;
+	uint32_t cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2, cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		len = 3, cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		len = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if (!utf8_cont(s[i]))
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	return len;
+}
+
+/*
+ * The character at s[i] of ua as kept (into enc, its length returned;
+ * *len: the bytes it takes in ua): as sent when ua is UTF-8, else the
+ * byte as ISO-8859-1.
+ */
+static size_t
+ua_char(const unsigned char *s, size_t n, size_t i, int utf8,
+    unsigned char *enc, size_t *len)
+{
+	if (utf8) {
+		*len = utf8_len(s + i, n - i);
+		memcpy(enc, s + i, *len);
+		return *len;
+	}
+	*len = 1;
+	if (s[i] < 0x80) {
+		enc[0] = s[i];
+		return 1;
+	}
+	enc[0] = (unsigned char)(0xc0 | s[i] >> 6);
+	enc[1] = (unsigned char)(0x80 | (s[i] & 0x3f));
+	return 2;
+}
+
+void
+unsubd_ua(const char *ua, char *out, size_t size)
+{
+	const unsigned char *s = (const unsigned char *)ua;
+	unsigned char enc[4];
+	size_t n = strlen(ua), i, len, k, total = 0, limit, o = 0;
+	int utf8 = 1;
+
+	if (size == 0)
+		return;
+	for (i = 0; i < n && utf8; i += len)
+		if ((len = utf8_len(s + i, n - i)) == 0)
+			utf8 = 0;
+	for (i = 0; i < n; i += len)
+		total += ua_char(s, n, i, utf8, enc, &len);
+	limit = total <= size - 1 ? size - 1 : size - 1 < 3 ? 0 : size - 4;
+	for (i = 0; i < n; i += len) {
+		k = ua_char(s, n, i, utf8, enc, &len);
+		if (o + k > limit)
+			break;
+		memcpy(out + o, enc, k);
+		o += k;
+	}
+	out[o] = '\0';
+	if (total > size - 1)
+		og_strlcpy(out + o, "...", size - o);
+}
+
 int
 unsubd_html(og_buf *b, const char *s)
 {

@@ -225,6 +225,39 @@ test_mask(void **state)
 	assert_string_equal(out, "a*****e@x.org");
 }
 
+/* The user agent kept as proof: as sent, whole characters, bounded. */
+static void
+test_ua(void **state)
+{
+	static const struct {
+		const char *in, *out;
+	} t[] = {
+	    {"Mozilla/5.0", "Mozilla/5.0"},
+	    {"", ""},
+	    /* quotes, a backslash and UTF-8 as sent (audit escapes) */
+	    {"UA \"q\" \\ f\xc3\xbcr", "UA \"q\" \\ f\xc3\xbcr"},
+	    {"tab\there", "tab\there"},
+	    /* not UTF-8: its bytes as ISO-8859-1 */
+	    {"f\xfcr \xe9", "f\xc3\xbcr \xc3\xa9"},
+	    {"\xc3(", "\xc3\x83("},
+	    {"\xed\xa0\x80", "\xc3\xad\xc2\xa0\xc2\x80"},
+	    /* 15 bytes fit in 16 */
+	    {"123456789012345", "123456789012345"},
+	    {"1234567890123456", "123456789012..."},
+	    /* cut at a character, never inside one */
+	    {"12345678901\xc3\xa9xyz", "12345678901..."},
+	    {"1234567890\xc3\xa9xyzw", "1234567890\xc3\xa9..."},
+	};
+	size_t i;
+	char out[16];
+
+	(void)state;
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		unsubd_ua(t[i].in, out, sizeof(out));
+		assert_string_equal(out, t[i].out);
+	}
+}
+
 static void
 test_html_color_url(void **state)
 {
@@ -313,6 +346,7 @@ main(void)
 	    cmocka_unit_test(test_form_limits),
 	    cmocka_unit_test(test_lang),
 	    cmocka_unit_test(test_mask),
+	    cmocka_unit_test(test_ua),
 	    cmocka_unit_test(test_html_color_url),
 	    cmocka_unit_test(test_base_path),
 	    cmocka_unit_test(test_caps),

@@ -63,6 +63,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		char out[64];
 
 		unsubd_mask(z, out, sizeof(out));
+		unsubd_ua(z, out, sizeof(out));
 		(void)og_config_color_ok(z);
 		(void)unsubd_color_dark(z);
 		(void)og_config_url_ok(z);

@@ -140,6 +140,21 @@ is "after one-click: offers still accepted (scope stream)" \
     "$(ud_status $A offers)" 0
 like "status names one-click" \
     "$("$BIN/optgate" -c "$CONF" status $A --stream news)" "*one-click*"
+# The user agent is proof as the client sent it: audit shows a quote and
+# an accent as written (they were stored escaped, and audit showed
+# \\x22 and \\xc3\\xbc); bytes that are not UTF-8 as ISO-8859-1.
+UA=$(printf 'Mozilla/5.0 (compatible; "Unsub" b\303\274ro)')
+ud_optin ua@example.com news
+curl -s -o /dev/null -A "$UA" -d List-Unsubscribe=One-Click \
+    "$UD_URL/u/$(ud_token ua@example.com news)"
+like "one-click proof: the user agent as sent (audit)" \
+    "$("$BIN/optgate" -c "$CONF" audit ua@example.com)" "*user_agent=$UA proof=*"
+ud_optin ua2@example.com news
+curl -s -o /dev/null -A "$(printf 'Bot b\374ro')" -d List-Unsubscribe=One-Click \
+    "$UD_URL/u/$(ud_token ua2@example.com news)"
+like "... one in ISO-8859-1 as its characters" \
+    "$("$BIN/optgate" -c "$CONF" audit ua2@example.com)" \
+    "$(printf '*user_agent=Bot b\303\274ro proof=*')"
 is "repeated POST is harmless (200)" \
     "$(ud_code POST "$UD_URL/u/$TOK" -d List-Unsubscribe=One-Click)" 200
 is "still refused after the repeat" "$(ud_status $A news)" 1
