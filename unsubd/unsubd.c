@@ -105,6 +105,7 @@ typedef struct req {
 	og_buf body;
 	int too_big;
 	int stale; /* a preference form of an older state: opt-outs only */
+	int holds; /* ... asking for what holds now: saved already */
 	int state; /* 0 reading, 1 committing, 2 committed */
 	struct MHD_Connection *conn;
 	unsubd_conn *uc;
@@ -908,6 +909,47 @@ partner_turned_on(
 	return 0;
 }
 
+/* The changes of form f against page p, read as of now (max: room). */
+static void
+form_changes(req *r, const unsubd_form *f, const unsubd_page *p, size_t max)
+{
+	int i;
+
+	for (i = 0; i < p->nprefs; i++) {
+		const unsubd_pref *pr = &p->prefs[i];
+		const char *name = pr->st != NULL ? pr->st->name : pr->partner;
+		char fname[OG_STREAM_NAME_MAX + 8];
+		int want = unsubd_form_has(f, pr->st != NULL ? "s" : "p", name);
+		int cap;
+
+		/*
+		 * Unticked, during a pause too (shown ticked, "will resume"):
+		 * for good, or the mail would come back when it ends.
+		 */
+		if (pr->later && !want)
+			row_change(r, max, pr, OG_EV_OPTOUT);
+		else if (row_turned_on(pr, f, want))
+			row_change(r, max, pr, OG_EV_OPTIN);
+		else if (!want && pr->st != NULL && pr->st->partner != NULL &&
+		         partner_turned_on(p, f, pr->st->partner))
+			/* The partner's opt-in would cover this stream, which
+			 * the same form left off. */
+			row_change(r, max, pr, OG_EV_OPTOUT);
+		if (pr->st == NULL)
+			continue;
+		(void)snprintf(fname, sizeof(fname), "c.%s", pr->st->name);
+		cap = unsubd_cap_parse(unsubd_form_get(f, fname));
+		if (want && cap >= 0 && cap != pr->cap) {
+			og_change *c = add_change(r, max, OG_EV_PREF,
+			    OG_SCOPE_STREAM, pr->st->name, OG_ST_NONE);
+
+			c->pref = unsubd_caps[cap];
+			note_change(r, unsubd_cap_values[cap], OG_SCOPE_STREAM,
+			    pr->st->name);
+		}
+	}
+}
+
 /*
  * Changes of a preference form against the current state.  0 or -1 (store
  * error).  When the address changed since the page was read (its "v"),
@@ -960,38 +1002,23 @@ pref_changes(req *r, const unsubd_form *f)
 		    !unsubd_form_has(f, pr->st != NULL ? "s" : "p", name))
 			row_change(r, max, pr, OG_EV_OPTOUT);
 	}
-	for (i = 0; !r->stale && i < p->nprefs; i++) {
-		const unsubd_pref *pr = &p->prefs[i];
-		const char *name = pr->st != NULL ? pr->st->name : pr->partner;
-		char fname[OG_STREAM_NAME_MAX + 8];
-		int want = unsubd_form_has(f, pr->st != NULL ? "s" : "p", name);
-		int cap;
-
+	if (!r->stale) {
+		form_changes(r, f, p, max);
+	} else if (r->nch == 0) {
 		/*
-		 * Unticked, during a pause too (shown ticked, "will resume"):
-		 * for good, or the mail would come back when it ends.
+		 * Nothing unticked: a conflict only when the form, read as
+		 * a fresh one, would change something.  When all it asks for
+		 * holds now, it is most often the person's own save sent
+		 * again (a reload of its answer re-posts it): it was saved,
+		 * and "changed elsewhere, nothing saved" is wrong.
 		 */
-		if (pr->later && !want)
-			row_change(r, max, pr, OG_EV_OPTOUT);
-		else if (row_turned_on(pr, f, want))
-			row_change(r, max, pr, OG_EV_OPTIN);
-		else if (!want && pr->st != NULL && pr->st->partner != NULL &&
-		         partner_turned_on(p, f, pr->st->partner))
-			/* The partner's opt-in would cover this stream, which
-			 * the same form left off. */
-			row_change(r, max, pr, OG_EV_OPTOUT);
-		if (pr->st == NULL)
-			continue;
-		(void)snprintf(fname, sizeof(fname), "c.%s", pr->st->name);
-		cap = unsubd_cap_parse(unsubd_form_get(f, fname));
-		if (want && cap >= 0 && cap != pr->cap) {
-			og_change *c = add_change(r, max, OG_EV_PREF,
-			    OG_SCOPE_STREAM, pr->st->name, OG_ST_NONE);
-
-			c->pref = unsubd_caps[cap];
-			note_change(r, unsubd_cap_values[cap], OG_SCOPE_STREAM,
-			    pr->st->name);
+		form_changes(r, f, p, max);
+		if (r->nch == 0) {
+			r->stale = 0;
+			r->holds = 1;
 		}
+		r->nch = 0;
+		og_buf_reset(&r->what);
 	}
 	free(rec);
 	free(p);
@@ -1230,8 +1257,8 @@ post_done(req *r)
 		    M_ERROR, M_BUSY, NULL, 1);
 	}
 	if (r->nch == 0)
-		return render_page(
-		    r, MHD_HTTP_OK, unsubd_msg(r->lang, M_NOTHING), 0);
+		return render_page(r, MHD_HTTP_OK,
+		    unsubd_msg(r->lang, r->holds ? M_SAVED : M_NOTHING), 0);
 	return commit(r);
 }
 

@@ -182,6 +182,12 @@ class Page:
             raise CDPError("navigate %s: %s" % (url, r["errorText"]))
         self._wait_new_document()
 
+    def reload(self):
+        """Reload; the answer to a form is fetched by sending it again."""
+        self._mark()
+        self.call("Page.reload")
+        self._wait_new_document()
+
     def eval(self, expr):
         r = self.call("Runtime.evaluate",
                       {"expression": expr, "returnByValue": True})

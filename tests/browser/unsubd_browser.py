@@ -6,7 +6,8 @@
 Drives a real browser through the DevTools protocol (cdp.py): opens the
 page on a phone-sized screen in pt-BR (Accept-Language), switches to
 Spanish and English with the language links, saves a screenshot of each,
-unticks a stream and picks "one a week" for another, saves, ticks it again
+unticks a stream and picks "one a week" for another, saves, reloads the
+answer (the form sent again), ticks it again
 (opt back in), and finally presses the one-click button - all with real
 mouse clicks.  With a paused address (all its mail paused for a while) it
 then saves that one's page untouched and presses "resume now" for tips.
@@ -86,6 +87,14 @@ try:
     p.screenshot(os.path.join(arts, "unsubd-en-saved.png"))
     out("status_tips_after_untick", status("tips"))
     out("status_news_after_save", status("news"))
+    # Reload of the saved page: the browser sends the same form again.
+    p.reload()
+    out("notice_after_reload", p.eval(
+        "(document.querySelector('.notice')||{}).textContent"))
+    out("tips_checked_after_reload", p.eval(
+        "document.querySelector('input[name=\"s\"][value=\"tips\"]')"
+        ".checked"))
+    out("status_tips_after_reload", status("tips"))
 
     # Opt back in (the store takes an opt-in newer than the opt-out).
     time.sleep(1.1)

@@ -55,6 +55,12 @@ is "page reloads with tips unticked" "$(v tips_checked_after_save)" False
 is "page shows the chosen cap" "$(v news_cap_after_save)" 1/7d
 is "store: tips now refused" "$(v status_tips_after_untick)" 1
 is "store: news still accepted" "$(v status_news_after_save)" 0
+# A reload of the saved page sends the form again: what it asks for holds,
+# so it is saved, not "changed after this page was opened, nothing saved".
+is "reload after Save: still saved" "$(v notice_after_reload)" \
+    "Your choices are saved."
+is "... tips still unticked" "$(v tips_checked_after_reload)" False
+is "... store: tips still refused" "$(v status_tips_after_reload)" 1
 is "ticking it again subscribes again" "$(v tips_checked_after_optin)" True
 is "store: tips accepted again" "$(v status_tips_after_optin)" 0
 like "one-click button answers" "$(v oneclick_text)" \
