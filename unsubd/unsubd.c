@@ -40,6 +40,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <grp.h>
+#include <idn2.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -757,6 +758,27 @@ optin_held(const req *r, const unsubd_page *p)
 	return 0;
 }
 
+/*
+ * An address without a record as its page shows it: its match key,
+ * masked, the domain as the person writes it ("exämple.com", not the
+ * key's "xn--exmple-cua.com"), as a record's address would show.
+ */
+static void
+key_shown(const char *key, char *out, size_t size)
+{
+	const char *at = strrchr(key, '@');
+	char *u = NULL, buf[OG_ADDR_MAX + 16];
+
+	if (at == NULL || strstr(at, "xn--") == NULL ||
+	    idn2_to_unicode_8z8z(at + 1, &u, 0) != IDN2_OK) {
+		unsubd_mask(key, out, size);
+		return;
+	}
+	(void)snprintf(buf, sizeof(buf), "%.*s@%s", (int)(at - key), key, u);
+	idn2_free(u);
+	unsubd_mask(buf, out, size);
+}
+
 static enum MHD_Result
 render_page(req *r, unsigned code, const char *notice, int notice_error)
 {
@@ -780,8 +802,10 @@ render_page(req *r, unsigned code, const char *notice, int notice_error)
 		notice = unsubd_msg(r->lang, M_HELD);
 		notice_error = 1;
 	}
-	unsubd_mask(have && rec->raw[0] != '\0' ? rec->raw : r->info.key,
-	    masked, sizeof(masked));
+	if (have && rec->raw[0] != '\0')
+		unsubd_mask(rec->raw, masked, sizeof(masked));
+	else
+		key_shown(r->info.key, masked, sizeof(masked));
 	p->lang = r->lang;
 	p->token = r->tok;
 	p->prefix = r->prefix;

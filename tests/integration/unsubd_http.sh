@@ -78,6 +78,11 @@ case "$PAGE" in
 *) pass "page hides the full address" ;;
 esac
 like "page is English by default" "$PAGE" '*<html lang="en">*'
+# An address with no record yet (a stream of consent = none mails her):
+# its domain as she writes it, not the match key's A-label (xn--...).
+like "no record: an IDN domain shown as written" \
+    "$(curl -s "$UD_URL/u/$(ud_token "$(printf 'ana@ex\303\244mple.com')" news)")" \
+    "$(printf '*These settings are for a\\*\\*\\*\\*\\*a@ex\303\244mple.com.*')"
 like "page has the one-click button" "$PAGE" \
     '*id="unsub-one">Unsubscribe from Weekly newsletter*'
 like "page lists the partner" "$PAGE" '*name="p" value="acme" checked*'
