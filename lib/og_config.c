@@ -2441,6 +2441,31 @@ og_stream_needs_headers(const og_stream *st)
 }
 
 int
+og_stream_rcpt_shadow(
+    const og_config *cfg, const og_stream *st, char *buf, size_t size)
+{
+	int k, j;
+
+	if (og_stream_needs_headers(st))
+		return 0;
+	for (k = 0; k < cfg->nstreams && &cfg->streams[k] != st; k++)
+		for (j = 0; j < cfg->streams[k].nmatch; j++)
+			if (cfg->streams[k].match[j].kind == OG_MATCH_HEADER) {
+				snprintf(buf, size,
+				    "[stream %s] comes after [stream %s], "
+				    "which "
+				    "matches a header: optgate-policyd does "
+				    "not "
+				    "judge it at RCPT (it answers DUNNO and "
+				    "leaves it to optgate-milter, at end of "
+				    "data); put header-matched streams last",
+				    st->name, cfg->streams[k].name);
+				return 1;
+			}
+	return 0;
+}
+
+int
 og_stream_one_click(const og_stream *st, const char **why)
 {
 	int i, https = 0, http = 0;

@@ -317,6 +317,16 @@ const og_stream *og_config_find_stream(
  */
 int og_stream_needs_headers(const og_stream *st);
 /*
+ * og_stream_rcpt_shadow - 1 when stream st, which the envelope could
+ * name, comes after a stream with a header: line: that one could claim
+ * the message once its headers are known, so optgate-policyd answers
+ * DUNNO for st and leaves its mail to optgate-milter (without the
+ * milter it goes out unjudged).  buf (size) then says so, for config
+ * check and policyd's log; else 0.
+ */
+int og_stream_rcpt_shadow(
+    const og_config *cfg, const og_stream *st, char *buf, size_t size);
+/*
  * og_stream_one_click - whether the stream's List-Unsubscribe may come
  * with List-Unsubscribe-Post (RFC 8058 3.1: the header holds exactly one
  * HTTPS URI and no other HTTP(S) one; mailto: is allowed).  Returns 1,

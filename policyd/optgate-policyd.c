@@ -1691,10 +1691,15 @@ config_report(const char *msg, void *ctx)
 static void
 config_warnings(const og_config *cfg)
 {
+	char shadow[512];
 	int i;
 
 	for (i = 0; i < cfg->nwarnings && !g.spawn_mode; i++)
 		og_log_warn("%s", cfg->warnings[i]);
+	for (i = 0; i < cfg->nstreams && !g.spawn_mode; i++)
+		if (og_stream_rcpt_shadow(
+		        cfg, &cfg->streams[i], shadow, sizeof(shadow)))
+			og_log_warn("%s", shadow);
 }
 
 /* Policy-specific checks a config must pass before policyd uses it. */

@@ -1822,26 +1822,6 @@ address_check(const og_config *cfg)
 	return 0;
 }
 
-/*
- * The stream before stream i that has a header: line, or NULL.
- * optgate-policyd judges at RCPT from the envelope, and a stream that
- * may match on a header could claim the message once its headers are
- * known: for every stream after one it answers DUNNO, leaving the
- * message to optgate-milter.  Without the milter such mail goes out
- * unjudged, as a stream appended below the shipped [stream digest] did.
- */
-static const og_stream *
-header_stream_before(const og_config *cfg, int i)
-{
-	int k, j;
-
-	for (k = 0; k < i; k++)
-		for (j = 0; j < cfg->streams[k].nmatch; j++)
-			if (cfg->streams[k].match[j].kind == OG_MATCH_HEADER)
-				return &cfg->streams[k];
-	return NULL;
-}
-
 int
 cmd_config(og_cli *cli, int argc, char **argv)
 {
@@ -1861,17 +1841,12 @@ cmd_config(og_cli *cli, int argc, char **argv)
 		printf("warning: %s\n", cli->cfg->warnings[i]);
 	for (i = 0; i < cli->cfg->nstreams; i++) {
 		const og_stream *st = &cli->cfg->streams[i];
-		const og_stream *hs = header_stream_before(cli->cfg, i);
 		int sc = cli->cfg->unsubd_scope;
 		const char *why;
+		char shadow[512];
 
-		if (hs != NULL && !og_stream_needs_headers(st))
-			printf("warning: [stream %s] comes after [stream %s], "
-			       "which matches a header: optgate-policyd does "
-			       "not judge it at RCPT (it answers DUNNO and "
-			       "leaves it to optgate-milter, at end of data); "
-			       "put header-matched streams last\n",
-			    st->name, hs->name);
+		if (og_stream_rcpt_shadow(cli->cfg, st, shadow, sizeof(shadow)))
+			printf("warning: %s\n", shadow);
 
 		/*
 		 * The daemons run with it (a warning, not an error): the

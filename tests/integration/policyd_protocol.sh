@@ -391,6 +391,19 @@ ok "SIGHUP with caps on a transactional stream: a warning says they are ignored"
 like "... and the config is taken" \
     "$(pd_q sender=receipts@example.com recipient=hb@example.org)" \
     "550 5.1.1 <hb@example.org>: address hard-bounced*"
+# A stream the envelope names, below one matched by a header: policyd
+# leaves it to the milter (DUNNO), so says so in its log at load.
+EXTRA_STREAMS='[stream hdr]
+match = header:X-Campaign=spring
+consent = optin
+[stream late]
+match = sender:late@example.com
+consent = optin' write_conf
+pd_hup
+ok "SIGHUP with a stream below a header-matched one: a warning names both" \
+    pd_log_wait 'warning: \[stream late\] comes after \[stream hdr\], which matches a header: optgate-policyd does not judge it at RCPT'
+is "... and its mail is left to the milter" \
+    "$(pd_q sender=late@example.com recipient=zed@example.org)" DUNNO
 ok "daemon exits cleanly on SIGTERM" pd_stop
 
 # --- spawn(8) mode: one connection on stdin/stdout ---
