@@ -445,17 +445,35 @@ parse_match(struct pstate *ps, const char *v, og_match *m)
 		    ps->cursect, v);
 		return OG_EINVAL;
 	}
+	/*
+	 * Blanks after "TYPE:" (and around a header's '=') are no part of
+	 * the value: kept, "sender: news@example.com" was a line no mail
+	 * matched, and the stream's mail went out ungated.
+	 */
 	arg = colon + 1;
+	while (*arg == ' ' || *arg == '\t')
+		arg++;
 	if (!strncasecmp(v, "header:", 7)) {
-		const char *eq = strchr(arg, '=');
+		const char *eq = strchr(arg, '='), *val;
 		size_t i, nlen;
 
-		if (eq == NULL || eq == arg || eq[1] == 0) {
+		if (eq == NULL || eq == arg) {
 			perr(ps, "[%s] match: header needs NAME=VALUE",
 			    ps->cursect);
 			return OG_EINVAL;
 		}
-		nlen = (size_t)(eq - arg);
+		for (val = eq + 1; *val == ' ' || *val == '\t'; val++)
+			;
+		for (nlen = (size_t)(eq - arg);
+		     nlen > 0 &&
+		     (arg[nlen - 1] == ' ' || arg[nlen - 1] == '\t');
+		     nlen--)
+			;
+		if (nlen == 0 || *val == 0) {
+			perr(ps, "[%s] match: header needs NAME=VALUE",
+			    ps->cursect);
+			return OG_EINVAL;
+		}
 		for (i = 0; i < nlen; i++) {
 			unsigned char c = (unsigned char)arg[i];
 
@@ -467,16 +485,38 @@ parse_match(struct pstate *ps, const char *v, og_match *m)
 		}
 		m->kind = OG_MATCH_HEADER;
 		m->name = og_xstrndup(arg, nlen);
-		m->value = og_xstrdup(eq + 1);
+		m->value = og_xstrdup(val);
 	} else if (!strncasecmp(v, "sender:", 7)) {
-		const char *at = strrchr(arg, '@');
-		char dom[OG_DOMAIN_MAX + 1];
+		char dom[OG_DOMAIN_MAX + 1], *env = NULL;
+		const char *at;
 		og_buf b;
 		int dom_ok;
 
+		/*
+		 * An address is read as the daemons read the envelope
+		 * sender (og_addr_envelope): "<news@example.com>" as
+		 * Postfix logs it, or "\"news\"@example.com", is the
+		 * sender news@example.com, which it never matched.
+		 */
+		if (*arg != '@') {
+			size_t size = 2 * strlen(arg) + 3;
+
+			env = og_xmalloc(size);
+			if (og_addr_envelope(arg, env, size) != env) {
+				perr(ps,
+				    "[%s] match: \"%s\": not an address "
+				    "(unbalanced <> or a bad route)",
+				    ps->cursect, v);
+				free(env);
+				return OG_EINVAL;
+			}
+			arg = env;
+		}
+		at = strrchr(arg, '@');
 		if (*arg == 0 || at == NULL) {
 			perr(ps, "[%s] match: sender needs ADDR or @DOMAIN",
 			    ps->cursect);
+			free(env);
 			return OG_EINVAL;
 		}
 		/*
@@ -496,6 +536,7 @@ parse_match(struct pstate *ps, const char *v, og_match *m)
 			    "[%s] match: \"%s\": \"%s\" is not a domain, so "
 			    "no sender would match",
 			    ps->cursect, v, at + 1);
+			free(env);
 			return OG_EINVAL;
 		}
 		og_buf_init(&b, 0);
@@ -504,6 +545,7 @@ parse_match(struct pstate *ps, const char *v, og_match *m)
 		m->kind = OG_MATCH_SENDER;
 		m->value = og_xstrdup(b.data);
 		og_buf_free(&b);
+		free(env);
 	} else if (!strncasecmp(v, "sasl:", 5)) {
 		if (*arg == 0) {
 			perr(ps, "[%s] match: sasl needs a user name",

@@ -662,6 +662,70 @@ matching(void **state)
 	og_config_unref(cfg);
 }
 
+/*
+ * A match line as an admin types or pastes it: a blank after "sender:"
+ * or "sasl:", blanks around a header's '=', the sender as Postfix logs
+ * it (from=<...>) or quoted.  Each meets the mail it names; each was a
+ * line that loaded and matched nothing, so the stream's mail went out
+ * ungated (no consent, no opt-out, no cap).
+ */
+static void
+match_line_spelling(void **state)
+{
+	static const char *conf =
+	    "[stream spaced]\nmatch = sender: spaced@example.com\n"
+	    "[stream logged]\nmatch = sender:<logged@example.com>\n"
+	    "[stream quoted]\nmatch = sender:\"quoted\"@example.com\n"
+	    "[stream domain]\nmatch = sender:\t@domain.example\n"
+	    "[stream app]\nmatch = sasl: appuser\n"
+	    "[stream hdr]\nmatch = header:X-Optgate-Stream= digest\n";
+	const char *h[] = {"X-Optgate-Stream", "digest", NULL};
+	const char *senders[][2] = {{"spaced@example.com", "spaced"},
+	    {"logged@example.com", "logged"}, {"quoted@example.com", "quoted"},
+	    {"x@domain.example", "domain"}};
+	og_msginfo mi;
+	og_config *cfg;
+	char err[256];
+	const og_stream *s;
+	size_t i;
+
+	(void)state;
+	if (og_config_parse_string(
+	        conf, "t", &cfg, err, sizeof(err), NULL, NULL) != 0)
+		fail_msg("does not load: %s", err);
+	for (i = 0; i < sizeof(senders) / sizeof(senders[0]); i++) {
+		memset(&mi, 0, sizeof(mi));
+		mi.sender = senders[i][0];
+		s = og_config_find_stream(cfg, &mi);
+		if (s == NULL || strcmp(s->name, senders[i][1]) != 0)
+			fail_msg("sender %s: stream %s, want %s", senders[i][0],
+			    s ? s->name : "(none)", senders[i][1]);
+	}
+	memset(&mi, 0, sizeof(mi));
+	mi.sasl_user = "appuser";
+	s = og_config_find_stream(cfg, &mi);
+	assert_non_null(s);
+	assert_string_equal(s->name, "app");
+	memset(&mi, 0, sizeof(mi));
+	mi.header = hdr;
+	mi.header_ctx = h;
+	s = og_config_find_stream(cfg, &mi);
+	assert_non_null(s);
+	assert_string_equal(s->name, "hdr");
+	assert_string_equal(
+	    og_config_stream(cfg, "hdr")->match[0].name, "X-Optgate-Stream");
+	og_config_unref(cfg);
+	/* A sender line the envelope reading cannot take is an error. */
+	assert_int_equal(
+	    og_config_parse_string("[stream s]\n"
+	                           "match = sender:<news@example.com\n",
+	        "t", &cfg, err, sizeof(err), NULL, NULL),
+	    OG_ECONFIG);
+	assert_non_null(
+	    strstr(err, "t:2: [stream s] match: "
+	                "\"sender:<news@example.com\": not an address"));
+}
+
 static void
 durations_and_times(void **state)
 {
@@ -834,7 +898,7 @@ main(void)
 		N = sizeof(cases) / sizeof(cases[0]),
 		W = sizeof(wcases) / sizeof(wcases[0])
 	};
-	struct CMUnitTest t[N + W + 9];
+	struct CMUnitTest t[N + W + 10];
 	size_t i;
 
 	for (i = 0; i < N; i++) {
@@ -843,7 +907,7 @@ main(void)
 		t[i].test_func = run_case;
 		t[i].initial_state = (void *)&cases[i];
 	}
-	memset(&t[N], 0, 9 * sizeof(t[0]));
+	memset(&t[N], 0, 10 * sizeof(t[0]));
 	t[N].name = "values";
 	t[N].test_func = values;
 	t[N + 1].name = "stream matching";
@@ -862,11 +926,13 @@ main(void)
 	t[N + 7].test_func = one_click;
 	t[N + 8].name = "[unsubd] max_connections_per_client";
 	t[N + 8].test_func = client_connections;
+	t[N + 9].name = "match lines with blanks, <> or quotes";
+	t[N + 9].test_func = match_line_spelling;
 	for (i = 0; i < W; i++) {
-		memset(&t[N + 9 + i], 0, sizeof(t[0]));
-		t[N + 9 + i].name = wcases[i].name;
-		t[N + 9 + i].test_func = run_wcase;
-		t[N + 9 + i].initial_state = (void *)&wcases[i];
+		memset(&t[N + 10 + i], 0, sizeof(t[0]));
+		t[N + 10 + i].name = wcases[i].name;
+		t[N + 10 + i].test_func = run_wcase;
+		t[N + 10 + i].initial_state = (void *)&wcases[i];
 	}
-	return _cmocka_run_group_tests("og_config", t, N + W + 9, NULL, NULL);
+	return _cmocka_run_group_tests("og_config", t, N + W + 10, NULL, NULL);
 }

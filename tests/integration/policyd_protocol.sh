@@ -404,6 +404,26 @@ ok "SIGHUP with a stream below a header-matched one: a warning names both" \
     pd_log_wait 'warning: \[stream late\] comes after \[stream hdr\], which matches a header: optgate-policyd does not judge it at RCPT'
 is "... and its mail is left to the milter" \
     "$(pd_q sender=late@example.com recipient=zed@example.org)" DUNNO
+# Match lines as an admin types or pastes them: a blank after the colon,
+# the sender as Postfix logs it.  They loaded and matched nothing, so
+# the stream's mail went out without its opt-outs (DUNNO).
+EXTRA_STREAMS='[stream spaced]
+match = sender: spaced@example.com
+match = sender:<logged@example.com>
+match = sasl: spacedapp
+consent = none' write_conf
+: >"$PD_LOG"
+pd_hup
+pd_log_wait 'reloaded' 5
+like "match = sender: ADDR (a blank after the colon): opt-outs hold" \
+    "$(pd_q sender=spaced@example.com recipient=bob@example.org)" \
+    "550 5.7.1 <bob@example.org>: unsubscribed*"
+like "match = sender:<ADDR> (as Postfix logs it): opt-outs hold" \
+    "$(pd_q sender=logged@example.com recipient=bob@example.org)" \
+    "550 5.7.1 <bob@example.org>: unsubscribed*"
+like "match = sasl: USER: opt-outs hold" \
+    "$(pd_q sender=other@else.example sasl_username=spacedapp recipient=bob@example.org)" \
+    "550 5.7.1 <bob@example.org>: unsubscribed*"
 ok "daemon exits cleanly on SIGTERM" pd_stop
 
 # --- spawn(8) mode: one connection on stdin/stdout ---
