@@ -1023,8 +1023,13 @@ handle_value(
 		if (!first && ps->cont &&
 		    (k->type == T_STR || k->type == T_CAPS))
 			return append_value(ps, k, base, value) == 0;
-		if (!first && k->type != T_MULTI && k->type != T_LIST &&
-		    k->type != T_MATCH) {
+		/*
+		 * plus_tags is a list on one line and its continuations: a
+		 * second "plus_tags =" line (pasted below, to replace it)
+		 * was added to the first unseen.
+		 */
+		if (!first && k->type != T_MULTI && k->type != T_MATCH &&
+		    !(k->type == T_LIST && ps->cont)) {
 			perr(ps, "[%s] %s: given twice%s", section, name,
 			    ps->cont ? " (an indented line continues the "
 			               "key above it)"

@@ -84,6 +84,12 @@ static const struct ccase cases[] = {
         "test.conf:3: [stream s] caps.segment.VIP: given twice"},
     {"key twice", "[stream s]\nclass = marketing\nclass = marketing\n",
         "test.conf:3: [stream s] class: given twice"},
+    /* Only its continuation lines add to it, as to every key but the
+     * README's list keys. */
+    {"plus_tags twice",
+        "[address]\nplus_tags = a.example,\n  b.example\n"
+        "plus_tags = c.example\n",
+        "test.conf:4: [address] plus_tags: given twice"},
     {"match without type", "[stream s]\nmatch = newsletter\n",
         "test.conf:2: [stream s] match: expected TYPE:VALUE"},
     {"match unknown type", "[stream s]\nmatch = subject:hi\n", "unknown type"},
