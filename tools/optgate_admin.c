@@ -1841,6 +1841,37 @@ entry_covers(const og_config *cfg, const og_entry *e, const og_stream *st)
 	return og_gate_covers(e, st, "");
 }
 
+/* Is e a temporary opt-out or suppression (a pause too) past its end? */
+static int
+export_over(const og_entry *e, int64_t now)
+{
+	return (e->state == OG_ST_OPTOUT || e->state == OG_ST_SUPPRESSED) &&
+	       e->expires != 0 && e->expires <= now;
+}
+
+/*
+ * The record as the gate reads it now: a pause over is its consent
+ * again, and any other opt-out or suppression over stops nothing (the
+ * gate skips it until expire drops it): only the cap the person chose
+ * there stays.
+ */
+static void
+export_settle(og_record *rec, int64_t now)
+{
+	int i;
+
+	(void)og_record_settle(rec, now);
+	for (i = 0; i < rec->nentries; i++) {
+		og_entry *e = &rec->entries[i];
+
+		if (export_over(e, now)) {
+			e->state = OG_ST_NONE;
+			e->reason = OG_RS_NONE;
+			e->time = e->expires = 0;
+		}
+	}
+}
+
 static int
 export_wanted(const struct export *x, const og_entry *e)
 {
@@ -1983,7 +2014,7 @@ export_rows(struct export *x, og_rtxn *tx, og_record *rec)
 		og_strlcpy(segs + strlen(segs), rec->segments[i],
 		    sizeof(segs) - strlen(segs));
 	}
-	(void)og_record_settle(rec, x->now);
+	export_settle(rec, x->now);
 	for (i = 0; i < rec->nentries; i++) {
 		/* (the consent only with its pause: alone it would hold) */
 		if (rec->entries[i].resume &&
@@ -2042,14 +2073,15 @@ export_one(const og_record *rec, void *ctx)
 	if (x->skip[0] && strcmp(rec->key, x->skip) == 0)
 		return 0; /* the previous group's last */
 	/* chosen by its entries as they hold now: a pause over is its
-	 * consent again (settled in the next slot, scratch when hashed) */
+	 * consent again, an opt-out or suppression over stops nothing
+	 * (settled in the next slot, scratch when hashed) */
 	for (i = 0; i < rec->nentries; i++)
-		if (rec->entries[i].resume && rec->entries[i].expires <= x->now)
+		if (export_over(&rec->entries[i], x->now))
 			break;
 	if (i < rec->nentries) {
 		memcpy(&x->recs[x->nrec], rec, sizeof(*rec));
 		rec = &x->recs[x->nrec];
-		(void)og_record_settle(&x->recs[x->nrec], x->now);
+		export_settle(&x->recs[x->nrec], x->now);
 	}
 	for (i = 0; i < rec->nentries; i++)
 		if (export_wanted(x, &rec->entries[i]))

@@ -306,6 +306,28 @@ is "... and no longer in export --state optout" \
 is "... nor in a partner's hashed suppression list" \
     "$(OPTGATE_NOW=1781136000 $A export --hashed "$T/acme.key" | wc -l)" \
     "$(($($A export --hashed "$T/acme.key" | wc -l) - 2))"
+# A temporary suppression or opt-out with no opt-in under it (a soft
+# bounce's, an imported one), past its end: the gate skips it, and so
+# does export before expire ran (hourly, or never: the daemons do not
+# need it).  It was in export --state suppressed and in the hashed list
+# for partners, who then never mailed her again; a cap she chose on
+# that stream stays in, on a line of its own.
+mkdir -p "$T/e"
+mkconf "$T/e" >"$T/e.conf"
+E="$BIN/optgate -c $T/e.conf"
+$E init >/dev/null 2>&1
+printf 'address,stream,state,time,reason,expires,cap\nsb@example.com,,suppressed,2026-05-20,soft-bounce,2026-05-25,\nto@example.com,,optout,2026-05-20,,2026-05-25,\ncq@example.com,newsletter,optout,2026-05-20,,2026-05-25,1/7d\nst@example.com,,suppressed,2026-05-20,complaint,,\n' >"$T/ended.csv"
+$E import "$T/ended.csv" >/dev/null 2>&1
+$E status sb@example.com --stream offers >/dev/null 2>&1
+is "ended suppression (expire not run): the gate passes her" "$?" 0
+is "... export --state suppressed,optout: only the one in force" \
+    "$($E export --state suppressed,optout 2>/dev/null | sed 1d | cut -d, -f1)" \
+    st@example.com
+is "... a partner's hashed list: only the one in force" \
+    "$($E export --hashed "$T/acme.key" | sed 1d | wc -l)" 1
+is "... export: her cap, not the ended opt-out" \
+    "$($E export 2>/dev/null | grep -E '^(sb|to|cq)@' | cut -d, -f1-5,13)" \
+    "cq@example.com,newsletter,,,none,1/7d"
 # A temporary suppression over the pause, lifted by an admin: the pause
 # is back, and so is the opt-in under it (status said "then confirmed
 # again" before the unsuppress).
