@@ -3272,6 +3272,7 @@ struct expire {
 	char (*names)[OG_STREAM_NAME_MAX + 1];
 	char *pause; /* per change: a pause over an opt-in ends */
 	int n, records;
+	int64_t own_cap; /* the longest window of a cap a person chose */
 };
 
 static int
@@ -3288,6 +3289,8 @@ expire_record(const og_record *rec, void *ctx)
 		const og_entry *e = &rec->entries[i];
 		og_change *c;
 
+		if (e->pref.limit && (int64_t)e->pref.period > x->own_cap)
+			x->own_cap = e->pref.period;
 		if (!e->expires || e->expires > x->now ||
 		    (e->state != OG_ST_SUPPRESSED && e->state != OG_ST_OPTOUT))
 			continue;
@@ -3437,6 +3440,10 @@ cmd_expire(og_cli *cli, int argc, char **argv)
 	}
 	if (keep)
 		horizon = keep;
+	/* a cap a person chose (an import's can be 1/180d) counts in
+	 * these counters as the stream's own do, --keep or not */
+	if (x.own_cap > horizon)
+		horizon = x.own_cap;
 	bhorizon = cli->cfg->soft_bounce.period > 0
 	               ? (int64_t)cli->cfg->soft_bounce.period
 	               : horizon;

@@ -222,4 +222,23 @@ at 0 optin e2@example.org --stream news >/dev/null
 at 10 erase e2@example.org >/dev/null 2>&1
 is "erased and not back: transactional mail is refused" \
     "$(verdict 40 resets e2@example.org)" erased
+
+# --- a cap the person chose, with a window past the counters' 90 days ------
+# An ESP's list imported with cap 1/180d ("twice a year at most"): the
+# hourly expire dropped her send counter at 90 days (it kept only the
+# configured caps' windows), and the gate mailed her again at day 100.
+printf 'address,stream,state,time,source,cap\nhy@example.org,weekly,optin,2026-05-01T00:00:00Z,esp,1/180d\n' >"$T/hy.csv"
+at 0 import "$T/hy.csv" >/dev/null 2>&1
+policyd 0 weekly@example.com hy@example.org eom >/dev/null
+is "her own cap of 1/180d, one send: refused at day 100" \
+    "$(verdict $((100 * D)) weekly hy@example.org)" cap
+at $((100 * D)) expire >/dev/null 2>&1
+is "... still after expire ran" \
+    "$(verdict $((100 * D)) weekly hy@example.org)" cap
+at $((100 * D)) expire --keep 30d >/dev/null 2>&1
+like "... and after expire --keep 30d, for optgate-policyd too" \
+    "$(policyd $((100 * D)) weekly@example.com hy@example.org)" \
+    "550 5.7.1 <hy@example.org>: frequency cap 1/180d for weekly reached*"
+is "... mailed again once her window is over" \
+    "$(verdict $((181 * D)) weekly hy@example.org)" accept
 done_testing
