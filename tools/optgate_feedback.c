@@ -449,7 +449,11 @@ unknown_key(og_cli *cli, const og_report *r)
 		og_token_info ti;
 		const char *t = r->tokens[i];
 
-		if (og_token_open(cli->keys, t, strlen(t), &ti) != OG_ENOKEY)
+		/* Key ids run 1..255: a token naming none (id 0, such as a
+		 * made-up bounce+AAAA...) was never signed by a key of
+		 * ours, retired or not. */
+		if (og_token_open(cli->keys, t, strlen(t), &ti) != OG_ENOKEY ||
+		    og_token_kid(t, strlen(t)) < 1)
 			continue;
 		snprintf(buf, sizeof(buf),
 		    " (it names key %d, which %.1000s lacks: a key retired, "

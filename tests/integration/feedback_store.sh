@@ -1096,4 +1096,14 @@ like "key put back: quarantine retry applies both" "$(cat "$T/out")" \
     "*2 retried, 2 processed, 0 still quarantined*"
 og status rd@example.org --stream news >/dev/null 2>&1
 is "... she is opted out" "$?" 1
+# A made-up token names key id 0, which no keys file can have (ids run
+# 1..255): forged, and the reason sends nobody looking for "key -1".
+orot optin rf@example.org --stream promo >/dev/null 2>&1
+dsn rf@example.org 5.1.1 "550 5.1.1 User unknown" >"$T/rf.eml"
+orot bounce --rcpt "bounce+AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA@bounces.example.com" \
+    <"$T/rf.eml" 2>"$T/log"
+like "made-up token (key id 0): quarantined as none of its tokens verifies" \
+    "$(cat "$T/log")" \
+    "*quarantined as *: bounce without our token for <rf@example.org>: forged, or not about our mail (bounce_token = auto, verp configured; none of its tokens verifies)"
+ok "... and no key is named" sh -c '! grep -q "names key" "$1"' sh "$T/log"
 done_testing
