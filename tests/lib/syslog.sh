@@ -36,7 +36,9 @@ with open(sys.argv[2], "ab") as f:
 ' "$_sl_sock" "$_sl_out" 2>/dev/null &
 	_sl_pid=$!
 	for _i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
-		[ -S "$_sl_sock" ] && return 0
+		# writable for all, as /dev/log is: Postfix's pipe runs
+		# commands as their user= (nobody)
+		[ -S "$_sl_sock" ] && chmod 666 "$_sl_sock" && return 0
 		sleep 0.1
 	done
 	syslog_stop
