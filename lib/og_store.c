@@ -4749,6 +4749,7 @@ struct erase_ctx {
 	int64_t now;
 	const char *note;
 	uint64_t nevents;
+	int norecord; /* erased without a record */
 	og_record rec;
 	og_event ev;
 	unsigned char buf[EV_MAX];
@@ -4765,8 +4766,28 @@ erase_txn(og_store *st, MDB_txn *txn, void *vctx)
 	int rc, i;
 
 	x->nevents = 0;
-	if ((rc = get_record(txn, st->cdbi, x->key, &x->rec)) != 0)
-		return rc;
+	x->norecord = 0;
+	if ((rc = get_record(txn, st->cdbi, x->key, &x->rec)) != 0) {
+		if (rc != OG_NOTFOUND)
+			return rc;
+		/*
+		 * No record: erased already (its hash is kept), or never
+		 * recorded (mail of a consent = none or transactional
+		 * stream only).  She asked to be forgotten all the same: the
+		 * erasure is kept, so no mail goes to her until a new
+		 * opt-in (the gate reads the hash where it finds no record).
+		 */
+		if ((rc = og_store_hash(st, x->key, h)) != 0)
+			return rc;
+		k.mv_size = hkey(kb, OG_HASH_ERASED, h, NULL);
+		k.mv_data = kb;
+		if ((rc = mdb_get(txn, st->cdbi, &k, &v)) == 0)
+			return OG_NOTFOUND;
+		if (rc != MDB_NOTFOUND)
+			return map_err(rc);
+		memset(&x->rec, 0, sizeof(x->rec));
+		x->norecord = 1;
+	}
 	if ((rc = meta_get64(txn, st->cdbi, "seq", &seq)) != 0 ||
 	    (rc = meta_get64(txn, st->cdbi, "records", &records)) != 0)
 		return rc;
@@ -4798,7 +4819,7 @@ erase_txn(og_store *st, MDB_txn *txn, void *vctx)
 	}
 	k.mv_size = mkkey(kb, 'A', x->key, NULL);
 	k.mv_data = kb;
-	if ((rc = mdb_del(txn, st->cdbi, &k, NULL)) != 0)
+	if (!x->norecord && (rc = mdb_del(txn, st->cdbi, &k, NULL)) != 0)
 		return map_err(rc);
 	/* The erase event continues the (stripped) chain. */
 	event_clear(&x->ev);
@@ -4825,6 +4846,8 @@ erase_txn(og_store *st, MDB_txn *txn, void *vctx)
 		return map_err(rc);
 	if ((rc = meta_put64(txn, st->cdbi, "seq", seq + 1)) != 0)
 		return rc;
+	if (x->norecord)
+		return 0;
 	return meta_put64(txn, st->cdbi, "records", records ? records - 1 : 0);
 }
 
@@ -4873,7 +4896,7 @@ og_store_erase(og_store *st, const char *key, int64_t now, const char *note,
 	struct erase_ctx *x;
 	unsigned char kb[OG_ADDR_MAX + 3];
 	size_t kl;
-	int rc, krc;
+	int rc, krc, norecord;
 
 	if (key == NULL || *key == 0 || strlen(key) > OG_ADDR_MAX)
 		return OG_EINVAL;
@@ -4884,6 +4907,7 @@ og_store_erase(og_store *st, const char *key, int64_t now, const char *note,
 	rc = cwrite(st, erase_txn, x);
 	if (nevents)
 		*nevents = rc == 0 ? x->nevents : 0;
+	norecord = rc == 0 && x->norecord;
 	free(x);
 	if (rc != 0 && rc != OG_NOTFOUND)
 		return rc;
@@ -4902,7 +4926,7 @@ og_store_erase(og_store *st, const char *key, int64_t now, const char *note,
 	kl = mkkey(kb, 'B', key, NULL);
 	if ((krc = counters_del(st, kb, kl, 1)) == 0)
 		krc = og_store_sync_counters(st);
-	return krc != 0 ? krc : rc;
+	return krc != 0 ? krc : norecord ? 1 : rc;
 }
 
 int

@@ -608,9 +608,13 @@ int og_store_hashed_read(og_rtxn *tx, int ns, const unsigned char *hash,
  * request reference, not personal data) ends the chain.  Then the
  * address's send and bounce counters are deleted, also when there is no
  * record (so a repeated erase finishes one whose counters step failed).
- * *nevents (may be NULL) gets the number of events stripped.  Returns 0,
- * OG_NOTFOUND (no record: consent unchanged, counters deleted) or an
- * error (from the counters step: consent already erased; run it again).
+ * *nevents (may be NULL) gets the number of events stripped.  Without a
+ * record (mail of consent = none or transactional streams only), the
+ * erasure is kept all the same: its event (the chain's first) and hash,
+ * so no mail goes to key until a new opt-in.  Returns 0, 1 (erased
+ * without a record), OG_NOTFOUND (erased already: nothing changed but
+ * the counters, deleted) or an error (from the counters step: consent
+ * already erased; run it again).
  */
 int og_store_erase(og_store *st, const char *key, int64_t now, const char *note,
     uint64_t *nevents);

@@ -261,7 +261,8 @@ test_erase(void **state)
 
 /*
  * Erasure takes the person's counters and nobody else's: also when only
- * counters exist (transactional mail, no consent record), and not the
+ * counters exist (transactional mail, no consent record: the erasure is
+ * kept then too, her hash, and a second erase finds it), and not the
  * soft bounces of an address that merely starts with hers.
  */
 static void
@@ -278,9 +279,12 @@ test_erase_counters(void **state)
 	    og_store_soft_bounce(f->st, cy, T0, 86400, 0, &cnt, &already), 0);
 	assert_int_equal(
 	    og_store_hold(f->st, cy, "news", getpid(), T0 + 60, T0, 1), 0);
+	/* erased without a record: the erasure is kept (its hash) */
+	assert_int_equal(og_store_erase(f->st, cy, T0 + 10, NULL, NULL), 1);
 	assert_int_equal(
-	    og_store_erase(f->st, cy, T0 + 10, NULL, NULL), OG_NOTFOUND);
+	    og_store_erase(f->st, cy, T0 + 11, NULL, NULL), OG_NOTFOUND);
 	assert_int_equal(og_store_rbegin(f->st, &tx), 0);
+	assert_int_equal(og_store_erased(tx, cy), 1);
 	assert_int_equal(og_store_get_sends(tx, cy, "news", times, 4, &n), 0);
 	assert_int_equal(n, 0);
 	assert_int_equal(og_store_holds(tx, cy, "news", T0 + 11, &n), 0);

@@ -2662,21 +2662,32 @@ cmd_erase(og_cli *cli, int argc, char **argv)
 		       : q.removed ? OG_EXIT_OK
 		                   : OG_EXIT_NO;
 	}
-	if (rc != 0)
+	if (rc < 0)
 		goto fail;
 	{
 		og_buf l;
 
 		og_buf_init(&l, 0);
-		og_buf_printf(&l,
-		    "erase: record removed, %llu event%s stripped, send "
-		    "counters removed, keyed hash kept",
-		    (unsigned long long)nev, nev == 1 ? "" : "s");
+		if (rc == 1)
+			og_buf_adds(&l, "erase: no record, send counters "
+			                "removed, keyed hash kept");
+		else
+			og_buf_printf(&l,
+			    "erase: record removed, %llu event%s stripped, "
+			    "send counters removed, keyed hash kept",
+			    (unsigned long long)nev, nev == 1 ? "" : "s");
 		og_cli_log(&l);
 	}
 	if (cli->json)
-		printf("{\"result\":\"erased\",\"events_stripped\":%llu",
-		    (unsigned long long)nev);
+		printf("{\"result\":\"erased\",\"record\":%s,"
+		       "\"events_stripped\":%llu",
+		    rc == 1 ? "false" : "true", (unsigned long long)nev);
+	else if (rc == 1)
+		/* mail of consent = none or transactional streams only */
+		printf("%s: erased: no record (no opt-in or opt-out was "
+		       "recorded), send counters removed; a keyed hash keeps "
+		       "it suppressed: no mail goes to it until a new opt-in\n",
+		    a.norm);
 	else
 		printf(
 		    "%s: erased: record removed, %llu event%s stripped of "

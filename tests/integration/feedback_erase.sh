@@ -140,17 +140,21 @@ ok "... bob's own complaint still there" test -f "$T/quarantine/$q8"
 ok "nothing in the quarantine names her" sh -c "! grep -rqi 'ana@example' '$T/quarantine'"
 
 # No record at all: her unsubscribe mail with a bad token is all there
-# is of her; erase removes it (exit 0), and says there was no record.
+# is of her; erase removes it (exit 0), says there was no record, and
+# keeps the erasure (no mail goes to her until a new opt-in).
 printf 'From: cara@example.org\nTo: unsub+%s@example.com\nSubject: unsubscribe\n\nplease\n' "$low" >"$T/9.eml"
 og unsub-mail --rcpt "unsub+$low@example.com" <"$T/9.eml" 2>"$T/log"
 q9=$(qname "$T/log")
 ok "cara's unsubscribe mail quarantined" test -f "$T/quarantine/$q9"
 og --json erase cara@example.org >"$T/out" 2>"$T/err"
 is "erase without a record but a quarantined mail: exit 0" "$?" 0
-like "... --json says so" "$(cat "$T/out")" '*"result":"not-found","quarantine_removed":1,"quarantine_kept":0,"quarantine_complete":true}*'
+like "... --json says so" "$(cat "$T/out")" '*"result":"erased","record":false,"events_stripped":0,"quarantine_removed":1,"quarantine_kept":0,"quarantine_complete":true}*'
 ok "... removed" test ! -e "$T/quarantine/$q9"
 og erase dan@example.org >/dev/null 2>&1
-is "erase of an address named nowhere: exit 1" "$?" 1
+is "erase of an address named nowhere: exit 0 (the erasure is kept)" "$?" 0
+og erase dan@example.org >"$T/out" 2>&1
+is "... erased again: exit 0" "$?" 0
+like "... and it says when it was erased" "$(cat "$T/out")" '*dan@example.org: already erased on*'
 
 # A quarantine the admin cannot read is not "nothing to remove".
 if [ "$(id -u)" = 0 ] && command -v runuser >/dev/null; then
