@@ -4,7 +4,7 @@
 MILTER_SRCS := milter/optgate-milter.c milter/mg_hdr.c milter/mg_io.c
 MILTER_OBJS := $(MILTER_SRCS:%.c=$(BUILD)/%.o)
 MILTER_WRAP := -Wl,--wrap=accept -Wl,--wrap=read -Wl,--wrap=poll \
-    -Wl,--wrap=close
+    -Wl,--wrap=close -Wl,--wrap=unlink
 MILTER_LIBS := -Wl,--wrap=sigwait $(MILTER_WRAP) -l:libmilter.a
 PROGS += $(BINDIR)/optgate-milter
 

@@ -221,6 +221,54 @@ __wrap_sigwait(const sigset_t *set, int *sig)
 	}
 }
 
+/*
+ * The unix socket we listen on, as created (st_dev, st_ino).  At exit
+ * libmilter removes whatever socket is at its path; when another
+ * optgate-milter has started since (a restart that did not wait for this
+ * one to go: it stops up to 5 s after SIGTERM), that is the new daemon's
+ * socket, and Postfix then tempfails every message ("connect to Milter
+ * service ...: No such file or directory") until it is restarted again.
+ */
+static const char *sock_path;
+static dev_t sock_dev;
+static ino_t sock_ino;
+
+int __real_unlink(const char *path);
+int __wrap_unlink(const char *path);
+
+int
+__wrap_unlink(const char *path)
+{
+	struct stat sb;
+
+	if (sock_path != NULL && strcmp(path, sock_path) == 0 &&
+	    lstat(path, &sb) == 0 &&
+	    (sb.st_dev != sock_dev || sb.st_ino != sock_ino)) {
+		og_log_info(
+		    "%s is another process's socket now: left in place", path);
+		return 0;
+	}
+	return __real_unlink(path);
+}
+
+/* mg_sock_remember: note the unix socket libmilter just created */
+static void
+mg_sock_remember(const char *sock)
+{
+	struct stat sb;
+	const char *path = NULL;
+
+	if (strncmp(sock, "unix:", 5) == 0)
+		path = sock + 5;
+	else if (strncmp(sock, "local:", 6) == 0)
+		path = sock + 6;
+	if (path == NULL || lstat(path, &sb) != 0)
+		return;
+	sock_dev = sb.st_dev;
+	sock_ino = sb.st_ino;
+	sock_path = path;
+}
+
 /* ---------------------------------------------------------------- */
 /* The store                                                         */
 
@@ -1729,6 +1777,7 @@ main(int argc, char **argv)
 	if (smfi_opensocket(true) != MI_SUCCESS)
 		og_log_fatal("cannot listen on %s: %s", sock, strerror(errno));
 	umask(0077);
+	mg_sock_remember(sock);
 	mg_drop_privileges(s->cfg->milter_user, sock);
 	if (!fg && daemon(0, 0) < 0)
 		og_log_fatal("daemon: %s", strerror(errno));

@@ -10,6 +10,7 @@
 # with the reason (at RCPT for a stream found by the envelope sender, at
 # end of message for one found by a header, a bounce for sendmail(1));
 # postfix check has nothing to say; the signature covers both headers.
+# A daemon started again before the old one is gone keeps its socket.
 # Ports: Postfix 25350, smtp-sink 25351.
 TOP=${OPTGATE_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$TOP/tests/lib/tap.sh"
@@ -185,6 +186,28 @@ done
 like "after the unit's ExecReload the config change holds" \
     "$(rcpt promo@example.com gus@example.org)" \
     "RCPT <gus@example.org> 550 5.7.1 <gus@example.org>: no opt-in on record for promo"
+
+# --- started again before the old one is gone (it stops up to 5 s after
+# SIGTERM, then removes its socket): the new daemon keeps its socket ---
+old=$MPID
+ino=$(stat -c %i "$PF_QUEUE/optgate/milter.sock")
+kill -TERM "$old"
+milter_start 2
+i=0
+until [ "$(stat -c %i "$PF_QUEUE/optgate/milter.sock" 2>/dev/null)" != "$ino" ] ||
+    [ $i -ge 100 ]; do
+	sleep 0.05
+	i=$((i + 1))
+done
+i=0
+while kill -0 "$old" 2>/dev/null && [ $i -lt 150 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+ok "the old daemon has stopped" sh -c "! kill -0 $old 2>/dev/null"
+ok "the new daemon's socket is still there" test -S "$PF_QUEUE/optgate/milter.sock"
+like "mail still passes the new daemon" \
+    "$(rcpt promo@example.com gus@example.org)" "RCPT <gus@example.org> 550 5.7.1 *"
 
 # --- OpenDKIM: README's block on Debian's /etc/opendkim.conf ---
 if ! command -v opendkim >/dev/null 2>&1 || [ ! -f /etc/opendkim.conf ]; then
