@@ -224,11 +224,15 @@ mkdir -p "$D"
 opendkim-genkey -D "$D" -d example.com -s sel || stop "opendkim-genkey"
 chown -R postfix "$D"
 # Debian's file, signing set up as README assumes; this test's user,
-# pid file, no syslog and a key under /tmp.
+# pid file, no syslog, a key under /tmp and its public half from a file
+# (no DNS).
+printf 'sel._domainkey.example.com %s\n' \
+    "$(tr -d '\n\t"' <"$D/sel.txt" | sed 's/.*( *//; s/ *).*//')" >"$D/keys"
 sed -e 's/^UserID.*/UserID postfix/' -e "s#^PidFile.*#PidFile $D/pid#" \
     -e 's/^Syslog[[:space:]].*/Syslog no/' /etc/opendkim.conf >"$T/opendkim.conf"
 printf 'Domain example.com\nSelector sel\nKeyFile %s/sel.private\n%s\n' "$D" \
     'RequireSafeKeys false' >>"$T/opendkim.conf"
+echo "TestPublicKeys $D/keys" >>"$T/opendkim.conf"
 echo "$dk" | grep -v -e '^usermod' -e '^systemctl' | here >"$T/dk.sh"
 (. "$T/dk.sh") >"$T/dk.out" 2>&1
 is "README's OpenDKIM block runs ($(tr '\n' ' ' <"$T/dk.out"))" "$?" 0
@@ -247,12 +251,27 @@ h=$(sed -n '/^DKIM-Signature:/,/^[^ \t]/p' "$T/hal.eml" | sed '$d' |
     tr -d ' \t\r\n' | sed 's/.*;h=\([^;]*\);.*/\1/' | tr 'A-Z' 'a-z')
 is "h= has List-Unsubscribe and List-Unsubscribe-Post, oversigned" \
     "$(echo "$h" | tr ':' '\n' | grep -c -x -e list-unsubscribe -e list-unsubscribe-post)" 4
-printf 'sel._domainkey.example.com %s\n' \
-    "$(tr -d '\n\t"' <"$D/sel.txt" | sed 's/.*( *//; s/ *).*//')" >"$D/keys"
 printf 'Mode v\nTestPublicKeys %s\nRequireSafeKeys false\nSyslog no\n' \
     "$D/keys" >"$D/verify.conf"
 like "the signature verifies" "$(opendkim -x "$D/verify.conf" -t "$T/hal.eml" 2>&1)" \
     "*verification*succeeded*"
+# Incoming mail is still verified: optgate's lines, appended, leave
+# Debian's Mode (sv) alone.  A client outside InternalHosts (127.0.0.1)
+# but in mynetworks, by XCLIENT; a sender no stream matches.
+pf_conf smtpd_authorized_xclient_hosts=127.0.0.1
+pf_reload
+python3 - "$PF_PORT" "$T/hal.eml" <<'PY' >"$T/in.out" 2>&1
+import smtplib, sys
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), "client.optgate.test")
+s.ehlo()
+s.docmd("XCLIENT", "ADDR=127.0.0.2 NAME=in.example.net")
+s.ehlo()
+s.sendmail("someone@example.net", ["lee@example.org"], open(sys.argv[2], "rb").read())
+s.quit()
+PY
+pf_wait_queue_empty 10
+like "incoming mail is still DKIM-verified (Authentication-Results added)" \
+    "$(sink_msg lee@example.org)" "*Authentication-Results: mta.optgate.test*dkim=pass*"
 # README: the other way round every such signature fails.
 pf_conf 'smtpd_milters=unix:opendkim/opendkim.sock, unix:optgate/milter.sock'
 pf_reload
