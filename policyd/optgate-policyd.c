@@ -101,6 +101,8 @@ struct conn {
 	size_t req_used;
 	/* its sender and recipient in external form (og_addr_envelope) */
 	char sender[OG_ADDR_INPUT_MAX + 1], rcpt[OG_ADDR_INPUT_MAX + 1];
+	/* the address whose domain its SPF check judges (spf_sender) */
+	char spf_from[OG_ADDR_INPUT_MAX + 1];
 	char inst[64]; /* the instance of its last request */
 	int eom_seen;  /* it carried END-OF-MESSAGE: that check is wired */
 	int in_txn;    /* its last request's transaction has not ended */
@@ -821,17 +823,20 @@ verdict_action(const og_stream *st, og_verdict *v, char *buf, size_t size)
 
 /* SPF outcome for a stream: 0 go on to the gate, 1 answered. */
 static int
-spf_verdict(
-    struct conn *c, const pd_req *r, const og_stream *st, const pd_spf_res *res)
+spf_verdict(struct conn *c, const pd_req *r, const og_stream *st,
+    const char *from, const pd_spf_res *res)
 {
 	og_verdict v;
 	char act[600], about[64] = "";
 	const char *dom;
+	int verp;
 
 	if (res->result == PD_SPF_PASS)
 		return 0;
-	dom = strrchr(r->a[PD_A_SENDER], '@');
-	dom = dom ? dom + 1 : r->a[PD_A_SENDER];
+	/* from: the address checked, the verp one if the stream has it */
+	dom = strrchr(from, '@');
+	dom = dom ? dom + 1 : from;
+	verp = strcmp(from, r->a[PD_A_SENDER]) != 0;
 	/* A helper that crashed has no address to name. */
 	if (res->ip[0])
 		snprintf(about, sizeof(about), " for %s", res->ip);
@@ -844,12 +849,13 @@ spf_verdict(
 		    dom);
 	} else if (st->spf == OG_SPF_WARN) {
 		og_log_warn("%s: from=<%.256s> stream=%s: spf=%s%s: %s "
-		            "(warn only)",
+		            "(warn only%s%.255s)",
 		    r->a[PD_A_QUEUE_ID] && *r->a[PD_A_QUEUE_ID]
 		        ? r->a[PD_A_QUEUE_ID]
 		        : "NOQUEUE",
 		    r->a[PD_A_SENDER], st->name, pd_spf_name(res->result),
-		    about, res->detail);
+		    about, res->detail, verp ? ", of the verp domain " : "",
+		    verp ? dom : "");
 		return 0;
 	} else if (st->spf == OG_SPF_DEFER) {
 		verdict_set(
@@ -866,9 +872,9 @@ spf_verdict(
 		    "not authorize this server (%s%s)",
 		    dom, pd_spf_name(res->result), about);
 	}
-	snprintf(v.reason, sizeof(v.reason), "spf(%s) %.100s%s%s %.100s",
-	    pd_spf_name(res->result), dom, res->ip[0] ? " ip=" : "", res->ip,
-	    res->detail);
+	snprintf(v.reason, sizeof(v.reason), "spf(%s) %.100s%s%s%s %.100s",
+	    pd_spf_name(res->result), dom, verp ? " (verp domain)" : "",
+	    res->ip[0] ? " ip=" : "", res->ip, res->detail);
 	snprintf(act, sizeof(act), "%d %s %s", v.code, v.dsn, v.text);
 	log_decision(r, st, &v);
 	reply(c, act);
@@ -892,7 +898,7 @@ spf_done(void *ctx, const pd_spf_res *res)
 	if (st == NULL) {
 		reply(c, "DUNNO");
 	} else if (st->spf == OG_SPF_OFF ||
-	           spf_verdict(c, &c->req, st, res) == 0) {
+	           spf_verdict(c, &c->req, st, c->spf_from, res) == 0) {
 		rcpt_gate(c, &c->req, st);
 	}
 	memmove(c->in, c->in + c->req_used, c->inlen - c->req_used);
@@ -1045,12 +1051,54 @@ spf_domain(const char *sender, og_addr *a)
 	return (a->flags & OG_ADDR_LITERAL) ? 1 : 0;
 }
 
+/*
+ * The envelope sender receivers judge by SPF: with verp, optgate-milter
+ * rewrites the sender (a non-null one) to the stream's verp address, so
+ * that address's domain is checked, not the one the application gave.
+ * Its token (%t) is the recipient's, not known here: it is left out
+ * ("bounce+" for bounce+%t@...), so a record that expands %{l} sees the
+ * local part without it.  NULL: no address to check (null sender, or
+ * a sender without a domain and no verp).
+ */
+static const char *
+spf_sender(const og_stream *st, const char *sender, char *buf, size_t size)
+{
+	const char *p;
+	size_t n = 0, len;
+
+	if (sender == NULL || *sender == 0)
+		return NULL;
+	if (st->verp_address == NULL)
+		return strchr(sender, '@') ? sender : NULL;
+	for (p = st->verp_address; *p && n < size - 1; p++) {
+		if (p[0] == '%' && p[1] == 't') {
+			p++;
+			continue;
+		}
+		if (p[0] == '%' && p[1] == 's') {
+			len = strlen(st->name);
+			if (len > size - 1 - n)
+				len = size - 1 - n;
+			memcpy(buf + n, st->name, len);
+			n += len;
+			p++;
+			continue;
+		}
+		if (p[0] == '%' && p[1] == '%')
+			p++;
+		buf[n++] = *p;
+	}
+	/* (one too long for buf is cut: judged by that name, not passed) */
+	buf[n] = 0;
+	return strchr(buf, '@') ? buf : NULL;
+}
+
 /* Returns 1 when the request is waiting for SPF. */
 static int
 do_rcpt(struct conn *c, pd_req *r)
 {
 	const og_stream *st;
-	const char *sender;
+	const char *sender, *from;
 	pd_spf_res res;
 
 	if (r->a[PD_A_RECIPIENT] == NULL || *r->a[PD_A_RECIPIENT] == 0) {
@@ -1070,20 +1118,24 @@ do_rcpt(struct conn *c, pd_req *r)
 		reply(c, "DUNNO");
 		return 0;
 	}
-	if (st->spf != OG_SPF_OFF && g.spf && sender && *sender &&
-	    strchr(sender, '@')) {
+	if (st->spf != OG_SPF_OFF && g.spf &&
+	    (from = spf_sender(st, sender, c->spf_from, sizeof(c->spf_from))) !=
+	        NULL) {
 		og_addr a;
 		int rc;
 
+		if (from != c->spf_from)
+			og_strlcpy(c->spf_from, from, sizeof(c->spf_from));
+		from = c->spf_from;
 		/* Its trailing dot is gone (og_addr_envelope): checked
 		 * too. */
-		if ((rc = spf_domain(sender, &a)) == 0) {
+		if ((rc = spf_domain(from, &a)) == 0) {
 			char local[OG_ADDR_INPUT_MAX];
-			const char *at = strrchr(sender, '@');
+			const char *at = strrchr(from, '@');
 
 			/* As given: receivers expand %{l} from it. */
-			snprintf(local, sizeof(local), "%.*s",
-			    (int)(at - sender), sender);
+			snprintf(local, sizeof(local), "%.*s", (int)(at - from),
+			    from);
 			if (pd_spf_check(g.spf, a.domain, local, &res, spf_done,
 			        c) == 0) {
 				c->state = C_SPF;
@@ -1106,11 +1158,11 @@ do_rcpt(struct conn *c, pd_req *r)
 			            : "no SPF record possible for this domain",
 			    sizeof(res.detail));
 		}
-		if (spf_verdict(c, r, st, &res))
+		if (spf_verdict(c, r, st, from, &res))
 			return 0;
 	}
 	/* (A sender without a domain gets $myorigin from Postfix later:
-	 * not known here, not checked.) */
+	 * not known here, not checked, unless verp replaces it.) */
 	rcpt_gate(c, r, st);
 	return 0;
 }

@@ -77,6 +77,14 @@ for i in $(seq 10 29); do
 done
 dns_txt big.test 'v=spf1 ip4:203.0.113.5 ip6:2001:db8::5 -all'
 dns_txt other.test 'v=spf1 ip4:203.0.113.5 ip6:2001:db8::5 -all'
+# verp: the milter rewrites the envelope sender to the verp address, so
+# receivers judge the verp domain's record, not the sender's.
+dns_txt vsend.test 'v=spf1 ip4:203.0.113.5 ip6:2001:db8::5 -all'
+dns_txt vbad.test 'v=spf1 ip4:198.51.100.1 -all'
+dns_txt vnot.test 'v=spf1 -all'
+dns_txt vgood.test 'v=spf1 ip4:203.0.113.5 ip6:2001:db8::5 -all'
+dns_txt vlp.test 'v=spf1 exists:%{l}.allow.vlp.test -all'
+dns_conf 'host-record=bounce+.allow.vlp.test,127.0.0.2'
 ok "dnsmasq starts on 127.0.0.53" dns_start
 dns_silent 127.0.0.54
 
@@ -113,6 +121,27 @@ spf = warn
 match = client:192.0.2.7
 consent = none
 spf = reject
+[stream verpbad]
+match = sender:@vsend.test
+match = client:192.0.2.9
+consent = none
+spf = reject
+verp = bounce+%t@vbad.test
+[stream verpgood]
+match = sender:@vnot.test
+consent = none
+spf = reject
+verp = bounce+%t@vgood.test
+[stream verplp]
+match = sender:@vlpsend.test
+consent = none
+spf = reject
+verp = bounce+%t@vlp.test
+[stream verpwarn]
+match = sender:@vwarn.test
+consent = none
+spf = warn
+verp = bounce+%t@vbad.test
 CONF
 pd_init
 PD_WRAP=$DNS_NS
@@ -265,6 +294,24 @@ is "a local part the address rules refuse: its domain is still checked" \
     "550 5.7.23 SPF record of fail.test does not authorize this server (fail for 203.0.113.5)"
 is "a sender without a domain (Postfix adds \$myorigin later): not checked" \
     "$(pd_q sender=www-data client_address=192.0.2.7)" DUNNO
+# A stream with verp: receivers see the verp address as the envelope
+# sender (optgate-milter rewrites it), so its domain is the one checked.
+is "verp domain not authorizing this server, sender domain authorizing: 550 names the verp domain" \
+    "$(pd_q sender=news@vsend.test recipient=ana@example.org)" \
+    "550 5.7.23 SPF record of vbad.test does not authorize this server (fail for 203.0.113.5)"
+ok "... logged with the verp domain" pd_log_wait \
+    'from=<news@vsend.test>.*stream=verpbad, action=reject, reason=spf\(fail\) vbad.test \(verp domain\) ip=203.0.113.5'
+is "verp domain authorizing this server, sender domain not: DUNNO" \
+    "$(pd_q sender=news@vnot.test recipient=ana@example.org)" DUNNO
+is "... a %{l} record judges the verp local part without the token: DUNNO" \
+    "$(pd_q sender=news@vlpsend.test recipient=ana@example.org)" DUNNO
+is "... warn mode: DUNNO" \
+    "$(pd_q sender=news@vwarn.test recipient=ana@example.org)" DUNNO
+ok "... logged naming the verp domain" pd_log_wait \
+    'from=<news@vwarn.test> stream=verpwarn: spf=fail for 203.0.113.5.*\(warn only, of the verp domain vbad.test\)'
+is "... a sender without a domain: the verp domain is still checked" \
+    "$(pd_q sender=www-data recipient=ana@example.org client_address=192.0.2.9)" \
+    "550 5.7.23 SPF record of vbad.test does not authorize this server (fail for 203.0.113.5)"
 
 # Hostile records: each answered (refused or tempfailed), quickly.
 t0=$(date +%s)
