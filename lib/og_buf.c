@@ -248,6 +248,29 @@ og_buf_add_escaped(og_buf *b, const char *s, size_t n, size_t cap)
 	return rc;
 }
 
+int
+og_buf_subst(og_buf *out, const char *tmpl, const char *tok, const char *stream)
+{
+	const char *p;
+	int rc = 0;
+
+	for (p = tmpl; *p != '\0' && rc == 0; p++) {
+		if (p[0] == '%' && p[1] == 't') {
+			rc = og_buf_adds(out, tok);
+			p++;
+		} else if (p[0] == '%' && p[1] == 's') {
+			rc = og_buf_adds(out, stream);
+			p++;
+		} else if (p[0] == '%' && p[1] == '%') {
+			rc = og_buf_addc(out, '%');
+			p++;
+		} else {
+			rc = og_buf_addc(out, (unsigned char)*p);
+		}
+	}
+	return rc;
+}
+
 char *
 og_buf_take(og_buf *b)
 {

@@ -61,6 +61,13 @@ int og_buf_vprintf(og_buf *b, const char *fmt, va_list ap)
  * bytes, then "...".
  */
 int og_buf_add_escaped(og_buf *b, const char *s, size_t n, size_t cap);
+/*
+ * Append template tmpl expanded: every "%t" replaced with tok and "%s"
+ * with stream (unsubscribe URLs, the VERP address, the Feedback-ID);
+ * "%%" is a percent sign.  0 or OG_ETOOBIG.
+ */
+int og_buf_subst(
+    og_buf *out, const char *tmpl, const char *tok, const char *stream);
 /* Take ownership of the data (caller frees); the buf becomes empty. */
 char *og_buf_take(og_buf *b);
 

@@ -36,6 +36,20 @@ og_time_now(void)
 }
 
 int
+og_cond_init_monotonic(pthread_cond_t *c)
+{
+	pthread_condattr_t ca;
+	int rc;
+
+	if ((rc = pthread_condattr_init(&ca)) != 0)
+		return rc;
+	if ((rc = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC)) == 0)
+		rc = pthread_cond_init(c, &ca);
+	pthread_condattr_destroy(&ca);
+	return rc;
+}
+
+int
 og_duration_parse(const char *s, int64_t max, int64_t *out)
 {
 	char *end;

@@ -10,10 +10,18 @@
 #ifndef OG_TIME_H
 #define OG_TIME_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
 int64_t og_time_now(void);
+/*
+ * og_cond_init_monotonic - init a condition variable whose timed waits
+ * (pthread_cond_timedwait, deadlines from clock_gettime(CLOCK_MONOTONIC))
+ * run on the monotonic clock: on the wall clock a clock set back an hour
+ * (an NTP step, date -s) stalls them for that hour.  0 or an errno value.
+ */
+int og_cond_init_monotonic(pthread_cond_t *c);
 /* 0 or OG_EINVAL; max bounds the result in seconds. */
 int og_duration_parse(const char *s, int64_t max, int64_t *out);
 /* Format a duration compactly ("7d", "90m"); returns buf. */

@@ -2,7 +2,7 @@
  * mg_hdr.c - header text helpers of optgate-milter: folding the headers we
  * add, unfolding the ones we read, and making text safe for SMTP replies.
  *
- * Public: mg_hdr_fold_list, mg_hdr_unfold, mg_reply_text, mg_subst.  Pure
+ * Public: mg_hdr_fold_list, mg_hdr_unfold, mg_reply_text.  Pure
  * functions over og_buf; thread-safe.
  *
  * LIMITS: one item is never broken, so a line can exceed 78 characters
@@ -106,27 +106,4 @@ mg_reply_text(char *dst, size_t max, const char *src)
 	}
 	dst[o] = '\0';
 	return dst;
-}
-
-int
-mg_subst(og_buf *out, const char *tmpl, const char *tok, const char *stream)
-{
-	const char *p;
-	int rc = 0;
-
-	for (p = tmpl; *p != '\0' && rc == 0; p++) {
-		if (p[0] == '%' && p[1] == 't') {
-			rc = og_buf_adds(out, tok);
-			p++;
-		} else if (p[0] == '%' && p[1] == 's') {
-			rc = og_buf_adds(out, stream);
-			p++;
-		} else if (p[0] == '%' && p[1] == '%') {
-			rc = og_buf_addc(out, '%');
-			p++;
-		} else {
-			rc = og_buf_addc(out, (unsigned char)*p);
-		}
-	}
-	return rc;
 }

@@ -37,12 +37,4 @@ int mg_hdr_unfold(og_buf *out, const char *value);
  */
 char *mg_reply_text(char *dst, size_t max, const char *src);
 
-/*
- * mg_subst_token - expand a template, replacing every "%t" with tok and
- * "%s" with stream (for unsubscribe URLs, the VERP address and the
- * Feedback-ID); "%%" is a percent sign.  Returns 0 or OG_ETOOBIG.
- */
-int mg_subst(
-    og_buf *out, const char *tmpl, const char *tok, const char *stream);
-
 #endif

@@ -146,8 +146,8 @@ test_subst(void **state)
 	og_buf b;
 
 	og_buf_init(&b, 1024);
-	assert_int_equal(
-	    mg_subst(&b, "https://u.example/%t?s=%s&p=100%%", "TOK", "news"),
+	assert_int_equal(og_buf_subst(&b, "https://u.example/%t?s=%s&p=100%%",
+	                     "TOK", "news"),
 	    0);
 	assert_string_equal(b.data, "https://u.example/TOK?s=news&p=100%");
 	og_buf_free(&b);

@@ -1288,7 +1288,7 @@ mg_inject(
 					continue;
 				og_buf_init(&u[n], 2048);
 				(void)og_buf_addc(&u[n], '<');
-				(void)mg_subst(
+				(void)og_buf_subst(
 				    &u[n], st->unsubscribe[i], tok, st->name);
 				(void)og_buf_addc(&u[n], '>');
 				items[n] = u[n].data;
@@ -1315,7 +1315,7 @@ mg_inject(
 	if (st->verp_address != NULL && m->sender[0] != '\0') {
 		og_buf_init(&f, 1024);
 		(void)og_buf_addc(&f, '<');
-		(void)mg_subst(&f, st->verp_address, tok, st->name);
+		(void)og_buf_subst(&f, st->verp_address, tok, st->name);
 		(void)og_buf_addc(&f, '>');
 		if (smfi_chgfrom(ctx, f.data, NULL) != MI_SUCCESS)
 			rc = -1;
@@ -1341,7 +1341,7 @@ mg_feedback_id(SMFICTX *ctx, const mg_conn *c, const og_stream *st)
 	if (st->feedback_id == NULL || c->msg.n_fbid > 0)
 		return 0;
 	og_buf_init(&f, 1024);
-	(void)mg_subst(&f, st->feedback_id, "", st->name);
+	(void)og_buf_subst(&f, st->feedback_id, "", st->name);
 	if (cfg->feedback_id_sender != NULL)
 		(void)og_buf_printf(&f, ":%s", cfg->feedback_id_sender);
 	if (smfi_addheader(ctx, FBID_NAME, f.data) != MI_SUCCESS)
@@ -1730,7 +1730,6 @@ main(int argc, char **argv)
 	int ch, fg = 0, rc;
 	og_snap *s;
 	pthread_t hk;
-	pthread_condattr_t ca;
 	sigset_t set;
 	char *sock;
 	og_store *st;
@@ -1792,11 +1791,8 @@ main(int argc, char **argv)
 	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	if ((rc = pthread_condattr_init(&ca)) != 0 ||
-	    (rc = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC)) != 0 ||
-	    (rc = pthread_cond_init(&hk_cond, &ca)) != 0)
+	if ((rc = og_cond_init_monotonic(&hk_cond)) != 0)
 		og_log_fatal("pthread_cond_init: %s", strerror(rc));
-	pthread_condattr_destroy(&ca);
 	if ((rc = pthread_create(&hk, NULL, mg_housekeeping, NULL)) != 0)
 		og_log_fatal("pthread_create: %s", strerror(rc));
 

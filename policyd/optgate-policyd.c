@@ -562,13 +562,8 @@ writer_main(void *arg)
 static void
 writer_start(void)
 {
-	pthread_condattr_t ca;
-
-	if ((errno = pthread_condattr_init(&ca)) != 0 ||
-	    (errno = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC)) != 0 ||
-	    (errno = pthread_cond_init(&g.sync_cond, &ca)) != 0)
+	if ((errno = og_cond_init_monotonic(&g.sync_cond)) != 0)
 		og_log_fatal("pthread_cond_init: %s", strerror(errno));
-	pthread_condattr_destroy(&ca);
 	if ((errno = pthread_create(&g.sync_thread, NULL, writer_main, NULL)) !=
 	    0)
 		og_log_fatal("pthread_create: %s", strerror(errno));
@@ -1063,33 +1058,18 @@ spf_domain(const char *sender, og_addr *a)
 static const char *
 spf_sender(const og_stream *st, const char *sender, char *buf, size_t size)
 {
-	const char *p;
-	size_t n = 0, len;
+	og_buf b;
 
 	if (sender == NULL || *sender == 0)
 		return NULL;
 	if (st->verp_address == NULL)
 		return strchr(sender, '@') ? sender : NULL;
-	for (p = st->verp_address; *p && n < size - 1; p++) {
-		if (p[0] == '%' && p[1] == 't') {
-			p++;
-			continue;
-		}
-		if (p[0] == '%' && p[1] == 's') {
-			len = strlen(st->name);
-			if (len > size - 1 - n)
-				len = size - 1 - n;
-			memcpy(buf + n, st->name, len);
-			n += len;
-			p++;
-			continue;
-		}
-		if (p[0] == '%' && p[1] == '%')
-			p++;
-		buf[n++] = *p;
-	}
+	/* expanded as the milter expands it, with no token */
+	og_buf_init(&b, 0);
+	(void)og_buf_subst(&b, st->verp_address, "", st->name);
 	/* (one too long for buf is cut: judged by that name, not passed) */
-	buf[n] = 0;
+	og_strlcpy(buf, b.data ? b.data : "", size);
+	og_buf_free(&b);
 	return strchr(buf, '@') ? buf : NULL;
 }
 

@@ -44,6 +44,7 @@
 #include "og_buf.h"
 #include "og_err.h"
 #include "og_log.h"
+#include "og_time.h"
 #include "unsubd.h"
 
 #define RATE_BUCKETS 4096
@@ -185,12 +186,7 @@ static pthread_once_t reap_once = PTHREAD_ONCE_INIT;
 static void
 reap_cond_init(void)
 {
-	pthread_condattr_t ca;
-
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&reap_cond, &ca);
-	pthread_condattr_destroy(&ca);
+	(void)og_cond_init_monotonic(&reap_cond);
 }
 static unsubd_conn *conn_head;
 static uint64_t reap_deadline_ms;

@@ -37,7 +37,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	(void)mg_hdr_fold_list(&f, "List-Unsubscribe", items, 2);
 	og_buf_free(&f);
 	og_buf_init(&f, 262144);
-	(void)mg_subst(&f, s, "TOKEN", "stream");
+	(void)og_buf_subst(&f, s, "TOKEN", "stream");
 	og_buf_free(&f);
 	og_buf_free(&b);
 	free(s);
