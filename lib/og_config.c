@@ -2500,12 +2500,11 @@ og_stream_rcpt_shadow(
 			if (cfg->streams[k].match[j].kind == OG_MATCH_HEADER) {
 				snprintf(buf, size,
 				    "[stream %s] comes after [stream %s], "
-				    "which "
-				    "matches a header: optgate-policyd does "
-				    "not "
-				    "judge it at RCPT (it answers DUNNO and "
-				    "leaves it to optgate-milter, at end of "
-				    "data); put header-matched streams last",
+				    "which matches a header: optgate-policyd "
+				    "does not judge it at RCPT (it answers "
+				    "DUNNO and leaves it to optgate-milter, "
+				    "at end of data); put header-matched "
+				    "streams last",
 				    st->name, cfg->streams[k].name);
 				return 1;
 			}

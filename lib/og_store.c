@@ -4835,7 +4835,8 @@ erase_txn(og_store *st, MDB_txn *txn, void *vctx)
 	if ((rc = event_append(st, txn, &x->ev, seq, x->buf, sizeof(x->buf))) !=
 	    0)
 		return rc;
-	if ((rc = og_store_hash(st, x->key, h)) != 0)
+	/* (without a record, h was computed above) */
+	if (!x->norecord && (rc = og_store_hash(st, x->key, h)) != 0)
 		return rc;
 	k.mv_size = hkey(kb, OG_HASH_ERASED, h, NULL);
 	k.mv_data = kb;
