@@ -28,17 +28,16 @@
  * flushes it.  Daemons and small commands write consent through write(2),
  * so a full disk is an error (OG_ENOSPC) that they answer with a
  * tempfail.
- * The counters, written on every accepted message, are written in place
- * (MDB_WRITEMAP) over a file whose blocks are reserved up to the map size
- * (fallocate): a page fault into a hole on a full disk would be a SIGBUS,
- * so a counters write that finds the map larger than the reservation
- * reserves first and is refused (OG_ENOSPC) while it cannot; where the file
- * cannot be reserved at open, the counters use write(2) too.  Bulk
- * writers (OG_STORE_BULK: imports) use MDB_WRITEMAP instead, so that the
- * dirty pages of large batches live in the file mapping (page cache), not
- * in anonymous memory: a 10M-line import keeps a bounded RSS; the price
- * is that a full disk is a SIGBUS there (the CLI turns it into a message;
- * the last commit stays intact).
+ * The counters, written on every accepted message, go through write(2)
+ * as well, in every process: a full disk fails the commit (OG_ENOSPC),
+ * and a flush (counter_sync) write-protects no mapped pages, whose next
+ * writes would each be a page fault and a TLB shootdown on the other
+ * cores (docs/design.md, "The counters go through write(2)").  Bulk
+ * writers (OG_STORE_BULK: imports) map consent writable (MDB_WRITEMAP),
+ * so that the dirty pages of large batches live in the file mapping
+ * (page cache), not in anonymous memory: a 10M-line import keeps a
+ * bounded RSS; the price is that a full disk is a SIGBUS there (the CLI
+ * turns it into a message; the last commit stays intact).
  *
  * LIMITS: times are stored as unsigned 32-bit seconds (until 2106); a map
  * starts at 64 MiB (a quarter of a smaller ceiling, or the file's size)
@@ -106,13 +105,9 @@ struct og_store {
 	pthread_mutex_t reglock;
 	pthread_key_t tkey;
 	struct og_rtxn *reg;
-	int kwmap;       /* counters map written in place (kreserve) */
-	uint64_t kalloc; /* bytes of it reserved on disk (writer's lock) */
-	int kshort;      /* the last reservation failed (said once) */
-	int kdamaged;    /* a counters page was found damaged (said once) */
+	int kdamaged; /* a counters page was found damaged (said once) */
 	/* for og_store_counters_check: how they were opened, which files */
 	int maxr;
-	unsigned kflags;
 	dev_t kdev[2]; /* data.mdb, lock.mdb */
 	ino_t kino[2];
 	int kstuck; /* replaced but not followed (said once) */
@@ -1059,44 +1054,6 @@ mark_walked(const char *dir, const struct stat *owner)
 }
 
 /*
- * Reserve the blocks of an in-place written map's file up to its size
- * (see the top).  Only while as much disk stays free as the reservation
- * takes: a nearly full disk is left to consent writes (opt-outs), and a
- * failing fallocate cannot eat the last free blocks (ext4 keeps what it
- * allocated before it failed).  0, or OG_EIO with why in err.
- */
-static int
-reserve_map(MDB_env *env, uint64_t size, char *err, size_t errlen)
-{
-	struct statvfs vfs;
-	struct stat sb;
-	uint64_t need, avail;
-	int fd;
-
-	if (mdb_env_get_fd(env, &fd) != 0 || fstat(fd, &sb) != 0 ||
-	    fstatvfs(fd, &vfs) != 0) {
-		snprintf(err, errlen, "%s", strerror(errno));
-		return OG_EIO;
-	}
-	need = (uint64_t)sb.st_blocks * 512 < size
-	           ? size - (uint64_t)sb.st_blocks * 512
-	           : 0;
-	avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
-	if (need > avail / 2) {
-		snprintf(err, errlen,
-		    "it needs %.1f MiB more and as much again free, the disk "
-		    "has %.1f MiB",
-		    need / 1048576.0, avail / 1048576.0);
-		return OG_EIO;
-	}
-	if (fallocate(fd, 0, 0, (off_t)size) != 0) {
-		snprintf(err, errlen, "%s", strerror(errno));
-		return OG_EIO;
-	}
-	return 0;
-}
-
-/*
  * With MDB_WRITEMAP, LMDB sets the data file to this process's map size
  * (mdb_env_open, mdb_env_set_mapsize): if another process grew its map
  * after we looked at the file's size, the file is cut under that map, and
@@ -1115,15 +1072,10 @@ wmap_lock(int fd)
 		;
 }
 
-/*
- * reserve: with MDB_WRITEMAP in extra, reserve the file's blocks before
- * the first write; NO_RESERVE (err says why) when they cannot be.
- */
-#define NO_RESERVE (-100) /* open_env to open_counters only */
 static int
 open_env(const char *dir, uint64_t max, int maxreaders, unsigned extra,
-    int create, int reserve, MDB_env **envp, MDB_dbi *dbi, MDB_dbi *edbi,
-    char *err, size_t errlen)
+    int create, MDB_env **envp, MDB_dbi *dbi, MDB_dbi *edbi, char *err,
+    size_t errlen)
 {
 	char file[4096];
 	struct stat sb;
@@ -1183,21 +1135,6 @@ open_env(const char *dir, uint64_t max, int maxreaders, unsigned extra,
 	lk = -1;
 	if (rc != 0)
 		goto fail;
-	if (reserve && (extra & MDB_WRITEMAP)) {
-		MDB_envinfo info;
-		char why[160];
-
-		mdb_env_info(env, &info);
-		if (reserve_map(env, info.me_mapsize, why, sizeof(why)) != 0) {
-			snprintf(err, errlen,
-			    "%s: cannot reserve %llu MiB on disk for the map: "
-			    "%s",
-			    dir, (unsigned long long)(info.me_mapsize >> 20),
-			    why);
-			mdb_env_close(env);
-			return NO_RESERVE;
-		}
-	}
 	{
 		int dead = 0;
 
@@ -1703,38 +1640,6 @@ fail:
 	return OG_EIO;
 }
 
-/*
- * The counters environment, written in place when its file can be
- * reserved (the disk has room for the map), else through write(2).
- */
-static int
-open_counters(og_store *st, const char *dir, int maxr, unsigned wmap,
-    MDB_env **envp, MDB_dbi *dbi, int *kwmap, uint64_t *kalloc, char *err,
-    size_t errlen)
-{
-	MDB_envinfo info;
-	int rc;
-
-	*kwmap = 0;
-	*kalloc = 0;
-	rc = open_env(dir, st->kmax, maxr, MDB_NOSYNC | wmap, 1, 1, envp, dbi,
-	    NULL, err, errlen);
-	if (rc == NO_RESERVE) {
-		og_log_warn(
-		    "%s; counters written through write(2) instead", err);
-		*err = 0;
-		rc = open_env(dir, st->kmax, maxr, MDB_NOSYNC, 1, 0, envp, dbi,
-		    NULL, err, errlen);
-		wmap = 0;
-	}
-	if (rc == 0 && (wmap & MDB_WRITEMAP)) {
-		mdb_env_info(*envp, &info);
-		*kwmap = 1;
-		*kalloc = info.me_mapsize;
-	}
-	return rc;
-}
-
 int
 og_store_give(const char *path, uid_t uid, gid_t gid)
 {
@@ -1851,9 +1756,8 @@ check_whole(const char *dir, char *err, size_t errlen)
  * here.  Records which files were opened (st->kdev, st->kino).
  */
 static int
-counters_open(og_store *st, const struct stat *owner, int check, unsigned kwmap,
-    MDB_env **envp, MDB_dbi *dbi, int *kw, uint64_t *ka, int *made, char *err,
-    size_t errlen)
+counters_open(og_store *st, const struct stat *owner, int check, MDB_env **envp,
+    MDB_dbi *dbi, int *made, char *err, size_t errlen)
 {
 	char dir[4096], file[4200];
 	int rc, lk, walked;
@@ -1868,8 +1772,8 @@ counters_open(og_store *st, const struct stat *owner, int check, unsigned kwmap,
 	walked = env_unused(dir) && (check || !walked_this_boot(dir));
 	rc = walked ? tree_check(file, err, errlen) : 0;
 	if (rc == 0 || rc == OG_NOTFOUND)
-		rc = open_counters(
-		    st, dir, st->maxr, kwmap, envp, dbi, kw, ka, err, errlen);
+		rc = open_env(dir, st->kmax, st->maxr, MDB_NOSYNC, 1, envp, dbi,
+		    NULL, err, errlen);
 	if (!check && (rc == OG_ECORRUPT || rc == OG_ESTORE)) {
 		/* Soft state: rebuild empty rather than refuse to run. */
 		char aside[4200];
@@ -1884,8 +1788,8 @@ counters_open(og_store *st, const struct stat *owner, int check, unsigned kwmap,
 			    strerror(errno));
 			rc = OG_EIO;
 		} else {
-			rc = open_counters(st, dir, st->maxr, kwmap, envp, dbi,
-			    kw, ka, err, errlen);
+			rc = open_env(dir, st->kmax, st->maxr, MDB_NOSYNC, 1,
+			    envp, dbi, NULL, err, errlen);
 			*made = 1;
 		}
 	}
@@ -1926,7 +1830,6 @@ og_store_open(const char *path, const og_store_opts *opts, og_store **out,
 	int bulk = opts && (opts->flags & OG_STORE_BULK);
 	unsigned wmap = bulk ? MDB_WRITEMAP : 0;
 	int check = opts && (opts->flags & OG_STORE_CHECK);
-	unsigned kwmap = check ? 0 : MDB_WRITEMAP | (bulk ? MDB_MAPASYNC : 0);
 	int maxr = opts && opts->max_readers ? opts->max_readers : 512;
 	int rc;
 
@@ -1955,7 +1858,6 @@ og_store_open(const char *path, const og_store_opts *opts, og_store **out,
 	st->kmax = opts && opts->counter_map_size ? opts->counter_map_size
 	                                          : 1ULL << 30;
 	st->maxr = maxr;
-	st->kflags = kwmap;
 	pthread_mutex_init(&st->wlock, NULL);
 	pthread_mutex_init(&st->reglock, NULL);
 	pthread_key_create(&st->tkey, tkey_free);
@@ -1973,8 +1875,8 @@ og_store_open(const char *path, const og_store_opts *opts, og_store **out,
 	if (check && env_unused(dir) &&
 	    (rc = tree_check(file, err, errlen)) == OG_ECORRUPT)
 		goto fail;
-	rc = open_env(dir, st->cmax, maxr, wmap, create, 0, &st->cenv,
-	    &st->cdbi, &st->edbi, err, errlen);
+	rc = open_env(dir, st->cmax, maxr, wmap, create, &st->cenv, &st->cdbi,
+	    &st->edbi, err, errlen);
 	if (rc != 0)
 		goto fail;
 	st->cflags = wmap;
@@ -1989,8 +1891,8 @@ og_store_open(const char *path, const og_store_opts *opts, og_store **out,
 	    (rc = address_open(st, opts->address_keys, err, errlen)) != 0)
 		goto fail;
 
-	rc = counters_open(st, &sb, check, kwmap, &st->kenv, &st->kdbi,
-	    &st->kwmap, &st->kalloc, &made, err, errlen);
+	rc = counters_open(
+	    st, &sb, check, &st->kenv, &st->kdbi, &made, err, errlen);
 	if (rc != 0)
 		goto fail;
 	/*
@@ -2091,8 +1993,7 @@ og_store_counters_check(og_store *st)
 	MDB_dbi dbi;
 	dev_t dev[2];
 	ino_t ino[2];
-	uint64_t ka;
-	int same[2], i, rc, kw, made, fresh;
+	int same[2], i, rc, made, fresh;
 
 	snprintf(dir, sizeof(dir), "%s/counters", st->path);
 	file_ids(dir, dev, ino);
@@ -2119,8 +2020,7 @@ og_store_counters_check(og_store *st)
 		return OG_EIO;
 	}
 	err[0] = 0;
-	rc = counters_open(st, &owner, 0, st->kflags, &env, &dbi, &kw, &ka,
-	    &made, err, sizeof(err));
+	rc = counters_open(st, &owner, 0, &env, &dbi, &made, err, sizeof(err));
 	if (rc != 0) {
 		if (!st->kstuck)
 			og_log_warn(
@@ -2150,9 +2050,6 @@ og_store_counters_check(og_store *st)
 	old = st->kenv;
 	st->kenv = env;
 	st->kdbi = dbi;
-	st->kwmap = kw;
-	st->kalloc = ka;
-	st->kshort = 0;
 	st->kdamaged = 0;
 	st->kstuck = 0;
 	threads_go(st);
@@ -2327,7 +2224,7 @@ consent_follow(og_store *st)
 		rc = OG_EIO;
 	} else {
 		made = absent(dir, "lock.mdb");
-		rc = open_env(dir, st->cmax, st->maxr, st->cflags, 0, 0, &env,
+		rc = open_env(dir, st->cmax, st->maxr, st->cflags, 0, &env,
 		    &dbi, &edbi, err, sizeof(err));
 		if (rc == 0 &&
 		    (rc = same_store(st, env, dbi, why, sizeof(why))) != 0) {
@@ -3882,46 +3779,9 @@ count_one(
 }
 
 /*
- * Before a counters write transaction (called inside it, so writers are
- * serialised): reserve the blocks of a map that grew since the last
- * reservation, here or in another process.  OG_ENOSPC while the disk has
- * no room; nothing has touched the map then.
- */
-static int
-kreserve(og_store *st)
-{
-	MDB_envinfo info;
-	char why[160];
-
-	if (!st->kwmap)
-		return 0;
-	mdb_env_info(st->kenv, &info);
-	if (info.me_mapsize <= st->kalloc)
-		return 0;
-	if (reserve_map(st->kenv, info.me_mapsize, why, sizeof(why)) != 0) {
-		if (!st->kshort)
-			og_log_warn("%s/counters: cannot reserve %llu MiB on "
-			            "disk for the counters map: %s; sends are "
-			            "not counted until there is room",
-			    st->path,
-			    (unsigned long long)(info.me_mapsize >> 20), why);
-		st->kshort = 1;
-		return OG_ENOSPC;
-	}
-	if (st->kshort)
-		og_log_info("%s/counters: counters map reserved again (%llu "
-		            "MiB); counting resumes",
-		    st->path, (unsigned long long)(info.me_mapsize >> 20));
-	st->kshort = 0;
-	st->kalloc = info.me_mapsize;
-	return 0;
-}
-
-/*
  * Begin a write transaction on the counters, holding this thread's share
  * of the resize lock (rd_unlock after the commit or abort): adopts a map
- * another process grew, reserves what the map needs on disk.  0 or an
- * OG_* code (nothing held then).
+ * another process grew.  0 or an OG_* code (nothing held then).
  */
 static int
 kwrite_begin(og_store *st, MDB_txn **txn)
@@ -3931,13 +3791,8 @@ kwrite_begin(og_store *st, MDB_txn **txn)
 	for (tries = 0; tries < 3; tries++) {
 		rd_lock(st);
 		rc = mdb_txn_begin(st->kenv, NULL, 0, txn);
-		if (rc == 0) {
-			if ((rc = kreserve(st)) == 0)
-				return 0;
-			mdb_txn_abort(*txn);
-			rd_unlock(st);
-			return rc;
-		}
+		if (rc == 0)
+			return 0;
 		rd_unlock(st);
 		if (rc != MDB_MAP_RESIZED)
 			return map_err(rc);
@@ -3969,7 +3824,7 @@ kwrite(og_store *st, int (*fn)(MDB_txn *, MDB_dbi, void *), void *ctx)
 		if ((rc = kwrite_begin(st, &txn)) != 0)
 			return rc;
 		if ((rc = fn(txn, st->kdbi, ctx)) == 0)
-			rc = map_err(mdb_txn_commit(txn));
+			rc = commit_err(st, map_err(mdb_txn_commit(txn)));
 		else
 			mdb_txn_abort(txn);
 		rd_unlock(st);

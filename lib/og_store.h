@@ -311,8 +311,8 @@ typedef struct og_rtxn og_rtxn;
 #define OG_STORE_BULK 0x04
 /*
  * Check (optgate verify): the store as found.  Damaged counters are an
- * error, not moved aside and rebuilt; the counters file is not extended
- * for a writable map.  Nothing is to be written through such a handle.
+ * error, not moved aside and rebuilt.  Nothing is to be written through
+ * such a handle.
  */
 #define OG_STORE_CHECK 0x08
 

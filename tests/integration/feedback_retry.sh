@@ -19,8 +19,7 @@ O="$BIN/optgate"
 R="$TOP/tests/fixtures/reports/messages"
 mkdir "$T/disk"
 disk=0
-# 200M: the counters reserve their 64 MiB map on disk and want as much
-# again free
+# 200M: room for the store, then filled up below
 if [ -n "${OG_FR_NS:-}" ] && mount -t tmpfs -o size=200M tmpfs "$T/disk"; then
 	disk=1
 fi
@@ -156,8 +155,7 @@ if [ "$disk" = 0 ]; then
 	exit
 fi
 # The disk fills up.  The consent data is a compacted copy (as a restored
-# backup is), so its next write needs new space on the disk; the counters
-# have theirs reserved.
+# backup is), so its next write needs new space on the disk.
 og backup "$T/bk" >/dev/null 2>&1 &&
     cp "$T/bk/consent/data.mdb" "$T/disk/store/consent/data.mdb"
 og verify >/dev/null 2>&1

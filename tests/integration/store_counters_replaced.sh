@@ -5,7 +5,7 @@
 # 1 s): before, optgate-policyd and optgate-milter kept counting in the
 # unlinked file until restarted, so `optgate status` showed none of their
 # sends, a policyd started by spawn(8) (or a restart) let a 1/1d stream's
-# second message through, and the deleted 64 MiB file kept its disk.
+# second message through, and the deleted file kept its disk.
 # policyd and the milter on unix sockets: no fixed ports.
 TOP=${OPTGATE_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$TOP/tests/lib/tap.sh"

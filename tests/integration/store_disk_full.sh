@@ -156,8 +156,8 @@ like "full: policyd still refuses the opted-out" \
 is "full: policyd transactional" \
     "$($PQ sender=noreply@example.com recipient=bob@example.org instance=f3)" \
     DUNNO
-# 15000 sends grow the counters past their first map (1 MiB): the disk
-# has no room to reserve the next, so counting stops, said once.
+# 15000 sends need new pages for the counters: the disk has no room for
+# them, so counting stops, said once.
 sends() { # PREFIX N
 	awk -v p="$1" -v n="$2" 'BEGIN { for (i = 0; i < n; i++) {
 	    r = "sender=news@example.com recipient=" p i "@example.org instance=" p i

@@ -1,7 +1,8 @@
 #!/bin/sh
 # The counters are written without sync, so a power cut can leave a meta
-# page that names a page which never reached the disk: with the file's
-# blocks reserved, that page reads as zeros.  LMDB opens such a file; the
+# page that names a page which never reached the disk: that page reads
+# as zeros (a hole, or blocks a writable map had reserved), or lies past
+# the file's end.  LMDB opens such a file; the
 # first open after the cut (no process has the counters open) must find
 # the damage, move the counters aside and rebuild them empty with a
 # warning, and verify of a damaged copy must say which page, not abort.
