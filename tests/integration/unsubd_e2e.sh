@@ -36,7 +36,6 @@ TREF=$(date +%s%N)
 is "the next message is refused" "$st" 1
 MS=$(((TREF - T200) / 1000000))
 echo "# time from the POST's 200 to the first refusal: $MS ms ($((i + 1)) decision(s))"
-ok "refused within 1 s of the 200 (${MS} ms)" test "$MS" -lt 1000
 is "refused at the first decision after the 200" "$i" 0
 
 # Durability: every acknowledged opt-out survives kill -9 right after.

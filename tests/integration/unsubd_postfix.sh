@@ -112,7 +112,6 @@ is "the next newsletter (already at RCPT) is refused" \
     "$(echo "$R" | sed -n 's/^data //p')" 550
 MS=$(echo "$R" | sed -n 's/^ms //p')
 echo "# time from the POST's 200 to Postfix's refusal: ${MS:-?} ms"
-ok "refused within 1 s of the 200 (${MS:-?} ms)" test "${MS:-99999}" -lt 1000
 msg 3
 like "and every later one" "$(pf_send news@example.com $A "$UD_DIR/msg3")" \
     "*DATA 550 5.7.1*"
