@@ -1266,15 +1266,17 @@ do_eom(struct conn *c, const pd_req *r)
 	if (in == NULL)
 		return;
 	only = eom_only(c, r, in);
-	/* Counted from now on (g.pend, then the store): no longer held. */
-	inst_unhold(in);
+	/*
+	 * Counted from now on: this process's decisions see g.pend
+	 * (pend_has), so the holds in its own table can go now.
+	 */
+	if (!g.spawn_mode)
+		inst_unhold(in);
 	if (g.npend == 0 && in->nkeys > 0)
 		g.pend_since = mono_ms();
 	for (k = 0; k < in->nkeys; k++) {
-		if (only >= 0 && k != only) {
-			free(in->keys[k]);
+		if (only >= 0 && k != only)
 			continue;
-		}
 		if (g.npend == g.cappend) {
 			g.cappend = g.cappend ? g.cappend * 2 : 64;
 			g.pend = og_xrealloc(
@@ -1283,12 +1285,21 @@ do_eom(struct conn *c, const pd_req *r)
 		og_strlcpy(g.pend[g.npend].stream, in->stream,
 		    sizeof(g.pend[g.npend].stream));
 		g.pend[g.npend].h = og_str_hash(in->keys[k]);
-		g.pend[g.npend++].key = in->keys[k];
+		g.pend[g.npend++].key = og_xstrdup(in->keys[k]);
 	}
 	n = only >= 0 ? 1 : in->nkeys;
-	in->nkeys = 0; /* the keys belong to g.pend now (or are freed) */
 	og_log_debug("%s: message accepted: %d sends of %s to count", qid, n,
 	    in->stream);
+	/*
+	 * Under spawn(8) the other processes see the store only: the holds
+	 * there are given back once the sends are committed.  The other
+	 * order left a moment in which another session's decision saw
+	 * neither, and passed a cap this send had reached.
+	 */
+	if (g.spawn_mode) {
+		count_handover(1);
+		inst_unhold(in);
+	}
 	inst_free(in);
 }
 

@@ -8,9 +8,9 @@
  *     meta   pwrite(2) over the first two pages (LMDB's meta pages): EIO
  *     write  every pwrite/write/writev: EIO
  *     sync   fsync/fdatasync: EIO (and msync of any map)
- *   OG_FAULT_NOFALLOC=1               fallocate(2) on those files fails
- *                                     (EOPNOTSUPP), always: the counters
- *                                     are then written through write(2)
+ *     pause N  lets N meta-page writes (commits) through, then holds
+ *            each later one until the file is gone (20 s at most),
+ *            after making OG_FAULT.paused to say so
  *
  * Each call to a shimmed function on another file, or while OG_FAULT does
  * not exist, goes to libc unchanged.  Built by tests/module.mk, never
@@ -54,31 +54,59 @@ ours(int fd)
 	return (size_t)n >= ls && strcmp(path + n - ls, suf) == 0;
 }
 
-/* The fault now in force: 0 none, else its first letter. */
+/* The fault now in force: 0 none, else its first letter; *arg its number. */
 static int
-fault(void)
+fault_arg(int *arg)
 {
 	const char *f = getenv("OG_FAULT");
 	char word[16];
 	FILE *fp;
 	int e = errno, c = 0;
 
+	*arg = 0;
 	if (f == NULL || (fp = fopen(f, "re")) == NULL) {
 		errno = e;
 		return 0;
 	}
-	if (fscanf(fp, "%15s", word) == 1)
+	if (fscanf(fp, "%15s %d", word, arg) >= 1)
 		c = word[0];
 	fclose(fp);
 	errno = e;
 	return c;
 }
 
+static int
+fault(void)
+{
+	int arg;
+
+	return fault_arg(&arg);
+}
+
+/* pause N: the meta-page writes past the Nth wait while the fault lasts. */
+static void
+pause_meta(int n)
+{
+	static int seen;
+	char path[4200];
+	int i, arg, e = errno;
+	FILE *fp;
+
+	if (++seen <= n)
+		return;
+	snprintf(path, sizeof(path), "%s.paused", getenv("OG_FAULT"));
+	if ((fp = fopen(path, "we")) != NULL)
+		fclose(fp);
+	for (i = 0; i < 2000 && fault_arg(&arg) == 'p'; i++)
+		usleep(10000);
+	errno = e;
+}
+
 ssize_t
 pwrite(int fd, const void *buf, size_t n, off_t off)
 {
 	static ssize_t (*real)(int, const void *, size_t, off_t);
-	int f = fault();
+	int arg, f = fault_arg(&arg);
 
 	if (real == NULL)
 		real = (ssize_t(*)(int, const void *, size_t, off_t))next_fn(
@@ -87,6 +115,8 @@ pwrite(int fd, const void *buf, size_t n, off_t off)
 		errno = EIO;
 		return -1;
 	}
+	if (f == 'p' && off < META_END && ours(fd))
+		pause_meta(arg);
 	return real(fd, buf, n, off);
 }
 
@@ -165,25 +195,4 @@ msync(void *addr, size_t len, int flags)
 		return -1;
 	}
 	return real(addr, len, flags);
-}
-
-int
-fallocate(int fd, int mode, off_t off, off_t len)
-{
-	static int (*real)(int, int, off_t, off_t);
-	const char *no = getenv("OG_FAULT_NOFALLOC");
-
-	if (real == NULL)
-		real = (int (*)(int, int, off_t, off_t))next_fn("fallocate");
-	if (no != NULL && *no == '1' && ours(fd)) {
-		errno = EOPNOTSUPP;
-		return -1;
-	}
-	return real(fd, mode, off, len);
-}
-
-int
-fallocate64(int fd, int mode, off_t off, off_t len)
-{
-	return fallocate(fd, mode, off, len);
 }

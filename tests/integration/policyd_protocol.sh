@@ -454,6 +454,83 @@ EOF
 like "spawn mode (-s): answers on stdin/stdout, exits at EOF" "$r" \
     "action=550 5.7.1 <ana2@example.org>: no opt-in* | action=550 5.7.1 <bob@example.org>: unsubscribed* | exit 0"
 
+# Under spawn(8) the holds are in the store, for the other processes: they
+# are given back only once the send is committed.  Given back first, a
+# decision in between saw neither and passed the cap.  The fault shim
+# pauses A's second commit after its END-OF-MESSAGE (the one after the
+# count, or before the fix, the count itself) while B decides.
+og optin ivy@example.org --stream newsletter >/dev/null
+r=$(python3 - "$BIN/optgate-policyd" "$PD_CONF" "$TOP/$BUILD/tests/og_faultfs.so" \
+    "$PD_T/fault" <<'EOF'
+import os, socket, subprocess, sys, time
+pd, conf, shim, fault = sys.argv[1:5]
+
+def start(env=None):
+    a, b = socket.socketpair()
+    p = subprocess.Popen([pd, "-s", "-c", conf], stdin=b, stdout=b,
+                         stderr=subprocess.DEVNULL, env=env)
+    b.close()
+    a.settimeout(30)
+    return a, p
+
+def ask(s, state, inst, rcpt="ivy@example.org"):
+    s.sendall(("request=smtpd_access_policy\nprotocol_state=%s\n"
+               "sender=news@example.com\nrecipient=%s\ninstance=%s\n\n"
+               % (state, rcpt, inst)).encode())
+
+def answer(s):
+    d = b""
+    while not d.endswith(b"\n\n"):
+        c = s.recv(4096)
+        if not c:
+            break
+        d += c
+    return d.decode().strip().replace("action=", "")
+
+s, p = start()  # one send of the cap's two, counted
+ask(s, "RCPT", "h0")
+answer(s)
+ask(s, "END-OF-MESSAGE", "h0")
+answer(s)
+s.close()
+p.wait(timeout=10)
+a, pa = start(dict(os.environ, LD_PRELOAD=shim, OG_FAULT=fault,
+                   OG_FAULT_FILE="/counters/data.mdb"))
+b, pb = start()
+ask(b, "RCPT", "b0", "bob@example.org")  # B is up
+answer(b)
+ask(a, "RCPT", "h1")
+first = answer(a)
+with open(fault, "w") as f:
+    f.write("pause 1\n")
+ask(a, "END-OF-MESSAGE", "h1")
+for i in range(2000):
+    if os.path.exists(fault + ".paused"):
+        break
+    time.sleep(0.01)
+paused = os.path.exists(fault + ".paused")
+ask(b, "RCPT", "h2")
+# B decides at once; a pass then waits for A's commit to hold its send
+b.settimeout(3)
+try:
+    second = answer(b)
+except socket.timeout:
+    second = None
+os.unlink(fault)
+b.settimeout(30)
+if second is None:
+    second = answer(b)
+answer(a)
+a.close()
+b.close()
+pa.wait(timeout=10)
+pb.wait(timeout=10)
+print("first=%s | paused=%s | second=%s" % (first, paused, second))
+EOF
+)
+like "spawn mode: a send's hold is given back after its count (2/7d: the third is refused)" \
+    "$r" "first=DUNNO | paused=True | second=550 5.7.1 *frequency cap 2/7d*"
+
 # --- privilege drop and socket ownership from the config ---
 chown -R nobody "$PD_T/store"
 EXTRA_POLICYD='user = nobody

@@ -58,7 +58,7 @@ faulty() { # FILE-SUFFIX PROGRAM ARGS...
 	_f=$1
 	shift
 	env LD_PRELOAD="$SHIM" OG_FAULT="$FAULT" OG_FAULT_FILE="$_f" \
-	    OG_FAULT_NOFALLOC=1 "$@"
+	    "$@"
 }
 # wait_exit PID: WX = its exit status once it exited (10 s), or "running"
 wait_exit() {
@@ -96,7 +96,7 @@ faulty /consent/data.mdb "$BIN/optgate" -c "$PD_CONF" optout ana@example.org \
 is "cli: disk back: the same optout works" "$?" 0
 
 # --- optgate-policyd: counters (written through write(2) here) -----------------
-PD_ENV="LD_PRELOAD=$SHIM OG_FAULT=$FAULT OG_FAULT_FILE=/counters/data.mdb OG_FAULT_NOFALLOC=1"
+PD_ENV="LD_PRELOAD=$SHIM OG_FAULT=$FAULT OG_FAULT_FILE=/counters/data.mdb"
 ok "policyd starts" pd_start
 message() { # RECIPIENT INSTANCE: RCPT, then END-OF-MESSAGE (counted then)
 	printf '%s\n' "instance=$2 sender=news@example.com recipient=$1" \
@@ -131,7 +131,7 @@ pd_stop
 mstart() {
 	# not through faulty: $! must be the daemon's pid
 	env LD_PRELOAD="$SHIM" OG_FAULT="$FAULT" \
-	    OG_FAULT_FILE=/counters/data.mdb OG_FAULT_NOFALLOC=1 \
+	    OG_FAULT_FILE=/counters/data.mdb \
 	    "$BIN/optgate-milter" -f -c "$PD_CONF" 2>>"$T/milter.log" &
 	MPID=$!
 	_i=0
