@@ -34,14 +34,16 @@ while [ $i -lt 100 ] && ! ss -ltn | grep -q '127.0.0.1:18095 '; do
 	i=$((i + 1))
 done
 ok "optgate-milter listens" sh -c "ss -ltn | grep -q '127.0.0.1:18095 '"
+# postfix.sh takes the EXIT trap at pf_start, also when it fails: before
+# that, or the daemons above outlive a failed start (holding the tests'
+# lock, which they inherited).
+pf_cleanup_add ud_cleanup
 pf_start 25400 25401 smtpd_milters=inet:127.0.0.1:18095 \
     milter_default_action=tempfail milter_protocol=6 || {
 	fail "postfix starts"
 	done_testing
 	exit 1
 }
-# postfix.sh owns the EXIT trap now.
-pf_cleanup_add ud_cleanup
 
 msg() {
 	{
