@@ -72,15 +72,6 @@ here() {
 	    -e "s#postfix check#postfix -c '$PF_CONF' check#g" \
 	    -e "s#postfix reload#postfix -c '$PF_CONF' reload#g"
 }
-# main_add: stdin's main.cf lines replace those of their names.
-main_add() {
-	cat >"$T/main.add"
-	for k in $(sed -n 's/^\([a-z_-]*\) *=.*/\1/p' "$T/main.add"); do
-		postconf -c "$PF_CONF" -X "$k"
-	done
-	cat "$T/main.add" >>"$PF_CONF/main.cf"
-	pf_conf biff=no # ages main.cf, so Postfix reads it now
-}
 # logline PATTERN: optgate's last syslog line matching PATTERN (grep -E),
 # as README prints them: no priority or date, pid 4242, queue id QID,
 # report=<...>, the quarantine's name NAME, the store file FILE
@@ -136,7 +127,7 @@ pf_start 25360 25361 || stop "postfix started"
 # --- README's master.cf, transport and main.cf blocks, then its recipe
 cblock "$W" "# master.cf" | grep -v '^#' | here >>"$PF_CONF/master.cf"
 cblock "$W" "# /etc/postfix/transport" | grep -v '^#' | here >"$PF_CONF/transport"
-cblock "$W" "# main.cf" | grep -v '^#' | here | main_add
+cblock "$W" "# main.cf" | grep -v '^#' | here | pf_conf_lines
 like "master.cf has README's bounce pipe" \
     "$(postconf -c "$PF_CONF" -M optgate-bounce/unix 2>&1)" \
     "*pipe flags=R user=nobody argv=$BIN/optgate -c $T/optgate.conf bounce --rcpt \${original_recipient} --queue-id \${queue_id}"

@@ -34,15 +34,6 @@ here() {
 	    -e "s#/usr/local/sbin/#$BIN/#g" \
 	    -e "s#/etc/optgate/optgate.conf#$PD_CONF#g"
 }
-# main_add: stdin's main.cf lines replace those of their names.
-main_add() {
-	cat >"$PD_T/main.add"
-	for k in $(sed -n 's/^\([a-z_-]*\) *=.*/\1/p' "$PD_T/main.add"); do
-		postconf -c "$PF_CONF" -X "$k"
-	done
-	cat "$PD_T/main.add" >>"$PF_CONF/main.cf"
-	pf_conf biff=no # ages main.cf, so Postfix reads it now
-}
 pf_check() { postfix -c "$PF_CONF" check 2>&1; }
 # stop: a step everything after needs failed
 stop() {
@@ -101,7 +92,7 @@ rcpt_until() {
 # --- mode 1, TCP: step 2 starts it, step 3's main.cf block wires it ---
 pf_start 25340 25341 || stop "postfix started"
 pd_start || stop "optgate-policyd started"
-block "$M1" 3 | here | main_add
+block "$M1" 3 | here | pf_conf_lines
 like "mode 1: README's main.cf block asks optgate-policyd first" \
     "$(postconf -c "$PF_CONF" -h smtpd_recipient_restrictions)" \
     "check_policy_service inet:127.0.0.1:$PP,*permit_mynetworks*"
@@ -144,7 +135,7 @@ delivered cid dot "mode 1 over the unix socket"
 # --- mode 2: README's master.cf and main.cf blocks ---
 pd_stop
 block "$M2" 1 | here >>"$PF_CONF/master.cf"
-block "$M2" 3 | here | main_add
+block "$M2" 3 | here | pf_conf_lines
 like "mode 2: master.cf has README's spawn service" \
     "$(postconf -c "$PF_CONF" -M optgate-policy/unix 2>&1)" \
     "*spawn user=nobody argv=$BIN/optgate-policyd -s -c $PD_CONF"

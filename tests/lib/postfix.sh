@@ -24,6 +24,10 @@
 #           calls it when it was not called.
 #   pf_conf name=value ...       main.cf changes (before or after start;
 #                                call pf_reload when running)
+#   pf_conf_lines <LINES         main.cf lines as a reader pastes them
+#                                (comments, continuation lines): each
+#                                "name = value" replaces main.cf's setting
+#                                of that name; the lines are appended
 #   pf_master 'LINE'             append a master.cf line, e.g. a pipe
 #                                transport:  pf_master 'fb unix - n n - - pipe
 #                                  flags=Rq user=nobody argv=/x/optgate bounce'
@@ -202,6 +206,16 @@ _pf_age() {
 
 pf_conf() {
 	postconf -c "$PF_CONF" -e "$@" && _pf_age
+}
+
+# Appended as they are, not through postconf -e, so a README block is
+# tested as written (its comments and continuation lines included).
+pf_conf_lines() {
+	cat >"$PF_DIR/main.add" || return 1
+	for _k in $(sed -n 's/^\([a-z_-]*\) *=.*/\1/p' "$PF_DIR/main.add"); do
+		postconf -c "$PF_CONF" -X "$_k"
+	done
+	cat "$PF_DIR/main.add" >>"$PF_CONF/main.cf" && _pf_age
 }
 
 pf_master() {
