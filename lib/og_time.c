@@ -1,10 +1,11 @@
 /*
  * og_time.c - the clock, durations and RFC 3339 dates.
  *
- * Public: og_time_now, og_duration_parse/fmt, og_time_parse_rfc3339,
- * og_time_fmt, og_date_fmt.  Pure functions but og_time_now(), which
- * reads OPTGATE_NOW (epoch seconds) when set, so tests control the clock
- * without sleeping.  Thread-safe.
+ * Public: og_time_now, og_mono_ms, og_cond_init_monotonic,
+ * og_duration_parse/fmt, og_time_parse_rfc3339, og_time_fmt, og_date_fmt.
+ * Pure functions but og_time_now(), which reads OPTGATE_NOW (epoch
+ * seconds) when set, so tests control the clock without sleeping, and
+ * og_mono_ms(), which reads the monotonic clock.  Thread-safe.
  *
  * LIMITS: years 1970..9999; durations up to the caller's max.
  */
@@ -33,6 +34,15 @@ og_time_now(void)
 			return v;
 	}
 	return (int64_t)time(NULL);
+}
+
+int64_t
+og_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 int

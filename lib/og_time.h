@@ -16,6 +16,13 @@
 
 int64_t og_time_now(void);
 /*
+ * og_mono_ms - milliseconds on the monotonic clock, for timeouts and
+ * intervals: a clock set back (an NTP step, date -s) neither stretches
+ * nor stops them.  Counts from an arbitrary start (boot), so only
+ * differences mean something; OPTGATE_NOW does not move it.
+ */
+int64_t og_mono_ms(void);
+/*
  * og_cond_init_monotonic - init a condition variable whose timed waits
  * (pthread_cond_timedwait, deadlines from clock_gettime(CLOCK_MONOTONIC))
  * run on the monotonic clock: on the wall clock a clock set back an hour

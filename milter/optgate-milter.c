@@ -289,13 +289,11 @@ mg_store_try_open(const og_config *cfg, int force)
 	og_store_opts o;
 	og_store *st = NULL;
 	char err[2048];
-	struct timespec ts;
 	time_t now;
 	int rc;
 
 	/* monotonic: a clock set back must not stop the retries */
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now = ts.tv_sec;
+	now = (time_t)(og_mono_ms() / 1000);
 	pthread_mutex_lock(&store_lock);
 	if (mg_store() != NULL ||
 	    (!force && now - store_tried < MG_STORE_RETRY)) {
@@ -1644,8 +1642,7 @@ mg_housekeeping(void *arg)
 	int rc;
 	time_t last_sync, last_check, now;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	last_sync = last_check = ts.tv_sec;
+	last_sync = last_check = (time_t)(og_mono_ms() / 1000);
 	pthread_mutex_lock(&hk_lock);
 	while (!hk_stop) {
 		clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -1655,8 +1652,7 @@ mg_housekeeping(void *arg)
 			break;
 		pthread_mutex_unlock(&hk_lock);
 		s = og_snap_get(&snaps);
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		now = ts.tv_sec;
+		now = (time_t)(og_mono_ms() / 1000);
 		sync_every =
 		    s->cfg->counter_sync > 0 ? s->cfg->counter_sync : 1;
 		if ((st = mg_store()) == NULL) {

@@ -183,15 +183,6 @@ static struct {
 } g = {.sync_lock = PTHREAD_MUTEX_INITIALIZER,
     .done_cond = PTHREAD_COND_INITIALIZER};
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 usage(void)
 {
@@ -334,7 +325,7 @@ inst_get(const char *id, const char *stream)
 	in = og_xcalloc(1, sizeof(*in));
 	og_strlcpy(in->id, id, sizeof(in->id));
 	og_strlcpy(in->stream, stream, sizeof(in->stream));
-	in->born = mono_ms();
+	in->born = og_mono_ms();
 	in->held = 1;
 	h = inst_hash(id);
 	in->hnext = g.buckets[h];
@@ -443,7 +434,7 @@ store_open(int start)
 		           "it opens (retry every %ds)",
 		    g.cfg->store_path, err[0] ? err : og_strerror(rc),
 		    PD_STORE_RETRY);
-		g.store_retry_at = mono_ms() + PD_STORE_RETRY * 1000;
+		g.store_retry_at = og_mono_ms() + PD_STORE_RETRY * 1000;
 		return;
 	}
 	pthread_mutex_lock(&g.sync_lock);
@@ -660,7 +651,7 @@ conn_new(int rfd, int wfd, const char *peer)
 	c->wfd = wfd;
 	og_strlcpy(c->peer, peer, sizeof(c->peer));
 	og_buf_init(&c->out, 4096);
-	c->last = mono_ms();
+	c->last = og_mono_ms();
 	memset(&ev, 0, sizeof(ev));
 	ev.events = EPOLLIN;
 	ev.data.ptr = c;
@@ -887,7 +878,7 @@ spf_done(void *ctx, const pd_spf_res *res)
 	const og_stream *st;
 
 	c->state = C_READ;
-	c->last = mono_ms();
+	c->last = og_mono_ms();
 	/* The config may have been reloaded meanwhile (SPF off, even). */
 	st = find_stream(g.cfg, &c->req);
 	if (st == NULL) {
@@ -1273,7 +1264,7 @@ do_eom(struct conn *c, const pd_req *r)
 	if (!g.spawn_mode)
 		inst_unhold(in);
 	if (g.npend == 0 && in->nkeys > 0)
-		g.pend_since = mono_ms();
+		g.pend_since = og_mono_ms();
 	for (k = 0; k < in->nkeys; k++) {
 		if (only >= 0 && k != only)
 			continue;
@@ -1357,7 +1348,7 @@ conn_input(struct conn *c)
 		}
 		memmove(c->in, c->in + used, c->inlen - used);
 		c->inlen -= used;
-		c->started = mono_ms(); /* of what is left, if anything */
+		c->started = og_mono_ms(); /* of what is left, if anything */
 	}
 	conn_flush(c);
 }
@@ -1400,7 +1391,7 @@ conn_readable(struct conn *c)
 	}
 	n = read(c->rfd, c->in + c->inlen, c->incap - c->inlen);
 	if (n > 0) {
-		c->last = mono_ms();
+		c->last = og_mono_ms();
 		if (c->inlen == 0)
 			c->started = c->last;
 		c->inlen += (size_t)n;
@@ -1589,7 +1580,7 @@ open_listeners(void)
 static int
 overload_log_due(void)
 {
-	int64_t now = mono_ms();
+	int64_t now = og_mono_ms();
 
 	if (now - g.last_overload_log < 1000)
 		return 0;
@@ -1612,7 +1603,7 @@ listeners_pause(int pause)
 		    0)
 			og_log_warn("epoll_ctl: %s", strerror(errno));
 	}
-	g.accept_paused_at = pause ? mono_ms() : 0;
+	g.accept_paused_at = pause ? og_mono_ms() : 0;
 }
 
 static void
@@ -1852,7 +1843,7 @@ reload(void)
 static void
 timers(void)
 {
-	int64_t now = mono_ms();
+	int64_t now = og_mono_ms();
 	int64_t idle = g.cfg->policyd_idle_timeout * 1000;
 	int64_t txn = g.cfg->policyd_instance_timeout * 1000, limit;
 	struct conn *c, *next;
@@ -1948,7 +1939,7 @@ loop(void)
 		timeout = 200;
 		if (g.npend > 0) {
 			/* Due, but the writer was busy: look again in 1 ms. */
-			left = g.pend_since + PD_COUNT_DELAY - mono_ms();
+			left = g.pend_since + PD_COUNT_DELAY - og_mono_ms();
 			timeout = left > 0 ? (int)left : 1;
 		}
 		n = epoll_wait(g.epfd, evs, 128, timeout);
@@ -1991,7 +1982,7 @@ loop(void)
 		}
 		if (g.npend > 0 &&
 		    (g.spawn_mode || g.npend >= PD_COUNT_BATCH ||
-		        mono_ms() - g.pend_since >= PD_COUNT_DELAY))
+		        og_mono_ms() - g.pend_since >= PD_COUNT_DELAY))
 			count_handover(g.spawn_mode);
 		timers();
 		conn_reap();
@@ -2080,7 +2071,7 @@ main(int argc, char **argv)
 	g.spf = pd_spf_new(g.epfd, g.exe);
 	apply_config();
 	store_open(1);
-	g.last_readers = mono_ms();
+	g.last_readers = og_mono_ms();
 	writer_start();
 	og_log_info("optgate-policyd %s started (%d streams)", OG_VERSION,
 	    g.cfg->nstreams);

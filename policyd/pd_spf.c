@@ -60,6 +60,7 @@
 
 #include "og_buf.h"
 #include "og_log.h"
+#include "og_time.h"
 #include "pd_spf.h"
 
 #define DOMAIN_MAX 253
@@ -127,15 +128,6 @@ struct pd_spf {
 	unsigned gen; /* of the settings: one per pd_spf_configure */
 };
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 const char *
 pd_spf_name(int result)
 {
@@ -187,7 +179,7 @@ static const struct centry *
 cache_get(pd_spf *s, const char *key)
 {
 	struct centry **pp, *e;
-	int64_t now = mono_ms();
+	int64_t now = og_mono_ms();
 
 	for (pp = &s->cache[dhash(key)]; (e = *pp) != NULL;) {
 		if (e->expires <= now) {
@@ -226,7 +218,7 @@ cache_put(pd_spf *s, const char *key, const pd_spf_res *r, int64_t ms)
 	e = og_xcalloc(1, sizeof(*e));
 	og_strlcpy(e->key, key, sizeof(e->key));
 	e->res = *r;
-	e->expires = mono_ms() + ms;
+	e->expires = og_mono_ms() + ms;
 	h = dhash(key);
 	e->next = s->cache[h];
 	s->cache[h] = e;
@@ -578,7 +570,7 @@ pd_spf_check(pd_spf *s, const char *domain, const char *local, pd_spf_res *out,
 		q = og_xcalloc(1, sizeof(*q));
 		og_strlcpy(q->domain, domain, sizeof(q->domain));
 		og_strlcpy(q->local, local, sizeof(q->local));
-		q->deadline = mono_ms() + s->timeout_ms;
+		q->deadline = og_mono_ms() + s->timeout_ms;
 		if (s->qtail)
 			s->qtail->next = q;
 		else
@@ -799,7 +791,7 @@ pd_spf_event(pd_spf *s, void *tag, uint32_t events)
 void
 pd_spf_tick(pd_spf *s)
 {
-	int64_t now = mono_ms();
+	int64_t now = og_mono_ms();
 	char detail[160];
 	pd_spf_res r;
 	int i;

@@ -38,15 +38,6 @@
 
 /* ---------- small helpers ---------- */
 
-static double
-mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void
 hexenc(const unsigned char *p, size_t n, char *out)
 {
@@ -406,7 +397,7 @@ reject(struct import *im, unsigned long line, const char *why, const char *raw,
 static void
 draw_progress(struct import *im, int final)
 {
-	double t = mono(), el = t - im->t0, rate;
+	double t = og_mono_ms() / 1e3, el = t - im->t0, rate;
 	uint64_t done;
 
 	if (!im->tty || (!final && t - im->last_draw < 0.25))
@@ -1457,7 +1448,7 @@ cmd_import(og_cli *cli, int argc, char **argv)
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	im->t0 = t0 = mono();
+	im->t0 = t0 = og_mono_ms() / 1e3;
 	for (;;) {
 		if (interrupted)
 			break;
@@ -1535,7 +1526,7 @@ cmd_import(og_cli *cli, int argc, char **argv)
 		if (ret == OG_EXIT_OK)
 			ret = OG_EXIT_SYSTEM;
 	}
-	import_summary(im, ret, mono() - t0);
+	import_summary(im, ret, og_mono_ms() / 1e3 - t0);
 out:
 	(void)header;
 	if (im->rej)
@@ -2187,7 +2178,7 @@ cmd_export(og_cli *cli, int argc, char **argv)
 	    "pending,optout,suppressed] [--hashed KEYFILE] [--json]";
 	const char *stream = NULL, *states = NULL, *keyfile = NULL;
 	struct export x;
-	double t0 = mono();
+	double t0 = og_mono_ms() / 1e3;
 	int c, rc;
 
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -2272,7 +2263,7 @@ cmd_export(og_cli *cli, int argc, char **argv)
 	}
 	if (cli->verbose)
 		fprintf(stderr, "optgate: exported %llu rows in %.1f s\n",
-		    (unsigned long long)x.rows, mono() - t0);
+		    (unsigned long long)x.rows, og_mono_ms() / 1e3 - t0);
 out:
 	OPENSSL_cleanse(x.key, sizeof(x.key));
 	return rc;

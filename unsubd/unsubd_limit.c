@@ -199,15 +199,6 @@ static pthread_mutex_t client_lock = PTHREAD_MUTEX_INITIALIZER;
 static client_ent *client_tab[RATE_BUCKETS];
 static uint64_t client_swept_ms;
 
-static uint64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* Whether e may go: no connections, no refusal logged this minute. */
 static int
 client_idle(const client_ent *e, uint64_t now)
@@ -275,7 +266,7 @@ client_refusal(client_ent *e, uint64_t now)
 int
 unsubd_client_full(const char *ip, int limit, int *first)
 {
-	uint64_t now = mono_ms();
+	uint64_t now = og_mono_ms();
 	client_ent *e;
 	int rc = 0;
 
@@ -295,7 +286,7 @@ unsubd_client_full(const char *ip, int limit, int *first)
 int
 unsubd_conn_client(unsubd_conn *c, const char *ip, int limit, int *first)
 {
-	uint64_t now = mono_ms();
+	uint64_t now = og_mono_ms();
 	client_ent *e;
 	int rc = 0;
 
@@ -327,7 +318,7 @@ unsubd_conn_client(unsubd_conn *c, const char *ip, int limit, int *first)
 static void
 client_release(client_ent *e)
 {
-	uint64_t now = mono_ms();
+	uint64_t now = og_mono_ms();
 
 	pthread_mutex_lock(&client_lock);
 	e->n--;
@@ -351,7 +342,7 @@ unsubd_conn_add(int fd)
 	unsubd_conn *c = og_xcalloc(1, sizeof(*c));
 
 	c->fd = fd;
-	c->start_ms = mono_ms();
+	c->start_ms = og_mono_ms();
 	pthread_mutex_lock(&conn_lock);
 	c->next = conn_head;
 	if (conn_head != NULL)
@@ -386,7 +377,7 @@ unsubd_conn_restart(unsubd_conn *c)
 	if (c == NULL)
 		return;
 	pthread_mutex_lock(&conn_lock);
-	c->start_ms = mono_ms();
+	c->start_ms = og_mono_ms();
 	pthread_mutex_unlock(&conn_lock);
 }
 
@@ -398,7 +389,7 @@ unsubd_conn_hold(unsubd_conn *c, int hold)
 	pthread_mutex_lock(&conn_lock);
 	c->held = hold;
 	if (!hold)
-		c->start_ms = mono_ms();
+		c->start_ms = og_mono_ms();
 	pthread_mutex_unlock(&conn_lock);
 }
 
@@ -409,7 +400,7 @@ reaper(void *arg)
 	pthread_mutex_lock(&conn_lock);
 	while (!reap_stop) {
 		struct timespec ts;
-		uint64_t now = mono_ms();
+		uint64_t now = og_mono_ms();
 		unsubd_conn *c;
 
 		for (c = conn_head; c != NULL; c = c->next) {
