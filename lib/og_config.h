@@ -103,8 +103,7 @@ typedef struct og_stream {
 	int on_store_error; /* enum og_onerr (transactional only) */
 	int existing;       /* enum og_existing: sender's List-Unsubscribe */
 	char *feedback_id;  /* Feedback-ID value template, or NULL */
-	int verp;           /* rewrite envelope sender to carry the token */
-	char *verp_address; /* e.g. "bounce+%t@example.com" */
+	char *verp_address; /* "bounce+%t@example.com"; NULL: no verp */
 	int spf;            /* enum og_spfmode */
 	char *brand_name, *brand_logo, *brand_color, *description;
 	int list; /* one recipient per transaction (has tokens) */
