@@ -1822,6 +1822,33 @@ address_check(const og_config *cfg)
 	return 0;
 }
 
+/*
+ * bounce_token = optional beside verp: every real bounce of that mail
+ * carries our token, so one without it is forged (or not ours), and
+ * optional lets it suppress any address the store knows.  It loads: a
+ * copy of the config that says optional is README's way to retry
+ * quarantined bounces the admin trusts.
+ */
+static void
+bounce_token_warning(const og_config *cfg)
+{
+	int i;
+
+	if (cfg->bounce_token != OG_BOUNCETOKEN_OPTIONAL)
+		return;
+	for (i = 0; i < cfg->nstreams; i++)
+		if (cfg->streams[i].verp_address != NULL)
+			break;
+	if (i == cfg->nstreams)
+		return;
+	printf("warning: [feedback] bounce_token = optional with [stream "
+	       "%s] verp: a bounce without our token, as a forged one is, "
+	       "can suppress any address the store knows (remove the line: "
+	       "auto requires the token once a stream has verp; see "
+	       "\"Forged bounces\" in the README)\n",
+	    cfg->streams[i].name);
+}
+
 int
 cmd_config(og_cli *cli, int argc, char **argv)
 {
@@ -1866,6 +1893,7 @@ cmd_config(og_cli *cli, int argc, char **argv)
 			       "([unsubd] scope = %s)\n",
 			    st->name, og_scope_name(sc), og_scope_name(sc));
 	}
+	bounce_token_warning(cli->cfg);
 	host_notes(cli->cfg);
 	return address_check(cli->cfg);
 }

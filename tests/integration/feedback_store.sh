@@ -1053,6 +1053,18 @@ sed 's/^\[feedback\]$/&\nbounce_token = sometimes/' "$T/noverp.conf" >"$T/bad.co
 is "bounce_token = sometimes: config check fails" "$?" 2
 like "... naming the choices" "$(cat "$T/out")" \
     "*bounce_token: expected auto | required | optional, got \"sometimes\"*"
+# optional beside verp lets a forged bounce (it has no token) suppress
+# anyone the store knows: config check says so, as README's "Forged
+# bounces" does (it loads: README retries with such a copy).
+"$O" -c "$T/optgate.conf" config check >"$T/out" 2>&1
+is "bounce_token = optional with verp: config check exit 0" "$?" 0
+like "... warns that a forged bounce can suppress" "$(cat "$T/out")" \
+    "*warning: [[]feedback] bounce_token = optional with [[]stream promo] verp: a bounce without our token, as a forged one is, can suppress any address the store knows*"
+is "... auto with verp: no such warning" \
+    "$("$O" -c "$T/verp.conf" config check 2>&1 | grep -c 'bounce_token')" 0
+sed 's/^\[feedback\]$/&\nbounce_token = optional/' "$T/noverp.conf" >"$T/optnv.conf"
+is "... optional without verp: no such warning" \
+    "$("$O" -c "$T/optnv.conf" config check 2>&1 | grep -c 'bounce_token')" 0
 
 # Key rotation (README [keys]): the mail of before it still maps to its
 # person; once its key is retired, its reports are kept with the key they
