@@ -2882,11 +2882,17 @@ stats_record(const og_record *rec, void *ctx)
 		const og_entry *e = &rec->entries[i];
 		og_entry over;
 
-		/* a pause over counts as its consent */
+		/*
+		 * Counted as the gate reads it now: a pause over counts as
+		 * its consent, any other suppression or opt-out over
+		 * stops nothing (until expire drops it), so counts nowhere.
+		 */
 		if (e->resume && e->expires && e->expires <= x->now) {
 			over = *e;
 			og_entry_unpause(&over);
 			e = &over;
+		} else if (export_over(e, x->now)) {
+			continue;
 		}
 		for (j = 0; j < x->nnames; j++)
 			if (x->names[j].scope == e->scope &&

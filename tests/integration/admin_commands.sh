@@ -333,6 +333,14 @@ is "... a partner's hashed list: only the one in force" \
 is "... export: her cap, not the ended opt-out" \
     "$($E export 2>/dev/null | grep -E '^(sb|to|cq)@' | cut -d, -f1-5,13)" \
     "cq@example.com,newsletter,,,none,1/7d"
+# stats counted the ended ones as suppressions and opt-outs in force.
+$E --json stats >"$T/estats"
+is "... stats: one suppression, the complaint in force" \
+    "$(grep '"type":"state","scope":"all"' "$T/estats" | sed -n 's/.*"state":"\([a-z]*\)","count":\([0-9]*\).*/\1 \2/p' | tr '\n' ' ')" \
+    "suppressed 1 "
+like "... stats by reason: no soft-bounce, no opt-out" "$(grep '"type":"suppressions"' "$T/estats")" \
+    '*"complaint":1,"manual":0,"soft-bounce":0,*"optout_via":{},*'
+is "... stats: no newsletter opt-out" "$(grep -c '"name":"newsletter"' "$T/estats")" 0
 # A temporary suppression over the pause, lifted by an admin: the pause
 # is back, and so is the opt-in under it (status said "then confirmed
 # again" before the unsuppress).
