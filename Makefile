@@ -69,8 +69,9 @@ $(BUILD)/test/%_test: $(BUILD)/%_test.o $(LIB)
 # must not become an accept).
 $(BUILD)/test/lib/og_gate_test: TEST_LDFLAGS = -Wl,--wrap=og_store_erased
 # og_store_test stops a process between the store's look at a file's
-# size and LMDB setting the file to the map (a race with another process),
-# and counts descriptors closed twice.
+# size and LMDB setting the file to the map, or between its mapping and
+# the store's first transaction (races with another process), and counts
+# descriptors closed twice.
 $(BUILD)/test/lib/og_store_test: TEST_LDFLAGS = \
 	-Wl,--wrap=mdb_env_open -Wl,--wrap=mdb_env_set_mapsize \
 	-Wl,--wrap=close

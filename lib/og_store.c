@@ -1072,6 +1072,55 @@ wmap_lock(int fd)
 		;
 }
 
+/*
+ * When env maps its data file writable (MDB_WRITEMAP: every process that
+ * maps it sets the file to its map size), lock the file until the map is
+ * set (wmap_lock) and say its size in *size; returns the descriptor to
+ * unlock.  Else -1, and *size 0.
+ */
+static int
+wmap_file_size(MDB_env *env, uint64_t *size)
+{
+	unsigned flags = 0;
+	struct stat sb;
+	int fd;
+
+	*size = 0;
+	if (mdb_env_get_flags(env, &flags) != 0 || !(flags & MDB_WRITEMAP) ||
+	    mdb_env_get_fd(env, &fd) != 0)
+		return -1;
+	wmap_lock(fd);
+	if (fstat(fd, &sb) == 0)
+		*size = (uint64_t)sb.st_size;
+	return fd;
+}
+
+/*
+ * mdb_txn_begin for a store being opened (or followed), before any other
+ * thread has its environment: a process may have grown its map since our
+ * mdb_env_open() and committed beyond ours (MDB_MAP_RESIZED), which is
+ * no reason to refuse to open; adopt its map, as resize() does, and
+ * begin again.
+ */
+static int
+begin_adopting(MDB_env *env, unsigned flags, MDB_txn **txn)
+{
+	uint64_t fs;
+	int rc, fd, tries;
+
+	for (tries = 0;; tries++) {
+		rc = mdb_txn_begin(env, NULL, flags, txn);
+		if (rc != MDB_MAP_RESIZED || tries == 10)
+			return rc;
+		fd = wmap_file_size(env, &fs);
+		rc = mdb_env_set_mapsize(env, fs);
+		if (fd >= 0)
+			(void)flock(fd, LOCK_UN);
+		if (rc != 0)
+			return rc;
+	}
+}
+
 static int
 open_env(const char *dir, uint64_t max, int maxreaders, unsigned extra,
     int create, MDB_env **envp, MDB_dbi *dbi, MDB_dbi *edbi, char *err,
@@ -1143,7 +1192,7 @@ open_env(const char *dir, uint64_t max, int maxreaders, unsigned extra,
 			og_log_warn(
 			    "%s: cleared %d stale reader slots", dir, dead);
 	}
-	if ((rc = mdb_txn_begin(env, NULL, 0, &txn)) != 0 ||
+	if ((rc = begin_adopting(env, 0, &txn)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "main", MDB_CREATE, dbi)) != 0 ||
 	    (edbi &&
 	        (rc = mdb_dbi_open(txn, "events", MDB_CREATE, edbi)) != 0) ||
@@ -1217,7 +1266,7 @@ init_meta(
 	uint32_t schema;
 	int rc;
 
-	if ((rc = mdb_txn_begin(st->cenv, NULL, 0, &txn)) != 0)
+	if ((rc = begin_adopting(st->cenv, 0, &txn)) != 0)
 		return map_err(rc);
 	rc = meta_get(txn, st->cdbi, "schema", b, 4);
 	if (rc == OG_NOTFOUND) {
@@ -1265,7 +1314,7 @@ init_meta(
 			    err, errlen, "%s: %s", st->path, mdb_strerror(rc));
 			return map_err(rc);
 		}
-		if ((rc = mdb_txn_begin(st->cenv, NULL, MDB_RDONLY, &txn)) != 0)
+		if ((rc = begin_adopting(st->cenv, MDB_RDONLY, &txn)) != 0)
 			return map_err(rc);
 	} else if (rc != 0) {
 		mdb_txn_abort(txn);
@@ -1514,14 +1563,14 @@ address_open(og_store *st, const char *want, char *err, size_t errlen)
 	int rc;
 
 	/* a read first: the writer's lock only for a store without them */
-	if ((rc = mdb_txn_begin(st->cenv, NULL, MDB_RDONLY, &txn)) == 0) {
+	if ((rc = begin_adopting(st->cenv, MDB_RDONLY, &txn)) == 0) {
 		rc = address_match(st, txn, want, 0, err, errlen);
 		mdb_txn_abort(txn);
 		if (rc != OG_NOTFOUND)
 			return rc;
 		if (!write)
 			return 0;
-		rc = mdb_txn_begin(st->cenv, NULL, 0, &txn);
+		rc = begin_adopting(st->cenv, 0, &txn);
 	}
 	if (rc != 0) {
 		snprintf(err, errlen, "%s: %s", st->path, mdb_strerror(rc));
@@ -2036,7 +2085,7 @@ og_store_counters_check(og_store *st)
 		err[0] = 0;
 	/* removed: made empty here, or by a process that followed first */
 	fresh = 0;
-	if (mdb_txn_begin(env, NULL, MDB_RDONLY, &t) == 0) {
+	if (begin_adopting(env, MDB_RDONLY, &t) == 0) {
 		fresh = mdb_stat(t, dbi, &ms) == 0 && ms.ms_entries == 0;
 		mdb_txn_abort(t);
 	}
@@ -2135,7 +2184,7 @@ same_store(og_store *st, MDB_env *env, MDB_dbi dbi, char *err, size_t errlen)
 	uint32_t schema = 0;
 	int rc;
 
-	if ((rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn)) != 0) {
+	if ((rc = begin_adopting(env, MDB_RDONLY, &txn)) != 0) {
 		snprintf(err, errlen, "%s", mdb_strerror(rc));
 		return map_err(rc);
 	}
@@ -2287,29 +2336,6 @@ og_store_follow(og_store *st)
 {
 	(void)og_store_counters_check(st);
 	(void)og_store_consent_check(st);
-}
-
-/*
- * When env maps its data file writable (MDB_WRITEMAP: every process that
- * maps it sets the file to its map size), lock the file until the map is
- * set (wmap_lock) and say its size in *size; returns the descriptor to
- * unlock.  Else -1, and *size 0.
- */
-static int
-wmap_file_size(MDB_env *env, uint64_t *size)
-{
-	unsigned flags = 0;
-	struct stat sb;
-	int fd;
-
-	*size = 0;
-	if (mdb_env_get_flags(env, &flags) != 0 || !(flags & MDB_WRITEMAP) ||
-	    mdb_env_get_fd(env, &fd) != 0)
-		return -1;
-	wmap_lock(fd);
-	if (fstat(fd, &sb) == 0)
-		*size = (uint64_t)sb.st_size;
-	return fd;
 }
 
 /*

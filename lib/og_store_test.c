@@ -34,12 +34,14 @@
  * store has looked at the size of a file mapped writable and LMDB has
  * not yet set the file to the map: in the next mdb_env_open() with
  * MDB_WRITEMAP (HOLD_OPEN), or the next mdb_env_set_mapsize() of an open
- * environment (HOLD_RESIZE).  It says so on hold_tell, then waits for
- * hold_go, for a second at most (a lock held there must not hang the
- * test), once.
+ * environment (HOLD_RESIZE); or where the next mdb_env_open() has mapped
+ * the file and the store has begun no transaction yet (HOLD_OPENED).  It
+ * says so on hold_tell, then waits for hold_go, for a second at most (a
+ * lock held there must not hang the test), once.
  */
-enum { HOLD_NONE, HOLD_OPEN, HOLD_RESIZE };
+enum { HOLD_NONE, HOLD_OPEN, HOLD_RESIZE, HOLD_OPENED };
 static int hold_at = HOLD_NONE, hold_tell = -1, hold_go = -1;
+static int hold_timed_out; /* the second passed without hold_go */
 
 int __real_mdb_env_open(MDB_env *, const char *, unsigned, mdb_mode_t);
 int __wrap_mdb_env_open(MDB_env *, const char *, unsigned, mdb_mode_t);
@@ -74,16 +76,20 @@ hold(int at)
 		return;
 	hold_at = HOLD_NONE;
 	if (write(hold_tell, "h", 1) == 1)
-		(void)poll(&p, 1, 1000);
+		hold_timed_out = poll(&p, 1, 1000) != 1;
 }
 
 int
 __wrap_mdb_env_open(
     MDB_env *env, const char *path, unsigned flags, mdb_mode_t mode)
 {
+	int rc;
+
 	if (flags & MDB_WRITEMAP)
 		hold(HOLD_OPEN);
-	return __real_mdb_env_open(env, path, flags, mode);
+	rc = __real_mdb_env_open(env, path, flags, mode);
+	hold(HOLD_OPENED);
+	return rc;
 }
 
 int
@@ -1590,6 +1596,134 @@ adopt_keeps_grown_counters_file(void **state)
 	remove_tree(dir);
 }
 
+/* Consent that one process grows while another opens or adopts it. */
+enum { OPTIN_BATCH = 250 };
+
+/* Opt in keys n0..n0+n-1 ("a<i>@x.example"), in one commit. */
+static int
+optin_range(og_store *st, int n0, int n)
+{
+	char buf[OPTIN_BATCH][32];
+	og_change ch[OPTIN_BATCH];
+	int i;
+
+	assert_true(n <= OPTIN_BATCH);
+	for (i = 0; i < n; i++) {
+		snprintf(buf[i], sizeof(buf[i]), "a%d@x.example", n0 + i);
+		ch[i] = og_testfx_change(buf[i], OG_EV_OPTIN, OG_SCOPE_STREAM,
+		    "news", OG_ST_CONFIRMED, T0);
+		ch[i].f[OG_EVF_UA] = "Mozilla/5.0 (X11; Linux x86_64)";
+	}
+	return og_store_apply(st, ch, (size_t)n, NULL);
+}
+
+/*
+ * Whether "a<i>@x.example" has a record, as a reader sees it now: 1 or
+ * 0, -1 when no read could begin (no assert: a child calls it too).
+ */
+static int
+has_optin(og_store *st, int i)
+{
+	char key[32];
+	og_record rec;
+	og_rtxn *tx;
+	int rc;
+
+	snprintf(key, sizeof(key), "a%d@x.example", i);
+	if (og_store_rbegin(st, &tx) != 0)
+		return -1;
+	rc = og_store_get(tx, key, &rec);
+	og_store_rend(tx);
+	return rc == 0;
+}
+
+/*
+ * Opt in, batch after batch from *b, until the consent map has grown to
+ * size (grow), or until less than 1 MiB of it is left unused (the next
+ * batches will grow it).
+ */
+static void
+optin_until(og_store *st, int *b, uint64_t size, int grow)
+{
+	og_store_info info;
+
+	og_store_info_get(st, &info);
+	while (grow ? info.map_size < size
+	            : info.map_used + (1 << 20) < info.map_size) {
+		assert_int_equal(
+		    optin_range(st, *b * OPTIN_BATCH, OPTIN_BATCH), 0);
+		++*b;
+		og_store_info_get(st, &info);
+	}
+	assert_true(info.map_size == size);
+}
+
+/*
+ * A process opening the store (a daemon starting, an optgate command)
+ * while another grows the consent map: the other commits beyond the map
+ * the opener has just set up, before the opener's first transaction,
+ * which meets MDB_MAP_RESIZED.  The opener adopts the grown map and
+ * opens, seeing what the other committed; it does not refuse to open.
+ */
+static void
+open_meeting_growth_opens(void **state)
+{
+	char dir[] = "/tmp/og_store_wmeet.XXXXXX", err[512];
+	char c;
+	og_store_opts o = {32 << 20, 0, 0, OG_STORE_CREATE, NULL};
+	og_store *st;
+	int b = 0, last, tell[2], go[2];
+	pid_t pid;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(og_store_open(dir, &o, &st, err, sizeof(err)), 0);
+	optin_until(st, &b, 8 << 20, 0); /* a quarter of the ceiling */
+	assert_int_equal(pipe(tell), 0);
+	assert_int_equal(pipe(go), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		og_store *st2;
+		og_store_info i2;
+
+		hold_at = HOLD_OPENED;
+		hold_tell = tell[1];
+		hold_go = go[0];
+		o.flags = 0;
+		if (og_store_open(dir, &o, &st2, err, sizeof(err)) != 0) {
+			fprintf(stderr, "child: %s\n", err);
+			_exit(2);
+		}
+		/* the go the hold saw, then the parent's last batch */
+		if (hold_at != HOLD_NONE || hold_timed_out ||
+		    read(go[0], &c, 1) != 1 ||
+		    read(go[0], &last, sizeof(last)) != sizeof(last))
+			_exit(3);
+		og_store_info_get(st2, &i2);
+		if (has_optin(st2, last * OPTIN_BATCH) != 1 ||
+		    i2.map_size < (16 << 20))
+			_exit(4);
+		og_store_close(st2);
+		_exit(0);
+	}
+	close(tell[1]);
+	if (read(tell[0], &c, 1) != 1) { /* the child failed: say where */
+		child_ok(pid);
+	}
+	/* the child has its 8 MiB map: commit beyond it */
+	optin_until(st, &b, 16 << 20, 1);
+	last = b - 1;
+	assert_int_equal(write(go[1], "g", 1), 1);
+	assert_int_equal(write(go[1], &last, sizeof(last)), sizeof(last));
+	child_ok(pid);
+	og_store_close(st);
+	close(tell[0]);
+	close(go[0]);
+	close(go[1]);
+	remove_tree(dir);
+}
+
 /* The [address] key text of a config of text (the test owns it). */
 static char *
 address_keys_of(const char *text)
@@ -1763,6 +1897,7 @@ main(void)
 	    cmocka_unit_test(counters_disk_full),
 	    cmocka_unit_test(open_keeps_grown_counters_file),
 	    cmocka_unit_test(adopt_keeps_grown_counters_file),
+	    cmocka_unit_test(open_meeting_growth_opens),
 	    cmocka_unit_test(give_never_follows_links),
 	    cmocka_unit_test(address_settings_kept),
 	    cmocka_unit_test_setup_teardown(
