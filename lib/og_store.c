@@ -1059,7 +1059,13 @@ mark_walked(const char *dir, const struct stat *owner)
  * after we looked at the file's size, the file is cut under that map, and
  * that process's next write beyond the cut is a SIGBUS.  So the look and
  * LMDB's setting are made under an flock of data.mdb (open_env, resize);
- * LMDB never flocks it (it locks lock.mdb, with fcntl).  Held briefly, by
+ * LMDB never flocks it (it locks lock.mdb, with fcntl).  Only consent is
+ * mapped writable, and only by bulk writers (optgate import, og_bench
+ * load); without MDB_WRITEMAP LMDB never sets the file's size (it only
+ * grows by the pages written), so the others cannot cut it.  But nothing
+ * keeps two bulk writers apart (two imports may run at once), hence the
+ * lock (og_store_test: open_racing_growth_keeps_consent_file,
+ * adopt_racing_growth_keeps_consent_file).  Held briefly, by
  * a process in none of its transactions, so never with LMDB's writer
  * lock; the holder waits at most, in mdb_env_open(), for the fcntl lock
  * a first opener holds within its own mdb_env_open(), where it waits for

@@ -1724,6 +1724,157 @@ open_meeting_growth_opens(void **state)
 	remove_tree(dir);
 }
 
+/*
+ * Bulk writers (OG_STORE_BULK: optgate import, og_bench load) map
+ * consent writable, and nothing keeps two of them apart: two imports may
+ * run at once.  With MDB_WRITEMAP, LMDB sets the file to the map of the
+ * process that opens or resizes, so that process must not go by a file
+ * size another grew past meanwhile (wmap_lock).
+ */
+/*
+ * The end of a race: the held child has looked at the consent file;
+ * grow this process's map to size, past what the child saw, and write
+ * there, then let the child go on (go) and check that the file was not
+ * cut under this map: it is size, this process writes on in its whole
+ * map, and every opt-in it was told was stored is there.
+ */
+static void
+race_grow_past(
+    og_store *st, int *b, uint64_t size, int go, pid_t pid, const char *path)
+{
+	struct stat sb;
+
+	optin_until(st, b, size, 1);
+	assert_int_equal(optin_range(st, (*b)++ * OPTIN_BATCH, OPTIN_BATCH), 0);
+	assert_int_equal(write(go, "g", 1), 1);
+	child_ok(pid);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_size, size);
+	optin_until(st, b, size, 0);
+	assert_int_equal(has_optin(st, 0), 1);
+	assert_int_equal(has_optin(st, *b * OPTIN_BATCH - 1), 1);
+}
+
+/*
+ * Two imports, the second starting while the first grows the consent
+ * map: the second looked at the file's size before the growth, and its
+ * mdb_env_open() sets the file to a map of that size, after it.  The
+ * file must not end smaller than the first's map (its next write there:
+ * SIGBUS, the import killed).  Here the opening process is held between
+ * the two; the parent grows its map meanwhile and writes there.
+ */
+static void
+open_racing_growth_keeps_consent_file(void **state)
+{
+	char dir[] = "/tmp/og_store_wopen.XXXXXX", err[512];
+	char path[160], c;
+	og_store_opts o = {
+	    32 << 20, 0, 0, OG_STORE_CREATE | OG_STORE_BULK, NULL};
+	og_store *st;
+	og_store_info info;
+	int b = 0, tell[2], go[2];
+	pid_t pid;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/consent/data.mdb", dir);
+	assert_int_equal(og_store_open(dir, &o, &st, err, sizeof(err)), 0);
+	optin_until(st, &b, 8 << 20, 0); /* a quarter of the ceiling */
+	assert_int_equal(pipe(tell), 0);
+	assert_int_equal(pipe(go), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		og_store *st2;
+
+		hold_at = HOLD_OPEN;
+		hold_tell = tell[1];
+		hold_go = go[0];
+		o.flags = OG_STORE_BULK;
+		if (og_store_open(dir, &o, &st2, err, sizeof(err)) != 0)
+			_exit(2);
+		og_store_close(st2);
+		_exit(hold_at == HOLD_NONE ? 0 : 3);
+	}
+	close(tell[1]);
+	if (read(tell[0], &c, 1) != 1) { /* the child failed: say where */
+		child_ok(pid);
+	}
+	/* the child has looked at the file (8 MiB): grow past it */
+	race_grow_past(st, &b, 16 << 20, go[1], pid, path);
+	og_store_info_get(st, &info);
+	assert_int_equal(info.records, (uint64_t)b * OPTIN_BATCH);
+	assert_records_after_reopen(st, dir, o, (uint64_t)b * OPTIN_BATCH);
+	close(tell[0]);
+	close(go[0]);
+	close(go[1]);
+	remove_tree(dir);
+}
+
+/*
+ * The same race at a resize: an import adopting a map another grew (its
+ * next transaction, here a read, met MDB_MAP_RESIZED) looks at the
+ * file's size, then sets its map to it; the other grows its map again in
+ * between and writes there.
+ */
+static void
+adopt_racing_growth_keeps_consent_file(void **state)
+{
+	char dir[] = "/tmp/og_store_wadopt.XXXXXX", err[512];
+	char path[160], c;
+	og_store_opts o = {
+	    32 << 20, 0, 0, OG_STORE_CREATE | OG_STORE_BULK, NULL};
+	og_store *st;
+	int b = 1, tell[2], go[2];
+	pid_t pid;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/consent/data.mdb", dir);
+	assert_int_equal(og_store_open(dir, &o, &st, err, sizeof(err)), 0);
+	assert_int_equal(optin_range(st, 0, OPTIN_BATCH), 0);
+	assert_int_equal(pipe(tell), 0);
+	assert_int_equal(pipe(go), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		og_store *st2;
+
+		/* an 8 MiB map, then told (c) the parent's is 16 MiB */
+		o.flags = OG_STORE_BULK;
+		if (og_store_open(dir, &o, &st2, err, sizeof(err)) != 0)
+			_exit(2);
+		if (optin_range(st2, 1000000, 10) != 0 ||
+		    write(tell[1], "o", 1) != 1 || read(go[0], &c, 1) != 1)
+			_exit(3);
+		hold_at = HOLD_RESIZE;
+		hold_tell = tell[1];
+		hold_go = go[0];
+		if (has_optin(st2, 1000009) != 1)
+			_exit(4);
+		og_store_close(st2);
+		_exit(hold_at == HOLD_NONE ? 0 : 5);
+	}
+	close(tell[1]);
+	if (read(tell[0], &c, 1) != 1) {
+		child_ok(pid);
+	}
+	optin_until(st, &b, 16 << 20, 1);
+	optin_until(st, &b, 16 << 20, 0);
+	assert_int_equal(write(go[1], "c", 1), 1);
+	if (read(tell[0], &c, 1) != 1) {
+		child_ok(pid);
+	}
+	/* the child has looked at the file (16 MiB): grow past it */
+	race_grow_past(st, &b, 32 << 20, go[1], pid, path);
+	assert_int_equal(has_optin(st, 1000009), 1);
+	assert_records_after_reopen(st, dir, o, (uint64_t)b * OPTIN_BATCH + 10);
+	close(tell[0]);
+	close(go[0]);
+	close(go[1]);
+	remove_tree(dir);
+}
+
 /* The [address] key text of a config of text (the test owns it). */
 static char *
 address_keys_of(const char *text)
@@ -1898,6 +2049,8 @@ main(void)
 	    cmocka_unit_test(open_keeps_grown_counters_file),
 	    cmocka_unit_test(adopt_keeps_grown_counters_file),
 	    cmocka_unit_test(open_meeting_growth_opens),
+	    cmocka_unit_test(open_racing_growth_keeps_consent_file),
+	    cmocka_unit_test(adopt_racing_growth_keeps_consent_file),
 	    cmocka_unit_test(give_never_follows_links),
 	    cmocka_unit_test(address_settings_kept),
 	    cmocka_unit_test_setup_teardown(
