@@ -174,4 +174,23 @@ L=$(block 5 | sed "s/client=\[203\.0\.113\.7\]/client=[$PUB]/")
 like "step 6's log line is the daemon's (client from nginx's X-Real-IP)" \
     "$(cat "$W/unsubd.log")" "*$(printf '%s' "$L" | sed 's/[*[]/[&]/g')*"
 
+# "What is recorded": the names `optgate status` (and audit) give a
+# one-click and a page's change.
+VIA=$(sed -n '/^### What is recorded/,/^### /p' "$TOP/README.md" |
+    tr '\n' ' ' | sed -n 's/.*A one-click POST records `via \([^`]*\)`; *page *changes `via \([^`]*\)`.*/\1 \2/p')
+like "What is recorded names the one-click's and the page's via" "$VIA" "?* ?*"
+like "... the one-click's is what status says after step 6's click" \
+    "$(optgate status you@example.com --stream newsletter)" \
+    "*via ${VIA% *}*"
+P=pat@example.com
+optgate optin $P --stream newsletter >/dev/null 2>&1
+U=https://unsub.example.com/u/$(optgate token $P --stream newsletter |
+    sed -n 's/^token: //p')
+. "$TOP/tests/lib/unsubd.sh"
+like "the page's \"Unsubscribe from everything\" through nginx" \
+    "$(curl -s -d "$(ud_form "$(curl -s "$U")")&action=all" "$U/prefs")" \
+    "*You are unsubscribed from all our mail.*"
+like "... the page's is what status says after it" \
+    "$(optgate status $P --stream newsletter)" \
+    "*unsubscribed from all streams on * via ${VIA#* }*"
 done_testing
