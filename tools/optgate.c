@@ -2,6 +2,7 @@
  * optgate.c - the admin CLI: option parsing and command dispatch.
  *
  * Usage: optgate [-c FILE] [--json] [-v] COMMAND [ARGS]
+ * (optgate --help lists the commands, optgate COMMAND --help shows one)
  * The commands live in optgate_*.c; this file only finds them.
  */
 #include <getopt.h>
@@ -14,85 +15,86 @@
 #include "og_log.h"
 #include "optgate.h"
 
+/*
+ * One row per command: its arguments as `optgate COMMAND --help` and
+ * `optgate --help` show them (every option the command takes: an admin
+ * reads them here, not in the source), and what it does.
+ */
 static const struct cmd {
 	const char *name;
 	og_cmd_fn fn;
-	const char *usage;
+	const char *args;
+	const char *what;
 } cmds[] = {
-    {"init", cmd_init,
-        "init                       create the store (and "
-        "a keys file if none)"},
-    {"keygen", cmd_keygen,
-        "keygen [--id N]            print a new token "
-        "key line for the keys file"},
+    {"init", cmd_init, "", "create the store (and a keys file if none)"},
+    {"keygen", cmd_keygen, "[--id 1-255]",
+        "print a new token key line for the keys file"},
     {"optin", cmd_optin,
-        "optin ADDR --stream S [--single|--double] "
-        "[--source T] [--ip IP] [--user-agent UA] [--segment SEG]"},
-    {"confirm", cmd_confirm,
-        "confirm TOKEN              confirm a double "
-        "opt-in"},
+        "ADDR --stream S [--single | --double] [--source T] [--ip IP] "
+        "[--user-agent UA] [--segment SEG] [--time RFC3339]",
+        "record an opt-in (default: confirmed, vouched for by you)"},
+    {"confirm", cmd_confirm, "TOKEN [--ip IP] [--user-agent UA]",
+        "confirm a double opt-in"},
     {"optout", cmd_optout,
-        "optout ADDR [--stream S | --partner P | "
-        "--sender D | --all]"},
+        "ADDR [--stream S | --partner P | --sender D | --all] [--source T]",
+        "record an opt-out (default: --all)"},
     {"suppress", cmd_suppress,
-        "suppress ADDR --reason hard-bounce|"
-        "complaint|manual [--expires 30d] [scope]"},
+        "ADDR --reason hard-bounce|complaint|manual [--expires 30d] "
+        "[--stream S | --partner P | --sender D | --all] [--source T] "
+        "[--note TEXT]",
+        "suppress an address (hard-bounce and manual also stop "
+        "transactional mail)"},
     {"unsuppress", cmd_unsuppress,
-        "unsuppress ADDR [--stream S | "
-        "--partner P | --sender D | --all]"},
-    {"status", cmd_status,
-        "status ADDR [--stream S] [--from ADDR]  verdict and reason "
-        "(with --stream: exit 0 accepted, 1 refused)"},
-    {"explain", cmd_status,
-        "explain ADDR [--stream S]  why each stream takes or refuses "
-        "the address (status under another name)"},
-    {"check-address", cmd_check_address,
-        "check-address ADDR         "
+        "ADDR [--stream S | --partner P | --sender D | --all] [--note TEXT]",
+        "lift a suppression"},
+    {"status", cmd_status, "ADDR [--stream S] [--from ADDR]",
+        "verdict and reason per stream (with --stream: exit 0 accepted, "
+        "1 refused)"},
+    {"explain", cmd_status, "ADDR [--stream S] [--from ADDR]",
+        "why each stream takes or refuses the address (status under "
+        "another name)"},
+    {"check-address", cmd_check_address, "ADDR",
         "normalised form, match key, typo check"},
-    {"token", cmd_token,
-        "token ADDR --stream S      the unsubscribe token "
-        "and URLs"},
-    {"config", cmd_config,
-        "config check               validate the "
-        "configuration"},
+    {"token", cmd_token, "ADDR --stream S", "the unsubscribe token and URLs"},
+    {"config", cmd_config, "check", "validate the configuration (text only)"},
     {"import", cmd_import,
-        "import FILE|- [--rejects F] [--warnings F] "
-        "[--source T] [--batch N]  CSV of consent"},
-    {"audit", cmd_audit,
-        "audit ADDR                 the address's whole "
-        "history, in the order recorded"},
+        "FILE|- [--rejects FILE] [--warnings FILE] [--source TEXT] "
+        "[--batch LINES]",
+        "CSV of consent (exit 130: interrupted, run it again)"},
+    {"audit", cmd_audit, "ADDR",
+        "the address's whole history, in the order recorded"},
     {"export", cmd_export,
-        "export [--stream S] [--state LIST] "
-        "[--hashed KEYFILE]  CSV of addresses"},
+        "[--stream S] [--state optin,confirmed,pending,optout,suppressed] "
+        "[--hashed KEYFILE]",
+        "CSV (or JSON) of addresses and their state"},
     {"import-hashed", cmd_import_hashed,
-        "import-hashed FILE --partner P "
-        "--key KEYFILE [--replace]  partner's hashed list"},
-    {"erase", cmd_erase,
-        "erase ADDR [--note REF] [--drop-shared]  right to erasure "
-        "(keyed hash kept; quarantined reports naming it removed)"},
-    {"stats", cmd_stats,
-        "stats                      counts, store use, "
-        "events per day, complaint rates"},
-    {"backup", cmd_backup,
-        "backup DEST                consistent "
-        "compacted copy (daemons may run)"},
-    {"verify", cmd_verify,
-        "verify [PATH]              check a store or "
-        "a backup (exit 1: problems)"},
-    {"expire", cmd_expire,
-        "expire [--keep DURATION]   drop expired "
-        "suppressions and counters (cron)"},
+        "FILE|- --partner P --key KEYFILE [--replace] [--rejects FILE]",
+        "a partner's hashed suppression list"},
+    {"erase", cmd_erase, "ADDR [--note REFERENCE] [--drop-shared]",
+        "right to erasure (keyed hash kept; quarantined reports naming it "
+        "removed)"},
+    {"stats", cmd_stats, "",
+        "counts, store use, events per day, complaint rates"},
+    {"backup", cmd_backup, "DEST",
+        "consistent compacted copy into DEST, a folder that does not exist "
+        "yet (daemons may run)"},
+    {"verify", cmd_verify, "[PATH]",
+        "check the store or a backup (exit 1: problems)"},
+    {"expire", cmd_expire, "[--keep DURATION]",
+        "drop expired suppressions and old counters (cron)"},
     {"bounce", cmd_bounce,
-        "bounce [--dry-run] [--rcpt ADDR] [--queue-id ID] [--maildir "
-        "DIR | FILE...]  bounces (pipe: stdin)"},
+        "[--dry-run] [--rcpt ADDR] [--client HOST] [--queue-id ID] "
+        "[--maildir DIR | FILE...]",
+        "bounces (pipe: stdin)"},
     {"fbl", cmd_fbl,
-        "fbl [--dry-run] [--rcpt ADDR] [--client HOST] [--queue-id ID] "
-        "[--maildir DIR | FILE...]  ARF complaints"},
+        "[--dry-run] [--rcpt ADDR] [--client HOST] [--queue-id ID] "
+        "[--maildir DIR | FILE...]",
+        "ARF complaints (pipe: stdin)"},
     {"unsub-mail", cmd_unsub_mail,
-        "unsub-mail [--dry-run] [--rcpt ADDR] [--queue-id ID] [--maildir "
-        "DIR | FILE...]  mails to the unsubscribe address"},
-    {"quarantine", cmd_quarantine,
-        "quarantine list | retry [NAME...]  "
+        "[--dry-run] [--rcpt ADDR] [--client HOST] [--queue-id ID] "
+        "[--maildir DIR | FILE...]",
+        "mails to the unsubscribe address (pipe: stdin)"},
+    {"quarantine", cmd_quarantine, "list | retry [NAME...]",
         "reports kept for a human"},
 };
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
@@ -105,22 +107,33 @@ help(FILE *fp)
 	fprintf(fp, "usage: optgate [-c FILE] [--json] [-v] COMMAND [ARGS]\n"
 	            "\ncommands:\n");
 	for (i = 0; i < NCMDS; i++)
-		fprintf(fp, "  %s\n", cmds[i].usage);
+		fprintf(fp, "  %s%s%s\n      %s\n", cmds[i].name,
+		    *cmds[i].args ? " " : "", cmds[i].args, cmds[i].what);
 	fprintf(fp,
 	    "\noptions (before or after the command):\n"
 	    "  -c FILE   configuration (default %s)\n"
-	    "  --json    one JSON object per line\n"
+	    "  --json    one JSON object per line (init, keygen and config\n"
+	    "            check print text only)\n"
 	    "  -v        more detail\n"
+	    "  --help    this text; after a command, that command's usage\n"
 	    "\nexit codes:\n"
 	    "  0   success (status --stream S: would be accepted)\n"
 	    "  1   no, not found, refused, invalid address\n"
 	    "  2   usage or configuration error\n"
 	    "  3   store cannot be opened (missing, damaged, newer schema)\n"
-	    "  4   store write failed (map full, I/O error)\n"
+	    "  4   store write failed (map full, disk full, I/O error)\n"
 	    "  5   other system error (keys file, files)\n"
 	    "  75  temporary failure (pipe commands: Postfix retries)\n"
 	    "  130 import interrupted (run the same import again)\n",
 	    OG_CONFIG_DEFAULT);
+}
+
+/* optgate COMMAND --help: that command's usage and what it does. */
+static void
+cmd_help(const struct cmd *c)
+{
+	printf("usage: optgate [-c FILE] [--json] [-v] %s%s%s\n%s\n", c->name,
+	    *c->args ? " " : "", c->args, c->what);
 }
 
 /*
@@ -163,7 +176,7 @@ main(int argc, char **argv)
 {
 	og_cli cli;
 	char **rest;
-	int i, n = 0, rc;
+	int i, n = 0, rc, want_help = 0;
 	size_t c;
 
 	memset(&cli, 0, sizeof(cli));
@@ -196,9 +209,7 @@ main(int argc, char **argv)
 			cli.verbose++;
 		} else if (strcmp(argv[i], "-h") == 0 ||
 		           strcmp(argv[i], "--help") == 0) {
-			help(stdout);
-			free(rest);
-			return 0;
+			want_help = 1;
 		} else if (strcmp(argv[i], "-V") == 0 ||
 		           strcmp(argv[i], "--version") == 0) {
 			printf("optgate %s\n", OG_VERSION);
@@ -212,6 +223,21 @@ main(int argc, char **argv)
 		}
 	}
 	og_log_set_verbose(cli.verbose);
+	/*
+	 * --help anywhere: the command's own usage when one is named (an
+	 * admin types `optgate import --help`), else the list of them.
+	 */
+	if (want_help) {
+		for (c = 0; n > 0 && c < NCMDS; c++)
+			if (strcmp(rest[0], cmds[c].name) == 0)
+				break;
+		if (n > 0 && c < NCMDS)
+			cmd_help(&cmds[c]);
+		else
+			help(stdout);
+		free(rest);
+		return 0;
+	}
 	if (n == 0) {
 		help(stderr);
 		free(rest);

@@ -2704,7 +2704,12 @@ cmd_backup(og_cli *cli, int argc, char **argv)
 	char err[1024];
 	int rc;
 
-	if (argc != 2)
+	/*
+	 * An option it does not take (`backup --dest /x`) is not a folder
+	 * name: it made a folder "--dest" in the working directory and
+	 * said "written".  ./-x names such a folder on purpose.
+	 */
+	if (argc != 2 || argv[1][0] == '-')
 		return og_cli_usage("backup DEST (a folder that does not "
 		                    "exist yet)");
 	cli->any_address = 1; /* records by their stored keys */
@@ -2765,7 +2770,7 @@ cmd_verify(og_cli *cli, int argc, char **argv)
 	char err[1024];
 	int rc;
 
-	if (argc > 2)
+	if (argc > 2 || (argc == 2 && argv[1][0] == '-'))
 		return og_cli_usage("verify [PATH]");
 	if (argc == 2) {
 		path = argv[1];

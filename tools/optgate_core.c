@@ -1079,7 +1079,7 @@ cmd_suppress(og_cli *cli, int argc, char **argv)
 	const char *usage =
 	    "suppress ADDR --reason hard-bounce|complaint|"
 	    "manual [--expires 30d] [--stream S | --partner P | --sender D | "
-	    "--all] [--note TEXT]";
+	    "--all] [--source T] [--note TEXT]";
 	struct scope_opt so = {OG_SCOPE_ALL, NULL, 0, ""};
 	const char *note = NULL, *source = NULL;
 	int reason = -1, c, rc;
@@ -1407,7 +1407,10 @@ cmd_status(og_cli *cli, int argc, char **argv)
 {
 	static const struct option lo[] = {{"stream", 1, NULL, 'S'},
 	    {"from", 1, NULL, 'F'}, {NULL, 0, NULL, 0}};
-	const char *usage = "status ADDR [--stream S] [--from ADDR] [--json]";
+	/* explain is this command under the question's name */
+	const char *usage = strcmp(argv[0], "explain") == 0
+	                        ? "explain ADDR [--stream S] [--from ADDR]"
+	                        : "status ADDR [--stream S] [--from ADDR]";
 	const char *stream = NULL, *from = NULL;
 	char fbuf[OG_ADDR_INPUT_MAX + 1], abuf[2 * OG_ADDR_INPUT_MAX + 3];
 	const char *addr;
@@ -1855,7 +1858,7 @@ cmd_config(og_cli *cli, int argc, char **argv)
 	int i, rc;
 
 	if (argc != 2 || strcmp(argv[1], "check") != 0)
-		return og_cli_usage("config check [-c FILE]");
+		return og_cli_usage("config check");
 	if ((rc = og_cli_config(cli)) != 0)
 		return rc;
 	printf("%s: ok (%d stream%s", cli->cfg->path, cli->cfg->nstreams,

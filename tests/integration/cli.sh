@@ -617,6 +617,54 @@ acked=$(wc -l <"$T/acked")
     fail "kill -9 loop acknowledged nothing"
 is "no acknowledged opt-out lost after kill -9" "$lost" 0
 
+# --help, as a new admin reads it: `optgate COMMAND --help` gave the
+# whole list, whose lines left out options the commands take (explain
+# --from, suppress --source and --note, confirm --ip, optin --time,
+# import-hashed --rejects, the pipes' --client).
+cmds="init keygen optin confirm optout suppress unsuppress status explain
+check-address token config import audit export import-hashed erase stats
+backup verify expire bounce fbl unsub-mail quarantine"
+bad=""
+badusage=""
+unknown=""
+here=$(pwd)
+cd "$T" || exit 1 # an argument taken for a folder name lands here
+for c in $cmds; do
+	h=$($OG "$c" --help </dev/null 2>&1)
+	case "$?:$h" in
+	"0:usage: optgate [-c FILE] [--json] [-v] $c"*) ;;
+	*) bad="$bad $c" ;;
+	esac
+	# every option its usage error names is in its --help
+	u=$($OG "$c" --no-such-option </dev/null 2>&1 | sed -n 's/^usage: optgate //p')
+	case "$u" in
+	"" | "$c"*) ;;
+	*) badusage="$badusage $c($u)" ;;
+	esac
+	for o in $(echo "$u" | grep -o -- '--[a-z-]*' | grep -vx -- '--json'); do
+		case "$h" in *"$o"*) ;; *) bad="$bad $c$o" ;; esac
+	done
+	# and every option its --help names, the command takes
+	for o in $(echo "$h" | sed 1d | grep -o -- '--[a-z-]*'); do
+		case "$($OG "$c" "$o" x-arg </dev/null 2>&1)" in
+		*"unrecognized option"*) unknown="$unknown $c$o" ;;
+		esac
+	done
+done
+is "COMMAND --help: that command's usage, exit 0, every option it takes" \
+    "$bad" ""
+is "... the usage error names the command typed (explain, not status)" \
+    "$badusage" ""
+cd "$here" || exit 1
+is "... and names no option the command does not take" "$unknown" ""
+like "--help without a command: the list, with each command's options" \
+    "$($OG --help)" "*explain ADDR [[]--stream S] [[]--from ADDR]*"
+(cd "$T" && $OG backup --verify >/dev/null 2>&1)
+is "backup with an option it does not take: usage error, exit 2" "$?" 2
+ok "... and no folder named after the option" test ! -e "$T/--verify"
+$OG verify --strict >/dev/null 2>&1
+is "verify with an option it does not take: usage error, exit 2" "$?" 2
+
 # Damaged stores are refused and left as they were.
 cp -r "$T/store" "$T/good"
 head -c 65536 /dev/urandom >"$T/store/consent/data.mdb"
