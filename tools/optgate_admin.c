@@ -482,9 +482,11 @@ skip_text(const og_change *c, int result)
 		return "cap not imported: the person chose another cap (on the "
 		       "preference page), which an import never replaces";
 	if (result == OG_SKIPPED_ERASED)
-		return "not imported: the address was erased (optgate erase); "
-		       "only an opt-in made after the erasure, with a time and "
-		       "proof, goes in";
+		return "not imported: the address was erased (optgate "
+		       "erase); an import never brings her back: a new "
+		       "opt-in of her own does (optgate optin, a confirmed "
+		       "double opt-in), and then only opt-in lines dated "
+		       "after the erasure, with proof, go in";
 	return result == OG_SKIPPED_OLDER
 	           ? "not imported: the store has an entry for this scope "
 	             "as new or newer (an earlier line of this file "

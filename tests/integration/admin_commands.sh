@@ -95,6 +95,13 @@ printf 'address,stream,state,reason\nbia@example.com,newsletter,optout,\nbia@exa
 $A --json import "$T/again2.csv" >"$T/out" 2>&1
 like "importing an erased address's opt-out and suppression skips them" "$(cat "$T/out")" '*"imported":0*"skipped":2*'
 like "the warnings say the address was erased" "$(cat "$T/again2.csv.warnings")" '*2: bia@example.com: not imported: the address was erased*'
+# A line dated after the erasure, with proof, is skipped too until she
+# is back by an opt-in of her own; the warning said such a line "goes in".
+printf 'address,stream,state,time,source\nbia@example.com,newsletter,confirmed,2026-06-01T00:02:00Z,new-form\n' >"$T/again3.csv"
+OPTGATE_NOW=$((OPTGATE_NOW + 300)) $A --json import "$T/again3.csv" >"$T/out" 2>&1
+like "an opt-in line dated after the erasure, with proof: skipped" "$(cat "$T/out")" '*"imported":0*"skipped":1*'
+like "... and the warning says what brings her back" "$(cat "$T/again3.csv.warnings")" \
+    '2: bia@example.com: not imported: the address was erased (optgate erase); an import never brings her back: a new opt-in of her own does (optgate optin, *'
 $A export | grep -q bia@
 is "erased address still not exported after an import" "$?" 1
 $A status bia@example.com --stream digest >"$T/out"
