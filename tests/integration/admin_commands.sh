@@ -106,6 +106,12 @@ $A export | grep -q bia@
 is "erased address still not exported after an import" "$?" 1
 $A status bia@example.com --stream digest >"$T/out"
 like "erased address still refused as erased after an import" "$(cat "$T/out")" '*erased at the person*'
+# README: the live file may keep her bytes in freed pages; a backup (a
+# compacted copy) holds none, the way to have them gone at once.
+$A backup "$T/after-erase" >/dev/null 2>&1
+is "a backup after the erasure holds no byte of her address or IP" \
+    "$(cat "$T/after-erase/consent/data.mdb" "$T/after-erase/counters/data.mdb" |
+        grep -a -c -e 'bia@example.com' -e '203.0.113.6')" 0
 $A erase bia@example.com >"$T/out"
 like "erase twice: already erased" "$(cat "$T/out")" '*already erased on 2026-06-01*'
 $A erase nobody@example.com >"$T/out"
