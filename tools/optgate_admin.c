@@ -947,7 +947,7 @@ import_row(struct import *im, const og_csv_rec *r)
 	else {
 		reject(im, r->line,
 		    "unknown state (expected optin, confirmed, "
-		    "optout, suppressed or pending)",
+		    "optout, suppressed, pending, or none with a cap)",
 		    r->raw, r->rawlen);
 		return;
 	}

@@ -67,7 +67,8 @@ is "dirty file: 11 rejected" "$(n_of rejected "$T/out")" 11
 is "dirty file: 1 warned (typo)" "$(n_of warned "$T/out")" 1
 R="$T/dirty.csv.rejects"
 like "invalid address rejected with its line" "$(grep '^3: ' "$R")" '3: invalid address: *'
-like "unknown state rejected" "$(grep '^4: ' "$R")" '4: unknown state*'
+like "unknown state rejected, naming every state the column takes" \
+    "$(grep '^4: ' "$R")" '4: unknown state (expected optin, confirmed, optout, suppressed, pending, or none with a cap)*'
 like "bad time rejected" "$(grep '^5: ' "$R")" '5: bad time*'
 like "wrong column count rejected" "$(grep '^6: ' "$R")" '6: wrong column count: 5 fields, the header has 8*'
 like "bad quoting (stray open quote) rejected" "$(grep '^7: ' "$R")" '7: bad quoting*'
