@@ -115,7 +115,8 @@ struct og_store {
 	unsigned cflags;
 	dev_t cdev[2]; /* data.mdb, lock.mdb */
 	ino_t cino[2];
-	int cstuck; /* replaced but not followed (said once) */
+	int cstuck;     /* replaced but not followed (said once) */
+	uint64_t cfile; /* consent data.mdb's size, as commit_uncut saw it */
 };
 
 static void rd_lock(og_store *st);
@@ -1062,7 +1063,9 @@ mark_walked(const char *dir, const struct stat *owner)
  * LMDB never flocks it (it locks lock.mdb, with fcntl).  Only consent is
  * mapped writable, and only by bulk writers (optgate import, og_bench
  * load); without MDB_WRITEMAP LMDB never sets the file's size (it only
- * grows by the pages written), so the others cannot cut it.  But nothing
+ * grows by the pages written), so the others cannot cut it; they only
+ * write pages past its end, which a bulk writer's setting would cut: their
+ * commits take the lock shared meanwhile (commit_uncut).  And nothing
  * keeps two bulk writers apart (two imports may run at once), hence the
  * lock (og_store_test: open_racing_growth_keeps_consent_file,
  * adopt_racing_growth_keeps_consent_file).  Held briefly, by
@@ -1102,6 +1105,46 @@ wmap_file_size(MDB_env *env, uint64_t *size)
 }
 
 /*
+ * mdb_txn_commit of a write transaction on consent by a process that
+ * writes it through write(2) (no MDB_WRITEMAP): the commit writes its
+ * pages, past the file's end where its map has grown beyond the file,
+ * syncs them, and only then writes the meta page that names them.  A bulk
+ * writer opening or growing its map meanwhile has LMDB set the file to
+ * the size it saw (ftruncate in mdb_env_open, mdb_env_set_mapsize): seen
+ * before those pages and set after them, they are cut, and the meta page
+ * names pages that are gone (an acknowledged opt-out lost, a damaged
+ * store).  So such a commit holds a shared flock of data.mdb, which
+ * keeps it out of the bulk writer's look and setting (wmap_lock); the
+ * holder has LMDB's writer lock, which no holder of wmap_lock waits for.
+ * The file never shrinks otherwise: once it was seen (*seen) to cover the
+ * map, none of our pages can lie past its end, and no lock is taken until
+ * the map grows (store_bulk_cut.sh).
+ */
+static int
+commit_uncut(MDB_env *env, MDB_txn *txn, uint64_t *seen)
+{
+	MDB_envinfo info;
+	unsigned flags = 0;
+	struct stat sb;
+	int fd = -1, rc;
+
+	if (mdb_env_get_flags(env, &flags) != 0 || (flags & MDB_WRITEMAP) ||
+	    mdb_env_info(env, &info) != 0 || info.me_mapsize <= *seen ||
+	    mdb_env_get_fd(env, &fd) != 0)
+		fd = -1;
+	else
+		while (flock(fd, LOCK_SH) != 0 && errno == EINTR)
+			;
+	rc = mdb_txn_commit(txn);
+	if (fd >= 0) {
+		if (fstat(fd, &sb) == 0)
+			*seen = (uint64_t)sb.st_size;
+		(void)flock(fd, LOCK_UN);
+	}
+	return rc;
+}
+
+/*
  * mdb_txn_begin for a store being opened (or followed), before any other
  * thread has its environment: a process may have grown its map since our
  * mdb_env_open() and committed beyond ours (MDB_MAP_RESIZED), which is
@@ -1136,7 +1179,7 @@ open_env(const char *dir, uint64_t max, int maxreaders, unsigned extra,
 	struct stat sb;
 	MDB_env *env = NULL;
 	MDB_txn *txn = NULL;
-	uint64_t size = INITIAL_MAP;
+	uint64_t size = INITIAL_MAP, seen = 0;
 	int rc, lk = -1;
 
 	snprintf(file, sizeof(file), "%s/data.mdb", dir);
@@ -1198,11 +1241,12 @@ open_env(const char *dir, uint64_t max, int maxreaders, unsigned extra,
 			og_log_warn(
 			    "%s: cleared %d stale reader slots", dir, dead);
 	}
+	/* writes only when it makes the databases (a new store) */
 	if ((rc = begin_adopting(env, 0, &txn)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "main", MDB_CREATE, dbi)) != 0 ||
 	    (edbi &&
 	        (rc = mdb_dbi_open(txn, "events", MDB_CREATE, edbi)) != 0) ||
-	    (rc = mdb_txn_commit(txn)) != 0) {
+	    (rc = commit_uncut(env, txn, &seen)) != 0) {
 		txn = NULL;
 		goto fail;
 	}
@@ -1315,7 +1359,7 @@ init_meta(
 		if (address != NULL &&
 		    (rc = address_put(txn, st->cdbi, address)) != 0)
 			goto fail;
-		if ((rc = mdb_txn_commit(txn)) != 0) {
+		if ((rc = commit_uncut(st->cenv, txn, &st->cfile)) != 0) {
 			snprintf(
 			    err, errlen, "%s: %s", st->path, mdb_strerror(rc));
 			return map_err(rc);
@@ -1587,7 +1631,7 @@ address_open(og_store *st, const char *want, char *err, size_t errlen)
 		mdb_txn_abort(txn);
 		return rc;
 	}
-	if ((rc = mdb_txn_commit(txn)) != 0) {
+	if ((rc = commit_uncut(st->cenv, txn, &st->cfile)) != 0) {
 		snprintf(err, errlen,
 		    "%s: recording the [address] settings: %s", st->path,
 		    mdb_strerror(rc));
@@ -2319,6 +2363,7 @@ consent_follow(og_store *st)
 	memcpy(st->cdev, dev, sizeof(dev));
 	memcpy(st->cino, ino, sizeof(ino));
 	st->cstuck = 0;
+	st->cfile = 0; /* another file */
 	og_log_warn("%s was replaced under this process: using the store now "
 	            "there",
 	    dir);
@@ -3755,7 +3800,8 @@ og_store_apply(og_store *st, const og_change *ch, size_t n, int *results)
 			rc = map_err(meta_put(w->txn, w->dbi, "records", b, 8));
 		}
 		if (rc == 0)
-			rc = commit_err(st, map_err(mdb_txn_commit(w->txn)));
+			rc = commit_err(st, map_err(commit_uncut(
+			                        st->cenv, w->txn, &st->cfile)));
 		else
 			mdb_txn_abort(w->txn);
 		rd_unlock(st);
@@ -4562,7 +4608,7 @@ cwrite(og_store *st, int (*fn)(og_store *, MDB_txn *, void *), void *ctx)
 		}
 		rc = fn(st, txn, ctx);
 		if (rc == 0)
-			rc = map_err(mdb_txn_commit(txn));
+			rc = map_err(commit_uncut(st->cenv, txn, &st->cfile));
 		else
 			mdb_txn_abort(txn);
 		rd_unlock(st);

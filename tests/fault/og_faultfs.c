@@ -11,6 +11,10 @@
  *     pause N  lets N meta-page writes (commits) through, then holds
  *            each later one until the file is gone (20 s at most),
  *            after making OG_FAULT.paused to say so
+ *     truncate  holds each ftruncate(2) of the files (LMDB's setting of
+ *            the file to a writable map: mdb_env_open, mdb_env_set_mapsize)
+ *            until the file is gone (20 s at most), after making
+ *            OG_FAULT.truncating to say so
  *
  * Each call to a shimmed function on another file, or while OG_FAULT does
  * not exist, goes to libc unchanged.  Built by tests/module.mk, never
@@ -83,23 +87,30 @@ fault(void)
 	return fault_arg(&arg);
 }
 
+/* Say "held" in OG_FAULT.what, then wait while fault c lasts (20 s). */
+static void
+hold(const char *what, int c)
+{
+	char path[4200];
+	int i, arg, e = errno;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s.%s", getenv("OG_FAULT"), what);
+	if ((fp = fopen(path, "we")) != NULL)
+		fclose(fp);
+	for (i = 0; i < 2000 && fault_arg(&arg) == c; i++)
+		usleep(10000);
+	errno = e;
+}
+
 /* pause N: the meta-page writes past the Nth wait while the fault lasts. */
 static void
 pause_meta(int n)
 {
 	static int seen;
-	char path[4200];
-	int i, arg, e = errno;
-	FILE *fp;
 
-	if (++seen <= n)
-		return;
-	snprintf(path, sizeof(path), "%s.paused", getenv("OG_FAULT"));
-	if ((fp = fopen(path, "we")) != NULL)
-		fclose(fp);
-	for (i = 0; i < 2000 && fault_arg(&arg) == 'p'; i++)
-		usleep(10000);
-	errno = e;
+	if (++seen > n)
+		hold("paused", 'p');
 }
 
 ssize_t
@@ -181,6 +192,24 @@ fdatasync(int fd)
 		return -1;
 	}
 	return real(fd);
+}
+
+int
+ftruncate(int fd, off_t len)
+{
+	static int (*real)(int, off_t);
+
+	if (real == NULL)
+		real = (int (*)(int, off_t))next_fn("ftruncate");
+	if (fault() == 't' && ours(fd))
+		hold("truncating", 't');
+	return real(fd, len);
+}
+
+int
+ftruncate64(int fd, off_t len)
+{
+	return ftruncate(fd, len);
 }
 
 int
