@@ -1241,15 +1241,21 @@ open_env(const char *dir, uint64_t max, int maxreaders, unsigned extra,
 			og_log_warn(
 			    "%s: cleared %d stale reader slots", dir, dead);
 	}
-	/* writes only when it makes the databases (a new store) */
+	/*
+	 * Writes only when it makes the databases (a new store).  A damaged
+	 * page fails mdb_dbi_open: the transaction is aborted (fail), for
+	 * left open it keeps LMDB's writer lock, which mdb_env_close unmaps
+	 * held, so our exit never frees it and every later writer of the
+	 * store (every command's open) hangs.
+	 */
 	if ((rc = begin_adopting(env, 0, &txn)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "main", MDB_CREATE, dbi)) != 0 ||
-	    (edbi &&
-	        (rc = mdb_dbi_open(txn, "events", MDB_CREATE, edbi)) != 0) ||
-	    (rc = commit_uncut(env, txn, &seen)) != 0) {
-		txn = NULL;
+	    (edbi && (rc = mdb_dbi_open(txn, "events", MDB_CREATE, edbi)) != 0))
 		goto fail;
-	}
+	rc = commit_uncut(env, txn, &seen);
+	txn = NULL; /* committed, or freed by the failed commit */
+	if (rc != 0)
+		goto fail;
 	*envp = env;
 	return 0;
 fail:

@@ -16,6 +16,9 @@
 # (tests/fault/og_faultfs.c) holds each process at the point in question;
 # optgate-policyd keeps the store open throughout (so the import is not
 # the first opener, which LMDB's lock.mdb would serialise) and reads it.
+# Last, a page damaged under the running daemon, as the cut left it: each
+# command says so (exit 3); the first one's failed open used to leave
+# LMDB's writer lock taken, and every command after it hung.
 TOP=${OPTGATE_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$TOP/tests/lib/tap.sh"
 . "$TOP/tests/lib/policyd.sh"
@@ -155,6 +158,32 @@ like "policyd refuses a7 (opted out)" \
 ok "policyd is still running" kill -0 "$PD_PID"
 optout_a8() { ogt optout a8@example.com >/dev/null; }
 ok "another opt-out commits" optout_a8
+
+# --- a damaged page under a running daemon (what a cut left) -----------
+# The first command to open the store failed on it and left LMDB's writer
+# lock taken: every command after it hung (each open takes that lock).
+python3 - "$T/store/consent/data.mdb" <<'EOF2'
+import struct, sys
+f = open(sys.argv[1], "r+b")
+metas = []
+for off in (0, 4096):  # newest meta page: its main database's root page
+    f.seek(off)
+    m = f.read(160)
+    # (txnid, root of the main database)
+    metas.append((struct.unpack_from("<Q", m, 144)[0],
+                  struct.unpack_from("<Q", m, 128)[0]))
+root = max(metas)[1]
+f.seek(root * 4096)
+f.write(bytes(4096))
+EOF2
+ogt status a7@example.com --stream news >/dev/null 2>"$T/err"
+is "damaged: status exits 3" "$?" 3
+like "and says so" "$(cat "$T/err")" "*MDB_CORRUPTED*"
+ogt status a7@example.com --stream news >/dev/null 2>&1
+is "damaged: the next status exits 3 too (124: hung)" "$?" 3
+ogt optout a9@example.com >/dev/null 2>&1
+is "damaged: an opt-out exits 3 (124: hung)" "$?" 3
+ok "policyd is still running" kill -0 "$PD_PID"
 pd_stop
 is "no sanitizer report in policyd's log" \
     "$(grep -c 'Sanitizer\|runtime error' "$PD_LOG")" 0
