@@ -1848,7 +1848,7 @@ check_whole(const char *dir, char *err, size_t errlen)
 }
 
 /*
- * Open PATH/counters into *envp, *dbi, *kw, *ka (og_store_open, and
+ * Open PATH/counters into *envp, *dbi (og_store_open, and
  * og_store_counters_check for counters removed or replaced under a
  * running process).  Processes starting together (the daemons at boot)
  * check and rebuild the counters one at a time: the second then finds
