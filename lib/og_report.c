@@ -2702,6 +2702,8 @@ og_report_parse(
 	memset(out, 0, sizeof(*out));
 	out->reason = "unknown";
 	out->format = "none";
+	if (data == NULL) /* an empty quarantine entry: no bytes, no buffer */
+		data = "";
 	if (len > OG_REPORT_INPUT_MAX) {
 		out->reason = "message too big";
 		return OG_ETOOBIG;

@@ -1031,6 +1031,22 @@ test_too_big(void **state)
 	free(r);
 }
 
+/*
+ * An empty quarantine entry is read as no bytes at no address (NULL, 0):
+ * refused as empty, with no pointer arithmetic on NULL (UBSan aborted
+ * optgate erase on one, under make asan).
+ */
+static void
+test_null_empty(void **state)
+{
+	og_report *r = calloc(1, sizeof(*r));
+
+	(void)state;
+	assert_non_null(r);
+	assert_int_equal(og_report_parse(NULL, 0, NULL, r), OG_EINVAL);
+	free(r);
+}
+
 /* Its recipient is "delayed": the processors ignore it, not count it. */
 static void
 test_delay_reason(void **state)
@@ -1115,7 +1131,7 @@ main(void)
 {
 	size_t np = sizeof(pcases) / sizeof(pcases[0]);
 	size_t nc = sizeof(ccases) / sizeof(ccases[0]);
-	size_t n = np + nc + 11, k = 0;
+	size_t n = np + nc + 12, k = 0;
 	struct CMUnitTest *t = calloc(n, sizeof(*t));
 	int rc;
 
@@ -1147,6 +1163,8 @@ main(void)
 	t[k++].test_func = test_from_is_the_mailbox;
 	t[k].name = "input over the cap refused";
 	t[k++].test_func = test_too_big;
+	t[k].name = "no bytes at no address: empty";
+	t[k++].test_func = test_null_empty;
 	t[k].name = "a delay warning in words is a delay";
 	t[k++].test_func = test_delay_reason;
 	t[k].name = "each recipient by its own line of the notice";

@@ -12,6 +12,8 @@ mkconf() { # DIR: a config whose store lives in DIR
 path = $1/store
 [keys]
 file = $1/keys
+[feedback]
+quarantine = $1/quarantine
 [stream newsletter]
 match = header:X-Optgate-Stream=newsletter
 class = marketing

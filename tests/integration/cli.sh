@@ -25,6 +25,8 @@ consent = optin
 [stream resets]
 match = sender:noreply@example.com
 class = transactional
+[feedback]
+quarantine = $T/quarantine
 EOF
 
 out=$($OG config check)
