@@ -18,6 +18,7 @@
 TOP=${OPTGATE_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$TOP/tests/lib/postfix.sh"
 BIN="$TOP/${BUILD:-build}/bin"
+. "$TOP/tests/lib/feedback_pf.sh"
 K=${FEEDBACK_K:-10}
 if [ "$(id -u)" != 0 ] || ! command -v smtp-sink >/dev/null 2>&1; then
 	echo "feedback latency: needs root and Postfix"
@@ -26,26 +27,7 @@ fi
 T=$(mktemp -d /tmp/og-fbpfbench.XXXXXX)
 chmod 755 "$T"
 pf_cleanup_add "rm -rf '$T'"
-O="$BIN/optgate"
-cat >"$T/optgate.conf" <<CONF
-[store]
-path = $T/store
-[keys]
-file = $T/keys
-[feedback]
-quarantine = $T/quarantine
-trusted_reporters = fbl.example.net
-[stream news]
-match = header:X-Optgate-Stream=news
-class = marketing
-consent = none
-sender = example.com
-unsubscribe = https://unsub.example.com/u/%t, mailto:unsub+%t@unsub.optgate.test
-CONF
-og() { "$O" -c "$T/optgate.conf" "$@"; }
-og init >/dev/null 2>&1 || { echo "optgate init failed"; exit 1; }
-mkdir -p "$T/quarantine"
-chown -R nobody "$T/store" "$T/quarantine" "$T/keys"
+fbpf_init "$T" || { echo "optgate init failed"; exit 1; }
 
 ms() { echo $(($(date +%s%N) / 1000000)); }
 # ms from $1 until ADDR ($2) is refused, or -1 after 20 s
@@ -65,7 +47,7 @@ IFS='|'
 pf_init 25360 25361
 IFS=$oldifs
 for t in bounce fbl unsub-mail; do
-	pf_master "fb-$t unix - n n - - pipe flags=R user=nobody argv=$O -c $T/optgate.conf $t --rcpt \${original_recipient} --queue-id \${queue_id}"
+	fbpf_pipe $t
 done
 pf_conf "transport_maps=inline:{bounces.optgate.test=fb-bounce:, fbl.optgate.test=fb-fbl:, unsub.optgate.test=fb-unsub-mail:}" \
     "relay_domains=bounces.optgate.test, fbl.optgate.test, unsub.optgate.test" \

@@ -12,6 +12,7 @@
 # (tests/bench/feedback_postfix.sh).
 . "${OPTGATE_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/tap.sh"
 . "$TOP/tests/lib/postfix.sh"
+. "$TOP/tests/lib/feedback_pf.sh"
 if [ "$(id -u)" != 0 ] || ! command -v smtp-sink >/dev/null 2>&1; then
 	echo "ok 1 - # SKIP needs root and Postfix"
 	echo "1..1"
@@ -20,30 +21,10 @@ fi
 T=$(mktemp -d /tmp/optgate-fbpf.XXXXXX)
 chmod 755 "$T"
 pf_cleanup_add "rm -rf '$T'"
-O="$BIN/optgate"
-cat >"$T/optgate.conf" <<CONF
-[store]
-path = $T/store
-[keys]
-file = $T/keys
-[feedback]
-quarantine = $T/quarantine
-trusted_reporters = fbl.example.net
-[stream news]
-match = header:X-Optgate-Stream=news
-class = marketing
-consent = none
-sender = example.com
-unsubscribe = https://unsub.example.com/u/%t, mailto:unsub+%t@unsub.optgate.test
-CONF
-og() { "$O" -c "$T/optgate.conf" "$@"; }
-og init >/dev/null 2>&1 || { echo "not ok 1 - optgate init"; exit 1; }
+fbpf_init "$T" || { echo "not ok 1 - optgate init"; exit 1; }
 for a in gone@example.org angry@example.org leaving@example.org; do
 	og optin "$a" --stream news >/dev/null 2>&1
 done
-# The pipe runs as nobody: the store and quarantine are its to write.
-mkdir -p "$T/quarantine"
-chown -R nobody "$T/store" "$T/quarantine" "$T/keys"
 
 ms() { echo $(( $(date +%s%N) / 1000000 )); }
 # Wait (at most 30 s: a loaded machine) until ADDR is refused; print the
@@ -67,13 +48,13 @@ IFS='|'
 pf_init 25300 25301
 IFS=$oldifs
 for t in bounce fbl unsub-mail; do
-	pf_master "fb-$t unix - n n - - pipe flags=R user=nobody argv=$O -c $T/optgate.conf $t --rcpt \${original_recipient} --queue-id \${queue_id}"
+	fbpf_pipe $t
 done
 # an admin's typo in master.cf's argv (--queue_id): Postfix must keep
 # what comes in, not bounce it (an unsubscribe mail back to its sender)
-pf_master "fb-typo unix - n n - - pipe flags=R user=nobody argv=$O -c $T/optgate.conf unsub-mail --rcpt \${original_recipient} --queue_id \${queue_id}"
+fbpf_pipe typo "unsub-mail --rcpt \${original_recipient} --queue_id \${queue_id}"
 # ... and in the command's name (unsub_mail)
-pf_master "fb-cmd unix - n n - - pipe flags=R user=nobody argv=$O -c $T/optgate.conf unsub_mail --rcpt \${original_recipient} --queue-id \${queue_id}"
+fbpf_pipe cmd "unsub_mail --rcpt \${original_recipient} --queue-id \${queue_id}"
 pf_conf "transport_maps=inline:{bounces.optgate.test=fb-bounce:, fbl.optgate.test=fb-fbl:, unsub.optgate.test=fb-unsub-mail:, typo.optgate.test=fb-typo:, cmd.optgate.test=fb-cmd:}" \
     "relay_domains=bounces.optgate.test, fbl.optgate.test, unsub.optgate.test, typo.optgate.test, cmd.optgate.test" \
     fb-bounce_destination_recipient_limit=1 fb-fbl_destination_recipient_limit=1 \
