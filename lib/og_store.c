@@ -4614,7 +4614,8 @@ cwrite(og_store *st, int (*fn)(og_store *, MDB_txn *, void *), void *ctx)
 		}
 		rc = fn(st, txn, ctx);
 		if (rc == 0)
-			rc = map_err(commit_uncut(st->cenv, txn, &st->cfile));
+			rc = commit_err(st,
+			    map_err(commit_uncut(st->cenv, txn, &st->cfile)));
 		else
 			mdb_txn_abort(txn);
 		rd_unlock(st);

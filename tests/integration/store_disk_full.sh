@@ -1,6 +1,7 @@
 #!/bin/sh
 # Every writer on a full disk (a small tmpfs): the CLI says the disk is
-# full and exits 4 with nothing applied, a pipe processor exits 75
+# full and exits 4 with nothing applied (changes, erase, a partner's
+# hashed list alike), a pipe processor exits 75
 # (Postfix keeps the report), optgate-unsubd answers 503 and does not
 # acknowledge the click, optgate-policyd keeps deciding; once space is
 # freed each of them works again with no repair, and the store verifies.
@@ -49,6 +50,11 @@ class = marketing
 consent = none
 sender = example.com
 unsubscribe = $UD_URL/u/%t
+[stream offers]
+match = sender:offers@example.com
+class = marketing
+consent = none
+partner = acme
 [stream resets]
 match = sender:noreply@example.com
 class = transactional
@@ -69,6 +75,24 @@ until [ "$($PQ sender=news@example.com recipient=ann@example.org)" = DUNNO ] ||
 	i=$((i + 1))
 done
 TOK=$($OG token cid@example.org --stream news | sed -n 's/^token: //p')
+$OG suppress fay@example.org --reason manual >/dev/null 2>&1
+# a partner's hashed list (HMAC-SHA256 of the match key) with gus on it
+KEY=000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f
+hashes() { # KEY ADDR: the file a partner sends
+	printf 'hash\n'
+	python3 -c 'import hashlib, hmac, sys
+print(hmac.new(bytes.fromhex(sys.argv[1]), sys.argv[2].encode(),
+    hashlib.sha256).hexdigest())' "$1" "$2"
+}
+echo "$KEY" >"$T/acme.key"
+echo "ff$(echo "$KEY" | cut -c3-)" >"$T/other.key"
+chmod 600 "$T/acme.key" "$T/other.key"
+hashes "$KEY" gus@example.org >"$T/gus.csv"
+hashes "$KEY" hal@example.org >"$T/hal.csv"
+$OG import-hashed "$T/gus.csv" --partner acme --key "$T/acme.key" \
+    >/dev/null 2>&1 || fail "import-hashed"
+$OG status gus@example.org --stream offers >/dev/null 2>&1
+is "the partner's list refuses gus" "$?" 1
 
 dsn() { # RCPT N
 	cat <<MSG
@@ -174,6 +198,46 @@ is "full: a refused count is logged once" \
     "$(grep -c 'counting [0-9]* sends of news' "$T/pd.log")" 1
 like "full: and says the disk is full" \
     "$(grep 'counting [0-9]* sends of news' "$T/pd.log")" '*disk full*'
+# The consent writes that are not changes say it the same way, not
+# "input/output error" (LMDB's word for a commit's short write), which
+# sends the admin to the disk's hardware.
+FULL="*disk full: no space left on the store's disk*"
+# An erase frees the pages of what it removes: erase the fillers until
+# those are used up too, as above.
+j=0
+while [ $j -lt $((i - 1)) ]; do
+	j=$((j + 1))
+	$OG erase "fill$j@example.org" >/dev/null 2>&1 || break
+done
+ann=$($OG audit ann@example.org 2>&1)
+annx=$($OG explain ann@example.org 2>&1)
+$OG erase ann@example.org >/dev/null 2>"$T/err"
+is "full: erase exits 4" "$?" 4
+like "full: erase says the disk is full" "$(cat "$T/err")" "$FULL"
+is "full: the refused erase changed nothing (history)" \
+    "$($OG audit ann@example.org 2>&1)" "$ann"
+is "full: nor what explain says" "$($OG explain ann@example.org 2>&1)" "$annx"
+$OG status ann@example.org --stream news >/dev/null 2>&1
+is "full: and ann is still mailed" "$?" 0
+$OG unsuppress fay@example.org >/dev/null 2>"$T/err"
+is "full: unsuppress exits 4" "$?" 4
+like "full: unsuppress says the disk is full" "$(cat "$T/err")" "$FULL"
+$OG status fay@example.org --stream news >/dev/null 2>&1
+is "full: fay is still suppressed" "$?" 1
+$OG import-hashed "$T/hal.csv" --partner acme --key "$T/acme.key" \
+    >/dev/null 2>"$T/err"
+is "full: import-hashed exits 4" "$?" 4
+like "full: import-hashed says the disk is full" "$(cat "$T/err")" "$FULL"
+$OG status hal@example.org --stream offers >/dev/null 2>&1
+is "full: hal is not on the partner's list" "$?" 0
+# --replace drops the old list first (its own write)
+$OG import-hashed "$T/hal.csv" --partner acme --key "$T/other.key" \
+    --replace >/dev/null 2>"$T/err"
+is "full: import-hashed --replace exits 4" "$?" 4
+like "full: import-hashed --replace says the disk is full" \
+    "$(cat "$T/err")" "$FULL"
+$OG status gus@example.org --stream offers >/dev/null 2>&1
+is "full: the partner's old list is kept" "$?" 1
 $OG verify >/dev/null 2>&1
 is "full: the store verifies" "$?" 0
 
@@ -190,6 +254,19 @@ is "space: the bounce is applied" "$?" 1
 is "space: the one-click is acknowledged" "$(oneclick)" 200
 $OG status cid@example.org --stream news >/dev/null 2>&1
 is "space: and applied" "$?" 1
+$OG erase ann@example.org >/dev/null 2>&1
+is "space: the same erase works" "$?" 0
+$OG status ann@example.org --stream news >/dev/null 2>&1
+is "space: ann is erased" "$?" 1
+$OG unsuppress fay@example.org >/dev/null 2>&1
+is "space: unsuppress works" "$?" 0
+$OG status fay@example.org --stream news >/dev/null 2>&1
+is "space: fay is mailed again" "$?" 0
+$OG import-hashed "$T/hal.csv" --partner acme --key "$T/acme.key" \
+    >/dev/null 2>&1
+is "space: import-hashed works" "$?" 0
+$OG status hal@example.org --stream offers >/dev/null 2>&1
+is "space: hal is on the partner's list" "$?" 1
 sends d 200 >/dev/null
 i=0
 while [ $i -lt 30 ] && ! grep -q 'counting sends again' "$T/pd.log"; do
