@@ -30,6 +30,7 @@
 	(-18)          /* consent replaced under this process, not followed */
 #define OG_EDEAD (-19) /* LMDB stopped the environment (MDB_PANIC) */
 #define OG_EADDRESS (-20) /* [address] settings are not the store's */
+#define OG_EACCES (-21)   /* no permission for what the store's files need */
 
 /*
  * og_strerror - describe an OG_* code (or a positive errno value).

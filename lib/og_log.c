@@ -335,6 +335,9 @@ og_strerror(int code)
 	case OG_EADDRESS:
 		return "the [address] settings differ from those the store "
 		       "was made with: its records would not be found";
+	case OG_EACCES:
+		return "this user may not write the store's files (or may "
+		       "not read them)";
 	}
 	if (code > 0)
 		return strerror(code);

@@ -51,6 +51,7 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -119,6 +120,9 @@ struct og_store {
 	ino_t cino[2];
 	int cstuck;     /* replaced but not followed (said once) */
 	uint64_t cfile; /* consent data.mdb's size, as commit_uncut saw it */
+	/* a reader without LMDB's lock (consent, counters): nolock_mark */
+	int nolock[2];
+	uint64_t nolock_txn[2];
 };
 
 static void rd_lock(og_store *st);
@@ -935,30 +939,150 @@ tree_check(const char *file, char *err, size_t errlen)
 }
 
 /*
- * Is no other process using the environment in dir?  LMDB holds a read
- * lock on the first byte of lock.mdb in every process that has it open
- * (the first to open takes it exclusively), so nobody holds one after a
- * reboot or once all users have exited.  Call before this process opens
- * dir (closing the descriptor drops this process's locks on the file).
+ * Which process has the environment in dir open?  LMDB holds a read lock
+ * on the first byte of lock.mdb in every process that has it open (the
+ * first to open takes it exclusively), so nobody holds one after a
+ * reboot or once all users have exited; F_GETLK sees it through any
+ * mount of the file and needs only read access.  Returns 0 (nobody), the
+ * pid of one that has it, -1 when lock.mdb cannot be opened (errno: no
+ * such file, no permission), -2 when the lock cannot be asked.  Call
+ * before this process opens dir (closing the descriptor drops this
+ * process's locks on the file).
  */
-static int
-env_unused(const char *dir)
+static pid_t
+env_user(const char *dir)
 {
 	char file[4200];
 	struct flock fl;
-	int fd, unused;
+	int fd, rc;
 
 	snprintf(file, sizeof(file), "%s/lock.mdb", dir);
 	if ((fd = open(file, O_RDONLY | O_CLOEXEC)) < 0)
-		return 1;
+		return -1;
 	memset(&fl, 0, sizeof(fl));
 	fl.l_type = F_WRLCK;
 	fl.l_whence = SEEK_SET;
 	fl.l_start = 0;
 	fl.l_len = 1;
-	unused = fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type == F_UNLCK;
+	rc = fcntl(fd, F_GETLK, &fl);
 	close(fd);
-	return unused;
+	if (rc != 0)
+		return -2;
+	return fl.l_type == F_UNLCK ? 0 : fl.l_pid > 0 ? fl.l_pid : 1;
+}
+
+/* Is no other process using the environment in dir?  (env_user) */
+static int
+env_unused(const char *dir)
+{
+	pid_t p = env_user(dir);
+
+	return p == 0 || p == -1;
+}
+
+/*
+ * May this process write path?  Root may write anything, but a file or
+ * folder made read-only for everyone (chmod a-w: a snapshot, a copy
+ * for reading) was made so on purpose, and is not written either.
+ * 1, or 0 with why in buf and errno set (0: the mode).
+ */
+static int
+may_write(const char *path, char *why, size_t size)
+{
+	struct stat sb;
+
+	if (faccessat(AT_FDCWD, path, W_OK, AT_EACCESS) != 0) {
+		snprintf(why, size, "%s", strerror(errno));
+		return 0;
+	}
+	if (stat(path, &sb) == 0 && (sb.st_mode & 0222) == 0) {
+		snprintf(why, size, "made read-only for everyone (mode %04o)",
+		    (unsigned)(sb.st_mode & 07777));
+		errno = 0;
+		return 0;
+	}
+	return 1;
+}
+
+/* "user NAME" (or "uid N") of this process, for messages on permissions. */
+static void
+who(char *buf, size_t size)
+{
+	struct passwd *pw = getpwuid(geteuid());
+
+	if (pw != NULL)
+		snprintf(buf, size, "user %s", pw->pw_name);
+	else
+		snprintf(buf, size, "uid %u", (unsigned)geteuid());
+}
+
+static int absent(const char *dir, const char *name);
+
+/*
+ * A reader's way to dir's lock file (OG_STORE_READ): 0 with *extra as it
+ * was, LMDB's lock (MDB_RDONLY still writes lock.mdb: its reader slot
+ * keeps writers off the pages it reads), when this process may write
+ * lock.mdb, or make it; 0 with MDB_NOLOCK added when it may not and no
+ * process has the environment open; else OG_EACCES, err saying why.
+ * LMDB itself reads a read-only file system without the lock, without
+ * asking whether a writer has the same files open through another mount
+ * (a read-only bind mount of the live store): it is asked here.
+ */
+static int
+read_lock_mode(const char *dir, unsigned *extra, char *err, size_t errlen)
+{
+	char lock[4200], why[128], user[128], way[256], name[64] = "";
+	pid_t p;
+	int e, fd;
+	ssize_t n;
+
+	snprintf(lock, sizeof(lock), "%s/lock.mdb", dir);
+	if (absent(dir, "lock.mdb") ? may_write(dir, why, sizeof(why))
+	                            : may_write(lock, why, sizeof(why)))
+		return 0;
+	e = errno;
+	p = env_user(dir);
+	if (p == 0 || (p == -1 && errno == ENOENT)) {
+		*extra |= MDB_NOLOCK;
+		return 0;
+	}
+	if (p == -1 || p == -2) {
+		snprintf(err, errlen,
+		    "%s: not writable here (%s), and whether a process has "
+		    "the store open cannot be told (%s): reading it without "
+		    "a reader slot is safe only when none has",
+		    lock, why, p == -1 ? strerror(errno) : "F_GETLK failed");
+		return OG_EACCES;
+	}
+	/* the process by name: an admin knows which daemon that is */
+	snprintf(way, sizeof(way), "/proc/%ld/comm", (long)p);
+	if ((fd = open(way, O_RDONLY | O_CLOEXEC)) >= 0) {
+		n = read(fd, name + 2, sizeof(name) - 4);
+		close(fd);
+		if (n > 1) {
+			name[0] = ' ', name[1] = '(';
+			name[n + 1] = ')', name[n + 2] = 0;
+		}
+	}
+	who(user, sizeof(user));
+	if (e == EROFS)
+		snprintf(way, sizeof(way),
+		    "read it through a mount where lock.mdb can be written, "
+		    "or read a backup");
+	else if (e == 0)
+		snprintf(way, sizeof(way),
+		    "make lock.mdb writable (chmod u+w), or read a backup");
+	else
+		snprintf(way, sizeof(way),
+		    "give %s write access to lock.mdb alone (README, "
+		    "\"Read-only access\"), or read a backup",
+		    user);
+	snprintf(err, errlen,
+	    "%s: not writable by %s (%s), and process %ld%s has the store "
+	    "open: read without a reader slot in lock.mdb, pages that "
+	    "process rewrites could be read as the store's; %s",
+	    lock, user, why, (long)p, name, way);
+	return OG_EACCES;
 }
 
 /*
@@ -1226,6 +1350,44 @@ begin_adopting(MDB_env *env, unsigned flags, MDB_txn **txn)
 	}
 }
 
+/*
+ * open_env's end for a reader (MDB_RDONLY): the databases' handles from
+ * a read transaction, committed to keep them (aborted, they would go);
+ * a database missing is a store not made by optgate.  Closes env on
+ * failure.
+ */
+static int
+open_databases(MDB_env *env, const char *dir, MDB_dbi *dbi, MDB_dbi *edbi,
+    MDB_env **envp, char *err, size_t errlen)
+{
+	MDB_txn *txn = NULL;
+	int rc;
+
+	if ((rc = begin_adopting(env, MDB_RDONLY, &txn)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "main", 0, dbi)) != 0 ||
+	    (edbi && (rc = mdb_dbi_open(txn, "events", 0, edbi)) != 0)) {
+		if (txn)
+			mdb_txn_abort(txn);
+		mdb_env_close(env);
+		if (rc == MDB_NOTFOUND) {
+			snprintf(err, errlen,
+			    "%s: an LMDB file but not an optgate store; "
+			    "nothing was changed",
+			    dir);
+			return OG_ECORRUPT;
+		}
+		snprintf(err, errlen, "%s: %s", dir, mdb_strerror(rc));
+		return map_err(rc);
+	}
+	if ((rc = mdb_txn_commit(txn)) != 0) {
+		mdb_env_close(env);
+		snprintf(err, errlen, "%s: %s", dir, mdb_strerror(rc));
+		return map_err(rc);
+	}
+	*envp = env;
+	return 0;
+}
+
 static int
 open_env(const char *dir, uint64_t max, int maxreaders, unsigned extra,
     int create, MDB_env **envp, MDB_dbi *dbi, MDB_dbi *edbi, char *err,
@@ -1278,6 +1440,9 @@ open_env(const char *dir, uint64_t max, int maxreaders, unsigned extra,
 	 */
 	if (size < (uint64_t)sb.st_size)
 		size = (uint64_t)sb.st_size;
+	if ((extra & MDB_RDONLY) &&
+	    (rc = read_lock_mode(dir, &extra, err, errlen)) != 0)
+		return rc;
 	if ((rc = mdb_env_create(&env)) != 0 ||
 	    (rc = mdb_env_set_maxreaders(env, (unsigned)maxreaders)) != 0 ||
 	    (rc = mdb_env_set_maxdbs(env, 4)) != 0 ||
@@ -1298,6 +1463,8 @@ open_env(const char *dir, uint64_t max, int maxreaders, unsigned extra,
 			og_log_warn(
 			    "%s: cleared %d stale reader slots", dir, dead);
 	}
+	if (extra & MDB_RDONLY)
+		return open_databases(env, dir, dbi, edbi, envp, err, errlen);
 	/*
 	 * Writes only when it makes the databases (a new store).  A damaged
 	 * page fails mdb_dbi_open: the transaction is aborted (fail), for
@@ -1320,10 +1487,18 @@ fail:
 		close(lk);
 	if (txn)
 		mdb_txn_abort(txn);
-	snprintf(err, errlen, "%s: %s", dir, mdb_strerror(rc));
+	if (rc == EACCES || rc == EROFS) {
+		/* which user, for the admin who gives the permission */
+		char user[128];
+
+		who(user, sizeof(user));
+		snprintf(
+		    err, errlen, "%s: %s (%s)", dir, mdb_strerror(rc), user);
+	} else
+		snprintf(err, errlen, "%s: %s", dir, mdb_strerror(rc));
 	if (env)
 		mdb_env_close(env);
-	return map_err(rc);
+	return rc == EACCES || rc == EROFS ? OG_EACCES : map_err(rc);
 }
 
 static int
@@ -1379,7 +1554,9 @@ init_meta(
 	uint32_t schema;
 	int rc;
 
-	if ((rc = begin_adopting(st->cenv, 0, &txn)) != 0)
+	/* a reader's environment has no write transaction */
+	if ((rc = begin_adopting(st->cenv,
+	         (st->flags & OG_STORE_READ) ? MDB_RDONLY : 0, &txn)) != 0)
 		return map_err(rc);
 	rc = meta_get(txn, st->cdbi, "schema", b, 4);
 	if (rc == OG_NOTFOUND) {
@@ -1904,6 +2081,22 @@ check_whole(const char *dir, char *err, size_t errlen)
 	return OG_ENOSTORE;
 }
 
+/* May this process keep the counters in dir: write, rebuild, mark? */
+static int
+counters_writable(const char *dir)
+{
+	static const char *const names[] = {"", "/data.mdb", "/lock.mdb"};
+	char p[4200], why[128];
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(p, sizeof(p), "%s%s", dir, names[i]);
+		if (access(p, F_OK) == 0 && !may_write(p, why, sizeof(why)))
+			return 0;
+	}
+	return 1;
+}
+
 /*
  * Open PATH/counters into *envp, *dbi (og_store_open, and
  * og_store_counters_check for counters removed or replaced under a
@@ -1914,29 +2107,46 @@ check_whole(const char *dir, char *err, size_t errlen)
  * since, when no process has them open and none walked them in this
  * boot), their pages are walked, which LMDB itself does not do; damaged
  * ones are moved aside and rebuilt empty (not with check: verify of a
- * copy walks every time, and marks nothing).  *made: the files were made
- * here.  Records which files were opened (st->kdev, st->kino).
+ * copy walks every time, and marks nothing; nor by a reader that may not
+ * write them, OG_STORE_READ: it opens them read-only and makes nothing
+ * but, where it may, the lock file LMDB makes).  *made: the files were
+ * made here.  Records which files were opened (st->kdev, st->kino).
  */
 static int
 counters_open(og_store *st, const struct stat *owner, int check, MDB_env **envp,
     MDB_dbi *dbi, int *made, char *err, size_t errlen)
 {
 	char dir[4096], file[4200];
-	int rc, lk, walked;
+	int read = (st->flags & OG_STORE_READ) != 0;
+	int rc, lk, walked, nolock;
 
 	snprintf(dir, sizeof(dir), "%s/counters", st->path);
 	snprintf(file, sizeof(file), "%s/data.mdb", dir);
-	if (check && (rc = check_whole(dir, err, errlen)) != 0)
+	/*
+	 * Soft state: a reader that may write them (root, the store's
+	 * owner) keeps them as any first open does (walks them after a
+	 * crash, rebuilds damaged ones, marks them walked); one that may
+	 * not (may only read the store, a read-only mount or copy) opens
+	 * them read-only, and damaged ones are an error.
+	 */
+	if (read && counters_writable(dir))
+		read = 0;
+	if ((check || read) && (rc = check_whole(dir, err, errlen)) != 0)
 		return rc;
 	if ((lk = open(st->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0)
 		(void)flock(lk, LOCK_EX);
-	*made = access(file, F_OK) != 0 || absent(dir, "lock.mdb");
+	nolock = absent(dir, "lock.mdb");
+	*made = access(file, F_OK) != 0 || nolock;
 	walked = env_unused(dir) && (check || !walked_this_boot(dir));
 	rc = walked ? tree_check(file, err, errlen) : 0;
-	if (rc == 0 || rc == OG_NOTFOUND)
+	if (read && rc == 0)
+		/* made or moved aside only by a process that may write */
+		rc = open_env(dir, st->kmax, st->maxr, MDB_NOSYNC | MDB_RDONLY,
+		    0, envp, dbi, NULL, err, errlen);
+	else if (rc == 0 || rc == OG_NOTFOUND)
 		rc = open_env(dir, st->kmax, st->maxr, MDB_NOSYNC, 1, envp, dbi,
 		    NULL, err, errlen);
-	if (!check && (rc == OG_ECORRUPT || rc == OG_ESTORE)) {
+	if (!check && !read && (rc == OG_ECORRUPT || rc == OG_ESTORE)) {
 		/* Soft state: rebuild empty rather than refuse to run. */
 		char aside[4200];
 
@@ -1955,8 +2165,11 @@ counters_open(og_store *st, const struct stat *owner, int check, MDB_env **envp,
 			*made = 1;
 		}
 	}
-	if (rc == 0 && !check && (walked || *made))
+	if (rc == 0 && !check && !read && (walked || *made))
 		mark_walked(dir, owner);
+	/* a reader made at most the lock file LMDB makes for its slot */
+	if (read)
+		*made = rc == 0 && nolock && !absent(dir, "lock.mdb");
 	/* the files LMDB has open now, while no other opener moves them */
 	if (rc == 0)
 		file_ids(dir, st->kdev, st->kino);
@@ -1980,6 +2193,8 @@ og_store_opts_config(og_store_opts *o, const og_config *cfg, unsigned flags)
 	o->address_keys = cfg->address_keys;
 }
 
+static void nolock_mark(og_store *st);
+
 int
 og_store_open(const char *path, const og_store_opts *opts, og_store **out,
     char *err, size_t errlen)
@@ -1992,6 +2207,7 @@ og_store_open(const char *path, const og_store_opts *opts, og_store **out,
 	int bulk = opts && (opts->flags & OG_STORE_BULK);
 	unsigned wmap = bulk ? MDB_WRITEMAP : 0;
 	int check = opts && (opts->flags & OG_STORE_CHECK);
+	int read = opts && (opts->flags & OG_STORE_READ);
 	int maxr = opts && opts->max_readers ? opts->max_readers : 512;
 	int rc;
 
@@ -2016,6 +2232,8 @@ og_store_open(const char *path, const og_store_opts *opts, og_store **out,
 	st = og_xcalloc(1, sizeof(*st));
 	st->path = og_xstrdup(path);
 	st->flags = opts ? opts->flags : 0;
+	if (read) /* and the writes that check RDONLY refuse */
+		st->flags = (st->flags | OG_STORE_RDONLY) & ~OG_STORE_CREATE;
 	st->cmax = opts && opts->map_size ? opts->map_size : 4ULL << 30;
 	st->kmax = opts && opts->counter_map_size ? opts->counter_map_size
 	                                          : 1ULL << 30;
@@ -2037,13 +2255,14 @@ og_store_open(const char *path, const og_store_opts *opts, og_store **out,
 	if (check && env_unused(dir) &&
 	    (rc = tree_check(file, err, errlen)) == OG_ECORRUPT)
 		goto fail;
-	rc = open_env(dir, st->cmax, maxr, wmap, create, &st->cenv, &st->cdbi,
-	    &st->edbi, err, errlen);
+	rc = open_env(dir, st->cmax, maxr, read ? MDB_RDONLY : wmap,
+	    create && !read, &st->cenv, &st->cdbi, &st->edbi, err, errlen);
 	if (rc != 0)
 		goto fail;
-	st->cflags = wmap;
+	st->cflags = read ? 0 : wmap;
 	file_ids(dir, st->cdev, st->cino);
-	if (made)
+	/* a reader without the lock made none */
+	if (made && !absent(dir, "lock.mdb"))
 		give_to_owner(dir, &sb);
 	if ((rc = init_meta(st, create, opts ? opts->address_keys : NULL, err,
 	         errlen)) != 0)
@@ -2057,6 +2276,7 @@ og_store_open(const char *path, const og_store_opts *opts, og_store **out,
 	    st, &sb, check, &st->kenv, &st->kdbi, &made, err, errlen);
 	if (rc != 0)
 		goto fail;
+	nolock_mark(st);
 	/*
 	 * LMDB syncs data.mdb, never the names leading to it: a store made
 	 * here (init) or counters moved aside and made again are on disk
@@ -2073,6 +2293,105 @@ og_store_open(const char *path, const og_store_opts *opts, og_store **out,
 fail:
 	og_store_close(st);
 	return rc;
+}
+
+/*
+ * For og_store_read_check: which environments a reader opened without
+ * LMDB's lock, and the last transaction committed there when it did.
+ */
+static void
+nolock_mark(og_store *st)
+{
+	MDB_env *env[2] = {st->cenv, st->kenv};
+	MDB_envinfo info;
+	unsigned f;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		st->nolock[i] = mdb_env_get_flags(env[i], &f) == 0 &&
+		                (f & MDB_NOLOCK) &&
+		                mdb_env_info(env[i], &info) == 0;
+		st->nolock_txn[i] = st->nolock[i] ? info.me_last_txnid : 0;
+	}
+}
+
+int
+og_store_read_check(og_store *st, char *err, size_t errlen)
+{
+	static const char *const names[2] = {"consent", "counters"};
+	MDB_env *env[2] = {st->cenv, st->kenv};
+	MDB_envinfo info;
+	int i;
+
+	if (err && errlen)
+		*err = 0;
+	for (i = 0; i < 2; i++) {
+		/* the meta pages, read from the map: current */
+		if (!st->nolock[i] || mdb_env_info(env[i], &info) != 0 ||
+		    info.me_last_txnid <= st->nolock_txn[i] + 1)
+			continue;
+		snprintf(err, errlen,
+		    "%s/%s: written %llu times while read without "
+		    "lock.mdb (a daemon or command started meanwhile): what "
+		    "was read may be wrong; run the command again",
+		    st->path, names[i],
+		    (unsigned long long)(info.me_last_txnid -
+		                         st->nolock_txn[i]));
+		return OG_ESTORE;
+	}
+	return 0;
+}
+
+int
+og_store_writable(const char *path, char *err, size_t errlen)
+{
+	static const char *const envs[] = {"consent", "counters"};
+	char dir[4096], file[4200], why[128], user[128];
+	struct passwd *pw;
+	struct stat sb;
+	size_t i;
+	int e;
+
+	if (err && errlen)
+		*err = 0;
+	for (i = 0; i < 2; i++) {
+		snprintf(dir, sizeof(dir), "%s/%s", path, envs[i]);
+		snprintf(file, sizeof(file), "%s/data.mdb", dir);
+		if (!absent(dir, "data.mdb") &&
+		    !may_write(file, why, sizeof(why)))
+			goto no;
+		/* what LMDB writes: lock.mdb, or the folder it makes it in */
+		snprintf(file, sizeof(file), "%s/lock.mdb", dir);
+		if (absent(dir, "lock.mdb"))
+			snprintf(file, sizeof(file), "%s", dir);
+		if (access(file, F_OK) == 0 &&
+		    !may_write(file, why, sizeof(why)))
+			goto no;
+	}
+	return 0;
+no:
+	e = errno;
+	who(user, sizeof(user));
+	/* the way out depends on what is missing */
+	if (e == EROFS)
+		snprintf(err, errlen, "%s: not writable (%s)", file, why);
+	else if (e == 0)
+		snprintf(err, errlen,
+		    "%s: %s; make it writable first (chmod -R u+w %s) if it "
+		    "is to be changed",
+		    file, why, path);
+	else if (stat(path, &sb) == 0 && sb.st_uid != 0 &&
+	         (pw = getpwuid(sb.st_uid)) != NULL)
+		snprintf(err, errlen,
+		    "%s: not writable by %s (%s): run it as the store's "
+		    "owner (user %s) or root",
+		    file, user, why, pw->pw_name);
+	else
+		snprintf(err, errlen,
+		    "%s: not writable by %s (%s): run it as the store's "
+		    "owner or root",
+		    file, user, why);
+	return OG_EACCES;
 }
 
 void

@@ -315,6 +315,21 @@ typedef struct og_rtxn og_rtxn;
  * such a handle.
  */
 #define OG_STORE_CHECK 0x08
+/*
+ * Reader (the CLI's status, explain, audit, export, stats, backup,
+ * verify, config check): nothing is written, in either environment.
+ * Both are opened MDB_RDONLY without a write transaction; the counters
+ * are never rebuilt or marked walked (damaged ones are an error, as with
+ * OG_STORE_CHECK); the [address] settings are never recorded.  Implies
+ * OG_STORE_RDONLY.  Works where this user may only read the files: LMDB's
+ * readers write lock.mdb (their reader slot), and where this user may
+ * not (read access only, a read-only mount, a copy made read-only with
+ * chmod a-w) the environment is read without it (MDB_NOLOCK), which is
+ * safe only while nothing writes it: so only when no process has it open
+ * (else OG_EACCES, err naming the file, the process and the ways out),
+ * and og_store_read_check says afterwards whether a writer came.
+ */
+#define OG_STORE_READ 0x10
 
 typedef struct og_store_opts {
 	uint64_t map_size;         /* consent ceiling (0: 4 GiB) */
@@ -343,13 +358,33 @@ void og_store_opts_config(
  * og_store_open - open the store folder.  Returns 0, OG_ENOSTORE (no
  * store here: run optgate init), OG_ECORRUPT (damaged; nothing was
  * changed; restore a backup), OG_EVERSION (made by a newer optgate),
- * OG_EADDRESS (opts->address_keys differ from the store's), OG_EIO.
+ * OG_EADDRESS (opts->address_keys differ from the store's), OG_EACCES
+ * (this user may not read the files, or write what LMDB writes; for
+ * OG_STORE_READ see there), OG_EIO.
  * err gets a sentence for the admin.  Never overwrites an existing file
  * that is not an optgate store.
  */
 int og_store_open(const char *path, const og_store_opts *opts, og_store **out,
     char *err, size_t errlen);
 void og_store_close(og_store *st);
+/*
+ * og_store_read_check - after reading a store opened OG_STORE_READ
+ * without LMDB's lock (see there): 0 when what was read holds (no
+ * environment so read was committed to more than once since the open:
+ * LMDB reuses a page only from the second commit after the one that
+ * freed it); OG_ESTORE, err saying so, when a writer came meanwhile and
+ * what was read may be wrong (read again).  0 for any other store.
+ */
+int og_store_read_check(og_store *st, char *err, size_t errlen);
+/*
+ * og_store_writable - may this process change the store at path (both
+ * environments: folders, data.mdb, lock.mdb)?  0, or OG_EACCES with err
+ * naming the first file and what is missing: write permission for this
+ * user, a read-only file system, or a file made read-only for everyone
+ * (chmod a-w: root could write it, but it was made so on purpose).
+ * Files not there yet are not judged (opening the store says why).
+ */
+int og_store_writable(const char *path, char *err, size_t errlen);
 /*
  * og_store_address_check - compare a config's address_keys with the
  * [address] settings the store was made with (a daemon's reload).

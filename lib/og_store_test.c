@@ -2067,6 +2067,114 @@ address_settings_recorded_once(void **state)
 	free(b);
 }
 
+/* chmod every lock.mdb of the store at dir to mode. */
+static void
+lock_files_mode(const char *dir, mode_t mode)
+{
+	char p[256];
+
+	snprintf(p, sizeof(p), "%s/consent/lock.mdb", dir);
+	assert_int_equal(chmod(p, mode), 0);
+	snprintf(p, sizeof(p), "%s/counters/lock.mdb", dir);
+	assert_int_equal(chmod(p, mode), 0);
+}
+
+/*
+ * A reader (OG_STORE_READ) of a store whose lock.mdb it may not write (a
+ * copy made read-only: chmod a-w) reads it without LMDB's lock while no
+ * process has it open, and writes nothing there; it is refused, naming
+ * the process, while one has (a writer could reuse the pages it reads);
+ * and og_store_read_check tells a read that a writer overtook (two
+ * commits since the open) from one that holds (one).  og_store_writable
+ * says what is missing before a command that changes the store opens
+ * it.
+ */
+static void
+reader_without_lock(void **state)
+{
+	struct fx *f = *state;
+	og_store_opts o = {0, 0, 0, OG_STORE_READ, NULL};
+	og_change ch = og_testfx_change("a@x.example", OG_EV_OPTIN,
+	    OG_SCOPE_STREAM, "news", OG_ST_CONFIRMED, T0);
+	og_store *r = NULL, *w = NULL;
+	char err[2048], lock[256], go;
+	og_record rec;
+	og_rtxn *tx;
+	struct stat before, after;
+	int tell[2], wait_go[2];
+	pid_t pid;
+
+	assert_int_equal(og_testfx_apply(f->st, ch), OG_APPLIED);
+	og_store_close(f->st);
+	f->st = NULL;
+	assert_int_equal(og_store_writable(f->dir, err, sizeof(err)), 0);
+	lock_files_mode(f->dir, 0440);
+	assert_int_equal(
+	    og_store_writable(f->dir, err, sizeof(err)), OG_EACCES);
+	assert_non_null(strstr(err, "/consent/lock.mdb: made read-only for "
+	                            "everyone (mode 0440)"));
+	snprintf(lock, sizeof(lock), "%s/consent/lock.mdb", f->dir);
+	assert_int_equal(stat(lock, &before), 0);
+
+	assert_int_equal(og_store_open(f->dir, &o, &r, err, sizeof(err)), 0);
+	assert_int_equal(og_store_rbegin(r, &tx), 0);
+	assert_int_equal(og_store_get(tx, "a@x.example", &rec), 0);
+	og_store_rend(tx);
+	assert_int_not_equal(og_store_apply(r, &ch, 1, NULL), 0);
+	assert_int_equal(stat(lock, &after), 0);
+	assert_true(after.st_mtim.tv_sec == before.st_mtim.tv_sec &&
+	            after.st_mtim.tv_nsec == before.st_mtim.tv_nsec);
+
+	/* a writer comes (this process: F_GETLK would not see it) */
+	lock_files_mode(f->dir, 0640);
+	o.flags = 0;
+	assert_int_equal(og_store_open(f->dir, &o, &w, err, sizeof(err)), 0);
+	ch = og_testfx_change(
+	    "a@x.example", OG_EV_OPTOUT, OG_SCOPE_STREAM, "news", 0, T0 + 1);
+	assert_int_equal(og_testfx_apply(w, ch), OG_APPLIED);
+	assert_int_equal(og_store_read_check(r, err, sizeof(err)), 0);
+	ch.key = "b@x.example";
+	assert_int_equal(og_testfx_apply(w, ch), OG_APPLIED);
+	assert_int_equal(og_store_read_check(r, err, sizeof(err)), OG_ESTORE);
+	assert_non_null(strstr(err, "/consent: written 2 times while read "
+	                            "without lock.mdb"));
+	og_store_close(r);
+	og_store_close(w);
+
+	/* while another process has it open: refused */
+	assert_int_equal(pipe(tell), 0);
+	assert_int_equal(pipe(wait_go), 0);
+	if ((pid = fork()) == 0) {
+		og_store_opts wo = {0, 0, 0, 0, NULL};
+		og_store *c = NULL;
+
+		go = og_store_open(f->dir, &wo, &c, err, sizeof(err)) == 0;
+		if (write(tell[1], &go, 1) != 1 || read(wait_go[0], &go, 1) < 0)
+			_exit(1);
+		og_store_close(c);
+		_exit(0);
+	}
+	assert_int_equal(read(tell[0], &go, 1), 1);
+	assert_int_equal(go, 1);
+	lock_files_mode(f->dir, 0440);
+	o.flags = OG_STORE_READ;
+	r = NULL;
+	assert_int_equal(
+	    og_store_open(f->dir, &o, &r, err, sizeof(err)), OG_EACCES);
+	assert_null(r);
+	assert_non_null(strstr(err, "has the store open"));
+	assert_int_equal(write(wait_go[1], "g", 1), 1);
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+	/* gone: read again */
+	assert_int_equal(og_store_open(f->dir, &o, &r, err, sizeof(err)), 0);
+	og_store_close(r);
+	lock_files_mode(f->dir, 0640);
+	close(tell[0]);
+	close(tell[1]);
+	close(wait_go[0]);
+	close(wait_go[1]);
+}
+
 int
 main(void)
 {
@@ -2131,6 +2239,8 @@ main(void)
 	    cmocka_unit_test(adopt_racing_growth_keeps_consent_file),
 	    cmocka_unit_test(give_never_follows_links),
 	    cmocka_unit_test(address_settings_kept),
+	    cmocka_unit_test_setup_teardown(
+	        reader_without_lock, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        address_settings_recorded_once, setup, teardown),
 	};
