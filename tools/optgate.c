@@ -255,9 +255,18 @@ main(int argc, char **argv)
 		return usage_exit();
 	}
 	optind = 1;
+	cli.command = cmds[c].name;
 	rc = cmds[c].fn(&cli, n, rest);
-	if (cli.store)
+	if (cli.store) {
+		char err[1024];
+
+		/* read without lock.mdb while a writer came: not an answer */
+		if (og_store_read_check(cli.store, err, sizeof(err)) != 0) {
+			fprintf(stderr, "optgate: %s\n", err);
+			rc = OG_EXIT_STORE;
+		}
 		og_store_close(cli.store);
+	}
 	if (cli.keys)
 		og_keyring_free(cli.keys);
 	if (cli.cfg)

@@ -27,6 +27,7 @@
 
 typedef struct og_cli {
 	const char *config_path; /* -c, or NULL for the default */
+	const char *command;     /* its name, for messages */
 	int json;                /* --json */
 	int verbose;
 	og_config *cfg;
@@ -44,9 +45,12 @@ typedef struct og_cli {
 /* Load the config (once); on error print every message, return 2. */
 int og_cli_config(og_cli *cli);
 /*
- * Open the store (once); flags OG_STORE_*.  Returns 0 or an exit code
- * (OG_EXIT_USAGE when the config's [address] settings are not the
- * store's, unless any_address).
+ * Open the store (once); flags OG_STORE_*: OG_STORE_READ for a command
+ * that only reads it (any user who may read the files), else the user
+ * must be able to write it (og_store_writable), or the command is
+ * refused with one line and OG_EXIT_STORE before anything is opened.
+ * Returns 0 or an exit code (OG_EXIT_USAGE when the config's [address]
+ * settings are not the store's, unless any_address).
  */
 int og_cli_store(og_cli *cli, unsigned flags);
 /* Load the keyring (once).  Returns 0 or an exit code. */

@@ -1684,7 +1684,7 @@ cmd_audit(og_cli *cli, int argc, char **argv)
 	/* as the daemons read RCPT TO: a trailing dot, a route */
 	if ((rc = og_cli_addr_lookup(cli, argv[1], &a)) != 0)
 		return rc;
-	if ((rc = og_cli_store(cli, OG_STORE_RDONLY)) != 0)
+	if ((rc = og_cli_store(cli, OG_STORE_READ)) != 0)
 		return rc;
 	rec = og_xmalloc(sizeof(*rec));
 	ev = og_xmalloc(sizeof(*ev));
@@ -2226,7 +2226,7 @@ cmd_export(og_cli *cli, int argc, char **argv)
 		x.hashed = 1;
 	}
 	cli->any_address = 1; /* records by their stored keys */
-	if ((rc = og_cli_store(cli, OG_STORE_RDONLY)) != 0)
+	if ((rc = og_cli_store(cli, OG_STORE_READ)) != 0)
 		goto out;
 	og_buf_init(&x.b, 0);
 	if (!cli->json)
@@ -2715,7 +2715,7 @@ cmd_backup(og_cli *cli, int argc, char **argv)
 		return og_cli_usage("backup DEST (a folder that does not "
 		                    "exist yet)");
 	cli->any_address = 1; /* records by their stored keys */
-	if ((rc = og_cli_store(cli, OG_STORE_RDONLY)) != 0)
+	if ((rc = og_cli_store(cli, OG_STORE_READ)) != 0)
 		return rc;
 	if ((rc = og_store_copy(cli->store, argv[1], err, sizeof(err))) != 0) {
 		fprintf(stderr, "optgate: backup: %s\n",
@@ -2781,7 +2781,7 @@ cmd_verify(og_cli *cli, int argc, char **argv)
 			og_store_opts_config(&o, cli->cfg, 0);
 		/* a backup is checked as it is, never repaired, whatever
 		 * [address] it was made with */
-		o.flags = OG_STORE_RDONLY | OG_STORE_CHECK;
+		o.flags = OG_STORE_READ | OG_STORE_CHECK;
 		o.address_keys = NULL;
 		rc = og_store_open(path, &o, &st, err, sizeof(err));
 		if (rc != 0) {
@@ -2791,7 +2791,7 @@ cmd_verify(og_cli *cli, int argc, char **argv)
 		}
 	} else {
 		cli->any_address = 1; /* records by their stored keys */
-		if ((rc = og_cli_store(cli, OG_STORE_RDONLY)) != 0)
+		if ((rc = og_cli_store(cli, OG_STORE_READ)) != 0)
 			return rc;
 		st = cli->store;
 		path = cli->cfg->store_path;
@@ -3071,7 +3071,7 @@ cmd_stats(og_cli *cli, int argc, char **argv)
 	if (argc != 1)
 		return og_cli_usage("stats [--json]");
 	cli->any_address = 1; /* records by their stored keys */
-	if ((rc = og_cli_store(cli, OG_STORE_RDONLY)) != 0)
+	if ((rc = og_cli_store(cli, OG_STORE_READ)) != 0)
 		return rc;
 	memset(&x, 0, sizeof(x));
 	x.cli = cli;

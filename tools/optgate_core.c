@@ -92,6 +92,21 @@ og_cli_store(og_cli *cli, unsigned flags)
 	og_store_opts_config(&o, cli->cfg, flags);
 	if (cli->any_address)
 		o.address_keys = NULL;
+	/*
+	 * A command that changes the store, run by a user who may only
+	 * read it (or on a copy made read-only): said before anything is
+	 * opened, so nothing is touched, not even a lock file.
+	 */
+	if (!(flags & OG_STORE_READ) &&
+	    og_store_writable(cli->cfg->store_path, err, sizeof(err)) != 0) {
+		og_strlcpy(cli->err, err, sizeof(cli->err));
+		fprintf(stderr,
+		    "optgate: %s changes the store, and %s; nothing was "
+		    "changed (status, explain, audit, export, stats, backup "
+		    "and verify only read it)\n",
+		    cli->command ? cli->command : "this command", err);
+		return OG_EXIT_STORE;
+	}
 	rc = og_store_open(
 	    cli->cfg->store_path, &o, &cli->store, err, sizeof(err));
 	if (rc != 0) {
@@ -1454,7 +1469,7 @@ cmd_status(og_cli *cli, int argc, char **argv)
 		return rc;
 	if (stream && (one = og_cli_stream(cli, stream)) == NULL)
 		return OG_EXIT_USAGE;
-	if ((rc = og_cli_store(cli, OG_STORE_RDONLY)) != 0)
+	if ((rc = og_cli_store(cli, OG_STORE_READ)) != 0)
 		return rc;
 	if ((rc = og_store_rbegin(cli->store, &tx)) != 0) {
 		fprintf(stderr, "optgate: store: %s\n", og_strerror(rc));
@@ -1811,7 +1826,7 @@ address_check(const og_config *cfg)
 
 	if (cfg->store_path == NULL || access(cfg->store_path, R_OK) != 0)
 		return 0;
-	og_store_opts_config(&o, cfg, OG_STORE_RDONLY);
+	og_store_opts_config(&o, cfg, OG_STORE_READ);
 	rc = og_store_open(cfg->store_path, &o, &st, err, sizeof(err));
 	og_store_close(st);
 	if (rc == OG_EADDRESS) {
