@@ -2380,17 +2380,14 @@ no:
 		    "%s: %s; make it writable first (chmod -R u+w %s) if it "
 		    "is to be changed",
 		    file, why, path);
-	else if (stat(path, &sb) == 0 && sb.st_uid != 0 &&
-	         (pw = getpwuid(sb.st_uid)) != NULL)
+	else if (stat(path, &sb) == 0 && (pw = getpwuid(sb.st_uid)) != NULL)
 		snprintf(err, errlen,
-		    "%s: not writable by %s (%s): run it as the store's "
-		    "owner (user %s) or root",
+		    "%s: not writable by %s (%s; the store belongs to user "
+		    "%s)",
 		    file, user, why, pw->pw_name);
 	else
-		snprintf(err, errlen,
-		    "%s: not writable by %s (%s): run it as the store's "
-		    "owner or root",
-		    file, user, why);
+		snprintf(err, errlen, "%s: not writable by %s (%s)", file, user,
+		    why);
 	return OG_EACCES;
 }
 

@@ -380,8 +380,9 @@ int og_store_read_check(og_store *st, char *err, size_t errlen);
  * og_store_writable - may this process change the store at path (both
  * environments: folders, data.mdb, lock.mdb)?  0, or OG_EACCES with err
  * naming the first file and what is missing: write permission for this
- * user, a read-only file system, or a file made read-only for everyone
- * (chmod a-w: root could write it, but it was made so on purpose).
+ * user (and whose the store is), a read-only file system, or a file made
+ * read-only for everyone (chmod a-w: root could write it, but it was
+ * made so on purpose).
  * Files not there yet are not judged (opening the store says why).
  */
 int og_store_writable(const char *path, char *err, size_t errlen);

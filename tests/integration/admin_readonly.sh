@@ -98,7 +98,7 @@ $SUPPORT $OG optout ana@example.com --all >/dev/null 2>"$T/err"
 is "support user's optout: exit 3 (store cannot be opened)" "$?" 3
 is "... one line" "$(wc -l <"$T/err")" 1
 like "... naming the file and the missing permission" "$(cat "$T/err")" \
-    "optgate: optout changes the store, and $T/store/consent/data.mdb: not writable by user nobody (Permission denied): run it as the store's owner or root; nothing was changed*"
+    "optgate: optout changes the store, and $T/store/consent/data.mdb: not writable by user nobody (Permission denied; the store belongs to user root); nothing was changed*"
 $SUPPORT $OG import - >/dev/null 2>"$T/err" <<'EOF'
 address,stream,state
 new@example.com,digest,optin
