@@ -15,9 +15,7 @@
 # Env: N (store size, default 10000000), BENCH_SECONDS (per load run,
 # default 4), BENCH_ROUNDS (default 5), BENCH_MESSAGES (per end-to-end
 # run, default 2000), BENCH_PARTS (default "load e2e": the load-generator
-# table with the sync count, and the end-to-end table), BENCH_CACHE
-# (dropped, the default, or kept: the store's page cache as the loader
-# left it).  Ports: 10050-10053 (policy), 25150-25151 (SMTP).
+# table with the sync count, and the end-to-end table).  Ports: 10050-10053 (policy), 25150-25151 (SMTP).
 TOP=${OPTGATE_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$TOP/tests/lib/tap.sh"
 . "$TOP/tests/lib/postfix.sh"
@@ -69,19 +67,6 @@ t0=$(date +%s)
 how="og_bench load"
 "$BB/og_bench" load "$D/store" "$N" >/dev/null || { echo "store load failed"; exit 1; }
 echo "store: $N addresses via $how in $(( $(date +%s) - t0 ))s, $(du -sh "$D/store" | cut -f1) on disk"
-# The servers start as after a restart of the machine: the store read in
-# from disk, not the page cache the loader's writes left behind (whose
-# folio sizes are those of its writes).  Synced first, so all can go.
-# BENCH_CACHE=kept keeps it, for comparison.
-[ "${BENCH_CACHE:-dropped}" = kept ] || python3 - "$D"/store/*/data.mdb <<'PY'
-import os, sys
-for f in sys.argv[1:]:
-    fd = os.open(f, os.O_RDONLY)
-    os.fsync(fd)
-    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-    os.close(fd)
-PY
-echo "store: page cache ${BENCH_CACHE:-dropped} (dropped: the servers start as after a restart)"
 
 cat >"$D/optgate.conf" <<EOF
 [store]
