@@ -58,10 +58,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
-#include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
@@ -1271,60 +1269,6 @@ commit_uncut(MDB_env *env, MDB_txn *txn, uint64_t *seen)
 }
 
 /*
- * Ask the kernel for huge pages on the consent map.  A gate decision
- * descends the consent tree at a random place: with 4 KiB pages nearly
- * every page it touches misses the TLB, and on a large store that was
- * a third of a decision's time.  With the advice, pages read in from
- * disk come in as 2 MiB folios where the file system has them (ext4
- * since Linux 6.16) and are mapped whole.  Advice only: the map is
- * read-only to us (writes go through write(2)); a kernel without huge
- * pages for files ignores it.  Not a writable map (MDB_WRITEMAP: bulk
- * imports), whose writes dirty what they touch.  Not the counters
- * (MDB_NOSYNC: see the top of this file), written at random places
- * every few ms: in 2 MiB folios the writer's system time per send
- * tripled (measured with optgate-policyd).  LMDB does not give the
- * map's address (me_mapaddr is MDB_FIXEDMAP's only): it is the mapping
- * of env's data file at offset 0 in /proc/self/maps.
- */
-static void
-map_advise(MDB_env *env)
-{
-	unsigned long lo, hi, off, ino;
-	unsigned int maj, min, fl;
-	struct stat sb;
-	char *line = NULL;
-	size_t cap = 0;
-	FILE *f;
-	int fd;
-
-	if (mdb_env_get_flags(env, &fl) != 0 ||
-	    (fl & (MDB_NOSYNC | MDB_WRITEMAP)))
-		return;
-	if (mdb_env_get_fd(env, &fd) != 0 || fstat(fd, &sb) != 0 ||
-	    (f = fopen("/proc/self/maps", "re")) == NULL)
-		return;
-	while (getline(&line, &cap, f) > 0)
-		if (sscanf(line, "%lx-%lx %*s %lx %x:%x %lu", &lo, &hi, &off,
-		        &maj, &min, &ino) == 6 &&
-		    off == 0 && ino == (unsigned long)sb.st_ino &&
-		    makedev(maj, min) == sb.st_dev)
-			(void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
-	free(line);
-	fclose(f);
-}
-
-/* mdb_env_set_mapsize, and the advice for the new map (map_advise). */
-static int
-set_mapsize(MDB_env *env, size_t size)
-{
-	int rc = mdb_env_set_mapsize(env, size);
-
-	if (rc == 0)
-		map_advise(env);
-	return rc;
-}
-
-/*
  * mdb_txn_begin for a store being opened (or followed), before any other
  * thread has its environment: a process may have grown its map since our
  * mdb_env_open() and committed beyond ours (MDB_MAP_RESIZED), which is
@@ -1342,7 +1286,7 @@ begin_adopting(MDB_env *env, unsigned flags, MDB_txn **txn)
 		if (rc != MDB_MAP_RESIZED || tries == 10)
 			return rc;
 		fd = wmap_file_size(env, &fs);
-		rc = set_mapsize(env, fs);
+		rc = mdb_env_set_mapsize(env, fs);
 		if (fd >= 0)
 			(void)flock(fd, LOCK_UN);
 		if (rc != 0)
@@ -1454,7 +1398,6 @@ open_env(const char *dir, uint64_t max, int maxreaders, unsigned extra,
 	lk = -1;
 	if (rc != 0)
 		goto fail;
-	map_advise(env);
 	{
 		int dead = 0;
 
@@ -2813,7 +2756,7 @@ resize(og_store *st, MDB_env *env, uint64_t max, int full)
 				n = max;
 			if (n < fs) /* grown meanwhile by another process */
 				n = fs;
-			rc = map_err(set_mapsize(env, n));
+			rc = map_err(mdb_env_set_mapsize(env, n));
 			if (rc == 0 && n > fs)
 				og_log_warn("%s: store map grown to %llu MiB "
 				            "(ceiling %llu MiB)",
@@ -2828,7 +2771,7 @@ resize(og_store *st, MDB_env *env, uint64_t max, int full)
 		 * there before its next commit, and a file cut under it
 		 * would be its SIGBUS.
 		 */
-		rc = map_err(set_mapsize(env, fs));
+		rc = map_err(mdb_env_set_mapsize(env, fs));
 	}
 	if (fd >= 0)
 		(void)flock(fd, LOCK_UN);

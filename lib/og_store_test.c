@@ -1410,83 +1410,6 @@ counters_file_as_used(void **state)
 }
 
 /*
- * The advice on path's mappings in this process (/proc/self/smaps): 1
- * when every one asks for huge pages (VmFlags hg), 0 when one does not,
- * -1 when path is not mapped; *size: the last one's size in bytes.
- */
-static int
-mapped_huge(const char *path, unsigned long *size)
-{
-	unsigned long lo, hi;
-	char line[4096], name[4096];
-	FILE *f = fopen("/proc/self/smaps", "r");
-	int in = 0, r = -1;
-
-	assert_non_null(f);
-	while (fgets(line, sizeof(line), f) != NULL) {
-		if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %4095s", &lo, &hi,
-		        name) == 3) {
-			if ((in = strcmp(name, path) == 0))
-				*size = hi - lo;
-		} else if (in && strncmp(line, "VmFlags:", 8) == 0) {
-			r = strstr(line, " hg") != NULL && r != 0;
-			in = 0;
-		}
-	}
-	fclose(f);
-	return r;
-}
-
-/*
- * The consent map asks the kernel for huge pages (a decision's random
- * descent then misses the TLB less), also once the map has grown; the
- * counters map (written every few ms) and a bulk writer's writable map
- * do not.
- */
-static void
-consent_map_asks_huge_pages(void **state)
-{
-	char dir[] = "/tmp/og_store_huge.XXXXXX", err[512], c[160], k[160];
-	static char keys[500][32];
-	og_store_opts o = {4 << 20, 0, 0, OG_STORE_CREATE, NULL};
-	unsigned long first = 0, now = 0, ks = 0;
-	og_store *st;
-	int i;
-
-	(void)state;
-	assert_non_null(mkdtemp(dir));
-	snprintf(c, sizeof(c), "%s/consent/data.mdb", dir);
-	snprintf(k, sizeof(k), "%s/counters/data.mdb", dir);
-	assert_int_equal(og_store_open(dir, &o, &st, err, sizeof(err)), 0);
-	assert_int_equal(count_range(st, 0, 10), 0);
-	assert_int_equal(mapped_huge(c, &first), 1);
-	assert_int_equal(mapped_huge(k, &ks), 0);
-	/* 1 MiB at first (a quarter of the ceiling): grow it */
-	for (i = 0; i < 40 && now <= first; i++) {
-		og_change ch[500];
-		int j, res[500];
-
-		for (j = 0; j < 500; j++) {
-			snprintf(keys[j], sizeof(keys[j]), "g%d@x.example",
-			    i * 500 + j);
-			ch[j] = og_testfx_change(keys[j], OG_EV_OPTIN,
-			    OG_SCOPE_STREAM, "news", OG_ST_CONFIRMED, T0);
-		}
-		assert_int_equal(og_store_apply(st, ch, 500, res), 0);
-		assert_int_equal(mapped_huge(c, &now), 1);
-	}
-	assert_true(now > first);
-	assert_int_equal(mapped_huge(c, &now), 1);
-	og_store_close(st);
-	o.flags = OG_STORE_BULK;
-	assert_int_equal(og_store_open(dir, &o, &st, err, sizeof(err)), 0);
-	assert_int_equal(mapped_huge(c, &now), 0);
-	og_store_close(st);
-	snprintf(err, sizeof(err), "rm -rf '%s'", dir);
-	assert_int_equal(system(err), 0);
-}
-
-/*
  * A full disk while the counters grow: counting is refused with an
  * error (the daemons log it and go on), never a SIGBUS; what was counted
  * stays; with room again, counting resumes.  And a disk without room for
@@ -2230,7 +2153,6 @@ main(void)
 	    cmocka_unit_test(disk_full_is_an_error),
 	    cmocka_unit_test_setup_teardown(
 	        counters_file_as_used, setup, teardown),
-	    cmocka_unit_test(consent_map_asks_huge_pages),
 	    cmocka_unit_test(counters_disk_full),
 	    cmocka_unit_test(open_keeps_grown_counters_file),
 	    cmocka_unit_test(adopt_keeps_grown_counters_file),
