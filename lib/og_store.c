@@ -1179,6 +1179,42 @@ mark_walked(const char *dir, const struct stat *owner)
 }
 
 /*
+ * LMDB reports a short write during a commit as EIO, which is what a full
+ * disk gives for a commit of many pages (ENOSPC comes only when not one
+ * byte could be written).  Call it what it is when the disk of path has
+ * no room left, so the admin reads "disk full", not "input/output error".
+ * rc is an OG_* code.
+ */
+static int
+disk_err(const char *path, int rc)
+{
+	struct statvfs sv;
+	uint64_t room;
+
+	if (rc != OG_EIO || statvfs(path, &sv) != 0)
+		return rc;
+	room =
+	    (uint64_t)(geteuid() == 0 ? sv.f_bfree : sv.f_bavail) * sv.f_frsize;
+	return room < (1ULL << 20) ? OG_ENOSPC : rc;
+}
+
+/*
+ * A write to the store at path failed with LMDB's (or errno's) mdb: say
+ * so in err ("path: [what: ]why", a full disk as one), and return its
+ * OG_* code.
+ */
+static int
+write_err(const char *path, const char *what, int mdb, char *err, size_t errlen)
+{
+	int rc = disk_err(path, map_err(mdb));
+
+	snprintf(err, errlen, "%s: %s%s%s", path, what ? what : "",
+	    what ? ": " : "",
+	    rc == OG_ENOSPC ? og_strerror(rc) : mdb_strerror(mdb));
+	return rc;
+}
+
+/*
  * With MDB_WRITEMAP, LMDB sets the data file to this process's map size
  * (mdb_env_open, mdb_env_set_mapsize): if another process grew its map
  * after we looked at the file's size, the file is cut under that map, and
@@ -1332,6 +1368,23 @@ open_databases(MDB_env *env, const char *dir, MDB_dbi *dbi, MDB_dbi *edbi,
 	return 0;
 }
 
+/*
+ * An environment whose making failed (a full disk) before LMDB wrote its
+ * two meta pages: nobody can open that file, and the next optgate init
+ * would call it damaged (or the next open move the counters aside as
+ * broken), so remove it.  A file with both pages is left alone: another
+ * process may have made it meanwhile.
+ */
+static void
+drop_unmade(const char *file)
+{
+	struct stat sb;
+
+	if (stat(file, &sb) == 0 && S_ISREG(sb.st_mode) &&
+	    sb.st_size < 2 * (off_t)sysconf(_SC_PAGESIZE))
+		(void)unlink(file);
+}
+
 static int
 open_env(const char *dir, uint64_t max, int maxreaders, unsigned extra,
     int create, MDB_env **envp, MDB_dbi *dbi, MDB_dbi *edbi, char *err,
@@ -1342,10 +1395,11 @@ open_env(const char *dir, uint64_t max, int maxreaders, unsigned extra,
 	MDB_env *env = NULL;
 	MDB_txn *txn = NULL;
 	uint64_t size = INITIAL_MAP, seen = 0;
-	int rc, lk = -1;
+	int rc, lk = -1, making;
 
 	snprintf(file, sizeof(file), "%s/data.mdb", dir);
 	rc = precheck_file(file, err, errlen);
+	making = rc == OG_NOTFOUND;
 	if (rc == OG_NOTFOUND && !create) {
 		snprintf(err, errlen,
 		    "%s: no optgate store here (run optgate "
@@ -1437,11 +1491,14 @@ fail:
 		who(user, sizeof(user));
 		snprintf(
 		    err, errlen, "%s: %s (%s)", dir, mdb_strerror(rc), user);
+		rc = OG_EACCES;
 	} else
-		snprintf(err, errlen, "%s: %s", dir, mdb_strerror(rc));
+		rc = write_err(dir, NULL, rc, err, errlen);
 	if (env)
 		mdb_env_close(env);
-	return rc == EACCES || rc == EROFS ? OG_EACCES : map_err(rc);
+	if (making)
+		drop_unmade(file);
+	return rc;
 }
 
 static int
@@ -1542,11 +1599,8 @@ init_meta(
 		if (address != NULL &&
 		    (rc = address_put(txn, st->cdbi, address)) != 0)
 			goto fail;
-		if ((rc = commit_uncut(st->cenv, txn, &st->cfile)) != 0) {
-			snprintf(
-			    err, errlen, "%s: %s", st->path, mdb_strerror(rc));
-			return map_err(rc);
-		}
+		if ((rc = commit_uncut(st->cenv, txn, &st->cfile)) != 0)
+			return write_err(st->path, NULL, rc, err, errlen);
 		if ((rc = begin_adopting(st->cenv, MDB_RDONLY, &txn)) != 0)
 			return map_err(rc);
 	} else if (rc != 0) {
@@ -1576,8 +1630,7 @@ init_meta(
 	return 0;
 fail:
 	mdb_txn_abort(txn);
-	snprintf(err, errlen, "%s: %s", st->path, mdb_strerror(rc));
-	return map_err(rc);
+	return write_err(st->path, NULL, rc, err, errlen);
 }
 
 /*
@@ -1814,12 +1867,9 @@ address_open(og_store *st, const char *want, char *err, size_t errlen)
 		mdb_txn_abort(txn);
 		return rc;
 	}
-	if ((rc = commit_uncut(st->cenv, txn, &st->cfile)) != 0) {
-		snprintf(err, errlen,
-		    "%s: recording the [address] settings: %s", st->path,
-		    mdb_strerror(rc));
-		return map_err(rc);
-	}
+	if ((rc = commit_uncut(st->cenv, txn, &st->cfile)) != 0)
+		return write_err(st->path, "recording the [address] settings",
+		    rc, err, errlen);
 	return 0;
 }
 
@@ -4054,23 +4104,10 @@ apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 	return 0;
 }
 
-/*
- * LMDB reports a short write during a commit as EIO, which is what a full
- * disk gives for a commit of many pages (ENOSPC comes only when not one
- * byte could be written).  Call it what it is when the disk has no room
- * left, so the admin reads "disk full", not "input/output error".
- */
 static int
 commit_err(og_store *st, int rc)
 {
-	struct statvfs sv;
-	uint64_t room;
-
-	if (rc != OG_EIO || statvfs(st->path, &sv) != 0)
-		return rc;
-	room =
-	    (uint64_t)(geteuid() == 0 ? sv.f_bfree : sv.f_bavail) * sv.f_frsize;
-	return room < (1ULL << 20) ? OG_ENOSPC : rc;
+	return disk_err(st->path, rc);
 }
 
 int

@@ -113,8 +113,11 @@ og_cli_store(og_cli *cli, unsigned flags)
 		og_strlcpy(
 		    cli->err, err[0] ? err : og_strerror(rc), sizeof(cli->err));
 		fprintf(stderr, "optgate: %s\n", cli->err);
-		/* the config is what changed: a configuration error */
-		return rc == OG_EADDRESS ? OG_EXIT_USAGE : OG_EXIT_STORE;
+		/* the config is what changed: a configuration error; a
+		 * full disk is a failed write (init, counters made again) */
+		return rc == OG_EADDRESS ? OG_EXIT_USAGE
+		       : rc == OG_ENOSPC ? OG_EXIT_WRITE
+		                         : OG_EXIT_STORE;
 	}
 	return 0;
 }
@@ -581,8 +584,12 @@ cmd_init(og_cli *cli, int argc, char **argv)
 	    fsync(fd) != 0) {
 		fprintf(stderr, "optgate: %s: %s\n", cli->cfg->keys_file,
 		    strerror(errno));
-		if (fd >= 0)
+		/* ours (O_EXCL), and without its key: left, the next init
+		 * would keep it and no token could be made */
+		if (fd >= 0) {
 			close(fd);
+			(void)unlink(cli->cfg->keys_file);
+		}
 		return OG_EXIT_SYSTEM;
 	}
 	close(fd);
