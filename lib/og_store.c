@@ -5180,7 +5180,7 @@ out:
 	else
 		mdb_txn_abort(txn);
 	rd_unlock(st);
-	return kfull(map_err(rc));
+	return kfull(commit_err(st, map_err(rc)));
 }
 
 int
@@ -5749,7 +5749,7 @@ og_store_expire_counters(og_store *st, int64_t sends_before,
 			continue;
 		}
 		if (mrc != 0) {
-			rc = map_err(mrc);
+			rc = commit_err(st, map_err(mrc));
 			break;
 		}
 	}
