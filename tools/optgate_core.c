@@ -62,6 +62,7 @@ og_cli_exit_for(int rc)
 	case OG_ENOSTORE:
 	case OG_ECORRUPT:
 	case OG_EVERSION:
+	case OG_EACCES: /* as og_cli_store says it: README, Read-only access */
 		return OG_EXIT_STORE;
 	case OG_EFULL:
 	case OG_EKFULL:
