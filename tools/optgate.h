@@ -106,6 +106,11 @@ void og_json_str(og_buf *b, const char *s);
 /* Print b followed by a newline, then reset it. */
 void og_cli_flush(og_buf *b);
 /*
+ * The noun a count takes in a sentence an admin reads: one for 1, many
+ * for any other count ("1 line", "0 lines", "2 lines").
+ */
+const char *og_noun(unsigned long long n, const char *one, const char *many);
+/*
  * Append ev's text fields from field `from` on (OG_EVF_*; the scope's
  * name is given apart), named as audit names them: ,"report_id":"..."
  * (json) or " report_id=..." (escaped).  Empty ones are left out.

@@ -421,13 +421,15 @@ draw_progress(struct import *im, int final)
 			bar[i] = i < pct * 30 / 100 ? '#' : '-';
 		bar[30] = 0;
 		fprintf(stderr,
-		    "\r[%s] %3d%% %llu lines %.0f lines/s ETA "
+		    "\r[%s] %3d%% %llu %s %.0f lines/s ETA "
 		    "%ld:%02ld \033[K",
-		    bar, pct, (unsigned long long)im->lines, rate, eta / 60,
+		    bar, pct, (unsigned long long)im->lines,
+		    og_noun(im->lines, "line", "lines"), rate, eta / 60,
 		    eta % 60);
 	} else {
-		fprintf(stderr, "\r%llu lines %.0f lines/s\033[K",
-		    (unsigned long long)im->lines, rate);
+		fprintf(stderr, "\r%llu %s %.0f lines/s\033[K",
+		    (unsigned long long)im->lines,
+		    og_noun(im->lines, "line", "lines"), rate);
 	}
 	fflush(stderr);
 }
@@ -854,9 +856,10 @@ import_row(struct import *im, const og_csv_rec *r)
 
 	if (r->nfields != im->ncols) {
 		snprintf(why, sizeof(why),
-		    "wrong column count: %d fields, the "
+		    "wrong column count: %d %s, the "
 		    "header has %d",
-		    r->nfields, im->ncols);
+		    r->nfields, og_noun(r->nfields, "field", "fields"),
+		    im->ncols);
 		reject(im, r->line, why, r->raw, r->rawlen);
 		return;
 	}
@@ -1287,9 +1290,10 @@ import_summary(struct import *im, int rc, double secs)
 		og_buf_free(&b);
 		return;
 	}
-	printf("import %s: %llu lines: %llu imported, %llu unchanged, %llu "
+	printf("import %s: %llu %s: %llu imported, %llu unchanged, %llu "
 	       "skipped, %llu rejected, %llu warned (%.1f s, %.0f lines/s)\n",
 	    im->input, (unsigned long long)im->lines,
+	    og_noun(im->lines, "line", "lines"),
 	    (unsigned long long)im->imported, (unsigned long long)im->unchanged,
 	    (unsigned long long)im->skipped, (unsigned long long)im->rejected,
 	    (unsigned long long)im->warned, secs, rate);
@@ -1611,17 +1615,24 @@ scope_str(int scope, const char *name, char *buf, size_t size)
 		snprintf(buf, size, "%s %.64s", og_scope_name(scope), name);
 }
 
+/* The scope column of an audit line: "-" for a segment change. */
 static void
-audit_print(og_cli *cli, const og_event *ev, const char *addr)
+audit_scope(const og_event *ev, char *sc, size_t size)
+{
+	if (ev->kind == OG_EV_SEGMENT)
+		snprintf(sc, size, "-");
+	else
+		scope_str(ev->scope, ev->f[OG_EVF_NAME], sc, size);
+}
+
+static void
+audit_print(og_cli *cli, const og_event *ev, const char *addr, int w)
 {
 	char t[32], x[32], sc[96];
 	og_buf b;
 
 	og_buf_init(&b, 0);
-	if (ev->kind == OG_EV_SEGMENT)
-		snprintf(sc, sizeof(sc), "-");
-	else
-		scope_str(ev->scope, ev->f[OG_EVF_NAME], sc, sizeof(sc));
+	audit_scope(ev, sc, sizeof(sc));
 	og_time_fmt(ev->time, t, sizeof(t));
 	if (cli->json) {
 		og_buf_adds(&b, "{\"address\":");
@@ -1650,8 +1661,8 @@ audit_print(og_cli *cli, const og_event *ev, const char *addr)
 		og_buf_free(&b);
 		return;
 	}
-	printf("%s  #%-8llu %-10s %-24s %s -> %s", t,
-	    (unsigned long long)ev->seq, og_evkind_name(ev->kind), sc,
+	printf("%s  #%-8llu %-10s %-*s %s -> %s", t,
+	    (unsigned long long)ev->seq, og_evkind_name(ev->kind), w, sc,
 	    og_state_name(ev->old_state), og_state_name(ev->new_state));
 	if (ev->reason)
 		printf(" (%s)", og_reason_name(ev->reason));
@@ -1676,7 +1687,7 @@ cmd_audit(og_cli *cli, int argc, char **argv)
 	og_addr a;
 	unsigned char hash[32];
 	char tb[16];
-	int rc, erased = 0, found;
+	int rc, erased = 0, found, w = 24;
 	size_t i;
 
 	if (argc != 2)
@@ -1746,10 +1757,20 @@ cmd_audit(og_cli *cli, int argc, char **argv)
 	}
 	if ((rc = og_store_rbegin(cli->store, &tx)) != 0)
 		goto fail;
-	for (i = s.n; i-- > 0;) {
+	/* the scope column fits the longest scope shown, at least 24 */
+	for (i = s.n; !cli->json && i-- > 0;) {
+		char sc[96];
+
 		if ((rc = og_store_event_get(tx, s.v[i], ev)) != 0)
 			break;
-		audit_print(cli, ev, found ? rec->raw : a.norm);
+		audit_scope(ev, sc, sizeof(sc));
+		if ((int)strlen(sc) > w)
+			w = (int)strlen(sc);
+	}
+	for (i = s.n; rc == 0 && i-- > 0;) {
+		if ((rc = og_store_event_get(tx, s.v[i], ev)) != 0)
+			break;
+		audit_print(cli, ev, found ? rec->raw : a.norm, w);
 	}
 	og_store_rend(tx);
 	if (rc != 0)
@@ -2264,8 +2285,9 @@ cmd_export(og_cli *cli, int argc, char **argv)
 		goto out;
 	}
 	if (cli->verbose)
-		fprintf(stderr, "optgate: exported %llu rows in %.1f s\n",
-		    (unsigned long long)x.rows, og_mono_ms() / 1e3 - t0);
+		fprintf(stderr, "optgate: exported %llu %s in %.1f s\n",
+		    (unsigned long long)x.rows, og_noun(x.rows, "row", "rows"),
+		    og_mono_ms() / 1e3 - t0);
 out:
 	OPENSSL_cleanse(x.key, sizeof(x.key));
 	return rc;
@@ -2521,11 +2543,11 @@ cmd_import_hashed(og_cli *cli, int argc, char **argv)
 		og_cli_flush(&b);
 		og_buf_free(&b);
 	} else {
-		printf(
-		    "import-hashed %s for partner %s: %llu lines: %llu added, "
-		    "%llu unchanged, %llu rejected%s\n",
+		printf("import-hashed %s for partner %s: %llu %s: %llu added, "
+		       "%llu unchanged, %llu rejected%s\n",
 		    fd == STDIN_FILENO ? "stdin" : input, partner,
-		    (unsigned long long)lines, (unsigned long long)total_added,
+		    (unsigned long long)lines, og_noun(lines, "line", "lines"),
+		    (unsigned long long)total_added,
 		    (unsigned long long)(lines - rejected - total_added),
 		    (unsigned long long)rejected,
 		    replace && !drop ? " (previous list dropped)" : "");
@@ -2736,10 +2758,11 @@ cmd_backup(og_cli *cli, int argc, char **argv)
 		og_buf_free(&b);
 	} else
 		printf("backup %s: consistent compacted copy written (about "
-		       "%llu addresses, %llu events); check it with: optgate "
-		       "verify %s\n",
+		       "%llu %s, %llu %s); check it with: optgate verify %s\n",
 		    argv[1], (unsigned long long)info.records,
-		    (unsigned long long)info.events, argv[1]);
+		    og_noun(info.records, "address", "addresses"),
+		    (unsigned long long)info.events,
+		    og_noun(info.events, "event", "events"), argv[1]);
 	return OG_EXIT_OK;
 }
 
@@ -2825,16 +2848,20 @@ cmd_verify(og_cli *cli, int argc, char **argv)
 		og_cli_flush(&b);
 		og_buf_free(&b);
 	} else {
-		printf(
-		    "%s: %s: schema %d, %llu address records, %llu events "
-		    "(%llu on address chains), %llu keyed hashes, %llu partner "
-		    "keys, %llu counters\n",
+		printf("%s: %s: schema %d, %llu %s, %llu %s (%llu on address "
+		       "chains), %llu %s, %llu %s, %llu %s\n",
 		    path, vs.problems ? "PROBLEMS" : "ok", OG_SCHEMA_VERSION,
 		    (unsigned long long)vs.records,
+		    og_noun(vs.records, "address record", "address records"),
 		    (unsigned long long)vs.events,
+		    og_noun(vs.events, "event", "events"),
 		    (unsigned long long)vs.chained,
-		    (unsigned long long)vs.hashes, (unsigned long long)vs.keys,
-		    (unsigned long long)vs.counters);
+		    (unsigned long long)vs.hashes,
+		    og_noun(vs.hashes, "keyed hash", "keyed hashes"),
+		    (unsigned long long)vs.keys,
+		    og_noun(vs.keys, "partner key", "partner keys"),
+		    (unsigned long long)vs.counters,
+		    og_noun(vs.counters, "counter", "counters"));
 	}
 	if (vs.problems && !cli->json)
 		printf("%llu problem%s found%s; restore a backup or ask for "
@@ -3015,9 +3042,25 @@ rate_level(double r)
 	return r >= RATE_ALARM ? "alarm" : r >= RATE_WARN ? "warning" : "ok";
 }
 
+/*
+ * The width of the rates table's stream column: the longest stream name,
+ * at least 20 (the width it always had), so the numbers stay in their
+ * columns.
+ */
+static int
+stats_rate_width(const og_config *cfg)
+{
+	int i, w = 20;
+
+	for (i = 0; i < cfg->nstreams; i++)
+		if ((int)strlen(cfg->streams[i].name) > w)
+			w = (int)strlen(cfg->streams[i].name);
+	return w;
+}
+
 static void
-stats_rate_row(
-    og_cli *cli, const char *name, uint64_t sends, uint64_t cpl, uint64_t hb)
+stats_rate_row(og_cli *cli, int w, const char *name, uint64_t sends,
+    uint64_t cpl, uint64_t hb)
 {
 	double cr = sends ? (double)cpl / (double)sends : 0;
 	double hr = sends ? (double)hb / (double)sends : 0;
@@ -3040,7 +3083,7 @@ stats_rate_row(
 		og_buf_free(&b);
 		return;
 	}
-	printf("  %-20s %10llu %10llu %8.3f%% %10llu %8.3f%%  %s\n", name,
+	printf("  %-*s %10llu %10llu %8.3f%% %10llu %8.3f%%  %s\n", w, name,
 	    (unsigned long long)sends, (unsigned long long)cpl, cr * 100,
 	    (unsigned long long)hb, hr * 100,
 	    !sends             ? "(no sends counted)"
@@ -3065,7 +3108,7 @@ cmd_stats(og_cli *cli, int argc, char **argv)
 	og_rtxn *tx;
 	og_buf b;
 	uint64_t tsends = 0, tc = 0, th = 0;
-	int rc, i, j, k, ns;
+	int rc, i, j, k, ns, w;
 	int64_t now;
 
 	if (argc != 1)
@@ -3112,10 +3155,12 @@ cmd_stats(og_cli *cli, int argc, char **argv)
 		    (unsigned long long)x.partner_hashes);
 		og_cli_flush(&b);
 	} else {
-		printf("store %s: schema %u, %llu addresses, %llu events\n",
+		printf("store %s: schema %u, %llu %s, %llu %s\n",
 		    cli->cfg->store_path, info.schema,
 		    (unsigned long long)info.records,
-		    (unsigned long long)info.events);
+		    og_noun(info.records, "address", "addresses"),
+		    (unsigned long long)info.events,
+		    og_noun(info.events, "event", "events"));
 		printf("  consent map: %.1f MiB used of %.1f MiB mapped "
 		       "(%.0f%%), may grow to %.0f MiB; counters: %.1f MiB of "
 		       "%.1f MiB\n",
@@ -3126,6 +3171,14 @@ cmd_stats(og_cli *cli, int argc, char **argv)
 		    mib(cli->cfg->map_size), mib(info.cmap_used),
 		    mib(info.cmap_size));
 		printf("addresses by scope and state:\n");
+	}
+	/* the scope column fits the longest scope, at least 28 */
+	for (i = 0, w = 28; i < x.nnames; i++) {
+		char sc[96];
+
+		scope_str(x.names[i].scope, x.names[i].name, sc, sizeof(sc));
+		if ((int)strlen(sc) > w)
+			w = (int)strlen(sc);
 	}
 	for (i = 0; i <= x.nnames; i++) {
 		const uint64_t *n = i < x.nnames ? x.names[i].n : x.other;
@@ -3163,7 +3216,7 @@ cmd_stats(og_cli *cli, int argc, char **argv)
 			}
 			continue;
 		}
-		printf("  %-28s", sc);
+		printf("  %-*s", w, sc);
 		for (j = 0; j < 5; j++)
 			if (n[states[j]])
 				printf(" %s %llu", og_state_name(states[j]),
@@ -3202,10 +3255,11 @@ cmd_stats(og_cli *cli, int argc, char **argv)
 				printf("%s %s %llu", k++ ? "," : "",
 				    og_reason_name(i),
 				    (unsigned long long)x.reasons[i]);
-		printf(", erased %llu (keyed hashes), partner lists %llu "
-		       "hashes",
+		printf(", erased %llu (%s), partner lists %llu %s",
 		    (unsigned long long)x.erased_hashes,
-		    (unsigned long long)x.partner_hashes);
+		    og_noun(x.erased_hashes, "keyed hash", "keyed hashes"),
+		    (unsigned long long)x.partner_hashes,
+		    og_noun(x.partner_hashes, "hash", "hashes"));
 		for (i = 0; i < x.npartners; i++)
 			printf("%s%s %llu", i ? ", " : " (", x.partners[i].name,
 			    (unsigned long long)x.partners[i].n);
@@ -3238,9 +3292,9 @@ cmd_stats(og_cli *cli, int argc, char **argv)
 	if (!cli->json)
 		printf("complaint and hard-bounce rates, last %d days (warning "
 		       "at 0.1%%, alarm at 0.3%% complaints):\n"
-		       "  %-20s %10s %10s %9s %10s %9s\n",
-		    RATE_DAYS, "stream", "sends", "complaints", "rate",
-		    "hard-bnc", "rate");
+		       "  %-*s %10s %10s %9s %10s %9s\n",
+		    RATE_DAYS, stats_rate_width(cli->cfg), "stream", "sends",
+		    "complaints", "rate", "hard-bnc", "rate");
 	if ((rc = og_store_rbegin(cli->store, &tx)) != 0) {
 		fprintf(stderr, "optgate: stats: %s\n", og_strerror(rc));
 		rc = og_cli_exit_for(rc);
@@ -3257,14 +3311,16 @@ cmd_stats(og_cli *cli, int argc, char **argv)
 		tsends += sends;
 		tc += x.complaints[i];
 		th += x.bounces[i];
-		stats_rate_row(cli, cli->cfg->streams[i].name, sends,
-		    x.complaints[i], x.bounces[i]);
+		stats_rate_row(cli, stats_rate_width(cli->cfg),
+		    cli->cfg->streams[i].name, sends, x.complaints[i],
+		    x.bounces[i]);
 	}
 	og_store_rend(tx);
 	tc += x.complaints[ns];
 	th += x.bounces[ns];
 	if (ns != 1 || x.complaints[ns] || x.bounces[ns])
-		stats_rate_row(cli, "(all streams)", tsends, tc, th);
+		stats_rate_row(cli, stats_rate_width(cli->cfg), "(all streams)",
+		    tsends, tc, th);
 	og_buf_free(&b);
 	rc = OG_EXIT_OK;
 out:

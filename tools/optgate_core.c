@@ -246,6 +246,12 @@ og_cli_usage(const char *line)
 	return OG_EXIT_USAGE;
 }
 
+const char *
+og_noun(unsigned long long n, const char *one, const char *many)
+{
+	return n == 1 ? one : many;
+}
+
 int
 og_cli_duration(const char *opt, const char *s, int64_t max, int64_t *out)
 {
@@ -569,9 +575,9 @@ cmd_init(og_cli *cli, int argc, char **argv)
 	if ((rc = og_cli_store(cli, OG_STORE_CREATE)) != 0)
 		return rc;
 	og_store_info_get(cli->store, &info);
-	printf("store %s ready (schema %u, %llu addresses)\n",
-	    cli->cfg->store_path, info.schema,
-	    (unsigned long long)info.records);
+	printf("store %s ready (schema %u, %llu %s)\n", cli->cfg->store_path,
+	    info.schema, (unsigned long long)info.records,
+	    og_noun(info.records, "address", "addresses"));
 	if (access(cli->cfg->keys_file, F_OK) == 0)
 		return 0;
 	/* A newcomer needs a key to make tokens: create the file. */
@@ -1248,10 +1254,29 @@ status_why(og_rtxn *tx, const og_verdict *v, og_event *ev)
 	return og_store_event_get(tx, v->event, ev) == 0;
 }
 
+/*
+ * The width of the stream column: the longest name shown, at least 16
+ * (the width status always had), so that every verdict and the lines
+ * under it start in the same column, as ls -l aligns its sizes.
+ */
+static int
+status_width(const og_config *cfg, const og_stream *one)
+{
+	int i, w = 16;
+
+	for (i = 0; i < cfg->nstreams; i++) {
+		const og_stream *st = &cfg->streams[i];
+
+		if ((one == NULL || st == one) && (int)strlen(st->name) > w)
+			w = (int)strlen(st->name);
+	}
+	return w;
+}
+
 static void
 status_stream(og_cli *cli, og_rtxn *tx, const og_stream *st,
     const og_record *rec, const char *addr, const char *from, int64_t now,
-    og_buf *b, int *accepted)
+    int w, og_buf *b, int *accepted)
 {
 	og_verdict v;
 	og_cap caps[OG_CAPS_MAX + 1];
@@ -1344,7 +1369,7 @@ status_stream(og_cli *cli, og_rtxn *tx, const og_stream *st,
 		free(ev);
 		return;
 	}
-	printf("  %-16s %-8s %s\n", st->name,
+	printf("  %-*s %-8s %s\n", w, st->name,
 	    v.action == OG_ACCEPT ? "accept" : og_gate_action_name(&v),
 	    v.action == OG_ACCEPT
 	        ? (st->class == OG_CLASS_TRANSACTIONAL ? "transactional"
@@ -1352,8 +1377,8 @@ status_stream(og_cli *cli, og_rtxn *tx, const og_stream *st,
 	        : v.text);
 	if (why) {
 		og_cli_event_fields(b, ev, OG_EVF_SOURCE, 0);
-		printf("  %-16s          recorded %s (event #%llu) via %s:%s\n",
-		    "", og_time_fmt(ev->time, ts, sizeof(ts)),
+		printf("  %-*s          recorded %s (event #%llu) via %s:%s\n",
+		    w, "", og_time_fmt(ev->time, ts, sizeof(ts)),
 		    (unsigned long long)ev->seq, og_via_name(ev->via),
 		    b->len ? b->data : "");
 		og_buf_reset(b);
@@ -1364,20 +1389,20 @@ status_stream(og_cli *cli, og_rtxn *tx, const og_stream *st,
 		for (j = 0; j < n; j++)
 			if (times[j] > now - (int64_t)caps[i].period)
 				cnt++;
-		printf("  %-16s          cap %u/%s%s: %d sent in window\n", "",
-		    caps[i].limit,
+		printf("  %-*s          cap %u/%s%s: %d sent in window\n", w,
+		    "", caps[i].limit,
 		    og_duration_fmt(caps[i].period, per, sizeof(per)),
 		    i >= nbase ? " (recipient's choice)" : "", cnt);
 	}
 	if (next)
-		printf("  %-16s          next send allowed %s%s\n", "",
+		printf("  %-*s          next send allowed %s%s\n", w, "",
 		    next <= now ? "now" : "from ",
 		    next <= now ? "" : og_time_fmt(next, ts, sizeof(ts)));
 	if (unknown && has_sender_stop(rec))
-		printf("  %-16s          note: sender-scope entries not "
+		printf("  %-*s          note: sender-scope entries not "
 		       "judged: the envelope sender's domain decides (give "
 		       "--from ADDR)\n",
-		    "");
+		    w, "");
 	free(ev);
 }
 
@@ -1385,8 +1410,12 @@ static void
 print_record(const og_record *rec, int64_t now)
 {
 	char t[32], x[32];
-	int i;
+	int i, w = 14;
 
+	/* the name column fits the longest stream, partner or sender */
+	for (i = 0; i < rec->nentries; i++)
+		if ((int)strlen(rec->entries[i].name) > w)
+			w = (int)strlen(rec->entries[i].name);
 	printf("address %s (match key %s), since %s\n", rec->raw, rec->key,
 	    og_time_fmt(rec->created, t, sizeof(t)));
 	if (rec->nsegments) {
@@ -1398,8 +1427,8 @@ print_record(const og_record *rec, int64_t now)
 	for (i = 0; i < rec->nentries; i++) {
 		const og_entry *e = &rec->entries[i];
 
-		printf("  %-8s %-14s %-10s %s%s%s via %s",
-		    og_scope_name(e->scope), e->name[0] ? e->name : "-",
+		printf("  %-8s %-*s %-10s %s%s%s via %s",
+		    og_scope_name(e->scope), w, e->name[0] ? e->name : "-",
 		    og_state_name(e->state),
 		    e->reason ? og_reason_name(e->reason) : "",
 		    e->reason ? " " : "", og_time_fmt(e->time, t, sizeof(t)),
@@ -1442,7 +1471,7 @@ cmd_status(og_cli *cli, int argc, char **argv)
 	og_rtxn *tx = NULL;
 	og_addr a;
 	og_buf b;
-	int c, rc, accepted = 0, i, found;
+	int c, rc, accepted = 0, i, found, w;
 	int64_t now;
 
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -1501,13 +1530,15 @@ cmd_status(og_cli *cli, int argc, char **argv)
 		if (cli->cfg->nstreams == 0)
 			printf("  (no streams configured)\n");
 	}
+	w = status_width(cli->cfg, one);
 	if (one) {
 		status_stream(cli, tx, one, found ? rec : NULL, addr, from, now,
-		    &b, &accepted);
+		    w, &b, &accepted);
 	} else {
 		for (i = 0; i < cli->cfg->nstreams; i++)
 			status_stream(cli, tx, &cli->cfg->streams[i],
-			    found ? rec : NULL, addr, from, now, &b, &accepted);
+			    found ? rec : NULL, addr, from, now, w, &b,
+			    &accepted);
 	}
 	og_store_rend(tx);
 	og_buf_free(&b);

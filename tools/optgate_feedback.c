@@ -2102,6 +2102,88 @@ entry_arg(const char *arg, char *buf, size_t bufsize)
 	return base;
 }
 
+/* One quarantined report as list shows it. */
+struct qentry {
+	char *name;
+	char mode[32];
+	char reason[512];
+	long long size;
+};
+
+static int
+digits(long long v)
+{
+	int d = 1;
+
+	while (v >= 10 || v <= -10) {
+		v /= 10;
+		d++;
+	}
+	return d;
+}
+
+/*
+ * optgate quarantine list: one line per report, name, kind, size and
+ * reason, each column as wide as its widest entry (as ls -l aligns its
+ * sizes), so that a long list reads down its columns.
+ */
+static int
+quarantine_list(og_cli *cli, const char *dir)
+{
+	struct qentry *q;
+	char **names;
+	int n, i, wn = 0, wm = 0, ws = 1;
+	og_buf b;
+
+	if (list_entries(dir, &names, &n) != 0)
+		return OG_EXIT_SYSTEM;
+	q = og_xcalloc(n ? (size_t)n : 1, sizeof(*q));
+	for (i = 0; i < n; i++) {
+		char rcpt[400], path[PATH_MAX];
+		struct stat sb;
+
+		q[i].name = names[i];
+		read_reason(dir, names[i], q[i].mode, sizeof(q[i].mode),
+		    q[i].reason, sizeof(q[i].reason), rcpt, sizeof(rcpt), NULL,
+		    0, NULL, 0);
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		q[i].size = stat(path, &sb) == 0 ? (long long)sb.st_size : 0;
+		if ((int)strlen(q[i].name) > wn)
+			wn = (int)strlen(q[i].name);
+		if ((int)strlen(q[i].mode) > wm)
+			wm = (int)strlen(q[i].mode);
+		if (digits(q[i].size) > ws)
+			ws = digits(q[i].size);
+	}
+	og_buf_init(&b, 0);
+	for (i = 0; i < n; i++) {
+		if (cli->json) {
+			og_buf_adds(&b, "{\"name\":");
+			og_json_str(&b, q[i].name);
+			og_buf_adds(&b, ",\"mode\":");
+			og_json_str(&b, q[i].mode);
+			og_buf_printf(
+			    &b, ",\"size\":%lld,\"reason\":", q[i].size);
+			og_json_str(&b, q[i].reason);
+			og_buf_adds(&b, "}");
+			og_cli_flush(&b);
+		} else {
+			printf("%-*s  %-*s  %*lld %-5s  %s\n", wn, q[i].name,
+			    wm, q[i].mode, ws, q[i].size,
+			    og_noun(
+			        (unsigned long long)q[i].size, "byte", "bytes"),
+			    q[i].reason);
+		}
+		free(q[i].name);
+	}
+	free(q);
+	free(names);
+	if (!cli->json)
+		printf("%d quarantined in %s\n", n, dir);
+	og_buf_free(&b);
+	return OG_EXIT_OK;
+}
+
 int
 cmd_quarantine(og_cli *cli, int argc, char **argv)
 {
@@ -2118,41 +2200,10 @@ cmd_quarantine(og_cli *cli, int argc, char **argv)
 	dir = cli->cfg->quarantine;
 	og_buf_init(&b, 0);
 	if (strcmp(argv[1], "list") == 0) {
+		og_buf_free(&b);
 		if (argc != 2)
 			return og_cli_usage(usage);
-		if (list_entries(dir, &names, &n) != 0)
-			return OG_EXIT_SYSTEM;
-		for (int i = 0; i < n; i++) {
-			char mode[32], reason[512], rcpt[400], path[PATH_MAX];
-			struct stat sb;
-
-			read_reason(dir, names[i], mode, sizeof(mode), reason,
-			    sizeof(reason), rcpt, sizeof(rcpt), NULL, 0, NULL,
-			    0);
-			snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
-			if (stat(path, &sb) != 0)
-				sb.st_size = 0;
-			if (cli->json) {
-				og_buf_adds(&b, "{\"name\":");
-				og_json_str(&b, names[i]);
-				og_buf_adds(&b, ",\"mode\":");
-				og_json_str(&b, mode);
-				og_buf_printf(&b, ",\"size\":%lld,\"reason\":",
-				    (long long)sb.st_size);
-				og_json_str(&b, reason);
-				og_buf_adds(&b, "}");
-				og_cli_flush(&b);
-			} else {
-				printf("%s  %s  %lld bytes  %s\n", names[i],
-				    mode, (long long)sb.st_size, reason);
-			}
-			free(names[i]);
-		}
-		free(names);
-		if (!cli->json)
-			printf("%d quarantined in %s\n", n, dir);
-		og_buf_free(&b);
-		return OG_EXIT_OK;
+		return quarantine_list(cli, dir);
 	}
 	if (strcmp(argv[1], "retry") != 0)
 		return og_cli_usage(usage);

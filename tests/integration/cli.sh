@@ -667,6 +667,80 @@ ok "... and no folder named after the option" test ! -e "$T/--verify"
 $OG verify --strict >/dev/null 2>&1
 is "verify with an option it does not take: usage error, exit 2" "$?" 2
 
+# Counts read as sentences ("1 address", "0 addresses", "2 events"), and
+# a 30-character stream name (the config takes up to 64) widens the
+# stream column of every table rather than shifting its own row.
+L=weekly-digest-for-the-partners
+mkdir -p "$T/w"
+cat >"$T/w/optgate.conf" <<EOF
+[store]
+path = $T/w/store
+[keys]
+file = $T/w/keys
+[stream news]
+match = sender:news@example.com
+consent = confirmed
+[stream $L]
+match = sender:digest@example.com
+consent = confirmed
+partner = acme
+[feedback]
+quarantine = $T/w/quarantine
+EOF
+W="$BIN/optgate -c $T/w/optgate.conf"
+like "init of a new store: 0 addresses" "$($W init)" "*ready (schema 1, 0 addresses)*"
+$W optin ana@example.com --stream "$L" >/dev/null
+$W optout ana@example.com --stream news >/dev/null
+like "init of a store of one: 1 address" "$($W init)" "*ready (schema 1, 1 address)*"
+out=$($W status ana@example.com)
+is "status: the verdicts start in one column past the longest stream name" \
+    "$(printf '%s\n' "$out" | grep -E "^  (news|$L) " | cut -c1-42)" \
+    "$(printf '  %-30s %-8s \n  %-30s %-8s ' news reject "$L" accept)"
+is "... and the lines under a verdict start with its text" \
+    "$(printf '%s\n' "$out" | grep -c '^ \{42\}recorded .* via admin')" 1
+is "... and the record's entries line up past the longest name" \
+    "$(printf '%s\n' "$out" | grep '^  stream ' | cut -c1-52)" \
+    "$(printf '  %-8s %-30s %-10s\n  %-8s %-30s %-10s' stream "$L" confirmed stream news optout)"
+is "status --stream news: the column fits the name shown" \
+    "$($W status ana@example.com --stream news | grep '^  news ' | cut -c1-28)" \
+    "$(printf '  %-16s %-8s ' news reject)"
+is "status --json unchanged" \
+    "$($W --json status ana@example.com --stream "$L" | cut -c1-89)" \
+    "{\"address\":\"ana@example.com\",\"stream\":\"$L\",\"verdict\":\"accept\""
+is "audit: the states start in one column past the longest scope" \
+    "$($W audit ana@example.com | grep -- ' -> ' | awk '{ print index($0, " none -> ") }' | sort -u)" 81
+like "audit: 2 events" "$($W audit ana@example.com)" "*(match key ana@example.com): 2 events, in*"
+like "stats: erased 0 (keyed hashes), partner lists 0 hashes" "$($W stats)" \
+    "*, erased 0 (keyed hashes), partner lists 0 hashes*"
+printf '# acme\n%064d\n' 7 >"$T/w/acme.key"
+chmod 600 "$T/w/acme.key"
+$W export --hashed "$T/w/acme.key" >"$T/w/h.csv"
+like "import-hashed of one hash: 1 line" \
+    "$($W import-hashed "$T/w/h.csv" --partner acme --key "$T/w/acme.key")" \
+    "*for partner acme: 1 line: 1 added, 0 unchanged, 0 rejected"
+$W erase bo@example.com >/dev/null 2>&1
+out=$($W stats)
+like "stats: 1 address, 4 events" "$out" "store $T/w/store: schema 1, 1 address, 4 events*"
+like "stats: erased 1 (keyed hash), partner lists 1 hash" "$out" \
+    "*, erased 1 (keyed hash), partner lists 1 hash (acme 1)*"
+is "stats: the scopes' counts start past the longest scope" \
+    "$(printf '%s\n' "$out" | grep -E '^  stream (news|weekly)')" \
+    "$(printf '  %-37s confirmed 1\n  %-37s optout 1' "stream $L" "stream news")"
+is "stats: the rates' numbers stay in their columns" \
+    "$(printf '%s\n' "$out" | sed -n '/^  stream  *sends/,$p' | cut -c1-43)" \
+    "$(printf '  %-30s %10s\n' stream sends news 0 "$L" 0 "(all streams)" 0)"
+like "export -v: 2 rows" "$($W -v export 2>&1 >/dev/null)" "*exported 2 rows in*"
+like "export -v --stream news: 1 row" \
+    "$($W -v export --stream news 2>&1 >/dev/null)" "*exported 1 row in*"
+like "backup of a store of one: about 1 address" "$($W backup "$T/w/bk")" \
+    "*(about 1 address, 4 events)*"
+like "verify: 1 address record, 1 partner key" "$($W verify "$T/w/bk")" \
+    "$T/w/bk: ok: schema 1, 1 address record, 4 events (2 on address chains), 2 keyed hashes, 1 partner key, 0 counters"
+$W optin cy@example.com --stream news --single >/dev/null
+like "stats: 2 addresses" "$($W stats)" "store $T/w/store: schema 1, 2 addresses, 5 events*"
+like "backup of a store of two: about 2 addresses" "$($W backup "$T/w/bk2")" \
+    "*(about 2 addresses, 5 events)*"
+
 # Damaged stores are refused and left as they were.
 cp -r "$T/store" "$T/good"
 head -c 65536 /dev/urandom >"$T/store/consent/data.mdb"

@@ -159,4 +159,13 @@ og bounce <"$T/bin.eml" 2>"$T/log"
 is "binary junk: exit 0" "$?" 0
 like "binary junk: quarantined" "$(cat "$T/log")" "*quarantined*"
 like "quarantine list shows every entry" "$(og quarantine list | tail -1)" "* quarantined in *"
+# a one-byte report: "1 byte"; the columns (name, kind, size, reason) line
+# up over reports of every kind and size
+printf '\001' >"$T/one.eml"
+og unsub-mail <"$T/one.eml" 2>/dev/null
+og quarantine list >"$T/ql"
+is "quarantine list: 1 byte" "$(grep -c '  unsub-mail   *1 byte   unparseable' "$T/ql")" 1
+is "... and 3 bytes" "$(grep -c '  bounce   *3 bytes  unparseable' "$T/ql")" 1
+is "... each column starts at one place on every line" \
+    "$(sed '$d' "$T/ql" | awk '{ print index($0, " " $2 " "), index($0, $5) }' | sort -u | wc -l)" 1
 done_testing
