@@ -206,7 +206,7 @@ like "stdin import summary" "$(cat "$T/out4")" '*2 lines: 1 imported*1 rejected*
 like "--rejects names the reject file" "$(cat "$T/stdin.rej")" '3: *'
 # one line, of one field: "1 line", "1 field", as said of any other count
 printf 'email,state\nvi@example.com\n' |
-    $OG import - --rejects "$T/one.rej" >"$T/out5" 2>&1
+    $OG import - --rejects "$T/one.rej" --warnings "$T/one.warn" >"$T/out5" 2>&1
 like "import of one line: 1 line" "$(cat "$T/out5")" '*import stdin: 1 line: 0 imported*1 rejected*'
 like "a line of one field: 1 field" "$(cat "$T/one.rej")" '2: wrong column count: 1 field, the header has 2*'
 $OG status uma@example.com --stream newsletter >/dev/null
