@@ -930,6 +930,7 @@ typedef struct parse_ctx {
 	int have_mdn;             /* message/disposition-notification */
 	int system_from; /* From names a mail system ("Mail Delivery ...") */
 	char mdn_rcpt[OG_ADDR_MAX + 1]; /* its Final-Recipient */
+	int prose_diag; /* the recipients and diagnostics are the notice's */
 	char excl[8][OG_ADDR_MAX + 1];
 	int nexcl;
 } parse_ctx;
@@ -2055,6 +2056,176 @@ text_diag(const char *s, size_t len, char *out, size_t outsize)
 	out[0] = '\0';
 }
 
+/*
+ * Does an SMTP reply start at l[k]: a 4xx/5xx code, then a space or the
+ * '-' of a multi-line reply, then text?  A bare number is no reply.
+ */
+static int
+reply_code_at(const char *l, size_t n, size_t k)
+{
+	if (k + 4 >= n || (l[k] != '4' && l[k] != '5') || l[k + 1] > '5' ||
+	    !isdigit((unsigned char)l[k + 1]) ||
+	    !isdigit((unsigned char)l[k + 2]) ||
+	    (l[k + 3] != ' ' && l[k + 3] != '-'))
+		return 0;
+	if (k > 0 && (isalnum((unsigned char)l[k - 1]) || l[k - 1] == '.'))
+		return 0;
+	for (size_t j = k + 4; j < n; j++)
+		if (!isspace((unsigned char)l[j]))
+			return 1;
+	return 0;
+}
+
+/*
+ * Where MTAs quote the remote server's reply after words of their own on
+ * the same line: Postfix and qmail "host X said: 550 ...", Gmail "The
+ * error that the other server returned was: 550 ...", Exim "host X
+ * [192.0.2.1]: 550 ...", IONOS "SMTP error from remote server for TEXT
+ * command, host: X (192.0.2.1) reason: 550-5.7.1 ...".
+ */
+static const char *const reply_intros[] = {
+    "said:", "was:", "replied:", "reason:", "]:", NULL};
+
+/*
+ * Where in the line l[0..n) the remote server's reply starts: the line
+ * itself, past indentation, quoting '>' and a transcript's "<<< ", or
+ * after one of reply_intros.  Returns n when the line quotes no reply.
+ */
+static size_t
+reply_at(const char *l, size_t n)
+{
+	size_t k = 0;
+
+	while (k < n && (l[k] == ' ' || l[k] == '\t' || l[k] == '>'))
+		k++;
+	if (k + 3 < n && strncmp(l + k, "<<<", 3) == 0)
+		for (k += 3; k < n && l[k] == ' ';)
+			k++;
+	if (reply_code_at(l, n, k))
+		return k;
+	for (int i = 0; reply_intros[i] != NULL; i++) {
+		const char *p = ci_memmem(l, n, reply_intros[i]);
+
+		if (p == NULL)
+			continue;
+		k = (size_t)(p - l) + strlen(reply_intros[i]);
+		while (k < n && (l[k] == ' ' || l[k] == '\t'))
+			k++;
+		if (reply_code_at(l, n, k))
+			return k;
+	}
+	return n;
+}
+
+/* Leading white space of l[0..n). */
+static size_t
+indent_of(const char *l, size_t n)
+{
+	size_t k = 0;
+
+	while (k < n && (l[k] == ' ' || l[k] == '\t'))
+		k++;
+	return k;
+}
+
+/* Does l[0..n) continue a multi-line reply: "550-..." or "550 ..."? */
+static int
+reply_next(const char *l, size_t n, const char *code)
+{
+	size_t k = indent_of(l, n);
+
+	return k + 4 <= n && strncmp(l + k, code, 3) == 0 &&
+	       (l[k + 3] == '-' || l[k + 3] == ' ');
+}
+
+/*
+ * The remote server's reply as the notice quotes it, one line: the first
+ * line that is or quotes an SMTP reply (reply_at), with the lines that
+ * continue it: a multi-line reply's "550-5.1.1 ..." lines up to its last
+ * "550 5.1.1 ...", their code and repeated status dropped (Gmail), or
+ * lines indented deeper than it (Postfix wraps "said:" lines at 4
+ * spaces).  A notice that cut a multi-line reply's lines at a fixed
+ * width (IONOS) has pieces between them, joined as they were cut.
+ * Returns 0, out untouched, when the notice quotes none.
+ */
+static int
+notice_reply(const char *s, size_t len, char *out, size_t outsize)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		const char *nl = memchr(s + i, '\n', len - i);
+		size_t e = nl != NULL ? (size_t)(nl - s) : len;
+		size_t at = reply_at(s + i, e - i), ind, lines = 0;
+		char code[4], st[16] = "";
+		int more;
+		og_buf d;
+
+		if (at == e - i) {
+			i = e + 1;
+			continue;
+		}
+		memcpy(code, s + i + at, 3);
+		code[3] = '\0';
+		more = s[i + at + 3] == '-';
+		ind = indent_of(s + i, e - i);
+		og_buf_init(&d, outsize * 2);
+		(void)og_buf_add(&d, code, 3);
+		(void)og_buf_addc(&d, ' ');
+		(void)og_buf_add(&d, s + i + at + 4, e - i - at - 4);
+		/* The status a multi-line reply repeats on each line. */
+		if (more && find_status(d.data + 4, st, sizeof(st)) &&
+		    strncmp(d.data + 4, st, strlen(st)) != 0)
+			st[0] = '\0';
+		for (i = e + 1; i < len && lines < 8; i = e + 1, lines++) {
+			const char *l = s + i;
+			size_t n, k;
+
+			nl = memchr(l, '\n', len - i);
+			e = nl != NULL ? (size_t)(nl - s) : len;
+			n = e - i;
+			k = indent_of(l, n);
+			if (k == n || (k + 1 == n && l[k] == '\r'))
+				break;
+			if (more && !reply_next(l, n, code)) {
+				const char *nx = nl != NULL ? nl + 1 : s + len;
+				const char *ne =
+				    nx < s + len ? memchr(nx, '\n',
+				                       (size_t)(s + len - nx))
+				                 : NULL;
+
+				if (nx >= s + len ||
+				    !reply_next(nx,
+				        (size_t)((ne != NULL ? ne : s + len) -
+				                 nx),
+				        code))
+					break;
+				/* A piece cut off the line before. */
+				(void)og_buf_add(&d, l, n - (l[n - 1] == '\r'));
+				continue;
+			}
+			if (more) {
+				/* "550-5.1.1 text" and the last "550 5.1.1". */
+				more = l[k + 3] == '-';
+				k += 4;
+				while (k < n && l[k] == ' ')
+					k++;
+				if (st[0] != '\0' && k + strlen(st) <= n &&
+				    strncmp(l + k, st, strlen(st)) == 0)
+					k += strlen(st);
+			} else if (k <= ind || reply_at(l, n) != n) {
+				break;
+			}
+			(void)og_buf_addc(&d, ' ');
+			(void)og_buf_add(&d, l + k, n - k);
+		}
+		copy_line(out, outsize, d.data, d.len);
+		og_buf_free(&d);
+		return 1;
+	}
+	return 0;
+}
+
 /* ------------------------------------------------------------------ */
 /* Amazon SES notifications (JSON in a text part)                      */
 
@@ -2465,7 +2636,7 @@ finish(parse_ctx *c, const char *human, size_t hlen)
 
 	for (int i = 0; i < r->nrcpt; i++) {
 		og_report_rcpt *rc = &r->rcpt[i];
-		int code;
+		int code, dsn_diag;
 		const char *why = NULL, *cmd;
 
 		if (rc->class != OG_RC_UNKNOWN)
@@ -2475,9 +2646,18 @@ finish(parse_ctx *c, const char *human, size_t hlen)
 			rc->reason = "complaint";
 			continue;
 		}
+		/* What a Diagnostic-Code says is the reply, code or not. */
+		dsn_diag = !c->prose_diag && rc->diag[0] != '\0';
 		if (rc->diag[0] == '\0')
 			rcpt_text_diag(
 			    human, hlen, rc->addr, rc->diag, sizeof(rc->diag));
+		/* A sentence of the notice ("because the address couldn't
+		 * be found") says less than the remote server's reply it
+		 * quotes, which Diagnostic-Code would have carried; with one
+		 * recipient, the reply is that recipient's. */
+		if (!dsn_diag && r->nrcpt == 1 && find_smtp_code(rc->diag) == 0)
+			(void)notice_reply(
+			    human, hlen, rc->diag, sizeof(rc->diag));
 		if (rc->diag[0] == '\0' && i == 0)
 			text_diag(human, hlen, rc->diag, sizeof(rc->diag));
 		if (rc->status[0] == '\0' || generic_status(rc->status)) {
@@ -2885,6 +3065,7 @@ og_report_parse(
 		out->format = "rfc3464";
 		parse_dsn(&c);
 		if (out->nrcpt == 0) {
+			c.prose_diag = 1;
 			scan_text(&c, c.text.data, hlen);
 			/* No recipient block and none in the text (Postfix's
 			 * "Delivery report unavailable"): the returned
@@ -2939,6 +3120,7 @@ og_report_parse(
 	} else if (looks_like_bounce(out, &c) || c.report_type_dsn) {
 		out->kind = OG_RK_DSN;
 		out->format = "text";
+		c.prose_diag = 1;
 		scan_text(&c, c.text.data, hlen);
 		if (c.xfailed[0] != '\0')
 			xfailed_rcpts(&c);

@@ -1126,12 +1126,152 @@ test_received(void **state)
 	free(r);
 }
 
+/*
+ * What a bounce records as its diagnostic when the report has no
+ * Diagnostic-Code: the remote server's reply its notice quotes, not a
+ * sentence of the notice around it.
+ */
+struct dcase {
+	const char *name;
+	const char *msg;
+	const char *diag;   /* rcpt[0]'s diagnostic */
+	const char *status; /* rcpt[0]'s status, NULL: do not check */
+};
+
+#define TEXT_BOUNCE                                                            \
+	"From: Mail Delivery Subsystem <mailer-daemon@mx.example.com>\n"       \
+	"To: news@example.com\n"                                               \
+	"Subject: Delivery Status Notification (Failure)\n"                    \
+	"X-Failed-Recipients: bob@example.org\n\n"
+
+static const struct dcase dcases[] = {
+    {"diagnostic: Gmail's reply under \"The response was:\", not its "
+     "sentence",
+        "From: Mail Delivery Subsystem <mailer-daemon@googlemail.com>\n"
+        "To: news@example.com\n"
+        "Subject: Delivery Status Notification (Failure)\n"
+        "MIME-Version: 1.0\n"
+        "Content-Type: multipart/report; report-type=delivery-status; "
+        "boundary=\"b\"\n\n"
+        "--b\nContent-Type: text/plain\n\n"
+        "** Address not found **\n\n"
+        "Your message wasn't delivered to bob@example.org because the "
+        "address couldn't be found or is unable to receive email.\n\n"
+        "The response was:\n\n"
+        "550 5.1.1 The email account that you tried to reach does not "
+        "exist. - gsmtp\n\n"
+        "--b\nContent-Type: message/delivery-status\n\n"
+        "--b--\n",
+        "550 5.1.1 The email account that you tried to reach does not "
+        "exist. - gsmtp",
+        "5.1.1"},
+    {"diagnostic: a multi-line 550-5.1.1 reply joined in one",
+        TEXT_BOUNCE "Delivery to the following recipient failed "
+                    "permanently:\n\n     bob@example.org\n\n"
+                    "Technical details of permanent failure:\n"
+                    "Google tried to deliver your message, but it was "
+                    "rejected by the server for the recipient domain "
+                    "example.org by mx.example.org. [192.0.2.1].\n\n"
+                    "The error that the other server returned was:\n"
+                    "550-5.2.1 The email account that you tried to reach "
+                    "is disabled.\n"
+                    "550-5.2.1 Learn more at\n"
+                    "550 5.2.1  https://support.google.com/mail/?p=Disabled"
+                    " x1si - gsmtp\n",
+        "550 5.2.1 The email account that you tried to reach is disabled. "
+        "Learn more at https://support.google.com/mail/?p=Disabled x1si - "
+        "gsmtp",
+        "5.2.1"},
+    {"diagnostic: \"The error that the other server returned was: 550 "
+     "...\"",
+        TEXT_BOUNCE "Delivery to the following recipient failed "
+                    "permanently:\n\n     bob@example.org\n\n"
+                    "Technical details of permanent failure:\n"
+                    "Google tried to deliver your message, but it was "
+                    "rejected by the server for the recipient domain "
+                    "example.org by mx.example.org. [192.0.2.1].\n\n"
+                    "The error that the other server returned was: 552 "
+                    "5.2.2 <bob@example.org>... Mailbox Full\n",
+        "552 5.2.2 <bob@example.org>... Mailbox Full", "5.2.2"},
+    {"diagnostic: \"host X said: 550 ...\" and its indented lines",
+        TEXT_BOUNCE "Your message to bob@example.org could not be "
+                    "delivered.\n\n"
+                    "The mail server for example.org refused it:\n\n"
+                    "host mx.example.org[192.0.2.1] said: 550 5.1.1 "
+                    "Recipient address\n"
+                    "    rejected: User unknown (in reply to RCPT TO "
+                    "command)\n",
+        "550 5.1.1 Recipient address rejected: User unknown (in reply to "
+        "RCPT TO command)",
+        "5.1.1"},
+    {"diagnostic: a multi-line reply the notice cut at a width",
+        "From: Mail Delivery System <mailer-daemon@mx.example.net>\n"
+        "To: news@example.com\n"
+        "Subject: Mail delivery failed: returning message to sender\n"
+        "MIME-Version: 1.0\n"
+        "Content-Type: multipart/report; report-type=delivery-status; "
+        "boundary=\"b\"\n\n"
+        "--b\nContent-Type: text/plain\n\n"
+        "The following address failed:\n\n"
+        "    bob@example.org:\n"
+        "        SMTP error from remote server for TEXT command, host: "
+        "mx.example.org (192.0.2.1) reason: 550-5.7.1 Our system has "
+        "detected that this message\n is\n"
+        "550-5.7.1 likely unsolicited mail. To reduce the amount of spam "
+        "sent to Gm\nail,\n"
+        "550 5.7.1 this message has been blocked.\n\n"
+        "--b\nContent-Type: message/delivery-status\n\n"
+        "Reporting-MTA: dns; mx.example.net\n\n"
+        "Final-Recipient: rfc822; bob@example.org\nAction: failed\n"
+        "Status: 5.0.0\n\n--b--\n",
+        "550 5.7.1 Our system has detected that this message is likely "
+        "unsolicited mail. To reduce the amount of spam sent to Gmail, this "
+        "message has been blocked.",
+        "5.7.1"},
+    {"diagnostic: the notice's words when it quotes no reply",
+        TEXT_BOUNCE "Your message wasn't delivered to bob@example.org "
+                    "because the address couldn't be found.\n",
+        "because the address couldn't be found.", NULL},
+    {"diagnostic: Diagnostic-Code kept over a reply in the notice",
+        "From: MAILER-DAEMON@mx.example.com\n"
+        "Subject: Undelivered Mail Returned to Sender\n"
+        "Content-Type: multipart/report; report-type=delivery-status; "
+        "boundary=\"b\"\n\n"
+        "--b\nContent-Type: text/plain\n\n"
+        "<bob@example.org>: host mx.example.org[192.0.2.1] said: 550 5.1.1 "
+        "User unknown (in reply to RCPT TO command)\n\n"
+        "--b\nContent-Type: message/delivery-status\n\n"
+        "Reporting-MTA: dns; mx.example.com\n\n"
+        "Final-Recipient: rfc822; bob@example.org\nAction: failed\n"
+        "Status: 5.2.2\n"
+        "Diagnostic-Code: x-unix; maildrop: maildir over quota.\n\n"
+        "--b--\n",
+        "x-unix; maildrop: maildir over quota.", "5.2.2"},
+};
+
+static void
+run_dcase(void **state)
+{
+	const struct dcase *c = *state;
+	og_report *r = calloc(1, sizeof(*r));
+
+	assert_non_null(r);
+	assert_int_equal(og_report_parse(c->msg, strlen(c->msg), NULL, r), 0);
+	assert_true(r->nrcpt > 0);
+	assert_string_equal(r->rcpt[0].addr, "bob@example.org");
+	assert_string_equal(r->rcpt[0].diag, c->diag);
+	if (c->status != NULL)
+		assert_string_equal(r->rcpt[0].status, c->status);
+	free(r);
+}
+
 int
 main(void)
 {
 	size_t np = sizeof(pcases) / sizeof(pcases[0]);
 	size_t nc = sizeof(ccases) / sizeof(ccases[0]);
-	size_t n = np + nc + 12, k = 0;
+	size_t nd = sizeof(dcases) / sizeof(dcases[0]);
+	size_t n = np + nc + nd + 12, k = 0;
 	struct CMUnitTest *t = calloc(n, sizeof(*t));
 	int rc;
 
@@ -1146,6 +1286,11 @@ main(void)
 		t[k].name = ccases[i].name;
 		t[k].test_func = run_ccase;
 		t[k].initial_state = (void *)&ccases[i];
+	}
+	for (size_t i = 0; i < nd; i++, k++) {
+		t[k].name = dcases[i].name;
+		t[k].test_func = run_dcase;
+		t[k].initial_state = (void *)&dcases[i];
 	}
 	t[k].name = "token candidates";
 	t[k++].test_func = test_tokens;
