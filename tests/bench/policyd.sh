@@ -15,7 +15,9 @@
 # Env: N (store size, default 10000000), BENCH_SECONDS (per load run,
 # default 4), BENCH_ROUNDS (default 5), BENCH_MESSAGES (per end-to-end
 # run, default 2000), BENCH_PARTS (default "load e2e": the load-generator
-# table with the sync count, and the end-to-end table).  Ports: 10050-10053 (policy), 25150-25151 (SMTP).
+# table with the sync count, and the end-to-end table), BENCH_COUNTERS
+# (empty, the default, or weekly: a send 3 days ago per address).
+# Ports: 10050-10053 (policy), 25150-25151 (SMTP).
 TOP=${OPTGATE_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$TOP/tests/lib/tap.sh"
 . "$TOP/tests/lib/postfix.sh"
@@ -67,6 +69,18 @@ t0=$(date +%s)
 how="og_bench load"
 "$BB/og_bench" load "$D/store" "$N" >/dev/null || { echo "store load failed"; exit 1; }
 echo "store: $N addresses via $how in $(( $(date +%s) - t0 ))s, $(du -sh "$D/store" | cut -f1) on disk"
+# BENCH_COUNTERS=weekly: the counters as a server has them that counts a
+# list mailed weekly, one send three days ago per address (og_bench
+# counted), so every decision reads a counter and every count rewrites
+# one in a tree of N.  The default, new counters, flatters
+# optgate-policyd: see README (Benchmark).
+if [ "${BENCH_COUNTERS:-empty}" = weekly ]; then
+	t0=$(date +%s)
+	"$BB/og_bench" counted "$D/store" "$N" 2>/dev/null || { echo "counting failed"; exit 1; }
+	echo "counters: one send 3 days ago for each address in $(( $(date +%s) - t0 ))s, $(du -sh "$D/store/counters" | cut -f1) on disk"
+else
+	echo "counters: empty"
+fi
 
 cat >"$D/optgate.conf" <<EOF
 [store]
