@@ -1461,6 +1461,10 @@ print_json(og_cli *cli, const fb_opts *o, const item *it)
 			og_json_str(&b, og_report_class_name(r->rcpt[i].class));
 			og_buf_adds(&b, ",\"status\":");
 			og_json_str(&b, r->rcpt[i].status);
+			if (r->rcpt[i].diag[0] != '\0') {
+				og_buf_adds(&b, ",\"diagnostic\":");
+				og_json_str(&b, r->rcpt[i].diag);
+			}
 			og_buf_adds(&b, "}");
 		}
 		og_buf_addc(&b, ']');

@@ -380,6 +380,9 @@ Diagnostic-Code: smtp; 552 5.2.2 Mailbox full
 
 --B2--
 MSG
+like "two recipients, --dry-run --json: each with its own diagnostic" \
+    "$(og bounce --dry-run --json "$T/two.eml" 2>/dev/null)" \
+    '*"recipients":?{"recipient":"two-a@example.org","class":"hard","status":"5.1.1","diagnostic":"550 5.1.1 User unknown"},{"recipient":"two-b@example.org","class":"soft","status":"5.2.2","diagnostic":"552 5.2.2 Mailbox full"}?}'
 og bounce <"$T/two.eml" 2>"$T/log"
 like "two recipients: the unknown one suppressed" "$(cat "$T/log")" "*to=<two-a@example.org> class=hard status=5.1.1 action=suppressed*"
 like "two recipients: the full one counted" "$(cat "$T/log")" "*to=<two-b@example.org> class=soft status=5.2.2 action=counted*"
