@@ -111,6 +111,11 @@ void og_cli_flush(og_buf *b);
  */
 const char *og_noun(unsigned long long n, const char *one, const char *many);
 /*
+ * The width of a column that has held w so far and must now hold s: the
+ * larger (tables fit their longest name, as ls -l aligns its sizes).
+ */
+int og_width(int w, const char *s);
+/*
  * Append ev's text fields from field `from` on (OG_EVF_*; the scope's
  * name is given apart), named as audit names them: ,"report_id":"..."
  * (json) or " report_id=..." (escaped).  Empty ones are left out.

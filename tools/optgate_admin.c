@@ -1764,8 +1764,7 @@ cmd_audit(og_cli *cli, int argc, char **argv)
 		if ((rc = og_store_event_get(tx, s.v[i], ev)) != 0)
 			break;
 		audit_scope(ev, sc, sizeof(sc));
-		if ((int)strlen(sc) > w)
-			w = (int)strlen(sc);
+		w = og_width(w, sc);
 	}
 	for (i = s.n; rc == 0 && i-- > 0;) {
 		if ((rc = og_store_event_get(tx, s.v[i], ev)) != 0)
@@ -3053,8 +3052,7 @@ stats_rate_width(const og_config *cfg)
 	int i, w = 20;
 
 	for (i = 0; i < cfg->nstreams; i++)
-		if ((int)strlen(cfg->streams[i].name) > w)
-			w = (int)strlen(cfg->streams[i].name);
+		w = og_width(w, cfg->streams[i].name);
 	return w;
 }
 
@@ -3108,7 +3106,7 @@ cmd_stats(og_cli *cli, int argc, char **argv)
 	og_rtxn *tx;
 	og_buf b;
 	uint64_t tsends = 0, tc = 0, th = 0;
-	int rc, i, j, k, ns, w;
+	int rc, i, j, k, ns, w, rw;
 	int64_t now;
 
 	if (argc != 1)
@@ -3177,8 +3175,7 @@ cmd_stats(og_cli *cli, int argc, char **argv)
 		char sc[96];
 
 		scope_str(x.names[i].scope, x.names[i].name, sc, sizeof(sc));
-		if ((int)strlen(sc) > w)
-			w = (int)strlen(sc);
+		w = og_width(w, sc);
 	}
 	for (i = 0; i <= x.nnames; i++) {
 		const uint64_t *n = i < x.nnames ? x.names[i].n : x.other;
@@ -3289,12 +3286,13 @@ cmd_stats(og_cli *cli, int argc, char **argv)
 		}
 	}
 	/* rates over the last 7 days from accepted-send day totals */
+	rw = stats_rate_width(cli->cfg);
 	if (!cli->json)
 		printf("complaint and hard-bounce rates, last %d days (warning "
 		       "at 0.1%%, alarm at 0.3%% complaints):\n"
 		       "  %-*s %10s %10s %9s %10s %9s\n",
-		    RATE_DAYS, stats_rate_width(cli->cfg), "stream", "sends",
-		    "complaints", "rate", "hard-bnc", "rate");
+		    RATE_DAYS, rw, "stream", "sends", "complaints", "rate",
+		    "hard-bnc", "rate");
 	if ((rc = og_store_rbegin(cli->store, &tx)) != 0) {
 		fprintf(stderr, "optgate: stats: %s\n", og_strerror(rc));
 		rc = og_cli_exit_for(rc);
@@ -3311,16 +3309,14 @@ cmd_stats(og_cli *cli, int argc, char **argv)
 		tsends += sends;
 		tc += x.complaints[i];
 		th += x.bounces[i];
-		stats_rate_row(cli, stats_rate_width(cli->cfg),
-		    cli->cfg->streams[i].name, sends, x.complaints[i],
-		    x.bounces[i]);
+		stats_rate_row(cli, rw, cli->cfg->streams[i].name, sends,
+		    x.complaints[i], x.bounces[i]);
 	}
 	og_store_rend(tx);
 	tc += x.complaints[ns];
 	th += x.bounces[ns];
 	if (ns != 1 || x.complaints[ns] || x.bounces[ns])
-		stats_rate_row(cli, stats_rate_width(cli->cfg), "(all streams)",
-		    tsends, tc, th);
+		stats_rate_row(cli, rw, "(all streams)", tsends, tc, th);
 	og_buf_free(&b);
 	rc = OG_EXIT_OK;
 out:

@@ -253,6 +253,14 @@ og_noun(unsigned long long n, const char *one, const char *many)
 }
 
 int
+og_width(int w, const char *s)
+{
+	size_t n = strlen(s);
+
+	return n > (size_t)w ? (int)n : w;
+}
+
+int
 og_cli_duration(const char *opt, const char *s, int64_t max, int64_t *out)
 {
 	size_t n = strlen(s);
@@ -1264,12 +1272,9 @@ status_width(const og_config *cfg, const og_stream *one)
 {
 	int i, w = 16;
 
-	for (i = 0; i < cfg->nstreams; i++) {
-		const og_stream *st = &cfg->streams[i];
-
-		if ((one == NULL || st == one) && (int)strlen(st->name) > w)
-			w = (int)strlen(st->name);
-	}
+	for (i = 0; i < cfg->nstreams; i++)
+		if (one == NULL || &cfg->streams[i] == one)
+			w = og_width(w, cfg->streams[i].name);
 	return w;
 }
 
@@ -1414,8 +1419,7 @@ print_record(const og_record *rec, int64_t now)
 
 	/* the name column fits the longest stream, partner or sender */
 	for (i = 0; i < rec->nentries; i++)
-		if ((int)strlen(rec->entries[i].name) > w)
-			w = (int)strlen(rec->entries[i].name);
+		w = og_width(w, rec->entries[i].name);
 	printf("address %s (match key %s), since %s\n", rec->raw, rec->key,
 	    og_time_fmt(rec->created, t, sizeof(t)));
 	if (rec->nsegments) {

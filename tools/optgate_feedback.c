@@ -2152,10 +2152,8 @@ quarantine_list(og_cli *cli, const char *dir)
 		    0, NULL, 0);
 		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
 		q[i].size = stat(path, &sb) == 0 ? (long long)sb.st_size : 0;
-		if ((int)strlen(q[i].name) > wn)
-			wn = (int)strlen(q[i].name);
-		if ((int)strlen(q[i].mode) > wm)
-			wm = (int)strlen(q[i].mode);
+		wn = og_width(wn, q[i].name);
+		wm = og_width(wm, q[i].mode);
 		if (digits(q[i].size) > ws)
 			ws = digits(q[i].size);
 	}
