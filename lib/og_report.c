@@ -2086,6 +2086,17 @@ reply_code_at(const char *l, size_t n, size_t k)
 static const char *const reply_intros[] = {
     "said:", "was:", "replied:", "reason:", "]:", NULL};
 
+/* Leading white space of l[0..n). */
+static size_t
+indent_of(const char *l, size_t n)
+{
+	size_t k = 0;
+
+	while (k < n && (l[k] == ' ' || l[k] == '\t'))
+		k++;
+	return k;
+}
+
 /*
  * Where in the line l[0..n) the remote server's reply starts: the line
  * itself, past indentation, quoting '>' and a transcript's "<<< ", or
@@ -2109,23 +2120,11 @@ reply_at(const char *l, size_t n)
 		if (p == NULL)
 			continue;
 		k = (size_t)(p - l) + strlen(reply_intros[i]);
-		while (k < n && (l[k] == ' ' || l[k] == '\t'))
-			k++;
+		k += indent_of(l + k, n - k);
 		if (reply_code_at(l, n, k))
 			return k;
 	}
 	return n;
-}
-
-/* Leading white space of l[0..n). */
-static size_t
-indent_of(const char *l, size_t n)
-{
-	size_t k = 0;
-
-	while (k < n && (l[k] == ' ' || l[k] == '\t'))
-		k++;
-	return k;
 }
 
 /* Does l[0..n) continue a multi-line reply: "550-..." or "550 ..."? */
