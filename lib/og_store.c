@@ -1385,6 +1385,41 @@ drop_unmade(const char *file)
 		(void)unlink(file);
 }
 
+/*
+ * LMDB sizes a new lock.mdb with ftruncate(2), a file without blocks, and
+ * writes it through its map: on a full disk that first write is a SIGBUS,
+ * which stops a daemon with the words for a store cut under it.  Made
+ * here first with its blocks (posix_fallocate) and linked in whole, a
+ * full disk is an error like any other write's.  The size is at least
+ * what LMDB asks for maxreaders (a reader slot is a 64-byte cache line,
+ * its header three): LMDB takes a bigger file's extra room as more slots.
+ * A filesystem without fallocate is left to LMDB, as before.  0 or an
+ * OG_* code with err set.
+ */
+static int
+lock_reserve(const char *dir, int maxreaders, char *err, size_t errlen)
+{
+	char file[4200], tmp[4200];
+	int fd, rc;
+
+	snprintf(file, sizeof(file), "%s/lock.mdb", dir);
+	if (access(file, F_OK) == 0 || errno != ENOENT)
+		return 0;
+	snprintf(tmp, sizeof(tmp), "%s/.lock.mdb.%ld", dir, (long)getpid());
+	(void)unlink(tmp); /* a dead process's with this pid */
+	if ((fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640)) < 0)
+		return 0; /* LMDB says why it cannot make its own */
+	rc = posix_fallocate(fd, 0, ((off_t)maxreaders + 3) * 64);
+	(void)close(fd);
+	/* whole or not at all: another opener may be making it too */
+	if (rc == 0 && link(tmp, file) != 0 && errno != EEXIST)
+		rc = errno;
+	(void)unlink(tmp);
+	if (rc == 0 || rc == EOPNOTSUPP || rc == EINVAL)
+		return 0;
+	return write_err(dir, "lock.mdb", rc, err, errlen);
+}
+
 static int
 open_env(const char *dir, uint64_t max, int maxreaders, unsigned extra,
     int create, MDB_env **envp, MDB_dbi *dbi, MDB_dbi *edbi, char *err,
@@ -1441,6 +1476,14 @@ open_env(const char *dir, uint64_t max, int maxreaders, unsigned extra,
 	if ((extra & MDB_RDONLY) &&
 	    (rc = read_lock_mode(dir, &extra, err, errlen)) != 0)
 		return rc;
+	if (!(extra & MDB_NOLOCK) &&
+	    (rc = lock_reserve(dir, maxreaders, err, errlen)) != 0) {
+		if (lk >= 0)
+			close(lk);
+		if (making)
+			drop_unmade(file);
+		return rc;
+	}
 	if ((rc = mdb_env_create(&env)) != 0 ||
 	    (rc = mdb_env_set_maxreaders(env, (unsigned)maxreaders)) != 0 ||
 	    (rc = mdb_env_set_maxdbs(env, 4)) != 0 ||
