@@ -1964,6 +1964,23 @@ validate(struct pstate *ps)
 	const char *why;
 	int i, j;
 
+	/*
+	 * Not set: the quarantine is a folder of the store's (the default
+	 * store's is /var/lib/optgate/quarantine), so a store moved by
+	 * [store] path takes it along, not a folder on another disk.
+	 */
+	at(ps, "feedback", NULL, "quarantine");
+	if (ps->line == 0) {
+		size_t n = strlen(cfg->store_path);
+
+		while (n > 1 && cfg->store_path[n - 1] == '/')
+			n--;
+		free(cfg->quarantine);
+		cfg->quarantine = og_xmalloc(n + sizeof("/quarantine"));
+		memcpy(cfg->quarantine, cfg->store_path, n);
+		memcpy(
+		    cfg->quarantine + n, "/quarantine", sizeof("/quarantine"));
+	}
 	at(ps, "policyd", NULL, "listen");
 	for (i = 0; i < cfg->npolicyd_listen; i++)
 		if ((why = policyd_listen_why(cfg->policyd_listen[i])) != NULL)

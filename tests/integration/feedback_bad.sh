@@ -168,4 +168,30 @@ is "quarantine list: 1 byte" "$(grep -c '  unsub-mail   *1 byte   unparseable' "
 is "... and 3 bytes" "$(grep -c '  bounce   *3 bytes  unparseable' "$T/ql")" 1
 is "... each column starts at one place on every line" \
     "$(sed '$d' "$T/ql" | awk '{ print index($0, " " $2 " "), index($0, $5) }' | sort -u | wc -l)" 1
+
+# [feedback] quarantine not set: the folder is the store's, wherever
+# [store] path puts it (it was /var/lib/optgate/quarantine whatever the
+# store's path, another disk than the store's, owned by someone else)
+cat >"$T/moved.conf" <<CONF
+[store]
+path = $T/moved/
+[keys]
+file = $T/keys
+[stream news]
+match = header:X-Optgate-Stream=news
+class = marketing
+consent = none
+CONF
+om() { "$O" -c "$T/moved.conf" "$@"; }
+om init >/dev/null 2>&1
+had_var=$([ -e /var/lib/optgate ] && echo yes || echo no)
+om bounce <"$T/bin.eml" 2>"$T/log"
+is "no quarantine set: exit 0" "$?" 0
+like "no quarantine set: the log names the entry" "$(cat "$T/log")" "*quarantined as *"
+is "... kept in the store's folder" \
+    "$(ls "$T/moved/quarantine" | grep -vc '\.reason$')" 1
+like "... where quarantine list finds it" "$(om quarantine list | tail -1)" \
+    "1 quarantined in $T/moved/quarantine*"
+is "... and nothing was made under /var/lib/optgate" \
+    "$([ -e /var/lib/optgate ] && echo yes || echo no)" "$had_var"
 done_testing
