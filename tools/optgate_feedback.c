@@ -1090,8 +1090,13 @@ decide_bounce_or_fbl(og_cli *cli, const fb_opts *o, item *it)
 	}
 	it->out = O_QUARANTINE;
 	if (klass == OG_RC_UNKNOWN) {
-		snprintf(res->why, sizeof(res->why), "not a report: %.200s",
-		    r->reason != NULL ? r->reason : "unknown");
+		/* said once: "not a report: not a report" */
+		if (r->reason != NULL && strcmp(r->reason, "not a report") == 0)
+			og_strlcpy(res->why, r->reason, sizeof(res->why));
+		else
+			snprintf(res->why, sizeof(res->why),
+			    "not a report: %.200s",
+			    r->reason != NULL ? r->reason : "unknown");
 		goto out;
 	}
 	if (o->mode == M_FBL && klass != OG_RC_COMPLAINT) {

@@ -169,6 +169,15 @@ is "... and 3 bytes" "$(grep -c '  bounce   *3 bytes  unparseable' "$T/ql")" 1
 is "... each column starts at one place on every line" \
     "$(sed '$d' "$T/ql" | awk '{ print index($0, " " $2 " "), index($0, $5) }' | sort -u | wc -l)" 1
 
+# a plain mail is "not a report", said once (it was "not a report: not a
+# report"), in the log line and the entry's .reason file
+printf 'From: ann@example.org\nSubject: hello\n\nhello\n' >"$T/plain.eml"
+og bounce <"$T/plain.eml" 2>"$T/log"
+like "a plain mail: quarantined as not a report" "$(cat "$T/log")" \
+    "*bounce: quarantined as [0-9]*.bounce: not a report"
+is "... said once in its .reason file" \
+    "$(grep -rlx 'reason: not a report' "$T/quarantine" | wc -l)" 1
+
 # [feedback] quarantine not set: the folder is the store's, wherever
 # [store] path puts it (it was /var/lib/optgate/quarantine whatever the
 # store's path, another disk than the store's, owned by someone else)
