@@ -1228,6 +1228,22 @@ static const struct dcase dcases[] = {
         "unsolicited mail. To reduce the amount of spam sent to Gmail, this "
         "message has been blocked.",
         "5.7.1"},
+    {"diagnostic: Exim's lines under \"addr:\", not opened by its colon",
+        "From: Mail Delivery System <Mailer-Daemon@mx.example.net>\n"
+        "To: news@example.com\n"
+        "Subject: Mail delivery failed: returning message to sender\n\n"
+        "This message was created automatically by mail delivery "
+        "software.\n\n"
+        "A message that you sent could not be delivered to one or more of "
+        "its\nrecipients. This is a permanent error. The following "
+        "address(es) failed:\n\n"
+        "  bob@example.org:\n"
+        "    SMTP error from remote mail server after RCPT "
+        "TO:<bob@example.org>:\n"
+        "    550 5.1.1 User unknown\n",
+        "SMTP error from remote mail server after RCPT TO:<bob@example.org>: "
+        "550 5.1.1 User unknown",
+        "5.1.1"},
     {"diagnostic: the notice's words when it quotes no reply",
         TEXT_BOUNCE "Your message wasn't delivered to bob@example.org "
                     "because the address couldn't be found.\n",
