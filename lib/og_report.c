@@ -1830,9 +1830,16 @@ gather_diag(const char *s, size_t len, size_t from, const char *line, size_t n,
 	size_t i = from, lines = 0;
 
 	og_buf_init(&d, outsize * 2);
-	/* The rest of the address line, when it says something: not the
-	 * colon or '>' of "<addr>:" alone (it opened the text with ": "). */
-	if (n > b && b + strspn(line + b, ">:\"' \t\r") < n)
+	/* The rest of the address line, when it says something: past the
+	 * address's closing '>' or quote and the colon after it ("<addr>:
+	 * reason"), which opened the text with ">: ". */
+	if (b < n && (line[b] == '>' || line[b] == '"' || line[b] == '\''))
+		b++;
+	if (b < n && line[b] == ':')
+		b++;
+	while (b < n && (line[b] == ' ' || line[b] == '\t' || line[b] == '\r'))
+		b++;
+	if (b < n)
 		(void)og_buf_add(&d, line + b, n - b);
 	if (line[0] != '\0' && (size_t)(line - s) < from &&
 	    find_smtp_code_n(line, n) != 0) {

@@ -1244,6 +1244,17 @@ static const struct dcase dcases[] = {
         "SMTP error from remote mail server after RCPT TO:<bob@example.org>: "
         "550 5.1.1 User unknown",
         "5.1.1"},
+    {"diagnostic: Postfix's \"<addr>: reason\" without its \">: \"",
+        "From: MAILER-DAEMON@mx.example.com (Mail Delivery System)\n"
+        "To: news@example.com\n"
+        "Subject: Undelivered Mail Returned to Sender\n\n"
+        "I'm sorry to have to inform you that your message could not\n"
+        "be delivered to one or more recipients.\n\n"
+        "<bob@example.org>: Name service error for domain example.org: "
+        "Host not\n    found, try again\n",
+        "Name service error for domain example.org: Host not found, try "
+        "again",
+        NULL},
     {"diagnostic: the notice's words when it quotes no reply",
         TEXT_BOUNCE "Your message wasn't delivered to bob@example.org "
                     "because the address couldn't be found.\n",
