@@ -1626,7 +1626,7 @@ audit_scope(const og_event *ev, char *sc, size_t size)
 }
 
 static void
-audit_print(og_cli *cli, const og_event *ev, const char *addr, int w)
+audit_print(og_cli *cli, const og_event *ev, const char *addr, int w, int sw)
 {
 	char t[32], x[32], sc[96];
 	og_buf b;
@@ -1661,7 +1661,7 @@ audit_print(og_cli *cli, const og_event *ev, const char *addr, int w)
 		og_buf_free(&b);
 		return;
 	}
-	printf("%s  #%-8llu %-10s %-*s %s -> %s", t,
+	printf("%s  #%-*llu %-10s %-*s %s -> %s", t, sw,
 	    (unsigned long long)ev->seq, og_evkind_name(ev->kind), w, sc,
 	    og_state_name(ev->old_state), og_state_name(ev->new_state));
 	if (ev->reason)
@@ -1687,7 +1687,7 @@ cmd_audit(og_cli *cli, int argc, char **argv)
 	og_addr a;
 	unsigned char hash[32];
 	char tb[16];
-	int rc, erased = 0, found, w = 24;
+	int rc, erased = 0, found, w = 24, sw = 8;
 	size_t i;
 
 	if (argc != 2)
@@ -1766,10 +1766,17 @@ cmd_audit(og_cli *cli, int argc, char **argv)
 		audit_scope(ev, sc, sizeof(sc));
 		w = og_width(w, sc);
 	}
+	/* the event numbers too: the newest is the longest (at least 8) */
+	if (s.n > 0) {
+		char nb[24];
+
+		snprintf(nb, sizeof(nb), "%llu", (unsigned long long)s.v[0]);
+		sw = og_width(sw, nb);
+	}
 	for (i = s.n; rc == 0 && i-- > 0;) {
 		if ((rc = og_store_event_get(tx, s.v[i], ev)) != 0)
 			break;
-		audit_print(cli, ev, found ? rec->raw : a.norm, w);
+		audit_print(cli, ev, found ? rec->raw : a.norm, w, sw);
 	}
 	og_store_rend(tx);
 	if (rc != 0)

@@ -61,6 +61,24 @@ like "audit: the opt-out after it, with its channel" "$(echo "$out" | sed -n 4,5
 is "audit --json: one object per event" "$($A --json audit ana@example.com | grep -c '^{"address":"ana@example.com","event":')" 2
 $A audit nobody@example.com >/dev/null
 is "audit of an unknown address: exit 1" "$?" 1
+# event numbers past 99,999,999 (a store that imported its lists many
+# times): the columns after "#N" stay in place (they moved one to the right)
+mkdir -p "$T/c"
+mkconf "$T/c" >"$T/c.conf"
+C="$BIN/optgate -c $T/c.conf"
+$C init >/dev/null 2>&1
+{
+	mdb_dump -p -s main "$T/c/store/consent" | sed -n '1,/^HEADER=END/p'
+	printf ' Mseq\n \\00\\00\\00\\00\\05\\f5\\e0\\ff\nDATA=END\n'
+} >"$T/seq.dump"
+mdb_load -s main -f "$T/seq.dump" "$T/c/store/consent" 2>/dev/null
+$C optout eva@example.com --stream newsletter >/dev/null
+$C optin eva@example.com --stream offers --single >/dev/null
+$C optin eva@example.com --stream digest --single >/dev/null
+out=$($C audit eva@example.com)
+like "audit: events 99999999 to 100000001" "$out" "*#99999999 *#100000000 *#100000001 *"
+is "audit: the kind column starts at one place on every row" \
+    "$(echo "$out" | awk '/^20/ { print index($0, " " $3 " ") }' | sort -u | wc -l)" 1
 
 # --- status: caps per window and the segment override ------------------------
 $A optin bia@example.com --stream newsletter >/dev/null 2>&1
