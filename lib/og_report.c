@@ -2164,6 +2164,7 @@ notice_reply(const char *s, size_t len, char *out, size_t outsize)
 		const char *nl = memchr(s + i, '\n', len - i);
 		size_t e = nl != NULL ? (size_t)(nl - s) : len;
 		size_t at = reply_at(s + i, e - i), ind, lines = 0;
+		size_t prevn = 0, cutw = 0; /* width the notice cut lines at */
 		char code[4], st[16] = "";
 		int more;
 		og_buf d;
@@ -2176,6 +2177,7 @@ notice_reply(const char *s, size_t len, char *out, size_t outsize)
 		code[3] = '\0';
 		more = s[i + at + 3] == '-';
 		ind = indent_of(s + i, e - i);
+		prevn = e - i - (e > i && s[e - 1] == '\r');
 		og_buf_init(&d, outsize * 2);
 		(void)og_buf_add(&d, code, 3);
 		(void)og_buf_addc(&d, ' ');
@@ -2209,6 +2211,8 @@ notice_reply(const char *s, size_t len, char *out, size_t outsize)
 					break;
 				/* A piece cut off the line before. */
 				(void)og_buf_add(&d, l, n - (l[n - 1] == '\r'));
+				cutw = prevn;
+				prevn = n - (l[n - 1] == '\r');
 				continue;
 			}
 			if (more) {
@@ -2221,10 +2225,21 @@ notice_reply(const char *s, size_t len, char *out, size_t outsize)
 				    strncmp(l + k, st, strlen(st)) == 0)
 					k += strlen(st);
 			} else if (k <= ind || reply_at(l, n) != n) {
+				/*
+				 * The last line's tail, when the notice cut
+				 * it too: that line as wide as the ones cut
+				 * before it, this one shorter, unindented.
+				 */
+				if (cutw > 0 && prevn == cutw && k == 0 &&
+				    n - (l[n - 1] == '\r') < cutw &&
+				    reply_at(l, n) == n)
+					(void)og_buf_add(
+					    &d, l, n - (l[n - 1] == '\r'));
 				break;
 			}
 			(void)og_buf_addc(&d, ' ');
 			(void)og_buf_add(&d, l + k, n - k);
+			prevn = n - (l[n - 1] == '\r');
 		}
 		copy_line(out, outsize, d.data, d.len);
 		og_buf_free(&d);

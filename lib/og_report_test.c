@@ -1255,6 +1255,33 @@ static const struct dcase dcases[] = {
         "Name service error for domain example.org: Host not found, try "
         "again",
         NULL},
+    {"diagnostic: the cut reply's last line's tail joined too",
+        "From: Mail Delivery System <mailer-daemon@mx.example.net>\n"
+        "To: news@example.com\n"
+        "Subject: Mail delivery failed: returning message to sender\n"
+        "MIME-Version: 1.0\n"
+        "Content-Type: multipart/report; report-type=delivery-status; "
+        "boundary=\"b\"\n\n"
+        "--b\nContent-Type: text/plain\n\n"
+        "The following address failed:\n\n"
+        "    bob@example.org:\n"
+        "        SMTP error from remote server for TEXT command, host: "
+        "mx.example.org (192.0.2.1) reason: 550-5.7.1 Our system has "
+        "detected that this message\n is\n"
+        "550-5.7.1 likely unsolicited mail. To reduce the amount of spam "
+        "sent to Gm\nail,\n"
+        "550 5.7.1 this message has been blocked. Please visit "
+        "https://support.goog\n"
+        "le.com/mail - gsmtp\n\n"
+        "--b\nContent-Type: message/delivery-status\n\n"
+        "Reporting-MTA: dns; mx.example.net\n\n"
+        "Final-Recipient: rfc822; bob@example.org\nAction: failed\n"
+        "Status: 5.0.0\n\n--b--\n",
+        "550 5.7.1 Our system has detected that this message is likely "
+        "unsolicited mail. To reduce the amount of spam sent to Gmail, this "
+        "message has been blocked. Please visit "
+        "https://support.google.com/mail - gsmtp",
+        "5.7.1"},
     {"diagnostic: the notice's words when it quotes no reply",
         TEXT_BOUNCE "Your message wasn't delivered to bob@example.org "
                     "because the address couldn't be found.\n",
