@@ -1399,14 +1399,16 @@ drop_unmade(const char *file)
 static int
 lock_reserve(const char *dir, int maxreaders, char *err, size_t errlen)
 {
+	static unsigned long made; /* names this process's own, per thread */
 	char file[4200], tmp[4200];
 	int fd, rc;
 
 	snprintf(file, sizeof(file), "%s/lock.mdb", dir);
 	if (access(file, F_OK) == 0 || errno != ENOENT)
 		return 0;
-	snprintf(tmp, sizeof(tmp), "%s/.lock.mdb.%ld", dir, (long)getpid());
-	(void)unlink(tmp); /* a dead process's with this pid */
+	snprintf(tmp, sizeof(tmp), "%s/.lock.mdb.%ld.%lu", dir, (long)getpid(),
+	    __atomic_add_fetch(&made, 1, __ATOMIC_RELAXED));
+	(void)unlink(tmp); /* a dead process's, whose pid this one has */
 	if ((fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640)) < 0)
 		return 0; /* LMDB says why it cannot make its own */
 	rc = posix_fallocate(fd, 0, ((off_t)maxreaders + 3) * 64);
