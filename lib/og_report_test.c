@@ -1144,6 +1144,28 @@ struct dcase {
 	"Subject: Delivery Status Notification (Failure)\n"                    \
 	"X-Failed-Recipients: bob@example.org\n\n"
 
+/* IONOS: a multi-line reply with its lines cut at a width (74). */
+#define IONOS_CUT                                                              \
+	"From: Mail Delivery System <mailer-daemon@mx.example.net>\n"          \
+	"To: news@example.com\n"                                               \
+	"Subject: Mail delivery failed: returning message to sender\n"         \
+	"MIME-Version: 1.0\n"                                                  \
+	"Content-Type: multipart/report; report-type=delivery-status; "        \
+	"boundary=\"b\"\n\n"                                                   \
+	"--b\nContent-Type: text/plain\n\n"                                    \
+	"The following address failed:\n\n"                                    \
+	"    bob@example.org:\n"                                               \
+	"        SMTP error from remote server for TEXT command, host: "       \
+	"mx.example.org (192.0.2.1) reason: 550-5.7.1 Our system has "         \
+	"detected that this message\n is\n"                                    \
+	"550-5.7.1 likely unsolicited mail. To reduce the amount of spam "     \
+	"sent to Gm\nail,\n"
+#define IONOS_END                                                              \
+	"--b\nContent-Type: message/delivery-status\n\n"                       \
+	"Reporting-MTA: dns; mx.example.net\n\n"                               \
+	"Final-Recipient: rfc822; bob@example.org\nAction: failed\n"           \
+	"Status: 5.0.0\n\n--b--\n"
+
 static const struct dcase dcases[] = {
     {"diagnostic: Gmail's reply under \"The response was:\", not its "
      "sentence",
@@ -1205,25 +1227,7 @@ static const struct dcase dcases[] = {
         "RCPT TO command)",
         "5.1.1"},
     {"diagnostic: a multi-line reply the notice cut at a width",
-        "From: Mail Delivery System <mailer-daemon@mx.example.net>\n"
-        "To: news@example.com\n"
-        "Subject: Mail delivery failed: returning message to sender\n"
-        "MIME-Version: 1.0\n"
-        "Content-Type: multipart/report; report-type=delivery-status; "
-        "boundary=\"b\"\n\n"
-        "--b\nContent-Type: text/plain\n\n"
-        "The following address failed:\n\n"
-        "    bob@example.org:\n"
-        "        SMTP error from remote server for TEXT command, host: "
-        "mx.example.org (192.0.2.1) reason: 550-5.7.1 Our system has "
-        "detected that this message\n is\n"
-        "550-5.7.1 likely unsolicited mail. To reduce the amount of spam "
-        "sent to Gm\nail,\n"
-        "550 5.7.1 this message has been blocked.\n\n"
-        "--b\nContent-Type: message/delivery-status\n\n"
-        "Reporting-MTA: dns; mx.example.net\n\n"
-        "Final-Recipient: rfc822; bob@example.org\nAction: failed\n"
-        "Status: 5.0.0\n\n--b--\n",
+        IONOS_CUT "550 5.7.1 this message has been blocked.\n\n" IONOS_END,
         "550 5.7.1 Our system has detected that this message is likely "
         "unsolicited mail. To reduce the amount of spam sent to Gmail, this "
         "message has been blocked.",
@@ -1256,27 +1260,9 @@ static const struct dcase dcases[] = {
         "again",
         NULL},
     {"diagnostic: the cut reply's last line's tail joined too",
-        "From: Mail Delivery System <mailer-daemon@mx.example.net>\n"
-        "To: news@example.com\n"
-        "Subject: Mail delivery failed: returning message to sender\n"
-        "MIME-Version: 1.0\n"
-        "Content-Type: multipart/report; report-type=delivery-status; "
-        "boundary=\"b\"\n\n"
-        "--b\nContent-Type: text/plain\n\n"
-        "The following address failed:\n\n"
-        "    bob@example.org:\n"
-        "        SMTP error from remote server for TEXT command, host: "
-        "mx.example.org (192.0.2.1) reason: 550-5.7.1 Our system has "
-        "detected that this message\n is\n"
-        "550-5.7.1 likely unsolicited mail. To reduce the amount of spam "
-        "sent to Gm\nail,\n"
-        "550 5.7.1 this message has been blocked. Please visit "
-        "https://support.goog\n"
-        "le.com/mail - gsmtp\n\n"
-        "--b\nContent-Type: message/delivery-status\n\n"
-        "Reporting-MTA: dns; mx.example.net\n\n"
-        "Final-Recipient: rfc822; bob@example.org\nAction: failed\n"
-        "Status: 5.0.0\n\n--b--\n",
+        IONOS_CUT "550 5.7.1 this message has been blocked. Please visit "
+                  "https://support.goog\n"
+                  "le.com/mail - gsmtp\n\n" IONOS_END,
         "550 5.7.1 Our system has detected that this message is likely "
         "unsolicited mail. To reduce the amount of spam sent to Gmail, this "
         "message has been blocked. Please visit "
