@@ -1821,7 +1821,13 @@ sendmail_next(const char *p, size_t n, const char *cur)
 	return n - i >= 4 && memcmp(p + i, ")...", 4) == 0;
 }
 
-/* Lines after the address line that explain it: until a blank line. */
+static int notice_reply(const char *s, size_t len, char *out, size_t outsize);
+static size_t reply_at(const char *l, size_t n);
+
+/*
+ * Lines after the address line that explain it: until a blank line.  A
+ * multi-line reply they quote is joined as notice_reply() joins it.
+ */
 static void
 gather_diag(const char *s, size_t len, size_t from, const char *line, size_t n,
     size_t b, const char *cur, char *out, size_t outsize)
@@ -1873,6 +1879,24 @@ gather_diag(const char *s, size_t len, size_t from, const char *line, size_t n,
 		(void)og_buf_add(&d, s + k, e - k);
 		lines++;
 		i = e + 1;
+	}
+	/*
+	 * A multi-line reply ("550-5.2.1 ...") as notice_reply() joins it
+	 * (its repeated codes dropped, lines cut at a width put together),
+	 * after the MTA's own words before it, kept as they are.
+	 */
+	if (i > len)
+		i = len;
+	if (d.data != NULL && line >= s && line < s + i) {
+		size_t at = reply_at(d.data, d.len);
+		char rep[OG_REPORT_DIAG_MAX + 1];
+
+		if (at + 3 < d.len && d.data[at + 3] == '-' &&
+		    notice_reply(
+		        line, (size_t)(s + i - line), rep, sizeof(rep))) {
+			d.len = at;
+			(void)og_buf_add(&d, rep, strlen(rep));
+		}
 	}
 	copy_line(out, outsize, d.data != NULL ? d.data : "", d.len);
 	og_buf_free(&d);
@@ -2177,7 +2201,8 @@ notice_reply(const char *s, size_t len, char *out, size_t outsize)
 		code[3] = '\0';
 		more = s[i + at + 3] == '-';
 		ind = indent_of(s + i, e - i);
-		prevn = e - i - (e > i && s[e - 1] == '\r');
+		/* IONOS counts its width from the reply, not the line */
+		prevn = e - i - at - (e > i && s[e - 1] == '\r');
 		og_buf_init(&d, outsize * 2);
 		(void)og_buf_add(&d, code, 3);
 		(void)og_buf_addc(&d, ' ');

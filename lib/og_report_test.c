@@ -1248,6 +1248,29 @@ static const struct dcase dcases[] = {
         "SMTP error from remote mail server after RCPT TO:<bob@example.org>: "
         "550 5.1.1 User unknown",
         "5.1.1"},
+    {"diagnostic: a text bounce's multi-line reply joined, its MTA's words "
+     "kept",
+        "From: Mail Delivery System <Mailer-Daemon@mx.example.net>\n"
+        "To: news@example.com\n"
+        "Subject: Mail delivery failed: returning message to sender\n\n"
+        "A message that you sent could not be delivered to one or more of "
+        "its\nrecipients. This is a permanent error. The following "
+        "address(es) failed:\n\n"
+        "  bob@example.org\n"
+        "    SMTP error from remote mail server after RCPT "
+        "TO:<bob@example.org>:\n"
+        "    host mx.example.org [192.0.2.1]: 550-5.1.1 The email account "
+        "that you tried to reach does not exist. Please try\n"
+        "    550-5.1.1 double-checking the recipient's email address for "
+        "typos\n"
+        "    550 5.1.1 https://support.google.com/mail/?p=NoSuchUser x1si - "
+        "gsmtp\n",
+        "SMTP error from remote mail server after RCPT TO:<bob@example.org>: "
+        "host mx.example.org [192.0.2.1]: 550 5.1.1 The email account that "
+        "you tried to reach does not exist. Please try double-checking the "
+        "recipient's email address for typos "
+        "https://support.google.com/mail/?p=NoSuchUser x1si - gsmtp",
+        "5.1.1"},
     {"diagnostic: Postfix's \"<addr>: reason\" without its \">: \"",
         "From: MAILER-DAEMON@mx.example.com (Mail Delivery System)\n"
         "To: news@example.com\n"
