@@ -1825,6 +1825,28 @@ static int notice_reply(const char *s, size_t len, char *out, size_t outsize);
 static size_t reply_at(const char *l, size_t n);
 
 /*
+ * Whether the reply at a ("550-5.2.1 The email ...") is the one rep
+ * joined ("550 5.2.1 The email ..."): same code, same first words after
+ * it, so a notice quoting two replies never mixes them.
+ */
+static int
+same_reply(const char *a, const char *rep)
+{
+	size_t i;
+
+	if (strncmp(a, rep, 3) != 0)
+		return 0;
+	a += 4;
+	rep += 4;
+	while (*a == ' ')
+		a++;
+	for (i = 0; i < 16 && a[i] != '\0' && rep[i] != '\0'; i++)
+		if (a[i] != rep[i])
+			return 0;
+	return 1;
+}
+
+/*
  * Lines after the address line that explain it: until a blank line.  A
  * multi-line reply they quote is joined as notice_reply() joins it.
  */
@@ -1893,7 +1915,8 @@ gather_diag(const char *s, size_t len, size_t from, const char *line, size_t n,
 
 		if (at + 3 < d.len && d.data[at + 3] == '-' &&
 		    notice_reply(
-		        line, (size_t)(s + i - line), rep, sizeof(rep))) {
+		        line, (size_t)(s + i - line), rep, sizeof(rep)) &&
+		    same_reply(d.data + at, rep)) {
 			d.len = at;
 			(void)og_buf_add(&d, rep, strlen(rep));
 		}

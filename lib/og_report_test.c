@@ -1271,6 +1271,18 @@ static const struct dcase dcases[] = {
         "recipient's email address for typos "
         "https://support.google.com/mail/?p=NoSuchUser x1si - gsmtp",
         "5.1.1"},
+    {"diagnostic: two replies quoted, neither mixed into the other",
+        "From: Mail Delivery System <Mailer-Daemon@mx.example.net>\n"
+        "To: news@example.com\n"
+        "Subject: Mail delivery failed: returning message to sender\n\n"
+        "The following address(es) failed:\n\n"
+        "  bob@example.org\n"
+        "    first attempt: reason: 550 5.1.1 mailbox unknown\n"
+        "    then the backup host said: 550-5.2.2 mailbox full\n"
+        "    550 5.2.2 try later\n",
+        "first attempt: reason: 550 5.1.1 mailbox unknown then the backup "
+        "host said: 550-5.2.2 mailbox full 550 5.2.2 try later",
+        NULL},
     {"diagnostic: Postfix's \"<addr>: reason\" without its \">: \"",
         "From: MAILER-DAEMON@mx.example.com (Mail Delivery System)\n"
         "To: news@example.com\n"
