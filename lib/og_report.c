@@ -2236,7 +2236,7 @@ notice_reply(const char *s, size_t len, char *out, size_t outsize)
 			st[0] = '\0';
 		for (i = e + 1; i < len && lines < 8; i = e + 1, lines++) {
 			const char *l = s + i;
-			size_t n, k;
+			size_t n, k, w;
 
 			nl = memchr(l, '\n', len - i);
 			e = nl != NULL ? (size_t)(nl - s) : len;
@@ -2244,6 +2244,7 @@ notice_reply(const char *s, size_t len, char *out, size_t outsize)
 			k = indent_of(l, n);
 			if (k == n || (k + 1 == n && l[k] == '\r'))
 				break;
+			w = n - (l[n - 1] == '\r'); /* without its CR */
 			if (more && !reply_next(l, n, code)) {
 				const char *nx = nl != NULL ? nl + 1 : s + len;
 				const char *ne =
@@ -2258,9 +2259,9 @@ notice_reply(const char *s, size_t len, char *out, size_t outsize)
 				        code))
 					break;
 				/* A piece cut off the line before. */
-				(void)og_buf_add(&d, l, n - (l[n - 1] == '\r'));
+				(void)og_buf_add(&d, l, w);
 				cutw = prevn;
-				prevn = n - (l[n - 1] == '\r');
+				prevn = w;
 				continue;
 			}
 			if (more) {
@@ -2279,15 +2280,13 @@ notice_reply(const char *s, size_t len, char *out, size_t outsize)
 				 * before it, this one shorter, unindented.
 				 */
 				if (cutw > 0 && prevn == cutw && k == 0 &&
-				    n - (l[n - 1] == '\r') < cutw &&
-				    reply_at(l, n) == n)
-					(void)og_buf_add(
-					    &d, l, n - (l[n - 1] == '\r'));
+				    w < cutw && reply_at(l, n) == n)
+					(void)og_buf_add(&d, l, w);
 				break;
 			}
 			(void)og_buf_addc(&d, ' ');
 			(void)og_buf_add(&d, l + k, n - k);
-			prevn = n - (l[n - 1] == '\r');
+			prevn = w;
 		}
 		copy_line(out, outsize, d.data, d.len);
 		og_buf_free(&d);
