@@ -1396,6 +1396,8 @@ drop_unmade(const char *file)
  * A filesystem without fallocate is left to LMDB, as before.  0 or an
  * OG_* code with err set.
  */
+static int absent(const char *dir, const char *name);
+
 static int
 lock_reserve(const char *dir, int maxreaders, char *err, size_t errlen)
 {
@@ -1403,9 +1405,9 @@ lock_reserve(const char *dir, int maxreaders, char *err, size_t errlen)
 	char file[4200], tmp[4200];
 	int fd, rc;
 
-	snprintf(file, sizeof(file), "%s/lock.mdb", dir);
-	if (access(file, F_OK) == 0 || errno != ENOENT)
+	if (!absent(dir, "lock.mdb"))
 		return 0;
+	snprintf(file, sizeof(file), "%s/lock.mdb", dir);
 	snprintf(tmp, sizeof(tmp), "%s/.lock.mdb.%ld.%lu", dir, (long)getpid(),
 	    __atomic_add_fetch(&made, 1, __ATOMIC_RELAXED));
 	(void)unlink(tmp); /* a dead process's, whose pid this one has */
