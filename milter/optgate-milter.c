@@ -364,9 +364,11 @@ typedef struct mg_said {
 	char reason[sizeof(((og_verdict *)0)->reason)];
 } mg_said;
 
+/* The copies of one header name kept for matching, in message order. */
 typedef struct mg_hdr {
 	char *name;
-	char *value; /* unfolded */
+	char **value; /* unfolded */
+	int n, a;
 } mg_hdr;
 
 typedef struct mg_msg {
@@ -378,7 +380,7 @@ typedef struct mg_msg {
 	int st_final;            /* st_env cannot change at end of header */
 	const og_stream *st;     /* the message's stream (after eoh) */
 	int naccepted_rcpt;      /* accepted at RCPT (list-stream limit) */
-	mg_hdr *hdr;             /* headers kept for matching */
+	mg_hdr *hdr;             /* headers kept for matching, by name */
 	int nhdr, ahdr;
 	size_t hdr_bytes;
 	int n_lu, n_lup, n_stream_hdr, n_token_hdr, n_fbid;
@@ -506,7 +508,7 @@ static void mg_log_rcpts(struct mg_conn *c, const char *qid, int fate);
 static void
 mg_msg_reset(mg_msg *m)
 {
-	int i;
+	int i, j;
 
 	free(m->sender);
 	free(m->sasl);
@@ -518,6 +520,8 @@ mg_msg_reset(mg_msg *m)
 	}
 	free(m->rcpt);
 	for (i = 0; i < m->nhdr; i++) {
+		for (j = 0; j < m->hdr[i].n; j++)
+			free(m->hdr[i].value[j]);
 		free(m->hdr[i].name);
 		free(m->hdr[i].value);
 	}
@@ -548,19 +552,34 @@ mg_logid(SMFICTX *ctx)
 	return q != NULL ? q : "NOQUEUE";
 }
 
-/* Header lookup for og_config_find_stream. */
+/* Which copy of each header mg_header_fn gives (mg_find). */
+typedef struct mg_hdr_pass {
+	mg_msg *m;
+	int nth;
+} mg_hdr_pass;
+
+/* The kept copies of a header name, or NULL. */
+static mg_hdr *
+mg_hdr_get(mg_msg *m, const char *name)
+{
+	int i;
+
+	for (i = 0; i < m->nhdr; i++)
+		if (strcasecmp(m->hdr[i].name, name) == 0)
+			return &m->hdr[i];
+	return NULL;
+}
+
+/* Header lookup for og_config_find_stream: this pass's copy. */
 static const char *
 mg_header_fn(void *vctx, const char *name)
 {
-	mg_msg *m = vctx;
-	int i;
+	const mg_hdr_pass *p = vctx;
+	const mg_hdr *h;
 
-	if (m == NULL)
+	if (p == NULL || (h = mg_hdr_get(p->m, name)) == NULL || p->nth >= h->n)
 		return NULL;
-	for (i = 0; i < m->nhdr; i++)
-		if (strcasecmp(m->hdr[i].name, name) == 0)
-			return m->hdr[i].value;
-	return NULL;
+	return h->value[p->nth];
 }
 
 /* Whether any stream's match lines name this header. */
@@ -578,18 +597,41 @@ mg_header_wanted(const og_config *cfg, const char *name)
 	return 0;
 }
 
+/*
+ * The message's stream: the first in config order with a rule that
+ * matches, a header rule matching when any copy of its header does.  Tag
+ * headers come once per tag, and an upstream list's List-Id can come
+ * before ours: with only the first copy looked at, such a stream's mail
+ * went out ungated.  og_config_find_stream sees one copy of each name, so
+ * it is asked once per copy (the nth of every name), and the stream
+ * earliest in config order of those it names is the one.
+ */
 static const og_stream *
 mg_find(mg_conn *c, int with_headers)
 {
+	const og_config *cfg = c->snap->cfg;
+	const og_stream *st, *best = NULL;
 	og_msginfo mi;
+	mg_hdr_pass p;
+	int i, copies = 1;
 
 	memset(&mi, 0, sizeof(mi));
 	mi.sender = c->msg.sender;
 	mi.sasl_user = c->msg.sasl;
 	mi.client_addr = c->client_addr[0] ? c->client_addr : NULL;
 	mi.header = mg_header_fn;
-	mi.header_ctx = with_headers ? &c->msg : NULL;
-	return og_config_find_stream(c->snap->cfg, &mi);
+	if (!with_headers)
+		return og_config_find_stream(cfg, &mi);
+	for (i = 0; i < c->msg.nhdr; i++)
+		if (c->msg.hdr[i].n > copies)
+			copies = c->msg.hdr[i].n;
+	p.m = &c->msg;
+	mi.header_ctx = &p;
+	for (p.nth = 0; p.nth < copies; p.nth++)
+		if ((st = og_config_find_stream(cfg, &mi)) != NULL &&
+		    (best == NULL || st < best))
+			best = st;
+	return best;
 }
 
 /*
@@ -1161,6 +1203,7 @@ mg_header(SMFICTX *ctx, char *name, char *value)
 	mg_conn *c = smfi_getpriv(ctx);
 	mg_msg *m;
 	const og_config *cfg;
+	mg_hdr *h;
 	og_buf b;
 	size_t sz;
 
@@ -1195,13 +1238,20 @@ mg_header(SMFICTX *ctx, char *name, char *value)
 		og_buf_free(&b);
 		return SMFIS_CONTINUE;
 	}
-	if (m->nhdr == m->ahdr) {
-		m->ahdr = m->ahdr ? m->ahdr * 2 : 4;
-		m->hdr = og_xrealloc(m->hdr, m->ahdr * sizeof(*m->hdr));
+	if ((h = mg_hdr_get(m, name)) == NULL) {
+		if (m->nhdr == m->ahdr) {
+			m->ahdr = m->ahdr ? m->ahdr * 2 : 4;
+			m->hdr = og_xrealloc(m->hdr, m->ahdr * sizeof(*m->hdr));
+		}
+		h = &m->hdr[m->nhdr++];
+		memset(h, 0, sizeof(*h));
+		h->name = og_xstrdup(name);
 	}
-	m->hdr[m->nhdr].name = og_xstrdup(name);
-	m->hdr[m->nhdr].value = b.data ? og_buf_take(&b) : og_xstrdup("");
-	m->nhdr++;
+	if (h->n == h->a) {
+		h->a = h->a ? h->a * 2 : 2;
+		h->value = og_xrealloc(h->value, h->a * sizeof(*h->value));
+	}
+	h->value[h->n++] = b.data ? og_buf_take(&b) : og_xstrdup("");
 	m->hdr_bytes += sz;
 	og_buf_free(&b);
 	return SMFIS_CONTINUE;

@@ -69,9 +69,9 @@ mg_start "$C" || exit 1
 
 for s in negotiate header_accept header_refuse header_multi \
     transactional_delrcpt envelope_rcpt cap existing_replace existing_keep \
-    non_smtpd disconnect many_rcpts long_header header_folded utf8_idn no_from \
-    mailto_only plain_http feedback_multi dup_rcpt dup_list parallel_cap \
-    parallel_cap_eom rcpt_qid; do
+    non_smtpd disconnect many_rcpts long_header header_folded header_repeated \
+    utf8_idn no_from mailto_only plain_http feedback_multi dup_rcpt dup_list \
+    parallel_cap parallel_cap_eom rcpt_qid; do
 	mg_lua "$s.lua"
 	[ "$s" = header_accept ] && cp "$MG_DIR/out" "$MG_DIR/accept.out"
 	[ "$s" = dup_list ] && cp "$MG_DIR/out" "$MG_DIR/dup.out"
