@@ -3040,6 +3040,18 @@ og_report_parse(
 	        ci_has(v, "oof")) ||
 	    ((v = hdr(top, "Auto-Submitted")) != NULL && ci_has(v, "vacation")))
 		c.autoreply_hdr = c.auto_submitted_reply = 1;
+	/*
+	 * What says "I answer a mail", not "do not answer me"
+	 * (X-Auto-Response-Suppress) nor "a program wrote me"
+	 * (auto-generated: a mail client's own unsubscribe mail may say so).
+	 */
+	out->auto_reply =
+	    ((v = hdr(top, "Auto-Submitted")) != NULL &&
+	        ci_has(v, "auto-replied")) ||
+	    hdr(top, "X-Autoreply") != NULL ||
+	    hdr(top, "X-Autorespond") != NULL ||
+	    hdr(top, "X-Autoresponder") != NULL ||
+	    ((v = hdr(top, "Precedence")) != NULL && ci_has(v, "auto_reply"));
 	if ((v = hdr(top, "X-Apple-Unsubscribe")) != NULL && ci_has(v, "true"))
 		c.apple_unsub = 1;
 	if ((v = hdr(top, "Delivered-To")) != NULL)

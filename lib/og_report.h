@@ -99,6 +99,10 @@ typedef struct og_report {
 	int mail_system;    /* 1: a mail system wrote it (From a mailer daemon
 	                     * or postmaster, RFC 3464 form,
 	                     * X-Failed-Recipients), not a person */
+	int auto_reply;     /* 1: its header says it answers another mail
+	                     * (RFC 3834 Auto-Submitted: auto-replied, a
+	                     * vacation program's X-Autoreply, Precedence:
+	                     * auto_reply), whatever kind it was read as */
 	int class;          /* of the first recipient, or of the message */
 	const char *reason; /* static token naming why */
 	const char *format; /* static name of the recognised format */

@@ -1321,11 +1321,11 @@ unsub_who(og_cli *cli, const fb_opts *o, og_report *r, int64_t arrived, who *w)
 }
 
 /*
- * A report in a machine's form (a DSN, an ARF report, a read receipt) at
- * the unsubscribe address is no person's request: it answers mail someone
- * sent with our address as its sender (spam forging an unsub+TOKEN@
- * address harvested from an archive), and its token would opt out a
- * person who asked nothing.  NULL, or why.
+ * A report in a machine's form (a DSN, an ARF report, a read receipt, an
+ * auto-reply) at the unsubscribe address is no person's request: it
+ * answers mail someone sent with our address as its sender (spam forging
+ * an unsub+TOKEN@ address harvested from an archive), and its token would
+ * opt out a person who asked nothing.  NULL, or why.
  */
 static const char *
 unsub_machine_report(const og_report *r)
@@ -1343,6 +1343,17 @@ unsub_machine_report(const og_report *r)
 	    (r->kind == OG_RK_DSN &&
 	        (r->mail_system || strcmp(r->format, "text") != 0)))
 		return "a machine's report, not an unsubscribe mail";
+	/*
+	 * An auto-reply (a vacation notice, a challenge-response request)
+	 * answers the spam that forged our address as its sender just as
+	 * a bounce does: it opted out whoever the token names.  Only by
+	 * its header (the parser's auto_reply): a person's subject may say
+	 * "out of office" or "please confirm".  Apple Mail's own
+	 * unsubscribe mail is a request whatever else it says.
+	 */
+	if (r->auto_reply && r->kind != OG_RK_UNSUB)
+		return "an auto-reply (its header says so), not an "
+		       "unsubscribe mail";
 	for (size_t i = 0;
 	     r->format != NULL && i < sizeof(forms) / sizeof(forms[0]); i++)
 		if (strcmp(r->format, forms[i]) == 0)

@@ -646,6 +646,48 @@ like "Exim bounce at the unsubscribe address: quarantined" "$(cat "$T/log")" \
     "*quarantined*a machine's report, not an unsubscribe mail*"
 og status y2@example.org --stream news >/dev/null 2>&1
 is "... its token's person still mailed" "$?" 0
+# A vacation notice or a challenge-response request answers that spam
+# too: its header says it is an auto-reply (RFC 3834), and the token's
+# person asked nothing.
+og optin y3@example.org --stream news >/dev/null 2>&1
+toky3=$(og token y3@example.org --stream news | sed -n 's/^token: //p')
+cat >"$T/unsubvac.eml" <<MSG
+Return-Path: <unsub+$toky3@example.com>
+From: Bob <bob@example.net>
+To: unsub+$toky3@example.com
+Subject: Out of Office: cheap pills
+Auto-Submitted: auto-replied
+Message-ID: <vac-1@example.net>
+
+I am out of the office until Monday and will read your mail then.
+MSG
+og unsub-mail --rcpt "unsub+$toky3@example.com" <"$T/unsubvac.eml" 2>"$T/log"
+like "vacation reply at the unsubscribe address: quarantined" "$(cat "$T/log")" \
+    "*quarantined*an auto-reply (its header says so), not an unsubscribe mail*"
+og status y3@example.org --stream news >/dev/null 2>&1
+is "... its token's person still mailed" "$?" 0
+cat >"$T/unsubcr.eml" <<MSG
+From: Spam Guard <guard@example.net>
+To: unsub+$toky3@example.com
+Subject: Please confirm your message
+X-Autoreply: yes
+Message-ID: <cr-1@example.net>
+
+Your mail to carol@example.net is held until you confirm that you are
+a person: reply to this message.
+MSG
+og unsub-mail --rcpt "unsub+$toky3@example.com" <"$T/unsubcr.eml" 2>"$T/log"
+like "challenge-response request at the unsubscribe address: quarantined" \
+    "$(cat "$T/log")" "*quarantined*an auto-reply*"
+og status y3@example.org --stream news >/dev/null 2>&1
+is "... its token's person still mailed" "$?" 0
+# A person's subject that reads like one, without such a header, is
+# still a request.
+printf 'From: y3@example.org\nTo: unsub+%s@example.com\nSubject: Out of office soon - please confirm I am off this list\n\nstop\n' \
+    "$toky3" >"$T/unsubooo.eml"
+og unsub-mail --rcpt "unsub+$toky3@example.com" <"$T/unsubooo.eml" 2>"$T/log"
+like "a person's unsubscribe mail that says out of office: unsubscribed" \
+    "$(cat "$T/log")" "*to=<y3@example.org> class=unsubscribe action=unsubscribed*"
 # A person's own words may say "bounce" or "failure": still a request.
 printf 'From: y2@example.org\nTo: unsub+%s@example.com\nSubject: unsubscribe - your mail keeps bouncing, delivery failure\n\nstop\n' \
     "$toky2" >"$T/unsubwords.eml"
