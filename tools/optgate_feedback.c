@@ -1248,6 +1248,36 @@ unsub_expired(og_cli *cli, const who *w, int64_t at)
 }
 
 /*
+ * Whether a (an address) is a configured mailto: unsubscribe target whose
+ * address holds no %t (the token goes in its subject or body): a local
+ * part of 40 or more letters, digits, '-' and '_'
+ * ("marketing-newsletter-unsubscribe-requests@") reads as a token
+ * candidate, and one that does not verify names nobody, so every mail
+ * to that address was quarantined.
+ */
+static int
+bare_unsub_address(const og_config *cfg, const char *a)
+{
+	for (int i = 0; i < cfg->nstreams; i++) {
+		const og_stream *st = &cfg->streams[i];
+
+		for (int j = 0; j < st->nunsubscribe; j++) {
+			const char *u = st->unsubscribe[j];
+			size_t n;
+
+			if (strncasecmp(u, "mailto:", 7) != 0)
+				continue;
+			u += 7;
+			n = strcspn(u, "?");
+			if (n == strlen(a) && strncasecmp(u, a, n) == 0 &&
+			    memmem(u, n, "%t", 2) == NULL)
+				return 1;
+		}
+	}
+	return 0;
+}
+
+/*
  * Who an unsubscribe mail is from, by token; NULL, or why it names nobody.
  *
  * The address the mail came to (unsub+TOKEN@) is the person's own click:
@@ -1273,7 +1303,9 @@ unsub_who(og_cli *cli, const fb_opts *o, og_report *r, int64_t arrived, who *w)
 	 */
 	a = o->rcpt != NULL && o->rcpt[0] != '\0' ? o->rcpt : r->to;
 	at = strrchr(a, '@');
-	og_report_add_tokens(env, a, at != NULL ? (size_t)(at - a) : strlen(a));
+	if (!bare_unsub_address(cli->cfg, a))
+		og_report_add_tokens(
+		    env, a, at != NULL ? (size_t)(at - a) : strlen(a));
 	if (env->ntokens > 0) {
 		if (cli->keys == NULL)
 			why = "no keys file: tokens not verified";

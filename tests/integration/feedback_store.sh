@@ -561,6 +561,29 @@ like "no --rcpt: the To's token that does not verify names nobody" \
 og status v2@example.org --stream news >/dev/null 2>&1
 is "... the quoted person still mailed" "$?" 0
 
+# A mailto: target whose fixed address is long (40 letters, digits, '-'
+# and '_': as long as a token) and takes the token in its subject: the
+# address is the admin's own, no token, and the subject's token counts.
+cp "$T/optgate.conf" "$T/long.conf"
+cat >>"$T/long.conf" <<CONF
+[stream digest]
+match = header:X-Optgate-Stream=digest
+consent = none
+sender = example.com
+unsubscribe = mailto:marketing-newsletter-unsubscribe-requests@example.com?subject=unsubscribe%20%t
+CONF
+"$O" -c "$T/long.conf" optin w1@example.org --stream digest >/dev/null 2>&1
+tokw1=$("$O" -c "$T/long.conf" token w1@example.org --stream digest | sed -n 's/^token: //p')
+printf 'From: w1@example.org\nTo: marketing-newsletter-unsubscribe-requests@example.com\nSubject: unsubscribe %s\n\nx\n' \
+    "$tokw1" >"$T/unsublong.eml"
+"$O" -c "$T/long.conf" unsub-mail \
+    --rcpt marketing-newsletter-unsubscribe-requests@example.com \
+    <"$T/unsublong.eml" 2>"$T/log"
+like "long bare mailto: address, token in the subject: unsubscribed" \
+    "$(cat "$T/log")" "*to=<w1@example.org> class=unsubscribe action=unsubscribed*"
+"$O" -c "$T/long.conf" status w1@example.org --stream digest >/dev/null 2>&1
+is "... opted out" "$?" 1
+
 # [unsubd] token_max_age holds for a mailed token too: an old link (a
 # leaked archive) changes nothing; one exactly that old still works.
 sed 's/^\[feedback\]/[unsubd]\ntoken_max_age = 30d\n&/' "$T/optgate.conf" >"$T/age.conf"
