@@ -1127,6 +1127,38 @@ test_received(void **state)
 }
 
 /*
+ * auto_reply: a header that says the mail answers another (unsub-mail
+ * quarantines those), not one a mail client's own mail may carry.
+ */
+static void
+test_auto_reply(void **state)
+{
+	static const struct {
+		const char *hdr;
+		int want;
+	} c[] = {{"Auto-Submitted: auto-replied\n", 1},
+	    {"Auto-Submitted: auto-replied (vacation)\n", 1},
+	    {"X-Autoreply: yes\n", 1}, {"Precedence: auto_reply\n", 1},
+	    {"Auto-Submitted: auto-generated\n", 0},
+	    {"Auto-Submitted: no\n", 0},
+	    {"X-Auto-Response-Suppress: OOF, AutoReply\n", 0}, {"", 0}};
+	og_report *r = calloc(1, sizeof(*r));
+	char m[512];
+
+	(void)state;
+	assert_non_null(r);
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		snprintf(m, sizeof(m),
+		    "From: bob@example.net\nTo: unsub@example.com\n%s"
+		    "Subject: Out of office\n\naway\n",
+		    c[i].hdr);
+		assert_int_equal(og_report_parse(m, strlen(m), NULL, r), 0);
+		assert_int_equal(r->auto_reply, c[i].want);
+	}
+	free(r);
+}
+
+/*
  * What a bounce records as its diagnostic when the report has no
  * Diagnostic-Code: the remote server's reply its notice quotes, not a
  * sentence of the notice around it.
@@ -1346,7 +1378,7 @@ main(void)
 	size_t np = sizeof(pcases) / sizeof(pcases[0]);
 	size_t nc = sizeof(ccases) / sizeof(ccases[0]);
 	size_t nd = sizeof(dcases) / sizeof(dcases[0]);
-	size_t n = np + nc + nd + 12, k = 0;
+	size_t n = np + nc + nd + 13, k = 0;
 	struct CMUnitTest *t = calloc(n, sizeof(*t));
 	int rc;
 
@@ -1391,6 +1423,8 @@ main(void)
 	t[k++].test_func = test_per_recipient_lines;
 	t[k].name = "the topmost Received field: date and queue id";
 	t[k++].test_func = test_received;
+	t[k].name = "an auto-reply by its header";
+	t[k++].test_func = test_auto_reply;
 	rc = _cmocka_run_group_tests("og_report", t, k, NULL, NULL);
 	free(t);
 	return rc;
