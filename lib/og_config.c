@@ -1110,7 +1110,7 @@ static void
 check_section_line(struct pstate *ps, const char *line)
 {
 	char name[128];
-	const char *p = line, *end;
+	const char *p = line, *end, *tail;
 	size_t n;
 	int i;
 
@@ -1127,6 +1127,29 @@ check_section_line(struct pstate *ps, const char *line)
 	if (!known_section(name)) {
 		perr(ps, "[%s]: unknown section", name);
 		return;
+	}
+	/*
+	 * libinih drops what follows the "]": "[stream a] class =
+	 * transactional" loaded as a marketing stream, "[store] path = X"
+	 * with the default path.  Only a comment may follow.
+	 */
+	for (tail = end + 1; *tail == ' ' || *tail == '\t'; tail++)
+		;
+	if (*tail == '\r') /* the one before LF is gone (reader) */
+		perr(ps,
+		    "[%s]: a CR after the section name: lines end with CR "
+		    "only? convert the file: tr '\\r' '\\n'",
+		    name);
+	else if (*tail != '\n' && *tail != 0 && *tail != ';' && *tail != '#') {
+		char text[64];
+
+		n = strcspn(tail, "\n");
+		snprintf(text, sizeof(text), "%.*s%s", (int)(n > 40 ? 40 : n),
+		    tail, n > 40 ? "..." : "");
+		perr(ps,
+		    "[%s]: \"%s\" after the section name: a key goes on a "
+		    "line of its own, a comment after ';'",
+		    name, text);
 	}
 	/*
 	 * A section opened again would be merged into the first: match
@@ -1237,6 +1260,13 @@ reader(char *str, int num, void *stream)
 	if (ps->pos < ps->len)
 		ps->pos++;
 	ps->line++;
+	/*
+	 * A file written on Windows ends its lines with CR LF: the CR would
+	 * hide an indented "[keys]" from check_indented_line.  Only the CR
+	 * before the LF goes; one inside a value stays an error.
+	 */
+	if (n > 0 && ps->text[start + n - 1] == '\r')
+		n--;
 	if (n + 2 > (size_t)num) {
 		perr(ps,
 		    "line longer than %d characters: split it with "
@@ -2236,6 +2266,12 @@ og_config_parse_string(const char *text, const char *name, og_config **out,
 	ps->cfg->refs = 1;
 	ps->cfg->path = og_xstrdup(name);
 	ps->name = name;
+	/*
+	 * A UTF-8 BOM (Notepad's "UTF-8"): libinih skips it, but the
+	 * section checks would not see "[" at the start of line 1.
+	 */
+	if (strncmp(text, "\xef\xbb\xbf", 3) == 0)
+		text += 3;
 	ps->text = text;
 	ps->len = strlen(text);
 	ps->err = err;

@@ -368,6 +368,34 @@ static const struct ccase cases[] = {
         "test.conf:2: [stream r] unsubscribe: class = transactional mail "
         "ignores "
         "opt-outs"},
+    /* libinih drops what follows "]": the key was lost, unseen. */
+    {"key after a section name", "[store] path = /x\n",
+        "test.conf:1: [store]: \"path = /x\" after the section name"},
+    {"stream key after its section name",
+        "[stream a] class = transactional\nmatch = sender:a@x.example\n",
+        "test.conf:1: [stream a]: \"class = transactional\" after the "
+        "section name"},
+    {"comments after section names",
+        "[store] ; c\npath = /x\n[stream a]\t# c\nmatch = sasl:a\n", NULL},
+    {"lines ended by CR only", "[store]\rpath = /x\r",
+        "test.conf:1: [store]: a CR after the section name"},
+    /* A UTF-8 BOM hid line 1 from the section checks. */
+    {"BOM before an unknown section", "\xef\xbb\xbf[stroe]\npath = /x\n",
+        "test.conf:1: [stroe]: unknown section"},
+    {"BOM before a section given twice",
+        "\xef\xbb\xbf[store]\npath = /x\n[store]\nmap_size = 1G\n",
+        "test.conf:3: [store]: section given twice (first at line 1)"},
+    {"BOM and CRLF line ends",
+        "\xef\xbb\xbf[store]\r\npath = /x\r\n[address]\r\n"
+        "plus_tags = a.example,\r\n  b.example ; c\r\n[stream a]\r\n"
+        "match = sasl:a\r\ncaps = 2/7d\r\n  1/1d\r\n",
+        NULL},
+    /* The CR hid an indented section line: words of the value above. */
+    {"CRLF indented section line after a key",
+        "[stream a]\r\nmatch = sasl:a\r\ndescription = News\r\n"
+        "    [keys]\r\nfile = /x\r\n",
+        "test.conf:4: indented line \"[keys]\" would continue the value of "
+        "[stream a] description"},
     {"every section recognised",
         "[feedback]\ncomplaint_scope = sender\nhard_bounce_scope = all\n"
         "soft_bounce = 5/14d\nsoft_bounce_suppress = 30d\n"
