@@ -936,8 +936,42 @@ append_value(
 		return OG_EINVAL;
 	}
 	snprintf(ps->last + n, sizeof(ps->last) - n, "%s%s",
-	    k->type == T_STR ? " " : ", ", value);
+	    k->type == T_STR                  ? " "
+	    : n > 0 && ps->last[n - 1] == ',' ? " "
+	                                      : ", ",
+	    value);
 	return set_value(ps, k, base, ps->last, 0);
+}
+
+/*
+ * Does the next line continue this one (indented, with more than a
+ * comment)?  libinih has read up to this line only.
+ */
+static int
+next_line_continues(const struct pstate *ps)
+{
+	const char *p = ps->text + ps->pos;
+
+	if (ps->pos >= ps->len || (*p != ' ' && *p != '\t'))
+		return 0;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	return *p != 0 && !strchr("\r\n;#", *p);
+}
+
+/*
+ * "caps = 2/7d," with the next cap on an indented line, as a list is
+ * continued (plus_tags in conf/optgate.conf): the caps are parsed with
+ * their continuation, not this line alone ("2/7d," is an error there).
+ */
+static int
+caps_continued(const struct pstate *ps, const char *value)
+{
+	size_t n = strlen(value);
+
+	while (n > 0 && (value[n - 1] == ' ' || value[n - 1] == '\t'))
+		n--;
+	return n > 0 && value[n - 1] == ',' && next_line_continues(ps);
 }
 
 static int
@@ -1020,6 +1054,15 @@ handle_value(
 		if (strcmp(k->section, sect) || strcmp(k->name, name))
 			continue;
 		first = !ps->seen[idx][i];
+		if (!first && ps->cont && k->type == T_CAPS &&
+		    caps_continued(ps, value)) {
+			/* one more cap line ending in ',': wait for the next */
+			size_t n = strlen(ps->last);
+
+			snprintf(
+			    ps->last + n, sizeof(ps->last) - n, " %s", value);
+			return 1;
+		}
 		if (!first && ps->cont &&
 		    (k->type == T_STR || k->type == T_CAPS))
 			return append_value(ps, k, base, value) == 0;
@@ -1039,6 +1082,10 @@ handle_value(
 		ps->seen[idx][i] = ps->line > 0 ? ps->line : 1;
 		if (k->type == T_STR || k->type == T_CAPS)
 			og_strlcpy(ps->last, value, sizeof(ps->last));
+		if (k->type == T_CAPS && caps_continued(ps, ps->last)) {
+			og_strlcpy(ps->last, trim(ps->last), sizeof(ps->last));
+			return 1;
+		}
 		return set_value(ps, k, base, value, first) == 0;
 	}
 	for (i = 0; i < NKEYS; i++)

@@ -73,6 +73,14 @@ static const struct ccase cases[] = {
         "[feedback] soft_bounce: expected caps"},
     {"caps period too short", "[stream s]\ncaps = 2/10s\n", "expected caps"},
     {"caps trailing comma", "[stream s]\ncaps = 2/7d,\n", "expected caps"},
+    {"caps trailing comma, no continuation",
+        "[stream s]\ncaps = 2/7d,\nclass = marketing\n",
+        "test.conf:2: [stream s] caps: expected caps"},
+    {"caps continued, trailing comma on the last line",
+        "[stream s]\ncaps = 2/7d,\n  1/1d,\n",
+        "test.conf:3: [stream s] caps: expected caps such as \"2/7d, 1/1d\" "
+        "(count/period: count 1 to 32, the sends kept per person; period "
+        ">= 1m), got \"2/7d, 1/1d,\""},
     {"caps bad unit", "[stream s]\ncaps = 2/7y\n", "expected caps"},
     {"segment caps bad", "[stream s]\ncaps.segment.vip = x\n",
         "test.conf:2: [stream s] caps.segment.vip"},
@@ -582,6 +590,19 @@ continuations(void **state)
 	assert_int_equal(s->caps[1].period, 86400);
 	assert_string_equal(s->description, "Our weekly letter about gardens");
 	assert_string_equal(s->brand_name, "Example Gardens and Sons");
+	og_config_unref(cfg);
+	/* caps continued as conf/optgate.conf continues plus_tags */
+	if (og_config_parse_string("[stream s]\n"
+	                           "caps = 2/7d,   ; a week\n"
+	                           "  1/1d,\n"
+	                           "  4/30d\n",
+	        "t", &cfg, err, sizeof(err), NULL, NULL) != 0)
+		fail_msg("caps continued after a comma refused: %s", err);
+	s = og_config_stream(cfg, "s");
+	assert_non_null(s);
+	assert_int_equal(s->ncaps, 3);
+	assert_int_equal(s->caps[1].period, 86400);
+	assert_int_equal(s->caps[2].limit, 4);
 	og_config_unref(cfg);
 }
 
