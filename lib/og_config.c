@@ -1837,6 +1837,15 @@ unix_path_why(const char *path, size_t max)
 {
 	if (*path == '\0')
 		return "no path";
+	/*
+	 * The daemons run in "/" (systemd, daemon()): "unix:optgate/m.sock"
+	 * copied from main.cf, which names sockets from Postfix's queue
+	 * folder, was made in the folder the daemon was started from.
+	 */
+	if (*path != '/')
+		return "expected a full path (main.cf's unix:NAME is "
+		       "relative to Postfix's queue folder: here "
+		       "unix:/var/spool/postfix/NAME)";
 	if (strlen(path) > max)
 		return "path too long for a unix socket (at most 106 "
 		       "characters)";
@@ -2033,6 +2042,42 @@ address_keys_text(og_config *cfg)
 	og_buf_free(&b);
 }
 
+/*
+ * Files and folders are full paths: the daemons run in "/" (systemd,
+ * daemon()), while `optgate config check` and `optgate init` read a
+ * relative one from the folder they are run in: "file = keys" checked
+ * ok in /etc/optgate and the daemons looked for /keys.
+ */
+static void
+full_paths(struct pstate *ps)
+{
+	static const struct {
+		const char *sect, *name;
+		size_t off;
+	} paths[] = {
+	    {"store", "path", G(store_path)},
+	    {"keys", "file", G(keys_file)},
+	    {"feedback", "quarantine", G(quarantine)},
+	    {"unsubd", "tls_cert", G(unsubd_tls_cert)},
+	    {"unsubd", "tls_key", G(unsubd_tls_key)},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		const char *v = *(char **)((char *)ps->cfg + paths[i].off);
+
+		if (v == NULL || *v == '/')
+			continue;
+		at(ps, paths[i].sect, NULL, paths[i].name);
+		if (ps->line == 0)
+			continue; /* the quarantine of a store reported */
+		perr(ps,
+		    "[%s] %s: \"%s\" is not a full path (from /): the "
+		    "daemons run in /, not in the folder this is checked from",
+		    paths[i].sect, paths[i].name, v);
+	}
+}
+
 static void
 validate(struct pstate *ps)
 {
@@ -2058,6 +2103,7 @@ validate(struct pstate *ps)
 		memcpy(
 		    cfg->quarantine + n, "/quarantine", sizeof("/quarantine"));
 	}
+	full_paths(ps);
 	at(ps, "policyd", NULL, "listen");
 	for (i = 0; i < cfg->npolicyd_listen; i++)
 		if ((why = policyd_listen_why(cfg->policyd_listen[i])) != NULL)

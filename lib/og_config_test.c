@@ -398,6 +398,28 @@ static const struct ccase cases[] = {
         "plus_tags = a.example,\r\n  b.example ; c\r\n[stream a]\r\n"
         "match = sasl:a\r\ncaps = 2/7d\r\n  1/1d\r\n",
         NULL},
+    /*
+     * The daemons run in "/": a relative path checked ok where the admin
+     * stood and named another file for them.
+     */
+    {"store path not a full path", "[store]\npath = var/optgate\n",
+        "test.conf:2: [store] path: \"var/optgate\" is not a full path"},
+    {"keys file not a full path", "[keys]\nfile = keys\n",
+        "test.conf:2: [keys] file: \"keys\" is not a full path"},
+    {"quarantine not a full path", "[feedback]\nquarantine = q\n",
+        "test.conf:2: [feedback] quarantine: \"q\" is not a full path"},
+    {"TLS files not full paths",
+        "[unsubd]\ntls_key = /etc/k.pem\ntls_cert = c.pem\n",
+        "test.conf:3: [unsubd] tls_cert: \"c.pem\" is not a full path"},
+    {"milter socket as main.cf names it",
+        "[milter]\nsocket = unix:optgate/milter.sock\n",
+        "test.conf:2: [milter] socket: \"unix:optgate/milter.sock\": "
+        "expected a full path (main.cf's unix:NAME is relative to "
+        "Postfix's queue folder: here unix:/var/spool/postfix/NAME)"},
+    {"policyd socket as main.cf names it",
+        "[policyd]\nlisten = unix:private/optgate-policy\n",
+        "test.conf:2: [policyd] listen: \"unix:private/optgate-policy\": "
+        "expected a full path"},
     /* The CR hid an indented section line: words of the value above. */
     {"CRLF indented section line after a key",
         "[stream a]\r\nmatch = sasl:a\r\ndescription = News\r\n"
