@@ -974,6 +974,64 @@ caps_continued(const struct pstate *ps, const char *value)
 	return n > 0 && value[n - 1] == ',' && next_line_continues(ps);
 }
 
+/*
+ * A caps.segment.NAME line, or an indented line continuing the one above
+ * it (as caps continue): the caps are parsed again with it.
+ */
+static int
+segment_caps(struct pstate *ps, int idx, const char *section, const char *name,
+    const char *value)
+{
+	og_stream *st = ps->cur;
+	og_segcaps *sc;
+	const char *seg = name + 13;
+	size_t len = strlen(ps->last);
+	int n, j;
+
+	if (*seg == 0 || strlen(seg) > 32) {
+		perr(ps, "[%s] %s: bad segment name", section, name);
+		return 0;
+	}
+	for (j = 0; j < st->nsegcaps; j++)
+		if (!strcasecmp(st->segcaps[j].segment, seg))
+			break;
+	if (j < st->nsegcaps && !(ps->cont && j == st->nsegcaps - 1)) {
+		perr(ps, "[%s] %s: given twice", section, name);
+		return 0;
+	}
+	if (j < st->nsegcaps) { /* continued */
+		if (len + 2 + strlen(value) >= sizeof(ps->last)) {
+			perr(ps, "[%s] %s: value longer than %zu characters",
+			    section, name, sizeof(ps->last) - 1);
+			return 0;
+		}
+		snprintf(ps->last + len, sizeof(ps->last) - len, "%s%s",
+		    len > 0 && ps->last[len - 1] == ',' ? " " : ", ", value);
+		sc = &st->segcaps[j];
+	} else {
+		og_strlcpy(ps->last, value, sizeof(ps->last));
+		st->segcaps = og_xrealloc(st->segcaps,
+		    (size_t)(st->nsegcaps + 1) * sizeof(og_segcaps));
+		sc = &st->segcaps[st->nsegcaps];
+		memset(sc, 0, sizeof(*sc));
+		sc->segment = og_xstrdup(seg);
+		if (st->nsegcaps++ == 0)
+			ps->seg_line[idx] = ps->line;
+	}
+	if (caps_continued(ps, value))
+		return 1; /* parsed with the next line */
+	n = og_config_parse_caps(ps->last, sc->caps, OG_CAPS_MAX);
+	if (n < 0) {
+		perr(ps,
+		    "[%s] %s: expected caps such as \"4/7d\" (count 1 to %d), "
+		    "got \"%s\"",
+		    section, name, OG_CAP_LIMIT_MAX, ps->last);
+		return 0;
+	}
+	sc->ncaps = n;
+	return 1;
+}
+
 static int
 handle_value(
     void *user, const char *section, const char *name, const char *value)
@@ -1004,41 +1062,8 @@ handle_value(
 		sect = "stream";
 		base = (char *)ps->cur;
 		idx = (int)(ps->cur - ps->cfg->streams) + 1;
-		if (!strncmp(name, "caps.segment.", 13)) {
-			og_stream *st = ps->cur;
-			og_segcaps *sc;
-			const char *seg = name + 13;
-			int n, j;
-
-			if (*seg == 0 || strlen(seg) > 32) {
-				perr(ps, "[%s] %s: bad segment name", section,
-				    name);
-				return 0;
-			}
-			for (j = 0; j < st->nsegcaps; j++)
-				if (!strcasecmp(st->segcaps[j].segment, seg)) {
-					perr(ps, "[%s] %s: given twice",
-					    section, name);
-					return 0;
-				}
-			st->segcaps = og_xrealloc(st->segcaps,
-			    (size_t)(st->nsegcaps + 1) * sizeof(og_segcaps));
-			sc = &st->segcaps[st->nsegcaps];
-			memset(sc, 0, sizeof(*sc));
-			n = og_config_parse_caps(value, sc->caps, OG_CAPS_MAX);
-			if (n < 0) {
-				perr(ps,
-				    "[%s] %s: expected caps such as "
-				    "\"4/7d\" (count 1 to %d), got \"%s\"",
-				    section, name, OG_CAP_LIMIT_MAX, value);
-				return 0;
-			}
-			sc->ncaps = n;
-			sc->segment = og_xstrdup(seg);
-			if (st->nsegcaps++ == 0)
-				ps->seg_line[idx] = ps->line;
-			return 1;
-		}
+		if (!strncmp(name, "caps.segment.", 13))
+			return segment_caps(ps, idx, section, name, value);
 	} else {
 		og_strlcpy(ps->cursect, section, sizeof(ps->cursect));
 		ps->cur = NULL;

@@ -76,6 +76,10 @@ static const struct ccase cases[] = {
     {"caps trailing comma, no continuation",
         "[stream s]\ncaps = 2/7d,\nclass = marketing\n",
         "test.conf:2: [stream s] caps: expected caps"},
+    {"segment caps continued, trailing comma on the last line",
+        "[stream s]\ncaps.segment.vip = 2/7d\n  1/1d,\n",
+        "test.conf:3: [stream s] caps.segment.vip: expected caps such as "
+        "\"4/7d\" (count 1 to 32), got \"2/7d, 1/1d,\""},
     {"caps continued, trailing comma on the last line",
         "[stream s]\ncaps = 2/7d,\n  1/1d,\n",
         "test.conf:3: [stream s] caps: expected caps such as \"2/7d, 1/1d\" "
@@ -617,7 +621,11 @@ continuations(void **state)
 	if (og_config_parse_string("[stream s]\n"
 	                           "caps = 2/7d,   ; a week\n"
 	                           "  1/1d,\n"
-	                           "  4/30d\n",
+	                           "  4/30d\n"
+	                           "caps.segment.vip = 4/7d\n"
+	                           "  1/1d\n"
+	                           "caps.segment.new = 1/1d,\n"
+	                           "  2/7d\n",
 	        "t", &cfg, err, sizeof(err), NULL, NULL) != 0)
 		fail_msg("caps continued after a comma refused: %s", err);
 	s = og_config_stream(cfg, "s");
@@ -625,6 +633,12 @@ continuations(void **state)
 	assert_int_equal(s->ncaps, 3);
 	assert_int_equal(s->caps[1].period, 86400);
 	assert_int_equal(s->caps[2].limit, 4);
+	/* a segment's caps continue as the stream's do */
+	assert_int_equal(s->nsegcaps, 2);
+	assert_int_equal(s->segcaps[0].ncaps, 2);
+	assert_int_equal(s->segcaps[0].caps[1].limit, 1);
+	assert_int_equal(s->segcaps[1].ncaps, 2);
+	assert_int_equal(s->segcaps[1].caps[1].period, 7 * 86400);
 	og_config_unref(cfg);
 }
 
