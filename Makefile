@@ -138,12 +138,15 @@ demo: deps
 
 # Programs in sbin (where conf/*.service and the Postfix snippets look),
 # the example config and snippets in share/optgate, the README where the
-# units' Documentation= points.
+# units' Documentation= points.  conf/ names them under /usr/local: the
+# copies installed name them under PREFIX, where they are.
 install: build
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/optgate \
 	    $(DESTDIR)$(PREFIX)/share/doc/optgate
 	install -m 0755 $(PROGS) $(DESTDIR)$(PREFIX)/sbin/
 	install -m 0644 conf/* $(DESTDIR)$(PREFIX)/share/optgate/
+	cd $(DESTDIR)$(PREFIX)/share/optgate && \
+	    sed -i 's#/usr/local/#$(PREFIX)/#g' $(notdir $(wildcard conf/*))
 	install -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/optgate/
 
 format:

@@ -290,6 +290,34 @@ if command -v systemd-analyze >/dev/null 2>&1; then
 		doc=$(sed -n 's#^Documentation=file:##p' "$D/units/$n")
 		ok "$n: its Documentation= file is installed" test -f "$doc"
 	done
+	# Installed with another PREFIX (PREFIX=/usr, as a package would),
+	# the units and the master.cf lines still name the programs it put
+	# there: they named /usr/local/sbin, and systemd failed with
+	# status=203/EXEC, Postfix's spawn and pipe with "No such file".
+	make -s -C "$TOP" -o build install BUILD="$BUILD" PREFIX=/usr \
+	    DESTDIR="$D/usr-root" >/dev/null 2>&1
+	for f in "$D/usr-root/usr/share/optgate/"*; do
+		n=$(basename "$f")
+		progs=$(grep -v '^[[:space:]]*#' "$f" |
+		    grep -o -E '(Exec[A-Za-z]*=[+!-]*|argv=)/[^ ]*' | sed 's/^[^/]*//')
+		[ -n "$progs" ] || continue
+		missing=
+		for p in $progs; do
+			case "$p" in
+			/bin/kill) ;;
+			*) [ -x "$D/usr-root$p" ] || missing="$missing $p" ;;
+			esac
+		done
+		is "PREFIX=/usr: $n names programs make install put there" \
+		    "$missing" ""
+	done
+	mkdir -p "$D/usr-units"
+	for u in "$D/usr-root/usr/share/optgate/"*.service; do
+		n=$(basename "$u")
+		sed "s#/usr/#$D/usr-root/usr/#g" "$u" >"$D/usr-units/$n"
+		is "PREFIX=/usr: $n: systemd-analyze verify has no complaint" \
+		    "$(systemd-analyze verify "$D/usr-units/$n" 2>&1)" ""
+	done
 else
 	echo "ok - # SKIP systemd-analyze not installed"
 fi
