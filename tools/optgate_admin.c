@@ -382,9 +382,12 @@ reject_line(struct import *im, unsigned long line, const char *why,
 	im->rejected++;
 	if (im->rej == NULL)
 		return;
+	/* one line: the writer thread may write a warning to this file */
+	flockfile(im->rej);
 	fprintf(im->rej, "%lu: %s: ", line, why);
 	put_escaped(im->rej, raw, rawlen, 200);
 	fputs(cut ? "...\n" : "\n", im->rej);
+	funlockfile(im->rej);
 }
 
 static void
@@ -1309,6 +1312,25 @@ import_summary(struct import *im, int rc, double secs)
 		    "already imported count as unchanged)\n");
 }
 
+/*
+ * The warnings file, or the rejects file again when both name one file
+ * (--rejects out.txt --warnings out.txt): a second open truncated it and
+ * its own buffer wrote over the rejects, which were then lost while the
+ * summary pointed to them.
+ */
+static FILE *
+open_warnings(struct import *im)
+{
+	struct stat rs, ws;
+
+	/* lstat: a symbolic link is refused by open_out, as ever */
+	if (fstat(fileno(im->rej), &rs) == 0 &&
+	    lstat(im->warn_path, &ws) == 0 && rs.st_dev == ws.st_dev &&
+	    rs.st_ino == ws.st_ino)
+		return im->rej;
+	return open_out(im->warn_path);
+}
+
 int
 cmd_import(og_cli *cli, int argc, char **argv)
 {
@@ -1440,7 +1462,7 @@ cmd_import(og_cli *cli, int argc, char **argv)
 	if ((ret = og_cli_store(cli, OG_STORE_BULK)) != 0)
 		goto out;
 	if ((im->rej = open_out(im->rej_path)) == NULL ||
-	    (im->warn = open_out(im->warn_path)) == NULL) {
+	    (im->warn = open_warnings(im)) == NULL) {
 		ret = OG_EXIT_SYSTEM;
 		goto out;
 	}
@@ -1526,7 +1548,7 @@ cmd_import(og_cli *cli, int argc, char **argv)
 		if (ret == OG_EXIT_OK)
 			ret = OG_EXIT_SYSTEM;
 	}
-	if (im->warn && fflush(im->warn) != 0) {
+	if (im->warn && im->warn != im->rej && fflush(im->warn) != 0) {
 		fprintf(stderr, "optgate: %s: %s\n", im->warn_path,
 		    strerror(errno));
 		if (ret == OG_EXIT_OK)
@@ -1537,7 +1559,7 @@ out:
 	(void)header;
 	if (im->rej)
 		fclose(im->rej);
-	if (im->warn)
+	if (im->warn && im->warn != im->rej)
 		fclose(im->warn);
 	if (fd != STDIN_FILENO)
 		close(fd);

@@ -541,6 +541,16 @@ like "audit shows UTF-8 proof as written" "$($OG audit luz@example.com)" \
 like "... a direction override and a no-break space as bytes" \
     "$($OG audit luz@example.com)" '*user_agent=Mozilla?xe2?x80?xaex?xc2?xa0y*'
 
+# one file for both lists (--rejects out --warnings out): every rejected
+# line and every warning is in it, none written over by the other
+printf 'address,stream,state,time\none-a@gmial.com,newsletter,optout,2026-01-05T00:00:00Z\nnot-an-address,newsletter,optout,2026-01-05T00:00:00Z\none-b@yaho.com,newsletter,optout,2026-01-05T00:00:00Z\nalso@@bad,newsletter,optout,2026-01-05T00:00:00Z\n' >"$T/one.csv"
+$OG import "$T/one.csv" --rejects "$T/one.out" --warnings "$T/one.out" >/dev/null 2>&1
+is "one file for rejects and warnings: the import completes" "$?" 0
+is "... it has the two rejected lines and the two warnings, in file order" \
+    "$(cut -d: -f1 "$T/one.out" | tr '\n' ' ')" "2 3 4 5 "
+like "... a rejected line as the rejects file has it" \
+    "$(grep '^3: ' "$T/one.out")" "3: invalid address*: not-an-address,newsletter,optout,*"
+
 $OG verify >/dev/null
 is "store verifies after all of it" "$?" 0
 done_testing
