@@ -2372,6 +2372,7 @@ cmd_import_hashed(og_cli *cli, int argc, char **argv)
 	og_csv_rec *r = NULL;
 	FILE *rf = NULL;
 	og_rtxn *tx;
+	struct stat sb;
 
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
@@ -2447,6 +2448,15 @@ cmd_import_hashed(og_cli *cli, int argc, char **argv)
 	}
 	snprintf(rejbuf, sizeof(rejbuf), "%s.rejects",
 	    fd == STDIN_FILENO ? "import-hashed" : input);
+	/* as import: --rejects naming the list would empty it unread */
+	if (fstat(fd, &sb) == 0 && same_file(rej ? rej : rejbuf, &sb)) {
+		fprintf(stderr,
+		    "optgate: %s: the rejects file is the input itself (it "
+		    "would be emptied): name another with --rejects\n",
+		    fd == STDIN_FILENO ? "stdin" : input);
+		ret = OG_EXIT_USAGE;
+		goto out;
+	}
 	if ((rf = open_out(rej ? rej : rejbuf)) == NULL) {
 		ret = OG_EXIT_SYSTEM;
 		goto out;

@@ -168,6 +168,14 @@ like "another key: says how to replace" "$(cat "$T/err")" '*--replace*'
 printf 'hash\nnot-a-hash\n' | $B import-hashed - --partner acme --key "$T/acme.key" \
     --rejects "$T/h.rej" >/dev/null
 like "bad hash line rejected with its number" "$(cat "$T/h.rej")" '2: not a hex HMAC-SHA256*'
+# --rejects naming the partner's list itself: refused, the list unread
+# and kept (it was emptied, and "0 lines" exit 0)
+cp "$T/hashes.csv" "$T/keep.csv"
+$B import-hashed "$T/keep.csv" --partner acme --key "$T/acme.key" \
+    --rejects "$T/keep.csv" >/dev/null 2>"$T/err"
+is "import-hashed --rejects the input: exit 2" "$?" 2
+like "... says so" "$(cat "$T/err")" "*keep.csv: the rejects file is the input itself*"
+is "... the partner's list is kept as it was" "$(cmp "$T/hashes.csv" "$T/keep.csv" && echo same)" same
 printf 'hash\r\nffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff\r\n' |
     iconv -f utf-8 -t utf-16 >"$T/h16.csv"
 $B import-hashed "$T/h16.csv" --partner acme --key "$T/acme.key" >/dev/null 2>"$T/err"
