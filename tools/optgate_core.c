@@ -1411,6 +1411,24 @@ status_stream(og_cli *cli, og_rtxn *tx, const og_stream *st,
 	free(ev);
 }
 
+/*
+ * The end of an entry's line: its cap the person chose, if any; w > 0:
+ * the entry has nothing else to show, its scope and state come first.
+ */
+static void
+print_pref(const og_entry *e, int w, const char *lead)
+{
+	char per[16];
+
+	if (w > 0)
+		printf("  %-8s %-*s %-10s", og_scope_name(e->scope), w,
+		    e->name[0] ? e->name : "-", og_state_name(e->state));
+	if (e->pref.limit)
+		printf("%s %u/%s", lead, e->pref.limit,
+		    og_duration_fmt(e->pref.period, per, sizeof(per)));
+	printf("\n");
+}
+
 static void
 print_record(const og_record *rec, int64_t now)
 {
@@ -1431,6 +1449,15 @@ print_record(const og_record *rec, int64_t now)
 	for (i = 0; i < rec->nentries; i++) {
 		const og_entry *e = &rec->entries[i];
 
+		/*
+		 * An entry that holds only the cap a person chose (the
+		 * preference page, an import's cap column) has no time or
+		 * channel of its own: not "1970-01-01 via admin".
+		 */
+		if (e->state == OG_ST_NONE && e->time == 0) {
+			print_pref(e, w, e->pref.limit ? " chose" : "");
+			continue;
+		}
 		printf("  %-8s %-*s %-10s %s%s%s via %s",
 		    og_scope_name(e->scope), w, e->name[0] ? e->name : "-",
 		    og_state_name(e->state),
@@ -1448,13 +1475,7 @@ print_record(const og_record *rec, int64_t now)
 			    og_state_name(e->resume),
 			    og_time_fmt(e->resume_time, x, sizeof(x)),
 			    og_via_name(e->resume_via));
-		if (e->pref.limit) {
-			char per[16];
-
-			printf(", chose %u/%s", e->pref.limit,
-			    og_duration_fmt(e->pref.period, per, sizeof(per)));
-		}
-		printf("\n");
+		print_pref(e, 0, ", chose");
 	}
 }
 

@@ -195,6 +195,17 @@ like "... each with why (a count over the 32 sends kept is no cap)" \
     "$(cat "$T/cap3.csv.rejects")" \
     "2: state none needs a cap*3: a cap is the person's cap for a stream*4: bad cap*5: bad cap (expected one cap, e.g. 1/7d; count 1 to 32)*"
 
+# a cap alone (no consent of her own for that stream): status shows the
+# cap, not a time and channel the entry does not have
+printf 'address,stream,state,cap\ncr@example.com,offers,none,1/7d\n' >"$T/cap4.csv"
+$B import "$T/cap4.csv" >/dev/null 2>&1
+$B status cr@example.com >"$T/cr.out"
+like "a cap alone: status shows the entry with the cap chosen" \
+    "$(grep ' offers ' "$T/cr.out" | head -1)" "*stream*offers*none*chose 1/7d"
+is "... with no time of 1970 nor a channel" \
+    "$(grep -c '1970-01-01\|offers .* via ' "$T/cr.out")" 0
+$B erase cr@example.com >/dev/null 2>&1
+
 # exporting the new store gives the same file: nothing lost or added
 $B export >"$T/export2.csv" 2>/dev/null
 ok "export of the new store is the same file" cmp -s "$T/export.csv" "$T/export2.csv"
