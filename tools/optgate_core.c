@@ -1170,6 +1170,67 @@ cmd_suppress(og_cli *cli, int argc, char **argv)
 	return apply_print(cli, &ch, "suppress", sw);
 }
 
+/*
+ * After an unsuppress: the suppressions of other scopes that still stop
+ * the address, each with the option that lifts it, and its opt-outs (the
+ * person's own choice, named, not offered for lifting).  Without this,
+ * "unsuppress ADDR" on an address suppressed for one sender or partner
+ * said "unchanged (already so)", exit 0, and she stayed refused.
+ */
+static void
+unsuppress_others(og_cli *cli, const og_change *ch)
+{
+	static const char *opt[] = {
+	    "", "--all", "--sender", "--partner", "--stream"};
+	const char *addr = ch->raw ? ch->raw : ch->key;
+	int64_t now = og_time_now();
+	og_record *rec;
+	og_rtxn *tx;
+	char what[OG_STREAM_NAME_MAX + 32];
+	int i;
+
+	if (og_store_rbegin(cli->store, &tx) != 0)
+		return;
+	rec = og_xmalloc(sizeof(*rec));
+	if (og_store_get(tx, ch->key, rec) == 0) {
+		(void)og_record_settle(rec, now);
+		for (i = 0; i < rec->nentries; i++) {
+			const og_entry *e = &rec->entries[i];
+
+			if ((e->state != OG_ST_OPTOUT &&
+			        e->state != OG_ST_SUPPRESSED) ||
+			    (e->expires && e->expires <= now) ||
+			    e->scope < OG_SCOPE_ALL ||
+			    e->scope > OG_SCOPE_STREAM ||
+			    (e->scope == ch->scope &&
+			        (e->scope == OG_SCOPE_ALL ||
+			            strcmp(e->name, ch->name) == 0)))
+				continue;
+			if (e->scope == OG_SCOPE_ALL)
+				snprintf(what, sizeof(what), "all mail");
+			else
+				snprintf(what, sizeof(what), "%s %s",
+				    og_scope_name(e->scope), e->name);
+			if (e->state == OG_ST_OPTOUT)
+				fprintf(stderr,
+				    "optgate: note: %s is still opted out of "
+				    "%s (her own choice)\n",
+				    addr, what);
+			else
+				fprintf(stderr,
+				    "optgate: note: %s is still suppressed "
+				    "(%s) for %s: lift it with optgate "
+				    "unsuppress %s %s%s%s\n",
+				    addr, og_reason_name(e->reason), what, addr,
+				    opt[e->scope],
+				    e->scope == OG_SCOPE_ALL ? "" : " ",
+				    e->scope == OG_SCOPE_ALL ? "" : e->name);
+		}
+	}
+	og_store_rend(tx);
+	free(rec);
+}
+
 int
 cmd_unsuppress(og_cli *cli, int argc, char **argv)
 {
@@ -1194,7 +1255,10 @@ cmd_unsuppress(og_cli *cli, int argc, char **argv)
 		return rc;
 	ch.f[OG_EVF_SOURCE] = "admin";
 	ch.f[OG_EVF_NOTE] = note;
-	return apply_print(cli, &ch, "unsuppress", "unsuppress");
+	rc = apply_print(cli, &ch, "unsuppress", "unsuppress");
+	if (rc == OG_EXIT_OK)
+		unsuppress_others(cli, &ch);
+	return rc;
 }
 
 /* ---------- status ---------- */

@@ -536,6 +536,26 @@ $OG unsuppress jo@example.com --all >/dev/null
 $OG status jo@example.com --stream newsletter >/dev/null
 is "an opt-out a complaint replaced comes back when the complaint is lifted" "$?" 1
 
+# unsuppress without the suppression's scope (the default is all) changes
+# nothing: it says which suppression still holds and the option that
+# lifts it, rather than only "unchanged (already so)"
+$OG optin lv@example.com --stream offers >/dev/null
+$OG suppress lv@example.com --reason manual --partner acme >/dev/null
+$OG optout lv@example.com --stream newsletter >/dev/null
+out=$($OG unsuppress lv@example.com 2>"$T/err")
+is "unsuppress in another scope than the suppression: exit 0 (nothing to lift there)" "$?" 0
+like "... says unchanged" "$out" "lv@example.com: unsuppress: unchanged*"
+like "... names the suppression that still holds, and how to lift it" \
+    "$(cat "$T/err")" \
+    "*note: lv@example.com is still suppressed (manual) for partner acme: lift it with optgate unsuppress lv@example.com --partner acme*"
+like "... and her opt-out, as hers" "$(cat "$T/err")" \
+    "*note: lv@example.com is still opted out of stream newsletter (her own choice)*"
+$OG unsuppress lv@example.com --partner acme >/dev/null 2>"$T/err"
+$OG status lv@example.com --stream offers >/dev/null
+is "... lifted as it says: offers mail her again" "$?" 0
+is "... and that unsuppress notes nothing of the partner" \
+    "$(grep -c 'partner acme' "$T/err")" 0
+
 # A double opt-in asked after an opt-out is no consent until confirmed,
 # also for a stream that needs none (anyone can type an address in a form).
 HD="$BIN/optgate -c $T/hdr.conf"
