@@ -765,6 +765,20 @@ parse_header(struct import *im, const og_csv_rec *r)
 			    im->input, r->line);
 			return OG_EXIT_USAGE;
 		}
+	/*
+	 * UTF-16 without its byte order mark (every other byte NUL): the
+	 * names end at their first NUL and read as "a" and nameless
+	 * columns.  Say what the file is, as for UTF-16 with the mark.
+	 */
+	if (memchr(r->raw, '\0', r->rawlen) != NULL) {
+		fprintf(stderr,
+		    "optgate: %s:%lu: a NUL byte in the header: UTF-16 text "
+		    "without its byte order mark, or not a text file; optgate "
+		    "reads UTF-8: convert UTF-16 with iconv -f %s -t utf-8\n",
+		    im->input, r->line,
+		    r->rawlen && r->raw[0] == '\0' ? "utf-16be" : "utf-16le");
+		return OG_EXIT_USAGE;
+	}
 	for (i = 0; i < r->nfields; i++) {
 		size_t n = r->len[i];
 		const char *s = trim(r->field[i], &n);

@@ -183,6 +183,18 @@ printf 'address,stream,state\r\nzed@example.com,newsletter,confirmed\r\n' |
 $OG import "$T/utf16.csv" >/dev/null 2>"$T/err"
 is "UTF-16 file: exit 2" "$?" 2
 like "UTF-16 file: says what it is and how to convert it" "$(cat "$T/err")" '*utf16.csv:1: header: UTF-16 text*iconv -f utf-16 -t utf-8*'
+# UTF-16 without the byte order mark (a converter that drops it): the
+# header's NULs made it "unknown columns "a", (column 2 has no name)"
+printf 'address,stream,state\nzed@example.com,newsletter,confirmed\n' |
+    iconv -f utf-8 -t utf-16le >"$T/utf16le.csv"
+$OG import "$T/utf16le.csv" >/dev/null 2>"$T/err"
+is "UTF-16 without its BOM: exit 2" "$?" 2
+like "... says what it is and how to convert it" "$(cat "$T/err")" \
+    '*utf16le.csv:1: a NUL byte in the header: UTF-16 text without its byte order mark*iconv -f utf-16le -t utf-8*'
+printf 'address,stream,state\nzed@example.com,newsletter,confirmed\n' |
+    iconv -f utf-8 -t utf-16be >"$T/utf16be.csv"
+$OG import "$T/utf16be.csv" >/dev/null 2>"$T/err"
+like "... big-endian: its own iconv line" "$(cat "$T/err")" '*iconv -f utf-16be -t utf-8*'
 # Excel's "CSV (Macintosh)": lines end with CR alone
 printf 'address,state\rcr1@example.com,optout\rcr2@example.com,optout\r' >"$T/mac.csv"
 $OG import "$T/mac.csv" >/dev/null 2>"$T/err"
