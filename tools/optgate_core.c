@@ -704,6 +704,47 @@ token_hash(const char *tok, char *out, size_t size)
 		snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
+/*
+ * --segment as an import's segment column reads it: "vip;br" (or
+ * "vip,br", "vip|br") is two segments.  The store splits on ',' only, so
+ * "vip;br" was one segment of that name, which no caps.segment line
+ * names, and export wrote it back as the two an import makes of it: the
+ * caps changed on the way.  A segment over 32 bytes or a ninth was
+ * dropped by the store after the command said "recorded".  0, or -1 for
+ * a list the store cannot hold.
+ */
+static int
+optin_segments(const char *in, char *out, size_t size)
+{
+	size_t k, len = 0, blanks = 0; /* len: as the store trims it */
+	int cnt = 1;
+
+	if (strlen(in) >= size)
+		return -1;
+	for (k = 0;; k++) {
+		char c = in[k];
+
+		if (c == 0 || c == ',' || c == ';' || c == '|') {
+			if (len == 0 || len > OG_SEGMENT_LEN)
+				return -1;
+			out[k] = c ? ',' : 0;
+			if (c == 0)
+				break;
+			cnt++;
+			len = blanks = 0;
+			continue;
+		}
+		out[k] = c;
+		if (c == ' ' || c == '\t') {
+			blanks += len > 0; /* inside, if more follows */
+		} else {
+			len += blanks + 1;
+			blanks = 0;
+		}
+	}
+	return cnt > OG_SEGMENTS_MAX ? -1 : 0;
+}
+
 int
 cmd_optin(og_cli *cli, int argc, char **argv)
 {
@@ -718,6 +759,7 @@ cmd_optin(og_cli *cli, int argc, char **argv)
 	    "[--time RFC3339]";
 	const char *stream = NULL, *source = NULL, *ip = NULL, *ua = NULL;
 	const char *seg = NULL;
+	char segbuf[OG_SEGMENTS_MAX * (OG_SEGMENT_LEN + 8)];
 	int state = OG_ST_CONFIRMED, c, rc, result = 0;
 	int64_t t = 0;
 	og_change ch;
@@ -744,7 +786,15 @@ cmd_optin(og_cli *cli, int argc, char **argv)
 			ua = optarg;
 			break;
 		case 'g':
-			seg = optarg;
+			if (optin_segments(optarg, segbuf, sizeof(segbuf))) {
+				fprintf(stderr,
+				    "optgate: --segment: at most %d segments "
+				    "of 1 to %d bytes, separated by , ; or "
+				    "|: %s\n",
+				    OG_SEGMENTS_MAX, OG_SEGMENT_LEN, optarg);
+				return OG_EXIT_USAGE;
+			}
+			seg = segbuf;
 			break;
 		case 't':
 			if (og_time_parse_rfc3339(optarg, &t) != 0) {

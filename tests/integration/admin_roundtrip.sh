@@ -47,6 +47,9 @@ $B init >/dev/null 2>&1
 	$A optin ana@example.com --stream newsletter --source signup-form \
 	    --ip 192.0.2.1 --user-agent 'Mozilla/5.0 (X11), "quoted"' \
 	    --segment vip --time 2026-01-01T00:00:00Z
+	# two segments as an import's segment column writes them
+	$A optin sv@example.com --stream newsletter --source s \
+	    --segment 'VIP;br' --time 2026-01-01T00:00:00Z
 	$A optin bo@example.com --stream newsletter --double
 	$A optin ce@example.com --stream offers --single --source form \
 	    --ip 2001:db8::1 --time 2026-01-01T00:00:00Z
@@ -111,7 +114,7 @@ chmod 600 "$T/acme.key"
 } >"$T/acme.csv"
 $A import-hashed "$T/acme.csv" --partner acme --key "$T/acme.key" >/dev/null 2>&1
 
-addrs="ana bo ce cy di ed fa fb gu ha hb ii zz cp1 cp2 rt"
+addrs="ana bo ce cy di ed fa fb gu ha hb ii zz cp1 cp2 rt sv"
 i=1
 while [ $i -le 150 ]; do
 	addrs="$addrs $(printf 'm%03d' $i)"
@@ -156,6 +159,14 @@ for a in $addrs; do
 	cmp -s "$T/sa" "$T/sb" || diffs="$diffs $a"
 done
 is "every address: the same verdicts on every stream" "$diffs" ""
+
+like "optin --segment 'VIP;br': two segments, vip's caps apply" \
+    "$($A --json status sv@example.com --stream newsletter)" \
+    '*"caps":?{"cap":"5/7d","sent":0}?*'
+$A optin sw@example.com --stream newsletter --segment "a;$(printf '%033d' 0)" \
+    >/dev/null 2>"$T/err"
+is "optin --segment with one over 32 bytes: exit 2, not recorded without it" \
+    "$?" 2
 
 # the opt-in's proof came along
 like "opt-in proof kept: source, ip, user agent" \
@@ -210,7 +221,7 @@ $B erase cr@example.com >/dev/null 2>&1
 $B export >"$T/export2.csv" 2>/dev/null
 ok "export of the new store is the same file" cmp -s "$T/export.csv" "$T/export2.csv"
 is "export: a line per entry, every address once or more" \
-    "$(cut -d, -f1 "$T/export.csv" | sed 1d | sort -u | wc -l)" 166
+    "$(cut -d, -f1 "$T/export.csv" | sed 1d | sort -u | wc -l)" 167
 # a rerun of the import changes nothing
 $B --json import "$T/export.csv" >"$T/imp2.out" 2>&1
 like "importing the export again: all unchanged" "$(cat "$T/imp2.out")" \
