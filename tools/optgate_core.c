@@ -1241,6 +1241,7 @@ unsuppress_others(og_cli *cli, const og_change *ch)
 
 	if (og_store_rbegin(cli->store, &tx) != 0)
 		return;
+	fflush(stdout); /* the notes after the result, also in a pipe */
 	rec = og_xmalloc(sizeof(*rec));
 	if (og_store_get(tx, ch->key, rec) == 0) {
 		(void)og_record_settle(rec, now);

@@ -168,8 +168,12 @@ is "the partner in another case is the partner: recorded" "$?:$out" \
     "0:p1@example.org: optout (partner ACME): recorded"
 is "... and stops its stream" "$(verdict 20 offers p1@example.org)" optout
 is "unsuppress still takes any name (to lift an old entry)" \
-    "$(at 30 unsuppress p1@example.org --partner acmee 2>&1)" \
+    "$(at 30 unsuppress p1@example.org --partner acmee 2>/dev/null)" \
     "p1@example.org: unsuppress: unchanged (already so)"
+like "... and notes the opt-out of the partner that still holds" \
+    "$(at 30 unsuppress p1@example.org --partner acmee 2>&1)" \
+    "p1@example.org: unsuppress: unchanged (already so)
+optgate: note: p1@example.org is still opted out of partner ACME (her own choice)"
 
 # --- segment tags are matched to caps.segment lines without case ----------
 printf 'address,stream,state,time,source,segment\n%s\n' \
