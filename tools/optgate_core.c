@@ -1265,7 +1265,7 @@ unsuppress_others(og_cli *cli, const og_change *ch)
 			if (e->state == OG_ST_OPTOUT)
 				fprintf(stderr,
 				    "optgate: note: %s is still opted out of "
-				    "%s (her own choice)\n",
+				    "%s (the person's own choice)\n",
 				    addr, what);
 			else
 				fprintf(stderr,

@@ -173,7 +173,7 @@ is "unsuppress still takes any name (to lift an old entry)" \
 like "... and notes the opt-out of the partner that still holds" \
     "$(at 30 unsuppress p1@example.org --partner acmee 2>&1)" \
     "p1@example.org: unsuppress: unchanged (already so)
-optgate: note: p1@example.org is still opted out of partner ACME (her own choice)"
+optgate: note: p1@example.org is still opted out of partner ACME (the person's own choice)"
 
 # --- segment tags are matched to caps.segment lines without case ----------
 printf 'address,stream,state,time,source,segment\n%s\n' \

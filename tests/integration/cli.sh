@@ -549,7 +549,7 @@ like "... names the suppression that still holds, and how to lift it" \
     "$(cat "$T/err")" \
     "*note: lv@example.com is still suppressed (manual) for partner acme: lift it with optgate unsuppress lv@example.com --partner acme*"
 like "... and her opt-out, as hers" "$(cat "$T/err")" \
-    "*note: lv@example.com is still opted out of stream newsletter (her own choice)*"
+    "*note: lv@example.com is still opted out of stream newsletter (the person's own choice)*"
 $OG unsuppress lv@example.com --partner acme >/dev/null 2>"$T/err"
 $OG status lv@example.com --stream offers >/dev/null
 is "... lifted as it says: offers mail her again" "$?" 0
