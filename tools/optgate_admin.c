@@ -1092,7 +1092,13 @@ import_row(struct import *im, const og_csv_rec *r)
 	}
 	seg = fld(im, r, C_SEGMENT, &nseg);
 	if (nseg) {
-		size_t k, len = 0;
+		/*
+		 * len as the store keeps a segment: blanks at its ends
+		 * trimmed, blanks inside counted ("gold customers of spring
+		 * 2026" is 33 bytes, which the store dropped after the
+		 * line was counted imported).
+		 */
+		size_t k, len = 0, blanks = 0;
 		int cnt = 1;
 
 		for (k = 0; k <= nseg; k++) {
@@ -1102,9 +1108,12 @@ import_row(struct import *im, const og_csv_rec *r)
 					cnt = 99;
 				if (k < nseg)
 					cnt++;
-				len = 0;
-			} else if (seg[k] != ' ') {
-				len++;
+				len = blanks = 0;
+			} else if (seg[k] == ' ' || seg[k] == '\t') {
+				blanks += len > 0; /* inside, if more follows */
+			} else {
+				len += blanks + 1;
+				blanks = 0;
 			}
 		}
 		if (cnt > OG_SEGMENTS_MAX) {

@@ -563,6 +563,20 @@ is "... it has the two rejected lines and the two warnings, in file order" \
 like "... a rejected line as the rejects file has it" \
     "$(grep '^3: ' "$T/one.out")" "3: invalid address*: not-an-address,newsletter,optout,*"
 
+# --- segments are measured as the store keeps them ----------------------
+# Blanks inside a segment are part of it (33 bytes here, one over the
+# limit): the line was counted imported and the store dropped the
+# segment.  Blanks around one are not ("  gold  " is gold).
+printf 'address,stream,state,time,source,segment\n%s\n%s\n' \
+    'sega@example.com,newsletter,confirmed,2026-01-02T03:04:05Z,form,gold customers of the spring 2026' \
+    'segb@example.com,newsletter,confirmed,2026-01-02T03:04:05Z,form,  gold  |vip' >"$T/seg.csv"
+$OG import "$T/seg.csv" --rejects "$T/seg.rej" >/dev/null 2>&1
+is "segment of 33 bytes with blanks inside: import exits 0" "$?" 0
+like "... and rejects its line" "$(cat "$T/seg.rej" 2>/dev/null)" \
+    '2: bad segment list (at most 8 segments of 1 to 32 bytes*'
+like "blanks around a segment are trimmed: gold and vip kept" \
+    "$($OG status segb@example.com 2>&1)" "*segments: gold vip*"
+
 $OG verify >/dev/null
 is "store verifies after all of it" "$?" 0
 done_testing
