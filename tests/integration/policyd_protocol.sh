@@ -426,6 +426,39 @@ like "match = sasl: USER: opt-outs hold" \
     "550 5.7.1 <bob@example.org>: unsubscribed*"
 ok "daemon exits cleanly on SIGTERM" pd_stop
 
+# SIGTERM (systemctl stop, restart) right after messages were accepted:
+# their sends still wait for their group commit (2 ms), and are counted
+# before the daemon exits; lost, the restarted daemon would let those
+# recipients' next messages pass their caps.
+EXTRA_STREAMS='[stream burst]
+match = sender:burst@example.com
+consent = none
+caps = 5/7d' write_conf
+pd_start
+# The SIGTERM leaves as soon as the last answer is in (a shell's kill
+# would come after the commit).
+python3 - "$PD_PORT" "$PD_PID" <<'PY'
+import os, signal, socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), 10)
+f = s.makefile("rb")
+def ask(i, state, extra=""):
+    s.sendall(("request=smtpd_access_policy\nprotocol_state=%s\n"
+               "sender=burst@example.com\nrecipient=t%d@example.org\n"
+               "instance=b%d\n%s\n" % (state, i, i, extra)).encode())
+    assert f.readline() == b"action=DUNNO\n" and f.readline() == b"\n"
+for i in range(1, 9):
+    ask(i, "RCPT")
+    ask(i, "END-OF-MESSAGE", "recipient_count=1\nqueue_id=QB%d\n" % i)
+os.kill(int(sys.argv[2]), signal.SIGTERM)
+PY
+ok "... the daemon stops" pd_stop
+n=0
+for i in 1 2 3 4 5 6 7 8; do
+	og status t$i@example.org --stream burst --json |
+	    grep -q '"caps":\[{"cap":"5/7d","sent":1}' && n=$((n + 1))
+done
+is "SIGTERM right after 8 accepted messages: all 8 sends counted" "$n" 8
+
 # --- spawn(8) mode: one connection on stdin/stdout ---
 write_conf
 r=$(python3 - "$BIN/optgate-policyd" "$PD_CONF" <<'EOF'
