@@ -622,10 +622,12 @@ host_in(const char *host, const char *entry)
 }
 
 /*
- * A reporter is trusted when the report's From domain, its Reporting-MTA
- * or the SMTP client (pipe ${client_hostname} / ${client_address}) is,
- * or is under, a [feedback] trusted_reporters entry.  The From domain is
- * only as good as the DMARC check in front of this transport.
+ * A reporter is trusted when the report's From domain or the SMTP client
+ * (pipe ${client_hostname}, which Postfix verified) is, or is under, a
+ * [feedback] trusted_reporters entry.  The From domain is only as good as
+ * the DMARC check in front of this transport.  Not its Reporting-MTA: the
+ * report's author writes that field and nothing checks it, so anyone's
+ * report naming a trusted loop there suppressed whom it named.
  */
 static int
 trusted(og_cli *cli, const fb_opts *o, const og_report *r)
@@ -643,9 +645,7 @@ trusted(og_cli *cli, const fb_opts *o, const og_report *r)
 			if (n > 0 && n < sizeof(e)) {
 				memcpy(e, p, n);
 				e[n] = '\0';
-				if (host_in(fd, e) ||
-				    host_in(r->reporting_mta, e) ||
-				    host_in(o->client, e))
+				if (host_in(fd, e) || host_in(o->client, e))
 					return 1;
 			}
 			p += n;
@@ -1106,10 +1106,11 @@ decide_bounce_or_fbl(og_cli *cli, const fb_opts *o, item *it)
 		goto out;
 	}
 	if (klass == OG_RC_COMPLAINT && !trusted(cli, o, r)) {
+		/* what it is judged by: a name to list is one of these */
 		snprintf(res->why, sizeof(res->why),
-		    "reporter not trusted: from=%.200s mta=%.200s "
-		    "client=%.200s (see [feedback] trusted_reporters)",
-		    r->from, r->reporting_mta, o->client ? o->client : "");
+		    "reporter not trusted: from=%.200s client=%.200s (see "
+		    "[feedback] trusted_reporters)",
+		    r->from, o->client ? o->client : "");
 		goto out;
 	}
 	it->out = O_DONE;

@@ -280,6 +280,23 @@ is "From with a trusted name in a comment: no change" "$?" 0
 qn=$(sed -n 's/.*quarantined as \([^:]*\):.*/\1/p' "$T/log")
 rm -f "$T/quarantine/$qn" "$T/quarantine/$qn.reason"
 
+# Nor is a trusted name in the report's Reporting-MTA: the report's author
+# writes that field, and no DMARC check reads it.  evil.example, from its
+# own (DMARC-aligned) mail server, naming a loop we trust there, made
+# complaints about any customer it knew.
+og optin rm@example.org --stream news >/dev/null 2>&1
+arf rm@example.org report-rm@evil.example "https://x/u/y" abuse@evil.example |
+    sed 's/^Version: 1$/&\nReporting-MTA: dns; mx1.fbl.example.net/' >"$T/arfrm.eml"
+og fbl --rcpt fbl@example.com --client mail.evil.example --queue-id 4D2E6F7A1 \
+    <"$T/arfrm.eml" 2>"$T/log"
+is "trusted name in Reporting-MTA only: exits 0" "$?" 0
+like "... quarantined as not trusted, naming From and client" "$(cat "$T/log")" \
+    "*4D2E6F7A1: fbl: quarantined as *: reporter not trusted: from=abuse@evil.example client=mail.evil.example *"
+og status rm@example.org --stream news >/dev/null 2>&1
+is "... no change" "$?" 0
+qn=$(sed -n 's/.*quarantined as \([^:]*\):.*/\1/p' "$T/log")
+[ -n "$qn" ] && rm -f "$T/quarantine/$qn" "$T/quarantine/$qn.reason"
+
 # untrusted reporter: quarantined, listed, retried once trusted
 arf unsub@example.org report-4@evil.example "https://x/u/y" abuse@evil.example >"$T/arf4.eml"
 og fbl --queue-id 52B0E1A09 <"$T/arf4.eml" 2>"$T/log"
