@@ -622,6 +622,30 @@ host_in(const char *host, const char *entry)
 }
 
 /*
+ * A trusted_reporters entry as the name it stands for: "*.senderscore.net"
+ * and ".senderscore.net" (how DNS, and Postfix's parent domain matches,
+ * write "that domain's hosts") and "senderscore.net." are
+ * "senderscore.net", which already covers the names below it.  Taken
+ * literally they matched no report, and config check said ok: every
+ * complaint of the loop was quarantined "reporter not trusted".  In
+ * place; returns e.
+ */
+static char *
+reporter_name(char *e)
+{
+	size_t n;
+
+	if (e[0] == '*' && e[1] == '.')
+		memmove(e, e + 2, strlen(e + 2) + 1);
+	else if (e[0] == '.')
+		memmove(e, e + 1, strlen(e + 1) + 1);
+	n = strlen(e);
+	if (n > 0 && e[n - 1] == '.')
+		e[n - 1] = '\0';
+	return e;
+}
+
+/*
  * A reporter is trusted when the report's From domain or the SMTP client
  * (pipe ${client_hostname}, which Postfix verified) is, or is under, a
  * [feedback] trusted_reporters entry.  The From domain is only as good as
@@ -645,7 +669,8 @@ trusted(og_cli *cli, const fb_opts *o, const og_report *r)
 			if (n > 0 && n < sizeof(e)) {
 				memcpy(e, p, n);
 				e[n] = '\0';
-				if (host_in(fd, e) || host_in(o->client, e))
+				if (reporter_name(e)[0] != '\0' &&
+				    (host_in(fd, e) || host_in(o->client, e)))
 					return 1;
 			}
 			p += n;

@@ -297,6 +297,28 @@ is "... no change" "$?" 0
 qn=$(sed -n 's/.*quarantined as \([^:]*\):.*/\1/p' "$T/log")
 [ -n "$qn" ] && rm -f "$T/quarantine/$qn" "$T/quarantine/$qn.reason"
 
+# trusted_reporters as admins write "that domain's hosts": *.senderscore.net
+# (README: Validity's loops report from ...@*.senderscore.net) and
+# .senderscore.net trust the loop's reports; they matched nothing, and
+# config check said ok.
+sed -i 's/^trusted_reporters = other.*/&\ntrusted_reporters = *.senderscore.net/' "$T/optgate.conf"
+og optin wc@example.org --stream news >/dev/null 2>&1
+arf wc@example.org report-wc@comcastfbl.senderscore.net "https://x/u/y" \
+    feedbackloop@comcastfbl.senderscore.net >"$T/arfwc.eml"
+og fbl --rcpt fbl@example.com --client unknown <"$T/arfwc.eml" 2>"$T/log"
+like "trusted_reporters = *.senderscore.net: its loop's complaint suppresses" \
+    "$(cat "$T/log")" "*fbl: to=<wc@example.org> class=complaint action=suppressed*"
+sed -i 's/^trusted_reporters = \*\.senderscore.net$/trusted_reporters = .senderscore.net/' "$T/optgate.conf"
+og optin wd@example.org --stream news >/dev/null 2>&1
+arf wd@example.org report-wd@comcastfbl.senderscore.net "https://x/u/y" \
+    feedbackloop@comcastfbl.senderscore.net >"$T/arfwd.eml"
+og fbl --rcpt fbl@example.com --client unknown <"$T/arfwd.eml" 2>"$T/log"
+like "trusted_reporters = .senderscore.net: so does .senderscore.net" \
+    "$(cat "$T/log")" "*fbl: to=<wd@example.org> class=complaint action=suppressed*"
+sed -i '/^trusted_reporters = \.senderscore.net$/d' "$T/optgate.conf"
+qn=$(sed -n 's/.*quarantined as \([^:]*\):.*/\1/p' "$T/log")
+[ -n "$qn" ] && rm -f "$T/quarantine/$qn" "$T/quarantine/$qn.reason"
+
 # untrusted reporter: quarantined, listed, retried once trusted
 arf unsub@example.org report-4@evil.example "https://x/u/y" abuse@evil.example >"$T/arf4.eml"
 og fbl --queue-id 52B0E1A09 <"$T/arf4.eml" 2>"$T/log"
