@@ -160,6 +160,22 @@ ok "store back: the kept report is applied" test "$dt" -ge 0
 pf_wait_queue_empty 10
 is "store back: queue empty" "$(pf_queue_count)" 0
 
+# A complaint from anyone's own server that names a trusted loop in its
+# Reporting-MTA (a field its writer fills in): delivered (exit 0), kept in
+# the quarantine, nobody suppressed
+og optin framed@example.org --stream news >/dev/null 2>&1
+sed 's/^From: feedback@fbl.example.net/From: abuse@evil.example/
+    s/angry@example.org/framed@example.org/; s/arf-1@fbl.example.net/arf-3@evil.example/
+    s/^Version: 1$/&\nReporting-MTA: dns; mx1.fbl.example.net/' "$T/arf" >"$T/arf3"
+pf_send abuse@evil.example fbl@fbl.optgate.test "$T/arf3" >/dev/null 2>&1
+is "ARF naming a trusted Reporting-MTA: accepted by Postfix" "$?" 0
+pf_wait_queue_empty 10
+like "... delivered to the FBL pipe" "$(grep 'relay=fb-fbl' "$PF_LOG" | tail -1)" "*status=sent*"
+like "... quarantined: reporter not trusted" "$(og quarantine list 2>&1)" \
+    "*fbl*reporter not trusted: from=abuse@evil.example*"
+og status framed@example.org --stream news >/dev/null 2>&1
+is "... framed@example.org still mailed" "$?" 0
+
 # A bad token: Postfix still delivers (exit 0), the mail is quarantined
 pf_send someone@example.org "unsub+AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA@unsub.optgate.test" >/dev/null 2>&1
 pf_wait_queue_empty 10
