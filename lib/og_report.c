@@ -595,6 +595,11 @@ status_name(const char *status)
 	    {"4.5", "too-many-connections"},
 	    {"4.6", "network-error"},
 	    {"4.7", "expired"},
+	    /* Exchange Online's and Outlook.com's "5.4.310 DNS domain X
+	     * does not exist [Message=InfoDomainNonexistent]": the
+	     * recipient's domain is gone, no network trouble (Microsoft's
+	     * NDR reference, "DSN 5.4.310"). */
+	    {"4.310", "host-unknown"},
 	};
 
 	if (status == NULL || status[0] == '\0' || status[1] != '.')

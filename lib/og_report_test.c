@@ -718,6 +718,11 @@ static const struct ccase ccases[] = {
     {"5.2.2 mailbox full", "5.2.2", "552 Mailbox full", OG_RC_SOFT},
     {"an unknown 5.4.x detail is the network, not the mailbox", "5.4.312",
         "550 5.4.312 DNS query failed", OG_RC_SOFT},
+    {"Exchange Online's 5.4.310 is a domain that does not exist", "5.4.310",
+        "550 5.4.310 DNS domain example.invalid does not exist "
+        "[Message=InfoDomainNonexistent] "
+        "[LastAttemptedServerName=example.invalid]",
+        OG_RC_HARD},
     {"an unknown 5.3.x detail is the mail system", "5.3.190",
         "550 5.3.190 Mail system configuration error", OG_RC_SOFT},
     {"Exim: MX records pointing nowhere is an unknown host", "",
