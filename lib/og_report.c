@@ -485,7 +485,10 @@ static const char *const ph_host[] = {"host unknown", "unknown host",
     "domain name not found", "bad destination system", "unknown domain",
     "nxdomain", "unable to route", "no route to domain", "dns error",
     "domain is not", "illegal host", "domain is not reachable",
-    "non-existent host", "unrouteable address", NULL};
+    "non-existent host", "unrouteable address",
+    /* hMailServer: "No mail servers appear to exists for the
+     * recipient's address" (its DNS answered: no MX, no A). */
+    "no mail servers appear to exist", NULL};
 /* A domain that does not resolve, even when the text adds "try again"
  * (Outlook.com's "domain is not reachable ... check the domain and try
  * again"). */

@@ -723,6 +723,13 @@ static const struct ccase ccases[] = {
         "[Message=InfoDomainNonexistent] "
         "[LastAttemptedServerName=example.invalid]",
         OG_RC_HARD},
+    {"hMailServer: no mail servers for the recipient's domain is an unknown "
+     "host",
+        "",
+        "Error Type: SMTP Error Description: No mail servers appear to "
+        "exists for the recipient's address. Additional information: Please "
+        "check that you have not misspelled the recipient's email address.",
+        OG_RC_HARD},
     {"an unknown 5.3.x detail is the mail system", "5.3.190",
         "550 5.3.190 Mail system configuration error", OG_RC_SOFT},
     {"Exim: MX records pointing nowhere is an unknown host", "",
