@@ -53,6 +53,7 @@
 
 #include <gmime/gmime.h>
 
+#include "og_addr.h"
 #include "og_buf.h"
 #include "og_err.h"
 #include "og_report.h"
@@ -267,6 +268,79 @@ first_addr(const char *v, char *out, size_t outsize)
 	out[0] = '\0';
 	if (v != NULL)
 		(void)find_addr(v, strlen(v), 0, out, outsize, NULL, NULL);
+}
+
+/*
+ * s[0..n) is one item of a field that holds only addresses (a DSN's
+ * Final-Recipient, an X-Failed-Recipients entry).  An SMTPUTF8 mailbox
+ * (RFC 6531) there has UTF-8 in its local part: chasquid's and Exim's
+ * "Final-Recipient: utf-8; ñaca@africa.org".  find_addr stops at the
+ * first non-ASCII byte and would name another mailbox ("aca@africa.org"),
+ * so such an item, when it is one valid address, is taken whole, its
+ * domain's ASCII letters lowercased.  Returns 1 when it was.
+ */
+static int
+utf8_item_addr(const char *s, size_t n, char *out, size_t outsize)
+{
+	og_addr a;
+	int high = 0;
+	size_t at;
+
+	while (n > 0 && isspace((unsigned char)s[0]))
+		s++, n--;
+	while (n > 0 && isspace((unsigned char)s[n - 1]))
+		n--;
+	if (n >= 2 && s[0] == '<' && s[n - 1] == '>')
+		s++, n -= 2;
+	for (size_t i = 0; i < n; i++) {
+		if ((unsigned char)s[i] >= 0x80)
+			high = 1;
+		if (isspace((unsigned char)s[i]) || s[i] == '<' ||
+		    s[i] == '>' || s[i] == ',')
+			return 0;
+	}
+	if (!high || n >= outsize || memchr(s, '@', n) == NULL ||
+	    og_addr_parse(s, n, NULL, &a) != 0 ||
+	    !(a.flags & (OG_ADDR_UTF8 | OG_ADDR_IDN)) ||
+	    strchr(a.domain, '.') == NULL)
+		return 0;
+	memcpy(out, s, n);
+	out[n] = '\0';
+	at = (size_t)(strrchr(out, '@') - out);
+	for (size_t i = at + 1; i < n; i++)
+		out[i] = (char)g_ascii_tolower(out[i]);
+	return 1;
+}
+
+/*
+ * An RFC 6533 "utf-8" address in a plain (ASCII) delivery-status gives
+ * its non-ASCII characters as \x{HEX}: decode them into UTF-8.
+ */
+static void
+unescape_utf8_xtext(const char *v, char *out, size_t outsize)
+{
+	size_t o = 0;
+
+	while (*v != '\0' && o + 1 < outsize) {
+		if (v[0] == '\\' && v[1] == 'x' && v[2] == '{') {
+			char *e;
+			unsigned long cp = strtoul(v + 3, &e, 16);
+			char u[6];
+			int k;
+
+			if (e > v + 3 && *e == '}' && cp > 0 &&
+			    cp <= 0x10ffff &&
+			    (k = g_unichar_to_utf8((gunichar)cp, u)) > 0 &&
+			    o + (size_t)k + 1 < outsize) {
+				memcpy(out + o, u, (size_t)k);
+				o += (size_t)k;
+				v = e + 1;
+				continue;
+			}
+		}
+		out[o++] = *v++;
+	}
+	out[o] = '\0';
 }
 
 const char *
@@ -1331,14 +1405,51 @@ field(GMimeObject *o, const char *name)
 	return o != NULL ? g_mime_object_get_header(o, name) : NULL;
 }
 
-/* "rfc822; User@Example.com" -> "User@example.com", "" when none. */
-static void
-typed_addr(const char *v, char *out, size_t outsize)
+/*
+ * A field's value as written, not decoded: an RFC 2047 encoded word in an
+ * address is no encoded word (see find_addr), so GMime's decoded value
+ * must not turn it into UTF-8.  NULL when absent.
+ */
+static const char *
+raw_field(GMimeObject *o, const char *name)
+{
+	GMimeHeader *h;
+
+	if (o == NULL)
+		return NULL;
+	h = g_mime_header_list_get_header(
+	    g_mime_object_get_header_list(o), name);
+	return h != NULL ? g_mime_header_get_raw_value(h) : NULL;
+}
+
+/* A DSN address field's SMTPUTF8 address (utf8_item_addr), from its raw
+ * value: "utf-8; ñaca@africa.org", "utf-8; \x{F1}aca@africa.org",
+ * "rfc822; ñaca@africa.org".  Returns 1 when there was one. */
+static int
+typed_utf8_addr(const char *raw, char *out, size_t outsize)
 {
 	const char *semi;
+	char dec[OG_ADDR_INPUT_MAX + 1];
+
+	if (raw == NULL || (semi = strchr(raw, ';')) == NULL)
+		return 0;
+	while (*raw == ' ' || *raw == '\t')
+		raw++;
+	if (semi - raw >= 5 && g_ascii_strncasecmp(raw, "utf-8", 5) == 0) {
+		unescape_utf8_xtext(semi + 1, dec, sizeof(dec));
+		return utf8_item_addr(dec, strlen(dec), out, outsize);
+	}
+	return utf8_item_addr(semi + 1, strlen(semi + 1), out, outsize);
+}
+
+/* "rfc822; User@Example.com" -> "User@example.com", "" when none. */
+static void
+typed_addr(GMimeObject *o, const char *name, char *out, size_t outsize)
+{
+	const char *v = field(o, name), *semi;
 
 	out[0] = '\0';
-	if (v == NULL)
+	if (v == NULL || typed_utf8_addr(raw_field(o, name), out, outsize))
 		return;
 	semi = strchr(v, ';');
 	if (semi != NULL)
@@ -1411,10 +1522,9 @@ parse_dsn(parse_ctx *c)
 			typed_text(
 			    v, r->reporting_mta, sizeof(r->reporting_mta));
 		first = 0;
-		typed_addr(field(o, "Final-Recipient"), addr, sizeof(addr));
+		typed_addr(o, "Final-Recipient", addr, sizeof(addr));
 		if (addr[0] == '\0')
-			typed_addr(
-			    field(o, "Original-Recipient"), addr, sizeof(addr));
+			typed_addr(o, "Original-Recipient", addr, sizeof(addr));
 		/* The per-message block (Reporting-MTA) names no
 		 * recipient even when it carries an Action (Boxbe and
 		 * others put one there): the later blocks do. */
@@ -1434,7 +1544,7 @@ parse_dsn(parse_ctx *c)
 			og_strlcpy(rc->addr, addr, sizeof(rc->addr));
 			/* The address as the sender gave it (ORCPT), when
 			 * the receiver forwarded or rewrote it. */
-			typed_addr(field(o, "Original-Recipient"), rc->orig,
+			typed_addr(o, "Original-Recipient", rc->orig,
 			    sizeof(rc->orig));
 			if (strcmp(rc->orig, rc->addr) == 0)
 				rc->orig[0] = '\0';
@@ -2076,16 +2186,29 @@ xfailed_rcpts(parse_ctx *c)
 	memcpy(found, r->rcpt, sizeof(r->rcpt));
 	memset(r->rcpt, 0, sizeof(r->rcpt));
 	r->nrcpt = 0;
-	while (r->nrcpt < OG_REPORT_RCPT_MAX &&
-	       find_addr(c->xfailed, len, pos, ad, sizeof(ad), &a, &b)) {
-		og_report_rcpt *rc = &r->rcpt[r->nrcpt++];
+	while (pos < len && r->nrcpt < OG_REPORT_RCPT_MAX) {
+		/* One comma-separated item: an SMTPUTF8 address whole,
+		 * else the addresses find_addr sees in it. */
+		const char *comma = memchr(c->xfailed + pos, ',', len - pos);
+		size_t end = comma != NULL ? (size_t)(comma - c->xfailed) : len;
+		int whole =
+		    utf8_item_addr(c->xfailed + pos, end - pos, ad, sizeof(ad));
 
-		og_strlcpy(rc->addr, ad, sizeof(rc->addr));
-		for (int i = 0; i < nfound; i++)
-			if (strcasecmp(found[i].addr, ad) == 0)
-				og_strlcpy(
-				    rc->diag, found[i].diag, sizeof(rc->diag));
-		pos = b;
+		while (r->nrcpt < OG_REPORT_RCPT_MAX &&
+		       (whole || find_addr(c->xfailed, end, pos, ad, sizeof(ad),
+		                     &a, &b))) {
+			og_report_rcpt *rc = &r->rcpt[r->nrcpt++];
+
+			og_strlcpy(rc->addr, ad, sizeof(rc->addr));
+			for (int i = 0; i < nfound; i++)
+				if (strcasecmp(found[i].addr, ad) == 0)
+					og_strlcpy(rc->diag, found[i].diag,
+					    sizeof(rc->diag));
+			if (whole)
+				break;
+			pos = b;
+		}
+		pos = end + 1;
 	}
 	if (r->nrcpt > 0) {
 		r->format = "exim";
@@ -3028,7 +3151,9 @@ og_report_parse(
 		first_addr(v, out->to, sizeof(out->to));
 	if ((v = hdr(top, "Subject")) != NULL)
 		copy_line(out->subject, sizeof(out->subject), v, strlen(v));
-	if ((v = hdr(top, "X-Failed-Recipients")) != NULL)
+	/* As written: an SMTPUTF8 address stays whole, an encoded word
+	 * stays one (see raw_field). */
+	if ((v = raw_field(top, "X-Failed-Recipients")) != NULL)
 		og_strlcpy(c.xfailed, v, sizeof(c.xfailed));
 	if ((v = hdr(top, "Subject")) != NULL &&
 	    (g_ascii_strncasecmp(v, "Report domain:", 14) == 0 ||

@@ -107,6 +107,60 @@ static const struct pcase pcases[] = {
         "From: news@example.com\nTo: bob@example.org\n"
         "X-Optgate-Token: " TOK "\n\n--b--\n",
         0, OG_RC_HARD, OG_RK_DSN, "Bob@example.org", "5.1.1", TOK},
+    {"SMTPUTF8 recipient in a global DSN (chasquid) is kept whole",
+        "From: Mail Delivery System <postmaster-dsn@mx.example.com>\n"
+        "To: <news@example.com>\n"
+        "Subject: Mail delivery failed: returning message to sender\n"
+        "MIME-Version: 1.0\n"
+        "Content-Type: multipart/report; report-type=delivery-status; "
+        "boundary=\"b\"\n\n"
+        "--b\nContent-Type: text/plain; charset=\"utf-8\"\n\n"
+        "Delivery of your message to the following recipient(s) failed "
+        "permanently:\n\n  - \xc3\xb1"
+        "aca@example.org\n\n"
+        "--b\nContent-Type: message/global-delivery-status\n\n"
+        "Reporting-MTA: dns; mx.example.com\n\n"
+        "Original-Recipient: utf-8; \xc3\xb1"
+        "aca@example.org\n"
+        "Final-Recipient: utf-8; \xc3\xb1"
+        "aca@example.org\n"
+        "Action: failed\nStatus: 5.1.1\n"
+        "Diagnostic-Code: smtp; 550 5.1.1 no such user\n\n--b--\n",
+        0, OG_RC_HARD, OG_RK_DSN,
+        "\xc3\xb1"
+        "aca@example.org",
+        "5.1.1", NULL},
+    {"RFC 6533 utf-8 address escaped in a plain DSN is decoded",
+        "From: MAILER-DAEMON@mx.example.com\n"
+        "Subject: Undelivered Mail Returned to Sender\n"
+        "Content-Type: multipart/report; report-type=delivery-status; "
+        "boundary=\"b\"\n\n"
+        "--b\nContent-Type: message/delivery-status\n\n"
+        "Reporting-MTA: dns; mx.example.com\n\n"
+        "Final-Recipient: utf-8; \\x{F1}aca@example.org\n"
+        "Action: failed\nStatus: 5.1.1\n"
+        "Diagnostic-Code: smtp; 550 5.1.1 no such user\n\n--b--\n",
+        0, OG_RC_HARD, OG_RK_DSN,
+        "\xc3\xb1"
+        "aca@example.org",
+        "5.1.1", NULL},
+    {"SMTPUTF8 address in Exim's X-Failed-Recipients is kept whole",
+        "From: Mail Delivery System <Mailer-Daemon@mx.example.com>\n"
+        "To: news@example.com\n"
+        "Subject: Mail delivery failed: returning message to sender\n"
+        "X-Failed-Recipients: \xc3\xb1"
+        "aca@example.org\n\n"
+        "This message was created automatically by mail delivery "
+        "software.\n\nA message that you sent could not be delivered to "
+        "one or more of its\nrecipients. This is a permanent error. The "
+        "following address(es) failed:\n\n  \xc3\xb1"
+        "aca@example.org\n"
+        "    SMTP error from remote mail server after RCPT TO:<\xc3\xb1"
+        "aca@example.org>:\n    550 5.1.1 User unknown\n",
+        0, OG_RC_HARD, -1,
+        "\xc3\xb1"
+        "aca@example.org",
+        NULL, NULL},
     {"RFC 3464 DSN, mailbox full is soft",
         "From: MAILER-DAEMON@mx.example.com\n"
         "Subject: Undelivered Mail Returned to Sender\n"
