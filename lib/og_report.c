@@ -195,6 +195,36 @@ is_domain_char(int c)
 	return isalnum(c) || c == '.' || c == '-';
 }
 
+static int utf8_item_addr(const char *s, size_t n, char *out, size_t outsize);
+
+/*
+ * An SMTPUTF8 address between angle brackets around s[i] == '@'
+ * ("<ñaca@africa.org>:" in Postfix's notice, "RCPT TO:<...>"): the
+ * brackets bound it, not the first non-ASCII byte.  Outside brackets a
+ * non-ASCII letter next to an address is the text's ("收件人x@qq.com").
+ */
+static int
+bracketed_utf8_addr(const char *s, size_t len, size_t i, char *out,
+    size_t outsize, size_t *start, size_t *end)
+{
+	size_t p = i, q = i + 1;
+
+	while (p > 0 && i - p < OG_ADDR_MAX && s[p - 1] != '<' &&
+	       !isspace((unsigned char)s[p - 1]))
+		p--;
+	while (q < len && q - i < OG_ADDR_MAX && s[q] != '>' &&
+	       !isspace((unsigned char)s[q]))
+		q++;
+	if (p == 0 || s[p - 1] != '<' || q >= len || s[q] != '>' ||
+	    !utf8_item_addr(s + p, q - p, out, outsize))
+		return 0;
+	if (start != NULL)
+		*start = p;
+	if (end != NULL)
+		*end = q;
+	return 1;
+}
+
 /*
  * Find the next mail address in s[0..len) at or after *pos.  On success
  * copies it, its domain lowercased, into out and sets start and end to
@@ -221,6 +251,10 @@ find_addr(const char *s, size_t len, size_t from, char *out, size_t outsize,
 				dot = 1;
 			b++;
 		}
+		if (((a > 0 && (unsigned char)s[a - 1] >= 0x80) ||
+		        (b < len && (unsigned char)s[b] >= 0x80)) &&
+		    bracketed_utf8_addr(s, len, i, out, outsize, start, end))
+			return 1;
 		while (b > i + 1 && (s[b - 1] == '.' || s[b - 1] == '-'))
 			b--;
 		/* A local part that is an RFC 2047 encoded word

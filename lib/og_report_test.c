@@ -161,6 +161,32 @@ static const struct pcase pcases[] = {
         "\xc3\xb1"
         "aca@example.org",
         NULL, NULL},
+    {"SMTPUTF8 address in Postfix's notice is bounded by its brackets",
+        "From: MAILER-DAEMON@mx.example.com (Mail Delivery System)\n"
+        "To: news@example.com\n"
+        "Subject: Undelivered Mail Returned to Sender\n"
+        "Content-Type: text/plain; charset=utf-8\n\n"
+        "This is the mail system at host mx.example.com.\n\n"
+        "                   The mail system\n\n"
+        "<\xc3\xb1"
+        "aca@example.org>: host mx.example.org[192.0.2.1] "
+        "said: 550 5.1.1\n    <\xc3\xb1"
+        "aca@example.org>: Recipient "
+        "address rejected: User unknown (in reply\n    to RCPT TO "
+        "command)\n",
+        0, OG_RC_HARD, -1,
+        "\xc3\xb1"
+        "aca@example.org",
+        "5.1.1", NULL},
+    {"a non-ASCII word glued to an address outside brackets is the text's",
+        "From: MAILER-DAEMON@mx.example.com\n"
+        "To: news@example.com\n"
+        "Subject: Undelivered Mail Returned to Sender\n"
+        "Content-Type: text/plain; charset=utf-8\n\n"
+        "\xe6\x94\xb6\xe4\xbb\xb6\xe4\xba\xba"
+        "abc@example.org: 550 5.1.1 "
+        "User unknown (in reply to RCPT TO command)\n",
+        0, OG_RC_HARD, -1, "abc@example.org", "5.1.1", NULL},
     {"RFC 3464 DSN, mailbox full is soft",
         "From: MAILER-DAEMON@mx.example.com\n"
         "Subject: Undelivered Mail Returned to Sender\n"
