@@ -1467,13 +1467,11 @@ typed_utf8_addr(const char *raw, char *out, size_t outsize)
 
 	if (raw == NULL || (semi = strchr(raw, ';')) == NULL)
 		return 0;
-	while (*raw == ' ' || *raw == '\t')
-		raw++;
-	if (semi - raw >= 5 && g_ascii_strncasecmp(raw, "utf-8", 5) == 0) {
-		unescape_utf8_xtext(semi + 1, dec, sizeof(dec));
-		return utf8_item_addr(dec, strlen(dec), out, outsize);
-	}
-	return utf8_item_addr(semi + 1, strlen(semi + 1), out, outsize);
+	/* The escapes under "rfc822;" too: mox writes its 7-bit form
+	 * there ("rfc822;m\x{F8}x@..."), and a backslash is no address
+	 * character outside quotes anyway. */
+	unescape_utf8_xtext(semi + 1, dec, sizeof(dec));
+	return utf8_item_addr(dec, strlen(dec), out, outsize);
 }
 
 /* "rfc822; User@Example.com" -> "User@example.com", "" when none. */

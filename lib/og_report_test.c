@@ -144,6 +144,17 @@ static const struct pcase pcases[] = {
         "\xc3\xb1"
         "aca@example.org",
         "5.1.1", NULL},
+    {"mox's 7-bit form under rfc822; (\\x{F8}, IDNA domain) is decoded",
+        "From: postmaster@mx.example.com\n"
+        "Subject: mail delivery failed\n"
+        "Content-Type: multipart/report; report-type=delivery-status; "
+        "boundary=\"b\"\n\n"
+        "--b\nContent-Type: message/delivery-status\n\n"
+        "Reporting-MTA: dns; mx.example.com\n\n"
+        "Final-Recipient: rfc822;m\\x{F8}x@xn--remte-zua.example\n"
+        "Action: failed\nStatus: 5.1.1\n\n--b--\n",
+        0, OG_RC_HARD, OG_RK_DSN, "m\xc3\xb8x@xn--remte-zua.example", "5.1.1",
+        NULL},
     {"SMTPUTF8 address in Exim's X-Failed-Recipients is kept whole",
         "From: Mail Delivery System <Mailer-Daemon@mx.example.com>\n"
         "To: news@example.com\n"
