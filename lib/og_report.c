@@ -2302,7 +2302,11 @@ reply_code_at(const char *l, size_t n, size_t k)
  * command, host: X (192.0.2.1) reason: 550-5.7.1 ...".
  */
 static const char *const reply_intros[] = {
-    "said:", "was:", "replied:", "reason:", "]:", NULL};
+    "said:", "was:", "replied:", "reason:", "]:",
+    /* Office 365's notice when it has no delivery-status (its HTML
+     * table as text): "Error:  550 5.1.10 RESOLVER...", "Reported
+     * error:  550 ...", "Remote Server returned '550 ...'". */
+    "error:", "returned '", NULL};
 
 /* Leading white space of l[0..n). */
 static size_t

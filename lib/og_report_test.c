@@ -198,6 +198,24 @@ static const struct pcase pcases[] = {
         "abc@example.org: 550 5.1.1 "
         "User unknown (in reply to RCPT TO command)\n",
         0, OG_RC_HARD, -1, "abc@example.org", "5.1.1", NULL},
+    {"Office 365's notice without delivery-status: its Error row is the reply",
+        "From: Microsoft Outlook <postmaster@example.org>\n"
+        "To: <news@example.com>\n"
+        "Subject: Undeliverable: Hello\n"
+        "Content-Type: text/plain; charset=utf-8\n\n"
+        "Your message to jane@example.org couldn't be delivered.\n"
+        "jane wasn't found at example.org.\n\n"
+        "More Info for Email Admins\nStatus code: 550 5.1.10\n\n"
+        "Original Message Details\n"
+        "Created Date:   11/23/2023 6:57:39 PM\n"
+        "Sender Address: news@example.com\n"
+        "Recipient Address:      jane@example.org\n"
+        "Subject:        Hello\n\n"
+        "Error Details\n"
+        "Error:  550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient "
+        "jane@example.org not found by SMTP address lookup\n"
+        "Message rejected by:    EX1.example.prod.exchangelabs.com\n",
+        0, OG_RC_HARD, -1, "jane@example.org", "5.1.10", NULL},
     {"RFC 3464 DSN, mailbox full is soft",
         "From: MAILER-DAEMON@mx.example.com\n"
         "Subject: Undelivered Mail Returned to Sender\n"
