@@ -948,6 +948,23 @@ static const struct known known_tab[] = {
     KD("163.com", K),
     KD("126.com", K),
     KD("naver.com", K),
+    /* The providers' own national domains one edit from an F name
+     * above (Yahoo's regional list, Microsoft's Outlook.com domain
+     * list, Terra Argentina), flagged as its typo until known here. */
+    KD("yahoo.se", K),
+    KD("yahoo.ee", K),
+    KD("yahoo.rs", K),
+    KD("yahoo.com.tr", K),
+    KD("yahoo.com.hr", K),
+    KD("hotmail.rs", K),
+    KD("hotmail.ee", K),
+    KD("hotmail.as", K),
+    KD("hotmail.bs", K),
+    KD("hotmail.com.bo", K),
+    KD("outlook.com.gr", K),
+    KD("outlook.com.hr", K),
+    KD("outlook.ec", K),
+    KD("terra.com.ar", K),
 };
 
 #undef KD

@@ -310,6 +310,8 @@ static struct tcase cases[] = {
     VT("typo uol bt", "joao@uol.com.bt", "joao@uol.com.bt", "joao@uol.com.bt",
         "uol.com.br"),
     VT("no typo for gmail", "a@gmail.com", "a@gmail.com", "a@gmail.com", ""),
+    VT("no typo for yahoo turkey", "Ayse@Yahoo.com.tr", "Ayse@yahoo.com.tr",
+        "ayse@yahoo.com.tr", ""),
     VT("typo hotmail con", "a@hotmail.con", "a@hotmail.con", "a@hotmail.con",
         "hotmail.com"),
 
@@ -518,6 +520,23 @@ static struct tcase cases[] = {
     T("hotmail.se is real", "hotmail.se", NULL),
     T("hotmail.com.tr is real", "hotmail.com.tr", NULL),
     T("yahoo.com.au is real", "yahoo.com.au", NULL),
+    /* Providers' own national domains one edit from a listed one
+     * (Yahoo's, Microsoft's Outlook.com list, Terra Argentina): a
+     * flag would have the admin "correct" a working address. */
+    T("yahoo.se is real", "yahoo.se", NULL),
+    T("yahoo.ee is real", "yahoo.ee", NULL),
+    T("yahoo.rs is real", "yahoo.rs", NULL),
+    T("yahoo.com.tr is real", "yahoo.com.tr", NULL),
+    T("yahoo.com.hr is real", "yahoo.com.hr", NULL),
+    T("hotmail.rs is real", "hotmail.rs", NULL),
+    T("hotmail.ee is real", "hotmail.ee", NULL),
+    T("hotmail.as is real", "hotmail.as", NULL),
+    T("hotmail.bs is real", "hotmail.bs", NULL),
+    T("hotmail.com.bo is real", "hotmail.com.bo", NULL),
+    T("outlook.com.gr is real", "outlook.com.gr", NULL),
+    T("outlook.com.hr is real", "outlook.com.hr", NULL),
+    T("outlook.ec is real", "outlook.ec", NULL),
+    T("terra.com.ar is real", "terra.com.ar", NULL),
     T("mail.com is real", "mail.com", NULL),
     T("email.com is real", "email.com", NULL),
     T("ymail.com is real", "ymail.com", NULL),
