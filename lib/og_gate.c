@@ -200,25 +200,29 @@ refuse_entry(
 		snprintf(v->reason, sizeof(v->reason), "unsubscribed(%s) %s %s",
 		    lw, date, og_via_name(e->via));
 	} else {
+		char until[16] = "";
+
 		rule = og_reason_name(e->reason);
+		/* A temporary one (suppress --expires, an import's expires
+		 * column) ends: "not mailed again" would be untrue. */
+		if (e->expires)
+			og_date_fmt(e->expires, until, sizeof(until));
 		if (e->reason == OG_RS_HARD_BOUNCE) {
 			snprintf(v->text, sizeof(v->text),
 			    "<%s>: address "
-			    "hard-bounced on %s; not mailed again",
-			    addr, date);
+			    "hard-bounced on %s; not mailed %s%s",
+			    addr, date, *until ? "until " : "again", until);
 		} else if (e->reason == OG_RS_COMPLAINT) {
 			snprintf(v->text, sizeof(v->text),
 			    "<%s>: recipient "
-			    "complained about %s on %s",
-			    addr, words, date);
+			    "complained about %s on %s%s%s",
+			    addr, words, date,
+			    *until ? "; not mailed until " : "", until);
 		} else if (e->expires) {
-			char until[16];
-
 			snprintf(v->text, sizeof(v->text),
 			    "<%s>: suppressed "
 			    "(%s) for %s until %s",
-			    addr, og_reason_name(e->reason), words,
-			    og_date_fmt(e->expires, until, sizeof(until)));
+			    addr, og_reason_name(e->reason), words, until);
 		} else {
 			snprintf(v->text, sizeof(v->text),
 			    "<%s>: suppressed "

@@ -762,6 +762,13 @@ replies(void **state)
 	    {"news", "all@x.example", 550, "5.7.1",
 	        "<all@x.example>: unsubscribed from all streams on 2027-01-14 "
 	        "via admin until 2027-01-20"},
+	    /* a temporary hard bounce or complaint is not "for good" */
+	    {"news", "thb@x.example", 550, "5.1.1",
+	        "<thb@x.example>: address hard-bounced on 2027-01-14; not "
+	        "mailed until 2027-01-20"},
+	    {"news", "tcp@x.example", 550, "5.7.1",
+	        "<tcp@x.example>: recipient complained about all streams on "
+	        "2027-01-14; not mailed until 2027-01-20"},
 	};
 	/*
 	 * A drop the daemon cannot do (optgate-policyd, a stream that is no
@@ -802,6 +809,10 @@ replies(void **state)
 	    -9 * DAY);
 	put_until(st, "all@x.example", OG_EV_OPTOUT, OG_ST_OPTOUT, 0, NULL,
 	    -DAY, 5 * DAY);
+	put_until(st, "thb@x.example", OG_EV_SUPPRESS, OG_ST_SUPPRESSED,
+	    OG_RS_HARD_BOUNCE, NULL, -DAY, 5 * DAY);
+	put_until(st, "tcp@x.example", OG_EV_SUPPRESS, OG_ST_SUPPRESSED,
+	    OG_RS_COMPLAINT, NULL, -DAY, 5 * DAY);
 	assert_int_equal(og_store_count_sends(st, &k, 1, "slow", T0 - 3600), 0);
 	assert_int_equal(og_store_rbegin(st, &tx), 0);
 	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
