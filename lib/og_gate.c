@@ -173,6 +173,25 @@ rank(const og_entry *e)
 	return 6 + e->scope; /* opt-outs, broadest scope first */
 }
 
+/*
+ * Whether blocking entry a, rather than b, names a refusal: the stop that
+ * holds longest (one for good before a temporary one, a later end before
+ * an earlier), as a cap refusal names the cap that holds longest; then by
+ * rank.  Naming a pause of everything over an opt-out of the stream for
+ * good, or a temporary hard bounce over a complaint, told the sender and
+ * the admin a date ("until ...") after which the mail was still refused.
+ */
+static int
+outranks(const og_entry *a, const og_entry *b)
+{
+	if (a->expires != b->expires) {
+		if (a->expires == 0 || b->expires == 0)
+			return a->expires == 0;
+		return a->expires > b->expires;
+	}
+	return rank(a) < rank(b);
+}
+
 static void
 refuse_entry(
     og_verdict *v, const og_stream *st, const og_entry *e, const char *addr)
@@ -633,30 +652,14 @@ decide(const og_config *cfg, og_rtxn *tx, const og_stream *st,
 				continue;
 			if (e->expires && e->expires <= now)
 				continue;
+			/* A newer opt-in of a scope it covers lifts it. */
+			if (lifted(&rec, e, st, sscope))
+				continue;
 		} else {
 			continue;
 		}
-		if (block == NULL || rank(e) < rank(block))
+		if (block == NULL || outranks(e, block))
 			block = e;
-	}
-	if (block && block->state == OG_ST_OPTOUT) {
-		/* A newer opt-in of a scope the opt-out covers lifts it. */
-		if (lifted(&rec, block, st, sscope))
-			block = NULL;
-		/* ...unless another opt-out still holds. */
-		if (block == NULL)
-			for (i = 0; i < rec.nentries; i++) {
-				const og_entry *e = &rec.entries[i];
-
-				if (e->state != OG_ST_OPTOUT ||
-				    !og_gate_covers(e, st, sscope) ||
-				    (e->expires && e->expires <= now))
-					continue;
-				if (!lifted(&rec, e, st, sscope)) {
-					block = e;
-					break;
-				}
-			}
 	}
 	if (block) {
 		refuse_entry(v, st, block, addr);

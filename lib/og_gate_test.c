@@ -459,6 +459,34 @@ static const struct gcase cases[] = {
         "a@x.example", 0, A, "ok", 250, ""},
     {"transactional mail skips the caps", {SEND("resets", -3600)}, "resets",
         "a@x.example", 0, A, "ok", 250, ""},
+    {"a pause of all over an opt-out of the stream: the reason is the "
+     "opt-out for good, not the pause's end",
+        {CONF("news"), OPTOUT(OG_SCOPE_STREAM, "news", -5 * DAY),
+            {OG_EV_OPTOUT, OG_SCOPE_ALL, NULL, 0, 0, -DAY, 5 * DAY, NULL,
+                NULL}},
+        "news", "a@x.example", 0, R, "optout", 550,
+        "unsubscribed(stream:news) 2027-01-10"},
+    {"a temporary hard bounce over a complaint for good: the reason is "
+     "the complaint",
+        {SUPP(OG_SCOPE_SENDER, "example.com", OG_RS_COMPLAINT, -5 * DAY, 0),
+            SUPP(OG_SCOPE_ALL, NULL, OG_RS_HARD_BOUNCE, -DAY, 5 * DAY)},
+        "news", "a@x.example", 0, R, "complaint", 550,
+        "complaint(sender:example.com)"},
+    {"two temporary stops: the reason is the one that ends last",
+        {CONF("news"),
+            SUPP(OG_SCOPE_ALL, NULL, OG_RS_HARD_BOUNCE, -DAY, 2 * DAY),
+            SUPP(OG_SCOPE_SENDER, "example.com", OG_RS_MANUAL, -DAY, 9 * DAY)},
+        "news", "a@x.example", 0, R, "manual", 550,
+        "manual(sender:example.com)"},
+    {"a lifted opt-out of all, a pause of the sender and an opt-out of the "
+     "partner for good: the reason is the one for good",
+        {OPTOUT(OG_SCOPE_ALL, NULL, -30 * DAY),
+            OPTIN(OG_SCOPE_STREAM, "deals", OG_ST_CONFIRMED, -20 * DAY),
+            {OG_EV_OPTOUT, OG_SCOPE_SENDER, "example.com", 0, 0, -2 * DAY,
+                5 * DAY, NULL, NULL},
+            OPTOUT(OG_SCOPE_PARTNER, "acme", -DAY)},
+        "deals", "a@x.example", 0, R, "optout", 550,
+        "unsubscribed(partner:acme)"},
 };
 
 static const struct scase scases[] = {

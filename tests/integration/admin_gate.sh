@@ -245,4 +245,26 @@ like "... and after expire --keep 30d, for optgate-policyd too" \
     "550 5.7.1 <hy@example.org>: frequency cap 1/180d for weekly reached*"
 is "... mailed again once her window is over" \
     "$(verdict $((181 * D)) weekly hy@example.org)" accept
+
+# --- a temporary stop over one for good --------------------------------------
+# The refusal named the temporary one, with its end ("not mailed again"
+# for a hard bounce an admin had suppressed for 14 days; with a
+# complaint for good under it, "until" a day after which the mail was
+# still refused).
+at 0 optin tb@example.org --stream weekly >/dev/null
+at 10 suppress tb@example.org --reason hard-bounce --expires 14d >/dev/null
+like "a hard bounce suppressed for 14 days says until when" \
+    "$(policyd 20 weekly@example.com tb@example.org)" \
+    "550 5.1.1 <tb@example.org>: address hard-bounced on 2026-06-01; not mailed until 2026-06-15"
+at 0 optin tc@example.org --stream weekly >/dev/null
+at 0 suppress tc@example.org --reason complaint --sender example.com >/dev/null
+at 10 suppress tc@example.org --reason hard-bounce --expires 14d >/dev/null
+like "... over a complaint for good: the complaint is the reason" \
+    "$(policyd 20 weekly@example.com tc@example.org)" \
+    "550 5.7.1 <tc@example.org>: recipient complained about all mail from example.com on 2026-06-01"
+like "... in optgate status too" \
+    "$(at 20 status tc@example.org --stream weekly)" \
+    "*weekly * reject * complained about all mail from example.com on 2026-06-01*"
+is "... which still refuses after the hard bounce's end" \
+    "$(verdict $((15 * D)) weekly tc@example.org)" complaint
 done_testing
