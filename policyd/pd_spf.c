@@ -896,30 +896,58 @@ note_local_macros(const char *txt)
 #define LOOKUP_MAX 10
 #define SUB_MAX 10 /* libspf2's max_dns_mx and max_dns_ptr */
 
-static int nrecords, nlookups, over_limit;
+/*
+ * RFC 7208 4.6.4 also: at most 2 "void lookups", terms whose lookup
+ * finds nothing (NXDOMAIN, or no record of the type asked); a third is
+ * a permerror.  libspf2 1.2.10 (RFC 4408) has no such limit, so a
+ * record like "a:gone1 a:gone2 a:gone3 ip4:OURS -all" passed here and
+ * is a permerror at receivers.  Counted per term (a, mx, ptr, exists
+ * lookups), as the RFC says: the addresses of an mx's or ptr's host
+ * names are not terms, and a void include or redirect is a permerror
+ * of its own.
+ */
+#define VOID_MAX 2
+
+static int nrecords, nlookups, over_limit, nvoids, over_void;
 static char subs[SUB_MAX][DOMAIN_MAX + 2];
 static int nsubs, isub;
+
+/* A term's lookup that found nothing, not one that failed (temperror). */
+static void
+note_void(const SPF_dns_rr_t *rr)
+{
+	if (rr && rr->num_rr == 0 &&
+	    (rr->herrno == HOST_NOT_FOUND || rr->herrno == NO_DATA) &&
+	    ++nvoids > VOID_MAX)
+		over_void = 1;
+}
 
 static SPF_dns_rr_t *
 watch_lookup(SPF_dns_server_t *d, const char *domain, ns_type type, int cache)
 {
 	SPF_dns_rr_t *rr;
-	int i;
+	int i, term = 0;
 
 	if (type == ns_t_a || type == ns_t_aaaa) {
 		if (isub < nsubs && strcasecmp(domain, subs[isub]) == 0)
 			isub++;
-		else if (++nlookups > LOOKUP_MAX)
-			over_limit = 1;
+		else {
+			term = 1;
+			if (++nlookups > LOOKUP_MAX)
+				over_limit = 1;
+		}
 	}
 	if (type == ns_t_mx || type == ns_t_ptr) {
 		nsubs = isub = 0;
+		term = 1;
 		if (++nlookups > LOOKUP_MAX)
 			over_limit = 1;
 	}
-	if (over_limit && type != ns_t_txt)
+	if ((over_limit || over_void) && type != ns_t_txt)
 		return SPF_dns_rr_new_init(d, domain, type, 0, HOST_NOT_FOUND);
 	rr = SPF_dns_lookup(d->layer_below, domain, type, cache);
+	if (term)
+		note_void(rr);
 	if (rr && (type == ns_t_txt || type == ns_t_spf))
 		for (i = 0; i < rr->num_rr; i++)
 			if (rr->rr[i])
@@ -947,7 +975,7 @@ watch_get_spf(SPF_server_t *srv, SPF_request_t *rq, SPF_response_t *rs,
 	nsubs = isub = 0;
 	if (nrecords++ > 0 && ++nlookups > LOOKUP_MAX)
 		over_limit = 1;
-	if (over_limit)
+	if (over_limit || over_void)
 		return SPF_response_add_error(
 		    rs, SPF_E_BIG_DNS, "More than %d DNS lookups", LOOKUP_MAX);
 	/* libspf2's own fetch, which calls this hook when it is set. */
@@ -988,6 +1016,7 @@ eval_one(SPF_server_t *srv, const char *domain, const char *local,
 		return PD_SPF_PERMERROR;
 	}
 	nrecords = nlookups = over_limit = nsubs = isub = 0;
+	nvoids = over_void = 0;
 	SPF_request_query_mailfrom(rq, &rs);
 	if (rs == NULL) {
 		SPF_request_free(rq);
@@ -1000,6 +1029,15 @@ eval_one(SPF_server_t *srv, const char *domain, const char *local,
 		snprintf(detail, size,
 		    "permerror (more than %d DNS lookups, RFC 7208 4.6.4)",
 		    LOOKUP_MAX);
+		return PD_SPF_PERMERROR;
+	}
+	if (over_void) {
+		SPF_response_free(rs);
+		SPF_request_free(rq);
+		snprintf(detail, size,
+		    "permerror (more than %d void DNS lookups, RFC 7208 "
+		    "4.6.4)",
+		    VOID_MAX);
 		return PD_SPF_PERMERROR;
 	}
 	result = map_result(SPF_response_result(rs));

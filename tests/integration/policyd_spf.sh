@@ -50,7 +50,7 @@ dns_txt h16.test 'v=spf1 include:slow.test -all'
 # ptr, exists, redirect) in the whole evaluation, those of included and
 # redirected records too (the addresses of an mx's hosts are not terms).
 for i in $(seq 1 10); do
-	dns_conf "host-record=a$i.lim.test,192.0.2.$i"
+	dns_conf "host-record=a$i.lim.test,192.0.2.$i,2001:db8:2::$i"
 done
 dns_conf 'mx-host=mx.lim.test,a1.lim.test,1'
 dns_conf 'mx-host=mx.lim.test,a2.lim.test,2'
@@ -63,6 +63,19 @@ dns_txt tenmx.test 'v=spf1 mx:mx.lim.test include:inc5.lim.test include:inc1.lim
 dns_txt eleven.test 'v=spf1 include:inc5.lim.test include:inc3.lim.test a:a9.lim.test ip4:203.0.113.5 ip6:2001:db8::5 -all'
 dns_txt redir.test 'v=spf1 include:inc5.lim.test redirect=redir2.lim.test'
 dns_txt redir2.lim.test 'v=spf1 include:inc3.lim.test a:a10.lim.test ip4:203.0.113.5 ip6:2001:db8::5 -all'
+# RFC 7208 4.6.4: at most 2 "void lookups" (terms whose lookup finds
+# nothing: no such name, or no record of the type asked); a third is a
+# permerror, even when a later term would match.
+dns_txt void3.test 'v=spf1 a:gone1.void.test a:gone2.void.test exists:gone3.void.test ip4:203.0.113.5 ip6:2001:db8::5 -all'
+dns_txt void2.test 'v=spf1 a:gone1.void.test exists:gone2.void.test ip4:203.0.113.5 ip6:2001:db8::5 -all'
+for i in 1 2 3; do
+	dns_conf "host-record=v4only$i.void.test,192.0.2.$i"
+done
+dns_txt void6.test 'v=spf1 a:v4only1.void.test a:v4only2.void.test a:v4only3.void.test ip4:203.0.113.5 ip6:2001:db8::5 -all'
+dns_conf 'mx-host=mx.void.test,v4only1.void.test,1'
+dns_conf 'mx-host=mx.void.test,v4only2.void.test,2'
+dns_conf 'mx-host=mx.void.test,v4only3.void.test,3'
+dns_txt voidmx.test 'v=spf1 mx:mx.void.test ip4:203.0.113.5 ip6:2001:db8::5 -all'
 # A record that names senders by local part (RFC 7208 7.3, %{l}):
 # receivers evaluate it with the sender's own local part.
 dns_txt lp.test 'v=spf1 exists:%{l}.allow.lp.test -all'
@@ -338,6 +351,18 @@ ok "... logged as too many lookups" pd_log_wait \
     'from=<postmaster@eleven.test>.*reason=spf\(permerror\) eleven.test ip=203.0.113.5 permerror \(more than 10 DNS lookups'
 like "12 over an include and a redirect: 550 permerror" "$(qa redir.test)" \
     "550 5.7.23 *(permerror for 203.0.113.5)"
+# The void-lookup limit (libspf2 1.2.10 has none): receivers say
+# permerror ("void lookup limit exceeded").
+is "3 void lookups (no such names): 550 permerror" "$(qa void3.test)" \
+    "550 5.7.23 SPF record of void3.test does not authorize this server (permerror for 203.0.113.5)"
+ok "... logged as too many void lookups" pd_log_wait \
+    'from=<postmaster@void3.test>.*reason=spf\(permerror\) void3.test ip=203.0.113.5 permerror \(more than 2 void DNS lookups'
+is "2 void lookups: pass" "$(qa void2.test)" DUNNO
+is "3 names with no IPv6 address, for the IPv6 egress: 550 permerror" \
+    "$(qa void6.test)" \
+    "550 5.7.23 SPF record of void6.test does not authorize this server (permerror for 2001:db8::5)"
+is "... an mx whose 3 hosts have no IPv6 address (not terms): pass" \
+    "$(qa voidmx.test)" DUNNO
 
 # A helper that dies mid-evaluation (what a crashing record does):
 # h15.test includes slow.test, which waits on the silent server while we
