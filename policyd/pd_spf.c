@@ -12,7 +12,8 @@
  *   daemon -> helper   "DOMAIN IP[,IP...] LOCAL\n"
  *   helper -> daemon   "RESULT TTL[l] IP DETAIL\n"
  * where LOCAL is the sender's local part, RESULT a pd_spf_name, TTL the
- * TXT record's TTL in seconds (-1 unknown; 0 is a TTL: not cached), "l"
+ * shortest TTL of the SPF records read (the domain's, its includes' and
+ * redirects'), in seconds (-1 unknown; 0 is a TTL: not cached), "l"
  * after it says that a record looked at uses the local part (%{l}, %{s}:
  * the result is cached for that sender, not for the domain), IP the
  * egress address the result is about (the first one that did not pass)
@@ -922,6 +923,25 @@ note_void(const SPF_dns_rr_t *rr)
 		over_void = 1;
 }
 
+/*
+ * The smallest TTL of the SPF records an evaluation read (-1: none read):
+ * the sender domain's, and each include's and redirect's.  A result is
+ * only as fresh as the shortest-lived of them: a domain whose record
+ * (TTL 1 h) includes its provider's (5 min) sees the provider's change
+ * at receivers within 5 minutes, and must here too.
+ */
+static long rec_ttl;
+static long txt_ttl(const char *domain);
+
+static void
+note_ttl(const char *domain)
+{
+	long t = txt_ttl(domain);
+
+	if (t >= 0 && (rec_ttl < 0 || t < rec_ttl))
+		rec_ttl = t;
+}
+
 static SPF_dns_rr_t *
 watch_lookup(SPF_dns_server_t *d, const char *domain, ns_type type, int cache)
 {
@@ -948,10 +968,14 @@ watch_lookup(SPF_dns_server_t *d, const char *domain, ns_type type, int cache)
 	rr = SPF_dns_lookup(d->layer_below, domain, type, cache);
 	if (term)
 		note_void(rr);
-	if (rr && (type == ns_t_txt || type == ns_t_spf))
+	if (rr && (type == ns_t_txt || type == ns_t_spf)) {
 		for (i = 0; i < rr->num_rr; i++)
 			if (rr->rr[i])
 				note_local_macros(rr->rr[i]->txt);
+		/* (libspf2's resolver layer leaves rr->ttl 0) */
+		if (rr->num_rr > 0)
+			note_ttl(domain);
+	}
 	if (rr && (type == ns_t_mx || type == ns_t_ptr))
 		for (i = 0; i < rr->num_rr && nsubs < SUB_MAX; i++)
 			if (rr->rr[i])
@@ -1140,6 +1164,7 @@ pd_spf_helper_main(void)
 				local = sp + 1;
 		}
 		uses_local = 0;
+		rec_ttl = -1;
 		for (ip = ips; ip && *ip; ip = next) {
 			int rank;
 
@@ -1164,7 +1189,7 @@ pd_spf_helper_main(void)
 			}
 		}
 		if (overall != PD_SPF_TEMPERROR)
-			ttl = txt_ttl(line);
+			ttl = rec_ttl;
 		printf("%s %ld%s %s %s\n", pd_spf_name(overall), ttl,
 		    uses_local ? "l" : "", *bad_ip ? bad_ip : "-",
 		    bad_detail[0] ? bad_detail : "-");

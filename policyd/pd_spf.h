@@ -11,7 +11,8 @@
  * its helper is killed; a helper that crashes answers a permanent
  * error, one killed from outside (SIGKILL) a temporary one.  Either way
  * the daemon goes on serving.  Results other than temporary errors are
- * cached for the record's TTL, at most cache_ttl: for the domain, or for
+ * cached for the shortest TTL of the SPF records read (includes and
+ * redirects too), at most cache_ttl: for the domain, or for
  * the sender when a record uses the local part (%{l}).
  *
  * The daemon integrates the helpers into its event loop: pd_spf_check

@@ -90,6 +90,9 @@ for i in $(seq 10 29); do
 done
 dns_txt big.test 'v=spf1 ip4:203.0.113.5 ip6:2001:db8::5 -all'
 dns_txt other.test 'v=spf1 ip4:203.0.113.5 ip6:2001:db8::5 -all'
+# A record (TTL 1800) that includes one with a shorter TTL (a provider's
+# record): the result is as fresh as the shortest-lived record read.
+dns_txt incttl0.test 'v=spf1 include:ttl0.test -all'
 # verp: the milter rewrites the envelope sender to the verp address, so
 # receivers judge the verp domain's record, not the sender's.
 dns_txt vsend.test 'v=spf1 ip4:203.0.113.5 ip6:2001:db8::5 -all'
@@ -461,9 +464,12 @@ for i in $(seq 1 50); do
 	sleep 0.1
 done
 is "a record with TTL 0: pass" "$(qa ttl0.test)" DUNNO
+is "a record (TTL 1800) including it: pass" "$(qa incttl0.test)" DUNNO
 echo 'v=spf1 -all' >"$PD_T/ttl0.txt"
 like "... changed to -all: the next check fails (nothing was cached)" \
     "$(qa ttl0.test)" "550 5.7.23 *(fail for 203.0.113.5)"
+like "... and so does the including record's (not cached for its own TTL)" \
+    "$(qa incttl0.test)" "550 5.7.23 *(fail for 203.0.113.5)"
 kill $ttl0pid
 dns_stop
 is "with DNS gone, a cached pass still passes" "$(q pass.test)" DUNNO
