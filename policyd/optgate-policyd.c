@@ -843,20 +843,26 @@ spf_verdict(struct conn *c, const pd_req *r, const og_stream *st,
 		    about, res->detail, verp ? ", of the verp domain " : "",
 		    verp ? dom : "");
 		return 0;
-	} else if (st->spf == OG_SPF_DEFER) {
-		verdict_set(
-		    &v, OG_REFUSE, OG_REFUSE_DEFER, 450, "4.7.23", "spf");
-		snprintf(v.text, sizeof(v.text),
-		    "SPF record of %.100s does "
-		    "not authorize this server (%s%s)",
-		    dom, pd_spf_name(res->result), about);
 	} else {
-		verdict_set(
-		    &v, OG_REFUSE, OG_REFUSE_REJECT, 550, "5.7.23", "spf");
+		/*
+		 * RFC 7372: X.7.24 when the evaluation ended in an error (a
+		 * broken record: syntax, too many lookups; it may well list
+		 * this server), X.7.23 when the record does not authorize it.
+		 */
+		int perm = res->result == PD_SPF_PERMERROR;
+		int defer = st->spf == OG_SPF_DEFER;
+
+		verdict_set(&v, OG_REFUSE,
+		    defer ? OG_REFUSE_DEFER : OG_REFUSE_REJECT,
+		    defer ? 450 : 550,
+		    perm ? (defer ? "4.7.24" : "5.7.24")
+		         : (defer ? "4.7.23" : "5.7.23"),
+		    "spf");
 		snprintf(v.text, sizeof(v.text),
-		    "SPF record of %.100s does "
-		    "not authorize this server (%s%s)",
-		    dom, pd_spf_name(res->result), about);
+		    "SPF record of %.100s %s (%s%s)", dom,
+		    perm ? "cannot be evaluated"
+		         : "does not authorize this server",
+		    pd_spf_name(res->result), about);
 	}
 	snprintf(v.reason, sizeof(v.reason), "spf(%s) %.100s%s%s%s %.100s",
 	    pd_spf_name(res->result), dom, verp ? " (verp domain)" : "",

@@ -24,6 +24,7 @@ dns_txt soft.test 'v=spf1 ip4:198.51.100.1 ~all'
 dns_txt neutral.test 'v=spf1 ?all'
 dns_txt fresh.test 'v=spf1 ip4:203.0.113.5 ip6:2001:db8::5 -all'
 dns_txt defer.test 'v=spf1 -all'
+dns_txt deferbad.test 'v=spf1 ip4:203.0.113.5 ip6:2001:db8::5 foo:bar -all'
 dns_txt warn.test 'v=spf1 -all'
 # Hostile records: macro expansions libspf2 mishandled in the past
 # (CVE-2021-20314, the 2023 integer underflow), loops, too many lookups,
@@ -127,6 +128,7 @@ ${matches}consent = none
 spf = reject
 [stream deferred]
 match = sender:@defer.test
+match = sender:@deferbad.test
 consent = none
 spf = defer
 [stream warned]
@@ -287,6 +289,9 @@ r=$( (printf 'request=smtpd_access_policy\nprotocol_state=RCPT\nsender=postmaste
 is "more input while a request waits for SPF: closed" "$r" CLOSED
 ok "... logged" pd_log_wait 'more input while a request waits for SPF'
 like "defer mode: 450 4.7.23" "$(q defer.test)" "450 4.7.23 *"
+is "... a record with a syntax error (listing this server): 450 4.7.24" \
+    "$(q deferbad.test)" \
+    "450 4.7.24 SPF record of deferbad.test cannot be evaluated (permerror for 203.0.113.5)"
 is "warn mode: DUNNO" "$(q warn.test)" DUNNO
 ok "warn mode: logged" pd_log_wait 'spf=fail for 203.0.113.5.*\(warn only\)'
 is "sender domain with a trailing dot: checked as without" \
@@ -335,7 +340,7 @@ bad=""
 for h in h1 h2 h3 h4 h5 h7 h8 h9 h10 h11 h12 h13 h14; do
 	r=$(q $h.test)
 	case "$r" in
-	"550 5.7.23 "* | "451 4.4.3 "*) ;;
+	"550 5.7.23 "* | "550 5.7.24 "* | "451 4.4.3 "*) ;;
 	*) bad="$bad $h:$r" ;;
 	esac
 done
@@ -349,21 +354,21 @@ ok "daemon still alive" kill -0 "$PD_PID"
 is "10 DNS lookups over two includes: pass" "$(qa ten.test)" DUNNO
 is "... 10 with an mx of 3 hosts: pass" "$(qa tenmx.test)" DUNNO
 is "11 DNS lookups over two includes: 550 permerror" "$(qa eleven.test)" \
-    "550 5.7.23 SPF record of eleven.test does not authorize this server (permerror for 203.0.113.5)"
+    "550 5.7.24 SPF record of eleven.test cannot be evaluated (permerror for 203.0.113.5)"
 ok "... logged as too many lookups" pd_log_wait \
     'from=<postmaster@eleven.test>.*reason=spf\(permerror\) eleven.test ip=203.0.113.5 permerror \(more than 10 DNS lookups'
 like "12 over an include and a redirect: 550 permerror" "$(qa redir.test)" \
-    "550 5.7.23 *(permerror for 203.0.113.5)"
+    "550 5.7.24 *(permerror for 203.0.113.5)"
 # The void-lookup limit (libspf2 1.2.10 has none): receivers say
 # permerror ("void lookup limit exceeded").
 is "3 void lookups (no such names): 550 permerror" "$(qa void3.test)" \
-    "550 5.7.23 SPF record of void3.test does not authorize this server (permerror for 203.0.113.5)"
+    "550 5.7.24 SPF record of void3.test cannot be evaluated (permerror for 203.0.113.5)"
 ok "... logged as too many void lookups" pd_log_wait \
     'from=<postmaster@void3.test>.*reason=spf\(permerror\) void3.test ip=203.0.113.5 permerror \(more than 2 void DNS lookups'
 is "2 void lookups: pass" "$(qa void2.test)" DUNNO
 is "3 names with no IPv6 address, for the IPv6 egress: 550 permerror" \
     "$(qa void6.test)" \
-    "550 5.7.23 SPF record of void6.test does not authorize this server (permerror for 2001:db8::5)"
+    "550 5.7.24 SPF record of void6.test cannot be evaluated (permerror for 2001:db8::5)"
 is "... an mx whose 3 hosts have no IPv6 address (not terms): pass" \
     "$(qa voidmx.test)" DUNNO
 
@@ -395,7 +400,7 @@ kill_mid() {
 }
 kill_mid h15.test SEGV
 is "a helper crash: 550 permerror (no address to name), the daemon goes on" \
-    "$(cat "$PD_T/h15.test.out")" "550 5.7.23 SPF record of h15.test does not authorize this server (permerror)"
+    "$(cat "$PD_T/h15.test.out")" "550 5.7.24 SPF record of h15.test cannot be evaluated (permerror)"
 ok "... logged with the signal" pd_log_wait \
     'SPF helper for h15.test: SPF evaluation crashed \(signal [0-9]+\)'
 ok "... and the decision without an empty ip=" pd_log_wait \
@@ -526,7 +531,7 @@ print(data.decode().replace("\n\n", "|").replace("\n", " "))
 EOF2
 )
 like "helper talking nonsense: permerror, and the next request is answered" \
-    "$r" "action=550 5.7.23 *(permerror)|action=550 5.7.23 *(permerror)|"
+    "$r" "action=550 5.7.24 *(permerror)|action=550 5.7.24 *(permerror)|"
 ok "... logged as such" pd_log_wait \
     'SPF helper for soft.test: SPF evaluation failed: garbled answer'
 ok "... and the daemon is alive" kill -0 "$PD_PID"
