@@ -78,6 +78,14 @@ int og_cli_addr_lookup(og_cli *cli, const char *s, og_addr *a);
 int og_cli_addr_record(og_cli *cli, const char *s, og_addr *a);
 /* The configured stream, or NULL after telling the admin it is unknown. */
 const og_stream *og_cli_stream(og_cli *cli, const char *name);
+/*
+ * og_cli_segments - check a segment list s[0..n) (import's segment
+ * column, optin --segment): at most OG_SEGMENTS_MAX segments separated by
+ * ',', ';' or '|', each 1 to OG_SEGMENT_LEN bytes as the store keeps it.
+ * out (size bytes; NULL: check only) gets it as the store takes it, ';'
+ * and '|' made ','.  0, or -1 for a list the store cannot hold.
+ */
+int og_cli_segments(const char *s, size_t n, char *out, size_t size);
 /* Print a usage line to stderr and return OG_EXIT_USAGE. */
 int og_cli_usage(const char *line);
 /*

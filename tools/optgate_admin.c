@@ -1091,38 +1091,12 @@ import_row(struct import *im, const og_csv_rec *r)
 		}
 	}
 	seg = fld(im, r, C_SEGMENT, &nseg);
-	if (nseg) {
-		/*
-		 * len as the store keeps a segment: blanks at its ends
-		 * trimmed, blanks inside counted ("gold customers of spring
-		 * 2026" is 33 bytes, which the store dropped after the
-		 * line was counted imported).
-		 */
-		size_t k, len = 0, blanks = 0;
-		int cnt = 1;
-
-		for (k = 0; k <= nseg; k++) {
-			if (k == nseg || seg[k] == ',' || seg[k] == ';' ||
-			    seg[k] == '|') {
-				if (len > OG_SEGMENT_LEN || len == 0)
-					cnt = 99;
-				if (k < nseg)
-					cnt++;
-				len = blanks = 0;
-			} else if (seg[k] == ' ' || seg[k] == '\t') {
-				blanks += len > 0; /* inside, if more follows */
-			} else {
-				len += blanks + 1;
-				blanks = 0;
-			}
-		}
-		if (cnt > OG_SEGMENTS_MAX) {
-			reject(im, r->line,
-			    "bad segment list (at most 8 "
-			    "segments of 1 to 32 bytes, separated by , ; or |)",
-			    r->raw, r->rawlen);
-			return;
-		}
+	if (nseg && og_cli_segments(seg, nseg, NULL, 0) != 0) {
+		reject(im, r->line,
+		    "bad segment list (at most 8 "
+		    "segments of 1 to 32 bytes, separated by , ; or |)",
+		    r->raw, r->rawlen);
+		return;
 	}
 	s = fld(im, r, C_CAP, &n);
 	if (n || st == OG_ST_NONE) {

@@ -705,36 +705,39 @@ token_hash(const char *tok, char *out, size_t size)
 }
 
 /*
- * --segment as an import's segment column reads it: "vip;br" (or
- * "vip,br", "vip|br") is two segments.  The store splits on ',' only, so
- * "vip;br" was one segment of that name, which no caps.segment line
- * names, and export wrote it back as the two an import makes of it: the
- * caps changed on the way.  A segment over 32 bytes or a ninth was
- * dropped by the store after the command said "recorded".  0, or -1 for
- * a list the store cannot hold.
+ * One reading of a segment list for import's segment column and optin
+ * --segment: "vip;br" (or "vip,br", "vip|br") is two segments.  The store
+ * splits on ',' only, so "vip;br" given to it was one segment of that
+ * name, which no caps.segment line names, and export wrote it back as
+ * two: the caps changed on the way.  Each segment is measured as the
+ * store keeps it (blanks at its ends trimmed, blanks inside counted): one
+ * over 32 bytes or a ninth was dropped by the store after the command
+ * said "recorded".
  */
-static int
-optin_segments(const char *in, char *out, size_t size)
+int
+og_cli_segments(const char *s, size_t n, char *out, size_t size)
 {
 	size_t k, len = 0, blanks = 0; /* len: as the store trims it */
 	int cnt = 1;
 
-	if (strlen(in) >= size)
+	if (out != NULL && n >= size)
 		return -1;
-	for (k = 0;; k++) {
-		char c = in[k];
+	for (k = 0; k <= n; k++) {
+		char c = k < n ? s[k] : 0;
 
-		if (c == 0 || c == ',' || c == ';' || c == '|') {
+		if (k == n || c == ',' || c == ';' || c == '|') {
 			if (len == 0 || len > OG_SEGMENT_LEN)
 				return -1;
-			out[k] = c ? ',' : 0;
-			if (c == 0)
+			if (out != NULL)
+				out[k] = k < n ? ',' : 0;
+			if (k == n)
 				break;
 			cnt++;
 			len = blanks = 0;
 			continue;
 		}
-		out[k] = c;
+		if (out != NULL)
+			out[k] = c;
 		if (c == ' ' || c == '\t') {
 			blanks += len > 0; /* inside, if more follows */
 		} else {
@@ -786,7 +789,8 @@ cmd_optin(og_cli *cli, int argc, char **argv)
 			ua = optarg;
 			break;
 		case 'g':
-			if (optin_segments(optarg, segbuf, sizeof(segbuf))) {
+			if (og_cli_segments(optarg, strlen(optarg), segbuf,
+			        sizeof(segbuf)) != 0) {
 				fprintf(stderr,
 				    "optgate: --segment: at most %d segments "
 				    "of 1 to %d bytes, separated by , ; or "
