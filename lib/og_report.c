@@ -3112,7 +3112,7 @@ og_report_parse(
 	GMimeParser *parser;
 	GMimeMessage *msg;
 	GMimeObject *top;
-	const char *v;
+	const char *v, *w;
 	size_t hlen, mp = 0;
 
 	memset(out, 0, sizeof(*out));
@@ -3201,26 +3201,24 @@ og_report_parse(
 	if ((v = hdr(top, "Auto-Submitted")) != NULL &&
 	    g_ascii_strncasecmp(v, "no", 2) != 0)
 		c.auto_submitted = 1;
-	if (hdr(top, "X-Autoreply") != NULL ||
-	    hdr(top, "X-Autorespond") != NULL ||
-	    hdr(top, "X-Autoresponder") != NULL ||
-	    ((v = hdr(top, "Precedence")) != NULL && ci_has(v, "auto_reply")) ||
-	    ((v = hdr(top, "X-Auto-Response-Suppress")) != NULL &&
-	        ci_has(v, "oof")) ||
-	    ((v = hdr(top, "Auto-Submitted")) != NULL && ci_has(v, "vacation")))
-		c.autoreply_hdr = c.auto_submitted_reply = 1;
 	/*
-	 * What says "I answer a mail", not "do not answer me"
-	 * (X-Auto-Response-Suppress) nor "a program wrote me"
-	 * (auto-generated: a mail client's own unsubscribe mail may say so).
+	 * auto_reply: what says "I answer a mail" (a vacation program's
+	 * headers, RFC 3834 auto-replied), not "do not answer me"
+	 * (X-Auto-Response-Suppress) nor "a program wrote me" (auto-generated:
+	 * a mail client's own unsubscribe mail may say so).
 	 */
 	out->auto_reply =
-	    ((v = hdr(top, "Auto-Submitted")) != NULL &&
-	        ci_has(v, "auto-replied")) ||
 	    hdr(top, "X-Autoreply") != NULL ||
 	    hdr(top, "X-Autorespond") != NULL ||
 	    hdr(top, "X-Autoresponder") != NULL ||
 	    ((v = hdr(top, "Precedence")) != NULL && ci_has(v, "auto_reply"));
+	v = hdr(top, "Auto-Submitted");
+	if (out->auto_reply || (v != NULL && ci_has(v, "vacation")) ||
+	    ((w = hdr(top, "X-Auto-Response-Suppress")) != NULL &&
+	        ci_has(w, "oof")))
+		c.autoreply_hdr = c.auto_submitted_reply = 1;
+	if (v != NULL && ci_has(v, "auto-replied"))
+		out->auto_reply = 1;
 	if ((v = hdr(top, "X-Apple-Unsubscribe")) != NULL && ci_has(v, "true"))
 		c.apple_unsub = 1;
 	if ((v = hdr(top, "Delivered-To")) != NULL)
