@@ -920,6 +920,27 @@ stream_section(struct pstate *ps, const char *section)
 }
 
 /*
+ * Add a continuation line's value to ps->last, the value given so far: a
+ * string's words joined by a space, a list's items by ", " (by a space
+ * after a line that ended in its comma).  0, or OG_EINVAL said.
+ */
+static int
+join_last(struct pstate *ps, const char *sect, const char *name, int list,
+    const char *value)
+{
+	size_t n = strlen(ps->last);
+
+	if (n + 2 + strlen(value) >= sizeof(ps->last)) {
+		perr(ps, "[%s] %s: value longer than %zu characters", sect,
+		    name, sizeof(ps->last) - 1);
+		return OG_EINVAL;
+	}
+	snprintf(ps->last + n, sizeof(ps->last) - n, "%s%s",
+	    !list || (n > 0 && ps->last[n - 1] == ',') ? " " : ", ", value);
+	return 0;
+}
+
+/*
  * An indented line continues a string (joined with a space) or a caps
  * list (more caps) given on the lines before: the value is parsed again
  * with the continuation added.
@@ -928,18 +949,8 @@ static int
 append_value(
     struct pstate *ps, const struct key *k, char *base, const char *value)
 {
-	size_t n = strlen(ps->last);
-
-	if (n + 2 + strlen(value) >= sizeof(ps->last)) {
-		perr(ps, "[%s] %s: value longer than %zu characters",
-		    SECT(ps, k), k->name, sizeof(ps->last) - 1);
+	if (join_last(ps, SECT(ps, k), k->name, k->type == T_CAPS, value) != 0)
 		return OG_EINVAL;
-	}
-	snprintf(ps->last + n, sizeof(ps->last) - n, "%s%s",
-	    k->type == T_STR                  ? " "
-	    : n > 0 && ps->last[n - 1] == ',' ? " "
-	                                      : ", ",
-	    value);
 	return set_value(ps, k, base, ps->last, 0);
 }
 
@@ -985,7 +996,6 @@ segment_caps(struct pstate *ps, int idx, const char *section, const char *name,
 	og_stream *st = ps->cur;
 	og_segcaps *sc;
 	const char *seg = name + 13;
-	size_t len = strlen(ps->last);
 	int n, j;
 
 	if (*seg == 0 || strlen(seg) > 32) {
@@ -1000,13 +1010,8 @@ segment_caps(struct pstate *ps, int idx, const char *section, const char *name,
 		return 0;
 	}
 	if (j < st->nsegcaps) { /* continued */
-		if (len + 2 + strlen(value) >= sizeof(ps->last)) {
-			perr(ps, "[%s] %s: value longer than %zu characters",
-			    section, name, sizeof(ps->last) - 1);
+		if (join_last(ps, section, name, 1, value) != 0)
 			return 0;
-		}
-		snprintf(ps->last + len, sizeof(ps->last) - len, "%s%s",
-		    len > 0 && ps->last[len - 1] == ',' ? " " : ", ", value);
 		sc = &st->segcaps[j];
 	} else {
 		og_strlcpy(ps->last, value, sizeof(ps->last));
@@ -1082,11 +1087,8 @@ handle_value(
 		if (!first && ps->cont && k->type == T_CAPS &&
 		    caps_continued(ps, value)) {
 			/* one more cap line ending in ',': wait for the next */
-			size_t n = strlen(ps->last);
-
-			snprintf(
-			    ps->last + n, sizeof(ps->last) - n, " %s", value);
-			return 1;
+			return join_last(ps, SECT(ps, k), k->name, 1, value) ==
+			       0;
 		}
 		if (!first && ps->cont &&
 		    (k->type == T_STR || k->type == T_CAPS))

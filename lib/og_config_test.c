@@ -640,6 +640,20 @@ continuations(void **state)
 	assert_int_equal(s->segcaps[1].ncaps, 2);
 	assert_int_equal(s->segcaps[1].caps[1].period, 7 * 86400);
 	og_config_unref(cfg);
+	/* both styles in one list: a line without its comma, then one with */
+	if (og_config_parse_string("[stream s]\n"
+	                           "caps = 2/7d\n"
+	                           "  1/1d,\n"
+	                           "  4/30d\n",
+	        "t", &cfg, err, sizeof(err), NULL, NULL) != 0)
+		fail_msg(
+		    "caps continued without, then with a comma refused: %s",
+		    err);
+	s = og_config_stream(cfg, "s");
+	assert_non_null(s);
+	assert_int_equal(s->ncaps, 3);
+	assert_int_equal(s->caps[2].limit, 4);
+	og_config_unref(cfg);
 }
 
 static void
