@@ -933,12 +933,26 @@ note_void(const SPF_dns_rr_t *rr)
 static long rec_ttl;
 static long txt_ttl(const char *domain);
 
+/*
+ * The records whose TTL this request has read: each egress address is
+ * evaluated on its own and reads the same records again, and a TTL is
+ * one more TXT query (txt_ttl), asked once per record, not per address.
+ */
+static char ttl_read[LOOKUP_MAX + 1][DOMAIN_MAX + 2];
+static int nttl_read;
+
 static void
 note_ttl(const char *domain)
 {
-	long t = txt_ttl(domain);
+	long t;
+	int i;
 
-	if (t >= 0 && (rec_ttl < 0 || t < rec_ttl))
+	for (i = 0; i < nttl_read; i++)
+		if (strcasecmp(ttl_read[i], domain) == 0)
+			return;
+	if (nttl_read < LOOKUP_MAX + 1 && strlen(domain) <= DOMAIN_MAX + 1)
+		og_strlcpy(ttl_read[nttl_read++], domain, sizeof(ttl_read[0]));
+	if ((t = txt_ttl(domain)) >= 0 && (rec_ttl < 0 || t < rec_ttl))
 		rec_ttl = t;
 }
 
@@ -1165,6 +1179,7 @@ pd_spf_helper_main(void)
 		}
 		uses_local = 0;
 		rec_ttl = -1;
+		nttl_read = 0;
 		for (ip = ips; ip && *ip; ip = next) {
 			int rank;
 
