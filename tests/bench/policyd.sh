@@ -150,14 +150,23 @@ if part load; then
 
 	# --- sync calls while counting ---
 	if command -v strace >/dev/null 2>&1; then
-		strace -f -p "$OG_PID" -e trace=fsync,fdatasync,msync,sync_file_range \
-		    -c -o "$D/strace.out" 2>/dev/null &
+		strace -f -p "$OG_PID" -e trace=fsync,fdatasync,msync,sync_file_range,epoll_wait \
+		    -c -o "$D/strace.out" 2>"$D/strace.err" &
 		spid=$!
-		sleep 0.5
+		# until it says it attached (at most 5 s)
+		i=0
+		while [ $i -lt 50 ] && ! grep -q attached "$D/strace.err"; do
+			sleep 0.1
+			i=$((i + 1))
+		done
 		o=$("$BB/pd_load" "$P_OPTGATE" 8 3 "$N")
 		kill -INT $spid 2>/dev/null
 		wait $spid 2>/dev/null
 		syncs=$(awk '$NF ~ /^(fsync|fdatasync|msync|sync_file_range)$/ {n += $4} END {print n + 0}' "$D/strace.out")
+		# The loop's epoll_wait calls show strace attached: without
+		# them an empty table would read as no sync call.
+		grep -q ' epoll_wait$' "$D/strace.out" 2>/dev/null ||
+		    syncs="unknown (strace did not attach)"
 		echo "sync calls by optgate-policyd during $(( $(get "$o" requests) / 2 )) messages in 3s: $syncs (counters are synced every [store] counter_sync = 1s, not per message)"
 	fi
 fi
