@@ -9,6 +9,9 @@
  *   POST /u/TOKEN/prefs   the preference form (CSRF-checked)
  *   GET  /healthz         200 "ok" when the store can be read
  *
+ * GET /u/TOKEN/prefs is the page too; /u/TOKEN/ and /u/TOKEN/prefs/
+ * (one trailing slash) are the same routes as without it.
+ *
  * Threads: libmicrohttpd's poll thread pool runs the callbacks; a POST
  * that changes the store suspends its connection and queues a job for the
  * committer (unsubd_commit.c), which resumes it once the change is on

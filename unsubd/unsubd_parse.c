@@ -9,7 +9,7 @@
  * Error convention: 0 or a negative OG_E* code; "no such field" is NULL.
  * Thread-safe: no state.
  *
- * LIMITS: paths longer than "/u/" + OG_TOKEN_MAX + "/prefs" are bad
+ * LIMITS: paths longer than "/u/" + OG_TOKEN_MAX + "/prefs/" are bad
  * tokens; bodies over UNSUBD_BODY_MAX bytes and more than
  * UNSUBD_FIELDS_MAX fields are refused; Accept-Language is read for at
  * most 64 ranges.
@@ -47,11 +47,16 @@ unsubd_route(const char *path, size_t len, const char **tok, size_t *toklen)
 	*toklen = n;
 	if (n == len)
 		return UNSUBD_R_TOKEN;
-	if (len - n == 6 && memcmp(path + n, "/prefs", 6) == 0)
-		return UNSUBD_R_PREFS;
-	/* A trailing slash is what some mail clients add. */
+	/*
+	 * One trailing slash, as some mail clients add and people type,
+	 * names the same page.  The page's links are absolute, so none
+	 * resolves differently under it.
+	 */
 	if (len - n == 1)
 		return UNSUBD_R_TOKEN;
+	if ((len - n == 6 || (len - n == 7 && path[len - 1] == '/')) &&
+	    memcmp(path + n, "/prefs", 6) == 0)
+		return UNSUBD_R_PREFS;
 	return UNSUBD_R_NOTFOUND;
 }
 

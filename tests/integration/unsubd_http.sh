@@ -130,6 +130,19 @@ like "no-referrer keeps the token from third parties" "$HDRS" \
 like "pages are not cached" "$HDRS" "*Cache-Control: no-store*"
 case "$HDRS" in *Set-Cookie*) fail "no cookie" ;; *) pass "no cookie" ;; esac
 is "HEAD works" "$(ud_code HEAD "$UD_URL/u/$TOK")" 200
+# A trailing slash, as people type it and browsers complete it: the same
+# page at every one of the page's URLs.
+like "GET /u/TOKEN/ shows the page" "$(curl -s "$UD_URL/u/$TOK/")" \
+    "*c\*\*\*\*\*e@yahoo.com*"
+like "GET /u/TOKEN/prefs shows the page" "$(curl -s "$UD_URL/u/$TOK/prefs")" \
+    "*c\*\*\*\*\*e@yahoo.com*"
+like "GET /u/TOKEN/prefs/ shows the page" \
+    "$(curl -s "$UD_URL/u/$TOK/prefs/")" "*c\*\*\*\*\*e@yahoo.com*"
+# ... and a POST there is the preference form, CSRF-checked, never a
+# one-click opt-out.
+is "POST /u/TOKEN/prefs/ without the form's CSRF field: 403" \
+    "$(ud_code POST "$UD_URL/u/$TOK/prefs/" -d List-Unsubscribe=One-Click)" 403
+is "two trailing slashes: 404" "$(ud_code GET "$UD_URL/u/$TOK/prefs//")" 404
 is "GET changed nothing" "$(ud_status $A news)" 0
 
 # --- POST: one-click (RFC 8058) ---
