@@ -298,12 +298,13 @@ enum {
 	C_SENDER,
 	C_EXPIRES,
 	C_CAP,
+	C_NOTE,
 	NCOLS
 };
 
 static const char *const colnames[NCOLS] = {"address", "stream", "state",
     "time", "source", "ip", "user_agent", "segment", "partner", "reason",
-    "sender", "expires", "cap"};
+    "sender", "expires", "cap", "note"};
 
 /*
  * Lines per durable commit (--batch).  Big commits matter: each one
@@ -854,6 +855,29 @@ field_time(const char *s, size_t n, int64_t *t)
 	return og_time_parse_rfc3339(tb, t) != 0 ? -1 : 0;
 }
 
+/*
+ * The note of a line: its note column, after the reason of a line that
+ * is not suppressed (files before the note column gave a note there),
+ * joined by "; " when both are given.  The caller checked the length.
+ */
+static const char *
+import_note(struct import *im, const char *reason, size_t nreason,
+    const char *note, size_t nnote)
+{
+	char b[OG_EVF_MAX + 1];
+
+	if (nreason == 0)
+		return arena_dup(im, note, nnote);
+	if (nnote == 0)
+		return arena_dup(im, reason, nreason);
+	if (nreason + 2 + nnote >= sizeof(b))
+		og_panic("import_note: note of %zu bytes", nreason + 2 + nnote);
+	memcpy(b, reason, nreason);
+	memcpy(b + nreason, "; ", 2);
+	memcpy(b + nreason + 2, note, nnote);
+	return arena_dup(im, b, nreason + 2 + nnote);
+}
+
 /* Validate one record and add it to the batch; rejects are reported. */
 static void
 import_row(struct import *im, const og_csv_rec *r)
@@ -863,8 +887,9 @@ import_row(struct import *im, const og_csv_rec *r)
 	og_change *ch;
 	og_addr a;
 	const char *s, *stream, *partner, *sender, *src, *ip, *ua, *seg;
-	const char *reason;
+	const char *reason, *note;
 	size_t n, nstream, npartner, nsender, nsrc, nip, nua, nseg, nreason;
+	size_t nnote;
 	char why[256], state[16], sndr[OG_DOMAIN_MAX + 1];
 	og_cap cap = {0, 0};
 	uint32_t cp;
@@ -1090,6 +1115,15 @@ import_row(struct import *im, const og_csv_rec *r)
 			nreason = 0; /* not a note */
 		}
 	}
+	note = fld(im, r, C_NOTE, &nnote);
+	/* a reason that is no suppression's is a note too (older files) */
+	if (nnote + (nreason && nnote ? 2 : 0) + nreason > OG_EVF_MAX) {
+		reject(im, r->line,
+		    "note longer than 512 bytes (with the reason of a line "
+		    "that is not suppressed: it is kept as a note too)",
+		    r->raw, r->rawlen);
+		return;
+	}
 	seg = fld(im, r, C_SEGMENT, &nseg);
 	if (nseg && og_cli_segments(seg, nseg, NULL, 0) != 0) {
 		reject(im, r->line,
@@ -1208,8 +1242,9 @@ import_row(struct import *im, const og_csv_rec *r)
 		ch->f[OG_EVF_IP] = arena_dup(im, ip, nip);
 	if (nua)
 		ch->f[OG_EVF_UA] = arena_dup(im, ua, nua);
-	if (nreason)
-		ch->f[OG_EVF_NOTE] = arena_dup(im, reason, nreason);
+	if (nreason || nnote)
+		ch->f[OG_EVF_NOTE] =
+		    import_note(im, reason, nreason, note, nnote);
 	if (nseg) {
 		char *d = arena_dup(im, seg, nseg);
 
@@ -1239,7 +1274,10 @@ import_row(struct import *im, const og_csv_rec *r)
 		pc->expires = 0;
 		pc->segments = NULL;
 		pc->flags = OG_CH_IF_NEWER;
-		pc->f[OG_EVF_NOTE] = NULL;
+		/*
+		 * (the note too, as the proof: the cap's event becomes the
+		 * entry's, the one status and export read its why from)
+		 */
 		pc->pref = cap;
 	}
 }
@@ -1923,15 +1961,17 @@ export_wanted(const struct export *x, const og_entry *e)
 
 /*
  * The proof of entry e from the event that set it: its source (else the
- * channel), ip and user agent.  An event that cannot be read, or that is
- * not this address's, gives none (verify reports it).
+ * channel), ip, user agent and note (an admin's why, status shows it).
+ * An event that cannot be read, or that is not this address's, gives
+ * none (verify reports it).
  */
 static void
 export_proof(struct export *x, og_rtxn *tx, const og_record *rec,
-    const og_entry *e, const char **src, const char **ip, const char **ua)
+    const og_entry *e, const char **src, const char **ip, const char **ua,
+    const char **note)
 {
 	*src = og_via_name(e->via);
-	*ip = *ua = "";
+	*ip = *ua = *note = "";
 	if (tx == NULL || e->event == 0 ||
 	    og_store_event_get(tx, e->event, x->ev) != 0 ||
 	    strcmp(x->ev->f[OG_EVF_KEY], rec->key) != 0)
@@ -1940,6 +1980,7 @@ export_proof(struct export *x, og_rtxn *tx, const og_record *rec,
 		*src = x->ev->f[OG_EVF_SOURCE];
 	*ip = x->ev->f[OG_EVF_IP];
 	*ua = x->ev->f[OG_EVF_UA];
+	*note = x->ev->f[OG_EVF_NOTE];
 }
 
 /*
@@ -1952,12 +1993,12 @@ export_row(struct export *x, og_rtxn *tx, const og_record *rec,
 {
 	og_buf *b = &x->b;
 	char t[32];
-	const char *src, *ip, *ua;
+	const char *src, *ip, *ua, *note;
 	char cap[32], per[16];
 
 	if (!export_wanted(x, e))
 		return;
-	export_proof(x, tx, rec, e, &src, &ip, &ua);
+	export_proof(x, tx, rec, e, &src, &ip, &ua, &note);
 	/* an entry that holds only a cap has no time of its own */
 	if (e->time > 0)
 		og_time_fmt(e->time, t, sizeof(t));
@@ -1990,6 +2031,8 @@ export_row(struct export *x, og_rtxn *tx, const og_record *rec,
 		og_json_str(b, ua);
 		og_buf_adds(b, ",\"segment\":");
 		og_json_str(b, segs);
+		og_buf_adds(b, ",\"note\":");
+		og_json_str(b, note);
 		if (cap[0])
 			og_buf_printf(b, ",\"cap\":\"%s\"", cap);
 		if (e->expires)
@@ -2002,7 +2045,7 @@ export_row(struct export *x, og_rtxn *tx, const og_record *rec,
 		og_buf_adds(b, "}\n");
 	} else {
 		/* address,stream,partner,sender,state,time,reason,
-		 * source,segment,expires,ip,user_agent,cap: what
+		 * source,segment,expires,ip,user_agent,cap,note: what
 		 * import reads back */
 		csv_field(b, rec->raw);
 		og_buf_addc(b, ',');
@@ -2029,6 +2072,8 @@ export_row(struct export *x, og_rtxn *tx, const og_record *rec,
 		csv_field(b, ua);
 		og_buf_addc(b, ',');
 		og_buf_adds(b, cap);
+		og_buf_addc(b, ',');
+		csv_field(b, note);
 		og_buf_addc(b, '\n');
 	}
 	x->rows++;
@@ -2277,9 +2322,10 @@ cmd_export(og_cli *cli, int argc, char **argv)
 	og_buf_init(&x.b, 0);
 	if (!cli->json)
 		og_buf_adds(&x.b,
-		    keyfile ? "hash\n"
-		            : "address,stream,partner,sender,state,time,reason,"
-		              "source,segment,expires,ip,user_agent,cap\n");
+		    keyfile
+		        ? "hash\n"
+		        : "address,stream,partner,sender,state,time,reason,"
+		          "source,segment,expires,ip,user_agent,cap,note\n");
 	x.recs = og_xmalloc(EXPORT_RECS * sizeof(*x.recs));
 	x.ev = og_xmalloc(sizeof(*x.ev));
 	do {

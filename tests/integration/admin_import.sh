@@ -146,13 +146,33 @@ is "a hard-bounced address still gets no transactional mail" "$?" 1
 like "the refusal still says hard bounce" "$(cat "$T/st5")" '*hard-bounced*'
 like "the skipped line says why" "$(cat "$T/weaker.csv.warnings")" '*2: quin@example.com: not imported: a hard-bounce or manual suppression holds*'
 
+# --- the note column: why an address was stopped, for any state ----------
+LONG=$(printf '%0500d' 0)
+cat >"$T/notes.csv" <<EOF
+address,state,reason,note
+nq@example.com,suppressed,hard-bounce,bounced at the old ESP
+nr@example.com,optout,by letter,"ref 7, filed"
+ns@example.com,optout,,
+nu@example.com,optout,a reason of twenty,$LONG
+EOF
+$OG --json import "$T/notes.csv" >"$T/notes.out" 2>/dev/null
+is "note column: three lines in" "$(n_of imported "$T/notes.out")" 3
+like "... a suppression's note: status says why" \
+    "$($OG status nq@example.com --stream receipts)" \
+    '*hard-bounced*note=bounced at the old ESP*'
+like "... an opt-out's reason (the old way to give a note) and its note" \
+    "$($OG audit nr@example.com)" '*note=by letter; ref 7, filed*'
+is "... no note, none recorded" "$($OG audit ns@example.com | grep -c note=)" 0
+like "... a note over 512 bytes with its reason: rejected, said why" \
+    "$(cat "$T/notes.csv.rejects")" '5: note longer than 512 bytes*'
+
 # --- header problems: nothing changes ----------------------------------
 ev2=$(events)
 printf 'address,stream,state,colour,mood\nzed@example.com,newsletter,confirmed,red,ok\n' >"$T/cols.csv"
 $OG import "$T/cols.csv" >/dev/null 2>"$T/err"
 is "unknown columns: exit 2" "$?" 2
 like "unknown columns named" "$(cat "$T/err")" '*unknown columns "colour", "mood"*'
-like "unknown columns: the known ones listed, expires too" "$(cat "$T/err")" '*(known: address, *, expires, cap)*'
+like "unknown columns: the known ones listed, expires too" "$(cat "$T/err")" '*(known: address, *, expires, cap, note)*'
 : >"$T/empty.csv"
 $OG import "$T/empty.csv" >/dev/null 2>"$T/err"
 is "empty file: exit 2" "$?" 2
@@ -316,9 +336,9 @@ like "a soft bounce without expires: rejected" "$(cat "$T/exp.rej")" "*4: *needs
 like "expires on an opt-in: rejected" "$(cat "$T/exp.rej")" "*5: *expires is for an optout or suppressed line*"
 $OG export >"$T/exp-export.csv"
 like "export writes a suppression's end" "$(grep '^zed@' "$T/exp-export.csv")" \
-    "zed@example.com,,,,suppressed,*,soft-bounce,import:exp.csv,,2026-06-19T00:00:00Z,,,"
+    "zed@example.com,,,,suppressed,*,soft-bounce,import:exp.csv,,2026-06-19T00:00:00Z,,,,"
 like "... and an opt-out's" "$(grep '^zoe@' "$T/exp-export.csv")" \
-    "*,optout,*,2026-07-01T00:00:00Z,,,"
+    "*,optout,*,2026-07-01T00:00:00Z,,,,"
 
 # --- export round trip ----------------------------------------------------
 $OG export >"$T/export.csv"
@@ -327,7 +347,7 @@ $BIN/optgate -c "$T/og2.conf" init >/dev/null 2>&1
 $BIN/optgate -c "$T/og2.conf" import "$T/export.csv" >/dev/null 2>&1
 $BIN/optgate -c "$T/og2.conf" export >"$T/export2.csv"
 ok "export, import into a new store, export again: the same" cmp -s "$T/export.csv" "$T/export2.csv"
-is "export has a header and a line per entry" "$(head -1 "$T/export.csv")" "address,stream,partner,sender,state,time,reason,source,segment,expires,ip,user_agent,cap"
+is "export has a header and a line per entry" "$(head -1 "$T/export.csv")" "address,stream,partner,sender,state,time,reason,source,segment,expires,ip,user_agent,cap,note"
 
 # --- one address twice in a file: which line wins (README) ---------------
 cat >"$T/twice.csv" <<'EOF'

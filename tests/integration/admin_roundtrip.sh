@@ -66,7 +66,20 @@ $B init >/dev/null 2>&1
 	$A optout ha@example.com --sender promo@shop.example
 	$A suppress hb@example.com --reason complaint --sender shop.example
 	$A optin ii@example.com --stream offers --source f
+	# an admin's note: why the address was stopped
+	$A suppress nt@example.com --reason manual \
+	    --note 'asked by phone, "ticket 42"'
 } >/dev/null
+# notes an older file gave in its reason column (a line that is not a
+# suppression), and a note on a stream entry that holds the person's cap
+cat >"$T/notes.csv" <<'EOF'
+address,stream,state,time,reason,cap
+no@example.com,,optout,2026-03-01T00:00:00Z,moved abroad,
+nc@example.com,newsletter,confirmed,2026-03-01T00:00:00Z,,1/7d
+EOF
+$A import "$T/notes.csv" >/dev/null 2>&1
+$A suppress nc@example.com --reason manual --stream newsletter \
+    --note 'asked to stop the newsletter' >/dev/null
 # more than one export group (64 records), from an import with proof
 awk 'BEGIN { print "address,stream,state,time,source,ip,user_agent,segment,expires"
 	for (i = 1; i <= 150; i++) {
@@ -114,7 +127,7 @@ chmod 600 "$T/acme.key"
 } >"$T/acme.csv"
 $A import-hashed "$T/acme.csv" --partner acme --key "$T/acme.key" >/dev/null 2>&1
 
-addrs="ana bo ce cy di ed fa fb gu ha hb ii zz cp1 cp2 rt sv"
+addrs="ana bo ce cy di ed fa fb gu ha hb ii zz cp1 cp2 rt sv nt no nc"
 i=1
 while [ $i -le 150 ]; do
 	addrs="$addrs $(printf 'm%03d' $i)"
@@ -176,7 +189,19 @@ like "... also from an imported list" "$($B audit m001@example.com)" \
     '*source=list-1 ip=198.51.100.1 user_agent=UA 1*'
 like "... and an IPv6 address" "$($B audit ce@example.com)" \
     '*source=form ip=2001:db8::1*'
-like "export has the cap column" "$(head -1 "$T/export.csv")" "*,ip,user_agent,cap"
+like "export has the cap and note columns" "$(head -1 "$T/export.csv")" \
+    "*,ip,user_agent,cap,note"
+# why an address was stopped came along: status in the new store says it
+like "an admin's note kept: status says why" "$($B status nt@example.com)" \
+    '*via import: source=admin note=asked by phone, "ticket 42"*'
+like "... one an older file gave as the reason of an opt-out" \
+    "$($B status no@example.com)" '*note=moved abroad*'
+like "... one on a stream suppression where she chose a cap" \
+    "$($B status nc@example.com --stream newsletter)" \
+    '*note=asked to stop the newsletter*'
+like "export --json gives the note" \
+    "$($A --json export | grep '"nt@')" \
+    '*"note":"asked by phone, ?"ticket 42?""*'
 like "export --json gives the proof too" \
     "$($A --json export --state confirmed | grep '"ana@')" \
     '*"source":"signup-form","ip":"192.0.2.1","user_agent":"Mozilla/5.0 (X11), ?"quoted?""*'
@@ -221,7 +246,7 @@ $B erase cr@example.com >/dev/null 2>&1
 $B export >"$T/export2.csv" 2>/dev/null
 ok "export of the new store is the same file" cmp -s "$T/export.csv" "$T/export2.csv"
 is "export: a line per entry, every address once or more" \
-    "$(cut -d, -f1 "$T/export.csv" | sed 1d | sort -u | wc -l)" 167
+    "$(cut -d, -f1 "$T/export.csv" | sed 1d | sort -u | wc -l)" 170
 # a rerun of the import changes nothing
 $B --json import "$T/export.csv" >"$T/imp2.out" 2>&1
 like "importing the export again: all unchanged" "$(cat "$T/imp2.out")" \
