@@ -4748,8 +4748,51 @@ copy_undo(const char *dest, char *err, size_t errlen)
 		                            : "; partial copy removed");
 }
 
+/*
+ * The counts of the consent copy in dir, read from the copy itself: the
+ * live store may have taken writes since LMDB's copy read it.  The copy
+ * is this process's own new folder, which nothing else opens, so it is
+ * read without a lock file (none is made in the backup).
+ */
+static int
+copy_info(const char *dir, og_store_info *info, char *err, size_t errlen)
+{
+	MDB_env *env = NULL;
+	MDB_txn *txn = NULL;
+	MDB_dbi dbi;
+	unsigned char b[8];
+	int rc;
+
+	memset(info, 0, sizeof(*info));
+	if ((rc = mdb_env_create(&env)) != 0 ||
+	    (rc = mdb_env_set_maxdbs(env, 4)) != 0 ||
+	    (rc = mdb_env_open(
+	         env, dir, MDB_RDONLY | MDB_NOLOCK | MDB_NOTLS, 0640)) != 0 ||
+	    (rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "main", 0, &dbi)) != 0) {
+		snprintf(err, errlen, "%s: cannot read the copy back: %s", dir,
+		    mdb_strerror(rc));
+		rc = map_err(rc);
+		goto out;
+	}
+	if (meta_get(txn, dbi, "records", b, 8) == 0)
+		info->records = og_get_be64(b);
+	if (meta_get(txn, dbi, "seq", b, 8) == 0)
+		info->next_seq = og_get_be64(b);
+	info->events = info->next_seq ? info->next_seq - 1 : 0;
+	if (meta_get(txn, dbi, "schema", b, 4) == 0)
+		info->schema = og_get_be32(b);
+out:
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	if (env != NULL)
+		mdb_env_close(env);
+	return rc;
+}
+
 int
-og_store_copy(og_store *st, const char *dest, char *err, size_t errlen)
+og_store_copy(og_store *st, const char *dest, og_store_info *info, char *err,
+    size_t errlen)
 {
 	static const char *const parts[] = {"consent", "counters"};
 	MDB_env *envs[2];
@@ -4805,6 +4848,9 @@ og_store_copy(og_store *st, const char *dest, char *err, size_t errlen)
 			    err, errlen, "%s: sync: %s", dir, strerror(errno));
 			goto fail;
 		}
+		if (i == 0 && info != NULL &&
+		    copy_info(dir, info, err, errlen) != 0)
+			goto fail;
 	}
 	give_to_owner(dest, &owner);
 	if (og_sync_path(dest) != 0 || og_sync_parent(dest) != 0) {

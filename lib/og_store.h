@@ -614,9 +614,14 @@ int og_reason_parse(const char *s);
 
 /*
  * og_store_copy - consistent compacted copy of the consent environment
- * (and counters) into dest folder, while others keep writing.
+ * (and counters) into dest folder, while others keep writing.  info, if
+ * not NULL, gets the copy's own records, events, next_seq and schema
+ * (read back from it: the live store may have changed meanwhile; the map
+ * fields stay 0).  Returns 0 or OG_EIO (err says why; what it made in
+ * dest is removed).
  */
-int og_store_copy(og_store *st, const char *dest, char *err, size_t errlen);
+int og_store_copy(og_store *st, const char *dest, og_store_info *info,
+    char *err, size_t errlen);
 
 /* ---------- admin (optgate erase, import-hashed, audit, stats, verify,
  * expire) ---------- */

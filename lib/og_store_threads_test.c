@@ -318,7 +318,8 @@ test_consent_replaced_under_threads(void **state)
 	for (round = 0; round < 10; round++) {
 		usleep(5000);
 		snprintf(bk, sizeof(bk), "%s/bk%d", dir, round);
-		assert_int_equal(og_store_copy(st, bk, err, sizeof(err)), 0);
+		assert_int_equal(
+		    og_store_copy(st, bk, NULL, err, sizeof(err)), 0);
 		snprintf(from, sizeof(from), "%s/consent", dir);
 		snprintf(to, sizeof(to), "%s/old%d", dir, round);
 		assert_int_equal(rename(from, to), 0);

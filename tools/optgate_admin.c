@@ -2820,12 +2820,13 @@ cmd_backup(og_cli *cli, int argc, char **argv)
 	cli->any_address = 1; /* records by their stored keys */
 	if ((rc = og_cli_store(cli, OG_STORE_READ)) != 0)
 		return rc;
-	if ((rc = og_store_copy(cli->store, argv[1], err, sizeof(err))) != 0) {
+	/* the counts the copy holds: the store may take writes meanwhile */
+	if ((rc = og_store_copy(
+	         cli->store, argv[1], &info, err, sizeof(err))) != 0) {
 		fprintf(stderr, "optgate: backup: %s\n",
 		    err[0] ? err : og_strerror(rc));
 		return OG_EXIT_SYSTEM;
 	}
-	og_store_info_get(cli->store, &info);
 	if (cli->json) {
 		og_buf b;
 

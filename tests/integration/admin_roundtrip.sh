@@ -277,11 +277,26 @@ imp=$!
 outs=$!
 bad=0
 for n in 1 2 3; do
-	$B backup "$T/bk$n" >/dev/null 2>&1 || bad=$((bad + 1))
+	$B backup "$T/bk$n" >"$T/bk$n.out" 2>&1 || bad=$((bad + 1))
 	$B verify "$T/bk$n" >/dev/null 2>&1 || bad=$((bad + 1))
 done
 wait $imp $outs
 is "three backups taken during an import and opt-outs: each verifies" "$bad" 0
+# "about N addresses, M events" is what the backup holds, not what the
+# store held a moment later: each copy restored, optgate stats on it
+diffs=""
+for n in 1 2 3; do
+	cp -a "$T/bk$n" "$T/rs$n"
+	sed "s#^path = .*#path = $T/rs$n#" "$T/b.conf" >"$T/rs$n.conf"
+	said=$(sed -n 's/.*(about \([0-9]*\) address[a-z]*, \([0-9]*\) event.*/\1 \2/p' \
+	    "$T/bk$n.out")
+	holds=$($BIN/optgate -c "$T/rs$n.conf" stats |
+	    sed -n 's/^store .*, \([0-9]*\) address[a-z]*, \([0-9]*\) event.*/\1 \2/p')
+	[ -n "$said" ] && [ "$said" = "$holds" ] ||
+	    diffs="$diffs bk$n: said '$said', holds '$holds';"
+done
+is "each backup's count of addresses and events is the restored copy's" \
+    "$diffs" ""
 $B backup "$T/bk-final" >/dev/null 2>&1
 mv "$T/b/store" "$T/b/store.old"
 mv "$T/bk-final" "$T/b/store"
