@@ -251,6 +251,13 @@ for u in milter policyd unsubd; do
 	is "optgate-$u.service: logs with the mail facility" \
 	    "$(sed -n 's/^SyslogFacility=//p' "$C/optgate-$u.service")" mail
 done
+# The three daemons restart alike: on a failure (exit 1 after a disk
+# error, a fatal error, a crash), not after a stop asked with SIGTERM
+# (policyd's said Restart=always, for no reason given).
+for u in milter policyd unsubd; do
+	is "optgate-$u.service: Restart=on-failure" \
+	    "$(sed -n 's/^Restart=//p' "$C/optgate-$u.service")" on-failure
+done
 for u in milter policyd; do
 	like "optgate-$u.service: starts before Debian's Postfix (postfix@-)" \
 	    " $(sed -n 's/^Before=//p' "$C/optgate-$u.service") " \
@@ -271,6 +278,33 @@ is "stderr as the journal: priority prefix, no name[pid]" \
 like "stderr elsewhere (JOURNAL_STREAM another file's): name[pid] kept" \
     "$(JOURNAL_STREAM=1:2 "$BIN/optgate-policyd" -f -c "$D/bad.conf" 2>&1 | head -n1)" \
     "optgate-policyd?[0-9]*]: error: *"
+
+# What Restart=on-failure relies on: policyd exits 0 when told to stop,
+# 1 on a fatal error (the bad config above).
+"$BIN/optgate-policyd" -f -c "$D/bad.conf" 2>/dev/null
+is "optgate-policyd: a fatal error exits 1 (restarted)" "$?" 1
+sed -e "s#@D@#$D#g" >"$D/pd.conf" <<'EOF'
+[store]
+path = @D@/pd-store
+[keys]
+file = @D@/pd-keys
+[policyd]
+listen = unix:@D@/pd.sock
+[stream news]
+match = sender:news@example.com
+consent = optin
+EOF
+"$BIN/optgate" -c "$D/pd.conf" init >/dev/null 2>&1
+"$BIN/optgate-policyd" -f -c "$D/pd.conf" 2>"$D/pd.log" &
+pd=$!
+i=0
+while [ $i -lt 100 ] && ! grep -q ' started ' "$D/pd.log"; do
+	sleep 0.1
+	i=$((i + 1))
+done
+kill -TERM $pd
+wait $pd
+is "optgate-policyd: SIGTERM exits 0 (a stop, not restarted)" "$?" 0
 
 # --- systemd units against an installed tree ---
 if command -v systemd-analyze >/dev/null 2>&1; then
