@@ -1157,7 +1157,18 @@ pd_spf_helper_main(void)
 	if (srv == NULL)
 		return 1;
 	while (fgets(line, sizeof(line), stdin)) {
-		static const int ranks[] = {0, 5, 4, 3, 2, 6, 7};
+		/*
+		 * Which address's result is the answer.  Every result but
+		 * pass and temperror refuses (the stream's spf mode says
+		 * how), and it stays so whatever a retry finds for the
+		 * other addresses: a temperror (a DNS failure) ranks just
+		 * above pass, so it answers only when no address is known
+		 * to be refused.  It also keeps the answer out of the
+		 * cache; a refusal is kept for its records' TTL.  (Ranks
+		 * in enum order: pass, fail, softfail, neutral, none,
+		 * permerror, temperror.)
+		 */
+		static const int ranks[] = {0, 5, 4, 3, 2, 6, 1};
 		char *sp, *ips, *ip, *next, *nl, *local = "postmaster";
 		char detail[200], bad_detail[200] = "";
 		const char *bad_ip = "";

@@ -94,6 +94,11 @@ dns_txt other.test 'v=spf1 ip4:203.0.113.5 ip6:2001:db8::5 -all'
 # A record (TTL 1800) that includes one with a shorter TTL (a provider's
 # record): the result is as fresh as the shortest-lived record read.
 dns_txt incttl0.test 'v=spf1 include:ttl0.test -all'
+# A list (exists:) whose IPv6 part is served by a server that does not
+# answer: the IPv4 egress address is not listed (fail), the IPv6 one's
+# lookup times out.
+dns_conf 'server=/ip6.list.sixslow.test/127.0.0.54'
+dns_txt sixslow.test 'v=spf1 exists:%{ir}.%{v}.list.sixslow.test -all'
 # verp: the milter rewrites the envelope sender to the verp address, so
 # receivers judge the verp domain's record, not the sender's.
 dns_txt vsend.test 'v=spf1 ip4:203.0.113.5 ip6:2001:db8::5 -all'
@@ -108,7 +113,7 @@ dns_silent 127.0.0.54
 matches=""
 for d in pass partial fail soft neutral none timeout slow fresh \
     q1.timeout q2.timeout q3.timeout q4.timeout q5.timeout q6.timeout \
-    h1 h2 h3 h4 h5 h7 h8 h9 h10 h11 h12 h13 h14 h15 delayed; do
+    h1 h2 h3 h4 h5 h7 h8 h9 h10 h11 h12 h13 h14 h15 delayed sixslow; do
 	matches="${matches}match = sender:@$d.test
 "
 done
@@ -742,5 +747,29 @@ like "three senders of a slow domain, one with its next request sent ahead: all 
 sleep 3
 ok "... and the daemon is alive after their helpers' time" kill -0 "$PD_PID"
 is "... and answers" "$(q pass.test)" DUNNO
+ok "daemon exits cleanly" pd_stop
+
+# One egress address refused by the record (fail), the other's lookup
+# timing out (here the IPv6 one, checked first, with a resolver that
+# gives up after 1 s, so the helper itself says temperror for it): the
+# refusal is a fact a retry cannot change, so it is the answer, and it
+# is cached for the record's TTL, not retried as a 451 again and again.
+printf '#!/bin/sh\nRES_OPTIONS="timeout:1 attempts:1" exec "$@"\n' \
+    >"$PD_T/resopt"
+chmod 755 "$PD_T/resopt"
+sed 's/^egress = .*/egress = 2001:db8::5, 203.0.113.5/; s/^timeout = .*/timeout = 5s/' \
+    "$PD_T/conf.spf" >"$PD_CONF"
+PD_WRAP="$DNS_NS $PD_T/resopt"
+ok "daemon with a resolver timeout of 1 s, the IPv6 address first" \
+    pd_start -v
+is "one address fails, the other's DNS times out: 550, naming the failing one" \
+    "$(q sixslow.test)" \
+    "550 5.7.23 SPF record of sixslow.test does not authorize this server (fail for 203.0.113.5)"
+ok "... the other's lookup was made (and timed out)" \
+    grep -q 'query\[A\] 5\.0\..*ip6\.list\.sixslow\.test' "$DNS_DIR/dnsmasq.log"
+ok "... the fail is cached for the record's TTL" \
+    pd_log_wait 'SPF sixslow.test: fail for 203.0.113.5 .*cached 1800s'
+PD_WRAP=$DNS_NS
+cp "$PD_T/conf.spf" "$PD_CONF"
 ok "daemon exits cleanly" pd_stop
 done_testing
