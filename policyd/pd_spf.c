@@ -16,8 +16,9 @@
  * redirects'), in seconds (-1 unknown; 0 is a TTL: not cached), "l"
  * after it says that a record looked at uses the local part (%{l}, %{s}:
  * the result is cached for that sender, not for the domain), IP the
- * egress address the result is about (the first one that did not pass)
- * and DETAIL free text.  A query not answered within the timeout of its
+ * egress address the result is about (the first one refused, which ends
+ * the evaluation, else the first whose check failed) and DETAIL free
+ * text.  A query not answered within the timeout of its
  * arrival is a temperror (its helper, if it has one, is killed); a
  * helper that crashes (SIGSEGV, SIGABRT, ...), exits or says something
  * else is a permerror for that domain, cached briefly so a hostile
@@ -1139,6 +1140,21 @@ txt_ttl(const char *domain)
 	return ttl;
 }
 
+/*
+ * Whether a result for one egress address answers the whole check: every
+ * result but pass and temperror refuses (the stream's spf mode says how),
+ * and what the other addresses give cannot undo that, so they are not
+ * evaluated (a lookup of theirs that hangs would cost the answer: the
+ * daemon kills a helper at [spf] timeout).  A temperror (a DNS failure)
+ * answers only when no address is refused; it is not cached, a refusal
+ * is, for its records' TTL.
+ */
+static int
+refuses(int result)
+{
+	return result != PD_SPF_PASS && result != PD_SPF_TEMPERROR;
+}
+
 int
 pd_spf_helper_main(void)
 {
@@ -1157,23 +1173,10 @@ pd_spf_helper_main(void)
 	if (srv == NULL)
 		return 1;
 	while (fgets(line, sizeof(line), stdin)) {
-		/*
-		 * Which address's result is the answer.  Every result but
-		 * pass and temperror refuses (the stream's spf mode says
-		 * how), and it stays so whatever a retry finds for the
-		 * other addresses: a temperror (a DNS failure) ranks just
-		 * above pass, so it answers only when no address is known
-		 * to be refused.  It also keeps the answer out of the
-		 * cache; a refusal is kept for its records' TTL.  (Ranks
-		 * in enum order: pass, fail, softfail, neutral, none,
-		 * permerror, temperror.)
-		 */
-		static const int ranks[] = {0, 5, 4, 3, 2, 6, 1};
 		char *sp, *ips, *ip, *next, *nl, *local = "postmaster";
 		char detail[200], bad_detail[200] = "";
-		const char *bad_ip = "";
-		char bad_ipbuf[48] = "";
-		int result, overall = PD_SPF_PASS, rank_o = -1;
+		char bad_ip[48] = "";
+		int result, overall = PD_SPF_PASS;
 		long ttl = -1;
 
 		if ((nl = strchr(line, '\n')) != NULL)
@@ -1192,32 +1195,30 @@ pd_spf_helper_main(void)
 		rec_ttl = -1;
 		nttl_read = 0;
 		for (ip = ips; ip && *ip; ip = next) {
-			int rank;
-
 			if ((next = strchr(ip, ',')) != NULL)
 				*next++ = 0;
 			result = eval_one(
 			    srv, line, local, ip, detail, sizeof(detail));
-			/* The worst result over the addresses wins. */
-			rank = ranks[result];
-			if (result != PD_SPF_PASS && rank > rank_o) {
-				overall = result;
-				rank_o = rank;
-				og_strlcpy(bad_ipbuf, ip, sizeof(bad_ipbuf));
-				bad_ip = bad_ipbuf;
-				og_strlcpy(
-				    bad_detail, detail, sizeof(bad_detail));
-			} else if (rank_o < 0) {
-				og_strlcpy(bad_ipbuf, ip, sizeof(bad_ipbuf));
-				bad_ip = bad_ipbuf;
+			/* The answer names the address it is about: the one
+			 * refused, else the first not checked, else the last
+			 * (a pass). */
+			if (refuses(result) ||
+			    (result == PD_SPF_TEMPERROR &&
+			        overall != PD_SPF_TEMPERROR) ||
+			    overall == PD_SPF_PASS) {
+				og_strlcpy(bad_ip, ip, sizeof(bad_ip));
 				og_strlcpy(
 				    bad_detail, detail, sizeof(bad_detail));
 			}
+			if (result != PD_SPF_PASS)
+				overall = result;
+			if (refuses(result))
+				break;
 		}
 		if (overall != PD_SPF_TEMPERROR)
 			ttl = rec_ttl;
 		printf("%s %ld%s %s %s\n", pd_spf_name(overall), ttl,
-		    uses_local ? "l" : "", *bad_ip ? bad_ip : "-",
+		    uses_local ? "l" : "", bad_ip[0] ? bad_ip : "-",
 		    bad_detail[0] ? bad_detail : "-");
 		if (fflush(stdout) != 0)
 			return 1;

@@ -192,6 +192,18 @@ t1=$(date +%s)
 like "DNS timeout: tempfail 451 4.4.3, never a pass" "$r" "451 4.4.3 *"
 ok "... within the [spf] timeout (2s; took $((t1 - t0))s)" test $((t1 - t0)) -le 4
 ok "... logged" pd_log_wait 'SPF check of timeout.test: no answer within 2s'
+# One egress address refused (fail), the other's DNS not answering: the
+# refusal is the answer whatever the other gives, so the other is not
+# looked up (its lookup would outlast the [spf] timeout: a 451).
+t0=$(date +%s)
+r=$(q sixslow.test)
+t1=$(date +%s)
+is "one address fails, the other's DNS does not answer: 550 names the failing one" \
+    "$r" "550 5.7.23 SPF record of sixslow.test does not authorize this server (fail for 203.0.113.5)"
+ok "... at once, not after the [spf] timeout (took $((t1 - t0))s)" \
+    test $((t1 - t0)) -le 1
+is "... the other address's lookup was not made" \
+    "$(grep -c 'query\[A\] .*ip6\.list\.sixslow\.test' "$DNS_DIR/dnsmasq.log")" 0
 # A DNS outage: more slow domains than there are helpers (4), the last
 # two half a second after the others.  Those waiting for a free helper
 # are answered within the timeout of their arrival too, not after a
