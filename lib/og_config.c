@@ -164,6 +164,8 @@ static const struct key keys[] = {
     {"spf", "egress", T_MULTI, NULL, G(spf_egress), G(nspf_egress), 0, 0, NULL},
     {"spf", "timeout", T_DUR, "5s", G(spf_timeout), 0, 1, 300, NULL},
     {"spf", "cache_ttl", T_DUR, "1h", G(spf_cache_ttl), 0, 0, DAY, NULL},
+    /* none: the SPF helper's own name (as Postfix's $myhostname) */
+    {"spf", "helo", T_STR, NULL, G(spf_helo), 0, 0, 0, NULL},
     {"stream", "match", T_MATCH, NULL, S(match), S(nmatch), 0, 0, NULL},
     {"stream", "class", T_ENUM, "marketing", S(class), 0, 0, 0, classes},
     {"stream", "consent", T_ENUM, "confirmed", S(consent), 0, 0, 0, consents},
@@ -1858,6 +1860,24 @@ host_ok(const char *h, size_t n)
 	       buf[0] != '-' && buf[0] != '.';
 }
 
+/*
+ * [spf] helo: the name this server greets with (Postfix's smtp_helo_name),
+ * which SPF records see as %{h}: a host name or an address literal.  It
+ * goes to the SPF helper as one word of a line, so no blanks either.
+ */
+static int
+helo_ok(const char *h)
+{
+	char buf[OG_DOMAIN_MAX + 1];
+	size_t i, n = strlen(h);
+
+	if (n == 0 || n > OG_DOMAIN_MAX)
+		return 0;
+	for (i = 0; i < n; i++)
+		buf[i] = (char)tolower((unsigned char)h[i]);
+	return og_addr_domain_valid(buf, n) == 0;
+}
+
 /* A unix socket path: sockaddr_un holds max characters. */
 static const char *
 unix_path_why(const char *path, size_t max)
@@ -2156,6 +2176,10 @@ validate(struct pstate *ps)
 	at(ps, "spf", NULL, "egress");
 	for (i = 0; i < cfg->nspf_egress; i++)
 		ip_value(ps, "[spf] egress", &cfg->spf_egress[i], 0);
+	at(ps, "spf", NULL, "helo");
+	if (cfg->spf_helo && !helo_ok(cfg->spf_helo))
+		perr(
+		    ps, "[spf] helo: \"%s\" is not a host name", cfg->spf_helo);
 	/*
 	 * optgate-unsubd speaks TLS only with both: one alone (a typo in
 	 * the other's name, a line left commented) served plain HTTP.

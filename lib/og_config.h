@@ -194,6 +194,7 @@ typedef struct og_config {
 	int nspf_egress;
 	int64_t spf_timeout;
 	int64_t spf_cache_ttl;
+	char *spf_helo; /* %{h} of records; NULL: this machine's FQDN */
 
 	/* [stream NAME] */
 	og_stream *streams;

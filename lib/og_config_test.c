@@ -245,6 +245,12 @@ static const struct ccase cases[] = {
         "[unsubd]\ntls_cert = /etc/optgate/u.crt\n"
         "tls_key = /etc/optgate/u.key\n",
         NULL},
+    {"spf helo with a blank", "[spf]\nhelo = out example.com\n",
+        "test.conf:2: [spf] helo: \"out example.com\" is not a host name"},
+    {"spf helo not a host name", "[spf]\nhelo = -out.example.com\n",
+        "test.conf:2: [spf] helo: \"-out.example.com\" is not a host name"},
+    {"spf helo", "[spf]\nhelo = Out.Example.COM\n", NULL},
+    {"spf helo address literal", "[spf]\nhelo = [203.0.113.5]\n", NULL},
     /* policyd refused it; config check said ok. */
     {"spf without egress", "[stream s]\nspf = reject\n",
         "test.conf:2: [stream s] spf = reject needs [spf] egress"},

@@ -1809,7 +1809,7 @@ apply_config(void)
 	                       : og_log_verbose());
 	if (g.spf)
 		pd_spf_configure(g.spf, g.cfg->spf_egress, g.cfg->nspf_egress,
-		    g.cfg->spf_timeout, g.cfg->spf_cache_ttl);
+		    g.cfg->spf_helo, g.cfg->spf_timeout, g.cfg->spf_cache_ttl);
 	pthread_mutex_lock(&g.sync_lock);
 	g.sync_every = g.cfg->counter_sync;
 	pthread_mutex_unlock(&g.sync_lock);

@@ -9,9 +9,11 @@
  * with the connections waiting for it), PD_SPF_HELPERS helper slots each
  * busy with at most one query, and a hash cache.  Helper protocol, one
  * line each way:
- *   daemon -> helper   "DOMAIN IP[,IP...] LOCAL\n"
+ *   daemon -> helper   "DOMAIN IP[,IP...] LOCAL[ HELO]\n"
  *   helper -> daemon   "RESULT TTL[l] IP DETAIL\n"
- * where LOCAL is the sender's local part, RESULT a pd_spf_name, TTL the
+ * where LOCAL is the sender's local part, HELO the name records see as
+ * %{h} ([spf] helo; without it, and from a daemon older than it, the
+ * helper's host name: see helo_default), RESULT a pd_spf_name, TTL the
  * shortest TTL of the SPF records read (the domain's, its includes' and
  * redirects'), in seconds (-1 unknown; 0 is a TTL: not cached), "l"
  * after it says that a record looked at uses the local part (%{l}, %{s}:
@@ -41,6 +43,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -69,6 +72,8 @@
 #define LOCAL_MAX 64
 #define KEY_MAX (LOCAL_MAX + 1 + DOMAIN_MAX) /* LOCAL@DOMAIN */
 #define LINE_MAX_ 512
+/* "DOMAIN IP,... LOCAL HELO\n" and its NUL */
+#define QUERY_MAX (DOMAIN_MAX + OG_SPF_EGRESS_TEXT + LOCAL_MAX + DOMAIN_MAX + 5)
 #define CRASH_CACHE_MS (300 * 1000)
 /* A "none" (no record, so no TTL) is cached this long at most. */
 #define PD_SPF_NONE_MS (300 * 1000)
@@ -122,6 +127,7 @@ struct pd_spf {
 	char *exe;
 	char egress[OG_SPF_EGRESS_TEXT];
 	int negress;
+	char helo[DOMAIN_MAX + 1]; /* "": the helper's default */
 	int64_t timeout_ms, ttl_ms;
 	struct helper h[PD_SPF_HELPERS];
 	struct query *qhead, *qtail;
@@ -421,7 +427,7 @@ dispatch(pd_spf *s)
 	for (i = 0; i < PD_SPF_HELPERS && s->qhead; i++) {
 		struct helper *h = &s->h[i];
 		struct query *q, *prev = NULL;
-		char line[DOMAIN_MAX + OG_SPF_EGRESS_TEXT + LOCAL_MAX + 4];
+		char line[QUERY_MAX];
 		int n;
 
 		if (h->q)
@@ -432,8 +438,8 @@ dispatch(pd_spf *s)
 			return;
 		if (h->pid <= 0 && helper_spawn(s, h) != 0)
 			return; /* queued queries time out in pd_spf_tick */
-		n = snprintf(line, sizeof(line), "%s %s %s\n", q->domain,
-		    s->egress, q->local);
+		n = snprintf(line, sizeof(line), "%s %s %s%s%s\n", q->domain,
+		    s->egress, q->local, s->helo[0] ? " " : "", s->helo);
 		if (n < 0 || (size_t)n >= sizeof(line) ||
 		    write(h->wfd, line, (size_t)n) != n) {
 			/* A helper that cannot take a line is broken. */
@@ -495,8 +501,8 @@ pd_spf_free(pd_spf *s)
 }
 
 void
-pd_spf_configure(
-    pd_spf *s, char *const *egress, int n, int64_t timeout, int64_t cache_ttl)
+pd_spf_configure(pd_spf *s, char *const *egress, int n, const char *helo,
+    int64_t timeout, int64_t cache_ttl)
 {
 	og_buf b;
 	int i;
@@ -510,10 +516,12 @@ pd_spf_configure(
 	og_strlcpy(s->egress, b.data ? b.data : "", sizeof(s->egress));
 	og_buf_free(&b);
 	s->negress = n;
+	/* (og_config checked it: a host name, no blanks, 253 at most) */
+	og_strlcpy(s->helo, helo ? helo : "", sizeof(s->helo));
 	s->timeout_ms = timeout * 1000;
 	s->ttl_ms = cache_ttl * 1000;
-	/* New addresses or lifetimes: old answers no longer apply, nor do
-	 * those of checks under way (about the old addresses). */
+	/* New addresses, HELO name or lifetimes: old answers no longer
+	 * apply, nor do those of checks under way (about the old ones). */
 	cache_clear(s);
 	s->gen++;
 }
@@ -1026,7 +1034,7 @@ watch_get_spf(SPF_server_t *srv, SPF_request_t *rq, SPF_response_t *rs,
 
 static int
 eval_one(SPF_server_t *srv, const char *domain, const char *local,
-    const char *ip, char *detail, size_t size)
+    const char *helo, const char *ip, char *detail, size_t size)
 {
 	SPF_request_t *rq;
 	SPF_response_t *rs = NULL;
@@ -1053,6 +1061,14 @@ eval_one(SPF_server_t *srv, const char *domain, const char *local,
 		SPF_request_free(rq);
 		snprintf(detail, size, "bad domain");
 		return PD_SPF_PERMERROR;
+	}
+	/* Without one, libspf2 makes a record's %{h} a temperror
+	 * (exists:) or a permerror (include:): never what receivers,
+	 * who have our HELO, compute. */
+	if (*helo && SPF_request_set_helo_dom(rq, helo) != 0) {
+		SPF_request_free(rq);
+		snprintf(detail, size, "out of memory (HELO name)");
+		return PD_SPF_TEMPERROR;
 	}
 	nrecords = nlookups = over_limit = nsubs = isub = 0;
 	nvoids = over_void = 0;
@@ -1141,6 +1157,41 @@ txt_ttl(const char *domain)
 }
 
 /*
+ * The HELO name when [spf] helo is not set: as Postfix's $myhostname
+ * (smtp_helo_name's default), the host name, or its canonical name when
+ * it has no dot.  Found once per helper ("" if there is none): the
+ * canonical name may take a DNS lookup, which the daemon's loop must not
+ * wait for.
+ */
+static const char *
+helo_default(void)
+{
+	static char name[DOMAIN_MAX + 1];
+	static int done;
+	struct addrinfo hints, *ai = NULL;
+
+	if (done)
+		return name;
+	done = 1;
+	if (gethostname(name, sizeof(name)) != 0) {
+		name[0] = 0;
+		return name;
+	}
+	name[sizeof(name) - 1] = 0;
+	if (strchr(name, '.'))
+		return name;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_flags = AI_CANONNAME;
+	if (getaddrinfo(name, NULL, &hints, &ai) == 0 && ai->ai_canonname &&
+	    strchr(ai->ai_canonname, '.') &&
+	    strlen(ai->ai_canonname) <= DOMAIN_MAX)
+		og_strlcpy(name, ai->ai_canonname, sizeof(name));
+	if (ai)
+		freeaddrinfo(ai);
+	return name;
+}
+
+/*
  * Whether a result for one egress address answers the whole check: every
  * result but pass and temperror refuses (the stream's spf mode says how),
  * and what the other addresses give cannot undo that, so they are not
@@ -1159,7 +1210,7 @@ int
 pd_spf_helper_main(void)
 {
 	SPF_server_t *srv;
-	char line[LINE_MAX_ + OG_SPF_EGRESS_TEXT];
+	char line[QUERY_MAX];
 
 	/* No libspf2 cache: the daemon caches per domain, and the TTL we
 	 * read must be the record's, not the cache layer's minimum. */
@@ -1173,7 +1224,8 @@ pd_spf_helper_main(void)
 	if (srv == NULL)
 		return 1;
 	while (fgets(line, sizeof(line), stdin)) {
-		char *sp, *ips, *ip, *next, *nl, *local = "postmaster";
+		char *sp, *hp, *ips, *ip, *next, *nl, *local = "postmaster";
+		const char *helo = NULL;
 		char detail[200], bad_detail[200] = "";
 		char bad_ip[48] = "";
 		int result, overall = PD_SPF_PASS;
@@ -1185,12 +1237,20 @@ pd_spf_helper_main(void)
 			return 1;
 		*sp = 0;
 		ips = sp + 1;
-		/* (A daemon older than the local part sends none.) */
+		/* (A daemon older than the local part sends none, one
+		 * older than [spf] helo no HELO.) */
 		if ((sp = strchr(ips, ' ')) != NULL) {
-			*sp = 0;
-			if (sp[1] && strlen(sp + 1) <= LOCAL_MAX)
-				local = sp + 1;
+			*sp++ = 0;
+			if ((hp = strchr(sp, ' ')) != NULL) {
+				*hp++ = 0;
+				if (*hp && strlen(hp) <= DOMAIN_MAX)
+					helo = hp;
+			}
+			if (*sp && strlen(sp) <= LOCAL_MAX)
+				local = sp;
 		}
+		if (helo == NULL)
+			helo = helo_default();
 		uses_local = 0;
 		rec_ttl = -1;
 		nttl_read = 0;
@@ -1198,7 +1258,7 @@ pd_spf_helper_main(void)
 			if ((next = strchr(ip, ',')) != NULL)
 				*next++ = 0;
 			result = eval_one(
-			    srv, line, local, ip, detail, sizeof(detail));
+			    srv, line, local, helo, ip, detail, sizeof(detail));
 			/* The answer names the address it is about: the one
 			 * refused, else the first not checked, else the last
 			 * (a pass). */

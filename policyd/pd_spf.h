@@ -52,9 +52,12 @@ typedef struct pd_spf pd_spf;
 /* The event-loop side.  exe: the path to re-execute for helpers. */
 pd_spf *pd_spf_new(int epfd, const char *exe);
 void pd_spf_free(pd_spf *s);
-/* Egress addresses (copied), evaluation timeout and cache lifetime. */
-void pd_spf_configure(
-    pd_spf *s, char *const *egress, int n, int64_t timeout, int64_t cache_ttl);
+/*
+ * Egress addresses (copied), the HELO name records see as %{h} (copied;
+ * NULL: the helper's host name), evaluation timeout and cache lifetime.
+ */
+void pd_spf_configure(pd_spf *s, char *const *egress, int n, const char *helo,
+    int64_t timeout, int64_t cache_ttl);
 
 /*
  * pd_spf_check - result for domain (an A-label domain) and local, the

@@ -99,6 +99,24 @@ dns_txt incttl0.test 'v=spf1 include:ttl0.test -all'
 # lookup times out.
 dns_conf 'server=/ip6.list.sixslow.test/127.0.0.54'
 dns_txt sixslow.test 'v=spf1 exists:%{ir}.%{v}.list.sixslow.test -all'
+# Records naming the HELO name (%{h}, RFC 7208 7.3): receivers evaluate
+# them with the name we greet with, [spf] helo, by default this
+# machine's (as Postfix's $myhostname: the host name, or its canonical
+# name when it has no dot).
+HELO_DEFAULT=$(python3 -c '
+import socket
+h = socket.gethostname()
+if "." not in h:
+    try:
+        c = socket.getaddrinfo(h, None, flags=socket.AI_CANONNAME)[0][3]
+        h = c if "." in c else h
+    except OSError:
+        pass
+print(h)')
+dns_txt helo.test 'v=spf1 exists:%{h}._spf.helo.test -all'
+dns_conf "host-record=$HELO_DEFAULT._spf.helo.test,127.0.0.2"
+dns_txt heloinc.test 'v=spf1 include:%{h}.inc.helo.test -all'
+dns_txt out.example.test.inc.helo.test 'v=spf1 ip4:203.0.113.5 ip6:2001:db8::5 -all'
 # verp: the milter rewrites the envelope sender to the verp address, so
 # receivers judge the verp domain's record, not the sender's.
 dns_txt vsend.test 'v=spf1 ip4:203.0.113.5 ip6:2001:db8::5 -all'
@@ -454,6 +472,8 @@ like "exp= record: refused" \
 ok "... logged in libspf2's words" pd_log_wait \
     'from=<postmaster@expl.test>.*reason=spf\(fail\) expl.test ip=203.0.113.5 fail \(.*does not designate 203.0.113.5'
 is "... not the domain's" "$(pd_log_count 'blame.optgate')" 0
+is "exists:%{h}: judged with this machine's name ($HELO_DEFAULT): DUNNO" \
+    "$(qa helo.test)" DUNNO
 # A record with TTL 0 may not be cached (RFC 1035 3.2.1); a resolver
 # also says 0 in the last second of a cached record's life.  ttl0.test
 # is served from $PD_T/ttl0.txt, read at each query.
@@ -783,5 +803,23 @@ ok "... the fail is cached for the record's TTL" \
     pd_log_wait 'SPF sixslow.test: fail for 203.0.113.5 .*cached 1800s'
 PD_WRAP=$DNS_NS
 cp "$PD_T/conf.spf" "$PD_CONF"
+ok "daemon exits cleanly" pd_stop
+
+# [spf] helo: the name records' %{h} see, as receivers do when this
+# server greets with it (smtp_helo_name).  A reload that changes it
+# applies to the next check (the helpers stay; the cache is emptied).
+sed 's/^cache_ttl = 1h$/&\nhelo = out.example.test/' "$PD_T/conf.spf" \
+    >"$PD_CONF"
+ok "daemon with [spf] helo = out.example.test" pd_start
+is "include:%{h}.inc.helo.test: out.example.test's record passes: DUNNO" \
+    "$(qa heloinc.test)" DUNNO
+is "... exists:%{h} for the machine's name no longer matches: 550" \
+    "$(qa helo.test)" \
+    "550 5.7.23 SPF record of helo.test does not authorize this server (fail for 203.0.113.5)"
+cp "$PD_T/conf.spf" "$PD_CONF"
+ok "reload without [spf] helo" hup_wait
+is "... the machine's name again: DUNNO" "$(qa helo.test)" DUNNO
+like "... and include:%{h} finds no record for it: 550 permerror" \
+    "$(qa heloinc.test)" "550 5.7.24 *(permerror for 203.0.113.5)"
 ok "daemon exits cleanly" pd_stop
 done_testing
