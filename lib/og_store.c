@@ -4127,11 +4127,19 @@ apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 			e->pref = ch->pref;
 			break;
 		}
+		/*
+		 * The entry's event is its state's proof (export's source,
+		 * ip, user agent and note; status's why): a cap chosen
+		 * later keeps it, as it keeps the time and channel.  An
+		 * entry that holds only a cap points to the cap's event.
+		 */
 		if (ch->kind != OG_EV_PREF) {
 			e->time = now;
 			e->via = ch->via;
+			e->event = w->seq;
+		} else if (e->state == OG_ST_NONE) {
+			e->event = w->seq;
 		}
-		e->event = w->seq;
 		ev->new_state = e->state;
 	}
 	rec->last_event = w->seq;

@@ -657,6 +657,69 @@ collect(const og_event *ev, void *ctx)
 	return 0;
 }
 
+/*
+ * A cap the person chooses later keeps the event of the entry's state: its
+ * proof (the ip and user agent export writes, status's why), also under a
+ * pause laid over it later, and the pause's own event during the pause.
+ * An entry that holds only a cap points to the cap's event, until a state
+ * comes.
+ */
+static void
+cap_keeps_state_proof(void **state)
+{
+	struct fx *f = *state;
+	og_change in = og_testfx_change("a@x.example", OG_EV_OPTIN,
+	    OG_SCOPE_STREAM, "news", OG_ST_CONFIRMED, T0);
+	og_change cap = og_testfx_change(
+	    "a@x.example", OG_EV_PREF, OG_SCOPE_STREAM, "news", 0, T0 + 10);
+	og_change pause = og_testfx_change(
+	    "a@x.example", OG_EV_OPTOUT, OG_SCOPE_STREAM, "news", 0, T0 + 20);
+	og_record rec;
+	uint64_t proof;
+
+	in.f[OG_EVF_IP] = "192.0.2.1";
+	assert_int_equal(og_testfx_apply(f->st, in), OG_APPLIED);
+	read_record(f, "a@x.example", &rec);
+	proof = rec.last_event;
+	cap.pref.limit = 1;
+	cap.pref.period = 7 * 86400;
+	cap.f[OG_EVF_IP] = "203.0.113.9";
+	assert_int_equal(og_testfx_apply(f->st, cap), OG_APPLIED);
+	read_record(f, "a@x.example", &rec);
+	assert_int_equal(rec.entries[0].pref.limit, 1);
+	assert_int_equal(rec.entries[0].state, OG_ST_CONFIRMED);
+	assert_int_equal(rec.entries[0].time, T0);
+	assert_true(rec.last_event > proof);
+	assert_int_equal(rec.entries[0].event, proof);
+
+	/* a pause over it: the consent under it keeps its proof */
+	pause.expires = T0 + 1000;
+	assert_int_equal(og_testfx_apply(f->st, pause), OG_APPLIED);
+	read_record(f, "a@x.example", &rec);
+	assert_int_equal(rec.entries[0].resume_event, proof);
+	/* a cap during the pause: the pause stays the entry's event */
+	proof = rec.entries[0].event;
+	cap.time = T0 + 30;
+	cap.pref.limit = 2;
+	assert_int_equal(og_testfx_apply(f->st, cap), OG_APPLIED);
+	read_record(f, "a@x.example", &rec);
+	assert_int_equal(rec.entries[0].state, OG_ST_OPTOUT);
+	assert_int_equal(rec.entries[0].event, proof);
+
+	/* a cap alone: its event is the entry's, until an opt-in */
+	cap.key = in.key = "b@x.example";
+	assert_int_equal(og_testfx_apply(f->st, cap), OG_APPLIED);
+	read_record(f, "b@x.example", &rec);
+	assert_int_equal(rec.entries[0].state, OG_ST_NONE);
+	assert_int_equal(rec.entries[0].event, rec.last_event);
+	in.time = T0 + 40;
+	assert_int_equal(og_testfx_apply(f->st, in), OG_APPLIED);
+	read_record(f, "b@x.example", &rec);
+	assert_int_equal(rec.entries[0].state, OG_ST_CONFIRMED);
+	assert_int_equal(rec.entries[0].pref.limit, 2);
+	assert_int_equal(rec.entries[0].event, rec.last_event);
+}
+
 static void
 events_chain(void **state)
 {
@@ -2126,6 +2189,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 	        pending_keeps_optout, setup, teardown),
 	    cmocka_unit_test_setup_teardown(events_chain, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        cap_keeps_state_proof, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        group_commit_and_foreach, setup, teardown),
 	    cmocka_unit_test_setup_teardown(

@@ -1275,8 +1275,9 @@ import_row(struct import *im, const og_csv_rec *r)
 		pc->segments = NULL;
 		pc->flags = OG_CH_IF_NEWER;
 		/*
-		 * (the note too, as the proof: the cap's event becomes the
-		 * entry's, the one status and export read its why from)
+		 * (its source, ip, user agent and note too: the cap's own
+		 * event says where it came from; the entry keeps the line's
+		 * state change as its proof, for status and export)
 		 */
 		pc->pref = cap;
 	}

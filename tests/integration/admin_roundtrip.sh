@@ -100,6 +100,22 @@ cp2@example.com,,acme,confirmed,2026-03-01T00:00:00Z,page,
 cp2@example.com,offers,,none,2026-03-01T00:00:00Z,page,1/1d
 EOF
 $A --json import "$T/caps.csv" >"$T/caps.out" 2>&1
+# a double opt-in with its proof, then a cap the person chose (a cap line
+# as the preference page writes one, with its own ip and user agent); a
+# suppression with an admin's note, then a cap
+tok=$($A optin pf@example.com --stream newsletter --double --source signup \
+    --ip 192.0.2.5 | sed -n 's/.* confirm //p')
+$A confirm "$tok" --ip 198.51.100.5 --user-agent 'Firefox/120 (confirm)' \
+    >/dev/null
+$A suppress ps@example.com --reason manual --stream newsletter \
+    --note 'asked by phone, ticket 43' >/dev/null
+cat >"$T/pick.csv" <<'EOF'
+address,stream,state,time,source,ip,user_agent,cap
+pf@example.com,newsletter,none,2026-06-01T00:00:00Z,prefs,203.0.113.9,Safari/17 (prefs),1/7d
+ps@example.com,newsletter,none,2026-06-01T00:00:00Z,prefs,203.0.113.9,Safari/17 (prefs),1/7d
+pc@example.com,offers,none,2026-06-01T00:00:00Z,prefs,203.0.113.9,Safari/17 (prefs),1/1d
+EOF
+$A import "$T/pick.csv" >/dev/null 2>&1
 like "caps imported: 3 lines in" "$(cat "$T/caps.out")" '*"imported":3,*'
 like "... the person's cap is the stream's cap plus hers" \
     "$($A --json status cp1@example.com --stream newsletter)" \
@@ -127,7 +143,7 @@ chmod 600 "$T/acme.key"
 } >"$T/acme.csv"
 $A import-hashed "$T/acme.csv" --partner acme --key "$T/acme.key" >/dev/null 2>&1
 
-addrs="ana bo ce cy di ed fa fb gu ha hb ii zz cp1 cp2 rt sv nt no nc"
+addrs="ana bo ce cy di ed fa fb gu ha hb ii zz cp1 cp2 rt sv nt no nc pf ps pc"
 i=1
 while [ $i -le 150 ]; do
 	addrs="$addrs $(printf 'm%03d' $i)"
@@ -206,6 +222,31 @@ like "export --json gives the proof too" \
     "$($A --json export --state confirmed | grep '"ana@')" \
     '*"source":"signup-form","ip":"192.0.2.1","user_agent":"Mozilla/5.0 (X11), ?"quoted?""*'
 
+# a cap chosen after the consent does not replace its proof: export
+# writes the confirmation's ip and user agent, the new store has them
+like "export after a cap was chosen: the opt-in's proof, and the cap" \
+    "$(grep '^pf@' "$T/export.csv")" \
+    "pf@example.com,newsletter,,,confirmed,*,,confirmation,,,198.51.100.5,Firefox/120 (confirm),1/7d,"
+like "... imported: the new store's history has that proof" \
+    "$($B audit pf@example.com)" \
+    '*none -> confirmed via import*source=confirmation ip=198.51.100.5 user_agent=Firefox/120 (confirm)*'
+like "... and status shows the consent and her cap" \
+    "$($B status pf@example.com --stream newsletter)" \
+    '*confirmed  2026-*via import, chose 1/7d*'
+like "a suppression, then a cap: status says the admin's why, not the cap's" \
+    "$($A status ps@example.com --stream newsletter)" \
+    '*via admin: source=admin note=asked by phone, ticket 43*'
+like "... export keeps it" "$(grep '^ps@' "$T/export.csv")" \
+    '*,suppressed,*,manual,admin,,,,,1/7d,"asked by phone, ticket 43"'
+like "... and the new store's status says it" \
+    "$($B status ps@example.com --stream newsletter)" \
+    '*via import: source=admin note=asked by phone, ticket 43*'
+like "a cap alone keeps its own event: export gives where it came from" \
+    "$(grep '^pc@' "$T/export.csv")" \
+    "pc@example.com,offers,,,none,,,prefs,,,203.0.113.9,Safari/17 (prefs),1/1d,"
+like "... and status in the new store a chosen-cap line" \
+    "$($B status pc@example.com)" '*offers*none*chose 1/1d*'
+
 like "per-person caps came along" \
     "$($B --json status cp2@example.com --stream offers)" \
     '*"caps":?{"cap":"1/1d","sent":0,"chosen":true}?*'
@@ -246,7 +287,7 @@ $B erase cr@example.com >/dev/null 2>&1
 $B export >"$T/export2.csv" 2>/dev/null
 ok "export of the new store is the same file" cmp -s "$T/export.csv" "$T/export2.csv"
 is "export: a line per entry, every address once or more" \
-    "$(cut -d, -f1 "$T/export.csv" | sed 1d | sort -u | wc -l)" 170
+    "$(cut -d, -f1 "$T/export.csv" | sed 1d | sort -u | wc -l)" 173
 # a rerun of the import changes nothing
 $B --json import "$T/export.csv" >"$T/imp2.out" 2>&1
 like "importing the export again: all unchanged" "$(cat "$T/imp2.out")" \
