@@ -3119,6 +3119,57 @@ og_store_event_get(og_rtxn *tx, uint64_t seq, og_event *ev)
 	return og_event_decode(v.mv_data, v.mv_size, seq, ev);
 }
 
+static int of_entry(const og_event *ev, int scope, const char *name);
+
+/* Could change ev have left its entry in state?  (the entry's event) */
+static int
+gives_state(const og_event *ev, int state)
+{
+	if (ev->new_state != state)
+		return 0;
+	switch (ev->kind) {
+	case OG_EV_OPTIN:
+	case OG_EV_CONFIRM:
+		return og_state_optin(state);
+	case OG_EV_OPTOUT:
+		return state == OG_ST_OPTOUT;
+	case OG_EV_SUPPRESS:
+		return state == OG_ST_SUPPRESSED;
+	case OG_EV_UNSUPPRESS:
+		/* what it brought back: a consent, an opt-out under it */
+		return state != OG_ST_SUPPRESSED;
+	}
+	return 0;
+}
+
+int
+og_store_entry_event(
+    og_rtxn *tx, const og_record *rec, const og_entry *e, og_event *ev)
+{
+	uint64_t seq;
+	int rc;
+
+	if ((rc = og_store_event_get(tx, e->event, ev)) != 0)
+		return rc;
+	if (ev->kind != OG_EV_PREF || e->state == OG_ST_NONE)
+		return 0;
+	/*
+	 * Written before a cap kept the entry's event: the history still
+	 * has the change that set its state, older than the cap.  An
+	 * opt-out kept under a suppression, an opt-in during a pause, a
+	 * pause over: none gives the entry's state, the walk goes on.
+	 */
+	for (seq = ev->prev; seq != 0; seq = ev->prev) {
+		if ((rc = og_store_event_get(tx, seq, ev)) != 0 ||
+		    strcmp(ev->f[OG_EVF_KEY], rec->key) != 0 || ev->prev >= seq)
+			break; /* (verify says so) */
+		if (of_entry(ev, e->scope, e->name) &&
+		    gives_state(ev, e->state))
+			return 0;
+	}
+	return og_store_event_get(tx, e->event, ev);
+}
+
 int
 og_store_hashed_get(
     og_rtxn *tx, int ns, const unsigned char *hash, const char *name)

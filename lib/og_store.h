@@ -475,6 +475,15 @@ int og_store_get_sends(og_rtxn *tx, const char *key, const char *stream,
 /* Event by sequence number: 0, OG_NOTFOUND or an error. */
 int og_store_event_get(og_rtxn *tx, uint64_t seq, og_event *ev);
 /*
+ * The event that set entry e of rec, its proof (the source, ip, user agent
+ * and note that export writes and status shows).  A store written before
+ * a cap kept it names the cap's event for an entry that holds a state:
+ * then the newest change of that entry down rec's chain that gives its
+ * state (else the cap's event).  0, OG_NOTFOUND or an error.
+ */
+int og_store_entry_event(
+    og_rtxn *tx, const og_record *rec, const og_entry *e, og_event *ev);
+/*
  * Whether a keyed-hash suppression exists in namespace ns for hash
  * (32 bytes) and name (NULL or ""): 0 found, OG_NOTFOUND, error.
  */

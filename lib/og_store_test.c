@@ -720,6 +720,124 @@ cap_keeps_state_proof(void **state)
 	assert_int_equal(rec.entries[0].event, rec.last_event);
 }
 
+/*
+ * Make key's record (one entry, named by name) as an optgate before a cap
+ * kept the entry's event wrote it: the entry names the record's last
+ * event (the cap's), flagged (0x04), not stored.
+ */
+static void
+forge_cap_event(struct fx *f, const char *key, const char *name)
+{
+	char path[128];
+	unsigned char kb[64], vb[512];
+	size_t n = strlen(name), at = 23 + n + 4;
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val k, v;
+	og_record rec;
+
+	og_store_close(f->st);
+	f->st = NULL;
+	snprintf(path, sizeof(path), "%s/consent", f->dir);
+	assert_int_equal(mdb_env_create(&env), 0);
+	mdb_env_set_maxdbs(env, 4);
+	mdb_env_set_mapsize(env, 1 << 24);
+	assert_int_equal(mdb_env_open(env, path, 0, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "main", 0, &dbi), 0);
+	kb[0] = 'A';
+	memcpy(kb + 1, key, strlen(key));
+	k.mv_data = kb;
+	k.mv_size = 1 + strlen(key);
+	assert_int_equal(mdb_get(txn, dbi, &k, &v), 0);
+	assert_true(v.mv_size <= sizeof(vb) && v.mv_size > at + 8);
+	memcpy(vb, v.mv_data, v.mv_size);
+	/* one entry of that name, its event stored */
+	assert_int_equal(vb[16], 1);
+	assert_int_equal(vb[22], n);
+	assert_int_equal(memcmp(vb + 23, name, n), 0);
+	assert_int_equal(vb[21] & 0x04, 0);
+	vb[21] |= 0x04;
+	memmove(vb + at, vb + at + 8, v.mv_size - at - 8);
+	v.mv_data = vb;
+	v.mv_size -= 8;
+	assert_int_equal(og_record_decode(vb, v.mv_size, key, &rec), 0);
+	assert_int_equal(rec.entries[0].event, rec.last_event);
+	assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+}
+
+/*
+ * A store written before: an entry with a state names the cap's event.
+ * Its proof is still found down the chain (what export and status read):
+ * the opt-in's ip, the suppression's note; not an opt-out kept under the
+ * suppression.  An entry that holds only a cap gets the cap's event.
+ */
+static void
+older_store_cap_finds_proof(void **state)
+{
+	struct fx *f = *state;
+	og_store_opts o = {0, 0, 0, 0, NULL};
+	og_change in = og_testfx_change("a@x.example", OG_EV_OPTIN,
+	    OG_SCOPE_STREAM, "news", OG_ST_CONFIRMED, T0);
+	og_change cap = og_testfx_change(
+	    "a@x.example", OG_EV_PREF, OG_SCOPE_STREAM, "news", 0, T0 + 10);
+	og_change sup = og_testfx_change(
+	    "b@x.example", OG_EV_SUPPRESS, OG_SCOPE_STREAM, "news", 0, T0 + 20);
+	og_change out = og_testfx_change(
+	    "b@x.example", OG_EV_OPTOUT, OG_SCOPE_STREAM, "news", 0, T0 + 30);
+	og_event *ev = malloc(sizeof(*ev));
+	og_record rec;
+	og_rtxn *tx;
+	char err[512];
+
+	in.f[OG_EVF_IP] = "192.0.2.1";
+	assert_int_equal(og_testfx_apply(f->st, in), OG_APPLIED);
+	cap.pref.limit = 1;
+	cap.pref.period = 7 * 86400;
+	cap.f[OG_EVF_IP] = "203.0.113.9";
+	assert_int_equal(og_testfx_apply(f->st, cap), OG_APPLIED);
+	sup.reason = OG_RS_MANUAL;
+	sup.f[OG_EVF_NOTE] = "ticket 42";
+	assert_int_equal(og_testfx_apply(f->st, sup), OG_APPLIED);
+	assert_int_equal(og_testfx_apply(f->st, out), OG_APPLIED);
+	cap.key = "b@x.example";
+	cap.time = T0 + 40;
+	assert_int_equal(og_testfx_apply(f->st, cap), OG_APPLIED);
+	cap.key = "c@x.example";
+	assert_int_equal(og_testfx_apply(f->st, cap), OG_APPLIED);
+	forge_cap_event(f, "a@x.example", "news");
+	forge_cap_event(f, "b@x.example", "news");
+	assert_int_equal(
+	    og_store_open(f->dir, &o, &f->st, err, sizeof(err)), 0);
+
+	assert_int_equal(og_store_rbegin(f->st, &tx), 0);
+	assert_int_equal(og_store_get(tx, "a@x.example", &rec), 0);
+	assert_int_equal(og_store_event_get(tx, rec.entries[0].event, ev), 0);
+	assert_int_equal(ev->kind, OG_EV_PREF); /* as written before */
+	assert_int_equal(
+	    og_store_entry_event(tx, &rec, &rec.entries[0], ev), 0);
+	assert_int_equal(ev->kind, OG_EV_OPTIN);
+	assert_string_equal(ev->f[OG_EVF_IP], "192.0.2.1");
+
+	assert_int_equal(og_store_get(tx, "b@x.example", &rec), 0);
+	assert_int_equal(rec.entries[0].state, OG_ST_SUPPRESSED);
+	assert_int_equal(
+	    og_store_entry_event(tx, &rec, &rec.entries[0], ev), 0);
+	assert_int_equal(ev->kind, OG_EV_SUPPRESS);
+	assert_string_equal(ev->f[OG_EVF_NOTE], "ticket 42");
+
+	assert_int_equal(og_store_get(tx, "c@x.example", &rec), 0);
+	assert_int_equal(
+	    og_store_entry_event(tx, &rec, &rec.entries[0], ev), 0);
+	assert_int_equal(ev->kind, OG_EV_PREF);
+	assert_int_equal(ev->seq, rec.entries[0].event);
+	og_store_rend(tx);
+	free(ev);
+}
+
 static void
 events_chain(void **state)
 {
@@ -2191,6 +2309,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(events_chain, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        cap_keeps_state_proof, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        older_store_cap_finds_proof, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        group_commit_and_foreach, setup, teardown),
 	    cmocka_unit_test_setup_teardown(

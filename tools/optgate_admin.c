@@ -1974,7 +1974,7 @@ export_proof(struct export *x, og_rtxn *tx, const og_record *rec,
 	*src = og_via_name(e->via);
 	*ip = *ua = *note = "";
 	if (tx == NULL || e->event == 0 ||
-	    og_store_event_get(tx, e->event, x->ev) != 0 ||
+	    og_store_entry_event(tx, rec, e, x->ev) != 0 ||
 	    strcmp(x->ev->f[OG_EVF_KEY], rec->key) != 0)
 		return;
 	if (x->ev->f[OG_EVF_SOURCE][0])

@@ -1374,10 +1374,17 @@ has_sender_stop(const og_record *rec)
  * when there is none to show.
  */
 static int
-status_why(og_rtxn *tx, const og_verdict *v, og_event *ev)
+status_why(og_rtxn *tx, const og_record *rec, const og_verdict *v, og_event *ev)
 {
+	int i;
+
 	if (tx == NULL || v->action == OG_ACCEPT || v->event == 0)
 		return 0;
+	/* (the entry's, as export reads it: also from an older store) */
+	for (i = 0; rec && i < rec->nentries; i++)
+		if (rec->entries[i].event == v->event)
+			return og_store_entry_event(
+			           tx, rec, &rec->entries[i], ev) == 0;
 	return og_store_event_get(tx, v->event, ev) == 0;
 }
 
@@ -1414,7 +1421,7 @@ status_stream(og_cli *cli, og_rtxn *tx, const og_stream *st,
 	og_gate_decide(cli->cfg, tx, st, sender, addr, now, &v);
 	if (v.action == OG_ACCEPT)
 		(*accepted)++;
-	why = status_why(tx, &v, ev);
+	why = status_why(tx, rec, &v, ev);
 	if (tx && v.key[0])
 		og_store_get_sends(
 		    tx, v.key, st->name, times, OG_SENDS_MAX, &n);
@@ -1453,7 +1460,7 @@ status_stream(og_cli *cli, og_rtxn *tx, const og_stream *st,
 				og_buf_printf(b, ",\"until\":\"%s\"",
 				    og_time_fmt(ev->expires, ts, sizeof(ts)));
 			for (i = 0; rec && i < rec->nentries; i++)
-				if (rec->entries[i].event == ev->seq &&
+				if (rec->entries[i].event == v.event &&
 				    rec->entries[i].resume)
 					og_buf_printf(b,
 					    ",\"then\":{\"state\":\"%s\","
