@@ -3563,6 +3563,28 @@ consent_under(struct wctx *w, const og_record *rec, int scope, const char *name,
 }
 
 /*
+ * cap_event - the event of the cap the entry (scope, name) holds: the
+ * newest cap change of it down rec's chain (only one sets a cap; other
+ * changes carry it over).  1 (*seq gets it), 0 when the chain has none
+ * (it ends at an erasure), or an error; ev is scratch.
+ */
+static int
+cap_event(struct wctx *w, const og_record *rec, int scope, const char *name,
+    uint64_t *found, og_event *ev)
+{
+	uint64_t seq = rec->last_event;
+	int rc;
+
+	while ((rc = chain_next(w, &seq, ev)) == 1)
+		if (ev->kind == OG_EV_PREF && ev->scope == scope &&
+		    strcmp(ev->f[OG_EVF_NAME], name) == 0) {
+			*found = ev->seq;
+			return 1;
+		}
+	return rc;
+}
+
+/*
  * asked_since_optout - whether the newest event of (scope, name) on rec's
  * chain (caps and segments passed over) is a double opt-in asked over its
  * opt-out: an OG_EV_OPTIN event that left the entry an opt-out.  1, 0 or
@@ -4059,6 +4081,25 @@ apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 				under.pref = e->pref;
 				restore = 1;
 			}
+		}
+		if (!restore && e->pref.limit) {
+			/*
+			 * Nothing under it, but the cap the person chose
+			 * stays: lifting a stop is not her asking for more
+			 * mail.  Held alone, as the preference page leaves
+			 * it: no state, time or channel, and the cap's own
+			 * event (export's proof), else this one.
+			 */
+			memset(&under, 0, sizeof(under));
+			under.scope = ch->scope;
+			og_strlcpy(under.name, name, sizeof(under.name));
+			under.state = OG_ST_NONE;
+			under.pref = e->pref;
+			under.event = w->seq;
+			if ((rc = cap_event(w, rec, ch->scope, name,
+			         &under.event, &w->ev)) < 0)
+				return rc;
+			restore = 1;
 		}
 		break;
 	case OG_EV_SEGMENT:

@@ -721,6 +721,134 @@ cap_keeps_state_proof(void **state)
 }
 
 /*
+ * key's entry after an admin lifted a stop: only the cap the person chose
+ * (1/7d), no state, time or channel, pointing to the cap's event cap_ev
+ * (export's proof, status's chosen cap).
+ */
+static void
+assert_cap_only(struct fx *f, const char *key, uint64_t cap_ev)
+{
+	og_record rec;
+
+	read_record(f, key, &rec);
+	assert_int_equal(rec.nentries, 1);
+	assert_int_equal(rec.entries[0].state, OG_ST_NONE);
+	assert_int_equal(rec.entries[0].pref.limit, 1);
+	assert_int_equal(rec.entries[0].pref.period, 7 * 86400);
+	assert_int_equal(rec.entries[0].time, 0);
+	assert_int_equal(rec.entries[0].expires, 0);
+	assert_int_equal(rec.entries[0].resume, 0);
+	assert_int_equal(rec.entries[0].event, cap_ev);
+}
+
+/*
+ * A suppression or opt-out lifted by an admin (unsuppress), or ended
+ * (expire), leaves the cap the person chose: with the consent it brings
+ * back, else held alone, as the preference page left it.
+ */
+static void
+unsuppress_keeps_cap(void **state)
+{
+	struct fx *f = *state;
+	og_change in = og_testfx_change("a@x.example", OG_EV_OPTIN,
+	    OG_SCOPE_STREAM, "news", OG_ST_CONFIRMED, T0);
+	og_change cap = og_testfx_change(
+	    "a@x.example", OG_EV_PREF, OG_SCOPE_STREAM, "news", 0, T0 + 10);
+	og_change sup = og_testfx_change(
+	    "a@x.example", OG_EV_SUPPRESS, OG_SCOPE_STREAM, "news", 0, T0 + 20);
+	og_change out = og_testfx_change(
+	    "a@x.example", OG_EV_OPTOUT, OG_SCOPE_STREAM, "news", 0, T0 + 20);
+	og_change un = og_testfx_change("a@x.example", OG_EV_UNSUPPRESS,
+	    OG_SCOPE_STREAM, "news", 0, T0 + 30);
+	og_verify_stats vs;
+	og_record rec;
+	uint64_t proof, cap_ev;
+	og_event *ev = og_xmalloc(sizeof(*ev));
+	og_rtxn *tx;
+
+	cap.pref.limit = 1;
+	cap.pref.period = 7 * 86400;
+	cap.f[OG_EVF_SOURCE] = "preference-page";
+
+	/* a manual suppression over a consent: the consent and the cap */
+	assert_int_equal(og_testfx_apply(f->st, in), OG_APPLIED);
+	read_record(f, "a@x.example", &rec);
+	proof = rec.last_event;
+	assert_int_equal(og_testfx_apply(f->st, cap), OG_APPLIED);
+	sup.reason = OG_RS_MANUAL;
+	assert_int_equal(og_testfx_apply(f->st, sup), OG_APPLIED);
+	assert_int_equal(og_testfx_apply(f->st, un), OG_APPLIED);
+	read_record(f, "a@x.example", &rec);
+	assert_int_equal(rec.nentries, 1);
+	assert_int_equal(rec.entries[0].state, OG_ST_CONFIRMED);
+	assert_int_equal(rec.entries[0].event, proof);
+	assert_int_equal(rec.entries[0].pref.limit, 1);
+
+	/* a complaint over a consent: her own stop, only the cap stays */
+	in.key = cap.key = sup.key = un.key = "b@x.example";
+	assert_int_equal(og_testfx_apply(f->st, in), OG_APPLIED);
+	assert_int_equal(og_testfx_apply(f->st, cap), OG_APPLIED);
+	read_record(f, "b@x.example", &rec);
+	cap_ev = rec.last_event;
+	sup.reason = OG_RS_COMPLAINT;
+	assert_int_equal(og_testfx_apply(f->st, sup), OG_APPLIED);
+	assert_int_equal(og_testfx_apply(f->st, un), OG_APPLIED);
+	assert_cap_only(f, "b@x.example", cap_ev);
+	/* her proof is the cap's; lifted again: nothing to lift */
+	read_record(f, "b@x.example", &rec);
+	assert_int_equal(og_store_rbegin(f->st, &tx), 0);
+	assert_int_equal(
+	    og_store_entry_event(tx, &rec, &rec.entries[0], ev), 0);
+	og_store_rend(tx);
+	assert_int_equal(ev->kind, OG_EV_PREF);
+	assert_string_equal(ev->f[OG_EVF_SOURCE], "preference-page");
+	un.time = T0 + 40;
+	assert_int_equal(og_testfx_apply(f->st, un), OG_UNCHANGED);
+	/* a new opt-in over it keeps the cap */
+	in.time = T0 + 50;
+	assert_int_equal(og_testfx_apply(f->st, in), OG_APPLIED);
+	read_record(f, "b@x.example", &rec);
+	assert_int_equal(rec.entries[0].state, OG_ST_CONFIRMED);
+	assert_int_equal(rec.entries[0].pref.limit, 1);
+
+	/* a cap alone, a manual suppression for good, lifted */
+	cap.key = sup.key = un.key = "c@x.example";
+	assert_int_equal(og_testfx_apply(f->st, cap), OG_APPLIED);
+	read_record(f, "c@x.example", &rec);
+	cap_ev = rec.last_event;
+	sup.reason = OG_RS_MANUAL;
+	assert_int_equal(og_testfx_apply(f->st, sup), OG_APPLIED);
+	un.time = T0 + 30;
+	assert_int_equal(og_testfx_apply(f->st, un), OG_APPLIED);
+	assert_cap_only(f, "c@x.example", cap_ev);
+
+	/* an opt-out over a cap alone, lifted by an admin */
+	cap.key = out.key = un.key = "d@x.example";
+	assert_int_equal(og_testfx_apply(f->st, cap), OG_APPLIED);
+	read_record(f, "d@x.example", &rec);
+	cap_ev = rec.last_event;
+	assert_int_equal(og_testfx_apply(f->st, out), OG_APPLIED);
+	assert_int_equal(og_testfx_apply(f->st, un), OG_APPLIED);
+	assert_cap_only(f, "d@x.example", cap_ev);
+
+	/* a temporary suppression over a cap alone, ended (expire) */
+	cap.key = sup.key = un.key = "e@x.example";
+	assert_int_equal(og_testfx_apply(f->st, cap), OG_APPLIED);
+	read_record(f, "e@x.example", &rec);
+	cap_ev = rec.last_event;
+	sup.expires = T0 + 25;
+	assert_int_equal(og_testfx_apply(f->st, sup), OG_APPLIED);
+	un.via = OG_VIA_EXPIRE;
+	un.flags = OG_CH_IF_EXPIRED;
+	assert_int_equal(og_testfx_apply(f->st, un), OG_APPLIED);
+	assert_cap_only(f, "e@x.example", cap_ev);
+
+	assert_int_equal(og_store_verify(f->st, NULL, NULL, &vs), 0);
+	assert_int_equal(vs.problems, 0);
+	free(ev);
+}
+
+/*
  * Make key's record (one entry, named by name) as an optgate before a cap
  * kept the entry's event wrote it: the entry names the record's last
  * event (the cap's), flagged (0x04), not stored.
@@ -2311,6 +2439,8 @@ main(void)
 	        cap_keeps_state_proof, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        older_store_cap_finds_proof, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        unsuppress_keeps_cap, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        group_commit_and_foreach, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
