@@ -116,6 +116,32 @@ ps@example.com,newsletter,none,2026-06-01T00:00:00Z,prefs,203.0.113.9,Safari/17 
 pc@example.com,offers,none,2026-06-01T00:00:00Z,prefs,203.0.113.9,Safari/17 (prefs),1/1d
 EOF
 $A import "$T/pick.csv" >/dev/null 2>&1
+# a cap she chose outlives a stop an admin lifts: a complaint over her
+# consent (her own stop: the consent does not come back), a manual
+# suppression over her cap alone
+cat >"$T/lift.csv" <<'EOF'
+address,stream,state,time,source,ip,user_agent,cap
+ul@example.com,newsletter,confirmed,2026-03-01T00:00:00Z,page,,,1/7d
+uk@example.com,newsletter,none,2026-06-01T00:00:00Z,prefs,203.0.113.7,Safari/17 (prefs),1/7d
+EOF
+$A import "$T/lift.csv" >/dev/null 2>&1
+{
+	$A suppress ul@example.com --reason complaint --stream newsletter
+	$A suppress uk@example.com --reason manual --stream newsletter
+	$A unsuppress ul@example.com --stream newsletter
+	$A unsuppress uk@example.com --stream newsletter
+} >/dev/null
+like "a complaint lifted (unsuppress): status still shows the cap she chose" \
+    "$($A status ul@example.com --stream newsletter)" \
+    '*stream*newsletter*none*chose 1/7d*'
+like "... and the gate still adds it to the stream's" \
+    "$($A --json status ul@example.com --stream newsletter)" \
+    '*{"cap":"1/7d","sent":0,"chosen":true}*'
+like "a manual suppression over her cap alone, lifted: the cap stays" \
+    "$($A status uk@example.com --stream newsletter)" \
+    '*stream*newsletter*none*chose 1/7d*'
+$A verify >/dev/null
+is "... the store verifies" "$?" 0
 like "caps imported: 3 lines in" "$(cat "$T/caps.out")" '*"imported":3,*'
 like "... the person's cap is the stream's cap plus hers" \
     "$($A --json status cp1@example.com --stream newsletter)" \
@@ -143,7 +169,7 @@ chmod 600 "$T/acme.key"
 } >"$T/acme.csv"
 $A import-hashed "$T/acme.csv" --partner acme --key "$T/acme.key" >/dev/null 2>&1
 
-addrs="ana bo ce cy di ed fa fb gu ha hb ii zz cp1 cp2 rt sv nt no nc pf ps pc"
+addrs="ana bo ce cy di ed fa fb gu ha hb ii zz cp1 cp2 rt sv nt no nc pf ps pc ul uk"
 i=1
 while [ $i -le 150 ]; do
 	addrs="$addrs $(printf 'm%03d' $i)"
@@ -247,6 +273,13 @@ like "a cap alone keeps its own event: export gives where it came from" \
 like "... and status in the new store a chosen-cap line" \
     "$($B status pc@example.com)" '*offers*none*chose 1/1d*'
 
+like "a cap kept after unsuppress is exported with the cap's own proof" \
+    "$(grep '^uk@' "$T/export.csv")" \
+    "uk@example.com,newsletter,,,none,,,prefs,,,203.0.113.7,Safari/17 (prefs),1/7d,"
+like "... and the new store shows it chosen" \
+    "$($B status ul@example.com --stream newsletter)" \
+    '*stream*newsletter*none*chose 1/7d*'
+
 like "per-person caps came along" \
     "$($B --json status cp2@example.com --stream offers)" \
     '*"caps":?{"cap":"1/1d","sent":0,"chosen":true}?*'
@@ -287,7 +320,7 @@ $B erase cr@example.com >/dev/null 2>&1
 $B export >"$T/export2.csv" 2>/dev/null
 ok "export of the new store is the same file" cmp -s "$T/export.csv" "$T/export2.csv"
 is "export: a line per entry, every address once or more" \
-    "$(cut -d, -f1 "$T/export.csv" | sed 1d | sort -u | wc -l)" 173
+    "$(cut -d, -f1 "$T/export.csv" | sed 1d | sort -u | wc -l)" 175
 # a rerun of the import changes nothing
 $B --json import "$T/export.csv" >"$T/imp2.out" 2>&1
 like "importing the export again: all unchanged" "$(cat "$T/imp2.out")" \
