@@ -15,6 +15,11 @@
  *            the file to a writable map: mdb_env_open, mdb_env_set_mapsize)
  *            until the file is gone (20 s at most), after making
  *            OG_FAULT.truncating to say so
+ *     header  holds each pread(2) of the meta pages through a
+ *            descriptor open for writing (LMDB's mdb_env_open reading
+ *            them after it set up lock.mdb; optgate's own checks read
+ *            them read-only) until the file is gone (20 s at most),
+ *            after making OG_FAULT.header to say so
  *
  * Each call to a shimmed function on another file, or while OG_FAULT does
  * not exist, goes to libc unchanged.  Built by tests/module.mk, never
@@ -224,4 +229,24 @@ msync(void *addr, size_t len, int flags)
 		return -1;
 	}
 	return real(addr, len, flags);
+}
+
+/* header: the meta pages read by LMDB (its descriptor is open O_RDWR). */
+ssize_t
+pread(int fd, void *buf, size_t n, off_t off)
+{
+	static ssize_t (*real)(int, void *, size_t, off_t);
+
+	if (real == NULL)
+		real = (ssize_t(*)(int, void *, size_t, off_t))next_fn("pread");
+	if (off < META_END && fault() == 'h' && ours(fd) &&
+	    (fcntl(fd, F_GETFL) & O_ACCMODE) == O_RDWR)
+		hold("header", 'h');
+	return real(fd, buf, n, off);
+}
+
+ssize_t
+pread64(int fd, void *buf, size_t n, off_t off)
+{
+	return pread(fd, buf, n, off);
 }
