@@ -4824,25 +4824,33 @@ out:
 	return rc;
 }
 
+/* The counts a consent environment's meta keys hold (og_store_info). */
+static void
+info_counts(MDB_txn *txn, MDB_dbi dbi, og_store_info *info)
+{
+	unsigned char b[8];
+
+	if (meta_get(txn, dbi, "records", b, 8) == 0)
+		info->records = og_get_be64(b);
+	if (meta_get(txn, dbi, "seq", b, 8) == 0)
+		info->next_seq = og_get_be64(b);
+	info->events = info->next_seq ? info->next_seq - 1 : 0;
+	if (meta_get(txn, dbi, "schema", b, 4) == 0)
+		info->schema = og_get_be32(b);
+}
+
 int
 og_store_info_get(og_store *st, og_store_info *info)
 {
 	MDB_envinfo ei;
 	MDB_stat ms;
-	unsigned char b[8];
 	og_rtxn *tx;
 	int rc;
 
 	memset(info, 0, sizeof(*info));
 	if ((rc = og_store_rbegin(st, &tx)) != 0)
 		return rc;
-	if (meta_get(tx->c, st->cdbi, "records", b, 8) == 0)
-		info->records = og_get_be64(b);
-	if (meta_get(tx->c, st->cdbi, "seq", b, 8) == 0)
-		info->next_seq = og_get_be64(b);
-	info->events = info->next_seq ? info->next_seq - 1 : 0;
-	if (meta_get(tx->c, st->cdbi, "schema", b, 4) == 0)
-		info->schema = og_get_be32(b);
+	info_counts(tx->c, st->cdbi, info);
 	mdb_env_info(st->cenv, &ei);
 	mdb_env_stat(st->cenv, &ms);
 	info->map_size = ei.me_mapsize;
@@ -4893,7 +4901,6 @@ copy_info(const char *dir, og_store_info *info, char *err, size_t errlen)
 	MDB_env *env = NULL;
 	MDB_txn *txn = NULL;
 	MDB_dbi dbi;
-	unsigned char b[8];
 	int rc;
 
 	memset(info, 0, sizeof(*info));
@@ -4908,13 +4915,7 @@ copy_info(const char *dir, og_store_info *info, char *err, size_t errlen)
 		rc = map_err(rc);
 		goto out;
 	}
-	if (meta_get(txn, dbi, "records", b, 8) == 0)
-		info->records = og_get_be64(b);
-	if (meta_get(txn, dbi, "seq", b, 8) == 0)
-		info->next_seq = og_get_be64(b);
-	info->events = info->next_seq ? info->next_seq - 1 : 0;
-	if (meta_get(txn, dbi, "schema", b, 4) == 0)
-		info->schema = og_get_be32(b);
+	info_counts(txn, dbi, info);
 out:
 	if (txn != NULL)
 		mdb_txn_abort(txn);
