@@ -106,9 +106,9 @@ struct conn {
 	char inst[64]; /* the instance of its last request */
 	int eom_seen;  /* it carried END-OF-MESSAGE: that check is wired */
 	int in_txn;    /* its last request's transaction has not ended */
-	int to_decide; /* on the turn's list of input to decide */
-	int to_write;  /* on the turn's list of replies to write */
-	struct conn *decide_next, *write_next;
+	/* on the turn's lists (TQ_DECIDE, TQ_WRITE), and its next there */
+	int queued[2];
+	struct conn *qnext[2];
 	struct conn *prev, *next;
 };
 
@@ -117,6 +117,16 @@ struct pend {
 	char stream[OG_STREAM_NAME_MAX + 1];
 	char *key;
 	uint32_t h; /* og_str_hash(key) */
+};
+
+/*
+ * A turn of the loop reads, then decides, then writes (turn_end): the
+ * connections whose input waits to be decided, then those whose replies
+ * wait to be written, each list FIFO.
+ */
+enum { TQ_DECIDE, TQ_WRITE };
+struct turnq {
+	struct conn *head, **tail;
 };
 
 /* One open SMTP transaction: recipients passed, waiting for EOM. */
@@ -151,13 +161,8 @@ static struct {
 	int nlisteners;
 	struct conn *conns; /* list head */
 	struct conn *dead;  /* closed, freed after the event batch */
-	/*
-	 * A turn of the loop reads, then decides, then writes (turn_end):
-	 * in_turn while its events are read, the two lists FIFO.
-	 */
-	int in_turn;
-	struct conn *decide_head, **decide_tail;
-	struct conn *write_head, **write_tail;
+	int in_turn;        /* a turn's events are being read (turn_end) */
+	struct turnq tq[2];
 	int nconns;
 	int spawn_mode;
 	int stop;
@@ -715,28 +720,30 @@ conn_flush(struct conn *c)
 
 static void conn_input(struct conn *c);
 
-/* Its input is decided after the turn's reads (turn_end). */
+/* Queue c on the turn's list q (once), for turn_end. */
 static void
-decide_later(struct conn *c)
+turn_add(int q, struct conn *c)
 {
-	if (c->to_decide)
+	if (c->queued[q])
 		return;
-	c->to_decide = 1;
-	c->decide_next = NULL;
-	*g.decide_tail = c;
-	g.decide_tail = &c->decide_next;
+	c->queued[q] = 1;
+	c->qnext[q] = NULL;
+	*g.tq[q].tail = c;
+	g.tq[q].tail = &c->qnext[q];
 }
 
-/* Its replies are written after the turn's decisions (turn_end). */
-static void
-write_later(struct conn *c)
+/* The first connection on the turn's list q, taken off; NULL: none. */
+static struct conn *
+turn_take(int q)
 {
-	if (c->to_write)
-		return;
-	c->to_write = 1;
-	c->write_next = NULL;
-	*g.write_tail = c;
-	g.write_tail = &c->write_next;
+	struct conn *c = g.tq[q].head;
+
+	if (c == NULL)
+		return NULL;
+	if ((g.tq[q].head = c->qnext[q]) == NULL)
+		g.tq[q].tail = &g.tq[q].head;
+	c->queued[q] = 0;
+	return c;
 }
 
 static void
@@ -1391,7 +1398,7 @@ conn_input(struct conn *c)
 		c->started = og_mono_ms(); /* of what is left, if anything */
 	}
 	if (g.in_turn && c->state != C_DEAD && c->outoff < c->out.len)
-		write_later(c);
+		turn_add(TQ_WRITE, c);
 	else
 		conn_flush(c);
 }
@@ -1441,7 +1448,7 @@ conn_readable(struct conn *c)
 		if (c->state != C_READ)
 			return; /* buffered until SPF answers */
 		if (g.in_turn)
-			decide_later(c);
+			turn_add(TQ_DECIDE, c);
 		else
 			conn_input(c);
 		return;
@@ -1989,23 +1996,13 @@ turn_end(void)
 {
 	struct conn *c;
 
-	while ((c = g.decide_head) != NULL) {
-		g.decide_head = c->decide_next;
-		if (g.decide_head == NULL)
-			g.decide_tail = &g.decide_head;
-		c->to_decide = 0;
+	while ((c = turn_take(TQ_DECIDE)) != NULL)
 		if (c->state == C_READ)
 			conn_input(c);
-	}
 	g.in_turn = 0;
-	while ((c = g.write_head) != NULL) {
-		g.write_head = c->write_next;
-		if (g.write_head == NULL)
-			g.write_tail = &g.write_head;
-		c->to_write = 0;
+	while ((c = turn_take(TQ_WRITE)) != NULL)
 		if (c->state != C_DEAD)
 			conn_flush(c);
-	}
 }
 
 static void
@@ -2133,8 +2130,8 @@ main(int argc, char **argv)
 	g.epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (g.epfd < 0)
 		og_log_fatal("epoll_create1: %s", strerror(errno));
-	g.decide_tail = &g.decide_head;
-	g.write_tail = &g.write_head;
+	g.tq[TQ_DECIDE].tail = &g.tq[TQ_DECIDE].head;
+	g.tq[TQ_WRITE].tail = &g.tq[TQ_WRITE].head;
 	if (g.spawn_mode) {
 		if (set_nonblock(0) != 0 || set_nonblock(1) != 0)
 			og_log_fatal("stdin/stdout: %s", strerror(errno));
