@@ -1078,21 +1078,13 @@ eval_one(SPF_server_t *srv, const char *domain, const char *local,
 		snprintf(detail, size, "no SPF response");
 		return PD_SPF_TEMPERROR;
 	}
-	if (over_limit) {
+	if (over_limit || over_void) {
 		SPF_response_free(rs);
 		SPF_request_free(rq);
 		snprintf(detail, size,
-		    "permerror (more than %d DNS lookups, RFC 7208 4.6.4)",
-		    LOOKUP_MAX);
-		return PD_SPF_PERMERROR;
-	}
-	if (over_void) {
-		SPF_response_free(rs);
-		SPF_request_free(rq);
-		snprintf(detail, size,
-		    "permerror (more than %d void DNS lookups, RFC 7208 "
-		    "4.6.4)",
-		    VOID_MAX);
+		    "permerror (more than %d %sDNS lookups, RFC 7208 4.6.4)",
+		    over_limit ? LOOKUP_MAX : VOID_MAX,
+		    over_limit ? "" : "void ");
 		return PD_SPF_PERMERROR;
 	}
 	result = map_result(SPF_response_result(rs));
