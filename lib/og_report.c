@@ -3112,7 +3112,7 @@ og_report_parse(
 	GMimeParser *parser;
 	GMimeMessage *msg;
 	GMimeObject *top;
-	const char *v, *w;
+	const char *v, *prec, *asub;
 	size_t hlen, mp = 0;
 
 	memset(out, 0, sizeof(*out));
@@ -3195,11 +3195,11 @@ og_report_parse(
 	    (g_ascii_strncasecmp(v, "Report domain:", 14) == 0 ||
 	        g_ascii_strncasecmp(v, "Report-ID:", 10) == 0))
 		c.auth_report = 1;
-	if ((v = hdr(top, "Precedence")) != NULL &&
-	    (ci_has(v, "bulk") || ci_has(v, "junk")))
+	prec = hdr(top, "Precedence");
+	asub = hdr(top, "Auto-Submitted");
+	if (prec != NULL && (ci_has(prec, "bulk") || ci_has(prec, "junk")))
 		c.precedence_bulk = 1;
-	if ((v = hdr(top, "Auto-Submitted")) != NULL &&
-	    g_ascii_strncasecmp(v, "no", 2) != 0)
+	if (asub != NULL && g_ascii_strncasecmp(asub, "no", 2) != 0)
 		c.auto_submitted = 1;
 	/*
 	 * auto_reply: what says "I answer a mail" (a vacation program's
@@ -3207,17 +3207,15 @@ og_report_parse(
 	 * (X-Auto-Response-Suppress) nor "a program wrote me" (auto-generated:
 	 * a mail client's own unsubscribe mail may say so).
 	 */
-	out->auto_reply =
-	    hdr(top, "X-Autoreply") != NULL ||
-	    hdr(top, "X-Autorespond") != NULL ||
-	    hdr(top, "X-Autoresponder") != NULL ||
-	    ((v = hdr(top, "Precedence")) != NULL && ci_has(v, "auto_reply"));
-	v = hdr(top, "Auto-Submitted");
-	if (out->auto_reply || (v != NULL && ci_has(v, "vacation")) ||
-	    ((w = hdr(top, "X-Auto-Response-Suppress")) != NULL &&
-	        ci_has(w, "oof")))
+	out->auto_reply = hdr(top, "X-Autoreply") != NULL ||
+	                  hdr(top, "X-Autorespond") != NULL ||
+	                  hdr(top, "X-Autoresponder") != NULL ||
+	                  (prec != NULL && ci_has(prec, "auto_reply"));
+	if (out->auto_reply || (asub != NULL && ci_has(asub, "vacation")) ||
+	    ((v = hdr(top, "X-Auto-Response-Suppress")) != NULL &&
+	        ci_has(v, "oof")))
 		c.autoreply_hdr = c.auto_submitted_reply = 1;
-	if (v != NULL && ci_has(v, "auto-replied"))
+	if (asub != NULL && ci_has(asub, "auto-replied"))
 		out->auto_reply = 1;
 	if ((v = hdr(top, "X-Apple-Unsubscribe")) != NULL && ci_has(v, "true"))
 		c.apple_unsub = 1;
