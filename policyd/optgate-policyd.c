@@ -1836,11 +1836,12 @@ reload(void)
 	char err[2048] = "";
 	int rc, i, newmax;
 
+	/* config_report has logged each error: the line here only says what
+	 * became of the reload, so that no error is logged twice */
 	rc = og_config_load(
 	    g.config_path, &n, err, sizeof(err), config_report, NULL);
 	if (rc != 0) {
-		og_log_err("reload: %s; keeping the running config",
-		    err[0] ? err : og_strerror(rc));
+		og_log_err("reload: keeping the running config");
 		return;
 	}
 	if (!config_usable(n)) {
@@ -2115,9 +2116,10 @@ main(int argc, char **argv)
 	 */
 	if (fg && !g.spawn_mode)
 		setvbuf(stderr, NULL, _IOFBF, 1 << 16);
+	/* config_report logs each error once; the fatal line says the end */
 	if (og_config_load(g.config_path, &g.cfg, err, sizeof(err),
 	        config_report, NULL) != 0)
-		og_log_fatal("%s", err);
+		og_log_fatal("cannot start without a valid configuration");
 	if (!config_usable(g.cfg))
 		og_log_fatal("cannot start with this config");
 	config_warnings(g.cfg);

@@ -347,10 +347,30 @@ pd_log_wait 'reloaded' 5
 like "SIGHUP: a new stream is used without restart" \
     "$(pd_q sender=promo@example.com recipient=bob@example.org)" "550 5.7.1 <bob@example.org>: unsubscribed*"
 printf '[policyd]\nbogus_key = 1\n' >>"$PD_CONF"
+n0=$(wc -l <"$PD_LOG")
 pd_hup
 ok "SIGHUP with a bad config: logged" pd_log_wait 'keeping the running config'
+# Each error of the file logged once, as optgate-milter and optgate-unsubd
+# log them (the first was logged again in the line that ended the reload,
+# or the start).  Lines are compared from the file's name on: "error: F:1:
+# x", "fatal: F:1: x" and "error: reload: F:1: x; keeping ..." are one.
+conf_errs() {
+	grep -F -- "$PD_CONF:" | sed -e "s|.*$PD_CONF:|$PD_CONF:|" \
+	    -e 's/; keeping the running config$//'
+}
+errs=$(tail -n +$((n0 + 1)) "$PD_LOG" | conf_errs)
+ok "... naming the file's error" test -n "$errs"
+is "... each error of the file once" \
+    "$(printf '%s\n' "$errs" | wc -l)" "$(printf '%s\n' "$errs" | sort -u | wc -l)"
+like "... and the reload's own line says only what became of it" \
+    "$(tail -n +$((n0 + 1)) "$PD_LOG" | grep 'keeping the running config')" \
+    "*error: reload: keeping the running config"
 like "... and the old config keeps serving" \
     "$(pd_q sender=promo@example.com recipient=bob@example.org)" "550 5.7.1 *"
+errs=$("$BIN/optgate-policyd" -f -c "$PD_CONF" 2>&1 | conf_errs)
+ok "a start with that file: its error logged" test -n "$errs"
+is "... once" \
+    "$(printf '%s\n' "$errs" | wc -l)" "$(printf '%s\n' "$errs" | sort -u | wc -l)"
 # Settings applied once, as root, at the start: a reload says so.
 EXTRA_STREAMS='[stream promo]
 match = sender:promo@example.com
