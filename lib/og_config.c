@@ -2486,6 +2486,8 @@ og_config_load(const char *path, og_config **out, char *err, size_t errlen,
 		if (og_buf_add(&b, chunk, n) != 0) {
 			snprintf(err, errlen, "%s: larger than %d bytes", p,
 			    CONFIG_FILE_MAX);
+			if (report)
+				report(err, ctx);
 			fclose(fp);
 			og_buf_free(&b);
 			return OG_ECONFIG;
@@ -2493,6 +2495,8 @@ og_config_load(const char *path, og_config **out, char *err, size_t errlen,
 	fclose(fp);
 	if (b.len && memchr(b.data, 0, b.len)) {
 		snprintf(err, errlen, "%s: contains a NUL byte", p);
+		if (report)
+			report(err, ctx);
 		og_buf_free(&b);
 		return OG_ECONFIG;
 	}

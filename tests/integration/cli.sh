@@ -73,6 +73,12 @@ out=$({ cat "$T/optgate.conf"; printf '[stream newsletter]\nmatch = sender:x@exa
 is "config check with a stream section given twice: exit 2" "$?" 2
 like "... names both lines" "$out" \
     "*dup.conf:*: [[]stream newsletter]: section given twice (first at line *"
+# A config with a NUL byte (a binary file named by mistake, a disk
+# error): the error is said, not an exit 2 without a word.
+out=$({ cat "$T/optgate.conf"; printf 'x\000y\n'; } >"$T/nul.conf" &&
+    $BIN/optgate -c "$T/nul.conf" config check 2>&1)
+is "config check of a file with a NUL byte: exit 2" "$?" 2
+like "... says why" "$out" "*nul.conf: contains a NUL byte*"
 # The README walk-through's config as an admin copies it from the raw
 # README (less, the installed share/doc copy): every line indented.  It
 # loaded as one [store] path of 12 words, "ok (0 streams)", exit 0, and
