@@ -3203,6 +3203,56 @@ og_store_entry_event(
 	return og_store_event_get(tx, e->event, ev);
 }
 
+/* Does ev ask for a double opt-in of its entry (as the store keeps it)? */
+static int
+asks(const og_event *ev)
+{
+	/* (over an opt-out the opt-out held: the event says optout) */
+	return ev->kind == OG_EV_OPTIN && (ev->new_state == OG_ST_PENDING ||
+	                                      ev->new_state == OG_ST_OPTOUT);
+}
+
+/* Is ev a pause laid over a request, or its end giving it back? */
+static int
+pause_of_request(const og_event *ev)
+{
+	return ((ev->kind == OG_EV_OPTOUT || ev->kind == OG_EV_SUPPRESS) &&
+	           ev->expires != 0) ||
+	       (ev->kind == OG_EV_UNSUPPRESS && ev->new_state == OG_ST_PENDING);
+}
+
+int
+og_store_entry_request(og_rtxn *tx, const og_record *rec, const og_entry *e,
+    const og_event *conf, og_event *req)
+{
+	uint64_t seq;
+	int rc, import;
+
+	if (e->state != OG_ST_CONFIRMED || conf->new_state != OG_ST_CONFIRMED)
+		return OG_NOTFOUND;
+	/*
+	 * An admin's or the page's confirmed opt-in confirms no request;
+	 * an import's does when the request came in from its file too (not
+	 * one this store had of its own).
+	 */
+	import = conf->kind == OG_EV_OPTIN && conf->via == OG_VIA_IMPORT;
+	if (conf->kind != OG_EV_CONFIRM && !import)
+		return OG_NOTFOUND;
+	for (seq = conf->prev; seq != 0; seq = req->prev) {
+		if ((rc = og_store_event_get(tx, seq, req)) != 0)
+			return rc;
+		if (strcmp(req->f[OG_EVF_KEY], rec->key) != 0 ||
+		    req->prev >= seq)
+			return OG_NOTFOUND; /* (verify says so) */
+		if (!of_entry(req, e->scope, e->name) || pause_of_request(req))
+			continue;
+		return asks(req) && (!import || req->via == OG_VIA_IMPORT)
+		           ? 0
+		           : OG_NOTFOUND;
+	}
+	return OG_NOTFOUND;
+}
+
 int
 og_store_hashed_get(
     og_rtxn *tx, int ns, const unsigned char *hash, const char *name)
@@ -3732,6 +3782,18 @@ append_pauses_over(struct wctx *w, og_record *rec, const og_change *ch,
 	return 0;
 }
 
+/*
+ * An import's confirmed line over the pending entry its own request set
+ * at the same second (OG_CH_REQUESTED): a confirmation as quick as the
+ * request (a script; times kept to the second) confirms it all the same.
+ */
+static int
+confirms_request(const og_entry *e, const og_change *ch, int64_t now)
+{
+	return (ch->flags & OG_CH_REQUESTED) && ch->state == OG_ST_CONFIRMED &&
+	       e->state == OG_ST_PENDING && e->time == now;
+}
+
 static int
 apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 {
@@ -3837,7 +3899,8 @@ apply_one(og_store *st, struct wctx *w, const og_change *ch, int *result)
 	case OG_EV_OPTIN:
 		if (!og_state_optin(ch->state))
 			return OG_EINVAL;
-		if (e && (ch->flags & OG_CH_IF_NEWER) && e->time >= now) {
+		if (e && (ch->flags & OG_CH_IF_NEWER) && e->time >= now &&
+		    !confirms_request(e, ch, now)) {
 			/* (or the consent under a pause: already in) */
 			*result =
 			    e->state == ch->state || (e->resume == ch->state &&

@@ -282,6 +282,11 @@ typedef struct og_change {
 	      * queue): skipped (OG_SKIPPED_OLDER) when the entry of its       \
 	      * scope holds a single or confirmed opt-in newer than it (or     \
 	      * one under a pause): the consent given since stands */
+#define OG_CH_REQUESTED                                                        \
+	0x10 /* a confirmed opt-in (OG_EV_OPTIN, OG_ST_CONFIRMED) whose        \
+	      * request is the change before it (an import line's              \
+	      * requested column): with OG_CH_IF_NEWER, a pending entry        \
+	      * of the same second is that request, and it confirms it */
 
 /* Result of one change in og_store_apply(). */
 /*
@@ -483,6 +488,19 @@ int og_store_event_get(og_rtxn *tx, uint64_t seq, og_event *ev);
  */
 int og_store_entry_event(
     og_rtxn *tx, const og_record *rec, const og_entry *e, og_event *ev);
+/*
+ * The request of a double opt-in: for entry e of rec, confirmed by conf
+ * (its event, og_store_entry_event), the opt-in asked (pending, or asked
+ * over an opt-out, which held) that conf confirmed: the newest change of
+ * that entry before conf, past the pauses laid over the request.  conf
+ * is a confirmation (OG_EV_CONFIRM), or an import's confirmed opt-in
+ * whose request came with it (an import's).  req gets it (its proof:
+ * when and where the person asked).  0, OG_NOTFOUND (none: a single
+ * opt-in, one an admin vouched for, a request the chain does not hold)
+ * or an error.
+ */
+int og_store_entry_request(og_rtxn *tx, const og_record *rec, const og_entry *e,
+    const og_event *conf, og_event *req);
 /*
  * Whether a keyed-hash suppression exists in namespace ns for hash
  * (32 bytes) and name (NULL or ""): 0 found, OG_NOTFOUND, error.

@@ -966,6 +966,103 @@ older_store_cap_finds_proof(void **state)
 	free(ev);
 }
 
+/* The request of a confirmed entry of key (its first entry): 0 or not. */
+static int
+request_of(struct fx *f, const char *key, int unpause, og_event *req)
+{
+	og_event *conf = malloc(sizeof(*conf));
+	og_record rec;
+	og_entry e;
+	og_rtxn *tx;
+	int rc;
+
+	assert_non_null(conf);
+	assert_int_equal(og_store_rbegin(f->st, &tx), 0);
+	assert_int_equal(og_store_get(tx, key, &rec), 0);
+	e = rec.entries[0];
+	if (unpause)
+		og_entry_unpause(&e); /* the consent under it, as export */
+	assert_int_equal(og_store_entry_event(tx, &rec, &e, conf), 0);
+	rc = og_store_entry_request(tx, &rec, &e, conf, req);
+	og_store_rend(tx);
+	free(conf);
+	return rc;
+}
+
+/*
+ * A double opt-in's request is found behind its confirmation (past other
+ * scopes' changes and a pause over it); an admin's vouching confirms no
+ * request; an import's request and confirmation of one second go in
+ * together (OG_CH_REQUESTED), once.
+ */
+static void
+request_of_confirmation(void **state)
+{
+	struct fx *f = *state;
+	og_change ask = og_testfx_change("a@x.example", OG_EV_OPTIN,
+	    OG_SCOPE_STREAM, "news", OG_ST_PENDING, T0);
+	og_change conf = og_testfx_change(
+	    "a@x.example", OG_EV_CONFIRM, OG_SCOPE_STREAM, "news", 0, T0 + 20);
+	og_change other = og_testfx_change("a@x.example", OG_EV_OPTIN,
+	    OG_SCOPE_STREAM, "offers", OG_ST_OPTIN, T0 + 10);
+	og_change pause = og_testfx_change(
+	    "b@x.example", OG_EV_OPTOUT, OG_SCOPE_STREAM, "news", 0, T0 + 10);
+	og_change vouch = og_testfx_change("c@x.example", OG_EV_OPTIN,
+	    OG_SCOPE_STREAM, "news", OG_ST_CONFIRMED, T0 + 20);
+	og_change imp[2];
+	og_event *req = malloc(sizeof(*req));
+	int res[2];
+
+	assert_non_null(req);
+	ask.f[OG_EVF_IP] = "192.0.2.1";
+	assert_int_equal(og_testfx_apply(f->st, ask), OG_APPLIED);
+	assert_int_equal(og_testfx_apply(f->st, other), OG_APPLIED);
+	assert_int_equal(og_testfx_apply(f->st, conf), OG_APPLIED);
+	assert_int_equal(request_of(f, "a@x.example", 0, req), 0);
+	assert_int_equal(req->time, T0);
+	assert_string_equal(req->f[OG_EVF_IP], "192.0.2.1");
+
+	/* confirmed during a pause over the request */
+	ask.key = pause.key = conf.key = "b@x.example";
+	pause.expires = T0 + 1000;
+	assert_int_equal(og_testfx_apply(f->st, ask), OG_APPLIED);
+	assert_int_equal(og_testfx_apply(f->st, pause), OG_APPLIED);
+	assert_int_equal(og_testfx_apply(f->st, conf), OG_APPLIED);
+	assert_int_equal(request_of(f, "b@x.example", 1, req), 0);
+	assert_int_equal(req->time, T0);
+
+	/* asked, then vouched for by an admin: no double opt-in */
+	ask.key = "c@x.example";
+	assert_int_equal(og_testfx_apply(f->st, ask), OG_APPLIED);
+	assert_int_equal(og_testfx_apply(f->st, vouch), OG_APPLIED);
+	assert_int_equal(request_of(f, "c@x.example", 0, req), OG_NOTFOUND);
+
+	/* an import's line: request and confirmation of one second */
+	imp[0] = og_testfx_change("d@x.example", OG_EV_OPTIN, OG_SCOPE_STREAM,
+	    "news", OG_ST_PENDING, T0 + 30);
+	imp[0].via = OG_VIA_IMPORT;
+	imp[0].flags = OG_CH_IF_NEWER;
+	imp[0].f[OG_EVF_SOURCE] = "form";
+	imp[1] = imp[0];
+	imp[1].state = OG_ST_CONFIRMED;
+	imp[1].f[OG_EVF_SOURCE] = "confirmation";
+	assert_int_equal(og_store_apply(f->st, imp, 2, res), 0);
+	assert_int_equal(res[0], OG_APPLIED);
+	assert_int_equal(res[1], OG_SKIPPED_OLDER); /* newer wins, without */
+	imp[0].key = imp[1].key = "e@x.example";
+	imp[1].flags |= OG_CH_REQUESTED;
+	assert_int_equal(og_store_apply(f->st, imp, 2, res), 0);
+	assert_int_equal(res[0], OG_APPLIED);
+	assert_int_equal(res[1], OG_APPLIED);
+	assert_int_equal(request_of(f, "e@x.example", 0, req), 0);
+	assert_string_equal(req->f[OG_EVF_SOURCE], "form");
+	/* again: nothing written */
+	assert_int_equal(og_store_apply(f->st, imp, 2, res), 0);
+	assert_int_equal(res[0], OG_SKIPPED_OLDER);
+	assert_int_equal(res[1], OG_UNCHANGED);
+	free(req);
+}
+
 static void
 events_chain(void **state)
 {
@@ -2439,6 +2536,8 @@ main(void)
 	        cap_keeps_state_proof, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        older_store_cap_finds_proof, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        request_of_confirmation, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        unsuppress_keeps_cap, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
