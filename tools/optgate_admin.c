@@ -299,12 +299,17 @@ enum {
 	C_EXPIRES,
 	C_CAP,
 	C_NOTE,
+	C_REQUESTED, /* a double opt-in's request: when, and its proof */
+	C_RQ_SOURCE,
+	C_RQ_IP,
+	C_RQ_UA,
 	NCOLS
 };
 
 static const char *const colnames[NCOLS] = {"address", "stream", "state",
     "time", "source", "ip", "user_agent", "segment", "partner", "reason",
-    "sender", "expires", "cap", "note"};
+    "sender", "expires", "cap", "note", "requested", "requested_source",
+    "requested_ip", "requested_user_agent"};
 
 /*
  * Lines per durable commit (--batch).  Big commits matter: each one
@@ -503,14 +508,93 @@ skip_text(const og_change *c, int result)
 	             "time and proof: source, ip or user_agent)";
 }
 
-/* Is change i the cap of the change before it (same line)? */
+/*
+ * Is change i of the line of change i - 1?  A line is one change, after
+ * its request (a confirmed line's requested) and before its cap; they
+ * share the line's one copy of the key (arena_key).
+ */
 static int
-cap_of_prev(const struct batch *b, size_t i)
+same_line(const struct batch *b, size_t i)
 {
-	return i > 0 && b->ch[i].kind == OG_EV_PREF &&
-	       b->ch[i - 1].kind != OG_EV_PREF &&
-	       line_of(&b->ch[i]) == line_of(&b->ch[i - 1]) &&
-	       strcmp(b->ch[i].key, b->ch[i - 1].key) == 0;
+	return i > 0 && b->ch[i].key == b->ch[i - 1].key;
+}
+
+/* The end of the line whose changes start at i (of n). */
+static size_t
+line_end(const struct batch *b, size_t i, size_t n)
+{
+	for (i++; i < n && same_line(b, i); i++)
+		;
+	return i;
+}
+
+/* Why a confirmation went in without its request (result r). */
+static const char *
+request_text(int r)
+{
+	if (r == OG_UNCHANGED)
+		return "the store had this scope asked or confirmed before "
+		       "(its history keeps when)";
+	if (r == OG_SKIPPED_ERASED)
+		return "it is dated before the address's erasure";
+	if (r == OG_SKIPPED_OLDER)
+		return "the store has a change of this scope newer than the "
+		       "request (and older than the confirmation)";
+	return "an opt-out holds for it";
+}
+
+/*
+ * Count the line of changes [i, j) of the range starting at from (the
+ * results are the range's): its own change's result, a cap that went in
+ * over an unchanged one makes it imported; a cap or a request that did
+ * not go in beside it is a warning.
+ */
+static void
+count_line(
+    struct import *im, const struct batch *b, size_t from, size_t i, size_t j)
+{
+	size_t m = i; /* the line's own change */
+	const og_change *c;
+	int r, rcap;
+
+	if (j - i > 1 && (b->ch[from + i + 1].flags & OG_CH_REQUESTED))
+		m = i + 1;
+	c = &b->ch[from + m];
+	r = b->results[m];
+	rcap = m + 1 < j ? b->results[m + 1] : OG_UNCHANGED;
+	if (r == OG_UNCHANGED && rcap == OG_APPLIED)
+		r = OG_APPLIED;
+	if (m > i && b->results[m] == OG_APPLIED &&
+	    b->results[i] != OG_APPLIED) {
+		im->warned++;
+		if (im->warn)
+			fprintf(im->warn,
+			    "%lu: %s: confirmed, but its request (requested) "
+			    "not recorded: %s\n",
+			    line_of(c), c->raw, request_text(b->results[i]));
+	}
+	switch (r) {
+	case OG_APPLIED:
+		im->imported++;
+		break;
+	case OG_UNCHANGED:
+		im->unchanged++;
+		break;
+	default:
+		im->skipped++;
+		if (im->warn)
+			fprintf(im->warn, "%lu: %s: %s\n", line_of(c), c->raw,
+			    skip_text(c, r));
+	}
+	if (rcap != OG_APPLIED && rcap != OG_UNCHANGED) {
+		/* the line went in, its cap did not: a warning the summary
+		 * counts and points to */
+		if (r == OG_APPLIED || r == OG_UNCHANGED)
+			im->warned++;
+		if (im->warn)
+			fprintf(im->warn, "%lu: %s: %s\n", line_of(c), c->raw,
+			    skip_text(&b->ch[from + m + 1], rcap));
+	}
 }
 
 /*
@@ -522,12 +606,11 @@ cap_of_prev(const struct batch *b, size_t i)
 static int
 apply_range(struct import *im, struct batch *b, size_t from, size_t n)
 {
-	size_t i;
+	size_t i, j;
 	int rc;
 
 	rc = og_store_apply(im->cli->store, b->ch + from, n, b->results);
-	if (rc == OG_ETOOBIG &&
-	    (n == 1 || (n == 2 && cap_of_prev(b, from + 1)))) {
+	if (rc == OG_ETOOBIG && line_end(b, from, from + n) == from + n) {
 		const og_change *c = &b->ch[from];
 
 		im->skipped++;
@@ -540,54 +623,27 @@ apply_range(struct import *im, struct batch *b, size_t from, size_t n)
 			    line_of(c), c->raw, OG_ENTRIES_MAX);
 		return 0;
 	}
-	if ((rc == OG_EBUSY || rc == OG_ETOOBIG) && n > 1) {
+	if ((rc == OG_EBUSY || rc == OG_ETOOBIG) &&
+	    line_end(b, from, from + n) < from + n) {
 		size_t mid = n / 2;
 
-		/* a line and its cap stay in one range (counted together) */
-		if (cap_of_prev(b, from + mid) && mid + 1 < n)
+		/*
+		 * The changes of a line stay in one range (one commit, one
+		 * count): its request, it and its cap.
+		 */
+		while (mid < n && same_line(b, from + mid))
 			mid++;
+		if (mid == n)
+			mid = line_end(b, from, from + n) - from;
 		if ((rc = apply_range(im, b, from, mid)) != 0)
 			return rc;
 		return apply_range(im, b, from + mid, n - mid);
 	}
 	if (rc != 0)
 		return rc;
-	for (i = 0; i < n; i++) {
-		const og_change *c = &b->ch[from + i];
-
-		if (i > 0 && cap_of_prev(b, from + i)) {
-			/* the cap of the line before: one line, one count */
-			if (b->results[i] == OG_APPLIED &&
-			    b->results[i - 1] == OG_UNCHANGED) {
-				im->unchanged--;
-				im->imported++;
-			} else if (b->results[i] != OG_APPLIED &&
-			           b->results[i] != OG_UNCHANGED) {
-				/* the line went in, its cap did not: a
-				 * warning the summary counts and points to */
-				if (b->results[i - 1] == OG_APPLIED ||
-				    b->results[i - 1] == OG_UNCHANGED)
-					im->warned++;
-				if (im->warn)
-					fprintf(im->warn, "%lu: %s: %s\n",
-					    line_of(c), c->raw,
-					    skip_text(c, b->results[i]));
-			}
-			continue;
-		}
-		switch (b->results[i]) {
-		case OG_APPLIED:
-			im->imported++;
-			break;
-		case OG_UNCHANGED:
-			im->unchanged++;
-			break;
-		default:
-			im->skipped++;
-			if (im->warn)
-				fprintf(im->warn, "%lu: %s: %s\n", line_of(c),
-				    c->raw, skip_text(c, b->results[i]));
-		}
+	for (i = 0; i < n; i = j) {
+		j = line_end(b, from + i, from + n) - from;
+		count_line(im, b, from, i, j);
 	}
 	return 0;
 }
@@ -855,6 +911,20 @@ field_time(const char *s, size_t n, int64_t *t)
 	return og_time_parse_rfc3339(tb, t) != 0 ? -1 : 0;
 }
 
+/* Is the field of n bytes an IPv4 or IPv6 address? */
+static int
+field_ip(const char *s, size_t n)
+{
+	char ib[64];
+	unsigned char bin[16];
+
+	if (n >= sizeof(ib))
+		return 0;
+	memcpy(ib, s, n);
+	ib[n] = 0;
+	return inet_pton(strchr(ib, ':') ? AF_INET6 : AF_INET, ib, bin) == 1;
+}
+
 /*
  * The note of a line: its note column, after the reason of a line that
  * is not suppressed (files before the note column gave a note there),
@@ -878,6 +948,40 @@ import_note(struct import *im, const char *reason, size_t nreason,
 	return arena_dup(im, b, nreason + 2 + nnote);
 }
 
+/*
+ * The requested column of a line (s, n bytes; n is 0 when only its proof
+ * was given): the time the person asked for the double opt-in that the
+ * line's confirmation (state st, time t; 0: the import's start) answered.
+ * *treq gets it.  0, or -1 with the line rejected.
+ */
+static int
+import_request(struct import *im, const og_csv_rec *r, int st, int64_t t,
+    const char *s, size_t n, int64_t *treq)
+{
+	const char *why = NULL;
+
+	if (st != OG_ST_CONFIRMED)
+		why = "requested is the request of a double opt-in: for a "
+		      "confirmed line only";
+	else if (n == 0)
+		why = "requested_source, requested_ip and requested_user_agent "
+		      "need requested (when the person asked)";
+	else if (field_time(s, n, treq) != 0 || *treq <= 0)
+		why = "bad requested (expected RFC 3339, e.g. "
+		      "2026-11-01T10:00:00Z)";
+	else if (*treq > im->now + FUTURE_SKEW)
+		why = "requested is in the future";
+	else if (*treq > (t ? t : im->now))
+		why =
+		    t ? "requested is after the confirmation (the line's time)"
+		      : "requested is after the confirmation (the line has "
+		        "no time: the import's start)";
+	if (why == NULL)
+		return 0;
+	reject(im, r->line, why, r->raw, r->rawlen);
+	return -1;
+}
+
 /* Validate one record and add it to the batch; rejects are reported. */
 static void
 import_row(struct import *im, const og_csv_rec *r)
@@ -887,14 +991,14 @@ import_row(struct import *im, const og_csv_rec *r)
 	og_change *ch;
 	og_addr a;
 	const char *s, *stream, *partner, *sender, *src, *ip, *ua, *seg;
-	const char *reason, *note;
+	const char *reason, *note, *rsrc, *rip, *rua;
 	size_t n, nstream, npartner, nsender, nsrc, nip, nua, nseg, nreason;
-	size_t nnote;
+	size_t nnote, nrsrc, nrip, nrua;
 	char why[256], state[16], sndr[OG_DOMAIN_MAX + 1];
 	og_cap cap = {0, 0};
 	uint32_t cp;
 	int i, st, rs = OG_RS_NONE;
-	int64_t t = 0, exp = 0;
+	int64_t t = 0, exp = 0, treq = 0;
 
 	if (r->nfields != im->ncols) {
 		snprintf(why, sizeof(why),
@@ -1039,20 +1143,10 @@ import_row(struct import *im, const og_csv_rec *r)
 		}
 	}
 	ip = fld(im, r, C_IP, &nip);
-	if (nip) {
-		char ib[64];
-		unsigned char bin[16];
-
-		if (nip >= sizeof(ib) ||
-		    (memcpy(ib, ip, nip), ib[nip] = 0,
-		        inet_pton(strchr(ib, ':') ? AF_INET6 : AF_INET, ib,
-		            bin) != 1)) {
-			reject(im, r->line,
-			    "bad ip (expected an IPv4 or IPv6 "
-			    "address)",
-			    r->raw, r->rawlen);
-			return;
-		}
+	if (nip && !field_ip(ip, nip)) {
+		reject(im, r->line, "bad ip (expected an IPv4 or IPv6 address)",
+		    r->raw, r->rawlen);
+		return;
 	}
 	src = fld(im, r, C_SOURCE, &nsrc);
 	ua = fld(im, r, C_UA, &nua);
@@ -1175,6 +1269,26 @@ import_row(struct import *im, const og_csv_rec *r)
 		    r->raw, r->rawlen);
 		return;
 	}
+	s = fld(im, r, C_REQUESTED, &n);
+	rsrc = fld(im, r, C_RQ_SOURCE, &nrsrc);
+	rip = fld(im, r, C_RQ_IP, &nrip);
+	rua = fld(im, r, C_RQ_UA, &nrua);
+	if ((n || nrsrc || nrip || nrua) &&
+	    import_request(im, r, st, t, s, n, &treq) != 0)
+		return;
+	if (nrip && !field_ip(rip, nrip)) {
+		reject(im, r->line,
+		    "bad requested_ip (expected an IPv4 or IPv6 address)",
+		    r->raw, r->rawlen);
+		return;
+	}
+	if (nrsrc > OG_EVF_MAX || nrua > OG_EVF_MAX) {
+		reject(im, r->line,
+		    "requested_source or requested_user_agent longer than "
+		    "512 bytes",
+		    r->raw, r->rawlen);
+		return;
+	}
 
 	/* Valid: into the batch. */
 	ch = &im->cb->ch[im->cb->n];
@@ -1262,6 +1376,30 @@ import_row(struct import *im, const og_csv_rec *r)
 			    r->line, a.raw, a.typo);
 	}
 	im->cb->n++;
+	if (treq) {
+		/*
+		 * The double opt-in's request goes in first, as its own
+		 * change of the line (pending, with its time and proof),
+		 * then the confirmation, which confirms it also at the same
+		 * second.  A rerun finds the entry confirmed: the request
+		 * is older, the line unchanged, no second request.
+		 */
+		og_change *mc = &im->cb->ch[im->cb->n++];
+
+		*mc = *ch;
+		mc->flags |= OG_CH_REQUESTED;
+		ch->state = OG_ST_PENDING;
+		ch->time = treq < im->now ? treq : im->now; /* as time's */
+		ch->segments = NULL;
+		memset(ch->f, 0, sizeof(ch->f));
+		ch->f[OG_EVF_SOURCE] =
+		    nrsrc ? arena_dup(im, rsrc, nrsrc) : im->source;
+		if (nrip)
+			ch->f[OG_EVF_IP] = arena_dup(im, rip, nrip);
+		if (nrua)
+			ch->f[OG_EVF_UA] = arena_dup(im, rua, nrua);
+		ch = mc;
+	}
 	if (cap.limit && st != OG_ST_NONE) {
 		/* the cap follows its line's change (cmp_rows keeps them
 		 * together) as a change of its own */
@@ -1447,10 +1585,10 @@ cmd_import(og_cli *cli, int argc, char **argv)
 	r = og_xmalloc(sizeof(*r));
 	im->batch = batch;
 	for (i = 0; i < 2; i++) {
-		/* + 1: a line with a cap is two changes */
-		im->bt[i].ch = og_xcalloc(batch + 1, sizeof(og_change));
-		im->bt[i].order = og_xcalloc(batch + 1, sizeof(int));
-		im->bt[i].results = og_xcalloc(batch + 1, sizeof(int));
+		/* + 2: a line is up to three changes (request, cap) */
+		im->bt[i].ch = og_xcalloc(batch + 2, sizeof(og_change));
+		im->bt[i].order = og_xcalloc(batch + 2, sizeof(int));
+		im->bt[i].results = og_xcalloc(batch + 2, sizeof(int));
 		im->bt[i].arena = og_xmalloc(IMP_ARENA);
 	}
 	im->cb = &im->bt[0];
@@ -1877,7 +2015,7 @@ struct export
 	og_record *recs; /* a group, waiting for its events */
 	size_t nrec;
 	char skip[OG_ADDR_MAX + 1]; /* the last key of the previous group */
-	og_event *ev;
+	og_event *ev, *req;         /* an entry's event, its request's */
 	int64_t now; /* pauses over by now are their consent again */
 };
 
@@ -1964,9 +2102,11 @@ export_wanted(const struct export *x, const og_entry *e)
  * The proof of entry e from the event that set it: its source (else the
  * channel), ip, user agent and note (an admin's why, status shows it).
  * An event that cannot be read, or that is not this address's, gives
- * none (verify reports it).
+ * none (verify reports it).  For a confirmed double opt-in, the request
+ * too (when the person asked, and from where: both halves are its
+ * proof): x->req, returned, else NULL.
  */
-static void
+static const og_event *
 export_proof(struct export *x, og_rtxn *tx, const og_record *rec,
     const og_entry *e, const char **src, const char **ip, const char **ua,
     const char **note)
@@ -1976,12 +2116,18 @@ export_proof(struct export *x, og_rtxn *tx, const og_record *rec,
 	if (tx == NULL || e->event == 0 ||
 	    og_store_entry_event(tx, rec, e, x->ev) != 0 ||
 	    strcmp(x->ev->f[OG_EVF_KEY], rec->key) != 0)
-		return;
+		return NULL;
 	if (x->ev->f[OG_EVF_SOURCE][0])
 		*src = x->ev->f[OG_EVF_SOURCE];
 	*ip = x->ev->f[OG_EVF_IP];
 	*ua = x->ev->f[OG_EVF_UA];
 	*note = x->ev->f[OG_EVF_NOTE];
+	if (og_store_entry_request(tx, rec, e, x->ev, x->req) != 0)
+		return NULL;
+	if (x->req->f[OG_EVF_SOURCE][0] == '\0')
+		og_strlcpy(x->req->f[OG_EVF_SOURCE], og_via_name(x->req->via),
+		    sizeof(x->req->f[OG_EVF_SOURCE]));
+	return x->req;
 }
 
 /*
@@ -1993,13 +2139,16 @@ export_row(struct export *x, og_rtxn *tx, const og_record *rec,
     const og_entry *e, const char *segs, int64_t paused)
 {
 	og_buf *b = &x->b;
-	char t[32];
+	char t[32], rt[32] = "";
 	const char *src, *ip, *ua, *note;
+	const og_event *rq;
 	char cap[32], per[16];
 
 	if (!export_wanted(x, e))
 		return;
-	export_proof(x, tx, rec, e, &src, &ip, &ua, &note);
+	rq = export_proof(x, tx, rec, e, &src, &ip, &ua, &note);
+	if (rq)
+		og_time_fmt(rq->time, rt, sizeof(rt));
 	/* an entry that holds only a cap has no time of its own */
 	if (e->time > 0)
 		og_time_fmt(e->time, t, sizeof(t));
@@ -2036,6 +2185,15 @@ export_row(struct export *x, og_rtxn *tx, const og_record *rec,
 		og_json_str(b, note);
 		if (cap[0])
 			og_buf_printf(b, ",\"cap\":\"%s\"", cap);
+		if (rq) {
+			og_buf_printf(b, ",\"requested\":\"%s\"", rt);
+			og_buf_adds(b, ",\"requested_source\":");
+			og_json_str(b, rq->f[OG_EVF_SOURCE]);
+			og_buf_adds(b, ",\"requested_ip\":");
+			og_json_str(b, rq->f[OG_EVF_IP]);
+			og_buf_adds(b, ",\"requested_user_agent\":");
+			og_json_str(b, rq->f[OG_EVF_UA]);
+		}
 		if (e->expires)
 			og_buf_printf(b, ",\"expires\":\"%s\"",
 			    og_time_fmt(e->expires, t, sizeof(t)));
@@ -2046,8 +2204,9 @@ export_row(struct export *x, og_rtxn *tx, const og_record *rec,
 		og_buf_adds(b, "}\n");
 	} else {
 		/* address,stream,partner,sender,state,time,reason,
-		 * source,segment,expires,ip,user_agent,cap,note: what
-		 * import reads back */
+		 * source,segment,expires,ip,user_agent,cap,note,
+		 * requested,requested_source,requested_ip,
+		 * requested_user_agent: what import reads back */
 		csv_field(b, rec->raw);
 		og_buf_addc(b, ',');
 		if (e->scope == OG_SCOPE_STREAM)
@@ -2075,6 +2234,14 @@ export_row(struct export *x, og_rtxn *tx, const og_record *rec,
 		og_buf_adds(b, cap);
 		og_buf_addc(b, ',');
 		csv_field(b, note);
+		og_buf_addc(b, ',');
+		og_buf_adds(b, rt);
+		og_buf_addc(b, ',');
+		csv_field(b, rq ? rq->f[OG_EVF_SOURCE] : "");
+		og_buf_addc(b, ',');
+		csv_field(b, rq ? rq->f[OG_EVF_IP] : "");
+		og_buf_addc(b, ',');
+		csv_field(b, rq ? rq->f[OG_EVF_UA] : "");
 		og_buf_addc(b, '\n');
 	}
 	x->rows++;
@@ -2323,12 +2490,14 @@ cmd_export(og_cli *cli, int argc, char **argv)
 	og_buf_init(&x.b, 0);
 	if (!cli->json)
 		og_buf_adds(&x.b,
-		    keyfile
-		        ? "hash\n"
-		        : "address,stream,partner,sender,state,time,reason,"
-		          "source,segment,expires,ip,user_agent,cap,note\n");
+		    keyfile ? "hash\n"
+		            : "address,stream,partner,sender,state,time,reason,"
+		              "source,segment,expires,ip,user_agent,cap,note,"
+		              "requested,requested_source,requested_ip,"
+		              "requested_user_agent\n");
 	x.recs = og_xmalloc(EXPORT_RECS * sizeof(*x.recs));
 	x.ev = og_xmalloc(sizeof(*x.ev));
+	x.req = og_xmalloc(sizeof(*x.req));
 	do {
 		rc = og_store_foreach(
 		    cli->store, x.skip[0] ? x.skip : NULL, export_one, &x);
@@ -2345,6 +2514,7 @@ cmd_export(og_cli *cli, int argc, char **argv)
 		rc = export_hashed_note(cli);
 	free(x.recs);
 	free(x.ev);
+	free(x.req);
 	og_buf_free(&x.b);
 	if (rc == 0 && fflush(stdout) != 0) {
 		x.werr = errno;

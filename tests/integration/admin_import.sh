@@ -172,7 +172,7 @@ printf 'address,stream,state,colour,mood\nzed@example.com,newsletter,confirmed,r
 $OG import "$T/cols.csv" >/dev/null 2>"$T/err"
 is "unknown columns: exit 2" "$?" 2
 like "unknown columns named" "$(cat "$T/err")" '*unknown columns "colour", "mood"*'
-like "unknown columns: the known ones listed, expires too" "$(cat "$T/err")" '*(known: address, *, expires, cap, note)*'
+like "unknown columns: the known ones listed, expires too" "$(cat "$T/err")" '*(known: address, *, expires, cap, note, requested, requested_source, requested_ip, requested_user_agent)*'
 : >"$T/empty.csv"
 $OG import "$T/empty.csv" >/dev/null 2>"$T/err"
 is "empty file: exit 2" "$?" 2
@@ -336,9 +336,9 @@ like "a soft bounce without expires: rejected" "$(cat "$T/exp.rej")" "*4: *needs
 like "expires on an opt-in: rejected" "$(cat "$T/exp.rej")" "*5: *expires is for an optout or suppressed line*"
 $OG export >"$T/exp-export.csv"
 like "export writes a suppression's end" "$(grep '^zed@' "$T/exp-export.csv")" \
-    "zed@example.com,,,,suppressed,*,soft-bounce,import:exp.csv,,2026-06-19T00:00:00Z,,,,"
+    "zed@example.com,,,,suppressed,*,soft-bounce,import:exp.csv,,2026-06-19T00:00:00Z,,,,,,,,"
 like "... and an opt-out's" "$(grep '^zoe@' "$T/exp-export.csv")" \
-    "*,optout,*,2026-07-01T00:00:00Z,,,,"
+    "*,optout,*,2026-07-01T00:00:00Z,,,,,,,,"
 
 # --- export round trip ----------------------------------------------------
 $OG export >"$T/export.csv"
@@ -347,7 +347,7 @@ $BIN/optgate -c "$T/og2.conf" init >/dev/null 2>&1
 $BIN/optgate -c "$T/og2.conf" import "$T/export.csv" >/dev/null 2>&1
 $BIN/optgate -c "$T/og2.conf" export >"$T/export2.csv"
 ok "export, import into a new store, export again: the same" cmp -s "$T/export.csv" "$T/export2.csv"
-is "export has a header and a line per entry" "$(head -1 "$T/export.csv")" "address,stream,partner,sender,state,time,reason,source,segment,expires,ip,user_agent,cap,note"
+is "export has a header and a line per entry" "$(head -1 "$T/export.csv")" "address,stream,partner,sender,state,time,reason,source,segment,expires,ip,user_agent,cap,note,requested,requested_source,requested_ip,requested_user_agent"
 
 # --- one address twice in a file: which line wins (README) ---------------
 cat >"$T/twice.csv" <<'EOF'

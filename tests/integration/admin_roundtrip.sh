@@ -109,6 +109,14 @@ $A confirm "$tok" --ip 198.51.100.5 --user-agent 'Firefox/120 (confirm)' \
     >/dev/null
 $A suppress ps@example.com --reason manual --stream newsletter \
     --note 'asked by phone, ticket 43' >/dev/null
+# a double opt-in asked on the form a month before the click: both
+# halves are its proof (a regulator asks when and where she asked, and
+# when and where she confirmed)
+tok=$($A optin dq@example.com --stream newsletter --double --source form-7 \
+    --ip 192.0.2.77 --user-agent 'Chrome/119 (form)' \
+    --time 2026-05-01T10:00:00Z | sed -n 's/.* confirm //p')
+$A confirm "$tok" --ip 198.51.100.77 --user-agent 'Mail/16 (click)' \
+    >/dev/null
 cat >"$T/pick.csv" <<'EOF'
 address,stream,state,time,source,ip,user_agent,cap
 pf@example.com,newsletter,none,2026-06-01T00:00:00Z,prefs,203.0.113.9,Safari/17 (prefs),1/7d
@@ -169,7 +177,7 @@ chmod 600 "$T/acme.key"
 } >"$T/acme.csv"
 $A import-hashed "$T/acme.csv" --partner acme --key "$T/acme.key" >/dev/null 2>&1
 
-addrs="ana bo ce cy di ed fa fb gu ha hb ii zz cp1 cp2 rt sv nt no nc pf ps pc ul uk"
+addrs="ana bo ce cy di ed fa fb gu ha hb ii zz cp1 cp2 rt sv nt no nc pf ps pc ul uk dq"
 i=1
 while [ $i -le 150 ]; do
 	addrs="$addrs $(printf 'm%03d' $i)"
@@ -231,8 +239,9 @@ like "... also from an imported list" "$($B audit m001@example.com)" \
     '*source=list-1 ip=198.51.100.1 user_agent=UA 1*'
 like "... and an IPv6 address" "$($B audit ce@example.com)" \
     '*source=form ip=2001:db8::1*'
-like "export has the cap and note columns" "$(head -1 "$T/export.csv")" \
-    "*,ip,user_agent,cap,note"
+like "export has the cap and note columns, then the request's" \
+    "$(head -1 "$T/export.csv")" \
+    "*,ip,user_agent,cap,note,requested,requested_source,requested_ip,requested_user_agent"
 # why an address was stopped came along: status in the new store says it
 like "an admin's note kept: status says why" "$($B status nt@example.com)" \
     '*via import: source=admin note=asked by phone, "ticket 42"*'
@@ -252,10 +261,10 @@ like "export --json gives the proof too" \
 # writes the confirmation's ip and user agent, the new store has them
 like "export after a cap was chosen: the opt-in's proof, and the cap" \
     "$(grep '^pf@' "$T/export.csv")" \
-    "pf@example.com,newsletter,,,confirmed,*,,confirmation,,,198.51.100.5,Firefox/120 (confirm),1/7d,"
+    "pf@example.com,newsletter,,,confirmed,*,,confirmation,,,198.51.100.5,Firefox/120 (confirm),1/7d,,*"
 like "... imported: the new store's history has that proof" \
     "$($B audit pf@example.com)" \
-    '*none -> confirmed via import*source=confirmation ip=198.51.100.5 user_agent=Firefox/120 (confirm)*'
+    '*pending -> confirmed via import*source=confirmation ip=198.51.100.5 user_agent=Firefox/120 (confirm)*'
 like "... and status shows the consent and her cap" \
     "$($B status pf@example.com --stream newsletter)" \
     '*confirmed  2026-*via import, chose 1/7d*'
@@ -263,19 +272,19 @@ like "a suppression, then a cap: status says the admin's why, not the cap's" \
     "$($A status ps@example.com --stream newsletter)" \
     '*via admin: source=admin note=asked by phone, ticket 43*'
 like "... export keeps it" "$(grep '^ps@' "$T/export.csv")" \
-    '*,suppressed,*,manual,admin,,,,,1/7d,"asked by phone, ticket 43"'
+    '*,suppressed,*,manual,admin,,,,,1/7d,"asked by phone, ticket 43",,,,'
 like "... and the new store's status says it" \
     "$($B status ps@example.com --stream newsletter)" \
     '*via import: source=admin note=asked by phone, ticket 43*'
 like "a cap alone keeps its own event: export gives where it came from" \
     "$(grep '^pc@' "$T/export.csv")" \
-    "pc@example.com,offers,,,none,,,prefs,,,203.0.113.9,Safari/17 (prefs),1/1d,"
+    "pc@example.com,offers,,,none,,,prefs,,,203.0.113.9,Safari/17 (prefs),1/1d,,,,,"
 like "... and status in the new store a chosen-cap line" \
     "$($B status pc@example.com)" '*offers*none*chose 1/1d*'
 
 like "a cap kept after unsuppress is exported with the cap's own proof" \
     "$(grep '^uk@' "$T/export.csv")" \
-    "uk@example.com,newsletter,,,none,,,prefs,,,203.0.113.7,Safari/17 (prefs),1/7d,"
+    "uk@example.com,newsletter,,,none,,,prefs,,,203.0.113.7,Safari/17 (prefs),1/7d,,,,,"
 like "... and the new store shows it chosen" \
     "$($B status ul@example.com --stream newsletter)" \
     '*stream*newsletter*none*chose 1/7d*'
@@ -320,7 +329,7 @@ $B erase cr@example.com >/dev/null 2>&1
 $B export >"$T/export2.csv" 2>/dev/null
 ok "export of the new store is the same file" cmp -s "$T/export.csv" "$T/export2.csv"
 is "export: a line per entry, every address once or more" \
-    "$(cut -d, -f1 "$T/export.csv" | sed 1d | sort -u | wc -l)" 175
+    "$(cut -d, -f1 "$T/export.csv" | sed 1d | sort -u | wc -l)" 176
 # a rerun of the import changes nothing
 $B --json import "$T/export.csv" >"$T/imp2.out" 2>&1
 like "importing the export again: all unchanged" "$(cat "$T/imp2.out")" \
@@ -341,6 +350,94 @@ is "... a stream matched by a header names no sender" \
 
 $B verify >/dev/null
 is "the new store verifies" "$?" 0
+
+# --- a double opt-in keeps both halves: the request and the click ---------
+like "export: a confirmed double opt-in with its request's time and proof" \
+    "$(grep '^dq@' "$T/export.csv")" \
+    "dq@example.com,newsletter,,,confirmed,2026-06-01T00:00:00Z,,confirmation,,,198.51.100.77,Mail/16 (click),,,2026-05-01T10:00:00Z,form-7,192.0.2.77,Chrome/119 (form)"
+like "... --json too" "$($A --json export --state confirmed | grep '"dq@')" \
+    '*"requested":"2026-05-01T10:00:00Z","requested_source":"form-7","requested_ip":"192.0.2.77","requested_user_agent":"Chrome/119 (form)"*'
+like "... one asked and confirmed in the same second, with her cap" \
+    "$(grep '^pf@' "$T/export.csv")" \
+    "*,1/7d,,2026-06-01T00:00:00Z,signup,192.0.2.5,"
+is "... an opt-in without a request has none" \
+    "$(grep '^ce@' "$T/export.csv" | cut -d, -f15-)" ",,,"
+like "imported: the new store's history has the request, then the click" \
+    "$($B audit dq@example.com)" \
+    "*: 2 events,*2026-05-01T10:00:00Z *none -> pending via import*source=form-7 ip=192.0.2.77 user_agent=Chrome/119 (form)*2026-06-01T00:00:00Z *pending -> confirmed via import*source=confirmation ip=198.51.100.77 user_agent=Mail/16 (click)*"
+like "... and status says since when, as the old store's does" \
+    "$($B status dq@example.com --stream newsletter)" \
+    "address dq@example.com (match key dq@example.com), since 2026-05-01T10:00:00Z*confirmed  2026-06-01T00:00:00Z via import*accept*"
+like "... also at the same second: asked, confirmed, then her cap" \
+    "$($B audit pf@example.com)" \
+    "*: 3 events,*none -> pending via import*source=signup ip=192.0.2.5*pending -> confirmed via import*source=confirmation ip=198.51.100.5*"
+like "... and the import run again above wrote no second request" \
+    "$($B audit dq@example.com)" "*: 2 events,*"
+
+# an export made before the request's columns: imported as it always was
+cut -d, -f1-14 "$T/export.csv" | grep '^address,\|^dq@' >"$T/old-doi.csv"
+mkdir -p "$T/d"
+mkconf "$T/d" >"$T/d.conf"
+D="$BIN/optgate -c $T/d.conf"
+$D init >/dev/null 2>&1
+like "an export without the request's columns: imported" \
+    "$($D --json import "$T/old-doi.csv" 2>&1)" \
+    '*"imported":1,"unchanged":0,"skipped":0,"rejected":0,"warned":0,*'
+like "... the confirmation alone, as before" "$($D audit dq@example.com)" \
+    "*: 1 event,*none -> confirmed via import*source=confirmation ip=198.51.100.77*"
+
+# a request that cannot be one: rejected with its line, nothing written
+{
+	echo 'address,stream,state,time,source,requested,requested_source,requested_ip,requested_user_agent'
+	echo 'ra@example.com,newsletter,confirmed,2026-05-01T00:00:00Z,click,2026-05-02T00:00:00Z,form,,'
+	echo 'rb@example.com,newsletter,confirmed,2026-05-01T00:00:00Z,click,May 1st,form,,'
+	echo 'rc@example.com,newsletter,optin,2026-05-01T00:00:00Z,click,2026-04-01T00:00:00Z,form,,'
+	echo 'rd@example.com,newsletter,confirmed,2026-05-01T00:00:00Z,click,2026-04-01T00:00:00Z,form,192.0.2.300,'
+	echo 're@example.com,newsletter,confirmed,,click,2027-01-01T00:00:00Z,form,,'
+	echo 'rf@example.com,newsletter,confirmed,2026-05-01T00:00:00Z,click,,form,192.0.2.1,'
+	echo 'rg@example.com,newsletter,confirmed,2026-05-01T00:00:00Z,click,2026-04-01T00:00:00Z,form,192.0.2.1,Mozilla/5.0 (rg)'
+} >"$T/rq-bad.csv"
+$D --json import "$T/rq-bad.csv" >"$T/rq-bad.out" 2>&1
+like "bad requests rejected, each line alone" "$(cat "$T/rq-bad.out")" \
+    '*"imported":1,"unchanged":0,"skipped":0,"rejected":6,*'
+like "... each with its line and why" "$(cat "$T/rq-bad.csv.rejects")" \
+    "2: requested is after the confirmation (the line's time): ra@*
+3: bad requested (expected RFC 3339*
+4: requested is the request of a double opt-in: for a confirmed line only*
+5: bad requested_ip*
+6: requested is in the future*
+7: requested_source, requested_ip and requested_user_agent need requested*"
+bad=""
+for a in ra rb rc rd re rf; do
+	$D status "$a@example.com" | grep -q 'no record' || bad="$bad $a"
+done
+is "... and a rejected line wrote nothing" "$bad" ""
+like "... the good line beside them went in with its request" \
+    "$($D audit rg@example.com)" \
+    "*: 2 events,*none -> pending via import*source=form ip=192.0.2.1 user_agent=Mozilla/5.0 (rg)*pending -> confirmed via import*"
+
+# the store has changes of its own: newer wins, for the request too
+{
+	echo 'address,stream,state,time,source,requested,requested_source'
+	echo 'rh@example.com,newsletter,confirmed,2026-05-01T00:00:00Z,click,2026-04-01T00:00:00Z,form'
+	echo 'ri@example.com,newsletter,confirmed,2026-05-01T00:00:00Z,click,2026-04-01T00:00:00Z,form'
+} >"$T/rq-newer.csv"
+$D optin rh@example.com --stream newsletter --source s \
+    --time 2026-04-15T00:00:00Z >/dev/null
+$D optout rh@example.com --stream newsletter >/dev/null # (now: June)
+$D optin ri@example.com --stream newsletter --single --source s \
+    --time 2026-04-15T00:00:00Z >/dev/null
+$D --json import "$T/rq-newer.csv" >"$T/rq-newer.out" 2>&1
+like "a newer opt-out: skipped; over an opt-in between request and click: in" \
+    "$(cat "$T/rq-newer.out")" \
+    '*"imported":1,"unchanged":0,"skipped":1,"rejected":0,"warned":1,*'
+like "... no request written under the newer opt-out" \
+    "$($D audit rh@example.com)" "*: 2 events,*"
+like "... a request older than the store's opt-in: said, not written" \
+    "$(cat "$T/rq-newer.csv.warnings")" \
+    "2: rh@example.com: not imported: the store has an entry*3: ri@example.com: confirmed, but its request (requested) not recorded: the store has a change of this scope newer than the request*"
+like "... the confirmation over her single opt-in" "$($D audit ri@example.com)" \
+    "*: 2 events,*none -> optin via admin*optin -> confirmed via import*"
 
 # --- backup while writers write; restore as README says --------------------
 awk 'BEGIN { print "address,stream,state,time,source"
