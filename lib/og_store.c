@@ -2109,6 +2109,34 @@ give_to_owner(const char *dir, const struct stat *owner)
 	}
 }
 
+/*
+ * Counters made again (an admin's rm -rf to reset the caps, damaged ones
+ * moved aside) take the consent environment's modes and groups, folder
+ * and file by file.  They were made under the maker's umask: the
+ * milter's is 077, so a support group given read access to the store
+ * (README, "Read-only access", with group write on the lock files) lost
+ * the counters, and with them status, at the first reset.
+ */
+static void
+like_consent(const char *path, const char *dir)
+{
+	static const char *const names[] = {"", "/data.mdb", "/lock.mdb"};
+	char ref[4200], p[4200];
+	struct stat sb;
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(ref, sizeof(ref), "%s/consent%s", path, names[i]);
+		snprintf(p, sizeof(p), "%s%s", dir, names[i]);
+		if (stat(ref, &sb) != 0)
+			continue;
+		/* the group first (chown(2) may clear a set-group-ID bit);
+		 * one that is not this process's to give is left as made */
+		if (chown(p, (uid_t)-1, sb.st_gid) == 0 || errno == EPERM)
+			(void)chmod(p, sb.st_mode & 07777);
+	}
+}
+
 /* The device and inode of DIR/data.mdb and DIR/lock.mdb (0 if none). */
 static void
 file_ids(const char *dir, dev_t dev[2], ino_t ino[2])
@@ -2248,8 +2276,10 @@ counters_open(og_store *st, const struct stat *owner, int check, MDB_env **envp,
 		file_ids(dir, st->kdev, st->kino);
 	if (lk >= 0)
 		close(lk);
-	if (rc == 0 && *made)
+	if (rc == 0 && *made) {
 		give_to_owner(dir, owner);
+		like_consent(st->path, dir);
+	}
 	return rc;
 }
 
