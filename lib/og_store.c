@@ -3508,23 +3508,31 @@ og_record_settle(og_record *rec, int64_t now)
  * suppression: drop an entry that no longer acts (expired), else the
  * oldest consent (asked, single or confirmed opt-in; its event stays in
  * the history).  Losing a consent can only stop mail, never start it.
- * Opt-outs, suppressions and a person's own caps are kept.
+ * Opt-outs, suppressions and a person's own caps are kept: an entry that
+ * carries her cap (pref) is never the one dropped, since without it the
+ * stream's mail under a broader consent comes at the full rate she asked
+ * to lower, and turning it into her cap alone would free no room.  With
+ * nothing else to drop the stop is refused (OG_ETOOBIG), as in a record
+ * of stops alone.
  */
 static void
 make_room(og_record *rec, int64_t now)
 {
+	const og_entry *e;
 	int i, victim = -1;
 
-	for (i = 0; i < rec->nentries && victim < 0; i++)
-		if (rec->entries[i].expires != 0 &&
-		    rec->entries[i].expires <= now)
+	for (i = 0; i < rec->nentries && victim < 0; i++) {
+		e = &rec->entries[i];
+		if (e->expires != 0 && e->expires <= now && e->pref.limit == 0)
 			victim = i;
+	}
 	if (victim < 0)
-		for (i = 0; i < rec->nentries; i++)
-			if (og_state_optin(rec->entries[i].state) &&
-			    (victim < 0 || rec->entries[i].time <
-			                       rec->entries[victim].time))
+		for (i = 0; i < rec->nentries; i++) {
+			e = &rec->entries[i];
+			if (og_state_optin(e->state) && e->pref.limit == 0 &&
+			    (victim < 0 || e->time < rec->entries[victim].time))
 				victim = i;
+		}
 	if (victim < 0)
 		return;
 	memmove(&rec->entries[victim], &rec->entries[victim + 1],

@@ -535,6 +535,97 @@ full_record_takes_optout(void **state)
 	free(rec);
 }
 
+/*
+ * The room a full record makes for a stop never costs the person a cap she
+ * chose on the preference page: an opt-in or an expired entry that carries
+ * one is passed over for the oldest opt-in without one, and a record whose
+ * only candidates carry caps refuses the stop (OG_ETOOBIG, as a record of
+ * stops alone does) rather than drop one.  Without her cap, the stream's
+ * mail under a broader consent came at the stream's full rate.
+ */
+static void
+full_record_keeps_caps(void **state)
+{
+	struct fx *f = *state;
+	og_change ch;
+	og_record *rec = og_xmalloc(sizeof(*rec));
+	char name[16];
+	int i, res, found;
+
+	/* s0: the oldest opt-in, with her cap */
+	ch = og_testfx_change("cap@x.example", OG_EV_OPTIN, OG_SCOPE_STREAM,
+	    "s0", OG_ST_CONFIRMED, T0);
+	assert_int_equal(og_testfx_apply(f->st, ch), OG_APPLIED);
+	ch = og_testfx_change(
+	    "cap@x.example", OG_EV_PREF, OG_SCOPE_STREAM, "s0", 0, T0 + 1);
+	ch.pref.limit = 1;
+	ch.pref.period = 7 * 86400;
+	assert_int_equal(og_testfx_apply(f->st, ch), OG_APPLIED);
+	/* s1: an opt-out that has ended, with her cap */
+	ch = og_testfx_change(
+	    "cap@x.example", OG_EV_OPTOUT, OG_SCOPE_STREAM, "s1", 0, T0 + 2);
+	ch.expires = T0 + 50;
+	assert_int_equal(og_testfx_apply(f->st, ch), OG_APPLIED);
+	ch = og_testfx_change(
+	    "cap@x.example", OG_EV_PREF, OG_SCOPE_STREAM, "s1", 0, T0 + 3);
+	ch.pref.limit = 2;
+	ch.pref.period = 7 * 86400;
+	assert_int_equal(og_testfx_apply(f->st, ch), OG_APPLIED);
+	for (i = 2; i < OG_ENTRIES_MAX; i++) {
+		snprintf(name, sizeof(name), "s%d", i);
+		ch = og_testfx_change("cap@x.example", OG_EV_OPTIN,
+		    OG_SCOPE_STREAM, name, OG_ST_CONFIRMED, T0 + 10 + i);
+		assert_int_equal(og_testfx_apply(f->st, ch), OG_APPLIED);
+	}
+	/* an unsubscribe from another stream: in, in place of s2 */
+	ch = og_testfx_change("cap@x.example", OG_EV_OPTOUT, OG_SCOPE_STREAM,
+	    "other", 0, T0 + 300);
+	assert_int_equal(og_testfx_apply(f->st, ch), OG_APPLIED);
+	read_record(f, "cap@x.example", rec);
+	assert_int_equal(rec->nentries, OG_ENTRIES_MAX);
+	found = 0;
+	for (i = 0; i < rec->nentries; i++) {
+		const og_entry *e = &rec->entries[i];
+
+		assert_string_not_equal(e->name, "s2");
+		if (strcmp(e->name, "s0") == 0) {
+			assert_int_equal(e->state, OG_ST_CONFIRMED);
+			assert_int_equal(e->pref.limit, 1);
+			found |= 1;
+		} else if (strcmp(e->name, "s1") == 0) {
+			assert_int_equal(e->pref.limit, 2);
+			found |= 2;
+		} else if (strcmp(e->name, "other") == 0) {
+			assert_int_equal(e->state, OG_ST_OPTOUT);
+			found |= 4;
+		}
+	}
+	assert_int_equal(found, 7);
+
+	/* every opt-in with her cap: the stop is refused, no cap is lost */
+	for (i = 0; i < OG_ENTRIES_MAX; i++) {
+		snprintf(name, sizeof(name), "s%d", i);
+		ch = og_testfx_change("caps@x.example", OG_EV_OPTIN,
+		    OG_SCOPE_STREAM, name, OG_ST_CONFIRMED, T0 + i);
+		assert_int_equal(og_testfx_apply(f->st, ch), OG_APPLIED);
+		ch = og_testfx_change("caps@x.example", OG_EV_PREF,
+		    OG_SCOPE_STREAM, name, 0, T0 + 100 + i);
+		ch.pref.limit = 3;
+		ch.pref.period = 7 * 86400;
+		assert_int_equal(og_testfx_apply(f->st, ch), OG_APPLIED);
+	}
+	ch = og_testfx_change("caps@x.example", OG_EV_OPTOUT, OG_SCOPE_STREAM,
+	    "other", 0, T0 + 300);
+	assert_int_equal(og_store_apply(f->st, &ch, 1, &res), OG_ETOOBIG);
+	read_record(f, "caps@x.example", rec);
+	assert_int_equal(rec->nentries, OG_ENTRIES_MAX);
+	for (i = 0; i < rec->nentries; i++) {
+		assert_int_equal(rec->entries[i].state, OG_ST_CONFIRMED);
+		assert_int_equal(rec->entries[i].pref.limit, 3);
+	}
+	free(rec);
+}
+
 static void
 temporary_never_shortens_suppression(void **state)
 {
@@ -2519,6 +2610,8 @@ main(void)
 	        temporary_never_shortens_suppression, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        full_record_takes_optout, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        full_record_keeps_caps, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        temporary_suppression_keeps_optout, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
