@@ -150,9 +150,17 @@ trusted_proxy(const og_config *cfg, const char *addr)
 	return 0;
 }
 
-/* The last X-Real-IP and X-Forwarded-For lines of a request. */
+/* X-Forwarded-For lines read (the last ones): more are padding. */
+#define FWD_LINES_MAX 16
+
+/*
+ * The last X-Real-IP line of a request, and its last FWD_LINES_MAX
+ * X-Forwarded-For lines, in order.
+ */
 struct fwd_hdrs {
-	const char *real_ip, *xff;
+	const char *real_ip;
+	const char *xff[FWD_LINES_MAX];
+	int nxff;
 };
 
 static enum MHD_Result
@@ -163,10 +171,16 @@ last_fwd(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 	(void)kind;
 	if (value == NULL)
 		return MHD_YES;
-	if (strcasecmp(key, "X-Real-IP") == 0)
+	if (strcasecmp(key, "X-Real-IP") == 0) {
 		h->real_ip = value;
-	else if (strcasecmp(key, "X-Forwarded-For") == 0)
-		h->xff = value;
+	} else if (strcasecmp(key, "X-Forwarded-For") == 0) {
+		if (h->nxff == FWD_LINES_MAX) {
+			memmove(h->xff, h->xff + 1,
+			    (FWD_LINES_MAX - 1) * sizeof(h->xff[0]));
+			h->nxff--;
+		}
+		h->xff[h->nxff++] = value;
+	}
 	return MHD_YES;
 }
 
@@ -232,12 +246,95 @@ fwd_strip_port(char *t)
 	}
 }
 
-/* The client's address: the peer, or what a trusted proxy says. */
+/*
+ * One forwarded address, the n bytes at s (an X-Real-IP value or one
+ * X-Forwarded-For entry), as the peer's own address is written, into out
+ * (INET6_ADDRSTRLEN): 0; 1 for an empty entry; -1 for no address.
+ */
+static int
+fwd_addr(const char *s, size_t n, char *out)
+{
+	struct in6_addr a6;            /* room for either */
+	char t[INET6_ADDRSTRLEN + 16]; /* "[V6]:PORT" */
+
+	while (n > 0 && (*s == ' ' || *s == '\t')) {
+		s++;
+		n--;
+	}
+	if (n == 0)
+		return 1;
+	if (n > sizeof(t) - 1)
+		n = sizeof(t) - 1; /* no strlen of the rest of the line */
+	memcpy(t, s, n);
+	t[n] = '\0';
+	t[strcspn(t, " \t")] = '\0';
+	fwd_strip_port(t);
+	/*
+	 * As the peer's own address is written: a mapped IPv4 address (a
+	 * proxy on a dual-stack socket, nginx's ipv6only=off, HAProxy's
+	 * v4v6, says ::ffff:203.0.113.7) is the IPv4 address, or the rate
+	 * limit would count every IPv4 client in one IPv6 /64.
+	 */
+	if (inet_pton(AF_INET, t, &a6) == 1)
+		og_strlcpy(out, t, INET6_ADDRSTRLEN);
+	else if (inet_pton(AF_INET6, t, &a6) == 1)
+		in6_text(&a6, out);
+	else
+		return -1;
+	return 0;
+}
+
+/*
+ * The client that trusted proxies name in X-Forwarded-For, into out
+ * (INET6_ADDRSTRLEN): the right-most entry, of the last line first, that
+ * is not itself a trusted proxy.  Each proxy appends the address it took
+ * the request from (nginx's $proxy_add_x_forwarded_for, HAProxy's own
+ * line), so behind a load balancer that is trusted too the last entry
+ * is the balancer, and what is left of the client's entry is the
+ * client's to forge.  With only trusted proxies, the left-most.  0, or
+ * -1 when there is no entry or that entry is no address (the peer
+ * stays: an entry further left is not to be believed).
+ */
+static int
+fwd_client(const og_config *cfg, const struct fwd_hdrs *h, char *out)
+{
+	char a[INET6_ADDRSTRLEN];
+	size_t start, end;
+	int i, rc, found = -1;
+
+	for (i = h->nxff - 1; i >= 0; i--) {
+		const char *line = h->xff[i];
+
+		for (end = strlen(line);; end = start - 1) {
+			start = end;
+			while (start > 0 && line[start - 1] != ',')
+				start--;
+			rc = fwd_addr(line + start, end - start, a);
+			if (rc < 0)
+				return -1;
+			if (rc == 0) {
+				og_strlcpy(out, a, INET6_ADDRSTRLEN);
+				if (!trusted_proxy(cfg, a))
+					return 0;
+				found = 0;
+			}
+			if (start == 0)
+				break;
+		}
+	}
+	return found;
+}
+
+/*
+ * The client's address: the peer, or what a trusted proxy says: nginx's
+ * X-Real-IP $remote_addr (its last line), else X-Forwarded-For
+ * (fwd_client).  A request from any other peer names its peer.
+ */
 static void
 client_ip(req *r)
 {
 	const union MHD_ConnectionInfo *ci;
-	const char *fwd;
+	struct fwd_hdrs h;
 	char buf[INET6_ADDRSTRLEN];
 
 	og_strlcpy(r->ip, "unknown", sizeof(r->ip));
@@ -248,45 +345,13 @@ client_ip(req *r)
 	og_strlcpy(r->ip, buf, sizeof(r->ip));
 	if (!trusted_proxy(r->sn->cfg, buf))
 		return;
-	/*
-	 * nginx: X-Real-IP $remote_addr; else the last X-Forwarded-For hop.
-	 * The last line of each: a proxy that adds its own line (HAProxy's
-	 * option forwardfor) leaves the client's forged one first.
-	 */
-	{
-		struct fwd_hdrs h = {NULL, NULL};
-
-		(void)MHD_get_connection_values(
-		    r->conn, MHD_HEADER_KIND, last_fwd, &h);
-		fwd = h.real_ip;
-		if (fwd == NULL) {
-			fwd = h.xff;
-			if (fwd != NULL && strrchr(fwd, ',') != NULL)
-				fwd = strrchr(fwd, ',') + 1;
-		}
-	}
-	if (fwd != NULL) {
-		struct in6_addr a6;            /* room for either */
-		char t[INET6_ADDRSTRLEN + 16]; /* "[V6]:PORT" */
-
-		while (*fwd == ' ')
-			fwd++;
-		og_strlcpy(t, fwd, sizeof(t));
-		t[strcspn(t, " ")] = '\0';
-		fwd_strip_port(t);
-		/*
-		 * As the peer's own address is written: a mapped IPv4
-		 * address (a proxy on a dual-stack socket, nginx's
-		 * ipv6only=off, HAProxy's v4v6, says ::ffff:203.0.113.7) is
-		 * the IPv4 address, or the rate limit would count every IPv4
-		 * client in one IPv6 /64.
-		 */
-		if (inet_pton(AF_INET, t, &a6) == 1) {
-			og_strlcpy(r->ip, t, sizeof(r->ip));
-		} else if (inet_pton(AF_INET6, t, &a6) == 1) {
-			in6_text(&a6, buf);
+	memset(&h, 0, sizeof(h));
+	(void)MHD_get_connection_values(r->conn, MHD_HEADER_KIND, last_fwd, &h);
+	if (h.real_ip != NULL) {
+		if (fwd_addr(h.real_ip, strlen(h.real_ip), buf) == 0)
 			og_strlcpy(r->ip, buf, sizeof(r->ip));
-		}
+	} else if (fwd_client(r->sn->cfg, &h, buf) == 0) {
+		og_strlcpy(r->ip, buf, sizeof(r->ip));
 	}
 }
 

@@ -10,10 +10,12 @@
 #   ud_form_unchanged PAGE                   the whole preference form as a
 #                                            browser sends it untouched
 #                                            (ticked boxes, selected options)
-#   ud_nginx_start HTTPS HTTP                nginx from conf/nginx-unsubd.conf
+#   ud_nginx_start HTTPS HTTP [SED]          nginx from conf/nginx-unsubd.conf
 #                                            as unsub.example.com on those
 #                                            loopback ports (UD_CURL: curl
-#                                            that trusts and resolves it)
+#                                            that trusts and resolves it);
+#                                            SED: one more sed expression
+#                                            for the site (a variant)
 # Everything lives under /tmp/optgate-unsubd.*/ (nobody must reach it:
 # unsubd_ops runs the daemon as nobody) and is removed by ud_cleanup (trap).
 
@@ -204,6 +206,7 @@ ud_nginx_start() {
 	    -e "s|ssl_certificate /etc/letsencrypt/live/unsub.example.com/fullchain.pem|ssl_certificate $UD_NGX/cert.pem|" \
 	    -e "s|ssl_certificate_key /etc/letsencrypt/live/unsub.example.com/privkey.pem|ssl_certificate_key $UD_NGX/key.pem|" \
 	    -e "s|root /var/www/html;|root $UD_NGX/webroot;|" \
+	    -e "${3:-}" \
 	    "$TOP/conf/nginx-unsubd.conf" >"$UD_NGX/site.conf"
 	cat >"$UD_NGX/nginx.conf" <<EOC
 user root;
