@@ -9,11 +9,12 @@
  * with the connections waiting for it), PD_SPF_HELPERS helper slots each
  * busy with at most one query, and a hash cache.  Helper protocol, one
  * line each way:
- *   daemon -> helper   "DOMAIN IP[,IP...] LOCAL[ HELO]\n"
+ *   daemon -> helper   "DOMAIN IP[,IP...] LOCAL[ HELO[ MS]]\n"
  *   helper -> daemon   "RESULT TTL[l] IP DETAIL\n"
  * where LOCAL is the sender's local part, HELO the name records see as
- * %{h} ([spf] helo; without it, and from a daemon older than it, the
- * helper's host name: see helo_default), RESULT a pd_spf_name, TTL the
+ * %{h} ([spf] helo; "-", or none from a daemon older than it: the
+ * helper's host name, see helo_default), MS the milliseconds left before
+ * the daemon gives the query up (see eval_all), RESULT a pd_spf_name, TTL the
  * shortest TTL of the SPF records read (the domain's, its includes' and
  * redirects'), in seconds (-1 unknown; 0 is a TTL: not cached), "l"
  * after it says that a record looked at uses the local part (%{l}, %{s}:
@@ -45,6 +46,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,12 +74,15 @@
 #define LOCAL_MAX 64
 #define KEY_MAX (LOCAL_MAX + 1 + DOMAIN_MAX) /* LOCAL@DOMAIN */
 #define LINE_MAX_ 512
-/* "DOMAIN IP,... LOCAL HELO\n" and its NUL */
-#define QUERY_MAX (DOMAIN_MAX + OG_SPF_EGRESS_TEXT + LOCAL_MAX + DOMAIN_MAX + 5)
+/* "DOMAIN IP,... LOCAL HELO MS\n" and its NUL */
+#define QUERY_MAX                                                              \
+	(DOMAIN_MAX + OG_SPF_EGRESS_TEXT + LOCAL_MAX + DOMAIN_MAX + 21 + 6)
 #define CRASH_CACHE_MS (300 * 1000)
 /* A "none" (no record, so no TTL) is cached this long at most. */
 #define PD_SPF_NONE_MS (300 * 1000)
 #define CACHE_BUCKETS 4096
+/* Egress addresses evaluated at once, one child each (og_config: 32). */
+#define EVAL_MAX 32
 
 /* Sanitizer runtimes map terabytes of shadow: no RLIMIT_AS for them. */
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -428,6 +433,7 @@ dispatch(pd_spf *s)
 		struct helper *h = &s->h[i];
 		struct query *q, *prev = NULL;
 		char line[QUERY_MAX];
+		int64_t left;
 		int n;
 
 		if (h->q)
@@ -438,8 +444,10 @@ dispatch(pd_spf *s)
 			return;
 		if (h->pid <= 0 && helper_spawn(s, h) != 0)
 			return; /* queued queries time out in pd_spf_tick */
-		n = snprintf(line, sizeof(line), "%s %s %s%s%s\n", q->domain,
-		    s->egress, q->local, s->helo[0] ? " " : "", s->helo);
+		left = q->deadline - og_mono_ms();
+		n = snprintf(line, sizeof(line), "%s %s %s %s %lld\n",
+		    q->domain, s->egress, q->local, s->helo[0] ? s->helo : "-",
+		    (long long)(left > 0 ? left : 1));
 		if (n < 0 || (size_t)n >= sizeof(line) ||
 		    write(h->wfd, line, (size_t)n) != n) {
 			/* A helper that cannot take a line is broken. */
@@ -1186,16 +1194,270 @@ helo_default(void)
 /*
  * Whether a result for one egress address answers the whole check: every
  * result but pass and temperror refuses (the stream's spf mode says how),
- * and what the other addresses give cannot undo that, so they are not
- * evaluated (a lookup of theirs that hangs would cost the answer: the
- * daemon kills a helper at [spf] timeout).  A temperror (a DNS failure)
- * answers only when no address is refused; it is not cached, a refusal
- * is, for its records' TTL.
+ * and what the other addresses give cannot undo that.  A temperror (a
+ * DNS failure) answers only when no address is refused; it is not
+ * cached, a refusal is, for its records' TTL.
  */
 static int
 refuses(int result)
 {
 	return result != PD_SPF_PASS && result != PD_SPF_TEMPERROR;
+}
+
+/*
+ * One egress address's evaluation, in a process of its own (see
+ * eval_all): its result, or how that process ended without one.
+ */
+struct sub {
+	const char *ip;
+	pid_t pid;
+	int fd;   /* -1: done */
+	int done; /* 1: result in, or ended without one (died) */
+	int died; /* its wait status when it ended without a result */
+	int result;
+	long ttl;
+	int uses_local;
+	char line[LINE_MAX_];
+	size_t len;
+};
+
+/* The child's side: evaluate one address, write "RESULT TTL[l] DETAIL". */
+static void
+sub_main(int fd, pid_t parent, SPF_server_t *srv, const char *domain,
+    const char *local, const char *helo, const char *ip)
+{
+	char detail[200], out[LINE_MAX_];
+	int result, n;
+
+	/* It must not outlive the helper the daemon kills at its timeout. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(0);
+	uses_local = 0;
+	rec_ttl = -1;
+	nttl_read = 0;
+	result = eval_one(srv, domain, local, helo, ip, detail, sizeof(detail));
+	n = snprintf(out, sizeof(out), "%s %ld%s %s\n", pd_spf_name(result),
+	    result == PD_SPF_TEMPERROR ? -1 : rec_ttl, uses_local ? "l" : "",
+	    detail);
+	if (n > 0 && (size_t)n >= sizeof(out)) {
+		out[sizeof(out) - 2] = '\n';
+		n = (int)sizeof(out) - 1;
+	}
+	if (n > 0 && write(fd, out, (size_t)n) != n)
+		_exit(1);
+	_exit(0);
+}
+
+/* A child's line in: its result, or the end of one that gave none. */
+static void
+sub_read(struct sub *c)
+{
+	char *nl, *end, *sp;
+	ssize_t n;
+	int st = 0;
+
+	n = read(c->fd, c->line + c->len, sizeof(c->line) - 1 - c->len);
+	if (n < 0 && errno == EINTR)
+		return;
+	if (n > 0) {
+		c->len += (size_t)n;
+		c->line[c->len] = 0;
+		if (c->len < sizeof(c->line) - 1 &&
+		    memchr(c->line, '\n', c->len) == NULL)
+			return;
+	}
+	close(c->fd);
+	c->fd = -1;
+	c->done = 1;
+	while (waitpid(c->pid, &st, 0) < 0 && errno == EINTR)
+		;
+	c->pid = 0;
+	if ((nl = memchr(c->line, '\n', c->len)) == NULL ||
+	    (sp = strchr(c->line, ' ')) == NULL || sp > nl) {
+		/* crashed, killed, or said nothing (an exit 0: as 1) */
+		c->died = st != 0 ? st : 1 << 8;
+		return;
+	}
+	*nl = 0;
+	*sp++ = 0;
+	c->result = name_parse(c->line);
+	errno = 0;
+	c->ttl = strtol(sp, &end, 10);
+	if (*end == 'l') {
+		c->uses_local = 1;
+		end++;
+	}
+	if (errno || *end != ' ' || c->ttl < 0)
+		c->ttl = -1;
+	if (c->result < 0)
+		c->died = 1 << 8; /* garbled: cannot be */
+	/* the detail, after the TTL, is what c->line keeps */
+	if (*end == ' ')
+		end++;
+	memmove(c->line, end, strlen(end) + 1);
+}
+
+/*
+ * The helper ends as a child that gave no result ended (a crash is the
+ * record's permerror, SIGKILL from outside a temperror, in the daemon:
+ * helper_failed), when that address decides the answer.
+ */
+static void
+die_as(int st)
+{
+	if (WIFSIGNALED(st)) {
+		signal(WTERMSIG(st), SIG_DFL);
+		raise(WTERMSIG(st));
+	}
+	_exit(WIFEXITED(st) && WEXITSTATUS(st) != 0 ? WEXITSTATUS(st) : 1);
+}
+
+/*
+ * The answer from the results in, walking the addresses in order as one
+ * evaluation after another would: 1 when it is decided (*named: the
+ * address it is about, -1 none; *overall), 0 while it waits for one.
+ * final: an address whose result is not in yet (its DNS does not answer)
+ * is passed over, so that a refusal after it is the answer.
+ */
+static int
+decide(struct sub *c, int n, int final, int *overall, int *named)
+{
+	int i, pending = 0;
+
+	*overall = PD_SPF_PASS;
+	*named = -1;
+	for (i = 0; i < n; i++) {
+		if (!c[i].done) {
+			if (!final)
+				return 0;
+			pending = 1;
+			continue;
+		}
+		if (c[i].died)
+			die_as(c[i].died);
+		/* The answer names the address it is about: the one
+		 * refused, else the first not checked, else the last (a
+		 * pass). */
+		if (refuses(c[i].result) ||
+		    (c[i].result == PD_SPF_TEMPERROR &&
+		        *overall != PD_SPF_TEMPERROR) ||
+		    *overall == PD_SPF_PASS)
+			*named = i;
+		if (c[i].result != PD_SPF_PASS)
+			*overall = c[i].result;
+		if (refuses(c[i].result))
+			return 1;
+	}
+	return !pending;
+}
+
+/*
+ * Evaluate every egress address of one query at once, each in a child,
+ * and print the answer.  One after another, a lookup that hangs for the
+ * first address (a DNS server that does not answer) kept the others
+ * unevaluated until the daemon killed the helper at [spf] timeout: a
+ * 451 and a retry for ever, where the record refuses another address
+ * and no retry can change that.  The answer is the one the addresses in
+ * order give, as soon as it is decided; once budget_ms (the daemon's
+ * time left, less a margin for the answer to get there; 0: unknown) is
+ * spent, an address still waiting is passed over, so that a refusal of
+ * another is the answer.  With none, the helper waits on, and the
+ * daemon's timeout makes the temperror.
+ */
+static void
+eval_all(SPF_server_t *srv, const char *domain, const char *local,
+    const char *helo, char *ips, long long budget_ms)
+{
+	struct sub c[EVAL_MAX];
+	struct pollfd pf[EVAL_MAX];
+	int map[EVAL_MAX];
+	int n = 0, i, np, overall, named, fd[2], err, decided = 0;
+	char *ip, *next;
+	int64_t until = 0;
+	pid_t self = getpid();
+	long ttl = -1;
+	int per_sender = 0;
+
+	if (budget_ms > 0)
+		until = og_mono_ms() + budget_ms -
+		        (budget_ms / 4 < 500 ? budget_ms / 4 : 500);
+	for (ip = ips; ip && *ip && n < EVAL_MAX; ip = next) {
+		if ((next = strchr(ip, ',')) != NULL)
+			*next++ = 0;
+		memset(&c[n], 0, sizeof(c[n]));
+		c[n].ip = ip;
+		c[n].fd = -1;
+		c[n].pid = -1;
+		if (pipe(fd) == 0 && (c[n].pid = fork()) < 0) {
+			err = errno;
+			close(fd[0]);
+			close(fd[1]);
+			errno = err;
+		}
+		if (c[n].pid < 0) {
+			/* not the record's fault: the mail waits */
+			c[n].pid = 0;
+			c[n].done = 1;
+			c[n].result = PD_SPF_TEMPERROR;
+			c[n].ttl = -1;
+			snprintf(c[n].line, sizeof(c[n].line),
+			    "cannot evaluate: %s", strerror(errno));
+		} else if (c[n].pid == 0) {
+			close(fd[0]);
+			sub_main(fd[1], self, srv, domain, local, helo, ip);
+		} else {
+			close(fd[1]);
+			c[n].fd = fd[0];
+		}
+		n++;
+	}
+	for (;;) {
+		int64_t now = og_mono_ms();
+
+		if ((decided = decide(c, n, until == 0 || now >= until,
+		         &overall, &named)) != 0)
+			break;
+		for (i = np = 0; i < n; i++)
+			if (c[i].fd >= 0) {
+				pf[np].fd = c[i].fd;
+				pf[np].events = POLLIN;
+				map[np++] = i;
+			}
+		if (np == 0)
+			break; /* cannot be: nothing pending, undecided */
+		if (poll(pf, (nfds_t)np,
+		        until && now < until ? (int)(until - now) : -1) < 0 &&
+		    errno != EINTR)
+			break;
+		for (i = 0; i < np; i++)
+			if (pf[i].revents)
+				sub_read(&c[map[i]]);
+	}
+	for (i = 0; i < n; i++) {
+		if (c[i].pid > 0) {
+			kill(c[i].pid, SIGKILL);
+			while (waitpid(c[i].pid, NULL, 0) < 0 && errno == EINTR)
+				;
+		}
+		if (c[i].fd >= 0)
+			close(c[i].fd);
+		if (c[i].done && !c[i].died) {
+			per_sender |= c[i].uses_local;
+			if (c[i].ttl >= 0 && (ttl < 0 || c[i].ttl < ttl))
+				ttl = c[i].ttl;
+		}
+	}
+	if (!decided) {
+		/* poll failed: never a pass, nor a refusal not found */
+		overall = PD_SPF_TEMPERROR;
+		named = -1;
+	}
+	if (overall == PD_SPF_TEMPERROR)
+		ttl = -1;
+	printf("%s %ld%s %s %s\n", pd_spf_name(overall), ttl,
+	    per_sender ? "l" : "", named >= 0 ? c[named].ip : "-",
+	    named >= 0 && c[named].line[0] ? c[named].line : "-");
 }
 
 int
@@ -1216,12 +1478,9 @@ pd_spf_helper_main(void)
 	if (srv == NULL)
 		return 1;
 	while (fgets(line, sizeof(line), stdin)) {
-		char *sp, *hp, *ips, *ip, *next, *nl, *local = "postmaster";
+		char *sp, *hp, *bp, *ips, *nl, *end, *local = "postmaster";
 		const char *helo = NULL;
-		char detail[200], bad_detail[200] = "";
-		char bad_ip[48] = "";
-		int result, overall = PD_SPF_PASS;
-		long ttl = -1;
+		long long budget = 0;
 
 		if ((nl = strchr(line, '\n')) != NULL)
 			*nl = 0;
@@ -1230,12 +1489,21 @@ pd_spf_helper_main(void)
 		*sp = 0;
 		ips = sp + 1;
 		/* (A daemon older than the local part sends none, one
-		 * older than [spf] helo no HELO.) */
+		 * older than [spf] helo no HELO, one older than the time
+		 * left no MS.) */
 		if ((sp = strchr(ips, ' ')) != NULL) {
 			*sp++ = 0;
 			if ((hp = strchr(sp, ' ')) != NULL) {
 				*hp++ = 0;
-				if (*hp && strlen(hp) <= DOMAIN_MAX)
+				if ((bp = strchr(hp, ' ')) != NULL) {
+					*bp++ = 0;
+					errno = 0;
+					budget = strtoll(bp, &end, 10);
+					if (errno || *end || budget < 0)
+						budget = 0;
+				}
+				if (*hp && strcmp(hp, "-") != 0 &&
+				    strlen(hp) <= DOMAIN_MAX)
 					helo = hp;
 			}
 			if (*sp && strlen(sp) <= LOCAL_MAX)
@@ -1243,35 +1511,7 @@ pd_spf_helper_main(void)
 		}
 		if (helo == NULL)
 			helo = helo_default();
-		uses_local = 0;
-		rec_ttl = -1;
-		nttl_read = 0;
-		for (ip = ips; ip && *ip; ip = next) {
-			if ((next = strchr(ip, ',')) != NULL)
-				*next++ = 0;
-			result = eval_one(
-			    srv, line, local, helo, ip, detail, sizeof(detail));
-			/* The answer names the address it is about: the one
-			 * refused, else the first not checked, else the last
-			 * (a pass). */
-			if (refuses(result) ||
-			    (result == PD_SPF_TEMPERROR &&
-			        overall != PD_SPF_TEMPERROR) ||
-			    overall == PD_SPF_PASS) {
-				og_strlcpy(bad_ip, ip, sizeof(bad_ip));
-				og_strlcpy(
-				    bad_detail, detail, sizeof(bad_detail));
-			}
-			if (result != PD_SPF_PASS)
-				overall = result;
-			if (refuses(result))
-				break;
-		}
-		if (overall != PD_SPF_TEMPERROR)
-			ttl = rec_ttl;
-		printf("%s %ld%s %s %s\n", pd_spf_name(overall), ttl,
-		    uses_local ? "l" : "", bad_ip[0] ? bad_ip : "-",
-		    bad_detail[0] ? bad_detail : "-");
+		eval_all(srv, line, local, helo, ips, budget);
 		if (fflush(stdout) != 0)
 			return 1;
 	}
