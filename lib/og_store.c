@@ -3508,31 +3508,44 @@ og_record_settle(og_record *rec, int64_t now)
  * suppression: drop an entry that no longer acts (expired), else the
  * oldest consent (asked, single or confirmed opt-in; its event stays in
  * the history).  Losing a consent can only stop mail, never start it.
- * Opt-outs, suppressions and a person's own caps are kept: an entry that
- * carries her cap (pref) is never the one dropped, since without it the
- * stream's mail under a broader consent comes at the full rate she asked
- * to lower, and turning it into her cap alone would free no room.  With
- * nothing else to drop the stop is refused (OG_ETOOBIG), as in a record
- * of stops alone.
+ * Opt-outs and suppressions are kept, and so are a person's own caps
+ * where anything else can go: an entry that carries her cap (pref) is
+ * dropped last, since without it the stream's mail under a broader
+ * consent comes at the full rate she asked to lower (turning it into her
+ * cap alone would free no room).  When every candidate carries one, the
+ * oldest opt-in goes all the same: a stop refused would let the mail she
+ * stopped go on, which is worse than a cap lost.
  */
-static void
-make_room(og_record *rec, int64_t now)
+static int
+room_victim(const og_record *rec, int64_t now, int capped)
 {
 	const og_entry *e;
 	int i, victim = -1;
 
 	for (i = 0; i < rec->nentries && victim < 0; i++) {
 		e = &rec->entries[i];
-		if (e->expires != 0 && e->expires <= now && e->pref.limit == 0)
+		if (e->expires != 0 && e->expires <= now &&
+		    (capped || e->pref.limit == 0))
 			victim = i;
 	}
 	if (victim < 0)
 		for (i = 0; i < rec->nentries; i++) {
 			e = &rec->entries[i];
-			if (og_state_optin(e->state) && e->pref.limit == 0 &&
+			if (og_state_optin(e->state) &&
+			    (capped || e->pref.limit == 0) &&
 			    (victim < 0 || e->time < rec->entries[victim].time))
 				victim = i;
 		}
+	return victim;
+}
+
+static void
+make_room(og_record *rec, int64_t now)
+{
+	int victim = room_victim(rec, now, 0);
+
+	if (victim < 0)
+		victim = room_victim(rec, now, 1);
 	if (victim < 0)
 		return;
 	memmove(&rec->entries[victim], &rec->entries[victim + 1],
