@@ -103,6 +103,7 @@ dia@example.com,Dia,"O'Neil, ""Dee""",4,"2024-01-10 10:00:00",198.51.100.7,"2024
 eli@example.com,Eli,,3,"2024-01-11 11:00:00",198.51.100.9,,,,,,,,,,"2024-01-11 11:00:00",115,aae,,
 fay@example.com,Fay,,3,,,"2024-01-12 12:00:00",,,,,,,,,"2024-01-12 12:00:00",116,aaf,,
 kim@example.com,Kim,,2,,,"2024-01-13 13:00:00",,,,,,,,,"2024-01-13 13:00:00",117,aag,,
+mia@example.com,Mia,,2,"2024-01-14 14:00:09",198.51.100.10,"2024-01-14 14:00:00",198.51.100.11,,,,,,,,"2024-01-14 14:00:09",118,aah,,
 CSV
 } >"$T/mailchimp/subscribed.csv"
 # kim unsubscribed before, through the old system's optgate import; then
@@ -120,8 +121,23 @@ refused bea@example.com newsletter '*unsubscribed from newsletter on 2024-03-01*
 accepted bea@example.com promo
 refused cid@example.com receipts '*hard-bounce*2024-04-04*'
 accepted dia@example.com newsletter
-like "dia: a double opt-in, dated at its confirmation, with its IP" \
-    "$($OG audit dia@example.com)" '*2024-01-10T10:05:00Z*confirmed*ip=198.51.100.8*'
+# dia: the form (OPTIN_*) then the link (CONFIRM_*): both halves kept,
+# each with its own time and IP, as optgate's own double opt-in has them
+out=$($OG audit dia@example.com)
+like "dia: 2 events, the request then its confirmation (out: $out)" \
+    "$out" '*: 2 events,*'
+like "dia: the request dated at the form, with the form's IP" \
+    "$out" '*2024-01-10T10:00:00Z*none -> pending via import*source=mailchimp ip=198.51.100.7*'
+like "dia: the confirmation dated at the click, with the click's IP" \
+    "$out" '*2024-01-10T10:05:00Z*pending -> confirmed via import*source=mailchimp ip=198.51.100.8*'
+like "dia: export gives both halves back" \
+    "$($OG export --stream newsletter)" \
+    '*dia@example.com,newsletter,,,confirmed,2024-01-10T10:05:00Z,,mailchimp,,,198.51.100.8,,,,2024-01-10T10:00:00Z,mailchimp,198.51.100.7,*'
+# mia: the form dated after the link is no request of it: the line is
+# confirmed as before, not rejected for its requested after its time
+accepted mia@example.com newsletter
+like "mia: a confirmation alone, dated at the click" \
+    "$($OG audit mia@example.com)" '*1 event*2024-01-14T14:00:00Z*none -> confirmed*ip=198.51.100.11*'
 refused eli@example.com newsletter '*'
 like "eli: a single opt-in (no confirmation), dated at the form" \
     "$($OG audit eli@example.com)" '*2024-01-11T11:00:00Z*-> optin*ip=198.51.100.9*'
