@@ -2238,6 +2238,8 @@ validate(struct pstate *ps)
 		    what, sizeof(what), "[stream %s] feedback_id", st->name);
 		header_value(ps, what, st->feedback_id, 0, "a header");
 		at(ps, "stream", st, "unsubscribe");
+		/* config check's one-click warning names it, as pwarn would */
+		st->unsubscribe_line = ps->line;
 		for (j = 0; j < st->nunsubscribe; j++) {
 			const char *u = st->unsubscribe[j];
 

@@ -98,6 +98,7 @@ typedef struct og_stream {
 	int refuse;                      /* enum og_refuse */
 	char *unsubscribe[OG_MULTI_MAX]; /* URL templates, %t = token */
 	int nunsubscribe;
+	int unsubscribe_line; /* its first unsubscribe line, for messages */
 	og_match match[OG_MULTI_MAX];
 	int nmatch;
 	int on_store_error; /* enum og_onerr (transactional only) */

@@ -2088,11 +2088,13 @@ cmd_config(og_cli *cli, int argc, char **argv)
 		 * links still work, but receivers offer no one-click.
 		 */
 		if (!og_stream_one_click(st, &why) && why != NULL)
-			printf("warning: [stream %s] unsubscribe: %s: optgate-"
-			       "milter adds no List-Unsubscribe-Post, so Gmail "
-			       "and Yahoo offer no one-click unsubscribe (keep "
-			       "one https: target, and mailto: if wanted)\n",
-			    st->name, why);
+			printf("warning: %s:%d: [stream %s] unsubscribe: %s: "
+			       "optgate-milter adds no List-Unsubscribe-Post, "
+			       "so Gmail and Yahoo offer no one-click "
+			       "unsubscribe (keep one https: target, and "
+			       "mailto: if wanted)\n",
+			    cli->cfg->path, st->unsubscribe_line, st->name,
+			    why);
 
 		if (st->list && ((sc == OG_SCOPE_PARTNER && !st->partner) ||
 		                    (sc == OG_SCOPE_SENDER && !st->sender)))

@@ -200,18 +200,18 @@ esac
 out=$(sed 's#^unsubscribe = https://unsub.example.com/u/%t, #&http://unsub.example.com/u/%t, #' \
     "$T/optgate.conf" >"$T/lu.conf" && $BIN/optgate -c "$T/lu.conf" config check 2>&1)
 is "config check with an http: target beside the https: one: exit 0" "$?" 0
-like "... warns that one-click is off, and why" "$out" \
-    "*warning: [[]stream newsletter] unsubscribe: an http: target beside the https: one (RFC 8058 allows exactly one HTTPS URI and no other HTTP(S) one): optgate-milter adds no List-Unsubscribe-Post, so Gmail and Yahoo offer no one-click unsubscribe*"
+like "... warns that one-click is off, and why, at the unsubscribe line" "$out" \
+    "*warning: $T/lu.conf:9: [[]stream newsletter] unsubscribe: an http: target beside the https: one (RFC 8058 allows exactly one HTTPS URI and no other HTTP(S) one): optgate-milter adds no List-Unsubscribe-Post, so Gmail and Yahoo offer no one-click unsubscribe*"
 out=$(sed 's#^unsubscribe = https://unsub.example.com/u/%t, #&https://unsub.example.net/u/%t, #' \
     "$T/optgate.conf" >"$T/lu.conf" && $BIN/optgate -c "$T/lu.conf" config check 2>&1)
 is "config check with two https: targets: exit 0" "$?" 0
 like "... warns" "$out" \
-    "*warning: [[]stream newsletter] unsubscribe: more than one https: target*no one-click*"
+    "*warning: $T/lu.conf:9: [[]stream newsletter] unsubscribe: more than one https: target*no one-click*"
 out=$(sed 's#^unsubscribe = https://#unsubscribe = http://#' \
     "$T/optgate.conf" >"$T/lu.conf" && $BIN/optgate -c "$T/lu.conf" config check 2>&1)
 is "config check with a plain http: target only: exit 0" "$?" 0
 like "... warns" "$out" \
-    "*warning: [[]stream newsletter] unsubscribe: only plain http: targets (RFC 8058 one-click is a POST to an https: URI)*"
+    "*warning: $T/lu.conf:9: [[]stream newsletter] unsubscribe: only plain http: targets (RFC 8058 one-click is a POST to an https: URI)*"
 $OG status ana@example.com >/dev/null 2>"$T/err"
 is "status before init: exit 3" "$?" 3
 like "status before init says what to do" "$(cat "$T/err")" "*optgate init*"
