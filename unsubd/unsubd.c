@@ -328,11 +328,15 @@ fwd_client(const og_config *cfg, const struct fwd_hdrs *h, char *out)
 /*
  * The client's address: the peer, or what a trusted proxy says: nginx's
  * X-Real-IP $remote_addr (its last line), else X-Forwarded-For
- * (fwd_client).  A request from any other peer names its peer.
+ * (fwd_client).  An X-Real-IP that is itself a trusted proxy is nginx
+ * behind a load balancer ($remote_addr is the balancer): X-Forwarded-For
+ * names the client, else the balancer stays.  A request from any other
+ * peer names its peer.
  */
 static void
 client_ip(req *r)
 {
+	const og_config *cfg = r->sn->cfg;
 	const union MHD_ConnectionInfo *ci;
 	struct fwd_hdrs h;
 	char buf[INET6_ADDRSTRLEN];
@@ -343,16 +347,19 @@ client_ip(req *r)
 	if (ci == NULL || peer_text(ci->client_addr, buf) != 0)
 		return;
 	og_strlcpy(r->ip, buf, sizeof(r->ip));
-	if (!trusted_proxy(r->sn->cfg, buf))
+	if (!trusted_proxy(cfg, buf))
 		return;
 	memset(&h, 0, sizeof(h));
 	(void)MHD_get_connection_values(r->conn, MHD_HEADER_KIND, last_fwd, &h);
 	if (h.real_ip != NULL) {
-		if (fwd_addr(h.real_ip, strlen(h.real_ip), buf) == 0)
-			og_strlcpy(r->ip, buf, sizeof(r->ip));
-	} else if (fwd_client(r->sn->cfg, &h, buf) == 0) {
+		if (fwd_addr(h.real_ip, strlen(h.real_ip), buf) != 0)
+			return;
 		og_strlcpy(r->ip, buf, sizeof(r->ip));
+		if (!trusted_proxy(cfg, buf))
+			return;
 	}
+	if (fwd_client(cfg, &h, buf) == 0)
+		og_strlcpy(r->ip, buf, sizeof(r->ip));
 }
 
 /* Address as it may appear in logs. */

@@ -4,7 +4,9 @@
 # as many nginx setups have it), itself behind a load balancer that is a
 # trusted_proxy too: the client recorded as proof, and logged, is the
 # right-most X-Forwarded-For entry that is not a trusted proxy; a direct
-# client's X-Forwarded-For is never believed.
+# client's X-Forwarded-For is never believed.  Then nginx as shipped
+# (X-Real-IP $remote_addr too) behind the same balancer: its X-Real-IP
+# is the balancer, a trusted proxy, so the same walk names the client.
 . "${OPTGATE_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib/tap.sh"
 . "$TOP/tests/lib/unsubd.sh"
 trap ud_cleanup EXIT INT TERM
@@ -83,5 +85,39 @@ like "... logged under its own address" \
     "$(grep 'unsubscribe:' "$UD_DIR/log" | tail -1)" "*client=\[127.0.0.2\]*"
 ok "... and 198.51.100.60 is nowhere in the proof" sh -c \
     "! mdb_dump -p -s events '$UD_DIR/store/consent' | grep -q 198.51.100.60"
+
+# nginx as conf/nginx-unsubd.conf ships it: X-Real-IP $remote_addr and
+# X-Forwarded-For $proxy_add_x_forwarded_for.  Behind the balancer its
+# X-Real-IP names the balancer: believed, every client behind it was one
+# client (the balancer's address as proof, one rate-limit count).
+kill "$UD_NGX_PID" 2>/dev/null
+wait "$UD_NGX_PID" 2>/dev/null
+ok "nginx as shipped (X-Real-IP and X-Forwarded-For) starts" \
+    ud_nginx_start 18089 18090
+ok "... and sends X-Real-IP \$remote_addr" \
+    grep -q 'proxy_set_header X-Real-IP \$remote_addr' "$UD_NGX/site.conf"
+CURL=$UD_CURL
+is "X-Real-IP is the load balancer: one-click POST 200" \
+    "$(post rlb@example.com 127.0.0.3 198.51.100.70)" 200
+like "... the client is logged, not the load balancer" \
+    "$(grep 'unsubscribe:' "$UD_DIR/log" | tail -1)" "*client=\[198.51.100.70\]*"
+like "... and is the proof" \
+    "$(mdb_dump -p -s events "$UD_DIR/store/consent")" "*198.51.100.70*"
+is "X-Real-IP is the load balancer, a forged entry left of its: 200" \
+    "$(post rforged@example.com 127.0.0.3 '192.0.2.67, 198.51.100.71')" 200
+like "... the balancer's client is logged, not the forged entry" \
+    "$(grep 'unsubscribe:' "$UD_DIR/log" | tail -1)" "*client=\[198.51.100.71\]*"
+is "X-Real-IP is the load balancer, garbage for the client: 200" \
+    "$(post rjunk@example.com 127.0.0.3 '198.51.100.72, junk')" 200
+like "... logged as the load balancer, not the entry left of it" \
+    "$(grep 'unsubscribe:' "$UD_DIR/log" | tail -1)" "*client=\[127.0.0.3\]*"
+# A client straight to nginx: X-Real-IP names it, its own X-Forwarded-For
+# is not walked.
+is "X-Real-IP is a client, with an X-Forwarded-For of its own: 200" \
+    "$(post rclient@example.com 127.0.0.6 198.51.100.73)" 200
+like "... the client nginx saw is logged" \
+    "$(grep 'unsubscribe:' "$UD_DIR/log" | tail -1)" "*client=\[127.0.0.6\]*"
+ok "... and 198.51.100.73 is nowhere in the proof" sh -c \
+    "! mdb_dump -p -s events '$UD_DIR/store/consent' | grep -q 198.51.100.73"
 ok "optgate-unsubd stops cleanly" ud_stop
 done_testing
