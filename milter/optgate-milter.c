@@ -115,10 +115,11 @@ mg_load(void)
 	for (i = 0; i < s->cfg->nstreams; i++)
 		if (!og_stream_one_click(&s->cfg->streams[i], &why) &&
 		    why != NULL)
-			og_log_warn(
-			    "stream %s: unsubscribe has %s: its mail "
-			    "gets no List-Unsubscribe-Post, so receivers "
-			    "offer no one-click unsubscribe",
+			og_log_warn("%s:%d: stream %s: unsubscribe has %s: "
+			            "its mail gets no List-Unsubscribe-Post, "
+			            "so receivers offer no one-click "
+			            "unsubscribe",
+			    s->cfg->path, s->cfg->streams[i].unsubscribe_line,
 			    s->cfg->streams[i].name, why);
 	return s;
 }

@@ -88,7 +88,7 @@ mg_lua no_one_click.lua -D STREAM=mixedhttp
 mg_lua no_one_click.lua -D STREAM=twohttps
 log=$(mg_log)
 like "start: the stream with http: beside https: is named, with why" "$log" \
-    "*stream mixedhttp: unsubscribe has an http: target beside the https: one*no List-Unsubscribe-Post*no one-click*"
+    "*warning: *.conf:[0-9]*: stream mixedhttp: unsubscribe has an http: target beside the https: one*no List-Unsubscribe-Post*no one-click*"
 like "... so is the one with two https: targets" "$log" \
     "*stream twohttps: unsubscribe has more than one https: target*"
 like "... and the one with plain http: only" "$log" \
