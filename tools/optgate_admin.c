@@ -683,11 +683,26 @@ commit_batch(struct import *im, struct batch *b)
 	return apply_range(im, b, 0, b->n);
 }
 
+/*
+ * The lines of the first n changes of batch b: a line is up to three
+ * changes (its request, it, its cap), and the admin counts lines.
+ */
+static size_t
+batch_lines(const struct batch *b, size_t n)
+{
+	size_t i, lines = 0;
+
+	for (i = 0; i < n; i = line_end(b, i, n))
+		lines++;
+	return lines;
+}
+
 static void *
 writer_main(void *arg)
 {
 	struct import *im = arg;
 	struct batch *b;
+	uint64_t counted;
 	int rc;
 
 	pthread_mutex_lock(&im->mu);
@@ -697,11 +712,16 @@ writer_main(void *arg)
 		if ((b = im->todo) == NULL)
 			break;
 		pthread_mutex_unlock(&im->mu);
+		counted = im->imported + im->unchanged + im->skipped;
 		rc = commit_batch(im, b);
 		pthread_mutex_lock(&im->mu);
 		if (rc != 0) {
+			/* its lines less those a range committed before
+			 * the failure counted */
 			im->werr = rc;
-			im->lost += b->n;
+			im->lost += batch_lines(b, b->n) -
+			            (size_t)(im->imported + im->unchanged +
+			                     im->skipped - counted);
 		}
 		b->n = 0;
 		b->used = 0;
@@ -1704,7 +1724,7 @@ cmd_import(og_cli *cli, int argc, char **argv)
 		    "optgate: the last %zu lines read were not "
 		    "imported; the store is consistent: fix the cause and run "
 		    "the same import again\n",
-		    im->lost + im->cb->n);
+		    im->lost + batch_lines(im->cb, im->cb->n));
 		ret = og_cli_exit_for(wrc);
 		if (ret < OG_EXIT_STORE)
 			ret = OG_EXIT_WRITE;

@@ -597,6 +597,23 @@ like "... and rejects its line" "$(cat "$T/seg.rej" 2>/dev/null)" \
 like "blanks around a segment are trimmed: gold and vip kept" \
     "$($OG status segb@example.com 2>&1)" "*segments: gold vip*"
 
+# A store that fills up mid-import: the lines said not imported are the
+# lines read less those imported, not their changes (a confirmed line
+# with its request and cap is three: the count was three times too big).
+mkdir "$T/small"
+sed "s#^path = .*#path = $T/small/store\nmap_size = 1M#; s#^file = .*#file = $T/small/keys#; s#^consent = confirmed#&\ncaps = 2/7d#" \
+    "$T/og.conf" >"$T/small.conf"
+SM="$BIN/optgate -c $T/small.conf"
+$SM init >/dev/null 2>&1
+awk 'BEGIN { print "address,stream,state,time,source,cap,requested,requested_source,requested_ip"
+	for (i = 1; i <= 20000; i++) printf "fill%d@example.com,newsletter,confirmed,2026-05-01T00:00:00Z,click,3/7d,2026-04-01T00:00:00Z,form,192.0.2.1\n", i }' >"$T/fill.csv"
+$SM import "$T/fill.csv" --batch 100 >"$T/fill.out" 2>"$T/fill.err"
+is "a store that fills up: the import exits 4" "$?" 4
+read_n=$(sed -n 's/^import [^:]*: \([0-9]*\) lines: \([0-9]*\) imported.*/\1 \2/p' "$T/fill.out")
+lost=$(sed -n 's/.*the last \([0-9]*\) lines read were not imported.*/\1/p' "$T/fill.err")
+is "... the lines said not imported are those read less those imported ($read_n)" \
+    "$lost" "$((${read_n% *} - ${read_n#* }))"
+
 $OG verify >/dev/null
 is "store verifies after all of it" "$?" 0
 done_testing
