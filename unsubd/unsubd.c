@@ -185,22 +185,8 @@ last_fwd(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 }
 
 /*
- * An IPv6 address as text into buf (INET6_ADDRSTRLEN): one that maps an
- * IPv4 address as that IPv4 address, so that a client is one client
- * however a dual-stack socket or proxy names it.
- */
-static void
-in6_text(const struct in6_addr *a, char *buf)
-{
-	if (IN6_IS_ADDR_V4MAPPED(a))
-		inet_ntop(AF_INET, &a->s6_addr[12], buf, INET6_ADDRSTRLEN);
-	else
-		inet_ntop(AF_INET6, a, buf, INET6_ADDRSTRLEN);
-}
-
-/*
- * A peer's address as text into buf (INET6_ADDRSTRLEN) (in6_text).  0, or
- * -1 for another kind of address.
+ * A peer's address as text into buf (INET6_ADDRSTRLEN) (unsubd_in6_text).  0,
+ * or -1 for another kind of address.
  */
 static int
 peer_text(const struct sockaddr *sa, char *buf)
@@ -216,7 +202,7 @@ peer_text(const struct sockaddr *sa, char *buf)
 		const struct sockaddr_in6 *sin6 =
 		    (const struct sockaddr_in6 *)(const void *)sa;
 
-		in6_text(&sin6->sin6_addr, buf);
+		unsubd_in6_text(&sin6->sin6_addr, buf);
 	} else {
 		return -1;
 	}
@@ -224,105 +210,15 @@ peer_text(const struct sockaddr *sa, char *buf)
 }
 
 /*
- * A proxy's client address t without the port some proxies add (Azure
- * Application Gateway: "203.0.113.7:51234", "[2001:db8::7]:51234"):
- * else it does not parse and every client counts as the proxy.
- */
-static void
-fwd_strip_port(char *t)
-{
-	char *end;
-
-	if (t[0] == '[') {
-		if ((end = strchr(t, ']')) != NULL) {
-			size_t n = (size_t)(end - t - 1);
-
-			memmove(t, t + 1, n);
-			t[n] = '\0';
-		}
-	} else if ((end = strchr(t, ':')) != NULL &&
-	           strchr(end + 1, ':') == NULL) {
-		*end = '\0'; /* one colon: IPv4:port (IPv6 has more) */
-	}
-}
-
-/*
- * One forwarded address, the n bytes at s (an X-Real-IP value or one
- * X-Forwarded-For entry), as the peer's own address is written, into out
- * (INET6_ADDRSTRLEN): 0; 1 for an empty entry; -1 for no address.
- */
-static int
-fwd_addr(const char *s, size_t n, char *out)
-{
-	struct in6_addr a6;            /* room for either */
-	char t[INET6_ADDRSTRLEN + 16]; /* "[V6]:PORT" */
-
-	while (n > 0 && (*s == ' ' || *s == '\t')) {
-		s++;
-		n--;
-	}
-	if (n == 0)
-		return 1;
-	if (n > sizeof(t) - 1)
-		n = sizeof(t) - 1; /* no strlen of the rest of the line */
-	memcpy(t, s, n);
-	t[n] = '\0';
-	t[strcspn(t, " \t")] = '\0';
-	fwd_strip_port(t);
-	/*
-	 * As the peer's own address is written: a mapped IPv4 address (a
-	 * proxy on a dual-stack socket, nginx's ipv6only=off, HAProxy's
-	 * v4v6, says ::ffff:203.0.113.7) is the IPv4 address, or the rate
-	 * limit would count every IPv4 client in one IPv6 /64.
-	 */
-	if (inet_pton(AF_INET, t, &a6) == 1)
-		og_strlcpy(out, t, INET6_ADDRSTRLEN);
-	else if (inet_pton(AF_INET6, t, &a6) == 1)
-		in6_text(&a6, out);
-	else
-		return -1;
-	return 0;
-}
-
-/*
- * The client that trusted proxies name in X-Forwarded-For, into out
- * (INET6_ADDRSTRLEN): the right-most entry, of the last line first, that
- * is not itself a trusted proxy.  Each proxy appends the address it took
- * the request from (nginx's $proxy_add_x_forwarded_for, HAProxy's own
- * line), so behind a load balancer that is trusted too the last entry
- * is the balancer, and what is left of the client's entry is the
- * client's to forge.  With only trusted proxies, the left-most.  0, or
- * -1 when there is no entry or that entry is no address (the peer
- * stays: an entry further left is not to be believed).
+ * The client that trusted proxies name in the X-Forwarded-For lines of
+ * h (unsubd_fwd_client).
  */
 static int
 fwd_client(const og_config *cfg, const struct fwd_hdrs *h, char *out)
 {
-	char a[INET6_ADDRSTRLEN];
-	size_t start, end;
-	int i, rc, found = -1;
-
-	for (i = h->nxff - 1; i >= 0; i--) {
-		const char *line = h->xff[i];
-
-		for (end = strlen(line);; end = start - 1) {
-			start = end;
-			while (start > 0 && line[start - 1] != ',')
-				start--;
-			rc = fwd_addr(line + start, end - start, a);
-			if (rc < 0)
-				return -1;
-			if (rc == 0) {
-				og_strlcpy(out, a, INET6_ADDRSTRLEN);
-				if (!trusted_proxy(cfg, a))
-					return 0;
-				found = 0;
-			}
-			if (start == 0)
-				break;
-		}
-	}
-	return found;
+	return unsubd_fwd_client(h->xff, h->nxff,
+	    (const char *const *)cfg->unsubd_trusted_proxy,
+	    cfg->nunsubd_trusted_proxy, out);
 }
 
 /*
@@ -352,7 +248,7 @@ client_ip(req *r)
 	memset(&h, 0, sizeof(h));
 	(void)MHD_get_connection_values(r->conn, MHD_HEADER_KIND, last_fwd, &h);
 	if (h.real_ip != NULL) {
-		if (fwd_addr(h.real_ip, strlen(h.real_ip), buf) != 0)
+		if (unsubd_fwd_addr(h.real_ip, strlen(h.real_ip), buf) != 0)
 			return;
 		og_strlcpy(r->ip, buf, sizeof(r->ip));
 		if (!trusted_proxy(cfg, buf))

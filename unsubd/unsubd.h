@@ -266,6 +266,30 @@ const char *unsubd_msg(int lang, int msg);
 /* Message msg as plain text, its one "%s" replaced by arg, into out. */
 void unsubd_msg_fmt(int lang, int msg, const char *arg, char *out, size_t size);
 
+struct in6_addr;
+/*
+ * unsubd_in6_text - an IPv6 address as text into buf (INET6_ADDRSTRLEN),
+ * one that maps an IPv4 address as that IPv4 address.
+ */
+void unsubd_in6_text(const struct in6_addr *a, char *buf);
+/*
+ * unsubd_fwd_addr - one forwarded address, the n bytes at s (an X-Real-IP
+ * value or one X-Forwarded-For entry: blanks, a port, brackets allowed)
+ * as a peer's address is written, into out (INET6_ADDRSTRLEN): 0; 1 for
+ * an empty entry; -1 for no address.
+ */
+int unsubd_fwd_addr(const char *s, size_t n, char *out);
+/*
+ * unsubd_fwd_client - the client that trusted proxies (the ntrusted
+ * addresses of trusted) name in the nxff X-Forwarded-For lines xff, in
+ * order, into out (INET6_ADDRSTRLEN): the right-most entry, of the last
+ * line first, that is not a trusted proxy (with only those, the
+ * left-most).  0, or -1 when there is no entry or that entry is no
+ * address.
+ */
+int unsubd_fwd_client(const char *const *xff, int nxff,
+    const char *const *trusted, int ntrusted, char *out);
+
 /* The preference page. */
 void unsubd_page_render(og_buf *b, const unsubd_page *p);
 /*

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -195,6 +196,81 @@ test_lang(void **state)
 	assert_string_equal(unsubd_lang_tag(UNSUBD_PT), "pt-BR");
 }
 
+/*
+ * A trusted proxy's X-Real-IP and X-Forwarded-For: the client is the
+ * right-most entry that is not a trusted proxy, written as a peer's
+ * address is (no port, no brackets, a mapped IPv4 address as IPv4).
+ */
+static void
+test_fwd(void **state)
+{
+	static const struct {
+		const char *in;
+		int rc;
+		const char *out;
+	} a[] = {
+	    {"192.0.2.1:1234", 0, "192.0.2.1"},
+	    {"[2001:db8::1]:443", 0, "2001:db8::1"},
+	    {"[2001:DB8:0::1]", 0, "2001:db8::1"},
+	    {" \t198.51.100.7 ", 0, "198.51.100.7"},
+	    {"::ffff:203.0.113.7", 0, "203.0.113.7"},
+	    {"", 1, NULL},
+	    {" \t ", 1, NULL},
+	    {"unknown", -1, NULL},
+	    {"[2001:db8::1", -1, NULL},
+	    {"fe80::1%eth0", -1, NULL},
+	    {"192.0.2.300", -1, NULL},
+	};
+	static const char *const trusted[] = {"10.0.0.1", "2001:db8::a"};
+	static const struct {
+		const char *l1, *l2;
+		int rc;
+		const char *out;
+	} c[] = {
+	    /* a balancer (trusted) before the proxy: the client, not it */
+	    {"198.51.100.7, 10.0.0.1", NULL, 0, "198.51.100.7"},
+	    /* what is left of the client's entry is hers to forge */
+	    {"203.0.113.9, 198.51.100.7", "10.0.0.1", 0, "198.51.100.7"},
+	    {"1.2.3.4,,  [2001:db8::7]:8443 , 10.0.0.1,", NULL, 0,
+	        "2001:db8::7"},
+	    {"10.0.0.1", "2001:db8::a", 0, "10.0.0.1"},
+	    {"bogus, 10.0.0.1", NULL, -1, NULL},
+	    {"198.51.100.7, bogus", NULL, -1, NULL},
+	    {"", NULL, -1, NULL},
+	    {" , ,", NULL, -1, NULL},
+	};
+	const char *xff[2];
+	char out[64], *big;
+	size_t i, k;
+
+	(void)state;
+	for (i = 0; i < sizeof(a) / sizeof(a[0]); i++) {
+		assert_int_equal(
+		    unsubd_fwd_addr(a[i].in, strlen(a[i].in), out), a[i].rc);
+		if (a[i].out)
+			assert_string_equal(out, a[i].out);
+	}
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		xff[0] = c[i].l1;
+		xff[1] = c[i].l2;
+		assert_int_equal(
+		    unsubd_fwd_client(xff, c[i].l2 ? 2 : 1, trusted, 2, out),
+		    c[i].rc);
+		if (c[i].out)
+			assert_string_equal(out, c[i].out);
+	}
+	/* a long chain of proxies: the client left of them all */
+	big = malloc(14 + 10 * 5000 + 1);
+	assert_non_null(big);
+	strcpy(big, "198.51.100.7, ");
+	for (k = 0; k < 5000; k++)
+		strcat(big + 14 + 10 * k, "10.0.0.1, ");
+	xff[0] = big;
+	assert_int_equal(unsubd_fwd_client(xff, 1, trusted, 2, out), 0);
+	assert_string_equal(out, "198.51.100.7");
+	free(big);
+}
+
 static void
 test_mask(void **state)
 {
@@ -348,6 +424,7 @@ main(void)
 	    cmocka_unit_test(test_form),
 	    cmocka_unit_test(test_form_limits),
 	    cmocka_unit_test(test_lang),
+	    cmocka_unit_test(test_fwd),
 	    cmocka_unit_test(test_mask),
 	    cmocka_unit_test(test_ua),
 	    cmocka_unit_test(test_html_color_url),

@@ -1,10 +1,13 @@
 /*
  * http_fuzz.c - libFuzzer target for optgate-unsubd's parsers of peer
- * input: the request path, the form body, Accept-Language, and the
- * HTML escaping of what they yield.
+ * input: the request path, the form body, Accept-Language, a trusted
+ * proxy's X-Real-IP and X-Forwarded-For, and the HTML escaping of what
+ * they yield.
  *
  * Input: one selector byte, then the text.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -14,6 +17,40 @@
 #include "unsubd.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Is s an address (as unsubd writes a peer's)? */
+static int
+addr_text(const char *s)
+{
+	unsigned char a[16];
+
+	return inet_pton(AF_INET, s, a) == 1 || inet_pton(AF_INET6, s, a) == 1;
+}
+
+/*
+ * A trusted proxy's X-Real-IP (the whole text) and X-Forwarded-For
+ * lines (the text's lines): what they yield is an address.
+ */
+static void
+fwd(char *z, size_t len)
+{
+	static const char *const trusted[] = {
+	    "192.0.2.1", "2001:db8::1", "10.0.0.1"};
+	const char *xff[16];
+	char out[INET6_ADDRSTRLEN], *p, *nl;
+	int n = 0;
+
+	if (unsubd_fwd_addr(z, len, out) == 0 && !addr_text(out))
+		abort();
+	for (p = z; n < 16; p = nl + 1) {
+		xff[n++] = p;
+		if ((nl = strchr(p, '\n')) == NULL)
+			break;
+		*nl = '\0';
+	}
+	if (unsubd_fwd_client(xff, n, trusted, 3, out) == 0 && !addr_text(out))
+		abort();
+}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -67,6 +104,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		(void)og_config_color_ok(z);
 		(void)unsubd_color_dark(z);
 		(void)og_config_url_ok(z);
+		fwd(z, len);
 		break;
 	}
 	}
