@@ -2702,12 +2702,14 @@ og_stream_rcpt_shadow(
 		for (j = 0; j < cfg->streams[k].nmatch; j++)
 			if (cfg->streams[k].match[j].kind == OG_MATCH_HEADER) {
 				snprintf(buf, size,
-				    "[stream %s] comes after [stream %s], "
-				    "which matches a header: optgate-policyd "
-				    "does not judge it at RCPT (it answers "
-				    "DUNNO and leaves it to optgate-milter, "
-				    "at end of data); put header-matched "
-				    "streams last",
+				    "%s:%d: [stream %s] comes after [stream "
+				    "%s], which matches a header: "
+				    "optgate-policyd does not judge it at "
+				    "RCPT (it answers DUNNO and leaves it to "
+				    "optgate-milter, at end of data); put "
+				    "header-matched streams last",
+				    cfg->path,
+				    st->nmatch ? st->match[0].line : 0,
 				    st->name, cfg->streams[k].name);
 				return 1;
 			}

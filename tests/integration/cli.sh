@@ -126,7 +126,7 @@ is "config check without such lines: no warning" \
 out=$($BIN/optgate -c "$T/ho.conf" config check 2>&1)
 is "config check with a stream below a header-matched one: exit 0" "$?" 0
 like "... warns optgate-policyd does not judge it at RCPT" "$out" \
-    "*warning: [[]stream promo] comes after [[]stream digest], which matches a header: optgate-policyd does not judge it at RCPT*put header-matched streams last*"
+    "*warning: $T/ho.conf:$(grep -n '^match = sender:promo@' "$T/ho.conf" | cut -d: -f1): [[]stream promo] comes after [[]stream digest], which matches a header: optgate-policyd does not judge it at RCPT*put header-matched streams last*"
 is "... the streams above it and the header stream itself: no warning" \
     "$(printf '%s\n' "$out" | grep -c '^warning:')" 1
 is "... the header-matched stream last: no warning" \

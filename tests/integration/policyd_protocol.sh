@@ -421,7 +421,7 @@ match = sender:late@example.com
 consent = optin' write_conf
 pd_hup
 ok "SIGHUP with a stream below a header-matched one: a warning names both" \
-    pd_log_wait 'warning: \[stream late\] comes after \[stream hdr\], which matches a header: optgate-policyd does not judge it at RCPT'
+    pd_log_wait 'warning: .*\.conf:[0-9]+: \[stream late\] comes after \[stream hdr\], which matches a header: optgate-policyd does not judge it at RCPT'
 is "... and its mail is left to the milter" \
     "$(pd_q sender=late@example.com recipient=zed@example.org)" DUNNO
 # Match lines as an admin types or pastes them: a blank after the colon,
