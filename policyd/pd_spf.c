@@ -44,7 +44,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -1157,18 +1156,18 @@ txt_ttl(const char *domain)
 }
 
 /*
- * The HELO name when [spf] helo is not set: as Postfix's $myhostname
- * (smtp_helo_name's default), the host name, or its canonical name when
- * it has no dot.  Found once per helper ("" if there is none): the
- * canonical name may take a DNS lookup, which the daemon's loop must not
- * wait for.
+ * The HELO name when [spf] helo is not set: Postfix's $myhostname default
+ * (smtp_helo_name's), the name receivers see.  Postfix takes the host
+ * name, and appends ".localdomain" when it has no dot: it never asks
+ * /etc/hosts or DNS for a canonical name (postconf -d myhostname), so a
+ * canonical name here would make %{h} another name than the one sent.
+ * ("" when there is none.)
  */
 static const char *
 helo_default(void)
 {
 	static char name[DOMAIN_MAX + 1];
 	static int done;
-	struct addrinfo hints, *ai = NULL;
 
 	if (done)
 		return name;
@@ -1178,16 +1177,9 @@ helo_default(void)
 		return name;
 	}
 	name[sizeof(name) - 1] = 0;
-	if (strchr(name, '.'))
-		return name;
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_flags = AI_CANONNAME;
-	if (getaddrinfo(name, NULL, &hints, &ai) == 0 && ai->ai_canonname &&
-	    strchr(ai->ai_canonname, '.') &&
-	    strlen(ai->ai_canonname) <= DOMAIN_MAX)
-		og_strlcpy(name, ai->ai_canonname, sizeof(name));
-	if (ai)
-		freeaddrinfo(ai);
+	if (name[0] && !strchr(name, '.') &&
+	    strlen(name) + sizeof(".localdomain") <= sizeof(name))
+		strcat(name, ".localdomain");
 	return name;
 }
 

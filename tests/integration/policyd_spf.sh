@@ -105,18 +105,20 @@ dns_conf 'server=/in-addr.list.fourslow.test/127.0.0.54'
 dns_txt fourslow.test 'v=spf1 exists:%{ir}.%{v}.list.fourslow.test -all'
 # Records naming the HELO name (%{h}, RFC 7208 7.3): receivers evaluate
 # them with the name we greet with, [spf] helo, by default this
-# machine's (as Postfix's $myhostname: the host name, or its canonical
-# name when it has no dot).
-HELO_DEFAULT=$(python3 -c '
-import socket
-h = socket.gethostname()
-if "." not in h:
-    try:
-        c = socket.getaddrinfo(h, None, flags=socket.AI_CANONNAME)[0][3]
-        h = c if "." in c else h
-    except OSError:
-        pass
-print(h)')
+# machine's as Postfix names it ($myhostname, smtp_helo_name's default:
+# the host name, with .localdomain appended when it has no dot).
+HELO_DEFAULT=$(postconf -dh myhostname)
+# A host named mx1 whose /etc/hosts gives it a canonical name with a dot
+# (as Debian's installer writes it): Postfix still greets as
+# mx1.localdomain, and so must %{h} say.
+printf '127.0.0.1 localhost\n127.0.1.1 mx1.example.test mx1\n' >"$PD_T/hosts"
+cat >"$PD_T/uts" <<EOF
+#!/bin/sh
+exec unshare -m -u sh -c 'mount --bind "$PD_T/hosts" /etc/hosts && hostname mx1 && exec "\$0" "\$@"' "\$@"
+EOF
+chmod 755 "$PD_T/uts"
+MX1_HELO=$("$PD_T/uts" postconf -dh myhostname)
+dns_conf "host-record=$MX1_HELO._spf.helo.test,127.0.0.2"
 dns_txt helo.test 'v=spf1 exists:%{h}._spf.helo.test -all'
 dns_conf "host-record=$HELO_DEFAULT._spf.helo.test,127.0.0.2"
 dns_txt heloinc.test 'v=spf1 include:%{h}.inc.helo.test -all'
@@ -839,5 +841,15 @@ ok "reload without [spf] helo" hup_wait
 is "... the machine's name again: DUNNO" "$(qa helo.test)" DUNNO
 like "... and include:%{h} finds no record for it: 550 permerror" \
     "$(qa heloinc.test)" "550 5.7.24 *(permerror for 203.0.113.5)"
+ok "daemon exits cleanly" pd_stop
+
+# Without [spf] helo on a host named mx1 (canonical name
+# mx1.example.test in /etc/hosts): %{h} is the name Postfix greets with.
+is "Postfix on mx1 greets as mx1.localdomain" "$MX1_HELO" mx1.localdomain
+PD_WRAP="$DNS_NS $PD_T/uts"
+ok "daemon on host mx1" pd_start
+is "exists:%{h}: judged with Postfix's name for mx1 ($MX1_HELO): DUNNO" \
+    "$(qa helo.test)" DUNNO
+PD_WRAP=$DNS_NS
 ok "daemon exits cleanly" pd_stop
 done_testing
