@@ -210,9 +210,14 @@ like "pia: dated in UTC" "$($OG audit pia@example.com)" '*2023-11-15T07:00:00Z*'
 refused quy@example.com newsletter '*unsubscribed*news.example.com*'
 
 # --- Amazon SES: the CLI's JSON, epoch or ISO 8601 times ---------------
-mkdir "$T/ses"
-cat >"$T/ses/ses.json" <<'JSON'
+mkdir "$T/ses" "$T/bin"
+# One call of the CLI gives one page and a NextToken (it does not page
+# through this list itself): the recipe asks again with it.  Its first
+# call (the download) is left out; the next page comes from an aws that
+# answers only that question.
+cat >"$T/ses/ses-1.json" <<'JSON'
 {
+    "NextToken": "T2",
     "SuppressedDestinationSummaries": [
         {
             "EmailAddress": "rui@example.com",
@@ -227,11 +232,34 @@ cat >"$T/ses/ses.json" <<'JSON'
     ]
 }
 JSON
+cat >"$T/bin/aws" <<'EOF'
+#!/bin/sh
+[ "$*" = "sesv2 list-suppressed-destinations --next-token T2 --output json" ] || {
+	echo "aws: unexpected call: $*" >&2
+	exit 1
+}
+cat <<'JSON'
+{
+    "SuppressedDestinationSummaries": [
+        {
+            "EmailAddress": "ted@example.com",
+            "Reason": "BOUNCE",
+            "LastUpdateTime": 1706954400
+        }
+    ]
+}
+JSON
+EOF
+chmod 755 "$T/bin/aws"
+PATH0=$PATH
+PATH=$T/bin:$PATH
 run ses
+PATH=$PATH0
 is "ses: nothing rejected" "$(rejects ses)" 0
 refused rui@example.com receipts '*hard-bounce*2024-02-03*'
 refused sam@example.com newsletter '*complaint*'
 accepted sam@example.com receipts
+refused ted@example.com receipts '*hard-bounce*2024-02-03*'
 
 # --- Postmark: the suppressions dump --------------------------------------
 mkdir "$T/postmark"
