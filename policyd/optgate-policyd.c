@@ -905,7 +905,8 @@ spf_verdict(struct conn *c, const pd_req *r, const og_stream *st,
 		         : "does not authorize this server",
 		    pd_spf_name(res->result), about);
 	}
-	snprintf(v.reason, sizeof(v.reason), "spf(%s) %.100s%s%s%s %.100s",
+	/* (the detail is at most 159 characters, cut at a word: pd_spf.c) */
+	snprintf(v.reason, sizeof(v.reason), "spf(%s) %.100s%s%s%s %s",
 	    pd_spf_name(res->result), dom, verp ? " (verp domain)" : "",
 	    res->ip[0] ? " ip=" : "", res->ip, res->detail);
 	snprintf(act, sizeof(act), "%d %s %s", v.code, v.dsn, v.text);

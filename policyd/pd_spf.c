@@ -353,13 +353,36 @@ finish(pd_spf *s, struct query *q, const pd_spf_res *r, int64_t cache_ms,
 	free(q);
 }
 
+/*
+ * Copy src into dst (size bytes); a text too long for it (libspf2's
+ * Received-SPF value runs to 200 characters) ends at the last whole word
+ * that fits, with "...", not in the middle of an address or a name.
+ */
+static void
+detail_copy(char *dst, size_t size, const char *src)
+{
+	size_t n = strlen(src), cut;
+
+	if (n < size) {
+		memcpy(dst, src, n + 1);
+		return;
+	}
+	cut = size - 4; /* room for "..." */
+	while (cut > size / 2 && src[cut] != ' ')
+		cut--;
+	if (src[cut] != ' ')
+		cut = size - 4; /* one long word: cut it */
+	memcpy(dst, src, cut);
+	memcpy(dst + cut, "...", 4);
+}
+
 static void
 res_set(pd_spf_res *r, int result, const char *ip, const char *detail)
 {
 	memset(r, 0, sizeof(*r));
 	r->result = result;
 	og_strlcpy(r->ip, ip ? ip : "", sizeof(r->ip));
-	og_strlcpy(r->detail, detail, sizeof(r->detail));
+	detail_copy(r->detail, sizeof(r->detail), detail);
 }
 
 /* Whether a helper evaluates DOMAIN (for any sender) now. */
