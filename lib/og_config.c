@@ -722,11 +722,21 @@ set_value(struct pstate *ps, const struct key *k, char *base, const char *value,
 		}
 		return 0;
 	case T_DUR:
-		if (og_duration_parse(value, k->max, &d) != 0 || d < k->min) {
+		if (og_duration_parse(value, INT64_MAX / 2, &d) != 0) {
 			perr(ps,
 			    "[%s] %s: expected a duration such as 30s, 15m, "
 			    "12h, 7d, got \"%s\"",
 			    SECT(ps, k), k->name, value);
+			return OG_EINVAL;
+		}
+		if (d < k->min || d > k->max) {
+			/* a duration, but out of range: say the range */
+			char lo[32], hi[32];
+
+			perr(ps, "[%s] %s: %s is out of range (%s to %s)",
+			    SECT(ps, k), k->name, value,
+			    og_duration_fmt(k->min, lo, sizeof(lo)),
+			    og_duration_fmt(k->max, hi, sizeof(hi)));
 			return OG_EINVAL;
 		}
 		*(int64_t *)f = d;

@@ -221,6 +221,10 @@ static const struct ccase cases[] = {
         "stream names are"},
     {"bad duration", "[policyd]\nidle_timeout = soon\n",
         "test.conf:2: [policyd] idle_timeout: expected a duration"},
+    {"duration below its range", "[spf]\ntimeout = 0\n",
+        "test.conf:2: [spf] timeout: 0 is out of range (1s to 5m)"},
+    {"duration above its range", "[milter]\ntimeout = 2d\n",
+        "test.conf:2: [milter] timeout: 2d is out of range (1s to 1d)"},
     {"int out of range", "[store]\nmax_readers = 3\n",
         "expected a number "
         "from 16"},
