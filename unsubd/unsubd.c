@@ -142,12 +142,8 @@ lang_for(struct MHD_Connection *c, const char *explicit)
 static int
 trusted_proxy(const og_config *cfg, const char *addr)
 {
-	int i;
-
-	for (i = 0; i < cfg->nunsubd_trusted_proxy; i++)
-		if (strcmp(cfg->unsubd_trusted_proxy[i], addr) == 0)
-			return 1;
-	return 0;
+	return unsubd_listed((const char *const *)cfg->unsubd_trusted_proxy,
+	    cfg->nunsubd_trusted_proxy, addr);
 }
 
 /* X-Forwarded-For lines read (the last ones): more are padding. */

@@ -279,6 +279,8 @@ void unsubd_in6_text(const struct in6_addr *a, char *buf);
  * an empty entry; -1 for no address.
  */
 int unsubd_fwd_addr(const char *s, size_t n, char *out);
+/* unsubd_listed - whether addr is one of the n addresses of list. */
+int unsubd_listed(const char *const *list, int n, const char *addr);
 /*
  * unsubd_fwd_client - the client that trusted proxies (the ntrusted
  * addresses of trusted) name in the nxff X-Forwarded-For lines xff, in

@@ -590,9 +590,8 @@ unsubd_fwd_addr(const char *s, size_t n, char *out)
 	return 0;
 }
 
-/* Whether addr is one of the n addresses of list. */
-static int
-listed(const char *const *list, int n, const char *addr)
+int
+unsubd_listed(const char *const *list, int n, const char *addr)
 {
 	int i;
 
@@ -633,7 +632,7 @@ unsubd_fwd_client(const char *const *xff, int nxff, const char *const *trusted,
 				return -1;
 			if (rc == 0) {
 				og_strlcpy(out, a, INET6_ADDRSTRLEN);
-				if (!listed(trusted, ntrusted, a))
+				if (!unsubd_listed(trusted, ntrusted, a))
 					return 0;
 				found = 0;
 			}
